@@ -1,0 +1,231 @@
+# masterd — GNU Makefile.
+#
+# Objects and binaries go under $(BUILD) (default build/), never into the
+# source tree.  Every library comes from pkg-config.  New .c files are picked
+# up by wildcard: a file in proto/ or common/ joins its library, a
+# tests/unit/test_*.c becomes a cmocka test binary, a tests/fuzz/fuzz_*.c a
+# libFuzzer target.
+#
+#   make            build masterd, masterd-child, masterctl
+#   make check      install missing packages, build, run every test
+#   make sanitize   the whole test suite built with ASan+UBSan
+#   make fuzz       every libFuzzer target for FUZZ_TIME seconds each
+#   make install    honours PREFIX and DESTDIR
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+DESTDIR     ?=
+
+BUILD       ?= build
+CC          ?= cc
+WERROR      ?= -Werror
+OPTFLAGS    ?= -O2 -g
+EXTRA_CFLAGS  ?=
+EXTRA_LDFLAGS ?=
+FUZZ_TIME   ?= 60
+
+PKGS = libuv libcurl jansson libgit2 sqlite3
+
+# Recursively expanded on purpose: pkg-config runs when a recipe needs the
+# flags, which is after `make deps` has installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CPPFLAGS_ALL = -D_GNU_SOURCE -I. \
+	-DMASTERD_LIBEXECDIR='"$(LIBEXECDIR)"' \
+	-DMASTERD_DATADIR='"$(DATADIR)/masterd"' \
+	-DMASTERD_SYSCONFDIR='"$(SYSCONFDIR)"'
+CFLAGS_ALL = -std=c17 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter $(OPTFLAGS) \
+	$(CPPFLAGS_ALL) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
+
+PROTO_SRC  = $(wildcard proto/*.c)
+COMMON_SRC = $(wildcard common/*.c)
+DAEMON_SRC = $(filter-out daemon/masterctl.c,$(wildcard daemon/*.c))
+CTL_SRC    = daemon/masterctl.c
+CHILD_SRC  = $(wildcard child/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC  = $(wildcard tests/bench/bench_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBPROTO   = $(BUILD)/libproto.a
+LIBCOMMON  = $(BUILD)/libcommon.a
+# Daemon objects without main(), so tests can link the registry and friends.
+LIBDAEMON  = $(BUILD)/libdaemon.a
+LIBCHILD   = $(BUILD)/libchild.a
+MASTERD    = $(BUILD)/masterd
+MASTERCTL  = $(BUILD)/masterctl
+CHILD      = $(BUILD)/masterd-child
+UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+DAEMON_MAIN = daemon/main.c
+CHILD_MAIN  = child/main.c
+
+PROGRAMS = $(if $(wildcard $(DAEMON_MAIN)),$(MASTERD)) \
+	   $(if $(wildcard $(CTL_SRC)),$(MASTERCTL)) \
+	   $(if $(wildcard $(CHILD_MAIN)),$(CHILD))
+
+.PHONY: all check test unit e2e deps sanitize fuzz fuzz-build bench demo \
+	install uninstall clean
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBPROTO): $(call obj,$(PROTO_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBDAEMON): $(call obj,$(filter-out $(DAEMON_MAIN),$(DAEMON_SRC)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBCHILD): $(call obj,$(filter-out $(CHILD_MAIN),$(CHILD_SRC)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+LIBS_ORDER = $(LIBDAEMON) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
+
+$(MASTERD): $(call obj,$(DAEMON_MAIN)) $(LIBDAEMON) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(MASTERCTL): $(call obj,$(CTL_SRC)) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS_ORDER)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ORDER)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBS_ORDER)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+
+# ---------------------------------------------------------------- tests
+
+# `check` is the README's test command: packages first, then a recursive
+# make so that pkg-config sees what `deps` installed.
+check: deps
+	+$(MAKE) --no-print-directory test
+	+$(MAKE) --no-print-directory sanitize
+
+test: all $(UNIT_BINS) $(BENCH_BINS)
+	@BUILD=$(BUILD) sh tests/run
+
+unit: $(UNIT_BINS)
+	@BUILD=$(BUILD) TESTS_ONLY=unit sh tests/run
+
+e2e: all
+	@BUILD=$(BUILD) TESTS_ONLY=e2e sh tests/run
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+sanitize:
+	+$(MAKE) --no-print-directory BUILD=build/sanitize OPTFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" test
+
+fuzz:
+	+$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPTFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-build
+	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run build/fuzz/fuzz
+
+fuzz-build: $(FUZZ_BINS)
+
+bench: all $(BENCH_BINS)
+	@BUILD=$(BUILD) sh tests/bench/run
+
+demo: deps
+	+$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+# ---------------------------------------------------------------- packages
+
+DEB_BUILD = make gcc pkg-config libuv1-dev libcurl4-openssl-dev \
+	libjansson-dev libgit2-dev libsqlite3-dev libcmocka-dev
+DEB_TEST  = git python3 procps util-linux
+DEB_FUZZ  = clang libclang-rt-dev
+deps:
+	@sh tools/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_FUZZ)
+
+# ---------------------------------------------------------------- install
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/masterd
+	install -m 755 $(MASTERD) $(DESTDIR)$(SBINDIR)/masterd
+	install -m 755 $(MASTERCTL) $(DESTDIR)$(BINDIR)/masterctl
+	install -m 755 $(CHILD) $(DESTDIR)$(LIBEXECDIR)/masterd/masterd-child
+	if [ -d systemd ]; then \
+		install -d $(DESTDIR)$(UNITDIR); \
+		for u in systemd/*.service systemd/*.socket; do \
+			[ -f "$$u" ] || continue; \
+			sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+				"$$u" > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+			chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		done; \
+	fi
+	if [ -d docs/man ]; then \
+		for p in docs/man/*.[1-8]; do \
+			[ -f "$$p" ] || continue; s=$${p##*.}; \
+			install -d $(DESTDIR)$(MANDIR)/man$$s; \
+			install -m 644 "$$p" $(DESTDIR)$(MANDIR)/man$$s/; \
+		done; \
+	fi
+	if [ -f tools/masterctl.bash ]; then \
+		install -d $(DESTDIR)$(BASHCOMPDIR); \
+		install -m 644 tools/masterctl.bash $(DESTDIR)$(BASHCOMPDIR)/masterctl; \
+	fi
+	if [ -d prompts ]; then \
+		install -d $(DESTDIR)$(DATADIR)/masterd/prompts; \
+		install -m 644 prompts/* $(DESTDIR)$(DATADIR)/masterd/prompts/; \
+	fi
+	if [ -f masterd.conf.example ]; then \
+		install -d $(DESTDIR)$(DATADIR)/doc/masterd; \
+		install -m 644 masterd.conf.example $(DESTDIR)$(DATADIR)/doc/masterd/; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/masterd $(DESTDIR)$(BINDIR)/masterctl
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/masterd $(DESTDIR)$(DATADIR)/masterd
+	rm -rf $(DESTDIR)$(DATADIR)/doc/masterd
+	rm -f $(DESTDIR)$(UNITDIR)/masterd.service $(DESTDIR)$(UNITDIR)/masterd.socket
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/masterctl
+	rm -f $(DESTDIR)$(MANDIR)/man8/masterd.8 $(DESTDIR)$(MANDIR)/man1/masterctl.1
+	rm -f $(DESTDIR)$(MANDIR)/man5/masterd.conf.5
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

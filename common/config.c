@@ -1,0 +1,788 @@
+/*
+ * config.c — parse, validate and default masterd's configuration.
+ *
+ * The table `keys` is the whole schema: a key not in it is an error, and
+ * every value goes through the parser of its type, defaults included, so a
+ * default cannot be invalid in a way a user's value could not.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+#define CONF_MAX_DOMAINS 256
+
+enum key_type {
+	K_STRING,	/* any text; empty unsets */
+	K_PATH,		/* an absolute path; empty unsets */
+	K_INT,
+	K_SIZE,		/* bytes, with K/M/G suffixes */
+	K_DURATION,	/* ms, from "250ms", "10s", "5m", "1h" or seconds */
+	K_LEVEL,	/* a log level name */
+	K_LIST,		/* each occurrence adds one item */
+	K_WORDS,	/* comma or space separated items */
+};
+
+enum key_scope { S_GLOBAL, S_DOMAIN };
+
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	enum key_scope scope;
+	size_t offset;
+	int64_t min, max;
+	const char *def;
+};
+
+#define G(sec, name, type, field, min, max, def) \
+	{ sec, name, type, S_GLOBAL, offsetof(struct masterd_conf, field), \
+	  min, max, def }
+#define D(name, type, field) \
+	{ "domain", name, type, S_DOMAIN, offsetof(struct domain_conf, field), \
+	  0, 0, NULL }
+#define MS(x)	((int64_t)(x) * 1000)
+
+static const struct conf_key keys[] = {
+	G("masterd", "state_dir", K_PATH, state_dir, 0, 0, NULL),
+	G("masterd", "control_socket", K_PATH, control_socket, 0, 0, NULL),
+	G("masterd", "control_group", K_STRING, control_group, 0, 0, NULL),
+	G("masterd", "max_clients_per_uid", K_INT, max_clients_per_uid,
+	    1, 100000, "64"),
+	G("masterd", "max_frame", K_SIZE, max_frame, 1024,
+	    (int64_t)1 << 30, "16M"),
+	G("masterd", "log_level", K_LEVEL, log_level, 0, 0, "info"),
+	G("masterd", "child_path", K_PATH, child_path, 0, 0, NULL),
+	G("masterd", "prompts_dir", K_PATH, prompts_dir, 0, 0, NULL),
+
+	G("supervise", "ping_interval", K_DURATION, ping_interval,
+	    100, MS(3600), "10s"),
+	G("supervise", "ping_timeout", K_DURATION, ping_timeout,
+	    100, MS(3600), "30s"),
+	G("supervise", "hello_timeout", K_DURATION, hello_timeout,
+	    100, MS(3600), "10s"),
+	G("supervise", "restart_delay", K_DURATION, restart_delay,
+	    10, MS(3600), "1s"),
+	G("supervise", "restart_delay_max", K_DURATION, restart_delay_max,
+	    10, MS(86400), "60s"),
+	G("supervise", "healthy_uptime", K_DURATION, healthy_uptime,
+	    100, MS(86400), "30s"),
+	G("supervise", "start_limit_burst", K_INT, start_limit_burst,
+	    1, 1000, "5"),
+	G("supervise", "start_limit_interval", K_DURATION,
+	    start_limit_interval, 100, MS(86400), "300s"),
+	G("supervise", "stop_grace", K_DURATION, stop_grace,
+	    10, MS(3600), "10s"),
+
+	D("prompt", K_STRING, prompt),
+	D("prompt_file", K_STRING, prompt_file),
+	D("check", K_LIST, checks),
+	D("depends", K_WORDS, depends),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Accumulated error text, one line per problem. */
+struct errbuf {
+	char *text;
+	size_t len;
+	unsigned count;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+errbuf_add(struct errbuf *e, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	size_t n;
+	char *nt;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	if ((nt = realloc(e->text, e->len + n + 2)) == NULL)
+		return;
+	e->text = nt;
+	memcpy(e->text + e->len, line, n);
+	e->len += n;
+	e->text[e->len++] = '\n';
+	e->text[e->len] = '\0';
+	e->count++;
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int
+strlist_add(struct strlist *l, const char *s)
+{
+	char **nv, *copy;
+
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
+		free(copy);
+		return -1;
+	}
+	l->v = nv;
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+/* ------------------------------------------------------------- values */
+
+static int
+parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A number followed by a unit from `units`; no unit means units[0]. */
+struct unit { const char *name; int64_t mult; };
+
+static int
+parse_with_unit(const char *s, const struct unit *units, int64_t *out)
+{
+	char *end;
+	long long v;
+	const char *u;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	u = end;
+	while (*u == ' ')
+		u++;
+	for (; units->name != NULL; units++) {
+		if (strcasecmp(u, units->name) != 0)
+			continue;
+		if (v > INT64_MAX / units->mult)
+			return -1;
+		*out = v * units->mult;
+		return 0;
+	}
+	return -1;
+}
+
+int
+conf_parse_duration_ms(const char *s, int64_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "sec", 1000 },
+		{ "m", 60000 }, { "min", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 }, { NULL, 0 }
+	};
+
+	return parse_with_unit(s, units, out);
+}
+
+int
+conf_parse_size(const char *s, int64_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "B", 1 }, { "K", 1 << 10 }, { "KiB", 1 << 10 },
+		{ "M", 1 << 20 }, { "MiB", 1 << 20 }, { "G", 1 << 30 },
+		{ "GiB", 1 << 30 }, { NULL, 0 }
+	};
+
+	return parse_with_unit(s, units, out);
+}
+
+int
+conf_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -1;
+}
+
+static int
+set_string(char **field, const char *value)
+{
+	char *copy = NULL;
+
+	if (*value != '\0' && (copy = strdup(value)) == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static int
+set_words(struct strlist *l, const char *value)
+{
+	char *copy, *tok, *save = NULL;
+	int rc = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ", \t", &save))
+		rc = strlist_add(l, tok);
+	free(copy);
+	return rc;
+}
+
+static int
+set_number(const struct conf_key *k, int64_t *field, const char *value,
+    const char **why)
+{
+	int64_t v;
+	int rc;
+
+	switch (k->type) {
+	case K_SIZE:
+		rc = conf_parse_size(value, &v);
+		*why = "expected a size such as 4096, 64K or 16M";
+		break;
+	case K_DURATION:
+		rc = conf_parse_duration_ms(value, &v);
+		*why = "expected a duration such as 500ms, 10s, 5m or 1h";
+		break;
+	default:
+		rc = parse_int(value, &v);
+		*why = "expected an integer";
+		break;
+	}
+	if (rc != 0)
+		return -1;
+	if (v < k->min || v > k->max) {
+		*why = "value out of range";
+		return -1;
+	}
+	*field = v;
+	return 0;
+}
+
+/* Store one value; on error returns -1 with a reason. */
+static int
+apply(const struct conf_key *k, void *base, const char *value,
+    const char **why)
+{
+	void *field = (char *)base + k->offset;
+	int level;
+
+	*why = "out of memory";
+	switch (k->type) {
+	case K_PATH:
+		if (*value != '\0' && *value != '/') {
+			*why = "expected an absolute path";
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case K_STRING:
+		return set_string(field, value);
+	case K_INT:
+	case K_SIZE:
+	case K_DURATION:
+		return set_number(k, field, value, why);
+	case K_LEVEL:
+		if ((level = log_level_parse(value)) < 0) {
+			*why = "expected err, warning, notice, info or debug";
+			return -1;
+		}
+		*(int *)field = level;
+		return 0;
+	case K_LIST:
+		return strlist_add(field, value);
+	case K_WORDS:
+		return set_words(field, value);
+	}
+	*why = "unknown key type";
+	return -1;
+}
+
+/* ------------------------------------------------------------- schema */
+
+static const struct conf_key *
+find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+static bool
+known_section(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+domain_conf_free(struct domain_conf *d)
+{
+	free(d->name);
+	free(d->prompt);
+	free(d->prompt_file);
+	strlist_free(&d->checks);
+	strlist_free(&d->depends);
+}
+
+void
+conf_free(struct masterd_conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		void *field = (char *)c + keys[i].offset;
+
+		if (keys[i].scope != S_GLOBAL)
+			continue;
+		if (keys[i].type == K_STRING || keys[i].type == K_PATH)
+			free(*(char **)field);
+		else if (keys[i].type == K_LIST || keys[i].type == K_WORDS)
+			strlist_free(field);
+	}
+	for (size_t i = 0; i < c->ndomains; i++)
+		domain_conf_free(&c->domains[i]);
+	free(c->domains);
+	free(c->file);
+	free(c);
+}
+
+const struct domain_conf *
+conf_domain(const struct masterd_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->ndomains; i++) {
+		if (strcmp(c->domains[i].name, name) == 0)
+			return &c->domains[i];
+	}
+	return NULL;
+}
+
+static struct domain_conf *
+add_domain(struct masterd_conf *c, const char *name)
+{
+	struct domain_conf *nd;
+
+	if ((nd = realloc(c->domains, (c->ndomains + 1) * sizeof(*nd))) == NULL)
+		return NULL;
+	c->domains = nd;
+	memset(&nd[c->ndomains], 0, sizeof(*nd));
+	if ((nd[c->ndomains].name = strdup(name)) == NULL)
+		return NULL;
+	return &nd[c->ndomains++];
+}
+
+/* ------------------------------------------------------------- file */
+
+struct parse_state {
+	struct masterd_conf *conf;
+	struct errbuf *errs;
+	const char *file;
+	unsigned line;
+	char section[64];
+	struct domain_conf *domain;	/* current [domain "x"], or NULL */
+	bool skip;			/* inside a bad section */
+};
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "quoted \"text\"" -> quoted "text"; plain text is left alone. */
+static int
+unquote(char *s)
+{
+	size_t n = strlen(s), o = 0;
+
+	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
+		return 0;
+	for (size_t i = 1; i < n - 1; i++) {
+		if (s[i] == '\\' && i + 1 < n - 1) {
+			switch (s[++i]) {
+			case 'n':	s[o++] = '\n'; break;
+			case 't':	s[o++] = '\t'; break;
+			case '"':	s[o++] = '"'; break;
+			case '\\':	s[o++] = '\\'; break;
+			default:	return -1;
+			}
+		} else if (s[i] == '"') {
+			return -1;
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	s[o] = '\0';
+	return 0;
+}
+
+static void
+parse_section(struct parse_state *ps, char *text)
+{
+	char *name = NULL, *q;
+
+	ps->skip = true;
+	ps->domain = NULL;
+	if ((q = strchr(text, '"')) != NULL) {
+		*q = '\0';
+		name = q + 1;
+		if ((q = strrchr(name, '"')) == NULL || q[1] != '\0') {
+			errbuf_add(ps->errs, "%s:%u: unterminated section name",
+			    ps->file, ps->line);
+			return;
+		}
+		*q = '\0';
+	}
+	text = trim(text);
+	snprintf(ps->section, sizeof(ps->section), "%s", text);
+	if (!known_section(text)) {
+		errbuf_add(ps->errs, "%s:%u: unknown section [%s]", ps->file,
+		    ps->line, text);
+		return;
+	}
+	if (strcmp(text, "domain") == 0) {
+		if (name == NULL || !conf_domain_name_ok(name)) {
+			errbuf_add(ps->errs, "%s:%u: [domain \"NAME\"] needs a "
+			    "name of 1-32 characters a-z, 0-9, '-', '_'",
+			    ps->file, ps->line);
+			return;
+		}
+		if (conf_domain(ps->conf, name) != NULL) {
+			errbuf_add(ps->errs, "%s:%u: domain \"%s\" defined "
+			    "twice", ps->file, ps->line, name);
+			return;
+		}
+		if (ps->conf->ndomains >= CONF_MAX_DOMAINS ||
+		    (ps->domain = add_domain(ps->conf, name)) == NULL) {
+			errbuf_add(ps->errs, "%s:%u: too many domains",
+			    ps->file, ps->line);
+			return;
+		}
+	} else if (name != NULL) {
+		errbuf_add(ps->errs, "%s:%u: section [%s] takes no name",
+		    ps->file, ps->line, text);
+		return;
+	}
+	ps->skip = false;
+}
+
+static void
+parse_assignment(struct parse_state *ps, char *text)
+{
+	const struct conf_key *k;
+	char *eq, *key, *value;
+	const char *why;
+	void *base;
+
+	if ((eq = strchr(text, '=')) == NULL) {
+		errbuf_add(ps->errs, "%s:%u: expected key = value", ps->file,
+		    ps->line);
+		return;
+	}
+	*eq = '\0';
+	key = trim(text);
+	value = trim(eq + 1);
+	if (ps->section[0] == '\0') {
+		errbuf_add(ps->errs, "%s:%u: key '%s' before any [section]",
+		    ps->file, ps->line, key);
+		return;
+	}
+	if (ps->skip)
+		return;
+	if ((k = find_key(ps->section, key)) == NULL) {
+		errbuf_add(ps->errs, "%s:%u: unknown key '%s' in [%s]",
+		    ps->file, ps->line, key, ps->section);
+		return;
+	}
+	if (unquote(value) != 0) {
+		errbuf_add(ps->errs, "%s:%u: [%s] %s: bad quoting", ps->file,
+		    ps->line, ps->section, key);
+		return;
+	}
+	base = k->scope == S_DOMAIN ? (void *)ps->domain : (void *)ps->conf;
+	if (apply(k, base, value, &why) != 0)
+		errbuf_add(ps->errs, "%s:%u: [%s] %s: %s: '%s'", ps->file,
+		    ps->line, ps->section, key, why, value);
+}
+
+static char *
+read_file(const char *path, struct errbuf *errs)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		errbuf_add(errs, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (nb == NULL || cap > 16 << 20) {
+				free(nb ? nb : buf);
+				fclose(f);
+				errbuf_add(errs, "%s: file too large", path);
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	if (ferror(f)) {
+		errbuf_add(errs, "%s: read error", path);
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[len] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+static void
+parse_file(struct masterd_conf *c, const char *path, struct errbuf *errs)
+{
+	struct parse_state ps = { .conf = c, .errs = errs, .file = path };
+	char *buf, *line, *save = NULL, *t;
+
+	if ((buf = read_file(path, errs)) == NULL)
+		return;
+	/* strtok_r would swallow empty lines and so miscount. */
+	for (line = buf; line != NULL; line = save) {
+		if ((save = strchr(line, '\n')) != NULL)
+			*save++ = '\0';
+		ps.line++;
+		t = trim(line);
+		if (*t == '\0' || *t == '#' || *t == ';')
+			continue;
+		if (*t == '[') {
+			size_t n = strlen(t);
+
+			if (t[n - 1] != ']') {
+				errbuf_add(errs, "%s:%u: expected ']'", path,
+				    ps.line);
+				ps.skip = true;
+				continue;
+			}
+			t[n - 1] = '\0';
+			parse_section(&ps, t + 1);
+			continue;
+		}
+		parse_assignment(&ps, t);
+	}
+	free(buf);
+}
+
+/* ------------------------------------------------------------- env */
+
+static void
+env_name(const struct conf_key *k, char *out, size_t len)
+{
+	size_t o;
+
+	if (strcmp(k->section, "masterd") == 0)
+		o = (size_t)snprintf(out, len, "MASTERD_%s", k->name);
+	else
+		o = (size_t)snprintf(out, len, "MASTERD_%s_%s", k->section,
+		    k->name);
+	for (size_t i = 0; i < o && i < len; i++)
+		out[i] = (char)toupper((unsigned char)out[i]);
+}
+
+static void
+apply_env(struct masterd_conf *c, struct errbuf *errs)
+{
+	char name[96];
+	const char *value, *why;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].scope != S_GLOBAL || keys[i].type == K_LIST)
+			continue;
+		env_name(&keys[i], name, sizeof(name));
+		if ((value = getenv(name)) == NULL)
+			continue;
+		if (apply(&keys[i], c, value, &why) != 0)
+			errbuf_add(errs, "environment %s: [%s] %s: %s: '%s'",
+			    name, keys[i].section, keys[i].name, why, value);
+	}
+}
+
+/* ------------------------------------------------------------- defaults */
+
+/*
+ * The first directory of a colon-separated list (systemd may pass several)
+ * with suffix appended.
+ */
+static char *
+dir_join(const char *list, const char *suffix)
+{
+	int n = (int)strcspn(list, ":");
+	char *s;
+
+	if (asprintf(&s, "%.*s%s", n, list, suffix) < 0)
+		return NULL;
+	return s;
+}
+
+char *
+conf_default_state_dir(void)
+{
+	const char *v;
+
+	if ((v = getenv("STATE_DIRECTORY")) != NULL && *v == '/')
+		return dir_join(v, "");
+	if (geteuid() == 0)
+		return strdup("/var/lib/masterd");
+	if ((v = getenv("XDG_STATE_HOME")) != NULL && *v == '/')
+		return dir_join(v, "/masterd");
+	if ((v = getenv("HOME")) != NULL && *v == '/')
+		return dir_join(v, "/.local/state/masterd");
+	return strdup("/tmp/masterd-state");
+}
+
+char *
+conf_default_socket(void)
+{
+	const char *v;
+
+	if ((v = getenv("RUNTIME_DIRECTORY")) != NULL && *v == '/')
+		return dir_join(v, "/control.sock");
+	if (geteuid() == 0)
+		return strdup("/run/masterd/control.sock");
+	if ((v = getenv("XDG_RUNTIME_DIR")) != NULL && *v == '/')
+		return dir_join(v, "/masterd/control.sock");
+	return strdup("/tmp/masterd-control.sock");
+}
+
+static void
+apply_defaults(struct masterd_conf *c)
+{
+	const char *why;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].scope == S_GLOBAL && keys[i].def != NULL)
+			(void)apply(&keys[i], c, keys[i].def, &why);
+	}
+}
+
+static void
+check_consistency(struct masterd_conf *c, struct errbuf *errs)
+{
+	if (c->ping_timeout <= c->ping_interval)
+		errbuf_add(errs, "[supervise] ping_timeout (%" PRId64 " ms) "
+		    "must be longer than ping_interval (%" PRId64 " ms)",
+		    c->ping_timeout, c->ping_interval);
+	if (c->restart_delay > c->restart_delay_max)
+		errbuf_add(errs, "[supervise] restart_delay is longer than "
+		    "restart_delay_max");
+	for (size_t i = 0; i < c->ndomains; i++) {
+		const struct domain_conf *d = &c->domains[i];
+
+		if (d->prompt != NULL && d->prompt_file != NULL)
+			errbuf_add(errs, "[domain \"%s\"] sets both prompt and "
+			    "prompt_file", d->name);
+		for (size_t j = 0; j < d->depends.n; j++) {
+			if (!conf_domain_name_ok(d->depends.v[j]))
+				errbuf_add(errs, "[domain \"%s\"] depends: bad "
+				    "domain name '%s'", d->name,
+				    d->depends.v[j]);
+		}
+	}
+}
+
+int
+conf_load(const char *path, struct masterd_conf **out, char **errors)
+{
+	struct errbuf errs = { 0 };
+	struct masterd_conf *c;
+
+	*out = NULL;
+	*errors = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		*errors = strdup("out of memory\n");
+		return -1;
+	}
+	apply_defaults(c);
+	if (path != NULL) {
+		c->file = strdup(path);
+		parse_file(c, path, &errs);
+	}
+	apply_env(c, &errs);
+	if (c->state_dir == NULL)
+		c->state_dir = conf_default_state_dir();
+	if (c->control_socket == NULL)
+		c->control_socket = conf_default_socket();
+	check_consistency(c, &errs);
+	if (errs.count > 0 || c->state_dir == NULL ||
+	    c->control_socket == NULL) {
+		if (errs.count == 0)
+			errbuf_add(&errs, "out of memory");
+		conf_free(c);
+		*errors = errs.text;
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+bool
+conf_domain_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	if (name == NULL || !islower((unsigned char)name[0]))
+		return false;
+	for (const char *p = name; *p; p++, n++) {
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+		    *p != '-' && *p != '_')
+			return false;
+	}
+	return n <= 32;
+}

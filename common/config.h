@@ -1,0 +1,96 @@
+/*
+ * config.h — masterd's configuration: one INI-style file plus environment
+ * overrides, validated against a table of known keys.
+ *
+ *   # comment            ; comment
+ *   [masterd]
+ *   state_dir = /var/lib/masterd
+ *   [supervise]
+ *   ping_interval = 5s
+ *   [domain "frontend"]
+ *   check = npm test      (repeatable)
+ *
+ * Every key of a global section can be overridden from the environment as
+ * MASTERD_<KEY> for [masterd] and MASTERD_<SECTION>_<KEY> for the others,
+ * e.g. MASTERD_STATE_DIR, MASTERD_SUPERVISE_PING_TIMEOUT.  Errors name the
+ * file and line (or the variable) and the key.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+struct domain_conf {
+	char *name;
+	char *prompt;		/* inline system prompt text */
+	char *prompt_file;	/* or a file, relative to prompts_dir */
+	struct strlist checks;	/* check commands, in order */
+	struct strlist depends;	/* domains this one consumes from */
+};
+
+struct masterd_conf {
+	char *file;		/* the file read, or NULL */
+
+	/* [masterd] */
+	char *state_dir;
+	char *control_socket;
+	char *control_group;	/* NULL: socket is 0600, owner only */
+	int64_t max_clients_per_uid;
+	int64_t max_frame;
+	int log_level;
+	char *child_path;	/* the masterd-child executable */
+	char *prompts_dir;
+
+	/* [supervise] (durations in ms) */
+	int64_t ping_interval;
+	int64_t ping_timeout;
+	int64_t hello_timeout;
+	int64_t restart_delay;
+	int64_t restart_delay_max;
+	int64_t healthy_uptime;
+	int64_t start_limit_burst;
+	int64_t start_limit_interval;
+	int64_t stop_grace;
+
+	/* [domain "name"] */
+	struct domain_conf *domains;
+	size_t ndomains;
+};
+
+/*
+ * Load `path` (NULL: defaults and environment only).  On success returns 0
+ * and a new config in *out.  On failure returns -1, *out is NULL and *errors
+ * holds every problem found, one per line (free it).
+ */
+int conf_load(const char *path, struct masterd_conf **out, char **errors);
+void conf_free(struct masterd_conf *);
+
+const struct domain_conf *conf_domain(const struct masterd_conf *,
+    const char *name);
+
+/* Where state and the control socket live when nothing says otherwise:
+ * systemd's $STATE_DIRECTORY/$RUNTIME_DIRECTORY, then /var/lib and /run for
+ * root, then the XDG directories of the user.  Results are malloc'd. */
+char *conf_default_state_dir(void);
+char *conf_default_socket(void);
+
+/* Domain names become folders, branches and log words: 1-32 characters,
+ * a lowercase letter first, then a-z, 0-9, '-' or '_'. */
+bool conf_domain_name_ok(const char *name);
+
+/* Value parsers, shared with flag parsing. */
+int conf_parse_duration_ms(const char *s, int64_t *out);
+int conf_parse_size(const char *s, int64_t *out);
+int conf_parse_bool(const char *s, bool *out);
+
+void strlist_free(struct strlist *);
+int strlist_add(struct strlist *, const char *);
+
+#endif

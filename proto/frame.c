@@ -1,0 +1,274 @@
+/*
+ * frame.c — incremental decoder and encoder for length-prefixed JSON frames.
+ *
+ * The decoder owns one growable buffer per stream.  Bytes are appended at
+ * the tail (copied by feed, or read straight in through reserve/commit) and
+ * whole frames are parsed from the head.  The buffer is compacted lazily and
+ * shrunk after a large frame so an idle connection does not pin megabytes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/frame.h"
+
+#define FRAME_BUF_MIN	(64u * 1024u)
+
+void
+frame_decoder_init(struct frame_decoder *d, size_t max)
+{
+	memset(d, 0, sizeof(*d));
+	d->max = max ? max : FRAME_MAX_DEFAULT;
+}
+
+void
+frame_decoder_free(struct frame_decoder *d)
+{
+	free(d->buf);
+	memset(d, 0, sizeof(*d));
+}
+
+size_t
+frame_decoder_pending(const struct frame_decoder *d)
+{
+	return d->len - d->off;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+void
+frame_put_header(unsigned char hdr[FRAME_HEADER_SIZE], uint32_t n)
+{
+	hdr[0] = (unsigned char)(n >> 24);
+	hdr[1] = (unsigned char)(n >> 16);
+	hdr[2] = (unsigned char)(n >> 8);
+	hdr[3] = (unsigned char)n;
+}
+
+/* Move unconsumed bytes to the front, and give back an oversized buffer. */
+static void
+compact(struct frame_decoder *d)
+{
+	size_t pending = d->len - d->off;
+
+	if (d->off > 0) {
+		if (pending > 0)
+			memmove(d->buf, d->buf + d->off, pending);
+		d->off = 0;
+		d->len = pending;
+	}
+	if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
+		unsigned char *nb = realloc(d->buf, FRAME_BUF_MIN);
+		if (nb != NULL) {
+			d->buf = nb;
+			d->cap = FRAME_BUF_MIN;
+		}
+	}
+}
+
+/* Make room for at least `want` more bytes at the tail. */
+static int
+ensure_room(struct frame_decoder *d, size_t want)
+{
+	size_t need, ncap;
+	unsigned char *nb;
+
+	if (d->cap - d->len >= want)
+		return FRAME_OK;
+	compact(d);
+	if (d->cap - d->len >= want)
+		return FRAME_OK;
+	need = d->len + want;
+	ncap = d->cap ? d->cap : FRAME_BUF_MIN;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return FRAME_ENOMEM;
+		ncap *= 2;
+	}
+	nb = realloc(d->buf, ncap);
+	if (nb == NULL)
+		return FRAME_ENOMEM;
+	d->buf = nb;
+	d->cap = ncap;
+	return FRAME_OK;
+}
+
+int
+frame_decoder_feed(struct frame_decoder *d, const void *data, size_t n)
+{
+	int rc;
+
+	if (d->failed)
+		return d->failed;
+	if (n == 0)
+		return FRAME_OK;
+	if ((rc = ensure_room(d, n)) != FRAME_OK)
+		return rc;
+	memcpy(d->buf + d->len, data, n);
+	d->len += n;
+	return FRAME_OK;
+}
+
+void *
+frame_decoder_reserve(struct frame_decoder *d, size_t want, size_t *got)
+{
+	if (want == 0)
+		want = FRAME_BUF_MIN / 2;
+	if (ensure_room(d, want) != FRAME_OK) {
+		*got = 0;
+		return NULL;
+	}
+	*got = d->cap - d->len;
+	return d->buf + d->len;
+}
+
+void
+frame_decoder_commit(struct frame_decoder *d, size_t n)
+{
+	if (n > d->cap - d->len)	/* a caller bug; never trust it */
+		n = d->cap - d->len;
+	d->len += n;
+}
+
+static int
+set_error(struct frame_error *err, int code, const char *detail)
+{
+	if (err != NULL) {
+		err->code = code;
+		snprintf(err->text, sizeof(err->text), "%s%s%.200s",
+		    frame_strerror(code), detail ? ": " : "",
+		    detail ? detail : "");
+	}
+	return code;
+}
+
+static int
+fail(struct frame_decoder *d, struct frame_error *err, int code,
+    const char *detail)
+{
+	d->failed = code;
+	return set_error(err, code, detail);
+}
+
+/* Parse one payload; the caller has already consumed its bytes. */
+static int
+parse_payload(const unsigned char *p, size_t n, json_t **out,
+    struct frame_error *err)
+{
+	json_error_t jerr;
+	json_t *v;
+	char detail[200];
+
+	v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		snprintf(detail, sizeof(detail), "%.150s at byte %d", jerr.text,
+		    jerr.position);
+		if (json_error_code(&jerr) == json_error_invalid_utf8)
+			return set_error(err, FRAME_EUTF8, detail);
+		return set_error(err, FRAME_EJSON, detail);
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return set_error(err, FRAME_ENOTOBJ, NULL);
+	}
+	*out = v;
+	return FRAME_OK;
+}
+
+int
+frame_decoder_next(struct frame_decoder *d, json_t **out,
+    struct frame_error *err)
+{
+	size_t pending;
+	uint32_t n;
+	const unsigned char *payload;
+	char detail[64];
+
+	*out = NULL;
+	if (d->failed)
+		return set_error(err, d->failed, NULL);
+	pending = d->len - d->off;
+	if (pending < FRAME_HEADER_SIZE)
+		goto need_more;
+	n = get_be32(d->buf + d->off);
+	if (n == 0)
+		return fail(d, err, FRAME_EZERO, NULL);
+	if (n > d->max) {
+		snprintf(detail, sizeof(detail), "%u bytes, limit %zu", n,
+		    d->max);
+		return fail(d, err, FRAME_ETOOBIG, detail);
+	}
+	if (pending - FRAME_HEADER_SIZE < n)
+		goto need_more;
+	payload = d->buf + d->off + FRAME_HEADER_SIZE;
+	d->off += FRAME_HEADER_SIZE + (size_t)n;
+	if (d->off == d->len)
+		d->off = d->len = 0;
+	return parse_payload(payload, n, out, err);
+
+need_more:
+	if (d->off == d->len)
+		d->off = d->len = 0;
+	return FRAME_NEED_MORE;
+}
+
+bool
+frame_status_fatal(int status)
+{
+	return status == FRAME_EZERO || status == FRAME_ETOOBIG ||
+	    status == FRAME_ENOMEM;
+}
+
+const char *
+frame_strerror(int status)
+{
+	switch (status) {
+	case FRAME_OK:		return "ok";
+	case FRAME_NEED_MORE:	return "incomplete frame";
+	case FRAME_EZERO:	return "zero-length frame";
+	case FRAME_ETOOBIG:	return "frame too large";
+	case FRAME_ENOMEM:	return "out of memory";
+	case FRAME_EUTF8:	return "payload is not valid UTF-8";
+	case FRAME_EJSON:	return "payload is not valid JSON";
+	case FRAME_ENOTOBJ:	return "payload is not a JSON object";
+	}
+	return "unknown frame error";
+}
+
+int
+frame_encode(const json_t *msg, size_t max, unsigned char **out,
+    size_t *outlen)
+{
+	const size_t flags = JSON_COMPACT;
+	size_t n, written;
+	unsigned char *buf;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!json_is_object(msg))
+		return FRAME_ENOTOBJ;
+	if (max == 0)
+		max = FRAME_MAX_DEFAULT;
+	n = json_dumpb(msg, NULL, 0, flags);
+	if (n == 0)
+		return FRAME_ENOMEM;
+	if (n > max || n > UINT32_MAX)
+		return FRAME_ETOOBIG;
+	if ((buf = malloc(FRAME_HEADER_SIZE + n)) == NULL)
+		return FRAME_ENOMEM;
+	written = json_dumpb(msg, (char *)buf + FRAME_HEADER_SIZE, n, flags);
+	if (written != n) {
+		free(buf);
+		return FRAME_ENOMEM;
+	}
+	frame_put_header(buf, (uint32_t)n);
+	*out = buf;
+	*outlen = FRAME_HEADER_SIZE + n;
+	return FRAME_OK;
+}

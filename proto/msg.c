@@ -1,0 +1,408 @@
+/*
+ * msg.c — the message catalogue as a table, and validation against it.
+ *
+ * One row per message type.  Dispatchers switch on enum msg_type after
+ * msg_validate() has vouched for the fields, so handlers can read them
+ * without re-checking types.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/msg.h"
+
+#define F(n, t)		{ (n), (t), true }
+#define OPT(n, t)	{ (n), (t), false }
+#define END		{ NULL, 0, false }
+
+static const struct msg_field f_none[] = { END };
+
+static const struct msg_field f_hello[] = {
+	F("version", FT_INTEGER),
+	F("role", FT_STRING),		/* "master" or "child" */
+	OPT("domain", FT_STRING),
+	OPT("task", FT_INTEGER),
+	OPT("pid", FT_INTEGER),
+	OPT("software", FT_STRING),
+	END
+};
+static const struct msg_field f_ready[] = {
+	OPT("domain", FT_STRING),
+	END
+};
+static const struct msg_field f_pong[] = {
+	F("re", FT_INTEGER),
+	OPT("busy", FT_BOOL),
+	END
+};
+static const struct msg_field f_shutdown[] = {
+	OPT("reason", FT_STRING),
+	OPT("grace_ms", FT_INTEGER),
+	END
+};
+static const struct msg_field f_cancel[] = {
+	OPT("task", FT_INTEGER),
+	OPT("directive", FT_INTEGER),
+	END
+};
+static const struct msg_field f_task_assign[] = {
+	F("task", FT_INTEGER),
+	F("text", FT_STRING),
+	F("domain", FT_STRING),
+	OPT("prompt", FT_STRING),
+	OPT("peers", FT_ARRAY),
+	OPT("checks", FT_ARRAY),
+	OPT("budget", FT_OBJECT),
+	OPT("directives", FT_ARRAY),
+	END
+};
+static const struct msg_field f_directive[] = {
+	F("task", FT_INTEGER),
+	F("directive", FT_INTEGER),
+	F("text", FT_STRING),
+	OPT("source", FT_STRING),
+	OPT("priority", FT_INTEGER),
+	END
+};
+static const struct msg_field f_peers[] = {
+	F("task", FT_INTEGER),
+	F("peers", FT_ARRAY),
+	END
+};
+static const struct msg_field f_publish[] = {
+	F("task", FT_INTEGER),
+	F("interface", FT_OBJECT),
+	END
+};
+static const struct msg_field f_progress[] = {
+	F("stage", FT_STRING),
+	OPT("task", FT_INTEGER),
+	OPT("directive", FT_INTEGER),
+	OPT("round", FT_INTEGER),
+	OPT("text", FT_STRING),
+	OPT("usage", FT_OBJECT),
+	END
+};
+static const struct msg_field f_result[] = {
+	F("task", FT_INTEGER),
+	F("ok", FT_BOOL),
+	OPT("directive", FT_INTEGER),
+	OPT("round", FT_INTEGER),
+	OPT("commit", FT_STRING | FT_NULL),
+	OPT("summary", FT_STRING),
+	OPT("checks", FT_ARRAY),
+	OPT("usage", FT_OBJECT),
+	OPT("error", FT_OBJECT),
+	END
+};
+static const struct msg_field f_error[] = {
+	F("code", FT_STRING),
+	F("message", FT_STRING),
+	OPT("re", FT_INTEGER),
+	END
+};
+
+static const struct msg_field f_submit[] = {
+	F("text", FT_STRING),
+	OPT("domains", FT_ARRAY),
+	OPT("directives", FT_ARRAY),
+	OPT("budget", FT_OBJECT),
+	END
+};
+static const struct msg_field f_task_opt[] = {
+	OPT("task", FT_INTEGER),
+	END
+};
+static const struct msg_field f_task_req[] = {
+	F("task", FT_INTEGER),
+	END
+};
+static const struct msg_field f_interface[] = {
+	F("domain", FT_STRING),
+	OPT("task", FT_INTEGER),
+	OPT("version", FT_INTEGER),
+	END
+};
+static const struct msg_field f_ctl_directive[] = {
+	F("domain", FT_STRING),
+	F("text", FT_STRING),
+	OPT("task", FT_INTEGER),
+	OPT("priority", FT_INTEGER),
+	END
+};
+static const struct msg_field f_spawn[] = {
+	F("task", FT_INTEGER),
+	F("domain", FT_STRING),
+	OPT("prompt", FT_STRING),
+	END
+};
+static const struct msg_field f_restart[] = {
+	F("domain", FT_STRING),
+	OPT("task", FT_INTEGER),
+	END
+};
+static const struct msg_field f_event[] = {
+	F("event", FT_STRING),
+	F("ts", FT_NUMBER),
+	OPT("seq", FT_INTEGER),
+	OPT("task", FT_INTEGER),
+	OPT("domain", FT_STRING),
+	OPT("data", FT_OBJECT),
+	END
+};
+
+#define M PEER_MASTER
+#define C PEER_CHILD
+#define U PEER_CLIENT
+
+static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
+	[MSG_HELLO] = { MSG_HELLO, CHAN_CHILD, "hello", M | C, f_hello,
+	    "protocol handshake; first message each way" },
+	[MSG_READY] = { MSG_READY, CHAN_CHILD, "ready", C, f_ready,
+	    "child finished starting and takes work" },
+	[MSG_PING] = { MSG_PING, CHAN_CHILD, "ping", M, f_none,
+	    "liveness probe; answered by pong" },
+	[MSG_PONG] = { MSG_PONG, CHAN_CHILD, "pong", C, f_pong,
+	    "answer to ping" },
+	[MSG_SHUTDOWN] = { MSG_SHUTDOWN, CHAN_CHILD, "shutdown", M,
+	    f_shutdown, "finish or abandon the current step and exit" },
+	[MSG_CANCEL] = { MSG_CANCEL, CHAN_CHILD, "cancel", M, f_cancel,
+	    "abandon the current round" },
+	[MSG_TASK_ASSIGN] = { MSG_TASK_ASSIGN, CHAN_CHILD, "task.assign", M,
+	    f_task_assign, "the domain's task, prompt, peers and checks" },
+	[MSG_DIRECTIVE] = { MSG_DIRECTIVE, CHAN_CHILD, "directive", M,
+	    f_directive, "one unit of work for the domain" },
+	[MSG_INTERFACE_PEERS] = { MSG_INTERFACE_PEERS, CHAN_CHILD,
+	    "interface.peers", M, f_peers,
+	    "the latest interfaces of the other domains" },
+	[MSG_INTERFACE_PUBLISH] = { MSG_INTERFACE_PUBLISH, CHAN_CHILD,
+	    "interface.publish", C, f_publish,
+	    "a new version of the domain's interface" },
+	[MSG_PROGRESS] = { MSG_PROGRESS, CHAN_CHILD, "progress", C,
+	    f_progress, "what the child is doing now" },
+	[MSG_RESULT] = { MSG_RESULT, CHAN_CHILD, "result", C, f_result,
+	    "outcome of a directive's round" },
+	[MSG_ERROR] = { MSG_ERROR, CHAN_CHILD, "error", M | C, f_error,
+	    "a refused message or a failure" },
+
+	[CTL_SUBMIT] = { CTL_SUBMIT, CHAN_CONTROL, "submit", U, f_submit,
+	    "create a task" },
+	[CTL_STATUS] = { CTL_STATUS, CHAN_CONTROL, "status", U, f_none,
+	    "daemon and domain summary" },
+	[CTL_TASKS] = { CTL_TASKS, CHAN_CONTROL, "tasks", U, f_none,
+	    "list tasks" },
+	[CTL_TASK] = { CTL_TASK, CHAN_CONTROL, "task", U, f_task_req,
+	    "one task in detail" },
+	[CTL_DOMAINS] = { CTL_DOMAINS, CHAN_CONTROL, "domains", U,
+	    f_task_opt, "list domains and their children" },
+	[CTL_INTERFACE] = { CTL_INTERFACE, CHAN_CONTROL, "interface", U,
+	    f_interface, "one domain's interface, latest or a version" },
+	[CTL_INTERFACES] = { CTL_INTERFACES, CHAN_CONTROL, "interfaces", U,
+	    f_task_opt, "every domain's latest interface" },
+	[CTL_DIRECTIVE] = { CTL_DIRECTIVE, CHAN_CONTROL, "directive", U,
+	    f_ctl_directive, "queue a user directive for a domain" },
+	[CTL_SPAWN] = { CTL_SPAWN, CHAN_CONTROL, "spawn", U, f_spawn,
+	    "add a domain to a running task" },
+	[CTL_RESTART] = { CTL_RESTART, CHAN_CONTROL, "restart", U, f_restart,
+	    "restart a domain's child, clearing a failed state" },
+	[CTL_PAUSE] = { CTL_PAUSE, CHAN_CONTROL, "pause", U, f_task_opt,
+	    "stop new work, for one task or all" },
+	[CTL_RESUME] = { CTL_RESUME, CHAN_CONTROL, "resume", U, f_task_opt,
+	    "continue after pause" },
+	[CTL_CANCEL] = { CTL_CANCEL, CHAN_CONTROL, "cancel", U, f_task_req,
+	    "end a task" },
+	[CTL_WATCH] = { CTL_WATCH, CHAN_CONTROL, "watch", U, f_task_opt,
+	    "stream events" },
+	[CTL_STOP] = { CTL_STOP, CHAN_CONTROL, "stop", U, f_none,
+	    "stop the daemon gracefully" },
+	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
+	    "one event on a watch stream" },
+};
+
+#undef M
+#undef C
+#undef U
+
+const struct msg_spec *
+msg_spec(enum msg_type t)
+{
+	if (t <= MSG_NONE || t >= MSG_TYPE_COUNT)
+		return NULL;
+	return &catalogue[t];
+}
+
+const struct msg_spec *
+msg_find(enum msg_chan chan, const char *name)
+{
+	for (int t = MSG_NONE + 1; t < MSG_TYPE_COUNT; t++) {
+		if (catalogue[t].chan == chan &&
+		    strcmp(catalogue[t].name, name) == 0)
+			return &catalogue[t];
+	}
+	return NULL;
+}
+
+const char *
+msg_name(enum msg_type t)
+{
+	const struct msg_spec *s = msg_spec(t);
+
+	return s ? s->name : "?";
+}
+
+const char *
+msg_peer_name(unsigned peer)
+{
+	switch (peer) {
+	case PEER_MASTER:	return "master";
+	case PEER_CHILD:	return "child";
+	case PEER_CLIENT:	return "client";
+	}
+	return "?";
+}
+
+static bool
+type_ok(const json_t *v, unsigned types)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:	return types & FT_STRING;
+	case JSON_INTEGER:	return types & FT_INTEGER;
+	case JSON_REAL:		return types & FT_REAL;
+	case JSON_TRUE:
+	case JSON_FALSE:	return types & FT_BOOL;
+	case JSON_OBJECT:	return types & FT_OBJECT;
+	case JSON_ARRAY:	return types & FT_ARRAY;
+	case JSON_NULL:		return types & FT_NULL;
+	}
+	return false;
+}
+
+static const char *
+types_name(unsigned types)
+{
+	switch (types) {
+	case FT_STRING:		return "a string";
+	case FT_INTEGER:	return "an integer";
+	case FT_NUMBER:		return "a number";
+	case FT_BOOL:		return "a boolean";
+	case FT_OBJECT:		return "an object";
+	case FT_ARRAY:		return "an array";
+	case FT_STRING | FT_NULL: return "a string or null";
+	}
+	return "of another type";
+}
+
+static int __attribute__((format(printf, 3, 4)))
+reject(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int
+check_fields(const json_t *msg, const struct msg_spec *s, char *err,
+    size_t errlen)
+{
+	for (const struct msg_field *f = s->fields; f->name != NULL; f++) {
+		const json_t *v = json_object_get(msg, f->name);
+
+		if (v == NULL) {
+			if (f->required)
+				return reject(err, errlen,
+				    "%s: missing field \"%s\"", s->name,
+				    f->name);
+			continue;
+		}
+		if (!type_ok(v, f->types))
+			return reject(err, errlen,
+			    "%s: field \"%s\" must be %s", s->name, f->name,
+			    types_name(f->types));
+	}
+	return 0;
+}
+
+int
+msg_validate(const json_t *msg, enum msg_chan chan, unsigned from,
+    const struct msg_spec **spec, char *err, size_t errlen)
+{
+	const json_t *type, *id;
+	const struct msg_spec *s;
+
+	if (spec != NULL)
+		*spec = NULL;
+	if (!json_is_object(msg))
+		return reject(err, errlen, "message is not an object");
+	type = json_object_get(msg, "type");
+	if (!json_is_string(type))
+		return reject(err, errlen, "missing string field \"type\"");
+	s = msg_find(chan, json_string_value(type));
+	if (s == NULL)
+		return reject(err, errlen, "unknown message type \"%.64s\"",
+		    json_string_value(type));
+	if (!(s->from & from))
+		return reject(err, errlen, "%s may not be sent by a %s",
+		    s->name, msg_peer_name(from));
+	id = json_object_get(msg, "id");
+	if (!json_is_integer(id) || json_integer_value(id) < 0)
+		return reject(err, errlen,
+		    "%s: \"id\" must be a non-negative integer", s->name);
+	if (check_fields(msg, s, err, errlen) != 0)
+		return -1;
+	if (spec != NULL)
+		*spec = s;
+	return 0;
+}
+
+json_t *
+msg_new(enum msg_type t, json_int_t id)
+{
+	const struct msg_spec *s = msg_spec(t);
+
+	if (s == NULL)
+		return NULL;
+	return json_pack("{s:s, s:I}", "type", s->name, "id", id);
+}
+
+json_t *
+msg_reply_ok(json_int_t re)
+{
+	return json_pack("{s:I, s:b}", "re", re, "ok", 1);
+}
+
+json_t *
+msg_reply_verror(json_int_t re, const char *code, const char *fmt,
+    va_list ap)
+{
+	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
+	    "error", "code", code, "message", text);
+}
+
+json_t *
+msg_reply_error(json_int_t re, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	r = msg_reply_verror(re, code, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+json_int_t
+msg_id(const json_t *msg)
+{
+	const json_t *id = json_object_get(msg, "id");
+
+	if (!json_is_integer(id) || json_integer_value(id) < 0)
+		return -1;
+	return json_integer_value(id);
+}
