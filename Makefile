@@ -45,7 +45,8 @@ CPPFLAGS_ALL = -D_GNU_SOURCE -I. \
 	-DMASTERD_DATADIR='"$(DATADIR)/masterd"' \
 	-DMASTERD_SYSCONFDIR='"$(SYSCONFDIR)"'
 CFLAGS_ALL = -std=c17 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Wno-unused-parameter $(OPTFLAGS) \
+	-Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation \
+	$(OPTFLAGS) \
 	$(CPPFLAGS_ALL) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 

@@ -78,7 +78,7 @@ static const struct conf_key keys[] = {
 	G("supervise", "healthy_uptime", K_DURATION, healthy_uptime,
 	    100, MS(86400), "30s"),
 	G("supervise", "start_limit_burst", K_INT, start_limit_burst,
-	    1, 1000, "5"),
+	    1, 64, "5"),
 	G("supervise", "start_limit_interval", K_DURATION,
 	    start_limit_interval, 100, MS(86400), "300s"),
 	G("supervise", "stop_grace", K_DURATION, stop_grace,

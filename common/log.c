@@ -21,9 +21,10 @@ static struct logger {
 	char ident[32];
 	int level;
 	bool journal;
+	bool syslog;
 	log_sink_fn *sink;
 	void *sink_arg;
-} logger = { "masterd", LOG_INFO, false, NULL, NULL };
+} logger = { "masterd", LOG_INFO, false, false, NULL, NULL };
 
 static const char *const level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -54,6 +55,13 @@ log_init(const char *ident, int level)
 	    ident ? ident : "masterd");
 	logger.level = level;
 	logger.journal = stderr_is_journal();
+}
+
+void
+log_use_syslog(void)
+{
+	openlog(logger.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	logger.syslog = true;
 }
 
 void
@@ -113,6 +121,8 @@ format_prefix(char *buf, size_t len, int level)
 	char stamp[32];
 	int n;
 
+	if (logger.syslog)
+		return 0;
 	if (logger.journal) {
 		n = snprintf(buf, len, "<%d>", level);
 		return n > 0 ? (size_t)n : 0;
@@ -150,6 +160,9 @@ log_vmsg(int level, const char *fmt, va_list ap)
 	if (logger.sink != NULL) {
 		line[len] = '\0';
 		logger.sink(level, line + off, logger.sink_arg);
+	} else if (logger.syslog) {
+		line[len] = '\0';
+		syslog(level, "%s", line + off);
 	} else {
 		line[len++] = '\n';
 		while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)

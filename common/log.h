@@ -20,6 +20,8 @@ typedef void log_sink_fn(int level, const char *line, void *arg);
 
 void log_init(const char *ident, int level);
 void log_set_level(int level);
+/* After detaching from the terminal: send lines to syslog(3) instead. */
+void log_use_syslog(void);
 int log_get_level(void);
 bool log_is_journal(void);
 

@@ -165,7 +165,9 @@ parse_payload(const unsigned char *p, size_t n, json_t **out,
 	json_t *v;
 	char detail[200];
 
-	v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
+	/* DECODE_ANY so that a scalar is reported as ENOTOBJ, not EJSON. */
+	v = json_loadb((const char *)p, n,
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
 		snprintf(detail, sizeof(detail), "%.150s at byte %d", jerr.text,
 		    jerr.position);
@@ -189,6 +191,7 @@ frame_decoder_next(struct frame_decoder *d, json_t **out,
 	uint32_t n;
 	const unsigned char *payload;
 	char detail[64];
+	int rc;
 
 	*out = NULL;
 	if (d->failed)
@@ -208,9 +211,13 @@ frame_decoder_next(struct frame_decoder *d, json_t **out,
 		goto need_more;
 	payload = d->buf + d->off + FRAME_HEADER_SIZE;
 	d->off += FRAME_HEADER_SIZE + (size_t)n;
-	if (d->off == d->len)
+	rc = parse_payload(payload, n, out, err);
+	/* Only now, as payload pointed into the buffer. */
+	if (d->off == d->len) {
 		d->off = d->len = 0;
-	return parse_payload(payload, n, out, err);
+		compact(d);
+	}
+	return rc;
 
 need_more:
 	if (d->off == d->len)

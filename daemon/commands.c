@@ -1,0 +1,435 @@
+/*
+ * commands.c — one handler per control request, dispatched from a table.
+ *
+ * Requests arrive validated against the catalogue (proto/msg.c), so every
+ * handler may read its fields without re-checking their types.  A handler
+ * answers exactly once, with control_reply(); refusals change nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/masterd.h"
+#include "daemon/registry.h"
+#include "daemon/supervise.h"
+#include "daemon/tasks.h"
+
+typedef void command_fn(struct masterd *, struct ctl_client *, json_int_t id,
+    const json_t *req);
+
+static json_int_t
+get_int(const json_t *req, const char *key)
+{
+	return json_integer_value(json_object_get(req, key));
+}
+
+static const char *
+get_str(const json_t *req, const char *key)
+{
+	return json_string_value(json_object_get(req, key));
+}
+
+static void
+reply_storage_error(struct masterd *md, struct ctl_client *cl, json_int_t id)
+{
+	control_reply(cl, msg_reply_error(id, ERR_STORAGE, "registry: %s",
+	    registry_errmsg(md->reg)));
+}
+
+/*
+ * The task a request means: its "task" field, or else the newest task that
+ * has `domain` (or the newest task at all when domain is NULL).
+ */
+static int
+resolve_task(struct masterd *md, const json_t *req, const char *domain,
+    int64_t *task, char *err, size_t errlen)
+{
+	json_t *tasks;
+	size_t i;
+	json_t *t;
+	int64_t dom;
+
+	if ((*task = get_int(req, "task")) > 0) {
+		json_t *one = registry_task_get(md->reg, *task);
+
+		if (one == NULL) {
+			snprintf(err, errlen, "no task %lld", (long long)*task);
+			return -1;
+		}
+		json_decref(one);
+		return 0;
+	}
+	tasks = registry_tasks(md->reg);
+	json_array_foreach(tasks, i, t) {
+		*task = get_int(t, "id");
+		if (domain == NULL ||
+		    registry_domain_find(md->reg, *task, domain, &dom) == 0) {
+			json_decref(tasks);
+			return 0;
+		}
+	}
+	json_decref(tasks);
+	if (domain != NULL)
+		snprintf(err, errlen, "no task has a domain \"%s\"", domain);
+	else
+		snprintf(err, errlen, "no tasks yet; submit one with: "
+		    "masterctl submit TEXT");
+	return -1;
+}
+
+static int
+resolve_domain(struct masterd *md, const json_t *req, int64_t *task,
+    int64_t *domain, char *err, size_t errlen)
+{
+	const char *name = get_str(req, "domain");
+
+	if (resolve_task(md, req, name, task, err, errlen) != 0)
+		return -1;
+	if (registry_domain_find(md->reg, *task, name, domain) != 0) {
+		snprintf(err, errlen, "task %lld has no domain \"%s\"",
+		    (long long)*task, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- handlers */
+
+static void
+cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	int64_t task;
+	json_t *r;
+
+	if (tasks_submit(md, req, &task, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	control_reply(cl, r);
+}
+
+static void
+cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id), *children = json_array();
+	struct child *c;
+
+	(void)req;
+	TAILQ_FOREACH(c, &md->children, entry)
+		json_array_append_new(children, child_describe(c));
+	json_object_set_new(r, "version", json_string(MASTERD_VERSION));
+	json_object_set_new(r, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "uptime_ms",
+	    json_integer((json_int_t)(uv_now(md->loop) - md->started_ms)));
+	json_object_set_new(r, "state_dir", json_string(md->conf->state_dir));
+	json_object_set_new(r, "socket", json_string(md->conf->control_socket));
+	json_object_set_new(r, "stopping", json_boolean(md->stopping));
+	json_object_set_new(r, "clients", json_integer((json_int_t)md->nclients));
+	json_object_set_new(r, "registry", registry_stats(md->reg));
+	json_object_set_new(r, "children", children);
+	control_reply(cl, r);
+}
+
+static void
+cmd_tasks(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+
+	(void)req;
+	json_object_set_new(r, "tasks", registry_tasks(md->reg));
+	control_reply(cl, r);
+}
+
+/* Registry domains, with the live child's view merged in. */
+static json_t *
+domains_view(struct masterd *md, int64_t task)
+{
+	json_t *doms = registry_domains(md->reg, task), *d;
+	struct child *c;
+	size_t i;
+
+	json_array_foreach(doms, i, d) {
+		c = child_find(md, get_int(d, "task"), get_str(d, "name"));
+		if (c == NULL)
+			continue;
+		json_object_set_new(d, "child", child_describe(c));
+	}
+	return doms;
+}
+
+static void
+cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t = registry_task_get(md->reg, task), *r;
+
+	if (t == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", t);
+	json_object_set_new(r, "domains", domains_view(md, task));
+	json_object_set_new(r, "directives",
+	    registry_directives(md->reg, task, 0));
+	json_object_set_new(r, "interfaces",
+	    registry_interfaces_latest(md->reg, task));
+	control_reply(cl, r);
+}
+
+static void
+cmd_domains(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+
+	json_object_set_new(r, "domains", domains_view(md, get_int(req,
+	    "task")));
+	control_reply(cl, r);
+}
+
+static void
+cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	int version = (int)get_int(req, "version");
+	char err[256];
+	json_t *iface, *r;
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if ((iface = registry_interface_get(md->reg, domain, version)) ==
+	    NULL) {
+		if (version > 0)
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "domain %s has no interface version %d",
+			    get_str(req, "domain"), version));
+		else
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "domain %s has published no interface yet",
+			    get_str(req, "domain")));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "interface", iface);
+	control_reply(cl, r);
+}
+
+static void
+cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task;
+	char err[256];
+	json_t *r;
+
+	if (resolve_task(md, req, NULL, &task, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "interfaces",
+	    registry_interfaces_latest(md->reg, task));
+	control_reply(cl, r);
+}
+
+static void
+cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	const char *domain = get_str(req, "domain");
+	int64_t task;
+	char err[256];
+	json_t *d, *r;
+
+	if (resolve_task(md, req, domain, &task, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if (tasks_add_directive(md, task, domain, "user", get_str(req, "text"),
+	    (int)get_int(req, "priority"), &d, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "directive", d);
+	control_reply(cl, r);
+}
+
+static void
+cmd_spawn(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+
+	if (tasks_add_domain(md, get_int(req, "task"), get_str(req, "domain"),
+	    get_str(req, "prompt"), err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+		    err));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+cmd_restart(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	char err[256];
+	struct child *c;
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if ((c = child_find(md, task, get_str(req, "domain"))) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT,
+		    "domain %s of task %lld has no child (the task is over)",
+		    get_str(req, "domain"), (long long)task));
+		return;
+	}
+	if (child_restart(c) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_INTERNAL, "%s",
+		    c->reason));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req, bool paused)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t, *r;
+	int n;
+
+	if (task > 0 && (t = registry_task_get(md->reg, task)) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	} else if (task > 0) {
+		json_decref(t);
+	}
+	if ((n = tasks_set_paused(md, task, paused)) < 0) {
+		reply_storage_error(md, cl, id);
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "changed", json_integer(n));
+	control_reply(cl, r);
+}
+
+static void
+cmd_pause(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	set_paused(md, cl, id, req, true);
+}
+
+static void
+cmd_resume(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	set_paused(md, cl, id, req, false);
+}
+
+static void
+cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+
+	if (tasks_cancel(md, get_int(req, "task"), err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "%s", err));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+cmd_watch(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t, *r;
+
+	if (task > 0) {
+		if ((t = registry_task_get(md->reg, task)) == NULL) {
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "no task %lld", (long long)task));
+			return;
+		}
+		r = msg_reply_ok(id);
+		json_object_set_new(r, "task", t);
+	} else {
+		r = msg_reply_ok(id);
+	}
+	control_reply(cl, r);
+	control_watch(cl, task);
+}
+
+static void
+cmd_stop(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	(void)req;
+	control_reply(cl, msg_reply_ok(id));
+	masterd_stop(md, "stop requested over the control socket");
+}
+
+static command_fn *const commands[MSG_TYPE_COUNT] = {
+	[CTL_SUBMIT] = cmd_submit,
+	[CTL_STATUS] = cmd_status,
+	[CTL_TASKS] = cmd_tasks,
+	[CTL_TASK] = cmd_task,
+	[CTL_DOMAINS] = cmd_domains,
+	[CTL_INTERFACE] = cmd_interface,
+	[CTL_INTERFACES] = cmd_interfaces,
+	[CTL_DIRECTIVE] = cmd_directive,
+	[CTL_SPAWN] = cmd_spawn,
+	[CTL_RESTART] = cmd_restart,
+	[CTL_PAUSE] = cmd_pause,
+	[CTL_RESUME] = cmd_resume,
+	[CTL_CANCEL] = cmd_cancel,
+	[CTL_WATCH] = cmd_watch,
+	[CTL_STOP] = cmd_stop,
+};
+
+void
+command_dispatch(struct masterd *md, struct ctl_client *cl,
+    const struct msg_spec *spec, const json_t *req)
+{
+	json_int_t id = msg_id(req);
+
+	if (commands[spec->type] == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_UNKNOWN,
+		    "%s is not a request", spec->name));
+		return;
+	}
+	if (md->stopping && spec->type != CTL_STATUS &&
+	    spec->type != CTL_WATCH) {
+		control_reply(cl, msg_reply_error(id, ERR_BUSY,
+		    "masterd is stopping"));
+		return;
+	}
+	commands[spec->type](md, cl, id, req);
+}

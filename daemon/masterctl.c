@@ -1,0 +1,918 @@
+/*
+ * masterctl.c — the control client of masterd, as smtpctl is to smtpd.
+ *
+ * One subcommand per control request, human output by default and the raw
+ * answer with --json.  Exit status: 0 ok, 1 refused or failed, 2 usage,
+ * 3 masterd unreachable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+
+#define EXIT_OK		0
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+#define EXIT_UNREACHABLE 3
+
+#define REPLY_TIMEOUT_MS 30000
+
+struct ctl {
+	const char *socket;
+	bool json;
+	int fd;
+	struct frame_decoder dec;
+	json_int_t next_id;
+};
+
+struct command {
+	const char *name;
+	const char *args;
+	int min_args, max_args;
+	int (*run)(struct ctl *, int argc, char **argv);
+	const char *help;
+};
+
+static const struct command *find_command(const char *);
+static void usage(FILE *);
+
+/* ---------------------------------------------------------- transport */
+
+static int
+ctl_connect(struct ctl *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(c->socket) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "masterctl: socket path too long: %s\n",
+		    c->socket);
+		return -1;
+	}
+	strcpy(sa.sun_path, c->socket);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa,
+	    sizeof(sa)) != 0) {
+		fprintf(stderr, "masterctl: cannot reach masterd at %s: %s\n"
+		    "is masterd running? start it with 'systemctl start "
+		    "masterd' or 'masterd -f', or point -s / MASTERD_SOCKET "
+		    "at its socket\n", c->socket, strerror(errno));
+		return -1;
+	}
+	frame_decoder_init(&c->dec, 64u * 1024u * 1024u);
+	return 0;
+}
+
+static int
+send_msg(struct ctl *c, json_t *msg)
+{
+	unsigned char *buf;
+	size_t len, off = 0;
+	ssize_t n;
+	int rc = frame_encode(msg, 0, &buf, &len);
+
+	json_decref(msg);
+	if (rc != FRAME_OK) {
+		fprintf(stderr, "masterctl: request too large\n");
+		return -1;
+	}
+	while (off < len) {
+		n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "masterctl: send: %s\n",
+			    strerror(errno));
+			free(buf);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+/* Next message from masterd; timeout_ms < 0 waits for ever. */
+static json_t *
+recv_msg(struct ctl *c, int timeout_ms)
+{
+	struct frame_error err;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char buf[65536];
+	json_t *msg;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		rc = frame_decoder_next(&c->dec, &msg, &err);
+		if (rc == FRAME_OK)
+			return msg;
+		if (rc != FRAME_NEED_MORE) {
+			fprintf(stderr, "masterctl: bad answer: %s\n", err.text);
+			return NULL;
+		}
+		rc = poll(&p, 1, timeout_ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0) {
+			fprintf(stderr, "masterctl: no answer from masterd "
+			    "within %d s\n", timeout_ms / 1000);
+			return NULL;
+		}
+		n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "masterctl: masterd closed the "
+			    "connection\n");
+			return NULL;
+		}
+		frame_decoder_feed(&c->dec, buf, (size_t)n);
+	}
+}
+
+static json_t *
+request(struct ctl *c, enum msg_type t)
+{
+	return msg_new(t, ++c->next_id);
+}
+
+/* Send req, wait for its answer.  Returns the answer only when ok. */
+static json_t *
+call(struct ctl *c, json_t *req, int *status)
+{
+	json_int_t id = msg_id(req);
+	json_t *r, *e;
+
+	if (send_msg(c, req) != 0) {
+		*status = EXIT_UNREACHABLE;
+		return NULL;
+	}
+	for (;;) {
+		if ((r = recv_msg(c, REPLY_TIMEOUT_MS)) == NULL) {
+			*status = EXIT_UNREACHABLE;
+			return NULL;
+		}
+		if (json_integer_value(json_object_get(r, "re")) == id ||
+		    json_is_null(json_object_get(r, "re")))
+			break;
+		json_decref(r);		/* an event for an earlier watch */
+	}
+	if (json_is_true(json_object_get(r, "ok"))) {
+		*status = EXIT_OK;
+		return r;
+	}
+	e = json_object_get(r, "error");
+	if (c->json)
+		json_dumpf(r, stdout, JSON_INDENT(2)), putchar('\n');
+	else
+		fprintf(stderr, "masterctl: %s (%s)\n",
+		    json_string_value(json_object_get(e, "message")),
+		    json_string_value(json_object_get(e, "code")));
+	json_decref(r);
+	*status = EXIT_FAILED;
+	return NULL;
+}
+
+/* The common case: print the whole answer as JSON or with `human`. */
+static int
+call_and_print(struct ctl *c, json_t *req, void (*human)(json_t *))
+{
+	int status;
+	json_t *r = call(c, req, &status);
+
+	if (r == NULL)
+		return status;
+	if (c->json || human == NULL) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		human(r);
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------- output */
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static long long
+num(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void
+print_when(const json_t *o, const char *k)
+{
+	time_t t = (time_t)json_number_value(json_object_get(o, k));
+	struct tm tm;
+	char buf[32];
+
+	localtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	fputs(buf, stdout);
+}
+
+static void
+print_children(const json_t *children)
+{
+	const json_t *c;
+	size_t i;
+
+	if (json_array_size(children) == 0)
+		return;
+	printf("\n%-6s %-16s %-9s %-8s %-8s %s\n", "TASK", "DOMAIN", "STATE",
+	    "PID", "RESTARTS", "REASON");
+	json_array_foreach(children, i, c)
+		printf("%-6lld %-16s %-9s %-8lld %-8lld %s\n", num(c, "task"),
+		    str(c, "domain"), str(c, "state"), num(c, "pid"),
+		    num(c, "restarts"), json_string_value(json_object_get(c,
+		    "reason")) ? str(c, "reason") : "");
+}
+
+static void
+human_status(json_t *r)
+{
+	const json_t *reg = json_object_get(r, "registry");
+
+	printf("masterd %s (protocol %lld), pid %lld, up %llds%s\n",
+	    str(r, "version"), num(r, "protocol"), num(r, "pid"),
+	    num(r, "uptime_ms") / 1000,
+	    json_is_true(json_object_get(r, "stopping")) ? ", STOPPING" : "");
+	printf("state %s, socket %s, %lld client(s)\n", str(r, "state_dir"),
+	    str(r, "socket"), num(r, "clients"));
+	printf("tasks %lld (%lld active), domains %lld, interface versions "
+	    "%lld, open directives %lld\n", num(reg, "tasks"),
+	    num(reg, "tasks_active"), num(reg, "domains"),
+	    num(reg, "interfaces"), num(reg, "directives_open"));
+	print_children(json_object_get(r, "children"));
+}
+
+static void
+print_task_line(const json_t *t)
+{
+	printf("%-6lld %-12s %-6s ", num(t, "id"), str(t, "state"),
+	    json_is_true(json_object_get(t, "paused")) ? "yes" : "no");
+	print_when(t, "created");
+	printf("  %.60s\n", str(t, "text"));
+}
+
+static void
+human_tasks(json_t *r)
+{
+	const json_t *t;
+	size_t i;
+
+	printf("%-6s %-12s %-6s %-19s  %s\n", "ID", "STATE", "PAUSED",
+	    "CREATED", "TEXT");
+	json_array_foreach(json_object_get(r, "tasks"), i, t)
+		print_task_line(t);
+}
+
+static void
+print_domains(const json_t *doms)
+{
+	const json_t *d, *ch;
+	size_t i;
+
+	printf("%-6s %-16s %-9s %-8s %-8s %s\n", "TASK", "DOMAIN", "STATE",
+	    "PID", "RESTARTS", "REASON");
+	json_array_foreach(doms, i, d) {
+		ch = json_object_get(d, "child");
+		printf("%-6lld %-16s %-9s %-8lld %-8lld %s\n", num(d, "task"),
+		    str(d, "name"), ch ? str(ch, "state") : str(d, "state"),
+		    ch ? num(ch, "pid") : 0, num(d, "restarts"),
+		    json_string_value(json_object_get(ch ? ch : d, "reason")) ?
+		    str(ch ? ch : d, "reason") : "");
+	}
+}
+
+static void
+human_domains(json_t *r)
+{
+	print_domains(json_object_get(r, "domains"));
+}
+
+static void
+print_entries(const char *title, const json_t *list)
+{
+	const json_t *e;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return;
+	printf("  %s:\n", title);
+	json_array_foreach(list, i, e) {
+		printf("    %-9s %-32s", str(e, "kind"), str(e, "name"));
+		if (json_is_string(json_object_get(e, "from")))
+			printf(" from %s", str(e, "from"));
+		if (json_is_true(json_object_get(e, "unresolved")))
+			printf("  UNRESOLVED");
+		putchar('\n');
+	}
+}
+
+static void
+print_interface(const json_t *iface)
+{
+	const json_t *doc = json_object_get(iface, "document");
+
+	printf("%s v%lld (hash %s, ", str(iface, "domain"),
+	    num(iface, "version"), str(iface, "hash"));
+	print_when(iface, "created");
+	printf(")\n");
+	if (json_is_string(json_object_get(doc, "summary")))
+		printf("  %s\n", str(doc, "summary"));
+	print_entries("provides", json_object_get(doc, "provides"));
+	print_entries("consumes", json_object_get(doc, "consumes"));
+}
+
+static void
+human_interface(json_t *r)
+{
+	print_interface(json_object_get(r, "interface"));
+}
+
+static void
+human_interfaces(json_t *r)
+{
+	const json_t *i;
+	size_t n;
+
+	if (json_array_size(json_object_get(r, "interfaces")) == 0) {
+		printf("task %lld: no interface published yet\n",
+		    num(r, "task"));
+		return;
+	}
+	printf("task %lld\n", num(r, "task"));
+	json_array_foreach(json_object_get(r, "interfaces"), n, i)
+		print_interface(i);
+}
+
+static void
+human_task(json_t *r)
+{
+	const json_t *t = json_object_get(r, "task"), *d;
+	size_t i;
+
+	printf("task %lld: %s%s\n  %s\n\n", num(t, "id"), str(t, "state"),
+	    json_is_true(json_object_get(t, "paused")) ? " (paused)" : "",
+	    str(t, "text"));
+	if (json_is_string(json_object_get(t, "reason")))
+		printf("  reason: %s\n\n", str(t, "reason"));
+	print_domains(json_object_get(r, "domains"));
+	if (json_array_size(json_object_get(r, "directives")) > 0) {
+		printf("\n%-6s %-16s %-8s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
+		    "STATE", "TEXT");
+		json_array_foreach(json_object_get(r, "directives"), i, d)
+			printf("%-6lld %-16s %-8s %-9s %.50s\n", num(d, "id"),
+			    str(d, "domain"), str(d, "source"),
+			    str(d, "state"), str(d, "text"));
+	}
+}
+
+static void
+print_event(const json_t *e)
+{
+	char *data = json_dumps(json_object_get(e, "data"), JSON_COMPACT);
+
+	print_when(e, "ts");
+	printf("  task %-4lld %-12s %-22s %s\n", num(e, "task"),
+	    json_is_string(json_object_get(e, "domain")) ? str(e, "domain") :
+	    "-", str(e, "event"), data ? data : "");
+	free(data);
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------- commands */
+
+static int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	return call_and_print(c, request(c, CTL_STATUS), human_status);
+}
+
+static int
+cmd_tasks(struct ctl *c, int argc, char **argv)
+{
+	return call_and_print(c, request(c, CTL_TASKS), human_tasks);
+}
+
+static int
+parse_id(const char *s, json_int_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v <= 0) {
+		fprintf(stderr, "masterctl: '%s' is not a task id\n", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+with_task(json_t *req, const char *arg)
+{
+	json_int_t id;
+
+	if (arg == NULL)
+		return 0;
+	if (parse_id(arg, &id) != 0) {
+		json_decref(req);
+		return -1;
+	}
+	json_object_set_new(req, "task", json_integer(id));
+	return 0;
+}
+
+static int
+cmd_task(struct ctl *c, int argc, char **argv)
+{
+	json_t *req = request(c, CTL_TASK);
+
+	if (with_task(req, argv[0]) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_task);
+}
+
+/* Options after the positional arguments: --task N, --priority N, ... */
+struct opts {
+	const char *task, *domains, *directives, *prompt, *priority;
+	bool wait;
+	int version;
+};
+
+static int
+parse_opts(int *argc, char **argv, struct opts *o)
+{
+	int out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+		const char **slot = NULL;
+
+		if (strcmp(a, "--wait") == 0) {
+			o->wait = true;
+			continue;
+		}
+		if (strcmp(a, "--task") == 0)
+			slot = &o->task;
+		else if (strcmp(a, "--domains") == 0)
+			slot = &o->domains;
+		else if (strcmp(a, "--directives") == 0)
+			slot = &o->directives;
+		else if (strcmp(a, "--prompt") == 0)
+			slot = &o->prompt;
+		else if (strcmp(a, "--priority") == 0)
+			slot = &o->priority;
+		if (slot == NULL) {
+			if (a[0] == '-' && a[1] == '-') {
+				fprintf(stderr, "masterctl: unknown option %s\n",
+				    a);
+				return -1;
+			}
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= *argc) {
+			fprintf(stderr, "masterctl: %s needs a value\n", a);
+			return -1;
+		}
+		*slot = argv[++i];
+	}
+	*argc = out;
+	return 0;
+}
+
+static json_t *
+split_domains(const char *list)
+{
+	json_t *a = json_array();
+	char *copy = strdup(list), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save))
+		json_array_append_new(a, json_string(tok));
+	free(copy);
+	return a;
+}
+
+/* Standing directives: one per non-empty, non-comment line of a file. */
+static json_t *
+read_directives(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	json_t *a;
+	char line[4096];
+
+	if (f == NULL) {
+		fprintf(stderr, "masterctl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	a = json_array();
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] != '\0' && line[0] != '#')
+			json_array_append_new(a, json_string(line));
+	}
+	if (f != stdin)
+		fclose(f);
+	return a;
+}
+
+static bool
+terminal_state(const char *s)
+{
+	return s != NULL && (strcmp(s, "done") == 0 ||
+	    strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0);
+}
+
+/* Follow one task's events until it reaches a terminal state. */
+static int
+follow_task(struct ctl *c, json_int_t task)
+{
+	json_t *req = request(c, CTL_WATCH), *r, *e;
+	const char *state;
+	int status;
+
+	json_object_set_new(req, "task", json_integer(task));
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	state = str(json_object_get(r, "task"), "state");
+	if (terminal_state(state)) {
+		printf("task %lld %s\n", (long long)task, state);
+		json_decref(r);
+		return strcmp(state, "done") == 0 ? EXIT_OK : EXIT_FAILED;
+	}
+	json_decref(r);
+	while ((e = recv_msg(c, -1)) != NULL) {
+		if (c->json) {
+			json_dumpf(e, stdout, JSON_COMPACT);
+			putchar('\n');
+			fflush(stdout);
+		} else {
+			print_event(e);
+		}
+		state = json_string_value(json_object_get(json_object_get(e,
+		    "data"), "state"));
+		if (strcmp(str(e, "event"), "task.state") == 0 &&
+		    terminal_state(state)) {
+			status = strcmp(state, "done") == 0 ? EXIT_OK :
+			    EXIT_FAILED;
+			printf("task %lld %s\n", (long long)task, state);
+			json_decref(e);
+			return status;
+		}
+		json_decref(e);
+	}
+	return EXIT_UNREACHABLE;
+}
+
+static int
+cmd_submit(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req, *r, *dirs;
+	json_int_t task;
+	int status;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc != 1)
+		return EXIT_USAGE;
+	req = request(c, CTL_SUBMIT);
+	json_object_set_new(req, "text", json_string(argv[0]));
+	if (o.domains != NULL)
+		json_object_set_new(req, "domains", split_domains(o.domains));
+	if (o.directives != NULL) {
+		if ((dirs = read_directives(o.directives)) == NULL) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "directives", dirs);
+	}
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	task = json_integer_value(json_object_get(r, "task"));
+	if (c->json)
+		json_dumpf(r, stdout, JSON_COMPACT), putchar('\n');
+	else
+		printf("task %lld submitted\n", (long long)task);
+	json_decref(r);
+	fflush(stdout);
+	return o.wait ? follow_task(c, task) : EXIT_OK;
+}
+
+static int
+cmd_domains(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc > 1)
+		return EXIT_USAGE;
+	req = request(c, CTL_DOMAINS);
+	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_domains);
+}
+
+static int
+cmd_interface(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+	json_int_t v;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc < 1 || argc > 2)
+		return EXIT_USAGE;
+	req = request(c, CTL_INTERFACE);
+	json_object_set_new(req, "domain", json_string(argv[0]));
+	if (argc == 2) {
+		if (parse_id(argv[1], &v) != 0) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "version", json_integer(v));
+	}
+	if (with_task(req, o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_interface);
+}
+
+static int
+cmd_interfaces(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc > 1)
+		return EXIT_USAGE;
+	req = request(c, CTL_INTERFACES);
+	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_interfaces);
+}
+
+static void
+human_directive(json_t *r)
+{
+	const json_t *d = json_object_get(r, "directive");
+
+	printf("directive %lld %s\n", num(d, "id"),
+	    json_is_true(json_object_get(d, "merged")) ?
+	    "merged into an identical open one" : "queued");
+}
+
+static int
+cmd_directive(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc != 2)
+		return EXIT_USAGE;
+	req = request(c, CTL_DIRECTIVE);
+	json_object_set_new(req, "domain", json_string(argv[0]));
+	json_object_set_new(req, "text", json_string(argv[1]));
+	if (o.priority != NULL)
+		json_object_set_new(req, "priority",
+		    json_integer(atoi(o.priority)));
+	if (with_task(req, o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_directive);
+}
+
+static void
+human_ok(json_t *r)
+{
+	(void)r;
+}
+
+static int
+cmd_spawn(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc != 2)
+		return EXIT_USAGE;
+	req = request(c, CTL_SPAWN);
+	if (with_task(req, argv[0]) != 0)
+		return EXIT_USAGE;
+	json_object_set_new(req, "domain", json_string(argv[1]));
+	if (o.prompt != NULL)
+		json_object_set_new(req, "prompt", json_string(o.prompt));
+	return call_and_print(c, req, human_ok);
+}
+
+static int
+cmd_restart(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+
+	if (parse_opts(&argc, argv, &o) != 0 || argc != 1)
+		return EXIT_USAGE;
+	req = request(c, CTL_RESTART);
+	json_object_set_new(req, "domain", json_string(argv[0]));
+	if (with_task(req, o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_ok);
+}
+
+static void
+human_changed(json_t *r)
+{
+	printf("%lld task(s) changed\n", num(r, "changed"));
+}
+
+static int
+pause_resume(struct ctl *c, enum msg_type t, int argc, char **argv)
+{
+	json_t *req = request(c, t);
+
+	if (with_task(req, argc == 1 ? argv[0] : NULL) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_changed);
+}
+
+static int
+cmd_pause(struct ctl *c, int argc, char **argv)
+{
+	return pause_resume(c, CTL_PAUSE, argc, argv);
+}
+
+static int
+cmd_resume(struct ctl *c, int argc, char **argv)
+{
+	return pause_resume(c, CTL_RESUME, argc, argv);
+}
+
+static int
+cmd_cancel(struct ctl *c, int argc, char **argv)
+{
+	json_t *req = request(c, CTL_CANCEL);
+
+	if (with_task(req, argv[0]) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_ok);
+}
+
+static int
+cmd_watch(struct ctl *c, int argc, char **argv)
+{
+	json_t *req = request(c, CTL_WATCH), *r, *e;
+	int status;
+
+	if (with_task(req, argc == 1 ? argv[0] : NULL) != 0)
+		return EXIT_USAGE;
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	json_decref(r);
+	while ((e = recv_msg(c, -1)) != NULL) {
+		if (c->json) {
+			json_dumpf(e, stdout, JSON_COMPACT);
+			putchar('\n');
+			fflush(stdout);
+		} else {
+			print_event(e);
+		}
+		json_decref(e);
+	}
+	return EXIT_OK;		/* masterd went away: the stream ended */
+}
+
+static int
+cmd_stop(struct ctl *c, int argc, char **argv)
+{
+	return call_and_print(c, request(c, CTL_STOP), human_ok);
+}
+
+static int
+cmd_help(struct ctl *c, int argc, char **argv)
+{
+	usage(stdout);
+	return EXIT_OK;
+}
+
+static const struct command commands[] = {
+	{ "submit", "TEXT [--domains a,b] [--directives FILE] [--wait]",
+	    1, 7, cmd_submit, "create a task" },
+	{ "status", "", 0, 0, cmd_status, "daemon, registry and children" },
+	{ "tasks", "", 0, 0, cmd_tasks, "list tasks" },
+	{ "task", "ID", 1, 1, cmd_task, "one task: domains, directives" },
+	{ "domains", "[TASK]", 0, 2, cmd_domains, "domains and children" },
+	{ "interface", "DOMAIN [VERSION] [--task ID]", 1, 4, cmd_interface,
+	    "a domain's interface" },
+	{ "interfaces", "[TASK]", 0, 2, cmd_interfaces,
+	    "every domain's latest interface" },
+	{ "directive", "DOMAIN TEXT [--task ID] [--priority N]", 2, 6,
+	    cmd_directive, "queue a directive for a domain" },
+	{ "spawn", "TASK DOMAIN [--prompt TEXT]", 2, 4, cmd_spawn,
+	    "add a domain to a task" },
+	{ "restart", "DOMAIN [--task ID]", 1, 3, cmd_restart,
+	    "restart a domain's child (clears FATAL)" },
+	{ "pause", "[TASK]", 0, 1, cmd_pause, "stop handing out work" },
+	{ "resume", "[TASK]", 0, 1, cmd_resume, "hand out work again" },
+	{ "cancel", "TASK", 1, 1, cmd_cancel, "end a task" },
+	{ "watch", "[TASK]", 0, 1, cmd_watch, "stream events" },
+	{ "stop", "", 0, 0, cmd_stop, "stop masterd" },
+	{ "help", "", 0, 0, cmd_help, "this text" },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: masterctl [-s socket] [--json] command [args]\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %-46s %s\n", commands[i].name,
+		    commands[i].args, commands[i].help);
+	fprintf(f, "\nThe socket is -s, else $MASTERD_SOCKET, else the "
+	    "default of masterd.\nExit: 0 ok, 1 refused or failed, 2 usage, "
+	    "3 masterd unreachable.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl c = { .fd = -1 };
+	const struct command *cmd;
+	char *dflt = NULL;
+	int ch, rc;
+
+	/* "+": stop at the subcommand; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':	c.json = true; break;
+		case 's':	c.socket = optarg; break;
+		case 'h':	usage(stdout); return EXIT_OK;
+		default:	usage(stderr); return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || (cmd = find_command(argv[0])) == NULL) {
+		if (argc >= 1)
+			fprintf(stderr, "masterctl: unknown command '%s'\n",
+			    argv[0]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc - 1 < cmd->min_args || argc - 1 > cmd->max_args) {
+		fprintf(stderr, "usage: masterctl %s %s\n", cmd->name,
+		    cmd->args);
+		return EXIT_USAGE;
+	}
+	if (cmd->run == cmd_help)
+		return cmd_help(&c, 0, NULL);
+	if (c.socket == NULL)
+		c.socket = getenv("MASTERD_SOCKET");
+	if (c.socket == NULL)
+		c.socket = dflt = conf_default_socket();
+	if (ctl_connect(&c) != 0) {
+		free(dflt);
+		return EXIT_UNREACHABLE;
+	}
+	rc = cmd->run(&c, argc - 1, argv + 1);
+	if (rc == EXIT_USAGE)
+		fprintf(stderr, "usage: masterctl %s %s\n", cmd->name,
+		    cmd->args);
+	close(c.fd);
+	frame_decoder_free(&c.dec);
+	free(dflt);
+	return rc;
+}

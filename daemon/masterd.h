@@ -1,0 +1,97 @@
+/*
+ * masterd.h — the daemon context, and the calls the daemon's files make to
+ * each other.
+ *
+ * `struct masterd` is the one piece of mutable daemon state: every handler
+ * reaches the loop, the configuration, the registry, the control clients
+ * and the children through it.
+ */
+#ifndef DAEMON_MASTERD_H
+#define DAEMON_MASTERD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "proto/msg.h"
+
+#define MASTERD_VERSION "0.1.0"
+
+/* A child exiting with this status asks not to be restarted (sysexits
+ * EX_CONFIG: a bad key or configuration a restart cannot fix). */
+#define CHILD_EXIT_NORESTART 78
+
+struct registry;
+struct ctl_client;
+struct child;
+
+TAILQ_HEAD(child_list, child);
+TAILQ_HEAD(client_list, ctl_client);
+
+struct masterd {
+	uv_loop_t *loop;
+	struct masterd_conf *conf;
+	char *conf_path;		/* -c FILE, re-read on SIGHUP */
+	struct registry *reg;
+
+	/* control socket (control.c) */
+	uv_pipe_t listener;
+	bool listening;
+	bool socket_activated;
+	struct client_list clients;
+	size_t nclients;
+
+	/* children (supervise.c) */
+	struct child_list children;
+	size_t nchildren;
+	char *child_path;
+	void (*children_stopped)(struct masterd *);	/* stop-all pending */
+
+	/* systemd (notify.c) */
+	char *notify_path;
+	uv_timer_t watchdog;
+	bool watchdog_on;
+
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t stop_timer;
+
+	int lock_fd;
+	bool foreground;
+	bool stopping;
+	int exit_code;
+	uint64_t started_ms;
+	json_int_t next_id;		/* ids of messages we originate */
+};
+
+/* main.c */
+void masterd_stop(struct masterd *, const char *why);
+json_int_t masterd_next_id(struct masterd *);
+
+/* control.c */
+int control_start(struct masterd *);
+void control_close(struct masterd *);
+void control_reply(struct ctl_client *, json_t *reply);	/* steals */
+void control_watch(struct ctl_client *, int64_t task);
+void control_broadcast(struct masterd *, const json_t *event, int64_t task);
+void control_remove_socket(struct masterd *);
+
+/* commands.c */
+void command_dispatch(struct masterd *, struct ctl_client *,
+    const struct msg_spec *, const json_t *req);
+
+/* events.c: store an event and send it to watchers; steals data. */
+void event_emit(struct masterd *, int64_t task, const char *domain,
+    const char *event, json_t *data);
+
+/* notify.c */
+void notify_init(struct masterd *);
+void notify_send(struct masterd *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void notify_status(struct masterd *);
+void notify_close(struct masterd *);
+
+#endif

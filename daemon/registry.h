@@ -1,0 +1,140 @@
+/*
+ * registry.h — masterd's durable state in one SQLite database.
+ *
+ * Tasks, their domains, every published interface version (append-only,
+ * with a content hash), directives and events.  WAL mode, foreign keys on,
+ * schema versioned by PRAGMA user_version with forward migrations, prepared
+ * statements kept for the life of the handle.  Every write is committed
+ * before the call returns, so what the master acknowledges survives kill -9.
+ *
+ * Reads return new jansson values ready to be sent to masterctl; the caller
+ * owns them.  Functions returning int give 0 on success, -1 on a storage
+ * error (logged, message in registry_errmsg()), and REG_NOT_FOUND where it
+ * says so.
+ */
+#ifndef DAEMON_REGISTRY_H
+#define DAEMON_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define REG_NOT_FOUND 1
+
+struct registry;
+
+/* Task states, in life order.  Terminal: done, failed, cancelled. */
+#define TASK_PLANNED		"planned"
+#define TASK_BUILDING		"building"
+#define TASK_INTEGRATING	"integrating"
+#define TASK_IMPROVING		"improving"
+#define TASK_DONE		"done"
+#define TASK_FAILED		"failed"
+#define TASK_CANCELLED		"cancelled"
+
+/* Domain states, as supervision sees them. */
+#define DOMAIN_STOPPED		"stopped"
+#define DOMAIN_STARTING		"starting"
+#define DOMAIN_RUNNING		"running"
+#define DOMAIN_BACKOFF		"backoff"
+#define DOMAIN_FATAL		"fatal"
+#define DOMAIN_DONE		"done"
+
+/* Directive states. */
+#define DIRECTIVE_QUEUED	"queued"
+#define DIRECTIVE_RUNNING	"running"
+#define DIRECTIVE_DONE		"done"
+#define DIRECTIVE_FAILED	"failed"
+#define DIRECTIVE_DROPPED	"dropped"
+
+/*
+ * Open or create the database at path, apply pending migrations.  On
+ * failure returns NULL with a message in err.
+ */
+struct registry *registry_open(const char *path, char *err, size_t errlen);
+void registry_close(struct registry *);
+const char *registry_errmsg(struct registry *);
+int registry_schema_version(struct registry *);
+
+/* ---- tasks ----
+ * A task object: {"id","text","state","paused","reason","created","updated",
+ *                 "spec"}   ("spec" is the object given at submit: domains,
+ * budget, standing directives; "reason" is null or why it paused/failed;
+ * times are Unix seconds as reals).
+ */
+int registry_task_add(struct registry *, const char *text, const json_t *spec,
+    int64_t *id);
+int registry_task_set_state(struct registry *, int64_t task,
+    const char *state, const char *reason);
+int registry_task_set_paused(struct registry *, int64_t task, bool paused,
+    const char *reason);
+json_t *registry_task_get(struct registry *, int64_t task);	/* or NULL */
+json_t *registry_tasks(struct registry *);		/* array, newest first */
+/* Ids of tasks not in a terminal state, oldest first (for resume). */
+json_t *registry_tasks_unfinished(struct registry *);
+
+/* ---- domains ----
+ * A domain object: {"id","task","name","state","reason","prompt","checks",
+ *                   "restarts","created","updated"}
+ * (name, task) is unique.
+ */
+int registry_domain_add(struct registry *, int64_t task, const char *name,
+    const char *prompt, const json_t *checks, int64_t *id);
+int registry_domain_set_state(struct registry *, int64_t domain,
+    const char *state, const char *reason);
+int registry_domain_count_restart(struct registry *, int64_t domain);
+/* REG_NOT_FOUND when the task has no such domain. */
+int registry_domain_find(struct registry *, int64_t task, const char *name,
+    int64_t *id);
+json_t *registry_domain_get(struct registry *, int64_t domain);
+/* task 0: every domain of every task. */
+json_t *registry_domains(struct registry *, int64_t task);
+
+/* ---- interfaces (append-only) ----
+ * An interface object: {"id","task","domain","version","hash","created",
+ *                       "document"}
+ * Adding a document whose canonical hash equals the domain's latest version
+ * stores nothing and sets *changed = false; otherwise version = latest + 1.
+ */
+int registry_interface_add(struct registry *, int64_t domain,
+    const json_t *document, int *version, bool *changed);
+/* version 0 means the latest; NULL when none. */
+json_t *registry_interface_get(struct registry *, int64_t domain, int version);
+/* The latest version of each domain of the task, an array by domain name. */
+json_t *registry_interfaces_latest(struct registry *, int64_t task);
+int registry_interface_count(struct registry *, int64_t task, int64_t *n);
+
+/* ---- directives ----
+ * A directive object: {"id","task","domain","source","text","priority",
+ *                      "state","attempts","reason","created","updated"}
+ * Adding a directive whose (domain, text) equals an open one (queued or
+ * running) merges into it: no new row, *merged = true, *id = the open one,
+ * and its priority is raised to the higher of the two.
+ */
+int registry_directive_add(struct registry *, int64_t task, int64_t domain,
+    const char *source, const char *text, int priority, int64_t *id,
+    bool *merged);
+int registry_directive_set_state(struct registry *, int64_t directive,
+    const char *state, const char *reason);
+/* Highest priority, then oldest, queued directive of the domain; NULL if
+ * none. */
+json_t *registry_directive_next(struct registry *, int64_t domain);
+/* task 0: all; domain 0: every domain of the task. Oldest first. */
+json_t *registry_directives(struct registry *, int64_t task, int64_t domain);
+
+/* ---- events ----
+ * An event object: {"seq","ts","task","domain","event","data"}
+ * (task/domain null when not about one).
+ */
+int registry_event_add(struct registry *, int64_t task, const char *domain,
+    const char *event, const json_t *data, int64_t *seq);
+/* Events after seq (0: from the start), oldest first, at most limit. */
+json_t *registry_events(struct registry *, int64_t task, int64_t after_seq,
+    int limit);
+
+/* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
+ * "directives_open","events"}. */
+json_t *registry_stats(struct registry *);
+
+#endif

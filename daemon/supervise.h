@@ -1,0 +1,84 @@
+/*
+ * supervise.h — one masterd-child process per domain: spawn, handshake,
+ * liveness, restart with backoff, start limit, graceful stop.
+ */
+#ifndef DAEMON_SUPERVISE_H
+#define DAEMON_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "proto/channel.h"
+
+struct masterd;
+
+/* The largest start_limit_burst the configuration accepts. */
+#define CHILD_START_LIMIT_MAX 64
+
+enum child_state {
+	CHILD_STOPPED,		/* not running, nothing scheduled */
+	CHILD_STARTING,		/* spawned, waiting for hello and ready */
+	CHILD_RUNNING,		/* ready; pinged */
+	CHILD_STOPPING,		/* shutdown sent, escalating to signals */
+	CHILD_BACKOFF,		/* crashed; restart scheduled */
+	CHILD_FATAL,		/* start limit hit or asked not to restart */
+};
+
+struct child {
+	TAILQ_ENTRY(child) entry;
+	struct masterd *md;
+	int64_t task;
+	int64_t domain;
+	char name[40];
+	enum child_state state;
+
+	uv_process_t proc;
+	struct channel ch;
+	uv_timer_t timer;	/* hello deadline, pings, or restart delay */
+	uv_timer_t kill_timer;	/* stop escalation */
+	int handles;		/* initialised handles not yet closed */
+	bool proc_running;	/* spawned and exit not yet seen */
+	bool ch_running;	/* channel open */
+
+	uint64_t spawned_ms;
+	uint64_t last_pong_ms;
+	int pid;
+	unsigned backoff_n;	/* restarts since the last healthy run */
+	uint64_t crash_ms[CHILD_START_LIMIT_MAX];	/* recent crash times */
+	unsigned crash_head;
+	unsigned restarts;
+
+	int64_t exit_status;
+	int term_signal;
+	char reason[256];	/* why it last went down, or is FATAL */
+
+	int stop_stage;
+	bool want_stop;		/* do not restart when it exits */
+	bool release;		/* free once stopped */
+
+	/* work, owned by tasks.c */
+	bool busy;
+	int64_t directive;
+};
+
+const char *child_state_name(enum child_state);
+
+struct child *child_new(struct masterd *, int64_t task, int64_t domain,
+    const char *name);
+int child_start(struct child *);
+/* Ask it to stop; with release, the child struct is freed once it has. */
+void child_stop(struct child *, const char *why, bool release);
+/* Clear FATAL or BACKOFF and start now. */
+int child_restart(struct child *);
+int child_send(struct child *, json_t *msg);	/* steals msg */
+struct child *child_find(struct masterd *, int64_t task, const char *name);
+json_t *child_describe(const struct child *);
+
+/* Stop every child; stop_done() is called once the last has exited. */
+void children_stop_all(struct masterd *, void (*stop_done)(struct masterd *));
+
+#endif

@@ -1,0 +1,576 @@
+/*
+ * tasks.c — what the master does with a task: record it and its domains,
+ * start one child per domain, assign the task, hand each idle child its
+ * next queued directive, and take what children send back (interfaces,
+ * progress, results) into the registry and out to the other domains.
+ *
+ * Every acknowledgement follows the registry write it reports, so a
+ * kill -9 between the two loses nothing that was acknowledged.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/masterd.h"
+#include "daemon/registry.h"
+#include "daemon/supervise.h"
+#include "daemon/tasks.h"
+
+#define TASK_TEXT_MAX	(64 * 1024)
+#define TASK_DOMAINS_MAX 64
+
+static bool
+task_terminal(const char *state)
+{
+	return strcmp(state, TASK_DONE) == 0 ||
+	    strcmp(state, TASK_FAILED) == 0 ||
+	    strcmp(state, TASK_CANCELLED) == 0;
+}
+
+static void
+set_task_state(struct masterd *md, int64_t task, const char *state,
+    const char *reason)
+{
+	if (registry_task_set_state(md->reg, task, state, reason) != 0) {
+		log_err("task %lld: cannot record state %s: %s",
+		    (long long)task, state, registry_errmsg(md->reg));
+		return;
+	}
+	event_emit(md, task, NULL, "task.state", json_pack("{s:s, s:s?}",
+	    "state", state, "reason", reason));
+}
+
+/* ---------------------------------------------------------- children */
+
+static struct child *
+start_domain(struct masterd *md, int64_t task, int64_t domain,
+    const char *name)
+{
+	struct child *c = child_new(md, task, domain, name);
+
+	if (c == NULL)
+		return NULL;
+	if (child_start(c) != 0) {
+		log_err("domain %s (task %lld): %s", name, (long long)task,
+		    c->reason);
+		registry_domain_set_state(md->reg, domain, DOMAIN_FATAL,
+		    c->reason);
+		c->state = CHILD_FATAL;
+	}
+	return c;
+}
+
+/* The latest interfaces of the task's domains other than `except`. */
+static json_t *
+peer_interfaces(struct masterd *md, int64_t task, const char *except)
+{
+	json_t *all = registry_interfaces_latest(md->reg, task), *peers, *i;
+	size_t n;
+
+	peers = json_array();
+	json_array_foreach(all, n, i) {
+		if (except == NULL ||
+		    strcmp(json_string_value(json_object_get(i, "domain")),
+		    except) != 0)
+			json_array_append(peers, i);
+	}
+	json_decref(all);
+	return peers;
+}
+
+static void
+send_peers(struct masterd *md, int64_t task, const char *except)
+{
+	struct child *c;
+	json_t *m;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task != task || c->state != CHILD_RUNNING ||
+		    strcmp(c->name, except) == 0)
+			continue;
+		m = msg_new(MSG_INTERFACE_PEERS, masterd_next_id(md));
+		json_object_set_new(m, "task", json_integer(task));
+		json_object_set_new(m, "peers", peer_interfaces(md, task,
+		    c->name));
+		child_send(c, m);
+	}
+}
+
+void
+tasks_child_ready(struct child *c)
+{
+	struct masterd *md = c->md;
+	json_t *task = registry_task_get(md->reg, c->task);
+	json_t *dom = registry_domain_get(md->reg, c->domain), *m, *spec;
+
+	if (task == NULL || dom == NULL)
+		goto out;
+	spec = json_object_get(task, "spec");
+	m = msg_new(MSG_TASK_ASSIGN, masterd_next_id(md));
+	json_object_set(m, "task", json_object_get(task, "id"));
+	json_object_set(m, "text", json_object_get(task, "text"));
+	json_object_set_new(m, "domain", json_string(c->name));
+	if (json_is_string(json_object_get(dom, "prompt")))
+		json_object_set(m, "prompt", json_object_get(dom, "prompt"));
+	if (json_is_array(json_object_get(dom, "checks")))
+		json_object_set(m, "checks", json_object_get(dom, "checks"));
+	if (json_is_array(json_object_get(spec, "directives")))
+		json_object_set(m, "directives",
+		    json_object_get(spec, "directives"));
+	if (json_is_object(json_object_get(spec, "budget")))
+		json_object_set(m, "budget", json_object_get(spec, "budget"));
+	json_object_set_new(m, "peers", peer_interfaces(md, c->task, c->name));
+	child_send(c, m);
+	tasks_kick(md, c->task);
+out:
+	json_decref(task);
+	json_decref(dom);
+}
+
+/* ---------------------------------------------------------- directives */
+
+static bool
+task_runnable(struct masterd *md, int64_t id)
+{
+	json_t *t = registry_task_get(md->reg, id);
+	bool ok;
+
+	if (t == NULL)
+		return false;
+	ok = !json_is_true(json_object_get(t, "paused")) &&
+	    !task_terminal(json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	return ok;
+}
+
+static void
+dispatch_one(struct child *c)
+{
+	struct masterd *md = c->md;
+	json_t *d = registry_directive_next(md->reg, c->domain), *m;
+	int64_t id;
+
+	if (d == NULL)
+		return;
+	id = json_integer_value(json_object_get(d, "id"));
+	if (registry_directive_set_state(md->reg, id, DIRECTIVE_RUNNING,
+	    NULL) != 0) {
+		json_decref(d);
+		return;
+	}
+	m = msg_new(MSG_DIRECTIVE, masterd_next_id(md));
+	json_object_set_new(m, "task", json_integer(c->task));
+	json_object_set_new(m, "directive", json_integer(id));
+	json_object_set(m, "text", json_object_get(d, "text"));
+	json_object_set(m, "source", json_object_get(d, "source"));
+	json_object_set(m, "priority", json_object_get(d, "priority"));
+	c->busy = true;
+	c->directive = id;
+	child_send(c, m);
+	event_emit(md, c->task, c->name, "directive.running",
+	    json_pack("{s:I}", "directive", (json_int_t)id));
+	json_decref(d);
+}
+
+void
+tasks_kick(struct masterd *md, int64_t task)
+{
+	struct child *c;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if ((task != 0 && c->task != task) ||
+		    c->state != CHILD_RUNNING || c->busy)
+			continue;
+		if (!task_runnable(md, c->task))
+			continue;
+		dispatch_one(c);
+	}
+}
+
+int
+tasks_add_directive(struct masterd *md, int64_t task, const char *domain,
+    const char *source, const char *text, int priority, json_t **out,
+    char *err, size_t errlen)
+{
+	int64_t dom, id;
+	bool merged;
+
+	*out = NULL;
+	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
+		snprintf(err, errlen, "a directive needs 1 to %d bytes of text",
+		    TASK_TEXT_MAX);
+		return -1;
+	}
+	if (registry_domain_find(md->reg, task, domain, &dom) != 0) {
+		snprintf(err, errlen, "task %lld has no domain \"%s\"",
+		    (long long)task, domain);
+		return -1;
+	}
+	if (registry_directive_add(md->reg, task, dom, source, text, priority,
+	    &id, &merged) != 0) {
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+		return -1;
+	}
+	*out = json_pack("{s:I, s:b}", "id", (json_int_t)id, "merged",
+	    merged);
+	event_emit(md, task, domain, merged ? "directive.merged" :
+	    "directive.queued", json_pack("{s:I, s:s, s:s}", "directive",
+	    (json_int_t)id, "source", source, "text", text));
+	tasks_kick(md, task);
+	return 0;
+}
+
+/* ---------------------------------------------------------- messages */
+
+static void
+on_publish(struct child *c, const json_t *msg)
+{
+	struct masterd *md = c->md;
+	json_t *doc = json_object_get(msg, "interface");
+	const char *claimed = json_string_value(json_object_get(doc, "domain"));
+	bool changed;
+	int version;
+
+	if (claimed != NULL && strcmp(claimed, c->name) != 0) {
+		log_warn("domain %s published an interface for \"%s\"; "
+		    "ignored", c->name, claimed);
+		return;
+	}
+	if (registry_interface_add(md->reg, c->domain, doc, &version,
+	    &changed) != 0) {
+		log_err("domain %s: interface not stored: %s", c->name,
+		    registry_errmsg(md->reg));
+		return;
+	}
+	if (!changed)
+		return;
+	event_emit(md, c->task, c->name, "interface.published",
+	    json_pack("{s:i}", "version", version));
+	send_peers(md, c->task, c->name);
+}
+
+static void
+on_result(struct child *c, const json_t *msg)
+{
+	struct masterd *md = c->md;
+	json_int_t id = json_integer_value(json_object_get(msg, "directive"));
+	bool ok = json_is_true(json_object_get(msg, "ok"));
+	const json_t *e = json_object_get(msg, "error");
+	const char *why = json_string_value(json_object_get(e, "message"));
+
+	if (id > 0 && id == c->directive) {
+		registry_directive_set_state(md->reg, id, ok ? DIRECTIVE_DONE :
+		    DIRECTIVE_FAILED, ok ? NULL : why);
+		event_emit(md, c->task, c->name, ok ? "directive.done" :
+		    "directive.failed", json_pack("{s:I, s:s?, s:s?}",
+		    "directive", id, "reason", why, "summary",
+		    json_string_value(json_object_get(msg, "summary"))));
+		c->busy = false;
+		c->directive = 0;
+	}
+	tasks_kick(md, c->task);
+}
+
+void
+tasks_child_message(struct child *c, const struct msg_spec *spec,
+    json_t *msg)
+{
+	switch (spec->type) {
+	case MSG_INTERFACE_PUBLISH:
+		on_publish(c, msg);
+		break;
+	case MSG_RESULT:
+		on_result(c, msg);
+		break;
+	case MSG_PROGRESS:
+		event_emit(c->md, c->task, c->name, "progress",
+		    json_deep_copy(msg));
+		break;
+	case MSG_ERROR:
+		log_warn("domain %s: %s: %s", c->name,
+		    json_string_value(json_object_get(msg, "code")),
+		    json_string_value(json_object_get(msg, "message")));
+		snprintf(c->reason, sizeof(c->reason), "%s",
+		    json_string_value(json_object_get(msg, "message")));
+		break;
+	default:
+		break;
+	}
+}
+
+void
+tasks_child_down(struct child *c)
+{
+	/* The round in flight is redone by the next child. */
+	if (c->busy && c->directive > 0)
+		registry_directive_set_state(c->md->reg, c->directive,
+		    DIRECTIVE_QUEUED, "child went down; requeued");
+	c->busy = false;
+	c->directive = 0;
+}
+
+/* ---------------------------------------------------------- requests */
+
+static int
+collect_domains(struct masterd *md, const json_t *req, json_t **out,
+    char *err, size_t errlen)
+{
+	json_t *given = json_object_get(req, "domains"), *list, *v;
+	size_t i;
+
+	list = json_array();
+	if (given != NULL) {
+		json_array_foreach(given, i, v)
+			json_array_append(list, v);
+	} else {
+		for (i = 0; i < md->conf->ndomains; i++)
+			json_array_append_new(list,
+			    json_string(md->conf->domains[i].name));
+	}
+	if (json_array_size(list) == 0) {
+		snprintf(err, errlen, "no domains: name them (masterctl submit "
+		    "--domains a,b,c) or configure [domain \"NAME\"] sections");
+		goto fail;
+	}
+	if (json_array_size(list) > TASK_DOMAINS_MAX) {
+		snprintf(err, errlen, "at most %d domains", TASK_DOMAINS_MAX);
+		goto fail;
+	}
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(v);
+
+		if (!conf_domain_name_ok(name)) {
+			snprintf(err, errlen, "bad domain name: want 1-32 of "
+			    "a-z 0-9 - _, starting with a letter");
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(name, json_string_value(
+			    json_array_get(list, j))) == 0) {
+				snprintf(err, errlen, "domain %s named twice",
+				    name);
+				goto fail;
+			}
+		}
+	}
+	*out = list;
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+static int
+add_domain_row(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, int64_t *id)
+{
+	const struct domain_conf *dc = conf_domain(md->conf, name);
+	json_t *checks = json_array();
+	int rc;
+
+	if (dc != NULL) {
+		for (size_t i = 0; i < dc->checks.n; i++)
+			json_array_append_new(checks,
+			    json_string(dc->checks.v[i]));
+		if (prompt == NULL)
+			prompt = dc->prompt;
+	}
+	rc = registry_domain_add(md->reg, task, name, prompt, checks, id);
+	json_decref(checks);
+	return rc;
+}
+
+int
+tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
+    char *err, size_t errlen)
+{
+	const char *text = json_string_value(json_object_get(req, "text"));
+	json_t *domains = NULL, *spec, *v;
+	int64_t dom;
+	size_t i;
+
+	if (*text == '\0' || strlen(text) > TASK_TEXT_MAX) {
+		snprintf(err, errlen, "a task needs 1 to %d bytes of text",
+		    TASK_TEXT_MAX);
+		return -1;
+	}
+	if (collect_domains(md, req, &domains, err, errlen) != 0)
+		return -1;
+	spec = json_pack("{s:O}", "domains", domains);
+	if (json_object_get(req, "directives") != NULL)
+		json_object_set(spec, "directives",
+		    json_object_get(req, "directives"));
+	if (json_object_get(req, "budget") != NULL)
+		json_object_set(spec, "budget", json_object_get(req, "budget"));
+	if (registry_task_add(md->reg, text, spec, id) != 0)
+		goto storage;
+	json_array_foreach(domains, i, v) {
+		if (add_domain_row(md, *id, json_string_value(v), NULL,
+		    &dom) != 0)
+			goto storage;
+	}
+	event_emit(md, *id, NULL, "task.submitted", json_pack("{s:s, s:O}",
+	    "text", text, "domains", domains));
+	set_task_state(md, *id, TASK_BUILDING, NULL);
+	json_array_foreach(domains, i, v) {
+		if (registry_domain_find(md->reg, *id, json_string_value(v),
+		    &dom) == 0)
+			start_domain(md, *id, dom, json_string_value(v));
+	}
+	json_decref(spec);
+	json_decref(domains);
+	return 0;
+storage:
+	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+	json_decref(spec);
+	json_decref(domains);
+	return -1;
+}
+
+int
+tasks_add_domain(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, char *err, size_t errlen)
+{
+	json_t *t = registry_task_get(md->reg, task);
+	int64_t dom;
+	bool over;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return -1;
+	}
+	over = task_terminal(json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	if (over) {
+		snprintf(err, errlen, "task %lld is over", (long long)task);
+		return -1;
+	}
+	if (!conf_domain_name_ok(name)) {
+		snprintf(err, errlen, "bad domain name \"%s\"", name);
+		return -1;
+	}
+	if (registry_domain_find(md->reg, task, name, &dom) == 0) {
+		snprintf(err, errlen, "task %lld already has domain %s",
+		    (long long)task, name);
+		return -1;
+	}
+	if (add_domain_row(md, task, name, prompt, &dom) != 0) {
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+		return -1;
+	}
+	event_emit(md, task, name, "domain.added", NULL);
+	start_domain(md, task, dom, name);
+	return 0;
+}
+
+int
+tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
+{
+	json_t *t = registry_task_get(md->reg, task);
+	struct child *c, *next;
+	bool over;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return -1;
+	}
+	over = task_terminal(json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	if (over) {
+		snprintf(err, errlen, "task %lld is already over",
+		    (long long)task);
+		return -1;
+	}
+	set_task_state(md, task, TASK_CANCELLED, "cancelled by the user");
+	for (c = TAILQ_FIRST(&md->children); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->task == task)
+			child_stop(c, "task cancelled", true);
+	}
+	return 0;
+}
+
+int
+tasks_set_paused(struct masterd *md, int64_t task, bool paused)
+{
+	json_t *ids = task > 0 ? json_pack("[{s:I}]", "id", (json_int_t)task)
+	    : registry_tasks_unfinished(md->reg), *t;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(ids, i, t) {
+		int64_t id = json_is_integer(t) ? json_integer_value(t) :
+		    json_integer_value(json_object_get(t, "id"));
+
+		if (registry_task_set_paused(md->reg, id, paused,
+		    paused ? "paused by the user" : NULL) != 0) {
+			json_decref(ids);
+			return -1;
+		}
+		event_emit(md, id, NULL, paused ? "task.paused" :
+		    "task.resumed", NULL);
+		n++;
+	}
+	json_decref(ids);
+	if (!paused)
+		tasks_kick(md, task);
+	return n;
+}
+
+/* ---------------------------------------------------------- restart */
+
+static void
+resume_task(struct masterd *md, int64_t task)
+{
+	json_t *doms = registry_domains(md->reg, task), *d;
+	size_t i;
+
+	json_array_foreach(doms, i, d) {
+		const char *name = json_string_value(json_object_get(d, "name"));
+		const char *state = json_string_value(json_object_get(d,
+		    "state"));
+		int64_t id = json_integer_value(json_object_get(d, "id"));
+		struct child *c;
+
+		if (strcmp(state, DOMAIN_FATAL) == 0) {
+			/* Keep it visible and restartable, but down. */
+			if ((c = child_new(md, task, id, name)) == NULL)
+				continue;
+			c->state = CHILD_FATAL;
+			snprintf(c->reason, sizeof(c->reason), "%s",
+			    json_string_value(json_object_get(d, "reason")) ?
+			    json_string_value(json_object_get(d, "reason")) :
+			    "failed before the restart");
+			continue;
+		}
+		start_domain(md, task, id, name);
+	}
+	json_decref(doms);
+}
+
+void
+tasks_resume_all(struct masterd *md)
+{
+	json_t *tasks = registry_tasks_unfinished(md->reg), *t, *dirs, *d;
+	size_t i, j;
+
+	json_array_foreach(tasks, i, t) {
+		int64_t task = json_is_integer(t) ? json_integer_value(t) :
+		    json_integer_value(json_object_get(t, "id"));
+
+		/* Rounds cut short by the stop are redone. */
+		dirs = registry_directives(md->reg, task, 0);
+		json_array_foreach(dirs, j, d) {
+			if (strcmp(json_string_value(json_object_get(d,
+			    "state")), DIRECTIVE_RUNNING) == 0)
+				registry_directive_set_state(md->reg,
+				    json_integer_value(json_object_get(d, "id")),
+				    DIRECTIVE_QUEUED, "requeued after restart");
+		}
+		json_decref(dirs);
+		log_info("resuming task %lld", (long long)task);
+		event_emit(md, task, NULL, "task.resumed_after_restart", NULL);
+		resume_task(md, task);
+	}
+	json_decref(tasks);
+}

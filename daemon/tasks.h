@@ -1,0 +1,42 @@
+/*
+ * tasks.h — a task's life in the master: creating its domains, starting
+ * their children, handing them work, and taking their answers into the
+ * registry.
+ */
+#ifndef DAEMON_TASKS_H
+#define DAEMON_TASKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "proto/msg.h"
+
+struct masterd;
+struct child;
+
+/* Create a task from a validated submit request; starts its children. */
+int tasks_submit(struct masterd *, const json_t *req, int64_t *id,
+    char *err, size_t errlen);
+/* At start-up: restart the children of every unfinished task. */
+void tasks_resume_all(struct masterd *);
+int tasks_cancel(struct masterd *, int64_t task, char *err, size_t errlen);
+/* task 0: every unfinished task.  Returns how many changed. */
+int tasks_set_paused(struct masterd *, int64_t task, bool paused);
+int tasks_add_domain(struct masterd *, int64_t task, const char *name,
+    const char *prompt, char *err, size_t errlen);
+int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
+    const char *source, const char *text, int priority, json_t **out,
+    char *err, size_t errlen);
+/* Hand queued directives to idle children of the task (0: all tasks). */
+void tasks_kick(struct masterd *, int64_t task);
+
+/* From supervise.c */
+void tasks_child_ready(struct child *);
+void tasks_child_message(struct child *, const struct msg_spec *,
+    json_t *msg);
+void tasks_child_down(struct child *);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * channel.c — framed JSON over a uv_pipe_t: zero-copy reads into the
+ * decoder, try-then-queue writes, one close path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/channel.h"
+
+struct write_req {
+	uv_write_t req;
+	struct channel *ch;
+	size_t len;
+	unsigned char *data;
+};
+
+int
+channel_init(uv_loop_t *loop, struct channel *ch, size_t max_frame,
+    const struct channel_ops *ops, void *arg)
+{
+	int rc;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->ops = ops;
+	ch->arg = arg;
+	ch->max_frame = max_frame ? max_frame : FRAME_MAX_DEFAULT;
+	ch->max_queued = CHANNEL_MAX_QUEUED_DEFAULT;
+	if (ch->max_queued < 2 * ch->max_frame + FRAME_HEADER_SIZE)
+		ch->max_queued = 2 * ch->max_frame + FRAME_HEADER_SIZE;
+	frame_decoder_init(&ch->dec, ch->max_frame);
+	if ((rc = uv_pipe_init(loop, &ch->pipe, 0)) != 0)
+		return rc;
+	ch->pipe.data = ch;
+	ch->open = true;
+	return 0;
+}
+
+int
+channel_open_fd(struct channel *ch, int fd)
+{
+	return uv_pipe_open(&ch->pipe, fd);
+}
+
+uv_stream_t *
+channel_stream(struct channel *ch)
+{
+	return (uv_stream_t *)&ch->pipe;
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+	struct channel *ch = h->data;
+	const char *why = ch->why[0] ? ch->why : NULL;
+
+	frame_decoder_free(&ch->dec);
+	ch->open = false;
+	/* Last use of ch: the owner may free it. */
+	ch->ops->on_close(ch, why, ch->arg);
+}
+
+void
+channel_close(struct channel *ch, const char *why)
+{
+	if (ch->closing)
+		return;
+	ch->closing = true;
+	if (why != NULL)
+		snprintf(ch->why, sizeof(ch->why), "%s", why);
+	uv_close((uv_handle_t *)&ch->pipe, on_handle_closed);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct channel *ch = h->data;
+	size_t got;
+	void *p = frame_decoder_reserve(&ch->dec, suggested, &got);
+
+	*buf = uv_buf_init(p, (unsigned)got);
+}
+
+static void
+deliver(struct channel *ch)
+{
+	struct frame_error err;
+	json_t *msg;
+	int rc;
+
+	while (!ch->closing) {
+		rc = frame_decoder_next(&ch->dec, &msg, &err);
+		if (rc == FRAME_NEED_MORE)
+			return;
+		if (rc == FRAME_OK) {
+			ch->ops->on_msg(ch, msg, ch->arg);
+			json_decref(msg);
+			continue;
+		}
+		/* The owner may answer even a fatal error before we close. */
+		if (ch->ops->on_bad != NULL)
+			ch->ops->on_bad(ch, &err, ch->arg);
+		if (frame_status_fatal(rc) || ch->ops->on_bad == NULL) {
+			channel_close(ch, err.text);
+			return;
+		}
+	}
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct channel *ch = s->data;
+	char why[128];
+
+	(void)buf;
+	if (n < 0) {
+		if (n == UV_EOF) {
+			if (frame_decoder_pending(&ch->dec) > 0)
+				channel_close(ch, "connection closed inside a "
+				    "frame");
+			else
+				channel_close(ch, NULL);
+		} else {
+			snprintf(why, sizeof(why), "read: %s", uv_strerror(
+			    (int)n));
+			channel_close(ch, why);
+		}
+		return;
+	}
+	frame_decoder_commit(&ch->dec, (size_t)n);
+	deliver(ch);
+}
+
+int
+channel_start(struct channel *ch)
+{
+	return uv_read_start(channel_stream(ch), on_alloc, on_read);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct channel *ch = w->ch;
+	char why[128];
+
+	ch->queued -= w->len;
+	free(w->data);
+	free(w);
+	if (status != 0 && status != UV_ECANCELED && !ch->closing) {
+		snprintf(why, sizeof(why), "write: %s", uv_strerror(status));
+		channel_close(ch, why);
+	}
+}
+
+/* Queue what uv_try_write could not send; takes ownership of data. */
+static int
+queue_rest(struct channel *ch, unsigned char *data, size_t len, size_t off)
+{
+	struct write_req *w;
+	uv_buf_t b;
+
+	if (ch->queued + (len - off) > ch->max_queued) {
+		free(data);
+		channel_close(ch, "peer is not reading: send queue full");
+		return -1;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		free(data);
+		channel_close(ch, "out of memory for write");
+		return -1;
+	}
+	w->ch = ch;
+	w->data = data;
+	w->len = len - off;
+	b = uv_buf_init((char *)data + off, (unsigned)(len - off));
+	if (uv_write(&w->req, channel_stream(ch), &b, 1, on_written) != 0) {
+		free(data);
+		free(w);
+		channel_close(ch, "write failed");
+		return -1;
+	}
+	ch->queued += w->len;
+	return 0;
+}
+
+int
+channel_send(struct channel *ch, const json_t *msg)
+{
+	unsigned char *data;
+	size_t len;
+	uv_buf_t b;
+	int rc, n = 0;
+
+	if (ch->closing || !ch->open)
+		return -1;
+	rc = frame_encode(msg, ch->max_frame, &data, &len);
+	if (rc != FRAME_OK)
+		return -1;	/* our own message is wrong: keep the peer */
+	/* Order matters: only try a direct write when nothing is queued. */
+	if (ch->queued == 0) {
+		b = uv_buf_init((char *)data, (unsigned)len);
+		n = uv_try_write(channel_stream(ch), &b, 1);
+		if (n == (int)len) {
+			free(data);
+			return 0;
+		}
+		if (n < 0 && n != UV_EAGAIN) {
+			free(data);
+			channel_close(ch, uv_strerror(n));
+			return -1;
+		}
+		if (n < 0)
+			n = 0;
+	}
+	return queue_rest(ch, data, len, (size_t)n);
+}
+
+int
+channel_send_new(struct channel *ch, json_t *msg)
+{
+	int rc;
+
+	if (msg == NULL)
+		return -1;
+	rc = channel_send(ch, msg);
+	json_decref(msg);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * channel.h — a framed JSON channel over a libuv stream.
+ *
+ * Used for every masterd connection: a child's socketpair on either end,
+ * and each control client.  Reads go straight into the frame decoder's
+ * buffer; writes are tried synchronously first and queued only when the
+ * socket is full, with a cap on queued bytes so a peer that stops reading
+ * cannot make us buffer without bound.
+ *
+ * Lifetime: the owner embeds the channel, calls channel_init/open, and frees
+ * itself from the on_close callback, which runs exactly once, after libuv
+ * has let go of the handle.
+ */
+#ifndef PROTO_CHANNEL_H
+#define PROTO_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "proto/frame.h"
+
+struct channel;
+
+/* A whole message; the channel drops its reference after the call. */
+typedef void channel_msg_fn(struct channel *, json_t *msg, void *arg);
+/* A rejected frame.  If frame_status_fatal(err->code) the channel closes
+ * right after the call; otherwise the stream goes on. */
+typedef void channel_bad_fn(struct channel *, const struct frame_error *,
+    void *arg);
+/* The channel is closed; `why` is NULL after a clean EOF or local close. */
+typedef void channel_close_fn(struct channel *, const char *why, void *arg);
+
+struct channel_ops {
+	channel_msg_fn *on_msg;
+	channel_bad_fn *on_bad;		/* NULL: treat as fatal */
+	channel_close_fn *on_close;
+};
+
+struct channel {
+	uv_pipe_t pipe;
+	struct frame_decoder dec;
+	const struct channel_ops *ops;
+	void *arg;
+	size_t max_frame;
+	size_t queued;		/* bytes handed to uv_write, not yet done */
+	size_t max_queued;
+	bool open;		/* handle initialised */
+	bool closing;
+	char why[256];		/* first reason given for closing */
+};
+
+#define CHANNEL_MAX_QUEUED_DEFAULT (64u * 1024u * 1024u)
+
+int channel_init(uv_loop_t *, struct channel *, size_t max_frame,
+    const struct channel_ops *, void *arg);
+/* Take over a connected socket fd (e.g. fd 3 in a child). */
+int channel_open_fd(struct channel *, int fd);
+/* The stream to pass to uv_accept. */
+uv_stream_t *channel_stream(struct channel *);
+int channel_start(struct channel *);
+
+/* Encode and send; -1 (and the channel closes) if it cannot be queued. */
+int channel_send(struct channel *, const json_t *msg);
+/* Send and drop the reference to msg, whatever happens. */
+int channel_send_new(struct channel *, json_t *msg);
+
+/* Close once; later calls are ignored.  why may be NULL. */
+void channel_close(struct channel *, const char *why);
+
+#endif
