@@ -102,7 +102,8 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX directives_open"
 	"  ON directives(task_id, ifnull(domain_id, 0), text)"
 	"  WHERE state IN ('queued', 'running');"
-	"CREATE INDEX directives_queue ON directives(domain_id, priority DESC, id)"
+	"CREATE INDEX directives_queue"
+	"  ON directives(domain_id, priority DESC, id)"
 	"  WHERE state = 'queued';"
 	"CREATE INDEX directives_task ON directives(task_id);"
 	"CREATE INDEX directives_domain ON directives(domain_id);"
@@ -147,19 +148,22 @@ static const struct col domain_cols[] = {
 	{ "updated", C_REAL },
 };
 
-#define IFACE_COLS "i.id, d.task_id, i.domain_id, i.version, i.hash, " \
+/* "domain" is the domain's name in every object but the domain's own. */
+#define IFACE_COLS "i.id, d.task_id, d.name, i.version, i.hash, " \
 	"i.created, i.document"
 #define IFACE_FROM " FROM interfaces i JOIN domains d ON d.id = i.domain_id"
 static const struct col iface_cols[] = {
-	{ "id", C_INT }, { "task", C_INT }, { "domain", C_INT },
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
 	{ "version", C_INT }, { "hash", C_TEXT }, { "created", C_REAL },
 	{ "document", C_JSON },
 };
 
-#define DIRECTIVE_COLS "id, task_id, domain_id, source, text, priority, " \
-	"state, attempts, reason, created, updated"
+#define DIRECTIVE_COLS "x.id, x.task_id, d.name, x.source, x.text, " \
+	"x.priority, x.state, x.attempts, x.reason, x.created, x.updated"
+#define DIRECTIVE_FROM " FROM directives x" \
+	" LEFT JOIN domains d ON d.id = x.domain_id"
 static const struct col directive_cols[] = {
-	{ "id", C_INT }, { "task", C_INT }, { "domain", C_INT },
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
 	{ "source", C_TEXT }, { "text", C_TEXT }, { "priority", C_INT },
 	{ "state", C_TEXT }, { "attempts", C_INT }, { "reason", C_TEXT },
 	{ "created", C_REAL }, { "updated", C_REAL },
@@ -271,16 +275,16 @@ static const struct stmt_def {
 	    " attempts = attempts + (?2 = '" DIRECTIVE_RUNNING "'),"
 	    " updated = ?4 WHERE id = ?1", NULL, 0 },
 	/* id, not created, for age: ids grow with insertion, clocks step. */
-	[ST_DIR_NEXT] = { "SELECT " DIRECTIVE_COLS " FROM directives"
-	    " WHERE domain_id = ?1 AND state = '" DIRECTIVE_QUEUED "'"
-	    " ORDER BY priority DESC, id LIMIT 1", SHAPE(directive_cols) },
-	[ST_DIRS_ALL] = { "SELECT " DIRECTIVE_COLS " FROM directives"
-	    " ORDER BY id", SHAPE(directive_cols) },
-	[ST_DIRS_TASK] = { "SELECT " DIRECTIVE_COLS " FROM directives"
-	    " WHERE task_id = ?1 ORDER BY id", SHAPE(directive_cols) },
-	[ST_DIRS_DOMAIN] = { "SELECT " DIRECTIVE_COLS " FROM directives"
-	    " WHERE domain_id = ?2 AND (?1 = 0 OR task_id = ?1) ORDER BY id",
-	    SHAPE(directive_cols) },
+	[ST_DIR_NEXT] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.domain_id = ?1 AND x.state = '" DIRECTIVE_QUEUED "'"
+	    " ORDER BY x.priority DESC, x.id LIMIT 1", SHAPE(directive_cols) },
+	[ST_DIRS_ALL] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " ORDER BY x.id", SHAPE(directive_cols) },
+	[ST_DIRS_TASK] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.task_id = ?1 ORDER BY x.id", SHAPE(directive_cols) },
+	[ST_DIRS_DOMAIN] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.domain_id = ?2 AND (?1 = 0 OR x.task_id = ?1)"
+	    " ORDER BY x.id", SHAPE(directive_cols) },
 
 	[ST_EVENT_ADD] = { "INSERT INTO events (ts, task_id, domain, event,"
 	    " data) VALUES (?1, ?2, ?3, ?4, ?5)", NULL, 0 },
@@ -935,7 +939,8 @@ registry_task_add(struct registry *r, const char *text, const json_t *spec,
 {
 	sqlite3_stmt *st = r->st[ST_TASK_ADD];
 
-	if (bind_text(r, st, 1, text) == -1 || bind_json(r, st, 2, spec) == -1 ||
+	if (bind_text(r, st, 1, text) == -1 ||
+	    bind_json(r, st, 2, spec) == -1 ||
 	    bind_real(r, st, 3, now()) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
@@ -953,7 +958,8 @@ registry_task_set_state(struct registry *r, int64_t task, const char *state,
 
 	if (bad_state(r, task_states, state, __func__) == -1)
 		return -1;
-	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, state) == -1 ||
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_text(r, st, 2, state) == -1 ||
 	    bind_text(r, st, 3, reason) == -1 ||
 	    bind_real(r, st, 4, now()) == -1)
 		return fail(r, st, __func__);
@@ -966,7 +972,8 @@ registry_task_set_paused(struct registry *r, int64_t task, bool paused,
 {
 	sqlite3_stmt *st = r->st[ST_TASK_PAUSED];
 
-	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, paused) == -1 ||
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, paused) == -1 ||
 	    bind_text(r, st, 3, reason) == -1 ||
 	    bind_real(r, st, 4, now()) == -1)
 		return fail(r, st, __func__);
@@ -1109,7 +1116,8 @@ iface_insert(struct registry *r, int64_t domain, int version,
 
 	if (bind_int(r, st, 1, domain) == -1 ||
 	    bind_int(r, st, 2, version) == -1 ||
-	    bind_text(r, st, 3, hash) == -1 || bind_text(r, st, 4, text) == -1 ||
+	    bind_text(r, st, 3, hash) == -1 ||
+	    bind_text(r, st, 4, text) == -1 ||
 	    bind_real(r, st, 5, now()) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
@@ -1196,7 +1204,8 @@ dir_find_open(struct registry *r, int64_t task, int64_t domain,
 	sqlite3_stmt *st = r->st[ST_DIR_FIND_OPEN];
 	int rc;
 
-	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, domain) == -1 ||
 	    bind_text(r, st, 3, text) == -1)
 		return fail(r, st, __func__);
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
@@ -1216,7 +1225,8 @@ dir_raise(struct registry *r, int64_t id, int priority)
 {
 	sqlite3_stmt *st = r->st[ST_DIR_RAISE];
 
-	if (bind_int(r, st, 1, id) == -1 || bind_int(r, st, 2, priority) == -1 ||
+	if (bind_int(r, st, 1, id) == -1 ||
+	    bind_int(r, st, 2, priority) == -1 ||
 	    bind_real(r, st, 3, now()) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
@@ -1228,7 +1238,8 @@ dir_insert(struct registry *r, int64_t task, int64_t domain,
 {
 	sqlite3_stmt *st = r->st[ST_DIR_ADD];
 
-	if (bind_int(r, st, 1, task) == -1 || bind_ref(r, st, 2, domain) == -1 ||
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_ref(r, st, 2, domain) == -1 ||
 	    bind_text(r, st, 3, source) == -1 ||
 	    bind_text(r, st, 4, text) == -1 ||
 	    bind_int(r, st, 5, priority) == -1 ||
@@ -1331,7 +1342,8 @@ registry_event_add(struct registry *r, int64_t task, const char *domain,
 {
 	sqlite3_stmt *st = r->st[ST_EVENT_ADD];
 
-	if (bind_real(r, st, 1, now()) == -1 || bind_ref(r, st, 2, task) == -1 ||
+	if (bind_real(r, st, 1, now()) == -1 ||
+	    bind_ref(r, st, 2, task) == -1 ||
 	    bind_text(r, st, 3, domain) == -1 ||
 	    bind_text(r, st, 4, event) == -1 || bind_json(r, st, 5, data) == -1)
 		return fail(r, st, __func__);

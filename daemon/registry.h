@@ -93,7 +93,7 @@ json_t *registry_domains(struct registry *, int64_t task);
 
 /* ---- interfaces (append-only) ----
  * An interface object: {"id","task","domain","version","hash","created",
- *                       "document"}
+ *                       "document"}   ("domain" is the domain's name)
  * Adding a document whose canonical hash equals the domain's latest version
  * stores nothing and sets *changed = false; otherwise version = latest + 1.
  */
@@ -108,6 +108,8 @@ int registry_interface_count(struct registry *, int64_t task, int64_t *n);
 /* ---- directives ----
  * A directive object: {"id","task","domain","source","text","priority",
  *                      "state","attempts","reason","created","updated"}
+ * ("domain" is the domain's name, null for a directive to the whole task:
+ * domain 0 when adding).
  * Adding a directive whose (domain, text) equals an open one (queued or
  * running) merges into it: no new row, *merged = true, *id = the open one,
  * and its priority is raised to the higher of the two.

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""A scripted stand-in for masterd-child, for supervision and control tests.
+
+masterd is pointed at it with `child_path` in its configuration.  It speaks
+the real framing on fd 3 and behaves as $FAKECHILD_DIR/<domain>.json says
+(absent file: a well-behaved child):
+
+  {"mode": "normal" | "version" | "badframe" | "oversize" | "exit78"
+           | "nopong" | "silent",
+   "hold": true,            # take directives but never answer them
+   "interface": {...}}      # the document published on task.assign
+
+Every message received is appended to $FAKECHILD_DIR/<domain>.log as one
+JSON line, so tests can assert on what the master sent.  A directive whose
+text starts with "publish:" makes it publish a new interface version that
+provides an entry named by the rest of the text.
+"""
+import json
+import os
+import struct
+import sys
+
+FD = 3
+PROTO_VERSION = 1
+
+
+def send(obj):
+    data = json.dumps(obj).encode()
+    os.write(FD, struct.pack(">I", len(data)) + data)
+
+
+def frames():
+    buf = b""
+    while True:
+        chunk = os.read(FD, 65536)
+        if not chunk:
+            return
+        buf += chunk
+        while len(buf) >= 4:
+            (n,) = struct.unpack(">I", buf[:4])
+            if len(buf) < 4 + n:
+                break
+            yield json.loads(buf[4:4 + n])
+            buf = buf[4 + n:]
+
+
+class Child:
+    def __init__(self, domain, spec, logpath):
+        self.domain = domain
+        self.spec = spec
+        self.log = open(logpath, "a", buffering=1) if logpath else None
+        self.next_id = 0
+        self.task = 0
+        self.iface = spec.get("interface") or {
+            "domain": domain, "version": 1, "summary": "fake " + domain,
+            "provides": [{"kind": "function", "name": domain + ".ping",
+                          "signature": "() -> ok"}],
+            "consumes": []}
+
+    def msg(self, mtype, **fields):
+        self.next_id += 1
+        fields.update(type=mtype, id=self.next_id)
+        send(fields)
+
+    def publish(self):
+        self.msg("interface.publish", task=self.task, interface=self.iface)
+
+    def on_hello(self, m):
+        mode = self.spec.get("mode", "normal")
+        if mode == "version":
+            self.msg("hello", version=PROTO_VERSION + 41, role="child")
+            return
+        if mode == "badframe":
+            os.write(FD, struct.pack(">I", 5) + b"{bad}")
+            return
+        if mode == "oversize":
+            os.write(FD, struct.pack(">I", 0x7fffffff))
+            return
+        if mode == "exit78":
+            self.msg("error", code="config", message="no API key set")
+            sys.exit(78)
+        if mode == "silent":
+            return
+        self.msg("hello", version=PROTO_VERSION, role="child",
+                 domain=self.domain, pid=os.getpid())
+        self.msg("ready", domain=self.domain)
+
+    def on_directive(self, m):
+        text = m.get("text", "")
+        if text.startswith("publish:"):
+            self.iface = dict(self.iface)
+            self.iface["provides"] = list(self.iface["provides"]) + [
+                {"kind": "function", "name": text[len("publish:"):],
+                 "signature": "() -> ok"}]
+            self.publish()
+        if self.spec.get("hold"):
+            return
+        self.msg("result", task=m["task"], directive=m["directive"],
+                 ok=True, summary="done by fakechild")
+
+    def run(self):
+        for m in frames():
+            if self.log:
+                self.log.write(json.dumps(m) + "\n")
+            t = m.get("type")
+            if t == "hello":
+                self.on_hello(m)
+            elif t == "ping" and self.spec.get("mode") != "nopong":
+                self.msg("pong", re=m["id"])
+            elif t == "task.assign":
+                self.task = m["task"]
+                self.publish()
+            elif t == "directive":
+                self.on_directive(m)
+            elif t == "shutdown":
+                return 0
+        return 0
+
+
+def main():
+    domain = sys.argv[sys.argv.index("--domain") + 1]
+    d = os.environ.get("FAKECHILD_DIR")
+    spec = {}
+    if d and os.path.exists(os.path.join(d, domain + ".json")):
+        with open(os.path.join(d, domain + ".json")) as f:
+            spec = json.load(f)
+    logpath = os.path.join(d, domain + ".log") if d else None
+    return Child(domain, spec, logpath).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1181 @@
+/*
+ * test_registry.c — the SQLite store: schema and migrations, every table's
+ * reads and writes, the append-only and merge rules the database itself
+ * enforces, and durability across close, reopen and kill -9.
+ *
+ * Each test gets a fresh database in its own mkdtemp directory.  A second,
+ * raw sqlite3 connection plays the part of anything else touching the file.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "daemon/registry.h"
+
+/* Bump with each migration added to registry.c. */
+#define SCHEMA_VERSION	1
+
+struct fixture {
+	char dir[PATH_MAX];
+	char path[PATH_MAX];
+	struct registry *r;
+	int errors;		/* err lines logged */
+	char last[512];		/* the last one */
+};
+
+static void
+count_errors(int level, const char *line, void *arg)
+{
+	struct fixture *f = arg;
+
+	if (level > LOG_ERR)
+		return;
+	f->errors++;
+	snprintf(f->last, sizeof(f->last), "%s", line);
+}
+
+static struct registry *
+reopen(struct fixture *f)
+{
+	char err[256] = "";
+	struct registry *r;
+
+	r = registry_open(f->path, err, sizeof(err));
+	if (r == NULL)
+		fail_msg("registry_open: %s", err);
+	return r;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "%s/test_registry.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/masterd.db", f->dir);
+	log_set_sink(count_errors, f);
+	f->r = reopen(f);
+	*state = f;
+	return 0;
+}
+
+static void
+unlink_suffix(const struct fixture *f, const char *suffix)
+{
+	char p[PATH_MAX + 8];
+
+	snprintf(p, sizeof(p), "%s%s", f->path, suffix);
+	if (unlink(p) == -1 && errno != ENOENT)
+		fprintf(stderr, "unlink %s: %s\n", p, strerror(errno));
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	registry_close(f->r);
+	log_set_sink(NULL, NULL);
+	unlink_suffix(f, "");
+	unlink_suffix(f, "-wal");
+	unlink_suffix(f, "-shm");
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------ raw access */
+
+static sqlite3 *
+raw_open(const struct fixture *f)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static int64_t
+raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+raw_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------- JSON helpers */
+
+static int64_t
+jint(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		fail_msg("\"%s\" is not an integer", k);
+	return json_integer_value(v);
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v))
+		fail_msg("\"%s\" is not a string", k);
+	return json_string_value(v);
+}
+
+static bool
+jnull(const json_t *o, const char *k)
+{
+	return json_is_null(json_object_get(o, k));
+}
+
+/* The object has exactly these keys. */
+static void
+assert_keys(const json_t *o, ...)
+{
+	va_list ap;
+	const char *k;
+	size_t n = 0;
+
+	assert_true(json_is_object(o));
+	va_start(ap, o);
+	while ((k = va_arg(ap, const char *)) != NULL) {
+		if (json_object_get(o, k) == NULL)
+			fail_msg("missing key \"%s\"", k);
+		n++;
+	}
+	va_end(ap);
+	assert_int_equal(json_object_size(o), n);
+}
+
+static json_t *
+jparse(const char *text)
+{
+	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+
+	assert_non_null(j);
+	return j;
+}
+
+static int64_t
+add_task(struct registry *r, const char *text)
+{
+	int64_t id = 0;
+
+	assert_int_equal(registry_task_add(r, text, NULL, &id), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+static int64_t
+add_domain(struct registry *r, int64_t task, const char *name)
+{
+	int64_t id = 0;
+
+	assert_int_equal(registry_domain_add(r, task, name, NULL, NULL, &id),
+	    0);
+	assert_true(id > 0);
+	return id;
+}
+
+static int
+add_iface(struct registry *r, int64_t domain, const char *doc, bool *changed)
+{
+	json_t *j = jparse(doc);
+	int version = -1;
+
+	assert_int_equal(registry_interface_add(r, domain, j, &version,
+	    changed), 0);
+	json_decref(j);
+	return version;
+}
+
+static int64_t
+add_directive(struct registry *r, int64_t task, int64_t domain,
+    const char *text, int priority, bool *merged)
+{
+	int64_t id = 0;
+
+	assert_int_equal(registry_directive_add(r, task, domain, "user", text,
+	    priority, &id, merged), 0);
+	return id;
+}
+
+static double
+wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- schema */
+
+static void
+test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	char wal[PATH_MAX + 8];
+	struct stat sb;
+	mode_t old;
+	sqlite3 *db;
+
+	/* Created afresh with no umask to help: the 0600 is the registry's. */
+	registry_close(f->r);
+	unlink_suffix(f, "");
+	unlink_suffix(f, "-wal");
+	unlink_suffix(f, "-shm");
+	old = umask(0);
+	f->r = reopen(f);
+	umask(old);
+
+	db = raw_open(f);
+	assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), SCHEMA_VERSION);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name IN ('tasks', 'domains',"
+	    " 'interfaces', 'directives', 'events')"), 5);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'trigger' AND tbl_name = 'interfaces'"), 2);
+	assert_int_equal(raw_int(db, "SELECT journal_mode = 'wal'"
+	    " FROM pragma_journal_mode"), 1);
+	sqlite3_close(db);
+
+	/* Private to the user, WAL included. */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	add_task(f->r, "makes a WAL");
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_string_equal(registry_errmsg(f->r), "");
+}
+
+static void
+test_reopen_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = raw_open(f);
+	int64_t objects = raw_int(db, "SELECT count(*) FROM sqlite_master");
+	int i;
+
+	add_task(f->r, "kept");
+	for (i = 0; i < 3; i++) {
+		registry_close(f->r);
+		f->r = reopen(f);
+		assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
+	}
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"),
+	    objects);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM tasks"), 1);
+	sqlite3_close(db);
+}
+
+static void
+test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "", sql[64];
+	sqlite3 *db;
+
+	registry_close(f->r);
+	f->r = NULL;
+	db = raw_open(f);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    SCHEMA_VERSION + 1);
+	assert_int_equal(raw_exec(db, sql), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_null(registry_open(f->path, err, sizeof(err)));
+	assert_non_null(strstr(err, "newer"));
+
+	/* Refusing must not have touched it. */
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"),
+	    SCHEMA_VERSION + 1);
+	sqlite3_close(db);
+}
+
+static void
+test_not_a_database(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	FILE *fp;
+
+	registry_close(f->r);
+	f->r = NULL;
+	unlink_suffix(f, "-wal");
+	unlink_suffix(f, "-shm");
+	assert_non_null(fp = fopen(f->path, "w"));
+	fputs("this is not an SQLite database, not even close to one\n", fp);
+	for (int i = 0; i < 100; i++)
+		fputs("filler filler filler filler filler filler filler\n", fp);
+	fclose(fp);
+	assert_null(registry_open(f->path, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+}
+
+static void
+test_open_bad_path(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "", p[PATH_MAX + 32];
+
+	snprintf(p, sizeof(p), "%s/missing/dir/masterd.db", f->dir);
+	assert_null(registry_open(p, err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file"));
+	/* A NULL err buffer is allowed. */
+	assert_null(registry_open(p, NULL, 0));
+}
+
+/* ----------------------------------------------------------------- tasks */
+
+static void
+test_tasks(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = jparse("{\"domains\": [\"api\", \"ui\"], "
+	    "\"budget\": {\"rounds\": 10}}");
+	json_t *t, *list;
+	int64_t a = 0, b;
+	double before = wall();
+
+	assert_int_equal(registry_task_add(f->r, "build a shop", spec, &a), 0);
+	b = add_task(f->r, "second");
+	assert_true(b > a);
+
+	t = registry_task_get(f->r, a);
+	assert_non_null(t);
+	assert_keys(t, "id", "text", "state", "paused", "reason", "created",
+	    "updated", "spec", NULL);
+	assert_int_equal(jint(t, "id"), a);
+	assert_string_equal(jstr(t, "text"), "build a shop");
+	assert_string_equal(jstr(t, "state"), TASK_PLANNED);
+	assert_true(json_is_false(json_object_get(t, "paused")));
+	assert_true(jnull(t, "reason"));
+	assert_true(json_is_real(json_object_get(t, "created")));
+	assert_true(json_real_value(json_object_get(t, "created")) >=
+	    before - 1);
+	assert_true(json_equal(json_object_get(t, "spec"), spec));
+	json_decref(t);
+
+	/* No spec reads back as null. */
+	t = registry_task_get(f->r, b);
+	assert_true(jnull(t, "spec"));
+	json_decref(t);
+
+	assert_int_equal(registry_task_set_state(f->r, a, TASK_FAILED,
+	    "out of budget"), 0);
+	assert_int_equal(registry_task_set_paused(f->r, b, true, "user"), 0);
+	t = registry_task_get(f->r, a);
+	assert_string_equal(jstr(t, "state"), TASK_FAILED);
+	assert_string_equal(jstr(t, "reason"), "out of budget");
+	json_decref(t);
+	t = registry_task_get(f->r, b);
+	assert_true(json_is_true(json_object_get(t, "paused")));
+	assert_string_equal(jstr(t, "reason"), "user");
+	json_decref(t);
+	assert_int_equal(registry_task_set_paused(f->r, b, false, NULL), 0);
+	t = registry_task_get(f->r, b);
+	assert_true(json_is_false(json_object_get(t, "paused")));
+	assert_true(jnull(t, "reason"));
+	json_decref(t);
+
+	/* Newest first. */
+	list = registry_tasks(f->r);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(jint(json_array_get(list, 0), "id"), b);
+	assert_int_equal(jint(json_array_get(list, 1), "id"), a);
+	json_decref(list);
+
+	assert_null(registry_task_get(f->r, 9999));
+	assert_int_equal(registry_task_set_state(f->r, 9999, TASK_DONE, NULL),
+	    REG_NOT_FOUND);
+	assert_int_equal(registry_task_set_paused(f->r, 9999, true, NULL),
+	    REG_NOT_FOUND);
+	assert_int_equal(f->errors, 0);
+
+	/* A state outside the life cycle is refused and logged. */
+	assert_int_equal(registry_task_set_state(f->r, a, "bogus", NULL), -1);
+	assert_non_null(strstr(registry_errmsg(f->r), "bogus"));
+	assert_int_equal(f->errors, 1);
+	json_decref(spec);
+}
+
+static void
+test_tasks_unfinished(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id[6];
+	json_t *u;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		id[i] = add_task(f->r, "t");
+	assert_int_equal(registry_task_set_state(f->r, id[0], TASK_DONE,
+	    NULL), 0);
+	assert_int_equal(registry_task_set_state(f->r, id[2], TASK_FAILED,
+	    "x"), 0);
+	assert_int_equal(registry_task_set_state(f->r, id[3], TASK_CANCELLED,
+	    NULL), 0);
+	assert_int_equal(registry_task_set_state(f->r, id[4], TASK_IMPROVING,
+	    NULL), 0);
+	assert_int_equal(registry_task_set_paused(f->r, id[5], true, "p"), 0);
+
+	/* Paused is not finished; oldest first. */
+	u = registry_tasks_unfinished(f->r);
+	assert_non_null(u);
+	assert_int_equal(json_array_size(u), 3);
+	assert_int_equal(json_integer_value(json_array_get(u, 0)), id[1]);
+	assert_int_equal(json_integer_value(json_array_get(u, 1)), id[4]);
+	assert_int_equal(json_integer_value(json_array_get(u, 2)), id[5]);
+	json_decref(u);
+}
+
+/* --------------------------------------------------------------- domains */
+
+static void
+test_domains(void **state)
+{
+	struct fixture *f = *state;
+	json_t *checks = jparse("[\"make\", \"make check\"]");
+	int64_t t1 = add_task(f->r, "one"), t2 = add_task(f->r, "two");
+	int64_t api = 0, ui, other, found = -7;
+	json_t *d, *list;
+
+	assert_int_equal(registry_domain_add(f->r, t1, "api", "write the API",
+	    checks, &api), 0);
+	ui = add_domain(f->r, t1, "ui");
+	other = add_domain(f->r, t2, "api");	/* same name, other task */
+	assert_true(api != other);
+
+	d = registry_domain_get(f->r, api);
+	assert_non_null(d);
+	assert_keys(d, "id", "task", "name", "state", "reason", "prompt",
+	    "checks", "restarts", "created", "updated", NULL);
+	assert_int_equal(jint(d, "task"), t1);
+	assert_string_equal(jstr(d, "name"), "api");
+	assert_string_equal(jstr(d, "state"), DOMAIN_STOPPED);
+	assert_string_equal(jstr(d, "prompt"), "write the API");
+	assert_true(json_equal(json_object_get(d, "checks"), checks));
+	assert_int_equal(jint(d, "restarts"), 0);
+	json_decref(d);
+
+	assert_int_equal(registry_domain_find(f->r, t1, "ui", &found), 0);
+	assert_int_equal(found, ui);
+	assert_int_equal(registry_domain_find(f->r, t2, "api", &found), 0);
+	assert_int_equal(found, other);
+	found = -7;
+	assert_int_equal(registry_domain_find(f->r, t2, "ui", &found),
+	    REG_NOT_FOUND);
+	assert_int_equal(found, -7);
+
+	assert_int_equal(registry_domain_set_state(f->r, ui, DOMAIN_BACKOFF,
+	    "crashed"), 0);
+	assert_int_equal(registry_domain_count_restart(f->r, ui), 0);
+	assert_int_equal(registry_domain_count_restart(f->r, ui), 0);
+	d = registry_domain_get(f->r, ui);
+	assert_string_equal(jstr(d, "state"), DOMAIN_BACKOFF);
+	assert_string_equal(jstr(d, "reason"), "crashed");
+	assert_int_equal(jint(d, "restarts"), 2);
+	assert_true(jnull(d, "prompt"));
+	assert_true(jnull(d, "checks"));
+	json_decref(d);
+
+	list = registry_domains(f->r, t1);
+	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(jint(json_array_get(list, 0), "id"), api);
+	assert_int_equal(jint(json_array_get(list, 1), "id"), ui);
+	json_decref(list);
+	list = registry_domains(f->r, 0);
+	assert_int_equal(json_array_size(list), 3);
+	json_decref(list);
+	list = registry_domains(f->r, 12345);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	assert_null(registry_domain_get(f->r, 12345));
+	assert_int_equal(registry_domain_count_restart(f->r, 12345),
+	    REG_NOT_FOUND);
+	assert_int_equal(registry_domain_set_state(f->r, 12345, DOMAIN_DONE,
+	    NULL), REG_NOT_FOUND);
+	assert_int_equal(registry_domain_set_state(f->r, ui, "bogus", NULL),
+	    -1);
+	json_decref(checks);
+}
+
+static void
+test_domain_unique(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), first = add_domain(f->r, t, "api");
+	int64_t id = -7;
+	json_t *list;
+
+	assert_int_equal(f->errors, 0);
+	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, &id),
+	    -1);
+	assert_int_equal(id, -7);
+	assert_non_null(strstr(registry_errmsg(f->r), "UNIQUE"));
+	assert_int_equal(f->errors, 1);
+	assert_non_null(strstr(f->last, "UNIQUE"));
+
+	/* A domain of a task that does not exist: the foreign key. */
+	assert_int_equal(registry_domain_add(f->r, 999, "x", NULL, NULL, &id),
+	    -1);
+	assert_non_null(strstr(registry_errmsg(f->r), "FOREIGN KEY"));
+
+	/* The handle is still good. */
+	assert_true(add_domain(f->r, t, "ui") > first);
+	list = registry_domains(f->r, t);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+}
+
+/* ------------------------------------------------------------ interfaces */
+
+/* FNV-1a 64 of the canonical text {"a":1}, computed independently. */
+#define HASH_A1	"9c3e82dd6fcae8b1"
+
+static void
+test_interface_versions(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	bool changed = false;
+	json_t *i, *doc;
+	int64_t n = -1;
+
+	assert_null(registry_interface_get(f->r, d, 0));
+	assert_int_equal(add_iface(f->r, d, "{\"a\": 1}", &changed), 1);
+	assert_true(changed);
+	assert_int_equal(add_iface(f->r, d, "{\"a\": 1}", &changed), 1);
+	assert_false(changed);
+	assert_int_equal(add_iface(f->r, d,
+	    "{\"a\": 2, \"b\": {\"x\": 1, \"y\": [1, 2]}}", &changed), 2);
+	assert_true(changed);
+	/* Key order, at any depth, is not a change. */
+	assert_int_equal(add_iface(f->r, d,
+	    "{\"b\": {\"y\": [1, 2], \"x\": 1}, \"a\": 2}", &changed), 2);
+	assert_false(changed);
+	/* Only the latest counts: going back to v1 is a new version. */
+	assert_int_equal(add_iface(f->r, d, "{\"a\": 1}", &changed), 3);
+	assert_true(changed);
+	assert_int_equal(registry_interface_count(f->r, t, &n), 0);
+	assert_int_equal(n, 3);
+
+	i = registry_interface_get(f->r, d, 0);
+	assert_non_null(i);
+	assert_keys(i, "id", "task", "domain", "version", "hash", "created",
+	    "document", NULL);
+	assert_int_equal(jint(i, "version"), 3);
+	assert_int_equal(jint(i, "task"), t);
+	assert_string_equal(jstr(i, "domain"), "api");
+	assert_string_equal(jstr(i, "hash"), HASH_A1);
+	json_decref(i);
+
+	i = registry_interface_get(f->r, d, 1);
+	assert_string_equal(jstr(i, "hash"), HASH_A1);
+	json_decref(i);
+
+	i = registry_interface_get(f->r, d, 2);
+	assert_int_equal(jint(i, "version"), 2);
+	assert_int_equal(strlen(jstr(i, "hash")), 16);
+	assert_string_not_equal(jstr(i, "hash"), HASH_A1);
+	doc = jparse("{\"a\": 2, \"b\": {\"x\": 1, \"y\": [1, 2]}}");
+	assert_true(json_equal(json_object_get(i, "document"), doc));
+	json_decref(doc);
+	json_decref(i);
+
+	assert_null(registry_interface_get(f->r, d, 4));
+	assert_null(registry_interface_get(f->r, 999, 0));
+	assert_int_equal(f->errors, 0);
+}
+
+static void
+test_interface_unknown_domain(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = jparse("{}");
+	int version = -7;
+
+	assert_int_equal(registry_interface_add(f->r, 999, doc, &version,
+	    NULL), -1);
+	assert_int_equal(version, -7);
+	assert_non_null(strstr(registry_errmsg(f->r), "FOREIGN KEY"));
+	assert_int_equal(registry_interface_add(f->r, 999, NULL, &version,
+	    NULL), -1);
+	json_decref(doc);
+
+	/* The failed transaction was rolled back: writes still work. */
+	add_task(f->r, "after");
+}
+
+static void
+test_interfaces_latest(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), t2 = add_task(f->r, "t2");
+	int64_t ui = add_domain(f->r, t, "ui");
+	int64_t api = add_domain(f->r, t, "api");
+	int64_t idle = add_domain(f->r, t, "idle"), far = add_domain(f->r, t2,
+	    "far");
+	json_t *l;
+	int64_t n = -1;
+
+	(void)idle;
+	add_iface(f->r, ui, "{\"v\": 1}", NULL);
+	add_iface(f->r, api, "{\"v\": 1}", NULL);
+	add_iface(f->r, ui, "{\"v\": 2}", NULL);
+	add_iface(f->r, api, "{\"v\": 2}", NULL);
+	add_iface(f->r, api, "{\"v\": 3}", NULL);
+	add_iface(f->r, far, "{\"v\": 9}", NULL);
+
+	/* By domain name; a domain that published nothing is absent. */
+	l = registry_interfaces_latest(f->r, t);
+	assert_non_null(l);
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(jstr(json_array_get(l, 0), "domain"), "api");
+	assert_int_equal(jint(json_array_get(l, 0), "version"), 3);
+	assert_int_equal(jint(json_object_get(json_array_get(l, 0),
+	    "document"), "v"), 3);
+	assert_string_equal(jstr(json_array_get(l, 1), "domain"), "ui");
+	assert_int_equal(jint(json_array_get(l, 1), "version"), 2);
+	json_decref(l);
+
+	assert_int_equal(registry_interface_count(f->r, t, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(registry_interface_count(f->r, t2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(registry_interface_count(f->r, 0, &n), 0);
+	assert_int_equal(n, 6);
+}
+
+static void
+test_interfaces_append_only(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	sqlite3 *db;
+	json_t *i;
+
+	add_iface(f->r, d, "{\"a\": 1}", NULL);
+	db = raw_open(f);
+	assert_int_equal(raw_exec(db, "UPDATE interfaces SET document = '{}'"),
+	    SQLITE_CONSTRAINT);
+	assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
+	assert_int_equal(raw_exec(db, "DELETE FROM interfaces"),
+	    SQLITE_CONSTRAINT);
+	assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
+	/* Nor can a version be taken twice. */
+	assert_int_equal(raw_exec(db, "INSERT INTO interfaces (domain_id,"
+	    " version, hash, document, created) SELECT domain_id, version,"
+	    " hash, document, created FROM interfaces"), SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+
+	i = registry_interface_get(f->r, d, 1);
+	assert_int_equal(jint(json_object_get(i, "document"), "a"), 1);
+	json_decref(i);
+}
+
+/* ------------------------------------------------------------ directives */
+
+static json_t *
+directive(struct fixture *f, int64_t task, int64_t id)
+{
+	json_t *all = registry_directives(f->r, task, 0), *d, *found = NULL;
+	size_t i;
+
+	json_array_foreach(all, i, d)
+		if (jint(d, "id") == id)
+			found = json_incref(d);
+	json_decref(all);
+	assert_non_null(found);
+	return found;
+}
+
+static void
+test_directive_merge(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	int64_t a, b;
+	bool merged = true;
+	json_t *o, *list;
+
+	a = add_directive(f->r, t, d, "fix the build", 1, &merged);
+	assert_false(merged);
+	o = directive(f, t, a);
+	assert_keys(o, "id", "task", "domain", "source", "text", "priority",
+	    "state", "attempts", "reason", "created", "updated", NULL);
+	assert_string_equal(jstr(o, "state"), DIRECTIVE_QUEUED);
+	assert_string_equal(jstr(o, "source"), "user");
+	assert_string_equal(jstr(o, "domain"), "api");
+	assert_int_equal(jint(o, "attempts"), 0);
+	json_decref(o);
+
+	b = add_directive(f->r, t, d, "fix the build", 5, &merged);
+	assert_true(merged);
+	assert_int_equal(b, a);
+	/* A lower priority merges without lowering it. */
+	b = add_directive(f->r, t, d, "fix the build", 2, &merged);
+	assert_true(merged);
+	assert_int_equal(b, a);
+	o = directive(f, t, a);
+	assert_int_equal(jint(o, "priority"), 5);
+	json_decref(o);
+
+	/* Running is still open. */
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	assert_int_equal(add_directive(f->r, t, d, "fix the build", 0,
+	    &merged), a);
+	assert_true(merged);
+
+	list = registry_directives(f->r, t, d);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(f->errors, 0);
+}
+
+static void
+test_directive_done_does_not_block(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	int64_t a, b, c;
+	bool merged = true;
+	json_t *o;
+
+	a = add_directive(f->r, t, d, "same", 3, &merged);
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	assert_int_equal(registry_directive_set_state(f->r, a, DIRECTIVE_DONE,
+	    "ok"), 0);
+	b = add_directive(f->r, t, d, "same", 1, &merged);
+	assert_false(merged);
+	assert_true(b != a);
+
+	o = directive(f, t, a);
+	assert_string_equal(jstr(o, "state"), DIRECTIVE_DONE);
+	assert_string_equal(jstr(o, "reason"), "ok");
+	assert_int_equal(jint(o, "attempts"), 1);
+	json_decref(o);
+
+	/* Dropped and failed close it too; a different domain never merged. */
+	assert_int_equal(registry_directive_set_state(f->r, b,
+	    DIRECTIVE_DROPPED, NULL), 0);
+	c = add_directive(f->r, t, d, "same", 1, &merged);
+	assert_false(merged);
+	assert_int_equal(add_directive(f->r, t, add_domain(f->r, t, "ui"),
+	    "same", 1, &merged) != c, 1);
+	assert_false(merged);
+
+	/* The database backs the rule: reopening a closed twin fails. */
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    DIRECTIVE_QUEUED, NULL), -1);
+	assert_non_null(strstr(registry_errmsg(f->r), "UNIQUE"));
+	assert_int_equal(registry_directive_set_state(f->r, a, "bogus", NULL),
+	    -1);
+	assert_int_equal(registry_directive_set_state(f->r, 9999,
+	    DIRECTIVE_DONE, NULL), REG_NOT_FOUND);
+}
+
+static void
+test_directive_next(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	int64_t low, hi1, hi2, other;
+	json_t *n;
+
+	assert_null(registry_directive_next(f->r, d));
+	low = add_directive(f->r, t, d, "low", 1, NULL);
+	hi1 = add_directive(f->r, t, d, "high one", 7, NULL);
+	hi2 = add_directive(f->r, t, d, "high two", 7, NULL);
+	other = add_directive(f->r, t, add_domain(f->r, t, "ui"), "elsewhere",
+	    99, NULL);
+	(void)other;
+
+	n = registry_directive_next(f->r, d);
+	assert_int_equal(jint(n, "id"), hi1);	/* older of the two */
+	json_decref(n);
+	assert_int_equal(registry_directive_set_state(f->r, hi1,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	n = registry_directive_next(f->r, d);
+	assert_int_equal(jint(n, "id"), hi2);	/* running is taken */
+	json_decref(n);
+	assert_int_equal(registry_directive_set_state(f->r, hi2,
+	    DIRECTIVE_FAILED, "no"), 0);
+	/* A merge that raises the priority moves it up the queue. */
+	add_directive(f->r, t, d, "later", 3, NULL);
+	add_directive(f->r, t, d, "low", 5, NULL);
+	n = registry_directive_next(f->r, d);
+	assert_int_equal(jint(n, "id"), low);
+	assert_int_equal(jint(n, "priority"), 5);
+	json_decref(n);
+}
+
+static void
+test_directive_lists(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t1 = add_task(f->r, "1"), t2 = add_task(f->r, "2");
+	int64_t a = add_domain(f->r, t1, "a"), b = add_domain(f->r, t1, "b");
+	int64_t c = add_domain(f->r, t2, "c"), wide, again;
+	bool merged = false;
+	json_t *l, *o;
+
+	add_directive(f->r, t1, a, "x", 0, NULL);
+	add_directive(f->r, t1, b, "x", 0, NULL);
+	add_directive(f->r, t2, c, "x", 0, NULL);
+	/* To the task as a whole: domain 0, read back as null, merged too. */
+	wide = add_directive(f->r, t1, 0, "replan", 0, &merged);
+	assert_false(merged);
+	again = add_directive(f->r, t1, 0, "replan", 4, &merged);
+	assert_true(merged);
+	assert_int_equal(again, wide);
+	o = directive(f, t1, wide);
+	assert_true(jnull(o, "domain"));
+	json_decref(o);
+
+	l = registry_directives(f->r, 0, 0);
+	assert_int_equal(json_array_size(l), 4);
+	assert_true(jint(json_array_get(l, 0), "id") <
+	    jint(json_array_get(l, 3), "id"));		/* oldest first */
+	json_decref(l);
+	l = registry_directives(f->r, t1, 0);
+	assert_int_equal(json_array_size(l), 3);
+	json_decref(l);
+	l = registry_directives(f->r, t1, b);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(jstr(json_array_get(l, 0), "domain"), "b");
+	json_decref(l);
+	l = registry_directives(f->r, 0, c);
+	assert_int_equal(json_array_size(l), 1);
+	json_decref(l);
+	l = registry_directives(f->r, t1, c);		/* not t1's */
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void
+test_events(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t1 = add_task(f->r, "1"), t2 = add_task(f->r, "2");
+	int64_t seq[5], prev = 0;
+	json_t *data = jparse("{\"round\": 3, \"ok\": true}"), *l, *e;
+	int i;
+
+	assert_int_equal(registry_event_add(f->r, t1, "api", "round.done",
+	    data, &seq[0]), 0);
+	assert_int_equal(registry_event_add(f->r, t2, NULL, "task.start",
+	    NULL, &seq[1]), 0);
+	assert_int_equal(registry_event_add(f->r, 0, NULL, "master.start",
+	    NULL, &seq[2]), 0);
+	assert_int_equal(registry_event_add(f->r, t1, "ui", "domain.crash",
+	    NULL, &seq[3]), 0);
+	assert_int_equal(registry_event_add(f->r, t1, NULL, "task.pause",
+	    NULL, &seq[4]), 0);
+	for (i = 0; i < 5; i++) {
+		assert_true(seq[i] > prev);
+		prev = seq[i];
+	}
+
+	l = registry_events(f->r, 0, 0, 0);
+	assert_int_equal(json_array_size(l), 5);
+	e = json_array_get(l, 0);
+	assert_keys(e, "seq", "ts", "task", "domain", "event", "data", NULL);
+	assert_int_equal(jint(e, "seq"), seq[0]);
+	assert_int_equal(jint(e, "task"), t1);
+	assert_string_equal(jstr(e, "domain"), "api");
+	assert_string_equal(jstr(e, "event"), "round.done");
+	assert_true(json_equal(json_object_get(e, "data"), data));
+	assert_true(json_is_real(json_object_get(e, "ts")));
+	e = json_array_get(l, 2);
+	assert_true(jnull(e, "task"));
+	assert_true(jnull(e, "domain"));
+	assert_true(jnull(e, "data"));
+	json_decref(l);
+
+	l = registry_events(f->r, t1, 0, 0);
+	assert_int_equal(json_array_size(l), 3);
+	assert_int_equal(jint(json_array_get(l, 0), "seq"), seq[0]);
+	assert_int_equal(jint(json_array_get(l, 1), "seq"), seq[3]);
+	assert_int_equal(jint(json_array_get(l, 2), "seq"), seq[4]);
+	json_decref(l);
+
+	l = registry_events(f->r, t1, seq[0], 0);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(jint(json_array_get(l, 0), "seq"), seq[3]);
+	json_decref(l);
+
+	l = registry_events(f->r, 0, seq[1], 2);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(jint(json_array_get(l, 0), "seq"), seq[2]);
+	assert_int_equal(jint(json_array_get(l, 1), "seq"), seq[3]);
+	json_decref(l);
+
+	l = registry_events(f->r, 0, seq[4], 10);
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+	json_decref(data);
+}
+
+/* ------------------------------------------------------ text and logging */
+
+static void
+test_bad_utf8_reads_back(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	json_t *o;
+
+	/* A reason cut mid-character from a child's output. */
+	assert_int_equal(registry_domain_set_state(f->r, d, DOMAIN_FATAL,
+	    "exit: caf\xc3"), 0);
+	o = registry_domain_get(f->r, d);
+	assert_non_null(o);
+	assert_string_equal(jstr(o, "reason"), "exit: caf\xef\xbf\xbd");
+	json_decref(o);
+	assert_int_equal(registry_domain_set_state(f->r, d, DOMAIN_FATAL,
+	    "\xed\xa0\x80 \xe2\x82\xac \xf4\x90\x80\x80"), 0);
+	o = registry_domain_get(f->r, d);
+	assert_string_equal(jstr(o, "reason"),
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac "
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_decref(o);
+}
+
+/* ----------------------------------------------------------- persistence */
+
+static void
+test_survives_reopen(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "persist"), d = add_domain(f->r, t, "api");
+	int64_t dir = add_directive(f->r, t, d, "keep me", 2, NULL), seq = 0;
+	json_t *o;
+
+	add_iface(f->r, d, "{\"a\": 1}", NULL);
+	add_iface(f->r, d, "{\"a\": 2}", NULL);
+	assert_int_equal(registry_event_add(f->r, t, "api", "e", NULL, &seq),
+	    0);
+	registry_close(f->r);
+	f->r = reopen(f);
+
+	o = registry_task_get(f->r, t);
+	assert_string_equal(jstr(o, "text"), "persist");
+	json_decref(o);
+	assert_int_equal(registry_domain_find(f->r, t, "api", &d), 0);
+	o = registry_interface_get(f->r, d, 0);
+	assert_int_equal(jint(o, "version"), 2);
+	json_decref(o);
+	o = registry_directive_next(f->r, d);
+	assert_int_equal(jint(o, "id"), dir);
+	json_decref(o);
+	o = registry_events(f->r, t, 0, 0);
+	assert_int_equal(json_array_size(o), 1);
+	assert_int_equal(jint(json_array_get(o, 0), "seq"), seq);
+	json_decref(o);
+	/* Versions continue where they were. */
+	assert_int_equal(add_iface(f->r, d, "{\"a\": 3}", NULL), 3);
+	/* And a new event never reuses a seq. */
+	assert_int_equal(registry_event_add(f->r, t, NULL, "e2", NULL, &dir),
+	    0);
+	assert_true(dir > seq);
+}
+
+/* Writes one of everything in a child, which is then killed with SIGKILL
+ * without closing anything: what was acknowledged must be there. */
+static void
+durable_child(const char *path, int fd)
+{
+	char err[256];
+	struct registry *r = registry_open(path, err, sizeof(err));
+	json_t *doc = json_pack("{s:s}", "provides", "x");
+	int64_t t, d, id;
+	int v, i;
+	char ok = 'K';
+
+	if (r == NULL || doc == NULL ||
+	    registry_task_add(r, "durable", NULL, &t) != 0 ||
+	    registry_domain_add(r, t, "api", NULL, NULL, &d) != 0 ||
+	    registry_interface_add(r, d, doc, &v, NULL) != 0 ||
+	    registry_directive_add(r, t, d, "user", "go", 1, &id,
+	    NULL) != 0)
+		ok = 'E';
+	for (i = 0; ok == 'K' && i < 50; i++)
+		if (registry_event_add(r, t, "api", "tick", NULL, &id) != 0)
+			ok = 'E';
+	if (write(fd, &ok, 1) != 1)
+		_exit(2);
+	for (;;)
+		pause();
+}
+
+static void
+test_durable_after_kill(void **state)
+{
+	struct fixture *f = *state;
+	int fds[2], status;
+	char ok = 0;
+	int64_t d = 0, n = 0;
+	json_t *o;
+	pid_t pid;
+
+	/* SQLite's per-process lock bookkeeping must not cross a fork. */
+	registry_close(f->r);
+	f->r = NULL;
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		durable_child(f->path, fds[1]);
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &ok, 1), 1);
+	close(fds[0]);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(ok, 'K');
+
+	f->r = reopen(f);
+	o = registry_tasks(f->r);
+	assert_int_equal(json_array_size(o), 1);
+	assert_string_equal(jstr(json_array_get(o, 0), "text"), "durable");
+	json_decref(o);
+	assert_int_equal(registry_domain_find(f->r, 1, "api", &d), 0);
+	assert_int_equal(registry_interface_count(f->r, 1, &n), 0);
+	assert_int_equal(n, 1);
+	o = registry_directive_next(f->r, d);
+	assert_string_equal(jstr(o, "text"), "go");
+	json_decref(o);
+	o = registry_events(f->r, 1, 0, 0);
+	assert_int_equal(json_array_size(o), 50);
+	json_decref(o);
+}
+
+/* ----------------------------------------------------------------- stats */
+
+static void
+test_stats(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t1 = add_task(f->r, "1"), t2 = add_task(f->r, "2");
+	int64_t a = add_domain(f->r, t1, "a"), b = add_domain(f->r, t2, "b");
+	int64_t x, n = 0;
+	sqlite3 *db;
+	double t0;
+	json_t *s, *want;
+
+	assert_int_equal(registry_task_set_state(f->r, t2, TASK_DONE, NULL),
+	    0);
+	add_iface(f->r, a, "{\"v\": 0}", NULL);
+	x = add_directive(f->r, t1, a, "x", 0, NULL);
+	add_directive(f->r, t1, a, "y", 0, NULL);
+	add_directive(f->r, t2, b, "z", 0, NULL);
+	assert_int_equal(registry_directive_set_state(f->r, x,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	assert_int_equal(registry_directive_set_state(f->r,
+	    add_directive(f->r, t2, b, "w", 0, NULL), DIRECTIVE_DONE, NULL), 0);
+	assert_int_equal(registry_event_add(f->r, 0, NULL, "e", NULL, NULL),
+	    0);
+
+	/* 10,000 more versions, in one transaction from outside. */
+	db = raw_open(f);
+	assert_int_equal(raw_exec(db, "WITH RECURSIVE n(v) AS (SELECT 2"
+	    " UNION ALL SELECT v + 1 FROM n WHERE v < 10001)"
+	    " INSERT INTO interfaces (domain_id, version, hash, document,"
+	    " created) SELECT 1, v, printf('%016x', v), '{}', 0 FROM n"),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	t0 = wall();
+	s = registry_stats(f->r);
+	/* Index counts: a generous bound, only to catch a row-by-row scan. */
+	assert_true(wall() - t0 < 1.0);
+	assert_non_null(s);
+	want = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "tasks", 2,
+	    "tasks_active", 1, "domains", 2, "interfaces", 10001,
+	    "directives_open", 3, "events", 1);
+	assert_true(json_equal(s, want));
+	json_decref(want);
+	json_decref(s);
+	assert_int_equal(registry_interface_count(f->r, t1, &n), 0);
+	assert_int_equal(n, 10001);
+	assert_int_equal(add_iface(f->r, a, "{\"v\": 1}", NULL), 10002);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_open_creates_schema),
+		T(test_reopen_idempotent),
+		T(test_newer_schema_refused),
+		T(test_not_a_database),
+		T(test_open_bad_path),
+		T(test_tasks),
+		T(test_tasks_unfinished),
+		T(test_domains),
+		T(test_domain_unique),
+		T(test_interface_versions),
+		T(test_interface_unknown_domain),
+		T(test_interfaces_latest),
+		T(test_interfaces_append_only),
+		T(test_directive_merge),
+		T(test_directive_done_does_not_block),
+		T(test_directive_next),
+		T(test_directive_lists),
+		T(test_events),
+		T(test_bad_utf8_reads_back),
+		T(test_survives_reopen),
+		T(test_durable_after_kill),
+		T(test_stats),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
