@@ -83,6 +83,8 @@ PROGRAMS = $(if $(wildcard $(DAEMON_MAIN)),$(MASTERD)) \
 .PHONY: all check test unit e2e deps sanitize fuzz fuzz-build bench demo \
 	install uninstall clean
 .DEFAULT_GOAL := all
+# Keep test and fuzz objects between builds.
+.SECONDARY:
 
 all: $(PROGRAMS)
 
@@ -158,7 +160,7 @@ sanitize:
 
 fuzz:
 	+$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPTFLAGS="-O1 -g" \
-		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -Wno-unknown-warning-option" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-build
 	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run build/fuzz/fuzz
 

@@ -525,13 +525,14 @@ parse_assignment(struct parse_state *ps, char *text)
 	*eq = '\0';
 	key = trim(text);
 	value = trim(eq + 1);
+	/* Inside a bad section, already reported: no second error per key. */
+	if (ps->skip)
+		return;
 	if (ps->section[0] == '\0') {
 		errbuf_add(ps->errs, "%s:%u: key '%s' before any [section]",
 		    ps->file, ps->line, key);
 		return;
 	}
-	if (ps->skip)
-		return;
 	if ((k = find_key(ps->section, key)) == NULL) {
 		errbuf_add(ps->errs, "%s:%u: unknown key '%s' in [%s]",
 		    ps->file, ps->line, key, ps->section);

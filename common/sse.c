@@ -146,7 +146,13 @@ dispatch(struct sse_parser *p)
 	p->data.p[p->data.len - 1] = '\0';
 	ev.data = p->data.p;
 	ev.data_len = p->data.len - 1;
-	ev.type = p->type.len > 0 ? p->type.p : "message";
+	if (p->type.len > 0) {
+		ev.type = p->type.p;
+		ev.type_len = p->type.len;
+	} else {
+		ev.type = "message";
+		ev.type_len = strlen("message");
+	}
 	ev.last_id = sse_last_id(p);
 	/* Lengths only: the bytes stay valid for the callback. */
 	p->data.len = 0;
@@ -367,6 +373,9 @@ sse_feed(struct sse_parser *p, const char *buf, size_t len)
 
 	if (p->err != 0)
 		return p->err;
+	/* Nothing to do, and buf may be NULL. */
+	if (len == 0)
+		return 0;
 	if (p->bom < BOM_LEN && (r = skip_bom(p, &buf, &len)) != 0)
 		return p->err = r;
 	if ((r = feed_lines(p, buf, len)) != 0)

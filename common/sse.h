@@ -36,6 +36,7 @@
 
 struct sse_event {
 	const char *type;	/* "message" when no event field was given */
+	size_t type_len;	/* a type, like data, may hold NUL bytes */
 	const char *data;	/* data lines joined by LF, NUL-terminated */
 	size_t data_len;	/* without the NUL; data may hold NUL bytes */
 	const char *last_id;	/* last event ID; "" when none */

@@ -363,6 +363,14 @@ child_on_msg(struct channel *ch, json_t *msg, void *arg)
 	case MSG_PONG:
 		c->last_pong_ms = uv_now(c->md->loop);
 		break;
+	case MSG_ERROR:
+		/* Often the last words before an exit: keep them as the why. */
+		snprintf(c->reason, sizeof(c->reason), "%s",
+		    json_string_value(json_object_get(msg, "message")));
+		log_warn("domain %s (task %lld) reports %s: %s", c->name,
+		    (long long)c->task,
+		    json_string_value(json_object_get(msg, "code")), c->reason);
+		break;
 	default:
 		if (c->state == CHILD_RUNNING || c->state == CHILD_STOPPING)
 			tasks_child_message(c, spec, msg);

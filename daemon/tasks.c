@@ -286,13 +286,6 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		event_emit(c->md, c->task, c->name, "progress",
 		    json_deep_copy(msg));
 		break;
-	case MSG_ERROR:
-		log_warn("domain %s: %s: %s", c->name,
-		    json_string_value(json_object_get(msg, "code")),
-		    json_string_value(json_object_get(msg, "message")));
-		snprintf(c->reason, sizeof(c->reason), "%s",
-		    json_string_value(json_object_get(msg, "message")));
-		break;
 	default:
 		break;
 	}

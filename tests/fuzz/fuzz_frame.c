@@ -1,0 +1,160 @@
+/*
+ * fuzz_frame.c — libFuzzer target for the incremental frame decoder
+ * (proto/frame.c).
+ *
+ * The first input byte shapes the feeding: bit 7 chooses copying
+ * (frame_decoder_feed) or zero-copy (reserve/commit), bits 0-6 the largest
+ * chunk (0: the whole rest at once); the size of each chunk then comes from
+ * the input bytes themselves.  The rest of the input is the byte stream.
+ *
+ * Checked on every input: each decoded message is an object that re-encodes
+ * and re-decodes to an equal message with a byte-identical encoding;
+ * FRAME_NEED_MORE is only returned when the next frame really is incomplete;
+ * an error fills frame_error with its own code; a fatal error is sticky for
+ * next and feed; a payload error lets decoding go on.  The decoder's limit
+ * is 64 KiB so oversized frames are reached quickly.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/frame.h"
+
+#define FUZZ_MAX	(64u * 1024u)
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+check(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_frame: %s\n", what);
+		abort();
+	}
+}
+
+/* Encode msg, decode that frame, and demand the same message back. */
+static void
+roundtrip(const json_t *msg)
+{
+	struct frame_decoder d;
+	unsigned char *buf, *buf2;
+	size_t len, len2;
+	json_t *back, *none;
+
+	check(frame_encode(msg, 0, &buf, &len) == FRAME_OK,
+	    "a decoded message does not encode");
+	frame_decoder_init(&d, 0);
+	check(frame_decoder_feed(&d, buf, len) == FRAME_OK, "feed failed");
+	check(frame_decoder_next(&d, &back, NULL) == FRAME_OK,
+	    "a re-encoded message does not decode");
+	check(json_equal(msg, back), "the round trip changed the message");
+	check(frame_decoder_next(&d, &none, NULL) == FRAME_NEED_MORE &&
+	    none == NULL, "one frame decoded to more than one message");
+	check(frame_decoder_pending(&d) == 0, "bytes left after one frame");
+	check(frame_encode(back, 0, &buf2, &len2) == FRAME_OK &&
+	    len2 == len && memcmp(buf, buf2, len) == 0,
+	    "encoding is not stable across a round trip");
+	json_decref(back);
+	free(buf2);
+	free(buf);
+	frame_decoder_free(&d);
+}
+
+/* NEED_MORE is only right when the next frame is not all there. */
+static void
+check_incomplete(const struct frame_decoder *d)
+{
+	size_t pending = frame_decoder_pending(d);
+	const unsigned char *p;
+	uint32_t n;
+
+	if (pending < FRAME_HEADER_SIZE)
+		return;
+	p = d->buf + d->off;
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	check(n != 0 && n <= d->max && pending - FRAME_HEADER_SIZE < n,
+	    "NEED_MORE with a whole or a bad frame buffered");
+}
+
+/* Take every message out; returns NEED_MORE or the fatal status. */
+static int
+drain(struct frame_decoder *d)
+{
+	struct frame_error err;
+	json_t *m;
+	int rc;
+
+	for (;;) {
+		memset(&err, 0, sizeof(err));
+		rc = frame_decoder_next(d, &m, &err);
+		if (rc == FRAME_OK) {
+			check(json_is_object(m), "FRAME_OK without an object");
+			roundtrip(m);
+			json_decref(m);
+			continue;
+		}
+		check(m == NULL, "a message returned with an error");
+		if (rc == FRAME_NEED_MORE) {
+			check_incomplete(d);
+			return rc;
+		}
+		check(err.code == rc && err.text[0] != '\0',
+		    "frame_error not filled");
+		check(rc == FRAME_EZERO || rc == FRAME_ETOOBIG ||
+		    rc == FRAME_EUTF8 || rc == FRAME_EJSON ||
+		    rc == FRAME_ENOTOBJ, "unexpected status");
+		if (frame_status_fatal(rc)) {
+			check(frame_decoder_next(d, &m, NULL) == rc &&
+			    m == NULL, "fatal error not sticky in next");
+			check(frame_decoder_feed(d, "x", 1) == rc,
+			    "fatal error not sticky in feed");
+			return rc;
+		}
+	}
+}
+
+static void
+push(struct frame_decoder *d, const uint8_t *p, size_t n, bool zero_copy)
+{
+	size_t got;
+	void *w;
+
+	if (!zero_copy) {
+		check(frame_decoder_feed(d, p, n) == FRAME_OK, "feed failed");
+		return;
+	}
+	/* Ask for less than needed now and then: the default is fine too. */
+	w = frame_decoder_reserve(d, n > 1 ? n : 0, &got);
+	check(w != NULL && got >= n, "reserve too small");
+	memcpy(w, p, n);
+	frame_decoder_commit(d, n);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct frame_decoder d;
+	size_t off = 1, n, base;
+	bool zero_copy;
+
+	if (size == 0)
+		return 0;
+	zero_copy = (data[0] & 0x80) != 0;
+	base = data[0] & 0x7f;
+	frame_decoder_init(&d, FUZZ_MAX);
+	while (off < size) {
+		n = base == 0 ? size - off : 1 + data[off] % base;
+		if (n > size - off)
+			n = size - off;
+		push(&d, data + off, n, zero_copy);
+		off += n;
+		if (drain(&d) != FRAME_NEED_MORE)
+			break;
+	}
+	frame_decoder_free(&d);
+	return 0;
+}

@@ -1,0 +1,1752 @@
+#!/usr/bin/env python3
+"""llmd: the test LLM server of masterd's test suite and offline demo.
+
+It stands in for real model providers.  It listens on 127.0.0.1 only and
+speaks three real APIs, streaming (SSE) and not:
+
+  * OpenAI Chat Completions   POST .../chat/completions
+  * OpenAI Responses          POST .../responses, GET .../responses/{id},
+                              POST .../conversations
+  * Anthropic Messages        POST .../messages, POST .../messages/count_tokens
+  * model lists               GET  .../models (OpenAI or Anthropic shape)
+
+Answers come deterministically from a JSON script of rules.  Faults (error
+statuses with Retry-After, stalls, cut connections, malformed JSON, trickled
+bytes, in-stream errors) are injected per rule, queued through the control
+API under /_llmd/, or drawn at a seeded random rate.  Every request is
+recorded as one JSON line.  It stops by itself after --max-lifetime seconds,
+when its parent process exits, on SIGTERM/SIGINT, or when asked.
+
+Test tooling, not product: Python 3 standard library only.  README.md next to
+this file documents the script format, the faults and the record format.
+"""
+
+import argparse
+import hmac
+import http
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+LOOPBACK = "127.0.0.1"
+MAX_BODY = 64 * 1024 * 1024
+APIS = ("chat", "responses", "anthropic")
+DEFAULT_MODEL_LIST = ["llmd-test"]
+DEFAULT_REPLY = "llmd default reply: api={api} model={model}"
+EXTRA_REASONS = {529: "Overloaded"}
+EOLS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+
+
+def est_tokens(text):
+    """Deterministic token estimate: one token per four characters."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def json_bytes(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def split_text(text, size):
+    """Cut text into delta pieces of at most size characters."""
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def reason_phrase(status):
+    if status in EXTRA_REASONS:
+        return EXTRA_REASONS[status]
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Status %d" % status
+
+
+def content_text(content):
+    """The text of a message content: a string, a part, or a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return ""
+    out = []
+    for part in content:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, dict):
+            for key in ("text", "thinking", "output", "arguments"):
+                if isinstance(part.get(key), str):
+                    out.append(part[key])
+                    break
+            else:
+                if "content" in part:
+                    out.append(content_text(part["content"]))
+    return "\n".join(x for x in out if x)
+
+
+def mask_key(key):
+    if len(key) <= 8:
+        return "*" * len(key)
+    return key[:3] + "*" * (len(key) - 7) + key[-4:]
+
+
+# --------------------------------------------------------------------------
+# Script: rules, matching, validation
+
+
+class ScriptError(ValueError):
+    """A script, rule or fault object that does not fit the format."""
+
+
+MATCH_KEYS = {"api", "model", "system_contains", "input_contains", "turn",
+              "header", "stream"}
+REPLY_KEYS = {"text", "json", "texts", "truncated", "chunk", "sse"}
+RULE_KEYS = {"name", "match", "reply", "fault", "reasoning", "usage"}
+USAGE_KEYS = {"input", "output", "cached", "reasoning"}
+SSE_KEYS = {"eol", "multiline", "comments", "no_space"}
+ERROR_KEYS = {"type", "code", "message", "param"}
+FAULT_BEHAVIOUR = {"status", "json_error_to_stream", "stall", "cut_after",
+                   "malformed", "trickle", "error_in_stream", "delay",
+                   "event_delay"}
+FAULT_KEYS = FAULT_BEHAVIOUR | {"retry_after", "retry_after_ms",
+                                "x_should_retry", "body", "content_type",
+                                "error", "count", "match", "shape", "after",
+                                "reset"}
+# Faults with any of these keys keep the scripted reply from the client.
+SPOILING = {"status", "json_error_to_stream", "stall", "cut_after",
+            "malformed", "error_in_stream"}
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _need(cond, where, what):
+    if not cond:
+        raise ScriptError("%s: %s" % (where, what))
+
+
+def _no_unknown(obj, allowed, where):
+    unknown = sorted(set(obj) - allowed)
+    _need(not unknown, where, "unknown key(s) %s" % ", ".join(unknown))
+
+
+def _str_or_strs(v):
+    return isinstance(v, str) or (
+        isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+
+
+def check_match(m, where, allow_turn=True):
+    _need(isinstance(m, dict), where, "match must be an object")
+    _no_unknown(m, MATCH_KEYS if allow_turn else MATCH_KEYS - {"turn"}, where)
+    if "api" in m:
+        apis = [m["api"]] if isinstance(m["api"], str) else m["api"]
+        _need(_str_or_strs(m["api"]) and all(a in APIS for a in apis),
+              where, "api must be one of (or a list of) %s" % ", ".join(APIS))
+    if "model" in m:
+        _need(_str_or_strs(m["model"]), where, "model must be a string or list")
+    for key in ("system_contains", "input_contains"):
+        if key in m:
+            _need(isinstance(m[key], str), where, key + " must be a string")
+    if "turn" in m:
+        _need(_is_int(m["turn"]) and m["turn"] >= 1, where,
+              "turn must be an integer >= 1")
+    if "header" in m:
+        h = m["header"]
+        _need(isinstance(h, dict) and all(
+            isinstance(v, str) or v is True for v in h.values()),
+            where, "header must map names to a string value or true")
+    if "stream" in m:
+        _need(isinstance(m["stream"], bool), where, "stream must be a boolean")
+
+
+def check_reply(r, where):
+    _need(isinstance(r, dict), where, "reply must be an object")
+    _no_unknown(r, REPLY_KEYS, where)
+    kinds = [k for k in ("text", "json", "texts") if k in r]
+    _need(len(kinds) == 1, where, "reply needs exactly one of text, json, texts")
+    if "text" in r:
+        _need(isinstance(r["text"], str), where, "text must be a string")
+    if "texts" in r:
+        _need(isinstance(r["texts"], list) and r["texts"], where,
+              "texts must be a non-empty list")
+    if "truncated" in r:
+        _need(isinstance(r["truncated"], bool), where, "truncated: boolean")
+    if "chunk" in r:
+        _need(_is_int(r["chunk"]) and r["chunk"] >= 1, where, "chunk >= 1")
+    if "sse" in r:
+        s = r["sse"]
+        _need(isinstance(s, dict), where, "sse must be an object")
+        _no_unknown(s, SSE_KEYS, where + ".sse")
+        _need(s.get("eol", "lf") in EOLS, where, "sse.eol: lf, crlf or cr")
+
+
+def check_fault(f, where, queued=False):
+    _need(isinstance(f, dict), where, "fault must be an object")
+    allowed = FAULT_KEYS if queued else FAULT_KEYS - {"match"}
+    _no_unknown(f, allowed, where)
+    _need(FAULT_BEHAVIOUR & set(f), where, "fault needs one of " +
+          ", ".join(sorted(FAULT_BEHAVIOUR)))
+    if "status" in f:
+        _need(_is_int(f["status"]) and 200 <= f["status"] <= 599, where,
+              "status must be an HTTP status 200..599")
+    for key in ("stall", "delay", "event_delay", "retry_after_ms"):
+        if key in f:
+            _need(_is_num(f[key]) and f[key] >= 0, where, key + " >= 0")
+    if "retry_after" in f:
+        _need(_is_num(f["retry_after"]) or isinstance(f["retry_after"], str),
+              where, "retry_after: seconds or an HTTP-date string")
+    if "x_should_retry" in f:
+        _need(isinstance(f["x_should_retry"], (str, bool)), where,
+              "x_should_retry: \"true\" or \"false\"")
+    for key in ("count", "cut_after", "after"):
+        if key in f:
+            low = 1 if key == "count" else 0
+            _need(_is_int(f[key]) and f[key] >= low, where,
+                  "%s must be an integer >= %d" % (key, low))
+    for key in ("malformed", "error_in_stream", "json_error_to_stream",
+                "reset"):
+        if key in f:
+            _need(isinstance(f[key], bool), where, key + " must be a boolean")
+    if "trickle" in f:
+        _need(isinstance(f["trickle"], bool) or (
+            _is_num(f["trickle"]) and f["trickle"] >= 0), where,
+            "trickle: true or seconds per byte")
+    if "shape" in f:
+        _need(f["shape"] in ("flat", "nested", "failed"), where,
+              "shape: flat, nested or failed")
+    if "error" in f:
+        _need(isinstance(f["error"], dict), where, "error must be an object")
+        _no_unknown(f["error"], ERROR_KEYS, where + ".error")
+    if "content_type" in f:
+        _need(isinstance(f["content_type"], str), where, "content_type: string")
+    if "body" in f:
+        _need("status" in f or f.get("json_error_to_stream"), where,
+              "body needs status")
+    if "match" in f:
+        check_match(f["match"], where + ".match", allow_turn=False)
+
+
+def check_rule(spec, where):
+    _need(isinstance(spec, dict), where, "rule must be an object")
+    _no_unknown(spec, RULE_KEYS, where)
+    check_match(spec.get("match", {}), where + ".match")
+    if "reply" in spec:
+        check_reply(spec["reply"], where + ".reply")
+    if "fault" in spec:
+        check_fault(spec["fault"], where + ".fault")
+    if "reasoning" in spec:
+        _need(isinstance(spec["reasoning"], (bool, str)), where,
+              "reasoning: true or a summary string")
+    if "usage" in spec:
+        u = spec["usage"]
+        _need(isinstance(u, dict), where, "usage must be an object")
+        _no_unknown(u, USAGE_KEYS, where + ".usage")
+        _need(all(_is_int(v) and v >= 0 for v in u.values()), where,
+              "usage values must be integers >= 0")
+
+
+@dataclass
+class Req:
+    """What a request asks, reduced to what rules match on."""
+    api: str
+    model: str
+    system: str
+    latest: str
+    context: str
+    stream: bool
+    headers: dict
+
+
+def match_static(m, req):
+    """Every condition of m except turn holds for req."""
+    if "api" in m:
+        apis = [m["api"]] if isinstance(m["api"], str) else m["api"]
+        if req.api not in apis:
+            return False
+    if "model" in m:
+        pats = [m["model"]] if isinstance(m["model"], str) else m["model"]
+        if not any(fnmatchcase(req.model, p) for p in pats):
+            return False
+    if m.get("system_contains", "") not in req.system:
+        return False
+    if m.get("input_contains", "") not in req.latest:
+        return False
+    for name, want in m.get("header", {}).items():
+        got = req.headers.get(name.lower())
+        if got is None or (want is not True and got != want):
+            return False
+    if "stream" in m and m["stream"] != req.stream:
+        return False
+    return True
+
+
+class Rule:
+    def __init__(self, index, spec):
+        self.index = index
+        self.match = spec.get("match", {})
+        self.reply = spec.get("reply")
+        self.fault = spec.get("fault")
+        self.reasoning = spec.get("reasoning", False)
+        self.usage = spec.get("usage", {})
+        self.seen = 0      # requests that met the conditions other than turn
+        self.served = 0    # replies delivered (advances "texts")
+        self.faulted = 0   # requests given this rule's fault
+
+
+class Script:
+    """Parsed script: rules in order, a default reply, extra model names."""
+
+    def __init__(self, source):
+        if isinstance(source, list):
+            source = {"rules": source}
+        _need(isinstance(source, dict), "script",
+              "must be a list of rules or an object with rules")
+        _no_unknown(source, {"rules", "default", "models"}, "script")
+        rules = source.get("rules", [])
+        _need(isinstance(rules, list), "script", "rules must be a list")
+        for i, spec in enumerate(rules):
+            check_rule(spec, "rule %d" % i)
+        default = source.get("default")
+        if default is not None:
+            check_reply(default, "default")
+        models = source.get("models", [])
+        _need(isinstance(models, list) and all(
+            isinstance(x, str) for x in models), "script", "models: strings")
+        self.source = source
+        self.rules = [Rule(i, spec) for i, spec in enumerate(rules)]
+        self.default = default
+        self.extra_models = models
+
+    def match(self, req):
+        """First rule matching req; counts turns of the rules it passes."""
+        for rule in self.rules:
+            if not match_static(rule.match, req):
+                continue
+            rule.seen += 1
+            turn = rule.match.get("turn")
+            if turn is not None and rule.seen != turn:
+                continue
+            return rule
+        return None
+
+    def reset(self):
+        for rule in self.rules:
+            rule.seen = rule.served = rule.faulted = 0
+
+    def models(self):
+        names = list(self.extra_models)
+        for rule in self.rules:
+            m = rule.match.get("model")
+            for name in ([m] if isinstance(m, str) else m or []):
+                if not any(c in name for c in "*?["):
+                    names.append(name)
+        names = list(dict.fromkeys(names))
+        return names or list(DEFAULT_MODEL_LIST)
+
+
+def reply_text(reply, index):
+    """The text a reply object answers with on its index-th delivery."""
+    if "text" in reply:
+        return reply["text"]
+    if "json" in reply:
+        return json.dumps(reply["json"], ensure_ascii=False)
+    item = reply["texts"][min(index, len(reply["texts"]) - 1)]
+    return item if isinstance(item, str) else json.dumps(item,
+                                                          ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------
+# Faults
+
+
+def random_fault_pool(stall):
+    return [{"status": 429, "retry_after": 1}, {"status": 503},
+            {"cut_after": 2}, {"stall": stall}]
+
+
+def fault_delivers(fault):
+    """True when a fault still lets the scripted reply through whole."""
+    return fault is None or not SPOILING & set(fault)
+
+
+class QueuedFault:
+    def __init__(self, spec):
+        self.match = spec.get("match", {})
+        self.remaining = spec.get("count", 1)
+        self.fault = {k: v for k, v in spec.items()
+                      if k not in ("match", "count")}
+
+    def describe(self):
+        return dict(self.fault, count=self.remaining, match=self.match)
+
+
+@dataclass
+class Answer:
+    text: str
+    reasoning: object
+    truncated: bool
+    chunk: int
+    sse: dict
+    usage: dict
+
+
+@dataclass
+class Decision:
+    rule: object
+    fault: object
+    answer: Answer
+
+
+# --------------------------------------------------------------------------
+# Error bodies in each API's own shape
+
+OPENAI_ERRORS = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory",
+          "Country, region, or territory not supported"),
+    404: ("invalid_request_error", "model_not_found",
+          "The model does not exist or you do not have access to it."),
+    408: ("server_error", None, "Request timed out."),
+    409: ("invalid_request_error", None, "Conflict."),
+    429: ("requests", "rate_limit_exceeded",
+          "Rate limit reached for requests. Please try again later."),
+    500: ("server_error", None, "The server had an error while processing "
+          "your request. Sorry about that!"),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("server_error", None,
+          "The engine is currently overloaded, please try again later."),
+}
+ANTHROPIC_ERRORS = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error",
+          "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def openai_error(status, over=None):
+    etype, code, msg = OPENAI_ERRORS.get(status, (
+        "server_error" if status >= 500 else "invalid_request_error", None,
+        reason_phrase(status)))
+    over = over or {}
+    return {"error": {"message": over.get("message", msg),
+                      "type": over.get("type", etype),
+                      "param": over.get("param"),
+                      "code": over.get("code", code)}}
+
+
+def anthropic_error(status, request_id, over=None):
+    etype, msg = ANTHROPIC_ERRORS.get(status, (
+        "api_error" if status >= 500 else "invalid_request_error",
+        reason_phrase(status)))
+    over = over or {}
+    return {"type": "error",
+            "error": {"type": over.get("type", etype),
+                      "message": over.get("message", msg)},
+            "request_id": request_id}
+
+
+# --------------------------------------------------------------------------
+# Reading requests of each API
+
+
+def model_of(body):
+    model = body.get("model")
+    return model if isinstance(model, str) else ""
+
+
+def chat_req(body, headers):
+    msgs = body.get("messages") or []
+    system, latest, everything = [], "", []
+    for msg in msgs:
+        if not isinstance(msg, dict):
+            continue
+        text = content_text(msg.get("content"))
+        everything.append(text)
+        if msg.get("role") in ("system", "developer"):
+            system.append(text)
+        elif msg.get("role") == "user":
+            latest = text
+    return Req("chat", model_of(body), "\n".join(system), latest,
+               "\n".join(everything), body.get("stream") is True, headers)
+
+
+def responses_req(body, headers, history):
+    inp = body.get("input")
+    system = [body["instructions"]] if isinstance(
+        body.get("instructions"), str) else []
+    everything = list(system) + ([history] if history else [])
+    latest = ""
+    if isinstance(inp, str):
+        latest = inp
+        everything.append(inp)
+    elif isinstance(inp, list):
+        last_any = ""
+        for item in inp:
+            if isinstance(item, str):
+                item = {"role": "user", "content": item}
+            if not isinstance(item, dict):
+                continue
+            text = content_text(item.get("content")) or content_text(item)
+            everything.append(text)
+            last_any = text or last_any
+            if item.get("role") in ("system", "developer"):
+                system.append(text)
+            elif item.get("role") == "user":
+                latest = text
+        latest = latest or last_any
+    return Req("responses", model_of(body), "\n".join(system), latest,
+               "\n".join(everything), body.get("stream") is True, headers)
+
+
+def anthropic_req(body, headers):
+    system = content_text(body.get("system"))
+    latest, everything = "", [system]
+    for msg in body.get("messages") or []:
+        if not isinstance(msg, dict):
+            continue
+        text = content_text(msg.get("content"))
+        everything.append(text)
+        if msg.get("role") == "user":
+            latest = text
+    return Req("anthropic", model_of(body), system, latest,
+               "\n".join(x for x in everything if x),
+               body.get("stream") is True, headers)
+
+
+# --------------------------------------------------------------------------
+# Building answers: non-stream objects and stream event lists.
+# A stream is (events, delta_index): events are (event name or None,
+# payload dict or raw string); delta_index is the first text delta.
+
+
+@dataclass
+class Ctx:
+    """Everything a builder needs about one answer."""
+    api: str
+    seq: int
+    model: str
+    created: int
+    answer: Answer
+    body: dict
+    resp_id: str = ""
+    conversation: object = None
+
+
+def reasoning_summary(answer):
+    return answer.reasoning if isinstance(answer.reasoning, str) else ""
+
+
+def chat_usage(u):
+    return {"prompt_tokens": u["input"], "completion_tokens": u["output"],
+            "total_tokens": u["input"] + u["output"],
+            "prompt_tokens_details": {"cached_tokens": u["cached"]},
+            "completion_tokens_details": {"reasoning_tokens": u["reasoning"]}}
+
+
+def chat_object(ctx):
+    a = ctx.answer
+    return {"id": "chatcmpl-llmd%010d" % ctx.seq, "object": "chat.completion",
+            "created": ctx.created, "model": ctx.model,
+            "choices": [{"index": 0,
+                         "message": {"role": "assistant", "content": a.text,
+                                     "refusal": None, "annotations": []},
+                         "logprobs": None,
+                         "finish_reason": "length" if a.truncated else "stop"}],
+            "usage": chat_usage(a.usage), "system_fingerprint": "fp_llmd"}
+
+
+def chat_events(ctx):
+    a = ctx.answer
+    opts = ctx.body.get("stream_options")
+    with_usage = isinstance(opts, dict) and opts.get("include_usage") is True
+    base = {"id": "chatcmpl-llmd%010d" % ctx.seq,
+            "object": "chat.completion.chunk", "created": ctx.created,
+            "model": ctx.model, "system_fingerprint": "fp_llmd"}
+
+    def chunk(delta, finish=None):
+        c = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None,
+                                 "finish_reason": finish}])
+        if with_usage:
+            c["usage"] = None
+        return (None, c)
+
+    events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+    events += [chunk({"content": p}) for p in split_text(a.text, a.chunk)]
+    events.append(chunk({}, "length" if a.truncated else "stop"))
+    if with_usage:
+        events.append((None, dict(base, choices=[], usage=chat_usage(a.usage))))
+    events.append((None, "[DONE]"))
+    return events, 1
+
+
+def responses_usage(u):
+    return {"input_tokens": u["input"],
+            "input_tokens_details": {"cached_tokens": u["cached"]},
+            "output_tokens": u["output"],
+            "output_tokens_details": {"reasoning_tokens": u["reasoning"]},
+            "total_tokens": u["input"] + u["output"]}
+
+
+def responses_items(ctx):
+    """The finished output items: an optional reasoning item, a message."""
+    a = ctx.answer
+    items = []
+    if a.reasoning:
+        summary = reasoning_summary(a)
+        items.append({"type": "reasoning", "id": "rs_llmd%010d" % ctx.seq,
+                      "summary": [{"type": "summary_text", "text": summary}]
+                      if summary else []})
+    items.append({"type": "message", "id": "msg_llmd%010d" % ctx.seq,
+                  "status": "incomplete" if a.truncated else "completed",
+                  "role": "assistant",
+                  "content": [{"type": "output_text", "text": a.text,
+                               "annotations": [], "logprobs": []}]})
+    return items
+
+
+def responses_object(ctx, status=None, output=None, usage=True):
+    a, body = ctx.answer, ctx.body
+    if status is None:
+        status = "incomplete" if a.truncated else "completed"
+    return {
+        "id": ctx.resp_id, "object": "response", "created_at": ctx.created,
+        "status": status, "background": False, "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"}
+        if status == "incomplete" else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": ctx.model,
+        "output": responses_items(ctx) if output is None else output,
+        "parallel_tool_calls": True,
+        "previous_response_id": body.get("previous_response_id"),
+        "conversation": {"id": ctx.conversation} if ctx.conversation else None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": body.get("store") is not False,
+        "temperature": 1.0,
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": "auto", "tools": [], "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": responses_usage(a.usage) if usage else None,
+        "user": None, "metadata": body.get("metadata") or {}}
+
+
+def responses_events(ctx):
+    a = ctx.answer
+    items = responses_items(ctx)
+    events = []
+
+    def emit(etype, **fields):
+        fields = dict({"type": etype, "sequence_number": len(events)}, **fields)
+        events.append((etype, fields))
+
+    pending = responses_object(ctx, "in_progress", [], usage=False)
+    emit("response.created", response=pending)
+    emit("response.in_progress", response=pending)
+    delta_index = None
+    for out_index, item in enumerate(items):
+        if item["type"] == "reasoning":
+            emit("response.output_item.added", output_index=out_index,
+                 item=dict(item, summary=[]))
+            for si, part in enumerate(item["summary"]):
+                ids = dict(item_id=item["id"], output_index=out_index,
+                           summary_index=si)
+                emit("response.reasoning_summary_part.added",
+                     part={"type": "summary_text", "text": ""}, **ids)
+                for piece in split_text(part["text"], a.chunk):
+                    emit("response.reasoning_summary_text.delta", delta=piece,
+                         **ids)
+                emit("response.reasoning_summary_text.done",
+                     text=part["text"], **ids)
+                emit("response.reasoning_summary_part.done", part=part, **ids)
+            emit("response.output_item.done", output_index=out_index, item=item)
+            continue
+        ids = dict(item_id=item["id"], output_index=out_index, content_index=0)
+        emit("response.output_item.added", output_index=out_index,
+             item=dict(item, status="in_progress", content=[]))
+        emit("response.content_part.added",
+             part={"type": "output_text", "text": "", "annotations": [],
+                   "logprobs": []}, **ids)
+        delta_index = len(events)
+        for piece in split_text(a.text, a.chunk):
+            emit("response.output_text.delta", delta=piece, logprobs=[], **ids)
+        emit("response.output_text.done", text=a.text, logprobs=[], **ids)
+        emit("response.content_part.done", part=item["content"][0], **ids)
+        emit("response.output_item.done", output_index=out_index, item=item)
+    final = responses_object(ctx)
+    emit("response.incomplete" if a.truncated else "response.completed",
+         response=final)
+    return events, delta_index
+
+
+def anthropic_usage(u):
+    return {"input_tokens": u["input"], "output_tokens": u["output"],
+            "cache_read_input_tokens": u["cached"],
+            "cache_creation_input_tokens": 0}
+
+
+def thinking_signature(seq):
+    return "bGxtZC1zaWduYXR1cmU%010d" % seq
+
+
+def anthropic_object(ctx):
+    a = ctx.answer
+    content = []
+    if a.reasoning:
+        content.append({"type": "thinking",
+                        "thinking": reasoning_summary(a) or "Thinking.",
+                        "signature": thinking_signature(ctx.seq)})
+    content.append({"type": "text", "text": a.text})
+    return {"id": "msg_llmd%010d" % ctx.seq, "type": "message",
+            "role": "assistant", "model": ctx.model, "content": content,
+            "stop_reason": "max_tokens" if a.truncated else "end_turn",
+            "stop_sequence": None, "usage": anthropic_usage(a.usage)}
+
+
+def anthropic_events(ctx):
+    a = ctx.answer
+    full = anthropic_object(ctx)
+    start = dict(full, content=[], stop_reason=None, stop_sequence=None,
+                 usage=dict(full["usage"], output_tokens=1))
+    events = [("message_start", {"type": "message_start", "message": start})]
+    delta_index = None
+    for index, block in enumerate(full["content"]):
+        pinged = index > 0  # one ping, after the first block start
+        if block["type"] == "thinking":
+            events.append(("content_block_start", {
+                "type": "content_block_start", "index": index,
+                "content_block": {"type": "thinking", "thinking": "",
+                                  "signature": ""}}))
+            events.append(("ping", {"type": "ping"}))
+            events += [("content_block_delta", {
+                "type": "content_block_delta", "index": index,
+                "delta": {"type": "thinking_delta", "thinking": p}})
+                for p in split_text(block["thinking"], a.chunk)]
+            events.append(("content_block_delta", {
+                "type": "content_block_delta", "index": index,
+                "delta": {"type": "signature_delta",
+                          "signature": block["signature"]}}))
+        else:
+            events.append(("content_block_start", {
+                "type": "content_block_start", "index": index,
+                "content_block": {"type": "text", "text": ""}}))
+            if not pinged:
+                events.append(("ping", {"type": "ping"}))
+            delta_index = len(events)
+            events += [("content_block_delta", {
+                "type": "content_block_delta", "index": index,
+                "delta": {"type": "text_delta", "text": p}})
+                for p in split_text(block["text"], a.chunk)]
+        events.append(("content_block_stop",
+                       {"type": "content_block_stop", "index": index}))
+    events.append(("message_delta", {
+        "type": "message_delta",
+        "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
+        "usage": {"output_tokens": a.usage["output"]}}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events, delta_index
+
+
+def stream_error_events(ctx, fault, sent):
+    """The in-stream error event(s) of ctx.api; sent = events already out."""
+    over = fault.get("error") or {}
+    if ctx.api == "anthropic":
+        return [("error", {"type": "error", "error": {
+            "type": over.get("type", "overloaded_error"),
+            "message": over.get("message", "Overloaded")}})]
+    err = {"message": over.get("message", OPENAI_ERRORS[500][2]),
+           "type": over.get("type", "server_error"),
+           "param": over.get("param"),
+           "code": over.get("code", "server_error")}
+    if ctx.api == "chat":
+        return [(None, {"error": err})]
+    shape = fault.get("shape", "flat")
+    if shape == "nested":
+        return [("error", {"type": "error", "error": err,
+                           "sequence_number": sent})]
+    if shape == "failed":
+        resp = responses_object(ctx, "failed", [], usage=False)
+        resp["error"] = {"code": err["code"], "message": err["message"]}
+        return [("response.failed", {"type": "response.failed",
+                                     "sequence_number": sent,
+                                     "response": resp})]
+    return [("error", {"type": "error", "code": err["code"],
+                       "message": err["message"], "param": err["param"],
+                       "sequence_number": sent})]
+
+
+def encode_event(name, payload, style):
+    """One SSE event as bytes, in the given style (see README: reply.sse)."""
+    eol = EOLS[style.get("eol", "lf")]
+    sep = ":" if style.get("no_space") else ": "
+    if isinstance(payload, str):
+        data = payload
+    else:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                          indent=1 if style.get("multiline") else None)
+    lines = [": llmd"] if style.get("comments") else []
+    if name:
+        lines.append("event" + sep + name)
+    lines += ["data" + sep + line for line in data.split("\n")]
+    return (eol.join(lines) + eol + eol).encode()
+
+
+def malformed_payload(payload):
+    """A payload cut in half: never valid JSON."""
+    text = payload if isinstance(payload, str) else json.dumps(
+        payload, ensure_ascii=False, separators=(",", ":"))
+    return text[:max(1, len(text) // 2)]
+
+
+# --------------------------------------------------------------------------
+# Server state
+
+
+class Recorder:
+    """The request record: a JSON-lines file and an in-memory copy."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.entries = []
+        self.file = open(path, "w", encoding="utf-8") if path else None
+
+    def write(self, entry, keep=True):
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        with self.lock:
+            if keep:
+                self.entries.append(entry)
+            if self.file:
+                self.file.write(line + "\n")
+                self.file.flush()
+
+    def since(self, seq):
+        with self.lock:
+            found = [e for e in self.entries if e.get("seq", 0) > seq]
+        return sorted(found, key=lambda e: e["seq"])
+
+    def close(self):
+        if self.file:
+            self.file.close()
+
+
+class App:
+    """Shared state: script, fault queue, stored responses, record."""
+
+    def __init__(self, opts, script):
+        self.opts = opts
+        self.lock = threading.Lock()
+        self.script = script
+        self.queue = []
+        self.responses = {}
+        self.conversations = {}
+        self.rng = random.Random(opts.seed)
+        self.seq = 0
+        self.recorder = Recorder(opts.record)
+        self.stopping = threading.Event()
+        self.stop_reason = None
+
+    def next_seq(self):
+        with self.lock:
+            self.seq += 1
+            return self.seq
+
+    def request_stop(self, reason):
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def reset(self):
+        with self.lock:
+            self.queue.clear()
+            self.responses.clear()
+            self.conversations.clear()
+            self.script.reset()
+            self.rng = random.Random(self.opts.seed)
+
+    def replace_script(self, script):
+        with self.lock:
+            self.script = script
+
+    def queue_faults(self, specs):
+        with self.lock:
+            self.queue += [QueuedFault(s) for s in specs]
+            return len(self.queue)
+
+    def queued(self):
+        with self.lock:
+            return [q.describe() for q in self.queue]
+
+    def models(self):
+        with self.lock:
+            return self.script.models()
+
+    def decide(self, req):
+        """Pick the rule, the fault and the answer for one API request."""
+        with self.lock:
+            rule = self.script.match(req)
+            fault = self._pick_fault(req, rule)
+            served = rule.served if rule else 0
+            if rule and fault_delivers(fault):
+                rule.served += 1
+            default = self.script.default
+        reply = rule.reply if rule and rule.reply else default
+        if reply:
+            text = reply_text(reply, served)
+            if reply is default:
+                text = text.replace("{api}", req.api).replace(
+                    "{model}", req.model)
+        else:
+            reply = {}
+            text = DEFAULT_REPLY.format(api=req.api, model=req.model)
+        reasoning = rule.reasoning if rule else False
+        answer = Answer(text=text, reasoning=reasoning,
+                        truncated=reply.get("truncated", False),
+                        chunk=reply.get("chunk", self.opts.chunk_chars),
+                        sse=reply.get("sse", {}),
+                        usage=self._usage(req, text, reasoning,
+                                          rule.usage if rule else {}))
+        return Decision(rule, fault, answer)
+
+    def _pick_fault(self, req, rule):
+        """Queued fault, else the rule's, else a random one (or None)."""
+        drawn = None
+        if self.opts.fault_rate > 0 and self.rng.random() < self.opts.fault_rate:
+            pool = random_fault_pool(self.opts.fault_stall)
+            drawn = dict(pool[self.rng.randrange(len(pool))], source="random")
+        for q in self.queue:
+            if match_static(q.match, req):
+                q.remaining -= 1
+                if q.remaining <= 0:
+                    self.queue.remove(q)
+                return dict(q.fault, source="queue")
+        if rule and rule.fault:
+            limit = rule.fault.get("count")
+            if limit is None or rule.faulted < limit:
+                rule.faulted += 1
+                return dict(rule.fault, source="rule")
+        return drawn
+
+    @staticmethod
+    def _usage(req, text, reasoning, over):
+        if isinstance(reasoning, str):
+            r_tokens = est_tokens(reasoning)
+        else:
+            r_tokens = 8 if reasoning else 0
+        usage = {"input": est_tokens(req.context),
+                 "output": est_tokens(text) + r_tokens,
+                 "cached": 0, "reasoning": r_tokens}
+        usage.update(over)
+        return usage
+
+    def lookup_response(self, rid):
+        with self.lock:
+            return self.responses.get(rid)
+
+    def lookup_conversation(self, cid):
+        with self.lock:
+            return self.conversations.get(cid)
+
+    def store_turn(self, rid, conv, context, obj):
+        with self.lock:
+            if rid:
+                self.responses[rid] = {"context": context, "object": obj}
+            if conv:
+                self.conversations[conv] = {"context": context,
+                                            "id": conv}
+
+    def new_conversation(self, seq, context):
+        cid = "conv_llmd%010d" % seq
+        with self.lock:
+            self.conversations[cid] = {"context": context, "id": cid}
+        return cid
+
+
+# --------------------------------------------------------------------------
+# HTTP: one exchange (request and its answer)
+
+
+class ClientGone(Exception):
+    """The client closed the connection while we were answering."""
+
+
+class Writer:
+    """Writes a body: chunked or raw, whole or trickled a byte at a time."""
+
+    def __init__(self, ex, chunked, trickle):
+        self.ex, self.chunked, self.trickle = ex, chunked, trickle
+
+    def _raw(self, data):
+        try:
+            self.ex.h.wfile.write(data)
+        except OSError as e:
+            raise ClientGone() from e
+
+    def write(self, data):
+        if not data:
+            return
+        if self.trickle is None:
+            self._raw(b"%x\r\n%s\r\n" % (len(data), data)
+                      if self.chunked else data)
+            return
+        for i in range(len(data)):
+            byte = data[i:i + 1]
+            self._raw(b"1\r\n%s\r\n" % byte if self.chunked else byte)
+            if self.ex.app.stopping.wait(self.trickle):
+                raise ClientGone()
+
+    def end(self):
+        if self.chunked:
+            self._raw(b"0\r\n\r\n")
+
+
+class Exchange:
+    """One request: its record entry and the ways to answer it."""
+
+    def __init__(self, handler, app, url, raw):
+        self.h = handler
+        self.app = app
+        self.method = handler.command
+        self.path = url.path
+        self.headers = {}
+        for name, value in handler.headers.items():
+            name = name.lower()
+            self.headers[name] = (self.headers[name] + ", " + value
+                                  if name in self.headers else value)
+        self.raw = raw
+        self.body, self.body_ok = self._parse(raw)
+        self.api = None
+        self.family = "openai"
+        self.req = None
+        self.seq = app.next_seq()
+        self.request_id = "req_llmd%016d" % self.seq
+        self.recorded = False
+        self.rec = {"seq": self.seq, "time": time.time(),
+                    "method": self.method, "path": handler.path,
+                    "headers": self.headers, "body": self.body, "api": None,
+                    "stream": False, "matched_rule": None, "fault": None,
+                    "status": None}
+
+    @staticmethod
+    def _parse(raw):
+        if not raw:
+            return None, False
+        text = raw.decode("utf-8", "replace")
+        try:
+            return json.loads(text), True
+        except ValueError:
+            return text, False
+
+    def record(self):
+        if not self.recorded:
+            self.recorded = True
+            self.rec["api"] = self.api
+            self.app.recorder.write(self.rec)
+            if self.app.opts.verbose:
+                sys.stderr.write("llmd: #%d %s %s api=%s status=%s fault=%s\n"
+                                 % (self.seq, self.method, self.path, self.api,
+                                    self.rec["status"], self.rec["fault"]))
+
+    def wait(self, seconds):
+        """Sleep, cut short when the server stops; True if stopping."""
+        return self.app.stopping.wait(seconds) if seconds else False
+
+    def common_headers(self, fault=None):
+        hdrs = [("request-id" if self.family == "anthropic" else
+                 "x-request-id", self.request_id)]
+        fault = fault or {}
+        if "retry_after" in fault:
+            ra = fault["retry_after"]
+            hdrs.append(("Retry-After", ra if isinstance(ra, str) else
+                         ("%d" % ra if float(ra).is_integer() else "%g" % ra)))
+        if "retry_after_ms" in fault:
+            hdrs.append(("retry-after-ms", "%g" % fault["retry_after_ms"]))
+        if "x_should_retry" in fault:
+            v = fault["x_should_retry"]
+            hdrs.append(("x-should-retry", str(v).lower()
+                         if isinstance(v, bool) else v))
+        return hdrs
+
+    def send_head(self, status, headers):
+        # Record first: once a client sees any byte, its line is written.
+        self.rec["status"] = status
+        self.record()
+        try:
+            self.h.send_response(status, reason_phrase(status))
+            for name, value in headers:
+                self.h.send_header(name, value)
+            self.h.end_headers()
+        except OSError as e:
+            raise ClientGone() from e
+
+    def trickle_of(self, fault):
+        t = (fault or {}).get("trickle")
+        if t is None or t is False:
+            return None
+        return self.app.opts.trickle_delay if t is True else float(t)
+
+    def send_bytes(self, status, data, ctype, fault=None, cut=False):
+        """A whole body with Content-Length (only half of it when cut)."""
+        hdrs = [("Content-Type", ctype), ("Content-Length", str(len(data)))]
+        self.send_head(status, hdrs + self.common_headers(fault))
+        writer = Writer(self, False, self.trickle_of(fault))
+        if not cut:
+            writer.write(data)
+            return
+        writer.write(data[:len(data) // 2])
+        self.wait((fault or {}).get("stall", 0))
+        self.abort(fault)
+
+    def send_json(self, status, obj, fault=None):
+        self.send_bytes(status, json_bytes(obj), "application/json", fault)
+
+    def error(self, status, message=None, etype=None, code=None, param=None,
+              fault=None):
+        """An error response in this API's shape."""
+        over = dict((fault or {}).get("error") or {})
+        for key, val in (("message", message), ("type", etype),
+                         ("code", code), ("param", param)):
+            if val is not None:
+                over.setdefault(key, val)
+        if fault and "body" in fault:
+            body = fault["body"]
+            data = body.encode() if isinstance(body, str) else json_bytes(body)
+        elif self.family == "anthropic":
+            data = json_bytes(anthropic_error(status, self.request_id, over))
+        else:
+            data = json_bytes(openai_error(status, over))
+        ctype = (fault or {}).get("content_type", "application/json")
+        self.send_bytes(status, data, ctype, fault)
+
+    def abort(self, fault=None):
+        """Drop the connection without finishing the response."""
+        self.h.close_connection = True
+        sock = self.h.connection
+        try:
+            if (fault or {}).get("reset"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                sock.close()
+            else:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ---- answering with a decision
+
+    def execute(self, decision, ctx, make_object, make_stream):
+        """Answer per the decision: a fault, or the scripted reply."""
+        fault = decision.fault or {}
+        self.rec["matched_rule"] = decision.rule.index if decision.rule else None
+        self.rec["fault"] = decision.fault
+        if self.wait(fault.get("delay", 0)):
+            return self.abort()
+        if "stall" in fault and "cut_after" not in fault:
+            self.record()
+            self.wait(fault["stall"])
+            return self.abort(fault)
+        if "status" in fault or fault.get("json_error_to_stream"):
+            return self.error(fault.get("status", 500), fault=fault)
+        if self.req.stream:
+            return self.send_stream(ctx, make_stream(ctx), fault)
+        data = json_bytes(make_object(ctx))
+        if fault.get("malformed"):
+            data = data[:len(data) // 2]
+        self.send_bytes(200, data, "application/json", fault,
+                        cut="cut_after" in fault)
+
+    def send_stream(self, ctx, plan, fault):
+        events, delta_index = plan
+        if delta_index is None:
+            delta_index = len(events) - 1
+        events = list(events)
+        if fault.get("malformed"):
+            name, payload = events[delta_index]
+            events.insert(delta_index, (name, malformed_payload(payload)))
+        closing = False
+        if fault.get("error_in_stream"):
+            keep = fault.get("after", delta_index + 1)
+            events = events[:keep] + stream_error_events(ctx, fault, keep)
+            closing = True
+        http10 = self.h.request_version == "HTTP/1.0"
+        hdrs = [("Content-Type", "text/event-stream; charset=utf-8"),
+                ("Cache-Control", "no-cache")]
+        if http10:
+            hdrs.append(("Connection", "close"))
+            self.h.close_connection = True
+        else:
+            hdrs.append(("Transfer-Encoding", "chunked"))
+        self.send_head(200, hdrs + self.common_headers(fault))
+        writer = Writer(self, not http10, self.trickle_of(fault))
+        cut = fault.get("cut_after")
+        style = ctx.answer.sse
+        for i, (name, payload) in enumerate(events):
+            if cut is not None and i >= cut:
+                self.wait(fault.get("stall", 0))
+                return self.abort(fault)
+            writer.write(encode_event(name, payload, style))
+            if i + 1 < len(events) and self.wait(fault.get("event_delay", 0)):
+                return self.abort()
+        writer.end()
+        if closing:
+            self.h.close_connection = True
+
+
+# --------------------------------------------------------------------------
+# The APIs
+
+
+def check_auth(ex):
+    """Send the API's own auth error and return False, or return True."""
+    key = ex.app.opts.api_key
+    if ex.family == "anthropic":
+        got = ex.headers.get("x-api-key")
+        if not got:
+            ex.error(401, "x-api-key header is required", "authentication_error")
+            return False
+        if key and not hmac.compare_digest(got.encode(), key.encode()):
+            ex.error(401, "invalid x-api-key", "authentication_error")
+            return False
+        if not ex.headers.get("anthropic-version"):
+            ex.error(400, "anthropic-version: header is required",
+                     "invalid_request_error")
+            return False
+        return True
+    if not key:
+        return True
+    auth = ex.headers.get("authorization", "")
+    if not auth:
+        ex.error(401, "You didn't provide an API key. You need to provide your "
+                 "API key in an Authorization header using Bearer auth (i.e. "
+                 "Authorization: Bearer YOUR_KEY).", "invalid_request_error")
+        return False
+    m = re.match(r"(?i)bearer\s+(.*)$", auth)
+    got = m.group(1).strip() if m else auth
+    if not m or not hmac.compare_digest(got.encode(), key.encode()):
+        ex.error(401, "Incorrect API key provided: %s." % mask_key(got),
+                 "invalid_request_error", code="invalid_api_key")
+        return False
+    return True
+
+
+def require_json(ex):
+    """The body as a JSON object, or None after sending a 400."""
+    if ex.body_ok and isinstance(ex.body, dict):
+        return ex.body
+    if ex.family == "anthropic":
+        ex.error(400, "Request body is not valid JSON."
+                 if ex.raw else "Request body is required.",
+                 "invalid_request_error")
+    else:
+        ex.error(400, "We could not parse the JSON body of your request. The "
+                 "API expects a JSON payload.", "invalid_request_error")
+    return None
+
+
+def missing(ex, name):
+    if ex.family == "anthropic":
+        ex.error(400, "%s: Field required" % name, "invalid_request_error")
+    else:
+        ex.error(400, "Missing required parameter: '%s'." % name,
+                 "invalid_request_error", "missing_required_parameter", name)
+
+
+def new_ctx(ex, body, answer, **kw):
+    return Ctx(api=ex.api, seq=ex.seq, model=model_of(body),
+               created=int(time.time()), answer=answer, body=body, **kw)
+
+
+def serve_chat(ex):
+    body = require_json(ex)
+    if body is None:
+        return
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return ex.error(400, "you must provide a model parameter",
+                        "invalid_request_error")
+    if not isinstance(body.get("messages"), list):
+        return missing(ex, "messages")
+    ex.req = chat_req(body, ex.headers)
+    ex.rec["stream"] = ex.req.stream
+    decision = ex.app.decide(ex.req)
+    ex.execute(decision, new_ctx(ex, body, decision.answer),
+               chat_object, chat_events)
+
+
+def conversation_id(body):
+    conv = body.get("conversation")
+    if isinstance(conv, dict):
+        return conv.get("id")
+    return conv
+
+
+def serve_responses(ex):
+    body = require_json(ex)
+    if body is None:
+        return
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return missing(ex, "model")
+    prev_id, conv = body.get("previous_response_id"), conversation_id(body)
+    if prev_id and conv:
+        return ex.error(400, "Mutually exclusive parameters: Ensure you are "
+                        "only providing one of: 'previous_response_id' or "
+                        "'conversation'.", "invalid_request_error",
+                        "mutually_exclusive_parameters", "conversation")
+    history = ""
+    if prev_id:
+        prev = ex.app.lookup_response(prev_id)
+        if prev is None:
+            return ex.error(400, "Previous response with id '%s' not found."
+                            % prev_id, "invalid_request_error",
+                            "previous_response_not_found",
+                            "previous_response_id")
+        history = prev["context"]
+    if conv:
+        found = ex.app.lookup_conversation(conv)
+        if found is None:
+            return ex.error(404, "Conversation with id '%s' not found." % conv,
+                            "invalid_request_error", "conversation_not_found",
+                            "conversation")
+        history = found["context"]
+    ex.req = responses_req(body, ex.headers, history)
+    ex.rec["stream"] = ex.req.stream
+    decision = ex.app.decide(ex.req)
+    ctx = new_ctx(ex, body, decision.answer, resp_id="resp_llmd%024x" % ex.seq,
+                  conversation=conv)
+    if fault_delivers(decision.fault):
+        context = "\n".join(x for x in (history, ex.req.latest,
+                                        decision.answer.text) if x)
+        stored = body.get("store") is not False
+        ex.app.store_turn(ctx.resp_id if stored else None, conv, context,
+                          responses_object(ctx))
+    ex.execute(decision, ctx, responses_object, responses_events)
+
+
+def serve_response_get(ex, rid):
+    found = ex.app.lookup_response(rid)
+    if found is None:
+        return ex.error(404, "Response with id '%s' not found." % rid,
+                        "invalid_request_error", param="response_id")
+    ex.send_json(200, found["object"])
+
+
+def serve_conversation_create(ex):
+    body = ex.body if ex.body_ok and isinstance(ex.body, dict) else {}
+    items = body.get("items") or []
+    context = "\n".join(content_text(i.get("content")) for i in items
+                        if isinstance(i, dict))
+    cid = ex.app.new_conversation(ex.seq, context)
+    ex.send_json(200, {"id": cid, "object": "conversation",
+                       "created_at": int(time.time()),
+                       "metadata": body.get("metadata") or {}})
+
+
+def serve_anthropic(ex):
+    body = require_json(ex)
+    if body is None:
+        return
+    for name in ("model", "messages", "max_tokens"):
+        if name not in body:
+            return missing(ex, name)
+    if not isinstance(body["messages"], list):
+        return ex.error(400, "messages: Input should be a valid list",
+                        "invalid_request_error")
+    ex.req = anthropic_req(body, ex.headers)
+    ex.rec["stream"] = ex.req.stream
+    decision = ex.app.decide(ex.req)
+    ex.execute(decision, new_ctx(ex, body, decision.answer),
+               anthropic_object, anthropic_events)
+
+
+def serve_count_tokens(ex):
+    body = require_json(ex)
+    if body is None:
+        return
+    ex.send_json(200, {"input_tokens": est_tokens(
+        anthropic_req(body, ex.headers).context)})
+
+
+def serve_models(ex):
+    names = ex.app.models()
+    if ex.family == "anthropic":
+        data = [{"type": "model", "id": n, "display_name": n,
+                 "created_at": "2025-01-01T00:00:00Z"} for n in names]
+        return ex.send_json(200, {"data": data, "has_more": False,
+                                  "first_id": names[0], "last_id": names[-1]})
+    data = [{"id": n, "object": "model", "created": 0, "owned_by": "llmd"}
+            for n in names]
+    ex.send_json(200, {"object": "list", "data": data})
+
+
+RESPONSE_ID = re.compile(r"/responses/([^/]+)$")
+
+
+def route(ex):
+    """(api name for the record, family, serve function) for a request."""
+    path, method = ex.path.rstrip("/"), ex.method
+    anthropic_hdr = "anthropic-version" in ex.headers or "x-api-key" in ex.headers
+    if method == "POST":
+        if path.endswith("/chat/completions"):
+            return "chat", "openai", serve_chat
+        if path.endswith("/responses"):
+            return "responses", "openai", serve_responses
+        if path.endswith("/conversations"):
+            return "conversations", "openai", serve_conversation_create
+        if path.endswith("/messages/count_tokens"):
+            return "anthropic", "anthropic", serve_count_tokens
+        if path.endswith("/messages"):
+            return "anthropic", "anthropic", serve_anthropic
+    if method == "GET":
+        if path.endswith("/models"):
+            return ("models", "anthropic" if anthropic_hdr else "openai",
+                    serve_models)
+        m = RESPONSE_ID.search(path)
+        if m:
+            return "responses", "openai", lambda e: serve_response_get(
+                e, m.group(1))
+    return None, "anthropic" if anthropic_hdr else "openai", None
+
+
+def serve_api(ex):
+    api, ex.family, serve = route(ex)
+    ex.api = api
+    if serve is None:
+        return ex.error(404, "Invalid URL (%s %s)" % (ex.method, ex.path),
+                        "invalid_request_error", code="unknown_url")
+    if check_auth(ex):
+        serve(ex)
+
+
+# --------------------------------------------------------------------------
+# Control API under /_llmd/
+
+
+def control(handler, app, url, raw):
+    def reply(status, obj):
+        data = json_bytes(obj)
+        handler.send_response(status, reason_phrase(status))
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    if not handler.client_address[0].startswith("127."):
+        return reply(403, {"ok": False, "error": "control API is loopback only"})
+    what = (handler.command, url.path[len("/_llmd"):].rstrip("/"))
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        return reply(400, {"ok": False, "error": "body is not JSON"})
+    try:
+        result = control_action(app, what, parse_qs(url.query), body)
+    except ScriptError as e:
+        return reply(400, {"ok": False, "error": str(e)})
+    if result is None:
+        return reply(404, {"ok": False, "error": "no such control endpoint"})
+    reply(200, result)
+    if what == ("POST", "/shutdown"):
+        app.request_stop("shutdown-request")
+
+
+def control_action(app, what, query, body):
+    if what == ("GET", "/health"):
+        return {"ok": True}
+    if what == ("GET", "/requests"):
+        try:
+            since = int(query.get("since", ["0"])[0])
+        except ValueError:
+            raise ScriptError("since must be an integer")
+        return app.recorder.since(since)
+    if what == ("GET", "/faults"):
+        return app.queued()
+    if what == ("GET", "/script"):
+        return app.script.source
+    if what == ("POST", "/fault"):
+        specs = body if isinstance(body, list) else [body]
+        for i, spec in enumerate(specs):
+            check_fault(spec, "fault %d" % i, queued=True)
+        return {"ok": True, "queued": app.queue_faults(specs)}
+    if what == ("POST", "/script"):
+        script = Script(body)
+        app.replace_script(script)
+        return {"ok": True, "rules": len(script.rules)}
+    if what == ("POST", "/reset"):
+        app.reset()
+        return {"ok": True}
+    if what == ("POST", "/shutdown"):
+        return {"ok": True}
+    return None
+
+
+# --------------------------------------------------------------------------
+# HTTP server plumbing
+
+
+class BodyError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "llmd/1"
+    sys_version = ""
+    timeout = 300
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, fmt, *args):
+        if self.server.app.opts.verbose > 1:
+            sys.stderr.write("llmd: %s %s\n" % (self.address_string(),
+                                                fmt % args))
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BodyError(400, "bad Content-Length")
+        if length < 0 or length > MAX_BODY:
+            raise BodyError(413, "request body too large")
+        return self.rfile.read(length)
+
+    def read_chunked(self):
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BodyError(400, "bad chunk size")
+            if size == 0:
+                while self.rfile.readline(1024).strip():
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                raise BodyError(413, "request body too large")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def plain_error(self, status, message):
+        data = json_bytes(openai_error(status, {"message": message}))
+        self.close_connection = True
+        self.send_response(status, reason_phrase(status))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def dispatch(self):
+        app = self.server.app
+        url = urlsplit(self.path)
+        try:
+            raw = self.read_body()
+        except BodyError as e:
+            return self.plain_error(e.status, str(e))
+        if url.path.startswith("/_llmd/"):
+            return control(self, app, url, raw)
+        ex = Exchange(self, app, url, raw)
+        try:
+            serve_api(ex)
+        except ClientGone:
+            self.close_connection = True
+        except Exception:
+            traceback.print_exc()
+            if ex.recorded:
+                ex.abort()
+            else:
+                ex.rec["status"] = 500
+                ex.record()
+                self.plain_error(500, "llmd internal error")
+        finally:
+            ex.record()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, app):
+        self.app = app
+        super().__init__(address, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind resolves the host name; skip that lookup.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+# --------------------------------------------------------------------------
+# Main
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="llmd.py", allow_abbrev=False,
+        description="Test LLM server for masterd (loopback only).")
+    p.add_argument("--host", default=LOOPBACK,
+                   help="must be 127.0.0.1 (anything else is refused)")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--port-file", help="write the port here once listening")
+    p.add_argument("--script", help="JSON script of rules")
+    p.add_argument("--record", help="JSON-lines record of every request")
+    p.add_argument("--api-key", default=os.environ.get("LLMD_API_KEY"),
+                   help="required key (default: $LLMD_API_KEY; prefer the "
+                   "environment, argv is visible to other users)")
+    p.add_argument("--max-lifetime", type=float, default=600.0,
+                   help="exit after this many seconds (0: never)")
+    p.add_argument("--no-parent-watch", action="store_true",
+                   help="keep running when the parent process exits")
+    p.add_argument("--fault-rate", type=float, default=0.0,
+                   help="fraction of API requests given a random fault")
+    p.add_argument("--seed", type=int, default=0, help="seed of --fault-rate")
+    p.add_argument("--fault-stall", type=float, default=2.0,
+                   help="seconds of the random stall fault")
+    p.add_argument("--chunk-chars", type=int, default=8,
+                   help="characters per streamed text delta")
+    p.add_argument("--trickle-delay", type=float, default=0.002,
+                   help="seconds between bytes of a trickle fault")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log requests to stderr (twice: HTTP lines too)")
+    opts = p.parse_args(argv)
+    if opts.host != LOOPBACK:
+        p.error("refusing --host %s: llmd listens on %s only"
+                % (opts.host, LOOPBACK))
+    if not 0.0 <= opts.fault_rate <= 1.0:
+        p.error("--fault-rate must be within 0..1")
+    if opts.chunk_chars < 1:
+        p.error("--chunk-chars must be >= 1")
+    return opts
+
+
+def redacted_argv(argv):
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("***")
+            hide = False
+        elif arg == "--api-key":
+            out.append(arg)
+            hide = True
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg)
+    return out
+
+
+def load_script(path):
+    if not path:
+        return Script([])
+    with open(path, encoding="utf-8") as f:
+        return Script(json.load(f))
+
+
+def write_port_file(path, port):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.replace(tmp, path)
+
+
+def wait_for_stop(app, opts, parent):
+    """Block until a stop reason appears; return it."""
+    start = time.monotonic()
+    while app.stop_reason is None:
+        time.sleep(0.05)
+        if opts.max_lifetime > 0 and time.monotonic() - start >= opts.max_lifetime:
+            app.request_stop("max-lifetime")
+        elif not opts.no_parent_watch and os.getppid() != parent:
+            app.request_stop("parent-exited")
+    return app.stop_reason
+
+
+def main(argv=None):
+    parent = os.getppid()
+    argv = sys.argv[1:] if argv is None else argv
+    opts = parse_args(argv)
+    try:
+        script = load_script(opts.script)
+    except (OSError, ValueError) as e:
+        sys.stderr.write("llmd: bad script %s: %s\n" % (opts.script, e))
+        return 2
+    app = App(opts, script)
+    server = Server((opts.host, opts.port), app)
+    port = server.server_address[1]
+
+    def on_signal(signum, frame):
+        app.request_stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    app.recorder.write({"seq": 0, "event": "start", "time": time.time(),
+                        "pid": os.getpid(), "port": port,
+                        "argv": [sys.argv[0]] + redacted_argv(argv),
+                        "env_keys": sorted(os.environ)}, keep=False)
+    threading.Thread(target=server.serve_forever, args=(0.05,),
+                     daemon=True).start()
+    if opts.port_file:
+        write_port_file(opts.port_file, port)
+    if opts.verbose:
+        sys.stderr.write("llmd: listening on http://%s:%d\n" % (LOOPBACK, port))
+    reason = wait_for_stop(app, opts, parent)
+    app.stopping.set()
+    server.shutdown()
+    server.server_close()
+    app.recorder.write({"seq": app.next_seq(), "event": "stop",
+                        "time": time.time(), "reason": reason}, keep=False)
+    app.recorder.close()
+    if opts.port_file:
+        try:
+            os.unlink(opts.port_file)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

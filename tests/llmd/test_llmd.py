@@ -1,0 +1,931 @@
+#!/usr/bin/env python3
+"""Self-test of llmd, masterd's test LLM server.
+
+Starts llmd.py as a subprocess on port 0 with a temporary script and record
+file, waits for its port file, and checks the three APIs (streaming and not),
+Responses chaining, authentication, every fault type, the record, the control
+API, seeded fault rates and the ways the server stops.
+
+Run: python3 tests/llmd/test_llmd.py      (unittest + http.client only)
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LLMD = os.path.join(HERE, "llmd.py")
+HOST = "127.0.0.1"
+KEY = "sk-llmd-test-0123456789abcdef"
+OPENAI_AUTH = {"Authorization": "Bearer " + KEY}
+ANTHROPIC_AUTH = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+
+SCRIPT = {
+    "models": ["gpt-llmd", "claude-llmd"],
+    "default": {"text": "default for {api} on {model}"},
+    "rules": [
+        {"name": "reasoning",
+         "match": {"api": "responses", "input_contains": "think"},
+         "reply": {"text": "Thought about it."}, "reasoning": True},
+        {"match": {"input_contains": "json please"},
+         "reply": {"json": {"files": [], "ok": True}}},
+        {"match": {"input_contains": "count", "turn": 2},
+         "reply": {"text": "second count"}},
+        {"match": {"input_contains": "count"},
+         "reply": {"texts": ["c1", "c2", "c3"]}},
+        {"match": {"header": {"x-llmd-test": "special"}},
+         "reply": {"text": "header matched"}},
+        {"match": {"system_contains": "You are the critic"},
+         "reply": {"text": "critic says ok"},
+         "usage": {"input": 100, "output": 7}},
+        {"match": {"input_contains": "flaky"},
+         "fault": {"status": 503, "count": 2}, "reply": {"text": "finally"}},
+        {"match": {"input_contains": "truncate"},
+         "reply": {"text": "cut short", "truncated": True}},
+        {"match": {"input_contains": "odd sse"},
+         "reply": {"text": "odd framing \u00fcn\u00efc\u00f8d\u00e9 ok",
+                   "chunk": 3,
+                   "sse": {"eol": "crlf", "multiline": True,
+                           "comments": True, "no_space": True}}},
+        {"match": {"input_contains": "hello"},
+         "reply": {"text": "Hello from llmd, a scripted answer."}},
+    ],
+}
+HELLO = "Hello from llmd, a scripted answer."
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def wait_for_file(path, proc=None, deadline=10.0):
+    """Poll for a file with a deadline (never a fixed sleep)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return text
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("llmd exited early: rc=%s stderr=%s" % (
+                proc.returncode, proc.stderr.read() if proc.stderr else ""))
+        time.sleep(0.01)
+    raise AssertionError("no port file after %.0f s" % deadline)
+
+
+def pid_alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def wait_until(cond, deadline=5.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+class LlmdProcess:
+    """One llmd subprocess in its own temporary directory."""
+
+    def __init__(self, script=None, args=(), env=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="llmd-test-")
+        d = self.tmp.name
+        self.port_file = os.path.join(d, "port")
+        self.record = os.path.join(d, "record.jsonl")
+        cmd = [sys.executable, LLMD, "--port-file", self.port_file,
+               "--record", self.record, "--max-lifetime", "120"]
+        if script is not None:
+            path = os.path.join(d, "script.json")
+            with open(path, "w") as f:
+                json.dump(script, f)
+            cmd += ["--script", path]
+        full_env = dict(os.environ)
+        full_env.pop("LLMD_API_KEY", None)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(cmd + list(args), env=full_env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.port = int(wait_for_file(self.port_file, self.proc))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                call(self.port, "POST", "/_llmd/shutdown", timeout=2)
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired, http.client.HTTPException):
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stderr.close()
+        self.tmp.cleanup()
+
+    def record_lines(self):
+        with open(self.record, encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+
+class Resp:
+    def __init__(self, status, headers, raw, error=None):
+        self.status, self.headers, self.raw, self.error = (
+            status, headers, raw, error)
+
+    def json(self):
+        return json.loads(self.raw)
+
+    def events(self):
+        return parse_sse(self.raw)
+
+
+def call(port, method, path, body=None, headers=None, timeout=10, conn=None):
+    """One HTTP exchange; a cut body comes back with .error set."""
+    c = conn or http.client.HTTPConnection(HOST, port, timeout=timeout)
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    hdrs = {"Content-Type": "application/json"}
+    hdrs.update(headers or {})
+    try:
+        c.request(method, path, body=data, headers=hdrs)
+        r = c.getresponse()
+        error = None
+        try:
+            raw = r.read()
+        except http.client.IncompleteRead as e:
+            raw, error = e.partial, e
+        return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, raw,
+                    error)
+    finally:
+        if conn is None:
+            c.close()
+
+
+def parse_sse(raw):
+    """Events of an SSE body (WHATWG rules: CR, LF or CRLF; comments;
+    multi-line data; a final event without its blank line is dropped)."""
+    events, name, data = [], None, []
+    for line in re.split(r"\r\n|\r|\n", raw.decode("utf-8")):
+        if line == "":
+            if data:
+                events.append((name or "message", "\n".join(data)))
+            name, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "event":
+            name = value
+        elif field == "data":
+            data.append(value)
+    return events
+
+
+def chat_body(text, stream=False, **extra):
+    body = {"model": "gpt-llmd", "stream": stream,
+            "messages": [{"role": "system", "content": "Be brief."},
+                         {"role": "user", "content": text}]}
+    body.update(extra)
+    return body
+
+
+def anthropic_body(text, stream=False, **extra):
+    body = {"model": "claude-llmd", "max_tokens": 256, "stream": stream,
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": text}]}
+    body.update(extra)
+    return body
+
+
+def chat_stream_text(events):
+    text = ""
+    for _, data in events:
+        if data == "[DONE]":
+            continue
+        for choice in json.loads(data)["choices"]:
+            text += choice["delta"].get("content") or ""
+    return text
+
+
+# --------------------------------------------------------------------------
+# The APIs, the script, faults, the record and the control API
+
+
+class ApiTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LlmdProcess(SCRIPT, env={"LLMD_API_KEY": KEY})
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.control("POST", "/_llmd/reset")
+
+    def control(self, method, path, body=None):
+        r = call(self.port, method, path, body)
+        self.assertEqual(r.status, 200, r.raw)
+        return r.json()
+
+    def chat(self, text, stream=False, headers=None, path="/v1/chat/completions",
+             **extra):
+        return call(self.port, "POST", path, chat_body(text, stream, **extra),
+                    dict(OPENAI_AUTH, **(headers or {})))
+
+    def responses(self, body, headers=None):
+        return call(self.port, "POST", "/v1/responses",
+                    dict({"model": "gpt-llmd"}, **body),
+                    dict(OPENAI_AUTH, **(headers or {})))
+
+    def anthropic(self, text, stream=False, headers=None, **extra):
+        return call(self.port, "POST", "/v1/messages",
+                    anthropic_body(text, stream, **extra),
+                    dict(ANTHROPIC_AUTH, **(headers or {})))
+
+    def fault(self, spec):
+        return self.control("POST", "/_llmd/fault", spec)
+
+    # ---- Chat Completions
+
+    def test_chat_nonstream(self):
+        r = self.chat("hello there")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-type"], "application/json")
+        self.assertEqual(int(r.headers["content-length"]), len(r.raw))
+        obj = r.json()
+        self.assertEqual(obj["object"], "chat.completion")
+        self.assertEqual(obj["model"], "gpt-llmd")
+        self.assertTrue(obj["id"].startswith("chatcmpl-"))
+        choice = obj["choices"][0]
+        self.assertEqual(choice["message"],
+                         dict(choice["message"], role="assistant", content=HELLO))
+        self.assertEqual(choice["finish_reason"], "stop")
+        u = obj["usage"]
+        self.assertEqual(u["completion_tokens"], -(-len(HELLO) // 4))
+        self.assertEqual(u["total_tokens"],
+                         u["prompt_tokens"] + u["completion_tokens"])
+
+    def test_chat_stream_with_usage(self):
+        r = self.chat("hello", stream=True,
+                      stream_options={"include_usage": True})
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers["content-type"].startswith("text/event-stream"))
+        self.assertEqual(r.headers.get("transfer-encoding"), "chunked")
+        events = r.events()
+        self.assertEqual(events[-1], ("message", "[DONE]"))
+        chunks = [json.loads(d) for _, d in events[:-1]]
+        self.assertTrue(all(c["object"] == "chat.completion.chunk"
+                            for c in chunks))
+        self.assertGreater(len(chunks), 4)
+        self.assertEqual(chat_stream_text(events), HELLO)
+        self.assertEqual(chunks[-2]["choices"][0]["finish_reason"], "stop")
+        self.assertEqual(chunks[-1]["choices"], [])
+        self.assertEqual(chunks[-1]["usage"]["completion_tokens"],
+                         -(-len(HELLO) // 4))
+        self.assertTrue(all(c["usage"] is None for c in chunks[:-1]))
+
+    def test_chat_stream_without_usage(self):
+        events = self.chat("hello", stream=True).events()
+        self.assertEqual(events[-1][1], "[DONE]")
+        self.assertNotIn("usage", json.loads(events[-2][1]))
+        self.assertEqual(json.loads(events[-2][1])["choices"][0]
+                         ["finish_reason"], "stop")
+
+    def test_chat_under_prefixes(self):
+        for path in ("/openai/v1/chat/completions", "/api/v1/chat/completions",
+                     "/v1beta/openai/chat/completions?x=1"):
+            r = self.chat("hello", path=path)
+            self.assertEqual(r.status, 200, path)
+            self.assertEqual(r.json()["choices"][0]["message"]["content"], HELLO)
+
+    def test_truncated_reply(self):
+        self.assertEqual(self.chat("truncate").json()["choices"][0]
+                         ["finish_reason"], "length")
+        obj = self.responses({"input": "truncate"}).json()
+        self.assertEqual(obj["status"], "incomplete")
+        self.assertEqual(obj["incomplete_details"]["reason"], "max_output_tokens")
+        self.assertEqual(self.anthropic("truncate").json()["stop_reason"],
+                         "max_tokens")
+
+    def test_odd_sse_framing_still_parses(self):
+        events = self.chat("odd sse", stream=True).events()
+        self.assertEqual(chat_stream_text(events),
+                         "odd framing \u00fcn\u00efc\u00f8d\u00e9 ok")
+
+    # ---- Responses
+
+    def test_responses_nonstream_with_reasoning(self):
+        r = self.responses({"input": "please think", "instructions": "Be brief."})
+        self.assertEqual(r.status, 200)
+        obj = r.json()
+        self.assertTrue(obj["id"].startswith("resp_"))
+        self.assertEqual((obj["object"], obj["status"]), ("response", "completed"))
+        self.assertEqual([o["type"] for o in obj["output"]],
+                         ["reasoning", "message"])
+        msg = obj["output"][1]
+        self.assertEqual((msg["role"], msg["status"]), ("assistant", "completed"))
+        self.assertEqual(msg["content"][0]["type"], "output_text")
+        self.assertEqual(msg["content"][0]["text"], "Thought about it.")
+        self.assertEqual(msg["content"][0]["annotations"], [])
+        u = obj["usage"]
+        self.assertGreater(u["output_tokens_details"]["reasoning_tokens"], 0)
+        self.assertEqual(u["input_tokens_details"]["cached_tokens"], 0)
+        self.assertEqual(u["total_tokens"], u["input_tokens"] + u["output_tokens"])
+
+    def test_responses_input_list(self):
+        obj = self.responses({"input": [
+            {"role": "developer", "content": "You are the critic."},
+            {"role": "user", "content": [{"type": "input_text",
+                                          "text": "review this"}]}]}).json()
+        self.assertEqual(obj["output"][0]["content"][0]["text"], "critic says ok")
+        self.assertEqual(obj["usage"]["input_tokens"], 100)
+        self.assertEqual(obj["usage"]["output_tokens"], 7)
+
+    def test_responses_stream(self):
+        r = self.responses({"input": "hello", "stream": True})
+        self.assertEqual(r.status, 200)
+        events = r.events()
+        names = [n for n, _ in events]
+        payloads = [json.loads(d) for _, d in events]
+        self.assertEqual(names[:4], ["response.created", "response.in_progress",
+                                     "response.output_item.added",
+                                     "response.content_part.added"])
+        self.assertEqual(names[-4:], ["response.output_text.done",
+                                      "response.content_part.done",
+                                      "response.output_item.done",
+                                      "response.completed"])
+        deltas = [p["delta"] for p in payloads
+                  if p["type"] == "response.output_text.delta"]
+        self.assertGreater(len(deltas), 2)
+        self.assertEqual("".join(deltas), HELLO)
+        self.assertEqual([p["type"] for p in payloads], names)
+        self.assertEqual([p["sequence_number"] for p in payloads],
+                         list(range(len(payloads))))
+        self.assertNotIn("[DONE]", r.raw.decode())
+        final = payloads[-1]["response"]
+        self.assertEqual(final["status"], "completed")
+        self.assertEqual(final["output"][0]["content"][0]["text"], HELLO)
+
+    def test_responses_stream_reasoning_first(self):
+        events = self.responses({"input": "think", "stream": True}).events()
+        added = [json.loads(d)["item"]["type"] for n, d in events
+                 if n == "response.output_item.added"]
+        self.assertEqual(added, ["reasoning", "message"])
+
+    def test_responses_chaining(self):
+        first = self.responses({"input": "hello"}).json()
+        second = self.responses({"input": "hello again",
+                                 "previous_response_id": first["id"]})
+        self.assertEqual(second.status, 200, second.raw)
+        obj = second.json()
+        self.assertEqual(obj["previous_response_id"], first["id"])
+        self.assertGreater(obj["usage"]["input_tokens"],
+                           first["usage"]["input_tokens"])
+        # A chain through a streamed response works too.
+        events = self.responses({"input": "hello", "stream": True,
+                                 "previous_response_id": obj["id"]}).events()
+        streamed = json.loads(events[-1][1])["response"]["id"]
+        third = self.responses({"input": "hi", "previous_response_id": streamed})
+        self.assertEqual(third.status, 200)
+        got = call(self.port, "GET", "/v1/responses/" + first["id"],
+                   headers=OPENAI_AUTH)
+        self.assertEqual(got.json()["id"], first["id"])
+
+    def test_responses_previous_not_found(self):
+        r = self.responses({"input": "hello",
+                            "previous_response_id": "resp_nope"})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json(), {"error": {
+            "message": "Previous response with id 'resp_nope' not found.",
+            "type": "invalid_request_error", "param": "previous_response_id",
+            "code": "previous_response_not_found"}})
+
+    def test_responses_store_false_is_not_chainable(self):
+        first = self.responses({"input": "hello", "store": False}).json()
+        self.assertFalse(first["store"])
+        r = self.responses({"input": "x", "previous_response_id": first["id"]})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"]["code"], "previous_response_not_found")
+
+    def test_responses_conversation(self):
+        conv = call(self.port, "POST", "/v1/conversations", {},
+                    OPENAI_AUTH).json()
+        self.assertTrue(conv["id"].startswith("conv_"))
+        r = self.responses({"input": "hello", "conversation": conv["id"]})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["conversation"], {"id": conv["id"]})
+        both = self.responses({"input": "hello", "conversation": conv["id"],
+                               "previous_response_id": r.json()["id"]})
+        self.assertEqual(both.status, 400)
+        self.assertEqual(both.json()["error"]["type"], "invalid_request_error")
+        unknown = self.responses({"input": "hello", "conversation": "conv_x"})
+        self.assertEqual(unknown.status, 404)
+
+    # ---- Anthropic Messages
+
+    def test_anthropic_nonstream(self):
+        r = self.anthropic("hello")
+        self.assertEqual(r.status, 200)
+        self.assertIn("request-id", r.headers)
+        obj = r.json()
+        self.assertTrue(obj["id"].startswith("msg_"))
+        self.assertEqual((obj["type"], obj["role"], obj["model"]),
+                         ("message", "assistant", "claude-llmd"))
+        self.assertEqual(obj["content"], [{"type": "text", "text": HELLO}])
+        self.assertEqual(obj["stop_reason"], "end_turn")
+        self.assertIsNone(obj["stop_sequence"])
+        self.assertEqual(set(obj["usage"]), {
+            "input_tokens", "output_tokens", "cache_read_input_tokens",
+            "cache_creation_input_tokens"})
+
+    def test_anthropic_stream(self):
+        events = self.anthropic("hello", stream=True).events()
+        names = [n for n, _ in events]
+        self.assertEqual(names[:3], ["message_start", "content_block_start",
+                                     "ping"])
+        self.assertEqual(names[-3:], ["content_block_stop", "message_delta",
+                                      "message_stop"])
+        payloads = [json.loads(d) for _, d in events]
+        self.assertEqual([p["type"] for p in payloads], names)
+        deltas = [p["delta"]["text"] for p in payloads
+                  if p["type"] == "content_block_delta"]
+        self.assertGreater(len(deltas), 2)
+        self.assertEqual("".join(deltas), HELLO)
+        md = payloads[-2]
+        self.assertEqual(md["delta"]["stop_reason"], "end_turn")
+        self.assertEqual(md["usage"]["output_tokens"], -(-len(HELLO) // 4))
+        self.assertEqual(payloads[0]["message"]["content"], [])
+
+    def test_anthropic_required_headers_and_fields(self):
+        body = anthropic_body("hello")
+        r = call(self.port, "POST", "/v1/messages", body,
+                 {"anthropic-version": "2023-06-01"})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json()["type"], "error")
+        self.assertEqual(r.json()["error"]["type"], "authentication_error")
+        r = call(self.port, "POST", "/v1/messages", body, {"x-api-key": KEY})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"]["type"], "invalid_request_error")
+        self.assertIn("anthropic-version", r.json()["error"]["message"])
+        r = call(self.port, "POST", "/v1/messages", body,
+                 dict(ANTHROPIC_AUTH, **{"x-api-key": "wrong"}))
+        self.assertEqual(r.status, 401)
+        del body["max_tokens"]
+        r = call(self.port, "POST", "/v1/messages", body, ANTHROPIC_AUTH)
+        self.assertEqual(r.status, 400)
+        self.assertIn("max_tokens", r.json()["error"]["message"])
+
+    def test_anthropic_count_tokens(self):
+        r = call(self.port, "POST", "/v1/messages/count_tokens",
+                 anthropic_body("hello"), ANTHROPIC_AUTH)
+        self.assertEqual(r.status, 200)
+        self.assertGreater(r.json()["input_tokens"], 0)
+
+    # ---- models, auth, script rules
+
+    def test_models(self):
+        obj = call(self.port, "GET", "/v1/models", headers=OPENAI_AUTH).json()
+        self.assertEqual(obj["object"], "list")
+        self.assertEqual([m["id"] for m in obj["data"]],
+                         ["gpt-llmd", "claude-llmd"])
+        obj = call(self.port, "GET", "/v1/models",
+                   headers=ANTHROPIC_AUTH).json()
+        self.assertEqual(obj["data"][0]["type"], "model")
+        self.assertFalse(obj["has_more"])
+
+    def test_openai_auth(self):
+        r = call(self.port, "POST", "/v1/chat/completions", chat_body("hello"))
+        self.assertEqual(r.status, 401)
+        err = r.json()["error"]
+        self.assertEqual(set(err), {"message", "type", "param", "code"})
+        self.assertEqual(err["type"], "invalid_request_error")
+        r = call(self.port, "POST", "/v1/responses",
+                 {"model": "gpt-llmd", "input": "x"},
+                 {"Authorization": "Bearer sk-wrong-key-123456"})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json()["error"]["code"], "invalid_api_key")
+        self.assertNotIn(b"sk-wrong-key-123456", r.raw)
+
+    def test_invalid_json_body(self):
+        r = call(self.port, "POST", "/v1/chat/completions", b"{not json",
+                 OPENAI_AUTH)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"]["type"], "invalid_request_error")
+
+    def test_unknown_path(self):
+        r = call(self.port, "POST", "/v1/completely/unknown", {}, OPENAI_AUTH)
+        self.assertEqual(r.status, 404)
+        self.assertIn("error", r.json())
+
+    def test_rules_turn_texts_json_header_default(self):
+        texts = [self.chat("count").json()["choices"][0]["message"]["content"]
+                 for _ in range(5)]
+        self.assertEqual(texts, ["c1", "second count", "c2", "c3", "c3"])
+        text = self.chat("json please").json()["choices"][0]["message"]["content"]
+        self.assertEqual(json.loads(text), {"files": [], "ok": True})
+        text = self.chat("anything", headers={"X-Llmd-Test": "special"}).json()[
+            "choices"][0]["message"]["content"]
+        self.assertEqual(text, "header matched")
+        text = self.anthropic("nothing matches").json()["content"][0]["text"]
+        self.assertEqual(text, "default for anthropic on claude-llmd")
+
+    def test_keep_alive_connection(self):
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        try:
+            for stream in (False, True, False, True):
+                r = call(self.port, "POST", "/v1/chat/completions",
+                         chat_body("hello", stream), OPENAI_AUTH, conn=conn)
+                self.assertEqual(r.status, 200)
+                self.assertIsNone(r.error)
+            r = call(self.port, "POST", "/v1/messages",
+                     anthropic_body("hello", True), ANTHROPIC_AUTH, conn=conn)
+            self.assertEqual(r.events()[-1][0], "message_stop")
+        finally:
+            conn.close()
+
+    # ---- faults
+
+    def test_fault_429_retry_headers_then_success(self):
+        self.fault({"status": 429, "retry_after": 7, "retry_after_ms": 1500,
+                    "x_should_retry": "true", "count": 2})
+        for _ in range(2):
+            r = self.chat("hello")
+            self.assertEqual(r.status, 429)
+            self.assertEqual(r.headers["retry-after"], "7")
+            self.assertEqual(r.headers["retry-after-ms"], "1500")
+            self.assertEqual(r.headers["x-should-retry"], "true")
+            self.assertEqual(r.json()["error"]["code"], "rate_limit_exceeded")
+        self.assertEqual(self.chat("hello").status, 200)
+
+    def test_fault_matching_and_custom_body(self):
+        self.fault({"status": 500, "body": "<html>bad gateway</html>",
+                    "content_type": "text/html", "match": {"api": "anthropic"}})
+        self.assertEqual(self.chat("hello").status, 200)
+        r = self.anthropic("hello")
+        self.assertEqual(r.status, 500)
+        self.assertEqual(r.raw, b"<html>bad gateway</html>")
+        self.assertEqual(r.headers["content-type"], "text/html")
+        self.assertEqual(self.control("GET", "/_llmd/faults"), [])
+
+    def test_fault_529_anthropic_overloaded(self):
+        self.fault({"status": 529, "retry_after": 2})
+        r = self.anthropic("hello")
+        self.assertEqual(r.status, 529)
+        self.assertEqual(r.headers["retry-after"], "2")
+        obj = r.json()
+        self.assertEqual(obj["type"], "error")
+        self.assertEqual(obj["error"], {"type": "overloaded_error",
+                                        "message": "Overloaded"})
+
+    def test_rule_fault_count(self):
+        statuses = [self.chat("flaky").status for _ in range(3)]
+        self.assertEqual(statuses, [503, 503, 200])
+        self.assertEqual(self.chat("flaky").json()["choices"][0]["message"]
+                         ["content"], "finally")
+
+    def test_fault_stall_does_not_block_others(self):
+        self.fault({"stall": 1.0, "match": {"input_contains": "slow"}})
+        outcome = {}
+
+        def stalled():
+            start = time.monotonic()
+            try:
+                self.chat("slow one")
+                outcome["error"] = None
+            except (http.client.HTTPException, OSError) as e:
+                outcome["error"] = e
+            outcome["elapsed"] = time.monotonic() - start
+
+        t = threading.Thread(target=stalled)
+        t.start()
+        start = time.monotonic()
+        self.assertTrue(wait_until(lambda: any(
+            "slow one" in json.dumps(e["body"]) for e in
+            self.control("GET", "/_llmd/requests"))))
+        self.assertEqual(self.chat("hello").status, 200)
+        self.assertLess(time.monotonic() - start, 0.9)
+        t.join(5)
+        self.assertIsInstance(outcome["error"], (http.client.RemoteDisconnected,
+                                                 ConnectionError))
+        self.assertGreater(outcome["elapsed"], 0.9)
+
+    def test_fault_stall_client_timeout(self):
+        self.fault({"stall": 2})
+        with self.assertRaises(TimeoutError):
+            call(self.port, "POST", "/v1/chat/completions", chat_body("hello"),
+                 OPENAI_AUTH, timeout=0.3)
+
+    def test_fault_cut_stream(self):
+        self.fault({"cut_after": 3})
+        r = self.chat("hello", stream=True)
+        self.assertEqual(r.status, 200)
+        self.assertIsInstance(r.error, http.client.IncompleteRead)
+        events = r.events()
+        self.assertEqual(len(events), 3)
+        self.assertNotIn("[DONE]", [d for _, d in events])
+        self.fault({"cut_after": 4, "match": {"api": "responses"}})
+        r = self.responses({"input": "hello", "stream": True})
+        self.assertIsInstance(r.error, http.client.IncompleteRead)
+        self.assertEqual(len(r.events()), 4)
+
+    def test_fault_cut_nonstream(self):
+        self.fault({"cut_after": 0})
+        r = self.anthropic("hello")
+        self.assertEqual(r.status, 200)
+        self.assertIsInstance(r.error, http.client.IncompleteRead)
+        self.assertEqual(len(r.raw), int(r.headers["content-length"]) // 2)
+
+    def test_fault_reset(self):
+        self.fault({"cut_after": 1, "reset": True})
+        with self.assertRaises((ConnectionError, http.client.HTTPException)):
+            r = self.chat("hello", stream=True)
+            if r.error:
+                raise r.error
+
+    def test_fault_malformed(self):
+        self.fault({"malformed": True, "count": 2})
+        r = self.chat("hello")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(int(r.headers["content-length"]), len(r.raw))
+        with self.assertRaises(ValueError):
+            r.json()
+        events = self.anthropic("hello", stream=True).events()
+        bad = 0
+        for _, data in events:
+            try:
+                json.loads(data)
+            except ValueError:
+                bad += 1
+        self.assertEqual(bad, 1)
+        self.assertEqual(events[-1][0], "message_stop")
+
+    def test_fault_trickle(self):
+        self.fault({"trickle": 0.001})
+        body = json.dumps(chat_body("hello")).encode()
+        sock = socket.create_connection((HOST, self.port), timeout=5)
+        try:
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                         b"Authorization: Bearer " + KEY.encode() +
+                         b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+                         % len(body) + body)
+            reads, data = 0, b""
+            while True:
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                reads += 1
+                data += piece
+        finally:
+            sock.close()
+        head, _, payload = data.partition(b"\r\n\r\n")
+        self.assertIn(b"200", head.split(b"\r\n")[0])
+        self.assertEqual(json.loads(payload)["choices"][0]["message"]["content"],
+                         HELLO)
+        self.assertGreater(reads, len(payload) // 4)
+
+    def test_fault_trickle_stream(self):
+        self.fault({"trickle": 0.0005})
+        r = self.anthropic("hello", stream=True)
+        self.assertEqual("".join(json.loads(d)["delta"]["text"]
+                                 for n, d in r.events()
+                                 if n == "content_block_delta"), HELLO)
+
+    def test_fault_error_in_stream_chat(self):
+        self.fault({"error_in_stream": True})
+        r = self.chat("hello", stream=True)
+        self.assertEqual(r.status, 200)
+        events = r.events()
+        last = json.loads(events[-1][1])
+        self.assertEqual(set(last["error"]), {"message", "type", "param", "code"})
+        self.assertNotIn("[DONE]", [d for _, d in events])
+
+    def test_fault_error_in_stream_responses_shapes(self):
+        self.fault({"error_in_stream": True, "shape": "flat"})
+        events = self.responses({"input": "hello", "stream": True}).events()
+        name, data = events[-1]
+        flat = json.loads(data)
+        self.assertEqual(name, "error")
+        self.assertEqual(set(flat), {"type", "code", "message", "param",
+                                     "sequence_number"})
+        self.assertEqual(flat["sequence_number"], len(events) - 1)
+        self.fault({"error_in_stream": True, "shape": "nested",
+                    "error": {"code": "rate_limit_exceeded",
+                              "message": "slow down"}})
+        events = self.responses({"input": "hello", "stream": True}).events()
+        nested = json.loads(events[-1][1])
+        self.assertEqual(nested["type"], "error")
+        self.assertEqual(nested["error"]["code"], "rate_limit_exceeded")
+        self.assertEqual(nested["error"]["message"], "slow down")
+        self.fault({"error_in_stream": True, "shape": "failed", "after": 2})
+        events = self.responses({"input": "hello", "stream": True}).events()
+        self.assertEqual(len(events), 3)
+        failed = json.loads(events[-1][1])
+        self.assertEqual(failed["type"], "response.failed")
+        self.assertEqual(failed["response"]["status"], "failed")
+
+    def test_fault_error_in_stream_anthropic(self):
+        self.fault({"error_in_stream": True})
+        events = self.anthropic("hello", stream=True).events()
+        self.assertEqual(events[-1][0], "error")
+        self.assertEqual(json.loads(events[-1][1]), {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+    def test_fault_json_error_to_stream(self):
+        self.fault({"json_error_to_stream": True, "status": 503})
+        r = self.chat("hello", stream=True)
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.headers["content-type"], "application/json")
+        self.assertEqual(r.json()["error"]["type"], "server_error")
+
+    def test_fault_delay_and_texts_not_consumed_by_faults(self):
+        self.fault({"status": 500})
+        self.assertEqual(self.chat("count").status, 500)
+        self.fault({"delay": 0.2, "event_delay": 0.01})
+        start = time.monotonic()
+        r = self.chat("count", stream=True)
+        self.assertGreaterEqual(time.monotonic() - start, 0.2)
+        # The 500 used turn 1 of the turn rule, not the first text.
+        self.assertEqual(chat_stream_text(r.events()), "second count")
+        self.assertEqual(self.chat("count").json()["choices"][0]["message"]
+                         ["content"], "c1")
+
+    def test_bad_fault_rejected(self):
+        r = call(self.port, "POST", "/_llmd/fault", {"stal": 1})
+        self.assertEqual(r.status, 400)
+        self.assertFalse(r.json()["ok"])
+
+    # ---- record and control API
+
+    def test_record(self):
+        self.chat("hello", headers={"X-Custom-Thing": "yes"})
+        lines = self.server.record_lines()
+        start = lines[0]
+        self.assertEqual((start["seq"], start["event"]), (0, "start"))
+        self.assertEqual(start["pid"], self.server.proc.pid)
+        self.assertIn("LLMD_API_KEY", start["env_keys"])
+        with open(self.server.record, encoding="utf-8") as f:
+            self.assertNotIn(KEY, f.readline())
+        last = [e for e in lines if e.get("path") == "/v1/chat/completions"][-1]
+        self.assertEqual(last["method"], "POST")
+        self.assertEqual(last["api"], "chat")
+        self.assertEqual(last["status"], 200)
+        self.assertEqual(last["matched_rule"], len(SCRIPT["rules"]) - 1)
+        self.assertIsNone(last["fault"])
+        self.assertEqual(last["headers"]["x-custom-thing"], "yes")
+        self.assertTrue(all(k == k.lower() for k in last["headers"]))
+        self.assertEqual(last["body"]["messages"][1]["content"], "hello")
+
+        self.fault({"status": 429, "retry_after": 1})
+        self.chat("hello")
+        entries = self.control("GET", "/_llmd/requests?since=%d" % last["seq"])
+        self.assertEqual(len(entries), 1)
+        self.assertEqual(entries[0]["status"], 429)
+        self.assertEqual(entries[0]["fault"]["status"], 429)
+        self.assertEqual(entries[0]["fault"]["source"], "queue")
+
+    def test_control_script_replace(self):
+        try:
+            self.control("POST", "/_llmd/script",
+                         {"rules": [{"reply": {"text": "replaced"}}]})
+            self.assertEqual(self.chat("hello").json()["choices"][0]["message"]
+                             ["content"], "replaced")
+            bad = call(self.port, "POST", "/_llmd/script",
+                       [{"match": {"api": "nope"}}])
+            self.assertEqual(bad.status, 400)
+        finally:
+            self.control("POST", "/_llmd/script", SCRIPT)
+        self.assertEqual(self.chat("hello").json()["choices"][0]["message"]
+                         ["content"], HELLO)
+        self.assertEqual(self.control("GET", "/_llmd/health"), {"ok": True})
+
+
+# --------------------------------------------------------------------------
+# Lifecycle and seeded fault rates
+
+
+class LifecycleTests(unittest.TestCase):
+    def test_refuses_other_hosts(self):
+        for host in ("0.0.0.0", "::1", "localhost"):
+            p = subprocess.run([sys.executable, LLMD, "--host", host],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, host)
+            self.assertIn("refusing --host", p.stderr)
+
+    def test_shutdown_request(self):
+        s = LlmdProcess()
+        try:
+            r = call(s.port, "POST", "/_llmd/shutdown")
+            self.assertEqual(r.json(), {"ok": True})
+            self.assertEqual(s.proc.wait(timeout=5), 0)
+            self.assertFalse(os.path.exists(s.port_file))
+            self.assertEqual(s.record_lines()[-1]["reason"], "shutdown-request")
+        finally:
+            s.stop()
+
+    def test_sigterm(self):
+        s = LlmdProcess()
+        try:
+            s.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(s.proc.wait(timeout=5), 0)
+            self.assertEqual(s.record_lines()[-1]["reason"], "SIGTERM")
+        finally:
+            s.stop()
+
+    def test_max_lifetime(self):
+        s = LlmdProcess(args=["--max-lifetime", "0.5"])
+        try:
+            self.assertEqual(s.proc.wait(timeout=5), 0)
+            self.assertEqual(s.record_lines()[-1]["reason"], "max-lifetime")
+        finally:
+            s.stop()
+
+    def test_parent_exit(self):
+        with tempfile.TemporaryDirectory(prefix="llmd-test-") as d:
+            port_file = os.path.join(d, "port")
+            # An intermediate parent starts llmd, waits for its port, exits.
+            code = ("import os, subprocess, sys, time\n"
+                    "p = subprocess.Popen(sys.argv[1:])\n"
+                    "while not os.path.exists(sys.argv[-1]):\n"
+                    "    time.sleep(0.01)\n"
+                    "print(p.pid)\n")
+            out = subprocess.run(
+                [sys.executable, "-c", code, sys.executable, LLMD,
+                 "--max-lifetime", "30", "--port-file", port_file],
+                capture_output=True, text=True, timeout=10)
+            pid = int(out.stdout)
+            self.assertTrue(wait_until(lambda: not pid_alive(pid), 5),
+                            "llmd outlived its parent")
+
+    def test_api_key_on_argv_not_in_start_line(self):
+        s = LlmdProcess(args=["--api-key", KEY])
+        try:
+            r = call(s.port, "POST", "/v1/chat/completions", chat_body("hi"),
+                     OPENAI_AUTH)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(call(s.port, "POST", "/v1/chat/completions",
+                                  chat_body("hi")).status, 401)
+            with open(s.record, encoding="utf-8") as f:
+                start = f.readline()
+            self.assertNotIn(KEY, start)
+            self.assertIn("***", json.loads(start)["argv"])
+        finally:
+            s.stop()
+
+    @staticmethod
+    def fault_pattern(port, n=16):
+        for i in range(n):
+            try:
+                call(port, "POST", "/v1/chat/completions",
+                     chat_body("hello %d" % i), timeout=3)
+            except (OSError, http.client.HTTPException):
+                pass
+        entries = call(port, "GET", "/_llmd/requests").json()
+        return [(e["fault"] or {}).get("status") or
+                sorted(set(e["fault"] or {}) - {"source"}) for e in entries
+                if e["api"] == "chat"][-n:]
+
+    def test_fault_rate_is_deterministic(self):
+        args = ["--fault-rate", "0.5", "--fault-stall", "0.2"]
+        a = LlmdProcess(args=args + ["--seed", "7"])
+        b = LlmdProcess(args=args + ["--seed", "7"])
+        c = LlmdProcess(args=args + ["--seed", "8"])
+        try:
+            first = self.fault_pattern(a.port)
+            self.assertEqual(first, self.fault_pattern(b.port))
+            self.assertNotEqual(first, self.fault_pattern(c.port))
+            call(a.port, "POST", "/_llmd/reset")
+            self.assertEqual(first, self.fault_pattern(a.port))
+            kinds = [k for k in first if k]
+            self.assertTrue(0 < len(kinds) < len(first), first)
+        finally:
+            for s in (a, b, c):
+                s.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

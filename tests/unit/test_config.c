@@ -1,0 +1,812 @@
+/*
+ * test_config.c — masterd's configuration file and environment overrides
+ * (common/config.c).
+ *
+ * Defaults; every value type (sizes, durations, log levels, repeated and
+ * word lists, quoted strings with escapes, paths); [domain "name"]
+ * sections; errors that name file:line and the key, several of them from
+ * one call; MASTERD_* environment overrides and a bad one naming the
+ * variable; the consistency checks; domain names; the default socket and
+ * state directory from systemd's variables.
+ */
+#include "testutil.h"
+
+#include <syslog.h>
+
+#include "common/config.h"
+
+extern char **environ;
+
+struct ctx {
+	char dir[PATH_MAX];
+	char file[PATH_MAX];	/* dir/masterd.conf */
+};
+
+/* Unset every MASTERD_* variable (but the test harness's own). */
+static void
+clear_env(void)
+{
+	char *names[256];
+	size_t n = 0;
+
+	for (char **e = environ; *e != NULL && n < 256; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (strncmp(*e, "MASTERD_", 8) != 0 ||
+		    strncmp(*e, "MASTERD_TEST_", 13) == 0 || eq == NULL)
+			continue;
+		names[n] = strndup(*e, (size_t)(eq - *e));
+		assert_non_null(names[n]);
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsetenv(names[i]);
+		free(names[i]);
+	}
+	unsetenv("STATE_DIRECTORY");
+	unsetenv("RUNTIME_DIRECTORY");
+}
+
+static int
+setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	tu_mkdtemp(c->dir, sizeof(c->dir));
+	tu_join(c->file, sizeof(c->file), c->dir, "masterd.conf");
+	clear_env();
+	/* Fixed defaults for the directories, whoever runs the test. */
+	setenv("STATE_DIRECTORY", "/state/test", 1);
+	setenv("RUNTIME_DIRECTORY", "/run/test", 1);
+	*state = c;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	clear_env();
+	tu_rmtree(c->dir);
+	free(c);
+	return 0;
+}
+
+/* Write text as the config file and load it. */
+static int
+load_text(struct ctx *c, const char *text, struct masterd_conf **conf,
+    char **errs)
+{
+	tu_write_file(c->file, text);
+	return conf_load(c->file, conf, errs);
+}
+
+/* Load text that must be accepted. */
+static struct masterd_conf *
+load_ok(struct ctx *c, const char *text)
+{
+	struct masterd_conf *conf = NULL;
+	char *errs = NULL;
+
+	if (load_text(c, text, &conf, &errs) != 0)
+		fail_msg("config refused:\n%s", errs ? errs : "(no text)");
+	assert_non_null(conf);
+	assert_null(errs);
+	return conf;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/*
+ * Load text that must be refused with exactly one error, on `line` (0:
+ * no file position), containing `needle`.
+ */
+static void
+expect_error(struct ctx *c, const char *text, unsigned line,
+    const char *needle)
+{
+	struct masterd_conf *conf = (struct masterd_conf *)c;
+	char *errs = NULL, where[PATH_MAX + 32];
+
+	assert_int_equal(load_text(c, text, &conf, &errs), -1);
+	assert_null(conf);
+	assert_non_null(errs);
+	if (count_lines(errs) != 1 || strstr(errs, needle) == NULL)
+		fail_msg("for:\n%s\ngot:\n%swanted one line with: %s", text,
+		    errs, needle);
+	if (line > 0) {
+		snprintf(where, sizeof(where), "%s:%u: ", c->file, line);
+		if (strncmp(errs, where, strlen(where)) != 0)
+			fail_msg("error does not start with %s: %s", where,
+			    errs);
+	}
+	free(errs);
+}
+
+/* ------------------------------------------------------------ defaults */
+
+static void
+assert_defaults(const struct masterd_conf *conf)
+{
+	assert_int_equal(conf->max_frame, 16 * 1024 * 1024);
+	assert_int_equal(conf->max_clients_per_uid, 64);
+	assert_int_equal(conf->log_level, LOG_INFO);
+	assert_int_equal(conf->ping_interval, 10000);
+	assert_int_equal(conf->ping_timeout, 30000);
+	assert_int_equal(conf->hello_timeout, 10000);
+	assert_int_equal(conf->restart_delay, 1000);
+	assert_int_equal(conf->restart_delay_max, 60000);
+	assert_int_equal(conf->healthy_uptime, 30000);
+	assert_int_equal(conf->start_limit_burst, 5);
+	assert_int_equal(conf->start_limit_interval, 300000);
+	assert_int_equal(conf->stop_grace, 10000);
+	assert_null(conf->control_group);
+	assert_null(conf->child_path);
+	assert_null(conf->prompts_dir);
+	assert_int_equal(conf->ndomains, 0);
+	assert_string_equal(conf->state_dir, "/state/test");
+	assert_string_equal(conf->control_socket, "/run/test/control.sock");
+}
+
+static void
+test_defaults_no_file(void **state)
+{
+	struct masterd_conf *conf = NULL;
+	char *errs = NULL;
+
+	assert_int_equal(conf_load(NULL, &conf, &errs), 0);
+	assert_non_null(conf);
+	assert_null(errs);
+	assert_null(conf->file);
+	assert_defaults(conf);
+	assert_null(conf_domain(conf, "web"));
+	conf_free(conf);
+	conf_free(NULL);
+}
+
+static void
+test_defaults_empty_file(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	conf = load_ok(c, "# only comments\n\n; and blanks\n   \n\t\n"
+	    "[masterd]\n[supervise]\n");
+	assert_string_equal(conf->file, c->file);
+	assert_defaults(conf);
+	conf_free(conf);
+
+	conf = load_ok(c, "");
+	assert_defaults(conf);
+	conf_free(conf);
+}
+
+/* ------------------------------------------------------------ types */
+
+static void
+test_every_key(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct domain_conf *d;
+
+	conf = load_ok(c,
+	    "# every key once\n"
+	    "[masterd]\n"
+	    "state_dir = /srv/masterd\n"
+	    "control_socket=/run/m/ctl.sock\n"
+	    "  control_group   =   wheel  \n"
+	    "max_clients_per_uid = 8\n"
+	    "max_frame = 64K\n"
+	    "log_level = debug\n"
+	    "child_path = /usr/libexec/masterd/masterd-child\n"
+	    "prompts_dir = /usr/share/masterd/prompts\n"
+	    "\n"
+	    "[supervise]\n"
+	    "ping_interval = 250ms\n"
+	    "ping_timeout = 2\n"
+	    "hello_timeout = 5m\n"
+	    "restart_delay = 1s\n"
+	    "restart_delay_max = 1h\n"
+	    "healthy_uptime = 90 s\n"
+	    "start_limit_burst = 3\n"
+	    "start_limit_interval = 1d\n"
+	    "stop_grace = 1500ms\n"
+	    "\n"
+	    "[domain \"frontend\"]\n"
+	    "prompt = You build the UI.\n"
+	    "check = npm test\n"
+	    "check = npm run lint -- --max-warnings=0\n"
+	    "depends = api, shared\n"
+	    "[domain \"api\"]\n"
+	    "prompt_file = api.md\n");
+	assert_string_equal(conf->state_dir, "/srv/masterd");
+	assert_string_equal(conf->control_socket, "/run/m/ctl.sock");
+	assert_string_equal(conf->control_group, "wheel");
+	assert_int_equal(conf->max_clients_per_uid, 8);
+	assert_int_equal(conf->max_frame, 64 * 1024);
+	assert_int_equal(conf->log_level, LOG_DEBUG);
+	assert_string_equal(conf->child_path,
+	    "/usr/libexec/masterd/masterd-child");
+	assert_string_equal(conf->prompts_dir, "/usr/share/masterd/prompts");
+	assert_int_equal(conf->ping_interval, 250);
+	assert_int_equal(conf->ping_timeout, 2000);
+	assert_int_equal(conf->hello_timeout, 5 * 60000);
+	assert_int_equal(conf->restart_delay, 1000);
+	assert_int_equal(conf->restart_delay_max, 3600000);
+	assert_int_equal(conf->healthy_uptime, 90000);
+	assert_int_equal(conf->start_limit_burst, 3);
+	assert_int_equal(conf->start_limit_interval, 86400000);
+	assert_int_equal(conf->stop_grace, 1500);
+
+	assert_int_equal(conf->ndomains, 2);
+	assert_string_equal(conf->domains[0].name, "frontend");
+	assert_string_equal(conf->domains[1].name, "api");
+	d = conf_domain(conf, "frontend");
+	assert_ptr_equal(d, &conf->domains[0]);
+	assert_string_equal(d->prompt, "You build the UI.");
+	assert_null(d->prompt_file);
+	assert_int_equal(d->checks.n, 2);
+	assert_string_equal(d->checks.v[0], "npm test");
+	assert_string_equal(d->checks.v[1],
+	    "npm run lint -- --max-warnings=0");
+	assert_int_equal(d->depends.n, 2);
+	assert_string_equal(d->depends.v[0], "api");
+	assert_string_equal(d->depends.v[1], "shared");
+	d = conf_domain(conf, "api");
+	assert_non_null(d);
+	assert_null(d->prompt);
+	assert_string_equal(d->prompt_file, "api.md");
+	assert_int_equal(d->checks.n, 0);
+	assert_int_equal(d->depends.n, 0);
+	assert_null(conf_domain(conf, "API"));
+	assert_null(conf_domain(conf, "nope"));
+	conf_free(conf);
+}
+
+static void
+test_parse_size(void **state)
+{
+	static const struct { const char *s; int64_t v; } good[] = {
+		{ "0", 0 }, { "4096", 4096 }, { "10B", 10 }, { "64K", 65536 },
+		{ "64k", 65536 }, { "64KiB", 65536 }, { "16M", 16 << 20 },
+		{ "16 M", 16 << 20 }, { "2MiB", 2 << 20 }, { "1G", 1 << 30 },
+		{ "3GiB", (int64_t)3 << 30 },
+	};
+	static const char *const bad[] = {
+		"", "K", "-1", "+5", " 5", "1.5M", "12X", "16MB", "1T",
+		"99999999999999999999", "9223372036854775807G", "0x10",
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -7;
+		if (conf_parse_size(good[i].s, &v) != 0)
+			fail_msg("size \"%s\" refused", good[i].s);
+		assert_int_equal(v, good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (conf_parse_size(bad[i], &v) == 0)
+			fail_msg("size \"%s\" accepted", bad[i]);
+	}
+}
+
+static void
+test_parse_duration(void **state)
+{
+	static const struct { const char *s; int64_t v; } good[] = {
+		{ "250ms", 250 }, { "0ms", 0 }, { "10s", 10000 },
+		{ "10sec", 10000 }, { "10 s", 10000 }, { "5m", 300000 },
+		{ "5min", 300000 }, { "1h", 3600000 }, { "2d", 172800000 },
+		{ "30", 30000 }, { "0", 0 }, { "10MS", 10 },
+	};
+	static const char *const bad[] = {
+		"", "s", "ms", "-1s", "1.5s", "10x", "10 seconds", "1w",
+		"99999999999999999999", "9223372036854775807h",
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -7;
+		if (conf_parse_duration_ms(good[i].s, &v) != 0)
+			fail_msg("duration \"%s\" refused", good[i].s);
+		assert_int_equal(v, good[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (conf_parse_duration_ms(bad[i], &v) == 0)
+			fail_msg("duration \"%s\" accepted", bad[i]);
+	}
+}
+
+static void
+test_parse_bool(void **state)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on", "YES",
+	    "True" };
+	static const char *const no[] = { "0", "no", "false", "off", "OFF" };
+	static const char *const bad[] = { "", "2", "y", "nope", "truee" };
+	bool b;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		b = false;
+		assert_int_equal(conf_parse_bool(yes[i], &b), 0);
+		assert_true(b);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		b = true;
+		assert_int_equal(conf_parse_bool(no[i], &b), 0);
+		assert_false(b);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_bool(bad[i], &b), -1);
+}
+
+static void
+test_sizes_and_durations_in_file(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	conf = load_ok(c, "[masterd]\nmax_frame = 1G\n");
+	assert_int_equal(conf->max_frame, 1 << 30);
+	conf_free(conf);
+	conf = load_ok(c, "[masterd]\nmax_frame = 1024\n");
+	assert_int_equal(conf->max_frame, 1024);
+	conf_free(conf);
+	conf = load_ok(c, "[masterd]\nmax_frame = 2 MiB\n");
+	assert_int_equal(conf->max_frame, 2 << 20);
+	conf_free(conf);
+	/* Durations: bare numbers are seconds. */
+	conf = load_ok(c, "[supervise]\nping_interval = 3\n"
+	    "ping_timeout = 1m\nstop_grace = 100ms\n");
+	assert_int_equal(conf->ping_interval, 3000);
+	assert_int_equal(conf->ping_timeout, 60000);
+	assert_int_equal(conf->stop_grace, 100);
+	conf_free(conf);
+
+	/* The limits of each key. */
+	expect_error(c, "[masterd]\nmax_frame = 1023\n", 2,
+	    "[masterd] max_frame: value out of range: '1023'");
+	expect_error(c, "[masterd]\nmax_frame = 2G\n", 2,
+	    "value out of range");
+	expect_error(c, "[masterd]\nmax_frame = 16 MB\n", 2,
+	    "[masterd] max_frame: expected a size");
+	expect_error(c, "[supervise]\nping_interval = 50ms\n", 2,
+	    "[supervise] ping_interval: value out of range");
+	expect_error(c, "[supervise]\nhello_timeout = 2h\n", 2,
+	    "[supervise] hello_timeout: value out of range");
+	expect_error(c, "[supervise]\nstop_grace = 1.5s\n", 2,
+	    "[supervise] stop_grace: expected a duration");
+	expect_error(c, "[masterd]\nmax_clients_per_uid = 0\n", 2,
+	    "max_clients_per_uid: value out of range");
+	expect_error(c, "[masterd]\nmax_clients_per_uid = 12abc\n", 2,
+	    "max_clients_per_uid: expected an integer: '12abc'");
+}
+
+static void
+test_log_levels(void **state)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "err", LOG_ERR }, { "error", LOG_ERR },
+		{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
+		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
+		{ "debug", LOG_DEBUG },
+	};
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(text, sizeof(text), "[masterd]\nlog_level = %s\n",
+		    levels[i].name);
+		conf = load_ok(c, text);
+		assert_int_equal(conf->log_level, levels[i].level);
+		conf_free(conf);
+	}
+	expect_error(c, "[masterd]\nlog_level = loud\n", 2,
+	    "[masterd] log_level: expected err, warning, notice, info or "
+	    "debug: 'loud'");
+}
+
+static void
+test_lists(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct domain_conf *d;
+
+	conf = load_ok(c,
+	    "[domain \"web\"]\n"
+	    "depends = api, db  cache,,queue\t mail\n"
+	    "check = make test\n"
+	    "depends = auth\n"
+	    "check = make lint\n"
+	    "check = \"sh -c 'exit 0'\"\n");
+	d = conf_domain(conf, "web");
+	assert_non_null(d);
+	assert_int_equal(d->depends.n, 6);
+	assert_string_equal(d->depends.v[0], "api");
+	assert_string_equal(d->depends.v[1], "db");
+	assert_string_equal(d->depends.v[2], "cache");
+	assert_string_equal(d->depends.v[3], "queue");
+	assert_string_equal(d->depends.v[4], "mail");
+	assert_string_equal(d->depends.v[5], "auth");
+	assert_int_equal(d->checks.n, 3);
+	assert_string_equal(d->checks.v[0], "make test");
+	assert_string_equal(d->checks.v[1], "make lint");
+	assert_string_equal(d->checks.v[2], "sh -c 'exit 0'");
+	conf_free(conf);
+}
+
+static void
+test_quoting(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct domain_conf *d;
+
+	conf = load_ok(c,
+	    "[domain \"a\"]\n"
+	    "prompt = \"  say \\\"hi\\\"\\n\\tthen \\\\ stop  \"\n"
+	    "[domain \"b\"]\n"
+	    "prompt = say \"hi\" # not a comment\n"
+	    "[domain \"c\"]\n"
+	    "prompt = \"\"\n"
+	    "[masterd]\n"
+	    "control_group = \"\"\n");
+	d = conf_domain(conf, "a");
+	/* Quotes keep the outer spaces; escapes are decoded. */
+	assert_string_equal(d->prompt, "  say \"hi\"\n\tthen \\ stop  ");
+	d = conf_domain(conf, "b");
+	assert_string_equal(d->prompt, "say \"hi\" # not a comment");
+	/* An empty value unsets. */
+	d = conf_domain(conf, "c");
+	assert_null(d->prompt);
+	assert_null(conf->control_group);
+	conf_free(conf);
+
+	expect_error(c, "[domain \"a\"]\nprompt = \"bad \\q\"\n", 2,
+	    "[domain] prompt: bad quoting");
+	expect_error(c, "[domain \"a\"]\nprompt = \"in\"side\"\n", 2,
+	    "bad quoting");
+}
+
+static void
+test_crlf_file(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	conf = load_ok(c, "[masterd]\r\nstate_dir = /crlf\r\n\r\n"
+	    "[domain \"w\"]\r\ncheck = make\r\n");
+	assert_string_equal(conf->state_dir, "/crlf");
+	assert_string_equal(conf_domain(conf, "w")->checks.v[0], "make");
+	conf_free(conf);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void
+test_error_each(void **state)
+{
+	struct ctx *c = *state;
+
+	expect_error(c, "[masterd]\nbogus = 1\n", 2,
+	    "unknown key 'bogus' in [masterd]");
+	expect_error(c, "[masterd]\ncheck = make\n", 2,
+	    "unknown key 'check' in [masterd]");
+	expect_error(c, "[domain \"a\"]\nstate_dir = /x\n", 2,
+	    "unknown key 'state_dir' in [domain]");
+	/* The keys of an unknown section are not reported again. */
+	expect_error(c, "[nosuch]\nx = 1\ny = 2\n", 1,
+	    "unknown section [nosuch]");
+	expect_error(c, "\n[supervise]\nping_interval = soon\n", 3,
+	    "[supervise] ping_interval: expected a duration such as");
+	expect_error(c, "[masterd]\nstate_dir = var/lib/masterd\n", 2,
+	    "[masterd] state_dir: expected an absolute path: "
+	    "'var/lib/masterd'");
+	expect_error(c, "[masterd]\nchild_path = ./masterd-child\n", 2,
+	    "child_path: expected an absolute path");
+	expect_error(c, "[domain \"web\"]\n[domain \"web\"]\n", 2,
+	    "domain \"web\" defined twice");
+	expect_error(c, "[domain \"Web!\"]\nprompt = x\n", 1,
+	    "[domain \"NAME\"] needs a name");
+	expect_error(c, "[domain]\n", 1, "needs a name");
+	expect_error(c, "[domain \"\"]\n", 1, "needs a name");
+	expect_error(c, "[domain \"x]\n", 1, "unterminated section name");
+	expect_error(c, "[masterd \"x\"]\n", 1, "section [masterd] takes no "
+	    "name");
+	expect_error(c, "# top\nstate_dir = /x\n[masterd]\n", 2,
+	    "key 'state_dir' before any [section]");
+	expect_error(c, "[masterd\nstate_dir = /x\n", 1, "expected ']'");
+	expect_error(c, "[masterd]\njust words\n", 2, "expected key = value");
+}
+
+static void
+test_error_missing_file(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf = (struct masterd_conf *)c;
+	char *errs = NULL, path[PATH_MAX];
+
+	tu_join(path, sizeof(path), c->dir, "absent.conf");
+	assert_int_equal(conf_load(path, &conf, &errs), -1);
+	assert_null(conf);
+	assert_non_null(errs);
+	assert_non_null(strstr(errs, path));
+	assert_non_null(strstr(errs, strerror(ENOENT)));
+	free(errs);
+}
+
+static void
+test_errors_together(void **state)
+{
+	static const struct { unsigned line; const char *text; } want[] = {
+		{ 1, "key 'early' before any [section]" },
+		{ 3, "unknown key 'bogus' in [masterd]" },
+		{ 4, "[masterd] max_frame: expected a size" },
+		{ 5, "[masterd] state_dir: expected an absolute path" },
+		{ 6, "unknown section [nosuch]" },
+		{ 9, "domain \"web\" defined twice" },
+		{ 11, "[domain \"NAME\"] needs a name" },
+		{ 13, "expected ']'" },
+		{ 15, "[supervise] ping_interval: expected a duration" },
+		{ 16, "unknown key 'log_level' in [supervise]" },
+		{ 17, "expected key = value" },
+	};
+	const char *text =
+	    "early = 1\n"			/* 1 */
+	    "[masterd]\n"			/* 2 */
+	    "bogus = 1\n"			/* 3 */
+	    "max_frame = lots\n"		/* 4 */
+	    "state_dir = relative/dir\n"	/* 5 */
+	    "[nosuch]\n"			/* 6 */
+	    "x = 1\n"				/* 7: skipped */
+	    "[domain \"web\"]\n"		/* 8 */
+	    "[domain \"web\"]\n"		/* 9 */
+	    "check = skipped\n"			/* 10 */
+	    "[domain \"Bad Name\"]\n"		/* 11 */
+	    "prompt = skipped\n"		/* 12 */
+	    "[supervise\n"			/* 13 */
+	    "[supervise]\n"			/* 14 */
+	    "ping_interval = 10 parsecs\n"	/* 15 */
+	    "log_level = loud\n"		/* 16 */
+	    "novalue\n";			/* 17 */
+	struct ctx *c = *state;
+	struct masterd_conf *conf = (struct masterd_conf *)c;
+	char *errs = NULL, *line, *save = NULL, where[PATH_MAX + 32];
+	size_t i = 0;
+
+	assert_int_equal(load_text(c, text, &conf, &errs), -1);
+	assert_null(conf);
+	assert_non_null(errs);
+	assert_int_equal(count_lines(errs), sizeof(want) / sizeof(want[0]));
+	/* In file order, each with its file:line and its reason. */
+	for (line = strtok_r(errs, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save), i++) {
+		snprintf(where, sizeof(where), "%s:%u: ", c->file,
+		    want[i].line);
+		if (strncmp(line, where, strlen(where)) != 0 ||
+		    strstr(line, want[i].text) == NULL)
+			fail_msg("error %zu is \"%s\", wanted %s...%s", i,
+			    line, where, want[i].text);
+	}
+	free(errs);
+}
+
+/* ------------------------------------------------------------ environment */
+
+static void
+test_env_override(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	setenv("MASTERD_STATE_DIR", "/from/env", 1);
+	setenv("MASTERD_SUPERVISE_PING_TIMEOUT", "45s", 1);
+	setenv("MASTERD_LOG_LEVEL", "warning", 1);
+	setenv("MASTERD_MAX_FRAME", "1M", 1);
+	/* The environment wins over the file. */
+	conf = load_ok(c, "[masterd]\nstate_dir = /from/file\n"
+	    "log_level = debug\n[supervise]\nping_timeout = 20s\n"
+	    "ping_interval = 5s\n");
+	assert_string_equal(conf->state_dir, "/from/env");
+	assert_int_equal(conf->ping_timeout, 45000);
+	assert_int_equal(conf->ping_interval, 5000);
+	assert_int_equal(conf->log_level, LOG_WARNING);
+	assert_int_equal(conf->max_frame, 1 << 20);
+	conf_free(conf);
+
+	/* Without a file as well. */
+	{
+		char *errs = NULL;
+
+		assert_int_equal(conf_load(NULL, &conf, &errs), 0);
+		assert_string_equal(conf->state_dir, "/from/env");
+		assert_int_equal(conf->ping_timeout, 45000);
+		conf_free(conf);
+	}
+
+	/* Unset: back to the file's value. */
+	unsetenv("MASTERD_STATE_DIR");
+	unsetenv("MASTERD_SUPERVISE_PING_TIMEOUT");
+	conf = load_ok(c, "[masterd]\nstate_dir = /from/file\n");
+	assert_string_equal(conf->state_dir, "/from/file");
+	assert_int_equal(conf->ping_timeout, 30000);
+	conf_free(conf);
+}
+
+static void
+test_env_bad_value(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf = (struct masterd_conf *)c;
+	char *errs = NULL;
+
+	setenv("MASTERD_SUPERVISE_PING_TIMEOUT", "forever", 1);
+	assert_int_equal(conf_load(NULL, &conf, &errs), -1);
+	assert_null(conf);
+	assert_non_null(errs);
+	assert_int_equal(count_lines(errs), 1);
+	assert_non_null(strstr(errs, "MASTERD_SUPERVISE_PING_TIMEOUT"));
+	assert_non_null(strstr(errs, "ping_timeout"));
+	assert_non_null(strstr(errs, "forever"));
+	free(errs);
+	unsetenv("MASTERD_SUPERVISE_PING_TIMEOUT");
+
+	/* A relative path from the environment, alongside a file error. */
+	setenv("MASTERD_STATE_DIR", "relative", 1);
+	assert_int_equal(load_text(c, "[masterd]\nbogus = 1\n", &conf, &errs),
+	    -1);
+	assert_int_equal(count_lines(errs), 2);
+	assert_non_null(strstr(errs, "unknown key 'bogus'"));
+	assert_non_null(strstr(errs, "MASTERD_STATE_DIR"));
+	assert_non_null(strstr(errs, "expected an absolute path"));
+	free(errs);
+}
+
+/* ------------------------------------------------------------ consistency */
+
+static void
+test_consistency(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	expect_error(c, "[supervise]\nping_interval = 5s\nping_timeout = 5s\n",
+	    0, "ping_timeout (5000 ms) must be longer than ping_interval "
+	    "(5000 ms)");
+	expect_error(c, "[supervise]\nping_interval = 5s\nping_timeout = 4s\n",
+	    0, "ping_timeout");
+	/* Against the default interval of 10 s. */
+	expect_error(c, "[supervise]\nping_timeout = 10s\n", 0,
+	    "ping_timeout");
+	conf = load_ok(c, "[supervise]\nping_interval = 5s\n"
+	    "ping_timeout = 5001ms\n");
+	assert_int_equal(conf->ping_timeout, 5001);
+	conf_free(conf);
+
+	expect_error(c, "[supervise]\nrestart_delay = 2m\n"
+	    "restart_delay_max = 1m\n", 0, "restart_delay");
+	expect_error(c, "[domain \"w\"]\nprompt = x\nprompt_file = y.md\n", 0,
+	    "[domain \"w\"] sets both prompt and prompt_file");
+	expect_error(c, "[domain \"w\"]\ndepends = api, Bad.Name\n", 0,
+	    "[domain \"w\"] depends: bad domain name 'Bad.Name'");
+}
+
+static void
+test_domain_name_ok(void **state)
+{
+	static const char *const good[] = {
+		"a", "web", "frontend", "api-2", "db_main", "x1",
+		"abcdefghijklmnopqrstuvwxyz012345",	/* 32 */
+	};
+	static const char *const bad[] = {
+		"", "Web", "1abc", "-a", "_a", "a b", "a.b", "a/b", "..",
+		"abcdefghijklmnopqrstuvwxyz0123456",	/* 33 */
+		"caf\xc3\xa9", "a\n",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!conf_domain_name_ok(good[i]))
+			fail_msg("\"%s\" refused", good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (conf_domain_name_ok(bad[i]))
+			fail_msg("\"%s\" accepted", bad[i]);
+	}
+	assert_false(conf_domain_name_ok(NULL));
+}
+
+static void
+test_default_dirs(void **state)
+{
+	char *s;
+
+	setenv("RUNTIME_DIRECTORY", "/run/masterd-x", 1);
+	s = conf_default_socket();
+	assert_string_equal(s, "/run/masterd-x/control.sock");
+	free(s);
+	/* systemd may pass several directories: the first one is used. */
+	setenv("RUNTIME_DIRECTORY", "/run/one:/run/two", 1);
+	s = conf_default_socket();
+	assert_string_equal(s, "/run/one/control.sock");
+	free(s);
+	/* A relative value is ignored. */
+	setenv("RUNTIME_DIRECTORY", "relative", 1);
+	s = conf_default_socket();
+	assert_non_null(s);
+	assert_true(s[0] == '/');
+	assert_null(strstr(s, "relative"));
+	free(s);
+
+	setenv("STATE_DIRECTORY", "/var/lib/a:/var/lib/b", 1);
+	s = conf_default_state_dir();
+	assert_string_equal(s, "/var/lib/a");
+	free(s);
+	unsetenv("STATE_DIRECTORY");
+	s = conf_default_state_dir();
+	assert_non_null(s);
+	assert_true(s[0] == '/');
+	free(s);
+}
+
+static void
+test_strlist(void **state)
+{
+	struct strlist l = { 0 };
+
+	assert_int_equal(strlist_add(&l, "one"), 0);
+	assert_int_equal(strlist_add(&l, ""), 0);
+	assert_int_equal(strlist_add(&l, "three"), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0], "one");
+	assert_string_equal(l.v[1], "");
+	assert_string_equal(l.v[2], "three");
+	strlist_free(&l);
+	assert_int_equal(l.n, 0);
+	assert_null(l.v);
+	strlist_free(&l);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_defaults_no_file),
+		T(test_defaults_empty_file),
+		T(test_every_key),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_bool),
+		T(test_sizes_and_durations_in_file),
+		T(test_log_levels),
+		T(test_lists),
+		T(test_quoting),
+		T(test_crlf_file),
+		T(test_error_each),
+		T(test_error_missing_file),
+		T(test_errors_together),
+		T(test_env_override),
+		T(test_env_bad_value),
+		T(test_consistency),
+		cmocka_unit_test(test_domain_name_ok),
+		T(test_default_dirs),
+		cmocka_unit_test(test_strlist),
+	};
+
+	tu_filter();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,172 @@
+/*
+ * testutil.h — helpers shared by the cmocka unit tests: the cmocka include
+ * preamble, a seeded PRNG whose seed is printed so a failure can be
+ * replayed, and temporary directories and files under $TMPDIR.
+ *
+ * Header-only; every function is static inline so a test that uses only
+ * some of them still builds with -Werror.
+ */
+#ifndef TESTS_UNIT_TESTUTIL_H
+#define TESTS_UNIT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TU_SEED_DEFAULT 0x6d61737465726455ull	/* "masterdU" */
+
+/*
+ * The seed of a randomised test: $MASTERD_TEST_SEED when set (to replay a
+ * failure), a fixed value otherwise.  Printed either way.
+ */
+static inline uint64_t
+tu_seed(const char *test)
+{
+	const char *s = getenv("MASTERD_TEST_SEED");
+	uint64_t seed = TU_SEED_DEFAULT;
+
+	if (s != NULL && *s != '\0')
+		seed = strtoull(s, NULL, 0);
+	print_message("%s: seed %llu (replay with MASTERD_TEST_SEED=%llu)\n",
+	    test, (unsigned long long)seed, (unsigned long long)seed);
+	return seed;
+}
+
+/* Run only the tests matching $MASTERD_TEST_FILTER (a cmocka pattern). */
+static inline void
+tu_filter(void)
+{
+	const char *f = getenv("MASTERD_TEST_FILTER");
+
+	if (f != NULL && *f != '\0')
+		cmocka_set_test_filter(f);
+}
+
+/* splitmix64: small, fast, and good enough to shape test data. */
+static inline uint64_t
+tu_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static inline uint64_t
+tu_range(uint64_t *state, uint64_t lo, uint64_t hi)
+{
+	return lo + tu_rand(state) % (hi - lo + 1);
+}
+
+/* A fresh directory under $TMPDIR (or /tmp); buf receives its path. */
+static inline void
+tu_mkdtemp(char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n;
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	n = snprintf(buf, len, "%s/masterd-test.XXXXXX", tmp);
+	assert_true(n > 0 && (size_t)n < len);
+	assert_non_null(mkdtemp(buf));
+}
+
+static inline int
+tu_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* rm -rf, never following a symlink out of the tree. */
+static inline void
+tu_rmtree(const char *path)
+{
+	if (path == NULL || *path == '\0')
+		return;
+	(void)nftw(path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* dir/name into buf; fails the test when it does not fit. */
+static inline void
+tu_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static inline void
+tu_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The whole file as a NUL-terminated string (free it), or NULL. */
+static inline char *
+tu_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	buf = calloc(1, 65536);
+	assert_non_null(buf);
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static inline bool
+tu_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Entries in a directory, "." and ".." not counted; -1 when unreadable. */
+static inline int
+tu_count_entries(const char *path)
+{
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+#endif
