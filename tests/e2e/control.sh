@@ -1,7 +1,7 @@
 # Invariant: every control request works end to end through the real socket
 # and masterctl, with the exit codes masterctl documents; a refused request
 # changes nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.subr"
 use_fakechild
 write_config </dev/null
 start_masterd

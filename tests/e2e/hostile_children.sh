@@ -2,7 +2,7 @@
 # oversized frame, or exits asking not to be restarted never takes the
 # master down; each ends in the state its failure calls for, with a reason
 # that says what happened.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.subr"
 use_fakechild
 echo '{"mode": "version"}' > "$FAKECHILD_DIR/oldproto.json"
 echo '{"mode": "badframe"}' > "$FAKECHILD_DIR/garbler.json"

@@ -1,7 +1,9 @@
 # Invariant: garbage, an oversized length, a half frame left hanging and 200
 # clients at once on the control socket never stop masterd from answering
 # well-formed requests; bad requests get an error answer and change nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.subr"
+write_config </dev/null
+sed -i 's/^\[masterd\]$/[masterd]\nmax_clients_per_uid = 400/' "$T/masterd.conf"
 start_masterd
 
 python3 - "$MASTERD_SOCKET" <<'PY' || fail "hostile client checks"
@@ -115,3 +117,25 @@ PY
 kill -0 "$MD_PID" || fail "masterd died"
 [ "$(json_get "r['registry']['tasks']" status)" = 0 ] || fail "bad requests created tasks"
 log_has "incomplete request timed out" || fail "drop not logged"
+
+# The per-user connection cap, lowered by a reload.
+sed -i 's/^max_clients_per_uid = 400$/max_clients_per_uid = 3/' "$T/masterd.conf"
+kill -HUP "$MD_PID"
+wait_until "reload" log_has "configuration reloaded"
+python3 - "$MASTERD_SOCKET" <<'PY' || fail "connection cap"
+import json, socket, struct, sys
+held = []
+for i in range(3):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    held.append(s)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(30)
+s.connect(sys.argv[1])
+hdr = s.recv(4)
+body = s.recv(struct.unpack(">I", hdr)[0])
+r = json.loads(body)
+assert r["ok"] is False and r["error"]["code"] == "refused", r
+assert "too many connections" in r["error"]["message"], r
+print("ok: the fourth connection of a user is refused:", r["error"]["message"])
+PY

@@ -1,7 +1,7 @@
 # Invariant: masterd killed with SIGKILL while tasks are live restarts,
 # finds every task, domain, interface version and directive it had
 # acknowledged, and restarts the children of unfinished tasks.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.subr"
 use_fakechild
 echo '{"hold": true}' > "$FAKECHILD_DIR/logic.json"
 write_config </dev/null

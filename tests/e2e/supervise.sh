@@ -1,7 +1,7 @@
 # Invariant: a child killed with SIGKILL is restarted and its domain is back
 # in `status`; a child that keeps dying is marked fatal with the reason
 # visible, and `masterctl restart` brings it back.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.subr"
 write_config </dev/null
 start_masterd
 
