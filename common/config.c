@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +32,13 @@ enum key_type {
 	K_LEVEL,	/* a log level name */
 	K_LIST,		/* each occurrence adds one item */
 	K_WORDS,	/* comma or space separated items */
+	K_REAL,		/* a decimal number, stored as double */
+	K_BOOL,		/* yes/no, true/false, on/off, 1/0; stored as int */
+	K_PROVIDER,	/* one of llm_providers[] */
+};
+
+static const char *const llm_providers[] = {
+	"openai-responses", "chat", "anthropic", NULL
 };
 
 enum key_scope { S_GLOBAL, S_DOMAIN };
@@ -52,6 +60,17 @@ struct conf_key {
 	{ "domain", name, type, S_DOMAIN, offsetof(struct domain_conf, field), \
 	  0, 0, NULL }
 #define MS(x)	((int64_t)(x) * 1000)
+
+/*
+ * An [llm] key, and the same key as a per-domain override: one line of
+ * the table each, same type and range, no default for the domain (unset
+ * there means inherited).
+ */
+#define L(name, type, field, min, max, def) \
+	{ "llm", name, type, S_GLOBAL, \
+	  offsetof(struct masterd_conf, llm.field), min, max, def }, \
+	{ "domain", name, type, S_DOMAIN, \
+	  offsetof(struct domain_conf, llm.field), min, max, NULL }
 
 static const struct conf_key keys[] = {
 	G("masterd", "state_dir", K_PATH, state_dir, 0, 0, NULL),
@@ -88,9 +107,33 @@ static const struct conf_key keys[] = {
 	D("prompt_file", K_STRING, prompt_file),
 	D("check", K_LIST, checks),
 	D("depends", K_WORDS, depends),
+
+	L("provider", K_PROVIDER, provider, 0, 0, "openai-responses"),
+	L("base_url", K_STRING, base_url, 0, 0, NULL),
+	L("model", K_STRING, model, 0, 0, NULL),
+	L("key_env", K_STRING, key_env, 0, 0, NULL),
+	L("key_file", K_PATH, key_file, 0, 0, NULL),
+	L("key_credential", K_STRING, key_credential, 0, 0, NULL),
+	L("timeout", K_DURATION, timeout, 100, MS(86400), "300s"),
+	L("connect_timeout", K_DURATION, connect_timeout, 100, MS(3600),
+	    "10s"),
+	L("max_tokens", K_INT, max_tokens, 1, 10000000, "4096"),
+	L("temperature", K_REAL, temperature, 0, 2, NULL),
+	L("context_tokens", K_INT, context_tokens, 0, 100000000, "0"),
+	L("price_input", K_REAL, price_input, 0, 1000000, NULL),
+	L("price_output", K_REAL, price_output, 0, 1000000, NULL),
+	L("price_cached", K_REAL, price_cached, 0, 1000000, NULL),
+	L("stream", K_BOOL, stream, 0, 0, "yes"),
+	L("store", K_BOOL, store, 0, 0, "yes"),
+	L("max_attempts", K_INT, max_attempts, 1, 100, "6"),
+	L("retry_deadline", K_DURATION, retry_deadline, 100, MS(86400),
+	    "300s"),
+	L("max_retry_wait", K_DURATION, max_retry_wait, 0, MS(86400), "60s"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int set_string(char **, const char *);
 
 /* Accumulated error text, one line per problem. */
 struct errbuf {
@@ -232,6 +275,51 @@ conf_parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+int
+conf_parse_real(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+set_real(const struct conf_key *k, double *field, const char *value,
+    const char **why)
+{
+	double v;
+
+	if (conf_parse_real(value, &v) != 0) {
+		*why = "expected a number such as 0.7 or 2.5";
+		return -1;
+	}
+	if (v < (double)k->min || v > (double)k->max) {
+		*why = "value out of range";
+		return -1;
+	}
+	*field = v;
+	return 0;
+}
+
+static int
+set_provider(char **field, const char *value, const char **why)
+{
+	for (size_t i = 0; llm_providers[i] != NULL; i++) {
+		if (strcmp(value, llm_providers[i]) == 0)
+			return set_string(field, value);
+	}
+	*why = "expected openai-responses, chat or anthropic";
+	return -1;
+}
+
 static int
 set_string(char **field, const char *value)
 {
@@ -296,6 +384,7 @@ apply(const struct conf_key *k, void *base, const char *value,
     const char **why)
 {
 	void *field = (char *)base + k->offset;
+	bool b;
 	int level;
 
 	*why = "out of memory";
@@ -323,6 +412,17 @@ apply(const struct conf_key *k, void *base, const char *value,
 		return strlist_add(field, value);
 	case K_WORDS:
 		return set_words(field, value);
+	case K_REAL:
+		return set_real(k, field, value, why);
+	case K_BOOL:
+		if (conf_parse_bool(value, &b) != 0) {
+			*why = "expected yes or no";
+			return -1;
+		}
+		*(int *)field = b;
+		return 0;
+	case K_PROVIDER:
+		return set_provider(field, value, why);
 	}
 	*why = "unknown key type";
 	return -1;
@@ -351,9 +451,33 @@ known_section(const char *section)
 	return false;
 }
 
+/* Every number and boolean of an llm_conf to "unset" (-1). */
+static void
+llm_conf_unset(struct llm_conf *l)
+{
+	l->timeout = l->connect_timeout = l->max_tokens = -1;
+	l->context_tokens = l->max_attempts = -1;
+	l->retry_deadline = l->max_retry_wait = -1;
+	l->temperature = l->price_input = l->price_output = -1;
+	l->price_cached = -1;
+	l->stream = l->store = -1;
+}
+
+static void
+llm_conf_free_strings(struct llm_conf *l)
+{
+	free(l->provider);
+	free(l->base_url);
+	free(l->model);
+	free(l->key_env);
+	free(l->key_file);
+	free(l->key_credential);
+}
+
 static void
 domain_conf_free(struct domain_conf *d)
 {
+	llm_conf_free_strings(&d->llm);
 	free(d->name);
 	free(d->prompt);
 	free(d->prompt_file);
@@ -371,7 +495,8 @@ conf_free(struct masterd_conf *c)
 
 		if (keys[i].scope != S_GLOBAL)
 			continue;
-		if (keys[i].type == K_STRING || keys[i].type == K_PATH)
+		if (keys[i].type == K_STRING || keys[i].type == K_PATH ||
+		    keys[i].type == K_PROVIDER)
 			free(*(char **)field);
 		else if (keys[i].type == K_LIST || keys[i].type == K_WORDS)
 			strlist_free(field);
@@ -402,6 +527,7 @@ add_domain(struct masterd_conf *c, const char *name)
 		return NULL;
 	c->domains = nd;
 	memset(&nd[c->ndomains], 0, sizeof(*nd));
+	llm_conf_unset(&nd[c->ndomains].llm);
 	if ((nd[c->ndomains].name = strdup(name)) == NULL)
 		return NULL;
 	return &nd[c->ndomains++];
@@ -707,15 +833,99 @@ apply_defaults(struct masterd_conf *c)
 {
 	const char *why;
 
+	/* Keys without a default (temperature, prices) stay "not set". */
+	llm_conf_unset(&c->llm);
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].scope == S_GLOBAL && keys[i].def != NULL)
 			(void)apply(&keys[i], c, keys[i].def, &why);
 	}
 }
 
+#define INHERIT(f, unset)	do {					\
+	if (d->f != (unset))						\
+		out->f = d->f;						\
+} while (0)
+
+void
+conf_llm(const struct masterd_conf *c, const char *domain,
+    struct llm_conf *out)
+{
+	const struct domain_conf *dc;
+	const struct llm_conf *d;
+
+	*out = c->llm;
+	if (domain == NULL || (dc = conf_domain(c, domain)) == NULL)
+		return;
+	d = &dc->llm;
+	INHERIT(provider, NULL);
+	INHERIT(base_url, NULL);
+	INHERIT(model, NULL);
+	INHERIT(timeout, -1);
+	INHERIT(connect_timeout, -1);
+	INHERIT(max_tokens, -1);
+	INHERIT(context_tokens, -1);
+	INHERIT(max_attempts, -1);
+	INHERIT(retry_deadline, -1);
+	INHERIT(max_retry_wait, -1);
+	INHERIT(temperature, -1);
+	INHERIT(price_input, -1);
+	INHERIT(price_output, -1);
+	INHERIT(price_cached, -1);
+	INHERIT(stream, -1);
+	INHERIT(store, -1);
+	/* The key is one choice: a domain naming any source replaces all. */
+	if (d->key_env != NULL || d->key_file != NULL ||
+	    d->key_credential != NULL) {
+		out->key_env = d->key_env;
+		out->key_file = d->key_file;
+		out->key_credential = d->key_credential;
+	}
+}
+
+#undef INHERIT
+
+/* Problems of one effective llm conf; where is "[llm]" or a domain. */
+static void
+check_llm(const struct llm_conf *l, const char *where, struct errbuf *errs)
+{
+	int nkeys = (l->key_env != NULL) + (l->key_file != NULL) +
+	    (l->key_credential != NULL);
+
+	if (nkeys > 1)
+		errbuf_add(errs, "%s sets more than one of key_env, key_file "
+		    "and key_credential", where);
+	if (l->key_credential != NULL &&
+	    (strchr(l->key_credential, '/') != NULL ||
+	    strcmp(l->key_credential, "..") == 0 ||
+	    strcmp(l->key_credential, ".") == 0))
+		errbuf_add(errs, "%s key_credential: a credential name, not "
+		    "a path: '%s'", where, l->key_credential);
+	if (l->base_url != NULL && strncmp(l->base_url, "http://", 7) != 0 &&
+	    strncmp(l->base_url, "https://", 8) != 0)
+		errbuf_add(errs, "%s base_url: expected an http:// or https:// "
+		    "URL: '%s'", where, l->base_url);
+	/*
+	 * Chat Completions servers keep no history: the child trims it to
+	 * the window, which must be known.  Local servers (Ollama,
+	 * llama-server) cannot be told a window size per request either, so
+	 * the same number must be given to the server when it starts.
+	 */
+	if (l->provider != NULL && strcmp(l->provider, "chat") == 0 &&
+	    l->context_tokens <= 0)
+		errbuf_add(errs, "%s provider chat needs context_tokens (the "
+		    "window the server was started with)", where);
+	if (l->context_tokens > 0 && l->max_tokens >= l->context_tokens)
+		errbuf_add(errs, "%s max_tokens (%" PRId64 ") must be smaller "
+		    "than context_tokens (%" PRId64 ")", where, l->max_tokens,
+		    l->context_tokens);
+}
+
 static void
 check_consistency(struct masterd_conf *c, struct errbuf *errs)
 {
+	struct llm_conf eff;
+	char where[64];
+
 	if (c->ping_timeout <= c->ping_interval)
 		errbuf_add(errs, "[supervise] ping_timeout (%" PRId64 " ms) "
 		    "must be longer than ping_interval (%" PRId64 " ms)",
@@ -723,9 +933,14 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 	if (c->restart_delay > c->restart_delay_max)
 		errbuf_add(errs, "[supervise] restart_delay is longer than "
 		    "restart_delay_max");
+	check_llm(&c->llm, "[llm]", errs);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		const struct domain_conf *d = &c->domains[i];
 
+		conf_llm(c, d->name, &eff);
+		snprintf(where, sizeof(where), "[domain \"%s\"]", d->name);
+		if (memcmp(&eff, &c->llm, sizeof(eff)) != 0)
+			check_llm(&eff, where, errs);
 		if (d->prompt != NULL && d->prompt_file != NULL)
 			errbuf_add(errs, "[domain \"%s\"] sets both prompt and "
 			    "prompt_file", d->name);

@@ -7,8 +7,12 @@
  *   state_dir = /var/lib/masterd
  *   [supervise]
  *   ping_interval = 5s
+ *   [llm]
+ *   provider = chat
+ *   base_url = http://127.0.0.1:11434/v1
  *   [domain "frontend"]
  *   check = npm test      (repeatable)
+ *   model = other-model   (any [llm] key overrides it for this domain)
  *
  * Every key of a global section can be overridden from the environment as
  * MASTERD_<KEY> for [masterd] and MASTERD_<SECTION>_<KEY> for the others,
@@ -27,12 +31,41 @@ struct strlist {
 	size_t n;
 };
 
+/*
+ * The assistant session's provider ([llm], and per domain).  Inside a
+ * domain, a field left unset inherits [llm]: strings are NULL, numbers and
+ * booleans are -1.  In the effective conf (conf_llm) a price or temperature
+ * of -1 means "not configured", a context_tokens of 0 "the API's default".
+ */
+struct llm_conf {
+	char *provider;		/* "openai-responses", "chat", "anthropic" */
+	char *base_url;		/* NULL: the provider's public endpoint */
+	char *model;
+	char *key_env;		/* environment variable holding the key */
+	char *key_file;		/* or a file, mode 0600 or stricter */
+	char *key_credential;	/* or $CREDENTIALS_DIRECTORY/<name> */
+	int64_t timeout;	/* ms of silence from the server */
+	int64_t connect_timeout;	/* ms */
+	int64_t max_tokens;	/* answer length cap */
+	int64_t context_tokens;	/* the model's window, for trimming */
+	int64_t max_attempts;
+	int64_t retry_deadline;	/* ms for all attempts of one turn */
+	int64_t max_retry_wait;	/* ms; a longer server-asked wait defers */
+	double temperature;
+	double price_input;	/* per million tokens */
+	double price_output;
+	double price_cached;
+	int stream;		/* bool */
+	int store;		/* bool: Responses keeps the conversation */
+};
+
 struct domain_conf {
 	char *name;
 	char *prompt;		/* inline system prompt text */
 	char *prompt_file;	/* or a file, relative to prompts_dir */
 	struct strlist checks;	/* check commands, in order */
 	struct strlist depends;	/* domains this one consumes from */
+	struct llm_conf llm;	/* overrides of [llm] */
 };
 
 struct masterd_conf {
@@ -59,6 +92,9 @@ struct masterd_conf {
 	int64_t start_limit_interval;
 	int64_t stop_grace;
 
+	/* [llm] */
+	struct llm_conf llm;
+
 	/* [domain "name"] */
 	struct domain_conf *domains;
 	size_t ndomains;
@@ -75,6 +111,14 @@ void conf_free(struct masterd_conf *);
 const struct domain_conf *conf_domain(const struct masterd_conf *,
     const char *name);
 
+/*
+ * The effective provider conf of a domain (NULL or an unknown name: [llm]
+ * alone): [llm] with the domain's overrides on top.  Strings are borrowed
+ * from c and live as long as it.
+ */
+void conf_llm(const struct masterd_conf *c, const char *domain,
+    struct llm_conf *out);
+
 /* Where state and the control socket live when nothing says otherwise:
  * systemd's $STATE_DIRECTORY/$RUNTIME_DIRECTORY, then /var/lib and /run for
  * root, then the XDG directories of the user.  Results are malloc'd. */
@@ -89,6 +133,7 @@ bool conf_domain_name_ok(const char *name);
 int conf_parse_duration_ms(const char *s, int64_t *out);
 int conf_parse_size(const char *s, int64_t *out);
 int conf_parse_bool(const char *s, bool *out);
+int conf_parse_real(const char *s, double *out);
 
 void strlist_free(struct strlist *);
 int strlist_add(struct strlist *, const char *);

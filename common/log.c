@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,12 +96,12 @@ log_level_parse(const char *name)
 	if (name == NULL)
 		return -1;
 	for (int i = LOG_ERR; i <= LOG_DEBUG; i++) {
-		if (strcmp(name, level_names[i]) == 0)
+		if (strcasecmp(name, level_names[i]) == 0)
 			return i;
 	}
-	if (strcmp(name, "error") == 0)
+	if (strcasecmp(name, "error") == 0)
 		return LOG_ERR;
-	if (strcmp(name, "warn") == 0)
+	if (strcasecmp(name, "warn") == 0)
 		return LOG_WARNING;
 	return -1;
 }

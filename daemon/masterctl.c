@@ -33,6 +33,7 @@ struct ctl {
 	int fd;
 	struct frame_decoder dec;
 	json_int_t next_id;
+	bool streaming;		/* watching: an EOF ends the stream quietly */
 };
 
 struct command {
@@ -132,8 +133,9 @@ recv_msg(struct ctl *c, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "masterctl: masterd closed the "
-			    "connection\n");
+			if (!c->streaming || n < 0)
+				fprintf(stderr, "masterctl: masterd closed the "
+				    "connection\n");
 			return NULL;
 		}
 		frame_decoder_feed(&c->dec, buf, (size_t)n);
@@ -564,6 +566,7 @@ follow_task(struct ctl *c, json_int_t task)
 		return strcmp(state, "done") == 0 ? EXIT_OK : EXIT_FAILED;
 	}
 	json_decref(r);
+	c->streaming = true;
 	while ((e = recv_msg(c, -1)) != NULL) {
 		if (c->json) {
 			json_dumpf(e, stdout, JSON_COMPACT);
@@ -787,6 +790,7 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	if ((r = call(c, req, &status)) == NULL)
 		return status;
 	json_decref(r);
+	c->streaming = true;
 	while ((e = recv_msg(c, -1)) != NULL) {
 		if (c->json) {
 			json_dumpf(e, stdout, JSON_COMPACT);

@@ -79,7 +79,7 @@ set_state(struct child *c, enum child_state s, const char *reason)
 		registry_domain_set_state(c->md->reg, c->domain,
 		    registry_states[s], c->reason[0] ? c->reason : NULL);
 	event_emit(c->md, c->task, c->name, "domain.state",
-	    json_pack("{s:s, s:s, s:s?}", "from", state_names[old], "to",
+	    json_pack("{s:s, s:s, s:s*}", "from", state_names[old], "to",
 	    state_names[s], "reason", c->reason[0] ? c->reason : NULL));
 	notify_status(c->md);
 }

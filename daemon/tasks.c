@@ -36,7 +36,7 @@ set_task_state(struct masterd *md, int64_t task, const char *state,
 		    (long long)task, state, registry_errmsg(md->reg));
 		return;
 	}
-	event_emit(md, task, NULL, "task.state", json_pack("{s:s, s:s?}",
+	event_emit(md, task, NULL, "task.state", json_pack("{s:s, s:s*}",
 	    "state", state, "reason", reason));
 }
 
@@ -262,7 +262,7 @@ on_result(struct child *c, const json_t *msg)
 		registry_directive_set_state(md->reg, id, ok ? DIRECTIVE_DONE :
 		    DIRECTIVE_FAILED, ok ? NULL : why);
 		event_emit(md, c->task, c->name, ok ? "directive.done" :
-		    "directive.failed", json_pack("{s:I, s:s?, s:s?}",
+		    "directive.failed", json_pack("{s:I, s:s*, s:s*}",
 		    "directive", id, "reason", why, "summary",
 		    json_string_value(json_object_get(msg, "summary"))));
 		c->busy = false;
