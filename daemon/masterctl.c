@@ -403,6 +403,18 @@ print_event(const json_t *e)
 	fflush(stdout);
 }
 
+static void
+show_event(const struct ctl *c, const json_t *e)
+{
+	if (!c->json) {
+		print_event(e);
+		return;
+	}
+	json_dumpf(e, stdout, JSON_COMPACT);
+	putchar('\n');
+	fflush(stdout);
+}
+
 /* ---------------------------------------------------------- commands */
 
 static int
@@ -568,13 +580,7 @@ follow_task(struct ctl *c, json_int_t task)
 	json_decref(r);
 	c->streaming = true;
 	while ((e = recv_msg(c, -1)) != NULL) {
-		if (c->json) {
-			json_dumpf(e, stdout, JSON_COMPACT);
-			putchar('\n');
-			fflush(stdout);
-		} else {
-			print_event(e);
-		}
+		show_event(c, e);
 		state = json_string_value(json_object_get(json_object_get(e,
 		    "data"), "state"));
 		if (strcmp(str(e, "event"), "task.state") == 0 &&
@@ -792,13 +798,7 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	json_decref(r);
 	c->streaming = true;
 	while ((e = recv_msg(c, -1)) != NULL) {
-		if (c->json) {
-			json_dumpf(e, stdout, JSON_COMPACT);
-			putchar('\n');
-			fflush(stdout);
-		} else {
-			print_event(e);
-		}
+		show_event(c, e);
 		json_decref(e);
 	}
 	return EXIT_OK;		/* masterd went away: the stream ended */

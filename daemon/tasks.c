@@ -27,6 +27,27 @@ task_terminal(const char *state)
 	    strcmp(state, TASK_CANCELLED) == 0;
 }
 
+/* 0 when the task exists and is not over; else -1 saying why. */
+static int
+task_open(struct masterd *md, int64_t task, char *err, size_t errlen)
+{
+	json_t *t = registry_task_get(md->reg, task);
+	bool over;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return -1;
+	}
+	over = task_terminal(json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	if (over) {
+		snprintf(err, errlen, "task %lld is already over",
+		    (long long)task);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 set_task_state(struct masterd *md, int64_t task, const char *state,
     const char *reason)
@@ -424,20 +445,10 @@ int
 tasks_add_domain(struct masterd *md, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen)
 {
-	json_t *t = registry_task_get(md->reg, task);
 	int64_t dom;
-	bool over;
 
-	if (t == NULL) {
-		snprintf(err, errlen, "no task %lld", (long long)task);
+	if (task_open(md, task, err, errlen) != 0)
 		return -1;
-	}
-	over = task_terminal(json_string_value(json_object_get(t, "state")));
-	json_decref(t);
-	if (over) {
-		snprintf(err, errlen, "task %lld is over", (long long)task);
-		return -1;
-	}
 	if (!conf_domain_name_ok(name)) {
 		snprintf(err, errlen, "bad domain name \"%s\"", name);
 		return -1;
@@ -459,21 +470,10 @@ tasks_add_domain(struct masterd *md, int64_t task, const char *name,
 int
 tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
 {
-	json_t *t = registry_task_get(md->reg, task);
 	struct child *c, *next;
-	bool over;
 
-	if (t == NULL) {
-		snprintf(err, errlen, "no task %lld", (long long)task);
+	if (task_open(md, task, err, errlen) != 0)
 		return -1;
-	}
-	over = task_terminal(json_string_value(json_object_get(t, "state")));
-	json_decref(t);
-	if (over) {
-		snprintf(err, errlen, "task %lld is already over",
-		    (long long)task);
-		return -1;
-	}
 	set_task_state(md, task, TASK_CANCELLED, "cancelled by the user");
 	for (c = TAILQ_FIRST(&md->children); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
