@@ -91,8 +91,6 @@ send_msg(struct ctl *c, json_t *msg)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "masterctl: send: %s\n",
-			    strerror(errno));
 			free(buf);
 			return -1;
 		}
@@ -148,26 +146,41 @@ request(struct ctl *c, enum msg_type t)
 	return msg_new(t, ++c->next_id);
 }
 
+/* The answer to request id; events of an earlier watch are skipped. */
+static json_t *
+await_reply(struct ctl *c, json_int_t id)
+{
+	const json_t *re;
+	json_t *r;
+
+	while ((r = recv_msg(c, REPLY_TIMEOUT_MS)) != NULL) {
+		re = json_object_get(r, "re");
+		if (json_is_null(re) || json_integer_value(re) == id)
+			return r;
+		json_decref(r);
+	}
+	return NULL;
+}
+
 /* Send req, wait for its answer.  Returns the answer only when ok. */
 static json_t *
 call(struct ctl *c, json_t *req, int *status)
 {
 	json_int_t id = msg_id(req);
 	json_t *r, *e;
+	int err;
 
-	if (send_msg(c, req) != 0) {
+	if (send_msg(c, req) == 0) {
+		r = await_reply(c, id);
+	} else {
+		/* A refused peer is told why before it is closed. */
+		err = errno;
+		if ((r = recv_msg(c, 1000)) == NULL)
+			fprintf(stderr, "masterctl: send: %s\n", strerror(err));
+	}
+	if (r == NULL) {
 		*status = EXIT_UNREACHABLE;
 		return NULL;
-	}
-	for (;;) {
-		if ((r = recv_msg(c, REPLY_TIMEOUT_MS)) == NULL) {
-			*status = EXIT_UNREACHABLE;
-			return NULL;
-		}
-		if (json_integer_value(json_object_get(r, "re")) == id ||
-		    json_is_null(json_object_get(r, "re")))
-			break;
-		json_decref(r);		/* an event for an earlier watch */
 	}
 	if (json_is_true(json_object_get(r, "ok"))) {
 		*status = EXIT_OK;

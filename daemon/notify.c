@@ -106,7 +106,8 @@ notify_send(struct masterd *md, const char *fmt, ...)
 	send_datagram(md->notify_path, text);
 }
 
-/* STATUS= is one line: how many children are in each state. */
+/* STATUS= is one line: how many children are in each state, then the
+ * domains that are down. */
 void
 notify_status(struct masterd *md)
 {
@@ -127,6 +128,15 @@ notify_status(struct masterd *md)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %u %s",
 		    o > 0 ? "," : "", count[s],
 		    child_state_name((enum child_state)s));
+	}
+	/* Name the domains that need a look, as far as the line allows. */
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->state != CHILD_FATAL && c->state != CHILD_BACKOFF)
+			continue;
+		if (o >= sizeof(line))
+			break;
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "; %s/%lld %s",
+		    c->name, (long long)c->task, child_state_name(c->state));
 	}
 	notify_send(md, "STATUS=%s", line);
 }
