@@ -72,7 +72,7 @@ pages=$(sed -n 's/^Documentation=//p' "$T/masterd.service" \
 for p in $pages; do
 	[ -f "$TOP/docs/man/$p" ] || fail "Documentation= names $p, not in docs/man"
 done
-ok "Documentation= pages exist:" $pages
+ok "Documentation= pages exist: $(printf '%s\n' "$pages" | paste -s -d ' ' -)"
 
 # The socket is where masterctl looks by default as root, and where
 # masterd says it is (-s).
@@ -85,8 +85,9 @@ grep -qx 'KillMode=mixed' "$T/masterd.service" || fail "KillMode= is not mixed"
 # masterd gives its children stop_grace (10 s by default) and itself 5 s
 # more: systemd must wait longer than that before its SIGKILL.
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p' "$T/masterd.service")
-[ -n "$stop" ] && [ "$stop" -gt 15 ] ||
-    fail "TimeoutStopSec= must exceed stop_grace + 5 s (15 s by default)"
+if [ -z "$stop" ] || [ "$stop" -le 15 ]; then
+	fail "TimeoutStopSec= must exceed stop_grace + 5 s (15 s by default)"
+fi
 ok "socket path, Type=notify, KillMode=mixed, TimeoutStopSec=${stop}s"
 
 # Exposure, from the "Overall exposure level for masterd.service: 1.5 OK"
