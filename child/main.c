@@ -81,6 +81,12 @@ on_hello(struct child_ctx *cx, const json_t *msg)
 		stop(cx, EXIT_NORESTART);
 		return;
 	}
+	/* Take the master's frame limit, so we accept what it may send. */
+	if (json_integer_value(json_object_get(msg, "max_frame")) > 0) {
+		cx->ch.max_frame = (size_t)json_integer_value(
+		    json_object_get(msg, "max_frame"));
+		cx->ch.dec.max = cx->ch.max_frame;
+	}
 	m = msg_new(MSG_HELLO, next_id(cx));
 	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
 	json_object_set_new(m, "role", json_string("child"));
@@ -203,6 +209,8 @@ main(int argc, char **argv)
 	}
 	snprintf(ident, sizeof(ident), "masterd-child/%s", cx.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
+	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
+		log_use_syslog();
 	/* Commands the child runs must not inherit the channel. */
 	fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);

@@ -125,7 +125,12 @@ format_prefix(char *buf, size_t len, int level)
 	if (logger.syslog)
 		return 0;
 	if (logger.journal) {
-		n = snprintf(buf, len, "<%d>", level);
+		/* journald stamps and names the unit; children share its
+		 * stream, so they say who they are. */
+		if (strcmp(logger.ident, "masterd") == 0)
+			n = snprintf(buf, len, "<%d>", level);
+		else
+			n = snprintf(buf, len, "<%d>%s: ", level, logger.ident);
 		return n > 0 ? (size_t)n : 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

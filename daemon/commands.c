@@ -103,9 +103,10 @@ cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	char err[256];
 	int64_t task;
 	json_t *r;
+	int rc;
 
-	if (tasks_submit(md, req, &task, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+	if ((rc = tasks_submit(md, req, &task, err, sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
 		    err));
 		return;
 	}
@@ -257,14 +258,16 @@ cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	int64_t task;
 	char err[256];
 	json_t *d, *r;
+	int rc;
 
 	if (resolve_task(md, req, domain, &task, err, sizeof(err)) != 0) {
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
-	if (tasks_add_directive(md, task, domain, "user", get_str(req, "text"),
-	    (int)get_int(req, "priority"), &d, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+	if ((rc = tasks_add_directive(md, task, domain, "user",
+	    get_str(req, "text"), (int)get_int(req, "priority"), &d, err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
 		    err));
 		return;
 	}
@@ -278,10 +281,12 @@ cmd_spawn(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	char err[256];
+	int rc;
 
-	if (tasks_add_domain(md, get_int(req, "task"), get_str(req, "domain"),
-	    get_str(req, "prompt"), err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+	if ((rc = tasks_add_domain(md, get_int(req, "task"),
+	    get_str(req, "domain"), get_str(req, "prompt"), err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
 		    err));
 		return;
 	}
@@ -357,9 +362,12 @@ cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	char err[256];
+	int rc;
 
-	if (tasks_cancel(md, get_int(req, "task"), err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "%s", err));
+	if ((rc = tasks_cancel(md, get_int(req, "task"), err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
 		return;
 	}
 	control_reply(cl, msg_reply_ok(id));

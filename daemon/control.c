@@ -244,7 +244,11 @@ on_connection(uv_stream_t *server, int status)
 	cl->handles = 2;
 	channel_init(md->loop, &cl->ch, (size_t)md->conf->max_frame,
 	    &client_ops, cl);
-	cl->ch.max_queued = CLIENT_QUEUE_MAX;
+	/* Watchers that stop reading are cut off early, but any one reply
+	 * up to max_frame must still fit. */
+	cl->ch.max_queued = cl->ch.max_frame + FRAME_HEADER_SIZE;
+	if (cl->ch.max_queued < CLIENT_QUEUE_MAX)
+		cl->ch.max_queued = CLIENT_QUEUE_MAX;
 	uv_timer_init(md->loop, &cl->deadline);
 	cl->deadline.data = cl;
 	TAILQ_INSERT_TAIL(&md->clients, cl, entry);
@@ -267,20 +271,33 @@ on_connection(uv_stream_t *server, int status)
 
 /* ---------------------------------------------------------- listener */
 
-/* systemd passes the socket as fd 3 when LISTEN_PID is us. */
+/*
+ * systemd passes the socket as fd 3 when LISTEN_PID is us.  Every passed
+ * fd is made close-on-exec so that no child inherits one.
+ */
 static int
 take_activated_socket(struct masterd *md)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	int rc;
+	struct stat st;
+	int n, rc;
 
 	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() ||
-	    atoi(fds) < 1)
+	    (n = atoi(fds)) < 1)
 		return 0;
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (n > 1)
+		log_warn("control: systemd passed %d sockets; using the first",
+		    n);
+	if (fstat(SD_LISTEN_FDS_START, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		log_err("control: fd %d from systemd is not a socket",
+		    SD_LISTEN_FDS_START);
+		return -1;
+	}
 	if ((rc = uv_pipe_open(&md->listener, SD_LISTEN_FDS_START)) != 0) {
 		log_err("control: cannot use the socket from systemd: %s",
 		    uv_strerror(rc));
@@ -366,6 +383,7 @@ bind_socket(struct masterd *md)
 		log_err("control: bind %s: %s", path, uv_strerror(rc));
 		return -1;
 	}
+	md->socket_bound = true;
 	return set_socket_access(md, path);
 }
 
@@ -391,12 +409,14 @@ control_start(struct masterd *md)
 	return 0;
 }
 
+/* Only a socket we bound is ours to remove: never a live daemon's, never
+ * systemd's. */
 void
 control_remove_socket(struct masterd *md)
 {
-	if (!md->socket_activated && md->conf != NULL &&
-	    md->conf->control_socket != NULL)
+	if (md->socket_bound)
 		unlink(md->conf->control_socket);
+	md->socket_bound = false;
 }
 
 void

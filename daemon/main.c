@@ -194,6 +194,7 @@ lock_state_dir(struct masterd *md)
 		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 
 		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
 		log_err("state directory %s is in use by another masterd "
 		    "(pid %s)", md->conf->state_dir, n > 0 ? pid : "?");
 		close(fd);
@@ -229,11 +230,22 @@ open_state(struct masterd *md)
 
 /* ---------------------------------------------------------- signals */
 
+/* Where state and the socket live cannot move under a live daemon. */
+static void
+keep_fixed(char **field, const char *running, const char *key)
+{
+	if (*field != NULL && strcmp(*field, running) != 0)
+		log_warn("reload: %s changed to %s; it takes effect only "
+		    "after a restart", key, *field);
+	free(*field);
+	*field = strdup(running);
+}
+
 static void
 reload(struct masterd *md)
 {
 	struct masterd_conf *conf;
-	char *errors, *line, *save = NULL;
+	char *errors, *line, *save = NULL, *child;
 
 	notify_send(md, "RELOADING=1");
 	if (conf_load(md->conf_path, &conf, &errors) != 0) {
@@ -245,14 +257,17 @@ reload(struct masterd *md)
 		notify_send(md, "READY=1");
 		return;
 	}
-	/* Where state and the socket live cannot move under a live daemon. */
-	free(conf->state_dir);
-	free(conf->control_socket);
-	conf->state_dir = strdup(md->conf->state_dir);
-	conf->control_socket = strdup(md->conf->control_socket);
+	keep_fixed(&conf->state_dir, md->conf->state_dir, "state_dir");
+	keep_fixed(&conf->control_socket, md->conf->control_socket,
+	    "control_socket");
 	conf_free(md->conf);
 	md->conf = conf;
-	log_set_level(conf->log_level);
+	log_set_level(md->verbose ? LOG_DEBUG : conf->log_level);
+	child = find_child(conf);
+	if (child != NULL && strcmp(child, md->child_path) != 0)
+		log_notice("reload: children start from %s from now on", child);
+	free(md->child_path);
+	md->child_path = child;
 	log_notice("configuration reloaded from %s",
 	    md->conf_path ? md->conf_path : "(defaults)");
 	notify_send(md, "READY=1");
@@ -399,7 +414,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(o.verbose ? LOG_DEBUG : md.conf->log_level);
-	md.conf_path = used ? strdup(used) : NULL;
+	/* daemon(3) moves to /: a reload must find the same file. */
+	md.conf_path = used ? absolute(used) : NULL;
+	md.verbose = o.verbose;
 	md.child_path = find_child(md.conf);
 	md.foreground = o.foreground || under_systemd();
 	md.lock_fd = -1;
@@ -411,6 +428,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 		log_use_syslog();
+		/* Children inherit /dev/null as stderr: they log the same way. */
+		setenv("MASTERD_LOG_SYSLOG", "1", 1);
 	}
 	uv_loop_init(&loop);
 	md.loop = &loop;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,11 @@ ctl_connect(struct ctl *c)
 		    "is masterd running? start it with 'systemctl start "
 		    "masterd' or 'masterd -f', or point -s / MASTERD_SOCKET "
 		    "at its socket\n", c->socket, strerror(errno));
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
 		return -1;
 	}
-	frame_decoder_init(&c->dec, 64u * 1024u * 1024u);
 	return 0;
 }
 
@@ -170,6 +173,12 @@ call(struct ctl *c, json_t *req, int *status)
 	json_t *r, *e;
 	int err;
 
+	/* Connect only now: usage errors are reported without a daemon. */
+	if (c->fd < 0 && ctl_connect(c) != 0) {
+		json_decref(req);
+		*status = EXIT_UNREACHABLE;
+		return NULL;
+	}
 	if (send_msg(c, req) == 0) {
 		r = await_reply(c, id);
 	} else {
@@ -485,46 +494,72 @@ cmd_task(struct ctl *c, int argc, char **argv)
 struct opts {
 	const char *task, *domains, *directives, *prompt, *priority;
 	bool wait;
-	int version;
 };
 
-static int
-parse_opts(int *argc, char **argv, struct opts *o)
+enum opt_bit {
+	O_TASK = 1 << 0,
+	O_DOMAINS = 1 << 1,
+	O_DIRECTIVES = 1 << 2,
+	O_PROMPT = 1 << 3,
+	O_PRIORITY = 1 << 4,
+	O_WAIT = 1 << 5,
+};
+
+static const struct optdef {
+	const char *name;
+	unsigned bit;
+	size_t off;		/* of the value in struct opts; flags: none */
+} optdefs[] = {
+	{ "--task", O_TASK, offsetof(struct opts, task) },
+	{ "--domains", O_DOMAINS, offsetof(struct opts, domains) },
+	{ "--directives", O_DIRECTIVES, offsetof(struct opts, directives) },
+	{ "--prompt", O_PROMPT, offsetof(struct opts, prompt) },
+	{ "--priority", O_PRIORITY, offsetof(struct opts, priority) },
+	{ "--wait", O_WAIT, 0 },
+};
+
+static const struct optdef *
+find_opt(const char *name, unsigned allowed)
 {
+	for (size_t i = 0; i < sizeof(optdefs) / sizeof(optdefs[0]); i++) {
+		if ((optdefs[i].bit & allowed) &&
+		    strcmp(optdefs[i].name, name) == 0)
+			return &optdefs[i];
+	}
+	return NULL;
+}
+
+/*
+ * Take the options this command allows out of argv, anywhere among the
+ * positional arguments, which are moved to the front.
+ */
+static int
+parse_opts(int *argc, char **argv, unsigned allowed, struct opts *o)
+{
+	const struct optdef *d;
 	int out = 0;
 
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
-		const char **slot = NULL;
 
-		if (strcmp(a, "--wait") == 0) {
-			o->wait = true;
+		if (a[0] != '-' || a[1] != '-') {
+			argv[out++] = argv[i];
 			continue;
 		}
-		if (strcmp(a, "--task") == 0)
-			slot = &o->task;
-		else if (strcmp(a, "--domains") == 0)
-			slot = &o->domains;
-		else if (strcmp(a, "--directives") == 0)
-			slot = &o->directives;
-		else if (strcmp(a, "--prompt") == 0)
-			slot = &o->prompt;
-		else if (strcmp(a, "--priority") == 0)
-			slot = &o->priority;
-		if (slot == NULL) {
-			if (a[0] == '-' && a[1] == '-') {
-				fprintf(stderr, "masterctl: unknown option %s\n",
-				    a);
-				return -1;
-			}
-			argv[out++] = argv[i];
+		if ((d = find_opt(a, allowed)) == NULL) {
+			fprintf(stderr, "masterctl: this command takes no %s\n",
+			    a);
+			return -1;
+		}
+		if (d->bit == O_WAIT) {
+			o->wait = true;
 			continue;
 		}
 		if (i + 1 >= *argc) {
 			fprintf(stderr, "masterctl: %s needs a value\n", a);
 			return -1;
 		}
-		*slot = argv[++i];
+		*(const char **)((char *)o + d->off) = argv[++i];
 	}
 	*argc = out;
 	return 0;
@@ -617,7 +652,8 @@ cmd_submit(struct ctl *c, int argc, char **argv)
 	json_int_t task;
 	int status;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc != 1)
+	if (parse_opts(&argc, argv, O_DOMAINS | O_DIRECTIVES | O_WAIT, &o) != 0 ||
+	    argc != 1)
 		return EXIT_USAGE;
 	req = request(c, CTL_SUBMIT);
 	json_object_set_new(req, "text", json_string(argv[0]));
@@ -648,7 +684,7 @@ cmd_domains(struct ctl *c, int argc, char **argv)
 	struct opts o = { 0 };
 	json_t *req;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc > 1)
+	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc > 1)
 		return EXIT_USAGE;
 	req = request(c, CTL_DOMAINS);
 	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
@@ -663,7 +699,7 @@ cmd_interface(struct ctl *c, int argc, char **argv)
 	json_t *req;
 	json_int_t v;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc < 1 || argc > 2)
+	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc < 1 || argc > 2)
 		return EXIT_USAGE;
 	req = request(c, CTL_INTERFACE);
 	json_object_set_new(req, "domain", json_string(argv[0]));
@@ -685,7 +721,7 @@ cmd_interfaces(struct ctl *c, int argc, char **argv)
 	struct opts o = { 0 };
 	json_t *req;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc > 1)
+	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc > 1)
 		return EXIT_USAGE;
 	req = request(c, CTL_INTERFACES);
 	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
@@ -709,14 +745,25 @@ cmd_directive(struct ctl *c, int argc, char **argv)
 	struct opts o = { 0 };
 	json_t *req;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc != 2)
+	char *end;
+	long prio = 0;
+
+	if (parse_opts(&argc, argv, O_TASK | O_PRIORITY, &o) != 0 || argc != 2)
 		return EXIT_USAGE;
+	if (o.priority != NULL) {
+		prio = strtol(o.priority, &end, 10);
+		if (*o.priority == '\0' || *end != '\0' || prio < -1000 ||
+		    prio > 1000) {
+			fprintf(stderr, "masterctl: --priority takes a whole "
+			    "number from -1000 to 1000\n");
+			return EXIT_USAGE;
+		}
+	}
 	req = request(c, CTL_DIRECTIVE);
 	json_object_set_new(req, "domain", json_string(argv[0]));
 	json_object_set_new(req, "text", json_string(argv[1]));
 	if (o.priority != NULL)
-		json_object_set_new(req, "priority",
-		    json_integer(atoi(o.priority)));
+		json_object_set_new(req, "priority", json_integer(prio));
 	if (with_task(req, o.task) != 0)
 		return EXIT_USAGE;
 	return call_and_print(c, req, human_directive);
@@ -734,7 +781,7 @@ cmd_spawn(struct ctl *c, int argc, char **argv)
 	struct opts o = { 0 };
 	json_t *req;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc != 2)
+	if (parse_opts(&argc, argv, O_PROMPT, &o) != 0 || argc != 2)
 		return EXIT_USAGE;
 	req = request(c, CTL_SPAWN);
 	if (with_task(req, argv[0]) != 0)
@@ -751,7 +798,7 @@ cmd_restart(struct ctl *c, int argc, char **argv)
 	struct opts o = { 0 };
 	json_t *req;
 
-	if (parse_opts(&argc, argv, &o) != 0 || argc != 1)
+	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc != 1)
 		return EXIT_USAGE;
 	req = request(c, CTL_RESTART);
 	json_object_set_new(req, "domain", json_string(argv[0]));
@@ -920,15 +967,13 @@ main(int argc, char **argv)
 		c.socket = getenv("MASTERD_SOCKET");
 	if (c.socket == NULL)
 		c.socket = dflt = conf_default_socket();
-	if (ctl_connect(&c) != 0) {
-		free(dflt);
-		return EXIT_UNREACHABLE;
-	}
+	frame_decoder_init(&c.dec, 64u * 1024u * 1024u);
 	rc = cmd->run(&c, argc - 1, argv + 1);
 	if (rc == EXIT_USAGE)
 		fprintf(stderr, "usage: masterctl %s %s\n", cmd->name,
 		    cmd->args);
-	close(c.fd);
+	if (c.fd >= 0)
+		close(c.fd);
 	frame_decoder_free(&c.dec);
 	free(dflt);
 	return rc;

@@ -42,6 +42,7 @@ struct masterd {
 	uv_pipe_t listener;
 	bool listening;
 	bool socket_activated;
+	bool socket_bound;		/* we created the socket file: remove it */
 	struct client_list clients;
 	size_t nclients;
 
@@ -60,6 +61,7 @@ struct masterd {
 	uv_timer_t stop_timer;
 
 	int lock_fd;
+	int verbose;			/* -v: debug logging across reloads */
 	bool foreground;
 	bool stopping;
 	int exit_code;

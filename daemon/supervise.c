@@ -245,6 +245,7 @@ child_start(struct child *c)
 	c->spawned_ms = uv_now(md->loop);
 	c->last_pong_ms = c->spawned_ms;
 	c->want_stop = false;
+	c->hello_seen = false;
 	c->stop_stage = 0;
 	channel_init(md->loop, &c->ch, (size_t)md->conf->max_frame,
 	    &child_channel_ops, c);
@@ -256,6 +257,8 @@ child_start(struct child *c)
 	json_object_set_new(hello, "role", json_string("master"));
 	json_object_set_new(hello, "domain", json_string(c->name));
 	json_object_set_new(hello, "task", json_integer(c->task));
+	json_object_set_new(hello, "max_frame",
+	    json_integer(md->conf->max_frame));
 	child_send(c, hello);
 	uv_timer_start(&c->timer, on_hello_deadline,
 	    (uint64_t)md->conf->hello_timeout, 0);
@@ -311,12 +314,19 @@ on_hello(struct child *c, const json_t *msg)
 {
 	json_int_t v = json_integer_value(json_object_get(msg, "version"));
 	char why[160];
+	json_t *err;
 
-	if (v == PROTO_VERSION)
+	if (v == PROTO_VERSION) {
+		c->hello_seen = true;
 		return;
+	}
 	snprintf(why, sizeof(why), "protocol version mismatch: masterd "
 	    "speaks %d, child speaks %lld", PROTO_VERSION, (long long)v);
-	child_send(c, msg_reply_error(msg_id(msg), ERR_VERSION, "%s", why));
+	err = msg_new(MSG_ERROR, masterd_next_id(c->md));
+	json_object_set_new(err, "code", json_string(ERR_VERSION));
+	json_object_set_new(err, "message", json_string(why));
+	json_object_set_new(err, "re", json_integer(msg_id(msg)));
+	child_send(c, err);
 	/* A restart would meet the same binary: do not retry. */
 	c->want_stop = true;
 	child_fail(c, why);
@@ -330,6 +340,10 @@ on_ready(struct child *c)
 
 	if (c->state != CHILD_STARTING)
 		return;
+	if (!c->hello_seen) {
+		child_fail(c, "said ready before hello");
+		return;
+	}
 	uv_timer_stop(&c->timer);
 	c->last_pong_ms = uv_now(md->loop);
 	uv_timer_start(&c->timer, on_ping_tick,
@@ -482,6 +496,13 @@ child_after_exit(struct child *c)
 	c->pid = 0;
 	tasks_child_down(c);
 	describe_exit(c, exitdesc, sizeof(exitdesc));
+	if (c->restart_pending && !c->md->stopping && !c->release) {
+		c->restart_pending = false;
+		log_info("domain %s (task %lld): restarting (%s)", c->name,
+		    (long long)c->task, exitdesc);
+		child_restart(c);
+		return;
+	}
 	if (c->want_stop) {
 		if (c->state != CHILD_FATAL)
 			set_state(c, CHILD_STOPPED, NULL);
@@ -560,8 +581,12 @@ child_stop(struct child *c, const char *why, bool release)
 int
 child_restart(struct child *c)
 {
-	if (c->proc_running || c->ch_running)
+	if (c->proc_running || c->ch_running) {
+		/* Running: stop it gracefully; child_after_exit starts it. */
+		c->restart_pending = true;
+		child_stop(c, "restart requested", false);
 		return 0;
+	}
 	uv_timer_stop(&c->timer);
 	memset(c->crash_ms, 0, sizeof(c->crash_ms));
 	c->backoff_n = 0;
@@ -578,7 +603,7 @@ child_restart(struct child *c)
 json_t *
 child_describe(const struct child *c)
 {
-	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s?, s:b}",
+	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s*, s:b}",
 	    "task", (json_int_t)c->task, "domain", c->name,
 	    "state", state_names[c->state], "pid", c->pid,
 	    "restarts", (int)c->restarts,

@@ -57,7 +57,9 @@ struct child {
 	char reason[256];	/* why it last went down, or is FATAL */
 
 	int stop_stage;
+	bool hello_seen;	/* the handshake's first half */
 	bool want_stop;		/* do not restart when it exits */
+	bool restart_pending;	/* start again once stopped */
 	bool release;		/* free once stopped */
 
 	/* work, owned by tasks.c */

@@ -36,16 +36,27 @@ task_open(struct masterd *md, int64_t task, char *err, size_t errlen)
 
 	if (t == NULL) {
 		snprintf(err, errlen, "no task %lld", (long long)task);
-		return -1;
+		return TASKS_ENOENT;
 	}
 	over = task_terminal(json_string_value(json_object_get(t, "state")));
 	json_decref(t);
 	if (over) {
 		snprintf(err, errlen, "task %lld is already over",
 		    (long long)task);
-		return -1;
+		return TASKS_ECONFLICT;
 	}
 	return 0;
+}
+
+const char *
+tasks_errcode(int rc)
+{
+	switch (rc) {
+	case TASKS_ENOENT:	return ERR_NOT_FOUND;
+	case TASKS_ECONFLICT:	return ERR_CONFLICT;
+	case TASKS_ESTORAGE:	return ERR_STORAGE;
+	default:		return ERR_BAD_REQUEST;
+	}
 }
 
 static void
@@ -220,17 +231,17 @@ tasks_add_directive(struct masterd *md, int64_t task, const char *domain,
 	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
 		snprintf(err, errlen, "a directive needs 1 to %d bytes of text",
 		    TASK_TEXT_MAX);
-		return -1;
+		return TASKS_EINVAL;
 	}
 	if (registry_domain_find(md->reg, task, domain, &dom) != 0) {
 		snprintf(err, errlen, "task %lld has no domain \"%s\"",
 		    (long long)task, domain);
-		return -1;
+		return TASKS_ENOENT;
 	}
 	if (registry_directive_add(md->reg, task, dom, source, text, priority,
 	    &id, &merged) != 0) {
 		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
-		return -1;
+		return TASKS_ESTORAGE;
 	}
 	*out = json_pack("{s:I, s:b}", "id", (json_int_t)id, "merged",
 	    merged);
@@ -406,10 +417,10 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	if (*text == '\0' || strlen(text) > TASK_TEXT_MAX) {
 		snprintf(err, errlen, "a task needs 1 to %d bytes of text",
 		    TASK_TEXT_MAX);
-		return -1;
+		return TASKS_EINVAL;
 	}
 	if (collect_domains(md, req, &domains, err, errlen) != 0)
-		return -1;
+		return TASKS_EINVAL;
 	spec = json_pack("{s:O}", "domains", domains);
 	if (json_object_get(req, "directives") != NULL)
 		json_object_set(spec, "directives",
@@ -438,7 +449,7 @@ storage:
 	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
 	json_decref(spec);
 	json_decref(domains);
-	return -1;
+	return TASKS_ESTORAGE;
 }
 
 int
@@ -446,21 +457,22 @@ tasks_add_domain(struct masterd *md, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen)
 {
 	int64_t dom;
+	int rc;
 
-	if (task_open(md, task, err, errlen) != 0)
-		return -1;
+	if ((rc = task_open(md, task, err, errlen)) != 0)
+		return rc;
 	if (!conf_domain_name_ok(name)) {
 		snprintf(err, errlen, "bad domain name \"%s\"", name);
-		return -1;
+		return TASKS_EINVAL;
 	}
 	if (registry_domain_find(md->reg, task, name, &dom) == 0) {
 		snprintf(err, errlen, "task %lld already has domain %s",
 		    (long long)task, name);
-		return -1;
+		return TASKS_ECONFLICT;
 	}
 	if (add_domain_row(md, task, name, prompt, &dom) != 0) {
 		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
-		return -1;
+		return TASKS_ESTORAGE;
 	}
 	event_emit(md, task, name, "domain.added", NULL);
 	start_domain(md, task, dom, name);
@@ -471,9 +483,10 @@ int
 tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
 {
 	struct child *c, *next;
+	int rc;
 
-	if (task_open(md, task, err, errlen) != 0)
-		return -1;
+	if ((rc = task_open(md, task, err, errlen)) != 0)
+		return rc;
 	set_task_state(md, task, TASK_CANCELLED, "cancelled by the user");
 	for (c = TAILQ_FIRST(&md->children); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -17,6 +17,18 @@
 struct masterd;
 struct child;
 
+/*
+ * The calls that can be refused return 0, or one of these with a message
+ * in err; tasks_errcode() gives the control protocol's error code.
+ */
+enum tasks_error {
+	TASKS_EINVAL = -1,	/* the request itself is wrong */
+	TASKS_ENOENT = -2,	/* no such task or domain */
+	TASKS_ECONFLICT = -3,	/* not in this state (over, exists) */
+	TASKS_ESTORAGE = -4,	/* the registry failed */
+};
+const char *tasks_errcode(int rc);
+
 /* Create a task from a validated submit request; starts its children. */
 int tasks_submit(struct masterd *, const json_t *req, int64_t *id,
     char *err, size_t errlen);

@@ -23,6 +23,7 @@ static const struct msg_field f_hello[] = {
 	OPT("task", FT_INTEGER),
 	OPT("pid", FT_INTEGER),
 	OPT("software", FT_STRING),
+	OPT("max_frame", FT_INTEGER),	/* master -> child: its frame limit */
 	END
 };
 static const struct msg_field f_ready[] = {

@@ -35,8 +35,27 @@ ctl interface frontend | grep -q "frontend.ping" || fail "interface output"
 ctl interface frontend 7 2>/dev/null; [ $? -eq 1 ] || fail "missing version should exit 1"
 ok "submit starts children; interfaces stored"
 
-# Peers: each child received the interfaces of the others.
-wait_until "frontend to get peers" grep -q '"interface.peers"' "$FAKECHILD_DIR/frontend.log"
+# Peers: each child received the interfaces of the other two, in its
+# task.assign or in interface.peers, whichever came after their publish.
+peers_seen() {
+	python3 - "$FAKECHILD_DIR/$1.log" <<'PY'
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    for p in m.get("peers", []):
+        seen.add(p["domain"])
+print(" ".join(sorted(seen)))
+PY
+}
+peers_are() {
+	[ "$(peers_seen "$1")" = "$2" ]
+}
+for d in frontend database logic; do
+	want=$(echo frontend database logic | tr ' ' '\n' | grep -vx "$d" | sort | tr '\n' ' ' | sed 's/ $//')
+	wait_until "$d to hold its peers' interfaces" peers_are "$d" "$want"
+done
+ok "every child got its peers' interfaces"
 
 # Directives: a new version through a directive, dedup while open.
 ctl directive logic "publish:payslip.compute" >/dev/null || fail "directive"

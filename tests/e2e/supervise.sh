@@ -37,6 +37,15 @@ ctl restart alpha >/dev/null || fail "restart"
 wait_until "alpha running after restart" state_is alpha running
 ok "masterctl restart clears fatal"
 
+# restart on a running child: a graceful stop, then a new process.
+pid=$(child_pid beta)
+ctl restart beta >/dev/null || fail "restart of a running child"
+wait_until "beta replaced" sh -c "! kill -0 $pid"
+wait_until "beta running again" state_is beta running
+[ "$(child_pid beta)" != "$pid" ] || fail "restart kept the old process"
+log_has "domain beta (task 1): restarting (exited with status 0)" || fail "restart not graceful"
+ok "masterctl restart replaces a running child gracefully"
+
 # A hung child (SIGSTOP: no pong) is killed and restarted.
 pid=$(child_pid beta)
 kill -STOP "$pid"

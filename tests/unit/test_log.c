@@ -252,8 +252,10 @@ test_stderr_journal(void **state)
 {
 	char *text = capture_stderr(log_two_lines, "journal");
 
-	/* sd-daemon priority prefixes, no timestamp or ident. */
-	assert_string_equal(text, "<6>to stderr no forgery\n<3>second\n");
+	/* sd-daemon priority prefixes, no timestamp; an ident other than
+	 * masterd's (a child's) names itself, as children share the stream. */
+	assert_string_equal(text, "<6>testlog: to stderr no forgery\n"
+	    "<3>testlog: second\n");
 	free(text);
 }
 
