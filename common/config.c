@@ -939,6 +939,7 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 
 		conf_llm(c, d->name, &eff);
 		snprintf(where, sizeof(where), "[domain \"%s\"]", d->name);
+		/* A domain that changes nothing repeats no [llm] error. */
 		if (memcmp(&eff, &c->llm, sizeof(eff)) != 0)
 			check_llm(&eff, where, errs);
 		if (d->prompt != NULL && d->prompt_file != NULL)

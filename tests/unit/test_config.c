@@ -7,7 +7,9 @@
  * sections; errors that name file:line and the key, several of them from
  * one call; MASTERD_* environment overrides and a bad one naming the
  * variable; the consistency checks; domain names; the default socket and
- * state directory from systemd's variables.
+ * state directory from systemd's variables; the [llm] section (real and
+ * boolean values, the provider name, the key source checks) and its
+ * per-domain overrides as conf_llm merges them.
  */
 #include "testutil.h"
 
@@ -779,6 +781,205 @@ test_strlist(void **state)
 	strlist_free(&l);
 }
 
+/* ------------------------------------------------------------ [llm] */
+
+static void
+test_llm_defaults(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf = load_ok(c, "[llm]\n");
+	const struct llm_conf *l = &conf->llm;
+
+	assert_string_equal(l->provider, "openai-responses");
+	assert_null(l->base_url);
+	assert_null(l->model);
+	assert_null(l->key_env);
+	assert_null(l->key_file);
+	assert_null(l->key_credential);
+	assert_int_equal(l->timeout, 300000);
+	assert_int_equal(l->connect_timeout, 10000);
+	assert_int_equal(l->max_tokens, 4096);
+	assert_int_equal(l->context_tokens, 0);
+	assert_int_equal(l->max_attempts, 6);
+	assert_int_equal(l->retry_deadline, 300000);
+	assert_int_equal(l->max_retry_wait, 60000);
+	/* No default: not sent, not priced. */
+	assert_true(l->temperature < 0);
+	assert_true(l->price_input < 0);
+	assert_true(l->price_output < 0);
+	assert_true(l->price_cached < 0);
+	assert_int_equal(l->stream, 1);
+	assert_int_equal(l->store, 1);
+	conf_free(conf);
+}
+
+static void
+test_llm_every_key(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct llm_conf *l;
+
+	conf = load_ok(c, "[llm]\n"
+	    "provider = chat\n"
+	    "base_url = http://127.0.0.1:11434/v1\n"
+	    "model = qwen2.5-coder:32b\n"
+	    "key_env = OLLAMA_KEY\n"
+	    "timeout = 2m\n"
+	    "connect_timeout = 500ms\n"
+	    "max_tokens = 2048\n"
+	    "temperature = 0.2\n"
+	    "context_tokens = 32768\n"
+	    "price_input = 1.25\n"
+	    "price_output = 10\n"
+	    "price_cached = 0.125\n"
+	    "stream = no\n"
+	    "store = off\n"
+	    "max_attempts = 3\n"
+	    "retry_deadline = 90s\n"
+	    "max_retry_wait = 0\n");
+	l = &conf->llm;
+	assert_string_equal(l->provider, "chat");
+	assert_string_equal(l->base_url, "http://127.0.0.1:11434/v1");
+	assert_string_equal(l->model, "qwen2.5-coder:32b");
+	assert_string_equal(l->key_env, "OLLAMA_KEY");
+	assert_int_equal(l->timeout, 120000);
+	assert_int_equal(l->connect_timeout, 500);
+	assert_int_equal(l->max_tokens, 2048);
+	assert_float_equal(l->temperature, 0.2, 1e-12);
+	assert_int_equal(l->context_tokens, 32768);
+	assert_float_equal(l->price_input, 1.25, 1e-12);
+	assert_float_equal(l->price_output, 10, 1e-12);
+	assert_float_equal(l->price_cached, 0.125, 1e-12);
+	assert_int_equal(l->stream, 0);
+	assert_int_equal(l->store, 0);
+	assert_int_equal(l->max_attempts, 3);
+	assert_int_equal(l->retry_deadline, 90000);
+	assert_int_equal(l->max_retry_wait, 0);
+	conf_free(conf);
+
+	conf = load_ok(c, "[llm]\nprovider = anthropic\nkey_file = /k\n");
+	assert_string_equal(conf->llm.key_file, "/k");
+	conf_free(conf);
+	conf = load_ok(c, "[llm]\nkey_credential = openai-key\n");
+	assert_string_equal(conf->llm.key_credential, "openai-key");
+	conf_free(conf);
+}
+
+static void
+test_llm_domain_override(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	struct llm_conf l;
+
+	conf = load_ok(c, "[llm]\nprovider = openai-responses\n"
+	    "model = big\ntemperature = 0.3\nkey_env = OPENAI_KEY_2\n"
+	    "price_input = 2\n"
+	    "[domain \"web\"]\nprovider = chat\nmodel = small\n"
+	    "context_tokens = 16384\nstream = no\ntemperature = 0\n"
+	    "key_file = /etc/masterd/web.key\n"
+	    "[domain \"db\"]\ncheck = make\n");
+	conf_llm(conf, "web", &l);
+	assert_string_equal(l.provider, "chat");
+	assert_string_equal(l.model, "small");
+	assert_int_equal(l.context_tokens, 16384);
+	assert_int_equal(l.stream, 0);
+	/* 0 is a value, not "unset". */
+	assert_float_equal(l.temperature, 0, 1e-12);
+	/* A domain's key source replaces the global one whole. */
+	assert_string_equal(l.key_file, "/etc/masterd/web.key");
+	assert_null(l.key_env);
+	/* The rest comes from [llm]. */
+	assert_float_equal(l.price_input, 2, 1e-12);
+	assert_int_equal(l.timeout, 300000);
+	assert_int_equal(l.store, 1);
+
+	conf_llm(conf, "db", &l);
+	assert_string_equal(l.model, "big");
+	assert_string_equal(l.key_env, "OPENAI_KEY_2");
+	assert_float_equal(l.temperature, 0.3, 1e-12);
+	conf_llm(conf, NULL, &l);
+	assert_string_equal(l.provider, "openai-responses");
+	conf_llm(conf, "nosuch", &l);
+	assert_string_equal(l.model, "big");
+	conf_free(conf);
+}
+
+static void
+test_llm_errors(void **state)
+{
+	struct ctx *c = *state;
+
+	expect_error(c, "[llm]\nprovider = bard\n", 2,
+	    "[llm] provider: expected openai-responses, chat or anthropic");
+	expect_error(c, "[llm]\ntemperature = 2.5\n", 2,
+	    "[llm] temperature: value out of range: '2.5'");
+	expect_error(c, "[llm]\ntemperature = warm\n", 2,
+	    "temperature: expected a number");
+	expect_error(c, "[llm]\nprice_input = -1\n", 2, "out of range");
+	expect_error(c, "[llm]\nprice_output = nan\n", 2,
+	    "expected a number");
+	expect_error(c, "[llm]\nstream = maybe\n", 2,
+	    "[llm] stream: expected yes or no");
+	expect_error(c, "[llm]\nmax_attempts = 0\n", 2, "out of range");
+	expect_error(c, "[llm]\nkey_file = relative.key\n", 2,
+	    "expected an absolute path");
+	expect_error(c, "[domain \"w\"]\ntemperature = 9\n", 2,
+	    "[domain] temperature: value out of range");
+	/* Consistency: no file position. */
+	expect_error(c, "[llm]\nprovider = chat\n", 0,
+	    "[llm] provider chat needs context_tokens");
+	expect_error(c, "[llm]\nkey_env = A\nkey_file = /b\n", 0,
+	    "[llm] sets more than one of key_env, key_file and "
+	    "key_credential");
+	expect_error(c, "[llm]\nkey_credential = ../x\n", 0,
+	    "key_credential: a credential name, not a path");
+	expect_error(c, "[llm]\nbase_url = ftp://x/v1\n", 0,
+	    "base_url: expected an http:// or https:// URL");
+	expect_error(c, "[llm]\nmax_tokens = 8192\ncontext_tokens = 8192\n",
+	    0, "max_tokens (8192) must be smaller than context_tokens");
+	expect_error(c, "[llm]\nprovider = anthropic\n[domain \"w\"]\n"
+	    "provider = chat\n", 0,
+	    "[domain \"w\"] provider chat needs context_tokens");
+}
+
+static void
+test_llm_env(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+
+	setenv("MASTERD_LLM_MODEL", "from-env", 1);
+	setenv("MASTERD_LLM_TEMPERATURE", "0.9", 1);
+	setenv("MASTERD_LLM_STREAM", "false", 1);
+	conf = load_ok(c, "[llm]\nmodel = from-file\n");
+	assert_string_equal(conf->llm.model, "from-env");
+	assert_float_equal(conf->llm.temperature, 0.9, 1e-12);
+	assert_int_equal(conf->llm.stream, 0);
+	conf_free(conf);
+	unsetenv("MASTERD_LLM_MODEL");
+	unsetenv("MASTERD_LLM_TEMPERATURE");
+	unsetenv("MASTERD_LLM_STREAM");
+}
+
+static void
+test_parse_real(void **state)
+{
+	double v;
+
+	(void)state;
+	assert_int_equal(conf_parse_real("0.25", &v), 0);
+	assert_float_equal(v, 0.25, 1e-12);
+	assert_int_equal(conf_parse_real("3", &v), 0);
+	assert_float_equal(v, 3, 1e-12);
+	assert_int_equal(conf_parse_real("", &v), -1);
+	assert_int_equal(conf_parse_real(" 1", &v), -1);
+	assert_int_equal(conf_parse_real("1x", &v), -1);
+	assert_int_equal(conf_parse_real("inf", &v), -1);
+	assert_int_equal(conf_parse_real("1e999", &v), -1);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -805,6 +1006,12 @@ main(void)
 		cmocka_unit_test(test_domain_name_ok),
 		T(test_default_dirs),
 		cmocka_unit_test(test_strlist),
+		T(test_llm_defaults),
+		T(test_llm_every_key),
+		T(test_llm_domain_override),
+		T(test_llm_errors),
+		T(test_llm_env),
+		cmocka_unit_test(test_parse_real),
 	};
 
 	tu_filter();

@@ -1,0 +1,160 @@
+/*
+ * llm.h — the assistant session's provider layer: one interface over three
+ * HTTP APIs (OpenAI Responses, Chat Completions, Anthropic Messages).
+ *
+ * An engine is a curl multi handle driven by a libuv loop (uv_poll for the
+ * sockets, a uv_timer for curl's timeouts), so a child keeps answering its
+ * master while a model writes.  A session is one conversation: its
+ * provider conf, key, system prompt, transcript, the provider's handles on
+ * it (response id, conversation id), and usage totals.  A turn is sent
+ * with llm_session_send; the answer streams back through on_delta and ends
+ * in exactly one on_done, after retries (DESIGN.md "Assistant sessions").
+ *
+ * Context size.  Chat Completions and Anthropic keep no history: the
+ * session resends it, trimmed to context_tokens - max_tokens (the system
+ * prompt and the newest whole turns are kept).  Local servers cannot be
+ * told a window per request on their OpenAI-compatible endpoint: Ollama
+ * ignores options.num_ctx on /v1 (start it with OLLAMA_CONTEXT_LENGTH or a
+ * Modelfile's PARAMETER num_ctx), llama-server sizes it with --ctx-size at
+ * start (divided by --parallel).  So context_tokens must equal what the
+ * server was started with; the request carries max_tokens, the part of
+ * the window it can carry.  Responses keeps history on the server and is
+ * sent "truncation": "auto" so an overflow drops old turns, never fails.
+ *
+ * Keys are read once, when the session is made, and live only in it and in
+ * the request's Authorization / x-api-key header: never in a message, a
+ * log line or the session file.
+ */
+#ifndef COMMON_LLM_H
+#define COMMON_LLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "common/config.h"
+
+struct llm_engine;
+struct llm_session;
+struct llm_request;
+
+enum llm_error {
+	LLM_OK = 0,
+	LLM_ERR_HTTP,		/* an error status the provider explained */
+	LLM_ERR_TRANSPORT,	/* connection refused, reset, cut short */
+	LLM_ERR_TIMEOUT,	/* connect timeout, or silence > timeout */
+	LLM_ERR_RATE_LIMITED,	/* come back at retry_until */
+	LLM_ERR_CANCELLED,
+	LLM_ERR_STREAM,		/* an error event inside a 200 stream */
+	LLM_ERR_PARSE,		/* an answer that is not the API's format */
+	LLM_ERR_INVALID,	/* refused before sending (busy, too long) */
+};
+
+struct llm_usage {
+	int64_t input;		/* prompt tokens, cached ones included */
+	int64_t output;		/* answer tokens, reasoning included */
+	int64_t cached;		/* prompt tokens read from the cache */
+	int64_t reasoning;
+	double cost;		/* in the prices' currency; 0 if unpriced */
+	bool priced;		/* prices were configured */
+	unsigned calls;		/* successful calls summed here */
+};
+
+struct llm_result {
+	bool ok;
+	const char *text;	/* the answer ("" on failure) */
+	size_t text_len;
+	bool truncated;		/* stopped by max_tokens */
+	const char *finish;	/* the provider's stop reason, or "" */
+	struct llm_usage usage;	/* this call */
+	enum llm_error error;
+	int http_status;	/* last status seen, 0 if none */
+	const char *code;	/* the provider's error code, or "" */
+	const char *message;	/* why it failed, for people; "" on success */
+	time_t retry_until;	/* LLM_ERR_RATE_LIMITED: resume then */
+	unsigned attempts;
+};
+
+/*
+ * on_delta: a piece of the answer as it streams (not NUL-terminated).
+ * on_retry: a new attempt will start after delay_ms; the pieces delivered
+ *   so far are void, the answer streams again from its start.
+ * on_done: exactly once per request; the result and the request are
+ *   freed when it returns.  Any callback may cancel the request.
+ */
+struct llm_callbacks {
+	void (*on_delta)(const char *piece, size_t len, void *arg);
+	void (*on_retry)(unsigned next_attempt, uint64_t delay_ms,
+	    const char *reason, void *arg);
+	void (*on_done)(const struct llm_result *, void *arg);
+};
+
+/* curl_global_init/cleanup, for the process's main (not thread-safe). */
+int llm_global_init(void);
+void llm_global_cleanup(void);
+
+/*
+ * An engine on `loop`.  llm_engine_free cancels every request (on_done
+ * with LLM_ERR_CANCELLED) and closes its handles: run the loop afterwards
+ * so the close callbacks can free the rest.  It may be called from
+ * on_done, not from on_delta or on_retry.  The sessions of a freed engine
+ * can still be saved and freed, not sent.
+ */
+struct llm_engine *llm_engine_new(uv_loop_t *loop);
+void llm_engine_free(struct llm_engine *);
+
+/*
+ * A new session over conf (copied; conf_llm yields it), with a system
+ * prompt (may be NULL).  engine may be NULL for a session that only loads,
+ * saves or builds requests.  On failure returns NULL with the reason in
+ * err (a key that cannot be read, a missing model).
+ */
+struct llm_session *llm_session_new(struct llm_engine *,
+    const struct llm_conf *, const char *system, char *err, size_t errlen);
+void llm_session_free(struct llm_session *);
+
+/*
+ * Continue the conversation saved in path (llm_session_save) in a new
+ * session s: transcript, response / conversation ids, usage.  The system
+ * prompt comes from the file when s has none.  -1 with err on failure.
+ */
+int llm_session_load(struct llm_session *s, const char *path, char *err,
+    size_t errlen);
+
+/* Write the session to path: temp file, fsync, rename, fsync the dir. */
+int llm_session_save(const struct llm_session *, const char *path,
+    char *err, size_t errlen);
+
+/* Save after every completed turn to path (NULL: stop). */
+int llm_session_autosave(struct llm_session *, const char *path);
+
+/* Responses: continue a Conversation (made by POST /conversations). */
+int llm_session_set_conversation(struct llm_session *, const char *id);
+
+const struct llm_usage *llm_session_usage(const struct llm_session *);
+size_t llm_session_turns(const struct llm_session *);
+/* The saved handle on the conversation: a response id, or NULL. */
+const char *llm_session_response_id(const struct llm_session *);
+
+/*
+ * Send one user turn.  Returns the request, or NULL when the session is
+ * busy with another turn or has no engine (on_done is not called then).
+ * On success the turn joins the transcript (and the autosave file) before
+ * on_done is called.
+ */
+struct llm_request *llm_session_send(struct llm_session *,
+    const char *user_text, const struct llm_callbacks *, void *arg);
+
+/*
+ * Stop a request: on_done(LLM_ERR_CANCELLED) before this returns; called
+ * from on_delta or on_retry, as soon as that callback returns.  Freeing
+ * the session cancels its request the same way.
+ */
+void llm_request_cancel(struct llm_request *);
+
+const char *llm_error_name(enum llm_error);
+
+#endif
