@@ -78,6 +78,8 @@ static const struct conf_key keys[] = {
 	G("masterd", "control_group", K_STRING, control_group, 0, 0, NULL),
 	G("masterd", "max_clients_per_uid", K_INT, max_clients_per_uid,
 	    1, 100000, "64"),
+	G("masterd", "request_timeout", K_DURATION, request_timeout,
+	    100, MS(3600), "10s"),
 	G("masterd", "max_frame", K_SIZE, max_frame, 1024,
 	    (int64_t)1 << 30, "16M"),
 	G("masterd", "log_level", K_LEVEL, log_level, 0, 0, "info"),

@@ -25,7 +25,6 @@
 
 #define SD_LISTEN_FDS_START 3
 #define CLIENT_QUEUE_MAX (8u * 1024u * 1024u)
-#define CLIENT_REQUEST_DEADLINE_MS 10000
 
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client) entry;
@@ -148,7 +147,10 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 	uv_close((uv_handle_t *)&cl->deadline, on_client_handle_closed);
 }
 
-/* Drop a client whose partial request has not grown for a whole period. */
+/*
+ * Ticks every half request_timeout: a partial request that has not grown
+ * across two ticks has stalled for at least that long.
+ */
 static void
 on_deadline(uv_timer_t *t)
 {
@@ -157,8 +159,8 @@ on_deadline(uv_timer_t *t)
 
 	if (pending > 0 && pending == cl->stalled_pending) {
 		control_reply(cl, msg_reply_error(-1, ERR_BAD_FRAME,
-		    "incomplete request for %d s; closing",
-		    CLIENT_REQUEST_DEADLINE_MS / 1000));
+		    "incomplete request stalled for %lld ms; closing",
+		    (long long)cl->md->conf->request_timeout));
 		channel_close(&cl->ch, "incomplete request timed out");
 		return;
 	}
@@ -264,8 +266,9 @@ on_connection(uv_stream_t *server, int status)
 		channel_close(&cl->ch, NULL);
 		return;
 	}
-	uv_timer_start(&cl->deadline, on_deadline, CLIENT_REQUEST_DEADLINE_MS,
-	    CLIENT_REQUEST_DEADLINE_MS);
+	uv_timer_start(&cl->deadline, on_deadline,
+	    (uint64_t)md->conf->request_timeout / 2,
+	    (uint64_t)md->conf->request_timeout / 2);
 	channel_start(&cl->ch);
 }
 
