@@ -177,9 +177,10 @@ demo: deps
 
 DEB_BUILD = make gcc pkg-config libuv1-dev libcurl4-openssl-dev \
 	libjansson-dev libgit2-dev libsqlite3-dev libcmocka-dev
-# python3: the test LLM server and the scripted children; systemd:
+# python3: the test LLM server and the scripted children; git: to inspect
+# the task repositories; systemd:
 # systemd-analyze, which checks the units.
-DEB_TEST  = python3 systemd
+DEB_TEST  = python3 systemd git
 DEB_FUZZ  = clang libclang-rt-dev
 deps:
 	@sh tools/deps.sh $(DEB_BUILD) $(DEB_TEST)

@@ -1,74 +1,97 @@
 /*
  * main.c — masterd-child: one domain's process.
  *
- * This is the child's skeleton: its channel to the master on fd 3, the
- * hello/ready handshake, liveness (ping/pong), and a clean stop on
- * `shutdown` or when the master goes away.  The assistant session, git
- * worktree and checks that turn directives into code are not built yet,
- * and the child says so in each directive's result rather than pretending.
+ * Started by masterd with its channel on fd 3.  Reads the configuration
+ * (the same file as masterd, and the same environment), says hello and
+ * ready, answers pings at once whatever else is going on (the model and the
+ * checks are asynchronous on this loop), hands the work to work.c, and
+ * stops on `shutdown`, SIGTERM or when the master goes away.
  *
  * Exit status CHILD_EXIT_NORESTART (78) tells the master that a restart
- * cannot help (bad arguments, protocol mismatch).
+ * cannot help: bad arguments, a bad configuration, a protocol mismatch.
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "child/checks.h"
+#include "child/child.h"
+#include "common/llm.h"
 #include "common/log.h"
-#include "proto/channel.h"
+#include "common/repo.h"
 #include "proto/msg.h"
 
 #define CHANNEL_FD 3
-#define EXIT_NORESTART 78
 
-struct child_ctx {
-	uv_loop_t *loop;
-	struct channel ch;
-	uv_signal_t sig_term;
+struct args {
 	const char *domain;
-	long long task;
-	json_int_t next_id;
-	bool greeted;
-	int exit_code;
+	const char *task;
+	const char *state;
+	const char *config;
 };
 
-static json_int_t
-next_id(struct child_ctx *cx)
+json_int_t
+child_next_id(struct child_ctx *cx)
 {
 	return ++cx->next_id;
 }
 
-static void
-stop(struct child_ctx *cx, int code)
+int
+child_send(struct child_ctx *cx, json_t *msg)
 {
+	return channel_send_new(&cx->ch, msg);
+}
+
+void
+child_progress(struct child_ctx *cx, const char *stage, const char *text)
+{
+	json_t *m = msg_new(MSG_PROGRESS, child_next_id(cx));
+
+	json_object_set_new(m, "stage", json_string(stage));
+	json_object_set_new(m, "task", json_integer(cx->task));
+	if (text != NULL)
+		json_object_set_new(m, "text", json_string(text));
+	child_send(cx, m);
+}
+
+void
+child_stop(struct child_ctx *cx, int code)
+{
+	if (cx->stopping)
+		return;
+	cx->stopping = true;
 	cx->exit_code = code;
+	work_shutdown(cx);
 	channel_close(&cx->ch, NULL);
-	if (!uv_is_closing((uv_handle_t *)&cx->sig_term))
-		uv_close((uv_handle_t *)&cx->sig_term, NULL);
+	uv_close((uv_handle_t *)&cx->sig_term, NULL);
+	uv_close((uv_handle_t *)&cx->progress_timer, NULL);
 }
 
 static void
 send_error(struct child_ctx *cx, json_int_t re, const char *code,
     const char *text)
 {
-	json_t *m = msg_new(MSG_ERROR, next_id(cx));
+	json_t *m = msg_new(MSG_ERROR, child_next_id(cx));
 
 	json_object_set_new(m, "code", json_string(code));
 	json_object_set_new(m, "message", json_string(text));
 	if (re >= 0)
 		json_object_set_new(m, "re", json_integer(re));
-	channel_send_new(&cx->ch, m);
+	child_send(cx, m);
 }
+
+/* ---------------------------------------------------------- messages */
 
 static void
 on_hello(struct child_ctx *cx, const json_t *msg)
 {
 	json_int_t v = json_integer_value(json_object_get(msg, "version"));
+	json_int_t max = json_integer_value(json_object_get(msg, "max_frame"));
 	json_t *m;
 	char text[160];
 
@@ -78,39 +101,33 @@ on_hello(struct child_ctx *cx, const json_t *msg)
 		    (long long)v);
 		log_err("%s", text);
 		send_error(cx, msg_id(msg), ERR_VERSION, text);
-		stop(cx, EXIT_NORESTART);
+		child_stop(cx, CHILD_EXIT_NORESTART);
 		return;
 	}
 	/* Take the master's frame limit, so we accept what it may send. */
-	if (json_integer_value(json_object_get(msg, "max_frame")) > 0) {
-		cx->ch.max_frame = (size_t)json_integer_value(
-		    json_object_get(msg, "max_frame"));
-		cx->ch.dec.max = cx->ch.max_frame;
+	if (max > 0) {
+		cx->ch.max_frame = (size_t)max;
+		cx->ch.dec.max = (size_t)max;
 	}
-	m = msg_new(MSG_HELLO, next_id(cx));
+	m = msg_new(MSG_HELLO, child_next_id(cx));
 	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
 	json_object_set_new(m, "role", json_string("child"));
 	json_object_set_new(m, "domain", json_string(cx->domain));
 	json_object_set_new(m, "pid", json_integer(getpid()));
-	channel_send_new(&cx->ch, m);
-	m = msg_new(MSG_READY, next_id(cx));
+	child_send(cx, m);
+	m = msg_new(MSG_READY, child_next_id(cx));
 	json_object_set_new(m, "domain", json_string(cx->domain));
-	channel_send_new(&cx->ch, m);
-	cx->greeted = true;
+	child_send(cx, m);
 }
 
 static void
-on_directive(struct child_ctx *cx, const json_t *msg)
+on_ping(struct child_ctx *cx, const json_t *msg)
 {
-	json_t *m = msg_new(MSG_RESULT, next_id(cx));
+	json_t *m = msg_new(MSG_PONG, child_next_id(cx));
 
-	json_object_set(m, "task", json_object_get(msg, "task"));
-	json_object_set(m, "directive", json_object_get(msg, "directive"));
-	json_object_set_new(m, "ok", json_false());
-	json_object_set_new(m, "error", json_pack("{s:s, s:s}", "code",
-	    "unavailable", "message", "this masterd-child has no assistant "
-	    "session yet: directives cannot be carried out"));
-	channel_send_new(&cx->ch, m);
+	json_object_set_new(m, "re", json_integer(msg_id(msg)));
+	json_object_set_new(m, "busy", json_boolean(cx->round != NULL));
+	child_send(cx, m);
 }
 
 static void
@@ -119,7 +136,6 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	struct child_ctx *cx = arg;
 	const struct msg_spec *spec;
 	char err[200];
-	json_t *m;
 
 	(void)ch;
 	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
@@ -129,25 +145,16 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 		return;
 	}
 	switch (spec->type) {
-	case MSG_HELLO:
-		on_hello(cx, msg);
-		break;
-	case MSG_PING:
-		m = msg_new(MSG_PONG, next_id(cx));
-		json_object_set_new(m, "re", json_integer(msg_id(msg)));
-		channel_send_new(&cx->ch, m);
-		break;
+	case MSG_HELLO:		on_hello(cx, msg); break;
+	case MSG_PING:		on_ping(cx, msg); break;
+	case MSG_TASK_ASSIGN:	work_assign(cx, msg); break;
+	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
+	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
+	case MSG_CANCEL:	work_cancel(cx, msg); break;
 	case MSG_SHUTDOWN:
 		log_info("shutdown: %s", json_string_value(json_object_get(msg,
 		    "reason")) ?: "asked by masterd");
-		stop(cx, 0);
-		break;
-	case MSG_TASK_ASSIGN:
-		log_info("assigned task %lld", (long long)json_integer_value(
-		    json_object_get(msg, "task")));
-		break;
-	case MSG_DIRECTIVE:
-		on_directive(cx, msg);
+		child_stop(cx, 0);
 		break;
 	default:
 		break;
@@ -162,8 +169,8 @@ on_close(struct channel *ch, const char *why, void *arg)
 	(void)ch;
 	if (why != NULL)
 		log_err("channel to masterd: %s", why);
-	if (!uv_is_closing((uv_handle_t *)&cx->sig_term))
-		uv_close((uv_handle_t *)&cx->sig_term, NULL);
+	/* The master is gone: nobody would take our results. */
+	child_stop(cx, cx->exit_code);
 }
 
 static const struct channel_ops ops = {
@@ -177,36 +184,148 @@ on_sigterm(uv_signal_t *s, int signum)
 {
 	(void)signum;
 	log_info("SIGTERM");
-	stop(s->data, 0);
+	child_stop(s->data, 0);
+}
+
+/* ---------------------------------------------------------- setup */
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		{ "domain", required_argument, NULL, 'd' },
+		{ "task", required_argument, NULL, 't' },
+		{ "state", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':	a->domain = optarg; break;
+		case 't':	a->task = optarg; break;
+		case 's':	a->state = optarg; break;
+		case 'c':	a->config = optarg; break;
+		default:	return -1;
+		}
+	}
+	if (a->domain == NULL || !conf_domain_name_ok(a->domain) ||
+	    a->task == NULL || atoll(a->task) <= 0 || a->state == NULL ||
+	    a->state[0] != '/' || fcntl(CHANNEL_FD, F_GETFD) < 0)
+		return -1;
+	return 0;
+}
+
+static char *
+fmt(const char *f, const char *a, const char *b)
+{
+	char *s;
+
+	if (asprintf(&s, f, a, b) < 0)
+		return NULL;
+	return s;
+}
+
+/* The prompts: configured, else beside the source tree, else installed. */
+static char *
+find_prompts(const struct child_ctx *cx)
+{
+	char *dir, *slash, *p;
+
+	if (cx->conf->prompts_dir != NULL)
+		return strdup(cx->conf->prompts_dir);
+	if ((dir = strdup(cx->self)) != NULL &&
+	    (slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		p = fmt("%s/../prompts%s", dir, "");
+		free(dir);
+		if (p != NULL && access(p, R_OK) == 0)
+			return p;
+		free(p);
+	} else {
+		free(dir);
+	}
+	return strdup(MASTERD_DATADIR "/prompts");
+}
+
+static char *
+self_path(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static int
+setup(struct child_ctx *cx, const struct args *a)
+{
+	char *errors, tid[32];
+
+	if (conf_load(a->config, &cx->conf, &errors) != 0) {
+		log_err("configuration: %s", errors);
+		free(errors);
+		return -1;
+	}
+	snprintf(tid, sizeof(tid), "%lld", (long long)cx->task);
+	cx->self = self_path();
+	cx->state_dir = strdup(a->state);
+	cx->task_dir = fmt("%s/tasks/%s", a->state, tid);
+	cx->gitdir = fmt("%s/%s", cx->task_dir, "repo.git");
+	cx->worktree = fmt("%s/domains/%s", cx->task_dir, cx->domain);
+	cx->session_path = fmt("%s/sessions/%s.json", cx->task_dir,
+	    cx->domain);
+	if (cx->self == NULL || cx->task_dir == NULL || cx->gitdir == NULL ||
+	    cx->worktree == NULL || cx->session_path == NULL)
+		return -1;
+	cx->prompts_dir = find_prompts(cx);
+	conf_llm(cx->conf, cx->domain, &cx->llm);
+	cx->have_model = cx->llm.provider != NULL;
+	cx->max_rounds = 4;
+	cx->max_invalid = 3;
+	cx->queue = json_array();
+	return 0;
+}
+
+static void
+teardown(struct child_ctx *cx)
+{
+	json_decref(cx->assign);
+	json_decref(cx->peers);
+	json_decref(cx->published);
+	json_decref(cx->queue);
+	free(cx->self);
+	free(cx->state_dir);
+	free(cx->task_dir);
+	free(cx->gitdir);
+	free(cx->worktree);
+	free(cx->session_path);
+	free(cx->prompts_dir);
+	conf_free(cx->conf);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct child_ctx cx = { 0 };
+	struct args a = { 0 };
 	uv_loop_t loop;
 	char ident[64];
-	int ch;
 
-	static const struct option longopts[] = {
-		{ "domain", required_argument, NULL, 'd' },
-		{ "task", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 }
-	};
-	while ((ch = getopt_long(argc, argv, "d:t:", longopts, NULL)) != -1) {
-		if (ch == 'd')
-			cx.domain = optarg;
-		else if (ch == 't')
-			cx.task = atoll(optarg);
-		else
-			return EXIT_NORESTART;
-	}
-	if (cx.domain == NULL || !conf_domain_name_ok(cx.domain) ||
-	    fcntl(CHANNEL_FD, F_GETFD) < 0) {
+	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
+		return checkexec_main(argc, argv);
+	if (parse_args(argc, argv, &a) != 0) {
 		fprintf(stderr, "masterd-child: started by masterd only "
-		    "(--domain NAME --task ID, channel on fd 3)\n");
-		return EXIT_NORESTART;
+		    "(--domain NAME --task ID --state DIR [--config FILE], "
+		    "channel on fd 3)\n");
+		return CHILD_EXIT_NORESTART;
 	}
+	cx.domain = a.domain;
+	cx.task = atoll(a.task);
 	snprintf(ident, sizeof(ident), "masterd-child/%s", cx.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
@@ -214,18 +333,37 @@ main(int argc, char **argv)
 	/* Commands the child runs must not inherit the channel. */
 	fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
+	if (setup(&cx, &a) != 0) {
+		teardown(&cx);
+		return CHILD_EXIT_NORESTART;
+	}
+	llm_global_init();
+	repo_global_init();
 	uv_loop_init(&loop);
 	cx.loop = &loop;
 	channel_init(&loop, &cx.ch, FRAME_MAX_DEFAULT, &ops, &cx);
 	if (channel_open_fd(&cx.ch, CHANNEL_FD) != 0 ||
 	    channel_start(&cx.ch) != 0) {
 		log_err("cannot use fd %d as the channel", CHANNEL_FD);
-		return EXIT_NORESTART;
+		return CHILD_EXIT_NORESTART;
 	}
 	uv_signal_init(&loop, &cx.sig_term);
 	cx.sig_term.data = &cx;
 	uv_signal_start(&cx.sig_term, on_sigterm, SIGTERM);
+	uv_timer_init(&loop, &cx.progress_timer);
+	cx.progress_timer.data = &cx;
+	if (cx.have_model && (cx.engine = llm_engine_new(&loop)) == NULL) {
+		log_err("cannot start the HTTP engine");
+		return CHILD_EXIT_NORESTART;
+	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	if (cx.engine != NULL) {
+		llm_engine_free(cx.engine);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
 	uv_loop_close(&loop);
+	teardown(&cx);
+	repo_global_shutdown();
+	llm_global_cleanup();
 	return cx.exit_code;
 }

@@ -186,6 +186,9 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	    registry_directives(md->reg, task, 0));
 	json_object_set_new(r, "interfaces",
 	    registry_interfaces_latest(md->reg, task));
+	json_object_set_new(r, "scoreboard",
+	    registry_scoreboard(md->reg, task));
+	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
 	control_reply(cl, r);
 }
 
@@ -404,6 +407,57 @@ cmd_stop(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	masterd_stop(md, "stop requested over the control socket");
 }
 
+/* Keep the newest `last` turns of a session file's transcript. */
+static json_t *
+read_transcript(const char *path, json_int_t last, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr), *turns;
+	size_t n;
+
+	if (doc == NULL) {
+		snprintf(err, errlen, "no transcript yet (%s)", jerr.text);
+		return NULL;
+	}
+	turns = json_object_get(doc, "turns");
+	n = json_array_size(turns);
+	while (last > 0 && n > (size_t)last) {
+		json_array_remove(turns, 0);
+		n--;
+	}
+	/* The transcript is for people: no provider handles. */
+	json_object_del(doc, "response_id");
+	json_object_del(doc, "conversation");
+	return doc;
+}
+
+static void
+cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	char err[512], path[4096];
+	json_t *doc, *r;
+	json_int_t last = get_int(req, "last");
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/tasks/%lld/sessions/%s.json",
+	    md->conf->state_dir, (long long)task, get_str(req, "domain"));
+	if ((doc = read_transcript(path, last > 0 ? last : 20, err,
+	    sizeof(err))) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
+	json_object_set_new(r, "transcript", doc);
+	control_reply(cl, r);
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -420,6 +474,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_CANCEL] = cmd_cancel,
 	[CTL_WATCH] = cmd_watch,
 	[CTL_STOP] = cmd_stop,
+	[CTL_TRANSCRIPT] = cmd_transcript,
 };
 
 void

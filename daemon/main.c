@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/repo.h"
 #include "daemon/masterd.h"
 #include "daemon/registry.h"
 #include "daemon/supervise.h"
@@ -431,6 +432,7 @@ main(int argc, char **argv)
 		/* Children inherit /dev/null as stderr: they log the same way. */
 		setenv("MASTERD_LOG_SYSLOG", "1", 1);
 	}
+	repo_global_init();
 	uv_loop_init(&loop);
 	md.loop = &loop;
 	if (start(&md) != 0) {
@@ -440,5 +442,6 @@ main(int argc, char **argv)
 	uv_run(md.loop, UV_RUN_DEFAULT);
 	log_notice("stopped");
 	finish(&md);
+	repo_global_shutdown();
 	return md.exit_code;
 }

@@ -391,6 +391,29 @@ human_interfaces(json_t *r)
 }
 
 static void
+print_scoreboard(const json_t *score)
+{
+	const json_t *d;
+	size_t i;
+
+	if (json_array_size(score) == 0)
+		return;
+	printf("\n%-16s %6s %8s %11s %10s %10s %9s\n", "DOMAIN", "ROUNDS",
+	    "ACCEPTED", "CHECKS PASS", "TOKENS IN", "TOKENS OUT", "COST");
+	json_array_foreach(score, i, d) {
+		char pass[16] = "-";
+
+		if (num(d, "checks_run") > 0)
+			snprintf(pass, sizeof(pass), "%lld/%lld",
+			    num(d, "checks_passed"), num(d, "checks_run"));
+		printf("%-16s %6lld %8lld %11s %10lld %10lld %9.4f\n",
+		    str(d, "domain"), num(d, "rounds"), num(d, "accepted"),
+		    pass, num(d, "tokens_in"), num(d, "tokens_out"),
+		    json_number_value(json_object_get(d, "cost")));
+	}
+}
+
+static void
 human_task(json_t *r)
 {
 	const json_t *t = json_object_get(r, "task"), *d;
@@ -402,6 +425,7 @@ human_task(json_t *r)
 	if (json_is_string(json_object_get(t, "reason")))
 		printf("  reason: %s\n\n", str(t, "reason"));
 	print_domains(json_object_get(r, "domains"));
+	print_scoreboard(json_object_get(r, "scoreboard"));
 	if (json_array_size(json_object_get(r, "directives")) > 0) {
 		printf("\n%-6s %-16s %-8s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
 		    "STATE", "TEXT");
@@ -492,7 +516,7 @@ cmd_task(struct ctl *c, int argc, char **argv)
 
 /* Options after the positional arguments: --task N, --priority N, ... */
 struct opts {
-	const char *task, *domains, *directives, *prompt, *priority;
+	const char *task, *domains, *directives, *prompt, *priority, *last;
 	bool wait;
 };
 
@@ -503,6 +527,7 @@ enum opt_bit {
 	O_PROMPT = 1 << 3,
 	O_PRIORITY = 1 << 4,
 	O_WAIT = 1 << 5,
+	O_LAST = 1 << 6,
 };
 
 static const struct optdef {
@@ -515,6 +540,7 @@ static const struct optdef {
 	{ "--directives", O_DIRECTIVES, offsetof(struct opts, directives) },
 	{ "--prompt", O_PROMPT, offsetof(struct opts, prompt) },
 	{ "--priority", O_PRIORITY, offsetof(struct opts, priority) },
+	{ "--last", O_LAST, offsetof(struct opts, last) },
 	{ "--wait", O_WAIT, 0 },
 };
 
@@ -864,6 +890,45 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;		/* masterd went away: the stream ended */
 }
 
+static void
+human_transcript(json_t *r)
+{
+	const json_t *tr = json_object_get(r, "transcript"), *t;
+	size_t i;
+
+	printf("task %lld, domain %s: %s %s\n", num(r, "task"),
+	    str(r, "domain"), str(tr, "api"), str(tr, "model"));
+	json_array_foreach(json_object_get(tr, "turns"), i, t) {
+		printf("\n--- ");
+		print_when(t, "time");
+		printf(" user\n%s\n--- assistant\n%s\n", str(t, "user"),
+		    str(t, "assistant"));
+	}
+}
+
+static int
+cmd_transcript(struct ctl *c, int argc, char **argv)
+{
+	struct opts o = { 0 };
+	json_t *req;
+	json_int_t last;
+
+	if (parse_opts(&argc, argv, O_TASK | O_LAST, &o) != 0 || argc != 1)
+		return EXIT_USAGE;
+	req = request(c, CTL_TRANSCRIPT);
+	json_object_set_new(req, "domain", json_string(argv[0]));
+	if (o.last != NULL) {
+		if (parse_id(o.last, &last) != 0) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "last", json_integer(last));
+	}
+	if (with_task(req, o.task) != 0)
+		return EXIT_USAGE;
+	return call_and_print(c, req, human_transcript);
+}
+
 static int
 cmd_stop(struct ctl *c, int argc, char **argv)
 {
@@ -898,6 +963,8 @@ static const struct command commands[] = {
 	{ "resume", "[TASK]", 0, 1, cmd_resume, "hand out work again" },
 	{ "cancel", "TASK", 1, 1, cmd_cancel, "end a task" },
 	{ "watch", "[TASK]", 0, 1, cmd_watch, "stream events" },
+	{ "transcript", "DOMAIN [--task ID] [--last N]", 1, 5, cmd_transcript,
+	    "a domain's conversation with its model" },
 	{ "stop", "", 0, 0, cmd_stop, "stop masterd" },
 	{ "help", "", 0, 0, cmd_help, "this text" },
 };

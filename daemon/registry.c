@@ -118,6 +118,27 @@ static const char *const migrations[] = {
 	"  event TEXT NOT NULL,"
 	"  data TEXT);"
 	"CREATE INDEX events_task ON events(task_id, seq);",
+
+	/* 2: one row per round a child reports: what it cost and gave. */
+	"CREATE TABLE rounds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  directive_id INTEGER REFERENCES directives(id),"
+	"  round INTEGER NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  stage TEXT NOT NULL,"
+	"  commit_id TEXT,"
+	"  error TEXT,"
+	"  summary TEXT,"
+	"  checks TEXT,"
+	"  tokens_in INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_out INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_cached INTEGER NOT NULL DEFAULT 0,"
+	"  cost REAL NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created REAL NOT NULL);"
+	"CREATE INDEX rounds_task ON rounds(task_id, domain_id, id);",
 };
 
 /* How a result column becomes a JSON value. */
@@ -175,6 +196,29 @@ static const struct col event_cols[] = {
 	{ "domain", C_TEXT }, { "event", C_TEXT }, { "data", C_JSON },
 };
 
+#define ROUND_COLS "r.id, r.task_id, d.name, r.directive_id, r.round, " \
+	"r.ok, r.stage, r.commit_id, r.error, r.summary, r.checks, " \
+	"r.tokens_in, r.tokens_out, r.tokens_cached, r.cost, r.duration_ms, " \
+	"r.created"
+#define ROUND_FROM " FROM rounds r JOIN domains d ON d.id = r.domain_id"
+static const struct col round_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
+	{ "directive", C_INT }, { "round", C_INT }, { "ok", C_BOOL },
+	{ "stage", C_TEXT }, { "commit", C_TEXT }, { "error", C_TEXT },
+	{ "summary", C_TEXT }, { "checks", C_JSON }, { "tokens_in", C_INT },
+	{ "tokens_out", C_INT }, { "tokens_cached", C_INT },
+	{ "cost", C_REAL }, { "duration_ms", C_INT }, { "created", C_REAL },
+};
+
+/* The scoreboard: one row per domain of a task. */
+static const struct col score_cols[] = {
+	{ "domain", C_TEXT }, { "rounds", C_INT }, { "accepted", C_INT },
+	{ "checks_run", C_INT }, { "checks_passed", C_INT },
+	{ "tokens_in", C_INT }, { "tokens_out", C_INT },
+	{ "tokens_cached", C_INT }, { "cost", C_REAL },
+	{ "duration_ms", C_INT },
+};
+
 static const struct col id_cols[] = { { NULL, C_INT } };
 
 static const struct col stats_cols[] = {
@@ -198,6 +242,7 @@ enum stmt {
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
 	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
 	ST_STATS,
+	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK,
 	ST__COUNT
 };
 
@@ -300,6 +345,28 @@ static const struct stmt_def {
 	    " (SELECT count(*) FROM interfaces),"
 	    " (SELECT count(*) FROM directives WHERE " DIRECTIVE_OPEN "),"
 	    " (SELECT count(*) FROM events)", SHAPE(stats_cols) },
+
+	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
+	    " directive_id, round, ok, stage, commit_id, error, summary,"
+	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
+	    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+	    " ?12, ?13, ?14, ?15, ?16)", NULL, 0 },
+	[ST_ROUNDS_TASK] = { "SELECT " ROUND_COLS ROUND_FROM
+	    " WHERE r.task_id = ?1 AND (?2 = 0 OR r.domain_id = ?2)"
+	    " ORDER BY r.id", SHAPE(round_cols) },
+	/* Checks that ran are counted from the stored results: a round
+	 * whose checks all passed has stage critic, commit or later. */
+	[ST_SCORE_TASK] = { "SELECT d.name, count(r.id),"
+	    " coalesce(sum(r.ok), 0),"
+	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'), 0),"
+	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'"
+	    "   AND r.stage != 'checks'), 0),"
+	    " coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),"
+	    " coalesce(sum(r.tokens_cached), 0), coalesce(sum(r.cost), 0),"
+	    " coalesce(sum(r.duration_ms), 0)"
+	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
+	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
+	    SHAPE(score_cols) },
 };
 
 static const char *const task_states[] = {
@@ -1374,4 +1441,74 @@ json_t *
 registry_stats(struct registry *r)
 {
 	return query_one(r, ST_STATS, __func__);
+}
+
+/* ---------------------------------------------------------------- rounds */
+
+static int
+bind_round_usage(struct registry *r, sqlite3_stmt *st, const json_t *u)
+{
+	if (bind_int(r, st, 11, json_integer_value(json_object_get(u,
+	    "input"))) == -1 ||
+	    bind_int(r, st, 12, json_integer_value(json_object_get(u,
+	    "output"))) == -1 ||
+	    bind_int(r, st, 13, json_integer_value(json_object_get(u,
+	    "cached"))) == -1 ||
+	    bind_real(r, st, 14, json_number_value(json_object_get(u,
+	    "cost"))) == -1)
+		return -1;
+	return 0;
+}
+
+int
+registry_round_add(struct registry *r, int64_t task, int64_t domain,
+    int64_t directive, const json_t *rep, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_ROUND_ADD];
+	const json_t *checks = json_object_get(rep, "checks");
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
+	    bind_ref(r, st, 3, directive) == -1 ||
+	    bind_int(r, st, 4, json_integer_value(json_object_get(rep,
+	    "round"))) == -1 ||
+	    bind_int(r, st, 5, json_is_true(json_object_get(rep, "ok"))) == -1 ||
+	    bind_text(r, st, 6, json_string_value(json_object_get(rep,
+	    "stage"))) == -1 ||
+	    bind_text(r, st, 7, json_string_value(json_object_get(rep,
+	    "commit"))) == -1 ||
+	    bind_text(r, st, 8, json_string_value(json_object_get(
+	    json_object_get(rep, "error"), "message"))) == -1 ||
+	    bind_text(r, st, 9, json_string_value(json_object_get(rep,
+	    "summary"))) == -1 ||
+	    bind_json(r, st, 10, json_is_array(checks) ? checks : NULL) == -1 ||
+	    bind_round_usage(r, st, json_object_get(rep, "usage")) == -1 ||
+	    bind_int(r, st, 15, json_integer_value(json_object_get(rep,
+	    "duration_ms"))) == -1 ||
+	    bind_real(r, st, 16, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+json_t *
+registry_rounds(struct registry *r, int64_t task, int64_t domain)
+{
+	sqlite3_stmt *st = r->st[ST_ROUNDS_TASK];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_ROUNDS_TASK, __func__);
+}
+
+json_t *
+registry_scoreboard(struct registry *r, int64_t task)
+{
+	sqlite3_stmt *st = r->st[ST_SCORE_TASK];
+
+	if (bind_int(r, st, 1, task) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_SCORE_TASK, __func__);
 }

@@ -135,6 +135,22 @@ int registry_event_add(struct registry *, int64_t task, const char *domain,
 json_t *registry_events(struct registry *, int64_t task, int64_t after_seq,
     int limit);
 
+/* ---- rounds ----
+ * One row per round a child reports (a `round` message: round, ok, stage,
+ * commit, error.message, summary, checks, usage{input,output,cached,cost},
+ * duration_ms).  A round object: {"id","task","domain","directive","round",
+ * "ok","stage","commit","error","summary","checks","tokens_in",
+ * "tokens_out","tokens_cached","cost","duration_ms","created"}.
+ */
+int registry_round_add(struct registry *, int64_t task, int64_t domain,
+    int64_t directive, const json_t *report, int64_t *id);
+/* domain 0: every domain of the task.  Oldest first. */
+json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
+/* Per domain of the task: {"domain","rounds","accepted","checks_run",
+ * "checks_passed","tokens_in","tokens_out","tokens_cached","cost",
+ * "duration_ms"}. */
+json_t *registry_scoreboard(struct registry *, int64_t task);
+
 /* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
  * "directives_open","events"}. */
 json_t *registry_stats(struct registry *);

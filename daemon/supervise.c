@@ -99,9 +99,11 @@ child_new(struct masterd *md, int64_t task, int64_t domain, const char *name)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	uv_timer_init(md->loop, &c->timer);
 	uv_timer_init(md->loop, &c->kill_timer);
+	uv_timer_init(md->loop, &c->hold_timer);
 	c->timer.data = c;
 	c->kill_timer.data = c;
-	c->handles = 2;
+	c->hold_timer.data = c;
+	c->handles = 3;
 	TAILQ_INSERT_TAIL(&md->children, c, entry);
 	md->nchildren++;
 	return c;
@@ -129,6 +131,7 @@ child_release(struct child *c)
 	md->nchildren--;
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->kill_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&c->hold_timer, on_handle_closed);
 	check_all_stopped(md);
 }
 
@@ -191,8 +194,10 @@ static int
 spawn_process(struct child *c, int fd)
 {
 	char task[32];
+	/* The child reads the same configuration file as we do. */
 	char *args[] = { c->md->child_path, "--domain", c->name, "--task",
-	    task, NULL };
+	    task, "--state", c->md->conf->state_dir,
+	    c->md->conf_path ? "--config" : NULL, c->md->conf_path, NULL };
 	uv_stdio_container_t stdio[4];
 	uv_process_options_t opt;
 
@@ -603,11 +608,16 @@ child_restart(struct child *c)
 json_t *
 child_describe(const struct child *c)
 {
-	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s*, s:b}",
+	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:i, s:s*, s:b}",
 	    "task", (json_int_t)c->task, "domain", c->name,
 	    "state", state_names[c->state], "pid", c->pid,
 	    "restarts", (int)c->restarts,
 	    "reason", c->reason[0] ? c->reason : NULL, "busy", c->busy);
+
+	if (c->hold_until > time(NULL))
+		json_object_set_new(o, "held_until",
+		    json_integer(c->hold_until));
+	return o;
 }
 
 /* ---------------------------------------------------------- all */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -40,6 +41,7 @@ struct child {
 	struct channel ch;
 	uv_timer_t timer;	/* hello deadline, pings, or restart delay */
 	uv_timer_t kill_timer;	/* stop escalation */
+	uv_timer_t hold_timer;	/* the end of a provider's rate limit */
 	int handles;		/* initialised handles not yet closed */
 	bool proc_running;	/* spawned and exit not yet seen */
 	bool ch_running;	/* channel open */
@@ -65,6 +67,7 @@ struct child {
 	/* work, owned by tasks.c */
 	bool busy;
 	int64_t directive;
+	time_t hold_until;	/* no work before this (rate limited) */
 };
 
 const char *child_state_name(enum child_state);

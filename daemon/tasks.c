@@ -9,8 +9,10 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "common/repo.h"
 #include "daemon/masterd.h"
 #include "daemon/registry.h"
 #include "daemon/supervise.h"
@@ -18,6 +20,18 @@
 
 #define TASK_TEXT_MAX	(64 * 1024)
 #define TASK_DOMAINS_MAX 64
+
+/* What every domain is asked first; the planner refines what follows. */
+#define FIRST_DIRECTIVE "Build the first working version of your domain's " \
+	"part of the task, with tests, and publish its interface."
+
+/* <state>/tasks/<id>/repo.git, where the children's branches meet. */
+static void
+task_gitdir(const struct masterd *md, int64_t task, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/tasks/%lld/repo.git", md->conf->state_dir,
+	    (long long)task);
+}
 
 static bool
 task_terminal(const char *state)
@@ -211,7 +225,8 @@ tasks_kick(struct masterd *md, int64_t task)
 
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if ((task != 0 && c->task != task) ||
-		    c->state != CHILD_RUNNING || c->busy)
+		    c->state != CHILD_RUNNING || c->busy ||
+		    c->hold_until > time(NULL))
 			continue;
 		if (!task_runnable(md, c->task))
 			continue;
@@ -281,26 +296,136 @@ on_publish(struct child *c, const json_t *msg)
 	send_peers(md, c->task, c->name);
 }
 
+/* Bring an accepted round's branch into main. */
+static void
+merge_domain(struct child *c, const char *summary)
+{
+	struct masterd *md = c->md;
+	char gitdir[4096], message[256], oid[REPO_OID_HEX], err[512];
+	int rc;
+
+	task_gitdir(md, c->task, gitdir, sizeof(gitdir));
+	snprintf(message, sizeof(message), "Merge domain/%s: %.180s", c->name,
+	    summary ? summary : "accepted round");
+	rc = repo_merge_domain(gitdir, c->name, message, oid, err,
+	    sizeof(err));
+	if (rc < 0) {
+		log_err("task %lld: merging domain %s: %s", (long long)c->task,
+		    c->name, err);
+		event_emit(md, c->task, c->name, "merge.failed",
+		    json_pack("{s:s}", "reason", err));
+		return;
+	}
+	if (rc != REPO_UNCHANGED)
+		event_emit(md, c->task, c->name, "merged",
+		    json_pack("{s:s}", "commit", oid));
+}
+
+static void
+on_hold_over(uv_timer_t *t)
+{
+	struct child *c = t->data;
+
+	c->hold_until = 0;
+	event_emit(c->md, c->task, c->name, "domain.resumed", NULL);
+	tasks_kick(c->md, c->task);
+}
+
+/* The provider said when to come back: hold this domain until then. */
+static void
+hold_domain(struct child *c, time_t until, const char *why)
+{
+	time_t now = time(NULL);
+
+	c->hold_until = until > now ? until : now + 1;
+	uv_timer_start(&c->hold_timer, on_hold_over,
+	    (uint64_t)(c->hold_until - now) * 1000, 0);
+	log_warn("domain %s (task %lld): rate limited; held until %lld: %s",
+	    c->name, (long long)c->task, (long long)c->hold_until, why);
+	event_emit(c->md, c->task, c->name, "domain.held",
+	    json_pack("{s:I, s:s}", "until", (json_int_t)c->hold_until,
+	    "reason", why));
+}
+
+static void
+directive_failed(struct child *c, json_int_t id, const json_t *e)
+{
+	struct masterd *md = c->md;
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *why = json_string_value(json_object_get(e, "message"));
+	json_int_t until = json_integer_value(json_object_get(e, "until"));
+
+	if (code != NULL && strcmp(code, "rate_limited") == 0) {
+		/* Not the directive's fault: it waits for the provider. */
+		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED, why);
+		hold_domain(c, (time_t)until, why ? why : "rate limited");
+		return;
+	}
+	if (code != NULL && strcmp(code, "cancelled") == 0 &&
+	    task_runnable(md, c->task)) {
+		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED,
+		    "cancelled; requeued");
+		return;
+	}
+	registry_directive_set_state(md->reg, id, DIRECTIVE_FAILED, why);
+	event_emit(md, c->task, c->name, "directive.failed",
+	    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code", code,
+	    "reason", why));
+}
+
 static void
 on_result(struct child *c, const json_t *msg)
 {
 	struct masterd *md = c->md;
 	json_int_t id = json_integer_value(json_object_get(msg, "directive"));
-	bool ok = json_is_true(json_object_get(msg, "ok"));
-	const json_t *e = json_object_get(msg, "error");
-	const char *why = json_string_value(json_object_get(e, "message"));
+	const char *commit = json_string_value(json_object_get(msg, "commit"));
+	const char *summary = json_string_value(json_object_get(msg,
+	    "summary"));
 
-	if (id > 0 && id == c->directive) {
-		registry_directive_set_state(md->reg, id, ok ? DIRECTIVE_DONE :
-		    DIRECTIVE_FAILED, ok ? NULL : why);
-		event_emit(md, c->task, c->name, ok ? "directive.done" :
-		    "directive.failed", json_pack("{s:I, s:s*, s:s*}",
-		    "directive", id, "reason", why, "summary",
-		    json_string_value(json_object_get(msg, "summary"))));
-		c->busy = false;
-		c->directive = 0;
+	if (id <= 0 || id != c->directive) {
+		log_warn("domain %s: result for directive %lld, which it was "
+		    "not given; ignored", c->name, (long long)id);
+		return;
+	}
+	c->busy = false;
+	c->directive = 0;
+	if (json_is_true(json_object_get(msg, "ok"))) {
+		registry_directive_set_state(md->reg, id, DIRECTIVE_DONE, NULL);
+		event_emit(md, c->task, c->name, "directive.done",
+		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "commit",
+		    commit, "summary", summary));
+		if (commit != NULL)
+			merge_domain(c, summary);
+	} else {
+		directive_failed(c, id, json_object_get(msg, "error"));
 	}
 	tasks_kick(md, c->task);
+}
+
+static void
+on_round(struct child *c, const json_t *msg)
+{
+	struct masterd *md = c->md;
+	json_int_t id = json_integer_value(json_object_get(msg, "directive"));
+	const json_t *usage = json_object_get(msg, "usage");
+
+	if (id <= 0 || id != c->directive) {
+		log_warn("domain %s: round of directive %lld, which it was not "
+		    "given; ignored", c->name, (long long)id);
+		return;
+	}
+	if (registry_round_add(md->reg, c->task, c->domain, id, msg,
+	    NULL) != 0)
+		log_err("domain %s: round not stored: %s", c->name,
+		    registry_errmsg(md->reg));
+	event_emit(md, c->task, c->name, "round", json_pack(
+	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*}", "directive", id,
+	    "round", json_object_get(msg, "round"),
+	    "ok", json_object_get(msg, "ok"),
+	    "stage", json_object_get(msg, "stage"),
+	    "commit", json_object_get(msg, "commit"),
+	    "error", json_object_get(json_object_get(msg, "error"), "message"),
+	    "usage", usage));
 }
 
 void
@@ -313,6 +438,9 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		break;
 	case MSG_RESULT:
 		on_result(c, msg);
+		break;
+	case MSG_ROUND:
+		on_round(c, msg);
 		break;
 	case MSG_PROGRESS:
 		event_emit(c->md, c->task, c->name, "progress",
@@ -411,6 +539,7 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 {
 	const char *text = json_string_value(json_object_get(req, "text"));
 	json_t *domains = NULL, *spec, *v;
+	char gitdir[4096];
 	int64_t dom;
 	size_t i;
 
@@ -429,6 +558,13 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		json_object_set(spec, "budget", json_object_get(req, "budget"));
 	if (registry_task_add(md->reg, text, spec, id) != 0)
 		goto storage;
+	task_gitdir(md, *id, gitdir, sizeof(gitdir));
+	if (repo_init(gitdir, err, errlen) != 0) {
+		registry_task_set_state(md->reg, *id, TASK_FAILED, err);
+		json_decref(spec);
+		json_decref(domains);
+		return TASKS_ESTORAGE;
+	}
 	json_array_foreach(domains, i, v) {
 		if (add_domain_row(md, *id, json_string_value(v), NULL,
 		    &dom) != 0)
@@ -436,6 +572,12 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	}
 	event_emit(md, *id, NULL, "task.submitted", json_pack("{s:s, s:O}",
 	    "text", text, "domains", domains));
+	json_array_foreach(domains, i, v) {
+		if (registry_domain_find(md->reg, *id, json_string_value(v),
+		    &dom) != 0 || registry_directive_add(md->reg, *id, dom,
+		    "plan", FIRST_DIRECTIVE, 0, NULL, NULL) != 0)
+			goto storage;
+	}
 	set_task_state(md, *id, TASK_BUILDING, NULL);
 	json_array_foreach(domains, i, v) {
 		if (registry_domain_find(md->reg, *id, json_string_value(v),

@@ -95,6 +95,20 @@ static const struct msg_field f_result[] = {
 	OPT("error", FT_OBJECT),
 	END
 };
+static const struct msg_field f_round[] = {
+	F("task", FT_INTEGER),
+	F("directive", FT_INTEGER),
+	F("round", FT_INTEGER),
+	F("ok", FT_BOOL),
+	F("stage", FT_STRING),
+	OPT("duration_ms", FT_INTEGER),
+	OPT("usage", FT_OBJECT),
+	OPT("checks", FT_ARRAY),
+	OPT("commit", FT_STRING),
+	OPT("summary", FT_STRING),
+	OPT("error", FT_OBJECT),
+	END
+};
 static const struct msg_field f_error[] = {
 	F("code", FT_STRING),
 	F("message", FT_STRING),
@@ -141,6 +155,12 @@ static const struct msg_field f_restart[] = {
 	OPT("task", FT_INTEGER),
 	END
 };
+static const struct msg_field f_transcript[] = {
+	F("domain", FT_STRING),
+	OPT("task", FT_INTEGER),
+	OPT("last", FT_INTEGER),
+	END
+};
 static const struct msg_field f_event[] = {
 	F("event", FT_STRING),
 	F("ts", FT_NUMBER),
@@ -182,6 +202,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    f_progress, "what the child is doing now" },
 	[MSG_RESULT] = { MSG_RESULT, CHAN_CHILD, "result", C, f_result,
 	    "outcome of a directive's round" },
+	[MSG_ROUND] = { MSG_ROUND, CHAN_CHILD, "round", C, f_round,
+	    "one round of a directive: checks, usage, commit or error" },
 	[MSG_ERROR] = { MSG_ERROR, CHAN_CHILD, "error", M | C, f_error,
 	    "a refused message or a failure" },
 
@@ -215,6 +237,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "stream events" },
 	[CTL_STOP] = { CTL_STOP, CHAN_CONTROL, "stop", U, f_none,
 	    "stop the daemon gracefully" },
+	[CTL_TRANSCRIPT] = { CTL_TRANSCRIPT, CHAN_CONTROL, "transcript", U,
+	    f_transcript, "a domain's conversation with its model" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

@@ -44,6 +44,7 @@ enum msg_type {
 	MSG_INTERFACE_PUBLISH,
 	MSG_PROGRESS,
 	MSG_RESULT,
+	MSG_ROUND,
 	MSG_ERROR,
 	/* CHAN_CONTROL: requests from masterctl */
 	CTL_SUBMIT,
@@ -61,6 +62,7 @@ enum msg_type {
 	CTL_CANCEL,
 	CTL_WATCH,
 	CTL_STOP,
+	CTL_TRANSCRIPT,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

@@ -45,7 +45,7 @@ _masterctl()
     fi
 
     local commands="submit status tasks task domains interface interfaces
-        directive spawn restart pause resume cancel watch stop help"
+        directive spawn restart pause resume cancel watch transcript stop help"
     local global_opts="-s --socket --json -j -h --help"
 
     # Find the command and the socket among the words before the cursor.
@@ -102,7 +102,7 @@ _masterctl()
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             return
             ;;
-        --domains | --prompt | --priority)
+        --domains | --prompt | --priority | --last)
             # free text: a list of new names, a prompt, a number
             return
             ;;
@@ -114,6 +114,7 @@ _masterctl()
         domains | interfaces | interface | restart) opts="--task" ;;
         directive) opts="--task --priority" ;;
         spawn) opts="--prompt" ;;
+        transcript) opts="--task --last" ;;
     esac
     if [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
@@ -136,7 +137,7 @@ _masterctl()
         interfaces:0 | spawn:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             ;;
-        interface:0 | directive:0 | restart:0)
+        interface:0 | directive:0 | restart:0 | transcript:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_domains "$sock")" -- "$cur")
             ;;
         submit:* | directive:1 | spawn:1 | interface:1)

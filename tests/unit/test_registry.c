@@ -29,7 +29,7 @@
 #include "daemon/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	1
+#define SCHEMA_VERSION	2
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -1147,6 +1147,104 @@ test_stats(void **state)
 	assert_int_equal(add_iface(f->r, a, "{\"v\": 1}", NULL), 10002);
 }
 
+/* ---------------------------------------------------------------- rounds */
+
+static void
+test_migration_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	json_t *t;
+	int64_t task;
+
+	/* Make the file a version 1 database holding a task. */
+	task = add_task(f->r, "from version 1");
+	registry_close(f->r);
+	db = raw_open(f);
+	assert_int_equal(raw_exec(db, "DROP TABLE rounds;"
+	    "PRAGMA user_version = 1;"), SQLITE_OK);
+	sqlite3_close(db);
+	f->r = reopen(f);
+	assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
+	t = registry_task_get(f->r, task);
+	assert_non_null(t);
+	json_decref(t);
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM rounds"), 0);
+	sqlite3_close(db);
+}
+
+static json_t *
+round_report(int round, bool ok, const char *stage, const char *commit,
+    int in, int out, double cost)
+{
+	json_t *r = json_pack("{s:i, s:b, s:s, s:i, s:{s:i, s:i, s:i, s:f}}",
+	    "round", round, "ok", ok, "stage", stage, "duration_ms", 120,
+	    "usage", "input", in, "output", out, "cached", 1, "cost", cost);
+
+	if (commit != NULL)
+		json_object_set_new(r, "commit", json_string(commit));
+	if (!ok)
+		json_object_set_new(r, "error", json_pack("{s:s}", "message",
+		    "checks failed"));
+	json_object_set_new(r, "checks", json_pack("[{s:s, s:b}]",
+	    "command", "make test", "passed", ok));
+	return r;
+}
+
+static void
+test_rounds_and_scoreboard(void **state)
+{
+	struct fixture *f = *state;
+	int64_t task = add_task(f->r, "rounds"), a, b, d, id;
+	json_t *rep, *list, *score, *row;
+	bool merged;
+
+	a = add_domain(f->r, task, "alpha");
+	b = add_domain(f->r, task, "beta");
+	assert_int_equal(registry_directive_add(f->r, task, a, "user", "go", 0,
+	    &d, &merged), 0);
+	rep = round_report(1, false, "checks", NULL, 100, 50, 0.5);
+	assert_int_equal(registry_round_add(f->r, task, a, d, rep, &id), 0);
+	json_decref(rep);
+	rep = round_report(2, true, "commit", "abc123", 200, 80, 1.0);
+	assert_int_equal(registry_round_add(f->r, task, a, d, rep, NULL), 0);
+	json_decref(rep);
+
+	list = registry_rounds(f->r, task, 0);
+	assert_int_equal(json_array_size(list), 2);
+	row = json_array_get(list, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "domain")),
+	    "alpha");
+	assert_false(json_is_true(json_object_get(row, "ok")));
+	assert_string_equal(json_string_value(json_object_get(row, "error")),
+	    "checks failed");
+	row = json_array_get(list, 1);
+	assert_string_equal(json_string_value(json_object_get(row, "commit")),
+	    "abc123");
+	assert_int_equal(jint(row, "tokens_in"), 200);
+	json_decref(list);
+	list = registry_rounds(f->r, task, b);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	score = registry_scoreboard(f->r, task);
+	assert_int_equal(json_array_size(score), 2);
+	row = json_array_get(score, 0);
+	assert_int_equal(jint(row, "rounds"), 2);
+	assert_int_equal(jint(row, "accepted"), 1);
+	assert_int_equal(jint(row, "checks_run"), 2);
+	assert_int_equal(jint(row, "checks_passed"), 1);
+	assert_int_equal(jint(row, "tokens_in"), 300);
+	assert_int_equal(jint(row, "tokens_out"), 130);
+	assert_true(json_real_value(json_object_get(row, "cost")) > 1.49);
+	row = json_array_get(score, 1);
+	assert_string_equal(json_string_value(json_object_get(row, "domain")),
+	    "beta");
+	assert_int_equal(jint(row, "rounds"), 0);
+	json_decref(score);
+}
+
 int
 main(void)
 {
@@ -1174,6 +1272,8 @@ main(void)
 		T(test_survives_reopen),
 		T(test_durable_after_kill),
 		T(test_stats),
+		T(test_migration_from_v1),
+		T(test_rounds_and_scoreboard),
 #undef T
 	};
 

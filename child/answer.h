@@ -1,0 +1,57 @@
+/*
+ * answer.h — the structured answers a domain's model returns, and the
+ * critic's verdict.
+ *
+ *   {"summary": "what changed and why",
+ *    "files": [{"path": "src/app.py", "content": "..."},
+ *              {"path": "old.txt", "delete": true}],
+ *    "interface": { interface document, see iface.h },
+ *    "checks": ["make -C frontend test"]}          (proposals)
+ *
+ * Paths are relative to the domain's folder; they are checked lexically
+ * here (no "..", no absolute path, nothing under .git) and again, against
+ * symlinks, when written.
+ */
+#ifndef CHILD_ANSWER_H
+#define CHILD_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct answer_file {
+	char *path;		/* normalised, relative to the domain folder */
+	char *content;		/* NULL when deleting */
+	size_t len;
+	bool delete;
+};
+
+struct answer {
+	char *summary;
+	struct answer_file *files;
+	size_t nfiles;
+	json_t *interface;	/* validated document, or NULL if absent */
+	char **checks;
+	size_t nchecks;
+};
+
+/*
+ * Find the JSON in a model's text (the whole text, else the last fenced
+ * ```json block, else the outermost {...}), and validate it.  On failure
+ * returns -1 with an error precise enough to send back to the model
+ * ("files[2].path: path contains \"..\"").
+ */
+int answer_parse(const char *text, const char *domain, struct answer *out,
+    char *err, size_t errlen);
+void answer_free(struct answer *);
+
+/* {"complete": bool, "feedback": "..."} from the critic. */
+int verdict_parse(const char *text, bool *complete, char **feedback,
+    char *err, size_t errlen);
+
+/* JSON schemas of both, for APIs with structured output formats. */
+json_t *answer_schema(void);
+json_t *verdict_schema(void);
+
+#endif

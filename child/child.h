@@ -1,0 +1,97 @@
+/*
+ * child.h — masterd-child's context and the calls between its files.
+ *
+ *   main.c    arguments, configuration, the channel to the master, the loop
+ *   work.c    the queue of directives and each directive's rounds:
+ *             ask the model, apply its files, run the checks, ask the
+ *             critic, commit, publish the interface, report
+ *   prompt.c  the texts sent to the model
+ *   checks.c  check commands;  answer.c  parsing the model's answers
+ */
+#ifndef CHILD_CHILD_H
+#define CHILD_CHILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "proto/channel.h"
+
+#define CHILD_EXIT_NORESTART 78
+
+struct llm_engine;
+struct llm_session;
+struct work_round;
+
+struct child_ctx {
+	uv_loop_t *loop;
+	struct channel ch;
+	uv_signal_t sig_term;
+	uv_timer_t progress_timer;	/* throttles streamed deltas */
+	json_int_t next_id;
+
+	/* who and where */
+	const char *domain;
+	int64_t task;
+	char *self;			/* this executable, for --exec-check */
+	char *state_dir;
+	char *task_dir;			/* <state>/tasks/<task> */
+	char *gitdir;			/* <task_dir>/repo.git */
+	char *worktree;			/* <task_dir>/domains/<domain> */
+	char *session_path;		/* <task_dir>/sessions/<domain>.json */
+	char *prompts_dir;
+
+	/* configuration */
+	struct masterd_conf *conf;
+	struct llm_conf llm;
+	bool have_model;		/* [llm] provider is set */
+	int max_rounds;			/* per directive */
+	int max_invalid;		/* invalid answers per round */
+
+	/* the model */
+	struct llm_engine *engine;
+	struct llm_session *session;
+
+	/* the work */
+	json_t *assign;			/* last task.assign */
+	json_t *peers;			/* latest peer interfaces */
+	json_t *published;		/* our last published interface */
+	json_t *queue;			/* directive messages not started */
+	struct work_round *round;	/* the directive in progress */
+
+	/* streamed text waiting for the next progress message */
+	size_t delta_bytes;
+	char delta_tail[160];
+	bool delta_pending;
+
+	bool stopping;
+	int exit_code;
+};
+
+json_int_t child_next_id(struct child_ctx *);
+int child_send(struct child_ctx *, json_t *msg);	/* steals msg */
+void child_progress(struct child_ctx *, const char *stage, const char *text);
+void child_stop(struct child_ctx *, int code);
+
+/* work.c */
+void work_assign(struct child_ctx *, const json_t *msg);
+void work_peers(struct child_ctx *, const json_t *msg);
+void work_directive(struct child_ctx *, const json_t *msg);
+void work_cancel(struct child_ctx *, const json_t *msg);
+void work_shutdown(struct child_ctx *);
+/* The model's streamed text, throttled into progress messages. */
+void work_delta(struct child_ctx *, const char *piece, size_t len);
+
+/* prompt.c: malloc'd texts */
+char *prompt_system(const struct child_ctx *, char *err, size_t errlen);
+char *prompt_critic_system(const struct child_ctx *, char *err,
+    size_t errlen);
+char *prompt_first_turn(const struct child_ctx *, const json_t *directive,
+    const json_t *files);
+char *prompt_critic_turn(const struct child_ctx *, const json_t *directive,
+    const char *diff, const json_t *checks);
+
+#endif

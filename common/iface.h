@@ -1,0 +1,58 @@
+/*
+ * iface.h — interface documents: what a domain provides and consumes.
+ *
+ *   {"domain": "database", "version": 3, "summary": "...",
+ *    "provides": [{"kind": "table", "name": "payslips",
+ *                  "signature": "...", "schema": {...}, "doc": "..."}],
+ *    "consumes": [{"kind": "http", "name": "GET /payslips",
+ *                  "from": "logic", "signature": "..."}]}
+ *
+ * docs/interface.md is the definition.  An entry is identified by
+ * (kind, name); its contract is its "signature" (a string) and/or its
+ * "schema" (any JSON), compared canonically.
+ */
+#ifndef COMMON_IFACE_H
+#define COMMON_IFACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* The kinds an entry may have. */
+extern const char *const iface_kinds[];
+
+/*
+ * Check a document published by `domain`: shape, field types, kinds, names
+ * (non-empty, bounded), no duplicate (kind, name) in provides or in
+ * consumes, consumes naming a "from" domain other than itself, size
+ * limits.  0, or -1 with the first problem, naming its JSON path.
+ */
+int iface_validate(const json_t *doc, const char *domain, char *err,
+    size_t errlen);
+
+/* A new document: entries sorted by (kind, name), only known fields, the
+ * "version" field dropped (the registry numbers versions). */
+json_t *iface_canonical(const json_t *doc);
+
+/* What changed from old to new (either may be NULL):
+ * {"added": [entry], "removed": [entry],
+ *  "changed": [{"kind","name","old","new"}]} for provides and consumes:
+ * {"provides": {...}, "consumes": {...}} */
+json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
+
+/*
+ * The unresolved set of a task.  latest: array of the latest document of
+ * each domain; previous: array of the version before each (may be missing
+ * for a domain).  Items:
+ *   {"problem": "missing",  "consumer", "provider", "kind", "name"}
+ *       consumed from provider, which does not provide it (and never did);
+ *   {"problem": "removed",  ...}  provided by the previous version, gone;
+ *   {"problem": "changed",  ..., "expected", "provided"}  the consumer's
+ *       signature/schema differs from the provider's.
+ *   {"problem": "no_domain", ...}  "from" names a domain the task lacks.
+ * Sorted, so that equal sets compare equal.
+ */
+json_t *iface_unresolved(const json_t *latest, const json_t *previous);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * repo.h — a task's git repository, through libgit2.
+ *
+ * One bare repository per task (<state>/tasks/<id>/repo.git) whose `main`
+ * branch is the integrated project, and one worktree per domain
+ * (<state>/tasks/<id>/domains/<name>) on branch domain/<name>.  A domain
+ * only ever changes files under its own folder <name>/ of the tree.
+ *
+ * Nothing here destroys work that is not reachable from a ref: before a
+ * worktree is cleaned for a redo, its dirty state is committed to a
+ * snapshot ref (refs/masterd/snapshots/<name>/<label>); branches only move
+ * forward (fast-forward or a new commit on top).
+ *
+ * Every call is synchronous and returns 0 on success, -1 with a message in
+ * err (and REPO_UNCHANGED where noted).
+ */
+#ifndef COMMON_REPO_H
+#define COMMON_REPO_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define REPO_OID_HEX 41		/* 40 hex digits and a NUL */
+#define REPO_UNCHANGED 1	/* nothing to commit or merge */
+
+/* libgit2's global state: once per process. */
+void repo_global_init(void);
+void repo_global_shutdown(void);
+
+/* Create the bare repository with an empty first commit on main, HEAD ->
+ * main.  Does nothing if it exists already. */
+int repo_init(const char *gitdir, char *err, size_t errlen);
+
+/* Ensure branch domain/<name> (created from main) and a worktree at wtdir
+ * checked out on it.  Idempotent; repairs a worktree whose directory was
+ * removed. */
+int repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
+    char *err, size_t errlen);
+
+/* If the worktree differs from its branch tip, commit that state to
+ * refs/masterd/snapshots/<domain>/<label> (not on the branch), then restore
+ * the worktree to the tip.  snap gets the snapshot commit id, or "" when
+ * the worktree was clean. */
+int repo_snapshot_and_clean(const char *wtdir, const char *domain,
+    const char *label, char snap[REPO_OID_HEX], char *err, size_t errlen);
+
+/* Stage every change under <domain>/ (new, modified, deleted files) and
+ * commit it on the worktree's branch, authored and committed by
+ * "<domain> <domain@masterd.invalid>".  REPO_UNCHANGED when there was
+ * nothing to commit. */
+int repo_commit(const char *wtdir, const char *domain, const char *message,
+    char oid[REPO_OID_HEX], char *err, size_t errlen);
+
+/* Unified diff of uncommitted changes under <domain>/, new files included,
+ * cut to max bytes (a note says so when cut).  *out is malloc'd. */
+int repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
+    char *err, size_t errlen);
+
+/* Files under <domain>/ at the branch tip, as an array of paths relative
+ * to the domain's folder. */
+int repo_files(const char *wtdir, const char *domain, json_t **out,
+    char *err, size_t errlen);
+
+/* Merge domain/<name> into main without a checkout: a commit whose parents
+ * are main and the domain tip and whose tree is main's with the <domain>/
+ * subtree taken from the domain branch.  REPO_UNCHANGED when main already
+ * has it. */
+int repo_merge_domain(const char *gitdir, const char *domain,
+    const char *message, char oid[REPO_OID_HEX], char *err, size_t errlen);
+
+/* Newest first, at most max commits of ref: [{"id","author","time",
+ * "summary","message"}]. */
+int repo_log(const char *gitdir, const char *ref, int max, json_t **out,
+    char *err, size_t errlen);
+
+#endif
