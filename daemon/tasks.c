@@ -49,14 +49,16 @@ task_open(struct masterd *md, int64_t task, char *err, size_t errlen)
 	bool over;
 
 	if (t == NULL) {
-		snprintf(err, errlen, "no task %lld", (long long)task);
+		if (err != NULL)
+			snprintf(err, errlen, "no task %lld", (long long)task);
 		return TASKS_ENOENT;
 	}
 	over = task_terminal(json_string_value(json_object_get(t, "state")));
 	json_decref(t);
 	if (over) {
-		snprintf(err, errlen, "task %lld is already over",
-		    (long long)task);
+		if (err != NULL)
+			snprintf(err, errlen, "task %lld is already over",
+			    (long long)task);
 		return TASKS_ECONFLICT;
 	}
 	return 0;
@@ -362,7 +364,8 @@ directive_failed(struct child *c, json_int_t id, const json_t *e)
 		return;
 	}
 	if (code != NULL && strcmp(code, "cancelled") == 0 &&
-	    task_runnable(md, c->task)) {
+	    task_open(md, c->task, NULL, 0) == 0) {
+		/* Cut short by pause: it is redone on resume. */
 		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED,
 		    "cancelled; requeued");
 		return;
@@ -638,6 +641,23 @@ tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
 	return 0;
 }
 
+/* Stop the calls in flight now; their directives go back to the queue. */
+static void
+cancel_work(struct masterd *md, int64_t task)
+{
+	struct child *c;
+	json_t *m;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (!c->busy || (task != 0 && c->task != task))
+			continue;
+		m = msg_new(MSG_CANCEL, masterd_next_id(md));
+		json_object_set_new(m, "task", json_integer(c->task));
+		json_object_set_new(m, "directive", json_integer(c->directive));
+		child_send(c, m);
+	}
+}
+
 int
 tasks_set_paused(struct masterd *md, int64_t task, bool paused)
 {
@@ -660,7 +680,9 @@ tasks_set_paused(struct masterd *md, int64_t task, bool paused)
 		n++;
 	}
 	json_decref(ids);
-	if (!paused)
+	if (paused)
+		cancel_work(md, task);
+	else
 		tasks_kick(md, task);
 	return n;
 }
