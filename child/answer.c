@@ -41,25 +41,41 @@ static const char *const verdict_fields[] = {
 
 /* ------------------------------------------------------------ errors */
 
-/* Replace every byte that is not part of valid UTF-8 with '?': parser
- * messages quote input, and the message is sent on as JSON. */
+/* Bytes that continue a sequence after lead byte c; 0 for ASCII, -1
+ * for a byte that cannot start one (a stray continuation, an overlong
+ * C0/C1, or beyond U+10FFFF). */
+static int
+utf8_follow(unsigned char c)
+{
+	if (c < 0x80)
+		return 0;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 1;
+	if (c >= 0xe0 && c <= 0xef)
+		return 2;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 3;
+	return -1;
+}
+
+/* Replace every byte that is not part of a UTF-8 sequence with '?':
+ * parser messages quote input, a message cut short may end inside a
+ * character, and the message is sent on as JSON. */
 static void
 utf8_clean(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
-	size_t need, i;
+	int need, i;
 
 	while (*p != '\0') {
-		need = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
-		    (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 4;
-		if (need == 0) {
+		if ((need = utf8_follow(*p)) == 0) {
 			p++;
 			continue;
 		}
-		for (i = 1; i <= need && need < 4; i++)
+		for (i = 1; need > 0 && i <= need; i++)
 			if ((p[i] & 0xc0) != 0x80)
 				break;
-		if (need == 4 || i <= need) {
+		if (need < 0 || i <= need) {
 			*p++ = '?';
 			continue;
 		}
@@ -648,8 +664,8 @@ parse_checks(const json_t *checks, struct answer *a, char *err,
 		return bad(err, errlen, "out of memory");
 	json_array_foreach(checks, i, c) {
 		if (!json_is_string(c))
-			return bad(err, errlen, "checks[%zu]: must be a string, "
-			    "not %s", i, type_name(c));
+			return bad(err, errlen, "checks[%zu]: must be a "
+			    "string, not %s", i, type_name(c));
 		s = json_string_value(c);
 		if ((len = json_string_length(c)) == 0)
 			return bad(err, errlen, "checks[%zu]: empty", i);
@@ -861,7 +877,8 @@ entry_schema(bool consumes)
 	en = json_object_get(json_object_get(json_object_get(s, "properties"),
 	    "kind"), "enum");
 	for (i = 0; iface_kinds[i] != NULL; i++)
-		if (json_array_append_new(en, json_string(iface_kinds[i])) == -1)
+		if (json_array_append_new(en,
+		    json_string(iface_kinds[i])) == -1)
 			goto fail;
 	if (!consumes) {
 		json_object_del(json_object_get(s, "properties"), "from");

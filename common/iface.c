@@ -28,7 +28,7 @@ const char *const iface_kinds[] = {
 #define MAX_NAME	200		/* characters */
 #define MAX_TEXT	4096		/* summary, signature, doc: bytes */
 #define MAX_SCHEMA	(64 * 1024)	/* compact serialisation */
-#define QUOTE_MAX	48		/* bytes of a value quoted in an error */
+#define QUOTE_MAX	48		/* bytes of a value in an error */
 
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 

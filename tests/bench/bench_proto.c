@@ -1,0 +1,688 @@
+/*
+ * bench_proto.c — master <-> child round trips through the real protocol
+ * code, beside the physical limit of the same socketpair.
+ *
+ * "masterd protocol": a forked child runs its own libuv loop with a struct
+ * channel on one end of a socketpair and answers every ping with a pong,
+ * as masterd-child does; the parent, on its own loop and channel, sends a
+ * ping, waits for the pong in on_msg and sends the next.  Both sides check
+ * every message with msg_validate, as the daemon does.  A round trip is
+ * thus frame_encode, uv_try_write (uv_write when the socket is full), the
+ * zero-copy read into the decoder, json_loadb and msg_validate, each way.
+ * The ping carries a padding string so that its frame has the target size;
+ * the pong hands the same string back (a reference, no copy), so both
+ * directions carry a frame of that size, like the raw echo.
+ *
+ * "raw socketpair": the same two processes, blocking write(2)/read(2) of a
+ * byte buffer of the same frame size, echoed back.
+ *
+ * Each table is run twice by default: both processes pinned to one CPU
+ * (the CPU cost of a round trip, steady even on a busy or virtual
+ * machine), then pinned to two CPUs (adds the cross-CPU wake-up, which on
+ * a VM is slow and noisy).  Each cell warms up for a fifth of its time,
+ * which also measures the rate that sizes it to about -t seconds.  It only
+ * prints: timings vary with the machine, so nothing is asserted about
+ * them.  A lost or wrong message is still an error.
+ *
+ *   bench_proto [-p same|split|free] [-s frame_bytes] [-t seconds]
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "proto/channel.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+
+#define CELL_SECS_DEFAULT	1.5
+#define WARM_FRACTION		0.2	/* of a cell's time */
+#define CELL_MIN_RT		50
+#define CELL_MAX_RT		5000000
+
+static const size_t sizes[] = { 64, 1024, 16 * 1024, 256 * 1024 };
+#define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
+
+static double cell_secs = CELL_SECS_DEFAULT;
+static size_t only_size;	/* -s: one cell of this size, 0: all */
+
+/* Where the two processes run; -p picks one, else same then split. */
+enum placement { PLACE_NONE, PLACE_SAME, PLACE_SPLIT, PLACE_FREE };
+static enum placement only_place = PLACE_NONE;
+static cpu_set_t allowed;		/* the CPUs we were given */
+static int cpus[2] = { -1, -1 };	/* parent's and child's, -1: any */
+
+/* One cell's timing: a warm-up that sizes it, then `want` samples. */
+struct run {
+	uint64_t start;		/* of the current phase */
+	uint64_t end;
+	size_t warm_n;
+	bool measuring;
+	uint64_t *lat;		/* ns per round trip */
+	size_t n, want;
+};
+
+struct result {
+	size_t frame;		/* bytes per frame, header included */
+	size_t n;
+	double rate;		/* round trips per second */
+	double mean_us, p99_us;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+run_init(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->start = now_ns();
+}
+
+/* Count one round trip from t0 to t1; true once the cell is complete. */
+static bool
+run_record(struct run *r, uint64_t t0, uint64_t t1)
+{
+	double cell_ns = cell_secs * 1e9, rate;
+
+	if (!r->measuring) {
+		r->warm_n++;
+		if ((double)(t1 - r->start) < cell_ns * WARM_FRACTION)
+			return false;
+		rate = (double)r->warm_n / (double)(t1 - r->start);
+		r->want = (size_t)(rate * cell_ns);
+		if (r->want < CELL_MIN_RT)
+			r->want = CELL_MIN_RT;
+		if (r->want > CELL_MAX_RT)
+			r->want = CELL_MAX_RT;
+		if ((r->lat = calloc(r->want, sizeof(*r->lat))) == NULL) {
+			perror("bench_proto: calloc");
+			exit(1);
+		}
+		r->measuring = true;
+		r->start = t1;
+		return false;
+	}
+	r->lat[r->n++] = t1 - t0;
+	if (r->n < r->want)
+		return false;
+	r->end = t1;
+	return true;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Fill the figures from a complete run, and free its samples. */
+static void
+run_result(struct run *r, size_t frame, struct result *res)
+{
+	double sum = 0;
+	size_t i99;
+
+	for (size_t i = 0; i < r->n; i++)
+		sum += (double)r->lat[i];
+	qsort(r->lat, r->n, sizeof(*r->lat), cmp_u64);
+	i99 = (r->n * 99 + 99) / 100 - 1;
+	res->frame = frame;
+	res->n = r->n;
+	res->rate = (double)r->n / ((double)(r->end - r->start) / 1e9);
+	res->mean_us = sum / (double)r->n / 1e3;
+	res->p99_us = (double)r->lat[i99] / 1e3;
+	free(r->lat);
+	r->lat = NULL;
+}
+
+/* ------------------------------------------------------------ processes */
+
+static void
+pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		perror("bench_proto: sched_setaffinity");
+}
+
+/*
+ * Pin the parent for this placement and note where the child goes.  Split
+ * needs two allowed CPUs; returns -1 without them.
+ */
+static int
+place(enum placement pl)
+{
+	int n = 0, found[2] = { -1, -1 };
+
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++) {
+		if (CPU_ISSET(c, &allowed))
+			found[n++] = c;
+	}
+	if (pl == PLACE_SPLIT && n < 2)
+		return -1;
+	if (pl == PLACE_FREE || n == 0) {
+		cpus[0] = cpus[1] = -1;
+		if (n > 0 && sched_setaffinity(0, sizeof(allowed),
+		    &allowed) != 0)
+			perror("bench_proto: sched_setaffinity");
+		return 0;
+	}
+	cpus[0] = found[0];
+	cpus[1] = pl == PLACE_SPLIT ? found[1] : found[0];
+	pin(cpus[0]);
+	return 0;
+}
+
+/* Fork a child that runs fn on its end of a new socketpair. */
+static pid_t
+fork_peer(int (*fn)(int, size_t), size_t arg, int *parent_fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		perror("bench_proto: socketpair");
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		perror("bench_proto: fork");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		pin(cpus[1]);
+		_exit(fn(sv[1], arg));
+	}
+	close(sv[1]);
+	*parent_fd = sv[0];
+	return pid;
+}
+
+static int
+reap(pid_t pid, const char *what)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			perror("bench_proto: waitpid");
+			return -1;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	fprintf(stderr, "bench_proto: %s child failed (status %#x)\n", what,
+	    status);
+	return -1;
+}
+
+/* ------------------------------------------------------------ protocol */
+
+/* The child's side: masterd-child's ping handler. */
+struct ponger {
+	json_int_t next_id;
+	int exit_code;
+};
+
+static void
+pong_on_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct ponger *po = arg;
+	const struct msg_spec *spec;
+	char err[200] = "not a ping";
+	json_t *m;
+
+	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
+	    sizeof(err)) != 0 || spec->type != MSG_PING) {
+		fprintf(stderr, "bench_proto: child got a bad message: %s\n",
+		    err);
+		po->exit_code = 1;
+		channel_close(ch, "bad message");
+		return;
+	}
+	m = msg_new(MSG_PONG, ++po->next_id);
+	json_object_set_new(m, "re", json_integer(msg_id(msg)));
+	json_object_set(m, "pad", json_object_get(msg, "pad"));
+	channel_send_new(ch, m);
+}
+
+static void
+pong_on_close(struct channel *ch, const char *why, void *arg)
+{
+	struct ponger *po = arg;
+
+	(void)ch;
+	if (why != NULL) {
+		fprintf(stderr, "bench_proto: child channel: %s\n", why);
+		po->exit_code = 1;
+	}
+}
+
+static const struct channel_ops pong_ops = {
+	.on_msg = pong_on_msg,
+	.on_bad = NULL,
+	.on_close = pong_on_close,
+};
+
+static int
+pong_main(int fd, size_t unused)
+{
+	struct ponger po = { 0, 0 };
+	struct channel ch;
+	uv_loop_t loop;
+
+	(void)unused;
+	if (uv_loop_init(&loop) != 0 ||
+	    channel_init(&loop, &ch, FRAME_MAX_DEFAULT, &pong_ops, &po) != 0 ||
+	    channel_open_fd(&ch, fd) != 0 || channel_start(&ch) != 0)
+		return 1;
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		return 1;
+	return po.exit_code;
+}
+
+/* The parent's side: the master pinging and timing. */
+struct pinger {
+	struct channel ch;
+	struct run run;
+	json_t *pad;		/* one string, shared by every ping */
+	json_int_t id;
+	uint64_t sent;
+	bool complete;
+	bool failed;
+};
+
+static void
+send_ping(struct pinger *pi)
+{
+	json_t *m;
+
+	pi->sent = now_ns();
+	m = msg_new(MSG_PING, ++pi->id);
+	json_object_set(m, "pad", pi->pad);
+	if (channel_send_new(&pi->ch, m) != 0) {
+		pi->failed = true;
+		channel_close(&pi->ch, "cannot send a ping");
+	}
+}
+
+static void
+ping_on_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct pinger *pi = arg;
+	uint64_t t = now_ns();
+	const struct msg_spec *spec;
+	char err[200] = "not the pong awaited";
+
+	if (msg_validate(msg, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)) != 0 || spec->type != MSG_PONG ||
+	    json_integer_value(json_object_get(msg, "re")) != pi->id) {
+		fprintf(stderr, "bench_proto: bad pong: %s\n", err);
+		pi->failed = true;
+		channel_close(ch, "bad pong");
+		return;
+	}
+	if (run_record(&pi->run, pi->sent, t)) {
+		pi->complete = true;
+		channel_close(ch, NULL);
+		return;
+	}
+	send_ping(pi);
+}
+
+static void
+ping_on_close(struct channel *ch, const char *why, void *arg)
+{
+	struct pinger *pi = arg;
+
+	(void)ch;
+	if (why != NULL) {
+		fprintf(stderr, "bench_proto: parent channel: %s\n", why);
+		pi->failed = true;
+	}
+}
+
+static const struct channel_ops ping_ops = {
+	.on_msg = ping_on_msg,
+	.on_bad = NULL,
+	.on_close = ping_on_close,
+};
+
+/* A padding string that brings a ping's frame to about `target` bytes. */
+static json_t *
+make_pad(size_t target, size_t *frame)
+{
+	json_t *m = msg_new(MSG_PING, 1000000), *pad;
+	unsigned char *buf;
+	size_t base, n;
+	char *s;
+
+	json_object_set_new(m, "pad", json_string(""));
+	if (frame_encode(m, 0, &buf, &base) != FRAME_OK)
+		return NULL;
+	free(buf);
+	n = target > base ? target - base : 0;
+	if ((s = malloc(n + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		s[i] = "abcdefghijklmnopqrstuvwxyz0123456789 "[i % 37];
+	s[n] = '\0';
+	pad = json_stringn(s, n);
+	free(s);
+	json_object_set(m, "pad", pad);
+	if (frame_encode(m, 0, &buf, frame) != FRAME_OK) {
+		json_decref(pad);
+		pad = NULL;
+	}
+	free(buf);
+	json_decref(m);
+	return pad;
+}
+
+/* Ping over fd until the cell is complete or fails; fd is ours to close. */
+static void
+ping_loop(struct pinger *pi, int fd)
+{
+	uv_loop_t loop;
+
+	if (uv_loop_init(&loop) != 0) {
+		close(fd);
+		pi->failed = true;
+		return;
+	}
+	if (channel_init(&loop, &pi->ch, FRAME_MAX_DEFAULT, &ping_ops,
+	    pi) != 0) {
+		close(fd);
+		pi->failed = true;
+	} else if (channel_open_fd(&pi->ch, fd) != 0) {
+		close(fd);
+		channel_close(&pi->ch, "cannot open the channel");
+	} else if (channel_start(&pi->ch) != 0)
+		channel_close(&pi->ch, "cannot read the channel");
+	else {
+		run_init(&pi->run);
+		send_ping(pi);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		pi->failed = true;
+}
+
+static int
+bench_protocol(size_t target, struct result *res)
+{
+	struct pinger pi;
+	size_t frame = 0;
+	pid_t pid;
+	int fd, rc = -1;
+
+	/* Fork first: the child then holds none of the parent's buffers. */
+	memset(&pi, 0, sizeof(pi));
+	if ((pid = fork_peer(pong_main, 0, &fd)) == -1)
+		return -1;
+	if ((pi.pad = make_pad(target, &frame)) == NULL) {
+		close(fd);
+		pi.failed = true;
+	} else
+		ping_loop(&pi, fd);
+	if (reap(pid, "protocol") == 0 && !pi.failed && pi.complete) {
+		run_result(&pi.run, frame, res);
+		rc = 0;
+	}
+	free(pi.run.lat);
+	json_decref(pi.pad);
+	return rc;
+}
+
+/* ------------------------------------------------------------ raw */
+
+static int
+write_full(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* 1: all n bytes; 0: EOF before the first; -1: error or a short read. */
+static int
+read_full(int fd, unsigned char *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if ((r = read(fd, p + got, n - got)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			return got == 0 ? 0 : -1;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static int
+echo_main(int fd, size_t size)
+{
+	unsigned char *buf = malloc(size);
+	int r, rc = 1;
+
+	if (buf == NULL)
+		return 1;
+	while ((r = read_full(fd, buf, size)) == 1) {
+		if (write_full(fd, buf, size) != 0)
+			break;
+	}
+	if (r == 0)
+		rc = 0;
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int
+bench_raw(size_t size, struct result *res)
+{
+	unsigned char *out, *in;
+	struct run run;
+	uint64_t t0;
+	pid_t pid;
+	int fd, rc = -1;
+
+	memset(&run, 0, sizeof(run));
+	if ((pid = fork_peer(echo_main, size, &fd)) == -1)
+		return -1;
+	out = malloc(size);
+	in = malloc(size);
+	if (out != NULL && in != NULL) {
+		memset(out, 'x', size);
+		run_init(&run);
+		do {
+			t0 = now_ns();
+			if (write_full(fd, out, size) != 0 ||
+			    read_full(fd, in, size) != 1) {
+				perror("bench_proto: raw echo");
+				break;
+			}
+		} while (!run_record(&run, t0, now_ns()));
+	}
+	close(fd);
+	if (reap(pid, "raw") == 0 && run.end != 0) {
+		run_result(&run, size, res);
+		rc = 0;
+	}
+	free(run.lat);
+	free(out);
+	free(in);
+	return rc;
+}
+
+/* ------------------------------------------------------------ main */
+
+/* Laid out by hand: "µ" is two bytes, so printf widths would be off. */
+static void
+print_header(void)
+{
+	printf("         | masterd protocol             | raw socketpair"
+	    "               | protocol/raw\n");
+	printf("frame B  |      rt/s   mean µs   p99 µs |"
+	    "      rt/s   mean µs   p99 µs | (mean latency)\n");
+}
+
+static void
+print_row(const struct result *p, const struct result *r)
+{
+	printf("%-8zu | %9.0f %9.1f %8.1f | %9.0f %9.1f %8.1f | %6.2fx\n",
+	    p->frame, p->rate, p->mean_us, p->p99_us, r->rate, r->mean_us,
+	    r->p99_us, p->mean_us / r->mean_us);
+	fflush(stdout);
+}
+
+static int
+parse_args(int argc, char **argv)
+{
+	unsigned long long v;
+	char *end;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "p:s:t:")) != -1) {
+		switch (ch) {
+		case 'p':
+			if (strcmp(optarg, "same") == 0)
+				only_place = PLACE_SAME;
+			else if (strcmp(optarg, "split") == 0)
+				only_place = PLACE_SPLIT;
+			else if (strcmp(optarg, "free") == 0)
+				only_place = PLACE_FREE;
+			else
+				return -1;
+			break;
+		case 's':
+			v = strtoull(optarg, &end, 10);
+			if (*end != '\0' || v < 32 || v > FRAME_MAX_DEFAULT)
+				return -1;
+			only_size = (size_t)v;
+			break;
+		case 't':
+			cell_secs = strtod(optarg, &end);
+			if (*end != '\0' || cell_secs < 0.01 || cell_secs > 600)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+static void
+print_title(void)
+{
+	if (cpus[0] < 0)
+		printf("Placement left to the scheduler:\n");
+	else if (cpus[0] == cpus[1])
+		printf("Both processes on one CPU (cpu %d):\n", cpus[0]);
+	else
+		printf("Parent and child on two CPUs (cpus %d and %d):\n",
+		    cpus[0], cpus[1]);
+}
+
+/* One table: every size, protocol then raw. */
+static int
+table(enum placement pl)
+{
+	struct result p, r;
+	int rc = 0;
+
+	if (place(pl) != 0) {
+		printf("Parent and child on two CPUs: skipped, fewer than two "
+		    "CPUs allowed\n");
+		return 0;
+	}
+	print_title();
+	print_header();
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t size = only_size != 0 ? only_size : sizes[i];
+
+		if (bench_protocol(size, &p) != 0 ||
+		    bench_raw(p.frame, &r) != 0) {
+			fprintf(stderr, "bench_proto: %zu-byte cell failed\n",
+			    size);
+			rc = -1;
+		} else
+			print_row(&p, &r);
+		if (only_size != 0)
+			break;
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const enum placement both[] = { PLACE_SAME, PLACE_SPLIT };
+	int rc = 0;
+
+	if (parse_args(argc, argv) != 0) {
+		fprintf(stderr, "usage: bench_proto [-p same|split|free] "
+		    "[-s frame_bytes] [-t seconds_per_cell]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		CPU_ZERO(&allowed);
+	if (only_place != PLACE_NONE)
+		rc = table(only_place);
+	else {
+		for (size_t i = 0; i < 2; i++) {
+			if (i > 0)
+				printf("\n");
+			rc |= table(both[i]);
+		}
+	}
+	printf("(a round trip is a frame of about the size shown each way; "
+	    "%g s per cell after a warm-up)\n", cell_secs);
+	return rc != 0;
+}
