@@ -227,25 +227,32 @@ fmt(const char *f, const char *a, const char *b)
 	return s;
 }
 
-/* The prompts: configured, else beside the source tree, else installed. */
+/*
+ * The prompts: configured, else those of the source tree the binary was
+ * built in (build/ or build/<variant>/ below it), else the installed ones.
+ */
 static char *
 find_prompts(const struct child_ctx *cx)
 {
+	static const char *const up[] = { "/..", "/../.." };
 	char *dir, *slash, *p;
 
 	if (cx->conf->prompts_dir != NULL)
 		return strdup(cx->conf->prompts_dir);
-	if ((dir = strdup(cx->self)) != NULL &&
-	    (slash = strrchr(dir, '/')) != NULL) {
+	if ((dir = strdup(cx->self)) == NULL)
+		return NULL;
+	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-		p = fmt("%s/../prompts%s", dir, "");
-		free(dir);
-		if (p != NULL && access(p, R_OK) == 0)
+	for (size_t i = 0; slash != NULL && i < 2; i++) {
+		p = fmt("%s%s/prompts/domain.md", dir, up[i]);
+		if (p != NULL && access(p, R_OK) == 0) {
+			p[strlen(p) - strlen("/domain.md")] = '\0';
+			free(dir);
 			return p;
+		}
 		free(p);
-	} else {
-		free(dir);
 	}
+	free(dir);
 	return strdup(MASTERD_DATADIR "/prompts");
 }
 

@@ -503,9 +503,12 @@ child_after_exit(struct child *c)
 	describe_exit(c, exitdesc, sizeof(exitdesc));
 	if (c->restart_pending && !c->md->stopping && !c->release) {
 		c->restart_pending = false;
+		c->want_stop = false;
+		c->backoff_n = 0;
 		log_info("domain %s (task %lld): restarting (%s)", c->name,
 		    (long long)c->task, exitdesc);
-		child_restart(c);
+		/* Next loop turn: the old process handle is still closing. */
+		uv_timer_start(&c->timer, on_restart_due, 0, 0);
 		return;
 	}
 	if (c->want_stop) {
