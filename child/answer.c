@@ -467,6 +467,13 @@ extract(const char *text, const char *what, char *err, size_t errlen)
 	return NULL;
 }
 
+json_t *
+answer_extract_json(const char *text, const char *what, char *err,
+    size_t errlen)
+{
+	return extract(text, what, err, errlen);
+}
+
 /* ------------------------------------------------------------ answers */
 
 static int

@@ -46,6 +46,11 @@ int answer_parse(const char *text, const char *domain, struct answer *out,
     char *err, size_t errlen);
 void answer_free(struct answer *);
 
+/* The JSON value in a model's text, found as answer_parse does; `what`
+ * names the reply in errors.  A new reference, or NULL with err. */
+json_t *answer_extract_json(const char *text, const char *what, char *err,
+    size_t errlen);
+
 /* {"complete": bool, "feedback": "..."} from the critic. */
 int verdict_parse(const char *text, bool *complete, char **feedback,
     char *err, size_t errlen);

@@ -5,6 +5,7 @@
  *   work.c    the queue of directives and each directive's rounds:
  *             ask the model, apply its files, run the checks, ask the
  *             critic, commit, publish the interface, report
+ *   plan.c    the planner role: plans and reviews for the master
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  answer.c  parsing the model's answers
  */
@@ -25,6 +26,7 @@
 struct llm_engine;
 struct llm_session;
 struct work_round;
+struct plan_job;
 
 struct child_ctx {
 	uv_loop_t *loop;
@@ -61,6 +63,8 @@ struct child_ctx {
 	json_t *published;		/* our last published interface */
 	json_t *queue;			/* directive messages not started */
 	struct work_round *round;	/* the directive in progress */
+	struct plan_job *planning;	/* the planner's request in progress */
+	bool planner;			/* --role planner */
 
 	/* streamed text waiting for the next progress message */
 	size_t delta_bytes;
@@ -85,6 +89,9 @@ void work_shutdown(struct child_ctx *);
 /* The model's streamed text, throttled into progress messages. */
 void work_delta(struct child_ctx *, const char *piece, size_t len);
 
+/* plan.c: the planner role */
+void plan_request(struct child_ctx *, const json_t *msg);
+
 /* prompt.c: malloc'd texts */
 char *prompt_system(const struct child_ctx *, char *err, size_t errlen);
 char *prompt_critic_system(const struct child_ctx *, char *err,
@@ -93,5 +100,9 @@ char *prompt_first_turn(const struct child_ctx *, const json_t *directive,
     const json_t *files);
 char *prompt_critic_turn(const struct child_ctx *, const json_t *directive,
     const char *diff, const json_t *checks);
+char *prompt_planner_system(const struct child_ctx *, char *err,
+    size_t errlen);
+char *prompt_planner_turn(const struct child_ctx *, const char *kind,
+    const json_t *context);
 
 #endif

@@ -33,6 +33,7 @@ struct args {
 	const char *task;
 	const char *state;
 	const char *config;
+	const char *role;
 };
 
 json_int_t
@@ -126,7 +127,8 @@ on_ping(struct child_ctx *cx, const json_t *msg)
 	json_t *m = msg_new(MSG_PONG, child_next_id(cx));
 
 	json_object_set_new(m, "re", json_integer(msg_id(msg)));
-	json_object_set_new(m, "busy", json_boolean(cx->round != NULL));
+	json_object_set_new(m, "busy", json_boolean(cx->round != NULL ||
+	    cx->planning != NULL));
 	child_send(cx, m);
 }
 
@@ -151,6 +153,7 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
 	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
 	case MSG_CANCEL:	work_cancel(cx, msg); break;
+	case MSG_PLAN_REQUEST:	plan_request(cx, msg); break;
 	case MSG_SHUTDOWN:
 		log_info("shutdown: %s", json_string_value(json_object_get(msg,
 		    "reason")) ?: "asked by masterd");
@@ -197,6 +200,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "task", required_argument, NULL, 't' },
 		{ "state", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "role", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -207,12 +211,15 @@ parse_args(int argc, char **argv, struct args *a)
 		case 't':	a->task = optarg; break;
 		case 's':	a->state = optarg; break;
 		case 'c':	a->config = optarg; break;
+		case 'r':	a->role = optarg; break;
 		default:	return -1;
 		}
 	}
 	if (a->domain == NULL || !conf_domain_name_ok(a->domain) ||
 	    a->task == NULL || atoll(a->task) <= 0 || a->state == NULL ||
 	    a->state[0] != '/' || fcntl(CHANNEL_FD, F_GETFD) < 0)
+		return -1;
+	if (a->role != NULL && strcmp(a->role, "planner") != 0)
 		return -1;
 	return 0;
 }
@@ -327,12 +334,13 @@ main(int argc, char **argv)
 		return checkexec_main(argc, argv);
 	if (parse_args(argc, argv, &a) != 0) {
 		fprintf(stderr, "masterd-child: started by masterd only "
-		    "(--domain NAME --task ID --state DIR [--config FILE], "
-		    "channel on fd 3)\n");
+		    "(--domain NAME --task ID --state DIR [--config FILE] "
+		    "[--role planner], channel on fd 3)\n");
 		return CHILD_EXIT_NORESTART;
 	}
 	cx.domain = a.domain;
 	cx.task = atoll(a.task);
+	cx.planner = a.role != NULL;
 	snprintf(ident, sizeof(ident), "masterd-child/%s", cx.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)

@@ -209,3 +209,32 @@ prompt_critic_turn(const struct child_ctx *cx, const json_t *directive,
 	    "\"feedback\": \"what is missing or wrong\"}.\n");
 	return finish(&t);
 }
+
+char *
+prompt_planner_system(const struct child_ctx *cx, char *err, size_t errlen)
+{
+	char *s = read_prompt(cx->prompts_dir, "planner");
+
+	if (s == NULL)
+		snprintf(err, errlen, "cannot read %s/planner.md: %s",
+		    cx->prompts_dir, strerror(errno));
+	return s;
+}
+
+char *
+prompt_planner_turn(const struct child_ctx *cx, const char *kind,
+    const json_t *context)
+{
+	struct text t = { 0 };
+
+	(void)cx;
+	if (strcmp(kind, "plan") == 0)
+		add(&t, "# Plan this task\n\nDecide the domains it needs. "
+		    "Answer with the plan object.\n\n");
+	else
+		add(&t, "# Review this task\n\nThe domains have built and "
+		    "integrated. Decide what to improve next, or that the task "
+		    "is done. Answer with the review object.\n\n");
+	add_json(&t, context);
+	return finish(&t);
+}

@@ -105,6 +105,17 @@ static const struct conf_key keys[] = {
 	G("supervise", "stop_grace", K_DURATION, stop_grace,
 	    10, MS(3600), "10s"),
 
+	G("task", "directive", K_LIST, standing, 0, 0, NULL),
+	G("task", "max_tokens", K_INT, max_tokens, 0, INT64_MAX / 2, "0"),
+	G("task", "max_cost", K_REAL, max_cost, 0, 1000000000, "0"),
+	G("task", "max_rounds", K_INT, max_rounds, 0, 1000000, "0"),
+	G("task", "max_time", K_DURATION, max_time, 0, MS(86400 * 365), "0"),
+	G("task", "no_progress_rounds", K_INT, no_progress_rounds, 0, 10000,
+	    "8"),
+	G("task", "directive_attempts", K_INT, directive_attempts, 1, 100,
+	    "3"),
+	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
+
 	D("prompt", K_STRING, prompt),
 	D("prompt_file", K_STRING, prompt_file),
 	D("check", K_LIST, checks),

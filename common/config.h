@@ -96,6 +96,16 @@ struct masterd_conf {
 	/* [llm] */
 	struct llm_conf llm;
 
+	/* [task]: defaults of every task; 0 means no limit */
+	struct strlist standing;	/* standing directives */
+	int64_t max_tokens;		/* input + output, all domains */
+	double max_cost;
+	int64_t max_rounds;
+	int64_t max_time;		/* ms since submit */
+	int64_t no_progress_rounds;	/* rounds in a row with no commit */
+	int64_t directive_attempts;	/* before a directive is dropped */
+	int64_t max_reviews;		/* planner reviews per task */
+
 	/* [domain "name"] */
 	struct domain_conf *domains;
 	size_t ndomains;

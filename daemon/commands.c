@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/iface.h"
+#include "daemon/engine.h"
 #include "daemon/masterd.h"
 #include "daemon/registry.h"
 #include "daemon/supervise.h"
@@ -203,6 +205,36 @@ cmd_domains(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	control_reply(cl, r);
 }
 
+/* What changed in a domain's interface from version A to version B. */
+static void
+interface_diff(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req, int64_t task, int64_t domain)
+{
+	const json_t *pair = json_object_get(req, "diff");
+	int a = (int)json_integer_value(json_array_get(pair, 0));
+	int b = (int)json_integer_value(json_array_get(pair, 1));
+	json_t *va = registry_interface_get(md->reg, domain, a);
+	json_t *vb = registry_interface_get(md->reg, domain, b), *r;
+
+	if (a <= 0 || b <= 0 || va == NULL || vb == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "domain %s has no interface versions %d and %d",
+		    get_str(req, "domain"), a, b));
+		goto out;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
+	json_object_set_new(r, "from", json_integer(a));
+	json_object_set_new(r, "to", json_integer(b));
+	json_object_set_new(r, "diff", iface_diff(json_object_get(va,
+	    "document"), json_object_get(vb, "document")));
+	control_reply(cl, r);
+out:
+	json_decref(va);
+	json_decref(vb);
+}
+
 static void
 cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
@@ -214,6 +246,10 @@ cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
 
 	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if (json_array_size(json_object_get(req, "diff")) == 2) {
+		interface_diff(md, cl, id, req, task, domain);
 		return;
 	}
 	if ((iface = registry_interface_get(md->reg, domain, version)) ==
@@ -250,6 +286,7 @@ cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "task", json_integer(task));
 	json_object_set_new(r, "interfaces",
 	    registry_interfaces_latest(md->reg, task));
+	json_object_set_new(r, "unresolved", engine_unresolved(md, task));
 	control_reply(cl, r);
 }
 
@@ -458,6 +495,26 @@ cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	control_reply(cl, r);
 }
 
+static void
+cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	json_t *r;
+	int rc;
+
+	if ((rc = engine_set_budget(md, get_int(req, "task"),
+	    json_object_get(req, "budget"), err, sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", registry_task_get(md->reg,
+	    get_int(req, "task")));
+	control_reply(cl, r);
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -475,6 +532,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_WATCH] = cmd_watch,
 	[CTL_STOP] = cmd_stop,
 	[CTL_TRANSCRIPT] = cmd_transcript,
+	[CTL_BUDGET] = cmd_budget,
 };
 
 void

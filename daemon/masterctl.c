@@ -375,6 +375,48 @@ human_interface(json_t *r)
 }
 
 static void
+print_diff_side(const char *side, const json_t *d)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(d, "added"), i, e)
+		printf("  + %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
+	json_array_foreach(json_object_get(d, "removed"), i, e)
+		printf("  - %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
+	json_array_foreach(json_object_get(d, "changed"), i, e)
+		printf("  ~ %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
+}
+
+static void
+human_diff(json_t *r)
+{
+	const json_t *d = json_object_get(r, "diff");
+
+	printf("%s: v%lld -> v%lld\n", str(r, "domain"), num(r, "from"),
+	    num(r, "to"));
+	print_diff_side("provides", json_object_get(d, "provides"));
+	print_diff_side("consumes", json_object_get(d, "consumes"));
+}
+
+static void
+print_unresolved(const json_t *set)
+{
+	const json_t *u;
+	size_t i;
+
+	if (json_array_size(set) == 0) {
+		printf("\nunresolved: none\n");
+		return;
+	}
+	printf("\nUNRESOLVED\n");
+	json_array_foreach(set, i, u)
+		printf("  %-9s %s `%s`: consumer %s, provider %s\n",
+		    str(u, "problem"), str(u, "kind"), str(u, "name"),
+		    str(u, "consumer"), str(u, "provider"));
+}
+
+static void
 human_interfaces(json_t *r)
 {
 	const json_t *i;
@@ -388,6 +430,7 @@ human_interfaces(json_t *r)
 	printf("task %lld\n", num(r, "task"));
 	json_array_foreach(json_object_get(r, "interfaces"), n, i)
 		print_interface(i);
+	print_unresolved(json_object_get(r, "unresolved"));
 }
 
 static void
@@ -517,6 +560,7 @@ cmd_task(struct ctl *c, int argc, char **argv)
 /* Options after the positional arguments: --task N, --priority N, ... */
 struct opts {
 	const char *task, *domains, *directives, *prompt, *priority, *last;
+	const char *budget, *diff;
 	bool wait;
 };
 
@@ -528,6 +572,8 @@ enum opt_bit {
 	O_PRIORITY = 1 << 4,
 	O_WAIT = 1 << 5,
 	O_LAST = 1 << 6,
+	O_BUDGET = 1 << 7,
+	O_DIFF = 1 << 8,
 };
 
 static const struct optdef {
@@ -541,6 +587,8 @@ static const struct optdef {
 	{ "--prompt", O_PROMPT, offsetof(struct opts, prompt) },
 	{ "--priority", O_PRIORITY, offsetof(struct opts, priority) },
 	{ "--last", O_LAST, offsetof(struct opts, last) },
+	{ "--budget", O_BUDGET, offsetof(struct opts, budget) },
+	{ "--diff", O_DIFF, offsetof(struct opts, diff) },
 	{ "--wait", O_WAIT, 0 },
 };
 
@@ -627,6 +675,43 @@ read_directives(const char *path)
 	return a;
 }
 
+/* "tokens=100000,cost=5,rounds=40,time=3600" -> {"tokens": 100000, ...} */
+static json_t *
+parse_budget(const char *text)
+{
+	static const char *const keys[] = { "tokens", "cost", "rounds",
+	    "time", NULL };
+	json_t *b = json_object();
+	char *copy = strdup(text), *tok, *save = NULL, *eq, *end;
+	double v;
+	int i;
+
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		if ((eq = strchr(tok, '=')) == NULL)
+			goto bad;
+		*eq = '\0';
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], tok) != 0; i++)
+			;
+		v = strtod(eq + 1, &end);
+		if (keys[i] == NULL || end == eq + 1 || *end != '\0' || v < 0)
+			goto bad;
+		json_object_set_new(b, keys[i], json_real(v));
+	}
+	free(copy);
+	if (json_object_size(b) > 0)
+		return b;
+	json_decref(b);
+	fprintf(stderr, "masterctl: no limit given\n");
+	return NULL;
+bad:
+	fprintf(stderr, "masterctl: bad limit '%s': use tokens=N, cost=X, "
+	    "rounds=N or time=SECONDS (0: no limit)\n", tok);
+	free(copy);
+	json_decref(b);
+	return NULL;
+}
+
 static bool
 terminal_state(const char *s)
 {
@@ -678,10 +763,19 @@ cmd_submit(struct ctl *c, int argc, char **argv)
 	json_int_t task;
 	int status;
 
-	if (parse_opts(&argc, argv, O_DOMAINS | O_DIRECTIVES | O_WAIT, &o) != 0 ||
-	    argc != 1)
+	if (parse_opts(&argc, argv, O_DOMAINS | O_DIRECTIVES | O_WAIT |
+	    O_BUDGET, &o) != 0 || argc != 1)
 		return EXIT_USAGE;
 	req = request(c, CTL_SUBMIT);
+	if (o.budget != NULL) {
+		json_t *b = parse_budget(o.budget);
+
+		if (b == NULL) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "budget", b);
+	}
 	json_object_set_new(req, "text", json_string(argv[0]));
 	if (o.domains != NULL)
 		json_object_set_new(req, "domains", split_domains(o.domains));
@@ -725,10 +819,25 @@ cmd_interface(struct ctl *c, int argc, char **argv)
 	json_t *req;
 	json_int_t v;
 
-	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc < 1 || argc > 2)
+	if (parse_opts(&argc, argv, O_TASK | O_DIFF, &o) != 0 || argc < 1 ||
+	    argc > 2)
 		return EXIT_USAGE;
 	req = request(c, CTL_INTERFACE);
 	json_object_set_new(req, "domain", json_string(argv[0]));
+	if (o.diff != NULL) {
+		json_int_t a, b;
+
+		/* --diff A B: B arrives as the second positional argument */
+		if (argc != 2 || parse_id(o.diff, &a) != 0 ||
+		    parse_id(argv[1], &b) != 0) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "diff", json_pack("[I, I]", a, b));
+		if (with_task(req, o.task) != 0)
+			return EXIT_USAGE;
+		return call_and_print(c, req, human_diff);
+	}
 	if (argc == 2) {
 		if (parse_id(argv[1], &v) != 0) {
 			json_decref(req);
@@ -929,6 +1038,43 @@ cmd_transcript(struct ctl *c, int argc, char **argv)
 	return call_and_print(c, req, human_transcript);
 }
 
+static void
+human_budget(json_t *r)
+{
+	const json_t *t = json_object_get(r, "task");
+	char *b = json_dumps(json_object_get(json_object_get(t, "spec"),
+	    "budget"), JSON_COMPACT | JSON_SORT_KEYS);
+
+	printf("task %lld: %s%s, limits %s\n", num(t, "id"), str(t, "state"),
+	    json_is_true(json_object_get(t, "paused")) ? " (paused)" : "",
+	    b ? b : "{}");
+	free(b);
+}
+
+static int
+cmd_budget(struct ctl *c, int argc, char **argv)
+{
+	json_t *req = request(c, CTL_BUDGET), *b;
+	char *joined = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&joined, &len);
+
+	if (with_task(req, argv[0]) != 0)
+		return EXIT_USAGE;
+	for (int i = 1; f != NULL && i < argc; i++)
+		fprintf(f, "%s,", argv[i]);
+	if (f != NULL)
+		fclose(f);
+	b = joined ? parse_budget(joined) : NULL;
+	free(joined);
+	if (b == NULL) {
+		json_decref(req);
+		return EXIT_USAGE;
+	}
+	json_object_set_new(req, "budget", b);
+	return call_and_print(c, req, human_budget);
+}
+
 static int
 cmd_stop(struct ctl *c, int argc, char **argv)
 {
@@ -943,14 +1089,15 @@ cmd_help(struct ctl *c, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "submit", "TEXT [--domains a,b] [--directives FILE] [--wait]",
-	    1, 7, cmd_submit, "create a task" },
+	{ "submit", "TEXT [--domains a,b] [--directives FILE] "
+	    "[--budget tokens=N,cost=X,rounds=N,time=S] [--wait]",
+	    1, 9, cmd_submit, "create a task" },
 	{ "status", "", 0, 0, cmd_status, "daemon, registry and children" },
 	{ "tasks", "", 0, 0, cmd_tasks, "list tasks" },
 	{ "task", "ID", 1, 1, cmd_task, "one task: domains, directives" },
 	{ "domains", "[TASK]", 0, 2, cmd_domains, "domains and children" },
-	{ "interface", "DOMAIN [VERSION] [--task ID]", 1, 4, cmd_interface,
-	    "a domain's interface" },
+	{ "interface", "DOMAIN [VERSION | --diff A B] [--task ID]", 1, 6,
+	    cmd_interface, "a domain's interface, or what changed" },
 	{ "interfaces", "[TASK]", 0, 2, cmd_interfaces,
 	    "every domain's latest interface" },
 	{ "directive", "DOMAIN TEXT [--task ID] [--priority N]", 2, 6,
@@ -963,6 +1110,8 @@ static const struct command commands[] = {
 	{ "resume", "[TASK]", 0, 1, cmd_resume, "hand out work again" },
 	{ "cancel", "TASK", 1, 1, cmd_cancel, "end a task" },
 	{ "watch", "[TASK]", 0, 1, cmd_watch, "stream events" },
+	{ "budget", "TASK tokens=N cost=X rounds=N time=S", 2, 5, cmd_budget,
+	    "change a task's limits (0: none)" },
 	{ "transcript", "DOMAIN [--task ID] [--last N]", 1, 5, cmd_transcript,
 	    "a domain's conversation with its model" },
 	{ "stop", "", 0, 0, cmd_stop, "stop masterd" },

@@ -242,7 +242,7 @@ enum stmt {
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
 	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
 	ST_STATS,
-	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK,
+	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_TASK_SPEC,
 	ST__COUNT
 };
 
@@ -346,6 +346,8 @@ static const struct stmt_def {
 	    " (SELECT count(*) FROM directives WHERE " DIRECTIVE_OPEN "),"
 	    " (SELECT count(*) FROM events)", SHAPE(stats_cols) },
 
+	[ST_TASK_SPEC] = { "UPDATE tasks SET spec = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
 	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
 	    " directive_id, round, ok, stage, commit_id, error, summary,"
 	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
@@ -1511,4 +1513,15 @@ registry_scoreboard(struct registry *r, int64_t task)
 	if (bind_int(r, st, 1, task) == -1)
 		return fail_null(r, st, __func__);
 	return query_all(r, ST_SCORE_TASK, __func__);
+}
+
+int
+registry_task_set_spec(struct registry *r, int64_t task, const json_t *spec)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_SPEC];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_json(r, st, 2, spec) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
 }

@@ -69,6 +69,9 @@ int registry_task_set_state(struct registry *, int64_t task,
     const char *state, const char *reason);
 int registry_task_set_paused(struct registry *, int64_t task, bool paused,
     const char *reason);
+/* Replace the spec: the plan, budget changes.  REG_NOT_FOUND if no task. */
+int registry_task_set_spec(struct registry *, int64_t task,
+    const json_t *spec);
 json_t *registry_task_get(struct registry *, int64_t task);	/* or NULL */
 json_t *registry_tasks(struct registry *);		/* array, newest first */
 /* Ids of tasks not in a terminal state, oldest first (for resume). */

@@ -75,7 +75,7 @@ set_state(struct child *c, enum child_state s, const char *reason)
 		return;
 	/* While the whole daemon stops, the registry keeps the domains'
 	 * last live state so that a restart resumes them. */
-	if (!c->md->stopping)
+	if (!c->md->stopping && c->domain > 0)
 		registry_domain_set_state(c->md->reg, c->domain,
 		    registry_states[s], c->reason[0] ? c->reason : NULL);
 	event_emit(c->md, c->task, c->name, "domain.state",
@@ -116,6 +116,7 @@ on_handle_closed(uv_handle_t *h)
 
 	if (--c->handles > 0)
 		return;
+	json_decref(c->plan_request);
 	free(c);
 }
 
@@ -195,9 +196,19 @@ spawn_process(struct child *c, int fd)
 {
 	char task[32];
 	/* The child reads the same configuration file as we do. */
-	char *args[] = { c->md->child_path, "--domain", c->name, "--task",
-	    task, "--state", c->md->conf->state_dir,
-	    c->md->conf_path ? "--config" : NULL, c->md->conf_path, NULL };
+	char *args[12] = { c->md->child_path, "--domain", c->name, "--task",
+	    task, "--state", c->md->conf->state_dir };
+	int n = 7;
+
+	if (c->planner) {
+		args[n++] = "--role";
+		args[n++] = "planner";
+	}
+	if (c->md->conf_path != NULL) {
+		args[n++] = "--config";
+		args[n++] = c->md->conf_path;
+	}
+	args[n] = NULL;
 	uv_stdio_container_t stdio[4];
 	uv_process_options_t opt;
 
@@ -482,7 +493,8 @@ schedule_restart(struct child *c, const char *what)
 	delay = backoff_geometric((uint64_t)conf->restart_delay,
 	    (uint64_t)conf->restart_delay_max, c->backoff_n++);
 	c->restarts++;
-	registry_domain_count_restart(c->md->reg, c->domain);
+	if (c->domain > 0)
+		registry_domain_count_restart(c->md->reg, c->domain);
 	snprintf(why, sizeof(why), "%s; restart in %llu ms", what,
 	    (unsigned long long)delay);
 	log_warn("domain %s (task %lld): %s", c->name, (long long)c->task,

@@ -64,7 +64,9 @@ struct child {
 	bool restart_pending;	/* start again once stopped */
 	bool release;		/* free once stopped */
 
-	/* work, owned by tasks.c */
+	/* work, owned by tasks.c and engine.c */
+	bool planner;		/* the task's planner, not a domain */
+	json_t *plan_request;	/* the planner's pending request */
 	bool busy;
 	int64_t directive;
 	time_t hold_until;	/* no work before this (rate limited) */

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/iface.h"
 #include "common/log.h"
 #include "common/repo.h"
+#include "daemon/engine.h"
 #include "daemon/masterd.h"
 #include "daemon/registry.h"
 #include "daemon/supervise.h"
@@ -33,8 +35,8 @@ task_gitdir(const struct masterd *md, int64_t task, char *buf, size_t len)
 	    (long long)task);
 }
 
-static bool
-task_terminal(const char *state)
+bool
+tasks_state_over(const char *state)
 {
 	return strcmp(state, TASK_DONE) == 0 ||
 	    strcmp(state, TASK_FAILED) == 0 ||
@@ -53,7 +55,7 @@ task_open(struct masterd *md, int64_t task, char *err, size_t errlen)
 			snprintf(err, errlen, "no task %lld", (long long)task);
 		return TASKS_ENOENT;
 	}
-	over = task_terminal(json_string_value(json_object_get(t, "state")));
+	over = tasks_state_over(json_string_value(json_object_get(t, "state")));
 	json_decref(t);
 	if (over) {
 		if (err != NULL)
@@ -75,8 +77,8 @@ tasks_errcode(int rc)
 	}
 }
 
-static void
-set_task_state(struct masterd *md, int64_t task, const char *state,
+void
+tasks_set_state(struct masterd *md, int64_t task, const char *state,
     const char *reason)
 {
 	if (registry_task_set_state(md->reg, task, state, reason) != 0) {
@@ -107,6 +109,12 @@ start_domain(struct masterd *md, int64_t task, int64_t domain,
 	}
 	return c;
 }
+
+static void assign_domain(struct child *);
+static void resume_task(struct masterd *, int64_t);
+static bool child_busy_on(struct masterd *, int64_t, const char *);
+static int add_domain(struct masterd *, int64_t, const char *, const char *,
+    const json_t *, char *, size_t);
 
 /* The latest interfaces of the task's domains other than `except`. */
 static json_t *
@@ -147,6 +155,16 @@ send_peers(struct masterd *md, int64_t task, const char *except)
 void
 tasks_child_ready(struct child *c)
 {
+	if (c->planner) {
+		engine_planner_ready(c);
+		return;
+	}
+	assign_domain(c);
+}
+
+static void
+assign_domain(struct child *c)
+{
 	struct masterd *md = c->md;
 	json_t *task = registry_task_get(md->reg, c->task);
 	json_t *dom = registry_domain_get(md->reg, c->domain), *m, *spec;
@@ -186,25 +204,68 @@ task_runnable(struct masterd *md, int64_t id)
 	if (t == NULL)
 		return false;
 	ok = !json_is_true(json_object_get(t, "paused")) &&
-	    !task_terminal(json_string_value(json_object_get(t, "state")));
+	    !tasks_state_over(json_string_value(json_object_get(t, "state")));
 	json_decref(t);
 	return ok;
 }
 
-static void
-dispatch_one(struct child *c)
+/*
+ * A domain's first directive waits until the domains it depends on have
+ * published an interface (or given up): providers before consumers.
+ */
+static bool
+deps_ready(struct masterd *md, const struct child *c)
+{
+	json_t *t = registry_task_get(md->reg, c->task), *dep;
+	const json_t *deps = json_object_get(json_object_get(json_object_get(t,
+	    "spec"), "depends"), c->name);
+	json_t *iface, *open;
+	int64_t id;
+	size_t i;
+	bool ready = true;
+
+	json_array_foreach(deps, i, dep) {
+		if (registry_domain_find(md->reg, c->task,
+		    json_string_value(dep), &id) != 0)
+			continue;
+		if ((iface = registry_interface_get(md->reg, id, 0)) != NULL) {
+			json_decref(iface);
+			continue;
+		}
+		open = registry_directive_next(md->reg, id);
+		if (open != NULL || child_busy_on(md, c->task,
+		    json_string_value(dep))) {
+			ready = false;
+			json_decref(open);
+			break;
+		}
+	}
+	json_decref(t);
+	return ready;
+}
+
+/* Returns true when a directive was handed out. */
+static bool
+dispatch_one(struct child *c, bool honour_deps)
 {
 	struct masterd *md = c->md;
 	json_t *d = registry_directive_next(md->reg, c->domain), *m;
+	const char *src;
 	int64_t id;
 
 	if (d == NULL)
-		return;
+		return false;
+	src = json_string_value(json_object_get(d, "source"));
+	if (honour_deps && src != NULL && strcmp(src, "plan") == 0 &&
+	    !deps_ready(md, c)) {
+		json_decref(d);
+		return false;
+	}
 	id = json_integer_value(json_object_get(d, "id"));
 	if (registry_directive_set_state(md->reg, id, DIRECTIVE_RUNNING,
 	    NULL) != 0) {
 		json_decref(d);
-		return;
+		return false;
 	}
 	m = msg_new(MSG_DIRECTIVE, masterd_next_id(md));
 	json_object_set_new(m, "task", json_integer(c->task));
@@ -218,22 +279,101 @@ dispatch_one(struct child *c)
 	event_emit(md, c->task, c->name, "directive.running",
 	    json_pack("{s:I}", "directive", (json_int_t)id));
 	json_decref(d);
+	return true;
+}
+
+static bool
+child_busy_on(struct masterd *md, int64_t task, const char *name)
+{
+	struct child *c = child_find(md, task, name);
+
+	return c != NULL && c->busy;
+}
+
+/*
+ * One pass honouring dependencies; if that hands out nothing while no
+ * child of the task works, a cycle in the depends would stall it: then
+ * dependencies are ignored.
+ */
+static void
+dispatch_task(struct masterd *md, int64_t task)
+{
+	struct child *c;
+	bool any = false, busy = false, waiting = false;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task != task || c->planner)
+			continue;
+		busy = busy || c->busy;
+		if (c->state != CHILD_RUNNING || c->busy ||
+		    c->hold_until > time(NULL))
+			continue;
+		if (dispatch_one(c, true))
+			any = true;
+		else
+			waiting = true;
+	}
+	if (any || busy || !waiting)
+		return;
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task == task && !c->planner &&
+		    c->state == CHILD_RUNNING && !c->busy &&
+		    c->hold_until <= time(NULL))
+			dispatch_one(c, false);
+	}
 }
 
 void
 tasks_kick(struct masterd *md, int64_t task)
 {
 	struct child *c;
+	json_t *tasks = json_object(), *v;
+	const char *k;
+	char key[32];
 
 	TAILQ_FOREACH(c, &md->children, entry) {
-		if ((task != 0 && c->task != task) ||
-		    c->state != CHILD_RUNNING || c->busy ||
-		    c->hold_until > time(NULL))
+		if (task != 0 && c->task != task)
 			continue;
-		if (!task_runnable(md, c->task))
-			continue;
-		dispatch_one(c);
+		snprintf(key, sizeof(key), "%lld", (long long)c->task);
+		json_object_set_new(tasks, key, json_integer(c->task));
 	}
+	json_object_foreach(tasks, k, v) {
+		int64_t t = json_integer_value(v);
+
+		if (!task_runnable(md, t))
+			continue;
+		dispatch_task(md, t);
+		/* A task with nothing left to hand out takes its next step. */
+		engine_idle(md, t);
+	}
+	json_decref(tasks);
+}
+
+/*
+ * New work for a finished task reopens it: its domains start again where
+ * their branches are.  A cancelled task stays over.
+ */
+static int
+reopen(struct masterd *md, int64_t task, char *err, size_t errlen)
+{
+	json_t *t = registry_task_get(md->reg, task);
+	const char *state = t ? json_string_value(json_object_get(t, "state"))
+	    : NULL;
+	int rc = 0;
+
+	if (state == NULL || !tasks_state_over(state))
+		goto out;
+	if (strcmp(state, TASK_CANCELLED) == 0) {
+		snprintf(err, errlen, "task %lld was cancelled; submit a new "
+		    "task", (long long)task);
+		rc = -1;
+		goto out;
+	}
+	tasks_set_state(md, task, TASK_BUILDING, "reopened by new work");
+	resume_task(md, task);
+out:
+	json_decref(t);
+	return rc;
 }
 
 int
@@ -255,6 +395,8 @@ tasks_add_directive(struct masterd *md, int64_t task, const char *domain,
 		    (long long)task, domain);
 		return TASKS_ENOENT;
 	}
+	if (reopen(md, task, err, errlen) != 0)
+		return TASKS_ECONFLICT;
 	if (registry_directive_add(md->reg, task, dom, source, text, priority,
 	    &id, &merged) != 0) {
 		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
@@ -277,14 +419,18 @@ on_publish(struct child *c, const json_t *msg)
 	struct masterd *md = c->md;
 	json_t *doc = json_object_get(msg, "interface");
 	const char *claimed = json_string_value(json_object_get(doc, "domain"));
+	char err[256];
 	bool changed;
 	int version;
 
-	if (claimed != NULL && strcmp(claimed, c->name) != 0) {
-		log_warn("domain %s published an interface for \"%s\"; "
-		    "ignored", c->name, claimed);
+	if (iface_validate(doc, c->name, err, sizeof(err)) != 0) {
+		log_warn("domain %s published an invalid interface (%s); "
+		    "ignored", c->name, err);
+		event_emit(md, c->task, c->name, "interface.refused",
+		    json_pack("{s:s}", "reason", err));
 		return;
 	}
+	(void)claimed;
 	if (registry_interface_add(md->reg, c->domain, doc, &version,
 	    &changed) != 0) {
 		log_err("domain %s: interface not stored: %s", c->name,
@@ -296,6 +442,7 @@ on_publish(struct child *c, const json_t *msg)
 	event_emit(md, c->task, c->name, "interface.published",
 	    json_pack("{s:i}", "version", version));
 	send_peers(md, c->task, c->name);
+	engine_on_publish(md, c->task);
 }
 
 /* Bring an accepted round's branch into main. */
@@ -349,6 +496,23 @@ hold_domain(struct child *c, time_t until, const char *why)
 	    "reason", why));
 }
 
+static int64_t
+directive_attempts(struct masterd *md, json_int_t id)
+{
+	json_t *dirs = registry_directives(md->reg, 0, 0), *d;
+	int64_t n = 0;
+	size_t i;
+
+	json_array_foreach(dirs, i, d) {
+		if (json_integer_value(json_object_get(d, "id")) == id) {
+			n = json_integer_value(json_object_get(d, "attempts"));
+			break;
+		}
+	}
+	json_decref(dirs);
+	return n;
+}
+
 static void
 directive_failed(struct child *c, json_int_t id, const json_t *e)
 {
@@ -370,8 +534,16 @@ directive_failed(struct child *c, json_int_t id, const json_t *e)
 		    "cancelled; requeued");
 		return;
 	}
-	registry_directive_set_state(md->reg, id, DIRECTIVE_FAILED, why);
-	event_emit(md, c->task, c->name, "directive.failed",
+	if (directive_attempts(md, id) < md->conf->directive_attempts) {
+		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED, why);
+		event_emit(md, c->task, c->name, "directive.retry",
+		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
+		    code, "reason", why));
+		return;
+	}
+	/* Dropped, not retried for ever: the loop must not spin. */
+	registry_directive_set_state(md->reg, id, DIRECTIVE_DROPPED, why);
+	event_emit(md, c->task, c->name, "directive.dropped",
 	    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code", code,
 	    "reason", why));
 }
@@ -429,6 +601,7 @@ on_round(struct child *c, const json_t *msg)
 	    "commit", json_object_get(msg, "commit"),
 	    "error", json_object_get(json_object_get(msg, "error"), "message"),
 	    "usage", usage));
+	engine_check_limits(md, c->task);
 }
 
 void
@@ -444,6 +617,10 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		break;
 	case MSG_ROUND:
 		on_round(c, msg);
+		break;
+	case MSG_PLAN_RESULT:
+		if (c->planner)
+			engine_plan_result(c, msg);
 		break;
 	case MSG_PROGRESS:
 		event_emit(c->md, c->task, c->name, "progress",
@@ -483,11 +660,7 @@ collect_domains(struct masterd *md, const json_t *req, json_t **out,
 			json_array_append_new(list,
 			    json_string(md->conf->domains[i].name));
 	}
-	if (json_array_size(list) == 0) {
-		snprintf(err, errlen, "no domains: name them (masterctl submit "
-		    "--domains a,b,c) or configure [domain \"NAME\"] sections");
-		goto fail;
-	}
+	/* None named: the planner decides. */
 	if (json_array_size(list) > TASK_DOMAINS_MAX) {
 		snprintf(err, errlen, "at most %d domains", TASK_DOMAINS_MAX);
 		goto fail;
@@ -495,9 +668,11 @@ collect_domains(struct masterd *md, const json_t *req, json_t **out,
 	json_array_foreach(list, i, v) {
 		const char *name = json_string_value(v);
 
-		if (!conf_domain_name_ok(name)) {
+		if (!conf_domain_name_ok(name) ||
+		    strcmp(name, PLANNER_NAME) == 0) {
 			snprintf(err, errlen, "bad domain name: want 1-32 of "
-			    "a-z 0-9 - _, starting with a letter");
+			    "a-z 0-9 - _, starting with a letter, not \"%s\"",
+			    PLANNER_NAME);
 			goto fail;
 		}
 		for (size_t j = 0; j < i; j++) {
@@ -516,9 +691,10 @@ fail:
 	return -1;
 }
 
+/* Checks: the configuration's for the domain, else the plan's. */
 static int
 add_domain_row(struct masterd *md, int64_t task, const char *name,
-    const char *prompt, int64_t *id)
+    const char *prompt, const json_t *planned_checks, int64_t *id)
 {
 	const struct domain_conf *dc = conf_domain(md->conf, name);
 	json_t *checks = json_array();
@@ -531,9 +707,60 @@ add_domain_row(struct masterd *md, int64_t task, const char *name,
 		if (prompt == NULL)
 			prompt = dc->prompt;
 	}
+	if (json_array_size(checks) == 0 && json_is_array(planned_checks))
+		json_array_extend(checks, (json_t *)planned_checks);
 	rc = registry_domain_add(md->reg, task, name, prompt, checks, id);
+	if (rc == 0)
+		rc = registry_directive_add(md->reg, task, *id, "plan",
+		    FIRST_DIRECTIVE, 0, NULL, NULL);
 	json_decref(checks);
 	return rc;
+}
+
+/* Standing directives: the configuration's, then the submitter's. */
+static json_t *
+standing_directives(const struct masterd *md, const json_t *req)
+{
+	json_t *all = json_array();
+
+	for (size_t i = 0; i < md->conf->standing.n; i++)
+		json_array_append_new(all, json_string(md->conf->standing.v[i]));
+	if (json_is_array(json_object_get(req, "directives")))
+		json_array_extend(all, json_object_get(req, "directives"));
+	return all;
+}
+
+/* Which domains each domain waits for: the configuration's depends. */
+static json_t *
+config_depends(const struct masterd *md, const json_t *domains)
+{
+	json_t *deps = json_object(), *v;
+	size_t i;
+
+	json_array_foreach(domains, i, v) {
+		const struct domain_conf *dc = conf_domain(md->conf,
+		    json_string_value(v));
+		json_t *list = json_array();
+
+		for (size_t j = 0; dc != NULL && j < dc->depends.n; j++)
+			json_array_append_new(list,
+			    json_string(dc->depends.v[j]));
+		json_object_set_new(deps, json_string_value(v), list);
+	}
+	return deps;
+}
+
+static json_t *
+submit_spec(const struct masterd *md, const json_t *req,
+    const json_t *domains)
+{
+	json_t *spec = json_pack("{s:O, s:o, s:o}", "domains", domains,
+	    "directives", standing_directives(md, req),
+	    "depends", config_depends(md, domains));
+
+	if (json_object_get(req, "budget") != NULL)
+		json_object_set(spec, "budget", json_object_get(req, "budget"));
+	return spec;
 }
 
 int
@@ -545,6 +772,7 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	char gitdir[4096];
 	int64_t dom;
 	size_t i;
+	int rc = TASKS_ESTORAGE;
 
 	if (*text == '\0' || strlen(text) > TASK_TEXT_MAX) {
 		snprintf(err, errlen, "a task needs 1 to %d bytes of text",
@@ -553,60 +781,90 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	}
 	if (collect_domains(md, req, &domains, err, errlen) != 0)
 		return TASKS_EINVAL;
-	spec = json_pack("{s:O}", "domains", domains);
-	if (json_object_get(req, "directives") != NULL)
-		json_object_set(spec, "directives",
-		    json_object_get(req, "directives"));
-	if (json_object_get(req, "budget") != NULL)
-		json_object_set(spec, "budget", json_object_get(req, "budget"));
+	spec = submit_spec(md, req, domains);
 	if (registry_task_add(md->reg, text, spec, id) != 0)
 		goto storage;
 	task_gitdir(md, *id, gitdir, sizeof(gitdir));
 	if (repo_init(gitdir, err, errlen) != 0) {
 		registry_task_set_state(md->reg, *id, TASK_FAILED, err);
-		json_decref(spec);
-		json_decref(domains);
-		return TASKS_ESTORAGE;
+		goto out;
 	}
 	json_array_foreach(domains, i, v) {
-		if (add_domain_row(md, *id, json_string_value(v), NULL,
+		if (add_domain_row(md, *id, json_string_value(v), NULL, NULL,
 		    &dom) != 0)
 			goto storage;
 	}
 	event_emit(md, *id, NULL, "task.submitted", json_pack("{s:s, s:O}",
 	    "text", text, "domains", domains));
-	json_array_foreach(domains, i, v) {
-		if (registry_domain_find(md->reg, *id, json_string_value(v),
-		    &dom) != 0 || registry_directive_add(md->reg, *id, dom,
-		    "plan", FIRST_DIRECTIVE, 0, NULL, NULL) != 0)
-			goto storage;
+	if (json_array_size(domains) == 0) {
+		engine_plan(md, *id);
+	} else {
+		tasks_set_state(md, *id, TASK_BUILDING, NULL);
+		json_array_foreach(domains, i, v) {
+			if (registry_domain_find(md->reg, *id,
+			    json_string_value(v), &dom) == 0)
+				start_domain(md, *id, dom,
+				    json_string_value(v));
+		}
 	}
-	set_task_state(md, *id, TASK_BUILDING, NULL);
-	json_array_foreach(domains, i, v) {
-		if (registry_domain_find(md->reg, *id, json_string_value(v),
-		    &dom) == 0)
-			start_domain(md, *id, dom, json_string_value(v));
-	}
-	json_decref(spec);
-	json_decref(domains);
-	return 0;
+	rc = 0;
+	goto out;
 storage:
 	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+out:
 	json_decref(spec);
 	json_decref(domains);
-	return TASKS_ESTORAGE;
+	return rc;
 }
 
 int
 tasks_add_domain(struct masterd *md, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen)
 {
+	return add_domain(md, task, name, prompt, NULL, err, errlen);
+}
+
+int
+tasks_add_planned(struct masterd *md, int64_t task, const json_t *d,
+    char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(d, "name"));
+	json_t *t, *spec;
+	int rc;
+
+	if (name == NULL) {
+		snprintf(err, errlen, "a planned domain needs a name");
+		return TASKS_EINVAL;
+	}
+	rc = add_domain(md, task, name, json_string_value(json_object_get(d,
+	    "prompt")), json_object_get(d, "checks"), err, errlen);
+	if (rc != 0 || (t = registry_task_get(md->reg, task)) == NULL)
+		return rc;
+	/* Remember what it waits for, beside the configured depends. */
+	spec = json_deep_copy(json_object_get(t, "spec"));
+	if (json_is_object(spec)) {
+		if (!json_is_object(json_object_get(spec, "depends")))
+			json_object_set_new(spec, "depends", json_object());
+		json_object_set(json_object_get(spec, "depends"), name,
+		    json_is_array(json_object_get(d, "depends")) ?
+		    json_object_get(d, "depends") : json_array());
+		registry_task_set_spec(md->reg, task, spec);
+	}
+	json_decref(spec);
+	json_decref(t);
+	return 0;
+}
+
+static int
+add_domain(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, const json_t *checks, char *err, size_t errlen)
+{
 	int64_t dom;
 	int rc;
 
 	if ((rc = task_open(md, task, err, errlen)) != 0)
 		return rc;
-	if (!conf_domain_name_ok(name)) {
+	if (!conf_domain_name_ok(name) || strcmp(name, PLANNER_NAME) == 0) {
 		snprintf(err, errlen, "bad domain name \"%s\"", name);
 		return TASKS_EINVAL;
 	}
@@ -615,7 +873,7 @@ tasks_add_domain(struct masterd *md, int64_t task, const char *name,
 		    (long long)task, name);
 		return TASKS_ECONFLICT;
 	}
-	if (add_domain_row(md, task, name, prompt, &dom) != 0) {
+	if (add_domain_row(md, task, name, prompt, checks, &dom) != 0) {
 		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
 		return TASKS_ESTORAGE;
 	}
@@ -624,20 +882,29 @@ tasks_add_domain(struct masterd *md, int64_t task, const char *name,
 	return 0;
 }
 
+void
+tasks_finish(struct masterd *md, int64_t task, const char *state,
+    const char *reason)
+{
+	struct child *c, *next;
+
+	tasks_set_state(md, task, state, reason);
+	log_notice("task %lld %s: %s", (long long)task, state, reason);
+	for (c = TAILQ_FIRST(&md->children); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->task == task)
+			child_stop(c, reason, true);
+	}
+}
+
 int
 tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
 {
-	struct child *c, *next;
 	int rc;
 
 	if ((rc = task_open(md, task, err, errlen)) != 0)
 		return rc;
-	set_task_state(md, task, TASK_CANCELLED, "cancelled by the user");
-	for (c = TAILQ_FIRST(&md->children); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->task == task)
-			child_stop(c, "task cancelled", true);
-	}
+	tasks_finish(md, task, TASK_CANCELLED, "cancelled by the user");
 	return 0;
 }
 
@@ -656,6 +923,19 @@ cancel_work(struct masterd *md, int64_t task)
 		json_object_set_new(m, "directive", json_integer(c->directive));
 		child_send(c, m);
 	}
+}
+
+void
+tasks_pause_for(struct masterd *md, int64_t task, const char *why)
+{
+	if (registry_task_set_paused(md->reg, task, true, why) != 0) {
+		log_err("task %lld: cannot record the pause: %s",
+		    (long long)task, registry_errmsg(md->reg));
+		return;
+	}
+	event_emit(md, task, NULL, "task.paused", json_pack("{s:s}", "reason",
+	    why));
+	cancel_work(md, task);
 }
 
 int
@@ -688,6 +968,17 @@ tasks_set_paused(struct masterd *md, int64_t task, bool paused)
 }
 
 /* ---------------------------------------------------------- restart */
+
+static bool
+task_in_state(struct masterd *md, int64_t task, const char *state)
+{
+	json_t *t = registry_task_get(md->reg, task);
+	bool yes = t != NULL && strcmp(json_string_value(json_object_get(t,
+	    "state")), state) == 0;
+
+	json_decref(t);
+	return yes;
+}
 
 static void
 resume_task(struct masterd *md, int64_t task)
@@ -741,6 +1032,8 @@ tasks_resume_all(struct masterd *md)
 		log_info("resuming task %lld", (long long)task);
 		event_emit(md, task, NULL, "task.resumed_after_restart", NULL);
 		resume_task(md, task);
+		if (task_in_state(md, task, TASK_PLANNED))
+			engine_plan(md, task);
 	}
 	json_decref(tasks);
 }

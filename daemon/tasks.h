@@ -45,6 +45,20 @@ int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
 /* Hand queued directives to idle children of the task (0: all tasks). */
 void tasks_kick(struct masterd *, int64_t task);
 
+/* For engine.c */
+bool tasks_state_over(const char *state);
+void tasks_set_state(struct masterd *, int64_t task, const char *state,
+    const char *reason);
+/* Pause with a reason (a limit), cancelling the calls in flight. */
+void tasks_pause_for(struct masterd *, int64_t task, const char *why);
+/* End the task: done, failed or cancelled; its children stop. */
+void tasks_finish(struct masterd *, int64_t task, const char *state,
+    const char *reason);
+/* Add a domain from a plan or review: {"name","prompt","checks",
+ * "depends"}; starts its child and queues its first directive. */
+int tasks_add_planned(struct masterd *, int64_t task, const json_t *domain,
+    char *err, size_t errlen);
+
 /* From supervise.c */
 void tasks_child_ready(struct child *);
 void tasks_child_message(struct child *, const struct msg_spec *,

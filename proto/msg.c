@@ -54,6 +54,7 @@ static const struct msg_field f_task_assign[] = {
 	OPT("checks", FT_ARRAY),
 	OPT("budget", FT_OBJECT),
 	OPT("directives", FT_ARRAY),
+	OPT("role", FT_STRING),
 	END
 };
 static const struct msg_field f_directive[] = {
@@ -109,6 +110,21 @@ static const struct msg_field f_round[] = {
 	OPT("error", FT_OBJECT),
 	END
 };
+static const struct msg_field f_plan_request[] = {
+	F("task", FT_INTEGER),
+	F("kind", FT_STRING),		/* "plan" or "review" */
+	F("context", FT_OBJECT),
+	END
+};
+static const struct msg_field f_plan_result[] = {
+	F("task", FT_INTEGER),
+	F("kind", FT_STRING),
+	F("ok", FT_BOOL),
+	OPT("plan", FT_OBJECT),
+	OPT("usage", FT_OBJECT),
+	OPT("error", FT_OBJECT),
+	END
+};
 static const struct msg_field f_error[] = {
 	F("code", FT_STRING),
 	F("message", FT_STRING),
@@ -120,7 +136,7 @@ static const struct msg_field f_submit[] = {
 	F("text", FT_STRING),
 	OPT("domains", FT_ARRAY),
 	OPT("directives", FT_ARRAY),
-	OPT("budget", FT_OBJECT),
+	OPT("budget", FT_OBJECT),	/* tokens, cost, rounds, time (s) */
 	END
 };
 static const struct msg_field f_task_opt[] = {
@@ -135,6 +151,12 @@ static const struct msg_field f_interface[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("version", FT_INTEGER),
+	OPT("diff", FT_ARRAY),		/* [A, B]: what changed from A to B */
+	END
+};
+static const struct msg_field f_budget[] = {
+	F("task", FT_INTEGER),
+	F("budget", FT_OBJECT),
 	END
 };
 static const struct msg_field f_ctl_directive[] = {
@@ -204,6 +226,10 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "outcome of a directive's round" },
 	[MSG_ROUND] = { MSG_ROUND, CHAN_CHILD, "round", C, f_round,
 	    "one round of a directive: checks, usage, commit or error" },
+	[MSG_PLAN_REQUEST] = { MSG_PLAN_REQUEST, CHAN_CHILD, "plan.request",
+	    M, f_plan_request, "ask the planner for a plan or a review" },
+	[MSG_PLAN_RESULT] = { MSG_PLAN_RESULT, CHAN_CHILD, "plan.result", C,
+	    f_plan_result, "the planner's plan or review" },
 	[MSG_ERROR] = { MSG_ERROR, CHAN_CHILD, "error", M | C, f_error,
 	    "a refused message or a failure" },
 
@@ -239,6 +265,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "stop the daemon gracefully" },
 	[CTL_TRANSCRIPT] = { CTL_TRANSCRIPT, CHAN_CONTROL, "transcript", U,
 	    f_transcript, "a domain's conversation with its model" },
+	[CTL_BUDGET] = { CTL_BUDGET, CHAN_CONTROL, "budget", U, f_budget,
+	    "change a task's limits; a task stopped by one goes on" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

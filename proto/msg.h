@@ -45,6 +45,8 @@ enum msg_type {
 	MSG_PROGRESS,
 	MSG_RESULT,
 	MSG_ROUND,
+	MSG_PLAN_REQUEST,
+	MSG_PLAN_RESULT,
 	MSG_ERROR,
 	/* CHAN_CONTROL: requests from masterctl */
 	CTL_SUBMIT,
@@ -63,6 +65,7 @@ enum msg_type {
 	CTL_WATCH,
 	CTL_STOP,
 	CTL_TRANSCRIPT,
+	CTL_BUDGET,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

@@ -5,7 +5,9 @@
 write_config </dev/null
 start_masterd
 
+# No model here: the task is paused so that its children stay up idle.
 ctl submit "supervision test" --domains alpha,beta >/dev/null || fail submit
+ctl pause 1 >/dev/null || fail pause
 wait_until "two running children" all_running 2
 
 pid=$(child_pid alpha)
