@@ -1,0 +1,64 @@
+# Invariant: a whole task runs from submit to done with the scripted model:
+# the planner splits it into database, logic and frontend, they build in
+# dependency order, an interface the logic consumes but the database lacks
+# becomes a directive to the database, the review asks for one improvement
+# and then finds the task done; the directive history, the events and the
+# final interfaces are all visible through masterctl.
+. "$(dirname "$0")/lib.subr"
+export LLMD_TEST_KEY="sk-llmd-payslips-$$"
+python3 "$TOP/tests/llmd/scripts/payslips.py" >"$T/script.json"
+start_llmd "$T/script.json"
+llm_config | MAX_REVIEWS=3 write_config
+start_masterd
+ctl watch >"$T/watch" 2>&1 &
+wait_until "watch" sh -c "[ \$($MASTERCTL --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"clients\"])') -ge 2 ]"
+
+ctl submit "Implement an app to manage employee payslips" --wait \
+    >"$T/wait.out" 2>&1 || fail "submit --wait: $(tail -5 "$T/wait.out")"
+tail -1 "$T/wait.out" | grep -qx "task 1 done" || fail "not done: $(tail -3 "$T/wait.out")"
+ok "submit --wait followed the task to done"
+
+[ "$(json_get "r['task']['state']" task 1)" = done ] || fail "state"
+[ "$(json_get "sorted(d['name'] for d in r['domains'])" task 1)" = \
+    "['database', 'frontend', 'logic']" ] || fail "planned domains"
+ok "the planner's three domains"
+
+# Dependency order: database published before logic started, logic before
+# frontend.
+python3 - "$T/watch" <<'PY' || fail "dependency order"
+import re, sys
+first = {}
+for line in open(sys.argv[1]):
+    m = re.search(r"task 1\s+(\S+)\s+(\S+)", line)
+    if m and (m.group(1), m.group(2)) not in first:
+        first[(m.group(1), m.group(2))] = len(first)
+pub = lambda d: first[(d, "interface.published")]
+run = lambda d: first[(d, "directive.running")]
+assert pub("database") < run("logic") and pub("logic") < run("frontend"), first
+PY
+ok "providers built before their consumers"
+
+dirs=$(json_get "[(d['domain'], d['source'], d['state']) for d in r['directives']]" task 1)
+echo "$dirs" | grep -q "('database', 'interface', 'done')" || fail "no interface directive to the database: $dirs"
+echo "$dirs" | grep -q "('logic', 'review', 'done')" || fail "no review directive done: $dirs"
+ctl task 1 | grep -q "Provide function \`db.get_payslip\`" || fail "interface directive not shown"
+ok "the missing interface and the review became directives, both done"
+
+[ "$(json_get "len(r['unresolved'])" interfaces 1)" = 0 ] || fail "unresolved left"
+ctl interfaces 1 | grep -q "unresolved: none" || fail "interfaces output"
+ctl interface database 2 | grep -q "db.get_payslip" || fail "database v2"
+ctl interface database --diff 1 2 | grep -q "+ provides function  db.get_payslip" || \
+    fail "diff: $(ctl interface database --diff 1 2)"
+ok "final interfaces consistent; versions and diff visible"
+
+for e in task.planned interface.published directive.done merged task.reviewed; do
+	grep -q "$e" "$T/watch" || fail "no $e event"
+done
+for s in building integrating improving done; do
+	grep -q "\"state\":\"$s\"" "$T/watch" || fail "no transition to $s"
+done
+ok "every transition is an event"
+
+git_in 1 show main:logic/payslip.py | grep -q "+ 0.5" || fail "main lacks the improvement"
+[ "$(json_get "sum(x['accepted'] for x in r['scoreboard'])" task 1)" -ge 5 ] || fail "scoreboard"
+ok "main holds the improved code; the scoreboard counts the work"
