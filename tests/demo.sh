@@ -1,35 +1,34 @@
 #!/bin/sh
-# The main job, as far as masterd goes today: start the daemon on a
-# throwaway state directory and socket, submit the payslips task with three
-# domains, show what the master does with it, and stop.
+# The main job: start masterd on a throwaway state directory and socket,
+# submit "Implement an app to manage employee payslips", follow it live
+# until it ends, show the aggregated interfaces and the project's git log,
+# and stop the daemon.
 #
-# No model is used yet: the children have no assistant session, so they
-# cannot write code; the demo says so first and shows the rest for real.
+# The model: OPENAI_API_KEY or ANTHROPIC_API_KEY in the environment, or
+# MASTERD_DEMO_BASE_URL naming a local OpenAI-compatible server (Ollama,
+# llama-server), selects a real one (MASTERD_DEMO_MODEL picks the model).
+# Without any of them the project's test LLM server answers with a scripted
+# payslips conversation, and the first line says so.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
 ctl="$BUILD/masterctl"
-
-echo "masterd demo: NO MODEL IS USED. The assistant sessions and code"
-echo "generation are not built yet, so the domain children cannot write code;"
-echo "this run shows the daemon, its control socket, supervision and registry"
-echo "carrying a task's domains, for real."
-echo
+TASK="Implement an app to manage employee payslips"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/masterd-demo.XXXXXX")
 export MASTERD_SOCKET="$T/control.sock"
 cleanup() {
-	[ -n "${WATCH:-}" ] && kill "$WATCH" 2>/dev/null
 	if [ -n "${MD:-}" ] && kill -0 "$MD" 2>/dev/null; then
 		kill -TERM "$MD"
 		wait "$MD" 2>/dev/null
 	fi
+	[ -n "${LLMD:-}" ] && kill "$LLMD" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-wait_for() {
+wait_for() {	# up to 60 s, polling
 	i=0
 	until "$@" >/dev/null 2>&1; do
 		i=$((i + 1))
@@ -38,51 +37,88 @@ wait_for() {
 	done
 }
 
-two_clients() {
-	"$ctl" status | grep -q "2 client(s)"
-}
-
-three_running() {
-	[ "$(grep -c '"to":"running"' "$T/events")" -ge 3 ]
-}
-
 step() {
 	printf '\n==> %s\n' "$*"
 }
 
+# The [llm] section for the model in use.
+model_config() {
+	if [ -n "${OPENAI_API_KEY:-}" ]; then
+		echo "masterd demo: using the OpenAI Responses API, model ${MASTERD_DEMO_MODEL:-gpt-4.1-mini} (OPENAI_API_KEY is set)" >&2
+		printf '[llm]\nprovider = openai-responses\nmodel = %s\nkey_env = OPENAI_API_KEY\n' \
+		    "${MASTERD_DEMO_MODEL:-gpt-4.1-mini}"
+	elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+		echo "masterd demo: using the Anthropic Messages API, model ${MASTERD_DEMO_MODEL:-claude-sonnet-4-5} (ANTHROPIC_API_KEY is set)" >&2
+		printf '[llm]\nprovider = anthropic\nmodel = %s\nkey_env = ANTHROPIC_API_KEY\n' \
+		    "${MASTERD_DEMO_MODEL:-claude-sonnet-4-5}"
+	elif [ -n "${MASTERD_DEMO_BASE_URL:-}" ]; then
+		echo "masterd demo: using the local server at $MASTERD_DEMO_BASE_URL, model ${MASTERD_DEMO_MODEL:-llama3.1}" >&2
+		printf '[llm]\nprovider = chat\nbase_url = %s\nmodel = %s\ncontext_tokens = %s\n' \
+		    "$MASTERD_DEMO_BASE_URL" "${MASTERD_DEMO_MODEL:-llama3.1}" \
+		    "${MASTERD_DEMO_CONTEXT:-8192}"
+	else
+		echo "masterd demo: SCRIPTED MODEL - no real model is used. The project's test LLM server (tests/llmd) answers every request from a scripted payslips conversation. Set OPENAI_API_KEY, ANTHROPIC_API_KEY or MASTERD_DEMO_BASE_URL for a real one." >&2
+		start_scripted_model
+		printf '[llm]\nprovider = chat\nbase_url = http://127.0.0.1:%s/v1\nmodel = scripted-payslips\ncontext_tokens = 32000\n' \
+		    "$(cat "$T/llmd.port")"
+	fi
+}
+
+start_scripted_model() {
+	python3 "$top/tests/llmd/scripts/payslips.py" >"$T/script.json" || exit 1
+	python3 "$top/tests/llmd/llmd.py" --script "$T/script.json" \
+	    --port-file "$T/llmd.port" --max-lifetime 900 \
+	    >"$T/llmd.log" 2>&1 &
+	LLMD=$!
+	wait_for test -s "$T/llmd.port"
+}
+
+{
+	model_config
+	cat <<CONF
+
+[masterd]
+state_dir = $T/state
+control_socket = $MASTERD_SOCKET
+prompts_dir = $top/prompts
+
+[task]
+max_reviews = 3
+max_rounds = 60
+max_time = 30m
+CONF
+} >"$T/masterd.conf" 2>"$T/first-line" || exit 1
+cat "$T/first-line"
+
 step "starting masterd (state $T/state)"
-"$BUILD/masterd" -f -d "$T/state" -s "$MASTERD_SOCKET" 2>"$T/masterd.log" &
+"$BUILD/masterd" -f -c "$T/masterd.conf" 2>"$T/masterd.log" &
 MD=$!
 wait_for "$ctl" status
 "$ctl" status
 
-step "watching events"
-"$ctl" watch >"$T/events" &
-WATCH=$!
-wait_for two_clients
-
-step 'masterctl submit "Implement an app to manage employee payslips" --domains frontend,database,logic'
-"$ctl" submit "Implement an app to manage employee payslips" \
-    --domains frontend,database,logic
-wait_for three_running
-"$ctl" status
-
-step 'masterctl directive logic "compute net pay from gross pay and deductions"'
-"$ctl" directive logic "compute net pay from gross pay and deductions"
-wait_for grep -q "directive.failed" "$T/events"
+step "masterctl submit \"$TASK\" --wait"
+echo "(live events: domains starting, rounds, checks, interface versions, directives, tokens)"
+"$ctl" submit "$TASK" --wait
+rc=$?
 
 step "masterctl task 1"
 "$ctl" task 1
 
 step "masterctl interfaces"
-"$ctl" interfaces
+"$ctl" interfaces 1
 
-step "events seen by masterctl watch"
-cat "$T/events"
+step "the project: git log of main"
+if command -v git >/dev/null 2>&1; then
+	git --git-dir="$T/state/tasks/1/repo.git" log --graph --format='%h %an: %s' main
+	echo
+	git --git-dir="$T/state/tasks/1/repo.git" ls-tree -r --name-only main
+else
+	echo "(git is not installed; the repository is $T/state/tasks/1/repo.git)"
+fi
 
 step "masterctl stop"
-"$ctl" stop
+"$ctl" stop >/dev/null
 wait "$MD"
 MD=
-echo "masterd stopped; its log:"
-sed 's/^/  /' "$T/masterd.log"
+echo "masterd stopped."
+exit $rc
