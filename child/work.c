@@ -53,6 +53,7 @@ struct work_round {
 
 static void ask(struct work_round *, const char *text);
 static void maybe_start(struct child_ctx *);
+static void flush_delta(struct child_ctx *);
 
 /* ---------------------------------------------------------- reporting */
 
@@ -536,6 +537,9 @@ on_answer(const struct llm_result *r, void *arg)
 
 	w->req = NULL;
 	add_usage(&w->usage, &r->usage);
+	/* The last of the streamed text before what follows it. */
+	uv_timer_stop(&w->cx->progress_timer);
+	flush_delta(w->cx);
 	if (!r->ok || w->cancelled) {
 		on_model_failed(w, r);
 		return;
@@ -590,6 +594,8 @@ ask(struct work_round *w, const char *text)
 	};
 
 	child_progress(w->cx, "model", NULL);
+	w->cx->delta_bytes = 0;
+	w->cx->delta_tail[0] = '\0';
 	w->req = llm_session_send(w->cx->session, text, &cbs, w);
 	if (w->req == NULL)
 		fail(w, "model", "model", "the model could not be asked");

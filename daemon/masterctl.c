@@ -479,16 +479,54 @@ human_task(json_t *r)
 	}
 }
 
+/* The one-line story of an event's data, for people. */
+static void
+describe_event(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	const json_t *u = json_object_get(d, "usage");
+	char *raw;
+
+	if (strcmp(ev, "progress") == 0) {
+		snprintf(buf, len, "%s%s%.100s", str(d, "stage"),
+		    json_is_string(json_object_get(d, "text")) ? ": " : "",
+		    json_is_string(json_object_get(d, "text")) ?
+		    str(d, "text") : "");
+		for (char *p = buf; *p; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
+	} else if (strcmp(ev, "round") == 0) {
+		snprintf(buf, len, "directive %lld round %lld %s at %s%s%.12s, "
+		    "%lld+%lld tokens%s%.80s", num(d, "directive"),
+		    num(d, "round"), json_is_true(json_object_get(d, "ok")) ?
+		    "accepted" : "not accepted", str(d, "stage"),
+		    json_is_string(json_object_get(d, "commit")) ?
+		    ", commit " : "", json_is_string(json_object_get(d,
+		    "commit")) ? str(d, "commit") : "", num(u, "input"),
+		    num(u, "output"), json_is_string(json_object_get(d,
+		    "error")) ? ": " : "", json_is_string(json_object_get(d,
+		    "error")) ? str(d, "error") : "");
+	} else if (strncmp(ev, "directive.", 10) == 0 &&
+	    json_is_string(json_object_get(d, "text"))) {
+		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
+		    str(d, "source"), str(d, "text"));
+	} else {
+		raw = json_dumps(d, JSON_COMPACT);
+		snprintf(buf, len, "%.160s", raw ? raw : "");
+		free(raw);
+	}
+}
+
 static void
 print_event(const json_t *e)
 {
-	char *data = json_dumps(json_object_get(e, "data"), JSON_COMPACT);
+	char line[512];
 
+	describe_event(str(e, "event"), json_object_get(e, "data"), line,
+	    sizeof(line));
 	print_when(e, "ts");
 	printf("  task %-4lld %-12s %-22s %s\n", num(e, "task"),
 	    json_is_string(json_object_get(e, "domain")) ? str(e, "domain") :
-	    "-", str(e, "event"), data ? data : "");
-	free(data);
+	    "-", str(e, "event"), line);
 	fflush(stdout);
 }
 

@@ -624,7 +624,8 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		break;
 	case MSG_PROGRESS:
 		event_emit(c->md, c->task, c->name, "progress",
-		    json_deep_copy(msg));
+		    json_pack("{s:O, s:O*}", "stage", json_object_get(msg,
+		    "stage"), "text", json_object_get(msg, "text")));
 		break;
 	default:
 		break;
