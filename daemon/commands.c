@@ -5,8 +5,13 @@
  * handler may read its fields without re-checking their types.  A handler
  * answers exactly once, with control_reply(); refusals change nothing.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -515,6 +520,110 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	control_reply(cl, r);
 }
 
+#define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
+
+static char *
+base64(const unsigned char *in, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 |
+		    (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
+{
+	char *path;
+	struct stat st;
+	json_t *r;
+
+	if (asprintf(&path, "%s/backup-%ld-%lld.db", md->conf->state_dir,
+	    (long)getpid(), (long long)masterd_next_id(md)) < 0)
+		return;
+	if (registry_backup(md->reg, path) != 0 || stat(path, &st) != 0) {
+		free(path);
+		reply_storage_error(md, cl, id);
+		return;
+	}
+	control_backup_set(cl, path);
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "size", json_integer(st.st_size));
+	control_reply(cl, r);
+}
+
+static void
+backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
+{
+	const char *path = control_backup_get(cl);
+	unsigned char *buf = NULL;
+	char *text = NULL;
+	ssize_t n = -1;
+	int fd = -1;
+	json_t *r;
+
+	if (path == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "no backup "
+		    "in progress on this connection"));
+		return;
+	}
+	if (offset < 0 || (buf = malloc(BACKUP_CHUNK)) == NULL ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0 ||
+	    (text = base64(buf, (size_t)n)) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
+		    "cannot read the copy: %s", strerror(errno)));
+		goto out;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "offset", json_integer(offset));
+	json_object_set_new(r, "length", json_integer(n));
+	json_object_set_new(r, "data", json_string(text));
+	control_reply(cl, r);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(text);
+}
+
+static void
+cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	if (json_is_true(json_object_get(req, "done"))) {
+		control_backup_set(cl, NULL);
+		control_reply(cl, msg_reply_ok(id));
+	} else if (json_object_get(req, "offset") != NULL) {
+		backup_chunk(cl, id, get_int(req, "offset"));
+	} else {
+		backup_start(md, cl, id);
+	}
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -533,6 +642,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_STOP] = cmd_stop,
 	[CTL_TRANSCRIPT] = cmd_transcript,
 	[CTL_BUDGET] = cmd_budget,
+	[CTL_BACKUP] = cmd_backup,
 };
 
 void

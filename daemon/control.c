@@ -38,6 +38,7 @@ struct ctl_client {
 	pid_t pid;
 	bool watching;
 	int64_t watch_task;
+	char *backup;		/* a registry copy being fetched */
 };
 
 static void client_on_msg(struct channel *, json_t *, void *);
@@ -140,6 +141,7 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 	if (why != NULL)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
+	control_backup_set(cl, NULL);
 	TAILQ_REMOVE(&md->clients, cl, entry);
 	md->nclients--;
 	/* The channel's handle is closed already; the timer's follows. */
@@ -177,6 +179,22 @@ control_reply(struct ctl_client *cl, json_t *reply)
 	    json_integer_value(re) < 0)
 		json_object_set_new(reply, "re", json_null());
 	channel_send_new(&cl->ch, reply);
+}
+
+const char *
+control_backup_get(struct ctl_client *cl)
+{
+	return cl->backup;
+}
+
+void
+control_backup_set(struct ctl_client *cl, char *path)
+{
+	if (cl->backup != NULL) {
+		unlink(cl->backup);
+		free(cl->backup);
+	}
+	cl->backup = path;
 }
 
 void

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +210,21 @@ lock_state_dir(struct masterd *md)
 	return 0;
 }
 
+/* Copies left by a backup that a crash interrupted. */
+static void
+remove_stale_backups(const char *dir)
+{
+	char pattern[PATH_MAX];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/backup-*.db", dir);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		unlink(g.gl_pathv[i]);
+	globfree(&g);
+}
+
 static int
 open_state(struct masterd *md)
 {
@@ -221,6 +237,7 @@ open_state(struct masterd *md)
 	}
 	if (lock_state_dir(md) != 0)
 		return -1;
+	remove_stale_backups(md->conf->state_dir);
 	snprintf(path, sizeof(path), "%s/masterd.db", md->conf->state_dir);
 	if ((md->reg = registry_open(path, err, sizeof(err))) == NULL) {
 		log_err("registry %s: %s", path, err);

@@ -6,6 +6,7 @@
  * 3 masterd unreachable.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "common/config.h"
 #include "proto/frame.h"
@@ -1076,6 +1079,18 @@ cmd_transcript(struct ctl *c, int argc, char **argv)
 	return call_and_print(c, req, human_transcript);
 }
 
+/* Tell masterd the copy may go; nothing to show. */
+static void
+call_and_drop(struct ctl *c, enum msg_type t)
+{
+	json_t *req = request(c, t), *r;
+	int status;
+
+	json_object_set_new(req, "done", json_true());
+	if ((r = call(c, req, &status)) != NULL)
+		json_decref(r);
+}
+
 static void
 human_budget(json_t *r)
 {
@@ -1111,6 +1126,137 @@ cmd_budget(struct ctl *c, int argc, char **argv)
 	}
 	json_object_set_new(req, "budget", b);
 	return call_and_print(c, req, human_budget);
+}
+
+static int
+unbase64_char(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Decode into out (room for len * 3 / 4); returns bytes, or -1. */
+static ssize_t
+unbase64(const char *in, size_t len, unsigned char *out)
+{
+	size_t o = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int a = unbase64_char(in[i]), b = unbase64_char(in[i + 1]);
+		int c = in[i + 2] == '=' ? 0 : unbase64_char(in[i + 2]);
+		int d = in[i + 3] == '=' ? 0 : unbase64_char(in[i + 3]);
+
+		if (a < 0 || b < 0 || c < 0 || d < 0)
+			return -1;
+		out[o++] = (unsigned char)(a << 2 | b >> 4);
+		if (in[i + 2] != '=')
+			out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
+		if (in[i + 3] != '=')
+			out[o++] = (unsigned char)((c & 3) << 6 | d);
+	}
+	return (ssize_t)o;
+}
+
+/* Fetch the copy chunk by chunk into fd. */
+static int
+fetch_backup(struct ctl *c, int fd, json_int_t size)
+{
+	json_int_t off = 0;
+	json_t *req, *r;
+	unsigned char *buf;
+	const char *data;
+	ssize_t n;
+	int status;
+
+	while (off < size) {
+		req = request(c, CTL_BACKUP);
+		json_object_set_new(req, "offset", json_integer(off));
+		if ((r = call(c, req, &status)) == NULL)
+			return status;
+		data = json_string_value(json_object_get(r, "data"));
+		buf = malloc(data ? strlen(data) : 1);
+		n = data && buf ? unbase64(data, strlen(data), buf) : -1;
+		if (n <= 0 || write(fd, buf, (size_t)n) != n) {
+			fprintf(stderr, "masterctl: backup: bad chunk at %lld\n",
+			    (long long)off);
+			free(buf);
+			json_decref(r);
+			return EXIT_FAILED;
+		}
+		off += n;
+		free(buf);
+		json_decref(r);
+	}
+	return EXIT_OK;
+}
+
+/* The copy must open as the registry: integrity and schema version. */
+static int
+verify_backup(const char *path, int *version)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		ok = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ok && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+out:
+	sqlite3_close(db);
+	return ok ? 0 : -1;
+}
+
+static int
+cmd_backup(struct ctl *c, int argc, char **argv)
+{
+	json_t *r, *req = request(c, CTL_BACKUP);
+	char tmp[4096];
+	int fd, status, version = 0;
+	json_int_t size;
+
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	size = json_integer_value(json_object_get(r, "size"));
+	json_decref(r);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[0]);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0) {
+		fprintf(stderr, "masterctl: %s: %s\n", tmp, strerror(errno));
+		return EXIT_FAILED;
+	}
+	status = fetch_backup(c, fd, size);
+	if (status == EXIT_OK && (fsync(fd) != 0 || close(fd) != 0))
+		status = EXIT_FAILED;
+	else if (status != EXIT_OK)
+		close(fd);
+	call_and_drop(c, CTL_BACKUP);
+	if (status == EXIT_OK && verify_backup(tmp, &version) != 0) {
+		fprintf(stderr, "masterctl: the copy fails its integrity "
+		    "check\n");
+		status = EXIT_FAILED;
+	}
+	if (status != EXIT_OK || rename(tmp, argv[0]) != 0) {
+		unlink(tmp);
+		return status != EXIT_OK ? status : EXIT_FAILED;
+	}
+	printf("backup %s: %lld bytes, schema version %d, integrity ok\n",
+	    argv[0], (long long)size, version);
+	return EXIT_OK;
 }
 
 static int
@@ -1152,6 +1298,8 @@ static const struct command commands[] = {
 	    "change a task's limits (0: none)" },
 	{ "transcript", "DOMAIN [--task ID] [--last N]", 1, 5, cmd_transcript,
 	    "a domain's conversation with its model" },
+	{ "backup", "FILE", 1, 1, cmd_backup,
+	    "a consistent copy of the registry, taken live" },
 	{ "stop", "", 0, 0, cmd_stop, "stop masterd" },
 	{ "help", "", 0, 0, cmd_help, "this text" },
 };

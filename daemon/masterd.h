@@ -80,6 +80,10 @@ void control_reply(struct ctl_client *, json_t *reply);	/* steals */
 void control_watch(struct ctl_client *, int64_t task);
 void control_broadcast(struct masterd *, const json_t *event, int64_t task);
 void control_remove_socket(struct masterd *);
+/* The client's registry copy for `backup`: set takes the malloc'd path
+ * (NULL: none) and removes the file it replaces. */
+const char *control_backup_get(struct ctl_client *);
+void control_backup_set(struct ctl_client *, char *path);
 
 /* commands.c */
 void command_dispatch(struct masterd *, struct ctl_client *,

@@ -1525,3 +1525,43 @@ registry_task_set_spec(struct registry *r, int64_t task, const json_t *spec)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
+
+/* ---------------------------------------------------------------- backup */
+
+int
+registry_backup(struct registry *r, const char *path)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	unlink(path);
+	if ((rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+		set_err(r, "backup: %s: %s", path, dst ? sqlite3_errmsg(dst) :
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* One step copies everything under one read transaction: the copy
+	 * is consistent even while masterd keeps writing. */
+	if ((b = sqlite3_backup_init(dst, "main", r->db, "main")) == NULL) {
+		set_err(r, "backup: %s", sqlite3_errmsg(dst));
+		goto fail;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		set_err(r, "backup: %s", sqlite3_errstr(rc));
+		goto fail;
+	}
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		set_err(r, "backup: close %s", path);
+		unlink(path);
+		return -1;
+	}
+	return 0;
+fail:
+	sqlite3_close(dst);
+	unlink(path);
+	return -1;
+}

@@ -154,6 +154,10 @@ json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
  * "duration_ms"}. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
 
+/* A consistent copy of the database at path (SQLite's online backup),
+ * taken while the daemon runs. */
+int registry_backup(struct registry *, const char *path);
+
 /* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
  * "directives_open","events"}. */
 json_t *registry_stats(struct registry *);

@@ -154,6 +154,11 @@ static const struct msg_field f_interface[] = {
 	OPT("diff", FT_ARRAY),		/* [A, B]: what changed from A to B */
 	END
 };
+static const struct msg_field f_backup[] = {
+	OPT("offset", FT_INTEGER),	/* absent: take a new copy */
+	OPT("done", FT_BOOL),		/* true: the copy may go */
+	END
+};
 static const struct msg_field f_budget[] = {
 	F("task", FT_INTEGER),
 	F("budget", FT_OBJECT),
@@ -267,6 +272,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    f_transcript, "a domain's conversation with its model" },
 	[CTL_BUDGET] = { CTL_BUDGET, CHAN_CONTROL, "budget", U, f_budget,
 	    "change a task's limits; a task stopped by one goes on" },
+	[CTL_BACKUP] = { CTL_BACKUP, CHAN_CONTROL, "backup", U, f_backup,
+	    "a consistent copy of the registry, fetched in chunks" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

@@ -66,6 +66,7 @@ enum msg_type {
 	CTL_STOP,
 	CTL_TRANSCRIPT,
 	CTL_BUDGET,
+	CTL_BACKUP,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT
