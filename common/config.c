@@ -80,6 +80,7 @@ static const struct conf_key keys[] = {
 	    1, 100000, "64"),
 	G("masterd", "request_timeout", K_DURATION, request_timeout,
 	    100, MS(3600), "10s"),
+	G("masterd", "max_llm_calls", K_INT, max_llm_calls, 1, 10000, "8"),
 	G("masterd", "max_frame", K_SIZE, max_frame, 1024,
 	    (int64_t)1 << 30, "16M"),
 	G("masterd", "log_level", K_LEVEL, log_level, 0, 0, "info"),

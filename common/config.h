@@ -77,6 +77,7 @@ struct masterd_conf {
 	char *control_group;	/* NULL: socket is 0600, owner only */
 	int64_t max_clients_per_uid;
 	int64_t request_timeout;	/* ms a half-sent request may stall */
+	int64_t max_llm_calls;		/* domains working at once, in all */
 	int64_t max_frame;
 	int log_level;
 	char *child_path;	/* the masterd-child executable */

@@ -295,6 +295,26 @@ child_busy_on(struct masterd *md, int64_t task, const char *name)
  * child of the task works, a cycle in the depends would stall it: then
  * dependencies are ignored.
  */
+/* Children working on a directive, across all tasks. */
+static int64_t
+calls_in_flight(const struct masterd *md)
+{
+	const struct child *c;
+	int64_t n = 0;
+
+	TAILQ_FOREACH(c, &md->children, entry)
+		n += c->busy;
+	return n;
+}
+
+static bool
+can_take_work(const struct masterd *md, const struct child *c)
+{
+	return c->state == CHILD_RUNNING && !c->busy &&
+	    c->hold_until <= time(NULL) &&
+	    calls_in_flight(md) < md->conf->max_llm_calls;
+}
+
 static void
 dispatch_task(struct masterd *md, int64_t task)
 {
@@ -305,8 +325,7 @@ dispatch_task(struct masterd *md, int64_t task)
 		if (c->task != task || c->planner)
 			continue;
 		busy = busy || c->busy;
-		if (c->state != CHILD_RUNNING || c->busy ||
-		    c->hold_until > time(NULL))
+		if (!can_take_work(md, c))
 			continue;
 		if (dispatch_one(c, true))
 			any = true;
@@ -316,9 +335,7 @@ dispatch_task(struct masterd *md, int64_t task)
 	if (any || busy || !waiting)
 		return;
 	TAILQ_FOREACH(c, &md->children, entry) {
-		if (c->task == task && !c->planner &&
-		    c->state == CHILD_RUNNING && !c->busy &&
-		    c->hold_until <= time(NULL))
+		if (c->task == task && !c->planner && can_take_work(md, c))
 			dispatch_one(c, false);
 	}
 }
@@ -574,7 +591,8 @@ on_result(struct child *c, const json_t *msg)
 	} else {
 		directive_failed(c, id, json_object_get(msg, "error"));
 	}
-	tasks_kick(md, c->task);
+	/* A call slot is free: any task may have been waiting for it. */
+	tasks_kick(md, 0);
 }
 
 static void
