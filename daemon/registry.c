@@ -242,7 +242,7 @@ enum stmt {
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
 	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
 	ST_STATS,
-	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_TASK_SPEC,
+	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_TASK_SPEC, ST_DIR_GET,
 	ST__COUNT
 };
 
@@ -346,6 +346,8 @@ static const struct stmt_def {
 	    " (SELECT count(*) FROM directives WHERE " DIRECTIVE_OPEN "),"
 	    " (SELECT count(*) FROM events)", SHAPE(stats_cols) },
 
+	[ST_DIR_GET] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.id = ?1", SHAPE(directive_cols) },
 	[ST_TASK_SPEC] = { "UPDATE tasks SET spec = ?2, updated = ?3"
 	    " WHERE id = ?1", NULL, 0 },
 	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
@@ -1564,4 +1566,12 @@ fail:
 	sqlite3_close(dst);
 	unlink(path);
 	return -1;
+}
+
+json_t *
+registry_directive_get(struct registry *r, int64_t directive)
+{
+	if (bind_int(r, r->st[ST_DIR_GET], 1, directive) == -1)
+		return fail_null(r, r->st[ST_DIR_GET], __func__);
+	return query_one(r, ST_DIR_GET, __func__);
 }

@@ -122,6 +122,7 @@ int registry_directive_add(struct registry *, int64_t task, int64_t domain,
     bool *merged);
 int registry_directive_set_state(struct registry *, int64_t directive,
     const char *state, const char *reason);
+json_t *registry_directive_get(struct registry *, int64_t directive);
 /* Highest priority, then oldest, queued directive of the domain; NULL if
  * none. */
 json_t *registry_directive_next(struct registry *, int64_t domain);

@@ -516,17 +516,10 @@ hold_domain(struct child *c, time_t until, const char *why)
 static int64_t
 directive_attempts(struct masterd *md, json_int_t id)
 {
-	json_t *dirs = registry_directives(md->reg, 0, 0), *d;
-	int64_t n = 0;
-	size_t i;
+	json_t *d = registry_directive_get(md->reg, id);
+	int64_t n = json_integer_value(json_object_get(d, "attempts"));
 
-	json_array_foreach(dirs, i, d) {
-		if (json_integer_value(json_object_get(d, "id")) == id) {
-			n = json_integer_value(json_object_get(d, "attempts"));
-			break;
-		}
-	}
-	json_decref(dirs);
+	json_decref(d);
 	return n;
 }
 
