@@ -401,7 +401,15 @@ run_checks(struct work_round *w)
 	struct check_limits lim = CHECK_LIMITS_DEFAULT;
 	char **cmds;
 	size_t n = json_array_size(list), i;
+	bool proposed = false;
 
+	/* The model's own checks run only where policy allows, and only
+	 * when nobody configured or planned any. */
+	if (n == 0 && cx->conf->accept_proposed_checks &&
+	    w->answer.nchecks > 0) {
+		n = w->answer.nchecks;
+		proposed = true;
+	}
 	if (n == 0) {
 		critique(w);
 		return;
@@ -410,8 +418,13 @@ run_checks(struct work_round *w)
 		fail(w, "checks", "internal", "out of memory");
 		return;
 	}
-	json_array_foreach(list, i, v)
-		cmds[i] = (char *)json_string_value(v);
+	if (proposed) {
+		for (i = 0; i < n; i++)
+			cmds[i] = w->answer.checks[i];
+	} else {
+		json_array_foreach(list, i, v)
+			cmds[i] = (char *)json_string_value(v);
+	}
 	child_progress(cx, "checks", NULL);
 	w->checks = checks_run(cx->loop, cx->self, cx->worktree, cmds, n, &lim,
 	    on_checks, w);

@@ -116,6 +116,8 @@ static const struct conf_key keys[] = {
 	G("task", "directive_attempts", K_INT, directive_attempts, 1, 100,
 	    "3"),
 	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
+	G("task", "accept_proposed_checks", K_BOOL, accept_proposed_checks,
+	    0, 0, "no"),
 
 	D("prompt", K_STRING, prompt),
 	D("prompt_file", K_STRING, prompt_file),

@@ -106,6 +106,8 @@ struct masterd_conf {
 	int64_t no_progress_rounds;	/* rounds in a row with no commit */
 	int64_t directive_attempts;	/* before a directive is dropped */
 	int64_t max_reviews;		/* planner reviews per task */
+	int accept_proposed_checks;	/* run the model's own checks when
+					 * none are configured or planned */
 
 	/* [domain "name"] */
 	struct domain_conf *domains;
