@@ -81,6 +81,8 @@ void child_progress(struct child_ctx *, const char *stage, const char *text);
 void child_stop(struct child_ctx *, int code);
 
 /* work.c */
+int child_open_session(struct child_ctx *, char *system, char *err,
+    size_t errlen);
 void work_assign(struct child_ctx *, const json_t *msg);
 void work_peers(struct child_ctx *, const json_t *msg);
 void work_directive(struct child_ctx *, const json_t *msg);

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <errno.h>
 
 #include "child/answer.h"
 #include "child/child.h"
@@ -151,9 +149,7 @@ on_plan(const struct llm_result *r, void *arg)
 	json_t *plan;
 	int rc;
 
-	j->usage.input += r->usage.input;
-	j->usage.output += r->usage.output;
-	j->usage.cached += r->usage.cached;
+	llm_usage_add(&j->usage, &r->usage);
 	if (!r->ok) {
 		plan_finish(j, NULL, r->message);
 		return;
@@ -196,25 +192,13 @@ plan_ask(struct plan_job *j, const char *text)
 static int
 ensure_planner_session(struct child_ctx *cx, char *err, size_t errlen)
 {
-	char dir[4096], *system;
+	char *system;
 
 	if (cx->session != NULL)
 		return 0;
 	if ((system = prompt_planner_system(cx, err, errlen)) == NULL)
 		return -1;
-	cx->session = llm_session_new(cx->engine, &cx->llm, system, err,
-	    errlen);
-	free(system);
-	if (cx->session == NULL)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/sessions", cx->task_dir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		log_warn("cannot create %s", dir);
-	if (access(cx->session_path, F_OK) == 0 &&
-	    llm_session_load(cx->session, cx->session_path, err, errlen) != 0)
-		log_warn("planner session not resumed: %s", err);
-	llm_session_autosave(cx->session, cx->session_path);
-	return 0;
+	return child_open_session(cx, system, err, errlen);
 }
 
 void

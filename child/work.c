@@ -57,18 +57,6 @@ static void flush_delta(struct child_ctx *);
 
 /* ---------------------------------------------------------- reporting */
 
-static void
-add_usage(struct llm_usage *sum, const struct llm_usage *u)
-{
-	sum->input += u->input;
-	sum->output += u->output;
-	sum->cached += u->cached;
-	sum->reasoning += u->reasoning;
-	sum->cost += u->cost;
-	sum->priced = sum->priced || u->priced;
-	sum->calls += u->calls;
-}
-
 static json_t *
 usage_json(const struct llm_usage *u)
 {
@@ -270,7 +258,7 @@ on_verdict(const struct llm_result *r, void *arg)
 	bool complete;
 
 	w->req = NULL;
-	add_usage(&w->usage, &r->usage);
+	llm_usage_add(&w->usage, &r->usage);
 	llm_session_free(w->critic);
 	w->critic = NULL;
 	if (w->cancelled || r->error == LLM_ERR_CANCELLED) {
@@ -549,7 +537,7 @@ on_answer(const struct llm_result *r, void *arg)
 	char err[512], *refused;
 
 	w->req = NULL;
-	add_usage(&w->usage, &r->usage);
+	llm_usage_add(&w->usage, &r->usage);
 	/* The last of the streamed text before what follows it. */
 	uv_timer_stop(&w->cx->progress_timer);
 	flush_delta(w->cx);
@@ -616,15 +604,16 @@ ask(struct work_round *w, const char *text)
 
 /* ---------------------------------------------------------- directives */
 
-static int
-ensure_session(struct child_ctx *cx, char *err, size_t errlen)
+/*
+ * Open the child's conversation with this system prompt (taken), resuming
+ * the session file of an earlier run, and save it after every turn.
+ */
+int
+child_open_session(struct child_ctx *cx, char *system, char *err,
+    size_t errlen)
 {
-	char *system, dir[4096];
+	char dir[4096];
 
-	if (cx->session != NULL)
-		return 0;
-	if ((system = prompt_system(cx, err, errlen)) == NULL)
-		return -1;
 	cx->session = llm_session_new(cx->engine, &cx->llm, system, err,
 	    errlen);
 	free(system);
@@ -643,6 +632,18 @@ ensure_session(struct child_ctx *cx, char *err, size_t errlen)
 		log_warn("session %s not resumed: %s", cx->session_path, err);
 	llm_session_autosave(cx->session, cx->session_path);
 	return 0;
+}
+
+static int
+ensure_session(struct child_ctx *cx, char *err, size_t errlen)
+{
+	char *system;
+
+	if (cx->session != NULL)
+		return 0;
+	if ((system = prompt_system(cx, err, errlen)) == NULL)
+		return -1;
+	return child_open_session(cx, system, err, errlen);
 }
 
 /*

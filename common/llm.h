@@ -135,6 +135,8 @@ int llm_session_autosave(struct llm_session *, const char *path);
 int llm_session_set_conversation(struct llm_session *, const char *id);
 
 const struct llm_usage *llm_session_usage(const struct llm_session *);
+/* sum += u, field by field. */
+void llm_usage_add(struct llm_usage *sum, const struct llm_usage *u);
 size_t llm_session_turns(const struct llm_session *);
 /* The saved handle on the conversation: a response id, or NULL. */
 const char *llm_session_response_id(const struct llm_session *);

@@ -117,7 +117,6 @@ void llm_parse_set(char **, const char *);
 int64_t llm_json_int(json_t *, const char *);
 const char *llm_json_str(json_t *, const char *);
 void llm_usage_price(struct llm_usage *, const struct llm_conf *);
-void llm_usage_add(struct llm_usage *, const struct llm_usage *);
 
 /* llm.c: the session is being freed; cancel its request. */
 void llm_request_detach(struct llm_request *);
