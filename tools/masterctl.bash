@@ -2,9 +2,10 @@
 #
 # Installed by `make install` as .../bash-completion/completions/masterctl.
 # Completes the global options, the commands, each command's options, files
-# for --directives, and task IDs and domain names by asking the running
-# masterd (read-only `tasks` and `domains` requests, one second at most,
-# silently nothing when masterd is not there).
+# for --directives and backup, the limits of --budget and budget, and task
+# IDs and domain names by asking the running masterd (read-only `tasks` and
+# `domains` requests, one second at most, silently nothing when masterd is
+# not there).
 
 # Ask masterd, through the socket the command line names, if any.
 _masterctl_query()
@@ -32,6 +33,15 @@ _masterctl_domains()
         sed -n 's/^ *"name": "\([a-z][a-z0-9_-]*\)",\{0,1\}$/\1/p' | sort -u
 }
 
+# KEY= for each budget limit not named yet in $1 (the line so far).
+_masterctl_limit_keys()
+{
+    local k
+    for k in tokens cost rounds time; do
+        [[ $1 == *"$k="* ]] || printf '%s=\n' "$k"
+    done
+}
+
 _masterctl()
 {
     local cur prev words cword
@@ -45,7 +55,8 @@ _masterctl()
     fi
 
     local commands="submit status tasks task domains interface interfaces
-        directive spawn restart pause resume cancel watch transcript stop help"
+        directive spawn restart pause resume cancel watch budget transcript
+        backup stop help"
     local global_opts="-s --socket --json -j -h --help"
 
     # Find the command and the socket among the words before the cursor.
@@ -89,6 +100,34 @@ _masterctl()
         return
     fi
 
+    # Budget limits (submit --budget L, budget TASK L...): KEY=N[,KEY=N],
+    # which bash splits at each '='.  Work on the line's blank-separated
+    # words instead, and complete the key after the last comma.
+    local line=${COMP_LINE:0:${COMP_POINT:-${#COMP_LINE}}}
+    local -a lw=()
+    read -ra lw <<<"$line"
+    [[ -z $line || $line == *[[:space:]] ]] && lw+=("")
+    local lcur=${lw[${#lw[@]}-1]} lprev=${lw[${#lw[@]}-2]:-} limits=''
+    if [[ $lprev == --budget && $cmd == submit ]]; then
+        limits=1
+    elif [[ $cmd == budget ]]; then
+        local j ci=0
+        for ((j = 1; j < ${#lw[@]}; j++)); do
+            [[ ${lw[j]} == budget ]] && { ci=$j; break; }
+        done
+        ((ci > 0 && ${#lw[@]} - 1 - ci >= 2)) && limits=1
+    fi
+    if [[ -n $limits ]]; then
+        local seg=${lcur##*,}
+        if [[ $seg != *=* ]]; then
+            local head=${cur%"$seg"}
+            mapfile -t COMPREPLY < <(compgen -P "$head" \
+                -W "$(_masterctl_limit_keys "${line%"$seg"}")" -- "$seg")
+            compopt -o nospace 2>/dev/null
+        fi
+        return
+    fi
+
     # Values of the command's options.
     case $prev in
         --directives)
@@ -102,16 +141,17 @@ _masterctl()
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             return
             ;;
-        --domains | --prompt | --priority | --last)
-            # free text: a list of new names, a prompt, a number
+        --domains | --prompt | --priority | --last | --diff)
+            # free text: a list of new names, a prompt, a number, a version
             return
             ;;
     esac
 
     local opts=''
     case $cmd in
-        submit) opts="--domains --directives --wait" ;;
-        domains | interfaces | interface | restart) opts="--task" ;;
+        submit) opts="--domains --directives --budget --wait" ;;
+        domains | interfaces | restart) opts="--task" ;;
+        interface) opts="--task --diff" ;;
         directive) opts="--task --priority" ;;
         spawn) opts="--prompt" ;;
         transcript) opts="--task --last" ;;
@@ -134,13 +174,18 @@ _masterctl()
 
     case $cmd:$n in
         task:0 | cancel:0 | pause:0 | resume:0 | watch:0 | domains:0 | \
-        interfaces:0 | spawn:0)
+        interfaces:0 | spawn:0 | budget:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             ;;
         interface:0 | directive:0 | restart:0 | transcript:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_domains "$sock")" -- "$cur")
             ;;
-        submit:* | directive:1 | spawn:1 | interface:1)
+        backup:0)
+            # the file to write
+            compopt -o filenames 2>/dev/null
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+            ;;
+        submit:* | directive:1 | spawn:1 | interface:*)
             # free text, a new domain name or a version number
             ;;
     esac
