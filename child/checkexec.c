@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "child/checks.h"
@@ -113,6 +115,66 @@ reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The command: its limits, then the shell. */
+static void
+run_command(uint64_t cpu, uint64_t mem, const char *command)
+{
+	if (cpu != 0 && limit(RLIMIT_CPU, cpu) != 0)
+		_exit(fail(EXIT_CANNOT_EXEC, "RLIMIT_CPU", strerror(errno)));
+	/* Last: from here on, this process itself may fail to allocate. */
+	if (mem != 0 && limit(RLIMIT_AS, mem) != 0)
+		_exit(fail(EXIT_CANNOT_EXEC, "RLIMIT_AS", strerror(errno)));
+	execl(SHELL, "sh", "-c", command, (char *)NULL);
+	_exit(fail(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC,
+	    "cannot run " SHELL, strerror(errno)));
+}
+
+/* masterd-child is gone: take the whole group down with us. */
+static void
+on_parent_death(int sig)
+{
+	(void)sig;
+	kill(0, SIGKILL);
+	_exit(EXIT_CANNOT_EXEC);
+}
+
+/*
+ * We lead the command's process group (uv_spawn made us a session
+ * leader), outside masterd-child's group: if masterd-child is killed,
+ * nobody would end the command or enforce its timeout.  So we stay as a
+ * small reaper: the kernel tells us when our parent dies, and we kill the
+ * group; otherwise we pass the command's exit on as our own.
+ */
+static int
+reap(uint64_t cpu, uint64_t mem, const char *command)
+{
+	int status;
+	pid_t pid;
+
+	signal(SIGTERM, on_parent_death);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		return fail(EXIT_CANNOT_EXEC, "PR_SET_PDEATHSIG",
+		    strerror(errno));
+	if (getppid() == 1)	/* the parent died before the prctl */
+		return EXIT_CANNOT_EXEC;
+	if ((pid = fork()) < 0)
+		return fail(EXIT_CANNOT_EXEC, "fork", strerror(errno));
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		run_command(cpu, mem, command);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return fail(EXIT_CANNOT_EXEC, "waitpid", strerror(errno));
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	/* Die the same death, so the runner reports the signal. */
+	signal(WTERMSIG(status), SIG_DFL);
+	raise(WTERMSIG(status));
+	return 128 + WTERMSIG(status);
+}
+
 int
 checkexec_main(int argc, char **argv)
 {
@@ -134,13 +196,5 @@ checkexec_main(int argc, char **argv)
 	/* Core files could hold secrets from the command's memory. */
 	if (limit(RLIMIT_CORE, 0) != 0)
 		return fail(EXIT_CANNOT_EXEC, "RLIMIT_CORE", strerror(errno));
-	if (cpu != 0 && limit(RLIMIT_CPU, cpu) != 0)
-		return fail(EXIT_CANNOT_EXEC, "RLIMIT_CPU", strerror(errno));
-	/* Last: from here on, this process itself may fail to allocate. */
-	if (mem != 0 && limit(RLIMIT_AS, mem) != 0)
-		return fail(EXIT_CANNOT_EXEC, "RLIMIT_AS", strerror(errno));
-
-	execl(SHELL, "sh", "-c", argv[5], (char *)NULL);
-	return fail(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC,
-	    "cannot run " SHELL, strerror(errno));
+	return reap(cpu, mem, argv[5]);
 }

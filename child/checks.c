@@ -251,20 +251,22 @@ name_ends(const char *var, size_t len, const char *suffix)
  * settings or systemd's credentials.  Case is ignored, to be safe.
  */
 static bool
-secret_var(const char *var)
+secret_var(const char *var, const char *also)
 {
 	const char *eq = strchr(var, '=');
 	size_t len = eq != NULL ? (size_t)(eq - var) : strlen(var);
 
-	return name_ends(var, len, "_API_KEY") ||
+	return (also != NULL && name_is(var, len, also)) ||
+	    name_ends(var, len, "_API_KEY") ||
 	    name_ends(var, len, "_TOKEN") ||
 	    strncasecmp(var, "MASTERD_", 8) == 0 ||
 	    name_is(var, len, "CREDENTIALS_DIRECTORY");
 }
 
-/* Our environment without secrets; the strings stay environ's. */
+/* Our environment without secrets (and `also`, the configured key's
+ * variable); the strings stay environ's. */
 static char **
-clean_env(void)
+clean_env(const char *also)
 {
 	size_t n = 0, k = 0;
 	char **env;
@@ -274,7 +276,7 @@ clean_env(void)
 	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (!secret_var(environ[i]))
+		if (!secret_var(environ[i], also))
 			env[k++] = environ[i];
 	}
 	return env;
@@ -484,7 +486,7 @@ spawn(struct check_run *run, uv_file out)
 	char cpu[24], mem[24], *args[7], **env;
 	int err;
 
-	if ((env = clean_env()) == NULL)
+	if ((env = clean_env(run->lim.secret_env)) == NULL)
 		return UV_ENOMEM;
 	snprintf(cpu, sizeof(cpu), "%llu",
 	    (unsigned long long)run->lim.cpu_seconds);

@@ -24,9 +24,11 @@ struct check_limits {
 	uint64_t cpu_seconds;	/* RLIMIT_CPU */
 	uint64_t memory_bytes;	/* RLIMIT_AS */
 	size_t output_max;	/* bytes of output kept per command */
+	const char *secret_env;	/* one more variable kept from commands
+				 * (the configured key's), or NULL */
 };
 
-#define CHECK_LIMITS_DEFAULT { 300000, 300, 2ull << 30, 16384 }
+#define CHECK_LIMITS_DEFAULT { 300000, 300, 2ull << 30, 16384, NULL }
 
 struct check_result {
 	char *command;

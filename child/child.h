@@ -49,7 +49,6 @@ struct child_ctx {
 	/* configuration */
 	struct masterd_conf *conf;
 	struct llm_conf llm;
-	bool have_model;		/* [llm] provider is set */
 	int max_rounds;			/* per directive */
 	int max_invalid;		/* invalid answers per round */
 

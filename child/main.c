@@ -298,7 +298,6 @@ setup(struct child_ctx *cx, const struct args *a)
 		return -1;
 	cx->prompts_dir = find_prompts(cx);
 	conf_llm(cx->conf, cx->domain, &cx->llm);
-	cx->have_model = cx->llm.provider != NULL;
 	cx->max_rounds = 4;
 	cx->max_invalid = 3;
 	cx->queue = json_array();
@@ -367,7 +366,7 @@ main(int argc, char **argv)
 	uv_signal_start(&cx.sig_term, on_sigterm, SIGTERM);
 	uv_timer_init(&loop, &cx.progress_timer);
 	cx.progress_timer.data = &cx;
-	if (cx.have_model && (cx.engine = llm_engine_new(&loop)) == NULL) {
+	if ((cx.engine = llm_engine_new(&loop)) == NULL) {
 		log_err("cannot start the HTTP engine");
 		return CHILD_EXIT_NORESTART;
 	}

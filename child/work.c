@@ -13,12 +13,14 @@
  * round is reported to the master (`round`), every directive ends with a
  * `result`.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child/answer.h"
@@ -48,6 +50,8 @@ struct work_round {
 	bool have_answer;
 	json_t *check_json;	/* this round's check results */
 	struct llm_usage usage;	/* the whole directive */
+	struct llm_usage round_usage;	/* this round only */
+	uint64_t round_started_ms;
 	bool cancelled;
 };
 
@@ -82,9 +86,10 @@ report_round(struct work_round *w, bool ok, const char *stage,
 	json_object_set_new(m, "round", json_integer(w->round));
 	json_object_set_new(m, "ok", json_boolean(ok));
 	json_object_set_new(m, "stage", json_string(stage));
+	/* Per round: the registry sums rounds into the scoreboard. */
 	json_object_set_new(m, "duration_ms", json_integer((json_int_t)(
-	    uv_now(cx->loop) - w->started_ms)));
-	json_object_set_new(m, "usage", usage_json(&w->usage));
+	    uv_now(cx->loop) - w->round_started_ms)));
+	json_object_set_new(m, "usage", usage_json(&w->round_usage));
 	if (w->check_json != NULL)
 		json_object_set(m, "checks", w->check_json);
 	if (commit != NULL)
@@ -96,6 +101,8 @@ report_round(struct work_round *w, bool ok, const char *stage,
 		json_object_set_new(m, "summary",
 		    json_string(w->answer.summary));
 	child_send(cx, m);
+	memset(&w->round_usage, 0, sizeof(w->round_usage));
+	w->round_started_ms = uv_now(cx->loop);
 }
 
 static void
@@ -152,15 +159,35 @@ finish(struct work_round *w, const char *commit, const char *error_code,
 	maybe_start(cx);
 }
 
+/*
+ * A ref name for a snapshot: unique across retries and restarts (time and
+ * pid), and made of characters git allows.
+ */
+static void
+snapshot_label(char *buf, size_t len, int64_t directive, int round,
+    const char *why)
+{
+	struct timespec ts;
+	char *p;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, len, "directive-%lld-round-%d-%s-%lld.%09ld-%ld",
+	    (long long)directive, round, why, (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid());
+	for (p = buf; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			*p = '-';
+	}
+}
+
 /* The round's files are kept in a snapshot ref, the worktree cleaned. */
 static void
 roll_back(struct work_round *w, const char *why)
 {
 	struct child_ctx *cx = w->cx;
-	char label[96], snap[REPO_OID_HEX], err[256];
+	char label[128], snap[REPO_OID_HEX], err[256];
 
-	snprintf(label, sizeof(label), "directive-%lld-round-%d-%s",
-	    (long long)w->directive, w->round, why);
+	snapshot_label(label, sizeof(label), w->directive, w->round, why);
 	if (repo_snapshot_and_clean(cx->worktree, cx->domain, label, snap,
 	    err, sizeof(err)) != 0)
 		log_err("roll back: %s", err);
@@ -173,7 +200,9 @@ fail(struct work_round *w, const char *stage, const char *code,
     const char *why)
 {
 	roll_back(w, stage);
-	report_round(w, false, stage, NULL, why);
+	/* A call cut short by masterd is not a round the model played. */
+	if (strcmp(code, "cancelled") != 0)
+		report_round(w, false, stage, NULL, why);
 	finish(w, NULL, code, why, 0);
 }
 
@@ -259,6 +288,7 @@ on_verdict(const struct llm_result *r, void *arg)
 
 	w->req = NULL;
 	llm_usage_add(&w->usage, &r->usage);
+	llm_usage_add(&w->round_usage, &r->usage);
 	llm_session_free(w->critic);
 	w->critic = NULL;
 	if (w->cancelled || r->error == LLM_ERR_CANCELLED) {
@@ -388,6 +418,8 @@ run_checks(struct work_round *w)
 	const json_t *list = json_object_get(cx->assign, "checks"), *v;
 	struct check_limits lim = CHECK_LIMITS_DEFAULT;
 	char **cmds;
+
+	lim.secret_env = cx->llm.key_env;
 	size_t n = json_array_size(list), i;
 	bool proposed = false;
 
@@ -522,8 +554,7 @@ on_model_failed(struct work_round *w, const struct llm_result *r)
 		return;
 	}
 	if (r->error == LLM_ERR_RATE_LIMITED) {
-		/* Nothing was written; the master pauses us until then. */
-		report_round(w, false, "model", NULL, r->message);
+		/* Nothing was written; the master holds us until then. */
 		finish(w, NULL, "rate_limited", r->message, r->retry_until);
 		return;
 	}
@@ -538,6 +569,7 @@ on_answer(const struct llm_result *r, void *arg)
 
 	w->req = NULL;
 	llm_usage_add(&w->usage, &r->usage);
+	llm_usage_add(&w->round_usage, &r->usage);
 	/* The last of the streamed text before what follows it. */
 	uv_timer_stop(&w->cx->progress_timer);
 	flush_delta(w->cx);
@@ -682,14 +714,13 @@ static int
 prepare_tree(struct child_ctx *cx, struct work_round *w, char *err,
     size_t errlen)
 {
-	char label[64], snap[REPO_OID_HEX];
+	char label[128], snap[REPO_OID_HEX];
 
 	if (repo_worktree(cx->gitdir, cx->worktree, cx->domain, err,
 	    errlen) != 0)
 		return -1;
 	/* Leftovers of a round cut short by a crash are kept, then cleaned. */
-	snprintf(label, sizeof(label), "directive-%lld-leftover",
-	    (long long)w->directive);
+	snapshot_label(label, sizeof(label), w->directive, 0, "leftover");
 	return repo_snapshot_and_clean(cx->worktree, cx->domain, label, snap,
 	    err, errlen);
 }
@@ -709,14 +740,10 @@ start(struct child_ctx *cx, json_t *msg)
 	w->directive = json_integer_value(json_object_get(msg, "directive"));
 	w->round = 1;
 	w->started_ms = uv_now(cx->loop);
+	w->round_started_ms = w->started_ms;
 	cx->round = w;
 	log_info("directive %lld: %s", (long long)w->directive,
 	    json_string_value(json_object_get(msg, "text")));
-	if (!cx->have_model) {
-		finish(w, NULL, "no_model", "no model configured: set [llm] "
-		    "provider (and its key) in masterd.conf", 0);
-		return;
-	}
 	if (already_committed(cx, w->directive, oid)) {
 		finish(w, oid, NULL, NULL, 0);
 		return;

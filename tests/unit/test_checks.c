@@ -433,6 +433,9 @@ test_cwd(void **state)
 	assert_non_null(realpath(dir, real));
 	snprintf(want, sizeof(want), "%s\n", real);
 	drive(&d, dir, cmds, 1, &lim);
+	if (!d.r[0].passed)
+		print_message("exit %d signal %d output [%s]\n",
+		    d.r[0].exit_status, d.r[0].term_signal, d.r[0].output);
 	assert_true(d.r[0].passed);
 	assert_string_equal(d.r[0].output, want);
 	drive_free(&d);
