@@ -124,10 +124,10 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set_new(m, "kind", json_string(j->kind));
 	json_object_set_new(m, "ok", json_boolean(plan != NULL));
-	json_object_set_new(m, "usage", json_pack("{s:I, s:I, s:I}",
+	json_object_set_new(m, "usage", json_pack("{s:I, s:I, s:I, s:f}",
 	    "input", (json_int_t)j->usage.input, "output",
 	    (json_int_t)j->usage.output, "cached",
-	    (json_int_t)j->usage.cached));
+	    (json_int_t)j->usage.cached, "cost", j->usage.cost));
 	if (plan != NULL)
 		json_object_set_new(m, "plan", plan);
 	else

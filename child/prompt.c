@@ -67,15 +67,18 @@ finish(struct text *t)
 	return t->s ? t->s : strdup("");
 }
 
-/* The file, or NULL (errno ENOENT when it does not exist). */
+/* dir/name (a relative name) or name (an absolute one), or NULL. */
 static char *
-read_prompt(const char *dir, const char *name)
+read_file_in(const char *dir, const char *name)
 {
 	char path[4096], *buf;
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s.md", dir, name);
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((f = fopen(path, "re")) == NULL)
 		return NULL;
 	if ((buf = malloc(PROMPT_FILE_MAX + 1)) == NULL) {
@@ -88,6 +91,16 @@ read_prompt(const char *dir, const char *name)
 	return buf;
 }
 
+/* prompts_dir/<name>.md, or NULL (errno ENOENT when it does not exist). */
+static char *
+read_prompt(const char *dir, const char *name)
+{
+	char file[256];
+
+	snprintf(file, sizeof(file), "%s.md", name);
+	return read_file_in(dir, file);
+}
+
 char *
 prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
 {
@@ -95,7 +108,9 @@ prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
 	char *specific = read_prompt(cx->prompts_dir, cx->domain);
 	const char *brief = json_string_value(json_object_get(cx->assign,
 	    "prompt"));
+	const struct domain_conf *dc;
 	struct text t = { 0 };
+	char *file;
 
 	if (generic == NULL) {
 		snprintf(err, errlen, "cannot read %s/domain.md: %s",
@@ -109,8 +124,22 @@ prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
 	    cx->domain);
 	if (specific != NULL)
 		add(&t, "\n%s\n", specific);
+	if ((dc = conf_domain(cx->conf, cx->domain)) != NULL &&
+	    dc->prompt_file != NULL) {
+		if ((file = read_file_in(cx->prompts_dir, dc->prompt_file)) ==
+		    NULL) {
+			snprintf(err, errlen, "cannot read prompt_file %s: %s",
+			    dc->prompt_file, strerror(errno));
+			free(generic);
+			free(specific);
+			free(t.s);
+			return NULL;
+		}
+		add(&t, "\n%s\n", file);
+		free(file);
+	}
 	if (brief != NULL)
-		add(&t, "\n## Brief from the planner\n\n%s\n", brief);
+		add(&t, "\n## Brief\n\n%s\n", brief);
 	free(generic);
 	free(specific);
 	return finish(&t);

@@ -626,6 +626,12 @@ parse_section(struct parse_state *ps, char *text)
 		return;
 	}
 	if (strcmp(text, "domain") == 0) {
+		if (name != NULL && strcmp(name, "planner") == 0) {
+			errbuf_add(ps->errs, "%s:%u: the domain name \"planner\" "
+			    "is reserved for the master's own session",
+			    ps->file, ps->line);
+			return;
+		}
 		if (name == NULL || !conf_domain_name_ok(name)) {
 			errbuf_add(ps->errs, "%s:%u: [domain \"NAME\"] needs a "
 			    "name of 1-32 characters a-z, 0-9, '-', '_'",

@@ -454,7 +454,7 @@ static json_t *
 read_transcript(const char *path, json_int_t last, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *doc = json_load_file(path, 0, &jerr), *turns;
+	json_t *doc = json_load_file(path, 0, &jerr), *turns, *turn;
 	size_t n;
 
 	if (doc == NULL) {
@@ -470,6 +470,8 @@ read_transcript(const char *path, json_int_t last, char *err, size_t errlen)
 	/* The transcript is for people: no provider handles. */
 	json_object_del(doc, "response_id");
 	json_object_del(doc, "conversation");
+	json_array_foreach(turns, n, turn)
+		json_object_del(turn, "response_id");
 	return doc;
 }
 

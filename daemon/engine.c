@@ -44,6 +44,28 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* A spec edit: f changes a copy of the task's spec, which is stored. */
+static void
+edit_spec(struct masterd *md, int64_t task,
+    void (*f)(json_t *spec, const void *arg), const void *arg)
+{
+	json_t *t = registry_task_get(md->reg, task), *spec;
+
+	if (t == NULL)
+		return;
+	spec = json_deep_copy(json_object_get(t, "spec"));
+	if (!json_is_object(spec)) {
+		json_decref(spec);
+		spec = json_object();
+	}
+	f(spec, arg);
+	if (registry_task_set_spec(md->reg, task, spec) != 0)
+		log_err("task %lld: spec not stored: %s", (long long)task,
+		    registry_errmsg(md->reg));
+	json_decref(spec);
+	json_decref(t);
+}
+
 /* ---------------------------------------------------------- unresolved */
 
 /* Every domain's latest interface; {"domain": name} for the silent ones. */
@@ -217,6 +239,7 @@ static void
 spent(struct masterd *md, const json_t *task, struct spend *s)
 {
 	json_t *score = registry_scoreboard(md->reg, jint(task, "id")), *d;
+	const json_t *pu;
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
@@ -226,6 +249,10 @@ spent(struct masterd *md, const json_t *task, struct spend *s)
 		s->rounds += jint(d, "rounds");
 	}
 	json_decref(score);
+	/* The planner's calls count too. */
+	pu = json_object_get(json_object_get(task, "spec"), "planner_usage");
+	s->tokens += jint(pu, "input") + jint(pu, "output");
+	s->cost += json_number_value(json_object_get(pu, "cost"));
 	s->seconds = (int64_t)(time(NULL) -
 	    (time_t)json_number_value(json_object_get(task, "created")));
 }
@@ -273,29 +300,32 @@ over_budget(struct masterd *md, const json_t *task, char *why, size_t len)
 }
 
 /* The last n rounds of the task all ended without a commit. */
+/*
+ * The last n rounds since `since` (a round id: the watchdog starts afresh
+ * when the user resumes) all ended without a commit.
+ */
 static bool
-stalled(struct masterd *md, int64_t task, int64_t n)
+stalled(struct masterd *md, int64_t task, int64_t since, int64_t n)
 {
 	json_t *rounds;
-	size_t total, i;
+	size_t total, i, counted = 0;
 	bool stuck = true;
 
 	if (n <= 0)
 		return false;
 	rounds = registry_rounds(md->reg, task, 0);
 	total = json_array_size(rounds);
-	if (total < (size_t)n) {
-		json_decref(rounds);
-		return false;
-	}
-	for (i = total - (size_t)n; i < total && stuck; i++) {
-		const json_t *r = json_array_get(rounds, i);
+	for (i = total; i > 0 && counted < (size_t)n && stuck; i--) {
+		const json_t *r = json_array_get(rounds, i - 1);
 
+		if (jint(r, "id") <= since)
+			break;
+		counted++;
 		if (json_is_string(json_object_get(r, "commit")))
 			stuck = false;
 	}
 	json_decref(rounds);
-	return stuck;
+	return stuck && counted == (size_t)n;
 }
 
 static void
@@ -320,7 +350,8 @@ engine_check_limits(struct masterd *md, int64_t task)
 	}
 	if (over_budget(md, t, why, sizeof(why)))
 		stop_task_for(md, task, why);
-	else if (stalled(md, task, md->conf->no_progress_rounds)) {
+	else if (stalled(md, task, jint(json_object_get(t, "spec"),
+	    "progress_since"), md->conf->no_progress_rounds)) {
 		snprintf(why, sizeof(why), "no progress: the last %lld rounds "
 		    "made no commit", (long long)md->conf->no_progress_rounds);
 		stop_task_for(md, task, why);
@@ -499,21 +530,18 @@ review(struct masterd *md, const json_t *t)
 	ask_planner(md, task, "review", ctx);
 }
 
-/* The spec with one more review counted. */
-static int
-count_review(struct masterd *md, const json_t *t)
+static void
+count_a_review(json_t *spec, const void *arg)
 {
-	json_t *spec = json_deep_copy(json_object_get(t, "spec"));
-	int n = (int)jint(spec, "reviews") + 1, rc;
+	(void)arg;
+	json_object_set_new(spec, "reviews", json_integer(jint(spec,
+	    "reviews") + 1));
+}
 
-	if (!json_is_object(spec)) {
-		json_decref(spec);
-		spec = json_object();
-	}
-	json_object_set_new(spec, "reviews", json_integer(n));
-	rc = registry_task_set_spec(md->reg, jint(t, "id"), spec);
-	json_decref(spec);
-	return rc;
+static void
+keep_plan(json_t *spec, const void *plan)
+{
+	json_object_set(spec, "plan", (json_t *)plan);
 }
 
 static void
@@ -533,19 +561,7 @@ add_planned_domains(struct masterd *md, int64_t task, const json_t *list)
 static void
 on_plan(struct masterd *md, int64_t task, const json_t *plan)
 {
-	json_t *t = registry_task_get(md->reg, task), *spec;
-
-	if (t == NULL)
-		return;
-	spec = json_deep_copy(json_object_get(t, "spec"));
-	if (!json_is_object(spec)) {
-		json_decref(spec);
-		spec = json_object();
-	}
-	json_object_set(spec, "plan", (json_t *)plan);
-	registry_task_set_spec(md->reg, task, spec);
-	json_decref(spec);
-	json_decref(t);
+	edit_spec(md, task, keep_plan, plan);
 	event_emit(md, task, NULL, "task.planned", json_pack("{s:O}", "plan",
 	    plan));
 	add_planned_domains(md, task, json_object_get(plan, "domains"));
@@ -583,6 +599,51 @@ on_review(struct masterd *md, int64_t task, const json_t *rev)
 		tasks_kick(md, task);
 }
 
+static void
+add_planner_usage(json_t *spec, const void *arg)
+{
+	const json_t *u = arg;
+	json_t *sum = json_object_get(spec, "planner_usage");
+
+	if (!json_is_object(sum)) {
+		sum = json_pack("{s:I, s:I, s:f}", "input", (json_int_t)0,
+		    "output", (json_int_t)0, "cost", 0.0);
+		json_object_set_new(spec, "planner_usage", sum);
+	}
+	json_object_set_new(sum, "input", json_integer(jint(sum, "input") +
+	    jint(u, "input")));
+	json_object_set_new(sum, "output", json_integer(jint(sum, "output") +
+	    jint(u, "output")));
+	json_object_set_new(sum, "cost", json_real(json_number_value(
+	    json_object_get(sum, "cost")) + json_number_value(
+	    json_object_get(u, "cost"))));
+}
+
+static void
+count_planner_usage(struct masterd *md, int64_t task, const json_t *usage)
+{
+	if (json_is_object(usage))
+		edit_spec(md, task, add_planner_usage, usage);
+}
+
+static void
+mark_progress_from(json_t *spec, const void *arg)
+{
+	json_object_set_new(spec, "progress_since",
+	    json_integer(*(const int64_t *)arg));
+}
+
+void
+engine_resumed(struct masterd *md, int64_t task)
+{
+	json_t *rounds = registry_rounds(md->reg, task, 0);
+	int64_t last = jint(json_array_get(rounds, json_array_size(rounds) -
+	    1), "id");
+
+	json_decref(rounds);
+	edit_spec(md, task, mark_progress_from, &last);
+}
+
 void
 engine_plan_result(struct child *c, const json_t *msg)
 {
@@ -593,6 +654,7 @@ engine_plan_result(struct child *c, const json_t *msg)
 	c->busy = false;
 	json_decref(c->plan_request);
 	c->plan_request = NULL;
+	count_planner_usage(md, c->task, json_object_get(msg, "usage"));
 	if (!json_is_true(json_object_get(msg, "ok"))) {
 		log_err("task %lld: the planner's %s failed: %s",
 		    (long long)c->task, kind, why ? why : "?");
@@ -678,7 +740,7 @@ engine_idle(struct masterd *md, int64_t task)
 			tasks_finish(md, task, TASK_DONE, "reviews used up");
 			goto out;
 		}
-		count_review(md, t);
+		edit_spec(md, task, count_a_review, NULL);
 		review(md, t);
 	}
 out:

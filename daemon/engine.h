@@ -27,6 +27,8 @@ json_t *engine_unresolved(struct masterd *, int64_t task);
 
 /* After a round: budgets and the no-progress watchdog. */
 void engine_check_limits(struct masterd *, int64_t task);
+/* The user resumed: the no-progress watchdog starts afresh. */
+void engine_resumed(struct masterd *, int64_t task);
 int engine_set_budget(struct masterd *, int64_t task, const json_t *budget,
     char *err, size_t errlen);
 

@@ -435,7 +435,6 @@ on_publish(struct child *c, const json_t *msg)
 {
 	struct masterd *md = c->md;
 	json_t *doc = json_object_get(msg, "interface");
-	const char *claimed = json_string_value(json_object_get(doc, "domain"));
 	char err[256];
 	bool changed;
 	int version;
@@ -447,7 +446,6 @@ on_publish(struct child *c, const json_t *msg)
 		    json_pack("{s:s}", "reason", err));
 		return;
 	}
-	(void)claimed;
 	if (registry_interface_add(md->reg, c->domain, doc, &version,
 	    &changed) != 0) {
 		log_err("domain %s: interface not stored: %s", c->name,
@@ -969,6 +967,8 @@ tasks_set_paused(struct masterd *md, int64_t task, bool paused)
 		}
 		event_emit(md, id, NULL, paused ? "task.paused" :
 		    "task.resumed", NULL);
+		if (!paused)
+			engine_resumed(md, id);
 		n++;
 	}
 	json_decref(ids);
