@@ -246,6 +246,51 @@ open_state(struct masterd *md)
 	return 0;
 }
 
+/*
+ * The children read the configuration masterd accepted, not whatever the
+ * file holds when they start: a copy in the state directory, replaced only
+ * when a reload is accepted.
+ */
+static int
+publish_config(struct masterd *md)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], buf[65536];
+	int in = -1, out = -1, rc = -1;
+	ssize_t n;
+
+	if (md->conf_path == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/children.conf", md->conf->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((in = open(md->conf_path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	}
+	if (n < 0 || fsync(out) != 0 || close(out) != 0) {
+		out = -1;
+		goto out;
+	}
+	out = -1;
+	if (rename(tmp, path) != 0)
+		goto out;
+	free(md->child_conf);
+	md->child_conf = strdup(path);
+	rc = 0;
+out:
+	if (rc != 0)
+		log_err("cannot copy %s for the children: %s", md->conf_path,
+		    strerror(errno));
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
 /* ---------------------------------------------------------- signals */
 
 /* Where state and the socket live cannot move under a live daemon. */
@@ -281,6 +326,7 @@ reload(struct masterd *md)
 	conf_free(md->conf);
 	md->conf = conf;
 	log_set_level(md->verbose ? LOG_DEBUG : conf->log_level);
+	publish_config(md);
 	child = find_child(conf);
 	if (child != NULL && strcmp(child, md->child_path) != 0)
 		log_notice("reload: children start from %s from now on", child);
@@ -367,7 +413,8 @@ start(struct masterd *md)
 	md->stop_timer.data = md;
 	signal(SIGPIPE, SIG_IGN);
 	notify_init(md);
-	if (open_state(md) != 0 || control_start(md) != 0)
+	if (open_state(md) != 0 || publish_config(md) != 0 ||
+	    control_start(md) != 0)
 		return -1;
 	md->started_ms = uv_now(md->loop);
 	tasks_resume_all(md);
@@ -401,6 +448,7 @@ finish(struct masterd *md)
 		close(md->lock_fd);
 	free(md->notify_path);
 	free(md->child_path);
+	free(md->child_conf);
 	free(md->conf_path);
 	conf_free(md->conf);
 }

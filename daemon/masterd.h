@@ -36,6 +36,7 @@ struct masterd {
 	uv_loop_t *loop;
 	struct masterd_conf *conf;
 	char *conf_path;		/* -c FILE, re-read on SIGHUP */
+	char *child_conf;		/* the accepted copy children read */
 	struct registry *reg;
 
 	/* control socket (control.c) */

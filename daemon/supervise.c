@@ -204,9 +204,9 @@ spawn_process(struct child *c, int fd)
 		args[n++] = "--role";
 		args[n++] = "planner";
 	}
-	if (c->md->conf_path != NULL) {
+	if (c->md->child_conf != NULL) {
 		args[n++] = "--config";
-		args[n++] = c->md->conf_path;
+		args[n++] = c->md->child_conf;
 	}
 	args[n] = NULL;
 	uv_stdio_container_t stdio[4];
