@@ -76,7 +76,10 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct channel *ch = h->data;
 	size_t got;
-	void *p = frame_decoder_reserve(&ch->dec, suggested, &got);
+	/* libuv suggests 64 KiB; most messages are far smaller, and the
+	 * buffer lives as long as the connection. */
+	void *p = frame_decoder_reserve(&ch->dec, suggested < 16384 ?
+	    suggested : 16384, &got);
 
 	*buf = uv_buf_init(p, (unsigned)got);
 }

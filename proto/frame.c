@@ -13,7 +13,9 @@
 
 #include "proto/frame.h"
 
-#define FRAME_BUF_MIN	(64u * 1024u)
+/* Small: every connection keeps one for its life; large frames grow it
+ * and it shrinks back once they are consumed. */
+#define FRAME_BUF_MIN	(4u * 1024u)
 
 void
 frame_decoder_init(struct frame_decoder *d, size_t max)

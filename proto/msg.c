@@ -351,6 +351,20 @@ types_name(unsigned types)
 	return "of another type";
 }
 
+/* How many bytes of s, at most max, end on a character boundary: an
+ * error that quotes a peer's string must stay valid UTF-8. */
+static int
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
 static int __attribute__((format(printf, 3, 4)))
 reject(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -402,7 +416,8 @@ msg_validate(const json_t *msg, enum msg_chan chan, unsigned from,
 		return reject(err, errlen, "missing string field \"type\"");
 	s = msg_find(chan, json_string_value(type));
 	if (s == NULL)
-		return reject(err, errlen, "unknown message type \"%.64s\"",
+		return reject(err, errlen, "unknown message type \"%.*s\"",
+		    utf8_prefix(json_string_value(type), 64),
 		    json_string_value(type));
 	if (!(s->from & from))
 		return reject(err, errlen, "%s may not be sent by a %s",
@@ -440,9 +455,17 @@ msg_reply_verror(json_int_t re, const char *code, const char *fmt,
 {
 	char text[512];
 
+	json_t *r;
+
 	vsnprintf(text, sizeof(text), fmt, ap);
-	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
+	r = json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
 	    "error", "code", code, "message", text);
+	/* Never leave a request unanswered for want of valid UTF-8. */
+	if (r == NULL)
+		r = json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
+		    "error", "code", code, "message",
+		    "(the error text was not valid UTF-8)");
+	return r;
 }
 
 json_t *

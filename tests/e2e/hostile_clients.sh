@@ -54,6 +54,8 @@ assert r["ok"] is True and r["re"] == 2, r
 # Unknown type, missing id, wrong field type: error answers.
 s.sendall(frame({"type": "launch-missiles", "id": 3}))
 r = read_frame(s); assert r["error"]["code"] == "unknown_type" and r["re"] == 3, r
+s.sendall(frame({"type": "a" * 63 + "\u00e9", "id": 6}))
+r = read_frame(s); assert r["error"]["code"] == "unknown_type" and r["re"] == 6, r
 s.sendall(frame({"type": "status"}))
 r = read_frame(s); assert r["error"]["code"] == "bad_request", r
 s.sendall(frame({"type": "submit", "id": 4, "text": 12}))

@@ -1,0 +1,1090 @@
+/*
+ * bench_assign.c — from `submit` to every domain's child holding its
+ * task, for 3, 30 and 100 domains, and the memory of masterd and of its
+ * children.
+ *
+ *   bench_assign MASTERD
+ *
+ * Starts the real masterd (masterd-child found beside MASTERD) on a fresh
+ * temporary state directory.  Its configuration turns the planner's
+ * reviews off ([task] max_reviews = 0) and points [llm] at a loopback
+ * port where the benchmark listens and never answers: every directive
+ * then waits on the "model" for ever, so no model latency, failure or
+ * retry enters the figures and the children stay put.  [masterd]
+ * max_llm_calls is raised above the largest N, so that every domain gets
+ * its first directive at once (the default lets 8 work at a time).
+ *
+ * One connection watches the events and sends the requests.  A run sends
+ * {"type":"submit","text":"bench","domains":["d1",...,"dN"]} and stops
+ * the clock for each domain at its first domain.state event to "running"
+ * (its child said ready) and at its first directive.running event (the
+ * master sends the first directive right after task.assign, in the same
+ * loop turn).  When submit refuses that many domains ("at most K"), the
+ * run submits the first K and asks for the others with `spawn`, pipelined
+ * right after the submit reply.  Each N is run 3 times, after one warm-up
+ * run of 3 domains; between runs the task is cancelled and every child is
+ * waited for until it has stopped.  The table gives the best and the
+ * median of the 3 runs.
+ *
+ * Memory is read from /proc: masterd's VmRSS with no task, with 100
+ * domains waiting on the model, with the same task paused (the children
+ * then hold no request) and again after the runs; one child's VmRSS and
+ * Pss (smaps_rollup), busy and idle; and the 100 children's Pss summed.
+ * The aims from the issue are printed against the figures; nothing is
+ * asserted about them.  A daemon that does not start, answer or stop, a
+ * refused request or a domain that fails is an error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <jansson.h>
+
+#include "proto/frame.h"
+#include "proto/msg.h"
+
+#define RUNS		3
+#define NMAX		100
+#define NOTES_MAX	(8 * NMAX)
+#define DEADLINE_S	120	/* for any one wait */
+#define POLL_MS		50
+#define LOG_TAIL	20
+
+/* The aims from the issue. */
+#define AIM_ASSIGN_MS	1000.0
+#define AIM_MASTERD_KIB	(16 * 1024L)
+#define AIM_CHILD_KIB	(8 * 1024L)
+
+static const int sizes[] = { 3, 30, 100 };
+#define NSIZES		(sizeof(sizes) / sizeof(sizes[0]))
+
+struct bench {
+	char dir[256];		/* the temporary directory */
+	char state[300];
+	char sock[300];
+	char conf[300];
+	char log[300];
+	const char *masterd;
+	pid_t pid;		/* masterd */
+	int model_fd;		/* the loopback "model" that never answers */
+	int model_port;
+	int cap;		/* domains one submit takes; 0: not known */
+};
+
+/* The one connection: requests, replies and the watch stream. */
+struct client {
+	int fd;
+	struct frame_decoder dec;
+	json_int_t id;
+};
+
+enum note_kind {
+	N_RUNNING,		/* domain.state to running */
+	N_ASSIGNED,		/* directive.running */
+	N_STOPPED,		/* domain.state to stopped */
+	N_FATAL,		/* domain.state to fatal */
+	N_FAILED,		/* task.state failed */
+};
+
+/* An event that matters here, with the time it arrived. */
+struct note {
+	int64_t task;
+	enum note_kind kind;
+	int idx;		/* domain dN has idx N-1; -1 for none */
+	double t;
+};
+
+/* One task's life as the watch stream tells it. */
+struct run {
+	int n;			/* domains */
+	int64_t task;		/* 0 until the submit reply */
+	double t0;		/* submit sent */
+	double reply;		/* submit reply, s after t0 */
+	double running[NMAX];	/* per domain, s after t0; <0: not yet */
+	double assigned[NMAX];
+	bool stopped[NMAX];
+	int nrunning, nassigned, nstopped;
+	struct note early[NOTES_MAX];	/* before the task id was known */
+	size_t nearly;
+	json_int_t want;	/* the reply call() waits for */
+	json_t *got;
+	json_int_t spawn_first, spawn_last;
+	int spawns, spawn_replies;
+};
+
+/* What one run measured, in ms from sending submit. */
+struct timing {
+	double reply, running, assigned;
+};
+
+struct memory {
+	long md_idle, md_busy, md_paused, md_after;	/* VmRSS, KiB */
+	long child_busy_rss, child_busy_pss;
+	long child_idle_rss, child_idle_pss;
+	long children_pss;				/* idle, summed */
+	int nchildren;
+};
+
+static struct bench B = { .model_fd = -1 };
+static struct client C = { .fd = -1 };
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "bench_assign: remove %s: %s\n", path,
+		    strerror(errno));
+	return 0;
+}
+
+static void
+remove_dir(void)
+{
+	if (B.dir[0] != '\0')
+		nftw(B.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	B.dir[0] = '\0';
+}
+
+/* Wait up to secs for masterd to exit; its status, or -1. */
+static int
+wait_exit(double secs)
+{
+	double end = now_s() + secs;
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(B.pid, &status, WNOHANG)) == 0) {
+		if (now_s() > end)
+			return -1;
+		sleep_ms(10);
+	}
+	if (r == -1)
+		return -1;
+	B.pid = 0;
+	return status;
+}
+
+/* The last LOG_TAIL lines of masterd's log, to stderr. */
+static void
+show_log(void)
+{
+	static char lines[LOG_TAIL][256];
+	size_t n = 0;
+	FILE *f;
+
+	if ((f = fopen(B.log, "r")) == NULL)
+		return;
+	while (fgets(lines[n % LOG_TAIL], sizeof(lines[0]), f) != NULL)
+		n++;
+	fclose(f);
+	fprintf(stderr, "--- masterd log (last %d lines) ---\n", LOG_TAIL);
+	for (size_t i = n > LOG_TAIL ? n - LOG_TAIL : 0; i < n; i++)
+		fputs(lines[i % LOG_TAIL], stderr);
+}
+
+/* Give up: stop masterd if it runs, show its log, remove the state. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "bench_assign: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	if (B.pid > 0) {
+		kill(B.pid, SIGTERM);
+		if (wait_exit(30) == -1) {
+			kill(B.pid, SIGKILL);
+			wait_exit(10);
+		}
+	}
+	show_log();
+	remove_dir();
+	exit(1);
+}
+
+/* ------------------------------------------------------------ model */
+
+/*
+ * A TCP listener on 127.0.0.1 that never accepts: connections complete
+ * in the kernel's backlog, the children send their requests and wait.
+ */
+static void
+model_open(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((B.model_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0 ||
+	    bind(B.model_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(B.model_fd, 4096) != 0 ||
+	    getsockname(B.model_fd, (struct sockaddr *)&sa, &len) != 0)
+		die("loopback listener: %s", strerror(errno));
+	B.model_port = ntohs(sa.sin_port);
+}
+
+/* Once a task's children are gone: drop the connections they left. */
+static void
+model_drain(void)
+{
+	int fd;
+
+	while ((fd = accept(B.model_fd, NULL, NULL)) >= 0)
+		close(fd);
+}
+
+/* ------------------------------------------------------------ client */
+
+static int
+write_full(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+client_open(struct client *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(B.sock);
+
+	if (n >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, B.sock, n + 1);
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	frame_decoder_init(&c->dec, 0);
+	c->id = 0;
+	return 0;
+}
+
+static void
+client_close(struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	close(c->fd);
+	c->fd = -1;
+	frame_decoder_free(&c->dec);
+}
+
+/* The next whole message, or NULL at EOF, on an error or at `deadline`. */
+static json_t *
+client_read(struct client *c, double deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	json_t *msg;
+	void *p;
+	size_t room;
+	ssize_t n;
+	double left;
+	int rc;
+
+	while ((rc = frame_decoder_next(&c->dec, &msg, NULL)) ==
+	    FRAME_NEED_MORE) {
+		if ((left = deadline - now_s()) <= 0)
+			return NULL;
+		if ((rc = poll(&pfd, 1, (int)(left * 1e3) + 1)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (rc <= 0)
+			continue;	/* the deadline is checked above */
+		if ((p = frame_decoder_reserve(&c->dec, 0, &room)) == NULL)
+			return NULL;
+		if ((n = read(c->fd, p, room)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		frame_decoder_commit(&c->dec, (size_t)n);
+	}
+	return rc == FRAME_OK ? msg : NULL;
+}
+
+/* Give req the next id and send it; returns that id.  Steals req. */
+static json_int_t
+client_send(struct client *c, json_t *req)
+{
+	json_int_t id = ++c->id;
+	unsigned char *buf;
+	size_t len;
+
+	json_object_set_new(req, "id", json_integer(id));
+	if (frame_encode(req, 0, &buf, &len) != FRAME_OK)
+		die("cannot encode a request");
+	json_decref(req);
+	if (write_full(c->fd, buf, len) != 0)
+		die("control socket: %s", strerror(errno));
+	free(buf);
+	return id;
+}
+
+/* ------------------------------------------------------------ events */
+
+static int
+domain_index(const char *name, int n)
+{
+	char *end;
+	long i;
+
+	if (name == NULL || name[0] != 'd')
+		return -1;
+	i = strtol(name + 1, &end, 10);
+	if (*end != '\0' || i < 1 || i > n)
+		return -1;
+	return (int)i - 1;
+}
+
+static void
+take_note(struct run *r, const struct note *nt)
+{
+	if (nt->task != r->task)
+		return;
+	switch (nt->kind) {
+	case N_RUNNING:
+		if (r->running[nt->idx] < 0) {
+			r->running[nt->idx] = nt->t - r->t0;
+			r->nrunning++;
+		}
+		break;
+	case N_ASSIGNED:
+		if (r->assigned[nt->idx] < 0) {
+			r->assigned[nt->idx] = nt->t - r->t0;
+			r->nassigned++;
+		}
+		break;
+	case N_STOPPED:
+		if (!r->stopped[nt->idx]) {
+			r->stopped[nt->idx] = true;
+			r->nstopped++;
+		}
+		break;
+	case N_FATAL:
+		die("domain d%d of task %lld failed; see the log", nt->idx + 1,
+		    (long long)nt->task);
+	case N_FAILED:
+		die("task %lld failed; see the log", (long long)nt->task);
+	}
+}
+
+/* An event on the watch stream: note it if it matters. */
+static void
+on_event(struct run *r, const json_t *ev, double t)
+{
+	const char *what = json_string_value(json_object_get(ev, "event"));
+	const json_t *data = json_object_get(ev, "data");
+	const char *to = json_string_value(json_object_get(data, "to"));
+	struct note nt;
+
+	if (what == NULL)
+		return;
+	nt.task = json_integer_value(json_object_get(ev, "task"));
+	nt.idx = domain_index(json_string_value(json_object_get(ev,
+	    "domain")), r->n);
+	nt.t = t;
+	if (strcmp(what, "domain.state") == 0 && to != NULL && nt.idx >= 0) {
+		if (strcmp(to, "running") == 0)
+			nt.kind = N_RUNNING;
+		else if (strcmp(to, "stopped") == 0)
+			nt.kind = N_STOPPED;
+		else if (strcmp(to, "fatal") == 0)
+			nt.kind = N_FATAL;
+		else
+			return;
+	} else if (strcmp(what, "directive.running") == 0 && nt.idx >= 0) {
+		nt.kind = N_ASSIGNED;
+	} else if (strcmp(what, "task.state") == 0 &&
+	    json_is_string(json_object_get(data, "state")) &&
+	    strcmp(json_string_value(json_object_get(data, "state")),
+	    "failed") == 0) {
+		nt.kind = N_FAILED;
+	} else
+		return;
+	if (r->task != 0) {
+		take_note(r, &nt);
+		return;
+	}
+	if (r->nearly == NOTES_MAX)
+		die("too many events before the submit reply");
+	r->early[r->nearly++] = nt;
+}
+
+static void
+on_reply(struct run *r, json_t *msg)
+{
+	json_int_t re = json_integer_value(json_object_get(msg, "re"));
+	const json_t *e;
+
+	if (re == r->want && r->got == NULL) {
+		r->got = json_incref(msg);
+		return;
+	}
+	if (r->spawns == 0 || re < r->spawn_first || re > r->spawn_last)
+		return;
+	if (!json_is_true(json_object_get(msg, "ok"))) {
+		e = json_object_get(msg, "error");
+		die("spawn refused: %s", json_string_value(json_object_get(e,
+		    "message")));
+	}
+	r->spawn_replies++;
+}
+
+/* Read and handle messages until done(r), or die saying what was late. */
+static void
+pump(struct run *r, bool (*done)(const struct run *), const char *what)
+{
+	double deadline = now_s() + DEADLINE_S;
+	const char *type;
+	json_t *msg;
+	double t;
+
+	while (!done(r)) {
+		if ((msg = client_read(&C, deadline)) == NULL)
+			die("%s: no %s within %d s (%d running, %d assigned, "
+			    "%d stopped of %d)", now_s() >= deadline ?
+			    "timed out" : "connection lost", what, DEADLINE_S,
+			    r->nrunning, r->nassigned, r->nstopped, r->n);
+		t = now_s();
+		type = json_string_value(json_object_get(msg, "type"));
+		if (json_object_get(msg, "re") != NULL)
+			on_reply(r, msg);
+		else if (type != NULL && strcmp(type, "event") == 0)
+			on_event(r, msg, t);
+		json_decref(msg);
+	}
+}
+
+static bool
+got_reply(const struct run *r)
+{
+	return r->got != NULL;
+}
+
+static bool
+all_assigned(const struct run *r)
+{
+	return r->spawn_replies == r->spawns && r->nrunning == r->n &&
+	    r->nassigned == r->n;
+}
+
+static bool
+all_stopped(const struct run *r)
+{
+	return r->nstopped == r->n;
+}
+
+/* Send req and return the reply to it, handling events meanwhile. */
+static json_t *
+call(struct run *r, json_t *req)
+{
+	json_t *reply;
+
+	r->got = NULL;
+	r->want = client_send(&C, req);
+	pump(r, got_reply, "reply");
+	reply = r->got;
+	r->got = NULL;
+	return reply;
+}
+
+/* call(), and die unless the answer is ok. */
+static json_t *
+call_ok(struct run *r, json_t *req, const char *what)
+{
+	json_t *reply = call(r, req);
+	const json_t *e;
+
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		e = json_object_get(reply, "error");
+		die("%s refused: %s", what, json_string_value(json_object_get(e,
+		    "message")));
+	}
+	return reply;
+}
+
+/* ------------------------------------------------------------ daemon */
+
+static void
+write_config(void)
+{
+	FILE *f;
+
+	if ((f = fopen(B.conf, "w")) == NULL)
+		die("%s: %s", B.conf, strerror(errno));
+	fprintf(f, "# bench_assign: no reviews; a model that never answers\n"
+	    "[masterd]\nlog_level = warning\nmax_llm_calls = 10000\n"
+	    "[supervise]\nhello_timeout = 60s\nstop_grace = 10s\n"
+	    "[task]\nmax_reviews = 0\n"
+	    "[llm]\nprovider = chat\nbase_url = http://127.0.0.1:%d/v1\n"
+	    "model = bench\ncontext_tokens = 8000\nmax_tokens = 1000\n"
+	    "timeout = 1h\n", B.model_port);
+	if (fclose(f) != 0)
+		die("%s: %s", B.conf, strerror(errno));
+}
+
+/*
+ * No systemd here, whatever our own environment says; no MASTERD_*
+ * override of the configuration, and no key sent anywhere.
+ */
+static void
+clean_env(void)
+{
+	static const char *const vars[] = { "NOTIFY_SOCKET", "LISTEN_PID",
+	    "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
+	    "INVOCATION_ID", "JOURNAL_STREAM", "OPENAI_API_KEY",
+	    "ANTHROPIC_API_KEY", "CREDENTIALS_DIRECTORY" };
+	extern char **environ;
+	char name[256];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	for (size_t i = 0; environ[i] != NULL; ) {
+		n = strcspn(environ[i], "=");
+		if (strncmp(environ[i], "MASTERD_", 8) != 0 ||
+		    n >= sizeof(name)) {
+			i++;
+			continue;
+		}
+		memcpy(name, environ[i], n);
+		name[n] = '\0';
+		unsetenv(name);
+	}
+}
+
+static void
+start_masterd(void)
+{
+	double t0;
+	int fd, status;
+
+	write_config();
+	fflush(stdout);
+	fflush(stderr);
+	if ((B.pid = fork()) == -1)
+		die("fork: %s", strerror(errno));
+	if (B.pid == 0) {
+		if ((fd = open(B.log, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600)) < 0)
+			_exit(127);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+		if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+			dup2(fd, STDIN_FILENO);
+			close(fd);
+		}
+		clean_env();
+		execl(B.masterd, "masterd", "-f", "-c", B.conf, "-d", B.state,
+		    "-s", B.sock, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", B.masterd, strerror(errno));
+		_exit(127);
+	}
+	t0 = now_s();
+	while (client_open(&C) != 0) {
+		if (waitpid(B.pid, &status, WNOHANG) == B.pid) {
+			B.pid = 0;
+			die("masterd exited during start-up (status %#x)",
+			    status);
+		}
+		if (now_s() - t0 > DEADLINE_S)
+			die("masterd does not answer after %d s", DEADLINE_S);
+		sleep_ms(20);
+	}
+}
+
+static void
+stop_masterd(void)
+{
+	struct run r = { 0 };
+	int status;
+
+	json_decref(call_ok(&r, json_pack("{s:s}", "type", "stop"), "stop"));
+	client_close(&C);
+	if ((status = wait_exit(DEADLINE_S)) == -1)
+		die("masterd did not exit after stop");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		die("masterd exited with status %#x", status);
+}
+
+/* ------------------------------------------------------------ memory */
+
+/* A field of /proc/PID/status or smaps_rollup, in KiB; -1 if unknown. */
+static long
+proc_kib(pid_t pid, const char *file, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			kib = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kib;
+}
+
+/* A fresh status reply. */
+static json_t *
+status(struct run *r)
+{
+	return call_ok(r, json_pack("{s:s}", "type", "status"), "status");
+}
+
+/* The pids of the task's children, their number, and how many are busy. */
+static int
+task_pids(const json_t *st, int64_t task, pid_t *pids, int *busy)
+{
+	const json_t *ch;
+	size_t i;
+	int n = 0;
+
+	*busy = 0;
+	json_array_foreach(json_object_get(st, "children"), i, ch) {
+		if (json_integer_value(json_object_get(ch, "task")) != task ||
+		    n == NMAX)
+			continue;
+		pids[n++] = (pid_t)json_integer_value(json_object_get(ch,
+		    "pid"));
+		if (json_is_true(json_object_get(ch, "busy")))
+			(*busy)++;
+	}
+	return n;
+}
+
+/*
+ * With the run's children all waiting on the model: masterd and one
+ * child.  Then pause the task, wait until no child holds a request, and
+ * read masterd, one child and all the children again.
+ */
+static void
+measure_task(struct run *r, struct memory *m)
+{
+	pid_t pids[NMAX];
+	json_t *st;
+	double t0;
+	int n, busy;
+
+	st = status(r);
+	n = task_pids(st, r->task, pids, &busy);
+	json_decref(st);
+	if (n != r->n)
+		die("status shows %d children of %d", n, r->n);
+	m->nchildren = n;
+	m->md_busy = proc_kib(B.pid, "status", "VmRSS");
+	m->child_busy_rss = proc_kib(pids[0], "status", "VmRSS");
+	m->child_busy_pss = proc_kib(pids[0], "smaps_rollup", "Pss");
+
+	json_decref(call_ok(r, json_pack("{s:s, s:I}", "type", "pause",
+	    "task", (json_int_t)r->task), "pause"));
+	t0 = now_s();
+	for (;;) {
+		st = status(r);
+		n = task_pids(st, r->task, pids, &busy);
+		json_decref(st);
+		if (busy == 0)
+			break;
+		if (now_s() - t0 > DEADLINE_S)
+			die("%d children still busy %d s after pause", busy,
+			    DEADLINE_S);
+		sleep_ms(POLL_MS);
+	}
+	sleep_ms(200);		/* let them free what the request held */
+	m->md_paused = proc_kib(B.pid, "status", "VmRSS");
+	m->child_idle_rss = proc_kib(pids[0], "status", "VmRSS");
+	m->child_idle_pss = proc_kib(pids[0], "smaps_rollup", "Pss");
+	m->children_pss = 0;
+	for (int i = 0; i < n; i++) {
+		long v = proc_kib(pids[i], "smaps_rollup", "Pss");
+
+		if (v < 0 || m->children_pss < 0)
+			m->children_pss = -1;
+		else
+			m->children_pss += v;
+	}
+}
+
+/* ------------------------------------------------------------ runs */
+
+static json_t *
+domain_names(int from, int to)
+{
+	json_t *a = json_array();
+	char name[16];
+
+	for (int i = from; i < to; i++) {
+		snprintf(name, sizeof(name), "d%d", i + 1);
+		json_array_append_new(a, json_string(name));
+	}
+	return a;
+}
+
+/* The K of an "at most K domains" refusal, or 0. */
+static int
+refused_cap(const json_t *reply)
+{
+	const char *msg = json_string_value(json_object_get(json_object_get(
+	    reply, "error"), "message"));
+	const char *p;
+
+	if (msg == NULL || (p = strstr(msg, "at most ")) == NULL)
+		return 0;
+	return atoi(p + strlen("at most "));
+}
+
+static double
+max_of(const double *v, int n)
+{
+	double m = 0;
+
+	for (int i = 0; i < n; i++)
+		if (v[i] > m)
+			m = v[i];
+	return m;
+}
+
+/*
+ * Submit n domains and wait until every one is assigned; returns false
+ * when submit refused that many (B.cap is then set; nothing was made).
+ */
+static bool
+submit(struct run *r, int n)
+{
+	json_t *req, *reply, *many;
+	unsigned char *buf = NULL, *p;
+	size_t len, total = 0;
+	int first = B.cap > 0 && n > B.cap ? B.cap : n, k;
+
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	for (int i = 0; i < n; i++)
+		r->running[i] = r->assigned[i] = -1;
+	req = json_pack("{s:s, s:s, s:o}", "type", "submit", "text", "bench",
+	    "domains", domain_names(0, first));
+	r->t0 = now_s();
+	reply = call(r, req);
+	r->reply = now_s() - r->t0;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		if (B.cap == 0 && (k = refused_cap(reply)) > 0 && k < n) {
+			B.cap = k;
+			json_decref(reply);
+			return false;
+		}
+		die("submit refused: %s", json_string_value(json_object_get(
+		    json_object_get(reply, "error"), "message")));
+	}
+	r->task = json_integer_value(json_object_get(reply, "task"));
+	json_decref(reply);
+	for (size_t i = 0; i < r->nearly; i++)
+		take_note(r, &r->early[i]);
+
+	/* The rest, all at once, as a script would. */
+	if (first < n) {
+		many = domain_names(first, n);
+		r->spawns = n - first;
+		for (int i = 0; i < r->spawns; i++) {
+			json_int_t id = ++C.id;
+
+			if (i == 0)
+				r->spawn_first = id;
+			r->spawn_last = id;
+			req = json_pack("{s:s, s:I, s:I, s:O}", "type", "spawn",
+			    "id", id, "task", (json_int_t)r->task, "domain",
+			    json_array_get(many, (size_t)i));
+			if (frame_encode(req, 0, &p, &len) != FRAME_OK ||
+			    (buf = realloc(buf, total + len)) == NULL)
+				die("cannot encode spawn");
+			memcpy(buf + total, p, len);
+			total += len;
+			free(p);
+			json_decref(req);
+		}
+		json_decref(many);
+		if (write_full(C.fd, buf, total) != 0)
+			die("control socket: %s", strerror(errno));
+		free(buf);
+	}
+	pump(r, all_assigned, "directive.running for every domain");
+	return true;
+}
+
+/* Cancel the run's task and wait until all its children have stopped. */
+static void
+cancel(struct run *r)
+{
+	json_decref(call_ok(r, json_pack("{s:s, s:I}", "type", "cancel",
+	    "task", (json_int_t)r->task), "cancel"));
+	pump(r, all_stopped, "stop of every child");
+	model_drain();
+}
+
+/* One run of n domains; fills t, and m when given. */
+static void
+run_once(int n, struct timing *t, struct memory *m)
+{
+	static struct run r;
+
+	while (!submit(&r, n))
+		;
+	t->reply = r.reply * 1e3;
+	t->running = max_of(r.running, n) * 1e3;
+	t->assigned = max_of(r.assigned, n) * 1e3;
+	if (m != NULL)
+		measure_task(&r, m);
+	cancel(&r);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Best and median of RUNS values (sorted in place). */
+static void
+best_median(double *v, double *best, double *median)
+{
+	qsort(v, RUNS, sizeof(*v), cmp_double);
+	*best = v[0];
+	*median = v[RUNS / 2];
+}
+
+/* ------------------------------------------------------------ output */
+
+static void
+mib(char *buf, size_t len, long kib)
+{
+	if (kib < 0)
+		snprintf(buf, len, "n/a");
+	else
+		snprintf(buf, len, "%.1f MiB", (double)kib / 1024);
+}
+
+static void
+print_mem(const char *what, long rss, long pss)
+{
+	char a[32], b[32];
+
+	mib(a, sizeof(a), rss);
+	mib(b, sizeof(b), pss);
+	printf("%-42s %10s %10s\n", what, rss == -2 ? "" : a,
+	    pss == -2 ? "" : b);
+}
+
+static const char *
+met(bool yes)
+{
+	return yes ? "yes" : "no";
+}
+
+/* ------------------------------------------------------------ main */
+
+static void
+make_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(B.dir, sizeof(B.dir), "%s/masterd-bench.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(B.dir) == NULL) {
+		fprintf(stderr, "bench_assign: mkdtemp %s: %s\n", B.dir,
+		    strerror(errno));
+		exit(1);
+	}
+	snprintf(B.state, sizeof(B.state), "%s/state", B.dir);
+	snprintf(B.sock, sizeof(B.sock), "%s/control.sock", B.dir);
+	snprintf(B.conf, sizeof(B.conf), "%s/masterd.conf", B.dir);
+	snprintf(B.log, sizeof(B.log), "%s/masterd.log", B.dir);
+	if (strlen(B.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		die("socket path too long; set TMPDIR to a shorter directory");
+	if (mkdir(B.state, 0700) != 0)
+		die("mkdir %s: %s", B.state, strerror(errno));
+}
+
+/* Is path, or the file `beside` in path's directory, executable? */
+static bool
+executable(const char *path, const char *beside)
+{
+	char buf[1024];
+	const char *slash = strrchr(path, '/');
+
+	if (beside == NULL)
+		snprintf(buf, sizeof(buf), "%s", path);
+	else if (slash == NULL)
+		snprintf(buf, sizeof(buf), "%s", beside);
+	else
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path), path,
+		    beside);
+	if (access(buf, X_OK) == 0)
+		return true;
+	fprintf(stderr, "bench_assign: %s: %s\n", buf, strerror(errno));
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static double reply[NSIZES][RUNS], running[NSIZES][RUNS],
+	    assigned[NSIZES][RUNS];
+	struct memory m = { .md_idle = -1 };
+	struct timing t;
+	struct run r = { 0 };
+	double rb, rm, ab, am, pb, pm, assign_max = 0;
+	char how[40];
+	json_t *reply_watch;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: bench_assign MASTERD\n");
+		return 2;
+	}
+	B.masterd = argv[1];
+	if (!executable(B.masterd, NULL) ||
+	    !executable(B.masterd, "masterd-child"))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	make_dir();
+	model_open();
+	start_masterd();
+	reply_watch = call_ok(&r, json_pack("{s:s}", "type", "watch"),
+	    "watch");
+	json_decref(reply_watch);
+	sleep_ms(200);
+	m.md_idle = proc_kib(B.pid, "status", "VmRSS");
+
+	/* Warm-up: page cache, the registry's first pages, the dynamic
+	 * linker's caches. */
+	run_once(sizes[0], &t, NULL);
+	for (size_t s = 0; s < NSIZES; s++) {
+		for (int i = 0; i < RUNS; i++) {
+			run_once(sizes[s], &t, sizes[s] == NMAX &&
+			    i == RUNS - 1 ? &m : NULL);
+			reply[s][i] = t.reply;
+			running[s][i] = t.running;
+			assigned[s][i] = t.assigned;
+		}
+	}
+	sleep_ms(200);
+	m.md_after = proc_kib(B.pid, "status", "VmRSS");
+
+	printf("model: a loopback port that never answers; the clock stops "
+	    "at directive.running\n\n");
+	printf("submit to every child assigned, ms from sending submit "
+	    "(best / median of %d runs)\n", RUNS);
+	printf("%7s  %-22s %8s %15s %15s %10s\n", "domains", "requests",
+	    "reply", "all running", "all assigned", "per domain");
+	for (size_t s = 0; s < NSIZES; s++) {
+		int n = sizes[s];
+
+		if (B.cap > 0 && n > B.cap)
+			snprintf(how, sizeof(how), "submit %d + %d spawn",
+			    B.cap, n - B.cap);
+		else
+			snprintf(how, sizeof(how), "submit");
+		best_median(reply[s], &pb, &pm);
+		best_median(running[s], &rb, &rm);
+		best_median(assigned[s], &ab, &am);
+		printf("%7d  %-22s %8.1f %7.1f /%6.1f %7.1f /%6.1f %10.2f\n",
+		    n, how, pm, rb, rm, ab, am, am / n);
+		if (n == NMAX)
+			assign_max = am;
+	}
+	printf("(reply: the submit reply, median; all running: the last "
+	    "domain.state to running;\n all assigned: the last "
+	    "directive.running, sent right after task.assign;\n one warm-up "
+	    "run of %d domains not counted)\n", sizes[0]);
+
+	printf("\n%-42s %10s %10s\n", "memory", "VmRSS", "Pss");
+	print_mem("masterd, no task yet", m.md_idle, -2);
+	print_mem("masterd, 100 domains waiting on the model", m.md_busy, -2);
+	print_mem("masterd, 100 domains, task paused", m.md_paused, -2);
+	print_mem("masterd, no task, after the runs", m.md_after, -2);
+	print_mem("one child, waiting on the model", m.child_busy_rss,
+	    m.child_busy_pss);
+	print_mem("one child, idle (task paused)", m.child_idle_rss,
+	    m.child_idle_pss);
+	print_mem("100 idle children, Pss summed", -2, m.children_pss);
+
+	printf("\n%-42s %14s %5s\n", "aim", "measured", "met");
+	printf("%-42s %11.0f ms %5s\n", "100 domains assigned in under 1 s",
+	    assign_max, met(assign_max < AIM_ASSIGN_MS));
+	printf("%-42s %10.1f MiB %5s\n", "masterd under 16 MiB, 100 domains",
+	    (double)(m.md_busy > m.md_paused ? m.md_busy : m.md_paused) /
+	    1024, met(m.md_busy >= 0 && m.md_busy < AIM_MASTERD_KIB &&
+	    m.md_paused < AIM_MASTERD_KIB));
+	printf("%-42s %10.1f MiB %5s\n", "an idle child under 8 MiB VmRSS",
+	    (double)m.child_idle_rss / 1024, met(m.child_idle_rss >= 0 &&
+	    m.child_idle_rss < AIM_CHILD_KIB));
+
+	stop_masterd();
+	close(B.model_fd);
+	remove_dir();
+	return 0;
+}
