@@ -444,18 +444,22 @@ print_scoreboard(const json_t *score)
 
 	if (json_array_size(score) == 0)
 		return;
-	printf("\n%-16s %6s %8s %11s %10s %10s %9s\n", "DOMAIN", "ROUNDS",
-	    "ACCEPTED", "CHECKS PASS", "TOKENS IN", "TOKENS OUT", "COST");
+	printf("\n%-16s %6s %8s %11s %9s %10s %10s %9s %7s\n", "DOMAIN",
+	    "ROUNDS", "ACCEPTED", "CHECKS PASS", "DIR OK/KO", "TOKENS IN",
+	    "TOKENS OUT", "COST", "TIME s");
 	json_array_foreach(score, i, d) {
-		char pass[16] = "-";
+		char pass[16] = "-", dirs[24];
 
 		if (num(d, "checks_run") > 0)
 			snprintf(pass, sizeof(pass), "%lld/%lld",
 			    num(d, "checks_passed"), num(d, "checks_run"));
-		printf("%-16s %6lld %8lld %11s %10lld %10lld %9.4f\n",
+		snprintf(dirs, sizeof(dirs), "%lld/%lld",
+		    num(d, "directives_done"), num(d, "directives_failed"));
+		printf("%-16s %6lld %8lld %11s %9s %10lld %10lld %9.4f %7.1f\n",
 		    str(d, "domain"), num(d, "rounds"), num(d, "accepted"),
-		    pass, num(d, "tokens_in"), num(d, "tokens_out"),
-		    json_number_value(json_object_get(d, "cost")));
+		    pass, dirs, num(d, "tokens_in"), num(d, "tokens_out"),
+		    json_number_value(json_object_get(d, "cost")),
+		    (double)num(d, "duration_ms") / 1000.0);
 	}
 }
 

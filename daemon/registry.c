@@ -216,7 +216,8 @@ static const struct col score_cols[] = {
 	{ "checks_run", C_INT }, { "checks_passed", C_INT },
 	{ "tokens_in", C_INT }, { "tokens_out", C_INT },
 	{ "tokens_cached", C_INT }, { "cost", C_REAL },
-	{ "duration_ms", C_INT },
+	{ "duration_ms", C_INT }, { "directives_done", C_INT },
+	{ "directives_failed", C_INT },
 };
 
 static const struct col id_cols[] = { { NULL, C_INT } };
@@ -367,7 +368,11 @@ static const struct stmt_def {
 	    "   AND r.stage != 'checks'), 0),"
 	    " coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),"
 	    " coalesce(sum(r.tokens_cached), 0), coalesce(sum(r.cost), 0),"
-	    " coalesce(sum(r.duration_ms), 0)"
+	    " coalesce(sum(r.duration_ms), 0),"
+	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	    "   AND x.state = 'done'),"
+	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	    "   AND x.state IN ('failed', 'dropped'))"
 	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
 	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
 	    SHAPE(score_cols) },

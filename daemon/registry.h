@@ -152,7 +152,7 @@ int registry_round_add(struct registry *, int64_t task, int64_t domain,
 json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
 /* Per domain of the task: {"domain","rounds","accepted","checks_run",
  * "checks_passed","tokens_in","tokens_out","tokens_cached","cost",
- * "duration_ms"}. */
+ * "duration_ms","directives_done","directives_failed"}. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
 
 /* A consistent copy of the database at path (SQLite's online backup),

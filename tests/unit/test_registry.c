@@ -1228,9 +1228,13 @@ test_rounds_and_scoreboard(void **state)
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 
+	assert_int_equal(registry_directive_set_state(f->r, d,
+	    DIRECTIVE_DONE, NULL), 0);
 	score = registry_scoreboard(f->r, task);
 	assert_int_equal(json_array_size(score), 2);
 	row = json_array_get(score, 0);
+	assert_int_equal(jint(row, "directives_done"), 1);
+	assert_int_equal(jint(row, "directives_failed"), 0);
 	assert_int_equal(jint(row, "rounds"), 2);
 	assert_int_equal(jint(row, "accepted"), 1);
 	assert_int_equal(jint(row, "checks_run"), 2);
