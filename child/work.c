@@ -56,6 +56,7 @@ struct work_round {
 };
 
 static void ask(struct work_round *, const char *text);
+static int apply_one(int, const struct answer_file *, const char **);
 static void maybe_start(struct child_ctx *);
 static void flush_delta(struct child_ctx *);
 
@@ -209,14 +210,13 @@ fail(struct work_round *w, const char *stage, const char *code,
 /* ---------------------------------------------------------- commit */
 
 static void
-publish(struct work_round *w)
+publish(struct child_ctx *cx, const json_t *doc)
 {
-	struct child_ctx *cx = w->cx;
 	json_t *canon, *m;
 
-	if (w->answer.interface == NULL)
+	if (doc == NULL)
 		return;
-	canon = iface_canonical(w->answer.interface);
+	canon = iface_canonical(doc);
 	if (canon == NULL || (cx->published != NULL &&
 	    json_equal(canon, cx->published))) {
 		json_decref(canon);
@@ -228,6 +228,59 @@ publish(struct work_round *w)
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set(m, "interface", canon);
 	child_send(cx, m);
+}
+
+/*
+ * The interface travels with the code: <domain>/.interface.json in the
+ * commit, so that a child that restarts after committing (before the
+ * master heard of it) can still publish what it committed.
+ */
+#define INTERFACE_FILE ".interface.json"
+
+static void
+keep_interface(struct work_round *w)
+{
+	struct child_ctx *cx = w->cx;
+	struct answer_file f = { .path = INTERFACE_FILE };
+	char folder[4096], *text;
+	const char *why;
+	json_t *canon;
+	int dirfd;
+
+	if (w->answer.interface == NULL ||
+	    (canon = iface_canonical(w->answer.interface)) == NULL)
+		return;
+	text = json_dumps(canon, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(canon);
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	dirfd = open(folder, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (text != NULL && dirfd >= 0) {
+		f.content = text;
+		f.len = strlen(text);
+		if (apply_one(dirfd, &f, &why) != 0)
+			log_warn("%s not kept: %s", INTERFACE_FILE, why);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	free(text);
+}
+
+/* The interface a commit carries, for a round found already committed. */
+static json_t *
+committed_interface(struct child_ctx *cx)
+{
+	char path[4096], err[256];
+	json_t *doc;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", cx->worktree, cx->domain,
+	    INTERFACE_FILE);
+	if ((doc = json_load_file(path, 0, NULL)) == NULL)
+		return NULL;
+	if (iface_validate(doc, cx->domain, err, sizeof(err)) != 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 static void
@@ -244,6 +297,7 @@ commit_round(struct work_round *w)
 		fail(w, "commit", "internal", "out of memory");
 		return;
 	}
+	keep_interface(w);
 	rc = repo_commit(cx->worktree, cx->domain, message, oid, err,
 	    sizeof(err));
 	free(message);
@@ -251,7 +305,7 @@ commit_round(struct work_round *w)
 		fail(w, "commit", "git", err);
 		return;
 	}
-	publish(w);
+	publish(cx, w->answer.interface);
 	report_round(w, true, "commit", rc == REPO_UNCHANGED ? NULL : oid,
 	    NULL);
 	finish(w, rc == REPO_UNCHANGED ? NULL : oid, NULL, NULL, 0);
@@ -744,12 +798,21 @@ start(struct child_ctx *cx, json_t *msg)
 	cx->round = w;
 	log_info("directive %lld: %s", (long long)w->directive,
 	    json_string_value(json_object_get(msg, "text")));
+	if (prepare_tree(cx, w, err, sizeof(err)) != 0) {
+		finish(w, NULL, "git", err, 0);
+		return;
+	}
+	/* Committed before the master heard of it: report, do not redo. */
 	if (already_committed(cx, w->directive, oid)) {
+		json_t *doc = committed_interface(cx);
+
+		publish(cx, doc);
+		json_decref(doc);
+		report_round(w, true, "commit", oid, NULL);
 		finish(w, oid, NULL, NULL, 0);
 		return;
 	}
-	if (prepare_tree(cx, w, err, sizeof(err)) != 0 ||
-	    repo_files(cx->worktree, cx->domain, &files, err,
+	if (repo_files(cx->worktree, cx->domain, &files, err,
 	    sizeof(err)) != 0) {
 		finish(w, NULL, "git", err, 0);
 		return;

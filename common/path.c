@@ -12,6 +12,8 @@
 
 #include "common/path.h"
 
+#define PATH_DEPTH_MAX 32
+
 static int
 refuse(const char **why, const char *reason, int err)
 {
@@ -40,6 +42,7 @@ path_normalise(const char *in, unsigned opts, char *out, size_t outlen,
 {
 	const char *p = in, *bad;
 	size_t o = 0;
+	int depth = 0;
 
 	if (in == NULL || *in == '\0')
 		return refuse(why, "empty path", EINVAL);
@@ -66,6 +69,9 @@ path_normalise(const char *in, unsigned opts, char *out, size_t outlen,
 			return refuse(why, bad, EPERM);
 		if (o + (o > 0) + n + 1 > outlen || o + n >= PATH_MAX)
 			return refuse(why, "path too long", ENAMETOOLONG);
+		/* git refuses trees nested deeper than 100: stay well below. */
+		if (++depth > PATH_DEPTH_MAX)
+			return refuse(why, "path nested too deep", EINVAL);
 		if (o > 0)
 			out[o++] = '/';
 		memcpy(out + o, c, n);

@@ -363,6 +363,7 @@ on_all_children_stopped(struct masterd *md)
 	uv_close((uv_handle_t *)&md->sig_int, NULL);
 	uv_close((uv_handle_t *)&md->sig_hup, NULL);
 	uv_close((uv_handle_t *)&md->stop_timer, NULL);
+	uv_close((uv_handle_t *)&md->tick, NULL);
 	notify_close(md);
 }
 
@@ -382,6 +383,7 @@ masterd_stop(struct masterd *md, const char *why)
 	if (md->stopping)
 		return;
 	md->stopping = true;
+	uv_timer_stop(&md->tick);
 	log_notice("stopping: %s", why);
 	notify_send(md, "STOPPING=1");
 	notify_status(md);
@@ -399,6 +401,17 @@ masterd_next_id(struct masterd *md)
 
 /* ---------------------------------------------------------- main */
 
+#define TICK_MS 5000
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct masterd *md = t->data;
+
+	if (!md->stopping)
+		tasks_tick(md);
+}
+
 static int
 start(struct masterd *md)
 {
@@ -411,6 +424,8 @@ start(struct masterd *md)
 	uv_signal_start(&md->sig_hup, on_signal, SIGHUP);
 	uv_timer_init(md->loop, &md->stop_timer);
 	md->stop_timer.data = md;
+	uv_timer_init(md->loop, &md->tick);
+	md->tick.data = md;
 	signal(SIGPIPE, SIG_IGN);
 	notify_init(md);
 	if (open_state(md) != 0 || publish_config(md) != 0 ||
@@ -418,6 +433,7 @@ start(struct masterd *md)
 		return -1;
 	md->started_ms = uv_now(md->loop);
 	tasks_resume_all(md);
+	uv_timer_start(&md->tick, on_tick, TICK_MS, TICK_MS);
 	notify_send(md, "READY=1\nMAINPID=%ld", (long)getpid());
 	notify_status(md);
 	log_notice("masterd %s ready: state %s, socket %s, child %s",

@@ -479,10 +479,15 @@ human_task(json_t *r)
 	if (json_array_size(json_object_get(r, "directives")) > 0) {
 		printf("\n%-6s %-16s %-8s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
 		    "STATE", "TEXT");
-		json_array_foreach(json_object_get(r, "directives"), i, d)
+		json_array_foreach(json_object_get(r, "directives"), i, d) {
 			printf("%-6lld %-16s %-8s %-9s %.50s\n", num(d, "id"),
 			    str(d, "domain"), str(d, "source"),
 			    str(d, "state"), str(d, "text"));
+			/* Why it did not get done, where it did not. */
+			if (json_is_string(json_object_get(d, "reason")) &&
+			    strcmp(str(d, "state"), "done") != 0)
+				printf("%-6s %.110s\n", "", str(d, "reason"));
+		}
 	}
 }
 

@@ -60,6 +60,7 @@ struct masterd {
 
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stop_timer;
+	uv_timer_t tick;		/* housekeeping, every few seconds */
 
 	int lock_fd;
 	int verbose;			/* -v: debug logging across reloads */

@@ -340,6 +340,53 @@ dispatch_task(struct masterd *md, int64_t task)
 	}
 }
 
+/*
+ * Directives the registry says are running but no child works on (a
+ * write that failed, say on a full disk, or a child that went away):
+ * back to the queue, so the task cannot stall on them.
+ */
+static void
+requeue_orphans(struct masterd *md, int64_t task)
+{
+	json_t *dirs = registry_directives(md->reg, task, 0), *d;
+	struct child *c;
+	size_t i;
+
+	json_array_foreach(dirs, i, d) {
+		json_int_t id = json_integer_value(json_object_get(d, "id"));
+		const char *dom = json_string_value(json_object_get(d,
+		    "domain"));
+
+		if (strcmp(json_string_value(json_object_get(d, "state")),
+		    DIRECTIVE_RUNNING) != 0 || dom == NULL)
+			continue;
+		c = child_find(md, task, dom);
+		if (c != NULL && c->busy && c->directive == id)
+			continue;
+		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED,
+		    "no child was working on it; requeued");
+	}
+	json_decref(dirs);
+}
+
+/* Every few seconds: what events alone would not notice (time budgets,
+ * writes that failed and can be retried now). */
+void
+tasks_tick(struct masterd *md)
+{
+	json_t *tasks = registry_tasks_unfinished(md->reg), *t;
+	size_t i;
+
+	json_array_foreach(tasks, i, t) {
+		int64_t id = json_is_integer(t) ? json_integer_value(t) :
+		    json_integer_value(json_object_get(t, "id"));
+
+		engine_check_limits(md, id);
+	}
+	json_decref(tasks);
+	tasks_kick(md, 0);
+}
+
 void
 tasks_kick(struct masterd *md, int64_t task)
 {
@@ -359,6 +406,7 @@ tasks_kick(struct masterd *md, int64_t task)
 
 		if (!task_runnable(md, t))
 			continue;
+		requeue_orphans(md, t);
 		dispatch_task(md, t);
 		/* A task with nothing left to hand out takes its next step. */
 		engine_idle(md, t);

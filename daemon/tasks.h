@@ -42,6 +42,8 @@ int tasks_add_domain(struct masterd *, int64_t task, const char *name,
 int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
     const char *source, const char *text, int priority, json_t **out,
     char *err, size_t errlen);
+/* The periodic housekeeping: limits, and work a failed write left. */
+void tasks_tick(struct masterd *);
 /* Hand queued directives to idle children of the task (0: all tasks). */
 void tasks_kick(struct masterd *, int64_t task);
 

@@ -122,12 +122,24 @@ test_normalise_length(void **state)
 
 	/* The whole path: PATH_MAX and beyond is refused. */
 	while (o < PATH_MAX + 100) {
-		memset(in + o, 'd', 99);
-		in[o + 99] = '/';
-		o += 100;
+		memset(in + o, 'd', 199);
+		in[o + 199] = '/';
+		o += 200;
 	}
 	in[o] = '\0';
 	expect_refused(in, 0, "too long");
+
+	/* Depth: 32 components are fine, 33 are not (git stops at 100). */
+	for (o = 0; o < 32; o++) {
+		in[2 * o] = 'd';
+		in[2 * o + 1] = '/';
+	}
+	in[63] = '\0';
+	assert_int_equal(path_normalise(in, 0, out, sizeof(out), &why), 0);
+	in[63] = '/';
+	in[64] = 'd';
+	in[65] = '\0';
+	expect_refused(in, 0, "nested too deep");
 
 	/* The output buffer: an exact fit works, one byte less does not. */
 	assert_int_equal(path_normalise("./abc//def/", 0, out, 8, &why), 0);
