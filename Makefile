@@ -80,7 +80,7 @@ PROGRAMS = $(if $(wildcard $(DAEMON_MAIN)),$(MASTERD)) \
 	   $(if $(wildcard $(CTL_SRC)),$(MASTERCTL)) \
 	   $(if $(wildcard $(CHILD_MAIN)),$(CHILD))
 
-.PHONY: all check test unit e2e deps fuzz-deps sanitize fuzz fuzz-build bench demo \
+.PHONY: all check test unit e2e deps fuzz-deps sanitize fuzz fuzz-build bench demo soak-full \
 	install uninstall clean
 .DEFAULT_GOAL := all
 # Keep test and fuzz objects between builds.
@@ -165,6 +165,10 @@ fuzz: fuzz-deps
 	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run build/fuzz/fuzz
 
 fuzz-build: $(FUZZ_BINS)
+
+# The full soak: 30 tasks of 3 domains with faults (make check runs 6).
+soak-full: all
+	@BUILD=$(BUILD) SOAK_TASKS=30 sh tests/soak/soak.sh
 
 bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) sh tests/bench/run

@@ -32,6 +32,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,8 +947,39 @@ cleanup:
 	return rc;
 }
 
+static int worktree_locked(const char *, const char *, const char *, char *,
+    size_t);
+
+/*
+ * Sibling children of a task create their worktrees at the same moment,
+ * and libgit2 1.5's git_worktree_add is not safe against that (it checks,
+ * then creates, repo.git/worktrees): one process at a time, by a lock file
+ * in the repository.
+ */
 int
 repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
+    char *err, size_t errlen)
+{
+	char lock[4096];
+	int fd, rc;
+
+	snprintf(lock, sizeof(lock), "%s/masterd-worktrees.lock", gitdir);
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return fail(err, errlen, "%s: %s", lock, strerror(errno));
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return fail(err, errlen, "locking %s: %s", lock,
+			    strerror(errno));
+		}
+	}
+	rc = worktree_locked(gitdir, wtdir, domain, err, errlen);
+	close(fd);		/* releases the lock */
+	return rc;
+}
+
+static int
+worktree_locked(const char *gitdir, const char *wtdir, const char *domain,
     char *err, size_t errlen)
 {
 	git_worktree_prune_options po;

@@ -103,7 +103,7 @@ child_new(struct masterd *md, int64_t task, int64_t domain, const char *name)
 	c->timer.data = c;
 	c->kill_timer.data = c;
 	c->hold_timer.data = c;
-	c->handles = 3;
+	c->handles = 3;		/* the timers; a process adds one */
 	TAILQ_INSERT_TAIL(&md->children, c, entry);
 	md->nchildren++;
 	return c;
@@ -183,7 +183,7 @@ on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	c->exit_status = status;
 	c->term_signal = sig;
 	c->proc_running = false;
-	uv_close((uv_handle_t *)p, NULL);
+	uv_close((uv_handle_t *)p, on_handle_closed);
 	/* The socket may be held open by a grandchild; do not wait for it. */
 	if (c->ch_running)
 		channel_close(&c->ch, NULL);
@@ -228,6 +228,8 @@ spawn_process(struct child *c, int fd)
 	opt.exit_cb = on_exit_cb;
 	opt.flags = UV_PROCESS_DETACHED;
 	c->proc.data = c;
+	/* Initialised even when the spawn fails: counted until closed. */
+	c->handles++;
 	return uv_spawn(c->md->loop, &c->proc, &opt);
 }
 
@@ -252,7 +254,7 @@ child_start(struct child *c)
 		close(sv[1]);
 		snprintf(c->reason, sizeof(c->reason), "cannot start %s: %s",
 		    md->child_path, uv_strerror(rc));
-		uv_close((uv_handle_t *)&c->proc, NULL);
+		uv_close((uv_handle_t *)&c->proc, on_handle_closed);
 		return -1;
 	}
 	close(sv[1]);

@@ -324,7 +324,9 @@ dispatch_task(struct masterd *md, int64_t task)
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->task != task || c->planner)
 			continue;
-		busy = busy || c->busy;
+		/* A provider still starting is not a cycle: wait for it. */
+		busy = busy || c->busy || c->state == CHILD_STARTING ||
+		    c->state == CHILD_BACKOFF;
 		if (!can_take_work(md, c))
 			continue;
 		if (dispatch_one(c, true))

@@ -2,12 +2,12 @@
 # in `status`; a child that keeps dying is marked fatal with the reason
 # visible, and `masterctl restart` brings it back.
 . "$(dirname "$0")/lib.subr"
-write_config </dev/null
+stalling_model >"$T/llm.conf"
+write_config <"$T/llm.conf"
 start_masterd
 
-# No model here: the task is paused so that its children stay up idle.
+# The model holds every call: the children stay up, busy.
 ctl submit "supervision test" --domains alpha,beta >/dev/null || fail submit
-ctl pause 1 >/dev/null || fail pause
 wait_until "two running children" all_running 2
 
 pid=$(child_pid alpha)

@@ -22,11 +22,11 @@ PY
 LISTENER=$!
 wait_until "notify socket" test -S "$T/notify.sock"
 
-write_config </dev/null
+stalling_model >"$T/llm.conf"
+write_config <"$T/llm.conf"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 start_masterd
 wait_until "READY=1" grep -q "READY=1" "$T/notify.log"
 ctl submit "notify test" --domains one >/dev/null || fail submit
-ctl pause 1 >/dev/null || fail pause	# no model here: keep the child idle
 wait_until "STATUS with a running domain" grep -q "STATUS=1 domains, 1 running" "$T/notify.log"
 wait_until "two watchdog pings" sh -c "[ \$(grep -c WATCHDOG=1 '$T/notify.log') -ge 2 ]"
 ok "READY, STATUS and WATCHDOG sent"
