@@ -182,9 +182,9 @@ demo: deps
 DEB_BUILD = make gcc pkg-config libuv1-dev libcurl4-openssl-dev \
 	libjansson-dev libgit2-dev libsqlite3-dev libcmocka-dev
 # python3: the test LLM server and the scripted children; git: to inspect
-# the task repositories; systemd:
-# systemd-analyze, which checks the units.
-DEB_TEST  = python3 systemd git
+# the task repositories; systemd: systemd-analyze, which checks the units;
+# valgrind: the leak check of the soak test; sqlite3: integrity checks.
+DEB_TEST  = python3 systemd git valgrind sqlite3
 DEB_FUZZ  = clang libclang-rt-dev
 deps:
 	@sh tools/deps.sh $(DEB_BUILD) $(DEB_TEST)

@@ -72,7 +72,7 @@ first_done() {
 # Failing check, then the fix: two rounds, one commit.
 wait_until "calc done" first_done calc
 ROOT=$(root_of 1)
-[ "$(git_in 1 rev-list --count $ROOT..domain/calc)" = 1 ] || fail "calc: not exactly one commit"
+[ "$(own_commits 1 calc)" = 1 ] || fail "calc: not exactly one commit"
 [ "$(git_in 1 show domain/calc:calc/status)" = ok ] || fail "calc: committed content"
 [ "$(requests_matching "'# Your domain: calc' in text and 'STATUS-CHECK-FAILED: got bad' in text")" -ge 1 ] \
     || fail "calc: the failing output did not reach the model"
@@ -85,7 +85,7 @@ wait_until "parse done" first_done parse
 [ "$(requests_matching "'# Your domain: parse' in text")" = 3 ] || fail "parse: not three requests"
 [ "$(requests_matching "'# Your domain: parse' in text and 'Your answer could not be used' in text")" = 2 ] \
     || fail "parse: the validation errors were not sent back"
-[ "$(git_in 1 rev-list --count $ROOT..domain/parse)" = 1 ] || fail "parse: not one commit"
+[ "$(own_commits 1 parse)" = 1 ] || fail "parse: not one commit"
 ok "invalid answers are sent back with the error; the third is used"
 
 # Hostile paths: refused, nothing outside.
@@ -110,6 +110,6 @@ wait_until "slow's request to stall" sh -c \
     "grep -q '\"stall\"' '$LLMD_RECORD'"
 kill -KILL "$(child_pid slow)"
 wait_until "slow done after the restart" first_done slow
-[ "$(git_in 1 rev-list --count $ROOT..domain/slow)" = 1 ] || fail "slow: not exactly one commit"
+[ "$(own_commits 1 slow)" = 1 ] || fail "slow: not exactly one commit"
 [ "$(requests_matching "'# Your domain: slow' in text")" = 2 ] || fail "slow: the round was not redone exactly once"
 ok "a child killed mid-round redoes it once; one commit"
