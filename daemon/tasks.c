@@ -636,6 +636,29 @@ on_result(struct child *c, const json_t *msg)
 	tasks_kick(md, 0);
 }
 
+static bool
+round_stored(struct masterd *md, const struct child *c, const char *commit)
+{
+	json_t *rounds, *r;
+	size_t i;
+	bool found = false;
+
+	if (commit == NULL)
+		return false;
+	rounds = registry_rounds(md->reg, c->task, c->domain);
+	json_array_foreach(rounds, i, r) {
+		const char *have = json_string_value(json_object_get(r,
+		    "commit"));
+
+		if (have != NULL && strcmp(have, commit) == 0) {
+			found = true;
+			break;
+		}
+	}
+	json_decref(rounds);
+	return found;
+}
+
 static void
 on_round(struct child *c, const json_t *msg)
 {
@@ -648,6 +671,11 @@ on_round(struct child *c, const json_t *msg)
 		    "given; ignored", c->name, (long long)id);
 		return;
 	}
+	/* A round the child found committed is reported again after a
+	 * restart: it is one round, stored once. */
+	if (round_stored(md, c, json_string_value(json_object_get(msg,
+	    "commit"))))
+		return;
 	if (registry_round_add(md->reg, c->task, c->domain, id, msg,
 	    NULL) != 0)
 		log_err("domain %s: round not stored: %s", c->name,
