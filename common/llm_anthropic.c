@@ -18,12 +18,6 @@
 #define ANTHROPIC_VERSION	"2023-06-01"
 
 static json_t *
-message(const char *role, const char *text)
-{
-	return json_pack("{s:s, s:s}", "role", role, "content", text);
-}
-
-static json_t *
 anthropic_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
@@ -36,12 +30,7 @@ anthropic_build(const struct llm_session *s, const char *user, size_t first)
 	json_object_set_new(body, "max_tokens", json_integer(c->max_tokens));
 	if (s->system != NULL)
 		json_object_set_new(body, "system", json_string(s->system));
-	for (size_t i = first; i < s->nturns; i++) {
-		json_array_append_new(msgs, message("user", s->turns[i].user));
-		json_array_append_new(msgs, message("assistant",
-		    s->turns[i].assistant));
-	}
-	json_array_append_new(msgs, message("user", user));
+	llm_history_messages(s, first, user, msgs);
 	json_object_set_new(body, "messages", msgs);
 	if (c->temperature >= 0)
 		json_object_set_new(body, "temperature",

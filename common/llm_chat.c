@@ -14,12 +14,6 @@
 #include "common/llm_impl.h"
 
 static json_t *
-message(const char *role, const char *text)
-{
-	return json_pack("{s:s, s:s}", "role", role, "content", text);
-}
-
-static json_t *
 chat_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
@@ -30,13 +24,8 @@ chat_build(const struct llm_session *s, const char *user, size_t first)
 	msgs = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
-		json_array_append_new(msgs, message("system", s->system));
-	for (size_t i = first; i < s->nturns; i++) {
-		json_array_append_new(msgs, message("user", s->turns[i].user));
-		json_array_append_new(msgs, message("assistant",
-		    s->turns[i].assistant));
-	}
-	json_array_append_new(msgs, message("user", user));
+		json_array_append_new(msgs, llm_message("system", s->system));
+	llm_history_messages(s, first, user, msgs);
 	json_object_set_new(body, "messages", msgs);
 	/* max_tokens: what Ollama, llama-server and vLLM all read. */
 	json_object_set_new(body, "max_tokens", json_integer(c->max_tokens));

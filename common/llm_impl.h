@@ -117,6 +117,11 @@ void llm_parse_set(char **, const char *);
 int64_t llm_json_int(json_t *, const char *);
 const char *llm_json_str(json_t *, const char *);
 void llm_usage_price(struct llm_usage *, const struct llm_conf *);
+/* {"role", "content"}, and the turns from `first` then the new user text
+ * as such messages: the history of Chat Completions and Anthropic. */
+json_t *llm_message(const char *role, const char *text);
+void llm_history_messages(const struct llm_session *, size_t first,
+    const char *user, json_t *msgs);
 
 /* llm.c: the session is being freed; cancel its request. */
 void llm_request_detach(struct llm_request *);

@@ -548,3 +548,22 @@ llm_session_commit(struct llm_session *s, const char *user,
 	}
 	return 0;
 }
+
+json_t *
+llm_message(const char *role, const char *text)
+{
+	return json_pack("{s:s, s:s}", "role", role, "content", text);
+}
+
+void
+llm_history_messages(const struct llm_session *s, size_t first,
+    const char *user, json_t *msgs)
+{
+	for (size_t i = first; i < s->nturns; i++) {
+		json_array_append_new(msgs, llm_message("user",
+		    s->turns[i].user));
+		json_array_append_new(msgs, llm_message("assistant",
+		    s->turns[i].assistant));
+	}
+	json_array_append_new(msgs, llm_message("user", user));
+}

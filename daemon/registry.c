@@ -1026,20 +1026,28 @@ registry_task_add(struct registry *r, const char *text, const json_t *spec,
 	return 0;
 }
 
+/* UPDATE ... SET state = ?2, reason = ?3, updated = ?4 WHERE id = ?1. */
+static int
+set_state(struct registry *r, enum stmt id, const char *const *states,
+    int64_t row, const char *state, const char *reason, const char *fn)
+{
+	sqlite3_stmt *st = r->st[id];
+
+	if (bad_state(r, states, state, fn) == -1)
+		return -1;
+	if (bind_int(r, st, 1, row) == -1 || bind_text(r, st, 2, state) == -1 ||
+	    bind_text(r, st, 3, reason) == -1 ||
+	    bind_real(r, st, 4, now()) == -1)
+		return fail(r, st, fn);
+	return exec_update(r, st, fn);
+}
+
 int
 registry_task_set_state(struct registry *r, int64_t task, const char *state,
     const char *reason)
 {
-	sqlite3_stmt *st = r->st[ST_TASK_STATE];
-
-	if (bad_state(r, task_states, state, __func__) == -1)
-		return -1;
-	if (bind_int(r, st, 1, task) == -1 ||
-	    bind_text(r, st, 2, state) == -1 ||
-	    bind_text(r, st, 3, reason) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
-		return fail(r, st, __func__);
-	return exec_update(r, st, __func__);
+	return set_state(r, ST_TASK_STATE, task_states, task, state, reason,
+	    __func__);
 }
 
 int
@@ -1100,16 +1108,8 @@ int
 registry_domain_set_state(struct registry *r, int64_t domain,
     const char *state, const char *reason)
 {
-	sqlite3_stmt *st = r->st[ST_DOMAIN_STATE];
-
-	if (bad_state(r, domain_states, state, __func__) == -1)
-		return -1;
-	if (bind_int(r, st, 1, domain) == -1 ||
-	    bind_text(r, st, 2, state) == -1 ||
-	    bind_text(r, st, 3, reason) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
-		return fail(r, st, __func__);
-	return exec_update(r, st, __func__);
+	return set_state(r, ST_DOMAIN_STATE, domain_states, domain, state,
+	    reason, __func__);
 }
 
 int
@@ -1371,16 +1371,8 @@ int
 registry_directive_set_state(struct registry *r, int64_t directive,
     const char *state, const char *reason)
 {
-	sqlite3_stmt *st = r->st[ST_DIR_STATE];
-
-	if (bad_state(r, directive_states, state, __func__) == -1)
-		return -1;
-	if (bind_int(r, st, 1, directive) == -1 ||
-	    bind_text(r, st, 2, state) == -1 ||
-	    bind_text(r, st, 3, reason) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
-		return fail(r, st, __func__);
-	return exec_update(r, st, __func__);
+	return set_state(r, ST_DIR_STATE, directive_states, directive, state,
+	    reason, __func__);
 }
 
 json_t *
