@@ -29,6 +29,7 @@
 static void child_on_msg(struct channel *, json_t *, void *);
 static void child_on_close(struct channel *, const char *, void *);
 static void child_after_exit(struct child *);
+static void on_kill_timer(uv_timer_t *);
 
 static const struct channel_ops child_channel_ops = {
 	.on_msg = child_on_msg,
@@ -422,9 +423,13 @@ child_on_close(struct channel *ch, const char *why, void *arg)
 
 		snprintf(msg, sizeof(msg), "channel: %s", why);
 		child_fail(c, msg);
-	} else if (c->proc_running && c->state != CHILD_STOPPING) {
-		/* EOF without exit yet: the exit callback follows soon. */
+	} else if (c->proc_running && c->stop_stage == 0) {
+		/* EOF without exit yet: the exit callback follows soon, or
+		 * a child that closed its channel but lingers is killed. */
 		kill_group(c, SIGTERM);
+		c->stop_stage = 2;
+		uv_timer_start(&c->kill_timer, on_kill_timer,
+		    (uint64_t)c->md->conf->stop_grace / 2, 0);
 	}
 	if (!c->proc_running)
 		child_after_exit(c);

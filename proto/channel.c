@@ -118,7 +118,9 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 	(void)buf;
 	if (n < 0) {
-		if (n == UV_EOF) {
+		/* A reset is the peer going away with our data unread, as
+		 * when a process is killed: the same as an EOF to us. */
+		if (n == UV_EOF || n == UV_ECONNRESET) {
 			if (frame_decoder_pending(&ch->dec) > 0)
 				channel_close(ch, "connection closed inside a "
 				    "frame");

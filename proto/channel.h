@@ -30,7 +30,8 @@ typedef void channel_msg_fn(struct channel *, json_t *msg, void *arg);
  * right after the call; otherwise the stream goes on. */
 typedef void channel_bad_fn(struct channel *, const struct frame_error *,
     void *arg);
-/* The channel is closed; `why` is NULL after a clean EOF or local close. */
+/* The channel is closed; `why` is NULL after the peer went away between
+ * frames (EOF or a reset) or a local close. */
 typedef void channel_close_fn(struct channel *, const char *why, void *arg);
 
 struct channel_ops {
