@@ -233,6 +233,7 @@ static const struct col stats_cols[] = {
 
 enum stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_TASK_ADD, ST_TASK_STATE, ST_TASK_PAUSED, ST_TASK_GET, ST_TASKS,
 	ST_TASKS_UNFINISHED,
 	ST_DOMAIN_ADD, ST_DOMAIN_STATE, ST_DOMAIN_RESTART, ST_DOMAIN_FIND,
@@ -258,6 +259,10 @@ static const struct stmt_def {
 	[ST_BEGIN] = { "BEGIN IMMEDIATE", NULL, 0 },
 	[ST_COMMIT] = { "COMMIT", NULL, 0 },
 	[ST_ROLLBACK] = { "ROLLBACK", NULL, 0 },
+	/* Inside a batch, a write's own transaction nests as a savepoint. */
+	[ST_SAVEPOINT] = { "SAVEPOINT w", NULL, 0 },
+	[ST_RELEASE] = { "RELEASE w", NULL, 0 },
+	[ST_ROLLBACK_TO] = { "ROLLBACK TO w", NULL, 0 },
 
 	[ST_TASK_ADD] = { "INSERT INTO tasks (text, state, spec, created,"
 	    " updated) VALUES (?1, '" TASK_PLANNED "', ?2, ?3, ?3)", NULL, 0 },
@@ -395,6 +400,8 @@ struct registry {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];
 	int version;
+	int batch;		/* depth of registry_batch_begin/end */
+	bool batch_failed;	/* an inner batch ended without commit */
 	char errmsg[512];
 };
 
@@ -582,13 +589,13 @@ query_int(struct registry *r, sqlite3_stmt *st, int64_t *out, const char *fn)
 static int
 tx_begin(struct registry *r, const char *fn)
 {
-	return exec_write(r, r->st[ST_BEGIN], fn);
+	return exec_write(r, r->st[r->batch ? ST_SAVEPOINT : ST_BEGIN], fn);
 }
 
 static int
 tx_commit(struct registry *r, const char *fn)
 {
-	return exec_write(r, r->st[ST_COMMIT], fn);
+	return exec_write(r, r->st[r->batch ? ST_RELEASE : ST_COMMIT], fn);
 }
 
 /* Undoes a failed write, keeping the message of what made it fail. */
@@ -601,8 +608,43 @@ tx_rollback(struct registry *r, const char *fn)
 	if (sqlite3_get_autocommit(r->db))
 		return;
 	memcpy(cause, r->errmsg, sizeof(cause));
-	exec_write(r, r->st[ST_ROLLBACK], fn);
+	if (r->batch) {
+		/* Back to the savepoint; the batch's earlier writes stay. */
+		if (exec_write(r, r->st[ST_ROLLBACK_TO], fn) == 0)
+			exec_write(r, r->st[ST_RELEASE], fn);
+	} else {
+		exec_write(r, r->st[ST_ROLLBACK], fn);
+	}
 	memcpy(r->errmsg, cause, sizeof(cause));
+}
+
+/*
+ * A relaxed write is committed without its own fsync.  Only rows the
+ * master can lose on a power cut without breaking a promise go this way:
+ * events, a child's state and restart count, a directive being started
+ * (requeued at restart anyway).  In WAL mode every synced commit first
+ * syncs the whole log, so the durable state is always a prefix of the
+ * commits: a relaxed write is durable by the next synced one, and a kill
+ * -9 loses none.  Inside a batch or a transaction the pragma cannot
+ * change; the write is then synced with the rest.
+ */
+static bool
+relax(struct registry *r)
+{
+	if (!sqlite3_get_autocommit(r->db))
+		return false;
+	return sqlite3_exec(r->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+	    NULL) == SQLITE_OK;
+}
+
+static void
+unrelax(struct registry *r, bool relaxed)
+{
+	/* Setting a pragma does no I/O; a failure here is a bug in us. */
+	if (relaxed && sqlite3_exec(r->db, "PRAGMA synchronous = FULL", NULL,
+	    NULL, NULL) != SQLITE_OK)
+		log_err("registry: cannot restore synchronous = FULL: %s",
+		    sqlite3_errmsg(r->db));
 }
 
 /* ------------------------------------------------------------ rows → JSON */
@@ -1007,6 +1049,45 @@ registry_schema_version(struct registry *r)
 	return r->version;
 }
 
+int
+registry_batch_begin(struct registry *r)
+{
+	if (r->batch == 0) {
+		if (exec_write(r, r->st[ST_BEGIN], __func__) == -1)
+			return -1;
+		r->batch_failed = false;
+	}
+	r->batch++;
+	return 0;
+}
+
+int
+registry_batch_end(struct registry *r, bool commit)
+{
+	int rc = 0;
+
+	if (r->batch == 0)
+		return 0;
+	if (!commit)
+		r->batch_failed = true;
+	if (--r->batch > 0)
+		return 0;
+	if (commit && r->batch_failed) {
+		tx_rollback(r, __func__);
+		return set_err(r, "%s: part of the batch failed; all of it "
+		    "was rolled back", __func__);
+	}
+	/* An I/O error or a full disk may have ended it already. */
+	if (sqlite3_get_autocommit(r->db))
+		return commit ? set_err(r, "%s: the batch was rolled back: %s",
+		    __func__, sqlite3_errmsg(r->db)) : 0;
+	if (commit)
+		rc = exec_write(r, r->st[ST_COMMIT], __func__);
+	if (!commit || rc == -1)
+		tx_rollback(r, __func__);
+	return rc;
+}
+
 /* ----------------------------------------------------------------- tasks */
 
 int
@@ -1029,9 +1110,11 @@ registry_task_add(struct registry *r, const char *text, const json_t *spec,
 /* UPDATE ... SET state = ?2, reason = ?3, updated = ?4 WHERE id = ?1. */
 static int
 set_state(struct registry *r, enum stmt id, const char *const *states,
-    int64_t row, const char *state, const char *reason, const char *fn)
+    int64_t row, const char *state, const char *reason, bool relaxed,
+    const char *fn)
 {
 	sqlite3_stmt *st = r->st[id];
+	int rc;
 
 	if (bad_state(r, states, state, fn) == -1)
 		return -1;
@@ -1039,7 +1122,10 @@ set_state(struct registry *r, enum stmt id, const char *const *states,
 	    bind_text(r, st, 3, reason) == -1 ||
 	    bind_real(r, st, 4, now()) == -1)
 		return fail(r, st, fn);
-	return exec_update(r, st, fn);
+	relaxed = relaxed && relax(r);
+	rc = exec_update(r, st, fn);
+	unrelax(r, relaxed);
+	return rc;
 }
 
 int
@@ -1047,7 +1133,7 @@ registry_task_set_state(struct registry *r, int64_t task, const char *state,
     const char *reason)
 {
 	return set_state(r, ST_TASK_STATE, task_states, task, state, reason,
-	    __func__);
+	    false, __func__);
 }
 
 int
@@ -1109,7 +1195,7 @@ registry_domain_set_state(struct registry *r, int64_t domain,
     const char *state, const char *reason)
 {
 	return set_state(r, ST_DOMAIN_STATE, domain_states, domain, state,
-	    reason, __func__);
+	    reason, true, __func__);
 }
 
 int
@@ -1117,10 +1203,16 @@ registry_domain_count_restart(struct registry *r, int64_t domain)
 {
 	sqlite3_stmt *st = r->st[ST_DOMAIN_RESTART];
 
+	bool relaxed;
+	int rc;
+
 	if (bind_int(r, st, 1, domain) == -1 ||
 	    bind_real(r, st, 2, now()) == -1)
 		return fail(r, st, __func__);
-	return exec_update(r, st, __func__);
+	relaxed = relax(r);
+	rc = exec_update(r, st, __func__);
+	unrelax(r, relaxed);
+	return rc;
 }
 
 int
@@ -1371,8 +1463,9 @@ int
 registry_directive_set_state(struct registry *r, int64_t directive,
     const char *state, const char *reason)
 {
+	/* Started is the one state a restart rewrites: relaxed. */
 	return set_state(r, ST_DIR_STATE, directive_states, directive, state,
-	    reason, __func__);
+	    reason, strcmp(state, DIRECTIVE_RUNNING) == 0, __func__);
 }
 
 json_t *
@@ -1409,17 +1502,20 @@ registry_event_add(struct registry *r, int64_t task, const char *domain,
     const char *event, const json_t *data, int64_t *seq)
 {
 	sqlite3_stmt *st = r->st[ST_EVENT_ADD];
+	bool relaxed;
+	int rc;
 
 	if (bind_real(r, st, 1, now()) == -1 ||
 	    bind_ref(r, st, 2, task) == -1 ||
 	    bind_text(r, st, 3, domain) == -1 ||
 	    bind_text(r, st, 4, event) == -1 || bind_json(r, st, 5, data) == -1)
 		return fail(r, st, __func__);
-	if (exec_write(r, st, __func__) == -1)
-		return -1;
-	if (seq != NULL)
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == 0 && seq != NULL)
 		*seq = sqlite3_last_insert_rowid(r->db);
-	return 0;
+	return rc;
 }
 
 /* task 0: every task's events and those about none; limit <= 0: all. */

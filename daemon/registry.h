@@ -5,7 +5,10 @@
  * with a content hash), directives and events.  WAL mode, foreign keys on,
  * schema versioned by PRAGMA user_version with forward migrations, prepared
  * statements kept for the life of the handle.  Every write is committed
- * before the call returns, so what the master acknowledges survives kill -9.
+ * before the call returns, so what the master acknowledges survives kill -9;
+ * inside a batch, when registry_batch_end returns.  Rows that only record
+ * what is going on (events, a child's state) commit without their own
+ * fsync; the next synced commit makes them durable too.
  *
  * Reads return new jansson values ready to be sent to masterctl; the caller
  * owns them.  Functions returning int give 0 on success, -1 on a storage
@@ -56,6 +59,16 @@ struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *);
 const char *registry_errmsg(struct registry *);
 int registry_schema_version(struct registry *);
+
+/*
+ * A batch makes the writes up to registry_batch_end one transaction, with
+ * one fsync: all or nothing.  A write that fails inside it is undone alone
+ * (the caller decides whether to end the batch with commit false).  A batch
+ * inside a batch joins it: the outermost end commits, and rolls back all
+ * if any of them ended with commit false.
+ */
+int registry_batch_begin(struct registry *);
+int registry_batch_end(struct registry *, bool commit);
 
 /* ---- tasks ----
  * A task object: {"id","text","state","paused","reason","created","updated",

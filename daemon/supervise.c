@@ -31,6 +31,9 @@ static void child_on_close(struct channel *, const char *, void *);
 static void child_after_exit(struct child *);
 static void on_kill_timer(uv_timer_t *);
 
+/* How long the socket of a child that exited is read for its last words. */
+#define CHILD_DRAIN_MS	1000
+
 static const struct channel_ops child_channel_ops = {
 	.on_msg = child_on_msg,
 	.on_bad = NULL,		/* any bad frame from a child is a crash */
@@ -177,6 +180,15 @@ child_fail(struct child *c, const char *why)
 /* ---------------------------------------------------------- spawn */
 
 static void
+on_drain_timeout(uv_timer_t *t)
+{
+	struct child *c = t->data;
+
+	if (c->ch_running)
+		channel_close(&c->ch, NULL);
+}
+
+static void
 on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {
 	struct child *c = p->data;
@@ -185,11 +197,15 @@ on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	c->term_signal = sig;
 	c->proc_running = false;
 	uv_close((uv_handle_t *)p, on_handle_closed);
-	/* The socket may be held open by a grandchild; do not wait for it. */
-	if (c->ch_running)
-		channel_close(&c->ch, NULL);
-	else
+	if (!c->ch_running) {
 		child_after_exit(c);
+		return;
+	}
+	/* Its last words (an error, a result) may still be unread in the
+	 * socket: read on until EOF, but not for long, since a grandchild
+	 * may hold the socket open. */
+	uv_timer_stop(&c->kill_timer);
+	uv_timer_start(&c->kill_timer, on_drain_timeout, CHILD_DRAIN_MS, 0);
 }
 
 static int

@@ -797,12 +797,16 @@ add_domain_row(struct masterd *md, int64_t task, const char *name,
 	}
 	if (json_array_size(checks) == 0 && json_is_array(planned_checks))
 		json_array_extend(checks, (json_t *)planned_checks);
-	rc = registry_domain_add(md->reg, task, name, prompt, checks, id);
+	/* A domain never stands without its first directive. */
+	rc = registry_batch_begin(md->reg);
+	if (rc == 0)
+		rc = registry_domain_add(md->reg, task, name, prompt, checks,
+		    id);
 	if (rc == 0)
 		rc = registry_directive_add(md->reg, task, *id, "plan",
 		    FIRST_DIRECTIVE, 0, NULL, NULL);
 	json_decref(checks);
-	return rc;
+	return registry_batch_end(md->reg, rc == 0) == 0 ? rc : -1;
 }
 
 /* Standing directives: the configuration's, then the submitter's. */
@@ -870,17 +874,23 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	if (collect_domains(md, req, &domains, err, errlen) != 0)
 		return TASKS_EINVAL;
 	spec = submit_spec(md, req, domains);
+	/* The task and its domains are stored whole or not at all, with
+	 * one fsync however many domains it names. */
+	if (registry_batch_begin(md->reg) != 0)
+		goto storage;
 	if (registry_task_add(md->reg, text, spec, id) != 0)
+		goto rollback;
+	json_array_foreach(domains, i, v) {
+		if (add_domain_row(md, *id, json_string_value(v), NULL, NULL,
+		    &dom) != 0)
+			goto rollback;
+	}
+	if (registry_batch_end(md->reg, true) != 0)
 		goto storage;
 	task_gitdir(md, *id, gitdir, sizeof(gitdir));
 	if (repo_init(gitdir, err, errlen) != 0) {
 		registry_task_set_state(md->reg, *id, TASK_FAILED, err);
 		goto out;
-	}
-	json_array_foreach(domains, i, v) {
-		if (add_domain_row(md, *id, json_string_value(v), NULL, NULL,
-		    &dom) != 0)
-			goto storage;
 	}
 	event_emit(md, *id, NULL, "task.submitted", json_pack("{s:s, s:O}",
 	    "text", text, "domains", domains));
@@ -896,6 +906,10 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		}
 	}
 	rc = 0;
+	goto out;
+rollback:
+	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+	registry_batch_end(md->reg, false);
 	goto out;
 storage:
 	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));

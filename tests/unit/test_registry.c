@@ -568,6 +568,44 @@ test_domain_unique(void **state)
 	json_decref(list);
 }
 
+/* A batch is one transaction: all of it, or nothing of it. */
+static void
+test_batch(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t, d, id = 0;
+	json_t *list;
+
+	assert_int_equal(registry_batch_begin(f->r), 0);
+	t = add_task(f->r, "whole");
+	d = add_domain(f->r, t, "api");
+	assert_int_equal(registry_batch_end(f->r, true), 0);
+	assert_int_equal(registry_domain_find(f->r, t, "api", &id), 0);
+	assert_int_equal(id, d);
+
+	/* An inner batch that fails takes the outer one with it. */
+	assert_int_equal(registry_batch_begin(f->r), 0);
+	assert_true(add_task(f->r, "half") > t);
+	assert_int_equal(registry_batch_begin(f->r), 0);
+	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, &id),
+	    -1);			/* UNIQUE: undone alone */
+	assert_int_equal(registry_batch_end(f->r, false), 0);
+	assert_int_equal(registry_batch_end(f->r, true), -1);
+	assert_non_null(strstr(registry_errmsg(f->r), "rolled back"));
+	list = registry_tasks(f->r);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+
+	/* A batch ended without commit leaves nothing; the handle goes on. */
+	assert_int_equal(registry_batch_begin(f->r), 0);
+	add_task(f->r, "dropped");
+	assert_int_equal(registry_batch_end(f->r, false), 0);
+	list = registry_tasks(f->r);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_true(add_task(f->r, "after") > t);
+}
+
 /* ------------------------------------------------------------ interfaces */
 
 /* FNV-1a 64 of the canonical text {"a":1}, computed independently. */
@@ -1263,6 +1301,7 @@ main(void)
 		T(test_tasks_unfinished),
 		T(test_domains),
 		T(test_domain_unique),
+		T(test_batch),
 		T(test_interface_versions),
 		T(test_interface_unknown_domain),
 		T(test_interfaces_latest),
