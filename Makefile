@@ -48,7 +48,10 @@ CFLAGS_ALL = -std=c17 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation \
 	$(OPTFLAGS) \
 	$(CPPFLAGS_ALL) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
+# --as-needed: each program records only the libraries it calls.  masterd
+# needs no libcurl and masterctl no SQLite or libgit2; every library left
+# out is memory and start-up time saved in each process.
+LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 PROTO_SRC  = $(wildcard proto/*.c)
 COMMON_SRC = $(wildcard common/*.c)

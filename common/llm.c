@@ -24,7 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/backoff.h"
+#include "common/retry.h"
 #include "common/llm_impl.h"
 #include "common/log.h"
 
