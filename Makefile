@@ -6,7 +6,7 @@
 # tests/unit/test_*.c becomes a cmocka test binary, a tests/fuzz/fuzz_*.c a
 # libFuzzer target.
 #
-#   make            build masterd, masterd-child, masterctl
+#   make            build masterd, masterd-child, masterd-worker, masterctl
 #   make check      install missing packages, build, run every test
 #   make sanitize   the whole test suite built with ASan+UBSan
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds each
@@ -72,16 +72,19 @@ LIBCHILD   = $(BUILD)/libchild.a
 MASTERD    = $(BUILD)/masterd
 MASTERCTL  = $(BUILD)/masterctl
 CHILD      = $(BUILD)/masterd-child
+WORKER     = $(BUILD)/masterd-worker
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 DAEMON_MAIN = daemon/main.c
-CHILD_MAIN  = child/main.c
+CHILD_MAIN  = child/relay.c
+WORKER_MAIN = child/main.c
 
 PROGRAMS = $(if $(wildcard $(DAEMON_MAIN)),$(MASTERD)) \
 	   $(if $(wildcard $(CTL_SRC)),$(MASTERCTL)) \
-	   $(if $(wildcard $(CHILD_MAIN)),$(CHILD))
+	   $(if $(wildcard $(CHILD_MAIN)),$(CHILD)) \
+	   $(if $(wildcard $(WORKER_MAIN)),$(WORKER))
 
 .PHONY: all check test unit e2e deps fuzz-deps sanitize fuzz fuzz-build bench demo soak-full \
 	install uninstall clean
@@ -111,7 +114,7 @@ $(LIBDAEMON): $(call obj,$(filter-out $(DAEMON_MAIN),$(DAEMON_SRC)))
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(LIBCHILD): $(call obj,$(filter-out $(CHILD_MAIN),$(CHILD_SRC)))
+$(LIBCHILD): $(call obj,$(filter-out $(CHILD_MAIN) $(WORKER_MAIN),$(CHILD_SRC)))
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
@@ -120,7 +123,11 @@ LIBS_ORDER = $(LIBDAEMON) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
 $(MASTERD): $(call obj,$(DAEMON_MAIN)) $(LIBDAEMON) $(LIBCOMMON) $(LIBPROTO)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
+# The relay: libuv and jansson only, so that a waiting domain is light.
+$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCOMMON) $(LIBPROTO)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(WORKER): $(call obj,$(WORKER_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(MASTERCTL): $(call obj,$(CTL_SRC)) $(LIBCOMMON) $(LIBPROTO)
@@ -203,6 +210,7 @@ install: all
 	install -m 755 $(MASTERD) $(DESTDIR)$(SBINDIR)/masterd
 	install -m 755 $(MASTERCTL) $(DESTDIR)$(BINDIR)/masterctl
 	install -m 755 $(CHILD) $(DESTDIR)$(LIBEXECDIR)/masterd/masterd-child
+	install -m 755 $(WORKER) $(DESTDIR)$(LIBEXECDIR)/masterd/masterd-worker
 	if [ -d systemd ]; then \
 		install -d $(DESTDIR)$(UNITDIR); \
 		for u in systemd/*.service systemd/*.socket; do \

@@ -1,7 +1,9 @@
 /*
- * child.h — masterd-child's context and the calls between its files.
+ * child.h — masterd-worker's context and the calls between its files.
+ * (masterd-child itself is relay.c alone: it starts a worker when there
+ * is work.)
  *
- *   main.c    arguments, configuration, the channel to the master, the loop
+ *   main.c    arguments, configuration, the channel to the relay, the loop
  *   work.c    the queue of directives and each directive's rounds:
  *             ask the model, apply its files, run the checks, ask the
  *             critic, commit, publish the interface, report

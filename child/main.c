@@ -1,17 +1,22 @@
 /*
- * main.c — masterd-child: one domain's process.
+ * main.c — masterd-worker: one domain's work.
  *
- * Started by masterd with its channel on fd 3.  Reads the configuration
- * (the same file as masterd, and the same environment), says hello and
- * ready, answers pings at once whatever else is going on (the model and the
+ * Started by masterd-child (relay.c) when its domain has work, with the
+ * channel on fd 3; it speaks the child protocol to the relay, which passes
+ * everything through to and from the master.  Reads the configuration (the
+ * same file as masterd, and the same environment), says hello and ready,
+ * answers pings at once whatever else is going on (the model and the
  * checks are asynchronous on this loop), hands the work to work.c, and
- * stops on `shutdown`, SIGTERM or when the master goes away.
+ * stops on `shutdown`, SIGTERM or when the relay goes away; it dies with
+ * the relay (PR_SET_PDEATHSIG).
  *
- * Exit status CHILD_EXIT_NORESTART (78) tells the master that a restart
- * cannot help: bad arguments, a bad configuration, a protocol mismatch.
+ * Exit status CHILD_EXIT_NORESTART (78) tells the master, through the
+ * relay, that a restart cannot help: bad arguments, a bad configuration, a
+ * protocol mismatch.
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/prctl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@ struct args {
 	const char *state;
 	const char *config;
 	const char *role;
+	const char *parent;
 };
 
 json_int_t
@@ -201,6 +207,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "state", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "role", required_argument, NULL, 'r' },
+		{ "parent", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -212,6 +219,7 @@ parse_args(int argc, char **argv, struct args *a)
 		case 's':	a->state = optarg; break;
 		case 'c':	a->config = optarg; break;
 		case 'r':	a->role = optarg; break;
+		case 'p':	a->parent = optarg; break;
 		default:	return -1;
 		}
 	}
@@ -332,15 +340,19 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
 		return checkexec_main(argc, argv);
 	if (parse_args(argc, argv, &a) != 0) {
-		fprintf(stderr, "masterd-child: started by masterd only "
+		fprintf(stderr, "masterd-worker: started by masterd-child only "
 		    "(--domain NAME --task ID --state DIR [--config FILE] "
-		    "[--role planner], channel on fd 3)\n");
+		    "[--role planner] [--parent PID], channel on fd 3)\n");
 		return CHILD_EXIT_NORESTART;
 	}
+	/* Work nobody can take any more: die with the relay. */
+	if (a.parent != NULL && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+	    getppid() != (pid_t)atoll(a.parent)))
+		return CHILD_EXIT_NORESTART;
 	cx.domain = a.domain;
 	cx.task = atoll(a.task);
 	cx.planner = a.role != NULL;
-	snprintf(ident, sizeof(ident), "masterd-child/%s", cx.domain);
+	snprintf(ident, sizeof(ident), "masterd-worker/%s", cx.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
 		log_use_syslog();

@@ -69,7 +69,7 @@ wait_until "task 2 stopped by its budget" sh -c \
     "$MASTERCTL --json task 2 | grep -q '\"reason\": \"budget: '"
 [ "$(json_get "r['task']['paused']" task 2)" = True ] || fail "not paused"
 ctl task 2 | grep -q "budget: .* tokens used, limit 1" || fail "task does not say which limit"
-wait_until "slowpoke's call cancelled" log_has "masterd-child/slowpoke.*failed: cancelled by masterd"
+wait_until "slowpoke's call cancelled" log_has "masterd-worker/slowpoke.*failed: cancelled by masterd"
 before=$(requests_matching "'# Your domain: quick' in text or '# Your domain: slowpoke' in text")
 ctl directive quick "more work" --task 2 | grep -q queued || fail "directive refused while stopped"
 wait_until "the directive queued" sh -c "$MASTERCTL --json task 2 | grep -q '\"more work\"'"

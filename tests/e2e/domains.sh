@@ -127,7 +127,7 @@ assert seen > 0
 PY
 [ -s "$T/check-env.txt" ] || fail "the env check did not run"
 grep -qF "$LLMD_TEST_KEY" "$T/check-env.txt" && fail "a check command saw the key"
-for p in $(pids_of "masterd-child --domain") $MD_PID; do
+for p in $(pids_of "masterd-child --domain") $(pids_of "masterd-worker --domain") $MD_PID; do
 	tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF "$LLMD_TEST_KEY" && fail "key in argv of $p"
 done
 ok "the key is only in the Authorization header"

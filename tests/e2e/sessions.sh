@@ -93,7 +93,7 @@ ok "a long rate limit holds the domain until the provider's time; progress strea
 wait_until "stuck's request to stall" grep -q '"stall"' "$LLMD_RECORD"
 before=$(requests_matching "'# Your domain: stuck' in text")
 ctl pause 1 >/dev/null || fail pause
-wait_until "the stalled call cancelled" log_has "masterd-child/stuck.*failed: cancelled by masterd"
+wait_until "the stalled call cancelled" log_has "masterd-worker/stuck.*failed: cancelled by masterd"
 [ "$(json_get "[x['state'] for x in r['directives'] if x['domain']=='stuck'][0]" task 1)" = queued ] \
     || fail "the cancelled directive is not queued again"
 [ "$(requests_matching "'# Your domain: stuck' in text")" = "$before" ] || fail "a request went out while paused"

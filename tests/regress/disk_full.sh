@@ -177,8 +177,8 @@ echo "$d" >>"$T/acked"
 wait_until "the round to hold in its check" test -e "$T/held"
 fill
 rm -f "$T/hold"
-wait_until "the child to end directive $d" log_has "masterd-child/work\[[0-9]*\] info: directive $d \(done\|failed\)"
-child_said=$(grep "masterd-child/work\[[0-9]*\] info: directive $d " "$T/masterd.log" | tail -1 | sed 's/.*info: //')
+wait_until "the child to end directive $d" log_has "masterd-worker/work\[[0-9]*\] info: directive $d \(done\|failed\)"
+child_said=$(grep "masterd-worker/work\[[0-9]*\] info: directive $d " "$T/masterd.log" | tail -1 | sed 's/.*info: //')
 alive "$MD_PID" || fail "masterd died when the disk filled during a round"
 free_space
 over() {

@@ -82,7 +82,7 @@ reason() {	# domain
 wait_until "stall done" directive_done 1 stall Build
 [ "$(faults stall)" = "None/stall=60 200/-" ] || fail "stall: requests $(faults stall)"
 [ "$(retries stall)" -ge 1 ] || fail "stall: no retry on the watch"
-log_has "masterd-child/stall\[[0-9]*\] warning: .*attempt 1/[0-9]* failed: no answer from the server for 2000 ms" ||
+log_has "masterd-worker/stall\[[0-9]*\] warning: .*attempt 1/[0-9]* failed: no answer from the server for 2000 ms" ||
     fail "stall: the log does not say the server was silent for 2000 ms"
 ok "a stalled server: the child's timeout ended the call, it was retried, done"
 

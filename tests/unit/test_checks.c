@@ -13,10 +13,10 @@
  * secrets kept out of the environment; cancellation mid-command, at once,
  * twice; an empty run; the JSON shape; --exec-check's argument checks.
  *
- * The commands run through masterd-child --exec-check: $MASTERD_CHILD_BIN
- * if set, else $BUILD/masterd-child ($BUILD as tests/run sets it, under
+ * The commands run through masterd-worker --exec-check: $MASTERD_WORKER_BIN
+ * if set, else $BUILD/masterd-worker ($BUILD as tests/run sets it, under
  * $MASTERD_TOP when relative; "build" by default).  Tests that need it
- * are skipped when it is missing or does not know --exec-check.
+ * fail when it is missing or does not know --exec-check.
  *
  * No fixed sleeps: each test drives its own loop until done_fn, under a
  * generous watchdog; waits for a process to die poll with a deadline.
@@ -102,13 +102,14 @@ supports_exec_check(const char *bin)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/* masterd-child with --exec-check, or skip the test. */
+/* masterd-worker, which runs the checks with --exec-check.  tests/run
+ * builds it first, so a missing one is a failure, not a skip. */
 static const char *
 child_bin(void)
 {
 	static char path[PATH_MAX];
 	static int state;	/* 0 unknown, 1 usable, -1 not */
-	const char *env = getenv("MASTERD_CHILD_BIN");
+	const char *env = getenv("MASTERD_WORKER_BIN");
 	const char *build = getenv("BUILD");
 	const char *top = getenv("MASTERD_TOP");
 
@@ -119,19 +120,17 @@ child_bin(void)
 			if (build == NULL || *build == '\0')
 				build = "build";
 			if (*build == '/' || top == NULL || *top == '\0')
-				snprintf(path, sizeof(path), "%s/masterd-child",
+				snprintf(path, sizeof(path), "%s/masterd-worker",
 				    build);
 			else
 				snprintf(path, sizeof(path),
-				    "%s/%s/masterd-child", top, build);
+				    "%s/%s/masterd-worker", top, build);
 		}
 		state = supports_exec_check(path) ? 1 : -1;
-		if (state < 0)
-			print_message("%s is missing or has no --exec-check: "
-			    "skipping (set MASTERD_CHILD_BIN)\n", path);
 	}
 	if (state < 0)
-		skip();
+		fail_msg("%s is missing or has no --exec-check (build it, or "
+		    "set MASTERD_WORKER_BIN)", path);
 	return path;
 }
 
@@ -465,7 +464,7 @@ test_cwd_missing(void **state)
 	tu_rmtree(dir);
 }
 
-/* A masterd-child that is not there: the same, without the binary. */
+/* A masterd-worker that is not there: the same, without the binary. */
 static void
 test_self_missing(void **state)
 {
@@ -473,7 +472,7 @@ test_self_missing(void **state)
 	struct check_limits lim = limits(30000, 4096);
 	struct drive d = { 0 };
 
-	drive_start(&d, "/nonexistent/masterd-child", NULL, cmds, 1, &lim);
+	drive_start(&d, "/nonexistent/masterd-worker", NULL, cmds, 1, &lim);
 	drive_finish(&d);
 	assert_int_equal(d.n, 1);
 	assert_false(d.all);
@@ -794,7 +793,7 @@ test_empty_run(void **state)
 {
 	struct drive d = { 0 };
 
-	drive_start(&d, "/nonexistent/masterd-child", NULL, NULL, 0, NULL);
+	drive_start(&d, "/nonexistent/masterd-worker", NULL, NULL, 0, NULL);
 	drive_finish(&d);
 	assert_int_equal(d.n, 0);
 	assert_true(d.all);
@@ -871,7 +870,7 @@ static int
 exec_check(const char *a1, const char *a2, const char *a3, const char *a4,
     const char *a5)
 {
-	char *argv[] = { "masterd-child", (char *)a1, (char *)a2, (char *)a3,
+	char *argv[] = { "masterd-worker", (char *)a1, (char *)a2, (char *)a3,
 	    (char *)a4, (char *)a5, NULL };
 	int argc = 0;
 
@@ -937,7 +936,7 @@ main(void)
 	};
 
 	tu_filter();
-	/* As masterd-child does: the checks must get the default back. */
+	/* As masterd-worker does: the checks must get the default back. */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

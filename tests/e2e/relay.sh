@@ -1,0 +1,72 @@
+# Invariant: a domain with nothing to do is one light process (the relay,
+# masterd-child, without libcurl or libgit2); its worker starts when a
+# directive comes and leaves once idle, and the conversation goes on across
+# workers.  A worker killed with work in hand is a crash of the domain: the
+# relay goes down with it, the master restarts the domain and the directive
+# is done by the next worker.
+. "$(dirname "$0")/lib.subr"
+export LLMD_TEST_KEY="sk-llmd-relay-$$"
+
+python3 - "$T/script.json" <<'PY'
+import json, sys
+def answer(name):
+    return json.dumps({"summary": name, "files": [
+        {"path": name + ".txt", "content": name + "\n"}],
+        "interface": {"domain": "solo", "summary": "solo", "provides": [
+            {"kind": "function", "name": "solo." + name, "signature": "()"}],
+            "consumes": []}})
+json.dump({"rules": [
+  {"match": {"system_contains": "You review one change"},
+   "reply": {"json": {"complete": True, "feedback": ""}}},
+  {"match": {"input_contains": "stall once"},
+   "fault": {"stall": 120, "count": 1},
+   "reply": {"text": answer("third")}},
+  {"match": {"input_contains": "second change"},
+   "reply": {"text": answer("second")}},
+  {"match": {}, "reply": {"text": answer("first")}},
+]}, open(sys.argv[1], "w"))
+PY
+start_llmd "$T/script.json"
+llm_config | write_config
+start_masterd
+
+worker_pid() {
+	pids_of "masterd-worker --domain solo" | head -1
+}
+no_worker() {
+	[ -z "$(worker_pid)" ]
+}
+directive_state() {	# text-prefix
+	json_get "[x['state'] for x in r['directives'] if x['domain']=='solo' and x['text'].startswith('$1')]" task 1
+}
+directive_done() {
+	[ "$(directive_state "$1")" = "['done']" ]
+}
+
+ctl submit "relay test" --domains solo >/dev/null || fail submit
+wait_until "the first directive" directive_done Build
+relay=$(child_pid solo)
+wait_until "the idle worker to leave" no_worker
+state_is solo running || fail "the domain is not running once idle"
+[ "$(child_pid solo)" = "$relay" ] || fail "the relay was replaced"
+grep -q 'libcurl\|libgit2' "/proc/$relay/maps" && fail "the relay maps libcurl or libgit2"
+ok "an idle domain is its relay alone, without libcurl or libgit2"
+
+ctl directive solo "second change" >/dev/null || fail directive
+wait_until "the second directive" directive_done second
+[ "$(requests_matching "'second change' in text and '# Your directive (#1' in text")" -ge 1 ] \
+    || fail "the second worker did not carry the conversation on"
+[ "$(child_pid solo)" = "$relay" ] || fail "the relay was replaced"
+ok "a new worker takes the next directive and the conversation goes on"
+
+ctl directive solo "stall once" >/dev/null || fail directive
+wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: stall once"
+worker=$(worker_pid)
+[ -n "$worker" ] || fail "no worker while a call is in flight"
+kill -KILL "$worker"
+wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
+wait_until "the crash logged" log_has "domain solo (task 1): .*worker killed by signal 9"
+wait_until "the domain back" state_is solo running
+[ "$(child_pid solo)" != "$relay" ] || fail "the same relay after the crash"
+wait_until "the stalled directive redone" directive_done "stall once"
+ok "a killed worker is a crash of the domain, and the work is redone"
