@@ -28,8 +28,10 @@
  *
  * Memory is read from /proc: masterd's VmRSS with no task, with 100
  * domains waiting on the model, with the same task paused (the children
- * then hold no request) and again after the runs; one child's VmRSS and
- * Pss (smaps_rollup), busy and idle; and the 100 children's Pss summed.
+ * then hold no request, and their workers have left) and again after the
+ * runs; one child's VmRSS and Pss (smaps_rollup), busy (the relay, and its
+ * worker apart) and idle (the relay alone); and the 100 children's Pss
+ * summed.
  * The aims from the issue are printed against the figures; nothing is
  * asserted about them.  A daemon that does not start, answer or stop, a
  * refused request or a domain that fails is an error.
@@ -119,6 +121,9 @@ struct run {
 	double reply;		/* submit reply, s after t0 */
 	double running[NMAX];	/* per domain, s after t0; <0: not yet */
 	double assigned[NMAX];
+	double at_model;	/* the last domain's request reached the model */
+	int model_fds[NMAX];	/* held open: the requests wait on */
+	int nmodel;
 	bool stopped[NMAX];
 	int nrunning, nassigned, nstopped;
 	struct note early[NOTES_MAX];	/* before the task id was known */
@@ -131,12 +136,13 @@ struct run {
 
 /* What one run measured, in ms from sending submit. */
 struct timing {
-	double reply, running, assigned;
+	double reply, running, assigned, at_model;
 };
 
 struct memory {
 	long md_idle, md_busy, md_paused, md_after;	/* VmRSS, KiB */
 	long child_busy_rss, child_busy_pss;
+	long worker_rss, worker_pss;			/* its worker, busy */
 	long child_idle_rss, child_idle_pss;
 	long children_pss;				/* idle, summed */
 	int nchildren;
@@ -718,9 +724,37 @@ task_pids(const json_t *st, int64_t task, pid_t *pids, int *busy)
 	return n;
 }
 
+/* The relay's worker (masterd-worker), or -1 if it has none now. */
+static pid_t
+worker_of(pid_t relay)
+{
+	char path[64];
+	long pid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)relay,
+	    (int)relay);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static int
+workers_left(const pid_t *pids, int n)
+{
+	int left = 0;
+
+	for (int i = 0; i < n; i++)
+		left += worker_of(pids[i]) > 0;
+	return left;
+}
+
 /*
  * With the run's children all waiting on the model: masterd and one
- * child.  Then pause the task, wait until no child holds a request, and
+ * child (the relay, masterd-child) with its worker.  Then pause the task, wait until no child holds a request, and
  * read masterd, one child and all the children again.
  */
 static void
@@ -740,6 +774,10 @@ measure_task(struct run *r, struct memory *m)
 	m->md_busy = proc_kib(B.pid, "status", "VmRSS");
 	m->child_busy_rss = proc_kib(pids[0], "status", "VmRSS");
 	m->child_busy_pss = proc_kib(pids[0], "smaps_rollup", "Pss");
+	if (worker_of(pids[0]) <= 0)
+		die("the first domain has no worker while it waits on the model");
+	m->worker_rss = proc_kib(worker_of(pids[0]), "status", "VmRSS");
+	m->worker_pss = proc_kib(worker_of(pids[0]), "smaps_rollup", "Pss");
 
 	json_decref(call_ok(r, json_pack("{s:s, s:I}", "type", "pause",
 	    "task", (json_int_t)r->task), "pause"));
@@ -748,10 +786,12 @@ measure_task(struct run *r, struct memory *m)
 		st = status(r);
 		n = task_pids(st, r->task, pids, &busy);
 		json_decref(st);
-		if (busy == 0)
+		/* Idle workers leave a few seconds after their last work. */
+		if (busy == 0 && workers_left(pids, n) == 0)
 			break;
 		if (now_s() - t0 > DEADLINE_S)
-			die("%d children still busy %d s after pause", busy,
+			die("%d children still busy, %d workers left %d s "
+			    "after pause", busy, workers_left(pids, n),
 			    DEADLINE_S);
 		sleep_ms(POLL_MS);
 	}
@@ -807,6 +847,30 @@ max_of(const double *v, int n)
 		if (v[i] > m)
 			m = v[i];
 	return m;
+}
+
+/*
+ * Every domain's worker has started, prepared its first turn and opened a
+ * connection to the model: n connections accepted.  They are held open so
+ * that the requests keep waiting.
+ */
+static void
+wait_model(struct run *r)
+{
+	struct pollfd pfd = { .fd = B.model_fd, .events = POLLIN };
+	int fd;
+
+	while (r->nmodel < r->n) {
+		if (now_s() - r->t0 > DEADLINE_S)
+			die("%d of %d domains reached the model in %d s",
+			    r->nmodel, r->n, DEADLINE_S);
+		if (poll(&pfd, 1, POLL_MS) <= 0)
+			continue;
+		while (r->nmodel < r->n &&
+		    (fd = accept(B.model_fd, NULL, NULL)) >= 0)
+			r->model_fds[r->nmodel++] = fd;
+	}
+	r->at_model = now_s() - r->t0;
 }
 
 /*
@@ -871,6 +935,7 @@ submit(struct run *r, int n)
 		free(buf);
 	}
 	pump(r, all_assigned, "directive.running for every domain");
+	wait_model(r);
 	return true;
 }
 
@@ -878,6 +943,9 @@ submit(struct run *r, int n)
 static void
 cancel(struct run *r)
 {
+	for (int i = 0; i < r->nmodel; i++)
+		close(r->model_fds[i]);
+	r->nmodel = 0;
 	json_decref(call_ok(r, json_pack("{s:s, s:I}", "type", "cancel",
 	    "task", (json_int_t)r->task), "cancel"));
 	pump(r, all_stopped, "stop of every child");
@@ -895,6 +963,7 @@ run_once(int n, struct timing *t, struct memory *m)
 	t->reply = r.reply * 1e3;
 	t->running = max_of(r.running, n) * 1e3;
 	t->assigned = max_of(r.assigned, n) * 1e3;
+	t->at_model = r.at_model * 1e3;
 	if (m != NULL)
 		measure_task(&r, m);
 	cancel(&r);
@@ -993,11 +1062,11 @@ int
 main(int argc, char **argv)
 {
 	static double reply[NSIZES][RUNS], running[NSIZES][RUNS],
-	    assigned[NSIZES][RUNS];
+	    assigned[NSIZES][RUNS], at_model[NSIZES][RUNS];
 	struct memory m = { .md_idle = -1 };
 	struct timing t;
 	struct run r = { 0 };
-	double rb, rm, ab, am, pb, pm, assign_max = 0;
+	double rb, rm, ab, am, pb, pm, mb, mm, assign_max = 0, model_max = 0;
 	char how[40];
 	json_t *reply_watch;
 
@@ -1007,7 +1076,8 @@ main(int argc, char **argv)
 	}
 	B.masterd = argv[1];
 	if (!executable(B.masterd, NULL) ||
-	    !executable(B.masterd, "masterd-child"))
+	    !executable(B.masterd, "masterd-child") ||
+	    !executable(B.masterd, "masterd-worker"))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	make_dir();
@@ -1029,17 +1099,19 @@ main(int argc, char **argv)
 			reply[s][i] = t.reply;
 			running[s][i] = t.running;
 			assigned[s][i] = t.assigned;
+			at_model[s][i] = t.at_model;
 		}
 	}
 	sleep_ms(200);
 	m.md_after = proc_kib(B.pid, "status", "VmRSS");
 
-	printf("model: a loopback port that never answers; the clock stops "
-	    "at directive.running\n\n");
+	printf("model: a loopback port that accepts and never answers; the "
+	    "clock stops when\nevery domain's request has reached it\n\n");
 	printf("submit to every child assigned, ms from sending submit "
 	    "(best / median of %d runs)\n", RUNS);
-	printf("%7s  %-22s %8s %15s %15s %10s\n", "domains", "requests",
-	    "reply", "all running", "all assigned", "per domain");
+	printf("%7s  %-22s %8s %15s %15s %15s %10s\n", "domains", "requests",
+	    "reply", "all running", "all assigned", "all at model",
+	    "per domain");
 	for (size_t s = 0; s < NSIZES; s++) {
 		int n = sizes[s];
 
@@ -1051,30 +1123,39 @@ main(int argc, char **argv)
 		best_median(reply[s], &pb, &pm);
 		best_median(running[s], &rb, &rm);
 		best_median(assigned[s], &ab, &am);
-		printf("%7d  %-22s %8.1f %7.1f /%6.1f %7.1f /%6.1f %10.2f\n",
-		    n, how, pm, rb, rm, ab, am, am / n);
-		if (n == NMAX)
+		best_median(at_model[s], &mb, &mm);
+		printf("%7d  %-22s %8.1f %7.1f /%6.1f %7.1f /%6.1f %7.1f /%6.1f "
+		    "%10.2f\n", n, how, pm, rb, rm, ab, am, mb, mm, mm / n);
+		if (n == NMAX) {
 			assign_max = am;
+			model_max = mm;
+		}
 	}
 	printf("(reply: the submit reply, median; all running: the last "
 	    "domain.state to running;\n all assigned: the last "
-	    "directive.running, sent right after task.assign;\n one warm-up "
-	    "run of %d domains not counted)\n", sizes[0]);
+	    "directive.running, sent right after task.assign;\n all at "
+	    "model: the last domain's worker started, its first turn ready\n"
+	    " and its request sent; one warm-up run of %d domains not "
+	    "counted)\n", sizes[0]);
 
 	printf("\n%-42s %10s %10s\n", "memory", "VmRSS", "Pss");
 	print_mem("masterd, no task yet", m.md_idle, -2);
 	print_mem("masterd, 100 domains waiting on the model", m.md_busy, -2);
 	print_mem("masterd, 100 domains, task paused", m.md_paused, -2);
 	print_mem("masterd, no task, after the runs", m.md_after, -2);
-	print_mem("one child, waiting on the model", m.child_busy_rss,
-	    m.child_busy_pss);
-	print_mem("one child, idle (task paused)", m.child_idle_rss,
-	    m.child_idle_pss);
+	print_mem("one child (relay), waiting on the model",
+	    m.child_busy_rss, m.child_busy_pss);
+	print_mem("  and its worker", m.worker_rss, m.worker_pss);
+	print_mem("one child, idle (task paused, no worker)",
+	    m.child_idle_rss, m.child_idle_pss);
 	print_mem("100 idle children, Pss summed", -2, m.children_pss);
 
 	printf("\n%-42s %14s %5s\n", "aim", "measured", "met");
 	printf("%-42s %11.0f ms %5s\n", "100 domains assigned in under 1 s",
 	    assign_max, met(assign_max < AIM_ASSIGN_MS));
+	/* Stricter than the aim: each domain's worker at work. */
+	printf("%-42s %11.0f ms %5s\n", "  (and every request at the model)",
+	    model_max, met(model_max < AIM_ASSIGN_MS));
 	printf("%-42s %10.1f MiB %5s\n", "masterd under 16 MiB, 100 domains",
 	    (double)(m.md_busy > m.md_paused ? m.md_busy : m.md_paused) /
 	    1024, met(m.md_busy >= 0 && m.md_busy < AIM_MASTERD_KIB &&
