@@ -123,8 +123,9 @@ LIBS_ORDER = $(LIBDAEMON) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
 $(MASTERD): $(call obj,$(DAEMON_MAIN)) $(LIBDAEMON) $(LIBCOMMON) $(LIBPROTO)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# The relay: libuv and jansson only, so that a waiting domain is light.
-$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCOMMON) $(LIBPROTO)
+# The relay: libuv and jansson only, so that a waiting domain is light.  Of
+# libchild it takes handshake.o alone; --as-needed drops the rest's libraries.
+$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(WORKER): $(call obj,$(WORKER_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)

@@ -15,7 +15,6 @@
  * protocol mismatch.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <sys/prctl.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,21 +25,13 @@
 
 #include "child/checks.h"
 #include "child/child.h"
+#include "child/handshake.h"
 #include "common/llm.h"
 #include "common/log.h"
 #include "common/repo.h"
 #include "proto/msg.h"
 
-#define CHANNEL_FD 3
 
-struct args {
-	const char *domain;
-	const char *task;
-	const char *state;
-	const char *config;
-	const char *role;
-	const char *parent;
-};
 
 json_int_t
 child_next_id(struct child_ctx *cx)
@@ -83,13 +74,7 @@ static void
 send_error(struct child_ctx *cx, json_int_t re, const char *code,
     const char *text)
 {
-	json_t *m = msg_new(MSG_ERROR, child_next_id(cx));
-
-	json_object_set_new(m, "code", json_string(code));
-	json_object_set_new(m, "message", json_string(text));
-	if (re >= 0)
-		json_object_set_new(m, "re", json_integer(re));
-	child_send(cx, m);
+	child_send(cx, child_error_new(&cx->next_id, re, code, text));
 }
 
 /* ---------------------------------------------------------- messages */
@@ -97,34 +82,14 @@ send_error(struct child_ctx *cx, json_int_t re, const char *code,
 static void
 on_hello(struct child_ctx *cx, const json_t *msg)
 {
-	json_int_t v = json_integer_value(json_object_get(msg, "version"));
-	json_int_t max = json_integer_value(json_object_get(msg, "max_frame"));
-	json_t *m;
 	char text[160];
 
-	if (v != PROTO_VERSION) {
-		snprintf(text, sizeof(text), "protocol version mismatch: child "
-		    "speaks %d, masterd speaks %lld", PROTO_VERSION,
-		    (long long)v);
+	if (child_hello_answer(&cx->ch, &cx->next_id, msg, cx->domain, text,
+	    sizeof(text)) != 0) {
 		log_err("%s", text);
 		send_error(cx, msg_id(msg), ERR_VERSION, text);
 		child_stop(cx, CHILD_EXIT_NORESTART);
-		return;
 	}
-	/* Take the master's frame limit, so we accept what it may send. */
-	if (max > 0) {
-		cx->ch.max_frame = (size_t)max;
-		cx->ch.dec.max = (size_t)max;
-	}
-	m = msg_new(MSG_HELLO, child_next_id(cx));
-	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
-	json_object_set_new(m, "role", json_string("child"));
-	json_object_set_new(m, "domain", json_string(cx->domain));
-	json_object_set_new(m, "pid", json_integer(getpid()));
-	child_send(cx, m);
-	m = msg_new(MSG_READY, child_next_id(cx));
-	json_object_set_new(m, "domain", json_string(cx->domain));
-	child_send(cx, m);
 }
 
 static void
@@ -177,8 +142,8 @@ on_close(struct channel *ch, const char *why, void *arg)
 
 	(void)ch;
 	if (why != NULL)
-		log_err("channel to masterd: %s", why);
-	/* The master is gone: nobody would take our results. */
+		log_err("channel to masterd-child: %s", why);
+	/* The relay is gone: nobody would take our results. */
 	child_stop(cx, cx->exit_code);
 }
 
@@ -197,40 +162,6 @@ on_sigterm(uv_signal_t *s, int signum)
 }
 
 /* ---------------------------------------------------------- setup */
-
-static int
-parse_args(int argc, char **argv, struct args *a)
-{
-	static const struct option longopts[] = {
-		{ "domain", required_argument, NULL, 'd' },
-		{ "task", required_argument, NULL, 't' },
-		{ "state", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "parent", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':	a->domain = optarg; break;
-		case 't':	a->task = optarg; break;
-		case 's':	a->state = optarg; break;
-		case 'c':	a->config = optarg; break;
-		case 'r':	a->role = optarg; break;
-		case 'p':	a->parent = optarg; break;
-		default:	return -1;
-		}
-	}
-	if (a->domain == NULL || !conf_domain_name_ok(a->domain) ||
-	    a->task == NULL || atoll(a->task) <= 0 || a->state == NULL ||
-	    a->state[0] != '/' || fcntl(CHANNEL_FD, F_GETFD) < 0)
-		return -1;
-	if (a->role != NULL && strcmp(a->role, "planner") != 0)
-		return -1;
-	return 0;
-}
 
 static char *
 fmt(const char *f, const char *a, const char *b)
@@ -284,7 +215,7 @@ self_path(void)
 }
 
 static int
-setup(struct child_ctx *cx, const struct args *a)
+setup(struct child_ctx *cx, const struct child_args *a)
 {
 	char *errors, tid[32];
 
@@ -333,18 +264,14 @@ int
 main(int argc, char **argv)
 {
 	struct child_ctx cx = { 0 };
-	struct args a = { 0 };
+	struct child_args a = { 0 };
 	uv_loop_t loop;
 	char ident[64];
 
 	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
 		return checkexec_main(argc, argv);
-	if (parse_args(argc, argv, &a) != 0) {
-		fprintf(stderr, "masterd-worker: started by masterd-child only "
-		    "(--domain NAME --task ID --state DIR [--config FILE] "
-		    "[--role planner] [--parent PID], channel on fd 3)\n");
+	if (child_args_parse(argc, argv, "masterd-worker", &a) != 0)
 		return CHILD_EXIT_NORESTART;
-	}
 	/* Work nobody can take any more: die with the relay. */
 	if (a.parent != NULL && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
 	    getppid() != (pid_t)atoll(a.parent)))
@@ -357,7 +284,7 @@ main(int argc, char **argv)
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
 		log_use_syslog();
 	/* Commands the child runs must not inherit the channel. */
-	fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(CHILD_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&cx, &a) != 0) {
 		teardown(&cx);
@@ -368,9 +295,9 @@ main(int argc, char **argv)
 	uv_loop_init(&loop);
 	cx.loop = &loop;
 	channel_init(&loop, &cx.ch, FRAME_MAX_DEFAULT, &ops, &cx);
-	if (channel_open_fd(&cx.ch, CHANNEL_FD) != 0 ||
+	if (channel_open_fd(&cx.ch, CHILD_CHANNEL_FD) != 0 ||
 	    channel_start(&cx.ch) != 0) {
-		log_err("cannot use fd %d as the channel", CHANNEL_FD);
+		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);
 		return CHILD_EXIT_NORESTART;
 	}
 	uv_signal_init(&loop, &cx.sig_term);

@@ -20,7 +20,6 @@
  * exactly as when one process did everything.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,12 +32,12 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "child/handshake.h"
 #include "common/log.h"
 #include "proto/channel.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define CHANNEL_FD		3
 #define EXIT_NORESTART		78	/* as masterd's CHILD_EXIT_NORESTART */
 #define EXIT_WORKER_DIED	70	/* EX_SOFTWARE: the master restarts us */
 
@@ -66,7 +65,7 @@ struct relay {
 	uv_timer_t timer;	/* start deadline, linger, or grace */
 	json_int_t next_id;
 
-	const char *domain, *task, *state, *config, *role;
+	struct child_args args;	/* ours, passed on to the worker */
 	char *worker_path;
 	size_t max_frame;
 
@@ -108,13 +107,7 @@ static void
 send_error(struct relay *r, json_int_t re, const char *code,
     const char *text)
 {
-	json_t *m = new_msg(r, MSG_ERROR);
-
-	json_object_set_new(m, "code", json_string(code));
-	json_object_set_new(m, "message", json_string(text));
-	if (re >= 0)
-		json_object_set_new(m, "re", json_integer(re));
-	to_master(r, m);
+	to_master(r, child_error_new(&r->next_id, re, code, text));
 }
 
 /* A directive or a plan request: work that ends in a result. */
@@ -175,35 +168,16 @@ arm_linger(struct relay *r)
 static void
 on_master_hello(struct relay *r, const json_t *msg)
 {
-	json_int_t v = json_integer_value(json_object_get(msg, "version"));
-	json_int_t max = json_integer_value(json_object_get(msg, "max_frame"));
 	char text[160];
-	json_t *m;
 
-	if (v != PROTO_VERSION) {
-		snprintf(text, sizeof(text), "protocol version mismatch: child "
-		    "speaks %d, masterd speaks %lld", PROTO_VERSION,
-		    (long long)v);
+	if (child_hello_answer(&r->master, &r->next_id, msg, r->args.domain, text,
+	    sizeof(text)) != 0) {
 		log_err("%s", text);
 		send_error(r, msg_id(msg), ERR_VERSION, text);
 		relay_stop(r, EXIT_NORESTART);
 		return;
 	}
-	/* Take the master's frame limit, so we accept what it may send. */
-	if (max > 0) {
-		r->max_frame = (size_t)max;
-		r->master.max_frame = r->max_frame;
-		r->master.dec.max = r->max_frame;
-	}
-	m = new_msg(r, MSG_HELLO);
-	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
-	json_object_set_new(m, "role", json_string("child"));
-	json_object_set_new(m, "domain", json_string(r->domain));
-	json_object_set_new(m, "pid", json_integer(getpid()));
-	to_master(r, m);
-	m = new_msg(r, MSG_READY);
-	json_object_set_new(m, "domain", json_string(r->domain));
-	to_master(r, m);
+	r->max_frame = r->master.max_frame;
 }
 
 static void
@@ -500,21 +474,21 @@ static int
 spawn_worker(struct relay *r, int fd)
 {
 	char parent[32];
-	char *args[16] = { r->worker_path, "--domain", (char *)r->domain,
-	    "--task", (char *)r->task, "--state", (char *)r->state,
+	char *args[16] = { r->worker_path, "--domain", (char *)r->args.domain,
+	    "--task", (char *)r->args.task, "--state", (char *)r->args.state,
 	    "--parent", parent };
 	uv_stdio_container_t stdio[4];
 	uv_process_options_t opt = { 0 };
 	int n = 9;
 
 	snprintf(parent, sizeof(parent), "%d", (int)getpid());
-	if (r->config != NULL) {
+	if (r->args.config != NULL) {
 		args[n++] = "--config";
-		args[n++] = (char *)r->config;
+		args[n++] = (char *)r->args.config;
 	}
-	if (r->role != NULL) {
+	if (r->args.role != NULL) {
 		args[n++] = "--role";
-		args[n++] = (char *)r->role;
+		args[n++] = (char *)r->args.role;
 	}
 	args[n] = NULL;
 	stdio[0].flags = UV_IGNORE;
@@ -566,8 +540,8 @@ worker_start(struct relay *r)
 	m = new_msg(r, MSG_HELLO);
 	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
 	json_object_set_new(m, "role", json_string("master"));
-	json_object_set_new(m, "domain", json_string(r->domain));
-	json_object_set_new(m, "task", json_integer(atoll(r->task)));
+	json_object_set_new(m, "domain", json_string(r->args.domain));
+	json_object_set_new(m, "task", json_integer(atoll(r->args.task)));
 	json_object_set_new(m, "max_frame", json_integer((json_int_t)
 	    r->max_frame));
 	channel_send_new(&r->worker, m);
@@ -612,39 +586,6 @@ on_sigterm(uv_signal_t *s, int signum)
 
 /* ---------------------------------------------------------- setup */
 
-static int
-parse_args(int argc, char **argv, struct relay *r)
-{
-	static const struct option longopts[] = {
-		{ "domain", required_argument, NULL, 'd' },
-		{ "task", required_argument, NULL, 't' },
-		{ "state", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "role", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':	r->domain = optarg; break;
-		case 't':	r->task = optarg; break;
-		case 's':	r->state = optarg; break;
-		case 'c':	r->config = optarg; break;
-		case 'r':	r->role = optarg; break;
-		default:	return -1;
-		}
-	}
-	/* The worker checks the values themselves; this is the shape. */
-	if (r->domain == NULL || r->task == NULL || atoll(r->task) <= 0 ||
-	    r->state == NULL || r->state[0] != '/' ||
-	    fcntl(CHANNEL_FD, F_GETFD) < 0)
-		return -1;
-	if (r->role != NULL && strcmp(r->role, "planner") != 0)
-		return -1;
-	return 0;
-}
-
 /* masterd-worker, beside this executable. */
 static char *
 find_worker(void)
@@ -670,17 +611,13 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	char ident[64];
 
-	if (parse_args(argc, argv, &r) != 0) {
-		fprintf(stderr, "masterd-child: started by masterd only "
-		    "(--domain NAME --task ID --state DIR [--config FILE] "
-		    "[--role planner], channel on fd 3)\n");
+	if (child_args_parse(argc, argv, "masterd-child", &r.args) != 0)
 		return EXIT_NORESTART;
-	}
-	snprintf(ident, sizeof(ident), "masterd-child/%s", r.domain);
+	snprintf(ident, sizeof(ident), "masterd-child/%s", r.args.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
 		log_use_syslog();
-	fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(CHILD_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r.worker_path = find_worker()) == NULL ||
 	    access(r.worker_path, X_OK) != 0) {
@@ -692,9 +629,9 @@ main(int argc, char **argv)
 	uv_loop_init(&loop);
 	r.loop = &loop;
 	channel_init(&loop, &r.master, r.max_frame, &master_ops, &r);
-	if (channel_open_fd(&r.master, CHANNEL_FD) != 0 ||
+	if (channel_open_fd(&r.master, CHILD_CHANNEL_FD) != 0 ||
 	    channel_start(&r.master) != 0) {
-		log_err("cannot use fd %d as the channel", CHANNEL_FD);
+		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);
 		return EXIT_NORESTART;
 	}
 	uv_signal_init(&loop, &r.sig_term);
