@@ -1,9 +1,9 @@
 /*
- * checkexec.c — `masterd-child --exec-check CPU_SECONDS MEMORY_BYTES --
+ * checkexec.c — `masterd-worker --exec-check CPU_SECONDS MEMORY_BYTES --
  * COMMAND`: the last step before a check command runs.
  *
  * uv_spawn has no pre-exec hook, so the checks runner (checks.c) spawns
- * masterd-child again in this mode; it is already in its own session
+ * masterd-worker again in this mode; it is already in its own session
  * (UV_PROCESS_DETACHED), with stdin on /dev/null and stdout and stderr on
  * the capture pipe.  Here the rlimits are set and /bin/sh replaces us.
  *
@@ -40,7 +40,7 @@ fail(int code, const char *what, const char *detail)
 	char line[512];
 	int n;
 
-	n = snprintf(line, sizeof(line), "masterd-child --exec-check: %s%s%s\n",
+	n = snprintf(line, sizeof(line), "masterd-worker --exec-check: %s%s%s\n",
 	    what, detail != NULL ? ": " : "", detail != NULL ? detail : "");
 	if (n > 0)
 		(void)write(STDERR_FILENO, line, (size_t)n < sizeof(line) ?
@@ -84,7 +84,7 @@ limit(int resource, uint64_t value)
 }
 
 /*
- * Whatever masterd-child inherited beyond stdio (its channel to masterd,
+ * Whatever masterd-worker inherited beyond stdio (its channel to the relay,
  * a descriptor someone forgot to mark close-on-exec) must not reach
  * generated code.
  */
@@ -129,7 +129,7 @@ run_command(uint64_t cpu, uint64_t mem, const char *command)
 	    "cannot run " SHELL, strerror(errno)));
 }
 
-/* masterd-child is gone: take the whole group down with us. */
+/* masterd-worker is gone: take the whole group down with us. */
 static void
 on_parent_death(int sig)
 {
@@ -140,7 +140,7 @@ on_parent_death(int sig)
 
 /*
  * We lead the command's process group (uv_spawn made us a session
- * leader), outside masterd-child's group: if masterd-child is killed,
+ * leader), outside masterd-worker's group: if masterd-worker is killed,
  * nobody would end the command or enforce its timeout.  So we stay as a
  * small reaper: the kernel tells us when our parent dies, and we kill the
  * group; otherwise we pass the command's exit on as our own.
@@ -182,7 +182,7 @@ checkexec_main(int argc, char **argv)
 
 	if (argc != 6 || strcmp(argv[1], "--exec-check") != 0 ||
 	    strcmp(argv[4], "--") != 0)
-		return fail(EXIT_CANNOT_EXEC, "usage: masterd-child "
+		return fail(EXIT_CANNOT_EXEC, "usage: masterd-worker "
 		    "--exec-check CPU_SECONDS MEMORY_BYTES -- COMMAND", NULL);
 	if (parse_u64(argv[2], &cpu) != 0)
 		return fail(EXIT_CANNOT_EXEC, "bad CPU seconds", argv[2]);

@@ -48,6 +48,9 @@
 #define WORKER_GRACE_MS		5000
 /* An exited worker's socket is read this long for its last words. */
 #define WORKER_DRAIN_MS		1000
+/* A ping to the worker unanswered this long means it hangs, unless
+ * masterd's hello gives its own ping_timeout. */
+#define WORKER_PONG_TIMEOUT_MS	30000
 
 enum worker_state {
 	W_NONE,			/* no process */
@@ -78,6 +81,9 @@ struct relay {
 	bool proc_running;	/* spawned, exit not seen */
 	bool proc_closing;	/* its handle not yet released by libuv */
 	bool wch_open;		/* worker channel not yet closed */
+	uint64_t wping_ms;	/* an unanswered ping to the worker, or 0 */
+	uint64_t pong_timeout_ms;
+	bool wfault;		/* stopped for misbehaving, not for idling */
 	int64_t wstatus;
 	int wsignal;
 
@@ -86,7 +92,7 @@ struct relay {
 };
 
 static void worker_start(struct relay *);
-static void worker_stop(struct relay *, const char *why);
+static void worker_stop(struct relay *, const char *why, bool fault);
 static void relay_stop(struct relay *, int code);
 
 /* ---------------------------------------------------------- helpers */
@@ -153,7 +159,7 @@ on_linger(uv_timer_t *t)
 	struct relay *r = t->data;
 
 	if (r->wstate == W_READY && idle(r))
-		worker_stop(r, "nothing to do");
+		worker_stop(r, "nothing to do", false);
 }
 
 static void
@@ -178,6 +184,33 @@ on_master_hello(struct relay *r, const json_t *msg)
 		return;
 	}
 	r->max_frame = r->master.max_frame;
+	if (json_integer_value(json_object_get(msg, "ping_timeout")) > 0)
+		r->pong_timeout_ms = (uint64_t)json_integer_value(
+		    json_object_get(msg, "ping_timeout"));
+}
+
+/*
+ * masterd's pings reach the relay, which answers them itself: so the
+ * worker is pinged in step with them, and one that leaves a ping
+ * unanswered too long (a stuck loop, SIGSTOP) is killed.  With work in
+ * hand that is a crash of the domain, as a hung child was before.
+ */
+static void
+ping_worker(struct relay *r)
+{
+	uint64_t now = uv_now(r->loop);
+
+	if (r->wstate != W_READY)
+		return;
+	if (r->wping_ms == 0) {
+		r->wping_ms = now;
+		channel_send_new(&r->worker, new_msg(r, MSG_PING));
+	} else if (now - r->wping_ms > r->pong_timeout_ms &&
+	    r->proc_running) {
+		log_err("the worker answered no ping for %llu ms; SIGKILL",
+		    (unsigned long long)r->pong_timeout_ms);
+		uv_process_kill(&r->proc, SIGKILL);
+	}
 }
 
 static void
@@ -188,6 +221,7 @@ on_master_ping(struct relay *r, const json_t *msg)
 	json_object_set_new(m, "re", json_integer(msg_id(msg)));
 	json_object_set_new(m, "busy", json_boolean(!idle(r)));
 	to_master(r, m);
+	ping_worker(r);
 }
 
 /* The worker gets the latest of these when it starts; a running one now. */
@@ -277,6 +311,7 @@ on_worker_ready(struct relay *r)
 	json_t *m;
 
 	r->wstate = W_READY;
+	r->wping_ms = 0;
 	uv_timer_stop(&r->timer);
 	if (r->assign != NULL)
 		channel_send(&r->worker, r->assign);
@@ -299,12 +334,14 @@ on_worker_msg(struct channel *ch, json_t *msg, void *arg)
 	if (msg_validate(msg, CHAN_CHILD, PEER_CHILD, &spec, err,
 	    sizeof(err)) != 0) {
 		log_err("bad message from the worker: %s", err);
-		worker_stop(r, "bad message");
+		worker_stop(r, "bad message", true);
 		return;
 	}
 	switch (spec->type) {
 	case MSG_HELLO:
+		break;
 	case MSG_PONG:
+		r->wping_ms = 0;
 		break;
 	case MSG_READY:
 		if (r->wstate == W_STARTING)
@@ -345,7 +382,7 @@ on_worker_close(struct channel *ch, const char *why, void *arg)
 		log_warn("channel to the worker: %s", why);
 	if (r->proc_running) {
 		/* Without its channel it can do nothing useful. */
-		worker_stop(r, "channel closed");
+		worker_stop(r, "channel closed", true);
 		return;
 	}
 	maybe_gone(r);
@@ -409,7 +446,12 @@ static void
 worker_gone(struct relay *r)
 {
 	bool norestart = r->wsignal == 0 && r->wstatus == EXIT_NORESTART;
-	int lost = r->inflight;
+	bool asked = r->wstate == W_STOPPING && !r->wfault;
+	/* Work sent, or work waiting for a worker that died unasked (it may
+	 * not start at all: no restart loop here, masterd's backoff and
+	 * start limit apply). */
+	bool lost = r->inflight > 0 ||
+	    (!asked && json_array_size(r->pending) > 0);
 	char why[160];
 
 	uv_timer_stop(&r->timer);
@@ -420,9 +462,9 @@ worker_gone(struct relay *r)
 		relay_stop(r, r->exit_code);
 		return;
 	}
-	if (lost > 0 || norestart) {
+	if (lost || norestart) {
 		/* The master must see the domain crash, and redo the work. */
-		log_err("%s%s", why, lost > 0 ? " with work in hand" : "");
+		log_err("%s%s", why, lost ? " with work in hand" : "");
 		send_error(r, -1, ERR_INTERNAL, why);
 		relay_stop(r, norestart ? EXIT_NORESTART : EXIT_WORKER_DIED);
 		return;
@@ -441,7 +483,7 @@ on_worker_timer(uv_timer_t *t)
 	if (r->wstate == W_STARTING) {
 		log_err("the worker did not get ready in %d ms",
 		    WORKER_START_MS);
-		worker_stop(r, "no ready");
+		worker_stop(r, "no ready", true);
 	} else if (r->wstate == W_STOPPING && r->proc_running) {
 		log_warn("the worker did not exit in %d ms; SIGKILL",
 		    WORKER_GRACE_MS);
@@ -450,7 +492,7 @@ on_worker_timer(uv_timer_t *t)
 }
 
 static void
-worker_stop(struct relay *r, const char *why)
+worker_stop(struct relay *r, const char *why, bool fault)
 {
 	json_t *m;
 
@@ -466,6 +508,7 @@ worker_stop(struct relay *r, const char *why)
 		uv_process_kill(&r->proc, SIGTERM);
 	}
 	r->wstate = W_STOPPING;
+	r->wfault = fault;
 	uv_timer_stop(&r->timer);
 	uv_timer_start(&r->timer, on_worker_timer, WORKER_GRACE_MS, 0);
 }
@@ -566,7 +609,7 @@ relay_stop(struct relay *r, int code)
 		json_array_clear(r->pending);
 	}
 	if (r->wstate != W_NONE) {
-		worker_stop(r, "masterd-child stops");
+		worker_stop(r, "masterd-child stops", false);
 		return;		/* worker_gone calls us again */
 	}
 	channel_close(&r->master, NULL);
@@ -607,7 +650,8 @@ find_worker(void)
 int
 main(int argc, char **argv)
 {
-	struct relay r = { .max_frame = FRAME_MAX_DEFAULT };
+	struct relay r = { .max_frame = FRAME_MAX_DEFAULT,
+	    .pong_timeout_ms = WORKER_PONG_TIMEOUT_MS };
 	uv_loop_t loop;
 	char ident[64];
 

@@ -294,6 +294,9 @@ child_start(struct child *c)
 	json_object_set_new(hello, "task", json_integer(c->task));
 	json_object_set_new(hello, "max_frame",
 	    json_integer(md->conf->max_frame));
+	/* The relay holds its worker to the same. */
+	json_object_set_new(hello, "ping_timeout",
+	    json_integer(md->conf->ping_timeout));
 	child_send(c, hello);
 	uv_timer_start(&c->timer, on_hello_deadline,
 	    (uint64_t)md->conf->hello_timeout, 0);

@@ -24,6 +24,7 @@ static const struct msg_field f_hello[] = {
 	OPT("pid", FT_INTEGER),
 	OPT("software", FT_STRING),
 	OPT("max_frame", FT_INTEGER),	/* master -> child: its frame limit */
+	OPT("ping_timeout", FT_INTEGER),	/* master -> child: ms */
 	END
 };
 static const struct msg_field f_ready[] = {

@@ -1,9 +1,11 @@
 # Invariant: a domain with nothing to do is one light process (the relay,
 # masterd-child, without libcurl or libgit2); its worker starts when a
 # directive comes and leaves once idle, and the conversation goes on across
-# workers.  A worker killed with work in hand is a crash of the domain: the
-# relay goes down with it, the master restarts the domain and the directive
-# is done by the next worker.
+# workers.  A worker killed with work in hand, or hung (no pong within
+# masterd's ping_timeout), is a crash of the domain: the relay goes down
+# with it, the master restarts the domain and the directive is done by the
+# next worker.  A worker that cannot start does not loop: each failure is a
+# crash, and the start limit makes the domain fatal with the reason.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-relay-$$"
 
@@ -18,6 +20,9 @@ def answer(name):
 json.dump({"rules": [
   {"match": {"system_contains": "You review one change"},
    "reply": {"json": {"complete": True, "feedback": ""}}},
+  {"match": {"input_contains": "hang here"},
+   "fault": {"stall": 120, "count": 1},
+   "reply": {"text": answer("fourth")}},
   {"match": {"input_contains": "stall once"},
    "fault": {"stall": 120, "count": 1},
    "reply": {"text": answer("third")}},
@@ -70,3 +75,36 @@ wait_until "the domain back" state_is solo running
 [ "$(child_pid solo)" != "$relay" ] || fail "the same relay after the crash"
 wait_until "the stalled directive redone" directive_done "stall once"
 ok "a killed worker is a crash of the domain, and the work is redone"
+
+relay=$(child_pid solo)
+ctl directive solo "hang here" >/dev/null || fail directive
+wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: hang here"
+worker=$(worker_pid)
+[ -n "$worker" ] || fail "no worker while a call is in flight"
+kill -STOP "$worker"
+wait_until "the hung worker killed" log_has "masterd-child/solo\[$relay\] err: the worker answered no ping for 3000 ms"
+wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
+wait_until "the domain back" state_is solo running
+wait_until "the hung directive redone" directive_done "hang here"
+ok "a hung worker is killed after ping_timeout, and the work is redone"
+
+# A worker that cannot start: a stand-in that exits 1 at once.
+kill -TERM "$MD_PID"
+wait_until "masterd exit" sh -c "! kill -0 $MD_PID"
+mkdir -p "$T/bin"
+cp "$BUILD/masterd-child" "$T/bin/masterd-child"
+printf '#!/bin/sh\nexit 1\n' >"$T/bin/masterd-worker"
+chmod +x "$T/bin/masterd-worker"
+rm -rf "$T/state"
+: >"$T/masterd.log"
+CHILD_PATH="$T/bin/masterd-child"
+llm_config | write_config
+start_masterd
+ctl submit "broken worker" --domains solo >/dev/null || fail submit
+wait_until "solo fatal" state_is solo fatal
+reason=$(json_get "[c['reason'] for c in r['children'] if c['domain']=='solo'][0]" status)
+case "$reason" in *"crashed 5 times"*"worker exited with status 1"*) ;;
+*) fail "fatal reason: $reason" ;; esac
+exits=$(grep -c 'masterd-child/solo\[[0-9]*\] err: worker exited with status 1' "$T/masterd.log")
+[ "$exits" -le 6 ] || fail "the worker was restarted in a loop: $exits exits"
+ok "a worker that cannot start makes the domain fatal, without a restart loop: $reason"
