@@ -912,6 +912,45 @@ cleanup:
 	return rc;
 }
 
+/*
+ * What check commands leave in a domain's folder (byte code, caches,
+ * installed packages) is not the domain's work: the repository's
+ * info/exclude keeps it out of every commit, diff and snapshot of every
+ * worktree, without a file in the history that a model could edit.
+ */
+#define EXCLUDE_MARK	"# masterd: what check commands leave behind\n"
+static const char exclude_rules[] = EXCLUDE_MARK
+    "__pycache__/\n*.py[cod]\n.pytest_cache/\n.mypy_cache/\n"
+    ".ruff_cache/\nnode_modules/\n";
+
+static int
+ensure_excludes(const char *gitdir, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc = 0;
+
+	if (snprintf(path, sizeof(path), "%s/info", gitdir) >=
+	    (int)sizeof(path) || (mkdir(path, 0755) != 0 && errno != EEXIST))
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/info/exclude", gitdir);
+	if ((f = fopen(path, "a+e")) == NULL)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (getdelim(&text, &len, '\0', f) < 0 && ferror(f))
+		rc = fail(err, errlen, "reading %s: %s", path,
+		    strerror(errno));
+	else if ((text == NULL || strstr(text, EXCLUDE_MARK) == NULL) &&
+	    fputs(exclude_rules, f) == EOF)
+		rc = fail(err, errlen, "writing %s: %s", path,
+		    strerror(errno));
+	free(text);
+	if (fclose(f) != 0 && rc == 0)
+		rc = fail(err, errlen, "writing %s: %s", path,
+		    strerror(errno));
+	return rc;
+}
+
 int
 repo_init(const char *gitdir, char *err, size_t errlen)
 {
@@ -938,7 +977,8 @@ repo_init(const char *gitdir, char *err, size_t errlen)
 		goto cleanup;
 	}
 have_repo:
-	if (ensure_main(repo, err, errlen) < 0)
+	if (ensure_excludes(gitdir, err, errlen) < 0 ||
+	    ensure_main(repo, err, errlen) < 0)
 		goto cleanup;
 	rc = 0;
 cleanup:

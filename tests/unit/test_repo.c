@@ -485,6 +485,33 @@ test_commit(void **state)
 	git_check(f);
 }
 
+/* What check commands leave behind is never committed. */
+static void
+test_commit_skips_check_artifacts(void **state)
+{
+	struct fx *f = *state;
+	char oid[REPO_OID_HEX], *diff = NULL;
+
+	put(f->wta, "a/app.py", "print(1)\n");
+	put(f->wta, "a/__pycache__/app.cpython-311.pyc", "bytes");
+	put(f->wta, "a/node_modules/x/index.js", "x\n");
+	put(f->wta, "a/stray.pyc", "bytes");
+	assert_int_equal(repo_diff(f->wta, "a", 65536, &diff, f->err,
+	    sizeof(f->err)), 0);
+	assert_non_null(strstr(diff, "app.py"));
+	assert_null(strstr(diff, "pycache"));
+	assert_null(strstr(diff, "node_modules"));
+	free(diff);
+	commit_ok(f, f->wta, "a", "app\n", oid);
+	assert_true(has_path(f->gitdir, oid, "a/app.py"));
+	assert_false(has_path(f->gitdir, oid, "a/__pycache__"));
+	assert_false(has_path(f->gitdir, oid, "a/node_modules"));
+	assert_false(has_path(f->gitdir, oid, "a/stray.pyc"));
+	/* Written once, however often the repository is opened. */
+	assert_int_equal(repo_init(f->gitdir, f->err, sizeof(f->err)), 0);
+	git_check(f);
+}
+
 static void
 test_delete(void **state)
 {
@@ -1018,6 +1045,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_worktrees, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_skips_check_artifacts,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_commit_ignores_staged_outside, setup, teardown),
