@@ -270,8 +270,10 @@ on_master_msg(struct channel *ch, json_t *msg, void *arg)
 		to_worker(r, msg);
 		break;
 	case MSG_CANCEL:
-		/* Nothing runs and nothing waits: nothing to cancel. */
-		if (r->wstate != W_NONE || json_array_size(r->pending) > 0)
+		/* Only a worker with work, or work waiting, has anything to
+		 * cancel; one stopping for idleness has none. */
+		if (r->wstate == W_READY || r->wstate == W_STARTING ||
+		    json_array_size(r->pending) > 0)
 			to_worker(r, msg);
 		break;
 	case MSG_SHUTDOWN:

@@ -1132,14 +1132,52 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Commit tree_id on parents as who, then move ref to the commit only if it
+ * still points at parents[0]: a ref someone else moved meanwhile is an
+ * error, never overwritten.  what names the commit in errors.
+ */
+static int
+commit_and_advance(git_oid *id, git_repository *repo, const char *ref,
+    const char *who, const char *message, const git_oid *tree_id,
+    const git_commit **parents, size_t n, const char *what, char *err,
+    size_t errlen)
+{
+	git_signature *sig = NULL;
+	git_reference *moved = NULL;
+	git_tree *tree = NULL;
+	int rc = -1;
+
+	if (git_tree_lookup(&tree, repo, tree_id) < 0) {
+		gfail(err, errlen, "reading the tree of %s", what);
+		goto cleanup;
+	}
+	if (signature(&sig, who, err, errlen) < 0)
+		goto cleanup;
+	if (git_commit_create(id, repo, NULL, sig, sig, NULL, message, tree,
+	    n, parents) < 0) {
+		gfail(err, errlen, "committing %s", what);
+		goto cleanup;
+	}
+	if (git_reference_create_matching(&moved, repo, ref, id, 1,
+	    git_commit_id(parents[0]), n > 1 ? "merge" : "commit") < 0) {
+		gfail(err, errlen, "moving %s forward", ref);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	git_reference_free(moved);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	return rc;
+}
+
 /* On REPO_UNCHANGED, oid is the branch tip (as for a merge, main's). */
 int
 repo_commit(const char *wtdir, const char *domain, const char *message,
     char oid[REPO_OID_HEX], char *err, size_t errlen)
 {
 	git_repository *repo = NULL;
-	git_signature *sig = NULL;
-	git_reference *moved = NULL;
 	git_index *idx = NULL;
 	git_commit *tip = NULL;
 	git_tree *tip_tree = NULL, *itree = NULL, *tree = NULL;
@@ -1179,23 +1217,10 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 		rc = REPO_UNCHANGED;
 		goto write_index;
 	}
-	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		gfail(err, errlen, "reading the new tree");
-		goto cleanup;
-	}
-	if (signature(&sig, domain, err, errlen) < 0)
-		goto cleanup;
 	parents[0] = tip;
-	if (git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree,
-	    1, parents) < 0) {
-		gfail(err, errlen, "committing on domain/%s", domain);
+	if (commit_and_advance(&id, repo, branch, domain, message, &tree_id,
+	    parents, 1, "the round", err, errlen) < 0)
 		goto cleanup;
-	}
-	if (git_reference_create_matching(&moved, repo, branch, &id, 1,
-	    git_commit_id(tip), "commit") < 0) {
-		gfail(err, errlen, "moving %s forward", branch);
-		goto cleanup;
-	}
 	rc = 0;
 write_index:
 	/* The index held changes outside <domain>/: it must match the
@@ -1215,8 +1240,6 @@ cleanup:
 	git_tree_free(tip_tree);
 	git_tree_free(itree);
 	git_tree_free(tree);
-	git_reference_free(moved);
-	git_signature_free(sig);
 	git_index_free(idx);
 	git_commit_free(tip);
 	git_repository_free(repo);
@@ -1366,10 +1389,8 @@ repo_merge_domain(const char *gitdir, const char *domain,
     const char *message, char oid[REPO_OID_HEX], char *err, size_t errlen)
 {
 	git_repository *repo = NULL;
-	git_signature *sig = NULL;
-	git_reference *moved = NULL;
 	git_commit *dtip = NULL, *mtip = NULL;
-	git_tree *dtree = NULL, *mtree = NULL, *tree = NULL;
+	git_tree *dtree = NULL, *mtree = NULL;
 	const git_commit *parents[2];
 	git_oid tree_id, id;
 	char branch[REFNAME_MAX];
@@ -1401,30 +1422,14 @@ repo_merge_domain(const char *gitdir, const char *domain,
 		rc = REPO_UNCHANGED;
 		goto cleanup;
 	}
-	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		gfail(err, errlen, "reading the merged tree");
-		goto cleanup;
-	}
-	if (signature(&sig, MASTERD_NAME, err, errlen) < 0)
-		goto cleanup;
 	parents[0] = mtip;
 	parents[1] = dtip;
-	if (git_commit_create(&id, repo, NULL, sig, sig, NULL, message, tree,
-	    2, parents) < 0) {
-		gfail(err, errlen, "committing the merge of %s", branch);
+	if (commit_and_advance(&id, repo, MAIN_REF, MASTERD_NAME, message,
+	    &tree_id, parents, 2, "the merge", err, errlen) < 0)
 		goto cleanup;
-	}
-	if (git_reference_create_matching(&moved, repo, MAIN_REF, &id, 1,
-	    git_commit_id(mtip), "merge") < 0) {
-		gfail(err, errlen, "moving main forward");
-		goto cleanup;
-	}
 	git_oid_tostr(oid, REPO_OID_HEX, &id);
 	rc = 0;
 cleanup:
-	git_reference_free(moved);
-	git_signature_free(sig);
-	git_tree_free(tree);
 	git_tree_free(dtree);
 	git_tree_free(mtree);
 	git_commit_free(dtip);
