@@ -2,7 +2,7 @@
 #
 # Objects and binaries go under $(BUILD) (default build/), never into the
 # source tree.  Every library comes from pkg-config.  New .c files are picked
-# up by wildcard: a file in proto/ or common/ joins its library, a
+# up by wildcard: a file joins the program or library of its folder, a
 # tests/unit/test_*.c becomes a cmocka test binary, a tests/fuzz/fuzz_*.c a
 # libFuzzer target.
 #
@@ -53,22 +53,31 @@ CFLAGS_ALL = -std=c17 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 # out is memory and start-up time saved in each process.
 LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 
-PROTO_SRC  = $(wildcard proto/*.c)
-COMMON_SRC = $(wildcard common/*.c)
-DAEMON_SRC = $(filter-out daemon/masterctl.c,$(wildcard daemon/*.c))
-CTL_SRC    = daemon/masterctl.c
-CHILD_SRC  = $(wildcard child/*.c)
+# One folder per program or library.  A library is every .c of its folder;
+# a program is its folder's objects linked with the libraries below it.  A
+# program's main() lives in its folder's main.c (relay.c, masterctl.c for
+# the one-file programs); tests link the program folders as archives, from
+# which the linker takes only the members a test calls, never a main().
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  = $(wildcard tests/bench/bench_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+# $(call lib,NAME) is the archive built from the .c files of a folder.
+lib = $(BUILD)/lib$(1).a
 
-LIBPROTO   = $(BUILD)/libproto.a
-LIBCOMMON  = $(BUILD)/libcommon.a
-# Daemon objects without main(), so tests can link the registry and friends.
-LIBDAEMON  = $(BUILD)/libdaemon.a
-LIBCHILD   = $(BUILD)/libchild.a
+# folder                  archive name
+LIB_DIRS = proto:proto common:common common/llm:llm \
+	daemon/masterd:masterd daemon/masterctl:masterctl \
+	child/relay:relay child/worker:worker
+
+define folder_lib
+$(call lib,$(2)): $(call obj,$(wildcard $(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+$(foreach d,$(LIB_DIRS),$(eval $(call folder_lib,$(word 1,$(subst :, ,$(d))),$(word 2,$(subst :, ,$(d))))))
+
 MASTERD    = $(BUILD)/masterd
 MASTERCTL  = $(BUILD)/masterctl
 CHILD      = $(BUILD)/masterd-child
@@ -77,14 +86,20 @@ UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-DAEMON_MAIN = daemon/main.c
-CHILD_MAIN  = child/relay.c
-WORKER_MAIN = child/main.c
+# What each program links, its own folder first; proto before common,
+# which it calls.  masterd loads no
+# libcurl, the relay neither libcurl nor libgit2 (--as-needed drops what a
+# program does not call).
+MASTERD_LIBS   = $(call lib,masterd) $(call lib,proto) $(call lib,common)
+MASTERCTL_LIBS = $(call lib,masterctl) $(call lib,proto) $(call lib,common)
+CHILD_LIBS     = $(call lib,relay) $(call lib,proto) $(call lib,common)
+WORKER_LIBS    = $(call lib,worker) $(call lib,llm) $(call lib,proto) \
+	$(call lib,common)
+# Tests and benchmarks may call into any folder.
+TEST_LIBS = $(call lib,masterd) $(call lib,worker) $(call lib,relay) \
+	$(call lib,llm) $(call lib,proto) $(call lib,common)
 
-PROGRAMS = $(if $(wildcard $(DAEMON_MAIN)),$(MASTERD)) \
-	   $(if $(wildcard $(CTL_SRC)),$(MASTERCTL)) \
-	   $(if $(wildcard $(CHILD_MAIN)),$(CHILD)) \
-	   $(if $(wildcard $(WORKER_MAIN)),$(WORKER))
+PROGRAMS = $(MASTERD) $(MASTERCTL) $(CHILD) $(WORKER)
 
 .PHONY: all check test unit e2e deps fuzz-deps sanitize fuzz fuzz-build bench demo soak-full \
 	install uninstall clean
@@ -102,47 +117,27 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBPROTO): $(call obj,$(PROTO_SRC))
-	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(LIBCOMMON): $(call obj,$(COMMON_SRC))
-	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(LIBDAEMON): $(call obj,$(filter-out $(DAEMON_MAIN),$(DAEMON_SRC)))
-	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
-
-$(LIBCHILD): $(call obj,$(filter-out $(CHILD_MAIN) $(WORKER_MAIN),$(CHILD_SRC)))
-	@mkdir -p $(dir $@)
-	rm -f $@ && $(AR) rcs $@ $^
-
-LIBS_ORDER = $(LIBDAEMON) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
-
-$(MASTERD): $(call obj,$(DAEMON_MAIN)) $(LIBDAEMON) $(LIBCOMMON) $(LIBPROTO)
+$(MASTERD): $(call obj,daemon/masterd/main.c) $(MASTERD_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# The relay: libuv and jansson only, so that a waiting domain is light.  Of
-# libchild it takes handshake.o alone; --as-needed drops the rest's libraries.
-$(CHILD): $(call obj,$(CHILD_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
+$(MASTERCTL): $(call obj,daemon/masterctl/masterctl.c) $(MASTERCTL_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(WORKER): $(call obj,$(WORKER_MAIN)) $(LIBCHILD) $(LIBCOMMON) $(LIBPROTO)
+$(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(MASTERCTL): $(call obj,$(CTL_SRC)) $(LIBCOMMON) $(LIBPROTO)
+$(WORKER): $(call obj,child/worker/main.c) $(WORKER_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS_ORDER)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ORDER)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIBS_ORDER)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/sse.h"
+#include "common/llm/sse.h"
 
 #define STREAM_BYTES	((size_t)64 << 20)
 #define RUNS		5

@@ -37,7 +37,7 @@
 #include <jansson.h>
 
 #include "common/log.h"
-#include "daemon/registry.h"
+#include "daemon/masterd/registry.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_answer.c — libFuzzer target for model answers and verdicts
- * (child/answer.c).
+ * (child/worker/answer.c).
  *
  * The input is a model's reply, as text.  answer_parse and verdict_parse
  * must not crash or leak, must stay linear enough for libFuzzer's
@@ -18,9 +18,9 @@
 
 #include <jansson.h>
 
-#include "child/answer.h"
+#include "child/worker/answer.h"
 #include "common/iface.h"
-#include "common/path.h"
+#include "child/worker/path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

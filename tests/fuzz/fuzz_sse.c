@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/sse.h"
+#include "common/llm/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

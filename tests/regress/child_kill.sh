@@ -97,7 +97,7 @@ for p in $check_pids; do
 	alive "$p" && left="$left $p"
 done
 if [ -n "$left" ]; then
-	known_bug "the check command of a SIGKILLed child survives it (pids$left, still running 'sleep 30' in the domain's worktree after the round was redone): child/checks.c runs each check in its own session, so neither the child's death nor masterd's kill of the child's process group reaches it"
+	known_bug "the check command of a SIGKILLed child survives it (pids$left, still running 'sleep 30' in the domain's worktree after the round was redone): child/worker/checks.c runs each check in its own session, so neither the child's death nor masterd's kill of the child's process group reaches it"
 else
 	ok "the killed round's check did not outlive its child"
 fi

@@ -188,7 +188,7 @@ over() {
 	return 1
 }
 if ! wait_within $((15 * SLOW)) "directive $d settled" over; then
-	known_bug "directive $d stays '$(directive_states 1 work "[job 350]" | tr -d "[]'")' forever after the disk filled during its round (the child said: $child_said): daemon/tasks.c on_result() and directive_failed() ignore the failure of registry_directive_set_state() (SQLITE_FULL), clear c->busy and move on, so the registry keeps the directive running with no child on it until masterd restarts, and the task never goes idle"
+	known_bug "directive $d stays '$(directive_states 1 work "[job 350]" | tr -d "[]'")' forever after the disk filled during its round (the child said: $child_said): daemon/masterd/tasks.c on_result() and directive_failed() ignore the failure of registry_directive_set_state() (SQLITE_FULL), clear c->busy and move on, so the registry keeps the directive running with no child on it until masterd restarts, and the task never goes idle"
 else
 	ok "directive $d settled after the disk filled during its round: $(directive_states 1 work "[job 350]")"
 fi

@@ -96,7 +96,7 @@ ok "a raw NUL in the answer was not applied ($why)"
 # domain works afterwards either way.
 want="deep/$(python3 -c 'print("/".join(["d"] * 299))')/f.txt"
 if [ "$(directive_states 1 deep Build)" != "['done']" ]; then
-	known_bug "a path of 300 components passes the path checks (common/path.c) and is written, but libgit2 cannot handle it (\"$(grep 'masterd-worker/deep\[' "$T/masterd.log" | grep -o 'directive [0-9]* failed: .*' | head -1)\"): the commit fails, the roll back fails the same way, and the directive ends $(directive_states 1 deep Build | tr -d "[]'") after its attempts"
+	known_bug "a path of 300 components passes the path checks (child/worker/path.c) and is written, but libgit2 cannot handle it (\"$(grep 'masterd-worker/deep\[' "$T/masterd.log" | grep -o 'directive [0-9]* failed: .*' | head -1)\"): the commit fails, the roll back fails the same way, and the directive ends $(directive_states 1 deep Build | tr -d "[]'") after its attempts"
 elif git_in 1 ls-tree -r --name-only domain/deep | grep -qxF "$want"; then
 	[ "$(git_in 1 show "domain/deep:$want")" = deep ] || fail "deep: wrong content"
 	ok "a path of 300 components was committed where it was named"
@@ -114,7 +114,7 @@ plain_settled() {
 }
 wait_until "deep's next directive to end" plain_settled
 if [ "$(directive_states 1 deep "a plain change")" != "['done']" ]; then
-	known_bug "the deep path wedges the domain for good: its next directive ends $(directive_states 1 deep "a plain change" | tr -d "[]'") without asking the model ($(grep 'masterd-worker/deep\[' "$T/masterd.log" | grep -o 'directive [0-9]* failed: .*' | tail -1)): child/work.c prepare_tree() cannot snapshot and clean the leftover tree (repo_snapshot_and_clean), so every later directive of the domain fails"
+	known_bug "the deep path wedges the domain for good: its next directive ends $(directive_states 1 deep "a plain change" | tr -d "[]'") without asking the model ($(grep 'masterd-worker/deep\[' "$T/masterd.log" | grep -o 'directive [0-9]* failed: .*' | tail -1)): child/worker/work.c prepare_tree() cannot snapshot and clean the leftover tree (repo_snapshot_and_clean), so every later directive of the domain fails"
 else
 	ok "the domain works after the deep path"
 fi

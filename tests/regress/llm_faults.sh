@@ -142,6 +142,6 @@ ctl task 1 >"$T/task.txt" || fail "masterctl task"
 if grep -qF "$BADMSG" "$T/task.txt"; then
 	ok "masterctl task shows the provider's message"
 else
-	known_bug "masterctl task (human output) does not show why a directive failed: the provider's 400 message \"$BADMSG\" is only in --json (directives[].reason); daemon/masterctl.c human_task() prints ID, DOMAIN, SOURCE, STATE, TEXT only"
+	known_bug "masterctl task (human output) does not show why a directive failed: the provider's 400 message \"$BADMSG\" is only in --json (directives[].reason); daemon/masterctl/masterctl.c human_task() prints ID, DOMAIN, SOURCE, STATE, TEXT only"
 fi
 done_testing

@@ -208,7 +208,7 @@ for d in ("alpha", "beta"):
             print(f"{d}: commit {parts[0][:12]} of directive {parts[1]} has no round record")
 PY
 if [ -s "$T/unrecorded" ]; then
-	known_bug "an accepted round is lost from the registry when masterd dies after the child committed but before it read the child's round report: $(tr '\n' ';' <"$T/unrecorded") (child/work.c start(): already_committed() answers the redelivered directive with a bare result, without its round or its interface)"
+	known_bug "an accepted round is lost from the registry when masterd dies after the child committed but before it read the child's round report: $(tr '\n' ';' <"$T/unrecorded") (child/worker/work.c start(): already_committed() answers the redelivered directive with a bare result, without its round or its interface)"
 else
 	ok "every commit has its round record"
 fi

@@ -101,7 +101,7 @@ settled() {
 }
 wait_until "extra's first directive (or extra fatal)" settled extra Build
 if ! directive_done 1 extra Build; then
-	known_bug "a domain spawned after a refused SIGHUP cannot start: masterd-child re-reads the configuration file itself (child/main.c setup() -> conf_load(--config)), so it gets the broken file masterd refused, not the configuration masterd kept ($(json_get "[c['state'] + ': ' + c['reason'] for c in r['children'] if c['domain']=='extra'][0]" status))"
+	known_bug "a domain spawned after a refused SIGHUP cannot start: masterd-child re-reads the configuration file itself (child/worker/main.c setup() -> conf_load(--config)), so it gets the broken file masterd refused, not the configuration masterd kept ($(json_get "[c['state'] + ': ' + c['reason'] for c in r['children'] if c['domain']=='extra'][0]" status))"
 else
 	ok "a domain spawned after the refused reload works"
 fi

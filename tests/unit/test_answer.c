@@ -1,6 +1,6 @@
 /*
  * test_answer.c — a domain model's answers and the critic's verdicts
- * (child/answer.c).
+ * (child/worker/answer.c).
  *
  * Extraction: the whole text, a ```json block with prose around it, the
  * last of two blocks, bare {...} in prose, a reply cut short, and replies
@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "child/answer.h"
+#include "child/worker/answer.h"
 #include "common/iface.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -12,7 +12,7 @@
 
 #include <time.h>
 
-#include "common/retry.h"
+#include "common/llm/retry.h"
 
 /* 2023-11-14 22:13:20 UTC, a Tuesday. */
 #define NOW ((time_t)1700000000)

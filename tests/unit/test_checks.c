@@ -1,5 +1,5 @@
 /*
- * test_checks.c — check commands (child/checks.c, child/checkexec.c) run
+ * test_checks.c — check commands (child/worker/checks.c, child/worker/checkexec.c) run
  * for real on a libuv loop.
  *
  * Exit statuses and output ("hello\n" exactly), several commands reported
@@ -32,7 +32,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "child/checks.h"
+#include "child/worker/checks.h"
 
 #define MAXR		8
 #define WATCHDOG_MS	60000

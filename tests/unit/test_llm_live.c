@@ -27,7 +27,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "common/llm.h"
+#include "common/llm/llm.h"
 #include "common/log.h"
 
 #define KEY		"sk-test-7f3a9c1e5b2d4680aa11"

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "common/llm_impl.h"
+#include "common/llm/impl.h"
 
 #define KEY	"sk-parse-test-0123456789abcdef"
 #define KEY_VAR	"MASTERD_TEST_PARSE_KEY"

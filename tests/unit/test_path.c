@@ -1,5 +1,5 @@
 /*
- * test_path.c — confinement of untrusted relative paths (common/path.c).
+ * test_path.c — confinement of untrusted relative paths (child/worker/path.c).
  *
  * path_normalise: what it cleans up and what it refuses (empty, absolute,
  * "..", backslash, control characters, .git with PATH_DENY_GIT, too long).
@@ -12,7 +12,7 @@
 
 #include <fcntl.h>
 
-#include "common/path.h"
+#include "child/worker/path.h"
 
 /* ------------------------------------------------------------ lexical */
 

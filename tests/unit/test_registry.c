@@ -26,7 +26,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
-#include "daemon/registry.h"
+#include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
 #define SCHEMA_VERSION	2

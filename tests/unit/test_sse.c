@@ -1,5 +1,5 @@
 /*
- * test_sse.c — unit tests of the Server-Sent Events parser (common/sse.c).
+ * test_sse.c — unit tests of the Server-Sent Events parser (common/llm/sse.c).
  *
  * Every test states the exact events expected, rendered one per line as
  * "type|data|last_id|retry" with \\, \n, \r, \0 and | escaped, so a failure
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "common/sse.h"
+#include "common/llm/sse.h"
 
 /*
  * Streams up to this size (in their LF spelling) are also cut at every pair

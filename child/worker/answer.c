@@ -1,0 +1,925 @@
+/*
+ * answer.c — find the JSON in a model's reply and validate it: a domain's
+ * answer (summary, files, interface, check proposals) or the critic's
+ * verdict.
+ *
+ * Models wrap JSON in prose and fences whatever they are told, so the
+ * extractor is tolerant; the validator is not, and its messages go back
+ * to the model verbatim: each names the JSON path and says what is wrong
+ * in words the model can act on.  docs/interface.md describes the
+ * interface member; answer.h the rest.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "child/worker/answer.h"
+#include "common/iface.h"
+#include "child/worker/path.h"
+
+#define MAX_FILES	200
+#define MAX_CONTENT	(1024 * 1024)
+#define MAX_TOTAL	(8 * 1024 * 1024)
+#define MAX_SUMMARY	4096
+#define MAX_CHECKS	20
+#define MAX_CHECK	1024
+#define MAX_FEEDBACK	8192
+#define MAX_RESCANS	16	/* restarts after an unclosed '{' */
+
+static const char *const answer_fields[] = {
+	"summary", "files", "interface", "checks", NULL
+};
+static const char *const file_fields[] = {
+	"path", "content", "delete", NULL
+};
+static const char *const verdict_fields[] = {
+	"complete", "feedback", NULL
+};
+
+/* ------------------------------------------------------------ errors */
+
+/* Bytes that continue a sequence after lead byte c; 0 for ASCII, -1
+ * for a byte that cannot start one (a stray continuation, an overlong
+ * C0/C1, or beyond U+10FFFF). */
+static int
+utf8_follow(unsigned char c)
+{
+	if (c < 0x80)
+		return 0;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 1;
+	if (c >= 0xe0 && c <= 0xef)
+		return 2;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 3;
+	return -1;
+}
+
+/* Replace every byte that is not part of a UTF-8 sequence with '?':
+ * parser messages quote input, a message cut short may end inside a
+ * character, and the message is sent on as JSON. */
+static void
+utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	int need, i;
+
+	while (*p != '\0') {
+		if ((need = utf8_follow(*p)) == 0) {
+			p++;
+			continue;
+		}
+		for (i = 1; need > 0 && i <= need; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (need < 0 || i <= need) {
+			*p++ = '?';
+			continue;
+		}
+		p += need + 1;
+	}
+}
+
+static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	if (vsnprintf(err, errlen, fmt, ap) < 0)
+		err[0] = '\0';
+	va_end(ap);
+	utf8_clean(err);
+	return -1;
+}
+
+static bool
+in_list(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Optional members: null counts as absent, as structured output modes
+ * send it for "none". */
+static const json_t *
+member(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+/* Is key a plain word, to show bare in a path? */
+static bool
+plain_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n > 0 && n <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* The first member of obj not in known; expected lists them. */
+static int
+check_fields(const json_t *obj, const char *path, const char *const *known,
+    const char *expected, char *err, size_t errlen)
+{
+	const char *key, *dot = *path ? "." : "";
+	json_t *val;
+
+	json_object_foreach((json_t *)obj, key, val) {
+		if (in_list(key, known))
+			continue;
+		if (plain_key(key))
+			return bad(err, errlen, "%s%s%s: unknown field "
+			    "(expected %s)", path, dot, key, expected);
+		return bad(err, errlen, "%s%s\"%.64s\": unknown field "
+		    "(expected %s)", path, dot, key, expected);
+	}
+	return 0;
+}
+
+static const char *
+type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* ------------------------------------------------------------ extraction */
+
+/* Line numbers of positions met in increasing order, in linear time. */
+struct lines {
+	const char *at;
+	int line;
+};
+
+static int
+line_at(struct lines *l, const char *p)
+{
+	for (; l->at < p; l->at++)
+		l->line += *l->at == '\n';
+	return l->line;
+}
+
+/*
+ * Why nothing was found: the parse error of the most telling candidate.
+ * Ranks: 3 the whole text when it starts like JSON, 2 the last fenced
+ * block, 1 the longest {...} of the prose; a higher rank wins.
+ */
+struct why {
+	char text[256];
+	int rank;
+	size_t len;
+};
+
+/* Parse text[0..len) as JSON; on failure keep the error if it is the
+ * most telling so far.  Lines count from line0, the text's line where
+ * the candidate's first line is. */
+static json_t *
+try_parse(struct why *w, int rank, const char *where, const char *text,
+    size_t len, int line0)
+{
+	json_error_t e;
+	json_t *j;
+
+	if ((j = json_loadb(text, len, 0, &e)) != NULL)
+		return j;
+	if (rank > w->rank || (rank == w->rank && rank == 1 && len > w->len)) {
+		snprintf(w->text, sizeof(w->text), "%sline %d, column %d: %s",
+		    where, e.line + line0 - 1, e.column, e.text);
+		w->rank = rank;
+		w->len = len;
+	}
+	return NULL;
+}
+
+struct fence {
+	const char *body;
+	size_t len;
+	int line;		/* of the opening fence */
+};
+
+struct fences {
+	struct fence *v;
+	size_t n, cap;
+};
+
+static int
+fences_add(struct fences *fs, const char *body, size_t len, int line)
+{
+	struct fence *v;
+	size_t cap;
+
+	if (fs->n == fs->cap) {
+		cap = fs->cap ? fs->cap * 2 : 8;
+		if ((v = reallocarray(fs->v, cap, sizeof(*v))) == NULL)
+			return -1;
+		fs->v = v;
+		fs->cap = cap;
+	}
+	fs->v[fs->n++] = (struct fence){ body, len, line };
+	return 0;
+}
+
+/* Count the backticks that open a fence line, after indentation. */
+static size_t
+fence_ticks(const char *line, const char *eol, const char **after)
+{
+	const char *p = line;
+	size_t n = 0;
+
+	while (p < eol && (*p == ' ' || *p == '\t'))
+		p++;
+	while (p < eol && *p == '`') {
+		p++;
+		n++;
+	}
+	*after = p;
+	return n;
+}
+
+/* Does the info string after an opening fence announce JSON, or
+ * nothing? */
+static bool
+json_info(const char *p, const char *eol)
+{
+	const char *w;
+
+	while (p < eol && (*p == ' ' || *p == '\t'))
+		p++;
+	for (w = p; w < eol && *w != ' ' && *w != '\t' && *w != '\r'; w++)
+		;
+	return w == p || ((size_t)(w - p) == 4 &&
+	    strncasecmp(p, "json", 4) == 0);
+}
+
+static bool
+is_closing(const char *line, const char *eol, size_t ticks)
+{
+	const char *p;
+
+	if (fence_ticks(line, eol, &p) < ticks)
+		return false;
+	while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p == eol;
+}
+
+static const char *
+end_of_line(const char *line)
+{
+	const char *eol = strchr(line, '\n');
+
+	return eol == NULL ? line + strlen(line) : eol;
+}
+
+static const char *
+next_line(const char *eol)
+{
+	return *eol == '\0' ? eol : eol + 1;
+}
+
+/*
+ * The ```json and bare ``` blocks of text, in order.  A fence is a line
+ * of three or more backticks (indented or not: models indent them in
+ * lists); it closes at a line of at least as many backticks, or at the
+ * end of the text (a reply cut short).  No line of JSON can begin with a
+ * backtick — strings cannot hold raw newlines — so file contents with
+ * fences of their own do not end the block.
+ */
+static int
+find_fences(const char *text, struct fences *fs)
+{
+	const char *line = text, *eol, *after, *body, *open;
+	struct lines l = { text, 1 };
+	size_t ticks;
+	bool want;
+
+	while (*line != '\0') {
+		eol = end_of_line(line);
+		if ((ticks = fence_ticks(line, eol, &after)) < 3 ||
+		    memchr(after, '`', (size_t)(eol - after)) != NULL) {
+			line = next_line(eol);
+			continue;
+		}
+		want = json_info(after, eol);
+		open = line;
+		body = next_line(eol);
+		for (line = body; *line != '\0'; line = next_line(eol)) {
+			eol = end_of_line(line);
+			if (is_closing(line, eol, ticks))
+				break;
+		}
+		if (want && fences_add(fs, body, (size_t)(line - body),
+		    line_at(&l, open)) == -1)
+			return -1;
+		if (*line != '\0')
+			line = next_line(end_of_line(line));
+	}
+	return 0;
+}
+
+/* The last fenced block that parses as an object. */
+static json_t *
+from_fences(struct why *w, const char *text)
+{
+	struct fences fs = { NULL, 0, 0 };
+	json_t *j = NULL;
+	char where[80];
+	size_t i;
+
+	if (find_fences(text, &fs) == -1) {
+		free(fs.v);
+		return NULL;
+	}
+	for (i = fs.n; i-- > 0;) {
+		snprintf(where, sizeof(where), "the fenced block at line %d "
+		    "does not parse: ", fs.v[i].line);
+		j = try_parse(w, i + 1 == fs.n ? 2 : 0, where, fs.v[i].body,
+		    fs.v[i].len, fs.v[i].line + 1);
+		if (json_is_object(j))
+			break;
+		json_decref(j);
+		j = NULL;
+	}
+	free(fs.v);
+	return j;
+}
+
+/*
+ * The end of the balanced {...} starting at p ('{'), or NULL when the
+ * text ends first.  Braces inside JSON strings do not count.
+ */
+static const char *
+span_end(const char *p)
+{
+	size_t depth = 0;
+	bool str = false;
+
+	for (; *p != '\0'; p++) {
+		if (str) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				str = false;
+		} else if (*p == '"')
+			str = true;
+		else if (*p == '{')
+			depth++;
+		else if (*p == '}' && --depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * The last outermost balanced {...} of the text that parses as an
+ * object.  Quotes outside braces are prose, not strings.  A '{' that
+ * never closes (a stray one in the prose) is skipped and the scan goes
+ * on after it, a bounded number of times so that the work stays linear.
+ */
+static json_t *
+from_spans(struct why *w, const char *text)
+{
+	struct lines l = { text, 1 };
+	const char *p = text, *end;
+	json_t *best = NULL, *j;
+	int rescans = 0, line;
+	char where[80];
+
+	while ((p = strchr(p, '{')) != NULL) {
+		if ((end = span_end(p)) == NULL) {
+			if (++rescans > MAX_RESCANS)
+				break;
+			p++;
+			continue;
+		}
+		line = line_at(&l, p);
+		snprintf(where, sizeof(where), "the {...} at line %d does not "
+		    "parse: ", line);
+		j = try_parse(w, 1, where, p, (size_t)(end - p) + 1, line);
+		if (json_is_object(j)) {
+			json_decref(best);
+			best = j;
+		} else
+			json_decref(j);
+		p = end + 1;
+	}
+	return best;
+}
+
+/*
+ * The JSON of a reply: the whole text, else the last fenced block that
+ * parses, else the last outermost {...} that parses.  `what` names the
+ * reply in errors ("answer", "verdict").
+ */
+static json_t *
+extract(const char *text, const char *what, char *err, size_t errlen)
+{
+	struct why w = { "", 0, 0 };
+	const char *p;
+	json_t *j;
+
+	if (text == NULL || *(p = text + strspn(text, " \t\r\n")) == '\0') {
+		bad(err, errlen, "the %s is empty: no JSON object found in "
+		    "the text", what);
+		return NULL;
+	}
+	/* Text that does not start like JSON cannot be JSON as a whole. */
+	if ((*p == '{' || *p == '[') &&
+	    (j = try_parse(&w, 3, "", text, strlen(text), 1)) != NULL)
+		return j;
+	if ((j = from_fences(&w, text)) != NULL ||
+	    (j = from_spans(&w, text)) != NULL)
+		return j;
+	if (w.rank > 0)
+		bad(err, errlen, "the %s is not JSON: %s", what, w.text);
+	else
+		bad(err, errlen, "the %s is not JSON: no JSON object found "
+		    "in the text", what);
+	return NULL;
+}
+
+json_t *
+answer_extract_json(const char *text, const char *what, char *err,
+    size_t errlen)
+{
+	return extract(text, what, err, errlen);
+}
+
+/* ------------------------------------------------------------ answers */
+
+static int
+check_summary(const json_t *s, char *err, size_t errlen)
+{
+	if (s == NULL)
+		return bad(err, errlen, "summary: missing (say what changed "
+		    "and why)");
+	if (!json_is_string(s))
+		return bad(err, errlen, "summary: must be a string, not %s",
+		    type_name(s));
+	if (json_string_length(s) == 0)
+		return bad(err, errlen, "summary: empty");
+	if (json_string_length(s) > MAX_SUMMARY)
+		return bad(err, errlen, "summary: %zu bytes, at most %d",
+		    json_string_length(s), MAX_SUMMARY);
+	return 0;
+}
+
+/*
+ * One files[] entry into *af (path normalised, content copied); *total
+ * counts the bytes of content so far.
+ */
+static int
+parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
+    char *err, size_t errlen)
+{
+	const json_t *path, *content, *del;
+	char p[32], norm[PATH_MAX];
+	const char *why;
+	size_t len;
+
+	snprintf(p, sizeof(p), "files[%zu]", i);
+	if (!json_is_object(e))
+		return bad(err, errlen, "%s: must be an object "
+		    "{\"path\", \"content\"} or {\"path\", \"delete\": true}, "
+		    "not %s", p, type_name(e));
+	if (check_fields(e, p, file_fields, "path, content, delete", err,
+	    errlen) == -1)
+		return -1;
+	if ((path = member(e, "path")) == NULL)
+		return bad(err, errlen, "%s.path: missing", p);
+	if (!json_is_string(path))
+		return bad(err, errlen, "%s.path: must be a string, not %s", p,
+		    type_name(path));
+	if (strlen(json_string_value(path)) != json_string_length(path))
+		return bad(err, errlen, "%s.path: control character in path",
+		    p);
+	if (path_normalise(json_string_value(path), PATH_DENY_GIT, norm,
+	    sizeof(norm), &why) != 0)
+		return bad(err, errlen, "%s.path: %s", p, why);
+	content = member(e, "content");
+	del = member(e, "delete");
+	if (del != NULL && !json_is_boolean(del))
+		return bad(err, errlen, "%s.delete: must be true or false, "
+		    "not %s", p, type_name(del));
+	if (json_is_false(del))
+		del = NULL;
+	if (content != NULL && del != NULL)
+		return bad(err, errlen, "%s: give either \"content\" or "
+		    "\"delete\": true, not both", p);
+	if (content == NULL && del == NULL)
+		return bad(err, errlen, "%s: missing \"content\" (the whole "
+		    "new file) or \"delete\": true", p);
+	if (content != NULL && !json_is_string(content))
+		return bad(err, errlen, "%s.content: must be a string, not %s",
+		    p, type_name(content));
+	if ((af->path = strdup(norm)) == NULL)
+		return bad(err, errlen, "out of memory");
+	if (del != NULL) {
+		af->delete = true;
+		return 0;
+	}
+	if ((len = json_string_length(content)) > MAX_CONTENT)
+		return bad(err, errlen, "%s.content: %zu bytes, at most %d "
+		    "per file", p, len, MAX_CONTENT);
+	if ((*total += len) > MAX_TOTAL)
+		return bad(err, errlen, "%s.content: the files' contents "
+		    "exceed %d bytes in all; split the work over several "
+		    "answers", p, MAX_TOTAL);
+	if ((af->content = malloc(len + 1)) == NULL)
+		return bad(err, errlen, "out of memory");
+	memcpy(af->content, json_string_value(content), len);
+	af->content[len] = '\0';
+	af->len = len;
+	return 0;
+}
+
+/* Is a a directory of b ("src" of "src/x.c")? */
+static bool
+is_parent(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return strncmp(a, b, n) == 0 && b[n] == '/';
+}
+
+/* Two entries for one path, or a file written where another entry
+ * needs a directory. */
+static int
+check_paths(const struct answer *a, char *err, size_t errlen)
+{
+	const struct answer_file *x, *y;
+
+	for (size_t j = 1; j < a->nfiles; j++) {
+		y = &a->files[j];
+		for (size_t i = 0; i < j; i++) {
+			x = &a->files[i];
+			if (strcmp(x->path, y->path) == 0)
+				return bad(err, errlen, "files[%zu].path: "
+				    "\"%s\" appears twice (also files[%zu])",
+				    j, y->path, i);
+			if ((is_parent(x->path, y->path) && !x->delete) ||
+			    (is_parent(y->path, x->path) && !y->delete))
+				return bad(err, errlen, "files[%zu].path: "
+				    "\"%s\" and files[%zu] \"%s\" cannot both "
+				    "exist: one is a file, the other needs it "
+				    "as a directory", j, y->path, i, x->path);
+		}
+	}
+	return 0;
+}
+
+static int
+parse_files(const json_t *files, struct answer *a, char *err, size_t errlen)
+{
+	const json_t *e;
+	size_t i, total = 0;
+
+	if (files == NULL)
+		return 0;
+	if (!json_is_array(files))
+		return bad(err, errlen, "files: must be an array, not %s",
+		    type_name(files));
+	if (json_array_size(files) > MAX_FILES)
+		return bad(err, errlen, "files: %zu entries, at most %d; split "
+		    "the work over several answers", json_array_size(files),
+		    MAX_FILES);
+	if (json_array_size(files) == 0)
+		return 0;
+	a->files = calloc(json_array_size(files), sizeof(*a->files));
+	if (a->files == NULL)
+		return bad(err, errlen, "out of memory");
+	json_array_foreach(files, i, e) {
+		/* Counted first, so that answer_free sees a partial entry. */
+		a->nfiles++;
+		if (parse_file(e, i, &a->files[i], &total, err, errlen) == -1)
+			return -1;
+	}
+	return check_paths(a, err, errlen);
+}
+
+static int
+parse_interface(const json_t *doc, const char *domain, struct answer *a,
+    char *err, size_t errlen)
+{
+	char why[512];
+
+	if (doc == NULL)
+		return 0;
+	if (!json_is_object(doc))
+		return bad(err, errlen, "interface: must be an object (the "
+		    "interface document), not %s", type_name(doc));
+	if (iface_validate(doc, domain, why, sizeof(why)) == -1) {
+		/* iface errors name paths inside the document. */
+		if (strncmp(why, "interface:", 10) == 0)
+			return bad(err, errlen, "%s", why);
+		return bad(err, errlen, "interface.%s", why);
+	}
+	a->interface = json_incref((json_t *)doc);
+	return 0;
+}
+
+/* One shell command line per check: no control characters. */
+static int
+parse_checks(const json_t *checks, struct answer *a, char *err,
+    size_t errlen)
+{
+	const json_t *c;
+	const char *s;
+	size_t i, len;
+
+	if (checks == NULL)
+		return 0;
+	if (!json_is_array(checks))
+		return bad(err, errlen, "checks: must be an array of "
+		    "strings, not %s", type_name(checks));
+	if (json_array_size(checks) > MAX_CHECKS)
+		return bad(err, errlen, "checks: %zu entries, at most %d",
+		    json_array_size(checks), MAX_CHECKS);
+	if (json_array_size(checks) == 0)
+		return 0;
+	if ((a->checks = calloc(json_array_size(checks),
+	    sizeof(*a->checks))) == NULL)
+		return bad(err, errlen, "out of memory");
+	json_array_foreach(checks, i, c) {
+		if (!json_is_string(c))
+			return bad(err, errlen, "checks[%zu]: must be a "
+			    "string, not %s", i, type_name(c));
+		s = json_string_value(c);
+		if ((len = json_string_length(c)) == 0)
+			return bad(err, errlen, "checks[%zu]: empty", i);
+		if (len > MAX_CHECK)
+			return bad(err, errlen, "checks[%zu]: %zu bytes, at "
+			    "most %d", i, len, MAX_CHECK);
+		for (size_t k = 0; k < len; k++)
+			if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+				return bad(err, errlen, "checks[%zu]: control "
+				    "character (a check is one command line)",
+				    i);
+		if ((a->checks[a->nchecks] = strdup(s)) == NULL)
+			return bad(err, errlen, "out of memory");
+		a->nchecks++;
+	}
+	return 0;
+}
+
+static int
+validate_answer(const json_t *j, const char *domain, struct answer *a,
+    char *err, size_t errlen)
+{
+	const json_t *s;
+
+	if (!json_is_object(j))
+		return bad(err, errlen, "the answer must be a JSON object, not "
+		    "%s", type_name(j));
+	if (check_fields(j, "", answer_fields, "summary, files, interface, "
+	    "checks", err, errlen) == -1)
+		return -1;
+	s = member(j, "summary");
+	if (check_summary(s, err, errlen) == -1)
+		return -1;
+	if ((a->summary = strdup(json_string_value(s))) == NULL)
+		return bad(err, errlen, "out of memory");
+	if (parse_files(member(j, "files"), a, err, errlen) == -1 ||
+	    parse_interface(member(j, "interface"), domain, a, err,
+	    errlen) == -1 ||
+	    parse_checks(member(j, "checks"), a, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+answer_parse(const char *text, const char *domain, struct answer *out,
+    char *err, size_t errlen)
+{
+	json_t *j;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((j = extract(text, "answer", err, errlen)) == NULL)
+		return -1;
+	if ((rc = validate_answer(j, domain, out, err, errlen)) == -1)
+		answer_free(out);
+	json_decref(j);
+	return rc;
+}
+
+void
+answer_free(struct answer *a)
+{
+	if (a == NULL)
+		return;
+	free(a->summary);
+	for (size_t i = 0; i < a->nfiles; i++) {
+		free(a->files[i].path);
+		free(a->files[i].content);
+	}
+	free(a->files);
+	json_decref(a->interface);
+	for (size_t i = 0; i < a->nchecks; i++)
+		free(a->checks[i]);
+	free(a->checks);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ------------------------------------------------------------ verdicts */
+
+static int
+validate_verdict(const json_t *j, bool *complete, char **feedback,
+    char *err, size_t errlen)
+{
+	const json_t *c, *f;
+
+	if (!json_is_object(j))
+		return bad(err, errlen, "the verdict must be a JSON object, "
+		    "not %s", type_name(j));
+	if (check_fields(j, "", verdict_fields, "complete, feedback", err,
+	    errlen) == -1)
+		return -1;
+	if ((c = member(j, "complete")) == NULL)
+		return bad(err, errlen, "complete: missing (true or false)");
+	if (!json_is_boolean(c))
+		return bad(err, errlen, "complete: must be true or false, "
+		    "not %s", type_name(c));
+	if ((f = member(j, "feedback")) != NULL) {
+		if (!json_is_string(f))
+			return bad(err, errlen, "feedback: must be a string, "
+			    "not %s", type_name(f));
+		if (json_string_length(f) > MAX_FEEDBACK)
+			return bad(err, errlen, "feedback: %zu bytes, at most "
+			    "%d", json_string_length(f), MAX_FEEDBACK);
+		if ((*feedback = strdup(json_string_value(f))) == NULL)
+			return bad(err, errlen, "out of memory");
+	}
+	*complete = json_is_true(c);
+	return 0;
+}
+
+int
+verdict_parse(const char *text, bool *complete, char **feedback,
+    char *err, size_t errlen)
+{
+	json_t *j;
+	int rc;
+
+	*complete = false;
+	*feedback = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((j = extract(text, "verdict", err, errlen)) == NULL)
+		return -1;
+	if ((rc = validate_verdict(j, complete, feedback, err, errlen)) == -1) {
+		free(*feedback);
+		*feedback = NULL;
+		*complete = false;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* ------------------------------------------------------------ schemas */
+
+/*
+ * Written in the subset OpenAI's strict structured outputs accept: every
+ * object closed (additionalProperties false) and every property required,
+ * "none" being null.  The one exception is an interface entry's "schema",
+ * which is any JSON and so cannot be closed: an API in strict mode needs
+ * the schema sent non-strict.  The validator above is the real check.
+ */
+static const char answer_schema_text[] =
+"{\"type\": \"object\","
+" \"properties\": {"
+"  \"summary\": {\"type\": \"string\","
+"   \"description\": \"What changed and why, for the commit message.\"},"
+"  \"files\": {\"type\": \"array\","
+"   \"description\": \"Files to write (whole content) or delete, paths "
+"relative to the domain's folder.\","
+"   \"items\": {\"type\": \"object\","
+"    \"properties\": {"
+"     \"path\": {\"type\": \"string\"},"
+"     \"content\": {\"type\": [\"string\", \"null\"],"
+"      \"description\": \"The whole new content; null when deleting.\"},"
+"     \"delete\": {\"type\": [\"boolean\", \"null\"],"
+"      \"description\": \"true to delete the file.\"}},"
+"    \"required\": [\"path\", \"content\", \"delete\"],"
+"    \"additionalProperties\": false}},"
+"  \"interface\": {\"anyOf\": [{\"type\": \"null\"}, {\"type\": \"object\","
+"   \"description\": \"The domain's interface document, when it changed.\","
+"   \"properties\": {"
+"    \"domain\": {\"type\": \"string\"},"
+"    \"summary\": {\"type\": \"string\"},"
+"    \"provides\": {\"type\": \"array\", \"items\": {}},"
+"    \"consumes\": {\"type\": \"array\", \"items\": {}}},"
+"   \"required\": [\"domain\", \"summary\", \"provides\", \"consumes\"],"
+"   \"additionalProperties\": false}]},"
+"  \"checks\": {\"type\": [\"array\", \"null\"],"
+"   \"description\": \"Proposed check commands (build, lint, test).\","
+"   \"items\": {\"type\": \"string\"}}},"
+" \"required\": [\"summary\", \"files\", \"interface\", \"checks\"],"
+" \"additionalProperties\": false}";
+
+static const char entry_schema_text[] =
+"{\"type\": \"object\","
+" \"properties\": {"
+"  \"kind\": {\"type\": \"string\", \"enum\": []},"
+"  \"name\": {\"type\": \"string\"},"
+"  \"from\": {\"type\": \"string\","
+"   \"description\": \"The domain expected to provide it.\"},"
+"  \"signature\": {\"type\": [\"string\", \"null\"]},"
+"  \"schema\": {\"description\": \"Any JSON, e.g. a JSON Schema.\"},"
+"  \"doc\": {\"type\": [\"string\", \"null\"]}},"
+" \"required\": [\"kind\", \"name\", \"from\", \"signature\", \"schema\","
+"  \"doc\"],"
+" \"additionalProperties\": false}";
+
+static const char verdict_schema_text[] =
+"{\"type\": \"object\","
+" \"properties\": {"
+"  \"complete\": {\"type\": \"boolean\","
+"   \"description\": \"true when the work meets the task.\"},"
+"  \"feedback\": {\"type\": [\"string\", \"null\"],"
+"   \"description\": \"What is missing or wrong, when not complete.\"}},"
+" \"required\": [\"complete\", \"feedback\"],"
+" \"additionalProperties\": false}";
+
+/* An entry schema; provides entries have no "from". */
+static json_t *
+entry_schema(bool consumes)
+{
+	json_t *s = json_loads(entry_schema_text, 0, NULL), *en, *req;
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	en = json_object_get(json_object_get(json_object_get(s, "properties"),
+	    "kind"), "enum");
+	for (i = 0; iface_kinds[i] != NULL; i++)
+		if (json_array_append_new(en,
+		    json_string(iface_kinds[i])) == -1)
+			goto fail;
+	if (!consumes) {
+		json_object_del(json_object_get(s, "properties"), "from");
+		req = json_object_get(s, "required");
+		json_array_remove(req, 2);
+	}
+	return s;
+fail:
+	json_decref(s);
+	return NULL;
+}
+
+json_t *
+answer_schema(void)
+{
+	json_t *s = json_loads(answer_schema_text, 0, NULL), *iface;
+
+	if (s == NULL)
+		return NULL;
+	iface = json_array_get(json_object_get(json_object_get(
+	    json_object_get(s, "properties"), "interface"), "anyOf"), 1);
+	iface = json_object_get(iface, "properties");
+	if (json_object_set_new(json_object_get(iface, "provides"), "items",
+	    entry_schema(false)) == -1 ||
+	    json_object_set_new(json_object_get(iface, "consumes"), "items",
+	    entry_schema(true)) == -1) {
+		json_decref(s);
+		return NULL;
+	}
+	return s;
+}
+
+json_t *
+verdict_schema(void)
+{
+	return json_loads(verdict_schema_text, 0, NULL);
+}

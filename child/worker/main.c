@@ -1,0 +1,322 @@
+/*
+ * main.c — masterd-worker: one domain's work.
+ *
+ * Started by masterd-child (relay.c) when its domain has work, with the
+ * channel on fd 3; it speaks the child protocol to the relay, which passes
+ * everything through to and from the master.  Reads the configuration (the
+ * same file as masterd, and the same environment), says hello and ready,
+ * answers pings at once whatever else is going on (the model and the
+ * checks are asynchronous on this loop), hands the work to work.c, and
+ * stops on `shutdown`, SIGTERM or when the relay goes away; it dies with
+ * the relay (PR_SET_PDEATHSIG).
+ *
+ * Exit status CHILD_EXIT_NORESTART (78) tells the master, through the
+ * relay, that a restart cannot help: bad arguments, a bad configuration, a
+ * protocol mismatch.
+ */
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child/worker/checks.h"
+#include "child/worker/worker.h"
+#include "proto/handshake.h"
+#include "common/llm/llm.h"
+#include "common/log.h"
+#include "common/repo.h"
+#include "proto/msg.h"
+
+
+
+json_int_t
+child_next_id(struct child_ctx *cx)
+{
+	return ++cx->next_id;
+}
+
+int
+child_send(struct child_ctx *cx, json_t *msg)
+{
+	return channel_send_new(&cx->ch, msg);
+}
+
+void
+child_progress(struct child_ctx *cx, const char *stage, const char *text)
+{
+	json_t *m = msg_new(MSG_PROGRESS, child_next_id(cx));
+
+	json_object_set_new(m, "stage", json_string(stage));
+	json_object_set_new(m, "task", json_integer(cx->task));
+	if (text != NULL)
+		json_object_set_new(m, "text", json_string(text));
+	child_send(cx, m);
+}
+
+void
+child_stop(struct child_ctx *cx, int code)
+{
+	if (cx->stopping)
+		return;
+	cx->stopping = true;
+	cx->exit_code = code;
+	work_shutdown(cx);
+	channel_close(&cx->ch, NULL);
+	uv_close((uv_handle_t *)&cx->sig_term, NULL);
+	uv_close((uv_handle_t *)&cx->progress_timer, NULL);
+}
+
+static void
+send_error(struct child_ctx *cx, json_int_t re, const char *code,
+    const char *text)
+{
+	child_send(cx, child_error_new(&cx->next_id, re, code, text));
+}
+
+/* ---------------------------------------------------------- messages */
+
+static void
+on_hello(struct child_ctx *cx, const json_t *msg)
+{
+	char text[160];
+
+	if (child_hello_answer(&cx->ch, &cx->next_id, msg, cx->domain, text,
+	    sizeof(text)) != 0) {
+		log_err("%s", text);
+		send_error(cx, msg_id(msg), ERR_VERSION, text);
+		child_stop(cx, CHILD_EXIT_NORESTART);
+	}
+}
+
+static void
+on_ping(struct child_ctx *cx, const json_t *msg)
+{
+	json_t *m = msg_new(MSG_PONG, child_next_id(cx));
+
+	json_object_set_new(m, "re", json_integer(msg_id(msg)));
+	json_object_set_new(m, "busy", json_boolean(cx->round != NULL ||
+	    cx->planning != NULL));
+	child_send(cx, m);
+}
+
+static void
+on_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct child_ctx *cx = arg;
+	const struct msg_spec *spec;
+	char err[200];
+
+	(void)ch;
+	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
+	    sizeof(err)) != 0) {
+		log_warn("bad message from master: %s", err);
+		send_error(cx, msg_id(msg), ERR_BAD_REQUEST, err);
+		return;
+	}
+	switch (spec->type) {
+	case MSG_HELLO:		on_hello(cx, msg); break;
+	case MSG_PING:		on_ping(cx, msg); break;
+	case MSG_TASK_ASSIGN:	work_assign(cx, msg); break;
+	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
+	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
+	case MSG_CANCEL:	work_cancel(cx, msg); break;
+	case MSG_PLAN_REQUEST:	plan_request(cx, msg); break;
+	case MSG_SHUTDOWN:
+		log_info("shutdown: %s", json_string_value(json_object_get(msg,
+		    "reason")) ?: "asked by masterd");
+		child_stop(cx, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_close(struct channel *ch, const char *why, void *arg)
+{
+	struct child_ctx *cx = arg;
+
+	(void)ch;
+	if (why != NULL)
+		log_err("channel to masterd-child: %s", why);
+	/* The relay is gone: nobody would take our results. */
+	child_stop(cx, cx->exit_code);
+}
+
+static const struct channel_ops ops = {
+	.on_msg = on_msg,
+	.on_bad = NULL,
+	.on_close = on_close,
+};
+
+static void
+on_sigterm(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	log_info("SIGTERM");
+	child_stop(s->data, 0);
+}
+
+/* ---------------------------------------------------------- setup */
+
+static char *
+fmt(const char *f, const char *a, const char *b)
+{
+	char *s;
+
+	if (asprintf(&s, f, a, b) < 0)
+		return NULL;
+	return s;
+}
+
+/*
+ * The prompts: configured, else those of the source tree the binary was
+ * built in (build/ or build/<variant>/ below it), else the installed ones.
+ */
+static char *
+find_prompts(const struct child_ctx *cx)
+{
+	static const char *const up[] = { "/..", "/../.." };
+	char *dir, *slash, *p;
+
+	if (cx->conf->prompts_dir != NULL)
+		return strdup(cx->conf->prompts_dir);
+	if ((dir = strdup(cx->self)) == NULL)
+		return NULL;
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	for (size_t i = 0; slash != NULL && i < 2; i++) {
+		p = fmt("%s%s/prompts/domain.md", dir, up[i]);
+		if (p != NULL && access(p, R_OK) == 0) {
+			p[strlen(p) - strlen("/domain.md")] = '\0';
+			free(dir);
+			return p;
+		}
+		free(p);
+	}
+	free(dir);
+	return strdup(MASTERD_DATADIR "/prompts");
+}
+
+static char *
+self_path(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static int
+setup(struct child_ctx *cx, const struct child_args *a)
+{
+	char *errors, tid[32];
+
+	if (conf_load(a->config, &cx->conf, &errors) != 0) {
+		log_err("configuration: %s", errors);
+		free(errors);
+		return -1;
+	}
+	snprintf(tid, sizeof(tid), "%lld", (long long)cx->task);
+	cx->self = self_path();
+	cx->state_dir = strdup(a->state);
+	cx->task_dir = fmt("%s/tasks/%s", a->state, tid);
+	cx->gitdir = fmt("%s/%s", cx->task_dir, "repo.git");
+	cx->worktree = fmt("%s/domains/%s", cx->task_dir, cx->domain);
+	cx->session_path = fmt("%s/sessions/%s.json", cx->task_dir,
+	    cx->domain);
+	if (cx->self == NULL || cx->task_dir == NULL || cx->gitdir == NULL ||
+	    cx->worktree == NULL || cx->session_path == NULL)
+		return -1;
+	cx->prompts_dir = find_prompts(cx);
+	conf_llm(cx->conf, cx->domain, &cx->llm);
+	cx->max_rounds = 4;
+	cx->max_invalid = 3;
+	cx->queue = json_array();
+	return 0;
+}
+
+static void
+teardown(struct child_ctx *cx)
+{
+	json_decref(cx->assign);
+	json_decref(cx->peers);
+	json_decref(cx->published);
+	json_decref(cx->queue);
+	free(cx->self);
+	free(cx->state_dir);
+	free(cx->task_dir);
+	free(cx->gitdir);
+	free(cx->worktree);
+	free(cx->session_path);
+	free(cx->prompts_dir);
+	conf_free(cx->conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct child_ctx cx = { 0 };
+	struct child_args a = { 0 };
+	uv_loop_t loop;
+	char ident[64];
+
+	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
+		return checkexec_main(argc, argv);
+	if (child_args_parse(argc, argv, "masterd-worker", &a) != 0)
+		return CHILD_EXIT_NORESTART;
+	/* Work nobody can take any more: die with the relay. */
+	if (a.parent != NULL && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+	    getppid() != (pid_t)atoll(a.parent)))
+		return CHILD_EXIT_NORESTART;
+	cx.domain = a.domain;
+	cx.task = atoll(a.task);
+	cx.planner = a.role != NULL;
+	snprintf(ident, sizeof(ident), "masterd-worker/%s", cx.domain);
+	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
+	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
+		log_use_syslog();
+	/* Commands the child runs must not inherit the channel. */
+	fcntl(CHILD_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&cx, &a) != 0) {
+		teardown(&cx);
+		return CHILD_EXIT_NORESTART;
+	}
+	llm_global_init();
+	repo_global_init();
+	uv_loop_init(&loop);
+	cx.loop = &loop;
+	channel_init(&loop, &cx.ch, FRAME_MAX_DEFAULT, &ops, &cx);
+	if (channel_open_fd(&cx.ch, CHILD_CHANNEL_FD) != 0 ||
+	    channel_start(&cx.ch) != 0) {
+		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);
+		return CHILD_EXIT_NORESTART;
+	}
+	uv_signal_init(&loop, &cx.sig_term);
+	cx.sig_term.data = &cx;
+	uv_signal_start(&cx.sig_term, on_sigterm, SIGTERM);
+	uv_timer_init(&loop, &cx.progress_timer);
+	cx.progress_timer.data = &cx;
+	if ((cx.engine = llm_engine_new(&loop)) == NULL) {
+		log_err("cannot start the HTTP engine");
+		return CHILD_EXIT_NORESTART;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (cx.engine != NULL) {
+		llm_engine_free(cx.engine);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(&loop);
+	teardown(&cx);
+	repo_global_shutdown();
+	llm_global_cleanup();
+	return cx.exit_code;
+}

@@ -1,0 +1,269 @@
+/*
+ * prompt.c — the texts a domain's child sends to its model and to the
+ * critic.  The standing parts live in files under the prompts directory
+ * (domain.md, <domain>.md, critic.md) so that they can be read and changed
+ * without touching C; this file only assembles them with the task, the
+ * directive, the domain's own files and interface, and its peers'
+ * interfaces (never their code).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "child/worker/worker.h"
+
+#define PROMPT_FILE_MAX (256 * 1024)
+
+/* A growing string; on allocation failure it stays NULL and says so. */
+struct text {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	size_t need;
+	char *ns;
+
+	if (t->failed)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	need = t->len + (size_t)n + 1;
+	if (need > t->cap) {
+		size_t cap = t->cap ? t->cap : 1024;
+
+		while (cap < need)
+			cap *= 2;
+		if ((ns = realloc(t->s, cap)) == NULL) {
+			t->failed = true;
+			return;
+		}
+		t->s = ns;
+		t->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+static char *
+finish(struct text *t)
+{
+	if (t->failed) {
+		free(t->s);
+		return NULL;
+	}
+	return t->s ? t->s : strdup("");
+}
+
+/* dir/name (a relative name) or name (an absolute one), or NULL. */
+static char *
+read_file_in(const char *dir, const char *name)
+{
+	char path[4096], *buf;
+	FILE *f;
+	size_t n;
+
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "re")) == NULL)
+		return NULL;
+	if ((buf = malloc(PROMPT_FILE_MAX + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, PROMPT_FILE_MAX, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* prompts_dir/<name>.md, or NULL (errno ENOENT when it does not exist). */
+static char *
+read_prompt(const char *dir, const char *name)
+{
+	char file[256];
+
+	snprintf(file, sizeof(file), "%s.md", name);
+	return read_file_in(dir, file);
+}
+
+char *
+prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
+{
+	char *generic = read_prompt(cx->prompts_dir, "domain");
+	char *specific = read_prompt(cx->prompts_dir, cx->domain);
+	const char *brief = json_string_value(json_object_get(cx->assign,
+	    "prompt"));
+	const struct domain_conf *dc;
+	struct text t = { 0 };
+	char *file;
+
+	if (generic == NULL) {
+		snprintf(err, errlen, "cannot read %s/domain.md: %s",
+		    cx->prompts_dir, strerror(errno));
+		free(specific);
+		return NULL;
+	}
+	add(&t, "%s\n", generic);
+	add(&t, "\n# Your domain: %s\n\nYour folder in the project is `%s/`. "
+	    "Every path you write is relative to it.\n", cx->domain,
+	    cx->domain);
+	if (specific != NULL)
+		add(&t, "\n%s\n", specific);
+	if ((dc = conf_domain(cx->conf, cx->domain)) != NULL &&
+	    dc->prompt_file != NULL) {
+		if ((file = read_file_in(cx->prompts_dir, dc->prompt_file)) ==
+		    NULL) {
+			snprintf(err, errlen, "cannot read prompt_file %s: %s",
+			    dc->prompt_file, strerror(errno));
+			free(generic);
+			free(specific);
+			free(t.s);
+			return NULL;
+		}
+		add(&t, "\n%s\n", file);
+		free(file);
+	}
+	if (brief != NULL)
+		add(&t, "\n## Brief\n\n%s\n", brief);
+	free(generic);
+	free(specific);
+	return finish(&t);
+}
+
+char *
+prompt_critic_system(const struct child_ctx *cx, char *err, size_t errlen)
+{
+	char *s = read_prompt(cx->prompts_dir, "critic");
+
+	if (s == NULL)
+		snprintf(err, errlen, "cannot read %s/critic.md: %s",
+		    cx->prompts_dir, strerror(errno));
+	return s;
+}
+
+static void
+add_json(struct text *t, const json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+	add(t, "```json\n%s\n```\n", s ? s : "null");
+	free(s);
+}
+
+static void
+add_list(struct text *t, const json_t *list, const char *none)
+{
+	const json_t *v;
+	size_t i;
+
+	if (json_array_size(list) == 0) {
+		add(t, "%s\n", none);
+		return;
+	}
+	json_array_foreach(list, i, v)
+		add(t, "- %s\n", json_string_value(v));
+}
+
+char *
+prompt_first_turn(const struct child_ctx *cx, const json_t *directive,
+    const json_t *files)
+{
+	struct text t = { 0 };
+
+	add(&t, "# Task\n\n%s\n", json_string_value(json_object_get(
+	    cx->assign, "text")));
+	if (json_array_size(json_object_get(cx->assign, "directives")) > 0) {
+		add(&t, "\n# Standing directives (they apply to all work)\n\n");
+		add_list(&t, json_object_get(cx->assign, "directives"), "");
+	}
+	add(&t, "\n# Your directive (#%lld, from %s)\n\n%s\n",
+	    (long long)json_integer_value(json_object_get(directive,
+	    "directive")),
+	    json_string_value(json_object_get(directive, "source")) ?: "masterd",
+	    json_string_value(json_object_get(directive, "text")));
+	add(&t, "\n# Your files now (under %s/)\n\n", cx->domain);
+	add_list(&t, files, "(none yet)");
+	add(&t, "\n# Your published interface now\n\n");
+	if (cx->published != NULL)
+		add_json(&t, cx->published);
+	else
+		add(&t, "(none published yet)\n");
+	add(&t, "\n# Your peers' interfaces (their code is not shown)\n\n");
+	if (json_array_size(cx->peers) > 0)
+		add_json(&t, cx->peers);
+	else
+		add(&t, "(no peer has published yet)\n");
+	add(&t, "\nAnswer with one JSON object as your instructions "
+	    "describe.\n");
+	return finish(&t);
+}
+
+char *
+prompt_critic_turn(const struct child_ctx *cx, const json_t *directive,
+    const char *diff, const json_t *checks)
+{
+	const json_t *c;
+	size_t i;
+	struct text t = { 0 };
+
+	add(&t, "# Task\n\n%s\n", json_string_value(json_object_get(
+	    cx->assign, "text")));
+	add(&t, "\n# The directive given to domain %s\n\n%s\n", cx->domain,
+	    json_string_value(json_object_get(directive, "text")));
+	add(&t, "\n# The domain's changes\n\n```diff\n%s\n```\n",
+	    diff && *diff ? diff : "(no change)");
+	add(&t, "\n# Check results\n\n");
+	if (json_array_size(checks) == 0)
+		add(&t, "(no checks are configured)\n");
+	json_array_foreach(checks, i, c)
+		add(&t, "- `%s`: %s\n", json_string_value(json_object_get(c,
+		    "command")), json_is_true(json_object_get(c, "passed")) ?
+		    "passed" : "FAILED");
+	add(&t, "\nAnswer with one JSON object: {\"complete\": true or false, "
+	    "\"feedback\": \"what is missing or wrong\"}.\n");
+	return finish(&t);
+}
+
+char *
+prompt_planner_system(const struct child_ctx *cx, char *err, size_t errlen)
+{
+	char *s = read_prompt(cx->prompts_dir, "planner");
+
+	if (s == NULL)
+		snprintf(err, errlen, "cannot read %s/planner.md: %s",
+		    cx->prompts_dir, strerror(errno));
+	return s;
+}
+
+char *
+prompt_planner_turn(const struct child_ctx *cx, const char *kind,
+    const json_t *context)
+{
+	struct text t = { 0 };
+
+	(void)cx;
+	if (strcmp(kind, "plan") == 0)
+		add(&t, "# Plan this task\n\nDecide the domains it needs. "
+		    "Answer with the plan object.\n\n");
+	else
+		add(&t, "# Review this task\n\nThe domains have built and "
+		    "integrated. Decide what to improve next, or that the task "
+		    "is done. Answer with the review object.\n\n");
+	add_json(&t, context);
+	return finish(&t);
+}

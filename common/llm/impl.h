@@ -1,0 +1,151 @@
+/*
+ * llm_impl.h — what the files of the provider layer share, and what its
+ * unit tests reach into: the session's insides, the per-API table of
+ * functions, and the answer parser (whole bodies and SSE streams).
+ *
+ * Not for the rest of masterd: include common/llm/llm.h there.
+ */
+#ifndef COMMON_LLM_IMPL_H
+#define COMMON_LLM_IMPL_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/llm/llm.h"
+#include "common/llm/sse.h"
+
+/* Answers and error bodies larger than this are refused. */
+#define LLM_MAX_BODY	((size_t)32 << 20)
+/* Provider messages are cut to this many bytes for people and logs. */
+#define LLM_MAX_MESSAGE	480
+
+struct llm_buf {
+	char *p;		/* NUL-terminated once anything was added */
+	size_t len;
+	size_t cap;
+};
+
+int llm_buf_add(struct llm_buf *, const char *, size_t);
+void llm_buf_reset(struct llm_buf *);
+void llm_buf_free(struct llm_buf *);
+
+struct llm_turn {
+	char *user;
+	char *assistant;
+	char *response_id;	/* Responses: the answer's id */
+	struct llm_usage usage;
+	time_t time;
+};
+
+struct llm_session {
+	struct llm_engine *engine;
+	const struct llm_api *api;
+	struct llm_conf conf;	/* own copies of every string */
+	char *system;
+	char *key;		/* NULL: send none (a local server) */
+	char *key_source;	/* where the key came from, for messages */
+	struct llm_turn *turns;
+	size_t nturns;
+	char *response_id;	/* previous_response_id of the next turn */
+	char *conversation;	/* or the Conversation it belongs to */
+	struct llm_usage usage;
+	char *autosave;
+	struct llm_request *busy;
+};
+
+/* What one attempt's answer said, whole or streamed. */
+struct llm_parse {
+	const struct llm_api *api;
+	struct sse_parser sse;
+	void (*on_delta)(const char *, size_t, void *);
+	void *arg;
+	struct llm_buf text;
+	struct llm_usage usage;
+	char *id;		/* response or message id */
+	char *finish;		/* stop reason / status */
+	bool truncated;
+	bool done;		/* the API's last event arrived */
+	bool failed;		/* an error body or event */
+	bool bad;		/* not the API's format */
+	int err_status;		/* what the error stands for, for retries */
+	char *err_code;
+	char *err_message;
+};
+
+/*
+ * One API.  build: the request body for user text, the transcript from
+ * turn `first` on (older turns are trimmed).  headers: the API's own
+ * headers, key included.  whole: a non-stream answer.  event: one SSE
+ * event; data is NULL when it is not JSON (e.g. "[DONE]").
+ */
+struct llm_api {
+	const char *name;
+	const char *path;
+	const char *default_url;
+	const char *default_key_env;
+	bool server_history;	/* the server holds the conversation */
+	json_t *(*build)(const struct llm_session *, const char *user,
+	    size_t first);
+	int (*headers)(const struct llm_session *, struct curl_slist **);
+	void (*whole)(struct llm_parse *, json_t *root);
+	void (*event)(struct llm_parse *, const char *type, const char *raw,
+	    json_t *data);
+};
+
+extern const struct llm_api llm_api_responses;
+extern const struct llm_api llm_api_chat;
+extern const struct llm_api llm_api_anthropic;
+
+const struct llm_api *llm_api_find(const char *name);
+
+/* llm_parse.c */
+void llm_parse_init(struct llm_parse *, const struct llm_api *,
+    void (*on_delta)(const char *, size_t, void *), void *arg);
+void llm_parse_free(struct llm_parse *);
+/* Stream bytes; -1 once the stream is unusable (p->bad or p->failed). */
+int llm_parse_feed(struct llm_parse *, const char *, size_t);
+/* End of stream: true when it was cut before its last event. */
+bool llm_parse_end(struct llm_parse *);
+void llm_parse_whole(struct llm_parse *, const char *, size_t);
+/* An answer with an error status: the provider's message and code. */
+void llm_parse_error_body(struct llm_parse *, int status, const char *,
+    size_t);
+/* An error object of any API's shape ({"error":…} or flat). */
+void llm_parse_error_json(struct llm_parse *, json_t *, int status);
+void llm_parse_text(struct llm_parse *, const char *, size_t);
+void llm_parse_set(char **, const char *);
+int64_t llm_json_int(json_t *, const char *);
+const char *llm_json_str(json_t *, const char *);
+void llm_usage_price(struct llm_usage *, const struct llm_conf *);
+/* {"role", "content"}, and the turns from `first` then the new user text
+ * as such messages: the history of Chat Completions and Anthropic. */
+json_t *llm_message(const char *role, const char *text);
+void llm_history_messages(const struct llm_session *, size_t first,
+    const char *user, json_t *msgs);
+
+/* llm.c: the session is being freed; cancel its request. */
+void llm_request_detach(struct llm_request *);
+
+/* llm_session.c */
+/* First turn sent with user; (size_t)-1 when user alone overflows. */
+size_t llm_session_window(const struct llm_session *, const char *user);
+int llm_session_commit(struct llm_session *, const char *user,
+    const struct llm_parse *);
+size_t llm_tokens_estimate(const char *);
+/* Request body for the next turn (tests: exact JSON); NULL on error. */
+char *llm_session_body(const struct llm_session *, const char *user,
+    char *err, size_t errlen);
+const char *llm_session_url(const struct llm_session *, char *buf,
+    size_t len);
+
+/* llm_key.c */
+/* Reads the key conf names: 0 (key may be NULL: none configured), -1. */
+int llm_key_load(const struct llm_conf *, const struct llm_api *,
+    char **key, char **source, char *err, size_t errlen);
+void llm_key_free(char *);
+/* A header "Name: <prefix><value>"; llm_headers_free wipes its bytes. */
+int llm_header_add(struct curl_slist **, const char *name,
+    const char *prefix, const char *value);
+void llm_headers_free(struct curl_slist *);
+
+#endif

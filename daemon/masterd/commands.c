@@ -1,0 +1,668 @@
+/*
+ * commands.c — one handler per control request, dispatched from a table.
+ *
+ * Requests arrive validated against the catalogue (proto/msg.c), so every
+ * handler may read its fields without re-checking their types.  A handler
+ * answers exactly once, with control_reply(); refusals change nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/iface.h"
+#include "daemon/masterd/engine.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/registry.h"
+#include "daemon/masterd/supervise.h"
+#include "daemon/masterd/tasks.h"
+
+typedef void command_fn(struct masterd *, struct ctl_client *, json_int_t id,
+    const json_t *req);
+
+static json_int_t
+get_int(const json_t *req, const char *key)
+{
+	return json_integer_value(json_object_get(req, key));
+}
+
+static const char *
+get_str(const json_t *req, const char *key)
+{
+	return json_string_value(json_object_get(req, key));
+}
+
+static void
+reply_storage_error(struct masterd *md, struct ctl_client *cl, json_int_t id)
+{
+	control_reply(cl, msg_reply_error(id, ERR_STORAGE, "registry: %s",
+	    registry_errmsg(md->reg)));
+}
+
+/*
+ * The task a request means: its "task" field, or else the newest task that
+ * has `domain` (or the newest task at all when domain is NULL).
+ */
+static int
+resolve_task(struct masterd *md, const json_t *req, const char *domain,
+    int64_t *task, char *err, size_t errlen)
+{
+	json_t *tasks;
+	size_t i;
+	json_t *t;
+	int64_t dom;
+
+	if ((*task = get_int(req, "task")) > 0) {
+		json_t *one = registry_task_get(md->reg, *task);
+
+		if (one == NULL) {
+			snprintf(err, errlen, "no task %lld", (long long)*task);
+			return -1;
+		}
+		json_decref(one);
+		return 0;
+	}
+	tasks = registry_tasks(md->reg);
+	json_array_foreach(tasks, i, t) {
+		*task = get_int(t, "id");
+		if (domain == NULL ||
+		    registry_domain_find(md->reg, *task, domain, &dom) == 0) {
+			json_decref(tasks);
+			return 0;
+		}
+	}
+	json_decref(tasks);
+	if (domain != NULL)
+		snprintf(err, errlen, "no task has a domain \"%s\"", domain);
+	else
+		snprintf(err, errlen, "no tasks yet; submit one with: "
+		    "masterctl submit TEXT");
+	return -1;
+}
+
+static int
+resolve_domain(struct masterd *md, const json_t *req, int64_t *task,
+    int64_t *domain, char *err, size_t errlen)
+{
+	const char *name = get_str(req, "domain");
+
+	if (resolve_task(md, req, name, task, err, errlen) != 0)
+		return -1;
+	if (registry_domain_find(md->reg, *task, name, domain) != 0) {
+		snprintf(err, errlen, "task %lld has no domain \"%s\"",
+		    (long long)*task, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- handlers */
+
+static void
+cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	int64_t task;
+	json_t *r;
+	int rc;
+
+	if ((rc = tasks_submit(md, req, &task, err, sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	control_reply(cl, r);
+}
+
+static void
+cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id), *children = json_array();
+	struct child *c;
+
+	(void)req;
+	TAILQ_FOREACH(c, &md->children, entry)
+		json_array_append_new(children, child_describe(c));
+	json_object_set_new(r, "version", json_string(MASTERD_VERSION));
+	json_object_set_new(r, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "uptime_ms",
+	    json_integer((json_int_t)(uv_now(md->loop) - md->started_ms)));
+	json_object_set_new(r, "state_dir", json_string(md->conf->state_dir));
+	json_object_set_new(r, "socket", json_string(md->conf->control_socket));
+	json_object_set_new(r, "stopping", json_boolean(md->stopping));
+	json_object_set_new(r, "clients", json_integer((json_int_t)md->nclients));
+	json_object_set_new(r, "registry", registry_stats(md->reg));
+	json_object_set_new(r, "children", children);
+	control_reply(cl, r);
+}
+
+static void
+cmd_tasks(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+
+	(void)req;
+	json_object_set_new(r, "tasks", registry_tasks(md->reg));
+	control_reply(cl, r);
+}
+
+/* Registry domains, with the live child's view merged in. */
+static json_t *
+domains_view(struct masterd *md, int64_t task)
+{
+	json_t *doms = registry_domains(md->reg, task), *d;
+	struct child *c;
+	size_t i;
+
+	json_array_foreach(doms, i, d) {
+		c = child_find(md, get_int(d, "task"), get_str(d, "name"));
+		if (c == NULL)
+			continue;
+		json_object_set_new(d, "child", child_describe(c));
+	}
+	return doms;
+}
+
+static void
+cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t = registry_task_get(md->reg, task), *r;
+
+	if (t == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", t);
+	json_object_set_new(r, "domains", domains_view(md, task));
+	json_object_set_new(r, "directives",
+	    registry_directives(md->reg, task, 0));
+	json_object_set_new(r, "interfaces",
+	    registry_interfaces_latest(md->reg, task));
+	json_object_set_new(r, "scoreboard",
+	    registry_scoreboard(md->reg, task));
+	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
+	control_reply(cl, r);
+}
+
+static void
+cmd_domains(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+
+	json_object_set_new(r, "domains", domains_view(md, get_int(req,
+	    "task")));
+	control_reply(cl, r);
+}
+
+/* What changed in a domain's interface from version A to version B. */
+static void
+interface_diff(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req, int64_t task, int64_t domain)
+{
+	const json_t *pair = json_object_get(req, "diff");
+	int a = (int)json_integer_value(json_array_get(pair, 0));
+	int b = (int)json_integer_value(json_array_get(pair, 1));
+	json_t *va = registry_interface_get(md->reg, domain, a);
+	json_t *vb = registry_interface_get(md->reg, domain, b), *r;
+
+	if (a <= 0 || b <= 0 || va == NULL || vb == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "domain %s has no interface versions %d and %d",
+		    get_str(req, "domain"), a, b));
+		goto out;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
+	json_object_set_new(r, "from", json_integer(a));
+	json_object_set_new(r, "to", json_integer(b));
+	json_object_set_new(r, "diff", iface_diff(json_object_get(va,
+	    "document"), json_object_get(vb, "document")));
+	control_reply(cl, r);
+out:
+	json_decref(va);
+	json_decref(vb);
+}
+
+static void
+cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	int version = (int)get_int(req, "version");
+	char err[256];
+	json_t *iface, *r;
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if (json_array_size(json_object_get(req, "diff")) == 2) {
+		interface_diff(md, cl, id, req, task, domain);
+		return;
+	}
+	if ((iface = registry_interface_get(md->reg, domain, version)) ==
+	    NULL) {
+		if (version > 0)
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "domain %s has no interface version %d",
+			    get_str(req, "domain"), version));
+		else
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "domain %s has published no interface yet",
+			    get_str(req, "domain")));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "interface", iface);
+	control_reply(cl, r);
+}
+
+static void
+cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task;
+	char err[256];
+	json_t *r;
+
+	if (resolve_task(md, req, NULL, &task, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "interfaces",
+	    registry_interfaces_latest(md->reg, task));
+	json_object_set_new(r, "unresolved", engine_unresolved(md, task));
+	control_reply(cl, r);
+}
+
+static void
+cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	const char *domain = get_str(req, "domain");
+	int64_t task;
+	char err[256];
+	json_t *d, *r;
+	int rc;
+
+	if (resolve_task(md, req, domain, &task, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if ((rc = tasks_add_directive(md, task, domain, "user",
+	    get_str(req, "text"), (int)get_int(req, "priority"), &d, err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "directive", d);
+	control_reply(cl, r);
+}
+
+static void
+cmd_spawn(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = tasks_add_domain(md, get_int(req, "task"),
+	    get_str(req, "domain"), get_str(req, "prompt"), err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+cmd_restart(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	char err[256];
+	struct child *c;
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	if ((c = child_find(md, task, get_str(req, "domain"))) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT,
+		    "domain %s of task %lld has no child (the task is over)",
+		    get_str(req, "domain"), (long long)task));
+		return;
+	}
+	if (child_restart(c) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_INTERNAL, "%s",
+		    c->reason));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req, bool paused)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t, *r;
+	int n;
+
+	if (task > 0 && (t = registry_task_get(md->reg, task)) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	} else if (task > 0) {
+		json_decref(t);
+	}
+	if ((n = tasks_set_paused(md, task, paused)) < 0) {
+		reply_storage_error(md, cl, id);
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "changed", json_integer(n));
+	control_reply(cl, r);
+}
+
+static void
+cmd_pause(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	set_paused(md, cl, id, req, true);
+}
+
+static void
+cmd_resume(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	set_paused(md, cl, id, req, false);
+}
+
+static void
+cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = tasks_cancel(md, get_int(req, "task"), err,
+	    sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	control_reply(cl, msg_reply_ok(id));
+}
+
+static void
+cmd_watch(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task = get_int(req, "task");
+	json_t *t, *r;
+
+	if (task > 0) {
+		if ((t = registry_task_get(md->reg, task)) == NULL) {
+			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			    "no task %lld", (long long)task));
+			return;
+		}
+		r = msg_reply_ok(id);
+		json_object_set_new(r, "task", t);
+	} else {
+		r = msg_reply_ok(id);
+	}
+	control_reply(cl, r);
+	control_watch(cl, task);
+}
+
+static void
+cmd_stop(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	(void)req;
+	control_reply(cl, msg_reply_ok(id));
+	masterd_stop(md, "stop requested over the control socket");
+}
+
+/* Keep the newest `last` turns of a session file's transcript. */
+static json_t *
+read_transcript(const char *path, json_int_t last, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr), *turns, *turn;
+	size_t n;
+
+	if (doc == NULL) {
+		snprintf(err, errlen, "no transcript yet (%s)", jerr.text);
+		return NULL;
+	}
+	turns = json_object_get(doc, "turns");
+	n = json_array_size(turns);
+	while (last > 0 && n > (size_t)last) {
+		json_array_remove(turns, 0);
+		n--;
+	}
+	/* The transcript is for people: no provider handles. */
+	json_object_del(doc, "response_id");
+	json_object_del(doc, "conversation");
+	json_array_foreach(turns, n, turn)
+		json_object_del(turn, "response_id");
+	return doc;
+}
+
+static void
+cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task, domain;
+	char err[512], path[4096];
+	json_t *doc, *r;
+	json_int_t last = get_int(req, "last");
+
+	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/tasks/%lld/sessions/%s.json",
+	    md->conf->state_dir, (long long)task, get_str(req, "domain"));
+	if ((doc = read_transcript(path, last > 0 ? last : 20, err,
+	    sizeof(err))) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", json_integer(task));
+	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
+	json_object_set_new(r, "transcript", doc);
+	control_reply(cl, r);
+}
+
+static void
+cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	json_t *r;
+	int rc;
+
+	if ((rc = engine_set_budget(md, get_int(req, "task"),
+	    json_object_get(req, "budget"), err, sizeof(err))) != 0) {
+		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
+		    err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "task", registry_task_get(md->reg,
+	    get_int(req, "task")));
+	control_reply(cl, r);
+}
+
+#define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
+
+static char *
+base64(const unsigned char *in, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16 |
+		    (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
+
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
+{
+	char *path;
+	struct stat st;
+	json_t *r;
+
+	if (asprintf(&path, "%s/backup-%ld-%lld.db", md->conf->state_dir,
+	    (long)getpid(), (long long)masterd_next_id(md)) < 0)
+		return;
+	if (registry_backup(md->reg, path) != 0 || stat(path, &st) != 0) {
+		free(path);
+		reply_storage_error(md, cl, id);
+		return;
+	}
+	control_backup_set(cl, path);
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "size", json_integer(st.st_size));
+	control_reply(cl, r);
+}
+
+static void
+backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
+{
+	const char *path = control_backup_get(cl);
+	unsigned char *buf = NULL;
+	char *text = NULL;
+	ssize_t n = -1;
+	int fd = -1;
+	json_t *r;
+
+	if (path == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "no backup "
+		    "in progress on this connection"));
+		return;
+	}
+	if (offset < 0 || (buf = malloc(BACKUP_CHUNK)) == NULL ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0 ||
+	    (text = base64(buf, (size_t)n)) == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
+		    "cannot read the copy: %s", strerror(errno)));
+		goto out;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "offset", json_integer(offset));
+	json_object_set_new(r, "length", json_integer(n));
+	json_object_set_new(r, "data", json_string(text));
+	control_reply(cl, r);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(text);
+}
+
+static void
+cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	if (json_is_true(json_object_get(req, "done"))) {
+		control_backup_set(cl, NULL);
+		control_reply(cl, msg_reply_ok(id));
+	} else if (json_object_get(req, "offset") != NULL) {
+		backup_chunk(cl, id, get_int(req, "offset"));
+	} else {
+		backup_start(md, cl, id);
+	}
+}
+
+static command_fn *const commands[MSG_TYPE_COUNT] = {
+	[CTL_SUBMIT] = cmd_submit,
+	[CTL_STATUS] = cmd_status,
+	[CTL_TASKS] = cmd_tasks,
+	[CTL_TASK] = cmd_task,
+	[CTL_DOMAINS] = cmd_domains,
+	[CTL_INTERFACE] = cmd_interface,
+	[CTL_INTERFACES] = cmd_interfaces,
+	[CTL_DIRECTIVE] = cmd_directive,
+	[CTL_SPAWN] = cmd_spawn,
+	[CTL_RESTART] = cmd_restart,
+	[CTL_PAUSE] = cmd_pause,
+	[CTL_RESUME] = cmd_resume,
+	[CTL_CANCEL] = cmd_cancel,
+	[CTL_WATCH] = cmd_watch,
+	[CTL_STOP] = cmd_stop,
+	[CTL_TRANSCRIPT] = cmd_transcript,
+	[CTL_BUDGET] = cmd_budget,
+	[CTL_BACKUP] = cmd_backup,
+};
+
+void
+command_dispatch(struct masterd *md, struct ctl_client *cl,
+    const struct msg_spec *spec, const json_t *req)
+{
+	json_int_t id = msg_id(req);
+
+	if (commands[spec->type] == NULL) {
+		control_reply(cl, msg_reply_error(id, ERR_UNKNOWN,
+		    "%s is not a request", spec->name));
+		return;
+	}
+	if (md->stopping && spec->type != CTL_STATUS &&
+	    spec->type != CTL_WATCH) {
+		control_reply(cl, msg_reply_error(id, ERR_BUSY,
+		    "masterd is stopping"));
+		return;
+	}
+	commands[spec->type](md, cl, id, req);
+}

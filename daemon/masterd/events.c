@@ -1,0 +1,46 @@
+/*
+ * events.c — every event the master emits: stored in the registry (so a
+ * later `watch` or `task` can show the history) and fanned out to the
+ * control clients watching.
+ */
+#include <time.h>
+
+#include "common/log.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/registry.h"
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+event_emit(struct masterd *md, int64_t task, const char *domain,
+    const char *event, json_t *data)
+{
+	int64_t seq = 0;
+	json_t *msg;
+
+	if (data == NULL)
+		data = json_object();
+	if (registry_event_add(md->reg, task, domain, event, data, &seq) != 0)
+		log_warn("event %s not stored: %s", event,
+		    registry_errmsg(md->reg));
+	log_debug("event %s task=%lld domain=%s", event, (long long)task,
+	    domain ? domain : "-");
+	msg = msg_new(CTL_EVENT, masterd_next_id(md));
+	json_object_set_new(msg, "event", json_string(event));
+	json_object_set_new(msg, "ts", json_real(now_seconds()));
+	json_object_set_new(msg, "seq", json_integer(seq));
+	if (task > 0)
+		json_object_set_new(msg, "task", json_integer(task));
+	if (domain != NULL)
+		json_object_set_new(msg, "domain", json_string(domain));
+	json_object_set_new(msg, "data", data);
+	control_broadcast(md, msg, task);
+	json_decref(msg);
+}

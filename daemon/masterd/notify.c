@@ -1,0 +1,142 @@
+/*
+ * notify.c — the systemd notification protocol, spoken natively: datagrams
+ * of "KEY=VALUE" lines to $NOTIFY_SOCKET (READY=1, STATUS=, STOPPING=1,
+ * RELOADING=1, WATCHDOG=1), with no dependency on libsystemd.  Without
+ * $NOTIFY_SOCKET every call is a no-op.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/supervise.h"
+
+static void
+on_watchdog(uv_timer_t *t)
+{
+	notify_send(t->data, "WATCHDOG=1");
+}
+
+/* WATCHDOG_USEC applies to us only if WATCHDOG_PID is unset or ours. */
+static uint64_t
+watchdog_usec(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+	const char *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+
+	if (usec == NULL || sscanf(usec, "%llu", &v) != 1 || v == 0)
+		return 0;
+	if (pid != NULL && atol(pid) != (long)getpid())
+		return 0;
+	return v;
+}
+
+void
+notify_init(struct masterd *md)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	uint64_t usec = watchdog_usec();
+
+	if (path != NULL && (path[0] == '/' || path[0] == '@'))
+		md->notify_path = strdup(path);
+	/* Children must not inherit our notification channel. */
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	if (md->notify_path == NULL || usec == 0)
+		return;
+	uv_timer_init(md->loop, &md->watchdog);
+	md->watchdog.data = md;
+	/* Half the interval, as sd_watchdog_enabled(3) recommends. */
+	uv_timer_start(&md->watchdog, on_watchdog, usec / 2000, usec / 2000);
+	md->watchdog_on = true;
+	log_info("systemd watchdog every %llu ms",
+	    (unsigned long long)(usec / 2000));
+}
+
+void
+notify_close(struct masterd *md)
+{
+	if (md->watchdog_on) {
+		uv_close((uv_handle_t *)&md->watchdog, NULL);
+		md->watchdog_on = false;
+	}
+}
+
+static void
+send_datagram(const char *path, const char *text)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t plen = strlen(path);
+	socklen_t salen;
+	int fd;
+
+	if (plen >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, plen);
+	if (sa.sun_path[0] == '@')	/* abstract namespace */
+		sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, salen) < 0)
+		log_debug("notify: %s", strerror(errno));
+	close(fd);
+}
+
+void
+notify_send(struct masterd *md, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	if (md->notify_path == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	send_datagram(md->notify_path, text);
+}
+
+/* STATUS= is one line: how many children are in each state, then the
+ * domains that are down. */
+void
+notify_status(struct masterd *md)
+{
+	unsigned count[CHILD_FATAL + 1] = { 0 };
+	char line[256];
+	size_t o;
+	struct child *c;
+
+	if (md->notify_path == NULL)
+		return;
+	TAILQ_FOREACH(c, &md->children, entry)
+		count[c->state]++;
+	o = (size_t)snprintf(line, sizeof(line), "%s%zu domains",
+	    md->stopping ? "stopping; " : "", md->nchildren);
+	for (int s = CHILD_STOPPED; s <= CHILD_FATAL; s++) {
+		if (count[s] == 0 || o >= sizeof(line))
+			continue;
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %u %s",
+		    o > 0 ? "," : "", count[s],
+		    child_state_name((enum child_state)s));
+	}
+	/* Name the domains that need a look, as far as the line allows. */
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->state != CHILD_FATAL && c->state != CHILD_BACKOFF)
+			continue;
+		if (o >= sizeof(line))
+			break;
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "; %s/%lld %s",
+		    c->name, (long long)c->task, child_state_name(c->state));
+	}
+	notify_send(md, "STATUS=%s", line);
+}

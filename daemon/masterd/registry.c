@@ -1,0 +1,1670 @@
+/*
+ * registry.c — masterd's durable state: one SQLite database holding tasks,
+ * domains, append-only interface versions, directives and events.
+ *
+ * This file owns the schema (forward migrations keyed by PRAGMA
+ * user_version), the connection settings that make an acknowledged write
+ * durable, every SQL statement masterd runs (prepared once at open, reset
+ * after each use) and the mapping from rows to the jansson objects that
+ * registry.h documents.  A handle is used from one thread (the event loop);
+ * nothing here is global.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "daemon/masterd/registry.h"
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* How long a write waits for a lock held by another connection (masterctl
+ * reading the database directly, a backup) before giving up. */
+#define BUSY_TIMEOUT_MS	5000
+
+/* Canonical JSON: the same value always gives the same text, whatever the
+ * key order it was built with, so texts and hashes can be compared. */
+#define JSON_CANONICAL	(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+
+/*
+ * Forward migrations: migrations[i] takes the schema from version i to
+ * i + 1.  Append only; never edit one that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 1: the initial schema. */
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  text TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  paused INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT,"
+	"  spec TEXT,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL);"
+	/* Resume and `status` look for unfinished tasks only. */
+	"CREATE INDEX tasks_open ON tasks(id)"
+	"  WHERE state NOT IN ('done', 'failed', 'cancelled');"
+
+	"CREATE TABLE domains ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  prompt TEXT,"
+	"  checks TEXT,"
+	"  restarts INTEGER NOT NULL DEFAULT 0,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL,"
+	"  UNIQUE (task_id, name));"
+
+	/* Every published version is kept; the triggers make that a property
+	 * of the database rather than of this file. */
+	"CREATE TABLE interfaces ("
+	"  id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  version INTEGER NOT NULL CHECK (version >= 1),"
+	"  hash TEXT NOT NULL,"
+	"  document TEXT NOT NULL,"
+	"  created REAL NOT NULL,"
+	"  UNIQUE (domain_id, version));"
+	"CREATE TRIGGER interfaces_no_update BEFORE UPDATE ON interfaces"
+	"  BEGIN SELECT RAISE(ABORT, 'interfaces are append-only'); END;"
+	"CREATE TRIGGER interfaces_no_delete BEFORE DELETE ON interfaces"
+	"  BEGIN SELECT RAISE(ABORT, 'interfaces are append-only'); END;"
+
+	/* domain_id is NULL for a directive to the task as a whole. */
+	"CREATE TABLE directives ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  domain_id INTEGER REFERENCES domains(id),"
+	"  source TEXT,"
+	"  text TEXT NOT NULL,"
+	"  priority INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL);"
+	/* The merge rule: at most one open directive per (domain, text).
+	 * ifnull() because NULLs never collide in a UNIQUE index, and
+	 * task-wide directives must merge too. */
+	"CREATE UNIQUE INDEX directives_open"
+	"  ON directives(task_id, ifnull(domain_id, 0), text)"
+	"  WHERE state IN ('queued', 'running');"
+	"CREATE INDEX directives_queue"
+	"  ON directives(domain_id, priority DESC, id)"
+	"  WHERE state = 'queued';"
+	"CREATE INDEX directives_task ON directives(task_id);"
+	"CREATE INDEX directives_domain ON directives(domain_id);"
+
+	/* AUTOINCREMENT so that a seq is never reused: clients page through
+	 * events with after_seq. */
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts REAL NOT NULL,"
+	"  task_id INTEGER REFERENCES tasks(id),"
+	"  domain TEXT,"
+	"  event TEXT NOT NULL,"
+	"  data TEXT);"
+	"CREATE INDEX events_task ON events(task_id, seq);",
+
+	/* 2: one row per round a child reports: what it cost and gave. */
+	"CREATE TABLE rounds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  directive_id INTEGER REFERENCES directives(id),"
+	"  round INTEGER NOT NULL,"
+	"  ok INTEGER NOT NULL,"
+	"  stage TEXT NOT NULL,"
+	"  commit_id TEXT,"
+	"  error TEXT,"
+	"  summary TEXT,"
+	"  checks TEXT,"
+	"  tokens_in INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_out INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_cached INTEGER NOT NULL DEFAULT 0,"
+	"  cost REAL NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created REAL NOT NULL);"
+	"CREATE INDEX rounds_task ON rounds(task_id, domain_id, id);",
+};
+
+/* How a result column becomes a JSON value. */
+enum col_kind { C_INT, C_REAL, C_BOOL, C_TEXT, C_JSON };
+
+/* One field of a returned object; a NULL name makes the row a bare value. */
+struct col {
+	const char *name;
+	enum col_kind kind;
+};
+
+#define SHAPE(a)	(a), nitems(a)
+
+/* Each shape lists the fields in the order of its *_COLS select list. */
+#define TASK_COLS "id, text, state, paused, reason, created, updated, spec"
+static const struct col task_cols[] = {
+	{ "id", C_INT }, { "text", C_TEXT }, { "state", C_TEXT },
+	{ "paused", C_BOOL }, { "reason", C_TEXT }, { "created", C_REAL },
+	{ "updated", C_REAL }, { "spec", C_JSON },
+};
+
+#define DOMAIN_COLS "id, task_id, name, state, reason, prompt, checks, " \
+	"restarts, created, updated"
+static const struct col domain_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "name", C_TEXT },
+	{ "state", C_TEXT }, { "reason", C_TEXT }, { "prompt", C_TEXT },
+	{ "checks", C_JSON }, { "restarts", C_INT }, { "created", C_REAL },
+	{ "updated", C_REAL },
+};
+
+/* "domain" is the domain's name in every object but the domain's own. */
+#define IFACE_COLS "i.id, d.task_id, d.name, i.version, i.hash, " \
+	"i.created, i.document"
+#define IFACE_FROM " FROM interfaces i JOIN domains d ON d.id = i.domain_id"
+static const struct col iface_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
+	{ "version", C_INT }, { "hash", C_TEXT }, { "created", C_REAL },
+	{ "document", C_JSON },
+};
+
+#define DIRECTIVE_COLS "x.id, x.task_id, d.name, x.source, x.text, " \
+	"x.priority, x.state, x.attempts, x.reason, x.created, x.updated"
+#define DIRECTIVE_FROM " FROM directives x" \
+	" LEFT JOIN domains d ON d.id = x.domain_id"
+static const struct col directive_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
+	{ "source", C_TEXT }, { "text", C_TEXT }, { "priority", C_INT },
+	{ "state", C_TEXT }, { "attempts", C_INT }, { "reason", C_TEXT },
+	{ "created", C_REAL }, { "updated", C_REAL },
+};
+
+#define EVENT_COLS "seq, ts, task_id, domain, event, data"
+static const struct col event_cols[] = {
+	{ "seq", C_INT }, { "ts", C_REAL }, { "task", C_INT },
+	{ "domain", C_TEXT }, { "event", C_TEXT }, { "data", C_JSON },
+};
+
+#define ROUND_COLS "r.id, r.task_id, d.name, r.directive_id, r.round, " \
+	"r.ok, r.stage, r.commit_id, r.error, r.summary, r.checks, " \
+	"r.tokens_in, r.tokens_out, r.tokens_cached, r.cost, r.duration_ms, " \
+	"r.created"
+#define ROUND_FROM " FROM rounds r JOIN domains d ON d.id = r.domain_id"
+static const struct col round_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
+	{ "directive", C_INT }, { "round", C_INT }, { "ok", C_BOOL },
+	{ "stage", C_TEXT }, { "commit", C_TEXT }, { "error", C_TEXT },
+	{ "summary", C_TEXT }, { "checks", C_JSON }, { "tokens_in", C_INT },
+	{ "tokens_out", C_INT }, { "tokens_cached", C_INT },
+	{ "cost", C_REAL }, { "duration_ms", C_INT }, { "created", C_REAL },
+};
+
+/* The scoreboard: one row per domain of a task. */
+static const struct col score_cols[] = {
+	{ "domain", C_TEXT }, { "rounds", C_INT }, { "accepted", C_INT },
+	{ "checks_run", C_INT }, { "checks_passed", C_INT },
+	{ "tokens_in", C_INT }, { "tokens_out", C_INT },
+	{ "tokens_cached", C_INT }, { "cost", C_REAL },
+	{ "duration_ms", C_INT }, { "directives_done", C_INT },
+	{ "directives_failed", C_INT },
+};
+
+static const struct col id_cols[] = { { NULL, C_INT } };
+
+static const struct col stats_cols[] = {
+	{ "tasks", C_INT }, { "tasks_active", C_INT }, { "domains", C_INT },
+	{ "interfaces", C_INT }, { "directives_open", C_INT },
+	{ "events", C_INT },
+};
+
+#define TASK_OPEN	"state NOT IN ('done', 'failed', 'cancelled')"
+#define DIRECTIVE_OPEN	"state IN ('queued', 'running')"
+
+enum stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_TASK_ADD, ST_TASK_STATE, ST_TASK_PAUSED, ST_TASK_GET, ST_TASKS,
+	ST_TASKS_UNFINISHED,
+	ST_DOMAIN_ADD, ST_DOMAIN_STATE, ST_DOMAIN_RESTART, ST_DOMAIN_FIND,
+	ST_DOMAIN_GET, ST_DOMAINS_ALL, ST_DOMAINS_TASK,
+	ST_IFACE_HEAD, ST_IFACE_ADD, ST_IFACE_GET, ST_IFACE_GET_LATEST,
+	ST_IFACE_LATEST_TASK, ST_IFACE_COUNT_ALL, ST_IFACE_COUNT_TASK,
+	ST_DIR_FIND_OPEN, ST_DIR_RAISE, ST_DIR_ADD, ST_DIR_STATE, ST_DIR_NEXT,
+	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
+	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
+	ST_STATS,
+	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_TASK_SPEC, ST_DIR_GET,
+	ST__COUNT
+};
+
+/* A statement and, for those whose rows become JSON, the row's shape. */
+static const struct stmt_def {
+	const char *sql;
+	const struct col *cols;
+	size_t ncols;
+} stmt_defs[ST__COUNT] = {
+	/* IMMEDIATE: take the write lock before the first read, so a
+	 * read-then-write cannot fail half way with SQLITE_BUSY. */
+	[ST_BEGIN] = { "BEGIN IMMEDIATE", NULL, 0 },
+	[ST_COMMIT] = { "COMMIT", NULL, 0 },
+	[ST_ROLLBACK] = { "ROLLBACK", NULL, 0 },
+	/* Inside a batch, a write's own transaction nests as a savepoint. */
+	[ST_SAVEPOINT] = { "SAVEPOINT w", NULL, 0 },
+	[ST_RELEASE] = { "RELEASE w", NULL, 0 },
+	[ST_ROLLBACK_TO] = { "ROLLBACK TO w", NULL, 0 },
+
+	[ST_TASK_ADD] = { "INSERT INTO tasks (text, state, spec, created,"
+	    " updated) VALUES (?1, '" TASK_PLANNED "', ?2, ?3, ?3)", NULL, 0 },
+	[ST_TASK_STATE] = { "UPDATE tasks SET state = ?2, reason = ?3,"
+	    " updated = ?4 WHERE id = ?1", NULL, 0 },
+	[ST_TASK_PAUSED] = { "UPDATE tasks SET paused = ?2, reason = ?3,"
+	    " updated = ?4 WHERE id = ?1", NULL, 0 },
+	[ST_TASK_GET] = { "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
+	    SHAPE(task_cols) },
+	[ST_TASKS] = { "SELECT " TASK_COLS " FROM tasks ORDER BY id DESC",
+	    SHAPE(task_cols) },
+	[ST_TASKS_UNFINISHED] = { "SELECT id FROM tasks WHERE " TASK_OPEN
+	    " ORDER BY id", SHAPE(id_cols) },
+
+	[ST_DOMAIN_ADD] = { "INSERT INTO domains (task_id, name, state, prompt,"
+	    " checks, created, updated)"
+	    " VALUES (?1, ?2, '" DOMAIN_STOPPED "', ?3, ?4, ?5, ?5)", NULL, 0 },
+	[ST_DOMAIN_STATE] = { "UPDATE domains SET state = ?2, reason = ?3,"
+	    " updated = ?4 WHERE id = ?1", NULL, 0 },
+	[ST_DOMAIN_RESTART] = { "UPDATE domains SET restarts = restarts + 1,"
+	    " updated = ?2 WHERE id = ?1", NULL, 0 },
+	[ST_DOMAIN_FIND] = { "SELECT id FROM domains"
+	    " WHERE task_id = ?1 AND name = ?2", NULL, 0 },
+	[ST_DOMAIN_GET] = { "SELECT " DOMAIN_COLS " FROM domains WHERE id = ?1",
+	    SHAPE(domain_cols) },
+	[ST_DOMAINS_ALL] = { "SELECT " DOMAIN_COLS " FROM domains ORDER BY id",
+	    SHAPE(domain_cols) },
+	[ST_DOMAINS_TASK] = { "SELECT " DOMAIN_COLS " FROM domains"
+	    " WHERE task_id = ?1 ORDER BY id", SHAPE(domain_cols) },
+
+	[ST_IFACE_HEAD] = { "SELECT version, hash, document FROM interfaces"
+	    " WHERE domain_id = ?1 ORDER BY version DESC LIMIT 1", NULL, 0 },
+	[ST_IFACE_ADD] = { "INSERT INTO interfaces (domain_id, version, hash,"
+	    " document, created) VALUES (?1, ?2, ?3, ?4, ?5)", NULL, 0 },
+	[ST_IFACE_GET] = { "SELECT " IFACE_COLS IFACE_FROM
+	    " WHERE i.domain_id = ?1 AND i.version = ?2", SHAPE(iface_cols) },
+	[ST_IFACE_GET_LATEST] = { "SELECT " IFACE_COLS IFACE_FROM
+	    " WHERE i.domain_id = ?1 ORDER BY i.version DESC LIMIT 1",
+	    SHAPE(iface_cols) },
+	[ST_IFACE_LATEST_TASK] = { "SELECT " IFACE_COLS IFACE_FROM
+	    " WHERE d.task_id = ?1 AND i.version = (SELECT max(version)"
+	    " FROM interfaces WHERE domain_id = d.id) ORDER BY d.name",
+	    SHAPE(iface_cols) },
+	[ST_IFACE_COUNT_ALL] = { "SELECT count(*) FROM interfaces", NULL, 0 },
+	[ST_IFACE_COUNT_TASK] = { "SELECT count(*)" IFACE_FROM
+	    " WHERE d.task_id = ?1", NULL, 0 },
+
+	/* The terms must match the partial index directives_open's to use
+	 * it. */
+	[ST_DIR_FIND_OPEN] = { "SELECT id, priority FROM directives"
+	    " WHERE task_id = ?1 AND ifnull(domain_id, 0) = ?2 AND text = ?3"
+	    " AND " DIRECTIVE_OPEN, NULL, 0 },
+	[ST_DIR_RAISE] = { "UPDATE directives SET priority = ?2, updated = ?3"
+	    " WHERE id = ?1 AND priority < ?2", NULL, 0 },
+	[ST_DIR_ADD] = { "INSERT INTO directives (task_id, domain_id, source,"
+	    " text, priority, state, created, updated)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, '" DIRECTIVE_QUEUED "', ?6, ?6)",
+	    NULL, 0 },
+	/* attempts counts how many times the directive was started. */
+	[ST_DIR_STATE] = { "UPDATE directives SET state = ?2, reason = ?3,"
+	    " attempts = attempts + (?2 = '" DIRECTIVE_RUNNING "'),"
+	    " updated = ?4 WHERE id = ?1", NULL, 0 },
+	/* id, not created, for age: ids grow with insertion, clocks step. */
+	[ST_DIR_NEXT] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.domain_id = ?1 AND x.state = '" DIRECTIVE_QUEUED "'"
+	    " ORDER BY x.priority DESC, x.id LIMIT 1", SHAPE(directive_cols) },
+	[ST_DIRS_ALL] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " ORDER BY x.id", SHAPE(directive_cols) },
+	[ST_DIRS_TASK] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.task_id = ?1 ORDER BY x.id", SHAPE(directive_cols) },
+	[ST_DIRS_DOMAIN] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.domain_id = ?2 AND (?1 = 0 OR x.task_id = ?1)"
+	    " ORDER BY x.id", SHAPE(directive_cols) },
+
+	[ST_EVENT_ADD] = { "INSERT INTO events (ts, task_id, domain, event,"
+	    " data) VALUES (?1, ?2, ?3, ?4, ?5)", NULL, 0 },
+	[ST_EVENTS_ALL] = { "SELECT " EVENT_COLS " FROM events"
+	    " WHERE seq > ?1 ORDER BY seq LIMIT ?2", SHAPE(event_cols) },
+	[ST_EVENTS_TASK] = { "SELECT " EVENT_COLS " FROM events"
+	    " WHERE task_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
+	    SHAPE(event_cols) },
+
+	[ST_STATS] = { "SELECT (SELECT count(*) FROM tasks),"
+	    " (SELECT count(*) FROM tasks WHERE " TASK_OPEN "),"
+	    " (SELECT count(*) FROM domains),"
+	    " (SELECT count(*) FROM interfaces),"
+	    " (SELECT count(*) FROM directives WHERE " DIRECTIVE_OPEN "),"
+	    " (SELECT count(*) FROM events)", SHAPE(stats_cols) },
+
+	[ST_DIR_GET] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
+	    " WHERE x.id = ?1", SHAPE(directive_cols) },
+	[ST_TASK_SPEC] = { "UPDATE tasks SET spec = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
+	    " directive_id, round, ok, stage, commit_id, error, summary,"
+	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
+	    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+	    " ?12, ?13, ?14, ?15, ?16)", NULL, 0 },
+	[ST_ROUNDS_TASK] = { "SELECT " ROUND_COLS ROUND_FROM
+	    " WHERE r.task_id = ?1 AND (?2 = 0 OR r.domain_id = ?2)"
+	    " ORDER BY r.id", SHAPE(round_cols) },
+	/* Checks that ran are counted from the stored results: a round
+	 * whose checks all passed has stage critic, commit or later. */
+	[ST_SCORE_TASK] = { "SELECT d.name, count(r.id),"
+	    " coalesce(sum(r.ok), 0),"
+	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'), 0),"
+	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'"
+	    "   AND r.stage != 'checks'), 0),"
+	    " coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),"
+	    " coalesce(sum(r.tokens_cached), 0), coalesce(sum(r.cost), 0),"
+	    " coalesce(sum(r.duration_ms), 0),"
+	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	    "   AND x.state = 'done'),"
+	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	    "   AND x.state IN ('failed', 'dropped'))"
+	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
+	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
+	    SHAPE(score_cols) },
+};
+
+static const char *const task_states[] = {
+	TASK_PLANNED, TASK_BUILDING, TASK_INTEGRATING, TASK_IMPROVING,
+	TASK_DONE, TASK_FAILED, TASK_CANCELLED, NULL
+};
+static const char *const domain_states[] = {
+	DOMAIN_STOPPED, DOMAIN_STARTING, DOMAIN_RUNNING, DOMAIN_BACKOFF,
+	DOMAIN_FATAL, DOMAIN_DONE, NULL
+};
+static const char *const directive_states[] = {
+	DIRECTIVE_QUEUED, DIRECTIVE_RUNNING, DIRECTIVE_DONE, DIRECTIVE_FAILED,
+	DIRECTIVE_DROPPED, NULL
+};
+
+struct registry {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	int version;
+	int batch;		/* depth of registry_batch_begin/end */
+	bool batch_failed;	/* an inner batch ended without commit */
+	char errmsg[512];
+};
+
+/* ---------------------------------------------------------------- errors */
+
+static int
+set_err(struct registry *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+set_err(struct registry *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Keeps SQLite's message for the last failed call on the connection. */
+static int
+sql_err(struct registry *r)
+{
+	return set_err(r, "%s", sqlite3_errmsg(r->db));
+}
+
+/* Forgets the statement's state and bindings: bound strings may point
+ * into the caller's memory. */
+static void
+release(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* The one place a failed call is logged; the message is already kept. */
+static int
+fail(struct registry *r, sqlite3_stmt *st, const char *fn)
+{
+	log_err("registry: %s: %s", fn, r->errmsg);
+	if (st != NULL)
+		release(st);
+	return -1;
+}
+
+static int
+db_fail(struct registry *r, sqlite3_stmt *st, const char *fn)
+{
+	sql_err(r);
+	return fail(r, st, fn);
+}
+
+static json_t *
+fail_null(struct registry *r, sqlite3_stmt *st, const char *fn)
+{
+	fail(r, st, fn);
+	return NULL;
+}
+
+static int
+bad_state(struct registry *r, const char *const *states, const char *state,
+    const char *fn)
+{
+	for (; *states != NULL; states++)
+		if (state != NULL && strcmp(*states, state) == 0)
+			return 0;
+	set_err(r, "invalid state \"%s\"", state ? state : "(null)");
+	return fail(r, NULL, fn);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 64-bit FNV-1a, as 16 hex digits.  Not cryptographic: it only has to tell
+ * versions of one domain's document apart, and the text is compared too. */
+static void
+fnv1a_hex(const char *s, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, 17, "%016" PRIx64, h);
+}
+
+static int
+bind_rc(struct registry *r, int rc)
+{
+	return rc == SQLITE_OK ? 0 : sql_err(r);
+}
+
+static int
+bind_int(struct registry *r, sqlite3_stmt *st, int i, int64_t v)
+{
+	return bind_rc(r, sqlite3_bind_int64(st, i, v));
+}
+
+/* An optional reference: 0 stores NULL. */
+static int
+bind_ref(struct registry *r, sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == 0)
+		return bind_rc(r, sqlite3_bind_null(st, i));
+	return bind_int(r, st, i, v);
+}
+
+static int
+bind_real(struct registry *r, sqlite3_stmt *st, int i, double v)
+{
+	return bind_rc(r, sqlite3_bind_double(st, i, v));
+}
+
+/* Static: release() drops the binding before the caller's string goes. */
+static int
+bind_text(struct registry *r, sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return bind_rc(r, sqlite3_bind_null(st, i));
+	return bind_rc(r, sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC));
+}
+
+static int
+bind_json(struct registry *r, sqlite3_stmt *st, int i, const json_t *v)
+{
+	char *s;
+	int rc;
+
+	if (v == NULL)
+		return bind_rc(r, sqlite3_bind_null(st, i));
+	if ((s = json_dumps(v, JSON_CANONICAL)) == NULL)
+		return set_err(r, "cannot encode JSON");
+	rc = sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	free(s);
+	return bind_rc(r, rc);
+}
+
+/* Steps a statement that returns no rows. */
+static int
+exec_write(struct registry *r, sqlite3_stmt *st, const char *fn)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(r, st, fn);
+	release(st);
+	return 0;
+}
+
+/* An UPDATE of one row by id: REG_NOT_FOUND when there is no such row. */
+static int
+exec_update(struct registry *r, sqlite3_stmt *st, const char *fn)
+{
+	if (exec_write(r, st, fn) == -1)
+		return -1;
+	return sqlite3_changes(r->db) == 0 ? REG_NOT_FOUND : 0;
+}
+
+/* The first column of the first row as an integer; REG_NOT_FOUND when the
+ * query returns nothing. */
+static int
+query_int(struct registry *r, sqlite3_stmt *st, int64_t *out, const char *fn)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE) {
+		release(st);
+		return REG_NOT_FOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(r, st, fn);
+	*out = sqlite3_column_int64(st, 0);
+	release(st);
+	return 0;
+}
+
+static int
+tx_begin(struct registry *r, const char *fn)
+{
+	return exec_write(r, r->st[r->batch ? ST_SAVEPOINT : ST_BEGIN], fn);
+}
+
+static int
+tx_commit(struct registry *r, const char *fn)
+{
+	return exec_write(r, r->st[r->batch ? ST_RELEASE : ST_COMMIT], fn);
+}
+
+/* Undoes a failed write, keeping the message of what made it fail. */
+static void
+tx_rollback(struct registry *r, const char *fn)
+{
+	char cause[sizeof(r->errmsg)];
+
+	/* Some errors (SQLITE_FULL, SQLITE_IOERR) end the transaction. */
+	if (sqlite3_get_autocommit(r->db))
+		return;
+	memcpy(cause, r->errmsg, sizeof(cause));
+	if (r->batch) {
+		/* Back to the savepoint; the batch's earlier writes stay. */
+		if (exec_write(r, r->st[ST_ROLLBACK_TO], fn) == 0)
+			exec_write(r, r->st[ST_RELEASE], fn);
+	} else {
+		exec_write(r, r->st[ST_ROLLBACK], fn);
+	}
+	memcpy(r->errmsg, cause, sizeof(cause));
+}
+
+/*
+ * A relaxed write is committed without its own fsync.  Only rows the
+ * master can lose on a power cut without breaking a promise go this way:
+ * events, a child's state and restart count, a directive being started
+ * (requeued at restart anyway).  In WAL mode every synced commit first
+ * syncs the whole log, so the durable state is always a prefix of the
+ * commits: a relaxed write is durable by the next synced one, and a kill
+ * -9 loses none.  Inside a batch or a transaction the pragma cannot
+ * change; the write is then synced with the rest.
+ */
+static bool
+relax(struct registry *r)
+{
+	if (!sqlite3_get_autocommit(r->db))
+		return false;
+	return sqlite3_exec(r->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+	    NULL) == SQLITE_OK;
+}
+
+static void
+unrelax(struct registry *r, bool relaxed)
+{
+	/* Setting a pragma does no I/O; a failure here is a bug in us. */
+	if (relaxed && sqlite3_exec(r->db, "PRAGMA synchronous = FULL", NULL,
+	    NULL, NULL) != SQLITE_OK)
+		log_err("registry: cannot restore synchronous = FULL: %s",
+		    sqlite3_errmsg(r->db));
+}
+
+/* ------------------------------------------------------------ rows → JSON */
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;		/* above U+10FFFF */
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/*
+ * SQLite stores whatever bytes it was given; a reason cut from a child's
+ * output may end mid-character.  Rather than make the row unreadable (JSON
+ * strings must be UTF-8), each bad byte reads back as U+FFFD.
+ */
+static json_t *
+text_repaired(const char *s, size_t n)
+{
+	char *buf;
+	size_t i = 0, o = 0, k;
+	json_t *j;
+
+	if ((buf = malloc(n * 3 + 1)) == NULL)
+		return NULL;
+	while (i < n) {
+		k = utf8_len((const unsigned char *)s + i, n - i);
+		if (k == 0) {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(buf + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	j = json_stringn(buf, o);
+	free(buf);
+	return j;
+}
+
+static json_t *
+col_value(sqlite3_stmt *st, int i, enum col_kind kind)
+{
+	const char *s;
+	size_t n;
+	json_t *j;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	switch (kind) {
+	case C_INT:
+		return json_integer(sqlite3_column_int64(st, i));
+	case C_REAL:
+		return json_real(sqlite3_column_double(st, i));
+	case C_BOOL:
+		return json_boolean(sqlite3_column_int(st, i));
+	case C_TEXT:
+	case C_JSON:
+		break;
+	}
+	if ((s = (const char *)sqlite3_column_text(st, i)) == NULL)
+		return NULL;
+	n = (size_t)sqlite3_column_bytes(st, i);
+	if (kind == C_JSON)
+		return json_loadb(s, n, JSON_DECODE_ANY, NULL);
+	if ((j = json_stringn(s, n)) == NULL)
+		j = text_repaired(s, n);
+	return j;
+}
+
+/* The current row as the statement's shape; NULL when out of memory or a
+ * stored JSON column does not parse. */
+static json_t *
+row_json(sqlite3_stmt *st, const struct stmt_def *def)
+{
+	json_t *o;
+	size_t i;
+
+	if (def->cols[0].name == NULL)
+		return col_value(st, 0, def->cols[0].kind);
+	if ((o = json_object()) == NULL)
+		return NULL;
+	for (i = 0; i < def->ncols; i++) {
+		if (json_object_set_new(o, def->cols[i].name,
+		    col_value(st, (int)i, def->cols[i].kind)) == -1) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* The first row of a bound statement as JSON; NULL when there is none. */
+static json_t *
+query_one(struct registry *r, enum stmt id, const char *fn)
+{
+	sqlite3_stmt *st = r->st[id];
+	json_t *j;
+	int rc;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		release(st);
+		return NULL;
+	}
+	if (rc != SQLITE_ROW) {
+		db_fail(r, st, fn);
+		return NULL;
+	}
+	if ((j = row_json(st, &stmt_defs[id])) == NULL) {
+		set_err(r, "cannot build a JSON row");
+		return fail_null(r, st, fn);
+	}
+	release(st);
+	return j;
+}
+
+/* Every row of a bound statement, as a JSON array. */
+static json_t *
+query_all(struct registry *r, enum stmt id, const char *fn)
+{
+	sqlite3_stmt *st = r->st[id];
+	json_t *a;
+	int rc;
+
+	if ((a = json_array()) == NULL) {
+		set_err(r, "out of memory");
+		return fail_null(r, st, fn);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json_array_append_new(a, row_json(st,
+		    &stmt_defs[id])) == -1) {
+			set_err(r, "cannot build a JSON row");
+			goto err;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		sql_err(r);
+		goto err;
+	}
+	release(st);
+	return a;
+err:
+	json_decref(a);
+	return fail_null(r, st, fn);
+}
+
+/* ---------------------------------------------------------- open / close */
+
+/* SQLite would create the file 0644 less the umask; the database holds the
+ * user's prompts and project state, so create it 0600 first.  The -wal and
+ * -shm files take the database's mode. */
+static int
+create_file(struct registry *r, const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return set_err(r, "%s: %s", path, strerror(errno));
+	close(fd);
+	return 0;
+}
+
+/* Runs a pragma; when expect is set, its result must be that. */
+static int
+pragma(struct registry *r, const char *sql, const char *expect)
+{
+	sqlite3_stmt *st;
+	const char *got;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return set_err(r, "%s: %s", sql, sqlite3_errmsg(r->db));
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		got = (const char *)sqlite3_column_text(st, 0);
+		if (expect != NULL && (got == NULL ||
+		    strcasecmp(got, expect) != 0)) {
+			set_err(r, "%s: got %s, need %s", sql,
+			    got ? got : "nothing", expect);
+			break;
+		}
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		if (expect == NULL)
+			rc = 0;
+		else
+			set_err(r, "%s: no result", sql);
+		break;
+	default:
+		set_err(r, "%s: %s", sql, sqlite3_errmsg(r->db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * WAL lets masterctl read while the master writes.  synchronous=FULL
+ * because in WAL mode NORMAL skips the fsync at commit: an application
+ * crash (kill -9) would still lose nothing, but a power cut could roll
+ * back commits the master had already acknowledged.  FULL syncs the WAL at
+ * every commit.  Foreign keys are off by default in SQLite, so check that
+ * they took.
+ */
+static int
+configure(struct registry *r)
+{
+	if (sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
+		return sql_err(r);
+	if (pragma(r, "PRAGMA journal_mode = WAL", "wal") == -1 ||
+	    pragma(r, "PRAGMA synchronous = FULL", NULL) == -1 ||
+	    pragma(r, "PRAGMA synchronous", "2") == -1 ||
+	    pragma(r, "PRAGMA foreign_keys = ON", NULL) == -1 ||
+	    pragma(r, "PRAGMA foreign_keys", "1") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+exec_sql(struct registry *r, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	set_err(r, "%s", msg ? msg : sqlite3_errmsg(r->db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int
+read_user_version(struct registry *r, int *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return sql_err(r);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	else
+		sql_err(r);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * One migration in its own transaction, with the version read again under
+ * the write lock so two processes opening at once cannot both apply it.
+ * *done is set when the schema is current.
+ */
+static int
+migrate_one(struct registry *r, bool *done)
+{
+	const int latest = (int)nitems(migrations);
+	char sql[64], cause[sizeof(r->errmsg)];
+	int v = 0;
+
+	if (exec_sql(r, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (read_user_version(r, &v) == -1)
+		goto rollback;
+	if (v > latest) {
+		set_err(r, "database schema version %d is newer than this "
+		    "masterd knows (%d); refusing to open it", v, latest);
+		goto rollback;
+	}
+	if ((*done = v == latest)) {
+		r->version = v;
+		return exec_sql(r, "COMMIT");
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+	if (exec_sql(r, migrations[v]) == -1 || exec_sql(r, sql) == -1 ||
+	    exec_sql(r, "COMMIT") == -1) {
+		memcpy(cause, r->errmsg, sizeof(cause));
+		set_err(r, "migration to schema version %d: %.400s", v + 1,
+		    cause);
+		goto rollback;
+	}
+	return 0;
+rollback:
+	if (!sqlite3_get_autocommit(r->db))
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int
+migrate(struct registry *r)
+{
+	bool done = false;
+
+	while (!done)
+		if (migrate_one(r, &done) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+prepare_all(struct registry *r)
+{
+	const struct stmt_def *def;
+	int i;
+
+	for (i = 0; i < ST__COUNT; i++) {
+		def = &stmt_defs[i];
+		if (sqlite3_prepare_v3(r->db, def->sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL) != SQLITE_OK)
+			return set_err(r, "preparing \"%.200s\": %s", def->sql,
+			    sqlite3_errmsg(r->db));
+		/* A select list and its shape edited apart. */
+		if (def->cols != NULL &&
+		    (size_t)sqlite3_column_count(r->st[i]) != def->ncols)
+			return set_err(r, "statement %d: %d columns, shape "
+			    "has %zu", i, sqlite3_column_count(r->st[i]),
+			    def->ncols);
+	}
+	return 0;
+}
+
+struct registry *
+registry_open(const char *path, char *err, size_t errlen)
+{
+	struct registry *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		if (errlen > 0)
+			snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (create_file(r, path) == -1)
+		goto fail;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		if (r->db == NULL)
+			set_err(r, "%s: out of memory", path);
+		else
+			set_err(r, "%s: %s", path, sqlite3_errmsg(r->db));
+		goto fail;
+	}
+	if (configure(r) == -1 || migrate(r) == -1 || prepare_all(r) == -1)
+		goto fail;
+	return r;
+fail:
+	if (errlen > 0)
+		snprintf(err, errlen, "%s", r->errmsg);
+	registry_close(r);
+	return NULL;
+}
+
+void
+registry_close(struct registry *r)
+{
+	int i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(r->st[i]);
+	if (r->db != NULL && sqlite3_close(r->db) != SQLITE_OK)
+		log_err("registry: close: %s", sqlite3_errmsg(r->db));
+	free(r);
+}
+
+const char *
+registry_errmsg(struct registry *r)
+{
+	return r->errmsg;
+}
+
+int
+registry_schema_version(struct registry *r)
+{
+	return r->version;
+}
+
+int
+registry_batch_begin(struct registry *r)
+{
+	if (r->batch == 0) {
+		if (exec_write(r, r->st[ST_BEGIN], __func__) == -1)
+			return -1;
+		r->batch_failed = false;
+	}
+	r->batch++;
+	return 0;
+}
+
+int
+registry_batch_end(struct registry *r, bool commit)
+{
+	int rc = 0;
+
+	if (r->batch == 0)
+		return 0;
+	if (!commit)
+		r->batch_failed = true;
+	if (--r->batch > 0)
+		return 0;
+	if (commit && r->batch_failed) {
+		tx_rollback(r, __func__);
+		return set_err(r, "%s: part of the batch failed; all of it "
+		    "was rolled back", __func__);
+	}
+	/* An I/O error or a full disk may have ended it already. */
+	if (sqlite3_get_autocommit(r->db))
+		return commit ? set_err(r, "%s: the batch was rolled back: %s",
+		    __func__, sqlite3_errmsg(r->db)) : 0;
+	if (commit)
+		rc = exec_write(r, r->st[ST_COMMIT], __func__);
+	if (!commit || rc == -1)
+		tx_rollback(r, __func__);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- tasks */
+
+int
+registry_task_add(struct registry *r, const char *text, const json_t *spec,
+    int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_ADD];
+
+	if (bind_text(r, st, 1, text) == -1 ||
+	    bind_json(r, st, 2, spec) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+/* UPDATE ... SET state = ?2, reason = ?3, updated = ?4 WHERE id = ?1. */
+static int
+set_state(struct registry *r, enum stmt id, const char *const *states,
+    int64_t row, const char *state, const char *reason, bool relaxed,
+    const char *fn)
+{
+	sqlite3_stmt *st = r->st[id];
+	int rc;
+
+	if (bad_state(r, states, state, fn) == -1)
+		return -1;
+	if (bind_int(r, st, 1, row) == -1 || bind_text(r, st, 2, state) == -1 ||
+	    bind_text(r, st, 3, reason) == -1 ||
+	    bind_real(r, st, 4, now()) == -1)
+		return fail(r, st, fn);
+	relaxed = relaxed && relax(r);
+	rc = exec_update(r, st, fn);
+	unrelax(r, relaxed);
+	return rc;
+}
+
+int
+registry_task_set_state(struct registry *r, int64_t task, const char *state,
+    const char *reason)
+{
+	return set_state(r, ST_TASK_STATE, task_states, task, state, reason,
+	    false, __func__);
+}
+
+int
+registry_task_set_paused(struct registry *r, int64_t task, bool paused,
+    const char *reason)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_PAUSED];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, paused) == -1 ||
+	    bind_text(r, st, 3, reason) == -1 ||
+	    bind_real(r, st, 4, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+json_t *
+registry_task_get(struct registry *r, int64_t task)
+{
+	if (bind_int(r, r->st[ST_TASK_GET], 1, task) == -1)
+		return fail_null(r, r->st[ST_TASK_GET], __func__);
+	return query_one(r, ST_TASK_GET, __func__);
+}
+
+json_t *
+registry_tasks(struct registry *r)
+{
+	return query_all(r, ST_TASKS, __func__);
+}
+
+json_t *
+registry_tasks_unfinished(struct registry *r)
+{
+	return query_all(r, ST_TASKS_UNFINISHED, __func__);
+}
+
+/* --------------------------------------------------------------- domains */
+
+int
+registry_domain_add(struct registry *r, int64_t task, const char *name,
+    const char *prompt, const json_t *checks, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_DOMAIN_ADD];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, name) == -1 ||
+	    bind_text(r, st, 3, prompt) == -1 ||
+	    bind_json(r, st, 4, checks) == -1 ||
+	    bind_real(r, st, 5, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+int
+registry_domain_set_state(struct registry *r, int64_t domain,
+    const char *state, const char *reason)
+{
+	return set_state(r, ST_DOMAIN_STATE, domain_states, domain, state,
+	    reason, true, __func__);
+}
+
+int
+registry_domain_count_restart(struct registry *r, int64_t domain)
+{
+	sqlite3_stmt *st = r->st[ST_DOMAIN_RESTART];
+
+	bool relaxed;
+	int rc;
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    bind_real(r, st, 2, now()) == -1)
+		return fail(r, st, __func__);
+	relaxed = relax(r);
+	rc = exec_update(r, st, __func__);
+	unrelax(r, relaxed);
+	return rc;
+}
+
+int
+registry_domain_find(struct registry *r, int64_t task, const char *name,
+    int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_DOMAIN_FIND];
+	int64_t found;
+	int rc;
+
+	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, name) == -1)
+		return fail(r, st, __func__);
+	if ((rc = query_int(r, st, &found, __func__)) == 0 && id != NULL)
+		*id = found;
+	return rc;
+}
+
+json_t *
+registry_domain_get(struct registry *r, int64_t domain)
+{
+	if (bind_int(r, r->st[ST_DOMAIN_GET], 1, domain) == -1)
+		return fail_null(r, r->st[ST_DOMAIN_GET], __func__);
+	return query_one(r, ST_DOMAIN_GET, __func__);
+}
+
+json_t *
+registry_domains(struct registry *r, int64_t task)
+{
+	if (task == 0)
+		return query_all(r, ST_DOMAINS_ALL, __func__);
+	if (bind_int(r, r->st[ST_DOMAINS_TASK], 1, task) == -1)
+		return fail_null(r, r->st[ST_DOMAINS_TASK], __func__);
+	return query_all(r, ST_DOMAINS_TASK, __func__);
+}
+
+/* ------------------------------------------------------------ interfaces */
+
+/* The domain's latest version (0 when none) and whether its stored text is
+ * the canonical text given. */
+static int
+iface_head(struct registry *r, int64_t domain, const char *hash,
+    const char *text, int *latest, bool *same)
+{
+	sqlite3_stmt *st = r->st[ST_IFACE_HEAD];
+	const char *h, *d;
+	int rc;
+
+	*latest = 0;
+	*same = false;
+	if (bind_int(r, st, 1, domain) == -1)
+		return fail(r, st, __func__);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*latest = sqlite3_column_int(st, 0);
+		h = (const char *)sqlite3_column_text(st, 1);
+		d = (const char *)sqlite3_column_text(st, 2);
+		*same = h != NULL && d != NULL && strcmp(h, hash) == 0 &&
+		    strcmp(d, text) == 0;
+	} else if (rc != SQLITE_DONE)
+		return db_fail(r, st, __func__);
+	release(st);
+	return 0;
+}
+
+static int
+iface_insert(struct registry *r, int64_t domain, int version,
+    const char *hash, const char *text)
+{
+	sqlite3_stmt *st = r->st[ST_IFACE_ADD];
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    bind_int(r, st, 2, version) == -1 ||
+	    bind_text(r, st, 3, hash) == -1 ||
+	    bind_text(r, st, 4, text) == -1 ||
+	    bind_real(r, st, 5, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_write(r, st, __func__);
+}
+
+int
+registry_interface_add(struct registry *r, int64_t domain,
+    const json_t *document, int *version, bool *changed)
+{
+	char hash[17], *text;
+	int latest, rc = -1;
+	bool same;
+
+	if (document == NULL ||
+	    (text = json_dumps(document, JSON_CANONICAL)) == NULL) {
+		set_err(r, "interface document missing or not encodable");
+		return fail(r, NULL, __func__);
+	}
+	fnv1a_hex(text, hash);
+	/* Read and insert under one write lock: two writers must not both
+	 * take latest + 1. */
+	if (tx_begin(r, __func__) == -1)
+		goto out;
+	if (iface_head(r, domain, hash, text, &latest, &same) == -1 ||
+	    (!same && iface_insert(r, domain, latest + 1, hash, text) == -1) ||
+	    tx_commit(r, __func__) == -1) {
+		tx_rollback(r, __func__);
+		goto out;
+	}
+	if (version != NULL)
+		*version = same ? latest : latest + 1;
+	if (changed != NULL)
+		*changed = !same;
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+json_t *
+registry_interface_get(struct registry *r, int64_t domain, int version)
+{
+	enum stmt id = version == 0 ? ST_IFACE_GET_LATEST : ST_IFACE_GET;
+	sqlite3_stmt *st = r->st[id];
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    (version != 0 && bind_int(r, st, 2, version) == -1))
+		return fail_null(r, st, __func__);
+	return query_one(r, id, __func__);
+}
+
+json_t *
+registry_interfaces_latest(struct registry *r, int64_t task)
+{
+	if (bind_int(r, r->st[ST_IFACE_LATEST_TASK], 1, task) == -1)
+		return fail_null(r, r->st[ST_IFACE_LATEST_TASK], __func__);
+	return query_all(r, ST_IFACE_LATEST_TASK, __func__);
+}
+
+/* task 0 counts every task's versions. */
+int
+registry_interface_count(struct registry *r, int64_t task, int64_t *n)
+{
+	sqlite3_stmt *st = r->st[task == 0 ? ST_IFACE_COUNT_ALL :
+	    ST_IFACE_COUNT_TASK];
+	int64_t count = 0;
+
+	if (task != 0 && bind_int(r, st, 1, task) == -1)
+		return fail(r, st, __func__);
+	if (query_int(r, st, &count, __func__) == -1)
+		return -1;
+	if (n != NULL)
+		*n = count;
+	return 0;
+}
+
+/* ------------------------------------------------------------ directives */
+
+/* The open directive with this text, if any. */
+static int
+dir_find_open(struct registry *r, int64_t task, int64_t domain,
+    const char *text, int64_t *id, int64_t *priority)
+{
+	sqlite3_stmt *st = r->st[ST_DIR_FIND_OPEN];
+	int rc;
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, domain) == -1 ||
+	    bind_text(r, st, 3, text) == -1)
+		return fail(r, st, __func__);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE) {
+		release(st);
+		return REG_NOT_FOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(r, st, __func__);
+	*id = sqlite3_column_int64(st, 0);
+	*priority = sqlite3_column_int64(st, 1);
+	release(st);
+	return 0;
+}
+
+static int
+dir_raise(struct registry *r, int64_t id, int priority)
+{
+	sqlite3_stmt *st = r->st[ST_DIR_RAISE];
+
+	if (bind_int(r, st, 1, id) == -1 ||
+	    bind_int(r, st, 2, priority) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_write(r, st, __func__);
+}
+
+static int
+dir_insert(struct registry *r, int64_t task, int64_t domain,
+    const char *source, const char *text, int priority, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_DIR_ADD];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_ref(r, st, 2, domain) == -1 ||
+	    bind_text(r, st, 3, source) == -1 ||
+	    bind_text(r, st, 4, text) == -1 ||
+	    bind_int(r, st, 5, priority) == -1 ||
+	    bind_real(r, st, 6, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+/* Merge into an open twin or insert: one transaction, so the lookup and the
+ * write see the same state. */
+static int
+dir_merge_or_insert(struct registry *r, int64_t task, int64_t domain,
+    const char *source, const char *text, int priority, int64_t *id,
+    bool *merged)
+{
+	int64_t old;
+	int rc;
+
+	rc = dir_find_open(r, task, domain, text, id, &old);
+	if (rc == -1)
+		return -1;
+	if ((*merged = rc == 0))
+		return old < priority ? dir_raise(r, *id, priority) : 0;
+	return dir_insert(r, task, domain, source, text, priority, id);
+}
+
+int
+registry_directive_add(struct registry *r, int64_t task, int64_t domain,
+    const char *source, const char *text, int priority, int64_t *id,
+    bool *merged)
+{
+	int64_t did;
+	bool m;
+
+	if (tx_begin(r, __func__) == -1)
+		return -1;
+	if (dir_merge_or_insert(r, task, domain, source, text, priority, &did,
+	    &m) == -1 || tx_commit(r, __func__) == -1) {
+		tx_rollback(r, __func__);
+		return -1;
+	}
+	if (id != NULL)
+		*id = did;
+	if (merged != NULL)
+		*merged = m;
+	return 0;
+}
+
+int
+registry_directive_set_state(struct registry *r, int64_t directive,
+    const char *state, const char *reason)
+{
+	/* Started is the one state a restart rewrites: relaxed. */
+	return set_state(r, ST_DIR_STATE, directive_states, directive, state,
+	    reason, strcmp(state, DIRECTIVE_RUNNING) == 0, __func__);
+}
+
+json_t *
+registry_directive_next(struct registry *r, int64_t domain)
+{
+	if (bind_int(r, r->st[ST_DIR_NEXT], 1, domain) == -1)
+		return fail_null(r, r->st[ST_DIR_NEXT], __func__);
+	return query_one(r, ST_DIR_NEXT, __func__);
+}
+
+json_t *
+registry_directives(struct registry *r, int64_t task, int64_t domain)
+{
+	sqlite3_stmt *st;
+
+	if (task == 0 && domain == 0)
+		return query_all(r, ST_DIRS_ALL, __func__);
+	if (domain == 0) {
+		st = r->st[ST_DIRS_TASK];
+		if (bind_int(r, st, 1, task) == -1)
+			return fail_null(r, st, __func__);
+		return query_all(r, ST_DIRS_TASK, __func__);
+	}
+	st = r->st[ST_DIRS_DOMAIN];
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_DIRS_DOMAIN, __func__);
+}
+
+/* ---------------------------------------------------------------- events */
+
+int
+registry_event_add(struct registry *r, int64_t task, const char *domain,
+    const char *event, const json_t *data, int64_t *seq)
+{
+	sqlite3_stmt *st = r->st[ST_EVENT_ADD];
+	bool relaxed;
+	int rc;
+
+	if (bind_real(r, st, 1, now()) == -1 ||
+	    bind_ref(r, st, 2, task) == -1 ||
+	    bind_text(r, st, 3, domain) == -1 ||
+	    bind_text(r, st, 4, event) == -1 || bind_json(r, st, 5, data) == -1)
+		return fail(r, st, __func__);
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == 0 && seq != NULL)
+		*seq = sqlite3_last_insert_rowid(r->db);
+	return rc;
+}
+
+/* task 0: every task's events and those about none; limit <= 0: all. */
+json_t *
+registry_events(struct registry *r, int64_t task, int64_t after_seq,
+    int limit)
+{
+	enum stmt id = task == 0 ? ST_EVENTS_ALL : ST_EVENTS_TASK;
+	sqlite3_stmt *st = r->st[id];
+
+	/* A negative LIMIT means none to SQLite. */
+	if (bind_int(r, st, 1, after_seq) == -1 ||
+	    bind_int(r, st, 2, limit > 0 ? limit : -1) == -1 ||
+	    (task != 0 && bind_int(r, st, 3, task) == -1))
+		return fail_null(r, st, __func__);
+	return query_all(r, id, __func__);
+}
+
+json_t *
+registry_stats(struct registry *r)
+{
+	return query_one(r, ST_STATS, __func__);
+}
+
+/* ---------------------------------------------------------------- rounds */
+
+static int
+bind_round_usage(struct registry *r, sqlite3_stmt *st, const json_t *u)
+{
+	if (bind_int(r, st, 11, json_integer_value(json_object_get(u,
+	    "input"))) == -1 ||
+	    bind_int(r, st, 12, json_integer_value(json_object_get(u,
+	    "output"))) == -1 ||
+	    bind_int(r, st, 13, json_integer_value(json_object_get(u,
+	    "cached"))) == -1 ||
+	    bind_real(r, st, 14, json_number_value(json_object_get(u,
+	    "cost"))) == -1)
+		return -1;
+	return 0;
+}
+
+int
+registry_round_add(struct registry *r, int64_t task, int64_t domain,
+    int64_t directive, const json_t *rep, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_ROUND_ADD];
+	const json_t *checks = json_object_get(rep, "checks");
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
+	    bind_ref(r, st, 3, directive) == -1 ||
+	    bind_int(r, st, 4, json_integer_value(json_object_get(rep,
+	    "round"))) == -1 ||
+	    bind_int(r, st, 5, json_is_true(json_object_get(rep, "ok"))) == -1 ||
+	    bind_text(r, st, 6, json_string_value(json_object_get(rep,
+	    "stage"))) == -1 ||
+	    bind_text(r, st, 7, json_string_value(json_object_get(rep,
+	    "commit"))) == -1 ||
+	    bind_text(r, st, 8, json_string_value(json_object_get(
+	    json_object_get(rep, "error"), "message"))) == -1 ||
+	    bind_text(r, st, 9, json_string_value(json_object_get(rep,
+	    "summary"))) == -1 ||
+	    bind_json(r, st, 10, json_is_array(checks) ? checks : NULL) == -1 ||
+	    bind_round_usage(r, st, json_object_get(rep, "usage")) == -1 ||
+	    bind_int(r, st, 15, json_integer_value(json_object_get(rep,
+	    "duration_ms"))) == -1 ||
+	    bind_real(r, st, 16, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+json_t *
+registry_rounds(struct registry *r, int64_t task, int64_t domain)
+{
+	sqlite3_stmt *st = r->st[ST_ROUNDS_TASK];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_ROUNDS_TASK, __func__);
+}
+
+json_t *
+registry_scoreboard(struct registry *r, int64_t task)
+{
+	sqlite3_stmt *st = r->st[ST_SCORE_TASK];
+
+	if (bind_int(r, st, 1, task) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_SCORE_TASK, __func__);
+}
+
+int
+registry_task_set_spec(struct registry *r, int64_t task, const json_t *spec)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_SPEC];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_json(r, st, 2, spec) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+/* ---------------------------------------------------------------- backup */
+
+int
+registry_backup(struct registry *r, const char *path)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	unlink(path);
+	if ((rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+		set_err(r, "backup: %s: %s", path, dst ? sqlite3_errmsg(dst) :
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* One step copies everything under one read transaction: the copy
+	 * is consistent even while masterd keeps writing. */
+	if ((b = sqlite3_backup_init(dst, "main", r->db, "main")) == NULL) {
+		set_err(r, "backup: %s", sqlite3_errmsg(dst));
+		goto fail;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		set_err(r, "backup: %s", sqlite3_errstr(rc));
+		goto fail;
+	}
+	if (sqlite3_close(dst) != SQLITE_OK) {
+		set_err(r, "backup: close %s", path);
+		unlink(path);
+		return -1;
+	}
+	return 0;
+fail:
+	sqlite3_close(dst);
+	unlink(path);
+	return -1;
+}
+
+json_t *
+registry_directive_get(struct registry *r, int64_t directive)
+{
+	if (bind_int(r, r->st[ST_DIR_GET], 1, directive) == -1)
+		return fail_null(r, r->st[ST_DIR_GET], __func__);
+	return query_one(r, ST_DIR_GET, __func__);
+}
