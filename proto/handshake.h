@@ -4,14 +4,18 @@
  * and error messages.  Kept apart from the worker's files so that the
  * relay links it without libcurl or libgit2.
  */
-#ifndef CHILD_HANDSHAKE_H
-#define CHILD_HANDSHAKE_H
+#ifndef PROTO_HANDSHAKE_H
+#define PROTO_HANDSHAKE_H
 
 #include <jansson.h>
 
 #include "proto/channel.h"
 
 #define CHILD_CHANNEL_FD	3
+
+/* A child exiting with this status asks not to be restarted (sysexits
+ * EX_CONFIG: a bad key or configuration a restart cannot fix). */
+#define CHILD_EXIT_NORESTART	78
 
 struct child_args {
 	const char *domain;

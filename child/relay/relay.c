@@ -38,7 +38,6 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 
-#define EXIT_NORESTART		78	/* as masterd's CHILD_EXIT_NORESTART */
 #define EXIT_WORKER_DIED	70	/* EX_SOFTWARE: the master restarts us */
 
 /* A worker left with nothing to do is stopped after this long. */
@@ -180,7 +179,7 @@ on_master_hello(struct relay *r, const json_t *msg)
 	    sizeof(text)) != 0) {
 		log_err("%s", text);
 		send_error(r, msg_id(msg), ERR_VERSION, text);
-		relay_stop(r, EXIT_NORESTART);
+		relay_stop(r, CHILD_EXIT_NORESTART);
 		return;
 	}
 	r->max_frame = r->master.max_frame;
@@ -447,7 +446,7 @@ describe_exit(const struct relay *r, char *buf, size_t len)
 static void
 worker_gone(struct relay *r)
 {
-	bool norestart = r->wsignal == 0 && r->wstatus == EXIT_NORESTART;
+	bool norestart = r->wsignal == 0 && r->wstatus == CHILD_EXIT_NORESTART;
 	bool asked = r->wstate == W_STOPPING && !r->wfault;
 	/* Work sent, or work waiting for a worker that died unasked (it may
 	 * not start at all: no restart loop here, masterd's backoff and
@@ -468,7 +467,7 @@ worker_gone(struct relay *r)
 		/* The master must see the domain crash, and redo the work. */
 		log_err("%s%s", why, lost ? " with work in hand" : "");
 		send_error(r, -1, ERR_INTERNAL, why);
-		relay_stop(r, norestart ? EXIT_NORESTART : EXIT_WORKER_DIED);
+		relay_stop(r, norestart ? CHILD_EXIT_NORESTART : EXIT_WORKER_DIED);
 		return;
 	}
 	log_debug("%s", why);
@@ -658,7 +657,7 @@ main(int argc, char **argv)
 	char ident[64];
 
 	if (child_args_parse(argc, argv, "masterd-child", &r.args) != 0)
-		return EXIT_NORESTART;
+		return CHILD_EXIT_NORESTART;
 	snprintf(ident, sizeof(ident), "masterd-child/%s", r.args.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
@@ -669,7 +668,7 @@ main(int argc, char **argv)
 	    access(r.worker_path, X_OK) != 0) {
 		log_err("cannot find masterd-worker beside masterd-child");
 		free(r.worker_path);
-		return EXIT_NORESTART;
+		return CHILD_EXIT_NORESTART;
 	}
 	r.pending = json_array();
 	uv_loop_init(&loop);
@@ -678,7 +677,7 @@ main(int argc, char **argv)
 	if (channel_open_fd(&r.master, CHILD_CHANNEL_FD) != 0 ||
 	    channel_start(&r.master) != 0) {
 		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);
-		return EXIT_NORESTART;
+		return CHILD_EXIT_NORESTART;
 	}
 	uv_signal_init(&loop, &r.sig_term);
 	r.sig_term.data = &r;

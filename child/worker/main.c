@@ -34,31 +34,31 @@
 
 
 json_int_t
-child_next_id(struct child_ctx *cx)
+worker_next_id(struct worker *cx)
 {
 	return ++cx->next_id;
 }
 
 int
-child_send(struct child_ctx *cx, json_t *msg)
+worker_send(struct worker *cx, json_t *msg)
 {
 	return channel_send_new(&cx->ch, msg);
 }
 
 void
-child_progress(struct child_ctx *cx, const char *stage, const char *text)
+worker_progress(struct worker *cx, const char *stage, const char *text)
 {
-	json_t *m = msg_new(MSG_PROGRESS, child_next_id(cx));
+	json_t *m = msg_new(MSG_PROGRESS, worker_next_id(cx));
 
 	json_object_set_new(m, "stage", json_string(stage));
 	json_object_set_new(m, "task", json_integer(cx->task));
 	if (text != NULL)
 		json_object_set_new(m, "text", json_string(text));
-	child_send(cx, m);
+	worker_send(cx, m);
 }
 
 void
-child_stop(struct child_ctx *cx, int code)
+worker_stop(struct worker *cx, int code)
 {
 	if (cx->stopping)
 		return;
@@ -71,16 +71,16 @@ child_stop(struct child_ctx *cx, int code)
 }
 
 static void
-send_error(struct child_ctx *cx, json_int_t re, const char *code,
+send_error(struct worker *cx, json_int_t re, const char *code,
     const char *text)
 {
-	child_send(cx, child_error_new(&cx->next_id, re, code, text));
+	worker_send(cx, child_error_new(&cx->next_id, re, code, text));
 }
 
 /* ---------------------------------------------------------- messages */
 
 static void
-on_hello(struct child_ctx *cx, const json_t *msg)
+on_hello(struct worker *cx, const json_t *msg)
 {
 	char text[160];
 
@@ -88,25 +88,25 @@ on_hello(struct child_ctx *cx, const json_t *msg)
 	    sizeof(text)) != 0) {
 		log_err("%s", text);
 		send_error(cx, msg_id(msg), ERR_VERSION, text);
-		child_stop(cx, CHILD_EXIT_NORESTART);
+		worker_stop(cx, CHILD_EXIT_NORESTART);
 	}
 }
 
 static void
-on_ping(struct child_ctx *cx, const json_t *msg)
+on_ping(struct worker *cx, const json_t *msg)
 {
-	json_t *m = msg_new(MSG_PONG, child_next_id(cx));
+	json_t *m = msg_new(MSG_PONG, worker_next_id(cx));
 
 	json_object_set_new(m, "re", json_integer(msg_id(msg)));
 	json_object_set_new(m, "busy", json_boolean(cx->round != NULL ||
 	    cx->planning != NULL));
-	child_send(cx, m);
+	worker_send(cx, m);
 }
 
 static void
 on_msg(struct channel *ch, json_t *msg, void *arg)
 {
-	struct child_ctx *cx = arg;
+	struct worker *cx = arg;
 	const struct msg_spec *spec;
 	char err[200];
 
@@ -128,7 +128,7 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	case MSG_SHUTDOWN:
 		log_info("shutdown: %s", json_string_value(json_object_get(msg,
 		    "reason")) ?: "asked by masterd");
-		child_stop(cx, 0);
+		worker_stop(cx, 0);
 		break;
 	default:
 		break;
@@ -138,13 +138,13 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 static void
 on_close(struct channel *ch, const char *why, void *arg)
 {
-	struct child_ctx *cx = arg;
+	struct worker *cx = arg;
 
 	(void)ch;
 	if (why != NULL)
 		log_err("channel to masterd-child: %s", why);
 	/* The relay is gone: nobody would take our results. */
-	child_stop(cx, cx->exit_code);
+	worker_stop(cx, cx->exit_code);
 }
 
 static const struct channel_ops ops = {
@@ -158,7 +158,7 @@ on_sigterm(uv_signal_t *s, int signum)
 {
 	(void)signum;
 	log_info("SIGTERM");
-	child_stop(s->data, 0);
+	worker_stop(s->data, 0);
 }
 
 /* ---------------------------------------------------------- setup */
@@ -178,7 +178,7 @@ fmt(const char *f, const char *a, const char *b)
  * built in (build/ or build/<variant>/ below it), else the installed ones.
  */
 static char *
-find_prompts(const struct child_ctx *cx)
+find_prompts(const struct worker *cx)
 {
 	static const char *const up[] = { "/..", "/../.." };
 	char *dir, *slash, *p;
@@ -215,7 +215,7 @@ self_path(void)
 }
 
 static int
-setup(struct child_ctx *cx, const struct child_args *a)
+setup(struct worker *cx, const struct child_args *a)
 {
 	char *errors, tid[32];
 
@@ -244,7 +244,7 @@ setup(struct child_ctx *cx, const struct child_args *a)
 }
 
 static void
-teardown(struct child_ctx *cx)
+teardown(struct worker *cx)
 {
 	json_decref(cx->assign);
 	json_decref(cx->peers);
@@ -263,7 +263,7 @@ teardown(struct child_ctx *cx)
 int
 main(int argc, char **argv)
 {
-	struct child_ctx cx = { 0 };
+	struct worker cx = { 0 };
 	struct child_args a = { 0 };
 	uv_loop_t loop;
 	char ident[64];

@@ -22,7 +22,7 @@
 #define REVIEW_DIRECTIVES_MAX 32
 
 struct plan_job {
-	struct child_ctx *cx;
+	struct worker *cx;
 	char *kind;
 	int invalid;
 	struct llm_usage usage;
@@ -118,8 +118,8 @@ check_review(const json_t *r, char *err, size_t len)
 static void
 plan_finish(struct plan_job *j, json_t *plan, const char *error)
 {
-	struct child_ctx *cx = j->cx;
-	json_t *m = msg_new(MSG_PLAN_RESULT, child_next_id(cx));
+	struct worker *cx = j->cx;
+	json_t *m = msg_new(MSG_PLAN_RESULT, worker_next_id(cx));
 
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set_new(m, "kind", json_string(j->kind));
@@ -133,7 +133,7 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	else
 		json_object_set_new(m, "error", json_pack("{s:s}", "message",
 		    error));
-	child_send(cx, m);
+	worker_send(cx, m);
 	log_info("%s %s%s", j->kind, plan ? "done" : "failed: ",
 	    plan ? "" : error);
 	free(j->kind);
@@ -184,13 +184,13 @@ plan_ask(struct plan_job *j, const char *text)
 {
 	static const struct llm_callbacks cbs = { .on_done = on_plan };
 
-	child_progress(j->cx, j->kind, NULL);
+	worker_progress(j->cx, j->kind, NULL);
 	if (llm_session_send(j->cx->session, text, &cbs, j) == NULL)
 		plan_finish(j, NULL, "the model could not be asked");
 }
 
 static int
-ensure_planner_session(struct child_ctx *cx, char *err, size_t errlen)
+ensure_planner_session(struct worker *cx, char *err, size_t errlen)
 {
 	char *system;
 
@@ -198,11 +198,11 @@ ensure_planner_session(struct child_ctx *cx, char *err, size_t errlen)
 		return 0;
 	if ((system = prompt_planner_system(cx, err, errlen)) == NULL)
 		return -1;
-	return child_open_session(cx, system, err, errlen);
+	return worker_open_session(cx, system, err, errlen);
 }
 
 void
-plan_request(struct child_ctx *cx, const json_t *msg)
+plan_request(struct worker *cx, const json_t *msg)
 {
 	const char *kind = json_string_value(json_object_get(msg, "kind"));
 	struct plan_job *j;

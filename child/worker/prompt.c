@@ -102,7 +102,7 @@ read_prompt(const char *dir, const char *name)
 }
 
 char *
-prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
+prompt_system(const struct worker *cx, char *err, size_t errlen)
 {
 	char *generic = read_prompt(cx->prompts_dir, "domain");
 	char *specific = read_prompt(cx->prompts_dir, cx->domain);
@@ -146,7 +146,7 @@ prompt_system(const struct child_ctx *cx, char *err, size_t errlen)
 }
 
 char *
-prompt_critic_system(const struct child_ctx *cx, char *err, size_t errlen)
+prompt_critic_system(const struct worker *cx, char *err, size_t errlen)
 {
 	char *s = read_prompt(cx->prompts_dir, "critic");
 
@@ -180,7 +180,7 @@ add_list(struct text *t, const json_t *list, const char *none)
 }
 
 char *
-prompt_first_turn(const struct child_ctx *cx, const json_t *directive,
+prompt_first_turn(const struct worker *cx, const json_t *directive,
     const json_t *files)
 {
 	struct text t = { 0 };
@@ -214,7 +214,7 @@ prompt_first_turn(const struct child_ctx *cx, const json_t *directive,
 }
 
 char *
-prompt_critic_turn(const struct child_ctx *cx, const json_t *directive,
+prompt_critic_turn(const struct worker *cx, const json_t *directive,
     const char *diff, const json_t *checks)
 {
 	const json_t *c;
@@ -240,7 +240,7 @@ prompt_critic_turn(const struct child_ctx *cx, const json_t *directive,
 }
 
 char *
-prompt_planner_system(const struct child_ctx *cx, char *err, size_t errlen)
+prompt_planner_system(const struct worker *cx, char *err, size_t errlen)
 {
 	char *s = read_prompt(cx->prompts_dir, "planner");
 
@@ -251,7 +251,7 @@ prompt_planner_system(const struct child_ctx *cx, char *err, size_t errlen)
 }
 
 char *
-prompt_planner_turn(const struct child_ctx *cx, const char *kind,
+prompt_planner_turn(const struct worker *cx, const char *kind,
     const json_t *context)
 {
 	struct text t = { 0 };

@@ -37,7 +37,7 @@
 #define PROGRESS_EVERY_MS 100
 
 struct work_round {
-	struct child_ctx *cx;
+	struct worker *cx;
 	json_t *msg;		/* the directive message */
 	int64_t directive;
 	int round;		/* 1..max_rounds */
@@ -57,8 +57,8 @@ struct work_round {
 
 static void ask(struct work_round *, const char *text);
 static int apply_one(int, const struct answer_file *, const char **);
-static void maybe_start(struct child_ctx *);
-static void flush_delta(struct child_ctx *);
+static void maybe_start(struct worker *);
+static void flush_delta(struct worker *);
 
 /* ---------------------------------------------------------- reporting */
 
@@ -79,8 +79,8 @@ static void
 report_round(struct work_round *w, bool ok, const char *stage,
     const char *commit, const char *error)
 {
-	struct child_ctx *cx = w->cx;
-	json_t *m = msg_new(MSG_ROUND, child_next_id(cx));
+	struct worker *cx = w->cx;
+	json_t *m = msg_new(MSG_ROUND, worker_next_id(cx));
 
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set_new(m, "directive", json_integer(w->directive));
@@ -101,7 +101,7 @@ report_round(struct work_round *w, bool ok, const char *stage,
 	if (w->have_answer && w->answer.summary != NULL)
 		json_object_set_new(m, "summary",
 		    json_string(w->answer.summary));
-	child_send(cx, m);
+	worker_send(cx, m);
 	memset(&w->round_usage, 0, sizeof(w->round_usage));
 	w->round_started_ms = uv_now(cx->loop);
 }
@@ -126,8 +126,8 @@ static void
 finish(struct work_round *w, const char *commit, const char *error_code,
     const char *error, time_t until)
 {
-	struct child_ctx *cx = w->cx;
-	json_t *m = msg_new(MSG_RESULT, child_next_id(cx)), *e;
+	struct worker *cx = w->cx;
+	json_t *m = msg_new(MSG_RESULT, worker_next_id(cx)), *e;
 
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set_new(m, "directive", json_integer(w->directive));
@@ -148,7 +148,7 @@ finish(struct work_round *w, const char *commit, const char *error_code,
 			json_object_set_new(e, "until", json_integer(until));
 		json_object_set_new(m, "error", e);
 	}
-	child_send(cx, m);
+	worker_send(cx, m);
 	if (error_code != NULL)
 		log_info("directive %lld failed: %s", (long long)w->directive,
 		    error ? error : error_code);
@@ -185,7 +185,7 @@ snapshot_label(char *buf, size_t len, int64_t directive, int round,
 static void
 roll_back(struct work_round *w, const char *why)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	char label[128], snap[REPO_OID_HEX], err[256];
 
 	snapshot_label(label, sizeof(label), w->directive, w->round, why);
@@ -210,7 +210,7 @@ fail(struct work_round *w, const char *stage, const char *code,
 /* ---------------------------------------------------------- commit */
 
 static void
-publish(struct child_ctx *cx, const json_t *doc)
+publish(struct worker *cx, const json_t *doc)
 {
 	json_t *canon, *m;
 
@@ -224,10 +224,10 @@ publish(struct child_ctx *cx, const json_t *doc)
 	}
 	json_decref(cx->published);
 	cx->published = canon;
-	m = msg_new(MSG_INTERFACE_PUBLISH, child_next_id(cx));
+	m = msg_new(MSG_INTERFACE_PUBLISH, worker_next_id(cx));
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set(m, "interface", canon);
-	child_send(cx, m);
+	worker_send(cx, m);
 }
 
 /*
@@ -240,7 +240,7 @@ publish(struct child_ctx *cx, const json_t *doc)
 static void
 keep_interface(struct work_round *w)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	struct answer_file f = { .path = INTERFACE_FILE };
 	char folder[4096], *text;
 	const char *why;
@@ -267,7 +267,7 @@ keep_interface(struct work_round *w)
 
 /* The interface a commit carries, for a round found already committed. */
 static json_t *
-committed_interface(struct child_ctx *cx)
+committed_interface(struct worker *cx)
 {
 	char path[4096], err[256];
 	json_t *doc;
@@ -286,7 +286,7 @@ committed_interface(struct child_ctx *cx)
 static void
 commit_round(struct work_round *w)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	const char *text = json_string_value(json_object_get(w->msg, "text"));
 	char *message, oid[REPO_OID_HEX], err[256];
 	int rc;
@@ -316,7 +316,7 @@ commit_round(struct work_round *w)
 static void
 next_round(struct work_round *w, const char *stage, const char *feedback)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 
 	report_round(w, false, stage, NULL, feedback);
 	if (w->round >= cx->max_rounds) {
@@ -379,10 +379,10 @@ static void
 critique(struct work_round *w)
 {
 	static const struct llm_callbacks cbs = { .on_done = on_verdict };
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	char err[256], *system, *diff = NULL, *turn;
 
-	child_progress(cx, "critic", NULL);
+	worker_progress(cx, "critic", NULL);
 	if ((system = prompt_critic_system(cx, err, sizeof(err))) == NULL) {
 		fail(w, "critic", "config", err);
 		return;
@@ -453,7 +453,7 @@ on_checks(const struct check_result *res, size_t n, bool passed,
 		fail(w, "checks", "cancelled", "cancelled by masterd");
 		return;
 	}
-	child_progress(w->cx, passed ? "checks passed" : "checks failed",
+	worker_progress(w->cx, passed ? "checks passed" : "checks failed",
 	    NULL);
 	if (passed) {
 		critique(w);
@@ -468,7 +468,7 @@ on_checks(const struct check_result *res, size_t n, bool passed,
 static void
 run_checks(struct work_round *w)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	const json_t *list = json_object_get(cx->assign, "checks"), *v;
 	struct check_limits lim = CHECK_LIMITS_DEFAULT;
 	char **cmds;
@@ -499,7 +499,7 @@ run_checks(struct work_round *w)
 		json_array_foreach(list, i, v)
 			cmds[i] = (char *)json_string_value(v);
 	}
-	child_progress(cx, "checks", NULL);
+	worker_progress(cx, "checks", NULL);
 	w->checks = checks_run(cx->loop, cx->self, cx->worktree, cmds, n, &lim,
 	    on_checks, w);
 	free(cmds);
@@ -551,7 +551,7 @@ apply_one(int dirfd, const struct answer_file *f, const char **why)
 static char *
 apply_files(struct work_round *w)
 {
-	struct child_ctx *cx = w->cx;
+	struct worker *cx = w->cx;
 	char folder[4096], *msg = NULL;
 	const char *why = NULL;
 	int dirfd;
@@ -589,7 +589,7 @@ retry_answer(struct work_round *w, const char *stage, const char *problem)
 		fail(w, stage, "invalid_answer", why);
 		return;
 	}
-	child_progress(w->cx, stage, problem);
+	worker_progress(w->cx, stage, problem);
 	if (asprintf(&text, "Your answer could not be used: %s\n\nAnswer "
 	    "again with exactly one JSON object as your instructions "
 	    "describe.", problem) < 0) {
@@ -668,7 +668,7 @@ on_retry(unsigned attempt, uint64_t delay_ms, const char *reason, void *arg)
 
 	snprintf(text, sizeof(text), "attempt %u in %llu ms: %s", attempt,
 	    (unsigned long long)delay_ms, reason);
-	child_progress(w->cx, "model retry", text);
+	worker_progress(w->cx, "model retry", text);
 }
 
 static void
@@ -680,7 +680,7 @@ ask(struct work_round *w, const char *text)
 		.on_done = on_answer,
 	};
 
-	child_progress(w->cx, "model", NULL);
+	worker_progress(w->cx, "model", NULL);
 	w->cx->delta_bytes = 0;
 	w->cx->delta_tail[0] = '\0';
 	w->req = llm_session_send(w->cx->session, text, &cbs, w);
@@ -695,7 +695,7 @@ ask(struct work_round *w, const char *text)
  * the session file of an earlier run, and save it after every turn.
  */
 int
-child_open_session(struct child_ctx *cx, char *system, char *err,
+worker_open_session(struct worker *cx, char *system, char *err,
     size_t errlen)
 {
 	char dir[4096];
@@ -721,7 +721,7 @@ child_open_session(struct child_ctx *cx, char *system, char *err,
 }
 
 static int
-ensure_session(struct child_ctx *cx, char *err, size_t errlen)
+ensure_session(struct worker *cx, char *err, size_t errlen)
 {
 	char *system;
 
@@ -729,7 +729,7 @@ ensure_session(struct child_ctx *cx, char *err, size_t errlen)
 		return 0;
 	if ((system = prompt_system(cx, err, errlen)) == NULL)
 		return -1;
-	return child_open_session(cx, system, err, errlen);
+	return worker_open_session(cx, system, err, errlen);
 }
 
 /*
@@ -737,7 +737,7 @@ ensure_session(struct child_ctx *cx, char *err, size_t errlen)
  * between commit and result) is reported, not redone.
  */
 static bool
-already_committed(struct child_ctx *cx, int64_t directive, char oid[41])
+already_committed(struct worker *cx, int64_t directive, char oid[41])
 {
 	char branch[96], want[64], err[256];
 	const json_t *c;
@@ -765,7 +765,7 @@ already_committed(struct child_ctx *cx, int64_t directive, char oid[41])
 }
 
 static int
-prepare_tree(struct child_ctx *cx, struct work_round *w, char *err,
+prepare_tree(struct worker *cx, struct work_round *w, char *err,
     size_t errlen)
 {
 	char label[128], snap[REPO_OID_HEX];
@@ -780,7 +780,7 @@ prepare_tree(struct child_ctx *cx, struct work_round *w, char *err,
 }
 
 static void
-start(struct child_ctx *cx, json_t *msg)
+start(struct worker *cx, json_t *msg)
 {
 	struct work_round *w = calloc(1, sizeof(*w));
 	char err[512], oid[41];
@@ -833,7 +833,7 @@ start(struct child_ctx *cx, json_t *msg)
 }
 
 static void
-maybe_start(struct child_ctx *cx)
+maybe_start(struct worker *cx)
 {
 	json_t *msg;
 
@@ -848,7 +848,7 @@ maybe_start(struct child_ctx *cx)
 /* ---------------------------------------------------------- messages */
 
 void
-work_assign(struct child_ctx *cx, const json_t *msg)
+work_assign(struct worker *cx, const json_t *msg)
 {
 	json_decref(cx->assign);
 	cx->assign = json_deep_copy(msg);
@@ -859,14 +859,14 @@ work_assign(struct child_ctx *cx, const json_t *msg)
 }
 
 void
-work_peers(struct child_ctx *cx, const json_t *msg)
+work_peers(struct worker *cx, const json_t *msg)
 {
 	json_decref(cx->peers);
 	cx->peers = json_deep_copy(json_object_get(msg, "peers"));
 }
 
 void
-work_directive(struct child_ctx *cx, const json_t *msg)
+work_directive(struct worker *cx, const json_t *msg)
 {
 	json_array_append_new(cx->queue, json_deep_copy(msg));
 	maybe_start(cx);
@@ -884,7 +884,7 @@ cancel_round(struct work_round *w)
 }
 
 void
-work_cancel(struct child_ctx *cx, const json_t *msg)
+work_cancel(struct worker *cx, const json_t *msg)
 {
 	json_int_t d = json_integer_value(json_object_get(msg, "directive"));
 
@@ -893,7 +893,7 @@ work_cancel(struct child_ctx *cx, const json_t *msg)
 }
 
 void
-work_shutdown(struct child_ctx *cx)
+work_shutdown(struct worker *cx)
 {
 	json_array_clear(cx->queue);
 	if (cx->round != NULL)
@@ -911,7 +911,7 @@ work_shutdown(struct child_ctx *cx)
 /* ---------------------------------------------------------- progress */
 
 static void
-flush_delta(struct child_ctx *cx)
+flush_delta(struct worker *cx)
 {
 	char text[224];
 
@@ -920,7 +920,7 @@ flush_delta(struct child_ctx *cx)
 	snprintf(text, sizeof(text), "%zu bytes: %s", cx->delta_bytes,
 	    cx->delta_tail);
 	cx->delta_pending = false;
-	child_progress(cx, "model", text);
+	worker_progress(cx, "model", text);
 }
 
 static void
@@ -931,7 +931,7 @@ on_progress_timer(uv_timer_t *t)
 
 /* At most one progress message per PROGRESS_EVERY_MS; the first at once. */
 void
-work_delta(struct child_ctx *cx, const char *piece, size_t len)
+work_delta(struct worker *cx, const char *piece, size_t len)
 {
 	size_t keep = sizeof(cx->delta_tail) - 1, have;
 

@@ -1,5 +1,5 @@
 /*
- * child.h — masterd-worker's context and the calls between its files.
+ * worker.h — masterd-worker's context and the calls between its files.
  * (masterd-child itself is relay.c alone: it starts a worker when there
  * is work.)
  *
@@ -11,8 +11,8 @@
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  answer.c  parsing the model's answers
  */
-#ifndef CHILD_CHILD_H
-#define CHILD_CHILD_H
+#ifndef CHILD_WORKER_H
+#define CHILD_WORKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,14 +23,13 @@
 #include "common/config.h"
 #include "proto/channel.h"
 
-#define CHILD_EXIT_NORESTART 78
 
 struct llm_engine;
 struct llm_session;
 struct work_round;
 struct plan_job;
 
-struct child_ctx {
+struct worker {
 	uv_loop_t *loop;
 	struct channel ch;
 	uv_signal_t sig_term;
@@ -76,36 +75,36 @@ struct child_ctx {
 	int exit_code;
 };
 
-json_int_t child_next_id(struct child_ctx *);
-int child_send(struct child_ctx *, json_t *msg);	/* steals msg */
-void child_progress(struct child_ctx *, const char *stage, const char *text);
-void child_stop(struct child_ctx *, int code);
+json_int_t worker_next_id(struct worker *);
+int worker_send(struct worker *, json_t *msg);	/* steals msg */
+void worker_progress(struct worker *, const char *stage, const char *text);
+void worker_stop(struct worker *, int code);
 
 /* work.c */
-int child_open_session(struct child_ctx *, char *system, char *err,
+int worker_open_session(struct worker *, char *system, char *err,
     size_t errlen);
-void work_assign(struct child_ctx *, const json_t *msg);
-void work_peers(struct child_ctx *, const json_t *msg);
-void work_directive(struct child_ctx *, const json_t *msg);
-void work_cancel(struct child_ctx *, const json_t *msg);
-void work_shutdown(struct child_ctx *);
+void work_assign(struct worker *, const json_t *msg);
+void work_peers(struct worker *, const json_t *msg);
+void work_directive(struct worker *, const json_t *msg);
+void work_cancel(struct worker *, const json_t *msg);
+void work_shutdown(struct worker *);
 /* The model's streamed text, throttled into progress messages. */
-void work_delta(struct child_ctx *, const char *piece, size_t len);
+void work_delta(struct worker *, const char *piece, size_t len);
 
 /* plan.c: the planner role */
-void plan_request(struct child_ctx *, const json_t *msg);
+void plan_request(struct worker *, const json_t *msg);
 
 /* prompt.c: malloc'd texts */
-char *prompt_system(const struct child_ctx *, char *err, size_t errlen);
-char *prompt_critic_system(const struct child_ctx *, char *err,
+char *prompt_system(const struct worker *, char *err, size_t errlen);
+char *prompt_critic_system(const struct worker *, char *err,
     size_t errlen);
-char *prompt_first_turn(const struct child_ctx *, const json_t *directive,
+char *prompt_first_turn(const struct worker *, const json_t *directive,
     const json_t *files);
-char *prompt_critic_turn(const struct child_ctx *, const json_t *directive,
+char *prompt_critic_turn(const struct worker *, const json_t *directive,
     const char *diff, const json_t *checks);
-char *prompt_planner_system(const struct child_ctx *, char *err,
+char *prompt_planner_system(const struct worker *, char *err,
     size_t errlen);
-char *prompt_planner_turn(const struct child_ctx *, const char *kind,
+char *prompt_planner_turn(const struct worker *, const char *kind,
     const json_t *context);
 
 #endif

@@ -21,10 +21,6 @@
 
 #define MASTERD_VERSION "0.1.0"
 
-/* A child exiting with this status asks not to be restarted (sysexits
- * EX_CONFIG: a bad key or configuration a restart cannot fix). */
-#define CHILD_EXIT_NORESTART 78
-
 struct registry;
 struct ctl_client;
 struct child;

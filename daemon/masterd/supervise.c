@@ -22,6 +22,7 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "daemon/masterd/masterd.h"
+#include "proto/handshake.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/tasks.h"
