@@ -17,6 +17,8 @@
 
 #include "common/config.h"
 #include "common/iface.h"
+#include "common/shape.h"
+#include "common/util.h"
 
 const char *const iface_kinds[] = {
 	"http", "function", "table", "event", "cli", "file", "type",
@@ -28,108 +30,10 @@ const char *const iface_kinds[] = {
 #define MAX_NAME	200		/* characters */
 #define MAX_TEXT	4096		/* summary, signature, doc: bytes */
 #define MAX_SCHEMA	(64 * 1024)	/* compact serialisation */
-#define QUOTE_MAX	48		/* bytes of a value in an error */
 
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 
-static const char *const top_fields[] = {
-	"domain", "version", "summary", "provides", "consumes", NULL
-};
-static const char *const provide_fields[] = {
-	"kind", "name", "signature", "schema", "doc", NULL
-};
-static const char *const consume_fields[] = {
-	"kind", "name", "from", "signature", "schema", "doc", NULL
-};
-
 /* ------------------------------------------------------------ helpers */
-
-/* Cut s back so that it does not end inside a UTF-8 sequence. */
-static void
-utf8_cut(char *s)
-{
-	size_t n = strlen(s), i, need;
-	unsigned char c;
-
-	if (n == 0)
-		return;
-	i = n - 1;
-	while (i > 0 && n - i < 4 && ((unsigned char)s[i] & 0xc0) == 0x80)
-		i--;
-	c = (unsigned char)s[i];
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (n - i < need)
-		s[i] = '\0';
-}
-
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Store a problem; errors end up in JSON sent to a model, so a message
- * cut short must still be valid UTF-8. */
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-	else if ((size_t)n >= errlen)
-		utf8_cut(err);
-	return -1;
-}
-
-/*
- * A value for an error message: in quotes, at most QUOTE_MAX bytes (cut
- * on a character boundary, "..." marks the cut), quotes, backslashes and
- * control characters escaped.  buf must hold 2 * QUOTE_MAX + 8 bytes.
- */
-static const char *
-quote(char *buf, const char *s, size_t len)
-{
-	size_t i, o = 0, cut = len;
-
-	if (cut > QUOTE_MAX) {
-		cut = QUOTE_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-			cut--;
-	}
-	buf[o++] = '"';
-	for (i = 0; i < cut; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f)
-			buf[o++] = '?';
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	if (cut < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static bool
-in_list(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
 
 /* Optional members: JSON null counts as absent, because structured
  * output modes make every field required and send null for "none". */
@@ -193,144 +97,111 @@ is_space(unsigned char c)
 
 /* ------------------------------------------------------------ validation */
 
+/* The shape of a document; the rules below it are what a table cannot
+ * say.  Members that are null are absent: structured output modes make
+ * every field required and send null for "none". */
+#define TEXT(n)	{ .name = (n), .types = FT_STRING, .max_len = MAX_TEXT }
+#define KIND	{ .name = "kind", .types = FT_STRING, .required = true, \
+		  .values = iface_kinds, .noun = "a kind" }
+#define NAME	{ .name = "name", .types = FT_STRING, .required = true, \
+		  .min_len = 1 }
+#define SCHEMA	{ .name = "schema", .types = FT_ANY }
+#define END	{ .name = NULL }
+
+static const struct shape_field provide_fields[] = {
+	KIND, NAME,
+	{ .name = "from", .absent_why = "only consumes entries name a "
+	    "provider" },
+	TEXT("signature"), SCHEMA, TEXT("doc"), END
+};
+static const struct shape_field consume_fields[] = {
+	KIND, NAME,
+	{ .name = "from", .types = FT_STRING, .required = true,
+	    .when_missing = "(the domain expected to provide it)" },
+	TEXT("signature"), SCHEMA, TEXT("doc"), END
+};
+static const struct shape_field provide_entry = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = provide_fields
+};
+static const struct shape_field consume_entry = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = consume_fields
+};
+static const struct shape_field doc_fields[] = {
+	{ .name = "domain", .types = FT_STRING, .required = true },
+	{ .name = "version", .types = FT_ANY, .flags = SHAPE_UNLISTED },
+	TEXT("summary"),
+	{ .name = "provides", .types = FT_ARRAY, .max_items = MAX_ENTRIES,
+	    .items = &provide_entry },
+	{ .name = "consumes", .types = FT_ARRAY, .max_items = MAX_ENTRIES,
+	    .items = &consume_entry },
+	END
+};
+static const struct shape_field doc_shape = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = doc_fields
+};
+
+#undef TEXT
+#undef KIND
+#undef NAME
+#undef SCHEMA
+#undef END
+
+#define DOMAIN_RULE	"(1-32 characters a-z, 0-9, '-', '_', starting with " \
+			"a letter)"
+
 struct vctx {
 	const char *publisher;	/* who publishes the document */
 	char *err;
 	size_t errlen;
 };
 
-/* A member name as a path component: bare when it is a plain word,
- * quoted otherwise. */
-static const char *
-key_name(char *buf, const char *key)
-{
-	size_t n = strlen(key);
-
-	if (n == 0 || n > QUOTE_MAX ||
-	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_-") != n)
-		return quote(buf, key, n);
-	memcpy(buf, key, n + 1);
-	return buf;
-}
-
-/* The first member of obj not in known; expected lists them for the
- * model. */
-static int
-check_fields(struct vctx *v, const json_t *obj, const char *path,
-    const char *const *known, const char *expected)
-{
-	const char *key;
-	json_t *val;
-	char q[2 * QUOTE_MAX + 8];
-
-	json_object_foreach((json_t *)obj, key, val) {
-		if (in_list(key, known))
-			continue;
-		if (strcmp(key, "from") == 0 && *path != '\0')
-			return bad(v->err, v->errlen, "%s.from: only "
-			    "consumes entries name a provider", path);
-		return bad(v->err, v->errlen, "%s%s%s: unknown field "
-		    "(expected %s)", path, *path ? "." : "", key_name(q, key),
-		    expected);
-	}
-	return 0;
-}
-
-static int
-check_kind(struct vctx *v, const json_t *kind, const char *path)
-{
-	char q[2 * QUOTE_MAX + 8];
-
-	if (kind == NULL)
-		return bad(v->err, v->errlen, "%s.kind: missing", path);
-	if (!json_is_string(kind))
-		return bad(v->err, v->errlen, "%s.kind: must be a string",
-		    path);
-	for (size_t i = 0; iface_kinds[i] != NULL; i++)
-		if (strcmp(json_string_value(kind), iface_kinds[i]) == 0 &&
-		    strlen(iface_kinds[i]) == json_string_length(kind))
-			return 0;
-	return bad(v->err, v->errlen, "%s.kind: %s is not a kind (http, "
-	    "function, table, event, cli, file, type, config, queue, other)",
-	    path, quote(q, json_string_value(kind), json_string_length(kind)));
-}
-
 /* Names are identities: no control characters, and no space at either
  * end, where it would make two spellings of one name. */
 static int
 check_name(struct vctx *v, const json_t *name, const char *path)
 {
-	const unsigned char *s;
-	size_t len, chars = 0;
+	const unsigned char *s = (const unsigned char *)json_string_value(name);
+	size_t len = json_string_length(name), chars = 0;
 
-	if (name == NULL)
-		return bad(v->err, v->errlen, "%s.name: missing", path);
-	if (!json_is_string(name))
-		return bad(v->err, v->errlen, "%s.name: must be a string",
-		    path);
-	s = (const unsigned char *)json_string_value(name);
-	if ((len = json_string_length(name)) == 0)
-		return bad(v->err, v->errlen, "%s.name: empty", path);
 	for (size_t i = 0; i < len; i++) {
 		/* C0, DEL, and C1 (U+0080-U+009F is C2 80-C2 9F). */
 		if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 &&
 		    i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
-			return bad(v->err, v->errlen, "%s.name: contains a "
-			    "control character", path);
+			return shape_error(v->err, v->errlen, "%s.name: "
+			    "contains a control character", path);
 		if ((s[i] & 0xc0) != 0x80)
 			chars++;
 	}
 	if (chars > MAX_NAME)
-		return bad(v->err, v->errlen, "%s.name: %zu characters, at "
-		    "most %d", path, chars, MAX_NAME);
+		return shape_error(v->err, v->errlen, "%s.name: %zu "
+		    "characters, at most %d", path, chars, MAX_NAME);
 	if (s[0] == ' ' || s[len - 1] == ' ')
-		return bad(v->err, v->errlen, "%s.name: leading or trailing "
-		    "space", path);
-	return 0;
-}
-
-/* An optional string of at most MAX_TEXT bytes. */
-static int
-check_text(struct vctx *v, const json_t *val, const char *path,
-    const char *field)
-{
-	if (val == NULL)
-		return 0;
-	if (!json_is_string(val))
-		return bad(v->err, v->errlen, "%s%s%s: must be a string", path,
-		    *path ? "." : "", field);
-	if (json_string_length(val) > MAX_TEXT)
-		return bad(v->err, v->errlen, "%s%s%s: %zu bytes, at most %d",
-		    path, *path ? "." : "", field, json_string_length(val),
-		    MAX_TEXT);
+		return shape_error(v->err, v->errlen, "%s.name: leading or "
+		    "trailing space", path);
 	return 0;
 }
 
 static int
 check_from(struct vctx *v, const json_t *from, const char *path)
 {
-	char q[2 * QUOTE_MAX + 8];
-	const char *s;
+	char q[SHAPE_QUOTE_BUF];
+	const char *s = json_string_value(from);
 
-	if (from == NULL)
-		return bad(v->err, v->errlen, "%s.from: missing (the domain "
-		    "expected to provide it)", path);
-	if (!json_is_string(from))
-		return bad(v->err, v->errlen, "%s.from: must be a string",
-		    path);
-	s = json_string_value(from);
 	if (strlen(s) != json_string_length(from) || !conf_domain_name_ok(s))
-		return bad(v->err, v->errlen, "%s.from: %s is not a domain "
-		    "name (1-32 characters a-z, 0-9, '-', '_', starting with "
-		    "a letter)", path, quote(q, s, json_string_length(from)));
+		return shape_error(v->err, v->errlen, "%s.from: %s is not a "
+		    "domain name " DOMAIN_RULE, path, shape_quote(q, s,
+		    json_string_length(from)));
 	if (v->publisher != NULL && strcmp(s, v->publisher) == 0)
-		return bad(v->err, v->errlen, "%s.from: %s is the publishing "
-		    "domain itself (list only what other domains provide)",
-		    path, quote(q, s, strlen(s)));
+		return shape_error(v->err, v->errlen, "%s.from: %s is the "
+		    "publishing domain itself (list only what other domains "
+		    "provide)", path, shape_quote(q, s, strlen(s)));
 	return 0;
 }
 
+/* An entry already shaped: its name, provider and schema size. */
 static int
 check_entry(struct vctx *v, const json_t *e, const char *path,
     bool consumes)
@@ -338,21 +209,15 @@ check_entry(struct vctx *v, const json_t *e, const char *path,
 	const json_t *schema;
 	size_t n;
 
-	if (!json_is_object(e))
-		return bad(v->err, v->errlen, "%s: must be an object", path);
-	if (check_fields(v, e, path, consumes ? consume_fields :
-	    provide_fields, consumes ? "kind, name, from, signature, schema, "
-	    "doc" : "kind, name, signature, schema, doc") == -1 ||
-	    check_kind(v, member(e, "kind"), path) == -1 ||
-	    check_name(v, member(e, "name"), path) == -1 ||
-	    (consumes && check_from(v, member(e, "from"), path) == -1) ||
-	    check_text(v, member(e, "signature"), path, "signature") == -1)
+	if (check_name(v, json_object_get(e, "name"), path) == -1 ||
+	    (consumes && check_from(v, json_object_get(e, "from"),
+	    path) == -1))
 		return -1;
 	if ((schema = member(e, "schema")) != NULL &&
 	    (n = dump_size(schema)) > MAX_SCHEMA)
-		return bad(v->err, v->errlen, "%s.schema: %zu bytes when "
-		    "serialised, at most %d", path, n, MAX_SCHEMA);
-	return check_text(v, member(e, "doc"), path, "doc");
+		return shape_error(v->err, v->errlen, "%s.schema: %zu bytes "
+		    "when serialised, at most %d", path, n, MAX_SCHEMA);
+	return 0;
 }
 
 static bool
@@ -368,16 +233,9 @@ static int
 check_side(struct vctx *v, const json_t *doc, const char *side)
 {
 	const json_t *arr = member(doc, side), *e;
-	char path[48], q[2 * QUOTE_MAX + 8];
-	size_t i, j, n;
+	char path[48], q[SHAPE_QUOTE_BUF];
+	size_t i, j, n = json_array_size(arr);
 
-	if (arr == NULL)
-		return 0;
-	if (!json_is_array(arr))
-		return bad(v->err, v->errlen, "%s: must be an array", side);
-	if ((n = json_array_size(arr)) > MAX_ENTRIES)
-		return bad(v->err, v->errlen, "%s: %zu entries, at most %d",
-		    side, n, MAX_ENTRIES);
 	json_array_foreach(arr, i, e) {
 		snprintf(path, sizeof(path), "%s[%zu]", side, i);
 		if (check_entry(v, e, path, side[0] == 'c') == -1)
@@ -389,11 +247,11 @@ check_side(struct vctx *v, const json_t *doc, const char *side)
 		for (i = 0; i < j; i++) {
 			if (!same_identity(json_array_get(arr, i), e))
 				continue;
-			return bad(v->err, v->errlen, "%s[%zu]: duplicate of "
-			    "%s[%zu] (%s %s)", side, j, side, i,
-			    member_str(e, "kind"), quote(q, member_str(e,
-			    "name"), json_string_length(json_object_get(e,
-			    "name"))));
+			return shape_error(v->err, v->errlen, "%s[%zu]: "
+			    "duplicate of %s[%zu] (%s %s)", side, j, side, i,
+			    member_str(e, "kind"), shape_quote(q,
+			    member_str(e, "name"), json_string_length(
+			    json_object_get(e, "name"))));
 		}
 	}
 	return 0;
@@ -402,27 +260,23 @@ check_side(struct vctx *v, const json_t *doc, const char *side)
 static int
 check_domain(struct vctx *v, const json_t *doc)
 {
-	const json_t *d = member(doc, "domain");
-	char q[2 * QUOTE_MAX + 8], q2[2 * QUOTE_MAX + 8];
-	const char *s;
+	const json_t *d = json_object_get(doc, "domain");
+	char q[SHAPE_QUOTE_BUF], q2[SHAPE_QUOTE_BUF];
+	const char *s = json_string_value(d);
 
-	if (d == NULL)
-		return bad(v->err, v->errlen, "domain: missing");
-	if (!json_is_string(d))
-		return bad(v->err, v->errlen, "domain: must be a string");
-	s = json_string_value(d);
 	if (v->publisher != NULL) {
 		if (strcmp(s, v->publisher) == 0 &&
 		    strlen(s) == json_string_length(d))
 			return 0;
-		return bad(v->err, v->errlen, "domain: %s, but the document "
-		    "is published by %s", quote(q, s, json_string_length(d)),
-		    quote(q2, v->publisher, strlen(v->publisher)));
+		return shape_error(v->err, v->errlen, "domain: %s, but the "
+		    "document is published by %s", shape_quote(q, s,
+		    json_string_length(d)), shape_quote(q2, v->publisher,
+		    strlen(v->publisher)));
 	}
 	if (strlen(s) != json_string_length(d) || !conf_domain_name_ok(s))
-		return bad(v->err, v->errlen, "domain: %s is not a domain "
-		    "name (1-32 characters a-z, 0-9, '-', '_', starting with "
-		    "a letter)", quote(q, s, json_string_length(d)));
+		return shape_error(v->err, v->errlen, "domain: %s is not a "
+		    "domain name " DOMAIN_RULE, shape_quote(q, s,
+		    json_string_length(d)));
 	v->publisher = s;
 	return 0;
 }
@@ -438,22 +292,20 @@ iface_validate(const json_t *doc, const char *domain, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (!json_is_object(doc))
-		return bad(err, errlen, "interface: must be a JSON object");
-	if (check_fields(&v, doc, "", top_fields, "domain, summary, provides, "
-	    "consumes") == -1 ||
+		return shape_error(err, errlen, "interface: must be a JSON "
+		    "object");
+	if (shape_check(doc, &doc_shape, err, errlen) == -1 ||
 	    check_domain(&v, doc) == -1 ||
-	    check_text(&v, member(doc, "summary"), "", "summary") == -1 ||
 	    check_side(&v, doc, "provides") == -1 ||
 	    check_side(&v, doc, "consumes") == -1)
 		return -1;
 	/* The limit is on what the registry stores: the canonical form. */
-	if ((canon = iface_canonical(doc)) == NULL)
-		return bad(err, errlen, "interface: out of memory");
+	canon = iface_canonical(doc);
 	n = dump_size(canon);
 	json_decref(canon);
 	if (n == 0 || n > MAX_DOC)
-		return bad(err, errlen, "interface: %zu bytes when serialised, "
-		    "at most %d", n, MAX_DOC);
+		return shape_error(err, errlen, "interface: %zu bytes when "
+		    "serialised, at most %d", n, MAX_DOC);
 	return 0;
 }
 
