@@ -45,12 +45,6 @@ member(const json_t *obj, const char *key)
 	return json_is_null(v) ? NULL : v;
 }
 
-static const char *
-member_str(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
 /* Bytes of the compact serialisation; 0 when it cannot be encoded. */
 static size_t
 dump_size(const json_t *v)
@@ -249,8 +243,8 @@ check_side(struct vctx *v, const json_t *doc, const char *side)
 				continue;
 			return shape_error(v->err, v->errlen, "%s[%zu]: "
 			    "duplicate of %s[%zu] (%s %s)", side, j, side, i,
-			    member_str(e, "kind"), shape_quote(q,
-			    member_str(e, "name"), json_string_length(
+			    jget_str(e, "kind"), shape_quote(q,
+			    jget_str(e, "name"), json_string_length(
 			    json_object_get(e, "name"))));
 		}
 	}

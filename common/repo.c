@@ -43,6 +43,7 @@
 #include <jansson.h>
 
 #include "common/repo.h"
+#include "common/util.h"
 
 #define DOMAIN_MAX	64
 #define REFNAME_MAX	512
@@ -188,15 +189,11 @@ jstr(const char *s)
 {
 	json_t *j;
 	char *copy;
-	size_t i;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	if ((copy = strdup(s)) == NULL)
-		return NULL;
-	for (i = 0; copy[i] != '\0'; i++)
-		if ((unsigned char)copy[i] >= 0x80)
-			copy[i] = '?';
+	copy = xstrdup(s);
+	utf8_scrub(copy, strlen(copy));
 	j = json_string(copy);
 	free(copy);
 	return j;

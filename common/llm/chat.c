@@ -65,7 +65,7 @@ chat_usage(struct llm_parse *p, json_t *u)
 static void
 chat_finish(struct llm_parse *p, json_t *choice)
 {
-	const char *finish = llm_json_str(choice, "finish_reason");
+	const char *finish = jget_str(choice, "finish_reason");
 
 	if (finish == NULL)
 		return;
@@ -84,11 +84,11 @@ chat_whole(struct llm_parse *p, json_t *root)
 		llm_parse_set(&p->err_message, "an answer without choices");
 		return;
 	}
-	text = llm_json_str(json_object_get(choice, "message"), "content");
+	text = jget_str(json_object_get(choice, "message"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
-	if (llm_json_str(root, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(root, "id"));
+	if (jget_str(root, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(root, "id"));
 	chat_finish(p, choice);
 	chat_usage(p, json_object_get(root, "usage"));
 	p->usage.calls = 1;
@@ -117,13 +117,13 @@ chat_event(struct llm_parse *p, const char *evtype, const char *raw,
 		llm_parse_error_json(p, data, 0);
 		return;
 	}
-	if (p->id == NULL && llm_json_str(data, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(data, "id"));
+	if (p->id == NULL && jget_str(data, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(data, "id"));
 	chat_usage(p, json_object_get(data, "usage"));
 	choice = json_array_get(json_object_get(data, "choices"), 0);
 	if (!json_is_object(choice))
 		return;
-	text = llm_json_str(json_object_get(choice, "delta"), "content");
+	text = jget_str(json_object_get(choice, "delta"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
 	chat_finish(p, choice);

@@ -72,12 +72,6 @@ llm_json_int(json_t *obj, const char *key)
 	return 0;
 }
 
-const char *
-llm_json_str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
 static void
 on_delta_default(const char *s, size_t n, void *arg)
 {
@@ -254,8 +248,8 @@ llm_parse_error_json(struct llm_parse *p, json_t *root, int status)
 		e = root;	/* flat: {"type":"error","code","message"} */
 	}
 	if (msg == NULL)
-		msg = llm_json_str(e, "message");
-	type = llm_json_str(e, "type");
+		msg = jget_str(e, "message");
+	type = jget_str(e, "type");
 	if (type != NULL && strcmp(type, "error") == 0)
 		type = NULL;
 	set_code(p, json_object_get(e, "code"));

@@ -342,23 +342,6 @@ session_json(const struct llm_session *s)
 	return root;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* fsync the directory holding path, so the rename itself is durable. */
 static int
 sync_dir(const char *path)
@@ -428,15 +411,15 @@ cleanup:
 static int
 turn_read(json_t *o, struct llm_turn *t)
 {
-	const char *user = llm_json_str(o, "user");
-	const char *answer = llm_json_str(o, "assistant");
+	const char *user = jget_str(o, "user");
+	const char *answer = jget_str(o, "assistant");
 
 	memset(t, 0, sizeof(*t));
 	if (user == NULL || answer == NULL)
 		return -1;
 	t->user = strdup(user);
 	t->assistant = strdup(answer);
-	t->response_id = dup_or_null(llm_json_str(o, "response_id"));
+	t->response_id = dup_or_null(jget_str(o, "response_id"));
 	t->time = (time_t)llm_json_int(o, "time");
 	usage_read(json_object_get(o, "usage"), &t->usage);
 	if (t->user == NULL || t->assistant == NULL) {
@@ -487,7 +470,7 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 		return -1;
 	}
 	if (llm_json_int(root, "version") != SESSION_VERSION ||
-	    (api = llm_json_str(root, "api")) == NULL) {
+	    (api = jget_str(root, "api")) == NULL) {
 		snprintf(err, errlen, "%s: not a session file of version %d",
 		    path, SESSION_VERSION);
 		goto cleanup;
@@ -495,12 +478,12 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 	if (load_turns(s, json_object_get(root, "turns"), err, errlen) != 0)
 		goto cleanup;
 	if (s->system == NULL)
-		s->system = dup_or_null(llm_json_str(root, "system"));
+		s->system = dup_or_null(jget_str(root, "system"));
 	/* Another API's ids mean nothing here; the transcript carries on. */
 	if (strcmp(api, s->api->name) == 0) {
-		s->response_id = dup_or_null(llm_json_str(root,
+		s->response_id = dup_or_null(jget_str(root,
 		    "response_id"));
-		s->conversation = dup_or_null(llm_json_str(root,
+		s->conversation = dup_or_null(jget_str(root,
 		    "conversation"));
 	} else {
 		log_notice("llm: %s: session was %s: its history is resent",
