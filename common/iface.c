@@ -75,7 +75,7 @@ static int
 dump_cmp(const json_t *a, const json_t *b)
 {
 	char *x = json_dumps(a, DUMP_FLAGS), *y = json_dumps(b, DUMP_FLAGS);
-	int c = x != NULL && y != NULL ? strcmp(x, y) : 0;
+	int c = strcmp(x, y);
 
 	free(x);
 	free(y);
@@ -305,19 +305,17 @@ iface_validate(const json_t *doc, const char *domain, char *err,
 
 /* ------------------------------------------------------------ canonical */
 
-/* Runs of white space become one space, none at either end; *out is
- * NULL when nothing is left. */
-static int
-norm_signature(const json_t *sig, json_t **out)
+/* Runs of white space become one space, none at either end; NULL when
+ * nothing is left. */
+static json_t *
+norm_signature(const json_t *sig)
 {
 	const char *s = json_string_value(sig);
 	size_t n = json_string_length(sig), o = 0;
+	char *buf = xmalloc(n + 1);
 	bool gap = false;
-	char *buf;
+	json_t *out;
 
-	*out = NULL;
-	if ((buf = malloc(n + 1)) == NULL)
-		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (is_space((unsigned char)s[i])) {
 			gap = o > 0;
@@ -328,60 +326,47 @@ norm_signature(const json_t *sig, json_t **out)
 		gap = false;
 		buf[o++] = s[i];
 	}
-	if (o > 0 && (*out = json_stringn_nocheck(buf, o)) == NULL) {
-		free(buf);
-		return -1;
-	}
+	out = o > 0 ? json_stringn_nocheck(buf, o) : NULL;
 	free(buf);
-	return 0;
+	return out;
 }
 
-static int
+static void
 set_copy(json_t *obj, const char *key, const json_t *val)
 {
-	json_t *c = json_deep_copy(val);
-
-	return c == NULL ? -1 : json_object_set_new(obj, key, c);
+	json_object_set_new(obj, key, json_deep_copy(val));
 }
 
 /*
- * The canonical entry of e, or *out NULL when e cannot be one (not an
- * object, or kind and name not strings).  Fields of the wrong type are
- * dropped, as are nulls and empty signatures and docs: absent and empty
- * say the same.
+ * The canonical entry of e, or NULL when e cannot be one (not an object,
+ * or kind and name not strings).  Fields of the wrong type are dropped,
+ * as are nulls and empty signatures and docs: absent and empty say the
+ * same.
  */
-static int
-canon_entry(const json_t *e, bool consumes, json_t **out)
+static json_t *
+canon_entry(const json_t *e, bool consumes)
 {
 	const json_t *kind = json_object_get(e, "kind");
 	const json_t *name = json_object_get(e, "name"), *v;
 	json_t *c, *sig;
 
-	*out = NULL;
 	if (!json_is_object(e) || !json_is_string(kind) ||
 	    !json_is_string(name))
-		return 0;
-	if ((c = json_object()) == NULL ||
-	    set_copy(c, "kind", kind) == -1 || set_copy(c, "name", name) == -1)
-		goto fail;
-	if (consumes && json_is_string(v = json_object_get(e, "from")) &&
-	    set_copy(c, "from", v) == -1)
-		goto fail;
-	if (json_is_string(v = json_object_get(e, "signature"))) {
-		if (norm_signature(v, &sig) == -1 || (sig != NULL &&
-		    json_object_set_new(c, "signature", sig) == -1))
-			goto fail;
-	}
-	if ((v = member(e, "schema")) != NULL && set_copy(c, "schema", v) == -1)
-		goto fail;
+		return NULL;
+	c = json_object();
+	set_copy(c, "kind", kind);
+	set_copy(c, "name", name);
+	if (consumes && json_is_string(v = json_object_get(e, "from")))
+		set_copy(c, "from", v);
+	if (json_is_string(v = json_object_get(e, "signature")) &&
+	    (sig = norm_signature(v)) != NULL)
+		json_object_set_new(c, "signature", sig);
+	if ((v = member(e, "schema")) != NULL)
+		set_copy(c, "schema", v);
 	if (json_is_string(v = json_object_get(e, "doc")) &&
-	    json_string_length(v) > 0 && set_copy(c, "doc", v) == -1)
-		goto fail;
-	*out = c;
-	return 0;
-fail:
-	json_decref(c);
-	return -1;
+	    json_string_length(v) > 0)
+		set_copy(c, "doc", v);
+	return c;
 }
 
 static int
@@ -401,48 +386,37 @@ entry_cmp(const void *a, const void *b)
 }
 
 /* Sort the elements of arr in place with cmp. */
-static int
+static void
 sort_array(json_t *arr, int (*cmp)(const void *, const void *))
 {
 	size_t n = json_array_size(arr), i;
 	json_t **v;
-	int rc = 0;
 
 	if (n < 2)
-		return 0;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
-		return -1;
+		return;
+	v = xcalloc(n, sizeof(*v));
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(arr, i));
 	qsort(v, n, sizeof(*v), cmp);
 	json_array_clear(arr);
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, v[i]) == -1)
-			rc = -1;
+		json_array_append_new(arr, v[i]);
 	free(v);
-	return rc;
 }
 
 static json_t *
 canon_side(const json_t *doc, const char *side)
 {
 	const json_t *arr = json_object_get(doc, side), *e;
-	json_t *out, *c;
+	json_t *out = json_array(), *c;
 	size_t i;
 
-	if ((out = json_array()) == NULL)
-		return NULL;
 	json_array_foreach(arr, i, e) {
-		if (canon_entry(e, side[0] == 'c', &c) == -1 ||
-		    (c != NULL && json_array_append_new(out, c) == -1))
-			goto fail;
+		if ((c = canon_entry(e, side[0] == 'c')) != NULL)
+			json_array_append_new(out, c);
 	}
-	if (sort_array(out, entry_cmp) == -1)
-		goto fail;
+	sort_array(out, entry_cmp);
 	return out;
-fail:
-	json_decref(out);
-	return NULL;
 }
 
 json_t *
@@ -452,21 +426,16 @@ iface_canonical(const json_t *doc)
 	const json_t *s = json_object_get(doc, "summary");
 	json_t *c;
 
-	if (!json_is_object(doc) || (c = json_object()) == NULL)
+	if (!json_is_object(doc))
 		return NULL;
-	if (json_is_string(d) && set_copy(c, "domain", d) == -1)
-		goto fail;
-	if (json_object_set_new(c, "summary", json_is_string(s) ?
-	    json_deep_copy(s) : json_string("")) == -1 ||
-	    json_object_set_new(c, "provides", canon_side(doc,
-	    "provides")) == -1 ||
-	    json_object_set_new(c, "consumes", canon_side(doc,
-	    "consumes")) == -1)
-		goto fail;
+	c = json_object();
+	if (json_is_string(d))
+		set_copy(c, "domain", d);
+	json_object_set_new(c, "summary", json_is_string(s) ?
+	    json_deep_copy(s) : json_string(""));
+	json_object_set_new(c, "provides", canon_side(doc, "provides"));
+	json_object_set_new(c, "consumes", canon_side(doc, "consumes"));
 	return c;
-fail:
-	json_decref(c);
-	return NULL;
 }
 
 /* ------------------------------------------------------------ diff */
@@ -487,15 +456,13 @@ contract_changed(const json_t *a, const json_t *b)
 	    !same_member(a, b, "schema") || !same_member(a, b, "from");
 }
 
-static int
+static void
 add_changed(json_t *list, const json_t *o, const json_t *n)
 {
-	json_t *item = json_pack("{s:O, s:O, s:O, s:O, s:b}",
+	json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:b}",
 	    "kind", json_object_get(o, "kind"),
 	    "name", json_object_get(o, "name"),
-	    "old", o, "new", n, "contract", contract_changed(o, n));
-
-	return item == NULL ? -1 : json_array_append_new(list, item);
+	    "old", o, "new", n, "contract", contract_changed(o, n)));
 }
 
 /* Walk two canonical (sorted) entry lists side by side. */
@@ -505,15 +472,13 @@ diff_side(const json_t *a, const json_t *b)
 	json_t *out, *added, *removed, *changed;
 	size_t i = 0, j = 0, na = json_array_size(a), nb = json_array_size(b);
 	const json_t *x, *y;
-	int c, rc = 0;
+	int c;
 
 	out = json_pack("{s:[], s:[], s:[]}", "added", "removed", "changed");
-	if (out == NULL)
-		return NULL;
 	added = json_object_get(out, "added");
 	removed = json_object_get(out, "removed");
 	changed = json_object_get(out, "changed");
-	while (rc == 0 && (i < na || j < nb)) {
+	while (i < na || j < nb) {
 		x = json_array_get(a, i);
 		y = json_array_get(b, j);
 		if (i == na || j == nb)
@@ -523,49 +488,33 @@ diff_side(const json_t *a, const json_t *b)
 			c = jstr_cmp(json_object_get(x, "name"),
 			    json_object_get(y, "name"));
 		if (c < 0) {
-			rc = json_array_append(removed, (json_t *)x);
+			json_array_append(removed, (json_t *)x);
 			i++;
 		} else if (c > 0) {
-			rc = json_array_append(added, (json_t *)y);
+			json_array_append(added, (json_t *)y);
 			j++;
 		} else {
 			if (!json_equal(x, y))
-				rc = add_changed(changed, x, y);
+				add_changed(changed, x, y);
 			i++;
 			j++;
 		}
 	}
-	if (rc != 0) {
-		json_decref(out);
-		return NULL;
-	}
 	return out;
-}
-
-/* The canonical form of doc into *out, NULL for no document. */
-static int
-canon_or_empty(const json_t *doc, json_t **out)
-{
-	*out = NULL;
-	if (!json_is_object(doc))
-		return 0;
-	return (*out = iface_canonical(doc)) == NULL ? -1 : 0;
 }
 
 json_t *
 iface_diff(const json_t *old_doc, const json_t *new_doc)
 {
-	json_t *a = NULL, *b = NULL, *out = NULL;
+	/* No document (NULL) diffs as one without entries. */
+	json_t *a = iface_canonical(old_doc), *b = iface_canonical(new_doc);
+	json_t *out;
 
-	if (canon_or_empty(old_doc, &a) == -1 ||
-	    canon_or_empty(new_doc, &b) == -1)
-		goto done;
 	out = json_pack("{s:o, s:o}",
 	    "provides", diff_side(json_object_get(a, "provides"),
 	    json_object_get(b, "provides")),
 	    "consumes", diff_side(json_object_get(a, "consumes"),
 	    json_object_get(b, "consumes")));
-done:
 	json_decref(a);
 	json_decref(b);
 	return out;
@@ -594,7 +543,7 @@ doclist_free(struct doclist *l)
  * row ({"domain", "version", ..., "document": {...}}, the shape of
  * interface.peers): its "document" is used.  Non-objects are skipped.
  */
-static int
+static void
 doclist_load(struct doclist *l, const json_t *arr)
 {
 	const json_t *e, *inner;
@@ -603,21 +552,14 @@ doclist_load(struct doclist *l, const json_t *arr)
 	l->doc = NULL;
 	l->n = 0;
 	if (json_array_size(arr) == 0)
-		return 0;
-	if ((l->doc = calloc(json_array_size(arr), sizeof(*l->doc))) == NULL)
-		return -1;
+		return;
+	l->doc = xcalloc(json_array_size(arr), sizeof(*l->doc));
 	json_array_foreach(arr, i, e) {
 		if (json_is_object(inner = json_object_get(e, "document")))
 			e = inner;
-		if (!json_is_object(e))
-			continue;
-		if ((l->doc[l->n] = iface_canonical(e)) == NULL) {
-			doclist_free(l);
-			return -1;
-		}
-		l->n++;
+		if (json_is_object(e))
+			l->doc[l->n++] = iface_canonical(e);
 	}
-	return 0;
 }
 
 /* The first document of l published by domain, or NULL. */
@@ -664,58 +606,48 @@ new_item(const char *problem, const json_t *consumer, const json_t *want)
 
 /*
  * The parts of the contract the consumer states, beside what the
- * provider has for them (null when it has nothing); *differs tells
- * whether they disagree.
+ * provider has for them (null when it has nothing); whether they
+ * disagree.
  */
-static int
+static bool
 compare_contract(const json_t *want, const json_t *have, json_t *expected,
-    json_t *provided, bool *differs)
+    json_t *provided)
 {
 	static const char *const keys[] = { "signature", "schema", NULL };
 	const json_t *w, *h;
+	bool differs = false;
 
-	*differs = false;
 	for (size_t k = 0; keys[k] != NULL; k++) {
 		if ((w = json_object_get(want, keys[k])) == NULL)
 			continue;
 		h = json_object_get(have, keys[k]);
 		if (h == NULL || !json_equal(w, h))
-			*differs = true;
-		if (json_object_set(expected, keys[k], (json_t *)w) == -1 ||
-		    json_object_set_new(provided, keys[k], h == NULL ?
-		    json_null() : json_deep_copy(h)) == -1)
-			return -1;
+			differs = true;
+		json_object_set(expected, keys[k], (json_t *)w);
+		json_object_set_new(provided, keys[k], h == NULL ?
+		    json_null() : json_deep_copy(h));
 	}
-	return 0;
+	return differs;
 }
 
-static int
+static void
 check_changed(json_t *out, const json_t *consumer, const json_t *want,
     const json_t *have)
 {
 	json_t *expected = json_object(), *provided = json_object(), *item;
-	bool differs;
-	int rc = -1;
 
-	if (expected == NULL || provided == NULL ||
-	    compare_contract(want, have, expected, provided, &differs) == -1)
-		goto done;
-	rc = 0;
-	if (!differs)
-		goto done;
-	if ((item = new_item("changed", consumer, want)) == NULL ||
-	    json_object_set(item, "expected", expected) == -1 ||
-	    json_object_set(item, "provided", provided) == -1 ||
-	    json_array_append_new(out, item) == -1)
-		rc = -1;
-done:
+	if (compare_contract(want, have, expected, provided)) {
+		item = new_item("changed", consumer, want);
+		json_object_set(item, "expected", expected);
+		json_object_set(item, "provided", provided);
+		json_array_append_new(out, item);
+	}
 	json_decref(expected);
 	json_decref(provided);
-	return rc;
 }
 
 /* One consumed entry of consumer against the provider it names. */
-static int
+static void
 resolve_one(json_t *out, const json_t *consumer, const json_t *want,
     const struct doclist *latest, const struct doclist *previous)
 {
@@ -725,18 +657,19 @@ resolve_one(json_t *out, const json_t *consumer, const json_t *want,
 	const char *problem;
 
 	if (!json_is_string(from))
-		return 0;
+		return;
 	if ((prov = doclist_find(latest, from)) == NULL)
 		problem = "no_domain";
 	else if ((have = find_entry(json_object_get(prov, "provides"), kind,
-	    name)) != NULL)
-		return check_changed(out, consumer, want, have);
-	else if ((old = doclist_find(previous, from)) != NULL &&
+	    name)) != NULL) {
+		check_changed(out, consumer, want, have);
+		return;
+	} else if ((old = doclist_find(previous, from)) != NULL &&
 	    find_entry(json_object_get(old, "provides"), kind, name) != NULL)
 		problem = "removed";
 	else
 		problem = "missing";
-	return json_array_append_new(out, new_item(problem, consumer, want));
+	json_array_append_new(out, new_item(problem, consumer, want));
 }
 
 static int
@@ -759,34 +692,22 @@ item_cmp(const void *a, const void *b)
 json_t *
 iface_unresolved(const json_t *latest, const json_t *previous)
 {
-	struct doclist l, p = { NULL, 0 };
+	struct doclist l, p;
 	const json_t *doc, *consumer, *want;
-	json_t *out;
+	json_t *out = json_array();
 	size_t i, j;
 
-	if ((out = json_array()) == NULL)
-		return NULL;
-	if (doclist_load(&l, latest) == -1)
-		goto fail;
-	if (doclist_load(&p, previous) == -1)
-		goto fail;
+	doclist_load(&l, latest);
+	doclist_load(&p, previous);
 	for (i = 0; i < l.n; i++) {
 		doc = l.doc[i];
 		if (!json_is_string(consumer = json_object_get(doc, "domain")))
 			continue;
-		json_array_foreach(json_object_get(doc, "consumes"), j, want) {
-			if (resolve_one(out, consumer, want, &l, &p) == -1)
-				goto fail;
-		}
+		json_array_foreach(json_object_get(doc, "consumes"), j, want)
+			resolve_one(out, consumer, want, &l, &p);
 	}
-	if (sort_array(out, item_cmp) == -1)
-		goto fail;
+	sort_array(out, item_cmp);
 	doclist_free(&l);
 	doclist_free(&p);
 	return out;
-fail:
-	doclist_free(&l);
-	doclist_free(&p);
-	json_decref(out);
-	return NULL;
 }
