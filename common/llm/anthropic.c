@@ -21,11 +21,8 @@ static json_t *
 anthropic_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *msgs;
+	json_t *body = json_object(), *msgs = json_array();
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	msgs = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	json_object_set_new(body, "max_tokens", json_integer(c->max_tokens));
 	if (s->system != NULL)

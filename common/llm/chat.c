@@ -17,11 +17,8 @@ static json_t *
 chat_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *msgs;
+	json_t *body = json_object(), *msgs = json_array();
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	msgs = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
 		json_array_append_new(msgs, llm_message("system", s->system));

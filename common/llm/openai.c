@@ -27,13 +27,10 @@ static json_t *
 responses_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *input;
+	json_t *body = json_object(), *input = json_array();
 	bool chained = c->store && (s->conversation != NULL ||
 	    s->response_id != NULL);
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	input = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
 		json_object_set_new(body, "instructions",
