@@ -151,21 +151,14 @@ struct fences {
 	size_t n, cap;
 };
 
-static int
+static void
 fences_add(struct fences *fs, const char *body, size_t len, int line)
 {
-	struct fence *v;
-	size_t cap;
-
 	if (fs->n == fs->cap) {
-		cap = fs->cap ? fs->cap * 2 : 8;
-		if ((v = reallocarray(fs->v, cap, sizeof(*v))) == NULL)
-			return -1;
-		fs->v = v;
-		fs->cap = cap;
+		fs->cap = fs->cap ? fs->cap * 2 : 8;
+		fs->v = xreallocarray(fs->v, fs->cap, sizeof(*fs->v));
 	}
 	fs->v[fs->n++] = (struct fence){ body, len, line };
-	return 0;
 }
 
 /* Count the backticks that open a fence line, after indentation. */
@@ -234,7 +227,7 @@ next_line(const char *eol)
  * backtick — strings cannot hold raw newlines — so file contents with
  * fences of their own do not end the block.
  */
-static int
+static void
 find_fences(const char *text, struct fences *fs)
 {
 	const char *line = text, *eol, *after, *body, *open;
@@ -257,13 +250,12 @@ find_fences(const char *text, struct fences *fs)
 			if (is_closing(line, eol, ticks))
 				break;
 		}
-		if (want && fences_add(fs, body, (size_t)(line - body),
-		    line_at(&l, open)) == -1)
-			return -1;
+		if (want)
+			fences_add(fs, body, (size_t)(line - body),
+			    line_at(&l, open));
 		if (*line != '\0')
 			line = next_line(end_of_line(line));
 	}
-	return 0;
 }
 
 /* The last fenced block that parses as an object. */
@@ -275,10 +267,7 @@ from_fences(struct why *w, const char *text)
 	char where[80];
 	size_t i;
 
-	if (find_fences(text, &fs) == -1) {
-		free(fs.v);
-		return NULL;
-	}
+	find_fences(text, &fs);
 	for (i = fs.n; i-- > 0;) {
 		snprintf(where, sizeof(where), "the fenced block at line %d "
 		    "does not parse: ", fs.v[i].line);
@@ -702,26 +691,17 @@ static const char verdict_schema_text[] =
 static json_t *
 entry_schema(bool consumes)
 {
-	json_t *s = json_loads(entry_schema_text, 0, NULL), *en, *req;
-	size_t i;
+	json_t *s = json_loads(entry_schema_text, 0, NULL), *en;
 
-	if (s == NULL)
-		return NULL;
 	en = json_object_get(json_object_get(json_object_get(s, "properties"),
 	    "kind"), "enum");
-	for (i = 0; iface_kinds[i] != NULL; i++)
-		if (json_array_append_new(en,
-		    json_string(iface_kinds[i])) == -1)
-			goto fail;
+	for (size_t i = 0; iface_kinds[i] != NULL; i++)
+		json_array_append_new(en, json_string(iface_kinds[i]));
 	if (!consumes) {
 		json_object_del(json_object_get(s, "properties"), "from");
-		req = json_object_get(s, "required");
-		json_array_remove(req, 2);
+		json_array_remove(json_object_get(s, "required"), 2);
 	}
 	return s;
-fail:
-	json_decref(s);
-	return NULL;
 }
 
 json_t *
@@ -729,18 +709,13 @@ answer_schema(void)
 {
 	json_t *s = json_loads(answer_schema_text, 0, NULL), *iface;
 
-	if (s == NULL)
-		return NULL;
 	iface = json_array_get(json_object_get(json_object_get(
 	    json_object_get(s, "properties"), "interface"), "anyOf"), 1);
 	iface = json_object_get(iface, "properties");
-	if (json_object_set_new(json_object_get(iface, "provides"), "items",
-	    entry_schema(false)) == -1 ||
-	    json_object_set_new(json_object_get(iface, "consumes"), "items",
-	    entry_schema(true)) == -1) {
-		json_decref(s);
-		return NULL;
-	}
+	json_object_set_new(json_object_get(iface, "provides"), "items",
+	    entry_schema(false));
+	json_object_set_new(json_object_get(iface, "consumes"), "items",
+	    entry_schema(true));
 	return s;
 }
 

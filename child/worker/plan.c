@@ -163,12 +163,8 @@ on_plan(const struct llm_result *r, void *arg)
 		plan_finish(j, NULL, err);
 		return;
 	}
-	if (asprintf(&text, "Your answer could not be used: %s\n\nAnswer "
-	    "again with exactly one JSON object as your instructions "
-	    "describe.", err) < 0) {
-		plan_finish(j, NULL, "out of memory");
-		return;
-	}
+	text = xasprintf("Your answer could not be used: %s\n\nAnswer again "
+	    "with exactly one JSON object as your instructions describe.", err);
 	plan_ask(j, text);
 	free(text);
 }
@@ -202,10 +198,11 @@ plan_request(struct worker *cx, const json_t *msg)
 	struct plan_job *j;
 	char err[512], *turn;
 
-	if (cx->planning != NULL || (j = calloc(1, sizeof(*j))) == NULL)
+	if (cx->planning != NULL)
 		return;
+	j = xcalloc(1, sizeof(*j));
 	j->cx = cx;
-	j->kind = strdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
+	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
 	cx->planning = j;
 	if (ensure_planner_session(cx, err, sizeof(err)) != 0) {
 		plan_finish(j, NULL, err);
