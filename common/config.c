@@ -386,7 +386,6 @@ apply(const struct conf_key *k, void *base, const char *value,
 	bool b;
 	int level;
 
-	*why = "out of memory";
 	switch (k->type) {
 	case K_PATH:
 		if (*value != '\0' && *value != '/') {
