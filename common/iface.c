@@ -35,16 +35,6 @@ const char *const iface_kinds[] = {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Optional members: JSON null counts as absent, because structured
- * output modes make every field required and send null for "none". */
-static const json_t *
-member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	return json_is_null(v) ? NULL : v;
-}
-
 /* Bytes of the compact serialisation; 0 when it cannot be encoded. */
 static size_t
 dump_size(const json_t *v)
@@ -207,7 +197,7 @@ check_entry(struct vctx *v, const json_t *e, const char *path,
 	    (consumes && check_from(v, json_object_get(e, "from"),
 	    path) == -1))
 		return -1;
-	if ((schema = member(e, "schema")) != NULL &&
+	if ((schema = shape_member(e, "schema")) != NULL &&
 	    (n = dump_size(schema)) > MAX_SCHEMA)
 		return shape_error(v->err, v->errlen, "%s.schema: %zu bytes "
 		    "when serialised, at most %d", path, n, MAX_SCHEMA);
@@ -226,7 +216,7 @@ same_identity(const json_t *a, const json_t *b)
 static int
 check_side(struct vctx *v, const json_t *doc, const char *side)
 {
-	const json_t *arr = member(doc, side), *e;
+	const json_t *arr = shape_member(doc, side), *e;
 	char path[48], q[SHAPE_QUOTE_BUF];
 	size_t i, j, n = json_array_size(arr);
 
@@ -361,7 +351,7 @@ canon_entry(const json_t *e, bool consumes)
 	if (json_is_string(v = json_object_get(e, "signature")) &&
 	    (sig = norm_signature(v)) != NULL)
 		json_object_set_new(c, "signature", sig);
-	if ((v = member(e, "schema")) != NULL)
+	if ((v = shape_member(e, "schema")) != NULL)
 		set_copy(c, "schema", v);
 	if (json_is_string(v = json_object_get(e, "doc")) &&
 	    json_string_length(v) > 0)

@@ -261,6 +261,14 @@ deeper_than(const json_t *v, size_t max)
 	return false;
 }
 
+const json_t *
+shape_member(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
 static const struct shape_field *
 member_spec(const struct shape_field *members, const char *key)
 {
@@ -312,14 +320,14 @@ check_object(struct walk *w, const json_t *obj, const struct shape_field *f)
 	if ((f->flags & SHAPE_CLOSED) && check_unknown(w, obj, f) == -1)
 		return -1;
 	for (const struct shape_field *m = f->members; m->name != NULL; m++) {
-		v = json_object_get(obj, m->name);
-		if (json_is_null(v) && (f->flags & SHAPE_NULL_ABSENT))
-			v = NULL;
+		v = f->flags & SHAPE_NULL_ABSENT ? shape_member(obj, m->name) :
+		    json_object_get(obj, m->name);
 		if (v == NULL && !m->required)
 			continue;
 		back = path_key(w, m->name);
 		if (v == NULL)
-			return fail(w, "missing%s%s", m->when_missing ? " " : "",
+			return fail(w, "missing%s%s",
+			    m->when_missing ? " " : "",
 			    m->when_missing ? m->when_missing : "");
 		if (check_value(w, v, m) == -1)
 			return -1;

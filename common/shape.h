@@ -37,7 +37,7 @@ enum shape_type {
 
 /* Flags of an object field. */
 enum shape_flag {
-	SHAPE_CLOSED = 1 << 0,		/* members not in the table are refused */
+	SHAPE_CLOSED = 1 << 0,		/* members not in the table: refused */
 	SHAPE_NULL_ABSENT = 1 << 1,	/* a member that is null is absent, as
 					 * structured output modes send it */
 	SHAPE_UNLISTED = 1 << 2,	/* on a member: accepted, but not named
@@ -50,7 +50,7 @@ struct shape_field {
 	bool required;
 	unsigned flags;		/* enum shape_flag bits */
 
-	/* Bounds; 0 means none, except min_len/min_items 1 (not empty). */
+	/* Bounds, 0 for none; a string under min_len 1 is "empty". */
 	size_t min_len, max_len;	/* string, bytes */
 	size_t min_items, max_items;	/* array */
 	bool ranged;			/* integer within [min, max] */
@@ -80,6 +80,10 @@ struct shape_field {
  */
 int shape_check(const json_t *v, const struct shape_field *spec, char *err,
     size_t errlen);
+
+/* A member as a SHAPE_NULL_ABSENT object has it: NULL when absent or
+ * null. */
+const json_t *shape_member(const json_t *obj, const char *key);
 
 /* "a string", "an array of strings", "true or false": the types of f. */
 const char *shape_types_name(const struct shape_field *f, char *buf,

@@ -336,7 +336,8 @@ msg_validate(const json_t *msg, enum msg_chan chan, unsigned from,
 		return shape_error(err, errlen, "message is not an object");
 	type = json_object_get(msg, "type");
 	if (!json_is_string(type))
-		return shape_error(err, errlen, "missing string field \"type\"");
+		return shape_error(err, errlen,
+		    "missing string field \"type\"");
 	s = msg_find(chan, json_string_value(type));
 	if (s == NULL)
 		return shape_error(err, errlen, "unknown message type \"%.*s\"",

@@ -79,7 +79,7 @@ struct msg_spec {
 	enum msg_chan chan;
 	const char *name;	/* the "type" string on the wire */
 	unsigned from;		/* enum msg_peer bits */
-	const struct shape_field *fields;	/* its members, NULL-name ended */
+	const struct shape_field *fields;	/* members, NULL-name ended */
 	const char *summary;
 };
 

@@ -83,15 +83,6 @@ static const struct shape_field verdict_shape = {
 
 #undef END
 
-/* Optional members: null counts as absent, as for the shapes. */
-static const json_t *
-member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	return json_is_null(v) ? NULL : v;
-}
-
 /* ------------------------------------------------------------ extraction */
 
 /* Line numbers of positions met in increasing order, in linear time. */
@@ -357,8 +348,8 @@ extract(const char *text, const char *what, char *err, size_t errlen)
 	json_t *j;
 
 	if (text == NULL || *(p = text + strspn(text, " \t\r\n")) == '\0') {
-		shape_error(err, errlen, "the %s is empty: no JSON object found in "
-		    "the text", what);
+		shape_error(err, errlen, "the %s is empty: no JSON object "
+		    "found in the text", what);
 		return NULL;
 	}
 	/* Text that does not start like JSON cannot be JSON as a whole. */
@@ -369,10 +360,11 @@ extract(const char *text, const char *what, char *err, size_t errlen)
 	    (j = from_spans(&w, text)) != NULL)
 		return j;
 	if (w.rank > 0)
-		shape_error(err, errlen, "the %s is not JSON: %s", what, w.text);
+		shape_error(err, errlen, "the %s is not JSON: %s", what,
+		    w.text);
 	else
-		shape_error(err, errlen, "the %s is not JSON: no JSON object found "
-		    "in the text", what);
+		shape_error(err, errlen, "the %s is not JSON: no JSON object "
+		    "found in the text", what);
 	return NULL;
 }
 
@@ -394,7 +386,8 @@ parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
     char *err, size_t errlen)
 {
 	const json_t *path = json_object_get(e, "path");
-	const json_t *content = member(e, "content"), *del = member(e, "delete");
+	const json_t *content = shape_member(e, "content");
+	const json_t *del = shape_member(e, "delete");
 	char norm[PATH_MAX];
 	const char *why;
 	size_t len;
@@ -537,10 +530,10 @@ validate_answer(const json_t *j, const char *domain, struct answer *a,
 	if (shape_check(j, &answer_shape, err, errlen) == -1)
 		return -1;
 	a->summary = xstrdup(json_string_value(json_object_get(j, "summary")));
-	if (parse_files(member(j, "files"), a, err, errlen) == -1 ||
-	    parse_interface(member(j, "interface"), domain, a, err,
+	if (parse_files(shape_member(j, "files"), a, err, errlen) == -1 ||
+	    parse_interface(shape_member(j, "interface"), domain, a, err,
 	    errlen) == -1 ||
-	    parse_checks(member(j, "checks"), a, err, errlen) == -1)
+	    parse_checks(shape_member(j, "checks"), a, err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -594,7 +587,7 @@ validate_verdict(const json_t *j, bool *complete, char **feedback,
 		    "object, not %s", shape_type_of(j));
 	if (shape_check(j, &verdict_shape, err, errlen) == -1)
 		return -1;
-	if ((f = member(j, "feedback")) != NULL)
+	if ((f = shape_member(j, "feedback")) != NULL)
 		*feedback = xstrdup(json_string_value(f));
 	*complete = json_is_true(json_object_get(j, "complete"));
 	return 0;

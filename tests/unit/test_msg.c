@@ -161,8 +161,8 @@ test_catalogue_consistent(void **state)
 			assert_true((f->types & ~(unsigned)FT_ANY) == 0);
 			assert_string_not_equal(f->name, "type");
 			assert_string_not_equal(f->name, "id");
-			for (const struct shape_field *g = f + 1; g->name != NULL;
-			    g++)
+			for (const struct shape_field *g = f + 1;
+			    g->name != NULL; g++)
 				assert_string_not_equal(f->name, g->name);
 		}
 	}
@@ -465,7 +465,8 @@ test_wrong_field_type(void **state)
 	    "interface: must be an object, not an array");
 	/* A real is not an integer. */
 	expect_refused("{\"type\":\"task\",\"id\":1,\"task\":1.5}",
-	    CHAN_CONTROL, PEER_CLIENT, "task: must be an integer, not a real number");
+	    CHAN_CONTROL, PEER_CLIENT,
+	    "task: must be an integer, not a real number");
 	/* null is only allowed where the catalogue says so. */
 	expect_refused("{\"type\":\"submit\",\"id\":1,\"text\":null}",
 	    CHAN_CONTROL, PEER_CLIENT, "text: must be a string, not null");

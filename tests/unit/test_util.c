@@ -136,7 +136,8 @@ test_utf8_seq(void **state)
 static void
 test_utf8_scrub(void **state)
 {
-	char s[] = "ok \xc3\xa9 \xc0\x80 \xed\xa0\x80 \xf4\x90\x80\x80 \xe2\x82";
+	char s[] = "ok \xc3\xa9 \xc0\x80 \xed\xa0\x80 \xf4\x90\x80\x80 "
+	    "\xe2\x82";
 
 	utf8_scrub(s, strlen(s));
 	assert_string_equal(s, "ok \xc3\xa9 ?? ??? ???? ??");
