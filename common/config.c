@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define CONF_MAX_DOMAINS 256
 
@@ -164,15 +165,12 @@ errbuf_add(struct errbuf *e, const char *fmt, ...)
 	char line[512];
 	va_list ap;
 	size_t n;
-	char *nt;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	n = strlen(line);
-	if ((nt = realloc(e->text, e->len + n + 2)) == NULL)
-		return;
-	e->text = nt;
+	e->text = xrealloc(e->text, e->len + n + 2);
 	memcpy(e->text + e->len, line, n);
 	e->len += n;
 	e->text[e->len++] = '\n';
@@ -193,16 +191,8 @@ strlist_free(struct strlist *l)
 int
 strlist_add(struct strlist *l, const char *s)
 {
-	char **nv, *copy;
-
-	if ((copy = strdup(s)) == NULL)
-		return -1;
-	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
-		free(copy);
-		return -1;
-	}
-	l->v = nv;
-	l->v[l->n++] = copy;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(s);
 	return 0;
 }
 
@@ -339,28 +329,21 @@ set_provider(char **field, const char *value, const char **why)
 static int
 set_string(char **field, const char *value)
 {
-	char *copy = NULL;
-
-	if (*value != '\0' && (copy = strdup(value)) == NULL)
-		return -1;
 	free(*field);
-	*field = copy;
+	*field = *value != '\0' ? xstrdup(value) : NULL;
 	return 0;
 }
 
 static int
 set_words(struct strlist *l, const char *value)
 {
-	char *copy, *tok, *save = NULL;
-	int rc = 0;
+	char *copy = xstrdup(value), *tok, *save = NULL;
 
-	if ((copy = strdup(value)) == NULL)
-		return -1;
-	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && rc == 0;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", \t", &save))
-		rc = strlist_add(l, tok);
+		strlist_add(l, tok);
 	free(copy);
-	return rc;
+	return 0;
 }
 
 static int
@@ -403,7 +386,6 @@ apply(const struct conf_key *k, void *base, const char *value,
 	bool b;
 	int level;
 
-	*why = "out of memory";
 	switch (k->type) {
 	case K_PATH:
 		if (*value != '\0' && *value != '/') {
@@ -539,13 +521,11 @@ add_domain(struct masterd_conf *c, const char *name)
 {
 	struct domain_conf *nd;
 
-	if ((nd = realloc(c->domains, (c->ndomains + 1) * sizeof(*nd))) == NULL)
-		return NULL;
+	nd = xreallocarray(c->domains, c->ndomains + 1, sizeof(*nd));
 	c->domains = nd;
 	memset(&nd[c->ndomains], 0, sizeof(*nd));
 	llm_conf_unset(&nd[c->ndomains].llm);
-	if ((nd[c->ndomains].name = strdup(name)) == NULL)
-		return NULL;
+	nd[c->ndomains].name = xstrdup(name);
 	return &nd[c->ndomains++];
 }
 
@@ -643,12 +623,12 @@ parse_section(struct parse_state *ps, char *text)
 			    "twice", ps->file, ps->line, name);
 			return;
 		}
-		if (ps->conf->ndomains >= CONF_MAX_DOMAINS ||
-		    (ps->domain = add_domain(ps->conf, name)) == NULL) {
+		if (ps->conf->ndomains >= CONF_MAX_DOMAINS) {
 			errbuf_add(ps->errs, "%s:%u: too many domains",
 			    ps->file, ps->line);
 			return;
 		}
+		ps->domain = add_domain(ps->conf, name);
 	} else if (name != NULL) {
 		errbuf_add(ps->errs, "%s:%u: section [%s] takes no name",
 		    ps->file, ps->line, text);
@@ -710,15 +690,13 @@ read_file(const char *path, struct errbuf *errs)
 	}
 	do {
 		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (nb == NULL || cap > 16 << 20) {
-				free(nb ? nb : buf);
+			if (cap > 16 << 20) {
+				free(buf);
 				fclose(f);
 				errbuf_add(errs, "%s: file too large", path);
 				return NULL;
 			}
-			buf = nb;
+			buf = xrealloc(buf, cap + 65536);
 			cap += 65536;
 		}
 		n = fread(buf + len, 1, cap - len - 1, f);
@@ -813,11 +791,8 @@ static char *
 dir_join(const char *list, const char *suffix)
 {
 	int n = (int)strcspn(list, ":");
-	char *s;
 
-	if (asprintf(&s, "%.*s%s", n, list, suffix) < 0)
-		return NULL;
-	return s;
+	return xasprintf("%.*s%s", n, list, suffix);
 }
 
 char *
@@ -828,12 +803,12 @@ conf_default_state_dir(void)
 	if ((v = getenv("STATE_DIRECTORY")) != NULL && *v == '/')
 		return dir_join(v, "");
 	if (geteuid() == 0)
-		return strdup("/var/lib/masterd");
+		return xstrdup("/var/lib/masterd");
 	if ((v = getenv("XDG_STATE_HOME")) != NULL && *v == '/')
 		return dir_join(v, "/masterd");
 	if ((v = getenv("HOME")) != NULL && *v == '/')
 		return dir_join(v, "/.local/state/masterd");
-	return strdup("/tmp/masterd-state");
+	return xstrdup("/tmp/masterd-state");
 }
 
 char *
@@ -844,10 +819,10 @@ conf_default_socket(void)
 	if ((v = getenv("RUNTIME_DIRECTORY")) != NULL && *v == '/')
 		return dir_join(v, "/control.sock");
 	if (geteuid() == 0)
-		return strdup("/run/masterd/control.sock");
+		return xstrdup("/run/masterd/control.sock");
 	if ((v = getenv("XDG_RUNTIME_DIR")) != NULL && *v == '/')
 		return dir_join(v, "/masterd/control.sock");
-	return strdup("/tmp/masterd-control.sock");
+	return xstrdup("/tmp/masterd-control.sock");
 }
 
 static void
@@ -984,13 +959,10 @@ conf_load(const char *path, struct masterd_conf **out, char **errors)
 
 	*out = NULL;
 	*errors = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		*errors = strdup("out of memory\n");
-		return -1;
-	}
+	c = xcalloc(1, sizeof(*c));
 	apply_defaults(c);
 	if (path != NULL) {
-		c->file = strdup(path);
+		c->file = xstrdup(path);
 		parse_file(c, path, &errs);
 	}
 	apply_env(c, &errs);
@@ -999,10 +971,7 @@ conf_load(const char *path, struct masterd_conf **out, char **errors)
 	if (c->control_socket == NULL)
 		c->control_socket = conf_default_socket();
 	check_consistency(c, &errs);
-	if (errs.count > 0 || c->state_dir == NULL ||
-	    c->control_socket == NULL) {
-		if (errs.count == 0)
-			errbuf_add(&errs, "out of memory");
+	if (errs.count > 0) {
 		conf_free(c);
 		*errors = errs.text;
 		return -1;

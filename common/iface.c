@@ -17,6 +17,8 @@
 
 #include "common/config.h"
 #include "common/iface.h"
+#include "common/shape.h"
+#include "common/util.h"
 
 const char *const iface_kinds[] = {
 	"http", "function", "table", "event", "cli", "file", "type",
@@ -28,124 +30,10 @@ const char *const iface_kinds[] = {
 #define MAX_NAME	200		/* characters */
 #define MAX_TEXT	4096		/* summary, signature, doc: bytes */
 #define MAX_SCHEMA	(64 * 1024)	/* compact serialisation */
-#define QUOTE_MAX	48		/* bytes of a value in an error */
 
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 
-static const char *const top_fields[] = {
-	"domain", "version", "summary", "provides", "consumes", NULL
-};
-static const char *const provide_fields[] = {
-	"kind", "name", "signature", "schema", "doc", NULL
-};
-static const char *const consume_fields[] = {
-	"kind", "name", "from", "signature", "schema", "doc", NULL
-};
-
 /* ------------------------------------------------------------ helpers */
-
-/* Cut s back so that it does not end inside a UTF-8 sequence. */
-static void
-utf8_cut(char *s)
-{
-	size_t n = strlen(s), i, need;
-	unsigned char c;
-
-	if (n == 0)
-		return;
-	i = n - 1;
-	while (i > 0 && n - i < 4 && ((unsigned char)s[i] & 0xc0) == 0x80)
-		i--;
-	c = (unsigned char)s[i];
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-	if (n - i < need)
-		s[i] = '\0';
-}
-
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Store a problem; errors end up in JSON sent to a model, so a message
- * cut short must still be valid UTF-8. */
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-	else if ((size_t)n >= errlen)
-		utf8_cut(err);
-	return -1;
-}
-
-/*
- * A value for an error message: in quotes, at most QUOTE_MAX bytes (cut
- * on a character boundary, "..." marks the cut), quotes, backslashes and
- * control characters escaped.  buf must hold 2 * QUOTE_MAX + 8 bytes.
- */
-static const char *
-quote(char *buf, const char *s, size_t len)
-{
-	size_t i, o = 0, cut = len;
-
-	if (cut > QUOTE_MAX) {
-		cut = QUOTE_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-			cut--;
-	}
-	buf[o++] = '"';
-	for (i = 0; i < cut; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f)
-			buf[o++] = '?';
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	if (cut < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-static bool
-in_list(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-/* Optional members: JSON null counts as absent, because structured
- * output modes make every field required and send null for "none". */
-static const json_t *
-member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	return json_is_null(v) ? NULL : v;
-}
-
-static const char *
-member_str(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
 
 /* Bytes of the compact serialisation; 0 when it cannot be encoded. */
 static size_t
@@ -177,7 +65,7 @@ static int
 dump_cmp(const json_t *a, const json_t *b)
 {
 	char *x = json_dumps(a, DUMP_FLAGS), *y = json_dumps(b, DUMP_FLAGS);
-	int c = x != NULL && y != NULL ? strcmp(x, y) : 0;
+	int c = strcmp(x, y);
 
 	free(x);
 	free(y);
@@ -193,144 +81,111 @@ is_space(unsigned char c)
 
 /* ------------------------------------------------------------ validation */
 
+/* The shape of a document; the rules below it are what a table cannot
+ * say.  Members that are null are absent: structured output modes make
+ * every field required and send null for "none". */
+#define TEXT(n)	{ .name = (n), .types = FT_STRING, .max_len = MAX_TEXT }
+#define KIND	{ .name = "kind", .types = FT_STRING, .required = true, \
+		  .values = iface_kinds, .noun = "a kind" }
+#define NAME	{ .name = "name", .types = FT_STRING, .required = true, \
+		  .min_len = 1 }
+#define SCHEMA	{ .name = "schema", .types = FT_ANY }
+#define END	{ .name = NULL }
+
+static const struct shape_field provide_fields[] = {
+	KIND, NAME,
+	{ .name = "from", .absent_why = "only consumes entries name a "
+	    "provider" },
+	TEXT("signature"), SCHEMA, TEXT("doc"), END
+};
+static const struct shape_field consume_fields[] = {
+	KIND, NAME,
+	{ .name = "from", .types = FT_STRING, .required = true,
+	    .when_missing = "(the domain expected to provide it)" },
+	TEXT("signature"), SCHEMA, TEXT("doc"), END
+};
+static const struct shape_field provide_entry = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = provide_fields
+};
+static const struct shape_field consume_entry = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = consume_fields
+};
+static const struct shape_field doc_fields[] = {
+	{ .name = "domain", .types = FT_STRING, .required = true },
+	{ .name = "version", .types = FT_ANY, .flags = SHAPE_UNLISTED },
+	TEXT("summary"),
+	{ .name = "provides", .types = FT_ARRAY, .max_items = MAX_ENTRIES,
+	    .items = &provide_entry },
+	{ .name = "consumes", .types = FT_ARRAY, .max_items = MAX_ENTRIES,
+	    .items = &consume_entry },
+	END
+};
+static const struct shape_field doc_shape = {
+	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
+	.members = doc_fields
+};
+
+#undef TEXT
+#undef KIND
+#undef NAME
+#undef SCHEMA
+#undef END
+
+#define DOMAIN_RULE	"(1-32 characters a-z, 0-9, '-', '_', starting with " \
+			"a letter)"
+
 struct vctx {
 	const char *publisher;	/* who publishes the document */
 	char *err;
 	size_t errlen;
 };
 
-/* A member name as a path component: bare when it is a plain word,
- * quoted otherwise. */
-static const char *
-key_name(char *buf, const char *key)
-{
-	size_t n = strlen(key);
-
-	if (n == 0 || n > QUOTE_MAX ||
-	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_-") != n)
-		return quote(buf, key, n);
-	memcpy(buf, key, n + 1);
-	return buf;
-}
-
-/* The first member of obj not in known; expected lists them for the
- * model. */
-static int
-check_fields(struct vctx *v, const json_t *obj, const char *path,
-    const char *const *known, const char *expected)
-{
-	const char *key;
-	json_t *val;
-	char q[2 * QUOTE_MAX + 8];
-
-	json_object_foreach((json_t *)obj, key, val) {
-		if (in_list(key, known))
-			continue;
-		if (strcmp(key, "from") == 0 && *path != '\0')
-			return bad(v->err, v->errlen, "%s.from: only "
-			    "consumes entries name a provider", path);
-		return bad(v->err, v->errlen, "%s%s%s: unknown field "
-		    "(expected %s)", path, *path ? "." : "", key_name(q, key),
-		    expected);
-	}
-	return 0;
-}
-
-static int
-check_kind(struct vctx *v, const json_t *kind, const char *path)
-{
-	char q[2 * QUOTE_MAX + 8];
-
-	if (kind == NULL)
-		return bad(v->err, v->errlen, "%s.kind: missing", path);
-	if (!json_is_string(kind))
-		return bad(v->err, v->errlen, "%s.kind: must be a string",
-		    path);
-	for (size_t i = 0; iface_kinds[i] != NULL; i++)
-		if (strcmp(json_string_value(kind), iface_kinds[i]) == 0 &&
-		    strlen(iface_kinds[i]) == json_string_length(kind))
-			return 0;
-	return bad(v->err, v->errlen, "%s.kind: %s is not a kind (http, "
-	    "function, table, event, cli, file, type, config, queue, other)",
-	    path, quote(q, json_string_value(kind), json_string_length(kind)));
-}
-
 /* Names are identities: no control characters, and no space at either
  * end, where it would make two spellings of one name. */
 static int
 check_name(struct vctx *v, const json_t *name, const char *path)
 {
-	const unsigned char *s;
-	size_t len, chars = 0;
+	const unsigned char *s = (const unsigned char *)json_string_value(name);
+	size_t len = json_string_length(name), chars = 0;
 
-	if (name == NULL)
-		return bad(v->err, v->errlen, "%s.name: missing", path);
-	if (!json_is_string(name))
-		return bad(v->err, v->errlen, "%s.name: must be a string",
-		    path);
-	s = (const unsigned char *)json_string_value(name);
-	if ((len = json_string_length(name)) == 0)
-		return bad(v->err, v->errlen, "%s.name: empty", path);
 	for (size_t i = 0; i < len; i++) {
 		/* C0, DEL, and C1 (U+0080-U+009F is C2 80-C2 9F). */
 		if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 &&
 		    i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
-			return bad(v->err, v->errlen, "%s.name: contains a "
-			    "control character", path);
+			return shape_error(v->err, v->errlen, "%s.name: "
+			    "contains a control character", path);
 		if ((s[i] & 0xc0) != 0x80)
 			chars++;
 	}
 	if (chars > MAX_NAME)
-		return bad(v->err, v->errlen, "%s.name: %zu characters, at "
-		    "most %d", path, chars, MAX_NAME);
+		return shape_error(v->err, v->errlen, "%s.name: %zu "
+		    "characters, at most %d", path, chars, MAX_NAME);
 	if (s[0] == ' ' || s[len - 1] == ' ')
-		return bad(v->err, v->errlen, "%s.name: leading or trailing "
-		    "space", path);
-	return 0;
-}
-
-/* An optional string of at most MAX_TEXT bytes. */
-static int
-check_text(struct vctx *v, const json_t *val, const char *path,
-    const char *field)
-{
-	if (val == NULL)
-		return 0;
-	if (!json_is_string(val))
-		return bad(v->err, v->errlen, "%s%s%s: must be a string", path,
-		    *path ? "." : "", field);
-	if (json_string_length(val) > MAX_TEXT)
-		return bad(v->err, v->errlen, "%s%s%s: %zu bytes, at most %d",
-		    path, *path ? "." : "", field, json_string_length(val),
-		    MAX_TEXT);
+		return shape_error(v->err, v->errlen, "%s.name: leading or "
+		    "trailing space", path);
 	return 0;
 }
 
 static int
 check_from(struct vctx *v, const json_t *from, const char *path)
 {
-	char q[2 * QUOTE_MAX + 8];
-	const char *s;
+	char q[SHAPE_QUOTE_BUF];
+	const char *s = json_string_value(from);
 
-	if (from == NULL)
-		return bad(v->err, v->errlen, "%s.from: missing (the domain "
-		    "expected to provide it)", path);
-	if (!json_is_string(from))
-		return bad(v->err, v->errlen, "%s.from: must be a string",
-		    path);
-	s = json_string_value(from);
 	if (strlen(s) != json_string_length(from) || !conf_domain_name_ok(s))
-		return bad(v->err, v->errlen, "%s.from: %s is not a domain "
-		    "name (1-32 characters a-z, 0-9, '-', '_', starting with "
-		    "a letter)", path, quote(q, s, json_string_length(from)));
+		return shape_error(v->err, v->errlen, "%s.from: %s is not a "
+		    "domain name " DOMAIN_RULE, path, shape_quote(q, s,
+		    json_string_length(from)));
 	if (v->publisher != NULL && strcmp(s, v->publisher) == 0)
-		return bad(v->err, v->errlen, "%s.from: %s is the publishing "
-		    "domain itself (list only what other domains provide)",
-		    path, quote(q, s, strlen(s)));
+		return shape_error(v->err, v->errlen, "%s.from: %s is the "
+		    "publishing domain itself (list only what other domains "
+		    "provide)", path, shape_quote(q, s, strlen(s)));
 	return 0;
 }
 
+/* An entry already shaped: its name, provider and schema size. */
 static int
 check_entry(struct vctx *v, const json_t *e, const char *path,
     bool consumes)
@@ -338,21 +193,15 @@ check_entry(struct vctx *v, const json_t *e, const char *path,
 	const json_t *schema;
 	size_t n;
 
-	if (!json_is_object(e))
-		return bad(v->err, v->errlen, "%s: must be an object", path);
-	if (check_fields(v, e, path, consumes ? consume_fields :
-	    provide_fields, consumes ? "kind, name, from, signature, schema, "
-	    "doc" : "kind, name, signature, schema, doc") == -1 ||
-	    check_kind(v, member(e, "kind"), path) == -1 ||
-	    check_name(v, member(e, "name"), path) == -1 ||
-	    (consumes && check_from(v, member(e, "from"), path) == -1) ||
-	    check_text(v, member(e, "signature"), path, "signature") == -1)
+	if (check_name(v, json_object_get(e, "name"), path) == -1 ||
+	    (consumes && check_from(v, json_object_get(e, "from"),
+	    path) == -1))
 		return -1;
-	if ((schema = member(e, "schema")) != NULL &&
+	if ((schema = shape_member(e, "schema")) != NULL &&
 	    (n = dump_size(schema)) > MAX_SCHEMA)
-		return bad(v->err, v->errlen, "%s.schema: %zu bytes when "
-		    "serialised, at most %d", path, n, MAX_SCHEMA);
-	return check_text(v, member(e, "doc"), path, "doc");
+		return shape_error(v->err, v->errlen, "%s.schema: %zu bytes "
+		    "when serialised, at most %d", path, n, MAX_SCHEMA);
+	return 0;
 }
 
 static bool
@@ -367,17 +216,10 @@ same_identity(const json_t *a, const json_t *b)
 static int
 check_side(struct vctx *v, const json_t *doc, const char *side)
 {
-	const json_t *arr = member(doc, side), *e;
-	char path[48], q[2 * QUOTE_MAX + 8];
-	size_t i, j, n;
+	const json_t *arr = shape_member(doc, side), *e;
+	char path[48], q[SHAPE_QUOTE_BUF];
+	size_t i, j, n = json_array_size(arr);
 
-	if (arr == NULL)
-		return 0;
-	if (!json_is_array(arr))
-		return bad(v->err, v->errlen, "%s: must be an array", side);
-	if ((n = json_array_size(arr)) > MAX_ENTRIES)
-		return bad(v->err, v->errlen, "%s: %zu entries, at most %d",
-		    side, n, MAX_ENTRIES);
 	json_array_foreach(arr, i, e) {
 		snprintf(path, sizeof(path), "%s[%zu]", side, i);
 		if (check_entry(v, e, path, side[0] == 'c') == -1)
@@ -389,11 +231,11 @@ check_side(struct vctx *v, const json_t *doc, const char *side)
 		for (i = 0; i < j; i++) {
 			if (!same_identity(json_array_get(arr, i), e))
 				continue;
-			return bad(v->err, v->errlen, "%s[%zu]: duplicate of "
-			    "%s[%zu] (%s %s)", side, j, side, i,
-			    member_str(e, "kind"), quote(q, member_str(e,
-			    "name"), json_string_length(json_object_get(e,
-			    "name"))));
+			return shape_error(v->err, v->errlen, "%s[%zu]: "
+			    "duplicate of %s[%zu] (%s %s)", side, j, side, i,
+			    jget_str(e, "kind"), shape_quote(q,
+			    jget_str(e, "name"), json_string_length(
+			    json_object_get(e, "name"))));
 		}
 	}
 	return 0;
@@ -402,27 +244,23 @@ check_side(struct vctx *v, const json_t *doc, const char *side)
 static int
 check_domain(struct vctx *v, const json_t *doc)
 {
-	const json_t *d = member(doc, "domain");
-	char q[2 * QUOTE_MAX + 8], q2[2 * QUOTE_MAX + 8];
-	const char *s;
+	const json_t *d = json_object_get(doc, "domain");
+	char q[SHAPE_QUOTE_BUF], q2[SHAPE_QUOTE_BUF];
+	const char *s = json_string_value(d);
 
-	if (d == NULL)
-		return bad(v->err, v->errlen, "domain: missing");
-	if (!json_is_string(d))
-		return bad(v->err, v->errlen, "domain: must be a string");
-	s = json_string_value(d);
 	if (v->publisher != NULL) {
 		if (strcmp(s, v->publisher) == 0 &&
 		    strlen(s) == json_string_length(d))
 			return 0;
-		return bad(v->err, v->errlen, "domain: %s, but the document "
-		    "is published by %s", quote(q, s, json_string_length(d)),
-		    quote(q2, v->publisher, strlen(v->publisher)));
+		return shape_error(v->err, v->errlen, "domain: %s, but the "
+		    "document is published by %s", shape_quote(q, s,
+		    json_string_length(d)), shape_quote(q2, v->publisher,
+		    strlen(v->publisher)));
 	}
 	if (strlen(s) != json_string_length(d) || !conf_domain_name_ok(s))
-		return bad(v->err, v->errlen, "domain: %s is not a domain "
-		    "name (1-32 characters a-z, 0-9, '-', '_', starting with "
-		    "a letter)", quote(q, s, json_string_length(d)));
+		return shape_error(v->err, v->errlen, "domain: %s is not a "
+		    "domain name " DOMAIN_RULE, shape_quote(q, s,
+		    json_string_length(d)));
 	v->publisher = s;
 	return 0;
 }
@@ -438,40 +276,36 @@ iface_validate(const json_t *doc, const char *domain, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (!json_is_object(doc))
-		return bad(err, errlen, "interface: must be a JSON object");
-	if (check_fields(&v, doc, "", top_fields, "domain, summary, provides, "
-	    "consumes") == -1 ||
+		return shape_error(err, errlen, "interface: must be a JSON "
+		    "object");
+	if (shape_check(doc, &doc_shape, err, errlen) == -1 ||
 	    check_domain(&v, doc) == -1 ||
-	    check_text(&v, member(doc, "summary"), "", "summary") == -1 ||
 	    check_side(&v, doc, "provides") == -1 ||
 	    check_side(&v, doc, "consumes") == -1)
 		return -1;
 	/* The limit is on what the registry stores: the canonical form. */
-	if ((canon = iface_canonical(doc)) == NULL)
-		return bad(err, errlen, "interface: out of memory");
+	canon = iface_canonical(doc);
 	n = dump_size(canon);
 	json_decref(canon);
 	if (n == 0 || n > MAX_DOC)
-		return bad(err, errlen, "interface: %zu bytes when serialised, "
-		    "at most %d", n, MAX_DOC);
+		return shape_error(err, errlen, "interface: %zu bytes when "
+		    "serialised, at most %d", n, MAX_DOC);
 	return 0;
 }
 
 /* ------------------------------------------------------------ canonical */
 
-/* Runs of white space become one space, none at either end; *out is
- * NULL when nothing is left. */
-static int
-norm_signature(const json_t *sig, json_t **out)
+/* Runs of white space become one space, none at either end; NULL when
+ * nothing is left. */
+static json_t *
+norm_signature(const json_t *sig)
 {
 	const char *s = json_string_value(sig);
 	size_t n = json_string_length(sig), o = 0;
+	char *buf = xmalloc(n + 1);
 	bool gap = false;
-	char *buf;
+	json_t *out;
 
-	*out = NULL;
-	if ((buf = malloc(n + 1)) == NULL)
-		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (is_space((unsigned char)s[i])) {
 			gap = o > 0;
@@ -482,60 +316,47 @@ norm_signature(const json_t *sig, json_t **out)
 		gap = false;
 		buf[o++] = s[i];
 	}
-	if (o > 0 && (*out = json_stringn_nocheck(buf, o)) == NULL) {
-		free(buf);
-		return -1;
-	}
+	out = o > 0 ? json_stringn_nocheck(buf, o) : NULL;
 	free(buf);
-	return 0;
+	return out;
 }
 
-static int
+static void
 set_copy(json_t *obj, const char *key, const json_t *val)
 {
-	json_t *c = json_deep_copy(val);
-
-	return c == NULL ? -1 : json_object_set_new(obj, key, c);
+	json_object_set_new(obj, key, json_deep_copy(val));
 }
 
 /*
- * The canonical entry of e, or *out NULL when e cannot be one (not an
- * object, or kind and name not strings).  Fields of the wrong type are
- * dropped, as are nulls and empty signatures and docs: absent and empty
- * say the same.
+ * The canonical entry of e, or NULL when e cannot be one (not an object,
+ * or kind and name not strings).  Fields of the wrong type are dropped,
+ * as are nulls and empty signatures and docs: absent and empty say the
+ * same.
  */
-static int
-canon_entry(const json_t *e, bool consumes, json_t **out)
+static json_t *
+canon_entry(const json_t *e, bool consumes)
 {
 	const json_t *kind = json_object_get(e, "kind");
 	const json_t *name = json_object_get(e, "name"), *v;
 	json_t *c, *sig;
 
-	*out = NULL;
 	if (!json_is_object(e) || !json_is_string(kind) ||
 	    !json_is_string(name))
-		return 0;
-	if ((c = json_object()) == NULL ||
-	    set_copy(c, "kind", kind) == -1 || set_copy(c, "name", name) == -1)
-		goto fail;
-	if (consumes && json_is_string(v = json_object_get(e, "from")) &&
-	    set_copy(c, "from", v) == -1)
-		goto fail;
-	if (json_is_string(v = json_object_get(e, "signature"))) {
-		if (norm_signature(v, &sig) == -1 || (sig != NULL &&
-		    json_object_set_new(c, "signature", sig) == -1))
-			goto fail;
-	}
-	if ((v = member(e, "schema")) != NULL && set_copy(c, "schema", v) == -1)
-		goto fail;
+		return NULL;
+	c = json_object();
+	set_copy(c, "kind", kind);
+	set_copy(c, "name", name);
+	if (consumes && json_is_string(v = json_object_get(e, "from")))
+		set_copy(c, "from", v);
+	if (json_is_string(v = json_object_get(e, "signature")) &&
+	    (sig = norm_signature(v)) != NULL)
+		json_object_set_new(c, "signature", sig);
+	if ((v = shape_member(e, "schema")) != NULL)
+		set_copy(c, "schema", v);
 	if (json_is_string(v = json_object_get(e, "doc")) &&
-	    json_string_length(v) > 0 && set_copy(c, "doc", v) == -1)
-		goto fail;
-	*out = c;
-	return 0;
-fail:
-	json_decref(c);
-	return -1;
+	    json_string_length(v) > 0)
+		set_copy(c, "doc", v);
+	return c;
 }
 
 static int
@@ -555,48 +376,37 @@ entry_cmp(const void *a, const void *b)
 }
 
 /* Sort the elements of arr in place with cmp. */
-static int
+static void
 sort_array(json_t *arr, int (*cmp)(const void *, const void *))
 {
 	size_t n = json_array_size(arr), i;
 	json_t **v;
-	int rc = 0;
 
 	if (n < 2)
-		return 0;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
-		return -1;
+		return;
+	v = xcalloc(n, sizeof(*v));
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(arr, i));
 	qsort(v, n, sizeof(*v), cmp);
 	json_array_clear(arr);
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr, v[i]) == -1)
-			rc = -1;
+		json_array_append_new(arr, v[i]);
 	free(v);
-	return rc;
 }
 
 static json_t *
 canon_side(const json_t *doc, const char *side)
 {
 	const json_t *arr = json_object_get(doc, side), *e;
-	json_t *out, *c;
+	json_t *out = json_array(), *c;
 	size_t i;
 
-	if ((out = json_array()) == NULL)
-		return NULL;
 	json_array_foreach(arr, i, e) {
-		if (canon_entry(e, side[0] == 'c', &c) == -1 ||
-		    (c != NULL && json_array_append_new(out, c) == -1))
-			goto fail;
+		if ((c = canon_entry(e, side[0] == 'c')) != NULL)
+			json_array_append_new(out, c);
 	}
-	if (sort_array(out, entry_cmp) == -1)
-		goto fail;
+	sort_array(out, entry_cmp);
 	return out;
-fail:
-	json_decref(out);
-	return NULL;
 }
 
 json_t *
@@ -606,21 +416,16 @@ iface_canonical(const json_t *doc)
 	const json_t *s = json_object_get(doc, "summary");
 	json_t *c;
 
-	if (!json_is_object(doc) || (c = json_object()) == NULL)
+	if (!json_is_object(doc))
 		return NULL;
-	if (json_is_string(d) && set_copy(c, "domain", d) == -1)
-		goto fail;
-	if (json_object_set_new(c, "summary", json_is_string(s) ?
-	    json_deep_copy(s) : json_string("")) == -1 ||
-	    json_object_set_new(c, "provides", canon_side(doc,
-	    "provides")) == -1 ||
-	    json_object_set_new(c, "consumes", canon_side(doc,
-	    "consumes")) == -1)
-		goto fail;
+	c = json_object();
+	if (json_is_string(d))
+		set_copy(c, "domain", d);
+	json_object_set_new(c, "summary", json_is_string(s) ?
+	    json_deep_copy(s) : json_string(""));
+	json_object_set_new(c, "provides", canon_side(doc, "provides"));
+	json_object_set_new(c, "consumes", canon_side(doc, "consumes"));
 	return c;
-fail:
-	json_decref(c);
-	return NULL;
 }
 
 /* ------------------------------------------------------------ diff */
@@ -641,15 +446,13 @@ contract_changed(const json_t *a, const json_t *b)
 	    !same_member(a, b, "schema") || !same_member(a, b, "from");
 }
 
-static int
+static void
 add_changed(json_t *list, const json_t *o, const json_t *n)
 {
-	json_t *item = json_pack("{s:O, s:O, s:O, s:O, s:b}",
+	json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O, s:b}",
 	    "kind", json_object_get(o, "kind"),
 	    "name", json_object_get(o, "name"),
-	    "old", o, "new", n, "contract", contract_changed(o, n));
-
-	return item == NULL ? -1 : json_array_append_new(list, item);
+	    "old", o, "new", n, "contract", contract_changed(o, n)));
 }
 
 /* Walk two canonical (sorted) entry lists side by side. */
@@ -659,15 +462,13 @@ diff_side(const json_t *a, const json_t *b)
 	json_t *out, *added, *removed, *changed;
 	size_t i = 0, j = 0, na = json_array_size(a), nb = json_array_size(b);
 	const json_t *x, *y;
-	int c, rc = 0;
+	int c;
 
 	out = json_pack("{s:[], s:[], s:[]}", "added", "removed", "changed");
-	if (out == NULL)
-		return NULL;
 	added = json_object_get(out, "added");
 	removed = json_object_get(out, "removed");
 	changed = json_object_get(out, "changed");
-	while (rc == 0 && (i < na || j < nb)) {
+	while (i < na || j < nb) {
 		x = json_array_get(a, i);
 		y = json_array_get(b, j);
 		if (i == na || j == nb)
@@ -677,49 +478,33 @@ diff_side(const json_t *a, const json_t *b)
 			c = jstr_cmp(json_object_get(x, "name"),
 			    json_object_get(y, "name"));
 		if (c < 0) {
-			rc = json_array_append(removed, (json_t *)x);
+			json_array_append(removed, (json_t *)x);
 			i++;
 		} else if (c > 0) {
-			rc = json_array_append(added, (json_t *)y);
+			json_array_append(added, (json_t *)y);
 			j++;
 		} else {
 			if (!json_equal(x, y))
-				rc = add_changed(changed, x, y);
+				add_changed(changed, x, y);
 			i++;
 			j++;
 		}
 	}
-	if (rc != 0) {
-		json_decref(out);
-		return NULL;
-	}
 	return out;
-}
-
-/* The canonical form of doc into *out, NULL for no document. */
-static int
-canon_or_empty(const json_t *doc, json_t **out)
-{
-	*out = NULL;
-	if (!json_is_object(doc))
-		return 0;
-	return (*out = iface_canonical(doc)) == NULL ? -1 : 0;
 }
 
 json_t *
 iface_diff(const json_t *old_doc, const json_t *new_doc)
 {
-	json_t *a = NULL, *b = NULL, *out = NULL;
+	/* No document (NULL) diffs as one without entries. */
+	json_t *a = iface_canonical(old_doc), *b = iface_canonical(new_doc);
+	json_t *out;
 
-	if (canon_or_empty(old_doc, &a) == -1 ||
-	    canon_or_empty(new_doc, &b) == -1)
-		goto done;
 	out = json_pack("{s:o, s:o}",
 	    "provides", diff_side(json_object_get(a, "provides"),
 	    json_object_get(b, "provides")),
 	    "consumes", diff_side(json_object_get(a, "consumes"),
 	    json_object_get(b, "consumes")));
-done:
 	json_decref(a);
 	json_decref(b);
 	return out;
@@ -748,7 +533,7 @@ doclist_free(struct doclist *l)
  * row ({"domain", "version", ..., "document": {...}}, the shape of
  * interface.peers): its "document" is used.  Non-objects are skipped.
  */
-static int
+static void
 doclist_load(struct doclist *l, const json_t *arr)
 {
 	const json_t *e, *inner;
@@ -757,21 +542,14 @@ doclist_load(struct doclist *l, const json_t *arr)
 	l->doc = NULL;
 	l->n = 0;
 	if (json_array_size(arr) == 0)
-		return 0;
-	if ((l->doc = calloc(json_array_size(arr), sizeof(*l->doc))) == NULL)
-		return -1;
+		return;
+	l->doc = xcalloc(json_array_size(arr), sizeof(*l->doc));
 	json_array_foreach(arr, i, e) {
 		if (json_is_object(inner = json_object_get(e, "document")))
 			e = inner;
-		if (!json_is_object(e))
-			continue;
-		if ((l->doc[l->n] = iface_canonical(e)) == NULL) {
-			doclist_free(l);
-			return -1;
-		}
-		l->n++;
+		if (json_is_object(e))
+			l->doc[l->n++] = iface_canonical(e);
 	}
-	return 0;
 }
 
 /* The first document of l published by domain, or NULL. */
@@ -818,58 +596,48 @@ new_item(const char *problem, const json_t *consumer, const json_t *want)
 
 /*
  * The parts of the contract the consumer states, beside what the
- * provider has for them (null when it has nothing); *differs tells
- * whether they disagree.
+ * provider has for them (null when it has nothing); whether they
+ * disagree.
  */
-static int
+static bool
 compare_contract(const json_t *want, const json_t *have, json_t *expected,
-    json_t *provided, bool *differs)
+    json_t *provided)
 {
 	static const char *const keys[] = { "signature", "schema", NULL };
 	const json_t *w, *h;
+	bool differs = false;
 
-	*differs = false;
 	for (size_t k = 0; keys[k] != NULL; k++) {
 		if ((w = json_object_get(want, keys[k])) == NULL)
 			continue;
 		h = json_object_get(have, keys[k]);
 		if (h == NULL || !json_equal(w, h))
-			*differs = true;
-		if (json_object_set(expected, keys[k], (json_t *)w) == -1 ||
-		    json_object_set_new(provided, keys[k], h == NULL ?
-		    json_null() : json_deep_copy(h)) == -1)
-			return -1;
+			differs = true;
+		json_object_set(expected, keys[k], (json_t *)w);
+		json_object_set_new(provided, keys[k], h == NULL ?
+		    json_null() : json_deep_copy(h));
 	}
-	return 0;
+	return differs;
 }
 
-static int
+static void
 check_changed(json_t *out, const json_t *consumer, const json_t *want,
     const json_t *have)
 {
 	json_t *expected = json_object(), *provided = json_object(), *item;
-	bool differs;
-	int rc = -1;
 
-	if (expected == NULL || provided == NULL ||
-	    compare_contract(want, have, expected, provided, &differs) == -1)
-		goto done;
-	rc = 0;
-	if (!differs)
-		goto done;
-	if ((item = new_item("changed", consumer, want)) == NULL ||
-	    json_object_set(item, "expected", expected) == -1 ||
-	    json_object_set(item, "provided", provided) == -1 ||
-	    json_array_append_new(out, item) == -1)
-		rc = -1;
-done:
+	if (compare_contract(want, have, expected, provided)) {
+		item = new_item("changed", consumer, want);
+		json_object_set(item, "expected", expected);
+		json_object_set(item, "provided", provided);
+		json_array_append_new(out, item);
+	}
 	json_decref(expected);
 	json_decref(provided);
-	return rc;
 }
 
 /* One consumed entry of consumer against the provider it names. */
-static int
+static void
 resolve_one(json_t *out, const json_t *consumer, const json_t *want,
     const struct doclist *latest, const struct doclist *previous)
 {
@@ -879,18 +647,19 @@ resolve_one(json_t *out, const json_t *consumer, const json_t *want,
 	const char *problem;
 
 	if (!json_is_string(from))
-		return 0;
+		return;
 	if ((prov = doclist_find(latest, from)) == NULL)
 		problem = "no_domain";
 	else if ((have = find_entry(json_object_get(prov, "provides"), kind,
-	    name)) != NULL)
-		return check_changed(out, consumer, want, have);
-	else if ((old = doclist_find(previous, from)) != NULL &&
+	    name)) != NULL) {
+		check_changed(out, consumer, want, have);
+		return;
+	} else if ((old = doclist_find(previous, from)) != NULL &&
 	    find_entry(json_object_get(old, "provides"), kind, name) != NULL)
 		problem = "removed";
 	else
 		problem = "missing";
-	return json_array_append_new(out, new_item(problem, consumer, want));
+	json_array_append_new(out, new_item(problem, consumer, want));
 }
 
 static int
@@ -913,34 +682,22 @@ item_cmp(const void *a, const void *b)
 json_t *
 iface_unresolved(const json_t *latest, const json_t *previous)
 {
-	struct doclist l, p = { NULL, 0 };
+	struct doclist l, p;
 	const json_t *doc, *consumer, *want;
-	json_t *out;
+	json_t *out = json_array();
 	size_t i, j;
 
-	if ((out = json_array()) == NULL)
-		return NULL;
-	if (doclist_load(&l, latest) == -1)
-		goto fail;
-	if (doclist_load(&p, previous) == -1)
-		goto fail;
+	doclist_load(&l, latest);
+	doclist_load(&p, previous);
 	for (i = 0; i < l.n; i++) {
 		doc = l.doc[i];
 		if (!json_is_string(consumer = json_object_get(doc, "domain")))
 			continue;
-		json_array_foreach(json_object_get(doc, "consumes"), j, want) {
-			if (resolve_one(out, consumer, want, &l, &p) == -1)
-				goto fail;
-		}
+		json_array_foreach(json_object_get(doc, "consumes"), j, want)
+			resolve_one(out, consumer, want, &l, &p);
 	}
-	if (sort_array(out, item_cmp) == -1)
-		goto fail;
+	sort_array(out, item_cmp);
 	doclist_free(&l);
 	doclist_free(&p);
 	return out;
-fail:
-	doclist_free(&l);
-	doclist_free(&p);
-	json_decref(out);
-	return NULL;
 }

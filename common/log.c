@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -171,8 +172,7 @@ log_vmsg(int level, const char *fmt, va_list ap)
 		syslog(level, "%s", line + off);
 	} else {
 		line[len++] = '\n';
-		while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
-			;
+		(void)write_all(STDERR_FILENO, line, len);
 	}
 	errno = saved;
 }

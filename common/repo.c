@@ -43,6 +43,7 @@
 #include <jansson.h>
 
 #include "common/repo.h"
+#include "common/util.h"
 
 #define DOMAIN_MAX	64
 #define REFNAME_MAX	512
@@ -188,15 +189,11 @@ jstr(const char *s)
 {
 	json_t *j;
 	char *copy;
-	size_t i;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	if ((copy = strdup(s)) == NULL)
-		return NULL;
-	for (i = 0; copy[i] != '\0'; i++)
-		if ((unsigned char)copy[i] >= 0x80)
-			copy[i] = '?';
+	copy = xstrdup(s);
+	utf8_scrub(copy, strlen(copy));
 	j = json_string(copy);
 	free(copy);
 	return j;
@@ -773,14 +770,12 @@ struct diffbuf {
 	size_t	 limit;		/* when limited: bytes of diff kept */
 	bool	 limited;
 	bool	 cut;
-	bool	 oom;
 };
 
 static int
 diffbuf_put(struct diffbuf *d, const char *p, size_t n)
 {
 	size_t cap;
-	char *nb;
 
 	if (d->limited && n > d->limit - d->len) {
 		n = d->limit - d->len;
@@ -790,11 +785,7 @@ diffbuf_put(struct diffbuf *d, const char *p, size_t n)
 		cap = d->cap != 0 ? d->cap : 4096;
 		while (cap < d->len + n + 1)
 			cap *= 2;
-		if ((nb = realloc(d->buf, cap)) == NULL) {
-			d->oom = true;
-			return -1;
-		}
-		d->buf = nb;
+		d->buf = xrealloc(d->buf, cap);
 		d->cap = cap;
 	}
 	memcpy(d->buf + d->len, p, n);
@@ -825,30 +816,18 @@ diff_line_cb(const git_diff_delta *delta, const git_diff_hunk *hunk,
 
 /* -------------------------------------------------------------- tree walk */
 
-struct filelist {
-	json_t	*arr;
-	bool	 oom;
-};
-
+/* Collects the blobs' paths into the array payload. */
 static int
 file_cb(const char *root, const git_tree_entry *entry, void *payload)
 {
-	struct filelist *fl = payload;
-	json_t *s;
+	json_t *files = payload;
 	char *path;
 
 	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
 		return 0;
-	if (asprintf(&path, "%s%s", root, git_tree_entry_name(entry)) == -1) {
-		fl->oom = true;
-		return -1;
-	}
-	s = jstr(path);
+	path = xasprintf("%s%s", root, git_tree_entry_name(entry));
+	json_array_append_new(files, jstr(path));
 	free(path);
-	if (s == NULL || json_array_append_new(fl->arr, s) == -1) {
-		fl->oom = true;
-		return -1;
-	}
 	return 0;
 }
 
@@ -1290,11 +1269,8 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	d.limited = max != 0;
 	d.limit = max > sizeof(DIFF_NOTE) - 1 ? max - (sizeof(DIFF_NOTE) - 1) :
 	    0;
-	if (diffbuf_put(&d, "", 0) < 0)
-		goto oom;
+	diffbuf_put(&d, "", 0);
 	r = git_diff_print(diff, GIT_DIFF_FORMAT_PATCH, diff_line_cb, &d);
-	if (d.oom)
-		goto oom;
 	if (r != 0 && !d.cut) {
 		gfail(err, errlen, "printing the diff of %s/", domain);
 		goto cleanup;
@@ -1304,16 +1280,12 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 		/* Not a second cut: the note always has its room. */
 		room = max - d.len;
 		d.limited = false;
-		if (diffbuf_put(&d, DIFF_NOTE, room < sizeof(DIFF_NOTE) - 1 ?
-		    room : sizeof(DIFF_NOTE) - 1) < 0)
-			goto oom;
+		diffbuf_put(&d, DIFF_NOTE, room < sizeof(DIFF_NOTE) - 1 ?
+		    room : sizeof(DIFF_NOTE) - 1);
 	}
 	*out = d.buf;
 	d.buf = NULL;
 	rc = 0;
-	goto cleanup;
-oom:
-	fail(err, errlen, "diff of %s/: out of memory", domain);
 cleanup:
 	free(d.buf);
 	git_diff_free(diff);
@@ -1327,7 +1299,7 @@ int
 repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
     size_t errlen)
 {
-	struct filelist fl = { NULL, false };
+	json_t *files = NULL;
 	git_repository *repo = NULL;
 	git_tree_entry *de = NULL;
 	git_commit *tip = NULL;
@@ -1343,10 +1315,7 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	if (git_repository_open_ext(&repo, wtdir,
 	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return gfail(err, errlen, "opening worktree %s", wtdir);
-	if ((fl.arr = json_array()) == NULL) {
-		fail(err, errlen, "files of %s/: out of memory", domain);
-		goto cleanup;
-	}
+	files = json_array();
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_tree(&tree, tip) < 0) {
@@ -1361,21 +1330,16 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 		gfail(err, errlen, "reading %s/ of %s", domain, branch);
 		goto cleanup;
 	}
-	if (git_tree_walk(sub, GIT_TREEWALK_PRE, file_cb, &fl) < 0) {
-		if (fl.oom)
-			fail(err, errlen, "files of %s/: out of memory",
-			    domain);
-		else
-			gfail(err, errlen, "listing %s/ of %s", domain,
-			    branch);
+	if (git_tree_walk(sub, GIT_TREEWALK_PRE, file_cb, files) < 0) {
+		gfail(err, errlen, "listing %s/ of %s", domain, branch);
 		goto cleanup;
 	}
 done:
-	*out = fl.arr;
-	fl.arr = NULL;
+	*out = files;
+	files = NULL;
 	rc = 0;
 cleanup:
-	json_decref(fl.arr);
+	json_decref(files);
 	git_tree_free(sub);
 	git_tree_entry_free(de);
 	git_tree_free(tree);
@@ -1448,18 +1412,12 @@ log_entry(git_commit *c)
 	json_t *o;
 
 	git_oid_tostr(hex, sizeof(hex), git_commit_id(c));
-	if ((o = json_object()) == NULL)
-		return NULL;
-	if (json_object_set_new(o, "id", json_string(hex)) == -1 ||
-	    json_object_set_new(o, "author", jstr(a->name)) == -1 ||
-	    json_object_set_new(o, "time", json_integer(a->when.time)) == -1 ||
-	    json_object_set_new(o, "summary",
-	    jstr(summary != NULL ? summary : "")) == -1 ||
-	    json_object_set_new(o, "message",
-	    jstr(git_commit_message(c))) == -1) {
-		json_decref(o);
-		return NULL;
-	}
+	o = json_object();
+	json_object_set_new(o, "id", json_string(hex));
+	json_object_set_new(o, "author", jstr(a->name));
+	json_object_set_new(o, "time", json_integer(a->when.time));
+	json_object_set_new(o, "summary", jstr(summary != NULL ? summary : ""));
+	json_object_set_new(o, "message", jstr(git_commit_message(c)));
 	return o;
 }
 
@@ -1473,7 +1431,7 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 	git_revwalk *walk = NULL;
 	git_object *obj = NULL, *head = NULL;
 	git_commit *c = NULL;
-	json_t *arr = NULL, *e;
+	json_t *arr = NULL;
 	git_oid id;
 	int n = 0, r, rc = -1;
 
@@ -1496,8 +1454,7 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 		gfail(err, errlen, "walking %s", ref);
 		goto cleanup;
 	}
-	if ((arr = json_array()) == NULL)
-		goto oom;
+	arr = json_array();
 	while (max <= 0 || n < max) {
 		if ((r = git_revwalk_next(&id, walk)) == GIT_ITEROVER)
 			break;
@@ -1505,20 +1462,15 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 			gfail(err, errlen, "walking %s", ref);
 			goto cleanup;
 		}
-		e = log_entry(c);
+		json_array_append_new(arr, log_entry(c));
 		git_commit_free(c);
 		c = NULL;
-		if (e == NULL || json_array_append_new(arr, e) == -1)
-			goto oom;
 		n++;
 	}
 	git_error_clear();
 	*out = arr;
 	arr = NULL;
 	rc = 0;
-	goto cleanup;
-oom:
-	fail(err, errlen, "log of %s: out of memory", ref);
 cleanup:
 	json_decref(arr);
 	git_revwalk_free(walk);

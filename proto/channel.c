@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "proto/channel.h"
 
 struct write_req {
@@ -171,11 +172,7 @@ queue_rest(struct channel *ch, unsigned char *data, size_t len, size_t off)
 		channel_close(ch, "peer is not reading: send queue full");
 		return -1;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		free(data);
-		channel_close(ch, "out of memory for write");
-		return -1;
-	}
+	w = xcalloc(1, sizeof(*w));
 	w->ch = ch;
 	w->data = data;
 	w->len = len - off;

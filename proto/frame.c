@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "proto/frame.h"
 
 /* Small: every connection keeps one for its life; large frames grow it
@@ -66,11 +67,8 @@ compact(struct frame_decoder *d)
 		d->len = pending;
 	}
 	if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
-		unsigned char *nb = realloc(d->buf, FRAME_BUF_MIN);
-		if (nb != NULL) {
-			d->buf = nb;
-			d->cap = FRAME_BUF_MIN;
-		}
+		d->buf = xrealloc(d->buf, FRAME_BUF_MIN);
+		d->cap = FRAME_BUF_MIN;
 	}
 }
 
@@ -79,7 +77,6 @@ static int
 ensure_room(struct frame_decoder *d, size_t want)
 {
 	size_t need, ncap;
-	unsigned char *nb;
 
 	if (d->cap - d->len >= want)
 		return FRAME_OK;
@@ -93,10 +90,7 @@ ensure_room(struct frame_decoder *d, size_t want)
 			return FRAME_ENOMEM;
 		ncap *= 2;
 	}
-	nb = realloc(d->buf, ncap);
-	if (nb == NULL)
-		return FRAME_ENOMEM;
-	d->buf = nb;
+	d->buf = xrealloc(d->buf, ncap);
 	d->cap = ncap;
 	return FRAME_OK;
 }
@@ -171,8 +165,9 @@ parse_payload(const unsigned char *p, size_t n, json_t **out,
 	v = json_loadb((const char *)p, n,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
-		snprintf(detail, sizeof(detail), "%.150s at byte %d", jerr.text,
-		    jerr.position);
+		/* Cut on a character: the detail may be sent on in JSON. */
+		snprintf(detail, sizeof(detail), "%.*s at byte %d",
+		    (int)utf8_prefix(jerr.text, 150), jerr.text, jerr.position);
 		if (json_error_code(&jerr) == json_error_invalid_utf8)
 			return set_error(err, FRAME_EUTF8, detail);
 		return set_error(err, FRAME_EJSON, detail);
@@ -269,8 +264,7 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 		return FRAME_ENOMEM;
 	if (n > max || n > UINT32_MAX)
 		return FRAME_ETOOBIG;
-	if ((buf = malloc(FRAME_HEADER_SIZE + n)) == NULL)
-		return FRAME_ENOMEM;
+	buf = xmalloc(FRAME_HEADER_SIZE + n);
 	written = json_dumpb(msg, (char *)buf + FRAME_HEADER_SIZE, n, flags);
 	if (written != n) {
 		free(buf);

@@ -8,15 +8,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "proto/msg.h"
 
-#define F(n, t)		{ (n), (t), true }
-#define OPT(n, t)	{ (n), (t), false }
-#define END		{ NULL, 0, false }
+#define F(n, t)		{ .name = (n), .types = (t), .required = true }
+#define OPT(n, t)	{ .name = (n), .types = (t) }
+#define END		{ .name = NULL }
 
-static const struct msg_field f_none[] = { END };
+static const struct shape_field f_none[] = { END };
 
-static const struct msg_field f_hello[] = {
+static const struct shape_field f_hello[] = {
 	F("version", FT_INTEGER),
 	F("role", FT_STRING),		/* "master" or "child" */
 	OPT("domain", FT_STRING),
@@ -27,26 +28,26 @@ static const struct msg_field f_hello[] = {
 	OPT("ping_timeout", FT_INTEGER),	/* master -> child: ms */
 	END
 };
-static const struct msg_field f_ready[] = {
+static const struct shape_field f_ready[] = {
 	OPT("domain", FT_STRING),
 	END
 };
-static const struct msg_field f_pong[] = {
+static const struct shape_field f_pong[] = {
 	F("re", FT_INTEGER),
 	OPT("busy", FT_BOOL),
 	END
 };
-static const struct msg_field f_shutdown[] = {
+static const struct shape_field f_shutdown[] = {
 	OPT("reason", FT_STRING),
 	OPT("grace_ms", FT_INTEGER),
 	END
 };
-static const struct msg_field f_cancel[] = {
+static const struct shape_field f_cancel[] = {
 	OPT("task", FT_INTEGER),
 	OPT("directive", FT_INTEGER),
 	END
 };
-static const struct msg_field f_task_assign[] = {
+static const struct shape_field f_task_assign[] = {
 	F("task", FT_INTEGER),
 	F("text", FT_STRING),
 	F("domain", FT_STRING),
@@ -58,7 +59,7 @@ static const struct msg_field f_task_assign[] = {
 	OPT("role", FT_STRING),
 	END
 };
-static const struct msg_field f_directive[] = {
+static const struct shape_field f_directive[] = {
 	F("task", FT_INTEGER),
 	F("directive", FT_INTEGER),
 	F("text", FT_STRING),
@@ -66,17 +67,17 @@ static const struct msg_field f_directive[] = {
 	OPT("priority", FT_INTEGER),
 	END
 };
-static const struct msg_field f_peers[] = {
+static const struct shape_field f_peers[] = {
 	F("task", FT_INTEGER),
 	F("peers", FT_ARRAY),
 	END
 };
-static const struct msg_field f_publish[] = {
+static const struct shape_field f_publish[] = {
 	F("task", FT_INTEGER),
 	F("interface", FT_OBJECT),
 	END
 };
-static const struct msg_field f_progress[] = {
+static const struct shape_field f_progress[] = {
 	F("stage", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("directive", FT_INTEGER),
@@ -85,7 +86,7 @@ static const struct msg_field f_progress[] = {
 	OPT("usage", FT_OBJECT),
 	END
 };
-static const struct msg_field f_result[] = {
+static const struct shape_field f_result[] = {
 	F("task", FT_INTEGER),
 	F("ok", FT_BOOL),
 	OPT("directive", FT_INTEGER),
@@ -97,7 +98,7 @@ static const struct msg_field f_result[] = {
 	OPT("error", FT_OBJECT),
 	END
 };
-static const struct msg_field f_round[] = {
+static const struct shape_field f_round[] = {
 	F("task", FT_INTEGER),
 	F("directive", FT_INTEGER),
 	F("round", FT_INTEGER),
@@ -111,13 +112,13 @@ static const struct msg_field f_round[] = {
 	OPT("error", FT_OBJECT),
 	END
 };
-static const struct msg_field f_plan_request[] = {
+static const struct shape_field f_plan_request[] = {
 	F("task", FT_INTEGER),
 	F("kind", FT_STRING),		/* "plan" or "review" */
 	F("context", FT_OBJECT),
 	END
 };
-static const struct msg_field f_plan_result[] = {
+static const struct shape_field f_plan_result[] = {
 	F("task", FT_INTEGER),
 	F("kind", FT_STRING),
 	F("ok", FT_BOOL),
@@ -126,70 +127,70 @@ static const struct msg_field f_plan_result[] = {
 	OPT("error", FT_OBJECT),
 	END
 };
-static const struct msg_field f_error[] = {
+static const struct shape_field f_error[] = {
 	F("code", FT_STRING),
 	F("message", FT_STRING),
 	OPT("re", FT_INTEGER),
 	END
 };
 
-static const struct msg_field f_submit[] = {
+static const struct shape_field f_submit[] = {
 	F("text", FT_STRING),
 	OPT("domains", FT_ARRAY),
 	OPT("directives", FT_ARRAY),
 	OPT("budget", FT_OBJECT),	/* tokens, cost, rounds, time (s) */
 	END
 };
-static const struct msg_field f_task_opt[] = {
+static const struct shape_field f_task_opt[] = {
 	OPT("task", FT_INTEGER),
 	END
 };
-static const struct msg_field f_task_req[] = {
+static const struct shape_field f_task_req[] = {
 	F("task", FT_INTEGER),
 	END
 };
-static const struct msg_field f_interface[] = {
+static const struct shape_field f_interface[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("version", FT_INTEGER),
 	OPT("diff", FT_ARRAY),		/* [A, B]: what changed from A to B */
 	END
 };
-static const struct msg_field f_backup[] = {
+static const struct shape_field f_backup[] = {
 	OPT("offset", FT_INTEGER),	/* absent: take a new copy */
 	OPT("done", FT_BOOL),		/* true: the copy may go */
 	END
 };
-static const struct msg_field f_budget[] = {
+static const struct shape_field f_budget[] = {
 	F("task", FT_INTEGER),
 	F("budget", FT_OBJECT),
 	END
 };
-static const struct msg_field f_ctl_directive[] = {
+static const struct shape_field f_ctl_directive[] = {
 	F("domain", FT_STRING),
 	F("text", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("priority", FT_INTEGER),
 	END
 };
-static const struct msg_field f_spawn[] = {
+static const struct shape_field f_spawn[] = {
 	F("task", FT_INTEGER),
 	F("domain", FT_STRING),
 	OPT("prompt", FT_STRING),
 	END
 };
-static const struct msg_field f_restart[] = {
+static const struct shape_field f_restart[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
 	END
 };
-static const struct msg_field f_transcript[] = {
+static const struct shape_field f_transcript[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("last", FT_INTEGER),
 	END
 };
-static const struct msg_field f_event[] = {
+static const struct shape_field f_event[] = {
 	F("event", FT_STRING),
 	F("ts", FT_NUMBER),
 	OPT("seq", FT_INTEGER),
@@ -321,114 +322,37 @@ msg_peer_name(unsigned peer)
 	return "?";
 }
 
-static bool
-type_ok(const json_t *v, unsigned types)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:	return types & FT_STRING;
-	case JSON_INTEGER:	return types & FT_INTEGER;
-	case JSON_REAL:		return types & FT_REAL;
-	case JSON_TRUE:
-	case JSON_FALSE:	return types & FT_BOOL;
-	case JSON_OBJECT:	return types & FT_OBJECT;
-	case JSON_ARRAY:	return types & FT_ARRAY;
-	case JSON_NULL:		return types & FT_NULL;
-	}
-	return false;
-}
-
-static const char *
-types_name(unsigned types)
-{
-	switch (types) {
-	case FT_STRING:		return "a string";
-	case FT_INTEGER:	return "an integer";
-	case FT_NUMBER:		return "a number";
-	case FT_BOOL:		return "a boolean";
-	case FT_OBJECT:		return "an object";
-	case FT_ARRAY:		return "an array";
-	case FT_STRING | FT_NULL: return "a string or null";
-	}
-	return "of another type";
-}
-
-/* How many bytes of s, at most max, end on a character boundary: an
- * error that quotes a peer's string must stay valid UTF-8. */
-static int
-utf8_prefix(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return (int)n;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return (int)max;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-reject(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static int
-check_fields(const json_t *msg, const struct msg_spec *s, char *err,
-    size_t errlen)
-{
-	for (const struct msg_field *f = s->fields; f->name != NULL; f++) {
-		const json_t *v = json_object_get(msg, f->name);
-
-		if (v == NULL) {
-			if (f->required)
-				return reject(err, errlen,
-				    "%s: missing field \"%s\"", s->name,
-				    f->name);
-			continue;
-		}
-		if (!type_ok(v, f->types))
-			return reject(err, errlen,
-			    "%s: field \"%s\" must be %s", s->name, f->name,
-			    types_name(f->types));
-	}
-	return 0;
-}
-
 int
 msg_validate(const json_t *msg, enum msg_chan chan, unsigned from,
     const struct msg_spec **spec, char *err, size_t errlen)
 {
 	const json_t *type, *id;
 	const struct msg_spec *s;
+	char why[256];
 
 	if (spec != NULL)
 		*spec = NULL;
 	if (!json_is_object(msg))
-		return reject(err, errlen, "message is not an object");
+		return shape_error(err, errlen, "message is not an object");
 	type = json_object_get(msg, "type");
 	if (!json_is_string(type))
-		return reject(err, errlen, "missing string field \"type\"");
+		return shape_error(err, errlen,
+		    "missing string field \"type\"");
 	s = msg_find(chan, json_string_value(type));
 	if (s == NULL)
-		return reject(err, errlen, "unknown message type \"%.*s\"",
-		    utf8_prefix(json_string_value(type), 64),
+		return shape_error(err, errlen, "unknown message type \"%.*s\"",
+		    (int)utf8_prefix(json_string_value(type), 64),
 		    json_string_value(type));
 	if (!(s->from & from))
-		return reject(err, errlen, "%s may not be sent by a %s",
+		return shape_error(err, errlen, "%s may not be sent by a %s",
 		    s->name, msg_peer_name(from));
 	id = json_object_get(msg, "id");
 	if (!json_is_integer(id) || json_integer_value(id) < 0)
-		return reject(err, errlen,
+		return shape_error(err, errlen,
 		    "%s: \"id\" must be a non-negative integer", s->name);
-	if (check_fields(msg, s, err, errlen) != 0)
-		return -1;
+	if (shape_check(msg, &(struct shape_field){ .types = FT_OBJECT,
+	    .members = s->fields }, why, sizeof(why)) != 0)
+		return shape_error(err, errlen, "%s: %s", s->name, why);
 	if (spec != NULL)
 		*spec = s;
 	return 0;
@@ -455,18 +379,16 @@ msg_reply_verror(json_int_t re, const char *code, const char *fmt,
     va_list ap)
 {
 	char text[512];
+	int n;
 
-	json_t *r;
-
-	vsnprintf(text, sizeof(text), fmt, ap);
-	r = json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
-	    "error", "code", code, "message", text);
 	/* Never leave a request unanswered for want of valid UTF-8. */
-	if (r == NULL)
-		r = json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
-		    "error", "code", code, "message",
-		    "(the error text was not valid UTF-8)");
-	return r;
+	if ((n = vsnprintf(text, sizeof(text), fmt, ap)) < 0)
+		text[0] = '\0';
+	else if ((size_t)n >= sizeof(text))
+		utf8_cut(text);
+	utf8_scrub(text, strlen(text));
+	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "re", re, "ok", 0,
+	    "error", "code", code, "message", text);
 }
 
 json_t *

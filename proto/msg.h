@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "common/shape.h"
+
 #define PROTO_VERSION 1
 
 enum msg_chan {
@@ -72,31 +74,12 @@ enum msg_type {
 	MSG_TYPE_COUNT
 };
 
-/* Field type bits. */
-enum msg_ftype {
-	FT_STRING = 1 << 0,
-	FT_INTEGER = 1 << 1,
-	FT_REAL = 1 << 2,
-	FT_BOOL = 1 << 3,
-	FT_OBJECT = 1 << 4,
-	FT_ARRAY = 1 << 5,
-	FT_NULL = 1 << 6,
-	FT_NUMBER = FT_INTEGER | FT_REAL,
-	FT_ANY = 0x7f,
-};
-
-struct msg_field {
-	const char *name;
-	unsigned types;		/* enum msg_ftype bits */
-	bool required;
-};
-
 struct msg_spec {
 	enum msg_type type;
 	enum msg_chan chan;
 	const char *name;	/* the "type" string on the wire */
 	unsigned from;		/* enum msg_peer bits */
-	const struct msg_field *fields;	/* NULL-name terminated */
+	const struct shape_field *fields;	/* members, NULL-name ended */
 	const char *summary;
 };
 
@@ -120,9 +103,10 @@ const char *msg_peer_name(unsigned peer);
 /*
  * Check a decoded message against the catalogue: "type" known on this
  * channel, sender allowed, "id" a non-negative integer, required fields
- * present, every known field of the right type.  Unknown extra fields are
- * allowed so that newer peers can add them.  On failure returns -1 with a
- * one-line reason in err; on success stores the spec.
+ * present, every known field of the right type (common/shape.h).  Unknown
+ * extra fields are allowed so that newer peers can add them.  On failure
+ * returns -1 with a one-line reason in err ("task.assign: text: missing");
+ * on success stores the spec.
  */
 int msg_validate(const json_t *msg, enum msg_chan, unsigned from,
     const struct msg_spec **spec, char *err, size_t errlen);

@@ -34,6 +34,7 @@
 
 #include "proto/handshake.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "proto/channel.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -656,6 +657,7 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	char ident[64];
 
+	util_init();
 	if (child_args_parse(argc, argv, "masterd-child", &r.args) != 0)
 		return CHILD_EXIT_NORESTART;
 	snprintf(ident, sizeof(ident), "masterd-child/%s", r.args.domain);

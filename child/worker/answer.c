@@ -19,6 +19,8 @@
 #include "child/worker/answer.h"
 #include "common/iface.h"
 #include "child/worker/path.h"
+#include "common/shape.h"
+#include "common/util.h"
 
 #define MAX_FILES	200
 #define MAX_CONTENT	(1024 * 1024)
@@ -29,148 +31,57 @@
 #define MAX_FEEDBACK	8192
 #define MAX_RESCANS	16	/* restarts after an unclosed '{' */
 
-static const char *const answer_fields[] = {
-	"summary", "files", "interface", "checks", NULL
+/* ------------------------------------------------------------ shapes */
+
+/* Closed objects whose null members are absent: structured output modes
+ * send null for "none". */
+#define CLOSED_NULLS	(SHAPE_CLOSED | SHAPE_NULL_ABSENT)
+#define END		{ .name = NULL }
+
+static const struct shape_field file_fields[] = {
+	{ .name = "path", .types = FT_STRING, .required = true },
+	{ .name = "content", .types = FT_STRING, .max_len = MAX_CONTENT,
+	    .over = " per file" },
+	{ .name = "delete", .types = FT_BOOL },
+	END
 };
-static const char *const file_fields[] = {
-	"path", "content", "delete", NULL
+static const struct shape_field file_entry = {
+	.types = FT_OBJECT, .flags = CLOSED_NULLS, .members = file_fields,
+	.what = "an object {\"path\", \"content\"} or {\"path\", "
+	    "\"delete\": true}"
 };
-static const char *const verdict_fields[] = {
-	"complete", "feedback", NULL
+static const struct shape_field check_entry = {
+	.types = FT_STRING, .min_len = 1, .max_len = MAX_CHECK
+};
+static const struct shape_field answer_fields[] = {
+	{ .name = "summary", .types = FT_STRING, .required = true,
+	    .min_len = 1, .max_len = MAX_SUMMARY,
+	    .when_missing = "(say what changed and why)" },
+	{ .name = "files", .types = FT_ARRAY, .max_items = MAX_FILES,
+	    .over = "; split the work over several answers",
+	    .items = &file_entry },
+	/* Its own rules are iface_validate's. */
+	{ .name = "interface", .types = FT_OBJECT,
+	    .what = "an object (the interface document)" },
+	{ .name = "checks", .types = FT_ARRAY, .max_items = MAX_CHECKS,
+	    .items = &check_entry },
+	END
+};
+static const struct shape_field answer_shape = {
+	.types = FT_OBJECT, .flags = CLOSED_NULLS, .members = answer_fields
+};
+static const struct shape_field verdict_fields[] = {
+	{ .name = "complete", .types = FT_BOOL, .required = true,
+	    .when_missing = "(true or false)" },
+	{ .name = "feedback", .types = FT_STRING, .max_len = MAX_FEEDBACK },
+	END
+};
+static const struct shape_field verdict_shape = {
+	.types = FT_OBJECT, .flags = CLOSED_NULLS,
+	.members = verdict_fields
 };
 
-/* ------------------------------------------------------------ errors */
-
-/* Bytes that continue a sequence after lead byte c; 0 for ASCII, -1
- * for a byte that cannot start one (a stray continuation, an overlong
- * C0/C1, or beyond U+10FFFF). */
-static int
-utf8_follow(unsigned char c)
-{
-	if (c < 0x80)
-		return 0;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 1;
-	if (c >= 0xe0 && c <= 0xef)
-		return 2;
-	if (c >= 0xf0 && c <= 0xf4)
-		return 3;
-	return -1;
-}
-
-/* Replace every byte that is not part of a UTF-8 sequence with '?':
- * parser messages quote input, a message cut short may end inside a
- * character, and the message is sent on as JSON. */
-static void
-utf8_clean(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	int need, i;
-
-	while (*p != '\0') {
-		if ((need = utf8_follow(*p)) == 0) {
-			p++;
-			continue;
-		}
-		for (i = 1; need > 0 && i <= need; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				break;
-		if (need < 0 || i <= need) {
-			*p++ = '?';
-			continue;
-		}
-		p += need + 1;
-	}
-}
-
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-	utf8_clean(err);
-	return -1;
-}
-
-static bool
-in_list(const char *s, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-/* Optional members: null counts as absent, as structured output modes
- * send it for "none". */
-static const json_t *
-member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	return json_is_null(v) ? NULL : v;
-}
-
-/* Is key a plain word, to show bare in a path? */
-static bool
-plain_key(const char *key)
-{
-	size_t n = strlen(key);
-
-	return n > 0 && n <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
-}
-
-/* The first member of obj not in known; expected lists them. */
-static int
-check_fields(const json_t *obj, const char *path, const char *const *known,
-    const char *expected, char *err, size_t errlen)
-{
-	const char *key, *dot = *path ? "." : "";
-	json_t *val;
-
-	json_object_foreach((json_t *)obj, key, val) {
-		if (in_list(key, known))
-			continue;
-		if (plain_key(key))
-			return bad(err, errlen, "%s%s%s: unknown field "
-			    "(expected %s)", path, dot, key, expected);
-		return bad(err, errlen, "%s%s\"%.64s\": unknown field "
-		    "(expected %s)", path, dot, key, expected);
-	}
-	return 0;
-}
-
-static const char *
-type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
+#undef END
 
 /* ------------------------------------------------------------ extraction */
 
@@ -231,21 +142,14 @@ struct fences {
 	size_t n, cap;
 };
 
-static int
+static void
 fences_add(struct fences *fs, const char *body, size_t len, int line)
 {
-	struct fence *v;
-	size_t cap;
-
 	if (fs->n == fs->cap) {
-		cap = fs->cap ? fs->cap * 2 : 8;
-		if ((v = reallocarray(fs->v, cap, sizeof(*v))) == NULL)
-			return -1;
-		fs->v = v;
-		fs->cap = cap;
+		fs->cap = fs->cap ? fs->cap * 2 : 8;
+		fs->v = xreallocarray(fs->v, fs->cap, sizeof(*fs->v));
 	}
 	fs->v[fs->n++] = (struct fence){ body, len, line };
-	return 0;
 }
 
 /* Count the backticks that open a fence line, after indentation. */
@@ -314,7 +218,7 @@ next_line(const char *eol)
  * backtick — strings cannot hold raw newlines — so file contents with
  * fences of their own do not end the block.
  */
-static int
+static void
 find_fences(const char *text, struct fences *fs)
 {
 	const char *line = text, *eol, *after, *body, *open;
@@ -337,13 +241,12 @@ find_fences(const char *text, struct fences *fs)
 			if (is_closing(line, eol, ticks))
 				break;
 		}
-		if (want && fences_add(fs, body, (size_t)(line - body),
-		    line_at(&l, open)) == -1)
-			return -1;
+		if (want)
+			fences_add(fs, body, (size_t)(line - body),
+			    line_at(&l, open));
 		if (*line != '\0')
 			line = next_line(end_of_line(line));
 	}
-	return 0;
 }
 
 /* The last fenced block that parses as an object. */
@@ -355,10 +258,7 @@ from_fences(struct why *w, const char *text)
 	char where[80];
 	size_t i;
 
-	if (find_fences(text, &fs) == -1) {
-		free(fs.v);
-		return NULL;
-	}
+	find_fences(text, &fs);
 	for (i = fs.n; i-- > 0;) {
 		snprintf(where, sizeof(where), "the fenced block at line %d "
 		    "does not parse: ", fs.v[i].line);
@@ -448,8 +348,8 @@ extract(const char *text, const char *what, char *err, size_t errlen)
 	json_t *j;
 
 	if (text == NULL || *(p = text + strspn(text, " \t\r\n")) == '\0') {
-		bad(err, errlen, "the %s is empty: no JSON object found in "
-		    "the text", what);
+		shape_error(err, errlen, "the %s is empty: no JSON object "
+		    "found in the text", what);
 		return NULL;
 	}
 	/* Text that does not start like JSON cannot be JSON as a whole. */
@@ -460,10 +360,11 @@ extract(const char *text, const char *what, char *err, size_t errlen)
 	    (j = from_spans(&w, text)) != NULL)
 		return j;
 	if (w.rank > 0)
-		bad(err, errlen, "the %s is not JSON: %s", what, w.text);
+		shape_error(err, errlen, "the %s is not JSON: %s", what,
+		    w.text);
 	else
-		bad(err, errlen, "the %s is not JSON: no JSON object found "
-		    "in the text", what);
+		shape_error(err, errlen, "the %s is not JSON: no JSON object "
+		    "found in the text", what);
 	return NULL;
 }
 
@@ -476,86 +377,46 @@ answer_extract_json(const char *text, const char *what, char *err,
 
 /* ------------------------------------------------------------ answers */
 
-static int
-check_summary(const json_t *s, char *err, size_t errlen)
-{
-	if (s == NULL)
-		return bad(err, errlen, "summary: missing (say what changed "
-		    "and why)");
-	if (!json_is_string(s))
-		return bad(err, errlen, "summary: must be a string, not %s",
-		    type_name(s));
-	if (json_string_length(s) == 0)
-		return bad(err, errlen, "summary: empty");
-	if (json_string_length(s) > MAX_SUMMARY)
-		return bad(err, errlen, "summary: %zu bytes, at most %d",
-		    json_string_length(s), MAX_SUMMARY);
-	return 0;
-}
-
 /*
- * One files[] entry into *af (path normalised, content copied); *total
- * counts the bytes of content so far.
+ * One files[] entry, already shaped, into *af (path normalised, content
+ * copied); *total counts the bytes of content so far.
  */
 static int
 parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
     char *err, size_t errlen)
 {
-	const json_t *path, *content, *del;
-	char p[32], norm[PATH_MAX];
+	const json_t *path = json_object_get(e, "path");
+	const json_t *content = shape_member(e, "content");
+	const json_t *del = shape_member(e, "delete");
+	char norm[PATH_MAX];
 	const char *why;
 	size_t len;
 
-	snprintf(p, sizeof(p), "files[%zu]", i);
-	if (!json_is_object(e))
-		return bad(err, errlen, "%s: must be an object "
-		    "{\"path\", \"content\"} or {\"path\", \"delete\": true}, "
-		    "not %s", p, type_name(e));
-	if (check_fields(e, p, file_fields, "path, content, delete", err,
-	    errlen) == -1)
-		return -1;
-	if ((path = member(e, "path")) == NULL)
-		return bad(err, errlen, "%s.path: missing", p);
-	if (!json_is_string(path))
-		return bad(err, errlen, "%s.path: must be a string, not %s", p,
-		    type_name(path));
 	if (strlen(json_string_value(path)) != json_string_length(path))
-		return bad(err, errlen, "%s.path: control character in path",
-		    p);
+		return shape_error(err, errlen, "files[%zu].path: control "
+		    "character in path", i);
 	if (path_normalise(json_string_value(path), PATH_DENY_GIT, norm,
 	    sizeof(norm), &why) != 0)
-		return bad(err, errlen, "%s.path: %s", p, why);
-	content = member(e, "content");
-	del = member(e, "delete");
-	if (del != NULL && !json_is_boolean(del))
-		return bad(err, errlen, "%s.delete: must be true or false, "
-		    "not %s", p, type_name(del));
+		return shape_error(err, errlen, "files[%zu].path: %s", i, why);
 	if (json_is_false(del))
 		del = NULL;
 	if (content != NULL && del != NULL)
-		return bad(err, errlen, "%s: give either \"content\" or "
-		    "\"delete\": true, not both", p);
+		return shape_error(err, errlen, "files[%zu]: give either "
+		    "\"content\" or \"delete\": true, not both", i);
 	if (content == NULL && del == NULL)
-		return bad(err, errlen, "%s: missing \"content\" (the whole "
-		    "new file) or \"delete\": true", p);
-	if (content != NULL && !json_is_string(content))
-		return bad(err, errlen, "%s.content: must be a string, not %s",
-		    p, type_name(content));
-	if ((af->path = strdup(norm)) == NULL)
-		return bad(err, errlen, "out of memory");
+		return shape_error(err, errlen, "files[%zu]: missing "
+		    "\"content\" (the whole new file) or \"delete\": true", i);
+	af->path = xstrdup(norm);
 	if (del != NULL) {
 		af->delete = true;
 		return 0;
 	}
-	if ((len = json_string_length(content)) > MAX_CONTENT)
-		return bad(err, errlen, "%s.content: %zu bytes, at most %d "
-		    "per file", p, len, MAX_CONTENT);
+	len = json_string_length(content);
 	if ((*total += len) > MAX_TOTAL)
-		return bad(err, errlen, "%s.content: the files' contents "
-		    "exceed %d bytes in all; split the work over several "
-		    "answers", p, MAX_TOTAL);
-	if ((af->content = malloc(len + 1)) == NULL)
-		return bad(err, errlen, "out of memory");
+		return shape_error(err, errlen, "files[%zu].content: the "
+		    "files' contents exceed %d bytes in all; split the work "
+		    "over several answers", i, MAX_TOTAL);
+	af->content = xmalloc(len + 1);
 	memcpy(af->content, json_string_value(content), len);
 	af->content[len] = '\0';
 	af->len = len;
@@ -583,15 +444,16 @@ check_paths(const struct answer *a, char *err, size_t errlen)
 		for (size_t i = 0; i < j; i++) {
 			x = &a->files[i];
 			if (strcmp(x->path, y->path) == 0)
-				return bad(err, errlen, "files[%zu].path: "
-				    "\"%s\" appears twice (also files[%zu])",
-				    j, y->path, i);
+				return shape_error(err, errlen, "files[%zu]."
+				    "path: \"%s\" appears twice (also "
+				    "files[%zu])", j, y->path, i);
 			if ((is_parent(x->path, y->path) && !x->delete) ||
 			    (is_parent(y->path, x->path) && !y->delete))
-				return bad(err, errlen, "files[%zu].path: "
-				    "\"%s\" and files[%zu] \"%s\" cannot both "
-				    "exist: one is a file, the other needs it "
-				    "as a directory", j, y->path, i, x->path);
+				return shape_error(err, errlen, "files[%zu]."
+				    "path: \"%s\" and files[%zu] \"%s\" cannot "
+				    "both exist: one is a file, the other "
+				    "needs it as a directory", j, y->path, i,
+				    x->path);
 		}
 	}
 	return 0;
@@ -603,20 +465,9 @@ parse_files(const json_t *files, struct answer *a, char *err, size_t errlen)
 	const json_t *e;
 	size_t i, total = 0;
 
-	if (files == NULL)
-		return 0;
-	if (!json_is_array(files))
-		return bad(err, errlen, "files: must be an array, not %s",
-		    type_name(files));
-	if (json_array_size(files) > MAX_FILES)
-		return bad(err, errlen, "files: %zu entries, at most %d; split "
-		    "the work over several answers", json_array_size(files),
-		    MAX_FILES);
 	if (json_array_size(files) == 0)
 		return 0;
-	a->files = calloc(json_array_size(files), sizeof(*a->files));
-	if (a->files == NULL)
-		return bad(err, errlen, "out of memory");
+	a->files = xcalloc(json_array_size(files), sizeof(*a->files));
 	json_array_foreach(files, i, e) {
 		/* Counted first, so that answer_free sees a partial entry. */
 		a->nfiles++;
@@ -634,14 +485,11 @@ parse_interface(const json_t *doc, const char *domain, struct answer *a,
 
 	if (doc == NULL)
 		return 0;
-	if (!json_is_object(doc))
-		return bad(err, errlen, "interface: must be an object (the "
-		    "interface document), not %s", type_name(doc));
 	if (iface_validate(doc, domain, why, sizeof(why)) == -1) {
 		/* iface errors name paths inside the document. */
 		if (strncmp(why, "interface:", 10) == 0)
-			return bad(err, errlen, "%s", why);
-		return bad(err, errlen, "interface.%s", why);
+			return shape_error(err, errlen, "%s", why);
+		return shape_error(err, errlen, "interface.%s", why);
 	}
 	a->interface = json_incref((json_t *)doc);
 	return 0;
@@ -656,37 +504,18 @@ parse_checks(const json_t *checks, struct answer *a, char *err,
 	const char *s;
 	size_t i, len;
 
-	if (checks == NULL)
-		return 0;
-	if (!json_is_array(checks))
-		return bad(err, errlen, "checks: must be an array of "
-		    "strings, not %s", type_name(checks));
-	if (json_array_size(checks) > MAX_CHECKS)
-		return bad(err, errlen, "checks: %zu entries, at most %d",
-		    json_array_size(checks), MAX_CHECKS);
 	if (json_array_size(checks) == 0)
 		return 0;
-	if ((a->checks = calloc(json_array_size(checks),
-	    sizeof(*a->checks))) == NULL)
-		return bad(err, errlen, "out of memory");
+	a->checks = xcalloc(json_array_size(checks), sizeof(*a->checks));
 	json_array_foreach(checks, i, c) {
-		if (!json_is_string(c))
-			return bad(err, errlen, "checks[%zu]: must be a "
-			    "string, not %s", i, type_name(c));
 		s = json_string_value(c);
-		if ((len = json_string_length(c)) == 0)
-			return bad(err, errlen, "checks[%zu]: empty", i);
-		if (len > MAX_CHECK)
-			return bad(err, errlen, "checks[%zu]: %zu bytes, at "
-			    "most %d", i, len, MAX_CHECK);
+		len = json_string_length(c);
 		for (size_t k = 0; k < len; k++)
 			if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
-				return bad(err, errlen, "checks[%zu]: control "
-				    "character (a check is one command line)",
-				    i);
-		if ((a->checks[a->nchecks] = strdup(s)) == NULL)
-			return bad(err, errlen, "out of memory");
-		a->nchecks++;
+				return shape_error(err, errlen, "checks[%zu]: "
+				    "control character (a check is one command "
+				    "line)", i);
+		a->checks[a->nchecks++] = xstrdup(s);
 	}
 	return 0;
 }
@@ -695,23 +524,16 @@ static int
 validate_answer(const json_t *j, const char *domain, struct answer *a,
     char *err, size_t errlen)
 {
-	const json_t *s;
-
 	if (!json_is_object(j))
-		return bad(err, errlen, "the answer must be a JSON object, not "
-		    "%s", type_name(j));
-	if (check_fields(j, "", answer_fields, "summary, files, interface, "
-	    "checks", err, errlen) == -1)
+		return shape_error(err, errlen, "the answer must be a JSON "
+		    "object, not %s", shape_type_of(j));
+	if (shape_check(j, &answer_shape, err, errlen) == -1)
 		return -1;
-	s = member(j, "summary");
-	if (check_summary(s, err, errlen) == -1)
-		return -1;
-	if ((a->summary = strdup(json_string_value(s))) == NULL)
-		return bad(err, errlen, "out of memory");
-	if (parse_files(member(j, "files"), a, err, errlen) == -1 ||
-	    parse_interface(member(j, "interface"), domain, a, err,
+	a->summary = xstrdup(json_string_value(json_object_get(j, "summary")));
+	if (parse_files(shape_member(j, "files"), a, err, errlen) == -1 ||
+	    parse_interface(shape_member(j, "interface"), domain, a, err,
 	    errlen) == -1 ||
-	    parse_checks(member(j, "checks"), a, err, errlen) == -1)
+	    parse_checks(shape_member(j, "checks"), a, err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -758,30 +580,16 @@ static int
 validate_verdict(const json_t *j, bool *complete, char **feedback,
     char *err, size_t errlen)
 {
-	const json_t *c, *f;
+	const json_t *f;
 
 	if (!json_is_object(j))
-		return bad(err, errlen, "the verdict must be a JSON object, "
-		    "not %s", type_name(j));
-	if (check_fields(j, "", verdict_fields, "complete, feedback", err,
-	    errlen) == -1)
+		return shape_error(err, errlen, "the verdict must be a JSON "
+		    "object, not %s", shape_type_of(j));
+	if (shape_check(j, &verdict_shape, err, errlen) == -1)
 		return -1;
-	if ((c = member(j, "complete")) == NULL)
-		return bad(err, errlen, "complete: missing (true or false)");
-	if (!json_is_boolean(c))
-		return bad(err, errlen, "complete: must be true or false, "
-		    "not %s", type_name(c));
-	if ((f = member(j, "feedback")) != NULL) {
-		if (!json_is_string(f))
-			return bad(err, errlen, "feedback: must be a string, "
-			    "not %s", type_name(f));
-		if (json_string_length(f) > MAX_FEEDBACK)
-			return bad(err, errlen, "feedback: %zu bytes, at most "
-			    "%d", json_string_length(f), MAX_FEEDBACK);
-		if ((*feedback = strdup(json_string_value(f))) == NULL)
-			return bad(err, errlen, "out of memory");
-	}
-	*complete = json_is_true(c);
+	if ((f = shape_member(j, "feedback")) != NULL)
+		*feedback = xstrdup(json_string_value(f));
+	*complete = json_is_true(json_object_get(j, "complete"));
 	return 0;
 }
 
@@ -876,26 +684,17 @@ static const char verdict_schema_text[] =
 static json_t *
 entry_schema(bool consumes)
 {
-	json_t *s = json_loads(entry_schema_text, 0, NULL), *en, *req;
-	size_t i;
+	json_t *s = json_loads(entry_schema_text, 0, NULL), *en;
 
-	if (s == NULL)
-		return NULL;
 	en = json_object_get(json_object_get(json_object_get(s, "properties"),
 	    "kind"), "enum");
-	for (i = 0; iface_kinds[i] != NULL; i++)
-		if (json_array_append_new(en,
-		    json_string(iface_kinds[i])) == -1)
-			goto fail;
+	for (size_t i = 0; iface_kinds[i] != NULL; i++)
+		json_array_append_new(en, json_string(iface_kinds[i]));
 	if (!consumes) {
 		json_object_del(json_object_get(s, "properties"), "from");
-		req = json_object_get(s, "required");
-		json_array_remove(req, 2);
+		json_array_remove(json_object_get(s, "required"), 2);
 	}
 	return s;
-fail:
-	json_decref(s);
-	return NULL;
 }
 
 json_t *
@@ -903,18 +702,13 @@ answer_schema(void)
 {
 	json_t *s = json_loads(answer_schema_text, 0, NULL), *iface;
 
-	if (s == NULL)
-		return NULL;
 	iface = json_array_get(json_object_get(json_object_get(
 	    json_object_get(s, "properties"), "interface"), "anyOf"), 1);
 	iface = json_object_get(iface, "properties");
-	if (json_object_set_new(json_object_get(iface, "provides"), "items",
-	    entry_schema(false)) == -1 ||
-	    json_object_set_new(json_object_get(iface, "consumes"), "items",
-	    entry_schema(true)) == -1) {
-		json_decref(s);
-		return NULL;
-	}
+	json_object_set_new(json_object_get(iface, "provides"), "items",
+	    entry_schema(false));
+	json_object_set_new(json_object_get(iface, "consumes"), "items",
+	    entry_schema(true));
 	return s;
 }
 

@@ -29,6 +29,7 @@
 #include "common/llm/llm.h"
 #include "common/log.h"
 #include "common/repo.h"
+#include "common/util.h"
 #include "proto/msg.h"
 
 
@@ -268,6 +269,7 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	char ident[64];
 
+	util_init();
 	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
 		return checkexec_main(argc, argv);
 	if (child_args_parse(argc, argv, "masterd-worker", &a) != 0)

@@ -16,6 +16,8 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/shape.h"
+#include "common/util.h"
 #include "proto/msg.h"
 
 #define PLAN_DOMAINS_MAX 16
@@ -30,89 +32,85 @@ struct plan_job {
 
 static void plan_ask(struct plan_job *, const char *text);
 
+/* ------------------------------------------------------------ shapes */
+
+#define END	{ .name = NULL }
+
+static const struct shape_field a_string = { .types = FT_STRING };
+static const struct shape_field domain_fields[] = {
+	{ .name = "name", .types = FT_STRING, .required = true },
+	{ .name = "prompt", .types = FT_STRING },
+	{ .name = "checks", .types = FT_ARRAY, .max_items = 20,
+	    .items = &a_string },
+	{ .name = "depends", .types = FT_ARRAY, .max_items = PLAN_DOMAINS_MAX,
+	    .items = &a_string },
+	END
+};
+static const struct shape_field a_domain = {
+	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = domain_fields
+};
+static const struct shape_field plan_fields[] = {
+	{ .name = "domains", .types = FT_ARRAY, .required = true,
+	    .min_items = 1, .max_items = PLAN_DOMAINS_MAX, .items = &a_domain },
+	END
+};
+static const struct shape_field plan_shape = {
+	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = plan_fields
+};
+static const struct shape_field directive_fields[] = {
+	{ .name = "domain", .types = FT_STRING, .required = true },
+	{ .name = "text", .types = FT_STRING, .required = true, .min_len = 1 },
+	END
+};
+static const struct shape_field a_directive = {
+	.types = FT_OBJECT, .members = directive_fields
+};
+static const struct shape_field review_fields[] = {
+	{ .name = "done", .types = FT_BOOL, .required = true,
+	    .when_missing = "(true or false)" },
+	{ .name = "directives", .types = FT_ARRAY,
+	    .max_items = REVIEW_DIRECTIVES_MAX, .items = &a_directive },
+	{ .name = "domains", .types = FT_ARRAY, .max_items = PLAN_DOMAINS_MAX,
+	    .items = &a_domain },
+	END
+};
+static const struct shape_field review_shape = {
+	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = review_fields
+};
+
+#undef END
+
+/* The domains' names, once their shape is right. */
 static int
-bad(char *err, size_t len, const char *what, size_t i, const char *why)
-{
-	snprintf(err, len, "%s[%zu]: %s", what, i, why);
-	return -1;
-}
-
-static bool
-string_list(const json_t *v, size_t max)
-{
-	const json_t *s;
-	size_t i;
-
-	if (v == NULL || json_is_null(v))
-		return true;
-	if (!json_is_array(v) || json_array_size(v) > max)
-		return false;
-	json_array_foreach(v, i, s) {
-		if (!json_is_string(s))
-			return false;
-	}
-	return true;
-}
-
-static int
-check_domains(const json_t *list, size_t min, char *err, size_t len)
+check_names(const json_t *list, char *err, size_t len)
 {
 	const json_t *d;
+	const char *name;
 	size_t i;
 
-	if (list == NULL && min == 0)
-		return 0;
-	if (!json_is_array(list) || json_array_size(list) < min ||
-	    json_array_size(list) > PLAN_DOMAINS_MAX) {
-		snprintf(err, len, "\"domains\" must be an array of %zu to %d "
-		    "domains", min, PLAN_DOMAINS_MAX);
-		return -1;
-	}
 	json_array_foreach(list, i, d) {
-		const char *name = json_string_value(json_object_get(d, "name"));
-
-		if (!json_is_object(d))
-			return bad(err, len, "domains", i, "not an object");
+		name = json_string_value(json_object_get(d, "name"));
 		if (!conf_domain_name_ok(name) || strcmp(name, "planner") == 0)
-			return bad(err, len, "domains", i, "\"name\" must be "
-			    "1-32 of a-z 0-9 - _, starting with a letter, and "
-			    "not \"planner\"");
-		if (!string_list(json_object_get(d, "checks"), 20) ||
-		    !string_list(json_object_get(d, "depends"), PLAN_DOMAINS_MAX))
-			return bad(err, len, "domains", i, "\"checks\" and "
-			    "\"depends\" must be arrays of strings");
-		if (json_object_get(d, "prompt") != NULL &&
-		    !json_is_string(json_object_get(d, "prompt")))
-			return bad(err, len, "domains", i, "\"prompt\" must be "
-			    "a string");
+			return shape_error(err, len, "domains[%zu].name: must "
+			    "be 1-32 of a-z 0-9 - _, starting with a letter, "
+			    "and not \"planner\"", i);
 	}
 	return 0;
 }
 
+/* A plan or a review from the model: 0, or -1 with what to mend. */
 static int
-check_review(const json_t *r, char *err, size_t len)
+check_plan(const json_t *plan, const char *kind, char *err, size_t len)
 {
-	const json_t *list = json_object_get(r, "directives"), *d;
-	size_t i;
+	bool is_plan = strcmp(kind, "plan") == 0;
 
-	if (!json_is_boolean(json_object_get(r, "done"))) {
-		snprintf(err, len, "\"done\" must be true or false");
+	if (!json_is_object(plan))
+		return shape_error(err, len, "the %s must be a JSON object, "
+		    "not %s", kind, shape_type_of(plan));
+	if (shape_check(plan, is_plan ? &plan_shape : &review_shape, err,
+	    len) == -1)
 		return -1;
-	}
-	if (list != NULL && (!json_is_array(list) ||
-	    json_array_size(list) > REVIEW_DIRECTIVES_MAX)) {
-		snprintf(err, len, "\"directives\" must be an array of at most "
-		    "%d directives", REVIEW_DIRECTIVES_MAX);
-		return -1;
-	}
-	json_array_foreach(list, i, d) {
-		if (!json_is_string(json_object_get(d, "domain")) ||
-		    !json_is_string(json_object_get(d, "text")) ||
-		    json_string_length(json_object_get(d, "text")) == 0)
-			return bad(err, len, "directives", i, "needs a "
-			    "\"domain\" and a non-empty \"text\"");
-	}
-	return check_domains(json_object_get(r, "domains"), 0, err, len);
+	return check_names(json_object_get(plan, "domains"), err, len);
 }
 
 static void
@@ -147,7 +145,6 @@ on_plan(const struct llm_result *r, void *arg)
 	struct plan_job *j = arg;
 	char err[400], *text;
 	json_t *plan;
-	int rc;
 
 	llm_usage_add(&j->usage, &r->usage);
 	if (!r->ok) {
@@ -156,10 +153,7 @@ on_plan(const struct llm_result *r, void *arg)
 	}
 	if ((plan = answer_extract_json(r->text, j->kind, err,
 	    sizeof(err))) != NULL) {
-		rc = strcmp(j->kind, "plan") == 0 ?
-		    check_domains(json_object_get(plan, "domains"), 1, err,
-		    sizeof(err)) : check_review(plan, err, sizeof(err));
-		if (rc == 0) {
+		if (check_plan(plan, j->kind, err, sizeof(err)) == 0) {
 			plan_finish(j, plan, NULL);
 			return;
 		}
@@ -169,12 +163,8 @@ on_plan(const struct llm_result *r, void *arg)
 		plan_finish(j, NULL, err);
 		return;
 	}
-	if (asprintf(&text, "Your answer could not be used: %s\n\nAnswer "
-	    "again with exactly one JSON object as your instructions "
-	    "describe.", err) < 0) {
-		plan_finish(j, NULL, "out of memory");
-		return;
-	}
+	text = xasprintf("Your answer could not be used: %s\n\nAnswer again "
+	    "with exactly one JSON object as your instructions describe.", err);
 	plan_ask(j, text);
 	free(text);
 }
@@ -208,10 +198,11 @@ plan_request(struct worker *cx, const json_t *msg)
 	struct plan_job *j;
 	char err[512], *turn;
 
-	if (cx->planning != NULL || (j = calloc(1, sizeof(*j))) == NULL)
+	if (cx->planning != NULL)
 		return;
+	j = xcalloc(1, sizeof(*j));
 	j->cx = cx;
-	j->kind = strdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
+	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
 	cx->planning = j;
 	if (ensure_planner_session(cx, err, sizeof(err)) != 0) {
 		plan_finish(j, NULL, err);

@@ -21,11 +21,8 @@ static json_t *
 anthropic_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *msgs;
+	json_t *body = json_object(), *msgs = json_array();
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	msgs = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	json_object_set_new(body, "max_tokens", json_integer(c->max_tokens));
 	if (s->system != NULL)
@@ -85,15 +82,15 @@ anthropic_whole(struct llm_parse *p, json_t *root)
 	json_t *block;
 
 	json_array_foreach(json_object_get(root, "content"), i, block) {
-		const char *type = llm_json_str(block, "type");
-		const char *text = llm_json_str(block, "text");
+		const char *type = jget_str(block, "type");
+		const char *text = jget_str(block, "text");
 
 		if (type != NULL && strcmp(type, "text") == 0 && text != NULL)
 			llm_parse_text(p, text, strlen(text));
 	}
-	if (llm_json_str(root, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(root, "id"));
-	anthropic_stop(p, llm_json_str(root, "stop_reason"));
+	if (jget_str(root, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(root, "id"));
+	anthropic_stop(p, jget_str(root, "stop_reason"));
 	anthropic_usage(p, json_object_get(root, "usage"));
 	p->usage.calls = 1;
 	p->done = true;
@@ -103,7 +100,7 @@ static void
 anthropic_event(struct llm_parse *p, const char *evtype, const char *raw,
     json_t *data)
 {
-	const char *type = llm_json_str(data, "type");
+	const char *type = jget_str(data, "type");
 	const char *dt, *text;
 	json_t *msg, *delta;
 
@@ -114,18 +111,18 @@ anthropic_event(struct llm_parse *p, const char *evtype, const char *raw,
 		return;
 	if (strcmp(type, "content_block_delta") == 0) {
 		delta = json_object_get(data, "delta");
-		dt = llm_json_str(delta, "type");
-		text = llm_json_str(delta, "text");
+		dt = jget_str(delta, "type");
+		text = jget_str(delta, "text");
 		if (dt != NULL && strcmp(dt, "text_delta") == 0 &&
 		    text != NULL)
 			llm_parse_text(p, text, strlen(text));
 	} else if (strcmp(type, "message_start") == 0) {
 		msg = json_object_get(data, "message");
-		if (llm_json_str(msg, "id") != NULL)
-			llm_parse_set(&p->id, llm_json_str(msg, "id"));
+		if (jget_str(msg, "id") != NULL)
+			llm_parse_set(&p->id, jget_str(msg, "id"));
 		anthropic_usage(p, json_object_get(msg, "usage"));
 	} else if (strcmp(type, "message_delta") == 0) {
-		anthropic_stop(p, llm_json_str(json_object_get(data, "delta"),
+		anthropic_stop(p, jget_str(json_object_get(data, "delta"),
 		    "stop_reason"));
 		anthropic_usage(p, json_object_get(data, "usage"));
 	} else if (strcmp(type, "message_stop") == 0) {

@@ -17,11 +17,8 @@ static json_t *
 chat_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *msgs;
+	json_t *body = json_object(), *msgs = json_array();
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	msgs = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
 		json_array_append_new(msgs, llm_message("system", s->system));
@@ -65,7 +62,7 @@ chat_usage(struct llm_parse *p, json_t *u)
 static void
 chat_finish(struct llm_parse *p, json_t *choice)
 {
-	const char *finish = llm_json_str(choice, "finish_reason");
+	const char *finish = jget_str(choice, "finish_reason");
 
 	if (finish == NULL)
 		return;
@@ -84,11 +81,11 @@ chat_whole(struct llm_parse *p, json_t *root)
 		llm_parse_set(&p->err_message, "an answer without choices");
 		return;
 	}
-	text = llm_json_str(json_object_get(choice, "message"), "content");
+	text = jget_str(json_object_get(choice, "message"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
-	if (llm_json_str(root, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(root, "id"));
+	if (jget_str(root, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(root, "id"));
 	chat_finish(p, choice);
 	chat_usage(p, json_object_get(root, "usage"));
 	p->usage.calls = 1;
@@ -117,13 +114,13 @@ chat_event(struct llm_parse *p, const char *evtype, const char *raw,
 		llm_parse_error_json(p, data, 0);
 		return;
 	}
-	if (p->id == NULL && llm_json_str(data, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(data, "id"));
+	if (p->id == NULL && jget_str(data, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(data, "id"));
 	chat_usage(p, json_object_get(data, "usage"));
 	choice = json_array_get(json_object_get(data, "choices"), 0);
 	if (!json_is_object(choice))
 		return;
-	text = llm_json_str(json_object_get(choice, "delta"), "content");
+	text = jget_str(json_object_get(choice, "delta"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
 	chat_finish(p, choice);

@@ -13,6 +13,7 @@
 
 #include "common/llm/llm.h"
 #include "common/llm/sse.h"
+#include "common/util.h"
 
 /* Answers and error bodies larger than this are refused. */
 #define LLM_MAX_BODY	((size_t)32 << 20)
@@ -115,7 +116,6 @@ void llm_parse_error_json(struct llm_parse *, json_t *, int status);
 void llm_parse_text(struct llm_parse *, const char *, size_t);
 void llm_parse_set(char **, const char *);
 int64_t llm_json_int(json_t *, const char *);
-const char *llm_json_str(json_t *, const char *);
 void llm_usage_price(struct llm_usage *, const struct llm_conf *);
 /* {"role", "content"}, and the turns from `first` then the new user text
  * as such messages: the history of Chat Completions and Anthropic. */

@@ -45,8 +45,7 @@ key_dup(const char *s, size_t n)
 	}
 	if (n == 0 || memchr(s, '\n', n) != NULL || memchr(s, '\0', n) != NULL)
 		return NULL;
-	if ((k = malloc(n + 1)) == NULL)
-		return NULL;
+	k = xmalloc(n + 1);
 	memcpy(k, s, n);
 	k[n] = '\0';
 	return k;
@@ -117,8 +116,7 @@ key_from_credential(const char *name, char **key, char **source,
 	/* systemd makes the file readable by the service alone. */
 	if (key_from_file(path, false, key, err, errlen) != 0)
 		return -1;
-	if (asprintf(source, "credential %s", name) < 0)
-		*source = NULL;
+	*source = xasprintf("credential %s", name);
 	return 0;
 }
 
@@ -137,13 +135,11 @@ llm_key_load(const struct llm_conf *c, const struct llm_api *api,
 	if (c->key_file != NULL) {
 		if (key_from_file(c->key_file, true, key, err, errlen) != 0)
 			return -1;
-		if (asprintf(source, "key file %s", c->key_file) < 0)
-			*source = NULL;
+		*source = xasprintf("key file %s", c->key_file);
 		return 0;
 	}
 	v = getenv(var);
-	if (asprintf(source, "environment variable %s", var) < 0)
-		*source = NULL;
+	*source = xasprintf("environment variable %s", var);
 	if (v == NULL || *v == '\0') {
 		/* Named in the conf: a missing key is a mistake. */
 		if (c->key_env != NULL) {
@@ -167,12 +163,9 @@ int
 llm_header_add(struct curl_slist **h, const char *name, const char *prefix,
     const char *value)
 {
-	struct curl_slist *n;
-	char *line;
+	char *line = xasprintf("%s: %s%s", name, prefix, value);
+	struct curl_slist *n = curl_slist_append(*h, line);
 
-	if (asprintf(&line, "%s: %s%s", name, prefix, value) < 0)
-		return -1;
-	n = curl_slist_append(*h, line);
 	explicit_bzero(line, strlen(line));
 	free(line);
 	if (n == NULL)

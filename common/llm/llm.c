@@ -259,8 +259,7 @@ curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 		return 0;
 	}
 	if (k == NULL) {
-		if ((k = calloc(1, sizeof(*k))) == NULL)
-			return -1;
+		k = xcalloc(1, sizeof(*k));
 		if (uv_poll_init_socket(e->loop, &k->poll, fd) != 0) {
 			free(k);
 			return -1;
@@ -285,8 +284,7 @@ llm_engine_new(uv_loop_t *loop)
 {
 	struct llm_engine *e;
 
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return NULL;
+	e = xcalloc(1, sizeof(*e));
 	e->loop = loop;
 	e->refs = 1;
 	e->rnd = uv_hrtime() ^ ((uint64_t)getpid() << 32);
@@ -332,7 +330,7 @@ static void
 header_set(char **field, const char *v, size_t n)
 {
 	free(*field);
-	*field = v != NULL ? strndup(v, n) : NULL;
+	*field = v != NULL ? xstrndup(v, n) : NULL;
 }
 
 /* The silence timeout restarts with every byte from the server. */
@@ -882,8 +880,7 @@ llm_session_send(struct llm_session *s, const char *user,
 
 	if (e == NULL || e->dead || s->busy != NULL || user == NULL)
 		return NULL;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
+	r = xcalloc(1, sizeof(*r));
 	r->e = e;
 	r->s = s;
 	r->cb = *cb;
@@ -898,11 +895,10 @@ llm_session_send(struct llm_session *s, const char *user,
 	e->reqs = r;
 	s->busy = r;
 	llm_parse_init(&r->parse, s->api, request_delta, r);
-	r->user = strdup(user);
-	r->url = strdup(llm_session_url(s, url, sizeof(url)));
+	r->user = xstrdup(user);
+	r->url = xstrdup(llm_session_url(s, url, sizeof(url)));
 	r->body = llm_session_body(s, user, err, sizeof(err));
-	if (r->user == NULL || r->url == NULL || r->body == NULL ||
-	    request_headers(r) != 0) {
+	if (r->body == NULL || request_headers(r) != 0) {
 		/* Reported from the loop: on_done never runs inside send. */
 		fail_set(&r->fail, LLM_ERR_INVALID, "%s", r->body == NULL ?
 		    err : "out of memory");

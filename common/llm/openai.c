@@ -27,13 +27,10 @@ static json_t *
 responses_build(const struct llm_session *s, const char *user, size_t first)
 {
 	const struct llm_conf *c = &s->conf;
-	json_t *body, *input;
+	json_t *body = json_object(), *input = json_array();
 	bool chained = c->store && (s->conversation != NULL ||
 	    s->response_id != NULL);
 
-	if ((body = json_object()) == NULL)
-		return NULL;
-	input = json_array();
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
 		json_object_set_new(body, "instructions",
@@ -93,13 +90,13 @@ responses_output_text(struct llm_parse *p, json_t *output)
 	json_t *item, *part;
 
 	json_array_foreach(output, i, item) {
-		const char *type = llm_json_str(item, "type");
+		const char *type = jget_str(item, "type");
 
 		if (type == NULL || strcmp(type, "message") != 0)
 			continue;
 		json_array_foreach(json_object_get(item, "content"), j, part) {
-			const char *pt = llm_json_str(part, "type");
-			const char *text = llm_json_str(part, "text");
+			const char *pt = jget_str(part, "type");
+			const char *text = jget_str(part, "text");
 
 			if (pt != NULL && strcmp(pt, "output_text") == 0 &&
 			    text != NULL)
@@ -112,11 +109,11 @@ responses_output_text(struct llm_parse *p, json_t *output)
 static void
 responses_object(struct llm_parse *p, json_t *r, bool streamed)
 {
-	const char *status = llm_json_str(r, "status");
+	const char *status = jget_str(r, "status");
 	json_t *err = json_object_get(r, "error");
 
-	if (llm_json_str(r, "id") != NULL)
-		llm_parse_set(&p->id, llm_json_str(r, "id"));
+	if (jget_str(r, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(r, "id"));
 	llm_parse_set(&p->finish, status != NULL ? status : "completed");
 	responses_usage(p, json_object_get(r, "usage"));
 	p->usage.calls = 1;
@@ -143,7 +140,7 @@ static void
 responses_event(struct llm_parse *p, const char *evtype, const char *raw,
     json_t *data)
 {
-	const char *type = llm_json_str(data, "type");
+	const char *type = jget_str(data, "type");
 	const char *delta;
 	json_t *r;
 
@@ -154,11 +151,11 @@ responses_event(struct llm_parse *p, const char *evtype, const char *raw,
 		return;
 	r = json_object_get(data, "response");
 	if (strcmp(type, "response.output_text.delta") == 0) {
-		if ((delta = llm_json_str(data, "delta")) != NULL)
+		if ((delta = jget_str(data, "delta")) != NULL)
 			llm_parse_text(p, delta, strlen(delta));
 	} else if (strcmp(type, "response.created") == 0) {
-		if (llm_json_str(r, "id") != NULL)
-			llm_parse_set(&p->id, llm_json_str(r, "id"));
+		if (jget_str(r, "id") != NULL)
+			llm_parse_set(&p->id, jget_str(r, "id"));
 	} else if (strcmp(type, "response.completed") == 0 ||
 	    strcmp(type, "response.incomplete") == 0 ||
 	    strcmp(type, "response.failed") == 0) {

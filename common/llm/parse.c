@@ -18,7 +18,6 @@ int
 llm_buf_add(struct llm_buf *b, const char *s, size_t n)
 {
 	size_t ncap;
-	char *np;
 
 	if (n > LLM_MAX_BODY || b->len > LLM_MAX_BODY - n)
 		return -1;
@@ -26,9 +25,7 @@ llm_buf_add(struct llm_buf *b, const char *s, size_t n)
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n + 1)
 			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL)
-			return -1;
-		b->p = np;
+		b->p = xrealloc(b->p, ncap);
 		b->cap = ncap;
 	}
 	memcpy(b->p + b->len, s, n);
@@ -56,7 +53,7 @@ void
 llm_parse_set(char **field, const char *s)
 {
 	free(*field);
-	*field = s != NULL ? strdup(s) : NULL;
+	*field = s != NULL ? xstrdup(s) : NULL;
 }
 
 /* obj[key] as an integer, 0 when absent or not a number. */
@@ -70,12 +67,6 @@ llm_json_int(json_t *obj, const char *key)
 	if (json_is_real(v))
 		return (int64_t)json_real_value(v);
 	return 0;
-}
-
-const char *
-llm_json_str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
 }
 
 static void
@@ -254,8 +245,8 @@ llm_parse_error_json(struct llm_parse *p, json_t *root, int status)
 		e = root;	/* flat: {"type":"error","code","message"} */
 	}
 	if (msg == NULL)
-		msg = llm_json_str(e, "message");
-	type = llm_json_str(e, "type");
+		msg = jget_str(e, "message");
+	type = jget_str(e, "type");
 	if (type != NULL && strcmp(type, "error") == 0)
 		type = NULL;
 	set_code(p, json_object_get(e, "code"));

@@ -54,21 +54,21 @@ llm_tokens_estimate(const char *s)
 static char *
 dup_or_null(const char *s)
 {
-	return s != NULL ? strdup(s) : NULL;
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
 #define DEFAULT(f, v)	do { if (c->f < 0) c->f = (v); } while (0)
 
 /* Own copies of the strings; unset numbers (-1) get the schema defaults. */
-static int
+static void
 conf_copy(struct llm_conf *c, const struct llm_conf *from,
     const struct llm_api *api)
 {
 	size_t n;
 
 	*c = *from;
-	c->provider = strdup(api->name);
-	c->base_url = strdup(from->base_url != NULL ? from->base_url :
+	c->provider = xstrdup(api->name);
+	c->base_url = xstrdup(from->base_url != NULL ? from->base_url :
 	    api->default_url);
 	c->model = dup_or_null(from->model);
 	c->key_env = dup_or_null(from->key_env);
@@ -85,14 +85,10 @@ conf_copy(struct llm_conf *c, const struct llm_conf *from,
 	if (c->context_tokens <= 0)
 		c->context_tokens = api == &llm_api_anthropic ?
 		    CONTEXT_ANTHROPIC : CONTEXT_DEFAULT;
-	if (c->provider == NULL || c->base_url == NULL ||
-	    (from->model != NULL && c->model == NULL))
-		return -1;
 	/* "…/v1/" and "…/v1" are the same base. */
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
 		c->base_url[--n] = '\0';
-	return 0;
 }
 
 #undef DEFAULT
@@ -123,24 +119,17 @@ llm_session_new(struct llm_engine *e, const struct llm_conf *conf,
 		snprintf(err, errlen, "no model configured for %s", api->name);
 		return NULL;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto nomem;
+	s = xcalloc(1, sizeof(*s));
 	s->engine = e;
 	s->api = api;
-	if (conf_copy(&s->conf, conf, api) != 0)
-		goto nomem;
-	if (system != NULL && (s->system = strdup(system)) == NULL)
-		goto nomem;
+	conf_copy(&s->conf, conf, api);
+	s->system = dup_or_null(system);
 	if (llm_key_load(&s->conf, api, &s->key, &s->key_source, err,
 	    errlen) != 0) {
 		llm_session_free(s);
 		return NULL;
 	}
 	return s;
-nomem:
-	llm_session_free(s);
-	snprintf(err, errlen, "out of memory");
-	return NULL;
 }
 
 static void
@@ -192,24 +181,16 @@ llm_session_response_id(const struct llm_session *s)
 int
 llm_session_set_conversation(struct llm_session *s, const char *id)
 {
-	char *copy = NULL;
-
-	if (id != NULL && (copy = strdup(id)) == NULL)
-		return -1;
 	free(s->conversation);
-	s->conversation = copy;
+	s->conversation = dup_or_null(id);
 	return 0;
 }
 
 int
 llm_session_autosave(struct llm_session *s, const char *path)
 {
-	char *copy = NULL;
-
-	if (path != NULL && (copy = strdup(path)) == NULL)
-		return -1;
 	free(s->autosave);
-	s->autosave = copy;
+	s->autosave = dup_or_null(path);
 	return 0;
 }
 
@@ -264,14 +245,9 @@ llm_session_body(const struct llm_session *s, const char *user, char *err,
 		log_info("llm: %s: %zu of %zu turns left out to fit "
 		    "context_tokens %lld", s->api->name, first, s->nturns,
 		    (long long)s->conf.context_tokens);
-	if ((body = s->api->build(s, user, first)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	body = s->api->build(s, user, first);
 	text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
-	if (text == NULL)
-		snprintf(err, errlen, "out of memory");
 	return text;
 }
 
@@ -285,7 +261,7 @@ usage_json(const struct llm_usage *u)
 	    (json_int_t)u->cached, "reasoning", (json_int_t)u->reasoning,
 	    "calls", (int)u->calls);
 
-	if (o != NULL && u->priced)
+	if (u->priced)
 		json_object_set_new(o, "cost", json_real(u->cost));
 	return o;
 }
@@ -316,11 +292,6 @@ session_json(const struct llm_session *s)
 {
 	json_t *root = json_object(), *turns = json_array(), *t;
 
-	if (root == NULL || turns == NULL) {
-		json_decref(root);
-		json_decref(turns);
-		return NULL;
-	}
 	json_object_set_new(root, "version", json_integer(SESSION_VERSION));
 	json_object_set_new(root, "api", json_string(s->api->name));
 	set_opt(root, "model", s->conf.model);
@@ -332,7 +303,7 @@ session_json(const struct llm_session *s)
 		t = json_pack("{s:I, s:s, s:s}", "time",
 		    (json_int_t)s->turns[i].time, "user", s->turns[i].user,
 		    "assistant", s->turns[i].assistant);
-		if (t == NULL)
+		if (t == NULL)		/* not UTF-8: left out */
 			continue;
 		set_opt(t, "response_id", s->turns[i].response_id);
 		json_object_set_new(t, "usage", usage_json(&s->turns[i].usage));
@@ -342,32 +313,13 @@ session_json(const struct llm_session *s)
 	return root;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* fsync the directory holding path, so the rename itself is durable. */
 static int
 sync_dir(const char *path)
 {
-	char *copy = strdup(path);
+	char *copy = xstrdup(path);
 	int fd, rc = -1;
 
-	if (copy == NULL)
-		return -1;
 	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
 	    != -1) {
 		rc = fsync(fd);
@@ -391,12 +343,8 @@ llm_session_save(const struct llm_session *s, const char *path, char *err,
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	if ((root = session_json(s)) == NULL ||
-	    (text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER))
-	    == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto cleanup;
-	}
+	root = session_json(s);
+	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	/* mkstemp makes it 0600: transcripts are the user's business. */
 	if ((fd = mkstemp(tmp)) == -1) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
@@ -428,21 +376,17 @@ cleanup:
 static int
 turn_read(json_t *o, struct llm_turn *t)
 {
-	const char *user = llm_json_str(o, "user");
-	const char *answer = llm_json_str(o, "assistant");
+	const char *user = jget_str(o, "user");
+	const char *answer = jget_str(o, "assistant");
 
 	memset(t, 0, sizeof(*t));
 	if (user == NULL || answer == NULL)
 		return -1;
-	t->user = strdup(user);
-	t->assistant = strdup(answer);
-	t->response_id = dup_or_null(llm_json_str(o, "response_id"));
+	t->user = xstrdup(user);
+	t->assistant = xstrdup(answer);
+	t->response_id = dup_or_null(jget_str(o, "response_id"));
 	t->time = (time_t)llm_json_int(o, "time");
 	usage_read(json_object_get(o, "usage"), &t->usage);
-	if (t->user == NULL || t->assistant == NULL) {
-		turn_free(t);
-		return -1;
-	}
 	return 0;
 }
 
@@ -454,10 +398,7 @@ load_turns(struct llm_session *s, json_t *turns, char *err, size_t errlen)
 
 	if (n == 0)
 		return 0;
-	if ((s->turns = calloc(n, sizeof(*s->turns))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	s->turns = xcalloc(n, sizeof(*s->turns));
 	json_array_foreach(turns, i, o) {
 		if (turn_read(o, &s->turns[s->nturns]) != 0) {
 			snprintf(err, errlen, "turn %zu is not a user/assistant "
@@ -487,7 +428,7 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 		return -1;
 	}
 	if (llm_json_int(root, "version") != SESSION_VERSION ||
-	    (api = llm_json_str(root, "api")) == NULL) {
+	    (api = jget_str(root, "api")) == NULL) {
 		snprintf(err, errlen, "%s: not a session file of version %d",
 		    path, SESSION_VERSION);
 		goto cleanup;
@@ -495,12 +436,12 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 	if (load_turns(s, json_object_get(root, "turns"), err, errlen) != 0)
 		goto cleanup;
 	if (s->system == NULL)
-		s->system = dup_or_null(llm_json_str(root, "system"));
+		s->system = dup_or_null(jget_str(root, "system"));
 	/* Another API's ids mean nothing here; the transcript carries on. */
 	if (strcmp(api, s->api->name) == 0) {
-		s->response_id = dup_or_null(llm_json_str(root,
+		s->response_id = dup_or_null(jget_str(root,
 		    "response_id"));
-		s->conversation = dup_or_null(llm_json_str(root,
+		s->conversation = dup_or_null(jget_str(root,
 		    "conversation"));
 	} else {
 		log_notice("llm: %s: session was %s: its history is resent",
@@ -520,26 +461,21 @@ llm_session_commit(struct llm_session *s, const char *user,
 	struct llm_turn *nt, *t;
 	char err[256];
 
-	if ((nt = realloc(s->turns, (s->nturns + 1) * sizeof(*nt))) == NULL)
-		return -1;
+	nt = xreallocarray(s->turns, s->nturns + 1, sizeof(*nt));
 	s->turns = nt;
 	t = &nt[s->nturns];
 	memset(t, 0, sizeof(*t));
-	t->user = strdup(user);
-	t->assistant = strdup(p->text.p != NULL ? p->text.p : "");
+	t->user = xstrdup(user);
+	t->assistant = xstrdup(p->text.p != NULL ? p->text.p : "");
 	t->response_id = dup_or_null(p->id);
 	t->usage = p->usage;
 	t->time = time(NULL);
-	if (t->user == NULL || t->assistant == NULL) {
-		turn_free(t);
-		return -1;
-	}
 	s->nturns++;
 	llm_usage_add(&s->usage, &p->usage);
 	/* Only a stored response can be continued from. */
 	if (s->api->server_history && s->conf.store && p->id != NULL) {
 		free(s->response_id);
-		s->response_id = strdup(p->id);
+		s->response_id = xstrdup(p->id);
 	}
 	if (s->autosave != NULL &&
 	    llm_session_save(s, s->autosave, err, sizeof(err)) != 0) {

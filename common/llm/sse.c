@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/llm/sse.h"
+#include "common/util.h"
 
 #define BOM_LEN	3
 
@@ -24,38 +25,32 @@ buf_limit(const struct sse_parser *p)
 	return p->max + 2;
 }
 
-static int
+static void
 buf_reserve(struct sse_buf *b, size_t need, size_t limit)
 {
 	size_t cap;
-	char *np;
 
 	if (need <= b->cap)
-		return 0;
+		return;
 	cap = b->cap != 0 ? b->cap : 128;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	/* Doubling must not take a hostile stream past the limit. */
 	if (cap > limit)
 		cap = limit > need ? limit : need;
-	if ((np = realloc(b->p, cap)) == NULL)
-		return SSE_ENOMEM;
-	b->p = np;
+	b->p = xrealloc(b->p, cap);
 	b->cap = cap;
-	return 0;
 }
 
 /* Replace the content with s[0..n) and a NUL. */
-static int
+static void
 buf_set(struct sse_buf *b, const char *s, size_t n, size_t limit)
 {
-	if (buf_reserve(b, n + 1, limit) != 0)
-		return SSE_ENOMEM;
+	buf_reserve(b, n + 1, limit);
 	if (n > 0)
 		memcpy(b->p, s, n);
 	b->p[n] = '\0';
 	b->len = n;
-	return 0;
 }
 
 static void
@@ -166,8 +161,7 @@ field_data(struct sse_parser *p, const char *v, size_t n)
 	/* What the callback would get: the buffer less its final LF. */
 	if (p->data.len + n > p->max)
 		return SSE_ETOOBIG;
-	if (buf_reserve(&p->data, p->data.len + n + 1, buf_limit(p)) != 0)
-		return SSE_ENOMEM;
+	buf_reserve(&p->data, p->data.len + n + 1, buf_limit(p));
 	memcpy(p->data.p + p->data.len, v, n);
 	p->data.len += n;
 	p->data.p[p->data.len++] = '\n';
@@ -180,8 +174,7 @@ field_id(struct sse_parser *p, const char *v, size_t n)
 	/* An ID with NUL could not be sent back in Last-Event-ID. */
 	if (memchr(v, '\0', n) != NULL)
 		return 0;
-	if (buf_set(&p->id, v, n, buf_limit(p)) != 0)
-		return SSE_ENOMEM;
+	buf_set(&p->id, v, n, buf_limit(p));
 	p->id_dirty = true;
 	return 0;
 }
@@ -224,8 +217,8 @@ field(struct sse_parser *p, const char *name, size_t nlen, const char *v,
 		break;
 	case 5:
 		if (memcmp(name, "event", 5) == 0)
-			return buf_set(&p->type, v, vlen, buf_limit(p));
-		if (memcmp(name, "retry", 5) == 0)
+			buf_set(&p->type, v, vlen, buf_limit(p));
+		else if (memcmp(name, "retry", 5) == 0)
 			field_retry(p, v, vlen);
 		break;
 	}
@@ -263,8 +256,7 @@ line_append(struct sse_parser *p, const char *s, size_t n)
 
 	if (n > p->max - b->len)
 		return SSE_ETOOBIG;
-	if (buf_reserve(b, b->len + n, buf_limit(p)) != 0)
-		return SSE_ENOMEM;
+	buf_reserve(b, b->len + n, buf_limit(p));
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	return 0;

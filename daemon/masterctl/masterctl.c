@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/config.h"
+#include "common/util.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 
@@ -1137,42 +1138,6 @@ cmd_budget(struct ctl *c, int argc, char **argv)
 	return call_and_print(c, req, human_budget);
 }
 
-static int
-unbase64_char(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
-
-/* Decode into out (room for len * 3 / 4); returns bytes, or -1. */
-static ssize_t
-unbase64(const char *in, size_t len, unsigned char *out)
-{
-	size_t o = 0;
-
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int a = unbase64_char(in[i]), b = unbase64_char(in[i + 1]);
-		int c = in[i + 2] == '=' ? 0 : unbase64_char(in[i + 2]);
-		int d = in[i + 3] == '=' ? 0 : unbase64_char(in[i + 3]);
-
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			return -1;
-		out[o++] = (unsigned char)(a << 2 | b >> 4);
-		if (in[i + 2] != '=')
-			out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-		if (in[i + 3] != '=')
-			out[o++] = (unsigned char)((c & 3) << 6 | d);
-	}
-	return (ssize_t)o;
-}
-
 /* Fetch the copy chunk by chunk into fd. */
 static int
 fetch_backup(struct ctl *c, int fd, json_int_t size)
@@ -1190,9 +1155,9 @@ fetch_backup(struct ctl *c, int fd, json_int_t size)
 		if ((r = call(c, req, &status)) == NULL)
 			return status;
 		data = json_string_value(json_object_get(r, "data"));
-		buf = malloc(data ? strlen(data) : 1);
-		n = data && buf ? unbase64(data, strlen(data), buf) : -1;
-		if (n <= 0 || write(fd, buf, (size_t)n) != n) {
+		buf = xmalloc(data ? strlen(data) : 1);
+		n = data ? base64_decode(data, strlen(data), buf) : -1;
+		if (n <= 0 || write_all(fd, buf, (size_t)n) == -1) {
 			fprintf(stderr, "masterctl: backup: bad chunk at %lld\n",
 			    (long long)off);
 			free(buf);
@@ -1349,6 +1314,7 @@ main(int argc, char **argv)
 	char *dflt = NULL;
 	int ch, rc;
 
+	util_init();
 	/* "+": stop at the subcommand; its options are its own. */
 	while ((ch = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/repo.h"
+#include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
@@ -484,6 +485,7 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	const char *used;
 
+	util_init();
 	log_init("masterd", LOG_INFO);
 	if (parse_flags(argc, argv, &o) != 0)
 		return 2;

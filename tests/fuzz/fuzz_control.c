@@ -120,7 +120,7 @@ expected(const json_t *msg, enum msg_chan chan, unsigned from,
 	id = json_object_get(msg, "id");
 	if (!json_is_integer(id) || json_integer_value(id) < 0)
 		return false;
-	for (const struct msg_field *f = s->fields; f->name != NULL; f++) {
+	for (const struct shape_field *f = s->fields; f->name != NULL; f++) {
 		v = json_object_get(msg, f->name);
 		if (v == NULL ? f->required : !has_type(v, f->types))
 			return false;
@@ -178,7 +178,7 @@ validate_as(const json_t *msg, enum msg_chan chan, unsigned from,
 	    spec->name) == 0, "the spec names another type", where);
 	check(msg_id(msg) == json_integer_value(json_object_get(msg, "id")),
 	    "msg_id disagrees", where);
-	for (const struct msg_field *f = spec->fields; f->name != NULL; f++) {
+	for (const struct shape_field *f = spec->fields; f->name != NULL; f++) {
 		v = json_object_get(msg, f->name);
 		if (f->required)
 			check(v != NULL, "a required field is missing", where);

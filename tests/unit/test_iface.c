@@ -290,7 +290,7 @@ test_validate_top(void **state)
 	expect_error("{}", "database", "domain: missing");
 	expect_error("{\"domain\": null}", "database", "domain: missing");
 	expect_error("{\"domain\": 3}", "database",
-	    "domain: must be a string");
+	    "domain: must be a string, not a number");
 	expect_error("{\"domain\": \"logic\"}", "database",
 	    "domain: \"logic\", but the document is published by "
 	    "\"database\"");
@@ -301,11 +301,11 @@ test_validate_top(void **state)
 	    "\"a b\": unknown field (expected domain, summary, provides, "
 	    "consumes)");
 	expect_error("{\"domain\": \"database\", \"summary\": 1}", "database",
-	    "summary: must be a string");
+	    "summary: must be a string, not a number");
 	expect_error("{\"domain\": \"database\", \"provides\": {}}",
-	    "database", "provides: must be an array");
+	    "database", "provides: must be an array of objects, not an object");
 	expect_error("{\"domain\": \"database\", \"consumes\": \"x\"}",
-	    "database", "consumes: must be an array");
+	    "database", "consumes: must be an array of objects, not a string");
 }
 
 static void
@@ -408,7 +408,7 @@ static void
 test_validate_entry_shape(void **state)
 {
 	expect_error("{\"domain\": \"database\", \"provides\": [1]}",
-	    "database", "provides[0]: must be an object");
+	    "database", "provides[0]: must be an object, not a number");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"mode\": 1}]}", "database",
 	    "provides[0].mode: unknown field (expected kind, name, "
@@ -422,10 +422,10 @@ test_validate_entry_shape(void **state)
 	    "provides[0].from: only consumes entries name a provider");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"signature\": 1}]}", "database",
-	    "provides[0].signature: must be a string");
+	    "provides[0].signature: must be a string, not a number");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"doc\": []}]}", "database",
-	    "provides[0].doc: must be a string");
+	    "provides[0].doc: must be a string, not an array");
 	/* Any JSON is a schema. */
 	expect_valid("{\"domain\": \"database\", \"provides\": ["
 	    "{\"kind\": \"type\", \"name\": \"a\", \"schema\": 1},"
@@ -442,7 +442,7 @@ test_validate_kind(void **state)
 	    "\"t\"}]}", "database", "provides[0].kind: missing");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": 1, "
 	    "\"name\": \"t\"}]}", "database",
-	    "provides[0].kind: must be a string");
+	    "provides[0].kind: must be a string, not a number");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"rest\", \"name\": \"t\"}]}", "database",
 	    "provides[0].kind: \"rest\" is not a kind (http, function, table, "
@@ -464,7 +464,7 @@ test_validate_name(void **state)
 	    "\"table\"}]}", "database", "provides[0].name: missing");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": 2}]}", "database",
-	    "provides[0].name: must be a string");
+	    "provides[0].name: must be a string, not a number");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": \"\"}]}", "database",
 	    "provides[0].name: empty");
@@ -514,7 +514,7 @@ test_validate_from(void **state)
 	    "consumes[0].from: missing (the domain expected to provide it)");
 	expect_error("{\"domain\": \"database\", \"consumes\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"from\": [\"logic\"]}]}", "database",
-	    "consumes[0].from: must be a string");
+	    "consumes[0].from: must be a string, not an array");
 	expect_error("{\"domain\": \"database\", \"consumes\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"from\": \"Logic\"}]}", "database",
 	    "consumes[0].from: \"Logic\" is not a domain name (1-32 "

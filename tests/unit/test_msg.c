@@ -114,7 +114,7 @@ minimal(const struct msg_spec *s)
 	json_t *m = msg_new(s->type, 11);
 
 	assert_non_null(m);
-	for (const struct msg_field *f = s->fields; f->name != NULL; f++) {
+	for (const struct shape_field *f = s->fields; f->name != NULL; f++) {
 		if (f->required)
 			json_object_set_new(m, f->name, sample_value(f->types));
 	}
@@ -155,14 +155,14 @@ test_catalogue_consistent(void **state)
 				fail_msg("%s listed twice", s->name);
 		}
 		/* Fields: named, typed, unique, never "type" or "id". */
-		for (const struct msg_field *f = s->fields; f->name != NULL;
+		for (const struct shape_field *f = s->fields; f->name != NULL;
 		    f++) {
 			assert_true(f->types != 0);
 			assert_true((f->types & ~(unsigned)FT_ANY) == 0);
 			assert_string_not_equal(f->name, "type");
 			assert_string_not_equal(f->name, "id");
-			for (const struct msg_field *g = f + 1; g->name != NULL;
-			    g++)
+			for (const struct shape_field *g = f + 1;
+			    g->name != NULL; g++)
 				assert_string_not_equal(f->name, g->name);
 		}
 	}
@@ -235,7 +235,7 @@ test_every_type_minimal_ok(void **state)
 		assert_ptr_equal(got, s);
 
 		/* Every optional field too, and an unknown extra field. */
-		for (const struct msg_field *f = s->fields; f->name != NULL;
+		for (const struct shape_field *f = s->fields; f->name != NULL;
 		    f++)
 			json_object_set_new(m, f->name, sample_value(f->types));
 		json_object_set_new(m, "x-future-field", json_string("ok"));
@@ -413,17 +413,17 @@ test_missing_field(void **state)
 
 	expect_refused("{\"type\":\"task.assign\",\"id\":1,\"task\":1,"
 	    "\"domain\":\"d\"}", CHAN_CHILD, PEER_MASTER,
-	    "task.assign: missing field \"text\"");
+	    "task.assign: text: missing");
 	expect_refused("{\"type\":\"hello\",\"id\":1,\"role\":\"child\"}",
-	    CHAN_CHILD, PEER_CHILD, "missing field \"version\"");
+	    CHAN_CHILD, PEER_CHILD, "hello: version: missing");
 	expect_refused("{\"type\":\"submit\",\"id\":1}", CHAN_CONTROL,
-	    PEER_CLIENT, "submit: missing field \"text\"");
+	    PEER_CLIENT, "submit: text: missing");
 
 	/* Generic: dropping any required field is refused, naming it. */
 	for (int t = MSG_NONE + 1; t < MSG_TYPE_COUNT; t++) {
 		const struct msg_spec *s = msg_spec((enum msg_type)t);
 
-		for (const struct msg_field *f = s->fields; f->name != NULL;
+		for (const struct shape_field *f = s->fields; f->name != NULL;
 		    f++) {
 			json_t *m;
 
@@ -433,7 +433,7 @@ test_missing_field(void **state)
 			json_object_del(m, f->name);
 			assert_int_equal(msg_validate(m, s->chan, a_sender(s),
 			    NULL, err, sizeof(err)), -1);
-			assert_non_null(strstr(err, "missing field"));
+			assert_non_null(strstr(err, ": missing"));
 			assert_non_null(strstr(err, f->name));
 			json_decref(m);
 		}
@@ -447,34 +447,35 @@ test_wrong_field_type(void **state)
 
 	expect_refused("{\"type\":\"task.assign\",\"id\":1,\"task\":\"1\","
 	    "\"text\":\"t\",\"domain\":\"d\"}", CHAN_CHILD, PEER_MASTER,
-	    "task.assign: field \"task\" must be an integer");
+	    "task.assign: task: must be an integer, not a string");
 	/* An optional field is checked when present. */
 	expect_refused("{\"type\":\"task.assign\",\"id\":1,\"task\":1,"
 	    "\"text\":\"t\",\"domain\":\"d\",\"peers\":{}}", CHAN_CHILD,
-	    PEER_MASTER, "field \"peers\" must be an array");
+	    PEER_MASTER, "peers: must be an array, not an object");
 	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,\"ok\":1}",
-	    CHAN_CHILD, PEER_CHILD, "field \"ok\" must be a boolean");
+	    CHAN_CHILD, PEER_CHILD, "ok: must be true or false, not a number");
 	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,\"ok\":true,"
 	    "\"commit\":5}", CHAN_CHILD, PEER_CHILD,
-	    "field \"commit\" must be a string or null");
+	    "commit: must be a string or null, not a number");
 	expect_refused("{\"type\":\"event\",\"id\":1,\"event\":\"e\","
 	    "\"ts\":\"now\"}", CHAN_CONTROL, PEER_MASTER,
-	    "field \"ts\" must be a number");
+	    "ts: must be a number, not a string");
 	expect_refused("{\"type\":\"interface.publish\",\"id\":1,\"task\":1,"
 	    "\"interface\":[]}", CHAN_CHILD, PEER_CHILD,
-	    "field \"interface\" must be an object");
+	    "interface: must be an object, not an array");
 	/* A real is not an integer. */
 	expect_refused("{\"type\":\"task\",\"id\":1,\"task\":1.5}",
-	    CHAN_CONTROL, PEER_CLIENT, "field \"task\" must be an integer");
+	    CHAN_CONTROL, PEER_CLIENT,
+	    "task: must be an integer, not a real number");
 	/* null is only allowed where the catalogue says so. */
 	expect_refused("{\"type\":\"submit\",\"id\":1,\"text\":null}",
-	    CHAN_CONTROL, PEER_CLIENT, "field \"text\" must be a string");
+	    CHAN_CONTROL, PEER_CLIENT, "text: must be a string, not null");
 
 	/* Generic: a wrong type in any field is refused, naming it. */
 	for (int t = MSG_NONE + 1; t < MSG_TYPE_COUNT; t++) {
 		const struct msg_spec *s = msg_spec((enum msg_type)t);
 
-		for (const struct msg_field *f = s->fields; f->name != NULL;
+		for (const struct shape_field *f = s->fields; f->name != NULL;
 		    f++) {
 			json_t *m, *bad = wrong_value(f->types);
 
@@ -515,9 +516,9 @@ test_directive_per_channel(void **state)
 	expect_ok(for_child, CHAN_CHILD, PEER_MASTER, MSG_DIRECTIVE);
 	expect_ok(for_ctl, CHAN_CONTROL, PEER_CLIENT, CTL_DIRECTIVE);
 	/* Each shape fails the other channel's spec. */
-	expect_refused(for_ctl, CHAN_CHILD, PEER_MASTER, "missing field");
+	expect_refused(for_ctl, CHAN_CHILD, PEER_MASTER, ": missing");
 	expect_refused(for_child, CHAN_CONTROL, PEER_CLIENT,
-	    "missing field \"domain\"");
+	    "directive: domain: missing");
 	/* And the senders differ. */
 	expect_refused(for_child, CHAN_CHILD, PEER_CLIENT, "may not be sent");
 	expect_refused(for_ctl, CHAN_CONTROL, PEER_MASTER, "may not be sent");
