@@ -1043,6 +1043,20 @@ registry_errmsg(struct registry *r)
 	return r->errmsg;
 }
 
+/* Prepared statements run so far: SQLite counts each run of a statement
+ * (its steps until the reset), so this costs nothing on the way. */
+uint64_t
+registry_calls(struct registry *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ST__COUNT; i++)
+		if (r->st[i] != NULL)
+			n += (uint64_t)sqlite3_stmt_status(r->st[i],
+			    SQLITE_STMTSTATUS_RUN, 0);
+	return n;
+}
+
 int
 registry_schema_version(struct registry *r)
 {

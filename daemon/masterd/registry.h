@@ -59,6 +59,8 @@ struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *);
 const char *registry_errmsg(struct registry *);
 int registry_schema_version(struct registry *);
+/* Statements run since open: a debug measure of what a path costs. */
+uint64_t registry_calls(struct registry *);
 
 /*
  * A batch makes the writes up to registry_batch_end one transaction, with

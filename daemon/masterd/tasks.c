@@ -155,11 +155,15 @@ send_peers(struct masterd *md, int64_t task, const char *except)
 void
 tasks_child_ready(struct child *c)
 {
-	if (c->planner) {
+	uint64_t calls = registry_calls(c->md->reg);
+
+	if (c->planner)
 		engine_planner_ready(c);
-		return;
-	}
-	assign_domain(c);
+	else
+		assign_domain(c);
+	log_debug("domain %s (task %lld) ready: %llu registry statements",
+	    c->name, (long long)c->task, (unsigned long long)
+	    (registry_calls(c->md->reg) - calls));
 }
 
 static void
@@ -696,9 +700,15 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
     json_t *msg)
 {
 	switch (spec->type) {
-	case MSG_INTERFACE_PUBLISH:
+	case MSG_INTERFACE_PUBLISH: {
+		uint64_t calls = registry_calls(c->md->reg);
+
 		on_publish(c, msg);
+		log_debug("domain %s (task %lld) publish: %llu registry "
+		    "statements", c->name, (long long)c->task,
+		    (unsigned long long)(registry_calls(c->md->reg) - calls));
 		break;
+	}
 	case MSG_RESULT:
 		on_result(c, msg);
 		break;
