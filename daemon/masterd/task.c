@@ -526,6 +526,7 @@ on_step(uv_idle_t *h)
 {
 	struct masterd *md = h->data;
 	struct task *t;
+	uint64_t calls;
 
 	uv_idle_stop(h);
 	/* A task marked while this runs is dirty again: the handle is
@@ -534,7 +535,11 @@ on_step(uv_idle_t *h)
 		if (!t->dirty)
 			continue;
 		t->dirty = false;
+		calls = registry_calls(md->reg);
 		task_step(t);
+		log_debug("task %lld step: %llu registry statements",
+		    (long long)t->id, (unsigned long long)
+		    (registry_calls(md->reg) - calls));
 	}
 }
 
