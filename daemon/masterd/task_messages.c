@@ -236,12 +236,13 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 	task_mark_all(md);
 }
 
+/* what: "result for" or "round of", as the log has always said. */
 static bool
 given(const struct child *c, json_int_t id, const char *what)
 {
 	if (id > 0 && id == c->directive)
 		return true;
-	log_warn("domain %s: %s of directive %lld, which it was not given; "
+	log_warn("domain %s: %s directive %lld, which it was not given; "
 	    "ignored", c->name, what, (long long)id);
 	return false;
 }
@@ -253,7 +254,7 @@ on_result(struct child *c, struct task *t, const json_t *msg)
 {
 	json_int_t id = jget_int(msg, "directive", 0);
 
-	if (given(c, id, "result"))
+	if (given(c, id, "result for"))
 		directive_outcome(c, t, id, msg);
 }
 
@@ -313,7 +314,7 @@ on_round(struct child *c, struct task *t, const json_t *msg)
 	json_int_t id = jget_int(msg, "directive", 0);
 	bool final = jget_bool(msg, "final");
 
-	if (!given(c, id, "round"))
+	if (!given(c, id, "round of"))
 		return;
 	if (!final || jget_int(msg, "round", 0) > 0)
 		store_round(c, id, msg);

@@ -436,11 +436,14 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	*id = t->id;
 	task_gitdir(md, t->id, gitdir, sizeof(gitdir));
 	if (repo_init(gitdir, err, errlen) != 0) {
+		/* Quietly: the submit itself is refused. */
 		if (registry_task_set_state(md->reg, t->id, TASK_FAILED,
-		    err) == 0)
+		    err) == 0) {
 			t->state = TASK_FAILED;
+			t->reason = xstrdup(err);
+		}
 		json_decref(domains);
-		return 0;
+		return TASKS_ESTORAGE;
 	}
 	event_emit(md, t->id, NULL, EV_TASK_SUBMITTED, json_pack(
 	    "{s:s, s:o}", "text", text, "domains", domains));
