@@ -73,16 +73,19 @@ task_new(struct masterd *md, int64_t id, const char *text,
 }
 
 struct domain *
-domain_new(struct task *t, int64_t id, const char *name,
-    const json_t *depends, bool submitted)
+domain_new(struct task *t, int64_t id, const char *name, const char *prompt,
+    const json_t *checks, const json_t *depends, bool submitted)
 {
 	struct domain *d = xcalloc(1, sizeof(*d));
 
 	d->task = t;
 	d->id = id;
 	d->name = xstrdup(name);
+	d->prompt = dup_or_null(prompt);
+	d->checks = json_is_array(checks) ? json_deep_copy(checks) : NULL;
 	d->submitted = submitted;
 	d->depends = json_is_array(depends) ? json_deep_copy(depends) : NULL;
+	TAILQ_INIT(&d->open);
 	TAILQ_INSERT_TAIL(&t->domains, d, entry);
 	return d;
 }
@@ -90,7 +93,10 @@ domain_new(struct task *t, int64_t id, const char *name,
 static void
 domain_free(struct domain *d)
 {
+	domain_free_directives(d);
 	free(d->name);
+	free(d->prompt);
+	json_decref(d->checks);
 	json_decref(d->depends);
 	json_decref(d->iface);
 	json_decref(d->iface_prev);
@@ -205,12 +211,13 @@ load_domains(struct masterd *md, struct task *t)
 		return -1;
 	json_array_foreach(rows, i, row) {
 		d = domain_new(t, jget_int(row, "id", 0), jget_str(row, "name"),
+		    jget_str(row, "prompt"), json_object_get(row, "checks"),
 		    json_object_get(row, "depends"),
 		    jget_bool(row, "submitted"));
 		load_interfaces(md, d);
 	}
 	json_decref(rows);
-	return 0;
+	return task_load_directives(t);
 }
 
 static struct task *

@@ -7,11 +7,13 @@
  * and its domains, each with its depends and its latest interface.  All of
  * it is loaded from the registry at start and written through to it on
  * every change, the registry first: the registry stays the durable truth.
- * Directives and rounds are read from the registry where they are needed.
+ * Each domain keeps its open directives (queued or running); the closed
+ * ones and the rounds are read from the registry where they are shown.
  *
  * Who does what:
  *   task.c          the structs: load, find, write-through, describe,
  *                   the interfaces kept per domain, the deferred step
+ *   task_queue.c    each domain's open directives: load, add, state
  *   task_requests.c what users ask through commands.c
  *   task_messages.c what children send
  *   task_dispatch.c work out to children, and the step run once per turn
@@ -39,17 +41,32 @@ struct child;
 #define PRIORITY_INTERFACE	5
 #define PRIORITY_REVIEW		3
 
+/* An open directive: queued, or running on the domain's child. */
+struct directive {
+	TAILQ_ENTRY(directive) entry;
+	int64_t id;
+	enum directive_source source;
+	char *text;
+	int priority;
+	enum directive_state state;
+	int64_t attempts;	/* times started */
+};
+TAILQ_HEAD(directive_list, directive);
+
 struct domain {
 	TAILQ_ENTRY(domain) entry;
 	struct task *task;
 	int64_t id;
 	char *name;
 	bool submitted;		/* named at submit (or configured) */
+	char *prompt;		/* its own prompt, or NULL */
+	json_t *checks;		/* its check commands */
 	json_t *depends;	/* array of the domain names it waits for */
 	/* Its latest interface (the registry's object: "version",
 	 * "document", ...) and the document of the version before. */
 	json_t *iface;
 	json_t *iface_prev;
+	struct directive_list open;	/* queued and running, oldest first */
 };
 TAILQ_HEAD(domain_list, domain);
 
@@ -70,6 +87,7 @@ struct task {
 	struct usage planner;	/* what the planner's calls used */
 	int64_t progress_since;	/* the watchdog counts rounds after this */
 	struct domain_list domains;
+	size_t done;		/* directives done */
 	bool dirty;		/* the step is due on the next loop turn */
 };
 
@@ -82,7 +100,8 @@ struct domain *domain_find(const struct task *, const char *name);
 struct task *task_new(struct masterd *, int64_t id, const char *text,
     const json_t *standing, const struct budget *);
 struct domain *domain_new(struct task *, int64_t id, const char *name,
-    const json_t *depends, bool submitted);
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted);
 
 /* Write-through: the registry first; memory and an event follow only
  * when it took the change.  0, or -1 (logged). */
@@ -118,6 +137,26 @@ json_t *task_unresolved(const struct task *);
 void task_mark(struct task *);
 void task_mark_all(struct masterd *);
 void task_step_init(struct masterd *);
+
+/* ---- task_queue.c ---- */
+int task_load_directives(struct task *);
+void domain_free_directives(struct domain *);
+/* A directive kept in memory as the registry has just stored it. */
+struct directive *directive_new(struct domain *, int64_t id,
+    enum directive_source, const char *text, int priority);
+/* Queue (or merge into an open twin, raising its priority): the registry
+ * first.  0, or -1 with the registry's message. */
+int directive_add(struct domain *, enum directive_source, const char *text,
+    int priority, int64_t *id, bool *merged);
+/* A state change, written through; a closed directive leaves the queue
+ * (and is freed).  0, or -1 (logged) with nothing changed in memory. */
+int directive_set_state(struct domain *, struct directive *,
+    enum directive_state, const char *reason);
+/* Highest priority, then oldest, queued directive; NULL if none. */
+struct directive *directive_next(const struct domain *);
+struct directive *directive_find(const struct task *, int64_t id,
+    struct domain **);
+size_t task_open_directives(const struct task *);
 
 /* ---- task_dispatch.c ---- */
 void task_step(struct task *);

@@ -47,25 +47,24 @@ task_assign(struct child *c)
 {
 	struct masterd *md = c->md;
 	struct task *t = task_find(md, c->task);
-	json_t *dom, *m;
+	struct domain *d = domain_find(t, c->name);
+	json_t *m;
 
-	if (t == NULL || (dom = registry_domain_get(md->reg, c->domain)) ==
-	    NULL)
+	if (t == NULL || d == NULL)
 		return;
 	m = msg_new(MSG_TASK_ASSIGN, masterd_next_id(md));
 	json_object_set_new(m, "task", json_integer(t->id));
 	json_object_set_new(m, "text", json_string(t->text));
 	json_object_set_new(m, "domain", json_string(c->name));
-	if (json_is_string(json_object_get(dom, "prompt")))
-		json_object_set(m, "prompt", json_object_get(dom, "prompt"));
-	if (json_is_array(json_object_get(dom, "checks")))
-		json_object_set(m, "checks", json_object_get(dom, "checks"));
+	if (d->prompt != NULL)
+		json_object_set_new(m, "prompt", json_string(d->prompt));
+	if (d->checks != NULL)
+		json_object_set(m, "checks", d->checks);
 	json_object_set(m, "directives", t->standing);
 	if (t->budget.set != 0)
 		json_object_set_new(m, "budget", budget_describe(&t->budget));
 	json_object_set_new(m, "peers", task_interfaces(t, c->name));
 	child_send(c, m);
-	json_decref(dom);
 	task_mark(t);
 }
 
@@ -86,9 +85,8 @@ child_busy_on(struct masterd *md, int64_t task, const char *name)
 static bool
 deps_ready(struct task *t, const struct child *c)
 {
-	struct masterd *md = t->md;
 	struct domain *d = domain_find(t, c->name), *dep;
-	json_t *name, *open;
+	json_t *name;
 	size_t i;
 
 	if (d == NULL)
@@ -97,9 +95,8 @@ deps_ready(struct task *t, const struct child *c)
 		dep = domain_find(t, json_string_value(name));
 		if (dep == NULL || dep->iface != NULL)
 			continue;
-		open = registry_directive_next(md->reg, dep->id);
-		json_decref(open);
-		if (open != NULL || child_busy_on(md, t->id, dep->name))
+		if (directive_next(dep) != NULL ||
+		    child_busy_on(t->md, t->id, dep->name))
 			return false;
 	}
 	return true;
@@ -110,36 +107,27 @@ static bool
 dispatch_one(struct task *t, struct child *c, bool honour_deps)
 {
 	struct masterd *md = c->md;
-	json_t *d = registry_directive_next(md->reg, c->domain), *m;
-	const char *src;
-	int64_t id;
+	struct domain *d = domain_find(t, c->name);
+	struct directive *x = d != NULL ? directive_next(d) : NULL;
+	json_t *m;
 
-	if (d == NULL)
+	if (x == NULL)
 		return false;
-	src = jget_str(d, "source");
-	if (honour_deps && src != NULL &&
-	    strcmp(src, source_names[SOURCE_PLAN]) == 0 && !deps_ready(t, c)) {
-		json_decref(d);
+	if (honour_deps && x->source == SOURCE_PLAN && !deps_ready(t, c))
 		return false;
-	}
-	id = jget_int(d, "id", 0);
-	if (registry_directive_set_state(md->reg, id, DIRECTIVE_RUNNING,
-	    NULL) != 0) {
-		json_decref(d);
+	if (directive_set_state(d, x, DIRECTIVE_RUNNING, NULL) != 0)
 		return false;
-	}
 	m = msg_new(MSG_DIRECTIVE, masterd_next_id(md));
 	json_object_set_new(m, "task", json_integer(c->task));
-	json_object_set_new(m, "directive", json_integer(id));
-	json_object_set(m, "text", json_object_get(d, "text"));
-	json_object_set(m, "source", json_object_get(d, "source"));
-	json_object_set(m, "priority", json_object_get(d, "priority"));
+	json_object_set_new(m, "directive", json_integer(x->id));
+	json_object_set_new(m, "text", json_string(x->text));
+	json_object_set_new(m, "source", json_string(source_names[x->source]));
+	json_object_set_new(m, "priority", json_integer(x->priority));
 	c->busy = true;
-	c->directive = id;
+	c->directive = x->id;
 	child_send(c, m);
 	event_emit(md, c->task, c->name, EV_DIRECTIVE_RUNNING,
-	    json_pack("{s:I}", "directive", (json_int_t)id));
-	json_decref(d);
+	    json_pack("{s:I}", "directive", (json_int_t)c->directive));
 	return true;
 }
 
@@ -202,26 +190,22 @@ dispatch_task(struct task *t)
  * back to the queue, so the task cannot stall on them.
  */
 static void
-requeue_orphans(struct task *t, const json_t *dirs)
+requeue_orphans(struct task *t)
 {
-	struct masterd *md = t->md;
-	const json_t *d;
+	struct directive *x;
+	struct domain *d;
 	struct child *c;
-	size_t i;
 
-	json_array_foreach(dirs, i, d) {
-		json_int_t id = jget_int(d, "id", 0);
-		const char *dom = jget_str(d, "domain");
-		const char *state = jget_str(d, "state");
-
-		if (state == NULL || dom == NULL || strcmp(state,
-		    directive_state_names[DIRECTIVE_RUNNING]) != 0)
-			continue;
-		c = child_find(md, t->id, dom);
-		if (c != NULL && c->busy && c->directive == id)
-			continue;
-		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED,
-		    "no child was working on it; requeued");
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		TAILQ_FOREACH(x, &d->open, entry) {
+			if (x->state != DIRECTIVE_RUNNING)
+				continue;
+			c = child_find(t->md, t->id, d->name);
+			if (c != NULL && c->busy && c->directive == x->id)
+				continue;
+			directive_set_state(d, x, DIRECTIVE_QUEUED,
+			    "no child was working on it; requeued");
+		}
 	}
 }
 
@@ -443,24 +427,6 @@ task_check_limits(struct task *t)
 
 /* ---------------------------------------------------------- the step */
 
-static void
-count_directives(const json_t *dirs, size_t *open, size_t *done)
-{
-	const json_t *d;
-	size_t i;
-
-	*open = *done = 0;
-	json_array_foreach(dirs, i, d) {
-		int s = vocab_find(directive_state_names,
-		    DIRECTIVE_STATE_COUNT, jget_str(d, "state"));
-
-		if (s == DIRECTIVE_QUEUED || s == DIRECTIVE_RUNNING)
-			(*open)++;
-		else if (s == DIRECTIVE_DONE)
-			(*done)++;
-	}
-}
-
 /* Only what no directive can fix is left when integrating ends. */
 static void
 warn_unresolved(const struct task *t)
@@ -480,45 +446,47 @@ live(struct task *t)
 	struct masterd *md = t->md;
 	struct child *p = planner_of(t);
 	struct life l = { .max_reviews = md->conf->max_reviews };
-	json_t *dirs = NULL;
+	json_t *dirs;
 
 	for (;;) {
-		json_decref(dirs);
-		if ((dirs = registry_directives(md->reg, t->id, 0)) == NULL)
-			break;
 		l.state = t->state;
 		l.paused = t->paused;
 		l.planner_busy = p != NULL && p->busy;
 		l.reviews = t->reviews;
-		count_directives(dirs, &l.open, &l.done);
+		l.open = task_open_directives(t);
+		l.done = t->done;
 		switch (decide_life(&l)) {
 		case LIFE_WAIT:
-			goto out;
+			return;
 		case LIFE_FAIL:
 			task_finish(t, TASK_FAILED, "no directive succeeded; "
 			    "see masterctl task");
-			goto out;
+			return;
 		case LIFE_INTEGRATE:
 			if (task_set_state(t, TASK_INTEGRATING, NULL) != 0)
-				goto out;
+				return;
 			task_on_publish(t);
 			continue;
 		case LIFE_IMPROVE:
 			warn_unresolved(t);
 			if (task_set_state(t, TASK_IMPROVING, NULL) != 0)
-				goto out;
+				return;
 			continue;
 		case LIFE_DONE:
 			task_finish(t, TASK_DONE, "reviews used up");
-			goto out;
+			return;
 		case LIFE_REVIEW:
-			if (task_count_review(t) == 0)
+			if (task_count_review(t) != 0)
+				return;
+			/* The reviewer sees every directive, closed ones
+			 * too: from the registry. */
+			if ((dirs = registry_directives(md->reg, t->id, 0)) !=
+			    NULL)
 				review(t, dirs);
-			goto out;
+			json_decref(dirs);
+			return;
 		}
 	}
-out:
-	json_decref(dirs);
 }
 
 /* Only a task with children in hand has work to hand out. */
@@ -536,14 +504,9 @@ has_children(const struct task *t)
 void
 task_step(struct task *t)
 {
-	json_t *dirs;
-
 	if (!task_runnable(t) || !has_children(t))
 		return;
-	if ((dirs = registry_directives(t->md->reg, t->id, 0)) != NULL) {
-		requeue_orphans(t, dirs);
-		json_decref(dirs);
-	}
+	requeue_orphans(t);
 	dispatch_task(t);
 	/* A task with nothing left to hand out takes its next step. */
 	live(t);

@@ -45,8 +45,9 @@ void
 task_on_publish(struct task *t)
 {
 	struct masterd *md = t->md;
-	json_t *latest, *previous, *set, *wanted, *dirs, *w, *out;
-	const json_t *d;
+	json_t *latest, *previous, *set, *wanted, *w, *out;
+	struct directive *x, *next;
+	struct domain *d;
 	char err[256];
 	size_t i;
 
@@ -60,25 +61,24 @@ task_on_publish(struct task *t)
 		    &out, err, sizeof(err)) == 0)
 			json_decref(out);
 	}
-	dirs = registry_directives(md->reg, t->id, 0);
-	json_array_foreach(dirs, i, d) {
-		const char *src = jget_str(d, "source");
-		const char *state = jget_str(d, "state");
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		for (x = TAILQ_FIRST(&d->open); x != NULL; x = next) {
+			int64_t id = x->id;
 
-		if (src == NULL || state == NULL ||
-		    strcmp(src, source_names[SOURCE_INTERFACE]) != 0 ||
-		    strcmp(state, directive_state_names[DIRECTIVE_QUEUED]) !=
-		    0 || decide_still_wanted(wanted, jget_str(d, "text")))
-			continue;
-		registry_directive_set_state(md->reg, jget_int(d, "id", 0),
-		    DIRECTIVE_DROPPED, "resolved before it ran");
-		event_emit(md, t->id, jget_str(d, "domain"),
-		    EV_DIRECTIVE_DROPPED, json_pack("{s:I, s:s}", "directive",
-		    jget_int(d, "id", 0), "reason", "resolved before it ran"));
+			next = TAILQ_NEXT(x, entry);
+			if (x->source != SOURCE_INTERFACE ||
+			    x->state != DIRECTIVE_QUEUED ||
+			    decide_still_wanted(wanted, x->text) ||
+			    directive_set_state(d, x, DIRECTIVE_DROPPED,
+			    "resolved before it ran") != 0)
+				continue;
+			event_emit(md, t->id, d->name, EV_DIRECTIVE_DROPPED,
+			    json_pack("{s:I, s:s}", "directive", (json_int_t)id,
+			    "reason", "resolved before it ran"));
+		}
 	}
 	event_emit(md, t->id, NULL, EV_INTERFACES_UNRESOLVED,
 	    json_pack("{s:I}", "count", (json_int_t)json_array_size(set)));
-	json_decref(dirs);
 	json_decref(wanted);
 	json_decref(set);
 	json_decref(latest);
@@ -172,6 +172,28 @@ hold_domain(struct child *c, time_t until, const char *why)
 	    "reason", why));
 }
 
+/* A state change of the child's directive; nothing when it is not open
+ * (its last write failed and it went back to the queue, say). */
+static void
+set_directive(struct task *t, int64_t id, enum directive_state state,
+    const char *reason)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+
+	if (x != NULL)
+		directive_set_state(d, x, state, reason);
+}
+
+static int64_t
+attempts_of(const struct task *t, int64_t id)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+
+	return x != NULL ? x->attempts : 0;
+}
+
 static void
 directive_failed(struct child *c, struct task *t, json_int_t id,
     const json_t *e)
@@ -179,30 +201,25 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 	struct masterd *md = c->md;
 	const char *code = jget_str(e, "code");
 	const char *why = jget_str(e, "message");
-	json_t *d = registry_directive_get(md->reg, id);
-	int64_t attempts = jget_int(d, "attempts", 0);
 
-	json_decref(d);
-	switch (decide_failure(code, !task_state_over(t->state), attempts,
-	    md->conf->directive_attempts)) {
+	switch (decide_failure(code, !task_state_over(t->state),
+	    attempts_of(t, id), md->conf->directive_attempts)) {
 	case FAILURE_HOLD:
-		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED, why);
+		set_directive(t, id, DIRECTIVE_QUEUED, why);
 		hold_domain(c, (time_t)jget_int(e, "until", 0),
 		    why ? why : "rate limited");
 		break;
 	case FAILURE_REQUEUE:
-		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED,
-		    "cancelled; requeued");
+		set_directive(t, id, DIRECTIVE_QUEUED, "cancelled; requeued");
 		break;
 	case FAILURE_RETRY:
-		registry_directive_set_state(md->reg, id, DIRECTIVE_QUEUED, why);
+		set_directive(t, id, DIRECTIVE_QUEUED, why);
 		event_emit(md, c->task, c->name, EV_DIRECTIVE_RETRY,
 		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
 		    code, "reason", why));
 		break;
 	case FAILURE_DROP:
-		registry_directive_set_state(md->reg, id, DIRECTIVE_DROPPED,
-		    why);
+		set_directive(t, id, DIRECTIVE_DROPPED, why);
 		event_emit(md, c->task, c->name, EV_DIRECTIVE_DROPPED,
 		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
 		    code, "reason", why));
@@ -223,7 +240,7 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 	c->busy = false;
 	c->directive = 0;
 	if (jget_bool(msg, "ok")) {
-		registry_directive_set_state(md->reg, id, DIRECTIVE_DONE, NULL);
+		set_directive(t, id, DIRECTIVE_DONE, NULL);
 		event_emit(md, c->task, c->name, EV_DIRECTIVE_DONE,
 		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "commit",
 		    commit, "summary", summary));
@@ -236,7 +253,6 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 	task_mark_all(md);
 }
 
-/* what: "result for" or "round of", as the log has always said. */
 static bool
 given(const struct child *c, json_int_t id, const char *what)
 {
@@ -454,10 +470,12 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 void
 tasks_child_down(struct child *c)
 {
+	struct task *t = task_find(c->md, c->task);
+
 	/* The round in flight is redone by the next child. */
-	if (c->busy && c->directive > 0)
-		registry_directive_set_state(c->md->reg, c->directive,
-		    DIRECTIVE_QUEUED, "child went down; requeued");
+	if (t != NULL && c->busy && c->directive > 0)
+		set_directive(t, c->directive, DIRECTIVE_QUEUED,
+		    "child went down; requeued");
 	c->busy = false;
 	c->directive = 0;
 }

@@ -111,34 +111,44 @@ task_start_domains(struct task *t)
 
 /* ---------------------------------------------------------- domains */
 
-/* Checks: the configuration's for the domain, else the plan's.  A domain
- * never stands without its first directive: both in one batch. */
-static int
-add_domain_row(struct masterd *md, int64_t task, const char *name,
-    const char *prompt, const json_t *planned_checks, const json_t *depends,
-    bool submitted, int64_t *id)
+/* Checks: the configuration's for the domain, else the plan's; the prompt
+ * given, else the configuration's. */
+static json_t *
+domain_checks(const struct masterd *md, const char *name,
+    const json_t *planned, const char **prompt)
 {
 	const struct domain_conf *dc = conf_domain(md->conf, name);
 	json_t *checks = json_array();
-	int rc;
 
 	if (dc != NULL) {
 		for (size_t i = 0; i < dc->checks.n; i++)
 			json_array_append_new(checks,
 			    json_string(dc->checks.v[i]));
-		if (prompt == NULL)
-			prompt = dc->prompt;
+		if (*prompt == NULL)
+			*prompt = dc->prompt;
 	}
-	if (json_array_size(checks) == 0 && json_is_array(planned_checks))
-		json_array_extend(checks, (json_t *)planned_checks);
+	if (json_array_size(checks) == 0 && json_is_array(planned))
+		json_array_extend(checks, (json_t *)planned);
+	return checks;
+}
+
+/* A domain never stands without its first directive: both in one
+ * batch. */
+static int
+add_domain_row(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted, int64_t *id, int64_t *first)
+{
+	bool merged;
+	int rc;
+
 	rc = registry_batch_begin(md->reg);
 	if (rc == 0)
 		rc = registry_domain_add(md->reg, task, name, prompt, checks,
 		    depends, submitted, id);
 	if (rc == 0)
 		rc = registry_directive_add(md->reg, task, *id, SOURCE_PLAN,
-		    FIRST_DIRECTIVE, 0, NULL, NULL);
-	json_decref(checks);
+		    FIRST_DIRECTIVE, 0, first, &merged);
 	return registry_batch_end(md->reg, rc == 0) == 0 ? rc : -1;
 }
 
@@ -150,10 +160,12 @@ domain_name_ok(const char *name)
 
 static int
 add_domain(struct task *t, const char *name, const char *prompt,
-    const json_t *checks, const json_t *depends, char *err, size_t errlen)
+    const json_t *planned, const json_t *depends, char *err, size_t errlen)
 {
 	struct domain *d;
-	int64_t id;
+	int64_t id, first;
+	json_t *checks;
+	int rc;
 
 	if (task_state_over(t->state)) {
 		snprintf(err, errlen, "task %lld is already over",
@@ -169,13 +181,18 @@ add_domain(struct task *t, const char *name, const char *prompt,
 		    (long long)t->id, name);
 		return TASKS_ECONFLICT;
 	}
-	if (add_domain_row(t->md, t->id, name, prompt, checks, depends, false,
-	    &id) != 0) {
+	checks = domain_checks(t->md, name, planned, &prompt);
+	rc = add_domain_row(t->md, t->id, name, prompt, checks, depends, false,
+	    &id, &first);
+	if (rc != 0) {
+		json_decref(checks);
 		snprintf(err, errlen, "registry: %s",
 		    registry_errmsg(t->md->reg));
 		return TASKS_ESTORAGE;
 	}
-	d = domain_new(t, id, name, depends, false);
+	d = domain_new(t, id, name, prompt, checks, depends, false);
+	json_decref(checks);
+	directive_new(d, first, SOURCE_PLAN, FIRST_DIRECTIVE, 0);
 	event_emit(t->md, t->id, name, EV_DOMAIN_ADDED, NULL);
 	start_domain(t, d);
 	return 0;
@@ -258,8 +275,7 @@ task_add_directive(struct task *t, const char *domain,
 	}
 	if (reopen(t, err, errlen) != 0)
 		return TASKS_ECONFLICT;
-	if (registry_directive_add(t->md->reg, t->id, d->id, source, text,
-	    priority, &id, &merged) != 0) {
+	if (directive_add(d, source, text, priority, &id, &merged) != 0) {
 		snprintf(err, errlen, "registry: %s",
 		    registry_errmsg(t->md->reg));
 		return TASKS_ESTORAGE;
@@ -368,9 +384,13 @@ store_task(struct masterd *md, const char *text, const json_t *domains,
     const json_t *standing, const struct budget *budget, char *err,
     size_t errlen)
 {
-	int64_t id, *ids = xcalloc(json_array_size(domains) + 1, sizeof(*ids));
+	size_t n = json_array_size(domains) + 1;
+	int64_t id, *ids = xcalloc(n, sizeof(*ids)), *first = xcalloc(n,
+	    sizeof(*first));
+	struct domain *d;
 	struct task *t = NULL;
-	json_t *v, *deps;
+	json_t *v, *deps, *checks;
+	const char *prompt;
 	size_t i;
 	int rc;
 
@@ -380,9 +400,12 @@ store_task(struct masterd *md, const char *text, const json_t *domains,
 	json_array_foreach(domains, i, v) {
 		if (rc != 0)
 			break;
+		prompt = NULL;
 		deps = config_depends(md, json_string_value(v));
-		rc = add_domain_row(md, id, json_string_value(v), NULL, NULL,
-		    deps, true, &ids[i]);
+		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
+		rc = add_domain_row(md, id, json_string_value(v), prompt,
+		    checks, deps, true, &ids[i], &first[i]);
+		json_decref(checks);
 		json_decref(deps);
 	}
 	if (rc != 0) {
@@ -394,8 +417,13 @@ store_task(struct masterd *md, const char *text, const json_t *domains,
 		goto storage;
 	t = task_new(md, id, text, standing, budget);
 	json_array_foreach(domains, i, v) {
+		prompt = NULL;
 		deps = config_depends(md, json_string_value(v));
-		domain_new(t, ids[i], json_string_value(v), deps, true);
+		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
+		d = domain_new(t, ids[i], json_string_value(v), prompt, checks,
+		    deps, true);
+		json_decref(checks);
+		directive_new(d, first[i], SOURCE_PLAN, FIRST_DIRECTIVE, 0);
 		json_decref(deps);
 	}
 	goto out;
@@ -403,6 +431,7 @@ storage:
 	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
 out:
 	free(ids);
+	free(first);
 	return t;
 }
 
@@ -577,9 +606,9 @@ tasks_set_budget(struct masterd *md, int64_t task, const json_t *given,
 void
 tasks_resume_all(struct masterd *md)
 {
-	json_t *dirs, *d;
+	struct directive *x;
+	struct domain *d;
 	struct task *t;
-	size_t j;
 
 	TAILQ_INIT(&md->tasks);
 	task_step_init(md);
@@ -589,16 +618,12 @@ tasks_resume_all(struct masterd *md)
 		if (task_state_over(t->state))
 			continue;
 		/* Rounds cut short by the stop are redone. */
-		dirs = registry_directives(md->reg, t->id, 0);
-		json_array_foreach(dirs, j, d) {
-			if (vocab_find(directive_state_names,
-			    DIRECTIVE_STATE_COUNT, jget_str(d, "state")) ==
-			    DIRECTIVE_RUNNING)
-				registry_directive_set_state(md->reg,
-				    jget_int(d, "id", 0), DIRECTIVE_QUEUED,
-				    "requeued after restart");
-		}
-		json_decref(dirs);
+		TAILQ_FOREACH(d, &t->domains, entry)
+			TAILQ_FOREACH(x, &d->open, entry)
+				if (x->state == DIRECTIVE_RUNNING)
+					directive_set_state(d, x,
+					    DIRECTIVE_QUEUED,
+					    "requeued after restart");
 		log_info("resuming task %lld", (long long)t->id);
 		event_emit(md, t->id, NULL, EV_TASK_RESUMED_AFTER_RESTART,
 		    NULL);
