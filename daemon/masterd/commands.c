@@ -510,9 +510,8 @@ backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
 	struct stat st;
 	json_t *r;
 
-	if (asprintf(&path, "%s/backup-%ld-%lld.db", md->conf->state_dir,
-	    (long)getpid(), (long long)masterd_next_id(md)) < 0)
-		return;
+	path = xasprintf("%s/backup-%ld-%lld.db", md->conf->state_dir,
+	    (long)getpid(), (long long)masterd_next_id(md));
 	if (registry_backup(md->reg, path) != 0 || stat(path, &st) != 0) {
 		free(path);
 		reply_storage_error(md, cl, id);
@@ -539,14 +538,14 @@ backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 		    "in progress on this connection"));
 		return;
 	}
-	if (offset < 0 || (buf = malloc(BACKUP_CHUNK)) == NULL ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0 ||
-	    (text = base64_encode(buf, (size_t)n)) == NULL) {
+	buf = xmalloc(BACKUP_CHUNK);
+	if (offset < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0) {
 		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
 		    "cannot read the copy: %s", strerror(errno)));
 		goto out;
 	}
+	text = base64_encode(buf, (size_t)n);
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "offset", json_integer(offset));
 	json_object_set_new(r, "length", json_integer(n));

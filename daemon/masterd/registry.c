@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/masterd/registry.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -731,39 +732,6 @@ unrelax(struct registry *r, bool relaxed)
 
 /* ------------------------------------------------------------ rows → JSON */
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;		/* overlong */
-	else if (c == 0xed)
-		hi = 0x9f;		/* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;		/* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;		/* above U+10FFFF */
-	if (len > n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * SQLite stores whatever bytes it was given; a reason cut from a child's
  * output may end mid-character.  Rather than make the row unreadable (JSON
@@ -776,10 +744,9 @@ text_repaired(const char *s, size_t n)
 	size_t i = 0, o = 0, k;
 	json_t *j;
 
-	if ((buf = malloc(n * 3 + 1)) == NULL)
-		return NULL;
+	buf = xmalloc(n * 3 + 1);
 	while (i < n) {
-		k = utf8_len((const unsigned char *)s + i, n - i);
+		k = utf8_seq((const unsigned char *)s + i, n - i);
 		if (k == 0) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3);
 			o += 3;
