@@ -110,6 +110,7 @@ static const struct shape_field f_round[] = {
 	OPT("commit", FT_STRING),
 	OPT("summary", FT_STRING),
 	OPT("error", FT_OBJECT),
+	OPT("final", FT_BOOL),
 	END
 };
 static const struct shape_field f_plan_request[] = {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "common/shape.h"
+#include "proto/vocab.h"
 
 #define PROTO_VERSION 1
 
@@ -83,17 +84,7 @@ struct msg_spec {
 	const char *summary;
 };
 
-/* Error codes carried in {"ok":false,"error":{"code":...}} and MSG_ERROR. */
-#define ERR_BAD_FRAME	"bad_frame"
-#define ERR_BAD_REQUEST	"bad_request"
-#define ERR_UNKNOWN	"unknown_type"
-#define ERR_NOT_FOUND	"not_found"
-#define ERR_REFUSED	"refused"
-#define ERR_CONFLICT	"conflict"
-#define ERR_BUSY	"busy"
-#define ERR_VERSION	"version_mismatch"
-#define ERR_INTERNAL	"internal"
-#define ERR_STORAGE	"storage"
+/* Error codes: proto/vocab.h. */
 
 const struct msg_spec *msg_spec(enum msg_type);
 const struct msg_spec *msg_find(enum msg_chan, const char *name);

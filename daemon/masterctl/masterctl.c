@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/vocab.h"
 
 #define EXIT_OK		0
 #define EXIT_FAILED	1
@@ -486,7 +487,8 @@ human_task(json_t *r)
 			    str(d, "state"), str(d, "text"));
 			/* Why it did not get done, where it did not. */
 			if (json_is_string(json_object_get(d, "reason")) &&
-			    strcmp(str(d, "state"), "done") != 0)
+			    strcmp(str(d, "state"),
+			    directive_state_names[DIRECTIVE_DONE]) != 0)
 				printf("%-6s %.110s\n", "", str(d, "reason"));
 		}
 	}
@@ -499,7 +501,7 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 	const json_t *u = json_object_get(d, "usage");
 	char *raw;
 
-	if (strcmp(ev, "progress") == 0) {
+	if (strcmp(ev, event_defs[EV_PROGRESS].name) == 0) {
 		snprintf(buf, len, "%s%s%.100s", str(d, "stage"),
 		    json_is_string(json_object_get(d, "text")) ? ": " : "",
 		    json_is_string(json_object_get(d, "text")) ?
@@ -507,7 +509,7 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 		for (char *p = buf; *p; p++)
 			if (*p == '\n' || *p == '\r' || *p == '\t')
 				*p = ' ';
-	} else if (strcmp(ev, "round") == 0) {
+	} else if (strcmp(ev, event_defs[EV_ROUND].name) == 0) {
 		snprintf(buf, len, "directive %lld round %lld %s at %s%s%.12s, "
 		    "%lld+%lld tokens%s%.80s", num(d, "directive"),
 		    num(d, "round"), json_is_true(json_object_get(d, "ok")) ?
@@ -730,8 +732,6 @@ read_directives(const char *path)
 static json_t *
 parse_budget(const char *text)
 {
-	static const char *const keys[] = { "tokens", "cost", "rounds",
-	    "time", NULL };
 	json_t *b = json_object();
 	char *copy = strdup(text), *tok, *save = NULL, *eq, *end;
 	double v;
@@ -742,12 +742,11 @@ parse_budget(const char *text)
 		if ((eq = strchr(tok, '=')) == NULL)
 			goto bad;
 		*eq = '\0';
-		for (i = 0; keys[i] != NULL && strcmp(keys[i], tok) != 0; i++)
-			;
+		i = vocab_find(budget_key_names, BUDGET_KEY_COUNT, tok);
 		v = strtod(eq + 1, &end);
-		if (keys[i] == NULL || end == eq + 1 || *end != '\0' || v < 0)
+		if (i < 0 || end == eq + 1 || *end != '\0' || v < 0)
 			goto bad;
-		json_object_set_new(b, keys[i], json_real(v));
+		json_object_set_new(b, budget_key_names[i], json_real(v));
 	}
 	free(copy);
 	if (json_object_size(b) > 0)
@@ -766,8 +765,14 @@ bad:
 static bool
 terminal_state(const char *s)
 {
-	return s != NULL && (strcmp(s, "done") == 0 ||
-	    strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0);
+	return task_state_name_over(s);
+}
+
+static int
+exit_for_state(const char *s)
+{
+	return strcmp(s, task_state_names[TASK_DONE]) == 0 ? EXIT_OK :
+	    EXIT_FAILED;
 }
 
 /* Follow one task's events until it reaches a terminal state. */
@@ -785,7 +790,7 @@ follow_task(struct ctl *c, json_int_t task)
 	if (terminal_state(state)) {
 		printf("task %lld %s\n", (long long)task, state);
 		json_decref(r);
-		return strcmp(state, "done") == 0 ? EXIT_OK : EXIT_FAILED;
+		return exit_for_state(state);
 	}
 	json_decref(r);
 	c->streaming = true;
@@ -793,10 +798,10 @@ follow_task(struct ctl *c, json_int_t task)
 		show_event(c, e);
 		state = json_string_value(json_object_get(json_object_get(e,
 		    "data"), "state"));
-		if (strcmp(str(e, "event"), "task.state") == 0 &&
+		if (strcmp(str(e, "event"), event_defs[EV_TASK_STATE].name) ==
+		    0 &&
 		    terminal_state(state)) {
-			status = strcmp(state, "done") == 0 ? EXIT_OK :
-			    EXIT_FAILED;
+			status = exit_for_state(state);
 			printf("task %lld %s\n", (long long)task, state);
 			json_decref(e);
 			return status;

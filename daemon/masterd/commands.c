@@ -16,7 +16,7 @@
 
 #include "common/log.h"
 #include "common/iface.h"
-#include "daemon/masterd/engine.h"
+#include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
@@ -52,31 +52,15 @@ static int
 resolve_task(struct masterd *md, const json_t *req, const char *domain,
     int64_t *task, char *err, size_t errlen)
 {
-	json_t *tasks;
-	size_t i;
-	json_t *t;
-	int64_t dom;
-
 	if ((*task = get_int(req, "task")) > 0) {
-		json_t *one = registry_task_get(md->reg, *task);
-
-		if (one == NULL) {
+		if (!tasks_exists(md, *task)) {
 			snprintf(err, errlen, "no task %lld", (long long)*task);
 			return -1;
 		}
-		json_decref(one);
 		return 0;
 	}
-	tasks = registry_tasks(md->reg);
-	json_array_foreach(tasks, i, t) {
-		*task = get_int(t, "id");
-		if (domain == NULL ||
-		    registry_domain_find(md->reg, *task, domain, &dom) == 0) {
-			json_decref(tasks);
-			return 0;
-		}
-	}
-	json_decref(tasks);
+	if ((*task = tasks_newest_with(md, domain)) > 0)
+		return 0;
 	if (domain != NULL)
 		snprintf(err, errlen, "no task has a domain \"%s\"", domain);
 	else
@@ -153,7 +137,7 @@ cmd_tasks(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r = msg_reply_ok(id);
 
 	(void)req;
-	json_object_set_new(r, "tasks", registry_tasks(md->reg));
+	json_object_set_new(r, "tasks", tasks_list(md));
 	control_reply(cl, r);
 }
 
@@ -179,7 +163,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	int64_t task = get_int(req, "task");
-	json_t *t = registry_task_get(md->reg, task), *r;
+	json_t *t = tasks_describe(md, task), *r;
 
 	if (t == NULL) {
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
@@ -191,8 +175,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "domains", domains_view(md, task));
 	json_object_set_new(r, "directives",
 	    registry_directives(md->reg, task, 0));
-	json_object_set_new(r, "interfaces",
-	    registry_interfaces_latest(md->reg, task));
+	json_object_set_new(r, "interfaces", tasks_interfaces(md, task));
 	json_object_set_new(r, "scoreboard",
 	    registry_scoreboard(md->reg, task));
 	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
@@ -289,9 +272,8 @@ cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	}
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "task", json_integer(task));
-	json_object_set_new(r, "interfaces",
-	    registry_interfaces_latest(md->reg, task));
-	json_object_set_new(r, "unresolved", engine_unresolved(md, task));
+	json_object_set_new(r, "interfaces", tasks_interfaces(md, task));
+	json_object_set_new(r, "unresolved", tasks_unresolved(md, task));
 	control_reply(cl, r);
 }
 
@@ -309,8 +291,7 @@ cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
-	if ((rc = tasks_add_directive(md, task, domain, "user",
-	    get_str(req, "text"), (int)get_int(req, "priority"), &d, err,
+	if ((rc = tasks_add_directive(md, task, domain, get_str(req, "text"), (int)get_int(req, "priority"), &d, err,
 	    sizeof(err))) != 0) {
 		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
 		    err));
@@ -369,15 +350,13 @@ set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req, bool paused)
 {
 	int64_t task = get_int(req, "task");
-	json_t *t, *r;
+	json_t *r;
 	int n;
 
-	if (task > 0 && (t = registry_task_get(md->reg, task)) == NULL) {
+	if (task > 0 && !tasks_exists(md, task)) {
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 		    "no task %lld", (long long)task));
 		return;
-	} else if (task > 0) {
-		json_decref(t);
 	}
 	if ((n = tasks_set_paused(md, task, paused)) < 0) {
 		reply_storage_error(md, cl, id);
@@ -426,7 +405,7 @@ cmd_watch(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *t, *r;
 
 	if (task > 0) {
-		if ((t = registry_task_get(md->reg, task)) == NULL) {
+		if ((t = tasks_describe(md, task)) == NULL) {
 			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 			    "no task %lld", (long long)task));
 			return;
@@ -510,51 +489,19 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 	int rc;
 
-	if ((rc = engine_set_budget(md, get_int(req, "task"),
+	if ((rc = tasks_set_budget(md, get_int(req, "task"),
 	    json_object_get(req, "budget"), err, sizeof(err))) != 0) {
 		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
 		    err));
 		return;
 	}
 	r = msg_reply_ok(id);
-	json_object_set_new(r, "task", registry_task_get(md->reg,
-	    get_int(req, "task")));
+	json_object_set_new(r, "task", tasks_describe(md, get_int(req,
+	    "task")));
 	control_reply(cl, r);
 }
 
 #define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
-
-static char *
-base64(const unsigned char *in, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-	size_t i;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-		    in[i + 2];
-
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 |
-		    (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
 
 static void
 backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
@@ -563,9 +510,8 @@ backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
 	struct stat st;
 	json_t *r;
 
-	if (asprintf(&path, "%s/backup-%ld-%lld.db", md->conf->state_dir,
-	    (long)getpid(), (long long)masterd_next_id(md)) < 0)
-		return;
+	path = xasprintf("%s/backup-%ld-%lld.db", md->conf->state_dir,
+	    (long)getpid(), (long long)masterd_next_id(md));
 	if (registry_backup(md->reg, path) != 0 || stat(path, &st) != 0) {
 		free(path);
 		reply_storage_error(md, cl, id);
@@ -592,14 +538,14 @@ backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 		    "in progress on this connection"));
 		return;
 	}
-	if (offset < 0 || (buf = malloc(BACKUP_CHUNK)) == NULL ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0 ||
-	    (text = base64(buf, (size_t)n)) == NULL) {
+	buf = xmalloc(BACKUP_CHUNK);
+	if (offset < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0) {
 		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
 		    "cannot read the copy: %s", strerror(errno)));
 		goto out;
 	}
+	text = base64_encode(buf, (size_t)n);
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "offset", json_integer(offset));
 	json_object_set_new(r, "length", json_integer(n));

@@ -20,8 +20,9 @@ now_seconds(void)
 
 void
 event_emit(struct masterd *md, int64_t task, const char *domain,
-    const char *event, json_t *data)
+    enum event ev, json_t *data)
 {
+	const char *event = event_defs[ev].name;
 	int64_t seq = 0;
 	json_t *msg;
 

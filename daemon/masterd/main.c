@@ -460,6 +460,7 @@ finish(struct masterd *md)
 	if (uv_loop_close(md->loop) != 0)
 		log_warn("event loop closed with handles still open");
 	control_remove_socket(md);
+	tasks_close(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)
 		close(md->lock_fd);

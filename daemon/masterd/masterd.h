@@ -24,9 +24,11 @@
 struct registry;
 struct ctl_client;
 struct child;
+struct task;
 
 TAILQ_HEAD(child_list, child);
 TAILQ_HEAD(client_list, ctl_client);
+TAILQ_HEAD(task_list, task);
 
 struct masterd {
 	uv_loop_t *loop;
@@ -48,6 +50,11 @@ struct masterd {
 	size_t nchildren;
 	char *child_path;
 	void (*children_stopped)(struct masterd *);	/* stop-all pending */
+
+	/* tasks (task.c): every task, oldest first, and the deferred step */
+	struct task_list tasks;
+	uv_idle_t step;
+	bool step_ready;
 
 	/* systemd (notify.c) */
 	char *notify_path;
@@ -89,7 +96,7 @@ void command_dispatch(struct masterd *, struct ctl_client *,
 
 /* events.c: store an event and send it to watchers; steals data. */
 void event_emit(struct masterd *, int64_t task, const char *domain,
-    const char *event, json_t *data);
+    enum event, json_t *data);
 
 /* notify.c */
 void notify_init(struct masterd *);

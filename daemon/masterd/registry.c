@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/masterd/registry.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -139,6 +140,62 @@ static const char *const migrations[] = {
 	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
 	"  created REAL NOT NULL);"
 	"CREATE INDEX rounds_task ON rounds(task_id, domain_id, id);",
+
+	/* 3: the task's own state, kept until now in an 8-key "spec" JSON
+	 * column, moves into columns of its own: the standing directives,
+	 * the budget limits (NULL: the configured default), the plan, the
+	 * reviews asked, the planner's usage and the round the no-progress
+	 * watchdog counts from; each domain's depends and whether it was
+	 * named at submit.  A spec that does not parse migrates as empty. */
+	"ALTER TABLE tasks ADD COLUMN standing TEXT;"
+	"ALTER TABLE tasks ADD COLUMN budget_tokens REAL;"
+	"ALTER TABLE tasks ADD COLUMN budget_cost REAL;"
+	"ALTER TABLE tasks ADD COLUMN budget_rounds REAL;"
+	"ALTER TABLE tasks ADD COLUMN budget_time REAL;"
+	"ALTER TABLE tasks ADD COLUMN plan TEXT;"
+	"ALTER TABLE tasks ADD COLUMN reviews INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN planner_in INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN planner_out INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN planner_cost REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN progress_since INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE domains ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE domains ADD COLUMN depends TEXT;"
+	"UPDATE tasks SET spec = NULL WHERE NOT json_valid(spec)"
+	"  OR json_type(spec) != 'object';"
+	"UPDATE tasks SET"
+	"  standing = iif(json_type(spec, '$.directives') = 'array',"
+	"    json_extract(spec, '$.directives'), NULL),"
+	"  budget_tokens = iif(json_type(spec, '$.budget.tokens')"
+	"    IN ('integer', 'real'), json_extract(spec, '$.budget.tokens'),"
+	"    NULL),"
+	"  budget_cost = iif(json_type(spec, '$.budget.cost')"
+	"    IN ('integer', 'real'), json_extract(spec, '$.budget.cost'), NULL),"
+	"  budget_rounds = iif(json_type(spec, '$.budget.rounds')"
+	"    IN ('integer', 'real'), json_extract(spec, '$.budget.rounds'),"
+	"    NULL),"
+	"  budget_time = iif(json_type(spec, '$.budget.time')"
+	"    IN ('integer', 'real'), json_extract(spec, '$.budget.time'), NULL),"
+	"  plan = iif(json_type(spec, '$.plan') = 'object',"
+	"    json_extract(spec, '$.plan'), NULL),"
+	"  reviews = ifnull(json_extract(spec, '$.reviews'), 0),"
+	"  planner_in = ifnull(json_extract(spec, '$.planner_usage.input'), 0),"
+	"  planner_out = ifnull(json_extract(spec, '$.planner_usage.output'),"
+	"    0),"
+	"  planner_cost = ifnull(json_extract(spec, '$.planner_usage.cost'), 0),"
+	"  progress_since = ifnull(json_extract(spec, '$.progress_since'), 0)"
+	"  WHERE spec IS NOT NULL;"
+	"UPDATE domains SET"
+	"  submitted = EXISTS (SELECT 1 FROM tasks t,"
+	"    json_each(t.spec, '$.domains') j"
+	"    WHERE t.id = domains.task_id AND t.spec IS NOT NULL"
+	"    AND j.value = domains.name),"
+	"  depends = (SELECT iif(json_type(t.spec, '$.depends.\"' || domains.name"
+	"    || '\"') = 'array', json_extract(t.spec, '$.depends.\"'"
+	"    || domains.name || '\"'), NULL)"
+	"    FROM tasks t WHERE t.id = domains.task_id"
+	"    AND t.spec IS NOT NULL);"
+	"ALTER TABLE tasks DROP COLUMN spec;",
 };
 
 /* How a result column becomes a JSON value. */
@@ -153,11 +210,18 @@ struct col {
 #define SHAPE(a)	(a), nitems(a)
 
 /* Each shape lists the fields in the order of its *_COLS select list. */
-#define TASK_COLS "id, text, state, paused, reason, created, updated, spec"
+#define TASK_COLS "id, text, state, paused, reason, created, updated, " \
+	"standing, budget_tokens, budget_cost, budget_rounds, budget_time, " \
+	"plan, reviews, planner_in, planner_out, planner_cost, progress_since"
 static const struct col task_cols[] = {
 	{ "id", C_INT }, { "text", C_TEXT }, { "state", C_TEXT },
 	{ "paused", C_BOOL }, { "reason", C_TEXT }, { "created", C_REAL },
-	{ "updated", C_REAL }, { "spec", C_JSON },
+	{ "updated", C_REAL }, { "standing", C_JSON },
+	{ "budget_tokens", C_REAL }, { "budget_cost", C_REAL },
+	{ "budget_rounds", C_REAL }, { "budget_time", C_REAL },
+	{ "plan", C_JSON }, { "reviews", C_INT }, { "planner_in", C_INT },
+	{ "planner_out", C_INT }, { "planner_cost", C_REAL },
+	{ "progress_since", C_INT },
 };
 
 #define DOMAIN_COLS "id, task_id, name, state, reason, prompt, checks, " \
@@ -167,6 +231,15 @@ static const struct col domain_cols[] = {
 	{ "state", C_TEXT }, { "reason", C_TEXT }, { "prompt", C_TEXT },
 	{ "checks", C_JSON }, { "restarts", C_INT }, { "created", C_REAL },
 	{ "updated", C_REAL },
+};
+
+/* What the task core loads beside the shown columns. */
+#define DOMAIN_LOAD_COLS DOMAIN_COLS ", submitted, depends"
+static const struct col domain_load_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "name", C_TEXT },
+	{ "state", C_TEXT }, { "reason", C_TEXT }, { "prompt", C_TEXT },
+	{ "checks", C_JSON }, { "restarts", C_INT }, { "created", C_REAL },
+	{ "updated", C_REAL }, { "submitted", C_BOOL }, { "depends", C_JSON },
 };
 
 /* "domain" is the domain's name in every object but the domain's own. */
@@ -244,7 +317,9 @@ enum stmt {
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
 	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
 	ST_STATS,
-	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_TASK_SPEC, ST_DIR_GET,
+	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_DIR_GET,
+	ST_TASK_BUDGET, ST_TASK_PLAN, ST_TASK_REVIEWS, ST_TASK_PLANNER,
+	ST_TASK_PROGRESS, ST_DOMAIN_DEPENDS, ST_DOMAINS_LOAD,
 	ST__COUNT
 };
 
@@ -264,8 +339,10 @@ static const struct stmt_def {
 	[ST_RELEASE] = { "RELEASE w", NULL, 0 },
 	[ST_ROLLBACK_TO] = { "ROLLBACK TO w", NULL, 0 },
 
-	[ST_TASK_ADD] = { "INSERT INTO tasks (text, state, spec, created,"
-	    " updated) VALUES (?1, '" TASK_PLANNED "', ?2, ?3, ?3)", NULL, 0 },
+	[ST_TASK_ADD] = { "INSERT INTO tasks (text, state, standing,"
+	    " budget_tokens, budget_cost, budget_rounds, budget_time, created,"
+	    " updated) VALUES (?1, 'planned', ?2, ?4, ?5, ?6, ?7, ?3, ?3)",
+	    NULL, 0 },
 	[ST_TASK_STATE] = { "UPDATE tasks SET state = ?2, reason = ?3,"
 	    " updated = ?4 WHERE id = ?1", NULL, 0 },
 	[ST_TASK_PAUSED] = { "UPDATE tasks SET paused = ?2, reason = ?3,"
@@ -278,8 +355,8 @@ static const struct stmt_def {
 	    " ORDER BY id", SHAPE(id_cols) },
 
 	[ST_DOMAIN_ADD] = { "INSERT INTO domains (task_id, name, state, prompt,"
-	    " checks, created, updated)"
-	    " VALUES (?1, ?2, '" DOMAIN_STOPPED "', ?3, ?4, ?5, ?5)", NULL, 0 },
+	    " checks, created, updated, submitted, depends)"
+	    " VALUES (?1, ?2, 'stopped', ?3, ?4, ?5, ?5, ?6, ?7)", NULL, 0 },
 	[ST_DOMAIN_STATE] = { "UPDATE domains SET state = ?2, reason = ?3,"
 	    " updated = ?4 WHERE id = ?1", NULL, 0 },
 	[ST_DOMAIN_RESTART] = { "UPDATE domains SET restarts = restarts + 1,"
@@ -319,15 +396,15 @@ static const struct stmt_def {
 	    " WHERE id = ?1 AND priority < ?2", NULL, 0 },
 	[ST_DIR_ADD] = { "INSERT INTO directives (task_id, domain_id, source,"
 	    " text, priority, state, created, updated)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, '" DIRECTIVE_QUEUED "', ?6, ?6)",
+	    " VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6)",
 	    NULL, 0 },
 	/* attempts counts how many times the directive was started. */
 	[ST_DIR_STATE] = { "UPDATE directives SET state = ?2, reason = ?3,"
-	    " attempts = attempts + (?2 = '" DIRECTIVE_RUNNING "'),"
+	    " attempts = attempts + (?2 = 'running'),"
 	    " updated = ?4 WHERE id = ?1", NULL, 0 },
 	/* id, not created, for age: ids grow with insertion, clocks step. */
 	[ST_DIR_NEXT] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
-	    " WHERE x.domain_id = ?1 AND x.state = '" DIRECTIVE_QUEUED "'"
+	    " WHERE x.domain_id = ?1 AND x.state = 'queued'"
 	    " ORDER BY x.priority DESC, x.id LIMIT 1", SHAPE(directive_cols) },
 	[ST_DIRS_ALL] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
 	    " ORDER BY x.id", SHAPE(directive_cols) },
@@ -354,8 +431,22 @@ static const struct stmt_def {
 
 	[ST_DIR_GET] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
 	    " WHERE x.id = ?1", SHAPE(directive_cols) },
-	[ST_TASK_SPEC] = { "UPDATE tasks SET spec = ?2, updated = ?3"
+	[ST_TASK_BUDGET] = { "UPDATE tasks SET budget_tokens = ?2,"
+	    " budget_cost = ?3, budget_rounds = ?4, budget_time = ?5,"
+	    " updated = ?6 WHERE id = ?1", NULL, 0 },
+	[ST_TASK_PLAN] = { "UPDATE tasks SET plan = ?2, updated = ?3"
 	    " WHERE id = ?1", NULL, 0 },
+	[ST_TASK_REVIEWS] = { "UPDATE tasks SET reviews = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_TASK_PLANNER] = { "UPDATE tasks SET planner_in = ?2,"
+	    " planner_out = ?3, planner_cost = ?4, updated = ?5"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_TASK_PROGRESS] = { "UPDATE tasks SET progress_since = ?2,"
+	    " updated = ?3 WHERE id = ?1", NULL, 0 },
+	[ST_DOMAIN_DEPENDS] = { "UPDATE domains SET depends = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_DOMAINS_LOAD] = { "SELECT " DOMAIN_LOAD_COLS " FROM domains"
+	    " WHERE task_id = ?1 ORDER BY id", SHAPE(domain_load_cols) },
 	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
 	    " directive_id, round, ok, stage, commit_id, error, summary,"
 	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
@@ -381,19 +472,6 @@ static const struct stmt_def {
 	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
 	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
 	    SHAPE(score_cols) },
-};
-
-static const char *const task_states[] = {
-	TASK_PLANNED, TASK_BUILDING, TASK_INTEGRATING, TASK_IMPROVING,
-	TASK_DONE, TASK_FAILED, TASK_CANCELLED, NULL
-};
-static const char *const domain_states[] = {
-	DOMAIN_STOPPED, DOMAIN_STARTING, DOMAIN_RUNNING, DOMAIN_BACKOFF,
-	DOMAIN_FATAL, DOMAIN_DONE, NULL
-};
-static const char *const directive_states[] = {
-	DIRECTIVE_QUEUED, DIRECTIVE_RUNNING, DIRECTIVE_DONE, DIRECTIVE_FAILED,
-	DIRECTIVE_DROPPED, NULL
 };
 
 struct registry {
@@ -462,14 +540,19 @@ fail_null(struct registry *r, sqlite3_stmt *st, const char *fn)
 	return NULL;
 }
 
-static int
-bad_state(struct registry *r, const char *const *states, const char *state,
-    const char *fn)
+/* The name of a value of a vocabulary set; NULL when out of range. */
+static const char *
+vocab_name(const char *const *names, int n, int v)
 {
-	for (; *states != NULL; states++)
-		if (state != NULL && strcmp(*states, state) == 0)
-			return 0;
-	set_err(r, "invalid state \"%s\"", state ? state : "(null)");
+	return v >= 0 && v < n ? names[v] : NULL;
+}
+
+static int
+bad_state(struct registry *r, const char *name, int v, const char *fn)
+{
+	if (name != NULL)
+		return 0;
+	set_err(r, "invalid state %d", v);
 	return fail(r, NULL, fn);
 }
 
@@ -649,39 +732,6 @@ unrelax(struct registry *r, bool relaxed)
 
 /* ------------------------------------------------------------ rows → JSON */
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;		/* overlong */
-	else if (c == 0xed)
-		hi = 0x9f;		/* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;		/* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;		/* above U+10FFFF */
-	if (len > n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * SQLite stores whatever bytes it was given; a reason cut from a child's
  * output may end mid-character.  Rather than make the row unreadable (JSON
@@ -694,10 +744,9 @@ text_repaired(const char *s, size_t n)
 	size_t i = 0, o = 0, k;
 	json_t *j;
 
-	if ((buf = malloc(n * 3 + 1)) == NULL)
-		return NULL;
+	buf = xmalloc(n * 3 + 1);
 	while (i < n) {
-		k = utf8_len((const unsigned char *)s + i, n - i);
+		k = utf8_seq((const unsigned char *)s + i, n - i);
 		if (k == 0) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -1043,6 +1092,20 @@ registry_errmsg(struct registry *r)
 	return r->errmsg;
 }
 
+/* Prepared statements run so far: SQLite counts each run of a statement
+ * (its steps until the reset), so this costs nothing on the way. */
+uint64_t
+registry_calls(struct registry *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ST__COUNT; i++)
+		if (r->st[i] != NULL)
+			n += (uint64_t)sqlite3_stmt_status(r->st[i],
+			    SQLITE_STMTSTATUS_RUN, 0);
+	return n;
+}
+
 int
 registry_schema_version(struct registry *r)
 {
@@ -1090,15 +1153,36 @@ registry_batch_end(struct registry *r, bool commit)
 
 /* ----------------------------------------------------------------- tasks */
 
+/* A limit, or NULL when the task has none of its own. */
+static int
+bind_limit(struct registry *r, sqlite3_stmt *st, int i,
+    const struct budget *b, enum budget_key k)
+{
+	if (b == NULL || !(b->set & (1u << k)))
+		return bind_rc(r, sqlite3_bind_null(st, i));
+	return bind_real(r, st, i, b->limit[k]);
+}
+
+static int
+bind_budget(struct registry *r, sqlite3_stmt *st, int first,
+    const struct budget *b)
+{
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++)
+		if (bind_limit(r, st, first + k, b, (enum budget_key)k) == -1)
+			return -1;
+	return 0;
+}
+
 int
-registry_task_add(struct registry *r, const char *text, const json_t *spec,
-    int64_t *id)
+registry_task_add(struct registry *r, const char *text,
+    const json_t *standing, const struct budget *budget, int64_t *id)
 {
 	sqlite3_stmt *st = r->st[ST_TASK_ADD];
 
 	if (bind_text(r, st, 1, text) == -1 ||
-	    bind_json(r, st, 2, spec) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_json(r, st, 2, standing) == -1 ||
+	    bind_real(r, st, 3, now()) == -1 ||
+	    bind_budget(r, st, 4, budget) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
 		return -1;
@@ -1109,14 +1193,13 @@ registry_task_add(struct registry *r, const char *text, const json_t *spec,
 
 /* UPDATE ... SET state = ?2, reason = ?3, updated = ?4 WHERE id = ?1. */
 static int
-set_state(struct registry *r, enum stmt id, const char *const *states,
-    int64_t row, const char *state, const char *reason, bool relaxed,
-    const char *fn)
+set_state(struct registry *r, enum stmt id, int64_t row, const char *state,
+    int v, const char *reason, bool relaxed, const char *fn)
 {
 	sqlite3_stmt *st = r->st[id];
 	int rc;
 
-	if (bad_state(r, states, state, fn) == -1)
+	if (bad_state(r, state, v, fn) == -1)
 		return -1;
 	if (bind_int(r, st, 1, row) == -1 || bind_text(r, st, 2, state) == -1 ||
 	    bind_text(r, st, 3, reason) == -1 ||
@@ -1129,11 +1212,75 @@ set_state(struct registry *r, enum stmt id, const char *const *states,
 }
 
 int
-registry_task_set_state(struct registry *r, int64_t task, const char *state,
-    const char *reason)
+registry_task_set_state(struct registry *r, int64_t task,
+    enum task_state state, const char *reason)
 {
-	return set_state(r, ST_TASK_STATE, task_states, task, state, reason,
-	    false, __func__);
+	return set_state(r, ST_TASK_STATE, task, vocab_name(task_state_names,
+	    TASK_STATE_COUNT, (int)state), (int)state, reason, false,
+	    __func__);
+}
+
+int
+registry_task_set_budget(struct registry *r, int64_t task,
+    const struct budget *b)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_BUDGET];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_budget(r, st, 2, b) == -1 ||
+	    bind_real(r, st, 6, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_task_set_plan(struct registry *r, int64_t task, const json_t *plan)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_PLAN];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_json(r, st, 2, plan) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+/* UPDATE ... SET column = ?2, updated = ?3 WHERE id = ?1. */
+static int
+set_int_column(struct registry *r, enum stmt id, int64_t row, int64_t v,
+    const char *fn)
+{
+	sqlite3_stmt *st = r->st[id];
+
+	if (bind_int(r, st, 1, row) == -1 || bind_int(r, st, 2, v) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, fn);
+	return exec_update(r, st, fn);
+}
+
+int
+registry_task_set_reviews(struct registry *r, int64_t task, int64_t n)
+{
+	return set_int_column(r, ST_TASK_REVIEWS, task, n, __func__);
+}
+
+int
+registry_task_set_progress(struct registry *r, int64_t task, int64_t round)
+{
+	return set_int_column(r, ST_TASK_PROGRESS, task, round, __func__);
+}
+
+int
+registry_task_set_planner_usage(struct registry *r, int64_t task,
+    const struct usage *u)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_PLANNER];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, u->input) == -1 ||
+	    bind_int(r, st, 3, u->output) == -1 ||
+	    bind_real(r, st, 4, u->cost) == -1 ||
+	    bind_real(r, st, 5, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
 }
 
 int
@@ -1174,14 +1321,17 @@ registry_tasks_unfinished(struct registry *r)
 
 int
 registry_domain_add(struct registry *r, int64_t task, const char *name,
-    const char *prompt, const json_t *checks, int64_t *id)
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted, int64_t *id)
 {
 	sqlite3_stmt *st = r->st[ST_DOMAIN_ADD];
 
 	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, name) == -1 ||
 	    bind_text(r, st, 3, prompt) == -1 ||
 	    bind_json(r, st, 4, checks) == -1 ||
-	    bind_real(r, st, 5, now()) == -1)
+	    bind_real(r, st, 5, now()) == -1 ||
+	    bind_int(r, st, 6, submitted) == -1 ||
+	    bind_json(r, st, 7, depends) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
 		return -1;
@@ -1192,10 +1342,32 @@ registry_domain_add(struct registry *r, int64_t task, const char *name,
 
 int
 registry_domain_set_state(struct registry *r, int64_t domain,
-    const char *state, const char *reason)
+    enum domain_state state, const char *reason)
 {
-	return set_state(r, ST_DOMAIN_STATE, domain_states, domain, state,
+	return set_state(r, ST_DOMAIN_STATE, domain, vocab_name(
+	    domain_state_names, DOMAIN_STATE_COUNT, (int)state), (int)state,
 	    reason, true, __func__);
+}
+
+int
+registry_domain_set_depends(struct registry *r, int64_t domain,
+    const json_t *depends)
+{
+	sqlite3_stmt *st = r->st[ST_DOMAIN_DEPENDS];
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    bind_json(r, st, 2, depends) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+json_t *
+registry_domains_load(struct registry *r, int64_t task)
+{
+	if (bind_int(r, r->st[ST_DOMAINS_LOAD], 1, task) == -1)
+		return fail_null(r, r->st[ST_DOMAINS_LOAD], __func__);
+	return query_all(r, ST_DOMAINS_LOAD, __func__);
 }
 
 int
@@ -1439,15 +1611,20 @@ dir_merge_or_insert(struct registry *r, int64_t task, int64_t domain,
 
 int
 registry_directive_add(struct registry *r, int64_t task, int64_t domain,
-    const char *source, const char *text, int priority, int64_t *id,
-    bool *merged)
+    enum directive_source source, const char *text, int priority,
+    int64_t *id, bool *merged)
 {
+	const char *name = vocab_name(source_names, SOURCE_COUNT, (int)source);
 	int64_t did;
 	bool m;
 
+	if (name == NULL) {
+		set_err(r, "invalid directive source %d", (int)source);
+		return fail(r, NULL, __func__);
+	}
 	if (tx_begin(r, __func__) == -1)
 		return -1;
-	if (dir_merge_or_insert(r, task, domain, source, text, priority, &did,
+	if (dir_merge_or_insert(r, task, domain, name, text, priority, &did,
 	    &m) == -1 || tx_commit(r, __func__) == -1) {
 		tx_rollback(r, __func__);
 		return -1;
@@ -1461,11 +1638,12 @@ registry_directive_add(struct registry *r, int64_t task, int64_t domain,
 
 int
 registry_directive_set_state(struct registry *r, int64_t directive,
-    const char *state, const char *reason)
+    enum directive_state state, const char *reason)
 {
 	/* Started is the one state a restart rewrites: relaxed. */
-	return set_state(r, ST_DIR_STATE, directive_states, directive, state,
-	    reason, strcmp(state, DIRECTIVE_RUNNING) == 0, __func__);
+	return set_state(r, ST_DIR_STATE, directive, vocab_name(
+	    directive_state_names, DIRECTIVE_STATE_COUNT, (int)state),
+	    (int)state, reason, state == DIRECTIVE_RUNNING, __func__);
 }
 
 json_t *
@@ -1608,17 +1786,6 @@ registry_scoreboard(struct registry *r, int64_t task)
 	if (bind_int(r, st, 1, task) == -1)
 		return fail_null(r, st, __func__);
 	return query_all(r, ST_SCORE_TASK, __func__);
-}
-
-int
-registry_task_set_spec(struct registry *r, int64_t task, const json_t *spec)
-{
-	sqlite3_stmt *st = r->st[ST_TASK_SPEC];
-
-	if (bind_int(r, st, 1, task) == -1 || bind_json(r, st, 2, spec) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
-		return fail(r, st, __func__);
-	return exec_update(r, st, __func__);
 }
 
 /* ---------------------------------------------------------------- backup */

@@ -23,33 +23,24 @@
 
 #include <jansson.h>
 
+#include "proto/vocab.h"
+
 #define REG_NOT_FOUND 1
 
 struct registry;
 
-/* Task states, in life order.  Terminal: done, failed, cancelled. */
-#define TASK_PLANNED		"planned"
-#define TASK_BUILDING		"building"
-#define TASK_INTEGRATING	"integrating"
-#define TASK_IMPROVING		"improving"
-#define TASK_DONE		"done"
-#define TASK_FAILED		"failed"
-#define TASK_CANCELLED		"cancelled"
+/* A task's own limits; a key not in set uses the configured default. */
+struct budget {
+	double limit[BUDGET_KEY_COUNT];
+	unsigned set;			/* 1 << enum budget_key */
+};
 
-/* Domain states, as supervision sees them. */
-#define DOMAIN_STOPPED		"stopped"
-#define DOMAIN_STARTING		"starting"
-#define DOMAIN_RUNNING		"running"
-#define DOMAIN_BACKOFF		"backoff"
-#define DOMAIN_FATAL		"fatal"
-#define DOMAIN_DONE		"done"
-
-/* Directive states. */
-#define DIRECTIVE_QUEUED	"queued"
-#define DIRECTIVE_RUNNING	"running"
-#define DIRECTIVE_DONE		"done"
-#define DIRECTIVE_FAILED	"failed"
-#define DIRECTIVE_DROPPED	"dropped"
+/* What model calls used: tokens in and out, and their cost. */
+struct usage {
+	int64_t input;
+	int64_t output;
+	double cost;
+};
 
 /*
  * Open or create the database at path, apply pending migrations.  On
@@ -59,6 +50,8 @@ struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *);
 const char *registry_errmsg(struct registry *);
 int registry_schema_version(struct registry *);
+/* Statements run since open: a debug measure of what a path costs. */
+uint64_t registry_calls(struct registry *);
 
 /*
  * A batch makes the writes up to registry_batch_end one transaction, with
@@ -71,20 +64,32 @@ int registry_batch_begin(struct registry *);
 int registry_batch_end(struct registry *, bool commit);
 
 /* ---- tasks ----
- * A task object: {"id","text","state","paused","reason","created","updated",
- *                 "spec"}   ("spec" is the object given at submit: domains,
- * budget, standing directives; "reason" is null or why it paused/failed;
- * times are Unix seconds as reals).
+ * A task row: {"id","text","state","paused","reason","created","updated",
+ *              "standing","budget_tokens","budget_cost","budget_rounds",
+ *              "budget_time","plan","reviews","planner_in","planner_out",
+ *              "planner_cost","progress_since"}
+ * ("reason" is null or why it paused/failed; times are Unix seconds as
+ * reals; "standing" the standing directives, an array of strings; a
+ * budget_* null when the task has no limit of its own; "progress_since"
+ * the round id the no-progress watchdog counts from).  task.c loads rows
+ * into struct task; the setters below write one change each and give
+ * REG_NOT_FOUND when there is no such task.
  */
-int registry_task_add(struct registry *, const char *text, const json_t *spec,
-    int64_t *id);
+int registry_task_add(struct registry *, const char *text,
+    const json_t *standing, const struct budget *, int64_t *id);
 int registry_task_set_state(struct registry *, int64_t task,
-    const char *state, const char *reason);
+    enum task_state, const char *reason);
 int registry_task_set_paused(struct registry *, int64_t task, bool paused,
     const char *reason);
-/* Replace the spec: the plan, budget changes.  REG_NOT_FOUND if no task. */
-int registry_task_set_spec(struct registry *, int64_t task,
-    const json_t *spec);
+int registry_task_set_budget(struct registry *, int64_t task,
+    const struct budget *);
+int registry_task_set_plan(struct registry *, int64_t task,
+    const json_t *plan);
+int registry_task_set_reviews(struct registry *, int64_t task, int64_t n);
+int registry_task_set_planner_usage(struct registry *, int64_t task,
+    const struct usage *);
+int registry_task_set_progress(struct registry *, int64_t task,
+    int64_t round);
 json_t *registry_task_get(struct registry *, int64_t task);	/* or NULL */
 json_t *registry_tasks(struct registry *);		/* array, newest first */
 /* Ids of tasks not in a terminal state, oldest first (for resume). */
@@ -96,9 +101,16 @@ json_t *registry_tasks_unfinished(struct registry *);
  * (name, task) is unique.
  */
 int registry_domain_add(struct registry *, int64_t task, const char *name,
-    const char *prompt, const json_t *checks, int64_t *id);
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted, int64_t *id);
 int registry_domain_set_state(struct registry *, int64_t domain,
-    const char *state, const char *reason);
+    enum domain_state, const char *reason);
+/* The domains it waits for: an array of names. */
+int registry_domain_set_depends(struct registry *, int64_t domain,
+    const json_t *depends);
+/* The task's domains as the task core loads them: the domain objects
+ * plus "submitted" (named at submit) and "depends". */
+json_t *registry_domains_load(struct registry *, int64_t task);
 int registry_domain_count_restart(struct registry *, int64_t domain);
 /* REG_NOT_FOUND when the task has no such domain. */
 int registry_domain_find(struct registry *, int64_t task, const char *name,
@@ -131,10 +143,10 @@ int registry_interface_count(struct registry *, int64_t task, int64_t *n);
  * and its priority is raised to the higher of the two.
  */
 int registry_directive_add(struct registry *, int64_t task, int64_t domain,
-    const char *source, const char *text, int priority, int64_t *id,
+    enum directive_source, const char *text, int priority, int64_t *id,
     bool *merged);
 int registry_directive_set_state(struct registry *, int64_t directive,
-    const char *state, const char *reason);
+    enum directive_state, const char *reason);
 json_t *registry_directive_get(struct registry *, int64_t directive);
 /* Highest priority, then oldest, queued directive of the domain; NULL if
  * none. */

@@ -51,7 +51,7 @@ static const char *const state_names[] = {
 };
 
 /* What the registry records for each state. */
-static const char *const registry_states[] = {
+static const enum domain_state registry_states[] = {
 	[CHILD_STOPPED] = DOMAIN_STOPPED,
 	[CHILD_STARTING] = DOMAIN_STARTING,
 	[CHILD_RUNNING] = DOMAIN_RUNNING,
@@ -83,7 +83,7 @@ set_state(struct child *c, enum child_state s, const char *reason)
 	if (!c->md->stopping && c->domain > 0)
 		registry_domain_set_state(c->md->reg, c->domain,
 		    registry_states[s], c->reason[0] ? c->reason : NULL);
-	event_emit(c->md, c->task, c->name, "domain.state",
+	event_emit(c->md, c->task, c->name, EV_DOMAIN_STATE,
 	    json_pack("{s:s, s:s, s:s*}", "from", state_names[old], "to",
 	    state_names[s], "reason", c->reason[0] ? c->reason : NULL));
 	notify_status(c->md);

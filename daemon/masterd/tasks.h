@@ -1,7 +1,7 @@
 /*
- * tasks.h — a task's life in the master: creating its domains, starting
- * their children, handing them work, and taking their answers into the
- * registry.
+ * tasks.h — what the rest of masterd asks of the task core (task.h):
+ * commands.c the users' requests, supervise.c children's messages and
+ * their life, main.c start-up, the tick and the end.
  */
 #ifndef DAEMON_TASKS_H
 #define DAEMON_TASKS_H
@@ -32,34 +32,33 @@ const char *tasks_errcode(int rc);
 /* Create a task from a validated submit request; starts its children. */
 int tasks_submit(struct masterd *, const json_t *req, int64_t *id,
     char *err, size_t errlen);
-/* At start-up: restart the children of every unfinished task. */
+/* At start-up: load every task, restart the children of the unfinished. */
 void tasks_resume_all(struct masterd *);
+/* At the end: the step's handle closed, the tasks freed. */
+void tasks_close(struct masterd *);
 int tasks_cancel(struct masterd *, int64_t task, char *err, size_t errlen);
 /* task 0: every unfinished task.  Returns how many changed. */
 int tasks_set_paused(struct masterd *, int64_t task, bool paused);
 int tasks_add_domain(struct masterd *, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen);
+/* A user's directive. */
 int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
-    const char *source, const char *text, int priority, json_t **out,
+    const char *text, int priority, json_t **out, char *err, size_t errlen);
+/* Raise or lower the task's limits; a pause for a limit that no longer
+ * holds ends. */
+int tasks_set_budget(struct masterd *, int64_t task, const json_t *budget,
     char *err, size_t errlen);
 /* The periodic housekeeping: limits, and work a failed write left. */
 void tasks_tick(struct masterd *);
-/* Hand queued directives to idle children of the task (0: all tasks). */
-void tasks_kick(struct masterd *, int64_t task);
 
-/* For engine.c */
-bool tasks_state_over(const char *state);
-void tasks_set_state(struct masterd *, int64_t task, const char *state,
-    const char *reason);
-/* Pause with a reason (a limit), cancelling the calls in flight. */
-void tasks_pause_for(struct masterd *, int64_t task, const char *why);
-/* End the task: done, failed or cancelled; its children stop. */
-void tasks_finish(struct masterd *, int64_t task, const char *state,
-    const char *reason);
-/* Add a domain from a plan or review: {"name","prompt","checks",
- * "depends"}; starts its child and queues its first directive. */
-int tasks_add_planned(struct masterd *, int64_t task, const json_t *domain,
-    char *err, size_t errlen);
+/* Reads for commands.c, from memory: NULL / false when no such task. */
+json_t *tasks_describe(struct masterd *, int64_t task);
+json_t *tasks_list(struct masterd *);		/* newest first */
+bool tasks_exists(struct masterd *, int64_t task);
+/* The newest task that has domain (any task when NULL); 0 when none. */
+int64_t tasks_newest_with(struct masterd *, const char *domain);
+json_t *tasks_interfaces(struct masterd *, int64_t task);
+json_t *tasks_unresolved(struct masterd *, int64_t task);
 
 /* From supervise.c */
 void tasks_child_ready(struct child *);

@@ -202,7 +202,7 @@ populate(void)
 {
 	char path[400], err[256], name[16];
 	int64_t task, dom[NDOMAINS];
-	json_t *spec, *names, *checks, *doc;
+	json_t *checks, *doc;
 	struct registry *r;
 	double t0, t1;
 	bool changed;
@@ -211,26 +211,19 @@ populate(void)
 	snprintf(path, sizeof(path), "%s/masterd.db", B.state);
 	if ((r = registry_open(path, err, sizeof(err))) == NULL)
 		die("registry_open: %s", err);
-	names = json_array();
-	for (int i = 0; i < NDOMAINS; i++) {
-		snprintf(name, sizeof(name), "domain-%02d", i);
-		json_array_append_new(names, json_string(name));
-	}
-	spec = json_pack("{s:o}", "domains", names);
 	checks = json_array();
 	if (registry_task_add(r, "Implement an app to manage employee "
-	    "payslips", spec, &task) != 0 ||
+	    "payslips", NULL, NULL, &task) != 0 ||
 	    registry_task_set_state(r, task, TASK_BUILDING, NULL) != 0 ||
 	    /* Paused: its children come up and stay idle, with no model. */
 	    registry_task_set_paused(r, task, true, "benchmark") != 0)
 		die("task: %s", registry_errmsg(r));
 	for (int i = 0; i < NDOMAINS; i++) {
 		snprintf(name, sizeof(name), "domain-%02d", i);
-		if (registry_domain_add(r, task, name, NULL, checks,
-		    &dom[i]) != 0)
+		if (registry_domain_add(r, task, name, NULL, checks, NULL,
+		    true, &dom[i]) != 0)
 			die("domain: %s", registry_errmsg(r));
 	}
-	json_decref(spec);
 	json_decref(checks);
 	t0 = now_s();
 	for (int i = 0; i < NVERSIONS; i++) {

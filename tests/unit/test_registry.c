@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	2
+#define SCHEMA_VERSION	3
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -196,7 +196,7 @@ add_task(struct registry *r, const char *text)
 {
 	int64_t id = 0;
 
-	assert_int_equal(registry_task_add(r, text, NULL, &id), 0);
+	assert_int_equal(registry_task_add(r, text, NULL, NULL, &id), 0);
 	assert_true(id > 0);
 	return id;
 }
@@ -206,7 +206,8 @@ add_domain(struct registry *r, int64_t task, const char *name)
 {
 	int64_t id = 0;
 
-	assert_int_equal(registry_domain_add(r, task, name, NULL, NULL, &id),
+	assert_int_equal(registry_domain_add(r, task, name, NULL, NULL, NULL,
+	    false, &id),
 	    0);
 	assert_true(id > 0);
 	return id;
@@ -230,7 +231,7 @@ add_directive(struct registry *r, int64_t task, int64_t domain,
 {
 	int64_t id = 0;
 
-	assert_int_equal(registry_directive_add(r, task, domain, "user", text,
+	assert_int_equal(registry_directive_add(r, task, domain, SOURCE_USER, text,
 	    priority, &id, merged), 0);
 	return id;
 }
@@ -370,41 +371,77 @@ static void
 test_tasks(void **state)
 {
 	struct fixture *f = *state;
-	json_t *spec = jparse("{\"domains\": [\"api\", \"ui\"], "
-	    "\"budget\": {\"rounds\": 10}}");
+	json_t *standing = jparse("[\"be brief\"]");
+	struct budget budget = { .set = 1u << BUDGET_ROUNDS };
 	json_t *t, *list;
 	int64_t a = 0, b;
 	double before = wall();
 
-	assert_int_equal(registry_task_add(f->r, "build a shop", spec, &a), 0);
+	budget.limit[BUDGET_ROUNDS] = 10;
+	assert_int_equal(registry_task_add(f->r, "build a shop", standing,
+	    &budget, &a), 0);
 	b = add_task(f->r, "second");
 	assert_true(b > a);
 
 	t = registry_task_get(f->r, a);
 	assert_non_null(t);
 	assert_keys(t, "id", "text", "state", "paused", "reason", "created",
-	    "updated", "spec", NULL);
+	    "updated", "standing", "budget_tokens", "budget_cost",
+	    "budget_rounds", "budget_time", "plan", "reviews", "planner_in",
+	    "planner_out", "planner_cost", "progress_since", NULL);
 	assert_int_equal(jint(t, "id"), a);
 	assert_string_equal(jstr(t, "text"), "build a shop");
-	assert_string_equal(jstr(t, "state"), TASK_PLANNED);
+	assert_string_equal(jstr(t, "state"),
+	    task_state_names[TASK_PLANNED]);
 	assert_true(json_is_false(json_object_get(t, "paused")));
 	assert_true(jnull(t, "reason"));
 	assert_true(json_is_real(json_object_get(t, "created")));
 	assert_true(json_real_value(json_object_get(t, "created")) >=
 	    before - 1);
-	assert_true(json_equal(json_object_get(t, "spec"), spec));
+	assert_true(json_equal(json_object_get(t, "standing"), standing));
+	assert_true(json_number_value(json_object_get(t, "budget_rounds")) ==
+	    10);
+	assert_true(jnull(t, "budget_tokens"));
+	assert_true(jnull(t, "plan"));
+	assert_int_equal(jint(t, "reviews"), 0);
 	json_decref(t);
 
-	/* No spec reads back as null. */
+	/* No standing directives read back as null. */
 	t = registry_task_get(f->r, b);
-	assert_true(jnull(t, "spec"));
+	assert_true(jnull(t, "standing"));
 	json_decref(t);
+
+	/* Each of the task's own fields is written alone. */
+	budget.set |= 1u << BUDGET_COST;
+	budget.limit[BUDGET_COST] = 2.5;
+	assert_int_equal(registry_task_set_budget(f->r, b, &budget), 0);
+	assert_int_equal(registry_task_set_plan(f->r, b, standing), 0);
+	assert_int_equal(registry_task_set_reviews(f->r, b, 2), 0);
+	assert_int_equal(registry_task_set_progress(f->r, b, 17), 0);
+	assert_int_equal(registry_task_set_planner_usage(f->r, b,
+	    &(struct usage){ 5, 7, 0.25 }), 0);
+	t = registry_task_get(f->r, b);
+	assert_true(json_number_value(json_object_get(t, "budget_cost")) ==
+	    2.5);
+	assert_true(json_number_value(json_object_get(t, "budget_rounds")) ==
+	    10);
+	assert_true(json_equal(json_object_get(t, "plan"), standing));
+	assert_int_equal(jint(t, "reviews"), 2);
+	assert_int_equal(jint(t, "progress_since"), 17);
+	assert_int_equal(jint(t, "planner_in"), 5);
+	assert_int_equal(jint(t, "planner_out"), 7);
+	assert_true(json_number_value(json_object_get(t, "planner_cost")) ==
+	    0.25);
+	json_decref(t);
+	assert_int_equal(registry_task_set_reviews(f->r, 9999, 1),
+	    REG_NOT_FOUND);
 
 	assert_int_equal(registry_task_set_state(f->r, a, TASK_FAILED,
 	    "out of budget"), 0);
 	assert_int_equal(registry_task_set_paused(f->r, b, true, "user"), 0);
 	t = registry_task_get(f->r, a);
-	assert_string_equal(jstr(t, "state"), TASK_FAILED);
+	assert_string_equal(jstr(t, "state"),
+	    task_state_names[TASK_FAILED]);
 	assert_string_equal(jstr(t, "reason"), "out of budget");
 	json_decref(t);
 	t = registry_task_get(f->r, b);
@@ -432,10 +469,11 @@ test_tasks(void **state)
 	assert_int_equal(f->errors, 0);
 
 	/* A state outside the life cycle is refused and logged. */
-	assert_int_equal(registry_task_set_state(f->r, a, "bogus", NULL), -1);
-	assert_non_null(strstr(registry_errmsg(f->r), "bogus"));
+	assert_int_equal(registry_task_set_state(f->r, a, (enum task_state)99,
+	    NULL), -1);
+	assert_non_null(strstr(registry_errmsg(f->r), "invalid state"));
 	assert_int_equal(f->errors, 1);
-	json_decref(spec);
+	json_decref(standing);
 }
 
 static void
@@ -480,7 +518,7 @@ test_domains(void **state)
 	json_t *d, *list;
 
 	assert_int_equal(registry_domain_add(f->r, t1, "api", "write the API",
-	    checks, &api), 0);
+	    checks, NULL, false, &api), 0);
 	ui = add_domain(f->r, t1, "ui");
 	other = add_domain(f->r, t2, "api");	/* same name, other task */
 	assert_true(api != other);
@@ -491,7 +529,8 @@ test_domains(void **state)
 	    "checks", "restarts", "created", "updated", NULL);
 	assert_int_equal(jint(d, "task"), t1);
 	assert_string_equal(jstr(d, "name"), "api");
-	assert_string_equal(jstr(d, "state"), DOMAIN_STOPPED);
+	assert_string_equal(jstr(d, "state"),
+	    domain_state_names[DOMAIN_STOPPED]);
 	assert_string_equal(jstr(d, "prompt"), "write the API");
 	assert_true(json_equal(json_object_get(d, "checks"), checks));
 	assert_int_equal(jint(d, "restarts"), 0);
@@ -511,7 +550,8 @@ test_domains(void **state)
 	assert_int_equal(registry_domain_count_restart(f->r, ui), 0);
 	assert_int_equal(registry_domain_count_restart(f->r, ui), 0);
 	d = registry_domain_get(f->r, ui);
-	assert_string_equal(jstr(d, "state"), DOMAIN_BACKOFF);
+	assert_string_equal(jstr(d, "state"),
+	    domain_state_names[DOMAIN_BACKOFF]);
 	assert_string_equal(jstr(d, "reason"), "crashed");
 	assert_int_equal(jint(d, "restarts"), 2);
 	assert_true(jnull(d, "prompt"));
@@ -535,8 +575,8 @@ test_domains(void **state)
 	    REG_NOT_FOUND);
 	assert_int_equal(registry_domain_set_state(f->r, 12345, DOMAIN_DONE,
 	    NULL), REG_NOT_FOUND);
-	assert_int_equal(registry_domain_set_state(f->r, ui, "bogus", NULL),
-	    -1);
+	assert_int_equal(registry_domain_set_state(f->r, ui,
+	    (enum domain_state)99, NULL), -1);
 	json_decref(checks);
 }
 
@@ -549,7 +589,8 @@ test_domain_unique(void **state)
 	json_t *list;
 
 	assert_int_equal(f->errors, 0);
-	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, &id),
+	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, NULL,
+	    false, &id),
 	    -1);
 	assert_int_equal(id, -7);
 	assert_non_null(strstr(registry_errmsg(f->r), "UNIQUE"));
@@ -557,7 +598,8 @@ test_domain_unique(void **state)
 	assert_non_null(strstr(f->last, "UNIQUE"));
 
 	/* A domain of a task that does not exist: the foreign key. */
-	assert_int_equal(registry_domain_add(f->r, 999, "x", NULL, NULL, &id),
+	assert_int_equal(registry_domain_add(f->r, 999, "x", NULL, NULL, NULL,
+	    false, &id),
 	    -1);
 	assert_non_null(strstr(registry_errmsg(f->r), "FOREIGN KEY"));
 
@@ -587,7 +629,8 @@ test_batch(void **state)
 	assert_int_equal(registry_batch_begin(f->r), 0);
 	assert_true(add_task(f->r, "half") > t);
 	assert_int_equal(registry_batch_begin(f->r), 0);
-	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, &id),
+	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, NULL,
+	    false, &id),
 	    -1);			/* UNIQUE: undone alone */
 	assert_int_equal(registry_batch_end(f->r, false), 0);
 	assert_int_equal(registry_batch_end(f->r, true), -1);
@@ -782,8 +825,9 @@ test_directive_merge(void **state)
 	o = directive(f, t, a);
 	assert_keys(o, "id", "task", "domain", "source", "text", "priority",
 	    "state", "attempts", "reason", "created", "updated", NULL);
-	assert_string_equal(jstr(o, "state"), DIRECTIVE_QUEUED);
-	assert_string_equal(jstr(o, "source"), "user");
+	assert_string_equal(jstr(o, "state"),
+	    directive_state_names[DIRECTIVE_QUEUED]);
+	assert_string_equal(jstr(o, "source"), source_names[SOURCE_USER]);
 	assert_string_equal(jstr(o, "domain"), "api");
 	assert_int_equal(jint(o, "attempts"), 0);
 	json_decref(o);
@@ -831,7 +875,8 @@ test_directive_done_does_not_block(void **state)
 	assert_true(b != a);
 
 	o = directive(f, t, a);
-	assert_string_equal(jstr(o, "state"), DIRECTIVE_DONE);
+	assert_string_equal(jstr(o, "state"),
+	    directive_state_names[DIRECTIVE_DONE]);
 	assert_string_equal(jstr(o, "reason"), "ok");
 	assert_int_equal(jint(o, "attempts"), 1);
 	json_decref(o);
@@ -849,8 +894,8 @@ test_directive_done_does_not_block(void **state)
 	assert_int_equal(registry_directive_set_state(f->r, a,
 	    DIRECTIVE_QUEUED, NULL), -1);
 	assert_non_null(strstr(registry_errmsg(f->r), "UNIQUE"));
-	assert_int_equal(registry_directive_set_state(f->r, a, "bogus", NULL),
-	    -1);
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    (enum directive_state)99, NULL), -1);
 	assert_int_equal(registry_directive_set_state(f->r, 9999,
 	    DIRECTIVE_DONE, NULL), REG_NOT_FOUND);
 }
@@ -1076,10 +1121,10 @@ durable_child(const char *path, int fd)
 	char ok = 'K';
 
 	if (r == NULL || doc == NULL ||
-	    registry_task_add(r, "durable", NULL, &t) != 0 ||
-	    registry_domain_add(r, t, "api", NULL, NULL, &d) != 0 ||
+	    registry_task_add(r, "durable", NULL, NULL, &t) != 0 ||
+	    registry_domain_add(r, t, "api", NULL, NULL, NULL, false, &d) != 0 ||
 	    registry_interface_add(r, d, doc, &v, NULL) != 0 ||
-	    registry_directive_add(r, t, d, "user", "go", 1, &id,
+	    registry_directive_add(r, t, d, SOURCE_USER, "go", 1, &id,
 	    NULL) != 0)
 		ok = 'E';
 	for (i = 0; ok == 'K' && i < 50; i++)
@@ -1187,28 +1232,209 @@ test_stats(void **state)
 
 /* ---------------------------------------------------------------- rounds */
 
+/* The shipped schema of versions 1 and 2, as registry.c's migrations
+ * made it: a database from before the spec column was split. */
+#define SCHEMA_V1 \
+	"CREATE TABLE tasks (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  text TEXT NOT NULL," \
+	"  state TEXT NOT NULL," \
+	"  paused INTEGER NOT NULL DEFAULT 0," \
+	"  reason TEXT," \
+	"  spec TEXT," \
+	"  created REAL NOT NULL," \
+	"  updated REAL NOT NULL);" \
+	"CREATE INDEX tasks_open ON tasks(id)" \
+	"  WHERE state NOT IN ('done', 'failed', 'cancelled');" \
+	"CREATE TABLE domains (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id)," \
+	"  name TEXT NOT NULL," \
+	"  state TEXT NOT NULL," \
+	"  reason TEXT," \
+	"  prompt TEXT," \
+	"  checks TEXT," \
+	"  restarts INTEGER NOT NULL DEFAULT 0," \
+	"  created REAL NOT NULL," \
+	"  updated REAL NOT NULL," \
+	"  UNIQUE (task_id, name));" \
+	"CREATE TABLE interfaces (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id)," \
+	"  version INTEGER NOT NULL CHECK (version >= 1)," \
+	"  hash TEXT NOT NULL," \
+	"  document TEXT NOT NULL," \
+	"  created REAL NOT NULL," \
+	"  UNIQUE (domain_id, version));" \
+	"CREATE TRIGGER interfaces_no_update BEFORE UPDATE ON interfaces" \
+	"  BEGIN SELECT RAISE(ABORT, 'interfaces are append-only'); END;" \
+	"CREATE TRIGGER interfaces_no_delete BEFORE DELETE ON interfaces" \
+	"  BEGIN SELECT RAISE(ABORT, 'interfaces are append-only'); END;" \
+	"CREATE TABLE directives (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id)," \
+	"  domain_id INTEGER REFERENCES domains(id)," \
+	"  source TEXT," \
+	"  text TEXT NOT NULL," \
+	"  priority INTEGER NOT NULL DEFAULT 0," \
+	"  state TEXT NOT NULL," \
+	"  attempts INTEGER NOT NULL DEFAULT 0," \
+	"  reason TEXT," \
+	"  created REAL NOT NULL," \
+	"  updated REAL NOT NULL);" \
+	"CREATE UNIQUE INDEX directives_open" \
+	"  ON directives(task_id, ifnull(domain_id, 0), text)" \
+	"  WHERE state IN ('queued', 'running');" \
+	"CREATE INDEX directives_queue" \
+	"  ON directives(domain_id, priority DESC, id)" \
+	"  WHERE state = 'queued';" \
+	"CREATE INDEX directives_task ON directives(task_id);" \
+	"CREATE INDEX directives_domain ON directives(domain_id);" \
+	"CREATE TABLE events (" \
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT," \
+	"  ts REAL NOT NULL," \
+	"  task_id INTEGER REFERENCES tasks(id)," \
+	"  domain TEXT," \
+	"  event TEXT NOT NULL," \
+	"  data TEXT);" \
+	"CREATE INDEX events_task ON events(task_id, seq);" \
+	""
+#define SCHEMA_V2 \
+	"CREATE TABLE rounds (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id)," \
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id)," \
+	"  directive_id INTEGER REFERENCES directives(id)," \
+	"  round INTEGER NOT NULL," \
+	"  ok INTEGER NOT NULL," \
+	"  stage TEXT NOT NULL," \
+	"  commit_id TEXT," \
+	"  error TEXT," \
+	"  summary TEXT," \
+	"  checks TEXT," \
+	"  tokens_in INTEGER NOT NULL DEFAULT 0," \
+	"  tokens_out INTEGER NOT NULL DEFAULT 0," \
+	"  tokens_cached INTEGER NOT NULL DEFAULT 0," \
+	"  cost REAL NOT NULL DEFAULT 0," \
+	"  duration_ms INTEGER NOT NULL DEFAULT 0," \
+	"  created REAL NOT NULL);" \
+	"CREATE INDEX rounds_task ON rounds(task_id, domain_id, id);" \
+	""
+
+/* Replace the fixture's database with an old one made by sql. */
+static void
+make_old(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	char side[PATH_MAX + 8];
+
+	registry_close(f->r);
+	f->r = NULL;
+	unlink(f->path);
+	snprintf(side, sizeof(side), "%s-wal", f->path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", f->path);
+	unlink(side);
+	db = raw_open(f);
+	assert_int_equal(raw_exec(db, sql), SQLITE_OK);
+	sqlite3_close(db);
+	f->r = reopen(f);
+	assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
+}
+
 static void
 test_migration_from_v1(void **state)
 {
 	struct fixture *f = *state;
 	sqlite3 *db;
 	json_t *t;
-	int64_t task;
 
-	/* Make the file a version 1 database holding a task. */
-	task = add_task(f->r, "from version 1");
-	registry_close(f->r);
-	db = raw_open(f);
-	assert_int_equal(raw_exec(db, "DROP TABLE rounds;"
-	    "PRAGMA user_version = 1;"), SQLITE_OK);
-	sqlite3_close(db);
-	f->r = reopen(f);
-	assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
-	t = registry_task_get(f->r, task);
+	make_old(f, SCHEMA_V1
+	    "INSERT INTO tasks (text, state, created, updated)"
+	    "  VALUES ('from version 1', 'building', 1, 1);"
+	    "PRAGMA user_version = 1;");
+	t = registry_task_get(f->r, 1);
 	assert_non_null(t);
+	assert_string_equal(jstr(t, "text"), "from version 1");
+	assert_true(jnull(t, "standing"));
 	json_decref(t);
 	db = raw_open(f);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM rounds"), 0);
+	sqlite3_close(db);
+}
+
+/* Version 2 kept the task's own state in a "spec" JSON column: each of
+ * its 8 keys lands in its column; a spec that does not parse as an
+ * object migrates as empty. */
+static void
+test_migration_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	json_t *t, *d, *want;
+
+	make_old(f, SCHEMA_V1 SCHEMA_V2
+	    "INSERT INTO tasks (text, state, spec, created, updated)"
+	    "  VALUES ('with a spec', 'improving', '{\"domains\": [\"api\"],"
+	    "  \"directives\": [\"be brief\"], \"depends\": {\"api\": [],"
+	    "  \"ui\": [\"api\"]}, \"budget\": {\"rounds\": 10,"
+	    "  \"cost\": 2.5}, \"plan\": {\"domains\": []}, \"reviews\": 2,"
+	    "  \"planner_usage\": {\"input\": 5, \"output\": 7,"
+	    "  \"cost\": 0.25}, \"progress_since\": 3}', 1, 1);"
+	    "INSERT INTO tasks (text, state, spec, created, updated)"
+	    "  VALUES ('broken spec', 'building', 'not json', 1, 1);"
+	    "INSERT INTO domains (task_id, name, state, created, updated)"
+	    "  VALUES (1, 'api', 'running', 1, 1), (1, 'ui', 'stopped', 1, 1),"
+	    "  (2, 'api', 'stopped', 1, 1);"
+	    "PRAGMA user_version = 2;");
+	t = registry_task_get(f->r, 1);
+	want = jparse("[\"be brief\"]");
+	assert_true(json_equal(json_object_get(t, "standing"), want));
+	json_decref(want);
+	assert_true(json_number_value(json_object_get(t, "budget_rounds")) ==
+	    10);
+	assert_true(json_number_value(json_object_get(t, "budget_cost")) ==
+	    2.5);
+	assert_true(jnull(t, "budget_tokens"));
+	assert_true(jnull(t, "budget_time"));
+	want = jparse("{\"domains\": []}");
+	assert_true(json_equal(json_object_get(t, "plan"), want));
+	json_decref(want);
+	assert_int_equal(jint(t, "reviews"), 2);
+	assert_int_equal(jint(t, "planner_in"), 5);
+	assert_int_equal(jint(t, "planner_out"), 7);
+	assert_true(json_number_value(json_object_get(t, "planner_cost")) ==
+	    0.25);
+	assert_int_equal(jint(t, "progress_since"), 3);
+	assert_null(json_object_get(t, "spec"));
+	json_decref(t);
+
+	d = registry_domains_load(f->r, 1);
+	assert_int_equal(json_array_size(d), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(d, 0),
+	    "submitted")));
+	assert_true(json_is_false(json_object_get(json_array_get(d, 1),
+	    "submitted")));
+	want = jparse("[\"api\"]");
+	assert_true(json_equal(json_object_get(json_array_get(d, 1),
+	    "depends"), want));
+	json_decref(want);
+	json_decref(d);
+
+	t = registry_task_get(f->r, 2);
+	assert_true(jnull(t, "standing"));
+	assert_true(jnull(t, "plan"));
+	assert_int_equal(jint(t, "reviews"), 0);
+	json_decref(t);
+	d = registry_domains_load(f->r, 2);
+	assert_true(json_is_false(json_object_get(json_array_get(d, 0),
+	    "submitted")));
+	assert_true(jnull(json_array_get(d, 0), "depends"));
+	json_decref(d);
+
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info"
+	    "('tasks') WHERE name = 'spec'"), 0);
 	sqlite3_close(db);
 }
 
@@ -1240,7 +1466,8 @@ test_rounds_and_scoreboard(void **state)
 
 	a = add_domain(f->r, task, "alpha");
 	b = add_domain(f->r, task, "beta");
-	assert_int_equal(registry_directive_add(f->r, task, a, "user", "go", 0,
+	assert_int_equal(registry_directive_add(f->r, task, a, SOURCE_USER,
+	    "go", 0,
 	    &d, &merged), 0);
 	rep = round_report(1, false, "checks", NULL, 100, 50, 0.5);
 	assert_int_equal(registry_round_add(f->r, task, a, d, rep, &id), 0);
@@ -1316,6 +1543,7 @@ main(void)
 		T(test_durable_after_kill),
 		T(test_stats),
 		T(test_migration_from_v1),
+		T(test_migration_from_v2),
 		T(test_rounds_and_scoreboard),
 #undef T
 	};

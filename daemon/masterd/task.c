@@ -1,0 +1,641 @@
+/*
+ * task.c — the task structs: loading every task from the registry at
+ * start, finding them, writing each change through to the registry, the
+ * wire form of a task, the interfaces kept per domain, and the deferred
+ * step.
+ *
+ * A write goes to the registry first; memory changes only when the
+ * registry took it, so what is in memory never runs ahead of what a
+ * restart would load.
+ *
+ * The step is one uv_idle handle.  A change marks its task dirty and
+ * starts the handle; the handle's callback runs decide and dispatch once
+ * for each dirty task and stops itself.  An idle handle, rather than a
+ * uv_check, because while one is active the loop polls without blocking:
+ * a mark made in a timer callback is acted on in the same turn, where a
+ * check handle would wait behind a poll that may block until the next
+ * event.  A 0 ms timer would do the same with a timer's bookkeeping.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/iface.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/task.h"
+#include "daemon/masterd/tasks.h"
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void
+task_gitdir(const struct masterd *md, int64_t task, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/tasks/%lld/repo.git", md->conf->state_dir,
+	    (long long)task);
+}
+
+/* ---------------------------------------------------------- memory */
+
+struct task *
+task_new(struct masterd *md, int64_t id, const char *text,
+    const json_t *standing, const struct budget *budget)
+{
+	struct task *t = xcalloc(1, sizeof(*t));
+
+	t->md = md;
+	t->id = id;
+	t->text = xstrdup(text);
+	t->state = TASK_PLANNED;
+	t->created = t->updated = now_seconds();
+	t->standing = json_is_array(standing) ? json_deep_copy(standing) :
+	    json_array();
+	if (budget != NULL)
+		t->budget = *budget;
+	TAILQ_INIT(&t->domains);
+	TAILQ_INSERT_TAIL(&md->tasks, t, entry);
+	return t;
+}
+
+struct domain *
+domain_new(struct task *t, int64_t id, const char *name, const char *prompt,
+    const json_t *checks, const json_t *depends, bool submitted)
+{
+	struct domain *d = xcalloc(1, sizeof(*d));
+
+	d->task = t;
+	d->id = id;
+	d->name = xstrdup(name);
+	d->prompt = dup_or_null(prompt);
+	d->checks = json_is_array(checks) ? json_deep_copy(checks) : NULL;
+	d->submitted = submitted;
+	d->depends = json_is_array(depends) ? json_deep_copy(depends) : NULL;
+	TAILQ_INIT(&d->open);
+	TAILQ_INSERT_TAIL(&t->domains, d, entry);
+	return d;
+}
+
+static void
+domain_free(struct domain *d)
+{
+	domain_free_directives(d);
+	free(d->name);
+	free(d->prompt);
+	json_decref(d->checks);
+	json_decref(d->depends);
+	json_decref(d->iface);
+	json_decref(d->iface_prev);
+	free(d);
+}
+
+static void
+task_free(struct task *t)
+{
+	struct domain *d;
+
+	while ((d = TAILQ_FIRST(&t->domains)) != NULL) {
+		TAILQ_REMOVE(&t->domains, d, entry);
+		domain_free(d);
+	}
+	free(t->text);
+	free(t->reason);
+	json_decref(t->standing);
+	json_decref(t->plan);
+	free(t);
+}
+
+void
+task_free_all(struct masterd *md)
+{
+	struct task *t;
+
+	while ((t = TAILQ_FIRST(&md->tasks)) != NULL) {
+		TAILQ_REMOVE(&md->tasks, t, entry);
+		task_free(t);
+	}
+}
+
+struct task *
+task_find(struct masterd *md, int64_t id)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &md->tasks, entry)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+struct domain *
+domain_find(const struct task *t, const char *name)
+{
+	struct domain *d;
+
+	if (t == NULL || name == NULL)
+		return NULL;
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+bool
+task_runnable(const struct task *t)
+{
+	return !t->paused && !task_state_over(t->state);
+}
+
+/* ---------------------------------------------------------- load */
+
+static void
+load_budget(const json_t *row, struct budget *b)
+{
+	static const char *const cols[BUDGET_KEY_COUNT] = {
+		[BUDGET_TOKENS] = "budget_tokens",
+		[BUDGET_COST] = "budget_cost",
+		[BUDGET_ROUNDS] = "budget_rounds",
+		[BUDGET_TIME] = "budget_time",
+	};
+
+	memset(b, 0, sizeof(*b));
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++) {
+		const json_t *v = json_object_get(row, cols[k]);
+
+		if (json_is_number(v)) {
+			b->limit[k] = json_number_value(v);
+			b->set |= 1u << k;
+		}
+	}
+}
+
+static void
+load_interfaces(struct masterd *md, struct domain *d)
+{
+	json_t *prev;
+	json_int_t version;
+
+	if ((d->iface = registry_interface_get(md->reg, d->id, 0)) == NULL)
+		return;
+	version = jget_int(d->iface, "version", 0);
+	if (version <= 1)
+		return;
+	prev = registry_interface_get(md->reg, d->id, (int)version - 1);
+	if (prev != NULL)
+		d->iface_prev = json_incref(json_object_get(prev, "document"));
+	json_decref(prev);
+}
+
+static int
+load_domains(struct masterd *md, struct task *t)
+{
+	json_t *rows = registry_domains_load(md->reg, t->id), *row;
+	struct domain *d;
+	size_t i;
+
+	if (rows == NULL)
+		return -1;
+	json_array_foreach(rows, i, row) {
+		d = domain_new(t, jget_int(row, "id", 0), jget_str(row, "name"),
+		    jget_str(row, "prompt"), json_object_get(row, "checks"),
+		    json_object_get(row, "depends"),
+		    jget_bool(row, "submitted"));
+		load_interfaces(md, d);
+	}
+	json_decref(rows);
+	return task_load_directives(t);
+}
+
+static struct task *
+load_task(struct masterd *md, const json_t *row)
+{
+	struct budget b;
+	struct task *t;
+	int state = vocab_find(task_state_names, TASK_STATE_COUNT,
+	    jget_str(row, "state"));
+
+	load_budget(row, &b);
+	t = task_new(md, jget_int(row, "id", 0), jget_str(row, "text"),
+	    json_object_get(row, "standing"), &b);
+	t->state = state >= 0 ? (enum task_state)state : TASK_FAILED;
+	t->paused = jget_bool(row, "paused");
+	t->reason = dup_or_null(jget_str(row, "reason"));
+	t->created = json_number_value(json_object_get(row, "created"));
+	t->updated = json_number_value(json_object_get(row, "updated"));
+	if (json_is_object(json_object_get(row, "plan")))
+		t->plan = json_incref(json_object_get(row, "plan"));
+	t->reviews = jget_int(row, "reviews", 0);
+	t->planner.input = jget_int(row, "planner_in", 0);
+	t->planner.output = jget_int(row, "planner_out", 0);
+	t->planner.cost = json_number_value(json_object_get(row,
+	    "planner_cost"));
+	t->progress_since = jget_int(row, "progress_since", 0);
+	return t;
+}
+
+/* Every task, oldest first: a finished one may be reopened by new work,
+ * and `tasks` lists them all. */
+int
+task_load_all(struct masterd *md)
+{
+	json_t *rows = registry_tasks(md->reg), *row;
+	size_t i;
+
+	if (rows == NULL)
+		return -1;
+	/* The registry gives newest first. */
+	for (i = json_array_size(rows); i > 0; i--) {
+		row = json_array_get(rows, i - 1);
+		if (load_domains(md, load_task(md, row)) != 0) {
+			json_decref(rows);
+			return -1;
+		}
+	}
+	json_decref(rows);
+	return 0;
+}
+
+/* ---------------------------------------------------------- write-through */
+
+static int
+stored(struct task *t, int rc, const char *what)
+{
+	if (rc != 0) {
+		log_err("task %lld: %s not stored: %s", (long long)t->id, what,
+		    registry_errmsg(t->md->reg));
+		return -1;
+	}
+	t->updated = now_seconds();
+	return 0;
+}
+
+int
+task_set_state(struct task *t, enum task_state state, const char *reason)
+{
+	if (stored(t, registry_task_set_state(t->md->reg, t->id, state,
+	    reason), task_state_names[state]) != 0)
+		return -1;
+	t->state = state;
+	free(t->reason);
+	t->reason = dup_or_null(reason);
+	event_emit(t->md, t->id, NULL, EV_TASK_STATE, json_pack("{s:s, s:s*}",
+	    "state", task_state_names[state], "reason", reason));
+	task_mark(t);
+	return 0;
+}
+
+int
+task_set_paused(struct task *t, bool paused, const char *reason)
+{
+	if (stored(t, registry_task_set_paused(t->md->reg, t->id, paused,
+	    reason), "the pause") != 0)
+		return -1;
+	t->paused = paused;
+	free(t->reason);
+	t->reason = dup_or_null(reason);
+	task_mark(t);
+	return 0;
+}
+
+int
+task_set_budget(struct task *t, const struct budget *b)
+{
+	if (stored(t, registry_task_set_budget(t->md->reg, t->id, b),
+	    "the budget") != 0)
+		return -1;
+	t->budget = *b;
+	return 0;
+}
+
+int
+task_set_plan(struct task *t, const json_t *plan)
+{
+	if (stored(t, registry_task_set_plan(t->md->reg, t->id, plan),
+	    "the plan") != 0)
+		return -1;
+	json_decref(t->plan);
+	t->plan = json_deep_copy(plan);
+	return 0;
+}
+
+int
+task_count_review(struct task *t)
+{
+	if (stored(t, registry_task_set_reviews(t->md->reg, t->id,
+	    t->reviews + 1), "the review count") != 0)
+		return -1;
+	t->reviews++;
+	return 0;
+}
+
+int
+task_add_planner_usage(struct task *t, const struct usage *u)
+{
+	struct usage sum = t->planner;
+
+	sum.input += u->input;
+	sum.output += u->output;
+	sum.cost += u->cost;
+	if (stored(t, registry_task_set_planner_usage(t->md->reg, t->id, &sum),
+	    "the planner's usage") != 0)
+		return -1;
+	t->planner = sum;
+	return 0;
+}
+
+int
+task_mark_progress(struct task *t, int64_t round)
+{
+	if (stored(t, registry_task_set_progress(t->md->reg, t->id, round),
+	    "the progress mark") != 0)
+		return -1;
+	t->progress_since = round;
+	return 0;
+}
+
+int
+domain_set_depends(struct domain *d, const json_t *depends)
+{
+	if (stored(d->task, registry_domain_set_depends(d->task->md->reg,
+	    d->id, depends), "the depends") != 0)
+		return -1;
+	json_decref(d->depends);
+	d->depends = json_deep_copy(depends);
+	return 0;
+}
+
+/* ---------------------------------------------------------- wire form */
+
+json_t *
+budget_describe(const struct budget *b)
+{
+	json_t *o = json_object();
+
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++)
+		if (b->set & (1u << k))
+			json_object_set_new(o, budget_key_names[k],
+			    json_real(b->limit[k]));
+	return o;
+}
+
+/* The old "spec" object, rebuilt from the typed fields for masterctl. */
+static json_t *
+spec_json(const struct task *t)
+{
+	json_t *spec = json_object(), *names = json_array();
+	json_t *depends = json_object();
+	const struct domain *d;
+
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		if (d->submitted)
+			json_array_append_new(names, json_string(d->name));
+		if (d->depends != NULL)
+			json_object_set(depends, d->name, d->depends);
+	}
+	json_object_set_new(spec, "domains", names);
+	json_object_set(spec, "directives", t->standing);
+	json_object_set_new(spec, "depends", depends);
+	if (t->budget.set != 0)
+		json_object_set_new(spec, "budget", budget_describe(&t->budget));
+	if (t->plan != NULL)
+		json_object_set(spec, "plan", t->plan);
+	if (t->reviews > 0)
+		json_object_set_new(spec, "reviews", json_integer(t->reviews));
+	if (t->planner.input != 0 || t->planner.output != 0 ||
+	    t->planner.cost != 0)
+		json_object_set_new(spec, "planner_usage", json_pack(
+		    "{s:I, s:I, s:f}", "input", (json_int_t)t->planner.input,
+		    "output", (json_int_t)t->planner.output, "cost",
+		    t->planner.cost));
+	if (t->progress_since > 0)
+		json_object_set_new(spec, "progress_since",
+		    json_integer(t->progress_since));
+	return spec;
+}
+
+json_t *
+task_describe(const struct task *t)
+{
+	return json_pack("{s:I, s:s, s:s, s:b, s:s*, s:f, s:f, s:o}",
+	    "id", (json_int_t)t->id, "text", t->text,
+	    "state", task_state_names[t->state], "paused", t->paused,
+	    "reason", t->reason, "created", t->created, "updated", t->updated,
+	    "spec", spec_json(t));
+}
+
+/* ---------------------------------------------------------- interfaces */
+
+int
+domain_publish(struct domain *d, const json_t *doc, int *version,
+    bool *changed)
+{
+	struct masterd *md = d->task->md;
+	json_t *latest;
+
+	if (registry_interface_add(md->reg, d->id, doc, version,
+	    changed) != 0)
+		return -1;
+	if (!*changed)
+		return 0;
+	/* The stored object, as a restart would load it: one read. */
+	if ((latest = registry_interface_get(md->reg, d->id, *version)) ==
+	    NULL)
+		return -1;
+	json_decref(d->iface_prev);
+	d->iface_prev = d->iface != NULL ?
+	    json_incref(json_object_get(d->iface, "document")) : NULL;
+	json_decref(d->iface);
+	d->iface = latest;
+	return 0;
+}
+
+void
+task_documents(const struct task *t, json_t **latest, json_t **previous)
+{
+	const struct domain *d;
+
+	*latest = json_array();
+	*previous = json_array();
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		if (d->iface == NULL) {
+			json_array_append_new(*latest, json_pack("{s:s}",
+			    "domain", d->name));
+			continue;
+		}
+		json_array_append(*latest, json_object_get(d->iface,
+		    "document"));
+		if (d->iface_prev != NULL)
+			json_array_append(*previous, d->iface_prev);
+	}
+}
+
+static int
+by_domain_name(const void *a, const void *b)
+{
+	const struct domain *x = *(const struct domain *const *)a;
+	const struct domain *y = *(const struct domain *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+json_t *
+task_interfaces(const struct task *t, const char *except)
+{
+	json_t *out = json_array();
+	struct domain *d, **v;
+	size_t n = 0, i;
+
+	TAILQ_FOREACH(d, &t->domains, entry)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	n = 0;
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (d->iface != NULL)
+			v[n++] = d;
+	qsort(v, n, sizeof(*v), by_domain_name);
+	for (i = 0; i < n; i++)
+		if (except == NULL || strcmp(v[i]->name, except) != 0)
+			json_array_append(out, v[i]->iface);
+	free(v);
+	return out;
+}
+
+json_t *
+task_unresolved(const struct task *t)
+{
+	json_t *latest, *previous, *set;
+
+	task_documents(t, &latest, &previous);
+	set = iface_unresolved(latest, previous);
+	json_decref(latest);
+	json_decref(previous);
+	return set != NULL ? set : json_array();
+}
+
+/* ---------------------------------------------------------- the step */
+
+static void
+on_step(uv_idle_t *h)
+{
+	struct masterd *md = h->data;
+	struct task *t;
+	uint64_t calls;
+
+	uv_idle_stop(h);
+	/* A task marked while this runs is dirty again: the handle is
+	 * started again and takes it on the next turn. */
+	TAILQ_FOREACH(t, &md->tasks, entry) {
+		if (!t->dirty)
+			continue;
+		t->dirty = false;
+		calls = registry_calls(md->reg);
+		task_step(t);
+		log_debug("task %lld step: %llu registry statements",
+		    (long long)t->id, (unsigned long long)
+		    (registry_calls(md->reg) - calls));
+	}
+}
+
+void
+task_mark(struct task *t)
+{
+	struct masterd *md = t->md;
+
+	t->dirty = true;
+	if (md->step_ready && !uv_is_active((uv_handle_t *)&md->step))
+		uv_idle_start(&md->step, on_step);
+}
+
+void
+task_mark_all(struct masterd *md)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &md->tasks, entry)
+		if (task_runnable(t))
+			task_mark(t);
+}
+
+void
+task_step_init(struct masterd *md)
+{
+	uv_idle_init(md->loop, &md->step);
+	md->step.data = md;
+	md->step_ready = true;
+}
+
+/* ---------------------------------------------------------- reads */
+
+/* main.c has closed every handle, the step's too. */
+void
+tasks_close(struct masterd *md)
+{
+	md->step_ready = false;
+	task_free_all(md);
+}
+
+json_t *
+tasks_describe(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+
+	return t != NULL ? task_describe(t) : NULL;
+}
+
+json_t *
+tasks_list(struct masterd *md)
+{
+	json_t *all = json_array();
+	struct task *t;
+
+	TAILQ_FOREACH_REVERSE(t, &md->tasks, task_list, entry)
+		json_array_append_new(all, task_describe(t));
+	return all;
+}
+
+bool
+tasks_exists(struct masterd *md, int64_t id)
+{
+	return task_find(md, id) != NULL;
+}
+
+int64_t
+tasks_newest_with(struct masterd *md, const char *domain)
+{
+	struct task *t;
+
+	TAILQ_FOREACH_REVERSE(t, &md->tasks, task_list, entry)
+		if (domain == NULL || domain_find(t, domain) != NULL)
+			return t->id;
+	return 0;
+}
+
+json_t *
+tasks_interfaces(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+
+	return t != NULL ? task_interfaces(t, NULL) : json_array();
+}
+
+json_t *
+tasks_unresolved(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+
+	return t != NULL ? task_unresolved(t) : json_array();
+}

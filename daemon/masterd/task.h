@@ -1,0 +1,190 @@
+/*
+ * task.h — the typed task core, shared by the task_*.c files.
+ *
+ * Each task is a struct task in memory: its row (text, state, pause and
+ * reason), what used to hide in the "spec" column (standing directives,
+ * budget, plan, reviews asked, the planner's usage, the no-progress mark)
+ * and its domains, each with its depends and its latest interface.  All of
+ * it is loaded from the registry at start and written through to it on
+ * every change, the registry first: the registry stays the durable truth.
+ * Each domain keeps its open directives (queued or running); the closed
+ * ones and the rounds are read from the registry where they are shown.
+ *
+ * Who does what:
+ *   task.c          the structs: load, find, write-through, describe,
+ *                   the interfaces kept per domain, the deferred step
+ *   task_queue.c    each domain's open directives: load, add, state
+ *   task_requests.c what users ask through commands.c
+ *   task_messages.c what children send
+ *   task_dispatch.c work out to children, and the step run once per turn
+ *   task_decide.c   the decisions, pure functions over plain values
+ */
+#ifndef DAEMON_TASK_H
+#define DAEMON_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+
+#include "daemon/masterd/registry.h"
+#include "proto/vocab.h"
+
+struct masterd;
+struct child;
+
+/* The planner child's domain name; no task may have a domain so named. */
+#define PLANNER_NAME "planner"
+
+#define PRIORITY_INTERFACE	5
+#define PRIORITY_REVIEW		3
+
+/* An open directive: queued, or running on the domain's child. */
+struct directive {
+	TAILQ_ENTRY(directive) entry;
+	int64_t id;
+	enum directive_source source;
+	char *text;
+	int priority;
+	enum directive_state state;
+	int64_t attempts;	/* times started */
+};
+TAILQ_HEAD(directive_list, directive);
+
+struct domain {
+	TAILQ_ENTRY(domain) entry;
+	struct task *task;
+	int64_t id;
+	char *name;
+	bool submitted;		/* named at submit (or configured) */
+	char *prompt;		/* its own prompt, or NULL */
+	json_t *checks;		/* its check commands */
+	json_t *depends;	/* array of the domain names it waits for */
+	/* Its latest interface (the registry's object: "version",
+	 * "document", ...) and the document of the version before. */
+	json_t *iface;
+	json_t *iface_prev;
+	struct directive_list open;	/* queued and running, oldest first */
+};
+TAILQ_HEAD(domain_list, domain);
+
+struct task {
+	TAILQ_ENTRY(task) entry;
+	struct masterd *md;
+	int64_t id;
+	char *text;
+	enum task_state state;
+	bool paused;
+	char *reason;		/* why it paused, failed or ended; or NULL */
+	double created;
+	double updated;
+	json_t *standing;	/* the standing directives, strings */
+	struct budget budget;	/* its own limits */
+	json_t *plan;		/* the planner's plan, or NULL */
+	int64_t reviews;	/* reviews asked */
+	struct usage planner;	/* what the planner's calls used */
+	int64_t progress_since;	/* the watchdog counts rounds after this */
+	struct domain_list domains;
+	size_t done;		/* directives done */
+	bool dirty;		/* the step is due on the next loop turn */
+};
+
+/* ---- task.c ---- */
+int task_load_all(struct masterd *);
+void task_free_all(struct masterd *);
+struct task *task_find(struct masterd *, int64_t id);
+struct domain *domain_find(const struct task *, const char *name);
+/* Memory for a task or domain the registry has just stored. */
+struct task *task_new(struct masterd *, int64_t id, const char *text,
+    const json_t *standing, const struct budget *);
+struct domain *domain_new(struct task *, int64_t id, const char *name,
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted);
+
+/* Write-through: the registry first; memory and an event follow only
+ * when it took the change.  0, or -1 (logged). */
+int task_set_state(struct task *, enum task_state, const char *reason);
+int task_set_paused(struct task *, bool paused, const char *reason);
+int task_set_budget(struct task *, const struct budget *);
+int task_set_plan(struct task *, const json_t *plan);
+int task_count_review(struct task *);
+int task_add_planner_usage(struct task *, const struct usage *);
+int task_mark_progress(struct task *, int64_t round);
+int domain_set_depends(struct domain *, const json_t *depends);
+
+/* The task object on the wire: the row, and "spec" as it always was. */
+json_t *task_describe(const struct task *);
+/* The limits set, as {"tokens": N, ...}. */
+json_t *budget_describe(const struct budget *);
+bool task_runnable(const struct task *);
+
+/* A published document: stored (a new version unless it equals the
+ * latest) and kept as the domain's latest. */
+int domain_publish(struct domain *, const json_t *doc, int *version,
+    bool *changed);
+/* Every domain's latest document ({"domain": name} for the silent ones),
+ * and the version before each, for iface_unresolved. */
+void task_documents(const struct task *, json_t **latest,
+    json_t **previous);
+/* The latest interface objects, by domain name, leaving out `except`. */
+json_t *task_interfaces(const struct task *, const char *except);
+json_t *task_unresolved(const struct task *);
+
+/* The step: run decide and dispatch for the task on the next loop turn
+ * (once, however many changes mark it before then). */
+void task_mark(struct task *);
+void task_mark_all(struct masterd *);
+void task_step_init(struct masterd *);
+
+/* ---- task_queue.c ---- */
+int task_load_directives(struct task *);
+void domain_free_directives(struct domain *);
+/* A directive kept in memory as the registry has just stored it. */
+struct directive *directive_new(struct domain *, int64_t id,
+    enum directive_source, const char *text, int priority);
+/* Queue (or merge into an open twin, raising its priority): the registry
+ * first.  0, or -1 with the registry's message. */
+int directive_add(struct domain *, enum directive_source, const char *text,
+    int priority, int64_t *id, bool *merged);
+/* A state change, written through; a closed directive leaves the queue
+ * (and is freed).  0, or -1 (logged) with nothing changed in memory. */
+int directive_set_state(struct domain *, struct directive *,
+    enum directive_state, const char *reason);
+/* Highest priority, then oldest, queued directive; NULL if none. */
+struct directive *directive_next(const struct domain *);
+struct directive *directive_find(const struct task *, int64_t id,
+    struct domain **);
+size_t task_open_directives(const struct task *);
+
+/* ---- task_dispatch.c ---- */
+void task_step(struct task *);
+void task_assign(struct child *);
+void task_send_peers(struct task *, const char *except);
+void task_cancel_work(struct masterd *, const struct task *);
+void task_ask_planner(struct task *, const char *kind, json_t *context);
+void task_planner_ready(struct child *);
+void task_plan(struct task *);
+void task_check_limits(struct task *);
+int task_over_budget(struct task *, char *why, size_t len);
+
+/* ---- task_requests.c ---- */
+int task_add_directive(struct task *, const char *domain,
+    enum directive_source, const char *text, int priority, json_t **out,
+    char *err, size_t errlen);
+int task_add_planned(struct task *, const json_t *domain, char *err,
+    size_t errlen);
+void task_finish(struct task *, enum task_state, const char *reason);
+void task_pause_for(struct task *, const char *why);
+void task_start_domains(struct task *);
+
+/* ---- task_messages.c ---- */
+/* The unresolved set turned into directives, unwanted ones dropped. */
+void task_on_publish(struct task *);
+
+/* <state>/tasks/<id>/repo.git, where the children's branches meet. */
+void task_gitdir(const struct masterd *, int64_t task, char *buf,
+    size_t len);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * task_decide.c — what a task does next, decided over plain values:
+ * budgets and their limits, the no-progress watchdog, the unresolved set
+ * turned into directives (and which queued ones are no longer wanted),
+ * what a failed directive becomes, and the task's life building ->
+ * integrating -> improving -> done.  Nothing here reads the registry,
+ * talks to a child or looks at the clock: tests/unit/test_engine.c drives
+ * it with structs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "daemon/masterd/task_decide.h"
+
+/* ---------------------------------------------------------- budgets */
+
+double
+decide_limit(const struct budget *own, const struct budget *defaults,
+    enum budget_key k)
+{
+	if (own->set & (1u << k))
+		return own->limit[k];
+	return defaults->limit[k];
+}
+
+int
+decide_over_budget(const struct budget *own, const struct budget *defaults,
+    const struct spend *s, char *why, size_t len)
+{
+	double l;
+
+	why[0] = '\0';
+	if ((l = decide_limit(own, defaults, BUDGET_TOKENS)) > 0 &&
+	    (double)s->tokens >= l) {
+		snprintf(why, len, "budget: %lld tokens used, limit %.0f",
+		    (long long)s->tokens, l);
+		return BUDGET_TOKENS;
+	}
+	if ((l = decide_limit(own, defaults, BUDGET_COST)) > 0 &&
+	    s->cost >= l) {
+		snprintf(why, len, "budget: cost %.4f reached, limit %.4f",
+		    s->cost, l);
+		return BUDGET_COST;
+	}
+	if ((l = decide_limit(own, defaults, BUDGET_ROUNDS)) > 0 &&
+	    (double)s->rounds >= l) {
+		snprintf(why, len, "budget: %lld rounds run, limit %.0f",
+		    (long long)s->rounds, l);
+		return BUDGET_ROUNDS;
+	}
+	if ((l = decide_limit(own, defaults, BUDGET_TIME)) > 0 &&
+	    (double)s->seconds >= l) {
+		snprintf(why, len, "budget: %lld s since submit, limit %.0f s",
+		    (long long)s->seconds, l);
+		return BUDGET_TIME;
+	}
+	return -1;
+}
+
+int
+decide_budget_merge(const struct budget *old, const json_t *given,
+    struct budget *out, char *err, size_t errlen)
+{
+	*out = *old;
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++) {
+		const json_t *v = json_object_get(given, budget_key_names[k]);
+
+		if (v == NULL)
+			continue;
+		if (!json_is_number(v) || json_number_value(v) < 0) {
+			snprintf(err, errlen, "budget %s must be a number >= 0 "
+			    "(0: no limit)", budget_key_names[k]);
+			return -1;
+		}
+		out->limit[k] = json_number_value(v);
+		out->set |= 1u << k;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- watchdog */
+
+bool
+decide_stalled(const bool *committed, size_t count, int64_t n)
+{
+	if (n <= 0 || count < (size_t)n)
+		return false;
+	for (size_t i = count - (size_t)n; i < count; i++)
+		if (committed[i])
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------- unresolved */
+
+/* Has this domain published anything yet? */
+static bool
+has_published(const json_t *latest, const char *domain)
+{
+	const json_t *d;
+	size_t i;
+
+	json_array_foreach(latest, i, d) {
+		const char *name = jget_str(d, "domain");
+
+		if (name != NULL && strcmp(name, domain) == 0)
+			return json_object_get(d, "provides") != NULL;
+	}
+	return false;
+}
+
+static char *
+canonical_text(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* The directive that fixes one unresolved item, and who gets it. */
+static char *
+directive_for(const json_t *item, const char **target)
+{
+	const char *problem = jget_str(item, "problem");
+	const char *kind = jget_str(item, "kind"), *name = jget_str(item,
+	    "name");
+	const char *consumer = jget_str(item, "consumer");
+	const char *provider = jget_str(item, "provider");
+	char *s = NULL, *exp, *got;
+
+	if (problem == NULL)
+		return NULL;
+	if (strcmp(problem, "missing") == 0) {
+		*target = provider;
+		return xasprintf("Provide %s `%s` and publish it in your "
+		    "interface: domain %s consumes it from you.", kind, name,
+		    consumer);
+	}
+	if (strcmp(problem, "removed") == 0) {
+		*target = provider;
+		return xasprintf("Your interface no longer provides %s `%s`, "
+		    "but domain %s still consumes it. Provide it again.", kind,
+		    name, consumer);
+	}
+	if (strcmp(problem, "changed") == 0) {
+		*target = consumer;
+		exp = canonical_text(json_object_get(item, "expected"));
+		got = canonical_text(json_object_get(item, "provided"));
+		s = xasprintf("Domain %s changed %s `%s`: it now provides "
+		    "%s, and you expect %s. Update your code and your consumes "
+		    "entry to what it provides.", provider, kind, name,
+		    got ? got : "?", exp ? exp : "?");
+		free(exp);
+		free(got);
+		return s;
+	}
+	if (strcmp(problem, "no_domain") == 0) {
+		*target = consumer;
+		return xasprintf("You consume %s `%s` from domain %s, which "
+		    "this task does not have. Use what the existing domains "
+		    "provide instead.", kind, name, provider);
+	}
+	return NULL;
+}
+
+json_t *
+decide_interface_directives(const json_t *unresolved, const json_t *latest)
+{
+	json_t *out = json_array(), *item;
+	size_t i;
+
+	json_array_foreach(unresolved, i, item) {
+		const char *target = NULL;
+		char *text = directive_for(item, &target);
+		const char *problem = jget_str(item, "problem");
+
+		/* A provider still building its first version is not late. */
+		if (text != NULL && target != NULL &&
+		    (strcmp(problem, "missing") != 0 ||
+		    has_published(latest, target)))
+			json_array_append_new(out, json_pack("{s:s, s:s}",
+			    "domain", target, "text", text));
+		free(text);
+	}
+	return out;
+}
+
+bool
+decide_still_wanted(const json_t *wanted, const char *text)
+{
+	const json_t *w;
+	size_t i;
+
+	json_array_foreach(wanted, i, w) {
+		const char *t = jget_str(w, "text");
+
+		if (t != NULL && text != NULL && strcmp(t, text) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------- failures */
+
+enum failure_step
+decide_failure(const char *code, bool task_open, int64_t attempts,
+    int64_t max_attempts)
+{
+	/* Not the directive's fault: it waits for the provider. */
+	if (code != NULL && strcmp(code, ERR_RATE_LIMITED) == 0)
+		return FAILURE_HOLD;
+	if (code != NULL && strcmp(code, ERR_CANCELLED) == 0 && task_open)
+		return FAILURE_REQUEUE;
+	if (attempts < max_attempts)
+		return FAILURE_RETRY;
+	return FAILURE_DROP;
+}
+
+/* ---------------------------------------------------------- life */
+
+/*
+ * Building ends when nothing is open: with nothing done it failed, else it
+ * integrates (the unresolved set becomes directives; the caller decides
+ * again once they are done).  Integrating with nothing open improves:
+ * what is left no directive can fix.  Improving asks for reviews until
+ * they are used up; with none configured the task waits for its user.
+ */
+enum life_step
+decide_life(const struct life *l)
+{
+	if (l->paused || l->planner_busy || l->open > 0)
+		return LIFE_WAIT;
+	switch (l->state) {
+	case TASK_BUILDING:
+		return l->done == 0 ? LIFE_FAIL : LIFE_INTEGRATE;
+	case TASK_INTEGRATING:
+		return LIFE_IMPROVE;
+	case TASK_IMPROVING:
+		if (l->max_reviews == 0)
+			return LIFE_WAIT;
+		return l->reviews >= l->max_reviews ? LIFE_DONE : LIFE_REVIEW;
+	default:
+		return LIFE_WAIT;
+	}
+}

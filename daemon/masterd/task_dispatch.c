@@ -1,0 +1,525 @@
+/*
+ * task_dispatch.c — work going out to children, and the step.
+ *
+ * Out to children: task.assign when a domain's child is ready, its peers'
+ * interfaces, each idle child's next queued directive (providers before
+ * consumers), cancel when a task pauses, the planner's plan and review
+ * requests.  The step (run once per loop turn for a task marked dirty,
+ * see task.c) hands out work, then takes the task's next step in life as
+ * task_decide.c says; the housekeeping tick checks time budgets and puts
+ * back directives no child works on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/supervise.h"
+#include "daemon/masterd/task.h"
+#include "daemon/masterd/task_decide.h"
+#include "daemon/masterd/tasks.h"
+
+/* ---------------------------------------------------------- assign */
+
+void
+task_send_peers(struct task *t, const char *except)
+{
+	struct masterd *md = t->md;
+	struct child *c;
+	json_t *m;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task != t->id || c->state != CHILD_RUNNING ||
+		    c->planner || strcmp(c->name, except) == 0)
+			continue;
+		m = msg_new(MSG_INTERFACE_PEERS, masterd_next_id(md));
+		json_object_set_new(m, "task", json_integer(t->id));
+		json_object_set_new(m, "peers", task_interfaces(t, c->name));
+		child_send(c, m);
+	}
+}
+
+void
+task_assign(struct child *c)
+{
+	struct masterd *md = c->md;
+	struct task *t = task_find(md, c->task);
+	struct domain *d = domain_find(t, c->name);
+	json_t *m;
+
+	if (t == NULL || d == NULL)
+		return;
+	m = msg_new(MSG_TASK_ASSIGN, masterd_next_id(md));
+	json_object_set_new(m, "task", json_integer(t->id));
+	json_object_set_new(m, "text", json_string(t->text));
+	json_object_set_new(m, "domain", json_string(c->name));
+	if (d->prompt != NULL)
+		json_object_set_new(m, "prompt", json_string(d->prompt));
+	if (d->checks != NULL)
+		json_object_set(m, "checks", d->checks);
+	json_object_set(m, "directives", t->standing);
+	if (t->budget.set != 0)
+		json_object_set_new(m, "budget", budget_describe(&t->budget));
+	json_object_set_new(m, "peers", task_interfaces(t, c->name));
+	child_send(c, m);
+	task_mark(t);
+}
+
+/* ---------------------------------------------------------- directives */
+
+static bool
+child_busy_on(struct masterd *md, int64_t task, const char *name)
+{
+	struct child *c = child_find(md, task, name);
+
+	return c != NULL && c->busy;
+}
+
+/*
+ * A domain's first directive waits until the domains it depends on have
+ * published an interface (or given up): providers before consumers.
+ */
+static bool
+deps_ready(struct task *t, const struct child *c)
+{
+	struct domain *d = domain_find(t, c->name), *dep;
+	json_t *name;
+	size_t i;
+
+	if (d == NULL)
+		return true;
+	json_array_foreach(d->depends, i, name) {
+		dep = domain_find(t, json_string_value(name));
+		if (dep == NULL || dep->iface != NULL)
+			continue;
+		if (directive_next(dep) != NULL ||
+		    child_busy_on(t->md, t->id, dep->name))
+			return false;
+	}
+	return true;
+}
+
+/* Returns true when a directive was handed out. */
+static bool
+dispatch_one(struct task *t, struct child *c, bool honour_deps)
+{
+	struct masterd *md = c->md;
+	struct domain *d = domain_find(t, c->name);
+	struct directive *x = d != NULL ? directive_next(d) : NULL;
+	json_t *m;
+
+	if (x == NULL)
+		return false;
+	if (honour_deps && x->source == SOURCE_PLAN && !deps_ready(t, c))
+		return false;
+	if (directive_set_state(d, x, DIRECTIVE_RUNNING, NULL) != 0)
+		return false;
+	m = msg_new(MSG_DIRECTIVE, masterd_next_id(md));
+	json_object_set_new(m, "task", json_integer(c->task));
+	json_object_set_new(m, "directive", json_integer(x->id));
+	json_object_set_new(m, "text", json_string(x->text));
+	json_object_set_new(m, "source", json_string(source_names[x->source]));
+	json_object_set_new(m, "priority", json_integer(x->priority));
+	c->busy = true;
+	c->directive = x->id;
+	child_send(c, m);
+	event_emit(md, c->task, c->name, EV_DIRECTIVE_RUNNING,
+	    json_pack("{s:I}", "directive", (json_int_t)c->directive));
+	return true;
+}
+
+/* Children working on a directive, across all tasks. */
+static int64_t
+calls_in_flight(const struct masterd *md)
+{
+	const struct child *c;
+	int64_t n = 0;
+
+	TAILQ_FOREACH(c, &md->children, entry)
+		n += c->busy;
+	return n;
+}
+
+static bool
+can_take_work(const struct masterd *md, const struct child *c)
+{
+	return c->state == CHILD_RUNNING && !c->busy &&
+	    c->hold_until <= time(NULL) &&
+	    calls_in_flight(md) < md->conf->max_llm_calls;
+}
+
+/*
+ * One pass honouring dependencies; if that hands out nothing while no
+ * child of the task works, a cycle in the depends would stall it: then
+ * dependencies are ignored.
+ */
+static void
+dispatch_task(struct task *t)
+{
+	struct masterd *md = t->md;
+	struct child *c;
+	bool any = false, busy = false, waiting = false;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task != t->id || c->planner)
+			continue;
+		/* A provider still starting is not a cycle: wait for it. */
+		busy = busy || c->busy || c->state == CHILD_STARTING ||
+		    c->state == CHILD_BACKOFF;
+		if (!can_take_work(md, c))
+			continue;
+		if (dispatch_one(t, c, true))
+			any = true;
+		else
+			waiting = true;
+	}
+	if (any || busy || !waiting)
+		return;
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task == t->id && !c->planner && can_take_work(md, c))
+			dispatch_one(t, c, false);
+	}
+}
+
+/*
+ * Directives the registry says are running but no child works on (a
+ * write that failed, say on a full disk, or a child that went away):
+ * back to the queue, so the task cannot stall on them.
+ */
+static void
+requeue_orphans(struct task *t)
+{
+	struct directive *x;
+	struct domain *d;
+	struct child *c;
+
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		TAILQ_FOREACH(x, &d->open, entry) {
+			if (x->state != DIRECTIVE_RUNNING)
+				continue;
+			c = child_find(t->md, t->id, d->name);
+			if (c != NULL && c->busy && c->directive == x->id)
+				continue;
+			directive_set_state(d, x, DIRECTIVE_QUEUED,
+			    "no child was working on it; requeued");
+		}
+	}
+}
+
+void
+task_cancel_work(struct masterd *md, const struct task *t)
+{
+	struct child *c;
+	json_t *m;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (!c->busy || (t != NULL && c->task != t->id))
+			continue;
+		m = msg_new(MSG_CANCEL, masterd_next_id(md));
+		json_object_set_new(m, "task", json_integer(c->task));
+		json_object_set_new(m, "directive", json_integer(c->directive));
+		child_send(c, m);
+	}
+}
+
+/* ---------------------------------------------------------- planner */
+
+static struct child *
+planner_of(struct task *t)
+{
+	return child_find(t->md, t->id, PLANNER_NAME);
+}
+
+/* The planner runs one request at a time; it is started when needed. */
+void
+task_ask_planner(struct task *t, const char *kind, json_t *context)
+{
+	struct child *c = planner_of(t);
+
+	if (c == NULL) {
+		c = child_new(t->md, t->id, 0, PLANNER_NAME);
+		if (c == NULL) {
+			json_decref(context);
+			return;
+		}
+		c->planner = true;
+	}
+	json_decref(c->plan_request);
+	c->plan_request = json_pack("{s:s, s:o}", "kind", kind, "context",
+	    context);
+	if (c->state == CHILD_RUNNING)
+		task_planner_ready(c);
+	else if (!c->proc_running && child_start(c) != 0)
+		log_err("task %lld: cannot start the planner: %s",
+		    (long long)t->id, c->reason);
+}
+
+void
+task_planner_ready(struct child *c)
+{
+	json_t *m;
+
+	if (c->plan_request == NULL || c->busy)
+		return;
+	m = msg_new(MSG_PLAN_REQUEST, masterd_next_id(c->md));
+	json_object_set_new(m, "task", json_integer(c->task));
+	json_object_set(m, "kind", json_object_get(c->plan_request, "kind"));
+	json_object_set(m, "context", json_object_get(c->plan_request,
+	    "context"));
+	c->busy = true;
+	child_send(c, m);
+}
+
+static json_t *
+plan_context(const struct task *t)
+{
+	return json_pack("{s:s, s:O}", "task", t->text,
+	    "standing_directives", t->standing);
+}
+
+void
+task_plan(struct task *t)
+{
+	task_ask_planner(t, "plan", plan_context(t));
+}
+
+/* The rounds worth showing a reviewer: the newest few, in short. */
+static json_t *
+recent_rounds(const json_t *all, size_t max)
+{
+	json_t *out = json_array();
+	size_t n = json_array_size(all), i;
+
+	for (i = n > max ? n - max : 0; i < n; i++) {
+		const json_t *r = json_array_get(all, i);
+
+		json_array_append_new(out, json_pack("{s:s, s:I, s:b, s:s, "
+		    "s:s*, s:s*}", "domain", jget_str(r, "domain"), "round",
+		    jget_int(r, "round", 0), "ok", jget_bool(r, "ok"), "stage",
+		    jget_str(r, "stage"), "summary", jget_str(r, "summary"),
+		    "error", jget_str(r, "error")));
+	}
+	return out;
+}
+
+static void
+review(struct task *t, const json_t *dirs)
+{
+	struct masterd *md = t->md;
+	json_t *ctx = plan_context(t), *brief = json_array(), *rounds;
+	const json_t *d;
+	size_t i;
+
+	json_array_foreach(dirs, i, d)
+		json_array_append_new(brief, json_pack("{s:s*, s:s, s:s, s:s}",
+		    "domain", jget_str(d, "domain"), "source", jget_str(d,
+		    "source"), "text", jget_str(d, "text"), "state",
+		    jget_str(d, "state")));
+	rounds = registry_rounds(md->reg, t->id, 0);
+	json_object_set_new(ctx, "interfaces", task_interfaces(t, NULL));
+	json_object_set_new(ctx, "unresolved", task_unresolved(t));
+	json_object_set_new(ctx, "scoreboard", registry_scoreboard(md->reg,
+	    t->id));
+	json_object_set_new(ctx, "rounds", recent_rounds(rounds, 30));
+	json_object_set_new(ctx, "directives", brief);
+	json_decref(rounds);
+	task_ask_planner(t, "review", ctx);
+}
+
+/* ---------------------------------------------------------- budgets */
+
+static void
+spent(struct task *t, struct spend *s)
+{
+	json_t *score = registry_scoreboard(t->md->reg, t->id), *d;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	json_array_foreach(score, i, d) {
+		s->tokens += jget_int(d, "tokens_in", 0) +
+		    jget_int(d, "tokens_out", 0);
+		s->cost += json_number_value(json_object_get(d, "cost"));
+		s->rounds += jget_int(d, "rounds", 0);
+	}
+	json_decref(score);
+	/* The planner's calls count too. */
+	s->tokens += t->planner.input + t->planner.output;
+	s->cost += t->planner.cost;
+	s->seconds = (int64_t)(time(NULL) - (time_t)t->created);
+}
+
+static void
+conf_limits(const struct masterd *md, struct budget *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->limit[BUDGET_TOKENS] = (double)md->conf->max_tokens;
+	b->limit[BUDGET_COST] = md->conf->max_cost;
+	b->limit[BUDGET_ROUNDS] = (double)md->conf->max_rounds;
+	b->limit[BUDGET_TIME] = (double)md->conf->max_time / 1000.0;
+}
+
+int
+task_over_budget(struct task *t, char *why, size_t len)
+{
+	struct budget defaults;
+	struct spend s;
+
+	spent(t, &s);
+	conf_limits(t->md, &defaults);
+	return decide_over_budget(&t->budget, &defaults, &s, why, len) >= 0;
+}
+
+/* The rounds since the watchdog's mark all made no commit. */
+static bool
+stalled(struct task *t)
+{
+	int64_t n = t->md->conf->no_progress_rounds;
+	json_t *rounds;
+	bool *committed, stuck;
+	size_t count = 0, i;
+
+	if (n <= 0)
+		return false;
+	rounds = registry_rounds(t->md->reg, t->id, 0);
+	committed = xcalloc(json_array_size(rounds) + 1, sizeof(*committed));
+	for (i = 0; i < json_array_size(rounds); i++) {
+		const json_t *r = json_array_get(rounds, i);
+
+		if (jget_int(r, "id", 0) <= t->progress_since)
+			continue;
+		committed[count++] = json_is_string(json_object_get(r,
+		    "commit"));
+	}
+	stuck = decide_stalled(committed, count, n);
+	free(committed);
+	json_decref(rounds);
+	return stuck;
+}
+
+static void
+stop_task_for(struct task *t, const char *why)
+{
+	log_warn("task %lld paused: %s", (long long)t->id, why);
+	task_pause_for(t, why);
+	event_emit(t->md, t->id, NULL, EV_TASK_LIMIT, json_pack("{s:s}",
+	    "reason", why));
+}
+
+void
+task_check_limits(struct task *t)
+{
+	char why[200];
+
+	if (!task_runnable(t))
+		return;
+	if (task_over_budget(t, why, sizeof(why))) {
+		stop_task_for(t, why);
+	} else if (stalled(t)) {
+		snprintf(why, sizeof(why), "no progress: the last %lld rounds "
+		    "made no commit",
+		    (long long)t->md->conf->no_progress_rounds);
+		stop_task_for(t, why);
+	}
+}
+
+/* ---------------------------------------------------------- the step */
+
+/* Only what no directive can fix is left when integrating ends. */
+static void
+warn_unresolved(const struct task *t)
+{
+	json_t *set = task_unresolved(t);
+
+	if (json_array_size(set) > 0)
+		log_warn("task %lld: %zu interface problems remain",
+		    (long long)t->id, json_array_size(set));
+	json_decref(set);
+}
+
+/* The task's next step in life, once its work is handed out. */
+static void
+live(struct task *t)
+{
+	struct masterd *md = t->md;
+	struct child *p = planner_of(t);
+	struct life l = { .max_reviews = md->conf->max_reviews };
+	json_t *dirs;
+
+	for (;;) {
+		l.state = t->state;
+		l.paused = t->paused;
+		l.planner_busy = p != NULL && p->busy;
+		l.reviews = t->reviews;
+		l.open = task_open_directives(t);
+		l.done = t->done;
+		switch (decide_life(&l)) {
+		case LIFE_WAIT:
+			return;
+		case LIFE_FAIL:
+			task_finish(t, TASK_FAILED, "no directive succeeded; "
+			    "see masterctl task");
+			return;
+		case LIFE_INTEGRATE:
+			if (task_set_state(t, TASK_INTEGRATING, NULL) != 0)
+				return;
+			task_on_publish(t);
+			continue;
+		case LIFE_IMPROVE:
+			warn_unresolved(t);
+			if (task_set_state(t, TASK_IMPROVING, NULL) != 0)
+				return;
+			continue;
+		case LIFE_DONE:
+			task_finish(t, TASK_DONE, "reviews used up");
+			return;
+		case LIFE_REVIEW:
+			if (task_count_review(t) != 0)
+				return;
+			/* The reviewer sees every directive, closed ones
+			 * too: from the registry. */
+			if ((dirs = registry_directives(md->reg, t->id, 0)) !=
+			    NULL)
+				review(t, dirs);
+			json_decref(dirs);
+			return;
+		}
+	}
+}
+
+/* Only a task with children in hand has work to hand out. */
+static bool
+has_children(const struct task *t)
+{
+	const struct child *c;
+
+	TAILQ_FOREACH(c, &t->md->children, entry)
+		if (c->task == t->id)
+			return true;
+	return false;
+}
+
+void
+task_step(struct task *t)
+{
+	if (!task_runnable(t) || !has_children(t))
+		return;
+	requeue_orphans(t);
+	dispatch_task(t);
+	/* A task with nothing left to hand out takes its next step. */
+	live(t);
+}
+
+/* Every few seconds: what events alone would not notice (time budgets,
+ * writes that failed and can be retried now). */
+void
+tasks_tick(struct masterd *md)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &md->tasks, entry)
+		task_check_limits(t);
+	task_mark_all(md);
+}

@@ -1,0 +1,481 @@
+/*
+ * task_messages.c — what children send, taken into the task: a child
+ * ready for work, an interface published (validated once, kept per
+ * domain, sent to the peers, its unresolved set turned into directives),
+ * a round and a directive's outcome (a final round, or the older `result`
+ * message), merges into main, rate-limit holds, retry-then-drop of failed
+ * directives, the planner's plans and reviews, progress, a child gone
+ * down.
+ *
+ * Every registry write comes before the event or reply that reports it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/iface.h"
+#include "common/log.h"
+#include "common/repo.h"
+#include "common/util.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/supervise.h"
+#include "daemon/masterd/task.h"
+#include "daemon/masterd/task_decide.h"
+#include "daemon/masterd/tasks.h"
+
+void
+tasks_child_ready(struct child *c)
+{
+	uint64_t calls = registry_calls(c->md->reg);
+
+	if (c->planner)
+		task_planner_ready(c);
+	else
+		task_assign(c);
+	log_debug("domain %s (task %lld) ready: %llu registry statements",
+	    c->name, (long long)c->task, (unsigned long long)
+	    (registry_calls(c->md->reg) - calls));
+}
+
+/* ---------------------------------------------------------- interfaces */
+
+/* The unresolved set becomes directives; queued ones no longer wanted
+ * are dropped. */
+void
+task_on_publish(struct task *t)
+{
+	struct masterd *md = t->md;
+	json_t *latest, *previous, *set, *wanted, *w, *out;
+	struct directive *x, *next;
+	struct domain *d;
+	char err[256];
+	size_t i;
+
+	task_documents(t, &latest, &previous);
+	if ((set = iface_unresolved(latest, previous)) == NULL)
+		set = json_array();
+	wanted = decide_interface_directives(set, latest);
+	json_array_foreach(wanted, i, w) {
+		if (task_add_directive(t, jget_str(w, "domain"),
+		    SOURCE_INTERFACE, jget_str(w, "text"), PRIORITY_INTERFACE,
+		    &out, err, sizeof(err)) == 0)
+			json_decref(out);
+	}
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		for (x = TAILQ_FIRST(&d->open); x != NULL; x = next) {
+			int64_t id = x->id;
+
+			next = TAILQ_NEXT(x, entry);
+			if (x->source != SOURCE_INTERFACE ||
+			    x->state != DIRECTIVE_QUEUED ||
+			    decide_still_wanted(wanted, x->text) ||
+			    directive_set_state(d, x, DIRECTIVE_DROPPED,
+			    "resolved before it ran") != 0)
+				continue;
+			event_emit(md, t->id, d->name, EV_DIRECTIVE_DROPPED,
+			    json_pack("{s:I, s:s}", "directive", (json_int_t)id,
+			    "reason", "resolved before it ran"));
+		}
+	}
+	event_emit(md, t->id, NULL, EV_INTERFACES_UNRESOLVED,
+	    json_pack("{s:I}", "count", (json_int_t)json_array_size(set)));
+	json_decref(wanted);
+	json_decref(set);
+	json_decref(latest);
+	json_decref(previous);
+}
+
+static void
+on_publish(struct child *c, struct task *t, const json_t *msg)
+{
+	struct masterd *md = c->md;
+	json_t *doc = json_object_get(msg, "interface");
+	struct domain *d = domain_find(t, c->name);
+	char err[256];
+	bool changed;
+	int version;
+
+	if (d == NULL)
+		return;
+	if (iface_validate(doc, c->name, err, sizeof(err)) != 0) {
+		log_warn("domain %s published an invalid interface (%s); "
+		    "ignored", c->name, err);
+		event_emit(md, c->task, c->name, EV_INTERFACE_REFUSED,
+		    json_pack("{s:s}", "reason", err));
+		return;
+	}
+	if (domain_publish(d, doc, &version, &changed) != 0) {
+		log_err("domain %s: interface not stored: %s", c->name,
+		    registry_errmsg(md->reg));
+		return;
+	}
+	if (!changed)
+		return;
+	event_emit(md, c->task, c->name, EV_INTERFACE_PUBLISHED,
+	    json_pack("{s:i}", "version", version));
+	task_send_peers(t, c->name);
+	task_on_publish(t);
+}
+
+/* ---------------------------------------------------------- outcomes */
+
+/* Bring an accepted round's branch into main. */
+static void
+merge_domain(struct child *c, const char *summary)
+{
+	struct masterd *md = c->md;
+	char gitdir[4096], message[256], oid[REPO_OID_HEX], err[512];
+	int rc;
+
+	task_gitdir(md, c->task, gitdir, sizeof(gitdir));
+	snprintf(message, sizeof(message), "Merge domain/%s: %.180s", c->name,
+	    summary ? summary : "accepted round");
+	rc = repo_merge_domain(gitdir, c->name, message, oid, err,
+	    sizeof(err));
+	if (rc < 0) {
+		log_err("task %lld: merging domain %s: %s", (long long)c->task,
+		    c->name, err);
+		event_emit(md, c->task, c->name, EV_MERGE_FAILED,
+		    json_pack("{s:s}", "reason", err));
+		return;
+	}
+	if (rc != REPO_UNCHANGED)
+		event_emit(md, c->task, c->name, EV_MERGED,
+		    json_pack("{s:s}", "commit", oid));
+}
+
+static void
+on_hold_over(uv_timer_t *h)
+{
+	struct child *c = h->data;
+	struct task *t = task_find(c->md, c->task);
+
+	c->hold_until = 0;
+	event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED, NULL);
+	if (t != NULL)
+		task_mark(t);
+}
+
+/* The provider said when to come back: hold this domain until then. */
+static void
+hold_domain(struct child *c, time_t until, const char *why)
+{
+	time_t now = time(NULL);
+
+	c->hold_until = until > now ? until : now + 1;
+	uv_timer_start(&c->hold_timer, on_hold_over,
+	    (uint64_t)(c->hold_until - now) * 1000, 0);
+	log_warn("domain %s (task %lld): rate limited; held until %lld: %s",
+	    c->name, (long long)c->task, (long long)c->hold_until, why);
+	event_emit(c->md, c->task, c->name, EV_DOMAIN_HELD,
+	    json_pack("{s:I, s:s}", "until", (json_int_t)c->hold_until,
+	    "reason", why));
+}
+
+/* A state change of the child's directive; nothing when it is not open
+ * (its last write failed and it went back to the queue, say). */
+static void
+set_directive(struct task *t, int64_t id, enum directive_state state,
+    const char *reason)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+
+	if (x != NULL)
+		directive_set_state(d, x, state, reason);
+}
+
+static int64_t
+attempts_of(const struct task *t, int64_t id)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+
+	return x != NULL ? x->attempts : 0;
+}
+
+static void
+directive_failed(struct child *c, struct task *t, json_int_t id,
+    const json_t *e)
+{
+	struct masterd *md = c->md;
+	const char *code = jget_str(e, "code");
+	const char *why = jget_str(e, "message");
+
+	switch (decide_failure(code, !task_state_over(t->state),
+	    attempts_of(t, id), md->conf->directive_attempts)) {
+	case FAILURE_HOLD:
+		set_directive(t, id, DIRECTIVE_QUEUED, why);
+		hold_domain(c, (time_t)jget_int(e, "until", 0),
+		    why ? why : "rate limited");
+		break;
+	case FAILURE_REQUEUE:
+		set_directive(t, id, DIRECTIVE_QUEUED, "cancelled; requeued");
+		break;
+	case FAILURE_RETRY:
+		set_directive(t, id, DIRECTIVE_QUEUED, why);
+		event_emit(md, c->task, c->name, EV_DIRECTIVE_RETRY,
+		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
+		    code, "reason", why));
+		break;
+	case FAILURE_DROP:
+		set_directive(t, id, DIRECTIVE_DROPPED, why);
+		event_emit(md, c->task, c->name, EV_DIRECTIVE_DROPPED,
+		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
+		    code, "reason", why));
+		break;
+	}
+}
+
+/* A directive ended: done with its commit and summary, or failed with
+ * its error object. */
+static void
+directive_outcome(struct child *c, struct task *t, json_int_t id,
+    const json_t *msg)
+{
+	struct masterd *md = c->md;
+	const char *commit = jget_str(msg, "commit");
+	const char *summary = jget_str(msg, "summary");
+
+	c->busy = false;
+	c->directive = 0;
+	if (jget_bool(msg, "ok")) {
+		set_directive(t, id, DIRECTIVE_DONE, NULL);
+		event_emit(md, c->task, c->name, EV_DIRECTIVE_DONE,
+		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "commit",
+		    commit, "summary", summary));
+		if (commit != NULL)
+			merge_domain(c, summary);
+	} else {
+		directive_failed(c, t, id, json_object_get(msg, "error"));
+	}
+	/* A call slot is free: any task may have been waiting for it. */
+	task_mark_all(md);
+}
+
+static bool
+given(const struct child *c, json_int_t id, const char *what)
+{
+	if (id > 0 && id == c->directive)
+		return true;
+	log_warn("domain %s: %s directive %lld, which it was not given; "
+	    "ignored", c->name, what, (long long)id);
+	return false;
+}
+
+/* The older form of a final round; kept until every worker sends
+ * final rounds. */
+static void
+on_result(struct child *c, struct task *t, const json_t *msg)
+{
+	json_int_t id = jget_int(msg, "directive", 0);
+
+	if (given(c, id, "result for"))
+		directive_outcome(c, t, id, msg);
+}
+
+static bool
+round_stored(struct masterd *md, const struct child *c, const char *commit)
+{
+	json_t *rounds, *r;
+	size_t i;
+	bool found = false;
+
+	if (commit == NULL)
+		return false;
+	rounds = registry_rounds(md->reg, c->task, c->domain);
+	json_array_foreach(rounds, i, r) {
+		const char *have = jget_str(r, "commit");
+
+		if (have != NULL && strcmp(have, commit) == 0) {
+			found = true;
+			break;
+		}
+	}
+	json_decref(rounds);
+	return found;
+}
+
+static void
+store_round(struct child *c, json_int_t id, const json_t *msg)
+{
+	struct masterd *md = c->md;
+
+	/* A round the child found committed is reported again after a
+	 * restart: it is one round, stored once. */
+	if (round_stored(md, c, jget_str(msg, "commit")))
+		return;
+	if (registry_round_add(md->reg, c->task, c->domain, id, msg,
+	    NULL) != 0)
+		log_err("domain %s: round not stored: %s", c->name,
+		    registry_errmsg(md->reg));
+	event_emit(md, c->task, c->name, EV_ROUND, json_pack(
+	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*}", "directive", id,
+	    "round", json_object_get(msg, "round"),
+	    "ok", json_object_get(msg, "ok"),
+	    "stage", json_object_get(msg, "stage"),
+	    "commit", json_object_get(msg, "commit"),
+	    "error", json_object_get(json_object_get(msg, "error"), "message"),
+	    "usage", json_object_get(msg, "usage")));
+}
+
+/*
+ * A round; a final one also ends the directive.  Round 0 of a final
+ * round ran no round (a model error, a cancel, work found committed):
+ * only its outcome counts.
+ */
+static void
+on_round(struct child *c, struct task *t, const json_t *msg)
+{
+	json_int_t id = jget_int(msg, "directive", 0);
+	bool final = jget_bool(msg, "final");
+
+	if (!given(c, id, "round of"))
+		return;
+	if (!final || jget_int(msg, "round", 0) > 0)
+		store_round(c, id, msg);
+	if (final)
+		directive_outcome(c, t, id, msg);
+	task_check_limits(t);
+}
+
+/* ---------------------------------------------------------- planner */
+
+static void
+add_planned_domains(struct task *t, const json_t *list)
+{
+	const json_t *d;
+	char err[256];
+	size_t i;
+
+	json_array_foreach(list, i, d) {
+		if (task_add_planned(t, d, err, sizeof(err)) != 0)
+			log_warn("task %lld: planned domain %s not added: %s",
+			    (long long)t->id, jget_str(d, "name"), err);
+	}
+}
+
+static void
+on_plan(struct task *t, const json_t *plan)
+{
+	task_set_plan(t, plan);
+	event_emit(t->md, t->id, NULL, EV_TASK_PLANNED, json_pack("{s:O}",
+	    "plan", plan));
+	add_planned_domains(t, json_object_get(plan, "domains"));
+	task_set_state(t, TASK_BUILDING, NULL);
+}
+
+static void
+on_review(struct task *t, const json_t *rev)
+{
+	const json_t *list = json_object_get(rev, "directives"), *d;
+	char err[256];
+	json_t *out;
+	size_t i, added = 0;
+
+	event_emit(t->md, t->id, NULL, EV_TASK_REVIEWED, json_pack("{s:O}",
+	    "review", rev));
+	add_planned_domains(t, json_object_get(rev, "domains"));
+	json_array_foreach(list, i, d) {
+		if (task_add_directive(t, jget_str(d, "domain"), SOURCE_REVIEW,
+		    jget_str(d, "text"), (int)jget_int(d, "priority",
+		    PRIORITY_REVIEW), &out, err, sizeof(err)) != 0) {
+			log_warn("task %lld: review directive not added: %s",
+			    (long long)t->id, err);
+			continue;
+		}
+		json_decref(out);
+		added++;
+	}
+	if (added == 0 && jget_bool(rev, "done"))
+		task_finish(t, TASK_DONE, "the review found the task "
+		    "complete");
+	else
+		task_mark(t);
+}
+
+static void
+on_plan_result(struct child *c, struct task *t, const json_t *msg)
+{
+	const char *kind = jget_str(msg, "kind");
+	const char *why = jget_str(json_object_get(msg, "error"), "message");
+	const json_t *u = json_object_get(msg, "usage");
+
+	c->busy = false;
+	json_decref(c->plan_request);
+	c->plan_request = NULL;
+	if (json_is_object(u)) {
+		struct usage add = { jget_int(u, "input", 0),
+		    jget_int(u, "output", 0),
+		    json_number_value(json_object_get(u, "cost")) };
+
+		task_add_planner_usage(t, &add);
+	}
+	if (!jget_bool(msg, "ok")) {
+		log_err("task %lld: the planner's %s failed: %s",
+		    (long long)t->id, kind, why ? why : "?");
+		if (strcmp(kind, "plan") == 0)
+			task_finish(t, TASK_FAILED, why ? why :
+			    "planning failed");
+		else
+			task_finish(t, TASK_DONE, "review unavailable; the "
+			    "work stands as it is");
+		return;
+	}
+	if (strcmp(kind, "plan") == 0)
+		on_plan(t, json_object_get(msg, "plan"));
+	else
+		on_review(t, json_object_get(msg, "plan"));
+}
+
+/* ---------------------------------------------------------- dispatch */
+
+void
+tasks_child_message(struct child *c, const struct msg_spec *spec,
+    json_t *msg)
+{
+	struct task *t = task_find(c->md, c->task);
+	uint64_t calls;
+
+	if (t == NULL)
+		return;
+	switch (spec->type) {
+	case MSG_INTERFACE_PUBLISH:
+		calls = registry_calls(c->md->reg);
+		on_publish(c, t, msg);
+		log_debug("domain %s (task %lld) publish: %llu registry "
+		    "statements", c->name, (long long)c->task,
+		    (unsigned long long)(registry_calls(c->md->reg) - calls));
+		break;
+	case MSG_RESULT:
+		on_result(c, t, msg);
+		break;
+	case MSG_ROUND:
+		on_round(c, t, msg);
+		break;
+	case MSG_PLAN_RESULT:
+		if (c->planner)
+			on_plan_result(c, t, msg);
+		break;
+	case MSG_PROGRESS:
+		event_emit(c->md, c->task, c->name, EV_PROGRESS,
+		    json_pack("{s:O, s:O*}", "stage", json_object_get(msg,
+		    "stage"), "text", json_object_get(msg, "text")));
+		break;
+	default:
+		break;
+	}
+}
+
+void
+tasks_child_down(struct child *c)
+{
+	struct task *t = task_find(c->md, c->task);
+
+	/* The round in flight is redone by the next child. */
+	if (t != NULL && c->busy && c->directive > 0)
+		set_directive(t, c->directive, DIRECTIVE_QUEUED,
+		    "child went down; requeued");
+	c->busy = false;
+	c->directive = 0;
+}

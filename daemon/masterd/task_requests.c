@@ -1,0 +1,634 @@
+/*
+ * task_requests.c — what users ask of tasks, through commands.c: submit
+ * (the task, its domains, their first directives, its repository), spawn
+ * a domain, queue a directive (reopening a finished task), pause, resume,
+ * cancel, change the budget; and the same calls made by the planner's
+ * plans and reviews.  Also the task's end, and resuming every unfinished
+ * task after a restart.
+ *
+ * Every acknowledgement follows the registry write it reports, so a
+ * kill -9 between the two loses nothing that was acknowledged.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/repo.h"
+#include "common/util.h"
+#include "daemon/masterd/masterd.h"
+#include "daemon/masterd/supervise.h"
+#include "daemon/masterd/task.h"
+#include "daemon/masterd/task_decide.h"
+#include "daemon/masterd/tasks.h"
+
+#define TASK_TEXT_MAX	(64 * 1024)
+#define TASK_DOMAINS_MAX 64
+
+/* What every domain is asked first; the planner refines what follows. */
+#define FIRST_DIRECTIVE "Build the first working version of your domain's " \
+	"part of the task, with tests, and publish its interface."
+
+const char *
+tasks_errcode(int rc)
+{
+	switch (rc) {
+	case TASKS_ENOENT:	return ERR_NOT_FOUND;
+	case TASKS_ECONFLICT:	return ERR_CONFLICT;
+	case TASKS_ESTORAGE:	return ERR_STORAGE;
+	default:		return ERR_BAD_REQUEST;
+	}
+}
+
+/* The task, when it exists and is not over; else NULL saying why. */
+static struct task *
+open_task(struct masterd *md, int64_t id, int *rc, char *err, size_t errlen)
+{
+	struct task *t = task_find(md, id);
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)id);
+		*rc = TASKS_ENOENT;
+		return NULL;
+	}
+	if (task_state_over(t->state)) {
+		snprintf(err, errlen, "task %lld is already over",
+		    (long long)id);
+		*rc = TASKS_ECONFLICT;
+		return NULL;
+	}
+	*rc = 0;
+	return t;
+}
+
+/* ---------------------------------------------------------- children */
+
+static void
+start_domain(struct task *t, const struct domain *d)
+{
+	struct masterd *md = t->md;
+	struct child *c = child_new(md, t->id, d->id, d->name);
+
+	if (c == NULL)
+		return;
+	if (child_start(c) != 0) {
+		log_err("domain %s (task %lld): %s", d->name, (long long)t->id,
+		    c->reason);
+		registry_domain_set_state(md->reg, d->id, DOMAIN_FATAL,
+		    c->reason);
+		c->state = CHILD_FATAL;
+	}
+}
+
+/* Start every domain's child; a domain that was FATAL stays visible and
+ * restartable, but down. */
+void
+task_start_domains(struct task *t)
+{
+	struct masterd *md = t->md;
+	json_t *doms = registry_domains(md->reg, t->id), *row;
+	struct domain *d;
+	struct child *c;
+	size_t i;
+
+	json_array_foreach(doms, i, row) {
+		const char *reason = jget_str(row, "reason");
+
+		if ((d = domain_find(t, jget_str(row, "name"))) == NULL)
+			continue;
+		if (vocab_find(domain_state_names, DOMAIN_STATE_COUNT,
+		    jget_str(row, "state")) != DOMAIN_FATAL) {
+			start_domain(t, d);
+			continue;
+		}
+		if ((c = child_new(md, t->id, d->id, d->name)) == NULL)
+			continue;
+		c->state = CHILD_FATAL;
+		snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason :
+		    "failed before the restart");
+	}
+	json_decref(doms);
+}
+
+/* ---------------------------------------------------------- domains */
+
+/* Checks: the configuration's for the domain, else the plan's; the prompt
+ * given, else the configuration's. */
+static json_t *
+domain_checks(const struct masterd *md, const char *name,
+    const json_t *planned, const char **prompt)
+{
+	const struct domain_conf *dc = conf_domain(md->conf, name);
+	json_t *checks = json_array();
+
+	if (dc != NULL) {
+		for (size_t i = 0; i < dc->checks.n; i++)
+			json_array_append_new(checks,
+			    json_string(dc->checks.v[i]));
+		if (*prompt == NULL)
+			*prompt = dc->prompt;
+	}
+	if (json_array_size(checks) == 0 && json_is_array(planned))
+		json_array_extend(checks, (json_t *)planned);
+	return checks;
+}
+
+/* A domain never stands without its first directive: both in one
+ * batch. */
+static int
+add_domain_row(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, const json_t *checks, const json_t *depends,
+    bool submitted, int64_t *id, int64_t *first)
+{
+	bool merged;
+	int rc;
+
+	rc = registry_batch_begin(md->reg);
+	if (rc == 0)
+		rc = registry_domain_add(md->reg, task, name, prompt, checks,
+		    depends, submitted, id);
+	if (rc == 0)
+		rc = registry_directive_add(md->reg, task, *id, SOURCE_PLAN,
+		    FIRST_DIRECTIVE, 0, first, &merged);
+	return registry_batch_end(md->reg, rc == 0) == 0 ? rc : -1;
+}
+
+static bool
+domain_name_ok(const char *name)
+{
+	return conf_domain_name_ok(name) && strcmp(name, PLANNER_NAME) != 0;
+}
+
+static int
+add_domain(struct task *t, const char *name, const char *prompt,
+    const json_t *planned, const json_t *depends, char *err, size_t errlen)
+{
+	struct domain *d;
+	int64_t id, first;
+	json_t *checks;
+	int rc;
+
+	if (task_state_over(t->state)) {
+		snprintf(err, errlen, "task %lld is already over",
+		    (long long)t->id);
+		return TASKS_ECONFLICT;
+	}
+	if (!domain_name_ok(name)) {
+		snprintf(err, errlen, "bad domain name \"%s\"", name);
+		return TASKS_EINVAL;
+	}
+	if (domain_find(t, name) != NULL) {
+		snprintf(err, errlen, "task %lld already has domain %s",
+		    (long long)t->id, name);
+		return TASKS_ECONFLICT;
+	}
+	checks = domain_checks(t->md, name, planned, &prompt);
+	rc = add_domain_row(t->md, t->id, name, prompt, checks, depends, false,
+	    &id, &first);
+	if (rc != 0) {
+		json_decref(checks);
+		snprintf(err, errlen, "registry: %s",
+		    registry_errmsg(t->md->reg));
+		return TASKS_ESTORAGE;
+	}
+	d = domain_new(t, id, name, prompt, checks, depends, false);
+	json_decref(checks);
+	directive_new(d, first, SOURCE_PLAN, FIRST_DIRECTIVE, 0);
+	event_emit(t->md, t->id, name, EV_DOMAIN_ADDED, NULL);
+	start_domain(t, d);
+	return 0;
+}
+
+int
+tasks_add_domain(struct masterd *md, int64_t task, const char *name,
+    const char *prompt, char *err, size_t errlen)
+{
+	struct task *t = task_find(md, task);
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return TASKS_ENOENT;
+	}
+	return add_domain(t, name, prompt, NULL, NULL, err, errlen);
+}
+
+/* A domain from a plan or review: {"name","prompt","checks","depends"};
+ * what it waits for is kept beside the configured depends. */
+int
+task_add_planned(struct task *t, const json_t *d, char *err, size_t errlen)
+{
+	const char *name = jget_str(d, "name");
+	json_t *depends;
+	int rc;
+
+	if (name == NULL) {
+		snprintf(err, errlen, "a planned domain needs a name");
+		return TASKS_EINVAL;
+	}
+	depends = json_is_array(json_object_get(d, "depends")) ?
+	    json_incref(json_object_get(d, "depends")) : json_array();
+	rc = add_domain(t, name, jget_str(d, "prompt"),
+	    json_object_get(d, "checks"), depends, err, errlen);
+	json_decref(depends);
+	return rc;
+}
+
+/* ---------------------------------------------------------- directives */
+
+/*
+ * New work for a finished task reopens it: its domains start again where
+ * their branches are.  A cancelled task stays over.
+ */
+static int
+reopen(struct task *t, char *err, size_t errlen)
+{
+	if (!task_state_over(t->state))
+		return 0;
+	if (t->state == TASK_CANCELLED) {
+		snprintf(err, errlen, "task %lld was cancelled; submit a new "
+		    "task", (long long)t->id);
+		return -1;
+	}
+	task_set_state(t, TASK_BUILDING, "reopened by new work");
+	task_start_domains(t);
+	return 0;
+}
+
+int
+task_add_directive(struct task *t, const char *domain,
+    enum directive_source source, const char *text, int priority,
+    json_t **out, char *err, size_t errlen)
+{
+	struct domain *d = domain_find(t, domain);
+	int64_t id;
+	bool merged;
+
+	*out = NULL;
+	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
+		snprintf(err, errlen, "a directive needs 1 to %d bytes of text",
+		    TASK_TEXT_MAX);
+		return TASKS_EINVAL;
+	}
+	if (d == NULL) {
+		snprintf(err, errlen, "task %lld has no domain \"%s\"",
+		    (long long)t->id, domain ? domain : "");
+		return TASKS_ENOENT;
+	}
+	if (reopen(t, err, errlen) != 0)
+		return TASKS_ECONFLICT;
+	if (directive_add(d, source, text, priority, &id, &merged) != 0) {
+		snprintf(err, errlen, "registry: %s",
+		    registry_errmsg(t->md->reg));
+		return TASKS_ESTORAGE;
+	}
+	*out = json_pack("{s:I, s:b}", "id", (json_int_t)id, "merged",
+	    merged);
+	event_emit(t->md, t->id, domain, merged ? EV_DIRECTIVE_MERGED :
+	    EV_DIRECTIVE_QUEUED, json_pack("{s:I, s:s, s:s}", "directive",
+	    (json_int_t)id, "source", source_names[source], "text", text));
+	task_mark(t);
+	return 0;
+}
+
+int
+tasks_add_directive(struct masterd *md, int64_t task, const char *domain,
+    const char *text, int priority, json_t **out, char *err, size_t errlen)
+{
+	struct task *t = task_find(md, task);
+
+	*out = NULL;
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return TASKS_ENOENT;
+	}
+	return task_add_directive(t, domain, SOURCE_USER, text, priority, out,
+	    err, errlen);
+}
+
+/* ---------------------------------------------------------- submit */
+
+static int
+collect_domains(struct masterd *md, const json_t *req, json_t **out,
+    char *err, size_t errlen)
+{
+	json_t *given = json_object_get(req, "domains"), *list, *v;
+	size_t i;
+
+	list = json_array();
+	if (given != NULL) {
+		json_array_foreach(given, i, v)
+			json_array_append(list, v);
+	} else {
+		for (i = 0; i < md->conf->ndomains; i++)
+			json_array_append_new(list,
+			    json_string(md->conf->domains[i].name));
+	}
+	/* None named: the planner decides. */
+	if (json_array_size(list) > TASK_DOMAINS_MAX) {
+		snprintf(err, errlen, "at most %d domains", TASK_DOMAINS_MAX);
+		goto fail;
+	}
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(v);
+
+		if (!domain_name_ok(name)) {
+			snprintf(err, errlen, "bad domain name: want 1-32 of "
+			    "a-z 0-9 - _, starting with a letter, not \"%s\"",
+			    PLANNER_NAME);
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(name, json_string_value(
+			    json_array_get(list, j))) == 0) {
+				snprintf(err, errlen, "domain %s named twice",
+				    name);
+				goto fail;
+			}
+		}
+	}
+	*out = list;
+	return 0;
+fail:
+	json_decref(list);
+	return -1;
+}
+
+/* Standing directives: the configuration's, then the submitter's. */
+static json_t *
+standing_directives(const struct masterd *md, const json_t *req)
+{
+	json_t *all = json_array();
+
+	for (size_t i = 0; i < md->conf->standing.n; i++)
+		json_array_append_new(all, json_string(md->conf->standing.v[i]));
+	if (json_is_array(json_object_get(req, "directives")))
+		json_array_extend(all, json_object_get(req, "directives"));
+	return all;
+}
+
+/* Which domains a domain waits for: the configuration's depends. */
+static json_t *
+config_depends(const struct masterd *md, const char *name)
+{
+	const struct domain_conf *dc = conf_domain(md->conf, name);
+	json_t *list = json_array();
+
+	for (size_t j = 0; dc != NULL && j < dc->depends.n; j++)
+		json_array_append_new(list, json_string(dc->depends.v[j]));
+	return list;
+}
+
+/* The task and its domains, stored whole or not at all with one fsync
+ * however many domains it names; then in memory. */
+static struct task *
+store_task(struct masterd *md, const char *text, const json_t *domains,
+    const json_t *standing, const struct budget *budget, char *err,
+    size_t errlen)
+{
+	size_t n = json_array_size(domains) + 1;
+	int64_t id, *ids = xcalloc(n, sizeof(*ids)), *first = xcalloc(n,
+	    sizeof(*first));
+	struct domain *d;
+	struct task *t = NULL;
+	json_t *v, *deps, *checks;
+	const char *prompt;
+	size_t i;
+	int rc;
+
+	if (registry_batch_begin(md->reg) != 0)
+		goto storage;
+	rc = registry_task_add(md->reg, text, standing, budget, &id);
+	json_array_foreach(domains, i, v) {
+		if (rc != 0)
+			break;
+		prompt = NULL;
+		deps = config_depends(md, json_string_value(v));
+		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
+		rc = add_domain_row(md, id, json_string_value(v), prompt,
+		    checks, deps, true, &ids[i], &first[i]);
+		json_decref(checks);
+		json_decref(deps);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+		registry_batch_end(md->reg, false);
+		goto out;
+	}
+	if (registry_batch_end(md->reg, true) != 0)
+		goto storage;
+	t = task_new(md, id, text, standing, budget);
+	json_array_foreach(domains, i, v) {
+		prompt = NULL;
+		deps = config_depends(md, json_string_value(v));
+		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
+		d = domain_new(t, ids[i], json_string_value(v), prompt, checks,
+		    deps, true);
+		json_decref(checks);
+		directive_new(d, first[i], SOURCE_PLAN, FIRST_DIRECTIVE, 0);
+		json_decref(deps);
+	}
+	goto out;
+storage:
+	snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+out:
+	free(ids);
+	free(first);
+	return t;
+}
+
+int
+tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
+    char *err, size_t errlen)
+{
+	const char *text = jget_str(req, "text");
+	struct budget none = { { 0 }, 0 }, budget;
+	json_t *domains = NULL, *standing;
+	char gitdir[4096];
+	struct task *t;
+
+	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
+		snprintf(err, errlen, "a task needs 1 to %d bytes of text",
+		    TASK_TEXT_MAX);
+		return TASKS_EINVAL;
+	}
+	if (decide_budget_merge(&none, json_object_get(req, "budget"),
+	    &budget, err, errlen) != 0)
+		return TASKS_EINVAL;
+	if (collect_domains(md, req, &domains, err, errlen) != 0)
+		return TASKS_EINVAL;
+	standing = standing_directives(md, req);
+	t = store_task(md, text, domains, standing, &budget, err, errlen);
+	json_decref(standing);
+	if (t == NULL) {
+		json_decref(domains);
+		return TASKS_ESTORAGE;
+	}
+	*id = t->id;
+	task_gitdir(md, t->id, gitdir, sizeof(gitdir));
+	if (repo_init(gitdir, err, errlen) != 0) {
+		/* Quietly: the submit itself is refused. */
+		if (registry_task_set_state(md->reg, t->id, TASK_FAILED,
+		    err) == 0) {
+			t->state = TASK_FAILED;
+			t->reason = xstrdup(err);
+		}
+		json_decref(domains);
+		return TASKS_ESTORAGE;
+	}
+	event_emit(md, t->id, NULL, EV_TASK_SUBMITTED, json_pack(
+	    "{s:s, s:o}", "text", text, "domains", domains));
+	if (TAILQ_EMPTY(&t->domains)) {
+		task_plan(t);
+	} else {
+		task_set_state(t, TASK_BUILDING, NULL);
+		task_start_domains(t);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- the end */
+
+void
+task_finish(struct task *t, enum task_state state, const char *reason)
+{
+	struct child *c, *next;
+
+	task_set_state(t, state, reason);
+	log_notice("task %lld %s: %s", (long long)t->id,
+	    task_state_names[state], reason);
+	for (c = TAILQ_FIRST(&t->md->children); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->task == t->id)
+			child_stop(c, reason, true);
+	}
+}
+
+int
+tasks_cancel(struct masterd *md, int64_t task, char *err, size_t errlen)
+{
+	struct task *t;
+	int rc;
+
+	if ((t = open_task(md, task, &rc, err, errlen)) == NULL)
+		return rc;
+	task_finish(t, TASK_CANCELLED, "cancelled by the user");
+	return 0;
+}
+
+/* ---------------------------------------------------------- pause */
+
+/* Pause with a reason (a limit), cancelling the calls in flight. */
+void
+task_pause_for(struct task *t, const char *why)
+{
+	if (task_set_paused(t, true, why) != 0)
+		return;
+	event_emit(t->md, t->id, NULL, EV_TASK_PAUSED, json_pack("{s:s}",
+	    "reason", why));
+	task_cancel_work(t->md, t);
+}
+
+/* The user resumed: the no-progress watchdog starts afresh from the
+ * newest round. */
+static void
+restart_watchdog(struct task *t)
+{
+	json_t *rounds = registry_rounds(t->md->reg, t->id, 0);
+	int64_t last = jget_int(json_array_get(rounds,
+	    json_array_size(rounds) - 1), "id", 0);
+
+	json_decref(rounds);
+	task_mark_progress(t, last);
+}
+
+static int
+set_paused_one(struct task *t, bool paused)
+{
+	if (task_set_paused(t, paused, paused ? "paused by the user" :
+	    NULL) != 0)
+		return -1;
+	event_emit(t->md, t->id, NULL, paused ? EV_TASK_PAUSED :
+	    EV_TASK_RESUMED, NULL);
+	if (!paused)
+		restart_watchdog(t);
+	return 0;
+}
+
+int
+tasks_set_paused(struct masterd *md, int64_t task, bool paused)
+{
+	struct task *t;
+	int n = 0;
+
+	TAILQ_FOREACH(t, &md->tasks, entry) {
+		if (task > 0 ? t->id != task : task_state_over(t->state))
+			continue;
+		if (set_paused_one(t, paused) != 0)
+			return -1;
+		n++;
+	}
+	if (paused)
+		task_cancel_work(md, task > 0 ? task_find(md, task) : NULL);
+	return n;
+}
+
+int
+tasks_set_budget(struct masterd *md, int64_t task, const json_t *given,
+    char *err, size_t errlen)
+{
+	struct task *t = task_find(md, task);
+	struct budget b;
+	char why[200];
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no task %lld", (long long)task);
+		return TASKS_ENOENT;
+	}
+	if (decide_budget_merge(&t->budget, given, &b, err, errlen) != 0)
+		return TASKS_EINVAL;
+	if (task_set_budget(t, &b) != 0) {
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+		return TASKS_ESTORAGE;
+	}
+	event_emit(md, task, NULL, EV_TASK_BUDGET, json_pack("{s:o}",
+	    "budget", budget_describe(&t->budget)));
+	/* Stopped by a limit that no longer holds: go on. */
+	if (t->paused && t->reason != NULL &&
+	    strncmp(t->reason, "budget:", 7) == 0 &&
+	    !task_over_budget(t, why, sizeof(why)))
+		tasks_set_paused(md, task, false);
+	return 0;
+}
+
+/* ---------------------------------------------------------- restart */
+
+/* At start-up: every task into memory, and the children of every
+ * unfinished one started again. */
+void
+tasks_resume_all(struct masterd *md)
+{
+	struct directive *x;
+	struct domain *d;
+	struct task *t;
+
+	TAILQ_INIT(&md->tasks);
+	task_step_init(md);
+	if (task_load_all(md) != 0)
+		log_err("tasks not loaded: %s", registry_errmsg(md->reg));
+	TAILQ_FOREACH(t, &md->tasks, entry) {
+		if (task_state_over(t->state))
+			continue;
+		/* Rounds cut short by the stop are redone. */
+		TAILQ_FOREACH(d, &t->domains, entry)
+			TAILQ_FOREACH(x, &d->open, entry)
+				if (x->state == DIRECTIVE_RUNNING)
+					directive_set_state(d, x,
+					    DIRECTIVE_QUEUED,
+					    "requeued after restart");
+		log_info("resuming task %lld", (long long)t->id);
+		event_emit(md, t->id, NULL, EV_TASK_RESUMED_AFTER_RESTART,
+		    NULL);
+		task_start_domains(t);
+		if (t->state == TASK_PLANNED)
+			task_plan(t);
+	}
+}

@@ -1,0 +1,123 @@
+/*
+ * vocab.c — the name tables of vocab.h.  A name here is a promise to
+ * masterctl, the registry's stored rows and anyone reading events: change
+ * none, only add.
+ */
+#include <string.h>
+
+#include "proto/vocab.h"
+
+const char *const task_state_names[TASK_STATE_COUNT] = {
+	[TASK_PLANNED] = "planned",
+	[TASK_BUILDING] = "building",
+	[TASK_INTEGRATING] = "integrating",
+	[TASK_IMPROVING] = "improving",
+	[TASK_DONE] = "done",
+	[TASK_FAILED] = "failed",
+	[TASK_CANCELLED] = "cancelled",
+};
+
+const char *const domain_state_names[DOMAIN_STATE_COUNT] = {
+	[DOMAIN_STOPPED] = "stopped",
+	[DOMAIN_STARTING] = "starting",
+	[DOMAIN_RUNNING] = "running",
+	[DOMAIN_BACKOFF] = "backoff",
+	[DOMAIN_FATAL] = "fatal",
+	[DOMAIN_DONE] = "done",
+};
+
+const char *const directive_state_names[DIRECTIVE_STATE_COUNT] = {
+	[DIRECTIVE_QUEUED] = "queued",
+	[DIRECTIVE_RUNNING] = "running",
+	[DIRECTIVE_DONE] = "done",
+	[DIRECTIVE_FAILED] = "failed",
+	[DIRECTIVE_DROPPED] = "dropped",
+};
+
+const char *const source_names[SOURCE_COUNT] = {
+	[SOURCE_PLAN] = "plan",
+	[SOURCE_INTERFACE] = "interface",
+	[SOURCE_REVIEW] = "review",
+	[SOURCE_USER] = "user",
+};
+
+const char *const budget_key_names[BUDGET_KEY_COUNT] = {
+	[BUDGET_TOKENS] = "tokens",
+	[BUDGET_COST] = "cost",
+	[BUDGET_ROUNDS] = "rounds",
+	[BUDGET_TIME] = "time",
+};
+
+const struct event_def event_defs[EV_COUNT] = {
+	[EV_TASK_SUBMITTED] = { "task.submitted", "text,domains" },
+	[EV_TASK_STATE] = { "task.state", "state,reason" },
+	[EV_TASK_PLANNED] = { "task.planned", "plan" },
+	[EV_TASK_REVIEWED] = { "task.reviewed", "review" },
+	[EV_TASK_PAUSED] = { "task.paused", "reason" },
+	[EV_TASK_RESUMED] = { "task.resumed", "" },
+	[EV_TASK_RESUMED_AFTER_RESTART] = { "task.resumed_after_restart", "" },
+	[EV_TASK_LIMIT] = { "task.limit", "reason" },
+	[EV_TASK_BUDGET] = { "task.budget", "budget" },
+	[EV_DOMAIN_ADDED] = { "domain.added", "" },
+	[EV_DOMAIN_STATE] = { "domain.state", "from,to,reason" },
+	[EV_DOMAIN_HELD] = { "domain.held", "until,reason" },
+	[EV_DOMAIN_RESUMED] = { "domain.resumed", "" },
+	[EV_DIRECTIVE_QUEUED] = { "directive.queued",
+	    "directive,source,text" },
+	[EV_DIRECTIVE_MERGED] = { "directive.merged",
+	    "directive,source,text" },
+	[EV_DIRECTIVE_RUNNING] = { "directive.running", "directive" },
+	[EV_DIRECTIVE_DONE] = { "directive.done",
+	    "directive,commit,summary" },
+	[EV_DIRECTIVE_RETRY] = { "directive.retry", "directive,code,reason" },
+	[EV_DIRECTIVE_DROPPED] = { "directive.dropped",
+	    "directive,code,reason" },
+	[EV_INTERFACE_PUBLISHED] = { "interface.published", "version" },
+	[EV_INTERFACE_REFUSED] = { "interface.refused", "reason" },
+	[EV_INTERFACES_UNRESOLVED] = { "interfaces.unresolved", "count" },
+	[EV_ROUND] = { "round",
+	    "directive,round,ok,stage,commit,error,usage" },
+	[EV_PROGRESS] = { "progress", "stage,text" },
+	[EV_MERGED] = { "merged", "commit" },
+	[EV_MERGE_FAILED] = { "merge.failed", "reason" },
+};
+
+const char *const err_names[E_COUNT] = {
+	[E_BAD_FRAME] = ERR_BAD_FRAME,
+	[E_BAD_REQUEST] = ERR_BAD_REQUEST,
+	[E_UNKNOWN] = ERR_UNKNOWN,
+	[E_NOT_FOUND] = ERR_NOT_FOUND,
+	[E_REFUSED] = ERR_REFUSED,
+	[E_CONFLICT] = ERR_CONFLICT,
+	[E_BUSY] = ERR_BUSY,
+	[E_VERSION] = ERR_VERSION,
+	[E_INTERNAL] = ERR_INTERNAL,
+	[E_STORAGE] = ERR_STORAGE,
+	[E_RATE_LIMITED] = ERR_RATE_LIMITED,
+	[E_CANCELLED] = ERR_CANCELLED,
+};
+
+int
+vocab_find(const char *const *names, int n, const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (names[i] != NULL && strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+bool
+task_state_over(enum task_state s)
+{
+	return s == TASK_DONE || s == TASK_FAILED || s == TASK_CANCELLED;
+}
+
+bool
+task_state_name_over(const char *name)
+{
+	int s = vocab_find(task_state_names, TASK_STATE_COUNT, name);
+
+	return s >= 0 && task_state_over((enum task_state)s);
+}

@@ -1,0 +1,382 @@
+/*
+ * test_engine.c — the task core's decisions (daemon/masterd/task_decide.c),
+ * driven with plain structs and documents: no registry, no children, no
+ * clock.
+ *
+ * The unresolved set turned into directives, and dropped once resolved;
+ * budgets (tokens, cost, rounds, time): the task's own limits over the
+ * defaults, 0 as no limit, a limit reached pauses, raising it lets the
+ * task go on, bad values refused; the no-progress watchdog; a failed
+ * directive held, requeued, retried and then dropped; the task's life
+ * building -> integrating -> improving -> done.
+ */
+#include "testutil.h"
+
+#include <jansson.h>
+
+#include "common/iface.h"
+#include "daemon/masterd/task_decide.h"
+
+static json_t *
+jparse(const char *s)
+{
+	json_error_t e;
+	json_t *j = json_loads(s, 0, &e);
+
+	if (j == NULL)
+		fail_msg("bad test JSON: %s: %s", e.text, s);
+	return j;
+}
+
+/* ---------------------------------------------------------- unresolved */
+
+#define DB_V1 "{\"domain\": \"database\", \"summary\": \"db\", " \
+	"\"provides\": [{\"kind\": \"table\", \"name\": \"employees\", " \
+	"\"signature\": \"CREATE TABLE employees (id INTEGER)\"}]}"
+#define DB_V2 "{\"domain\": \"database\", \"summary\": \"db\", " \
+	"\"provides\": [{\"kind\": \"table\", \"name\": \"employees\", " \
+	"\"signature\": \"CREATE TABLE employees (id INTEGER)\"}, " \
+	"{\"kind\": \"table\", \"name\": \"payslips\", " \
+	"\"signature\": \"CREATE TABLE payslips (id INTEGER)\"}]}"
+#define LOGIC "{\"domain\": \"logic\", \"summary\": \"logic\", " \
+	"\"provides\": [], \"consumes\": [{\"kind\": \"table\", " \
+	"\"name\": \"payslips\", \"from\": \"database\", " \
+	"\"signature\": \"CREATE TABLE payslips (id INTEGER)\"}]}"
+
+/* The directives decided for these latest documents (no previous). */
+static json_t *
+directives_for(const char *const *docs, size_t n)
+{
+	json_t *latest = json_array(), *previous = json_array(), *set, *out;
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(latest, jparse(docs[i]));
+	set = iface_unresolved(latest, previous);
+	assert_non_null(set);
+	out = decide_interface_directives(set, latest);
+	json_decref(set);
+	json_decref(latest);
+	json_decref(previous);
+	return out;
+}
+
+static void
+test_unresolved_becomes_directives(void **state)
+{
+	const char *docs[] = { DB_V1, LOGIC };
+	json_t *out;
+
+	(void)state;
+	out = directives_for(docs, 2);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(out, 0), "domain")), "database");
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_array_get(out, 0), "text")), "Provide table `payslips`"));
+	json_decref(out);
+}
+
+static void
+test_unpublished_provider_is_not_late(void **state)
+{
+	const char *docs[] = { "{\"domain\": \"database\"}", LOGIC };
+	json_t *out;
+
+	(void)state;
+	out = directives_for(docs, 2);
+	assert_int_equal(json_array_size(out), 0);
+	json_decref(out);
+}
+
+static void
+test_resolved_directive_dropped(void **state)
+{
+	const char *before[] = { DB_V1, LOGIC }, *after[] = { DB_V2, LOGIC };
+	json_t *first = directives_for(before, 2), *then;
+	const char *text = json_string_value(json_object_get(
+	    json_array_get(first, 0), "text"));
+
+	(void)state;
+	assert_true(decide_still_wanted(first, text));
+	then = directives_for(after, 2);
+	assert_int_equal(json_array_size(then), 0);
+	/* Queued and no longer wanted: the caller drops it. */
+	assert_false(decide_still_wanted(then, text));
+	assert_false(decide_still_wanted(then, NULL));
+	json_decref(first);
+	json_decref(then);
+}
+
+static void
+test_changed_goes_to_consumer(void **state)
+{
+	const char *docs[] = { DB_V2, "{\"domain\": \"logic\", "
+	    "\"summary\": \"l\", \"provides\": [], \"consumes\": [{\"kind\": "
+	    "\"table\", \"name\": \"payslips\", \"from\": \"database\", "
+	    "\"signature\": \"CREATE TABLE payslips (id TEXT)\"}]}" };
+	json_t *out;
+
+	(void)state;
+	out = directives_for(docs, 2);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(out, 0), "domain")), "logic");
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_array_get(out, 0), "text")), "Domain database changed"));
+	json_decref(out);
+}
+
+/* ---------------------------------------------------------- budgets */
+
+static const struct budget no_defaults;
+
+static void
+test_budget_each_limit(void **state)
+{
+	struct budget own = { .set = 0xf };
+	struct spend s = { 0 };
+	char why[200];
+
+	(void)state;
+	own.limit[BUDGET_TOKENS] = 1000;
+	own.limit[BUDGET_COST] = 2;
+	own.limit[BUDGET_ROUNDS] = 10;
+	own.limit[BUDGET_TIME] = 60;
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "");
+
+	s.tokens = 1000;
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), BUDGET_TOKENS);
+	assert_string_equal(why, "budget: 1000 tokens used, limit 1000");
+	s.tokens = 0;
+	s.cost = 2.5;
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), BUDGET_COST);
+	assert_non_null(strstr(why, "budget: cost"));
+	s.cost = 0;
+	s.rounds = 10;
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), BUDGET_ROUNDS);
+	assert_string_equal(why, "budget: 10 rounds run, limit 10");
+	s.rounds = 0;
+	s.seconds = 61;
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), BUDGET_TIME);
+	assert_string_equal(why, "budget: 61 s since submit, limit 60 s");
+}
+
+static void
+test_budget_defaults_and_zero(void **state)
+{
+	struct budget defaults = { .set = 0 }, own = { .set = 0 };
+	struct spend s = { .rounds = 5 };
+	char why[200];
+
+	(void)state;
+	defaults.limit[BUDGET_ROUNDS] = 5;
+	/* No limit of its own: the default holds. */
+	assert_int_equal(decide_over_budget(&own, &defaults, &s, why,
+	    sizeof(why)), BUDGET_ROUNDS);
+	/* Its own 0 is no limit, whatever the default. */
+	own.set = 1u << BUDGET_ROUNDS;
+	own.limit[BUDGET_ROUNDS] = 0;
+	assert_int_equal(decide_over_budget(&own, &defaults, &s, why,
+	    sizeof(why)), -1);
+	assert_true(decide_limit(&own, &defaults, BUDGET_ROUNDS) == 0);
+	assert_true(decide_limit(&own, &defaults, BUDGET_TOKENS) == 0);
+}
+
+static void
+test_budget_raise_resumes(void **state)
+{
+	struct budget own = { .set = 1u << BUDGET_ROUNDS }, raised;
+	struct spend s = { .rounds = 3 };
+	json_t *given = jparse("{\"rounds\": 10, \"cost\": 1.5}");
+	char why[200], err[200];
+
+	(void)state;
+	own.limit[BUDGET_ROUNDS] = 3;
+	/* At the limit: paused, for a reason that names the budget. */
+	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
+	    sizeof(why)), BUDGET_ROUNDS);
+	assert_int_equal(strncmp(why, "budget:", 7), 0);
+	/* Raised: no limit holds any more, the task goes on. */
+	assert_int_equal(decide_budget_merge(&own, given, &raised, err,
+	    sizeof(err)), 0);
+	assert_true(raised.limit[BUDGET_ROUNDS] == 10);
+	assert_true(raised.limit[BUDGET_COST] == 1.5);
+	assert_int_equal(raised.set, (1u << BUDGET_ROUNDS) |
+	    (1u << BUDGET_COST));
+	assert_int_equal(decide_over_budget(&raised, &no_defaults, &s, why,
+	    sizeof(why)), -1);
+	json_decref(given);
+}
+
+static void
+test_budget_refuses_bad_values(void **state)
+{
+	struct budget own = { .set = 0 }, out;
+	json_t *neg = jparse("{\"tokens\": -1}");
+	json_t *str = jparse("{\"time\": \"1h\"}");
+	char err[200];
+
+	(void)state;
+	assert_int_equal(decide_budget_merge(&own, neg, &out, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "budget tokens must be a number >= 0 "
+	    "(0: no limit)");
+	assert_int_equal(decide_budget_merge(&own, str, &out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "budget time"));
+	/* No budget given at all: nothing changes. */
+	assert_int_equal(decide_budget_merge(&own, NULL, &out, err,
+	    sizeof(err)), 0);
+	assert_int_equal(out.set, 0);
+	json_decref(neg);
+	json_decref(str);
+}
+
+/* ---------------------------------------------------------- watchdog */
+
+static void
+test_stalled(void **state)
+{
+	const bool none[] = { false, false, false };
+	const bool late[] = { true, false, false };
+	const bool recent[] = { false, false, true };
+
+	(void)state;
+	assert_true(decide_stalled(none, 3, 3));
+	assert_true(decide_stalled(late, 3, 2));
+	assert_false(decide_stalled(late, 3, 3));
+	assert_false(decide_stalled(recent, 3, 2));
+	/* Fewer rounds than the watchdog counts: not yet. */
+	assert_false(decide_stalled(none, 2, 3));
+	/* 0: no watchdog. */
+	assert_false(decide_stalled(none, 3, 0));
+}
+
+/* ---------------------------------------------------------- failures */
+
+static void
+test_failed_directive_retried_then_dropped(void **state)
+{
+	(void)state;
+	assert_int_equal(decide_failure("checks_failed", true, 1, 3),
+	    FAILURE_RETRY);
+	assert_int_equal(decide_failure(NULL, true, 2, 3), FAILURE_RETRY);
+	assert_int_equal(decide_failure("checks_failed", true, 3, 3),
+	    FAILURE_DROP);
+	/* The provider's rate limit is not the directive's fault. */
+	assert_int_equal(decide_failure(ERR_RATE_LIMITED, true, 9, 3),
+	    FAILURE_HOLD);
+	/* Cut short by a pause: redone on resume, not counted. */
+	assert_int_equal(decide_failure(ERR_CANCELLED, true, 9, 3),
+	    FAILURE_REQUEUE);
+	/* Cancelled with the task over: it ends like any failure. */
+	assert_int_equal(decide_failure(ERR_CANCELLED, false, 9, 3),
+	    FAILURE_DROP);
+}
+
+/* ---------------------------------------------------------- life */
+
+static void
+test_life_building_to_done(void **state)
+{
+	struct life l = { .state = TASK_BUILDING, .open = 2, .max_reviews = 2 };
+
+	(void)state;
+	/* Work in hand: wait. */
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.open = 0;
+	l.done = 2;
+	assert_int_equal(decide_life(&l), LIFE_INTEGRATE);
+	l.state = TASK_INTEGRATING;
+	l.open = 1;		/* the unresolved set's directives */
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.open = 0;
+	assert_int_equal(decide_life(&l), LIFE_IMPROVE);
+	l.state = TASK_IMPROVING;
+	assert_int_equal(decide_life(&l), LIFE_REVIEW);
+	l.planner_busy = true;	/* the review in hand */
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.planner_busy = false;
+	l.reviews = 2;
+	assert_int_equal(decide_life(&l), LIFE_DONE);
+}
+
+static void
+test_life_waits(void **state)
+{
+	struct life l = { .state = TASK_BUILDING, .done = 1 };
+
+	(void)state;
+	l.paused = true;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.paused = false;
+	/* Nothing done when building ends: failed. */
+	l.done = 0;
+	assert_int_equal(decide_life(&l), LIFE_FAIL);
+	/* Improving with no reviews configured: the user directs. */
+	l.state = TASK_IMPROVING;
+	l.max_reviews = 0;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	/* Planned (the planner at work) and over: nothing to decide. */
+	l.state = TASK_PLANNED;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.state = TASK_DONE;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+}
+
+/* ---------------------------------------------------------- vocabulary */
+
+static void
+test_vocabulary_tables(void **state)
+{
+	(void)state;
+	assert_string_equal(task_state_names[TASK_INTEGRATING],
+	    "integrating");
+	assert_string_equal(directive_state_names[DIRECTIVE_DROPPED],
+	    "dropped");
+	assert_string_equal(source_names[SOURCE_INTERFACE], "interface");
+	assert_string_equal(budget_key_names[BUDGET_TIME], "time");
+	assert_string_equal(event_defs[EV_TASK_STATE].name, "task.state");
+	assert_string_equal(err_names[E_STORAGE], "storage");
+	assert_int_equal(vocab_find(task_state_names, TASK_STATE_COUNT,
+	    "cancelled"), TASK_CANCELLED);
+	assert_int_equal(vocab_find(task_state_names, TASK_STATE_COUNT,
+	    "bogus"), -1);
+	assert_int_equal(vocab_find(task_state_names, TASK_STATE_COUNT,
+	    NULL), -1);
+	assert_true(task_state_name_over("failed"));
+	assert_false(task_state_name_over("improving"));
+	for (int i = 0; i < EV_COUNT; i++)
+		assert_non_null(event_defs[i].name);
+	for (int i = 0; i < E_COUNT; i++)
+		assert_non_null(err_names[i]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unresolved_becomes_directives),
+		cmocka_unit_test(test_unpublished_provider_is_not_late),
+		cmocka_unit_test(test_resolved_directive_dropped),
+		cmocka_unit_test(test_changed_goes_to_consumer),
+		cmocka_unit_test(test_budget_each_limit),
+		cmocka_unit_test(test_budget_defaults_and_zero),
+		cmocka_unit_test(test_budget_raise_resumes),
+		cmocka_unit_test(test_budget_refuses_bad_values),
+		cmocka_unit_test(test_stalled),
+		cmocka_unit_test(test_failed_directive_retried_then_dropped),
+		cmocka_unit_test(test_life_building_to_done),
+		cmocka_unit_test(test_life_waits),
+		cmocka_unit_test(test_vocabulary_tables),
+	};
+
+	tu_filter();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
