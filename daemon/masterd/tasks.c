@@ -660,22 +660,11 @@ round_stored(struct masterd *md, const struct child *c, const char *commit)
 }
 
 static void
-on_round(struct child *c, const json_t *msg)
+store_round(struct child *c, json_int_t id, const json_t *msg)
 {
 	struct masterd *md = c->md;
-	json_int_t id = json_integer_value(json_object_get(msg, "directive"));
 	const json_t *usage = json_object_get(msg, "usage");
 
-	if (id <= 0 || id != c->directive) {
-		log_warn("domain %s: round of directive %lld, which it was not "
-		    "given; ignored", c->name, (long long)id);
-		return;
-	}
-	/* A round the child found committed is reported again after a
-	 * restart: it is one round, stored once. */
-	if (round_stored(md, c, json_string_value(json_object_get(msg,
-	    "commit"))))
-		return;
 	if (registry_round_add(md->reg, c->task, c->domain, id, msg,
 	    NULL) != 0)
 		log_err("domain %s: round not stored: %s", c->name,
@@ -691,6 +680,29 @@ on_round(struct child *c, const json_t *msg)
 	engine_check_limits(md, c->task);
 }
 
+static void
+on_round(struct child *c, const json_t *msg)
+{
+	struct masterd *md = c->md;
+	json_int_t id = json_integer_value(json_object_get(msg, "directive"));
+
+	if (id <= 0 || id != c->directive) {
+		log_warn("domain %s: round of directive %lld, which it was not "
+		    "given; ignored", c->name, (long long)id);
+		return;
+	}
+	/* Round 0 of a final round: the directive ended before any round
+	 * was played; there is only the outcome.  A round the child found
+	 * committed is reported again after a restart: it is one round,
+	 * stored once. */
+	if (json_integer_value(json_object_get(msg, "round")) != 0 &&
+	    !round_stored(md, c, json_string_value(json_object_get(msg,
+	    "commit"))))
+		store_round(c, id, msg);
+	if (json_is_true(json_object_get(msg, "final")))
+		on_result(c, msg);
+}
+
 void
 tasks_child_message(struct child *c, const struct msg_spec *spec,
     json_t *msg)
@@ -698,9 +710,6 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 	switch (spec->type) {
 	case MSG_INTERFACE_PUBLISH:
 		on_publish(c, msg);
-		break;
-	case MSG_RESULT:
-		on_result(c, msg);
 		break;
 	case MSG_ROUND:
 		on_round(c, msg);
