@@ -404,15 +404,15 @@ void
 round_answer(struct round *r, const struct llm_result *res)
 {
 	add_usage(r, &res->usage);
-	if (r->cancelled || res->error == LLM_ERR_CANCELLED)
+	if (r->cancelled || res->error == LLM_ERR_CANCELLED) {
 		fail(r, "model", "cancelled", "cancelled by masterd");
-	else if (res->error == LLM_ERR_RATE_LIMITED && !res->ok) {
+	} else if (!res->ok && res->error == LLM_ERR_RATE_LIMITED) {
 		/* Nothing was written; the master holds us until then. */
 		r->until = res->retry_until;
 		end(r, "model", "rate_limited", res->message, true);
-	} else if (!res->ok)
+	} else if (!res->ok) {
 		fail(r, "model", "model", res->message);
-	else {
+	} else {
 		free(r->reply);
 		r->reply = xstrdup(res->text);
 		r->stage = ROUND_APPLY;
@@ -463,18 +463,18 @@ round_checks_done(struct round *r, const struct check_result *res, size_t n,
 		return;
 	}
 	r->ops->progress(r, passed ? "checks passed" : "checks failed", NULL);
-	if (passed)
+	if (passed) {
 		r->stage = ROUND_CRITIC;
-	else {
-		free(r->feedback);
-		r->feedback = checks_feedback(res, n, r->round,
-		    r->lim.max_rounds);
-		if (r->feedback == NULL)
-			r->feedback = xstrdup("the checks failed");
-		r->ops->roll_back(r, "checks");
-		r->fail_stage = "checks";
-		r->stage = ROUND_NEXT_ROUND;
+		resume(r);
+		return;
 	}
+	free(r->feedback);
+	r->feedback = checks_feedback(res, n, r->round, r->lim.max_rounds);
+	if (r->feedback == NULL)
+		r->feedback = xstrdup("the checks failed");
+	r->ops->roll_back(r, "checks");
+	r->fail_stage = "checks";
+	r->stage = ROUND_NEXT_ROUND;
 	resume(r);
 }
 
@@ -502,9 +502,9 @@ round_verdict(struct round *r, const struct llm_result *res)
 		log_warn("critic: unreadable verdict (%s); accepting", err);
 		complete = true;
 	}
-	if (complete)
+	if (complete) {
 		r->stage = ROUND_COMMIT;
-	else {
+	} else {
 		free(r->feedback);
 		r->feedback = xasprintf("A reviewer found the work "
 		    "incomplete:\n\n%s\n\nAddress this and answer with the "

@@ -2,9 +2,11 @@
  * round.h — one directive's rounds as a state machine.
  *
  *   ASK_MODEL ─▶ APPLY ─▶ CHECKS ─▶ CRITIC ─▶ COMMIT ─▶ PUBLISH ─▶ DONE
- *       ▲          │ invalid  │ fail     │ incomplete
- *       │          ▼ answer   ▼          ▼
- *       └──── RETRY (same round)    NEXT_ROUND (report, next or FAILED)
+ *
+ *   APPLY: an unusable answer  ─▶ RETRY ─▶ ASK_MODEL, the same round
+ *   CHECKS fail, CRITIC says incomplete
+ *                              ─▶ NEXT_ROUND ─▶ ASK_MODEL, the next round
+ *   a limit reached, an error, cancel  ─▶ FAILED
  *
  * round.c owns the order of the stages and every decision between them;
  * the work itself (the model, the files, the checks, the critic, git, the
