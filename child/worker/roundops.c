@@ -266,7 +266,7 @@ ask_critic(struct round *r, const json_t *checks, const char **code,
 		log_warn("diff for the critic: %s", err);
 	turn = prompt_critic_turn(cx, io->msg, diff, checks);
 	free(diff);
-	io->req = turn ? llm_session_send(io->critic, turn, &cbs, r) : NULL;
+	io->req = llm_session_send(io->critic, turn, &cbs, r);
 	free(turn);
 	if (io->req != NULL)
 		return 0;

@@ -206,11 +206,6 @@ start(struct worker *cx, json_t *msg)
 	}
 	turn = prompt_first_turn(cx, msg, files);
 	json_decref(files);
-	if (turn == NULL) {
-		round_end_early(r, 0, "model", NULL, "internal",
-		    "out of memory");
-		return;
-	}
 	round_start(r, turn);
 }
 

@@ -113,7 +113,8 @@ void work_snapshot_label(char *buf, size_t len, int64_t directive,
 /* plan.c: the planner role */
 void plan_request(struct worker *, const json_t *msg);
 
-/* prompt.c: malloc'd texts */
+/* prompt.c: malloc'd texts; the system prompts are NULL with err when
+ * their file cannot be read, the turns never */
 char *prompt_system(const struct worker *, char *err, size_t errlen);
 char *prompt_critic_system(const struct worker *, char *err,
     size_t errlen);
