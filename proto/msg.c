@@ -86,18 +86,6 @@ static const struct shape_field f_progress[] = {
 	OPT("usage", FT_OBJECT),
 	END
 };
-static const struct shape_field f_result[] = {
-	F("task", FT_INTEGER),
-	F("ok", FT_BOOL),
-	OPT("directive", FT_INTEGER),
-	OPT("round", FT_INTEGER),
-	OPT("commit", FT_STRING | FT_NULL),
-	OPT("summary", FT_STRING),
-	OPT("checks", FT_ARRAY),
-	OPT("usage", FT_OBJECT),
-	OPT("error", FT_OBJECT),
-	END
-};
 static const struct shape_field f_round[] = {
 	F("task", FT_INTEGER),
 	F("directive", FT_INTEGER),
@@ -230,10 +218,9 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "a new version of the domain's interface" },
 	[MSG_PROGRESS] = { MSG_PROGRESS, CHAN_CHILD, "progress", C,
 	    f_progress, "what the child is doing now" },
-	[MSG_RESULT] = { MSG_RESULT, CHAN_CHILD, "result", C, f_result,
-	    "outcome of a directive's round" },
 	[MSG_ROUND] = { MSG_ROUND, CHAN_CHILD, "round", C, f_round,
-	    "one round of a directive: checks, usage, commit or error" },
+	    "one round of a directive: checks, usage, commit or error; the "
+	    "final one ends the directive" },
 	[MSG_PLAN_REQUEST] = { MSG_PLAN_REQUEST, CHAN_CHILD, "plan.request",
 	    M, f_plan_request, "ask the planner for a plan or a review" },
 	[MSG_PLAN_RESULT] = { MSG_PLAN_RESULT, CHAN_CHILD, "plan.result", C,

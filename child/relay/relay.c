@@ -116,7 +116,8 @@ send_error(struct relay *r, json_int_t re, const char *code,
 	to_master(r, child_error_new(&r->next_id, re, code, text));
 }
 
-/* A directive or a plan request: work that ends in a result. */
+/* A directive or a plan request: work that ends in a final round or a
+ * plan.result. */
 static bool
 is_work(const json_t *msg)
 {
@@ -349,8 +350,15 @@ on_worker_msg(struct channel *ch, json_t *msg, void *arg)
 		if (r->wstate == W_STARTING)
 			on_worker_ready(r);
 		break;
-	case MSG_RESULT:
+	case MSG_ROUND:
 	case MSG_PLAN_RESULT:
+		/* A final round ends its directive, as a plan.result its
+		 * request. */
+		if (spec->type == MSG_ROUND &&
+		    !json_is_true(json_object_get(msg, "final"))) {
+			to_master(r, json_incref(msg));
+			break;
+		}
 		if (r->inflight > 0)
 			r->inflight--;
 		to_master(r, json_incref(msg));

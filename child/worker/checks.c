@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "child/worker/checks.h"
+#include "common/util.h"
 
 #define GRACE_MS	200		/* after exit, for the pipe's EOF */
 #define READ_CHUNK	65536
@@ -146,56 +147,6 @@ reverse(char *p, size_t len)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (s[0] > 0 && s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4;
-	else
-		return 0;
-	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return need;
-}
-
-/* In place, same length: every byte not in valid UTF-8 becomes '?'. */
-static void
-utf8_scrub(char *s, size_t len)
-{
-	size_t i = 0, n;
-
-	while (i < len) {
-		if ((n = utf8_seq((unsigned char *)s + i, len - i)) == 0) {
-			s[i++] = '?';
-			continue;
-		}
-		i += n;
-	}
-}
-
 /*
  * The kept output as one string: the head, the note if anything was
  * dropped, the tail in order.  The buffer passes to the caller.
@@ -223,9 +174,7 @@ cap_finish(struct capture *c, bool *truncated)
 	out += c->tail_len;
 	*out = '\0';
 	utf8_scrub(c->buf, (size_t)(out - c->buf));
-	s = realloc(c->buf, (size_t)(out - c->buf) + 1);
-	if (s == NULL)
-		s = c->buf;
+	s = xrealloc(c->buf, (size_t)(out - c->buf) + 1);
 	c->buf = NULL;
 	return s;
 }
@@ -273,8 +222,7 @@ clean_env(const char *also)
 
 	while (environ[n] != NULL)
 		n++;
-	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
-		return NULL;
+	env = xcalloc(n + 1, sizeof(*env));
 	for (size_t i = 0; i < n; i++) {
 		if (!secret_var(environ[i], also))
 			env[k++] = environ[i];
@@ -368,7 +316,7 @@ not_run(struct check_run *run, int err)
 	    "(%s --exec-check in %s): %s\n", run->self,
 	    run->cwd != NULL ? run->cwd : ".", uv_strerror(err));
 	free(r->output);
-	r->output = strdup(text);
+	r->output = xstrdup(text);
 	r->exit_status = EXIT_NOT_RUN;
 	r->passed = false;
 	free(run->cap.buf);
@@ -486,8 +434,7 @@ spawn(struct check_run *run, uv_file out)
 	char cpu[24], mem[24], *args[7], **env;
 	int err;
 
-	if ((env = clean_env(run->lim.secret_env)) == NULL)
-		return UV_ENOMEM;
+	env = clean_env(run->lim.secret_env);
 	snprintf(cpu, sizeof(cpu), "%llu",
 	    (unsigned long long)run->lim.cpu_seconds);
 	snprintf(mem, sizeof(mem), "%llu",
@@ -590,18 +537,12 @@ checks_run(uv_loop_t *loop, const char *self, const char *cwd,
 		lim = &defaults;
 	if (lim->output_max > SIZE_MAX / 2)
 		return NULL;
-	if ((run = calloc(1, sizeof(*run))) == NULL)
-		return NULL;
-	run->results = calloc(n > 0 ? n : 1, sizeof(*run->results));
-	run->self = strdup(self);
-	run->cwd = cwd != NULL ? strdup(cwd) : NULL;
-	if (run->results == NULL || run->self == NULL ||
-	    (cwd != NULL && run->cwd == NULL))
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		if ((run->results[i].command = strdup(commands[i])) == NULL)
-			goto fail;
-	}
+	run = xcalloc(1, sizeof(*run));
+	run->results = xcalloc(n > 0 ? n : 1, sizeof(*run->results));
+	run->self = xstrdup(self);
+	run->cwd = cwd != NULL ? xstrdup(cwd) : NULL;
+	for (size_t i = 0; i < n; i++)
+		run->results[i].command = xstrdup(commands[i]);
 	run->loop = loop;
 	run->n = n;
 	run->lim = *lim;
@@ -613,11 +554,6 @@ checks_run(uv_loop_t *loop, const char *self, const char *cwd,
 	/* Nothing completes synchronously: done_fn comes from a callback. */
 	next_command(run);
 	return run;
-
-fail:
-	run->n = run->results != NULL ? n : 0;
-	run_free(run);
-	return NULL;
 }
 
 void
@@ -646,9 +582,8 @@ text_json(const char *s)
 	if (s == NULL)
 		return json_string("");
 	if ((j = json_string(s)) != NULL)
-		return j;
-	if ((copy = strdup(s)) == NULL)
-		return NULL;
+		return j;		/* NULL: not valid UTF-8 */
+	copy = xstrdup(s);
 	utf8_scrub(copy, strlen(copy));
 	j = json_string(copy);
 	free(copy);
@@ -659,24 +594,16 @@ static json_t *
 result_json(const struct check_result *r)
 {
 	json_t *o = json_object();
-	int bad;
 
-	if (o == NULL)
-		return NULL;
-	bad = json_object_set_new(o, "command", text_json(r->command));
-	bad |= json_object_set_new(o, "passed", json_boolean(r->passed));
-	bad |= json_object_set_new(o, "exit_status",
-	    json_integer(r->exit_status));
-	bad |= json_object_set_new(o, "signal", json_integer(r->term_signal));
-	bad |= json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
-	bad |= json_object_set_new(o, "duration_ms",
+	json_object_set_new(o, "command", text_json(r->command));
+	json_object_set_new(o, "passed", json_boolean(r->passed));
+	json_object_set_new(o, "exit_status", json_integer(r->exit_status));
+	json_object_set_new(o, "signal", json_integer(r->term_signal));
+	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
+	json_object_set_new(o, "duration_ms",
 	    json_integer((json_int_t)r->duration_ms));
-	bad |= json_object_set_new(o, "output", text_json(r->output));
-	bad |= json_object_set_new(o, "truncated", json_boolean(r->truncated));
-	if (bad != 0) {
-		json_decref(o);
-		return NULL;
-	}
+	json_object_set_new(o, "output", text_json(r->output));
+	json_object_set_new(o, "truncated", json_boolean(r->truncated));
 	return o;
 }
 
@@ -685,11 +612,7 @@ check_results_json(const struct check_result *r, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < n; i++) {
-		if (json_array_append_new(a, result_json(&r[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, result_json(&r[i]));
 	return a;
 }

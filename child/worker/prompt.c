@@ -13,14 +13,14 @@
 #include <string.h>
 
 #include "child/worker/worker.h"
+#include "common/util.h"
 
 #define PROMPT_FILE_MAX (256 * 1024)
 
-/* A growing string; on allocation failure it stays NULL and says so. */
+/* A growing string. */
 struct text {
 	char *s;
 	size_t len, cap;
-	bool failed;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -29,10 +29,7 @@ add(struct text *t, const char *fmt, ...)
 	va_list ap;
 	int n;
 	size_t need;
-	char *ns;
 
-	if (t->failed)
-		return;
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
@@ -44,11 +41,7 @@ add(struct text *t, const char *fmt, ...)
 
 		while (cap < need)
 			cap *= 2;
-		if ((ns = realloc(t->s, cap)) == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->s = ns;
+		t->s = xrealloc(t->s, cap);
 		t->cap = cap;
 	}
 	va_start(ap, fmt);
@@ -60,11 +53,7 @@ add(struct text *t, const char *fmt, ...)
 static char *
 finish(struct text *t)
 {
-	if (t->failed) {
-		free(t->s);
-		return NULL;
-	}
-	return t->s ? t->s : strdup("");
+	return t->s != NULL ? t->s : xstrdup("");
 }
 
 /* dir/name (a relative name) or name (an absolute one), or NULL. */
@@ -81,10 +70,7 @@ read_file_in(const char *dir, const char *name)
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((f = fopen(path, "re")) == NULL)
 		return NULL;
-	if ((buf = malloc(PROMPT_FILE_MAX + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
+	buf = xmalloc(PROMPT_FILE_MAX + 1);
 	n = fread(buf, 1, PROMPT_FILE_MAX, f);
 	buf[n] = '\0';
 	fclose(f);

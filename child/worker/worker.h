@@ -4,9 +4,12 @@
  * is work.)
  *
  *   main.c    arguments, configuration, the channel to the relay, the loop
- *   work.c    the queue of directives and each directive's rounds:
- *             ask the model, apply its files, run the checks, ask the
- *             critic, commit, publish the interface, report
+ *   work.c    the queue of directives: start, cancel, resume
+ *   round.c   a directive's rounds as a state machine: ask the model,
+ *             apply its files, run the checks, ask the critic, commit,
+ *             publish the interface, report
+ *   roundops.c  the round's operations on this worker (model, files,
+ *             checks, critic, git, channel)
  *   plan.c    the planner role: plans and reviews for the master
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  answer.c  parsing the model's answers
@@ -26,7 +29,7 @@
 
 struct llm_engine;
 struct llm_session;
-struct work_round;
+struct round;
 struct plan_job;
 
 struct worker {
@@ -62,7 +65,7 @@ struct worker {
 	json_t *peers;			/* latest peer interfaces */
 	json_t *published;		/* our last published interface */
 	json_t *queue;			/* directive messages not started */
-	struct work_round *round;	/* the directive in progress */
+	struct round *round;		/* the directive in progress */
 	struct plan_job *planning;	/* the planner's request in progress */
 	bool planner;			/* --role planner */
 
@@ -90,11 +93,28 @@ void work_cancel(struct worker *, const json_t *msg);
 void work_shutdown(struct worker *);
 /* The model's streamed text, throttled into progress messages. */
 void work_delta(struct worker *, const char *piece, size_t len);
+void work_flush_delta(struct worker *);
+void work_publish(struct worker *, const json_t *canonical_iface);
+void work_round_done(struct worker *);
+
+/*
+ * The interface travels with the code: <domain>/.interface.json in each
+ * commit, so that a worker that restarts after committing (before the
+ * master heard of it) can still publish what it committed.
+ */
+#define WORKER_INTERFACE_FILE ".interface.json"
+
+/* roundops.c: a directive's rounds on this worker (msg taken) */
+struct round *work_round_new(struct worker *, json_t *msg);
+void work_round_free(struct round *);
+void work_snapshot_label(char *buf, size_t len, int64_t directive,
+    int round, const char *why);
 
 /* plan.c: the planner role */
 void plan_request(struct worker *, const json_t *msg);
 
-/* prompt.c: malloc'd texts */
+/* prompt.c: malloc'd texts; the system prompts are NULL with err when
+ * their file cannot be read, the turns never */
 char *prompt_system(const struct worker *, char *err, size_t errlen);
 char *prompt_critic_system(const struct worker *, char *err,
     size_t errlen);

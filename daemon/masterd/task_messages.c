@@ -2,10 +2,9 @@
  * task_messages.c — what children send, taken into the task: a child
  * ready for work, an interface published (validated once, kept per
  * domain, sent to the peers, its unresolved set turned into directives),
- * a round and a directive's outcome (a final round, or the older `result`
- * message), merges into main, rate-limit holds, retry-then-drop of failed
- * directives, the planner's plans and reviews, progress, a child gone
- * down.
+ * a round and a directive's outcome (its final round), merges into
+ * main, rate-limit holds, retry-then-drop of failed directives, the
+ * planner's plans and reviews, progress, a child gone down.
  *
  * Every registry write comes before the event or reply that reports it.
  */
@@ -263,17 +262,6 @@ given(const struct child *c, json_int_t id, const char *what)
 	return false;
 }
 
-/* The older form of a final round; kept until every worker sends
- * final rounds. */
-static void
-on_result(struct child *c, struct task *t, const json_t *msg)
-{
-	json_int_t id = jget_int(msg, "directive", 0);
-
-	if (given(c, id, "result for"))
-		directive_outcome(c, t, id, msg);
-}
-
 static bool
 round_stored(struct masterd *md, const struct child *c, const char *commit)
 {
@@ -446,9 +434,6 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		log_debug("domain %s (task %lld) publish: %llu registry "
 		    "statements", c->name, (long long)c->task,
 		    (unsigned long long)(registry_calls(c->md->reg) - calls));
-		break;
-	case MSG_RESULT:
-		on_result(c, t, msg);
 		break;
 	case MSG_ROUND:
 		on_round(c, t, msg);

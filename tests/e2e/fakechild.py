@@ -95,8 +95,10 @@ class Child:
             self.publish()
         if self.spec.get("hold"):
             return
-        self.msg("result", task=m["task"], directive=m["directive"],
-                 ok=True, summary="done by fakechild")
+        # The final round; round 0: no round of its own was played.
+        self.msg("round", task=m["task"], directive=m["directive"],
+                 round=0, ok=True, stage="commit", final=True,
+                 summary="done by fakechild")
 
     def run(self):
         for m in frames():

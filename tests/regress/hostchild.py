@@ -7,7 +7,7 @@ $FAKECHILD_DIR/<domain>.json says; the file is read again for every
 directive, so a test can change what the next directive meets:
 
   {"flood": N,              # after task.assign: N progress frames at once
-   "foreign": [ids],        # on a directive: results and rounds for these
+   "foreign": [ids],        # on a directive: rounds and final rounds for these
                             # directive ids (not its own) before its own
    "impersonate": "other",  # on a directive: a planner's review saying the
                             # task is done, and an interface claiming to be
@@ -107,8 +107,8 @@ class Child:
         for other in spec.get("foreign", []):
             self.send("round", task=task, directive=other, round=1, ok=True,
                       stage="commit", summary="forged round")
-            self.send("result", task=task, directive=other, ok=True,
-                      summary="forged result", commit=None)
+            self.send("round", task=task, directive=other, round=0, ok=True,
+                      stage="commit", final=True, summary="forged result")
         other = spec.get("impersonate")
         if other:
             self.send("plan.result", task=task, kind="review", ok=True,
@@ -121,8 +121,8 @@ class Child:
             self.send("cancel", task=task)
         if spec.get("hold"):
             return
-        self.send("result", task=task, directive=mine, ok=True, summary="done by hostchild",
-                  commit=None)
+        self.send("round", task=task, directive=mine, round=0, ok=True, stage="commit",
+                  final=True, summary="done by hostchild")
 
     def run(self):
         for m in frames():

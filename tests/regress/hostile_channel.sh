@@ -58,7 +58,7 @@ wait_until "rogue's own directive done" directive_done 1 rogue forge
     fail "a forged result settled good's directive: $(directive_states 1 good Build)"
 [ "$(json_get "len([x for x in r['rounds'] if x['directive']==$G])" task 1)" = 0 ] ||
     fail "a forged round was recorded for good's directive"
-log_has "result for directive $G, which it was not given; ignored" || fail "the forged result was not logged"
+log_has "round of directive $G, which it was not given; ignored" || fail "the forged final round was not logged"
 ok "forged results and rounds for another domain's directive ignored"
 
 # 3. A forged planner review and an interface claiming another domain.

@@ -186,7 +186,7 @@ test_catalogue_names(void **state)
 		{ CHAN_CHILD, "interface.peers", MSG_INTERFACE_PEERS },
 		{ CHAN_CHILD, "directive", MSG_DIRECTIVE },
 		{ CHAN_CHILD, "progress", MSG_PROGRESS },
-		{ CHAN_CHILD, "result", MSG_RESULT },
+		{ CHAN_CHILD, "round", MSG_ROUND },
 		{ CHAN_CHILD, "error", MSG_ERROR },
 		{ CHAN_CHILD, "ping", MSG_PING },
 		{ CHAN_CHILD, "pong", MSG_PONG },
@@ -261,10 +261,13 @@ test_good_messages(void **state)
 	expect_ok("{\"type\":\"task.assign\",\"id\":2,\"task\":9,\"text\":"
 	    "\"build it\",\"domain\":\"web\",\"peers\":[],\"budget\":{}}",
 	    CHAN_CHILD, PEER_MASTER, MSG_TASK_ASSIGN);
-	expect_ok("{\"type\":\"result\",\"id\":3,\"task\":9,\"ok\":true,"
-	    "\"commit\":null}", CHAN_CHILD, PEER_CHILD, MSG_RESULT);
-	expect_ok("{\"type\":\"result\",\"id\":3,\"task\":9,\"ok\":false,"
-	    "\"commit\":\"abc123\"}", CHAN_CHILD, PEER_CHILD, MSG_RESULT);
+	expect_ok("{\"type\":\"round\",\"id\":3,\"task\":9,\"directive\":4,"
+	    "\"round\":0,\"ok\":true,\"stage\":\"commit\",\"final\":true}",
+	    CHAN_CHILD, PEER_CHILD, MSG_ROUND);
+	expect_ok("{\"type\":\"round\",\"id\":3,\"task\":9,\"directive\":4,"
+	    "\"round\":2,\"ok\":false,\"stage\":\"checks\",\"final\":true,"
+	    "\"error\":{\"code\":\"checks\",\"message\":\"failed\"}}",
+	    CHAN_CHILD, PEER_CHILD, MSG_ROUND);
 	expect_ok("{\"type\":\"error\",\"id\":4,\"code\":\"bad_frame\","
 	    "\"message\":\"no\"}", CHAN_CHILD, PEER_CHILD, MSG_ERROR);
 	expect_ok("{\"type\":\"submit\",\"id\":1,\"text\":\"make a site\","
@@ -295,6 +298,9 @@ test_unknown_type(void **state)
 	expect_refused("{\"type\":\"task.assign\",\"id\":1,\"task\":1,"
 	    "\"text\":\"t\",\"domain\":\"d\"}", CHAN_CONTROL, PEER_CLIENT,
 	    "unknown message type");
+	/* Folded into the final round. */
+	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,"
+	    "\"ok\":true}", CHAN_CHILD, PEER_CHILD, "unknown message type");
 	expect_refused("{\"type\":\"HELLO\",\"id\":1}", CHAN_CHILD,
 	    PEER_MASTER, "unknown message type");
 	expect_refused("{\"type\":\"\",\"id\":1}", CHAN_CHILD, PEER_MASTER,
@@ -364,8 +370,9 @@ test_wrong_sender(void **state)
 	    "ping may not be sent by a child");
 	expect_refused("{\"type\":\"pong\",\"id\":1,\"re\":1}", CHAN_CHILD,
 	    PEER_MASTER, "pong may not be sent by a master");
-	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,\"ok\":true}",
-	    CHAN_CHILD, PEER_MASTER, "may not be sent by a master");
+	expect_refused("{\"type\":\"round\",\"id\":1,\"task\":1,"
+	    "\"directive\":1,\"round\":1,\"ok\":true,\"stage\":\"s\"}",
+	    CHAN_CHILD, PEER_MASTER, "round may not be sent by a master");
 	expect_refused("{\"type\":\"submit\",\"id\":1,\"text\":\"t\"}",
 	    CHAN_CONTROL, PEER_MASTER, "submit may not be sent by a master");
 	expect_refused("{\"type\":\"event\",\"id\":1,\"event\":\"e\",\"ts\":1}",
@@ -452,11 +459,13 @@ test_wrong_field_type(void **state)
 	expect_refused("{\"type\":\"task.assign\",\"id\":1,\"task\":1,"
 	    "\"text\":\"t\",\"domain\":\"d\",\"peers\":{}}", CHAN_CHILD,
 	    PEER_MASTER, "peers: must be an array, not an object");
-	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,\"ok\":1}",
+	expect_refused("{\"type\":\"round\",\"id\":1,\"task\":1,"
+	    "\"directive\":1,\"round\":1,\"ok\":1,\"stage\":\"s\"}",
 	    CHAN_CHILD, PEER_CHILD, "ok: must be true or false, not a number");
-	expect_refused("{\"type\":\"result\",\"id\":1,\"task\":1,\"ok\":true,"
-	    "\"commit\":5}", CHAN_CHILD, PEER_CHILD,
-	    "commit: must be a string or null, not a number");
+	expect_refused("{\"type\":\"round\",\"id\":1,\"task\":1,"
+	    "\"directive\":1,\"round\":1,\"ok\":true,\"stage\":\"s\","
+	    "\"final\":\"yes\"}", CHAN_CHILD, PEER_CHILD,
+	    "final: must be true or false, not a string");
 	expect_refused("{\"type\":\"event\",\"id\":1,\"event\":\"e\","
 	    "\"ts\":\"now\"}", CHAN_CONTROL, PEER_MASTER,
 	    "ts: must be a number, not a string");

@@ -1,0 +1,411 @@
+/*
+ * roundops.c — the round's operations on the live worker: the domain's
+ * model session, its files under path confinement, the check commands,
+ * the critic, the task repository and the channel to the master.  The
+ * decisions between them are round.c's.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child/worker/path.h"
+#include "child/worker/round.h"
+#include "child/worker/worker.h"
+#include "common/llm/llm.h"
+#include "common/log.h"
+#include "common/repo.h"
+#include "common/util.h"
+#include "proto/msg.h"
+
+#define DIFF_MAX	(64 * 1024)
+
+/* What a round has in flight, for cancel and for the completions. */
+struct round_io {
+	struct worker *cx;
+	json_t *msg;			/* the directive message */
+	struct llm_request *req;	/* the model's or the critic's call */
+	struct llm_session *critic;
+	struct check_run *checks;
+};
+
+static struct worker *
+worker_of(struct round *r)
+{
+	return ((struct round_io *)r->arg)->cx;
+}
+
+/* ---------------------------------------------------------- the model */
+
+static void
+on_answer(const struct llm_result *res, void *arg)
+{
+	struct round *r = arg;
+	struct round_io *io = r->arg;
+
+	io->req = NULL;
+	/* The last of the streamed text before what follows it. */
+	uv_timer_stop(&io->cx->progress_timer);
+	work_flush_delta(io->cx);
+	round_answer(r, res);
+}
+
+static void
+on_delta(const char *piece, size_t len, void *arg)
+{
+	work_delta(worker_of(arg), piece, len);
+}
+
+static void
+on_retry(unsigned attempt, uint64_t delay_ms, const char *reason, void *arg)
+{
+	char text[300];
+
+	snprintf(text, sizeof(text), "attempt %u in %llu ms: %s", attempt,
+	    (unsigned long long)delay_ms, reason);
+	worker_progress(worker_of(arg), "model retry", text);
+}
+
+static int
+ask_model(struct round *r, const char *text)
+{
+	static const struct llm_callbacks cbs = {
+		.on_delta = on_delta,
+		.on_retry = on_retry,
+		.on_done = on_answer,
+	};
+	struct round_io *io = r->arg;
+
+	worker_progress(io->cx, "model", NULL);
+	io->cx->delta_bytes = 0;
+	io->cx->delta_tail[0] = '\0';
+	io->req = llm_session_send(io->cx->session, text, &cbs, r);
+	return io->req != NULL ? 0 : -1;
+}
+
+/* ---------------------------------------------------------- files */
+
+static int
+apply_one(int dirfd, const struct answer_file *f, const char **why)
+{
+	const unsigned opts = PATH_DENY_GIT | PATH_MKDIRS;
+	int fd, rc;
+
+	if (f->delete) {
+		rc = path_unlink_beneath(dirfd, f->path, PATH_DENY_GIT, why);
+		return rc != 0 && errno == ENOENT ? 0 : rc;
+	}
+	fd = path_open_beneath(dirfd, f->path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0644, opts, why);
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, f->content, f->len);
+	if (close(fd) != 0 || rc != 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_domain_folder(struct worker *cx)
+{
+	char folder[4096];
+
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	return open(folder, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Write the answer's files under the domain folder; NULL or the refusal. */
+static char *
+apply_files(struct round *r, const struct answer *a)
+{
+	struct worker *cx = worker_of(r);
+	char folder[4096], *msg = NULL;
+	const char *why = NULL;
+	int dirfd;
+
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
+		return xstrdup("cannot create the domain folder");
+	if ((dirfd = open_domain_folder(cx)) < 0)
+		return xstrdup("the domain folder is not a directory");
+	for (size_t i = 0; i < a->nfiles; i++) {
+		if (apply_one(dirfd, &a->files[i], &why) == 0)
+			continue;
+		msg = xasprintf("files[%zu].path \"%s\" refused: %s", i,
+		    a->files[i].path, why ? why : "write failed");
+		break;
+	}
+	close(dirfd);
+	return msg;
+}
+
+/*
+ * A ref name for a snapshot: unique across retries and restarts (time and
+ * pid), and made of characters git allows.
+ */
+void
+work_snapshot_label(char *buf, size_t len, int64_t directive, int round,
+    const char *why)
+{
+	struct timespec ts;
+	char *p;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, len, "directive-%lld-round-%d-%s-%lld.%09ld-%ld",
+	    (long long)directive, round, why, (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid());
+	for (p = buf; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			*p = '-';
+	}
+}
+
+/* The round's files are kept in a snapshot ref, the worktree cleaned. */
+static void
+roll_back(struct round *r, const char *why)
+{
+	struct worker *cx = worker_of(r);
+	char label[128], snap[REPO_OID_HEX], err[256];
+
+	work_snapshot_label(label, sizeof(label), r->directive, r->round, why);
+	if (repo_snapshot_and_clean(cx->worktree, cx->domain, label, snap,
+	    err, sizeof(err)) != 0)
+		log_err("roll back: %s", err);
+	else if (snap[0] != '\0')
+		log_info("round kept as snapshot %s (%s)", snap, label);
+}
+
+/* ---------------------------------------------------------- checks */
+
+static void
+on_checks(const struct check_result *res, size_t n, bool passed,
+    bool cancelled, void *arg)
+{
+	struct round *r = arg;
+
+	((struct round_io *)r->arg)->checks = NULL;
+	round_checks_done(r, res, n, passed, cancelled);
+}
+
+static int
+run_checks(struct round *r, const struct answer *a)
+{
+	struct round_io *io = r->arg;
+	struct worker *cx = io->cx;
+	const json_t *list = json_object_get(cx->assign, "checks"), *v;
+	struct check_limits lim = CHECK_LIMITS_DEFAULT;
+	size_t n = json_array_size(list), i;
+	bool proposed = false;
+	char **cmds;
+
+	lim.secret_env = cx->llm.key_env;
+	/* The model's own checks run only where policy allows, and only
+	 * when nobody configured or planned any. */
+	if (n == 0 && cx->conf->accept_proposed_checks && a->nchecks > 0) {
+		n = a->nchecks;
+		proposed = true;
+	}
+	if (n == 0)
+		return 1;
+	cmds = xcalloc(n, sizeof(*cmds));
+	if (proposed) {
+		for (i = 0; i < n; i++)
+			cmds[i] = a->checks[i];
+	} else {
+		json_array_foreach(list, i, v)
+			cmds[i] = (char *)json_string_value(v);
+	}
+	worker_progress(cx, "checks", NULL);
+	io->checks = checks_run(cx->loop, cx->self, cx->worktree, cmds, n,
+	    &lim, on_checks, r);
+	free(cmds);
+	return io->checks != NULL ? 0 : -1;
+}
+
+/* ---------------------------------------------------------- critic */
+
+static void
+on_verdict(const struct llm_result *res, void *arg)
+{
+	struct round *r = arg;
+	struct round_io *io = r->arg;
+
+	io->req = NULL;
+	llm_session_free(io->critic);
+	io->critic = NULL;
+	round_verdict(r, res);
+}
+
+static int
+ask_critic(struct round *r, const json_t *checks, const char **code,
+    char *err, size_t errlen)
+{
+	static const struct llm_callbacks cbs = { .on_done = on_verdict };
+	struct round_io *io = r->arg;
+	struct worker *cx = io->cx;
+	char *system, *diff = NULL, *turn;
+
+	if ((system = prompt_critic_system(cx, err, errlen)) == NULL) {
+		*code = "config";
+		return -1;
+	}
+	io->critic = llm_session_new(cx->engine, &cx->llm, system, err,
+	    errlen);
+	free(system);
+	if (io->critic == NULL)
+		return -1;
+	if (repo_diff(cx->worktree, cx->domain, DIFF_MAX, &diff, err,
+	    errlen) != 0)
+		log_warn("diff for the critic: %s", err);
+	turn = prompt_critic_turn(cx, io->msg, diff, checks);
+	free(diff);
+	io->req = llm_session_send(io->critic, turn, &cbs, r);
+	free(turn);
+	if (io->req != NULL)
+		return 0;
+	llm_session_free(io->critic);
+	io->critic = NULL;
+	snprintf(err, errlen, "the critic could not be asked");
+	return -1;
+}
+
+/* ---------------------------------------------------------- commit */
+
+/*
+ * The interface travels with the code: <domain>/.interface.json in the
+ * commit, so that a worker that restarts after committing (before the
+ * master heard of it) can still publish what it committed.
+ */
+static void
+keep_interface(struct worker *cx, const json_t *iface)
+{
+	struct answer_file f = { .path = WORKER_INTERFACE_FILE };
+	const char *why;
+	char *text;
+	int dirfd;
+
+	if (iface == NULL)
+		return;
+	text = json_dumps(iface, JSON_INDENT(1) | JSON_SORT_KEYS);
+	dirfd = open_domain_folder(cx);
+	if (text != NULL && dirfd >= 0) {
+		f.content = text;
+		f.len = strlen(text);
+		if (apply_one(dirfd, &f, &why) != 0)
+			log_warn("%s not kept: %s", WORKER_INTERFACE_FILE, why);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	free(text);
+}
+
+static int
+commit(struct round *r, const char *message, const json_t *iface,
+    char oid[REPO_OID_HEX], char *err, size_t errlen)
+{
+	struct worker *cx = worker_of(r);
+
+	keep_interface(cx, iface);
+	return repo_commit(cx->worktree, cx->domain, message, oid, err,
+	    errlen);
+}
+
+/* ---------------------------------------------------------- the master */
+
+static void
+publish(struct round *r, const json_t *iface)
+{
+	work_publish(worker_of(r), iface);
+}
+
+static void
+report(struct round *r, json_t *body)
+{
+	struct worker *cx = worker_of(r);
+	json_t *m = msg_new(MSG_ROUND, worker_next_id(cx));
+
+	json_object_update(m, body);
+	json_decref(body);
+	worker_send(cx, m);
+}
+
+static void
+cancel(struct round *r)
+{
+	struct round_io *io = r->arg;
+
+	/* Each of these ends in its callback, which ends the directive. */
+	if (io->req != NULL)
+		llm_request_cancel(io->req);
+	else if (io->checks != NULL)
+		checks_cancel(io->checks);
+}
+
+static void
+progress(struct round *r, const char *stage, const char *text)
+{
+	worker_progress(worker_of(r), stage, text);
+}
+
+static uint64_t
+now_ms(struct round *r)
+{
+	return uv_now(worker_of(r)->loop);
+}
+
+static void
+done(struct round *r)
+{
+	work_round_done(worker_of(r));
+}
+
+static const struct round_ops live_ops = {
+	.ask_model = ask_model,
+	.apply_files = apply_files,
+	.run_checks = run_checks,
+	.ask_critic = ask_critic,
+	.commit = commit,
+	.roll_back = roll_back,
+	.publish = publish,
+	.report = report,
+	.cancel = cancel,
+	.progress = progress,
+	.now_ms = now_ms,
+	.done = done,
+};
+
+/* A directive's rounds on this worker; msg is the directive (taken). */
+struct round *
+work_round_new(struct worker *cx, json_t *msg)
+{
+	struct round_io *io = xcalloc(1, sizeof(*io));
+	struct round_limits lim = { cx->max_rounds, cx->max_invalid };
+
+	io->cx = cx;
+	io->msg = msg;
+	return round_new(&live_ops, io, &lim, cx->domain, cx->task,
+	    json_integer_value(json_object_get(msg, "directive")),
+	    json_string_value(json_object_get(msg, "text")));
+}
+
+void
+work_round_free(struct round *r)
+{
+	struct round_io *io;
+
+	if (r == NULL)
+		return;
+	io = r->arg;
+	if (io->critic != NULL)
+		llm_session_free(io->critic);
+	json_decref(io->msg);
+	free(io);
+	round_free(r);
+}
