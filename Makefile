@@ -129,11 +129,14 @@ $(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)
 $(WORKER): $(call obj,child/worker/main.c) $(WORKER_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+# Every benchmark links benchlib.o: a helper named so that the bench_*
+# wildcard leaves it out.
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o \
+    $(BUILD)/obj/tests/bench/benchlib.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 

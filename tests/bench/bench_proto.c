@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "common/util.h"
 #include "proto/channel.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -466,23 +467,6 @@ bench_protocol(size_t target, struct result *res)
 
 /* ------------------------------------------------------------ raw */
 
-static int
-write_full(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* 1: all n bytes; 0: EOF before the first; -1: error or a short read. */
 static int
 read_full(int fd, unsigned char *p, size_t n)
@@ -512,7 +496,7 @@ echo_main(int fd, size_t size)
 	if (buf == NULL)
 		return 1;
 	while ((r = read_full(fd, buf, size)) == 1) {
-		if (write_full(fd, buf, size) != 0)
+		if (write_all(fd, buf, size) != 0)
 			break;
 	}
 	if (r == 0)
@@ -541,7 +525,7 @@ bench_raw(size_t size, struct result *res)
 		run_init(&run);
 		do {
 			t0 = now_ns();
-			if (write_full(fd, out, size) != 0 ||
+			if (write_all(fd, out, size) != 0 ||
 			    read_full(fd, in, size) != 1) {
 				perror("bench_proto: raw echo");
 				break;
