@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
 #define TU_SEED_DEFAULT 0x6d61737465726455ull	/* "masterdU" */
 
 /*
