@@ -477,18 +477,15 @@ test_log_levels(void **state)
 static void
 test_lists(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-	const struct domain_conf *d;
-
-	conf = load_ok(c,
+	struct masterd_conf *conf = load_ok(*state,
 	    "[domain \"web\"]\n"
 	    "depends = api, db  cache,,queue\t mail\n"
 	    "check = make test\n"
 	    "depends = auth\n"
 	    "check = make lint\n"
 	    "check = \"sh -c 'exit 0'\"\n");
-	d = conf_domain(conf, "web");
+	const struct domain_conf *d = conf_domain(conf, "web");
+
 	assert_non_null(d);
 	assert_int_equal(d->depends.n, 6);
 	assert_string_equal(d->depends.v[0], "api");
@@ -507,11 +504,7 @@ test_lists(void **state)
 static void
 test_quoting(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-	const struct domain_conf *d;
-
-	conf = load_ok(c,
+	static const char text[] =
 	    "[domain \"a\"]\n"
 	    "prompt = \"  say \\\"hi\\\"\\n\\tthen \\\\ stop  \"\n"
 	    "[domain \"b\"]\n"
@@ -519,8 +512,11 @@ test_quoting(void **state)
 	    "[domain \"c\"]\n"
 	    "prompt = \"\"\n"
 	    "[masterd]\n"
-	    "control_group = \"\"\n");
-	d = conf_domain(conf, "a");
+	    "control_group = \"\"\n";
+	struct ctx *c = *state;
+	struct masterd_conf *conf = load_ok(c, text);
+	const struct domain_conf *d = conf_domain(conf, "a");
+
 	/* Quotes keep the outer spaces; escapes are decoded. */
 	assert_string_equal(d->prompt, "  say \"hi\"\n\tthen \\ stop  ");
 	d = conf_domain(conf, "b");
@@ -540,11 +536,8 @@ test_quoting(void **state)
 static void
 test_crlf_file(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-
-	conf = load_ok(c, "[masterd]\r\nstate_dir = /crlf\r\n\r\n"
-	    "[domain \"w\"]\r\ncheck = make\r\n");
+	struct masterd_conf *conf = load_ok(*state, "[masterd]\r\n"
+	    "state_dir = /crlf\r\n\r\n[domain \"w\"]\r\ncheck = make\r\n");
 	assert_string_equal(conf->state_dir, "/crlf");
 	assert_string_equal(conf_domain(conf, "w")->checks.v[0], "make");
 	conf_free(conf);
@@ -1021,11 +1014,10 @@ test_llm_env(void **state)
 		{ "MASTERD_LLM_TEMPERATURE", "0.9" },
 		{ "MASTERD_LLM_STREAM", "false" },
 	};
-	struct ctx *c = *state;
 	struct masterd_conf *conf;
 
 	set_env(env, TU_NITEMS(env), true);
-	conf = load_ok(c, "[llm]\nmodel = from-file\n");
+	conf = load_ok(*state, "[llm]\nmodel = from-file\n");
 	assert_string_equal(conf->llm.model, "from-env");
 	assert_float_equal(conf->llm.temperature, 0.9, 1e-12);
 	assert_int_equal(conf->llm.stream, 0);
