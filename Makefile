@@ -129,9 +129,10 @@ $(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)
 $(WORKER): $(call obj,child/worker/main.c) $(WORKER_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# Every benchmark links benchlib.o: a helper named so that the bench_*
-# wildcard leaves it out.
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
+# Every unit test links testutil.o, every benchmark benchlib.o: helpers
+# named so that the test_* and bench_* wildcards leave them out.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
+    $(BUILD)/obj/tests/unit/testutil.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 

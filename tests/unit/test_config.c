@@ -452,21 +452,15 @@ test_sizes_and_durations_in_file(void **state)
 static void
 test_log_levels(void **state)
 {
-	static const struct { const char *name; int level; } levels[] = {
-		{ "err", LOG_ERR }, { "error", LOG_ERR },
-		{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
-		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
-		{ "debug", LOG_DEBUG },
-	};
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 	char text[128];
 
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	for (size_t i = 0; i < tu_nlog_levels; i++) {
 		snprintf(text, sizeof(text), "[masterd]\nlog_level = %s\n",
-		    levels[i].name);
+		    tu_log_levels[i].name);
 		conf = load_ok(c, text);
-		assert_int_equal(conf->log_level, levels[i].level);
+		assert_int_equal(conf->log_level, tu_log_levels[i].level);
 		conf_free(conf);
 	}
 	expect_error(c, "[masterd]\nlog_level = loud\n", 2,
@@ -774,23 +768,21 @@ test_consistency(void **state)
 static void
 test_domain_name_ok(void **state)
 {
-	static const char *const good[] = {
-		"a", "web", "frontend", "api-2", "db_main", "x1",
-		"abcdefghijklmnopqrstuvwxyz012345",	/* 32 */
-	};
-	static const char *const bad[] = {
-		"", "Web", "1abc", "-a", "_a", "a b", "a.b", "a/b", "..",
-		"abcdefghijklmnopqrstuvwxyz0123456",	/* 33 */
-		"caf\xc3\xa9", "a\n",
+	static const struct { const char *name; bool ok; } names[] = {
+		{ "a", true }, { "web", true }, { "frontend", true },
+		{ "api-2", true }, { "db_main", true }, { "x1", true },
+		{ "abcdefghijklmnopqrstuvwxyz012345", true },	/* 32 */
+		{ "", false }, { "Web", false }, { "1abc", false },
+		{ "-a", false }, { "_a", false }, { "a b", false },
+		{ "a.b", false }, { "a/b", false }, { "..", false },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", false },	/* 33 */
+		{ "caf\xc3\xa9", false }, { "a\n", false },
 	};
 
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (!conf_domain_name_ok(good[i]))
-			fail_msg("\"%s\" refused", good[i]);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (conf_domain_name_ok(bad[i]))
-			fail_msg("\"%s\" accepted", bad[i]);
+	for (size_t i = 0; i < TU_NITEMS(names); i++) {
+		if (conf_domain_name_ok(names[i].name) != names[i].ok)
+			fail_msg("\"%s\" %s", names[i].name,
+			    names[i].ok ? "refused" : "accepted");
 	}
 	assert_false(conf_domain_name_ok(NULL));
 }

@@ -29,6 +29,14 @@
 
 #define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* testutil.c: every log level name, with its syslog level. */
+struct tu_log_level {
+	const char *name;
+	int level;
+};
+extern const struct tu_log_level tu_log_levels[];
+extern const size_t tu_nlog_levels;
+
 #define TU_SEED_DEFAULT 0x6d61737465726455ull	/* "masterdU" */
 
 /*
