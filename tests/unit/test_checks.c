@@ -43,41 +43,6 @@ extern char **environ;
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static bool
-on_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX], *copy, *dir, *save = NULL;
-	bool found = false;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return false;
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
-		found = access(buf, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
 /* Does bin run `--exec-check 0 0 -- 'exit 0'` and exit 0? */
 static bool
 supports_exec_check(const char *bin)
@@ -159,10 +124,10 @@ pid_gone(pid_t pid)
 static void
 assert_gone(pid_t pid)
 {
-	uint64_t deadline = mono_ms() + DEATH_MS;
+	uint64_t deadline = tu_mono_ms() + DEATH_MS;
 
-	while (!pid_gone(pid) && mono_ms() < deadline)
-		pause_ms(10);
+	while (!pid_gone(pid) && tu_mono_ms() < deadline)
+		tu_pause_ms(10);
 	assert_true(pid_gone(pid));
 }
 
@@ -222,7 +187,7 @@ on_done(const struct check_result *results, size_t n, bool all,
 	d->all = all;
 	d->cancelled = cancelled;
 	d->n = n;
-	d->t_done = mono_ms();
+	d->t_done = tu_mono_ms();
 	for (size_t i = 0; i < n && i < MAXR; i++) {
 		d->r[i] = results[i];
 		d->r[i].command = strdup(results[i].command);
@@ -252,7 +217,7 @@ on_poll(uv_timer_t *t)
 	if (d->t_cancel != 0 || (text = tu_read_file(d->cancel_file)) == NULL)
 		return;
 	if (strchr(text, '\n') != NULL) {
-		d->t_cancel = mono_ms();
+		d->t_cancel = tu_mono_ms();
 		checks_cancel(d->run);
 		checks_cancel(d->run);	/* twice is harmless */
 	}
@@ -270,7 +235,7 @@ drive_start(struct drive *d, const char *self, const char *cwd,
 	uv_timer_start(&d->watchdog, on_watchdog, WATCHDOG_MS, 0);
 	if (d->cancel_file != NULL)
 		uv_timer_start(&d->poll, on_poll, 5, 5);
-	d->t_start = mono_ms();
+	d->t_start = tu_mono_ms();
 	d->run = checks_run(&d->loop, self, cwd, cmds, n, lim, on_done, d);
 	d->returned = true;
 	assert_non_null(d->run);
@@ -533,7 +498,7 @@ test_memory_limit(void **state)
 	struct drive d = { 0 };
 
 	(void)child_bin();
-	if (!on_path("python3")) {
+	if (!tu_on_path("python3")) {
 		print_message("no python3: skipping the memory limit test\n");
 		skip();
 	}

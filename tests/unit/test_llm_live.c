@@ -47,41 +47,6 @@ struct srv {
 	char base[64];
 };
 
-static bool
-find_python(void)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX], *copy, *dir, *save = NULL;
-	bool found = false;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return false;
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(buf, sizeof(buf), "%s/python3", dir);
-		found = access(buf, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Start llmd with script; server_key is what it demands. */
 static void
 srv_start(struct srv *v, const char *script, const char *server_key)
@@ -94,7 +59,7 @@ srv_start(struct srv *v, const char *script, const char *server_key)
 	int port = 0;
 
 	memset(v, 0, sizeof(*v));
-	if (!find_python())
+	if (!tu_on_path("python3"))
 		skip();
 	snprintf(llmd, sizeof(llmd), "%s/tests/llmd/llmd.py",
 	    top != NULL && *top != '\0' ? top : ".");
@@ -131,14 +96,14 @@ srv_start(struct srv *v, const char *script, const char *server_key)
 	assert_int_equal(posix_spawnp(&v->pid, "python3", NULL, NULL, argv,
 	    envp), 0);
 	free(envp);
-	deadline = mono_ms() + 10000;
-	while (mono_ms() < deadline) {
+	deadline = tu_mono_ms() + 10000;
+	while (tu_mono_ms() < deadline) {
 		if ((text = tu_read_file(pfile)) != NULL &&
 		    strchr(text, '\n') != NULL)
 			break;
 		free(text);
 		text = NULL;
-		pause_ms(10);
+		tu_pause_ms(10);
 	}
 	assert_non_null(text);
 	port = atoi(text);
@@ -310,7 +275,7 @@ on_done(const struct llm_result *r, void *arg)
 	struct turn *t = arg;
 
 	t->done = true;
-	t->done_ms = mono_ms();
+	t->done_ms = tu_mono_ms();
 	t->ok = r->ok;
 	t->error = r->error;
 	t->status = r->http_status;
@@ -633,7 +598,7 @@ test_retry_after_429(void **state)
 {
 	struct ctx *c = *state;
 	struct turn t;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = tu_mono_ms();
 	json_t *reqs;
 
 	reqs = one_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":\"ok\"},"
@@ -712,7 +677,7 @@ test_server_retry_headers(void **state)
 	srv_stop(&c->srv);
 
 	/* Retry-After alone (30 s) would defer; retry-after-ms comes first. */
-	t0 = mono_ms();
+	t0 = tu_mono_ms();
 	reqs = one_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
 	    "{\"text\":\"ok\"},\"fault\":{\"status\":429,\"retry_after\":30,"
 	    "\"retry_after_ms\":300,\"count\":1}}]}", &t);
@@ -816,7 +781,7 @@ test_stall_times_out(void **state)
 	c->conf.timeout = 400;
 	c->conf.max_attempts = 1;
 	s = session(c);
-	t0 = mono_ms();
+	t0 = tu_mono_ms();
 	send_turn(c, s, "hello", &t);
 	llm_session_free(s);
 	assert_false(t.ok);
@@ -844,7 +809,7 @@ test_cancel_during_stall(void **state)
 	start(c, "anthropic", "m-test", "{\"rules\":[{\"reply\":{\"text\":"
 	    "\"x\"},\"fault\":{\"stall\":8}}]}");
 	s = session(c);
-	t0 = mono_ms();
+	t0 = tu_mono_ms();
 	r = llm_session_send(s, "hello", &callbacks, &t);
 	assert_non_null(r);
 	/* A second turn while the first runs is refused. */

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -82,6 +83,44 @@ static inline uint64_t
 tu_range(uint64_t *state, uint64_t lo, uint64_t hi)
 {
 	return lo + tu_rand(state) % (hi - lo + 1);
+}
+
+/* Milliseconds on the monotonic clock. */
+static inline uint64_t
+tu_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One step of a poll loop that waits on an event with a deadline. */
+static inline void
+tu_pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Is prog an executable in a directory of $PATH? */
+static inline bool
+tu_on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX], *copy, *dir, *save = NULL;
+	bool found = false;
+
+	if (path == NULL || (copy = strdup(path)) == NULL)
+		return false;
+	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+	    dir = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
+		found = access(buf, X_OK) == 0;
+	}
+	free(copy);
+	return found;
 }
 
 /* A fresh directory under $TMPDIR (or /tmp); buf receives its path. */
