@@ -144,6 +144,7 @@ read_pid(const char *file)
 	return (pid_t)pid;
 }
 
+/* The limits a check runs under; ms 0 and max 0 are values too. */
 static struct check_limits
 limits(uint64_t timeout_ms, size_t output_max)
 {
@@ -283,6 +284,24 @@ run1(struct drive *d, const char *cmd, uint64_t timeout_ms, size_t out_max)
 	assert_int_equal(d->n, 1);
 	assert_string_equal(d->r[0].command, cmd);
 	assert_non_null(d->r[0].output);
+}
+
+/*
+ * Run the command fmt makes of a pid file's path (its one %s) in a new
+ * temporary directory (dir; the caller removes it), as the only check;
+ * returns the pid the command wrote there.
+ */
+static pid_t
+run_pidfile(struct drive *d, char *dir, size_t len, const char *fmt,
+    uint64_t timeout_ms)
+{
+	char pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+
+	tu_mkdtemp(dir, len);
+	tu_join(pidfile, sizeof(pidfile), dir, "pid");
+	snprintf(cmd, sizeof(cmd), fmt, pidfile);
+	run1(d, cmd, timeout_ms, 4096);
+	return read_pid(pidfile);
 }
 
 /* ------------------------------------------------------------ basics */
@@ -452,14 +471,12 @@ test_self_missing(void **state)
 static void
 test_timeout(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sh -c 'sleep 30 & echo $! >%s; sleep 30'",
-	    pidfile);
-	run1(&d, cmd, 300, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir),
+	    "sh -c 'sleep 30 & echo $! >%s; sleep 30'", 300);
 	assert_true(d.r[0].timed_out);
 	assert_false(d.r[0].passed);
 	assert_false(d.all);
@@ -467,7 +484,7 @@ test_timeout(void **state)
 	assert_int_equal(d.r[0].term_signal, SIGKILL);
 	assert_true(d.r[0].duration_ms >= 250);
 	assert_true(d.t_done - d.t_start < 20000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -620,10 +637,11 @@ test_trim_bounds(void **state)
 static void
 test_not_utf8(void **state)
 {
+	static const char cmd[] =
+	    "printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'";
 	struct drive d;
 
-	run1(&d, "printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'", 30000,
-	    4096);
+	run1(&d, cmd, 30000, 4096);
 	assert_true(d.r[0].passed);
 	assert_string_equal(d.r[0].output, "a?b?c\xc3\xa9???\n");
 	drive_free(&d);
@@ -634,19 +652,17 @@ test_not_utf8(void **state)
 static void
 test_pipe_held_open(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sh -c 'sleep 30 >/dev/stdout & "
-	    "echo $! >%s; echo done'", pidfile);
-	run1(&d, cmd, WATCHDOG_MS / 2, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir), "sh -c 'sleep 30 >/dev/stdout "
+	    "& echo $! >%s; echo done'", WATCHDOG_MS / 2);
 	assert_true(d.r[0].passed);
 	assert_false(d.r[0].timed_out);
 	assert_string_equal(d.r[0].output, "done\n");
 	assert_true(d.t_done - d.t_start < 10000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -655,17 +671,15 @@ test_pipe_held_open(void **state)
 static void
 test_no_leftovers(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sleep 30 >/dev/null 2>&1 & echo $! >%s",
-	    pidfile);
-	run1(&d, cmd, WATCHDOG_MS / 2, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir),
+	    "sleep 30 >/dev/null 2>&1 & echo $! >%s", WATCHDOG_MS / 2);
 	assert_true(d.r[0].passed);
 	assert_true(d.t_done - d.t_start < 10000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -848,26 +862,23 @@ exec_check(const char *a1, const char *a2, const char *a3, const char *a4,
 static void
 test_exec_check_args(void **state)
 {
-	assert_int_equal(exec_check("--exec-check", NULL, NULL, NULL, NULL),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "true", NULL),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "-x", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "-1", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "+2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1x", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", " 1", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1",
-	    "99999999999999999999999", "--", "true"), 126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "--", ""), 126);
-	assert_int_equal(exec_check("--other", "1", "2", "--", "true"), 126);
+	static const char *const bad[][5] = {
+		{ "--exec-check", NULL, NULL, NULL, NULL },
+		{ "--exec-check", "1", "2", "true", NULL },
+		{ "--exec-check", "1", "2", "-x", "true" },
+		{ "--exec-check", "-1", "2", "--", "true" },
+		{ "--exec-check", "1", "+2", "--", "true" },
+		{ "--exec-check", "1x", "2", "--", "true" },
+		{ "--exec-check", "", "2", "--", "true" },
+		{ "--exec-check", " 1", "2", "--", "true" },
+		{ "--exec-check", "1", "99999999999999999999999", "--", "true" },
+		{ "--exec-check", "1", "2", "--", "" },
+		{ "--other", "1", "2", "--", "true" },
+	};
+
+	for (size_t i = 0; i < TU_NITEMS(bad); i++)
+		assert_int_equal(exec_check(bad[i][0], bad[i][1], bad[i][2],
+		    bad[i][3], bad[i][4]), 126);
 }
 
 int
