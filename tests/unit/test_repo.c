@@ -138,8 +138,10 @@ blob_at(const char *gitdir, const char *hex, const char *path)
 	return out;
 }
 
+/* Is path in the commit's tree?  *mode, when given, is its mode. */
 static bool
-has_path(const char *gitdir, const char *hex, const char *path)
+entry_at(const char *gitdir, const char *hex, const char *path,
+    git_filemode_t *mode)
 {
 	git_repository *r = open_git(gitdir);
 	git_commit *c = commit_of(r, hex);
@@ -149,6 +151,8 @@ has_path(const char *gitdir, const char *hex, const char *path)
 
 	assert_int_equal(git_commit_tree(&t, c), 0);
 	found = git_tree_entry_bypath(&e, t, path) == 0;
+	if (found && mode != NULL)
+		*mode = git_tree_entry_filemode(e);
 	git_tree_entry_free(e);
 	git_tree_free(t);
 	git_commit_free(c);
@@ -156,22 +160,18 @@ has_path(const char *gitdir, const char *hex, const char *path)
 	return found;
 }
 
+static bool
+has_path(const char *gitdir, const char *hex, const char *path)
+{
+	return entry_at(gitdir, hex, path, NULL);
+}
+
 static git_filemode_t
 mode_at(const char *gitdir, const char *hex, const char *path)
 {
-	git_repository *r = open_git(gitdir);
-	git_commit *c = commit_of(r, hex);
-	git_tree *t = NULL;
-	git_tree_entry *e = NULL;
-	git_filemode_t m;
+	git_filemode_t m = 0;
 
-	assert_int_equal(git_commit_tree(&t, c), 0);
-	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
-	m = git_tree_entry_filemode(e);
-	git_tree_entry_free(e);
-	git_tree_free(t);
-	git_commit_free(c);
-	git_repository_free(r);
+	assert_true(entry_at(gitdir, hex, path, &m));
 	return m;
 }
 
@@ -187,6 +187,30 @@ parent_hex(const char *gitdir, const char *hex, unsigned n,
 	git_oid_tostr(out, REPO_OID_HEX, git_commit_parent_id(c, n));
 	git_commit_free(c);
 	git_repository_free(r);
+}
+
+/* Domain a's diff in its worktree, within max bytes; free it. */
+static char *
+diff_ok(struct fx *f, size_t max)
+{
+	char *diff = NULL;
+
+	assert_int_equal(repo_diff(f->wta, "a", max, &diff, f->err,
+	    sizeof(f->err)), 0);
+	return diff;
+}
+
+/* A merge's two parents: the branch it was made on, and the merged. */
+static void
+assert_parents(const char *gitdir, const char *merge, const char *first,
+    const char *second)
+{
+	char hex[REPO_OID_HEX];
+
+	parent_hex(gitdir, merge, 0, hex);
+	assert_string_equal(hex, first);
+	parent_hex(gitdir, merge, 1, hex);
+	assert_string_equal(hex, second);
 }
 
 static unsigned
@@ -489,15 +513,18 @@ test_commit(void **state)
 static void
 test_commit_skips_check_artifacts(void **state)
 {
+	static const char *const files[][2] = {
+		{ "a/app.py", "print(1)\n" },
+		{ "a/__pycache__/app.cpython-311.pyc", "bytes" },
+		{ "a/node_modules/x/index.js", "x\n" },
+		{ "a/stray.pyc", "bytes" },
+	};
 	struct fx *f = *state;
-	char oid[REPO_OID_HEX], *diff = NULL;
+	char oid[REPO_OID_HEX], *diff;
 
-	put(f->wta, "a/app.py", "print(1)\n");
-	put(f->wta, "a/__pycache__/app.cpython-311.pyc", "bytes");
-	put(f->wta, "a/node_modules/x/index.js", "x\n");
-	put(f->wta, "a/stray.pyc", "bytes");
-	assert_int_equal(repo_diff(f->wta, "a", 65536, &diff, f->err,
-	    sizeof(f->err)), 0);
+	for (size_t i = 0; i < TU_NITEMS(files); i++)
+		put(f->wta, files[i][0], files[i][1]);
+	diff = diff_ok(f, 65536);
 	assert_non_null(strstr(diff, "app.py"));
 	assert_null(strstr(diff, "pycache"));
 	assert_null(strstr(diff, "node_modules"));
@@ -636,16 +663,14 @@ test_diff(void **state)
 
 	put(f->wta, "a/x.txt", "one\n");
 	commit_ok(f, f->wta, "a", "x\n", oid);
-	assert_int_equal(repo_diff(f->wta, "a", 0, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 0);
 	assert_string_equal(diff, "");
 	free(diff);
 
 	put(f->wta, "a/x.txt", "one\ntwo\n");
 	put(f->wta, "a/new/fresh.txt", "fresh\n");
 	put(f->wta, "outside.txt", "not shown\n");
-	assert_int_equal(repo_diff(f->wta, "a", 0, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 0);
 	assert_non_null(strstr(diff, "diff --git a/a/x.txt b/a/x.txt"));
 	assert_non_null(strstr(diff, "\n one\n+two\n"));
 	assert_non_null(strstr(diff, "b/a/new/fresh.txt"));
@@ -659,15 +684,13 @@ test_diff(void **state)
 		big[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
 	big[sizeof(big) - 1] = '\0';
 	put(f->wta, "a/big.txt", big);
-	assert_int_equal(repo_diff(f->wta, "a", 300, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 300);
 	assert_true(strlen(diff) <= 300);
 	assert_non_null(strstr(diff, "diff --git"));
 	assert_non_null(strstr(diff, "diff cut"));
 	free(diff);
 	/* A budget smaller than the note still holds. */
-	assert_int_equal(repo_diff(f->wta, "a", 10, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 10);
 	assert_true(strlen(diff) <= 10);
 	free(diff);
 	/* The diff did not stage anything. */
@@ -761,12 +784,12 @@ static void
 test_nested_repo(void **state)
 {
 	struct fx *f = *state;
-	char oid[REPO_OID_HEX], snap[REPO_OID_HEX], path[PATH_MAX];
 	git_repository *r = NULL;
+	char oid[REPO_OID_HEX], snap[REPO_OID_HEX], path[PATH_MAX];
 
+	wpath(path, sizeof(path), f->wta, "a/sub");
 	put(f->wta, "a/ok.txt", "fine\n");
 	put(f->wta, "a/sub/file.txt", "in a nested repo\n");
-	wpath(path, sizeof(path), f->wta, "a/sub");
 	assert_int_equal(git_repository_init(&r, path, 0), 0);
 	git_repository_free(r);
 	assert_int_equal(repo_commit(f->wta, "a", "x\n", oid, f->err,
@@ -804,18 +827,12 @@ test_merge(void **state)
 	ref_hex(f->gitdir, "refs/heads/main", hex);
 	assert_string_equal(hex, m1);
 	assert_int_equal(parents(f->gitdir, m1), 2);
-	parent_hex(f->gitdir, m1, 0, hex);
-	assert_string_equal(hex, main0);
-	parent_hex(f->gitdir, m1, 1, hex);
-	assert_string_equal(hex, a1);
+	assert_parents(f->gitdir, m1, main0, a1);
 	assert_true(has_path(f->gitdir, m1, "a/x.txt"));
 	assert_false(has_path(f->gitdir, m1, "b"));
 
 	merge_ok(f, "b", m2);
-	parent_hex(f->gitdir, m2, 0, hex);
-	assert_string_equal(hex, m1);
-	parent_hex(f->gitdir, m2, 1, hex);
-	assert_string_equal(hex, b1);
+	assert_parents(f->gitdir, m2, m1, b1);
 	assert_true(has_path(f->gitdir, m2, "a/x.txt"));
 	assert_true(has_path(f->gitdir, m2, "b/y.txt"));
 
@@ -840,10 +857,7 @@ test_merge(void **state)
 	put(f->wta, "a/z.txt", "zed\n");
 	commit_ok(f, f->wta, "a", "a2\n", a2);
 	merge_ok(f, "a", m3);
-	parent_hex(f->gitdir, m3, 0, hex);
-	assert_string_equal(hex, m2);
-	parent_hex(f->gitdir, m3, 1, hex);
-	assert_string_equal(hex, a2);
+	assert_parents(f->gitdir, m3, m2, a2);
 	s = blob_at(f->gitdir, m3, "a/x.txt");
 	assert_string_equal(s, "a two, longer\n");
 	free(s);
@@ -1037,31 +1051,26 @@ test_repair(void **state)
 	}
 }
 
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worktrees, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_skips_check_artifacts,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_commit_ignores_staged_outside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_branch_safety, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_and_clean, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_nested_repo, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_merge_while_committing,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repair, setup, teardown),
+		T(test_init),
+		T(test_worktrees),
+		T(test_commit),
+		T(test_commit_skips_check_artifacts),
+		T(test_delete),
+		T(test_commit_ignores_staged_outside),
+		T(test_branch_safety),
+		T(test_diff),
+		T(test_snapshot_and_clean),
+		T(test_nested_repo),
+		T(test_merge),
+		T(test_merge_while_committing),
+		T(test_log),
+		T(test_repair),
 	};
 	int rc;
 
