@@ -1,10 +1,12 @@
 /*
  * testutil.h — helpers shared by the cmocka unit tests: the cmocka include
  * preamble, a seeded PRNG whose seed is printed so a failure can be
- * replayed, and temporary directories and files under $TMPDIR.
+ * replayed, temporary directories and files under $TMPDIR, the clock and
+ * $PATH, JSON from text, and (testutil.c) the log level names.
  *
- * Header-only; every function is static inline so a test that uses only
- * some of them still builds with -Werror.
+ * Every function is static inline so a test that uses only some of them
+ * still builds with -Werror; testutil.c, linked into every unit test,
+ * holds the shared data.
  */
 #ifndef TESTS_UNIT_TESTUTIL_H
 #define TESTS_UNIT_TESTUTIL_H
@@ -27,6 +29,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -121,6 +125,19 @@ tu_on_path(const char *prog)
 	}
 	free(copy);
 	return found;
+}
+
+/* text parsed as JSON (the caller owns it); the test fails when it is not
+ * JSON. */
+static inline json_t *
+tu_json(const char *text)
+{
+	json_error_t e;
+	json_t *v;
+
+	if ((v = json_loads(text, 0, &e)) == NULL)
+		fail_msg("test JSON does not parse: %s: %s", text, e.text);
+	return v;
 }
 
 /* A fresh directory under $TMPDIR (or /tmp); buf receives its path. */
