@@ -52,11 +52,9 @@ clear_env(void)
 static int
 setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
+	struct ctx *c = tu_fixture(sizeof(*c), offsetof(struct ctx, dir));
 
-	assert_non_null(c);
-	tu_mkdtemp(c->dir, sizeof(c->dir));
-	tu_join(c->file, sizeof(c->file), c->dir, "masterd.conf");
+	TU_JOIN(c->file, c->dir, "masterd.conf");
 	clear_env();
 	/* Fixed defaults for the directories, whoever runs the test. */
 	setenv("STATE_DIRECTORY", "/state/test", 1);

@@ -28,19 +28,13 @@ struct fx {
 
 /* ---------------------------------------------------------- helpers */
 
-static void
-wpath(char *buf, size_t len, const char *dir, const char *rel)
-{
-	tu_join(buf, len, dir, rel);
-}
-
 /* Write dir/rel, creating its parent folders. */
 static void
 put(const char *dir, const char *rel, const char *text)
 {
 	char path[PATH_MAX], *slash;
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	for (slash = strchr(path + strlen(dir) + 1, '/'); slash != NULL;
 	    slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
@@ -55,7 +49,7 @@ there(const char *dir, const char *rel)
 {
 	char path[PATH_MAX];
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	return tu_exists(path);
 }
 
@@ -64,7 +58,7 @@ slurp(const char *dir, const char *rel)
 {
 	char path[PATH_MAX];
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	return tu_read_file(path);
 }
 
@@ -316,14 +310,12 @@ git_check(struct fx *f)
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_fixture(sizeof(*f), offsetof(struct fx, tmp));
 
-	assert_non_null(f);
-	tu_mkdtemp(f->tmp, sizeof(f->tmp));
 	/* Deep paths: repo.c creates the parents. */
-	wpath(f->gitdir, sizeof(f->gitdir), f->tmp, "tasks/1/repo.git");
-	wpath(f->wta, sizeof(f->wta), f->tmp, "tasks/1/domains/a");
-	wpath(f->wtb, sizeof(f->wtb), f->tmp, "tasks/1/domains/b");
+	tu_join(f->gitdir, sizeof(f->gitdir), f->tmp, "tasks/1/repo.git");
+	tu_join(f->wta, sizeof(f->wta), f->tmp, "tasks/1/domains/a");
+	tu_join(f->wtb, sizeof(f->wtb), f->tmp, "tasks/1/domains/b");
 	if (repo_init(f->gitdir, f->err, sizeof(f->err)) != 0 ||
 	    repo_worktree(f->gitdir, f->wta, "a", f->err, sizeof(f->err)) ||
 	    repo_worktree(f->gitdir, f->wtb, "b", f->err, sizeof(f->err)))
@@ -387,9 +379,9 @@ test_init(void **state)
 
 	/* A repository inside a regular file cannot be: libgit2's reason
 	 * comes after ours. */
-	wpath(path, sizeof(path), f->tmp, "plain");
+	tu_join(path, sizeof(path), f->tmp, "plain");
 	tu_write_file(path, "x");
-	wpath(path, sizeof(path), f->tmp, "plain/repo.git");
+	tu_join(path, sizeof(path), f->tmp, "plain/repo.git");
 	assert_int_equal(repo_init(path, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "creating repository"));
 	assert_non_null(strstr(f->err, ": "));
@@ -453,9 +445,9 @@ test_commit(void **state)
 	put(f->wta, "a/x.txt", "one\n");
 	put(f->wta, "a/sub/y.txt", "why\n");
 	put(f->wta, "a/run.sh", "#!/bin/sh\n");
-	wpath(path, sizeof(path), f->wta, "a/run.sh");
+	tu_join(path, sizeof(path), f->wta, "a/run.sh");
 	assert_int_equal(chmod(path, 0755), 0);
-	wpath(path, sizeof(path), f->wta, "a/link");
+	tu_join(path, sizeof(path), f->wta, "a/link");
 	assert_int_equal(symlink("x.txt", path), 0);
 	/* What a hostile check command might leave. */
 	put(f->wta, "evil.txt", "outside\n");
@@ -559,7 +551,7 @@ test_delete(void **state)
 	    "x.txt");
 	json_decref(files);
 
-	wpath(path, sizeof(path), f->wta, "a/sub/y.txt");
+	tu_join(path, sizeof(path), f->wta, "a/sub/y.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wta, "a", "drop y\n", c2);
 	assert_false(has_path(f->gitdir, c2, "a/sub/y.txt"));
@@ -572,7 +564,7 @@ test_delete(void **state)
 	json_decref(files);
 
 	/* Every file gone: a/ leaves the tree. */
-	wpath(path, sizeof(path), f->wta, "a/x.txt");
+	tu_join(path, sizeof(path), f->wta, "a/x.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wta, "a", "drop all\n", c2);
 	assert_false(has_path(f->gitdir, c2, "a"));
@@ -714,7 +706,7 @@ test_snapshot_and_clean(void **state)
 	/* Dirty: modified, deleted, untracked (nested), ignored; and a
 	 * file outside a/. */
 	put(f->wta, "a/x.txt", "one changed\n");
-	wpath(path, sizeof(path), f->wta, "a/y.txt");
+	tu_join(path, sizeof(path), f->wta, "a/y.txt");
 	assert_int_equal(unlink(path), 0);
 	put(f->wta, "a/deep/new.txt", "brand new\n");
 	put(f->wta, "a/build.log", "ignored\n");
@@ -787,7 +779,7 @@ test_nested_repo(void **state)
 	git_repository *r = NULL;
 	char oid[REPO_OID_HEX], snap[REPO_OID_HEX], path[PATH_MAX];
 
-	wpath(path, sizeof(path), f->wta, "a/sub");
+	tu_join(path, sizeof(path), f->wta, "a/sub");
 	put(f->wta, "a/ok.txt", "fine\n");
 	put(f->wta, "a/sub/file.txt", "in a nested repo\n");
 	assert_int_equal(git_repository_init(&r, path, 0), 0);
@@ -869,7 +861,7 @@ test_merge(void **state)
 	assert_int_equal(log_len(f, "main"), 7);
 
 	/* A domain that deleted all its files leaves main without it. */
-	wpath(path, sizeof(path), f->wtb, "b/y.txt");
+	tu_join(path, sizeof(path), f->wtb, "b/y.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wtb, "b", "b gone\n", b1);
 	merge_ok(f, "b", m3);
@@ -1010,7 +1002,7 @@ test_repair(void **state)
 	expect_file(f->wta, "a/x.txt", "after repair\n");
 
 	/* .git gone but work in the directory: refused, work untouched. */
-	wpath(path, sizeof(path), f->wta, ".git");
+	tu_join(path, sizeof(path), f->wta, ".git");
 	assert_int_equal(unlink(path), 0);
 	put(f->wta, "a/unsaved.txt", "precious\n");
 	assert_int_equal(repo_worktree(f->gitdir, f->wta, "a", f->err,
@@ -1019,7 +1011,7 @@ test_repair(void **state)
 	expect_file(f->wta, "a/unsaved.txt", "precious\n");
 
 	/* A new domain in an occupied directory: refused as well. */
-	wpath(path, sizeof(path), f->tmp, "occupied");
+	tu_join(path, sizeof(path), f->tmp, "occupied");
 	assert_int_equal(mkdir(path, 0755), 0);
 	put(path, "file", "mine\n");
 	assert_int_equal(repo_worktree(f->gitdir, path, "c", f->err,
@@ -1032,10 +1024,10 @@ test_repair(void **state)
 
 	/* What a failed git_worktree_add leaves: worktrees/<name> with part
 	 * of its files.  Cleared away, then the add works. */
-	wpath(path, sizeof(path), f->gitdir, "worktrees/d");
+	tu_join(path, sizeof(path), f->gitdir, "worktrees/d");
 	assert_int_equal(mkdir(path, 0755), 0);
 	put(path, "commondir", "../..\n");
-	wpath(path, sizeof(path), f->tmp, "tasks/1/domains/d");
+	tu_join(path, sizeof(path), f->tmp, "tasks/1/domains/d");
 	if (repo_worktree(f->gitdir, path, "d", f->err, sizeof(f->err)))
 		fail_msg("d: %s", f->err);
 	assert_true(there(path, ".git"));

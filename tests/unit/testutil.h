@@ -172,6 +172,20 @@ tu_rmtree(const char *path)
 	(void)nftw(path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * A zeroed fixture of size bytes whose member at dir_off, a char[PATH_MAX],
+ * holds a fresh temporary directory (tu_rmtree it in the teardown).
+ */
+static inline void *
+tu_fixture(size_t size, size_t dir_off)
+{
+	char *p = calloc(1, size);
+
+	assert_non_null(p);
+	tu_mkdtemp(p + dir_off, PATH_MAX);
+	return p;
+}
+
 /* dir/name into buf; fails the test when it does not fit. */
 static inline void
 tu_join(char *buf, size_t len, const char *dir, const char *name)
@@ -180,6 +194,9 @@ tu_join(char *buf, size_t len, const char *dir, const char *name)
 
 	assert_true(n > 0 && (size_t)n < len);
 }
+
+/* tu_join() into an array, its size taken from it. */
+#define TU_JOIN(array, dir, name)	tu_join(array, sizeof(array), dir, name)
 
 static inline void
 tu_write_file(const char *path, const char *text)
