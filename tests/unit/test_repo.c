@@ -183,6 +183,20 @@ parent_hex(const char *gitdir, const char *hex, unsigned n,
 	git_repository_free(r);
 }
 
+/* How many files repo_files lists for domain in worktree wt. */
+static size_t
+count_files(struct fx *f, const char *wt, const char *domain)
+{
+	json_t *files = NULL;
+	size_t n;
+
+	assert_int_equal(repo_files(wt, domain, &files, f->err,
+	    sizeof(f->err)), 0);
+	n = json_array_size(files);
+	json_decref(files);
+	return n;
+}
+
 /* Domain a's diff in its worktree, within max bytes; free it. */
 static char *
 diff_ok(struct fx *f, size_t max)
@@ -505,17 +519,17 @@ test_commit(void **state)
 static void
 test_commit_skips_check_artifacts(void **state)
 {
-	static const char *const files[][2] = {
+	static const struct { const char *path, *text; } files[] = {
 		{ "a/app.py", "print(1)\n" },
 		{ "a/__pycache__/app.cpython-311.pyc", "bytes" },
 		{ "a/node_modules/x/index.js", "x\n" },
 		{ "a/stray.pyc", "bytes" },
 	};
-	struct fx *f = *state;
 	char oid[REPO_OID_HEX], *diff;
+	struct fx *f = *state;
 
 	for (size_t i = 0; i < TU_NITEMS(files); i++)
-		put(f->wta, files[i][0], files[i][1]);
+		put(f->wta, files[i].path, files[i].text);
 	diff = diff_ok(f, 65536);
 	assert_non_null(strstr(diff, "app.py"));
 	assert_null(strstr(diff, "pycache"));
@@ -558,25 +572,16 @@ test_delete(void **state)
 	assert_false(has_path(f->gitdir, c2, "a/sub"));
 	assert_true(has_path(f->gitdir, c2, "a/x.txt"));
 
-	assert_int_equal(repo_files(f->wta, "a", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 1);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wta, "a"), 1);
 
 	/* Every file gone: a/ leaves the tree. */
 	tu_join(path, sizeof(path), f->wta, "a/x.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wta, "a", "drop all\n", c2);
 	assert_false(has_path(f->gitdir, c2, "a"));
-	assert_int_equal(repo_files(f->wta, "a", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 0);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wta, "a"), 0);
 	/* b has never committed: an empty list, not an error. */
-	assert_int_equal(repo_files(f->wtb, "b", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 0);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wtb, "b"), 0);
 	git_check(f);
 }
 
