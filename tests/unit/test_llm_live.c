@@ -421,6 +421,22 @@ restart(struct ctx *c, struct llm_session *s)
 	return s;
 }
 
+/* The third turn after a restart of the session; the 3 requests made. */
+static json_t *
+third_turn(struct ctx *c, struct llm_session *s, struct turn *t)
+{
+	json_t *reqs;
+
+	s = restart(c, s);
+	send_turn(c, s, "hello three", t);
+	assert_true(t->ok);
+	assert_string_equal(t->text, "third answer");
+	llm_session_free(s);
+	reqs = srv_requests(&c->srv);
+	assert_int_equal(json_array_size(reqs), 3);
+	return reqs;
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void
@@ -501,28 +517,12 @@ roles(json_t *msgs)
 	return out;
 }
 
-/* The third turn after a restart of the session; the 3 requests made. */
-static json_t *
-third_turn(struct ctx *c, struct llm_session *s, struct turn *t)
-{
-	json_t *reqs;
-
-	s = restart(c, s);
-	send_turn(c, s, "hello three", t);
-	assert_true(t->ok);
-	assert_string_equal(t->text, "third answer");
-	llm_session_free(s);
-	reqs = srv_requests(&c->srv);
-	assert_int_equal(json_array_size(reqs), 3);
-	return reqs;
-}
-
 static void
 test_chat_multi_turn(void **state)
 {
+	struct turn t;
 	struct ctx *c = *state;
 	struct llm_session *s;
-	struct turn t;
 	json_t *reqs;
 	char *r;
 
