@@ -304,6 +304,19 @@ run_pidfile(struct drive *d, char *dir, size_t len, const char *fmt,
 	return read_pid(pidfile);
 }
 
+/* cmd alone, in time, passes; its output is exactly want. */
+static void
+expect_output(const char *cmd, const char *want)
+{
+	struct drive d;
+
+	run1(&d, cmd, 30000, 4096);
+	assert_false(d.r[0].timed_out);
+	assert_true(d.r[0].passed);
+	assert_string_equal(d.r[0].output, want);
+	drive_free(&d);
+}
+
 /* ------------------------------------------------------------ basics */
 
 static void
@@ -332,10 +345,10 @@ test_fail(void **state)
 	run1(&d, "echo failing; exit 3", 30000, 4096);
 	assert_false(d.all);
 	assert_false(d.r[0].passed);
+	assert_string_equal(d.r[0].output, "failing\n");
 	assert_int_equal(d.r[0].exit_status, 3);
 	assert_int_equal(d.r[0].term_signal, 0);
 	assert_false(d.r[0].timed_out);
-	assert_string_equal(d.r[0].output, "failing\n");
 	drive_free(&d);
 }
 
@@ -381,27 +394,17 @@ test_all_pass(void **state)
 static void
 test_interleaved(void **state)
 {
-	struct drive d;
-
 	/* /dev/stderr works only when it is a pipe, not a socket. */
-	run1(&d, "echo out; echo err >&2; echo out2; printf x >/dev/stderr; "
-	    "echo y >/dev/stdout", 30000, 4096);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "out\nerr\nout2\nxy\n");
-	drive_free(&d);
+	expect_output("echo out; echo err >&2; echo out2; "
+	    "printf x >/dev/stderr; echo y >/dev/stdout",
+	    "out\nerr\nout2\nxy\n");
 }
 
 static void
 test_stdin_null(void **state)
 {
-	struct drive d;
-
-	run1(&d, "cat; echo rc=$?; test -c /dev/stdin && echo chr", 30000,
-	    4096);
-	assert_false(d.r[0].timed_out);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "rc=0\nchr\n");
-	drive_free(&d);
+	expect_output("cat; echo rc=$?; test -c /dev/stdin && echo chr",
+	    "rc=0\nchr\n");
 }
 
 static void
@@ -637,14 +640,8 @@ test_trim_bounds(void **state)
 static void
 test_not_utf8(void **state)
 {
-	static const char cmd[] =
-	    "printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'";
-	struct drive d;
-
-	run1(&d, cmd, 30000, 4096);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "a?b?c\xc3\xa9???\n");
-	drive_free(&d);
+	expect_output("printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'",
+	    "a?b?c\xc3\xa9???\n");
 }
 
 /* ------------------------------------------------------------ processes */
