@@ -366,8 +366,8 @@ static void
 test_open_refuses_final_symlink(void **state)
 {
 	struct scratch *s = *state;
-	const char *why;
 	char target[PATH_MAX];
+	const char *why;
 
 	/* root/final -> base/secret: reading or truncating it must fail. */
 	make_link(s, s->secret, "final");
