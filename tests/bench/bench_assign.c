@@ -363,7 +363,8 @@ call_ok(struct run *r, json_t *req, const char *what)
 static void
 write_config(void)
 {
-	bench_write_config("# bench_assign: no reviews; a model that never answers\n"
+	bench_write_config(
+	    "# bench_assign: no reviews; a model that never answers\n"
 	    "[masterd]\nlog_level = warning\nmax_llm_calls = 10000\n"
 	    "[supervise]\nhello_timeout = 60s\nstop_grace = 10s\n"
 	    "[task]\nmax_reviews = 0\n"

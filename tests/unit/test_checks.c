@@ -868,7 +868,8 @@ test_exec_check_args(void **state)
 		{ "--exec-check", "1x", "2", "--", "true" },
 		{ "--exec-check", "", "2", "--", "true" },
 		{ "--exec-check", " 1", "2", "--", "true" },
-		{ "--exec-check", "1", "99999999999999999999999", "--", "true" },
+		{ "--exec-check", "1", "99999999999999999999999", "--",
+		    "true" },
 		{ "--exec-check", "1", "2", "--", "" },
 		{ "--other", "1", "2", "--", "true" },
 	};

@@ -153,8 +153,9 @@ struct i64_field {
 	size_t off;
 };
 
-#define SUPERVISE(f)	{ "[supervise] " #f, offsetof(struct masterd_conf, f) }
-#define LLM(f)		{ "[llm] " #f, offsetof(struct llm_conf, f) }
+#define SUPERVISE(f) \
+	{ "[supervise] " #f, offsetof(struct masterd_conf, f) }
+#define LLM(f)	{ "[llm] " #f, offsetof(struct llm_conf, f) }
 
 static const struct i64_field supervise_fields[] = {
 	SUPERVISE(ping_interval), SUPERVISE(ping_timeout),

@@ -494,30 +494,32 @@ test_whole_answers(void **state)
 		const char *json;
 	} whole[] = {
 		{ &llm_api_chat, "{\"id\":\"chatcmpl-1\",\"object\":"
-		    "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{"
-		    "\"role\":\"assistant\",\"content\":\"Hello, w\\u00f6rld\"},"
-		    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,"
-		    "\"completion_tokens\":3,\"total_tokens\":15,"
-		    "\"prompt_tokens_details\":{\"cached_tokens\":4}}}" },
+		    "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
+		    "{\"role\":\"assistant\",\"content\":\"Hello,"
+		    " w\\u00f6rld\"},\"finish_reason\":\"stop\"}],\"usage\":"
+		    "{\"prompt_tokens\":12,\"completion_tokens\":3,"
+		    "\"total_tokens\":15,\"prompt_tokens_details\":"
+		    "{\"cached_tokens\":4}}}" },
 		/* The reasoning item first is skipped; only output_text
 		 * counts. */
 		{ &llm_api_responses, "{\"id\":\"resp_1\",\"object\":"
-		    "\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
-		    "\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":"
-		    "\"summary_text\",\"text\":\"not this\"}]},{\"type\":"
-		    "\"message\",\"id\":\"msg_1\",\"role\":\"assistant\","
-		    "\"content\":[{\"type\":\"output_text\",\"text\":\"Hello, \"},"
-		    "{\"type\":\"refusal\",\"refusal\":\"no\"},{\"type\":"
-		    "\"output_text\",\"text\":\"w\\u00f6rld\"}]}],\"usage\":{"
-		    "\"input_tokens\":12,\"input_tokens_details\":{"
-		    "\"cached_tokens\":4},\"output_tokens\":3,"
-		    "\"output_tokens_details\":{\"reasoning_tokens\":1}}}" },
+		    "\"response\",\"status\":\"completed\",\"output\":"
+		    "[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":"
+		    "[{\"type\":\"summary_text\",\"text\":\"not this\"}]},"
+		    "{\"type\":\"message\",\"id\":\"msg_1\",\"role\":"
+		    "\"assistant\",\"content\":[{\"type\":\"output_text\","
+		    "\"text\":\"Hello, \"},{\"type\":\"refusal\",\"refusal\":"
+		    "\"no\"},{\"type\":\"output_text\",\"text\":"
+		    "\"w\\u00f6rld\"}]}],\"usage\":{\"input_tokens\":12,"
+		    "\"input_tokens_details\":{\"cached_tokens\":4},"
+		    "\"output_tokens\":3,\"output_tokens_details\":"
+		    "{\"reasoning_tokens\":1}}}" },
 		{ &llm_api_anthropic, "{\"id\":\"msg_1\",\"type\":\"message\","
-		    "\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
-		    "\"thinking\":\"hmm\",\"signature\":\"x\"},{\"type\":\"text\","
-		    "\"text\":\"Hello, w\\u00f6rld\"}],\"stop_reason\":\"end_turn\","
-		    "\"usage\":{\"input_tokens\":8,\"output_tokens\":3,"
-		    "\"cache_read_input_tokens\":4,"
+		    "\"role\":\"assistant\",\"content\":[{\"type\":"
+		    "\"thinking\",\"thinking\":\"hmm\",\"signature\":\"x\"},"
+		    "{\"type\":\"text\",\"text\":\"Hello, w\\u00f6rld\"}],"
+		    "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":"
+		    "8,\"output_tokens\":3,\"cache_read_input_tokens\":4,"
 		    "\"cache_creation_input_tokens\":0}}" },
 	};
 	struct llm_parse p;

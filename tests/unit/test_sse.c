@@ -66,7 +66,8 @@ rec_esc(struct rec *r, const char *s, size_t n)
 			break;
 		/* A backslash, then n, r, 0, or the byte itself (\\ and |). */
 		c = s[i++];
-		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\0' ? '0' : c;
+		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' :
+		    c == '\0' ? '0' : c;
 		rec_raw(r, esc, 2);
 	}
 }

@@ -196,7 +196,8 @@ tu_join(char *buf, size_t len, const char *dir, const char *name)
 }
 
 /* tu_join() into an array, its size taken from it. */
-#define TU_JOIN(array, dir, name)	tu_join(array, sizeof(array), dir, name)
+#define TU_JOIN(array, dir, name) \
+	tu_join(array, sizeof(array), dir, name)
 
 static inline void
 tu_write_file(const char *path, const char *text)
