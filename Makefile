@@ -129,11 +129,15 @@ $(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)
 $(WORKER): $(call obj,child/worker/main.c) $(WORKER_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_LIBS)
+# Every unit test links testutil.o, every benchmark benchlib.o: helpers
+# named so that the test_* and bench_* wildcards leave them out.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
+    $(BUILD)/obj/tests/unit/testutil.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(TEST_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o \
+    $(BUILD)/obj/tests/bench/benchlib.o $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 

@@ -37,37 +37,29 @@
  * refused request or a domain that fails is an error.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 
 #include <jansson.h>
 
-#include "proto/frame.h"
-#include "proto/msg.h"
+#include "common/util.h"
+#include "tests/bench/benchlib.h"
 
 #define RUNS		3
 #define NMAX		100
 #define NOTES_MAX	(8 * NMAX)
 #define DEADLINE_S	120	/* for any one wait */
 #define POLL_MS		50
-#define LOG_TAIL	20
 
 /* The aims from the issue. */
 #define AIM_ASSIGN_MS	1000.0
@@ -77,24 +69,12 @@
 static const int sizes[] = { 3, 30, 100 };
 #define NSIZES		(sizeof(sizes) / sizeof(sizes[0]))
 
-struct bench {
-	char dir[256];		/* the temporary directory */
-	char state[300];
-	char sock[300];
-	char conf[300];
-	char log[300];
-	const char *masterd;
-	pid_t pid;		/* masterd */
+/* What this benchmark adds to the harness's daemon (B). */
+struct assign {
 	int model_fd;		/* the loopback "model" that never answers */
 	int model_port;
 	int cap;		/* domains one submit takes; 0: not known */
-};
-
-/* The one connection: requests, replies and the watch stream. */
-struct client {
-	int fd;
-	struct frame_decoder dec;
-	json_int_t id;
+	struct client c;	/* requests, replies and the watch stream */
 };
 
 enum note_kind {
@@ -148,109 +128,7 @@ struct memory {
 	int nchildren;
 };
 
-static struct bench B = { .model_fd = -1 };
-static struct client C = { .fd = -1 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* ------------------------------------------------------------ cleanup */
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "bench_assign: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
-}
-
-static void
-remove_dir(void)
-{
-	if (B.dir[0] != '\0')
-		nftw(B.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	B.dir[0] = '\0';
-}
-
-/* Wait up to secs for masterd to exit; its status, or -1. */
-static int
-wait_exit(double secs)
-{
-	double end = now_s() + secs;
-	int status;
-	pid_t r;
-
-	while ((r = waitpid(B.pid, &status, WNOHANG)) == 0) {
-		if (now_s() > end)
-			return -1;
-		sleep_ms(10);
-	}
-	if (r == -1)
-		return -1;
-	B.pid = 0;
-	return status;
-}
-
-/* The last LOG_TAIL lines of masterd's log, to stderr. */
-static void
-show_log(void)
-{
-	static char lines[LOG_TAIL][256];
-	size_t n = 0;
-	FILE *f;
-
-	if ((f = fopen(B.log, "r")) == NULL)
-		return;
-	while (fgets(lines[n % LOG_TAIL], sizeof(lines[0]), f) != NULL)
-		n++;
-	fclose(f);
-	fprintf(stderr, "--- masterd log (last %d lines) ---\n", LOG_TAIL);
-	for (size_t i = n > LOG_TAIL ? n - LOG_TAIL : 0; i < n; i++)
-		fputs(lines[i % LOG_TAIL], stderr);
-}
-
-/* Give up: stop masterd if it runs, show its log, remove the state. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "bench_assign: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	if (B.pid > 0) {
-		kill(B.pid, SIGTERM);
-		if (wait_exit(30) == -1) {
-			kill(B.pid, SIGKILL);
-			wait_exit(10);
-		}
-	}
-	show_log();
-	remove_dir();
-	exit(1);
-}
+static struct assign A = { .model_fd = -1, .c = { .fd = -1 } };
 
 /* ------------------------------------------------------------ model */
 
@@ -265,13 +143,13 @@ model_open(void)
 	socklen_t len = sizeof(sa);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((B.model_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
+	if ((A.model_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) < 0 ||
-	    bind(B.model_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(B.model_fd, 4096) != 0 ||
-	    getsockname(B.model_fd, (struct sockaddr *)&sa, &len) != 0)
+	    bind(A.model_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(A.model_fd, 4096) != 0 ||
+	    getsockname(A.model_fd, (struct sockaddr *)&sa, &len) != 0)
 		die("loopback listener: %s", strerror(errno));
-	B.model_port = ntohs(sa.sin_port);
+	A.model_port = ntohs(sa.sin_port);
 }
 
 /* Once a task's children are gone: drop the connections they left. */
@@ -280,107 +158,20 @@ model_drain(void)
 {
 	int fd;
 
-	while ((fd = accept(B.model_fd, NULL, NULL)) >= 0)
+	while ((fd = accept(A.model_fd, NULL, NULL)) >= 0)
 		close(fd);
 }
 
 /* ------------------------------------------------------------ client */
 
-static int
-write_full(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-client_open(struct client *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n = strlen(B.sock);
-
-	if (n >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, B.sock, n + 1);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	frame_decoder_init(&c->dec, 0);
-	c->id = 0;
-	return 0;
-}
-
-static void
-client_close(struct client *c)
-{
-	if (c->fd < 0)
-		return;
-	close(c->fd);
-	c->fd = -1;
-	frame_decoder_free(&c->dec);
-}
-
-/* The next whole message, or NULL at EOF, on an error or at `deadline`. */
-static json_t *
-client_read(struct client *c, double deadline)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	json_t *msg;
-	void *p;
-	size_t room;
-	ssize_t n;
-	double left;
-	int rc;
-
-	while ((rc = frame_decoder_next(&c->dec, &msg, NULL)) ==
-	    FRAME_NEED_MORE) {
-		if ((left = deadline - now_s()) <= 0)
-			return NULL;
-		if ((rc = poll(&pfd, 1, (int)(left * 1e3) + 1)) < 0 &&
-		    errno == EINTR)
-			continue;
-		if (rc <= 0)
-			continue;	/* the deadline is checked above */
-		if ((p = frame_decoder_reserve(&c->dec, 0, &room)) == NULL)
-			return NULL;
-		if ((n = read(c->fd, p, room)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return NULL;
-		frame_decoder_commit(&c->dec, (size_t)n);
-	}
-	return rc == FRAME_OK ? msg : NULL;
-}
-
 /* Give req the next id and send it; returns that id.  Steals req. */
 static json_int_t
-client_send(struct client *c, json_t *req)
+send_request(json_t *req)
 {
-	json_int_t id = ++c->id;
-	unsigned char *buf;
-	size_t len;
+	json_int_t id = client_send(&A.c, req);
 
-	json_object_set_new(req, "id", json_integer(id));
-	if (frame_encode(req, 0, &buf, &len) != FRAME_OK)
-		die("cannot encode a request");
-	json_decref(req);
-	if (write_full(c->fd, buf, len) != 0)
+	if (id == -1)
 		die("control socket: %s", strerror(errno));
-	free(buf);
 	return id;
 }
 
@@ -504,7 +295,7 @@ pump(struct run *r, bool (*done)(const struct run *), const char *what)
 	double t;
 
 	while (!done(r)) {
-		if ((msg = client_read(&C, deadline)) == NULL)
+		if ((msg = client_read(&A.c, deadline)) == NULL)
 			die("%s: no %s within %d s (%d running, %d assigned, "
 			    "%d stopped of %d)", now_s() >= deadline ?
 			    "timed out" : "connection lost", what, DEADLINE_S,
@@ -545,7 +336,7 @@ call(struct run *r, json_t *req)
 	json_t *reply;
 
 	r->got = NULL;
-	r->want = client_send(&C, req);
+	r->want = send_request(req);
 	pump(r, got_reply, "reply");
 	reply = r->got;
 	r->got = NULL;
@@ -572,81 +363,26 @@ call_ok(struct run *r, json_t *req, const char *what)
 static void
 write_config(void)
 {
-	FILE *f;
-
-	if ((f = fopen(B.conf, "w")) == NULL)
-		die("%s: %s", B.conf, strerror(errno));
-	fprintf(f, "# bench_assign: no reviews; a model that never answers\n"
+	bench_write_config(
+	    "# bench_assign: no reviews; a model that never answers\n"
 	    "[masterd]\nlog_level = warning\nmax_llm_calls = 10000\n"
 	    "[supervise]\nhello_timeout = 60s\nstop_grace = 10s\n"
 	    "[task]\nmax_reviews = 0\n"
 	    "[llm]\nprovider = chat\nbase_url = http://127.0.0.1:%d/v1\n"
 	    "model = bench\ncontext_tokens = 8000\nmax_tokens = 1000\n"
-	    "timeout = 1h\n", B.model_port);
-	if (fclose(f) != 0)
-		die("%s: %s", B.conf, strerror(errno));
-}
-
-/*
- * No systemd here, whatever our own environment says; no MASTERD_*
- * override of the configuration, and no key sent anywhere.
- */
-static void
-clean_env(void)
-{
-	static const char *const vars[] = { "NOTIFY_SOCKET", "LISTEN_PID",
-	    "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
-	    "INVOCATION_ID", "JOURNAL_STREAM", "OPENAI_API_KEY",
-	    "ANTHROPIC_API_KEY", "CREDENTIALS_DIRECTORY" };
-	extern char **environ;
-	char name[256];
-	size_t n;
-
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		unsetenv(vars[i]);
-	for (size_t i = 0; environ[i] != NULL; ) {
-		n = strcspn(environ[i], "=");
-		if (strncmp(environ[i], "MASTERD_", 8) != 0 ||
-		    n >= sizeof(name)) {
-			i++;
-			continue;
-		}
-		memcpy(name, environ[i], n);
-		name[n] = '\0';
-		unsetenv(name);
-	}
+	    "timeout = 1h\n", A.model_port);
 }
 
 static void
 start_masterd(void)
 {
 	double t0;
-	int fd, status;
+	int status;
 
 	write_config();
-	fflush(stdout);
-	fflush(stderr);
-	if ((B.pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
-	if (B.pid == 0) {
-		if ((fd = open(B.log, O_WRONLY | O_CREAT | O_TRUNC,
-		    0600)) < 0)
-			_exit(127);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		close(fd);
-		if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-			dup2(fd, STDIN_FILENO);
-			close(fd);
-		}
-		clean_env();
-		execl(B.masterd, "masterd", "-f", "-c", B.conf, "-d", B.state,
-		    "-s", B.sock, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", B.masterd, strerror(errno));
-		_exit(127);
-	}
+	bench_spawn_masterd();
 	t0 = now_s();
-	while (client_open(&C) != 0) {
+	while (client_open(&A.c) != 0) {
 		if (waitpid(B.pid, &status, WNOHANG) == B.pid) {
 			B.pid = 0;
 			die("masterd exited during start-up (status %#x)",
@@ -662,39 +398,13 @@ static void
 stop_masterd(void)
 {
 	struct run r = { 0 };
-	int status;
 
 	json_decref(call_ok(&r, json_pack("{s:s}", "type", "stop"), "stop"));
-	client_close(&C);
-	if ((status = wait_exit(DEADLINE_S)) == -1)
-		die("masterd did not exit after stop");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("masterd exited with status %#x", status);
+	client_close(&A.c);
+	bench_wait_stopped(DEADLINE_S);
 }
 
 /* ------------------------------------------------------------ memory */
-
-/* A field of /proc/PID/status or smaps_rollup, in KiB; -1 if unknown. */
-static long
-proc_kib(pid_t pid, const char *file, const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, n) == 0 && line[n] == ':') {
-			kib = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kib;
-}
 
 /* A fresh status reply. */
 static json_t *
@@ -857,7 +567,7 @@ max_of(const double *v, int n)
 static void
 wait_model(struct run *r)
 {
-	struct pollfd pfd = { .fd = B.model_fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = A.model_fd, .events = POLLIN };
 	int fd;
 
 	while (r->nmodel < r->n) {
@@ -867,7 +577,7 @@ wait_model(struct run *r)
 		if (poll(&pfd, 1, POLL_MS) <= 0)
 			continue;
 		while (r->nmodel < r->n &&
-		    (fd = accept(B.model_fd, NULL, NULL)) >= 0)
+		    (fd = accept(A.model_fd, NULL, NULL)) >= 0)
 			r->model_fds[r->nmodel++] = fd;
 	}
 	r->at_model = now_s() - r->t0;
@@ -875,7 +585,7 @@ wait_model(struct run *r)
 
 /*
  * Submit n domains and wait until every one is assigned; returns false
- * when submit refused that many (B.cap is then set; nothing was made).
+ * when submit refused that many (A.cap is then set; nothing was made).
  */
 static bool
 submit(struct run *r, int n)
@@ -883,7 +593,7 @@ submit(struct run *r, int n)
 	json_t *req, *reply, *many;
 	unsigned char *buf = NULL, *p;
 	size_t len, total = 0;
-	int first = B.cap > 0 && n > B.cap ? B.cap : n, k;
+	int first = A.cap > 0 && n > A.cap ? A.cap : n, k;
 
 	memset(r, 0, sizeof(*r));
 	r->n = n;
@@ -895,8 +605,8 @@ submit(struct run *r, int n)
 	reply = call(r, req);
 	r->reply = now_s() - r->t0;
 	if (!json_is_true(json_object_get(reply, "ok"))) {
-		if (B.cap == 0 && (k = refused_cap(reply)) > 0 && k < n) {
-			B.cap = k;
+		if (A.cap == 0 && (k = refused_cap(reply)) > 0 && k < n) {
+			A.cap = k;
 			json_decref(reply);
 			return false;
 		}
@@ -913,7 +623,7 @@ submit(struct run *r, int n)
 		many = domain_names(first, n);
 		r->spawns = n - first;
 		for (int i = 0; i < r->spawns; i++) {
-			json_int_t id = ++C.id;
+			json_int_t id = ++A.c.id;
 
 			if (i == 0)
 				r->spawn_first = id;
@@ -921,16 +631,16 @@ submit(struct run *r, int n)
 			req = json_pack("{s:s, s:I, s:I, s:O}", "type", "spawn",
 			    "id", id, "task", (json_int_t)r->task, "domain",
 			    json_array_get(many, (size_t)i));
-			if (frame_encode(req, 0, &p, &len) != FRAME_OK ||
-			    (buf = realloc(buf, total + len)) == NULL)
+			if (frame_encode(req, 0, &p, &len) != FRAME_OK)
 				die("cannot encode spawn");
+			buf = xrealloc(buf, total + len);
 			memcpy(buf + total, p, len);
 			total += len;
 			free(p);
 			json_decref(req);
 		}
 		json_decref(many);
-		if (write_full(C.fd, buf, total) != 0)
+		if (write_all(A.c.fd, buf, total) != 0)
 			die("control socket: %s", strerror(errno));
 		free(buf);
 	}
@@ -967,14 +677,6 @@ run_once(int n, struct timing *t, struct memory *m)
 	if (m != NULL)
 		measure_task(&r, m);
 	cancel(&r);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Best and median of RUNS values (sorted in place). */
@@ -1016,48 +718,6 @@ met(bool yes)
 
 /* ------------------------------------------------------------ main */
 
-static void
-make_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(B.dir, sizeof(B.dir), "%s/masterd-bench.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(B.dir) == NULL) {
-		fprintf(stderr, "bench_assign: mkdtemp %s: %s\n", B.dir,
-		    strerror(errno));
-		exit(1);
-	}
-	snprintf(B.state, sizeof(B.state), "%s/state", B.dir);
-	snprintf(B.sock, sizeof(B.sock), "%s/control.sock", B.dir);
-	snprintf(B.conf, sizeof(B.conf), "%s/masterd.conf", B.dir);
-	snprintf(B.log, sizeof(B.log), "%s/masterd.log", B.dir);
-	if (strlen(B.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		die("socket path too long; set TMPDIR to a shorter directory");
-	if (mkdir(B.state, 0700) != 0)
-		die("mkdir %s: %s", B.state, strerror(errno));
-}
-
-/* Is path, or the file `beside` in path's directory, executable? */
-static bool
-executable(const char *path, const char *beside)
-{
-	char buf[1024];
-	const char *slash = strrchr(path, '/');
-
-	if (beside == NULL)
-		snprintf(buf, sizeof(buf), "%s", path);
-	else if (slash == NULL)
-		snprintf(buf, sizeof(buf), "%s", beside);
-	else
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path), path,
-		    beside);
-	if (access(buf, X_OK) == 0)
-		return true;
-	fprintf(stderr, "bench_assign: %s: %s\n", buf, strerror(errno));
-	return false;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1069,18 +729,15 @@ main(int argc, char **argv)
 	double rb, rm, ab, am, pb, pm, mb, mm, assign_max = 0, model_max = 0;
 	char how[40];
 	json_t *reply_watch;
+	static const char *const helpers[] = { "masterd-child",
+	    "masterd-worker", NULL };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: bench_assign MASTERD\n");
 		return 2;
 	}
-	B.masterd = argv[1];
-	if (!executable(B.masterd, NULL) ||
-	    !executable(B.masterd, "masterd-child") ||
-	    !executable(B.masterd, "masterd-worker"))
+	if (!bench_init("bench_assign", argv[1], helpers))
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
-	make_dir();
 	model_open();
 	start_masterd();
 	reply_watch = call_ok(&r, json_pack("{s:s}", "type", "watch"),
@@ -1115,9 +772,9 @@ main(int argc, char **argv)
 	for (size_t s = 0; s < NSIZES; s++) {
 		int n = sizes[s];
 
-		if (B.cap > 0 && n > B.cap)
+		if (A.cap > 0 && n > A.cap)
 			snprintf(how, sizeof(how), "submit %d + %d spawn",
-			    B.cap, n - B.cap);
+			    A.cap, n - A.cap);
 		else
 			snprintf(how, sizeof(how), "submit");
 		best_median(reply[s], &pb, &pm);
@@ -1165,7 +822,7 @@ main(int argc, char **argv)
 	    m.child_idle_rss < AIM_CHILD_KIB));
 
 	stop_masterd();
-	close(B.model_fd);
-	remove_dir();
+	close(A.model_fd);
+	bench_remove_dir();
 	return 0;
 }

@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "common/util.h"
 #include "proto/channel.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -247,10 +248,30 @@ reap(pid_t pid, const char *what)
 
 /* ------------------------------------------------------------ protocol */
 
+/* What either end of the channel keeps first: its name, and whether it
+ * failed. */
+struct end {
+	const char *name;	/* "child" or "parent" */
+	bool failed;
+};
+
+/* Either end's on_close (arg is the end's struct, whose first member is a
+ * struct end): closed on an error is a failure. */
+static void
+end_on_close(struct channel *ch, const char *why, void *arg)
+{
+	struct end *e = arg;
+
+	if (why == NULL)
+		return;
+	fprintf(stderr, "bench_proto: %s channel: %s\n", e->name, why);
+	e->failed = true;
+}
+
 /* The child's side: masterd-child's ping handler. */
 struct ponger {
+	struct end end;
 	json_int_t next_id;
-	int exit_code;
 };
 
 static void
@@ -265,7 +286,7 @@ pong_on_msg(struct channel *ch, json_t *msg, void *arg)
 	    sizeof(err)) != 0 || spec->type != MSG_PING) {
 		fprintf(stderr, "bench_proto: child got a bad message: %s\n",
 		    err);
-		po->exit_code = 1;
+		po->end.failed = true;
 		channel_close(ch, "bad message");
 		return;
 	}
@@ -275,28 +296,15 @@ pong_on_msg(struct channel *ch, json_t *msg, void *arg)
 	channel_send_new(ch, m);
 }
 
-static void
-pong_on_close(struct channel *ch, const char *why, void *arg)
-{
-	struct ponger *po = arg;
-
-	(void)ch;
-	if (why != NULL) {
-		fprintf(stderr, "bench_proto: child channel: %s\n", why);
-		po->exit_code = 1;
-	}
-}
-
 static const struct channel_ops pong_ops = {
 	.on_msg = pong_on_msg,
-	.on_bad = NULL,
-	.on_close = pong_on_close,
+	.on_close = end_on_close,
 };
 
 static int
 pong_main(int fd, size_t unused)
 {
-	struct ponger po = { 0, 0 };
+	struct ponger po = { { "child", false }, 0 };
 	struct channel ch;
 	uv_loop_t loop;
 
@@ -308,18 +316,18 @@ pong_main(int fd, size_t unused)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		return 1;
-	return po.exit_code;
+	return po.end.failed ? 1 : 0;
 }
 
 /* The parent's side: the master pinging and timing. */
 struct pinger {
+	struct end end;
 	struct channel ch;
 	struct run run;
 	json_t *pad;		/* one string, shared by every ping */
 	json_int_t id;
 	uint64_t sent;
 	bool complete;
-	bool failed;
 };
 
 static void
@@ -331,7 +339,7 @@ send_ping(struct pinger *pi)
 	m = msg_new(MSG_PING, ++pi->id);
 	json_object_set(m, "pad", pi->pad);
 	if (channel_send_new(&pi->ch, m) != 0) {
-		pi->failed = true;
+		pi->end.failed = true;
 		channel_close(&pi->ch, "cannot send a ping");
 	}
 }
@@ -348,7 +356,7 @@ ping_on_msg(struct channel *ch, json_t *msg, void *arg)
 	    sizeof(err)) != 0 || spec->type != MSG_PONG ||
 	    json_integer_value(json_object_get(msg, "re")) != pi->id) {
 		fprintf(stderr, "bench_proto: bad pong: %s\n", err);
-		pi->failed = true;
+		pi->end.failed = true;
 		channel_close(ch, "bad pong");
 		return;
 	}
@@ -360,22 +368,9 @@ ping_on_msg(struct channel *ch, json_t *msg, void *arg)
 	send_ping(pi);
 }
 
-static void
-ping_on_close(struct channel *ch, const char *why, void *arg)
-{
-	struct pinger *pi = arg;
-
-	(void)ch;
-	if (why != NULL) {
-		fprintf(stderr, "bench_proto: parent channel: %s\n", why);
-		pi->failed = true;
-	}
-}
-
 static const struct channel_ops ping_ops = {
 	.on_msg = ping_on_msg,
-	.on_bad = NULL,
-	.on_close = ping_on_close,
+	.on_close = end_on_close,
 };
 
 /* A padding string that brings a ping's frame to about `target` bytes. */
@@ -417,13 +412,13 @@ ping_loop(struct pinger *pi, int fd)
 
 	if (uv_loop_init(&loop) != 0) {
 		close(fd);
-		pi->failed = true;
+		pi->end.failed = true;
 		return;
 	}
 	if (channel_init(&loop, &pi->ch, FRAME_MAX_DEFAULT, &ping_ops,
 	    pi) != 0) {
 		close(fd);
-		pi->failed = true;
+		pi->end.failed = true;
 	} else if (channel_open_fd(&pi->ch, fd) != 0) {
 		close(fd);
 		channel_close(&pi->ch, "cannot open the channel");
@@ -435,7 +430,7 @@ ping_loop(struct pinger *pi, int fd)
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
-		pi->failed = true;
+		pi->end.failed = true;
 }
 
 static int
@@ -448,14 +443,15 @@ bench_protocol(size_t target, struct result *res)
 
 	/* Fork first: the child then holds none of the parent's buffers. */
 	memset(&pi, 0, sizeof(pi));
+	pi.end.name = "parent";
 	if ((pid = fork_peer(pong_main, 0, &fd)) == -1)
 		return -1;
 	if ((pi.pad = make_pad(target, &frame)) == NULL) {
 		close(fd);
-		pi.failed = true;
+		pi.end.failed = true;
 	} else
 		ping_loop(&pi, fd);
-	if (reap(pid, "protocol") == 0 && !pi.failed && pi.complete) {
+	if (reap(pid, "protocol") == 0 && !pi.end.failed && pi.complete) {
 		run_result(&pi.run, frame, res);
 		rc = 0;
 	}
@@ -465,23 +461,6 @@ bench_protocol(size_t target, struct result *res)
 }
 
 /* ------------------------------------------------------------ raw */
-
-static int
-write_full(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* 1: all n bytes; 0: EOF before the first; -1: error or a short read. */
 static int
@@ -512,7 +491,7 @@ echo_main(int fd, size_t size)
 	if (buf == NULL)
 		return 1;
 	while ((r = read_full(fd, buf, size)) == 1) {
-		if (write_full(fd, buf, size) != 0)
+		if (write_all(fd, buf, size) != 0)
 			break;
 	}
 	if (r == 0)
@@ -541,7 +520,7 @@ bench_raw(size_t size, struct result *res)
 		run_init(&run);
 		do {
 			t0 = now_ns();
-			if (write_full(fd, out, size) != 0 ||
+			if (write_all(fd, out, size) != 0 ||
 			    read_full(fd, in, size) != 1) {
 				perror("bench_proto: raw echo");
 				break;

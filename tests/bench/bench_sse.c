@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/llm/sse.h"
+#include "tests/bench/benchlib.h"
 
 #define STREAM_BYTES	((size_t)64 << 20)
 #define RUNS		5
@@ -103,15 +103,6 @@ on_event(const struct sse_event *ev, void *arg)
 	return 0;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Seconds for one parse of the stream, or -1 on a wrong result. */
 static double
 parse_once(const struct stream *s, size_t chunk)
@@ -123,12 +114,12 @@ parse_once(const struct stream *s, size_t chunk)
 	int r = 0;
 
 	sse_init(&p, 0, on_event, &t);
-	t0 = now();
+	t0 = now_s();
 	for (at = 0; at < s->len && r == 0; at += n) {
 		n = s->len - at < chunk ? s->len - at : chunk;
 		r = sse_feed(&p, s->p + at, n);
 	}
-	t1 = now();
+	t1 = now_s();
 	sse_finish(&p);
 	sse_free(&p);
 	if (r != 0 || t.events != s->events) {

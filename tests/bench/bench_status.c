@@ -19,27 +19,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "common/log.h"
 #include "daemon/masterd/registry.h"
-#include "proto/frame.h"
-#include "proto/msg.h"
+#include "tests/bench/benchlib.h"
 
 #define NDOMAINS	50
 #define NVERSIONS	10000
@@ -48,127 +40,6 @@
 #define NWARMUP		10
 #define DEADLINE_S	120	/* for start-up, and again for the stop */
 #define POLL_MS		20
-#define LOG_TAIL	20
-
-struct bench {
-	char dir[256];		/* the temporary directory */
-	char state[300];
-	char sock[300];
-	char conf[300];
-	char log[300];
-	const char *masterd;
-	const char *masterctl;
-	pid_t pid;		/* masterd */
-};
-
-/* One connection to the control socket, with its own decoder. */
-struct client {
-	int fd;
-	struct frame_decoder dec;
-	json_int_t id;
-};
-
-static struct bench B;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* ------------------------------------------------------------ cleanup */
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "bench_status: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
-}
-
-static void
-remove_dir(void)
-{
-	if (B.dir[0] != '\0')
-		nftw(B.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	B.dir[0] = '\0';
-}
-
-/* Wait up to secs for masterd to exit; its status, or -1. */
-static int
-wait_exit(double secs)
-{
-	double end = now_s() + secs;
-	int status;
-	pid_t r;
-
-	while ((r = waitpid(B.pid, &status, WNOHANG)) == 0) {
-		if (now_s() > end)
-			return -1;
-		sleep_ms(10);
-	}
-	if (r == -1)
-		return -1;
-	B.pid = 0;
-	return status;
-}
-
-/* The last LOG_TAIL lines of masterd's log, to stderr. */
-static void
-show_log(void)
-{
-	static char lines[LOG_TAIL][256];
-	size_t n = 0;
-	FILE *f;
-
-	if ((f = fopen(B.log, "r")) == NULL)
-		return;
-	while (fgets(lines[n % LOG_TAIL], sizeof(lines[0]), f) != NULL)
-		n++;
-	fclose(f);
-	fprintf(stderr, "--- masterd log (last %d lines) ---\n", LOG_TAIL);
-	for (size_t i = n > LOG_TAIL ? n - LOG_TAIL : 0; i < n; i++)
-		fputs(lines[i % LOG_TAIL], stderr);
-}
-
-/* Give up: stop masterd if it runs, show its log, remove the state. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "bench_status: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	if (B.pid > 0) {
-		kill(B.pid, SIGTERM);
-		if (wait_exit(30) == -1) {
-			kill(B.pid, SIGKILL);
-			wait_exit(10);
-		}
-	}
-	show_log();
-	remove_dir();
-	exit(1);
-}
 
 /* ------------------------------------------------------------ state */
 
@@ -246,94 +117,16 @@ populate(void)
 
 /* ------------------------------------------------------------ client */
 
-static int
-write_full(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-client_open(struct client *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n = strlen(B.sock);
-
-	if (n >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, B.sock, n + 1);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(c->fd);
-		return -1;
-	}
-	frame_decoder_init(&c->dec, 0);
-	c->id = 0;
-	return 0;
-}
-
-static void
-client_close(struct client *c)
-{
-	close(c->fd);
-	frame_decoder_free(&c->dec);
-}
-
-/* The next whole message from the socket, or NULL. */
-static json_t *
-client_read(struct client *c)
-{
-	json_t *msg;
-	void *p;
-	size_t room;
-	ssize_t n;
-	int rc;
-
-	while ((rc = frame_decoder_next(&c->dec, &msg, NULL)) ==
-	    FRAME_NEED_MORE) {
-		if ((p = frame_decoder_reserve(&c->dec, 0, &room)) == NULL)
-			return NULL;
-		if ((n = read(c->fd, p, room)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return NULL;
-		frame_decoder_commit(&c->dec, (size_t)n);
-	}
-	return rc == FRAME_OK ? msg : NULL;
-}
-
 /* Send {"type": type, "id": next} and return the reply to it, or NULL. */
 static json_t *
 client_call(struct client *c, const char *type)
 {
-	json_t *req, *reply;
-	unsigned char *buf;
-	size_t len;
-	json_int_t id = ++c->id;
+	json_t *reply;
+	json_int_t id;
 
-	req = json_pack("{s:s, s:I}", "type", type, "id", id);
-	if (frame_encode(req, 0, &buf, &len) != FRAME_OK) {
-		json_decref(req);
+	if ((id = client_send(c, json_pack("{s:s}", "type", type))) == -1)
 		return NULL;
-	}
-	json_decref(req);
-	if (write_full(c->fd, buf, len) != 0) {
-		free(buf);
-		return NULL;
-	}
-	free(buf);
-	while ((reply = client_read(c)) != NULL) {
+	while ((reply = client_read(c, 0)) != NULL) {
 		if (json_integer_value(json_object_get(reply, "re")) == id)
 			return reply;
 		json_decref(reply);	/* not ours: an event, say */
@@ -374,59 +167,6 @@ count_state(const json_t *status, const char *state, const json_t **one)
 }
 
 /* ------------------------------------------------------------ daemon */
-
-static void
-write_config(void)
-{
-	FILE *f;
-
-	if ((f = fopen(B.conf, "w")) == NULL)
-		die("%s: %s", B.conf, strerror(errno));
-	fprintf(f, "# bench_status: quiet, defaults otherwise\n"
-	    "[masterd]\nlog_level = warning\n");
-	if (fclose(f) != 0)
-		die("%s: %s", B.conf, strerror(errno));
-}
-
-/* No systemd here, whatever our own environment says. */
-static void
-clean_env(void)
-{
-	static const char *const vars[] = { "NOTIFY_SOCKET", "LISTEN_PID",
-	    "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
-	    "INVOCATION_ID", "JOURNAL_STREAM" };
-
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		unsetenv(vars[i]);
-}
-
-static void
-start_masterd(void)
-{
-	int fd;
-
-	write_config();
-	fflush(stdout);
-	fflush(stderr);
-	if ((B.pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
-	if (B.pid > 0)
-		return;
-	if ((fd = open(B.log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-		_exit(127);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-		dup2(fd, STDIN_FILENO);
-		close(fd);
-	}
-	clean_env();
-	execl(B.masterd, "masterd", "-f", "-c", B.conf, "-d", B.state, "-s",
-	    B.sock, (char *)NULL);
-	fprintf(stderr, "exec %s: %s\n", B.masterd, strerror(errno));
-	_exit(127);
-}
 
 /* Give up when a child is fatal: supervision will not start it again. */
 static void
@@ -482,7 +222,6 @@ stop_masterd(void)
 {
 	struct client c;
 	json_t *r;
-	int status;
 
 	if (client_open(&c) != 0)
 		die("cannot connect to stop masterd");
@@ -491,10 +230,7 @@ stop_masterd(void)
 		die("stop refused");
 	json_decref(r);
 	client_close(&c);
-	if ((status = wait_exit(DEADLINE_S)) == -1)
-		die("masterd did not exit after stop");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("masterd exited with status %#x", status);
+	bench_wait_stopped(DEADLINE_S);
 }
 
 /* ------------------------------------------------------------ figures */
@@ -502,14 +238,6 @@ stop_masterd(void)
 struct stats {
 	double mean, p50, p99;	/* ms */
 };
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static struct stats
 summarise(double *ms, size_t n)
@@ -557,7 +285,7 @@ time_requests(size_t *reply_bytes)
 
 /* Run `masterctl -s SOCK status` once, output discarded; its status. */
 static int
-run_masterctl(void)
+run_masterctl(const char *masterctl)
 {
 	pid_t pid;
 	int fd, status;
@@ -571,7 +299,7 @@ run_masterctl(void)
 			dup2(fd, STDERR_FILENO);
 			close(fd);
 		}
-		execl(B.masterctl, "masterctl", "-s", B.sock, "status",
+		execl(masterctl, "masterctl", "-s", B.sock, "status",
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -584,7 +312,7 @@ run_masterctl(void)
 
 /* (b) the whole command, fork+exec to exit. */
 static struct stats
-time_commands(void)
+time_commands(const char *masterctl)
 {
 	static double ms[NCOMMANDS];
 	double t0;
@@ -594,37 +322,15 @@ time_commands(void)
 	fflush(stderr);
 	for (int i = -NWARMUP; i < NCOMMANDS; i++) {
 		t0 = now_s();
-		status = run_masterctl();
+		status = run_masterctl(masterctl);
 		if (status == -1 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
-			die("%s status failed (status %#x)", B.masterctl,
+			die("%s status failed (status %#x)", masterctl,
 			    status);
 		if (i >= 0)
 			ms[i] = (now_s() - t0) * 1e3;
 	}
 	return summarise(ms, NCOMMANDS);
-}
-
-/* A field of /proc/PID/status or smaps_rollup, in KiB; -1 if unknown. */
-static long
-proc_kib(pid_t pid, const char *file, const char *field)
-{
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, n) == 0 && line[n] == ':') {
-			kib = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kib;
 }
 
 static void
@@ -672,72 +378,32 @@ print_stats(const char *what, size_t n, struct stats s)
 
 /* ------------------------------------------------------------ main */
 
-static void
-make_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(B.dir, sizeof(B.dir), "%s/masterd-bench.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(B.dir) == NULL) {
-		fprintf(stderr, "bench_status: mkdtemp %s: %s\n", B.dir,
-		    strerror(errno));
-		exit(1);
-	}
-	snprintf(B.state, sizeof(B.state), "%s/state", B.dir);
-	snprintf(B.sock, sizeof(B.sock), "%s/control.sock", B.dir);
-	snprintf(B.conf, sizeof(B.conf), "%s/masterd.conf", B.dir);
-	snprintf(B.log, sizeof(B.log), "%s/masterd.log", B.dir);
-	if (strlen(B.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		die("socket path too long; set TMPDIR to a shorter directory");
-	if (mkdir(B.state, 0700) != 0)
-		die("mkdir %s: %s", B.state, strerror(errno));
-}
-
-/* Is path, or the file `beside` in path's directory, executable? */
-static bool
-executable(const char *path, const char *beside)
-{
-	char buf[1024];
-	const char *slash = strrchr(path, '/');
-
-	if (beside == NULL)
-		snprintf(buf, sizeof(buf), "%s", path);
-	else if (slash == NULL)
-		snprintf(buf, sizeof(buf), "%s", beside);
-	else
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path), path,
-		    beside);
-	if (access(buf, X_OK) == 0)
-		return true;
-	fprintf(stderr, "bench_status: %s: %s\n", buf, strerror(errno));
-	return false;
-}
-
 int
 main(int argc, char **argv)
 {
 	struct stats req, cmd;
+	const char *masterctl;
 	size_t reply_bytes = 0;
 	json_t *st;
+	static const char *const helpers[] = { "masterd-child", NULL };
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: bench_status MASTERD MASTERCTL\n");
 		return 2;
 	}
-	B.masterd = argv[1];
-	B.masterctl = argv[2];
-	if (!executable(B.masterd, NULL) || !executable(B.masterctl, NULL) ||
-	    !executable(B.masterd, "masterd-child"))
+	B.prog = "bench_status";	/* for bench_executable's message */
+	masterctl = argv[2];
+	if (!bench_executable(masterctl, NULL) ||
+	    !bench_init("bench_status", argv[1], helpers))
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
 	log_init("bench_status", LOG_WARNING);
-	make_dir();
 	populate();
-	start_masterd();
+	bench_write_config("# bench_status: quiet, defaults otherwise\n"
+	    "[masterd]\nlog_level = warning\n");
+	bench_spawn_masterd();
 	st = wait_running();
 	req = time_requests(&reply_bytes);
-	cmd = time_commands();
+	cmd = time_commands(masterctl);
 
 	printf("\n%-34s %5s %9s %9s %9s\n", "status latency", "n", "mean ms",
 	    "p50 ms", "p99 ms");
@@ -748,6 +414,6 @@ main(int argc, char **argv)
 	print_memory(st);
 	json_decref(st);
 	stop_masterd();
-	remove_dir();
+	bench_remove_dir();
 	return 0;
 }

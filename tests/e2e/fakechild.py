@@ -20,28 +20,11 @@ import os
 import struct
 import sys
 
-FD = 3
-PROTO_VERSION = 1
+from framing import FD, PROTO_VERSION, frame, frames
 
 
 def send(obj):
-    data = json.dumps(obj).encode()
-    os.write(FD, struct.pack(">I", len(data)) + data)
-
-
-def frames():
-    buf = b""
-    while True:
-        chunk = os.read(FD, 65536)
-        if not chunk:
-            return
-        buf += chunk
-        while len(buf) >= 4:
-            (n,) = struct.unpack(">I", buf[:4])
-            if len(buf) < 4 + n:
-                break
-            yield json.loads(buf[4:4 + n])
-            buf = buf[4 + n:]
+    os.write(FD, frame(obj))
 
 
 class Child:

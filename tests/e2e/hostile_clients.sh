@@ -6,8 +6,9 @@ write_config </dev/null
 sed -i 's/^\[masterd\]$/[masterd]\nmax_clients_per_uid = 400\nrequest_timeout = 1s/' "$T/masterd.conf"
 start_masterd
 
-python3 - "$MASTERD_SOCKET" <<'PY' || fail "hostile client checks"
+PYTHONPATH="$TOP/tests/e2e" python3 - "$MASTERD_SOCKET" <<'PY' || fail "hostile client checks"
 import json, socket, struct, sys, threading, time
+from framing import frame, read_frame
 path = sys.argv[1]
 
 def conn():
@@ -15,26 +16,6 @@ def conn():
     s.settimeout(30)
     s.connect(path)
     return s
-
-def frame(obj):
-    b = json.dumps(obj).encode()
-    return struct.pack(">I", len(b)) + b
-
-def read_frame(s):
-    buf = b""
-    while len(buf) < 4:
-        c = s.recv(4 - len(buf))
-        if not c:
-            return None
-        buf += c
-    (n,) = struct.unpack(">I", buf)
-    body = b""
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c:
-            return None
-        body += c
-    return json.loads(body)
 
 def status_ok():
     s = conn()

@@ -47,17 +47,13 @@ rules = [
 json.dump({"rules": rules}, open(sys.argv[1], "w"))
 PY
 start_llmd "$T/script.json"
-{
-	llm_config
-	cat <<CONF
+llm_config_with <<CONF
 [domain "calc"]
 check = sh -c 'grep -qx ok calc/status || { echo "STATUS-CHECK-FAILED: got \$(cat calc/status)"; exit 1; }'
 [domain "evil"]
 check = ln -sfn $OUTSIDE evil/escape
 CONF
-} | write_config
-start_masterd
-ctl submit "rounds" --domains calc,parse,evil,slow >/dev/null || fail submit
+start_task "rounds" calc,parse,evil,slow
 
 directive_state() {	# domain text-prefix
 	json_get "[x['state'] for x in r['directives'] if x['domain']=='$1' and x['text'].startswith('$2')]" task 1

@@ -1283,6 +1283,16 @@ def new_ctx(ex, body, answer, **kw):
                created=int(time.time()), answer=answer, body=body, **kw)
 
 
+def answer_request(ex, body, req, to_object, to_events):
+    """Decide the answer to a parsed request and send it, whole (to_object)
+    or streamed (to_events)."""
+    ex.req = req
+    ex.rec["stream"] = req.stream
+    decision = ex.app.decide(req)
+    ex.execute(decision, new_ctx(ex, body, decision.answer), to_object,
+               to_events)
+
+
 def serve_chat(ex):
     body = require_json(ex)
     if body is None:
@@ -1292,11 +1302,8 @@ def serve_chat(ex):
                         "invalid_request_error")
     if not isinstance(body.get("messages"), list):
         return missing(ex, "messages")
-    ex.req = chat_req(body, ex.headers)
-    ex.rec["stream"] = ex.req.stream
-    decision = ex.app.decide(ex.req)
-    ex.execute(decision, new_ctx(ex, body, decision.answer),
-               chat_object, chat_events)
+    answer_request(ex, body, chat_req(body, ex.headers), chat_object,
+                   chat_events)
 
 
 def conversation_id(body):
@@ -1377,11 +1384,8 @@ def serve_anthropic(ex):
     if not isinstance(body["messages"], list):
         return ex.error(400, "messages: Input should be a valid list",
                         "invalid_request_error")
-    ex.req = anthropic_req(body, ex.headers)
-    ex.rec["stream"] = ex.req.stream
-    decision = ex.app.decide(ex.req)
-    ex.execute(decision, new_ctx(ex, body, decision.answer),
-               anthropic_object, anthropic_events)
+    answer_request(ex, body, anthropic_req(body, ex.headers),
+                   anthropic_object, anthropic_events)
 
 
 def serve_count_tokens(ex):

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-regress-childkill-$$"
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER, KEEPER,
@@ -22,21 +22,12 @@ rules = [CRITIC, PLANNER, KEEPER,
   {"match": {"system_contains": dom("checky")},
    "reply": {"text": answer("checky", [f("first.txt", "1\n")], "first")}},
 ]
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
 # checky's check hangs the first time it runs for the second directive:
 # the marker file says the hang began.
-{
-	llm_config
-	keeper_conf
-	cat <<CONF
-[domain "checky"]
-check = sh -c 'test -f checky/second.txt || exit 0; test -e $T/check-hung && exit 0; touch $T/check-hung; sleep 30; true'
-CONF
-} | write_config
-start_masterd
-ctl submit "child kills" --domains stall,checky,keeper >/dev/null || fail submit
+keeper_config checky "sh -c 'test -f checky/second.txt || exit 0; test -e $T/check-hung && exit 0; touch $T/check-hung; sleep 30; true'"
+start_task "child kills" stall,checky,keeper
 wait_until "stall's first directive done" directive_done 1 stall Build
 wait_until "checky's first directive done" directive_done 1 checky Build
 for d in stall checky; do

@@ -94,7 +94,7 @@ free_space() {
 	rm -f "$T/state/filler" "$T/full"
 }
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER, KEEPER]
@@ -103,20 +103,11 @@ for n in range(0, 400):
                   "reply": {"text": answer("work", [f(f"job{n}.txt", f"{n}\n")], f"job {n}")}})
 rules.append({"match": {"system_contains": dom("work")},
               "reply": {"text": answer("work", [f("first.txt")], "first")}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
-{
-	llm_config
-	keeper_conf
-	# work's check holds the round while $T/hold exists (the second part).
-	cat <<CONF
-[domain "work"]
-check = sh -c 'if test -e $T/hold; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'
-CONF
-} | write_config
-start_masterd
-ctl submit "disk full" --domains work,keeper >/dev/null || fail submit
+# work's check holds the round while $T/hold exists (the second part).
+keeper_config work "sh -c 'if test -e $T/hold; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'"
+start_task "disk full" work,keeper
 wait_until "work's first directive" directive_done 1 work Build
 ctl pause 1 >/dev/null || fail pause
 : >"$T/acked"

@@ -21,16 +21,12 @@ JSON line each.
 """
 import json
 import os
-import struct
 import sys
 
-FD = 3
-PROTO_VERSION = 1
-
-
-def frame(obj):
-    data = json.dumps(obj).encode()
-    return struct.pack(">I", len(data)) + data
+# The framing, shared with tests/e2e/fakechild.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "e2e"))
+from framing import FD, PROTO_VERSION, frame, frames  # noqa: E402
 
 
 def write_all(data):
@@ -38,24 +34,6 @@ def write_all(data):
     while view:
         n = os.write(FD, view)
         view = view[n:]
-
-
-def frames():
-    buf = b""
-    while True:
-        try:
-            chunk = os.read(FD, 65536)
-        except ConnectionResetError:
-            return
-        if not chunk:
-            return
-        buf += chunk
-        while len(buf) >= 4:
-            (n,) = struct.unpack(">I", buf[:4])
-            if len(buf) < 4 + n:
-                break
-            yield json.loads(buf[4:4 + n])
-            buf = buf[4 + n:]
 
 
 class Child:
@@ -125,7 +103,7 @@ class Child:
                   final=True, summary="done by hostchild")
 
     def run(self):
-        for m in frames():
+        for m in frames(reset_is_eof=True):
             if self.log:
                 self.log.write(json.dumps(m) + "\n")
             t = m.get("type")

@@ -13,8 +13,9 @@ sed -i 's/^\[masterd\]$/[masterd]\nrequest_timeout = 1s/' "$T/masterd.conf"
 start_masterd
 rss0=$(rss_mib "$MD_PID")
 
-python3 - "$MASTERD_SOCKET" "$SLOW" <<'PY' || fail "hostile control clients"
+PYTHONPATH="$TOP/tests/e2e" python3 - "$MASTERD_SOCKET" "$SLOW" <<'PY' || fail "hostile control clients"
 import json, socket, struct, sys, threading, time
+from framing import frame, read_frame
 path, slow = sys.argv[1], int(sys.argv[2])
 
 def conn(timeout=60):
@@ -22,26 +23,6 @@ def conn(timeout=60):
     s.settimeout(timeout)
     s.connect(path)
     return s
-
-def frame(obj):
-    b = json.dumps(obj).encode()
-    return struct.pack(">I", len(b)) + b
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        c = s.recv(n - len(buf))
-        if not c:
-            return None
-        buf += c
-    return buf
-
-def read_frame(s):
-    h = recv_exact(s, 4)
-    if h is None:
-        return None
-    body = recv_exact(s, struct.unpack(">I", h)[0])
-    return None if body is None else json.loads(body)
 
 def timed_status(i):
     t0 = time.monotonic()

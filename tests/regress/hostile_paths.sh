@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-regress-paths-$$"
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 good = lambda d: answer(d, [f("good.txt", "good\n")], "the good answer")
@@ -36,10 +36,9 @@ raw = raw.replace("\\u0000", "\u0000")
 assert "\0" in raw
 rules.append({"match": {"system_contains": dom("rawnul")},
               "reply": {"chunk": 65536, "texts": [raw, good("rawnul")]}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
-{ llm_config; keeper_conf; } | write_config
+keeper_config
 start_masterd
 DOMAINS="nul rawnul huge many longname pathmax clash dot empty deep"
 ctl submit "hostile paths" --domains "$(echo $DOMAINS | tr ' ' ,),keeper" >/dev/null || fail submit

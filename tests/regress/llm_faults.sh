@@ -10,7 +10,7 @@
 export LLMD_TEST_KEY="sk-regress-llm-$$"
 BADMSG="REGRESS-400: the model does not support this request"
 
-script_py "$T/script.json" <<PY
+llmd_script <<PY
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER,
@@ -28,9 +28,8 @@ rules = [CRITIC, PLANNER,
    "fault": {"status": 400, "error": {"message": "$BADMSG", "type": "invalid_request_error"}},
    "reply": {"text": answer("bad", [f("x.txt")])}},
 ]
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
 # flaky: a 500, then a 503 (queued faults, for its requests only).
 python3 - "$LLMD_PORT" <<'PY' || fail "queueing faults"
 import json, sys, urllib.request
@@ -41,16 +40,13 @@ req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/_llmd/fault",
                              headers={"content-type": "application/json"})
 assert json.load(urllib.request.urlopen(req))["queued"] == 2
 PY
-{
-	llm_config
-	cat <<CONF
+llm_config_with <<CONF
 [domain "stall"]
 timeout = 2s
 [domain "silent"]
 timeout = 1s
 max_attempts = 2
 CONF
-} | write_config
 start_masterd
 start_watch "$T/watch"
 ctl submit "provider faults" --domains stall,silent,cut,busy,flaky,bad >/dev/null || fail submit
@@ -75,24 +71,27 @@ PY
 retries() {
 	watch_count "$T/watch" "e.get('event') == 'progress' and e.get('domain') == '$1' and d.get('stage') == 'model retry'"
 }
+# retried DOMAIN FAULTS MIN: the domain's first directive is done, its
+# requests ended as FAULTS (see faults) and the watch saw MIN retries or more.
+retried() {
+	wait_until "$1 done" directive_done 1 "$1" Build
+	[ "$(faults "$1")" = "$2" ] || fail "$1: requests $(faults "$1")"
+	[ "$(retries "$1")" -ge "$3" ] ||
+	    fail "$1: $(retries "$1") retries on the watch, want $3 or more"
+}
 reason() {	# domain
 	json_get "[x['reason'] for x in r['directives'] if x['domain']=='$1'][0]" task 1
 }
 
-wait_until "stall done" directive_done 1 stall Build
-[ "$(faults stall)" = "None/stall=60 200/-" ] || fail "stall: requests $(faults stall)"
-[ "$(retries stall)" -ge 1 ] || fail "stall: no retry on the watch"
+retried stall "None/stall=60 200/-" 1
 log_has "masterd-worker/stall\[[0-9]*\] warning: .*attempt 1/[0-9]* failed: no answer from the server for 2000 ms" ||
     fail "stall: the log does not say the server was silent for 2000 ms"
 ok "a stalled server: the child's timeout ended the call, it was retried, done"
 
-wait_until "cut done" directive_done 1 cut Build
-[ "$(faults cut)" = "200/cut_after=3 200/-" ] || fail "cut: requests $(faults cut)"
-[ "$(retries cut)" -ge 1 ] || fail "cut: no retry on the watch"
+retried cut "200/cut_after=3 200/-" 1
 ok "a cut stream was retried, done"
 
-wait_until "busy done" directive_done 1 busy Build
-[ "$(faults busy)" = "429/status=429 429/status=429 200/-" ] || fail "busy: requests $(faults busy)"
+retried busy "429/status=429 429/status=429 200/-" 2
 python3 - "$LLMD_RECORD" <<'PY' || fail "busy: a retry did not wait for Retry-After"
 import json, sys
 t = sorted(m["time"] for m in map(json.loads, open(sys.argv[1]))
@@ -100,12 +99,9 @@ t = sorted(m["time"] for m in map(json.loads, open(sys.argv[1]))
            and "You review" not in json.dumps(m["body"]))
 assert len(t) == 3 and t[1] - t[0] >= 0.95 and t[2] - t[1] >= 0.95, t
 PY
-[ "$(retries busy)" -ge 2 ] || fail "busy: $(retries busy) retries on the watch, want 2"
 ok "429 with Retry-After: 1 was retried twice, a second apart, done"
 
-wait_until "flaky done" directive_done 1 flaky Build
-[ "$(faults flaky)" = "500/status=500 503/status=503 200/-" ] || fail "flaky: requests $(faults flaky)"
-[ "$(retries flaky)" -ge 2 ] || fail "flaky: $(retries flaky) retries on the watch, want 2"
+retried flaky "500/status=500 503/status=503 200/-" 2
 ok "500 and 503 were retried, done"
 
 wait_until "bad failed" directive_failed 1 bad Build

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-regress-masterkill-$$"
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER, KEEPER]
@@ -28,22 +28,14 @@ for d in ("alpha", "beta"):
                                                [d + ".f", f"{d}.job{n}"])}})
     rules.append({"match": {"system_contains": dom(d)},
                   "reply": {"text": answer(d, [f("first.txt")], "first")}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
-{
-	llm_config
-	keeper_conf
-	# alpha's check holds [job 77]'s round while $T/hold exists (phase e).
-	cat <<CONF
-[domain "alpha"]
-check = sh -c 'if test -e $T/hold && test -e alpha/job77.txt; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'
-CONF
-} | write_config
-start_masterd
-ctl submit "master kills" --domains alpha,beta,keeper >/dev/null || fail submit
-wait_until "alpha's first directive" directive_done 1 alpha Build
-wait_until "beta's first directive" directive_done 1 beta Build
+# alpha's check holds [job 77]'s round while $T/hold exists (phase e).
+keeper_config alpha "sh -c 'if test -e $T/hold && test -e alpha/job77.txt; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'"
+start_task "master kills" alpha,beta,keeper
+for d in alpha beta; do
+	wait_until "$d's first directive" directive_done 1 $d Build
+done
 : >"$T/acked"
 
 # ack DOMAIN TEXT: queue a directive and remember its id and text.

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-regress-sighup-$$"
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER, KEEPER,
@@ -21,20 +21,11 @@ for d in ("work", "extra", "late"):
                       "reply": {"text": answer(d, [f(f"c{n}.txt")], f"change {n}")}})
     rules.append({"match": {"system_contains": dom(d)},
                   "reply": {"text": answer(d, [f("first.txt")], "first")}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
-{
-	llm_config
-	keeper_conf
-	cat <<CONF
-[domain "extra"]
-check = test -f extra/first.txt
-CONF
-} | write_config
+keeper_config extra "test -f extra/first.txt"
 cp "$T/masterd.conf" "$T/good.conf"
-start_masterd
-ctl submit "reloads" --domains work,keeper >/dev/null || fail submit
+start_task "reloads" work,keeper
 wait_until "work's first directive" directive_done 1 work Build
 
 refusals() {

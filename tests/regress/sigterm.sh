@@ -8,7 +8,7 @@
 export LLMD_TEST_KEY="sk-regress-sigterm-$$"
 GRACE=10
 
-script_py "$T/script.json" <<'PY'
+llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER,
@@ -19,16 +19,12 @@ rules = [CRITIC, PLANNER,
   {"match": {"system_contains": dom("checky")},
    "reply": {"text": answer("checky", [f("checky.txt")], "checky")}},
 ]
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
+write_rules(rules)
 PY
-start_llmd "$T/script.json"
-{
-	llm_config
-	cat <<CONF
+llm_config_with <<CONF
 [domain "checky"]
 check = sh -c 'test -e $T/check-ran && exit 0; touch $T/check-ran; sleep 30; true'
 CONF
-} | write_config
 sed -i "s/^stop_grace = .*/stop_grace = ${GRACE}s/" "$T/masterd.conf"
 start_masterd
 start_watch "$T/watch"

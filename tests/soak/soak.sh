@@ -107,12 +107,7 @@ esac
 DURATION=$(( $(date +%s) - T0 ))
 
 # What masterctl shows of each task, kept for the checks after the stop.
-mkdir -p "$T/snap"
-i=1
-while [ "$i" -le "$SOAK_TASKS" ]; do
-	ctl --json task "$i" >"$T/snap/task-$i.json" || bad "task $i not shown"
-	i=$((i + 1))
-done
+soak_snapshot "$SOAK_TASKS" bad
 CHILDREN=$(json_get "len(r['children'])" status)
 # Loaded: idle + one channel per child + the watch client.
 set -- $(soak_measure "$MD_PID")

@@ -67,12 +67,7 @@ done
 soak_wait_settled "$T/watch.jsonl" || fail "not settled: $(soak_settled)"
 ok "$VG_TASKS tasks of $VG_DOMAINS domains settled"
 
-mkdir -p "$T/snap"
-i=1
-while [ "$i" -le "$VG_TASKS" ]; do
-	ctl --json task "$i" >"$T/snap/task-$i.json" || fail "task $i not shown"
-	i=$((i + 1))
-done
+soak_snapshot "$VG_TASKS" fail
 # The read paths and a user directive (its answer changes nothing: a round
 # without a commit) while masterd is under valgrind.
 LAST=$VG_TASKS

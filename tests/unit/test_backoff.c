@@ -44,6 +44,15 @@ input(int status, unsigned attempt)
 	return in;
 }
 
+/* retry_decide() into d, whose verdict must be want. */
+static void
+decide(const struct backoff_policy *p, const struct retry_input *in,
+    uint64_t rnd, enum retry_verdict want, struct retry_decision *d)
+{
+	retry_decide(p, in, rnd, d);
+	assert_int_equal(d->verdict, want);
+}
+
 /* ------------------------------------------------------------ delays */
 
 static void
@@ -212,19 +221,16 @@ test_decide_not_retryable(void **state)
 	struct retry_input in = input(400, 1);
 	struct retry_decision d;
 
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_NO);
+	decide(&p, &in, 1, RETRY_NO, &d);
 	assert_non_null(strstr(d.reason, "HTTP 400"));
 	assert_non_null(strstr(d.reason, "not retryable"));
 
 	/* Even when the server gives a Retry-After. */
 	in = input(401, 1);
 	in.retry_after = "1";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_NO);
+	decide(&p, &in, 1, RETRY_NO, &d);
 	in = input(404, 1);
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_NO);
+	decide(&p, &in, 1, RETRY_NO, &d);
 }
 
 static void
@@ -236,36 +242,31 @@ test_decide_server_delay(void **state)
 	char date[64];
 
 	in.retry_after = "2";
-	retry_decide(&p, &in, 987654321, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 987654321, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 2000);
 	assert_non_null(strstr(d.reason, "HTTP 429"));
 	assert_non_null(strstr(d.reason, "as the server asked"));
 
 	/* The server's delay is used even when above the jitter cap. */
 	in.retry_after = "45";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 45000);
 
 	in.retry_after = NULL;
 	in.retry_after_ms = "750";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 750);
 
 	in.retry_after_ms = NULL;
 	http_date(NOW + 5, date, sizeof(date));
 	in.retry_after = date;
 	in.http_status = 503;
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 5000);
 
 	/* Exactly max_wait_ms is still slept through. */
 	in.retry_after = "60";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, p.max_wait_ms);
 }
 
@@ -300,28 +301,24 @@ test_decide_should_retry(void **state)
 	struct retry_decision d;
 
 	in.should_retry = "true";
-	retry_decide(&p, &in, 123456, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 123456, RETRY_AFTER, &d);
 	assert_true(d.delay_ms <= p.base_ms);
 	assert_non_null(strstr(d.reason, "x-should-retry: true"));
 
 	in.should_retry = "TRUE";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 
 	in = input(503, 1);
 	in.should_retry = "false";
 	in.retry_after = "1";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_NO);
+	decide(&p, &in, 1, RETRY_NO, &d);
 	assert_non_null(strstr(d.reason, "x-should-retry: false"));
 
 	/* It also overrides a transport error. */
 	in = input(0, 1);
 	in.transport_error = true;
 	in.should_retry = "false";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_NO);
+	decide(&p, &in, 1, RETRY_NO, &d);
 }
 
 static void
@@ -331,93 +328,80 @@ test_decide_give_up_attempts(void **state)
 	struct retry_input in = input(503, p.max_attempts - 1);
 	struct retry_decision d;
 
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 
 	in.attempt = p.max_attempts;
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 1, RETRY_GIVE_UP, &d);
 	assert_non_null(strstr(d.reason, "gave up after 6 attempts"));
 
 	in.attempt = p.max_attempts + 5;
 	in.retry_after = "1";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 1, RETRY_GIVE_UP, &d);
 
 	/* A policy of one attempt never retries. */
 	p.max_attempts = 1;
 	in = input(429, 1);
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 1, RETRY_GIVE_UP, &d);
 }
 
 static void
 test_decide_deadline(void **state)
 {
+	struct retry_decision d;
 	struct backoff_policy p = BACKOFF_POLICY_DEFAULT;
 	struct retry_input in = input(429, 2);
-	struct retry_decision d;
 
 	/* A wait that would end past the deadline is not started. */
 	in.retry_after = "2";
 	in.elapsed_ms = p.deadline_ms - 1999;
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 1, RETRY_GIVE_UP, &d);
 	assert_non_null(strstr(d.reason, "deadline"));
 
 	in.elapsed_ms = p.deadline_ms - 2000;
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 1, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 2000);
 
 	in.retry_after = NULL;
 	in.elapsed_ms = p.deadline_ms + 1;
-	retry_decide(&p, &in, 0, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 0, RETRY_GIVE_UP, &d);
 
 	/* With jitter: the deadline counts the chosen delay. */
 	in.elapsed_ms = p.deadline_ms - 10;
-	retry_decide(&p, &in, 10, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 10, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, 10);
-	retry_decide(&p, &in, 11, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 11, RETRY_GIVE_UP, &d);
 }
 
 static void
 test_decide_defer(void **state)
 {
+	char date[64];
 	struct backoff_policy p = BACKOFF_POLICY_DEFAULT;
 	struct retry_input in = input(429, 1);
 	struct retry_decision d;
-	char date[64];
 
 	in.retry_after = "120";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_DEFER);
+	decide(&p, &in, 1, RETRY_DEFER, &d);
 	assert_int_equal(d.until, NOW + 120);
 	assert_int_equal(d.delay_ms, 0);
 	assert_non_null(strstr(d.reason, "wait 120 s"));
 
 	http_date(NOW + 600, date, sizeof(date));
 	in.retry_after = date;
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_DEFER);
+	decide(&p, &in, 1, RETRY_DEFER, &d);
 	assert_int_equal(d.until, NOW + 600);
 
 	/* Milliseconds round up to the next second. */
 	in.retry_after = NULL;
 	in.retry_after_ms = "60001";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_DEFER);
+	decide(&p, &in, 1, RETRY_DEFER, &d);
 	assert_int_equal(d.until, NOW + 61);
 
 	/* A smaller max_wait defers sooner. */
 	p.max_wait_ms = 1000;
 	in.retry_after_ms = NULL;
 	in.retry_after = "2";
-	retry_decide(&p, &in, 1, &d);
-	assert_int_equal(d.verdict, RETRY_DEFER);
+	decide(&p, &in, 1, RETRY_DEFER, &d);
 	assert_int_equal(d.until, NOW + 2);
 }
 
@@ -429,20 +413,17 @@ test_decide_transport_error(void **state)
 	struct retry_decision d;
 
 	in.transport_error = true;
-	retry_decide(&p, &in, 77, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 77, RETRY_AFTER, &d);
 	assert_int_equal(d.delay_ms, backoff_jitter(&p, 0, 77));
 	assert_non_null(strstr(d.reason, "connection failed"));
 
 	/* No status at all counts as a transport error. */
 	in.transport_error = false;
-	retry_decide(&p, &in, 77, &d);
-	assert_int_equal(d.verdict, RETRY_AFTER);
+	decide(&p, &in, 77, RETRY_AFTER, &d);
 
 	in.transport_error = true;
 	in.attempt = p.max_attempts;
-	retry_decide(&p, &in, 77, &d);
-	assert_int_equal(d.verdict, RETRY_GIVE_UP);
+	decide(&p, &in, 77, RETRY_GIVE_UP, &d);
 }
 
 int

@@ -43,41 +43,6 @@ extern char **environ;
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static bool
-on_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX], *copy, *dir, *save = NULL;
-	bool found = false;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return false;
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
-		found = access(buf, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
 /* Does bin run `--exec-check 0 0 -- 'exit 0'` and exit 0? */
 static bool
 supports_exec_check(const char *bin)
@@ -159,10 +124,10 @@ pid_gone(pid_t pid)
 static void
 assert_gone(pid_t pid)
 {
-	uint64_t deadline = mono_ms() + DEATH_MS;
+	uint64_t deadline = tu_mono_ms() + DEATH_MS;
 
-	while (!pid_gone(pid) && mono_ms() < deadline)
-		pause_ms(10);
+	while (!pid_gone(pid) && tu_mono_ms() < deadline)
+		tu_pause_ms(10);
 	assert_true(pid_gone(pid));
 }
 
@@ -179,6 +144,7 @@ read_pid(const char *file)
 	return (pid_t)pid;
 }
 
+/* The limits a check runs under; ms 0 and max 0 are values too. */
 static struct check_limits
 limits(uint64_t timeout_ms, size_t output_max)
 {
@@ -222,7 +188,7 @@ on_done(const struct check_result *results, size_t n, bool all,
 	d->all = all;
 	d->cancelled = cancelled;
 	d->n = n;
-	d->t_done = mono_ms();
+	d->t_done = tu_mono_ms();
 	for (size_t i = 0; i < n && i < MAXR; i++) {
 		d->r[i] = results[i];
 		d->r[i].command = strdup(results[i].command);
@@ -252,7 +218,7 @@ on_poll(uv_timer_t *t)
 	if (d->t_cancel != 0 || (text = tu_read_file(d->cancel_file)) == NULL)
 		return;
 	if (strchr(text, '\n') != NULL) {
-		d->t_cancel = mono_ms();
+		d->t_cancel = tu_mono_ms();
 		checks_cancel(d->run);
 		checks_cancel(d->run);	/* twice is harmless */
 	}
@@ -270,7 +236,7 @@ drive_start(struct drive *d, const char *self, const char *cwd,
 	uv_timer_start(&d->watchdog, on_watchdog, WATCHDOG_MS, 0);
 	if (d->cancel_file != NULL)
 		uv_timer_start(&d->poll, on_poll, 5, 5);
-	d->t_start = mono_ms();
+	d->t_start = tu_mono_ms();
 	d->run = checks_run(&d->loop, self, cwd, cmds, n, lim, on_done, d);
 	d->returned = true;
 	assert_non_null(d->run);
@@ -320,6 +286,37 @@ run1(struct drive *d, const char *cmd, uint64_t timeout_ms, size_t out_max)
 	assert_non_null(d->r[0].output);
 }
 
+/*
+ * Run the command fmt makes of a pid file's path (its one %s) in a new
+ * temporary directory (dir; the caller removes it), as the only check;
+ * returns the pid the command wrote there.
+ */
+static pid_t
+run_pidfile(struct drive *d, char *dir, size_t len, const char *fmt,
+    uint64_t timeout_ms)
+{
+	char pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+
+	tu_mkdtemp(dir, len);
+	tu_join(pidfile, sizeof(pidfile), dir, "pid");
+	snprintf(cmd, sizeof(cmd), fmt, pidfile);
+	run1(d, cmd, timeout_ms, 4096);
+	return read_pid(pidfile);
+}
+
+/* cmd alone, in time, passes; its output is exactly want. */
+static void
+expect_output(const char *cmd, const char *want)
+{
+	struct drive d;
+
+	run1(&d, cmd, 30000, 4096);
+	assert_false(d.r[0].timed_out);
+	assert_true(d.r[0].passed);
+	assert_string_equal(d.r[0].output, want);
+	drive_free(&d);
+}
+
 /* ------------------------------------------------------------ basics */
 
 static void
@@ -348,10 +345,10 @@ test_fail(void **state)
 	run1(&d, "echo failing; exit 3", 30000, 4096);
 	assert_false(d.all);
 	assert_false(d.r[0].passed);
+	assert_string_equal(d.r[0].output, "failing\n");
 	assert_int_equal(d.r[0].exit_status, 3);
 	assert_int_equal(d.r[0].term_signal, 0);
 	assert_false(d.r[0].timed_out);
-	assert_string_equal(d.r[0].output, "failing\n");
 	drive_free(&d);
 }
 
@@ -397,27 +394,17 @@ test_all_pass(void **state)
 static void
 test_interleaved(void **state)
 {
-	struct drive d;
-
 	/* /dev/stderr works only when it is a pipe, not a socket. */
-	run1(&d, "echo out; echo err >&2; echo out2; printf x >/dev/stderr; "
-	    "echo y >/dev/stdout", 30000, 4096);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "out\nerr\nout2\nxy\n");
-	drive_free(&d);
+	expect_output("echo out; echo err >&2; echo out2; "
+	    "printf x >/dev/stderr; echo y >/dev/stdout",
+	    "out\nerr\nout2\nxy\n");
 }
 
 static void
 test_stdin_null(void **state)
 {
-	struct drive d;
-
-	run1(&d, "cat; echo rc=$?; test -c /dev/stdin && echo chr", 30000,
-	    4096);
-	assert_false(d.r[0].timed_out);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "rc=0\nchr\n");
-	drive_free(&d);
+	expect_output("cat; echo rc=$?; test -c /dev/stdin && echo chr",
+	    "rc=0\nchr\n");
 }
 
 static void
@@ -487,14 +474,12 @@ test_self_missing(void **state)
 static void
 test_timeout(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sh -c 'sleep 30 & echo $! >%s; sleep 30'",
-	    pidfile);
-	run1(&d, cmd, 300, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir),
+	    "sh -c 'sleep 30 & echo $! >%s; sleep 30'", 300);
 	assert_true(d.r[0].timed_out);
 	assert_false(d.r[0].passed);
 	assert_false(d.all);
@@ -502,7 +487,7 @@ test_timeout(void **state)
 	assert_int_equal(d.r[0].term_signal, SIGKILL);
 	assert_true(d.r[0].duration_ms >= 250);
 	assert_true(d.t_done - d.t_start < 20000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -533,7 +518,7 @@ test_memory_limit(void **state)
 	struct drive d = { 0 };
 
 	(void)child_bin();
-	if (!on_path("python3")) {
+	if (!tu_on_path("python3")) {
 		print_message("no python3: skipping the memory limit test\n");
 		skip();
 	}
@@ -655,13 +640,8 @@ test_trim_bounds(void **state)
 static void
 test_not_utf8(void **state)
 {
-	struct drive d;
-
-	run1(&d, "printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'", 30000,
-	    4096);
-	assert_true(d.r[0].passed);
-	assert_string_equal(d.r[0].output, "a?b?c\xc3\xa9???\n");
-	drive_free(&d);
+	expect_output("printf 'a\\377b\\000c\\303\\251\\355\\240\\200\\n'",
+	    "a?b?c\xc3\xa9???\n");
 }
 
 /* ------------------------------------------------------------ processes */
@@ -669,19 +649,17 @@ test_not_utf8(void **state)
 static void
 test_pipe_held_open(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sh -c 'sleep 30 >/dev/stdout & "
-	    "echo $! >%s; echo done'", pidfile);
-	run1(&d, cmd, WATCHDOG_MS / 2, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir), "sh -c 'sleep 30 >/dev/stdout "
+	    "& echo $! >%s; echo done'", WATCHDOG_MS / 2);
 	assert_true(d.r[0].passed);
 	assert_false(d.r[0].timed_out);
 	assert_string_equal(d.r[0].output, "done\n");
 	assert_true(d.t_done - d.t_start < 10000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -690,17 +668,15 @@ test_pipe_held_open(void **state)
 static void
 test_no_leftovers(void **state)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], cmd[PATH_MAX + 64];
+	char dir[PATH_MAX];
 	struct drive d;
+	pid_t left;
 
-	tu_mkdtemp(dir, sizeof(dir));
-	tu_join(pidfile, sizeof(pidfile), dir, "pid");
-	snprintf(cmd, sizeof(cmd), "sleep 30 >/dev/null 2>&1 & echo $! >%s",
-	    pidfile);
-	run1(&d, cmd, WATCHDOG_MS / 2, 4096);
+	left = run_pidfile(&d, dir, sizeof(dir),
+	    "sleep 30 >/dev/null 2>&1 & echo $! >%s", WATCHDOG_MS / 2);
 	assert_true(d.r[0].passed);
 	assert_true(d.t_done - d.t_start < 10000);
-	assert_gone(read_pid(pidfile));
+	assert_gone(left);
 	drive_free(&d);
 	tu_rmtree(dir);
 }
@@ -883,26 +859,24 @@ exec_check(const char *a1, const char *a2, const char *a3, const char *a4,
 static void
 test_exec_check_args(void **state)
 {
-	assert_int_equal(exec_check("--exec-check", NULL, NULL, NULL, NULL),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "true", NULL),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "-x", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "-1", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1", "+2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1x", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", " 1", "2", "--", "true"),
-	    126);
-	assert_int_equal(exec_check("--exec-check", "1",
-	    "99999999999999999999999", "--", "true"), 126);
-	assert_int_equal(exec_check("--exec-check", "1", "2", "--", ""), 126);
-	assert_int_equal(exec_check("--other", "1", "2", "--", "true"), 126);
+	static const char *const bad[][5] = {
+		{ "--exec-check", NULL, NULL, NULL, NULL },
+		{ "--exec-check", "1", "2", "true", NULL },
+		{ "--exec-check", "1", "2", "-x", "true" },
+		{ "--exec-check", "-1", "2", "--", "true" },
+		{ "--exec-check", "1", "+2", "--", "true" },
+		{ "--exec-check", "1x", "2", "--", "true" },
+		{ "--exec-check", "", "2", "--", "true" },
+		{ "--exec-check", " 1", "2", "--", "true" },
+		{ "--exec-check", "1", "99999999999999999999999", "--",
+		    "true" },
+		{ "--exec-check", "1", "2", "--", "" },
+		{ "--other", "1", "2", "--", "true" },
+	};
+
+	for (size_t i = 0; i < TU_NITEMS(bad); i++)
+		assert_int_equal(exec_check(bad[i][0], bad[i][1], bad[i][2],
+		    bad[i][3], bad[i][4]), 126);
 }
 
 int

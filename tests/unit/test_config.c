@@ -52,11 +52,9 @@ clear_env(void)
 static int
 setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
+	struct ctx *c = tu_fixture(sizeof(*c), offsetof(struct ctx, dir));
 
-	assert_non_null(c);
-	tu_mkdtemp(c->dir, sizeof(c->dir));
-	tu_join(c->file, sizeof(c->file), c->dir, "masterd.conf");
+	TU_JOIN(c->file, c->dir, "masterd.conf");
 	clear_env();
 	/* Fixed defaults for the directories, whoever runs the test. */
 	setenv("STATE_DIRECTORY", "/state/test", 1);
@@ -135,23 +133,73 @@ expect_error(struct ctx *c, const char *text, unsigned line,
 	free(errs);
 }
 
+/* A config text refused with one error on line (0: no file position). */
+struct bad_conf {
+	const char *text;
+	unsigned line;
+	const char *needle;
+};
+
+static void
+expect_errors(struct ctx *c, const struct bad_conf *bad, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_error(c, bad[i].text, bad[i].line, bad[i].needle);
+}
+
+/* An int64_t member of a configuration struct, for tables of values. */
+struct i64_field {
+	const char *name;
+	size_t off;
+};
+
+#define SUPERVISE(f) \
+	{ "[supervise] " #f, offsetof(struct masterd_conf, f) }
+#define LLM(f)	{ "[llm] " #f, offsetof(struct llm_conf, f) }
+
+static const struct i64_field supervise_fields[] = {
+	SUPERVISE(ping_interval), SUPERVISE(ping_timeout),
+	SUPERVISE(hello_timeout), SUPERVISE(restart_delay),
+	SUPERVISE(restart_delay_max), SUPERVISE(healthy_uptime),
+	SUPERVISE(start_limit_burst), SUPERVISE(start_limit_interval),
+	SUPERVISE(stop_grace),
+};
+
+static const struct i64_field llm_fields[] = {
+	LLM(timeout), LLM(connect_timeout), LLM(max_tokens),
+	LLM(context_tokens), LLM(max_attempts), LLM(retry_deadline),
+	LLM(max_retry_wait),
+};
+
+/* Each field of obj against want[], both in the table's order. */
+static void
+assert_fields(const void *obj, const struct i64_field *field, size_t n,
+    const int64_t *want, size_t nwant)
+{
+	int64_t got;
+
+	assert_int_equal(n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&got, (const char *)obj + field[i].off, sizeof(got));
+		if (got != want[i])
+			fail_msg("%s is %lld, wanted %lld", field[i].name,
+			    (long long)got, (long long)want[i]);
+	}
+}
+
 /* ------------------------------------------------------------ defaults */
 
 static void
 assert_defaults(const struct masterd_conf *conf)
 {
+	static const int64_t supervise[] = { 10000, 30000, 10000, 1000,
+	    60000, 30000, 5, 300000, 10000 };
+
 	assert_int_equal(conf->max_frame, 16 * 1024 * 1024);
 	assert_int_equal(conf->max_clients_per_uid, 64);
 	assert_int_equal(conf->log_level, LOG_INFO);
-	assert_int_equal(conf->ping_interval, 10000);
-	assert_int_equal(conf->ping_timeout, 30000);
-	assert_int_equal(conf->hello_timeout, 10000);
-	assert_int_equal(conf->restart_delay, 1000);
-	assert_int_equal(conf->restart_delay_max, 60000);
-	assert_int_equal(conf->healthy_uptime, 30000);
-	assert_int_equal(conf->start_limit_burst, 5);
-	assert_int_equal(conf->start_limit_interval, 300000);
-	assert_int_equal(conf->stop_grace, 10000);
+	assert_fields(conf, supervise_fields, TU_NITEMS(supervise_fields),
+	    supervise, TU_NITEMS(supervise));
 	assert_null(conf->control_group);
 	assert_null(conf->child_path);
 	assert_null(conf->prompts_dir);
@@ -198,6 +246,8 @@ test_defaults_empty_file(void **state)
 static void
 test_every_key(void **state)
 {
+	static const int64_t supervise[] = { 250, 2000, 5 * 60000, 1000,
+	    3600000, 90000, 3, 86400000, 1500 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 	const struct domain_conf *d;
@@ -241,15 +291,8 @@ test_every_key(void **state)
 	assert_string_equal(conf->child_path,
 	    "/usr/libexec/masterd/masterd-child");
 	assert_string_equal(conf->prompts_dir, "/usr/share/masterd/prompts");
-	assert_int_equal(conf->ping_interval, 250);
-	assert_int_equal(conf->ping_timeout, 2000);
-	assert_int_equal(conf->hello_timeout, 5 * 60000);
-	assert_int_equal(conf->restart_delay, 1000);
-	assert_int_equal(conf->restart_delay_max, 3600000);
-	assert_int_equal(conf->healthy_uptime, 90000);
-	assert_int_equal(conf->start_limit_burst, 3);
-	assert_int_equal(conf->start_limit_interval, 86400000);
-	assert_int_equal(conf->stop_grace, 1500);
+	assert_fields(conf, supervise_fields, TU_NITEMS(supervise_fields),
+	    supervise, TU_NITEMS(supervise));
 
 	assert_int_equal(conf->ndomains, 2);
 	assert_string_equal(conf->domains[0].name, "frontend");
@@ -276,10 +319,35 @@ test_every_key(void **state)
 	conf_free(conf);
 }
 
+/* A value parser's answers: good inputs and their values, bad inputs. */
+struct parsed {
+	const char *s;
+	int64_t v;
+};
+
+static void
+check_parser(const char *what, int (*parse)(const char *, int64_t *),
+    const struct parsed *good, size_t ngood, const char *const *bad,
+    size_t nbad)
+{
+	int64_t v;
+
+	for (size_t i = 0; i < ngood; i++) {
+		v = -7;
+		if (parse(good[i].s, &v) != 0)
+			fail_msg("%s \"%s\" refused", what, good[i].s);
+		assert_int_equal(v, good[i].v);
+	}
+	for (size_t i = 0; i < nbad; i++) {
+		if (parse(bad[i], &v) == 0)
+			fail_msg("%s \"%s\" accepted", what, bad[i]);
+	}
+}
+
 static void
 test_parse_size(void **state)
 {
-	static const struct { const char *s; int64_t v; } good[] = {
+	static const struct parsed good[] = {
 		{ "0", 0 }, { "4096", 4096 }, { "10B", 10 }, { "64K", 65536 },
 		{ "64k", 65536 }, { "64KiB", 65536 }, { "16M", 16 << 20 },
 		{ "16 M", 16 << 20 }, { "2MiB", 2 << 20 }, { "1G", 1 << 30 },
@@ -289,24 +357,15 @@ test_parse_size(void **state)
 		"", "K", "-1", "+5", " 5", "1.5M", "12X", "16MB", "1T",
 		"99999999999999999999", "9223372036854775807G", "0x10",
 	};
-	int64_t v;
 
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		v = -7;
-		if (conf_parse_size(good[i].s, &v) != 0)
-			fail_msg("size \"%s\" refused", good[i].s);
-		assert_int_equal(v, good[i].v);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (conf_parse_size(bad[i], &v) == 0)
-			fail_msg("size \"%s\" accepted", bad[i]);
-	}
+	check_parser("size", conf_parse_size, good, TU_NITEMS(good), bad,
+	    TU_NITEMS(bad));
 }
 
 static void
 test_parse_duration(void **state)
 {
-	static const struct { const char *s; int64_t v; } good[] = {
+	static const struct parsed good[] = {
 		{ "250ms", 250 }, { "0ms", 0 }, { "10s", 10000 },
 		{ "10sec", 10000 }, { "10 s", 10000 }, { "5m", 300000 },
 		{ "5min", 300000 }, { "1h", 3600000 }, { "2d", 172800000 },
@@ -316,18 +375,9 @@ test_parse_duration(void **state)
 		"", "s", "ms", "-1s", "1.5s", "10x", "10 seconds", "1w",
 		"99999999999999999999", "9223372036854775807h",
 	};
-	int64_t v;
 
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		v = -7;
-		if (conf_parse_duration_ms(good[i].s, &v) != 0)
-			fail_msg("duration \"%s\" refused", good[i].s);
-		assert_int_equal(v, good[i].v);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (conf_parse_duration_ms(bad[i], &v) == 0)
-			fail_msg("duration \"%s\" accepted", bad[i]);
-	}
+	check_parser("duration", conf_parse_duration_ms, good,
+	    TU_NITEMS(good), bad, TU_NITEMS(bad));
 }
 
 static void
@@ -356,6 +406,24 @@ test_parse_bool(void **state)
 static void
 test_sizes_and_durations_in_file(void **state)
 {
+	static const struct bad_conf bad[] = {
+		{ "[masterd]\nmax_frame = 1023\n", 2,
+		    "[masterd] max_frame: value out of range: '1023'" },
+		{ "[masterd]\nmax_frame = 2G\n", 2,
+		    "value out of range" },
+		{ "[masterd]\nmax_frame = 16 MB\n", 2,
+		    "[masterd] max_frame: expected a size" },
+		{ "[supervise]\nping_interval = 50ms\n", 2,
+		    "[supervise] ping_interval: value out of range" },
+		{ "[supervise]\nhello_timeout = 2h\n", 2,
+		    "[supervise] hello_timeout: value out of range" },
+		{ "[supervise]\nstop_grace = 1.5s\n", 2,
+		    "[supervise] stop_grace: expected a duration" },
+		{ "[masterd]\nmax_clients_per_uid = 0\n", 2,
+		    "max_clients_per_uid: value out of range" },
+		{ "[masterd]\nmax_clients_per_uid = 12abc\n", 2,
+		    "max_clients_per_uid: expected an integer: '12abc'" },
+	};
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 
@@ -377,42 +445,21 @@ test_sizes_and_durations_in_file(void **state)
 	conf_free(conf);
 
 	/* The limits of each key. */
-	expect_error(c, "[masterd]\nmax_frame = 1023\n", 2,
-	    "[masterd] max_frame: value out of range: '1023'");
-	expect_error(c, "[masterd]\nmax_frame = 2G\n", 2,
-	    "value out of range");
-	expect_error(c, "[masterd]\nmax_frame = 16 MB\n", 2,
-	    "[masterd] max_frame: expected a size");
-	expect_error(c, "[supervise]\nping_interval = 50ms\n", 2,
-	    "[supervise] ping_interval: value out of range");
-	expect_error(c, "[supervise]\nhello_timeout = 2h\n", 2,
-	    "[supervise] hello_timeout: value out of range");
-	expect_error(c, "[supervise]\nstop_grace = 1.5s\n", 2,
-	    "[supervise] stop_grace: expected a duration");
-	expect_error(c, "[masterd]\nmax_clients_per_uid = 0\n", 2,
-	    "max_clients_per_uid: value out of range");
-	expect_error(c, "[masterd]\nmax_clients_per_uid = 12abc\n", 2,
-	    "max_clients_per_uid: expected an integer: '12abc'");
+	expect_errors(c, bad, TU_NITEMS(bad));
 }
 
 static void
 test_log_levels(void **state)
 {
-	static const struct { const char *name; int level; } levels[] = {
-		{ "err", LOG_ERR }, { "error", LOG_ERR },
-		{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
-		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
-		{ "debug", LOG_DEBUG },
-	};
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 	char text[128];
 
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	for (size_t i = 0; i < tu_nlog_levels; i++) {
 		snprintf(text, sizeof(text), "[masterd]\nlog_level = %s\n",
-		    levels[i].name);
+		    tu_log_levels[i].name);
 		conf = load_ok(c, text);
-		assert_int_equal(conf->log_level, levels[i].level);
+		assert_int_equal(conf->log_level, tu_log_levels[i].level);
 		conf_free(conf);
 	}
 	expect_error(c, "[masterd]\nlog_level = loud\n", 2,
@@ -423,18 +470,15 @@ test_log_levels(void **state)
 static void
 test_lists(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-	const struct domain_conf *d;
-
-	conf = load_ok(c,
+	struct masterd_conf *conf = load_ok(*state,
 	    "[domain \"web\"]\n"
 	    "depends = api, db  cache,,queue\t mail\n"
 	    "check = make test\n"
 	    "depends = auth\n"
 	    "check = make lint\n"
 	    "check = \"sh -c 'exit 0'\"\n");
-	d = conf_domain(conf, "web");
+	const struct domain_conf *d = conf_domain(conf, "web");
+
 	assert_non_null(d);
 	assert_int_equal(d->depends.n, 6);
 	assert_string_equal(d->depends.v[0], "api");
@@ -453,11 +497,7 @@ test_lists(void **state)
 static void
 test_quoting(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-	const struct domain_conf *d;
-
-	conf = load_ok(c,
+	static const char text[] =
 	    "[domain \"a\"]\n"
 	    "prompt = \"  say \\\"hi\\\"\\n\\tthen \\\\ stop  \"\n"
 	    "[domain \"b\"]\n"
@@ -465,8 +505,11 @@ test_quoting(void **state)
 	    "[domain \"c\"]\n"
 	    "prompt = \"\"\n"
 	    "[masterd]\n"
-	    "control_group = \"\"\n");
-	d = conf_domain(conf, "a");
+	    "control_group = \"\"\n";
+	struct ctx *c = *state;
+	struct masterd_conf *conf = load_ok(c, text);
+	const struct domain_conf *d = conf_domain(conf, "a");
+
 	/* Quotes keep the outer spaces; escapes are decoded. */
 	assert_string_equal(d->prompt, "  say \"hi\"\n\tthen \\ stop  ");
 	d = conf_domain(conf, "b");
@@ -486,11 +529,8 @@ test_quoting(void **state)
 static void
 test_crlf_file(void **state)
 {
-	struct ctx *c = *state;
-	struct masterd_conf *conf;
-
-	conf = load_ok(c, "[masterd]\r\nstate_dir = /crlf\r\n\r\n"
-	    "[domain \"w\"]\r\ncheck = make\r\n");
+	struct masterd_conf *conf = load_ok(*state, "[masterd]\r\n"
+	    "state_dir = /crlf\r\n\r\n[domain \"w\"]\r\ncheck = make\r\n");
 	assert_string_equal(conf->state_dir, "/crlf");
 	assert_string_equal(conf_domain(conf, "w")->checks.v[0], "make");
 	conf_free(conf);
@@ -501,37 +541,40 @@ test_crlf_file(void **state)
 static void
 test_error_each(void **state)
 {
+	static const struct bad_conf bad[] = {
+		{ "[masterd]\nbogus = 1\n", 2,
+		    "unknown key 'bogus' in [masterd]" },
+		{ "[masterd]\ncheck = make\n", 2,
+		    "unknown key 'check' in [masterd]" },
+		{ "[domain \"a\"]\nstate_dir = /x\n", 2,
+		    "unknown key 'state_dir' in [domain]" },
+		/* The keys of an unknown section are not reported again. */
+		{ "[nosuch]\nx = 1\ny = 2\n", 1,
+		    "unknown section [nosuch]" },
+		{ "\n[supervise]\nping_interval = soon\n", 3,
+		    "[supervise] ping_interval: expected a duration such as" },
+		{ "[masterd]\nstate_dir = var/lib/masterd\n", 2,
+		    "[masterd] state_dir: expected an absolute path: "
+		    "'var/lib/masterd'" },
+		{ "[masterd]\nchild_path = ./masterd-child\n", 2,
+		    "child_path: expected an absolute path" },
+		{ "[domain \"web\"]\n[domain \"web\"]\n", 2,
+		    "domain \"web\" defined twice" },
+		{ "[domain \"Web!\"]\nprompt = x\n", 1,
+		    "[domain \"NAME\"] needs a name" },
+		{ "[domain]\n", 1, "needs a name" },
+		{ "[domain \"\"]\n", 1, "needs a name" },
+		{ "[domain \"x]\n", 1, "unterminated section name" },
+		{ "[masterd \"x\"]\n", 1, "section [masterd] takes no "
+		    "name" },
+		{ "# top\nstate_dir = /x\n[masterd]\n", 2,
+		    "key 'state_dir' before any [section]" },
+		{ "[masterd\nstate_dir = /x\n", 1, "expected ']'" },
+		{ "[masterd]\njust words\n", 2, "expected key = value" },
+	};
 	struct ctx *c = *state;
 
-	expect_error(c, "[masterd]\nbogus = 1\n", 2,
-	    "unknown key 'bogus' in [masterd]");
-	expect_error(c, "[masterd]\ncheck = make\n", 2,
-	    "unknown key 'check' in [masterd]");
-	expect_error(c, "[domain \"a\"]\nstate_dir = /x\n", 2,
-	    "unknown key 'state_dir' in [domain]");
-	/* The keys of an unknown section are not reported again. */
-	expect_error(c, "[nosuch]\nx = 1\ny = 2\n", 1,
-	    "unknown section [nosuch]");
-	expect_error(c, "\n[supervise]\nping_interval = soon\n", 3,
-	    "[supervise] ping_interval: expected a duration such as");
-	expect_error(c, "[masterd]\nstate_dir = var/lib/masterd\n", 2,
-	    "[masterd] state_dir: expected an absolute path: "
-	    "'var/lib/masterd'");
-	expect_error(c, "[masterd]\nchild_path = ./masterd-child\n", 2,
-	    "child_path: expected an absolute path");
-	expect_error(c, "[domain \"web\"]\n[domain \"web\"]\n", 2,
-	    "domain \"web\" defined twice");
-	expect_error(c, "[domain \"Web!\"]\nprompt = x\n", 1,
-	    "[domain \"NAME\"] needs a name");
-	expect_error(c, "[domain]\n", 1, "needs a name");
-	expect_error(c, "[domain \"\"]\n", 1, "needs a name");
-	expect_error(c, "[domain \"x]\n", 1, "unterminated section name");
-	expect_error(c, "[masterd \"x\"]\n", 1, "section [masterd] takes no "
-	    "name");
-	expect_error(c, "# top\nstate_dir = /x\n[masterd]\n", 2,
-	    "key 'state_dir' before any [section]");
-	expect_error(c, "[masterd\nstate_dir = /x\n", 1, "expected ']'");
-	expect_error(c, "[masterd]\njust words\n", 2, "expected key = value");
+	expect_errors(c, bad, TU_NITEMS(bad));
 }
 
 static void
@@ -608,16 +651,31 @@ test_errors_together(void **state)
 
 /* ------------------------------------------------------------ environment */
 
+/* Set or unset each variable of a { name, value } table. */
+static void
+set_env(const char *const (*vars)[2], size_t n, bool set)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (set)
+			setenv(vars[i][0], vars[i][1], 1);
+		else
+			unsetenv(vars[i][0]);
+	}
+}
+
 static void
 test_env_override(void **state)
 {
+	static const char *const env[][2] = {
+		{ "MASTERD_STATE_DIR", "/from/env" },
+		{ "MASTERD_SUPERVISE_PING_TIMEOUT", "45s" },
+		{ "MASTERD_LOG_LEVEL", "warning" },
+		{ "MASTERD_MAX_FRAME", "1M" },
+	};
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 
-	setenv("MASTERD_STATE_DIR", "/from/env", 1);
-	setenv("MASTERD_SUPERVISE_PING_TIMEOUT", "45s", 1);
-	setenv("MASTERD_LOG_LEVEL", "warning", 1);
-	setenv("MASTERD_MAX_FRAME", "1M", 1);
+	set_env(env, TU_NITEMS(env), true);
 	/* The environment wins over the file. */
 	conf = load_ok(c, "[masterd]\nstate_dir = /from/file\n"
 	    "log_level = debug\n[supervise]\nping_timeout = 20s\n"
@@ -640,8 +698,7 @@ test_env_override(void **state)
 	}
 
 	/* Unset: back to the file's value. */
-	unsetenv("MASTERD_STATE_DIR");
-	unsetenv("MASTERD_SUPERVISE_PING_TIMEOUT");
+	set_env(env, 2, false);
 	conf = load_ok(c, "[masterd]\nstate_dir = /from/file\n");
 	assert_string_equal(conf->state_dir, "/from/file");
 	assert_int_equal(conf->ping_timeout, 30000);
@@ -682,50 +739,49 @@ test_env_bad_value(void **state)
 static void
 test_consistency(void **state)
 {
+	static const struct bad_conf bad[] = {
+		{ "[supervise]\nping_interval = 5s\nping_timeout = 5s\n", 0,
+		    "ping_timeout (5000 ms) must be longer than ping_interval "
+		    "(5000 ms)" },
+		{ "[supervise]\nping_interval = 5s\nping_timeout = 4s\n", 0,
+		    "ping_timeout" },
+		/* Against the default interval of 10 s. */
+		{ "[supervise]\nping_timeout = 10s\n", 0, "ping_timeout" },
+		{ "[supervise]\nrestart_delay = 2m\n"
+		    "restart_delay_max = 1m\n", 0, "restart_delay" },
+		{ "[domain \"w\"]\nprompt = x\nprompt_file = y.md\n", 0,
+		    "[domain \"w\"] sets both prompt and prompt_file" },
+		{ "[domain \"w\"]\ndepends = api, Bad.Name\n", 0,
+		    "[domain \"w\"] depends: bad domain name 'Bad.Name'" },
+	};
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 
-	expect_error(c, "[supervise]\nping_interval = 5s\nping_timeout = 5s\n",
-	    0, "ping_timeout (5000 ms) must be longer than ping_interval "
-	    "(5000 ms)");
-	expect_error(c, "[supervise]\nping_interval = 5s\nping_timeout = 4s\n",
-	    0, "ping_timeout");
-	/* Against the default interval of 10 s. */
-	expect_error(c, "[supervise]\nping_timeout = 10s\n", 0,
-	    "ping_timeout");
+	expect_errors(c, bad, TU_NITEMS(bad));
 	conf = load_ok(c, "[supervise]\nping_interval = 5s\n"
 	    "ping_timeout = 5001ms\n");
 	assert_int_equal(conf->ping_timeout, 5001);
 	conf_free(conf);
-
-	expect_error(c, "[supervise]\nrestart_delay = 2m\n"
-	    "restart_delay_max = 1m\n", 0, "restart_delay");
-	expect_error(c, "[domain \"w\"]\nprompt = x\nprompt_file = y.md\n", 0,
-	    "[domain \"w\"] sets both prompt and prompt_file");
-	expect_error(c, "[domain \"w\"]\ndepends = api, Bad.Name\n", 0,
-	    "[domain \"w\"] depends: bad domain name 'Bad.Name'");
 }
 
 static void
 test_domain_name_ok(void **state)
 {
-	static const char *const good[] = {
-		"a", "web", "frontend", "api-2", "db_main", "x1",
-		"abcdefghijklmnopqrstuvwxyz012345",	/* 32 */
-	};
-	static const char *const bad[] = {
-		"", "Web", "1abc", "-a", "_a", "a b", "a.b", "a/b", "..",
-		"abcdefghijklmnopqrstuvwxyz0123456",	/* 33 */
-		"caf\xc3\xa9", "a\n",
+	static const struct { const char *name; bool ok; } names[] = {
+		{ "a", true }, { "web", true }, { "frontend", true },
+		{ "api-2", true }, { "db_main", true }, { "x1", true },
+		{ "abcdefghijklmnopqrstuvwxyz012345", true },	/* 32 */
+		{ "", false }, { "Web", false }, { "1abc", false },
+		{ "-a", false }, { "_a", false }, { "a b", false },
+		{ "a.b", false }, { "a/b", false }, { "..", false },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", false },	/* 33 */
+		{ "caf\xc3\xa9", false }, { "a\n", false },
 	};
 
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (!conf_domain_name_ok(good[i]))
-			fail_msg("\"%s\" refused", good[i]);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (conf_domain_name_ok(bad[i]))
-			fail_msg("\"%s\" accepted", bad[i]);
+	for (size_t i = 0; i < TU_NITEMS(names); i++) {
+		if (conf_domain_name_ok(names[i].name) != names[i].ok)
+			fail_msg("\"%s\" %s", names[i].name,
+			    names[i].ok ? "refused" : "accepted");
 	}
 	assert_false(conf_domain_name_ok(NULL));
 }
@@ -786,6 +842,8 @@ test_strlist(void **state)
 static void
 test_llm_defaults(void **state)
 {
+	static const int64_t numbers[] = { 300000, 10000, 4096, 0, 6, 300000,
+	    60000 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf = load_ok(c, "[llm]\n");
 	const struct llm_conf *l = &conf->llm;
@@ -796,13 +854,8 @@ test_llm_defaults(void **state)
 	assert_null(l->key_env);
 	assert_null(l->key_file);
 	assert_null(l->key_credential);
-	assert_int_equal(l->timeout, 300000);
-	assert_int_equal(l->connect_timeout, 10000);
-	assert_int_equal(l->max_tokens, 4096);
-	assert_int_equal(l->context_tokens, 0);
-	assert_int_equal(l->max_attempts, 6);
-	assert_int_equal(l->retry_deadline, 300000);
-	assert_int_equal(l->max_retry_wait, 60000);
+	assert_fields(l, llm_fields, TU_NITEMS(llm_fields), numbers,
+	    TU_NITEMS(numbers));
 	/* No default: not sent, not priced. */
 	assert_true(l->temperature < 0);
 	assert_true(l->price_input < 0);
@@ -816,6 +869,8 @@ test_llm_defaults(void **state)
 static void
 test_llm_every_key(void **state)
 {
+	static const int64_t numbers[] = { 120000, 500, 2048, 32768, 3, 90000,
+	    0 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 	const struct llm_conf *l;
@@ -843,19 +898,14 @@ test_llm_every_key(void **state)
 	assert_string_equal(l->base_url, "http://127.0.0.1:11434/v1");
 	assert_string_equal(l->model, "qwen2.5-coder:32b");
 	assert_string_equal(l->key_env, "OLLAMA_KEY");
-	assert_int_equal(l->timeout, 120000);
-	assert_int_equal(l->connect_timeout, 500);
-	assert_int_equal(l->max_tokens, 2048);
+	assert_fields(l, llm_fields, TU_NITEMS(llm_fields), numbers,
+	    TU_NITEMS(numbers));
 	assert_float_equal(l->temperature, 0.2, 1e-12);
-	assert_int_equal(l->context_tokens, 32768);
 	assert_float_equal(l->price_input, 1.25, 1e-12);
 	assert_float_equal(l->price_output, 10, 1e-12);
 	assert_float_equal(l->price_cached, 0.125, 1e-12);
 	assert_int_equal(l->stream, 0);
 	assert_int_equal(l->store, 0);
-	assert_int_equal(l->max_attempts, 3);
-	assert_int_equal(l->retry_deadline, 90000);
-	assert_int_equal(l->max_retry_wait, 0);
 	conf_free(conf);
 
 	conf = load_ok(c, "[llm]\nprovider = anthropic\nkey_file = /k\n");
@@ -909,58 +959,61 @@ test_llm_domain_override(void **state)
 static void
 test_llm_errors(void **state)
 {
+	static const struct bad_conf bad[] = {
+		{ "[llm]\nprovider = bard\n", 2, "[llm] provider: expected "
+		    "openai-responses, chat or anthropic" },
+		{ "[llm]\ntemperature = 2.5\n", 2,
+		    "[llm] temperature: value out of range: '2.5'" },
+		{ "[llm]\ntemperature = warm\n", 2,
+		    "temperature: expected a number" },
+		{ "[llm]\nprice_input = -1\n", 2, "out of range" },
+		{ "[llm]\nprice_output = nan\n", 2,
+		    "expected a number" },
+		{ "[llm]\nstream = maybe\n", 2,
+		    "[llm] stream: expected yes or no" },
+		{ "[llm]\nmax_attempts = 0\n", 2, "out of range" },
+		{ "[llm]\nkey_file = relative.key\n", 2,
+		    "expected an absolute path" },
+		{ "[domain \"w\"]\ntemperature = 9\n", 2,
+		    "[domain] temperature: value out of range" },
+		/* Consistency: no file position. */
+		{ "[llm]\nprovider = chat\n", 0,
+		    "[llm] provider chat needs context_tokens" },
+		{ "[llm]\nkey_env = A\nkey_file = /b\n", 0,
+		    "[llm] sets more than one of key_env, key_file and "
+		    "key_credential" },
+		{ "[llm]\nkey_credential = ../x\n", 0,
+		    "key_credential: a credential name, not a path" },
+		{ "[llm]\nbase_url = ftp://x/v1\n", 0,
+		    "base_url: expected an http:// or https:// URL" },
+		{ "[llm]\nmax_tokens = 8192\ncontext_tokens = 8192\n", 0,
+		    "max_tokens (8192) must be smaller than context_tokens" },
+		{ "[llm]\nprovider = anthropic\n[domain \"w\"]\n"
+		    "provider = chat\n", 0,
+		    "[domain \"w\"] provider chat needs context_tokens" },
+	};
 	struct ctx *c = *state;
 
-	expect_error(c, "[llm]\nprovider = bard\n", 2,
-	    "[llm] provider: expected openai-responses, chat or anthropic");
-	expect_error(c, "[llm]\ntemperature = 2.5\n", 2,
-	    "[llm] temperature: value out of range: '2.5'");
-	expect_error(c, "[llm]\ntemperature = warm\n", 2,
-	    "temperature: expected a number");
-	expect_error(c, "[llm]\nprice_input = -1\n", 2, "out of range");
-	expect_error(c, "[llm]\nprice_output = nan\n", 2,
-	    "expected a number");
-	expect_error(c, "[llm]\nstream = maybe\n", 2,
-	    "[llm] stream: expected yes or no");
-	expect_error(c, "[llm]\nmax_attempts = 0\n", 2, "out of range");
-	expect_error(c, "[llm]\nkey_file = relative.key\n", 2,
-	    "expected an absolute path");
-	expect_error(c, "[domain \"w\"]\ntemperature = 9\n", 2,
-	    "[domain] temperature: value out of range");
-	/* Consistency: no file position. */
-	expect_error(c, "[llm]\nprovider = chat\n", 0,
-	    "[llm] provider chat needs context_tokens");
-	expect_error(c, "[llm]\nkey_env = A\nkey_file = /b\n", 0,
-	    "[llm] sets more than one of key_env, key_file and "
-	    "key_credential");
-	expect_error(c, "[llm]\nkey_credential = ../x\n", 0,
-	    "key_credential: a credential name, not a path");
-	expect_error(c, "[llm]\nbase_url = ftp://x/v1\n", 0,
-	    "base_url: expected an http:// or https:// URL");
-	expect_error(c, "[llm]\nmax_tokens = 8192\ncontext_tokens = 8192\n",
-	    0, "max_tokens (8192) must be smaller than context_tokens");
-	expect_error(c, "[llm]\nprovider = anthropic\n[domain \"w\"]\n"
-	    "provider = chat\n", 0,
-	    "[domain \"w\"] provider chat needs context_tokens");
+	expect_errors(c, bad, TU_NITEMS(bad));
 }
 
 static void
 test_llm_env(void **state)
 {
-	struct ctx *c = *state;
+	static const char *const env[][2] = {
+		{ "MASTERD_LLM_MODEL", "from-env" },
+		{ "MASTERD_LLM_TEMPERATURE", "0.9" },
+		{ "MASTERD_LLM_STREAM", "false" },
+	};
 	struct masterd_conf *conf;
 
-	setenv("MASTERD_LLM_MODEL", "from-env", 1);
-	setenv("MASTERD_LLM_TEMPERATURE", "0.9", 1);
-	setenv("MASTERD_LLM_STREAM", "false", 1);
-	conf = load_ok(c, "[llm]\nmodel = from-file\n");
+	set_env(env, TU_NITEMS(env), true);
+	conf = load_ok(*state, "[llm]\nmodel = from-file\n");
 	assert_string_equal(conf->llm.model, "from-env");
 	assert_float_equal(conf->llm.temperature, 0.9, 1e-12);
 	assert_int_equal(conf->llm.stream, 0);
 	conf_free(conf);
-	unsetenv("MASTERD_LLM_MODEL");
-	unsetenv("MASTERD_LLM_TEMPERATURE");
-	unsetenv("MASTERD_LLM_STREAM");
+	set_env(env, TU_NITEMS(env), false);
 }
 
 static void

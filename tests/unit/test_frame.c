@@ -83,17 +83,6 @@ put_header(struct bytes *b, uint32_t n)
 	bytes_add(b, hdr, sizeof(hdr));
 }
 
-static json_t *
-load(const char *text)
-{
-	json_error_t e;
-	json_t *v = json_loads(text, 0, &e);
-
-	if (v == NULL)
-		fail_msg("test JSON does not parse: %s: %s", text, e.text);
-	return v;
-}
-
 /*
  * The messages a stream should yield, and how far decoding got.  Each
  * decoded message is compared as it arrives, so a mismatch names its index.
@@ -260,7 +249,7 @@ small_stream(struct bytes *s)
 	json_t *want = json_array();
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		json_t *m = load(texts[i]);
+		json_t *m = tu_json(texts[i]);
 
 		put_msg(s, m);
 		json_array_append_new(want, m);
@@ -292,7 +281,7 @@ test_roundtrip(void **state)
 	char *dump;
 	size_t len;
 
-	msg = load("{\"type\":\"result\",\"id\":42,\"text\":\"caf\\u00e9 "
+	msg = tu_json("{\"type\":\"result\",\"id\":42,\"text\":\"caf\\u00e9 "
 	    "\\u65e5\\u672c \\ud83d\\ude80 \\\"x\\\"\\u0001\",\"nested\":"
 	    "{\"list\":[1,-2,3.25,null,true,{\"deep\":{}}]},\"neg\":-1}");
 	assert_int_equal(frame_encode(msg, 0, &buf, &len), FRAME_OK);
@@ -511,7 +500,7 @@ test_many_frames_one_feed(void **state)
 	assert_int_equal(c.next, 5000);
 	assert_int_equal(frame_decoder_pending(&d), 3);
 
-	json_array_append_new(want, load("{\"last\":true}"));
+	json_array_append_new(want, tu_json("{\"last\":true}"));
 	assert_int_equal(frame_decoder_feed(&d, s.p + partial + 3,
 	    s.len - partial - 3), FRAME_OK);
 	drain_check(&d, &c);

@@ -47,41 +47,6 @@ struct srv {
 	char base[64];
 };
 
-static bool
-find_python(void)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX], *copy, *dir, *save = NULL;
-	bool found = false;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return false;
-	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
-		snprintf(buf, sizeof(buf), "%s/python3", dir);
-		found = access(buf, X_OK) == 0;
-	}
-	free(copy);
-	return found;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Start llmd with script; server_key is what it demands. */
 static void
 srv_start(struct srv *v, const char *script, const char *server_key)
@@ -94,7 +59,7 @@ srv_start(struct srv *v, const char *script, const char *server_key)
 	int port = 0;
 
 	memset(v, 0, sizeof(*v));
-	if (!find_python())
+	if (!tu_on_path("python3"))
 		skip();
 	snprintf(llmd, sizeof(llmd), "%s/tests/llmd/llmd.py",
 	    top != NULL && *top != '\0' ? top : ".");
@@ -131,14 +96,14 @@ srv_start(struct srv *v, const char *script, const char *server_key)
 	assert_int_equal(posix_spawnp(&v->pid, "python3", NULL, NULL, argv,
 	    envp), 0);
 	free(envp);
-	deadline = mono_ms() + 10000;
-	while (mono_ms() < deadline) {
+	deadline = tu_mono_ms() + 10000;
+	while (tu_mono_ms() < deadline) {
 		if ((text = tu_read_file(pfile)) != NULL &&
 		    strchr(text, '\n') != NULL)
 			break;
 		free(text);
 		text = NULL;
-		pause_ms(10);
+		tu_pause_ms(10);
 	}
 	assert_non_null(text);
 	port = atoi(text);
@@ -310,7 +275,7 @@ on_done(const struct llm_result *r, void *arg)
 	struct turn *t = arg;
 
 	t->done = true;
-	t->done_ms = mono_ms();
+	t->done_ms = tu_mono_ms();
 	t->ok = r->ok;
 	t->error = r->error;
 	t->status = r->http_status;
@@ -456,6 +421,22 @@ restart(struct ctx *c, struct llm_session *s)
 	return s;
 }
 
+/* The third turn after a restart of the session; the 3 requests made. */
+static json_t *
+third_turn(struct ctx *c, struct llm_session *s, struct turn *t)
+{
+	json_t *reqs;
+
+	s = restart(c, s);
+	send_turn(c, s, "hello three", t);
+	assert_true(t->ok);
+	assert_string_equal(t->text, "third answer");
+	llm_session_free(s);
+	reqs = srv_requests(&c->srv);
+	assert_int_equal(json_array_size(reqs), 3);
+	return reqs;
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void
@@ -539,9 +520,9 @@ roles(json_t *msgs)
 static void
 test_chat_multi_turn(void **state)
 {
+	struct turn t;
 	struct ctx *c = *state;
 	struct llm_session *s;
-	struct turn t;
 	json_t *reqs;
 	char *r;
 
@@ -552,14 +533,7 @@ test_chat_multi_turn(void **state)
 	assert_true(t.usage.input > 0);
 	send_turn(c, s, "hello two", &t);
 	assert_string_equal(t.text, "second answer");
-	s = restart(c, s);
-	send_turn(c, s, "hello three", &t);
-	assert_true(t.ok);
-	assert_string_equal(t.text, "third answer");
-	llm_session_free(s);
-
-	reqs = srv_requests(&c->srv);
-	assert_int_equal(json_array_size(reqs), 3);
+	reqs = third_turn(c, s, &t);
 	r = roles(json_object_get(json_object_get(json_array_get(reqs, 1),
 	    "body"), "messages"));
 	assert_string_equal(r, "system:" SYSTEM "|user:hello one|"
@@ -591,14 +565,7 @@ test_anthropic_multi_turn(void **state)
 	assert_string_equal(t.text, "first answer");
 	send_turn(c, s, "hello two", &t);
 	c->conf.stream = 0;
-	s = restart(c, s);
-	send_turn(c, s, "hello three", &t);
-	assert_true(t.ok);
-	assert_string_equal(t.text, "third answer");
-	llm_session_free(s);
-
-	reqs = srv_requests(&c->srv);
-	assert_int_equal(json_array_size(reqs), 3);
+	reqs = third_turn(c, s, &t);
 	rec = json_array_get(reqs, 2);
 	b = json_object_get(rec, "body");
 	assert_string_equal(json_string_value(json_object_get(b, "system")),
@@ -628,23 +595,51 @@ one_turn(struct ctx *c, const char *provider, const char *script,
 	return srv_requests(&c->srv);
 }
 
+/* How a turn must end; -1: not checked. */
+struct turn_want {
+	bool ok;
+	int error;		/* enum llm_error */
+	int status;
+	int retries;
+	size_t nreqs;		/* requests the server saw */
+};
+
+#define WANT(ok, error, status, retries, nreqs) \
+	(&(const struct turn_want){ ok, error, status, retries, nreqs })
+
+/* one_turn(), checked against w; returns the requests recorded. */
+static json_t *
+checked_turn(struct ctx *c, const char *provider, const char *script,
+    const struct turn_want *w, struct turn *t)
+{
+	json_t *reqs = one_turn(c, provider, script, t);
+
+	assert_int_equal(t->ok, w->ok);
+	if (w->error >= 0)
+		assert_int_equal(t->error, w->error);
+	if (w->status >= 0)
+		assert_int_equal(t->status, w->status);
+	if (w->retries >= 0)
+		assert_int_equal(t->retries, w->retries);
+	assert_int_equal(json_array_size(reqs), w->nreqs);
+	return reqs;
+}
+
 static void
 test_retry_after_429(void **state)
 {
 	struct ctx *c = *state;
 	struct turn t;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = tu_mono_ms();
 	json_t *reqs;
 
-	reqs = one_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":\"ok\"},"
-	    "\"fault\":{\"status\":429,\"retry_after\":1,\"count\":1}}]}", &t);
-	assert_true(t.ok);
+	reqs = checked_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":"
+	    "\"ok\"},\"fault\":{\"status\":429,\"retry_after\":1,"
+	    "\"count\":1}}]}", WANT(true, -1, -1, 1, 2), &t);
 	assert_string_equal(t.text, "ok");
-	assert_int_equal(t.retries, 1);
 	assert_int_equal(t.attempts, 2);
 	/* Retry-After: 1 was honoured, not a shorter backoff. */
 	assert_true(t.done_ms - t0 >= 1000);
-	assert_int_equal(json_array_size(reqs), 2);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(
 	    reqs, 0), "status")), 429);
 	assert_non_null(strstr(logs.text, "HTTP 429"));
@@ -654,16 +649,11 @@ test_retry_after_429(void **state)
 static void
 test_retry_after_503(void **state)
 {
-	struct ctx *c = *state;
 	struct turn t;
-	json_t *reqs;
 
-	reqs = one_turn(c, "anthropic", "{\"rules\":[{\"reply\":{\"text\":"
-	    "\"ok\"},\"fault\":{\"status\":503,\"count\":1}}]}", &t);
-	assert_true(t.ok);
-	assert_int_equal(t.retries, 1);
-	assert_int_equal(json_array_size(reqs), 2);
-	json_decref(reqs);
+	json_decref(checked_turn(*state, "anthropic", "{\"rules\":[{"
+	    "\"reply\":{\"text\":\"ok\"},\"fault\":{\"status\":503,"
+	    "\"count\":1}}]}", WANT(true, -1, -1, 1, 2), &t));
 }
 
 static void
@@ -673,15 +663,11 @@ test_no_retry_400(void **state)
 	struct turn t;
 	json_t *reqs;
 
-	reqs = one_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
+	reqs = checked_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
 	    "{\"text\":\"ok\"},\"fault\":{\"status\":400,\"error\":"
-	    "{\"message\":\"Unsupported parameter: 'zork'.\"}}}]}", &t);
-	assert_false(t.ok);
-	assert_int_equal(t.error, LLM_ERR_HTTP);
-	assert_int_equal(t.status, 400);
-	assert_int_equal(t.retries, 0);
+	    "{\"message\":\"Unsupported parameter: 'zork'.\"}}}]}",
+	    WANT(false, LLM_ERR_HTTP, 400, 0, 1), &t);
 	assert_non_null(strstr(t.message, "Unsupported parameter: 'zork'."));
-	assert_int_equal(json_array_size(reqs), 1);
 	json_decref(reqs);
 }
 
@@ -692,35 +678,26 @@ test_server_retry_headers(void **state)
 	struct ctx *c = *state;
 	struct turn t;
 	uint64_t t0;
-	json_t *reqs;
 
-	reqs = one_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":\"ok\"},"
-	    "\"fault\":{\"status\":503,\"x_should_retry\":\"false\","
-	    "\"count\":1}}]}", &t);
-	assert_false(t.ok);
-	assert_int_equal(t.status, 503);
-	assert_int_equal(json_array_size(reqs), 1);
-	json_decref(reqs);
+	json_decref(checked_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":"
+	    "\"ok\"},\"fault\":{\"status\":503,\"x_should_retry\":"
+	    "\"false\",\"count\":1}}]}", WANT(false, -1, 503, -1, 1), &t));
 	srv_stop(&c->srv);
 
-	reqs = one_turn(c, "anthropic", "{\"rules\":[{\"reply\":{\"text\":"
-	    "\"ok\"},\"fault\":{\"status\":400,\"x_should_retry\":\"true\","
-	    "\"retry_after_ms\":10,\"count\":1}}]}", &t);
-	assert_true(t.ok);
-	assert_int_equal(json_array_size(reqs), 2);
-	json_decref(reqs);
+	json_decref(checked_turn(c, "anthropic", "{\"rules\":[{\"reply\":{"
+	    "\"text\":\"ok\"},\"fault\":{\"status\":400,\"x_should_retry\":"
+	    "\"true\",\"retry_after_ms\":10,\"count\":1}}]}",
+	    WANT(true, -1, -1, -1, 2), &t));
 	srv_stop(&c->srv);
 
 	/* Retry-After alone (30 s) would defer; retry-after-ms comes first. */
-	t0 = mono_ms();
-	reqs = one_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
-	    "{\"text\":\"ok\"},\"fault\":{\"status\":429,\"retry_after\":30,"
-	    "\"retry_after_ms\":300,\"count\":1}}]}", &t);
-	assert_true(t.ok);
+	t0 = tu_mono_ms();
+	json_decref(checked_turn(c, "openai-responses", "{\"rules\":[{"
+	    "\"reply\":{\"text\":\"ok\"},\"fault\":{\"status\":429,"
+	    "\"retry_after\":30,\"retry_after_ms\":300,\"count\":1}}]}",
+	    WANT(true, -1, -1, -1, 2), &t));
 	assert_true(t.done_ms - t0 >= 300);
 	assert_true(t.done_ms - t0 < 5000);
-	assert_int_equal(json_array_size(reqs), 2);
-	json_decref(reqs);
 }
 
 static void
@@ -749,20 +726,15 @@ test_401_names_key_source(void **state)
 static void
 test_stream_cut_retried(void **state)
 {
-	struct ctx *c = *state;
 	struct turn t;
-	json_t *reqs;
 
-	reqs = one_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
-	    "{\"text\":\"a long enough answer to be cut\",\"chunk\":4},"
-	    "\"fault\":{\"cut_after\":6,\"count\":1}}]}", &t);
-	assert_true(t.ok);
-	assert_int_equal(t.retries, 1);
+	json_decref(checked_turn(*state, "openai-responses", "{\"rules\":[{"
+	    "\"reply\":{\"text\":\"a long enough answer to be cut\","
+	    "\"chunk\":4},\"fault\":{\"cut_after\":6,\"count\":1}}]}",
+	    WANT(true, -1, -1, 1, 2), &t));
 	assert_string_equal(t.text, "a long enough answer to be cut");
 	/* on_retry voided the first pieces: the stream is whole once. */
 	assert_string_equal(t.streamed, "a long enough answer to be cut");
-	assert_int_equal(json_array_size(reqs), 2);
-	json_decref(reqs);
 }
 
 static void
@@ -816,7 +788,7 @@ test_stall_times_out(void **state)
 	c->conf.timeout = 400;
 	c->conf.max_attempts = 1;
 	s = session(c);
-	t0 = mono_ms();
+	t0 = tu_mono_ms();
 	send_turn(c, s, "hello", &t);
 	llm_session_free(s);
 	assert_false(t.ok);
@@ -844,7 +816,7 @@ test_cancel_during_stall(void **state)
 	start(c, "anthropic", "m-test", "{\"rules\":[{\"reply\":{\"text\":"
 	    "\"x\"},\"fault\":{\"stall\":8}}]}");
 	s = session(c);
-	t0 = mono_ms();
+	t0 = tu_mono_ms();
 	r = llm_session_send(s, "hello", &callbacks, &t);
 	assert_non_null(r);
 	/* A second turn while the first runs is refused. */
@@ -912,21 +884,15 @@ test_cancel_other_ways(void **state)
 static void
 test_rate_limited_until(void **state)
 {
-	struct ctx *c = *state;
 	struct turn t;
 	time_t now = time(NULL);
-	json_t *reqs;
 
-	reqs = one_turn(c, "openai-responses", "{\"rules\":[{\"reply\":"
-	    "{\"text\":\"x\"},\"fault\":{\"status\":429,\"retry_after\":120,"
-	    "\"count\":1}}]}", &t);
-	assert_false(t.ok);
-	assert_int_equal(t.error, LLM_ERR_RATE_LIMITED);
-	assert_int_equal(t.status, 429);
+	json_decref(checked_turn(*state, "openai-responses", "{\"rules\":[{"
+	    "\"reply\":{\"text\":\"x\"},\"fault\":{\"status\":429,"
+	    "\"retry_after\":120,\"count\":1}}]}",
+	    WANT(false, LLM_ERR_RATE_LIMITED, 429, -1, 1), &t));
 	assert_true(t.retry_until >= now + 119);
 	assert_true(t.retry_until <= time(NULL) + 121);
-	assert_int_equal(json_array_size(reqs), 1);
-	json_decref(reqs);
 }
 
 static void

@@ -99,6 +99,17 @@ api_headers(struct llm_session *s)
 	return out;
 }
 
+/* The session's API headers are want; the session is done with. */
+static void
+end_session(struct llm_session *s, const char *want)
+{
+	char *h = api_headers(s);
+
+	assert_string_equal(h, want);
+	free(h);
+	llm_session_free(s);
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void
@@ -106,7 +117,6 @@ test_responses_body(void **state)
 {
 	struct llm_conf c;
 	struct llm_session *s;
-	char *h;
 
 	(void)state;
 	conf_init(&c, "openai-responses");
@@ -128,10 +138,7 @@ test_responses_body(void **state)
 	    "\"SYS\",\"input\":[{\"role\":\"user\",\"content\":\"again\"}],"
 	    "\"conversation\":\"conv_9\",\"max_output_tokens\":100,"
 	    "\"store\":true,\"stream\":true,\"truncation\":\"auto\"}");
-	h = api_headers(s);
-	assert_string_equal(h, "Authorization: Bearer " KEY "\n");
-	free(h);
-	llm_session_free(s);
+	end_session(s, "Authorization: Bearer " KEY "\n");
 }
 
 static void
@@ -163,7 +170,7 @@ test_chat_body(void **state)
 {
 	struct llm_conf c;
 	struct llm_session *s;
-	char *h, url[256];
+	char url[256];
 
 	(void)state;
 	conf_init(&c, "chat");
@@ -187,18 +194,15 @@ test_chat_body(void **state)
 	    "{\"role\":\"assistant\",\"content\":\"one\"},"
 	    "{\"role\":\"user\",\"content\":\"again\"}],\"max_tokens\":100,"
 	    "\"temperature\":0.5,\"stream\":false}");
-	h = api_headers(s);
-	assert_string_equal(h, "Authorization: Bearer " KEY "\n");
-	free(h);
-	llm_session_free(s);
+	end_session(s, "Authorization: Bearer " KEY "\n");
 }
 
 static void
 test_anthropic_body(void **state)
 {
-	struct llm_conf c;
 	struct llm_session *s;
-	char *h, url[256];
+	struct llm_conf c;
+	char url[256];
 
 	(void)state;
 	conf_init(&c, "anthropic");
@@ -213,11 +217,8 @@ test_anthropic_body(void **state)
 	    "\"system\":\"SYS\",\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"one\"},"
 	    "{\"role\":\"user\",\"content\":\"again\"}],\"stream\":true}");
-	h = api_headers(s);
-	assert_string_equal(h, "x-api-key: " KEY "\n"
+	end_session(s, "x-api-key: " KEY "\n"
 	    "anthropic-version: 2023-06-01\n");
-	free(h);
-	llm_session_free(s);
 }
 
 static void
@@ -487,42 +488,48 @@ parse_whole(const struct llm_api *api, const char *body, struct llm_parse *p,
 static void
 test_whole_answers(void **state)
 {
+	/* Whole answers of the three APIs, as streams[] has them streamed. */
+	static const struct {
+		const struct llm_api *api;
+		const char *json;
+	} whole[] = {
+		{ &llm_api_chat, "{\"id\":\"chatcmpl-1\",\"object\":"
+		    "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
+		    "{\"role\":\"assistant\",\"content\":\"Hello,"
+		    " w\\u00f6rld\"},\"finish_reason\":\"stop\"}],\"usage\":"
+		    "{\"prompt_tokens\":12,\"completion_tokens\":3,"
+		    "\"total_tokens\":15,\"prompt_tokens_details\":"
+		    "{\"cached_tokens\":4}}}" },
+		/* The reasoning item first is skipped; only output_text
+		 * counts. */
+		{ &llm_api_responses, "{\"id\":\"resp_1\",\"object\":"
+		    "\"response\",\"status\":\"completed\",\"output\":"
+		    "[{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":"
+		    "[{\"type\":\"summary_text\",\"text\":\"not this\"}]},"
+		    "{\"type\":\"message\",\"id\":\"msg_1\",\"role\":"
+		    "\"assistant\",\"content\":[{\"type\":\"output_text\","
+		    "\"text\":\"Hello, \"},{\"type\":\"refusal\",\"refusal\":"
+		    "\"no\"},{\"type\":\"output_text\",\"text\":"
+		    "\"w\\u00f6rld\"}]}],\"usage\":{\"input_tokens\":12,"
+		    "\"input_tokens_details\":{\"cached_tokens\":4},"
+		    "\"output_tokens\":3,\"output_tokens_details\":"
+		    "{\"reasoning_tokens\":1}}}" },
+		{ &llm_api_anthropic, "{\"id\":\"msg_1\",\"type\":\"message\","
+		    "\"role\":\"assistant\",\"content\":[{\"type\":"
+		    "\"thinking\",\"thinking\":\"hmm\",\"signature\":\"x\"},"
+		    "{\"type\":\"text\",\"text\":\"Hello, w\\u00f6rld\"}],"
+		    "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":"
+		    "8,\"output_tokens\":3,\"cache_read_input_tokens\":4,"
+		    "\"cache_creation_input_tokens\":0}}" },
+	};
 	struct llm_parse p;
 	struct got g;
 
-	(void)state;
-	parse_whole(&llm_api_chat, "{\"id\":\"chatcmpl-1\",\"object\":"
-	    "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
-	    "\"assistant\",\"content\":\"Hello, w\\u00f6rld\"},\"finish_reason\":"
-	    "\"stop\"}],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,"
-	    "\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":"
-	    "4}}}", &p, &g);
-	assert_answer(&streams[0], &p, &g);
-	llm_parse_free(&p);
-
-	/* The reasoning item first is skipped; only output_text counts. */
-	parse_whole(&llm_api_responses, "{\"id\":\"resp_1\",\"object\":"
-	    "\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
-	    "\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":"
-	    "\"summary_text\",\"text\":\"not this\"}]},{\"type\":\"message\","
-	    "\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[{\"type\":"
-	    "\"output_text\",\"text\":\"Hello, \"},{\"type\":\"refusal\","
-	    "\"refusal\":\"no\"},{\"type\":\"output_text\",\"text\":"
-	    "\"w\\u00f6rld\"}]}],\"usage\":{\"input_tokens\":12,"
-	    "\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":3,"
-	    "\"output_tokens_details\":{\"reasoning_tokens\":1}}}", &p, &g);
-	assert_answer(&streams[1], &p, &g);
-	llm_parse_free(&p);
-
-	parse_whole(&llm_api_anthropic, "{\"id\":\"msg_1\",\"type\":\"message\","
-	    "\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\","
-	    "\"thinking\":\"hmm\",\"signature\":\"x\"},{\"type\":\"text\","
-	    "\"text\":\"Hello, w\\u00f6rld\"}],\"stop_reason\":\"end_turn\","
-	    "\"usage\":{\"input_tokens\":8,\"output_tokens\":3,"
-	    "\"cache_read_input_tokens\":4,\"cache_creation_input_tokens\":0}}",
-	    &p, &g);
-	assert_answer(&streams[2], &p, &g);
-	llm_parse_free(&p);
+	for (size_t i = 0; i < TU_NITEMS(whole); i++) {
+		parse_whole(whole[i].api, whole[i].json, &p, &g);
+		assert_answer(&streams[i], &p, &g);
+		llm_parse_free(&p);
+	}
 }
 
 static void

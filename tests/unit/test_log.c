@@ -154,18 +154,12 @@ test_errno_preserved(void **state)
 static void
 test_level_parse(void **state)
 {
-	static const struct { const char *name; int level; } names[] = {
-		{ "err", LOG_ERR }, { "error", LOG_ERR },
-		{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
-		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
-		{ "debug", LOG_DEBUG },
-	};
 	static const char *const bad[] = { "", "verbose", "trace", "5",
 	    "info ", "debugging" };
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		assert_int_equal(log_level_parse(names[i].name),
-		    names[i].level);
+	for (size_t i = 0; i < tu_nlog_levels; i++)
+		assert_int_equal(log_level_parse(tu_log_levels[i].name),
+		    tu_log_levels[i].level);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(log_level_parse(bad[i]), -1);
 	assert_int_equal(log_level_parse(NULL), -1);

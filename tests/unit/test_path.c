@@ -164,13 +164,12 @@ struct scratch {
 static int
 setup(void **state)
 {
-	struct scratch *s = calloc(1, sizeof(*s));
+	struct scratch *s = tu_fixture(sizeof(*s), offsetof(struct scratch,
+	    base));
 
-	assert_non_null(s);
-	tu_mkdtemp(s->base, sizeof(s->base));
-	tu_join(s->root, sizeof(s->root), s->base, "root");
-	tu_join(s->outside, sizeof(s->outside), s->base, "outside");
-	tu_join(s->secret, sizeof(s->secret), s->base, "secret");
+	TU_JOIN(s->root, s->base, "root");
+	TU_JOIN(s->outside, s->base, "outside");
+	TU_JOIN(s->secret, s->base, "secret");
 	assert_int_equal(mkdir(s->root, 0755), 0);
 	assert_int_equal(mkdir(s->outside, 0755), 0);
 	tu_write_file(s->secret, "secret\n");
@@ -367,8 +366,8 @@ static void
 test_open_refuses_final_symlink(void **state)
 {
 	struct scratch *s = *state;
-	const char *why;
 	char target[PATH_MAX];
+	const char *why;
 
 	/* root/final -> base/secret: reading or truncating it must fail. */
 	make_link(s, s->secret, "final");

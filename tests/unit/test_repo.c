@@ -28,19 +28,13 @@ struct fx {
 
 /* ---------------------------------------------------------- helpers */
 
-static void
-wpath(char *buf, size_t len, const char *dir, const char *rel)
-{
-	tu_join(buf, len, dir, rel);
-}
-
 /* Write dir/rel, creating its parent folders. */
 static void
 put(const char *dir, const char *rel, const char *text)
 {
 	char path[PATH_MAX], *slash;
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	for (slash = strchr(path + strlen(dir) + 1, '/'); slash != NULL;
 	    slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
@@ -55,7 +49,7 @@ there(const char *dir, const char *rel)
 {
 	char path[PATH_MAX];
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	return tu_exists(path);
 }
 
@@ -64,7 +58,7 @@ slurp(const char *dir, const char *rel)
 {
 	char path[PATH_MAX];
 
-	wpath(path, sizeof(path), dir, rel);
+	tu_join(path, sizeof(path), dir, rel);
 	return tu_read_file(path);
 }
 
@@ -138,8 +132,10 @@ blob_at(const char *gitdir, const char *hex, const char *path)
 	return out;
 }
 
+/* Is path in the commit's tree?  *mode, when given, is its mode. */
 static bool
-has_path(const char *gitdir, const char *hex, const char *path)
+entry_at(const char *gitdir, const char *hex, const char *path,
+    git_filemode_t *mode)
 {
 	git_repository *r = open_git(gitdir);
 	git_commit *c = commit_of(r, hex);
@@ -149,6 +145,8 @@ has_path(const char *gitdir, const char *hex, const char *path)
 
 	assert_int_equal(git_commit_tree(&t, c), 0);
 	found = git_tree_entry_bypath(&e, t, path) == 0;
+	if (found && mode != NULL)
+		*mode = git_tree_entry_filemode(e);
 	git_tree_entry_free(e);
 	git_tree_free(t);
 	git_commit_free(c);
@@ -156,22 +154,18 @@ has_path(const char *gitdir, const char *hex, const char *path)
 	return found;
 }
 
+static bool
+has_path(const char *gitdir, const char *hex, const char *path)
+{
+	return entry_at(gitdir, hex, path, NULL);
+}
+
 static git_filemode_t
 mode_at(const char *gitdir, const char *hex, const char *path)
 {
-	git_repository *r = open_git(gitdir);
-	git_commit *c = commit_of(r, hex);
-	git_tree *t = NULL;
-	git_tree_entry *e = NULL;
-	git_filemode_t m;
+	git_filemode_t m = 0;
 
-	assert_int_equal(git_commit_tree(&t, c), 0);
-	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
-	m = git_tree_entry_filemode(e);
-	git_tree_entry_free(e);
-	git_tree_free(t);
-	git_commit_free(c);
-	git_repository_free(r);
+	assert_true(entry_at(gitdir, hex, path, &m));
 	return m;
 }
 
@@ -187,6 +181,44 @@ parent_hex(const char *gitdir, const char *hex, unsigned n,
 	git_oid_tostr(out, REPO_OID_HEX, git_commit_parent_id(c, n));
 	git_commit_free(c);
 	git_repository_free(r);
+}
+
+/* How many files repo_files lists for domain in worktree wt. */
+static size_t
+count_files(struct fx *f, const char *wt, const char *domain)
+{
+	json_t *files = NULL;
+	size_t n;
+
+	assert_int_equal(repo_files(wt, domain, &files, f->err,
+	    sizeof(f->err)), 0);
+	n = json_array_size(files);
+	json_decref(files);
+	return n;
+}
+
+/* Domain a's diff in its worktree, within max bytes; free it. */
+static char *
+diff_ok(struct fx *f, size_t max)
+{
+	char *diff = NULL;
+
+	assert_int_equal(repo_diff(f->wta, "a", max, &diff, f->err,
+	    sizeof(f->err)), 0);
+	return diff;
+}
+
+/* A merge's two parents: the branch it was made on, and the merged. */
+static void
+assert_parents(const char *gitdir, const char *merge, const char *first,
+    const char *second)
+{
+	char hex[REPO_OID_HEX];
+
+	parent_hex(gitdir, merge, 0, hex);
+	assert_string_equal(hex, first);
+	parent_hex(gitdir, merge, 1, hex);
+	assert_string_equal(hex, second);
 }
 
 static unsigned
@@ -292,14 +324,12 @@ git_check(struct fx *f)
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_fixture(sizeof(*f), offsetof(struct fx, tmp));
 
-	assert_non_null(f);
-	tu_mkdtemp(f->tmp, sizeof(f->tmp));
 	/* Deep paths: repo.c creates the parents. */
-	wpath(f->gitdir, sizeof(f->gitdir), f->tmp, "tasks/1/repo.git");
-	wpath(f->wta, sizeof(f->wta), f->tmp, "tasks/1/domains/a");
-	wpath(f->wtb, sizeof(f->wtb), f->tmp, "tasks/1/domains/b");
+	tu_join(f->gitdir, sizeof(f->gitdir), f->tmp, "tasks/1/repo.git");
+	tu_join(f->wta, sizeof(f->wta), f->tmp, "tasks/1/domains/a");
+	tu_join(f->wtb, sizeof(f->wtb), f->tmp, "tasks/1/domains/b");
 	if (repo_init(f->gitdir, f->err, sizeof(f->err)) != 0 ||
 	    repo_worktree(f->gitdir, f->wta, "a", f->err, sizeof(f->err)) ||
 	    repo_worktree(f->gitdir, f->wtb, "b", f->err, sizeof(f->err)))
@@ -363,9 +393,9 @@ test_init(void **state)
 
 	/* A repository inside a regular file cannot be: libgit2's reason
 	 * comes after ours. */
-	wpath(path, sizeof(path), f->tmp, "plain");
+	tu_join(path, sizeof(path), f->tmp, "plain");
 	tu_write_file(path, "x");
-	wpath(path, sizeof(path), f->tmp, "plain/repo.git");
+	tu_join(path, sizeof(path), f->tmp, "plain/repo.git");
 	assert_int_equal(repo_init(path, f->err, sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "creating repository"));
 	assert_non_null(strstr(f->err, ": "));
@@ -429,9 +459,9 @@ test_commit(void **state)
 	put(f->wta, "a/x.txt", "one\n");
 	put(f->wta, "a/sub/y.txt", "why\n");
 	put(f->wta, "a/run.sh", "#!/bin/sh\n");
-	wpath(path, sizeof(path), f->wta, "a/run.sh");
+	tu_join(path, sizeof(path), f->wta, "a/run.sh");
 	assert_int_equal(chmod(path, 0755), 0);
-	wpath(path, sizeof(path), f->wta, "a/link");
+	tu_join(path, sizeof(path), f->wta, "a/link");
 	assert_int_equal(symlink("x.txt", path), 0);
 	/* What a hostile check command might leave. */
 	put(f->wta, "evil.txt", "outside\n");
@@ -489,15 +519,18 @@ test_commit(void **state)
 static void
 test_commit_skips_check_artifacts(void **state)
 {
+	static const struct { const char *path, *text; } files[] = {
+		{ "a/app.py", "print(1)\n" },
+		{ "a/__pycache__/app.cpython-311.pyc", "bytes" },
+		{ "a/node_modules/x/index.js", "x\n" },
+		{ "a/stray.pyc", "bytes" },
+	};
+	char oid[REPO_OID_HEX], *diff;
 	struct fx *f = *state;
-	char oid[REPO_OID_HEX], *diff = NULL;
 
-	put(f->wta, "a/app.py", "print(1)\n");
-	put(f->wta, "a/__pycache__/app.cpython-311.pyc", "bytes");
-	put(f->wta, "a/node_modules/x/index.js", "x\n");
-	put(f->wta, "a/stray.pyc", "bytes");
-	assert_int_equal(repo_diff(f->wta, "a", 65536, &diff, f->err,
-	    sizeof(f->err)), 0);
+	for (size_t i = 0; i < TU_NITEMS(files); i++)
+		put(f->wta, files[i].path, files[i].text);
+	diff = diff_ok(f, 65536);
 	assert_non_null(strstr(diff, "app.py"));
 	assert_null(strstr(diff, "pycache"));
 	assert_null(strstr(diff, "node_modules"));
@@ -532,32 +565,23 @@ test_delete(void **state)
 	    "x.txt");
 	json_decref(files);
 
-	wpath(path, sizeof(path), f->wta, "a/sub/y.txt");
+	tu_join(path, sizeof(path), f->wta, "a/sub/y.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wta, "a", "drop y\n", c2);
 	assert_false(has_path(f->gitdir, c2, "a/sub/y.txt"));
 	assert_false(has_path(f->gitdir, c2, "a/sub"));
 	assert_true(has_path(f->gitdir, c2, "a/x.txt"));
 
-	assert_int_equal(repo_files(f->wta, "a", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 1);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wta, "a"), 1);
 
 	/* Every file gone: a/ leaves the tree. */
-	wpath(path, sizeof(path), f->wta, "a/x.txt");
+	tu_join(path, sizeof(path), f->wta, "a/x.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wta, "a", "drop all\n", c2);
 	assert_false(has_path(f->gitdir, c2, "a"));
-	assert_int_equal(repo_files(f->wta, "a", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 0);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wta, "a"), 0);
 	/* b has never committed: an empty list, not an error. */
-	assert_int_equal(repo_files(f->wtb, "b", &files, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(json_array_size(files), 0);
-	json_decref(files);
+	assert_int_equal(count_files(f, f->wtb, "b"), 0);
 	git_check(f);
 }
 
@@ -636,16 +660,14 @@ test_diff(void **state)
 
 	put(f->wta, "a/x.txt", "one\n");
 	commit_ok(f, f->wta, "a", "x\n", oid);
-	assert_int_equal(repo_diff(f->wta, "a", 0, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 0);
 	assert_string_equal(diff, "");
 	free(diff);
 
 	put(f->wta, "a/x.txt", "one\ntwo\n");
 	put(f->wta, "a/new/fresh.txt", "fresh\n");
 	put(f->wta, "outside.txt", "not shown\n");
-	assert_int_equal(repo_diff(f->wta, "a", 0, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 0);
 	assert_non_null(strstr(diff, "diff --git a/a/x.txt b/a/x.txt"));
 	assert_non_null(strstr(diff, "\n one\n+two\n"));
 	assert_non_null(strstr(diff, "b/a/new/fresh.txt"));
@@ -659,15 +681,13 @@ test_diff(void **state)
 		big[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
 	big[sizeof(big) - 1] = '\0';
 	put(f->wta, "a/big.txt", big);
-	assert_int_equal(repo_diff(f->wta, "a", 300, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 300);
 	assert_true(strlen(diff) <= 300);
 	assert_non_null(strstr(diff, "diff --git"));
 	assert_non_null(strstr(diff, "diff cut"));
 	free(diff);
 	/* A budget smaller than the note still holds. */
-	assert_int_equal(repo_diff(f->wta, "a", 10, &diff, f->err,
-	    sizeof(f->err)), 0);
+	diff = diff_ok(f, 10);
 	assert_true(strlen(diff) <= 10);
 	free(diff);
 	/* The diff did not stage anything. */
@@ -691,7 +711,7 @@ test_snapshot_and_clean(void **state)
 	/* Dirty: modified, deleted, untracked (nested), ignored; and a
 	 * file outside a/. */
 	put(f->wta, "a/x.txt", "one changed\n");
-	wpath(path, sizeof(path), f->wta, "a/y.txt");
+	tu_join(path, sizeof(path), f->wta, "a/y.txt");
 	assert_int_equal(unlink(path), 0);
 	put(f->wta, "a/deep/new.txt", "brand new\n");
 	put(f->wta, "a/build.log", "ignored\n");
@@ -761,12 +781,12 @@ static void
 test_nested_repo(void **state)
 {
 	struct fx *f = *state;
-	char oid[REPO_OID_HEX], snap[REPO_OID_HEX], path[PATH_MAX];
 	git_repository *r = NULL;
+	char oid[REPO_OID_HEX], snap[REPO_OID_HEX], path[PATH_MAX];
 
+	tu_join(path, sizeof(path), f->wta, "a/sub");
 	put(f->wta, "a/ok.txt", "fine\n");
 	put(f->wta, "a/sub/file.txt", "in a nested repo\n");
-	wpath(path, sizeof(path), f->wta, "a/sub");
 	assert_int_equal(git_repository_init(&r, path, 0), 0);
 	git_repository_free(r);
 	assert_int_equal(repo_commit(f->wta, "a", "x\n", oid, f->err,
@@ -804,18 +824,12 @@ test_merge(void **state)
 	ref_hex(f->gitdir, "refs/heads/main", hex);
 	assert_string_equal(hex, m1);
 	assert_int_equal(parents(f->gitdir, m1), 2);
-	parent_hex(f->gitdir, m1, 0, hex);
-	assert_string_equal(hex, main0);
-	parent_hex(f->gitdir, m1, 1, hex);
-	assert_string_equal(hex, a1);
+	assert_parents(f->gitdir, m1, main0, a1);
 	assert_true(has_path(f->gitdir, m1, "a/x.txt"));
 	assert_false(has_path(f->gitdir, m1, "b"));
 
 	merge_ok(f, "b", m2);
-	parent_hex(f->gitdir, m2, 0, hex);
-	assert_string_equal(hex, m1);
-	parent_hex(f->gitdir, m2, 1, hex);
-	assert_string_equal(hex, b1);
+	assert_parents(f->gitdir, m2, m1, b1);
 	assert_true(has_path(f->gitdir, m2, "a/x.txt"));
 	assert_true(has_path(f->gitdir, m2, "b/y.txt"));
 
@@ -840,10 +854,7 @@ test_merge(void **state)
 	put(f->wta, "a/z.txt", "zed\n");
 	commit_ok(f, f->wta, "a", "a2\n", a2);
 	merge_ok(f, "a", m3);
-	parent_hex(f->gitdir, m3, 0, hex);
-	assert_string_equal(hex, m2);
-	parent_hex(f->gitdir, m3, 1, hex);
-	assert_string_equal(hex, a2);
+	assert_parents(f->gitdir, m3, m2, a2);
 	s = blob_at(f->gitdir, m3, "a/x.txt");
 	assert_string_equal(s, "a two, longer\n");
 	free(s);
@@ -855,7 +866,7 @@ test_merge(void **state)
 	assert_int_equal(log_len(f, "main"), 7);
 
 	/* A domain that deleted all its files leaves main without it. */
-	wpath(path, sizeof(path), f->wtb, "b/y.txt");
+	tu_join(path, sizeof(path), f->wtb, "b/y.txt");
 	assert_int_equal(unlink(path), 0);
 	commit_ok(f, f->wtb, "b", "b gone\n", b1);
 	merge_ok(f, "b", m3);
@@ -996,7 +1007,7 @@ test_repair(void **state)
 	expect_file(f->wta, "a/x.txt", "after repair\n");
 
 	/* .git gone but work in the directory: refused, work untouched. */
-	wpath(path, sizeof(path), f->wta, ".git");
+	tu_join(path, sizeof(path), f->wta, ".git");
 	assert_int_equal(unlink(path), 0);
 	put(f->wta, "a/unsaved.txt", "precious\n");
 	assert_int_equal(repo_worktree(f->gitdir, f->wta, "a", f->err,
@@ -1005,7 +1016,7 @@ test_repair(void **state)
 	expect_file(f->wta, "a/unsaved.txt", "precious\n");
 
 	/* A new domain in an occupied directory: refused as well. */
-	wpath(path, sizeof(path), f->tmp, "occupied");
+	tu_join(path, sizeof(path), f->tmp, "occupied");
 	assert_int_equal(mkdir(path, 0755), 0);
 	put(path, "file", "mine\n");
 	assert_int_equal(repo_worktree(f->gitdir, path, "c", f->err,
@@ -1018,10 +1029,10 @@ test_repair(void **state)
 
 	/* What a failed git_worktree_add leaves: worktrees/<name> with part
 	 * of its files.  Cleared away, then the add works. */
-	wpath(path, sizeof(path), f->gitdir, "worktrees/d");
+	tu_join(path, sizeof(path), f->gitdir, "worktrees/d");
 	assert_int_equal(mkdir(path, 0755), 0);
 	put(path, "commondir", "../..\n");
-	wpath(path, sizeof(path), f->tmp, "tasks/1/domains/d");
+	tu_join(path, sizeof(path), f->tmp, "tasks/1/domains/d");
 	if (repo_worktree(f->gitdir, path, "d", f->err, sizeof(f->err)))
 		fail_msg("d: %s", f->err);
 	assert_true(there(path, ".git"));
@@ -1037,31 +1048,26 @@ test_repair(void **state)
 	}
 }
 
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_init, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worktrees, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_skips_check_artifacts,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_commit_ignores_staged_outside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_branch_safety, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_and_clean, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_nested_repo, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_merge_while_committing,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repair, setup, teardown),
+		T(test_init),
+		T(test_worktrees),
+		T(test_commit),
+		T(test_commit_skips_check_artifacts),
+		T(test_delete),
+		T(test_commit_ignores_staged_outside),
+		T(test_branch_safety),
+		T(test_diff),
+		T(test_snapshot_and_clean),
+		T(test_nested_repo),
+		T(test_merge),
+		T(test_merge_while_committing),
+		T(test_log),
+		T(test_repair),
 	};
 	int rc;
 

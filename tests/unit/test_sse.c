@@ -53,6 +53,7 @@ rec_raw(struct rec *r, const char *s, size_t n)
 static void
 rec_esc(struct rec *r, const char *s, size_t n)
 {
+	char esc[2] = { '\\', 0 }, c;
 	size_t i = 0, run;
 
 	while (i < n) {
@@ -63,22 +64,11 @@ rec_esc(struct rec *r, const char *s, size_t n)
 		rec_raw(r, s + i, run);
 		if ((i += run) == n)
 			break;
-		switch (s[i++]) {
-		case '\\':
-			rec_raw(r, "\\\\", 2);
-			break;
-		case '\n':
-			rec_raw(r, "\\n", 2);
-			break;
-		case '\r':
-			rec_raw(r, "\\r", 2);
-			break;
-		case '\0':
-			rec_raw(r, "\\0", 2);
-			break;
-		default:
-			rec_raw(r, "\\|", 2);
-		}
+		/* A backslash, then n, r, 0, or the byte itself (\\ and |). */
+		c = s[i++];
+		esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' :
+		    c == '\0' ? '0' : c;
+		rec_raw(r, esc, 2);
 	}
 }
 
@@ -121,55 +111,73 @@ rec_str(const struct rec *r)
 
 /* -------------------------------------------------------------- feeding */
 
+/* Feed in, which the parser takes whole; all recorded is want.  Frees. */
+static void
+last_feed(struct sse_parser *p, struct rec *r, const char *in,
+    const char *want)
+{
+	assert_int_equal(sse_feed(p, in, strlen(in)), 0);
+	assert_string_equal(rec_str(r), want);
+	sse_free(p);
+	rec_free(r);
+}
+
 /*
  * Feed s cut at the given points, then end the stream.  Leaves in r the
  * events followed by "=<last sse_feed result>,<sse_finish result>".  r is
  * reused from run to run: millions of runs must not cost millions of
  * allocations.
  */
-static const char *
-run_cuts(struct rec *r, const char *s, size_t n, const size_t *cuts,
-    size_t ncuts, size_t max)
+static void
+run_start(struct rec *r, struct sse_parser *p, size_t max)
 {
-	struct sse_parser p;
-	size_t at = 0, to;
-	char tail[64];
-	int rv = 0;
-	bool cut;
-
 	r->len = 0;
 	r->events = 0;
-	sse_init(&p, max, rec_cb, r);
-	for (size_t i = 0; i <= ncuts; i++) {
-		to = i < ncuts ? cuts[i] : n;
-		rv = sse_feed(&p, s + at, to - at);
-		at = to;
-	}
-	cut = sse_finish(&p);
-	sse_free(&p);
+	sse_init(p, max, rec_cb, r);
+}
+
+/* End the stream; rv: the last sse_feed result. */
+static const char *
+run_end(struct rec *r, struct sse_parser *p, int rv)
+{
+	char tail[64];
+	bool cut;
+
+	cut = sse_finish(p);
+	sse_free(p);
 	snprintf(tail, sizeof(tail), "=%d,%d", rv, cut);
 	rec_raw(r, tail, strlen(tail));
 	return r->s;
 }
 
 static const char *
+run_cuts(struct rec *r, const char *s, size_t n, const size_t *cuts,
+    size_t ncuts, size_t max)
+{
+	struct sse_parser p;
+	size_t at = 0, to;
+	int rv = 0;
+
+	run_start(r, &p, max);
+	for (size_t i = 0; i <= ncuts; i++) {
+		to = i < ncuts ? cuts[i] : n;
+		rv = sse_feed(&p, s + at, to - at);
+		at = to;
+	}
+	return run_end(r, &p, rv);
+}
+
+/* The same, one byte at a time. */
+static const char *
 run_bytes(struct rec *r, const char *s, size_t n, size_t max)
 {
 	struct sse_parser p;
-	char tail[64];
 	int rv = 0;
-	bool cut;
 
-	r->len = 0;
-	r->events = 0;
-	sse_init(&p, max, rec_cb, r);
+	run_start(r, &p, max);
 	for (size_t i = 0; i < n; i++)
 		rv = sse_feed(&p, s + i, 1);
-	cut = sse_finish(&p);
-	sse_free(&p);
-	snprintf(tail, sizeof(tail), "=%d,%d", rv, cut);
-	rec_raw(r, tail, strlen(tail));
-	return r->s;
+	return run_end(r, &p, rv);
 }
 
 /* The caller frees the result. */
@@ -447,10 +455,7 @@ test_last_id_committed_at_blank_line(void **state)
 	assert_true(sse_finish(&p));
 	assert_string_equal(sse_last_id(&p), "7");
 	/* After a reconnection, events carry the ID resumed from. */
-	assert_int_equal(sse_feed(&p, "data: y\n\n", 9), 0);
-	assert_string_equal(rec_str(&r), "message|y|7|-1\n");
-	sse_free(&p);
-	rec_free(&r);
+	last_feed(&p, &r, "data: y\n\n", "message|y|7|-1\n");
 }
 
 static void
@@ -622,11 +627,12 @@ test_bom(void **state)
 static void
 test_bom_after_finish(void **state)
 {
+	static const char first[] = "\xEF\xBB\xBF" "data: 1\n\n";
 	struct sse_parser p;
 	struct rec r = { 0 };
 
 	sse_init(&p, 0, rec_cb, &r);
-	assert_int_equal(sse_feed(&p, "\xEF\xBB\xBF" "data: 1\n\n", 12), 0);
+	assert_int_equal(sse_feed(&p, first, sizeof(first) - 1), 0);
 	assert_false(sse_finish(&p));
 	/* A new stream may start with its own BOM. */
 	assert_int_equal(sse_feed(&p, "\xEF", 1), 0);
@@ -846,10 +852,7 @@ test_size_limit_sticky(void **state)
 	/* Bounded memory: nothing near the stream's size was kept. */
 	assert_true(p.line.cap <= 1024 + 2);
 	assert_true(sse_finish(&p));
-	assert_int_equal(sse_feed(&p, "data: x\n\n", 9), 0);
-	assert_string_equal(rec_str(&r), "message|x||-1\n");
-	sse_free(&p);
-	rec_free(&r);
+	last_feed(&p, &r, "data: x\n\n", "message|x||-1\n");
 }
 
 static void
@@ -932,8 +935,8 @@ test_callback_stops_split(void **state)
 static void
 test_finish_discards(void **state)
 {
-	struct sse_parser p;
 	struct rec r = { 0 };
+	struct sse_parser p;
 
 	sse_init(&p, 0, rec_cb, &r);
 	assert_int_equal(sse_feed(&p, "event: e\ndata: lost\n", 20), 0);

@@ -1,10 +1,12 @@
 /*
  * testutil.h — helpers shared by the cmocka unit tests: the cmocka include
  * preamble, a seeded PRNG whose seed is printed so a failure can be
- * replayed, and temporary directories and files under $TMPDIR.
+ * replayed, temporary directories and files under $TMPDIR, the clock and
+ * $PATH, JSON from text, and (testutil.c) the log level names.
  *
- * Header-only; every function is static inline so a test that uses only
- * some of them still builds with -Werror.
+ * Every function is static inline so a test that uses only some of them
+ * still builds with -Werror; testutil.c, linked into every unit test,
+ * holds the shared data.
  */
 #ifndef TESTS_UNIT_TESTUTIL_H
 #define TESTS_UNIT_TESTUTIL_H
@@ -25,7 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
+
+#define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* testutil.c: every log level name, with its syslog level. */
+struct tu_log_level {
+	const char *name;
+	int level;
+};
+extern const struct tu_log_level tu_log_levels[];
+extern const size_t tu_nlog_levels;
 
 #define TU_SEED_DEFAULT 0x6d61737465726455ull	/* "masterdU" */
 
@@ -74,6 +89,57 @@ tu_range(uint64_t *state, uint64_t lo, uint64_t hi)
 	return lo + tu_rand(state) % (hi - lo + 1);
 }
 
+/* Milliseconds on the monotonic clock. */
+static inline uint64_t
+tu_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One step of a poll loop that waits on an event with a deadline. */
+static inline void
+tu_pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Is prog an executable in a directory of $PATH? */
+static inline bool
+tu_on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX], *copy, *dir, *save = NULL;
+	bool found = false;
+
+	if (path == NULL || (copy = strdup(path)) == NULL)
+		return false;
+	for (dir = strtok_r(copy, ":", &save); dir != NULL && !found;
+	    dir = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
+		found = access(buf, X_OK) == 0;
+	}
+	free(copy);
+	return found;
+}
+
+/* text parsed as JSON (the caller owns it); the test fails when it is not
+ * JSON. */
+static inline json_t *
+tu_json(const char *text)
+{
+	json_error_t e;
+	json_t *v;
+
+	if ((v = json_loads(text, 0, &e)) == NULL)
+		fail_msg("test JSON does not parse: %s: %s", text, e.text);
+	return v;
+}
+
 /* A fresh directory under $TMPDIR (or /tmp); buf receives its path. */
 static inline void
 tu_mkdtemp(char *buf, size_t len)
@@ -106,6 +172,20 @@ tu_rmtree(const char *path)
 	(void)nftw(path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * A zeroed fixture of size bytes whose member at dir_off, a char[PATH_MAX],
+ * holds a fresh temporary directory (tu_rmtree it in the teardown).
+ */
+static inline void *
+tu_fixture(size_t size, size_t dir_off)
+{
+	char *p = calloc(1, size);
+
+	assert_non_null(p);
+	tu_mkdtemp(p + dir_off, PATH_MAX);
+	return p;
+}
+
 /* dir/name into buf; fails the test when it does not fit. */
 static inline void
 tu_join(char *buf, size_t len, const char *dir, const char *name)
@@ -114,6 +194,10 @@ tu_join(char *buf, size_t len, const char *dir, const char *name)
 
 	assert_true(n > 0 && (size_t)n < len);
 }
+
+/* tu_join() into an array, its size taken from it. */
+#define TU_JOIN(array, dir, name) \
+	tu_join(array, sizeof(array), dir, name)
 
 static inline void
 tu_write_file(const char *path, const char *text)
