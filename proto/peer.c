@@ -23,12 +23,16 @@
 #include "common/util.h"
 #include "proto/peer.h"
 
+/* How long the socket of a process that exited is read for its last
+ * words; a grandchild may hold it open, so not for ever. */
+#define PEER_DRAIN_MS		1000
+
 static void on_channel_msg(struct channel *, json_t *, void *);
 static void on_channel_close(struct channel *, const char *, void *);
 
 static const struct channel_ops peer_channel_ops = {
 	.on_msg = on_channel_msg,
-	.on_bad = NULL,		/* any bad frame from a child is a fault */
+	.on_bad = NULL,		/* any bad frame is a fault */
 	.on_close = on_channel_close,
 };
 
@@ -101,7 +105,6 @@ peer_init(struct peer *p, uv_loop_t *loop, const char *label,
 	uv_timer_init(loop, &p->ladder);
 	p->timer.data = p;
 	p->ladder.data = p;
-	p->proc.data = p;
 	p->handles = 2;
 }
 
@@ -128,7 +131,8 @@ signal_peer(struct peer *p, int sig)
 	kill(p->pid, sig);
 }
 
-void
+/* SIGKILL now, and no more reading. */
+static void
 peer_kill(struct peer *p)
 {
 	uv_timer_stop(&p->timer);
@@ -198,6 +202,7 @@ spawn(struct peer *p, char *const argv[], int fd)
 	opt.exit_cb = on_proc_exit;
 	if (p->conf.own_session)
 		opt.flags = UV_PROCESS_DETACHED;
+	p->proc.data = p;
 	/* Initialised even when the spawn fails: counted until closed. */
 	p->handles++;
 	return uv_spawn(p->loop, &p->proc, &opt);
@@ -262,7 +267,7 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	p->spawned_ms = uv_now(p->loop);
 	p->last_pong_ms = p->spawned_ms;
 	p->hello_seen = false;
-	p->stop_stage = 0;
+	p->stop_step = PEER_STOP_NONE;
 	p->exit_status = 0;
 	p->term_signal = 0;
 	channel_init(p->loop, &p->ch, p->conf.max_frame, &peer_channel_ops,
@@ -393,13 +398,13 @@ on_channel_close(struct channel *ch, const char *why, void *arg)
 	if (why != NULL && p->proc_running) {
 		snprintf(text, sizeof(text), "channel: %s", why);
 		peer_fault(p, PEER_FAULT_CHANNEL, text);
-	} else if (p->proc_running && p->stop_stage == 0) {
+	} else if (p->proc_running && p->stop_step == PEER_STOP_NONE) {
 		/* EOF without an exit yet: the exit follows soon, or one that
 		 * closed its channel but lingers is stopped. */
 		uv_timer_stop(&p->timer);
 		p->state = PEER_STOPPING;
 		signal_peer(p, SIGTERM);
-		p->stop_stage = 2;
+		p->stop_step = PEER_STOP_TERM;
 		uv_timer_start(&p->ladder, on_ladder, p->conf.grace_ms, 0);
 	}
 	check_exited(p);
@@ -412,10 +417,10 @@ on_ladder(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 
-	if (p->stop_stage == 1) {
+	if (p->stop_step == PEER_STOP_SHUTDOWN) {
 		log_warn("%s: no exit after shutdown; SIGTERM", p->label);
 		signal_peer(p, SIGTERM);
-		p->stop_stage = 2;
+		p->stop_step = PEER_STOP_TERM;
 		uv_timer_start(&p->ladder, on_ladder, p->conf.grace_ms, 0);
 		return;
 	}
@@ -440,7 +445,7 @@ peer_stop(struct peer *p, const char *why)
 	json_object_set_new(m, "grace_ms",
 	    json_integer((json_int_t)p->conf.grace_ms));
 	peer_send(p, m);
-	p->stop_stage = 1;
+	p->stop_step = PEER_STOP_SHUTDOWN;
 	uv_timer_start(&p->ladder, on_ladder, p->conf.grace_ms, 0);
 	return true;
 }

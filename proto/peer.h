@@ -30,25 +30,28 @@
  * EX_CONFIG: a bad key or configuration a restart cannot fix). */
 #define CHILD_EXIT_NORESTART	78
 
-/* How long the socket of a process that exited is read for its last
- * words; a grandchild may hold it open, so not for ever. */
-#define PEER_DRAIN_MS		1000
-
 enum peer_state {
 	PEER_IDLE,		/* no process */
-	PEER_STARTING,		/* spawned, hello sent; waiting for hello, ready */
+	PEER_STARTING,		/* hello sent; waiting for hello and ready */
 	PEER_READY,		/* takes messages; pinged */
-	PEER_STOPPING,		/* asked to stop or killed; waiting for the exit */
+	PEER_STOPPING,		/* asked to stop, or killed; exit awaited */
 	PEER_EXITED,		/* reaped; its last words still being read */
 };
 
 enum peer_fault {
-	PEER_FAULT_VERSION,	/* its hello speaks another protocol version */
+	PEER_FAULT_VERSION,	/* its hello speaks another version */
 	PEER_FAULT_HANDSHAKE,	/* ready before hello */
 	PEER_FAULT_NOT_READY,	/* no ready within the deadline */
 	PEER_FAULT_NO_PONG,	/* no pong within the timeout */
 	PEER_FAULT_MESSAGE,	/* a message the catalogue refuses */
 	PEER_FAULT_CHANNEL,	/* a bad frame or a broken socket */
+};
+
+/* How far the stop ladder has gone. */
+enum peer_stop_step {
+	PEER_STOP_NONE,
+	PEER_STOP_SHUTDOWN,	/* shutdown sent; SIGTERM next */
+	PEER_STOP_TERM,		/* SIGTERM sent; SIGKILL next */
 };
 
 struct peer;
@@ -74,7 +77,7 @@ struct peer_conf {
 	uint64_t ready_ms;	/* from spawn to ready */
 	uint64_t ping_ms;	/* the ping tick; 0: peer_ping() only */
 	uint64_t pong_timeout_ms;
-	uint64_t grace_ms;	/* shutdown to SIGTERM, and SIGTERM to SIGKILL */
+	uint64_t grace_ms;	/* shutdown to SIGTERM, SIGTERM to SIGKILL */
 	json_int_t hello_ping_timeout;	/* passed on in hello if > 0 */
 	bool own_session;	/* detached: signals reach its whole group */
 };
@@ -84,7 +87,7 @@ struct peer {
 	const struct peer_ops *ops;
 	void *arg;		/* the owner's */
 	json_int_t *ids;	/* the owner's message id counter */
-	char label[64];		/* "domain alpha", "the worker": for the log */
+	char label[64];		/* "domain alpha", "the worker": for logs */
 	struct peer_conf conf;
 
 	enum peer_state state;
@@ -99,7 +102,7 @@ struct peer {
 	bool proc_closing;	/* its handle not yet released */
 	bool ch_open;		/* channel not yet closed */
 	bool hello_seen;
-	int stop_stage;		/* 0, 1 shutdown sent, 2 SIGTERM sent */
+	enum peer_stop_step stop_step;
 	int pid;
 	uint64_t spawned_ms;
 	uint64_t last_pong_ms;
@@ -122,8 +125,6 @@ void peer_ping(struct peer *);
  * after grace_ms more; nothing new if it is stopping or gone already.
  * false when nothing runs (on_exit will not come). */
 bool peer_stop(struct peer *, const char *why);
-/* SIGKILL now and close the channel. */
-void peer_kill(struct peer *);
 /* "exited with status 3", "killed by signal 9 (Killed)". */
 void peer_exit_desc(const struct peer *, char *buf, size_t len);
 /* Release the handles of an idle peer; closed() (may be NULL) once

@@ -324,7 +324,8 @@ on_worker_exit(struct peer *p)
 		/* The master must see the domain crash, and redo the work. */
 		log_err("%s%s", why, lost ? " with work in hand" : "");
 		send_error(r, -1, ERR_INTERNAL, why);
-		relay_stop(r, norestart ? CHILD_EXIT_NORESTART : EXIT_WORKER_DIED);
+		relay_stop(r, norestart ? CHILD_EXIT_NORESTART :
+		    EXIT_WORKER_DIED);
 		return;
 	}
 	log_debug("%s", why);

@@ -6,11 +6,11 @@
  * version and then ready within hello_timeout; after that it is pinged
  * every ping_interval and killed if no pong came for ping_timeout; it is
  * stopped with shutdown, then SIGTERM, then SIGKILL, stop_grace/2 apart.
- * What is decided here: a child that exits, hangs or sends a bad frame has crashed: it is
- * restarted after a geometric delay (restart_delay doubling up to
- * restart_delay_max, reset after healthy_uptime), unless it crashed
- * start_limit_burst times within start_limit_interval, or exited with
- * CHILD_EXIT_NORESTART: then it is FATAL until `masterctl restart`.
+ * What is decided here: a child that exits, hangs or sends a bad frame
+ * has crashed; it is restarted after a geometric delay (restart_delay
+ * doubling up to restart_delay_max, reset after healthy_uptime), unless it
+ * crashed start_limit_burst times within start_limit_interval, or exited
+ * with CHILD_EXIT_NORESTART: then it is FATAL until `masterctl restart`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,7 +393,7 @@ child_stop(struct child *c, const char *why, bool release)
 		return;
 	}
 	/* Already on its way down (the ladder, or an EOF's SIGTERM). */
-	if (c->peer.stop_stage > 0)
+	if (c->peer.stop_step != PEER_STOP_NONE)
 		return;
 	peer_configure(c);
 	peer_stop(&c->peer, why);

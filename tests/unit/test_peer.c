@@ -4,11 +4,12 @@
  * The child is this test binary itself, run again through /proc/self/exe
  * with `--child MODE`, speaking through the module's child end: it answers
  * hello (or not), pongs (or not), obeys shutdown and SIGTERM (or not),
- * says its last words and exits.  Checked:
- * the handshake, a refused protocol version, a missed ready deadline, a
- * missed pong, the stop ladder up to SIGKILL, last words read after the
- * exit, exit descriptions, and that every handle is released (the loop
- * closes cleanly).  Every wait is on an event, with a generous deadline.
+ * says its last words and exits.  Checked: the handshake, a refused
+ * protocol version, a missed ready deadline, a missed pong, the stop
+ * ladder up to SIGKILL, SIGTERM for one that closed its channel but
+ * lingers, last words read after the exit, exit descriptions, and that
+ * every handle is released (the loop closes cleanly).  Every wait is on an
+ * event, with a generous deadline.
  */
 #include "testutil.h"
 
@@ -66,6 +67,8 @@ kid_msg(struct channel *ch, json_t *msg, void *arg)
 		k->code = stop;
 		channel_close(ch, NULL);
 	}
+	if (spec != NULL && spec->type == MSG_HELLO && kid_is(k, "eof"))
+		channel_close(ch, NULL);
 	if (spec != NULL && spec->type == MSG_HELLO &&
 	    kid_is(k, "lastwords")) {
 		/* Written before the exit; read by the parent after it. */
@@ -104,6 +107,9 @@ kid_main(const char *mode)
 		return 99;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	/* Its channel closed, it lingers until a signal ends it. */
+	while (strcmp(mode, "eof") == 0)
+		pause();
 	return k.code;
 }
 
@@ -254,105 +260,125 @@ finish(struct obs *o)
 
 /* ---------------------------------------------------------- tests */
 
+#define NO_FAULT	(-1)
+
+/* One run of a kid: what it does and what the parent must see. */
+struct run {
+	const char *mode;
+	bool own_session;
+	bool ready;		/* it says ready */
+	const char *stop;	/* once ready, peer_stop() with this, if set */
+	int fault;		/* an enum peer_fault, or NO_FAULT */
+	const char *why;	/* in the fault's text */
+	enum peer_stop_step stop_step;	/* at the exit; NONE: unchecked */
+	const char *said;	/* its last error message, if any */
+	const char *exit_desc;
+};
+
 static void
-test_handshake_and_stop(void **state)
+check_run(const struct run *want)
 {
 	struct obs o;
 
-	(void)state;
-	start(&o, "good", false);
-	wait_until(&o, "ready", is_ready);
-	assert_int_equal(o.p.state, PEER_READY);
-	peer_ping(&o.p);
-	assert_true(peer_stop(&o.p, "test over"));
+	start(&o, want->mode, want->own_session);
+	if (want->ready)
+		wait_until(&o, "ready", is_ready);
+	if (want->stop != NULL) {
+		/* Up until told otherwise. */
+		assert_string_equal(peer_state_name(o.p.state), "ready");
+		peer_ping(&o.p);
+		assert_true(peer_stop(&o.p, want->stop));
+		assert_int_equal(o.p.state, PEER_STOPPING);
+	}
 	wait_until(&o, "exit", has_exited);
-	assert_int_equal(o.faults, 0);
-	assert_string_equal(o.exit_desc, "exited with status 0");
-	assert_false(peer_stop(&o.p, "again"));
+	assert_int_equal(o.ready, want->ready);
+	if (want->fault == NO_FAULT) {
+		assert_int_equal(o.faults, 0);
+	} else {
+		assert_int_equal(o.faults, 1);
+		assert_int_equal(o.fault, want->fault);
+		assert_non_null(strstr(o.fault_why, want->why));
+	}
+	if (want->stop_step != PEER_STOP_NONE)
+		assert_int_equal(o.p.stop_step, want->stop_step);
+	if (want->said != NULL) {
+		assert_string_equal(o.said, want->said);
+		assert_true(o.said_before_exit);
+	}
+	assert_string_equal(o.exit_desc, want->exit_desc);
+	assert_false(peer_stop(&o.p, "gone already"));
 	finish(&o);
+}
+
+static void
+test_handshake_and_stop(void **state)
+{
+	(void)state;
+	check_run(&(struct run){ .mode = "good", .ready = true,
+	    .stop = "test over", .fault = NO_FAULT,
+	    .stop_step = PEER_STOP_SHUTDOWN,
+	    .exit_desc = "exited with status 0" });
 }
 
 static void
 test_version_refused(void **state)
 {
-	struct obs o;
-
 	(void)state;
-	start(&o, "oldproto", false);
-	wait_until(&o, "exit", has_exited);
-	assert_int_equal(o.ready, 0);
-	assert_int_equal(o.fault, PEER_FAULT_VERSION);
-	assert_non_null(strstr(o.fault_why,
-	    "masterd speaks 1, child speaks 42"));
-	assert_string_equal(o.exit_desc, "killed by signal 9 (Killed)");
-	finish(&o);
+	check_run(&(struct run){ .mode = "oldproto",
+	    .fault = PEER_FAULT_VERSION,
+	    .why = "masterd speaks 1, child speaks 42",
+	    .exit_desc = "killed by signal 9 (Killed)" });
 }
 
 static void
 test_not_ready(void **state)
 {
-	struct obs o;
-
 	(void)state;
-	start(&o, "mute", false);
-	wait_until(&o, "exit", has_exited);
-	assert_int_equal(o.ready, 0);
-	assert_int_equal(o.faults, 1);
-	assert_int_equal(o.fault, PEER_FAULT_NOT_READY);
-	assert_string_equal(o.fault_why, "not ready within 200 ms");
-	finish(&o);
+	check_run(&(struct run){ .mode = "mute",
+	    .fault = PEER_FAULT_NOT_READY, .why = "not ready within 200 ms",
+	    .exit_desc = "killed by signal 9 (Killed)" });
 }
 
 static void
 test_missed_pong(void **state)
 {
-	struct obs o;
-
 	(void)state;
-	start(&o, "nopong", false);
-	wait_until(&o, "ready", is_ready);
-	wait_until(&o, "exit", has_exited);
-	assert_int_equal(o.faults, 1);
-	assert_int_equal(o.fault, PEER_FAULT_NO_PONG);
-	assert_non_null(strstr(o.fault_why, "no pong for "));
-	assert_string_equal(o.exit_desc, "killed by signal 9 (Killed)");
-	finish(&o);
+	check_run(&(struct run){ .mode = "nopong", .ready = true,
+	    .fault = PEER_FAULT_NO_PONG, .why = "no pong for ",
+	    .exit_desc = "killed by signal 9 (Killed)" });
 }
 
 static void
 test_ladder_to_sigkill(void **state)
 {
-	struct obs o;
-
 	(void)state;
-	start(&o, "stubborn", true);
-	wait_until(&o, "ready", is_ready);
-	assert_true(peer_stop(&o.p, "go away"));
-	assert_int_equal(o.p.state, PEER_STOPPING);
-	wait_until(&o, "exit", has_exited);
-	assert_int_equal(o.p.stop_stage, 2);	/* SIGTERM was tried */
-	assert_int_equal(o.faults, 0);
-	assert_string_equal(o.exit_desc, "killed by signal 9 (Killed)");
-	finish(&o);
+	check_run(&(struct run){ .mode = "stubborn", .own_session = true,
+	    .ready = true, .stop = "go away", .fault = NO_FAULT,
+	    .stop_step = PEER_STOP_TERM,
+	    .exit_desc = "killed by signal 9 (Killed)" });
+}
+
+static void
+test_eof_then_sigterm(void **state)
+{
+	(void)state;
+	check_run(&(struct run){ .mode = "eof", .own_session = true,
+	    .ready = true, .fault = NO_FAULT, .stop_step = PEER_STOP_TERM,
+	    .exit_desc = "killed by signal 15 (Terminated)" });
 }
 
 static void
 test_last_words(void **state)
 {
-	struct obs o;
-
 	(void)state;
-	start(&o, "lastwords", false);
-	wait_until(&o, "exit", has_exited);
-	assert_string_equal(o.said, "my last words");
-	assert_true(o.said_before_exit);
-	assert_int_equal(o.faults, 0);
-	assert_string_equal(o.exit_desc, "exited with status 3");
-	finish(&o);
+	check_run(&(struct run){ .mode = "lastwords", .ready = true,
+	    .fault = NO_FAULT,
+	    .said = "my last words", .exit_desc = "exited with status 3" });
 }
 
+/* The same peer runs again; a program that cannot start is said. */
 static void
-test_exit_at_once(void **state)
+test_exit_then_no_start(void **state)
 {
 	struct obs o;
 	char err[256];
@@ -363,7 +389,6 @@ test_exit_at_once(void **state)
 	wait_until(&o, "exit", has_exited);
 	assert_int_equal(o.ready, 0);
 	assert_string_equal(o.exit_desc, "exited with status 3");
-	/* The same peer runs again; a program that cannot start is said. */
 	assert_int_equal(peer_start(&o.p, argv, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot start /nonexistent/masterd-kid"));
 	assert_int_equal(o.p.state, PEER_IDLE);
@@ -379,8 +404,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_not_ready),
 		cmocka_unit_test(test_missed_pong),
 		cmocka_unit_test(test_ladder_to_sigkill),
+		cmocka_unit_test(test_eof_then_sigterm),
 		cmocka_unit_test(test_last_words),
-		cmocka_unit_test(test_exit_at_once),
+		cmocka_unit_test(test_exit_then_no_start),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--child") == 0)
