@@ -144,6 +144,13 @@ peer_kill(struct peer *p)
 }
 
 static void
+refresh(struct peer *p)
+{
+	if (p->ops->refresh != NULL)
+		p->ops->refresh(p);
+}
+
+static void
 peer_fault(struct peer *p, enum peer_fault kind, const char *why)
 {
 	p->ops->on_fault(p, kind, why);
@@ -302,6 +309,7 @@ peer_ping(struct peer *p)
 
 	if (p->state != PEER_READY)
 		return;
+	refresh(p);
 	if (now - p->last_pong_ms > p->conf.pong_timeout_ms) {
 		snprintf(why, sizeof(why), "no pong for %llu ms",
 		    (unsigned long long)(now - p->last_pong_ms));
@@ -417,6 +425,7 @@ on_ladder(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 
+	refresh(p);
 	if (p->stop_step == PEER_STOP_SHUTDOWN) {
 		log_warn("%s: no exit after shutdown; SIGTERM", p->label);
 		signal_peer(p, SIGTERM);

@@ -67,9 +67,13 @@ struct peer_ops {
 	/* Reaped and its channel closed: the peer is PEER_IDLE again and may
 	 * be started anew or closed from here. */
 	void (*on_exit)(struct peer *);
+	/* Optional: bring p->conf up to date (a reload) before a ping's
+	 * timeout check and each step of the stop ladder. */
+	void (*refresh)(struct peer *);
 };
 
-/* The owner's settings; it may change them between calls (a reload). */
+/* The owner's settings; it may change them between calls, or in
+ * ops->refresh (a reload). */
 struct peer_conf {
 	const char *domain;	/* for hello */
 	json_int_t task;

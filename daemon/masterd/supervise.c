@@ -31,12 +31,14 @@ static void child_on_message(struct peer *, const struct msg_spec *,
 static void child_on_fault(struct peer *, enum peer_fault, const char *);
 static void child_on_exit(struct peer *);
 static void child_after_exit(struct child *);
+static void child_peer_conf(struct peer *);
 
 static const struct peer_ops child_peer_ops = {
 	.on_ready = child_on_ready,
 	.on_message = child_on_message,
 	.on_fault = child_on_fault,
 	.on_exit = child_on_exit,
+	.refresh = child_peer_conf,
 };
 
 static const char *const state_names[] = {
@@ -163,13 +165,16 @@ child_find(struct masterd *md, int64_t task, const char *name)
 
 /* ---------------------------------------------------------- start */
 
-/* The configuration as it is now: SIGHUP may have replaced it. */
+/* The configuration as it is now: SIGHUP may have replaced it.  A running
+ * child keeps its ping interval; ping_timeout and stop_grace apply from
+ * their next use. */
 static void
-peer_configure(struct child *c)
+child_peer_conf(struct peer *p)
 {
+	struct child *c = p->arg;
 	const struct masterd_conf *conf = c->md->conf;
 
-	c->peer.conf = (struct peer_conf){
+	p->conf = (struct peer_conf){
 		.domain = c->name,
 		.task = c->task,
 		.max_frame = (size_t)conf->max_frame,
@@ -199,7 +204,7 @@ child_start(struct child *c)
 		return 0;
 	snprintf(task, sizeof(task), "%lld", (long long)c->task);
 	child_args_argv(&a, md->child_path, argv);
-	peer_configure(c);
+	child_peer_conf(&c->peer);
 	if (peer_start(&c->peer, argv, c->reason, sizeof(c->reason)) != 0)
 		return -1;
 	c->proc_running = true;
@@ -395,7 +400,7 @@ child_stop(struct child *c, const char *why, bool release)
 	/* Already on its way down (the ladder, or an EOF's SIGTERM). */
 	if (c->peer.stop_step != PEER_STOP_NONE)
 		return;
-	peer_configure(c);
+	child_peer_conf(&c->peer);
 	peer_stop(&c->peer, why);
 	set_state(c, CHILD_STOPPING, NULL);
 }

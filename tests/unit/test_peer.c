@@ -5,11 +5,11 @@
  * with `--child MODE`, speaking through the module's child end: it answers
  * hello (or not), pongs (or not), obeys shutdown and SIGTERM (or not),
  * says its last words and exits.  Checked: the handshake, a refused
- * protocol version, a missed ready deadline, a missed pong, the stop
- * ladder up to SIGKILL, SIGTERM for one that closed its channel but
- * lingers, last words read after the exit, exit descriptions, and that
- * every handle is released (the loop closes cleanly).  Every wait is on an
- * event, with a generous deadline.
+ * protocol version, a missed ready deadline, a missed pong (under a
+ * timeout a reload changed), the stop ladder up to SIGKILL, SIGTERM for
+ * one that closed its channel but lingers, last words read after the
+ * exit, exit descriptions, and that every handle is released (the loop
+ * closes cleanly).  Every wait is on an event, with a generous deadline.
  */
 #include "testutil.h"
 
@@ -128,6 +128,7 @@ struct obs {
 	bool said_before_exit;
 	char exit_desc[96];
 	bool closed;
+	uint64_t reload_pong_ms;	/* what a reload sets, if not 0 */
 };
 
 static void
@@ -178,11 +179,22 @@ obs_closed(struct peer *p)
 	o->closed = true;
 }
 
+/* A reload between start and the next ping. */
+static void
+obs_refresh(struct peer *p)
+{
+	struct obs *o = p->arg;
+
+	if (o->reload_pong_ms != 0)
+		p->conf.pong_timeout_ms = o->reload_pong_ms;
+}
+
 static const struct peer_ops obs_ops = {
 	.on_ready = obs_ready,
 	.on_message = obs_message,
 	.on_fault = obs_fault,
 	.on_exit = obs_exit,
+	.refresh = obs_refresh,
 };
 
 static void
@@ -239,8 +251,9 @@ start(struct obs *o, const char *mode, bool own_session)
 	if (strcmp(mode, "mute") == 0)
 		o->p.conf.ready_ms = 200;
 	if (strcmp(mode, "nopong") == 0) {
+		/* Started with 10 s, reloaded to 300 ms. */
 		o->p.conf.ping_ms = 50;
-		o->p.conf.pong_timeout_ms = 300;
+		o->reload_pong_ms = 300;
 	}
 	assert_int_equal(peer_start(&o->p, argv, err, sizeof(err)), 0);
 	assert_int_equal(o->p.state, PEER_STARTING);
