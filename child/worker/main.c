@@ -14,7 +14,6 @@
  * relay, that a restart cannot help: bad arguments, a bad configuration, a
  * protocol mismatch.
  */
-#include <fcntl.h>
 #include <sys/prctl.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,12 +24,13 @@
 
 #include "child/worker/checks.h"
 #include "child/worker/worker.h"
-#include "proto/handshake.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
 #include "common/repo.h"
 #include "common/util.h"
+#include "proto/child_args.h"
 #include "proto/msg.h"
+#include "proto/peer.h"
 
 
 
@@ -71,66 +71,27 @@ worker_stop(struct worker *cx, int code)
 	uv_close((uv_handle_t *)&cx->progress_timer, NULL);
 }
 
-static void
-send_error(struct worker *cx, json_int_t re, const char *code,
-    const char *text)
-{
-	worker_send(cx, child_error_new(&cx->next_id, re, code, text));
-}
-
 /* ---------------------------------------------------------- messages */
-
-static void
-on_hello(struct worker *cx, const json_t *msg)
-{
-	char text[160];
-
-	if (child_hello_answer(&cx->ch, &cx->next_id, msg, cx->domain, text,
-	    sizeof(text)) != 0) {
-		log_err("%s", text);
-		send_error(cx, msg_id(msg), ERR_VERSION, text);
-		worker_stop(cx, CHILD_EXIT_NORESTART);
-	}
-}
-
-static void
-on_ping(struct worker *cx, const json_t *msg)
-{
-	json_t *m = msg_new(MSG_PONG, worker_next_id(cx));
-
-	json_object_set_new(m, "re", json_integer(msg_id(msg)));
-	json_object_set_new(m, "busy", json_boolean(cx->round != NULL ||
-	    cx->planning != NULL));
-	worker_send(cx, m);
-}
 
 static void
 on_msg(struct channel *ch, json_t *msg, void *arg)
 {
 	struct worker *cx = arg;
 	const struct msg_spec *spec;
-	char err[200];
+	int stop;
 
-	(void)ch;
-	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
-	    sizeof(err)) != 0) {
-		log_warn("bad message from master: %s", err);
-		send_error(cx, msg_id(msg), ERR_BAD_REQUEST, err);
+	spec = peer_parent_msg(ch, &cx->next_id, cx->domain,
+	    cx->round != NULL || cx->planning != NULL, msg, &stop);
+	if (stop >= 0)
+		worker_stop(cx, stop);
+	if (spec == NULL)
 		return;
-	}
 	switch (spec->type) {
-	case MSG_HELLO:		on_hello(cx, msg); break;
-	case MSG_PING:		on_ping(cx, msg); break;
 	case MSG_TASK_ASSIGN:	work_assign(cx, msg); break;
 	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
 	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
 	case MSG_CANCEL:	work_cancel(cx, msg); break;
 	case MSG_PLAN_REQUEST:	plan_request(cx, msg); break;
-	case MSG_SHUTDOWN:
-		log_info("shutdown: %s", json_string_value(json_object_get(msg,
-		    "reason")) ?: "asked by masterd");
-		worker_stop(cx, 0);
-		break;
 	default:
 		break;
 	}
@@ -285,8 +246,6 @@ main(int argc, char **argv)
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)
 		log_use_syslog();
-	/* Commands the child runs must not inherit the channel. */
-	fcntl(CHILD_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&cx, &a) != 0) {
 		teardown(&cx);
@@ -296,12 +255,8 @@ main(int argc, char **argv)
 	repo_global_init();
 	uv_loop_init(&loop);
 	cx.loop = &loop;
-	channel_init(&loop, &cx.ch, FRAME_MAX_DEFAULT, &ops, &cx);
-	if (channel_open_fd(&cx.ch, CHILD_CHANNEL_FD) != 0 ||
-	    channel_start(&cx.ch) != 0) {
-		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);
+	if (peer_parent_open(&loop, &cx.ch, &ops, &cx) != 0)
 		return CHILD_EXIT_NORESTART;
-	}
 	uv_signal_init(&loop, &cx.sig_term);
 	cx.sig_term.data = &cx;
 	uv_signal_start(&cx.sig_term, on_sigterm, SIGTERM);

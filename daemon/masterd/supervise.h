@@ -1,6 +1,7 @@
 /*
- * supervise.h — one masterd-child process per domain: spawn, handshake,
- * liveness, restart with backoff, start limit, graceful stop.
+ * supervise.h — one masterd-child process per domain: its policy (restart
+ * with backoff, start limit, fatal, holds, the child list); the process
+ * itself is a struct peer (proto/peer.h).
  */
 #ifndef DAEMON_SUPERVISE_H
 #define DAEMON_SUPERVISE_H
@@ -13,7 +14,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "proto/channel.h"
+#include "proto/peer.h"
 
 struct masterd;
 
@@ -37,29 +38,18 @@ struct child {
 	char name[40];
 	enum child_state state;
 
-	uv_process_t proc;
-	struct channel ch;
-	uv_timer_t timer;	/* hello deadline, pings, or restart delay */
-	uv_timer_t kill_timer;	/* stop escalation */
+	struct peer peer;	/* the process, its channel, pings, the stop */
+	uv_timer_t timer;	/* the restart delay */
 	uv_timer_t hold_timer;	/* the end of a provider's rate limit */
-	int handles;		/* initialised handles not yet closed */
-	bool proc_running;	/* spawned and exit not yet seen */
-	bool ch_running;	/* channel open */
+	int handles;		/* timers and peer not yet released */
+	bool proc_running;	/* a process up or being reaped (engine.c) */
 
-	uint64_t spawned_ms;
-	uint64_t last_pong_ms;
-	int pid;
 	unsigned backoff_n;	/* restarts since the last healthy run */
 	uint64_t crash_ms[CHILD_START_LIMIT_MAX];	/* recent crash times */
 	unsigned crash_head;
 	unsigned restarts;
-
-	int64_t exit_status;
-	int term_signal;
 	char reason[256];	/* why it last went down, or is FATAL */
 
-	int stop_stage;
-	bool hello_seen;	/* the handshake's first half */
 	bool want_stop;		/* do not restart when it exits */
 	bool restart_pending;	/* start again once stopped */
 	bool release;		/* free once stopped */
