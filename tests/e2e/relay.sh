@@ -35,11 +35,26 @@ start_llmd "$T/script.json"
 llm_config | write_config
 start_masterd
 
+# The worker of this test's relay, found through its parent (never by
+# name: other tests' workers may run on the same machine).
 worker_pid() {
-	pids_of "masterd-worker --domain solo" | head -1
+	relay_now=$(child_pid solo)
+	for f in /proc/[0-9]*/stat; do
+		ppid=$(sed -n 's/.*) [A-Za-z] \([0-9]*\) .*/\1/p' "$f" 2>/dev/null)
+		[ "$ppid" = "$relay_now" ] || continue
+		p=${f#/proc/}
+		p=${p%/stat}
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+		    grep -q 'masterd-worker' && echo "$p"
+	done | head -1
 }
 no_worker() {
 	[ -z "$(worker_pid)" ]
+}
+# The pid in the log line of the worker that took the directive TEXT.
+worker_on() {
+	sed -n "s/.*masterd-worker\/solo\[\([0-9]*\)\] info: directive [0-9]*: $1.*/\1/p" \
+	    "$T/masterd.log" | tail -1
 }
 directive_state() {	# text-prefix
 	json_get "[x['state'] for x in r['directives'] if x['domain']=='solo' and x['text'].startswith('$1')]" task 1
@@ -66,7 +81,8 @@ ok "a new worker takes the next directive and the conversation goes on"
 
 ctl directive solo "stall once" >/dev/null || fail directive
 wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: stall once"
-worker=$(worker_pid)
+worker=$(worker_on "stall once")
+[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
 [ -n "$worker" ] || fail "no worker while a call is in flight"
 kill -KILL "$worker"
 wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
@@ -79,7 +95,8 @@ ok "a killed worker is a crash of the domain, and the work is redone"
 relay=$(child_pid solo)
 ctl directive solo "hang here" >/dev/null || fail directive
 wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: hang here"
-worker=$(worker_pid)
+worker=$(worker_on "hang here")
+[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
 [ -n "$worker" ] || fail "no worker while a call is in flight"
 kill -STOP "$worker"
 wait_until "the hung worker killed" log_has "masterd-child/solo\[$relay\] err: the worker answered no ping for 3000 ms"
