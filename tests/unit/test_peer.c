@@ -245,9 +245,14 @@ start(struct obs *o, const char *mode, bool own_session)
 		.task = 1,
 		.ready_ms = 5000,
 		.pong_timeout_ms = 10000,
-		.grace_ms = 100,
+		.grace_ms = DEADLINE_MS / 2,
 		.own_session = own_session,
 	};
+	/* Only a kid that will not go is meant to meet the ladder's next
+	 * step: any other must be given all the time a loaded machine
+	 * needs, so that the step it stops at is the one it chose. */
+	if (strcmp(mode, "stubborn") == 0 || strcmp(mode, "eof") == 0)
+		o->p.conf.grace_ms = 100;
 	if (strcmp(mode, "mute") == 0)
 		o->p.conf.ready_ms = 200;
 	if (strcmp(mode, "nopong") == 0) {
