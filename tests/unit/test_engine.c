@@ -60,6 +60,19 @@ directives_for(const char *const *docs, size_t n)
 	return out;
 }
 
+/* Check that `out` is one directive, to `domain`, whose text holds
+ * `part`; and free it. */
+static void
+expect_one_directive(json_t *out, const char *domain, const char *part)
+{
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(out, 0), "domain")), domain);
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_array_get(out, 0), "text")), part));
+	json_decref(out);
+}
+
 static void
 test_unresolved_becomes_directives(void **state)
 {
@@ -68,12 +81,7 @@ test_unresolved_becomes_directives(void **state)
 
 	(void)state;
 	out = directives_for(docs, 2);
-	assert_int_equal(json_array_size(out), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(out, 0), "domain")), "database");
-	assert_non_null(strstr(json_string_value(json_object_get(
-	    json_array_get(out, 0), "text")), "Provide table `payslips`"));
-	json_decref(out);
+	expect_one_directive(out, "database", "Provide table `payslips`");
 }
 
 static void
@@ -118,12 +126,7 @@ test_changed_goes_to_consumer(void **state)
 
 	(void)state;
 	out = directives_for(docs, 2);
-	assert_int_equal(json_array_size(out), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(out, 0), "domain")), "logic");
-	assert_non_null(strstr(json_string_value(json_object_get(
-	    json_array_get(out, 0), "text")), "Domain database changed"));
-	json_decref(out);
+	expect_one_directive(out, "logic", "Domain database changed");
 }
 
 /* ---------------------------------------------------------- budgets */
