@@ -19,6 +19,36 @@
 
 #include "common/iface.h"
 
+/* What the example below writes twice: once where a domain provides it,
+ * once where another consumes it. */
+#define EMPLOYEES_TABLE \
+	"CREATE TABLE employees (id INTEGER PRIMARY KEY, " \
+	"name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
+	"hired DATE NOT NULL)"
+#define PAYSLIPS_TABLE \
+	"CREATE TABLE payslips (id INTEGER " \
+	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
+	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
+	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
+	"period))"
+#define PAYSLIPS_GET \
+	"GET /employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
+	"[Payslip] | 404"
+#define PAYSLIP_SCHEMA \
+	"     \"schema\": {\"type\": \"object\",\n" \
+	"                \"properties\": {\"id\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"employee_id\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"period\": {\"type\": " \
+	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
+	"                               \"gross_cents\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"net_cents\": {\"type\": " \
+	"\"integer\"}},\n" \
+	"                \"required\": [\"employee_id\", \"period\", " \
+	"\"gross_cents\", \"net_cents\"]}},\n"
+
 /* The example of docs/interface.md; keep both in sync. */
 #define PAYSLIPS_DATABASE \
 	"{\n" \
@@ -27,15 +57,9 @@
 	"monthly payslips; migrations run at start.\",\n" \
 	"  \"provides\": [\n" \
 	"    {\"kind\": \"table\", \"name\": \"employees\",\n" \
-	"     \"signature\": \"CREATE TABLE employees (id INTEGER " \
-	"PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
-	"hired DATE NOT NULL)\"},\n" \
+	"     \"signature\": \"" EMPLOYEES_TABLE "\"},\n" \
 	"    {\"kind\": \"table\", \"name\": \"payslips\",\n" \
-	"     \"signature\": \"CREATE TABLE payslips (id INTEGER " \
-	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
-	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
-	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
-	"period))\",\n" \
+	"     \"signature\": \"" PAYSLIPS_TABLE "\",\n" \
 	"     \"doc\": \"period is YYYY-MM; amounts in cents.\"},\n" \
 	"    {\"kind\": \"config\", \"name\": \"DATABASE_URL\",\n" \
 	"     \"signature\": " \
@@ -52,24 +76,10 @@
 	"fetch and issue payslips.\",\n" \
 	"  \"provides\": [\n" \
 	"    {\"kind\": \"type\", \"name\": \"Payslip\",\n" \
-	"     \"schema\": {\"type\": \"object\",\n" \
-	"                \"properties\": {\"id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"employee_id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"period\": {\"type\": " \
-	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
-	"                               \"gross_cents\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"net_cents\": {\"type\": " \
-	"\"integer\"}},\n" \
-	"                \"required\": [\"employee_id\", \"period\", " \
-	"\"gross_cents\", \"net_cents\"]}},\n" \
+	PAYSLIP_SCHEMA \
 	"    {\"kind\": \"http\", \"name\": \"GET " \
 	"/employees/{id}/payslips\",\n" \
-	"     \"signature\": \"GET " \
-	"/employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
-	"[Payslip] | 404\",\n" \
+	"     \"signature\": \"" PAYSLIPS_GET "\",\n" \
 	"     \"doc\": \"Newest first.\"},\n" \
 	"    {\"kind\": \"http\", \"name\": \"POST /payslips\",\n" \
 	"     \"signature\": \"POST /payslips Payslip -> 201 Payslip | " \
@@ -78,16 +88,10 @@
 	"  \"consumes\": [\n" \
 	"    {\"kind\": \"table\", \"name\": \"employees\", \"from\": " \
 	"\"database\",\n" \
-	"     \"signature\": \"CREATE TABLE employees (id INTEGER " \
-	"PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
-	"hired DATE NOT NULL)\"},\n" \
+	"     \"signature\": \"" EMPLOYEES_TABLE "\"},\n" \
 	"    {\"kind\": \"table\", \"name\": \"payslips\", \"from\": " \
 	"\"database\",\n" \
-	"     \"signature\": \"CREATE TABLE payslips (id INTEGER " \
-	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
-	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
-	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
-	"period))\"},\n" \
+	"     \"signature\": \"" PAYSLIPS_TABLE "\"},\n" \
 	"    {\"kind\": \"config\", \"name\": \"DATABASE_URL\", " \
 	"\"from\": \"database\"}\n" \
 	"  ]\n" \
@@ -106,24 +110,10 @@
 	"  \"consumes\": [\n" \
 	"    {\"kind\": \"type\", \"name\": \"Payslip\", \"from\": " \
 	"\"logic\",\n" \
-	"     \"schema\": {\"type\": \"object\",\n" \
-	"                \"properties\": {\"id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"employee_id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"period\": {\"type\": " \
-	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
-	"                               \"gross_cents\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"net_cents\": {\"type\": " \
-	"\"integer\"}},\n" \
-	"                \"required\": [\"employee_id\", \"period\", " \
-	"\"gross_cents\", \"net_cents\"]}},\n" \
+	PAYSLIP_SCHEMA \
 	"    {\"kind\": \"http\", \"name\": \"GET " \
 	"/employees/{id}/payslips\", \"from\": \"logic\",\n" \
-	"     \"signature\": \"GET " \
-	"/employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
-	"[Payslip] | 404\"},\n" \
+	"     \"signature\": \"" PAYSLIPS_GET "\"},\n" \
 	"    {\"kind\": \"http\", \"name\": \"POST /payslips\", " \
 	"\"from\": \"logic\"}\n" \
 	"  ]\n" \
