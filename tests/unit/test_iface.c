@@ -198,6 +198,14 @@ expect_canonical_is(const json_t *doc, const json_t *want)
 	json_decref(c);
 }
 
+/* The string key of list's item i (NULL where there is none). */
+static const char *
+item_str(const json_t *list, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(list, i),
+	    key));
+}
+
 /* The entry of doc's side named name. */
 static json_t *
 entry_of(json_t *doc, const char *side, const char *name)
@@ -877,8 +885,7 @@ test_unresolved_problems(void **state)
 	/* Without the previous version the rename is only "missing". */
 	u = iface_unresolved(l, NULL);
 	assert_int_equal(json_array_size(u), 4);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 2), "problem")), "missing");
+	assert_string_equal(item_str(u, 2, "problem"), "missing");
 	json_decref(u);
 	json_decref(prev);
 	json_decref(l);
@@ -906,8 +913,7 @@ test_unresolved_schema(void **state)
 	    "\"kind\": \"http\", \"name\": \"POST /payslips\", "
 	    "\"expected\": {\"signature\": \"POST /payslips Payslip -> 201 "
 	    "Payslip\"}, \"provided\": {\"signature\": null}}");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 1), "name")), "Payslip");
+	assert_string_equal(item_str(u, 1, "name"), "Payslip");
 	want = json_object_get(entry_of(json_array_get(l, 2), "consumes",
 	    "Payslip"), "schema");
 	assert_true(json_equal(json_object_get(json_object_get(
@@ -950,17 +956,14 @@ test_unresolved_placeholder(void **state)
 	json_decref(none);
 	assert_int_equal(json_array_size(u), 3);
 	for (size_t i = 0; i < 3; i++) {
-		assert_string_equal(json_string_value(json_object_get(
-		    json_array_get(u, i), "problem")), "missing");
-		assert_string_equal(json_string_value(json_object_get(
-		    json_array_get(u, i), "provider")), "logic");
+		assert_string_equal(item_str(u, i, "problem"), "missing");
+		assert_string_equal(item_str(u, i, "provider"), "logic");
 	}
 	json_decref(u);
 	json_array_remove(l, 1);
 	u = iface_unresolved(l, NULL);
 	assert_int_equal(json_array_size(u), 3);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 0), "problem")), "no_domain");
+	assert_string_equal(item_str(u, 0, "problem"), "no_domain");
 	json_decref(u);
 	json_decref(l);
 }
