@@ -56,6 +56,15 @@ worker_on() {
 	sed -n "s/.*masterd-worker\/solo\[\([0-9]*\)\] info: directive [0-9]*: $1.*/\1/p" \
 	    "$T/masterd.log" | tail -1
 }
+# Give solo the directive TEXT and set worker to the pid of the worker
+# that takes it, checked to be this relay's own.
+worker_taking() {	# text
+	ctl directive solo "$1" >/dev/null || fail directive
+	wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: $1"
+	worker=$(worker_on "$1")
+	[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
+	[ -n "$worker" ] || fail "no worker while a call is in flight"
+}
 directive_state() {	# text-prefix
 	json_get "[x['state'] for x in r['directives'] if x['domain']=='solo' and x['text'].startswith('$1')]" task 1
 }
@@ -79,11 +88,7 @@ wait_until "the second directive" directive_done second
 [ "$(child_pid solo)" = "$relay" ] || fail "the relay was replaced"
 ok "a new worker takes the next directive and the conversation goes on"
 
-ctl directive solo "stall once" >/dev/null || fail directive
-wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: stall once"
-worker=$(worker_on "stall once")
-[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
-[ -n "$worker" ] || fail "no worker while a call is in flight"
+worker_taking "stall once"
 kill -KILL "$worker"
 wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
 wait_until "the crash logged" log_has "domain solo (task 1): .*worker killed by signal 9"
@@ -93,11 +98,7 @@ wait_until "the stalled directive redone" directive_done "stall once"
 ok "a killed worker is a crash of the domain, and the work is redone"
 
 relay=$(child_pid solo)
-ctl directive solo "hang here" >/dev/null || fail directive
-wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: hang here"
-worker=$(worker_on "hang here")
-[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
-[ -n "$worker" ] || fail "no worker while a call is in flight"
+worker_taking "hang here"
 kill -STOP "$worker"
 wait_until "the hung worker killed" log_has "masterd-child/solo\[$relay\] err: the worker answered no ping for 3000 ms"
 wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"

@@ -64,25 +64,14 @@ check(bool ok, const char *what, const char *where)
 static bool
 has_type(const json_t *v, unsigned types)
 {
-	unsigned bit;
+	static const unsigned bit[] = {
+		[JSON_OBJECT] = FT_OBJECT, [JSON_ARRAY] = FT_ARRAY,
+		[JSON_STRING] = FT_STRING, [JSON_INTEGER] = FT_INTEGER,
+		[JSON_REAL] = FT_REAL, [JSON_TRUE] = FT_BOOL,
+		[JSON_FALSE] = FT_BOOL, [JSON_NULL] = FT_NULL,
+	};
 
-	if (json_is_string(v))
-		bit = FT_STRING;
-	else if (json_is_integer(v))
-		bit = FT_INTEGER;
-	else if (json_is_real(v))
-		bit = FT_REAL;
-	else if (json_is_boolean(v))
-		bit = FT_BOOL;
-	else if (json_is_object(v))
-		bit = FT_OBJECT;
-	else if (json_is_array(v))
-		bit = FT_ARRAY;
-	else if (json_is_null(v))
-		bit = FT_NULL;
-	else
-		return false;
-	return (types & bit) != 0;
+	return v != NULL && (types & bit[json_typeof(v)]) != 0;
 }
 
 /* The spec of this type name on this channel, by a walk of the table. */

@@ -60,6 +60,19 @@ directives_for(const char *const *docs, size_t n)
 	return out;
 }
 
+/* Check that `out` is one directive, to `domain`, whose text holds
+ * `part`; and free it. */
+static void
+expect_one_directive(json_t *out, const char *domain, const char *part)
+{
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(out, 0), "domain")), domain);
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_array_get(out, 0), "text")), part));
+	json_decref(out);
+}
+
 static void
 test_unresolved_becomes_directives(void **state)
 {
@@ -68,12 +81,7 @@ test_unresolved_becomes_directives(void **state)
 
 	(void)state;
 	out = directives_for(docs, 2);
-	assert_int_equal(json_array_size(out), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(out, 0), "domain")), "database");
-	assert_non_null(strstr(json_string_value(json_object_get(
-	    json_array_get(out, 0), "text")), "Provide table `payslips`"));
-	json_decref(out);
+	expect_one_directive(out, "database", "Provide table `payslips`");
 }
 
 static void
@@ -118,12 +126,7 @@ test_changed_goes_to_consumer(void **state)
 
 	(void)state;
 	out = directives_for(docs, 2);
-	assert_int_equal(json_array_size(out), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(out, 0), "domain")), "logic");
-	assert_non_null(strstr(json_string_value(json_object_get(
-	    json_array_get(out, 0), "text")), "Domain database changed"));
-	json_decref(out);
+	expect_one_directive(out, "logic", "Domain database changed");
 }
 
 /* ---------------------------------------------------------- budgets */
@@ -133,8 +136,23 @@ static const struct budget no_defaults;
 static void
 test_budget_each_limit(void **state)
 {
+	/* A spend a row: within every limit, then at or past each one. */
+	static const struct {
+		struct spend s;
+		int over;		/* the limit it is over, -1: none */
+		const char *why;	/* the message, or with part, a part */
+		bool part;
+	} rows[] = {
+		{ { 0 }, -1, "", false },
+		{ { .tokens = 1000 }, BUDGET_TOKENS,
+		    "budget: 1000 tokens used, limit 1000", false },
+		{ { .cost = 2.5 }, BUDGET_COST, "budget: cost", true },
+		{ { .rounds = 10 }, BUDGET_ROUNDS,
+		    "budget: 10 rounds run, limit 10", false },
+		{ { .seconds = 61 }, BUDGET_TIME,
+		    "budget: 61 s since submit, limit 60 s", false },
+	};
 	struct budget own = { .set = 0xf };
-	struct spend s = { 0 };
 	char why[200];
 
 	(void)state;
@@ -142,29 +160,14 @@ test_budget_each_limit(void **state)
 	own.limit[BUDGET_COST] = 2;
 	own.limit[BUDGET_ROUNDS] = 10;
 	own.limit[BUDGET_TIME] = 60;
-	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
-	    sizeof(why)), -1);
-	assert_string_equal(why, "");
-
-	s.tokens = 1000;
-	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
-	    sizeof(why)), BUDGET_TOKENS);
-	assert_string_equal(why, "budget: 1000 tokens used, limit 1000");
-	s.tokens = 0;
-	s.cost = 2.5;
-	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
-	    sizeof(why)), BUDGET_COST);
-	assert_non_null(strstr(why, "budget: cost"));
-	s.cost = 0;
-	s.rounds = 10;
-	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
-	    sizeof(why)), BUDGET_ROUNDS);
-	assert_string_equal(why, "budget: 10 rounds run, limit 10");
-	s.rounds = 0;
-	s.seconds = 61;
-	assert_int_equal(decide_over_budget(&own, &no_defaults, &s, why,
-	    sizeof(why)), BUDGET_TIME);
-	assert_string_equal(why, "budget: 61 s since submit, limit 60 s");
+	for (size_t i = 0; i < TU_NITEMS(rows); i++) {
+		assert_int_equal(decide_over_budget(&own, &no_defaults,
+		    &rows[i].s, why, sizeof(why)), rows[i].over);
+		if (rows[i].part)
+			assert_non_null(strstr(why, rows[i].why));
+		else
+			assert_string_equal(why, rows[i].why);
+	}
 }
 
 static void

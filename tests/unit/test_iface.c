@@ -19,6 +19,36 @@
 
 #include "common/iface.h"
 
+/* What the example below writes twice: once where a domain provides it,
+ * once where another consumes it. */
+#define EMPLOYEES_TABLE \
+	"CREATE TABLE employees (id INTEGER PRIMARY KEY, " \
+	"name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
+	"hired DATE NOT NULL)"
+#define PAYSLIPS_TABLE \
+	"CREATE TABLE payslips (id INTEGER " \
+	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
+	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
+	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
+	"period))"
+#define PAYSLIPS_GET \
+	"GET /employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
+	"[Payslip] | 404"
+#define PAYSLIP_SCHEMA \
+	"     \"schema\": {\"type\": \"object\",\n" \
+	"                \"properties\": {\"id\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"employee_id\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"period\": {\"type\": " \
+	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
+	"                               \"gross_cents\": {\"type\": " \
+	"\"integer\"},\n" \
+	"                               \"net_cents\": {\"type\": " \
+	"\"integer\"}},\n" \
+	"                \"required\": [\"employee_id\", \"period\", " \
+	"\"gross_cents\", \"net_cents\"]}},\n"
+
 /* The example of docs/interface.md; keep both in sync. */
 #define PAYSLIPS_DATABASE \
 	"{\n" \
@@ -27,15 +57,9 @@
 	"monthly payslips; migrations run at start.\",\n" \
 	"  \"provides\": [\n" \
 	"    {\"kind\": \"table\", \"name\": \"employees\",\n" \
-	"     \"signature\": \"CREATE TABLE employees (id INTEGER " \
-	"PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
-	"hired DATE NOT NULL)\"},\n" \
+	"     \"signature\": \"" EMPLOYEES_TABLE "\"},\n" \
 	"    {\"kind\": \"table\", \"name\": \"payslips\",\n" \
-	"     \"signature\": \"CREATE TABLE payslips (id INTEGER " \
-	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
-	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
-	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
-	"period))\",\n" \
+	"     \"signature\": \"" PAYSLIPS_TABLE "\",\n" \
 	"     \"doc\": \"period is YYYY-MM; amounts in cents.\"},\n" \
 	"    {\"kind\": \"config\", \"name\": \"DATABASE_URL\",\n" \
 	"     \"signature\": " \
@@ -52,24 +76,10 @@
 	"fetch and issue payslips.\",\n" \
 	"  \"provides\": [\n" \
 	"    {\"kind\": \"type\", \"name\": \"Payslip\",\n" \
-	"     \"schema\": {\"type\": \"object\",\n" \
-	"                \"properties\": {\"id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"employee_id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"period\": {\"type\": " \
-	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
-	"                               \"gross_cents\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"net_cents\": {\"type\": " \
-	"\"integer\"}},\n" \
-	"                \"required\": [\"employee_id\", \"period\", " \
-	"\"gross_cents\", \"net_cents\"]}},\n" \
+	PAYSLIP_SCHEMA \
 	"    {\"kind\": \"http\", \"name\": \"GET " \
 	"/employees/{id}/payslips\",\n" \
-	"     \"signature\": \"GET " \
-	"/employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
-	"[Payslip] | 404\",\n" \
+	"     \"signature\": \"" PAYSLIPS_GET "\",\n" \
 	"     \"doc\": \"Newest first.\"},\n" \
 	"    {\"kind\": \"http\", \"name\": \"POST /payslips\",\n" \
 	"     \"signature\": \"POST /payslips Payslip -> 201 Payslip | " \
@@ -78,16 +88,10 @@
 	"  \"consumes\": [\n" \
 	"    {\"kind\": \"table\", \"name\": \"employees\", \"from\": " \
 	"\"database\",\n" \
-	"     \"signature\": \"CREATE TABLE employees (id INTEGER " \
-	"PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, " \
-	"hired DATE NOT NULL)\"},\n" \
+	"     \"signature\": \"" EMPLOYEES_TABLE "\"},\n" \
 	"    {\"kind\": \"table\", \"name\": \"payslips\", \"from\": " \
 	"\"database\",\n" \
-	"     \"signature\": \"CREATE TABLE payslips (id INTEGER " \
-	"PRIMARY KEY, employee_id INTEGER NOT NULL REFERENCES " \
-	"employees(id), period TEXT NOT NULL, gross_cents INTEGER NOT " \
-	"NULL, net_cents INTEGER NOT NULL, UNIQUE (employee_id, " \
-	"period))\"},\n" \
+	"     \"signature\": \"" PAYSLIPS_TABLE "\"},\n" \
 	"    {\"kind\": \"config\", \"name\": \"DATABASE_URL\", " \
 	"\"from\": \"database\"}\n" \
 	"  ]\n" \
@@ -106,24 +110,10 @@
 	"  \"consumes\": [\n" \
 	"    {\"kind\": \"type\", \"name\": \"Payslip\", \"from\": " \
 	"\"logic\",\n" \
-	"     \"schema\": {\"type\": \"object\",\n" \
-	"                \"properties\": {\"id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"employee_id\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"period\": {\"type\": " \
-	"\"string\", \"pattern\": \"^[0-9]{4}-[0-9]{2}$\"},\n" \
-	"                               \"gross_cents\": {\"type\": " \
-	"\"integer\"},\n" \
-	"                               \"net_cents\": {\"type\": " \
-	"\"integer\"}},\n" \
-	"                \"required\": [\"employee_id\", \"period\", " \
-	"\"gross_cents\", \"net_cents\"]}},\n" \
+	PAYSLIP_SCHEMA \
 	"    {\"kind\": \"http\", \"name\": \"GET " \
 	"/employees/{id}/payslips\", \"from\": \"logic\",\n" \
-	"     \"signature\": \"GET " \
-	"/employees/{id}/payslips?from=YYYY-MM&to=YYYY-MM -> 200 " \
-	"[Payslip] | 404\"},\n" \
+	"     \"signature\": \"" PAYSLIPS_GET "\"},\n" \
 	"    {\"kind\": \"http\", \"name\": \"POST /payslips\", " \
 	"\"from\": \"logic\"}\n" \
 	"  ]\n" \
@@ -196,6 +186,24 @@ expect_json(const json_t *got, const char *want)
 		fail_msg("got\n%s\nwanted\n%s", g, x);
 	}
 	json_decref(w);
+}
+
+/* The canonical form of doc equals want. */
+static void
+expect_canonical_is(const json_t *doc, const json_t *want)
+{
+	json_t *c = iface_canonical(doc);
+
+	assert_true(json_equal(c, want));
+	json_decref(c);
+}
+
+/* The string key of list's item i (NULL where there is none). */
+static const char *
+item_str(const json_t *list, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(list, i),
+	    key));
 }
 
 /* The entry of doc's side named name. */
@@ -604,7 +612,7 @@ test_canonical(void **state)
 	    "  \"},"
 	    " {\"kind\": \"table\", \"name\": \"employees\"},"
 	    " {\"kind\": \"config\", \"name\": \"Z\", \"signature\": null}]}");
-	json_t *c = iface_canonical(doc), *c2;
+	json_t *c = iface_canonical(doc);
 	char *text;
 
 	expect_json(c, "{\"domain\": \"database\", \"summary\": \"\","
@@ -623,11 +631,9 @@ test_canonical(void **state)
 	    "\"summary\":\"\",\"provides\":["));
 	free(text);
 	/* Idempotent; the input is not touched; still valid. */
-	c2 = iface_canonical(c);
-	assert_true(json_equal(c, c2));
+	expect_canonical_is(c, c);
 	assert_non_null(json_object_get(doc, "version"));
 	expect_valid_doc(c, "database");
-	json_decref(c2);
 	json_decref(c);
 	json_decref(doc);
 
@@ -655,20 +661,17 @@ test_canonical_lenient(void **state)
 	    " {\"kind\": \"table\", \"name\": \"t\", \"doc\": \"two\","
 	    "  \"from\": \"x\", \"mode\": 1}, 1],"
 	    "\"consumes\": {}}");
-	json_t *ca = iface_canonical(a), *cb = iface_canonical(b), *cc;
+	json_t *ca = iface_canonical(a);
 
 	expect_json(ca, "{\"summary\": \"\", \"provides\": ["
 	    " {\"kind\": \"table\", \"name\": \"t\", \"doc\": \"one\"},"
 	    " {\"kind\": \"table\", \"name\": \"t\", \"doc\": \"two\"}],"
 	    "\"consumes\": []}");
-	assert_true(json_equal(ca, cb));
-	cc = iface_canonical(ca);
-	assert_true(json_equal(ca, cc));
+	expect_canonical_is(b, ca);
+	expect_canonical_is(ca, ca);
 	json_decref(a);
 	json_decref(b);
 	json_decref(ca);
-	json_decref(cb);
-	json_decref(cc);
 }
 
 /* ------------------------------------------------------------ diff */
@@ -771,16 +774,14 @@ test_diff_equivalent(void **state)
 	    "\"x\": 1}},"
 	    "{\"kind\": \"http\", \"name\": \"GET /a\", \"signature\": "
 	    "\"\\tGET  /a\\n->   200 \"}]}");
-	json_t *d = iface_diff(a, b), *ca, *cb;
+	json_t *d = iface_diff(a, b), *ca;
 
 	expect_json(d, "{\"provides\": {\"added\": [], \"removed\": [], "
 	    "\"changed\": []}, \"consumes\": {\"added\": [], \"removed\": [], "
 	    "\"changed\": []}}");
 	ca = iface_canonical(a);
-	cb = iface_canonical(b);
-	assert_true(json_equal(ca, cb));
+	expect_canonical_is(b, ca);
 	json_decref(ca);
-	json_decref(cb);
 	json_decref(d);
 	json_decref(a);
 	json_decref(b);
@@ -884,8 +885,7 @@ test_unresolved_problems(void **state)
 	/* Without the previous version the rename is only "missing". */
 	u = iface_unresolved(l, NULL);
 	assert_int_equal(json_array_size(u), 4);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 2), "problem")), "missing");
+	assert_string_equal(item_str(u, 2, "problem"), "missing");
 	json_decref(u);
 	json_decref(prev);
 	json_decref(l);
@@ -913,8 +913,7 @@ test_unresolved_schema(void **state)
 	    "\"kind\": \"http\", \"name\": \"POST /payslips\", "
 	    "\"expected\": {\"signature\": \"POST /payslips Payslip -> 201 "
 	    "Payslip\"}, \"provided\": {\"signature\": null}}");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 1), "name")), "Payslip");
+	assert_string_equal(item_str(u, 1, "name"), "Payslip");
 	want = json_object_get(entry_of(json_array_get(l, 2), "consumes",
 	    "Payslip"), "schema");
 	assert_true(json_equal(json_object_get(json_object_get(
@@ -957,17 +956,14 @@ test_unresolved_placeholder(void **state)
 	json_decref(none);
 	assert_int_equal(json_array_size(u), 3);
 	for (size_t i = 0; i < 3; i++) {
-		assert_string_equal(json_string_value(json_object_get(
-		    json_array_get(u, i), "problem")), "missing");
-		assert_string_equal(json_string_value(json_object_get(
-		    json_array_get(u, i), "provider")), "logic");
+		assert_string_equal(item_str(u, i, "problem"), "missing");
+		assert_string_equal(item_str(u, i, "provider"), "logic");
 	}
 	json_decref(u);
 	json_array_remove(l, 1);
 	u = iface_unresolved(l, NULL);
 	assert_int_equal(json_array_size(u), 3);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(u, 0), "problem")), "no_domain");
+	assert_string_equal(item_str(u, 0, "problem"), "no_domain");
 	json_decref(u);
 	json_decref(l);
 }

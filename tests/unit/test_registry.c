@@ -236,6 +236,14 @@ add_directive(struct registry *r, int64_t task, int64_t domain,
 	return id;
 }
 
+/* Check that the list `l` has `n` items, and free it. */
+static void
+expect_size(json_t *l, size_t n)
+{
+	assert_int_equal(json_array_size(l), n);
+	json_decref(l);
+}
+
 static double
 wall(void)
 {
@@ -563,12 +571,8 @@ test_domains(void **state)
 	assert_int_equal(jint(json_array_get(list, 0), "id"), api);
 	assert_int_equal(jint(json_array_get(list, 1), "id"), ui);
 	json_decref(list);
-	list = registry_domains(f->r, 0);
-	assert_int_equal(json_array_size(list), 3);
-	json_decref(list);
-	list = registry_domains(f->r, 12345);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	expect_size(registry_domains(f->r, 0), 3);
+	expect_size(registry_domains(f->r, 12345), 0);
 
 	assert_null(registry_domain_get(f->r, 12345));
 	assert_int_equal(registry_domain_count_restart(f->r, 12345),
@@ -586,7 +590,6 @@ test_domain_unique(void **state)
 	struct fixture *f = *state;
 	int64_t t = add_task(f->r, "t"), first = add_domain(f->r, t, "api");
 	int64_t id = -7;
-	json_t *list;
 
 	assert_int_equal(f->errors, 0);
 	assert_int_equal(registry_domain_add(f->r, t, "api", NULL, NULL, NULL,
@@ -605,9 +608,7 @@ test_domain_unique(void **state)
 
 	/* The handle is still good. */
 	assert_true(add_domain(f->r, t, "ui") > first);
-	list = registry_domains(f->r, t);
-	assert_int_equal(json_array_size(list), 2);
-	json_decref(list);
+	expect_size(registry_domains(f->r, t), 2);
 }
 
 /* A batch is one transaction: all of it, or nothing of it. */
@@ -616,7 +617,6 @@ test_batch(void **state)
 {
 	struct fixture *f = *state;
 	int64_t t, d, id = 0;
-	json_t *list;
 
 	assert_int_equal(registry_batch_begin(f->r), 0);
 	t = add_task(f->r, "whole");
@@ -635,17 +635,13 @@ test_batch(void **state)
 	assert_int_equal(registry_batch_end(f->r, false), 0);
 	assert_int_equal(registry_batch_end(f->r, true), -1);
 	assert_non_null(strstr(registry_errmsg(f->r), "rolled back"));
-	list = registry_tasks(f->r);
-	assert_int_equal(json_array_size(list), 1);
-	json_decref(list);
+	expect_size(registry_tasks(f->r), 1);
 
 	/* A batch ended without commit leaves nothing; the handle goes on. */
 	assert_int_equal(registry_batch_begin(f->r), 0);
 	add_task(f->r, "dropped");
 	assert_int_equal(registry_batch_end(f->r, false), 0);
-	list = registry_tasks(f->r);
-	assert_int_equal(json_array_size(list), 1);
-	json_decref(list);
+	expect_size(registry_tasks(f->r), 1);
 	assert_true(add_task(f->r, "after") > t);
 }
 
@@ -818,7 +814,7 @@ test_directive_merge(void **state)
 	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
 	int64_t a, b;
 	bool merged = true;
-	json_t *o, *list;
+	json_t *o;
 
 	a = add_directive(f->r, t, d, "fix the build", 1, &merged);
 	assert_false(merged);
@@ -850,9 +846,7 @@ test_directive_merge(void **state)
 	    &merged), a);
 	assert_true(merged);
 
-	list = registry_directives(f->r, t, d);
-	assert_int_equal(json_array_size(list), 1);
-	json_decref(list);
+	expect_size(registry_directives(f->r, t, d), 1);
 	assert_int_equal(f->errors, 0);
 }
 
@@ -963,19 +957,13 @@ test_directive_lists(void **state)
 	assert_true(jint(json_array_get(l, 0), "id") <
 	    jint(json_array_get(l, 3), "id"));		/* oldest first */
 	json_decref(l);
-	l = registry_directives(f->r, t1, 0);
-	assert_int_equal(json_array_size(l), 3);
-	json_decref(l);
+	expect_size(registry_directives(f->r, t1, 0), 3);
 	l = registry_directives(f->r, t1, b);
 	assert_int_equal(json_array_size(l), 1);
 	assert_string_equal(jstr(json_array_get(l, 0), "domain"), "b");
 	json_decref(l);
-	l = registry_directives(f->r, 0, c);
-	assert_int_equal(json_array_size(l), 1);
-	json_decref(l);
-	l = registry_directives(f->r, t1, c);		/* not t1's */
-	assert_int_equal(json_array_size(l), 0);
-	json_decref(l);
+	expect_size(registry_directives(f->r, 0, c), 1);
+	expect_size(registry_directives(f->r, t1, c), 0);	/* not t1's */
 }
 
 /* ---------------------------------------------------------------- events */
@@ -1038,9 +1026,7 @@ test_events(void **state)
 	assert_int_equal(jint(json_array_get(l, 1), "seq"), seq[3]);
 	json_decref(l);
 
-	l = registry_events(f->r, 0, seq[4], 10);
-	assert_int_equal(json_array_size(l), 0);
-	json_decref(l);
+	expect_size(registry_events(f->r, 0, seq[4], 10), 0);
 	json_decref(data);
 }
 
@@ -1174,9 +1160,7 @@ test_durable_after_kill(void **state)
 	o = registry_directive_next(f->r, d);
 	assert_string_equal(jstr(o, "text"), "go");
 	json_decref(o);
-	o = registry_events(f->r, 1, 0, 0);
-	assert_int_equal(json_array_size(o), 50);
-	json_decref(o);
+	expect_size(registry_events(f->r, 1, 0, 0), 50);
 }
 
 /* ----------------------------------------------------------------- stats */
@@ -1489,9 +1473,7 @@ test_rounds_and_scoreboard(void **state)
 	    "abc123");
 	assert_int_equal(jint(row, "tokens_in"), 200);
 	json_decref(list);
-	list = registry_rounds(f->r, task, b);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	expect_size(registry_rounds(f->r, task, b), 0);
 
 	assert_int_equal(registry_directive_set_state(f->r, d,
 	    DIRECTIVE_DONE, NULL), 0);

@@ -291,6 +291,32 @@ error_code(const json_t *m)
 	    "code"));
 }
 
+/* The final report, checked to be a success in round `round`. */
+static const json_t *
+final_ok(const struct fixture *fx, json_int_t round)
+{
+	const json_t *m = final_report(fx);
+
+	assert_true(json_is_true(json_object_get(m, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(m, "round")),
+	    round);
+	return m;
+}
+
+/* The final report, checked to be a failure in round `round` with the
+ * error `code`. */
+static const json_t *
+final_error(const struct fixture *fx, json_int_t round, const char *code)
+{
+	const json_t *m = final_report(fx);
+
+	assert_false(json_is_true(json_object_get(m, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(m, "round")),
+	    round);
+	assert_string_equal(error_code(m), code);
+	return m;
+}
+
 /* ---------------------------------------------------------- tests */
 
 static void
@@ -338,9 +364,7 @@ test_accepted_round(void **state)
 	assert_int_equal(fx->fake.rollbacks, 0);
 
 	assert_int_equal(json_array_size(fx->fake.reports), 1);
-	m = final_report(fx);
-	assert_true(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 1);
+	m = final_ok(fx, 1);
 	assert_int_equal(json_integer_value(json_object_get(m, "task")), 9);
 	assert_int_equal(json_integer_value(json_object_get(m, "directive")),
 	    42);
@@ -413,10 +437,7 @@ test_checks_fail_retried_then_rolled_back(void **state)
 		assert_string_equal(json_string_value(json_object_get(m,
 		    "stage")), "checks");
 	}
-	m = final_report(fx);
-	assert_false(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 3);
-	assert_string_equal(error_code(m), "checks");
+	m = final_error(fx, 3, "checks");
 	assert_non_null(strstr(json_string_value(json_object_get(
 	    json_object_get(m, "error"), "message")), "checks after 3 rounds"));
 	assert_int_equal(fx->r->stage, ROUND_FAILED);
@@ -427,7 +448,6 @@ static void
 test_checks_fail_then_pass(void **state)
 {
 	struct fixture *fx = *state;
-	const json_t *m;
 
 	start(fx);
 	reply(fx, MODEL, ANSWER_PLAIN);
@@ -436,9 +456,7 @@ test_checks_fail_then_pass(void **state)
 	checks_end(fx, true);
 	reply(fx, CRITIC, VERDICT_COMPLETE);
 	assert_int_equal(json_array_size(fx->fake.reports), 2);
-	m = final_report(fx);
-	assert_true(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 2);
+	final_ok(fx, 2);
 	assert_non_null(strstr(fx->fake.commit_message, "Round: 42/2\n"));
 }
 
@@ -463,10 +481,7 @@ test_invalid_answer_bounded(void **state)
 	assert_int_equal(fx->fake.applies, 0);
 
 	assert_int_equal(json_array_size(fx->fake.reports), 1);
-	m = final_report(fx);
-	assert_false(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 1);
-	assert_string_equal(error_code(m), "invalid_answer");
+	m = final_error(fx, 1, "invalid_answer");
 	assert_string_equal(json_string_value(json_object_get(m, "stage")),
 	    "invalid answer");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(m,
@@ -523,9 +538,7 @@ test_critic_incomplete(void **state)
 	reply(fx, MODEL, ANSWER_PLAIN);
 	checks_end(fx, true);
 	reply(fx, CRITIC, VERDICT_COMPLETE);
-	m = final_report(fx);
-	assert_true(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 2);
+	m = final_ok(fx, 2);
 }
 
 /* An unreadable verdict does not undo passing checks. */
@@ -550,7 +563,6 @@ test_cancel_during_checks(void **state)
 	struct fixture *fx = *state;
 	struct check_result res = { .command = "make test",
 	    .exit_status = -1, .term_signal = 9, .output = "" };
-	const json_t *m;
 
 	start(fx);
 	reply(fx, MODEL, ANSWER_PLAIN);
@@ -565,10 +577,7 @@ test_cancel_during_checks(void **state)
 	assert_int_equal(fx->fake.rollbacks, 1);
 	assert_int_equal(fx->fake.critics, 0);
 	assert_int_equal(json_array_size(fx->fake.reports), 1);
-	m = final_report(fx);
-	assert_false(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 0);
-	assert_string_equal(error_code(m), "cancelled");
+	final_error(fx, 0, "cancelled");
 }
 
 /* Cancel while the model thinks, in round 2: rounds played stay
@@ -579,7 +588,6 @@ test_cancel_during_model(void **state)
 	struct fixture *fx = *state;
 	struct llm_result res = { .ok = false, .text = "", .message =
 	    "cancelled", .error = LLM_ERR_CANCELLED };
-	const json_t *m;
 
 	start(fx);
 	reply(fx, MODEL, ANSWER_PLAIN);
@@ -589,9 +597,7 @@ test_cancel_during_model(void **state)
 	fx->fake.pending = NONE;
 	round_answer(fx->r, &res);
 	assert_int_equal(json_array_size(fx->fake.reports), 2);
-	m = final_report(fx);
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 0);
-	assert_string_equal(error_code(m), "cancelled");
+	final_error(fx, 0, "cancelled");
 }
 
 /* A rate limit ends the directive with the time to resume. */
@@ -607,10 +613,8 @@ test_rate_limited(void **state)
 	start(fx);
 	fx->fake.pending = NONE;
 	round_answer(fx->r, &res);
-	m = final_report(fx);
+	m = final_error(fx, 0, "rate_limited");
 	e = json_object_get(m, "error");
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 0);
-	assert_string_equal(error_code(m), "rate_limited");
 	assert_string_equal(json_string_value(json_object_get(e, "message")),
 	    "429 slow down");
 	assert_int_equal(json_integer_value(json_object_get(e, "until")),
@@ -623,16 +627,13 @@ static void
 test_commit_fails(void **state)
 {
 	struct fixture *fx = *state;
-	const json_t *m;
 
 	fx->fake.commit_rc = -1;
 	start(fx);
 	reply(fx, MODEL, ANSWER_OK);
 	checks_end(fx, true);
 	reply(fx, CRITIC, VERDICT_COMPLETE);
-	m = final_report(fx);
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 1);
-	assert_string_equal(error_code(m), "git");
+	final_error(fx, 1, "git");
 	assert_null(fx->fake.published);
 	assert_int_equal(fx->fake.rollbacks, 1);
 }
@@ -643,12 +644,9 @@ static void
 test_end_early(void **state)
 {
 	struct fixture *fx = *state;
-	const json_t *m;
 
 	round_end_early(fx->r, 0, "model", NULL, "model", "no key");
-	m = final_report(fx);
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 0);
-	assert_string_equal(error_code(m), "model");
+	final_error(fx, 0, "model");
 	assert_int_equal(fx->fake.asks, 0);
 }
 
@@ -659,9 +657,7 @@ test_end_already_committed(void **state)
 	const json_t *m;
 
 	round_end_early(fx->r, 2, "commit", "abc123", NULL, NULL);
-	m = final_report(fx);
-	assert_true(json_is_true(json_object_get(m, "ok")));
-	assert_int_equal(json_integer_value(json_object_get(m, "round")), 2);
+	m = final_ok(fx, 2);
 	assert_string_equal(json_string_value(json_object_get(m, "commit")),
 	    "abc123");
 }
