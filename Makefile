@@ -49,7 +49,7 @@ CFLAGS_ALL = -std=c17 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 	$(OPTFLAGS) \
 	$(CPPFLAGS_ALL) $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
 # --as-needed: each program records only the libraries it calls.  masterd
-# needs no libcurl and masterctl no SQLite or libgit2; every library left
+# needs no libcurl and masterctl no libgit2 or libcurl; every library left
 # out is memory and start-up time saved in each process.
 LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 

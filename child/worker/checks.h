@@ -6,7 +6,7 @@
  * stdin from /dev/null, CPU and address-space rlimits, and its output
  * (stdout and stderr together) captured and trimmed to a budget: the head
  * and the tail are kept, the middle is replaced by a note.  The rlimits are
- * set by masterd-child itself re-executed as `masterd-child --exec-check`,
+ * set by masterd-worker itself re-executed as `masterd-worker --exec-check`,
  * since uv_spawn has no pre-exec hook.
  */
 #ifndef CHILD_CHECKS_H
@@ -64,7 +64,7 @@ void checks_cancel(struct check_run *);
  *   "output","truncated"}] */
 json_t *check_results_json(const struct check_result *, size_t n);
 
-/* `masterd-child --exec-check CPU_SECONDS MEMORY_BYTES -- COMMAND`: set
+/* `masterd-worker --exec-check CPU_SECONDS MEMORY_BYTES -- COMMAND`: set
  * the limits and exec /bin/sh -c COMMAND.  Returns only on failure. */
 int checkexec_main(int argc, char **argv);
 

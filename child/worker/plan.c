@@ -1,6 +1,6 @@
 /*
  * plan.c — the planner: the master's own assistant session, run by a
- * masterd-child started with --role planner.  It answers plan.request
+ * masterd-worker started with --role planner.  It answers plan.request
  * messages: "plan" (which domains the task needs, each with a brief, its
  * checks and what it depends on) and "review" (after the domains have
  * built and integrated: what to improve next, or that the task is done).

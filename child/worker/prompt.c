@@ -1,5 +1,5 @@
 /*
- * prompt.c — the texts a domain's child sends to its model and to the
+ * prompt.c — the texts a domain's worker sends to its model and to the
  * critic.  The standing parts live in files under the prompts directory
  * (domain.md, <domain>.md, critic.md) so that they can be read and changed
  * without touching C; this file only assembles them with the task, the

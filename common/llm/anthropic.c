@@ -1,5 +1,5 @@
 /*
- * llm_anthropic.c — Anthropic Messages (POST {base}/messages, headers
+ * anthropic.c — Anthropic Messages (POST {base}/messages, headers
  * x-api-key and anthropic-version).
  *
  * Stateless like Chat Completions: every turn carries the system prompt

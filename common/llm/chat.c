@@ -1,5 +1,5 @@
 /*
- * llm_chat.c — Chat Completions (POST {base}/chat/completions): OpenAI,
+ * chat.c — Chat Completions (POST {base}/chat/completions): OpenAI,
  * Ollama, llama-server, vLLM, LM Studio, OpenRouter and Gemini's
  * OpenAI-compatible endpoint all speak it.
  *

@@ -1,5 +1,5 @@
 /*
- * llm_impl.h — what the files of the provider layer share, and what its
+ * impl.h — what the files of the provider layer share, and what its
  * unit tests reach into: the session's insides, the per-API table of
  * functions, and the answer parser (whole bodies and SSE streams).
  *

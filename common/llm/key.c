@@ -1,5 +1,5 @@
 /*
- * llm_key.c — where an API key comes from, and the headers that carry it.
+ * key.c — where an API key comes from, and the headers that carry it.
  *
  * One source per provider conf: an environment variable (key_env, or the
  * API's default such as OPENAI_API_KEY), a file (key_file, refused when

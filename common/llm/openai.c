@@ -1,5 +1,5 @@
 /*
- * llm_openai.c — the OpenAI Responses API (POST {base}/responses).
+ * openai.c — the OpenAI Responses API (POST {base}/responses).
  *
  * The server keeps the conversation: each turn names the previous
  * response (previous_response_id) or the Conversation it belongs to,

@@ -1,5 +1,5 @@
 /*
- * llm_parse.c — reading an answer, whatever the API: SSE bytes into
+ * parse.c — reading an answer, whatever the API: SSE bytes into
  * events and events into the API's handler, whole JSON bodies, the error
  * shapes every provider uses ({"error":{…}}, {"error":"text"}, flat
  * {"code","message"}, integer or string codes), usage and its cost.

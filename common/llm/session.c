@@ -1,5 +1,5 @@
 /*
- * llm_session.c — one conversation: its conf and key, the transcript and
+ * session.c — one conversation: its conf and key, the transcript and
  * the window of it that is sent, usage totals, and the session file.
  *
  * The transcript holds every completed turn (user text, answer, response

@@ -42,7 +42,7 @@ struct child {
 	uv_timer_t timer;	/* the restart delay */
 	uv_timer_t hold_timer;	/* the end of a provider's rate limit */
 	int handles;		/* timers and peer not yet released */
-	bool proc_running;	/* a process up or being reaped (engine.c) */
+	bool proc_running;	/* a process up or being reaped */
 
 	unsigned backoff_n;	/* restarts since the last healthy run */
 	uint64_t crash_ms[CHILD_START_LIMIT_MAX];	/* recent crash times */
@@ -54,7 +54,7 @@ struct child {
 	bool restart_pending;	/* start again once stopped */
 	bool release;		/* free once stopped */
 
-	/* work, owned by tasks.c and engine.c */
+	/* work, owned by the task core (task_*.c) */
 	bool planner;		/* the task's planner, not a domain */
 	json_t *plan_request;	/* the planner's pending request */
 	bool busy;
