@@ -17,17 +17,9 @@
 int
 llm_buf_add(struct llm_buf *b, const char *s, size_t n)
 {
-	size_t ncap;
-
 	if (n > LLM_MAX_BODY || b->len > LLM_MAX_BODY - n)
 		return -1;
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		b->p = xrealloc(b->p, ncap);
-		b->cap = ncap;
-	}
+	b->p = xgrow(b->p, &b->cap, b->len + n + 1, 256, SIZE_MAX);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
