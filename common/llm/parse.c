@@ -61,6 +61,21 @@ llm_json_int(json_t *obj, const char *key)
 	return 0;
 }
 
+bool
+llm_usage_tokens(struct llm_usage *usage, json_t *u,
+    const struct llm_usage_keys *k)
+{
+	if (!json_is_object(u))
+		return false;
+	usage->input = llm_json_int(u, k->input);
+	usage->output = llm_json_int(u, k->output);
+	usage->cached = llm_json_int(json_object_get(u, k->input_details),
+	    "cached_tokens");
+	usage->reasoning = llm_json_int(json_object_get(u, k->output_details),
+	    "reasoning_tokens");
+	return true;
+}
+
 static void
 on_delta_default(const char *s, size_t n, void *arg)
 {
