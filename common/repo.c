@@ -134,30 +134,28 @@ signature(git_signature **sig, const char *who, char *err, size_t errlen)
 	return 0;
 }
 
-/* mkdir -p. */
+/* mkdir -p of path, a non-empty string it cuts at each '/' in turn
+ * (and mends). */
 static int
-mkdirs(const char *path, char *err, size_t errlen)
+mkdirs(char *path, char *err, size_t errlen)
 {
-	char buf[PATH_MAX];
-	char *p;
+	bool last;
 
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return fail(err, errlen, "path too long: %s", path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
 			continue;
+		last = *p == '\0';
 		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return fail(err, errlen, "creating %s: %s", buf,
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			return fail(err, errlen, "creating %s: %s", path,
 			    strerror(errno));
+		if (last)
+			return 0;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-		return fail(err, errlen, "creating %s: %s", buf,
-		    strerror(errno));
-	return 0;
 }
 
+/* mkdir -p of the folder that holds path. */
 static int
 mkdirs_parent(const char *path, char *err, size_t errlen)
 {
