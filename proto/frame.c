@@ -81,7 +81,7 @@ ensure_room(struct frame_decoder *d, size_t want)
 	compact(d);
 	if (d->cap - d->len >= want)
 		return FRAME_OK;
-	if (want > SIZE_MAX / 2 - d->len)
+	if (want > SIZE_MAX / 2 - d->len)	/* refused, not aborted on */
 		return FRAME_ENOMEM;
 	d->buf = xgrow(d->buf, &d->cap, d->len + want, FRAME_BUF_MIN,
 	    SIZE_MAX);

@@ -25,7 +25,8 @@ buf_limit(const struct sse_parser *p)
 	return p->max + 2;
 }
 
-/* Doubling must not take a hostile stream past the limit. */
+/* Room for need bytes: doubling must not take a hostile stream past the
+ * limit. */
 static void
 buf_reserve(struct sse_buf *b, size_t need, size_t limit)
 {
