@@ -461,7 +461,7 @@ llm_conf_unset(struct llm_conf *l)
 	l->stream = l->store = -1;
 }
 
-static void
+void
 llm_conf_free_strings(struct llm_conf *l)
 {
 	free(l->provider);

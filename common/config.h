@@ -132,6 +132,8 @@ const struct domain_conf *conf_domain(const struct masterd_conf *,
  */
 void conf_llm(const struct masterd_conf *c, const char *domain,
     struct llm_conf *out);
+/* Free the strings of an llm_conf that owns them (a copy of conf_llm's). */
+void llm_conf_free_strings(struct llm_conf *);
 
 /* Where state and the control socket live when nothing says otherwise:
  * systemd's $STATE_DIRECTORY/$RUNTIME_DIRECTORY, then /var/lib and /run for

@@ -134,39 +134,28 @@ signature(git_signature **sig, const char *who, char *err, size_t errlen)
 	return 0;
 }
 
-/* A path inside <domain>/ (the folder itself is not a file). */
-static bool
-under(const char *path, const char *domain)
-{
-	size_t n = strlen(domain);
-
-	return strncmp(path, domain, n) == 0 && path[n] == '/';
-}
-
-/* mkdir -p. */
+/* mkdir -p of path, a non-empty string it cuts at each '/' in turn
+ * (and mends). */
 static int
-mkdirs(const char *path, char *err, size_t errlen)
+mkdirs(char *path, char *err, size_t errlen)
 {
-	char buf[PATH_MAX];
-	char *p;
+	bool last;
 
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return fail(err, errlen, "path too long: %s", path);
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
 			continue;
+		last = *p == '\0';
 		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return fail(err, errlen, "creating %s: %s", buf,
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			return fail(err, errlen, "creating %s: %s", path,
 			    strerror(errno));
+		if (last)
+			return 0;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-		return fail(err, errlen, "creating %s: %s", buf,
-		    strerror(errno));
-	return 0;
 }
 
+/* mkdir -p of the folder that holds path. */
 static int
 mkdirs_parent(const char *path, char *err, size_t errlen)
 {
@@ -425,7 +414,7 @@ stage_domain(git_repository *repo, git_index *idx, const char *domain,
 	n = git_status_list_entrycount(sl);
 	for (i = 0; i < n; i++) {
 		e = git_status_byindex(sl, i);
-		if ((path = status_path(e)) == NULL || !under(path, domain))
+		if ((path = status_path(e)) == NULL || !path_under(path, domain))
 			continue;
 		if (wd_kind(&kind, &st, repo, path, err, errlen) < 0)
 			goto cleanup;
@@ -497,7 +486,7 @@ snapshot_tree(git_oid *out, git_repository *repo, git_commit *tip,
 	n = git_status_list_entrycount(sl);
 	for (i = 0; i < n; i++) {
 		e = git_status_byindex(sl, i);
-		if ((path = status_path(e)) == NULL || !under(path, domain))
+		if ((path = status_path(e)) == NULL || !path_under(path, domain))
 			continue;
 		if (wd_kind(&kind, &st, repo, path, err, errlen) < 0)
 			goto cleanup;
@@ -775,19 +764,11 @@ struct diffbuf {
 static int
 diffbuf_put(struct diffbuf *d, const char *p, size_t n)
 {
-	size_t cap;
-
 	if (d->limited && n > d->limit - d->len) {
 		n = d->limit - d->len;
 		d->cut = true;
 	}
-	if (d->len + n + 1 > d->cap) {
-		cap = d->cap != 0 ? d->cap : 4096;
-		while (cap < d->len + n + 1)
-			cap *= 2;
-		d->buf = xrealloc(d->buf, cap);
-		d->cap = cap;
-	}
+	d->buf = xgrow(d->buf, &d->cap, d->len + n + 1, 4096, SIZE_MAX);
 	memcpy(d->buf + d->len, p, n);
 	d->len += n;
 	d->buf[d->len] = '\0';

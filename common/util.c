@@ -59,6 +59,22 @@ xreallocarray(void *old, size_t n, size_t size)
 	return xrealloc(old, n * size);
 }
 
+void *
+xgrow(void *p, size_t *cap, size_t need, size_t first, size_t limit)
+{
+	size_t ncap;
+
+	if (need <= *cap)
+		return p;
+	ncap = *cap != 0 ? *cap : first;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	if (ncap > limit)
+		ncap = limit > need ? limit : need;
+	*cap = ncap;
+	return xrealloc(p, ncap);
+}
+
 char *
 xstrdup(const char *s)
 {
@@ -185,6 +201,14 @@ utf8_cut(char *s)
 }
 
 /* ------------------------------------------------------------ I/O */
+
+bool
+path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
 
 int
 write_all(int fd, const void *buf, size_t len)

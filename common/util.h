@@ -27,6 +27,11 @@ void *xmalloc(size_t);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *, size_t);
 void *xreallocarray(void *, size_t n, size_t size);
+/* A growing buffer: p (of *cap bytes) made to hold at least need bytes.
+ * Capacities double from first; doubling stops at limit (never below
+ * need), so that input that grows a buffer cannot make it reserve more
+ * than it may use.  Returns the buffer, which may have moved. */
+void *xgrow(void *p, size_t *cap, size_t need, size_t first, size_t limit);
 char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,6 +51,9 @@ void utf8_scrub(char *s, size_t len);
 size_t utf8_prefix(const char *s, size_t max);
 /* Cut s in place so that it does not end inside a sequence. */
 void utf8_cut(char *s);
+
+/* Is path inside the folder dir ("src/x.c" in "src")?  dir itself is not. */
+bool path_under(const char *path, const char *dir);
 
 /* write(2) until all is written or an error other than EINTR: 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);

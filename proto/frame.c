@@ -76,22 +76,15 @@ compact(struct frame_decoder *d)
 static int
 ensure_room(struct frame_decoder *d, size_t want)
 {
-	size_t need, ncap;
-
 	if (d->cap - d->len >= want)
 		return FRAME_OK;
 	compact(d);
 	if (d->cap - d->len >= want)
 		return FRAME_OK;
-	need = d->len + want;
-	ncap = d->cap ? d->cap : FRAME_BUF_MIN;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			return FRAME_ENOMEM;
-		ncap *= 2;
-	}
-	d->buf = xrealloc(d->buf, ncap);
-	d->cap = ncap;
+	if (want > SIZE_MAX / 2 - d->len)	/* refused, not aborted on */
+		return FRAME_ENOMEM;
+	d->buf = xgrow(d->buf, &d->cap, d->len + want, FRAME_BUF_MIN,
+	    SIZE_MAX);
 	return FRAME_OK;
 }
 

@@ -423,15 +423,6 @@ parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
 	return 0;
 }
 
-/* Is a a directory of b ("src" of "src/x.c")? */
-static bool
-is_parent(const char *a, const char *b)
-{
-	size_t n = strlen(a);
-
-	return strncmp(a, b, n) == 0 && b[n] == '/';
-}
-
 /* Two entries for one path, or a file written where another entry
  * needs a directory. */
 static int
@@ -447,8 +438,8 @@ check_paths(const struct answer *a, char *err, size_t errlen)
 				return shape_error(err, errlen, "files[%zu]."
 				    "path: \"%s\" appears twice (also "
 				    "files[%zu])", j, y->path, i);
-			if ((is_parent(x->path, y->path) && !x->delete) ||
-			    (is_parent(y->path, x->path) && !y->delete))
+			if ((path_under(y->path, x->path) && !x->delete) ||
+			    (path_under(x->path, y->path) && !y->delete))
 				return shape_error(err, errlen, "files[%zu]."
 				    "path: \"%s\" and files[%zu] \"%s\" cannot "
 				    "both exist: one is a file, the other "

@@ -179,18 +179,6 @@ plan_ask(struct plan_job *j, const char *text)
 		plan_finish(j, NULL, "the model could not be asked");
 }
 
-static int
-ensure_planner_session(struct worker *cx, char *err, size_t errlen)
-{
-	char *system;
-
-	if (cx->session != NULL)
-		return 0;
-	if ((system = prompt_planner_system(cx, err, errlen)) == NULL)
-		return -1;
-	return worker_open_session(cx, system, err, errlen);
-}
-
 void
 plan_request(struct worker *cx, const json_t *msg)
 {
@@ -204,7 +192,8 @@ plan_request(struct worker *cx, const json_t *msg)
 	j->cx = cx;
 	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
 	cx->planning = j;
-	if (ensure_planner_session(cx, err, sizeof(err)) != 0) {
+	if (worker_ensure_session(cx, prompt_planner_system, err,
+	    sizeof(err)) != 0) {
 		plan_finish(j, NULL, err);
 		return;
 	}

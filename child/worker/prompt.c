@@ -87,10 +87,23 @@ read_prompt(const char *dir, const char *name)
 	return read_file_in(dir, file);
 }
 
+/* read_prompt for a prompt the worker cannot do without: NULL with err. */
+static char *
+required_prompt(const struct worker *cx, const char *name, char *err,
+    size_t errlen)
+{
+	char *s = read_prompt(cx->prompts_dir, name);
+
+	if (s == NULL)
+		snprintf(err, errlen, "cannot read %s/%s.md: %s",
+		    cx->prompts_dir, name, strerror(errno));
+	return s;
+}
+
 char *
 prompt_system(const struct worker *cx, char *err, size_t errlen)
 {
-	char *generic = read_prompt(cx->prompts_dir, "domain");
+	char *generic = required_prompt(cx, "domain", err, errlen);
 	char *specific = read_prompt(cx->prompts_dir, cx->domain);
 	const char *brief = json_string_value(json_object_get(cx->assign,
 	    "prompt"));
@@ -99,8 +112,6 @@ prompt_system(const struct worker *cx, char *err, size_t errlen)
 	char *file;
 
 	if (generic == NULL) {
-		snprintf(err, errlen, "cannot read %s/domain.md: %s",
-		    cx->prompts_dir, strerror(errno));
 		free(specific);
 		return NULL;
 	}
@@ -134,12 +145,7 @@ prompt_system(const struct worker *cx, char *err, size_t errlen)
 char *
 prompt_critic_system(const struct worker *cx, char *err, size_t errlen)
 {
-	char *s = read_prompt(cx->prompts_dir, "critic");
-
-	if (s == NULL)
-		snprintf(err, errlen, "cannot read %s/critic.md: %s",
-		    cx->prompts_dir, strerror(errno));
-	return s;
+	return required_prompt(cx, "critic", err, errlen);
 }
 
 static void
@@ -228,12 +234,7 @@ prompt_critic_turn(const struct worker *cx, const json_t *directive,
 char *
 prompt_planner_system(const struct worker *cx, char *err, size_t errlen)
 {
-	char *s = read_prompt(cx->prompts_dir, "planner");
-
-	if (s == NULL)
-		snprintf(err, errlen, "cannot read %s/planner.md: %s",
-		    cx->prompts_dir, strerror(errno));
-	return s;
+	return required_prompt(cx, "planner", err, errlen);
 }
 
 char *

@@ -74,15 +74,22 @@ work_round_done(struct worker *cx)
 /* ---------------------------------------------------------- directives */
 
 /*
- * Open the child's conversation with this system prompt (taken), resuming
- * the session file of an earlier run, and save it after every turn.
+ * The child's conversation, opened on first use with the system prompt
+ * system_of() writes, resuming the session file of an earlier run, and
+ * saved after every turn.
  */
 int
-worker_open_session(struct worker *cx, char *system, char *err,
+worker_ensure_session(struct worker *cx,
+    char *(*system_of)(const struct worker *, char *, size_t), char *err,
     size_t errlen)
 {
 	char dir[4096];
+	char *system;
 
+	if (cx->session != NULL)
+		return 0;
+	if ((system = system_of(cx, err, errlen)) == NULL)
+		return -1;
 	cx->session = llm_session_new(cx->engine, &cx->llm, system, err,
 	    errlen);
 	free(system);
@@ -101,18 +108,6 @@ worker_open_session(struct worker *cx, char *system, char *err,
 		log_warn("session %s not resumed: %s", cx->session_path, err);
 	llm_session_autosave(cx->session, cx->session_path);
 	return 0;
-}
-
-static int
-ensure_session(struct worker *cx, char *err, size_t errlen)
-{
-	char *system;
-
-	if (cx->session != NULL)
-		return 0;
-	if ((system = prompt_system(cx, err, errlen)) == NULL)
-		return -1;
-	return worker_open_session(cx, system, err, errlen);
 }
 
 /*
@@ -199,7 +194,8 @@ start(struct worker *cx, json_t *msg)
 		round_end_early(r, 0, "git", NULL, "git", err);
 		return;
 	}
-	if (ensure_session(cx, err, sizeof(err)) != 0) {
+	if (worker_ensure_session(cx, prompt_system, err,
+	    sizeof(err)) != 0) {
 		json_decref(files);
 		round_end_early(r, 0, "model", NULL, "model", err);
 		return;

@@ -84,7 +84,10 @@ void worker_progress(struct worker *, const char *stage, const char *text);
 void worker_stop(struct worker *, int code);
 
 /* work.c */
-int worker_open_session(struct worker *, char *system, char *err,
+/* The session, opened on first use with the system prompt system_of()
+ * writes (resuming a restarted child's conversation): 0, or -1 with err. */
+int worker_ensure_session(struct worker *,
+    char *(*system_of)(const struct worker *, char *, size_t), char *err,
     size_t errlen);
 void work_assign(struct worker *, const json_t *msg);
 void work_peers(struct worker *, const json_t *msg);

@@ -36,27 +36,16 @@ chat_build(const struct llm_session *s, const char *user, size_t first)
 	return body;
 }
 
-static int
-chat_headers(const struct llm_session *s, struct curl_slist **h)
-{
-	if (s->key != NULL && llm_header_add(h, "Authorization", "Bearer ",
-	    s->key) != 0)
-		return -1;
-	return 0;
-}
-
 static void
 chat_usage(struct llm_parse *p, json_t *u)
 {
-	if (!json_is_object(u))
-		return;
-	p->usage.input = llm_json_int(u, "prompt_tokens");
-	p->usage.output = llm_json_int(u, "completion_tokens");
-	p->usage.cached = llm_json_int(json_object_get(u,
-	    "prompt_tokens_details"), "cached_tokens");
-	p->usage.reasoning = llm_json_int(json_object_get(u,
-	    "completion_tokens_details"), "reasoning_tokens");
-	p->usage.calls = 1;
+	static const struct llm_usage_keys keys = {
+		"prompt_tokens", "completion_tokens",
+		"prompt_tokens_details", "completion_tokens_details",
+	};
+
+	if (llm_usage_tokens(&p->usage, u, &keys))
+		p->usage.calls = 1;
 }
 
 static void
@@ -133,7 +122,7 @@ const struct llm_api llm_api_chat = {
 	.default_key_env = "OPENAI_API_KEY",
 	.server_history = false,
 	.build = chat_build,
-	.headers = chat_headers,
+	.headers = llm_bearer_headers,
 	.whole = chat_whole,
 	.event = chat_event,
 };

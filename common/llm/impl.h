@@ -117,6 +117,16 @@ void llm_parse_text(struct llm_parse *, const char *, size_t);
 void llm_parse_set(char **, const char *);
 int64_t llm_json_int(json_t *, const char *);
 void llm_usage_price(struct llm_usage *, const struct llm_conf *);
+/* What the OpenAI APIs call their token counts: the input and output
+ * counts and the objects that hold cached_tokens and reasoning_tokens. */
+struct llm_usage_keys {
+	const char *input, *output;
+	const char *input_details, *output_details;
+};
+/* The token counts of usage object u, read with k's names: false (nothing
+ * read) when u is not an object. */
+bool llm_usage_tokens(struct llm_usage *, json_t *u,
+    const struct llm_usage_keys *k);
 /* {"role", "content"}, and the turns from `first` then the new user text
  * as such messages: the history of Chat Completions and Anthropic. */
 json_t *llm_message(const char *role, const char *text);
@@ -147,5 +157,7 @@ void llm_key_free(char *);
 int llm_header_add(struct curl_slist **, const char *name,
     const char *prefix, const char *value);
 void llm_headers_free(struct curl_slist *);
+/* "Authorization: Bearer <key>" when s has a key: the OpenAI APIs' headers. */
+int llm_bearer_headers(const struct llm_session *s, struct curl_slist **);
 
 #endif

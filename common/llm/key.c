@@ -174,6 +174,15 @@ llm_header_add(struct curl_slist **h, const char *name, const char *prefix,
 	return 0;
 }
 
+int
+llm_bearer_headers(const struct llm_session *s, struct curl_slist **h)
+{
+	if (s->key != NULL && llm_header_add(h, "Authorization", "Bearer ",
+	    s->key) != 0)
+		return -1;
+	return 0;
+}
+
 void
 llm_headers_free(struct curl_slist *h)
 {

@@ -60,26 +60,15 @@ responses_build(const struct llm_session *s, const char *user, size_t first)
 	return body;
 }
 
-static int
-responses_headers(const struct llm_session *s, struct curl_slist **h)
-{
-	if (s->key != NULL && llm_header_add(h, "Authorization", "Bearer ",
-	    s->key) != 0)
-		return -1;
-	return 0;
-}
-
 static void
 responses_usage(struct llm_parse *p, json_t *u)
 {
-	if (!json_is_object(u))
-		return;
-	p->usage.input = llm_json_int(u, "input_tokens");
-	p->usage.output = llm_json_int(u, "output_tokens");
-	p->usage.cached = llm_json_int(json_object_get(u,
-	    "input_tokens_details"), "cached_tokens");
-	p->usage.reasoning = llm_json_int(json_object_get(u,
-	    "output_tokens_details"), "reasoning_tokens");
+	static const struct llm_usage_keys keys = {
+		"input_tokens", "output_tokens",
+		"input_tokens_details", "output_tokens_details",
+	};
+
+	llm_usage_tokens(&p->usage, u, &keys);
 }
 
 /* The output_text parts of the message items, in order. */
@@ -179,7 +168,7 @@ const struct llm_api llm_api_responses = {
 	.default_key_env = "OPENAI_API_KEY",
 	.server_history = true,
 	.build = responses_build,
-	.headers = responses_headers,
+	.headers = llm_bearer_headers,
 	.whole = responses_whole,
 	.event = responses_event,
 };

@@ -17,17 +17,9 @@
 int
 llm_buf_add(struct llm_buf *b, const char *s, size_t n)
 {
-	size_t ncap;
-
 	if (n > LLM_MAX_BODY || b->len > LLM_MAX_BODY - n)
 		return -1;
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		b->p = xrealloc(b->p, ncap);
-		b->cap = ncap;
-	}
+	b->p = xgrow(b->p, &b->cap, b->len + n + 1, 256, SIZE_MAX);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -67,6 +59,21 @@ llm_json_int(json_t *obj, const char *key)
 	if (json_is_real(v))
 		return (int64_t)json_real_value(v);
 	return 0;
+}
+
+bool
+llm_usage_tokens(struct llm_usage *usage, json_t *u,
+    const struct llm_usage_keys *k)
+{
+	if (!json_is_object(u))
+		return false;
+	usage->input = llm_json_int(u, k->input);
+	usage->output = llm_json_int(u, k->output);
+	usage->cached = llm_json_int(json_object_get(u, k->input_details),
+	    "cached_tokens");
+	usage->reasoning = llm_json_int(json_object_get(u, k->output_details),
+	    "reasoning_tokens");
+	return true;
 }
 
 static void

@@ -93,17 +93,6 @@ conf_copy(struct llm_conf *c, const struct llm_conf *from,
 
 #undef DEFAULT
 
-static void
-conf_strings_free(struct llm_conf *c)
-{
-	free(c->provider);
-	free(c->base_url);
-	free(c->model);
-	free(c->key_env);
-	free(c->key_file);
-	free(c->key_credential);
-}
-
 struct llm_session *
 llm_session_new(struct llm_engine *e, const struct llm_conf *conf,
     const char *system, char *err, size_t errlen)
@@ -150,7 +139,7 @@ llm_session_free(struct llm_session *s)
 	for (size_t i = 0; i < s->nturns; i++)
 		turn_free(&s->turns[i]);
 	free(s->turns);
-	conf_strings_free(&s->conf);
+	llm_conf_free_strings(&s->conf);
 	free(s->system);
 	llm_key_free(s->key);
 	free(s->key_source);

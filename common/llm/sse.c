@@ -25,21 +25,12 @@ buf_limit(const struct sse_parser *p)
 	return p->max + 2;
 }
 
+/* Room for need bytes: doubling must not take a hostile stream past the
+ * limit. */
 static void
 buf_reserve(struct sse_buf *b, size_t need, size_t limit)
 {
-	size_t cap;
-
-	if (need <= b->cap)
-		return;
-	cap = b->cap != 0 ? b->cap : 128;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	/* Doubling must not take a hostile stream past the limit. */
-	if (cap > limit)
-		cap = limit > need ? limit : need;
-	b->p = xrealloc(b->p, cap);
-	b->cap = cap;
+	b->p = xgrow(b->p, &b->cap, need, 128, limit);
 }
 
 /* Replace the content with s[0..n) and a NUL. */

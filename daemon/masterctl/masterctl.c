@@ -854,18 +854,26 @@ cmd_submit(struct ctl *c, int argc, char **argv)
 	return o.wait ? follow_task(c, task) : EXIT_OK;
 }
 
+/* A listing of one task, named by a positional argument or --task. */
 static int
-cmd_domains(struct ctl *c, int argc, char **argv)
+task_listing(struct ctl *c, int argc, char **argv, enum msg_type t,
+    void (*human)(json_t *))
 {
 	struct opts o = { 0 };
 	json_t *req;
 
 	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc > 1)
 		return EXIT_USAGE;
-	req = request(c, CTL_DOMAINS);
+	req = request(c, t);
 	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
 		return EXIT_USAGE;
-	return call_and_print(c, req, human_domains);
+	return call_and_print(c, req, human);
+}
+
+static int
+cmd_domains(struct ctl *c, int argc, char **argv)
+{
+	return task_listing(c, argc, argv, CTL_DOMAINS, human_domains);
 }
 
 static int
@@ -909,15 +917,7 @@ cmd_interface(struct ctl *c, int argc, char **argv)
 static int
 cmd_interfaces(struct ctl *c, int argc, char **argv)
 {
-	struct opts o = { 0 };
-	json_t *req;
-
-	if (parse_opts(&argc, argv, O_TASK, &o) != 0 || argc > 1)
-		return EXIT_USAGE;
-	req = request(c, CTL_INTERFACES);
-	if (with_task(req, argc == 1 ? argv[0] : o.task) != 0)
-		return EXIT_USAGE;
-	return call_and_print(c, req, human_interfaces);
+	return task_listing(c, argc, argv, CTL_INTERFACES, human_interfaces);
 }
 
 static void

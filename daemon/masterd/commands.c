@@ -44,6 +44,16 @@ reply_storage_error(struct masterd *md, struct ctl_client *cl, json_int_t id)
 	    registry_errmsg(md->reg)));
 }
 
+/* The reply to a tasks_*() call that returned rc: ok, or err under the
+ * code rc maps to.  The caller adds its fields to an ok and sends it. */
+static json_t *
+tasks_reply(json_int_t id, int rc, const char *err)
+{
+	if (rc != 0)
+		return msg_reply_error(id, tasks_errcode(rc), "%s", err);
+	return msg_reply_ok(id);
+}
+
 /*
  * The task a request means: its "task" field, or else the newest task that
  * has `domain` (or the newest task at all when domain is NULL).
@@ -96,13 +106,10 @@ cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 	int rc;
 
-	if ((rc = tasks_submit(md, req, &task, err, sizeof(err))) != 0) {
-		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
-		    err));
-		return;
-	}
-	r = msg_reply_ok(id);
-	json_object_set_new(r, "task", json_integer(task));
+	rc = tasks_submit(md, req, &task, err, sizeof(err));
+	r = tasks_reply(id, rc, err);
+	if (rc == 0)
+		json_object_set_new(r, "task", json_integer(task));
 	control_reply(cl, r);
 }
 
@@ -291,14 +298,11 @@ cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
-	if ((rc = tasks_add_directive(md, task, domain, get_str(req, "text"), (int)get_int(req, "priority"), &d, err,
-	    sizeof(err))) != 0) {
-		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
-		    err));
-		return;
-	}
-	r = msg_reply_ok(id);
-	json_object_set_new(r, "directive", d);
+	rc = tasks_add_directive(md, task, domain, get_str(req, "text"),
+	    (int)get_int(req, "priority"), &d, err, sizeof(err));
+	r = tasks_reply(id, rc, err);
+	if (rc == 0)
+		json_object_set_new(r, "directive", d);
 	control_reply(cl, r);
 }
 
@@ -309,14 +313,9 @@ cmd_spawn(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	char err[256];
 	int rc;
 
-	if ((rc = tasks_add_domain(md, get_int(req, "task"),
-	    get_str(req, "domain"), get_str(req, "prompt"), err,
-	    sizeof(err))) != 0) {
-		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
-		    err));
-		return;
-	}
-	control_reply(cl, msg_reply_ok(id));
+	rc = tasks_add_domain(md, get_int(req, "task"), get_str(req, "domain"),
+	    get_str(req, "prompt"), err, sizeof(err));
+	control_reply(cl, tasks_reply(id, rc, err));
 }
 
 static void
@@ -388,13 +387,8 @@ cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	char err[256];
 	int rc;
 
-	if ((rc = tasks_cancel(md, get_int(req, "task"), err,
-	    sizeof(err))) != 0) {
-		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
-		    err));
-		return;
-	}
-	control_reply(cl, msg_reply_ok(id));
+	rc = tasks_cancel(md, get_int(req, "task"), err, sizeof(err));
+	control_reply(cl, tasks_reply(id, rc, err));
 }
 
 static void
@@ -489,15 +483,12 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 	int rc;
 
-	if ((rc = tasks_set_budget(md, get_int(req, "task"),
-	    json_object_get(req, "budget"), err, sizeof(err))) != 0) {
-		control_reply(cl, msg_reply_error(id, tasks_errcode(rc), "%s",
-		    err));
-		return;
-	}
-	r = msg_reply_ok(id);
-	json_object_set_new(r, "task", tasks_describe(md, get_int(req,
-	    "task")));
+	rc = tasks_set_budget(md, get_int(req, "task"),
+	    json_object_get(req, "budget"), err, sizeof(err));
+	r = tasks_reply(id, rc, err);
+	if (rc == 0)
+		json_object_set_new(r, "task", tasks_describe(md,
+		    get_int(req, "task")));
 	control_reply(cl, r);
 }
 

@@ -868,6 +868,23 @@ err:
 	return fail_null(r, st, fn);
 }
 
+/* query_one and query_all of a statement whose one parameter is an id. */
+static json_t *
+query_one_by(struct registry *r, enum stmt id, int64_t key, const char *fn)
+{
+	if (bind_int(r, r->st[id], 1, key) == -1)
+		return fail_null(r, r->st[id], fn);
+	return query_one(r, id, fn);
+}
+
+static json_t *
+query_all_by(struct registry *r, enum stmt id, int64_t key, const char *fn)
+{
+	if (bind_int(r, r->st[id], 1, key) == -1)
+		return fail_null(r, r->st[id], fn);
+	return query_all(r, id, fn);
+}
+
 /* ---------------------------------------------------------- open / close */
 
 /* SQLite would create the file 0644 less the umask; the database holds the
@@ -1300,9 +1317,7 @@ registry_task_set_paused(struct registry *r, int64_t task, bool paused,
 json_t *
 registry_task_get(struct registry *r, int64_t task)
 {
-	if (bind_int(r, r->st[ST_TASK_GET], 1, task) == -1)
-		return fail_null(r, r->st[ST_TASK_GET], __func__);
-	return query_one(r, ST_TASK_GET, __func__);
+	return query_one_by(r, ST_TASK_GET, task, __func__);
 }
 
 json_t *
@@ -1365,9 +1380,7 @@ registry_domain_set_depends(struct registry *r, int64_t domain,
 json_t *
 registry_domains_load(struct registry *r, int64_t task)
 {
-	if (bind_int(r, r->st[ST_DOMAINS_LOAD], 1, task) == -1)
-		return fail_null(r, r->st[ST_DOMAINS_LOAD], __func__);
-	return query_all(r, ST_DOMAINS_LOAD, __func__);
+	return query_all_by(r, ST_DOMAINS_LOAD, task, __func__);
 }
 
 int
@@ -1405,9 +1418,7 @@ registry_domain_find(struct registry *r, int64_t task, const char *name,
 json_t *
 registry_domain_get(struct registry *r, int64_t domain)
 {
-	if (bind_int(r, r->st[ST_DOMAIN_GET], 1, domain) == -1)
-		return fail_null(r, r->st[ST_DOMAIN_GET], __func__);
-	return query_one(r, ST_DOMAIN_GET, __func__);
+	return query_one_by(r, ST_DOMAIN_GET, domain, __func__);
 }
 
 json_t *
@@ -1415,9 +1426,7 @@ registry_domains(struct registry *r, int64_t task)
 {
 	if (task == 0)
 		return query_all(r, ST_DOMAINS_ALL, __func__);
-	if (bind_int(r, r->st[ST_DOMAINS_TASK], 1, task) == -1)
-		return fail_null(r, r->st[ST_DOMAINS_TASK], __func__);
-	return query_all(r, ST_DOMAINS_TASK, __func__);
+	return query_all_by(r, ST_DOMAINS_TASK, task, __func__);
 }
 
 /* ------------------------------------------------------------ interfaces */
@@ -1512,9 +1521,7 @@ registry_interface_get(struct registry *r, int64_t domain, int version)
 json_t *
 registry_interfaces_latest(struct registry *r, int64_t task)
 {
-	if (bind_int(r, r->st[ST_IFACE_LATEST_TASK], 1, task) == -1)
-		return fail_null(r, r->st[ST_IFACE_LATEST_TASK], __func__);
-	return query_all(r, ST_IFACE_LATEST_TASK, __func__);
+	return query_all_by(r, ST_IFACE_LATEST_TASK, task, __func__);
 }
 
 /* task 0 counts every task's versions. */
@@ -1649,9 +1656,7 @@ registry_directive_set_state(struct registry *r, int64_t directive,
 json_t *
 registry_directive_next(struct registry *r, int64_t domain)
 {
-	if (bind_int(r, r->st[ST_DIR_NEXT], 1, domain) == -1)
-		return fail_null(r, r->st[ST_DIR_NEXT], __func__);
-	return query_one(r, ST_DIR_NEXT, __func__);
+	return query_one_by(r, ST_DIR_NEXT, domain, __func__);
 }
 
 json_t *
@@ -1661,12 +1666,8 @@ registry_directives(struct registry *r, int64_t task, int64_t domain)
 
 	if (task == 0 && domain == 0)
 		return query_all(r, ST_DIRS_ALL, __func__);
-	if (domain == 0) {
-		st = r->st[ST_DIRS_TASK];
-		if (bind_int(r, st, 1, task) == -1)
-			return fail_null(r, st, __func__);
-		return query_all(r, ST_DIRS_TASK, __func__);
-	}
+	if (domain == 0)
+		return query_all_by(r, ST_DIRS_TASK, task, __func__);
 	st = r->st[ST_DIRS_DOMAIN];
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
 		return fail_null(r, st, __func__);
@@ -1781,11 +1782,7 @@ registry_rounds(struct registry *r, int64_t task, int64_t domain)
 json_t *
 registry_scoreboard(struct registry *r, int64_t task)
 {
-	sqlite3_stmt *st = r->st[ST_SCORE_TASK];
-
-	if (bind_int(r, st, 1, task) == -1)
-		return fail_null(r, st, __func__);
-	return query_all(r, ST_SCORE_TASK, __func__);
+	return query_all_by(r, ST_SCORE_TASK, task, __func__);
 }
 
 /* ---------------------------------------------------------------- backup */
@@ -1831,7 +1828,5 @@ fail:
 json_t *
 registry_directive_get(struct registry *r, int64_t directive)
 {
-	if (bind_int(r, r->st[ST_DIR_GET], 1, directive) == -1)
-		return fail_null(r, r->st[ST_DIR_GET], __func__);
-	return query_one(r, ST_DIR_GET, __func__);
+	return query_one_by(r, ST_DIR_GET, directive, __func__);
 }

@@ -29,32 +29,27 @@ int
 decide_over_budget(const struct budget *own, const struct budget *defaults,
     const struct spend *s, char *why, size_t len)
 {
+	/* Why each limit stops a task: what was used, then the limit. */
+	static const char *const reached[BUDGET_KEY_COUNT] = {
+		[BUDGET_TOKENS] = "budget: %.0f tokens used, limit %.0f",
+		[BUDGET_COST] = "budget: cost %.4f reached, limit %.4f",
+		[BUDGET_ROUNDS] = "budget: %.0f rounds run, limit %.0f",
+		[BUDGET_TIME] = "budget: %.0f s since submit, limit %.0f s",
+	};
+	const double used[BUDGET_KEY_COUNT] = {
+		[BUDGET_TOKENS] = (double)s->tokens,
+		[BUDGET_COST] = s->cost,
+		[BUDGET_ROUNDS] = (double)s->rounds,
+		[BUDGET_TIME] = (double)s->seconds,
+	};
 	double l;
 
 	why[0] = '\0';
-	if ((l = decide_limit(own, defaults, BUDGET_TOKENS)) > 0 &&
-	    (double)s->tokens >= l) {
-		snprintf(why, len, "budget: %lld tokens used, limit %.0f",
-		    (long long)s->tokens, l);
-		return BUDGET_TOKENS;
-	}
-	if ((l = decide_limit(own, defaults, BUDGET_COST)) > 0 &&
-	    s->cost >= l) {
-		snprintf(why, len, "budget: cost %.4f reached, limit %.4f",
-		    s->cost, l);
-		return BUDGET_COST;
-	}
-	if ((l = decide_limit(own, defaults, BUDGET_ROUNDS)) > 0 &&
-	    (double)s->rounds >= l) {
-		snprintf(why, len, "budget: %lld rounds run, limit %.0f",
-		    (long long)s->rounds, l);
-		return BUDGET_ROUNDS;
-	}
-	if ((l = decide_limit(own, defaults, BUDGET_TIME)) > 0 &&
-	    (double)s->seconds >= l) {
-		snprintf(why, len, "budget: %lld s since submit, limit %.0f s",
-		    (long long)s->seconds, l);
-		return BUDGET_TIME;
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++) {
+		if ((l = decide_limit(own, defaults, k)) > 0 && used[k] >= l) {
+			snprintf(why, len, reached[k], used[k], l);
+			return k;
+		}
 	}
 	return -1;
 }

@@ -193,16 +193,25 @@ attempts_of(const struct task *t, int64_t id)
 	return x != NULL ? x->attempts : 0;
 }
 
+/* Tell watchers what became of directive id: ev, with two fields that
+ * may be NULL (its commit and summary, or its error code and reason). */
+static void
+directive_event(struct child *c, enum event ev, json_int_t id,
+    const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	event_emit(c->md, c->task, c->name, ev, json_pack("{s:I, s:s*, s:s*}",
+	    "directive", id, k1, v1, k2, v2));
+}
+
 static void
 directive_failed(struct child *c, struct task *t, json_int_t id,
     const json_t *e)
 {
-	struct masterd *md = c->md;
 	const char *code = jget_str(e, "code");
 	const char *why = jget_str(e, "message");
 
 	switch (decide_failure(code, !task_state_over(t->state),
-	    attempts_of(t, id), md->conf->directive_attempts)) {
+	    attempts_of(t, id), c->md->conf->directive_attempts)) {
 	case FAILURE_HOLD:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
 		hold_domain(c, (time_t)jget_int(e, "until", 0),
@@ -213,15 +222,13 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 		break;
 	case FAILURE_RETRY:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
-		event_emit(md, c->task, c->name, EV_DIRECTIVE_RETRY,
-		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
-		    code, "reason", why));
+		directive_event(c, EV_DIRECTIVE_RETRY, id, "code", code,
+		    "reason", why);
 		break;
 	case FAILURE_DROP:
 		set_directive(t, id, DIRECTIVE_DROPPED, why);
-		event_emit(md, c->task, c->name, EV_DIRECTIVE_DROPPED,
-		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "code",
-		    code, "reason", why));
+		directive_event(c, EV_DIRECTIVE_DROPPED, id, "code", code,
+		    "reason", why);
 		break;
 	}
 }
@@ -240,9 +247,8 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 	c->directive = 0;
 	if (jget_bool(msg, "ok")) {
 		set_directive(t, id, DIRECTIVE_DONE, NULL);
-		event_emit(md, c->task, c->name, EV_DIRECTIVE_DONE,
-		    json_pack("{s:I, s:s*, s:s*}", "directive", id, "commit",
-		    commit, "summary", summary));
+		directive_event(c, EV_DIRECTIVE_DONE, id, "commit", commit,
+		    "summary", summary);
 		if (commit != NULL)
 			merge_domain(c, summary);
 	} else {
