@@ -273,6 +273,7 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	p->pid = p->proc.pid;
 	p->spawned_ms = uv_now(p->loop);
 	p->last_pong_ms = p->spawned_ms;
+	p->pong_recheck = false;
 	p->hello_seen = false;
 	p->stop_step = PEER_STOP_NONE;
 	p->exit_status = 0;
@@ -301,6 +302,27 @@ peer_send(struct peer *p, json_t *msg)
 
 /* ---------------------------------------------------------- liveness */
 
+static void on_ping_tick(uv_timer_t *);
+
+/*
+ * A pong found overdue is judged again one loop turn later.  Timers run
+ * before the loop reads its sockets, so after a long callback (a flood
+ * from another child, a slow disk) the pong may be waiting, unread, in
+ * this peer's socket: the next turn's poll reads it first.
+ */
+static void
+on_pong_recheck(uv_timer_t *t)
+{
+	struct peer *p = t->data;
+
+	if (p->state != PEER_READY)
+		return;
+	if (p->conf.ping_ms > 0)
+		uv_timer_start(&p->timer, on_ping_tick, p->conf.ping_ms,
+		    p->conf.ping_ms);
+	peer_ping(p);
+}
+
 void
 peer_ping(struct peer *p)
 {
@@ -310,13 +332,19 @@ peer_ping(struct peer *p)
 	if (p->state != PEER_READY)
 		return;
 	refresh(p);
-	if (now - p->last_pong_ms > p->conf.pong_timeout_ms) {
-		snprintf(why, sizeof(why), "no pong for %llu ms",
-		    (unsigned long long)(now - p->last_pong_ms));
-		peer_fault(p, PEER_FAULT_NO_PONG, why);
+	if (now - p->last_pong_ms <= p->conf.pong_timeout_ms) {
+		p->pong_recheck = false;
+		peer_send(p, msg_new(MSG_PING, ++*p->ids));
 		return;
 	}
-	peer_send(p, msg_new(MSG_PING, ++*p->ids));
+	if (!p->pong_recheck) {
+		p->pong_recheck = true;
+		uv_timer_start(&p->timer, on_pong_recheck, 0, 0);
+		return;
+	}
+	snprintf(why, sizeof(why), "no pong for %llu ms",
+	    (unsigned long long)(now - p->last_pong_ms));
+	peer_fault(p, PEER_FAULT_NO_PONG, why);
 }
 
 static void

@@ -110,6 +110,7 @@ struct peer {
 	int pid;
 	uint64_t spawned_ms;
 	uint64_t last_pong_ms;
+	bool pong_recheck;	/* found overdue; judged after one more turn */
 	int64_t exit_status;
 	int term_signal;
 };
