@@ -14,6 +14,10 @@ CHILD_PATH="$T/hostchild"
 FLOOD=${REGRESS_FLOOD:-20000}
 echo '{"hold": true}' >"$FAKECHILD_DIR/good.json"
 echo "{\"flood\": $FLOOD}" >"$FAKECHILD_DIR/flooder.json"
+# The flood holds masterd's loop for as long as it takes to store 20,000
+# events: under the sanitizers that is SLOW times longer, like the bound
+# on status below, and so is the time a sibling's pong may wait.
+PING_TIMEOUT=$((3 * SLOW))s
 write_config </dev/null
 start_masterd
 rss0=$(rss_mib "$MD_PID")
