@@ -4,7 +4,8 @@
  *
  *   {"summary": "what changed and why",
  *    "files": [{"path": "src/app.py", "content": "..."},
- *              {"path": "old.txt", "delete": true}],
+ *              {"path": "old.txt", "delete": true},
+              {"path": "src/b.py", "edits": [{"old": "x = 1", "new": "x = 2"}]}],
  *    "interface": { interface document, see iface.h },
  *    "checks": ["make -C frontend test"]}          (proposals)
  *
@@ -20,11 +21,21 @@
 
 #include <jansson.h>
 
+/* Replace the one occurrence of old with new (see tools_edit). */
+struct answer_edit {
+	char *old;
+	char *new;
+};
+
+/* One of: content (the whole file), delete, or edits of a file the
+ * model was shown. */
 struct answer_file {
 	char *path;		/* normalised, relative to the domain folder */
-	char *content;		/* NULL when deleting */
+	char *content;		/* NULL when deleting or editing */
 	size_t len;
 	bool delete;
+	struct answer_edit *edits;
+	size_t nedits;
 };
 
 struct answer {

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "common/config.h"
@@ -63,10 +64,43 @@ struct llm_usage {
 	unsigned calls;		/* successful calls summed here */
 };
 
+/*
+ * Tools.  A session may offer its model tools: a JSON array in one neutral
+ * form, [{"name", "description", "parameters": JSON schema}], which each
+ * API writes in its own ("tools" of Chat Completions, function tools of
+ * Responses, input_schema of Anthropic).  An answer may then call them,
+ * several in one turn; the next turn carries their results.
+ */
+struct llm_tool_call {
+	char *id;		/* the provider's call id, echoed in the result */
+	char *name;
+	char *arguments;	/* JSON text as the model wrote it: may be
+				 * invalid, or cut when the answer was */
+};
+
+struct llm_tool_result {
+	const char *id;		/* the call's id */
+	const char *name;	/* the call's tool name */
+	const char *content;	/* what the tool said, for the model */
+	bool error;		/* the call failed; content says why */
+};
+
+/* One user turn: text, the results of the last answer's calls, or both
+ * (results first).  Every call of the last answer must have its result. */
+struct llm_input {
+	const char *text;	/* NULL: results only */
+	const struct llm_tool_result *results;
+	size_t nresults;
+};
+
 struct llm_result {
 	bool ok;
 	const char *text;	/* the answer ("" on failure) */
 	size_t text_len;
+	const struct llm_tool_call *calls;	/* the tools it called */
+	size_t ncalls;
+	const char *model;	/* the model that answered (the server's name
+				 * for it when it said one), or "" */
 	bool truncated;		/* stopped by max_tokens */
 	const char *finish;	/* the provider's stop reason, or "" */
 	struct llm_usage usage;	/* this call */
@@ -149,6 +183,52 @@ const char *llm_session_response_id(const struct llm_session *);
  */
 struct llm_request *llm_session_send(struct llm_session *,
     const char *user_text, const struct llm_callbacks *, void *arg);
+
+/* Send one user turn of text and tool results (see struct llm_input). */
+struct llm_request *llm_session_send_input(struct llm_session *,
+    const struct llm_input *, const struct llm_callbacks *, void *arg);
+
+/* The tools offered from the next turn on (copied; NULL: none). */
+void llm_session_set_tools(struct llm_session *, const json_t *tools);
+bool llm_session_has_tools(const struct llm_session *);
+
+/*
+ * The model refused the tools (a 400 such as Ollama's "does not support
+ * tools", vLLM's "tool choice requires --enable-auto-tool-choice"): the
+ * caller should go on without tools.
+ */
+bool llm_result_tools_refused(const struct llm_result *);
+
+/*
+ * Context.  A session is never cut silently: the caller measures the next
+ * request against the window and compacts the transcript when it would
+ * not fit.  Estimates are deliberately high (see llm_tokens_estimate).
+ */
+/* Tokens the request carrying `in` would hold: system, tools, the whole
+ * transcript (what the server holds, for Responses) and `in`. */
+size_t llm_session_estimate(const struct llm_session *,
+    const struct llm_input *in);
+/* What a request may hold: context_tokens - max_tokens. */
+size_t llm_session_budget(const struct llm_session *);
+/* Turns [from, to) as plain text for a summary request, at most max
+ * bytes (the oldest part is cut first, with a note).  Malloc'd. */
+char *llm_session_transcript(const struct llm_session *, size_t from,
+    size_t to, size_t max);
+/* The first turn that can start a window (its input carries no tool
+ * results): n turns are kept from there on.  Returns the index, <= n. */
+size_t llm_session_cut_point(const struct llm_session *, size_t keep);
+/*
+ * Replace turns [0, n) with one turn saying `summary` (the model's own
+ * summary of them): the server-side handle is dropped so the next turn
+ * resends the compacted transcript.  n must be a cut point.  -1 if not.
+ */
+int llm_session_compact(struct llm_session *, size_t n, const char *summary);
+/* Tool results in turns [0, before) become one line each ("[read_file
+ * src/a.py: 2,310 bytes, elided]"): their content was seen and acted on. */
+void llm_session_elide_results(struct llm_session *, size_t before);
+/* OpenAI's prompt_cache_key for every request (copied; NULL: none). */
+void llm_session_set_cache_key(struct llm_session *, const char *key);
+const char *llm_session_model(const struct llm_session *);
 
 /*
  * Stop a request: on_done(LLM_ERR_CANCELLED) before this returns; called
