@@ -117,6 +117,7 @@ static const struct conf_key keys[] = {
 	G("task", "directive_attempts", K_INT, directive_attempts, 1, 100,
 	    "3"),
 	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
+	G("task", "max_tool_calls", K_INT, max_tool_calls, 1, 100000, "60"),
 	G("task", "accept_proposed_checks", K_BOOL, accept_proposed_checks,
 	    0, 0, "no"),
 
@@ -142,6 +143,8 @@ static const struct conf_key keys[] = {
 	L("price_cached", K_REAL, price_cached, 0, 1000000, NULL),
 	L("stream", K_BOOL, stream, 0, 0, "yes"),
 	L("store", K_BOOL, store, 0, 0, "yes"),
+	L("tools", K_BOOL, tools, 0, 0, "yes"),
+	L("history_tokens", K_INT, history_tokens, 1000, 100000000, "12000"),
 	L("max_attempts", K_INT, max_attempts, 1, 100, "6"),
 	L("retry_deadline", K_DURATION, retry_deadline, 100, MS(86400),
 	    "300s"),
@@ -458,7 +461,8 @@ llm_conf_unset(struct llm_conf *l)
 	l->retry_deadline = l->max_retry_wait = -1;
 	l->temperature = l->price_input = l->price_output = -1;
 	l->price_cached = -1;
-	l->stream = l->store = -1;
+	l->stream = l->store = l->tools = -1;
+	l->history_tokens = -1;
 }
 
 void
@@ -870,6 +874,8 @@ conf_llm(const struct masterd_conf *c, const char *domain,
 	INHERIT(price_cached, -1);
 	INHERIT(stream, -1);
 	INHERIT(store, -1);
+	INHERIT(tools, -1);
+	INHERIT(history_tokens, -1);
 	/* The key is one choice: a domain naming any source replaces all. */
 	if (d->key_env != NULL || d->key_file != NULL ||
 	    d->key_credential != NULL) {

@@ -57,6 +57,9 @@ struct llm_conf {
 	double price_cached;
 	int stream;		/* bool */
 	int store;		/* bool: Responses keeps the conversation */
+	int tools;		/* bool: offer the domain's tools */
+	int64_t history_tokens;	/* conversation past which a directive
+				 * starts from a summary */
 };
 
 struct domain_conf {
@@ -106,6 +109,7 @@ struct masterd_conf {
 	int64_t no_progress_rounds;	/* rounds in a row with no commit */
 	int64_t directive_attempts;	/* before a directive is dropped */
 	int64_t max_reviews;		/* planner reviews per task */
+	int64_t max_tool_calls;		/* per round of a domain */
 	int accept_proposed_checks;	/* run the model's own checks when
 					 * none are configured or planned */
 

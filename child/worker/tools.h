@@ -100,9 +100,10 @@ char *tools_file_map(int dirfd, size_t max);
  * JSON-answer mode: the current content of the domain's files within a
  * budget of bytes, the paths in `first` (named in the directive, changed
  * recently) before the others.  Files that did not fit are named in
- * *left_out (a new array).  Malloc'd, as fenced blocks headed by path.
+ * *left_out (a new array); those that did are set true in shown (an
+ * object, path → true).  Malloc'd, as fenced blocks headed by path.
  */
 char *tools_file_contents(int dirfd, const json_t *first, size_t budget,
-    json_t **left_out);
+    json_t **left_out, json_t *shown);
 
 #endif

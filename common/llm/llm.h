@@ -229,6 +229,8 @@ void llm_session_elide_results(struct llm_session *, size_t before);
 /* OpenAI's prompt_cache_key for every request (copied; NULL: none). */
 void llm_session_set_cache_key(struct llm_session *, const char *key);
 const char *llm_session_model(const struct llm_session *);
+/* A new system prompt from the next turn on (copied). */
+void llm_session_set_system(struct llm_session *, const char *system);
 
 /*
  * Stop a request: on_done(LLM_ERR_CANCELLED) before this returns; called
