@@ -251,6 +251,8 @@ stage_apply(struct round *r)
 	if ((refused = r->ops->apply_files(r, &r->answer)) != NULL) {
 		log_warn("directive %lld: %s", (long long)r->directive,
 		    refused);
+		/* Half an answer written is no state to build on. */
+		r->ops->roll_back(r, "refused");
 		unusable(r, "refused path", refused);
 		return;
 	}
