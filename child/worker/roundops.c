@@ -299,6 +299,7 @@ round_tools(struct round *r)
 		return NULL;
 	/* round.c counts the calls of a round; tools.c the bytes read. */
 	lim.round_calls = INT32_MAX;
+	lim.round_read = (size_t)io->cx->conf->max_read_bytes;
 	tool_ctx_init(&io->tools, dirfd, io->cx->domain, io->cx->peers, &lim);
 	io->tools_round = r->round;
 	io->tools_open = true;
