@@ -1240,6 +1240,114 @@ class ToolTests(unittest.TestCase):
             "support tools"}))
 
 
+class AgentScriptTests(unittest.TestCase):
+    """scripts/agent_edit.json drives a whole agent round in each API."""
+
+    RESULTS = {"read_file": APP_PY, "edit_file": "app.py: 1 replacement",
+               "run_checks": "all checks passed"}
+    WANT = ["read_file", "edit_file", "run_checks", "finish"]
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(HERE, "scripts", "agent_edit.json")) as f:
+            cls.script = json.load(f)
+        cls.server = LlmdProcess(cls.script)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def post(self, path, body, headers=None):
+        r = call(self.port, "POST", path, body, headers)
+        self.assertEqual(r.status, 200, r.raw)
+        return r.json()
+
+    def chat_round(self):
+        msgs = [{"role": "user", "content": "add x = 1 to app.py"}]
+        calls = []
+        while not calls or calls[-1][0] != "finish":
+            msg = self.post("/v1/chat/completions", {
+                "model": "m", "messages": msgs,
+                "tools": CHAT_TOOLS})["choices"][0]["message"]
+            msgs.append(dict(msg, role="assistant"))
+            for c in msg["tool_calls"]:
+                name = c["function"]["name"]
+                calls.append((name, json.loads(c["function"]["arguments"])))
+                msgs.append({"role": "tool", "tool_call_id": c["id"],
+                             "content": self.RESULTS.get(name, "")})
+        return msgs[1]["content"], calls
+
+    def anthropic_round(self):
+        msgs = [{"role": "user", "content": "add x = 1 to app.py"}]
+        calls = []
+        while not calls or calls[-1][0] != "finish":
+            obj = self.post("/v1/messages", {
+                "model": "m", "max_tokens": 1000, "messages": msgs,
+                "tools": ANTHROPIC_TOOLS}, ANTHROPIC_AUTH)
+            msgs.append({"role": "assistant", "content": obj["content"]})
+            uses = [b for b in obj["content"] if b["type"] == "tool_use"]
+            calls += [(b["name"], b["input"]) for b in uses]
+            msgs.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": b["id"],
+                 "content": self.RESULTS.get(b["name"], "")} for b in uses]})
+        return calls
+
+    def responses_round(self):
+        inp, prev, calls = "add x = 1 to app.py", None, []
+        while not calls or calls[-1][0] != "finish":
+            obj = self.post("/v1/responses", {
+                "model": "m", "input": inp, "tools": RESPONSES_TOOLS,
+                "previous_response_id": prev})
+            items = [i for i in obj["output"] if i["type"] == "function_call"]
+            calls += [(i["name"], json.loads(i["arguments"])) for i in items]
+            inp = [{"type": "function_call_output", "call_id": i["call_id"],
+                    "output": self.RESULTS.get(i["name"], "")} for i in items]
+            prev = obj["id"]
+        return calls
+
+    def check_calls(self, calls):
+        self.assertEqual([name for name, _ in calls], self.WANT)
+        self.assertEqual(calls[0][1], {"path": "app.py"})
+        self.assertEqual(calls[1][1], {"path": "app.py", "old": "# end",
+                                       "new": "x = 1\n# end"})
+        self.assertEqual(calls[2][1], {})
+        self.assertEqual(calls[3][1]["summary"], "added x = 1 to app.py")
+        self.assertEqual(calls[3][1]["interface"]["domain"], "app")
+
+    def test_rounds_in_the_three_apis(self):
+        text, calls = self.chat_round()
+        self.assertEqual(text, "I read app.py before changing it.")
+        self.check_calls(calls)
+        _, calls = self.chat_round()
+        self.check_calls(calls)
+        self.check_calls(self.anthropic_round())
+        self.check_calls(self.responses_round())
+        # Each request answered with the edit carried the file's content.
+        edit_rule = [r["name"] for r in self.script["rules"]].index(
+            "app.py was read: edit it by replacement")
+        bodies = [json.dumps(e["body"]) for e in call(
+            self.port, "GET", "/_llmd/requests").json()
+            if e["matched_rule"] == edit_rule]
+        self.assertEqual(len(bodies), 4)
+        self.assertTrue(all(json.dumps(APP_PY)[1:-1] in b for b in bodies))
+
+    def test_critic_and_json_mode(self):
+        verdict = self.post("/v1/chat/completions", {
+            "model": "m", "messages": [
+                {"role": "system", "content": "You review one change."},
+                {"role": "user", "content": "diff"}]})
+        self.assertEqual(json.loads(verdict["choices"][0]["message"]
+                                    ["content"]),
+                         {"complete": True, "feedback": ""})
+        answer = self.post("/v1/chat/completions", {
+            "model": "m", "messages": [{"role": "user", "content": "go"}]})
+        doc = json.loads(answer["choices"][0]["message"]["content"])
+        self.assertEqual(doc["files"], [{"path": "app.py", "edits": [
+            {"old": "# end", "new": "x = 1\n# end"}]}])
+        self.assertEqual(doc["interface"]["domain"], "app")
+
+
 # --------------------------------------------------------------------------
 # The context window and the prompt caches
 
