@@ -360,8 +360,11 @@ class Req:
 
     @property
     def last_tool(self):
-        """The tool whose result is the latest input, or None."""
-        return self.results[-1][0] if self.results else None
+        """The tool whose result is the latest input ("" when its call is
+        unknown), or None when the latest input holds no tool result."""
+        if not self.results:
+            return None
+        return _str(self.results[-1][0]) or ""
 
 
 def _names(v):
@@ -626,6 +629,11 @@ def _dicts(v):
     return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
 
 
+def _str(v):
+    """v when it is a string, else None (ids and keys from clients)."""
+    return v if isinstance(v, str) else None
+
+
 def _int_field(body, *names):
     """The first of names that body gives as an integer, else 0."""
     for name in names:
@@ -687,20 +695,20 @@ def chat_req(body, headers):
         for call in _dicts(msg.get("tool_calls")):
             fn = call.get("function") if isinstance(call.get("function"),
                                                     dict) else {}
-            names[call.get("id")] = fn.get("name")
+            names[_str(call.get("id"))] = fn.get("name")
             prompt.add(call_text(fn.get("name"), fn.get("arguments", "")))
     tail = msgs
     for i, msg in enumerate(msgs):
         if msg.get("role") == "assistant":
             tail = msgs[i + 1:]
-    results = [(names.get(m.get("tool_call_id")) or m.get("name"),
+    results = [(names.get(_str(m.get("tool_call_id"))) or m.get("name"),
                 content_text(m.get("content")))
                for m in tail if m.get("role") == "tool"]
     return Req("chat", model_of(body), "\n".join(system), latest,
                prompt.parts, body.get("stream") is True, headers,
                tools=tools, results=results,
                limit=_int_field(body, "max_completion_tokens", "max_tokens"),
-               cache_key=body.get("prompt_cache_key") or "")
+               cache_key=_str(body.get("prompt_cache_key")) or "")
 
 
 def responses_item_text(item):
@@ -754,7 +762,7 @@ def responses_req(body, headers, chain):
         prompt.add(text)
         kind, role = item.get("type"), item.get("role")
         if kind == "function_call":
-            names[item.get("call_id")] = item.get("name")
+            names[_str(item.get("call_id"))] = item.get("name")
         if kind == "function_call" or role == "assistant":
             tail = items[i + 1:]
         if kind not in MESSAGE_ITEMS:
@@ -764,13 +772,15 @@ def responses_req(body, headers, chain):
             system.append(text)
         elif role == "user":
             latest = text
-    results = [(names.get(i.get("call_id")), content_text(i.get("output")))
+    results = [(names.get(_str(i.get("call_id"))),
+                content_text(i.get("output")))
                for i in tail if i.get("type") == "function_call_output"]
     return Req("responses", model_of(body), "\n".join(system),
                latest or last_any or chain["latest"], prompt.parts,
                body.get("stream") is True, headers, tools=tools,
                results=results, limit=_int_field(body, "max_output_tokens"),
-               cache_key=body.get("prompt_cache_key") or "", names=names,
+               cache_key=_str(body.get("prompt_cache_key")) or "",
+               names=names,
                input_parts=[t for t in map(responses_item_text, items) if t])
 
 
@@ -800,11 +810,11 @@ def anthropic_req(body, headers):
         for block in blocks:
             prompt.add(anthropic_block_text(block), "cache_control" in block)
         if msg.get("role") == "assistant":
-            names.update((b.get("id"), b.get("name")) for b in blocks
+            names.update((_str(b.get("id")), b.get("name")) for b in blocks
                          if b.get("type") == "tool_use")
             results = []
             continue
-        results = [(names.get(b.get("tool_use_id")),
+        results = [(names.get(_str(b.get("tool_use_id"))),
                     content_text(b.get("content")))
                    for b in blocks if b.get("type") == "tool_result"]
         text = content_text([b for b in blocks
