@@ -1217,6 +1217,27 @@ class ToolTests(unittest.TestCase):
                      for n, d in obj.events() if n == "content_block_start"]
             self.assertEqual(names, ["edit_file"])
 
+    def test_bad_tool_scripts_rejected(self):
+        bad = [
+            {"reply": {"tool_calls": []}},
+            {"reply": {"tool_calls": [{"arguments": {}}]}},
+            {"reply": {"tool_calls": [{"name": "x", "arguments": 3}]}},
+            {"reply": {"tool_calls": [{"name": "x", "extra": 1}]}},
+            {"reply": {"text": "a", "json": {}}},
+            {"reply": {"texts": [{"tool_calls": [{"name": "x"}], "x": 1}]}},
+            {"match": {"last_tool": 3}},
+            {"match": {"has_tools": "yes"}},
+            {"reject_tools": 1},
+        ]
+        for rule in bad:
+            r = call(self.port, "POST", "/_llmd/script", {"rules": [rule]})
+            self.assertEqual(r.status, 400, rule)
+        for top in ({"context_tokens": 0}, {"cache": "no"}):
+            r = call(self.port, "POST", "/_llmd/script", dict(top, rules=[]))
+            self.assertEqual(r.status, 400, top)
+        self.assertEqual(call(self.port, "GET", "/_llmd/script").json(),
+                         TOOL_SCRIPT)
+
     # ---- servers without tools
 
     def test_rule_reject_tools(self):
