@@ -204,6 +204,31 @@ tree_read(int dirfd, const char *path, size_t max, char **buf, size_t *len,
 	return rc;
 }
 
+int
+tree_read_head(int dirfd, const char *path, size_t max, char **buf,
+    size_t *len, const char **why)
+{
+	struct stat st;
+	int fd, rc;
+
+	*buf = NULL;
+	*len = 0;
+	fd = path_open_beneath(dirfd, path, O_RDONLY, 0, PATH_DENY_GIT, why);
+	if (fd < 0)
+		return refuse(why, errno == ENOENT ? "no such file" : *why,
+		    errno);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return refuse(why, "not a regular file", EINVAL);
+	}
+	rc = read_all(fd, (uintmax_t)st.st_size < max ? (size_t)st.st_size :
+	    max, buf, len);
+	close(fd);
+	if (rc != 0)
+		return refuse(why, "cannot read file", EIO);
+	return 0;
+}
+
 bool
 tree_is_binary(const char *buf, size_t len)
 {

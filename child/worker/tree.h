@@ -42,6 +42,10 @@ void tree_free(struct tree *);
 int tree_read(int dirfd, const char *path, size_t max, char **buf,
     size_t *len, const char **why);
 
+/* At most the first max bytes of a regular file, however large it is. */
+int tree_read_head(int dirfd, const char *path, size_t max, char **buf,
+    size_t *len, const char **why);
+
 /* The same from an open file (not closed here). */
 int tree_read_fd(int fd, size_t max, char **buf, size_t *len,
     const char **why);
