@@ -104,6 +104,29 @@ by_path(const void *a, const void *b)
 	    ((const struct tree_file *)b)->path);
 }
 
+/* Why sub could not be opened as a folder: O_NOFOLLOW|O_DIRECTORY says
+ * ENOTDIR for a symlink as for a file, so look at what is there. */
+static int
+not_a_folder(int dirfd, const char *sub, const char **why)
+{
+	const char *w;
+	struct stat st;
+	int err = errno, fd;
+
+	if (err == ENOENT)
+		return refuse(why, "no such folder", err);
+	if (err != ENOTDIR || strcmp(*why, "cannot open file") != 0)
+		return refuse(why, *why, err);
+	fd = path_open_beneath(dirfd, sub, O_PATH, 0, PATH_DENY_GIT, &w);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+		close(fd);
+		return refuse(why, "path is a symlink", ELOOP);
+	}
+	if (fd >= 0)
+		close(fd);
+	return refuse(why, "not a folder", ENOTDIR);
+}
+
 int
 tree_walk(int dirfd, const char *sub, struct tree *t, const char **why)
 {
@@ -124,9 +147,7 @@ tree_walk(int dirfd, const char *sub, struct tree *t, const char **why)
 		fd = path_open_beneath(dirfd, norm, O_RDONLY | O_DIRECTORY, 0,
 		    PATH_DENY_GIT, why);
 		if (fd < 0)
-			return refuse(why, errno == ENOENT ? "no such folder" :
-			    errno == ENOTDIR && strcmp(*why, "cannot open "
-			    "file") == 0 ? "not a folder" : *why, errno);
+			return not_a_folder(dirfd, norm, why);
 	}
 	walk_dir(fd, norm, 0, t);
 	if (t->n > 1)
