@@ -573,6 +573,7 @@ static const struct tool tools[] = {
 	  " \"summary\": {\"type\": \"string\","
 	  "  \"description\": \"What you changed and why: the commit "
 	  "message.\"},"
+	  " \"interface\": {\"type\": \"object\"},"	/* the answer's */
 	  " \"checks\": {\"type\": \"array\", \"items\": {\"type\": "
 	  "\"string\"}, \"description\": \"Check commands you propose (build, "
 	  "lint, test), run from the project root.\"}},"
@@ -764,6 +765,8 @@ done:
 	*is_error = c.err != NULL;
 	if (c.err != NULL) {
 		free(out);
+		/* It quotes what the model wrote. */
+		utf8_scrub(c.err, strlen(c.err));
 		return c.err;
 	}
 	return out;
@@ -783,13 +786,17 @@ tools_finish(const char *arguments, const char *domain, struct answer *out,
 	memset(out, 0, sizeof(*out));
 	if ((j = parse_args(&c, arguments)) == NULL)
 		goto done;
-	if (json_object_get(j, "files") != NULL)
+	if (json_object_get(j, "files") != NULL) {
 		failf(&c, "files: not an argument of finish: write files with "
 		    "write_file or edit_file before you finish");
-	else if (answer_validate(j, domain, out, why, sizeof(why)) != 0)
+		goto done;
+	}
+	c.args = j;
+	check_unknown(&c, tool_named("finish"));
+	if (c.err == NULL && answer_validate(j, domain, out, why,
+	    sizeof(why)) != 0)
 		failf(&c, "%s", why);
-	else
-		rc = 0;
+	rc = c.err == NULL ? 0 : -1;
 done:
 	json_decref(j);
 	if (rc != 0)

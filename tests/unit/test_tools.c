@@ -413,6 +413,8 @@ test_hostile_paths(void **state)
 		{ "link", "path is a symlink" },
 		{ "ldir/secret.txt", "a parent directory is a symlink or not a "
 		    "directory" },
+		{ "etc/passwd", "a parent directory is a symlink or not a "
+		    "directory" },
 		{ "", "empty path" },
 	};
 	static const struct {
@@ -430,6 +432,7 @@ test_hostile_paths(void **state)
 	put(f, ".git/config", "[core]\n");
 	plant(f, "link", "../outside/secret.txt");
 	plant(f, "ldir", "../outside");
+	plant(f, "etc", "/etc");
 	for (size_t t = 0; t < TU_NITEMS(tools_); t++) {
 		for (size_t i = 0; i < TU_NITEMS(bad); i++) {
 			snprintf(args, sizeof(args), tools_[t].args,
@@ -454,7 +457,10 @@ test_hostile_paths(void **state)
 	expect_ok(f, "delete_file", "{\"path\": \"link\"}", "deleted link\n");
 	expect_secret_intact(f);
 	/* search and list_files never follow one either. */
-	expect_ok(f, "search", "{\"pattern\": \"secret\"}", "(no match)\n");
+	expect_ok(f, "search", "{\"pattern\": \"secret|root\"}", "(no match)\n");
+	expect_ok(f, "list_files", "{}", "(no files)\n");
+	expect_err(f, "list_files", "{\"path\": \"etc\"}",
+	    "list_files: etc: path is a symlink");
 	expect_err(f, "search", "{\"pattern\": \"s\", \"path\": \"ldir\"}",
 	    "search: ldir: path is a symlink");
 	expect_err(f, "search", "{\"pattern\": \"s\", \"path\": "
@@ -748,6 +754,9 @@ test_finish(void **state)
 		{ "{\"summary\": \"s\", \"interface\": {\"domain\": "
 		    "\"database\"}}", "finish: interface.domain: \"database\", "
 		    "but the document is published by \"logic\"" },
+		{ "{\"summary\": \"s\", \"file\": \"a\"}", "finish: unknown "
+		    "argument \"file\" (arguments: [\"summary\",\"interface\","
+		    "\"checks\"])" },
 		{ "{\"summary\": \"s\", \"checks\": [1]}", "finish: checks[0]: "
 		    "must be a string, not a number" },
 	};
