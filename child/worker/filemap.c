@@ -222,8 +222,10 @@ line_defs(struct defs *d, const struct lang *l, const char *line,
 			p++;
 	for (const struct def_rule *r = l->rules; r->prefix != NULL; r++) {
 		n = strlen(r->prefix);
-		if ((size_t)(eol - p) < n || (l->style == DEF_SQL ?
-		    strncasecmp(p, r->prefix, n) : strncmp(p, r->prefix, n)) != 0)
+		if ((size_t)(eol - p) < n)
+			continue;
+		if ((l->style == DEF_SQL ? strncasecmp(p, r->prefix, n) :
+		    strncmp(p, r->prefix, n)) != 0)
 			continue;
 		if (l->style == DEF_HEADING) {
 			len = utf8_prefix(p + n, MAP_HEADING);

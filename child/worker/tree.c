@@ -79,8 +79,8 @@ walk_dir(int fd, const char *prefix, int depth, struct tree *t)
 		return;
 	}
 	while ((e = readdir(d)) != NULL && !t->truncated) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    !usable_name(e->d_name))
+		if (strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0 || !usable_name(e->d_name))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", prefix,
 		    *prefix ? "/" : "", e->d_name) >= sizeof(path))

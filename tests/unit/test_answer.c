@@ -438,8 +438,8 @@ test_edits(void **state)
 	char err[256];
 	json_t *doc;
 
-	expect_ok("{\"summary\": \"s\", \"files\": [{\"path\": \"./src//a.py\", "
-	    "\"edits\": [{\"old\": \"x = 1\", \"new\": \"x = 2\"}, {\"old\": "
+	expect_ok("{\"summary\": \"s\", \"files\": [{\"path\": "
+	    "\"./src//a.py\", \"edits\": [{\"old\": \"x = 1\", \"new\": \"x = 2\"}, {\"old\": "
 	    "\"def f():\\n\", \"new\": \"\"}]}, {\"path\": \"b\", \"content\": "
 	    "\"B\"}]}", &a);
 	assert_int_equal(a.nfiles, 2);
@@ -514,8 +514,8 @@ test_edits_limit(void **state)
 
 	assert_non_null(text);
 	for (int count = 200; count <= 201; count++) {
-		n = (size_t)snprintf(text, cap, "{\"summary\": \"s\", \"files\": "
-		    "[{\"path\": \"a\", \"edits\": [");
+		n = (size_t)snprintf(text, cap, "{\"summary\": \"s\", "
+		    "\"files\": [{\"path\": \"a\", \"edits\": [");
 		for (int i = 0; i < count; i++)
 			n += (size_t)snprintf(text + n, cap - n, "%s{\"old\": "
 			    "\"o%d\", \"new\": \"n\"}", i ? ", " : "", i);

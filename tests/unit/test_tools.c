@@ -446,8 +446,8 @@ test_hostile_paths(void **state)
 			expect_err(f, tools_[t].name, args, want);
 		}
 	}
-	expect_err(f, "write_file", "{\"path\": \"a\\\\b\", \"content\": \"x\"}",
-	    "write_file: a\\b: backslash in path");
+	expect_err(f, "write_file", "{\"path\": \"a\\\\b\", \"content\": "
+	    "\"x\"}", "write_file: a\\b: backslash in path");
 	expect_secret_intact(f);
 	expect_content(f, ".git/config", "[core]\n");
 	assert_int_equal(json_object_size(f->ctx.changed), 0);
@@ -457,7 +457,8 @@ test_hostile_paths(void **state)
 	expect_ok(f, "delete_file", "{\"path\": \"link\"}", "deleted link\n");
 	expect_secret_intact(f);
 	/* search and list_files never follow one either. */
-	expect_ok(f, "search", "{\"pattern\": \"secret|root\"}", "(no match)\n");
+	expect_ok(f, "search", "{\"pattern\": \"secret|root\"}",
+	    "(no match)\n");
 	expect_ok(f, "list_files", "{}", "(no files)\n");
 	expect_err(f, "list_files", "{\"path\": \"etc\"}",
 	    "list_files: etc: path is a symlink");
