@@ -30,6 +30,7 @@
 #define FILE_MAX	(8 * 1024 * 1024)	/* a file a tool reads */
 #define WRITE_MAX	(1024 * 1024)		/* content write_file takes */
 #define SEARCH_FILE_MAX	(1024 * 1024)		/* bigger files: not searched */
+#define SEARCH_TOTAL_MAX (32 * 1024 * 1024)	/* bytes one search reads */
 #define SEARCH_LINE_MAX	200			/* bytes of a matching line */
 #define PATTERN_MAX	1024
 
@@ -278,47 +279,68 @@ run_read(struct call *c)
 
 /* ------------------------------------------------------------ search */
 
-/* Each line of one file that matches, as "path:line: text"; false once
- * the matches are capped. */
-static bool
-search_file(struct call *c, const regex_t *re, const char *path,
-    bool named, struct tbuf *out, size_t *matches)
+/* One search: its pattern, what it found, why it stopped early. */
+struct search {
+	regex_t re;
+	struct tbuf out;
+	size_t matches;
+	size_t scanned;		/* bytes of files read */
+	bool capped;		/* search_max matches found */
+	bool tired;		/* SEARCH_TOTAL_MAX bytes read */
+};
+
+/* Each line of one file that matches, as "path:line: text".  A file
+ * the model named must be readable; others are skipped when not. */
+static void
+search_file(struct call *c, struct search *s, const char *path, bool named)
 {
 	char *buf, *p, *eol, *stop;
 	const char *why;
 	size_t len, cut;
 	long n = 0;
-	bool more = true;
 
 	if (tree_read(c->ctx->dirfd, path, SEARCH_FILE_MAX, &buf, &len,
 	    &why) != 0) {
 		if (named)
 			failf(c, "%s: %s", path, why);
-		return !named;
+		return;
 	}
+	s->tired = (s->scanned += len) > SEARCH_TOTAL_MAX;
 	if (tree_is_binary(buf, len)) {
 		free(buf);
-		return true;
+		return;
 	}
 	utf8_scrub(buf, len);
-	for (p = buf, stop = buf + len; p < stop && more; p = eol + 1) {
+	for (p = buf, stop = buf + len; p < stop; p = eol + 1) {
 		if ((eol = memchr(p, '\n', (size_t)(stop - p))) == NULL)
 			eol = stop;
 		*eol = '\0';
 		n++;
-		if (regexec(re, p, 0, NULL, 0) != 0)
+		if (regexec(&s->re, p, 0, NULL, 0) != 0)
 			continue;
-		if (*matches == c->ctx->lim.search_max) {
-			more = false;
+		if ((s->capped = s->matches == c->ctx->lim.search_max))
 			break;
-		}
-		(*matches)++;
+		s->matches++;
 		cut = utf8_prefix(p, SEARCH_LINE_MAX);
-		tbuf_add(out, "%s:%ld: %.*s%s\n", path, n, (int)cut, p,
+		tbuf_add(&s->out, "%s:%ld: %.*s%s\n", path, n, (int)cut, p,
 		    p[cut] != '\0' ? " [line cut]" : "");
 	}
 	free(buf);
-	return more;
+}
+
+/* Back-references can make a match take exponential time. */
+static bool
+has_backref(const char *pattern)
+{
+	for (const char *p = pattern; *p != '\0'; p++) {
+		if (*p != '\\')
+			continue;
+		if (p[1] >= '1' && p[1] <= '9')
+			return true;
+		if (p[1] != '\0')
+			p++;	/* in "\\1": a backslash, then 1 */
+	}
+	return false;
 }
 
 static char *
@@ -327,41 +349,45 @@ run_search(struct call *c)
 	char norm[PATH_MAX], msg[256];
 	const char *pattern = arg_str(c, "pattern", true);
 	const char *sub = arg_path(c, "path", false, norm), *why;
-	struct tbuf out = { 0 };
-	size_t matches = 0;
+	struct search s = { .matches = 0 };
 	struct tree t;
-	regex_t re;
-	bool more = true;
 	int rc;
 
 	if (c->err != NULL)
 		return NULL;
 	if (*pattern == '\0' || strlen(pattern) > PATTERN_MAX)
 		return failf(c, "pattern: must be 1 to %d bytes", PATTERN_MAX);
-	if ((rc = regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE |
+	if (has_backref(pattern))
+		return failf(c, "pattern: back-references (\\1...) are not "
+		    "supported");
+	if ((rc = regcomp(&s.re, pattern, REG_EXTENDED | REG_NEWLINE |
 	    REG_NOSUB)) != 0) {
-		regerror(rc, &re, msg, sizeof(msg));
+		regerror(rc, &s.re, msg, sizeof(msg));
 		return failf(c, "pattern: bad regex: %s", msg);
 	}
 	if (tree_walk(c->ctx->dirfd, sub, &t, &why) != 0) {
 		if (errno == ENOTDIR)	/* a file: search it alone */
-			more = search_file(c, &re, sub, true, &out, &matches);
+			search_file(c, &s, sub, true);
 		else
 			failf(c, "%s: %s", sub, why);
 	}
-	for (size_t i = 0; i < t.n && more; i++)
-		more = search_file(c, &re, t.v[i].path, false, &out,
-		    &matches);
+	for (size_t i = 0; i < t.n && !s.capped && !s.tired; i++)
+		search_file(c, &s, t.v[i].path, false);
 	tree_free(&t);
-	regfree(&re);
-	if (c->err != NULL)
+	regfree(&s.re);
+	if (c->err != NULL) {
+		free(s.out.s);
 		return NULL;
-	if (matches == 0)
-		tbuf_add(&out, "(no match)\n");
-	if (!more && c->err == NULL)
-		tbuf_add(&out, "[cut at %zu matches: narrow the pattern or "
-		    "the path]\n", matches);
-	return tbuf_take(&out);
+	}
+	if (s.matches == 0)
+		tbuf_add(&s.out, "(no match)\n");
+	if (s.capped)
+		tbuf_add(&s.out, "[cut at %zu matches: narrow the pattern or "
+		    "the path]\n", s.matches);
+	else if (s.tired)
+		tbuf_add(&s.out, "[stopped after %d MiB of files: give a path "
+		    "to search fewer]\n", SEARCH_TOTAL_MAX / (1024 * 1024));
+	return tbuf_take(&s.out);
 }
 
 /* ------------------------------------------------------------ write, edit,

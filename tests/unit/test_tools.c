@@ -498,6 +498,9 @@ test_search(void **state)
 	    "(no match)\n");
 	expect_err(f, "search", "{\"pattern\": \"(load\"}",
 	    "search: pattern: bad regex: Unmatched ( or \\(");
+	expect_err(f, "search", "{\"pattern\": \"(a*)*\\\\1\"}",
+	    "search: pattern: back-references (\\1...) are not supported");
+	expect_ok(f, "search", "{\"pattern\": \"\\\\\\\\1\"}", "(no match)\n");
 	expect_err(f, "search", "{\"pattern\": \"\"}",
 	    "search: pattern: must be 1 to 1024 bytes");
 	expect_err(f, "search", "{\"path\": \"lib\"}",
