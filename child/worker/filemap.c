@@ -28,79 +28,102 @@
 
 /* ------------------------------------------------------------ rules */
 
+/* Definitions that matter less (private helpers, constants) are shown
+ * only when there is room after the others. */
+enum def_rank { RANK_MAIN, RANK_MINOR };
+
 /* A line that starts with prefix defines the name after it. */
 struct def_rule {
 	const char *prefix;
 	const char *label;
+	enum def_rank rank;
 };
 
 enum def_style {
 	DEF_PREFIX,		/* the rules' prefixes at column 0 */
 	DEF_SQL,		/* the same, any case, indented or not */
 	DEF_HEADING,		/* the prefix's text is the name */
+	DEF_C,			/* prefixes, and "name(" lines at column 0 */
 };
 
 struct lang {
 	const char *exts;	/* " .py .pyi " */
 	enum def_style style;
-	bool c_functions;	/* also "name(" lines at column 0 */
 	const struct def_rule *rules;
 };
 
 static const struct def_rule python_rules[] = {
-	{ "def ", "def" }, { "async def ", "def" }, { "class ", "class" },
-	{ NULL, NULL }
+	{ "def ", "def", RANK_MAIN },
+	{ "async def ", "def", RANK_MAIN }, { "class ", "class", RANK_MAIN },
+	{ NULL, NULL, 0 }
 };
 static const struct def_rule js_rules[] = {
-	{ "function ", "function" }, { "async function ", "function" },
-	{ "export function ", "function" },
-	{ "export async function ", "function" },
-	{ "export default function ", "function" },
-	{ "class ", "class" }, { "export class ", "class" },
-	{ "export default class ", "class" },
-	{ "const ", "const" }, { "export const ", "const" },
-	{ "interface ", "interface" }, { "export interface ", "interface" },
-	{ "type ", "type" }, { "export type ", "type" },
-	{ NULL, NULL }
+	{ "function ", "function", RANK_MAIN },
+	{ "async function ", "function", RANK_MAIN },
+	{ "export function ", "function", RANK_MAIN },
+	{ "export async function ", "function", RANK_MAIN },
+	{ "export default function ", "function", RANK_MAIN },
+	{ "class ", "class", RANK_MAIN },
+	{ "export class ", "class", RANK_MAIN },
+	{ "export default class ", "class", RANK_MAIN },
+	{ "const ", "const", RANK_MINOR },
+	{ "export const ", "const", RANK_MAIN },
+	{ "interface ", "interface", RANK_MAIN },
+	{ "export interface ", "interface", RANK_MAIN },
+	{ "type ", "type", RANK_MAIN }, { "export type ", "type", RANK_MAIN },
+	{ NULL, NULL, 0 }
 };
 static const struct def_rule go_rules[] = {
-	{ "func ", "func" }, { "type ", "type" }, { NULL, NULL }
+	{ "func ", "func", RANK_MAIN }, { "type ", "type", RANK_MAIN },
+	{ NULL, NULL, 0 }
 };
 static const struct def_rule rust_rules[] = {
-	{ "fn ", "fn" }, { "pub fn ", "fn" }, { "async fn ", "fn" },
-	{ "pub async fn ", "fn" }, { "pub(crate) fn ", "fn" },
-	{ "struct ", "struct" }, { "pub struct ", "struct" },
-	{ "enum ", "enum" }, { "pub enum ", "enum" },
-	{ "trait ", "trait" }, { "pub trait ", "trait" },
-	{ "mod ", "mod" }, { "pub mod ", "mod" }, { "impl ", "impl" },
-	{ NULL, NULL }
+	{ "fn ", "fn", RANK_MINOR }, { "pub fn ", "fn", RANK_MAIN },
+	{ "async fn ", "fn", RANK_MINOR }, { "pub async fn ", "fn", RANK_MAIN },
+	{ "pub(crate) fn ", "fn", RANK_MINOR },
+	{ "struct ", "struct", RANK_MINOR }, { "pub struct ", "struct",
+	    RANK_MAIN },
+	{ "enum ", "enum", RANK_MINOR }, { "pub enum ", "enum", RANK_MAIN },
+	{ "trait ", "trait", RANK_MINOR }, { "pub trait ", "trait",
+	    RANK_MAIN },
+	{ "mod ", "mod", RANK_MINOR }, { "pub mod ", "mod", RANK_MAIN },
+	{ "impl ", "impl", RANK_MINOR },
+	{ NULL, NULL, 0 }
 };
+/* In C, a type is defined where a brace follows its name. */
 static const struct def_rule c_rules[] = {
-	{ "struct ", "struct" }, { "union ", "union" }, { "enum ", "enum" },
-	{ "typedef struct ", "struct" }, { "class ", "class" },
-	{ NULL, NULL }
+	{ "struct ", "struct", RANK_MAIN }, { "union ", "union", RANK_MAIN },
+	{ "enum ", "enum", RANK_MAIN },
+	{ "typedef struct ", "struct", RANK_MAIN },
+	{ "class ", "class", RANK_MAIN },
+	{ NULL, NULL, 0 }
 };
 static const struct def_rule sql_rules[] = {
-	{ "create table ", "table" }, { "create view ", "view" },
-	{ "create or replace view ", "view" },
-	{ "create index ", "index" }, { "create unique index ", "index" },
-	{ "create trigger ", "trigger" }, { "create function ", "function" },
-	{ "create or replace function ", "function" },
-	{ "create type ", "type" }, { "create sequence ", "sequence" },
-	{ NULL, NULL }
+	{ "create table ", "table", RANK_MAIN },
+	{ "create view ", "view", RANK_MAIN },
+	{ "create or replace view ", "view", RANK_MAIN },
+	{ "create index ", "index", RANK_MINOR },
+	{ "create unique index ", "index", RANK_MINOR },
+	{ "create trigger ", "trigger", RANK_MINOR },
+	{ "create function ", "function", RANK_MAIN },
+	{ "create or replace function ", "function", RANK_MAIN },
+	{ "create type ", "type", RANK_MAIN },
+	{ "create sequence ", "sequence", RANK_MINOR },
+	{ NULL, NULL, 0 }
 };
 static const struct def_rule md_rules[] = {
-	{ "# ", "#" }, { "## ", "##" }, { NULL, NULL }
+	{ "# ", "#", RANK_MAIN }, { "## ", "##", RANK_MINOR },
+	{ NULL, NULL, 0 }
 };
 
 static const struct lang langs[] = {
-	{ " .py .pyi ", DEF_PREFIX, false, python_rules },
-	{ " .js .mjs .cjs .jsx .ts .tsx ", DEF_PREFIX, false, js_rules },
-	{ " .go ", DEF_PREFIX, false, go_rules },
-	{ " .rs ", DEF_PREFIX, false, rust_rules },
-	{ " .c .h .cc .cpp .hpp .cxx ", DEF_PREFIX, true, c_rules },
-	{ " .sql ", DEF_SQL, false, sql_rules },
-	{ " .md .markdown ", DEF_HEADING, false, md_rules },
+	{ " .py .pyi ", DEF_PREFIX, python_rules },
+	{ " .js .mjs .cjs .jsx .ts .tsx ", DEF_PREFIX, js_rules },
+	{ " .go ", DEF_PREFIX, go_rules },
+	{ " .rs ", DEF_PREFIX, rust_rules },
+	{ " .c .h .cc .cpp .hpp .cxx ", DEF_C, c_rules },
+	{ " .sql ", DEF_SQL, sql_rules },
+	{ " .md .markdown ", DEF_HEADING, md_rules },
 };
 
 static const struct lang *
@@ -119,16 +142,35 @@ lang_of(const char *path)
 	return NULL;
 }
 
+/* A C or C++ header: everything in it is interface. */
+static bool
+is_header(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	return dot != NULL && (strcasecmp(dot, ".h") == 0 ||
+	    strcasecmp(dot, ".hpp") == 0);
+}
+
 /* ------------------------------------------------------------ defs */
 
+#define DEFS_SCAN	64	/* definitions collected per file */
+
+struct def {
+	char *text;
+	enum def_rank rank;
+};
+
+/* A file's definitions as they are found. */
 struct defs {
-	char *v[MAP_DEFS];
+	struct def v[DEFS_SCAN];
 	size_t n;
-	size_t more;		/* found past MAP_DEFS */
+	size_t more;		/* found past DEFS_SCAN */
 };
 
 static void
-defs_add(struct defs *d, const char *label, const char *name, size_t len)
+defs_add(struct defs *d, const char *label, const char *name, size_t len,
+    enum def_rank rank)
 {
 	char *s;
 
@@ -137,23 +179,36 @@ defs_add(struct defs *d, const char *label, const char *name, size_t len)
 	s = label != NULL ? xasprintf("%s %.*s", label, (int)len, name) :
 	    xasprintf("%.*s()", (int)len, name);
 	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->v[i], s) == 0) {
+		if (strcmp(d->v[i].text, s) == 0) {
 			free(s);
 			return;
 		}
-	if (d->n < MAP_DEFS)
-		d->v[d->n++] = s;
-	else {
+	if (d->n == DEFS_SCAN) {
 		d->more++;
 		free(s);
+		return;
 	}
+	/* "_name" is private by the convention of most languages. */
+	d->v[d->n++] = (struct def){ s, *name == '_' ? RANK_MINOR : rank };
 }
 
-static void
-defs_free(struct defs *d)
+/* The main definitions in order, then minor ones, MAP_DEFS at most. */
+static char *
+defs_text(struct defs *d)
 {
+	struct tbuf out = { 0 };
+	size_t shown = 0;
+
+	for (int rank = RANK_MAIN; rank <= RANK_MINOR; rank++)
+		for (size_t i = 0; i < d->n && shown < MAP_DEFS; i++)
+			if (d->v[i].rank == (enum def_rank)rank)
+				tbuf_add(&out, "%s%s", shown++ ? ", " : "",
+				    d->v[i].text);
+	if (d->n + d->more > shown)
+		tbuf_add(&out, ", ... +%zu more", d->n + d->more - shown);
 	for (size_t i = 0; i < d->n; i++)
-		free(d->v[i]);
+		free(d->v[i].text);
+	return tbuf_take(&out);
 }
 
 static bool
@@ -163,9 +218,10 @@ name_char(int c)
 }
 
 /* The name after a prefix: Go's receiver "(r *T) " and SQL's
- * "IF NOT EXISTS" and quotes skipped. */
+ * "IF NOT EXISTS" and quotes skipped.  *end: just after it. */
 static size_t
-name_at(const char *p, const char *eol, const char **name)
+name_at(const char *p, const char *eol, const char **name,
+    const char **end)
 {
 	const char *e;
 
@@ -182,39 +238,63 @@ name_at(const char *p, const char *eol, const char **name)
 	for (e = p; e < eol && name_char((unsigned char)*e); e++)
 		;
 	*name = p;
+	*end = e;
 	return (size_t)(e - p);
 }
 
-/* A C function line at column 0: "name(" or "type name(" that is not a
- * statement; the name is the word before the first '('. */
+/* Is the rest of a C line after a type's name its body's brace (or
+ * nothing, the brace on the next line)? */
+static bool
+c_body_follows(const char *p, const char *eol)
+{
+	while (p < eol && isspace((unsigned char)*p))
+		p++;
+	return p == eol || *p == '{';
+}
+
+static bool
+starts_word(const char *line, const char *eol, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)(eol - line) >= n && strncmp(line, word, n) == 0 &&
+	    ((size_t)(eol - line) == n || !name_char((unsigned char)line[n]));
+}
+
+/*
+ * A C function line at column 0: "name(" or "type name(" that is not a
+ * statement; the name is the word before the first '('.  static (on this
+ * line or, in BSD style, the one before) makes it minor.
+ */
 static void
-c_function(struct defs *d, const char *line, const char *eol)
+c_function(struct defs *d, const char *prev, const char *line,
+    const char *eol)
 {
 	static const char *const not_defs[] = { "if", "else", "for", "while",
-	    "do", "switch", "return", "case", "default", "typedef", "#",
-	    NULL };
+	    "do", "switch", "return", "case", "default", "typedef", NULL };
 	const char *paren = memchr(line, '(', (size_t)(eol - line)), *s;
+	enum def_rank rank = RANK_MAIN;
 
 	if (paren == NULL || !(isalpha((unsigned char)*line) || *line == '_'))
 		return;
-	for (size_t i = 0; not_defs[i] != NULL; i++) {
-		size_t n = strlen(not_defs[i]);
-
-		if ((size_t)(eol - line) >= n &&
-		    strncmp(line, not_defs[i], n) == 0 &&
-		    !name_char((unsigned char)line[n]))
+	for (size_t i = 0; not_defs[i] != NULL; i++)
+		if (starts_word(line, eol, not_defs[i]))
 			return;
-	}
 	for (s = paren; s > line && name_char((unsigned char)s[-1]); s--)
 		;
-	defs_add(d, NULL, s, (size_t)(paren - s));
+	if (strncmp(s, "__", 2) == 0)	/* __attribute__ and the like */
+		return;
+	if (starts_word(line, eol, "static") || (prev != NULL &&
+	    starts_word(prev, line, "static")))
+		rank = RANK_MINOR;
+	defs_add(d, NULL, s, (size_t)(paren - s), rank);
 }
 
 static void
-line_defs(struct defs *d, const struct lang *l, const char *line,
-    const char *eol)
+line_defs(struct defs *d, const struct lang *l, const char *prev,
+    const char *line, const char *eol)
 {
-	const char *p = line, *name;
+	const char *p = line, *name, *end;
 	size_t n, len;
 
 	if (l->style == DEF_SQL)
@@ -231,15 +311,46 @@ line_defs(struct defs *d, const struct lang *l, const char *line,
 			len = utf8_prefix(p + n, MAP_HEADING);
 			len = len < (size_t)(eol - p - n) ? len :
 			    (size_t)(eol - p - n);
-			defs_add(d, r->label, p + n, len);
-		} else {
-			len = name_at(p + n, eol, &name);
-			defs_add(d, r->label, name, len);
+			defs_add(d, r->label, p + n, len, r->rank);
+			return;
 		}
+		len = name_at(p + n, eol, &name, &end);
+		if (l->style != DEF_C || c_body_follows(end, eol))
+			defs_add(d, r->label, name, len, r->rank);
 		return;
 	}
-	if (l->c_functions)
-		c_function(d, line, eol);
+	if (l->style == DEF_C)
+		c_function(d, prev, line, eol);
+}
+
+/* The definitions of a file's text, or NULL when none is found. */
+static char *
+find_defs(const char *path, const char *text, size_t len)
+{
+	const struct lang *l = lang_of(path);
+	const char *p, *eol, *prev = NULL, *stop = text + len;
+	struct defs d = { .n = 0 };
+	bool fenced = false;
+
+	if (l == NULL)
+		return NULL;
+	for (p = text; p < stop; prev = p, p = eol + 1) {
+		if ((eol = memchr(p, '\n', (size_t)(stop - p))) == NULL)
+			eol = stop;
+		/* A Markdown heading inside a code block is not one. */
+		if (l->style == DEF_HEADING && strncmp(p, "```", 3) == 0)
+			fenced = !fenced;
+		if (!fenced)
+			line_defs(&d, l, prev, p, eol);
+	}
+	if (d.n == 0)
+		return NULL;
+	/* In a .c file, types are the file's own business. */
+	if (l->style == DEF_C && !is_header(path))
+		for (size_t i = 0; i < d.n; i++)
+			if (strchr(d.v[i].text, '(') == NULL)
+				d.v[i].rank = RANK_MINOR;
+	return defs_text(&d);
 }
 
 /* The first non-empty line, cut to MAP_FIRST_LINE bytes. */
@@ -274,10 +385,7 @@ first_line(const char *text, size_t len)
 static char *
 describe(int dirfd, const struct tree_file *f)
 {
-	const struct lang *l = lang_of(f->path);
-	const char *p, *eol, *stop, *why;
-	struct defs d = { .n = 0 };
-	struct tbuf out = { 0 };
+	const char *why;
 	char *text, *s;
 	size_t len;
 
@@ -290,23 +398,10 @@ describe(int dirfd, const struct tree_file *f)
 		return xstrdup("binary");
 	}
 	utf8_scrub(text, len);
-	for (p = text, stop = text + len; l != NULL && p < stop; p = eol + 1) {
-		if ((eol = memchr(p, '\n', (size_t)(stop - p))) == NULL)
-			eol = stop;
-		line_defs(&d, l, p, eol);
-	}
-	if (d.n == 0) {
+	if ((s = find_defs(f->path, text, len)) == NULL)
 		s = first_line(text, len);
-		free(text);
-		return s;
-	}
 	free(text);
-	for (size_t i = 0; i < d.n; i++)
-		tbuf_add(&out, "%s%s", i ? ", " : "", d.v[i]);
-	if (d.more > 0)
-		tbuf_add(&out, ", ... +%zu more", d.more);
-	defs_free(&d);
-	return tbuf_take(&out);
+	return s;
 }
 
 /* ------------------------------------------------------------ the map */

@@ -778,6 +778,11 @@ test_finish(void **state)
 
 /* ------------------------------------------------------------ file map */
 
+/*
+ * Public definitions first, then private ones ("_name", static C
+ * functions, a .c file's own types); headings in a Markdown code block,
+ * C forward declarations and __attribute__ are not definitions.
+ */
 static void
 test_file_map(void **state)
 {
@@ -789,12 +794,17 @@ test_file_map(void **state)
 	assert_string_equal(map, "(no files yet)\n");
 	free(map);
 
-	put(f, "app.py", "import os\n\nclass App:\n    def inner(self):\n"
-	    "        pass\n\ndef main():\n    pass\nasync def serve():\n"
-	    "    pass\n");
-	put(f, "src/db.c", "#include <stdio.h>\n\nstruct conn {\n\tint fd;\n"
-	    "};\n\nstatic int\nconn_open(const char *p)\n{\n\tif (p)\n"
-	    "\t\treturn 1;\n\treturn 0;\n}\n\nint main(void) { return 0; }\n");
+	put(f, "app.py", "import os\n\ndef _private():\n    pass\n\n"
+	    "class App:\n    def inner(self):\n        pass\n\ndef main():\n"
+	    "    pass\nasync def serve():\n    pass\n");
+	put(f, "src/db.c", "#include <stdio.h>\n\nstruct fwd;\nstruct conn {\n"
+	    "\tint fd;\n};\n\nstatic int\nconn_open(const char *p)\n{\n"
+	    "\tif (p)\n\t\treturn 1;\n\treturn 0;\n}\n\n"
+	    "static void __attribute__((noreturn))\ndie(void)\n{\n}\n\n"
+	    "int main(void) { return 0; }\n");
+	put(f, "src/db.h", "struct conn {\n\tint fd;\n};\nstruct fwd;\n"
+	    "struct conn *\n"
+	    "conn_open(const char *);\n");
 	put(f, "web/app.js", "import x from 'y';\nexport function render(a) "
 	    "{}\nexport const API = '/api';\nclass View {}\n");
 	put(f, "main.go", "package main\n\ntype Server struct{}\n\n"
@@ -803,7 +813,8 @@ test_file_map(void **state)
 	put(f, "lib.rs", "pub struct Cfg;\npub fn load() {}\nimpl Cfg {}\n");
 	put(f, "schema.sql", "-- tables\ncreate table if not exists "
 	    "payslips (id int);\n  CREATE INDEX ix_p ON payslips(id);\n");
-	put(f, "README.md", "# Payroll\n\nText.\n\n## Usage\n### Deep\n");
+	put(f, "README.md", "# Payroll\n\nText.\n\n## Usage\n### Deep\n"
+	    "```sh\n# not a heading\n```\n");
 	put(f, "notes.txt", "\n\n   first words here   \nsecond\n");
 	put(f, "many.py", "def a(): pass\ndef b(): pass\ndef c(): pass\n"
 	    "def d(): pass\ndef e(): pass\ndef f(): pass\ndef g(): pass\n"
@@ -817,8 +828,8 @@ test_file_map(void **state)
 
 	map = tools_file_map(f->dirfd, 8192);
 	assert_string_equal(map,
-	    "README.md (36 bytes): # Payroll, ## Usage\n"
-	    "app.py (106 bytes): class App, def main, def serve\n"
+	    "README.md (62 bytes): # Payroll, ## Usage\n"
+	    "app.py (132 bytes): class App, def main, def serve, def _private\n"
 	    "empty.py (0 bytes): empty\n"
 	    "lib.rs (45 bytes): struct Cfg, fn load, impl Cfg\n"
 	    "logo.png (5 bytes): binary\n"
@@ -827,16 +838,17 @@ test_file_map(void **state)
 	    "... +2 more\n"
 	    "notes.txt (32 bytes): first words here\n"
 	    "schema.sql (93 bytes): table payslips, index ix_p\n"
-	    "src/db.c (148 bytes): struct conn, conn_open(), main()\n"
+	    "src/db.c (213 bytes): main(), struct conn, conn_open(), die()\n"
+	    "src/db.h (77 bytes): struct conn, conn_open()\n"
 	    "web/app.js (89 bytes): function render, const API, class View\n");
 	free(map);
 
 	/* A budget: whole lines, then the count of the rest. */
-	map = tools_file_map(f->dirfd, 140);
+	map = tools_file_map(f->dirfd, 150);
 	assert_string_equal(map,
-	    "README.md (36 bytes): # Payroll, ## Usage\n"
-	    "app.py (106 bytes): class App, def main, def serve\n"
-	    "... and 9 more files\n");
+	    "README.md (62 bytes): # Payroll, ## Usage\n"
+	    "app.py (132 bytes): class App, def main, def serve, def _private\n"
+	    "... and 10 more files\n");
 	free(map);
 }
 
