@@ -103,7 +103,8 @@ tools_edit(int dirfd, const char *path, const char *old, const char *new,
 		*why = xstrdup("old must not be empty");
 		return -1;
 	}
-	fd = path_open_beneath(dirfd, path, O_RDWR, 0, PATH_DENY_GIT, &reason);
+	fd = path_open_beneath(dirfd, path, O_RDWR | O_NONBLOCK, 0,
+	    PATH_DENY_GIT, &reason);
 	if (fd < 0) {
 		*why = xasprintf("%s: %s", path, errno == ENOENT ?
 		    "no such file" : errno == EISDIR ?

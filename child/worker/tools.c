@@ -126,6 +126,8 @@ open_failure(int err, const char *why)
 		return "no such file";
 	case EISDIR:
 		return "is a folder, not a file";
+	case ENXIO:		/* a FIFO with no reader */
+		return "not a regular file";
 	default:
 		return why != NULL ? why : strerror(err);
 	}
@@ -400,6 +402,7 @@ run_write(struct call *c)
 	char norm[PATH_MAX];
 	const char *path = arg_path(c, "path", true, norm);
 	const char *content = arg_str(c, "content", true), *why = NULL;
+	struct stat st;
 	size_t len;
 	int fd, rc;
 
@@ -408,11 +411,17 @@ run_write(struct call *c)
 	if ((len = strlen(content)) > WRITE_MAX)
 		return failf(c, "content: over %d bytes: split the file",
 		    WRITE_MAX);
+	/* O_NONBLOCK: a FIFO planted by a check must not hang the worker;
+	 * truncated only once it is known to be a regular file. */
 	fd = path_open_beneath(c->ctx->dirfd, path, O_WRONLY | O_CREAT |
-	    O_TRUNC, 0644, opts, &why);
+	    O_NONBLOCK, 0644, opts, &why);
 	if (fd < 0)
 		return failf(c, "%s: %s", path, open_failure(errno, why));
-	rc = write_all(fd, content, len);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return failf(c, "%s: not a regular file", path);
+	}
+	rc = ftruncate(fd, 0) == 0 ? write_all(fd, content, len) : -1;
 	if (close(fd) != 0 || rc != 0)
 		return failf(c, "%s: %s", path, strerror(errno));
 	mark(c->ctx->shown, path);

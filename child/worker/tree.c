@@ -214,7 +214,8 @@ tree_read(int dirfd, const char *path, size_t max, char **buf, size_t *len,
 
 	*buf = NULL;
 	*len = 0;
-	fd = path_open_beneath(dirfd, path, O_RDONLY, 0, PATH_DENY_GIT, why);
+	fd = path_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK, 0,
+	    PATH_DENY_GIT, why);
 	if (fd < 0)
 		return refuse(why, errno == ENOENT ? "no such file" : *why,
 		    errno);
@@ -234,7 +235,8 @@ tree_read_head(int dirfd, const char *path, size_t max, char **buf,
 
 	*buf = NULL;
 	*len = 0;
-	fd = path_open_beneath(dirfd, path, O_RDONLY, 0, PATH_DENY_GIT, why);
+	fd = path_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK, 0,
+	    PATH_DENY_GIT, why);
 	if (fd < 0)
 		return refuse(why, errno == ENOENT ? "no such file" : *why,
 		    errno);

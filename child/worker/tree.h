@@ -36,7 +36,8 @@ void tree_free(struct tree *);
 
 /*
  * A regular file under dirfd read whole into *buf (NUL-terminated, len
- * bytes), refused past max bytes.  0, or -1 with why: "no such file",
+ * bytes), refused past max bytes.  Opened without blocking, so that a
+ * FIFO planted in the folder is refused, not waited on.  0, or -1 with why: "no such file",
  * "not a regular file", "file too large" or path.h's reason.
  */
 int tree_read(int dirfd, const char *path, size_t max, char **buf,

@@ -469,6 +469,30 @@ test_hostile_paths(void **state)
 	    "directory is a symlink or not a directory");
 }
 
+/* A FIFO (a check may make one) is refused by every tool, never waited
+ * on. */
+static void
+test_fifo(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX], *map;
+
+	TU_JOIN(path, f->dom, "fifo");
+	assert_int_equal(mkfifo(path, 0644), 0);
+	expect_err(f, "read_file", "{\"path\": \"fifo\"}",
+	    "read_file: fifo: not a regular file");
+	expect_err(f, "write_file", "{\"path\": \"fifo\", \"content\": "
+	    "\"x\"}", "write_file: fifo: not a regular file");
+	expect_err(f, "edit_file", "{\"path\": \"fifo\", \"old\": \"a\", "
+	    "\"new\": \"b\"}", "edit_file: fifo: not a regular file");
+	expect_err(f, "search", "{\"pattern\": \"x\", \"path\": \"fifo\"}",
+	    "search: fifo: not a regular file");
+	expect_ok(f, "list_files", "{}", "(no files)\n");
+	map = tools_file_map(f->dirfd, 1000);
+	assert_string_equal(map, "(no files yet)\n");
+	free(map);
+}
+
 /* ------------------------------------------------------------ search */
 
 static void
@@ -934,6 +958,7 @@ main(void)
 		T(test_read_binary_and_utf8),
 		T(test_read_limits),
 		T(test_hostile_paths),
+		T(test_fifo),
 		T(test_search),
 		T(test_write),
 		T(test_edit),
