@@ -392,8 +392,7 @@ run_search(struct call *c)
 	return tbuf_take(&s.out);
 }
 
-/* ------------------------------------------------------------ write, edit,
- * delete */
+/* ------------------------------------------------------------ changes */
 
 static char *
 run_write(struct call *c)
