@@ -319,6 +319,9 @@ run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
 	text = tools_run(t, c->name, c->arguments, is_error);
 	/* What the model has seen may be edited in a JSON answer later. */
 	json_object_update(worker_of(r)->shown, t->shown);
+	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
+		r->limit = xasprintf("%zu bytes read per round",
+		    t->lim.round_read);
 	return text;
 }
 
