@@ -118,6 +118,8 @@ static const struct conf_key keys[] = {
 	    "3"),
 	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
 	G("task", "max_tool_calls", K_INT, max_tool_calls, 1, 100000, "60"),
+	G("task", "max_read_bytes", K_SIZE, max_read_bytes, 1024,
+	    (int64_t)1 << 30, "512K"),
 	G("task", "accept_proposed_checks", K_BOOL, accept_proposed_checks,
 	    0, 0, "no"),
 

@@ -110,6 +110,7 @@ struct masterd_conf {
 	int64_t directive_attempts;	/* before a directive is dropped */
 	int64_t max_reviews;		/* planner reviews per task */
 	int64_t max_tool_calls;		/* per round of a domain */
+	int64_t max_read_bytes;		/* what its tools read per round */
 	int accept_proposed_checks;	/* run the model's own checks when
 					 * none are configured or planned */
 

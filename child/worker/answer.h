@@ -5,12 +5,16 @@
  *   {"summary": "what changed and why",
  *    "files": [{"path": "src/app.py", "content": "..."},
  *              {"path": "old.txt", "delete": true},
-              {"path": "src/b.py", "edits": [{"old": "x = 1", "new": "x = 2"}]}],
+ *              {"path": "src/b.py",
+ *               "edits": [{"old": "x = 1", "new": "x = 2"}]}],
  *    "interface": { interface document, see iface.h },
  *    "checks": ["make -C frontend test"]}          (proposals)
  *
- * Paths are relative to the domain's folder; they are checked lexically
- * here (no "..", no absolute path, nothing under .git) and again, against
+ * Each file gives exactly one of content (the whole new file), edits (1
+ * to 200 exact replacements, applied in order with tools_edit: each old
+ * non-empty and found exactly once when applied) or delete.  Paths are
+ * relative to the domain's folder; they are checked lexically here (no
+ * "..", no absolute path, nothing under .git) and again, against
  * symlinks, when written.
  */
 #ifndef CHILD_ANSWER_H
@@ -56,6 +60,10 @@ struct answer {
 int answer_parse(const char *text, const char *domain, struct answer *out,
     char *err, size_t errlen);
 void answer_free(struct answer *);
+
+/* The same for a JSON value already parsed (finish's arguments). */
+int answer_validate(const json_t *doc, const char *domain,
+    struct answer *out, char *err, size_t errlen);
 
 /* The JSON value in a model's text, found as answer_parse does; `what`
  * names the reply in errors.  A new reference, or NULL with err. */

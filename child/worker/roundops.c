@@ -299,6 +299,7 @@ round_tools(struct round *r)
 		return NULL;
 	/* round.c counts the calls of a round; tools.c the bytes read. */
 	lim.round_calls = INT32_MAX;
+	lim.round_read = (size_t)io->cx->conf->max_read_bytes;
 	tool_ctx_init(&io->tools, dirfd, io->cx->domain, io->cx->peers, &lim);
 	io->tools_round = r->round;
 	io->tools_open = true;
@@ -318,6 +319,9 @@ run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
 	text = tools_run(t, c->name, c->arguments, is_error);
 	/* What the model has seen may be edited in a JSON answer later. */
 	json_object_update(worker_of(r)->shown, t->shown);
+	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
+		r->limit = xasprintf("%zu bytes read per round",
+		    t->lim.round_read);
 	return text;
 }
 

@@ -51,10 +51,11 @@ struct tool_ctx {
 	const char *domain;
 	const json_t *peers;		/* [{"domain", "interface"}, ...] */
 	struct tool_limits lim;
-	size_t bytes_read;		/* this round */
+	size_t bytes_read;		/* read_file's output, this round */
 	int calls;			/* this round */
 	json_t *shown;			/* paths whose content the model saw
-					 * (read, written): object path→true */
+					 * (read, even in part; written):
+					 * object path→true */
 	json_t *changed;		/* paths written, edited or deleted */
 };
 
@@ -99,9 +100,12 @@ char *tools_file_map(int dirfd, size_t max);
 /*
  * JSON-answer mode: the current content of the domain's files within a
  * budget of bytes, the paths in `first` (named in the directive, changed
- * recently) before the others.  Files that did not fit are named in
- * *left_out (a new array); those that did are set true in shown (an
- * object, path → true).  Malloc'd, as fenced blocks headed by path.
+ * recently; an array of paths or an object whose keys are paths, such
+ * as ctx->changed) before the others.  A file that does not fit whole is
+ * left out, never cut, and named in *left_out (a new array; binary files
+ * too); those that fit are set true in shown (an object, path → true).
+ * Malloc'd, as "### path" and a fenced block per file; "(no files yet)"
+ * when there are none.
  */
 char *tools_file_contents(int dirfd, const json_t *first, size_t budget,
     json_t **left_out, json_t *shown);
