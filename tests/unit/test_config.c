@@ -842,7 +842,8 @@ test_strlist(void **state)
 static void
 test_llm_defaults(void **state)
 {
-	static const int64_t numbers[] = { 300000, 10000, 4096, 0, 6, 300000,
+	/* max_tokens unset: the session's default (llm.h). */
+	static const int64_t numbers[] = { 300000, 10000, -1, 0, 6, 300000,
 	    60000 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf = load_ok(c, "[llm]\n");
