@@ -154,9 +154,9 @@ void llm_parse_error_body(struct llm_parse *, int status, const char *,
 void llm_parse_error_json(struct llm_parse *, json_t *, int status);
 void llm_parse_text(struct llm_parse *, const char *, size_t);
 /*
- * Tool calls as the APIs stream them.  A call is found by the API's index
- * (index >= 0) or by its item id; call_start finds or begins one and
- * fills what it did not know yet (id, name).  NULL when the answer holds
+ * Tool calls as the APIs stream them.  A call is found by its item id
+ * (Responses), else by the API's index (index >= 0); call_start finds or
+ * begins one and fills what it did not know yet (id, name).  NULL when the answer holds
  * too many calls (p->bad is set).
  */
 struct llm_call_acc *llm_parse_call(struct llm_parse *, long index,

@@ -192,8 +192,6 @@ responses_args(struct llm_parse *p, json_t *data, bool done)
 	const char *text = jget_str(data, done ? "arguments" : "delta");
 	struct llm_call_acc *c = llm_parse_call(p, index, item_id);
 
-	if (c == NULL && index >= 0 && item_id != NULL)
-		c = llm_parse_call(p, -1, item_id);
 	/* Pieces of an item never announced: begin it here. */
 	if (c == NULL)
 		c = llm_parse_call_start(p, index, item_id, NULL, NULL);

@@ -154,13 +154,19 @@ llm_parse_text(struct llm_parse *p, const char *s, size_t n)
 struct llm_call_acc *
 llm_parse_call(struct llm_parse *p, long index, const char *item_id)
 {
-	for (size_t i = 0; i < p->ncalls; i++) {
-		struct llm_call_acc *c = &p->calls[i];
+	struct llm_call_acc *c;
 
-		if (index >= 0 && c->index == index)
+	/* An item id names one call; an index may be another item's when a
+	 * final object lists the output without its reasoning items. */
+	for (size_t i = 0; item_id != NULL && i < p->ncalls; i++) {
+		c = &p->calls[i];
+		if (c->item_id != NULL && strcmp(c->item_id, item_id) == 0)
 			return c;
-		if (index < 0 && item_id != NULL && c->item_id != NULL &&
-		    strcmp(c->item_id, item_id) == 0)
+	}
+	for (size_t i = 0; index >= 0 && i < p->ncalls; i++) {
+		c = &p->calls[i];
+		if (c->index == index && (item_id == NULL ||
+		    c->item_id == NULL))
 			return c;
 	}
 	return NULL;
@@ -179,8 +185,6 @@ llm_parse_call_start(struct llm_parse *p, long index, const char *item_id,
 {
 	struct llm_call_acc *c = llm_parse_call(p, index, item_id);
 
-	if (c == NULL && item_id != NULL)
-		c = llm_parse_call(p, -1, item_id);
 	if (c == NULL) {
 		if (p->ncalls == LLM_MAX_CALLS) {
 			p->bad = true;

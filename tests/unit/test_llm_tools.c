@@ -514,6 +514,24 @@ static const char responses_two[] =
 	"'{}'}],'usage':{'input_tokens':50,'input_tokens_details':"
 	"{'cached_tokens':32},'output_tokens':9}}");
 
+/* The final object lists the calls without the reasoning item before
+ * them: its positions are not the stream's output indexes. */
+static const char responses_shifted[] =
+    RE("response.output_item.added", "'output_index':0,'item':{'type':"
+	"'reasoning','id':'rs_1','summary':[]}")
+    RE("response.output_item.added", "'output_index':1,'item':" FC_A
+	"''}")
+    RE("response.function_call_arguments.delta", "'item_id':'fc_1',"
+	"'output_index':1,'delta':'{\\'path\\': \\'\\u00e9.py\\'}'")
+    RE("response.output_item.added", "'output_index':2,'item':" FC_B
+	"''}")
+    RE("response.function_call_arguments.delta", "'item_id':'fc_2',"
+	"'output_index':2,'delta':'{}'")
+    RE("response.completed", "'response':{'id':'resp_t','model':'gpt-r',"
+	"'status':'completed','output':[" FC_A "'{\\'path\\': "
+	"\\'\\u00e9.py\\'}'}," FC_B "'{}'}],'usage':{'input_tokens':50,"
+	"'input_tokens_details':{'cached_tokens':32},'output_tokens':9}}");
+
 /* One call whose pieces name only item_id, after a text message. */
 static const char responses_one[] =
     RE("response.created", "'response':{'id':'resp_t','model':'gpt-r',"
@@ -590,6 +608,8 @@ static const struct tool_stream {
 	{ &llm_api_chat, chat_one, 1, "Let me look.", "stop", "gpt-x", 0, 0 },
 	{ &llm_api_responses, responses_two, 2, "", "completed", "gpt-r",
 	  50, 32 },
+	{ &llm_api_responses, responses_shifted, 2, "", "completed", "gpt-r",
+	  50, 32 },
 	{ &llm_api_responses, responses_one, 1, "Let me look.", "completed",
 	  "gpt-r", 0, 0 },
 	{ &llm_api_anthropic, anthropic_two, 2, "", "tool_use", "claude-t",
@@ -642,9 +662,12 @@ test_tool_streams_every_split(void **state)
 		/* Every 2-way split, then a byte at a time. */
 		for (size_t cut = 0; cut <= len; cut++) {
 			llm_parse_init(&p, c->api, NULL, NULL);
-			assert_int_equal(llm_parse_feed(&p, stream, cut), 0);
-			assert_int_equal(llm_parse_feed(&p, stream + cut,
-			    len - cut), 0);
+			if (llm_parse_feed(&p, stream, cut) != 0)
+				fail_msg("stream %zu cut %zu: %s", k, cut,
+				    p.err_message);
+			if (llm_parse_feed(&p, stream + cut, len - cut) != 0)
+				fail_msg("stream %zu cut %zu: %s", k, cut,
+				    p.err_message);
 			assert_false(llm_parse_end(&p));
 			assert_tool_answer(c, &p);
 			llm_parse_free(&p);
