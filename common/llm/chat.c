@@ -151,6 +151,7 @@ static void
 chat_call(struct llm_parse *p, json_t *tc, size_t pos)
 {
 	json_t *fn = json_object_get(tc, "function"), *idx, *args;
+	const char *id = jget_str(tc, "id");
 	struct llm_call_acc *c;
 	long index;
 
@@ -160,8 +161,16 @@ chat_call(struct llm_parse *p, json_t *tc, size_t pos)
 	    (long)pos;
 	if (index < 0)
 		index = (long)pos;
-	c = llm_parse_call_start(p, index, NULL, jget_str(tc, "id"),
-	    jget_str(fn, "name"));
+	/* Another id at an index already used (every call at index 0, or
+	 * at its place in a chunk): a new call, not more of the last. */
+	c = llm_parse_call(p, index, NULL);
+	if (c == NULL || (id != NULL && c->id != NULL &&
+	    strcmp(c->id, id) != 0))
+		c = llm_parse_call_new(p, index, NULL, id,
+		    jget_str(fn, "name"));
+	else
+		c = llm_parse_call_start(p, index, NULL, id,
+		    jget_str(fn, "name"));
 	if (c == NULL)
 		return;
 	args = json_object_get(fn, "arguments");

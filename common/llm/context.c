@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/llm/impl.h"
+#include "common/log.h"
 
 #define SUMMARY_HEAD	"Summary of the earlier conversation (written by " \
 	"you):\n\n"
@@ -114,9 +115,11 @@ llm_session_compact(struct llm_session *s, size_t n, const char *summary)
 	/* The server's copy is the long one: resend the compacted one. */
 	free(s->response_id);
 	s->response_id = NULL;
+	log_notice("llm: %s: %zu turns compacted into a summary of %zu "
+	    "bytes", s->api->name, n, strlen(summary));
 	if (s->autosave != NULL &&
 	    llm_session_save(s, s->autosave, err, sizeof(err)) != 0)
-		return -1;
+		log_err("llm: saving the session: %s", err);
 	return 0;
 }
 

@@ -163,6 +163,9 @@ struct llm_call_acc *llm_parse_call(struct llm_parse *, long index,
     const char *item_id);
 struct llm_call_acc *llm_parse_call_start(struct llm_parse *, long index,
     const char *item_id, const char *id, const char *name);
+/* A new call even when one was begun at index (it then names the new). */
+struct llm_call_acc *llm_parse_call_new(struct llm_parse *, long index,
+    const char *item_id, const char *id, const char *name);
 void llm_parse_call_args(struct llm_parse *, struct llm_call_acc *,
     const char *, size_t);
 /* The arguments whole (a .done event, a final object): they replace the

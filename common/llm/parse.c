@@ -163,8 +163,9 @@ llm_parse_call(struct llm_parse *p, long index, const char *item_id)
 		if (c->item_id != NULL && strcmp(c->item_id, item_id) == 0)
 			return c;
 	}
-	for (size_t i = 0; index >= 0 && i < p->ncalls; i++) {
-		c = &p->calls[i];
+	/* The newest call begun at an index is the one it now names. */
+	for (size_t i = p->ncalls; index >= 0 && i > 0; i--) {
+		c = &p->calls[i - 1];
 		if (c->index == index && (item_id == NULL ||
 		    c->item_id == NULL))
 			return c;
@@ -180,26 +181,37 @@ fill(char **field, const char *s)
 }
 
 struct llm_call_acc *
+llm_parse_call_new(struct llm_parse *p, long index, const char *item_id,
+    const char *id, const char *name)
+{
+	struct llm_call_acc *c;
+
+	if (p->ncalls == LLM_MAX_CALLS) {
+		p->bad = true;
+		llm_parse_set(&p->err_message, "too many tool calls");
+		return NULL;
+	}
+	p->calls = xgrow(p->calls, &p->calls_cap, (p->ncalls + 1) *
+	    sizeof(*c), 4 * sizeof(*c), LLM_MAX_CALLS * sizeof(*c));
+	c = &p->calls[p->ncalls++];
+	memset(c, 0, sizeof(*c));
+	c->index = index;
+	/* Never NULL, so a call with no arguments reads as "". */
+	(void)llm_buf_add(&c->args, "", 0);
+	fill(&c->item_id, item_id);
+	fill(&c->id, id);
+	fill(&c->name, name);
+	return c;
+}
+
+struct llm_call_acc *
 llm_parse_call_start(struct llm_parse *p, long index, const char *item_id,
     const char *id, const char *name)
 {
 	struct llm_call_acc *c = llm_parse_call(p, index, item_id);
 
-	if (c == NULL) {
-		if (p->ncalls == LLM_MAX_CALLS) {
-			p->bad = true;
-			llm_parse_set(&p->err_message, "too many tool calls");
-			return NULL;
-		}
-		p->calls = xgrow(p->calls, &p->calls_cap,
-		    (p->ncalls + 1) * sizeof(*c), 4 * sizeof(*c),
-		    LLM_MAX_CALLS * sizeof(*c));
-		c = &p->calls[p->ncalls++];
-		memset(c, 0, sizeof(*c));
-		c->index = index;
-		/* Never NULL, so a call with no arguments reads as "". */
-		(void)llm_buf_add(&c->args, "", 0);
-	}
+	if (c == NULL)
+		return llm_parse_call_new(p, index, item_id, id, name);
 	fill(&c->item_id, item_id);
 	fill(&c->id, id);
 	fill(&c->name, name);

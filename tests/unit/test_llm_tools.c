@@ -480,6 +480,15 @@ static const char chat_one[] =
     CH("{},'finish_reason':'stop'")
     "data: [DONE]\n\n";
 
+/* Calls whole, one chunk each, numbered by no index (or all index 0). */
+static const char chat_unnumbered[] =
+    CH("{'tool_calls':[{'id':'call_a','type':'function','function':"
+	"{'name':'read_file','arguments':'{\\'path\\': \\'\\u00e9.py\\'}'}}]}")
+    CH("{'tool_calls':[{'index':0,'id':'call_b','type':'function',"
+	"'function':{'name':'list_files','arguments':'{}'}}]},"
+	"'finish_reason':'tool_calls'")
+    "data: [DONE]\n\n";
+
 #define RE(type, rest) "event: " type "\ndata: {'type':'" type "'," rest \
 	"}\n\n"
 #define FC_A "{'type':'function_call','id':'fc_1','call_id':'call_a'," \
@@ -606,6 +615,8 @@ static const struct tool_stream {
 } tool_streams[] = {
 	{ &llm_api_chat, chat_two, 2, "", "tool_calls", "gpt-x", 50, 32 },
 	{ &llm_api_chat, chat_one, 1, "Let me look.", "stop", "gpt-x", 0, 0 },
+	{ &llm_api_chat, chat_unnumbered, 2, "", "tool_calls", "gpt-x", 0,
+	  0 },
 	{ &llm_api_responses, responses_two, 2, "", "completed", "gpt-r",
 	  50, 32 },
 	{ &llm_api_responses, responses_shifted, 2, "", "completed", "gpt-r",
