@@ -13,9 +13,9 @@
  * block, before the text, in the next user message.  Prompt caching:
  * breakpoints (cache_control) on the last tool, the system prompt and
  * the last block of the history, so each request reads the one before
- * it from the cache.  Usage counts cache
- * reads apart from input_tokens: they are added back so input means the
- * whole prompt, as for the other APIs.
+ * it from the cache.  Usage counts cache reads and writes apart from
+ * input_tokens: they are added back so input means the whole prompt, as
+ * for the other APIs, and the reads are the cached part of it.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -239,6 +239,7 @@ struct turn {
 	unsigned retries;
 	struct llm_usage usage;
 	bool truncated;
+	char model[128];
 	uint64_t done_ms;
 	struct llm_request *cancel_on_delta;
 };
@@ -285,6 +286,7 @@ on_done(const struct llm_result *r, void *arg)
 	t->attempts = r->attempts;
 	t->usage = r->usage;
 	t->truncated = r->truncated;
+	snprintf(t->model, sizeof(t->model), "%s", r->model);
 }
 
 static const struct llm_callbacks callbacks = { on_delta, on_retry,
@@ -454,6 +456,7 @@ test_responses_multi_turn(void **state)
 	assert_true(t.ok);
 	assert_string_equal(t.text, "first answer");
 	assert_string_equal(t.streamed, "first answer");
+	assert_string_equal(t.model, "gpt-test");
 	assert_true(t.usage.input > 0 && t.usage.output > 0);
 	assert_true(t.usage.priced && t.usage.cost > 0);
 	snprintf(id1, sizeof(id1), "%s", llm_session_response_id(s));
@@ -540,6 +543,8 @@ test_chat_multi_turn(void **state)
 	s = session(c);
 	send_turn(c, s, "hello one", &t);
 	assert_string_equal(t.text, "first answer");
+	/* The model the answer names (llmd names the one asked for). */
+	assert_string_equal(t.model, "llama-test");
 	assert_true(t.usage.input > 0);
 	send_turn(c, s, "hello two", &t);
 	assert_string_equal(t.text, "second answer");
@@ -573,6 +578,7 @@ test_anthropic_multi_turn(void **state)
 	s = session(c);
 	send_turn(c, s, "hello one", &t);
 	assert_string_equal(t.text, "first answer");
+	assert_string_equal(t.model, "claude-test");
 	send_turn(c, s, "hello two", &t);
 	c->conf.stream = 0;
 	reqs = third_turn(c, s, &t);
