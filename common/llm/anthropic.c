@@ -55,8 +55,15 @@ anthropic_tools(const json_t *tools)
 	json_t *out = json_array(), *t;
 	size_t i;
 
-	json_array_foreach(tools, i, t)
-		json_array_append_new(out, llm_tool_fields(t, "input_schema"));
+	json_array_foreach(tools, i, t) {
+		json_t *tool = llm_tool_fields(t, "input_schema");
+
+		/* Required here; optional in the neutral form. */
+		if (json_object_get(tool, "input_schema") == NULL)
+			json_object_set_new(tool, "input_schema",
+			    json_pack("{s:s}", "type", "object"));
+		json_array_append_new(out, tool);
+	}
 	return cache_last(out);
 }
 
@@ -77,10 +84,17 @@ input_content(const struct llm_turn *prev, const struct llm_turn *t)
 		return json_string(t->user);
 	}
 	blocks = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(blocks, json_pack("{s:s, s:s, s:s, s:b}",
-		    "type", "tool_result", "tool_use_id", r[i].id, "content",
-		    r[i].content, "is_error", r[i].error));
+	for (size_t i = 0; i < n; i++) {
+		json_t *b = json_pack("{s:s, s:s}", "type", "tool_result",
+		    "tool_use_id", r[i].id);
+
+		/* Empty text blocks are refused; content may be left out. */
+		if (*r[i].content != '\0')
+			json_object_set_new(b, "content",
+			    json_string(r[i].content));
+		json_object_set_new(b, "is_error", json_boolean(r[i].error));
+		json_array_append_new(blocks, b);
+	}
 	free(r);
 	if (t->user != NULL)
 		json_array_append_new(blocks, json_pack("{s:s, s:s}", "type",

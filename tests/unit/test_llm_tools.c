@@ -1124,6 +1124,46 @@ test_transcript(void **state)
 	llm_session_free(s);
 }
 
+/* Anthropic: a tool must have a schema, a result may not be empty text. */
+static void
+test_anthropic_edges(void **state)
+{
+	static const struct call_spec call[] = {
+		{ "toolu_1", "finish", "{}" },
+	};
+	static const struct llm_tool_result res[] = {
+		{ "toolu_1", "finish", "", false },
+	};
+	struct llm_input in = { .text = "go" };
+	struct llm_conf c;
+	struct llm_session *s;
+	json_error_t jerr;
+	json_t *tools;
+	char *text = q("[{'name':'finish'}]");
+
+	(void)state;
+	conf_init(&c, "anthropic");
+	s = new_session(&c, NULL);
+	tools = json_loads(text, 0, &jerr);
+	llm_session_set_tools(s, tools);
+	json_decref(tools);
+	free(text);
+	fake_turn(s, &in, "", call, 1, "m1");
+	in.text = NULL;
+	in.results = res;
+	in.nresults = 1;
+	assert_body_in(s, &in, "{'model':'m-test','max_tokens':100,"
+	    "'messages':[{'role':'user','content':'go'},"
+	    "{'role':'assistant','content':[{'type':'tool_use','id':"
+	    "'toolu_1','name':'finish','input':{},'cache_control':"
+	    "{'type':'ephemeral'}}]},"
+	    "{'role':'user','content':[{'type':'tool_result','tool_use_id':"
+	    "'toolu_1','is_error':false}]}],"
+	    "'tools':[{'name':'finish','input_schema':{'type':'object'},"
+	    "'cache_control':{'type':'ephemeral'}}],'stream':true}");
+	llm_session_free(s);
+}
+
 int
 main(void)
 {
@@ -1134,6 +1174,7 @@ main(void)
 		cmocka_unit_test(test_default_max_tokens),
 		cmocka_unit_test(test_responses_tools_body),
 		cmocka_unit_test(test_anthropic_tools_body),
+		cmocka_unit_test(test_anthropic_edges),
 		cmocka_unit_test(test_tool_streams_every_split),
 		cmocka_unit_test(test_tool_whole_answers),
 		cmocka_unit_test(test_tool_truncated),
