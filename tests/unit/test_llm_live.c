@@ -240,6 +240,7 @@ struct turn {
 	struct llm_usage usage;
 	bool truncated;
 	char model[128];
+	bool tools_refused;
 	uint64_t done_ms;
 	struct llm_request *cancel_on_delta;
 };
@@ -287,6 +288,7 @@ on_done(const struct llm_result *r, void *arg)
 	t->usage = r->usage;
 	t->truncated = r->truncated;
 	snprintf(t->model, sizeof(t->model), "%s", r->model);
+	t->tools_refused = llm_result_tools_refused(r);
 }
 
 static const struct llm_callbacks callbacks = { on_delta, on_retry,
@@ -684,6 +686,26 @@ test_no_retry_400(void **state)
 	    "{\"message\":\"Unsupported parameter: 'zork'.\"}}}]}",
 	    WANT(false, LLM_ERR_HTTP, 400, 0, 1), &t);
 	assert_non_null(strstr(t.message, "Unsupported parameter: 'zork'."));
+	assert_false(t.tools_refused);
+	/* The configured model when no answer named one. */
+	assert_string_equal(t.model, "m-test");
+	json_decref(reqs);
+}
+
+/* A server that cannot take tools says so in a 400: the caller is told
+ * to go on without them (Ollama's words here). */
+static void
+test_tools_refused_live(void **state)
+{
+	struct ctx *c = *state;
+	struct turn t;
+	json_t *reqs;
+
+	reqs = checked_turn(c, "chat", "{\"rules\":[{\"reply\":"
+	    "{\"text\":\"ok\"},\"fault\":{\"status\":400,\"error\":"
+	    "{\"message\":\"registry.ollama.ai/library/x does not support "
+	    "tools\"}}}]}", WANT(false, LLM_ERR_HTTP, 400, 0, 1), &t);
+	assert_true(t.tools_refused);
 	json_decref(reqs);
 }
 
@@ -966,6 +988,7 @@ main(void)
 		T(test_retry_after_429),
 		T(test_retry_after_503),
 		T(test_no_retry_400),
+		T(test_tools_refused_live),
 		T(test_server_retry_headers),
 		T(test_401_names_key_source),
 		T(test_stream_cut_retried),
