@@ -199,7 +199,9 @@ const char *llm_session_response_id(const struct llm_session *);
 struct llm_request *llm_session_send(struct llm_session *,
     const char *user_text, const struct llm_callbacks *, void *arg);
 
-/* Send one user turn of text and tool results (see struct llm_input). */
+/* Send one user turn of text and tool results (see struct llm_input);
+ * NULL also when `in` carries neither, or a result without its id or
+ * content.  The input is copied (text that is not UTF-8 is scrubbed). */
 struct llm_request *llm_session_send_input(struct llm_session *,
     const struct llm_input *, const struct llm_callbacks *, void *arg);
 
