@@ -296,54 +296,99 @@ anthropic_whole(struct llm_parse *p, json_t *root)
 	p->done = true;
 }
 
+/* A piece of a block: text, or a piece of a call's input. */
+static void
+on_block_delta(struct llm_parse *p, json_t *data)
+{
+	json_t *delta = json_object_get(data, "delta");
+	const char *text = jget_str(delta, "text");
+	const char *json = jget_str(delta, "partial_json");
+
+	if (is_type(delta, "text_delta") && text != NULL)
+		llm_parse_text(p, text, strlen(text));
+	else if (is_type(delta, "input_json_delta") && json != NULL)
+		llm_parse_call_args(p, llm_parse_call(p, block_index(data),
+		    NULL), json, strlen(json));
+}
+
+static void
+on_block_start(struct llm_parse *p, json_t *data)
+{
+	json_t *block = json_object_get(data, "content_block");
+
+	if (is_type(block, "tool_use"))
+		anthropic_call(p, block, block_index(data));
+}
+
+static void
+on_block_stop(struct llm_parse *p, json_t *data)
+{
+	anthropic_call_end(p, block_index(data));
+}
+
+static void
+on_message_start(struct llm_parse *p, json_t *data)
+{
+	json_t *msg = json_object_get(data, "message");
+
+	if (jget_str(msg, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(msg, "id"));
+	if (jget_str(msg, "model") != NULL)
+		llm_parse_set(&p->model, jget_str(msg, "model"));
+	anthropic_usage(p, json_object_get(msg, "usage"));
+}
+
+static void
+on_message_delta(struct llm_parse *p, json_t *data)
+{
+	anthropic_stop(p, jget_str(json_object_get(data, "delta"),
+	    "stop_reason"));
+	anthropic_usage(p, json_object_get(data, "usage"));
+}
+
+static void
+on_message_stop(struct llm_parse *p, json_t *data)
+{
+	(void)data;
+	p->usage.calls = 1;
+	p->done = true;
+}
+
+static void
+on_error(struct llm_parse *p, json_t *data)
+{
+	llm_parse_error_json(p, data, 0);
+}
+
+static const struct {
+	const char *type;
+	void (*fn)(struct llm_parse *, json_t *);
+} handlers[] = {
+	{ "content_block_delta", on_block_delta },
+	{ "content_block_start", on_block_start },
+	{ "content_block_stop", on_block_stop },
+	{ "message_start", on_message_start },
+	{ "message_delta", on_message_delta },
+	{ "message_stop", on_message_stop },
+	{ "error", on_error },
+};
+
 static void
 anthropic_event(struct llm_parse *p, const char *evtype, const char *raw,
     json_t *data)
 {
 	const char *type = jget_str(data, "type");
-	const char *dt, *text;
-	json_t *msg, *delta;
 
 	(void)raw;
 	if (type == NULL)
 		type = evtype;
 	if (data == NULL || type == NULL)
 		return;
-	if (strcmp(type, "content_block_delta") == 0) {
-		delta = json_object_get(data, "delta");
-		dt = jget_str(delta, "type");
-		text = jget_str(delta, "text");
-		if (dt != NULL && strcmp(dt, "text_delta") == 0 &&
-		    text != NULL)
-			llm_parse_text(p, text, strlen(text));
-		text = jget_str(delta, "partial_json");
-		if (dt != NULL && strcmp(dt, "input_json_delta") == 0 &&
-		    text != NULL)
-			llm_parse_call_args(p, llm_parse_call(p,
-			    block_index(data), NULL), text, strlen(text));
-	} else if (strcmp(type, "content_block_start") == 0) {
-		if (is_type(json_object_get(data, "content_block"),
-		    "tool_use"))
-			anthropic_call(p, json_object_get(data,
-			    "content_block"), block_index(data));
-	} else if (strcmp(type, "content_block_stop") == 0) {
-		anthropic_call_end(p, block_index(data));
-	} else if (strcmp(type, "message_start") == 0) {
-		msg = json_object_get(data, "message");
-		if (jget_str(msg, "id") != NULL)
-			llm_parse_set(&p->id, jget_str(msg, "id"));
-		if (jget_str(msg, "model") != NULL)
-			llm_parse_set(&p->model, jget_str(msg, "model"));
-		anthropic_usage(p, json_object_get(msg, "usage"));
-	} else if (strcmp(type, "message_delta") == 0) {
-		anthropic_stop(p, jget_str(json_object_get(data, "delta"),
-		    "stop_reason"));
-		anthropic_usage(p, json_object_get(data, "usage"));
-	} else if (strcmp(type, "message_stop") == 0) {
-		p->usage.calls = 1;
-		p->done = true;
-	} else if (strcmp(type, "error") == 0) {
-		llm_parse_error_json(p, data, 0);
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (strcmp(type, handlers[i].type) == 0) {
+			handlers[i].fn(p, data);
+			return;
+		}
 	}
 	/* ping and unknown events: nothing. */
 }

@@ -12,10 +12,10 @@
  * items, whose call_id the results name (function_call_output items).
  * Streamed, a call is announced by output_item.added, its arguments come
  * in function_call_arguments.delta pieces and whole in .done; the final
- * response lists the calls again, whole, and that is what is kept.  A stream has no [DONE]:
- * it ends with response.completed, response.incomplete or
- * response.failed; an "error" event comes flat ({"code","message"}) or
- * nested ({"error":{…}}).
+ * response lists the calls again, whole, and that is what is kept.  A
+ * stream has no [DONE]: it ends with response.completed,
+ * response.incomplete or response.failed; an "error" event comes flat
+ * ({"code","message"}) or nested ({"error":{…}}).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +208,8 @@ static void
 responses_object(struct llm_parse *p, json_t *r, bool streamed)
 {
 	const char *status = jget_str(r, "status");
-	json_t *err = json_object_get(r, "error");
-
+	json_t *err = json_object_get(r, "error"), *item;
 	size_t i;
-	json_t *item;
 
 	if (jget_str(r, "id") != NULL)
 		llm_parse_set(&p->id, jget_str(r, "id"));
@@ -243,53 +241,106 @@ responses_whole(struct llm_parse *p, json_t *root)
 }
 
 static void
+on_text_delta(struct llm_parse *p, json_t *data)
+{
+	const char *delta = jget_str(data, "delta");
+
+	if (delta != NULL)
+		llm_parse_text(p, delta, strlen(delta));
+}
+
+static void
+on_args_delta(struct llm_parse *p, json_t *data)
+{
+	responses_args(p, data, false);
+}
+
+static void
+on_args_done(struct llm_parse *p, json_t *data)
+{
+	responses_args(p, data, true);
+}
+
+static void
+on_item_added(struct llm_parse *p, json_t *data)
+{
+	responses_call(p, json_object_get(data, "item"), output_index(data),
+	    false);
+}
+
+static void
+on_item_done(struct llm_parse *p, json_t *data)
+{
+	responses_call(p, json_object_get(data, "item"), output_index(data),
+	    true);
+}
+
+static void
+on_created(struct llm_parse *p, json_t *data)
+{
+	json_t *r = json_object_get(data, "response");
+
+	if (jget_str(r, "id") != NULL)
+		llm_parse_set(&p->id, jget_str(r, "id"));
+	if (jget_str(r, "model") != NULL)
+		llm_parse_set(&p->model, jget_str(r, "model"));
+}
+
+/* response.completed, .incomplete or .failed: the response whole. */
+static void
+on_final(struct llm_parse *p, json_t *data)
+{
+	json_t *r = json_object_get(data, "response");
+
+	if (!json_is_object(r)) {
+		p->bad = true;
+		llm_parse_set(&p->err_message, "a final event without its "
+		    "response");
+		return;
+	}
+	responses_object(p, r, true);
+}
+
+static void
+on_error(struct llm_parse *p, json_t *data)
+{
+	llm_parse_error_json(p, data, 0);
+}
+
+static const struct {
+	const char *type;
+	void (*fn)(struct llm_parse *, json_t *);
+} handlers[] = {
+	{ "response.output_text.delta", on_text_delta },
+	{ "response.function_call_arguments.delta", on_args_delta },
+	{ "response.function_call_arguments.done", on_args_done },
+	{ "response.output_item.added", on_item_added },
+	{ "response.output_item.done", on_item_done },
+	{ "response.created", on_created },
+	{ "response.completed", on_final },
+	{ "response.incomplete", on_final },
+	{ "response.failed", on_final },
+	{ "error", on_error },
+};
+
+static void
 responses_event(struct llm_parse *p, const char *evtype, const char *raw,
     json_t *data)
 {
 	const char *type = jget_str(data, "type");
-	const char *delta;
-	json_t *r;
 
 	(void)raw;
 	if (type == NULL)
 		type = evtype;
 	if (data == NULL || type == NULL)
 		return;
-	r = json_object_get(data, "response");
-	if (strcmp(type, "response.output_text.delta") == 0) {
-		if ((delta = jget_str(data, "delta")) != NULL)
-			llm_parse_text(p, delta, strlen(delta));
-	} else if (strcmp(type, "response.function_call_arguments.delta")
-	    == 0) {
-		responses_args(p, data, false);
-	} else if (strcmp(type, "response.function_call_arguments.done")
-	    == 0) {
-		responses_args(p, data, true);
-	} else if (strcmp(type, "response.output_item.added") == 0) {
-		responses_call(p, json_object_get(data, "item"),
-		    output_index(data), false);
-	} else if (strcmp(type, "response.output_item.done") == 0) {
-		responses_call(p, json_object_get(data, "item"),
-		    output_index(data), true);
-	} else if (strcmp(type, "response.created") == 0) {
-		if (jget_str(r, "id") != NULL)
-			llm_parse_set(&p->id, jget_str(r, "id"));
-		if (jget_str(r, "model") != NULL)
-			llm_parse_set(&p->model, jget_str(r, "model"));
-	} else if (strcmp(type, "response.completed") == 0 ||
-	    strcmp(type, "response.incomplete") == 0 ||
-	    strcmp(type, "response.failed") == 0) {
-		if (!json_is_object(r)) {
-			p->bad = true;
-			llm_parse_set(&p->err_message, "a final event "
-			    "without its response");
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (strcmp(type, handlers[i].type) == 0) {
+			handlers[i].fn(p, data);
 			return;
 		}
-		responses_object(p, r, true);
-	} else if (strcmp(type, "error") == 0) {
-		llm_parse_error_json(p, data, 0);
 	}
-	/* Every other event (reasoning, parts, items) adds nothing. */
+	/* Every other event (reasoning, parts) adds nothing. */
 }
 
 const struct llm_api llm_api_responses = {
