@@ -6,12 +6,13 @@
  * The server keeps nothing: every turn carries the system prompt and the
  * transcript, trimmed by the session to the window.  Tools are functions
  * ("tools"); an answer's calls go back as the assistant message's
- * "tool_calls", their results as one "tool" message each.  A streamed
- * call comes in fragments of delta.tool_calls keyed by "index": the
- * first names the id and function, the rest carry pieces of arguments.  A stream is
+ * "tool_calls", their results as one "tool" message each.  A stream is
  * "data: {chunk}" lines ending in "data: [DONE]"; the usage comes in one
  * more chunk with empty choices when stream_options.include_usage is set.
- * A server that fails mid-stream sends data: {"error":{…}} and closes.
+ * A streamed call comes in fragments of delta.tool_calls keyed by
+ * "index": the first names the id and function, the rest carry pieces of
+ * its arguments.  A server that fails mid-stream sends data:
+ * {"error":{…}} and closes.
  */
 #include <stdlib.h>
 #include <string.h>
