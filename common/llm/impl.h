@@ -114,9 +114,9 @@ struct llm_parse {
 /*
  * One API.  build: the request body for the input `next` (a turn with no
  * answer yet), the transcript from turn `first` on (older turns are
- * trimmed; first is never a turn whose input carries results).  headers: the API's own
- * headers, key included.  whole: a non-stream answer.  event: one SSE
- * event; data is NULL when it is not JSON (e.g. "[DONE]").
+ * trimmed; first is never a turn whose input carries results).  headers:
+ * the API's own headers, key included.  whole: a non-stream answer.
+ * event: one SSE event; data is NULL when it is not JSON (e.g. "[DONE]").
  */
 struct llm_api {
 	const char *name;
@@ -156,8 +156,8 @@ void llm_parse_text(struct llm_parse *, const char *, size_t);
 /*
  * Tool calls as the APIs stream them.  A call is found by its item id
  * (Responses), else by the API's index (index >= 0); call_start finds or
- * begins one and fills what it did not know yet (id, name).  NULL when the answer holds
- * too many calls (p->bad is set).
+ * begins one and fills what it did not know yet (id, name).  NULL when
+ * the answer holds too many calls (p->bad is set).
  */
 struct llm_call_acc *llm_parse_call(struct llm_parse *, long index,
     const char *item_id);
