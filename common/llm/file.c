@@ -298,8 +298,7 @@ load_turns(struct llm_session *s, json_t *turns, json_int_t version,
 	json_array_foreach(turns, i, o) {
 		if (turn_read(o, &s->turns[s->nturns], version) != 0) {
 			llm_turn_free(&s->turns[s->nturns]);
-			snprintf(err, errlen, "turn %zu is not a user/assistant "
-			    "pair", i + 1);
+			snprintf(err, errlen, "turn %zu is malformed", i + 1);
 			return -1;
 		}
 		s->nturns++;

@@ -263,8 +263,9 @@ llm_session_body_turn(const struct llm_session *s,
 	if (first == (size_t)-1) {
 		snprintf(err, errlen, "the system prompt, the tools and this "
 		    "message (about %zu tokens) do not fit in context_tokens "
-		    "%lld with max_tokens %lld", llm_tokens_estimate(s->system) +
-		    llm_tools_tokens(s) + llm_turn_tokens(next),
+		    "%lld with max_tokens %lld",
+		    llm_tokens_estimate(s->system) + llm_tools_tokens(s) +
+		    llm_turn_tokens(next),
 		    (long long)s->conf.context_tokens,
 		    (long long)s->conf.max_tokens);
 		return NULL;
