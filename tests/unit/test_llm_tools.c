@@ -1065,6 +1065,18 @@ test_estimate(void **state)
 	assert_true(llm_tools_tokens(s) > 0);
 	assert_int_equal(llm_session_budget(s), 100000 - 100);
 	assert_string_equal(llm_session_model(s), "m-test");
+	/* What fits the estimate is sent whole; a token less, it is not. */
+	{
+		struct llm_turn next;
+
+		llm_turn_input(&next, &in);
+		s->conf.context_tokens = (int64_t)llm_session_estimate(s, &in)
+		    + s->conf.max_tokens;
+		assert_int_equal(llm_session_window(s, &next), 0);
+		s->conf.context_tokens--;
+		assert_true(llm_session_window(s, &next) > 0);
+		llm_turn_free(&next);
+	}
 	llm_session_free(s);
 }
 
