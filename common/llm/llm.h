@@ -239,7 +239,9 @@ size_t llm_session_cut_point(const struct llm_session *, size_t keep);
  * Replace turns [0, n) with one turn saying `summary` (the model's own
  * summary of them): the server-side handle is dropped so the next turn
  * resends the compacted transcript.  n must be a cut point, and not 0;
- * -1 if not, or while a turn is being sent.  Saved when autosaving.
+ * -1 if not, or while a turn is being sent.  Saved when autosaving.  A
+ * Responses Conversation (llm_session_set_conversation) keeps its own
+ * history on the server: compaction does not shorten that.
  */
 int llm_session_compact(struct llm_session *, size_t n, const char *summary);
 /* Tool results in turns [0, before) become one line each ("[read_file
