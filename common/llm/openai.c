@@ -67,7 +67,9 @@ input_items(const struct llm_turn *prev, const struct llm_turn *t,
 		json_array_append_new(input, message("user", t->user));
 }
 
-/* An answer as input items: its message, then its function calls. */
+/* An answer as input items: its message, then its function calls,
+ * without their item ids (an item id asks the server for the reasoning
+ * item that came before it, which is not kept). */
 static void
 answer_items(const struct llm_turn *t, json_t *input)
 {
