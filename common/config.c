@@ -36,10 +36,16 @@ enum key_type {
 	K_REAL,		/* a decimal number, stored as double */
 	K_BOOL,		/* yes/no, true/false, on/off, 1/0; stored as int */
 	K_PROVIDER,	/* one of llm_providers[] */
+	K_MAXFIELD,	/* one of max_fields[], stored as its index */
 };
 
 static const char *const llm_providers[] = {
 	"openai-responses", "chat", "anthropic", NULL
+};
+
+/* In enum llm_max_field's order. */
+static const char *const max_fields[] = {
+	"auto", "max_tokens", "max_completion_tokens", NULL
 };
 
 enum key_scope { S_GLOBAL, S_DOMAIN };
@@ -137,7 +143,9 @@ static const struct conf_key keys[] = {
 	L("timeout", K_DURATION, timeout, 100, MS(86400), "300s"),
 	L("connect_timeout", K_DURATION, connect_timeout, 100, MS(3600),
 	    "10s"),
-	L("max_tokens", K_INT, max_tokens, 1, 10000000, "4096"),
+	/* No default: the session's depends on the window (llm.h). */
+	L("max_tokens", K_INT, max_tokens, 1, 10000000, NULL),
+	L("max_tokens_field", K_MAXFIELD, max_tokens_field, 0, 0, "auto"),
 	L("temperature", K_REAL, temperature, 0, 2, NULL),
 	L("context_tokens", K_INT, context_tokens, 0, 100000000, "0"),
 	L("price_input", K_REAL, price_input, 0, 1000000, NULL),
@@ -426,6 +434,15 @@ apply(const struct conf_key *k, void *base, const char *value,
 		return 0;
 	case K_PROVIDER:
 		return set_provider(field, value, why);
+	case K_MAXFIELD:
+		for (int i = 0; max_fields[i] != NULL; i++) {
+			if (strcmp(value, max_fields[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		*why = "expected auto, max_tokens or max_completion_tokens";
+		return -1;
 	}
 	*why = "unknown key type";
 	return -1;
@@ -463,7 +480,7 @@ llm_conf_unset(struct llm_conf *l)
 	l->retry_deadline = l->max_retry_wait = -1;
 	l->temperature = l->price_input = l->price_output = -1;
 	l->price_cached = -1;
-	l->stream = l->store = l->tools = -1;
+	l->stream = l->store = l->tools = l->max_tokens_field = -1;
 	l->history_tokens = -1;
 }
 
@@ -878,6 +895,7 @@ conf_llm(const struct masterd_conf *c, const char *domain,
 	INHERIT(store, -1);
 	INHERIT(tools, -1);
 	INHERIT(history_tokens, -1);
+	INHERIT(max_tokens_field, -1);
 	/* The key is one choice: a domain naming any source replaces all. */
 	if (d->key_env != NULL || d->key_file != NULL ||
 	    d->key_credential != NULL) {
@@ -919,7 +937,8 @@ check_llm(const struct llm_conf *l, const char *where, struct errbuf *errs)
 	    l->context_tokens <= 0)
 		errbuf_add(errs, "%s provider chat needs context_tokens (the "
 		    "window the server was started with)", where);
-	if (l->context_tokens > 0 && l->max_tokens >= l->context_tokens)
+	if (l->context_tokens > 0 && l->max_tokens > 0 &&
+	    l->max_tokens >= l->context_tokens)
 		errbuf_add(errs, "%s max_tokens (%" PRId64 ") must be smaller "
 		    "than context_tokens (%" PRId64 ")", where, l->max_tokens,
 		    l->context_tokens);

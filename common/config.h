@@ -46,7 +46,8 @@ struct llm_conf {
 	char *key_credential;	/* or $CREDENTIALS_DIRECTORY/<name> */
 	int64_t timeout;	/* ms of silence from the server */
 	int64_t connect_timeout;	/* ms */
-	int64_t max_tokens;	/* answer length cap */
+	int64_t max_tokens;	/* answer length cap; unset: 8192, at most
+				 * a quarter of a configured window */
 	int64_t context_tokens;	/* the model's window, for trimming */
 	int64_t max_attempts;
 	int64_t retry_deadline;	/* ms for all attempts of one turn */
@@ -60,6 +61,15 @@ struct llm_conf {
 	int tools;		/* bool: offer the domain's tools */
 	int64_t history_tokens;	/* conversation past which a directive
 				 * starts from a summary */
+	int max_tokens_field;	/* Chat Completions: enum llm_max_field */
+};
+
+/* Which field carries max_tokens to a Chat Completions server. */
+enum llm_max_field {
+	LLM_MAX_FIELD_AUTO,	/* max_completion_tokens for OpenAI's
+				 * reasoning models, else max_tokens */
+	LLM_MAX_FIELD_MAX_TOKENS,
+	LLM_MAX_FIELD_MAX_COMPLETION_TOKENS,
 };
 
 struct domain_conf {

@@ -842,7 +842,8 @@ test_strlist(void **state)
 static void
 test_llm_defaults(void **state)
 {
-	static const int64_t numbers[] = { 300000, 10000, 4096, 0, 6, 300000,
+	/* max_tokens unset: the session's default (llm.h). */
+	static const int64_t numbers[] = { 300000, 10000, -1, 0, 6, 300000,
 	    60000 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf = load_ok(c, "[llm]\n");
@@ -863,6 +864,7 @@ test_llm_defaults(void **state)
 	assert_true(l->price_cached < 0);
 	assert_int_equal(l->stream, 1);
 	assert_int_equal(l->store, 1);
+	assert_int_equal(l->max_tokens_field, LLM_MAX_FIELD_AUTO);
 	conf_free(conf);
 }
 
@@ -892,7 +894,8 @@ test_llm_every_key(void **state)
 	    "store = off\n"
 	    "max_attempts = 3\n"
 	    "retry_deadline = 90s\n"
-	    "max_retry_wait = 0\n");
+	    "max_retry_wait = 0\n"
+	    "max_tokens_field = max_completion_tokens\n");
 	l = &conf->llm;
 	assert_string_equal(l->provider, "chat");
 	assert_string_equal(l->base_url, "http://127.0.0.1:11434/v1");
@@ -906,8 +909,14 @@ test_llm_every_key(void **state)
 	assert_float_equal(l->price_cached, 0.125, 1e-12);
 	assert_int_equal(l->stream, 0);
 	assert_int_equal(l->store, 0);
+	assert_int_equal(l->max_tokens_field,
+	    LLM_MAX_FIELD_MAX_COMPLETION_TOKENS);
 	conf_free(conf);
 
+	/* max_tokens unset fits any window: the session takes a quarter. */
+	conf = load_ok(c, "[llm]\nprovider = chat\ncontext_tokens = 4096\n");
+	assert_int_equal(conf->llm.max_tokens, -1);
+	conf_free(conf);
 	conf = load_ok(c, "[llm]\nprovider = anthropic\nkey_file = /k\n");
 	assert_string_equal(conf->llm.key_file, "/k");
 	conf_free(conf);
@@ -928,7 +937,7 @@ test_llm_domain_override(void **state)
 	    "price_input = 2\n"
 	    "[domain \"web\"]\nprovider = chat\nmodel = small\n"
 	    "context_tokens = 16384\nstream = no\ntemperature = 0\n"
-	    "key_file = /etc/masterd/web.key\n"
+	    "key_file = /etc/masterd/web.key\nmax_tokens_field = max_tokens\n"
 	    "[domain \"db\"]\ncheck = make\n");
 	conf_llm(conf, "web", &l);
 	assert_string_equal(l.provider, "chat");
@@ -944,8 +953,10 @@ test_llm_domain_override(void **state)
 	assert_float_equal(l.price_input, 2, 1e-12);
 	assert_int_equal(l.timeout, 300000);
 	assert_int_equal(l.store, 1);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_MAX_TOKENS);
 
 	conf_llm(conf, "db", &l);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_AUTO);
 	assert_string_equal(l.model, "big");
 	assert_string_equal(l.key_env, "OPENAI_KEY_2");
 	assert_float_equal(l.temperature, 0.3, 1e-12);
@@ -972,6 +983,9 @@ test_llm_errors(void **state)
 		{ "[llm]\nstream = maybe\n", 2,
 		    "[llm] stream: expected yes or no" },
 		{ "[llm]\nmax_attempts = 0\n", 2, "out of range" },
+		{ "[llm]\nmax_tokens_field = max\n", 2,
+		    "[llm] max_tokens_field: expected auto, max_tokens or "
+		    "max_completion_tokens" },
 		{ "[llm]\nkey_file = relative.key\n", 2,
 		    "expected an absolute path" },
 		{ "[domain \"w\"]\ntemperature = 9\n", 2,
