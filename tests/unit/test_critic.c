@@ -12,12 +12,25 @@
  * again with what was wrong, CRITIC_MAX_ASKS times in all, then the
  * round has no verdict ("unreadable_verdict"), never an approval; a
  * failed, rate-limited or cancelled call ends as the round's error.
+ * critic_ask against tests/llmd/llmd.py (skipped without python3): the
+ * critic's own model ([critic] over [llm]), an answer asked for again in
+ * the same session, three unreadable answers, a failed call, a cancel,
+ * a missing critic.md.
  */
 #include "testutil.h"
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <jansson.h>
+#include <uv.h>
 
 #include "child/worker/critic.h"
+#include "child/worker/worker.h"
+#include "common/config.h"
+#include "common/llm/llm.h"
+#include "common/repo.h"
 #include "common/util.h"
 
 /* ------------------------------------------------------------ diffs */
@@ -475,6 +488,364 @@ test_next_failures(void **state)
 	assert_null(text);
 }
 
+/* ------------------------------------------------------------ asking */
+
+#define KEY_VAR		"MASTERD_TEST_CRITIC_KEY"
+#define KEY		"sk-critic-test-5e6f7a8b9c0d"
+#define ASK_LIMIT_MS	30000
+
+extern char **environ;
+
+/* llmd on 127.0.0.1, serving script; its dir holds the record. */
+struct srv {
+	pid_t pid;
+	char dir[PATH_MAX];
+	char record[PATH_MAX];
+	char base[64];
+};
+
+static void
+srv_start(struct srv *v, const char *script)
+{
+	const char *top = getenv("MASTERD_TOP");
+	char llmd[PATH_MAX], sfile[PATH_MAX], pfile[PATH_MAX];
+	char *argv[] = { "python3", llmd, "--script", sfile, "--record",
+	    v->record, "--port-file", pfile, "--max-lifetime", "120", NULL };
+	char *text = NULL;
+	uint64_t deadline;
+	int port;
+
+	memset(v, 0, sizeof(*v));
+	if (!tu_on_path("python3"))
+		skip();
+	snprintf(llmd, sizeof(llmd), "%s/tests/llmd/llmd.py",
+	    top != NULL && *top != '\0' ? top : ".");
+	if (access(llmd, R_OK) != 0)
+		skip();
+	tu_mkdtemp(v->dir, sizeof(v->dir));
+	tu_join(sfile, sizeof(sfile), v->dir, "script.json");
+	tu_join(pfile, sizeof(pfile), v->dir, "port");
+	tu_join(v->record, sizeof(v->record), v->dir, "record.jsonl");
+	tu_write_file(sfile, script);
+	/* No LLMD_API_KEY in the environment: any key is taken. */
+	unsetenv("LLMD_API_KEY");
+	assert_int_equal(posix_spawnp(&v->pid, "python3", NULL, NULL, argv,
+	    environ), 0);
+	for (deadline = tu_mono_ms() + 10000; tu_mono_ms() < deadline;
+	    tu_pause_ms(10)) {
+		if ((text = tu_read_file(pfile)) != NULL &&
+		    strchr(text, '\n') != NULL)
+			break;
+		free(text);
+		text = NULL;
+	}
+	assert_non_null(text);
+	port = atoi(text);
+	free(text);
+	assert_true(port > 0);
+	snprintf(v->base, sizeof(v->base), "http://127.0.0.1:%d/v1", port);
+}
+
+static void
+srv_stop(struct srv *v)
+{
+	int st;
+
+	if (v->pid > 0) {
+		kill(v->pid, SIGTERM);
+		waitpid(v->pid, &st, 0);
+	}
+	if (v->dir[0] != '\0')
+		tu_rmtree(v->dir);
+}
+
+/* The recorded API requests, in order. */
+static json_t *
+srv_requests(struct srv *v)
+{
+	json_t *all = json_array(), *line;
+	FILE *f = fopen(v->record, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	assert_non_null(f);
+	while (getline(&buf, &cap, f) > 0) {
+		line = json_loads(buf, 0, NULL);
+		assert_non_null(line);
+		if (json_object_get(line, "event") != NULL)
+			json_decref(line);
+		else
+			json_array_append_new(all, line);
+	}
+	free(buf);
+	fclose(f);
+	return all;
+}
+
+/* A worker as critic_ask sees it: configuration, engine, prompts, the
+ * task; its worktree does not exist, so the diff is "(no change)". */
+struct live {
+	uv_loop_t loop;
+	struct worker cx;
+	struct srv srv;
+	char dir[PATH_MAX];
+	/* what done() saw */
+	bool done;
+	int calls;
+	struct critic_verdict v;
+	char feedback[256], model[64], code[64], message[256];
+};
+
+static int
+live_setup(void **state)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	assert_non_null(l);
+	assert_int_equal(uv_loop_init(&l->loop), 0);
+	l->cx.loop = &l->loop;
+	l->cx.engine = llm_engine_new(&l->loop);
+	assert_non_null(l->cx.engine);
+	l->cx.domain = "calc";
+	l->cx.assign = json_pack("{s:s}", "text", "Build a calculator.");
+	tu_mkdtemp(l->dir, sizeof(l->dir));
+	l->cx.prompts_dir = l->dir;
+	l->cx.worktree = "/nonexistent/masterd-test/worktree";
+	setenv(KEY_VAR, KEY, 1);
+	*state = l;
+	return 0;
+}
+
+static int
+live_teardown(void **state)
+{
+	struct live *l = *state;
+
+	llm_engine_free(l->cx.engine);
+	uv_run(&l->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&l->loop), 0);
+	conf_free(l->cx.conf);
+	json_decref(l->cx.assign);
+	srv_stop(&l->srv);
+	tu_rmtree(l->dir);
+	unsetenv(KEY_VAR);
+	free(l);
+	return 0;
+}
+
+/* llmd with script; [llm] (the domains') and [critic] aimed at it. */
+static void
+live_start(struct live *l, const char *script)
+{
+	char path[PATH_MAX], *text, *errs = NULL;
+
+	srv_start(&l->srv, script);
+	tu_join(path, sizeof(path), l->dir, "critic.md");
+	tu_write_file(path, "You review one change. Answer with a verdict.");
+	text = xasprintf("[llm]\nprovider = chat\nbase_url = %s\n"
+	    "model = domain-model\ncontext_tokens = 8192\nmax_tokens = 512\n"
+	    "key_env = %s\n[critic]\nmodel = critic-model\nstream = no\n",
+	    l->srv.base, KEY_VAR);
+	tu_join(path, sizeof(path), l->dir, "masterd.conf");
+	tu_write_file(path, text);
+	free(text);
+	if (conf_load(path, &l->cx.conf, &errs) != 0)
+		fail_msg("configuration: %s", errs);
+}
+
+static void
+on_verdict(const struct critic_verdict *v, void *arg)
+{
+	struct live *l = arg;
+
+	l->done = true;
+	l->calls++;
+	l->v = *v;
+	/* The verdict's strings live until done returns. */
+	snprintf(l->feedback, sizeof(l->feedback), "%s", v->feedback);
+	snprintf(l->model, sizeof(l->model), "%s", v->model);
+	snprintf(l->code, sizeof(l->code), "%s", v->code ? v->code : "");
+	snprintf(l->message, sizeof(l->message), "%s",
+	    v->message ? v->message : "");
+}
+
+static void
+on_limit(uv_timer_t *timer)
+{
+	*(bool *)timer->data = true;
+}
+
+static void
+ask_and_wait(struct live *l)
+{
+	json_t *directive = json_pack("{s:s}", "text", "Add sub().");
+	json_t *checks = json_array();
+	const char *code = NULL;
+	struct critic *c;
+	uv_timer_t limit;
+	bool expired = false;
+	char err[256];
+
+	c = critic_ask(&l->cx, directive, checks, on_verdict, l, &code, err,
+	    sizeof(err));
+	if (c == NULL)
+		fail_msg("critic_ask: %s: %s", code, err);
+	/* Not before critic_ask returned. */
+	assert_false(l->done);
+	uv_timer_init(&l->loop, &limit);
+	limit.data = &expired;
+	uv_timer_start(&limit, on_limit, ASK_LIMIT_MS, 0);
+	while (!l->done && !expired)
+		uv_run(&l->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&limit, NULL);
+	uv_run(&l->loop, UV_RUN_NOWAIT);
+	assert_true(l->done);
+	assert_int_equal(l->calls, 1);
+	json_decref(directive);
+	json_decref(checks);
+}
+
+/* The text of the request's last user message (chat). */
+static const char *
+last_user(json_t *req)
+{
+	json_t *msgs = json_object_get(json_object_get(req, "body"),
+	    "messages");
+
+	return json_string_value(json_object_get(json_array_get(msgs,
+	    json_array_size(msgs) - 1), "content"));
+}
+
+#define REASK "Your answer was not a verdict: the verdict is not JSON: no " \
+	"JSON object found in the text. Answer with one JSON object " \
+	"{\"complete\": true or false, \"feedback\": \"what is missing or " \
+	"wrong\"}."
+
+/* A prose answer, asked again in the same session, then a verdict: on
+ * the critic's model, not the domain's. */
+static void
+test_ask_again_then_verdict(void **state)
+{
+	struct live *l = *state;
+	json_t *reqs, *msgs;
+
+	live_start(l, "[{\"match\": {\"system_contains\": \"You review one "
+	    "change\"}, \"reply\": {\"texts\": [\"Looks fine to me.\", "
+	    "{\"complete\": false, \"feedback\": \"sub() has no test\"}]}}]");
+	ask_and_wait(l);
+	assert_true(l->v.ok);
+	assert_false(l->v.complete);
+	assert_string_equal(l->feedback, "sub() has no test");
+	assert_string_equal(l->model, "critic-model");
+	assert_int_equal(l->v.usage.calls, 2);
+	assert_true(l->v.usage.input > 0 && l->v.usage.output > 0);
+
+	reqs = srv_requests(&l->srv);
+	assert_int_equal(json_array_size(reqs), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		    json_object_get(json_array_get(reqs, i), "body"),
+		    "model")), "critic-model");
+	assert_non_null(strstr(last_user(json_array_get(reqs, 0)),
+	    "# The directive given to domain calc\n\nAdd sub()."));
+	assert_non_null(strstr(last_user(json_array_get(reqs, 0)),
+	    "```diff\n(no change)\n```"));
+	/* The same session: the first turn and its answer, then the ask. */
+	assert_string_equal(last_user(json_array_get(reqs, 1)), REASK);
+	msgs = json_object_get(json_object_get(json_array_get(reqs, 1),
+	    "body"), "messages");
+	assert_int_equal(json_array_size(msgs), 4);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(msgs, 2), "content")), "Looks fine to me.");
+	json_decref(reqs);
+}
+
+/* Never a verdict: three asks, then none, and not an approval. */
+static void
+test_ask_unreadable(void **state)
+{
+	struct live *l = *state;
+	json_t *reqs;
+
+	live_start(l, "[{\"match\": {\"system_contains\": \"You review one "
+	    "change\"}, \"reply\": {\"text\": \"All good, ship it!\"}}]");
+	ask_and_wait(l);
+	assert_false(l->v.ok);
+	assert_false(l->v.complete);
+	assert_string_equal(l->code, "unreadable_verdict");
+	assert_string_equal(l->message, "the critic gave no verdict in 3 "
+	    "asks: the verdict is not JSON: no JSON object found in the text");
+	assert_string_equal(l->model, "critic-model");
+	assert_int_equal(l->v.usage.calls, CRITIC_MAX_ASKS);
+	reqs = srv_requests(&l->srv);
+	assert_int_equal(json_array_size(reqs), CRITIC_MAX_ASKS);
+	assert_string_equal(last_user(json_array_get(reqs, 2)), REASK);
+	json_decref(reqs);
+}
+
+/* A failed call ends the critic with the call's error. */
+static void
+test_ask_model_error(void **state)
+{
+	struct live *l = *state;
+
+	live_start(l, "[{\"match\": {\"system_contains\": \"You review one "
+	    "change\"}, \"reply\": {\"text\": \"x\"}, \"fault\": "
+	    "{\"status\": 400}}]");
+	ask_and_wait(l);
+	assert_false(l->v.ok);
+	assert_string_equal(l->code, "model");
+	assert_int_equal(l->v.error, LLM_ERR_HTTP);
+	assert_string_equal(l->model, "");
+}
+
+/* Cancelled at once: done follows, cancelled, from critic_cancel. */
+static void
+test_ask_cancel(void **state)
+{
+	struct live *l = *state;
+	json_t *directive = json_pack("{s:s}", "text", "Add sub().");
+	const char *code = NULL;
+	struct critic *c;
+	char err[256];
+
+	live_start(l, "[{\"match\": {\"system_contains\": \"You review one "
+	    "change\"}, \"reply\": {\"text\": \"x\"}, \"fault\": "
+	    "{\"delay\": 5}}]");
+	c = critic_ask(&l->cx, directive, NULL, on_verdict, l, &code, err,
+	    sizeof(err));
+	assert_non_null(c);
+	assert_false(l->done);
+	critic_cancel(c);
+	assert_true(l->done);
+	assert_int_equal(l->calls, 1);
+	assert_false(l->v.ok);
+	assert_string_equal(l->code, "cancelled");
+	json_decref(directive);
+}
+
+/* No critic.md: the round's "config" error, before any call. */
+static void
+test_ask_no_prompt(void **state)
+{
+	struct live *l = *state;
+	json_t *directive = json_pack("{s:s}", "text", "Add sub().");
+	const char *code = NULL;
+	char err[256] = "", path[PATH_MAX];
+
+	live_start(l, "[]");
+	tu_join(path, sizeof(path), l->dir, "critic.md");
+	unlink(path);
+	assert_null(critic_ask(&l->cx, directive, NULL, on_verdict, l, &code,
+	    err, sizeof(err)));
+	assert_string_equal(code, "config");
+	assert_non_null(strstr(err, "critic.md"));
+	assert_false(l->done);
+	json_decref(directive);
+}
+
+#define LIVE(f)	cmocka_unit_test_setup_teardown(f, live_setup, live_teardown)
+
 int
 main(void)
 {
@@ -490,8 +861,20 @@ main(void)
 		cmocka_unit_test(test_next_unreadable),
 		cmocka_unit_test(test_next_truncated),
 		cmocka_unit_test(test_next_failures),
+		LIVE(test_ask_again_then_verdict),
+		LIVE(test_ask_unreadable),
+		LIVE(test_ask_model_error),
+		LIVE(test_ask_cancel),
+		LIVE(test_ask_no_prompt),
 	};
+	int rc;
 
 	tu_filter();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	util_init();
+	llm_global_init();
+	repo_global_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	repo_global_shutdown();
+	llm_global_cleanup();
+	return rc;
 }
