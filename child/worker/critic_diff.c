@@ -118,8 +118,8 @@ header_path(const char *head, size_t len)
 		return xstrndup(from + 6, n - 6 - (from[n - 1] == '\n'));
 	}
 	n = line_len(head);
-	if (starts(head, "diff --git ") && (b = strstr(head, " b/")) != NULL &&
-	    b < head + n)
+	if (starts(head, "diff --git ") && (b = memmem(head, n, " b/", 3)) !=
+	    NULL)
 		return xstrndup(b + 3, (size_t)(head + n - b - 3) -
 		    (head[n - 1] == '\n'));
 	return xstrdup("?");
