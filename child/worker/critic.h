@@ -53,9 +53,32 @@ struct critic *critic_ask(struct worker *, const json_t *directive,
 void critic_cancel(struct critic *);
 
 /*
+ * What follows the critic's answer res to its ask number `asks` (from 1):
+ *   CRITIC_STEP_DONE: *v holds a verdict (ok) or why there is none
+ *     (cancelled, the call's failure, or "unreadable_verdict" once
+ *     CRITIC_MAX_ASKS asks gave none);
+ *   CRITIC_STEP_ASK: *text is the turn that asks again, in the same
+ *     session, saying what was wrong.
+ * *text is malloc'd or NULL, for the caller to free; v's feedback and
+ * message point into it or are static.  v's usage and model are left to
+ * the caller.  (Pure: unit-tested on its own.)
+ */
+enum critic_step {
+	CRITIC_STEP_DONE,
+	CRITIC_STEP_ASK,
+};
+
+enum critic_step critic_next(const struct llm_result *res, unsigned asks,
+    struct critic_verdict *v, char **text);
+
+/*
  * The diff for a budget of bytes: whole when it fits, else a per-file
  * summary (path, +added -removed) followed by the hunks that fit, each
- * file's first.  Malloc'd.  (Pure: unit-tested on its own.)
+ * file's first, and a note per file of the hunks not shown; a hunk is
+ * never cut but one larger than all the room, shown as its first lines
+ * with a note.  The result stays within budget when the summary does;
+ * else it is the summary's first line and the file lines that fit.
+ * Malloc'd.  (Pure: unit-tested on its own; critic_diff.c.)
  */
 char *critic_fit_diff(const char *diff, size_t budget);
 

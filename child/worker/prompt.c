@@ -259,7 +259,7 @@ prompt_first_turn(struct worker *cx, const json_t *directive)
 	    json_string_value(json_object_get(directive, "source")) ?: "masterd",
 	    text != NULL ? text : "");
 	if (llm_session_turns(cx->session) == 0 &&
-	    (memory = context_memory(cx)) != NULL) {
+	    (memory = memory_read(cx)) != NULL) {
 		add(&t, "\n# Your notes from earlier work\n\n%s\n", memory);
 		free(memory);
 	}

@@ -11,7 +11,7 @@
  *   roundops.c  the round's operations on this worker (model, tools,
  *             files, checks, critic, git, channel)
  *   context.c the conversation within its window: owed tool results,
- *             compaction, elision, the memory file
+ *             compaction, elision;  memory.c  the domain's memory file
  *   tools.c   the domain's tools and the picture of its files
  *   critic.c  the reviewer of a round
  *   plan.c    the planner role: plans and reviews for the master
@@ -134,7 +134,12 @@ int context_send(struct worker *, const char *text,
     const struct llm_callbacks *, void *arg, struct llm_request **slot);
 void context_directive_end(struct worker *, int64_t directive, bool ok,
     const char *summary);
-char *context_memory(const struct worker *);	/* NULL: none */
+
+/* memory.c */
+char *memory_read(const struct worker *);	/* NULL: none */
+/* A new summary (NULL: keep), and/or one more directive line (NULL). */
+void memory_update(const struct worker *, const char *summary,
+    const char *line);
 
 /* work.c: the server refused tools; the JSON-mode first turn of msg */
 char *worker_drop_tools(struct worker *, const json_t *msg);
