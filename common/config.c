@@ -914,6 +914,7 @@ llm_overlay(struct llm_conf *out, const struct llm_conf *over)
 			break;
 		case K_BOOL:
 		case K_LEVEL:
+		case K_MAXFIELD:
 			if (*(const int *)from != -1)
 				*(int *)to = *(const int *)from;
 			break;
