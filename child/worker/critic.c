@@ -18,10 +18,12 @@
 
 /* The most of the change read from git; critic_fit_diff does the rest. */
 #define CRITIC_DIFF_MAX		(4 * 1024 * 1024)
-/* A token is taken as 3 bytes: high for code, so the turn fits. */
+/* A token is taken as 3 bytes, as llm_tokens_estimate does. */
 #define CRITIC_BYTES_PER_TOKEN	3
 /* Kept free per extra ask: an unreadable answer and the ask again. */
 #define CRITIC_REASK_TOKENS	1024
+/* The messages' own overhead, and rounding. */
+#define CRITIC_OVERHEAD_TOKENS	64
 /* The window when context_tokens says none: the APIs' usual. */
 #define WINDOW_ANTHROPIC	200000
 #define WINDOW_OTHER		128000
@@ -96,24 +98,27 @@ critic_next(const struct llm_result *res, unsigned asks,
 /* ------------------------------------------------------------ budget */
 
 /*
- * The bytes of diff the first ask may carry: the critic's window less
- * its answer, the room the asks after it may need and `rest`, the bytes
- * of the turn without the diff and of the system prompt.
- *
- * TODO(llm): take llm_session_budget(s) once the provider layer has it;
- * this is its rule (context_tokens - max_tokens) on the conf.
+ * The bytes of diff the first ask may carry: what a request may hold
+ * (the window less the answer), less the room the asks after it may
+ * need, the messages' overhead and `rest`, the bytes of the turn without
+ * the diff and of the system prompt.  Tokens are counted as the
+ * provider layer estimates them, 3 bytes each.
  */
 static size_t
-diff_budget(const struct llm_conf *lc, size_t rest)
+diff_budget(const struct critic *c, size_t rest)
 {
-	int64_t window = lc->context_tokens > 0 ? lc->context_tokens :
-	    lc->provider != NULL && strcmp(lc->provider, "anthropic") == 0 ?
-	    WINDOW_ANTHROPIC : WINDOW_OTHER;
-	int64_t tokens = window - lc->max_tokens -
-	    (int64_t)(CRITIC_MAX_ASKS - 1) * CRITIC_REASK_TOKENS;
-	size_t bytes = tokens > 0 ? (size_t)tokens * CRITIC_BYTES_PER_TOKEN :
-	    0;
+	const struct llm_conf *lc = &c->conf;
+	int64_t tokens = (int64_t)llm_session_budget(c->session);
+	size_t bytes;
 
+	/* No window configured: the API's usual one. */
+	if (lc->context_tokens <= 0)
+		tokens = (lc->provider != NULL && strcmp(lc->provider,
+		    "anthropic") == 0 ? WINDOW_ANTHROPIC : WINDOW_OTHER) -
+		    lc->max_tokens;
+	tokens -= (int64_t)(CRITIC_MAX_ASKS - 1) * CRITIC_REASK_TOKENS +
+	    CRITIC_OVERHEAD_TOKENS;
+	bytes = tokens > 0 ? (size_t)tokens * CRITIC_BYTES_PER_TOKEN : 0;
 	return bytes > rest ? bytes - rest : 0;
 }
 
@@ -129,7 +134,7 @@ first_turn(struct critic *c, const char *system, const json_t *directive,
 	    err, sizeof(err)) != 0)
 		log_warn("diff for the critic: %s", err);
 	bare = prompt_critic_turn(c->cx, directive, "", checks);
-	budget = diff_budget(&c->conf, strlen(bare) + strlen(system));
+	budget = diff_budget(c, strlen(bare) + strlen(system));
 	free(bare);
 	fitted = critic_fit_diff(diff != NULL ? diff : "", budget);
 	if (diff != NULL && strlen(fitted) < strlen(diff))

@@ -34,7 +34,7 @@ rules = [
          **call("finish", summary="added a line", interface=iface)),
     dict(match={"last_tool": "write_file"},
          **call("finish", summary="wrote solo.py", interface=iface)),
-    dict(match={"input_contains": "change"}, **call("read_file", path="solo.py")),
+    dict(match={"input_contains": "grow the file"}, **call("read_file", path="solo.py")),
     dict(match={}, **call("write_file", path="solo.py", content=body + "# end\n")),
 ]
 json.dump({"rules": rules}, open(sys.argv[1], "w"))
@@ -54,7 +54,7 @@ life() {
 	ctl submit "a long life" --domains solo >/dev/null
 	i=1
 	while [ $i -lt "$N" ]; do
-		ctl directive solo "change $i" --task 1 >/dev/null
+		ctl directive solo "grow the file, step $i" --task 1 >/dev/null
 		i=$((i + 1))
 	done
 	DEADLINE=$((N * 10)) wait_until "$N directives" sh -c \

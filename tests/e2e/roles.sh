@@ -1,7 +1,8 @@
 # Invariant: each role talks to the model configured for it: the planner's
-# requests name [planner]'s model, the domains' requests [llm]'s, and the
-# model that answered the planner is carried in the task.planned and
-# task.reviewed events.
+# requests name [planner]'s model, the critic's [critic]'s and the
+# domains' [llm]'s; every round records the model that answered it and
+# the one that reviewed it, the scoreboard shows each domain's, and the
+# planner's is carried in the task.planned and task.reviewed events.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-roles-$$"
 python3 - "$T/script.json" <<'PY'
@@ -31,7 +32,7 @@ PY
 start_llmd "$T/script.json"
 {
 	llm_config
-	printf '[planner]\nmodel = planner-model\n'
+	printf '[planner]\nmodel = planner-model\n[critic]\nmodel = critic-model\n'
 } | MAX_REVIEWS=1 write_config
 start_masterd
 ctl --json watch >"$T/watch" 2>&1 &
@@ -49,7 +50,19 @@ planner=$(requests_matching "'You are the planner' in text and m['body']['model'
     fail "no domain request on [llm]'s model"
 [ "$(requests_matching "'# Your domain: calc' in text and m['body']['model'] != 'test-model'")" = 0 ] ||
     fail "a domain request on another model"
-ok "the planner asks [planner]'s model, the domain [llm]'s"
+[ "$(requests_matching "'You review one change' in text and m['body']['model'] == 'critic-model'")" -ge 1 ] ||
+    fail "no critic request on [critic]'s model"
+[ "$(requests_matching "'You review one change' in text and m['body']['model'] != 'critic-model'")" = 0 ] ||
+    fail "a critic request on another model"
+ok "the planner asks [planner]'s model, the critic [critic]'s, the domain [llm]'s"
+
+[ "$(json_get "[(x['round'], x['model'], x['critic_model']) for x in r['rounds']]" task 1)" = \
+    "[(1, 'test-model', 'critic-model')]" ] ||
+    fail "rounds: $(json_get "r['rounds']" task 1)"
+[ "$(json_get "[(x['domain'], x['model']) for x in r['scoreboard']]" task 1)" = "[('calc', 'test-model')]" ] ||
+    fail "scoreboard: $(json_get "r['scoreboard']" task 1)"
+ctl task 1 | grep -E "^calc .* test-model$" >/dev/null || fail "no MODEL column: $(ctl task 1)"
+ok "the round records the domain's and the critic's models; the scoreboard shows the domain's"
 
 python3 - "$T/watch" <<'PY' || fail "the planner's model in its events"
 import json, sys

@@ -1067,7 +1067,8 @@ test_llm_roles_override(void **state)
 	    "temperature = 0.5\n"
 	    "[critic]\nprovider = chat\nbase_url = http://127.0.0.1:1/v1\n"
 	    "model = cheap\ncontext_tokens = 16384\nkey_file = /k/critic\n"
-	    "temperature = 0\nstream = no\n"
+	    "temperature = 0\nstream = no\ntools = no\n"
+	    "max_tokens_field = max_completion_tokens\n"
 	    "[planner]\nmodel = strong\nmax_tokens = 16000\n"
 	    "[domain \"web\"]\nmodel = web-model\nmax_tokens = 1000\n");
 	/* A domain's critic is the critic's model, not the domain's. */
@@ -1078,6 +1079,9 @@ test_llm_roles_override(void **state)
 	assert_int_equal(l.context_tokens, 16384);
 	assert_float_equal(l.temperature, 0, 1e-12);
 	assert_int_equal(l.stream, 0);
+	assert_int_equal(l.tools, 0);
+	assert_int_equal(l.max_tokens_field,
+	    LLM_MAX_FIELD_MAX_COMPLETION_TOKENS);
 	/* The key source is replaced whole. */
 	assert_string_equal(l.key_file, "/k/critic");
 	assert_null(l.key_env);
@@ -1093,6 +1097,8 @@ test_llm_roles_override(void **state)
 	assert_int_equal(l.max_tokens, 16000);
 	assert_string_equal(l.key_env, "KEY_A");
 	assert_float_equal(l.temperature, 0.5, 1e-12);
+	assert_int_equal(l.tools, 1);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_AUTO);
 
 	conf_llm_role(conf, "domain", "web", &l);
 	assert_string_equal(l.model, "web-model");

@@ -14,13 +14,15 @@
  * failed, rate-limited or cancelled call ends as the round's error.
  * critic_ask against tests/llmd/llmd.py (skipped without python3): the
  * critic's own model ([critic] over [llm]), an answer asked for again in
- * the same session, three unreadable answers, a failed call, a cancel,
- * a missing critic.md.
+ * the same session, a change far larger than the window summarised to
+ * fit it, three unreadable answers, a failed call, a cancel, a missing
+ * critic.md.
  */
 #include "testutil.h"
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <jansson.h>
@@ -496,6 +498,19 @@ test_next_failures(void **state)
 
 extern char **environ;
 
+/*
+ * The worker's channel to its relay lives in its main.c, which a test
+ * cannot link (it has a main of its own); prompt.c reaches it through
+ * context.c.  No message goes anywhere here.
+ */
+void
+worker_progress(struct worker *cx, const char *stage, const char *text)
+{
+	(void)cx;
+	(void)stage;
+	(void)text;
+}
+
 /* llmd on 127.0.0.1, serving script; its dir holds the record. */
 struct srv {
 	pid_t pid;
@@ -760,6 +775,54 @@ test_ask_again_then_verdict(void **state)
 	json_decref(reqs);
 }
 
+/*
+ * A change far larger than the critic's window (8192 tokens, 512 of them
+ * for the answer): the request carries the summary and the hunks that
+ * fit, fits the window, and the verdict is read.
+ */
+static void
+test_ask_large_change(void **state)
+{
+	struct live *l = *state;
+	char gitdir[PATH_MAX], wt[PATH_MAX], file[PATH_MAX + 32], err[256];
+	const char *turn;
+	json_t *reqs;
+	FILE *f;
+
+	live_start(l, "[{\"match\": {\"system_contains\": \"You review one "
+	    "change\"}, \"reply\": {\"json\": {\"complete\": true, "
+	    "\"feedback\": \"\"}}}]");
+	tu_join(gitdir, sizeof(gitdir), l->dir, "repo.git");
+	tu_join(wt, sizeof(wt), l->dir, "calc-wt");
+	if (repo_init(gitdir, err, sizeof(err)) != 0 ||
+	    repo_worktree(gitdir, wt, "calc", err, sizeof(err)) != 0)
+		fail_msg("repository: %s", err);
+	/* 40 files of 3,000 lines each: about 1 MiB of diff. */
+	snprintf(file, sizeof(file), "%s/calc", wt);
+	assert_true(mkdir(file, 0755) == 0 || errno == EEXIST);
+	for (int i = 0; i < 40; i++) {
+		snprintf(file, sizeof(file), "%s/calc/mod%02d.py", wt, i);
+		assert_non_null(f = fopen(file, "w"));
+		for (int n = 0; n < 3000; n++)
+			fprintf(f, "value_%d_%d = %d\n", i, n, n);
+		fclose(f);
+	}
+	l->cx.worktree = wt;
+	ask_and_wait(l);
+	assert_true(l->v.ok);
+	assert_true(l->v.complete);
+
+	reqs = srv_requests(&l->srv);
+	assert_int_equal(json_array_size(reqs), 1);
+	turn = last_user(json_array_get(reqs, 0));
+	assert_non_null(strstr(turn, "```diff\n40 files changed; shown: "));
+	assert_non_null(strstr(turn, "\ncalc/mod39.py +3000 -0\n"));
+	assert_non_null(strstr(turn, "[hunks of calc/mod39.py not shown: 1]"));
+	/* Within what a request may hold: (8192 - 512) tokens of 3 bytes. */
+	assert_true(strlen(turn) < (8192 - 512) * 3);
+	json_decref(reqs);
+}
+
 /* Never a verdict: three asks, then none, and not an approval. */
 static void
 test_ask_unreadable(void **state)
@@ -862,6 +925,7 @@ main(void)
 		cmocka_unit_test(test_next_truncated),
 		cmocka_unit_test(test_next_failures),
 		LIVE(test_ask_again_then_verdict),
+		LIVE(test_ask_large_change),
 		LIVE(test_ask_unreadable),
 		LIVE(test_ask_model_error),
 		LIVE(test_ask_cancel),
