@@ -193,6 +193,10 @@ on_summary(const struct llm_result *res, void *arg)
 		    "be compacted");
 		return;
 	}
+	/* The directive's own turns now follow the summary turn. */
+	if (cx->directive_turn != (size_t)-1)
+		cx->directive_turn = cx->directive_turn >= ps->upto ?
+		    cx->directive_turn - ps->upto + 1 : 1;
 	memory_update(cx, res->text, NULL);
 	after = estimate(cx, ps->text);
 	snprintf(text, sizeof(text), "%zu turns (about %zu tokens) replaced "
@@ -246,6 +250,26 @@ start_summary(struct pending_send *ps, size_t upto)
 }
 
 /*
+ * How many of the first turns to replace by a summary before the next
+ * turn, 0 for none: all of them when a directive starts past
+ * history_tokens; when the turn would not fit, those before the
+ * directive, or all when the directive's own turns are the problem.
+ */
+static size_t
+compact_upto(const struct worker *cx, bool first, bool too_big,
+    size_t turns)
+{
+	if (turns == 0)
+		return 0;
+	if (first && history(cx) > (size_t)cx->history_tokens)
+		return turns;
+	if (!too_big)
+		return 0;
+	return cx->directive_turn > 0 && cx->directive_turn < turns ?
+	    cx->directive_turn : turns;
+}
+
+/*
  * Send text (NULL: the owed results alone) in the domain's session, with
  * the owed tool results, after making room for it when needed.
  */
@@ -272,16 +296,9 @@ context_send(struct worker *cx, const char *text,
 		need = estimate(cx, text);
 	}
 	ps->tokens_before = need;
-	upto = 0;
-	if (first && turns > 0 && history(cx) > (size_t)cx->history_tokens)
-		upto = turns;
-	else if (need > budget && turns > 0)
-		upto = cx->directive_turn > 0 && cx->directive_turn < turns ?
-		    cx->directive_turn : turns;
+	upto = compact_upto(cx, first, need > budget, turns);
 	if (upto == 0)
 		return send_turn(ps);
-	if (first)
-		cx->directive_turn = 1;	/* after the summary turn */
 	if (start_summary(ps, upto) == 0)
 		return 0;
 	free(ps->text);

@@ -208,6 +208,8 @@ setup(struct worker *cx, const struct child_args *a)
 	cx->queue = json_array();
 	cx->pending = json_array();
 	cx->shown = json_object();
+	cx->changed = json_object();
+	cx->recent = json_object();
 	return 0;
 }
 
@@ -220,6 +222,8 @@ teardown(struct worker *cx)
 	json_decref(cx->own_iface);
 	json_decref(cx->pending);
 	json_decref(cx->shown);
+	json_decref(cx->changed);
+	json_decref(cx->recent);
 	json_decref(cx->queue);
 	free(cx->self);
 	free(cx->state_dir);

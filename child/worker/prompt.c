@@ -212,24 +212,30 @@ named_files(int dirfd, const char *text)
 	return named;
 }
 
-/* JSON mode: the files' content, within a budget, named or changed first. */
+/* JSON mode: the files' content within a budget: those the directive
+ * names first, then those the last directive changed, then the rest. */
 static void
 add_contents(struct text *t, struct worker *cx, int dirfd,
     const char *directive)
 {
-	size_t budget = (size_t)(cx->llm.context_tokens > 0 ?
-	    cx->llm.context_tokens : 32000) * 3 / 4;
+	/* Half of what a request may hold, at 3 bytes a token. */
+	size_t budget = llm_session_budget(cx->session) * 3 / 2;
 	json_t *first = named_files(dirfd, directive), *left_out = NULL;
 	const json_t *v;
+	const char *path;
 	char *body;
 	size_t i;
+
+	/* Named in the directive, then changed by the last one. */
+	json_object_foreach(cx->recent, path, v)
+		json_array_append_new(first, json_string(path));
 
 	body = tools_file_contents(dirfd, first, budget, &left_out,
 	    cx->shown);
 	add(t, "%s", body);
 	if (json_array_size(left_out) > 0) {
-		add(t, "\nLeft out for room (ask for them by name, or give "
-		    "their whole content if you change them):\n");
+		add(t, "\nLeft out for room (give the whole content of any "
+		    "of them you change):\n");
 		json_array_foreach(left_out, i, v)
 			add(t, "- %s\n", json_string_value(v));
 	}

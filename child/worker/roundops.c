@@ -177,10 +177,15 @@ apply_files(struct round *r, const struct answer *a)
 			}
 			if (apply_edits(dirfd, &a->files[i], i, &msg) != 0)
 				break;
+			json_object_set_new(cx->changed, a->files[i].path,
+			    json_true());
 			continue;
 		}
-		if (apply_one(dirfd, &a->files[i], &why) == 0)
+		if (apply_one(dirfd, &a->files[i], &why) == 0) {
+			json_object_set_new(cx->changed, a->files[i].path,
+			    json_true());
 			continue;
+		}
 		msg = xasprintf("files[%zu].path \"%s\" refused: %s", i,
 		    a->files[i].path, why ? why : "write failed");
 		break;
@@ -319,6 +324,7 @@ run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
 	text = tools_run(t, c->name, c->arguments, is_error);
 	/* What the model has seen may be edited in a JSON answer later. */
 	json_object_update(worker_of(r)->shown, t->shown);
+	json_object_update(worker_of(r)->changed, t->changed);
 	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
 		r->limit = xasprintf("%zu bytes read per round",
 		    t->lim.round_read);

@@ -232,6 +232,12 @@ start(struct worker *cx, json_t *msg)
 		return;
 	}
 	json_object_clear(cx->shown);
+	/* What the last directive changed is shown first in JSON answers. */
+	if (json_object_size(cx->changed) > 0) {
+		json_decref(cx->recent);
+		cx->recent = cx->changed;
+		cx->changed = json_object();
+	}
 	cx->directive_turn = (size_t)-1;
 	round_start(r, prompt_first_turn(cx, msg));
 }

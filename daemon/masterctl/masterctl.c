@@ -1060,19 +1060,68 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;		/* masterd went away: the stream ended */
 }
 
+/* A tool's text on one line, cut: calls and results are for a glance. */
+static void
+print_line_cut(const char *s, int max)
+{
+	int n = 0;
+
+	for (; *s != '\0' && n < max; s++, n++)
+		putchar(*s == '\n' || *s == '\t' ? ' ' : *s);
+	if (*s != '\0')
+		printf("… (%zu bytes)", strlen(s) + (size_t)n);
+}
+
+static void
+print_tools(const json_t *t)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "results"), i, o) {
+		printf("<- %s%s: ", str(o, "name"),
+		    json_is_true(json_object_get(o, "error")) ? " (error)" : "");
+		print_line_cut(str(o, "content"), 100);
+		putchar('\n');
+	}
+}
+
+static void
+print_calls(const json_t *t)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "calls"), i, o) {
+		printf("-> %s ", str(o, "name"));
+		print_line_cut(str(o, "arguments"), 100);
+		putchar('\n');
+	}
+}
+
 static void
 human_transcript(json_t *r)
 {
 	const json_t *tr = json_object_get(r, "transcript"), *t;
+	const char *user, *answer;
 	size_t i;
 
 	printf("task %lld, domain %s: %s %s\n", num(r, "task"),
 	    str(r, "domain"), str(tr, "api"), str(tr, "model"));
 	json_array_foreach(json_object_get(tr, "turns"), i, t) {
+		user = json_string_value(json_object_get(t, "user"));
+		answer = json_string_value(json_object_get(t, "assistant"));
 		printf("\n--- ");
 		print_when(t, "time");
-		printf(" user\n%s\n--- assistant\n%s\n", str(t, "user"),
-		    str(t, "assistant"));
+		printf(" %s\n", json_is_true(json_object_get(t, "summary")) ?
+		    "summary of the earlier conversation" : "user");
+		print_tools(t);
+		if (user != NULL && *user != '\0')
+			printf("%s\n", user);
+		printf("--- assistant\n");
+		if (answer != NULL && *answer != '\0')
+			printf("%s\n", answer);
+		print_calls(t);
 	}
 }
 

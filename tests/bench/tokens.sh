@@ -3,7 +3,8 @@
 # of a real masterd, its model scripted on the test LLM server (which
 # counts tokens and simulates both providers' prompt caches), lives
 # TOKENS_BENCH_DIRECTIVES directives (default 60): each reads a file with
-# a tool, edits it by replacement and finishes.  For each provider it
+# a tool, edits it by replacement and finishes (chat-json: tools = no, the
+# file is in the prompt and the answer edits it).  For each provider it
 # prints the input tokens of the accepted round at directives 1, 20 and
 # 60 and the share of them read from the cache.  Asserts nothing; see
 # docs/performance.md for the aims and the figures before issue #11.
@@ -34,6 +35,14 @@ rules = [
          **call("finish", summary="added a line", interface=iface)),
     dict(match={"last_tool": "write_file"},
          **call("finish", summary="wrote solo.py", interface=iface)),
+    # JSON answers (tools = no): the file is in the prompt; edit it.
+    {"match": {"has_tools": False, "input_contains": "grow the file"},
+     "reply": {"json": {"summary": "added a line", "interface": iface,
+        "files": [{"path": "solo.py", "edits": [
+            {"old": "# end", "new": "y = 2\n# end"}]}]}}},
+    {"match": {"has_tools": False},
+     "reply": {"json": {"summary": "wrote solo.py", "interface": iface,
+        "files": [{"path": "solo.py", "content": body + "# end\n"}]}}},
     dict(match={"input_contains": "grow the file"}, **call("read_file", path="solo.py")),
     dict(match={}, **call("write_file", path="solo.py", content=body + "# end\n")),
 ]
@@ -41,12 +50,15 @@ json.dump({"rules": rules}, open(sys.argv[1], "w"))
 PY
 start_llmd "$T/script.json" >/dev/null
 
-# life PROVIDER: one domain's N directives; prints its table rows.
+# life PROVIDER[-json]: one domain's N directives (-json: tools = no);
+# prints its table rows.
 life() {
 	rm -rf "$T/state"
+	tools=yes
+	case $1 in *-json) tools=no ;; esac
 	{
-		LLM_PROVIDER=$1 llm_config
-		printf "[masterd]\nlog_level = warning\n"
+		LLM_PROVIDER=${1%-json} llm_config
+		printf "tools = %s\n[masterd]\nlog_level = warning\n" "$tools"
 	} | write_config
 	printf "[task]\nno_progress_rounds = 0\n" >>"$T/masterd.conf"
 	sed -i 's/^log_level = debug$//' "$T/masterd.conf"
@@ -87,6 +99,6 @@ echo "  (each reads its file, edits it, finishes; counts are the test"
 echo "   server's: 4 characters a token, caches simulated)"
 printf "  %-10s %9s %14s %14s %10s\n" provider directive "input tokens" \
     "cached" "cached %"
-for p in ${TOKENS_BENCH_PROVIDERS:-chat anthropic}; do
+for p in ${TOKENS_BENCH_PROVIDERS:-chat anthropic chat-json}; do
 	life "$p"
 done

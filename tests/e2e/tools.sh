@@ -121,3 +121,10 @@ PY
 [ "$(json_get "sorted({x.get('model') for x in r['rounds'] if x['ok']})" task 1)" = "['test-model']" ] \
     || fail "rounds do not say which model answered: $(json_get "[x.get('model') for x in r['rounds']]" task 1)"
 ok "the record shows tools in each API's shape and the file's content before the edit"
+
+# The transcript shows the agent's calls and their results at a glance.
+ctl transcript chat --task 1 >"$T/transcript" || fail "transcript"
+grep -q '^-> read_file {"path":"app.py"}' "$T/transcript" || fail "transcript: no read_file call: $(cat "$T/transcript")"
+grep -q "^<- read_file: *1| print('hello from chat')" "$T/transcript" || fail "transcript: no read_file result"
+grep -q '^-> edit_file ' "$T/transcript" || fail "transcript: no edit_file call"
+ok "masterctl transcript shows the calls and their results"
