@@ -68,12 +68,7 @@ forget_answer(struct round *r)
 static void
 forget_calls(struct round *r)
 {
-	for (size_t i = 0; i < r->ncalls; i++) {
-		free(r->calls[i].id);
-		free(r->calls[i].name);
-		free(r->calls[i].arguments);
-	}
-	free(r->calls);
+	llm_tool_calls_free(r->calls, r->ncalls);
 	r->calls = NULL;
 	r->ncalls = r->next_call = 0;
 }
@@ -82,13 +77,7 @@ static void
 keep_calls(struct round *r, const struct llm_tool_call *calls, size_t n)
 {
 	forget_calls(r);
-	r->calls = xcalloc(n, sizeof(*r->calls));
-	for (size_t i = 0; i < n; i++) {
-		r->calls[i].id = xstrdup(calls[i].id ? calls[i].id : "");
-		r->calls[i].name = xstrdup(calls[i].name ? calls[i].name : "");
-		r->calls[i].arguments = xstrdup(calls[i].arguments ?
-		    calls[i].arguments : "");
-	}
+	r->calls = llm_tool_calls_copy(calls, n);
 	r->ncalls = n;
 }
 

@@ -100,6 +100,11 @@ struct llm_tool_result {
 	bool error;		/* the call failed; content says why */
 };
 
+/* Own copies of n calls (NULL strings become ""), and their release. */
+struct llm_tool_call *llm_tool_calls_copy(const struct llm_tool_call *,
+    size_t n);
+void llm_tool_calls_free(struct llm_tool_call *, size_t n);
+
 /* One user turn: text, the results of the last answer's calls, or both
  * (results first).  Every call of the last answer must have its result. */
 struct llm_input {

@@ -309,14 +309,10 @@ take_calls(struct llm_turn *t, const struct llm_parse *p)
 
 	if (view == NULL)
 		return;
-	t->calls = xcalloc(p->ncalls, sizeof(*t->calls));
-	for (size_t i = 0; i < p->ncalls; i++) {
-		t->calls[i].id = xstrdup(view[i].id);
-		t->calls[i].name = xstrdup(view[i].name);
-		t->calls[i].arguments = xstrdup(view[i].arguments);
+	t->calls = llm_tool_calls_copy(view, p->ncalls);
+	for (size_t i = 0; i < p->ncalls; i++)
 		utf8_scrub(t->calls[i].arguments,
 		    strlen(t->calls[i].arguments));
-	}
 	t->ncalls = p->ncalls;
 	free(view);
 }

@@ -50,6 +50,31 @@ llm_turn_input(struct llm_turn *t, const struct llm_input *in)
 	t->nresults = in->nresults;
 }
 
+struct llm_tool_call *
+llm_tool_calls_copy(const struct llm_tool_call *calls, size_t n)
+{
+	struct llm_tool_call *c = n > 0 ? xcalloc(n, sizeof(*c)) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		c[i].id = xstrdup(calls[i].id != NULL ? calls[i].id : "");
+		c[i].name = xstrdup(calls[i].name != NULL ? calls[i].name : "");
+		c[i].arguments = xstrdup(calls[i].arguments != NULL ?
+		    calls[i].arguments : "");
+	}
+	return c;
+}
+
+void
+llm_tool_calls_free(struct llm_tool_call *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].id);
+		free(c[i].name);
+		free(c[i].arguments);
+	}
+	free(c);
+}
+
 void
 llm_turn_free(struct llm_turn *t)
 {
@@ -59,12 +84,7 @@ llm_turn_free(struct llm_turn *t)
 		free(t->results[i].content);
 	}
 	free(t->results);
-	for (size_t i = 0; i < t->ncalls; i++) {
-		free(t->calls[i].id);
-		free(t->calls[i].name);
-		free(t->calls[i].arguments);
-	}
-	free(t->calls);
+	llm_tool_calls_free(t->calls, t->ncalls);
 	free(t->user);
 	free(t->assistant);
 	free(t->response_id);
