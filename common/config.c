@@ -36,10 +36,16 @@ enum key_type {
 	K_REAL,		/* a decimal number, stored as double */
 	K_BOOL,		/* yes/no, true/false, on/off, 1/0; stored as int */
 	K_PROVIDER,	/* one of llm_providers[] */
+	K_MAXFIELD,	/* one of max_fields[], stored as its index */
 };
 
 static const char *const llm_providers[] = {
 	"openai-responses", "chat", "anthropic", NULL
+};
+
+/* In enum llm_max_field's order. */
+static const char *const max_fields[] = {
+	"auto", "max_tokens", "max_completion_tokens", NULL
 };
 
 enum key_scope { S_GLOBAL, S_DOMAIN };
@@ -63,13 +69,18 @@ struct conf_key {
 #define MS(x)	((int64_t)(x) * 1000)
 
 /*
- * An [llm] key, and the same key as a per-domain override: one line of
- * the table each, same type and range, no default for the domain (unset
- * there means inherited).
+ * An [llm] key, and the same key in each role's section ([critic],
+ * [planner]) and as a per-domain override: one line of the table each,
+ * same type and range, no default but in [llm] (unset elsewhere means
+ * inherited).
  */
 #define L(name, type, field, min, max, def) \
 	{ "llm", name, type, S_GLOBAL, \
 	  offsetof(struct masterd_conf, llm.field), min, max, def }, \
+	{ "critic", name, type, S_GLOBAL, \
+	  offsetof(struct masterd_conf, critic.field), min, max, NULL }, \
+	{ "planner", name, type, S_GLOBAL, \
+	  offsetof(struct masterd_conf, planner.field), min, max, NULL }, \
 	{ "domain", name, type, S_DOMAIN, \
 	  offsetof(struct domain_conf, llm.field), min, max, NULL }
 
@@ -117,6 +128,9 @@ static const struct conf_key keys[] = {
 	G("task", "directive_attempts", K_INT, directive_attempts, 1, 100,
 	    "3"),
 	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
+	G("task", "max_tool_calls", K_INT, max_tool_calls, 1, 100000, "60"),
+	G("task", "max_read_bytes", K_SIZE, max_read_bytes, 1024,
+	    (int64_t)1 << 30, "512K"),
 	G("task", "accept_proposed_checks", K_BOOL, accept_proposed_checks,
 	    0, 0, "no"),
 
@@ -134,7 +148,9 @@ static const struct conf_key keys[] = {
 	L("timeout", K_DURATION, timeout, 100, MS(86400), "300s"),
 	L("connect_timeout", K_DURATION, connect_timeout, 100, MS(3600),
 	    "10s"),
-	L("max_tokens", K_INT, max_tokens, 1, 10000000, "4096"),
+	/* No default: the session's depends on the window (llm.h). */
+	L("max_tokens", K_INT, max_tokens, 1, 10000000, NULL),
+	L("max_tokens_field", K_MAXFIELD, max_tokens_field, 0, 0, "auto"),
 	L("temperature", K_REAL, temperature, 0, 2, NULL),
 	L("context_tokens", K_INT, context_tokens, 0, 100000000, "0"),
 	L("price_input", K_REAL, price_input, 0, 1000000, NULL),
@@ -142,6 +158,8 @@ static const struct conf_key keys[] = {
 	L("price_cached", K_REAL, price_cached, 0, 1000000, NULL),
 	L("stream", K_BOOL, stream, 0, 0, "yes"),
 	L("store", K_BOOL, store, 0, 0, "yes"),
+	L("tools", K_BOOL, tools, 0, 0, "yes"),
+	L("history_tokens", K_INT, history_tokens, 1000, 100000000, "12000"),
 	L("max_attempts", K_INT, max_attempts, 1, 100, "6"),
 	L("retry_deadline", K_DURATION, retry_deadline, 100, MS(86400),
 	    "300s"),
@@ -421,6 +439,15 @@ apply(const struct conf_key *k, void *base, const char *value,
 		return 0;
 	case K_PROVIDER:
 		return set_provider(field, value, why);
+	case K_MAXFIELD:
+		for (int i = 0; max_fields[i] != NULL; i++) {
+			if (strcmp(value, max_fields[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		*why = "expected auto, max_tokens or max_completion_tokens";
+		return -1;
 	}
 	*why = "unknown key type";
 	return -1;
@@ -458,7 +485,8 @@ llm_conf_unset(struct llm_conf *l)
 	l->retry_deadline = l->max_retry_wait = -1;
 	l->temperature = l->price_input = l->price_output = -1;
 	l->price_cached = -1;
-	l->stream = l->store = -1;
+	l->stream = l->store = l->tools = l->max_tokens_field = -1;
+	l->history_tokens = -1;
 }
 
 void
@@ -830,56 +858,112 @@ apply_defaults(struct masterd_conf *c)
 {
 	const char *why;
 
-	/* Keys without a default (temperature, prices) stay "not set". */
+	/* Keys without a default (temperature, prices) stay "not set";
+	 * so does every key of the roles' sections. */
 	llm_conf_unset(&c->llm);
+	llm_conf_unset(&c->critic);
+	llm_conf_unset(&c->planner);
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].scope == S_GLOBAL && keys[i].def != NULL)
 			(void)apply(&keys[i], c, keys[i].def, &why);
 	}
 }
 
-#define INHERIT(f, unset)	do {					\
-	if (d->f != (unset))						\
-		out->f = d->f;						\
-} while (0)
+/* The key sources: one choice, replaced whole by an override. */
+static bool
+is_key_source(const char *name)
+{
+	return strcmp(name, "key_env") == 0 || strcmp(name, "key_file") == 0 ||
+	    strcmp(name, "key_credential") == 0;
+}
+
+/*
+ * Each field that over sets (a string not NULL, a number or boolean not
+ * -1) replaces out's, walking the [llm] rows of the key table so that a
+ * new key is inherited without a line here.
+ */
+static void
+llm_overlay(struct llm_conf *out, const struct llm_conf *over)
+{
+	const size_t base = offsetof(struct masterd_conf, llm);
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct conf_key *k = &keys[i];
+		size_t off = k->offset - base;
+		const void *from = (const char *)over + off;
+		void *to = (char *)out + off;
+
+		if (strcmp(k->section, "llm") != 0 || is_key_source(k->name))
+			continue;
+		switch (k->type) {
+		case K_STRING:
+		case K_PATH:
+		case K_PROVIDER:
+			if (*(char *const *)from != NULL)
+				*(char **)to = *(char *const *)from;
+			break;
+		case K_INT:
+		case K_SIZE:
+		case K_DURATION:
+			if (*(const int64_t *)from != -1)
+				*(int64_t *)to = *(const int64_t *)from;
+			break;
+		case K_REAL:
+			if (*(const double *)from != -1)
+				*(double *)to = *(const double *)from;
+			break;
+		case K_BOOL:
+		case K_LEVEL:
+		case K_MAXFIELD:
+			if (*(const int *)from != -1)
+				*(int *)to = *(const int *)from;
+			break;
+		case K_LIST:
+		case K_WORDS:
+			break;
+		}
+	}
+	if (over->key_env != NULL || over->key_file != NULL ||
+	    over->key_credential != NULL) {
+		out->key_env = over->key_env;
+		out->key_file = over->key_file;
+		out->key_credential = over->key_credential;
+	}
+}
 
 void
 conf_llm(const struct masterd_conf *c, const char *domain,
     struct llm_conf *out)
 {
 	const struct domain_conf *dc;
-	const struct llm_conf *d;
 
 	*out = c->llm;
-	if (domain == NULL || (dc = conf_domain(c, domain)) == NULL)
-		return;
-	d = &dc->llm;
-	INHERIT(provider, NULL);
-	INHERIT(base_url, NULL);
-	INHERIT(model, NULL);
-	INHERIT(timeout, -1);
-	INHERIT(connect_timeout, -1);
-	INHERIT(max_tokens, -1);
-	INHERIT(context_tokens, -1);
-	INHERIT(max_attempts, -1);
-	INHERIT(retry_deadline, -1);
-	INHERIT(max_retry_wait, -1);
-	INHERIT(temperature, -1);
-	INHERIT(price_input, -1);
-	INHERIT(price_output, -1);
-	INHERIT(price_cached, -1);
-	INHERIT(stream, -1);
-	INHERIT(store, -1);
-	/* The key is one choice: a domain naming any source replaces all. */
-	if (d->key_env != NULL || d->key_file != NULL ||
-	    d->key_credential != NULL) {
-		out->key_env = d->key_env;
-		out->key_file = d->key_file;
-		out->key_credential = d->key_credential;
-	}
+	if (domain != NULL && (dc = conf_domain(c, domain)) != NULL)
+		llm_overlay(out, &dc->llm);
 }
 
-#undef INHERIT
+void
+conf_llm_role(const struct masterd_conf *c, const char *role,
+    const char *domain, struct llm_conf *out)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} roles[] = {
+		{ "critic", offsetof(struct masterd_conf, critic) },
+		{ "planner", offsetof(struct masterd_conf, planner) },
+	};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		if (strcmp(role, roles[i].name) != 0)
+			continue;
+		*out = c->llm;
+		llm_overlay(out, (const struct llm_conf *)((const char *)c +
+		    roles[i].offset));
+		return;
+	}
+	conf_llm(c, domain, out);
+}
 
 /* Problems of one effective llm conf; where is "[llm]" or a domain. */
 static void
@@ -911,10 +995,25 @@ check_llm(const struct llm_conf *l, const char *where, struct errbuf *errs)
 	    l->context_tokens <= 0)
 		errbuf_add(errs, "%s provider chat needs context_tokens (the "
 		    "window the server was started with)", where);
-	if (l->context_tokens > 0 && l->max_tokens >= l->context_tokens)
+	if (l->context_tokens > 0 && l->max_tokens > 0 &&
+	    l->max_tokens >= l->context_tokens)
 		errbuf_add(errs, "%s max_tokens (%" PRId64 ") must be smaller "
 		    "than context_tokens (%" PRId64 ")", where, l->max_tokens,
 		    l->context_tokens);
+}
+
+/* A role's effective conf, when its section changes anything. */
+static void
+check_role(const struct masterd_conf *c, const char *role,
+    struct errbuf *errs)
+{
+	struct llm_conf eff;
+	char where[32];
+
+	conf_llm_role(c, role, NULL, &eff);
+	snprintf(where, sizeof(where), "[%s]", role);
+	if (memcmp(&eff, &c->llm, sizeof(eff)) != 0)
+		check_llm(&eff, where, errs);
 }
 
 static void
@@ -931,6 +1030,8 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 		errbuf_add(errs, "[supervise] restart_delay is longer than "
 		    "restart_delay_max");
 	check_llm(&c->llm, "[llm]", errs);
+	check_role(c, "critic", errs);
+	check_role(c, "planner", errs);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		const struct domain_conf *d = &c->domains[i];
 

@@ -10,13 +10,18 @@
  *   [llm]
  *   provider = chat
  *   base_url = http://127.0.0.1:11434/v1
+ *   [critic]
+ *   model = cheap-model   (any [llm] key: the critic's session)
+ *   [planner]
+ *   model = strong-model  (any [llm] key: the planner's session)
  *   [domain "frontend"]
  *   check = npm test      (repeatable)
  *   model = other-model   (any [llm] key overrides it for this domain)
  *
  * Every key of a global section can be overridden from the environment as
  * MASTERD_<KEY> for [masterd] and MASTERD_<SECTION>_<KEY> for the others,
- * e.g. MASTERD_STATE_DIR, MASTERD_SUPERVISE_PING_TIMEOUT.  Errors name the
+ * e.g. MASTERD_STATE_DIR, MASTERD_SUPERVISE_PING_TIMEOUT,
+ * MASTERD_CRITIC_MODEL.  Errors name the
  * file and line (or the variable) and the key.
  */
 #ifndef COMMON_CONFIG_H
@@ -32,8 +37,8 @@ struct strlist {
 };
 
 /*
- * The assistant session's provider ([llm], and per domain).  Inside a
- * domain, a field left unset inherits [llm]: strings are NULL, numbers and
+ * The assistant session's provider ([llm], per role and per domain).
+ * Inside a role's section or a domain, a field left unset inherits [llm]: strings are NULL, numbers and
  * booleans are -1.  In the effective conf (conf_llm) a price or temperature
  * of -1 means "not configured", a context_tokens of 0 "the API's default".
  */
@@ -46,7 +51,8 @@ struct llm_conf {
 	char *key_credential;	/* or $CREDENTIALS_DIRECTORY/<name> */
 	int64_t timeout;	/* ms of silence from the server */
 	int64_t connect_timeout;	/* ms */
-	int64_t max_tokens;	/* answer length cap */
+	int64_t max_tokens;	/* answer length cap; unset: 8192, at most
+				 * a quarter of a configured window */
 	int64_t context_tokens;	/* the model's window, for trimming */
 	int64_t max_attempts;
 	int64_t retry_deadline;	/* ms for all attempts of one turn */
@@ -57,6 +63,18 @@ struct llm_conf {
 	double price_cached;
 	int stream;		/* bool */
 	int store;		/* bool: Responses keeps the conversation */
+	int tools;		/* bool: offer the domain's tools */
+	int64_t history_tokens;	/* conversation past which a directive
+				 * starts from a summary */
+	int max_tokens_field;	/* Chat Completions: enum llm_max_field */
+};
+
+/* Which field carries max_tokens to a Chat Completions server. */
+enum llm_max_field {
+	LLM_MAX_FIELD_AUTO,	/* max_completion_tokens for OpenAI's
+				 * reasoning models, else max_tokens */
+	LLM_MAX_FIELD_MAX_TOKENS,
+	LLM_MAX_FIELD_MAX_COMPLETION_TOKENS,
 };
 
 struct domain_conf {
@@ -96,6 +114,9 @@ struct masterd_conf {
 
 	/* [llm] */
 	struct llm_conf llm;
+	/* [critic], [planner]: overrides of [llm] for those roles */
+	struct llm_conf critic;
+	struct llm_conf planner;
 
 	/* [task]: defaults of every task; 0 means no limit */
 	struct strlist standing;	/* standing directives */
@@ -106,6 +127,8 @@ struct masterd_conf {
 	int64_t no_progress_rounds;	/* rounds in a row with no commit */
 	int64_t directive_attempts;	/* before a directive is dropped */
 	int64_t max_reviews;		/* planner reviews per task */
+	int64_t max_tool_calls;		/* per round of a domain */
+	int64_t max_read_bytes;		/* what its tools read per round */
 	int accept_proposed_checks;	/* run the model's own checks when
 					 * none are configured or planned */
 
@@ -132,6 +155,14 @@ const struct domain_conf *conf_domain(const struct masterd_conf *,
  */
 void conf_llm(const struct masterd_conf *c, const char *domain,
     struct llm_conf *out);
+/*
+ * The effective provider conf of a role: "domain" is conf_llm's (the
+ * domain's overrides over [llm]); "critic" and "planner" are their
+ * section over [llm], whatever the domain (a domain's critic is the
+ * critic's model, not the domain's).  Strings borrowed as conf_llm's.
+ */
+void conf_llm_role(const struct masterd_conf *c, const char *role,
+    const char *domain, struct llm_conf *out);
 /* Free the strings of an llm_conf that owns them (a copy of conf_llm's). */
 void llm_conf_free_strings(struct llm_conf *);
 

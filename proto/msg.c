@@ -99,6 +99,8 @@ static const struct shape_field f_round[] = {
 	OPT("summary", FT_STRING),
 	OPT("error", FT_OBJECT),
 	OPT("final", FT_BOOL),
+	OPT("model", FT_STRING),	/* the domain's model, as it answered */
+	OPT("critic_model", FT_STRING),	/* the critic's */
 	END
 };
 static const struct shape_field f_plan_request[] = {
@@ -114,6 +116,7 @@ static const struct shape_field f_plan_result[] = {
 	OPT("plan", FT_OBJECT),
 	OPT("usage", FT_OBJECT),
 	OPT("error", FT_OBJECT),
+	OPT("model", FT_STRING),	/* the planner's model */
 	END
 };
 static const struct shape_field f_error[] = {

@@ -23,6 +23,7 @@
 #include "common/util.h"
 
 #define MAX_FILES	200
+#define MAX_EDITS	200	/* per file */
 #define MAX_CONTENT	(1024 * 1024)
 #define MAX_TOTAL	(8 * 1024 * 1024)
 #define MAX_SUMMARY	4096
@@ -38,17 +39,33 @@
 #define CLOSED_NULLS	(SHAPE_CLOSED | SHAPE_NULL_ABSENT)
 #define END		{ .name = NULL }
 
+static const struct shape_field edit_fields[] = {
+	{ .name = "old", .types = FT_STRING, .required = true, .min_len = 1,
+	    .max_len = MAX_CONTENT,
+	    .when_missing = "(the exact text to replace)" },
+	{ .name = "new", .types = FT_STRING, .required = true,
+	    .max_len = MAX_CONTENT,
+	    .when_missing = "(the text to put in its place)" },
+	END
+};
+static const struct shape_field edit_entry = {
+	.types = FT_OBJECT, .flags = CLOSED_NULLS, .members = edit_fields,
+	.what = "an object {\"old\", \"new\"}"
+};
 static const struct shape_field file_fields[] = {
 	{ .name = "path", .types = FT_STRING, .required = true },
 	{ .name = "content", .types = FT_STRING, .max_len = MAX_CONTENT,
 	    .over = " per file" },
 	{ .name = "delete", .types = FT_BOOL },
+	{ .name = "edits", .types = FT_ARRAY, .min_items = 1,
+	    .max_items = MAX_EDITS, .over = " per file; give the whole "
+	    "content instead", .items = &edit_entry },
 	END
 };
 static const struct shape_field file_entry = {
 	.types = FT_OBJECT, .flags = CLOSED_NULLS, .members = file_fields,
-	.what = "an object {\"path\", \"content\"} or {\"path\", "
-	    "\"delete\": true}"
+	.what = "an object {\"path\", \"content\"}, {\"path\", "
+	    "\"edits\"} or {\"path\", \"delete\": true}"
 };
 static const struct shape_field check_entry = {
 	.types = FT_STRING, .min_len = 1, .max_len = MAX_CHECK
@@ -377,9 +394,50 @@ answer_extract_json(const char *text, const char *what, char *err,
 
 /* ------------------------------------------------------------ answers */
 
+/* Copy a JSON string that must hold no NUL: the edits are C strings. */
+static int
+copy_text(const json_t *v, size_t i, size_t k, const char *what,
+    char **out, char *err, size_t errlen)
+{
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return shape_error(err, errlen, "files[%zu].edits[%zu].%s: "
+		    "contains a NUL character", i, k, what);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+/* The edits of files[i] into *af; *total counts their bytes. */
+static int
+parse_edits(const json_t *edits, size_t i, struct answer_file *af,
+    size_t *total, char *err, size_t errlen)
+{
+	const json_t *e;
+	size_t k;
+
+	af->edits = xcalloc(json_array_size(edits), sizeof(*af->edits));
+	json_array_foreach(edits, k, e) {
+		const json_t *old = json_object_get(e, "old");
+		const json_t *new = json_object_get(e, "new");
+
+		/* Counted first, so that answer_free sees a partial edit. */
+		af->nedits++;
+		if ((*total += json_string_length(old) +
+		    json_string_length(new)) > MAX_TOTAL)
+			return shape_error(err, errlen, "files[%zu].edits[%zu]"
+			    ": the answer's texts exceed %d bytes in all; "
+			    "split the work over several answers", i, k,
+			    MAX_TOTAL);
+		if (copy_text(old, i, k, "old", &af->edits[k].old, err,
+		    errlen) == -1 || copy_text(new, i, k, "new",
+		    &af->edits[k].new, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * One files[] entry, already shaped, into *af (path normalised, content
- * copied); *total counts the bytes of content so far.
+ * or edits copied); *total counts the bytes of text so far.
  */
 static int
 parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
@@ -388,6 +446,7 @@ parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
 	const json_t *path = json_object_get(e, "path");
 	const json_t *content = shape_member(e, "content");
 	const json_t *del = shape_member(e, "delete");
+	const json_t *edits = shape_member(e, "edits");
 	char norm[PATH_MAX];
 	const char *why;
 	size_t len;
@@ -400,17 +459,21 @@ parse_file(const json_t *e, size_t i, struct answer_file *af, size_t *total,
 		return shape_error(err, errlen, "files[%zu].path: %s", i, why);
 	if (json_is_false(del))
 		del = NULL;
-	if (content != NULL && del != NULL)
-		return shape_error(err, errlen, "files[%zu]: give either "
-		    "\"content\" or \"delete\": true, not both", i);
-	if (content == NULL && del == NULL)
+	if ((content != NULL) + (del != NULL) + (edits != NULL) > 1)
+		return shape_error(err, errlen, "files[%zu]: give one of "
+		    "\"content\", \"edits\" or \"delete\": true, not "
+		    "several", i);
+	if (content == NULL && del == NULL && edits == NULL)
 		return shape_error(err, errlen, "files[%zu]: missing "
-		    "\"content\" (the whole new file) or \"delete\": true", i);
+		    "\"content\" (the whole new file), \"edits\" "
+		    "([{\"old\", \"new\"}]) or \"delete\": true", i);
 	af->path = xstrdup(norm);
 	if (del != NULL) {
 		af->delete = true;
 		return 0;
 	}
+	if (edits != NULL)
+		return parse_edits(edits, i, af, total, err, errlen);
 	len = json_string_length(content);
 	if ((*total += len) > MAX_TOTAL)
 		return shape_error(err, errlen, "files[%zu].content: the "
@@ -530,6 +593,20 @@ validate_answer(const json_t *j, const char *domain, struct answer *a,
 }
 
 int
+answer_validate(const json_t *j, const char *domain, struct answer *out,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = validate_answer(j, domain, out, err, errlen)) == -1)
+		answer_free(out);
+	return rc;
+}
+
+int
 answer_parse(const char *text, const char *domain, struct answer *out,
     char *err, size_t errlen)
 {
@@ -556,6 +633,11 @@ answer_free(struct answer *a)
 	for (size_t i = 0; i < a->nfiles; i++) {
 		free(a->files[i].path);
 		free(a->files[i].content);
+		for (size_t k = 0; k < a->files[i].nedits; k++) {
+			free(a->files[i].edits[k].old);
+			free(a->files[i].edits[k].new);
+		}
+		free(a->files[i].edits);
 	}
 	free(a->files);
 	json_decref(a->interface);
@@ -621,16 +703,27 @@ static const char answer_schema_text[] =
 "  \"summary\": {\"type\": \"string\","
 "   \"description\": \"What changed and why, for the commit message.\"},"
 "  \"files\": {\"type\": \"array\","
-"   \"description\": \"Files to write (whole content) or delete, paths "
-"relative to the domain's folder.\","
+"   \"description\": \"Files to write (whole content), edit (exact "
+"replacements in a file you were shown) or delete, paths relative to the "
+"domain's folder.\","
 "   \"items\": {\"type\": \"object\","
 "    \"properties\": {"
 "     \"path\": {\"type\": \"string\"},"
 "     \"content\": {\"type\": [\"string\", \"null\"],"
-"      \"description\": \"The whole new content; null when deleting.\"},"
+"      \"description\": \"The whole new content; null when editing or "
+"deleting.\"},"
+"     \"edits\": {\"type\": [\"array\", \"null\"],"
+"      \"description\": \"Replacements in the current file: each old "
+"text must occur exactly once; null when writing or deleting.\","
+"      \"items\": {\"type\": \"object\","
+"       \"properties\": {"
+"        \"old\": {\"type\": \"string\"},"
+"        \"new\": {\"type\": \"string\"}},"
+"       \"required\": [\"old\", \"new\"],"
+"       \"additionalProperties\": false}},"
 "     \"delete\": {\"type\": [\"boolean\", \"null\"],"
 "      \"description\": \"true to delete the file.\"}},"
-"    \"required\": [\"path\", \"content\", \"delete\"],"
+"    \"required\": [\"path\", \"content\", \"edits\", \"delete\"],"
 "    \"additionalProperties\": false}},"
 "  \"interface\": {\"anyOf\": [{\"type\": \"null\"}, {\"type\": \"object\","
 "   \"description\": \"The domain's interface document, when it changed.\","

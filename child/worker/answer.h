@@ -4,12 +4,17 @@
  *
  *   {"summary": "what changed and why",
  *    "files": [{"path": "src/app.py", "content": "..."},
- *              {"path": "old.txt", "delete": true}],
+ *              {"path": "old.txt", "delete": true},
+ *              {"path": "src/b.py",
+ *               "edits": [{"old": "x = 1", "new": "x = 2"}]}],
  *    "interface": { interface document, see iface.h },
  *    "checks": ["make -C frontend test"]}          (proposals)
  *
- * Paths are relative to the domain's folder; they are checked lexically
- * here (no "..", no absolute path, nothing under .git) and again, against
+ * Each file gives exactly one of content (the whole new file), edits (1
+ * to 200 exact replacements, applied in order with tools_edit: each old
+ * non-empty and found exactly once when applied) or delete.  Paths are
+ * relative to the domain's folder; they are checked lexically here (no
+ * "..", no absolute path, nothing under .git) and again, against
  * symlinks, when written.
  */
 #ifndef CHILD_ANSWER_H
@@ -20,11 +25,21 @@
 
 #include <jansson.h>
 
+/* Replace the one occurrence of old with new (see tools_edit). */
+struct answer_edit {
+	char *old;
+	char *new;
+};
+
+/* One of: content (the whole file), delete, or edits of a file the
+ * model was shown. */
 struct answer_file {
 	char *path;		/* normalised, relative to the domain folder */
-	char *content;		/* NULL when deleting */
+	char *content;		/* NULL when deleting or editing */
 	size_t len;
 	bool delete;
+	struct answer_edit *edits;
+	size_t nedits;
 };
 
 struct answer {
@@ -45,6 +60,10 @@ struct answer {
 int answer_parse(const char *text, const char *domain, struct answer *out,
     char *err, size_t errlen);
 void answer_free(struct answer *);
+
+/* The same for a JSON value already parsed (finish's arguments). */
+int answer_validate(const json_t *doc, const char *domain,
+    struct answer *out, char *err, size_t errlen);
 
 /* The JSON value in a model's text, found as answer_parse does; `what`
  * names the reply in errors.  A new reference, or NULL with err. */

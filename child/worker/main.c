@@ -201,7 +201,15 @@ setup(struct worker *cx, const struct child_args *a)
 	conf_llm(cx->conf, cx->domain, &cx->llm);
 	cx->max_rounds = 4;
 	cx->max_invalid = 3;
+	cx->max_tool_calls = (int)cx->conf->max_tool_calls;
+	cx->history_tokens = cx->llm.history_tokens;
+	cx->tools = cx->llm.tools != 0;
+	cx->directive_turn = (size_t)-1;
 	cx->queue = json_array();
+	cx->pending = json_array();
+	cx->shown = json_object();
+	cx->changed = json_object();
+	cx->recent = json_object();
 	return 0;
 }
 
@@ -211,6 +219,11 @@ teardown(struct worker *cx)
 	json_decref(cx->assign);
 	json_decref(cx->peers);
 	json_decref(cx->published);
+	json_decref(cx->own_iface);
+	json_decref(cx->pending);
+	json_decref(cx->shown);
+	json_decref(cx->changed);
+	json_decref(cx->recent);
 	json_decref(cx->queue);
 	free(cx->self);
 	free(cx->state_dir);

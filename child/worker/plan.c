@@ -6,7 +6,7 @@
  * built and integrated: what to improve next, or that the task is done).
  * Answers are checked here for shape and sent back to the model with the
  * problem, a bounded number of times; the master checks them again before
- * acting on them.
+ * acting on them.  The planner's model is its own: [planner] over [llm].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@ struct plan_job {
 	char *kind;
 	int invalid;
 	struct llm_usage usage;
+	char *model;		/* the model that answered last, or NULL */
 };
 
 static void plan_ask(struct plan_job *, const char *text);
@@ -122,6 +123,8 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	json_object_set_new(m, "task", json_integer(cx->task));
 	json_object_set_new(m, "kind", json_string(j->kind));
 	json_object_set_new(m, "ok", json_boolean(plan != NULL));
+	if (j->model != NULL)
+		json_object_set_new(m, "model", json_string(j->model));
 	json_object_set_new(m, "usage", json_pack("{s:I, s:I, s:I, s:f}",
 	    "input", (json_int_t)j->usage.input, "output",
 	    (json_int_t)j->usage.output, "cached",
@@ -135,8 +138,23 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	log_info("%s %s%s", j->kind, plan ? "done" : "failed: ",
 	    plan ? "" : error);
 	free(j->kind);
+	free(j->model);
 	free(j);
 	cx->planning = NULL;
+}
+
+/* The provider's name for the model that answered, else the configured
+ * one. */
+static void
+note_model(struct plan_job *j, const struct llm_result *r)
+{
+	const char *m = r->model != NULL && *r->model != '\0' ? r->model :
+	    j->cx->llm.model;
+
+	if (!r->ok || m == NULL)
+		return;
+	free(j->model);
+	j->model = xstrdup(m);
 }
 
 static void
@@ -147,6 +165,7 @@ on_plan(const struct llm_result *r, void *arg)
 	json_t *plan;
 
 	llm_usage_add(&j->usage, &r->usage);
+	note_model(j, r);
 	if (!r->ok) {
 		plan_finish(j, NULL, r->message);
 		return;
@@ -192,6 +211,8 @@ plan_request(struct worker *cx, const json_t *msg)
 	j->cx = cx;
 	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
 	cx->planning = j;
+	/* The session opens with the planner's model, not the domains'. */
+	conf_llm_role(cx->conf, "planner", NULL, &cx->llm);
 	if (worker_ensure_session(cx, prompt_planner_system, err,
 	    sizeof(err)) != 0) {
 		plan_finish(j, NULL, err);

@@ -1,10 +1,12 @@
 /*
  * prompt.c — the texts a domain's worker sends to its model and to the
  * critic.  The standing parts live in files under the prompts directory
- * (domain.md, <domain>.md, critic.md) so that they can be read and changed
- * without touching C; this file only assembles them with the task, the
- * directive, the domain's own files and interface, and its peers'
- * interfaces (never their code).
+ * (domain.md, then tools.md or json.md for the way the model answers,
+ * <domain>.md, critic.md, compact.md) so that they can be read and
+ * changed without touching C; this file only assembles them with the
+ * task, the directive, the domain's own files (a map of them, or their
+ * content when the model has no tools to read them), its interface and
+ * memory, and its peers' interfaces (never their code).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,10 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "child/worker/tools.h"
 #include "child/worker/worker.h"
+#include "common/llm/llm.h"
 #include "common/util.h"
 
 #define PROMPT_FILE_MAX (256 * 1024)
+#define FILE_MAP_MAX	(16 * 1024)	/* bytes of the file map */
 
 /* A growing string. */
 struct text {
@@ -111,11 +119,20 @@ prompt_system(const struct worker *cx, char *err, size_t errlen)
 	struct text t = { 0 };
 	char *file;
 
+	char *mode;
+
 	if (generic == NULL) {
 		free(specific);
 		return NULL;
 	}
-	add(&t, "%s\n", generic);
+	if ((mode = required_prompt(cx, cx->tools ? "tools" : "json", err,
+	    errlen)) == NULL) {
+		free(generic);
+		free(specific);
+		return NULL;
+	}
+	add(&t, "%s\n%s\n", generic, mode);
+	free(mode);
 	add(&t, "\n# Your domain: %s\n\nYour folder in the project is `%s/`. "
 	    "Every path you write is relative to it.\n", cx->domain,
 	    cx->domain);
@@ -148,6 +165,12 @@ prompt_critic_system(const struct worker *cx, char *err, size_t errlen)
 	return required_prompt(cx, "critic", err, errlen);
 }
 
+char *
+prompt_compact_system(const struct worker *cx, char *err, size_t errlen)
+{
+	return required_prompt(cx, "compact", err, errlen);
+}
+
 static void
 add_json(struct text *t, const json_t *v)
 {
@@ -171,11 +194,64 @@ add_list(struct text *t, const json_t *list, const char *none)
 		add(t, "- %s\n", json_string_value(v));
 }
 
-char *
-prompt_first_turn(const struct worker *cx, const json_t *directive,
-    const json_t *files)
+/* Paths of the domain's files the directive names, for JSON mode. */
+static json_t *
+named_files(int dirfd, const char *text)
 {
+	json_t *named = json_array();
+	char *map = tools_file_map(dirfd, FILE_MAP_MAX), *line, *save, *sp;
+
+	for (line = strtok_r(map, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((sp = strchr(line, ' ')) != NULL)
+			*sp = '\0';
+		if (*line != '\0' && strstr(text, line) != NULL)
+			json_array_append_new(named, json_string(line));
+	}
+	free(map);
+	return named;
+}
+
+/* JSON mode: the files' content within a budget: those the directive
+ * names first, then those the last directive changed, then the rest. */
+static void
+add_contents(struct text *t, struct worker *cx, int dirfd,
+    const char *directive)
+{
+	/* Half of what a request may hold, at 3 bytes a token. */
+	size_t budget = llm_session_budget(cx->session) * 3 / 2;
+	json_t *first = named_files(dirfd, directive), *left_out = NULL;
+	const json_t *v;
+	const char *path;
+	char *body;
+	size_t i;
+
+	/* Named in the directive, then changed by the last one. */
+	json_object_foreach(cx->recent, path, v)
+		json_array_append_new(first, json_string(path));
+
+	body = tools_file_contents(dirfd, first, budget, &left_out,
+	    cx->shown);
+	add(t, "%s", body);
+	if (json_array_size(left_out) > 0) {
+		add(t, "\nLeft out for room (give the whole content of any "
+		    "of them you change):\n");
+		json_array_foreach(left_out, i, v)
+			add(t, "- %s\n", json_string_value(v));
+	}
+	json_decref(first);
+	json_decref(left_out);
+	free(body);
+}
+
+char *
+prompt_first_turn(struct worker *cx, const json_t *directive)
+{
+	const char *text = json_string_value(json_object_get(directive,
+	    "text"));
 	struct text t = { 0 };
+	char folder[4096], *map, *memory;
+	int dirfd;
 
 	add(&t, "# Task\n\n%s\n", json_string_value(json_object_get(
 	    cx->assign, "text")));
@@ -187,12 +263,29 @@ prompt_first_turn(const struct worker *cx, const json_t *directive,
 	    (long long)json_integer_value(json_object_get(directive,
 	    "directive")),
 	    json_string_value(json_object_get(directive, "source")) ?: "masterd",
-	    json_string_value(json_object_get(directive, "text")));
+	    text != NULL ? text : "");
+	if (llm_session_turns(cx->session) == 0 &&
+	    (memory = memory_read(cx)) != NULL) {
+		add(&t, "\n# Your notes from earlier work\n\n%s\n", memory);
+		free(memory);
+	}
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	dirfd = open(folder, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	add(&t, "\n# Your files now (under %s/)\n\n", cx->domain);
-	add_list(&t, files, "(none yet)");
+	if (dirfd < 0) {
+		add(&t, "(none yet)\n");
+	} else if (cx->tools) {
+		map = tools_file_map(dirfd, FILE_MAP_MAX);
+		add(&t, "%s\n", map);
+		free(map);
+	} else {
+		add_contents(&t, cx, dirfd, text != NULL ? text : "");
+	}
+	if (dirfd >= 0)
+		close(dirfd);
 	add(&t, "\n# Your published interface now\n\n");
-	if (cx->published != NULL)
-		add_json(&t, cx->published);
+	if (cx->own_iface != NULL)
+		add_json(&t, cx->own_iface);
 	else
 		add(&t, "(none published yet)\n");
 	add(&t, "\n# Your peers' interfaces (their code is not shown)\n\n");
@@ -200,8 +293,9 @@ prompt_first_turn(const struct worker *cx, const json_t *directive,
 		add_json(&t, cx->peers);
 	else
 		add(&t, "(no peer has published yet)\n");
-	add(&t, "\nAnswer with one JSON object as your instructions "
-	    "describe.\n");
+	add(&t, cx->tools ? "\nLook before you change: read the files you "
+	    "change. Call finish when the directive is done.\n" :
+	    "\nAnswer with one JSON object as your instructions describe.\n");
 	return finish(&t);
 }
 

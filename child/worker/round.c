@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "child/worker/round.h"
+#include "child/worker/tools.h"
 #include "common/iface.h"
 #include "common/log.h"
 #include "common/util.h"
 
 static const char *const stage_names[ROUND_NSTAGES] = {
 	[ROUND_ASK_MODEL] = "ask_model",
+	[ROUND_TOOLS] = "tools",
 	[ROUND_APPLY] = "apply",
 	[ROUND_RETRY] = "retry",
 	[ROUND_CHECKS] = "checks",
@@ -37,7 +39,7 @@ round_stage_name(enum round_stage s)
 struct round *
 round_new(const struct round_ops *ops, void *arg,
     const struct round_limits *lim, const char *domain, int64_t task,
-    int64_t directive, const char *text)
+    int64_t directive, const char *text, bool tools)
 {
 	struct round *r = xcalloc(1, sizeof(*r));
 
@@ -48,6 +50,7 @@ round_new(const struct round_ops *ops, void *arg,
 	r->task = task;
 	r->directive = directive;
 	r->text = xstrdup(text != NULL ? text : "");
+	r->tools = tools;
 	r->stage = ROUND_ASK_MODEL;
 	r->round = 1;
 	r->round_started_ms = ops->now_ms(r);
@@ -62,12 +65,29 @@ forget_answer(struct round *r)
 	r->have_answer = false;
 }
 
+static void
+forget_calls(struct round *r)
+{
+	llm_tool_calls_free(r->calls, r->ncalls);
+	r->calls = NULL;
+	r->ncalls = r->next_call = 0;
+}
+
+static void
+keep_calls(struct round *r, const struct llm_tool_call *calls, size_t n)
+{
+	forget_calls(r);
+	r->calls = llm_tool_calls_copy(calls, n);
+	r->ncalls = n;
+}
+
 void
 round_free(struct round *r)
 {
 	if (r == NULL)
 		return;
 	forget_answer(r);
+	forget_calls(r);
 	json_decref(r->check_json);
 	json_decref(r->iface);
 	free(r->text);
@@ -76,6 +96,7 @@ round_free(struct round *r)
 	free(r->problem);
 	free(r->feedback);
 	free(r->error);
+	free(r->limit);
 	free(r);
 }
 
@@ -114,6 +135,17 @@ round_body(struct round *r, int number, bool ok, const char *stage)
 	if (r->have_answer && r->answer.summary != NULL)
 		json_object_set_new(m, "summary",
 		    json_string(r->answer.summary));
+	if (r->model[0] != '\0')
+		json_object_set_new(m, "model", json_string(r->model));
+	if (r->critic_model[0] != '\0')
+		json_object_set_new(m, "critic_model",
+		    json_string(r->critic_model));
+	if (r->limit != NULL) {
+		json_object_set_new(m, "limit", json_string(r->limit));
+		free(r->limit);
+		r->limit = NULL;
+	}
+	r->critic_model[0] = '\0';
 	memset(&r->round_usage, 0, sizeof(r->round_usage));
 	r->round_started_ms = now;
 	return m;
@@ -174,6 +206,25 @@ stage_ask_model(struct round *r)
 	free(turn);
 }
 
+/* What the model is told after a problem, in the words of its mode. */
+static const char *
+answer_again(const struct round *r)
+{
+	return r->tools ? "Go on with the tools, and call finish when the "
+	    "work is done." : "Answer again with exactly one JSON object as "
+	    "your instructions describe.";
+}
+
+/* The answer was unusable: tell the model why, in the same round. */
+static void
+unusable(struct round *r, const char *stage, char *problem)
+{
+	free(r->problem);
+	r->problem = problem;
+	r->fail_stage = stage;
+	r->stage = ROUND_RETRY;
+}
+
 static void
 stage_apply(struct round *r)
 {
@@ -182,21 +233,16 @@ stage_apply(struct round *r)
 	forget_answer(r);
 	if (answer_parse(r->reply, r->domain, &r->answer, err,
 	    sizeof(err)) != 0) {
-		free(r->problem);
-		r->problem = xstrdup(err);
-		r->fail_stage = "invalid answer";
-		r->stage = ROUND_RETRY;
+		unusable(r, "invalid answer", xstrdup(err));
 		return;
 	}
 	r->have_answer = true;
 	if ((refused = r->ops->apply_files(r, &r->answer)) != NULL) {
 		log_warn("directive %lld: %s", (long long)r->directive,
 		    refused);
+		/* Half an answer written is no state to build on. */
 		r->ops->roll_back(r, "refused");
-		free(r->problem);
-		r->problem = refused;
-		r->fail_stage = "refused path";
-		r->stage = ROUND_RETRY;
+		unusable(r, "refused path", refused);
 		return;
 	}
 	r->stage = ROUND_CHECKS;
@@ -216,10 +262,110 @@ stage_retry(struct round *r)
 	}
 	r->ops->progress(r, r->fail_stage, r->problem);
 	free(r->turn);
-	r->turn = xasprintf("Your answer could not be used: %s\n\nAnswer "
-	    "again with exactly one JSON object as your instructions "
-	    "describe.", r->problem);
+	r->turn = xasprintf("Your answer could not be used: %s\n\n%s",
+	    r->problem, answer_again(r));
 	r->stage = ROUND_ASK_MODEL;
+}
+
+/* ---------------------------------------------------------- tools */
+
+static void
+call_result(struct round *r, const struct llm_tool_call *c,
+    const char *content, bool is_error)
+{
+	r->ops->tool_result(r, c, content, is_error);
+}
+
+/* finish: the round's answer, or an error the model can act on. */
+static void
+call_finish(struct round *r, const struct llm_tool_call *c)
+{
+	char err[512];
+
+	if (r->have_answer) {
+		call_result(r, c, "finish was already called in this answer",
+		    true);
+		return;
+	}
+	if (tools_finish(c->arguments, r->domain, &r->answer, err,
+	    sizeof(err)) != 0) {
+		call_result(r, c, err, true);
+		return;
+	}
+	r->have_answer = true;
+	call_result(r, c, "Received. The domain's checks and a review "
+	    "follow; you will hear the outcome.", false);
+}
+
+/*
+ * Run the answer's calls in order.  run_checks leaves the machine
+ * waiting; finish, once valid, ends the loop after the calls of its
+ * answer (those after it are answered, not run).
+ */
+static void
+stage_tools(struct round *r)
+{
+	const struct llm_tool_call *c;
+	char *text;
+	bool is_error;
+	int rc;
+
+	while (r->next_call < r->ncalls) {
+		c = &r->calls[r->next_call++];
+		r->round_calls++;
+		if (r->have_answer) {
+			call_result(r, c, "not run: finish ended the round",
+			    true);
+			continue;
+		}
+		if (r->round_calls > r->lim.max_calls &&
+		    tools_kind(c->name) != TOOL_FINISH) {
+			free(r->limit);
+			r->limit = xasprintf("%d tool calls per round",
+			    r->lim.max_calls);
+			if (r->round_calls > 2 * r->lim.max_calls) {
+				fail(r, "tools", "tool_limit", "the model "
+				    "kept calling tools past the limit of "
+				    "its round");
+				return;
+			}
+			text = xasprintf("tool call limit (%d per round) "
+			    "reached: call finish now", r->lim.max_calls);
+			call_result(r, c, text, true);
+			free(text);
+			continue;
+		}
+		switch (tools_kind(c->name)) {
+		case TOOL_SYNC:
+			text = r->ops->run_tool(r, c, &is_error);
+			call_result(r, c, text, is_error);
+			free(text);
+			break;
+		case TOOL_CHECKS:
+			r->checks_for_tool = true;
+			r->waiting = true;
+			if ((rc = r->ops->run_checks(r, NULL)) == 0)
+				return;
+			r->waiting = false;
+			r->checks_for_tool = false;
+			call_result(r, c, rc > 0 ? "no checks are configured "
+			    "for this domain: propose some in finish's "
+			    "checks" : "the checks could not start", rc < 0);
+			break;
+		case TOOL_FINISH:
+			call_finish(r, c);
+			break;
+		case TOOL_UNKNOWN:
+			text = xasprintf("unknown tool \"%.64s\"", c->name);
+			call_result(r, c, text, true);
+			free(text);
+			break;
+		}
+	}
+	forget_calls(r);
+	free(r->turn);
+	r->turn = NULL;		/* the results alone */
+	r->stage = r->have_answer ? ROUND_CHECKS : ROUND_ASK_MODEL;
 }
 
 static void
@@ -300,6 +446,7 @@ stage_next_round(struct round *r)
 
 		snprintf(why, sizeof(why), "%s after %d rounds: %.200s",
 		    r->fail_stage, r->round, feedback);
+		r->ops->roll_back(r, r->fail_stage);
 		end(r, r->fail_stage, r->fail_stage, why, false);
 		return;
 	}
@@ -309,6 +456,8 @@ stage_next_round(struct round *r)
 	r->ops->report(r, m);
 	r->round++;
 	r->invalid = 0;
+	r->round_calls = 0;
+	forget_answer(r);
 	json_decref(r->check_json);
 	r->check_json = NULL;
 	free(r->turn);
@@ -358,6 +507,7 @@ round_step(struct round *r)
 	while (!r->waiting) {
 		switch (r->stage) {
 		case ROUND_ASK_MODEL:	stage_ask_model(r); break;
+		case ROUND_TOOLS:	stage_tools(r); break;
 		case ROUND_APPLY:	stage_apply(r); break;
 		case ROUND_RETRY:	stage_retry(r); break;
 		case ROUND_CHECKS:	stage_checks(r); break;
@@ -400,38 +550,93 @@ round_end_early(struct round *r, int round, const char *stage,
 
 /* ---------------------------------------------------------- completions */
 
+/* A cut answer is no format error: say what to do instead. */
+static char *
+cut_problem(const struct round *r)
+{
+	return xstrdup(r->tools ? "your answer was cut at the output limit "
+	    "(max_tokens) before its tool calls were complete, so none was "
+	    "run. Make smaller calls: change files with edit_file, and "
+	    "write a large new file as a small first version, then grow it "
+	    "with edit_file." : "your answer was cut at the output limit "
+	    "(max_tokens). Answer with a smaller JSON object: give \"edits\" "
+	    "(old/new pairs) instead of whole files, or change fewer files "
+	    "in this answer.");
+}
+
+/* A tool-mode answer: its calls, or what was wrong with it. */
+static void
+take_calls(struct round *r, const struct llm_result *res)
+{
+	char err[256];
+
+	if (res->truncated) {
+		for (size_t i = 0; i < res->ncalls; i++)
+			call_result(r, &res->calls[i], "not run: the answer "
+			    "was cut before this call was complete", true);
+		unusable(r, "cut answer", cut_problem(r));
+		return;
+	}
+	if (res->ncalls > 0) {
+		keep_calls(r, res->calls, res->ncalls);
+		r->stage = ROUND_TOOLS;
+		return;
+	}
+	/* Text alone: a model that answered in JSON is taken at its word. */
+	if (answer_parse(res->text, r->domain, &r->answer, err,
+	    sizeof(err)) == 0) {
+		answer_free(&r->answer);
+		r->stage = ROUND_APPLY;
+		return;
+	}
+	unusable(r, "invalid answer", xasprintf("it called no tool, and its "
+	    "text is no JSON answer either (%s). Look at your files with the "
+	    "tools, change them, and call finish with your summary and "
+	    "interface when the work is done.", err));
+}
+
 void
 round_answer(struct round *r, const struct llm_result *res)
 {
+	char *turn;
+
 	add_usage(r, &res->usage);
+	if (res->ok && res->model != NULL && res->model[0] != '\0')
+		snprintf(r->model, sizeof(r->model), "%s", res->model);
 	if (r->cancelled || res->error == LLM_ERR_CANCELLED) {
 		fail(r, "model", "cancelled", "cancelled by masterd");
 	} else if (!res->ok && res->error == LLM_ERR_RATE_LIMITED) {
 		/* Nothing was written; the master holds us until then. */
 		r->until = res->retry_until;
 		end(r, "model", "rate_limited", res->message, true);
+	} else if (!res->ok && r->tools && llm_result_tools_refused(res) &&
+	    (turn = r->ops->drop_tools(r)) != NULL) {
+		log_notice("directive %lld: the model refuses tools (%s): "
+		    "JSON answers from now on", (long long)r->directive,
+		    res->message);
+		r->tools = false;
+		free(r->turn);
+		r->turn = turn;
+		r->stage = ROUND_ASK_MODEL;
 	} else if (!res->ok) {
 		fail(r, "model", "model", res->message);
 	} else {
 		free(r->reply);
 		r->reply = xstrdup(res->text);
-		r->stage = ROUND_APPLY;
+		if (r->tools)
+			take_calls(r, res);
+		else if (res->truncated)
+			unusable(r, "cut answer", cut_problem(r));
+		else
+			r->stage = ROUND_APPLY;
 	}
 	resume(r);
 }
 
-static char *
-checks_feedback(const struct check_result *res, size_t n, int round,
-    int max)
+/* The failed checks' commands and output, for the model. */
+static void
+print_failures(FILE *f, const struct check_result *res, size_t n)
 {
-	size_t cap = 0;
-	char *s = NULL;
-	FILE *f = open_memstream(&s, &cap);
-
-	if (f == NULL)
-		return NULL;
-	fprintf(f, "The checks failed after your change (round %d of %d):\n",
-	    round, max);
 	for (size_t i = 0; i < n; i++) {
 		if (res[i].passed)
 			continue;
@@ -446,22 +651,68 @@ checks_feedback(const struct check_result *res, size_t n, int round,
 			fprintf(f, "(exit status %d)\n", res[i].exit_status);
 		fprintf(f, "%s\n", res[i].output);
 	}
-	fprintf(f, "\nFix the cause and answer with the JSON object again.\n");
+}
+
+static char *
+checks_feedback(const struct round *r, const struct check_result *res,
+    size_t n)
+{
+	size_t cap = 0;
+	char *s = NULL;
+	FILE *f = open_memstream(&s, &cap);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "The checks failed after your change (round %d of %d):\n",
+	    r->round, r->lim.max_rounds);
+	print_failures(f, res, n);
+	fprintf(f, "\nYour changes are still in place. Fix the cause. %s\n",
+	    answer_again(r));
 	fclose(f);
 	return s;
+}
+
+/* run_checks as a tool: the outcome is the call's result. */
+static void
+tool_checks_done(struct round *r, const struct check_result *res, size_t n,
+    bool passed)
+{
+	const struct llm_tool_call *c = &r->calls[r->next_call - 1];
+	size_t cap = 0;
+	char *s = NULL;
+	FILE *f = open_memstream(&s, &cap);
+
+	r->checks_for_tool = false;
+	if (f != NULL) {
+		fprintf(f, "%s: %zu command%s\n", passed ? "passed" : "FAILED",
+		    n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "- %s: %s\n", res[i].command,
+			    res[i].passed ? "passed" : "failed");
+		print_failures(f, res, n);
+		fclose(f);
+	}
+	call_result(r, c, s != NULL ? s : "the checks ran", !passed);
+	free(s);
+	r->stage = ROUND_TOOLS;
 }
 
 void
 round_checks_done(struct round *r, const struct check_result *res, size_t n,
     bool passed, bool cancelled)
 {
-	json_decref(r->check_json);
-	r->check_json = check_results_json(res, n);
 	if (cancelled || r->cancelled) {
 		fail(r, "checks", "cancelled", "cancelled by masterd");
 		resume(r);
 		return;
 	}
+	if (r->checks_for_tool) {
+		tool_checks_done(r, res, n, passed);
+		resume(r);
+		return;
+	}
+	json_decref(r->check_json);
+	r->check_json = check_results_json(res, n);
 	r->ops->progress(r, passed ? "checks passed" : "checks failed", NULL);
 	if (passed) {
 		r->stage = ROUND_CRITIC;
@@ -469,51 +720,42 @@ round_checks_done(struct round *r, const struct check_result *res, size_t n,
 		return;
 	}
 	free(r->feedback);
-	r->feedback = checks_feedback(res, n, r->round, r->lim.max_rounds);
+	r->feedback = checks_feedback(r, res, n);
 	if (r->feedback == NULL)
 		r->feedback = xstrdup("the checks failed");
-	r->ops->roll_back(r, "checks");
 	r->fail_stage = "checks";
 	r->stage = ROUND_NEXT_ROUND;
 	resume(r);
 }
 
+/* A round is committed only on a verdict that approves it. */
 void
-round_verdict(struct round *r, const struct llm_result *res)
+round_verdict(struct round *r, const struct critic_verdict *v)
 {
-	char err[256], *feedback = NULL;
-	bool complete;
-
-	add_usage(r, &res->usage);
-	if (r->cancelled || res->error == LLM_ERR_CANCELLED) {
+	add_usage(r, &v->usage);
+	if (v->model != NULL && v->model[0] != '\0')
+		snprintf(r->critic_model, sizeof(r->critic_model), "%s",
+		    v->model);
+	if (r->cancelled || v->error == LLM_ERR_CANCELLED) {
 		fail(r, "critic", "cancelled", "cancelled by masterd");
-		resume(r);
-		return;
-	}
-	if (!res->ok) {
-		fail(r, "critic", res->error == LLM_ERR_RATE_LIMITED ?
-		    "rate_limited" : "model", res->message);
-		resume(r);
-		return;
-	}
-	if (verdict_parse(res->text, &complete, &feedback, err,
-	    sizeof(err)) != 0) {
-		/* The checks passed; an unreadable review does not undo that. */
-		log_warn("critic: unreadable verdict (%s); accepting", err);
-		complete = true;
-	}
-	if (complete) {
+	} else if (!v->ok && v->error == LLM_ERR_RATE_LIMITED) {
+		r->until = v->retry_until;
+		fail(r, "critic", "rate_limited", v->message);
+	} else if (!v->ok) {
+		fail(r, "critic", v->code != NULL ? v->code : "model",
+		    v->message);
+	} else if (v->complete) {
 		r->stage = ROUND_COMMIT;
 	} else {
 		free(r->feedback);
 		r->feedback = xasprintf("A reviewer found the work "
-		    "incomplete:\n\n%s\n\nAddress this and answer with the "
-		    "JSON object again.", feedback ? feedback : "(no details)");
-		r->ops->roll_back(r, "critic");
+		    "incomplete:\n\n%s\n\nYour changes are still in place. "
+		    "Address this. %s", v->feedback != NULL &&
+		    v->feedback[0] != '\0' ? v->feedback : "(no details)",
+		    answer_again(r));
 		r->fail_stage = "critic";
 		r->stage = ROUND_NEXT_ROUND;
 	}
-	free(feedback);
 	resume(r);
 }
 

@@ -1,7 +1,8 @@
 /*
  * roundops.c — the round's operations on the live worker: the domain's
- * model session, its files under path confinement, the check commands,
- * the critic, the task repository and the channel to the master.  The
+ * model session (through context.c, which keeps it within its window),
+ * its tools and files under path confinement, the check commands, the
+ * critic, the task repository and the channel to the master.  The
  * decisions between them are round.c's.
  */
 #include <ctype.h>
@@ -14,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child/worker/critic.h"
 #include "child/worker/path.h"
 #include "child/worker/round.h"
+#include "child/worker/tools.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
@@ -23,15 +26,16 @@
 #include "common/util.h"
 #include "proto/msg.h"
 
-#define DIFF_MAX	(64 * 1024)
-
 /* What a round has in flight, for cancel and for the completions. */
 struct round_io {
 	struct worker *cx;
 	json_t *msg;			/* the directive message */
-	struct llm_request *req;	/* the model's or the critic's call */
-	struct llm_session *critic;
+	struct llm_request *req;	/* the model's call */
+	struct critic *critic;		/* the critic's */
 	struct check_run *checks;
+	struct tool_ctx tools;		/* the tools' use in this round */
+	int tools_round;		/* the round tools counts for */
+	bool tools_open;
 };
 
 static struct worker *
@@ -84,11 +88,37 @@ ask_model(struct round *r, const char *text)
 	worker_progress(io->cx, "model", NULL);
 	io->cx->delta_bytes = 0;
 	io->cx->delta_tail[0] = '\0';
-	io->req = llm_session_send(io->cx->session, text, &cbs, r);
-	return io->req != NULL ? 0 : -1;
+	return context_send(io->cx, text, &cbs, r, &io->req);
+}
+
+/* The server refused tools: this worker answers in JSON from now on. */
+static char *
+drop_tools(struct round *r)
+{
+	struct round_io *io = r->arg;
+
+	return worker_drop_tools(io->cx, io->msg);
 }
 
 /* ---------------------------------------------------------- files */
+
+/* A JSON answer's edits of files[i], in order: 0, or -1 with *msg. */
+static int
+apply_edits(int dirfd, const struct answer_file *f, size_t i, char **msg)
+{
+	char *why = NULL;
+
+	for (size_t e = 0; e < f->nedits; e++) {
+		if (tools_edit(dirfd, f->path, f->edits[e].old,
+		    f->edits[e].new, &why) == 0)
+			continue;
+		*msg = xasprintf("files[%zu] \"%s\" edits[%zu]: %s", i,
+		    f->path, e, why != NULL ? why : "failed");
+		free(why);
+		return -1;
+	}
+	return 0;
+}
 
 static int
 apply_one(int dirfd, const struct answer_file *f, const char **why)
@@ -136,8 +166,26 @@ apply_files(struct round *r, const struct answer *a)
 	if ((dirfd = open_domain_folder(cx)) < 0)
 		return xstrdup("the domain folder is not a directory");
 	for (size_t i = 0; i < a->nfiles; i++) {
-		if (apply_one(dirfd, &a->files[i], &why) == 0)
+		/* The model never edits a file it was not shown. */
+		if (a->files[i].nedits > 0) {
+			if (!json_is_true(json_object_get(cx->shown,
+			    a->files[i].path))) {
+				msg = xasprintf("files[%zu] \"%s\": edits "
+				    "of a file you were not shown; give its "
+				    "whole content", i, a->files[i].path);
+				break;
+			}
+			if (apply_edits(dirfd, &a->files[i], i, &msg) != 0)
+				break;
+			json_object_set_new(cx->changed, a->files[i].path,
+			    json_true());
 			continue;
+		}
+		if (apply_one(dirfd, &a->files[i], &why) == 0) {
+			json_object_set_new(cx->changed, a->files[i].path,
+			    json_true());
+			continue;
+		}
 		msg = xasprintf("files[%zu].path \"%s\" refused: %s", i,
 		    a->files[i].path, why ? why : "write failed");
 		break;
@@ -208,7 +256,8 @@ run_checks(struct round *r, const struct answer *a)
 	lim.secret_env = cx->llm.key_env;
 	/* The model's own checks run only where policy allows, and only
 	 * when nobody configured or planned any. */
-	if (n == 0 && cx->conf->accept_proposed_checks && a->nchecks > 0) {
+	if (n == 0 && cx->conf->accept_proposed_checks && a != NULL &&
+	    a->nchecks > 0) {
 		n = a->nchecks;
 		proposed = true;
 	}
@@ -229,51 +278,86 @@ run_checks(struct round *r, const struct answer *a)
 	return io->checks != NULL ? 0 : -1;
 }
 
+/* ---------------------------------------------------------- tools */
+
+/* The round's tool context, opened on the first call of each round. */
+static struct tool_ctx *
+round_tools(struct round *r)
+{
+	struct round_io *io = r->arg;
+	struct tool_limits lim = TOOL_LIMITS_DEFAULT;
+	char folder[4096];
+	int dirfd;
+
+	if (io->tools_open && io->tools_round == r->round)
+		return &io->tools;
+	if (io->tools_open) {
+		close(io->tools.dirfd);
+		tool_ctx_free(&io->tools);
+		io->tools_open = false;
+	}
+	snprintf(folder, sizeof(folder), "%s/%s", io->cx->worktree,
+	    io->cx->domain);
+	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
+		return NULL;
+	if ((dirfd = open_domain_folder(io->cx)) < 0)
+		return NULL;
+	/* round.c counts the calls of a round; tools.c the bytes read. */
+	lim.round_calls = INT32_MAX;
+	lim.round_read = (size_t)io->cx->conf->max_read_bytes;
+	tool_ctx_init(&io->tools, dirfd, io->cx->domain, io->cx->peers, &lim);
+	io->tools_round = r->round;
+	io->tools_open = true;
+	return &io->tools;
+}
+
+static char *
+run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
+{
+	struct tool_ctx *t = round_tools(r);
+	char *text;
+
+	*is_error = true;
+	if (t == NULL)
+		return xstrdup("the domain folder cannot be opened");
+	worker_progress(worker_of(r), "tool", c->name);
+	text = tools_run(t, c->name, c->arguments, is_error);
+	/* What the model has seen may be edited in a JSON answer later. */
+	json_object_update(worker_of(r)->shown, t->shown);
+	json_object_update(worker_of(r)->changed, t->changed);
+	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
+		r->limit = xasprintf("%zu bytes read per round",
+		    t->lim.round_read);
+	return text;
+}
+
+static void
+tool_result(struct round *r, const struct llm_tool_call *c,
+    const char *content, bool is_error)
+{
+	worker_tool_result(worker_of(r), c->id, c->name, content, is_error);
+}
+
 /* ---------------------------------------------------------- critic */
 
 static void
-on_verdict(const struct llm_result *res, void *arg)
+on_verdict(const struct critic_verdict *v, void *arg)
 {
 	struct round *r = arg;
-	struct round_io *io = r->arg;
 
-	io->req = NULL;
-	llm_session_free(io->critic);
-	io->critic = NULL;
-	round_verdict(r, res);
+	((struct round_io *)r->arg)->critic = NULL;
+	round_verdict(r, v);
 }
 
 static int
 ask_critic(struct round *r, const json_t *checks, const char **code,
     char *err, size_t errlen)
 {
-	static const struct llm_callbacks cbs = { .on_done = on_verdict };
 	struct round_io *io = r->arg;
-	struct worker *cx = io->cx;
-	char *system, *diff = NULL, *turn;
 
-	if ((system = prompt_critic_system(cx, err, errlen)) == NULL) {
-		*code = "config";
-		return -1;
-	}
-	io->critic = llm_session_new(cx->engine, &cx->llm, system, err,
-	    errlen);
-	free(system);
-	if (io->critic == NULL)
-		return -1;
-	if (repo_diff(cx->worktree, cx->domain, DIFF_MAX, &diff, err,
-	    errlen) != 0)
-		log_warn("diff for the critic: %s", err);
-	turn = prompt_critic_turn(cx, io->msg, diff, checks);
-	free(diff);
-	io->req = llm_session_send(io->critic, turn, &cbs, r);
-	free(turn);
-	if (io->req != NULL)
-		return 0;
-	llm_session_free(io->critic);
-	io->critic = NULL;
-	snprintf(err, errlen, "the critic could not be asked");
-	return -1;
+	io->critic = critic_ask(io->cx, io->msg, checks, on_verdict, r, code,
+	    err, errlen);
+	return io->critic != NULL ? 0 : -1;
 }
 
 /* ---------------------------------------------------------- commit */
@@ -344,6 +428,8 @@ cancel(struct round *r)
 	/* Each of these ends in its callback, which ends the directive. */
 	if (io->req != NULL)
 		llm_request_cancel(io->req);
+	else if (io->critic != NULL)
+		critic_cancel(io->critic);
 	else if (io->checks != NULL)
 		checks_cancel(io->checks);
 }
@@ -368,6 +454,9 @@ done(struct round *r)
 
 static const struct round_ops live_ops = {
 	.ask_model = ask_model,
+	.run_tool = run_tool,
+	.tool_result = tool_result,
+	.drop_tools = drop_tools,
 	.apply_files = apply_files,
 	.run_checks = run_checks,
 	.ask_critic = ask_critic,
@@ -386,13 +475,14 @@ struct round *
 work_round_new(struct worker *cx, json_t *msg)
 {
 	struct round_io *io = xcalloc(1, sizeof(*io));
-	struct round_limits lim = { cx->max_rounds, cx->max_invalid };
+	struct round_limits lim = { cx->max_rounds, cx->max_invalid,
+	    cx->max_tool_calls };
 
 	io->cx = cx;
 	io->msg = msg;
 	return round_new(&live_ops, io, &lim, cx->domain, cx->task,
 	    json_integer_value(json_object_get(msg, "directive")),
-	    json_string_value(json_object_get(msg, "text")));
+	    json_string_value(json_object_get(msg, "text")), cx->tools);
 }
 
 void
@@ -403,8 +493,10 @@ work_round_free(struct round *r)
 	if (r == NULL)
 		return;
 	io = r->arg;
-	if (io->critic != NULL)
-		llm_session_free(io->critic);
+	if (io->tools_open) {
+		close(io->tools.dirfd);
+		tool_ctx_free(&io->tools);
+	}
 	json_decref(io->msg);
 	free(io);
 	round_free(r);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "child/worker/round.h"
+#include "child/worker/tools.h"
 #include "child/worker/worker.h"
 #include "common/iface.h"
 #include "common/llm/llm.h"
@@ -67,6 +68,9 @@ work_round_done(struct worker *cx)
 	struct round *r = cx->round;
 
 	cx->round = NULL;
+	if (!r->end_unplayed)
+		context_directive_end(cx, r->directive, r->error_code == NULL,
+		    r->have_answer ? r->answer.summary : r->error);
 	work_round_free(r);
 	maybe_start(cx);
 }
@@ -108,6 +112,41 @@ worker_ensure_session(struct worker *cx,
 		log_warn("session %s not resumed: %s", cx->session_path, err);
 	llm_session_autosave(cx->session, cx->session_path);
 	return 0;
+}
+
+/* The domain's session as a round uses it: its tools and cache key. */
+static int
+open_session(struct worker *cx, char *err, size_t errlen)
+{
+	char key[160];
+	json_t *tools;
+
+	if (worker_ensure_session(cx, prompt_system, err, errlen) != 0)
+		return -1;
+	tools = cx->tools ? tools_schema() : NULL;
+	llm_session_set_tools(cx->session, tools);
+	json_decref(tools);
+	/* One cache per domain: its requests share their prefix. */
+	snprintf(key, sizeof(key), "masterd-%lld-%s", (long long)cx->task,
+	    cx->domain);
+	llm_session_set_cache_key(cx->session, key);
+	return 0;
+}
+
+char *
+worker_drop_tools(struct worker *cx, const json_t *msg)
+{
+	char err[256], *system;
+
+	cx->tools = false;
+	llm_session_set_tools(cx->session, NULL);
+	if ((system = prompt_system(cx, err, sizeof(err))) == NULL) {
+		log_err("JSON answers: %s", err);
+		return NULL;
+	}
+	llm_session_set_system(cx->session, system);
+	free(system);
+	return prompt_first_turn(cx, msg);
 }
 
 /*
@@ -170,8 +209,6 @@ start(struct worker *cx, json_t *msg)
 {
 	struct round *r = work_round_new(cx, msg);
 	char err[512], oid[REPO_OID_HEX];
-	json_t *files = NULL, *doc;
-	char *turn;
 	int done_in;
 
 	cx->round = r;
@@ -180,29 +217,29 @@ start(struct worker *cx, json_t *msg)
 		round_end_early(r, 0, "git", NULL, "git", err);
 		return;
 	}
+	/* What the domain has committed is what it has published, or will. */
+	json_decref(cx->own_iface);
+	cx->own_iface = committed_interface(cx);
 	/* Committed before the master heard of it: report the round that
 	 * committed (stored once by the master), do not redo it. */
 	if ((done_in = already_committed(cx, r->directive, oid)) > 0) {
-		doc = committed_interface(cx);
-		work_publish(cx, doc);
-		json_decref(doc);
+		work_publish(cx, cx->own_iface);
 		round_end_early(r, done_in, "commit", oid, NULL, NULL);
 		return;
 	}
-	if (repo_files(cx->worktree, cx->domain, &files, err,
-	    sizeof(err)) != 0) {
-		round_end_early(r, 0, "git", NULL, "git", err);
-		return;
-	}
-	if (worker_ensure_session(cx, prompt_system, err,
-	    sizeof(err)) != 0) {
-		json_decref(files);
+	if (open_session(cx, err, sizeof(err)) != 0) {
 		round_end_early(r, 0, "model", NULL, "model", err);
 		return;
 	}
-	turn = prompt_first_turn(cx, msg, files);
-	json_decref(files);
-	round_start(r, turn);
+	json_object_clear(cx->shown);
+	/* What the last directive changed is shown first in JSON answers. */
+	if (json_object_size(cx->changed) > 0) {
+		json_decref(cx->recent);
+		cx->recent = cx->changed;
+		cx->changed = json_object();
+	}
+	cx->directive_turn = (size_t)-1;
+	round_start(r, prompt_first_turn(cx, msg));
 }
 
 static void

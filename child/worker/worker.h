@@ -8,8 +8,12 @@
  *   round.c   a directive's rounds as a state machine: ask the model,
  *             apply its files, run the checks, ask the critic, commit,
  *             publish the interface, report
- *   roundops.c  the round's operations on this worker (model, files,
- *             checks, critic, git, channel)
+ *   roundops.c  the round's operations on this worker (model, tools,
+ *             files, checks, critic, git, channel)
+ *   context.c the conversation within its window: owed tool results,
+ *             compaction, elision;  memory.c  the domain's memory file
+ *   tools.c   the domain's tools and the picture of its files
+ *   critic.c  the reviewer of a round
  *   plan.c    the planner role: plans and reviews for the master
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  answer.c  parsing the model's answers
@@ -27,7 +31,9 @@
 #include "proto/channel.h"
 
 
+struct llm_callbacks;
 struct llm_engine;
+struct llm_request;
 struct llm_session;
 struct round;
 struct plan_job;
@@ -55,6 +61,12 @@ struct worker {
 	struct llm_conf llm;
 	int max_rounds;			/* per directive */
 	int max_invalid;		/* invalid answers per round */
+	int max_tool_calls;		/* per round */
+	int64_t history_tokens;		/* a directive starts from a summary
+					 * past this much conversation */
+	bool tools;			/* an agent with tools, else JSON
+					 * answers (config, or the server
+					 * refused tools) */
 
 	/* the model */
 	struct llm_engine *engine;
@@ -64,6 +76,14 @@ struct worker {
 	json_t *assign;			/* last task.assign */
 	json_t *peers;			/* latest peer interfaces */
 	json_t *published;		/* our last published interface */
+	json_t *own_iface;		/* the committed one, for prompts */
+	json_t *pending;		/* tool results owed to the model */
+	json_t *shown;			/* paths whose content the model has
+					 * seen: {path: true} */
+	json_t *changed;		/* paths this directive changed */
+	json_t *recent;			/* and those the last one did */
+	size_t directive_turn;		/* the session turn the directive
+					 * began at; -1 between directives */
 	json_t *queue;			/* directive messages not started */
 	struct round *round;		/* the directive in progress */
 	struct plan_job *planning;	/* the planner's request in progress */
@@ -107,6 +127,25 @@ void work_round_done(struct worker *);
  */
 #define WORKER_INTERFACE_FILE ".interface.json"
 
+/* context.c */
+void worker_tool_result(struct worker *, const char *id, const char *name,
+    const char *content, bool is_error);
+/* Send text (NULL: results alone) with the owed results, within the
+ * window: 0 and *slot set, or -1 (nothing follows). */
+int context_send(struct worker *, const char *text,
+    const struct llm_callbacks *, void *arg, struct llm_request **slot);
+void context_directive_end(struct worker *, int64_t directive, bool ok,
+    const char *summary);
+
+/* memory.c */
+char *memory_read(const struct worker *);	/* NULL: none */
+/* A new summary (NULL: keep), and/or one more directive line (NULL). */
+void memory_update(const struct worker *, const char *summary,
+    const char *line);
+
+/* work.c: the server refused tools; the JSON-mode first turn of msg */
+char *worker_drop_tools(struct worker *, const json_t *msg);
+
 /* roundops.c: a directive's rounds on this worker (msg taken) */
 struct round *work_round_new(struct worker *, json_t *msg);
 void work_round_free(struct round *);
@@ -121,8 +160,11 @@ void plan_request(struct worker *, const json_t *msg);
 char *prompt_system(const struct worker *, char *err, size_t errlen);
 char *prompt_critic_system(const struct worker *, char *err,
     size_t errlen);
-char *prompt_first_turn(const struct worker *, const json_t *directive,
-    const json_t *files);
+char *prompt_compact_system(const struct worker *, char *err,
+    size_t errlen);
+/* A directive's first turn: the domain's files as a map (tools), or with
+ * their content within a budget (JSON answers). */
+char *prompt_first_turn(struct worker *, const json_t *directive);
 char *prompt_critic_turn(const struct worker *, const json_t *directive,
     const char *diff, const json_t *checks);
 char *prompt_planner_system(const struct worker *, char *err,

@@ -4,17 +4,107 @@
  * OpenAI-compatible endpoint all speak it.
  *
  * The server keeps nothing: every turn carries the system prompt and the
- * transcript, trimmed by the session to the window.  A stream is
+ * transcript, trimmed by the session to the window.  Tools are functions
+ * ("tools"); an answer's calls go back as the assistant message's
+ * "tool_calls", their results as one "tool" message each.  A stream is
  * "data: {chunk}" lines ending in "data: [DONE]"; the usage comes in one
  * more chunk with empty choices when stream_options.include_usage is set.
- * A server that fails mid-stream sends data: {"error":{…}} and closes.
+ * A streamed call comes in fragments of delta.tool_calls keyed by
+ * "index": the first names the id and function, the rest carry pieces of
+ * its arguments.  A server that fails mid-stream sends data:
+ * {"error":{…}} and closes.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/llm/impl.h"
 
+/* The tools in Chat Completions' shape. */
 static json_t *
-chat_build(const struct llm_session *s, const char *user, size_t first)
+chat_tools(const json_t *tools)
+{
+	json_t *out = json_array(), *t, *fn;
+	size_t i;
+
+	json_array_foreach(tools, i, t) {
+		fn = llm_tool_fields(t, "parameters");
+		if (jget_bool(t, "strict"))
+			json_object_set_new(fn, "strict", json_true());
+		json_array_append_new(out, json_pack("{s:s, s:o}", "type",
+		    "function", "function", fn));
+	}
+	return out;
+}
+
+/* A turn's input: a "tool" message per result, then the user's text. */
+static void
+input_messages(const struct llm_turn *prev, const struct llm_turn *t,
+    json_t *msgs)
+{
+	struct llm_tool_result *r;
+	size_t n;
+
+	r = llm_turn_pairs(prev, t, &n);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(msgs, json_pack("{s:s, s:s, s:s}",
+		    "role", "tool", "tool_call_id", r[i].id, "content",
+		    r[i].content));
+	free(r);
+	if (t->user != NULL)
+		json_array_append_new(msgs, llm_message("user", t->user));
+}
+
+/* An answer: its text (null when it only called tools) and its calls. */
+static json_t *
+answer_message(const struct llm_turn *t)
+{
+	json_t *m, *calls;
+
+	if (t->ncalls == 0)
+		return llm_message("assistant", t->assistant);
+	m = json_pack("{s:s}", "role", "assistant");
+	json_object_set_new(m, "content", *t->assistant != '\0' ?
+	    json_string(t->assistant) : json_null());
+	calls = json_array();
+	for (size_t i = 0; i < t->ncalls; i++)
+		json_array_append_new(calls, json_pack("{s:s, s:s, "
+		    "s:{s:s, s:s}}", "id", t->calls[i].id, "type", "function",
+		    "function", "name", t->calls[i].name, "arguments",
+		    t->calls[i].arguments));
+	json_object_set_new(m, "tool_calls", calls);
+	return m;
+}
+
+static bool
+has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+const char *
+llm_max_tokens_field(const struct llm_session *s)
+{
+	static const char *const reasoning[] = { "o1", "o3", "o4", "gpt-5" };
+	const struct llm_conf *c = &s->conf;
+
+	if (c->max_tokens_field == LLM_MAX_FIELD_MAX_TOKENS)
+		return "max_tokens";
+	if (c->max_tokens_field == LLM_MAX_FIELD_MAX_COMPLETION_TOKENS)
+		return "max_completion_tokens";
+	/* OpenAI's reasoning models refuse max_tokens; local servers read
+	 * only max_tokens, whatever the model is called there. */
+	if (strstr(c->base_url, "openai.com") == NULL)
+		return "max_tokens";
+	for (size_t i = 0; i < sizeof(reasoning) / sizeof(reasoning[0]); i++) {
+		if (has_prefix(c->model, reasoning[i]))
+			return "max_completion_tokens";
+	}
+	return "max_tokens";
+}
+
+static json_t *
+chat_build(const struct llm_session *s, const struct llm_turn *next,
+    size_t first)
 {
 	const struct llm_conf *c = &s->conf;
 	json_t *body = json_object(), *msgs = json_array();
@@ -22,10 +112,16 @@ chat_build(const struct llm_session *s, const char *user, size_t first)
 	json_object_set_new(body, "model", json_string(c->model));
 	if (s->system != NULL)
 		json_array_append_new(msgs, llm_message("system", s->system));
-	llm_history_messages(s, first, user, msgs);
+	for (size_t i = first; i < s->nturns; i++) {
+		input_messages(llm_turn_prev(s, i, first), &s->turns[i], msgs);
+		json_array_append_new(msgs, answer_message(&s->turns[i]));
+	}
+	input_messages(llm_turn_prev(s, s->nturns, first), next, msgs);
 	json_object_set_new(body, "messages", msgs);
-	/* max_tokens: what Ollama, llama-server and vLLM all read. */
-	json_object_set_new(body, "max_tokens", json_integer(c->max_tokens));
+	if (s->tools != NULL)
+		json_object_set_new(body, "tools", chat_tools(s->tools));
+	json_object_set_new(body, llm_max_tokens_field(s),
+	    json_integer(c->max_tokens));
 	if (c->temperature >= 0)
 		json_object_set_new(body, "temperature",
 		    json_real(c->temperature));
@@ -33,6 +129,9 @@ chat_build(const struct llm_session *s, const char *user, size_t first)
 	if (c->stream)
 		json_object_set_new(body, "stream_options",
 		    json_pack("{s:b}", "include_usage", 1));
+	if (s->cache_key != NULL)
+		json_object_set_new(body, "prompt_cache_key",
+		    json_string(s->cache_key));
 	return body;
 }
 
@@ -46,6 +145,57 @@ chat_usage(struct llm_parse *p, json_t *u)
 
 	if (llm_usage_tokens(&p->usage, u, &keys))
 		p->usage.calls = 1;
+}
+
+/* A fragment of a streamed call, or a whole call (message.tool_calls). */
+static void
+chat_call(struct llm_parse *p, json_t *tc, size_t pos)
+{
+	json_t *fn = json_object_get(tc, "function"), *idx, *args;
+	const char *id = jget_str(tc, "id");
+	struct llm_call_acc *c;
+	long index;
+
+	/* Servers that number no fragments send each call whole. */
+	idx = json_object_get(tc, "index");
+	index = json_is_integer(idx) ? (long)json_integer_value(idx) :
+	    (long)pos;
+	if (index < 0)
+		index = (long)pos;
+	/* Another id at an index already used (every call at index 0, or
+	 * at its place in a chunk): a new call, not more of the last. */
+	c = llm_parse_call(p, index, NULL);
+	if (c == NULL || (id != NULL && c->id != NULL &&
+	    strcmp(c->id, id) != 0))
+		c = llm_parse_call_new(p, index, NULL, id,
+		    jget_str(fn, "name"));
+	else
+		c = llm_parse_call_start(p, index, NULL, id,
+		    jget_str(fn, "name"));
+	if (c == NULL)
+		return;
+	args = json_object_get(fn, "arguments");
+	if (json_is_string(args)) {
+		llm_parse_call_args(p, c, json_string_value(args),
+		    json_string_length(args));
+	} else if (json_is_object(args)) {
+		/* Some servers give the object itself. */
+		char *text = json_dumps(args, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER);
+
+		llm_parse_call_set_args(p, c, text);
+		free(text);
+	}
+}
+
+static void
+chat_calls(struct llm_parse *p, json_t *calls)
+{
+	size_t i;
+	json_t *tc;
+
+	json_array_foreach(calls, i, tc)
+		chat_call(p, tc, i);
 }
 
 static void
@@ -73,6 +223,10 @@ chat_whole(struct llm_parse *p, json_t *root)
 	text = jget_str(json_object_get(choice, "message"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
+	chat_calls(p, json_object_get(json_object_get(choice, "message"),
+	    "tool_calls"));
+	if (jget_str(root, "model") != NULL)
+		llm_parse_set(&p->model, jget_str(root, "model"));
 	if (jget_str(root, "id") != NULL)
 		llm_parse_set(&p->id, jget_str(root, "id"));
 	chat_finish(p, choice);
@@ -105,6 +259,8 @@ chat_event(struct llm_parse *p, const char *evtype, const char *raw,
 	}
 	if (p->id == NULL && jget_str(data, "id") != NULL)
 		llm_parse_set(&p->id, jget_str(data, "id"));
+	if (p->model == NULL && jget_str(data, "model") != NULL)
+		llm_parse_set(&p->model, jget_str(data, "model"));
 	chat_usage(p, json_object_get(data, "usage"));
 	choice = json_array_get(json_object_get(data, "choices"), 0);
 	if (!json_is_object(choice))
@@ -112,6 +268,8 @@ chat_event(struct llm_parse *p, const char *evtype, const char *raw,
 	text = jget_str(json_object_get(choice, "delta"), "content");
 	if (text != NULL)
 		llm_parse_text(p, text, strlen(text));
+	chat_calls(p, json_object_get(json_object_get(choice, "delta"),
+	    "tool_calls"));
 	chat_finish(p, choice);
 }
 

@@ -66,7 +66,9 @@ struct llm_request {
 	struct llm_session *s;		/* NULL once the session is freed */
 	struct llm_callbacks cb;
 	void *arg;
-	char *user;
+	struct llm_turn input;		/* the turn's input, until committed */
+	char *model;			/* the configured model, for results */
+	struct llm_tool_call *calls;	/* the answer's, for on_done */
 	char *body;
 	char *url;
 	struct curl_slist *headers;
@@ -768,6 +770,12 @@ result_fill(struct llm_request *r, bool ok, struct llm_result *res)
 	res->http_status = r->fail.status;
 	res->text = ok && p->text.p != NULL ? p->text.p : "";
 	res->text_len = ok ? p->text.len : 0;
+	if (ok) {
+		r->calls = llm_parse_calls(p);
+		res->calls = r->calls;
+		res->ncalls = r->calls != NULL ? p->ncalls : 0;
+	}
+	res->model = p->model != NULL ? p->model : r->model;
 	res->truncated = ok && p->truncated;
 	res->finish = ok && p->finish != NULL ? p->finish : "";
 	res->code = ok ? "" : r->fail.code;
@@ -800,14 +808,16 @@ finish(struct llm_request *r, bool ok)
 	}
 	if (ok) {
 		llm_usage_price(&r->parse.usage, &s->conf);
-		if (llm_session_commit(s, r->user, &r->parse) != 0)
+		if (llm_session_commit(s, &r->input, &r->parse) != 0)
 			log_err("llm: %s: the turn could not be recorded",
 			    s->api->name);
-		log_info("llm: %s %s: answer of %zu bytes after %u "
-		    "attempt(s), %lld+%lld tokens", s->api->name,
-		    s->conf.model, r->parse.text.len, r->attempt,
+		log_info("llm: %s %s: answer of %zu bytes and %zu call(s) "
+		    "after %u attempt(s), %lld+%lld tokens (%lld cached)",
+		    s->api->name, s->conf.model, r->parse.text.len,
+		    r->parse.ncalls, r->attempt,
 		    (long long)r->parse.usage.input,
-		    (long long)r->parse.usage.output);
+		    (long long)r->parse.usage.output,
+		    (long long)r->parse.usage.cached);
 	}
 	result_fill(r, ok, &res);
 	if (r->cb.on_done != NULL) {
@@ -824,7 +834,9 @@ finish(struct llm_request *r, bool ok)
 	free(r->should_retry);
 	free(r->url);
 	free(r->body);
-	free(r->user);
+	free(r->calls);
+	free(r->model);
+	llm_turn_free(&r->input);
 	uv_close((uv_handle_t *)&r->timer, on_request_closed);
 }
 
@@ -870,15 +882,30 @@ llm_request_detach(struct llm_request *r)
 	llm_request_cancel(r);
 }
 
+/* Something to send, and results that name their calls.  Whether they
+ * answer the last answer's calls is turn.c's to settle (llm_turn_pairs). */
+static bool
+input_valid(const struct llm_input *in)
+{
+	if (in->text == NULL && in->nresults == 0)
+		return false;
+	for (size_t i = 0; i < in->nresults; i++) {
+		if (in->results[i].id == NULL || in->results[i].content == NULL)
+			return false;
+	}
+	return true;
+}
+
 struct llm_request *
-llm_session_send(struct llm_session *s, const char *user,
+llm_session_send_input(struct llm_session *s, const struct llm_input *in,
     const struct llm_callbacks *cb, void *arg)
 {
 	struct llm_engine *e = s->engine;
 	struct llm_request *r;
 	char url[2048], err[256];
 
-	if (e == NULL || e->dead || s->busy != NULL || user == NULL)
+	if (e == NULL || e->dead || s->busy != NULL || in == NULL ||
+	    !input_valid(in))
 		return NULL;
 	r = xcalloc(1, sizeof(*r));
 	r->e = e;
@@ -895,9 +922,10 @@ llm_session_send(struct llm_session *s, const char *user,
 	e->reqs = r;
 	s->busy = r;
 	llm_parse_init(&r->parse, s->api, request_delta, r);
-	r->user = xstrdup(user);
+	llm_turn_input(&r->input, in);
+	r->model = xstrdup(s->conf.model);
 	r->url = xstrdup(llm_session_url(s, url, sizeof(url)));
-	r->body = llm_session_body(s, user, err, sizeof(err));
+	r->body = llm_session_body_turn(s, &r->input, err, sizeof(err));
 	if (r->body == NULL || request_headers(r) != 0) {
 		/* Reported from the loop: on_done never runs inside send. */
 		fail_set(&r->fail, LLM_ERR_INVALID, "%s", r->body == NULL ?
@@ -908,4 +936,41 @@ llm_session_send(struct llm_session *s, const char *user,
 	}
 	attempt_start(r);
 	return r;
+}
+
+struct llm_request *
+llm_session_send(struct llm_session *s, const char *user,
+    const struct llm_callbacks *cb, void *arg)
+{
+	struct llm_input in = { .text = user };
+
+	if (user == NULL)
+		return NULL;
+	return llm_session_send_input(s, &in, cb, arg);
+}
+
+/* "tool" in a message, whatever its case. */
+static bool
+mentions_tool(const char *m)
+{
+	for (; m != NULL && *m != '\0'; m++) {
+		if (strncasecmp(m, "tool", 4) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+llm_result_tools_refused(const struct llm_result *res)
+{
+	/* 400 from the APIs; 404, 422, 500 from local servers' templates. */
+	static const int statuses[] = { 400, 404, 422, 500 };
+
+	if (res->ok || res->error != LLM_ERR_HTTP)
+		return false;
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		if (res->http_status == statuses[i])
+			return mentions_tool(res->message);
+	}
+	return false;
 }

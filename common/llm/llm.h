@@ -11,15 +11,24 @@
  * in exactly one on_done, after retries (DESIGN.md "Assistant sessions").
  *
  * Context size.  Chat Completions and Anthropic keep no history: the
- * session resends it, trimmed to context_tokens - max_tokens (the system
- * prompt and the newest whole turns are kept).  Local servers cannot be
+ * session resends it.  The caller keeps it within context_tokens -
+ * max_tokens (llm_session_estimate, llm_session_compact); should a
+ * request still not fit, the oldest whole turns are left out, logged, and
+ * never so that a window opens on tool results.  Local servers cannot be
  * told a window per request on their OpenAI-compatible endpoint: Ollama
  * ignores options.num_ctx on /v1 (start it with OLLAMA_CONTEXT_LENGTH or a
  * Modelfile's PARAMETER num_ctx), llama-server sizes it with --ctx-size at
  * start (divided by --parallel).  So context_tokens must equal what the
- * server was started with; the request carries max_tokens, the part of
- * the window it can carry.  Responses keeps history on the server and is
- * sent "truncation": "auto" so an overflow drops old turns, never fails.
+ * server was started with; the request carries max_tokens (8192 unless
+ * configured, at most a quarter of a configured window), the part of the
+ * window it can carry.  Responses keeps history on the server and is sent
+ * "truncation": "auto" so an overflow drops old turns, never fails.
+ *
+ * Caching.  Anthropic requests mark the last tool, the system prompt and
+ * the end of the history as cache breakpoints; OpenAI requests carry
+ * prompt_cache_key when one is set.  Both cache a prefix: the transcript
+ * is only ever changed at its start (compaction) or, deterministically,
+ * by eliding old tool results.
  *
  * Keys are read once, when the session is made, and live only in it and in
  * the request's Authorization / x-api-key header: never in a message, a
@@ -33,6 +42,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "common/config.h"
@@ -63,10 +73,54 @@ struct llm_usage {
 	unsigned calls;		/* successful calls summed here */
 };
 
+/*
+ * Tools.  A session may offer its model tools: a JSON array in one neutral
+ * form, [{"name", "description", "parameters": JSON schema}], which each
+ * API writes in its own ("tools" of Chat Completions, function tools of
+ * Responses, input_schema of Anthropic).  A tool with "strict": true is
+ * sent in the API's strict mode (its schema must then say
+ * additionalProperties false at every level).  An answer may then call
+ * them, several in one turn; the next turn carries their results.  A call
+ * whose result the next turn does not carry is sent with one saying it
+ * was not run; a result for no call of the answer before is left out.
+ * Anthropic takes a call's input as an object: arguments that are not one
+ * (a cut answer's) are sent as {}, and the result should say why.
+ */
+struct llm_tool_call {
+	char *id;		/* the provider's call id, echoed in the result */
+	char *name;
+	char *arguments;	/* JSON text as the model wrote it: may be
+				 * invalid, or cut when the answer was */
+};
+
+struct llm_tool_result {
+	const char *id;		/* the call's id */
+	const char *name;	/* the call's tool name */
+	const char *content;	/* what the tool said, for the model */
+	bool error;		/* the call failed; content says why */
+};
+
+/* Own copies of n calls (NULL strings become ""), and their release. */
+struct llm_tool_call *llm_tool_calls_copy(const struct llm_tool_call *,
+    size_t n);
+void llm_tool_calls_free(struct llm_tool_call *, size_t n);
+
+/* One user turn: text, the results of the last answer's calls, or both
+ * (results first).  Every call of the last answer must have its result. */
+struct llm_input {
+	const char *text;	/* NULL: results only */
+	const struct llm_tool_result *results;
+	size_t nresults;
+};
+
 struct llm_result {
 	bool ok;
 	const char *text;	/* the answer ("" on failure) */
 	size_t text_len;
+	const struct llm_tool_call *calls;	/* the tools it called */
+	size_t ncalls;
+	const char *model;	/* the model that answered (the server's name
+				 * for it when it said one), or "" */
 	bool truncated;		/* stopped by max_tokens */
 	const char *finish;	/* the provider's stop reason, or "" */
 	struct llm_usage usage;	/* this call */
@@ -149,6 +203,60 @@ const char *llm_session_response_id(const struct llm_session *);
  */
 struct llm_request *llm_session_send(struct llm_session *,
     const char *user_text, const struct llm_callbacks *, void *arg);
+
+/* Send one user turn of text and tool results (see struct llm_input);
+ * NULL also when `in` carries neither, or a result without its id or
+ * content.  The input is copied (text that is not UTF-8 is scrubbed). */
+struct llm_request *llm_session_send_input(struct llm_session *,
+    const struct llm_input *, const struct llm_callbacks *, void *arg);
+
+/* The tools offered from the next turn on (copied; NULL: none). */
+void llm_session_set_tools(struct llm_session *, const json_t *tools);
+bool llm_session_has_tools(const struct llm_session *);
+
+/*
+ * The model refused the tools (a 400 such as Ollama's "does not support
+ * tools", vLLM's "tool choice requires --enable-auto-tool-choice"): the
+ * caller should go on without tools.
+ */
+bool llm_result_tools_refused(const struct llm_result *);
+
+/*
+ * Context.  A session is never cut silently: the caller measures the next
+ * request against the window and compacts the transcript when it would
+ * not fit.  Estimates are deliberately high (see llm_tokens_estimate).
+ */
+/* Tokens the request carrying `in` would hold: system, tools, the whole
+ * transcript (what the server holds, for Responses) and `in`. */
+size_t llm_session_estimate(const struct llm_session *,
+    const struct llm_input *in);
+/* What a request may hold: context_tokens - max_tokens. */
+size_t llm_session_budget(const struct llm_session *);
+/* Turns [from, to) as plain text for a summary request, at most max
+ * bytes (the oldest part is cut first, with a note).  Malloc'd. */
+char *llm_session_transcript(const struct llm_session *, size_t from,
+    size_t to, size_t max);
+/* Where to cut to keep at most the newest `keep` turns: turn
+ * nturns - keep, or the first after it whose input carries no tool
+ * results (a window cannot open on results).  Returns <= nturns. */
+size_t llm_session_cut_point(const struct llm_session *, size_t keep);
+/*
+ * Replace turns [0, n) with one turn saying `summary` (the model's own
+ * summary of them): the server-side handle is dropped so the next turn
+ * resends the compacted transcript.  n must be a cut point, and not 0;
+ * -1 if not, or while a turn is being sent.  Saved when autosaving.  A
+ * Responses Conversation (llm_session_set_conversation) keeps its own
+ * history on the server: compaction does not shorten that.
+ */
+int llm_session_compact(struct llm_session *, size_t n, const char *summary);
+/* Tool results in turns [0, before) become one line each ("[read_file
+ * src/a.py: 2,310 bytes, elided]"): their content was seen and acted on. */
+void llm_session_elide_results(struct llm_session *, size_t before);
+/* OpenAI's prompt_cache_key for every request (copied; NULL: none). */
+void llm_session_set_cache_key(struct llm_session *, const char *key);
+const char *llm_session_model(const struct llm_session *);
+/* A new system prompt from the next turn on (copied). */
+void llm_session_set_system(struct llm_session *, const char *system);
 
 /*
  * Stop a request: on_done(LLM_ERR_CANCELLED) before this returns; called

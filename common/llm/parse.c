@@ -122,6 +122,14 @@ llm_parse_free(struct llm_parse *p)
 {
 	sse_free(&p->sse);
 	llm_buf_free(&p->text);
+	for (size_t i = 0; i < p->ncalls; i++) {
+		free(p->calls[i].item_id);
+		free(p->calls[i].id);
+		free(p->calls[i].name);
+		llm_buf_free(&p->calls[i].args);
+	}
+	free(p->calls);
+	free(p->model);
 	free(p->id);
 	free(p->finish);
 	free(p->err_code);
@@ -141,6 +149,117 @@ llm_parse_text(struct llm_parse *p, const char *s, size_t n)
 		return;
 	}
 	p->on_delta(s, n, p->arg);
+}
+
+struct llm_call_acc *
+llm_parse_call(struct llm_parse *p, long index, const char *item_id)
+{
+	struct llm_call_acc *c;
+
+	/* An item id names one call; an index may be another item's when a
+	 * final object lists the output without its reasoning items. */
+	for (size_t i = 0; item_id != NULL && i < p->ncalls; i++) {
+		c = &p->calls[i];
+		if (c->item_id != NULL && strcmp(c->item_id, item_id) == 0)
+			return c;
+	}
+	/* The newest call begun at an index is the one it now names. */
+	for (size_t i = p->ncalls; index >= 0 && i > 0; i--) {
+		c = &p->calls[i - 1];
+		if (c->index == index && (item_id == NULL ||
+		    c->item_id == NULL))
+			return c;
+	}
+	return NULL;
+}
+
+static void
+fill(char **field, const char *s)
+{
+	if (*field == NULL && s != NULL)
+		*field = xstrdup(s);
+}
+
+struct llm_call_acc *
+llm_parse_call_new(struct llm_parse *p, long index, const char *item_id,
+    const char *id, const char *name)
+{
+	struct llm_call_acc *c;
+
+	if (p->ncalls == LLM_MAX_CALLS) {
+		p->bad = true;
+		llm_parse_set(&p->err_message, "too many tool calls");
+		return NULL;
+	}
+	p->calls = xgrow(p->calls, &p->calls_cap, (p->ncalls + 1) *
+	    sizeof(*c), 4 * sizeof(*c), LLM_MAX_CALLS * sizeof(*c));
+	c = &p->calls[p->ncalls++];
+	memset(c, 0, sizeof(*c));
+	c->index = index;
+	/* Never NULL, so a call with no arguments reads as "". */
+	(void)llm_buf_add(&c->args, "", 0);
+	fill(&c->item_id, item_id);
+	fill(&c->id, id);
+	fill(&c->name, name);
+	return c;
+}
+
+struct llm_call_acc *
+llm_parse_call_start(struct llm_parse *p, long index, const char *item_id,
+    const char *id, const char *name)
+{
+	struct llm_call_acc *c = llm_parse_call(p, index, item_id);
+
+	if (c == NULL)
+		return llm_parse_call_new(p, index, item_id, id, name);
+	fill(&c->item_id, item_id);
+	fill(&c->id, id);
+	fill(&c->name, name);
+	return c;
+}
+
+void
+llm_parse_call_args(struct llm_parse *p, struct llm_call_acc *c,
+    const char *s, size_t n)
+{
+	if (c == NULL || c->args_whole || n == 0)
+		return;
+	if (llm_buf_add(&c->args, s, n) != 0) {
+		p->bad = true;
+		llm_parse_set(&p->err_message, "tool call arguments too large");
+	}
+}
+
+void
+llm_parse_call_set_args(struct llm_parse *p, struct llm_call_acc *c,
+    const char *s)
+{
+	if (c == NULL || s == NULL)
+		return;
+	llm_buf_reset(&c->args);
+	c->args_whole = false;
+	llm_parse_call_args(p, c, s, strlen(s));
+	c->args_whole = true;
+}
+
+struct llm_tool_call *
+llm_parse_calls(const struct llm_parse *p)
+{
+	struct llm_tool_call *out;
+
+	if (p->ncalls == 0)
+		return NULL;
+	out = xcalloc(p->ncalls, sizeof(*out));
+	for (size_t i = 0; i < p->ncalls; i++) {
+		const struct llm_call_acc *c = &p->calls[i];
+
+		/* A server that named no id or name: "" (never written). */
+		out[i].id = c->id != NULL ? c->id : c->item_id != NULL ?
+		    c->item_id : (char *)"";
+		out[i].name = c->name != NULL ? c->name : (char *)"";
+		out[i].arguments = c->args.p;
+	}
+	return out;
 }
 
 int

@@ -1,29 +1,26 @@
 /*
- * session.c — one conversation: its conf and key, the transcript and
- * the window of it that is sent, usage totals, and the session file.
+ * session.c — one conversation: its conf and key, the tools it offers,
+ * the transcript and the window of it that is sent, usage totals.
  *
- * The transcript holds every completed turn (user text, answer, response
- * id, usage); a failed turn leaves no trace.  What is sent is trimmed
- * before sending, never after an overflow: the system prompt, the new
- * user text and the newest whole turns that fit in context_tokens minus
- * max_tokens.  The file is JSON, indented so people can read it, written
- * to a temporary file, synced and renamed over the old one.
+ * The transcript holds every completed turn (input, answer, response id,
+ * usage); a failed turn leaves no trace.  The caller keeps the transcript
+ * within the window (context.c: estimate, compact); trimming here is the
+ * last resort, logged: the system prompt, the new input and the newest
+ * whole turns that fit in context_tokens minus max_tokens, never starting
+ * on a turn whose input carries tool results.  The file is file.c's.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/llm/impl.h"
 #include "common/log.h"
 
-#define SESSION_VERSION		1
 #define TOKENS_PER_MESSAGE	8	/* role and framing */
 #define CONTEXT_DEFAULT		128000	/* when the API has no other */
 #define CONTEXT_ANTHROPIC	200000
+/* Answers carry code: room for a few files' worth of edits. */
+#define MAX_TOKENS_DEFAULT	8192
 
 const struct llm_api *
 llm_api_find(const char *name)
@@ -76,7 +73,13 @@ conf_copy(struct llm_conf *c, const struct llm_conf *from,
 	c->key_credential = dup_or_null(from->key_credential);
 	DEFAULT(timeout, 300000);
 	DEFAULT(connect_timeout, 10000);
-	DEFAULT(max_tokens, 4096);
+	/* Unset: the default, but never more than a quarter of a window
+	 * that was configured (a small local model's). */
+	if (c->max_tokens < 0)
+		c->max_tokens = from->context_tokens > 0 &&
+		    from->context_tokens / 4 < MAX_TOKENS_DEFAULT ?
+		    from->context_tokens / 4 : MAX_TOKENS_DEFAULT;
+	DEFAULT(max_tokens_field, LLM_MAX_FIELD_AUTO);
 	DEFAULT(max_attempts, 6);
 	DEFAULT(retry_deadline, 300000);
 	DEFAULT(max_retry_wait, 60000);
@@ -121,14 +124,6 @@ llm_session_new(struct llm_engine *e, const struct llm_conf *conf,
 	return s;
 }
 
-static void
-turn_free(struct llm_turn *t)
-{
-	free(t->user);
-	free(t->assistant);
-	free(t->response_id);
-}
-
 void
 llm_session_free(struct llm_session *s)
 {
@@ -137,8 +132,10 @@ llm_session_free(struct llm_session *s)
 	if (s->busy != NULL)
 		llm_request_detach(s->busy);
 	for (size_t i = 0; i < s->nturns; i++)
-		turn_free(&s->turns[i]);
+		llm_turn_free(&s->turns[i]);
 	free(s->turns);
+	json_decref(s->tools);
+	free(s->cache_key);
 	llm_conf_free_strings(&s->conf);
 	free(s->system);
 	llm_key_free(s->key);
@@ -183,26 +180,75 @@ llm_session_autosave(struct llm_session *s, const char *path)
 	return 0;
 }
 
-size_t
-llm_session_window(const struct llm_session *s, const char *user)
+void
+llm_session_set_tools(struct llm_session *s, const json_t *tools)
 {
-	int64_t budget = s->conf.context_tokens - s->conf.max_tokens -
+	json_decref(s->tools);
+	s->tools = tools != NULL && json_array_size(tools) > 0 ?
+	    json_deep_copy(tools) : NULL;
+}
+
+bool
+llm_session_has_tools(const struct llm_session *s)
+{
+	return s->tools != NULL;
+}
+
+void
+llm_session_set_cache_key(struct llm_session *s, const char *key)
+{
+	free(s->cache_key);
+	s->cache_key = dup_or_null(key);
+}
+
+void
+llm_session_set_system(struct llm_session *s, const char *system)
+{
+	free(s->system);
+	s->system = dup_or_null(system);
+}
+
+bool
+llm_session_chained(const struct llm_session *s)
+{
+	return s->api->server_history && s->conf.store &&
+	    (s->conversation != NULL || s->response_id != NULL);
+}
+
+const char *
+llm_session_model(const struct llm_session *s)
+{
+	return s->conf.model;
+}
+
+size_t
+llm_session_window(const struct llm_session *s, const struct llm_turn *next)
+{
+	int64_t budget = (int64_t)llm_session_budget(s) -
 	    (int64_t)llm_tokens_estimate(s->system) -
-	    (int64_t)llm_tokens_estimate(user);
+	    (int64_t)llm_tools_tokens(s) - (int64_t)llm_turn_tokens(next);
 	size_t first = s->nturns;
 
 	if (budget < 0)
 		return (size_t)-1;
+	/* The server holds the transcript and sends it on: nothing to cut. */
+	if (llm_session_chained(s))
+		return s->nturns;
 	while (first > 0) {
-		const struct llm_turn *t = &s->turns[first - 1];
-		int64_t cost = (int64_t)(llm_tokens_estimate(t->user) +
-		    llm_tokens_estimate(t->assistant));
+		int64_t cost = (int64_t)llm_turn_tokens(&s->turns[first - 1]);
 
 		if (cost > budget)
 			break;
 		budget -= cost;
 		first--;
 	}
+	/* Results cannot open a window: their calls would be missing. */
+	while (first < s->nturns && llm_turn_has_results(&s->turns[first]))
+		first++;
+	/* Nor can the new input, when it carries results. */
+	if (first == s->nturns && s->nturns > 0 &&
+	    llm_turn_has_results(next))
+		return (size_t)-1;
 	return first;
 }
 
@@ -214,237 +260,65 @@ llm_session_url(const struct llm_session *s, char *buf, size_t len)
 }
 
 char *
-llm_session_body(const struct llm_session *s, const char *user, char *err,
-    size_t errlen)
+llm_session_body_turn(const struct llm_session *s,
+    const struct llm_turn *next, char *err, size_t errlen)
 {
-	size_t first = llm_session_window(s, user);
+	size_t first = llm_session_window(s, next);
 	json_t *body;
 	char *text;
 
 	if (first == (size_t)-1) {
-		snprintf(err, errlen, "the system prompt and this message "
-		    "(about %zu tokens) do not fit in context_tokens %lld "
-		    "with max_tokens %lld", llm_tokens_estimate(s->system) +
-		    llm_tokens_estimate(user),
+		snprintf(err, errlen, "the system prompt, the tools and this "
+		    "message (about %zu tokens) do not fit in context_tokens "
+		    "%lld with max_tokens %lld",
+		    llm_tokens_estimate(s->system) + llm_tools_tokens(s) +
+		    llm_turn_tokens(next),
 		    (long long)s->conf.context_tokens,
 		    (long long)s->conf.max_tokens);
 		return NULL;
 	}
-	if (first > 0)
-		log_info("llm: %s: %zu of %zu turns left out to fit "
+	if (first > 0 && !llm_session_chained(s))
+		log_notice("llm: %s: %zu of %zu turns left out to fit "
 		    "context_tokens %lld", s->api->name, first, s->nturns,
 		    (long long)s->conf.context_tokens);
-	body = s->api->build(s, user, first);
+	body = s->api->build(s, next, first);
 	text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	return text;
 }
 
-/* ------------------------------------------------------------- file */
-
-static json_t *
-usage_json(const struct llm_usage *u)
-{
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:i}", "input",
-	    (json_int_t)u->input, "output", (json_int_t)u->output, "cached",
-	    (json_int_t)u->cached, "reasoning", (json_int_t)u->reasoning,
-	    "calls", (int)u->calls);
-
-	if (u->priced)
-		json_object_set_new(o, "cost", json_real(u->cost));
-	return o;
-}
-
-static void
-usage_read(json_t *o, struct llm_usage *u)
-{
-	json_t *cost = json_object_get(o, "cost");
-
-	u->input = llm_json_int(o, "input");
-	u->output = llm_json_int(o, "output");
-	u->cached = llm_json_int(o, "cached");
-	u->reasoning = llm_json_int(o, "reasoning");
-	u->calls = (unsigned)llm_json_int(o, "calls");
-	u->priced = json_is_number(cost);
-	u->cost = u->priced ? json_number_value(cost) : 0;
-}
-
-static void
-set_opt(json_t *o, const char *key, const char *value)
-{
-	if (value != NULL)
-		json_object_set_new(o, key, json_string(value));
-}
-
-static json_t *
-session_json(const struct llm_session *s)
-{
-	json_t *root = json_object(), *turns = json_array(), *t;
-
-	json_object_set_new(root, "version", json_integer(SESSION_VERSION));
-	json_object_set_new(root, "api", json_string(s->api->name));
-	set_opt(root, "model", s->conf.model);
-	set_opt(root, "system", s->system);
-	set_opt(root, "response_id", s->response_id);
-	set_opt(root, "conversation", s->conversation);
-	json_object_set_new(root, "usage", usage_json(&s->usage));
-	for (size_t i = 0; i < s->nturns; i++) {
-		t = json_pack("{s:I, s:s, s:s}", "time",
-		    (json_int_t)s->turns[i].time, "user", s->turns[i].user,
-		    "assistant", s->turns[i].assistant);
-		if (t == NULL)		/* not UTF-8: left out */
-			continue;
-		set_opt(t, "response_id", s->turns[i].response_id);
-		json_object_set_new(t, "usage", usage_json(&s->turns[i].usage));
-		json_array_append_new(turns, t);
-	}
-	json_object_set_new(root, "turns", turns);
-	return root;
-}
-
-/* fsync the directory holding path, so the rename itself is durable. */
-static int
-sync_dir(const char *path)
-{
-	char *copy = xstrdup(path);
-	int fd, rc = -1;
-
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC))
-	    != -1) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return rc;
-}
-
-int
-llm_session_save(const struct llm_session *s, const char *path, char *err,
+char *
+llm_session_body(const struct llm_session *s, const char *user, char *err,
     size_t errlen)
 {
-	char tmp[4096];
-	json_t *root;
-	char *text = NULL;
-	int fd = -1, rc = -1;
+	struct llm_input in = { .text = user };
+	struct llm_turn next;
+	char *body;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >=
-	    (int)sizeof(tmp)) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -1;
-	}
-	root = session_json(s);
-	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	/* mkstemp makes it 0600: transcripts are the user's business. */
-	if ((fd = mkstemp(tmp)) == -1) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto cleanup;
-	}
-	if (write_all(fd, text, strlen(text)) != 0 ||
-	    write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto cleanup;
-	}
-	if (close(fd) != 0 || (fd = -1, rename(tmp, path) != 0)) {
-		fd = -1;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	tmp[0] = '\0';
-	(void)sync_dir(path);
-	rc = 0;
-cleanup:
-	if (fd != -1)
-		close(fd);
-	if (rc != 0 && tmp[0] != '\0')
-		(void)unlink(tmp);
-	free(text);
-	json_decref(root);
-	return rc;
+	llm_turn_input(&next, &in);
+	body = llm_session_body_turn(s, &next, err, errlen);
+	llm_turn_free(&next);
+	return body;
 }
 
-static int
-turn_read(json_t *o, struct llm_turn *t)
+/* The calls of an answer, owned by the turn. */
+static void
+take_calls(struct llm_turn *t, const struct llm_parse *p)
 {
-	const char *user = jget_str(o, "user");
-	const char *answer = jget_str(o, "assistant");
+	struct llm_tool_call *view = llm_parse_calls(p);
 
-	memset(t, 0, sizeof(*t));
-	if (user == NULL || answer == NULL)
-		return -1;
-	t->user = xstrdup(user);
-	t->assistant = xstrdup(answer);
-	t->response_id = dup_or_null(jget_str(o, "response_id"));
-	t->time = (time_t)llm_json_int(o, "time");
-	usage_read(json_object_get(o, "usage"), &t->usage);
-	return 0;
-}
-
-static int
-load_turns(struct llm_session *s, json_t *turns, char *err, size_t errlen)
-{
-	size_t i, n = json_array_size(turns);
-	json_t *o;
-
-	if (n == 0)
-		return 0;
-	s->turns = xcalloc(n, sizeof(*s->turns));
-	json_array_foreach(turns, i, o) {
-		if (turn_read(o, &s->turns[s->nturns]) != 0) {
-			snprintf(err, errlen, "turn %zu is not a user/assistant "
-			    "pair", i + 1);
-			return -1;
-		}
-		s->nturns++;
-	}
-	return 0;
+	if (view == NULL)
+		return;
+	t->calls = llm_tool_calls_copy(view, p->ncalls);
+	for (size_t i = 0; i < p->ncalls; i++)
+		utf8_scrub(t->calls[i].arguments,
+		    strlen(t->calls[i].arguments));
+	t->ncalls = p->ncalls;
+	free(view);
 }
 
 int
-llm_session_load(struct llm_session *s, const char *path, char *err,
-    size_t errlen)
-{
-	json_error_t jerr;
-	json_t *root;
-	const char *api;
-	int rc = -1;
-
-	if (s->nturns > 0 || s->busy != NULL) {
-		snprintf(err, errlen, "load into a new session only");
-		return -1;
-	}
-	if ((root = json_load_file(path, 0, &jerr)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, jerr.text);
-		return -1;
-	}
-	if (llm_json_int(root, "version") != SESSION_VERSION ||
-	    (api = jget_str(root, "api")) == NULL) {
-		snprintf(err, errlen, "%s: not a session file of version %d",
-		    path, SESSION_VERSION);
-		goto cleanup;
-	}
-	if (load_turns(s, json_object_get(root, "turns"), err, errlen) != 0)
-		goto cleanup;
-	if (s->system == NULL)
-		s->system = dup_or_null(jget_str(root, "system"));
-	/* Another API's ids mean nothing here; the transcript carries on. */
-	if (strcmp(api, s->api->name) == 0) {
-		s->response_id = dup_or_null(jget_str(root,
-		    "response_id"));
-		s->conversation = dup_or_null(jget_str(root,
-		    "conversation"));
-	} else {
-		log_notice("llm: %s: session was %s: its history is resent",
-		    path, api);
-	}
-	usage_read(json_object_get(root, "usage"), &s->usage);
-	rc = 0;
-cleanup:
-	json_decref(root);
-	return rc;
-}
-
-int
-llm_session_commit(struct llm_session *s, const char *user,
+llm_session_commit(struct llm_session *s, struct llm_turn *in,
     const struct llm_parse *p)
 {
 	struct llm_turn *nt, *t;
@@ -453,9 +327,11 @@ llm_session_commit(struct llm_session *s, const char *user,
 	nt = xreallocarray(s->turns, s->nturns + 1, sizeof(*nt));
 	s->turns = nt;
 	t = &nt[s->nturns];
-	memset(t, 0, sizeof(*t));
-	t->user = xstrdup(user);
+	*t = *in;
+	memset(in, 0, sizeof(*in));
 	t->assistant = xstrdup(p->text.p != NULL ? p->text.p : "");
+	utf8_scrub(t->assistant, strlen(t->assistant));
+	take_calls(t, p);
 	t->response_id = dup_or_null(p->id);
 	t->usage = p->usage;
 	t->time = time(NULL);
@@ -480,15 +356,16 @@ llm_message(const char *role, const char *text)
 	return json_pack("{s:s, s:s}", "role", role, "content", text);
 }
 
-void
-llm_history_messages(const struct llm_session *s, size_t first,
-    const char *user, json_t *msgs)
+json_t *
+llm_tool_fields(const json_t *tool, const char *schema_key)
 {
-	for (size_t i = first; i < s->nturns; i++) {
-		json_array_append_new(msgs, llm_message("user",
-		    s->turns[i].user));
-		json_array_append_new(msgs, llm_message("assistant",
-		    s->turns[i].assistant));
-	}
-	json_array_append_new(msgs, llm_message("user", user));
+	json_t *o = json_object(), *v;
+
+	if ((v = json_object_get(tool, "name")) != NULL)
+		json_object_set(o, "name", v);
+	if ((v = json_object_get(tool, "description")) != NULL)
+		json_object_set(o, "description", v);
+	if ((v = json_object_get(tool, "parameters")) != NULL)
+		json_object_set(o, schema_key, v);
+	return o;
 }

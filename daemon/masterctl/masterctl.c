@@ -446,9 +446,9 @@ print_scoreboard(const json_t *score)
 
 	if (json_array_size(score) == 0)
 		return;
-	printf("\n%-16s %6s %8s %11s %9s %10s %10s %9s %7s\n", "DOMAIN",
+	printf("\n%-16s %6s %8s %11s %9s %10s %10s %9s %7s  %s\n", "DOMAIN",
 	    "ROUNDS", "ACCEPTED", "CHECKS PASS", "DIR OK/KO", "TOKENS IN",
-	    "TOKENS OUT", "COST", "TIME s");
+	    "TOKENS OUT", "COST", "TIME s", "MODEL");
 	json_array_foreach(score, i, d) {
 		char pass[16] = "-", dirs[24];
 
@@ -457,11 +457,13 @@ print_scoreboard(const json_t *score)
 			    num(d, "checks_passed"), num(d, "checks_run"));
 		snprintf(dirs, sizeof(dirs), "%lld/%lld",
 		    num(d, "directives_done"), num(d, "directives_failed"));
-		printf("%-16s %6lld %8lld %11s %9s %10lld %10lld %9.4f %7.1f\n",
-		    str(d, "domain"), num(d, "rounds"), num(d, "accepted"),
-		    pass, dirs, num(d, "tokens_in"), num(d, "tokens_out"),
-		    json_number_value(json_object_get(d, "cost")),
-		    (double)num(d, "duration_ms") / 1000.0);
+		/* The model of the domain's latest round: one short word. */
+		printf("%-16s %6lld %8lld %11s %9s %10lld %10lld %9.4f %7.1f  "
+		    "%.32s\n", str(d, "domain"), num(d, "rounds"),
+		    num(d, "accepted"), pass, dirs, num(d, "tokens_in"),
+		    num(d, "tokens_out"), json_number_value(json_object_get(d,
+		    "cost")), (double)num(d, "duration_ms") / 1000.0,
+		    str(d, "model"));
 	}
 }
 
@@ -511,15 +513,18 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 				*p = ' ';
 	} else if (strcmp(ev, event_defs[EV_ROUND].name) == 0) {
 		snprintf(buf, len, "directive %lld round %lld %s at %s%s%.12s, "
-		    "%lld+%lld tokens%s%.80s", num(d, "directive"),
+		    "%lld+%lld tokens%s%.40s%s%.80s", num(d, "directive"),
 		    num(d, "round"), json_is_true(json_object_get(d, "ok")) ?
 		    "accepted" : "not accepted", str(d, "stage"),
 		    json_is_string(json_object_get(d, "commit")) ?
 		    ", commit " : "", json_is_string(json_object_get(d,
 		    "commit")) ? str(d, "commit") : "", num(u, "input"),
 		    num(u, "output"), json_is_string(json_object_get(d,
-		    "error")) ? ": " : "", json_is_string(json_object_get(d,
-		    "error")) ? str(d, "error") : "");
+		    "model")) ? " by " : "", json_is_string(json_object_get(d,
+		    "model")) ? str(d, "model") : "",
+		    json_is_string(json_object_get(d, "error")) ? ": " : "",
+		    json_is_string(json_object_get(d, "error")) ?
+		    str(d, "error") : "");
 	} else if (strncmp(ev, "directive.", 10) == 0 &&
 	    json_is_string(json_object_get(d, "text"))) {
 		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
@@ -1055,19 +1060,68 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	return EXIT_OK;		/* masterd went away: the stream ended */
 }
 
+/* A tool's text on one line, cut: calls and results are for a glance. */
+static void
+print_line_cut(const char *s, int max)
+{
+	int n = 0;
+
+	for (; *s != '\0' && n < max; s++, n++)
+		putchar(*s == '\n' || *s == '\t' ? ' ' : *s);
+	if (*s != '\0')
+		printf("… (%zu bytes)", strlen(s) + (size_t)n);
+}
+
+static void
+print_tools(const json_t *t)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "results"), i, o) {
+		printf("<- %s%s: ", str(o, "name"),
+		    json_is_true(json_object_get(o, "error")) ? " (error)" : "");
+		print_line_cut(str(o, "content"), 100);
+		putchar('\n');
+	}
+}
+
+static void
+print_calls(const json_t *t)
+{
+	const json_t *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(t, "calls"), i, o) {
+		printf("-> %s ", str(o, "name"));
+		print_line_cut(str(o, "arguments"), 100);
+		putchar('\n');
+	}
+}
+
 static void
 human_transcript(json_t *r)
 {
 	const json_t *tr = json_object_get(r, "transcript"), *t;
+	const char *user, *answer;
 	size_t i;
 
 	printf("task %lld, domain %s: %s %s\n", num(r, "task"),
 	    str(r, "domain"), str(tr, "api"), str(tr, "model"));
 	json_array_foreach(json_object_get(tr, "turns"), i, t) {
+		user = json_string_value(json_object_get(t, "user"));
+		answer = json_string_value(json_object_get(t, "assistant"));
 		printf("\n--- ");
 		print_when(t, "time");
-		printf(" user\n%s\n--- assistant\n%s\n", str(t, "user"),
-		    str(t, "assistant"));
+		printf(" %s\n", json_is_true(json_object_get(t, "summary")) ?
+		    "summary of the earlier conversation" : "user");
+		print_tools(t);
+		if (user != NULL && *user != '\0')
+			printf("%s\n", user);
+		printf("--- assistant\n");
+		if (answer != NULL && *answer != '\0')
+			printf("%s\n", answer);
+		print_calls(t);
 	}
 }
 

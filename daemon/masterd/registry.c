@@ -196,6 +196,12 @@ static const char *const migrations[] = {
 	"    FROM tasks t WHERE t.id = domains.task_id"
 	"    AND t.spec IS NOT NULL);"
 	"ALTER TABLE tasks DROP COLUMN spec;",
+
+	/* 4: which model answered: a round's domain model and its critic's,
+	 * and the planner's latest plan or review.  NULL before. */
+	"ALTER TABLE rounds ADD COLUMN model TEXT;"
+	"ALTER TABLE rounds ADD COLUMN critic_model TEXT;"
+	"ALTER TABLE tasks ADD COLUMN planner_model TEXT;",
 };
 
 /* How a result column becomes a JSON value. */
@@ -212,7 +218,8 @@ struct col {
 /* Each shape lists the fields in the order of its *_COLS select list. */
 #define TASK_COLS "id, text, state, paused, reason, created, updated, " \
 	"standing, budget_tokens, budget_cost, budget_rounds, budget_time, " \
-	"plan, reviews, planner_in, planner_out, planner_cost, progress_since"
+	"plan, reviews, planner_in, planner_out, planner_cost, progress_since, " \
+	"planner_model"
 static const struct col task_cols[] = {
 	{ "id", C_INT }, { "text", C_TEXT }, { "state", C_TEXT },
 	{ "paused", C_BOOL }, { "reason", C_TEXT }, { "created", C_REAL },
@@ -221,7 +228,7 @@ static const struct col task_cols[] = {
 	{ "budget_rounds", C_REAL }, { "budget_time", C_REAL },
 	{ "plan", C_JSON }, { "reviews", C_INT }, { "planner_in", C_INT },
 	{ "planner_out", C_INT }, { "planner_cost", C_REAL },
-	{ "progress_since", C_INT },
+	{ "progress_since", C_INT }, { "planner_model", C_TEXT },
 };
 
 #define DOMAIN_COLS "id, task_id, name, state, reason, prompt, checks, " \
@@ -272,7 +279,7 @@ static const struct col event_cols[] = {
 #define ROUND_COLS "r.id, r.task_id, d.name, r.directive_id, r.round, " \
 	"r.ok, r.stage, r.commit_id, r.error, r.summary, r.checks, " \
 	"r.tokens_in, r.tokens_out, r.tokens_cached, r.cost, r.duration_ms, " \
-	"r.created"
+	"r.created, r.model, r.critic_model"
 #define ROUND_FROM " FROM rounds r JOIN domains d ON d.id = r.domain_id"
 static const struct col round_cols[] = {
 	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
@@ -281,6 +288,7 @@ static const struct col round_cols[] = {
 	{ "summary", C_TEXT }, { "checks", C_JSON }, { "tokens_in", C_INT },
 	{ "tokens_out", C_INT }, { "tokens_cached", C_INT },
 	{ "cost", C_REAL }, { "duration_ms", C_INT }, { "created", C_REAL },
+	{ "model", C_TEXT }, { "critic_model", C_TEXT },
 };
 
 /* The scoreboard: one row per domain of a task. */
@@ -290,7 +298,7 @@ static const struct col score_cols[] = {
 	{ "tokens_in", C_INT }, { "tokens_out", C_INT },
 	{ "tokens_cached", C_INT }, { "cost", C_REAL },
 	{ "duration_ms", C_INT }, { "directives_done", C_INT },
-	{ "directives_failed", C_INT },
+	{ "directives_failed", C_INT }, { "model", C_TEXT },
 };
 
 static const struct col id_cols[] = { { NULL, C_INT } };
@@ -320,6 +328,7 @@ enum stmt {
 	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_DIR_GET,
 	ST_TASK_BUDGET, ST_TASK_PLAN, ST_TASK_REVIEWS, ST_TASK_PLANNER,
 	ST_TASK_PROGRESS, ST_DOMAIN_DEPENDS, ST_DOMAINS_LOAD,
+	ST_TASK_PLANNER_MODEL,
 	ST__COUNT
 };
 
@@ -441,6 +450,8 @@ static const struct stmt_def {
 	[ST_TASK_PLANNER] = { "UPDATE tasks SET planner_in = ?2,"
 	    " planner_out = ?3, planner_cost = ?4, updated = ?5"
 	    " WHERE id = ?1", NULL, 0 },
+	[ST_TASK_PLANNER_MODEL] = { "UPDATE tasks SET planner_model = ?2,"
+	    " updated = ?3 WHERE id = ?1", NULL, 0 },
 	[ST_TASK_PROGRESS] = { "UPDATE tasks SET progress_since = ?2,"
 	    " updated = ?3 WHERE id = ?1", NULL, 0 },
 	[ST_DOMAIN_DEPENDS] = { "UPDATE domains SET depends = ?2, updated = ?3"
@@ -450,8 +461,9 @@ static const struct stmt_def {
 	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
 	    " directive_id, round, ok, stage, commit_id, error, summary,"
 	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
-	    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-	    " ?12, ?13, ?14, ?15, ?16)", NULL, 0 },
+	    " created, model, critic_model) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+	    NULL, 0 },
 	[ST_ROUNDS_TASK] = { "SELECT " ROUND_COLS ROUND_FROM
 	    " WHERE r.task_id = ?1 AND (?2 = 0 OR r.domain_id = ?2)"
 	    " ORDER BY r.id", SHAPE(round_cols) },
@@ -468,7 +480,10 @@ static const struct stmt_def {
 	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
 	    "   AND x.state = 'done'),"
 	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
-	    "   AND x.state IN ('failed', 'dropped'))"
+	    "   AND x.state IN ('failed', 'dropped')),"
+	    /* The model of the domain's latest round that named one. */
+	    " (SELECT m.model FROM rounds m WHERE m.domain_id = d.id"
+	    "   AND m.model IS NOT NULL ORDER BY m.id DESC LIMIT 1)"
 	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
 	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
 	    SHAPE(score_cols) },
@@ -1301,6 +1316,20 @@ registry_task_set_planner_usage(struct registry *r, int64_t task,
 }
 
 int
+registry_task_set_planner_model(struct registry *r, int64_t task,
+    const char *model)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_PLANNER_MODEL];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_text(r, st, 2, model != NULL && *model != '\0' ? model :
+	    NULL) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
 registry_task_set_paused(struct registry *r, int64_t task, bool paused,
     const char *reason)
 {
@@ -1736,6 +1765,15 @@ bind_round_usage(struct registry *r, sqlite3_stmt *st, const json_t *u)
 	return 0;
 }
 
+/* A model's name from a report; "" (no model said) stores as NULL. */
+static const char *
+model_of(const json_t *rep, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rep, key));
+
+	return s != NULL && *s != '\0' ? s : NULL;
+}
+
 int
 registry_round_add(struct registry *r, int64_t task, int64_t domain,
     int64_t directive, const json_t *rep, int64_t *id)
@@ -1760,7 +1798,9 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 	    bind_round_usage(r, st, json_object_get(rep, "usage")) == -1 ||
 	    bind_int(r, st, 15, json_integer_value(json_object_get(rep,
 	    "duration_ms"))) == -1 ||
-	    bind_real(r, st, 16, now()) == -1)
+	    bind_real(r, st, 16, now()) == -1 ||
+	    bind_text(r, st, 17, model_of(rep, "model")) == -1 ||
+	    bind_text(r, st, 18, model_of(rep, "critic_model")) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
 		return -1;

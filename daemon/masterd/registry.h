@@ -67,11 +67,12 @@ int registry_batch_end(struct registry *, bool commit);
  * A task row: {"id","text","state","paused","reason","created","updated",
  *              "standing","budget_tokens","budget_cost","budget_rounds",
  *              "budget_time","plan","reviews","planner_in","planner_out",
- *              "planner_cost","progress_since"}
+ *              "planner_cost","progress_since","planner_model"}
  * ("reason" is null or why it paused/failed; times are Unix seconds as
  * reals; "standing" the standing directives, an array of strings; a
  * budget_* null when the task has no limit of its own; "progress_since"
- * the round id the no-progress watchdog counts from).  task.c loads rows
+ * the round id the no-progress watchdog counts from; "planner_model" the
+ * model that answered the planner's latest plan or review, or null).  task.c loads rows
  * into struct task; the setters below write one change each and give
  * REG_NOT_FOUND when there is no such task.
  */
@@ -88,6 +89,9 @@ int registry_task_set_plan(struct registry *, int64_t task,
 int registry_task_set_reviews(struct registry *, int64_t task, int64_t n);
 int registry_task_set_planner_usage(struct registry *, int64_t task,
     const struct usage *);
+/* model NULL or "": not known. */
+int registry_task_set_planner_model(struct registry *, int64_t task,
+    const char *model);
 int registry_task_set_progress(struct registry *, int64_t task,
     int64_t round);
 json_t *registry_task_get(struct registry *, int64_t task);	/* or NULL */
@@ -167,9 +171,10 @@ json_t *registry_events(struct registry *, int64_t task, int64_t after_seq,
 /* ---- rounds ----
  * One row per round a child reports (a `round` message: round, ok, stage,
  * commit, error.message, summary, checks, usage{input,output,cached,cost},
- * duration_ms).  A round object: {"id","task","domain","directive","round",
- * "ok","stage","commit","error","summary","checks","tokens_in",
- * "tokens_out","tokens_cached","cost","duration_ms","created"}.
+ * duration_ms, model, critic_model).  A round object: {"id","task",
+ * "domain","directive","round","ok","stage","commit","error","summary",
+ * "checks","tokens_in","tokens_out","tokens_cached","cost","duration_ms",
+ * "created","model","critic_model"} (a model null when none was said).
  */
 int registry_round_add(struct registry *, int64_t task, int64_t domain,
     int64_t directive, const json_t *report, int64_t *id);
@@ -177,7 +182,8 @@ int registry_round_add(struct registry *, int64_t task, int64_t domain,
 json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
 /* Per domain of the task: {"domain","rounds","accepted","checks_run",
  * "checks_passed","tokens_in","tokens_out","tokens_cached","cost",
- * "duration_ms","directives_done","directives_failed"}. */
+ * "duration_ms","directives_done","directives_failed","model"}: "model"
+ * the model of the domain's latest round that named one, or null. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
 
 /* A consistent copy of the database at path (SQLite's online backup),

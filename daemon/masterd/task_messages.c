@@ -304,13 +304,14 @@ store_round(struct child *c, json_int_t id, const json_t *msg)
 		log_err("domain %s: round not stored: %s", c->name,
 		    registry_errmsg(md->reg));
 	event_emit(md, c->task, c->name, EV_ROUND, json_pack(
-	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*}", "directive", id,
+	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*, s:O*}", "directive", id,
 	    "round", json_object_get(msg, "round"),
 	    "ok", json_object_get(msg, "ok"),
 	    "stage", json_object_get(msg, "stage"),
 	    "commit", json_object_get(msg, "commit"),
 	    "error", json_object_get(json_object_get(msg, "error"), "message"),
-	    "usage", json_object_get(msg, "usage")));
+	    "usage", json_object_get(msg, "usage"),
+	    "model", json_object_get(msg, "model")));
 }
 
 /*
@@ -350,25 +351,25 @@ add_planned_domains(struct task *t, const json_t *list)
 }
 
 static void
-on_plan(struct task *t, const json_t *plan)
+on_plan(struct task *t, const json_t *plan, const char *model)
 {
 	task_set_plan(t, plan);
-	event_emit(t->md, t->id, NULL, EV_TASK_PLANNED, json_pack("{s:O}",
-	    "plan", plan));
+	event_emit(t->md, t->id, NULL, EV_TASK_PLANNED, json_pack(
+	    "{s:O, s:s*}", "plan", plan, "model", model));
 	add_planned_domains(t, json_object_get(plan, "domains"));
 	task_set_state(t, TASK_BUILDING, NULL);
 }
 
 static void
-on_review(struct task *t, const json_t *rev)
+on_review(struct task *t, const json_t *rev, const char *model)
 {
 	const json_t *list = json_object_get(rev, "directives"), *d;
 	char err[256];
 	json_t *out;
 	size_t i, added = 0;
 
-	event_emit(t->md, t->id, NULL, EV_TASK_REVIEWED, json_pack("{s:O}",
-	    "review", rev));
+	event_emit(t->md, t->id, NULL, EV_TASK_REVIEWED, json_pack(
+	    "{s:O, s:s*}", "review", rev, "model", model));
 	add_planned_domains(t, json_object_get(rev, "domains"));
 	json_array_foreach(list, i, d) {
 		if (task_add_directive(t, jget_str(d, "domain"), SOURCE_REVIEW,
@@ -394,6 +395,7 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 	const char *kind = jget_str(msg, "kind");
 	const char *why = jget_str(json_object_get(msg, "error"), "message");
 	const json_t *u = json_object_get(msg, "usage");
+	const char *model = jget_str(msg, "model");
 
 	c->busy = false;
 	json_decref(c->plan_request);
@@ -405,6 +407,10 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 
 		task_add_planner_usage(t, &add);
 	}
+	if (model != NULL && *model != '\0' &&
+	    registry_task_set_planner_model(c->md->reg, t->id, model) != 0)
+		log_err("task %lld: the planner's model not stored: %s",
+		    (long long)t->id, registry_errmsg(c->md->reg));
 	if (!jget_bool(msg, "ok")) {
 		log_err("task %lld: the planner's %s failed: %s",
 		    (long long)t->id, kind, why ? why : "?");
@@ -417,9 +423,9 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 		return;
 	}
 	if (strcmp(kind, "plan") == 0)
-		on_plan(t, json_object_get(msg, "plan"));
+		on_plan(t, json_object_get(msg, "plan"), model);
 	else
-		on_review(t, json_object_get(msg, "plan"));
+		on_review(t, json_object_get(msg, "plan"), model);
 }
 
 /* ---------------------------------------------------------- dispatch */

@@ -7,8 +7,8 @@
  * timeout, and must keep their promises: on failure a non-empty message
  * that is valid UTF-8 (also when cut short by a small buffer); on
  * success an answer inside every limit, with paths that are already
- * normalised and confined, each file either written or deleted, and an
- * interface that validates.
+ * normalised and confined, each file written, edited or deleted (one of
+ * the three), and an interface that validates.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -52,16 +52,26 @@ check_answer(const struct answer *a)
 		if (path_normalise(f->path, PATH_DENY_GIT, norm, sizeof(norm),
 		    &why) != 0 || strcmp(norm, f->path) != 0)
 			abort();
-		if (f->delete != (f->content == NULL))
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->files[j].path, f->path) == 0)
+				abort();
+		/* Exactly one of delete, content, edits. */
+		if (f->delete + (f->content != NULL) + (f->nedits > 0) != 1 ||
+		    (f->nedits == 0) != (f->edits == NULL) || f->nedits > 200)
 			abort();
-		if (f->delete)
+		for (size_t k = 0; k < f->nedits; k++) {
+			if (f->edits[k].old == NULL ||
+			    f->edits[k].old[0] == '\0' ||
+			    f->edits[k].new == NULL)
+				abort();
+			total += strlen(f->edits[k].old) +
+			    strlen(f->edits[k].new);
+		}
+		if (f->content == NULL)
 			continue;
 		if (f->len > 1024 * 1024 || f->content[f->len] != '\0')
 			abort();
 		total += f->len;
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(a->files[j].path, f->path) == 0)
-				abort();
 	}
 	if (total > 8 * 1024 * 1024)
 		abort();

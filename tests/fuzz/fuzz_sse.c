@@ -10,12 +10,19 @@
  * time; the events (type, data, last ID, retry), the last sse_feed result
  * and the sse_finish result must hash the same every way.  ASan finds
  * overruns and leaks; the callback checks each event's own invariants.
+ *
+ * Then the same stream is read as an answer of each of the three APIs
+ * (llm_parse: text, tool calls begun, appended to and given whole, usage,
+ * stop reason, model, errors), whole and cut at the same point, and what
+ * the answer says must hash the same both ways.  The corpus holds
+ * tool-call streams of all three APIs to start from.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/llm/impl.h"
 #include "common/llm/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -90,6 +97,58 @@ parse(const uint8_t *s, size_t n, size_t cut, size_t step, size_t max,
 	return r.h;
 }
 
+static void
+mix_str(struct run *r, const char *s)
+{
+	mix(r, s != NULL ? s : "(null)", s != NULL ? strlen(s) + 1 : 6);
+}
+
+/* What an answer of api said, fed in two pieces cut at `cut`. */
+static uint64_t
+answer(const struct llm_api *api, const uint8_t *s, size_t n, size_t cut)
+{
+	struct run r = { 0xcbf29ce484222325ULL, 0, 0 };
+	struct llm_parse p;
+	struct llm_tool_call *calls;
+	int rv[2];
+	bool cutshort;
+
+	llm_parse_init(&p, api, NULL, NULL);
+	rv[0] = llm_parse_feed(&p, (const char *)s, cut);
+	rv[1] = llm_parse_feed(&p, (const char *)s + cut, n - cut);
+	/* A refusal is for good: the second piece is refused if the first
+	 * was, and where the cut falls must not matter. */
+	if (rv[0] != 0 && rv[1] == 0)
+		abort();
+	cutshort = llm_parse_end(&p);
+	mix(&r, &rv[1], sizeof(rv[1]));
+	mix(&r, &cutshort, sizeof(cutshort));
+	mix(&r, p.text.p != NULL ? p.text.p : "", p.text.len);
+	if (!p.bad && !p.failed) {
+		calls = llm_parse_calls(&p);
+		for (size_t i = 0; i < p.ncalls; i++) {
+			mix_str(&r, calls[i].id);
+			mix_str(&r, calls[i].name);
+			mix_str(&r, calls[i].arguments);
+		}
+		free(calls);
+	}
+	mix(&r, &p.ncalls, sizeof(p.ncalls));
+	mix_str(&r, p.finish);
+	mix_str(&r, p.model);
+	mix_str(&r, p.id);
+	mix(&r, &p.usage.input, sizeof(p.usage.input));
+	mix(&r, &p.usage.output, sizeof(p.usage.output));
+	mix(&r, &p.usage.cached, sizeof(p.usage.cached));
+	mix(&r, &p.usage.calls, sizeof(p.usage.calls));
+	mix(&r, &p.truncated, sizeof(p.truncated));
+	mix(&r, &p.done, sizeof(p.done));
+	mix(&r, &p.failed, sizeof(p.failed));
+	mix(&r, &p.bad, sizeof(p.bad));
+	llm_parse_free(&p);
+	return r.h;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -111,5 +170,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n <= BYTEWISE_MAX &&
 	    parse(data, n, 0, 1, max, stop_at) != whole)
 		abort();
+
+	{
+		const struct llm_api *apis[] = { &llm_api_chat,
+		    &llm_api_responses, &llm_api_anthropic };
+
+		for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++) {
+			if (answer(apis[i], data, n, n) !=
+			    answer(apis[i], data, n, cut))
+				abort();
+		}
+	}
 	return 0;
 }

@@ -10,7 +10,14 @@ speaks three real APIs, streaming (SSE) and not:
   * Anthropic Messages        POST .../messages, POST .../messages/count_tokens
   * model lists               GET  .../models (OpenAI or Anthropic shape)
 
-Answers come deterministically from a JSON script of rules.  Faults (error
+Answers come deterministically from a JSON script of rules: text, JSON, or
+tool calls (one or several in one answer) in each API's own format; tool
+results in requests are read and can be matched on.  A context window
+(--context-tokens) answers oversized requests with each API's real overflow
+error, a server without tools (--reject-tools) refuses requests offering
+them, and the providers' prompt caches are simulated deterministically
+(OpenAI's prefix cache, Anthropic's cache_control breakpoints) so that a
+client's cached-token accounting can be tested.  Faults (error
 statuses with Retry-After, stalls, cut connections, malformed JSON, trickled
 bytes, in-stream errors) are injected per rule, queued through the control
 API under /_llmd/, or drawn at a seeded random rate.  Every request is
@@ -22,6 +29,7 @@ this file documents the script format, the faults and the record format.
 """
 
 import argparse
+import hashlib
 import hmac
 import http
 import json
@@ -117,10 +125,17 @@ class ScriptError(ValueError):
 
 
 MATCH_KEYS = {"api", "model", "system_contains", "input_contains", "turn",
-              "header", "stream"}
-REPLY_KEYS = {"text", "json", "texts", "truncated", "chunk", "sse"}
-RULE_KEYS = {"name", "match", "reply", "fault", "reasoning", "usage"}
-USAGE_KEYS = {"input", "output", "cached", "reasoning"}
+              "header", "stream", "tool_result_contains", "last_tool",
+              "has_tools", "tool_names_include"}
+REPLY_KEYS = {"text", "json", "texts", "tool_calls", "truncated", "chunk",
+              "sse"}
+RULE_KEYS = {"name", "match", "reply", "fault", "reasoning", "usage",
+             "reject_tools"}
+SCRIPT_KEYS = {"rules", "default", "models", "context_tokens", "cache",
+               "reject_tools"}
+USAGE_KEYS = {"input", "output", "cached", "creation", "reasoning"}
+TOOL_CALL_KEYS = {"name", "arguments", "id"}
+TOOL_ANSWER_KEYS = {"tool_calls", "text"}
 SSE_KEYS = {"eol", "multiline", "comments", "no_space"}
 ERROR_KEYS = {"type", "code", "message", "param"}
 FAULT_BEHAVIOUR = {"status", "json_error_to_stream", "stall", "cut_after",
@@ -167,9 +182,18 @@ def check_match(m, where, allow_turn=True):
               where, "api must be one of (or a list of) %s" % ", ".join(APIS))
     if "model" in m:
         _need(_str_or_strs(m["model"]), where, "model must be a string or list")
-    for key in ("system_contains", "input_contains"):
+    for key in ("system_contains", "input_contains", "tool_result_contains"):
         if key in m:
             _need(isinstance(m[key], str), where, key + " must be a string")
+    if "last_tool" in m:
+        _need(m["last_tool"] is None or _str_or_strs(m["last_tool"]), where,
+              "last_tool must be a tool name, a list of them, or null")
+    if "tool_names_include" in m:
+        _need(_str_or_strs(m["tool_names_include"]), where,
+              "tool_names_include must be a string or list")
+    if "has_tools" in m:
+        _need(isinstance(m["has_tools"], bool), where,
+              "has_tools must be a boolean")
     if "turn" in m:
         _need(_is_int(m["turn"]) and m["turn"] >= 1, where,
               "turn must be an integer >= 1")
@@ -182,16 +206,49 @@ def check_match(m, where, allow_turn=True):
         _need(isinstance(m["stream"], bool), where, "stream must be a boolean")
 
 
+def check_tool_calls(calls, where):
+    _need(isinstance(calls, list) and calls, where,
+          "tool_calls must be a non-empty list")
+    for i, call in enumerate(calls):
+        at = "%s.tool_calls[%d]" % (where, i)
+        _need(isinstance(call, dict), at, "a tool call must be an object")
+        _no_unknown(call, TOOL_CALL_KEYS, at)
+        _need(isinstance(call.get("name"), str) and call["name"], at,
+              "name must be a non-empty string")
+        _need(isinstance(call.get("arguments", {}), (dict, str)), at,
+              "arguments must be an object or a raw text")
+        _need(isinstance(call.get("id", ""), str), at, "id must be a string")
+
+
+def is_tool_answer(item):
+    """A texts item that answers with tool calls rather than text."""
+    return isinstance(item, dict) and "tool_calls" in item
+
+
+def check_tool_answer(item, where):
+    _no_unknown(item, TOOL_ANSWER_KEYS, where)
+    check_tool_calls(item["tool_calls"], where)
+    _need(isinstance(item.get("text", ""), str), where, "text must be a string")
+
+
 def check_reply(r, where):
     _need(isinstance(r, dict), where, "reply must be an object")
     _no_unknown(r, REPLY_KEYS, where)
-    kinds = [k for k in ("text", "json", "texts") if k in r]
-    _need(len(kinds) == 1, where, "reply needs exactly one of text, json, texts")
+    kinds = [k for k in ("json", "texts", "tool_calls") if k in r]
+    if "text" in r and "tool_calls" not in r:
+        kinds.append("text")
+    _need(len(kinds) == 1, where,
+          "reply needs exactly one of text, json, texts, tool_calls")
     if "text" in r:
         _need(isinstance(r["text"], str), where, "text must be a string")
+    if "tool_calls" in r:
+        check_tool_calls(r["tool_calls"], where)
     if "texts" in r:
         _need(isinstance(r["texts"], list) and r["texts"], where,
               "texts must be a non-empty list")
+        for i, item in enumerate(r["texts"]):
+            if is_tool_answer(item):
+                check_tool_answer(item, "%s.texts[%d]" % (where, i))
     if "truncated" in r:
         _need(isinstance(r["truncated"], bool), where, "truncated: boolean")
     if "chunk" in r:
@@ -260,6 +317,9 @@ def check_rule(spec, where):
     if "reasoning" in spec:
         _need(isinstance(spec["reasoning"], (bool, str)), where,
               "reasoning: true or a summary string")
+    if "reject_tools" in spec:
+        _need(isinstance(spec["reject_tools"], bool), where,
+              "reject_tools must be a boolean")
     if "usage" in spec:
         u = spec["usage"]
         _need(isinstance(u, dict), where, "usage must be an object")
@@ -270,25 +330,72 @@ def check_rule(spec, where):
 
 @dataclass
 class Req:
-    """What a request asks, reduced to what rules match on."""
+    """What a request asks, reduced to what rules match on and what the
+    token counts, the window and the caches need."""
     api: str
     model: str
     system: str
-    latest: str
-    context: str
+    latest: str          # the latest user text
+    prompt: list         # the serialised request: [(text, cache breakpoint)]
     stream: bool
     headers: dict
+    tools: list = None   # names of the tools offered
+    results: list = None  # (tool name, content) of the latest input's results
+    limit: int = 0       # max_tokens (or its API's name for it); 0: none
+    cache_key: str = ""  # OpenAI's prompt_cache_key
+    names: dict = None   # Responses: call id -> tool name along the chain
+    input_parts: list = None  # Responses: the input's parts, for the chain
+
+    @property
+    def context(self):
+        return "\n".join(text for text, _ in self.prompt)
+
+    @property
+    def input_tokens(self):
+        return est_tokens(self.context)
+
+    @property
+    def has_tools(self):
+        return bool(self.tools)
+
+    @property
+    def last_tool(self):
+        """The tool whose result is the latest input ("" when its call is
+        unknown), or None when the latest input holds no tool result."""
+        if not self.results:
+            return None
+        return _str(self.results[-1][0]) or ""
+
+
+def _names(v):
+    return [v] if isinstance(v, str) else v
+
+
+def match_tools(m, req):
+    """The tool conditions of m hold for req."""
+    if "has_tools" in m and m["has_tools"] != req.has_tools:
+        return False
+    if "tool_names_include" in m and not set(
+            _names(m["tool_names_include"])) <= set(req.tools or []):
+        return False
+    if "tool_result_contains" in m and not any(
+            m["tool_result_contains"] in text for _, text in req.results or []):
+        return False
+    if "last_tool" in m:
+        want = m["last_tool"]
+        if want is None:
+            return req.last_tool is None
+        return req.last_tool in _names(want)
+    return True
 
 
 def match_static(m, req):
     """Every condition of m except turn holds for req."""
     if "api" in m:
-        apis = [m["api"]] if isinstance(m["api"], str) else m["api"]
-        if req.api not in apis:
+        if req.api not in _names(m["api"]):
             return False
     if "model" in m:
-        pats = [m["model"]] if isinstance(m["model"], str) else m["model"]
-        if not any(fnmatchcase(req.model, p) for p in pats):
+        if not any(fnmatchcase(req.model, p) for p in _names(m["model"])):
             return False
     if m.get("system_contains", "") not in req.system:
         return False
@@ -300,7 +407,7 @@ def match_static(m, req):
             return False
     if "stream" in m and m["stream"] != req.stream:
         return False
-    return True
+    return match_tools(m, req)
 
 
 class Rule:
@@ -311,20 +418,22 @@ class Rule:
         self.fault = spec.get("fault")
         self.reasoning = spec.get("reasoning", False)
         self.usage = spec.get("usage", {})
+        self.reject_tools = spec.get("reject_tools", False)
         self.seen = 0      # requests that met the conditions other than turn
         self.served = 0    # replies delivered (advances "texts")
         self.faulted = 0   # requests given this rule's fault
 
 
 class Script:
-    """Parsed script: rules in order, a default reply, extra model names."""
+    """Parsed script: rules in order, a default reply, extra model names,
+    and the server settings a script may give (window, cache, tools)."""
 
     def __init__(self, source):
         if isinstance(source, list):
             source = {"rules": source}
         _need(isinstance(source, dict), "script",
               "must be a list of rules or an object with rules")
-        _no_unknown(source, {"rules", "default", "models"}, "script")
+        _no_unknown(source, SCRIPT_KEYS, "script")
         rules = source.get("rules", [])
         _need(isinstance(rules, list), "script", "rules must be a list")
         for i, spec in enumerate(rules):
@@ -335,10 +444,19 @@ class Script:
         models = source.get("models", [])
         _need(isinstance(models, list) and all(
             isinstance(x, str) for x in models), "script", "models: strings")
+        window = source.get("context_tokens")
+        _need(window is None or (_is_int(window) and window >= 1), "script",
+              "context_tokens must be an integer >= 1")
+        for key in ("cache", "reject_tools"):
+            _need(isinstance(source.get(key, False), bool), "script",
+                  key + " must be a boolean")
         self.source = source
         self.rules = [Rule(i, spec) for i, spec in enumerate(rules)]
         self.default = default
         self.extra_models = models
+        self.context_tokens = window
+        self.cache = source.get("cache")
+        self.reject_tools = source.get("reject_tools")
 
     def match(self, req):
         """First rule matching req; counts turns of the rules it passes."""
@@ -367,15 +485,36 @@ class Script:
         return names or list(DEFAULT_MODEL_LIST)
 
 
-def reply_text(reply, index):
-    """The text a reply object answers with on its index-th delivery."""
+def reply_item(reply, index):
+    """(text, tool call specs) a reply answers with on its index-th
+    delivery."""
+    if "tool_calls" in reply:
+        return reply.get("text", ""), reply["tool_calls"]
     if "text" in reply:
-        return reply["text"]
+        return reply["text"], []
     if "json" in reply:
-        return json.dumps(reply["json"], ensure_ascii=False)
+        return json.dumps(reply["json"], ensure_ascii=False), []
     item = reply["texts"][min(index, len(reply["texts"]) - 1)]
-    return item if isinstance(item, str) else json.dumps(item,
-                                                          ensure_ascii=False)
+    if is_tool_answer(item):
+        return item.get("text", ""), item["tool_calls"]
+    if isinstance(item, str):
+        return item, []
+    return json.dumps(item, ensure_ascii=False), []
+
+
+def scripted_calls(specs, truncated):
+    """Tool calls with their arguments as JSON text; a truncated answer
+    loses the second half of its last call's arguments."""
+    calls = []
+    for spec in specs:
+        args = spec.get("arguments", {})
+        calls.append({"name": spec["name"], "id": spec.get("id"),
+                      "arguments": args if isinstance(args, str) else
+                      compact_json(args)})
+    if truncated and calls:
+        args = calls[-1]["arguments"]
+        calls[-1]["arguments"] = args[:len(args) // 2]
+    return calls
 
 
 # --------------------------------------------------------------------------
@@ -411,6 +550,7 @@ class Answer:
     chunk: int
     sse: dict
     usage: dict
+    calls: list       # [{"name", "arguments" (JSON text), "id" or None}]
 
 
 @dataclass
@@ -418,6 +558,7 @@ class Decision:
     rule: object
     fault: object
     answer: Answer
+    refusal: tuple = None   # (status, message, type, code, param): a 400
 
 
 # --------------------------------------------------------------------------
@@ -484,63 +625,205 @@ def model_of(body):
     return model if isinstance(model, str) else ""
 
 
+def _dicts(v):
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _str(v):
+    """v when it is a string, else None (ids and keys from clients)."""
+    return v if isinstance(v, str) else None
+
+
+def _int_field(body, *names):
+    """The first of names that body gives as an integer, else 0."""
+    for name in names:
+        if _is_int(body.get(name)):
+            return body[name]
+    return 0
+
+
+def compact_json(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def call_text(name, arguments):
+    """A tool call as the token counts and the caches see it."""
+    if not isinstance(arguments, str):
+        arguments = compact_json(arguments)
+    return "%s %s" % (name if isinstance(name, str) else "", arguments)
+
+
+def tool_name(tool):
+    """A tool's name in any API's shape (Chat nests it under function)."""
+    fn = tool.get("function")
+    name = fn.get("name") if isinstance(fn, dict) else tool.get("name")
+    return name if isinstance(name, str) else ""
+
+
+class Prompt:
+    """A request serialised in the order providers cache it (tools, system,
+    messages): text parts, each maybe a cache breakpoint."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, text, breakpoint=False):
+        if text:
+            self.parts.append((text, breakpoint))
+        elif breakpoint and self.parts:
+            self.parts[-1] = (self.parts[-1][0], True)
+
+    def add_tools(self, tools):
+        """Each tool's JSON (cache_control left out); returns the names."""
+        for tool in tools:
+            plain = {k: v for k, v in tool.items() if k != "cache_control"}
+            self.add(compact_json(plain), "cache_control" in tool)
+        return [tool_name(t) for t in tools]
+
+
 def chat_req(body, headers):
-    msgs = body.get("messages") or []
-    system, latest, everything = [], "", []
+    prompt, system, latest = Prompt(), [], ""
+    tools = prompt.add_tools(_dicts(body.get("tools")))
+    names, msgs = {}, _dicts(body.get("messages"))
     for msg in msgs:
-        if not isinstance(msg, dict):
-            continue
         text = content_text(msg.get("content"))
-        everything.append(text)
+        prompt.add(text)
         if msg.get("role") in ("system", "developer"):
             system.append(text)
         elif msg.get("role") == "user":
             latest = text
+        for call in _dicts(msg.get("tool_calls")):
+            fn = call.get("function") if isinstance(call.get("function"),
+                                                    dict) else {}
+            names[_str(call.get("id"))] = fn.get("name")
+            prompt.add(call_text(fn.get("name"), fn.get("arguments", "")))
+    tail = msgs
+    for i, msg in enumerate(msgs):
+        if msg.get("role") == "assistant":
+            tail = msgs[i + 1:]
+    results = [(names.get(_str(m.get("tool_call_id"))) or m.get("name"),
+                content_text(m.get("content")))
+               for m in tail if m.get("role") == "tool"]
     return Req("chat", model_of(body), "\n".join(system), latest,
-               "\n".join(everything), body.get("stream") is True, headers)
+               prompt.parts, body.get("stream") is True, headers,
+               tools=tools, results=results,
+               limit=_int_field(body, "max_completion_tokens", "max_tokens"),
+               cache_key=_str(body.get("prompt_cache_key")) or "")
 
 
-def responses_req(body, headers, history):
-    inp = body.get("input")
-    system = [body["instructions"]] if isinstance(
-        body.get("instructions"), str) else []
-    everything = list(system) + ([history] if history else [])
-    latest = ""
+def responses_item_text(item):
+    """The text of one Responses input or output item."""
+    kind = item.get("type")
+    if kind == "function_call":
+        return call_text(item.get("name"), item.get("arguments", ""))
+    if kind == "function_call_output":
+        return content_text(item.get("output"))
+    if kind == "reasoning":
+        return content_text(item.get("summary"))
+    return content_text(item.get("content")) or content_text(item)
+
+
+MESSAGE_ITEMS = (None, "message", "input_text")
+
+
+def responses_items_of(inp):
+    """The input as a list of item objects (a string is one user item)."""
     if isinstance(inp, str):
-        latest = inp
-        everything.append(inp)
-    elif isinstance(inp, list):
-        last_any = ""
-        for item in inp:
-            if isinstance(item, str):
-                item = {"role": "user", "content": item}
-            if not isinstance(item, dict):
-                continue
-            text = content_text(item.get("content")) or content_text(item)
-            everything.append(text)
-            last_any = text or last_any
-            if item.get("role") in ("system", "developer"):
-                system.append(text)
-            elif item.get("role") == "user":
-                latest = text
-        latest = latest or last_any
-    return Req("responses", model_of(body), "\n".join(system), latest,
-               "\n".join(everything), body.get("stream") is True, headers)
+        return [{"role": "user", "content": inp}]
+    items = []
+    for item in inp if isinstance(inp, list) else []:
+        if isinstance(item, str):
+            item = {"role": "user", "content": item}
+        if isinstance(item, dict):
+            items.append(item)
+    return items
+
+
+def empty_chain():
+    """The state a Responses chain (or conversation) starts from."""
+    return {"history": [], "names": {}, "latest": ""}
+
+
+def responses_req(body, headers, chain):
+    """chain: the stored state of previous_response_id or the conversation
+    (history parts, call names, latest user text)."""
+    prompt, system = Prompt(), []
+    tools = prompt.add_tools(_dicts(body.get("tools")))
+    if isinstance(body.get("instructions"), str):
+        system.append(body["instructions"])
+        prompt.add(body["instructions"])
+    for text in chain["history"]:
+        prompt.add(text)
+    names, latest, last_any = dict(chain["names"]), "", ""
+    items = responses_items_of(body.get("input"))
+    tail = items
+    for i, item in enumerate(items):
+        text = responses_item_text(item)
+        prompt.add(text)
+        kind, role = item.get("type"), item.get("role")
+        if kind == "function_call":
+            names[_str(item.get("call_id"))] = item.get("name")
+        if kind == "function_call" or role == "assistant":
+            tail = items[i + 1:]
+        if kind not in MESSAGE_ITEMS:
+            continue
+        last_any = text or last_any
+        if role in ("system", "developer"):
+            system.append(text)
+        elif role == "user":
+            latest = text
+    results = [(names.get(_str(i.get("call_id"))),
+                content_text(i.get("output")))
+               for i in tail if i.get("type") == "function_call_output"]
+    return Req("responses", model_of(body), "\n".join(system),
+               latest or last_any or chain["latest"], prompt.parts,
+               body.get("stream") is True, headers, tools=tools,
+               results=results, limit=_int_field(body, "max_output_tokens"),
+               cache_key=_str(body.get("prompt_cache_key")) or "",
+               names=names,
+               input_parts=[t for t in map(responses_item_text, items) if t])
+
+
+def anthropic_block_text(block):
+    kind = block.get("type")
+    if kind == "tool_use":
+        return call_text(block.get("name"), block.get("input", {}))
+    if kind == "tool_result":
+        return content_text(block.get("content"))
+    return content_text(block)
+
+
+def anthropic_blocks(content):
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return _dicts(content) if isinstance(content, list) else _dicts([content])
 
 
 def anthropic_req(body, headers):
-    system = content_text(body.get("system"))
-    latest, everything = "", [system]
-    for msg in body.get("messages") or []:
-        if not isinstance(msg, dict):
+    prompt = Prompt()
+    tools = prompt.add_tools(_dicts(body.get("tools")))
+    for block in anthropic_blocks(body.get("system")):
+        prompt.add(content_text(block), "cache_control" in block)
+    latest, names, results = "", {}, []
+    for msg in _dicts(body.get("messages")):
+        blocks = anthropic_blocks(msg.get("content"))
+        for block in blocks:
+            prompt.add(anthropic_block_text(block), "cache_control" in block)
+        if msg.get("role") == "assistant":
+            names.update((_str(b.get("id")), b.get("name")) for b in blocks
+                         if b.get("type") == "tool_use")
+            results = []
             continue
-        text = content_text(msg.get("content"))
-        everything.append(text)
-        if msg.get("role") == "user":
-            latest = text
-    return Req("anthropic", model_of(body), system, latest,
-               "\n".join(x for x in everything if x),
-               body.get("stream") is True, headers)
+        results = [(names.get(_str(b.get("tool_use_id"))),
+                    content_text(b.get("content")))
+                   for b in blocks if b.get("type") == "tool_result"]
+        text = content_text([b for b in blocks
+                             if b.get("type") != "tool_result"])
+        latest = text or latest
+    return Req("anthropic", model_of(body), content_text(body.get("system")),
+               latest, prompt.parts, body.get("stream") is True, headers,
+               tools=tools, results=results,
+               limit=_int_field(body, "max_tokens"))
 
 
 # --------------------------------------------------------------------------
@@ -561,9 +844,33 @@ class Ctx:
     resp_id: str = ""
     conversation: object = None
 
+    @property
+    def calls(self):
+        """The answer's tool calls with this API's ids: id (Chat id,
+        Responses call_id, Anthropic id) and item_id (Responses item)."""
+        fmt = CALL_ID_FORMATS[self.api]
+        return [dict(call, id=call["id"] or fmt % (self.seq, i),
+                     item_id="fc_llmd%010d_%d" % (self.seq, i))
+                for i, call in enumerate(self.answer.calls)]
+
+
+CALL_ID_FORMATS = {"chat": "call_llmd%010d_%d",
+                   "responses": "call_llmd%010d_%d",
+                   "anthropic": "toolu_llmd%010d_%d"}
+
 
 def reasoning_summary(answer):
     return answer.reasoning if isinstance(answer.reasoning, str) else ""
+
+
+def call_input(arguments):
+    """Anthropic's tool_use input: the arguments as an object; arguments
+    that are not a JSON object (raw or cut) are passed on as their text."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments
+    return parsed if isinstance(parsed, dict) else arguments
 
 
 def chat_usage(u):
@@ -573,16 +880,41 @@ def chat_usage(u):
             "completion_tokens_details": {"reasoning_tokens": u["reasoning"]}}
 
 
+def chat_finish(a):
+    if a.truncated:
+        return "length"
+    return "tool_calls" if a.calls else "stop"
+
+
 def chat_object(ctx):
     a = ctx.answer
+    message = {"role": "assistant",
+               "content": a.text if a.text or not a.calls else None,
+               "refusal": None, "annotations": []}
+    if a.calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function",
+             "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in ctx.calls]
     return {"id": "chatcmpl-llmd%010d" % ctx.seq, "object": "chat.completion",
             "created": ctx.created, "model": ctx.model,
-            "choices": [{"index": 0,
-                         "message": {"role": "assistant", "content": a.text,
-                                     "refusal": None, "annotations": []},
-                         "logprobs": None,
-                         "finish_reason": "length" if a.truncated else "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": chat_finish(a)}],
             "usage": chat_usage(a.usage), "system_fingerprint": "fp_llmd"}
+
+
+def chat_call_deltas(ctx):
+    """Each call's fragments: id, type and name first (arguments ""), then
+    the arguments in pieces, all keyed by the call's index."""
+    deltas = []
+    for i, c in enumerate(ctx.calls):
+        deltas.append({"tool_calls": [{
+            "index": i, "id": c["id"], "type": "function",
+            "function": {"name": c["name"], "arguments": ""}}]})
+        deltas += [{"tool_calls": [{"index": i,
+                                    "function": {"arguments": piece}}]}
+                   for piece in split_text(c["arguments"], ctx.answer.chunk)]
+    return deltas
 
 
 def chat_events(ctx):
@@ -602,7 +934,8 @@ def chat_events(ctx):
 
     events = [chunk({"role": "assistant", "content": "", "refusal": None})]
     events += [chunk({"content": p}) for p in split_text(a.text, a.chunk)]
-    events.append(chunk({}, "length" if a.truncated else "stop"))
+    events += [chunk(d) for d in chat_call_deltas(ctx)]
+    events.append(chunk({}, chat_finish(a)))
     if with_usage:
         events.append((None, dict(base, choices=[], usage=chat_usage(a.usage))))
     events.append((None, "[DONE]"))
@@ -618,7 +951,8 @@ def responses_usage(u):
 
 
 def responses_items(ctx):
-    """The finished output items: an optional reasoning item, a message."""
+    """The finished output items: an optional reasoning item, a message
+    (unless the answer is only tool calls), then the function calls."""
     a = ctx.answer
     items = []
     if a.reasoning:
@@ -626,11 +960,20 @@ def responses_items(ctx):
         items.append({"type": "reasoning", "id": "rs_llmd%010d" % ctx.seq,
                       "summary": [{"type": "summary_text", "text": summary}]
                       if summary else []})
-    items.append({"type": "message", "id": "msg_llmd%010d" % ctx.seq,
-                  "status": "incomplete" if a.truncated else "completed",
-                  "role": "assistant",
-                  "content": [{"type": "output_text", "text": a.text,
-                               "annotations": [], "logprobs": []}]})
+    if a.text or not a.calls:
+        items.append({"type": "message", "id": "msg_llmd%010d" % ctx.seq,
+                      "status": "incomplete" if a.truncated and not a.calls
+                      else "completed",
+                      "role": "assistant",
+                      "content": [{"type": "output_text", "text": a.text,
+                                   "annotations": [], "logprobs": []}]})
+    calls = ctx.calls
+    for i, c in enumerate(calls):
+        cut = a.truncated and i == len(calls) - 1
+        items.append({"type": "function_call", "id": c["item_id"],
+                      "call_id": c["id"], "name": c["name"],
+                      "arguments": c["arguments"],
+                      "status": "incomplete" if cut else "completed"})
     return items
 
 
@@ -647,14 +990,15 @@ def responses_object(ctx, status=None, output=None, usage=True):
         "max_output_tokens": body.get("max_output_tokens"),
         "model": ctx.model,
         "output": responses_items(ctx) if output is None else output,
-        "parallel_tool_calls": True,
+        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
         "previous_response_id": body.get("previous_response_id"),
         "conversation": {"id": ctx.conversation} if ctx.conversation else None,
         "reasoning": {"effort": None, "summary": None},
         "store": body.get("store") is not False,
         "temperature": 1.0,
         "text": body.get("text") or {"format": {"type": "text"}},
-        "tool_choice": "auto", "tools": [], "top_p": 1.0,
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": body.get("tools") or [], "top_p": 1.0,
         "truncation": "disabled",
         "usage": responses_usage(a.usage) if usage else None,
         "user": None, "metadata": body.get("metadata") or {}}
@@ -662,7 +1006,6 @@ def responses_object(ctx, status=None, output=None, usage=True):
 
 def responses_events(ctx):
     a = ctx.answer
-    items = responses_items(ctx)
     events = []
 
     def emit(etype, **fields):
@@ -673,7 +1016,7 @@ def responses_events(ctx):
     emit("response.created", response=pending)
     emit("response.in_progress", response=pending)
     delta_index = None
-    for out_index, item in enumerate(items):
+    for out_index, item in enumerate(responses_items(ctx)):
         if item["type"] == "reasoning":
             emit("response.output_item.added", output_index=out_index,
                  item=dict(item, summary=[]))
@@ -688,6 +1031,19 @@ def responses_events(ctx):
                 emit("response.reasoning_summary_text.done",
                      text=part["text"], **ids)
                 emit("response.reasoning_summary_part.done", part=part, **ids)
+            emit("response.output_item.done", output_index=out_index, item=item)
+            continue
+        if item["type"] == "function_call":
+            ids = dict(item_id=item["id"], output_index=out_index)
+            emit("response.output_item.added", output_index=out_index,
+                 item=dict(item, arguments="", status="in_progress"))
+            if delta_index is None:
+                delta_index = len(events)
+            for piece in split_text(item["arguments"], a.chunk):
+                emit("response.function_call_arguments.delta", delta=piece,
+                     **ids)
+            emit("response.function_call_arguments.done",
+                 arguments=item["arguments"], **ids)
             emit("response.output_item.done", output_index=out_index, item=item)
             continue
         ids = dict(item_id=item["id"], output_index=out_index, content_index=0)
@@ -709,13 +1065,22 @@ def responses_events(ctx):
 
 
 def anthropic_usage(u):
-    return {"input_tokens": u["input"], "output_tokens": u["output"],
+    """Anthropic counts the cache apart: input_tokens is what was neither
+    read from nor written to the cache."""
+    return {"input_tokens": max(0, u["input"] - u["cached"] - u["creation"]),
+            "output_tokens": u["output"],
             "cache_read_input_tokens": u["cached"],
-            "cache_creation_input_tokens": 0}
+            "cache_creation_input_tokens": u["creation"]}
 
 
 def thinking_signature(seq):
     return "bGxtZC1zaWduYXR1cmU%010d" % seq
+
+
+def anthropic_stop(a):
+    if a.truncated:
+        return "max_tokens"
+    return "tool_use" if a.calls else "end_turn"
 
 
 def anthropic_object(ctx):
@@ -725,11 +1090,34 @@ def anthropic_object(ctx):
         content.append({"type": "thinking",
                         "thinking": reasoning_summary(a) or "Thinking.",
                         "signature": thinking_signature(ctx.seq)})
-    content.append({"type": "text", "text": a.text})
+    if a.text or not a.calls:
+        content.append({"type": "text", "text": a.text})
+    content += [{"type": "tool_use", "id": c["id"], "name": c["name"],
+                 "input": call_input(c["arguments"])} for c in ctx.calls]
     return {"id": "msg_llmd%010d" % ctx.seq, "type": "message",
             "role": "assistant", "model": ctx.model, "content": content,
-            "stop_reason": "max_tokens" if a.truncated else "end_turn",
+            "stop_reason": anthropic_stop(a),
             "stop_sequence": None, "usage": anthropic_usage(a.usage)}
+
+
+def anthropic_block_events(block, chunk):
+    """(content_block_start payload, delta payloads) of one block."""
+    if block["type"] == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": p}
+                  for p in split_text(block["thinking"], chunk)]
+        deltas.append({"type": "signature_delta",
+                       "signature": block["signature"]})
+    elif block["type"] == "tool_use":
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"],
+                 "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": p}
+                  for p in split_text(block["json"], chunk)]
+    else:
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p}
+                  for p in split_text(block["text"], chunk)]
+    return start, deltas
 
 
 def anthropic_events(ctx):
@@ -738,34 +1126,23 @@ def anthropic_events(ctx):
     start = dict(full, content=[], stop_reason=None, stop_sequence=None,
                  usage=dict(full["usage"], output_tokens=1))
     events = [("message_start", {"type": "message_start", "message": start})]
+    # Tool inputs stream as the arguments' text, even when not JSON.
+    texts = iter(c["arguments"] for c in ctx.calls)
     delta_index = None
     for index, block in enumerate(full["content"]):
-        pinged = index > 0  # one ping, after the first block start
-        if block["type"] == "thinking":
-            events.append(("content_block_start", {
-                "type": "content_block_start", "index": index,
-                "content_block": {"type": "thinking", "thinking": "",
-                                  "signature": ""}}))
+        if block["type"] == "tool_use":
+            block = dict(block, json=next(texts))
+        head, deltas = anthropic_block_events(block, a.chunk)
+        events.append(("content_block_start", {
+            "type": "content_block_start", "index": index,
+            "content_block": head}))
+        if index == 0:  # one ping, after the first block start
             events.append(("ping", {"type": "ping"}))
-            events += [("content_block_delta", {
-                "type": "content_block_delta", "index": index,
-                "delta": {"type": "thinking_delta", "thinking": p}})
-                for p in split_text(block["thinking"], a.chunk)]
-            events.append(("content_block_delta", {
-                "type": "content_block_delta", "index": index,
-                "delta": {"type": "signature_delta",
-                          "signature": block["signature"]}}))
-        else:
-            events.append(("content_block_start", {
-                "type": "content_block_start", "index": index,
-                "content_block": {"type": "text", "text": ""}}))
-            if not pinged:
-                events.append(("ping", {"type": "ping"}))
+        if delta_index is None and block["type"] != "thinking":
             delta_index = len(events)
-            events += [("content_block_delta", {
-                "type": "content_block_delta", "index": index,
-                "delta": {"type": "text_delta", "text": p}})
-                for p in split_text(block["text"], a.chunk)]
+        events += [("content_block_delta", {"type": "content_block_delta",
+                                            "index": index, "delta": d})
+                   for d in deltas]
         events.append(("content_block_stop",
                        {"type": "content_block_stop", "index": index}))
     events.append(("message_delta", {
@@ -828,6 +1205,120 @@ def malformed_payload(payload):
 
 
 # --------------------------------------------------------------------------
+# Refusals before any answer: the context window, servers without tools
+
+
+def context_refusal(req, window):
+    """The API's own 400 when req's input and answer limit do not fit the
+    window (0: no window), else None.  A refusal is (status, message, type,
+    code, param)."""
+    x, m = req.input_tokens, req.limit
+    if not window or x + m <= window:
+        return None
+    if req.api == "anthropic":
+        if x > window:
+            msg = "prompt is too long: %d tokens > %d maximum" % (x, window)
+        else:
+            msg = ("input length and `max_tokens` exceed context limit: "
+                   "%d + %d > %d, decrease input length or `max_tokens` and "
+                   "try again" % (x, m, window))
+        return (400, msg, "invalid_request_error", None, None)
+    if m:
+        detail = ("However, you requested %d tokens (%d in the messages, %d "
+                  "in the completion). Please reduce the length of the "
+                  "messages or completion." % (x + m, x, m))
+    else:
+        detail = ("However, your messages resulted in %d tokens. Please "
+                  "reduce the length of the messages." % x)
+    return (400, "This model's maximum context length is %d tokens. %s"
+            % (window, detail), "invalid_request_error",
+            "context_length_exceeded",
+            "messages" if req.api == "chat" else "input")
+
+
+def tools_refusal(req):
+    """What Ollama answers a model without tool support."""
+    return (400, "registry.ollama.ai/library/%s does not support tools"
+            % req.model, "invalid_request_error", None, None)
+
+
+# --------------------------------------------------------------------------
+# Prompt caches: deterministic stand-ins for the providers' caches
+
+CACHE_MIN_TOKENS = 1024       # shorter prefixes are never cached
+OPENAI_CACHE_BLOCK = 128      # OpenAI caches whole blocks of this many tokens
+ANTHROPIC_LOOKBACK = 20       # block boundaries searched at a breakpoint
+
+
+class PromptCache:
+    """What earlier requests left in the providers' caches: digests of the
+    prefixes they wrote (not the text, so that long tests stay small),
+    keyed by model, and by prompt_cache_key for OpenAI."""
+
+    def __init__(self):
+        self.written = {}
+
+    def clear(self):
+        self.written.clear()
+
+    def usage(self, req, store):
+        """(cached tokens, cache creation tokens) of req; with store, what
+        req writes is remembered for later requests."""
+        if req.api == "anthropic":
+            return self._anthropic(req, store)
+        return self._openai(req, store), 0
+
+    def _openai(self, req, store):
+        """The longest prefix, in whole blocks of at least the minimum, that
+        an earlier request of the same key and model had."""
+        seen = self.written.setdefault(("openai", req.cache_key, req.model),
+                                       set())
+        text, chars = req.context, OPENAI_CACHE_BLOCK * 4
+        digest, cached, wrote = hashlib.sha256(), 0, []
+        for n in range(1, len(text) // chars + 1):
+            digest.update(text[(n - 1) * chars:n * chars].encode())
+            if n * OPENAI_CACHE_BLOCK < CACHE_MIN_TOKENS:
+                continue
+            d = digest.digest()
+            wrote.append(d)
+            if d in seen:
+                cached = n * OPENAI_CACHE_BLOCK
+        if store:
+            seen.update(wrote)
+        return cached
+
+    def _anthropic(self, req, store):
+        """Reads: the longest prefix ending at a block boundary at most
+        ANTHROPIC_LOOKBACK blocks before one of req's breakpoints that an
+        earlier request wrote.  Writes: the prefix at each breakpoint;
+        creation is what the last breakpoint adds to the read."""
+        seen = self.written.setdefault(("anthropic", req.model), set())
+        digest, length, bounds = hashlib.sha256(), 0, []
+        for i, (text, _) in enumerate(req.prompt):
+            piece = ("\n" if i else "") + text
+            digest.update(piece.encode())
+            length += len(piece)
+            bounds.append((math.ceil(length / 4), digest.digest()))
+        marks = [i for i, (_, bp) in enumerate(req.prompt) if bp]
+        read = 0
+        for mark in marks:
+            for tokens, d in reversed(bounds[max(0, mark + 1 -
+                                                 ANTHROPIC_LOOKBACK):mark + 1]):
+                if d in seen:
+                    read = max(read, tokens)
+                    break
+        wrote = [bounds[m] for m in marks
+                 if bounds[m][0] >= CACHE_MIN_TOKENS]
+        creation = 0
+        if marks and wrote and wrote[-1] == bounds[marks[-1]] and \
+                wrote[-1][1] not in seen:
+            creation = wrote[-1][0] - read
+        if store:
+            seen.update(d for _, d in wrote)
+        return read, creation
+
+
+# --------------------------------------------------------------------------
 # Server state
 
 
@@ -859,7 +1350,8 @@ class Recorder:
 
 
 class App:
-    """Shared state: script, fault queue, stored responses, record."""
+    """Shared state: script, fault queue, stored responses, prompt caches,
+    record."""
 
     def __init__(self, opts, script):
         self.opts = opts
@@ -868,6 +1360,7 @@ class App:
         self.queue = []
         self.responses = {}
         self.conversations = {}
+        self.caches = PromptCache()
         self.rng = random.Random(opts.seed)
         self.seq = 0
         self.recorder = Recorder(opts.record)
@@ -888,6 +1381,7 @@ class App:
             self.queue.clear()
             self.responses.clear()
             self.conversations.clear()
+            self.caches.clear()
             self.script.reset()
             self.rng = random.Random(self.opts.seed)
 
@@ -908,31 +1402,57 @@ class App:
         with self.lock:
             return self.script.models()
 
+    def _setting(self, name, flag):
+        """A script's server setting when it gives one, else the flag's."""
+        value = getattr(self.script, name)
+        return flag if value is None else value
+
+    def _refusal(self, req):
+        """The window's or a tool-less server's refusal of req, or None."""
+        window = self._setting("context_tokens", self.opts.context_tokens)
+        refusal = context_refusal(req, window)
+        if refusal is None and req.has_tools and self._setting(
+                "reject_tools", self.opts.reject_tools):
+            refusal = tools_refusal(req)
+        return refusal
+
     def decide(self, req):
-        """Pick the rule, the fault and the answer for one API request."""
+        """Pick the rule, the fault and the answer for one API request, or
+        refuse it (the window, tools) before any rule counts it."""
         with self.lock:
+            refusal = self._refusal(req)
+            if refusal:
+                return Decision(None, None, None, refusal)
             rule = self.script.match(req)
+            if rule and rule.reject_tools and req.has_tools:
+                return Decision(rule, None, None, tools_refusal(req))
             fault = self._pick_fault(req, rule)
             served = rule.served if rule else 0
             if rule and fault_delivers(fault):
                 rule.served += 1
+            cached, creation = (0, 0)
+            if self._setting("cache", not self.opts.no_cache):
+                cached, creation = self.caches.usage(req,
+                                                     fault_delivers(fault))
             default = self.script.default
         reply = rule.reply if rule and rule.reply else default
         if reply:
-            text = reply_text(reply, served)
+            text, specs = reply_item(reply, served)
             if reply is default:
                 text = text.replace("{api}", req.api).replace(
                     "{model}", req.model)
         else:
-            reply = {}
+            reply, specs = {}, []
             text = DEFAULT_REPLY.format(api=req.api, model=req.model)
+        truncated = reply.get("truncated", False)
+        calls = scripted_calls(specs, truncated)
         reasoning = rule.reasoning if rule else False
-        answer = Answer(text=text, reasoning=reasoning,
-                        truncated=reply.get("truncated", False),
+        usage = self._usage(req, text, calls, reasoning,
+                            rule.usage if rule else {})
+        usage = dict({"cached": cached, "creation": creation}, **usage)
+        answer = Answer(text=text, reasoning=reasoning, truncated=truncated,
                         chunk=reply.get("chunk", self.opts.chunk_chars),
-                        sse=reply.get("sse", {}),
-                        usage=self._usage(req, text, reasoning,
-                                          rule.usage if rule else {}))
+                        sse=reply.get("sse", {}), usage=usage, calls=calls)
         return Decision(rule, fault, answer)
 
     def _pick_fault(self, req, rule):
@@ -955,14 +1475,18 @@ class App:
         return drawn
 
     @staticmethod
-    def _usage(req, text, reasoning, over):
+    def _usage(req, text, calls, reasoning, over):
+        """Token counts (the caches' are added by decide); over: a rule's
+        usage, which wins."""
         if isinstance(reasoning, str):
             r_tokens = est_tokens(reasoning)
         else:
             r_tokens = 8 if reasoning else 0
-        usage = {"input": est_tokens(req.context),
-                 "output": est_tokens(text) + r_tokens,
-                 "cached": 0, "reasoning": r_tokens}
+        said = [text] + [call_text(c["name"], c["arguments"]) for c in calls]
+        usage = {"input": req.input_tokens,
+                 "output": est_tokens("\n".join(x for x in said if x)) +
+                 r_tokens,
+                 "reasoning": r_tokens}
         usage.update(over)
         return usage
 
@@ -974,18 +1498,19 @@ class App:
         with self.lock:
             return self.conversations.get(cid)
 
-    def store_turn(self, rid, conv, context, obj):
+    def store_turn(self, rid, conv, chain, obj):
+        """Keep a Responses turn: chain (see empty_chain) for the requests
+        that continue it, obj for GET /responses/{id}."""
         with self.lock:
             if rid:
-                self.responses[rid] = {"context": context, "object": obj}
+                self.responses[rid] = {"chain": chain, "object": obj}
             if conv:
-                self.conversations[conv] = {"context": context,
-                                            "id": conv}
+                self.conversations[conv] = {"chain": chain, "id": conv}
 
-    def new_conversation(self, seq, context):
+    def new_conversation(self, seq, chain):
         cid = "conv_llmd%010d" % seq
         with self.lock:
-            self.conversations[cid] = {"context": context, "id": cid}
+            self.conversations[cid] = {"chain": chain, "id": cid}
         return cid
 
 
@@ -1052,6 +1577,7 @@ class Exchange:
                     "method": self.method, "path": handler.path,
                     "headers": self.headers, "body": self.body, "api": None,
                     "stream": False, "matched_rule": None, "fault": None,
+                    "input_tokens": None, "cached_tokens": None,
                     "status": None}
 
     @staticmethod
@@ -1166,6 +1692,10 @@ class Exchange:
         fault = decision.fault or {}
         self.rec["matched_rule"] = decision.rule.index if decision.rule else None
         self.rec["fault"] = decision.fault
+        self.rec["input_tokens"] = self.req.input_tokens
+        if decision.refusal:
+            return self.error(*decision.refusal)
+        self.rec["cached_tokens"] = decision.answer.usage["cached"]
         if self.wait(fault.get("delay", 0)):
             return self.abort()
         if "stall" in fault and "cut_after" not in fault:
@@ -1325,7 +1855,7 @@ def serve_responses(ex):
                         "only providing one of: 'previous_response_id' or "
                         "'conversation'.", "invalid_request_error",
                         "mutually_exclusive_parameters", "conversation")
-    history = ""
+    chain = empty_chain()
     if prev_id:
         prev = ex.app.lookup_response(prev_id)
         if prev is None:
@@ -1333,26 +1863,36 @@ def serve_responses(ex):
                             % prev_id, "invalid_request_error",
                             "previous_response_not_found",
                             "previous_response_id")
-        history = prev["context"]
+        chain = prev["chain"]
     if conv:
         found = ex.app.lookup_conversation(conv)
         if found is None:
             return ex.error(404, "Conversation with id '%s' not found." % conv,
                             "invalid_request_error", "conversation_not_found",
                             "conversation")
-        history = found["context"]
-    ex.req = responses_req(body, ex.headers, history)
+        chain = found["chain"]
+    ex.req = responses_req(body, ex.headers, chain)
     ex.rec["stream"] = ex.req.stream
     decision = ex.app.decide(ex.req)
     ctx = new_ctx(ex, body, decision.answer, resp_id="resp_llmd%024x" % ex.seq,
                   conversation=conv)
-    if fault_delivers(decision.fault):
-        context = "\n".join(x for x in (history, ex.req.latest,
-                                        decision.answer.text) if x)
+    if not decision.refusal and fault_delivers(decision.fault):
         stored = body.get("store") is not False
-        ex.app.store_turn(ctx.resp_id if stored else None, conv, context,
+        ex.app.store_turn(ctx.resp_id if stored else None, conv,
+                          next_chain(chain, ex.req, ctx),
                           responses_object(ctx))
     ex.execute(decision, ctx, responses_object, responses_events)
+
+
+def next_chain(chain, req, ctx):
+    """The chain after this turn: its input and its output appended."""
+    names = dict(req.names)
+    names.update((c["id"], c["name"]) for c in ctx.calls)
+    output = [ctx.answer.text] + [call_text(c["name"], c["arguments"])
+                                  for c in ctx.calls]
+    return {"history": chain["history"] + req.input_parts +
+            [x for x in output if x],
+            "names": names, "latest": req.latest}
 
 
 def serve_response_get(ex, rid):
@@ -1365,10 +1905,10 @@ def serve_response_get(ex, rid):
 
 def serve_conversation_create(ex):
     body = ex.body if ex.body_ok and isinstance(ex.body, dict) else {}
-    items = body.get("items") or []
-    context = "\n".join(content_text(i.get("content")) for i in items
-                        if isinstance(i, dict))
-    cid = ex.app.new_conversation(ex.seq, context)
+    items = responses_items_of(body.get("items"))
+    chain = empty_chain()
+    chain["history"] = [t for t in map(responses_item_text, items) if t]
+    cid = ex.app.new_conversation(ex.seq, chain)
     ex.send_json(200, {"id": cid, "object": "conversation",
                        "created_at": int(time.time()),
                        "metadata": body.get("metadata") or {}})
@@ -1392,8 +1932,8 @@ def serve_count_tokens(ex):
     body = require_json(ex)
     if body is None:
         return
-    ex.send_json(200, {"input_tokens": est_tokens(
-        anthropic_req(body, ex.headers).context)})
+    ex.send_json(200, {"input_tokens": anthropic_req(
+        body, ex.headers).input_tokens})
 
 
 def serve_models(ex):
@@ -1654,6 +2194,15 @@ def parse_args(argv):
                    help="characters per streamed text delta")
     p.add_argument("--trickle-delay", type=float, default=0.002,
                    help="seconds between bytes of a trickle fault")
+    p.add_argument("--context-tokens", type=int, default=0,
+                   help="the model's context window: a request whose input "
+                   "and answer limit exceed it gets the API's overflow "
+                   "error (0: no window)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not simulate prompt caching")
+    p.add_argument("--reject-tools", action="store_true",
+                   help="refuse requests offering tools, as Ollama does for "
+                   "models without tool support")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="log requests to stderr (twice: HTTP lines too)")
     opts = p.parse_args(argv)
@@ -1664,6 +2213,8 @@ def parse_args(argv):
         p.error("--fault-rate must be within 0..1")
     if opts.chunk_chars < 1:
         p.error("--chunk-chars must be >= 1")
+    if opts.context_tokens < 0:
+        p.error("--context-tokens must be >= 0")
     return opts
 
 

@@ -4,7 +4,9 @@
 Starts llmd.py as a subprocess on port 0 with a temporary script and record
 file, waits for its port file, and checks the three APIs (streaming and not),
 Responses chaining, authentication, every fault type, the record, the control
-API, seeded fault rates and the ways the server stops.
+API, seeded fault rates and the ways the server stops; then tool calls
+(parallel, streamed in pieces, truncated, raw), tool results driving the
+rules, servers without tools, the context window and the prompt caches.
 
 Run: python3 tests/llmd/test_llmd.py      (unittest + http.client only)
 """
@@ -822,6 +824,751 @@ class ApiTests(unittest.TestCase):
         self.assertEqual(self.chat("hello").json()["choices"][0]["message"]
                          ["content"], HELLO)
         self.assertEqual(self.control("GET", "/_llmd/health"), {"ok": True})
+
+
+# --------------------------------------------------------------------------
+# Tool calls, tool results, servers without tools
+
+READ = {"name": "read_file", "arguments": {"path": "app.py"}}
+LIST = {"name": "list_files", "arguments": {"path": "."}}
+EDIT = {"name": "edit_file", "arguments": {"path": "app.py", "old": "# end",
+                                           "new": "x = 1\n# end"}}
+APP_PY = "print('hi')\n# end\n"
+TOOL_SCRIPT = {"rules": [
+    {"match": {"input_contains": "no tools here"}, "reject_tools": True,
+     "reply": {"text": "fine without tools"}},
+    {"match": {"last_tool": "read_file", "tool_result_contains": "# end"},
+     "reply": {"tool_calls": [EDIT]}},
+    {"match": {"last_tool": "edit_file"}, "reply": {"text": "edited"}},
+    {"match": {"input_contains": "parallel"},
+     "reply": {"text": "Looking.", "tool_calls": [READ, LIST]}},
+    {"match": {"input_contains": "cut"},
+     "reply": {"truncated": True, "tool_calls": [
+         LIST, {"name": "write_file",
+                "arguments": {"path": "a.txt", "content": "abcdefgh"}}]}},
+    {"match": {"input_contains": "raw"}, "reply": {"chunk": 3, "tool_calls": [
+        {"name": "read_file", "arguments": "{not json", "id": "call_fixed"}]}},
+    {"match": {"input_contains": "sequence"}, "reply": {"texts": [
+        {"tool_calls": [{"name": "run_checks"}]}, "all done"]}},
+    {"match": {"has_tools": True, "tool_names_include": ["read_file", "finish"],
+               "last_tool": None}, "reply": {"tool_calls": [READ]}},
+    {"match": {"has_tools": True}, "reply": {"text": "tools, no rule"}},
+    {"match": {"has_tools": False}, "reply": {"text": "no tools offered"}},
+]}
+NEUTRAL_TOOLS = [("read_file", {"path": {"type": "string"}}),
+                 ("list_files", {"path": {"type": "string"}}),
+                 ("finish", {"summary": {"type": "string"}})]
+
+
+def schema(props):
+    return {"type": "object", "properties": props}
+
+
+CHAT_TOOLS = [{"type": "function", "function": {"name": n, "description": n,
+                                                 "parameters": schema(p)}}
+              for n, p in NEUTRAL_TOOLS]
+RESPONSES_TOOLS = [{"type": "function", "name": n, "description": n,
+                    "parameters": schema(p), "strict": False}
+                   for n, p in NEUTRAL_TOOLS]
+ANTHROPIC_TOOLS = [{"name": n, "description": n, "input_schema": schema(p)}
+                   for n, p in NEUTRAL_TOOLS]
+
+
+def args_text(call):
+    return json.dumps(call["arguments"], separators=(",", ":"))
+
+
+def chat_stream_calls(events):
+    """(text, calls by index, finish_reason) rebuilt from Chat chunks; each
+    call keeps its fragments too."""
+    text, calls, finish = "", {}, None
+    for _, data in events:
+        if data == "[DONE]":
+            continue
+        for choice in json.loads(data)["choices"]:
+            text += choice["delta"].get("content") or ""
+            finish = choice["finish_reason"] or finish
+            for frag in choice["delta"].get("tool_calls", []):
+                call = calls.setdefault(frag["index"], {
+                    "arguments": "", "fragments": []})
+                call["fragments"].append(frag)
+                fn = frag.get("function", {})
+                for key in ("id", "type"):
+                    if key in frag:
+                        call[key] = frag[key]
+                if "name" in fn:
+                    call["name"] = fn["name"]
+                call["arguments"] += fn.get("arguments", "")
+    return text, calls, finish
+
+
+class ToolTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LlmdProcess(TOOL_SCRIPT)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        call(self.port, "POST", "/_llmd/reset")
+
+    def chat(self, messages, stream=False, tools=CHAT_TOOLS, **extra):
+        body = dict({"model": "gpt-llmd", "stream": stream,
+                     "messages": messages}, **extra)
+        if tools:
+            body["tools"] = tools
+        return call(self.port, "POST", "/v1/chat/completions", body)
+
+    def responses(self, inp, stream=False, tools=RESPONSES_TOOLS, **extra):
+        body = dict({"model": "gpt-llmd", "stream": stream, "input": inp},
+                    **extra)
+        if tools:
+            body["tools"] = tools
+        return call(self.port, "POST", "/v1/responses", body)
+
+    def anthropic(self, messages, stream=False, tools=ANTHROPIC_TOOLS):
+        body = {"model": "claude-llmd", "max_tokens": 512, "stream": stream,
+                "system": "You edit code.", "messages": messages}
+        if tools:
+            body["tools"] = tools
+        return call(self.port, "POST", "/v1/messages", body, ANTHROPIC_AUTH)
+
+    @staticmethod
+    def seq_of(obj_id):
+        return int(re.search(r"(\d+)$", obj_id).group(1))
+
+    # ---- Chat Completions
+
+    def test_chat_parallel_calls_whole(self):
+        obj = self.chat([{"role": "user", "content": "parallel please"}]).json()
+        seq = self.seq_of(obj["id"])
+        choice = obj["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls")
+        self.assertEqual(choice["message"]["content"], "Looking.")
+        self.assertEqual(choice["message"]["tool_calls"], [
+            {"id": "call_llmd%010d_0" % seq, "type": "function",
+             "function": {"name": "read_file", "arguments": args_text(READ)}},
+            {"id": "call_llmd%010d_1" % seq, "type": "function",
+             "function": {"name": "list_files", "arguments": args_text(LIST)}}])
+        said = "Looking.\nread_file %s\nlist_files %s" % (args_text(READ),
+                                                         args_text(LIST))
+        self.assertEqual(obj["usage"]["completion_tokens"], -(-len(said) // 4))
+
+    def test_chat_calls_only_has_null_content(self):
+        obj = self.chat([{"role": "user", "content": "go"}]).json()
+        msg = obj["choices"][0]["message"]
+        self.assertIsNone(msg["content"])
+        self.assertEqual([c["function"]["name"] for c in msg["tool_calls"]],
+                         ["read_file"])
+
+    def test_chat_parallel_calls_stream(self):
+        r = self.chat([{"role": "user", "content": "parallel please"}],
+                      stream=True)
+        events = r.events()
+        self.assertEqual(events[-1][1], "[DONE]")
+        text, calls, finish = chat_stream_calls(events)
+        self.assertEqual((text, finish), ("Looking.", "tool_calls"))
+        self.assertEqual(sorted(calls), [0, 1])
+        for index, want in enumerate((READ, LIST)):
+            c = calls[index]
+            self.assertEqual((c["type"], c["name"]), ("function", want["name"]))
+            self.assertTrue(c["id"].startswith("call_"))
+            self.assertEqual(c["arguments"], args_text(want))
+            first, rest = c["fragments"][0], c["fragments"][1:]
+            self.assertEqual(first["function"], {"name": want["name"],
+                                                 "arguments": ""})
+            self.assertEqual([len(f["function"]["arguments"]) for f in rest],
+                             [len(p) for p in re.findall(
+                                 ".{1,8}", args_text(want), re.S)])
+            self.assertTrue(all(set(f) == {"index", "function"} and
+                                set(f["function"]) == {"arguments"}
+                                for f in rest))
+
+    def test_chat_truncated_calls(self):
+        obj = self.chat([{"role": "user", "content": "cut"}]).json()
+        choice = obj["choices"][0]
+        self.assertEqual(choice["finish_reason"], "length")
+        full = '{"path":"a.txt","content":"abcdefgh"}'
+        self.assertEqual([c["function"]["arguments"]
+                          for c in choice["message"]["tool_calls"]],
+                         [args_text(LIST), full[:len(full) // 2]])
+        _, calls, finish = chat_stream_calls(self.chat(
+            [{"role": "user", "content": "cut"}], stream=True).events())
+        self.assertEqual(finish, "length")
+        self.assertEqual(calls[1]["arguments"], full[:len(full) // 2])
+
+    def test_raw_arguments_and_fixed_id(self):
+        msg = self.chat([{"role": "user", "content": "raw"}]).json()[
+            "choices"][0]["message"]
+        self.assertEqual(msg["tool_calls"][0]["id"], "call_fixed")
+        self.assertEqual(msg["tool_calls"][0]["function"]["arguments"],
+                         "{not json")
+        _, calls, _ = chat_stream_calls(self.chat(
+            [{"role": "user", "content": "raw"}], stream=True).events())
+        self.assertEqual([f["function"]["arguments"]
+                          for f in calls[0]["fragments"]],
+                         ["", "{no", "t j", "son"])
+        block = self.anthropic([{"role": "user", "content": "raw"}]).json()[
+            "content"][0]
+        self.assertEqual(block, {"type": "tool_use", "id": "call_fixed",
+                                 "name": "read_file", "input": "{not json"})
+
+    def test_texts_item_with_tool_calls(self):
+        first = self.chat([{"role": "user", "content": "sequence"}]).json()
+        c = first["choices"][0]
+        self.assertEqual(c["message"]["tool_calls"][0]["function"],
+                         {"name": "run_checks", "arguments": "{}"})
+        second = self.chat([{"role": "user", "content": "sequence"}]).json()
+        self.assertEqual(second["choices"][0]["message"]["content"],
+                         "all done")
+        self.assertEqual(second["choices"][0]["finish_reason"], "stop")
+
+    def test_chat_tool_results_drive_the_rules(self):
+        user = {"role": "user", "content": "fix app.py"}
+        first = self.chat([user]).json()["choices"][0]["message"]
+        call_id = first["tool_calls"][0]["id"]
+        history = [user, {"role": "assistant", "content": None,
+                          "tool_calls": first["tool_calls"]},
+                   {"role": "tool", "tool_call_id": call_id,
+                    "content": APP_PY}]
+        second = self.chat(history).json()
+        self.assertEqual(second["choices"][0]["message"]["tool_calls"][0]
+                         ["function"]["arguments"], args_text(EDIT))
+        # The record proves the file's content reached the model.
+        entry = call(self.port, "GET", "/_llmd/requests").json()[-1]
+        self.assertEqual(entry["body"]["messages"][2]["content"], APP_PY)
+        self.assertEqual(entry["input_tokens"],
+                         second["usage"]["prompt_tokens"])
+        edit_id = second["choices"][0]["message"]["tool_calls"][0]["id"]
+        history += [{"role": "assistant", "content": None, "tool_calls":
+                     second["choices"][0]["message"]["tool_calls"]},
+                    {"role": "tool", "tool_call_id": edit_id,
+                     "content": "edited app.py"}]
+        third = self.chat(history).json()["choices"][0]
+        self.assertEqual((third["message"]["content"], third["finish_reason"]),
+                         ("edited", "stop"))
+
+    def test_input_contains_means_user_text(self):
+        # A tool result saying "parallel" is not the user's text.
+        msgs = [{"role": "user", "content": "look"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {
+                        "name": "list_files", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "parallel"}]
+        obj = self.chat(msgs).json()
+        self.assertEqual(obj["choices"][0]["message"]["content"],
+                         "tools, no rule")
+        obj = self.anthropic([
+            {"role": "user", "content": "look"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1",
+                                               "name": "list_files",
+                                               "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result",
+                                          "tool_use_id": "t1",
+                                          "content": "parallel"}]}]).json()
+        self.assertEqual(obj["content"], [{"type": "text",
+                                           "text": "tools, no rule"}])
+
+    def test_has_tools_and_tool_names(self):
+        obj = self.chat([{"role": "user", "content": "go"}], tools=None).json()
+        self.assertEqual(obj["choices"][0]["message"]["content"],
+                         "no tools offered")
+        obj = self.chat([{"role": "user", "content": "go"}],
+                        tools=CHAT_TOOLS[:2]).json()
+        self.assertEqual(obj["choices"][0]["message"]["content"],
+                         "tools, no rule")
+
+    # ---- Responses
+
+    def test_responses_calls_whole_and_stream(self):
+        obj = self.responses("parallel please").json()
+        seq = self.seq_of(obj["output"][0]["id"])
+        self.assertEqual(obj["status"], "completed")
+        self.assertEqual(obj["tools"], RESPONSES_TOOLS)
+        self.assertEqual(obj["output"][0]["content"][0]["text"], "Looking.")
+        self.assertEqual(obj["output"][1:], [
+            {"type": "function_call", "id": "fc_llmd%010d_%d" % (seq, i),
+             "call_id": "call_llmd%010d_%d" % (seq, i), "name": c["name"],
+             "arguments": args_text(c), "status": "completed"}
+            for i, c in enumerate((READ, LIST))])
+        events = self.responses("parallel please", stream=True).events()
+        payloads = [json.loads(d) for _, d in events]
+        self.assertEqual([p["sequence_number"] for p in payloads],
+                         list(range(len(payloads))))
+        final = payloads[-1]["response"]
+        self.assertEqual(payloads[-1]["type"], "response.completed")
+        items = final["output"][1:]
+        for item in items:
+            mine = [p for p in payloads if p.get("item_id") == item["id"] or
+                    p.get("item", {}).get("id") == item["id"]]
+            self.assertEqual([p["type"] for p in mine][:1] +
+                             [p["type"] for p in mine][-2:], [
+                "response.output_item.added",
+                "response.function_call_arguments.done",
+                "response.output_item.done"])
+            self.assertEqual(mine[0]["item"], dict(item, arguments="",
+                                                   status="in_progress"))
+            deltas = [p["delta"] for p in mine if p["type"] ==
+                      "response.function_call_arguments.delta"]
+            self.assertEqual(len(deltas), len(mine) - 3)
+            self.assertTrue(all(0 < len(d) <= 8 for d in deltas))
+            self.assertEqual("".join(deltas), item["arguments"])
+            self.assertEqual(mine[-2]["arguments"], item["arguments"])
+            self.assertEqual(mine[-1]["item"], item)
+            self.assertTrue(all(p["output_index"] == final["output"].index(
+                item) for p in mine))
+
+    def test_responses_truncated_calls(self):
+        obj = self.responses("cut").json()
+        self.assertEqual((obj["status"], obj["incomplete_details"]),
+                         ("incomplete", {"reason": "max_output_tokens"}))
+        self.assertEqual([(i["type"], i["status"]) for i in obj["output"]],
+                         [("function_call", "completed"),
+                          ("function_call", "incomplete")])
+        events = self.responses("cut", stream=True).events()
+        self.assertEqual(events[-1][0], "response.incomplete")
+
+    def test_responses_chained_tool_results(self):
+        first = self.responses("fix app.py").json()
+        call_id = first["output"][0]["call_id"]
+        second = self.responses(
+            [{"type": "function_call_output", "call_id": call_id,
+              "output": APP_PY}], previous_response_id=first["id"]).json()
+        self.assertEqual([(i["type"], i["name"], i["arguments"])
+                          for i in second["output"]],
+                         [("function_call", "edit_file", args_text(EDIT))])
+        self.assertGreater(second["usage"]["input_tokens"],
+                           first["usage"]["input_tokens"])
+        edit = second["output"][0]["call_id"]
+        third = self.responses(
+            [{"type": "function_call_output", "call_id": edit,
+              "output": "edited app.py"}], previous_response_id=second["id"],
+            stream=True).events()
+        self.assertEqual(json.loads(third[-1][1])["response"]["output"][0]
+                         ["content"][0]["text"], "edited")
+
+    def test_responses_unchained_tool_results(self):
+        inp = [{"role": "user", "content": "fix app.py"},
+               {"type": "function_call", "call_id": "c9", "name": "read_file",
+                "arguments": "{}"},
+               {"type": "function_call_output", "call_id": "c9",
+                "output": [{"type": "input_text", "text": APP_PY}]}]
+        obj = self.responses(inp).json()
+        self.assertEqual(obj["output"][0]["name"], "edit_file")
+
+    # ---- Anthropic
+
+    def test_anthropic_calls_whole_and_stream(self):
+        msgs = [{"role": "user", "content": "parallel please"}]
+        obj = self.anthropic(msgs).json()
+        seq = self.seq_of(obj["id"])
+        self.assertEqual(obj["stop_reason"], "tool_use")
+        self.assertEqual(obj["content"], [
+            {"type": "text", "text": "Looking."},
+            {"type": "tool_use", "id": "toolu_llmd%010d_0" % seq,
+             "name": "read_file", "input": READ["arguments"]},
+            {"type": "tool_use", "id": "toolu_llmd%010d_1" % seq,
+             "name": "list_files", "input": LIST["arguments"]}])
+        payloads = [json.loads(d) for _, d in
+                    self.anthropic(msgs, stream=True).events()]
+        starts = [p for p in payloads if p["type"] == "content_block_start"]
+        self.assertEqual([s["content_block"]["type"] for s in starts],
+                         ["text", "tool_use", "tool_use"])
+        for start, want in zip(starts[1:], (READ, LIST)):
+            block = start["content_block"]
+            self.assertEqual((block["name"], block["input"]),
+                             (want["name"], {}))
+            self.assertTrue(block["id"].startswith("toolu_"))
+            pieces = [p["delta"] for p in payloads
+                      if p["type"] == "content_block_delta" and
+                      p["index"] == start["index"]]
+            self.assertTrue(all(d["type"] == "input_json_delta" and
+                                0 < len(d["partial_json"]) <= 8
+                                for d in pieces))
+            self.assertEqual(json.loads("".join(d["partial_json"]
+                                                for d in pieces)),
+                             want["arguments"])
+        stops = [p["index"] for p in payloads
+                 if p["type"] == "content_block_stop"]
+        self.assertEqual(stops, [0, 1, 2])
+        self.assertEqual(payloads[-2]["delta"]["stop_reason"], "tool_use")
+
+    def test_anthropic_truncated_calls(self):
+        obj = self.anthropic([{"role": "user", "content": "cut"}]).json()
+        self.assertEqual(obj["stop_reason"], "max_tokens")
+        full = '{"path":"a.txt","content":"abcdefgh"}'
+        self.assertEqual(obj["content"][1]["input"], full[:len(full) // 2])
+
+    def test_anthropic_tool_results(self):
+        user = {"role": "user", "content": "fix app.py"}
+        first = self.anthropic([user]).json()
+        use = first["content"][0]
+        self.assertEqual(use["name"], "read_file")
+        for content in (APP_PY, [{"type": "text", "text": APP_PY}]):
+            msgs = [user, {"role": "assistant", "content": first["content"]},
+                    {"role": "user", "content": [
+                        {"type": "tool_result", "tool_use_id": use["id"],
+                         "content": content}]}]
+            obj = self.anthropic(msgs, stream=True)
+            names = [json.loads(d)["content_block"]["name"]
+                     for n, d in obj.events() if n == "content_block_start"]
+            self.assertEqual(names, ["edit_file"])
+
+    def test_bad_tool_scripts_rejected(self):
+        bad = [
+            {"reply": {"tool_calls": []}},
+            {"reply": {"tool_calls": [{"arguments": {}}]}},
+            {"reply": {"tool_calls": [{"name": "x", "arguments": 3}]}},
+            {"reply": {"tool_calls": [{"name": "x", "extra": 1}]}},
+            {"reply": {"text": "a", "json": {}}},
+            {"reply": {"texts": [{"tool_calls": [{"name": "x"}], "x": 1}]}},
+            {"match": {"last_tool": 3}},
+            {"match": {"has_tools": "yes"}},
+            {"reject_tools": 1},
+        ]
+        for rule in bad:
+            r = call(self.port, "POST", "/_llmd/script", {"rules": [rule]})
+            self.assertEqual(r.status, 400, rule)
+        for top in ({"context_tokens": 0}, {"cache": "no"}):
+            r = call(self.port, "POST", "/_llmd/script", dict(top, rules=[]))
+            self.assertEqual(r.status, 400, top)
+        self.assertEqual(call(self.port, "GET", "/_llmd/script").json(),
+                         TOOL_SCRIPT)
+
+    # ---- servers without tools
+
+    def test_rule_reject_tools(self):
+        r = self.chat([{"role": "user", "content": "no tools here"}])
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json(), {"error": {
+            "message": "registry.ollama.ai/library/gpt-llmd does not support "
+            "tools", "type": "invalid_request_error", "param": None,
+            "code": None}})
+        r = self.chat([{"role": "user", "content": "no tools here"}],
+                      tools=None)
+        self.assertEqual(r.json()["choices"][0]["message"]["content"],
+                         "fine without tools")
+        r = self.anthropic([{"role": "user", "content": "no tools here"}],
+                           stream=True)
+        self.assertEqual(r.status, 400)
+        obj = r.json()
+        self.assertEqual((obj["type"], obj["error"]), ("error", {
+            "type": "invalid_request_error",
+            "message": "registry.ollama.ai/library/claude-llmd does not "
+            "support tools"}))
+
+
+class AgentScriptTests(unittest.TestCase):
+    """scripts/agent_edit.json drives a whole agent round in each API."""
+
+    RESULTS = {"read_file": APP_PY, "edit_file": "app.py: 1 replacement",
+               "run_checks": "all checks passed"}
+    WANT = ["read_file", "edit_file", "run_checks", "finish"]
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(HERE, "scripts", "agent_edit.json")) as f:
+            cls.script = json.load(f)
+        cls.server = LlmdProcess(cls.script)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def post(self, path, body, headers=None):
+        r = call(self.port, "POST", path, body, headers)
+        self.assertEqual(r.status, 200, r.raw)
+        return r.json()
+
+    def chat_round(self):
+        msgs = [{"role": "user", "content": "add x = 1 to app.py"}]
+        calls = []
+        while not calls or calls[-1][0] != "finish":
+            msg = self.post("/v1/chat/completions", {
+                "model": "m", "messages": msgs,
+                "tools": CHAT_TOOLS})["choices"][0]["message"]
+            msgs.append(dict(msg, role="assistant"))
+            for c in msg["tool_calls"]:
+                name = c["function"]["name"]
+                calls.append((name, json.loads(c["function"]["arguments"])))
+                msgs.append({"role": "tool", "tool_call_id": c["id"],
+                             "content": self.RESULTS.get(name, "")})
+        return msgs[1]["content"], calls
+
+    def anthropic_round(self):
+        msgs = [{"role": "user", "content": "add x = 1 to app.py"}]
+        calls = []
+        while not calls or calls[-1][0] != "finish":
+            obj = self.post("/v1/messages", {
+                "model": "m", "max_tokens": 1000, "messages": msgs,
+                "tools": ANTHROPIC_TOOLS}, ANTHROPIC_AUTH)
+            msgs.append({"role": "assistant", "content": obj["content"]})
+            uses = [b for b in obj["content"] if b["type"] == "tool_use"]
+            calls += [(b["name"], b["input"]) for b in uses]
+            msgs.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": b["id"],
+                 "content": self.RESULTS.get(b["name"], "")} for b in uses]})
+        return calls
+
+    def responses_round(self):
+        inp, prev, calls = "add x = 1 to app.py", None, []
+        while not calls or calls[-1][0] != "finish":
+            obj = self.post("/v1/responses", {
+                "model": "m", "input": inp, "tools": RESPONSES_TOOLS,
+                "previous_response_id": prev})
+            items = [i for i in obj["output"] if i["type"] == "function_call"]
+            calls += [(i["name"], json.loads(i["arguments"])) for i in items]
+            inp = [{"type": "function_call_output", "call_id": i["call_id"],
+                    "output": self.RESULTS.get(i["name"], "")} for i in items]
+            prev = obj["id"]
+        return calls
+
+    def check_calls(self, calls):
+        self.assertEqual([name for name, _ in calls], self.WANT)
+        self.assertEqual(calls[0][1], {"path": "app.py"})
+        self.assertEqual(calls[1][1], {"path": "app.py", "old": "# end",
+                                       "new": "x = 1\n# end"})
+        self.assertEqual(calls[2][1], {})
+        self.assertEqual(calls[3][1]["summary"], "added x = 1 to app.py")
+        self.assertEqual(calls[3][1]["interface"]["domain"], "app")
+
+    def test_rounds_in_the_three_apis(self):
+        text, calls = self.chat_round()
+        self.assertEqual(text, "I read app.py before changing it.")
+        self.check_calls(calls)
+        _, calls = self.chat_round()
+        self.check_calls(calls)
+        self.check_calls(self.anthropic_round())
+        self.check_calls(self.responses_round())
+        # Each request answered with the edit carried the file's content.
+        edit_rule = [r["name"] for r in self.script["rules"]].index(
+            "app.py was read: edit it by replacement")
+        bodies = [json.dumps(e["body"]) for e in call(
+            self.port, "GET", "/_llmd/requests").json()
+            if e["matched_rule"] == edit_rule]
+        self.assertEqual(len(bodies), 4)
+        self.assertTrue(all(json.dumps(APP_PY)[1:-1] in b for b in bodies))
+
+    def test_critic_and_json_mode(self):
+        verdict = self.post("/v1/chat/completions", {
+            "model": "m", "messages": [
+                {"role": "system", "content": "You review one change."},
+                {"role": "user", "content": "diff"}]})
+        self.assertEqual(json.loads(verdict["choices"][0]["message"]
+                                    ["content"]),
+                         {"complete": True, "feedback": ""})
+        answer = self.post("/v1/chat/completions", {
+            "model": "m", "messages": [{"role": "user", "content": "go"}]})
+        doc = json.loads(answer["choices"][0]["message"]["content"])
+        self.assertEqual(doc["files"], [{"path": "app.py", "edits": [
+            {"old": "# end", "new": "x = 1\n# end"}]}])
+        self.assertEqual(doc["interface"]["domain"], "app")
+
+
+# --------------------------------------------------------------------------
+# The context window and the prompt caches
+
+BIG = "".join("line %04d of a long and stable system prompt\n" % i
+              for i in range(140))          # 6160 characters
+
+
+def tokens(*parts):
+    return -(-len("\n".join(parts)) // 4)
+
+
+class WindowCacheTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LlmdProcess({"rules": []}, args=["--context-tokens",
+                                                      "2000"])
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        call(self.port, "POST", "/_llmd/reset")
+        call(self.port, "POST", "/_llmd/script", {"rules": []})
+
+    def chat(self, system, user, **extra):
+        return call(self.port, "POST", "/v1/chat/completions", dict(
+            {"model": "gpt-llmd", "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user}]}, **extra))
+
+    def anthropic(self, system, messages, max_tokens=100):
+        return call(self.port, "POST", "/v1/messages", {
+            "model": "claude-llmd", "max_tokens": max_tokens,
+            "system": system, "messages": messages}, ANTHROPIC_AUTH)
+
+    def test_chat_window(self):
+        long = "x" * 7000                       # 1750 tokens with "s\n"
+        ok = self.chat("s", long, max_completion_tokens=248)
+        self.assertEqual(ok.status, 200, ok.raw)
+        self.assertEqual(ok.json()["usage"]["prompt_tokens"], 1751)
+        r = self.chat("s", long, max_completion_tokens=250)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json(), {"error": {
+            "message": "This model's maximum context length is 2000 tokens. "
+            "However, you requested 2001 tokens (1751 in the messages, 250 in "
+            "the completion). Please reduce the length of the messages or "
+            "completion.", "type": "invalid_request_error",
+            "param": "messages", "code": "context_length_exceeded"}})
+        r = self.chat("s", long + "y" * 1000)
+        self.assertEqual(r.json()["error"]["message"],
+                         "This model's maximum context length is 2000 "
+                         "tokens. However, your messages resulted in 2001 "
+                         "tokens. Please reduce the length of the messages.")
+        self.assertEqual(self.chat("s", long, max_tokens=250).status, 400)
+        entries = call(self.port, "GET", "/_llmd/requests").json()
+        self.assertEqual([e["input_tokens"] for e in entries[-4:]],
+                         [1751, 1751, 2001, 1751])
+        self.assertEqual([e["status"] for e in entries[-4:]],
+                         [200, 400, 400, 400])
+
+    def test_responses_and_anthropic_window(self):
+        r = call(self.port, "POST", "/v1/responses", {
+            "model": "gpt-llmd", "input": "x" * 8000,
+            "max_output_tokens": 10})
+        self.assertEqual(r.status, 400)
+        err = r.json()["error"]
+        self.assertEqual((err["code"], err["param"]),
+                         ("context_length_exceeded", "input"))
+        r = self.anthropic("s", [{"role": "user", "content": "x" * 8000}])
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"], {
+            "type": "invalid_request_error",
+            "message": "prompt is too long: 2001 tokens > 2000 maximum"})
+        r = self.anthropic("s", [{"role": "user", "content": "x" * 7000}],
+                           max_tokens=300)
+        self.assertEqual(r.json()["error"]["message"],
+                         "input length and `max_tokens` exceed context limit:"
+                         " 1751 + 300 > 2000, decrease input length or "
+                         "`max_tokens` and try again")
+        # A script's window replaces the flag's.
+        call(self.port, "POST", "/_llmd/script",
+             {"rules": [], "context_tokens": 100000})
+        self.assertEqual(self.anthropic("s", [{"role": "user",
+                                               "content": "x" * 8000}]).status,
+                         200)
+
+    def test_window_counts_tools(self):
+        tools = [{"type": "function", "function": {
+            "name": "t", "description": "d" * 8000, "parameters": {}}}]
+        self.assertEqual(self.chat("s", "hi").status, 200)
+        r = self.chat("s", "hi", tools=tools)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"]["code"], "context_length_exceeded")
+
+    def test_openai_prefix_cache(self):
+        first = self.chat(BIG, "one", prompt_cache_key="dom-a").json()
+        self.assertEqual(first["usage"]["prompt_tokens"], tokens(BIG, "one"))
+        self.assertEqual(first["usage"]["prompt_tokens_details"],
+                         {"cached_tokens": 0})
+        second = self.chat(BIG, "two", prompt_cache_key="dom-a").json()
+        # The common prefix is BIG + "\n": whole 128-token blocks of it.
+        want = (len(BIG) + 1) // 512 * 128
+        self.assertEqual(want, 1536)
+        self.assertEqual(second["usage"]["prompt_tokens_details"]
+                         ["cached_tokens"], want)
+        other = self.chat(BIG, "two", prompt_cache_key="dom-b").json()
+        self.assertEqual(other["usage"]["prompt_tokens_details"]
+                         ["cached_tokens"], 0)
+        entry = call(self.port, "GET", "/_llmd/requests").json()[-2]
+        self.assertEqual((entry["input_tokens"], entry["cached_tokens"]),
+                         (tokens(BIG, "two"), want))
+        body = {"model": "gpt-llmd", "instructions": BIG, "input": "one"}
+        call(self.port, "POST", "/v1/responses", body)
+        again = call(self.port, "POST", "/v1/responses",
+                     dict(body, input="two")).json()
+        self.assertEqual(again["usage"]["input_tokens_details"],
+                         {"cached_tokens": want})
+        # Below 1024 tokens nothing is cached.
+        short = BIG[:3000]
+        self.chat(short, "one")
+        self.assertEqual(self.chat(short, "two").json()["usage"]
+                         ["prompt_tokens_details"]["cached_tokens"], 0)
+
+    def test_cache_off_and_reject_tools_flag(self):
+        call(self.port, "POST", "/_llmd/script", {"rules": [], "cache": False})
+        self.chat(BIG, "one")
+        self.assertEqual(self.chat(BIG, "two").json()["usage"]
+                         ["prompt_tokens_details"]["cached_tokens"], 0)
+        s = LlmdProcess(args=["--no-cache", "--reject-tools"])
+        try:
+            r = call(s.port, "POST", "/v1/responses", {
+                "model": "qwen3", "input": "hi", "tools": RESPONSES_TOOLS})
+            self.assertEqual((r.status, r.json()["error"]["message"]), (
+                400, "registry.ollama.ai/library/qwen3 does not support "
+                "tools"))
+            r = call(s.port, "POST", "/v1/responses", {
+                "model": "qwen3", "input": "hi"})
+            self.assertEqual(r.status, 200)
+            for text in ("one", "two"):
+                r = call(s.port, "POST", "/v1/messages", {
+                    "model": "claude-llmd", "max_tokens": 100,
+                    "system": [{"type": "text", "text": BIG,
+                                "cache_control": {"type": "ephemeral"}}],
+                    "messages": [{"role": "user", "content": text}]},
+                    ANTHROPIC_AUTH)
+                self.assertEqual(r.json()["usage"]["cache_read_input_tokens"]
+                                 + r.json()["usage"]
+                                 ["cache_creation_input_tokens"], 0)
+        finally:
+            s.stop()
+
+    def test_anthropic_breakpoints(self):
+        call(self.port, "POST", "/_llmd/script", {
+            "rules": [], "context_tokens": 100000})
+        mark = {"type": "ephemeral"}
+        system = [{"type": "text", "text": BIG, "cache_control": mark}]
+        q1, a1, q2, a2, q3 = ("q1 " * 300, "a1 " * 300, "q2 " * 300,
+                              "a2 " * 300, "q3")
+
+        def block(text, cached=False):
+            b = {"type": "text", "text": text}
+            if cached:
+                b["cache_control"] = mark
+            return b
+
+        def usage(messages):
+            u = self.anthropic(system, messages).json()["usage"]
+            return (u["input_tokens"], u["cache_read_input_tokens"],
+                    u["cache_creation_input_tokens"])
+
+        # Turn 1 writes the system prompt.
+        total = tokens(BIG, q1)
+        self.assertEqual(usage([{"role": "user", "content": q1}]),
+                         (total - tokens(BIG), 0, tokens(BIG)))
+        # Turn 2 reads it and writes up to the end of the history.
+        msgs = [{"role": "user", "content": q1},
+                {"role": "assistant", "content": [block(a1, True)]},
+                {"role": "user", "content": q2}]
+        total, upto = tokens(BIG, q1, a1, q2), tokens(BIG, q1, a1)
+        self.assertEqual(usage(msgs), (total - upto, tokens(BIG),
+                                       upto - tokens(BIG)))
+        # Turn 3's breakpoint moved on: the lookback finds turn 2's write.
+        msgs = [{"role": "user", "content": q1},
+                {"role": "assistant", "content": [block(a1)]},
+                {"role": "user", "content": q2},
+                {"role": "assistant", "content": [block(a2, True)]},
+                {"role": "user", "content": q3}]
+        read, upto = tokens(BIG, q1, a1), tokens(BIG, q1, a1, q2, a2)
+        self.assertEqual(usage(msgs), (tokens(BIG, q1, a1, q2, a2, q3) - upto,
+                                       read, upto - read))
+        # The same request again reads everything up to its breakpoint.
+        self.assertEqual(usage(msgs)[1:], (upto, 0))
+        # No breakpoint, or a prefix under 1024 tokens: no cache at all.
+        self.assertEqual(usage([{"role": "user", "content": q1}])[1:],
+                         (tokens(BIG), 0))
+        self.assertEqual(self.anthropic([block("short", True)], [
+            {"role": "user", "content": "q"}]).json()["usage"]
+            ["cache_creation_input_tokens"], 0)
 
 
 # --------------------------------------------------------------------------

@@ -12,9 +12,10 @@ llmd_script <<'PY'
 import json, sys
 from answers import *
 rules = [CRITIC, PLANNER,
-  # The first answer streams slowly (about 10 s); the redo is quick.
+  # The first answer streams slowly (about 30 s, so that it is still
+  # streaming when a loaded machine has set up the rest); the redo is quick.
   {"match": {"system_contains": dom("slow")},
-   "fault": {"event_delay": 0.3, "count": 1},
+   "fault": {"event_delay": 1.0, "count": 1},
    "reply": {"chunk": 8, "text": answer("slow", [f("slow.txt")], "slow")}},
   {"match": {"system_contains": dom("checky")},
    "reply": {"text": answer("checky", [f("checky.txt")], "checky")}},

@@ -215,28 +215,32 @@ test_top_level(void **state)
 	free(big);
 }
 
+#define MISSING_TEXT "files[0]: missing \"content\" (the whole new " \
+	"file), \"edits\" ([{\"old\", \"new\"}]) or \"delete\": true"
+#define SEVERAL_TEXT "files[0]: give one of \"content\", \"edits\" " \
+	"or \"delete\": true, not several"
+
 static void
 test_files_shape(void **state)
 {
 	expect_err("{\"summary\": \"s\", \"files\": {}}",
 	    "files: must be an array, not an object");
 	expect_file_err("\"a.txt\"", "files[0]: must be an object {\"path\", "
-	    "\"content\"} or {\"path\", \"delete\": true}, not a string");
+	    "\"content\"}, {\"path\", \"edits\"} or {\"path\", \"delete\": "
+	    "true}, not a string");
 	expect_file_err("{\"path\": \"a\", \"content\": \"x\", \"mode\": 420}",
-	    "files[0].mode: unknown field (expected path, content, delete)");
+	    "files[0].mode: unknown field (expected path, content, delete, "
+	    "edits)");
 	expect_file_err("{\"content\": \"x\"}", "files[0].path: missing");
 	expect_file_err("{\"path\": 1, \"content\": \"x\"}",
 	    "files[0].path: must be a string, not a number");
-	expect_file_err("{\"path\": \"a\"}", "files[0]: missing \"content\" "
-	    "(the whole new file) or \"delete\": true");
+	expect_file_err("{\"path\": \"a\"}", MISSING_TEXT);
 	expect_file_err("{\"path\": \"a\", \"content\": null, \"delete\": "
-	    "null}", "files[0]: missing \"content\" (the whole new file) or "
-	    "\"delete\": true");
-	expect_file_err("{\"path\": \"a\", \"delete\": false}", "files[0]: "
-	    "missing \"content\" (the whole new file) or \"delete\": true");
+	    "null}", MISSING_TEXT);
+	expect_file_err("{\"path\": \"a\", \"delete\": false}",
+	    MISSING_TEXT);
 	expect_file_err("{\"path\": \"a\", \"content\": \"x\", \"delete\": "
-	    "true}", "files[0]: give either \"content\" or \"delete\": true, "
-	    "not both");
+	    "true}", SEVERAL_TEXT);
 	expect_file_err("{\"path\": \"a\", \"delete\": \"yes\"}",
 	    "files[0].delete: must be true or false, not a string");
 	expect_file_err("{\"path\": \"a\", \"content\": 5}",
@@ -424,6 +428,111 @@ test_checks(void **state)
 	    "\"c\", \"c\", \"c\", \"c\", \"c\", \"c\"");
 	expect_err(text, "checks: 21 entries, at most 20");
 }
+
+/* ------------------------------------------------------------ edits */
+
+static void
+test_edits(void **state)
+{
+	struct answer a;
+	char err[256];
+	json_t *doc;
+
+	expect_ok("{\"summary\": \"s\", \"files\": [{\"path\": "
+	    "\"./src//a.py\", \"edits\": [{\"old\": \"x = 1\", \"new\": \"x = 2\"}, {\"old\": "
+	    "\"def f():\\n\", \"new\": \"\"}]}, {\"path\": \"b\", \"content\": "
+	    "\"B\"}]}", &a);
+	assert_int_equal(a.nfiles, 2);
+	assert_string_equal(a.files[0].path, "src/a.py");
+	assert_null(a.files[0].content);
+	assert_false(a.files[0].delete);
+	assert_int_equal(a.files[0].nedits, 2);
+	assert_string_equal(a.files[0].edits[0].old, "x = 1");
+	assert_string_equal(a.files[0].edits[0].new, "x = 2");
+	assert_string_equal(a.files[0].edits[1].old, "def f():\n");
+	assert_string_equal(a.files[0].edits[1].new, "");
+	assert_null(a.files[1].edits);
+	assert_int_equal(a.files[1].nedits, 0);
+	answer_free(&a);
+
+	/* What a strict mode sends: every member, null for none. */
+	expect_ok("{\"summary\": \"s\", \"files\": [{\"path\": \"a\", "
+	    "\"content\": null, \"edits\": [{\"old\": \"o\", \"new\": \"n\"}], "
+	    "\"delete\": null}, {\"path\": \"b\", \"content\": \"x\", "
+	    "\"edits\": null, \"delete\": null}], \"interface\": null, "
+	    "\"checks\": null}", &a);
+	assert_int_equal(a.files[0].nedits, 1);
+	assert_string_equal(a.files[1].content, "x");
+	answer_free(&a);
+
+	expect_file_err("{\"path\": \"a\", \"content\": \"x\", \"edits\": "
+	    "[{\"old\": \"o\", \"new\": \"n\"}]}", SEVERAL_TEXT);
+	expect_file_err("{\"path\": \"a\", \"delete\": true, \"edits\": "
+	    "[{\"old\": \"o\", \"new\": \"n\"}]}", SEVERAL_TEXT);
+	expect_file_err("{\"path\": \"a\", \"edits\": []}",
+	    "files[0].edits: 0 entries, at least 1");
+	expect_file_err("{\"path\": \"a\", \"edits\": {}}",
+	    "files[0].edits: must be an array, not an object");
+	expect_file_err("{\"path\": \"a\", \"edits\": [\"x\"]}",
+	    "files[0].edits[0]: must be an object {\"old\", \"new\"}, not a "
+	    "string");
+	expect_file_err("{\"path\": \"a\", \"edits\": [{\"old\": \"\", "
+	    "\"new\": \"n\"}]}", "files[0].edits[0].old: empty");
+	expect_file_err("{\"path\": \"a\", \"edits\": [{\"new\": \"n\"}]}",
+	    "files[0].edits[0].old: missing (the exact text to replace)");
+	expect_file_err("{\"path\": \"a\", \"edits\": [{\"old\": \"o\"}]}",
+	    "files[0].edits[0].new: missing (the text to put in its place)");
+	expect_file_err("{\"path\": \"a\", \"edits\": [{\"old\": \"o\", "
+	    "\"new\": 1}]}", "files[0].edits[0].new: must be a string, not a "
+	    "number");
+	expect_file_err("{\"path\": \"a\", \"edits\": [{\"old\": \"o\", "
+	    "\"new\": \"n\", \"all\": true}]}", "files[0].edits[0].all: "
+	    "unknown field (expected old, new)");
+	/* A value built in C may hold a NUL that JSON text cannot. */
+	doc = tu_json("{\"summary\": \"s\", \"files\": [{\"path\": \"a\", "
+	    "\"edits\": [{\"old\": \"o\", \"new\": \"n\"}]}]}");
+	json_object_set_new(json_array_get(json_object_get(json_array_get(
+	    json_object_get(doc, "files"), 0), "edits"), 0), "new",
+	    json_stringn("a\0b", 3));
+	assert_int_equal(answer_validate(doc, "logic", &a, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "files[0].edits[0].new: contains a NUL "
+	    "character");
+	assert_null(a.files);
+	json_decref(doc);
+	expect_file_err("{\"path\": \"../a\", \"edits\": [{\"old\": \"o\", "
+	    "\"new\": \"n\"}]}", "files[0].path: path contains \"..\"");
+}
+
+/* At most 200 edits per file. */
+static void
+test_edits_limit(void **state)
+{
+	struct answer a;
+	size_t cap = 64 + 201 * 32, n;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	for (int count = 200; count <= 201; count++) {
+		n = (size_t)snprintf(text, cap, "{\"summary\": \"s\", "
+		    "\"files\": [{\"path\": \"a\", \"edits\": [");
+		for (int i = 0; i < count; i++)
+			n += (size_t)snprintf(text + n, cap - n, "%s{\"old\": "
+			    "\"o%d\", \"new\": \"n\"}", i ? ", " : "", i);
+		snprintf(text + n, cap - n, "]}]}");
+		if (count == 200) {
+			expect_ok(text, &a);
+			assert_int_equal(a.files[0].nedits, 200);
+			assert_string_equal(a.files[0].edits[199].old, "o199");
+			answer_free(&a);
+		} else
+			expect_err(text, "files[0].edits: 201 entries, at most "
+			    "200 per file; give the whole content instead");
+	}
+	free(text);
+}
+
+/* ------------------------------------------------------------ full */
 
 static const char full_answer[] =
     "I added the payslip endpoints and removed the old stub.\n"
@@ -663,6 +772,11 @@ test_schemas(void **state)
 		assert_string_equal(json_string_value(json_array_get(kinds, i)),
 		    iface_kinds[i]);
 	assert_int_equal(json_array_size(kinds), i);
+	/* A file entry may give edits, each {old, new}. */
+	assert_non_null(json_object_get(json_object_get(json_object_get(
+	    json_object_get(json_object_get(json_object_get(json_object_get(
+	    json_object_get(s, "properties"), "files"), "items"),
+	    "properties"), "edits"), "items"), "properties"), "old"));
 	/* provides entries have no "from". */
 	assert_null(json_object_get(json_object_get(json_object_get(
 	    json_object_get(json_object_get(iface, "properties"), "provides"),
@@ -697,6 +811,8 @@ main(void)
 		cmocka_unit_test(test_files_limits),
 		cmocka_unit_test(test_interface_member),
 		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_edits_limit),
 		cmocka_unit_test(test_valid_full),
 		cmocka_unit_test(test_valid_nulls),
 		cmocka_unit_test(test_error_utf8),

@@ -9,7 +9,8 @@
  * variable; the consistency checks; domain names; the default socket and
  * state directory from systemd's variables; the [llm] section (real and
  * boolean values, the provider name, the key source checks) and its
- * per-domain overrides as conf_llm merges them.
+ * per-domain overrides as conf_llm merges them; the [critic] and [planner]
+ * sections as conf_llm_role merges them over [llm].
  */
 #include "testutil.h"
 
@@ -842,7 +843,8 @@ test_strlist(void **state)
 static void
 test_llm_defaults(void **state)
 {
-	static const int64_t numbers[] = { 300000, 10000, 4096, 0, 6, 300000,
+	/* max_tokens unset: the session's default (llm.h). */
+	static const int64_t numbers[] = { 300000, 10000, -1, 0, 6, 300000,
 	    60000 };
 	struct ctx *c = *state;
 	struct masterd_conf *conf = load_ok(c, "[llm]\n");
@@ -863,6 +865,7 @@ test_llm_defaults(void **state)
 	assert_true(l->price_cached < 0);
 	assert_int_equal(l->stream, 1);
 	assert_int_equal(l->store, 1);
+	assert_int_equal(l->max_tokens_field, LLM_MAX_FIELD_AUTO);
 	conf_free(conf);
 }
 
@@ -892,7 +895,8 @@ test_llm_every_key(void **state)
 	    "store = off\n"
 	    "max_attempts = 3\n"
 	    "retry_deadline = 90s\n"
-	    "max_retry_wait = 0\n");
+	    "max_retry_wait = 0\n"
+	    "max_tokens_field = max_completion_tokens\n");
 	l = &conf->llm;
 	assert_string_equal(l->provider, "chat");
 	assert_string_equal(l->base_url, "http://127.0.0.1:11434/v1");
@@ -906,8 +910,14 @@ test_llm_every_key(void **state)
 	assert_float_equal(l->price_cached, 0.125, 1e-12);
 	assert_int_equal(l->stream, 0);
 	assert_int_equal(l->store, 0);
+	assert_int_equal(l->max_tokens_field,
+	    LLM_MAX_FIELD_MAX_COMPLETION_TOKENS);
 	conf_free(conf);
 
+	/* max_tokens unset fits any window: the session takes a quarter. */
+	conf = load_ok(c, "[llm]\nprovider = chat\ncontext_tokens = 4096\n");
+	assert_int_equal(conf->llm.max_tokens, -1);
+	conf_free(conf);
 	conf = load_ok(c, "[llm]\nprovider = anthropic\nkey_file = /k\n");
 	assert_string_equal(conf->llm.key_file, "/k");
 	conf_free(conf);
@@ -928,7 +938,7 @@ test_llm_domain_override(void **state)
 	    "price_input = 2\n"
 	    "[domain \"web\"]\nprovider = chat\nmodel = small\n"
 	    "context_tokens = 16384\nstream = no\ntemperature = 0\n"
-	    "key_file = /etc/masterd/web.key\n"
+	    "key_file = /etc/masterd/web.key\nmax_tokens_field = max_tokens\n"
 	    "[domain \"db\"]\ncheck = make\n");
 	conf_llm(conf, "web", &l);
 	assert_string_equal(l.provider, "chat");
@@ -944,8 +954,10 @@ test_llm_domain_override(void **state)
 	assert_float_equal(l.price_input, 2, 1e-12);
 	assert_int_equal(l.timeout, 300000);
 	assert_int_equal(l.store, 1);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_MAX_TOKENS);
 
 	conf_llm(conf, "db", &l);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_AUTO);
 	assert_string_equal(l.model, "big");
 	assert_string_equal(l.key_env, "OPENAI_KEY_2");
 	assert_float_equal(l.temperature, 0.3, 1e-12);
@@ -972,6 +984,9 @@ test_llm_errors(void **state)
 		{ "[llm]\nstream = maybe\n", 2,
 		    "[llm] stream: expected yes or no" },
 		{ "[llm]\nmax_attempts = 0\n", 2, "out of range" },
+		{ "[llm]\nmax_tokens_field = max\n", 2,
+		    "[llm] max_tokens_field: expected auto, max_tokens or "
+		    "max_completion_tokens" },
 		{ "[llm]\nkey_file = relative.key\n", 2,
 		    "expected an absolute path" },
 		{ "[domain \"w\"]\ntemperature = 9\n", 2,
@@ -1013,6 +1028,142 @@ test_llm_env(void **state)
 	assert_float_equal(conf->llm.temperature, 0.9, 1e-12);
 	assert_int_equal(conf->llm.stream, 0);
 	conf_free(conf);
+	set_env(env, TU_NITEMS(env), false);
+}
+
+/* ------------------------------------------------------------ roles */
+
+static void
+test_llm_roles_inherit(void **state)
+{
+	struct masterd_conf *conf;
+	struct llm_conf l;
+
+	conf = load_ok(*state, "[llm]\nprovider = anthropic\nmodel = big\n"
+	    "max_tokens = 2000\nkey_env = KEY_A\nprice_input = 3\n"
+	    "[domain \"web\"]\nmodel = web-model\n");
+	/* Nothing set for the roles: each is [llm] exactly. */
+	conf_llm_role(conf, "critic", "web", &l);
+	assert_memory_equal(&l, &conf->llm, sizeof(l));
+	conf_llm_role(conf, "planner", NULL, &l);
+	assert_memory_equal(&l, &conf->llm, sizeof(l));
+	/* "domain" is conf_llm: the domain's override over [llm]. */
+	conf_llm_role(conf, "domain", "web", &l);
+	assert_string_equal(l.model, "web-model");
+	assert_string_equal(l.provider, "anthropic");
+	conf_llm_role(conf, "domain", "other", &l);
+	assert_string_equal(l.model, "big");
+	conf_free(conf);
+}
+
+static void
+test_llm_roles_override(void **state)
+{
+	struct masterd_conf *conf;
+	struct llm_conf l;
+
+	conf = load_ok(*state, "[llm]\nprovider = anthropic\nmodel = big\n"
+	    "max_tokens = 2000\nkey_env = KEY_A\nprice_input = 3\n"
+	    "temperature = 0.5\n"
+	    "[critic]\nprovider = chat\nbase_url = http://127.0.0.1:1/v1\n"
+	    "model = cheap\ncontext_tokens = 16384\nkey_file = /k/critic\n"
+	    "temperature = 0\nstream = no\ntools = no\n"
+	    "max_tokens_field = max_completion_tokens\n"
+	    "[planner]\nmodel = strong\nmax_tokens = 16000\n"
+	    "[domain \"web\"]\nmodel = web-model\nmax_tokens = 1000\n");
+	/* A domain's critic is the critic's model, not the domain's. */
+	conf_llm_role(conf, "critic", "web", &l);
+	assert_string_equal(l.provider, "chat");
+	assert_string_equal(l.base_url, "http://127.0.0.1:1/v1");
+	assert_string_equal(l.model, "cheap");
+	assert_int_equal(l.context_tokens, 16384);
+	assert_float_equal(l.temperature, 0, 1e-12);
+	assert_int_equal(l.stream, 0);
+	assert_int_equal(l.tools, 0);
+	assert_int_equal(l.max_tokens_field,
+	    LLM_MAX_FIELD_MAX_COMPLETION_TOKENS);
+	/* The key source is replaced whole. */
+	assert_string_equal(l.key_file, "/k/critic");
+	assert_null(l.key_env);
+	/* The rest is [llm]'s, not the domain's. */
+	assert_int_equal(l.max_tokens, 2000);
+	assert_float_equal(l.price_input, 3, 1e-12);
+	assert_int_equal(l.store, 1);
+	assert_int_equal(l.timeout, 300000);
+
+	conf_llm_role(conf, "planner", NULL, &l);
+	assert_string_equal(l.provider, "anthropic");
+	assert_string_equal(l.model, "strong");
+	assert_int_equal(l.max_tokens, 16000);
+	assert_string_equal(l.key_env, "KEY_A");
+	assert_float_equal(l.temperature, 0.5, 1e-12);
+	assert_int_equal(l.tools, 1);
+	assert_int_equal(l.max_tokens_field, LLM_MAX_FIELD_AUTO);
+
+	conf_llm_role(conf, "domain", "web", &l);
+	assert_string_equal(l.model, "web-model");
+	assert_int_equal(l.max_tokens, 1000);
+	/* [llm] itself is untouched by the roles. */
+	assert_string_equal(conf->llm.model, "big");
+	assert_null(conf->llm.base_url);
+	conf_free(conf);
+}
+
+static void
+test_llm_roles_env(void **state)
+{
+	static const char *const env[][2] = {
+		{ "MASTERD_CRITIC_MODEL", "critic-env" },
+		{ "MASTERD_PLANNER_MAX_TOKENS", "9000" },
+	};
+	struct masterd_conf *conf;
+	struct llm_conf l;
+
+	set_env(env, TU_NITEMS(env), true);
+	conf = load_ok(*state, "[llm]\nmodel = base\n[critic]\n"
+	    "model = critic-file\n");
+	conf_llm_role(conf, "critic", NULL, &l);
+	assert_string_equal(l.model, "critic-env");
+	conf_llm_role(conf, "planner", NULL, &l);
+	assert_string_equal(l.model, "base");
+	assert_int_equal(l.max_tokens, 9000);
+	conf_free(conf);
+	set_env(env, TU_NITEMS(env), false);
+}
+
+static void
+test_llm_roles_errors(void **state)
+{
+	static const struct bad_conf bad[] = {
+		{ "[critic]\ntemperature = 9\n", 2,
+		    "[critic] temperature: value out of range" },
+		{ "[planner]\nwhatever = 1\n", 2,
+		    "unknown key 'whatever' in [planner]" },
+		{ "[critic \"x\"]\nmodel = m\n", 1,
+		    "section [critic] takes no name" },
+		{ "[critic]\nprovider = chat\n", 0,
+		    "[critic] provider chat needs context_tokens" },
+		{ "[llm]\ncontext_tokens = 8000\n[planner]\n"
+		    "max_tokens = 8000\n", 0,
+		    "[planner] max_tokens (8000) must be smaller than "
+		    "context_tokens (8000)" },
+		{ "[llm]\nkey_env = A\n[critic]\nkey_file = /b\n"
+		    "key_env = C\n", 0,
+		    "[critic] sets more than one of key_env, key_file" },
+	};
+	static const char *const env[][2] = {
+		{ "MASTERD_CRITIC_STREAM", "perhaps" },
+	};
+	struct masterd_conf *conf = NULL;
+	char *errs = NULL;
+
+	expect_errors(*state, bad, TU_NITEMS(bad));
+	set_env(env, TU_NITEMS(env), true);
+	assert_int_equal(conf_load(NULL, &conf, &errs), -1);
+	assert_non_null(errs);
+	assert_non_null(strstr(errs, "environment MASTERD_CRITIC_STREAM: "
+	    "[critic] stream: expected yes or no: 'perhaps'"));
+	free(errs);
 	set_env(env, TU_NITEMS(env), false);
 }
 
@@ -1064,6 +1215,10 @@ main(void)
 		T(test_llm_domain_override),
 		T(test_llm_errors),
 		T(test_llm_env),
+		T(test_llm_roles_inherit),
+		T(test_llm_roles_override),
+		T(test_llm_roles_env),
+		T(test_llm_roles_errors),
 		cmocka_unit_test(test_parse_real),
 	};
 

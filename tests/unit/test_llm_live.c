@@ -239,6 +239,8 @@ struct turn {
 	unsigned retries;
 	struct llm_usage usage;
 	bool truncated;
+	char model[128];
+	bool tools_refused;
 	uint64_t done_ms;
 	struct llm_request *cancel_on_delta;
 };
@@ -285,6 +287,8 @@ on_done(const struct llm_result *r, void *arg)
 	t->attempts = r->attempts;
 	t->usage = r->usage;
 	t->truncated = r->truncated;
+	snprintf(t->model, sizeof(t->model), "%s", r->model);
+	t->tools_refused = llm_result_tools_refused(r);
 }
 
 static const struct llm_callbacks callbacks = { on_delta, on_retry,
@@ -454,6 +458,7 @@ test_responses_multi_turn(void **state)
 	assert_true(t.ok);
 	assert_string_equal(t.text, "first answer");
 	assert_string_equal(t.streamed, "first answer");
+	assert_string_equal(t.model, "gpt-test");
 	assert_true(t.usage.input > 0 && t.usage.output > 0);
 	assert_true(t.usage.priced && t.usage.cost > 0);
 	snprintf(id1, sizeof(id1), "%s", llm_session_response_id(s));
@@ -498,6 +503,16 @@ test_responses_multi_turn(void **state)
 	llm_session_free(s);
 }
 
+/* A content string, or the text of the first block of a content array
+ * (Anthropic's cache breakpoints make some content blocks). */
+static const char *
+content_text(json_t *content)
+{
+	if (json_is_array(content))
+		content = json_object_get(json_array_get(content, 0), "text");
+	return json_string_value(content);
+}
+
 /* The role/content pairs of a recorded messages array, as one string. */
 static char *
 roles(json_t *msgs)
@@ -512,7 +527,7 @@ roles(json_t *msgs)
 
 		snprintf(out + n, 4096 - n, "%s%s:%s", i ? "|" : "",
 		    json_string_value(json_object_get(m, "role")),
-		    json_string_value(json_object_get(m, "content")));
+		    content_text(json_object_get(m, "content")));
 	}
 	return out;
 }
@@ -530,6 +545,8 @@ test_chat_multi_turn(void **state)
 	s = session(c);
 	send_turn(c, s, "hello one", &t);
 	assert_string_equal(t.text, "first answer");
+	/* The model the answer names (llmd names the one asked for). */
+	assert_string_equal(t.model, "llama-test");
 	assert_true(t.usage.input > 0);
 	send_turn(c, s, "hello two", &t);
 	assert_string_equal(t.text, "second answer");
@@ -563,12 +580,13 @@ test_anthropic_multi_turn(void **state)
 	s = session(c);
 	send_turn(c, s, "hello one", &t);
 	assert_string_equal(t.text, "first answer");
+	assert_string_equal(t.model, "claude-test");
 	send_turn(c, s, "hello two", &t);
 	c->conf.stream = 0;
 	reqs = third_turn(c, s, &t);
 	rec = json_array_get(reqs, 2);
 	b = json_object_get(rec, "body");
-	assert_string_equal(json_string_value(json_object_get(b, "system")),
+	assert_string_equal(content_text(json_object_get(b, "system")),
 	    SYSTEM);
 	r = roles(json_object_get(b, "messages"));
 	assert_string_equal(r, "user:hello one|assistant:first answer|"
@@ -668,6 +686,26 @@ test_no_retry_400(void **state)
 	    "{\"message\":\"Unsupported parameter: 'zork'.\"}}}]}",
 	    WANT(false, LLM_ERR_HTTP, 400, 0, 1), &t);
 	assert_non_null(strstr(t.message, "Unsupported parameter: 'zork'."));
+	assert_false(t.tools_refused);
+	/* The configured model when no answer named one. */
+	assert_string_equal(t.model, "m-test");
+	json_decref(reqs);
+}
+
+/* A server that cannot take tools says so in a 400: the caller is told
+ * to go on without them (Ollama's words here). */
+static void
+test_tools_refused_live(void **state)
+{
+	struct ctx *c = *state;
+	struct turn t;
+	json_t *reqs;
+
+	reqs = checked_turn(c, "chat", "{\"rules\":[{\"reply\":"
+	    "{\"text\":\"ok\"},\"fault\":{\"status\":400,\"error\":"
+	    "{\"message\":\"registry.ollama.ai/library/x does not support "
+	    "tools\"}}}]}", WANT(false, LLM_ERR_HTTP, 400, 0, 1), &t);
+	assert_true(t.tools_refused);
 	json_decref(reqs);
 }
 
@@ -950,6 +988,7 @@ main(void)
 		T(test_retry_after_429),
 		T(test_retry_after_503),
 		T(test_no_retry_400),
+		T(test_tools_refused_live),
 		T(test_server_retry_headers),
 		T(test_401_names_key_source),
 		T(test_stream_cut_retried),

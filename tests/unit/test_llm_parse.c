@@ -70,6 +70,7 @@ fake_turn(struct llm_session *s, const char *user, const char *answer,
     const char *id)
 {
 	struct llm_parse p;
+	struct llm_turn in;
 
 	llm_parse_init(&p, s->api, NULL, NULL);
 	llm_parse_text(&p, answer, strlen(answer));
@@ -78,7 +79,9 @@ fake_turn(struct llm_session *s, const char *user, const char *answer,
 	p.usage.output = 5;
 	p.usage.calls = 1;
 	p.done = true;
-	assert_int_equal(llm_session_commit(s, user, &p), 0);
+	llm_turn_input(&in, &(struct llm_input){ .text = user });
+	assert_int_equal(llm_session_commit(s, &in, &p), 0);
+	llm_turn_free(&in);
 	llm_parse_free(&p);
 }
 
@@ -197,6 +200,9 @@ test_chat_body(void **state)
 	end_session(s, "Authorization: Bearer " KEY "\n");
 }
 
+#define SYS_BLOCK "[{\"type\":\"text\",\"text\":\"SYS\",\"cache_control\":" \
+	"{\"type\":\"ephemeral\"}}]"
+
 static void
 test_anthropic_body(void **state)
 {
@@ -209,13 +215,16 @@ test_anthropic_body(void **state)
 	s = new_session(&c, "SYS");
 	assert_string_equal(llm_session_url(s, url, sizeof(url)),
 	    "https://api.anthropic.com/v1/messages");
+	/* The system prompt and the history's end are cache breakpoints. */
 	assert_body(s, "hi", "{\"model\":\"m-test\",\"max_tokens\":100,"
-	    "\"system\":\"SYS\",\"messages\":[{\"role\":\"user\","
+	    "\"system\":" SYS_BLOCK ",\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"hi\"}],\"stream\":true}");
 	fake_turn(s, "hi", "one", "msg_1");
 	assert_body(s, "again", "{\"model\":\"m-test\",\"max_tokens\":100,"
-	    "\"system\":\"SYS\",\"messages\":[{\"role\":\"user\","
-	    "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"one\"},"
+	    "\"system\":" SYS_BLOCK ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":"
+	    "[{\"type\":\"text\",\"text\":\"one\",\"cache_control\":"
+	    "{\"type\":\"ephemeral\"}}]},"
 	    "{\"role\":\"user\",\"content\":\"again\"}],\"stream\":true}");
 	end_session(s, "x-api-key: " KEY "\n"
 	    "anthropic-version: 2023-06-01\n");
@@ -227,6 +236,7 @@ test_trimming(void **state)
 	struct llm_conf c;
 	struct llm_session *s;
 	char user[301], answer[301], err[256], *body;
+	struct llm_turn next;
 	json_t *root, *msgs;
 	json_error_t jerr;
 	size_t first, turn_cost;
@@ -244,7 +254,9 @@ test_trimming(void **state)
 		user[0] = answer[0] = (char)('0' + i);
 		fake_turn(s, user, answer, NULL);
 	}
-	first = llm_session_window(s, "next");
+	llm_turn_input(&next, &(struct llm_input){ .text = "next" });
+	first = llm_session_window(s, &next);
+	llm_turn_free(&next);
 	turn_cost = 2 * llm_tokens_estimate(user);
 	budget = 1200 - 100 - (int64_t)llm_tokens_estimate("SYS") -
 	    (int64_t)llm_tokens_estimate("next");
@@ -795,11 +807,12 @@ test_save_load(void **state)
 	assert_int_equal(llm_session_load(t, path, err, sizeof(err)), 0);
 	assert_null(llm_session_response_id(t));
 	assert_body(t, "three", "{\"model\":\"m-test\",\"max_tokens\":100,"
-	    "\"system\":\"SYS\",\"messages\":[{\"role\":\"user\",\"content\":"
-	    "\"hi \\\"there\\\"\\n\"},{\"role\":\"assistant\",\"content\":"
-	    "\"one\"},{\"role\":\"user\",\"content\":\"again\"},{\"role\":"
-	    "\"assistant\",\"content\":\"two\"},{\"role\":\"user\","
-	    "\"content\":\"three\"}],\"stream\":true}");
+	    "\"system\":" SYS_BLOCK ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi \\\"there\\\"\\n\"},{\"role\":\"assistant\","
+	    "\"content\":\"one\"},{\"role\":\"user\",\"content\":\"again\"},"
+	    "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"two\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+	    "{\"role\":\"user\",\"content\":\"three\"}],\"stream\":true}");
 	/* Only into a fresh session. */
 	assert_int_equal(llm_session_load(t, path, err, sizeof(err)), -1);
 	llm_session_free(t);

@@ -268,6 +268,14 @@ test_good_messages(void **state)
 	    "\"round\":2,\"ok\":false,\"stage\":\"checks\",\"final\":true,"
 	    "\"error\":{\"code\":\"checks\",\"message\":\"failed\"}}",
 	    CHAN_CHILD, PEER_CHILD, MSG_ROUND);
+	/* Which models answered: optional. */
+	expect_ok("{\"type\":\"round\",\"id\":3,\"task\":9,\"directive\":4,"
+	    "\"round\":1,\"ok\":true,\"stage\":\"commit\",\"model\":"
+	    "\"gpt-4.1\",\"critic_model\":\"gpt-4.1-mini\"}", CHAN_CHILD,
+	    PEER_CHILD, MSG_ROUND);
+	expect_ok("{\"type\":\"plan.result\",\"id\":3,\"task\":9,\"kind\":"
+	    "\"plan\",\"ok\":true,\"plan\":{},\"model\":\"o3\"}", CHAN_CHILD,
+	    PEER_CHILD, MSG_PLAN_RESULT);
 	expect_ok("{\"type\":\"error\",\"id\":4,\"code\":\"bad_frame\","
 	    "\"message\":\"no\"}", CHAN_CHILD, PEER_CHILD, MSG_ERROR);
 	expect_ok("{\"type\":\"submit\",\"id\":1,\"text\":\"make a site\","
@@ -466,6 +474,10 @@ test_wrong_field_type(void **state)
 	    "\"directive\":1,\"round\":1,\"ok\":true,\"stage\":\"s\","
 	    "\"final\":\"yes\"}", CHAN_CHILD, PEER_CHILD,
 	    "final: must be true or false, not a string");
+	expect_refused("{\"type\":\"round\",\"id\":1,\"task\":1,"
+	    "\"directive\":1,\"round\":1,\"ok\":true,\"stage\":\"s\","
+	    "\"critic_model\":7}", CHAN_CHILD, PEER_CHILD,
+	    "critic_model: must be a string, not a number");
 	expect_refused("{\"type\":\"event\",\"id\":1,\"event\":\"e\","
 	    "\"ts\":\"now\"}", CHAN_CONTROL, PEER_MASTER,
 	    "ts: must be a number, not a string");

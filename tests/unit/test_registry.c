@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	3
+#define SCHEMA_VERSION	4
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -396,7 +396,8 @@ test_tasks(void **state)
 	assert_keys(t, "id", "text", "state", "paused", "reason", "created",
 	    "updated", "standing", "budget_tokens", "budget_cost",
 	    "budget_rounds", "budget_time", "plan", "reviews", "planner_in",
-	    "planner_out", "planner_cost", "progress_since", NULL);
+	    "planner_out", "planner_cost", "progress_since", "planner_model",
+	    NULL);
 	assert_int_equal(jint(t, "id"), a);
 	assert_string_equal(jstr(t, "text"), "build a shop");
 	assert_string_equal(jstr(t, "state"),
@@ -1422,6 +1423,86 @@ test_migration_from_v2(void **state)
 	sqlite3_close(db);
 }
 
+/* What migration 3 did to the schema (its data moves aside): a version-3
+ * database, as the last masterd before models were recorded left it. */
+#define SCHEMA_V3 \
+	"ALTER TABLE tasks ADD COLUMN standing TEXT;" \
+	"ALTER TABLE tasks ADD COLUMN budget_tokens REAL;" \
+	"ALTER TABLE tasks ADD COLUMN budget_cost REAL;" \
+	"ALTER TABLE tasks ADD COLUMN budget_rounds REAL;" \
+	"ALTER TABLE tasks ADD COLUMN budget_time REAL;" \
+	"ALTER TABLE tasks ADD COLUMN plan TEXT;" \
+	"ALTER TABLE tasks ADD COLUMN reviews INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE tasks ADD COLUMN planner_in INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE tasks ADD COLUMN planner_out INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE tasks ADD COLUMN planner_cost REAL NOT NULL DEFAULT 0;" \
+	"ALTER TABLE tasks ADD COLUMN progress_since INTEGER NOT NULL" \
+	"  DEFAULT 0;" \
+	"ALTER TABLE domains ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE domains ADD COLUMN depends TEXT;" \
+	"ALTER TABLE tasks DROP COLUMN spec;" \
+	""
+
+/* Version 3 recorded no model: its rounds and tasks read back with null
+ * models, and new rounds record theirs beside them. */
+static void
+test_migration_from_v3(void **state)
+{
+	struct fixture *f = *state;
+	json_t *t, *list, *row, *rep, *score;
+	sqlite3 *db;
+
+	make_old(f, SCHEMA_V1 SCHEMA_V2 SCHEMA_V3
+	    "INSERT INTO tasks (text, state, reviews, planner_in, created,"
+	    "  updated) VALUES ('from version 3', 'improving', 1, 40, 1, 1);"
+	    "INSERT INTO domains (task_id, name, state, created, updated)"
+	    "  VALUES (1, 'api', 'running', 1, 1);"
+	    "INSERT INTO rounds (task_id, domain_id, round, ok, stage,"
+	    "  commit_id, tokens_in, created)"
+	    "  VALUES (1, 1, 1, 1, 'commit', 'c0ffee', 70, 1);"
+	    "PRAGMA user_version = 3;");
+	t = registry_task_get(f->r, 1);
+	assert_string_equal(jstr(t, "text"), "from version 3");
+	assert_int_equal(jint(t, "reviews"), 1);
+	assert_int_equal(jint(t, "planner_in"), 40);
+	assert_true(jnull(t, "planner_model"));
+	json_decref(t);
+	list = registry_rounds(f->r, 1, 0);
+	assert_int_equal(json_array_size(list), 1);
+	row = json_array_get(list, 0);
+	assert_string_equal(jstr(row, "commit"), "c0ffee");
+	assert_int_equal(jint(row, "tokens_in"), 70);
+	assert_true(jnull(row, "model"));
+	assert_true(jnull(row, "critic_model"));
+	json_decref(list);
+	score = registry_scoreboard(f->r, 1);
+	assert_true(jnull(json_array_get(score, 0), "model"));
+	json_decref(score);
+
+	/* The migrated database takes the new fields. */
+	rep = json_pack("{s:i, s:b, s:s, s:s, s:s}", "round", 2, "ok", 1,
+	    "stage", "commit", "model", "big-model", "critic_model",
+	    "small-model");
+	assert_int_equal(registry_round_add(f->r, 1, 1, 0, rep, NULL), 0);
+	json_decref(rep);
+	list = registry_rounds(f->r, 1, 0);
+	row = json_array_get(list, 1);
+	assert_string_equal(jstr(row, "model"), "big-model");
+	assert_string_equal(jstr(row, "critic_model"), "small-model");
+	json_decref(list);
+	assert_int_equal(registry_task_set_planner_model(f->r, 1,
+	    "planner-model"), 0);
+	t = registry_task_get(f->r, 1);
+	assert_string_equal(jstr(t, "planner_model"), "planner-model");
+	json_decref(t);
+
+	db = raw_open(f);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info"
+	    "('rounds') WHERE name IN ('model', 'critic_model')"), 2);
+	sqlite3_close(db);
+}
+
 static json_t *
 round_report(int round, bool ok, const char *stage, const char *commit,
     int in, int out, double cost)
@@ -1457,12 +1538,23 @@ test_rounds_and_scoreboard(void **state)
 	assert_int_equal(registry_round_add(f->r, task, a, d, rep, &id), 0);
 	json_decref(rep);
 	rep = round_report(2, true, "commit", "abc123", 200, 80, 1.0);
+	json_object_set_new(rep, "model", json_string("coder-7b"));
+	json_object_set_new(rep, "critic_model", json_string("critic-1b"));
+	assert_int_equal(registry_round_add(f->r, task, a, d, rep, NULL), 0);
+	json_decref(rep);
+	/* A later round that said no model ("" is none) does not hide the
+	 * last one that did from the scoreboard. */
+	rep = round_report(3, false, "model", NULL, 0, 0, 0);
+	json_object_del(rep, "checks");
+	json_object_set_new(rep, "model", json_string(""));
 	assert_int_equal(registry_round_add(f->r, task, a, d, rep, NULL), 0);
 	json_decref(rep);
 
 	list = registry_rounds(f->r, task, 0);
-	assert_int_equal(json_array_size(list), 2);
+	assert_int_equal(json_array_size(list), 3);
 	row = json_array_get(list, 0);
+	assert_true(jnull(row, "model"));
+	assert_true(jnull(row, "critic_model"));
 	assert_string_equal(json_string_value(json_object_get(row, "domain")),
 	    "alpha");
 	assert_false(json_is_true(json_object_get(row, "ok")));
@@ -1472,6 +1564,9 @@ test_rounds_and_scoreboard(void **state)
 	assert_string_equal(json_string_value(json_object_get(row, "commit")),
 	    "abc123");
 	assert_int_equal(jint(row, "tokens_in"), 200);
+	assert_string_equal(jstr(row, "model"), "coder-7b");
+	assert_string_equal(jstr(row, "critic_model"), "critic-1b");
+	assert_true(jnull(json_array_get(list, 2), "model"));
 	json_decref(list);
 	expect_size(registry_rounds(f->r, task, b), 0);
 
@@ -1482,17 +1577,19 @@ test_rounds_and_scoreboard(void **state)
 	row = json_array_get(score, 0);
 	assert_int_equal(jint(row, "directives_done"), 1);
 	assert_int_equal(jint(row, "directives_failed"), 0);
-	assert_int_equal(jint(row, "rounds"), 2);
+	assert_int_equal(jint(row, "rounds"), 3);
 	assert_int_equal(jint(row, "accepted"), 1);
 	assert_int_equal(jint(row, "checks_run"), 2);
 	assert_int_equal(jint(row, "checks_passed"), 1);
 	assert_int_equal(jint(row, "tokens_in"), 300);
 	assert_int_equal(jint(row, "tokens_out"), 130);
+	assert_string_equal(jstr(row, "model"), "coder-7b");
 	assert_true(json_real_value(json_object_get(row, "cost")) > 1.49);
 	row = json_array_get(score, 1);
 	assert_string_equal(json_string_value(json_object_get(row, "domain")),
 	    "beta");
 	assert_int_equal(jint(row, "rounds"), 0);
+	assert_true(jnull(row, "model"));
 	json_decref(score);
 }
 
@@ -1526,6 +1623,7 @@ main(void)
 		T(test_stats),
 		T(test_migration_from_v1),
 		T(test_migration_from_v2),
+		T(test_migration_from_v3),
 		T(test_rounds_and_scoreboard),
 #undef T
 	};

@@ -6,8 +6,11 @@
  */
 #include "testutil.h"
 
+#include <stdarg.h>
+
 #include <jansson.h>
 
+#include "child/worker/answer.h"
 #include "child/worker/round.h"
 #include "common/util.h"
 
@@ -31,6 +34,9 @@ struct fake {
 	enum pending pending;
 	int asks, applies, checks, critics, commits, rollbacks, cancels;
 	int checks_rc;			/* what run_checks answers */
+	int tools_run, drops;
+	bool asked_results_only;	/* the last ask had no text */
+	json_t *results;		/* every tool result kept */
 	int commit_rc;			/* what commit answers */
 	char *refuse;			/* apply_files refuses with this */
 	char *last_turn;
@@ -58,9 +64,38 @@ fake_ask_model(struct round *r, const char *text)
 	assert_int_equal(f->pending, NONE);
 	f->asks++;
 	free(f->last_turn);
-	f->last_turn = xstrdup(text);
+	f->last_turn = text != NULL ? xstrdup(text) : NULL;
+	f->asked_results_only = text == NULL;
 	f->pending = MODEL;
 	return 0;
+}
+
+static char *
+fake_run_tool(struct round *r, const struct llm_tool_call *c,
+    bool *is_error)
+{
+	struct fake *f = fake_of(r);
+
+	f->tools_run++;
+	*is_error = strcmp(c->name, "edit_file") == 0 &&
+	    strstr(c->arguments, "missing") != NULL;
+	return xasprintf("%s says %s", c->name, *is_error ? "no" : "yes");
+}
+
+static void
+fake_tool_result(struct round *r, const struct llm_tool_call *c,
+    const char *content, bool is_error)
+{
+	json_array_append_new(fake_of(r)->results, json_pack("{s:s, s:s, "
+	    "s:s, s:b}", "id", c->id, "name", c->name, "content", content,
+	    "error", is_error));
+}
+
+static char *
+fake_drop_tools(struct round *r)
+{
+	fake_of(r)->drops++;
+	return xstrdup("the JSON first turn");
 }
 
 static char *
@@ -167,6 +202,9 @@ fake_done(struct round *r)
 
 static const struct round_ops fake_ops = {
 	.ask_model = fake_ask_model,
+	.run_tool = fake_run_tool,
+	.tool_result = fake_tool_result,
+	.drop_tools = fake_drop_tools,
 	.apply_files = fake_apply_files,
 	.run_checks = fake_run_checks,
 	.ask_critic = fake_ask_critic,
@@ -188,18 +226,32 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_mode(void **state, bool tools)
 {
 	struct fixture *fx = xcalloc(1, sizeof(*fx));
-	struct round_limits lim = { .max_rounds = 3, .max_invalid = 2 };
+	struct round_limits lim = { .max_rounds = 3, .max_invalid = 2,
+	    .max_calls = 4 };
 
 	fx->fake.reports = json_array();
+	fx->fake.results = json_array();
 	fx->fake.checks_rc = 0;
 	fx->fake.now = 1000;
 	fx->r = round_new(&fake_ops, &fx->fake, &lim, "web", 9, 42,
-	    "Build the web app");
+	    "Build the web app", tools);
 	*state = fx;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_mode(state, false);
+}
+
+static int
+setup_tools(void **state)
+{
+	return setup_mode(state, true);
 }
 
 static int
@@ -214,6 +266,7 @@ teardown(void **state)
 	json_decref(fx->fake.committed_iface);
 	json_decref(fx->fake.published);
 	json_decref(fx->fake.reports);
+	json_decref(fx->fake.results);
 	free(fx);
 	return 0;
 }
@@ -224,6 +277,27 @@ start(struct fixture *fx)
 	round_start(fx->r, xstrdup("first turn"));
 	assert_int_equal(fx->fake.pending, MODEL);
 	assert_string_equal(fx->fake.last_turn, "first turn");
+}
+
+/* The critic's text, read as critic.c reads it. */
+static void
+verdict(struct fixture *fx, const char *text)
+{
+	struct critic_verdict v = { .model = "critic-test", .message = "" };
+	char err[256], *feedback = NULL;
+
+	v.usage.calls = 1;
+	if (verdict_parse(text, &v.complete, &feedback, err,
+	    sizeof(err)) == 0) {
+		v.ok = true;
+		v.feedback = feedback != NULL ? feedback : "";
+	} else {
+		v.code = "unreadable_verdict";
+		v.message = err;
+		v.error = LLM_ERR_PARSE;
+	}
+	round_verdict(fx->r, &v);
+	free(feedback);
 }
 
 /* The model (or the critic) answers text. */
@@ -242,7 +316,50 @@ reply(struct fixture *fx, enum pending who, const char *text)
 	if (who == MODEL)
 		round_answer(fx->r, &res);
 	else
-		round_verdict(fx->r, &res);
+		verdict(fx, text);
+}
+
+/* The model calls tools: names and arguments in pairs, n of them. */
+static void
+call(struct fixture *fx, bool truncated, size_t n, ...)
+{
+	struct llm_tool_call calls[8];
+	struct llm_result res = { .ok = true, .text = "", .message = "",
+	    .model = "gpt-test", .calls = calls, .ncalls = n,
+	    .truncated = truncated };
+	char ids[8][16];
+	va_list ap;
+
+	assert_true(n <= 8);
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "call_%zu", i);
+		calls[i].id = ids[i];
+		calls[i].name = va_arg(ap, char *);
+		calls[i].arguments = va_arg(ap, char *);
+	}
+	va_end(ap);
+	res.usage.calls = 1;
+	assert_int_equal(fx->fake.pending, MODEL);
+	fx->fake.pending = NONE;
+	round_answer(fx->r, &res);
+}
+
+/* Tool result i: its tool, its error flag and a piece of its text. */
+static void
+result_is(const struct fixture *fx, size_t i, const char *name, bool error,
+    const char *piece)
+{
+	const json_t *o = json_array_get(fx->fake.results, i);
+
+	if (o == NULL)
+		fail_msg("no tool result %zu (%zu kept)", i,
+		    json_array_size(fx->fake.results));
+	assert_string_equal(jget_str(o, "name"), name);
+	assert_int_equal(jget_bool(o, "error"), error);
+	if (strstr(jget_str(o, "content"), piece) == NULL)
+		fail_msg("result %zu \"%s\" lacks \"%s\"", i,
+		    jget_str(o, "content"), piece);
 }
 
 static void
@@ -405,8 +522,9 @@ test_no_checks_unchanged(void **state)
 	assert_null(fx->fake.published);
 }
 
-/* Failing checks: each failed round reported and rolled back, the output
- * sent back to the model; after max_rounds the directive fails. */
+/* Failing checks: each failed round reported, its files kept for the
+ * next, the output sent back to the model; after max_rounds the
+ * directive fails and only then are its files rolled back. */
 static void
 test_checks_fail_retried_then_rolled_back(void **state)
 {
@@ -417,7 +535,7 @@ test_checks_fail_retried_then_rolled_back(void **state)
 	for (int round = 1; round <= 3; round++) {
 		reply(fx, MODEL, ANSWER_PLAIN);
 		checks_end(fx, false);
-		assert_int_equal(fx->fake.rollbacks, round);
+		assert_int_equal(fx->fake.rollbacks, round < 3 ? 0 : 1);
 		if (round < 3) {
 			assert_int_equal(fx->fake.pending, MODEL);
 			assert_non_null(strstr(fx->fake.last_turn,
@@ -511,7 +629,7 @@ test_refused_path_then_usable(void **state)
 	assert_int_equal(json_array_size(fx->fake.reports), 1);
 }
 
-/* The critic says incomplete: the round is reported and rolled back, its
+/* The critic says incomplete: the round is reported, its files kept, its
  * feedback is the next round's turn. */
 static void
 test_critic_incomplete(void **state)
@@ -524,7 +642,7 @@ test_critic_incomplete(void **state)
 	checks_end(fx, true);
 	reply(fx, CRITIC, VERDICT_INCOMPLETE);
 	assert_int_equal(fx->fake.commits, 0);
-	assert_int_equal(fx->fake.rollbacks, 1);
+	assert_int_equal(fx->fake.rollbacks, 0);
 	assert_false(fx->fake.done);
 	assert_int_equal(fx->fake.pending, MODEL);
 	assert_non_null(strstr(fx->fake.last_turn,
@@ -541,18 +659,22 @@ test_critic_incomplete(void **state)
 	m = final_ok(fx, 2);
 }
 
-/* An unreadable verdict does not undo passing checks. */
+/* A verdict critic.c could not read is no approval: nothing committed. */
 static void
-test_critic_unreadable_accepts(void **state)
+test_critic_unreadable_fails(void **state)
 {
 	struct fixture *fx = *state;
+	const json_t *m;
 
 	start(fx);
 	reply(fx, MODEL, ANSWER_PLAIN);
 	checks_end(fx, true);
 	reply(fx, CRITIC, "looks fine to me");
-	assert_int_equal(fx->fake.commits, 1);
-	assert_true(json_is_true(json_object_get(final_report(fx), "ok")));
+	assert_int_equal(fx->fake.commits, 0);
+	assert_int_equal(fx->fake.rollbacks, 1);
+	m = final_error(fx, 1, "unreadable_verdict");
+	assert_string_equal(json_string_value(json_object_get(m,
+	    "critic_model")), "critic-test");
 }
 
 /* Cancel while the checks run: they are stopped, the files rolled back,
@@ -662,6 +784,176 @@ test_end_already_committed(void **state)
 	    "abc123");
 }
 
+/* ---------------------------------------------------------- tool mode */
+
+#define FINISH_OK \
+	"{\"summary\": \"edited the app\", \"interface\": {\"domain\": " \
+	"\"web\", \"summary\": \"the web\", \"consumes\": [], \"provides\": " \
+	"[{\"name\": \"a\", \"kind\": \"function\", \"signature\": \"() -> " \
+	"ok\"}]}}"
+
+/* read, edit, run the checks, finish: the results go back with each next
+ * turn (no text), then the round's checks, the critic and the commit. */
+static void
+test_tool_loop(void **state)
+{
+	struct fixture *fx = *state;
+	const json_t *m;
+
+	start(fx);
+	call(fx, false, 1, "read_file", "{\"path\": \"app.py\"}");
+	assert_int_equal(fx->fake.tools_run, 1);
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_true(fx->fake.asked_results_only);
+	result_is(fx, 0, "read_file", false, "read_file says yes");
+	assert_string_equal(jget_str(json_array_get(fx->fake.results, 0),
+	    "id"), "call_0");
+
+	/* Two calls in one answer, one of them failing: both answered. */
+	call(fx, false, 2, "edit_file", "{\"old\": \"missing\"}",
+	    "edit_file", "{\"old\": \"x\"}");
+	result_is(fx, 1, "edit_file", true, "no");
+	result_is(fx, 2, "edit_file", false, "yes");
+	assert_int_equal(fx->fake.pending, MODEL);
+
+	/* run_checks: the machine waits for the checks, then goes on. */
+	call(fx, false, 1, "run_checks", "{}");
+	assert_int_equal(fx->fake.pending, CHECKS);
+	checks_end(fx, false);
+	result_is(fx, 3, "run_checks", true, "FAILED: 1 command");
+	result_is(fx, 3, "run_checks", true, "1 test failed");
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_int_equal(json_array_size(fx->fake.reports), 0);
+
+	call(fx, false, 1, "finish", FINISH_OK);
+	result_is(fx, 4, "finish", false, "Received");
+	assert_int_equal(fx->fake.checks, 2);
+	checks_end(fx, true);
+	reply(fx, CRITIC, VERDICT_COMPLETE);
+	assert_int_equal(fx->fake.applies, 0);
+	assert_non_null(strstr(fx->fake.commit_message, "edited the app"));
+	m = final_ok(fx, 1);
+	assert_string_equal(json_string_value(json_object_get(m, "model")),
+	    "gpt-test");
+	assert_string_equal(json_string_value(json_object_get(m,
+	    "critic_model")), "critic-test");
+	assert_non_null(fx->fake.published);
+	/* Four model calls and the critic's. */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m,
+	    "usage"), "calls")), 5);
+}
+
+/* A finish that is not valid goes back as a tool error; calls after a
+ * valid finish are answered, not run. */
+static void
+test_tool_finish_invalid_then_valid(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	call(fx, false, 1, "finish", "{\"interface\": 3}");
+	result_is(fx, 0, "finish", true, "summary");
+	assert_int_equal(fx->fake.pending, MODEL);
+	call(fx, false, 2, "finish", FINISH_OK, "read_file", "{}");
+	result_is(fx, 1, "finish", false, "Received");
+	result_is(fx, 2, "read_file", true, "not run");
+	assert_int_equal(fx->fake.tools_run, 0);
+	assert_int_equal(fx->fake.pending, CHECKS);
+}
+
+/* A cut answer runs none of its calls and says how to avoid the cut. */
+static void
+test_tool_answer_cut(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	call(fx, true, 1, "write_file", "{\"path\": \"big.py\", \"cont");
+	assert_int_equal(fx->fake.tools_run, 0);
+	result_is(fx, 0, "write_file", true, "cut");
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_non_null(strstr(fx->fake.last_turn, "cut at the output "
+	    "limit"));
+	assert_null(strstr(fx->fake.last_turn, "JSON"));
+}
+
+/* Past max_calls a call is refused with the limit; at twice it the
+ * round fails; the limit is in the report. */
+static void
+test_tool_limit(void **state)
+{
+	struct fixture *fx = *state;
+	const json_t *m;
+
+	start(fx);
+	call(fx, false, 5, "read_file", "{}", "read_file", "{}", "read_file",
+	    "{}", "read_file", "{}", "read_file", "{}");
+	assert_int_equal(fx->fake.tools_run, 4);
+	result_is(fx, 4, "read_file", true, "tool call limit (4 per round)");
+	call(fx, false, 4, "search", "{}", "search", "{}", "search", "{}",
+	    "search", "{}");
+	m = final_error(fx, 1, "tool_limit");
+	assert_string_equal(json_string_value(json_object_get(m, "limit")),
+	    "4 tool calls per round");
+	assert_int_equal(fx->fake.rollbacks, 1);
+}
+
+/* Text without a call: a JSON answer is taken as one; anything else is
+ * sent back. */
+static void
+test_tool_mode_json_text(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	reply(fx, MODEL, "I think I am done.");
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_non_null(strstr(fx->fake.last_turn, "called no tool"));
+	reply(fx, MODEL, ANSWER_PLAIN);
+	assert_int_equal(fx->fake.applies, 1);
+	assert_int_equal(fx->fake.pending, CHECKS);
+}
+
+/* A server that refuses tools: the directive goes on in JSON answers. */
+static void
+test_tools_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct llm_result res = { .ok = false, .text = "", .model = "",
+	    .message = "registry.ollama.ai/library/tiny does not support "
+	    "tools", .error = LLM_ERR_HTTP, .http_status = 400 };
+
+	start(fx);
+	fx->fake.pending = NONE;
+	round_answer(fx->r, &res);
+	assert_int_equal(fx->fake.drops, 1);
+	assert_false(fx->r->tools);
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_string_equal(fx->fake.last_turn, "the JSON first turn");
+	reply(fx, MODEL, ANSWER_PLAIN);
+	assert_int_equal(fx->fake.applies, 1);
+}
+
+/* JSON mode: a cut answer is no "not JSON". */
+static void
+test_json_answer_cut(void **state)
+{
+	struct fixture *fx = *state;
+	struct llm_result res = { .ok = true, .text = "{\"summary\": \"a\", "
+	    "\"files\": [{\"path\": \"x\", \"content\": \"", .message = "",
+	    .model = "", .truncated = true };
+
+	res.text_len = strlen(res.text);
+	start(fx);
+	fx->fake.pending = NONE;
+	round_answer(fx->r, &res);
+	assert_int_equal(fx->fake.pending, MODEL);
+	assert_non_null(strstr(fx->fake.last_turn, "cut at the output limit "
+	    "(max_tokens)"));
+	assert_non_null(strstr(fx->fake.last_turn, "\"edits\""));
+	assert_null(strstr(fx->fake.last_turn, "premature"));
+}
+
 int
 main(void)
 {
@@ -675,13 +967,22 @@ main(void)
 		T(test_invalid_answer_bounded),
 		T(test_refused_path_then_usable),
 		T(test_critic_incomplete),
-		T(test_critic_unreadable_accepts),
+		T(test_critic_unreadable_fails),
 		T(test_cancel_during_checks),
 		T(test_cancel_during_model),
 		T(test_rate_limited),
 		T(test_commit_fails),
 		T(test_end_early),
 		T(test_end_already_committed),
+		T(test_json_answer_cut),
+#undef T
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_tools, teardown)
+		T(test_tool_loop),
+		T(test_tool_finish_invalid_then_valid),
+		T(test_tool_answer_cut),
+		T(test_tool_limit),
+		T(test_tool_mode_json_text),
+		T(test_tools_refused),
 #undef T
 	};
 
