@@ -37,7 +37,10 @@ struct pending_send {
 	struct llm_request **slot;
 	struct llm_session *summariser;
 	size_t upto;			/* turns [0, upto) are summarised */
+	size_t turns_before;		/* the session's turns before it */
+	bool first;			/* the directive's first turn */
 	size_t tokens_before;
+	struct llm_usage summary_usage;	/* the summary's cost: the turn's */
 };
 
 /* ---------------------------------------------------------- results */
@@ -80,14 +83,17 @@ on_turn_done(const struct llm_result *res, void *arg)
 	struct worker *cx = ps->cx;
 	const struct llm_callbacks *cbs = ps->cbs;
 	void *cb_arg = ps->arg;
+	struct llm_result with_summary = *res;
 
 	*ps->slot = NULL;
 	/* The results went with a turn the session kept: none is owed. */
 	if (res->ok)
 		json_array_clear(cx->pending);
+	/* A summary asked for this turn is paid for with it. */
+	llm_usage_add(&with_summary.usage, &ps->summary_usage);
 	free(ps->text);
 	free(ps);
-	cbs->on_done(res, cb_arg);
+	cbs->on_done(&with_summary, cb_arg);
 }
 
 static void
@@ -147,6 +153,37 @@ estimate(const struct worker *cx, const char *text)
 	return n;
 }
 
+/*
+ * Every turn was summarised, the calls of the owed results with them: the
+ * results go to the model as text before the turn's own, so that a tool
+ * result it has not seen is not lost.
+ */
+static void
+results_as_text(struct pending_send *ps)
+{
+	struct worker *cx = ps->cx;
+	const json_t *o;
+	size_t i, cap = 0;
+	char *s = NULL;
+	FILE *f;
+
+	if (json_array_size(cx->pending) == 0 ||
+	    (f = open_memstream(&s, &cap)) == NULL)
+		return;
+	fprintf(f, "The results of your last tool calls (the calls are in "
+	    "the summary above):\n");
+	json_array_foreach(cx->pending, i, o)
+		fprintf(f, "\n## %s%s\n%s\n", jget_str(o, "name"),
+		    jget_bool(o, "error") ? " (failed)" : "",
+		    jget_str(o, "content"));
+	if (ps->text != NULL)
+		fprintf(f, "\n%s", ps->text);
+	fclose(f);
+	free(ps->text);
+	ps->text = s;
+	json_array_clear(cx->pending);
+}
+
 /* The conversation so far: system prompt, tools and transcript. */
 static size_t
 history(const struct worker *cx)
@@ -163,6 +200,7 @@ fail_turn(struct pending_send *ps, enum llm_error error, const char *why)
 	struct llm_result res = {
 		.ok = false, .text = "", .finish = "", .code = "",
 		.model = "", .error = error, .message = why,
+		.usage = ps->summary_usage,
 	};
 
 	*ps->slot = NULL;
@@ -182,6 +220,7 @@ on_summary(const struct llm_result *res, void *arg)
 	llm_session_free(ps->summariser);
 	ps->summariser = NULL;
 	*ps->slot = NULL;
+	llm_usage_add(&ps->summary_usage, &res->usage);
 	if (!res->ok || res->text_len == 0) {
 		fail_turn(ps, res->ok ? LLM_ERR_PARSE : res->error, res->ok ?
 		    "the summary of the conversation came back empty" :
@@ -193,6 +232,12 @@ on_summary(const struct llm_result *res, void *arg)
 		    "be compacted");
 		return;
 	}
+	/* The calls of the owed results are in the summary now: a new
+	 * directive needs no more of them, a directive under way does. */
+	if (ps->upto == ps->turns_before && ps->first)
+		json_array_clear(cx->pending);
+	else if (ps->upto == ps->turns_before)
+		results_as_text(ps);
 	/* The directive's own turns now follow the summary turn. */
 	if (cx->directive_turn != (size_t)-1)
 		cx->directive_turn = cx->directive_turn >= ps->upto ?
@@ -240,6 +285,7 @@ start_summary(struct pending_send *ps, size_t upto)
 	room = room > 4096 ? room - 4096 : room / 2;
 	transcript = llm_session_transcript(cx->session, 0, upto, room);
 	ps->upto = upto;
+	ps->turns_before = llm_session_turns(cx->session);
 	*ps->slot = llm_session_send(ps->summariser, transcript, &cbs, ps);
 	free(transcript);
 	if (*ps->slot != NULL)
@@ -287,6 +333,7 @@ context_send(struct worker *cx, const char *text,
 	ps->cbs = cbs;
 	ps->arg = arg;
 	ps->slot = slot;
+	ps->first = first;
 	if (first)
 		cx->directive_turn = turns;
 	need = estimate(cx, text);

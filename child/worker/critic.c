@@ -24,9 +24,6 @@
 #define CRITIC_REASK_TOKENS	1024
 /* The messages' own overhead, and rounding. */
 #define CRITIC_OVERHEAD_TOKENS	64
-/* The window when context_tokens says none: the APIs' usual. */
-#define WINDOW_ANTHROPIC	200000
-#define WINDOW_OTHER		128000
 
 struct critic {
 	struct worker *cx;
@@ -107,15 +104,11 @@ critic_next(const struct llm_result *res, unsigned asks,
 static size_t
 diff_budget(const struct critic *c, size_t rest)
 {
-	const struct llm_conf *lc = &c->conf;
+	/* The session knows the window and the answer's share, defaults
+	 * included. */
 	int64_t tokens = (int64_t)llm_session_budget(c->session);
 	size_t bytes;
 
-	/* No window configured: the API's usual one. */
-	if (lc->context_tokens <= 0)
-		tokens = (lc->provider != NULL && strcmp(lc->provider,
-		    "anthropic") == 0 ? WINDOW_ANTHROPIC : WINDOW_OTHER) -
-		    lc->max_tokens;
 	tokens -= (int64_t)(CRITIC_MAX_ASKS - 1) * CRITIC_REASK_TOKENS +
 	    CRITIC_OVERHEAD_TOKENS;
 	bytes = tokens > 0 ? (size_t)tokens * CRITIC_BYTES_PER_TOKEN : 0;
