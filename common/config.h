@@ -131,6 +131,13 @@ struct masterd_conf {
 	int64_t max_read_bytes;		/* what its tools read per round */
 	int accept_proposed_checks;	/* run the model's own checks when
 					 * none are configured or planned */
+	struct strlist integration_checks; /* run on main, every domain's
+					 * code together */
+	int64_t integration_delay;	/* ms after a merge before a run */
+	int64_t integration_attempts;	/* failing runs attributed in a row
+					 * before the task pauses */
+	int64_t interface_attempts;	/* an interface directive requeued
+					 * while its gap remains */
 
 	/* [domain "name"] */
 	struct domain_conf *domains;

@@ -69,13 +69,14 @@ child_args_parse(int argc, char **argv, const char *prog,
 	if (a->domain == NULL || !conf_domain_name_ok(a->domain) ||
 	    a->task == NULL || atoll(a->task) <= 0 || a->state == NULL ||
 	    a->state[0] != '/' || fcntl(CHILD_CHANNEL_FD, F_GETFD) < 0 ||
-	    (a->role != NULL && strcmp(a->role, "planner") != 0) ||
+	    (a->role != NULL && strcmp(a->role, "planner") != 0 &&
+	    strcmp(a->role, "integrator") != 0) ||
 	    (a->parent != NULL && atoll(a->parent) <= 0))
 		goto usage;
 	return 0;
 usage:
 	fprintf(stderr, "%s: started by masterd only (--domain NAME --task ID "
-	    "--state DIR [--config FILE] [--role planner] [--parent PID], "
+	    "--state DIR [--config FILE] [--role planner|integrator] [--parent PID], "
 	    "channel on fd %d)\n", prog, CHILD_CHANNEL_FD);
 	return -1;
 }

@@ -12,7 +12,7 @@ struct child_args {
 	const char *task;
 	const char *state;
 	const char *config;
-	const char *role;	/* NULL or "planner" */
+	const char *role;	/* NULL, "planner" or "integrator" */
 	const char *parent;	/* the relay's pid, for a worker */
 };
 

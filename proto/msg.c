@@ -75,6 +75,10 @@ static const struct shape_field f_peers[] = {
 static const struct shape_field f_publish[] = {
 	F("task", FT_INTEGER),
 	F("interface", FT_OBJECT),
+	/* true: what the domain says it will provide and consume, sent
+	 * before its code passes its checks; absent or false: what its
+	 * accepted commit implements */
+	OPT("declared", FT_BOOL),
 	END
 };
 static const struct shape_field f_progress[] = {
@@ -117,6 +121,37 @@ static const struct shape_field f_plan_result[] = {
 	OPT("usage", FT_OBJECT),
 	OPT("error", FT_OBJECT),
 	OPT("model", FT_STRING),	/* the planner's model */
+	END
+};
+/* One command of an integration run: an integration check, or a consumer's
+ * contract test of what it consumes from a provider. */
+static const struct shape_field f_integrate_check[] = {
+	F("command", FT_STRING),
+	F("kind", FT_STRING),		/* "check" or "contract" */
+	OPT("consumer", FT_STRING),	/* contract: whose test */
+	OPT("provider", FT_STRING),	/* contract: the domain tested */
+	OPT("entry", FT_STRING),	/* contract: "KIND NAME" consumed */
+	END
+};
+static const struct shape_field integrate_check = {
+	.types = FT_OBJECT, .members = f_integrate_check
+};
+static const struct shape_field f_integrate_request[] = {
+	F("task", FT_INTEGER),
+	F("run", FT_INTEGER),		/* the registry's id of the run */
+	F("commit", FT_STRING),		/* the commit of main to test */
+	{ .name = "checks", .types = FT_ARRAY, .required = true,
+	  .max_items = 200, .items = &integrate_check },
+	END
+};
+static const struct shape_field f_integrate_result[] = {
+	F("task", FT_INTEGER),
+	F("run", FT_INTEGER),
+	F("commit", FT_STRING),
+	F("ok", FT_BOOL),		/* every command passed */
+	OPT("results", FT_ARRAY),	/* per command, in the request's order */
+	OPT("duration_ms", FT_INTEGER),
+	OPT("error", FT_OBJECT),	/* the run itself could not happen */
 	END
 };
 static const struct shape_field f_error[] = {
@@ -228,6 +263,13 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    M, f_plan_request, "ask the planner for a plan or a review" },
 	[MSG_PLAN_RESULT] = { MSG_PLAN_RESULT, CHAN_CHILD, "plan.result", C,
 	    f_plan_result, "the planner's plan or review" },
+	[MSG_INTEGRATE_REQUEST] = { MSG_INTEGRATE_REQUEST, CHAN_CHILD,
+	    "integrate.request", M, f_integrate_request,
+	    "run the integration checks and contract tests on a commit of "
+	    "main" },
+	[MSG_INTEGRATE_RESULT] = { MSG_INTEGRATE_RESULT, CHAN_CHILD,
+	    "integrate.result", C, f_integrate_result,
+	    "the outcome of each command of an integration run" },
 	[MSG_ERROR] = { MSG_ERROR, CHAN_CHILD, "error", M | C, f_error,
 	    "a refused message or a failure" },
 

@@ -39,6 +39,7 @@ const char *const source_names[SOURCE_COUNT] = {
 	[SOURCE_INTERFACE] = "interface",
 	[SOURCE_REVIEW] = "review",
 	[SOURCE_USER] = "user",
+	[SOURCE_INTEGRATION] = "integration",
 };
 
 const char *const budget_key_names[BUDGET_KEY_COUNT] = {
@@ -80,6 +81,13 @@ const struct event_def event_defs[EV_COUNT] = {
 	[EV_PROGRESS] = { "progress", "stage,text" },
 	[EV_MERGED] = { "merged", "commit" },
 	[EV_MERGE_FAILED] = { "merge.failed", "reason" },
+	[EV_INTEGRATION_STARTED] = { "integration.started", "run,commit,checks" },
+	[EV_INTEGRATION_PASSED] = { "integration.passed",
+	    "run,commit,duration_ms" },
+	[EV_INTEGRATION_FAILED] = { "integration.failed",
+	    "run,commit,failed,error" },
+	[EV_INTEGRATION_ATTRIBUTED] = { "integration.attributed",
+	    "run,commit,directives,reason" },
 };
 
 const char *const err_names[E_COUNT] = {

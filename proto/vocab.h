@@ -55,6 +55,7 @@ enum directive_source {
 	SOURCE_INTERFACE,	/* the unresolved set */
 	SOURCE_REVIEW,		/* the planner's review */
 	SOURCE_USER,		/* masterctl directive */
+	SOURCE_INTEGRATION,	/* a failing integration check or contract test */
 	SOURCE_COUNT
 };
 
@@ -95,6 +96,10 @@ enum event {
 	EV_PROGRESS,
 	EV_MERGED,
 	EV_MERGE_FAILED,
+	EV_INTEGRATION_STARTED,
+	EV_INTEGRATION_PASSED,
+	EV_INTEGRATION_FAILED,
+	EV_INTEGRATION_ATTRIBUTED,
 	EV_COUNT
 };
 

@@ -37,6 +37,9 @@ struct child;
 
 /* The planner child's domain name; no task may have a domain so named. */
 #define PLANNER_NAME "planner"
+/* The child that runs the integration checks on main: a role, not a
+ * domain, so no domain may take either name. */
+#define INTEGRATOR_NAME "integration"
 
 #define PRIORITY_INTERFACE	5
 #define PRIORITY_REVIEW		3

@@ -155,7 +155,8 @@ add_domain_row(struct masterd *md, int64_t task, const char *name,
 static bool
 domain_name_ok(const char *name)
 {
-	return conf_domain_name_ok(name) && strcmp(name, PLANNER_NAME) != 0;
+	return conf_domain_name_ok(name) && strcmp(name, PLANNER_NAME) != 0 &&
+	    strcmp(name, INTEGRATOR_NAME) != 0;
 }
 
 static int
@@ -332,8 +333,8 @@ collect_domains(struct masterd *md, const json_t *req, json_t **out,
 
 		if (!domain_name_ok(name)) {
 			snprintf(err, errlen, "bad domain name: want 1-32 of "
-			    "a-z 0-9 - _, starting with a letter, not \"%s\"",
-			    PLANNER_NAME);
+			    "a-z 0-9 - _, starting with a letter, not \"%s\" "
+			    "or \"%s\"", PLANNER_NAME, INTEGRATOR_NAME);
 			goto fail;
 		}
 		for (size_t j = 0; j < i; j++) {
