@@ -102,7 +102,9 @@ static const struct shape_field consume_fields[] = {
 	KIND, NAME,
 	{ .name = "from", .types = FT_STRING, .required = true,
 	    .when_missing = "(the domain expected to provide it)" },
-	TEXT("signature"), SCHEMA, TEXT("doc"), END
+	TEXT("signature"), SCHEMA, TEXT("doc"),
+	{ .name = "test", .types = FT_STRING, .min_len = 1, .max_len = 512 },
+	END
 };
 static const struct shape_field provide_entry = {
 	.types = FT_OBJECT, .flags = SHAPE_CLOSED | SHAPE_NULL_ABSENT,
@@ -356,6 +358,9 @@ canon_entry(const json_t *e, bool consumes)
 	if (json_is_string(v = json_object_get(e, "doc")) &&
 	    json_string_length(v) > 0)
 		set_copy(c, "doc", v);
+	if (consumes && json_is_string(v = json_object_get(e, "test")) &&
+	    json_string_length(v) > 0)
+		set_copy(c, "test", v);
 	return c;
 }
 
@@ -699,5 +704,67 @@ iface_unresolved(const json_t *latest, const json_t *previous)
 	sort_array(out, item_cmp);
 	doclist_free(&l);
 	doclist_free(&p);
+	return out;
+}
+
+/* ------------------------------------------------------------ contracts */
+
+/* How a contract test file runs, by its name. */
+static char *
+contract_command(const char *consumer, const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 3 && strcmp(path + n - 3, ".py") == 0)
+		return xasprintf("python3 '%s/%s'", consumer, path);
+	if (n > 3 && strcmp(path + n - 3, ".sh") == 0)
+		return xasprintf("sh '%s/%s'", consumer, path);
+	return xasprintf("'./%s/%s'", consumer, path);
+}
+
+/* A path a command can quote and that stays in the consumer's folder. */
+static bool
+contract_path_ok(const char *p)
+{
+	if (*p == '\0' || *p == '/' || strchr(p, '\'') != NULL ||
+	    strchr(p, '\\') != NULL)
+		return false;
+	for (const char *s = p; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20)
+			return false;
+	return strstr(p, "..") == NULL && strstr(p, ".git") == NULL;
+}
+
+json_t *
+iface_contract_tests(const json_t *latest)
+{
+	struct doclist docs;
+	json_t *out = json_array();
+	const json_t *e;
+	size_t i, j;
+
+	doclist_load(&docs, latest);
+	for (i = 0; i < docs.n; i++) {
+		const char *consumer = json_string_value(json_object_get(
+		    docs.doc[i], "domain"));
+
+		json_array_foreach(json_object_get(docs.doc[i], "consumes"), j,
+		    e) {
+			const char *test = jget_str(e, "test");
+			char *cmd;
+
+			if (consumer == NULL || test == NULL ||
+			    !contract_path_ok(test))
+				continue;
+			cmd = contract_command(consumer, test);
+			json_array_append_new(out, json_pack("{s:s, s:s, s:s, "
+			    "s:s*, s:s++}", "command", cmd, "kind", "contract",
+			    "consumer", consumer, "provider", jget_str(e,
+			    "from"), "entry", jget_str(e, "kind"), " ",
+			    jget_str(e, "name")));
+			free(cmd);
+		}
+	}
+	doclist_free(&docs);
 	return out;
 }

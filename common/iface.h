@@ -55,4 +55,13 @@ json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
  */
 json_t *iface_unresolved(const json_t *latest, const json_t *previous);
 
+/*
+ * The consumers' contract tests in latest (the same elements as
+ * iface_unresolved takes): for each consumed entry with a "test" (a path
+ * in the consumer's folder), {"command", "kind": "contract", "consumer",
+ * "provider", "entry": "KIND NAME"}, the command chosen by the file's
+ * name (python3 for .py, sh for .sh, else run as a program).
+ */
+json_t *iface_contract_tests(const json_t *latest);
+
 #endif

@@ -258,6 +258,25 @@ lookup_tip(git_commit **out, git_repository *repo, const char *refname,
 	return 0;
 }
 
+int
+repo_main_oid(const char *gitdir, char oid[REPO_OID_HEX], char *err,
+    size_t errlen)
+{
+	git_repository *repo;
+	git_oid id;
+	int rc = 0;
+
+	oid[0] = '\0';
+	if (open_bare(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	if (git_reference_name_to_id(&id, repo, MAIN_REF) < 0)
+		rc = gfail(err, errlen, "resolving %s", MAIN_REF);
+	else
+		git_oid_tostr(oid, REPO_OID_HEX, &id);
+	git_repository_free(repo);
+	return rc;
+}
+
 /* The <domain> entry of tree, or NULL when it has none. */
 static int
 domain_entry(git_tree_entry **out, const git_tree *tree, const char *domain,

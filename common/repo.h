@@ -69,6 +69,10 @@ int repo_files(const char *wtdir, const char *domain, json_t **out,
 int repo_merge_domain(const char *gitdir, const char *domain,
     const char *message, char oid[REPO_OID_HEX], char *err, size_t errlen);
 
+/* The commit main points at, in hex. */
+int repo_main_oid(const char *gitdir, char oid[REPO_OID_HEX], char *err,
+    size_t errlen);
+
 /* Newest first, at most max commits of ref: [{"id","author","time",
  * "summary","message"}]. */
 int repo_log(const char *gitdir, const char *ref, int max, json_t **out,

@@ -26,6 +26,23 @@ const char *const domain_state_names[DOMAIN_STATE_COUNT] = {
 	[DOMAIN_DONE] = "done",
 };
 
+const char *const run_state_names[RUN_STATE_COUNT] = {
+	[RUN_RUNNING] = "running",
+	[RUN_PASSED] = "passed",
+	[RUN_FAILED] = "failed",
+	[RUN_ERROR] = "error",
+	[RUN_CANCELLED] = "cancelled",
+};
+
+const char *const integration_status_names[INTEG_STATUS_COUNT] = {
+	[INTEG_NONE] = "none",
+	[INTEG_PENDING] = "pending",
+	[INTEG_RUNNING] = "running",
+	[INTEG_PASSED] = "passed",
+	[INTEG_FAILED] = "failed",
+	[INTEG_ATTRIBUTED] = "attributed",
+};
+
 const char *const directive_state_names[DIRECTIVE_STATE_COUNT] = {
 	[DIRECTIVE_QUEUED] = "queued",
 	[DIRECTIVE_RUNNING] = "running",

@@ -59,6 +59,27 @@ enum directive_source {
 	SOURCE_COUNT
 };
 
+/* An integration run's state (the registry's integration_runs.state). */
+enum run_state {
+	RUN_RUNNING,
+	RUN_PASSED,		/* every command passed */
+	RUN_FAILED,		/* a command failed */
+	RUN_ERROR,		/* the run itself could not happen */
+	RUN_CANCELLED,		/* the task paused while it ran */
+	RUN_STATE_COUNT
+};
+
+/* A task's integration, as shown: what masterd knows of main. */
+enum integration_status {
+	INTEG_NONE,		/* the task has no integration checks */
+	INTEG_PENDING,		/* main has a commit no run has tested */
+	INTEG_RUNNING,
+	INTEG_PASSED,		/* on the current main */
+	INTEG_FAILED,		/* on the current main; not yet attributed */
+	INTEG_ATTRIBUTED,	/* failed; its directives handed out */
+	INTEG_STATUS_COUNT
+};
+
 /* A task's limits; 0 is no limit. */
 enum budget_key {
 	BUDGET_TOKENS,
@@ -143,6 +164,8 @@ struct event_def {
 
 extern const char *const task_state_names[TASK_STATE_COUNT];
 extern const char *const domain_state_names[DOMAIN_STATE_COUNT];
+extern const char *const run_state_names[RUN_STATE_COUNT];
+extern const char *const integration_status_names[INTEG_STATUS_COUNT];
 extern const char *const directive_state_names[DIRECTIVE_STATE_COUNT];
 extern const char *const source_names[SOURCE_COUNT];
 extern const char *const budget_key_names[BUDGET_KEY_COUNT];

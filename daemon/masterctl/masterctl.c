@@ -467,6 +467,72 @@ print_scoreboard(const json_t *score)
 	}
 }
 
+/* The last lines of a command's output, indented. */
+static void
+print_output_tail(const char *output, int lines)
+{
+	const char *end = output + strlen(output), *p;
+
+	while (end > output && end[-1] == '\n')
+		end--;
+	for (p = end; p > output; p--)
+		if (p[-1] == '\n' && --lines == 0)
+			break;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		printf("      | %.*s\n", (int)n, p);
+		p += n + 1;
+	}
+}
+
+static void
+print_run(const json_t *run, bool detail)
+{
+	const json_t *x;
+	size_t i, failed = 0;
+
+	printf("  %-5lld %.7s  %-9s %7.1f", num(run, "id"), str(run, "commit"),
+	    str(run, "state"), (double)num(run, "duration_ms") / 1000.0);
+	json_array_foreach(json_object_get(run, "results"), i, x)
+		if (!json_is_true(json_object_get(x, "passed")))
+			printf("%s%s (exit %lld)", failed++ ? ", " : "  ",
+			    str(x, "command"), num(x, "exit_status"));
+	if (json_is_string(json_object_get(run, "error")))
+		printf("  %s", str(run, "error"));
+	putchar('\n');
+	if (!detail)
+		return;
+	json_array_foreach(json_object_get(run, "results"), i, x)
+		if (!json_is_true(json_object_get(x, "passed")) &&
+		    json_is_string(json_object_get(x, "output")))
+			print_output_tail(str(x, "output"), 6);
+}
+
+static void
+print_integration(const json_t *g)
+{
+	const json_t *run, *c;
+	size_t i;
+
+	if (!json_is_object(g) || strcmp(str(g, "status"), "none") == 0)
+		return;
+	printf("\nINTEGRATION %s, main %.7s", str(g, "status"), str(g, "main"));
+	if (num(g, "failures") > 0)
+		printf(", %lld of %lld attempts to fix used",
+		    num(g, "failures"), num(g, "attempts"));
+	printf("\n");
+	json_array_foreach(json_object_get(g, "checks"), i, c)
+		printf("  %-9s %s\n", str(c, "kind"), str(c, "command"));
+	if (json_array_size(json_object_get(g, "runs")) == 0)
+		return;
+	printf("  %-5s %-7s  %-9s %7s  %s\n", "RUN", "COMMIT", "STATE",
+	    "TIME s", "FAILED");
+	json_array_foreach(json_object_get(g, "runs"), i, run)
+		print_run(run, i == 0);
+}
+
 static void
 human_task(json_t *r)
 {
@@ -480,11 +546,12 @@ human_task(json_t *r)
 		printf("  reason: %s\n\n", str(t, "reason"));
 	print_domains(json_object_get(r, "domains"));
 	print_scoreboard(json_object_get(r, "scoreboard"));
+	print_integration(json_object_get(r, "integration"));
 	if (json_array_size(json_object_get(r, "directives")) > 0) {
-		printf("\n%-6s %-16s %-8s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
+		printf("\n%-6s %-16s %-11s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
 		    "STATE", "TEXT");
 		json_array_foreach(json_object_get(r, "directives"), i, d) {
-			printf("%-6lld %-16s %-8s %-9s %.50s\n", num(d, "id"),
+			printf("%-6lld %-16s %-11s %-9s %.50s\n", num(d, "id"),
 			    str(d, "domain"), str(d, "source"),
 			    str(d, "state"), str(d, "text"));
 			/* Why it did not get done, where it did not. */

@@ -186,6 +186,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "scoreboard",
 	    registry_scoreboard(md->reg, task));
 	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
+	json_object_set_new(r, "integration", tasks_integration(md, task));
 	control_reply(cl, r);
 }
 

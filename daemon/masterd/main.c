@@ -365,6 +365,7 @@ on_all_children_stopped(struct masterd *md)
 	uv_close((uv_handle_t *)&md->sig_hup, NULL);
 	uv_close((uv_handle_t *)&md->stop_timer, NULL);
 	uv_close((uv_handle_t *)&md->tick, NULL);
+	uv_close((uv_handle_t *)&md->integrate, NULL);
 	notify_close(md);
 }
 

@@ -55,6 +55,7 @@ struct masterd {
 	struct task_list tasks;
 	uv_idle_t step;
 	bool step_ready;
+	uv_timer_t integrate;		/* integration runs due after merges */
 
 	/* systemd (notify.c) */
 	char *notify_path;

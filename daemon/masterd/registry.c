@@ -202,6 +202,25 @@ static const char *const migrations[] = {
 	"ALTER TABLE rounds ADD COLUMN model TEXT;"
 	"ALTER TABLE rounds ADD COLUMN critic_model TEXT;"
 	"ALTER TABLE tasks ADD COLUMN planner_model TEXT;",
+
+	/* 5: integration runs: the task's checks on a commit of main, with
+	 * every domain's code; the task's own integration checks (from its
+	 * plan and reviews) and its failing runs attributed in a row. */
+	"CREATE TABLE integration_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  commit_id TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  checks TEXT NOT NULL,"
+	"  results TEXT,"
+	"  error TEXT,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL);"
+	"CREATE INDEX integration_runs_task ON integration_runs(task_id, id);"
+	"ALTER TABLE tasks ADD COLUMN integration_checks TEXT;"
+	"ALTER TABLE tasks ADD COLUMN integration_failures INTEGER NOT NULL"
+	"  DEFAULT 0;",
 };
 
 /* How a result column becomes a JSON value. */
@@ -219,7 +238,7 @@ struct col {
 #define TASK_COLS "id, text, state, paused, reason, created, updated, " \
 	"standing, budget_tokens, budget_cost, budget_rounds, budget_time, " \
 	"plan, reviews, planner_in, planner_out, planner_cost, progress_since, " \
-	"planner_model"
+	"planner_model, integration_checks, integration_failures"
 static const struct col task_cols[] = {
 	{ "id", C_INT }, { "text", C_TEXT }, { "state", C_TEXT },
 	{ "paused", C_BOOL }, { "reason", C_TEXT }, { "created", C_REAL },
@@ -229,6 +248,7 @@ static const struct col task_cols[] = {
 	{ "plan", C_JSON }, { "reviews", C_INT }, { "planner_in", C_INT },
 	{ "planner_out", C_INT }, { "planner_cost", C_REAL },
 	{ "progress_since", C_INT }, { "planner_model", C_TEXT },
+	{ "integration_checks", C_JSON }, { "integration_failures", C_INT },
 };
 
 #define DOMAIN_COLS "id, task_id, name, state, reason, prompt, checks, " \
@@ -301,6 +321,15 @@ static const struct col score_cols[] = {
 	{ "directives_failed", C_INT }, { "model", C_TEXT },
 };
 
+#define RUN_COLS "id, task_id, commit_id, state, checks, results, error, " \
+	"duration_ms, created, updated"
+static const struct col run_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "commit", C_TEXT },
+	{ "state", C_TEXT }, { "checks", C_JSON }, { "results", C_JSON },
+	{ "error", C_TEXT }, { "duration_ms", C_INT }, { "created", C_REAL },
+	{ "updated", C_REAL },
+};
+
 static const struct col id_cols[] = { { NULL, C_INT } };
 
 static const struct col stats_cols[] = {
@@ -329,6 +358,8 @@ enum stmt {
 	ST_TASK_BUDGET, ST_TASK_PLAN, ST_TASK_REVIEWS, ST_TASK_PLANNER,
 	ST_TASK_PROGRESS, ST_DOMAIN_DEPENDS, ST_DOMAINS_LOAD,
 	ST_TASK_PLANNER_MODEL,
+	ST_TASK_INTEG_CHECKS, ST_TASK_INTEG_FAILURES,
+	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
 	ST__COUNT
 };
 
@@ -452,6 +483,21 @@ static const struct stmt_def {
 	    " WHERE id = ?1", NULL, 0 },
 	[ST_TASK_PLANNER_MODEL] = { "UPDATE tasks SET planner_model = ?2,"
 	    " updated = ?3 WHERE id = ?1", NULL, 0 },
+	[ST_TASK_INTEG_CHECKS] = { "UPDATE tasks SET integration_checks = ?2,"
+	    " updated = ?3 WHERE id = ?1", NULL, 0 },
+	[ST_TASK_INTEG_FAILURES] = { "UPDATE tasks SET"
+	    " integration_failures = ?2, updated = ?3 WHERE id = ?1", NULL, 0 },
+	[ST_RUN_ADD] = { "INSERT INTO integration_runs (task_id, commit_id,"
+	    " state, checks, created, updated) VALUES (?1, ?2, 'running', ?3,"
+	    " ?4, ?4)", NULL, 0 },
+	[ST_RUN_END] = { "UPDATE integration_runs SET state = ?2,"
+	    " results = ?3, error = ?4, duration_ms = ?5, updated = ?6"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_RUNS_TASK] = { "SELECT " RUN_COLS " FROM integration_runs"
+	    " WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2", SHAPE(run_cols) },
+	/* A run masterd did not see end (it stopped or was killed). */
+	[ST_RUNS_ABANDON] = { "UPDATE integration_runs SET state = 'error',"
+	    " error = ?1, updated = ?2 WHERE state = 'running'", NULL, 0 },
 	[ST_TASK_PROGRESS] = { "UPDATE tasks SET progress_since = ?2,"
 	    " updated = ?3 WHERE id = ?1", NULL, 0 },
 	[ST_DOMAIN_DEPENDS] = { "UPDATE domains SET depends = ?2, updated = ?3"
@@ -1316,6 +1362,26 @@ registry_task_set_planner_usage(struct registry *r, int64_t task,
 }
 
 int
+registry_task_set_integration_checks(struct registry *r, int64_t task,
+    const json_t *checks)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_INTEG_CHECKS];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_json(r, st, 2, checks) == -1 ||
+	    bind_real(r, st, 3, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_task_set_integration_failures(struct registry *r, int64_t task,
+    int64_t n)
+{
+	return set_int_column(r, ST_TASK_INTEG_FAILURES, task, n, __func__);
+}
+
+int
 registry_task_set_planner_model(struct registry *r, int64_t task,
     const char *model)
 {
@@ -1823,6 +1889,61 @@ json_t *
 registry_scoreboard(struct registry *r, int64_t task)
 {
 	return query_all_by(r, ST_SCORE_TASK, task, __func__);
+}
+
+/* ---------------------------------------------------- integration runs */
+
+int
+registry_run_add(struct registry *r, int64_t task, const char *commit,
+    const json_t *checks, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_RUN_ADD];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_text(r, st, 2, commit) == -1 ||
+	    bind_json(r, st, 3, checks) == -1 ||
+	    bind_real(r, st, 4, now()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+int
+registry_run_end(struct registry *r, int64_t run, const char *state,
+    const json_t *results, const char *error, int64_t duration_ms)
+{
+	sqlite3_stmt *st = r->st[ST_RUN_END];
+
+	if (bind_int(r, st, 1, run) == -1 ||
+	    bind_text(r, st, 2, state) == -1 ||
+	    bind_json(r, st, 3, results) == -1 ||
+	    bind_text(r, st, 4, error) == -1 ||
+	    bind_int(r, st, 5, duration_ms) == -1 ||
+	    bind_real(r, st, 6, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+json_t *
+registry_runs(struct registry *r, int64_t task, int64_t max)
+{
+	sqlite3_stmt *st = r->st[ST_RUNS_TASK];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, max) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_RUNS_TASK, __func__);
+}
+
+int
+registry_runs_abandon(struct registry *r, const char *why)
+{
+	sqlite3_stmt *st = r->st[ST_RUNS_ABANDON];
+
+	if (bind_text(r, st, 1, why) == -1 || bind_real(r, st, 2, now()) == -1)
+		return fail(r, st, __func__);
+	return exec_write(r, st, __func__);
 }
 
 /* ---------------------------------------------------------------- backup */

@@ -67,7 +67,8 @@ int registry_batch_end(struct registry *, bool commit);
  * A task row: {"id","text","state","paused","reason","created","updated",
  *              "standing","budget_tokens","budget_cost","budget_rounds",
  *              "budget_time","plan","reviews","planner_in","planner_out",
- *              "planner_cost","progress_since","planner_model"}
+ *              "planner_cost","progress_since","planner_model",
+ *              "integration_checks","integration_failures"}
  * ("reason" is null or why it paused/failed; times are Unix seconds as
  * reals; "standing" the standing directives, an array of strings; a
  * budget_* null when the task has no limit of its own; "progress_since"
@@ -90,6 +91,12 @@ int registry_task_set_reviews(struct registry *, int64_t task, int64_t n);
 int registry_task_set_planner_usage(struct registry *, int64_t task,
     const struct usage *);
 /* model NULL or "": not known. */
+/* The task's own integration checks (an array of commands) and its
+ * failing runs attributed in a row. */
+int registry_task_set_integration_checks(struct registry *, int64_t task,
+    const json_t *checks);
+int registry_task_set_integration_failures(struct registry *, int64_t task,
+    int64_t n);
 int registry_task_set_planner_model(struct registry *, int64_t task,
     const char *model);
 int registry_task_set_progress(struct registry *, int64_t task,
@@ -185,6 +192,22 @@ json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
  * "duration_ms","directives_done","directives_failed","model"}: "model"
  * the model of the domain's latest round that named one, or null. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
+
+/* ---- integration runs ----
+ * A run: {"id","task","commit","state","checks","results","error",
+ *         "duration_ms","created","updated"}: the commit of main it
+ * tested, its state (run_state_names), the commands asked (the
+ * integrate.request's checks), each command's result in the same order,
+ * why the run itself failed.  Stored when it starts, ended once.
+ */
+int registry_run_add(struct registry *, int64_t task, const char *commit,
+    const json_t *checks, int64_t *id);
+int registry_run_end(struct registry *, int64_t run, const char *state,
+    const json_t *results, const char *error, int64_t duration_ms);
+/* The task's newest runs first, at most max. */
+json_t *registry_runs(struct registry *, int64_t task, int64_t max);
+/* Every run still "running" becomes "error" with why (at start-up). */
+int registry_runs_abandon(struct registry *, const char *why);
 
 /* A consistent copy of the database at path (SQLite's online backup),
  * taken while the daemon runs. */

@@ -25,6 +25,13 @@
 #include "daemon/masterd/tasks.h"
 #include "proto/child_args.h"
 
+/* The --role each child is started with; a domain's has none. */
+static const char *const child_role_names[ROLE_COUNT] = {
+	[ROLE_DOMAIN] = NULL,
+	[ROLE_PLANNER] = "planner",
+	[ROLE_INTEGRATOR] = "integrator",
+};
+
 static void child_on_ready(struct peer *);
 static void child_on_message(struct peer *, const struct msg_spec *,
     json_t *);
@@ -120,6 +127,7 @@ child_handle_released(struct child *c)
 	if (--c->handles > 0)
 		return;
 	json_decref(c->plan_request);
+	json_decref(c->integrate_request);
 	free(c);
 }
 
@@ -198,7 +206,7 @@ child_start(struct child *c)
 	/* The child reads the same configuration file as we do. */
 	struct child_args a = { .domain = c->name, .task = task,
 	    .state = md->conf->state_dir, .config = md->child_conf,
-	    .role = c->planner ? "planner" : NULL };
+	    .role = child_role_names[c->role] };
 
 	if (c->peer.state != PEER_IDLE)
 		return 0;

@@ -30,6 +30,14 @@ enum child_state {
 	CHILD_FATAL,		/* start limit hit or asked not to restart */
 };
 
+/* What a child is for: a domain of a task, or one of the task's roles. */
+enum child_role {
+	ROLE_DOMAIN,
+	ROLE_PLANNER,		/* plans and reviews; attributes failures */
+	ROLE_INTEGRATOR,	/* runs the integration checks on main */
+	ROLE_COUNT
+};
+
 struct child {
 	TAILQ_ENTRY(child) entry;
 	struct masterd *md;
@@ -55,8 +63,10 @@ struct child {
 	bool release;		/* free once stopped */
 
 	/* work, owned by the task core (task_*.c) */
-	bool planner;		/* the task's planner, not a domain */
+	enum child_role role;
 	json_t *plan_request;	/* the planner's pending request */
+	json_t *integrate_request;	/* the integrator's pending run */
+	int64_t run;		/* the integrator's run in hand, 0: none */
 	bool busy;
 	int64_t directive;
 	time_t hold_until;	/* no work before this (rate limited) */

@@ -116,6 +116,7 @@ task_free(struct task *t)
 	free(t->reason);
 	json_decref(t->standing);
 	json_decref(t->plan);
+	task_integration_free(t);
 	free(t);
 }
 
@@ -244,6 +245,7 @@ load_task(struct masterd *md, const json_t *row)
 	t->planner.cost = json_number_value(json_object_get(row,
 	    "planner_cost"));
 	t->progress_since = jget_int(row, "progress_since", 0);
+	task_integration_load(t, row);
 	return t;
 }
 
@@ -575,6 +577,8 @@ task_step_init(struct masterd *md)
 {
 	uv_idle_init(md->loop, &md->step);
 	md->step.data = md;
+	uv_timer_init(md->loop, &md->integrate);
+	md->integrate.data = md;
 	md->step_ready = true;
 }
 
@@ -630,6 +634,14 @@ tasks_interfaces(struct masterd *md, int64_t id)
 	struct task *t = task_find(md, id);
 
 	return t != NULL ? task_interfaces(t, NULL) : json_array();
+}
+
+json_t *
+tasks_integration(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+
+	return t != NULL ? task_integration_describe(t) : json_null();
 }
 
 json_t *

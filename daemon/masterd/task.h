@@ -41,6 +41,7 @@ struct child;
  * domain, so no domain may take either name. */
 #define INTEGRATOR_NAME "integration"
 
+#define PRIORITY_INTEGRATION	6
 #define PRIORITY_INTERFACE	5
 #define PRIORITY_REVIEW		3
 
@@ -73,6 +74,19 @@ struct domain {
 };
 TAILQ_HEAD(domain_list, domain);
 
+/* What the task knows of main's integration (task_integrate.c). */
+struct integration {
+	json_t *checks;		/* its own commands, from plan and reviews */
+	int64_t failures;	/* failing runs attributed in a row */
+	char main[41];		/* main's commit now ("" unknown) */
+	int64_t run;		/* the run in flight, 0: none */
+	char tested[41];	/* the commit the last finished run tested */
+	enum run_state last;	/* how that run ended */
+	json_t *failing;	/* its failing results, or NULL */
+	bool attributed;	/* its failures were handed out */
+	uint64_t due_ms;	/* a run after merges at this uv_now; 0: none */
+};
+
 struct task {
 	TAILQ_ENTRY(task) entry;
 	struct masterd *md;
@@ -89,6 +103,7 @@ struct task {
 	int64_t reviews;	/* reviews asked */
 	struct usage planner;	/* what the planner's calls used */
 	int64_t progress_since;	/* the watchdog counts rounds after this */
+	struct integration integ;
 	struct domain_list domains;
 	size_t done;		/* directives done */
 	bool dirty;		/* the step is due on the next loop turn */
@@ -181,6 +196,34 @@ int task_add_planned(struct task *, const json_t *domain, char *err,
 void task_finish(struct task *, enum task_state, const char *reason);
 void task_pause_for(struct task *, const char *why);
 void task_start_domains(struct task *);
+
+/* ---- task_integrate.c ---- */
+/* At load: the task's checks, its last run, main's commit. */
+void task_integration_load(struct task *, const json_t *row);
+void task_integration_free(struct task *);
+enum integration_status task_integration_status(const struct task *);
+/* main moved (a merge): a run once integration_delay has passed. */
+void task_integration_soon(struct task *, const char *commit);
+/* From the step: a run that is due, or that the task's life asks for. */
+void task_integration_due(struct task *);
+int task_integration_run(struct task *);
+/* Main fails: contract failures to their providers, the rest to the
+ * planner to attribute. */
+void task_integration_attribute(struct task *);
+void task_integration_stuck(struct task *);
+/* The planner's attribution (plan.result kind "attribute"). */
+void task_integration_attributed(struct task *, bool ok, const json_t *plan,
+    const char *why);
+/* The plan's or a review's integration_checks, added. */
+void task_integration_add_checks(struct task *, const json_t *commands);
+/* masterctl's view, and a review's evidence. */
+json_t *task_integration_describe(const struct task *);
+json_t *task_integration_evidence(const struct task *);
+void task_integrator_ready(struct child *);
+void task_integrator_result(struct child *, struct task *, const json_t *);
+void task_integrator_down(struct child *, struct task *);
+/* A user's resume starts the attempts afresh. */
+void task_integration_reset(struct task *);
 
 /* ---- task_messages.c ---- */
 /* The unresolved set turned into directives, unwanted ones dropped. */

@@ -211,26 +211,140 @@ decide_failure(const char *code, bool task_open, int64_t attempts,
 	return FAILURE_DROP;
 }
 
+/* ---------------------------------------------------------- integration */
+
+enum integration_status
+decide_integration(const struct integration_facts *f)
+{
+	if (!f->has_commands)
+		return INTEG_NONE;
+	if (f->running)
+		return INTEG_RUNNING;
+	/* A run that could not happen, or was cut short, tested nothing. */
+	if (f->tested == NULL || f->main == NULL ||
+	    strcmp(f->tested, f->main) != 0 ||
+	    f->last == RUN_ERROR || f->last == RUN_CANCELLED ||
+	    f->last == RUN_RUNNING)
+		return INTEG_PENDING;
+	if (f->last == RUN_PASSED)
+		return INTEG_PASSED;
+	return f->attributed ? INTEG_ATTRIBUTED : INTEG_FAILED;
+}
+
+/* The last max bytes of s, from the start of a line where one is near,
+ * and not in the middle of a UTF-8 sequence. */
+static const char *
+tail_of(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	const char *p, *nl;
+
+	if (n <= max)
+		return s;
+	p = s + n - max;
+	while ((*p & 0xc0) == 0x80)
+		p++;
+	if ((nl = memchr(p, '\n', 200 < max ? 200 : max)) != NULL)
+		p = nl + 1;
+	return p;
+}
+
+char *
+decide_integration_text(const char *words, const json_t *result,
+    const char *commit, size_t max_output)
+{
+	const char *command = jget_str(result, "command");
+	const char *kind = jget_str(result, "kind");
+	const char *output = jget_str(result, "output");
+	const char *consumer = jget_str(result, "consumer");
+	const char *entry = jget_str(result, "entry");
+	json_int_t status = jget_int(result, "exit_status", -1);
+	char *head, *how, *text;
+	char shortid[8];
+
+	snprintf(shortid, sizeof(shortid), "%.7s", commit ? commit : "?");
+	if (kind != NULL && strcmp(kind, "contract") == 0)
+		head = xasprintf("Domain %s's contract test of %s, which it "
+		    "consumes from you, fails against your code on main "
+		    "(commit %s, every domain's code together). The test is "
+		    "the consumer's expectation: make your code meet it, and "
+		    "keep your interface's entry true to what you provide.",
+		    consumer ? consumer : "?", entry ? entry : "?", shortid);
+	else
+		head = xasprintf("%s", words != NULL && *words != '\0' ? words :
+		    "An integration check fails on main, where every "
+		    "domain's code is together. Find the cause in your "
+		    "domain's part and fix it.");
+	if (jget_bool(result, "timed_out"))
+		how = xstrdup("timed out");
+	else if (status < 0)
+		how = xasprintf("was killed by signal %lld",
+		    (long long)jget_int(result, "signal", 0));
+	else
+		how = xasprintf("exited %lld", (long long)status);
+	text = xasprintf("%s\n\nFailing on main (commit %s): `%s` %s. "
+	    "Output%s:\n```\n%s\n```", head, shortid,
+	    command ? command : "?", how,
+	    output != NULL && strlen(output) > max_output ? " (its end)" : "",
+	    output != NULL ? tail_of(output, max_output) : "");
+	free(head);
+	free(how);
+	return text;
+}
+
 /* ---------------------------------------------------------- life */
+
+/*
+ * Before a task improves, is reviewed or ends, main must pass: an
+ * untested main is run, a failing one handed out as directives, at most
+ * integration_attempts times in a row.  True, with the step, when main
+ * holds the task back.
+ */
+static bool
+integration_gate(const struct life *l, enum life_step *step)
+{
+	switch (l->integration) {
+	case INTEG_RUNNING:
+		*step = LIFE_WAIT;
+		return true;
+	case INTEG_PENDING:
+		*step = LIFE_RUN_INTEGRATION;
+		return true;
+	case INTEG_FAILED:
+	case INTEG_ATTRIBUTED:
+		*step = l->integration_failures >= l->integration_attempts ?
+		    LIFE_INTEGRATION_STUCK : LIFE_ATTRIBUTE;
+		return true;
+	default:
+		return false;
+	}
+}
 
 /*
  * Building ends when nothing is open: with nothing done it failed, else it
  * integrates (the unresolved set becomes directives; the caller decides
  * again once they are done).  Integrating with nothing open improves:
- * what is left no directive can fix.  Improving asks for reviews until
+ * what is left no directive can fix, once main passes its integration
+ * checks.  Improving asks for reviews until
  * they are used up; with none configured the task waits for its user.
  */
 enum life_step
 decide_life(const struct life *l)
 {
+	enum life_step gate;
+
 	if (l->paused || l->planner_busy || l->open > 0)
 		return LIFE_WAIT;
 	switch (l->state) {
 	case TASK_BUILDING:
 		return l->done == 0 ? LIFE_FAIL : LIFE_INTEGRATE;
 	case TASK_INTEGRATING:
+		if (integration_gate(l, &gate))
+			return gate;
 		return LIFE_IMPROVE;
 	case TASK_IMPROVING:
+		if (integration_gate(l, &gate))
+			return gate;
 		if (l->max_reviews == 0)
 			return LIFE_WAIT;
 		return l->reviews >= l->max_reviews ? LIFE_DONE : LIFE_REVIEW;

@@ -70,6 +70,31 @@ enum failure_step {
 enum failure_step decide_failure(const char *code, bool task_open,
     int64_t attempts, int64_t max_attempts);
 
+/* ---- integration ---- */
+
+/* What masterd knows of main's integration, from plain values: whether
+ * the task has commands to run, a run in flight, the commit of main the
+ * last finished run tested ("" none) and how it ended, whether its
+ * failures were handed out, and main's commit now. */
+struct integration_facts {
+	bool has_commands;
+	bool running;
+	const char *tested;
+	enum run_state last;
+	bool attributed;
+	const char *main;
+};
+enum integration_status decide_integration(const struct integration_facts *);
+
+/*
+ * The text of a directive for one failing command of a run on main: the
+ * model's words (or NULL), then the command, its exit, and the end of its
+ * output, at most max_output bytes of it.  A contract test (kind
+ * "contract") is addressed to its provider in the consumer's name.
+ */
+char *decide_integration_text(const char *words, const json_t *result,
+    const char *commit, size_t max_output);
+
 /* ---- the task's life ---- */
 
 struct life {
@@ -80,6 +105,9 @@ struct life {
 	size_t done;		/* directives done */
 	int64_t reviews;	/* reviews asked */
 	int64_t max_reviews;	/* 0: none, the user directs */
+	enum integration_status integration;
+	int64_t integration_failures;	/* attributed in a row */
+	int64_t integration_attempts;	/* then the task pauses */
 };
 
 enum life_step {
@@ -89,6 +117,9 @@ enum life_step {
 	LIFE_IMPROVE,		/* integrating -> improving */
 	LIFE_REVIEW,		/* ask the planner for a review */
 	LIFE_DONE,		/* reviews used up */
+	LIFE_RUN_INTEGRATION,	/* main is untested: run the checks now */
+	LIFE_ATTRIBUTE,		/* main fails: its failures become directives */
+	LIFE_INTEGRATION_STUCK,	/* fixes did not make main pass: pause */
 };
 
 enum life_step decide_life(const struct life *);

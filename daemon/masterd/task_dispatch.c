@@ -33,7 +33,7 @@ task_send_peers(struct task *t, const char *except)
 
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->task != t->id || c->state != CHILD_RUNNING ||
-		    c->planner || strcmp(c->name, except) == 0)
+		    c->role != ROLE_DOMAIN || strcmp(c->name, except) == 0)
 			continue;
 		m = msg_new(MSG_INTERFACE_PEERS, masterd_next_id(md));
 		json_object_set_new(m, "task", json_integer(t->id));
@@ -164,7 +164,7 @@ dispatch_task(struct task *t)
 	bool any = false, busy = false, waiting = false;
 
 	TAILQ_FOREACH(c, &md->children, entry) {
-		if (c->task != t->id || c->planner)
+		if (c->task != t->id || c->role != ROLE_DOMAIN)
 			continue;
 		/* A provider still starting is not a cycle: wait for it. */
 		busy = busy || c->busy || c->state == CHILD_STARTING ||
@@ -179,7 +179,7 @@ dispatch_task(struct task *t)
 	if (any || busy || !waiting)
 		return;
 	TAILQ_FOREACH(c, &md->children, entry) {
-		if (c->task == t->id && !c->planner && can_take_work(md, c))
+		if (c->task == t->id && c->role == ROLE_DOMAIN && can_take_work(md, c))
 			dispatch_one(t, c, false);
 	}
 }
@@ -245,7 +245,7 @@ task_ask_planner(struct task *t, const char *kind, json_t *context)
 			json_decref(context);
 			return;
 		}
-		c->planner = true;
+		c->role = ROLE_PLANNER;
 	}
 	json_decref(c->plan_request);
 	c->plan_request = json_pack("{s:s, s:o}", "kind", kind, "context",
@@ -325,6 +325,7 @@ review(struct task *t, const json_t *dirs)
 	    t->id));
 	json_object_set_new(ctx, "rounds", recent_rounds(rounds, 30));
 	json_object_set_new(ctx, "directives", brief);
+	json_object_set_new(ctx, "integration", task_integration_evidence(t));
 	json_decref(rounds);
 	task_ask_planner(t, "review", ctx);
 }
@@ -455,6 +456,9 @@ live(struct task *t)
 		l.reviews = t->reviews;
 		l.open = task_open_directives(t);
 		l.done = t->done;
+		l.integration = task_integration_status(t);
+		l.integration_failures = t->integ.failures;
+		l.integration_attempts = md->conf->integration_attempts;
 		switch (decide_life(&l)) {
 		case LIFE_WAIT:
 			return;
@@ -474,6 +478,15 @@ live(struct task *t)
 			continue;
 		case LIFE_DONE:
 			task_finish(t, TASK_DONE, "reviews used up");
+			return;
+		case LIFE_RUN_INTEGRATION:
+			task_integration_run(t);
+			return;
+		case LIFE_ATTRIBUTE:
+			task_integration_attribute(t);
+			return;
+		case LIFE_INTEGRATION_STUCK:
+			task_integration_stuck(t);
 			return;
 		case LIFE_REVIEW:
 			if (task_count_review(t) != 0)
@@ -508,6 +521,7 @@ task_step(struct task *t)
 		return;
 	requeue_orphans(t);
 	dispatch_task(t);
+	task_integration_due(t);
 	/* A task with nothing left to hand out takes its next step. */
 	live(t);
 }

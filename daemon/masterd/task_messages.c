@@ -27,10 +27,17 @@ tasks_child_ready(struct child *c)
 {
 	uint64_t calls = registry_calls(c->md->reg);
 
-	if (c->planner)
+	switch (c->role) {
+	case ROLE_PLANNER:
 		task_planner_ready(c);
-	else
+		break;
+	case ROLE_INTEGRATOR:
+		task_integrator_ready(c);
+		break;
+	default:
 		task_assign(c);
+		break;
+	}
 	log_debug("domain %s (task %lld) ready: %llu registry statements",
 	    c->name, (long long)c->task, (unsigned long long)
 	    (registry_calls(c->md->reg) - calls));
@@ -124,6 +131,7 @@ merge_domain(struct child *c, const char *summary)
 {
 	struct masterd *md = c->md;
 	char gitdir[4096], message[256], oid[REPO_OID_HEX], err[512];
+	struct task *t;
 	int rc;
 
 	task_gitdir(md, c->task, gitdir, sizeof(gitdir));
@@ -138,9 +146,12 @@ merge_domain(struct child *c, const char *summary)
 		    json_pack("{s:s}", "reason", err));
 		return;
 	}
-	if (rc != REPO_UNCHANGED)
-		event_emit(md, c->task, c->name, EV_MERGED,
-		    json_pack("{s:s}", "commit", oid));
+	if (rc == REPO_UNCHANGED)
+		return;
+	event_emit(md, c->task, c->name, EV_MERGED, json_pack("{s:s}",
+	    "commit", oid));
+	if ((t = task_find(md, c->task)) != NULL)
+		task_integration_soon(t, oid);
 }
 
 static void
@@ -357,7 +368,17 @@ on_plan(struct task *t, const json_t *plan, const char *model)
 	event_emit(t->md, t->id, NULL, EV_TASK_PLANNED, json_pack(
 	    "{s:O, s:s*}", "plan", plan, "model", model));
 	add_planned_domains(t, json_object_get(plan, "domains"));
+	task_integration_add_checks(t, json_object_get(plan,
+	    "integration_checks"));
 	task_set_state(t, TASK_BUILDING, NULL);
+}
+
+static bool
+integration_allows_done(const struct task *t)
+{
+	enum integration_status s = task_integration_status(t);
+
+	return s == INTEG_NONE || s == INTEG_PASSED;
 }
 
 static void
@@ -371,6 +392,8 @@ on_review(struct task *t, const json_t *rev, const char *model)
 	event_emit(t->md, t->id, NULL, EV_TASK_REVIEWED, json_pack(
 	    "{s:O, s:s*}", "review", rev, "model", model));
 	add_planned_domains(t, json_object_get(rev, "domains"));
+	task_integration_add_checks(t, json_object_get(rev,
+	    "integration_checks"));
 	json_array_foreach(list, i, d) {
 		if (task_add_directive(t, jget_str(d, "domain"), SOURCE_REVIEW,
 		    jget_str(d, "text"), (int)jget_int(d, "priority",
@@ -382,7 +405,10 @@ on_review(struct task *t, const json_t *rev, const char *model)
 		json_decref(out);
 		added++;
 	}
-	if (added == 0 && jget_bool(rev, "done"))
+	/* Never done on a main that has not passed: the step runs its
+	 * checks first, and the next review decides. */
+	if (added == 0 && jget_bool(rev, "done") &&
+	    integration_allows_done(t))
 		task_finish(t, TASK_DONE, "the review found the task "
 		    "complete");
 	else
@@ -411,6 +437,11 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 	    registry_task_set_planner_model(c->md->reg, t->id, model) != 0)
 		log_err("task %lld: the planner's model not stored: %s",
 		    (long long)t->id, registry_errmsg(c->md->reg));
+	if (strcmp(kind, "attribute") == 0) {
+		task_integration_attributed(t, jget_bool(msg, "ok"),
+		    json_object_get(msg, "plan"), why);
+		return;
+	}
 	if (!jget_bool(msg, "ok")) {
 		log_err("task %lld: the planner's %s failed: %s",
 		    (long long)t->id, kind, why ? why : "?");
@@ -451,8 +482,12 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 		on_round(c, t, msg);
 		break;
 	case MSG_PLAN_RESULT:
-		if (c->planner)
+		if (c->role == ROLE_PLANNER)
 			on_plan_result(c, t, msg);
+		break;
+	case MSG_INTEGRATE_RESULT:
+		if (c->role == ROLE_INTEGRATOR)
+			task_integrator_result(c, t, msg);
 		break;
 	case MSG_PROGRESS:
 		event_emit(c->md, c->task, c->name, EV_PROGRESS,
@@ -469,6 +504,10 @@ tasks_child_down(struct child *c)
 {
 	struct task *t = task_find(c->md, c->task);
 
+	if (c->role == ROLE_INTEGRATOR) {
+		task_integrator_down(c, t);
+		return;
+	}
 	/* The round in flight is redone by the next child. */
 	if (t != NULL && c->busy && c->directive > 0)
 		set_directive(t, c->directive, DIRECTIVE_QUEUED,

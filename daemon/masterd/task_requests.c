@@ -549,8 +549,10 @@ set_paused_one(struct task *t, bool paused)
 		return -1;
 	event_emit(t->md, t->id, NULL, paused ? EV_TASK_PAUSED :
 	    EV_TASK_RESUMED, NULL);
-	if (!paused)
+	if (!paused) {
 		restart_watchdog(t);
+		task_integration_reset(t);
+	}
 	return 0;
 }
 
@@ -613,6 +615,8 @@ tasks_resume_all(struct masterd *md)
 
 	TAILQ_INIT(&md->tasks);
 	task_step_init(md);
+	if (registry_runs_abandon(md->reg, "masterd stopped while it ran") != 0)
+		log_err("integration runs: %s", registry_errmsg(md->reg));
 	if (task_load_all(md) != 0)
 		log_err("tasks not loaded: %s", registry_errmsg(md->reg));
 	TAILQ_FOREACH(t, &md->tasks, entry) {

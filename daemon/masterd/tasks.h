@@ -59,6 +59,8 @@ bool tasks_exists(struct masterd *, int64_t task);
 int64_t tasks_newest_with(struct masterd *, const char *domain);
 json_t *tasks_interfaces(struct masterd *, int64_t task);
 json_t *tasks_unresolved(struct masterd *, int64_t task);
+/* The task's integration: its status, commands and latest runs. */
+json_t *tasks_integration(struct masterd *, int64_t task);
 
 /* From supervise.c */
 void tasks_child_ready(struct child *);
