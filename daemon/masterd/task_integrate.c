@@ -667,7 +667,8 @@ task_integration_evidence(const struct task *t)
 {
 	if (t->integ.tested[0] == '\0')
 		return json_null();
-	return json_pack("{s:s, s:s, s:s, s:o}", "commit", t->integ.tested,
-	    "main", t->integ.main, "state", run_state_names[t->integ.last],
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "commit",
+	    t->integ.tested, "main", t->integ.main, "state",
+	    run_state_names[t->integ.last], "commands", commands(t),
 	    "failing", failing_evidence(t->integ.failing, false));
 }

@@ -333,6 +333,118 @@ test_life_waits(void **state)
 	assert_int_equal(decide_life(&l), LIFE_WAIT);
 }
 
+/* ---------------------------------------------------------- integration */
+
+static void
+test_integration_status(void **state)
+{
+	struct integration_facts f = { .has_commands = false, .tested = "",
+	    .main = "aaa", .last = RUN_ERROR };
+
+	(void)state;
+	/* No commands: nothing to wait for. */
+	assert_int_equal(decide_integration(&f), INTEG_NONE);
+	f.has_commands = true;
+	/* Never run, or run on another commit: main is untested. */
+	assert_int_equal(decide_integration(&f), INTEG_PENDING);
+	f.tested = "bbb";
+	f.last = RUN_PASSED;
+	assert_int_equal(decide_integration(&f), INTEG_PENDING);
+	f.tested = "aaa";
+	assert_int_equal(decide_integration(&f), INTEG_PASSED);
+	f.last = RUN_FAILED;
+	assert_int_equal(decide_integration(&f), INTEG_FAILED);
+	f.attributed = true;
+	assert_int_equal(decide_integration(&f), INTEG_ATTRIBUTED);
+	/* A run that tested nothing does not count as a verdict. */
+	f.last = RUN_CANCELLED;
+	assert_int_equal(decide_integration(&f), INTEG_PENDING);
+	f.last = RUN_ERROR;
+	assert_int_equal(decide_integration(&f), INTEG_PENDING);
+	f.running = true;
+	assert_int_equal(decide_integration(&f), INTEG_RUNNING);
+}
+
+static void
+test_life_integration_gate(void **state)
+{
+	struct life l = { .state = TASK_INTEGRATING, .done = 3,
+	    .max_reviews = 1, .integration_attempts = 2 };
+
+	(void)state;
+	l.integration = INTEG_PENDING;
+	assert_int_equal(decide_life(&l), LIFE_RUN_INTEGRATION);
+	l.integration = INTEG_RUNNING;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	/* Failing main: handed out, however the task got there. */
+	l.integration = INTEG_FAILED;
+	assert_int_equal(decide_life(&l), LIFE_ATTRIBUTE);
+	l.state = TASK_IMPROVING;
+	assert_int_equal(decide_life(&l), LIFE_ATTRIBUTE);
+	/* The fixes are being worked: wait for them. */
+	l.open = 2;
+	assert_int_equal(decide_life(&l), LIFE_WAIT);
+	l.open = 0;
+	/* They changed nothing on main: handed out again, then a pause. */
+	l.integration = INTEG_ATTRIBUTED;
+	l.integration_failures = 1;
+	assert_int_equal(decide_life(&l), LIFE_ATTRIBUTE);
+	l.integration_failures = 2;
+	assert_int_equal(decide_life(&l), LIFE_INTEGRATION_STUCK);
+	/* Never reviewed nor done before main passes. */
+	l.integration = INTEG_PASSED;
+	assert_int_equal(decide_life(&l), LIFE_REVIEW);
+	l.reviews = 1;
+	assert_int_equal(decide_life(&l), LIFE_DONE);
+	l.integration = INTEG_PENDING;
+	assert_int_equal(decide_life(&l), LIFE_RUN_INTEGRATION);
+	/* Building goes to integrating first, whatever main is. */
+	l.state = TASK_BUILDING;
+	assert_int_equal(decide_life(&l), LIFE_INTEGRATE);
+}
+
+static void
+test_integration_text(void **state)
+{
+	json_t *check = json_pack("{s:s, s:s, s:i, s:s, s:b}", "command",
+	    "python3 logic/smoke.py", "kind", "check", "exit_status", 1,
+	    "output", "starting\nGET /employees/1/payslips: 404\n",
+	    "passed", 0);
+	json_t *contract = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
+	    "command", "sh frontend/contract/logic.sh", "kind", "contract",
+	    "consumer", "frontend", "provider", "logic", "entry",
+	    "http GET /payslips", "exit_status", 2, "output", "expected 200");
+	char big[9000], *text;
+
+	(void)state;
+	text = decide_integration_text("Serve GET /employees/{id}/payslips.",
+	    check, "0123456789abcdef", 4096);
+	assert_non_null(strstr(text, "Serve GET /employees/{id}/payslips."));
+	assert_non_null(strstr(text, "commit 0123456"));
+	assert_non_null(strstr(text, "`python3 logic/smoke.py` exited 1"));
+	assert_non_null(strstr(text, "payslips: 404"));
+	free(text);
+	/* A contract test speaks for its consumer, to its provider. */
+	text = decide_integration_text(NULL, contract, "0123456789", 4096);
+	assert_non_null(strstr(text, "Domain frontend's contract test of "
+	    "http GET /payslips"));
+	assert_non_null(strstr(text, "exited 2"));
+	free(text);
+	/* Long output: its end, cut at a line. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[8000] = '\n';
+	memcpy(big + sizeof(big) - 6, "LAST\n", 5);
+	json_object_set_new(check, "output", json_string(big));
+	text = decide_integration_text(NULL, check, "abc", 1000);
+	assert_non_null(strstr(text, "Output (its end)"));
+	assert_non_null(strstr(text, "LAST"));
+	assert_true(strlen(text) < 1600);
+	free(text);
+	json_decref(check);
+	json_decref(contract);
+}
+
 /* ---------------------------------------------------------- vocabulary */
 
 static void
@@ -344,6 +456,10 @@ test_vocabulary_tables(void **state)
 	assert_string_equal(directive_state_names[DIRECTIVE_DROPPED],
 	    "dropped");
 	assert_string_equal(source_names[SOURCE_INTERFACE], "interface");
+	assert_string_equal(source_names[SOURCE_INTEGRATION], "integration");
+	assert_string_equal(run_state_names[RUN_CANCELLED], "cancelled");
+	assert_string_equal(integration_status_names[INTEG_ATTRIBUTED],
+	    "attributed");
 	assert_string_equal(budget_key_names[BUDGET_TIME], "time");
 	assert_string_equal(event_defs[EV_TASK_STATE].name, "task.state");
 	assert_string_equal(err_names[E_STORAGE], "storage");
@@ -377,6 +493,9 @@ main(void)
 		cmocka_unit_test(test_failed_directive_retried_then_dropped),
 		cmocka_unit_test(test_life_building_to_done),
 		cmocka_unit_test(test_life_waits),
+		cmocka_unit_test(test_integration_status),
+		cmocka_unit_test(test_life_integration_gate),
+		cmocka_unit_test(test_integration_text),
 		cmocka_unit_test(test_vocabulary_tables),
 	};
 
