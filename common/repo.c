@@ -1469,7 +1469,8 @@ cleanup:
 #define EMPTY_DEPTH_MAX	1000
 
 /* The commit whose id is hex (40 lowercase hex digits): 0, REPO_MISSING
- * when the repository has no such commit, -1 otherwise. */
+ * when the repository has no such commit (a malformed id included), -1
+ * otherwise. */
 static int
 lookup_commit_hex(git_commit **out, git_repository *repo, const char *hex,
     char *err, size_t errlen)
@@ -1478,9 +1479,11 @@ lookup_commit_hex(git_commit **out, git_repository *repo, const char *hex,
 	int e;
 
 	if (hex == NULL || strlen(hex) != REPO_OID_HEX - 1 ||
-	    strspn(hex, "0123456789abcdef") != REPO_OID_HEX - 1)
-		return fail(err, errlen, "not a commit id: want 40 lowercase "
+	    strspn(hex, "0123456789abcdef") != REPO_OID_HEX - 1) {
+		fail(err, errlen, "not a commit id: want 40 lowercase "
 		    "hexadecimal digits");
+		return REPO_MISSING;
+	}
 	if (git_oid_fromstr(&id, hex) < 0)
 		return gfail(err, errlen, "reading the id %s", hex);
 	if ((e = git_commit_lookup(out, repo, &id)) == 0)

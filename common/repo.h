@@ -78,7 +78,7 @@ int repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 /*
  * Read-only, from a commit of the bare repository named by its id (40
  * lowercase hex digits; REPO_MISSING when the repository has no such
- * commit).
+ * commit, or the id is none).
  */
 
 /* The commit's tree, every file of every folder, written into dir (files

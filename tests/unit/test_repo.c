@@ -1112,7 +1112,7 @@ test_checkout_commit(void **state)
 	assert_non_null(strstr(f->err, "is not in the repository"));
 	expect_file(dir, "b/y.txt", "b one\n");
 	assert_int_equal(repo_checkout_commit(f->gitdir, "main", dir, f->err,
-	    sizeof(f->err)), -1);
+	    sizeof(f->err)), REPO_MISSING);
 	assert_non_null(strstr(f->err, "not a commit id"));
 	expect_file(dir, "b/y.txt", "b one\n");
 }
