@@ -7,7 +7,11 @@
 # answers with the results in the request's order, each with the request's
 # kind, consumer, provider and entry.  A commit the repository lacks is
 # refused without results; a cancel kills the running command.  No model
-# session is opened.  Driven here as masterd would drive it, on fd 3.
+# session is opened.  The planner attributes a failing integration
+# (plan.request kind "attribute"): its model is shown the files the
+# failing output names, read from the commit, and an answer naming a
+# domain the task lacks is sent back.  Both relays are driven here as
+# masterd would drive them, on fd 3.
 . "$(dirname "$0")/lib.subr"
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
@@ -25,29 +29,34 @@ COMMIT=$(git --git-dir="$GITDIR" rev-parse HEAD)
 mkdir -p "$STATE/tasks/1/integration/old"
 echo stale >"$STATE/tasks/1/integration/old/file"
 
-python3 - "$BUILD/masterd-child" "$STATE" "$COMMIT" "$T" "$TOP" <<'PY' \
-    >"$T/driver.log" 2>&1 || { cat "$T/driver.log"; fail "driver"; }
-import json, os, socket, subprocess, sys, time
-child, state, commit, tmp, top = sys.argv[1:6]
-sys.path.insert(0, os.path.join(top, "tests", "e2e"))
+cat >"$T/relay.py" <<'PY'
+"""A relay (masterd-child) started with its channel on fd 3, and the
+master's end of that channel."""
+import os, socket, subprocess, sys
+sys.path.insert(0, os.path.join(os.environ["TOP"], "tests", "e2e"))
 from framing import PROTO_VERSION, frame, read_frame
 
-ours, theirs = socket.socketpair()
-fd = theirs.fileno()
-os.set_inheritable(fd, True)
-
-def onto_fd3():
-    os.dup2(fd, 3)
-
-log = open(os.path.join(tmp, "child.log"), "w")
-p = subprocess.Popen([child, "--domain", "integration", "--task", "1",
-                      "--state", state, "--role", "integrator"],
-                     pass_fds=(fd, 3) if fd != 3 else (3,),
-                     preexec_fn=onto_fd3, stdin=subprocess.DEVNULL,
-                     stdout=log, stderr=log)
-theirs.close()
-ours.settimeout(60)
+child, state, tmp = (os.environ[k] for k in ("CHILD", "STATE", "T"))
+p = None
+ours = None
 next_id = 0
+
+def start(domain, role, *extra):
+    global p, ours
+    ours, theirs = socket.socketpair()
+    fd = theirs.fileno()
+    os.set_inheritable(fd, True)
+    log = open(os.path.join(tmp, domain + ".log"), "w")
+    p = subprocess.Popen([child, "--domain", domain, "--task", "1", "--state",
+                          state, "--role", role] + list(extra),
+                         pass_fds=(fd, 3) if fd != 3 else (3,),
+                         preexec_fn=lambda: os.dup2(fd, 3),
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    theirs.close()
+    ours.settimeout(60)
+    send("hello", version=PROTO_VERSION, role="master", max_frame=1 << 20,
+         ping_timeout=10000)
+    until("ready")
 
 def send(mtype, **fields):
     global next_id
@@ -58,7 +67,8 @@ def send(mtype, **fields):
 
 def fail(why):
     print("FAIL:", why)
-    p.kill()
+    if p is not None:
+        p.kill()
     sys.exit(1)
 
 def until(mtype, seen=None):
@@ -71,9 +81,19 @@ def until(mtype, seen=None):
         if m.get("type") == mtype:
             return m
 
-send("hello", version=PROTO_VERSION, role="master", max_frame=1 << 20,
-     ping_timeout=10000)
-until("ready")
+def stop():
+    send("shutdown", reason="test over")
+    if p.wait(timeout=60) != 0:
+        fail("relay exit status %d" % p.returncode)
+PY
+export TOP CHILD="$BUILD/masterd-child" STATE T COMMIT
+
+python3 - <<'PY' >"$T/driver.log" 2>&1 || { cat "$T/driver.log"; fail "integrator"; }
+import os, sys, time
+sys.path.insert(0, os.environ["T"])
+from relay import *
+commit = os.environ["COMMIT"]
+start("integration", "integrator")
 
 def check(cmd, **kw):
     return dict(command=cmd, kind=kw.pop("kind", "check"), **kw)
@@ -158,9 +178,51 @@ print("ok: a cancel kills the command and says cancelled")
 
 if os.path.exists(os.path.join(state, "tasks/1/sessions")):
     fail("a session was opened")
-send("shutdown", reason="test over")
-if p.wait(timeout=60) != 0:
-    fail("relay exit status %d" % p.returncode)
+stop()
 print("ok: no model session; the relay stops on shutdown")
 PY
 cat "$T/driver.log"
+
+# The planner attributes the failure; its first answer names a domain the
+# task does not have and is sent back.
+export LLMD_TEST_KEY="sk-llmd-integrator-$$"
+python3 - "$T/script.json" <<'PY'
+import json, sys
+json.dump({"rules": [
+  {"match": {"input_contains": "# Attribute a failing integration"},
+   "reply": {"json": {"reason": "x", "directives": [
+     {"domain": "db", "text": "add put"}]}}},
+  {"match": {"input_contains": "is not one of the task's domains"},
+   "reply": {"json": {"reason": "web calls api.put, which api lacks",
+     "directives": [{"domain": "api", "text": "Provide put(key, value)."}]}}},
+]}, open(sys.argv[1], "w"))
+PY
+start_llmd "$T/script.json"
+llm_config | write_config
+export CONF="$T/masterd.conf"
+python3 - <<'PY' >"$T/driver.log" 2>&1 || { cat "$T/driver.log"; fail "planner"; }
+import os, sys
+sys.path.insert(0, os.environ["T"])
+from relay import *
+start("planner", "planner", "--config", os.environ["CONF"])
+send("plan.request", task=1, kind="attribute", context={
+    "task": 1, "commit": os.environ["COMMIT"], "domains": ["api", "web"],
+    "interfaces": [], "failing": [{
+        "command": "python3 -m unittest", "exit_status": 1, "kind": "check",
+        "output": 'File "web/page.txt": api.put not in api/store.py'}]})
+res = until("plan.result")
+if (res["kind"], res["ok"]) != ("attribute", True):
+    fail("plan.result: %r" % res)
+if res["plan"] != {"reason": "web calls api.put, which api lacks",
+                   "directives": [{"domain": "api",
+                                   "text": "Provide put(key, value)."}]}:
+    fail("plan: %r" % res["plan"])
+stop()
+print("ok: the planner attributes the failure to api")
+PY
+cat "$T/driver.log"
+[ "$(requests_matching "'### api/store.py' in text and 'def get(): return 1' in text and '### web/page.txt' in text")" -ge 1 ] \
+    || fail "the planner was not shown the files the output names"
+[ "$(requests_matching "'directives[0].domain: \\\"db\\\" is not one of the task' in text")" -eq 1 ] \
+    || fail "the answer naming db was not sent back"
+ok "the planner is shown the files involved, and an unknown domain is sent back"
