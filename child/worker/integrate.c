@@ -163,6 +163,10 @@ integrate_request(struct worker *cx, const json_t *msg)
 		finish(j, ERR_BUSY, "an integration run is in progress");
 		return;
 	}
+	if (json_integer_value(json_object_get(msg, "task")) != cx->task) {
+		finish(j, ERR_BAD_REQUEST, "not this integrator's task");
+		return;
+	}
 	cx->integrating = j;
 	log_info("integration run %lld: %zu commands on %.12s",
 	    (long long)json_integer_value(json_object_get(msg, "run")),

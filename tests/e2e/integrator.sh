@@ -143,6 +143,11 @@ if res["ok"] or "results" in res or res["error"]["code"] != "not_found":
 if any(m.get("type") == "progress" for m in seen):
     fail("progress for a bad commit")
 print("ok: an unknown commit is refused: " + res["error"]["message"])
+send("integrate.request", task=2, run=8, commit=commit, checks=checks)
+res = until("integrate.result")
+if res["ok"] or "results" in res or res["error"]["code"] != "bad_request":
+    fail("another task: %r" % res)
+print("ok: another task's request is refused")
 
 # Cancel: the running command's group is killed; busy until the answer.
 pidfile = os.path.join(tmp, "sleeper.pid")
@@ -159,6 +164,10 @@ ping = send("ping")
 pong = until("pong")
 if pong["re"] != ping or pong.get("busy") is not True:
     fail("pong while running: %r" % pong)
+send("integrate.request", task=1, run=10, commit=commit, checks=checks)
+res = until("integrate.result")
+if res["run"] != 10 or res["error"]["code"] != "busy" or "results" in res:
+    fail("a second run at once: %r" % res)
 send("cancel", task=1)
 res = until("integrate.result")
 if res["ok"] or "results" in res or res["error"]["code"] != "cancelled":
@@ -174,7 +183,7 @@ ping = send("ping")
 pong = until("pong")
 if pong.get("busy"):
     fail("busy after the result: %r" % pong)
-print("ok: a cancel kills the command and says cancelled")
+print("ok: one run at a time; a cancel kills the command and says cancelled")
 
 if os.path.exists(os.path.join(state, "tasks/1/sessions")):
     fail("a session was opened")
