@@ -74,7 +74,7 @@ finish(struct integrate_job *j, const char *error_code, const char *message)
 	free(j);
 }
 
-/* The request's words about command i, added to its result. */
+/* The request's words about a command, added to its result. */
 static void
 add_request_fields(json_t *result, const json_t *check)
 {
