@@ -6,8 +6,9 @@
 # command there even after a failure, reports each start as progress, and
 # answers with the results in the request's order, each with the request's
 # kind, consumer, provider and entry.  A commit the repository lacks is
-# refused without results; a cancel kills the running command.  No model
-# session is opened.  The planner attributes a failing integration
+# refused without results, as is a second request while one runs; a
+# cancel kills the running command; an idle worker leaves and the next
+# request starts another.  No model session is opened.  The planner attributes a failing integration
 # (plan.request kind "attribute"): its model is shown the files the
 # failing output names, read from the commit, and an answer naming a
 # domain the task lacks is sent back.  Both relays are driven here as
@@ -91,8 +92,26 @@ export TOP CHILD="$BUILD/masterd-child" STATE T COMMIT
 python3 - <<'PY' >"$T/driver.log" 2>&1 || { cat "$T/driver.log"; fail "integrator"; }
 import os, sys, time
 sys.path.insert(0, os.environ["T"])
+import relay
 from relay import *
 commit = os.environ["COMMIT"]
+
+# The relay's masterd-worker children (by parent, never by name alone).
+def workers():
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open("/proc/%s/stat" % d).read()
+            cmd = open("/proc/%s/cmdline" % d, "rb").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == relay.p.pid and \
+                b"masterd-worker" in cmd:
+            found.append(int(d))
+    return found
+
 start("integration", "integrator")
 
 def check(cmd, **kw):
@@ -164,6 +183,8 @@ ping = send("ping")
 pong = until("pong")
 if pong["re"] != ping or pong.get("busy") is not True:
     fail("pong while running: %r" % pong)
+if len(workers()) != 1:
+    fail("workers while running: %r" % workers())
 send("integrate.request", task=1, run=10, commit=commit, checks=checks)
 res = until("integrate.result")
 if res["run"] != 10 or res["error"]["code"] != "busy" or "results" in res:
@@ -184,6 +205,19 @@ pong = until("pong")
 if pong.get("busy"):
     fail("busy after the result: %r" % pong)
 print("ok: one run at a time; a cancel kills the command and says cancelled")
+
+# Idle, the worker leaves (the relay alone waits); the next request
+# starts another.
+deadline = time.time() + 60
+while workers():
+    if time.time() > deadline:
+        fail("the idle worker stays")
+    time.sleep(0.05)
+send("integrate.request", task=1, run=11, commit=commit, checks=checks[:1])
+res = until("integrate.result")
+if not res["ok"] or len(res["results"]) != 1:
+    fail("after the idle worker left: %r" % res)
+print("ok: an idle worker leaves, and the next request starts another")
 
 if os.path.exists(os.path.join(state, "tasks/1/sessions")):
     fail("a session was opened")
