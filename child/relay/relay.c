@@ -7,11 +7,11 @@
  * the check commands) runs in masterd-worker, which the relay starts when a
  * directive, a plan request or an integration request arrives (the
  * domain's, the planner's or the integrator's work) and stops once nothing
- * has been left to do for a while.  Messages between the master and the worker pass
- * through unchanged.  Both ends are proto/peer.c's: the channel to masterd
- * is its child end, the worker a struct peer (handshake, pings in step
- * with masterd's, the stop ladder, last words); what is decided here is
- * when a worker runs and what its death means.
+ * has been left to do for a while.  Messages between the master and the
+ * worker pass through unchanged.  Both ends are proto/peer.c's: the
+ * channel to masterd is its child end, the worker a struct peer
+ * (handshake, pings in step with masterd's, the stop ladder, last words);
+ * what is decided here is when a worker runs and what its death means.
  *
  * Why two processes: libcurl, libgit2 and the three TLS libraries they
  * bring cost each process about 10 MiB of mappings and 2 MiB of private

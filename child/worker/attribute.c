@@ -214,7 +214,8 @@ attribute_files(const char *gitdir, const json_t *context, size_t budget)
 			break;
 	}
 	if (r < 0) {
-		fprintf(out, "Not shown, over the budget of %zu bytes:", budget);
+		fprintf(out, "Not shown, over the budget of %zu bytes:",
+		    budget);
 		for (; i < json_array_size(paths); i++)
 			fprintf(out, " %s", json_string_value(json_array_get(
 			    paths, i)));

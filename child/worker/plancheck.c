@@ -41,8 +41,8 @@ static const struct shape_field a_command = {
 	.what = "a one-line shell command"
 };
 #define INTEGRATION_CHECKS { .name = "integration_checks", \
-	.types = FT_ARRAY, .min_items = 1, .max_items = INTEGRATION_CHECKS_MAX, \
-	.items = &a_command }
+	.types = FT_ARRAY, .min_items = 1, \
+	.max_items = INTEGRATION_CHECKS_MAX, .items = &a_command }
 static const struct shape_field plan_fields[] = {
 	{ .name = "domains", .types = FT_ARRAY, .required = true,
 	    .min_items = 1, .max_items = PLAN_DOMAINS_MAX, .items = &a_domain },
@@ -99,7 +99,8 @@ check_names(const json_t *list, char *err, size_t len)
 
 	json_array_foreach(list, i, d) {
 		name = json_string_value(json_object_get(d, "name"));
-		if (!conf_domain_name_ok(name) || strcmp(name, "planner") == 0 ||
+		if (!conf_domain_name_ok(name) ||
+		    strcmp(name, "planner") == 0 ||
 		    strcmp(name, "integration") == 0)
 			return shape_error(err, len, "domains[%zu].name: must "
 			    "be 1-32 of a-z 0-9 - _, starting with a letter, "

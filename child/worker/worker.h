@@ -90,7 +90,7 @@ struct worker {
 	json_t *queue;			/* directive messages not started */
 	struct round *round;		/* the directive in progress */
 	struct plan_job *planning;	/* the planner's request in progress */
-	struct integrate_job *integrating; /* the integration run */
+	struct integrate_job *integrating; /* the run in progress */
 	bool planner;			/* --role planner */
 	bool integrator;		/* --role integrator */
 

@@ -126,7 +126,8 @@ test_attribute_shape(void **state)
 {
 	(void)state;
 	expect_ok("attribute", "{\"reason\": \"web calls api.put\", "
-	    "\"directives\": [{\"domain\": \"logic\", \"text\": \"add put\"}]}");
+	    "\"directives\": [{\"domain\": \"logic\", \"text\": "
+	    "\"add put\"}]}");
 	expect_ok("attribute", "{\"directives\": [{\"domain\": \"logic\", "
 	    "\"text\": \"a\"}, {\"domain\": \"web\", \"text\": \"b\"}]}");
 	expect_ok("attribute", "{\"directives\": [{\"domain\": \"web\", "
