@@ -9,6 +9,7 @@
  * a binary file named but not shown.  See plan.h.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 
 struct mention {
 	const char *path;
-	size_t where;		/* failing entry * 2^32 + offset */
+	uint64_t where;		/* failing entry * 2^32 + offset */
 };
 
 static bool
@@ -52,7 +53,7 @@ mentioned(const char *text, const char *path, size_t *offset)
 
 /* Where the failing commands first name path: false if they never do. */
 static bool
-first_mention(const json_t *failing, const char *path, size_t *where)
+first_mention(const json_t *failing, const char *path, uint64_t *where)
 {
 	const json_t *f;
 	size_t i, off;
@@ -61,7 +62,7 @@ first_mention(const json_t *failing, const char *path, size_t *where)
 		if (mentioned(json_string_value(json_object_get(f, "command")),
 		    path, &off) || mentioned(json_string_value(
 		    json_object_get(f, "output")), path, &off)) {
-			*where = (i << 32) + (off & 0xffffffffu);
+			*where = ((uint64_t)i << 32) + (off & 0xffffffffu);
 			return true;
 		}
 	}
