@@ -3,8 +3,10 @@
  *
  * Owns the bare repository and its main branch, the per-domain branches
  * and worktrees, the commits a domain makes, the snapshot refs taken
- * before a worktree is cleaned, and the merges of domain branches into
- * main.  Nothing else in masterd calls libgit2.
+ * before a worktree is cleaned, the merges of domain branches into
+ * main, and, read only, a commit of main: its files written into the
+ * integration directory (no .git there), listed, or read one by one.
+ * Nothing else in masterd calls libgit2.
  *
  * Rules kept by every function here:
  * - a worktree operation first checks that the worktree's HEAD is
@@ -1476,6 +1478,236 @@ cleanup:
 	git_revwalk_free(walk);
 	git_object_free(head);
 	git_object_free(obj);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* ------------------------------------------------- a commit, read only */
+
+/* Directories deeper than this under the integration tree are refused. */
+#define EMPTY_DEPTH_MAX	1000
+
+/* The commit whose id is hex (40 lowercase hex digits): 0, REPO_MISSING
+ * when the repository has no such commit (a malformed id included), -1
+ * otherwise. */
+static int
+lookup_commit_hex(git_commit **out, git_repository *repo, const char *hex,
+    char *err, size_t errlen)
+{
+	git_oid id;
+	int e;
+
+	if (hex == NULL || strlen(hex) != REPO_OID_HEX - 1 ||
+	    strspn(hex, "0123456789abcdef") != REPO_OID_HEX - 1) {
+		fail(err, errlen, "not a commit id: want 40 lowercase "
+		    "hexadecimal digits");
+		return REPO_MISSING;
+	}
+	if (git_oid_fromstr(&id, hex) < 0)
+		return gfail(err, errlen, "reading the id %s", hex);
+	if ((e = git_commit_lookup(out, repo, &id)) == 0)
+		return 0;
+	if (e == GIT_ENOTFOUND) {
+		fail(err, errlen, "commit %s is not in the repository", hex);
+		return REPO_MISSING;
+	}
+	return gfail(err, errlen, "reading commit %s", hex);
+}
+
+/* The tree of commit hex in the bare repository at gitdir. */
+static int
+commit_tree_hex(git_repository **repo, git_tree **tree, const char *gitdir,
+    const char *hex, char *err, size_t errlen)
+{
+	git_commit *c = NULL;
+	int rc;
+
+	*repo = NULL;
+	*tree = NULL;
+	if (open_bare(repo, gitdir, err, errlen) < 0)
+		return -1;
+	if ((rc = lookup_commit_hex(&c, *repo, hex, err, errlen)) != 0)
+		return rc;
+	if (git_commit_tree(tree, c) < 0)
+		rc = gfail(err, errlen, "reading the tree of %s", hex);
+	git_commit_free(c);
+	return rc;
+}
+
+/*
+ * Remove everything beneath the open directory dfd (shown names it in
+ * errors), following no symlink: a symlink is removed, not its target.
+ * A directory a command left unwritable or unreadable is made 0700 first.
+ */
+static int
+empty_at(int dfd, const char *shown, int depth, char *err, size_t errlen)
+{
+	struct dirent *de;
+	int fd, sub, rc = 0;
+	DIR *d;
+
+	if (depth > EMPTY_DEPTH_MAX)
+		return fail(err, errlen, "emptying %s: more than %d levels of "
+		    "folders", shown, EMPTY_DEPTH_MAX);
+	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return fail(err, errlen, "reading %s: %s", shown,
+		    strerror(errno));
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			rc = fail(err, errlen, "removing %s/%s: %s", shown,
+			    de->d_name, strerror(errno));
+			break;
+		}
+		(void)fchmodat(dfd, de->d_name, 0700, 0);
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			rc = fail(err, errlen, "opening %s/%s: %s", shown,
+			    de->d_name, strerror(errno));
+			break;
+		}
+		rc = empty_at(sub, shown, depth + 1, err, errlen);
+		close(sub);
+		if (rc == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) != 0)
+			rc = fail(err, errlen, "removing %s/%s: %s", shown,
+			    de->d_name, strerror(errno));
+	}
+	closedir(d);
+	return rc;
+}
+
+/* dir exists, is a real directory of mode 0700 and is empty. */
+static int
+fresh_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (mkdirs_parent(dir, err, errlen) < 0)
+		return -1;
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(dir) != 0)
+		return fail(err, errlen, "removing %s: %s", dir,
+		    strerror(errno));
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return fail(err, errlen, "creating %s: %s", dir,
+		    strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, "opening %s: %s", dir,
+		    strerror(errno));
+	if (fchmod(fd, 0700) != 0) {
+		close(fd);
+		return fail(err, errlen, "chmod %s: %s", dir, strerror(errno));
+	}
+	rc = empty_at(fd, dir, 0, err, errlen);
+	close(fd);
+	return rc;
+}
+
+int
+repo_checkout_commit(const char *gitdir, const char *commit,
+    const char *dir, char *err, size_t errlen)
+{
+	git_checkout_options opts;
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	git_error_clear();
+	if ((rc = commit_tree_hex(&repo, &tree, gitdir, commit, err,
+	    errlen)) != 0)
+		goto cleanup;
+	if ((rc = fresh_dir(dir, err, errlen)) != 0)
+		goto cleanup;
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	/* Into dir, not a worktree: the bare repository gets no index.  The
+	 * files as committed: no CRLF or .gitattributes filter. */
+	opts.disable_filters = 1;
+	opts.checkout_strategy = GIT_CHECKOUT_FORCE |
+	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	opts.target_directory = dir;
+	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0)
+		rc = gfail(err, errlen, "checking %s out into %s", commit, dir);
+cleanup:
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_commit_files(const char *gitdir, const char *commit, json_t **out,
+    char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	json_t *files;
+	int rc;
+
+	*out = NULL;
+	git_error_clear();
+	if ((rc = commit_tree_hex(&repo, &tree, gitdir, commit, err,
+	    errlen)) != 0)
+		goto cleanup;
+	files = json_array();
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, file_cb, files) < 0) {
+		json_decref(files);
+		rc = gfail(err, errlen, "listing the files of %s", commit);
+		goto cleanup;
+	}
+	*out = files;
+cleanup:
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_commit_read(const char *gitdir, const char *commit, const char *path,
+    size_t max, char **out, size_t *len, size_t *size, char *err,
+    size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	*len = *size = 0;
+	git_error_clear();
+	if ((rc = commit_tree_hex(&repo, &tree, gitdir, commit, err,
+	    errlen)) != 0)
+		goto cleanup;
+	if (path == NULL || git_tree_entry_bypath(&e, tree, path) != 0 ||
+	    git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+		fail(err, errlen, "%s: no such file in %s",
+		    path != NULL ? path : "(null)", commit);
+		rc = REPO_MISSING;
+		goto cleanup;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		rc = gfail(err, errlen, "reading %s in %s", path, commit);
+		goto cleanup;
+	}
+	*size = (size_t)git_blob_rawsize(blob);
+	n = *size < max ? *size : max;
+	*out = xmalloc(n + 1);
+	memcpy(*out, git_blob_rawcontent(blob), n);
+	(*out)[n] = '\0';
+	*len = n;
+cleanup:
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
 	git_repository_free(repo);
 	return rc;
 }

@@ -23,6 +23,7 @@
 
 #define REPO_OID_HEX 41		/* 40 hex digits and a NUL */
 #define REPO_UNCHANGED 1	/* nothing to commit or merge */
+#define REPO_MISSING 2		/* no such commit, or no such file in it */
 
 /* libgit2's global state: once per process. */
 void repo_global_init(void);
@@ -77,5 +78,28 @@ int repo_main_oid(const char *gitdir, char oid[REPO_OID_HEX], char *err,
  * "summary","message"}]. */
 int repo_log(const char *gitdir, const char *ref, int max, json_t **out,
     char *err, size_t errlen);
+
+/*
+ * Read-only, from a commit of the bare repository named by its id (40
+ * lowercase hex digits; REPO_MISSING when the repository has no such
+ * commit, or the id is none).
+ */
+
+/* The commit's tree, every file of every folder, written into dir (files
+ * only, no .git, no index anywhere): dir is created 0700 if missing and
+ * emptied first (without following a symlink). */
+int repo_checkout_commit(const char *gitdir, const char *commit,
+    const char *dir, char *err, size_t errlen);
+
+/* Every file of the commit, as an array of paths from the root. */
+int repo_commit_files(const char *gitdir, const char *commit, json_t **out,
+    char *err, size_t errlen);
+
+/* The first max bytes of the file at path (REPO_MISSING when the commit
+ * has none), NUL-terminated in *out (malloc'd); *len bytes read, *size
+ * the file's whole size. */
+int repo_commit_read(const char *gitdir, const char *commit, const char *path,
+    size_t max, char **out, size_t *len, size_t *size, char *err,
+    size_t errlen);
 
 #endif

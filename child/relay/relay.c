@@ -5,12 +5,13 @@
  * the handshake, answers pings, and remembers the task's assignment and
  * the peers' latest interfaces.  The work itself (the model over HTTP, git,
  * the check commands) runs in masterd-worker, which the relay starts when a
- * directive or a plan request arrives and stops once nothing has been left
- * to do for a while.  Messages between the master and the worker pass
- * through unchanged.  Both ends are proto/peer.c's: the channel to masterd
- * is its child end, the worker a struct peer (handshake, pings in step
- * with masterd's, the stop ladder, last words); what is decided here is
- * when a worker runs and what its death means.
+ * directive, a plan request or an integration request arrives (the
+ * domain's, the planner's or the integrator's work) and stops once nothing
+ * has been left to do for a while.  Messages between the master and the
+ * worker pass through unchanged.  Both ends are proto/peer.c's: the
+ * channel to masterd is its child end, the worker a struct peer
+ * (handshake, pings in step with masterd's, the stop ladder, last words);
+ * what is decided here is when a worker runs and what its death means.
  *
  * Why two processes: libcurl, libgit2 and the three TLS libraries they
  * bring cost each process about 10 MiB of mappings and 2 MiB of private
@@ -92,15 +93,16 @@ send_error(struct relay *r, json_int_t re, const char *code,
 	to_master(r, peer_error_new(&r->next_id, re, code, text));
 }
 
-/* A directive or a plan request: work that ends in a final round or a
- * plan.result. */
+/* A directive, a plan request or an integration request: work that ends
+ * in a final round, a plan.result or an integrate.result. */
 static bool
 is_work(const json_t *msg)
 {
 	const char *type = json_string_value(json_object_get(msg, "type"));
 
 	return strcmp(type, msg_name(MSG_DIRECTIVE)) == 0 ||
-	    strcmp(type, msg_name(MSG_PLAN_REQUEST)) == 0;
+	    strcmp(type, msg_name(MSG_PLAN_REQUEST)) == 0 ||
+	    strcmp(type, msg_name(MSG_INTEGRATE_REQUEST)) == 0;
 }
 
 static void
@@ -206,6 +208,7 @@ on_master_msg(struct channel *ch, json_t *msg, void *arg)
 		break;
 	case MSG_DIRECTIVE:
 	case MSG_PLAN_REQUEST:
+	case MSG_INTEGRATE_REQUEST:
 		if (r->worker.state == PEER_READY)
 			uv_timer_stop(&r->linger);
 		to_worker(r, msg);
@@ -268,8 +271,9 @@ on_worker_msg(struct peer *p, const struct msg_spec *spec, json_t *msg)
 	switch (spec->type) {
 	case MSG_ROUND:
 	case MSG_PLAN_RESULT:
-		/* A final round ends its directive, as a plan.result its
-		 * request. */
+	case MSG_INTEGRATE_RESULT:
+		/* A final round ends its directive, as a plan.result or an
+		 * integrate.result its request. */
 		if (spec->type == MSG_ROUND &&
 		    !json_is_true(json_object_get(msg, "final"))) {
 			to_master(r, json_incref(msg));

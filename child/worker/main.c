@@ -6,9 +6,10 @@
  * everything through to and from the master.  Reads the configuration (the
  * same file as masterd, and the same environment), says hello and ready,
  * answers pings at once whatever else is going on (the model and the
- * checks are asynchronous on this loop), hands the work to work.c, and
- * stops on `shutdown`, SIGTERM or when the relay goes away; it dies with
- * the relay (PR_SET_PDEATHSIG).
+ * checks are asynchronous on this loop), hands the work to work.c (a
+ * domain's directives), plan.c (the planner's) or integrate.c (the
+ * integrator's), and stops on `shutdown`, SIGTERM or when the relay goes
+ * away; it dies with the relay (PR_SET_PDEATHSIG).
  *
  * Exit status CHILD_EXIT_NORESTART (78) tells the master, through the
  * relay, that a restart cannot help: bad arguments, a bad configuration, a
@@ -66,6 +67,7 @@ worker_stop(struct worker *cx, int code)
 	cx->stopping = true;
 	cx->exit_code = code;
 	work_shutdown(cx);
+	integrate_cancel(cx);
 	channel_close(&cx->ch, NULL);
 	uv_close((uv_handle_t *)&cx->sig_term, NULL);
 	uv_close((uv_handle_t *)&cx->progress_timer, NULL);
@@ -81,7 +83,8 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	int stop;
 
 	spec = peer_parent_msg(ch, &cx->next_id, cx->domain,
-	    cx->round != NULL || cx->planning != NULL, msg, &stop);
+	    cx->round != NULL || cx->planning != NULL ||
+	    cx->integrating != NULL, msg, &stop);
 	if (stop >= 0)
 		worker_stop(cx, stop);
 	if (spec == NULL)
@@ -90,8 +93,12 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	case MSG_TASK_ASSIGN:	work_assign(cx, msg); break;
 	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
 	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
-	case MSG_CANCEL:	work_cancel(cx, msg); break;
+	case MSG_CANCEL:
+		work_cancel(cx, msg);
+		integrate_cancel(cx);
+		break;
 	case MSG_PLAN_REQUEST:	plan_request(cx, msg); break;
+	case MSG_INTEGRATE_REQUEST: integrate_request(cx, msg); break;
 	default:
 		break;
 	}
@@ -194,8 +201,10 @@ setup(struct worker *cx, const struct child_args *a)
 	cx->worktree = fmt("%s/domains/%s", cx->task_dir, cx->domain);
 	cx->session_path = fmt("%s/sessions/%s.json", cx->task_dir,
 	    cx->domain);
+	cx->integration_dir = fmt("%s/%s", cx->task_dir, "integration");
 	if (cx->self == NULL || cx->task_dir == NULL || cx->gitdir == NULL ||
-	    cx->worktree == NULL || cx->session_path == NULL)
+	    cx->worktree == NULL || cx->session_path == NULL ||
+	    cx->integration_dir == NULL)
 		return -1;
 	cx->prompts_dir = find_prompts(cx);
 	conf_llm(cx->conf, cx->domain, &cx->llm);
@@ -231,6 +240,7 @@ teardown(struct worker *cx)
 	free(cx->gitdir);
 	free(cx->worktree);
 	free(cx->session_path);
+	free(cx->integration_dir);
 	free(cx->prompts_dir);
 	conf_free(cx->conf);
 }
@@ -254,7 +264,8 @@ main(int argc, char **argv)
 		return CHILD_EXIT_NORESTART;
 	cx.domain = a.domain;
 	cx.task = atoll(a.task);
-	cx.planner = a.role != NULL;
+	cx.planner = a.role != NULL && strcmp(a.role, "planner") == 0;
+	cx.integrator = a.role != NULL && strcmp(a.role, "integrator") == 0;
 	snprintf(ident, sizeof(ident), "masterd-worker/%s", cx.domain);
 	log_init(ident, getenv("MASTERD_CHILD_DEBUG") ? LOG_DEBUG : LOG_INFO);
 	if (getenv("MASTERD_LOG_SYSLOG") != NULL)

@@ -2,117 +2,37 @@
  * plan.c — the planner: the master's own assistant session, run by a
  * masterd-worker started with --role planner.  It answers plan.request
  * messages: "plan" (which domains the task needs, each with a brief, its
- * checks and what it depends on) and "review" (after the domains have
- * built and integrated: what to improve next, or that the task is done).
- * Answers are checked here for shape and sent back to the model with the
- * problem, a bounded number of times; the master checks them again before
- * acting on them.  The planner's model is its own: [planner] over [llm].
+ * checks and what it depends on, and the task's integration checks),
+ * "review" (after the domains have built and integrated: what to improve
+ * next, or that the task is done) and "attribute" (an integration check
+ * failed on main: which domains must change what; the files involved are
+ * attribute.c's).  Answers are checked for shape (plancheck.c) and sent
+ * back to the model with the problem, a bounded number of times; the
+ * master checks them again before acting on them.  The planner's model is
+ * its own: [planner] over [llm].
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "child/worker/answer.h"
+#include "child/worker/plan.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
-#include "common/shape.h"
 #include "common/util.h"
 #include "proto/msg.h"
-
-#define PLAN_DOMAINS_MAX 16
-#define REVIEW_DIRECTIVES_MAX 32
 
 struct plan_job {
 	struct worker *cx;
 	char *kind;
+	json_t *context;	/* the request's */
 	int invalid;
 	struct llm_usage usage;
 	char *model;		/* the model that answered last, or NULL */
 };
 
 static void plan_ask(struct plan_job *, const char *text);
-
-/* ------------------------------------------------------------ shapes */
-
-#define END	{ .name = NULL }
-
-static const struct shape_field a_string = { .types = FT_STRING };
-static const struct shape_field domain_fields[] = {
-	{ .name = "name", .types = FT_STRING, .required = true },
-	{ .name = "prompt", .types = FT_STRING },
-	{ .name = "checks", .types = FT_ARRAY, .max_items = 20,
-	    .items = &a_string },
-	{ .name = "depends", .types = FT_ARRAY, .max_items = PLAN_DOMAINS_MAX,
-	    .items = &a_string },
-	END
-};
-static const struct shape_field a_domain = {
-	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = domain_fields
-};
-static const struct shape_field plan_fields[] = {
-	{ .name = "domains", .types = FT_ARRAY, .required = true,
-	    .min_items = 1, .max_items = PLAN_DOMAINS_MAX, .items = &a_domain },
-	END
-};
-static const struct shape_field plan_shape = {
-	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = plan_fields
-};
-static const struct shape_field directive_fields[] = {
-	{ .name = "domain", .types = FT_STRING, .required = true },
-	{ .name = "text", .types = FT_STRING, .required = true, .min_len = 1 },
-	END
-};
-static const struct shape_field a_directive = {
-	.types = FT_OBJECT, .members = directive_fields
-};
-static const struct shape_field review_fields[] = {
-	{ .name = "done", .types = FT_BOOL, .required = true,
-	    .when_missing = "(true or false)" },
-	{ .name = "directives", .types = FT_ARRAY,
-	    .max_items = REVIEW_DIRECTIVES_MAX, .items = &a_directive },
-	{ .name = "domains", .types = FT_ARRAY, .max_items = PLAN_DOMAINS_MAX,
-	    .items = &a_domain },
-	END
-};
-static const struct shape_field review_shape = {
-	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = review_fields
-};
-
-#undef END
-
-/* The domains' names, once their shape is right. */
-static int
-check_names(const json_t *list, char *err, size_t len)
-{
-	const json_t *d;
-	const char *name;
-	size_t i;
-
-	json_array_foreach(list, i, d) {
-		name = json_string_value(json_object_get(d, "name"));
-		if (!conf_domain_name_ok(name) || strcmp(name, "planner") == 0)
-			return shape_error(err, len, "domains[%zu].name: must "
-			    "be 1-32 of a-z 0-9 - _, starting with a letter, "
-			    "and not \"planner\"", i);
-	}
-	return 0;
-}
-
-/* A plan or a review from the model: 0, or -1 with what to mend. */
-static int
-check_plan(const json_t *plan, const char *kind, char *err, size_t len)
-{
-	bool is_plan = strcmp(kind, "plan") == 0;
-
-	if (!json_is_object(plan))
-		return shape_error(err, len, "the %s must be a JSON object, "
-		    "not %s", kind, shape_type_of(plan));
-	if (shape_check(plan, is_plan ? &plan_shape : &review_shape, err,
-	    len) == -1)
-		return -1;
-	return check_names(json_object_get(plan, "domains"), err, len);
-}
 
 static void
 plan_finish(struct plan_job *j, json_t *plan, const char *error)
@@ -137,6 +57,7 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	worker_send(cx, m);
 	log_info("%s %s%s", j->kind, plan ? "done" : "failed: ",
 	    plan ? "" : error);
+	json_decref(j->context);
 	free(j->kind);
 	free(j->model);
 	free(j);
@@ -172,7 +93,8 @@ on_plan(const struct llm_result *r, void *arg)
 	}
 	if ((plan = answer_extract_json(r->text, j->kind, err,
 	    sizeof(err))) != NULL) {
-		if (check_plan(plan, j->kind, err, sizeof(err)) == 0) {
+		if (plan_check(plan, j->kind, j->context, err,
+		    sizeof(err)) == 0) {
 			plan_finish(j, plan, NULL);
 			return;
 		}
@@ -209,7 +131,9 @@ plan_request(struct worker *cx, const json_t *msg)
 		return;
 	j = xcalloc(1, sizeof(*j));
 	j->cx = cx;
-	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" : "review");
+	j->kind = xstrdup(strcmp(kind, "plan") == 0 ? "plan" :
+	    strcmp(kind, "attribute") == 0 ? "attribute" : "review");
+	j->context = json_deep_copy(json_object_get(msg, "context"));
 	cx->planning = j;
 	/* The session opens with the planner's model, not the domains'. */
 	conf_llm_role(cx->conf, "planner", NULL, &cx->llm);
@@ -218,8 +142,7 @@ plan_request(struct worker *cx, const json_t *msg)
 		plan_finish(j, NULL, err);
 		return;
 	}
-	turn = prompt_planner_turn(cx, j->kind, json_object_get(msg,
-	    "context"));
+	turn = prompt_planner_turn(cx, j->kind, j->context);
 	if (turn == NULL) {
 		plan_finish(j, NULL, "out of memory");
 		return;

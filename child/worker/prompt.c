@@ -6,7 +6,8 @@
  * changed without touching C; this file only assembles them with the
  * task, the directive, the domain's own files (a map of them, or their
  * content when the model has no tools to read them), its interface and
- * memory, and its peers' interfaces (never their code).
+ * memory, and its peers' interfaces (never their code); and the
+ * planner's turns (a failing integration's files are attribute.c's).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "child/worker/plan.h"
 #include "child/worker/tools.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
@@ -336,15 +338,26 @@ prompt_planner_turn(const struct worker *cx, const char *kind,
     const json_t *context)
 {
 	struct text t = { 0 };
+	char *files;
 
-	(void)cx;
 	if (strcmp(kind, "plan") == 0)
 		add(&t, "# Plan this task\n\nDecide the domains it needs. "
 		    "Answer with the plan object.\n\n");
+	else if (strcmp(kind, "attribute") == 0)
+		add(&t, "# Attribute a failing integration\n\nThese "
+		    "integration checks failed on main, with every domain's "
+		    "code. Decide which domains must change what. Answer with "
+		    "the attribution object.\n\n");
 	else
 		add(&t, "# Review this task\n\nThe domains have built and "
 		    "integrated. Decide what to improve next, or that the task "
 		    "is done. Answer with the review object.\n\n");
 	add_json(&t, context);
+	if (strcmp(kind, "attribute") == 0) {
+		files = attribute_files(cx->gitdir, context,
+		    ATTRIBUTE_FILES_BUDGET);
+		add(&t, "\n%s", files);
+		free(files);
+	}
 	return finish(&t);
 }

@@ -15,6 +15,7 @@
  *   tools.c   the domain's tools and the picture of its files
  *   critic.c  the reviewer of a round
  *   plan.c    the planner role: plans and reviews for the master
+ *   integrate.c  the integrator role: checks on a commit of main
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  answer.c  parsing the model's answers
  */
@@ -37,6 +38,7 @@ struct llm_request;
 struct llm_session;
 struct round;
 struct plan_job;
+struct integrate_job;
 
 struct worker {
 	uv_loop_t *loop;
@@ -54,6 +56,7 @@ struct worker {
 	char *gitdir;			/* <task_dir>/repo.git */
 	char *worktree;			/* <task_dir>/domains/<domain> */
 	char *session_path;		/* <task_dir>/sessions/<domain>.json */
+	char *integration_dir;		/* <task_dir>/integration */
 	char *prompts_dir;
 
 	/* configuration */
@@ -87,7 +90,9 @@ struct worker {
 	json_t *queue;			/* directive messages not started */
 	struct round *round;		/* the directive in progress */
 	struct plan_job *planning;	/* the planner's request in progress */
+	struct integrate_job *integrating; /* the run in progress */
 	bool planner;			/* --role planner */
+	bool integrator;		/* --role integrator */
 
 	/* streamed text waiting for the next progress message */
 	size_t delta_bytes;
@@ -154,6 +159,11 @@ void work_snapshot_label(char *buf, size_t len, int64_t directive,
 
 /* plan.c: the planner role */
 void plan_request(struct worker *, const json_t *msg);
+
+/* integrate.c: the integrator role */
+void integrate_request(struct worker *, const json_t *msg);
+/* Kill the running command; the result says "cancelled". */
+void integrate_cancel(struct worker *);
 
 /* prompt.c: malloc'd texts; the system prompts are NULL with err when
  * their file cannot be read, the turns never */

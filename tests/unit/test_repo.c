@@ -4,7 +4,8 @@
  * repair, commits confined to the domain's folder (a file outside it,
  * also one staged behind our back, stays out), deletions, the refusal to
  * commit on another branch, diffs with their cut, file lists, snapshots
- * before a clean, merges into main and logs.
+ * before a clean, merges into main and logs, a commit of main written
+ * into the integration directory, listed and read.
  *
  * The results are read back through libgit2 directly, and, when the git
  * command is installed, checked with `git fsck` and `git status` too.
@@ -1048,6 +1049,118 @@ test_repair(void **state)
 	}
 }
 
+/* A commit of main into the integration directory: every domain's files,
+ * nothing of what was there before (a symlink removed, not followed; an
+ * unwritable folder emptied too), no .git, no index in the bare
+ * repository; a commit it does not have, or a bad id, is refused. */
+static void
+test_checkout_commit(void **state)
+{
+	struct fx *f = *state;
+	char m2[REPO_OID_HEX], hex[REPO_OID_HEX], dir[PATH_MAX];
+	char outside[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+
+	put(f->wta, "a/x.txt", "a one\n");
+	put(f->wta, "a/sub/deep.txt", "deep\n");
+	commit_ok(f, f->wta, "a", "a1\n", hex);
+	put(f->wtb, "b/y.txt", "b one\n");
+	commit_ok(f, f->wtb, "b", "b1\n", hex);
+	merge_ok(f, "a", hex);
+	merge_ok(f, "b", m2);
+
+	tu_join(dir, sizeof(dir), f->tmp, "tasks/1/integration");
+	tu_join(outside, sizeof(outside), f->tmp, "outside.txt");
+	tu_write_file(outside, "keep me\n");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	put(dir, "stale.txt", "old run\n");
+	put(dir, "junk/deeper/file.o", "x");
+	put(dir, "a/x.txt", "stale copy\n");
+	tu_join(path, sizeof(path), dir, "link");
+	assert_int_equal(symlink(outside, path), 0);
+	tu_join(path, sizeof(path), dir, "junk/deeper");
+	assert_int_equal(chmod(path, 0500), 0);
+	tu_join(path, sizeof(path), dir, "junk");
+	assert_int_equal(chmod(path, 0500), 0);
+
+	if (repo_checkout_commit(f->gitdir, m2, dir, f->err,
+	    sizeof(f->err)) != 0)
+		fail_msg("repo_checkout_commit: %s", f->err);
+	expect_file(dir, "a/x.txt", "a one\n");
+	expect_file(dir, "a/sub/deep.txt", "deep\n");
+	expect_file(dir, "b/y.txt", "b one\n");
+	assert_false(there(dir, "stale.txt"));
+	assert_false(there(dir, "junk"));
+	assert_false(there(dir, ".git"));
+	tu_join(path, sizeof(path), dir, "link");
+	assert_int_equal(lstat(path, &st), -1);
+	expect_file(f->tmp, "outside.txt", "keep me\n");
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_false(there(f->gitdir, "index"));
+
+	/* Again, from a created directory. */
+	tu_rmtree(dir);
+	assert_int_equal(repo_checkout_commit(f->gitdir, m2, dir, f->err,
+	    sizeof(f->err)), 0);
+	expect_file(dir, "b/y.txt", "b one\n");
+
+	/* Not in the repository, or not an id: refused, dir untouched. */
+	assert_int_equal(repo_checkout_commit(f->gitdir,
+	    "0123456789abcdef0123456789abcdef01234567", dir, f->err,
+	    sizeof(f->err)), REPO_MISSING);
+	assert_non_null(strstr(f->err, "is not in the repository"));
+	expect_file(dir, "b/y.txt", "b one\n");
+	assert_int_equal(repo_checkout_commit(f->gitdir, "main", dir, f->err,
+	    sizeof(f->err)), REPO_MISSING);
+	assert_non_null(strstr(f->err, "not a commit id"));
+	expect_file(dir, "b/y.txt", "b one\n");
+}
+
+/* A commit's files listed from the root, one read whole or cut. */
+static void
+test_commit_files_and_read(void **state)
+{
+	struct fx *f = *state;
+	char m1[REPO_OID_HEX], hex[REPO_OID_HEX], *text;
+	json_t *files = NULL;
+	size_t len, size;
+
+	put(f->wta, "a/x.txt", "0123456789\n");
+	put(f->wta, "a/sub/deep.txt", "deep\n");
+	commit_ok(f, f->wta, "a", "a1\n", hex);
+	merge_ok(f, "a", m1);
+
+	assert_int_equal(repo_commit_files(f->gitdir, m1, &files, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(json_array_size(files), 2);
+	assert_string_equal(json_string_value(json_array_get(files, 0)),
+	    "a/sub/deep.txt");
+	assert_string_equal(json_string_value(json_array_get(files, 1)),
+	    "a/x.txt");
+	json_decref(files);
+
+	assert_int_equal(repo_commit_read(f->gitdir, m1, "a/x.txt", 4, &text,
+	    &len, &size, f->err, sizeof(f->err)), 0);
+	assert_string_equal(text, "0123");
+	assert_int_equal(len, 4);
+	assert_int_equal(size, 11);
+	free(text);
+	assert_int_equal(repo_commit_read(f->gitdir, m1, "a/x.txt", 100,
+	    &text, &len, &size, f->err, sizeof(f->err)), 0);
+	assert_string_equal(text, "0123456789\n");
+	free(text);
+	assert_int_equal(repo_commit_read(f->gitdir, m1, "a/none", 100, &text,
+	    &len, &size, f->err, sizeof(f->err)), REPO_MISSING);
+	assert_null(text);
+	assert_int_equal(repo_commit_read(f->gitdir, m1, "a/sub", 100, &text,
+	    &len, &size, f->err, sizeof(f->err)), REPO_MISSING);
+	assert_int_equal(repo_commit_files(f->gitdir,
+	    "0123456789abcdef0123456789abcdef01234567", &files, f->err,
+	    sizeof(f->err)), REPO_MISSING);
+	assert_null(files);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1068,6 +1181,8 @@ main(void)
 		T(test_merge_while_committing),
 		T(test_log),
 		T(test_repair),
+		T(test_checkout_commit),
+		T(test_commit_files_and_read),
 	};
 	int rc;
 
