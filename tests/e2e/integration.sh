@@ -42,7 +42,7 @@ rules = [
   {"match": {"system_contains": "You review one change"},
    "reply": {"json": {"complete": True, "feedback": ""}}},
   {"match": {"system_contains": "You are the planner",
-             "input_contains": "AttributeError"},
+             "input_contains": "# Attribute a failing integration"},
    "reply": {"json": ATTRIBUTION}},
   {"match": {"system_contains": "You are the planner",
              "input_contains": "Review this task"},
