@@ -459,31 +459,19 @@ def get(url):
 
 def main():
     end = time.monotonic() + DEADLINE
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, \\
+            open(os.path.join(tmp, "server.log"), "w+") as log:
         proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "logic", "server.py"),
              "--host", "127.0.0.1", "--port", "0",
              "--db", os.path.join(tmp, "payslips.db")],
-            stdout=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=log)
         try:
-            port = port_of(proc, end)
-            wait_listening(port, end)
-            base = "http://127.0.0.1:%d" % port
-            status, ctype, body = get(base + "/employees/1/payslips")
-            print("GET %s/employees/1/payslips -> %d %s" % (base, status,
-                                                             ctype))
-            print(body)
-            slips = json.loads(body)
-            got = {k: slips[0].get(k) for k in WANT} if slips else None
-            if status != 200 or len(slips) != 1 or got != WANT:
-                sys.exit("smoke: want one payslip %s, got %s" % (WANT, slips))
-            status, _, page = get(base + "/")
-            if status != 200 or "app.js" not in page:
-                sys.exit("smoke: GET / did not serve the page")
-            status, _, script = get(base + "/app.js")
-            if "/payslips" not in script:
-                sys.exit("smoke: the page's script does not call the API")
-            print("smoke: the page and its API answer; payslip OK")
+            check(proc, end)
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write("smoke: the server's log:\\n" + log.read())
+            raise
         finally:
             proc.terminate()
             try:
@@ -491,6 +479,28 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def check(proc, end):
+    """Fetch the payslip and the page; sys.exit with the problem."""
+    port = port_of(proc, end)
+    wait_listening(port, end)
+    base = "http://127.0.0.1:%d" % port
+    status, ctype, body = get(base + "/employees/1/payslips")
+    print("GET %s/employees/1/payslips -> %d %s" % (base, status,
+                                                     ctype))
+    print(body)
+    slips = json.loads(body)
+    got = {k: slips[0].get(k) for k in WANT} if slips else None
+    if status != 200 or len(slips) != 1 or got != WANT:
+        sys.exit("smoke: want one payslip %s, got %s" % (WANT, slips))
+    status, _, page = get(base + "/")
+    if status != 200 or "app.js" not in page:
+        sys.exit("smoke: GET / did not serve the page")
+    status, _, script = get(base + "/app.js")
+    if "/payslips" not in script:
+        sys.exit("smoke: the page's script does not call the API")
+    print("smoke: the page and its API answer; payslip OK")
 
 
 if __name__ == "__main__":
