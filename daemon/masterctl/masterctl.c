@@ -781,20 +781,23 @@ exit_for_state(const char *s)
 	    EXIT_FAILED;
 }
 
-/* Where a followed task stopped: "task N STATE", or "task N paused: WHY".
- * The exit status: 0 done, 1 failed or cancelled, 4 paused. */
+/* A followed task is over: "task N STATE"; 0 done, 1 failed or cancelled. */
 static int
-task_stopped(json_int_t task, const char *state, const char *why)
+task_over(json_int_t task, const char *state)
 {
-	if (state == NULL) {
-		printf("task %lld paused: %s\n", (long long)task,
-		    why != NULL && *why != '\0' ? why : "no reason given");
-		fflush(stdout);
-		return EXIT_PAUSED;
-	}
 	printf("task %lld %s\n", (long long)task, state);
 	fflush(stdout);
 	return exit_for_state(state);
+}
+
+/* A followed task paused: "task N paused: WHY", exit status 4. */
+static int
+task_paused(json_int_t task, const char *why)
+{
+	printf("task %lld paused: %s\n", (long long)task,
+	    why != NULL && *why != '\0' ? why : "no reason given");
+	fflush(stdout);
+	return EXIT_PAUSED;
 }
 
 /*
@@ -814,10 +817,13 @@ follow_task(struct ctl *c, json_int_t task)
 		return status;
 	t = json_object_get(r, "task");
 	state = str(t, "state");
-	if (terminal_state(state) || json_is_true(json_object_get(t,
-	    "paused"))) {
-		status = task_stopped(task, terminal_state(state) ? state :
-		    NULL, json_string_value(json_object_get(t, "reason")));
+	status = -1;
+	if (terminal_state(state))
+		status = task_over(task, state);
+	else if (json_is_true(json_object_get(t, "paused")))
+		status = task_paused(task, json_string_value(
+		    json_object_get(t, "reason")));
+	if (status >= 0) {
 		json_decref(r);
 		return status;
 	}
@@ -831,9 +837,9 @@ follow_task(struct ctl *c, json_int_t task)
 		status = -1;
 		if (strcmp(name, event_defs[EV_TASK_STATE].name) == 0 &&
 		    terminal_state(state))
-			status = task_stopped(task, state, NULL);
+			status = task_over(task, state);
 		else if (strcmp(name, event_defs[EV_TASK_PAUSED].name) == 0)
-			status = task_stopped(task, NULL, json_string_value(
+			status = task_paused(task, json_string_value(
 			    json_object_get(d, "reason")));
 		json_decref(e);
 		if (status >= 0)
