@@ -107,12 +107,14 @@ if runs is None:
 if not runs:
     print("no integration run was made")
     sys.exit(0)
-for run in runs:
+for run in runs[:5]:
     print("run %s on %s: %s" % (run.get("id"), str(run.get("commit"))[:12],
                                 run.get("state")))
     for x in run.get("results") or []:
         print("   %-6s %s (exit %s)" % ("pass" if x.get("passed") else "FAIL",
                                       x.get("command"), x.get("exit_status")))
+if len(runs) > 5:
+    print("(and %d older runs)" % (len(runs) - 5))
 passing = [run for run in runs if run.get("state") == "passed"]
 if passing:
     run = passing[0]
