@@ -48,14 +48,20 @@ step() {
 # inside this source tree.
 out_parent() {
 	dir=${MASTERD_DEMO_OUT:-${TMPDIR:-/tmp}}
-	mkdir -p "$dir" 2>/dev/null
-	real=$(cd "$dir" 2>/dev/null && pwd -P) || real=""
+	if ! real=$(cd "$dir" 2>/dev/null && pwd -P); then
+		# A directory to make: its parent must exist.
+		real=""
+		if parent=$(cd "$(dirname "$dir")" 2>/dev/null && pwd -P); then
+			real="$parent/$(basename "$dir")"
+		fi
+	fi
 	case "$real/" in
 	"$(cd "$top" && pwd -P)"/*|/)
-		echo "demo: $dir is inside the source tree: keeping the project under ${TMPDIR:-/tmp} instead" >&2
+		echo "demo: $dir is inside the source tree (or unusable): keeping the project under ${TMPDIR:-/tmp} instead" >&2
 		real=${TMPDIR:-/tmp} ;;
 	esac
-	echo "${real:-${TMPDIR:-/tmp}}"
+	mkdir -p "$real" 2>/dev/null
+	echo "$real"
 }
 
 # keep_project: main of the task's repository checked out where it
