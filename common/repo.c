@@ -3,10 +3,11 @@
  *
  * Owns the bare repository and its main branch, the per-domain branches
  * and worktrees, the commits a domain makes, the snapshot refs taken
- * before a worktree is cleaned, the merges of domain branches into
- * main, and, read only, a commit of main: its files written into the
- * integration directory (no .git there), listed, or read one by one.
- * Nothing else in masterd calls libgit2.
+ * before a worktree is cleaned, the refresh of a domain's branch with its
+ * peers' code from main, the merges of domain branches into main, and,
+ * read only, a commit of main: its files written into the integration
+ * directory (no .git there), listed, or read one by one.  Nothing else
+ * in masterd calls libgit2.
  *
  * Rules kept by every function here:
  * - a worktree operation first checks that the worktree's HEAD is
@@ -15,7 +16,8 @@
  *   (git_reference_create_matching): it only moves forward, and a
  *   concurrent writer makes us fail instead of dropping its commit;
  * - a tree we write differs from its base only under <name>/, so whatever
- *   a check command left elsewhere (worktree or index) never gets in;
+ *   a check command left elsewhere (worktree or index) never gets in; a
+ *   refresh's tree is main's, with the branch's <name>/;
  * - nothing is deleted that no ref reaches: a worktree is cleaned only
  *   after its snapshot is on a ref, and only under <name>/.  Ignored
  *   files are neither snapshotted nor cleaned (like `git clean` without
@@ -1223,6 +1225,168 @@ cleanup:
 	git_tree_free(tree);
 	git_index_free(idx);
 	git_commit_free(tip);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* ------------------------------------------------- peers' code */
+
+struct names {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+names_add(struct names *ns, const char *name)
+{
+	ns->v = xrealloc(ns->v, (ns->n + 1) * sizeof(*ns->v));
+	ns->v[ns->n++] = xstrdup(name);
+}
+
+static void
+names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	ns->v = NULL;
+	ns->n = 0;
+}
+
+/* The entries of a not in b, or different there, but <domain>'s. */
+static void
+entries_changed(struct names *ns, const git_tree *a, const git_tree *b,
+    const char *domain)
+{
+	const git_tree_entry *ea, *eb;
+	size_t i, j, n = git_tree_entrycount(a);
+	bool seen;
+
+	for (i = 0; i < n; i++) {
+		ea = git_tree_entry_byindex(a, i);
+		if (strcmp(git_tree_entry_name(ea), domain) == 0)
+			continue;
+		eb = git_tree_entry_byname(b, git_tree_entry_name(ea));
+		if (eb != NULL && git_oid_equal(git_tree_entry_id(ea),
+		    git_tree_entry_id(eb)) && git_tree_entry_filemode(ea) ==
+		    git_tree_entry_filemode(eb))
+			continue;
+		for (seen = false, j = 0; j < ns->n && !seen; j++)
+			seen = strcmp(ns->v[j], git_tree_entry_name(ea)) == 0;
+		if (!seen)
+			names_add(ns, git_tree_entry_name(ea));
+	}
+}
+
+/*
+ * The worktree's files under the top-level entries where from and to
+ * differ (never <domain>/) made to's, the index with them.  Untracked
+ * files there stay, unless to has a file of that name.
+ */
+static int
+checkout_peers(git_repository *repo, git_tree *from, git_tree *to,
+    const char *domain, char *err, size_t errlen)
+{
+	git_checkout_options co;
+	struct names ns = { 0 };
+	int rc = 0;
+
+	entries_changed(&ns, to, from, domain);
+	entries_changed(&ns, from, to, domain);
+	if (ns.n == 0)
+		return 0;
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	co.checkout_strategy = GIT_CHECKOUT_FORCE |
+	    GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+	co.paths.strings = ns.v;
+	co.paths.count = ns.n;
+	co.baseline = from;
+	if (git_checkout_tree(repo, (const git_object *)to, &co) < 0)
+		rc = gfail(err, errlen, "checking out main's peers' code in "
+		    "the worktree of %s", domain);
+	names_free(&ns);
+	return rc;
+}
+
+int
+repo_refresh_domain(const char *wtdir, const char *domain,
+    char main_oid[REPO_OID_HEX], char tip[REPO_OID_HEX], char *err,
+    size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_signature *sig = NULL;
+	git_reference *moved = NULL;
+	git_commit *dtip = NULL, *mtip = NULL;
+	git_tree *dtree = NULL, *mtree = NULL, *tree = NULL;
+	const git_commit *parents[2];
+	git_oid tree_id, id;
+	char branch[REFNAME_MAX], msg[REFNAME_MAX], hex[REPO_OID_HEX];
+	int rc = -1;
+
+	main_oid[0] = tip[0] = '\0';
+	git_error_clear();
+	if (domain_ok(domain, err, errlen) < 0)
+		return -1;
+	branch_ref(branch, sizeof(branch), domain);
+	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
+		return -1;
+	if (lookup_tip(&dtip, repo, branch, err, errlen) < 0 ||
+	    lookup_tip(&mtip, repo, MAIN_REF, err, errlen) < 0)
+		goto cleanup;
+	git_oid_tostr(main_oid, REPO_OID_HEX, git_commit_id(mtip));
+	if (git_commit_tree(&dtree, dtip) < 0 ||
+	    git_commit_tree(&mtree, mtip) < 0) {
+		gfail(err, errlen, "reading the trees of main and %s", branch);
+		goto cleanup;
+	}
+	/* main's tree, the domain's own folder from its branch. */
+	if (graft(&tree_id, repo, mtree, dtree, domain, err, errlen) < 0)
+		goto cleanup;
+	if (git_oid_equal(&tree_id, git_tree_id(dtree))) {
+		git_oid_tostr(tip, REPO_OID_HEX, git_commit_id(dtip));
+		rc = REPO_UNCHANGED;
+		goto cleanup;
+	}
+	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
+		gfail(err, errlen, "reading the refreshed tree of %s", branch);
+		goto cleanup;
+	}
+	if (signature(&sig, MASTERD_NAME, err, errlen) < 0)
+		goto cleanup;
+	snprintf(msg, sizeof(msg), "Take main's code of the peers of %s "
+	    "(main at %.12s)\n", domain, main_oid);
+	parents[0] = dtip;
+	parents[1] = mtip;
+	if (git_commit_create(&id, repo, NULL, sig, sig, NULL, msg, tree, 2,
+	    parents) < 0) {
+		gfail(err, errlen, "committing main's peers' code on %s",
+		    branch);
+		goto cleanup;
+	}
+	/*
+	 * The files first, then the branch: a failure in between leaves a
+	 * worktree ahead of its tip outside <domain>/, which the next
+	 * refresh checks out again; the other order would leave it behind
+	 * for good.
+	 */
+	if (checkout_peers(repo, dtree, tree, domain, err, errlen) < 0)
+		goto cleanup;
+	if (git_reference_create_matching(&moved, repo, branch, &id, 1,
+	    git_commit_id(dtip), "refresh from main") < 0) {
+		gfail(err, errlen, "moving %s forward", branch);
+		goto cleanup;
+	}
+	git_oid_tostr(hex, sizeof(hex), &id);
+	memcpy(tip, hex, REPO_OID_HEX);
+	rc = 0;
+cleanup:
+	git_reference_free(moved);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_tree_free(dtree);
+	git_tree_free(mtree);
+	git_commit_free(dtip);
+	git_commit_free(mtip);
 	git_repository_free(repo);
 	return rc;
 }

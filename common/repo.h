@@ -53,6 +53,19 @@ int repo_snapshot_and_clean(const char *wtdir, const char *domain,
 int repo_commit(const char *wtdir, const char *domain, const char *message,
     char oid[REPO_OID_HEX], char *err, size_t errlen);
 
+/*
+ * Give domain/<name> main's current code of its peers: when main's tree
+ * outside <domain>/ differs from the branch tip's, a commit on the branch
+ * whose parents are the tip and main and whose tree is main's with the
+ * tip's <domain>/ subtree (so it never conflicts), with the peers' files
+ * that changed checked out in the worktree first (its <domain>/ is not
+ * touched).  main_oid gets main's commit and tip the branch tip after,
+ * also on REPO_UNCHANGED (main's peers' code is on the branch already).
+ */
+int repo_refresh_domain(const char *wtdir, const char *domain,
+    char main_oid[REPO_OID_HEX], char tip[REPO_OID_HEX], char *err,
+    size_t errlen);
+
 /* Unified diff of uncommitted changes under <domain>/, new files included,
  * cut to max bytes (a note says so when cut).  *out is malloc'd. */
 int repo_diff(const char *wtdir, const char *domain, size_t max, char **out,

@@ -2,7 +2,10 @@
 # The main job: start masterd on a throwaway state directory and socket,
 # submit "Implement an app to manage employee payslips", follow it live
 # until it ends, show the aggregated interfaces and the project's git log,
-# and stop the daemon.
+# keep the project (main, checked out under MASTERD_DEMO_OUT, else $TMPDIR
+# or /tmp, never in this tree) and say how to run it, show the integration
+# result and the app's HTTP response, and stop the daemon.  The throwaway
+# state (registry, sockets, logs) is removed.
 #
 # The model: OPENAI_API_KEY or ANTHROPIC_API_KEY in the environment, or
 # MASTERD_DEMO_BASE_URL naming a local OpenAI-compatible server (Ollama,
@@ -41,8 +44,116 @@ step() {
 	printf '\n==> %s\n' "$*"
 }
 
+# Where the project is kept: MASTERD_DEMO_OUT, else $TMPDIR or /tmp; never
+# inside this source tree.
+out_parent() {
+	dir=${MASTERD_DEMO_OUT:-${TMPDIR:-/tmp}}
+	if ! real=$(cd "$dir" 2>/dev/null && pwd -P); then
+		# A directory to make: its parent must exist.
+		real=""
+		if parent=$(cd "$(dirname "$dir")" 2>/dev/null && pwd -P); then
+			real="$parent/$(basename "$dir")"
+		fi
+	fi
+	case "$real/" in
+	"$(cd "$top" && pwd -P)"/*|/)
+		echo "demo: $dir is inside the source tree (or unusable): keeping the project under ${TMPDIR:-/tmp} instead" >&2
+		real=${TMPDIR:-/tmp} ;;
+	esac
+	mkdir -p "$real" 2>/dev/null
+	echo "$real"
+}
+
+# keep_project: main of the task's repository checked out where it
+# survives the demo (OUT), with its history; prints how to run it.
+keep_project() {
+	OUT=""
+	if ! command -v git >/dev/null 2>&1; then
+		echo "(git is not installed: the project is not kept)"
+		return
+	fi
+	OUT=$(mktemp -d "$(out_parent)/masterd-demo-project.XXXXXX") || { OUT=""; return; }
+	if ! git clone -q -b main "$T/state/tasks/1/repo.git" "$OUT" 2>"$T/clone.err"; then
+		echo "(could not check out main: $(cat "$T/clone.err"))"
+		rmdir "$OUT" 2>/dev/null
+		OUT=""
+		return
+	fi
+	git -C "$OUT" remote remove origin
+	echo "The project is kept in $OUT (main, with its history)."
+	if [ -f "$OUT/logic/server.py" ] && [ -z "$REAL_MODEL" ]; then
+		echo "Run the app:   cd $OUT && python3 logic/server.py --port 8000"
+		echo "then open      http://127.0.0.1:8000/  (or: curl http://127.0.0.1:8000/employees/1/payslips)"
+	fi
+	plan_checks | while IFS= read -r c; do
+		echo "Check it:      cd $OUT && $c"
+	done
+}
+
+# The plan's integration checks, one a line.
+plan_checks() {
+	"$ctl" --json task 1 2>/dev/null | python3 -c '
+import json, sys
+plan = json.load(sys.stdin)["task"]["spec"].get("plan") or {}
+for c in plan.get("integration_checks") or []:
+    print(c)'
+}
+
+# show_integration: masterd's integration runs (masterctl task --json:
+# integration.runs, newest first) and the output of the latest passing one;
+# while masterd reports none, the plan's checks run in the kept project.
+show_integration() {
+	"$ctl" --json task 1 >"$T/task.json" 2>/dev/null
+	if python3 - "$T/task.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+runs = (r.get("integration") or {}).get("runs")
+if runs is None:
+    sys.exit(3)
+if not runs:
+    print("no integration run was made")
+    sys.exit(0)
+for run in runs[:5]:
+    print("run %s on %s: %s" % (run.get("id"), str(run.get("commit"))[:12],
+                                run.get("state")))
+    for x in run.get("results") or []:
+        print("   %-6s %s (exit %s)" % ("pass" if x.get("passed") else "FAIL",
+                                      x.get("command"), x.get("exit_status")))
+if len(runs) > 5:
+    print("(and %d older runs)" % (len(runs) - 5))
+passing = [run for run in runs if run.get("state") == "passed"]
+if passing:
+    run = passing[0]
+    print("\nThe latest passing run (%s), its output:" % run.get("id"))
+    for x in run.get("results") or []:
+        print("$ " + str(x.get("command")))
+        print((x.get("output") or "").rstrip())
+PY
+	then
+		return
+	elif [ $? -ne 3 ]; then
+		echo "(could not read the integration runs)"
+		return
+	fi
+	echo "masterd reports no integration runs here (masterctl task --json has"
+	echo "no \"integration\"): running the plan's integration checks in the kept"
+	echo "project instead."
+	if [ -z "$OUT" ]; then
+		echo "(no kept project to run them in)"
+		return
+	fi
+	plan_checks >"$T/checks"
+	[ -s "$T/checks" ] || echo "(the plan names no integration check)"
+	while IFS= read -r c; do
+		echo "\$ $c"
+		(cd "$OUT" && PYTHONDONTWRITEBYTECODE=1 sh -c "$c" </dev/null 2>&1)
+		echo "(exit $?)"
+	done <"$T/checks"
+}
+
 # The [llm] section for the model in use.
 model_config() {
+	REAL_MODEL=yes
 	if [ -n "${OPENAI_API_KEY:-}" ]; then
 		echo "masterd demo: using the OpenAI Responses API, model ${MASTERD_DEMO_MODEL:-gpt-4.1-mini} (OPENAI_API_KEY is set)" >&2
 		printf '[llm]\nprovider = openai-responses\nmodel = %s\nkey_env = OPENAI_API_KEY\n' \
@@ -57,6 +168,7 @@ model_config() {
 		    "$MASTERD_DEMO_BASE_URL" "${MASTERD_DEMO_MODEL:-llama3.1}" \
 		    "${MASTERD_DEMO_CONTEXT:-8192}"
 	else
+		REAL_MODEL=""
 		echo "masterd demo: SCRIPTED MODEL - no real model is used. The project's test LLM server (tests/llmd) answers every request from a scripted payslips conversation. Set OPENAI_API_KEY, ANTHROPIC_API_KEY or MASTERD_DEMO_BASE_URL for a real one." >&2
 		start_scripted_model
 		printf '[llm]\nprovider = chat\nbase_url = http://127.0.0.1:%s/v1\nmodel = scripted-payslips\ncontext_tokens = 32000\n' \
@@ -115,6 +227,12 @@ if command -v git >/dev/null 2>&1; then
 else
 	echo "(git is not installed; the repository is $T/state/tasks/1/repo.git)"
 fi
+
+step "the project, kept"
+keep_project
+
+step "integration: the app on main, run end to end"
+show_integration
 
 step "masterctl stop"
 "$ctl" stop >/dev/null

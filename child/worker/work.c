@@ -1,7 +1,8 @@
 /*
  * work.c — a domain's directives, one at a time: the queue, the start of
  * each (the worktree prepared, a directive found already committed after
- * a restart reported rather than redone, the model's session opened),
+ * a restart reported rather than redone, the branch given main's code of
+ * the domain's peers, the model's session opened),
  * cancel, and the model's streamed text as progress.  A directive's rounds
  * are round.c's; their operations on this worker are roundops.c's.
  */
@@ -201,6 +202,32 @@ prepare_tree(struct worker *cx, int64_t directive, char *err, size_t errlen)
 }
 
 /*
+ * The branch takes main's code of the domain's peers, so that its checks
+ * run against what they have now (repo_refresh_domain); the domain's own
+ * folder is not touched.
+ */
+static int
+refresh_peers(struct worker *cx, int64_t directive, char *err,
+    size_t errlen)
+{
+	char main_oid[REPO_OID_HEX], tip[REPO_OID_HEX];
+	int r;
+
+	r = repo_refresh_domain(cx->worktree, cx->domain, main_oid, tip, err,
+	    errlen);
+	if (r < 0)
+		return -1;
+	if (r == REPO_UNCHANGED)
+		log_debug("directive %lld: peers' code as on main %.12s",
+		    (long long)directive, main_oid);
+	else
+		log_info("directive %lld: domain/%s takes its peers' code from "
+		    "main %.12s (now %.12s)", (long long)directive, cx->domain,
+		    main_oid, tip);
+	return 0;
+}
+
+/*
  * Start a directive's rounds (msg taken).  What ends it before any round
  * is played still ends it through the round's final report.
  */
@@ -225,6 +252,12 @@ start(struct worker *cx, json_t *msg)
 	if ((done_in = already_committed(cx, r->directive, oid)) > 0) {
 		work_publish(cx, cx->own_iface);
 		round_end_early(r, done_in, "commit", oid, NULL, NULL);
+		return;
+	}
+	/* After the leftovers are kept and a done directive is reported:
+	 * the work starts from main's peers' code. */
+	if (refresh_peers(cx, r->directive, err, sizeof(err)) != 0) {
+		round_end_early(r, 0, "git", NULL, "git", err);
 		return;
 	}
 	if (open_session(cx, err, sizeof(err)) != 0) {

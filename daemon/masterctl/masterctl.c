@@ -3,7 +3,7 @@
  *
  * One subcommand per control request, human output by default and the raw
  * answer with --json.  Exit status: 0 ok, 1 refused or failed, 2 usage,
- * 3 masterd unreachable.
+ * 3 masterd unreachable, 4 the task that submit --wait followed paused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +30,7 @@
 #define EXIT_FAILED	1
 #define EXIT_USAGE	2
 #define EXIT_UNREACHABLE 3
+#define EXIT_PAUSED	4	/* submit --wait: the task paused */
 
 #define REPLY_TIMEOUT_MS 30000
 
@@ -847,38 +848,69 @@ exit_for_state(const char *s)
 	    EXIT_FAILED;
 }
 
-/* Follow one task's events until it reaches a terminal state. */
+/* A followed task is over: "task N STATE"; 0 done, 1 failed or cancelled. */
+static int
+task_over(json_int_t task, const char *state)
+{
+	printf("task %lld %s\n", (long long)task, state);
+	fflush(stdout);
+	return exit_for_state(state);
+}
+
+/* A followed task paused: "task N paused: WHY", exit status 4. */
+static int
+task_paused(json_int_t task, const char *why)
+{
+	printf("task %lld paused: %s\n", (long long)task,
+	    why != NULL && *why != '\0' ? why : "no reason given");
+	fflush(stdout);
+	return EXIT_PAUSED;
+}
+
+/*
+ * Follow one task's events until it reaches a terminal state or pauses
+ * (a budget, the no-progress watchdog, the user): a paused task waits
+ * for someone, so waiting with it would never end.
+ */
 static int
 follow_task(struct ctl *c, json_int_t task)
 {
-	json_t *req = request(c, CTL_WATCH), *r, *e;
-	const char *state;
+	json_t *req = request(c, CTL_WATCH), *r, *e, *t, *d;
+	const char *state, *name;
 	int status;
 
 	json_object_set_new(req, "task", json_integer(task));
 	if ((r = call(c, req, &status)) == NULL)
 		return status;
-	state = str(json_object_get(r, "task"), "state");
-	if (terminal_state(state)) {
-		printf("task %lld %s\n", (long long)task, state);
+	t = json_object_get(r, "task");
+	state = str(t, "state");
+	status = -1;
+	if (terminal_state(state))
+		status = task_over(task, state);
+	else if (json_is_true(json_object_get(t, "paused")))
+		status = task_paused(task, json_string_value(
+		    json_object_get(t, "reason")));
+	if (status >= 0) {
 		json_decref(r);
-		return exit_for_state(state);
+		return status;
 	}
 	json_decref(r);
 	c->streaming = true;
 	while ((e = recv_msg(c, -1)) != NULL) {
 		show_event(c, e);
-		state = json_string_value(json_object_get(json_object_get(e,
-		    "data"), "state"));
-		if (strcmp(str(e, "event"), event_defs[EV_TASK_STATE].name) ==
-		    0 &&
-		    terminal_state(state)) {
-			status = exit_for_state(state);
-			printf("task %lld %s\n", (long long)task, state);
-			json_decref(e);
-			return status;
-		}
+		d = json_object_get(e, "data");
+		name = str(e, "event");
+		state = json_string_value(json_object_get(d, "state"));
+		status = -1;
+		if (strcmp(name, event_defs[EV_TASK_STATE].name) == 0 &&
+		    terminal_state(state))
+			status = task_over(task, state);
+		else if (strcmp(name, event_defs[EV_TASK_PAUSED].name) == 0)
+			status = task_paused(task, json_string_value(
+			    json_object_get(d, "reason")));
 		json_decref(e);
+		if (status >= 0)
+			return status;
 	}
 	return EXIT_UNREACHABLE;
 }
@@ -1423,7 +1455,7 @@ usage(FILE *f)
 		    commands[i].args, commands[i].help);
 	fprintf(f, "\nThe socket is -s, else $MASTERD_SOCKET, else the "
 	    "default of masterd.\nExit: 0 ok, 1 refused or failed, 2 usage, "
-	    "3 masterd unreachable.\n");
+	    "3 masterd unreachable,\n4 the task submit --wait followed paused.\n");
 }
 
 int

@@ -541,14 +541,16 @@ restart_watchdog(struct task *t)
 	task_mark_progress(t, last);
 }
 
+#define USER_PAUSE	"paused by the user"
+
 static int
 set_paused_one(struct task *t, bool paused)
 {
-	if (task_set_paused(t, paused, paused ? "paused by the user" :
-	    NULL) != 0)
+	if (task_set_paused(t, paused, paused ? USER_PAUSE : NULL) != 0)
 		return -1;
 	event_emit(t->md, t->id, NULL, paused ? EV_TASK_PAUSED :
-	    EV_TASK_RESUMED, NULL);
+	    EV_TASK_RESUMED, paused ? json_pack("{s:s}", "reason",
+	    USER_PAUSE) : NULL);
 	if (!paused) {
 		restart_watchdog(t);
 		task_integration_reset(t);

@@ -3,7 +3,10 @@
 # dependency order, an interface the logic consumes but the database lacks
 # becomes a directive to the database, the review asks for one improvement
 # and then finds the task done; the directive history, the events and the
-# final interfaces are all visible through masterctl.
+# final interfaces are all visible through masterctl.  The project on main
+# is an app that runs: every domain's own tests pass there, and the plan's
+# integration check starts the app on a loopback port and fetches the
+# seeded payslip over HTTP.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-payslips-$$"
 python3 "$TOP/tests/llmd/scripts/payslips.py" >"$T/script.json"
@@ -62,3 +65,26 @@ ok "every transition is an event"
 git_in 1 show main:logic/payslip.py | grep -q "+ 0.5" || fail "main lacks the improvement"
 [ "$(json_get "sum(x['accepted'] for x in r['scoreboard'])" task 1)" -ge 5 ] || fail "scoreboard"
 ok "main holds the improved code; the scoreboard counts the work"
+
+# The plan names the integration check; on main's files (exported, as a
+# user would) every domain's tests pass and the check fetches the payslip.
+[ "$(json_get "r['task']['spec']['plan'].get('integration_checks')" task 1)" = \
+    "['python3 logic/smoke_e2e.py']" ] || fail "the plan's integration checks"
+mkdir "$T/project"
+git_in 1 archive main | tar -x -C "$T/project" || fail "export main"
+for c in "python3 database/test_access.py" "python3 logic/test_payslip.py" \
+    "python3 frontend/test_page.py"; do
+	(cd "$T/project" && $c) >"$T/check.out" 2>&1 || fail "$c on main: $(tail -5 "$T/check.out")"
+done
+(cd "$T/project" && python3 logic/smoke_e2e.py) >"$T/smoke.out" 2>"$T/smoke.err" ||
+    fail "the integration check on main: $(tail -5 "$T/smoke.err")"
+grep -q '^GET http://127.0.0.1:[0-9]*/employees/1/payslips -> 200 application/json$' "$T/smoke.out" ||
+    fail "smoke output: $(cat "$T/smoke.out")"
+python3 - "$T/smoke.out" <<'PY' || fail "the payslip: $(cat "$T/smoke.out")"
+import json, sys
+body = json.loads(open(sys.argv[1]).read().splitlines()[1])
+assert body == [{"id": 1, "employee_id": 1, "period": "2026-01",
+                 "gross_cents": 300000, "tax_cents": 60000,
+                 "net_cents": 240000}], body
+PY
+ok "main's app runs: domains' tests pass, the smoke check fetched the payslip"

@@ -172,7 +172,7 @@ printf '%-22s %s\n' \
     "directive retries" "$(stat_of dir_retries)" \
     "dropped" "$(stat_of dropped)" \
     "failed tasks" "$(stat_of failed_tasks)" \
-    "branches forked late" "$(stat_of forked_late)" \
+    "branches with peers' work" "$(stat_of forked_late)" \
     "duration" "${DURATION}s (whole run $(( $(date +%s) - SOAK_START ))s)" \
     "children (loaded)" "$CHILDREN" \
     "RSS idle/loaded/after" "$RSS_IDLE / $RSS_LOADED / $RSS_AFTER kB" \

@@ -173,12 +173,13 @@ def main():
                      "(%s vs %s)" % (n, ref, len(got), d, len(want), got,
                      want))
             # Not a failure: a branch is forked from main when its child
-            # first starts, so a child that starts after a peer's round
-            # was merged carries that peer's work (see the report).
+            # first starts, and takes main's code of its peers before each
+            # directive (repo_refresh_domain), so it carries the peers'
+            # work merged before (see the report).
             others = git(gitdir, "log", "--format=%an", "%s..%s" % (root[0],
                          ref)).stdout.split()
             if any(o != d for o in others):
-                forked_late.append("task %d: %s forked from main after %s" %
+                forked_late.append("task %d: %s has main's work of %s" %
                                    (n, ref, ", ".join(sorted(set(
                                        o for o in others if o != d)))))
 

@@ -4,8 +4,9 @@
  * repair, commits confined to the domain's folder (a file outside it,
  * also one staged behind our back, stays out), deletions, the refusal to
  * commit on another branch, diffs with their cut, file lists, snapshots
- * before a clean, merges into main and logs, a commit of main written
- * into the integration directory, listed and read.
+ * before a clean, a domain's branch refreshed with its peers' code from
+ * main, merges into main and logs, a commit of main written into the
+ * integration directory, listed and read.
  *
  * The results are read back through libgit2 directly, and, when the git
  * command is installed, checked with `git fsck` and `git status` too.
@@ -928,6 +929,124 @@ test_merge_while_committing(void **state)
 	git_check(f);
 }
 
+/* domain b takes main's peers' code: refresh_ok's tip and main. */
+static int
+refresh(struct fx *f, char tip[REPO_OID_HEX], char main_oid[REPO_OID_HEX])
+{
+	int r = repo_refresh_domain(f->wtb, "b", main_oid, tip, f->err,
+	    sizeof(f->err));
+
+	if (r < 0)
+		fail_msg("repo_refresh_domain: %s", f->err);
+	return r;
+}
+
+/*
+ * A domain's branch takes main's current code of its peers, as a commit
+ * whose parents are its tip and main, the worktree's peers' files follow
+ * (added, changed, removed), its own folder is left as it is, nothing
+ * happens when main has nothing new, and merging a refreshed branch
+ * never takes main backwards.
+ */
+static void
+test_refresh(void **state)
+{
+	struct fx *f = *state;
+	char a1[REPO_OID_HEX], b1[REPO_OID_HEX], b2[REPO_OID_HEX];
+	char m[REPO_OID_HEX], mo[REPO_OID_HEX], tip[REPO_OID_HEX];
+	char t1[REPO_OID_HEX], hex[REPO_OID_HEX], path[PATH_MAX], *s;
+	int st;
+
+	put(f->wtb, "b/y.txt", "b one\n");
+	commit_ok(f, f->wtb, "b", "b1\n", b1);
+	/* main has nothing of a's yet: nothing to take. */
+	assert_int_equal(refresh(f, tip, mo), REPO_UNCHANGED);
+	assert_string_equal(tip, b1);
+	ref_hex(f->gitdir, "refs/heads/main", hex);
+	assert_string_equal(mo, hex);
+
+	put(f->wta, "a/lib.py", "def get():\n    return 1\n");
+	commit_ok(f, f->wta, "a", "a1\n", a1);
+	merge_ok(f, "a", m);
+	/* b's own folder, dirty and with a new file: left as it is. */
+	put(f->wtb, "b/y.txt", "b being edited\n");
+	put(f->wtb, "b/wip.txt", "new\n");
+	assert_false(there(f->wtb, "a/lib.py"));
+	assert_int_equal(refresh(f, t1, mo), 0);
+	assert_string_equal(mo, m);
+	assert_parents(f->gitdir, t1, b1, m);
+	ref_hex(f->gitdir, "refs/heads/domain/b", hex);
+	assert_string_equal(hex, t1);
+	expect_file(f->wtb, "a/lib.py", "def get():\n    return 1\n");
+	expect_file(f->wtb, "b/y.txt", "b being edited\n");
+	expect_file(f->wtb, "b/wip.txt", "new\n");
+	s = blob_at(f->gitdir, t1, "b/y.txt");
+	assert_string_equal(s, "b one\n");
+	free(s);
+	assert_true(has_path(f->gitdir, t1, "a/lib.py"));
+	assert_false(has_path(f->gitdir, t1, "b/wip.txt"));
+	/* Again: nothing new on main. */
+	assert_int_equal(refresh(f, tip, mo), REPO_UNCHANGED);
+	assert_string_equal(tip, t1);
+
+	/* a changes a file, adds one; then removes it. */
+	put(f->wta, "a/lib.py", "def get():\n    return 2\n");
+	put(f->wta, "a/new.py", "x = 1\n");
+	commit_ok(f, f->wta, "a", "a2\n", a1);
+	merge_ok(f, "a", m);
+	assert_int_equal(refresh(f, tip, mo), 0);
+	assert_parents(f->gitdir, tip, t1, m);
+	expect_file(f->wtb, "a/lib.py", "def get():\n    return 2\n");
+	assert_true(there(f->wtb, "a/new.py"));
+	tu_join(path, sizeof(path), f->wta, "a/new.py");
+	assert_int_equal(unlink(path), 0);
+	commit_ok(f, f->wta, "a", "a3\n", a1);
+	merge_ok(f, "a", m);
+	assert_int_equal(refresh(f, tip, mo), 0);
+	assert_false(there(f->wtb, "a/new.py"));
+	expect_file(f->wtb, "b/y.txt", "b being edited\n");
+
+	/* b commits on its refreshed branch; a moves main on meanwhile;
+	 * b's merge takes b/ only: main keeps a's newest code. */
+	commit_ok(f, f->wtb, "b", "b2\n", b2);
+	assert_int_equal(parents(f->gitdir, b2), 1);
+	parent_hex(f->gitdir, b2, 0, hex);
+	assert_string_equal(hex, tip);
+	put(f->wta, "a/lib.py", "def get():\n    return 3\n");
+	commit_ok(f, f->wta, "a", "a4\n", a1);
+	merge_ok(f, "a", m);
+	merge_ok(f, "b", hex);
+	assert_parents(f->gitdir, hex, m, b2);
+	s = blob_at(f->gitdir, hex, "a/lib.py");
+	assert_string_equal(s, "def get():\n    return 3\n");
+	free(s);
+	s = blob_at(f->gitdir, hex, "b/y.txt");
+	assert_string_equal(s, "b being edited\n");
+	free(s);
+	assert_true(has_path(f->gitdir, hex, "b/wip.txt"));
+	/* main after the merge has everything b's branch has, and more. */
+	assert_int_equal(refresh(f, tip, mo), 0);
+	assert_string_equal(mo, hex);
+	expect_file(f->wtb, "a/lib.py", "def get():\n    return 3\n");
+	/* main's own merge of b changed nothing of b's: the refreshed tree
+	 * is main's. */
+	assert_int_equal(repo_merge_domain(f->gitdir, "b", "m\n", hex, f->err,
+	    sizeof(f->err)), REPO_UNCHANGED);
+
+	/* Another domain's worktree is refused. */
+	assert_int_equal(repo_refresh_domain(f->wta, "b", mo, tip, f->err,
+	    sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "refusing"));
+	git_check(f);
+	if (have_git()) {
+		s = git_out(&st, "git -C '%s' status --porcelain 2>&1",
+		    f->wtb);
+		assert_int_equal(st, 0);
+		assert_string_equal(s, "");
+		free(s);
+	}
+}
+
 static void
 test_log(void **state)
 {
@@ -1179,6 +1298,7 @@ main(void)
 		T(test_nested_repo),
 		T(test_merge),
 		T(test_merge_while_committing),
+		T(test_refresh),
 		T(test_log),
 		T(test_repair),
 		T(test_checkout_commit),
