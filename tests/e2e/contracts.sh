@@ -68,7 +68,8 @@ CONF
 start_masterd
 ctl submit "net pay and its page" --domains logic,ui >/dev/null ||
     fail submit
-wait_until "the task done" state_is 1 done
+task_done() { [ "$(json_get "r['task']['state']" task 1)" = done ]; }
+wait_until "the task done" task_done
 
 python3 - <<PY || fail "the contract test's runs"
 import json, subprocess

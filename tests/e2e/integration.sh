@@ -79,7 +79,8 @@ CONF
 start_masterd
 ctl submit "payslips, store and api" --domains store,api >/dev/null ||
     fail submit
-wait_until "the task done" state_is 1 done
+task_done() { [ "$(json_get "r['task']['state']" task 1)" = done ]; }
+wait_until "the task done" task_done
 
 # The events, in order, from the registry.
 python3 - "$T/state/masterd.db" >"$T/events" <<'PY'
