@@ -232,12 +232,27 @@ send_hello(struct peer *p)
 	peer_send(p, m);
 }
 
+/*
+ * A deadline found passed in the timers phase is judged again after the
+ * loop has polled its sockets once more.  Timers run before the poll, so
+ * after a long turn (a flood from another child, a slow disk) the awaited
+ * message may be waiting, unread, in this peer's socket.  The recheck
+ * timer is 1 ms, not 0: libuv runs a timer due now in the same timers
+ * phase that started it, before any poll.
+ */
+#define RECHECK_MS	1
+
 static void
 on_ready_deadline(uv_timer_t *t)
 {
 	struct peer *p = t->data;
 	char why[96];
 
+	if (!p->ready_recheck) {
+		p->ready_recheck = true;
+		uv_timer_start(&p->timer, on_ready_deadline, RECHECK_MS, 0);
+		return;
+	}
 	snprintf(why, sizeof(why), "not ready within %llu ms",
 	    (unsigned long long)p->conf.ready_ms);
 	peer_fault(p, PEER_FAULT_NOT_READY, why);
@@ -274,6 +289,7 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	p->spawned_ms = uv_now(p->loop);
 	p->last_pong_ms = p->spawned_ms;
 	p->pong_recheck = false;
+	p->ready_recheck = false;
 	p->hello_seen = false;
 	p->stop_step = PEER_STOP_NONE;
 	p->exit_status = 0;
@@ -304,12 +320,7 @@ peer_send(struct peer *p, json_t *msg)
 
 static void on_ping_tick(uv_timer_t *);
 
-/*
- * A pong found overdue is judged again one loop turn later.  Timers run
- * before the loop reads its sockets, so after a long callback (a flood
- * from another child, a slow disk) the pong may be waiting, unread, in
- * this peer's socket: the next turn's poll reads it first.
- */
+/* A pong found overdue is judged again after one more poll (RECHECK_MS). */
 static void
 on_pong_recheck(uv_timer_t *t)
 {
@@ -339,7 +350,7 @@ peer_ping(struct peer *p)
 	}
 	if (!p->pong_recheck) {
 		p->pong_recheck = true;
-		uv_timer_start(&p->timer, on_pong_recheck, 0, 0);
+		uv_timer_start(&p->timer, on_pong_recheck, RECHECK_MS, 0);
 		return;
 	}
 	snprintf(why, sizeof(why), "no pong for %llu ms",

@@ -111,6 +111,7 @@ struct peer {
 	uint64_t spawned_ms;
 	uint64_t last_pong_ms;
 	bool pong_recheck;	/* found overdue; judged after one more turn */
+	bool ready_recheck;	/* the ready deadline passed; likewise */
 	int64_t exit_status;
 	int term_signal;
 };
