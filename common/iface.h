@@ -55,4 +55,19 @@ json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
  */
 json_t *iface_unresolved(const json_t *latest, const json_t *previous);
 
+/*
+ * The contract tests of a task: for every consumed entry with a "test" in
+ * the latest documents (the element forms iface_unresolved takes), the
+ * check that runs it from the root of main, in the shape of an
+ * integrate.request check:
+ *   {"command": "python3 frontend/tests/test_api.py", "kind": "contract",
+ *    "consumer": "frontend", "provider": "logic",
+ *    "entry": "http GET /payslips"}
+ * The command by the path's extension: .py python3, .sh sh, else the file
+ * itself (./CONSUMER/PATH); the path shell-quoted when it needs it.
+ * Sorted by consumer, provider, entry, command; duplicates dropped.  An
+ * entry whose path breaks the rules of docs/interface.md is skipped.
+ */
+json_t *iface_contract_tests(const json_t *latest);
+
 #endif
