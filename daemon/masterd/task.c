@@ -686,6 +686,21 @@ tasks_interfaces(struct masterd *md, int64_t id)
 }
 
 json_t *
+tasks_declared(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+	const struct domain *d;
+	json_t *out = json_array();
+
+	if (t == NULL)
+		return out;
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (domain_declared(d) != NULL)
+			json_array_append(out, d->declared);
+	return out;
+}
+
+json_t *
 tasks_unresolved(struct masterd *md, int64_t id)
 {
 	struct task *t = task_find(md, id);
