@@ -304,11 +304,15 @@ decide_interface_outcome(const json_t *unresolved, const char *text,
 		return IFACE_CLOSED;
 	words = gap_words(gap);
 	if (tries >= max_tries) {
-		*why = xasprintf("still unresolved after %lld tries: %s",
-		    (long long)tries, words);
+		*why = xasprintf("its round was accepted, but the gap is still "
+		    "open after %lld %s: %s", (long long)tries, tries == 1 ?
+		    "try" : "tries", words);
 		free(words);
 		return IFACE_GIVE_UP;
 	}
+	*why = xasprintf("its round was accepted, but the gap is still open: "
+	    "%s; try %lld of %lld queued", words, (long long)tries + 1,
+	    (long long)max_tries);
 	*next = xasprintf("%.*s" RETRY_NOTE "%lld of %lld: your last round "
 	    "on this was committed, but %s. Close that gap in this round, "
 	    "and give your complete interface when you finish.", (int)n,

@@ -78,7 +78,8 @@ enum iface_outcome {
  * directive's, which says which try it was ("Try N of M" in its note,
  * none for the first).  IFACE_AGAIN sets *next (malloc'd) to the text of
  * the next try: the item's directive and a note of what is still
- * missing; IFACE_GIVE_UP sets *why (malloc'd).
+ * missing; both IFACE_AGAIN and IFACE_GIVE_UP set *why (malloc'd), the
+ * reason the directive ends failed or dropped.
  */
 enum iface_outcome decide_interface_outcome(const json_t *unresolved,
     const char *text, int64_t max_tries, char **next, char **why);

@@ -281,10 +281,11 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
  * An interface directive is done only when its gap is gone.  Its round
  * succeeded and what it published was taken before (the worker sends
  * interface.publish before its final round): if its item is still in
- * the unresolved set, this try failed and the next is queued, a new
- * directive whose text says what is still missing, or, after
- * [task] interface_attempts tries, it is dropped.  True when the
- * directive was settled here.
+ * the unresolved set, this try failed (its accepted work is merged all
+ * the same) and the next is queued, a new directive whose text says what
+ * is still missing (one open row per text: each try's text is its own),
+ * or, after [task] interface_attempts tries, it is dropped.  True when
+ * the directive was settled here.
  */
 static bool
 interface_gap_open(struct child *c, struct task *t, json_int_t id)
@@ -304,12 +305,10 @@ interface_gap_open(struct child *c, struct task *t, json_int_t id)
 		settled = false;
 		break;
 	case IFACE_AGAIN:
-		if (directive_set_state(d, x, DIRECTIVE_FAILED,
-		    "its round was committed, but the gap is still open") != 0)
+		if (directive_set_state(d, x, DIRECTIVE_FAILED, why) != 0)
 			break;
 		directive_event(c, EV_DIRECTIVE_RETRY, id, "code",
-		    ERR_UNRESOLVED, "reason", "its round was committed, but "
-		    "the gap is still open; queued again");
+		    ERR_UNRESOLVED, "reason", why);
 		if (task_add_directive(t, d->name, SOURCE_INTERFACE, next,
 		    PRIORITY_INTERFACE, &out, err, sizeof(err)) == 0)
 			json_decref(out);
