@@ -304,8 +304,8 @@ decide_interface_outcome(const json_t *unresolved, const char *text,
 		return IFACE_CLOSED;
 	words = gap_words(gap);
 	if (tries >= max_tries) {
-		*why = xasprintf("its round was accepted, but the gap is still "
-		    "open after %lld %s: %s", (long long)tries, tries == 1 ?
+		*why = xasprintf("its round was accepted, but "
+		    IFACE_GAVE_UP " %lld %s: %s", (long long)tries, tries == 1 ?
 		    "try" : "tries", words);
 		free(words);
 		return IFACE_GIVE_UP;

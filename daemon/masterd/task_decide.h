@@ -81,6 +81,10 @@ enum iface_outcome {
  * missing; both IFACE_AGAIN and IFACE_GIVE_UP set *why (malloc'd), the
  * reason the directive ends failed or dropped.
  */
+/* In the reason of a directive given up (IFACE_GIVE_UP): the unresolved
+ * set queues no new try of its item. */
+#define IFACE_GAVE_UP	"the gap is still open after"
+
 enum iface_outcome decide_interface_outcome(const json_t *unresolved,
     const char *text, int64_t max_tries, char **next, char **why);
 
