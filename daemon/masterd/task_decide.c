@@ -321,6 +321,31 @@ decide_interface_outcome(const json_t *unresolved, const char *text,
 	return IFACE_AGAIN;
 }
 
+bool
+decide_given_up(const json_t *directives, const char *text)
+{
+	const json_t *x;
+	size_t i, n;
+
+	if (text == NULL)
+		return false;
+	n = strlen(text);
+	json_array_foreach(directives, i, x) {
+		const char *xt = jget_str(x, "text");
+		const char *st = jget_str(x, "state");
+		const char *src = jget_str(x, "source");
+		const char *why = jget_str(x, "reason");
+
+		if (xt != NULL && st != NULL && src != NULL && why != NULL &&
+		    strcmp(src, source_names[SOURCE_INTERFACE]) == 0 &&
+		    strcmp(st, directive_state_names[DIRECTIVE_DROPPED]) == 0 &&
+		    strstr(why, IFACE_GAVE_UP) != NULL &&
+		    decide_interface_base(xt) == n && strncmp(xt, text, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------- failures */
 
 enum failure_step

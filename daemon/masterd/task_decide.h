@@ -81,9 +81,13 @@ enum iface_outcome {
  * missing; both IFACE_AGAIN and IFACE_GIVE_UP set *why (malloc'd), the
  * reason the directive ends failed or dropped.
  */
-/* In the reason of a directive given up (IFACE_GIVE_UP): the unresolved
- * set queues no new try of its item. */
+/* In the reason of a directive given up (IFACE_GIVE_UP). */
 #define IFACE_GAVE_UP	"the gap is still open after"
+
+/* Were the tries of the item of text used up: is one of a domain's
+ * directives (registry rows: "source", "state", "reason", "text") a try
+ * of it given up?  Then the unresolved set queues no new try. */
+bool decide_given_up(const json_t *directives, const char *text);
 
 enum iface_outcome decide_interface_outcome(const json_t *unresolved,
     const char *text, int64_t max_tries, char **next, char **why);

@@ -55,34 +55,17 @@ interface_open(const struct domain *d, const char *text)
 	return false;
 }
 
-/* Was the item of text given up: an interface directive for it dropped
- * because its tries left the gap open?  closed: d's directives, read
- * from the registry on the first look (only a due item without an open
- * try needs one). */
+/* Were the tries of the item of text used up?  Closed directives live in
+ * the registry only: read when a due item has no open try. */
 static bool
-interface_given_up(const struct domain *d, json_t **closed,
-    const char *text)
+interface_given_up(const struct domain *d, const char *text)
 {
-	const json_t *x;
-	size_t i, n = strlen(text);
+	json_t *rows = registry_directives(d->task->md->reg, d->task->id,
+	    d->id);
+	bool given_up = decide_given_up(rows, text);
 
-	if (*closed == NULL && (*closed = registry_directives(
-	    d->task->md->reg, d->task->id, d->id)) == NULL)
-		*closed = json_array();
-	json_array_foreach(*closed, i, x) {
-		const char *xt = jget_str(x, "text");
-		const char *st = jget_str(x, "state");
-		const char *src = jget_str(x, "source");
-
-		if (xt != NULL && st != NULL && src != NULL &&
-		    strcmp(src, source_names[SOURCE_INTERFACE]) == 0 &&
-		    strcmp(st, directive_state_names[DIRECTIVE_DROPPED]) == 0 &&
-		    jget_str(x, "reason") != NULL &&
-		    strstr(jget_str(x, "reason"), IFACE_GAVE_UP) != NULL &&
-		    decide_interface_base(xt) == n && strncmp(xt, text, n) == 0)
-			return true;
-	}
-	return false;
+	json_decref(rows);
+	return given_up;
 }
 
 /* The wanted directives that are due, each queued unless a try of it is
@@ -94,19 +77,15 @@ queue_wanted(struct task *t, const json_t *wanted)
 	const json_t *w;
 	struct domain *d;
 	char err[256];
-	json_t *out, *closed;
+	json_t *out;
 	size_t i;
 
 	json_array_foreach(wanted, i, w) {
-		closed = NULL;
 		if (jget_bool(w, "wait") || (d = domain_find(t,
 		    jget_str(w, "domain"))) == NULL ||
 		    interface_open(d, jget_str(w, "text")) ||
-		    interface_given_up(d, &closed, jget_str(w, "text"))) {
-			json_decref(closed);
+		    interface_given_up(d, jget_str(w, "text")))
 			continue;
-		}
-		json_decref(closed);
 		if (task_add_directive(t, d->name, SOURCE_INTERFACE,
 		    jget_str(w, "text"), PRIORITY_INTERFACE, &out, err,
 		    sizeof(err)) == 0)

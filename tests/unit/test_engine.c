@@ -206,7 +206,7 @@ static void
 test_interface_outcome(void **state)
 {
 	const char *gap[] = { DB_V1, LOGIC }, *closed[] = { DB_V2, LOGIC };
-	json_t *first = directives_for(gap, 2), *latest, *set, *l2;
+	json_t *first = directives_for(gap, 2), *latest, *set, *l2, *rows;
 	const char *text = json_string_value(json_object_get(
 	    json_array_get(first, 0), "text"));
 	char *next = NULL, *why = NULL, *third = NULL;
@@ -259,6 +259,25 @@ test_interface_outcome(void **state)
 	    &why), IFACE_CLOSED);
 	assert_null(next);
 	assert_null(why);
+	/* Given up: no new try of the item; dropped for another reason, or
+	 * another item's: not given up. */
+	rows = json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
+	    "source", "interface", "state", "dropped", "reason",
+	    "resolved before it ran", "text", text,
+	    "source", "interface", "state", "failed", "reason",
+	    "its round was accepted, but the gap is still open: x", "text",
+	    text);
+	assert_false(decide_given_up(rows, text));
+	json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}",
+	    "source", "interface", "state", "dropped", "reason",
+	    "its round was accepted, but the gap is still open after 3 "
+	    "tries: x", "text", third));
+	assert_true(decide_given_up(rows, text));
+	assert_false(decide_given_up(rows, "Provide table `other` and "
+	    "publish it in your interface: domain logic consumes it from "
+	    "you."));
+	assert_false(decide_given_up(rows, NULL));
+	json_decref(rows);
 	free(third);
 	json_decref(set);
 	json_decref(l2);
