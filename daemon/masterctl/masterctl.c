@@ -439,21 +439,26 @@ print_changed(const json_t *c)
 {
 	const json_t *o = json_object_get(c, "old"), *n = json_object_get(c,
 	    "new");
-	bool contract = json_is_true(json_object_get(c, "contract"));
+	bool sig = !same_member(o, n, "signature");
+	bool schema = !same_member(o, n, "schema");
+	bool from = !same_member(o, n, "from");
+	bool test = !same_member(o, n, "test");
 
-	if (!same_member(o, n, "signature"))
+	if (sig) {
 		print_change("signature", o, n);
-	if (!same_member(o, n, "signature") && !contract &&
-	    same_member(o, n, "schema") && same_member(o, n, "from"))
-		printf("      (formatting only: the same contract)\n");
-	if (!same_member(o, n, "schema"))
+		if (!json_is_true(json_object_get(c, "contract")) &&
+		    !schema && !from)
+			printf("      (formatting only: the same contract)\n");
+	}
+	if (schema)
 		printf("      schema changed\n");
-	if (!same_member(o, n, "from"))
+	if (from)
 		print_change("from", o, n);
-	if (!same_member(o, n, "test"))
+	if (test)
 		print_change("test", o, n);
 	if (!same_member(o, n, "doc"))
-		printf("      %s\n", contract ? "doc changed" : "doc only");
+		printf("      %s\n", sig || schema || from || test ?
+		    "doc changed" : "doc only");
 }
 
 static void

@@ -22,6 +22,12 @@ def ans(d, path, content, provides, consumes=()):
     return json.dumps({"summary": d + " work", "files": [f(path, content)],
                        "interface": iface(d, provides, consumes)})
 
+# svc's second try adds svc.get, and writes svc.other's signature without
+# its spaces: the same contract, in another format.
+SVC_FIXED = json.loads(ans("svc", "s.txt", "try 2\n", ["svc.other", "svc.get"]))
+SVC_FIXED["interface"]["provides"][0]["signature"] = "svc.other()->ok"
+SVC_FIXED = json.dumps(SVC_FIXED)
+
 rules = [CRITIC, PLANNER,
   # web needs api.get and svc.get.
   {"match": {"system_contains": dom("web")},
@@ -38,7 +44,7 @@ rules = [CRITIC, PLANNER,
   {"match": {"system_contains": dom("svc"),
              "input_contains": "Provide function `svc.get`"},
    "reply": {"texts": [ans("svc", "s.txt", "try 1\n", ["svc.other"]),
-                       ans("svc", "s.txt", "try 2\n", ["svc.other", "svc.get"])]}},
+                       SVC_FIXED]}},
   {"match": {"system_contains": dom("svc")},
    "reply": {"text": ans("svc", "s.txt", "first\n", ["svc.other"])}},
 ]
@@ -93,6 +99,36 @@ wait_until "svc's second try to close its gap" svc_closed
 [ "$(json_get "[u['name'] for u in r['unresolved']]" interfaces 1)" = "['api.get']" ] ||
     fail "unresolved: $(json_get "r['unresolved']" interfaces 1)"
 ok "svc: the second try added svc.get and was done; only api.get is left"
+
+# The diff of svc's implemented versions shows what its fix changed.
+impl=$(python3 - "$MASTERCTL" <<'PY'
+import json, subprocess, sys
+out = []
+for v in range(1, 20):
+    p = subprocess.run([sys.argv[1], "--json", "interface", "svc", str(v)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        break
+    if not json.loads(p.stdout)["interface"]["declared"]:
+        out.append(str(v))
+print(" ".join(out))
+PY
+)
+set -- $impl
+[ $# -ge 2 ] || fail "svc's implemented versions: $impl"
+eval last=\${$#}
+ctl interface svc --diff "$1" "$last" >"$T/diff"
+python3 - "$T/diff" <<'PY' || fail "svc's diff: $(cat "$T/diff")"
+import sys
+d = open(sys.argv[1]).read()
+assert "(implemented) -> v" in d, d
+assert "  + provides function  svc.get\n      signature: svc.get() -> ok\n" in d, d
+assert ("  ~ provides function  svc.other\n"
+        "      signature was: svc.other() -> ok\n"
+        "      signature now: svc.other()->ok\n"
+        "      (formatting only: the same contract)\n") in d, d
+PY
+ok "the diff shows the entry added with its signature, and a reformatted signature as formatting only"
 
 # Nothing more is queued for either: the task settles.
 settled() {
