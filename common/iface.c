@@ -1,6 +1,8 @@
 /*
- * iface.c — interface documents: validation, the canonical form, diffs
- * between versions and the unresolved set of a task.
+ * iface.c — interface documents: validation, the canonical form,
+ * signatures compared without their formatting, diffs between versions,
+ * the unresolved set of a task and the consumers' contract tests as
+ * integration checks.
  *
  * docs/interface.md is the definition; every rule and limit here is
  * written down there, keep the two together.  Validation is strict (an

@@ -8,8 +8,10 @@
  *                  "from": "logic", "signature": "..."}]}
  *
  * docs/interface.md is the definition.  An entry is identified by
- * (kind, name); its contract is its "signature" (a string) and/or its
- * "schema" (any JSON), compared canonically.
+ * (kind, name); its contract is its "signature" (a string, compared
+ * without its formatting) and/or its "schema" (any JSON), compared
+ * canonically.  A consumed entry may name its consumer's contract
+ * "test" (a path in the consumer's folder).
  */
 #ifndef COMMON_IFACE_H
 #define COMMON_IFACE_H
@@ -37,8 +39,10 @@ json_t *iface_canonical(const json_t *doc);
 
 /* What changed from old to new (either may be NULL):
  * {"added": [entry], "removed": [entry],
- *  "changed": [{"kind","name","old","new"}]} for provides and consumes:
- * {"provides": {...}, "consumes": {...}} */
+ *  "changed": [{"kind","name","old","new","contract"}]} for provides and
+ * consumes: {"provides": {...}, "consumes": {...}}.  "contract" is false
+ * when only the doc, a consumer's test or a signature's formatting
+ * changed (signatures are compared as docs/interface.md says). */
 json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
 
 /*
