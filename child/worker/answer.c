@@ -781,10 +781,7 @@ entry_schema(bool consumes)
 		return s;
 	}
 	json_object_set_new(json_object_get(s, "properties"), "test",
-	    json_pack("{s:[s,s], s:s}", "type", "string", "null",
-	    "description", "A test of what you consume, in your own folder "
-	    "(a path relative to it); run against the provider's code at "
-	    "integration."));
+	    json_pack("{s:[s,s]}", "type", "string", "null"));
 	json_array_append_new(json_object_get(s, "required"),
 	    json_string("test"));
 	return s;
