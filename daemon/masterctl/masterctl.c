@@ -581,9 +581,13 @@ human_task(json_t *r)
 		printf("\n%-6s %-16s %-8s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
 		    "STATE", "TEXT");
 		json_array_foreach(json_object_get(r, "directives"), i, d) {
-			printf("%-6lld %-16s %-8s %-9s %.50s\n", num(d, "id"),
+			/* Its first line: a retry's note follows a blank
+			 * one. */
+			printf("%-6lld %-16s %-8s %-9s %.*s\n", num(d, "id"),
 			    str(d, "domain"), str(d, "source"),
-			    str(d, "state"), str(d, "text"));
+			    str(d, "state"), (int)(strcspn(str(d, "text"),
+			    "\n") < 50 ? strcspn(str(d, "text"), "\n") : 50),
+			    str(d, "text"));
 			/* Why it did not get done, where it did not. */
 			if (json_is_string(json_object_get(d, "reason")) &&
 			    strcmp(str(d, "state"),
@@ -626,6 +630,10 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 	    json_is_string(json_object_get(d, "text"))) {
 		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
 		    str(d, "source"), str(d, "text"));
+		/* A retry's note follows a blank line: one line here. */
+		for (char *p = buf; *p; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
 	} else {
 		raw = json_dumps(d, JSON_COMPACT);
 		snprintf(buf, len, "%.160s", raw ? raw : "");
