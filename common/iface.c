@@ -1,6 +1,8 @@
 /*
- * iface.c — interface documents: validation, the canonical form, diffs
- * between versions and the unresolved set of a task.
+ * iface.c — interface documents: validation, the canonical form,
+ * signatures compared without their formatting, diffs between versions,
+ * the unresolved set of a task and the consumers' contract tests as
+ * integration checks.
  *
  * docs/interface.md is the definition; every rule and limit here is
  * written down there, keep the two together.  Validation is strict (an
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config.h"
 #include "common/iface.h"
@@ -30,6 +33,7 @@ const char *const iface_kinds[] = {
 #define MAX_NAME	200		/* characters */
 #define MAX_TEXT	4096		/* summary, signature, doc: bytes */
 #define MAX_SCHEMA	(64 * 1024)	/* compact serialisation */
+#define MAX_TEST	512		/* a contract test's path: bytes */
 
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
 
@@ -103,7 +107,8 @@ static const struct shape_field consume_fields[] = {
 	{ .name = "from", .types = FT_STRING, .required = true,
 	    .when_missing = "(the domain expected to provide it)" },
 	TEXT("signature"), SCHEMA, TEXT("doc"),
-	{ .name = "test", .types = FT_STRING, .min_len = 1, .max_len = 512 },
+	{ .name = "test", .types = FT_STRING, .min_len = 1,
+	    .max_len = MAX_TEST },
 	END
 };
 static const struct shape_field provide_entry = {
@@ -187,7 +192,54 @@ check_from(struct vctx *v, const json_t *from, const char *path)
 	return 0;
 }
 
-/* An entry already shaped: its name, provider and schema size. */
+/*
+ * Why a contract test's path is refused, or NULL: the lexical rules of a
+ * file in a domain's answer (child/worker/path.c), relative to the
+ * consumer's own folder.
+ */
+static const char *
+test_path_problem(const char *p, size_t len)
+{
+	const char *c = p, *end = p + len, *slash;
+
+	if (len == 0)
+		return "empty path";
+	if (strlen(p) != len)
+		return "control character in path";
+	if (p[0] == '/')
+		return "absolute path";
+	for (const unsigned char *u = (const unsigned char *)p; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			return "control character in path";
+		if (*u == '\\')
+			return "backslash in path";
+	}
+	for (; c < end; c = slash + 1) {
+		if ((slash = memchr(c, '/', (size_t)(end - c))) == NULL)
+			slash = end;
+		if (slash - c == 2 && c[0] == '.' && c[1] == '.')
+			return "path contains \"..\"";
+		if (slash - c == 4 && strncasecmp(c, ".git", 4) == 0)
+			return "path leads into .git";
+	}
+	return NULL;
+}
+
+static int
+check_test(struct vctx *v, const json_t *test, const char *path)
+{
+	const char *why;
+
+	if (test == NULL || json_is_null(test))
+		return 0;
+	if ((why = test_path_problem(json_string_value(test),
+	    json_string_length(test))) != NULL)
+		return shape_error(v->err, v->errlen, "%s.test: %s", path,
+		    why);
+	return 0;
+}
+
+/* An entry already shaped: its name, provider, test and schema size. */
 static int
 check_entry(struct vctx *v, const json_t *e, const char *path,
     bool consumes)
@@ -196,8 +248,9 @@ check_entry(struct vctx *v, const json_t *e, const char *path,
 	size_t n;
 
 	if (check_name(v, json_object_get(e, "name"), path) == -1 ||
-	    (consumes && check_from(v, json_object_get(e, "from"),
-	    path) == -1))
+	    (consumes && (check_from(v, json_object_get(e, "from"),
+	    path) == -1 || check_test(v, json_object_get(e, "test"),
+	    path) == -1)))
 		return -1;
 	if ((schema = shape_member(e, "schema")) != NULL &&
 	    (n = dump_size(schema)) > MAX_SCHEMA)
@@ -297,10 +350,24 @@ iface_validate(const json_t *doc, const char *domain, char *err,
 
 /* ------------------------------------------------------------ canonical */
 
-/* Runs of white space become one space, none at either end; NULL when
- * nothing is left. */
+/* Letters, digits, '_' and every byte of a non-ASCII character: white
+ * space between two of them separates words and is kept (as one space). */
+static bool
+is_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+
+/*
+ * A signature's white space: every run becomes one space and none is
+ * left at either end; with `format`, a run goes too unless it stands
+ * between two word characters, so that `f(a, b)` and `f(a,b)` give one
+ * text.  Either way the output has no run to collapse, so a second pass
+ * changes nothing.  NULL when nothing is left.
+ */
 static json_t *
-norm_signature(const json_t *sig)
+norm_signature(const json_t *sig, bool format)
 {
 	const char *s = json_string_value(sig);
 	size_t n = json_string_length(sig), o = 0;
@@ -309,18 +376,38 @@ norm_signature(const json_t *sig)
 	json_t *out;
 
 	for (size_t i = 0; i < n; i++) {
-		if (is_space((unsigned char)s[i])) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (is_space(c)) {
 			gap = o > 0;
 			continue;
 		}
-		if (gap)
+		if (gap && (!format || (is_word((unsigned char)buf[o - 1]) &&
+		    is_word(c))))
 			buf[o++] = ' ';
 		gap = false;
-		buf[o++] = s[i];
+		buf[o++] = (char)c;
 	}
 	out = o > 0 ? json_stringn_nocheck(buf, o) : NULL;
 	free(buf);
 	return out;
+}
+
+/* Do two signatures (strings, or NULL for none) state one contract? */
+static bool
+same_signature(const json_t *a, const json_t *b)
+{
+	json_t *x, *y;
+	bool same;
+
+	if (!json_is_string(a) || !json_is_string(b))
+		return a == NULL && b == NULL;
+	x = norm_signature(a, true);
+	y = norm_signature(b, true);
+	same = x == NULL ? y == NULL : y != NULL && json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return same;
 }
 
 static void
@@ -351,7 +438,7 @@ canon_entry(const json_t *e, bool consumes)
 	if (consumes && json_is_string(v = json_object_get(e, "from")))
 		set_copy(c, "from", v);
 	if (json_is_string(v = json_object_get(e, "signature")) &&
-	    (sig = norm_signature(v)) != NULL)
+	    (sig = norm_signature(v, false)) != NULL)
 		json_object_set_new(c, "signature", sig);
 	if ((v = shape_member(e, "schema")) != NULL)
 		set_copy(c, "schema", v);
@@ -443,11 +530,13 @@ same_member(const json_t *a, const json_t *b, const char *key)
 	return x == NULL ? y == NULL : y != NULL && json_equal(x, y);
 }
 
-/* Does the change touch the contract, rather than only the doc text? */
+/* Does the change touch the contract, rather than only the doc text or
+ * the consumer's contract test? */
 static bool
 contract_changed(const json_t *a, const json_t *b)
 {
-	return !same_member(a, b, "signature") ||
+	return !same_signature(json_object_get(a, "signature"),
+	    json_object_get(b, "signature")) ||
 	    !same_member(a, b, "schema") || !same_member(a, b, "from");
 }
 
@@ -616,7 +705,8 @@ compare_contract(const json_t *want, const json_t *have, json_t *expected,
 		if ((w = json_object_get(want, keys[k])) == NULL)
 			continue;
 		h = json_object_get(have, keys[k]);
-		if (h == NULL || !json_equal(w, h))
+		if (h == NULL || (strcmp(keys[k], "signature") == 0 ?
+		    !same_signature(w, h) : !json_equal(w, h)))
 			differs = true;
 		json_object_set(expected, keys[k], (json_t *)w);
 		json_object_set_new(provided, keys[k], h == NULL ?
@@ -707,64 +797,149 @@ iface_unresolved(const json_t *latest, const json_t *previous)
 	return out;
 }
 
-/* ------------------------------------------------------------ contracts */
+/* ------------------------------------------------------------ contract tests */
 
-/* How a contract test file runs, by its name. */
-static char *
-contract_command(const char *consumer, const char *path)
+/* Characters a shell takes literally in a word. */
+static bool
+shell_plain(const char *s)
 {
-	size_t n = strlen(path);
-
-	if (n > 3 && strcmp(path + n - 3, ".py") == 0)
-		return xasprintf("python3 '%s/%s'", consumer, path);
-	if (n > 3 && strcmp(path + n - 3, ".sh") == 0)
-		return xasprintf("sh '%s/%s'", consumer, path);
-	return xasprintf("'./%s/%s'", consumer, path);
+	for (; *s != '\0'; s++)
+		if (!is_word((unsigned char)*s) && strchr("/.-+,:@%=", *s) ==
+		    NULL)
+			return false;
+	return true;
 }
 
-/* A path a command can quote and that stays in the consumer's folder. */
-static bool
-contract_path_ok(const char *p)
+/* s as one shell word: bare when it is plain, else in single quotes,
+ * each ' written '\''. */
+static char *
+shell_word(const char *s)
 {
-	if (*p == '\0' || *p == '/' || strchr(p, '\'') != NULL ||
-	    strchr(p, '\\') != NULL)
-		return false;
-	for (const char *s = p; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20)
-			return false;
-	return strstr(p, "..") == NULL && strstr(p, ".git") == NULL;
+	size_t n = strlen(s), o = 0;
+	char *out;
+
+	if (shell_plain(s))
+		return xstrdup(s);
+	out = xmalloc(4 * n + 3);
+	out[o++] = '\'';
+	for (; *s != '\0'; s++) {
+		if (*s == '\'') {
+			memcpy(out + o, "'\\''", 4);
+			o += 4;
+		} else
+			out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+	return out;
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The command that runs CONSUMER/PATH from the root of main: by its
+ * extension, python3 or sh, else the file itself. */
+static char *
+test_command(const char *consumer, const char *path)
+{
+	char *rel = xasprintf("%s%s/%s", has_suffix(path, ".py") ||
+	    has_suffix(path, ".sh") ? "" : "./", consumer, path);
+	char *word = shell_word(rel), *cmd;
+
+	if (has_suffix(path, ".py"))
+		cmd = xasprintf("python3 %s", word);
+	else if (has_suffix(path, ".sh"))
+		cmd = xasprintf("sh %s", word);
+	else
+		cmd = xstrdup(word);
+	free(rel);
+	free(word);
+	return cmd;
+}
+
+/* The check for one consumed entry with a test, or NULL when the entry
+ * cannot give one (a stored document is not trusted to be valid: the
+ * path becomes a command). */
+static json_t *
+contract_test(const json_t *consumer, const json_t *want)
+{
+	const json_t *test = json_object_get(want, "test");
+	const char *from = jget_str(want, "from");
+	const char *c = json_string_value(consumer);
+	char *cmd, *entry;
+	json_t *out;
+
+	if (!json_is_string(test) || from == NULL || c == NULL ||
+	    !conf_domain_name_ok(c) || !conf_domain_name_ok(from) ||
+	    strlen(c) != json_string_length(consumer) ||
+	    json_string_length(test) > MAX_TEST ||
+	    test_path_problem(json_string_value(test),
+	    json_string_length(test)) != NULL)
+		return NULL;
+	cmd = test_command(c, json_string_value(test));
+	entry = xasprintf("%s %s", jget_str(want, "kind"),
+	    jget_str(want, "name"));
+	out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "command", cmd,
+	    "kind", "contract", "consumer", c, "provider", from,
+	    "entry", entry);
+	free(cmd);
+	free(entry);
+	return out;
+}
+
+static int
+check_cmp(const void *a, const void *b)
+{
+	static const char *const keys[] = {
+		"consumer", "provider", "entry", "command", NULL
+	};
+	const json_t *x = *(const json_t *const *)a;
+	const json_t *y = *(const json_t *const *)b;
+	int c;
+
+	for (size_t k = 0; keys[k] != NULL; k++)
+		if ((c = jstr_cmp(json_object_get(x, keys[k]),
+		    json_object_get(y, keys[k]))) != 0)
+			return c;
+	return 0;
+}
+
+/* Equal neighbours of a sorted array dropped. */
+static void
+dedup_sorted(json_t *arr)
+{
+	for (size_t i = 1; i < json_array_size(arr); ) {
+		if (json_equal(json_array_get(arr, i - 1),
+		    json_array_get(arr, i)))
+			json_array_remove(arr, i);
+		else
+			i++;
+	}
 }
 
 json_t *
 iface_contract_tests(const json_t *latest)
 {
-	struct doclist docs;
-	json_t *out = json_array();
-	const json_t *e;
+	struct doclist l;
+	const json_t *doc, *consumer, *want;
+	json_t *out = json_array(), *check;
 	size_t i, j;
 
-	doclist_load(&docs, latest);
-	for (i = 0; i < docs.n; i++) {
-		const char *consumer = json_string_value(json_object_get(
-		    docs.doc[i], "domain"));
-
-		json_array_foreach(json_object_get(docs.doc[i], "consumes"), j,
-		    e) {
-			const char *test = jget_str(e, "test");
-			char *cmd;
-
-			if (consumer == NULL || test == NULL ||
-			    !contract_path_ok(test))
-				continue;
-			cmd = contract_command(consumer, test);
-			json_array_append_new(out, json_pack("{s:s, s:s, s:s, "
-			    "s:s*, s:s++}", "command", cmd, "kind", "contract",
-			    "consumer", consumer, "provider", jget_str(e,
-			    "from"), "entry", jget_str(e, "kind"), " ",
-			    jget_str(e, "name")));
-			free(cmd);
-		}
+	doclist_load(&l, latest);
+	for (i = 0; i < l.n; i++) {
+		doc = l.doc[i];
+		consumer = json_object_get(doc, "domain");
+		json_array_foreach(json_object_get(doc, "consumes"), j, want)
+			if ((check = contract_test(consumer, want)) != NULL)
+				json_array_append_new(out, check);
 	}
-	doclist_free(&docs);
+	sort_array(out, check_cmp);
+	dedup_sorted(out);
+	doclist_free(&l);
 	return out;
 }

@@ -8,8 +8,10 @@
  *                  "from": "logic", "signature": "..."}]}
  *
  * docs/interface.md is the definition.  An entry is identified by
- * (kind, name); its contract is its "signature" (a string) and/or its
- * "schema" (any JSON), compared canonically.
+ * (kind, name); its contract is its "signature" (a string, compared
+ * without its formatting) and/or its "schema" (any JSON), compared
+ * canonically.  A consumed entry may name its consumer's contract
+ * "test" (a path in the consumer's folder).
  */
 #ifndef COMMON_IFACE_H
 #define COMMON_IFACE_H
@@ -37,8 +39,10 @@ json_t *iface_canonical(const json_t *doc);
 
 /* What changed from old to new (either may be NULL):
  * {"added": [entry], "removed": [entry],
- *  "changed": [{"kind","name","old","new"}]} for provides and consumes:
- * {"provides": {...}, "consumes": {...}} */
+ *  "changed": [{"kind","name","old","new","contract"}]} for provides and
+ * consumes: {"provides": {...}, "consumes": {...}}.  "contract" is false
+ * when only the doc, a consumer's test or a signature's formatting
+ * changed (signatures are compared as docs/interface.md says). */
 json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
 
 /*
@@ -56,11 +60,17 @@ json_t *iface_diff(const json_t *old_doc, const json_t *new_doc);
 json_t *iface_unresolved(const json_t *latest, const json_t *previous);
 
 /*
- * The consumers' contract tests in latest (the same elements as
- * iface_unresolved takes): for each consumed entry with a "test" (a path
- * in the consumer's folder), {"command", "kind": "contract", "consumer",
- * "provider", "entry": "KIND NAME"}, the command chosen by the file's
- * name (python3 for .py, sh for .sh, else run as a program).
+ * The contract tests of a task: for every consumed entry with a "test" in
+ * the latest documents (the element forms iface_unresolved takes), the
+ * check that runs it from the root of main, in the shape of an
+ * integrate.request check:
+ *   {"command": "python3 frontend/tests/test_api.py", "kind": "contract",
+ *    "consumer": "frontend", "provider": "logic",
+ *    "entry": "http GET /payslips"}
+ * The command by the path's extension: .py python3, .sh sh, else the file
+ * itself (./CONSUMER/PATH); the path shell-quoted when it needs it.
+ * Sorted by consumer, provider, entry, command; duplicates dropped.  An
+ * entry whose path breaks the rules of docs/interface.md is skipped.
  */
 json_t *iface_contract_tests(const json_t *latest);
 

@@ -139,6 +139,8 @@ enum event {
 /* Carried in a child's error object, not a control reply. */
 #define ERR_RATE_LIMITED "rate_limited"
 #define ERR_CANCELLED	"cancelled"
+/* An interface directive whose accepted round left its gap open. */
+#define ERR_UNRESOLVED	"unresolved"
 
 enum err_code {
 	E_BAD_FRAME,

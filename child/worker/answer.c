@@ -764,7 +764,8 @@ static const char verdict_schema_text[] =
 " \"required\": [\"complete\", \"feedback\"],"
 " \"additionalProperties\": false}";
 
-/* An entry schema; provides entries have no "from". */
+/* An entry schema; provides entries have no "from", and only consumes
+ * entries name a contract test. */
 static json_t *
 entry_schema(bool consumes)
 {
@@ -777,7 +778,12 @@ entry_schema(bool consumes)
 	if (!consumes) {
 		json_object_del(json_object_get(s, "properties"), "from");
 		json_array_remove(json_object_get(s, "required"), 2);
+		return s;
 	}
+	json_object_set_new(json_object_get(s, "properties"), "test",
+	    json_pack("{s:[s,s]}", "type", "string", "null"));
+	json_array_append_new(json_object_get(s, "required"),
+	    json_string("test"));
 	return s;
 }
 

@@ -228,6 +228,7 @@ teardown(struct worker *cx)
 	json_decref(cx->assign);
 	json_decref(cx->peers);
 	json_decref(cx->published);
+	json_decref(cx->declared);
 	json_decref(cx->own_iface);
 	json_decref(cx->pending);
 	json_decref(cx->shown);

@@ -368,11 +368,29 @@ stage_tools(struct round *r)
 	r->stage = r->have_answer ? ROUND_CHECKS : ROUND_ASK_MODEL;
 }
 
+/*
+ * Interface first: the answer's interface, validated with the answer, is
+ * declared before the checks run, so that what the domain needs reaches
+ * its providers even while its own checks fail for the lack of it.
+ */
+static void
+declare(struct round *r)
+{
+	json_t *canon;
+
+	if (r->answer.interface == NULL)
+		return;
+	canon = iface_canonical(r->answer.interface);
+	r->ops->publish(r, canon, true);
+	json_decref(canon);
+}
+
 static void
 stage_checks(struct round *r)
 {
 	int rc;
 
+	declare(r);
 	r->waiting = true;
 	rc = r->ops->run_checks(r, &r->answer);
 	if (rc == 0)
@@ -430,7 +448,7 @@ static void
 stage_publish(struct round *r)
 {
 	if (r->iface != NULL)
-		r->ops->publish(r, r->iface);
+		r->ops->publish(r, r->iface, false);
 	end(r, "commit", NULL, NULL, false);
 }
 

@@ -98,8 +98,11 @@ struct round_ops {
 	    char oid[REPO_OID_HEX], char *err, size_t errlen);
 	/* Keep the directive's files in a snapshot and clean the worktree. */
 	void (*roll_back)(struct round *, const char *why);
-	/* Send the canonical interface to the master if it changed. */
-	void (*publish)(struct round *, const json_t *iface);
+	/* Send the canonical interface to the master if it changed since
+	 * the last of its kind: declared (what the answer says the domain
+	 * will provide and consume, before its checks) or implemented (what
+	 * was just committed). */
+	void (*publish)(struct round *, const json_t *iface, bool declared);
 	/* Send the body of a `round` message (taken). */
 	void (*report)(struct round *, json_t *msg);
 	/* Stop the model call, the checks or the critic in flight; their

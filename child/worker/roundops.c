@@ -404,9 +404,9 @@ commit(struct round *r, const char *message, const json_t *iface,
 /* ---------------------------------------------------------- the master */
 
 static void
-publish(struct round *r, const json_t *iface)
+publish(struct round *r, const json_t *iface, bool declared)
 {
-	work_publish(worker_of(r), iface);
+	work_publish(worker_of(r), iface, declared);
 }
 
 static void

@@ -27,20 +27,22 @@
 
 static void maybe_start(struct worker *);
 
-/* Send our interface (canonical) to the master if it changed. */
+/* Send our interface (canonical), declared or implemented, to the master
+ * if it changed since the last one of its kind we sent. */
 void
-work_publish(struct worker *cx, const json_t *canon)
+work_publish(struct worker *cx, const json_t *canon, bool declared)
 {
-	json_t *m;
+	json_t **last = declared ? &cx->declared : &cx->published, *m;
 
-	if (canon == NULL || (cx->published != NULL &&
-	    json_equal(canon, cx->published)))
+	if (canon == NULL || (*last != NULL && json_equal(canon, *last)))
 		return;
-	json_decref(cx->published);
-	cx->published = json_incref((json_t *)canon);
+	json_decref(*last);
+	*last = json_incref((json_t *)canon);
 	m = msg_new(MSG_INTERFACE_PUBLISH, worker_next_id(cx));
 	json_object_set_new(m, "task", json_integer(cx->task));
-	json_object_set(m, "interface", cx->published);
+	json_object_set(m, "interface", *last);
+	if (declared)
+		json_object_set_new(m, "declared", json_true());
 	worker_send(cx, m);
 }
 
@@ -250,7 +252,7 @@ start(struct worker *cx, json_t *msg)
 	/* Committed before the master heard of it: report the round that
 	 * committed (stored once by the master), do not redo it. */
 	if ((done_in = already_committed(cx, r->directive, oid)) > 0) {
-		work_publish(cx, cx->own_iface);
+		work_publish(cx, cx->own_iface, false);
 		round_end_early(r, done_in, "commit", oid, NULL, NULL);
 		return;
 	}

@@ -79,6 +79,7 @@ struct worker {
 	json_t *assign;			/* last task.assign */
 	json_t *peers;			/* latest peer interfaces */
 	json_t *published;		/* our last published interface */
+	json_t *declared;		/* our last declared interface */
 	json_t *own_iface;		/* the committed one, for prompts */
 	json_t *pending;		/* tool results owed to the model */
 	json_t *shown;			/* paths whose content the model has
@@ -122,7 +123,8 @@ void work_shutdown(struct worker *);
 /* The model's streamed text, throttled into progress messages. */
 void work_delta(struct worker *, const char *piece, size_t len);
 void work_flush_delta(struct worker *);
-void work_publish(struct worker *, const json_t *canonical_iface);
+void work_publish(struct worker *, const json_t *canonical_iface,
+    bool declared);
 void work_round_done(struct worker *);
 
 /*

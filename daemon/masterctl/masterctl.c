@@ -340,6 +340,32 @@ human_domains(json_t *r)
 	print_domains(json_object_get(r, "domains"));
 }
 
+/* A schema on one line, cut at 200 bytes. */
+static void
+print_schema(const char *indent, const json_t *schema)
+{
+	char *text = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY);
+
+	if (text == NULL)
+		return;
+	printf("%sschema: %.200s%s\n", indent, text,
+	    strlen(text) > 200 ? "..." : "");
+	free(text);
+}
+
+/* An entry's contract (and a consumer's contract test), under it. */
+static void
+print_contract(const char *indent, const json_t *e)
+{
+	if (json_is_string(json_object_get(e, "signature")))
+		printf("%ssignature: %s\n", indent, str(e, "signature"));
+	if (json_object_get(e, "schema") != NULL)
+		print_schema(indent, json_object_get(e, "schema"));
+	if (json_is_string(json_object_get(e, "test")))
+		printf("%stest: %s\n", indent, str(e, "test"));
+}
+
 static void
 print_entries(const char *title, const json_t *list)
 {
@@ -356,7 +382,14 @@ print_entries(const char *title, const json_t *list)
 		if (json_is_true(json_object_get(e, "unresolved")))
 			printf("  UNRESOLVED");
 		putchar('\n');
+		print_contract("      ", e);
 	}
+}
+
+static const char *
+version_kind(const json_t *declared)
+{
+	return json_is_true(declared) ? "declared" : "implemented";
 }
 
 static void
@@ -364,8 +397,9 @@ print_interface(const json_t *iface)
 {
 	const json_t *doc = json_object_get(iface, "document");
 
-	printf("%s v%lld (hash %s, ", str(iface, "domain"),
-	    num(iface, "version"), str(iface, "hash"));
+	printf("%s v%lld, %s (hash %s, ", str(iface, "domain"),
+	    num(iface, "version"), version_kind(json_object_get(iface,
+	    "declared")), str(iface, "hash"));
 	print_when(iface, "created");
 	printf(")\n");
 	if (json_is_string(json_object_get(doc, "summary")))
@@ -380,18 +414,75 @@ human_interface(json_t *r)
 	print_interface(json_object_get(r, "interface"));
 }
 
+/* Is member k of a and b the same (both absent counts)? */
+static bool
+same_member(const json_t *a, const json_t *b, const char *k)
+{
+	const json_t *x = json_object_get(a, k), *y = json_object_get(b, k);
+
+	return x == NULL ? y == NULL : y != NULL && json_equal(x, y);
+}
+
+/* A text member that changed, old then new ("none" for absent). */
+static void
+print_change(const char *what, const json_t *o, const json_t *n)
+{
+	const json_t *a = json_object_get(o, what), *b = json_object_get(n,
+	    what);
+
+	printf("      %s was: %s\n", what, a ? json_string_value(a) : "none");
+	printf("      %s now: %s\n", what, b ? json_string_value(b) : "none");
+}
+
+/* What a changed entry changed: each part, old and new. */
+static void
+print_changed(const json_t *c)
+{
+	const json_t *o = json_object_get(c, "old"), *n = json_object_get(c,
+	    "new");
+	bool sig = !same_member(o, n, "signature");
+	bool schema = !same_member(o, n, "schema");
+	bool from = !same_member(o, n, "from");
+	bool test = !same_member(o, n, "test");
+
+	if (sig) {
+		print_change("signature", o, n);
+		if (!json_is_true(json_object_get(c, "contract")) &&
+		    !schema && !from)
+			printf("      (formatting only: the same contract)\n");
+	}
+	if (schema)
+		printf("      schema changed\n");
+	if (from)
+		print_change("from", o, n);
+	if (test)
+		print_change("test", o, n);
+	if (!same_member(o, n, "doc"))
+		printf("      %s\n", sig || schema || from || test ?
+		    "doc changed" : "doc only");
+}
+
 static void
 print_diff_side(const char *side, const json_t *d)
 {
 	const json_t *e;
 	size_t i;
 
-	json_array_foreach(json_object_get(d, "added"), i, e)
-		printf("  + %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
-	json_array_foreach(json_object_get(d, "removed"), i, e)
-		printf("  - %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
-	json_array_foreach(json_object_get(d, "changed"), i, e)
-		printf("  ~ %-8s %-9s %s\n", side, str(e, "kind"), str(e, "name"));
+	json_array_foreach(json_object_get(d, "added"), i, e) {
+		printf("  + %-8s %-9s %s\n", side, str(e, "kind"),
+		    str(e, "name"));
+		print_contract("      ", e);
+	}
+	json_array_foreach(json_object_get(d, "removed"), i, e) {
+		printf("  - %-8s %-9s %s\n", side, str(e, "kind"),
+		    str(e, "name"));
+		print_contract("      ", e);
+	}
+	json_array_foreach(json_object_get(d, "changed"), i, e) {
+		printf("  ~ %-8s %-9s %s\n", side, str(e, "kind"),
+		    str(e, "name"));
+		print_changed(e);
+	}
 }
 
 static void
@@ -399,8 +490,9 @@ human_diff(json_t *r)
 {
 	const json_t *d = json_object_get(r, "diff");
 
-	printf("%s: v%lld -> v%lld\n", str(r, "domain"), num(r, "from"),
-	    num(r, "to"));
+	printf("%s: v%lld (%s) -> v%lld (%s)\n", str(r, "domain"),
+	    num(r, "from"), version_kind(json_object_get(r, "from_declared")),
+	    num(r, "to"), version_kind(json_object_get(r, "to_declared")));
 	print_diff_side("provides", json_object_get(d, "provides"));
 	print_diff_side("consumes", json_object_get(d, "consumes"));
 }
@@ -428,13 +520,18 @@ human_interfaces(json_t *r)
 	const json_t *i;
 	size_t n;
 
-	if (json_array_size(json_object_get(r, "interfaces")) == 0) {
+	if (json_array_size(json_object_get(r, "interfaces")) == 0 &&
+	    json_array_size(json_object_get(r, "declared")) == 0) {
 		printf("task %lld: no interface published yet\n",
 		    num(r, "task"));
 		return;
 	}
 	printf("task %lld\n", num(r, "task"));
 	json_array_foreach(json_object_get(r, "interfaces"), n, i)
+		print_interface(i);
+	if (json_array_size(json_object_get(r, "declared")) > 0)
+		printf("\ndeclared, not yet implemented:\n");
+	json_array_foreach(json_object_get(r, "declared"), n, i)
 		print_interface(i);
 	print_unresolved(json_object_get(r, "unresolved"));
 }
@@ -552,9 +649,13 @@ human_task(json_t *r)
 		printf("\n%-6s %-16s %-11s %-9s %s\n", "ID", "DOMAIN", "SOURCE",
 		    "STATE", "TEXT");
 		json_array_foreach(json_object_get(r, "directives"), i, d) {
-			printf("%-6lld %-16s %-11s %-9s %.50s\n", num(d, "id"),
+			/* Its first line: a retry's note follows a blank
+			 * one. */
+			printf("%-6lld %-16s %-11s %-9s %.*s\n", num(d, "id"),
 			    str(d, "domain"), str(d, "source"),
-			    str(d, "state"), str(d, "text"));
+			    str(d, "state"), (int)(strcspn(str(d, "text"),
+			    "\n") < 50 ? strcspn(str(d, "text"), "\n") : 50),
+			    str(d, "text"));
 			/* Why it did not get done, where it did not. */
 			if (json_is_string(json_object_get(d, "reason")) &&
 			    strcmp(str(d, "state"),
@@ -597,6 +698,10 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 	    json_is_string(json_object_get(d, "text"))) {
 		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
 		    str(d, "source"), str(d, "text"));
+		/* A retry's note follows a blank line: one line here. */
+		for (char *p = buf; *p; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
 	} else {
 		raw = json_dumps(d, JSON_COMPACT);
 		snprintf(buf, len, "%.160s", raw ? raw : "");

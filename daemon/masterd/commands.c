@@ -223,6 +223,8 @@ interface_diff(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
 	json_object_set_new(r, "from", json_integer(a));
 	json_object_set_new(r, "to", json_integer(b));
+	json_object_set(r, "from_declared", json_object_get(va, "declared"));
+	json_object_set(r, "to_declared", json_object_get(vb, "declared"));
 	json_object_set_new(r, "diff", iface_diff(json_object_get(va,
 	    "document"), json_object_get(vb, "document")));
 	control_reply(cl, r);
@@ -281,6 +283,7 @@ cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "task", json_integer(task));
 	json_object_set_new(r, "interfaces", tasks_interfaces(md, task));
+	json_object_set_new(r, "declared", tasks_declared(md, task));
 	json_object_set_new(r, "unresolved", tasks_unresolved(md, task));
 	control_reply(cl, r);
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +204,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE rounds ADD COLUMN critic_model TEXT;"
 	"ALTER TABLE tasks ADD COLUMN planner_model TEXT;",
 
-	/* 5: integration runs: the task's checks on a commit of main, with
+	/* 5: interface first.  A version is either declared (what the
+	 * domain says it will provide and consume, before its code passes
+	 * its checks) or implemented (what an accepted commit holds); one
+	 * sequence of numbers per domain, each row saying which it is.
+	 * Every version before was implemented. */
+	"ALTER TABLE interfaces ADD COLUMN declared INTEGER NOT NULL"
+	"  DEFAULT 0;",
+
+	/* 6: integration runs: the task's checks on a commit of main, with
 	 * every domain's code; the task's own integration checks (from its
 	 * plan and reviews) and its failing runs attributed in a row. */
 	"CREATE TABLE integration_runs ("
@@ -271,12 +280,12 @@ static const struct col domain_load_cols[] = {
 
 /* "domain" is the domain's name in every object but the domain's own. */
 #define IFACE_COLS "i.id, d.task_id, d.name, i.version, i.hash, " \
-	"i.created, i.document"
+	"i.created, i.document, i.declared"
 #define IFACE_FROM " FROM interfaces i JOIN domains d ON d.id = i.domain_id"
 static const struct col iface_cols[] = {
 	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
 	{ "version", C_INT }, { "hash", C_TEXT }, { "created", C_REAL },
-	{ "document", C_JSON },
+	{ "document", C_JSON }, { "declared", C_BOOL },
 };
 
 #define DIRECTIVE_COLS "x.id, x.task_id, d.name, x.source, x.text, " \
@@ -348,7 +357,8 @@ enum stmt {
 	ST_TASKS_UNFINISHED,
 	ST_DOMAIN_ADD, ST_DOMAIN_STATE, ST_DOMAIN_RESTART, ST_DOMAIN_FIND,
 	ST_DOMAIN_GET, ST_DOMAINS_ALL, ST_DOMAINS_TASK,
-	ST_IFACE_HEAD, ST_IFACE_ADD, ST_IFACE_GET, ST_IFACE_GET_LATEST,
+	ST_IFACE_HEAD, ST_IFACE_HEAD_KIND, ST_IFACE_ADD, ST_IFACE_GET,
+	ST_IFACE_GET_LATEST, ST_IFACE_GET_KIND,
 	ST_IFACE_LATEST_TASK, ST_IFACE_COUNT_ALL, ST_IFACE_COUNT_TASK,
 	ST_DIR_FIND_OPEN, ST_DIR_RAISE, ST_DIR_ADD, ST_DIR_STATE, ST_DIR_NEXT,
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
@@ -412,13 +422,20 @@ static const struct stmt_def {
 
 	[ST_IFACE_HEAD] = { "SELECT version, hash, document FROM interfaces"
 	    " WHERE domain_id = ?1 ORDER BY version DESC LIMIT 1", NULL, 0 },
+	[ST_IFACE_HEAD_KIND] = { "SELECT version, hash, document FROM"
+	    " interfaces WHERE domain_id = ?1 AND declared = ?2"
+	    " ORDER BY version DESC LIMIT 1", NULL, 0 },
 	[ST_IFACE_ADD] = { "INSERT INTO interfaces (domain_id, version, hash,"
-	    " document, created) VALUES (?1, ?2, ?3, ?4, ?5)", NULL, 0 },
+	    " document, created, declared) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    NULL, 0 },
 	[ST_IFACE_GET] = { "SELECT " IFACE_COLS IFACE_FROM
 	    " WHERE i.domain_id = ?1 AND i.version = ?2", SHAPE(iface_cols) },
 	[ST_IFACE_GET_LATEST] = { "SELECT " IFACE_COLS IFACE_FROM
 	    " WHERE i.domain_id = ?1 ORDER BY i.version DESC LIMIT 1",
 	    SHAPE(iface_cols) },
+	[ST_IFACE_GET_KIND] = { "SELECT " IFACE_COLS IFACE_FROM
+	    " WHERE i.domain_id = ?1 AND i.declared = ?2 AND i.version < ?3"
+	    " ORDER BY i.version DESC LIMIT 1", SHAPE(iface_cols) },
 	[ST_IFACE_LATEST_TASK] = { "SELECT " IFACE_COLS IFACE_FROM
 	    " WHERE d.task_id = ?1 AND i.version = (SELECT max(version)"
 	    " FROM interfaces WHERE domain_id = d.id) ORDER BY d.name",
@@ -1526,22 +1543,19 @@ registry_domains(struct registry *r, int64_t task)
 
 /* ------------------------------------------------------------ interfaces */
 
-/* The domain's latest version (0 when none) and whether its stored text is
- * the canonical text given. */
+/* The text of one head row of st (bound): its version, and whether it
+ * is the canonical text given; version 0 when there is no row. */
 static int
-iface_head(struct registry *r, int64_t domain, const char *hash,
-    const char *text, int *latest, bool *same)
+head_row(struct registry *r, sqlite3_stmt *st, const char *hash,
+    const char *text, int *version, bool *same)
 {
-	sqlite3_stmt *st = r->st[ST_IFACE_HEAD];
 	const char *h, *d;
 	int rc;
 
-	*latest = 0;
+	*version = 0;
 	*same = false;
-	if (bind_int(r, st, 1, domain) == -1)
-		return fail(r, st, __func__);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*latest = sqlite3_column_int(st, 0);
+		*version = sqlite3_column_int(st, 0);
 		h = (const char *)sqlite3_column_text(st, 1);
 		d = (const char *)sqlite3_column_text(st, 2);
 		*same = h != NULL && d != NULL && strcmp(h, hash) == 0 &&
@@ -1552,8 +1566,33 @@ iface_head(struct registry *r, int64_t domain, const char *hash,
 	return 0;
 }
 
+/*
+ * The domain's newest version of either kind (0 when none), and whether
+ * the text given repeats what is there: a declared document repeats the
+ * newest version, whatever its kind (it declares nothing new); an
+ * implemented one the newest implemented version.
+ */
 static int
-iface_insert(struct registry *r, int64_t domain, int version,
+iface_head(struct registry *r, int64_t domain, bool declared,
+    const char *hash, const char *text, int *latest, bool *same)
+{
+	sqlite3_stmt *st = r->st[ST_IFACE_HEAD];
+	int v;
+
+	if (bind_int(r, st, 1, domain) == -1)
+		return fail(r, st, __func__);
+	if (head_row(r, st, hash, text, latest, same) == -1)
+		return -1;
+	if (declared)
+		return 0;
+	st = r->st[ST_IFACE_HEAD_KIND];
+	if (bind_int(r, st, 1, domain) == -1 || bind_int(r, st, 2, 0) == -1)
+		return fail(r, st, __func__);
+	return head_row(r, st, hash, text, &v, same);
+}
+
+static int
+iface_insert(struct registry *r, int64_t domain, int version, bool declared,
     const char *hash, const char *text)
 {
 	sqlite3_stmt *st = r->st[ST_IFACE_ADD];
@@ -1562,14 +1601,15 @@ iface_insert(struct registry *r, int64_t domain, int version,
 	    bind_int(r, st, 2, version) == -1 ||
 	    bind_text(r, st, 3, hash) == -1 ||
 	    bind_text(r, st, 4, text) == -1 ||
-	    bind_real(r, st, 5, now()) == -1)
+	    bind_real(r, st, 5, now()) == -1 ||
+	    bind_int(r, st, 6, declared) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
 }
 
 int
 registry_interface_add(struct registry *r, int64_t domain,
-    const json_t *document, int *version, bool *changed)
+    const json_t *document, bool declared, int *version, bool *changed)
 {
 	char hash[17], *text;
 	int latest, rc = -1;
@@ -1585,9 +1625,9 @@ registry_interface_add(struct registry *r, int64_t domain,
 	 * take latest + 1. */
 	if (tx_begin(r, __func__) == -1)
 		goto out;
-	if (iface_head(r, domain, hash, text, &latest, &same) == -1 ||
-	    (!same && iface_insert(r, domain, latest + 1, hash, text) == -1) ||
-	    tx_commit(r, __func__) == -1) {
+	if (iface_head(r, domain, declared, hash, text, &latest,
+	    &same) == -1 || (!same && iface_insert(r, domain, latest + 1,
+	    declared, hash, text) == -1) || tx_commit(r, __func__) == -1) {
 		tx_rollback(r, __func__);
 		goto out;
 	}
@@ -1611,6 +1651,19 @@ registry_interface_get(struct registry *r, int64_t domain, int version)
 	    (version != 0 && bind_int(r, st, 2, version) == -1))
 		return fail_null(r, st, __func__);
 	return query_one(r, id, __func__);
+}
+
+json_t *
+registry_interface_latest(struct registry *r, int64_t domain, bool declared,
+    int before)
+{
+	sqlite3_stmt *st = r->st[ST_IFACE_GET_KIND];
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    bind_int(r, st, 2, declared) == -1 ||
+	    bind_int(r, st, 3, before > 0 ? before : INT_MAX) == -1)
+		return fail_null(r, st, __func__);
+	return query_one(r, ST_IFACE_GET_KIND, __func__);
 }
 
 json_t *

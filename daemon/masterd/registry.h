@@ -132,14 +132,22 @@ json_t *registry_domains(struct registry *, int64_t task);
 
 /* ---- interfaces (append-only) ----
  * An interface object: {"id","task","domain","version","hash","created",
- *                       "document"}   ("domain" is the domain's name)
- * Adding a document whose canonical hash equals the domain's latest version
- * stores nothing and sets *changed = false; otherwise version = latest + 1.
+ *                       "document","declared"}   ("domain" is the domain's
+ * name; "declared": what the domain says it will provide and consume,
+ * else what an accepted commit implements).  Versions are one sequence
+ * per domain, both kinds.  Adding a document that repeats the domain's
+ * newest version (a declared one) or its newest implemented version (an
+ * implemented one) stores nothing and sets *changed = false; otherwise
+ * version = the newest + 1.
  */
 int registry_interface_add(struct registry *, int64_t domain,
-    const json_t *document, int *version, bool *changed);
-/* version 0 means the latest; NULL when none. */
+    const json_t *document, bool declared, int *version, bool *changed);
+/* version 0 means the newest, of either kind; NULL when none. */
 json_t *registry_interface_get(struct registry *, int64_t domain, int version);
+/* The newest version of one kind below `before` (0: any); NULL when
+ * none. */
+json_t *registry_interface_latest(struct registry *, int64_t domain,
+    bool declared, int before);
 /* The latest version of each domain of the task, an array by domain name. */
 json_t *registry_interfaces_latest(struct registry *, int64_t task);
 int registry_interface_count(struct registry *, int64_t task, int64_t *n);

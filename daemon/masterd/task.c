@@ -100,6 +100,7 @@ domain_free(struct domain *d)
 	json_decref(d->depends);
 	json_decref(d->iface);
 	json_decref(d->iface_prev);
+	json_decref(d->declared);
 	free(d);
 }
 
@@ -188,14 +189,13 @@ static void
 load_interfaces(struct masterd *md, struct domain *d)
 {
 	json_t *prev;
-	json_int_t version;
 
-	if ((d->iface = registry_interface_get(md->reg, d->id, 0)) == NULL)
+	d->declared = registry_interface_latest(md->reg, d->id, true, 0);
+	if ((d->iface = registry_interface_latest(md->reg, d->id, false,
+	    0)) == NULL)
 		return;
-	version = jget_int(d->iface, "version", 0);
-	if (version <= 1)
-		return;
-	prev = registry_interface_get(md->reg, d->id, (int)version - 1);
+	prev = registry_interface_latest(md->reg, d->id, false,
+	    (int)jget_int(d->iface, "version", 0));
 	if (prev != NULL)
 		d->iface_prev = json_incref(json_object_get(prev, "document"));
 	json_decref(prev);
@@ -442,13 +442,13 @@ task_describe(const struct task *t)
 /* ---------------------------------------------------------- interfaces */
 
 int
-domain_publish(struct domain *d, const json_t *doc, int *version,
-    bool *changed)
+domain_publish(struct domain *d, const json_t *doc, bool declared,
+    int *version, bool *changed)
 {
 	struct masterd *md = d->task->md;
 	json_t *latest;
 
-	if (registry_interface_add(md->reg, d->id, doc, version,
+	if (registry_interface_add(md->reg, d->id, doc, declared, version,
 	    changed) != 0)
 		return -1;
 	if (!*changed)
@@ -457,6 +457,11 @@ domain_publish(struct domain *d, const json_t *doc, int *version,
 	if ((latest = registry_interface_get(md->reg, d->id, *version)) ==
 	    NULL)
 		return -1;
+	if (declared) {
+		json_decref(d->declared);
+		d->declared = latest;
+		return 0;
+	}
 	json_decref(d->iface_prev);
 	d->iface_prev = d->iface != NULL ?
 	    json_incref(json_object_get(d->iface, "document")) : NULL;
@@ -465,24 +470,72 @@ domain_publish(struct domain *d, const json_t *doc, int *version,
 	return 0;
 }
 
+const json_t *
+domain_declared(const struct domain *d)
+{
+	if (d->declared == NULL || (d->iface != NULL &&
+	    jget_int(d->declared, "version", 0) <
+	    jget_int(d->iface, "version", 0)))
+		return NULL;
+	return json_object_get(d->declared, "document");
+}
+
+/* The document the unresolved set reads for d, or NULL when d has said
+ * nothing: provides implemented, consumes the newest. */
+static json_t *
+unresolved_document(const struct domain *d)
+{
+	const json_t *impl = json_object_get(d->iface, "document");
+	const json_t *decl = domain_declared(d);
+	const json_t *newest = decl != NULL ? decl : impl;
+	json_t *doc;
+
+	if (newest == NULL)
+		return NULL;
+	doc = json_pack("{s:s, s:O*}", "domain", d->name, "consumes",
+	    json_object_get(newest, "consumes"));
+	if (impl != NULL)
+		json_object_set(doc, "provides", json_object_get(impl,
+		    "provides"));
+	return doc;
+}
+
 void
 task_documents(const struct task *t, json_t **latest, json_t **previous)
 {
 	const struct domain *d;
+	json_t *doc;
 
 	*latest = json_array();
 	*previous = json_array();
 	TAILQ_FOREACH(d, &t->domains, entry) {
-		if (d->iface == NULL) {
+		if ((doc = unresolved_document(d)) == NULL) {
 			json_array_append_new(*latest, json_pack("{s:s}",
 			    "domain", d->name));
 			continue;
 		}
-		json_array_append(*latest, json_object_get(d->iface,
-		    "document"));
+		json_array_append_new(*latest, doc);
 		if (d->iface_prev != NULL)
 			json_array_append(*previous, d->iface_prev);
 	}
+}
+
+json_t *
+task_domain_states(const struct task *t)
+{
+	const struct domain *d;
+	json_t *out = json_array(), *s;
+
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		s = json_pack("{s:s, s:b, s:b}", "domain", d->name,
+		    "published", d->iface != NULL,
+		    "open", !TAILQ_EMPTY(&d->open));
+		if (domain_declared(d) != NULL)
+			json_object_set(s, "declared", (json_t *)
+			    domain_declared(d));
+		json_array_append_new(out, s);
+	}
+	return out;
 }
 
 static int
@@ -642,6 +695,21 @@ tasks_integration(struct masterd *md, int64_t id)
 	struct task *t = task_find(md, id);
 
 	return t != NULL ? task_integration_describe(t) : json_null();
+}
+
+json_t *
+tasks_declared(struct masterd *md, int64_t id)
+{
+	struct task *t = task_find(md, id);
+	const struct domain *d;
+	json_t *out = json_array();
+
+	if (t == NULL)
+		return out;
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (domain_declared(d) != NULL)
+			json_array_append(out, d->declared);
+	return out;
 }
 
 json_t *

@@ -66,10 +66,13 @@ struct domain {
 	char *prompt;		/* its own prompt, or NULL */
 	json_t *checks;		/* its check commands */
 	json_t *depends;	/* array of the domain names it waits for */
-	/* Its latest interface (the registry's object: "version",
-	 * "document", ...) and the document of the version before. */
+	/* Its latest implemented interface (the registry's object:
+	 * "version", "document", ...) and the document of the implemented
+	 * version before; its latest declared interface (an object too),
+	 * or NULL.  The declared one counts while it is the newer. */
 	json_t *iface;
 	json_t *iface_prev;
+	json_t *declared;
 	struct directive_list open;	/* queued and running, oldest first */
 };
 TAILQ_HEAD(domain_list, domain);
@@ -138,14 +141,25 @@ json_t *task_describe(const struct task *);
 json_t *budget_describe(const struct budget *);
 bool task_runnable(const struct task *);
 
-/* A published document: stored (a new version unless it equals the
- * latest) and kept as the domain's latest. */
-int domain_publish(struct domain *, const json_t *doc, int *version,
-    bool *changed);
-/* Every domain's latest document ({"domain": name} for the silent ones),
- * and the version before each, for iface_unresolved. */
+/* A published document, declared or implemented: stored (a new version
+ * unless it repeats the last, registry.h) and kept as the domain's
+ * latest of its kind. */
+int domain_publish(struct domain *, const json_t *doc, bool declared,
+    int *version, bool *changed);
+/* The domain's declared document when it is newer than its implemented
+ * one, else NULL. */
+const json_t *domain_declared(const struct domain *);
+/*
+ * For iface_unresolved: every domain's document as the unresolved set
+ * reads it ({"domain": name} for the silent ones): what it provides from
+ * its implemented version, what it consumes from its newest (declared or
+ * implemented); and the implemented version before each.
+ */
 void task_documents(const struct task *, json_t **latest,
     json_t **previous);
+/* For decide_interface_directives: each domain's "published",
+ * "declared" and "open". */
+json_t *task_domain_states(const struct task *);
 /* The latest interface objects, by domain name, leaving out `except`. */
 json_t *task_interfaces(const struct task *, const char *except);
 json_t *task_unresolved(const struct task *);

@@ -1,7 +1,8 @@
 /*
  * task_decide.c — what a task does next, decided over plain values:
  * budgets and their limits, the no-progress watchdog, the unresolved set
- * turned into directives (and which queued ones are no longer wanted),
+ * turned into directives (and which queued ones are no longer wanted,
+ * and whether an interface directive's gap is gone or it goes again),
  * what a failed directive becomes, and the task's life building ->
  * integrating -> improving -> done.  Nothing here reads the registry,
  * talks to a child or looks at the clock: tests/unit/test_engine.c drives
@@ -90,20 +91,56 @@ decide_stalled(const bool *committed, size_t count, int64_t n)
 
 /* ---------------------------------------------------------- unresolved */
 
-/* Has this domain published anything yet? */
-static bool
-has_published(const json_t *latest, const char *domain)
+/* The state of one domain, as the caller gave it; NULL if absent. */
+static const json_t *
+domain_state(const json_t *domains, const char *name)
 {
 	const json_t *d;
 	size_t i;
 
-	json_array_foreach(latest, i, d) {
-		const char *name = jget_str(d, "domain");
+	json_array_foreach(domains, i, d) {
+		const char *n = jget_str(d, "domain");
 
-		if (name != NULL && strcmp(name, domain) == 0)
-			return json_object_get(d, "provides") != NULL;
+		if (n != NULL && name != NULL && strcmp(n, name) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+/* Does doc provide (kind, name)? */
+static bool
+provides_entry(const json_t *doc, const char *kind, const char *name)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "provides"), i, e) {
+		const char *k = jget_str(e, "kind"), *n = jget_str(e, "name");
+
+		if (k != NULL && n != NULL && kind != NULL && name != NULL &&
+		    strcmp(k, kind) == 0 && strcmp(n, name) == 0)
+			return true;
 	}
 	return false;
+}
+
+/*
+ * A missing item is not late while its provider has said nothing yet
+ * (neither published nor declared), or has declared the entry and still
+ * has work open to implement it.
+ */
+static bool
+missing_waits(const json_t *item, const json_t *domains)
+{
+	const json_t *p = domain_state(domains, jget_str(item, "provider"));
+	const json_t *declared = json_object_get(p, "declared");
+
+	if (p == NULL)
+		return true;
+	if (!jget_bool(p, "published") && !json_is_object(declared))
+		return true;
+	return jget_bool(p, "open") && provides_entry(declared,
+	    jget_str(item, "kind"), jget_str(item, "name"));
 }
 
 static char *
@@ -159,7 +196,7 @@ directive_for(const json_t *item, const char **target)
 }
 
 json_t *
-decide_interface_directives(const json_t *unresolved, const json_t *latest)
+decide_interface_directives(const json_t *unresolved, const json_t *domains)
 {
 	json_t *out = json_array(), *item;
 	size_t i;
@@ -169,27 +206,141 @@ decide_interface_directives(const json_t *unresolved, const json_t *latest)
 		char *text = directive_for(item, &target);
 		const char *problem = jget_str(item, "problem");
 
-		/* A provider still building its first version is not late. */
-		if (text != NULL && target != NULL &&
-		    (strcmp(problem, "missing") != 0 ||
-		    has_published(latest, target)))
-			json_array_append_new(out, json_pack("{s:s, s:s}",
-			    "domain", target, "text", text));
+		if (text != NULL && target != NULL)
+			json_array_append_new(out, json_pack("{s:s, s:s, s:b}",
+			    "domain", target, "text", text, "wait",
+			    strcmp(problem, "missing") == 0 &&
+			    missing_waits(item, domains)));
 		free(text);
 	}
 	return out;
+}
+
+/* A retry's note follows the item's directive after a blank line; no
+ * directive made from an item holds one (its values are on one line). */
+#define RETRY_NOTE	"\n\nTry "
+
+size_t
+decide_interface_base(const char *text)
+{
+	const char *note = strstr(text, RETRY_NOTE);
+
+	return note != NULL ? (size_t)(note - text) : strlen(text);
 }
 
 bool
 decide_still_wanted(const json_t *wanted, const char *text)
 {
 	const json_t *w;
-	size_t i;
+	size_t i, n;
 
+	if (text == NULL)
+		return false;
+	n = decide_interface_base(text);
 	json_array_foreach(wanted, i, w) {
 		const char *t = jget_str(w, "text");
 
-		if (t != NULL && text != NULL && strcmp(t, text) == 0)
+		if (t != NULL && strlen(t) == n && strncmp(t, text, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The try a directive's text says it is: 1 without a note. */
+static int64_t
+try_of(const char *text)
+{
+	const char *note = strstr(text, RETRY_NOTE);
+	long long n;
+
+	if (note == NULL || sscanf(note + strlen(RETRY_NOTE), "%lld", &n) != 1
+	    || n < 1)
+		return 1;
+	return n;
+}
+
+/* What is still wrong with an item, in words for the domain. */
+static char *
+gap_words(const json_t *item)
+{
+	const char *problem = jget_str(item, "problem");
+	const char *kind = jget_str(item, "kind"), *name = jget_str(item,
+	    "name");
+
+	if (strcmp(problem, "missing") == 0 || strcmp(problem, "removed") == 0)
+		return xasprintf("your implemented interface still does not "
+		    "provide %s `%s`, which domain %s consumes", kind, name,
+		    jget_str(item, "consumer"));
+	if (strcmp(problem, "changed") == 0)
+		return xasprintf("what you consume as %s `%s` still differs "
+		    "from what domain %s provides", kind, name,
+		    jget_str(item, "provider"));
+	return xasprintf("you still consume %s `%s` from domain %s", kind,
+	    name, jget_str(item, "provider"));
+}
+
+enum iface_outcome
+decide_interface_outcome(const json_t *unresolved, const char *text,
+    int64_t max_tries, char **next, char **why)
+{
+	const json_t *item, *gap = NULL;
+	size_t i, n = decide_interface_base(text);
+	int64_t tries = try_of(text);
+	char *t, *words;
+
+	*next = NULL;
+	*why = NULL;
+	json_array_foreach(unresolved, i, item) {
+		const char *target = NULL;
+
+		t = directive_for(item, &target);
+		if (t != NULL && strlen(t) == n && strncmp(t, text, n) == 0)
+			gap = item;
+		free(t);
+		if (gap != NULL)
+			break;
+	}
+	if (gap == NULL)
+		return IFACE_CLOSED;
+	words = gap_words(gap);
+	if (tries >= max_tries) {
+		*why = xasprintf("its round was accepted, but "
+		    IFACE_GAVE_UP " %lld %s: %s", (long long)tries, tries == 1 ?
+		    "try" : "tries", words);
+		free(words);
+		return IFACE_GIVE_UP;
+	}
+	*why = xasprintf("its round was accepted, but the gap is still open: "
+	    "%s; try %lld of %lld queued", words, (long long)tries + 1,
+	    (long long)max_tries);
+	*next = xasprintf("%.*s" RETRY_NOTE "%lld of %lld: your last round "
+	    "on this was committed, but %s. Close that gap in this round, "
+	    "and give your complete interface when you finish.", (int)n,
+	    text, (long long)tries + 1, (long long)max_tries, words);
+	free(words);
+	return IFACE_AGAIN;
+}
+
+bool
+decide_given_up(const json_t *directives, const char *text)
+{
+	const json_t *x;
+	size_t i, n;
+
+	if (text == NULL)
+		return false;
+	n = strlen(text);
+	json_array_foreach(directives, i, x) {
+		const char *xt = jget_str(x, "text");
+		const char *st = jget_str(x, "state");
+		const char *src = jget_str(x, "source");
+		const char *why = jget_str(x, "reason");
+
+		if (xt != NULL && st != NULL && src != NULL && why != NULL &&
+		    strcmp(src, source_names[SOURCE_INTERFACE]) == 0 &&
+		    strcmp(st, directive_state_names[DIRECTIVE_DROPPED]) == 0 &&
+		    strstr(why, IFACE_GAVE_UP) != NULL &&
+		    decide_interface_base(xt) == n && strncmp(xt, text, n) == 0)
 			return true;
 	}
 	return false;

@@ -48,15 +48,49 @@ bool decide_stalled(const bool *committed, size_t count, int64_t n);
 
 /*
  * The directives that fix the unresolved set: an array of
- * {"domain": target, "text": directive}, one per item that a directive
- * can fix.  A provider that has published nothing yet is not late: its
- * "missing" items wait.  latest is as task_documents gives it.
+ * {"domain": target, "text": directive, "wait": bool}, one per item that
+ * a directive can fix.  "wait" is true for an item that is not late yet:
+ * a "missing" one whose provider has neither published nor declared an
+ * interface, or has declared the entry and still has work open; it
+ * becomes no directive now, but a queued one for it is still wanted.
+ * domains: one {"domain", "published": bool (an implemented version),
+ * "declared": the declared document newer than it, or absent, "open":
+ * bool (directives queued or running)} per domain of the task.
  */
 json_t *decide_interface_directives(const json_t *unresolved,
-    const json_t *latest);
-/* Whether a queued interface directive is still wanted (its text is one
- * of the wanted directives' texts). */
+    const json_t *domains);
+/* Whether an open interface directive is still wanted: its text, less
+ * any retry note (decide_interface_outcome), is one of the wanted
+ * directives' texts, waiting or not. */
 bool decide_still_wanted(const json_t *wanted, const char *text);
+/* The length of an interface directive's text less its retry note. */
+size_t decide_interface_base(const char *text);
+
+/* An interface directive ended done: is its gap gone? */
+enum iface_outcome {
+	IFACE_CLOSED,		/* its item left the unresolved set: done */
+	IFACE_AGAIN,		/* still there: queue *next, a new try */
+	IFACE_GIVE_UP,		/* still there after max tries: dropped */
+};
+
+/*
+ * unresolved: the set after the round's publish was taken; text: the
+ * directive's, which says which try it was ("Try N of M" in its note,
+ * none for the first).  IFACE_AGAIN sets *next (malloc'd) to the text of
+ * the next try: the item's directive and a note of what is still
+ * missing; both IFACE_AGAIN and IFACE_GIVE_UP set *why (malloc'd), the
+ * reason the directive ends failed or dropped.
+ */
+/* In the reason of a directive given up (IFACE_GIVE_UP). */
+#define IFACE_GAVE_UP	"the gap is still open after"
+
+/* Were the tries of the item of text used up: is one of a domain's
+ * directives (registry rows: "source", "state", "reason", "text") a try
+ * of it given up?  Then the unresolved set queues no new try. */
+bool decide_given_up(const json_t *directives, const char *text);
+
+enum iface_outcome decide_interface_outcome(const json_t *unresolved,
+    const char *text, int64_t max_tries, char **next, char **why);
 
 /* ---- a failed directive ---- */
 

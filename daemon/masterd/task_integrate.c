@@ -61,21 +61,21 @@ static json_t *
 commands(const struct task *t)
 {
 	const struct strlist *conf = &t->md->conf->integration_checks;
-	json_t *out = json_array(), *latest, *previous, *contracts, *c;
+	json_t *out = json_array(), *implemented, *contracts, *c;
 	size_t i;
 
 	for (i = 0; i < conf->n; i++)
 		add_check(out, conf->v[i]);
 	json_array_foreach(t->integ.checks, i, c)
 		add_check(out, json_string_value(c));
-	task_documents(t, &latest, &previous);
-	contracts = iface_contract_tests(latest);
+	/* What is on main: the implemented interfaces, not the declared. */
+	implemented = task_interfaces(t, NULL);
+	contracts = iface_contract_tests(implemented);
 	json_array_foreach(contracts, i, c)
 		if (!has_command(out, jget_str(c, "command")))
 			json_array_append(out, c);
 	json_decref(contracts);
-	json_decref(latest);
-	json_decref(previous);
+	json_decref(implemented);
 	return out;
 }
 

@@ -9,6 +9,7 @@
  * Every registry write comes before the event or reply that reports it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,28 +46,68 @@ tasks_child_ready(struct child *c)
 
 /* ---------------------------------------------------------- interfaces */
 
-/* The unresolved set becomes directives; queued ones no longer wanted
- * are dropped. */
-void
-task_on_publish(struct task *t)
+/* Does d have an open interface directive for the item of text (a try
+ * of it, retry note or not)? */
+static bool
+interface_open(const struct domain *d, const char *text)
 {
-	struct masterd *md = t->md;
-	json_t *latest, *previous, *set, *wanted, *w, *out;
-	struct directive *x, *next;
+	const struct directive *x;
+	size_t n = strlen(text);
+
+	TAILQ_FOREACH(x, &d->open, entry)
+		if (x->source == SOURCE_INTERFACE &&
+		    decide_interface_base(x->text) == n &&
+		    strncmp(x->text, text, n) == 0)
+			return true;
+	return false;
+}
+
+/* Were the tries of the item of text used up?  Closed directives live in
+ * the registry only: read when a due item has no open try. */
+static bool
+interface_given_up(const struct domain *d, const char *text)
+{
+	json_t *rows = registry_directives(d->task->md->reg, d->task->id,
+	    d->id);
+	bool given_up = decide_given_up(rows, text);
+
+	json_decref(rows);
+	return given_up;
+}
+
+/* The wanted directives that are due, each queued unless a try of it is
+ * already open or its tries were used up (it stays in the unresolved
+ * set, for the user to see). */
+static void
+queue_wanted(struct task *t, const json_t *wanted)
+{
+	const json_t *w;
 	struct domain *d;
 	char err[256];
+	json_t *out;
 	size_t i;
 
-	task_documents(t, &latest, &previous);
-	if ((set = iface_unresolved(latest, previous)) == NULL)
-		set = json_array();
-	wanted = decide_interface_directives(set, latest);
 	json_array_foreach(wanted, i, w) {
-		if (task_add_directive(t, jget_str(w, "domain"),
-		    SOURCE_INTERFACE, jget_str(w, "text"), PRIORITY_INTERFACE,
-		    &out, err, sizeof(err)) == 0)
+		if (jget_bool(w, "wait") || (d = domain_find(t,
+		    jget_str(w, "domain"))) == NULL ||
+		    interface_open(d, jget_str(w, "text")) ||
+		    interface_given_up(d, jget_str(w, "text")))
+			continue;
+		if (task_add_directive(t, d->name, SOURCE_INTERFACE,
+		    jget_str(w, "text"), PRIORITY_INTERFACE, &out, err,
+		    sizeof(err)) == 0)
 			json_decref(out);
 	}
+}
+
+/* Queued interface directives whose item left the unresolved set are
+ * dropped. */
+static void
+drop_unwanted(struct task *t, const json_t *wanted)
+{
+	struct directive *x, *next;
+	struct domain *d;
+
 	TAILQ_FOREACH(d, &t->domains, entry) {
 		for (x = TAILQ_FIRST(&d->open); x != NULL; x = next) {
 			int64_t id = x->id;
@@ -78,24 +119,41 @@ task_on_publish(struct task *t)
 			    directive_set_state(d, x, DIRECTIVE_DROPPED,
 			    "resolved before it ran") != 0)
 				continue;
-			event_emit(md, t->id, d->name, EV_DIRECTIVE_DROPPED,
+			event_emit(t->md, t->id, d->name, EV_DIRECTIVE_DROPPED,
 			    json_pack("{s:I, s:s}", "directive", (json_int_t)id,
 			    "reason", "resolved before it ran"));
 		}
 	}
-	event_emit(md, t->id, NULL, EV_INTERFACES_UNRESOLVED,
-	    json_pack("{s:I}", "count", (json_int_t)json_array_size(set)));
-	json_decref(wanted);
-	json_decref(set);
-	json_decref(latest);
-	json_decref(previous);
 }
 
+/* The unresolved set becomes directives; queued ones no longer wanted
+ * are dropped. */
+void
+task_on_publish(struct task *t)
+{
+	json_t *set = task_unresolved(t), *states = task_domain_states(t);
+	json_t *wanted = decide_interface_directives(set, states);
+
+	queue_wanted(t, wanted);
+	drop_unwanted(t, wanted);
+	event_emit(t->md, t->id, NULL, EV_INTERFACES_UNRESOLVED,
+	    json_pack("{s:I}", "count", (json_int_t)json_array_size(set)));
+	json_decref(wanted);
+	json_decref(states);
+	json_decref(set);
+}
+
+/*
+ * A declared document is what the domain will provide and consume: kept
+ * apart from the implemented ones, it is not sent to the peers (they see
+ * what is implemented) but its needs reach the unresolved set at once.
+ */
 static void
 on_publish(struct child *c, struct task *t, const json_t *msg)
 {
 	struct masterd *md = c->md;
 	json_t *doc = json_object_get(msg, "interface");
+	bool declared = jget_bool(msg, "declared");
 	struct domain *d = domain_find(t, c->name);
 	char err[256];
 	bool changed;
@@ -110,7 +168,7 @@ on_publish(struct child *c, struct task *t, const json_t *msg)
 		    json_pack("{s:s}", "reason", err));
 		return;
 	}
-	if (domain_publish(d, doc, &version, &changed) != 0) {
+	if (domain_publish(d, doc, declared, &version, &changed) != 0) {
 		log_err("domain %s: interface not stored: %s", c->name,
 		    registry_errmsg(md->reg));
 		return;
@@ -118,8 +176,9 @@ on_publish(struct child *c, struct task *t, const json_t *msg)
 	if (!changed)
 		return;
 	event_emit(md, c->task, c->name, EV_INTERFACE_PUBLISHED,
-	    json_pack("{s:i}", "version", version));
-	task_send_peers(t, c->name);
+	    json_pack("{s:i, s:b}", "version", version, "declared", declared));
+	if (!declared)
+		task_send_peers(t, c->name);
 	task_on_publish(t);
 }
 
@@ -244,6 +303,57 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 	}
 }
 
+/*
+ * An interface directive is done only when its gap is gone.  Its round
+ * succeeded and what it published was taken before (the worker sends
+ * interface.publish before its final round): if its item is still in
+ * the unresolved set, this try failed (its accepted work is merged all
+ * the same) and the next is queued, a new directive whose text says what
+ * is still missing (one open row per text: each try's text is its own),
+ * or, after [task] interface_attempts tries, it is dropped.  True when
+ * the directive was settled here.
+ */
+static bool
+interface_gap_open(struct child *c, struct task *t, json_int_t id)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+	char *next = NULL, *why = NULL, err[256];
+	json_t *set, *out;
+	bool settled = true;
+
+	if (x == NULL || x->source != SOURCE_INTERFACE)
+		return false;
+	set = task_unresolved(t);
+	switch (decide_interface_outcome(set, x->text,
+	    c->md->conf->interface_attempts, &next, &why)) {
+	case IFACE_CLOSED:
+		settled = false;
+		break;
+	case IFACE_AGAIN:
+		if (directive_set_state(d, x, DIRECTIVE_FAILED, why) != 0)
+			break;
+		directive_event(c, EV_DIRECTIVE_RETRY, id, "code",
+		    ERR_UNRESOLVED, "reason", why);
+		if (task_add_directive(t, d->name, SOURCE_INTERFACE, next,
+		    PRIORITY_INTERFACE, &out, err, sizeof(err)) == 0)
+			json_decref(out);
+		else
+			log_warn("task %lld: interface directive not queued "
+			    "again: %s", (long long)t->id, err);
+		break;
+	case IFACE_GIVE_UP:
+		if (directive_set_state(d, x, DIRECTIVE_DROPPED, why) == 0)
+			directive_event(c, EV_DIRECTIVE_DROPPED, id, "code",
+			    ERR_UNRESOLVED, "reason", why);
+		break;
+	}
+	free(next);
+	free(why);
+	json_decref(set);
+	return settled;
+}
+
 /* A directive ended: done with its commit and summary, or failed with
  * its error object. */
 static void
@@ -257,9 +367,11 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 	c->busy = false;
 	c->directive = 0;
 	if (jget_bool(msg, "ok")) {
-		set_directive(t, id, DIRECTIVE_DONE, NULL);
-		directive_event(c, EV_DIRECTIVE_DONE, id, "commit", commit,
-		    "summary", summary);
+		if (!interface_gap_open(c, t, id)) {
+			set_directive(t, id, DIRECTIVE_DONE, NULL);
+			directive_event(c, EV_DIRECTIVE_DONE, id, "commit",
+			    commit, "summary", summary);
+		}
 		if (commit != NULL)
 			merge_domain(c, summary);
 	} else {

@@ -58,6 +58,8 @@ bool tasks_exists(struct masterd *, int64_t task);
 /* The newest task that has domain (any task when NULL); 0 when none. */
 int64_t tasks_newest_with(struct masterd *, const char *domain);
 json_t *tasks_interfaces(struct masterd *, int64_t task);
+/* The declared versions newer than their domain's implemented one. */
+json_t *tasks_declared(struct masterd *, int64_t task);
 json_t *tasks_unresolved(struct masterd *, int64_t task);
 /* The task's integration: its status, commands and latest runs. */
 json_t *tasks_integration(struct masterd *, int64_t task);

@@ -78,7 +78,7 @@ g = r["integration"]
 assert g["status"] == "passed", g
 cmds = [(c["kind"], c["command"], c.get("consumer"), c.get("provider"))
         for c in g["checks"]]
-assert cmds == [("contract", "python3 'ui/contract/test_calc_net.py'", "ui",
+assert cmds == [("contract", "python3 ui/contract/test_calc_net.py", "ui",
                  "logic")], cmds
 runs = list(reversed(g["runs"]))
 failed = [x for x in runs if x["state"] == "failed"]

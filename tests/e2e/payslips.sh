@@ -49,10 +49,27 @@ ok "the missing interface and the review became directives, both done"
 
 [ "$(json_get "len(r['unresolved'])" interfaces 1)" = 0 ] || fail "unresolved left"
 ctl interfaces 1 | grep -q "unresolved: none" || fail "interfaces output"
-ctl interface database 2 | grep -q "db.get_payslip" || fail "database v2"
-ctl interface database --diff 1 2 | grep -q "+ provides function  db.get_payslip" || \
-    fail "diff: $(ctl interface database --diff 1 2)"
-ok "final interfaces consistent; versions and diff visible"
+# Declared and implemented versions share one numbering: each round
+# declares its interface before its checks, and the commit implements it.
+impl=""
+declared=""
+v=1
+while kind=$(json_get "'declared' if r['interface']['declared'] else 'implemented'" \
+    interface database $v 2>/dev/null); do
+	if [ "$kind" = declared ]; then declared="$declared $v"; else impl="$impl $v"; fi
+	v=$((v + 1))
+done
+[ -n "$declared" ] || fail "the database declared nothing"
+set -- $impl
+[ $# -eq 2 ] || fail "implemented database versions: $impl (declared: $declared)"
+ctl interface database "$2" | grep -q "database v$2, implemented" || fail "version kind"
+ctl interface database "$2" | grep -q "db.get_payslip" || fail "database v$2"
+ctl interface database "$2" | grep -q "signature: get_payslip(id: int) -> dict | None" || \
+    fail "no signature shown: $(ctl interface database "$2")"
+ctl interface database --diff "$1" "$2" >"$T/diff"
+grep -q "+ provides function  db.get_payslip" "$T/diff" || fail "diff: $(cat "$T/diff")"
+grep -q "signature: get_payslip(id: int) -> dict | None" "$T/diff" || fail "diff: $(cat "$T/diff")"
+ok "final interfaces consistent; declared and implemented versions, signatures and diff visible"
 
 for e in task.planned interface.published directive.done merged task.reviewed; do
 	grep -q "$e" "$T/watch" || fail "no $e event"

@@ -205,18 +205,21 @@ def main():
         extra = set(commits) - set(x["commit"] for x in r["rounds"])
         if extra:
             fail("task %d: commits in SQLite only: %s" % (n, sorted(extra)))
-        # One interface version per domain with accepted work: every
-        # answer carries the same document, so a second version would be
-        # a duplicate.
-        for name, versions in db.execute(
-                "SELECT d.name, count(i.id) FROM domains d LEFT JOIN "
+        # One implemented interface version per domain with accepted
+        # work, and at most one declared (sent before the first round's
+        # checks): every answer carries the same document, so a second
+        # version of either kind would be a duplicate.
+        for name, versions, declared in db.execute(
+                "SELECT d.name, count(i.id) - total(i.declared), "
+                "total(i.declared) FROM domains d LEFT JOIN "
                 "interfaces i ON i.domain_id = d.id WHERE d.task_id = ? "
                 "GROUP BY d.id", (n,)):
             acc = sum(1 for x in r["rounds"] if x["domain"] == name and
                       x["ok"] and x["commit"])
-            if versions != (1 if acc else 0):
-                fail("task %d: %s has %d interface versions, %d accepted "
-                     "rounds" % (n, name, versions, acc))
+            if versions != (1 if acc else 0) or declared > 1:
+                fail("task %d: %s has %d implemented and %d declared "
+                     "interface versions, %d accepted rounds" % (n, name,
+                     versions, declared, acc))
     left = db.execute("SELECT count(*) FROM directives WHERE state IN "
                       "('queued', 'running')").fetchone()[0]
     if left:

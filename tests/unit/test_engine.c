@@ -3,7 +3,10 @@
  * driven with plain structs and documents: no registry, no children, no
  * clock.
  *
- * The unresolved set turned into directives, and dropped once resolved;
+ * The unresolved set turned into directives (a need declared reaches its
+ * provider, a provider that declared the entry and works is not late),
+ * dropped once resolved; an interface directive whose gap stays open
+ * tried again, then given up; a reformatted signature is no change;
  * budgets (tokens, cost, rounds, time): the task's own limits over the
  * defaults, 0 as no limit, a limit reached pauses, raising it lets the
  * task go on, bad values refused; the no-progress watchdog; a failed
@@ -43,34 +46,79 @@ jparse(const char *s)
 	"\"name\": \"payslips\", \"from\": \"database\", " \
 	"\"signature\": \"CREATE TABLE payslips (id INTEGER)\"}]}"
 
-/* The directives decided for these latest documents (no previous). */
+/* Each domain's state as the task core would give it: published when
+ * its document has provides, nothing declared, no work open. */
 static json_t *
-directives_for(const char *const *docs, size_t n)
+states_of(const json_t *latest)
+{
+	json_t *out = json_array(), *d;
+	size_t i;
+
+	json_array_foreach(latest, i, d)
+		json_array_append_new(out, json_pack("{s:O, s:b, s:b}",
+		    "domain", json_object_get(d, "domain"), "published",
+		    json_object_get(d, "provides") != NULL, "open", 0));
+	return out;
+}
+
+/* The directives decided for these latest documents (no previous) and
+ * domain states (NULL: states_of). */
+static json_t *
+directives_with(const char *const *docs, size_t n, const char *states)
 {
 	json_t *latest = json_array(), *previous = json_array(), *set, *out;
+	json_t *st;
 
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(latest, jparse(docs[i]));
+	st = states != NULL ? jparse(states) : states_of(latest);
 	set = iface_unresolved(latest, previous);
 	assert_non_null(set);
-	out = decide_interface_directives(set, latest);
+	out = decide_interface_directives(set, st);
 	json_decref(set);
+	json_decref(st);
 	json_decref(latest);
 	json_decref(previous);
 	return out;
 }
 
-/* Check that `out` is one directive, to `domain`, whose text holds
- * `part`; and free it. */
+static json_t *
+directives_for(const char *const *docs, size_t n)
+{
+	return directives_with(docs, n, NULL);
+}
+
+/* The directives of out that are due now (not waiting). */
+static size_t
+due(const json_t *out)
+{
+	const json_t *w;
+	size_t i, n = 0;
+
+	json_array_foreach(out, i, w)
+		n += !json_is_true(json_object_get(w, "wait"));
+	return n;
+}
+
+/* Check that `out` is one directive, to `domain`, due or waiting as
+ * `wait` says, whose text holds `part`; and free it. */
 static void
-expect_one_directive(json_t *out, const char *domain, const char *part)
+expect_one(json_t *out, const char *domain, const char *part, bool wait)
 {
 	assert_int_equal(json_array_size(out), 1);
 	assert_string_equal(json_string_value(json_object_get(
 	    json_array_get(out, 0), "domain")), domain);
 	assert_non_null(strstr(json_string_value(json_object_get(
 	    json_array_get(out, 0), "text")), part));
+	assert_int_equal(json_is_true(json_object_get(json_array_get(out, 0),
+	    "wait")), wait);
 	json_decref(out);
+}
+
+static void
+expect_one_directive(json_t *out, const char *domain, const char *part)
+{
+	expect_one(out, domain, part, false);
 }
 
 static void
@@ -92,8 +140,149 @@ test_unpublished_provider_is_not_late(void **state)
 
 	(void)state;
 	out = directives_for(docs, 2);
-	assert_int_equal(json_array_size(out), 0);
-	json_decref(out);
+	/* Wanted (a queued one stays), but not due. */
+	assert_int_equal(due(out), 0);
+	expect_one(out, "database", "Provide table `payslips`", true);
+}
+
+/* A consumer that has only declared its interface (no provides of its
+ * own yet: the task core gives its declared consumes): its need reaches
+ * a provider that has published at once. */
+static void
+test_declared_need_reaches_provider(void **state)
+{
+	const char *docs[] = { DB_V1, "{\"domain\": \"logic\", "
+	    "\"consumes\": [{\"kind\": \"table\", \"name\": \"payslips\", "
+	    "\"from\": \"database\"}]}" };
+	json_t *out;
+
+	(void)state;
+	out = directives_with(docs, 2, "[{\"domain\": \"database\", "
+	    "\"published\": true, \"open\": true}, {\"domain\": \"logic\", "
+	    "\"published\": false, \"open\": true, \"declared\": {}}]");
+	expect_one_directive(out, "database", "Provide table `payslips`");
+}
+
+/* A provider that has declared the entry and still works: not late.
+ * Done working without it, or declared without it: due. */
+static void
+test_declared_entry_waits_while_open(void **state)
+{
+	const char *docs[] = { DB_V1, LOGIC };
+	const char *decl = "{\"domain\": \"database\", \"provides\": "
+	    "[{\"kind\": \"table\", \"name\": \"payslips\"}]}";
+	const char *other = "{\"domain\": \"database\", \"provides\": "
+	    "[{\"kind\": \"table\", \"name\": \"other\"}]}";
+	char states[512];
+	json_t *out;
+
+	(void)state;
+	snprintf(states, sizeof(states), "[{\"domain\": \"database\", "
+	    "\"published\": true, \"open\": true, \"declared\": %s}]",
+	    decl);
+	out = directives_with(docs, 2, states);
+	expect_one(out, "database", "Provide table `payslips`", true);
+	snprintf(states, sizeof(states), "[{\"domain\": \"database\", "
+	    "\"published\": true, \"open\": false, \"declared\": %s}]",
+	    decl);
+	out = directives_with(docs, 2, states);
+	expect_one(out, "database", "Provide table `payslips`", false);
+	snprintf(states, sizeof(states), "[{\"domain\": \"database\", "
+	    "\"published\": true, \"open\": true, \"declared\": %s}]",
+	    other);
+	out = directives_with(docs, 2, states);
+	expect_one(out, "database", "Provide table `payslips`", false);
+	/* Declared, never published: it has spoken, so it is late too. */
+	snprintf(states, sizeof(states), "[{\"domain\": \"database\", "
+	    "\"published\": false, \"open\": true, \"declared\": %s}]",
+	    other);
+	out = directives_with(docs, 2, states);
+	expect_one(out, "database", "Provide table `payslips`", false);
+}
+
+/* An interface directive ended done: closed when its item is gone,
+ * else tried again with a note, at most max times, then given up. */
+static void
+test_interface_outcome(void **state)
+{
+	const char *gap[] = { DB_V1, LOGIC }, *closed[] = { DB_V2, LOGIC };
+	json_t *first = directives_for(gap, 2), *latest, *set, *l2, *rows;
+	const char *text = json_string_value(json_object_get(
+	    json_array_get(first, 0), "text"));
+	char *next = NULL, *why = NULL, *third = NULL;
+
+	(void)state;
+	latest = json_pack("[o, o]", jparse(gap[0]), jparse(gap[1]));
+	set = iface_unresolved(latest, NULL);
+	l2 = json_pack("[o, o]", jparse(closed[0]), jparse(closed[1]));
+
+	assert_int_equal(decide_interface_outcome(set, text, 3, &next, &why),
+	    IFACE_AGAIN);
+	assert_string_equal(why, "its round was accepted, but the gap is "
+	    "still open: your implemented interface still does not provide "
+	    "table `payslips`, which domain logic consumes; try 2 of 3 "
+	    "queued");
+	free(why);
+	assert_non_null(strstr(next, "Try 2 of 3: your last round"));
+	assert_non_null(strstr(next, "still does not provide table "
+	    "`payslips`, which domain logic consumes"));
+	assert_int_equal(strncmp(next, text, strlen(text)), 0);
+	assert_int_equal(decide_interface_base(next), strlen(text));
+	assert_int_equal(decide_interface_base(text), strlen(text));
+	/* The retry is the same wanted item: kept while the gap is open. */
+	assert_true(decide_still_wanted(first, next));
+
+	assert_int_equal(decide_interface_outcome(set, next, 3, &third, &why),
+	    IFACE_AGAIN);
+	free(why);
+	assert_non_null(strstr(third, "Try 3 of 3"));
+	assert_null(strstr(third, "Try 2"));
+	free(next);
+	assert_int_equal(decide_interface_outcome(set, third, 3, &next,
+	    &why), IFACE_GIVE_UP);
+	assert_null(next);
+	assert_string_equal(why, "its round was accepted, but the gap is "
+	    "still open after 3 tries: your implemented interface still does "
+	    "not provide table `payslips`, which domain logic consumes");
+	free(why);
+	/* One try allowed: the first gives up. */
+	assert_int_equal(decide_interface_outcome(set, text, 1, &next, &why),
+	    IFACE_GIVE_UP);
+	free(why);
+
+	/* The gap is gone: done, whatever the try. */
+	json_decref(set);
+	set = iface_unresolved(l2, NULL);
+	assert_int_equal(decide_interface_outcome(set, text, 3, &next, &why),
+	    IFACE_CLOSED);
+	assert_int_equal(decide_interface_outcome(set, third, 3, &next,
+	    &why), IFACE_CLOSED);
+	assert_null(next);
+	assert_null(why);
+	/* Given up: no new try of the item; dropped for another reason, or
+	 * another item's: not given up. */
+	rows = json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]",
+	    "source", "interface", "state", "dropped", "reason",
+	    "resolved before it ran", "text", text,
+	    "source", "interface", "state", "failed", "reason",
+	    "its round was accepted, but the gap is still open: x", "text",
+	    text);
+	assert_false(decide_given_up(rows, text));
+	json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}",
+	    "source", "interface", "state", "dropped", "reason",
+	    "its round was accepted, but the gap is still open after 3 "
+	    "tries: x", "text", third));
+	assert_true(decide_given_up(rows, text));
+	assert_false(decide_given_up(rows, "Provide table `other` and "
+	    "publish it in your interface: domain logic consumes it from "
+	    "you."));
+	assert_false(decide_given_up(rows, NULL));
+	json_decref(rows);
+	free(third);
+	json_decref(set);
+	json_decref(l2);
+	json_decref(latest);
+	json_decref(first);
 }
 
 static void
@@ -127,6 +316,22 @@ test_changed_goes_to_consumer(void **state)
 	(void)state;
 	out = directives_for(docs, 2);
 	expect_one_directive(out, "logic", "Domain database changed");
+}
+
+/* A reformatted signature is the same contract: nothing to do. */
+static void
+test_formatting_is_not_a_change(void **state)
+{
+	const char *docs[] = { DB_V2, "{\"domain\": \"logic\", "
+	    "\"summary\": \"l\", \"provides\": [], \"consumes\": [{\"kind\": "
+	    "\"table\", \"name\": \"payslips\", \"from\": \"database\", "
+	    "\"signature\": \"CREATE TABLE payslips(\\n  id INTEGER\\n)\"}]}" };
+	json_t *out;
+
+	(void)state;
+	out = directives_for(docs, 2);
+	assert_int_equal(json_array_size(out), 0);
+	json_decref(out);
 }
 
 /* ---------------------------------------------------------- budgets */
@@ -483,8 +688,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unresolved_becomes_directives),
 		cmocka_unit_test(test_unpublished_provider_is_not_late),
+		cmocka_unit_test(test_declared_need_reaches_provider),
+		cmocka_unit_test(test_declared_entry_waits_while_open),
+		cmocka_unit_test(test_interface_outcome),
 		cmocka_unit_test(test_resolved_directive_dropped),
 		cmocka_unit_test(test_changed_goes_to_consumer),
+		cmocka_unit_test(test_formatting_is_not_a_change),
 		cmocka_unit_test(test_budget_each_limit),
 		cmocka_unit_test(test_budget_defaults_and_zero),
 		cmocka_unit_test(test_budget_raise_resumes),

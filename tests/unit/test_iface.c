@@ -424,7 +424,7 @@ test_validate_entry_shape(void **state)
 	expect_error("{\"domain\": \"database\", \"consumes\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"from\": \"logic\", \"sig\": \"\"}]}",
 	    "database", "consumes[0].sig: unknown field (expected kind, name, "
-	    "from, signature, schema, doc)");
+	    "from, signature, schema, doc, test)");
 	expect_error("{\"domain\": \"database\", \"provides\": [{\"kind\": "
 	    "\"table\", \"name\": \"t\", \"from\": \"logic\"}]}", "database",
 	    "provides[0].from: only consumes entries name a provider");
@@ -672,6 +672,247 @@ test_canonical_lenient(void **state)
 	json_decref(a);
 	json_decref(b);
 	json_decref(ca);
+}
+
+
+/* ------------------------------------------------------------ formatting */
+
+/* Consumer d expects signature want of "function f" from p, which
+ * provides have: whether the unresolved set finds them different. */
+static bool
+signatures_differ(const char *want, const char *have)
+{
+	json_t *l = json_array(), *set;
+	bool differ;
+
+	json_array_append_new(l, json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}]}",
+	    "domain", "d", "consumes", "kind", "function", "name", "f",
+	    "from", "p", "signature", want));
+	json_array_append_new(l, json_pack("{s:s, s:[{s:s, s:s, s:s}]}",
+	    "domain", "p", "provides", "kind", "function", "name", "f",
+	    "signature", have));
+	set = iface_unresolved(l, NULL);
+	differ = json_array_size(set) > 0;
+	if (differ)
+		assert_string_equal(item_str(set, 0, "problem"), "changed");
+	json_decref(set);
+	json_decref(l);
+	return differ;
+}
+
+/* The diff of one provided signature changed from a to b: its contract
+ * flag, or -1 when the entry is not listed as changed (the stored texts
+ * are equal). */
+static int
+diff_contract(const char *a, const char *b)
+{
+	json_t *x = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "domain", "p",
+	    "provides", "kind", "function", "name", "f", "signature", a);
+	json_t *y = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "domain", "p",
+	    "provides", "kind", "function", "name", "f", "signature", b);
+	json_t *d = iface_diff(x, y), *ch;
+	int contract = -1;
+
+	ch = json_object_get(json_object_get(d, "provides"), "changed");
+	assert_true(json_array_size(ch) <= 1);
+	if (json_array_size(ch) == 1)
+		contract = json_is_true(json_object_get(json_array_get(ch, 0),
+		    "contract"));
+	json_decref(d);
+	json_decref(x);
+	json_decref(y);
+	return contract;
+}
+
+/*
+ * Formatting is not meaning: white space next to punctuation does not
+ * count, white space between two word characters counts as one space.
+ * The stored (canonical) text keeps the signature as written, its runs
+ * of white space collapsed.
+ */
+static void
+test_signature_formatting(void **state)
+{
+	static const char *const same[][2] = {
+		{ "f(a, b)", "f(a,b)" },
+		{ "f( a , b )", "f(a,b)" },
+		{ "GET /x -> 200", "GET /x->200" },
+		{ "GET /x -> 200", "GET/x ->200" },
+		{ "( id INTEGER )", "(id INTEGER)" },
+		{ "CREATE TABLE t (\n  id INTEGER,\n  x TEXT\n)",
+		    "CREATE TABLE t(id INTEGER, x TEXT)" },
+		{ "a  b", "a\tb" },
+		{ "prénom TEXT", "prénom\nTEXT" },
+	};
+	static const char *const differ[][2] = {
+		{ "a b", "ab" },
+		{ "INTEGER NOT NULL", "INTEGERNOT NULL" },
+		{ "f(a, b)", "f(b, a)" },
+		{ "f(a,b)", "f(a;b)" },
+		{ "x_y", "x y" },
+		{ "é x", "éx" },
+	};
+	json_t *doc, *c;
+
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		if (signatures_differ(same[i][0], same[i][1]))
+			fail_msg("\"%s\" and \"%s\" differ", same[i][0],
+			    same[i][1]);
+		assert_int_not_equal(diff_contract(same[i][0], same[i][1]), 1);
+	}
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		if (!signatures_differ(differ[i][0], differ[i][1]))
+			fail_msg("\"%s\" and \"%s\" are equal", differ[i][0],
+			    differ[i][1]);
+		assert_int_equal(diff_contract(differ[i][0], differ[i][1]), 1);
+	}
+	/* Listed (the stored texts differ), but not as a contract change. */
+	assert_int_equal(diff_contract("f(a, b)", "f(a,b)"), 0);
+	/* The stored text: only the runs collapsed; idempotent. */
+	doc = load("{\"domain\": \"p\", \"provides\": [{\"kind\": "
+	    "\"function\", \"name\": \"f\", \"signature\": "
+	    "\" f( a,\\n  b ) -> int \"}]}");
+	c = iface_canonical(doc);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(json_object_get(c, "provides"), 0), "signature")),
+	    "f( a, b ) -> int");
+	expect_canonical_is(c, c);
+	json_decref(c);
+	json_decref(doc);
+}
+
+/* ------------------------------------------------------------ contract tests */
+
+static void
+test_validate_test(void **state)
+{
+	static const struct {
+		const char *path, *err;
+	} bad[] = {
+		{ "", "consumes[0].test: empty" },
+		{ "/etc/passwd", "consumes[0].test: absolute path" },
+		{ "tests/../../x.py", "consumes[0].test: path contains \"..\"" },
+		{ "..", "consumes[0].test: path contains \"..\"" },
+		{ "tests\\\\x.py", "consumes[0].test: backslash in path" },
+		{ "tests/\\u0001x.py", "consumes[0].test: control character "
+		    "in path" },
+		{ ".git/hooks/x", "consumes[0].test: path leads into .git" },
+		{ "a/.GIT/x", "consumes[0].test: path leads into .git" },
+	};
+	char text[1024], big[600];
+
+	expect_valid("{\"domain\": \"frontend\", \"consumes\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"from\": \"logic\", \"test\": "
+	    "\"tests/contract/test_x.py\"}]}", "frontend");
+	expect_valid("{\"domain\": \"frontend\", \"consumes\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"from\": \"logic\", \"test\": "
+	    "null}]}", "frontend");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"domain\": \"frontend\", "
+		    "\"consumes\": [{\"kind\": \"http\", \"name\": \"GET /x\", "
+		    "\"from\": \"logic\", \"test\": \"%s\"}]}", bad[i].path);
+		expect_error(text, "frontend", bad[i].err);
+	}
+	expect_error("{\"domain\": \"frontend\", \"consumes\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"from\": \"logic\", \"test\": "
+	    "3}]}", "frontend", "consumes[0].test: must be a string, not a "
+	    "number");
+	/* Only consumes entries name a test. */
+	expect_error("{\"domain\": \"logic\", \"provides\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"test\": \"t.py\"}]}", "logic",
+	    "provides[0].test: unknown field (expected kind, name, "
+	    "signature, schema, doc)");
+	/* At most 512 bytes. */
+	memset(big, 'a', 513);
+	big[513] = '\0';
+	snprintf(text, sizeof(text), "{\"domain\": \"frontend\", "
+	    "\"consumes\": [{\"kind\": \"http\", \"name\": \"GET /x\", "
+	    "\"from\": \"logic\", \"test\": \"%s\"}]}", big);
+	expect_error(text, "frontend", "consumes[0].test: 513 bytes, at "
+	    "most 512");
+	big[512] = '\0';
+	snprintf(text, sizeof(text), "{\"domain\": \"frontend\", "
+	    "\"consumes\": [{\"kind\": \"http\", \"name\": \"GET /x\", "
+	    "\"from\": \"logic\", \"test\": \"%s\"}]}", big);
+	expect_valid(text, "frontend");
+}
+
+/* Kept by the canonical form; not part of the contract. */
+static void
+test_test_canonical(void **state)
+{
+	json_t *a = load("{\"domain\": \"frontend\", \"consumes\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"from\": \"logic\", \"signature\": "
+	    "\"GET /x -> 200\", \"test\": \"t/a.py\"}]}");
+	json_t *b = load("{\"domain\": \"frontend\", \"consumes\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"from\": \"logic\", \"signature\": "
+	    "\"GET /x -> 200\", \"test\": \"t/b.py\"}]}");
+	json_t *p = load("{\"domain\": \"logic\", \"provides\": [{\"kind\": "
+	    "\"http\", \"name\": \"GET /x\", \"signature\": \"GET /x->200\"}]}");
+	json_t *c = iface_canonical(a), *d, *l, *set, *ch;
+
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(c, "consumes"), 0), "test")), "t/a.py");
+	expect_canonical_is(c, c);
+	d = iface_diff(a, b);
+	ch = json_object_get(json_object_get(d, "consumes"), "changed");
+	assert_int_equal(json_array_size(ch), 1);
+	assert_true(json_is_false(json_object_get(json_array_get(ch, 0),
+	    "contract")));
+	l = json_pack("[O, O]", a, p);
+	set = iface_unresolved(l, NULL);
+	assert_int_equal(json_array_size(set), 0);
+	json_decref(set);
+	json_decref(l);
+	json_decref(d);
+	json_decref(c);
+	json_decref(a);
+	json_decref(b);
+	json_decref(p);
+}
+
+static void
+test_contract_tests(void **state)
+{
+	json_t *l = load("["
+	    "{\"domain\": \"frontend\", \"consumes\": ["
+	    " {\"kind\": \"http\", \"name\": \"GET /x\", \"from\": \"logic\","
+	    "  \"test\": \"tests/test_x.py\"},"
+	    " {\"kind\": \"http\", \"name\": \"GET /y\", \"from\": \"logic\"},"
+	    " {\"kind\": \"function\", \"name\": \"f\", \"from\": \"logic\","
+	    "  \"test\": \"tests/it's f\"},"
+	    " {\"kind\": \"table\", \"name\": \"t\", \"from\": \"database\","
+	    "  \"test\": \"./tests//t.sh\"},"
+	    " {\"kind\": \"table\", \"name\": \"u\", \"from\": \"database\","
+	    "  \"test\": \"../escape.sh\"}]},"
+	    "{\"id\": 4, \"domain\": \"logic\", \"version\": 2, \"document\":"
+	    " {\"domain\": \"logic\", \"consumes\": ["
+	    "  {\"kind\": \"table\", \"name\": \"t\", \"from\": \"database\","
+	    "   \"test\": \"check\"}]}},"
+	    "{\"domain\": \"logic\", \"consumes\": ["
+	    " {\"kind\": \"table\", \"name\": \"t\", \"from\": \"database\","
+	    "  \"test\": \"check\"}]},"
+	    "{\"domain\": \"database\"}, 7]");
+	json_t *got = iface_contract_tests(l);
+
+	expect_json(got, "["
+	    "{\"command\": \"sh frontend/./tests//t.sh\", \"kind\": "
+	    " \"contract\", \"consumer\": \"frontend\", \"provider\": "
+	    " \"database\", \"entry\": \"table t\"},"
+	    "{\"command\": \"'./frontend/tests/it'\\\\''s f'\", \"kind\": "
+	    " \"contract\", \"consumer\": \"frontend\", \"provider\": "
+	    " \"logic\", \"entry\": \"function f\"},"
+	    "{\"command\": \"python3 frontend/tests/test_x.py\", \"kind\": "
+	    " \"contract\", \"consumer\": \"frontend\", \"provider\": "
+	    " \"logic\", \"entry\": \"http GET /x\"},"
+	    "{\"command\": \"./logic/check\", \"kind\": \"contract\", "
+	    " \"consumer\": \"logic\", \"provider\": \"database\", "
+	    " \"entry\": \"table t\"}]");
+	json_decref(got);
+	json_decref(l);
+	got = iface_contract_tests(NULL);
+	assert_int_equal(json_array_size(got), 0);
+	json_decref(got);
 }
 
 /* ------------------------------------------------------------ diff */
@@ -1137,6 +1378,10 @@ main(void)
 		cmocka_unit_test(test_validate_error_utf8),
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_canonical_lenient),
+		cmocka_unit_test(test_signature_formatting),
+		cmocka_unit_test(test_validate_test),
+		cmocka_unit_test(test_test_canonical),
+		cmocka_unit_test(test_contract_tests),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_equivalent),
 		cmocka_unit_test(test_payslips_valid),

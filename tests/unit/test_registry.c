@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	4
+#define SCHEMA_VERSION	5
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -219,8 +219,8 @@ add_iface(struct registry *r, int64_t domain, const char *doc, bool *changed)
 	json_t *j = jparse(doc);
 	int version = -1;
 
-	assert_int_equal(registry_interface_add(r, domain, j, &version,
-	    changed), 0);
+	assert_int_equal(registry_interface_add(r, domain, j, false,
+	    &version, changed), 0);
 	json_decref(j);
 	return version;
 }
@@ -681,7 +681,8 @@ test_interface_versions(void **state)
 	i = registry_interface_get(f->r, d, 0);
 	assert_non_null(i);
 	assert_keys(i, "id", "task", "domain", "version", "hash", "created",
-	    "document", NULL);
+	    "document", "declared", NULL);
+	assert_true(json_is_false(json_object_get(i, "declared")));
 	assert_int_equal(jint(i, "version"), 3);
 	assert_int_equal(jint(i, "task"), t);
 	assert_string_equal(jstr(i, "domain"), "api");
@@ -706,6 +707,69 @@ test_interface_versions(void **state)
 	assert_int_equal(f->errors, 0);
 }
 
+
+/* Declared and implemented versions: one sequence of numbers, each row
+ * saying which it is; each kind repeats only what it would repeat. */
+static void
+test_interface_declared(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	json_t *a = jparse("{\"a\": 1}"), *b = jparse("{\"b\": 1}"), *i;
+	bool changed = false;
+	int v = 0;
+
+	/* Declared first: version 1. */
+	assert_int_equal(registry_interface_add(f->r, d, a, true, &v,
+	    &changed), 0);
+	assert_int_equal(v, 1);
+	assert_true(changed);
+	/* The same declared again: nothing new. */
+	assert_int_equal(registry_interface_add(f->r, d, a, true, &v,
+	    &changed), 0);
+	assert_int_equal(v, 1);
+	assert_false(changed);
+	/* Implemented, the same text: a version of its own. */
+	assert_int_equal(registry_interface_add(f->r, d, a, false, &v,
+	    &changed), 0);
+	assert_int_equal(v, 2);
+	assert_true(changed);
+	/* Declared the same as the newest (implemented): nothing new. */
+	assert_int_equal(registry_interface_add(f->r, d, a, true, &v,
+	    &changed), 0);
+	assert_int_equal(v, 2);
+	assert_false(changed);
+	/* Declared b, then implemented a again: a repeats the newest
+	 * implemented version, so nothing is stored. */
+	assert_int_equal(registry_interface_add(f->r, d, b, true, &v,
+	    &changed), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(registry_interface_add(f->r, d, a, false, &v,
+	    &changed), 0);
+	assert_int_equal(v, 3);
+	assert_false(changed);
+
+	i = registry_interface_get(f->r, d, 0);
+	assert_int_equal(jint(i, "version"), 3);
+	assert_true(json_is_true(json_object_get(i, "declared")));
+	json_decref(i);
+	i = registry_interface_latest(f->r, d, false, 0);
+	assert_int_equal(jint(i, "version"), 2);
+	assert_true(json_is_false(json_object_get(i, "declared")));
+	json_decref(i);
+	i = registry_interface_latest(f->r, d, true, 0);
+	assert_int_equal(jint(i, "version"), 3);
+	json_decref(i);
+	i = registry_interface_latest(f->r, d, true, 3);
+	assert_int_equal(jint(i, "version"), 1);
+	json_decref(i);
+	assert_null(registry_interface_latest(f->r, d, false, 2));
+	assert_null(registry_interface_latest(f->r, d, true, 1));
+	json_decref(a);
+	json_decref(b);
+	assert_int_equal(f->errors, 0);
+}
+
 static void
 test_interface_unknown_domain(void **state)
 {
@@ -713,12 +777,12 @@ test_interface_unknown_domain(void **state)
 	json_t *doc = jparse("{}");
 	int version = -7;
 
-	assert_int_equal(registry_interface_add(f->r, 999, doc, &version,
-	    NULL), -1);
+	assert_int_equal(registry_interface_add(f->r, 999, doc, false,
+	    &version, NULL), -1);
 	assert_int_equal(version, -7);
 	assert_non_null(strstr(registry_errmsg(f->r), "FOREIGN KEY"));
-	assert_int_equal(registry_interface_add(f->r, 999, NULL, &version,
-	    NULL), -1);
+	assert_int_equal(registry_interface_add(f->r, 999, NULL, false,
+	    &version, NULL), -1);
 	json_decref(doc);
 
 	/* The failed transaction was rolled back: writes still work. */
@@ -1110,7 +1174,7 @@ durable_child(const char *path, int fd)
 	if (r == NULL || doc == NULL ||
 	    registry_task_add(r, "durable", NULL, NULL, &t) != 0 ||
 	    registry_domain_add(r, t, "api", NULL, NULL, NULL, false, &d) != 0 ||
-	    registry_interface_add(r, d, doc, &v, NULL) != 0 ||
+	    registry_interface_add(r, d, doc, false, &v, NULL) != 0 ||
 	    registry_directive_add(r, t, d, SOURCE_USER, "go", 1, &id,
 	    NULL) != 0)
 		ok = 'E';
@@ -1497,10 +1561,46 @@ test_migration_from_v3(void **state)
 	json_decref(t);
 
 	db = raw_open(f);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), SCHEMA_VERSION);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM pragma_table_info"
 	    "('rounds') WHERE name IN ('model', 'critic_model')"), 2);
 	sqlite3_close(db);
+}
+
+/* What migration 4 added: the models' columns. */
+#define SCHEMA_V4 \
+	"ALTER TABLE rounds ADD COLUMN model TEXT;" \
+	"ALTER TABLE rounds ADD COLUMN critic_model TEXT;" \
+	"ALTER TABLE tasks ADD COLUMN planner_model TEXT;"
+
+/* Every version before 5 was implemented; new ones say which they are,
+ * numbered on from the old ones. */
+static void
+test_migration_from_v4(void **state)
+{
+	struct fixture *f = *state;
+	json_t *i, *doc = jparse("{\"b\": 2}");
+	bool changed;
+	int v;
+
+	make_old(f, SCHEMA_V1 SCHEMA_V2 SCHEMA_V3 SCHEMA_V4
+	    "INSERT INTO tasks (text, state, created, updated)"
+	    "  VALUES ('from version 4', 'building', 1, 1);"
+	    "INSERT INTO domains (task_id, name, state, created, updated)"
+	    "  VALUES (1, 'api', 'running', 1, 1);"
+	    "INSERT INTO interfaces (domain_id, version, hash, document,"
+	    "  created) VALUES (1, 1, '" HASH_A1 "', '{\"a\":1}', 1);"
+	    "PRAGMA user_version = 4;");
+	i = registry_interface_get(f->r, 1, 1);
+	assert_true(json_is_false(json_object_get(i, "declared")));
+	json_decref(i);
+	assert_int_equal(registry_interface_add(f->r, 1, doc, true, &v,
+	    &changed), 0);
+	assert_int_equal(v, 2);
+	i = registry_interface_latest(f->r, 1, false, 0);
+	assert_int_equal(jint(i, "version"), 1);
+	json_decref(i);
+	json_decref(doc);
 }
 
 static json_t *
@@ -1611,6 +1711,8 @@ main(void)
 		T(test_interface_versions),
 		T(test_interface_unknown_domain),
 		T(test_interfaces_latest),
+		T(test_interface_declared),
+		T(test_migration_from_v4),
 		T(test_interfaces_append_only),
 		T(test_directive_merge),
 		T(test_directive_done_does_not_block),

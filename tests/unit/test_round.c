@@ -43,6 +43,10 @@ struct fake {
 	char *commit_message;
 	json_t *committed_iface;
 	json_t *published;
+	json_t *declared;		/* the last declared interface */
+	int declares;			/* declared publishes */
+	int checks_at_declare;		/* checks started before it */
+	int commits_at_declare;		/* commits made before it */
 	json_t *reports;		/* every round body sent */
 	uint64_t now;
 	bool done;
@@ -159,10 +163,18 @@ fake_roll_back(struct round *r, const char *why)
 }
 
 static void
-fake_publish(struct round *r, const json_t *iface)
+fake_publish(struct round *r, const json_t *iface, bool declared)
 {
 	struct fake *f = fake_of(r);
 
+	if (declared) {
+		json_decref(f->declared);
+		f->declared = json_incref((json_t *)iface);
+		f->declares++;
+		f->checks_at_declare = f->checks;
+		f->commits_at_declare = f->commits;
+		return;
+	}
 	json_decref(f->published);
 	f->published = json_incref((json_t *)iface);
 }
@@ -265,6 +277,7 @@ teardown(void **state)
 	free(fx->fake.commit_message);
 	json_decref(fx->fake.committed_iface);
 	json_decref(fx->fake.published);
+	json_decref(fx->fake.declared);
 	json_decref(fx->fake.reports);
 	json_decref(fx->fake.results);
 	free(fx);
@@ -843,6 +856,74 @@ test_tool_loop(void **state)
 	    "usage"), "calls")), 5);
 }
 
+
+/* Interface first: a JSON answer's interface is declared (canonical)
+ * before its checks start, even when they then fail; the implemented one
+ * only after the commit. */
+static void
+test_declared_before_checks(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	reply(fx, MODEL, ANSWER_OK);
+	assert_int_equal(fx->fake.declares, 1);
+	assert_int_equal(fx->fake.checks_at_declare, 0);
+	assert_int_equal(fx->fake.checks, 1);
+	assert_null(fx->fake.published);
+	/* Canonical: entries sorted. */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(fx->fake.declared, "provides"), 0), "name")), "a");
+	checks_end(fx, false);
+	/* A failing round: declared, never implemented. */
+	assert_null(fx->fake.published);
+	reply(fx, MODEL, ANSWER_OK);
+	assert_int_equal(fx->fake.declares, 2);
+	checks_end(fx, true);
+	reply(fx, CRITIC, VERDICT_COMPLETE);
+	final_ok(fx, 2);
+	assert_int_equal(fx->fake.commits_at_declare, 0);
+	assert_non_null(fx->fake.published);
+	assert_true(json_equal(fx->fake.published, fx->fake.declared));
+}
+
+/* An answer without an interface declares nothing. */
+static void
+test_no_interface_no_declare(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	reply(fx, MODEL, ANSWER_PLAIN);
+	checks_end(fx, true);
+	reply(fx, CRITIC, VERDICT_COMPLETE);
+	final_ok(fx, 1);
+	assert_int_equal(fx->fake.declares, 0);
+	assert_null(fx->fake.declared);
+}
+
+/* With tools: finish's interface is declared when finish is accepted,
+ * before the round's checks; a run_checks before it declares nothing. */
+static void
+test_tool_finish_declares(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	call(fx, false, 1, "run_checks", "{}");
+	checks_end(fx, false);
+	assert_int_equal(fx->fake.declares, 0);
+	call(fx, false, 1, "finish", FINISH_OK);
+	assert_int_equal(fx->fake.declares, 1);
+	assert_int_equal(fx->fake.checks_at_declare, 1);
+	assert_int_equal(fx->fake.checks, 2);
+	assert_null(fx->fake.published);
+	checks_end(fx, true);
+	reply(fx, CRITIC, VERDICT_COMPLETE);
+	final_ok(fx, 1);
+	assert_non_null(fx->fake.published);
+}
+
 /* A finish that is not valid goes back as a tool error; calls after a
  * valid finish are answered, not run. */
 static void
@@ -978,6 +1059,9 @@ main(void)
 #undef T
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_tools, teardown)
 		T(test_tool_loop),
+		T(test_declared_before_checks),
+		T(test_no_interface_no_declare),
+		T(test_tool_finish_declares),
 		T(test_tool_finish_invalid_then_valid),
 		T(test_tool_answer_cut),
 		T(test_tool_limit),
