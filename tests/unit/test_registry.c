@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	5
+#define SCHEMA_VERSION	6
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -397,7 +397,7 @@ test_tasks(void **state)
 	    "updated", "standing", "budget_tokens", "budget_cost",
 	    "budget_rounds", "budget_time", "plan", "reviews", "planner_in",
 	    "planner_out", "planner_cost", "progress_since", "planner_model",
-	    NULL);
+	    "integration_checks", "integration_failures", NULL);
 	assert_int_equal(jint(t, "id"), a);
 	assert_string_equal(jstr(t, "text"), "build a shop");
 	assert_string_equal(jstr(t, "state"),
@@ -1230,6 +1230,59 @@ test_durable_after_kill(void **state)
 
 /* ----------------------------------------------------------------- stats */
 
+/* Integration runs: stored when they start, ended once, newest first;
+ * one left running by a stop becomes an error.  The task's own checks
+ * and its attempts are columns of the task. */
+static void
+test_integration_runs(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "integrate"), r1, r2;
+	json_t *checks = jparse("[{\"command\": \"make test\", "
+	    "\"kind\": \"check\"}]");
+	json_t *results = jparse("[{\"command\": \"make test\", "
+	    "\"passed\": false, \"exit_status\": 2, \"output\": \"boom\"}]");
+	json_t *runs, *row, *own = jparse("[\"make e2e\"]");
+
+	assert_int_equal(registry_run_add(f->r, t, "aaaa", checks, &r1), 0);
+	assert_int_equal(registry_run_end(f->r, r1, "failed", results, NULL,
+	    1500), 0);
+	assert_int_equal(registry_run_add(f->r, t, "bbbb", checks, &r2), 0);
+	runs = registry_runs(f->r, t, 10);
+	assert_int_equal(json_array_size(runs), 2);
+	row = json_array_get(runs, 0);
+	assert_int_equal(jint(row, "id"), r2);
+	assert_string_equal(jstr(row, "state"), "running");
+	row = json_array_get(runs, 1);
+	assert_string_equal(jstr(row, "commit"), "aaaa");
+	assert_string_equal(jstr(row, "state"), "failed");
+	assert_int_equal(jint(row, "duration_ms"), 1500);
+	assert_true(json_equal(json_object_get(row, "checks"), checks));
+	assert_true(json_equal(json_object_get(row, "results"), results));
+	json_decref(runs);
+	/* At most max, newest first. */
+	runs = registry_runs(f->r, t, 1);
+	assert_int_equal(json_array_size(runs), 1);
+	json_decref(runs);
+	assert_int_equal(registry_runs_abandon(f->r, "masterd stopped"), 0);
+	runs = registry_runs(f->r, t, 1);
+	row = json_array_get(runs, 0);
+	assert_string_equal(jstr(row, "state"), "error");
+	assert_string_equal(jstr(row, "error"), "masterd stopped");
+	json_decref(runs);
+	assert_int_equal(registry_task_set_integration_checks(f->r, t, own), 0);
+	assert_int_equal(registry_task_set_integration_failures(f->r, t, 2),
+	    0);
+	row = registry_task_get(f->r, t);
+	assert_true(json_equal(json_object_get(row, "integration_checks"),
+	    own));
+	assert_int_equal(jint(row, "integration_failures"), 2);
+	json_decref(row);
+	json_decref(own);
+	json_decref(checks);
+	json_decref(results);
+}
+
 static void
 test_stats(void **state)
 {
@@ -1722,6 +1775,7 @@ main(void)
 		T(test_bad_utf8_reads_back),
 		T(test_survives_reopen),
 		T(test_durable_after_kill),
+		T(test_integration_runs),
 		T(test_stats),
 		T(test_migration_from_v1),
 		T(test_migration_from_v2),
