@@ -64,11 +64,11 @@ set -- $impl
 [ $# -eq 2 ] || fail "implemented database versions: $impl (declared: $declared)"
 ctl interface database "$2" | grep -q "database v$2, implemented" || fail "version kind"
 ctl interface database "$2" | grep -q "db.get_payslip" || fail "database v$2"
-ctl interface database "$2" | grep -q "signature: get_payslip(id: int) -> dict | None" || \
+ctl interface database "$2" | grep -q "signature: get_payslip(conn, id: int) -> dict | None" || \
     fail "no signature shown: $(ctl interface database "$2")"
 ctl interface database --diff "$1" "$2" >"$T/diff"
 grep -q "+ provides function  db.get_payslip" "$T/diff" || fail "diff: $(cat "$T/diff")"
-grep -q "signature: get_payslip(id: int) -> dict | None" "$T/diff" || fail "diff: $(cat "$T/diff")"
+grep -q "signature: get_payslip(conn, id: int) -> dict | None" "$T/diff" || fail "diff: $(cat "$T/diff")"
 ok "final interfaces consistent; declared and implemented versions, signatures and diff visible"
 
 for e in task.planned interface.published directive.done merged task.reviewed; do
