@@ -67,6 +67,8 @@ task_new(struct masterd *md, int64_t id, const char *text,
 	    json_array();
 	if (budget != NULL)
 		t->budget = *budget;
+	t->integ.checks = json_array();
+	t->integ.last = RUN_ERROR;	/* no run yet: nothing tested */
 	TAILQ_INIT(&t->domains);
 	TAILQ_INSERT_TAIL(&md->tasks, t, entry);
 	return t;

@@ -161,10 +161,11 @@ task_integration_load(struct task *t, const json_t *row)
 	json_t *runs, *last;
 	int state;
 
-	t->integ.checks = json_is_array(checks) ? json_incref((json_t *)checks)
-	    : json_array();
+	if (json_is_array(checks)) {
+		json_decref(t->integ.checks);
+		t->integ.checks = json_incref((json_t *)checks);
+	}
 	t->integ.failures = jget_int(row, "integration_failures", 0);
-	t->integ.last = RUN_ERROR;
 	if (task_state_over(t->state))
 		return;
 	read_main(t);

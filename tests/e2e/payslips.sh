@@ -105,3 +105,20 @@ assert body == [{"id": 1, "employee_id": 1, "period": "2026-01",
                  "net_cents": 240000}], body
 PY
 ok "main's app runs: domains' tests pass, the smoke check fetched the payslip"
+
+# masterd ran that check itself, on main, before the reviews: the latest
+# run passed on main's current commit and fetched the same payslip.
+python3 - "$T/state/tasks/1/repo.git" <<PY || fail "masterd's integration runs"
+import json, subprocess, sys
+r = json.loads(subprocess.check_output(["$MASTERCTL", "--json", "task", "1"]))
+g = r["integration"]
+main = subprocess.check_output(["git", "--git-dir", sys.argv[1], "rev-parse",
+                                "main"], text=True).strip()
+assert g["status"] == "passed" and g["main"] == main, g
+run = g["runs"][0]
+assert run["state"] == "passed" and run["commit"] == main, run
+res = run["results"][0]
+assert res["command"] == "python3 logic/smoke_e2e.py" and res["passed"], res
+assert '"net_cents": 240000' in res["output"], res["output"]
+PY
+ok "masterd's integration run on main passed, with the payslip in its output"
