@@ -199,6 +199,9 @@ void task_ask_planner(struct task *, const char *kind, json_t *context);
 void task_planner_ready(struct child *);
 void task_plan(struct task *);
 void task_check_limits(struct task *);
+/* Pause for a limit (a budget, the watchdog, integration): the reason
+ * logged, the calls in flight cancelled, a task.limit event. */
+void task_limit(struct task *, const char *why);
 int task_over_budget(struct task *, char *why, size_t len);
 
 /* ---- task_requests.c ---- */

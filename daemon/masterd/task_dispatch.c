@@ -400,8 +400,8 @@ stalled(struct task *t)
 	return stuck;
 }
 
-static void
-stop_task_for(struct task *t, const char *why)
+void
+task_limit(struct task *t, const char *why)
 {
 	log_warn("task %lld paused: %s", (long long)t->id, why);
 	task_pause_for(t, why);
@@ -417,12 +417,12 @@ task_check_limits(struct task *t)
 	if (!task_runnable(t))
 		return;
 	if (task_over_budget(t, why, sizeof(why))) {
-		stop_task_for(t, why);
+		task_limit(t, why);
 	} else if (stalled(t)) {
 		snprintf(why, sizeof(why), "no progress: the last %lld rounds "
 		    "made no commit",
 		    (long long)t->md->conf->no_progress_rounds);
-		stop_task_for(t, why);
+		task_limit(t, why);
 	}
 }
 

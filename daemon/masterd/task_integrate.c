@@ -290,15 +290,6 @@ task_integrator_ready(struct child *c)
 	child_send(c, json_incref(c->integrate_request));
 }
 
-static void
-pause_for(struct task *t, const char *why)
-{
-	log_warn("task %lld paused: %s", (long long)t->id, why);
-	task_pause_for(t, why);
-	event_emit(t->md, t->id, NULL, EV_TASK_LIMIT, json_pack("{s:s}",
-	    "reason", why));
-}
-
 /* The run's request to the integrator, which is started when needed. */
 static int
 hand_to_integrator(struct task *t, json_t *request)
@@ -318,7 +309,7 @@ hand_to_integrator(struct task *t, json_t *request)
 		    "fatal (%s); masterctl restart %lld %s", c->reason,
 		    (long long)t->id, INTEGRATOR_NAME);
 		json_decref(request);
-		pause_for(t, why);
+		task_limit(t, why);
 		return -1;
 	}
 	json_decref(c->integrate_request);
@@ -392,7 +383,7 @@ run_broke(struct task *t, const char *why)
 		return;
 	snprintf(reason, sizeof(reason), "integration: %lld runs on main "
 	    "could not be made: %s", (long long)t->integ.failures, why);
-	pause_for(t, reason);
+	task_limit(t, reason);
 }
 
 static void
@@ -619,7 +610,7 @@ task_integration_attributed(struct task *t, bool ok, const json_t *plan,
 		snprintf(reason, sizeof(reason), "integration: main fails and "
 		    "the planner could not attribute it: %s", why ? why :
 		    "no reason given");
-		pause_for(t, reason);
+		task_limit(t, reason);
 		return;
 	}
 	json_array_foreach(list, i, d) {
@@ -644,7 +635,7 @@ task_integration_stuck(struct task *t)
 	    "(commit %.7s) after %lld attempts to fix it; masterctl resume "
 	    "%lld tries again", first ? jget_str(first, "command") : "?",
 	    t->integ.tested, (long long)t->integ.failures, (long long)t->id);
-	pause_for(t, why);
+	task_limit(t, why);
 }
 
 /* ---------------------------------------------------------- views */
