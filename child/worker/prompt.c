@@ -295,6 +295,9 @@ prompt_first_turn(struct worker *cx, const json_t *directive)
 		add_json(&t, cx->peers);
 	else
 		add(&t, "(no peer has published yet)\n");
+	if (cx->peers_at[0] != '\0')
+		add(&t, "\nYour peers' code, which your checks run against, "
+		    "is main's commit %.12s.\n", cx->peers_at);
 	add(&t, cx->tools ? "\nLook before you change: read the files you "
 	    "change. Call finish when the directive is done.\n" :
 	    "\nAnswer with one JSON object as your instructions describe.\n");

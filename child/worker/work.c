@@ -212,20 +212,20 @@ static int
 refresh_peers(struct worker *cx, int64_t directive, char *err,
     size_t errlen)
 {
-	char main_oid[REPO_OID_HEX], tip[REPO_OID_HEX];
+	char tip[REPO_OID_HEX];
 	int r;
 
-	r = repo_refresh_domain(cx->worktree, cx->domain, main_oid, tip, err,
-	    errlen);
+	r = repo_refresh_domain(cx->worktree, cx->domain, cx->peers_at, tip,
+	    err, errlen);
 	if (r < 0)
 		return -1;
 	if (r == REPO_UNCHANGED)
 		log_debug("directive %lld: peers' code as on main %.12s",
-		    (long long)directive, main_oid);
+		    (long long)directive, cx->peers_at);
 	else
 		log_info("directive %lld: domain/%s takes its peers' code from "
 		    "main %.12s (now %.12s)", (long long)directive, cx->domain,
-		    main_oid, tip);
+		    cx->peers_at, tip);
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/repo.h"
 #include "proto/channel.h"
 
 
@@ -81,6 +82,8 @@ struct worker {
 	json_t *published;		/* our last published interface */
 	json_t *declared;		/* our last declared interface */
 	json_t *own_iface;		/* the committed one, for prompts */
+	char peers_at[REPO_OID_HEX];	/* main's commit whose peers' code
+					 * the worktree has; "" unknown */
 	json_t *pending;		/* tool results owed to the model */
 	json_t *shown;			/* paths whose content the model has
 					 * seen: {path: true} */

@@ -88,15 +88,51 @@ llm_session_cut_point(const struct llm_session *s, size_t keep)
 	return i;
 }
 
+/*
+ * The results a kept turn carries for calls that go into the summary
+ * would answer calls no longer there: they become text of the turn, so
+ * the model still reads what its tools said.
+ */
+static void
+results_into_text(struct llm_turn *t)
+{
+	size_t cap = 0, i;
+	char *s = NULL;
+	FILE *f;
+
+	if (t->nresults == 0 || (f = open_memstream(&s, &cap)) == NULL)
+		return;
+	fputs("The results of your last tool calls (the calls are in the "
+	    "summary above):\n", f);
+	for (i = 0; i < t->nresults; i++) {
+		const struct llm_turn_result *r = &t->results[i];
+
+		fprintf(f, "\n## %s%s\n%s\n", r->name ? r->name : "",
+		    r->error ? " (failed)" : "", r->content ? r->content : "");
+		free(r->id);
+		free(r->name);
+		free(r->content);
+	}
+	if (t->user != NULL && *t->user != '\0')
+		fprintf(f, "\n%s", t->user);
+	fclose(f);
+	free(t->results);
+	t->results = NULL;
+	t->nresults = 0;
+	free(t->user);
+	t->user = s;
+}
+
 int
 llm_session_compact(struct llm_session *s, size_t n, const char *summary)
 {
 	struct llm_turn t;
 	char err[256];
 
-	if (n == 0 || n > s->nturns || s->busy != NULL || summary == NULL ||
-	    (n < s->nturns && llm_turn_has_results(&s->turns[n])))
+	if (n == 0 || n > s->nturns || s->busy != NULL || summary == NULL)
 		return -1;
+	if (n < s->nturns)
+		results_into_text(&s->turns[n]);
 	memset(&t, 0, sizeof(t));
 	t.user = xasprintf("%s%s", SUMMARY_HEAD, summary);
 	utf8_scrub(t.user, strlen(t.user));

@@ -243,8 +243,10 @@ size_t llm_session_cut_point(const struct llm_session *, size_t keep);
 /*
  * Replace turns [0, n) with one turn saying `summary` (the model's own
  * summary of them): the server-side handle is dropped so the next turn
- * resends the compacted transcript.  n must be a cut point, and not 0;
- * -1 if not, or while a turn is being sent.  Saved when autosaving.  A
+ * resends the compacted transcript.  n is not 0; -1 if it is, or while
+ * a turn is being sent.  When turn n carries results of calls that go
+ * into the summary, they become text of that turn (a tool result whose
+ * call is gone would be refused by the APIs).  Saved when autosaving.  A
  * Responses Conversation (llm_session_set_conversation) keeps its own
  * history on the server: compaction does not shorten that.
  */

@@ -870,7 +870,6 @@ test_file_v2(void **state)
 	/* Text that is not UTF-8 is scrubbed, so the turn is kept. */
 	text_turn(s, bad, "ok");
 	assert_string_equal(s->turns[2].user, "caf? ?");
-	assert_int_equal(llm_session_compact(s, 1, "no"), -1);
 	assert_int_equal(llm_session_compact(s, 2, "we began"), 0);
 	in.text = "again";
 	in.nresults = 0;
@@ -993,7 +992,6 @@ test_compact(void **state)
 
 	(void)state;
 	assert_string_equal(llm_session_response_id(s), "r_4");
-	assert_int_equal(llm_session_compact(s, 3, "no"), -1);
 	assert_int_equal(llm_session_compact(s, 0, "no"), -1);
 	assert_int_equal(llm_session_compact(s, 6, "no"), -1);
 	assert_int_equal(llm_session_turns(s), 5);
@@ -1016,6 +1014,26 @@ test_compact(void **state)
 	    "{'role':'assistant','content':'fine'},"
 	    "{'role':'user','content':'go'}],'max_output_tokens':100,"
 	    "'store':true,'stream':true,'truncation':'auto'}");
+	llm_session_free(s);
+}
+
+/* A cut before a turn that answers calls now in the summary: its results
+ * become its text, and no result is sent without its call. */
+static void
+test_compact_before_results(void **state)
+{
+	struct llm_session *s = five_turns("chat");
+
+	(void)state;
+	assert_int_equal(llm_session_compact(s, 2, "We asked for a.py."), 0);
+	assert_int_equal(llm_session_turns(s), 4);
+	assert_int_equal(s->turns[1].nresults, 0);
+	assert_non_null(strstr(s->turns[1].user, "The results of your last "
+	    "tool calls (the calls are in the summary above):\n\n"
+	    "## read_file\nxxxx"));
+	/* The turn's own calls and the next turn's results stay paired. */
+	assert_int_equal(s->turns[1].ncalls, 1);
+	assert_int_equal(s->turns[2].nresults, 1);
 	llm_session_free(s);
 }
 
@@ -1194,6 +1212,7 @@ main(void)
 		cmocka_unit_test(test_file_v2),
 		cmocka_unit_test(test_cut_point),
 		cmocka_unit_test(test_compact),
+		cmocka_unit_test(test_compact_before_results),
 		cmocka_unit_test(test_elide),
 		cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_window_skips_results),
