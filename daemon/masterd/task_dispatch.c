@@ -456,7 +456,10 @@ live(struct task *t)
 		l.reviews = t->reviews;
 		l.open = task_open_directives(t);
 		l.done = t->done;
-		l.integration = task_integration_status(t);
+		/* Read only when it can matter: it lists the contract
+		 * tests of every interface. */
+		l.integration = l.paused || l.planner_busy || l.open > 0 ?
+		    INTEG_NONE : task_integration_status(t);
 		l.integration_failures = t->integ.failures;
 		l.integration_attempts = md->conf->integration_attempts;
 		switch (decide_life(&l)) {
