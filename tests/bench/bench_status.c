@@ -100,8 +100,8 @@ populate(void)
 	for (int i = 0; i < NVERSIONS; i++) {
 		snprintf(name, sizeof(name), "domain-%02d", i % NDOMAINS);
 		doc = make_interface(name, i / NDOMAINS + 1, i);
-		if (registry_interface_add(r, dom[i % NDOMAINS], doc, &version,
-		    &changed) != 0)
+		if (registry_interface_add(r, dom[i % NDOMAINS], doc, false,
+		    &version, &changed) != 0)
 			die("interface: %s", registry_errmsg(r));
 		if (!changed || version != i / NDOMAINS + 1)
 			die("interface %d: not stored as a new version", i);
