@@ -166,8 +166,7 @@ task_integration_load(struct task *t, const json_t *row)
 		t->integ.checks = json_incref((json_t *)checks);
 	}
 	t->integ.failures = jget_int(row, "integration_failures", 0);
-	if (task_state_over(t->state))
-		return;
+	/* A finished task too: masterctl task shows where it stands. */
 	read_main(t);
 	runs = registry_runs(t->md->reg, t->id, 1);
 	if ((last = json_array_get(runs, 0)) != NULL) {
