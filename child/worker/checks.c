@@ -434,7 +434,7 @@ spawn(struct check_run *run, uv_file out)
 	char cpu[24], mem[24], *args[7], **env;
 	int err;
 
-	env = clean_env(run->lim.secret_env);
+	env = clean_env(NULL);
 	snprintf(cpu, sizeof(cpu), "%llu",
 	    (unsigned long long)run->lim.cpu_seconds);
 	snprintf(mem, sizeof(mem), "%llu",

@@ -1,12 +1,14 @@
 /*
- * checks.h — running a domain's check commands (build, lint, test).
+ * checks.h — running check commands (build, lint, test, integration and
+ * contract tests): model-written code, so each runs in the sandbox.
  *
- * Each command runs through `/bin/sh -c` in the domain's worktree, in its
- * own session and process group (killed whole on timeout or cancel), with
- * stdin from /dev/null, CPU and address-space rlimits, and its output
- * (stdout and stderr together) captured and trimmed to a budget: the head
- * and the tail are kept, the middle is replaced by a note.  The rlimits are
- * set by masterd-worker itself re-executed as `masterd-worker --exec-check`,
+ * Each command runs through `/bin/sh -c` in the directory being checked,
+ * in its own session and process group (killed whole on timeout or
+ * cancel), with stdin from /dev/null, rlimits, an allow-list environment
+ * and its output (stdout and stderr together) captured and trimmed to a
+ * budget: the head and the tail are kept, the middle is replaced by a
+ * note.  The sandbox and the rlimits are set up by masterd-worker itself
+ * re-executed as `masterd-worker --exec-check` (checkexec.c, sandbox.c),
  * since uv_spawn has no pre-exec hook.
  */
 #ifndef CHILD_CHECKS_H
@@ -19,16 +21,42 @@
 #include <jansson.h>
 #include <uv.h>
 
+/*
+ * Where a command runs (sandbox.h says what each part means).  The
+ * strings are borrowed for the duration of checks_run(): it copies what
+ * it keeps.
+ */
+struct check_sandbox {
+	bool off;		/* [masterd] sandbox = off: unconfined */
+	bool network;		/* [domain] network = yes: the host's
+				 * network, not a private loopback */
+	const char *const *read;	/* more read-only trees */
+	size_t nread;		/* ([masterd] sandbox_read) */
+	const char *const *hide;	/* never visible: the state directory,
+				 * key files, the credentials directory */
+	size_t nhide;
+	const char *const *env;	/* variables passed on by name
+				 * ([domain] env), beyond PATH, HOME,
+				 * LANG and TMPDIR */
+	size_t nenv;
+};
+
 struct check_limits {
 	uint64_t timeout_ms;	/* wall clock per command */
 	uint64_t cpu_seconds;	/* RLIMIT_CPU */
 	uint64_t memory_bytes;	/* RLIMIT_AS */
+	uint64_t processes;	/* RLIMIT_NPROC in the sandbox */
+	uint64_t file_size;	/* RLIMIT_FSIZE, bytes */
+	uint64_t tmp_size;	/* the sandbox's private /tmp, bytes */
 	size_t output_max;	/* bytes of output kept per command */
-	const char *secret_env;	/* one more variable kept from commands
-				 * (the configured key's), or NULL */
+	struct check_sandbox sandbox;
 };
 
-#define CHECK_LIMITS_DEFAULT { 300000, 300, 2ull << 30, 16384, NULL }
+/* 0 means "no limit" for every number but output_max. */
+#define CHECK_LIMITS_DEFAULT { \
+	.timeout_ms = 300000, .cpu_seconds = 300, .memory_bytes = 2ull << 30, \
+	.processes = 256, .file_size = 256ull << 20, .tmp_size = 256ull << 20, \
+	.output_max = 16384 }
 
 struct check_result {
 	char *command;
@@ -39,6 +67,8 @@ struct check_result {
 	uint64_t duration_ms;
 	char *output;		/* trimmed, NUL-terminated */
 	bool truncated;
+	bool sandbox_failed;	/* the sandbox could not be built: the
+				 * command did not run, output says why */
 };
 
 /* Called once, when every command has run or the run was cancelled.  The
@@ -64,8 +94,9 @@ void checks_cancel(struct check_run *);
  *   "output","truncated"}] */
 json_t *check_results_json(const struct check_result *, size_t n);
 
-/* `masterd-worker --exec-check CPU_SECONDS MEMORY_BYTES -- COMMAND`: set
- * the limits and exec /bin/sh -c COMMAND.  Returns only on failure. */
+/* `masterd-worker --exec-check [OPTIONS] -- COMMAND` (checkexec.c says
+ * which): build the sandbox, set the limits and run /bin/sh -c COMMAND;
+ * returns its exit status. */
 int checkexec_main(int argc, char **argv);
 
 #endif

@@ -125,7 +125,6 @@ run_next(struct integrate_job *j)
 	}
 	cmd = (char *)json_string_value(json_object_get(json_array_get(
 	    checks, j->next), "command"));
-	lim.secret_env = cx->llm.key_env;
 	worker_progress(cx, STAGE_INTEGRATION, cmd);
 	j->run = checks_run(cx->loop, cx->self, cx->integration_dir, &cmd, 1,
 	    &lim, on_command, j);

@@ -253,7 +253,6 @@ run_checks(struct round *r, const struct answer *a)
 	bool proposed = false;
 	char **cmds;
 
-	lim.secret_env = cx->llm.key_env;
 	/* The model's own checks run only where policy allows, and only
 	 * when nobody configured or planned any. */
 	if (n == 0 && cx->conf->accept_proposed_checks && a != NULL &&

@@ -784,9 +784,9 @@ static void
 test_json_shape(void **state)
 {
 	struct check_result r[2] = {
-		{ "make test", 0, 0, false, true, 1234, "ok\n", false },
+		{ "make test", 0, 0, false, true, 1234, "ok\n", false, false },
 		{ "make lint", -1, SIGKILL, true, false, 300,
-		    "bad \xff byte", true },
+		    "bad \xff byte", true, false },
 	};
 	json_t *j = check_results_json(r, 2), *o;
 	char *cmd = strdup("x \xc3");
