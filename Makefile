@@ -31,7 +31,7 @@ EXTRA_CFLAGS  ?=
 EXTRA_LDFLAGS ?=
 FUZZ_TIME   ?= 60
 
-PKGS = libuv libcurl jansson libgit2 sqlite3
+PKGS = libuv libcurl jansson libgit2 sqlite3 libseccomp
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs the
 # flags, which is after `make deps` has installed the packages.
@@ -190,7 +190,7 @@ demo: deps
 # ---------------------------------------------------------------- packages
 
 DEB_BUILD = make gcc pkg-config libuv1-dev libcurl4-openssl-dev \
-	libjansson-dev libgit2-dev libsqlite3-dev libcmocka-dev
+	libjansson-dev libgit2-dev libsqlite3-dev libcmocka-dev libseccomp-dev
 # python3: the test LLM server and the scripted children; git: to inspect
 # the task repositories; systemd: systemd-analyze, which checks the units;
 # valgrind: the leak check of the soak test; sqlite3: integrity checks.

@@ -34,14 +34,14 @@
 #include <unistd.h>
 
 #include "child/worker/checks.h"
+#include "child/worker/sandbox.h"
 #include "common/util.h"
 
 #define GRACE_MS	200		/* after exit, for the pipe's EOF */
 #define READ_CHUNK	65536
 #define NOTE_MAX	64		/* "\n[... N bytes omitted ...]\n" + NUL */
 #define EXIT_NOT_RUN	127		/* could not start, as a shell says */
-
-extern char **environ;
+#define REPORT_MAX	1024		/* why a sandbox could not be built */
 
 struct capture {
 	char *buf;		/* head | NOTE_MAX | tail ring | NUL */
@@ -66,6 +66,7 @@ struct check_run {
 
 	uv_process_t proc;
 	uv_pipe_t pipe;
+	int report_fd;		/* read end of the sandbox's report pipe */
 	uv_timer_t timeout;
 	uv_timer_t grace;
 	bool proc_open;		/* handles of the current command */
@@ -84,6 +85,8 @@ struct check_run {
 };
 
 static void next_command(struct check_run *);
+static void read_report(struct check_run *, struct check_result *);
+static void close_report(struct check_run *);
 
 /* ------------------------------------------------------------ output */
 
@@ -181,53 +184,118 @@ cap_finish(struct capture *c, bool *truncated)
 
 /* ------------------------------------------------------------ environment */
 
-static bool
-name_is(const char *var, size_t len, const char *name)
-{
-	return strlen(name) == len && strncasecmp(var, name, len) == 0;
-}
+/* What every check gets, whatever the worker's environment holds. */
+#define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
+#define SANDBOX_HOME	"/tmp"		/* the sandbox's private tmpfs */
 
-static bool
-name_ends(const char *var, size_t len, const char *suffix)
+/* NAME=value from our environment into env[*n], if it is set. */
+static void
+pass_on(char **env, size_t *n, const char *name)
 {
-	size_t n = strlen(suffix);
+	const char *v = getenv(name);
 
-	return len >= n && strncasecmp(var + len - n, suffix, n) == 0;
+	if (v != NULL)
+		env[(*n)++] = xasprintf("%s=%s", name, v);
 }
 
 /*
- * Checks run generated code: they must not see API keys, tokens, our own
- * settings or systemd's credentials.  Case is ignored, to be safe.
+ * The allow-list: PATH, HOME and TMPDIR (the private /tmp in the
+ * sandbox, the worker's own when it is off), LANG, and the names the
+ * domain passes on purpose.  Nothing else: not a key, not a token, not
+ * our settings, whatever they are called.
  */
-static bool
-secret_var(const char *var, const char *also)
+static char **
+check_env(const struct check_sandbox *sb)
 {
-	const char *eq = strchr(var, '=');
-	size_t len = eq != NULL ? (size_t)(eq - var) : strlen(var);
+	char **env = xcalloc(5 + sb->nenv + 1, sizeof(*env));
+	size_t n = 0;
 
-	return (also != NULL && name_is(var, len, also)) ||
-	    name_ends(var, len, "_API_KEY") ||
-	    name_ends(var, len, "_TOKEN") ||
-	    strncasecmp(var, "MASTERD_", 8) == 0 ||
-	    name_is(var, len, "CREDENTIALS_DIRECTORY");
+	if (getenv("PATH") != NULL)
+		pass_on(env, &n, "PATH");
+	else
+		env[n++] = xstrdup("PATH=" DEFAULT_PATH);
+	if (sb->off) {
+		pass_on(env, &n, "HOME");
+		pass_on(env, &n, "TMPDIR");
+	} else {
+		env[n++] = xstrdup("HOME=" SANDBOX_HOME);
+		env[n++] = xstrdup("TMPDIR=" SANDBOX_HOME);
+	}
+	pass_on(env, &n, "LANG");
+	for (size_t i = 0; i < sb->nenv; i++)
+		pass_on(env, &n, sb->env[i]);
+	return env;
 }
 
-/* Our environment without secrets (and `also`, the configured key's
- * variable); the strings stay environ's. */
-static char **
-clean_env(const char *also)
+static void
+strv_free(char **v)
 {
-	size_t n = 0, k = 0;
-	char **env;
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
 
-	while (environ[n] != NULL)
-		n++;
-	env = xcalloc(n + 1, sizeof(*env));
-	for (size_t i = 0; i < n; i++) {
-		if (!secret_var(environ[i], also))
-			env[k++] = environ[i];
+/* ------------------------------------------------------------ argv */
+
+static void
+add_number(char **argv, size_t *n, const char *opt, uint64_t v)
+{
+	argv[(*n)++] = xstrdup(opt);
+	argv[(*n)++] = xasprintf("%llu", (unsigned long long)v);
+}
+
+static void
+add_list(char **argv, size_t *n, const char *opt, const char *const *v,
+    size_t nv)
+{
+	for (size_t i = 0; i < nv; i++) {
+		argv[(*n)++] = xstrdup(opt);
+		argv[(*n)++] = xstrdup(v[i]);
 	}
-	return env;
+}
+
+/* self --exec-check OPTIONS -- COMMAND, as checkexec.c reads it. */
+static char **
+check_argv(const struct check_run *run, const char *command)
+{
+	const struct check_limits *l = &run->lim;
+	const struct check_sandbox *sb = &l->sandbox;
+	const char *lacks = getenv(SANDBOX_LACKS_ENV);
+	char **argv = xcalloc(2 + 2 + 10 + 2 * (sb->nread + sb->nhide) + 2 +
+	    2 + 1, sizeof(*argv));
+	size_t n = 0;
+
+	argv[n++] = xstrdup(run->self);
+	argv[n++] = xstrdup("--exec-check");
+	if (sb->off)
+		argv[n++] = xstrdup("--off");
+	if (sb->network)
+		argv[n++] = xstrdup("--network");
+	add_number(argv, &n, "--cpu", l->cpu_seconds);
+	add_number(argv, &n, "--memory", l->memory_bytes);
+	add_number(argv, &n, "--processes", l->processes);
+	add_number(argv, &n, "--file-size", l->file_size);
+	add_number(argv, &n, "--tmp-size", l->tmp_size);
+	add_list(argv, &n, "--read", sb->read, sb->nread);
+	add_list(argv, &n, "--hide", sb->hide, sb->nhide);
+	if (lacks != NULL && *lacks != '\0') {
+		argv[n++] = xstrdup("--lacks");
+		argv[n++] = xstrdup(lacks);
+	}
+	argv[n++] = xstrdup("--");
+	argv[n++] = xstrdup(command);
+	return argv;
+}
+
+/* checks_run's copy of the caller's lists, freed with the run. */
+static const char *const *
+strv_copy(const char *const *v, size_t n)
+{
+	char **c = xcalloc(n + 1, sizeof(*c));
+
+	for (size_t i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return (const char *const *)c;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -242,6 +310,9 @@ run_free(struct check_run *run)
 	free(run->results);
 	free(run->self);
 	free(run->cwd);
+	strv_free((char **)run->lim.sandbox.read);
+	strv_free((char **)run->lim.sandbox.hide);
+	strv_free((char **)run->lim.sandbox.env);
 	free(run);
 }
 
@@ -329,6 +400,7 @@ end_command(struct check_run *run)
 	struct check_result *r = &run->results[run->cur];
 
 	run->active = false;
+	close_report(run);
 	uv_timer_stop(&run->timeout);
 	uv_timer_stop(&run->grace);
 	/* Whatever is left of the group (background jobs, a process that
@@ -390,6 +462,7 @@ on_proc_exit(uv_process_t *p, int64_t status, int signum)
 	run->exited = true;
 	r->exit_status = signum != 0 ? -1 : (int)status;
 	r->term_signal = signum;
+	read_report(run, r);
 	uv_timer_stop(&run->timeout);
 	if (run->eof || run->cancelled)
 		end_command(run);
@@ -427,44 +500,80 @@ open_output(struct check_run *run, uv_file fds[2])
 }
 
 static int
-spawn(struct check_run *run, uv_file out)
+spawn(struct check_run *run, uv_file out, uv_file report)
 {
 	uv_process_options_t o = { 0 };
-	uv_stdio_container_t stdio[3];
-	char cpu[24], mem[24], *args[7], **env;
+	uv_stdio_container_t stdio[4];
+	char **args, **env;
 	int err;
 
-	env = clean_env(NULL);
-	snprintf(cpu, sizeof(cpu), "%llu",
-	    (unsigned long long)run->lim.cpu_seconds);
-	snprintf(mem, sizeof(mem), "%llu",
-	    (unsigned long long)run->lim.memory_bytes);
-	args[0] = run->self;
-	args[1] = "--exec-check";
-	args[2] = cpu;
-	args[3] = mem;
-	args[4] = "--";
-	args[5] = run->results[run->cur].command;
-	args[6] = NULL;
+	args = check_argv(run, run->results[run->cur].command);
+	env = check_env(&run->lim.sandbox);
 	stdio[0].flags = UV_IGNORE;		/* /dev/null */
 	stdio[1].flags = UV_INHERIT_FD;
 	stdio[1].data.fd = out;
 	stdio[2].flags = UV_INHERIT_FD;
 	stdio[2].data.fd = out;
+	stdio[3].flags = UV_INHERIT_FD;		/* SANDBOX_REPORT_FD */
+	stdio[3].data.fd = report;
 	o.exit_cb = on_proc_exit;
 	o.file = run->self;
 	o.args = args;
 	o.env = env;
 	o.cwd = run->cwd;
 	o.flags = UV_PROCESS_DETACHED;
-	o.stdio_count = 3;
+	o.stdio_count = 4;
 	o.stdio = stdio;
 	err = uv_spawn(run->loop, &run->proc, &o);
 	/* Initialised even when the spawn failed: it must be closed. */
 	run->proc.data = run;
 	run->proc_open = true;
-	free(env);
+	strv_free(args);
+	strv_free(env);
 	return err;
+}
+
+/* The report pipe: its read end ours, non-blocking, read at exit. */
+static int
+open_report(struct check_run *run, uv_file fds[2])
+{
+	int err;
+
+	if ((err = uv_pipe(fds, UV_NONBLOCK_PIPE, 0)) != 0)
+		return err;
+	run->report_fd = fds[0];
+	return 0;
+}
+
+static void
+close_report(struct check_run *run)
+{
+	if (run->report_fd >= 0)
+		close(run->report_fd);
+	run->report_fd = -1;
+}
+
+/*
+ * Whatever the sandbox said before the command could run.  Every writer
+ * is gone by the time the --exec-check process has exited (the command
+ * had it closed at exec), so one read sees it all.
+ */
+static void
+read_report(struct check_run *run, struct check_result *r)
+{
+	char buf[REPORT_MAX];
+	ssize_t n;
+
+	if (run->report_fd < 0)
+		return;
+	while ((n = read(run->report_fd, buf, sizeof(buf) - 1)) < 0 &&
+	    errno == EINTR)
+		;
+	close_report(run);
+	if (n <= 0)
+		return;
+	/* The same line went to stderr, into the output. */
+	r->sandbox_failed = true;
 }
 
 /*
@@ -476,7 +585,7 @@ static int
 start_command(struct check_run *run)
 {
 	struct check_result *r = &run->results[run->cur];
-	uv_file fds[2];
+	uv_file fds[2], report[2];
 	int err;
 
 	run->exited = run->eof = false;
@@ -487,9 +596,14 @@ start_command(struct check_run *run)
 	}
 	if ((err = open_output(run, fds)) != 0)
 		goto fail;
-	err = spawn(run, fds[1]);
-	/* Ours closed, only the command holds the write end: its EOF. */
+	if ((err = open_report(run, report)) != 0) {
+		close(fds[1]);
+		goto fail;
+	}
+	err = spawn(run, fds[1], report[1]);
+	/* Ours closed, only the command holds the write ends: its EOF. */
 	close(fds[1]);
+	close(report[1]);
 	if (err != 0)
 		goto fail;
 	run->active = true;
@@ -502,6 +616,7 @@ start_command(struct check_run *run)
 	return 0;
 
 fail:
+	close_report(run);
 	not_run(run, err);
 	r->duration_ms = (uv_hrtime() - run->t0) / 1000000;
 	if (!run->pipe_open && !run->proc_open)
@@ -546,6 +661,10 @@ checks_run(uv_loop_t *loop, const char *self, const char *cwd,
 	run->loop = loop;
 	run->n = n;
 	run->lim = *lim;
+	run->lim.sandbox.read = strv_copy(lim->sandbox.read, lim->sandbox.nread);
+	run->lim.sandbox.hide = strv_copy(lim->sandbox.hide, lim->sandbox.nhide);
+	run->lim.sandbox.env = strv_copy(lim->sandbox.env, lim->sandbox.nenv);
+	run->report_fd = -1;
 	run->done_fn = done_fn;
 	run->arg = arg;
 	uv_timer_init(loop, &run->timeout);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "child/worker/checks.h"
+#include "child/worker/sandbox.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
@@ -257,6 +258,8 @@ main(int argc, char **argv)
 	util_init();
 	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
 		return checkexec_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--sandbox-probe") == 0)
+		return sandbox_probe_main(argc, argv);
 	if (child_args_parse(argc, argv, "masterd-worker", &a) != 0)
 		return CHILD_EXIT_NORESTART;
 	/* Work nobody can take any more: die with the relay. */

@@ -49,6 +49,7 @@
 
 struct sandbox_spec {
 	bool off;		/* unconfined but for rlimits */
+	const char *lacks;	/* MASTERD_SANDBOX_LACKS, or NULL */
 	bool network;		/* keep the host's network */
 	const char *workdir;	/* read-write: the directory checked */
 	char **read;		/* more read-only trees */
@@ -87,5 +88,28 @@ int sandbox_exec(const struct sandbox_spec *, const char *command);
  * 2 when the probe itself failed.
  */
 int sandbox_probe_main(int argc, char **argv);
+
+/* ---------------------------------------------- between the sandbox's files */
+
+/* One line "masterd sandbox: ..." on the report descriptor and stderr. */
+void sandbox_report(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Whether the comma-separated list lacks names what. */
+bool sandbox_lacks(const char *lacks, const char *what);
+
+/* landlock.c: the ABI version (0: none), and confining this process. */
+struct landlock_paths {
+	char *const *ro;	/* read and execute beneath */
+	size_t nro;
+	char *const *rw;	/* everything beneath */
+	size_t nrw;
+};
+int landlock_abi(const char *lacks);
+int landlock_confine(int abi, const struct landlock_paths *, char *err,
+    size_t errlen);
+
+/* syscalls.c: the seccomp filter on this process. */
+int seccomp_confine(const char *lacks, char *err, size_t errlen);
 
 #endif
