@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "child/worker/checks.h"
+#include "child/worker/sandbox.h"
 
 #define MAXR		8
 #define WATCHDOG_MS	60000
@@ -865,19 +866,202 @@ test_json_shape(void **state)
 	json_decref(j);
 }
 
+/* ------------------------------------------------------------ sandbox */
+
+/*
+ * These run the real sandbox (strict, the default) and assert what a
+ * check inside it can and cannot do; tests/e2e/sandbox.sh tries the same
+ * escapes through masterd.
+ */
+
+/* cmd in a new worktree dir (the caller removes it), under lim. */
+static void
+run_in(struct drive *d, char *dir, size_t len, const char *cmd,
+    struct check_limits *lim)
+{
+	char *cmds[] = { (char *)cmd };
+
+	tu_mkdtemp(dir, len);
+	memset(d, 0, sizeof(*d));
+	drive(d, dir, cmds, 1, lim);
+	assert_int_equal(d->n, 1);
+	assert_non_null(d->r[0].output);
+	if (!d->r[0].passed)
+		print_message("exit %d signal %d output [%s]\n",
+		    d->r[0].exit_status, d->r[0].term_signal, d->r[0].output);
+}
+
+/* Files: the worktree and a private /tmp are writable, nothing else;
+ * a hidden path is not there at all. */
+static void
+test_sandbox_files(void **state)
+{
+	char dir[PATH_MAX], secret_dir[PATH_MAX], secret[PATH_MAX],
+	    cmd[4 * PATH_MAX], mark[PATH_MAX];
+	struct check_limits lim = limits(WATCHDOG_MS / 2, 8192);
+	const char *hide[1];
+	struct drive d;
+
+	(void)state;
+	(void)child_bin();
+	tu_mkdtemp(secret_dir, sizeof(secret_dir));
+	tu_join(secret, sizeof(secret), secret_dir, "key");
+	tu_write_file(secret, "sk-hidden-7d1e\n");
+	hide[0] = secret_dir;
+	lim.sandbox.hide = hide;
+	lim.sandbox.nhide = 1;
+	snprintf(mark, sizeof(mark), "/tmp/masterd-sandbox-mark.%d",
+	    (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+	    "cat %s; ls %s; echo x >%s/y || echo deny-secret-dir; "
+	    "echo x >/etc/masterd-sandbox-test || echo deny-etc; "
+	    "echo x >%s && echo private-tmp; "
+	    "echo w >worktree-file && echo worktree-ok; exit 0",
+	    secret, secret_dir, secret_dir, mark);
+	run_in(&d, dir, sizeof(dir), cmd, &lim);
+	assert_null(strstr(d.r[0].output, "sk-hidden"));
+	assert_non_null(strstr(d.r[0].output, "deny-secret-dir"));
+	assert_non_null(strstr(d.r[0].output, "deny-etc"));
+	assert_non_null(strstr(d.r[0].output, "private-tmp"));
+	assert_non_null(strstr(d.r[0].output, "worktree-ok"));
+	assert_true(d.r[0].passed);
+	/* The private /tmp was not the host's; the worktree was real. */
+	assert_int_equal(access(mark, F_OK), -1);
+	tu_join(mark, sizeof(mark), dir, "worktree-file");
+	assert_int_equal(access(mark, F_OK), 0);
+	drive_free(&d);
+	tu_rmtree(dir);
+	tu_rmtree(secret_dir);
+}
+
+/* A background process in a session of its own dies with the check. */
+static void
+test_sandbox_setsid(void **state)
+{
+	char dir[PATH_MAX], cmd[256];
+	struct check_limits lim = limits(WATCHDOG_MS / 2, 4096);
+	struct drive d;
+	unsigned token = (unsigned)getpid() % 1000;
+
+	(void)state;
+	(void)child_bin();
+	/* A sleep whose length names it: nothing else runs `sleep 4321.N`. */
+	snprintf(cmd, sizeof(cmd), "setsid sleep 4321.%u >/dev/null 2>&1 "
+	    "</dev/null & echo started", token);
+	run_in(&d, dir, sizeof(dir), cmd, &lim);
+	assert_true(d.r[0].passed);
+	snprintf(cmd, sizeof(cmd), "sleep 4321.%u", token);
+	assert_false(tu_process_running(cmd));
+	drive_free(&d);
+	tu_rmtree(dir);
+}
+
+/* The network is a private loopback: a server of the check's own works,
+ * the host's loopback does not answer. */
+static void
+test_sandbox_loopback(void **state)
+{
+	char dir[PATH_MAX];
+	struct check_limits lim = limits(WATCHDOG_MS / 2, 4096);
+	struct drive d;
+
+	(void)state;
+	(void)child_bin();
+	if (access("/usr/bin/python3", X_OK) != 0)
+		skip();
+	run_in(&d, dir, sizeof(dir), "/usr/bin/python3 -c '"
+	    "import socket\n"
+	    "s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen()\n"
+	    "c = socket.create_connection(s.getsockname()); a, _ = s.accept()\n"
+	    "c.sendall(b\"ping\"); print(a.recv(4).decode())\n"
+	    "try:\n"
+	    "    socket.create_connection((\"192.0.2.1\", 80), timeout=2)\n"
+	    "except OSError as e: print(\"unreachable\", e.errno)\n'", &lim);
+	assert_true(d.r[0].passed);
+	assert_non_null(strstr(d.r[0].output, "ping"));
+	assert_non_null(strstr(d.r[0].output, "unreachable"));
+	drive_free(&d);
+	tu_rmtree(dir);
+}
+
+/* Processes and file size are bounded. */
+static void
+test_sandbox_limits(void **state)
+{
+	char dir[PATH_MAX];
+	struct check_limits lim = limits(WATCHDOG_MS / 2, 8192);
+	struct drive d;
+
+	(void)state;
+	(void)child_bin();
+	lim.processes = 16;
+	lim.file_size = 1 << 20;
+	run_in(&d, dir, sizeof(dir), "head -c 2097152 /dev/zero >big; "
+	    "echo size=$(wc -c <big); i=0; "
+	    "while [ $i -lt 600 ]; do sleep 60 & i=$((i + 1)); done; "
+	    "echo forked $i", &lim);
+	assert_non_null(strstr(d.r[0].output, "size=1048576"));
+	assert_null(strstr(d.r[0].output, "forked 600"));
+	drive_free(&d);
+	tu_rmtree(dir);
+}
+
+/* A sandbox that cannot be built is said so, and nothing runs. */
+static void
+test_sandbox_cannot(void **state)
+{
+	char dir[PATH_MAX], mark[PATH_MAX], cmd[PATH_MAX + 32];
+	struct check_limits lim = limits(WATCHDOG_MS / 2, 4096);
+	struct drive d;
+
+	(void)state;
+	(void)child_bin();
+	setenv(SANDBOX_LACKS_ENV, "landlock", 1);
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_join(mark, sizeof(mark), dir, "ran");
+	snprintf(cmd, sizeof(cmd), "echo x >%s", mark);
+	tu_rmtree(dir);
+	run_in(&d, dir, sizeof(dir), cmd, &lim);
+	unsetenv(SANDBOX_LACKS_ENV);
+	assert_false(d.r[0].passed);
+	assert_true(d.r[0].sandbox_failed);
+	assert_non_null(strstr(d.r[0].output, "masterd sandbox: Landlock"));
+	drive_free(&d);
+	tu_rmtree(dir);
+	/* And a command that fails on its own is not a sandbox failure. */
+	run_in(&d, dir, sizeof(dir), "echo masterd sandbox: fake >&2; exit 126",
+	    &lim);
+	assert_false(d.r[0].passed);
+	assert_false(d.r[0].sandbox_failed);
+	drive_free(&d);
+	tu_rmtree(dir);
+}
+
 /* ------------------------------------------------------------ exec-check */
 
+/* checkexec_main's exit status, run in a child of ours: it writes to
+ * descriptor 3, which is the report pipe only under the runner. */
 static int
 exec_check(const char *a1, const char *a2, const char *a3, const char *a4,
     const char *a5)
 {
 	char *argv[] = { "masterd-worker", (char *)a1, (char *)a2, (char *)a3,
 	    (char *)a4, (char *)a5, NULL };
-	int argc = 0;
+	int argc = 0, status, null;
+	pid_t pid;
 
 	while (argv[argc] != NULL)
 		argc++;
-	return checkexec_main(argc, argv);
+	if ((pid = fork()) == 0) {
+		null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		dup2(null, 3);
+		_exit(checkexec_main(argc, argv));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
 }
 
 /* Only failures: a valid request would replace the test with /bin/sh. */
@@ -936,6 +1120,11 @@ main(void)
 		cmocka_unit_test(test_cancel_at_once),
 		cmocka_unit_test(test_empty_run),
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_sandbox_files),
+		cmocka_unit_test(test_sandbox_setsid),
+		cmocka_unit_test(test_sandbox_loopback),
+		cmocka_unit_test(test_sandbox_limits),
+		cmocka_unit_test(test_sandbox_cannot),
 		cmocka_unit_test(test_exec_check_args),
 	};
 

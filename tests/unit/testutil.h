@@ -127,6 +127,40 @@ tu_on_path(const char *prog)
 	return found;
 }
 
+/* Is a process running whose command line, arguments joined by spaces,
+ * is exactly cmdline?  (Zombies have an empty one.) */
+static inline bool
+tu_process_running(const char *cmdline)
+{
+	char path[64], buf[512];
+	struct dirent *e;
+	bool found = false;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return false;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (ssize_t i = 0; i < n - 1; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		found = strcmp(buf, cmdline) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 /* text parsed as JSON (the caller owns it); the test fails when it is not
  * JSON. */
 static inline json_t *
