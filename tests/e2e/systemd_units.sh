@@ -1,8 +1,9 @@
 #!/bin/sh
 # Invariant: systemd/masterd.service and masterd.socket, as `make install`
 # writes them, load without a single warning in `systemd-analyze verify`,
-# point at man pages that exist, agree with masterd on the socket path, and
-# keep `systemd-analyze security` exposure at 2.5 or below.
+# point at man pages that exist, agree with masterd on the socket path,
+# allow what the check sandbox needs and nothing more, and keep
+# `systemd-analyze security` exposure at 2.5 or below.
 #
 # Needs systemd-analyze (skipped without it) and a built masterd; BUILD and
 # MASTERD_TOP come from tests/run.  POSIX sh, sources nothing.
@@ -89,6 +90,30 @@ if [ -z "$stop" ] || [ "$stop" -le 15 ]; then
 	fail "TimeoutStopSec= must exceed stop_grace + 5 s (15 s by default)"
 fi
 ok "socket path, Type=notify, KillMode=mixed, TimeoutStopSec=${stop}s"
+
+# The check sandbox (child/worker/sandbox.h) builds user, mount, PID and
+# network namespaces with unshare, mount and umount2, then confines the
+# command with Landlock and seccomp: the unit allows exactly that on top of
+# @system-service, and nothing more.
+ns=$(sed -n 's/^RestrictNamespaces=//p' "$T/masterd.service" | tr ' ' '\n' |
+    sed '/^$/d' | sort | paste -s -d ' ' -)
+[ "$ns" = "mnt net pid user" ] ||
+    fail "RestrictNamespaces= is '$ns', not user mnt pid net"
+calls=$(sed -n 's/^SystemCallFilter=//p' "$T/masterd.service" | tr ' ' '\n' |
+    sed '/^$/d' | sort -u)
+for c in @system-service mount umount2 seccomp landlock_create_ruleset \
+    landlock_add_rule landlock_restrict_self; do
+	printf '%s\n' "$calls" | grep -qx -- "$c" ||
+	    fail "SystemCallFilter= does not allow $c (the check sandbox needs it)"
+done
+for c in $calls; do
+	case $c in
+	@system-service|mount|umount2|seccomp|landlock_*) ;;
+	*) fail "SystemCallFilter= allows $c, more than the sandbox needs" ;;
+	esac
+done
+ok "the check sandbox: RestrictNamespaces=$ns, SystemCallFilter= adds" \
+    "$(printf '%s\n' "$calls" | grep -v '^@' | paste -s -d ' ' -)"
 
 # Exposure, from the "Overall exposure level for masterd.service: 1.5 OK"
 # line (older systemd-analyze has no --offline).
