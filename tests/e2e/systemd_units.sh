@@ -92,7 +92,7 @@ fi
 ok "socket path, Type=notify, KillMode=mixed, TimeoutStopSec=${stop}s"
 
 # The check sandbox (child/worker/sandbox.h) builds user, mount, PID and
-# network namespaces with unshare, mount and umount2, then confines the
+# network namespaces with unshare and mount, then confines the
 # command with Landlock and seccomp: the unit allows exactly that on top of
 # @system-service, and nothing more.
 ns=$(sed -n 's/^RestrictNamespaces=//p' "$T/masterd.service" | tr ' ' '\n' |
@@ -101,14 +101,14 @@ ns=$(sed -n 's/^RestrictNamespaces=//p' "$T/masterd.service" | tr ' ' '\n' |
     fail "RestrictNamespaces= is '$ns', not user mnt pid net"
 calls=$(sed -n 's/^SystemCallFilter=//p' "$T/masterd.service" | tr ' ' '\n' |
     sed '/^$/d' | sort -u)
-for c in @system-service mount umount2 seccomp landlock_create_ruleset \
+for c in @system-service mount seccomp landlock_create_ruleset \
     landlock_add_rule landlock_restrict_self; do
 	printf '%s\n' "$calls" | grep -qx -- "$c" ||
 	    fail "SystemCallFilter= does not allow $c (the check sandbox needs it)"
 done
 for c in $calls; do
 	case $c in
-	@system-service|mount|umount2|seccomp|landlock_*) ;;
+	@system-service|mount|seccomp|landlock_*) ;;
 	*) fail "SystemCallFilter= allows $c, more than the sandbox needs" ;;
 	esac
 done
