@@ -5,6 +5,8 @@
 # start (exit 78, the same lines in its log); a reload that cannot be
 # strict is refused.  `sandbox = off` is said at start and in status, and
 # then only the configuration's own check commands run, never a model's.
+# A check whose sandbox cannot be built does not run: its directive fails
+# (error sandbox) and the model is not told of a failing check.
 . "$(dirname "$0")/lib.subr"
 
 # ---------------------------------------------------------- strict, real probe
@@ -43,7 +45,8 @@ ok "masterd refuses to start without its sandbox (exit 78), saying why"
 
 # ---------------------------------------------------------- off
 # Domain p's model proposes a check (accepted by policy); domain q has one
-# in the configuration.  Off runs q's, never p's.
+# in the configuration.  Off runs q's, never p's.  (Domain s is for the
+# last part.)
 export LLMD_TEST_KEY="sk-llmd-sandbox-$$"
 python3 - "$T/script.json" "$T" <<'PY'
 import json, sys
@@ -58,7 +61,9 @@ json.dump({"rules": [
     {"match": {"system_contains": "# Your domain: p"},
      "reply": {"text": answer("p", "touch %s/proposed-ran" % t)}},
     {"match": {"system_contains": "# Your domain: q"},
-     "reply": {"text": answer("q", "touch %s/q-proposed-ran" % t)}}]},
+     "reply": {"text": answer("q", "touch %s/q-proposed-ran" % t)}},
+    {"match": {"system_contains": "# Your domain: s"},
+     "reply": {"text": answer("s", "true")}}]},
     open(sys.argv[1], "w"))
 PY
 start_llmd "$T/script.json"
@@ -128,3 +133,33 @@ kill -HUP "$MD_PID"
 wait_until "the reload to off" log_has "reload: sandbox = off"
 wait_until "status to say off" sh -c "$MASTERCTL status | grep -q 'sandbox: OFF'"
 ok "a reload that cannot be strict is refused; one to off is said"
+kill -TERM "$MD_PID"
+wait_until "masterd to stop" sh -c "! kill -0 $MD_PID"
+MD_PID=""
+
+# ---------------------------------------------------------- a check's sandbox
+# The probe said yes (the fake worker), but the real builder, in the
+# domain's worker, cannot: the command does not run, the directive fails
+# with error sandbox, and the model never hears of it as a failing check.
+rm -f "$T/lacking"
+rm -rf "$T/state"
+{
+	llm_config
+	printf '[masterd]\nchild_path = %s/masterd-child\n' "$BUILD"
+	printf '[task]\ndirective_attempts = 1\n'
+	printf '[domain "s"]\ncheck = touch %s/s-ran\n' "$T"
+} | write_config
+: >"$T/masterd.log"
+MASTERD_SANDBOX_LACKS=user start_masterd
+ctl submit "no sandbox" --domains s >/dev/null || fail submit
+s_failed() {
+	[ "$(json_get "[d['state'] for d in r['directives']]" task 1)" = "['dropped']" ]
+}
+wait_until "the directive failed" s_failed
+[ -e "$T/s-ran" ] && fail "the check ran without its sandbox"
+[ "$(json_get "[(x['ok'], x['stage'], 'user namespace' in (x['error'] or '')) for x in r['rounds']]" task 1)" = \
+    "[(False, 'checks', True)]" ] || fail "rounds: $(json_get "r['rounds']" task 1)"
+log_has "directive 1 failed: .*sandbox: .*user namespace" || fail "worker log"
+[ "$(requests_matching '"# Your domain: s" in text')" = 1 ] ||
+    fail "the model was asked again: $(requests_matching '"# Your domain: s" in text')"
+ok "a check whose sandbox cannot be built does not run: the directive fails, the model is not told"
