@@ -31,8 +31,8 @@
 
 #define DEFAULT_CONF MASTERD_SYSCONFDIR "/masterd/masterd.conf"
 
-/* sysexits' EX_CONFIG: a restart cannot help (systemd's
- * RestartPreventExitStatus). */
+/* sysexits' EX_CONFIG: the host or the configuration must change before
+ * a restart can help. */
 #define EXIT_CONFIG 78
 
 struct options {
