@@ -45,8 +45,8 @@ ok "masterd refuses to start without its sandbox (exit 78), saying why"
 
 # ---------------------------------------------------------- off
 # Domain p's model proposes a check (accepted by policy); domain q has one
-# in the configuration.  Off runs q's, never p's.  (Domain s is for the
-# last part.)
+# in the configuration.  Off runs q's, never p's.  (Domains s and t are
+# for the last part.)
 export LLMD_TEST_KEY="sk-llmd-sandbox-$$"
 python3 - "$T/script.json" "$T" <<'PY'
 import json, sys
@@ -63,7 +63,9 @@ json.dump({"rules": [
     {"match": {"system_contains": "# Your domain: q"},
      "reply": {"text": answer("q", "touch %s/q-proposed-ran" % t)}},
     {"match": {"system_contains": "# Your domain: s"},
-     "reply": {"text": answer("s", "true")}}]},
+     "reply": {"text": answer("s", "true")}},
+    {"match": {"system_contains": "# Your domain: t"},
+     "reply": {"text": answer("t", "true")}}]},
     open(sys.argv[1], "w"))
 PY
 start_llmd "$T/script.json"
@@ -147,7 +149,9 @@ rm -rf "$T/state"
 	llm_config
 	printf '[masterd]\nchild_path = %s/masterd-child\n' "$BUILD"
 	printf '[task]\ndirective_attempts = 1\n'
+	printf 'integration_check = touch %s/integration-ran\n' "$T"
 	printf '[domain "s"]\ncheck = touch %s/s-ran\n' "$T"
+	printf '[domain "t"]\n'
 } | write_config
 : >"$T/masterd.log"
 MASTERD_SANDBOX_LACKS=user start_masterd
@@ -163,3 +167,18 @@ log_has "directive 1 failed: .*sandbox: .*user namespace" || fail "worker log"
 [ "$(requests_matching '"# Your domain: s" in text')" = 1 ] ||
     fail "the model was asked again: $(requests_matching '"# Your domain: s" in text')"
 ok "a check whose sandbox cannot be built does not run: the directive fails, the model is not told"
+
+# t has no check of its own: merged, then the integration run on main
+# cannot build its sandbox and ends as an error, its command not run.
+ctl submit "no sandbox for integration" --domains t >/dev/null || fail submit
+run_state() {
+	json_get "[(x['state'], 'user namespace' in (x.get('error') or '')) for x in r['integration']['runs']][:1]" task 2
+}
+run_ended() {
+	st=$(json_get "[x['state'] for x in r['integration']['runs']][:1]" task 2)
+	[ "$st" != "[]" ] && [ "$st" != "['running']" ]
+}
+wait_until "the integration run to end" run_ended
+[ "$(run_state)" = "[('error', True)]" ] || fail "integration run: $(json_get "r['integration']" task 2)"
+[ -e "$T/integration-ran" ] && fail "the integration check ran without its sandbox"
+ok "an integration run whose sandbox cannot be built ends as an error, nothing run"
