@@ -37,6 +37,9 @@ enum key_type {
 	K_BOOL,		/* yes/no, true/false, on/off, 1/0; stored as int */
 	K_PROVIDER,	/* one of llm_providers[] */
 	K_MAXFIELD,	/* one of max_fields[], stored as its index */
+	K_SANDBOX,	/* one of sandbox_modes[], stored as its index */
+	K_PATHS,	/* each occurrence adds one absolute path */
+	K_ENVNAMES,	/* each occurrence adds one variable name */
 };
 
 static const char *const llm_providers[] = {
@@ -47,6 +50,9 @@ static const char *const llm_providers[] = {
 static const char *const max_fields[] = {
 	"auto", "max_tokens", "max_completion_tokens", NULL
 };
+
+/* In enum conf_sandbox's order. */
+static const char *const sandbox_modes[] = { "strict", "off", NULL };
 
 enum key_scope { S_GLOBAL, S_DOMAIN };
 
@@ -98,6 +104,8 @@ static const struct conf_key keys[] = {
 	G("masterd", "log_level", K_LEVEL, log_level, 0, 0, "info"),
 	G("masterd", "child_path", K_PATH, child_path, 0, 0, NULL),
 	G("masterd", "prompts_dir", K_PATH, prompts_dir, 0, 0, NULL),
+	G("masterd", "sandbox", K_SANDBOX, sandbox, 0, 0, "strict"),
+	G("masterd", "sandbox_read", K_PATHS, sandbox_read, 0, 0, NULL),
 
 	G("supervise", "ping_interval", K_DURATION, ping_interval,
 	    100, MS(3600), "10s"),
@@ -142,10 +150,26 @@ static const struct conf_key keys[] = {
 	G("task", "interface_attempts", K_INT, interface_attempts, 1, 100,
 	    "3"),
 
+	/* CHECK_LIMITS_DEFAULT's values (child/worker/checks.h). */
+	G("checks", "timeout", K_DURATION, check_timeout, MS(1), MS(86400),
+	    "300s"),
+	G("checks", "cpu_time", K_DURATION, check_cpu_time, 0, MS(86400),
+	    "300s"),
+	G("checks", "memory", K_SIZE, check_memory, 0, INT64_MAX / 2, "2G"),
+	G("checks", "processes", K_INT, check_processes, 0, 1000000, "256"),
+	G("checks", "file_size", K_SIZE, check_file_size, 0, INT64_MAX / 2,
+	    "256M"),
+	G("checks", "tmp_size", K_SIZE, check_tmp_size, 0, INT64_MAX / 2,
+	    "256M"),
+	G("checks", "output", K_SIZE, check_output, 1024, (int64_t)1 << 24,
+	    "16K"),
+
 	D("prompt", K_STRING, prompt),
 	D("prompt_file", K_STRING, prompt_file),
 	D("check", K_LIST, checks),
 	D("depends", K_WORDS, depends),
+	D("network", K_BOOL, network),
+	D("env", K_ENVNAMES, env),
 
 	L("provider", K_PROVIDER, provider, 0, 0, "openai-responses"),
 	L("base_url", K_STRING, base_url, 0, 0, NULL),
@@ -434,6 +458,19 @@ apply(const struct conf_key *k, void *base, const char *value,
 		return 0;
 	case K_LIST:
 		return strlist_add(field, value);
+	case K_PATHS:
+		if (*value != '/') {
+			*why = "expected an absolute path";
+			return -1;
+		}
+		return strlist_add(field, value);
+	case K_ENVNAMES:
+		if (!conf_env_name_ok(value)) {
+			*why = "expected a variable name (letters, digits, "
+			    "'_'), not MASTERD_* nor CREDENTIALS_DIRECTORY";
+			return -1;
+		}
+		return strlist_add(field, value);
 	case K_WORDS:
 		return set_words(field, value);
 	case K_REAL:
@@ -455,6 +492,15 @@ apply(const struct conf_key *k, void *base, const char *value,
 			}
 		}
 		*why = "expected auto, max_tokens or max_completion_tokens";
+		return -1;
+	case K_SANDBOX:
+		for (int i = 0; sandbox_modes[i] != NULL; i++) {
+			if (strcmp(value, sandbox_modes[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		*why = "expected strict or off";
 		return -1;
 	}
 	*why = "unknown key type";
@@ -517,6 +563,7 @@ domain_conf_free(struct domain_conf *d)
 	free(d->prompt_file);
 	strlist_free(&d->checks);
 	strlist_free(&d->depends);
+	strlist_free(&d->env);
 }
 
 void
@@ -532,9 +579,11 @@ conf_free(struct masterd_conf *c)
 		if (keys[i].type == K_STRING || keys[i].type == K_PATH ||
 		    keys[i].type == K_PROVIDER)
 			free(*(char **)field);
-		else if (keys[i].type == K_LIST || keys[i].type == K_WORDS)
+		else if (keys[i].type == K_LIST || keys[i].type == K_WORDS ||
+		    keys[i].type == K_PATHS)
 			strlist_free(field);
 	}
+	free(c->sandbox_said);
 	for (size_t i = 0; i < c->ndomains; i++)
 		domain_conf_free(&c->domains[i]);
 	free(c->domains);
@@ -673,6 +722,14 @@ parse_section(struct parse_state *ps, char *text)
 	ps->skip = false;
 }
 
+/* Where the sandbox mode was set: `masterd -n` and the log name it. */
+static void
+said(struct masterd_conf *c, char *where)
+{
+	free(c->sandbox_said);
+	c->sandbox_said = where;
+}
+
 static void
 parse_assignment(struct parse_state *ps, char *text)
 {
@@ -711,6 +768,8 @@ parse_assignment(struct parse_state *ps, char *text)
 	if (apply(k, base, value, &why) != 0)
 		errbuf_add(ps->errs, "%s:%u: [%s] %s: %s: '%s'", ps->file,
 		    ps->line, ps->section, key, why, value);
+	else if (k->type == K_SANDBOX)
+		said(ps->conf, xasprintf("%s:%u", ps->file, ps->line));
 }
 
 static char *
@@ -806,7 +865,8 @@ apply_env(struct masterd_conf *c, struct errbuf *errs)
 	const char *value, *why;
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].scope != S_GLOBAL || keys[i].type == K_LIST)
+		if (keys[i].scope != S_GLOBAL || keys[i].type == K_LIST ||
+		    keys[i].type == K_PATHS)
 			continue;
 		env_name(&keys[i], name, sizeof(name));
 		if ((value = getenv(name)) == NULL)
@@ -814,6 +874,8 @@ apply_env(struct masterd_conf *c, struct errbuf *errs)
 		if (apply(&keys[i], c, value, &why) != 0)
 			errbuf_add(errs, "environment %s: [%s] %s: %s: '%s'",
 			    name, keys[i].section, keys[i].name, why, value);
+		else if (keys[i].type == K_SANDBOX)
+			said(c, xasprintf("environment %s", name));
 	}
 }
 
@@ -923,11 +985,14 @@ llm_overlay(struct llm_conf *out, const struct llm_conf *over)
 		case K_BOOL:
 		case K_LEVEL:
 		case K_MAXFIELD:
+		case K_SANDBOX:
 			if (*(const int *)from != -1)
 				*(int *)to = *(const int *)from;
 			break;
 		case K_LIST:
 		case K_WORDS:
+		case K_PATHS:
+		case K_ENVNAMES:
 			break;
 		}
 	}
@@ -1087,6 +1152,37 @@ conf_load(const char *path, struct masterd_conf **out, char **errors)
 	}
 	*out = c;
 	return 0;
+}
+
+const char *
+conf_sandbox_name(int mode)
+{
+	if (mode < 0 || mode >= (int)(sizeof(sandbox_modes) /
+	    sizeof(sandbox_modes[0])) - 1)
+		return "?";
+	return sandbox_modes[mode];
+}
+
+/*
+ * MASTERD_* configures masterd itself and CREDENTIALS_DIRECTORY leads to
+ * its keys: neither is a check's business.
+ */
+bool
+conf_env_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	if (name == NULL || !(isalpha((unsigned char)name[0]) ||
+	    name[0] == '_'))
+		return false;
+	for (const char *p = name; *p; p++, n++) {
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+	}
+	if (n > 128 || strncmp(name, "MASTERD_", 8) == 0 ||
+	    strcmp(name, "CREDENTIALS_DIRECTORY") == 0)
+		return false;
+	return true;
 }
 
 bool

@@ -14,8 +14,11 @@
  *   model = cheap-model   (any [llm] key: the critic's session)
  *   [planner]
  *   model = strong-model  (any [llm] key: the planner's session)
+ *   [checks]
+ *   timeout = 300s        (limits of every check command)
  *   [domain "frontend"]
  *   check = npm test      (repeatable)
+ *   network = yes         (its checks get the host's network)
  *   model = other-model   (any [llm] key overrides it for this domain)
  *
  * Every key of a global section can be overridden from the environment as
@@ -77,12 +80,20 @@ enum llm_max_field {
 	LLM_MAX_FIELD_MAX_COMPLETION_TOKENS,
 };
 
+/* [masterd] sandbox: how check commands (model-written code) run. */
+enum conf_sandbox {
+	CONF_SANDBOX_STRICT,	/* confined; refuse to start without it */
+	CONF_SANDBOX_OFF,	/* unconfined, said explicitly */
+};
+
 struct domain_conf {
 	char *name;
 	char *prompt;		/* inline system prompt text */
 	char *prompt_file;	/* or a file, relative to prompts_dir */
 	struct strlist checks;	/* check commands, in order */
 	struct strlist depends;	/* domains this one consumes from */
+	int network;		/* bool: its checks get the host's network */
+	struct strlist env;	/* variables passed on to its checks */
 	struct llm_conf llm;	/* overrides of [llm] */
 };
 
@@ -100,6 +111,11 @@ struct masterd_conf {
 	int log_level;
 	char *child_path;	/* the masterd-child executable */
 	char *prompts_dir;
+	int sandbox;		/* enum conf_sandbox */
+	char *sandbox_said;	/* where the mode was set ("FILE:LINE",
+				 * "environment MASTERD_SANDBOX"), or NULL
+				 * for the default */
+	struct strlist sandbox_read;	/* more read-only trees for checks */
 
 	/* [supervise] (durations in ms) */
 	int64_t ping_interval;
@@ -138,6 +154,16 @@ struct masterd_conf {
 					 * before the task pauses */
 	int64_t interface_attempts;	/* an interface directive requeued
 					 * while its gap remains */
+
+	/* [checks]: the limits of every check command; 0 means no limit
+	 * (but for output) */
+	int64_t check_timeout;		/* ms of wall clock */
+	int64_t check_cpu_time;		/* ms of CPU */
+	int64_t check_memory;		/* bytes of address space */
+	int64_t check_processes;
+	int64_t check_file_size;	/* bytes, per file written */
+	int64_t check_tmp_size;		/* bytes of the private /tmp */
+	int64_t check_output;		/* bytes of output kept */
 
 	/* [domain "name"] */
 	struct domain_conf *domains;
@@ -182,6 +208,13 @@ char *conf_default_socket(void);
 /* Domain names become folders, branches and log words: 1-32 characters,
  * a lowercase letter first, then a-z, 0-9, '-' or '_'. */
 bool conf_domain_name_ok(const char *name);
+
+/* "strict" or "off". */
+const char *conf_sandbox_name(int mode);
+
+/* A variable [domain] env may pass on: a shell name, not MASTERD_* nor
+ * CREDENTIALS_DIRECTORY (masterd's own). */
+bool conf_env_name_ok(const char *name);
 
 /* Value parsers, shared with flag parsing. */
 int conf_parse_duration_ms(const char *s, int64_t *out);

@@ -121,6 +121,7 @@ const char *const err_names[E_COUNT] = {
 	[E_STORAGE] = ERR_STORAGE,
 	[E_RATE_LIMITED] = ERR_RATE_LIMITED,
 	[E_CANCELLED] = ERR_CANCELLED,
+	[E_SANDBOX] = ERR_SANDBOX,
 };
 
 int

@@ -139,6 +139,8 @@ enum event {
 /* Carried in a child's error object, not a control reply. */
 #define ERR_RATE_LIMITED "rate_limited"
 #define ERR_CANCELLED	"cancelled"
+/* A check's sandbox could not be built: the command did not run. */
+#define ERR_SANDBOX	"sandbox"
 /* An interface directive whose accepted round left its gap open. */
 #define ERR_UNRESOLVED	"unresolved"
 
@@ -155,6 +157,7 @@ enum err_code {
 	E_STORAGE,
 	E_RATE_LIMITED,
 	E_CANCELLED,
+	E_SANDBOX,
 	E_COUNT
 };
 

@@ -11,7 +11,9 @@
  * command, in the request's order, the check result and the request's
  * kind, consumer, provider and entry; or ok false with an error and no
  * results when the run could not happen (a bad or unknown commit, a failed
- * checkout, a cancel).  It needs no model: no session is opened.
+ * checkout, a cancel, a sandbox that could not be built: `sandbox`).  With
+ * `sandbox = off` only [task] integration_check commands run.  It needs
+ * no model: no session is opened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,11 @@ on_command(const struct check_result *res, size_t n, bool passed,
 		finish(j, ERR_CANCELLED, "cancelled by masterd");
 		return;
 	}
+	/* Not a failing check: nothing ran, the run tested nothing. */
+	if (n > 0 && res[0].sandbox_failed) {
+		finish(j, ERR_SANDBOX, res[0].output);
+		return;
+	}
 	list = check_results_json(res, n);
 	add_request_fields(json_array_get(list, 0), check);
 	json_array_extend(j->results, list);
@@ -116,7 +123,7 @@ run_next(struct integrate_job *j)
 {
 	struct worker *cx = j->cx;
 	const json_t *checks = json_object_get(j->req, "checks");
-	struct check_limits lim = CHECK_LIMITS_DEFAULT;
+	struct check_policy pol;
 	char *cmd;
 
 	if (j->next >= json_array_size(checks)) {
@@ -126,10 +133,50 @@ run_next(struct integrate_job *j)
 	cmd = (char *)json_string_value(json_object_get(json_array_get(
 	    checks, j->next), "command"));
 	worker_progress(cx, STAGE_INTEGRATION, cmd);
+	check_policy_init(&pol, cx);
 	j->run = checks_run(cx->loop, cx->self, cx->integration_dir, &cmd, 1,
-	    &lim, on_command, j);
+	    &pol.lim, on_command, j);
+	check_policy_free(&pol);
 	if (j->run == NULL)
 		finish(j, ERR_INTERNAL, "the check runner could not start");
+}
+
+static const char *
+command_of(const json_t *check)
+{
+	const char *s = json_string_value(json_object_get(check, "command"));
+
+	return s != NULL ? s : "";
+}
+
+/*
+ * sandbox = off: the request's commands the operator did not write
+ * ([task] integration_check: the planner's, the contract tests) are not
+ * run.  Dropped from the request once, before the run, so that each
+ * result still meets its request's fields.
+ */
+static void
+drop_unconfined(struct integrate_job *j)
+{
+	json_t *checks = json_object_get(j->req, "checks"), *kept, *c;
+	size_t n = json_array_size(checks), i;
+	char **cmds;
+
+	if (n == 0 || j->cx->conf->sandbox != CONF_SANDBOX_OFF)
+		return;
+	cmds = xcalloc(n, sizeof(*cmds));
+	json_array_foreach(checks, i, c)
+		cmds[i] = (char *)command_of(c);
+	/* Logs and reports the ones dropped. */
+	if (check_policy_keep(j->cx, cmds, n, true) < n) {
+		kept = json_array();
+		json_array_foreach(checks, i, c) {
+			if (check_policy_allows(j->cx, command_of(c)))
+				json_array_append(kept, c);
+		}
+		json_object_set_new(j->req, "checks", kept);
+	}
+	free(cmds);
 }
 
 static struct integrate_job *
@@ -177,6 +224,7 @@ integrate_request(struct worker *cx, const json_t *msg)
 		    err);
 		return;
 	}
+	drop_unconfined(j);
 	run_next(j);
 }
 

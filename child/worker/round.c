@@ -13,6 +13,7 @@
 #include "common/iface.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "proto/vocab.h"
 
 static const char *const stage_names[ROUND_NSTAGES] = {
 	[ROUND_ASK_MODEL] = "ask_model",
@@ -721,6 +722,15 @@ round_checks_done(struct round *r, const struct check_result *res, size_t n,
 {
 	if (cancelled || r->cancelled) {
 		fail(r, "checks", "cancelled", "cancelled by masterd");
+		resume(r);
+		return;
+	}
+	/* Nothing ran: not the model's failure, never its feedback. */
+	for (size_t i = 0; i < n; i++) {
+		if (!res[i].sandbox_failed)
+			continue;
+		r->checks_for_tool = false;
+		fail(r, "checks", ERR_SANDBOX, res[i].output);
 		resume(r);
 		return;
 	}

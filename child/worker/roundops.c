@@ -36,6 +36,8 @@ struct round_io {
 	struct tool_ctx tools;		/* the tools' use in this round */
 	int tools_round;		/* the round tools counts for */
 	bool tools_open;
+	bool off_warned;		/* sandbox = off dropped commands:
+					 * said once per directive */
 };
 
 static struct worker *
@@ -248,8 +250,8 @@ run_checks(struct round *r, const struct answer *a)
 	struct round_io *io = r->arg;
 	struct worker *cx = io->cx;
 	const json_t *list = json_object_get(cx->assign, "checks"), *v;
-	struct check_limits lim = CHECK_LIMITS_DEFAULT;
-	size_t n = json_array_size(list), i;
+	struct check_policy pol;
+	size_t n = json_array_size(list), i, kept;
 	bool proposed = false;
 	char **cmds;
 
@@ -270,9 +272,18 @@ run_checks(struct round *r, const struct answer *a)
 		json_array_foreach(list, i, v)
 			cmds[i] = (char *)json_string_value(v);
 	}
+	/* Planned and proposed commands are a model's: never unconfined. */
+	kept = check_policy_keep(cx, cmds, n, !io->off_warned);
+	io->off_warned = io->off_warned || kept < n;
+	if (kept == 0) {
+		free(cmds);
+		return 1;
+	}
 	worker_progress(cx, "checks", NULL);
-	io->checks = checks_run(cx->loop, cx->self, cx->worktree, cmds, n,
-	    &lim, on_checks, r);
+	check_policy_init(&pol, cx);
+	io->checks = checks_run(cx->loop, cx->self, cx->worktree, cmds, kept,
+	    &pol.lim, on_checks, r);
+	check_policy_free(&pol);
 	free(cmds);
 	return io->checks != NULL ? 0 : -1;
 }

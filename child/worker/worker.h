@@ -17,7 +17,8 @@
  *   plan.c    the planner role: plans and reviews for the master
  *   integrate.c  the integrator role: checks on a commit of main
  *   prompt.c  the texts sent to the model
- *   checks.c  check commands;  answer.c  parsing the model's answers
+ *   checks.c  check commands;  policy.c  their limits and sandbox from
+ *             the configuration;  answer.c  parsing the model's answers
  */
 #ifndef CHILD_WORKER_H
 #define CHILD_WORKER_H
@@ -28,6 +29,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "child/worker/checks.h"
 #include "common/config.h"
 #include "common/repo.h"
 #include "proto/channel.h"
@@ -169,6 +171,29 @@ void plan_request(struct worker *, const json_t *msg);
 void integrate_request(struct worker *, const json_t *msg);
 /* Kill the running command; the result says "cancelled". */
 void integrate_cancel(struct worker *);
+
+/*
+ * policy.c: the limits and sandbox of this worker's check runs, from the
+ * configuration ([checks], [masterd] sandbox and sandbox_read, the
+ * domain's network and env; the integrator gets neither).  lim borrows
+ * from the configuration and owns hide[]: free it after checks_run(),
+ * which copies what it keeps.
+ */
+struct check_policy {
+	struct check_limits lim;
+	char **hide;		/* the state directory, key files, the
+				 * credentials directory */
+	size_t nhide;
+};
+void check_policy_init(struct check_policy *, const struct worker *);
+void check_policy_free(struct check_policy *);
+/* With sandbox = off only the operator's own commands run: the domain's
+ * [domain] check lines, the integrator's [task] integration_check. */
+bool check_policy_allows(const struct worker *, const char *command);
+/* Keep in cmds, in order, the commands the policy allows; the count.
+ * warn: log and report as progress the ones dropped. */
+size_t check_policy_keep(struct worker *, char **cmds, size_t n,
+    bool warn);
 
 /* prompt.c: malloc'd texts; the system prompts are NULL with err when
  * their file cannot be read, the turns never */

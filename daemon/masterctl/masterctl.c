@@ -277,6 +277,28 @@ print_children(const json_t *children)
 		    "reason")) ? str(c, "reason") : "");
 }
 
+/* "sandbox: strict (...)", or off and where it was said. */
+static void
+print_sandbox(const json_t *s)
+{
+	const json_t *note;
+	size_t i;
+
+	if (!json_is_object(s))
+		return;
+	if (strcmp(str(s, "mode"), "off") == 0) {
+		printf("sandbox: OFF, checks run unconfined (said in %s)\n",
+		    str(s, "said"));
+		return;
+	}
+	if (json_is_false(json_object_get(s, "available")))
+		printf("sandbox: %s, NOT available\n", str(s, "mode"));
+	else
+		printf("sandbox: %s (%s)\n", str(s, "mode"), str(s, "summary"));
+	json_array_foreach(json_object_get(s, "notes"), i, note)
+		printf("  note: %s\n", json_string_value(note));
+}
+
 static void
 human_status(json_t *r)
 {
@@ -288,6 +310,7 @@ human_status(json_t *r)
 	    json_is_true(json_object_get(r, "stopping")) ? ", STOPPING" : "");
 	printf("state %s, socket %s, %lld client(s)\n", str(r, "state_dir"),
 	    str(r, "socket"), num(r, "clients"));
+	print_sandbox(json_object_get(r, "sandbox"));
 	printf("tasks %lld (%lld active), domains %lld, interface versions "
 	    "%lld, open directives %lld\n", num(reg, "tasks"),
 	    num(reg, "tasks_active"), num(reg, "domains"),

@@ -1,8 +1,9 @@
 /*
  * main.c — masterd's start-up, signals and shutdown.
  *
- * Order of start: flags and configuration (fail fast, -n stops here), the
- * state directory and its lock, the registry, the control socket, then the
+ * Order of start: flags and configuration (fail fast), the sandbox's
+ * probe (strict and not available: exit 78; -n stops here), the state
+ * directory and its lock, the registry, the control socket, then the
  * children of unfinished tasks; READY=1 only once the socket and registry
  * are up.  Stop: refuse new work, stop every child (shutdown, SIGTERM,
  * SIGKILL), close clients, close the registry.
@@ -29,6 +30,10 @@
 #include "daemon/masterd/tasks.h"
 
 #define DEFAULT_CONF MASTERD_SYSCONFDIR "/masterd/masterd.conf"
+
+/* sysexits' EX_CONFIG: the host or the configuration must change before
+ * a restart can help. */
+#define EXIT_CONFIG 78
 
 struct options {
 	const char *conf;
@@ -292,6 +297,24 @@ out:
 	return rc;
 }
 
+/*
+ * The sandbox's verdict for conf in v: strict is probed (off is not:
+ * nothing needs it).  Whether masterd may run checks under it.
+ */
+static bool
+judge_sandbox(const struct masterd_conf *conf, struct sandbox_verdict *v)
+{
+	char *worker;
+
+	sandbox_verdict_init(v, conf);
+	if (conf->sandbox == CONF_SANDBOX_STRICT) {
+		worker = sandbox_worker_path(conf);
+		sandbox_probe(worker, conf, SANDBOX_PROBE_TIMEOUT_MS, v);
+		free(worker);
+	}
+	return sandbox_ok(v);
+}
+
 /* ---------------------------------------------------------- signals */
 
 /* Where state and the socket live cannot move under a live daemon. */
@@ -309,6 +332,7 @@ static void
 reload(struct masterd *md)
 {
 	struct masterd_conf *conf;
+	struct sandbox_verdict sv;
 	char *errors, *line, *save = NULL, *child;
 
 	notify_send(md, "RELOADING=1");
@@ -321,6 +345,19 @@ reload(struct masterd *md)
 		notify_send(md, "READY=1");
 		return;
 	}
+	/* A configuration that cannot be strict is as bad as a bad one. */
+	if (!judge_sandbox(conf, &sv)) {
+		sandbox_log(&sv, "reload refused: ");
+		log_err("reload refused: keeping the running configuration");
+		sandbox_verdict_free(&sv);
+		conf_free(conf);
+		notify_send(md, "READY=1");
+		return;
+	}
+	sandbox_verdict_free(&md->sandbox);
+	md->sandbox = sv;
+	if (sv.mode == CONF_SANDBOX_OFF)
+		sandbox_log(&sv, "reload: ");
 	keep_fixed(&conf->state_dir, md->conf->state_dir, "state_dir");
 	keep_fixed(&conf->control_socket, md->conf->control_socket,
 	    "control_socket");
@@ -469,6 +506,7 @@ finish(struct masterd *md)
 	free(md->child_path);
 	free(md->child_conf);
 	free(md->conf_path);
+	sandbox_verdict_free(&md->sandbox);
 	conf_free(md->conf);
 }
 
@@ -486,6 +524,7 @@ main(int argc, char **argv)
 	struct masterd md = { 0 };
 	uv_loop_t loop;
 	const char *used;
+	bool ok;
 
 	util_init();
 	log_init("masterd", LOG_INFO);
@@ -493,13 +532,27 @@ main(int argc, char **argv)
 		return 2;
 	if ((md.conf = load_config(&o, &used)) == NULL)
 		return 1;
+	/* Before daemon(3): the verdict and the exit status reach whoever
+	 * started masterd. */
+	ok = judge_sandbox(md.conf, &md.sandbox);
 	if (o.check_only) {
 		printf("masterd: configuration %s is valid (%zu domains)\n",
 		    used ? used : "(defaults)", md.conf->ndomains);
+		sandbox_print(stdout, &md.sandbox);
+		sandbox_verdict_free(&md.sandbox);
 		conf_free(md.conf);
-		return 0;
+		return ok ? 0 : 1;
 	}
 	log_set_level(o.verbose ? LOG_DEBUG : md.conf->log_level);
+	sandbox_log(&md.sandbox, "");
+	if (!ok) {
+		log_err("not starting: no check may run unconfined; fix the "
+		    "above, or set [masterd] sandbox = off to run checks "
+		    "unconfined");
+		sandbox_verdict_free(&md.sandbox);
+		conf_free(md.conf);
+		return EXIT_CONFIG;
+	}
 	/* daemon(3) moves to /: a reload must find the same file. */
 	md.conf_path = used ? absolute(used) : NULL;
 	md.verbose = o.verbose;

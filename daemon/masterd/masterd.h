@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "daemon/masterd/sandbox.h"
 #include "proto/msg.h"
 
 #define MASTERD_VERSION "0.1.0"
@@ -36,6 +37,7 @@ struct masterd {
 	char *conf_path;		/* -c FILE, re-read on SIGHUP */
 	char *child_conf;		/* the accepted copy children read */
 	struct registry *reg;
+	struct sandbox_verdict sandbox;	/* of the running configuration */
 
 	/* control socket (control.c) */
 	uv_pipe_t listener;

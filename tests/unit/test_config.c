@@ -10,7 +10,9 @@
  * state directory from systemd's variables; the [llm] section (real and
  * boolean values, the provider name, the key source checks) and its
  * per-domain overrides as conf_llm merges them; the [critic] and [planner]
- * sections as conf_llm_role merges them over [llm].
+ * sections as conf_llm_role merges them over [llm]; the sandbox's keys
+ * ([masterd] sandbox and sandbox_read, [checks], [domain] network and env)
+ * and where the sandbox mode was said.
  */
 #include "testutil.h"
 
@@ -1184,6 +1186,193 @@ test_parse_real(void **state)
 	assert_int_equal(conf_parse_real("1e999", &v), -1);
 }
 
+/* ------------------------------------------------------------ sandbox */
+
+static void
+assert_check_limits(const struct masterd_conf *conf, const int64_t want[7])
+{
+	const int64_t got[7] = { conf->check_timeout, conf->check_cpu_time,
+	    conf->check_memory, conf->check_processes, conf->check_file_size,
+	    conf->check_tmp_size, conf->check_output };
+
+	for (size_t i = 0; i < 7; i++) {
+		if (got[i] != want[i])
+			fail_msg("[checks] limit %zu is %lld, wanted %lld", i,
+			    (long long)got[i], (long long)want[i]);
+	}
+}
+
+/* Strict by default, [checks] as CHECK_LIMITS_DEFAULT, no network nor
+ * variables for a domain. */
+static void
+test_sandbox_defaults(void **state)
+{
+	static const int64_t want[7] = { 300000, 300000, 2ll << 30, 256,
+	    256ll << 20, 256ll << 20, 16384 };
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct domain_conf *d;
+
+	conf = load_ok(c, "[domain \"web\"]\ncheck = make\n");
+	assert_int_equal(conf->sandbox, CONF_SANDBOX_STRICT);
+	assert_string_equal(conf_sandbox_name(conf->sandbox), "strict");
+	assert_null(conf->sandbox_said);
+	assert_int_equal(conf->sandbox_read.n, 0);
+	assert_check_limits(conf, want);
+	assert_non_null(d = conf_domain(conf, "web"));
+	assert_int_equal(d->network, 0);
+	assert_int_equal(d->env.n, 0);
+	conf_free(conf);
+}
+
+static void
+test_sandbox_keys(void **state)
+{
+	static const int64_t want[7] = { 90000, 1000, 512ll << 20, 64, 0,
+	    1ll << 30, 4096 };
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	const struct domain_conf *d;
+	char where[PATH_MAX + 16];
+
+	conf = load_ok(c,
+	    "[masterd]\n"
+	    "sandbox = off\n"
+	    "sandbox_read = /home/dev/.pyenv\n"
+	    "sandbox_read = /opt/tool chain\n"
+	    "[checks]\n"
+	    "timeout = 90s\n"
+	    "cpu_time = 1\n"
+	    "memory = 512M\n"
+	    "processes = 64\n"
+	    "file_size = 0\n"
+	    "tmp_size = 1G\n"
+	    "output = 4K\n"
+	    "[domain \"web\"]\n"
+	    "network = yes\n"
+	    "env = NPM_CONFIG_REGISTRY\n"
+	    "env = _private2\n"
+	    "[domain \"db\"]\n"
+	    "network = no\n");
+	assert_int_equal(conf->sandbox, CONF_SANDBOX_OFF);
+	assert_string_equal(conf_sandbox_name(conf->sandbox), "off");
+	snprintf(where, sizeof(where), "%s:2", c->file);
+	assert_string_equal(conf->sandbox_said, where);
+	assert_int_equal(conf->sandbox_read.n, 2);
+	assert_string_equal(conf->sandbox_read.v[0], "/home/dev/.pyenv");
+	assert_string_equal(conf->sandbox_read.v[1], "/opt/tool chain");
+	assert_check_limits(conf, want);
+	assert_non_null(d = conf_domain(conf, "web"));
+	assert_int_equal(d->network, 1);
+	assert_int_equal(d->env.n, 2);
+	assert_string_equal(d->env.v[0], "NPM_CONFIG_REGISTRY");
+	assert_string_equal(d->env.v[1], "_private2");
+	assert_non_null(d = conf_domain(conf, "db"));
+	assert_int_equal(d->network, 0);
+	conf_free(conf);
+
+	/* Said twice: the last line is the one that counts. */
+	conf = load_ok(c, "[masterd]\nsandbox = off\n\nsandbox = strict\n");
+	assert_int_equal(conf->sandbox, CONF_SANDBOX_STRICT);
+	snprintf(where, sizeof(where), "%s:4", c->file);
+	assert_string_equal(conf->sandbox_said, where);
+	conf_free(conf);
+}
+
+static void
+test_sandbox_errors(void **state)
+{
+	static const struct bad_conf bad[] = {
+		{ "[masterd]\nsandbox = loose\n", 2,
+		    "[masterd] sandbox: expected strict or off: 'loose'" },
+		{ "[masterd]\nsandbox = Strict\n", 2,
+		    "expected strict or off" },
+		{ "[masterd]\nsandbox =\n", 2, "expected strict or off" },
+		{ "[masterd]\nsandbox_read = opt/x\n", 2,
+		    "[masterd] sandbox_read: expected an absolute path" },
+		{ "[masterd]\nsandbox_read =\n", 2,
+		    "sandbox_read: expected an absolute path" },
+		{ "[domain \"web\"]\nnetwork = maybe\n", 2,
+		    "[domain] network: expected yes or no" },
+		{ "[domain \"web\"]\nenv = MASTERD_STATE_DIR\n", 2,
+		    "[domain] env: expected a variable name" },
+		{ "[domain \"web\"]\nenv = CREDENTIALS_DIRECTORY\n", 2,
+		    "not MASTERD_* nor CREDENTIALS_DIRECTORY" },
+		{ "[domain \"web\"]\nenv = 9LIVES\n", 2,
+		    "expected a variable name" },
+		{ "[domain \"web\"]\nenv = A-B\n", 2,
+		    "expected a variable name" },
+		{ "[domain \"web\"]\nenv = A B\n", 2,
+		    "expected a variable name" },
+		{ "[domain \"web\"]\nenv =\n", 2, "expected a variable name" },
+		{ "[masterd]\nnetwork = yes\n", 2,
+		    "unknown key 'network' in [masterd]" },
+		{ "[checks]\ntimeout = 0\n", 2,
+		    "[checks] timeout: value out of range" },
+		{ "[checks]\ntimeout = soon\n", 2,
+		    "[checks] timeout: expected a duration" },
+		{ "[checks]\nmemory = lots\n", 2,
+		    "[checks] memory: expected a size" },
+		{ "[checks]\nprocesses = -1\n", 2,
+		    "[checks] processes: value out of range" },
+		{ "[checks]\noutput = 10\n", 2,
+		    "[checks] output: value out of range" },
+		{ "[checks]\nnetwork = yes\n", 2,
+		    "unknown key 'network' in [checks]" },
+		{ "[checks \"x\"]\n", 1, "section [checks] takes no name" },
+	};
+	struct ctx *c = *state;
+
+	expect_errors(c, bad, TU_NITEMS(bad));
+}
+
+static void
+test_sandbox_env(void **state)
+{
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	char *errs = NULL;
+
+	setenv("MASTERD_SANDBOX", "off", 1);
+	setenv("MASTERD_CHECKS_TIMEOUT", "20s", 1);
+	setenv("MASTERD_CHECKS_MEMORY", "1G", 1);
+	conf = load_ok(c, "[masterd]\nsandbox = strict\n");
+	assert_int_equal(conf->sandbox, CONF_SANDBOX_OFF);
+	assert_string_equal(conf->sandbox_said,
+	    "environment MASTERD_SANDBOX");
+	assert_int_equal(conf->check_timeout, 20000);
+	assert_int_equal(conf->check_memory, 1ll << 30);
+	conf_free(conf);
+
+	setenv("MASTERD_SANDBOX", "none", 1);
+	conf = (struct masterd_conf *)c;
+	assert_int_equal(load_text(c, "", &conf, &errs), -1);
+	assert_null(conf);
+	assert_non_null(strstr(errs, "environment MASTERD_SANDBOX: "
+	    "[masterd] sandbox: expected strict or off: 'none'"));
+	free(errs);
+}
+
+static void
+test_env_name_ok(void **state)
+{
+	static const char *const good[] = { "A", "_", "PATH_2", "http_proxy",
+	    "MASTERD", "MASTERDX", "CREDENTIALS_DIRECTORY_X" };
+	static const char *const bad[] = { "", "1A", "A-B", "A=B", "MASTERD_",
+	    "MASTERD_X", "CREDENTIALS_DIRECTORY", "A B", "\xc3\xa9" };
+
+	for (size_t i = 0; i < TU_NITEMS(good); i++)
+		if (!conf_env_name_ok(good[i]))
+			fail_msg("refused: %s", good[i]);
+	for (size_t i = 0; i < TU_NITEMS(bad); i++)
+		if (conf_env_name_ok(bad[i]))
+			fail_msg("accepted: %s", bad[i]);
+	assert_false(conf_env_name_ok(NULL));
+	assert_string_equal(conf_sandbox_name(CONF_SANDBOX_STRICT), "strict");
+	assert_string_equal(conf_sandbox_name(CONF_SANDBOX_OFF), "off");
+	assert_string_equal(conf_sandbox_name(7), "?");
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1220,6 +1409,11 @@ main(void)
 		T(test_llm_roles_env),
 		T(test_llm_roles_errors),
 		cmocka_unit_test(test_parse_real),
+		T(test_sandbox_defaults),
+		T(test_sandbox_keys),
+		T(test_sandbox_errors),
+		T(test_sandbox_env),
+		cmocka_unit_test(test_env_name_ok),
 	};
 
 	tu_filter();

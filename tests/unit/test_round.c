@@ -715,6 +715,57 @@ test_cancel_during_checks(void **state)
 	final_error(fx, 0, "cancelled");
 }
 
+/* The checks' sandbox could not be built: the command did not run.
+ * The directive fails with `sandbox` and the runner's reason, the model
+ * is not asked again, nor the critic. */
+static void
+sandbox_fails(struct fixture *fx)
+{
+	struct check_result res[2] = {
+		{ .command = "make", .passed = true, .output = "ok" },
+		{ .command = "make test", .exit_status = 126,
+		  .sandbox_failed = true,
+		  .output = "sandbox: user namespaces: permission denied" },
+	};
+
+	assert_int_equal(fx->fake.pending, CHECKS);
+	fx->fake.pending = NONE;
+	round_checks_done(fx->r, res, 2, false, false);
+}
+
+static void
+test_sandbox_failed(void **state)
+{
+	struct fixture *fx = *state;
+	const json_t *m;
+
+	start(fx);
+	reply(fx, MODEL, ANSWER_PLAIN);
+	sandbox_fails(fx);
+	assert_int_equal(fx->fake.critics, 0);
+	assert_int_equal(fx->fake.rollbacks, 1);
+	assert_int_equal(fx->fake.pending, NONE);
+	m = final_error(fx, 1, "sandbox");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    m, "error"), "message")),
+	    "sandbox: user namespaces: permission denied");
+}
+
+/* The same through the model's run_checks tool: no tool result says the
+ * checks failed; the directive ends. */
+static void
+test_sandbox_failed_tool(void **state)
+{
+	struct fixture *fx = *state;
+
+	start(fx);
+	call(fx, false, 1, "run_checks", "{}");
+	sandbox_fails(fx);
+	assert_int_equal(json_array_size(fx->fake.results), 0);
+	assert_int_equal(fx->fake.pending, NONE);
+	final_error(fx, 1, "sandbox");
+}
+
 /* Cancel while the model thinks, in round 2: rounds played stay
  * reported; the final round is round 0. */
 static void
@@ -1051,6 +1102,7 @@ main(void)
 		T(test_critic_unreadable_fails),
 		T(test_cancel_during_checks),
 		T(test_cancel_during_model),
+		T(test_sandbox_failed),
 		T(test_rate_limited),
 		T(test_commit_fails),
 		T(test_end_early),
@@ -1067,6 +1119,7 @@ main(void)
 		T(test_tool_limit),
 		T(test_tool_mode_json_text),
 		T(test_tools_refused),
+		T(test_sandbox_failed_tool),
 #undef T
 	};
 
