@@ -487,6 +487,8 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	const char *used;
 
+	if (util_harden_process() != 0)
+		return 1;
 	util_init();
 	log_init("masterd", LOG_INFO);
 	if (parse_flags(argc, argv, &o) != 0)
