@@ -24,6 +24,7 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 
 #define SUMMARY_TOKENS		1500		/* the summary's answer cap */
@@ -49,8 +50,12 @@ void
 worker_tool_result(struct worker *cx, const char *id, const char *name,
     const char *content, bool is_error)
 {
-	json_array_append_new(cx->pending, json_pack("{s:s, s:s, s:s, s:b}",
-	    "id", id, "name", name, "content", content, "error", is_error));
+	json_t *r = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name,
+	    "content", content, "error", is_error);
+
+	/* A file or a check's output read by the model may hold a key. */
+	redact_json(cx->redact, r);
+	json_array_append_new(cx->pending, r);
 }
 
 /* The owed results as the provider layer's input (views into pending). */
