@@ -257,12 +257,14 @@ redact_json(const struct redact *r, json_t *v)
 }
 
 json_t *
-redact_json_copy(const struct redact *r, json_t *v)
+redact_json_copy(const struct redact *r, const json_t *v)
 {
-	json_t *copy;
+	/* Only v's reference count changes: jansson's iteration and incref
+	 * take no const value. */
+	json_t *w = (json_t *)v, *copy;
 
-	if (v == NULL || r == NULL || r->n == 0 || !json_has(r, v))
-		return json_incref(v);
+	if (w == NULL || r == NULL || r->n == 0 || !json_has(r, w))
+		return json_incref(w);
 	copy = json_deep_copy(v);
 	redact_json(r, copy);
 	return copy;

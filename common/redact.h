@@ -47,6 +47,6 @@ bool redact_inplace(const struct redact *, char **sp);
 bool redact_json(const struct redact *, json_t *v);
 /* A redacted deep copy of v (v itself when nothing needs redacting,
  * with a new reference). */
-json_t *redact_json_copy(const struct redact *, json_t *v);
+json_t *redact_json_copy(const struct redact *, const json_t *v);
 
 #endif

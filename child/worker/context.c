@@ -366,14 +366,17 @@ void
 context_directive_end(struct worker *cx, int64_t directive, bool ok,
     const char *summary)
 {
-	char *line;
+	char *line, *clean;
 
 	if (cx->session != NULL)
 		llm_session_elide_results(cx->session,
 		    llm_session_turns(cx->session));
 	cx->directive_turn = (size_t)-1;
+	/* Redacted before the cut: a key across it would leave a piece. */
+	clean = redact_str(cx->redact, summary != NULL ? summary : "");
 	line = xasprintf("- directive %lld %s: %.400s", (long long)directive,
-	    ok ? "done" : "failed", summary != NULL ? summary : "");
+	    ok ? "done" : "failed", clean);
+	free(clean);
 	for (char *p = line; *p != '\0'; p++) {
 		if (*p == '\n')
 			*p = ' ';

@@ -374,12 +374,16 @@ keep_interface(struct worker *cx, const json_t *iface)
 {
 	struct answer_file f = { .path = WORKER_INTERFACE_FILE };
 	const char *why;
+	json_t *clean;
 	char *text;
 	int dirfd;
 
 	if (iface == NULL)
 		return;
-	text = json_dumps(iface, JSON_INDENT(1) | JSON_SORT_KEYS);
+	/* As published (worker_send redacts it): git keeps it for good. */
+	clean = redact_json_copy(cx->redact, iface);
+	text = json_dumps(clean, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(clean);
 	dirfd = open_domain_folder(cx);
 	if (text != NULL && dirfd >= 0) {
 		f.content = text;
