@@ -121,8 +121,8 @@ memory_update(const struct worker *cx, const char *summary,
 	memory_split(mem, &old_summary, lines);
 	if (line != NULL)
 		json_array_append_new(lines, json_sprintf("%s\n", line));
-	/* The model's words and the directive's, kept for good: the old
-	 * parts too, in case an older worker wrote a key there. */
+	/* Kept for good: the summary and every line leave redacted, the
+	 * ones read back too. */
 	clean = redact_str(cx->redact, summary != NULL ? summary :
 	    old_summary);
 	redact_json(cx->redact, lines);
