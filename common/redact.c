@@ -65,30 +65,69 @@ redact_count(const struct redact *r)
 	return r != NULL ? r->n : 0;
 }
 
+/* A secret's first and last REDACT_MIN bytes: every occurrence, whole or
+ * cut, holds one of them. */
+static const char *
+head_of(const struct redact *r, size_t i)
+{
+	return r->secret[i];
+}
+
+static const char *
+tail_of(const struct redact *r, size_t i)
+{
+	return r->secret[i] + r->len[i] - REDACT_MIN;
+}
+
 bool
 redact_has(const struct redact *r, const char *s, size_t len)
 {
 	if (r == NULL || s == NULL)
 		return false;
 	for (size_t i = 0; i < r->n; i++) {
-		if (memmem(s, len, r->secret[i], r->len[i]) != NULL)
+		if (memmem(s, len, head_of(r, i), REDACT_MIN) != NULL ||
+		    memmem(s, len, tail_of(r, i), REDACT_MIN) != NULL)
 			return true;
 	}
 	return false;
 }
 
-/* Mark every byte of s that an occurrence of a secret covers. */
+/*
+ * Mark the bytes of s that secret i covers: from each copy of its head,
+ * as far as s goes on matching it (the whole secret, or its beginning up
+ * to a cut); to each copy of its tail, as far back as s matches (its end
+ * after a cut).  From the byte after each hit: overlapping ones count.
+ */
+static void
+mark_one(const struct redact *r, size_t i, const char *s, size_t len,
+    char *marks)
+{
+	const char *sec = r->secret[i], *p, *hit, *end = s + len;
+	size_t slen = r->len[i], n, at;
+
+	for (p = s; (hit = memmem(p, (size_t)(end - p), head_of(r, i),
+	    REDACT_MIN)) != NULL; p = hit + 1) {
+		at = (size_t)(hit - s);
+		for (n = REDACT_MIN; n < slen && at + n < len &&
+		    s[at + n] == sec[n]; n++)
+			;
+		memset(marks + at, 1, n);
+	}
+	for (p = s; (hit = memmem(p, (size_t)(end - p), tail_of(r, i),
+	    REDACT_MIN)) != NULL; p = hit + 1) {
+		at = (size_t)(hit - s) + REDACT_MIN;	/* the end of it */
+		for (n = REDACT_MIN; n < slen && at > n &&
+		    s[at - n - 1] == sec[slen - n - 1]; n++)
+			;
+		memset(marks + at - n, 1, n);
+	}
+}
+
 static void
 mark(const struct redact *r, const char *s, size_t len, char *marks)
 {
-	const char *p, *hit, *end = s + len;
-
-	for (size_t i = 0; i < r->n; i++) {
-		/* From the byte after each hit: overlapping ones count. */
-		for (p = s; (hit = memmem(p, (size_t)(end - p), r->secret[i],
-		    r->len[i])) != NULL; p = hit + 1)
-			memset(marks + (hit - s), 1, r->len[i]);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		mark_one(r, i, s, len, marks);
 }
 
 /*

@@ -8,8 +8,11 @@
  * a file: a key written JSON-escaped is the same key once decoded.
  * Occurrences that overlap or touch, of one secret or several, become one
  * "[redacted]", so that no piece of a secret is left beside the marker.
- * Secrets shorter than REDACT_MIN bytes are ignored: a key that short
- * would redact ordinary words.  The set keeps copies, wiped when freed.
+ * A secret cut short (text truncated to a size, a head and a tail kept)
+ * goes too: its first REDACT_MIN bytes or more, or its last, where they
+ * stand in the text.  A piece cut at both ends stays.  Secrets shorter
+ * than REDACT_MIN bytes are ignored: a key that short would redact
+ * ordinary words.  The set keeps copies, wiped when freed.
  */
 #ifndef COMMON_REDACT_H
 #define COMMON_REDACT_H
@@ -33,7 +36,8 @@ void redact_add(struct redact *, const char *secret);
 /* How many secrets are kept. */
 size_t redact_count(const struct redact *);
 
-/* Does s (len bytes) hold any secret?  A NULL or empty set holds none. */
+/* Does s (len bytes) hold any secret, or the beginning or end of one?
+ * A NULL or empty set holds none. */
 bool redact_has(const struct redact *, const char *s, size_t len);
 
 /* A malloc'd copy of s with the secrets replaced (NULL s: NULL). */

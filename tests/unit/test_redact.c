@@ -1,7 +1,7 @@
 /*
  * test_redact.c — the secrets set (common/redact.c): several secrets,
  * occurrences at the start, the end and everywhere, overlapping and
- * touching ones, short secrets ignored, JSON values redacted in every
+ * touching ones, secrets cut short, short secrets ignored, JSON values redacted in every
  * string and key at any depth, in place and by copy, and random text in
  * which no secret survives.
  */
@@ -10,8 +10,8 @@
 #include "common/redact.h"
 #include "common/util.h"
 
-#define KEY_A	"sk-test-AAAAAAAAAAAAAAAA"
-#define KEY_B	"anthropic-BBBBBBBBBBBB"
+#define KEY_A	"sk-test-0123456789abcdef"
+#define KEY_B	"anthropic-ghijklmnopqr"
 
 static struct redact *
 two_keys(void)
@@ -45,11 +45,30 @@ test_several_secrets(void **state)
 	expect(r, "at the end " KEY_B, "at the end [redacted]");
 	expect(r, "key=" KEY_A "\nother=" KEY_B "\nagain " KEY_A ".",
 	    "key=[redacted]\nother=[redacted]\nagain [redacted].");
-	/* A piece of a key is not the key. */
-	expect(r, "sk-test-AAAA", "sk-test-AAAA");
 	assert_true(redact_has(r, "x" KEY_B "y", strlen(KEY_B) + 2));
-	assert_false(redact_has(r, "sk-test-AAAA", 12));
+	assert_false(redact_has(r, "sk-test", 7));
 	assert_null(redact_str(r, NULL));
+	redact_free(r);
+}
+
+/* Text cut to a size keeps the beginning or the end of a key: they go,
+ * from REDACT_MIN bytes on; shorter pieces, and the middle, stay. */
+static void
+test_cut_secrets(void **state)
+{
+	struct redact *r = two_keys();
+
+	expect(r, "out: sk-test-0123456", "out: [redacted]");
+	expect(r, "56789abcdef rest", "[redacted] rest");
+	expect(r, "x sk-test-01234\n[... 9 bytes omitted ...]\n6789abcdef y",
+	    "x [redacted]\n[... 9 bytes omitted ...]\n[redacted] y");
+	/* Its first 8 bytes are where a piece begins to count. */
+	expect(r, "sk-test- and sk-test", "[redacted] and sk-test");
+	expect(r, "9abcdef", "9abcdef");
+	/* Cut at both ends: neither its beginning nor its end. */
+	expect(r, "test-0123456789abcd", "test-0123456789abcd");
+	assert_true(redact_has(r, "z56789abcdef", 12));
+	assert_false(redact_has(r, "test-0123456789abcd", 19));
 	redact_free(r);
 }
 
@@ -184,7 +203,7 @@ test_random_text(void **state)
 	uint64_t rs = tu_seed("test_random_text");
 	char text[256], secret[3][16], *out;
 	struct redact *r;
-	size_t len, k, n;
+	size_t len, sl, k, n;
 
 	for (int round = 0; round < 2000; round++) {
 		r = redact_new();
@@ -201,8 +220,15 @@ test_random_text(void **state)
 			text[i] = "abc"[tu_rand(&rs) % 3];
 		text[len] = '\0';
 		out = redact_str(r, text);
-		for (k = 0; k < n; k++)
+		/* Neither a whole secret nor its first or last bytes. */
+		for (k = 0; k < n; k++) {
+			sl = strlen(secret[k]);
 			assert_null(strstr(out, secret[k]));
+			assert_null(memmem(out, strlen(out), secret[k],
+			    REDACT_MIN));
+			assert_null(memmem(out, strlen(out), secret[k] + sl -
+			    REDACT_MIN, REDACT_MIN));
+		}
 		if (!redact_has(r, text, len))
 			assert_string_equal(out, text);
 		free(out);
@@ -215,6 +241,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_several_secrets),
+		cmocka_unit_test(test_cut_secrets),
 		cmocka_unit_test(test_overlapping),
 		cmocka_unit_test(test_short_and_repeated_ignored),
 		cmocka_unit_test(test_inplace),
