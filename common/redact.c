@@ -2,10 +2,10 @@
  * redact.c — the set of secrets and their replacement in text and JSON.
  *
  * A secret may occur several times, overlap itself ("aaaaaaaa" in nine
- * a's) or overlap another secret; every byte any occurrence covers is
- * marked, and each run of marked bytes is written as one REDACT_MARK.
- * Text without a secret is never copied: the common case costs one
- * memmem() per secret.
+ * a's), overlap another secret or be cut short; every byte any
+ * occurrence covers is marked, and each run of marked bytes is written
+ * as one REDACT_MARK.  Text without a secret is never copied: the common
+ * case costs two memmem() per secret (its head and its tail).
  */
 #include <stdlib.h>
 #include <string.h>
