@@ -1,11 +1,12 @@
 /*
- * util.c — the allocator policy, UTF-8 repair, write_all, JSON getters and
- * base64 (util.h says why each is here once).
+ * util.c — the allocator policy, UTF-8 repair, write_all, JSON getters,
+ * base64 and the process's hardening (util.h says why each is here once).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -118,6 +119,23 @@ void
 util_init(void)
 {
 	json_set_alloc_funcs(xmalloc, free);
+}
+
+/*
+ * The API keys live in our environment and memory; the code we run as
+ * checks runs as our uid.  Not dumpable, the kernel makes /proc/PID's
+ * sensitive files root's and refuses ptrace to anyone without
+ * CAP_SYS_PTRACE; /proc/self/exe stays readable to ourselves.
+ */
+int
+util_harden_process(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "prctl(PR_SET_DUMPABLE): %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ UTF-8 */

@@ -1,6 +1,7 @@
 /*
  * util.h — the small helpers every program needs once: the allocator
- * policy, UTF-8 repair, a write that finishes, JSON field getters, base64.
+ * policy, UTF-8 repair, a write that finishes, JSON field getters, base64,
+ * the process made not dumpable.
  *
  * Allocation policy (tmux's): running out of memory is not an error a
  * caller can handle usefully, so x*alloc() log and abort instead of
@@ -22,6 +23,15 @@
 
 /* Make jansson allocate with xmalloc; call first thing in main(). */
 void util_init(void);
+
+/*
+ * Make this process not dumpable (PR_SET_DUMPABLE 0): its /proc/PID/environ,
+ * mem and maps, and ptrace, are closed to other processes of the same uid
+ * (a check run by a worker, say), and it writes no core file.  Call first
+ * thing in main(); exec resets it, so each program calls it itself.  0, or
+ * -1 after a line on stderr.
+ */
+int util_harden_process(void);
 
 void *xmalloc(size_t);
 void *xcalloc(size_t n, size_t size);

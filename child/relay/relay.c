@@ -441,6 +441,8 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	char ident[64];
 
+	if (util_harden_process() != 0)
+		return CHILD_EXIT_NORESTART;
 	util_init();
 	if (child_args_parse(argc, argv, "masterd-child", &r.args) != 0)
 		return CHILD_EXIT_NORESTART;

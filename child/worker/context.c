@@ -24,6 +24,7 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 
 #define SUMMARY_TOKENS		1500		/* the summary's answer cap */
@@ -49,8 +50,12 @@ void
 worker_tool_result(struct worker *cx, const char *id, const char *name,
     const char *content, bool is_error)
 {
-	json_array_append_new(cx->pending, json_pack("{s:s, s:s, s:s, s:b}",
-	    "id", id, "name", name, "content", content, "error", is_error));
+	json_t *r = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name,
+	    "content", content, "error", is_error);
+
+	/* A file or a check's output read by the model may hold a key. */
+	redact_json(cx->redact, r);
+	json_array_append_new(cx->pending, r);
 }
 
 /* The owed results as the provider layer's input (views into pending). */
@@ -361,14 +366,17 @@ void
 context_directive_end(struct worker *cx, int64_t directive, bool ok,
     const char *summary)
 {
-	char *line;
+	char *line, *clean;
 
 	if (cx->session != NULL)
 		llm_session_elide_results(cx->session,
 		    llm_session_turns(cx->session));
 	cx->directive_turn = (size_t)-1;
+	/* Redacted before the cut: a key across it would leave a piece. */
+	clean = redact_str(cx->redact, summary != NULL ? summary : "");
 	line = xasprintf("- directive %lld %s: %.400s", (long long)directive,
-	    ok ? "done" : "failed", summary != NULL ? summary : "");
+	    ok ? "done" : "failed", clean);
+	free(clean);
 	for (char *p = line; *p != '\0'; p++) {
 		if (*p == '\n')
 			*p = ' ';

@@ -99,6 +99,7 @@ on_command(const struct check_result *res, size_t n, bool passed,
 	json_t *list;
 
 	j->run = NULL;
+	worker_redact_checks(j->cx, res, n);
 	if (cancelled || j->cancelled) {
 		finish(j, ERR_CANCELLED, "cancelled by masterd");
 		return;

@@ -28,6 +28,7 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/repo.h"
 #include "common/util.h"
 #include "proto/child_args.h"
@@ -42,10 +43,26 @@ worker_next_id(struct worker *cx)
 	return ++cx->next_id;
 }
 
+/* All of the channel: whatever a message carries, no key leaves in it. */
 int
 worker_send(struct worker *cx, json_t *msg)
 {
+	redact_json(cx->redact, msg);
 	return channel_send_new(&cx->ch, msg);
+}
+
+void
+worker_redact_checks(const struct worker *cx, const struct check_result *res,
+    size_t n)
+{
+	/* The results are the run's, allocated and freed by it; only their
+	 * strings change here, before the callback reads them. */
+	struct check_result *w = (struct check_result *)res;
+
+	for (size_t i = 0; i < n; i++) {
+		redact_inplace(cx->redact, &w[i].output);
+		redact_inplace(cx->redact, &w[i].command);
+	}
 }
 
 void
@@ -184,6 +201,24 @@ self_path(void)
 	return strdup(buf);
 }
 
+/*
+ * Every key this worker may send, whatever its role: the domain's (or the
+ * planner's) session and its summaries, the critic's.  Loaded now, before
+ * any check runs, even by an integrator that never opens a session.
+ */
+static void
+load_secrets(struct worker *cx)
+{
+	static const char *const roles[] = { "domain", "critic", "planner" };
+	struct llm_conf c;
+
+	cx->redact = redact_new();
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		conf_llm_role(cx->conf, roles[i], cx->domain, &c);
+		llm_conf_redact_key(&c, cx->redact);
+	}
+}
+
 static int
 setup(struct worker *cx, const struct child_args *a)
 {
@@ -209,6 +244,7 @@ setup(struct worker *cx, const struct child_args *a)
 		return -1;
 	cx->prompts_dir = find_prompts(cx);
 	conf_llm(cx->conf, cx->domain, &cx->llm);
+	load_secrets(cx);
 	cx->max_rounds = 4;
 	cx->max_invalid = 3;
 	cx->max_tool_calls = (int)cx->conf->max_tool_calls;
@@ -244,6 +280,7 @@ teardown(struct worker *cx)
 	free(cx->session_path);
 	free(cx->integration_dir);
 	free(cx->prompts_dir);
+	redact_free(cx->redact);
 	conf_free(cx->conf);
 }
 
@@ -256,12 +293,21 @@ main(int argc, char **argv)
 	char ident[64];
 
 	util_init();
-	/* _exit: the reaper has a user namespace of its own by then, where
-	 * LeakSanitizer's tracer cannot attach, and nothing to flush. */
+	/*
+	 * The sandbox's modes come first, dumpable: they unshare a user
+	 * namespace and write their own /proc/self/uid_map, which a process
+	 * that is not dumpable cannot open (root owns it).  They hold no
+	 * secret: the checks runner gives the reaper the allow-list
+	 * environment and the command replaces it; the probe runs nothing.
+	 * _exit: the reaper has a user namespace of its own by then, where
+	 * LeakSanitizer's tracer cannot attach, and nothing to flush.
+	 */
 	if (argc > 1 && strcmp(argv[1], "--exec-check") == 0)
 		_exit(checkexec_main(argc, argv));
 	if (argc > 1 && strcmp(argv[1], "--sandbox-probe") == 0)
 		return sandbox_probe_main(argc, argv);
+	if (util_harden_process() != 0)
+		return CHILD_EXIT_NORESTART;
 	if (child_args_parse(argc, argv, "masterd-worker", &a) != 0)
 		return CHILD_EXIT_NORESTART;
 	/* Work nobody can take any more: die with the relay. */
@@ -296,6 +342,7 @@ main(int argc, char **argv)
 		log_err("cannot start the HTTP engine");
 		return CHILD_EXIT_NORESTART;
 	}
+	llm_engine_set_redact(cx.engine, cx.redact);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (cx.engine != NULL) {
 		llm_engine_free(cx.engine);

@@ -15,6 +15,7 @@
 
 #include "child/worker/worker.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 
 #define MEMORY_MAX		(64 * 1024)	/* bytes read back */
@@ -114,14 +115,20 @@ void
 memory_update(const struct worker *cx, const char *summary,
     const char *line)
 {
-	char *mem = memory_read(cx), *old_summary;
+	char *mem = memory_read(cx), *old_summary, *clean;
 	json_t *lines = json_array();
 
 	memory_split(mem, &old_summary, lines);
 	if (line != NULL)
 		json_array_append_new(lines, json_sprintf("%s\n", line));
-	memory_write(cx, summary != NULL ? summary : old_summary, lines);
+	/* Kept for good: the summary and every line leave redacted, the
+	 * ones read back too. */
+	clean = redact_str(cx->redact, summary != NULL ? summary :
+	    old_summary);
+	redact_json(cx->redact, lines);
+	memory_write(cx, clean, lines);
 	json_decref(lines);
+	free(clean);
 	free(old_summary);
 	free(mem);
 }

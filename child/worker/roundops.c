@@ -22,6 +22,7 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/repo.h"
 #include "common/util.h"
 #include "proto/msg.h"
@@ -239,8 +240,10 @@ on_checks(const struct check_result *res, size_t n, bool passed,
     bool cancelled, void *arg)
 {
 	struct round *r = arg;
+	struct round_io *io = r->arg;
 
-	((struct round_io *)r->arg)->checks = NULL;
+	io->checks = NULL;
+	worker_redact_checks(io->cx, res, n);
 	round_checks_done(r, res, n, passed, cancelled);
 }
 
@@ -382,12 +385,16 @@ keep_interface(struct worker *cx, const json_t *iface)
 {
 	struct answer_file f = { .path = WORKER_INTERFACE_FILE };
 	const char *why;
+	json_t *clean;
 	char *text;
 	int dirfd;
 
 	if (iface == NULL)
 		return;
-	text = json_dumps(iface, JSON_INDENT(1) | JSON_SORT_KEYS);
+	/* As published (worker_send redacts it): git keeps it for good. */
+	clean = redact_json_copy(cx->redact, iface);
+	text = json_dumps(clean, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(clean);
 	dirfd = open_domain_folder(cx);
 	if (text != NULL && dirfd >= 0) {
 		f.content = text;
@@ -405,10 +412,14 @@ commit(struct round *r, const char *message, const json_t *iface,
     char oid[REPO_OID_HEX], char *err, size_t errlen)
 {
 	struct worker *cx = worker_of(r);
+	char *clean = redact_str(cx->redact, message);
+	int rc;
 
 	keep_interface(cx, iface);
-	return repo_commit(cx->worktree, cx->domain, message, oid, err,
-	    errlen);
+	/* The summary in it is the model's; git keeps it for good. */
+	rc = repo_commit(cx->worktree, cx->domain, clean, oid, err, errlen);
+	free(clean);
+	return rc;
 }
 
 /* ---------------------------------------------------------- the master */

@@ -35,6 +35,7 @@
 #include "proto/channel.h"
 
 
+struct check_result;
 struct llm_callbacks;
 struct llm_engine;
 struct llm_request;
@@ -42,6 +43,7 @@ struct llm_session;
 struct round;
 struct plan_job;
 struct integrate_job;
+struct redact;
 
 struct worker {
 	uv_loop_t *loop;
@@ -77,6 +79,10 @@ struct worker {
 	/* the model */
 	struct llm_engine *engine;
 	struct llm_session *session;
+	struct redact *redact;		/* the API keys this worker may use:
+					 * kept out of every message it
+					 * sends, every request, every file
+					 * it writes, every check result */
 
 	/* the work */
 	json_t *assign;			/* last task.assign */
@@ -110,9 +116,13 @@ struct worker {
 };
 
 json_int_t worker_next_id(struct worker *);
-int worker_send(struct worker *, json_t *msg);	/* steals msg */
+int worker_send(struct worker *, json_t *msg);	/* steals msg; redacts */
 void worker_progress(struct worker *, const char *stage, const char *text);
 void worker_stop(struct worker *, int code);
+/* Check output is what code we did not write printed: redacted before
+ * anyone reads it (in place, in the run's results). */
+void worker_redact_checks(const struct worker *,
+    const struct check_result *, size_t n);
 
 /* work.c */
 /* The session, opened on first use with the system prompt system_of()

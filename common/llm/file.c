@@ -19,6 +19,7 @@
 
 #include "common/llm/impl.h"
 #include "common/log.h"
+#include "common/redact.h"
 
 #define SESSION_VERSION		2
 
@@ -172,7 +173,7 @@ llm_session_save(const struct llm_session *s, const char *path, char *err,
     size_t errlen)
 {
 	char tmp[4096];
-	json_t *root;
+	json_t *built, *root;
 	char *text = NULL;
 	int fd = -1, rc = -1;
 
@@ -181,7 +182,9 @@ llm_session_save(const struct llm_session *s, const char *path, char *err,
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	root = session_json(s);
+	built = session_json(s);
+	root = redact_json_copy(s->redact, built);
+	json_decref(built);
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	/* mkstemp makes it 0600: transcripts are the user's business. */
 	if ((fd = mkstemp(tmp)) == -1) {

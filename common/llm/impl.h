@@ -63,6 +63,7 @@ struct llm_session {
 	struct llm_conf conf;	/* own copies of every string */
 	char *system;
 	char *key;		/* NULL: send none (a local server) */
+	struct redact *redact;	/* the engine's, or NULL */
 	char *key_source;	/* where the key came from, for messages */
 	struct llm_turn *turns;
 	size_t nturns;
@@ -242,6 +243,8 @@ const char *llm_session_url(const struct llm_session *, char *buf,
 int llm_key_load(const struct llm_conf *, const struct llm_api *,
     char **key, char **source, char *err, size_t errlen);
 void llm_key_free(char *);
+/* llm.c: the engine's secrets (NULL engine or none set: NULL). */
+struct redact *llm_engine_redact(const struct llm_engine *);
 /* A header "Name: <prefix><value>"; llm_headers_free wipes its bytes. */
 int llm_header_add(struct curl_slist **, const char *name,
     const char *prefix, const char *value);

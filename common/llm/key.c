@@ -7,7 +7,9 @@
  * ($CREDENTIALS_DIRECTORY/<key_credential>).  Without any configured
  * source and with the default variable unset, no key is sent: a local
  * server needs none.  The key's bytes are wiped before their memory is
- * freed; messages name the source, never the key.
+ * freed; messages name the source, never the key.  A caller that keeps
+ * keys out of what it sends and stores gets them through
+ * llm_conf_redact_key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/llm/impl.h"
+#include "common/redact.h"
 
 #define KEY_MAX	16384
 
@@ -189,4 +192,18 @@ llm_headers_free(struct curl_slist *h)
 	for (struct curl_slist *p = h; p != NULL; p = p->next)
 		explicit_bzero(p->data, strlen(p->data));
 	curl_slist_free_all(h);
+}
+
+void
+llm_conf_redact_key(const struct llm_conf *c, struct redact *r)
+{
+	const struct llm_api *api = llm_api_find(c->provider);
+	char *key, *source, err[256];
+
+	if (api == NULL || llm_key_load(c, api, &key, &source, err,
+	    sizeof(err)) != 0)
+		return;
+	redact_add(r, key);
+	llm_key_free(key);
+	free(source);
 }

@@ -47,6 +47,7 @@ struct llm_engine {
 	bool dead;			/* llm_engine_free was called */
 	struct llm_sock *socks;
 	struct llm_request *reqs;
+	struct redact *redact;		/* the caller's: llm_engine_set_redact */
 };
 
 enum req_state { RQ_ATTEMPT, RQ_WAIT, RQ_DONE };
@@ -302,6 +303,18 @@ llm_engine_new(uv_loop_t *loop)
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
 	return e;
+}
+
+void
+llm_engine_set_redact(struct llm_engine *e, struct redact *r)
+{
+	e->redact = r;
+}
+
+struct redact *
+llm_engine_redact(const struct llm_engine *e)
+{
+	return e != NULL ? e->redact : NULL;
 }
 
 void

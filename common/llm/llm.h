@@ -161,6 +161,18 @@ struct llm_engine *llm_engine_new(uv_loop_t *loop);
 void llm_engine_free(struct llm_engine *);
 
 /*
+ * Secrets kept out of what the engine's sessions send and store: each
+ * session made after this call adds the key it loads to r, and redacts
+ * its request bodies and saved files with it (decoded strings, before
+ * they are encoded).  r stays the caller's and must outlive the sessions.
+ */
+struct redact;
+void llm_engine_set_redact(struct llm_engine *, struct redact *r);
+/* Add the key conf would send to r, if one can be loaded: quietly, for
+ * a key that cannot be loaded is its session's to report. */
+void llm_conf_redact_key(const struct llm_conf *, struct redact *r);
+
+/*
  * A new session over conf (copied; conf_llm yields it), with a system
  * prompt (may be NULL).  engine may be NULL for a session that only loads,
  * saves or builds requests.  On failure returns NULL with the reason in

@@ -15,6 +15,7 @@
 
 #include "common/llm/impl.h"
 #include "common/log.h"
+#include "common/redact.h"
 
 #define TOKENS_PER_MESSAGE	8	/* role and framing */
 #define CONTEXT_DEFAULT		128000	/* when the API has no other */
@@ -121,6 +122,8 @@ llm_session_new(struct llm_engine *e, const struct llm_conf *conf,
 		llm_session_free(s);
 		return NULL;
 	}
+	s->redact = llm_engine_redact(e);
+	redact_add(s->redact, s->key);
 	return s;
 }
 
@@ -264,7 +267,7 @@ llm_session_body_turn(const struct llm_session *s,
     const struct llm_turn *next, char *err, size_t errlen)
 {
 	size_t first = llm_session_window(s, next);
-	json_t *body;
+	json_t *built, *body;
 	char *text;
 
 	if (first == (size_t)-1) {
@@ -281,7 +284,12 @@ llm_session_body_turn(const struct llm_session *s,
 		log_notice("llm: %s: %zu of %zu turns left out to fit "
 		    "context_tokens %lld", s->api->name, first, s->nturns,
 		    (long long)s->conf.context_tokens);
-	body = s->api->build(s, next, first);
+	/* Whatever the turns hold (a tool's result, a check's output, a
+	 * diff), the provider is not shown our keys.  A copy: the body may
+	 * share values with the session. */
+	built = s->api->build(s, next, first);
+	body = redact_json_copy(s->redact, built);
+	json_decref(built);
 	text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	return text;

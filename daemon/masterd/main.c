@@ -526,6 +526,8 @@ main(int argc, char **argv)
 	const char *used;
 	bool ok;
 
+	if (util_harden_process() != 0)
+		return 1;
 	util_init();
 	log_init("masterd", LOG_INFO);
 	if (parse_flags(argc, argv, &o) != 0)
