@@ -31,6 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The checks run in the sandbox, which shows them the system directories:
+# a python3 from elsewhere (pyenv's shims) needs its tree named.
+python_tree() {
+	py=$(command -v python3) || return 0
+	tree=$(dirname "$(dirname "$py")")
+	case "$tree" in /usr|/usr/local|/) ;; *) echo "sandbox_read = $tree" ;; esac
+}
+
 wait_for() {	# up to 60 s, polling
 	i=0
 	until "$@" >/dev/null 2>&1; do
@@ -173,6 +181,7 @@ start_scripted_model() {
 state_dir = $T/state
 control_socket = $MASTERD_SOCKET
 prompts_dir = $top/prompts
+$(python_tree)
 
 [task]
 max_reviews = 3

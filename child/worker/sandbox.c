@@ -42,8 +42,9 @@
 
 #define EXIT_SANDBOX	126
 #define SHELL		"/bin/sh"
-/* A PID namespace's pid_max cannot go below this (RESERVED_PIDS + 1). */
-#define PID_MAX_MIN	301
+/* Pids below this are not reused in a PID namespace once its pids have
+ * wrapped around (the kernel's RESERVED_PIDS). */
+#define PIDS_RESERVED	300
 
 /* Read-only for every check: the system, its configuration, our /proc. */
 static const char *const system_ro[] = {
@@ -407,8 +408,10 @@ loopback_up(void)
 /*
  * The process count: RLIMIT_NPROC (counted in our user namespace, init
  * included), and, since uid 0 ignores it, the namespace's own pid_max
- * where the kernel has one (Linux 6.14).  A kernel without it refuses the
- * write; the rlimit then stands alone.
+ * where the kernel has one (Linux 6.14).  Once pids wrap, the kernel
+ * hands out only those from PIDS_RESERVED up, so pid_max leaves n of
+ * them: at most n + 300 processes at first, n after.  A kernel without a
+ * pid_max of its own refuses the write; the rlimit then stands alone.
  */
 static int
 limit_processes(uint64_t n)
@@ -421,7 +424,7 @@ limit_processes(uint64_t n)
 	if (set_limit(RLIMIT_NPROC, n + 1) != 0)
 		return fail("RLIMIT_NPROC");
 	len = snprintf(v, sizeof(v), "%llu\n", (unsigned long long)
-	    (n + 1 > PID_MAX_MIN ? n + 1 : PID_MAX_MIN));
+	    (PIDS_RESERVED + n + 1));
 	if ((fd = open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC)) >= 0) {
 		(void)write(fd, v, (size_t)len);
 		close(fd);

@@ -288,7 +288,7 @@ proc_and_processes(struct probe *p)
 			json_array_append_new(p->notes, json_string("running "
 			    "as root: RLIMIT_NPROC does not bind uid 0, so the "
 			    "PID namespace's pid_max bounds a check to "
-			    "max(processes, 300) processes"));
+			    "[checks] processes + 300 processes"));
 		return;
 	}
 	pid_max = false;

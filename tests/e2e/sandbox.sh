@@ -54,11 +54,14 @@ try() {
 	else echo "held: $what" >>"$R"; fi
 }
 try "read the registry" cat "@T@/state/masterd.db"
-try "list the task directory" ls "@T@/state/tasks/1"
+try "list the other domains' worktrees" sh -c 'ls "@T@/state/tasks/1/domains" | grep -qx open'
+try "read the sessions" ls "@T@/state/tasks/1/sessions"
 try "read a key file" cat "@T@/provider.key"
 try "find the key in an environ" sh -c 'cat /proc/[0-9]*/environ | grep -aq "@KEY@"'
 try "see masterd's process" test -e "/proc/@MDPID@/environ"
-try "write outside the worktree" sh -c 'echo x >"@T@/escaped"'
+try "write outside the worktree" sh -c 'echo x >"@T@/escaped" && test -e "@T@/state/tasks/1/repo.git/HEAD"'
+try "write into another worktree" sh -c 'echo x >"@T@/state/tasks/1/domains/open/escaped"'
+try "write into the shared /var/tmp" sh -c 'echo x >/var/tmp/masterd-escape-@TOKEN@'
 echo x >/tmp/masterd-escape-@TOKEN@ 2>/dev/null
 try "connect to the host's loopback" python3 -c 'import socket; socket.create_connection(("127.0.0.1", @PORT@), timeout=3)'
 try "connect to a non-loopback address" python3 -c 'import socket; socket.create_connection(("192.0.2.1", 80), timeout=3)'
@@ -66,7 +69,23 @@ try "signal masterd" kill -0 @MDPID@
 try "ptrace" python3 -c 'import ctypes, sys; c = ctypes.CDLL(None, use_errno=True); sys.exit(0 if c.ptrace(16, 1, 0, 0) == 0 else 1)'
 try "make a namespace" python3 -c 'import os; os.unshare(os.CLONE_NEWUSER)'
 setsid sleep 4242.@TOKEN@ >/dev/null 2>&1 </dev/null &
-try "fork past the process limit" sh -c 'i=0; while [ $i -lt 400 ]; do sleep 30 & i=$((i + 1)); done; [ $i -ge 400 ]'
+# Children that wait, then all go, so that the script can fork again.
+try "fork past the process limit" python3 -c '
+import os, signal, sys
+kids = []
+try:
+    for _ in range(400):
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+            os._exit(0)
+        kids.append(pid)
+except OSError:
+    pass
+for pid in kids:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+sys.exit(0 if len(kids) >= 400 else 1)'
 try "write a file past the size limit" sh -c 'head -c 3000000 /dev/zero >big; [ "$(wc -c <big)" -ge 3000000 ]'
 rm -f big
 python3 - >>"$R" 2>&1 <<'SERVE'
@@ -106,8 +125,13 @@ PY
     fail "posting the script"
 
 ctl submit "sandbox" --domains escape,open,closed >/dev/null || fail submit
-task_done() { [ "$(json_get "r['task']['state']" task 1)" = done ]; }
-wait_until "the task done" task_done
+# With no reviews the task then waits for its user: its three directives
+# done is the end of the run.
+directives_done() {
+	[ "$(json_get "sorted(d['state'] for d in r['directives'])" task 1)" = \
+	    "['done', 'done', 'done']" ]
+}
+wait_until "the three directives done" directives_done
 
 W="$T/state/tasks/1/domains"
 report="$W/escape/escape-report.txt"
@@ -116,7 +140,9 @@ if grep -q "^ESCAPED" "$report"; then
 	cat "$report" >&2
 	fail "an escape worked"
 fi
-for what in "read the registry" "list the task directory" "read a key file" \
+for what in "read the registry" "list the other domains' worktrees" \
+    "read the sessions" "read a key file" "write into another worktree" \
+    "write into the shared /var/tmp" \
     "find the key in an environ" "see masterd's process" \
     "write outside the worktree" "connect to the host's loopback" \
     "connect to a non-loopback address" "signal masterd" "ptrace" \
@@ -130,7 +156,9 @@ done
 grep -qx "done" "$report" || fail "the escape script did not finish"
 ok "every escape the check tried was held"
 
-[ ! -e "$T/escaped" ] || fail "a file was written outside the worktree"
+for f in "$T/escaped" "$W/open/escaped" "/var/tmp/masterd-escape-$TOKEN"; do
+	[ ! -e "$f" ] || fail "a file was written outside the worktree: $f"
+done
 [ ! -e "/tmp/masterd-escape-$TOKEN" ] || {
 	rm -f "/tmp/masterd-escape-$TOKEN"
 	fail "a file was written into the host's /tmp"
