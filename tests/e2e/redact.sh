@@ -47,26 +47,14 @@ json.dump({"rules": rules}, open(path, "w"))
 PY
 start_llmd "$T/script.json"
 
-# The check is given the key on purpose: by [domain] env where the
-# configuration has it, else as LANG, which the sandbox's allow-list
-# passes on whatever the configuration says.
-# TODO: drop the LANG fallback once `env =` is on main.
-printf '[domain "probe"]\nenv = LLMD_TEST_KEY\n' >"$T/probe.conf"
-if "$MASTERD" -n -c "$T/probe.conf" 2>&1 | grep -q "unknown key 'env'"; then
-	env_line=""
-	key_var=LANG
-	md_lang="$LLMD_TEST_KEY"
-else
-	env_line="env = LLMD_TEST_KEY"
-	key_var=LLMD_TEST_KEY
-	md_lang="${LANG:-C}"
-fi
+# The check is given the key on purpose ([domain] env), as a user who
+# trusts that check would.
 {
 	llm_config
-	printf '[domain "vault"]\n%s\n' "$env_line"
-	printf 'check = echo "key=$%s"; test -f vault/ok\n' "$key_var"
+	printf '[domain "vault"]\nenv = LLMD_TEST_KEY\n'
+	printf 'check = echo "key=$LLMD_TEST_KEY"; test -f vault/ok\n'
 } | write_config
-env LANG="$md_lang" $AS "$MASTERD" -f -c "$T/masterd.conf" >>"$T/masterd.log" 2>&1 &
+$AS "$MASTERD" -f -c "$T/masterd.conf" >>"$T/masterd.log" 2>&1 &
 MD_PID=$!
 wait_until "masterd to answer on its socket" ctl status
 
