@@ -43,8 +43,10 @@ start_llmd "$T/script.json"
 	for d in database logic frontend; do
 		printf '[domain "%s"]\ncheck = test -f %s/src/main.txt\n' "$d" "$d"
 	done
-	# What a check command sees of the environment.
-	printf 'check = env >%s/check-env.txt\n' "$T"
+	# What a check command sees of the environment (into the worktree:
+	# the sandbox lets it write nowhere else).
+	printf 'check = env >check-env.txt\n'
+
 } | write_config
 start_masterd
 
@@ -125,8 +127,9 @@ for line in open(sys.argv[1]):
     assert key not in json.dumps(m), m.get("seq")
 assert seen > 0
 PY
-[ -s "$T/check-env.txt" ] || fail "the env check did not run"
-grep -qF "$LLMD_TEST_KEY" "$T/check-env.txt" && fail "a check command saw the key"
+envfile="$T/state/tasks/1/domains/frontend/check-env.txt"
+[ -s "$envfile" ] || fail "the env check did not run"
+grep -qF "$LLMD_TEST_KEY" "$envfile" && fail "a check command saw the key"
 for p in $(pids_of "masterd-child --domain") $(pids_of "masterd-worker --domain") $MD_PID; do
 	tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF "$LLMD_TEST_KEY" && fail "key in argv of $p"
 done

@@ -25,8 +25,9 @@ rules = [CRITIC, PLANNER, KEEPER,
 write_rules(rules)
 PY
 # checky's check hangs the first time it runs for the second directive:
-# the marker file says the hang began.
-keeper_config checky "sh -c 'test -f checky/second.txt || exit 0; test -e $T/check-hung && exit 0; touch $T/check-hung; sleep 30; true'"
+# the marker file says the hang began (in the worktree, the one place
+# outside its private /tmp the sandbox lets a check write).
+keeper_config checky "sh -c 'test -f checky/second.txt || exit 0; test -e check-hung && exit 0; touch check-hung; sleep 30; true'"
 start_task "child kills" stall,checky,keeper
 wait_until "stall's first directive done" directive_done 1 stall Build
 wait_until "checky's first directive done" directive_done 1 checky Build
@@ -58,9 +59,9 @@ ok "killed while the model call hangs: redone once, one commit, earlier work kep
 n0=$(requests_to checky)
 pid0=$(child_pid checky)
 d_checky=$(json_get "r['directive']['id']" directive checky "second change for checky")
-wait_until "checky's check to hang" test -e "$T/check-hung"
+wait_until "checky's check to hang" test -e "$T/state/tasks/1/domains/checky/check-hung"
 hung_check() {
-	check_pids=$(cmd_pids "touch $T/check-hung")
+	check_pids=$(cmd_pids "touch check-hung")
 	[ -n "$check_pids" ]
 }
 wait_until "the hanging check's process" hung_check

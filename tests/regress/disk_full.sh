@@ -105,8 +105,10 @@ rules.append({"match": {"system_contains": dom("work")},
               "reply": {"text": answer("work", [f("first.txt")], "first")}})
 write_rules(rules)
 PY
-# work's check holds the round while $T/hold exists (the second part).
-keeper_config work "sh -c 'if test -e $T/hold; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'"
+# work's check holds the round while hold exists in its worktree (the
+# second part; the worktree is the one place of ours the sandbox shows it).
+WORK="$T/state/tasks/1/domains/work"
+keeper_config work "sh -c 'if test -e hold; then touch held; while test -e hold; do sleep 0.1; done; fi'"
 start_task "disk full" work,keeper
 wait_until "work's first directive" directive_done 1 work Build
 ctl pause 1 >/dev/null || fail pause
@@ -161,13 +163,13 @@ ok "after space was freed every accepted directive was done"
 # The disk fills up in the middle of a round: the round's end (commit,
 # report, result) meets a full disk.  Once space is back, the directive
 # must not stay "running" with no child working on it.
-touch "$T/hold"
+touch "$WORK/hold"
 d=$("$MASTERCTL" --json directive work "[job 350] in a round when the disk fills" --task 1 |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["directive"]["id"])') || fail "directive 350"
 echo "$d" >>"$T/acked"
-wait_until "the round to hold in its check" test -e "$T/held"
+wait_until "the round to hold in its check" test -e "$WORK/held"
 fill
-rm -f "$T/hold"
+rm -f "$WORK/hold"
 wait_until "the child to end directive $d" log_has "masterd-worker/work\[[0-9]*\] info: directive $d \(done\|failed\)"
 child_said=$(grep "masterd-worker/work\[[0-9]*\] info: directive $d " "$T/masterd.log" | tail -1 | sed 's/.*info: //')
 alive "$MD_PID" || fail "masterd died when the disk filled during a round"

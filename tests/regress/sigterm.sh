@@ -24,7 +24,7 @@ write_rules(rules)
 PY
 llm_config_with <<CONF
 [domain "checky"]
-check = sh -c 'test -e $T/check-ran && exit 0; touch $T/check-ran; sleep 30; true'
+check = sh -c 'test -e check-ran && exit 0; touch check-ran; sleep 30; true'
 CONF
 sed -i "s/^stop_grace = .*/stop_grace = ${GRACE}s/" "$T/masterd.conf"
 start_masterd
@@ -35,9 +35,9 @@ streaming() {
 	watch_has "$T/watch" "e.get('domain') == 'slow' and $STREAMED"
 }
 wait_until "slow streaming" streaming
-wait_until "checky's check running" test -e "$T/check-ran"
+wait_until "checky's check running" test -e "$T/state/tasks/1/domains/checky/check-ran"
 check_sh() {
-	check_pids=$(cmd_pids "touch $T/check-ran")
+	check_pids=$(cmd_pids "touch check-ran")
 	[ -n "$check_pids" ]
 }
 wait_until "the check's process" check_sh

@@ -30,7 +30,7 @@ PY
 # a's first round waits for the test's word, so b's branch is cut first.
 llm_config_with <<CONF
 [domain "a"]
-check = sh -c 'while ! test -e $T/a.release; do sleep 0.1; done'
+check = sh -c 'while ! test -e a.release; do sleep 0.1; done'
 [domain "b"]
 check = sh -c 'test ! -f b/use.py || python3 b/use.py'
 CONF
@@ -42,7 +42,7 @@ if git_in 1 cat-file -e main:a/lib.py 2>/dev/null; then
 fi
 ok "b's branch cut from a main without a's get"
 
-touch "$T/a.release"
+touch "$T/state/tasks/1/domains/a/a.release"
 wait_until "a's first directive done" directive_done 1 a Build
 wait_until "a's get on main" sh -c \
     "git --git-dir='$T/state/tasks/1/repo.git' cat-file -e main:a/lib.py"
