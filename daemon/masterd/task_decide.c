@@ -355,6 +355,10 @@ decide_failure(const char *code, bool task_open, int64_t attempts,
 	/* Not the directive's fault: it waits for the provider. */
 	if (code != NULL && strcmp(code, ERR_RATE_LIMITED) == 0)
 		return FAILURE_HOLD;
+	/* Nor is a sandbox the host cannot build: another try would only
+	 * cost another model round. */
+	if (code != NULL && strcmp(code, ERR_SANDBOX) == 0)
+		return FAILURE_PAUSE;
 	if (code != NULL && strcmp(code, ERR_CANCELLED) == 0 && task_open)
 		return FAILURE_REQUEUE;
 	if (attempts < max_attempts)

@@ -96,6 +96,8 @@ enum iface_outcome decide_interface_outcome(const json_t *unresolved,
 
 enum failure_step {
 	FAILURE_HOLD,		/* the provider's rate limit: hold the domain */
+	FAILURE_PAUSE,		/* the host cannot run it (no sandbox): the
+				 * task pauses until someone fixes that */
 	FAILURE_REQUEUE,	/* cut short by a pause: redo on resume */
 	FAILURE_RETRY,		/* queued again */
 	FAILURE_DROP,		/* tried enough: dropped, the loop must not spin */

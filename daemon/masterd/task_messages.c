@@ -279,6 +279,7 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 {
 	const char *code = jget_str(e, "code");
 	const char *why = jget_str(e, "message");
+	char reason[1024];
 
 	switch (decide_failure(code, !task_state_over(t->state),
 	    attempts_of(t, id), c->md->conf->directive_attempts)) {
@@ -286,6 +287,13 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
 		hold_domain(c, (time_t)jget_int(e, "until", 0),
 		    why ? why : "rate limited");
+		break;
+	case FAILURE_PAUSE:
+		set_directive(t, id, DIRECTIVE_QUEUED, why);
+		snprintf(reason, sizeof(reason), "the check sandbox could not "
+		    "be built (%s): see `masterd -n`, then `masterctl resume`",
+		    why != NULL ? why : "no reason given");
+		task_limit(t, reason);
 		break;
 	case FAILURE_REQUEUE:
 		set_directive(t, id, DIRECTIVE_QUEUED, "cancelled; requeued");

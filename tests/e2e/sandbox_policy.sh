@@ -142,7 +142,9 @@ MD_PID=""
 # ---------------------------------------------------------- a check's sandbox
 # The probe said yes (the fake worker), but the real builder, in the
 # domain's worker, cannot: the command does not run, the directive fails
-# with error sandbox, and the model never hears of it as a failing check.
+# with error sandbox, the model never hears of it as a failing check, and
+# the task pauses (another try would only cost another model round) with
+# the directive queued for the resume.
 rm -f "$T/lacking"
 rm -rf "$T/state"
 {
@@ -156,17 +158,19 @@ rm -rf "$T/state"
 : >"$T/masterd.log"
 MASTERD_SANDBOX_LACKS=user start_masterd
 ctl submit "no sandbox" --domains s >/dev/null || fail submit
-s_failed() {
-	[ "$(json_get "[d['state'] for d in r['directives']]" task 1)" = "['dropped']" ]
+s_paused() {
+	[ "$(json_get "(r['task']['paused'], [d['state'] for d in r['directives']])" task 1)" = "(True, ['queued'])" ]
 }
-wait_until "the directive failed" s_failed
+wait_until "the task paused, its directive queued" s_paused
+log_has "task 1 paused: the check sandbox could not be built" ||
+    fail "no pause with the reason"
 [ -e "$T/s-ran" ] && fail "the check ran without its sandbox"
 [ "$(json_get "[(x['ok'], x['stage'], 'user namespace' in (x['error'] or '')) for x in r['rounds']]" task 1)" = \
     "[(False, 'checks', True)]" ] || fail "rounds: $(json_get "r['rounds']" task 1)"
 log_has "directive 1 failed: .*sandbox: .*user namespace" || fail "worker log"
 [ "$(requests_matching '"# Your domain: s" in text')" = 1 ] ||
     fail "the model was asked again: $(requests_matching '"# Your domain: s" in text')"
-ok "a check whose sandbox cannot be built does not run: the directive fails, the model is not told"
+ok "a check whose sandbox cannot be built does not run: the model is not told, the task pauses"
 
 # t has no check of its own: merged, then the integration run on main
 # cannot build its sandbox and ends as an error, its command not run.

@@ -30,8 +30,10 @@ for d in ("alpha", "beta"):
                   "reply": {"text": answer(d, [f("first.txt")], "first")}})
 write_rules(rules)
 PY
-# alpha's check holds [job 77]'s round while $T/hold exists (phase e).
-keeper_config alpha "sh -c 'if test -e $T/hold && test -e alpha/job77.txt; then touch $T/held; while test -e $T/hold; do sleep 0.1; done; fi'"
+# alpha's check holds [job 77]'s round while hold exists in its worktree
+# (phase e; the worktree is the one place of ours the sandbox shows it).
+ALPHA="$T/state/tasks/1/domains/alpha"
+keeper_config alpha "sh -c 'if test -e hold && test -e alpha/job77.txt; then touch held; while test -e hold; do sleep 0.1; done; fi'"
 start_task "master kills" alpha,beta,keeper
 for d in alpha beta; do
 	wait_until "$d's first directive" directive_done 1 $d Build
@@ -139,12 +141,12 @@ ok "(d) killed during a burst of submissions: all $nacked acknowledged directive
 # (e) after the child committed a round, before the master read its report:
 # the master is stopped (SIGSTOP) while alpha's round waits in its check,
 # the round then commits, and the master is killed with the report unread.
-touch "$T/hold"
+touch "$ALPHA/hold"
 ack alpha "[job 77]" || fail "directive [job 77]"
 d77=$id
-wait_until "[job 77]'s check to hold" test -e "$T/held"
+wait_until "[job 77]'s check to hold" test -e "$ALPHA/held"
 kill -STOP "$MD_PID"
-rm -f "$T/hold"
+rm -f "$ALPHA/hold"
 committed77() {
 	[ "$(commits_for 1 alpha "$d77")" = 1 ]
 }

@@ -478,6 +478,8 @@ test_failed_directive_retried_then_dropped(void **state)
 	assert_int_equal(decide_failure("checks_failed", true, 3, 3),
 	    FAILURE_DROP);
 	/* The provider's rate limit is not the directive's fault. */
+	assert_int_equal(decide_failure(ERR_SANDBOX, true, 1, 3),
+	    FAILURE_PAUSE);
 	assert_int_equal(decide_failure(ERR_RATE_LIMITED, true, 9, 3),
 	    FAILURE_HOLD);
 	/* Cut short by a pause: redone on resume, not counted. */
