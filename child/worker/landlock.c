@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "child/worker/sandbox.h"
+#include "child/worker/confine.h"
 
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
 #define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)	/* ABI 3 */
@@ -70,12 +70,10 @@ fs_rights(int abi)
 }
 
 int
-landlock_abi(const char *lacks)
+landlock_abi(void)
 {
 	long abi;
 
-	if (sandbox_lacks(lacks, "landlock"))
-		return 0;
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	return abi > 0 ? (int)abi : 0;

@@ -38,6 +38,7 @@
 
 #include <linux/capability.h>
 
+#include "child/worker/confine.h"
 #include "child/worker/sandbox.h"
 
 #define EXIT_SANDBOX	126
@@ -238,7 +239,7 @@ confine_files(const struct sandbox_spec *s)
 	char *ro[128], *rw[8], path[PATH_MAX] = "", err[512];
 	struct landlock_paths p = { .ro = ro, .rw = rw };
 	const char *env_path = getenv("PATH");
-	int abi = landlock_abi(s->lacks);
+	int abi = sandbox_lacks(s->lacks, "landlock") ? 0 : landlock_abi();
 
 	if (abi < 1) {
 		sandbox_report("Landlock is not available (see masterd -n)");
@@ -262,20 +263,31 @@ confine_files(const struct sandbox_spec *s)
 	return 0;
 }
 
-static void
-run_command(const struct sandbox_spec *s, const char *command)
+static int
+filter_syscalls(const struct sandbox_spec *s)
 {
 	char err[512];
 
+	if (sandbox_lacks(s->lacks, "seccomp")) {
+		sandbox_report("seccomp filters are not available (see "
+		    "masterd -n)");
+		return EXIT_SANDBOX;
+	}
+	if (seccomp_confine(err, sizeof(err)) != 0) {
+		sandbox_report("%s", err);
+		return EXIT_SANDBOX;
+	}
+	return 0;
+}
+
+static void
+run_command(const struct sandbox_spec *s, const char *command)
+{
 	signal(SIGTERM, SIG_DFL);
 	if (drop_capabilities() != 0)
 		_exit(fail("dropping capabilities"));
-	if (confine_files(s) != 0)
+	if (confine_files(s) != 0 || filter_syscalls(s) != 0)
 		_exit(EXIT_SANDBOX);
-	if (seccomp_confine(s->lacks, err, sizeof(err)) != 0) {
-		sandbox_report("%s", err);
-		_exit(EXIT_SANDBOX);
-	}
 	if (command_limits(s) != 0)
 		_exit(EXIT_SANDBOX);
 	exec_shell(command);

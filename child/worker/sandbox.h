@@ -98,18 +98,4 @@ void sandbox_report(const char *fmt, ...)
 /* Whether the comma-separated list lacks names what. */
 bool sandbox_lacks(const char *lacks, const char *what);
 
-/* landlock.c: the ABI version (0: none), and confining this process. */
-struct landlock_paths {
-	char *const *ro;	/* read and execute beneath */
-	size_t nro;
-	char *const *rw;	/* everything beneath */
-	size_t nrw;
-};
-int landlock_abi(const char *lacks);
-int landlock_confine(int abi, const struct landlock_paths *, char *err,
-    size_t errlen);
-
-/* syscalls.c: the seccomp filter on this process. */
-int seccomp_confine(const char *lacks, char *err, size_t errlen);
-
 #endif

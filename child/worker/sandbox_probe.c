@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <linux/landlock.h>
 
+#include "child/worker/confine.h"
 #include "child/worker/sandbox.h"
 
 #define FIX_USERNS "allow unprivileged user namespaces: `sysctl " \
@@ -177,7 +178,9 @@ try_seccomp(void *lacks, int fd)
 {
 	char err[256];
 
-	if (seccomp_confine(lacks, err, sizeof(err)) == 0)
+	if (sandbox_lacks(lacks, "seccomp"))
+		snprintf(err, sizeof(err), SIMULATED);
+	else if (seccomp_confine(err, sizeof(err)) == 0)
 		return 0;
 	(void)write(fd, err, strlen(err));
 	return -1;

@@ -21,7 +21,7 @@
 
 #include <seccomp.h>
 
-#include "child/worker/sandbox.h"
+#include "child/worker/confine.h"
 
 static const char *const denied[] = {
 	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
@@ -87,15 +87,11 @@ rules(scmp_filter_ctx ctx)
 }
 
 int
-seccomp_confine(const char *lacks, char *err, size_t errlen)
+seccomp_confine(char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	int rc;
 
-	if (sandbox_lacks(lacks, "seccomp")) {
-		snprintf(err, errlen, "seccomp filters are not available");
-		return -1;
-	}
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		snprintf(err, errlen, "seccomp: cannot make a filter");
 		return -1;
