@@ -19,6 +19,11 @@
  *   prompt.c  the texts sent to the model
  *   checks.c  check commands;  policy.c  their limits and sandbox from
  *             the configuration;  answer.c  parsing the model's answers
+ *
+ * and, in a process of its own (`--exec-check`, `--sandbox-probe`), the
+ * check sandbox: checkexec.c its arguments, sandbox.c the namespaces and
+ * the three processes, landlock.c and syscalls.c (confine.h) the
+ * command's confinement, sandbox_probe.c what this host can build.
  */
 #ifndef CHILD_WORKER_H
 #define CHILD_WORKER_H
