@@ -1,11 +1,14 @@
 /*
  * checks.c — running a domain's check commands on a libuv loop.
  *
- * Each command is spawned as `self --exec-check CPU MEM -- COMMAND` (see
- * checkexec.c), detached into its own session so that its process group
- * id is its pid and kill(-pid) reaches everything it started.  Its stdout
- * and stderr are the write end of one pipe(2), so the output interleaves
- * as a terminal would show it; stdin is /dev/null.
+ * Each command is spawned as `self --exec-check OPTIONS -- COMMAND` (see
+ * checkexec.c: the limits and the sandbox as options), detached into its
+ * own session so that its process group id is its pid and kill(-pid)
+ * reaches everything it started (the sandbox's PID namespace the rest).
+ * Its environment is an allow-list (check_env).  Its stdout and stderr
+ * are the write end of one pipe(2), so the output interleaves as a
+ * terminal would show it; stdin is /dev/null; descriptor 3 is the report
+ * pipe, on which the sandbox says why it could not be built.
  *
  * Why uv_pipe() and UV_INHERIT_FD rather than UV_CREATE_PIPE: libuv makes
  * a socketpair for UV_CREATE_PIPE, and a second container cannot name
@@ -30,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "child/worker/checks.h"
