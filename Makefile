@@ -149,9 +149,9 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TEST_LIBS)
 
 # `check` is the README's test command: packages first, then a recursive
 # make so that pkg-config sees what `deps` installed.
+# Both passes at once (tools/check.sh says why that is safe).
 check: deps
-	+$(MAKE) --no-print-directory test
-	+$(MAKE) --no-print-directory sanitize
+	@MAKE="$(MAKE)" sh tools/check.sh
 
 test: all $(UNIT_BINS) $(BENCH_BINS)
 	@BUILD=$(BUILD) sh tests/run

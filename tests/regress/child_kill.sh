@@ -27,7 +27,7 @@ PY
 # checky's check hangs the first time it runs for the second directive:
 # the marker file says the hang began (in the worktree, the one place
 # outside its private /tmp the sandbox lets a check write).
-keeper_config checky "sh -c 'test -f checky/second.txt || exit 0; test -e check-hung && exit 0; touch check-hung; sleep 30; true'"
+keeper_config checky "sh -c 'test -f checky/second.txt || exit 0; test -e check-hung && exit 0; touch check-hung; sleep 30.$$; true'"
 start_task "child kills" stall,checky,keeper
 wait_until "stall's first directive done" directive_done 1 stall Build
 wait_until "checky's first directive done" directive_done 1 checky Build
@@ -61,7 +61,7 @@ pid0=$(child_pid checky)
 d_checky=$(json_get "r['directive']['id']" directive checky "second change for checky")
 wait_until "checky's check to hang" test -e "$T/state/tasks/1/domains/checky/check-hung"
 hung_check() {
-	check_pids=$(cmd_pids "touch check-hung")
+	check_pids=$(cmd_pids "sleep 30.$$")
 	[ -n "$check_pids" ]
 }
 wait_until "the hanging check's process" hung_check

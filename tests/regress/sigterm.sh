@@ -24,7 +24,7 @@ write_rules(rules)
 PY
 llm_config_with <<CONF
 [domain "checky"]
-check = sh -c 'test -e check-ran && exit 0; touch check-ran; sleep 30; true'
+check = sh -c 'test -e check-ran && exit 0; touch check-ran; sleep 30.$$; true'
 CONF
 sed -i "s/^stop_grace = .*/stop_grace = ${GRACE}s/" "$T/masterd.conf"
 start_masterd
@@ -37,7 +37,7 @@ streaming() {
 wait_until "slow streaming" streaming
 wait_until "checky's check running" test -e "$T/state/tasks/1/domains/checky/check-ran"
 check_sh() {
-	check_pids=$(cmd_pids "touch check-ran")
+	check_pids=$(cmd_pids "sleep 30.$$")
 	[ -n "$check_pids" ]
 }
 wait_until "the check's process" check_sh

@@ -941,7 +941,7 @@ test_sandbox_setsid(void **state)
 	char dir[PATH_MAX], cmd[256];
 	struct check_limits lim = limits(WATCHDOG_MS / 2, 4096);
 	struct drive d;
-	unsigned token = (unsigned)getpid() % 1000;
+	unsigned token = (unsigned)getpid();
 
 	(void)state;
 	(void)child_bin();
