@@ -206,13 +206,19 @@ send("cancel", task=1)
 res = until("integrate.result")
 if res["ok"] or "results" in res or res["error"]["code"] != "cancelled":
     fail("cancel: %r" % res)
-try:
-    os.kill(shell, 0)
-    with open("/proc/%d/stat" % shell) as f:
-        if f.read().split(")")[1].split()[0] != "Z":
-            fail("the cancelled command lives on")
-except ProcessLookupError:
-    pass
+# SIGKILL is delivered when the process next runs, and its namespace's
+# init goes with it: wait for it to be gone (or a zombie), not one look.
+def gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+deadline = time.time() + 60
+while not gone(shell):
+    if time.time() > deadline:
+        fail("the cancelled command lives on")
+    time.sleep(0.05)
 ping = send("ping")
 pong = until("pong")
 if pong.get("busy"):
