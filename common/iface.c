@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "common/config.h"
+#include "common/gitname.h"
 #include "common/iface.h"
 #include "common/shape.h"
 #include "common/util.h"
@@ -219,7 +220,7 @@ test_path_problem(const char *p, size_t len)
 			slash = end;
 		if (slash - c == 2 && c[0] == '.' && c[1] == '.')
 			return "path contains \"..\"";
-		if (slash - c == 4 && strncasecmp(c, ".git", 4) == 0)
+		if (gitname_is_dotgit(c, (size_t)(slash - c)))
 			return "path leads into .git";
 	}
 	return NULL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "child/worker/path.h"
+#include "common/gitname.h"
 
 #define PATH_DEPTH_MAX 32
 
@@ -31,7 +32,7 @@ bad_component(const char *c, size_t n, unsigned opts)
 		return "path contains \"..\"";
 	if (n > NAME_MAX)
 		return "path component too long";
-	if ((opts & PATH_DENY_GIT) && n == 4 && strncasecmp(c, ".git", 4) == 0)
+	if ((opts & PATH_DENY_GIT) && gitname_is_dotgit(c, n))
 		return "path leads into .git";
 	return NULL;
 }

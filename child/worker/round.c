@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child/worker/commitmsg.h"
 #include "child/worker/round.h"
 #include "child/worker/tools.h"
 #include "common/iface.h"
@@ -431,9 +432,8 @@ stage_commit(struct round *r)
 	json_decref(r->iface);
 	r->iface = r->answer.interface != NULL ?
 	    iface_canonical(r->answer.interface) : NULL;
-	message = xasprintf("%.72s\n\n%s\n\nMasterd-Directive: %lld\n"
-	    "Masterd-Round: %lld/%d\n", r->text, r->answer.summary,
-	    (long long)r->directive, (long long)r->directive, r->round);
+	message = commitmsg_build(r->text, r->answer.summary, r->directive,
+	    r->round);
 	rc = r->ops->commit(r, message, r->iface, oid, err, sizeof(err));
 	free(message);
 	if (rc < 0) {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "child/worker/commitmsg.h"
 #include "child/worker/round.h"
 #include "child/worker/tools.h"
 #include "child/worker/worker.h"
@@ -155,34 +156,32 @@ worker_drop_tools(struct worker *cx, const json_t *msg)
 /*
  * A directive whose commit is already on the branch (the worker died
  * between commit and its report) is reported, not redone: its commit and
- * the round that made it (the Masterd-Round trailer, else 1).  0 if none.
+ * the round that made it.  0 if none.  Only masterd's own trailers, the
+ * last paragraph of the message, say whose commit it is (commitmsg.c):
+ * a model's summary that names a directive does not.
  */
 static int
 already_committed(struct worker *cx, int64_t directive,
     char oid[REPO_OID_HEX])
 {
-	char branch[96], want[64], err[256];
-	const char *m, *trailer;
+	char branch[96], err[256];
 	const json_t *c;
 	json_t *log;
+	int64_t committed;
 	size_t i;
-	int round = 0;
+	int round = 0, r;
 
 	snprintf(branch, sizeof(branch), "refs/heads/domain/%s", cx->domain);
-	snprintf(want, sizeof(want), "Masterd-Directive: %lld\n",
-	    (long long)directive);
 	if (repo_log(cx->gitdir, branch, 20, &log, err, sizeof(err)) != 0)
 		return 0;
 	json_array_foreach(log, i, c) {
-		m = json_string_value(json_object_get(c, "message"));
-		if (m == NULL || strstr(m, want) == NULL)
+		const char *m = jget_str(c, "message");
+
+		if (m == NULL || commitmsg_parse(m, &committed, &r) != 0 ||
+		    committed != directive)
 			continue;
-		snprintf(oid, REPO_OID_HEX, "%s", json_string_value(
-		    json_object_get(c, "id")));
-		trailer = strstr(m, "Masterd-Round: ");
-		if (trailer == NULL || sscanf(trailer, "Masterd-Round: %*d/%d",
-		    &round) != 1 || round < 1)
-			round = 1;
+		snprintf(oid, REPO_OID_HEX, "%s", jget_str(c, "id"));
+		round = r;
 		break;
 	}
 	json_decref(log);

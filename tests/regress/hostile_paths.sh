@@ -1,7 +1,7 @@
 # Invariant: files a model names that a domain must not write — a path
 # with a NUL in it, a 2 MiB file, 500 files at once, a component longer
 # than NAME_MAX, a path longer than PATH_MAX, a file and a directory of the
-# same name, "." and "" — are refused with a reason that goes back to the
+# same name, "." and "", names NTFS or HFS+ take for ".git" — are refused with a reason that goes back to the
 # model, nothing of the refused answer is written or committed, the child
 # does not crash, and the model's next (good) answer is committed; a path
 # of 300 components, legal if odd, is either committed exactly where it
@@ -24,6 +24,11 @@ hostile = {
     "dot": [f(".", "dot\n")],
     "empty": [f("", "empty\n")],
     "deep": [f("/".join(["d"] * 299) + "/f.txt", "deep\n")],
+    # Names git takes for .git on NTFS or HFS+: libgit2 refuses the first
+    # at commit (which wedged the domain), fsck --strict the second.
+    "dotgitsp": [f(".git /config", "[core]\n")],
+    "dotgitzw": [f(".git\u200c/config", "[core]\n")],
+    "gitshort": [f("GIT~1/config", "[core]\n")],
 }
 rules = [CRITIC, PLANNER, KEEPER]
 for d, files in hostile.items():
@@ -40,7 +45,7 @@ write_rules(rules)
 PY
 keeper_config
 start_masterd
-DOMAINS="nul rawnul huge many longname pathmax clash dot empty deep"
+DOMAINS="nul rawnul huge many longname pathmax clash dot empty deep dotgitsp dotgitzw gitshort"
 ctl submit "hostile paths" --domains "$(echo $DOMAINS | tr ' ' ,),keeper" >/dev/null || fail submit
 
 settled() {	# domain
@@ -76,7 +81,7 @@ own_files() {
 	git_in 1 log --no-merges --author="^$1 <" --format= --name-only "$ROOT..domain/$1" | sort -u | grep . |
 	    grep -v '/\.interface\.json$'	# the interface kept with the code
 }
-for d in nul huge many longname pathmax clash dot empty; do
+for d in nul huge many longname pathmax clash dot empty dotgitsp dotgitzw gitshort; do
 	[ "$(directive_states 1 $d Build)" = "['done']" ] || fail "$d: $(directive_states 1 $d Build)"
 	why=$(refusal $d)
 	[ -n "$why" ] || fail "$d: the hostile answer was not refused back to the model"

@@ -99,6 +99,24 @@ test_normalise_git(void **state)
 	expect_refused("a/.Git", PATH_DENY_GIT, ".git");
 	expect_refused("./a//.git/hooks/pre-commit",
 	    PATH_DENY_GIT | PATH_MKDIRS, ".git");
+	/* Names NTFS takes for .git: trailing dots and spaces, a data
+	 * stream, the 8.3 short name (git refuses them at commit). */
+	expect_refused(".git /config", PATH_DENY_GIT, ".git");
+	expect_refused("a/.git. . /x", PATH_DENY_GIT, ".git");
+	expect_refused(".git::$INDEX_ALLOCATION/x", PATH_DENY_GIT, ".git");
+	expect_refused("GIT~1/config", PATH_DENY_GIT, ".git");
+	expect_refused("a/git~1. ", PATH_DENY_GIT, ".git");
+	/* Names HFS+ takes for .git: ignorable code points anywhere (fsck
+	 * --strict calls them hasDotgit). */
+	expect_refused(".git\u200c/config", PATH_DENY_GIT, ".git");
+	expect_refused(".g\u200di\u200et/x", PATH_DENY_GIT, ".git");
+	expect_refused("\ufeff.GIT\u206f", PATH_DENY_GIT, ".git");
+	/* Near misses stay ordinary names. */
+	expect_norm(".gitx/y", PATH_DENY_GIT, ".gitx/y");
+	expect_norm("git~2/y", PATH_DENY_GIT, "git~2/y");
+	expect_norm("git~1x", PATH_DENY_GIT, "git~1x");
+	expect_norm(".git\u00e9", PATH_DENY_GIT, ".git\u00e9");
+	expect_norm("\xff.git", PATH_DENY_GIT, "\xff.git");
 	/* Without the option .git is an ordinary directory. */
 	expect_norm(".git/config", 0, ".git/config");
 	expect_norm("a/.GIT/x", 0, "a/.GIT/x");
