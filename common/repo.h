@@ -33,6 +33,15 @@ void repo_global_shutdown(void);
  * main.  Does nothing if it exists already. */
 int repo_init(const char *gitdir, char *err, size_t errlen);
 
+/*
+ * Remove the lock files a killed writer left (repo_locks.c): with domain,
+ * those of domain/<name> and its worktree, which only its worker writes;
+ * with NULL, every one of the repository, when nothing can be writing it.
+ * Returns how many were removed, or -1 with err.
+ */
+int repo_clear_stale_locks(const char *gitdir, const char *domain,
+    char *err, size_t errlen);
+
 /* Ensure branch domain/<name> (created from main) and a worktree at wtdir
  * checked out on it.  Idempotent; repairs a worktree whose directory was
  * removed. */

@@ -259,6 +259,22 @@ setup(struct worker *cx, const struct child_args *a)
 	return 0;
 }
 
+/*
+ * A worker killed mid-commit leaves git's lock files on its branch and
+ * worktree; nobody else writes them, and its successor is this process.
+ */
+static void
+clear_stale_locks(struct worker *cx)
+{
+	char err[512];
+
+	if (cx->planner || cx->integrator)
+		return;
+	if (repo_clear_stale_locks(cx->gitdir, cx->domain, err,
+	    sizeof(err)) < 0)
+		log_warn("%s", err);
+}
+
 static void
 teardown(struct worker *cx)
 {
@@ -329,6 +345,7 @@ main(int argc, char **argv)
 	}
 	llm_global_init();
 	repo_global_init();
+	clear_stale_locks(&cx);
 	uv_loop_init(&loop);
 	cx.loop = &loop;
 	if (peer_parent_open(&loop, &cx.ch, &ops, &cx) != 0)

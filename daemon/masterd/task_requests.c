@@ -9,6 +9,7 @@
  * Every acknowledgement follows the registry write it reports, so a
  * kill -9 between the two loses nothing that was acknowledged.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -608,6 +609,21 @@ tasks_set_budget(struct masterd *md, int64_t task, const json_t *given,
 
 /* At start-up: every task into memory, and the children of every
  * unfinished one started again. */
+/*
+ * A master killed mid-merge leaves git's lock on main: no child has started
+ * yet, so whatever lock of masterd's own is there is stale.  Every task, a
+ * finished one included, since new work may reopen it.
+ */
+static void
+clear_stale_locks(struct task *t)
+{
+	char gitdir[PATH_MAX], err[512];
+
+	task_gitdir(t->md, t->id, gitdir, sizeof(gitdir));
+	if (repo_clear_stale_locks(gitdir, NULL, err, sizeof(err)) < 0)
+		log_warn("task %lld: %s", (long long)t->id, err);
+}
+
 void
 tasks_resume_all(struct masterd *md)
 {
@@ -622,6 +638,7 @@ tasks_resume_all(struct masterd *md)
 	if (task_load_all(md) != 0)
 		log_err("tasks not loaded: %s", registry_errmsg(md->reg));
 	TAILQ_FOREACH(t, &md->tasks, entry) {
+		clear_stale_locks(t);
 		if (task_state_over(t->state))
 			continue;
 		/* Rounds cut short by the stop are redone. */
