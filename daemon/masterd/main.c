@@ -231,6 +231,41 @@ remove_stale_backups(const char *dir)
 	globfree(&g);
 }
 
+/*
+ * The state directory holds the registry, the repositories and their
+ * hooks and config, and the copy of the configuration the children read:
+ * whoever can write it runs code as masterd.  It must be masterd's own and
+ * closed to everyone else.
+ */
+static int
+check_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		log_err("state directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("state directory %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_err("state directory %s belongs to uid %ld, not to "
+		    "masterd's uid %ld: not starting", dir, (long)st.st_uid,
+		    (long)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		log_err("state directory %s can be written by others (mode "
+		    "%04o): not starting; make it private (chmod 0700 %s) or "
+		    "choose another (-d)", dir, (unsigned)(st.st_mode & 07777),
+		    dir);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_state(struct masterd *md)
 {
@@ -241,6 +276,8 @@ open_state(struct masterd *md)
 		    md->conf->state_dir, strerror(errno));
 		return -1;
 	}
+	if (check_state_dir(md->conf->state_dir) != 0)
+		return -1;
 	if (lock_state_dir(md) != 0)
 		return -1;
 	remove_stale_backups(md->conf->state_dir);
@@ -572,6 +609,12 @@ main(int argc, char **argv)
 		/* Children inherit /dev/null as stderr: they log the same way. */
 		setenv("MASTERD_LOG_SYSLOG", "1", 1);
 	}
+	/*
+	 * Whatever the operator's umask, nothing masterd or its children
+	 * create (repositories, hooks, refs, worktrees) is writable by
+	 * others; a stricter umask is kept.
+	 */
+	umask(umask(0) | 022);
 	repo_global_init();
 	uv_loop_init(&loop);
 	md.loop = &loop;
