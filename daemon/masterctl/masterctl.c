@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "common/config.h"
+#include "common/ctlsock.h"
 #include "common/util.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -56,6 +57,39 @@ static void usage(FILE *);
 
 /* ---------------------------------------------------------- transport */
 
+/*
+ * Whoever listens at the path must be masterd: root (systemd's socket
+ * shows root), our own user, or a member of $MASTERD_CONTROL_GROUP.  A
+ * socket someone else put at the path never sees a request.
+ */
+static int
+server_trusted(struct ctl *c)
+{
+	const char *name = getenv("MASTERD_CONTROL_GROUP"), *why;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool member = false;
+	gid_t group;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		fprintf(stderr, "masterctl: cannot read the credentials of "
+		    "the server at %s: %s\n", c->socket, strerror(errno));
+		return -1;
+	}
+	if (name != NULL && *name != '\0' &&
+	    ctlsock_group_id(name, &group) == 0)
+		member = ctlsock_user_in_group(cred.uid, cred.gid, group);
+	if ((why = ctlsock_server_untrusted(cred.uid, geteuid(), member)) ==
+	    NULL)
+		return 0;
+	fprintf(stderr, "masterctl: refusing to talk to the server at %s "
+	    "(pid %ld, uid %ld): %s; it may not be masterd\n", c->socket,
+	    (long)cred.pid, (long)cred.uid, why);
+	return -1;
+}
+
+/* 0, -1 when masterd cannot be reached, -2 when the server is not
+ * trusted. */
 static int
 ctl_connect(struct ctl *c)
 {
@@ -78,6 +112,11 @@ ctl_connect(struct ctl *c)
 			close(c->fd);
 		c->fd = -1;
 		return -1;
+	}
+	if (server_trusted(c) != 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -2;
 	}
 	return 0;
 }
@@ -180,9 +219,9 @@ call(struct ctl *c, json_t *req, int *status)
 	int err;
 
 	/* Connect only now: usage errors are reported without a daemon. */
-	if (c->fd < 0 && ctl_connect(c) != 0) {
+	if (c->fd < 0 && (err = ctl_connect(c)) != 0) {
 		json_decref(req);
-		*status = EXIT_UNREACHABLE;
+		*status = err == -2 ? EXIT_FAILED : EXIT_UNREACHABLE;
 		return NULL;
 	}
 	if (send_msg(c, req) == 0) {
