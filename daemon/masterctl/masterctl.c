@@ -22,6 +22,7 @@
 
 #include "common/config.h"
 #include "common/ctlsock.h"
+#include "common/termsafe.h"
 #include "common/util.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -1625,6 +1626,27 @@ usage(FILE *f)
 	    "3 masterd unreachable,\n4 the task submit --wait followed paused.\n");
 }
 
+/*
+ * What masterd sends may hold terminal control sequences (a model's text,
+ * a task's): human output, on a terminal or not, shows every control
+ * character escaped, and so does stderr, where masterd's error messages
+ * go.  --json output stays as it is: JSON escapes C0 itself, and a
+ * program reads it.
+ */
+static void
+escape_output(const struct ctl *c)
+{
+	FILE *f;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (!c->json && (f = termsafe_open(STDOUT_FILENO,
+	    isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF)) != NULL)
+		stdout = f;
+	if ((f = termsafe_open(STDERR_FILENO, _IONBF)) != NULL)
+		stderr = f;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1665,6 +1687,7 @@ main(int argc, char **argv)
 	}
 	if (cmd->run == cmd_help)
 		return cmd_help(&c, 0, NULL);
+	escape_output(&c);
 	if (c.socket == NULL)
 		c.socket = getenv("MASTERD_SOCKET");
 	if (c.socket == NULL)
