@@ -13,9 +13,14 @@ for mode in 1777 0770; do
 	mkdir "$d" && chmod "$mode" "$d"
 	write_config </dev/null
 	"$MASTERD" -f -c "$T/masterd.conf" -s "$d/control.sock" \
-	    >"$T/refused.log" 2>&1; rc=$?
-	[ $rc -ne 0 ] || fail "masterd ran with its socket in a $mode directory"
+	    >"$T/refused.log" 2>&1 &
+	MD_PID=$!
+	until ! kill -0 "$MD_PID" 2>/dev/null || [ -S "$d/control.sock" ]; do
+		sleep 0.05
+	done
 	[ ! -S "$d/control.sock" ] || fail "socket created in a $mode directory"
+	wait "$MD_PID"; rc=$?
+	[ $rc -ne 0 ] || fail "masterd ran with its socket in a $mode directory"
 	grep -q "refusing to put the socket in $d: writable by" "$T/refused.log" ||
 	    fail "refusal unclear: $(cat "$T/refused.log")"
 	ok "a $mode directory refused: $(grep -o 'refusing.*' "$T/refused.log" | head -1)"
