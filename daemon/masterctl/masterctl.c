@@ -1633,18 +1633,40 @@ usage(FILE *f)
  * go.  --json output stays as it is: JSON escapes C0 itself, and a
  * program reads it.
  */
+struct saved_output {
+	FILE *out, *err;	/* the streams replaced, or NULL */
+};
+
 static void
-escape_output(const struct ctl *c)
+escape_output(const struct ctl *c, struct saved_output *saved)
 {
 	FILE *f;
 
 	fflush(stdout);
 	fflush(stderr);
 	if (!c->json && (f = termsafe_open(STDOUT_FILENO,
-	    isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF)) != NULL)
+	    isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF)) != NULL) {
+		saved->out = stdout;
 		stdout = f;
-	if ((f = termsafe_open(STDERR_FILENO, _IONBF)) != NULL)
+	}
+	if ((f = termsafe_open(STDERR_FILENO, _IONBF)) != NULL) {
+		saved->err = stderr;
 		stderr = f;
+	}
+}
+
+/* Flush the escaping streams and put the plain ones back. */
+static void
+restore_output(struct saved_output *saved)
+{
+	if (saved->out != NULL) {
+		fclose(stdout);
+		stdout = saved->out;
+	}
+	if (saved->err != NULL) {
+		fclose(stderr);
+		stderr = saved->err;
+	}
 }
 
 int
@@ -1657,6 +1679,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .fd = -1 };
+	struct saved_output saved = { NULL, NULL };
 	const struct command *cmd;
 	char *dflt = NULL;
 	int ch, rc;
@@ -1687,7 +1710,7 @@ main(int argc, char **argv)
 	}
 	if (cmd->run == cmd_help)
 		return cmd_help(&c, 0, NULL);
-	escape_output(&c);
+	escape_output(&c, &saved);
 	if (c.socket == NULL)
 		c.socket = getenv("MASTERD_SOCKET");
 	if (c.socket == NULL)
@@ -1701,5 +1724,6 @@ main(int argc, char **argv)
 		close(c.fd);
 	frame_decoder_free(&c.dec);
 	free(dflt);
+	restore_output(&saved);
 	return rc;
 }
