@@ -98,6 +98,12 @@ static const struct conf_key keys[] = {
 	    1, 100000, "64"),
 	G("masterd", "request_timeout", K_DURATION, request_timeout,
 	    100, MS(3600), "10s"),
+	G("masterd", "request_max_time", K_DURATION, request_max_time,
+	    100, MS(3600), "60s"),
+	G("masterd", "request_memory_max", K_SIZE, request_memory_max,
+	    64 * 1024, (int64_t)1 << 40, "64M"),
+	G("masterd", "idle_timeout", K_DURATION, idle_timeout,
+	    0, MS(86400 * 7), "300s"),
 	G("masterd", "max_llm_calls", K_INT, max_llm_calls, 1, 10000, "8"),
 	G("masterd", "max_frame", K_SIZE, max_frame, 1024,
 	    (int64_t)1 << 30, "16M"),
@@ -920,7 +926,10 @@ conf_default_socket(void)
 		return xstrdup("/run/masterd/control.sock");
 	if ((v = getenv("XDG_RUNTIME_DIR")) != NULL && *v == '/')
 		return dir_join(v, "/masterd/control.sock");
-	return xstrdup("/tmp/masterd-control.sock");
+	/* Never straight in /tmp, where anyone may put a socket: a
+	 * directory of our own there, which masterd makes 0700. */
+	return xasprintf("/tmp/masterd-%lu/control.sock",
+	    (unsigned long)geteuid());
 }
 
 static void

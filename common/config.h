@@ -106,6 +106,11 @@ struct masterd_conf {
 	char *control_group;	/* NULL: socket is 0600, owner only */
 	int64_t max_clients_per_uid;
 	int64_t request_timeout;	/* ms a half-sent request may stall */
+	int64_t request_max_time;	/* ms a request may take to arrive,
+					 * from its first byte */
+	int64_t request_memory_max;	/* bytes all half-received requests
+					 * may hold together */
+	int64_t idle_timeout;	/* ms a silent client is kept; 0: ever */
 	int64_t max_llm_calls;		/* domains working at once, in all */
 	int64_t max_frame;
 	int log_level;

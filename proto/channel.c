@@ -136,6 +136,8 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	frame_decoder_commit(&ch->dec, (size_t)n);
 	deliver(ch);
+	if (!ch->closing && ch->ops->on_data != NULL)
+		ch->ops->on_data(ch, ch->arg);
 }
 
 int

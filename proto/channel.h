@@ -33,11 +33,16 @@ typedef void channel_bad_fn(struct channel *, const struct frame_error *,
 /* The channel is closed; `why` is NULL after the peer went away between
  * frames (EOF or a reset) or a local close. */
 typedef void channel_close_fn(struct channel *, const char *why, void *arg);
+/* Bytes were read and every whole frame among them delivered: what is
+ * left in the decoder is the start of the next frame.  The owner may
+ * close the channel from here (to bound a slow or oversized request). */
+typedef void channel_data_fn(struct channel *, void *arg);
 
 struct channel_ops {
 	channel_msg_fn *on_msg;
 	channel_bad_fn *on_bad;		/* NULL: treat as fatal */
 	channel_close_fn *on_close;
+	channel_data_fn *on_data;	/* NULL: not told */
 };
 
 struct channel {

@@ -21,6 +21,8 @@
 #include <sqlite3.h>
 
 #include "common/config.h"
+#include "common/ctlsock.h"
+#include "common/termsafe.h"
 #include "common/util.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
@@ -56,6 +58,39 @@ static void usage(FILE *);
 
 /* ---------------------------------------------------------- transport */
 
+/*
+ * Whoever listens at the path must be masterd: root (systemd's socket
+ * shows root), our own user, or a member of $MASTERD_CONTROL_GROUP.  A
+ * socket someone else put at the path never sees a request.
+ */
+static int
+server_trusted(struct ctl *c)
+{
+	const char *name = getenv("MASTERD_CONTROL_GROUP"), *why;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool member = false;
+	gid_t group;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		fprintf(stderr, "masterctl: cannot read the credentials of "
+		    "the server at %s: %s\n", c->socket, strerror(errno));
+		return -1;
+	}
+	if (name != NULL && *name != '\0' &&
+	    ctlsock_group_id(name, &group) == 0)
+		member = ctlsock_user_in_group(cred.uid, cred.gid, group);
+	if ((why = ctlsock_server_untrusted(cred.uid, geteuid(), member)) ==
+	    NULL)
+		return 0;
+	fprintf(stderr, "masterctl: refusing to talk to the server at %s "
+	    "(pid %ld, uid %ld): %s; it may not be masterd\n", c->socket,
+	    (long)cred.pid, (long)cred.uid, why);
+	return -1;
+}
+
+/* 0, -1 when masterd cannot be reached, -2 when the server is not
+ * trusted. */
 static int
 ctl_connect(struct ctl *c)
 {
@@ -78,6 +113,11 @@ ctl_connect(struct ctl *c)
 			close(c->fd);
 		c->fd = -1;
 		return -1;
+	}
+	if (server_trusted(c) != 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -2;
 	}
 	return 0;
 }
@@ -180,9 +220,9 @@ call(struct ctl *c, json_t *req, int *status)
 	int err;
 
 	/* Connect only now: usage errors are reported without a daemon. */
-	if (c->fd < 0 && ctl_connect(c) != 0) {
+	if (c->fd < 0 && (err = ctl_connect(c)) != 0) {
 		json_decref(req);
-		*status = EXIT_UNREACHABLE;
+		*status = err == -2 ? EXIT_FAILED : EXIT_UNREACHABLE;
 		return NULL;
 	}
 	if (send_msg(c, req) == 0) {
@@ -1586,6 +1626,49 @@ usage(FILE *f)
 	    "3 masterd unreachable,\n4 the task submit --wait followed paused.\n");
 }
 
+/*
+ * What masterd sends may hold terminal control sequences (a model's text,
+ * a task's): human output, on a terminal or not, shows every control
+ * character escaped, and so does stderr, where masterd's error messages
+ * go.  --json output stays as it is: JSON escapes C0 itself, and a
+ * program reads it.
+ */
+struct saved_output {
+	FILE *out, *err;	/* the streams replaced, or NULL */
+};
+
+static void
+escape_output(const struct ctl *c, struct saved_output *saved)
+{
+	FILE *f;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (!c->json && (f = termsafe_open(STDOUT_FILENO,
+	    isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF)) != NULL) {
+		saved->out = stdout;
+		stdout = f;
+	}
+	if ((f = termsafe_open(STDERR_FILENO, _IONBF)) != NULL) {
+		saved->err = stderr;
+		stderr = f;
+	}
+}
+
+/* Flush the escaping streams and put the plain ones back. */
+static void
+restore_output(struct saved_output *saved)
+{
+	if (saved->out != NULL) {
+		fclose(stdout);
+		stdout = saved->out;
+	}
+	if (saved->err != NULL) {
+		fclose(stderr);
+		stderr = saved->err;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1596,6 +1679,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c = { .fd = -1 };
+	struct saved_output saved = { NULL, NULL };
 	const struct command *cmd;
 	char *dflt = NULL;
 	int ch, rc;
@@ -1626,6 +1710,7 @@ main(int argc, char **argv)
 	}
 	if (cmd->run == cmd_help)
 		return cmd_help(&c, 0, NULL);
+	escape_output(&c, &saved);
 	if (c.socket == NULL)
 		c.socket = getenv("MASTERD_SOCKET");
 	if (c.socket == NULL)
@@ -1639,5 +1724,6 @@ main(int argc, char **argv)
 		close(c.fd);
 	frame_decoder_free(&c.dec);
 	free(dflt);
+	restore_output(&saved);
 	return rc;
 }

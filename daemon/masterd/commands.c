@@ -2,8 +2,12 @@
  * commands.c — one handler per control request, dispatched from a table.
  *
  * Requests arrive validated against the catalogue (proto/msg.c), so every
- * handler may read its fields without re-checking their types.  A handler
- * answers exactly once, with control_reply(); refusals change nothing.
+ * handler may read its fields without re-checking their types.  Before a
+ * handler runs, the request's values are checked against the limits
+ * below: every number within its range, every string and list within its
+ * size, standing directives strings, a budget only its four limits.  A
+ * handler answers exactly once, with control_reply(); refusals change
+ * nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/shape.h"
 #include "common/iface.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
@@ -92,6 +97,149 @@ resolve_domain(struct masterd *md, const json_t *req, int64_t *task,
 		    (long long)*task, name);
 		return -1;
 	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- limits */
+
+#define ID(n)	{ .name = (n), .types = FT_INTEGER, .ranged = true, .min = 1, \
+		  .max = INT64_MAX }
+#define TEXT(n, most)	{ .name = (n), .types = FT_STRING, .min_len = 1, \
+		  .max_len = (most) }
+#define NONE	{ .name = NULL }
+
+/* One budget, whichever command sets it: only the four limits, each a
+ * number >= 0 (0: no limit), each at most what the configuration's own
+ * [task] limits allow. */
+static const struct shape_field budget_members[] = {
+	{ .name = "tokens", .types = FT_NUMBER },
+	{ .name = "cost", .types = FT_NUMBER },
+	{ .name = "rounds", .types = FT_NUMBER },
+	{ .name = "time", .types = FT_NUMBER },
+	NONE
+};
+static const struct shape_field budget_spec = {
+	.name = "budget", .types = FT_OBJECT, .flags = SHAPE_CLOSED,
+	.members = budget_members,
+};
+static const double budget_max[] = {
+	[BUDGET_TOKENS] = (double)(INT64_MAX / 2),
+	[BUDGET_COST] = 1e9,
+	[BUDGET_ROUNDS] = 1e6,
+	[BUDGET_TIME] = 86400.0 * 365,
+};
+
+static int
+check_budget(const json_t *b, char *err, size_t errlen)
+{
+	double v;
+
+	if (shape_check(b, &budget_spec, err, errlen) != 0)
+		return -1;
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++) {
+		const json_t *n = json_object_get(b, budget_key_names[k]);
+
+		if (n == NULL)
+			continue;
+		v = json_number_value(n);
+		if (v < 0 || v > budget_max[k])
+			return shape_error(err, errlen, "budget.%s: %g, want a "
+			    "number from 0 to %g (0: no limit)",
+			    budget_key_names[k], v, budget_max[k]);
+	}
+	return 0;
+}
+
+static const struct shape_field domain_name = TEXT(NULL, 32);
+static const struct shape_field standing_text = TEXT(NULL, TASK_TEXT_MAX);
+
+static const struct shape_field r_submit[] = {
+	TEXT("text", TASK_TEXT_MAX),
+	{ .name = "domains", .types = FT_ARRAY, .max_items = TASK_DOMAINS_MAX,
+	  .items = &domain_name },
+	{ .name = "directives", .types = FT_ARRAY,
+	  .max_items = TASK_STANDING_MAX, .items = &standing_text,
+	  .what = "an array of strings" },
+	NONE
+};
+static const struct shape_field r_task_opt[] = { ID("task"), NONE };
+static const struct shape_field r_interface[] = {
+	ID("task"),
+	{ .name = "version", .types = FT_INTEGER, .ranged = true, .min = 1,
+	  .max = INT32_MAX },
+	{ .name = "diff", .types = FT_ARRAY, .min_items = 2, .max_items = 2,
+	  .items = &(const struct shape_field){ .types = FT_INTEGER,
+	  .ranged = true, .min = 1, .max = INT32_MAX } },
+	NONE
+};
+static const struct shape_field r_directive[] = {
+	ID("task"),
+	TEXT("domain", 32),
+	TEXT("text", TASK_TEXT_MAX),
+	{ .name = "priority", .types = FT_INTEGER, .ranged = true,
+	  .min = TASK_PRIORITY_MIN, .max = TASK_PRIORITY_MAX },
+	NONE
+};
+static const struct shape_field r_spawn[] = {
+	ID("task"),
+	TEXT("domain", 32),
+	{ .name = "prompt", .types = FT_STRING, .max_len = TASK_PROMPT_MAX },
+	NONE
+};
+static const struct shape_field r_domain_task[] = {
+	ID("task"),
+	TEXT("domain", 32),
+	NONE
+};
+static const struct shape_field r_transcript[] = {
+	ID("task"),
+	TEXT("domain", 32),
+	{ .name = "last", .types = FT_INTEGER, .ranged = true, .min = 1,
+	  .max = 100000 },
+	NONE
+};
+static const struct shape_field r_backup[] = {
+	{ .name = "offset", .types = FT_INTEGER, .ranged = true, .min = 0,
+	  .max = INT64_MAX },
+	NONE
+};
+
+/* The limits of each request's values; NULL: nothing to check. */
+static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
+	[CTL_SUBMIT] = r_submit,
+	[CTL_TASK] = r_task_opt,
+	[CTL_DOMAINS] = r_task_opt,
+	[CTL_INTERFACE] = r_interface,
+	[CTL_INTERFACES] = r_task_opt,
+	[CTL_DIRECTIVE] = r_directive,
+	[CTL_SPAWN] = r_spawn,
+	[CTL_RESTART] = r_domain_task,
+	[CTL_PAUSE] = r_task_opt,
+	[CTL_RESUME] = r_task_opt,
+	[CTL_CANCEL] = r_task_opt,
+	[CTL_WATCH] = r_task_opt,
+	[CTL_TRANSCRIPT] = r_transcript,
+	[CTL_BUDGET] = r_task_opt,
+	[CTL_BACKUP] = r_backup,
+};
+
+/* 0 when the request's values are within their limits, else -1 and why,
+ * naming the field and its range. */
+static int
+check_limits(const struct msg_spec *spec, const json_t *req, char *err,
+    size_t errlen)
+{
+	const json_t *b = json_object_get(req, "budget");
+	char why[400];
+
+	if (limits[spec->type] != NULL && shape_check(req,
+	    &(struct shape_field){ .types = FT_OBJECT,
+	    .members = limits[spec->type] }, why, sizeof(why)) != 0)
+		return shape_error(err, errlen, "%s: %s", spec->name, why);
+	if (b != NULL && (spec->type == CTL_SUBMIT ||
+	    spec->type == CTL_BUDGET) && check_budget(b, why,
+	    sizeof(why)) != 0)
+		return shape_error(err, errlen, "%s: %s", spec->name, why);
 	return 0;
 }
 
@@ -594,10 +742,16 @@ command_dispatch(struct masterd *md, struct ctl_client *cl,
     const struct msg_spec *spec, const json_t *req)
 {
 	json_int_t id = msg_id(req);
+	char err[512];
 
 	if (commands[spec->type] == NULL) {
 		control_reply(cl, msg_reply_error(id, ERR_UNKNOWN,
 		    "%s is not a request", spec->name));
+		return;
+	}
+	if (check_limits(spec, req, err, sizeof(err)) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+		    err));
 		return;
 	}
 	if (md->stopping && spec->type != CTL_STATUS &&

@@ -3,14 +3,18 @@
  * vetting each peer by its credentials, reading framed requests, answering
  * them, and streaming events to watchers.
  *
- * A client can never stall the loop: reads and writes are asynchronous, a
- * request left half-sent is dropped after a deadline, and a watcher that
- * stops reading is disconnected once its send queue is full.
+ * A client can never stall the loop nor pin its memory: reads and writes
+ * are asynchronous; a request must arrive whole within request_max_time of
+ * its first byte and may not stall for request_timeout; the buffers of
+ * half-received requests of all clients together stay under
+ * request_memory_max (the client that would pass it is refused); a client
+ * silent for idle_timeout is closed unless it watches events; and a
+ * watcher that stops reading is disconnected once its send queue is full.
+ * Root is never held to the per-user connection cap, so a user's idle
+ * connections cannot lock it out.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +23,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/ctlsock.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "proto/channel.h"
 
@@ -30,8 +36,12 @@ struct ctl_client {
 	TAILQ_ENTRY(ctl_client) entry;
 	struct masterd *md;
 	struct channel ch;
-	uv_timer_t deadline;	/* a half-sent request */
+	uv_timer_t deadline;	/* ticks to check the limits below */
 	size_t stalled_pending;
+	uint64_t request_since;	/* ms: first byte of a half-sent request,
+				 * or 0 */
+	uint64_t active_at;	/* ms: last byte read or reply sent */
+	size_t held;		/* counted in md->request_bytes */
 	int handles;
 	uid_t uid;
 	gid_t gid;
@@ -45,47 +55,16 @@ static void client_on_msg(struct channel *, json_t *, void *);
 static void client_on_bad(struct channel *, const struct frame_error *,
     void *);
 static void client_on_close(struct channel *, const char *, void *);
+static void client_on_data(struct channel *, void *);
 
 static const struct channel_ops client_ops = {
 	.on_msg = client_on_msg,
 	.on_bad = client_on_bad,
 	.on_close = client_on_close,
+	.on_data = client_on_data,
 };
 
 /* ---------------------------------------------------------- peers */
-
-static bool
-user_in_group(uid_t uid, gid_t primary, gid_t group)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256;
-
-	if (primary == group)
-		return true;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++) {
-		if (groups[i] == group)
-			return true;
-	}
-	return false;
-}
-
-static int
-lookup_group(const char *name, gid_t *gid)
-{
-	struct group gr, *res = NULL;
-	char buf[4096];
-
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return -1;
-	*gid = gr.gr_gid;
-	return 0;
-}
 
 /* NULL when the peer may talk to us, else why not. */
 static const char *
@@ -106,17 +85,20 @@ peer_refused(struct masterd *md, struct ctl_client *cl)
 	cl->pid = cred.pid;
 	if (cred.uid != 0 && cred.uid != geteuid()) {
 		if (md->conf->control_group == NULL ||
-		    lookup_group(md->conf->control_group, &group) != 0 ||
-		    !user_in_group(cred.uid, cred.gid, group))
+		    ctlsock_group_id(md->conf->control_group, &group) != 0 ||
+		    !ctlsock_user_in_group(cred.uid, cred.gid, group))
 			return "permission denied: not masterd's user, root or "
 			    "a member of its control group";
 	}
+	if (cred.uid == 0)
+		return NULL;	/* root is never locked out */
 	TAILQ_FOREACH(o, &md->clients, entry) {
 		if (o != cl && o->uid == cl->uid)
 			same++;
 	}
 	if (same >= (size_t)md->conf->max_clients_per_uid)
-		return "too many connections from this user";
+		return "too many connections from this user "
+		    "(max_clients_per_uid)";
 	return NULL;
 }
 
@@ -142,6 +124,8 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
 	control_backup_set(cl, NULL);
+	md->request_bytes -= cl->held;
+	cl->held = 0;
 	TAILQ_REMOVE(&md->clients, cl, entry);
 	md->nclients--;
 	/* The channel's handle is closed already; the timer's follows. */
@@ -149,24 +133,100 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 	uv_close((uv_handle_t *)&cl->deadline, on_client_handle_closed);
 }
 
+/* Answer why, then close: the client learns which limit it hit. */
+static void
+client_refuse(struct ctl_client *cl, const char *why, const char *fmt,
+    long long n)
+{
+	control_reply(cl, msg_reply_error(-1, ERR_BAD_FRAME, fmt, n));
+	channel_close(&cl->ch, why);
+}
+
 /*
- * Ticks every half request_timeout: a partial request that has not grown
- * across two ticks has stalled for at least that long.
+ * Ticks every half of the shortest of request_timeout, request_max_time
+ * and idle_timeout: a partial request that has not grown across two ticks
+ * has stalled for at least request_timeout; one begun request_max_time ago
+ * is late however it grows; a client silent for idle_timeout that does
+ * not watch events is idle.
  */
 static void
 on_deadline(uv_timer_t *t)
 {
 	struct ctl_client *cl = t->data;
+	const struct masterd_conf *conf = cl->md->conf;
 	size_t pending = frame_decoder_pending(&cl->ch.dec);
+	uint64_t now = uv_now(cl->md->loop);
 
 	if (pending > 0 && pending == cl->stalled_pending) {
-		control_reply(cl, msg_reply_error(-1, ERR_BAD_FRAME,
-		    "incomplete request stalled for %lld ms; closing",
-		    (long long)cl->md->conf->request_timeout));
-		channel_close(&cl->ch, "incomplete request timed out");
+		client_refuse(cl, "incomplete request timed out",
+		    "incomplete request stalled for %lld ms (request_timeout); "
+		    "closing", (long long)conf->request_timeout);
 		return;
 	}
 	cl->stalled_pending = pending;
+	if (cl->request_since != 0 &&
+	    now - cl->request_since >= (uint64_t)conf->request_max_time) {
+		client_refuse(cl, "request not complete in request_max_time",
+		    "request not complete %lld ms after its first byte "
+		    "(request_max_time); closing",
+		    (long long)conf->request_max_time);
+		return;
+	}
+	if (conf->idle_timeout > 0 && !cl->watching && pending == 0 &&
+	    now - cl->active_at >= (uint64_t)conf->idle_timeout) {
+		client_refuse(cl, "idle", "no request for %lld ms "
+		    "(idle_timeout); closing", (long long)conf->idle_timeout);
+		return;
+	}
+}
+
+static uint64_t
+tick_ms(const struct masterd_conf *conf)
+{
+	int64_t ms = conf->request_timeout;
+
+	if (conf->request_max_time < ms)
+		ms = conf->request_max_time;
+	if (conf->idle_timeout > 0 && conf->idle_timeout < ms)
+		ms = conf->idle_timeout;
+	return ms / 2 > 0 ? (uint64_t)ms / 2 : 1;
+}
+
+/*
+ * After each read: a request begun is timed from its first byte, and its
+ * buffer counts against request_memory_max until it is whole.  The buffer
+ * grows with what arrives (never to the announced length at once), so the
+ * count is what the client has really made us hold.
+ */
+static void
+client_on_data(struct channel *ch, void *arg)
+{
+	struct ctl_client *cl = arg;
+	struct masterd *md = cl->md;
+	size_t pending = frame_decoder_pending(&ch->dec);
+	size_t held = pending > 0 ? ch->dec.cap : 0;
+	size_t limit = (size_t)md->conf->request_memory_max;
+
+	cl->active_at = uv_now(md->loop);
+	if (pending == 0)
+		cl->request_since = 0;
+	else if (cl->request_since == 0)
+		cl->request_since = cl->active_at;
+	/* One request up to max_frame always fits. */
+	if (limit < (size_t)md->conf->max_frame * 2)
+		limit = (size_t)md->conf->max_frame * 2;
+	md->request_bytes = md->request_bytes - cl->held + held;
+	cl->held = held;
+	if (held > 0 && md->request_bytes > limit) {
+		log_warn("control: client pid %ld uid %ld refused: half-received "
+		    "requests would hold %zu bytes, over request_memory_max "
+		    "%zu", (long)cl->pid, (long)cl->uid, md->request_bytes,
+		    limit);
+		client_refuse(cl, "over request_memory_max", "masterd is "
+		    "holding too many half-received requests (over "
+		    "request_memory_max, %lld bytes); closing",
+		    (long long)limit);
+	}
 }
 
 void
@@ -178,6 +238,7 @@ control_reply(struct ctl_client *cl, json_t *reply)
 	if ((re = json_object_get(reply, "re")) != NULL &&
 	    json_integer_value(re) < 0)
 		json_object_set_new(reply, "re", json_null());
+	cl->active_at = uv_now(cl->md->loop);
 	channel_send_new(&cl->ch, reply);
 }
 
@@ -226,6 +287,7 @@ client_on_msg(struct channel *ch, json_t *msg, void *arg)
 	char err[256];
 
 	(void)ch;
+	cl->request_since = 0;	/* whole; what follows is a new one */
 	if (msg_validate(msg, CHAN_CONTROL, PEER_CLIENT, &spec, err,
 	    sizeof(err)) != 0) {
 		control_reply(cl, msg_reply_error(msg_id(msg),
@@ -243,6 +305,7 @@ client_on_bad(struct channel *ch, const struct frame_error *err, void *arg)
 	struct ctl_client *cl = arg;
 
 	(void)ch;
+	cl->request_since = 0;
 	control_reply(cl, msg_reply_error(-1, ERR_BAD_FRAME, "%s%s", err->text,
 	    frame_status_fatal(err->code) ? "; closing" : ""));
 }
@@ -284,9 +347,9 @@ on_connection(uv_stream_t *server, int status)
 		channel_close(&cl->ch, NULL);
 		return;
 	}
-	uv_timer_start(&cl->deadline, on_deadline,
-	    (uint64_t)md->conf->request_timeout / 2,
-	    (uint64_t)md->conf->request_timeout / 2);
+	cl->active_at = uv_now(md->loop);
+	uv_timer_start(&cl->deadline, on_deadline, tick_ms(md->conf),
+	    tick_ms(md->conf));
 	channel_start(&cl->ch);
 }
 
@@ -362,7 +425,7 @@ set_socket_access(struct masterd *md, const char *path)
 
 	if (md->conf->control_group == NULL)
 		return 0;
-	if (lookup_group(md->conf->control_group, &gid) != 0) {
+	if (ctlsock_group_id(md->conf->control_group, &gid) != 0) {
 		log_err("control: unknown group '%s'", md->conf->control_group);
 		return -1;
 	}
@@ -374,12 +437,54 @@ set_socket_access(struct masterd *md, const char *path)
 	return 0;
 }
 
+/*
+ * The socket's directory, made if missing (0700, or 0755 when a control
+ * group must reach the socket), must be one nobody else can write: else
+ * another user could put a socket of theirs at our path, or remove ours.
+ */
+static int
+check_socket_dir(struct masterd *md, const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	gid_t group = CTLSOCK_NO_GROUP;
+	const char *why;
+	struct stat st;
+	int rc = -1;
+
+	if (slash == NULL)
+		snprintf(dir, strlen(dir) + 1, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (mkdir(dir, md->conf->control_group ? 0755 : 0700) != 0 &&
+	    errno != EEXIST)
+		log_warn("control: mkdir %s: %s", dir, strerror(errno));
+	if (md->conf->control_group != NULL &&
+	    ctlsock_group_id(md->conf->control_group, &group) != 0)
+		group = CTLSOCK_NO_GROUP;
+	if (lstat(dir, &st) != 0) {
+		log_err("control: socket directory %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((why = ctlsock_dir_unsafe(&st, geteuid(), group)) != NULL) {
+		log_err("control: refusing to put the socket in %s: %s (others "
+		    "could replace it); set control_socket to a path in a "
+		    "directory only masterd's user can write", dir, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(dir);
+	return rc;
+}
+
 static int
 bind_socket(struct masterd *md)
 {
 	const char *path = md->conf->control_socket;
 	struct sockaddr_un sa;
-	char *dir, *slash;
 	mode_t old;
 	int rc;
 
@@ -388,13 +493,8 @@ bind_socket(struct masterd *md)
 		    sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
-	if ((dir = strdup(path)) != NULL && (slash = strrchr(dir, '/')) &&
-	    slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			log_warn("control: mkdir %s: %s", dir, strerror(errno));
-	}
-	free(dir);
+	if (check_socket_dir(md, path) != 0)
+		return -1;
 	if (clear_stale_socket(path) != 0)
 		return -1;
 	old = umask(0177);	/* the socket is born 0600 */

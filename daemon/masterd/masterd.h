@@ -46,6 +46,7 @@ struct masterd {
 	bool socket_bound;		/* we created the socket file: remove it */
 	struct client_list clients;
 	size_t nclients;
+	size_t request_bytes;	/* buffers of half-received requests */
 
 	/* children (supervise.c) */
 	struct child_list children;

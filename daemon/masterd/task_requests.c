@@ -22,9 +22,6 @@
 #include "daemon/masterd/task_decide.h"
 #include "daemon/masterd/tasks.h"
 
-#define TASK_TEXT_MAX	(64 * 1024)
-#define TASK_DOMAINS_MAX 64
-
 /* What every domain is asked first; the planner refines what follows. */
 #define FIRST_DIRECTIVE "Build the first working version of your domain's " \
 	"part of the task, with tests, and publish its interface."
@@ -160,6 +157,17 @@ domain_name_ok(const char *name)
 	    strcmp(name, INTEGRATOR_NAME) != 0;
 }
 
+static size_t
+domain_count(const struct task *t)
+{
+	const struct domain *d;
+	size_t n = 0;
+
+	TAILQ_FOREACH(d, &t->domains, entry)
+		n++;
+	return n;
+}
+
 static int
 add_domain(struct task *t, const char *name, const char *prompt,
     const json_t *planned, const json_t *depends, char *err, size_t errlen)
@@ -177,6 +185,16 @@ add_domain(struct task *t, const char *name, const char *prompt,
 	if (!domain_name_ok(name)) {
 		snprintf(err, errlen, "bad domain name \"%s\"", name);
 		return TASKS_EINVAL;
+	}
+	if (prompt != NULL && strlen(prompt) > TASK_PROMPT_MAX) {
+		snprintf(err, errlen, "prompt: %zu bytes, at most %d",
+		    strlen(prompt), TASK_PROMPT_MAX);
+		return TASKS_EINVAL;
+	}
+	if (domain_count(t) >= TASK_DOMAINS_MAX) {
+		snprintf(err, errlen, "task %lld has %d domains, at most %d",
+		    (long long)t->id, TASK_DOMAINS_MAX, TASK_DOMAINS_MAX);
+		return TASKS_ECONFLICT;
 	}
 	if (domain_find(t, name) != NULL) {
 		snprintf(err, errlen, "task %lld already has domain %s",

@@ -29,6 +29,18 @@ enum tasks_error {
 };
 const char *tasks_errcode(int rc);
 
+/*
+ * The limits of what users (and the planner) give a task: one value each,
+ * checked at the control socket's door (commands.c) and where the task
+ * core takes the value (task_requests.c), whichever command sets it.
+ */
+#define TASK_TEXT_MAX	(64 * 1024)	/* a task's or a directive's text */
+#define TASK_PROMPT_MAX	(64 * 1024)	/* a domain's prompt */
+#define TASK_DOMAINS_MAX 64		/* domains of one task */
+#define TASK_STANDING_MAX 64		/* standing directives of a submit */
+#define TASK_PRIORITY_MIN (-1000)	/* a directive's priority */
+#define TASK_PRIORITY_MAX 1000
+
 /* Create a task from a validated submit request; starts its children. */
 int tasks_submit(struct masterd *, const json_t *req, int64_t *id,
     char *err, size_t errlen);
