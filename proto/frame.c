@@ -268,3 +268,72 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 	*outlen = FRAME_HEADER_SIZE + n;
 	return FRAME_OK;
 }
+
+size_t
+frame_encoded_size(const json_t *msg)
+{
+	return json_dumpb(msg, NULL, 0, JSON_COMPACT);
+}
+
+/* Strings this short are left whole: cutting them gains nothing. */
+#define CUT_MIN		256
+#define CUT_MARKER	"[... %zu bytes cut: over the frame limit]"
+
+/* The longest string under v (a value, not a key), or NULL. */
+static json_t *
+longest_string(json_t *v, size_t *len)
+{
+	json_t *best = NULL, *x, *c;
+	const char *key;
+	size_t i, n = 0;
+
+	*len = 0;
+	if (json_is_string(v)) {
+		*len = json_string_length(v);
+		return v;
+	}
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, c) {
+			if ((x = longest_string(c, &n)) != NULL && n > *len) {
+				best = x;
+				*len = n;
+			}
+		}
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, c) {
+			if ((x = longest_string(c, &n)) != NULL && n > *len) {
+				best = x;
+				*len = n;
+			}
+		}
+	}
+	return best;
+}
+
+int
+frame_cut_to_fit(json_t *v, size_t max)
+{
+	char marker[80];
+	json_t *s;
+	size_t size, len, over, keep;
+	char *text;
+
+	for (;;) {
+		if ((size = frame_encoded_size(v)) == 0)
+			return -1;
+		if (size <= max)
+			return 0;
+		if ((s = longest_string(v, &len)) == NULL || len < CUT_MIN)
+			return -1;
+		/* Each byte cut takes at least one encoded byte away; the
+		 * marker adds some back. */
+		over = size - max + sizeof(marker);
+		keep = len > over + CUT_MIN / 2 ? len - over : CUT_MIN / 2;
+		keep = utf8_prefix(json_string_value(s), keep);
+		snprintf(marker, sizeof(marker), CUT_MARKER, len - keep);
+		text = xasprintf("%.*s%s", (int)keep, json_string_value(s),
+		    marker);
+		json_string_set(s, text);
+		free(text);
+	}
+}

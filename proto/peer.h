@@ -143,6 +143,17 @@ void peer_close(struct peer *, void (*closed)(struct peer *));
 json_t *peer_error_new(json_int_t *ids, json_int_t re, const char *code,
     const char *text);
 
+/*
+ * What a child sends in place of msg when msg is over the frame limit
+ * (channel_send said CHANNEL_ETOOBIG), so the work it reports on still
+ * ends, with a reason naming the message, its size and the limit: a
+ * plan.result or integrate.result that failed, a round that failed (final
+ * when msg was), a progress without its text; anything else becomes an
+ * error message.  Returns a new message, small enough to send.
+ */
+json_t *peer_too_big_new(json_int_t *ids, const json_t *msg, size_t size,
+    size_t limit);
+
 /* The channel to the parent on fd 3, which what this process runs does
  * not inherit: 0, or -1 (logged). */
 int peer_parent_open(uv_loop_t *, struct channel *,
