@@ -1189,13 +1189,15 @@ conf_env_name_ok(const char *name)
 }
 
 #define KEY_ENV_MAX	64	/* a name; keys are longer */
-#define KEY_ENV_KEYLIKE	24	/* from here, digits and no '_': a key */
+#define KEY_ENV_KEYLIKE	24	/* from here, digits and no '_' or mixed
+				 * case: a key ("gsk_", "AIza..."), not a
+				 * name */
 
 bool
 conf_key_env_ok(const char *value)
 {
 	size_t n = 0;
-	bool digit = false, underscore = false;
+	bool digit = false, underscore = false, lower = false, upper = false;
 
 	if (value == NULL || !(isalpha((unsigned char)value[0]) ||
 	    value[0] == '_'))
@@ -1204,11 +1206,14 @@ conf_key_env_ok(const char *value)
 		if (!isalnum((unsigned char)*p) && *p != '_')
 			return false;
 		digit |= isdigit((unsigned char)*p) != 0;
+		lower |= islower((unsigned char)*p) != 0;
+		upper |= isupper((unsigned char)*p) != 0;
 		underscore |= *p == '_';
 	}
 	if (n > KEY_ENV_MAX)
 		return false;
-	return !(n >= KEY_ENV_KEYLIKE && digit && !underscore);
+	return !(n >= KEY_ENV_KEYLIKE && digit && (!underscore ||
+	    (lower && upper)));
 }
 
 bool

@@ -218,8 +218,8 @@ bool conf_env_name_ok(const char *name);
 
 /* key_env's value: the name of an environment variable ([A-Za-z_]
  * [A-Za-z0-9_]*, at most 64 characters), not a key pasted in its place (a
- * key is long, has '-' as in "sk-...", or mixes letters and digits with no
- * '_').  The error never shows the value: KEY_ENV_NOT_A_NAME. */
+ * key is long, has '-' as in "sk-...", or is 24 characters or more with
+ * digits and no '_' or both cases, as in "gsk_...").  The error never shows the value: KEY_ENV_NOT_A_NAME. */
 bool conf_key_env_ok(const char *value);
 #define KEY_ENV_NOT_A_NAME \
 	"key_env must name an environment variable, not hold a key"

@@ -1023,13 +1023,15 @@ test_key_env_not_a_key(void **state)
 		"sk-proj-Abc123def456ghi789jkl012mno345pqr678",
 		"sk-ant-api03-abcdefghijklmnop",
 		"AbCdEf0123456789GhIjKl0123456789",	/* letters, digits */
+		"gsk_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5",
 		"x123456789012345678901234567890123456789012345678901234567890"
 		    "12345",			/* a name, but too long */
 		"OPENAI KEY",
 		"9LIVES",
 	};
 	static const char *const names[] = { "OPENAI_API_KEY", "LLMD_TEST_KEY",
-	    "_K", "KEY2", "MY_PROVIDER_API_KEY_FOR_PROJECT_2026" };
+	    "_K", "KEY2", "MY_PROVIDER_API_KEY_FOR_PROJECT_2026",
+	    "openai_api_key_2" };
 	struct ctx *c = *state;
 	struct masterd_conf *conf;
 	char text[256], *errs;
