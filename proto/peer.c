@@ -306,14 +306,42 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	return 0;
 }
 
+/* Messages to a child whose text is for a model: cut to fit rather than
+ * lost.  Not integrate.request: a command cut would run another. */
+static bool
+cuttable(const json_t *msg)
+{
+	static const enum msg_type types[] = { MSG_TASK_ASSIGN, MSG_DIRECTIVE,
+	    MSG_INTERFACE_PEERS, MSG_PLAN_REQUEST };
+	const char *type = json_string_value(json_object_get(msg, "type"));
+
+	for (size_t i = 0; type != NULL && i < sizeof(types) /
+	    sizeof(types[0]); i++) {
+		if (strcmp(type, msg_name(types[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 peer_send(struct peer *p, json_t *msg)
 {
+	int rc;
+
 	if (!p->ch_open) {
 		json_decref(msg);
 		return -1;
 	}
-	return channel_send_new(&p->ch, msg);
+	rc = channel_send(&p->ch, msg);
+	if (rc == CHANNEL_ETOOBIG && cuttable(msg)) {
+		log_warn("%s: %s cut to fit max_frame (%zu bytes)", p->label,
+		    json_string_value(json_object_get(msg, "type")),
+		    p->ch.max_frame);
+		if (frame_cut_to_fit(msg, p->ch.max_frame) == 0)
+			rc = channel_send(&p->ch, msg);
+	}
+	json_decref(msg);
+	return rc;
 }
 
 /* ---------------------------------------------------------- liveness */

@@ -123,7 +123,9 @@ void peer_init(struct peer *, uv_loop_t *, const char *label,
 /* Spawn argv[0] with the channel on fd 3 and say hello: 0, or -1 with the
  * reason in err. */
 int peer_start(struct peer *, char *const argv[], char *err, size_t errlen);
-/* Steals msg; -1 if it cannot be sent. */
+/* Steals msg; -1 if it cannot be sent.  A task.assign, directive,
+ * interface.peers or plan.request over max_frame has its longest strings
+ * cut to fit (logged); another is refused with CHANNEL_ETOOBIG (logged). */
 int peer_send(struct peer *, json_t *msg);
 /* Ping it, unless a pong is overdue: then it is a fault. */
 void peer_ping(struct peer *);
