@@ -88,7 +88,8 @@ size_t frame_encoded_size(const json_t *msg);
  * bytes: each cut string keeps its head and ends in a marker saying how many
  * bytes went ("[... 1234 bytes cut: over the frame limit]").  0 when v fits
  * (at once or after cutting), -1 when cutting every long string was not
- * enough.  Object keys and short strings are never cut.
+ * enough.  Object keys and short strings are never cut.  In place: cut a
+ * json_deep_copy() of a value that shares parts with other state.
  */
 int frame_cut_to_fit(json_t *v, size_t max);
 

@@ -326,6 +326,7 @@ cuttable(const json_t *msg)
 int
 peer_send(struct peer *p, json_t *msg)
 {
+	json_t *copy;
 	int rc;
 
 	if (!p->ch_open) {
@@ -333,12 +334,15 @@ peer_send(struct peer *p, json_t *msg)
 		return -1;
 	}
 	rc = channel_send(&p->ch, msg);
-	if (rc == CHANNEL_ETOOBIG && cuttable(msg)) {
+	/* Cut a copy: msg may share values with the owner's state. */
+	if (rc == CHANNEL_ETOOBIG && cuttable(msg) &&
+	    (copy = json_deep_copy(msg)) != NULL) {
 		log_warn("%s: %s cut to fit max_frame (%zu bytes)", p->label,
 		    json_string_value(json_object_get(msg, "type")),
 		    p->ch.max_frame);
-		if (frame_cut_to_fit(msg, p->ch.max_frame) == 0)
-			rc = channel_send(&p->ch, msg);
+		if (frame_cut_to_fit(copy, p->ch.max_frame) == 0)
+			rc = channel_send(&p->ch, copy);
+		json_decref(copy);
 	}
 	json_decref(msg);
 	return rc;

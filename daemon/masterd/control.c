@@ -200,11 +200,15 @@ void
 control_reply_cut(struct ctl_client *cl, json_t *reply)
 {
 	size_t size = frame_encoded_size(reply);
+	json_t *copy;
 
-	if (size > cl->ch.max_frame) {
+	/* Cut a copy: the answer may share values with the daemon's state. */
+	if (size > cl->ch.max_frame && (copy = json_deep_copy(reply)) != NULL) {
 		log_warn("control client pid %ld: answer of %zu bytes is over "
 		    "max_frame (%zu bytes): its longest strings cut",
 		    (long)cl->pid, size, cl->ch.max_frame);
+		json_decref(reply);
+		reply = copy;
 		frame_cut_to_fit(reply, cl->ch.max_frame);
 	}
 	control_reply(cl, reply);
