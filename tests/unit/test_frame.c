@@ -1054,11 +1054,43 @@ test_cut_to_fit(void **state)
 	free(mid);
 }
 
+/* Many long strings (20 MB in 2000) are cut in a few passes, each to
+ * about the same length, not one by one. */
+static void
+test_cut_many(void **state)
+{
+	char *s = malloc(10001);
+	json_t *v = json_array();
+	size_t first, len;
+	uint64_t t0 = tu_mono_ms();
+
+	(void)state;
+	memset(s, 'r', 10000);
+	s[10000] = '\0';
+	for (int i = 0; i < 2000; i++)
+		json_array_append_new(v, json_pack("{s:i, s:s}", "n", i,
+		    "error", s));
+	assert_int_equal(frame_cut_to_fit(v, 1u << 20), 0);
+	assert_true(frame_encoded_size(v) <= 1u << 20);
+	first = json_string_length(json_object_get(json_array_get(v, 0),
+	    "error"));
+	for (size_t i = 1; i < 2000; i++) {
+		len = json_string_length(json_object_get(json_array_get(v, i),
+		    "error"));
+		assert_true(len + 8 >= first && len <= first + 8);
+	}
+	/* One pass over 20 MB, not 2000. */
+	assert_true(tu_mono_ms() - t0 < 10000);
+	json_decref(v);
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cut_to_fit),
+		cmocka_unit_test(test_cut_many),
 		cmocka_unit_test(test_put_header),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_encode_refuses),
