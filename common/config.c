@@ -1057,6 +1057,9 @@ check_llm(const struct llm_conf *l, const char *where, struct errbuf *errs)
 	if (nkeys > 1)
 		errbuf_add(errs, "%s sets more than one of key_env, key_file "
 		    "and key_credential", where);
+	/* A key pasted here would be logged and stored: never echo it. */
+	if (l->key_env != NULL && !conf_key_env_ok(l->key_env))
+		errbuf_add(errs, "%s " KEY_ENV_NOT_A_NAME, where);
 	if (l->key_credential != NULL &&
 	    (strchr(l->key_credential, '/') != NULL ||
 	    strcmp(l->key_credential, "..") == 0 ||
@@ -1192,6 +1195,34 @@ conf_env_name_ok(const char *name)
 	    strcmp(name, "CREDENTIALS_DIRECTORY") == 0)
 		return false;
 	return true;
+}
+
+#define KEY_ENV_MAX	64	/* a name; keys are longer */
+#define KEY_ENV_KEYLIKE	24	/* from here, digits and no '_' or mixed
+				 * case: a key ("gsk_", "AIza..."), not a
+				 * name */
+
+bool
+conf_key_env_ok(const char *value)
+{
+	size_t n = 0;
+	bool digit = false, underscore = false, lower = false, upper = false;
+
+	if (value == NULL || !(isalpha((unsigned char)value[0]) ||
+	    value[0] == '_'))
+		return false;
+	for (const char *p = value; *p; p++, n++) {
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+		digit |= isdigit((unsigned char)*p) != 0;
+		lower |= islower((unsigned char)*p) != 0;
+		upper |= isupper((unsigned char)*p) != 0;
+		underscore |= *p == '_';
+	}
+	if (n > KEY_ENV_MAX)
+		return false;
+	return !(n >= KEY_ENV_KEYLIKE && digit && (!underscore ||
+	    (lower && upper)));
 }
 
 bool

@@ -221,6 +221,14 @@ const char *conf_sandbox_name(int mode);
  * CREDENTIALS_DIRECTORY (masterd's own). */
 bool conf_env_name_ok(const char *name);
 
+/* key_env's value: the name of an environment variable ([A-Za-z_]
+ * [A-Za-z0-9_]*, at most 64 characters), not a key pasted in its place (a
+ * key is long, has '-' as in "sk-...", or is 24 characters or more with
+ * digits and no '_' or both cases, as in "gsk_...").  The error never shows the value: KEY_ENV_NOT_A_NAME. */
+bool conf_key_env_ok(const char *value);
+#define KEY_ENV_NOT_A_NAME \
+	"key_env must name an environment variable, not hold a key"
+
 /* Value parsers, shared with flag parsing. */
 int conf_parse_duration_ms(const char *s, int64_t *out);
 int conf_parse_size(const char *s, int64_t *out);

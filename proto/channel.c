@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "proto/channel.h"
 
@@ -189,6 +190,19 @@ queue_rest(struct channel *ch, unsigned char *data, size_t len, size_t off)
 	return 0;
 }
 
+/* Never silently: the sender hears of it, and so does the log. */
+static int
+refuse_too_big(struct channel *ch, const json_t *msg)
+{
+	const char *type = json_string_value(json_object_get(msg, "type"));
+
+	ch->refused_size = frame_encoded_size(msg);
+	log_warn("%s of %zu bytes not sent: over max_frame (%zu bytes)",
+	    type != NULL ? type : json_object_get(msg, "re") != NULL ?
+	    "answer" : "message", ch->refused_size, ch->max_frame);
+	return CHANNEL_ETOOBIG;
+}
+
 int
 channel_send(struct channel *ch, const json_t *msg)
 {
@@ -200,6 +214,8 @@ channel_send(struct channel *ch, const json_t *msg)
 	if (ch->closing || !ch->open)
 		return -1;
 	rc = frame_encode(msg, ch->max_frame, &data, &len);
+	if (rc == FRAME_ETOOBIG)
+		return refuse_too_big(ch, msg);
 	if (rc != FRAME_OK)
 		return -1;	/* our own message is wrong: keep the peer */
 	/* Order matters: only try a direct write when nothing is queued. */

@@ -53,6 +53,7 @@ struct channel {
 	size_t max_frame;
 	size_t queued;		/* bytes handed to uv_write, not yet done */
 	size_t max_queued;
+	size_t refused_size;	/* the last message refused as too big */
 	bool open;		/* handle initialised */
 	bool closing;
 	char why[256];		/* first reason given for closing */
@@ -68,7 +69,15 @@ int channel_open_fd(struct channel *, int fd);
 uv_stream_t *channel_stream(struct channel *);
 int channel_start(struct channel *);
 
-/* Encode and send; -1 (and the channel closes) if it cannot be queued. */
+/* channel_send's answer for a message over max_frame. */
+#define CHANNEL_ETOOBIG	(-2)
+
+/*
+ * Encode and send: 0; -1 (and the channel closes) if it cannot be queued;
+ * CHANNEL_ETOOBIG when msg encodes to more than max_frame: it is logged
+ * (its type, its size and the limit), nothing is sent, the channel stays
+ * open, and refused_size holds its size for the caller's own error.
+ */
 int channel_send(struct channel *, const json_t *msg);
 /* Send and drop the reference to msg, whatever happens. */
 int channel_send_new(struct channel *, json_t *msg);

@@ -268,3 +268,134 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 	*outlen = FRAME_HEADER_SIZE + n;
 	return FRAME_OK;
 }
+
+size_t
+frame_encoded_size(const json_t *msg)
+{
+	return json_dumpb(msg, NULL, 0, JSON_COMPACT);
+}
+
+/* Strings this short are left whole: cutting them gains nothing. */
+#define CUT_MIN		256
+#define CUT_KEEP_MIN	(CUT_MIN / 2)
+#define CUT_MARKER	"[... %zu bytes cut: over the frame limit]"
+#define CUT_MARKER_MAX	64	/* the marker's bytes, at most */
+
+struct cut_list {
+	json_t **s;
+	size_t n, cap;
+};
+
+/* Every string under v (a value, not a key) longer than CUT_MIN. */
+static void
+collect_long(json_t *v, struct cut_list *l)
+{
+	json_t *c;
+	const char *key;
+	size_t i;
+
+	if (json_is_string(v)) {
+		if (json_string_length(v) <= CUT_MIN)
+			return;
+		if (l->n == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 16;
+			l->s = xreallocarray(l->s, l->cap, sizeof(*l->s));
+		}
+		l->s[l->n++] = v;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, c)
+			collect_long(c, l);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, c)
+			collect_long(c, l);
+	}
+}
+
+/* The bytes saved by cutting every string of l longer than keep to keep
+ * (plus its marker). */
+static size_t
+saved_at(const struct cut_list *l, size_t keep)
+{
+	size_t sum = 0, len;
+
+	for (size_t i = 0; i < l->n; i++) {
+		len = json_string_length(l->s[i]);
+		if (len > keep + CUT_MARKER_MAX)
+			sum += len - keep - CUT_MARKER_MAX;
+	}
+	return sum;
+}
+
+/*
+ * The longest length strings may keep and still save `over` bytes: a
+ * binary search, so that one pass cuts as little as it must, longest
+ * strings first, however many there are.
+ */
+static size_t
+keep_for(const struct cut_list *l, size_t over)
+{
+	size_t lo = CUT_KEEP_MIN, hi = 0, mid;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (json_string_length(l->s[i]) > hi)
+			hi = json_string_length(l->s[i]);
+	}
+	if (saved_at(l, lo) < over)
+		return lo;		/* all it can do */
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (saved_at(l, mid) >= over)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static void
+cut_string(json_t *s, size_t keep)
+{
+	const char *v = json_string_value(s);
+	size_t len = json_string_length(s);
+	char marker[CUT_MARKER_MAX + 16], *text;
+
+	keep = utf8_prefix(v, keep);
+	snprintf(marker, sizeof(marker), CUT_MARKER, len - keep);
+	text = xasprintf("%.*s%s", (int)keep, v, marker);
+	json_string_set(s, text);
+	free(text);
+}
+
+int
+frame_cut_to_fit(json_t *v, size_t max)
+{
+	struct cut_list l = { 0 };
+	size_t size, keep, cut;
+	int rc = -1;
+
+	/* Each pass counts raw bytes; escapes may leave some over, so
+	 * another pass follows, each one cutting something. */
+	for (;;) {
+		if ((size = frame_encoded_size(v)) == 0)
+			break;
+		if (size <= max) {
+			rc = 0;
+			break;
+		}
+		l.n = 0;
+		collect_long(v, &l);
+		keep = keep_for(&l, size - max);
+		cut = 0;
+		for (size_t i = 0; i < l.n; i++) {
+			if (json_string_length(l.s[i]) > keep +
+			    CUT_MARKER_MAX) {
+				cut_string(l.s[i], keep);
+				cut++;
+			}
+		}
+		if (cut == 0)
+			break;
+	}
+	free(l.s);
+	return rc;
+}

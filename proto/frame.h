@@ -80,6 +80,19 @@ const char *frame_strerror(int status);
 int frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen);
 
+/* The payload size msg would encode to (compact JSON); 0 on failure. */
+size_t frame_encoded_size(const json_t *msg);
+
+/*
+ * Cut the longest strings of v, in place, until it encodes to at most max
+ * bytes: each cut string keeps its head and ends in a marker saying how many
+ * bytes went ("[... 1234 bytes cut: over the frame limit]").  0 when v fits
+ * (at once or after cutting), -1 when cutting every long string was not
+ * enough.  Object keys and short strings are never cut.  In place: cut a
+ * json_deep_copy() of a value that shares parts with other state.
+ */
+int frame_cut_to_fit(json_t *v, size_t max);
+
 /* Write the 4-byte big-endian length header. */
 void frame_put_header(unsigned char hdr[FRAME_HEADER_SIZE], uint32_t n);
 

@@ -215,6 +215,7 @@ static const struct shape_field f_transcript[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
 	OPT("last", FT_INTEGER),
+	OPT("offset", FT_INTEGER),	/* paged: the text from this byte */
 	END
 };
 static const struct shape_field f_event[] = {

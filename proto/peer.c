@@ -306,14 +306,46 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	return 0;
 }
 
+/* Messages to a child whose text is for a model: cut to fit rather than
+ * lost.  Not integrate.request: a command cut would run another. */
+static bool
+cuttable(const json_t *msg)
+{
+	static const enum msg_type types[] = { MSG_TASK_ASSIGN, MSG_DIRECTIVE,
+	    MSG_INTERFACE_PEERS, MSG_PLAN_REQUEST };
+	const char *type = json_string_value(json_object_get(msg, "type"));
+
+	for (size_t i = 0; type != NULL && i < sizeof(types) /
+	    sizeof(types[0]); i++) {
+		if (strcmp(type, msg_name(types[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 peer_send(struct peer *p, json_t *msg)
 {
+	json_t *copy;
+	int rc;
+
 	if (!p->ch_open) {
 		json_decref(msg);
 		return -1;
 	}
-	return channel_send_new(&p->ch, msg);
+	rc = channel_send(&p->ch, msg);
+	/* Cut a copy: msg may share values with the owner's state. */
+	if (rc == CHANNEL_ETOOBIG && cuttable(msg) &&
+	    (copy = json_deep_copy(msg)) != NULL) {
+		log_warn("%s: %s cut to fit max_frame (%zu bytes)", p->label,
+		    json_string_value(json_object_get(msg, "type")),
+		    p->ch.max_frame);
+		if (frame_cut_to_fit(copy, p->ch.max_frame) == 0)
+			rc = channel_send(&p->ch, copy);
+		json_decref(copy);
+	}
+	json_decref(msg);
+	return rc;
 }
 
 /* ---------------------------------------------------------- liveness */
@@ -510,6 +542,68 @@ peer_exit_desc(const struct peer *p, char *buf, size_t len)
 }
 
 /* ---------------------------------------------------------- child end */
+
+/* Copy the named fields of from that are there. */
+static void
+copy_fields(json_t *to, const json_t *from, const char *const *keys)
+{
+	json_t *v;
+
+	for (; *keys != NULL; keys++) {
+		if ((v = json_object_get(from, *keys)) != NULL)
+			json_object_set(to, *keys, v);
+	}
+}
+
+json_t *
+peer_too_big_new(json_int_t *ids, const json_t *msg, size_t size,
+    size_t limit)
+{
+	static const char *const round_keys[] = { "task", "directive",
+	    "round", "stage", "final", "duration_ms", "usage", "model",
+	    "critic_model", NULL };
+	static const char *const plan_keys[] = { "task", "kind", "usage",
+	    "model", NULL };
+	static const char *const integrate_keys[] = { "task", "run", "commit",
+	    "duration_ms", NULL };
+	static const char *const progress_keys[] = { "stage", "task",
+	    "directive", "round", "usage", NULL };
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	const struct msg_spec *spec = type != NULL ?
+	    msg_find(CHAN_CHILD, type) : NULL;
+	char why[256];
+	json_t *m;
+
+	snprintf(why, sizeof(why), "%s message of %zu bytes is over max_frame "
+	    "(%zu bytes): not sent", type != NULL ? type : "a", size, limit);
+	switch (spec != NULL ? spec->type : MSG_NONE) {
+	case MSG_ROUND:
+		m = msg_new(MSG_ROUND, ++*ids);
+		copy_fields(m, msg, round_keys);
+		json_object_set_new(m, "ok", json_false());
+		break;
+	case MSG_PLAN_RESULT:
+		m = msg_new(MSG_PLAN_RESULT, ++*ids);
+		copy_fields(m, msg, plan_keys);
+		json_object_set_new(m, "ok", json_false());
+		break;
+	case MSG_INTEGRATE_RESULT:
+		m = msg_new(MSG_INTEGRATE_RESULT, ++*ids);
+		copy_fields(m, msg, integrate_keys);
+		json_object_set_new(m, "ok", json_false());
+		break;
+	case MSG_PROGRESS:
+		m = msg_new(MSG_PROGRESS, ++*ids);
+		copy_fields(m, msg, progress_keys);
+		json_object_set_new(m, "text", json_string(why));
+		return m;
+	default:
+		return peer_error_new(ids, -1, ERR_TOO_LARGE, why);
+	}
+	json_object_set_new(m, "error", json_pack("{s:s, s:s}", "code",
+	    ERR_TOO_LARGE, "message", why));
+	return m;
+}
 
 json_t *
 peer_error_new(json_int_t *ids, json_int_t re, const char *code,

@@ -123,7 +123,9 @@ void peer_init(struct peer *, uv_loop_t *, const char *label,
 /* Spawn argv[0] with the channel on fd 3 and say hello: 0, or -1 with the
  * reason in err. */
 int peer_start(struct peer *, char *const argv[], char *err, size_t errlen);
-/* Steals msg; -1 if it cannot be sent. */
+/* Steals msg; -1 if it cannot be sent.  A task.assign, directive,
+ * interface.peers or plan.request over max_frame has its longest strings
+ * cut to fit (logged); another is refused with CHANNEL_ETOOBIG (logged). */
 int peer_send(struct peer *, json_t *msg);
 /* Ping it, unless a pong is overdue: then it is a fault. */
 void peer_ping(struct peer *);
@@ -142,6 +144,17 @@ void peer_close(struct peer *, void (*closed)(struct peer *));
 /* An error message; re < 0 when it answers nothing. */
 json_t *peer_error_new(json_int_t *ids, json_int_t re, const char *code,
     const char *text);
+
+/*
+ * What a child sends in place of msg when msg is over the frame limit
+ * (channel_send said CHANNEL_ETOOBIG), so the work it reports on still
+ * ends, with a reason naming the message, its size and the limit: a
+ * plan.result or integrate.result that failed, a round that failed (final
+ * when msg was), a progress without its text; anything else becomes an
+ * error message.  Returns a new message, small enough to send.
+ */
+json_t *peer_too_big_new(json_int_t *ids, const json_t *msg, size_t size,
+    size_t limit);
 
 /* The channel to the parent on fd 3, which what this process runs does
  * not inherit: 0, or -1 (logged). */

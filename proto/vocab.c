@@ -122,6 +122,7 @@ const char *const err_names[E_COUNT] = {
 	[E_RATE_LIMITED] = ERR_RATE_LIMITED,
 	[E_CANCELLED] = ERR_CANCELLED,
 	[E_SANDBOX] = ERR_SANDBOX,
+	[E_TOO_LARGE] = ERR_TOO_LARGE,
 };
 
 int

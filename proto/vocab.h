@@ -136,6 +136,8 @@ enum event {
 #define ERR_VERSION	"version_mismatch"
 #define ERR_INTERNAL	"internal"
 #define ERR_STORAGE	"storage"
+/* A message or answer over max_frame: its sender refused to send it. */
+#define ERR_TOO_LARGE	"too_large"
 /* Carried in a child's error object, not a control reply. */
 #define ERR_RATE_LIMITED "rate_limited"
 #define ERR_CANCELLED	"cancelled"
@@ -158,6 +160,7 @@ enum err_code {
 	E_RATE_LIMITED,
 	E_CANCELLED,
 	E_SANDBOX,
+	E_TOO_LARGE,
 	E_COUNT
 };
 

@@ -80,10 +80,15 @@ static void relay_stop(struct relay *, int code);
 
 /* ---------------------------------------------------------- helpers */
 
+/* A message over the frame limit (the worker's, passed on) is replaced by
+ * one saying so, as the worker itself does. */
 static void
 to_master(struct relay *r, json_t *msg)
 {
-	channel_send_new(&r->master, msg);
+	if (channel_send(&r->master, msg) == CHANNEL_ETOOBIG)
+		channel_send_new(&r->master, peer_too_big_new(&r->next_id, msg,
+		    r->master.refused_size, r->master.max_frame));
+	json_decref(msg);
 }
 
 static void

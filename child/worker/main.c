@@ -43,12 +43,28 @@ worker_next_id(struct worker *cx)
 	return ++cx->next_id;
 }
 
-/* All of the channel: whatever a message carries, no key leaves in it. */
+/*
+ * All of the channel: whatever a message carries, no key leaves in it.  A
+ * message over the frame limit is replaced by one saying so (a failed
+ * round or plan.result...): the work it reports on still ends, with the
+ * reason.
+ */
 int
 worker_send(struct worker *cx, json_t *msg)
 {
+	json_t *instead;
+	int rc;
+
 	redact_json(cx->redact, msg);
-	return channel_send_new(&cx->ch, msg);
+	if ((rc = channel_send(&cx->ch, msg)) == CHANNEL_ETOOBIG) {
+		instead = peer_too_big_new(&cx->next_id, msg,
+		    cx->ch.refused_size, cx->ch.max_frame);
+		log_warn("sending a %s saying so in its place",
+		    json_string_value(json_object_get(instead, "type")));
+		rc = channel_send_new(&cx->ch, instead);
+	}
+	json_decref(msg);
+	return rc;
 }
 
 void

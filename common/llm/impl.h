@@ -17,6 +17,10 @@
 
 /* Answers and error bodies larger than this are refused. */
 #define LLM_MAX_BODY	((size_t)32 << 20)
+/* What an answer over it is told; retrying cannot help, it would be as
+ * large again. */
+#define LLM_TOO_LARGE	"over the response size cap (32 MiB): not retried, " \
+	"an answer as large would come again"
 /* Provider messages are cut to this many bytes for people and logs. */
 #define LLM_MAX_MESSAGE	480
 
@@ -107,6 +111,7 @@ struct llm_parse {
 	bool done;		/* the API's last event arrived */
 	bool failed;		/* an error body or event */
 	bool bad;		/* not the API's format */
+	bool too_big;		/* over a size cap: bad, and not retried */
 	int err_status;		/* what the error stands for, for retries */
 	char *err_code;
 	char *err_message;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/llm/impl.h"
 #include "common/redact.h"
 
@@ -132,6 +133,11 @@ llm_key_load(const struct llm_conf *c, const struct llm_api *api,
 	const char *v;
 
 	*key = *source = NULL;
+	/* A key where a name belongs: neither looked up nor echoed. */
+	if (c->key_env != NULL && !conf_key_env_ok(c->key_env)) {
+		snprintf(err, errlen, KEY_ENV_NOT_A_NAME);
+		return -1;
+	}
 	if (c->key_credential != NULL)
 		return key_from_credential(c->key_credential, key, source,
 		    err, errlen);

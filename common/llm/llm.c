@@ -431,8 +431,15 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 		body_start(r);
 	if (r->cancelled)
 		return 0;
-	if (!r->sse)
-		return llm_buf_add(&r->body_in, buf, len) == 0 ? len : 0;
+	if (!r->sse) {
+		if (llm_buf_add(&r->body_in, buf, len) == 0)
+			return len;
+		/* Not a broken connection: an answer we will not hold. */
+		r->parse.bad = r->parse.too_big = true;
+		llm_parse_set(&r->parse.err_message, "answer body "
+		    LLM_TOO_LARGE);
+		return 0;
+	}
 	r->in_cb++;
 	(void)llm_parse_feed(&r->parse, buf, len);
 	r->in_cb--;
@@ -497,6 +504,12 @@ classify_answer(struct llm_request *r, long status)
 	char msg[LLM_MAX_MESSAGE + 1];
 
 	f->status = (int)status;
+	/* Named, and final: the same answer would be as large again. */
+	if (r->parse.too_big) {
+		provider_message(r, msg, sizeof(msg));
+		fail_set(f, LLM_ERR_PARSE, "%s", msg);
+		return true;
+	}
 	if (status >= 200 && status < 300 && !r->sse)
 		llm_parse_whole(&r->parse, r->body_in.p ? r->body_in.p : "",
 		    r->body_in.len);

@@ -144,8 +144,8 @@ llm_parse_text(struct llm_parse *p, const char *s, size_t n)
 	if (n == 0)
 		return;
 	if (llm_buf_add(&p->text, s, n) != 0) {
-		p->bad = true;
-		llm_parse_set(&p->err_message, "answer too large");
+		p->bad = p->too_big = true;
+		llm_parse_set(&p->err_message, "answer text " LLM_TOO_LARGE);
 		return;
 	}
 	p->on_delta(s, n, p->arg);
@@ -226,7 +226,9 @@ llm_parse_call_args(struct llm_parse *p, struct llm_call_acc *c,
 		return;
 	if (llm_buf_add(&c->args, s, n) != 0) {
 		p->bad = true;
-		llm_parse_set(&p->err_message, "tool call arguments too large");
+		p->too_big = true;
+		llm_parse_set(&p->err_message, "tool call arguments "
+		    LLM_TOO_LARGE);
 	}
 }
 
@@ -270,7 +272,12 @@ llm_parse_feed(struct llm_parse *p, const char *buf, size_t len)
 	if (p->bad || p->failed)
 		return -1;
 	rc = sse_feed(&p->sse, buf, len);
-	if (rc < 0) {
+	if (rc == SSE_ETOOBIG) {
+		p->bad = p->too_big = true;
+		llm_parse_set(&p->err_message, "an event of the answer's "
+		    "stream over the event size cap (16 MiB): not retried, an "
+		    "answer as large would come again");
+	} else if (rc < 0) {
 		p->bad = true;
 		llm_parse_set(&p->err_message, sse_strerror(rc));
 	}

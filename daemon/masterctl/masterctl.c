@@ -1392,27 +1392,119 @@ human_transcript(json_t *r)
 	}
 }
 
+/* Pages of a changing transcript: start again this many times. */
+#define TRANSCRIPT_TRIES 5
+
+/*
+ * Fetch the transcript's text page by page (offset) into *text: 0, -1
+ * when it changed under us (start again), or an exit status above 0.
+ * *last is the last page's answer (task, domain).
+ */
+static int
+fetch_transcript_text(struct ctl *c, const json_t *base, char **text,
+    json_t **last)
+{
+	json_int_t off = 0, size = 0, len;
+	const char *data, *stamp;
+	char *first = NULL, *buf = xstrdup("");
+	json_t *req, *r = NULL;
+	int status;
+
+	do {
+		req = request(c, CTL_TRANSCRIPT);
+		json_object_update(req, (json_t *)base);
+		json_object_set_new(req, "offset", json_integer(off));
+		json_decref(r);
+		if ((r = call(c, req, &status)) == NULL)
+			goto fail;
+		data = json_string_value(json_object_get(r, "data"));
+		stamp = json_string_value(json_object_get(r, "stamp"));
+		len = json_integer_value(json_object_get(r, "length"));
+		size = json_integer_value(json_object_get(r, "size"));
+		if (data == NULL || stamp == NULL || len < 0 ||
+		    (size_t)len != strlen(data) || (len == 0 && off < size)) {
+			fprintf(stderr, "masterctl: transcript: bad page at "
+			    "%lld\n", (long long)off);
+			status = EXIT_FAILED;
+			goto fail;
+		}
+		if (first == NULL)
+			first = xstrdup(stamp);
+		else if (strcmp(first, stamp) != 0) {
+			status = -1;
+			goto fail;
+		}
+		buf = xrealloc(buf, (size_t)(off + len) + 1);
+		memcpy(buf + off, data, (size_t)len + 1);
+		off += len;
+	} while (off < size);
+	free(first);
+	*text = buf;
+	*last = r;
+	return 0;
+fail:
+	free(first);
+	free(buf);
+	json_decref(r);
+	return status;
+}
+
 static int
 cmd_transcript(struct ctl *c, int argc, char **argv)
 {
 	struct opts o = { 0 };
-	json_t *req;
+	json_t *base, *r = NULL, *doc;
+	json_error_t jerr;
 	json_int_t last;
+	char *text = NULL;
+	int status = -1;
 
 	if (parse_opts(&argc, argv, O_TASK | O_LAST, &o) != 0 || argc != 1)
 		return EXIT_USAGE;
-	req = request(c, CTL_TRANSCRIPT);
-	json_object_set_new(req, "domain", json_string(argv[0]));
+	base = json_object();
+	json_object_set_new(base, "domain", json_string(argv[0]));
 	if (o.last != NULL) {
 		if (parse_id(o.last, &last) != 0) {
-			json_decref(req);
+			json_decref(base);
 			return EXIT_USAGE;
 		}
-		json_object_set_new(req, "last", json_integer(last));
+		json_object_set_new(base, "last", json_integer(last));
 	}
-	if (with_task(req, o.task) != 0)
+	if (with_task(base, o.task) != 0)
 		return EXIT_USAGE;
-	return call_and_print(c, req, human_transcript);
+	/* Paged: a transcript may be larger than one frame. */
+	for (int i = 0; i < TRANSCRIPT_TRIES && status < 0; i++)
+		status = fetch_transcript_text(c, base, &text, &r);
+	json_decref(base);
+	if (status < 0) {
+		fprintf(stderr, "masterctl: transcript: it kept changing while "
+		    "it was read; try again\n");
+		return EXIT_FAILED;
+	}
+	if (status != 0)
+		return status;
+	doc = json_loads(text, 0, &jerr);
+	free(text);
+	if (doc == NULL) {
+		fprintf(stderr, "masterctl: transcript: bad text: %s\n",
+		    jerr.text);
+		json_decref(r);
+		return EXIT_FAILED;
+	}
+	json_object_set_new(r, "transcript", doc);
+	json_object_del(r, "data");
+	json_object_del(r, "offset");
+	json_object_del(r, "length");
+	json_object_del(r, "size");
+	json_object_del(r, "stamp");
+	if (c->json) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		human_transcript(r);
+	}
+	json_decref(r);
+	return EXIT_OK;
 }
 
 /* Tell masterd the copy may go; nothing to show. */

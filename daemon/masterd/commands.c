@@ -336,7 +336,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	    registry_scoreboard(md->reg, task));
 	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
 	json_object_set_new(r, "integration", tasks_integration(md, task));
-	control_reply(cl, r);
+	control_reply_cut(cl, r);
 }
 
 static void
@@ -601,6 +601,67 @@ read_transcript(const char *path, json_int_t last, char *err, size_t errlen)
 	return doc;
 }
 
+/* Room in a page's answer for its fields besides the data. */
+#define TRANSCRIPT_PAGE_ENVELOPE 4096
+
+/* FNV-1a: tells a client that the text changed between its pages. */
+static uint64_t
+text_stamp(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/*
+ * One page of the transcript's JSON text, from byte `offset`.  The text is
+ * ASCII (JSON_ENSURE_ASCII), so a page may end on any byte, and once
+ * quoted in the answer each byte takes at most two: a page of half the
+ * frame limit always fits.  `stamp` changes when the text does (the domain
+ * talked to its model between two pages): the client starts again.
+ */
+static void
+transcript_page(struct ctl_client *cl, json_int_t id, json_t *r,
+    const json_t *doc, json_int_t offset, size_t max_frame)
+{
+	size_t page = max_frame > 2 * TRANSCRIPT_PAGE_ENVELOPE ?
+	    (max_frame - TRANSCRIPT_PAGE_ENVELOPE) / 2 : max_frame / 4;
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII), *part;
+	size_t size = text != NULL ? strlen(text) : 0, len;
+	char stamp[17];
+
+	if (text == NULL) {
+		json_decref(r);
+		control_reply(cl, msg_reply_error(id, ERR_INTERNAL,
+		    "transcript: cannot encode"));
+		return;
+	}
+	if (offset < 0 || (size_t)offset > size) {
+		json_decref(r);
+		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST,
+		    "offset: %lld is outside the transcript's %zu bytes",
+		    (long long)offset, size));
+		free(text);
+		return;
+	}
+	len = size - (size_t)offset < page ? size - (size_t)offset : page;
+	part = xasprintf("%.*s", (int)len, text + offset);
+	snprintf(stamp, sizeof(stamp), "%016llx",
+	    (unsigned long long)text_stamp(text, size));
+	json_object_set_new(r, "size", json_integer((json_int_t)size));
+	json_object_set_new(r, "offset", json_integer(offset));
+	json_object_set_new(r, "length", json_integer((json_int_t)len));
+	json_object_set_new(r, "stamp", json_string(stamp));
+	json_object_set_new(r, "data", json_string(part));
+	free(part);
+	free(text);
+	control_reply(cl, r);
+}
+
 static void
 cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
@@ -609,6 +670,7 @@ cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	char err[512], path[4096];
 	json_t *doc, *r;
 	json_int_t last = get_int(req, "last");
+	size_t size;
 
 	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
 		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
@@ -624,7 +686,21 @@ cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "task", json_integer(task));
 	json_object_set_new(r, "domain", json_string(get_str(req, "domain")));
+	if (json_object_get(req, "offset") != NULL) {
+		transcript_page(cl, id, r, doc, get_int(req, "offset"),
+		    (size_t)md->conf->max_frame);
+		json_decref(doc);
+		return;
+	}
 	json_object_set_new(r, "transcript", doc);
+	if ((size = frame_encoded_size(r)) > (size_t)md->conf->max_frame) {
+		json_decref(r);
+		control_reply(cl, msg_reply_error(id, ERR_TOO_LARGE,
+		    "transcript of %zu bytes is over max_frame (%lld bytes): "
+		    "ask for it in pages (offset)", size,
+		    (long long)md->conf->max_frame));
+		return;
+	}
 	control_reply(cl, r);
 }
 

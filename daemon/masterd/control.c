@@ -232,14 +232,45 @@ client_on_data(struct channel *ch, void *arg)
 void
 control_reply(struct ctl_client *cl, json_t *reply)
 {
-	json_t *re;
+	json_t *re = json_object_get(reply, "re"), *err;
+	json_int_t id = json_is_integer(re) ? json_integer_value(re) : -1;
 
 	/* -1 means "no id to answer": send "re": null. */
-	if ((re = json_object_get(reply, "re")) != NULL &&
-	    json_integer_value(re) < 0)
+	if (re != NULL && id < 0)
 		json_object_set_new(reply, "re", json_null());
 	cl->active_at = uv_now(cl->md->loop);
-	channel_send_new(&cl->ch, reply);
+	/* Too big to send: the client still gets an answer, not silence. */
+	if (channel_send(&cl->ch, reply) == CHANNEL_ETOOBIG) {
+		log_warn("control client pid %ld: answer to request %lld "
+		    "refused: %zu bytes, over max_frame (%zu bytes)",
+		    (long)cl->pid, (long long)id, cl->ch.refused_size,
+		    cl->ch.max_frame);
+		err = msg_reply_error(id, ERR_TOO_LARGE, "answer of %zu bytes "
+		    "is over max_frame (%zu bytes)", cl->ch.refused_size,
+		    cl->ch.max_frame);
+		if (id < 0)
+			json_object_set_new(err, "re", json_null());
+		channel_send_new(&cl->ch, err);
+	}
+	json_decref(reply);
+}
+
+void
+control_reply_cut(struct ctl_client *cl, json_t *reply)
+{
+	size_t size = frame_encoded_size(reply);
+	json_t *copy;
+
+	/* Cut a copy: the answer may share values with the daemon's state. */
+	if (size > cl->ch.max_frame && (copy = json_deep_copy(reply)) != NULL) {
+		log_warn("control client pid %ld: answer of %zu bytes is over "
+		    "max_frame (%zu bytes): its longest strings cut",
+		    (long)cl->pid, size, cl->ch.max_frame);
+		json_decref(reply);
+		reply = copy;
+		frame_cut_to_fit(reply, cl->ch.max_frame);
+	}
+	control_reply(cl, reply);
 }
 
 const char *

@@ -5,6 +5,8 @@
  */
 #include <time.h>
 
+#include "proto/frame.h"
+
 #include "common/log.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/registry.h"
@@ -18,6 +20,33 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Room left in a frame for the event's envelope (type, ids, names). */
+#define EVENT_ENVELOPE 1024
+
+/*
+ * An event must reach its watchers: data too big for a frame has its
+ * longest strings cut, with a marker, before it is stored or sent.  The
+ * cut is made on a copy: data may share values with the task's state.
+ */
+static json_t *
+cut_to_fit(struct masterd *md, const char *event, json_t *data)
+{
+	size_t max = (size_t)md->conf->max_frame, size;
+	json_t *copy;
+
+	max = max > 2 * EVENT_ENVELOPE ? max - EVENT_ENVELOPE : max / 2;
+	if ((size = frame_encoded_size(data)) <= max ||
+	    (copy = json_deep_copy(data)) == NULL)
+		return data;
+	json_decref(data);
+	log_warn("event %s: data of %zu bytes is over max_frame (%zu bytes "
+	    "with the envelope): its longest strings cut", event, size,
+	    (size_t)md->conf->max_frame);
+	if (frame_cut_to_fit(copy, max) != 0)
+		log_warn("event %s: still over max_frame after cutting", event);
+	return copy;
+}
+
 void
 event_emit(struct masterd *md, int64_t task, const char *domain,
     enum event ev, json_t *data)
@@ -28,6 +57,7 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 
 	if (data == NULL)
 		data = json_object();
+	data = cut_to_fit(md, event, data);
 	if (registry_event_add(md->reg, task, domain, event, data, &seq) != 0)
 		log_warn("event %s not stored: %s", event,
 		    registry_errmsg(md->reg));

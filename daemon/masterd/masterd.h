@@ -85,7 +85,12 @@ json_int_t masterd_next_id(struct masterd *);
 /* control.c */
 int control_start(struct masterd *);
 void control_close(struct masterd *);
-void control_reply(struct ctl_client *, json_t *reply);	/* steals */
+/* Steals reply.  One over max_frame is logged and answered too_large,
+ * naming its size and the limit. */
+void control_reply(struct ctl_client *, json_t *reply);
+/* The same, its longest strings cut (with a marker) to fit max_frame
+ * first: for answers whose text may be shortened for people. */
+void control_reply_cut(struct ctl_client *, json_t *reply);
 void control_watch(struct ctl_client *, int64_t task);
 void control_broadcast(struct masterd *, const json_t *event, int64_t task);
 void control_remove_socket(struct masterd *);

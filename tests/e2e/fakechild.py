@@ -8,6 +8,8 @@ the real framing on fd 3 and behaves as $FAKECHILD_DIR/<domain>.json says
   {"mode": "normal" | "version" | "badframe" | "oversize" | "exit78"
            | "nopong" | "silent",
    "hold": true,            # take directives but never answer them
+   "fat_round": true,       # answer each directive with a failed final
+                            # round exactly max_frame bytes long
    "interface": {...}}      # the document published on task.assign
 
 Every message received is appended to $FAKECHILD_DIR/<domain>.log as one
@@ -49,6 +51,7 @@ class Child:
         self.msg("interface.publish", task=self.task, interface=self.iface)
 
     def on_hello(self, m):
+        self.max_frame = m.get("max_frame", 16 << 20)
         mode = self.spec.get("mode", "normal")
         if mode == "version":
             self.msg("hello", version=PROTO_VERSION + 41, role="child")
@@ -78,10 +81,27 @@ class Child:
             self.publish()
         if self.spec.get("hold"):
             return
+        if self.spec.get("fat_round"):
+            self.fat_round(m)
+            return
         # The final round; round 0: no round of its own was played.
         self.msg("round", task=m["task"], directive=m["directive"],
                  round=0, ok=True, stage="commit", final=True,
                  summary="done by fakechild")
+
+    def fat_round(self, m):
+        """A round the master can read, but whose error, once in an event
+        with its envelope, is over the master's max_frame."""
+        self.next_id += 1
+        r = {"type": "round", "id": self.next_id, "task": m["task"],
+             "directive": m["directive"], "round": 0, "ok": False,
+             "stage": "checks", "final": True,
+             "error": {"code": "checks", "message": ""}}
+        size = len(json.dumps(r, separators=(",", ":")).encode())
+        r["error"]["message"] = "x" * (self.max_frame - size)
+        data = json.dumps(r, separators=(",", ":")).encode()
+        assert len(data) == self.max_frame
+        os.write(FD, struct.pack(">I", len(data)) + data)
 
     def run(self):
         for m in frames():

@@ -56,14 +56,26 @@ worker_on() {
 	sed -n "s/.*masterd-worker\/solo\[\([0-9]*\)\] info: directive [0-9]*: $1.*/\1/p" \
 	    "$T/masterd.log" | tail -1
 }
-# Give solo the directive TEXT and set worker to the pid of the worker
-# that takes it, checked to be this relay's own.
+# The parent of process $1.
+ppid_of() {
+	sed -n 's/.*) [A-Za-z] \([0-9]*\) .*/\1/p' "/proc/$1/stat" 2>/dev/null
+}
+# Give solo the directive TEXT; set worker to the pid of the worker that
+# logged taking it (that one, not any worker of the domain), and
+# worker_relay to its parent, checked to be the domain's relay now.  The
+# relay is read from the worker, never remembered from before: a domain
+# restarted meanwhile (a missed pong on a loaded machine) has a new one.
 worker_taking() {	# text
 	ctl directive solo "$1" >/dev/null || fail directive
 	wait_until "the worker on it" log_has "masterd-worker/solo\[[0-9]*\] info: directive [0-9]*: $1"
 	worker=$(worker_on "$1")
-	[ "$worker" = "$(worker_pid)" ] || fail "the logged worker $worker is not the relay's"
 	[ -n "$worker" ] || fail "no worker while a call is in flight"
+	worker_relay=$(ppid_of "$worker")
+	[ -n "$worker_relay" ] || fail "the worker $worker on '$1' is gone"
+	tr '\0' ' ' <"/proc/$worker/cmdline" | grep -q masterd-worker ||
+	    fail "pid $worker is not a worker"
+	[ "$worker_relay" = "$(child_pid solo)" ] ||
+	    fail "the worker $worker on '$1' is not the relay's ($worker_relay)"
 }
 directive_state() {	# text-prefix
 	json_get "[x['state'] for x in r['directives'] if x['domain']=='solo' and x['text'].startswith('$1')]" task 1
@@ -90,18 +102,17 @@ ok "a new worker takes the next directive and the conversation goes on"
 
 worker_taking "stall once"
 kill -KILL "$worker"
-wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
+wait_until "the relay to go down with it" sh -c "! kill -0 $worker_relay 2>/dev/null"
 wait_until "the crash logged" log_has "domain solo (task 1): .*worker killed by signal 9"
 wait_until "the domain back" state_is solo running
-[ "$(child_pid solo)" != "$relay" ] || fail "the same relay after the crash"
+[ "$(child_pid solo)" != "$worker_relay" ] || fail "the same relay after the crash"
 wait_until "the stalled directive redone" directive_done "stall once"
 ok "a killed worker is a crash of the domain, and the work is redone"
 
-relay=$(child_pid solo)
 worker_taking "hang here"
 kill -STOP "$worker"
-wait_until "the hung worker killed" log_has "masterd-child/solo\[$relay\] err: the worker answered no ping for 3000 ms"
-wait_until "the relay to go down with it" sh -c "! kill -0 $relay 2>/dev/null"
+wait_until "the hung worker killed" log_has "masterd-child/solo\[$worker_relay\] err: the worker answered no ping for 3000 ms"
+wait_until "the relay to go down with it" sh -c "! kill -0 $worker_relay 2>/dev/null"
 wait_until "the domain back" state_is solo running
 wait_until "the hung directive redone" directive_done "hang here"
 ok "a hung worker is killed after ping_timeout, and the work is redone"

@@ -1014,6 +1014,46 @@ test_llm_errors(void **state)
 	expect_errors(c, bad, TU_NITEMS(bad));
 }
 
+/* A key pasted where a variable name belongs is refused, and the error
+ * never shows it. */
+static void
+test_key_env_not_a_key(void **state)
+{
+	static const char *const keys[] = {
+		"sk-proj-Abc123def456ghi789jkl012mno345pqr678",
+		"sk-ant-api03-abcdefghijklmnop",
+		"AbCdEf0123456789GhIjKl0123456789",	/* letters, digits */
+		"gsk_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5",
+		"x123456789012345678901234567890123456789012345678901234567890"
+		    "12345",			/* a name, but too long */
+		"OPENAI KEY",
+		"9LIVES",
+	};
+	static const char *const names[] = { "OPENAI_API_KEY", "LLMD_TEST_KEY",
+	    "_K", "KEY2", "MY_PROVIDER_API_KEY_FOR_PROJECT_2026",
+	    "openai_api_key_2" };
+	struct ctx *c = *state;
+	struct masterd_conf *conf;
+	char text[256], *errs;
+
+	for (size_t i = 0; i < TU_NITEMS(keys); i++) {
+		snprintf(text, sizeof(text), "[llm]\nkey_env = %s\n", keys[i]);
+		conf = NULL;
+		errs = NULL;
+		assert_int_equal(load_text(c, text, &conf, &errs), -1);
+		assert_null(conf);
+		assert_non_null(errs);
+		if (strstr(errs, "[llm] key_env must name an environment "
+		    "variable, not hold a key") == NULL ||
+		    strstr(errs, keys[i]) != NULL || count_lines(errs) != 1)
+			fail_msg("key_env = %s: %s", keys[i], errs);
+		free(errs);
+		assert_false(conf_key_env_ok(keys[i]));
+	}
+	for (size_t i = 0; i < TU_NITEMS(names); i++)
+		assert_true(conf_key_env_ok(names[i]));
+}
+
 static void
 test_llm_env(void **state)
 {
@@ -1403,6 +1443,7 @@ main(void)
 		T(test_llm_every_key),
 		T(test_llm_domain_override),
 		T(test_llm_errors),
+		T(test_key_env_not_a_key),
 		T(test_llm_env),
 		T(test_llm_roles_inherit),
 		T(test_llm_roles_override),

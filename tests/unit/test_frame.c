@@ -1008,10 +1008,89 @@ test_random_10000(void **state)
 	json_decref(want);
 }
 
+/* Cutting to fit: the longest strings go first, each keeps its head and
+ * says how much went; short strings and keys stay; a value that cannot
+ * fit says so. */
+static void
+test_cut_to_fit(void **state)
+{
+	char *big = malloc(100000), *mid = malloc(3000);
+	json_t *v;
+	const char *s;
+
+	(void)state;
+	memset(big, 'a', 99999);
+	big[99999] = '\0';
+	memset(mid, 'b', 2999);
+	mid[2999] = '\0';
+	v = json_pack("{s:s, s:[s, s], s:s}", "big", big, "list", mid, "short",
+	    "k", "keep");
+	assert_int_equal(frame_cut_to_fit(v, 200000), 0);	/* fits */
+	assert_string_equal(json_string_value(json_object_get(v, "big")), big);
+	assert_int_equal(frame_cut_to_fit(v, 8192), 0);
+	assert_true(frame_encoded_size(v) <= 8192);
+	s = json_string_value(json_object_get(v, "big"));
+	assert_int_equal(strncmp(s, "aaaa", 4), 0);
+	assert_non_null(strstr(s, "bytes cut: over the frame limit]"));
+	/* The shorter string was not needed to go. */
+	assert_string_equal(json_string_value(json_array_get(json_object_get(v,
+	    "list"), 0)), mid);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(v,
+	    "list"), 1)), "short");
+	assert_string_equal(json_string_value(json_object_get(v, "k")),
+	    "keep");
+	/* Far too small: every long string cut, still over. */
+	assert_int_equal(frame_cut_to_fit(v, 100), -1);
+	json_decref(v);
+	/* A cut never splits a UTF-8 sequence: the result stays valid. */
+	for (size_t i = 0; i < 99999 - 2; i += 3)
+		memcpy(big + i, "\xe2\x82\xac", 3);
+	big[99999 - 99999 % 3] = '\0';
+	v = json_pack("{s:s}", "euro", big);
+	assert_int_equal(frame_cut_to_fit(v, 5000), 0);
+	assert_true(frame_encoded_size(v) <= 5000);
+	json_decref(v);
+	free(big);
+	free(mid);
+}
+
+/* Many long strings (20 MB in 2000) are cut in a few passes, each to
+ * about the same length, not one by one. */
+static void
+test_cut_many(void **state)
+{
+	char *s = malloc(10001);
+	json_t *v = json_array();
+	size_t first, len;
+	uint64_t t0 = tu_mono_ms();
+
+	(void)state;
+	memset(s, 'r', 10000);
+	s[10000] = '\0';
+	for (int i = 0; i < 2000; i++)
+		json_array_append_new(v, json_pack("{s:i, s:s}", "n", i,
+		    "error", s));
+	assert_int_equal(frame_cut_to_fit(v, 1u << 20), 0);
+	assert_true(frame_encoded_size(v) <= 1u << 20);
+	first = json_string_length(json_object_get(json_array_get(v, 0),
+	    "error"));
+	for (size_t i = 1; i < 2000; i++) {
+		len = json_string_length(json_object_get(json_array_get(v, i),
+		    "error"));
+		assert_true(len + 8 >= first && len <= first + 8);
+	}
+	/* One pass over 20 MB, not 2000. */
+	assert_true(tu_mono_ms() - t0 < 10000);
+	json_decref(v);
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cut_to_fit),
+		cmocka_unit_test(test_cut_many),
 		cmocka_unit_test(test_put_header),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_encode_refuses),

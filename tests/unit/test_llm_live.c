@@ -761,6 +761,61 @@ test_401_names_key_source(void **state)
 	json_decref(reqs);
 }
 
+/* A script whose one answer is `size` bytes of text, sent in deltas of
+ * `chunk` when streamed. */
+static char *
+huge_answer_script(size_t size, size_t chunk)
+{
+	static const char head[] = "{\"rules\":[{\"reply\":{\"chunk\":";
+	char num[32];
+	size_t n = strlen(head), k;
+	char *s;
+
+	k = (size_t)snprintf(num, sizeof(num), "%zu,\"text\":\"", chunk);
+	s = malloc(n + k + size + 8);
+	assert_non_null(s);
+	memcpy(s, head, n);
+	memcpy(s + n, num, k);
+	memset(s + n + k, 'x', size);
+	strcpy(s + n + k + size, "\"}}]}");
+	return s;
+}
+
+/* An answer over the response size cap (32 MiB) fails at once, naming the
+ * cap, and is not retried: it would be as large again.  Once as a whole
+ * body, once as a stream. */
+static void
+test_answer_over_cap_not_retried(void **state)
+{
+	struct ctx *c = *state;
+	char *script = huge_answer_script((size_t)33 << 20, (size_t)1 << 20);
+	struct llm_session *s;
+	struct turn t;
+	json_t *reqs;
+
+	for (int stream = 0; stream <= 1; stream++) {
+		start(c, "chat", "m-test", script);
+		c->conf.stream = stream;
+		s = session(c);
+		send_turn(c, s, "hello", &t);
+		llm_session_free(s);
+		reqs = srv_requests(&c->srv);
+		if (t.ok || json_array_size(reqs) != 1 ||
+		    strstr(t.message, "over the response size cap (32 MiB)")
+		    == NULL || strstr(t.message, "not retried") == NULL)
+			fail_msg("stream %d: ok %d after %zu requests: %s",
+			    stream, t.ok, json_array_size(reqs), t.message);
+		assert_int_equal(t.retries, 0);
+		assert_int_equal(t.error, LLM_ERR_PARSE);
+		json_decref(reqs);
+		if (stream == 0) {	/* teardown stops the last one */
+			srv_stop(&c->srv);
+			c->srv.pid = 0;
+		}
+	}
+	free(script);
+}
+
 static void
 test_stream_cut_retried(void **state)
 {
@@ -998,6 +1053,7 @@ main(void)
 		T(test_cancel_other_ways),
 		T(test_rate_limited_until),
 		T(test_truncated_and_autosave),
+		T(test_answer_over_cap_not_retried),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -413,6 +413,114 @@ test_exit_then_no_start(void **state)
 	finish(&o);
 }
 
+/* ---------------------------------------------------------- too big */
+
+static void
+noop_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	(void)ch, (void)msg, (void)arg;
+}
+
+static void
+noop_close(struct channel *ch, const char *why, void *arg)
+{
+	(void)ch, (void)why, (void)arg;
+}
+
+/* A message over max_frame is refused, not dropped: the sender hears
+ * CHANNEL_ETOOBIG with its size, the channel stays open for the next. */
+static void
+test_send_too_big(void **state)
+{
+	static const struct channel_ops ops = { .on_msg = noop_msg,
+	    .on_close = noop_close };
+	struct channel ch;
+	uv_loop_t loop;
+	char *big = malloc(5000);
+	json_t *m;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(channel_init(&loop, &ch, 4096, &ops, NULL), 0);
+	assert_int_equal(channel_open_fd(&ch, sv[0]), 0);
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	m = json_pack("{s:s, s:I, s:s}", "type", "round", "id", (json_int_t)1,
+	    "summary", big);
+	assert_int_equal(channel_send(&ch, m), CHANNEL_ETOOBIG);
+	assert_int_equal(ch.refused_size, frame_encoded_size(m));
+	assert_false(ch.closing);
+	json_decref(m);
+	m = json_pack("{s:s, s:I}", "type", "pong", "id", (json_int_t)2);
+	assert_int_equal(channel_send_new(&ch, m), 0);
+	channel_close(&ch, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(sv[1]);
+	free(big);
+}
+
+/* What a child sends instead: the failure of the work, with the limit. */
+static void
+test_too_big_replacements(void **state)
+{
+	json_int_t ids = 10;
+	const struct msg_spec *spec;
+	char err[256];
+	json_t *orig, *m;
+	const char *why;
+
+	(void)state;
+	orig = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:b, s:s}",
+	    "type", "round", "id", (json_int_t)3, "task", (json_int_t)1,
+	    "directive", (json_int_t)7, "round", (json_int_t)2, "ok", 1,
+	    "stage", "commit", "final", 1, "summary", "long");
+	m = peer_too_big_new(&ids, orig, 20000000, 16777216);
+	assert_int_equal(msg_validate(m, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)), 0);
+	assert_string_equal(spec->name, "round");
+	assert_true(json_is_false(json_object_get(m, "ok")));
+	assert_true(json_is_true(json_object_get(m, "final")));
+	assert_int_equal(json_integer_value(json_object_get(m, "directive")),
+	    7);
+	assert_null(json_object_get(m, "summary"));
+	why = json_string_value(json_object_get(json_object_get(m, "error"),
+	    "message"));
+	assert_string_equal(why, "round message of 20000000 bytes is over "
+	    "max_frame (16777216 bytes): not sent");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    m, "error"), "code")), "too_large");
+	json_decref(m);
+	json_decref(orig);
+
+	orig = json_pack("{s:s, s:I, s:I, s:s, s:b, s:{}}", "type",
+	    "plan.result", "id", (json_int_t)4, "task", (json_int_t)1, "kind",
+	    "plan", "ok", 1, "plan");
+	m = peer_too_big_new(&ids, orig, 17825792, 16777216);
+	assert_int_equal(msg_validate(m, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)), 0);
+	assert_true(json_is_false(json_object_get(m, "ok")));
+	assert_null(json_object_get(m, "plan"));
+	assert_non_null(strstr(json_string_value(json_object_get(
+	    json_object_get(m, "error"), "message")), "plan.result message of "
+	    "17825792 bytes is over max_frame (16777216 bytes)"));
+	json_decref(m);
+	json_decref(orig);
+
+	orig = json_pack("{s:s, s:I, s:I, s:{}}", "type", "interface.publish",
+	    "id", (json_int_t)5, "task", (json_int_t)1, "interface");
+	m = peer_too_big_new(&ids, orig, 17825792, 16777216);
+	assert_int_equal(msg_validate(m, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)), 0);
+	assert_string_equal(spec->name, "error");
+	assert_string_equal(json_string_value(json_object_get(m, "code")),
+	    "too_large");
+	json_decref(m);
+	json_decref(orig);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -425,6 +533,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_eof_then_sigterm),
 		cmocka_unit_test(test_last_words),
 		cmocka_unit_test(test_exit_then_no_start),
+		cmocka_unit_test(test_send_too_big),
+		cmocka_unit_test(test_too_big_replacements),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--child") == 0)
