@@ -230,6 +230,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE tasks ADD COLUMN integration_checks TEXT;"
 	"ALTER TABLE tasks ADD COLUMN integration_failures INTEGER NOT NULL"
 	"  DEFAULT 0;",
+
+	/* 7: what a child's message costs stays bounded however many rounds
+	 * and events there are (issue #14): a round found by its commit, a
+	 * task's newest rounds, and progress events by age (for retention
+	 * and prune). */
+	"CREATE INDEX rounds_commit ON rounds(domain_id, commit_id)"
+	"  WHERE commit_id IS NOT NULL;"
+	"CREATE INDEX rounds_task_id ON rounds(task_id, id);"
+	"CREATE INDEX events_kind ON events(event, ts);",
 };
 
 /* How a result column becomes a JSON value. */
@@ -370,6 +379,7 @@ enum stmt {
 	ST_TASK_PLANNER_MODEL,
 	ST_TASK_INTEG_CHECKS, ST_TASK_INTEG_FAILURES,
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
+	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK,
 	ST__COUNT
 };
 
@@ -550,6 +560,18 @@ static const struct stmt_def {
 	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
 	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
 	    SHAPE(score_cols) },
+	/* The three below cost what their LIMIT or index allows, not what
+	 * the task has stored: they run on every round a child reports. */
+	[ST_ROUND_COMMITTED] = { "SELECT 1 FROM rounds WHERE domain_id = ?2"
+	    " AND commit_id = ?3 AND task_id = ?1 LIMIT 1", NULL, 0 },
+	[ST_ROUNDS_RECENT] = { "SELECT commit_id IS NOT NULL FROM rounds"
+	    " WHERE task_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3",
+	    NULL, 0 },
+	/* Once per task and start: its spending is kept up in memory. */
+	[ST_SPEND_TASK] = { "SELECT count(*),"
+	    " coalesce(sum(tokens_in + tokens_out), 0),"
+	    " coalesce(sum(cost), 0) FROM rounds WHERE task_id = ?1",
+	    NULL, 0 },
 };
 
 struct registry {
@@ -1899,6 +1921,8 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 {
 	sqlite3_stmt *st = r->st[ST_ROUND_ADD];
 	const json_t *checks = json_object_get(rep, "checks");
+	bool relaxed;
+	int rc;
 
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
 	    bind_ref(r, st, 3, directive) == -1 ||
@@ -1921,7 +1945,15 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 	    bind_text(r, st, 17, model_of(rep, "model")) == -1 ||
 	    bind_text(r, st, 18, model_of(rep, "critic_model")) == -1)
 		return fail(r, st, __func__);
-	if (exec_write(r, st, __func__) == -1)
+	/* Relaxed (see relax): a round row promises nothing on its own.  A
+	 * final round is followed by its directive's synced state change,
+	 * which makes it durable with every round before it; a power cut
+	 * can lose only the newest rounds of a directive still running,
+	 * which is redone.  Synced, a burst of rounds cost an fsync each. */
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == -1)
 		return -1;
 	if (id != NULL)
 		*id = sqlite3_last_insert_rowid(r->db);
@@ -1936,6 +1968,63 @@ registry_rounds(struct registry *r, int64_t task, int64_t domain)
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
 		return fail_null(r, st, __func__);
 	return query_all(r, ST_ROUNDS_TASK, __func__);
+}
+
+int
+registry_round_committed(struct registry *r, int64_t task, int64_t domain,
+    const char *commit)
+{
+	sqlite3_stmt *st = r->st[ST_ROUND_COMMITTED];
+	int64_t one;
+	int rc;
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
+	    bind_text(r, st, 3, commit) == -1)
+		return fail(r, st, __func__);
+	rc = query_int(r, st, &one, __func__);
+	if (rc == REG_NOT_FOUND)
+		return 0;
+	return rc == 0 ? 1 : -1;
+}
+
+int
+registry_rounds_dry(struct registry *r, int64_t task, int64_t after,
+    int64_t n, int64_t *count, bool *committed)
+{
+	sqlite3_stmt *st = r->st[ST_ROUNDS_RECENT];
+	int rc;
+
+	*count = 0;
+	*committed = false;
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, after) == -1 ||
+	    bind_int(r, st, 3, n) == -1)
+		return fail(r, st, __func__);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*count)++;
+		if (sqlite3_column_int(st, 0))
+			*committed = true;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(r, st, __func__);
+	release(st);
+	return 0;
+}
+
+int
+registry_task_spend(struct registry *r, int64_t task, int64_t *rounds,
+    int64_t *tokens, double *cost)
+{
+	sqlite3_stmt *st = r->st[ST_SPEND_TASK];
+
+	if (bind_int(r, st, 1, task) == -1)
+		return fail(r, st, __func__);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(r, st, __func__);
+	*rounds = sqlite3_column_int64(st, 0);
+	*tokens = sqlite3_column_int64(st, 1);
+	*cost = sqlite3_column_double(st, 2);
+	release(st);
+	return 0;
 }
 
 json_t *

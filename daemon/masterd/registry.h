@@ -200,6 +200,19 @@ json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
  * "duration_ms","directives_done","directives_failed","model"}: "model"
  * the model of the domain's latest round that named one, or null. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
+/* Each of these three costs what an index lookup or a LIMIT allows, not
+ * what the task has stored (they run for every round a child reports).
+ * 1 if the domain of the task stored a round with this commit, 0 if not,
+ * -1 on error. */
+int registry_round_committed(struct registry *, int64_t task,
+    int64_t domain, const char *commit);
+/* The task's newest rounds after round id `after`, at most n: how many
+ * there are and whether any of them made a commit. */
+int registry_rounds_dry(struct registry *, int64_t task, int64_t after,
+    int64_t n, int64_t *count, bool *committed);
+/* What the task's rounds spent: how many, tokens in + out, cost. */
+int registry_task_spend(struct registry *, int64_t task, int64_t *rounds,
+    int64_t *tokens, double *cost);
 
 /* ---- integration runs ----
  * A run: {"id","task","commit","state","checks","results","error",

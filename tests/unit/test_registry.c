@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	6
+#define SCHEMA_VERSION	7
 
 struct fixture {
 	char dir[PATH_MAX];
