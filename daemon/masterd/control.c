@@ -141,6 +141,7 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 	if (why != NULL)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
+	backup_forget(md, cl);
 	control_backup_set(cl, NULL);
 	TAILQ_REMOVE(&md->clients, cl, entry);
 	md->nclients--;

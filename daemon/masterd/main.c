@@ -499,6 +499,7 @@ finish(struct masterd *md)
 		log_warn("event loop closed with handles still open");
 	control_remove_socket(md);
 	tasks_close(md);
+	backup_free(md);	/* before the registry it copies */
 	registry_close(md->reg);
 	if (md->lock_fd > 0)
 		close(md->lock_fd);

@@ -2090,42 +2090,107 @@ registry_runs_abandon(struct registry *r, const char *why)
 
 /* ---------------------------------------------------------------- backup */
 
+/*
+ * A copy made in steps (SQLite's online backup API): each step copies a
+ * few pages under a short read lock, so the master keeps working in
+ * between.  Writes through our own connection are applied to the copy as
+ * they happen, and a write through any other connection restarts it: when
+ * the last step is done, the copy is the database as it is at that
+ * moment, consistent.
+ */
+struct registry_copy {
+	struct registry *reg;
+	sqlite3 *dst;
+	sqlite3_backup *b;
+	char *path;
+};
+
+struct registry_copy *
+registry_copy_begin(struct registry *r, const char *path)
+{
+	struct registry_copy *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	c->reg = r;
+	c->path = xstrdup(path);
+	unlink(path);
+	if ((rc = sqlite3_open_v2(path, &c->dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+		set_err(r, "backup: %s: %s", path, c->dst ?
+		    sqlite3_errmsg(c->dst) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* A copy cut short by a crash is deleted at the next start: it
+	 * needs no journal and no fsync of its own. */
+	sqlite3_exec(c->dst, "PRAGMA journal_mode = OFF", NULL, NULL, NULL);
+	sqlite3_exec(c->dst, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	if ((c->b = sqlite3_backup_init(c->dst, "main", r->db,
+	    "main")) == NULL) {
+		set_err(r, "backup: %s", sqlite3_errmsg(c->dst));
+		goto fail;
+	}
+	return c;
+fail:
+	registry_copy_end(c, false);
+	return NULL;
+}
+
+int
+registry_copy_step(struct registry_copy *c, int pages)
+{
+	int rc = sqlite3_backup_step(c->b, pages);
+
+	switch (rc) {
+	case SQLITE_DONE:
+		return 1;
+	case SQLITE_OK:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return 0;	/* the next step goes on (or retries) */
+	default:
+		return set_err(c->reg, "backup: %s", sqlite3_errstr(rc));
+	}
+}
+
+int
+registry_copy_progress(const struct registry_copy *c, int *remaining,
+    int *total)
+{
+	*remaining = sqlite3_backup_remaining(c->b);
+	*total = sqlite3_backup_pagecount(c->b);
+	return 0;
+}
+
+int
+registry_copy_end(struct registry_copy *c, bool keep)
+{
+	int rc = 0;
+
+	if (c == NULL)
+		return -1;
+	if (c->b != NULL && sqlite3_backup_finish(c->b) != SQLITE_OK && keep)
+		rc = set_err(c->reg, "backup: %s", sqlite3_errmsg(c->dst));
+	if (c->dst != NULL && sqlite3_close(c->dst) != SQLITE_OK && keep &&
+	    rc == 0)
+		rc = set_err(c->reg, "backup: close %s", c->path);
+	if (!keep || rc != 0)
+		unlink(c->path);
+	free(c->path);
+	free(c);
+	return keep ? rc : 0;
+}
+
 int
 registry_backup(struct registry *r, const char *path)
 {
-	sqlite3 *dst = NULL;
-	sqlite3_backup *b;
+	struct registry_copy *c = registry_copy_begin(r, path);
 	int rc;
 
-	unlink(path);
-	if ((rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
-		set_err(r, "backup: %s: %s", path, dst ? sqlite3_errmsg(dst) :
-		    sqlite3_errstr(rc));
-		goto fail;
-	}
-	/* One step copies everything under one read transaction: the copy
-	 * is consistent even while masterd keeps writing. */
-	if ((b = sqlite3_backup_init(dst, "main", r->db, "main")) == NULL) {
-		set_err(r, "backup: %s", sqlite3_errmsg(dst));
-		goto fail;
-	}
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		set_err(r, "backup: %s", sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (sqlite3_close(dst) != SQLITE_OK) {
-		set_err(r, "backup: close %s", path);
-		unlink(path);
+	if (c == NULL)
 		return -1;
-	}
-	return 0;
-fail:
-	sqlite3_close(dst);
-	unlink(path);
-	return -1;
+	while ((rc = registry_copy_step(c, -1)) == 0)
+		;
+	return registry_copy_end(c, rc == 1);
 }
 
 json_t *

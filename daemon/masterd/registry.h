@@ -231,8 +231,21 @@ json_t *registry_runs(struct registry *, int64_t task, int64_t max);
 int registry_runs_abandon(struct registry *, const char *why);
 
 /* A consistent copy of the database at path (SQLite's online backup),
- * taken while the daemon runs. */
+ * all at once: for tests and tools, never on the loop. */
 int registry_backup(struct registry *, const char *path);
+
+/* The same in steps, for the loop: begin (NULL and errmsg on failure),
+ * step copying at most `pages` pages (1 done, 0 more to do, -1 error),
+ * end (keep: the copy stays and -1 says it is unusable; otherwise it is
+ * deleted).  Writes through the registry between steps are applied to
+ * the copy, so at 1 it is the database as it is then. */
+struct registry_copy;
+struct registry_copy *registry_copy_begin(struct registry *,
+    const char *path);
+int registry_copy_step(struct registry_copy *, int pages);
+int registry_copy_progress(const struct registry_copy *, int *remaining,
+    int *total);
+int registry_copy_end(struct registry_copy *, bool keep);
 
 /* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
  * "directives_open","events"}. */
