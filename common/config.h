@@ -108,6 +108,7 @@ struct masterd_conf {
 	int64_t request_timeout;	/* ms a half-sent request may stall */
 	int64_t max_llm_calls;		/* domains working at once, in all */
 	int64_t max_frame;
+	int64_t event_retention;	/* ms progress events are kept; 0: ever */
 	int log_level;
 	char *child_path;	/* the masterd-child executable */
 	char *prompts_dir;

@@ -548,6 +548,13 @@ cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	}
 }
 
+static void
+cmd_prune(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	prune_request(md, cl, id, get_int(req, "finished_days"));
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -567,6 +574,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_TRANSCRIPT] = cmd_transcript,
 	[CTL_BUDGET] = cmd_budget,
 	[CTL_BACKUP] = cmd_backup,
+	[CTL_PRUNE] = cmd_prune,
 };
 
 void

@@ -142,6 +142,7 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
 	backup_forget(md, cl);
+	prune_forget(md, cl);
 	control_backup_set(cl, NULL);
 	TAILQ_REMOVE(&md->clients, cl, entry);
 	md->nclients--;

@@ -68,6 +68,7 @@ struct masterd {
 	uv_timer_t stop_timer;
 	uv_timer_t tick;		/* housekeeping, every few seconds */
 	struct backups *backups;	/* backup.c; NULL until the first */
+	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
 	int verbose;			/* -v: debug logging across reloads */
@@ -100,6 +101,14 @@ void control_backup_set(struct ctl_client *, char *path);
 void backup_request(struct masterd *, struct ctl_client *, json_int_t id);
 void backup_forget(struct masterd *, struct ctl_client *);
 void backup_free(struct masterd *);
+
+/* prune.c: the retention policy.  request: `prune` (answered when
+ * done); tick: a batch of expired progress events, at housekeeping. */
+void prune_request(struct masterd *, struct ctl_client *, json_int_t id,
+    int64_t finished_days);
+void prune_tick(struct masterd *);
+void prune_forget(struct masterd *, struct ctl_client *);
+void prune_free(struct masterd *);
 
 /* commands.c */
 void command_dispatch(struct masterd *, struct ctl_client *,

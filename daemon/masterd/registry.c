@@ -379,7 +379,7 @@ enum stmt {
 	ST_TASK_PLANNER_MODEL,
 	ST_TASK_INTEG_CHECKS, ST_TASK_INTEG_FAILURES,
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
-	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK,
+	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST__COUNT
 };
 
@@ -566,6 +566,10 @@ static const struct stmt_def {
 	    " AND commit_id = ?3 AND task_id = ?1 LIMIT 1", NULL, 0 },
 	[ST_ROUNDS_RECENT] = { "SELECT commit_id IS NOT NULL FROM rounds"
 	    " WHERE task_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3",
+	    NULL, 0 },
+	/* A batch of the oldest progress events, by the events_kind index. */
+	[ST_EVENTS_PRUNE] = { "DELETE FROM events WHERE seq IN (SELECT seq"
+	    " FROM events WHERE event = 'progress' AND ts < ?1 LIMIT ?2)",
 	    NULL, 0 },
 	/* Once per task and start: its spending is kept up in memory. */
 	[ST_SPEND_TASK] = { "SELECT count(*),"
@@ -2025,6 +2029,27 @@ registry_task_spend(struct registry *r, int64_t task, int64_t *rounds,
 	*cost = sqlite3_column_double(st, 2);
 	release(st);
 	return 0;
+}
+
+int
+registry_events_prune(struct registry *r, double before, int64_t limit,
+    int64_t *deleted)
+{
+	sqlite3_stmt *st = r->st[ST_EVENTS_PRUNE];
+	bool relaxed;
+	int rc;
+
+	*deleted = 0;
+	if (bind_real(r, st, 1, before) == -1 ||
+	    bind_int(r, st, 2, limit) == -1)
+		return fail(r, st, __func__);
+	/* Relaxed: an event lost or kept on a power cut is the same. */
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == 0)
+		*deleted = sqlite3_changes(r->db);
+	return rc;
 }
 
 json_t *

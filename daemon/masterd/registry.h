@@ -210,6 +210,10 @@ int registry_round_committed(struct registry *, int64_t task,
  * there are and whether any of them made a commit. */
 int registry_rounds_dry(struct registry *, int64_t task, int64_t after,
     int64_t n, int64_t *count, bool *committed);
+/* Delete at most limit progress events older than before (Unix
+ * seconds), oldest first; *deleted says how many went. */
+int registry_events_prune(struct registry *, double before, int64_t limit,
+    int64_t *deleted);
 /* What the task's rounds spent: how many, tokens in + out, cost. */
 int registry_task_spend(struct registry *, int64_t task, int64_t *rounds,
     int64_t *tokens, double *cost);
