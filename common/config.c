@@ -107,6 +107,8 @@ static const struct conf_key keys[] = {
 	G("masterd", "max_llm_calls", K_INT, max_llm_calls, 1, 10000, "8"),
 	G("masterd", "max_frame", K_SIZE, max_frame, 1024,
 	    (int64_t)1 << 30, "16M"),
+	G("masterd", "event_retention", K_DURATION, event_retention, 0,
+	    MS(86400 * 3650), "30d"),
 	G("masterd", "log_level", K_LEVEL, log_level, 0, 0, "info"),
 	G("masterd", "child_path", K_PATH, child_path, 0, 0, NULL),
 	G("masterd", "prompts_dir", K_PATH, prompts_dir, 0, 0, NULL),

@@ -113,6 +113,7 @@ struct masterd_conf {
 	int64_t idle_timeout;	/* ms a silent client is kept; 0: ever */
 	int64_t max_llm_calls;		/* domains working at once, in all */
 	int64_t max_frame;
+	int64_t event_retention;	/* ms progress events are kept; 0: ever */
 	int log_level;
 	char *child_path;	/* the masterd-child executable */
 	char *prompts_dir;

@@ -34,6 +34,9 @@ channel_init(uv_loop_t *loop, struct channel *ch, size_t max_frame,
 	if ((rc = uv_pipe_init(loop, &ch->pipe, 0)) != 0)
 		return rc;
 	ch->pipe.data = ch;
+	uv_idle_init(loop, &ch->resume);	/* cannot fail */
+	ch->resume.data = ch;
+	ch->handles = 2;
 	ch->open = true;
 	return 0;
 }
@@ -56,6 +59,8 @@ on_handle_closed(uv_handle_t *h)
 	struct channel *ch = h->data;
 	const char *why = ch->why[0] ? ch->why : NULL;
 
+	if (--ch->handles > 0)
+		return;
 	frame_decoder_free(&ch->dec);
 	ch->open = false;
 	/* Last use of ch: the owner may free it. */
@@ -70,6 +75,7 @@ channel_close(struct channel *ch, const char *why)
 	ch->closing = true;
 	if (why != NULL)
 		snprintf(ch->why, sizeof(ch->why), "%s", why);
+	uv_close((uv_handle_t *)&ch->resume, on_handle_closed);
 	uv_close((uv_handle_t *)&ch->pipe, on_handle_closed);
 }
 
@@ -86,6 +92,20 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(p, (unsigned)got);
 }
 
+static void on_resume(uv_idle_t *);
+
+/* Enough for this turn: stop reading (the peer's writes back up in the
+ * socket) and go on from the buffer on the next turn. */
+static void
+yield(struct channel *ch)
+{
+	if (ch->paused)
+		return;
+	uv_read_stop(channel_stream(ch));
+	uv_idle_start(&ch->resume, on_resume);
+	ch->paused = true;
+}
+
 static void
 deliver(struct channel *ch)
 {
@@ -94,10 +114,15 @@ deliver(struct channel *ch)
 	int rc;
 
 	while (!ch->closing) {
+		if (ch->burst >= CHANNEL_BURST) {
+			yield(ch);
+			return;
+		}
 		rc = frame_decoder_next(&ch->dec, &msg, &err);
 		if (rc == FRAME_NEED_MORE)
 			return;
 		if (rc == FRAME_OK) {
+			ch->burst++;
 			ch->ops->on_msg(ch, msg, ch->arg);
 			json_decref(msg);
 			continue;
@@ -145,6 +170,21 @@ int
 channel_start(struct channel *ch)
 {
 	return uv_read_start(channel_stream(ch), on_alloc, on_read);
+}
+
+/* A turn after yield: the next burst from the buffer; reading again
+ * once it holds no whole message. */
+static void
+on_resume(uv_idle_t *h)
+{
+	struct channel *ch = h->data;
+
+	uv_idle_stop(&ch->resume);
+	ch->paused = false;
+	ch->burst = 0;
+	deliver(ch);
+	if (!ch->paused && !ch->closing && channel_start(ch) != 0)
+		channel_close(ch, "cannot read again after a burst");
 }
 
 static void

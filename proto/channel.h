@@ -47,6 +47,14 @@ struct channel_ops {
 
 struct channel {
 	uv_pipe_t pipe;
+	/* Fairness: after CHANNEL_BURST messages the channel stops reading
+	 * and hands the rest of what it holds over on the next loop turns,
+	 * CHANNEL_BURST at a time, so one peer's flood cannot keep the
+	 * loop from its timers, signals and other peers. */
+	uv_idle_t resume;
+	unsigned burst;		/* messages since the last yield */
+	bool paused;		/* reading stopped; resume is active */
+	int handles;		/* still to close: pipe and resume */
 	struct frame_decoder dec;
 	const struct channel_ops *ops;
 	void *arg;
@@ -60,6 +68,8 @@ struct channel {
 };
 
 #define CHANNEL_MAX_QUEUED_DEFAULT (64u * 1024u * 1024u)
+/* Messages one channel delivers before it yields a loop turn. */
+#define CHANNEL_BURST 32u
 
 int channel_init(uv_loop_t *, struct channel *, size_t max_frame,
     const struct channel_ops *, void *arg);

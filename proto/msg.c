@@ -188,6 +188,10 @@ static const struct shape_field f_backup[] = {
 	OPT("done", FT_BOOL),		/* true: the copy may go */
 	END
 };
+static const struct shape_field f_prune[] = {
+	OPT("finished_days", FT_INTEGER),	/* also done/failed tasks */
+	END
+};
 static const struct shape_field f_budget[] = {
 	F("task", FT_INTEGER),
 	F("budget", FT_OBJECT),
@@ -310,6 +314,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "change a task's limits; a task stopped by one goes on" },
 	[CTL_BACKUP] = { CTL_BACKUP, CHAN_CONTROL, "backup", U, f_backup,
 	    "a consistent copy of the registry, fetched in chunks" },
+	[CTL_PRUNE] = { CTL_PRUNE, CHAN_CONTROL, "prune", U, f_prune,
+	    "remove what the retention policy lets go" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

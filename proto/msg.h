@@ -71,6 +71,7 @@ enum msg_type {
 	CTL_TRANSCRIPT,
 	CTL_BUDGET,
 	CTL_BACKUP,
+	CTL_PRUNE,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

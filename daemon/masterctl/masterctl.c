@@ -1556,6 +1556,52 @@ cmd_budget(struct ctl *c, int argc, char **argv)
 	return call_and_print(c, req, human_budget);
 }
 
+static void
+human_prune(json_t *r)
+{
+	const json_t *tasks = json_object_get(r, "tasks"), *t;
+	size_t i;
+
+	printf("%lld progress events deleted", num(r, "events"));
+	if (json_array_size(tasks) > 0) {
+		printf("; repositories and worktrees removed: task");
+		json_array_foreach(tasks, i, t)
+			printf("%s %lld", i ? "," : "",
+			    (long long)json_integer_value(t));
+	}
+	if (num(r, "failures") > 0)
+		printf("; %lld paths could not be removed (see the log)",
+		    num(r, "failures"));
+	putchar('\n');
+}
+
+/* prune [--finished DAYS] */
+static int
+cmd_prune(struct ctl *c, int argc, char **argv)
+{
+	json_t *req = request(c, CTL_PRUNE);
+	char *end;
+	long long days;
+
+	if (argc == 2 && strcmp(argv[0], "--finished") == 0) {
+		errno = 0;
+		days = strtoll(argv[1], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[1] ||
+		    days < 1 || days > 36500) {
+			fprintf(stderr, "masterctl: prune: --finished takes "
+			    "a number of days, 1 to 36500\n");
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "finished_days", json_integer(days));
+	} else if (argc != 0) {
+		fprintf(stderr, "usage: masterctl prune [--finished DAYS]\n");
+		json_decref(req);
+		return EXIT_USAGE;
+	}
+	return call_and_print(c, req, human_prune);
+}
+
 /* Fetch the copy chunk by chunk into fd. */
 static int
 fetch_backup(struct ctl *c, int fd, json_int_t size)
@@ -1692,6 +1738,9 @@ static const struct command commands[] = {
 	    "a domain's conversation with its model" },
 	{ "backup", "FILE", 1, 1, cmd_backup,
 	    "a consistent copy of the registry, taken live" },
+	{ "prune", "[--finished DAYS]", 0, 2, cmd_prune,
+	    "delete expired progress events and the files of cancelled "
+	    "tasks (and of tasks finished DAYS ago)" },
 	{ "stop", "", 0, 0, cmd_stop, "stop masterd" },
 	{ "help", "", 0, 0, cmd_help, "this text" },
 };

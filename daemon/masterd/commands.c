@@ -724,26 +724,6 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 #define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
 
 static void
-backup_start(struct masterd *md, struct ctl_client *cl, json_int_t id)
-{
-	char *path;
-	struct stat st;
-	json_t *r;
-
-	path = xasprintf("%s/backup-%ld-%lld.db", md->conf->state_dir,
-	    (long)getpid(), (long long)masterd_next_id(md));
-	if (registry_backup(md->reg, path) != 0 || stat(path, &st) != 0) {
-		free(path);
-		reply_storage_error(md, cl, id);
-		return;
-	}
-	control_backup_set(cl, path);
-	r = msg_reply_ok(id);
-	json_object_set_new(r, "size", json_integer(st.st_size));
-	control_reply(cl, r);
-}
-
-static void
 backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 {
 	const char *path = control_backup_get(cl);
@@ -788,8 +768,15 @@ cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	} else if (json_object_get(req, "offset") != NULL) {
 		backup_chunk(cl, id, get_int(req, "offset"));
 	} else {
-		backup_start(md, cl, id);
+		backup_request(md, cl, id);	/* answered when copied */
 	}
+}
+
+static void
+cmd_prune(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	prune_request(md, cl, id, get_int(req, "finished_days"));
 }
 
 static command_fn *const commands[MSG_TYPE_COUNT] = {
@@ -811,6 +798,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_TRANSCRIPT] = cmd_transcript,
 	[CTL_BUDGET] = cmd_budget,
 	[CTL_BACKUP] = cmd_backup,
+	[CTL_PRUNE] = cmd_prune,
 };
 
 void

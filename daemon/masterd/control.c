@@ -123,6 +123,8 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 	if (why != NULL)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
+	backup_forget(md, cl);
+	prune_forget(md, cl);
 	control_backup_set(cl, NULL);
 	md->request_bytes -= cl->held;
 	cl->held = 0;

@@ -484,8 +484,10 @@ on_tick(uv_timer_t *t)
 {
 	struct masterd *md = t->data;
 
-	if (!md->stopping)
+	if (!md->stopping) {
 		tasks_tick(md);
+		prune_tick(md);
+	}
 }
 
 static int
@@ -536,6 +538,8 @@ finish(struct masterd *md)
 		log_warn("event loop closed with handles still open");
 	control_remove_socket(md);
 	tasks_close(md);
+	backup_free(md);	/* before the registry it copies */
+	prune_free(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)
 		close(md->lock_fd);

@@ -68,6 +68,8 @@ struct masterd {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stop_timer;
 	uv_timer_t tick;		/* housekeeping, every few seconds */
+	struct backups *backups;	/* backup.c; NULL until the first */
+	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
 	int verbose;			/* -v: debug logging across reloads */
@@ -98,6 +100,21 @@ void control_remove_socket(struct masterd *);
  * (NULL: none) and removes the file it replaces. */
 const char *control_backup_get(struct ctl_client *);
 void control_backup_set(struct ctl_client *, char *path);
+
+/* backup.c: the copy for a `backup` request, made in slices of loop
+ * turns; the reply ({"size"}, the file set on the connection) comes when
+ * it is done.  forget: cl's connection is closing. */
+void backup_request(struct masterd *, struct ctl_client *, json_int_t id);
+void backup_forget(struct masterd *, struct ctl_client *);
+void backup_free(struct masterd *);
+
+/* prune.c: the retention policy.  request: `prune` (answered when
+ * done); tick: a batch of expired progress events, at housekeeping. */
+void prune_request(struct masterd *, struct ctl_client *, json_int_t id,
+    int64_t finished_days);
+void prune_tick(struct masterd *);
+void prune_forget(struct masterd *, struct ctl_client *);
+void prune_free(struct masterd *);
 
 /* commands.c */
 void command_dispatch(struct masterd *, struct ctl_client *,

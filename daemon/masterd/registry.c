@@ -230,6 +230,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE tasks ADD COLUMN integration_checks TEXT;"
 	"ALTER TABLE tasks ADD COLUMN integration_failures INTEGER NOT NULL"
 	"  DEFAULT 0;",
+
+	/* 7: what a child's message costs stays bounded however many rounds
+	 * and events there are (issue #14): a round found by its commit, a
+	 * task's newest rounds, and progress events by age (for retention
+	 * and prune). */
+	"CREATE INDEX rounds_commit ON rounds(domain_id, commit_id)"
+	"  WHERE commit_id IS NOT NULL;"
+	"CREATE INDEX rounds_task_id ON rounds(task_id, id);"
+	"CREATE INDEX events_kind ON events(event, ts);",
 };
 
 /* How a result column becomes a JSON value. */
@@ -370,6 +379,7 @@ enum stmt {
 	ST_TASK_PLANNER_MODEL,
 	ST_TASK_INTEG_CHECKS, ST_TASK_INTEG_FAILURES,
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
+	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST__COUNT
 };
 
@@ -550,6 +560,22 @@ static const struct stmt_def {
 	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
 	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
 	    SHAPE(score_cols) },
+	/* The three below cost what their LIMIT or index allows, not what
+	 * the task has stored: they run on every round a child reports. */
+	[ST_ROUND_COMMITTED] = { "SELECT 1 FROM rounds WHERE domain_id = ?2"
+	    " AND commit_id = ?3 AND task_id = ?1 LIMIT 1", NULL, 0 },
+	[ST_ROUNDS_RECENT] = { "SELECT commit_id IS NOT NULL FROM rounds"
+	    " WHERE task_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3",
+	    NULL, 0 },
+	/* A batch of the oldest progress events, by the events_kind index. */
+	[ST_EVENTS_PRUNE] = { "DELETE FROM events WHERE seq IN (SELECT seq"
+	    " FROM events WHERE event = 'progress' AND ts < ?1 LIMIT ?2)",
+	    NULL, 0 },
+	/* Once per task and start: its spending is kept up in memory. */
+	[ST_SPEND_TASK] = { "SELECT count(*),"
+	    " coalesce(sum(tokens_in + tokens_out), 0),"
+	    " coalesce(sum(cost), 0) FROM rounds WHERE task_id = ?1",
+	    NULL, 0 },
 };
 
 struct registry {
@@ -1899,6 +1925,8 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 {
 	sqlite3_stmt *st = r->st[ST_ROUND_ADD];
 	const json_t *checks = json_object_get(rep, "checks");
+	bool relaxed;
+	int rc;
 
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
 	    bind_ref(r, st, 3, directive) == -1 ||
@@ -1921,7 +1949,15 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 	    bind_text(r, st, 17, model_of(rep, "model")) == -1 ||
 	    bind_text(r, st, 18, model_of(rep, "critic_model")) == -1)
 		return fail(r, st, __func__);
-	if (exec_write(r, st, __func__) == -1)
+	/* Relaxed (see relax): a round row promises nothing on its own.  A
+	 * final round is followed by its directive's synced state change,
+	 * which makes it durable with every round before it; a power cut
+	 * can lose only the newest rounds of a directive still running,
+	 * which is redone.  Synced, a burst of rounds cost an fsync each. */
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == -1)
 		return -1;
 	if (id != NULL)
 		*id = sqlite3_last_insert_rowid(r->db);
@@ -1936,6 +1972,84 @@ registry_rounds(struct registry *r, int64_t task, int64_t domain)
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
 		return fail_null(r, st, __func__);
 	return query_all(r, ST_ROUNDS_TASK, __func__);
+}
+
+int
+registry_round_committed(struct registry *r, int64_t task, int64_t domain,
+    const char *commit)
+{
+	sqlite3_stmt *st = r->st[ST_ROUND_COMMITTED];
+	int64_t one;
+	int rc;
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1 ||
+	    bind_text(r, st, 3, commit) == -1)
+		return fail(r, st, __func__);
+	rc = query_int(r, st, &one, __func__);
+	if (rc == REG_NOT_FOUND)
+		return 0;
+	return rc == 0 ? 1 : -1;
+}
+
+int
+registry_rounds_dry(struct registry *r, int64_t task, int64_t after,
+    int64_t n, int64_t *count, bool *committed)
+{
+	sqlite3_stmt *st = r->st[ST_ROUNDS_RECENT];
+	int rc;
+
+	*count = 0;
+	*committed = false;
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, after) == -1 ||
+	    bind_int(r, st, 3, n) == -1)
+		return fail(r, st, __func__);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*count)++;
+		if (sqlite3_column_int(st, 0))
+			*committed = true;
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(r, st, __func__);
+	release(st);
+	return 0;
+}
+
+int
+registry_task_spend(struct registry *r, int64_t task, int64_t *rounds,
+    int64_t *tokens, double *cost)
+{
+	sqlite3_stmt *st = r->st[ST_SPEND_TASK];
+
+	if (bind_int(r, st, 1, task) == -1)
+		return fail(r, st, __func__);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(r, st, __func__);
+	*rounds = sqlite3_column_int64(st, 0);
+	*tokens = sqlite3_column_int64(st, 1);
+	*cost = sqlite3_column_double(st, 2);
+	release(st);
+	return 0;
+}
+
+int
+registry_events_prune(struct registry *r, double before, int64_t limit,
+    int64_t *deleted)
+{
+	sqlite3_stmt *st = r->st[ST_EVENTS_PRUNE];
+	bool relaxed;
+	int rc;
+
+	*deleted = 0;
+	if (bind_real(r, st, 1, before) == -1 ||
+	    bind_int(r, st, 2, limit) == -1)
+		return fail(r, st, __func__);
+	/* Relaxed: an event lost or kept on a power cut is the same. */
+	relaxed = relax(r);
+	rc = exec_write(r, st, __func__);
+	unrelax(r, relaxed);
+	if (rc == 0)
+		*deleted = sqlite3_changes(r->db);
+	return rc;
 }
 
 json_t *
@@ -2001,42 +2115,107 @@ registry_runs_abandon(struct registry *r, const char *why)
 
 /* ---------------------------------------------------------------- backup */
 
+/*
+ * A copy made in steps (SQLite's online backup API): each step copies a
+ * few pages under a short read lock, so the master keeps working in
+ * between.  Writes through our own connection are applied to the copy as
+ * they happen, and a write through any other connection restarts it: when
+ * the last step is done, the copy is the database as it is at that
+ * moment, consistent.
+ */
+struct registry_copy {
+	struct registry *reg;
+	sqlite3 *dst;
+	sqlite3_backup *b;
+	char *path;
+};
+
+struct registry_copy *
+registry_copy_begin(struct registry *r, const char *path)
+{
+	struct registry_copy *c = xcalloc(1, sizeof(*c));
+	int rc;
+
+	c->reg = r;
+	c->path = xstrdup(path);
+	unlink(path);
+	if ((rc = sqlite3_open_v2(path, &c->dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
+		set_err(r, "backup: %s: %s", path, c->dst ?
+		    sqlite3_errmsg(c->dst) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* A copy cut short by a crash is deleted at the next start: it
+	 * needs no journal and no fsync of its own. */
+	sqlite3_exec(c->dst, "PRAGMA journal_mode = OFF", NULL, NULL, NULL);
+	sqlite3_exec(c->dst, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+	if ((c->b = sqlite3_backup_init(c->dst, "main", r->db,
+	    "main")) == NULL) {
+		set_err(r, "backup: %s", sqlite3_errmsg(c->dst));
+		goto fail;
+	}
+	return c;
+fail:
+	registry_copy_end(c, false);
+	return NULL;
+}
+
+int
+registry_copy_step(struct registry_copy *c, int pages)
+{
+	int rc = sqlite3_backup_step(c->b, pages);
+
+	switch (rc) {
+	case SQLITE_DONE:
+		return 1;
+	case SQLITE_OK:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return 0;	/* the next step goes on (or retries) */
+	default:
+		return set_err(c->reg, "backup: %s", sqlite3_errstr(rc));
+	}
+}
+
+int
+registry_copy_progress(const struct registry_copy *c, int *remaining,
+    int *total)
+{
+	*remaining = sqlite3_backup_remaining(c->b);
+	*total = sqlite3_backup_pagecount(c->b);
+	return 0;
+}
+
+int
+registry_copy_end(struct registry_copy *c, bool keep)
+{
+	int rc = 0;
+
+	if (c == NULL)
+		return -1;
+	if (c->b != NULL && sqlite3_backup_finish(c->b) != SQLITE_OK && keep)
+		rc = set_err(c->reg, "backup: %s", sqlite3_errmsg(c->dst));
+	if (c->dst != NULL && sqlite3_close(c->dst) != SQLITE_OK && keep &&
+	    rc == 0)
+		rc = set_err(c->reg, "backup: close %s", c->path);
+	if (!keep || rc != 0)
+		unlink(c->path);
+	free(c->path);
+	free(c);
+	return keep ? rc : 0;
+}
+
 int
 registry_backup(struct registry *r, const char *path)
 {
-	sqlite3 *dst = NULL;
-	sqlite3_backup *b;
+	struct registry_copy *c = registry_copy_begin(r, path);
 	int rc;
 
-	unlink(path);
-	if ((rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL)) != SQLITE_OK) {
-		set_err(r, "backup: %s: %s", path, dst ? sqlite3_errmsg(dst) :
-		    sqlite3_errstr(rc));
-		goto fail;
-	}
-	/* One step copies everything under one read transaction: the copy
-	 * is consistent even while masterd keeps writing. */
-	if ((b = sqlite3_backup_init(dst, "main", r->db, "main")) == NULL) {
-		set_err(r, "backup: %s", sqlite3_errmsg(dst));
-		goto fail;
-	}
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		set_err(r, "backup: %s", sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (sqlite3_close(dst) != SQLITE_OK) {
-		set_err(r, "backup: close %s", path);
-		unlink(path);
+	if (c == NULL)
 		return -1;
-	}
-	return 0;
-fail:
-	sqlite3_close(dst);
-	unlink(path);
-	return -1;
+	while ((rc = registry_copy_step(c, -1)) == 0)
+		;
+	return registry_copy_end(c, rc == 1);
 }
 
 json_t *

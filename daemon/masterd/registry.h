@@ -200,6 +200,23 @@ json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
  * "duration_ms","directives_done","directives_failed","model"}: "model"
  * the model of the domain's latest round that named one, or null. */
 json_t *registry_scoreboard(struct registry *, int64_t task);
+/* Each of these three costs what an index lookup or a LIMIT allows, not
+ * what the task has stored (they run for every round a child reports).
+ * 1 if the domain of the task stored a round with this commit, 0 if not,
+ * -1 on error. */
+int registry_round_committed(struct registry *, int64_t task,
+    int64_t domain, const char *commit);
+/* The task's newest rounds after round id `after`, at most n: how many
+ * there are and whether any of them made a commit. */
+int registry_rounds_dry(struct registry *, int64_t task, int64_t after,
+    int64_t n, int64_t *count, bool *committed);
+/* Delete at most limit progress events older than before (Unix
+ * seconds), oldest first; *deleted says how many went. */
+int registry_events_prune(struct registry *, double before, int64_t limit,
+    int64_t *deleted);
+/* What the task's rounds spent: how many, tokens in + out, cost. */
+int registry_task_spend(struct registry *, int64_t task, int64_t *rounds,
+    int64_t *tokens, double *cost);
 
 /* ---- integration runs ----
  * A run: {"id","task","commit","state","checks","results","error",
@@ -218,8 +235,21 @@ json_t *registry_runs(struct registry *, int64_t task, int64_t max);
 int registry_runs_abandon(struct registry *, const char *why);
 
 /* A consistent copy of the database at path (SQLite's online backup),
- * taken while the daemon runs. */
+ * all at once: for tests and tools, never on the loop. */
 int registry_backup(struct registry *, const char *path);
+
+/* The same in steps, for the loop: begin (NULL and errmsg on failure),
+ * step copying at most `pages` pages (1 done, 0 more to do, -1 error),
+ * end (keep: the copy stays and -1 says it is unusable; otherwise it is
+ * deleted).  Writes through the registry between steps are applied to
+ * the copy, so at 1 it is the database as it is then. */
+struct registry_copy;
+struct registry_copy *registry_copy_begin(struct registry *,
+    const char *path);
+int registry_copy_step(struct registry_copy *, int pages);
+int registry_copy_progress(const struct registry_copy *, int *remaining,
+    int *total);
+int registry_copy_end(struct registry_copy *, bool keep);
 
 /* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
  * "directives_open","events"}. */

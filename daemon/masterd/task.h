@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "daemon/masterd/registry.h"
+#include "daemon/masterd/task_decide.h"
 #include "proto/vocab.h"
 
 struct masterd;
@@ -110,6 +111,11 @@ struct task {
 	struct domain_list domains;
 	size_t done;		/* directives done */
 	bool dirty;		/* the step is due on the next loop turn */
+	/* What its rounds spent (rounds, tokens, cost): read from the
+	 * registry once, then kept up as rounds are stored, so the budget
+	 * check after each round does not sum every round again. */
+	struct spend rounds_spent;
+	bool rounds_spent_known;
 };
 
 /* ---- task.c ---- */
@@ -203,6 +209,8 @@ void task_check_limits(struct task *);
  * logged, the calls in flight cancelled, a task.limit event. */
 void task_limit(struct task *, const char *why);
 int task_over_budget(struct task *, char *why, size_t len);
+/* A round was stored: count what it spent (its "usage" object). */
+void task_count_round(struct task *, const json_t *usage);
 
 /* ---- task_requests.c ---- */
 int task_add_directive(struct task *, const char *domain,

@@ -332,24 +332,36 @@ review(struct task *t, const json_t *dirs)
 
 /* ---------------------------------------------------------- budgets */
 
+/* The rounds' part is kept in memory (see struct task), read once. */
 static void
 spent(struct task *t, struct spend *s)
 {
-	json_t *score = registry_scoreboard(t->md->reg, t->id), *d;
-	size_t i;
+	struct spend *r = &t->rounds_spent;
 
-	memset(s, 0, sizeof(*s));
-	json_array_foreach(score, i, d) {
-		s->tokens += jget_int(d, "tokens_in", 0) +
-		    jget_int(d, "tokens_out", 0);
-		s->cost += json_number_value(json_object_get(d, "cost"));
-		s->rounds += jget_int(d, "rounds", 0);
+	if (!t->rounds_spent_known) {
+		memset(r, 0, sizeof(*r));
+		if (registry_task_spend(t->md->reg, t->id, &r->rounds,
+		    &r->tokens, &r->cost) == 0)
+			t->rounds_spent_known = true;
 	}
-	json_decref(score);
+	*s = *r;
 	/* The planner's calls count too. */
 	s->tokens += t->planner.input + t->planner.output;
 	s->cost += t->planner.cost;
 	s->seconds = (int64_t)(time(NULL) - (time_t)t->created);
+}
+
+void
+task_count_round(struct task *t, const json_t *usage)
+{
+	struct spend *r = &t->rounds_spent;
+
+	if (!t->rounds_spent_known)
+		return;		/* read whole at the next check */
+	r->rounds++;
+	r->tokens += json_integer_value(json_object_get(usage, "input")) +
+	    json_integer_value(json_object_get(usage, "output"));
+	r->cost += json_number_value(json_object_get(usage, "cost"));
 }
 
 static void
@@ -373,31 +385,18 @@ task_over_budget(struct task *t, char *why, size_t len)
 	return decide_over_budget(&t->budget, &defaults, &s, why, len) >= 0;
 }
 
-/* The rounds since the watchdog's mark all made no commit. */
+/* The rounds since the watchdog's mark all made no commit: only the
+ * newest n are read. */
 static bool
 stalled(struct task *t)
 {
-	int64_t n = t->md->conf->no_progress_rounds;
-	json_t *rounds;
-	bool *committed, stuck;
-	size_t count = 0, i;
+	int64_t n = t->md->conf->no_progress_rounds, count;
+	bool committed;
 
-	if (n <= 0)
+	if (n <= 0 || registry_rounds_dry(t->md->reg, t->id,
+	    t->progress_since, n, &count, &committed) != 0)
 		return false;
-	rounds = registry_rounds(t->md->reg, t->id, 0);
-	committed = xcalloc(json_array_size(rounds) + 1, sizeof(*committed));
-	for (i = 0; i < json_array_size(rounds); i++) {
-		const json_t *r = json_array_get(rounds, i);
-
-		if (jget_int(r, "id", 0) <= t->progress_since)
-			continue;
-		committed[count++] = json_is_string(json_object_get(r,
-		    "commit"));
-	}
-	stuck = decide_stalled(committed, count, n);
-	free(committed);
-	json_decref(rounds);
-	return stuck;
+	return count >= n && !committed;
 }
 
 void

@@ -399,41 +399,25 @@ given(const struct child *c, json_int_t id, const char *what)
 	return false;
 }
 
-static bool
-round_stored(struct masterd *md, const struct child *c, const char *commit)
-{
-	json_t *rounds, *r;
-	size_t i;
-	bool found = false;
-
-	if (commit == NULL)
-		return false;
-	rounds = registry_rounds(md->reg, c->task, c->domain);
-	json_array_foreach(rounds, i, r) {
-		const char *have = jget_str(r, "commit");
-
-		if (have != NULL && strcmp(have, commit) == 0) {
-			found = true;
-			break;
-		}
-	}
-	json_decref(rounds);
-	return found;
-}
-
 static void
-store_round(struct child *c, json_int_t id, const json_t *msg)
+store_round(struct child *c, struct task *t, json_int_t id,
+    const json_t *msg)
 {
 	struct masterd *md = c->md;
+	const char *commit = jget_str(msg, "commit");
 
 	/* A round the child found committed is reported again after a
-	 * restart: it is one round, stored once. */
-	if (round_stored(md, c, jget_str(msg, "commit")))
+	 * restart: it is one round, stored once.  Found by index: a burst
+	 * of rounds costs the same per round however many are stored. */
+	if (commit != NULL && registry_round_committed(md->reg, c->task,
+	    c->domain, commit) == 1)
 		return;
 	if (registry_round_add(md->reg, c->task, c->domain, id, msg,
 	    NULL) != 0)
 		log_err("domain %s: round not stored: %s", c->name,
 		    registry_errmsg(md->reg));
+	else
+		task_count_round(t, json_object_get(msg, "usage"));
 	event_emit(md, c->task, c->name, EV_ROUND, json_pack(
 	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*, s:O*}", "directive", id,
 	    "round", json_object_get(msg, "round"),
@@ -459,7 +443,7 @@ on_round(struct child *c, struct task *t, const json_t *msg)
 	if (!given(c, id, "round of"))
 		return;
 	if (!final || jget_int(msg, "round", 0) > 0)
-		store_round(c, id, msg);
+		store_round(c, t, id, msg);
 	if (final)
 		directive_outcome(c, t, id, msg);
 	task_check_limits(t);

@@ -14,7 +14,9 @@ directive, so a test can change what the next directive meets:
                             # domain "other"
    "control": true,         # on a directive: control-socket requests
                             # (stop, submit, cancel) on the child channel
-   "hold": true}            # take directives, never answer them
+   "hold": true,            # take directives, never answer them
+   "rounds": N}             # on a directive: N rounds of it (each with a
+                            # commit of its own) at once, then its final one
 
 Every message received is appended to $FAKECHILD_DIR/<domain>.log, one
 JSON line each.
@@ -79,6 +81,18 @@ class Child:
                     batch = []
             write_all(b"".join(batch))
 
+    def burst_rounds(self, task, directive, n):
+        batch = []
+        for i in range(1, n + 1):
+            batch.append(self.msg("round", task=task, directive=directive, round=i,
+                                  ok=True, stage="commit", commit="%040x" % (0xb0000000 + i),
+                                  summary=f"burst round {i}",
+                                  usage={"input": 1, "output": 1, "cost": 0}))
+            if len(batch) == 1000:
+                write_all(b"".join(batch))
+                batch = []
+        write_all(b"".join(batch))
+
     def on_directive(self, m):
         spec = self.spec()
         task, mine = m["task"], m["directive"]
@@ -97,6 +111,9 @@ class Child:
             self.send("stop")
             self.send("submit", text="forged task")
             self.send("cancel", task=task)
+        n = int(spec.get("rounds", 0))
+        if n:
+            self.burst_rounds(task, mine, n)
         if spec.get("hold"):
             return
         self.send("round", task=task, directive=mine, round=0, ok=True, stage="commit",

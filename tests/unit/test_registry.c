@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	6
+#define SCHEMA_VERSION	7
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -1674,6 +1674,103 @@ round_report(int round, bool ok, const char *stage, const char *commit,
 	return r;
 }
 
+/* What runs for every round a child reports, and the retention batch:
+ * the round found by its commit, the newest rounds of a task, the task's
+ * spending, expired progress events deleted oldest first and no other. */
+static void
+test_bounded_queries(void **state)
+{
+	struct fixture *f = *state;
+	int64_t task = add_task(f->r, "bounded"), a = add_domain(f->r, task,
+	    "a"), b = add_domain(f->r, task, "b"), count, tokens, rounds, n;
+	double cost, now = (double)time(NULL);
+	bool committed;
+	json_t *rep;
+
+	for (int i = 1; i <= 5; i++) {
+		rep = round_report(i, true, "commit", i == 2 ? "c2" : NULL,
+		    10, 5, 0.25);
+		assert_int_equal(registry_round_add(f->r, task, a, 0, rep,
+		    NULL), 0);
+		json_decref(rep);
+	}
+	assert_int_equal(registry_round_committed(f->r, task, a, "c2"), 1);
+	assert_int_equal(registry_round_committed(f->r, task, b, "c2"), 0);
+	assert_int_equal(registry_round_committed(f->r, task, a, "c3"), 0);
+	/* The newest 3 made no commit; the newest 4 include c2. */
+	assert_int_equal(registry_rounds_dry(f->r, task, 0, 3, &count,
+	    &committed), 0);
+	assert_int_equal(count, 3);
+	assert_false(committed);
+	assert_int_equal(registry_rounds_dry(f->r, task, 0, 4, &count,
+	    &committed), 0);
+	assert_true(committed);
+	assert_int_equal(registry_rounds_dry(f->r, task, 4, 10, &count,
+	    &committed), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(registry_task_spend(f->r, task, &rounds, &tokens,
+	    &cost), 0);
+	assert_int_equal(rounds, 5);
+	assert_int_equal(tokens, 75);
+	assert_true(cost > 1.24 && cost < 1.26);
+
+	for (int i = 0; i < 5; i++) {
+		json_t *d = json_pack("{s:i}", "i", i);
+
+		assert_int_equal(registry_event_add(f->r, task, "a",
+		    i < 3 ? "progress" : "round", d, NULL), 0);
+		json_decref(d);
+	}
+	/* Nothing is older than an hour ago: nothing goes. */
+	assert_int_equal(registry_events_prune(f->r, now - 3600, 10, &n), 0);
+	assert_int_equal(n, 0);
+	/* Everything is older than a minute from now: progress goes, in
+	 * batches, and nothing else. */
+	assert_int_equal(registry_events_prune(f->r, now + 60, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(registry_events_prune(f->r, now + 60, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(registry_events_prune(f->r, now + 60, 2, &n), 0);
+	assert_int_equal(n, 0);
+	rep = registry_stats(f->r);
+	assert_int_equal(json_integer_value(json_object_get(rep, "events")),
+	    2);
+	json_decref(rep);
+}
+
+/* A copy in steps holds what was written between the steps. */
+static void
+test_copy_in_steps(void **state)
+{
+	struct fixture *f = *state;
+	struct registry_copy *c;
+	struct registry *copy;
+	char path[PATH_MAX + 16], err[256];
+	json_t *list;
+	int rc, steps = 0;
+
+	add_task(f->r, "before the copy");
+	snprintf(path, sizeof(path), "%s/copy.db", f->dir);
+	assert_non_null(c = registry_copy_begin(f->r, path));
+	assert_int_equal(registry_copy_step(c, 1), 0);
+	add_task(f->r, "during the copy");
+	while ((rc = registry_copy_step(c, 1)) == 0)
+		steps++;
+	assert_int_equal(rc, 1);
+	assert_true(steps > 1);
+	assert_int_equal(registry_copy_end(c, true), 0);
+	assert_non_null(copy = registry_open(path, err, sizeof(err)));
+	list = registry_tasks(copy);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	registry_close(copy);
+	/* Abandoned: the file goes. */
+	assert_non_null(c = registry_copy_begin(f->r, path));
+	assert_int_equal(registry_copy_step(c, 1), 0);
+	assert_int_equal(registry_copy_end(c, false), 0);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 static void
 test_rounds_and_scoreboard(void **state)
 {
@@ -1781,6 +1878,8 @@ main(void)
 		T(test_migration_from_v2),
 		T(test_migration_from_v3),
 		T(test_rounds_and_scoreboard),
+		T(test_bounded_queries),
+		T(test_copy_in_steps),
 #undef T
 	};
 
