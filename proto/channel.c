@@ -183,6 +183,9 @@ on_resume(uv_idle_t *h)
 	ch->paused = false;
 	ch->burst = 0;
 	deliver(ch);
+	/* The buffer shrank: its owner counts what it holds. */
+	if (!ch->closing && ch->ops->on_data != NULL)
+		ch->ops->on_data(ch, ch->arg);
 	if (!ch->paused && !ch->closing && channel_start(ch) != 0)
 		channel_close(ch, "cannot read again after a burst");
 }

@@ -39,7 +39,7 @@ on_close(struct channel *ch, const char *why, void *arg)
 	c->closed = true;
 }
 
-static const struct channel_ops ops = { on_msg, NULL, on_close };
+static const struct channel_ops ops = { on_msg, NULL, on_close, NULL };
 
 /* SENT frames written at once on the far end of a socketpair. */
 static int
