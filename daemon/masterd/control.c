@@ -47,6 +47,8 @@ struct ctl_client {
 	gid_t gid;
 	pid_t pid;
 	bool watching;
+	unsigned unanswered;	/* requests whose reply is still to come
+				 * (a backup, a prune): not idle */
 	int64_t watch_task;
 	char *backup;		/* a registry copy being fetched */
 };
@@ -149,7 +151,7 @@ client_refuse(struct ctl_client *cl, const char *why, const char *fmt,
  * and idle_timeout: a partial request that has not grown across two ticks
  * has stalled for at least request_timeout; one begun request_max_time ago
  * is late however it grows; a client silent for idle_timeout that does
- * not watch events is idle.
+ * not watch events and waits for no answer is idle.
  */
 static void
 on_deadline(uv_timer_t *t)
@@ -175,6 +177,7 @@ on_deadline(uv_timer_t *t)
 		return;
 	}
 	if (conf->idle_timeout > 0 && !cl->watching && pending == 0 &&
+	    cl->unanswered == 0 &&
 	    now - cl->active_at >= (uint64_t)conf->idle_timeout) {
 		client_refuse(cl, "idle", "no request for %lld ms "
 		    "(idle_timeout); closing", (long long)conf->idle_timeout);
@@ -241,6 +244,8 @@ control_reply(struct ctl_client *cl, json_t *reply)
 	if (re != NULL && id < 0)
 		json_object_set_new(reply, "re", json_null());
 	cl->active_at = uv_now(cl->md->loop);
+	if (cl->unanswered > 0)
+		cl->unanswered--;
 	/* Too big to send: the client still gets an answer, not silence. */
 	if (channel_send(&cl->ch, reply) == CHANNEL_ETOOBIG) {
 		log_warn("control client pid %ld: answer to request %lld "
@@ -321,6 +326,7 @@ client_on_msg(struct channel *ch, json_t *msg, void *arg)
 
 	(void)ch;
 	cl->request_since = 0;	/* whole; what follows is a new one */
+	cl->unanswered++;
 	if (msg_validate(msg, CHAN_CONTROL, PEER_CLIENT, &spec, err,
 	    sizeof(err)) != 0) {
 		control_reply(cl, msg_reply_error(msg_id(msg),
