@@ -18,6 +18,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	$AS test -x "$MASTERD" || { echo "skip: nobody cannot run $MASTERD"; exit 0; }
 	chown nobody:nogroup "$T"
 	export HOME="$T"
+	# masterctl (root) trusts a server run by another user only through
+	# its group: nobody's own group, the socket's group too.
+	export MASTERD_CONTROL_GROUP=nogroup
 fi
 
 python3 - "$T/script.json" "$LLMD_TEST_KEY" <<'PY'
