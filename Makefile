@@ -101,7 +101,7 @@ TEST_LIBS = $(call lib,masterd) $(call lib,worker) $(call lib,relay) \
 
 PROGRAMS = $(MASTERD) $(MASTERCTL) $(CHILD) $(WORKER)
 
-.PHONY: all check test unit e2e deps fuzz-deps sanitize fuzz fuzz-build bench demo soak-full \
+.PHONY: all check test test-build unit e2e deps fuzz-deps sanitize sanitize-build fuzz fuzz-build bench demo soak-full \
 	install uninstall clean
 .DEFAULT_GOAL := all
 # Keep test and fuzz objects between builds.
@@ -153,8 +153,11 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(TEST_LIBS)
 check: deps
 	@MAKE="$(MAKE)" sh tools/check.sh
 
-test: all $(UNIT_BINS) $(BENCH_BINS)
+test: test-build
 	@BUILD=$(BUILD) sh tests/run
+
+# What the suite runs, built; tools/check.sh runs it in shards.
+test-build: all $(UNIT_BINS) $(BENCH_BINS)
 
 unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) TESTS_ONLY=unit sh tests/run
@@ -167,6 +170,9 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 sanitize:
 	+$(MAKE) --no-print-directory BUILD=build/sanitize OPTFLAGS="-O1 -g" \
 		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" test
+sanitize-build:
+	+$(MAKE) --no-print-directory BUILD=build/sanitize OPTFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" test-build
 
 fuzz: fuzz-deps
 	+$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPTFLAGS="-O1 -g" \
