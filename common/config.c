@@ -143,6 +143,7 @@ static const struct conf_key keys[] = {
 	    "8"),
 	G("task", "directive_attempts", K_INT, directive_attempts, 1, 100,
 	    "3"),
+	G("task", "retry_delay", K_DURATION, retry_delay, 0, MS(3600), "5s"),
 	G("task", "max_reviews", K_INT, max_reviews, 0, 1000, "3"),
 	G("task", "max_tool_calls", K_INT, max_tool_calls, 1, 100000, "60"),
 	G("task", "max_read_bytes", K_SIZE, max_read_bytes, 1024,
@@ -204,6 +205,11 @@ static const struct conf_key keys[] = {
 	L("retry_deadline", K_DURATION, retry_deadline, 100, MS(86400),
 	    "300s"),
 	L("max_retry_wait", K_DURATION, max_retry_wait, 0, MS(86400), "60s"),
+	L("fallback", K_STRING, fallback, 0, 0, NULL),
+	L("outage_timeout", K_DURATION, outage_timeout, MS(1), MS(86400 * 30),
+	    "6h"),
+	L("outage_probe_max", K_DURATION, outage_probe_max, 100, MS(86400),
+	    "5m"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -435,12 +441,11 @@ set_number(const struct conf_key *k, int64_t *field, const char *value,
 	return 0;
 }
 
-/* Store one value; on error returns -1 with a reason. */
+/* Store one value in field, k's; on error returns -1 with a reason. */
 static int
-apply(const struct conf_key *k, void *base, const char *value,
+apply(const struct conf_key *k, void *field, const char *value,
     const char **why)
 {
-	void *field = (char *)base + k->offset;
 	bool b;
 	int level;
 
@@ -549,6 +554,7 @@ llm_conf_unset(struct llm_conf *l)
 	l->price_cached = -1;
 	l->stream = l->store = l->tools = l->max_tokens_field = -1;
 	l->history_tokens = -1;
+	l->outage_timeout = l->outage_probe_max = -1;
 }
 
 void
@@ -560,6 +566,7 @@ llm_conf_free_strings(struct llm_conf *l)
 	free(l->key_env);
 	free(l->key_file);
 	free(l->key_credential);
+	free(l->fallback);
 }
 
 static void
@@ -595,6 +602,11 @@ conf_free(struct masterd_conf *c)
 	for (size_t i = 0; i < c->ndomains; i++)
 		domain_conf_free(&c->domains[i]);
 	free(c->domains);
+	for (size_t i = 0; i < c->nproviders; i++) {
+		llm_conf_free_strings(&c->providers[i].llm);
+		free(c->providers[i].name);
+	}
+	free(c->providers);
 	free(c->file);
 	free(c);
 }
@@ -607,6 +619,29 @@ conf_domain(const struct masterd_conf *c, const char *name)
 			return &c->domains[i];
 	}
 	return NULL;
+}
+
+static struct llm_named *
+named_find(const struct masterd_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nproviders; i++) {
+		if (strcmp(c->providers[i].name, name) == 0)
+			return &c->providers[i];
+	}
+	return NULL;
+}
+
+static struct llm_named *
+add_named(struct masterd_conf *c, const char *name)
+{
+	struct llm_named *nn;
+
+	nn = xreallocarray(c->providers, c->nproviders + 1, sizeof(*nn));
+	c->providers = nn;
+	memset(&nn[c->nproviders], 0, sizeof(*nn));
+	llm_conf_unset(&nn[c->nproviders].llm);
+	nn[c->nproviders].name = xstrdup(name);
+	return &nn[c->nproviders++];
 }
 
 static struct domain_conf *
@@ -631,6 +666,7 @@ struct parse_state {
 	unsigned line;
 	char section[64];
 	struct domain_conf *domain;	/* current [domain "x"], or NULL */
+	struct llm_named *named;	/* current [llm "x"], or NULL */
 	bool skip;			/* inside a bad section */
 };
 
@@ -674,6 +710,28 @@ unquote(char *s)
 	return 0;
 }
 
+/* A new [llm "NAME"]: a provider fallback lists may name. */
+static struct llm_named *
+named_section(struct parse_state *ps, const char *name)
+{
+	if (!conf_domain_name_ok(name)) {
+		errbuf_add(ps->errs, "%s:%u: [llm \"NAME\"] needs a name of "
+		    "1-32 characters a-z, 0-9, '-', '_'", ps->file, ps->line);
+		return NULL;
+	}
+	if (named_find(ps->conf, name) != NULL) {
+		errbuf_add(ps->errs, "%s:%u: provider \"%s\" defined twice",
+		    ps->file, ps->line, name);
+		return NULL;
+	}
+	if (ps->conf->nproviders >= CONF_MAX_DOMAINS) {
+		errbuf_add(ps->errs, "%s:%u: too many [llm \"NAME\"] sections",
+		    ps->file, ps->line);
+		return NULL;
+	}
+	return add_named(ps->conf, name);
+}
+
 static void
 parse_section(struct parse_state *ps, char *text)
 {
@@ -681,6 +739,7 @@ parse_section(struct parse_state *ps, char *text)
 
 	ps->skip = true;
 	ps->domain = NULL;
+	ps->named = NULL;
 	if ((q = strchr(text, '"')) != NULL) {
 		*q = '\0';
 		name = q + 1;
@@ -722,6 +781,9 @@ parse_section(struct parse_state *ps, char *text)
 			return;
 		}
 		ps->domain = add_domain(ps->conf, name);
+	} else if (strcmp(text, "llm") == 0 && name != NULL) {
+		if ((ps->named = named_section(ps, name)) == NULL)
+			return;
 	} else if (name != NULL) {
 		errbuf_add(ps->errs, "%s:%u: section [%s] takes no name",
 		    ps->file, ps->line, text);
@@ -744,7 +806,7 @@ parse_assignment(struct parse_state *ps, char *text)
 	const struct conf_key *k;
 	char *eq, *key, *value;
 	const char *why;
-	void *base;
+	void *field;
 
 	if ((eq = strchr(text, '=')) == NULL) {
 		errbuf_add(ps->errs, "%s:%u: expected key = value", ps->file,
@@ -772,8 +834,13 @@ parse_assignment(struct parse_state *ps, char *text)
 		    ps->line, ps->section, key);
 		return;
 	}
-	base = k->scope == S_DOMAIN ? (void *)ps->domain : (void *)ps->conf;
-	if (apply(k, base, value, &why) != 0)
+	if (ps->named != NULL)
+		field = (char *)&ps->named->llm + (k->offset -
+		    offsetof(struct masterd_conf, llm));
+	else
+		field = (char *)(k->scope == S_DOMAIN ? (void *)ps->domain :
+		    (void *)ps->conf) + k->offset;
+	if (apply(k, field, value, &why) != 0)
 		errbuf_add(ps->errs, "%s:%u: [%s] %s: %s: '%s'", ps->file,
 		    ps->line, ps->section, key, why, value);
 	else if (k->type == K_SANDBOX)
@@ -879,7 +946,8 @@ apply_env(struct masterd_conf *c, struct errbuf *errs)
 		env_name(&keys[i], name, sizeof(name));
 		if ((value = getenv(name)) == NULL)
 			continue;
-		if (apply(&keys[i], c, value, &why) != 0)
+		if (apply(&keys[i], (char *)c + keys[i].offset, value,
+		    &why) != 0)
 			errbuf_add(errs, "environment %s: [%s] %s: %s: '%s'",
 			    name, keys[i].section, keys[i].name, why, value);
 		else if (keys[i].type == K_SANDBOX)
@@ -946,7 +1014,8 @@ apply_defaults(struct masterd_conf *c)
 	llm_conf_unset(&c->planner);
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].scope == S_GLOBAL && keys[i].def != NULL)
-			(void)apply(&keys[i], c, keys[i].def, &why);
+			(void)apply(&keys[i], (char *)c + keys[i].offset,
+			    keys[i].def, &why);
 	}
 }
 
@@ -1049,6 +1118,108 @@ conf_llm_role(const struct masterd_conf *c, const char *role,
 	conf_llm(c, domain, out);
 }
 
+int
+conf_llm_named(const struct masterd_conf *c, const char *name,
+    struct llm_conf *out)
+{
+	const struct llm_named *n = named_find(c, name);
+
+	if (n == NULL)
+		return -1;
+	*out = c->llm;
+	llm_overlay(out, &n->llm);
+	/* A fallback fails over no further: one list, the primary's. */
+	out->fallback = NULL;
+	return 0;
+}
+
+size_t
+conf_llm_fallbacks(const struct llm_conf *l, char **names, size_t max)
+{
+	const char *p = l->fallback;
+	size_t n = 0, len;
+
+	while (p != NULL && *p != '\0' && n < max) {
+		p += strspn(p, ", \t");
+		if ((len = strcspn(p, ", \t")) == 0)
+			break;
+		names[n++] = xstrndup(p, len);
+		p += len;
+	}
+	return n;
+}
+
+const char *
+conf_provider_default_url(const char *provider)
+{
+	static const struct {
+		const char *provider, *url;
+	} urls[] = {
+		{ "openai-responses", "https://api.openai.com/v1" },
+		{ "chat", "https://api.openai.com/v1" },
+		{ "anthropic", "https://api.anthropic.com/v1" },
+	};
+
+	for (size_t i = 0; provider != NULL && i < nitems(urls); i++) {
+		if (strcmp(provider, urls[i].provider) == 0)
+			return urls[i].url;
+	}
+	return NULL;
+}
+
+void
+conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len)
+{
+	const char *url = l->base_url;
+
+	if (url == NULL || *url == '\0')
+		url = conf_provider_default_url(l->provider);
+	snprintf(out, len, "%s %s", l->provider ? l->provider : "?",
+	    url ? url : "?");
+}
+
+static void check_llm(const struct llm_conf *, const char *,
+    struct errbuf *);
+
+/* Every name a fallback list gives must be an [llm "NAME"] section. */
+static void
+check_fallbacks(const struct masterd_conf *c, const struct llm_conf *l,
+    const char *where, struct errbuf *errs)
+{
+	char *names[CONF_MAX_FALLBACKS + 1];
+	size_t n = conf_llm_fallbacks(l, names, nitems(names));
+
+	if (n > CONF_MAX_FALLBACKS)
+		errbuf_add(errs, "%s fallback: at most %d providers", where,
+		    CONF_MAX_FALLBACKS);
+	for (size_t i = 0; i < n; i++) {
+		if (named_find(c, names[i]) == NULL)
+			errbuf_add(errs, "%s fallback: no section [llm \"%s\"]",
+			    where, names[i]);
+		free(names[i]);
+	}
+}
+
+/* Each [llm "NAME"]: its effective conf is checked as [llm]'s is. */
+static void
+check_named(const struct masterd_conf *c, struct errbuf *errs)
+{
+	struct llm_conf eff;
+	char where[64];
+
+	for (size_t i = 0; i < c->nproviders; i++) {
+		const struct llm_named *n = &c->providers[i];
+
+		snprintf(where, sizeof(where), "[llm \"%s\"]", n->name);
+		if (n->llm.fallback != NULL)
+			errbuf_add(errs, "%s fallback: only a primary provider "
+			    "lists fallbacks ([llm], a role or a domain)",
+			    where);
+		conf_llm_named(c, n->name, &eff);
+		check_llm(&eff, where, errs);
+	}
+}
+
 /* Problems of one effective llm conf; where is "[llm]" or a domain. */
 static void
 check_llm(const struct llm_conf *l, const char *where, struct errbuf *errs)
@@ -1099,8 +1270,10 @@ check_role(const struct masterd_conf *c, const char *role,
 
 	conf_llm_role(c, role, NULL, &eff);
 	snprintf(where, sizeof(where), "[%s]", role);
-	if (memcmp(&eff, &c->llm, sizeof(eff)) != 0)
+	if (memcmp(&eff, &c->llm, sizeof(eff)) != 0) {
 		check_llm(&eff, where, errs);
+		check_fallbacks(c, &eff, where, errs);
+	}
 }
 
 static void
@@ -1117,16 +1290,20 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 		errbuf_add(errs, "[supervise] restart_delay is longer than "
 		    "restart_delay_max");
 	check_llm(&c->llm, "[llm]", errs);
+	check_fallbacks(c, &c->llm, "[llm]", errs);
 	check_role(c, "critic", errs);
 	check_role(c, "planner", errs);
+	check_named(c, errs);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		const struct domain_conf *d = &c->domains[i];
 
 		conf_llm(c, d->name, &eff);
 		snprintf(where, sizeof(where), "[domain \"%s\"]", d->name);
 		/* A domain that changes nothing repeats no [llm] error. */
-		if (memcmp(&eff, &c->llm, sizeof(eff)) != 0)
+		if (memcmp(&eff, &c->llm, sizeof(eff)) != 0) {
 			check_llm(&eff, where, errs);
+			check_fallbacks(c, &eff, where, errs);
+		}
 		if (d->prompt != NULL && d->prompt_file != NULL)
 			errbuf_add(errs, "[domain \"%s\"] sets both prompt and "
 			    "prompt_file", d->name);

@@ -70,7 +70,23 @@ struct llm_conf {
 	int64_t history_tokens;	/* conversation past which a directive
 				 * starts from a summary */
 	int max_tokens_field;	/* Chat Completions: enum llm_max_field */
+	char *fallback;		/* [llm "NAME"] sections to fail over to,
+				 * in order, comma or space separated */
+	int64_t outage_timeout;	/* ms a provider may stay down before the
+				 * tasks waiting for it pause */
+	int64_t outage_probe_max;	/* ms: the longest gap between two
+				 * probes of a provider that is down */
 };
+
+/* An [llm "NAME"] section: a provider to fail over to.  Unset keys are
+ * inherited from [llm]; a key source replaces [llm]'s whole. */
+struct llm_named {
+	char *name;
+	struct llm_conf llm;
+};
+
+/* The most fallbacks one provider may name. */
+#define CONF_MAX_FALLBACKS 8
 
 /* Which field carries max_tokens to a Chat Completions server. */
 enum llm_max_field {
@@ -139,6 +155,9 @@ struct masterd_conf {
 	/* [critic], [planner]: overrides of [llm] for those roles */
 	struct llm_conf critic;
 	struct llm_conf planner;
+	/* [llm "NAME"]: the providers fallback lists may name */
+	struct llm_named *providers;
+	size_t nproviders;
 
 	/* [task]: defaults of every task; 0 means no limit */
 	struct strlist standing;	/* standing directives */
@@ -148,6 +167,8 @@ struct masterd_conf {
 	int64_t max_time;		/* ms since submit */
 	int64_t no_progress_rounds;	/* rounds in a row with no commit */
 	int64_t directive_attempts;	/* before a directive is dropped */
+	int64_t retry_delay;		/* ms before a failed directive's
+					 * first retry; doubles after */
 	int64_t max_reviews;		/* planner reviews per task */
 	int64_t max_tool_calls;		/* per round of a domain */
 	int64_t max_read_bytes;		/* what its tools read per round */
@@ -202,6 +223,27 @@ void conf_llm(const struct masterd_conf *c, const char *domain,
  */
 void conf_llm_role(const struct masterd_conf *c, const char *role,
     const char *domain, struct llm_conf *out);
+/* The effective conf of [llm "name"] ([llm] under it), or -1 when there
+ * is no such section.  Strings borrowed as conf_llm's. */
+int conf_llm_named(const struct masterd_conf *c, const char *name,
+    struct llm_conf *out);
+/*
+ * The names of the fallbacks an effective conf lists, in order, at most
+ * max (CONF_MAX_FALLBACKS); each is an [llm "NAME"] section (the
+ * configuration is refused otherwise).  Returns how many; the names are
+ * malloc'd into names[] (free each).
+ */
+size_t conf_llm_fallbacks(const struct llm_conf *l, char **names,
+    size_t max);
+/*
+ * Which server a conf talks to, as one string: "API URL", the base_url
+ * or the API's public endpoint.  Two sessions with the same endpoint
+ * share one provider's fate: masterd keeps one circuit breaker per
+ * endpoint (daemon/masterd/provider.c).
+ */
+void conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len);
+/* The public endpoint of an API ("chat", "anthropic", ...), or NULL. */
+const char *conf_provider_default_url(const char *provider);
 /* Free the strings of an llm_conf that owns them (a copy of conf_llm's). */
 void llm_conf_free_strings(struct llm_conf *);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -334,4 +335,13 @@ base64_decode(const char *in, size_t len, unsigned char *out)
 			out[o++] = (unsigned char)((c & 3) << 6 | d);
 	}
 	return (ssize_t)o;
+}
+
+double
+now_epoch(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -80,4 +80,12 @@ bool jget_bool(const json_t *obj, const char *key);
 char *base64_encode(const unsigned char *in, size_t len);
 ssize_t base64_decode(const char *in, size_t len, unsigned char *out);
 
+/* The wall clock, in seconds since the epoch. */
+double now_epoch(void);
+
+/* The number of elements of an array (sys/param.h's, where BSD has it). */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #endif

@@ -65,6 +65,7 @@ static const struct shape_field f_directive[] = {
 	F("text", FT_STRING),
 	OPT("source", FT_STRING),
 	OPT("priority", FT_INTEGER),
+	OPT("probe", FT_STRING),	/* the endpoint this work may probe */
 	END
 };
 static const struct shape_field f_peers[] = {
@@ -105,12 +106,15 @@ static const struct shape_field f_round[] = {
 	OPT("final", FT_BOOL),
 	OPT("model", FT_STRING),	/* the domain's model, as it answered */
 	OPT("critic_model", FT_STRING),	/* the critic's */
+	OPT("provider", FT_STRING),	/* the provider that answered: "llm"
+					 * or an [llm "NAME"] fallback */
 	END
 };
 static const struct shape_field f_plan_request[] = {
 	F("task", FT_INTEGER),
 	F("kind", FT_STRING),		/* "plan" or "review" */
 	F("context", FT_OBJECT),
+	OPT("probe", FT_STRING),	/* as a directive's */
 	END
 };
 static const struct shape_field f_plan_result[] = {
@@ -121,6 +125,7 @@ static const struct shape_field f_plan_result[] = {
 	OPT("usage", FT_OBJECT),
 	OPT("error", FT_OBJECT),
 	OPT("model", FT_STRING),	/* the planner's model */
+	OPT("provider", FT_STRING),	/* as a round's */
 	END
 };
 /* One command of an integration run: an integration check, or a consumer's
@@ -152,6 +157,24 @@ static const struct shape_field f_integrate_result[] = {
 	OPT("results", FT_ARRAY),	/* per command, in the request's order */
 	OPT("duration_ms", FT_INTEGER),
 	OPT("error", FT_OBJECT),	/* the run itself could not happen */
+	END
+};
+/* What masterd's circuit breakers hold down, for every child. */
+static const struct shape_field f_providers[] = {
+	F("down", FT_ARRAY),	/* {"endpoint","name","since","next_try",
+				 *  "reason"} per provider down */
+	END
+};
+/* A child's word on a provider: a call failed past its retries (ok
+ * false), or one succeeded after the provider was said to be down. */
+static const struct shape_field f_provider_report[] = {
+	F("endpoint", FT_STRING),
+	F("ok", FT_BOOL),
+	OPT("name", FT_STRING),
+	OPT("message", FT_STRING),
+	OPT("until", FT_INTEGER),	/* the provider asked to wait till */
+	OPT("probe", FT_BOOL),		/* the attempt was the granted probe */
+	OPT("model", FT_STRING),
 	END
 };
 static const struct shape_field f_error[] = {
@@ -275,6 +298,11 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	[MSG_INTEGRATE_RESULT] = { MSG_INTEGRATE_RESULT, CHAN_CHILD,
 	    "integrate.result", C, f_integrate_result,
 	    "the outcome of each command of an integration run" },
+	[MSG_PROVIDERS] = { MSG_PROVIDERS, CHAN_CHILD, "providers", M,
+	    f_providers, "the providers masterd holds down, and till when" },
+	[MSG_PROVIDER_REPORT] = { MSG_PROVIDER_REPORT, CHAN_CHILD,
+	    "provider.report", C, f_provider_report,
+	    "a provider failed past its retries, or answered again" },
 	[MSG_ERROR] = { MSG_ERROR, CHAN_CHILD, "error", M | C, f_error,
 	    "a refused message or a failure" },
 

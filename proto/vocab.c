@@ -78,8 +78,13 @@ const struct event_def event_defs[EV_COUNT] = {
 	[EV_TASK_BUDGET] = { "task.budget", "budget" },
 	[EV_DOMAIN_ADDED] = { "domain.added", "" },
 	[EV_DOMAIN_STATE] = { "domain.state", "from,to,reason" },
-	[EV_DOMAIN_HELD] = { "domain.held", "until,reason" },
-	[EV_DOMAIN_RESUMED] = { "domain.resumed", "" },
+	[EV_DOMAIN_HELD] = { "domain.held", "until,reason,provider" },
+	[EV_DOMAIN_RESUMED] = { "domain.resumed", "provider" },
+	[EV_PROVIDER_DOWN] = { "provider.down",
+	    "provider,endpoint,reason,next_try" },
+	[EV_PROVIDER_PROBE] = { "provider.probe",
+	    "provider,endpoint,ok,failures,reason,next_try" },
+	[EV_PROVIDER_UP] = { "provider.up", "provider,endpoint,down_for" },
 	[EV_DIRECTIVE_QUEUED] = { "directive.queued",
 	    "directive,source,text" },
 	[EV_DIRECTIVE_MERGED] = { "directive.merged",
@@ -95,7 +100,7 @@ const struct event_def event_defs[EV_COUNT] = {
 	[EV_INTERFACE_REFUSED] = { "interface.refused", "reason" },
 	[EV_INTERFACES_UNRESOLVED] = { "interfaces.unresolved", "count" },
 	[EV_ROUND] = { "round",
-	    "directive,round,ok,stage,commit,error,usage,model" },
+	    "directive,round,ok,stage,commit,error,usage,model,provider" },
 	[EV_PROGRESS] = { "progress", "stage,text" },
 	[EV_MERGED] = { "merged", "commit" },
 	[EV_MERGE_FAILED] = { "merge.failed", "reason" },
@@ -123,6 +128,7 @@ const char *const err_names[E_COUNT] = {
 	[E_CANCELLED] = ERR_CANCELLED,
 	[E_SANDBOX] = ERR_SANDBOX,
 	[E_TOO_LARGE] = ERR_TOO_LARGE,
+	[E_PROVIDER_DOWN] = ERR_PROVIDER_DOWN,
 };
 
 int

@@ -104,6 +104,9 @@ enum event {
 	EV_DOMAIN_STATE,
 	EV_DOMAIN_HELD,
 	EV_DOMAIN_RESUMED,
+	EV_PROVIDER_DOWN,
+	EV_PROVIDER_PROBE,
+	EV_PROVIDER_UP,
 	EV_DIRECTIVE_QUEUED,
 	EV_DIRECTIVE_MERGED,
 	EV_DIRECTIVE_RUNNING,
@@ -140,6 +143,9 @@ enum event {
 #define ERR_TOO_LARGE	"too_large"
 /* Carried in a child's error object, not a control reply. */
 #define ERR_RATE_LIMITED "rate_limited"
+/* The provider is down or overloaded past the retries: the work waits
+ * for it (masterd's circuit breaker), it has not failed. */
+#define ERR_PROVIDER_DOWN "provider_down"
 #define ERR_CANCELLED	"cancelled"
 /* A check's sandbox could not be built: the command did not run. */
 #define ERR_SANDBOX	"sandbox"
@@ -161,6 +167,7 @@ enum err_code {
 	E_CANCELLED,
 	E_SANDBOX,
 	E_TOO_LARGE,
+	E_PROVIDER_DOWN,
 	E_COUNT
 };
 

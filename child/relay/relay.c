@@ -67,6 +67,7 @@ struct relay {
 
 	json_t *assign;		/* the last task.assign */
 	json_t *peers;		/* the last interface.peers since */
+	json_t *providers;	/* the last providers message */
 	json_t *pending;	/* for the worker once it is ready */
 	int inflight;		/* work sent to the worker, not answered */
 	bool idled;		/* the worker was stopped for idleness */
@@ -211,6 +212,9 @@ on_master_msg(struct channel *ch, json_t *msg, void *arg)
 	case MSG_INTERFACE_PEERS:
 		remember(&r->peers, msg, r);
 		break;
+	case MSG_PROVIDERS:
+		remember(&r->providers, msg, r);
+		break;
 	case MSG_DIRECTIVE:
 	case MSG_PLAN_REQUEST:
 	case MSG_INTEGRATE_REQUEST:
@@ -262,6 +266,8 @@ on_worker_ready(struct peer *p)
 		peer_send(p, json_incref(r->assign));
 	if (r->peers != NULL)
 		peer_send(p, json_incref(r->peers));
+	if (r->providers != NULL)
+		peer_send(p, json_incref(r->providers));
 	json_array_foreach(r->pending, i, m)
 		send_worker(r, m);
 	json_array_clear(r->pending);
@@ -477,6 +483,7 @@ main(int argc, char **argv)
 	uv_loop_close(&loop);
 	json_decref(r.assign);
 	json_decref(r.peers);
+	json_decref(r.providers);
 	json_decref(r.pending);
 	free(r.worker_path);
 	return r.exit_code;

@@ -339,6 +339,59 @@ print_sandbox(const json_t *s)
 		printf("  note: %s\n", json_string_value(note));
 }
 
+/* "since HH:MM:SS" and "at HH:MM:SS" of epoch seconds. */
+static void
+print_clock(const char *word, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	char buf[16];
+
+	localtime_r(&s, &tm);
+	strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+	printf("%s %s", word, buf);
+}
+
+/* One line per provider held down: since when, the next try, why. */
+static void
+print_providers(const json_t *providers)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(providers, i, p) {
+		printf("provider %s (%s): %s", str(p, "provider"),
+		    str(p, "endpoint"), strcmp(str(p, "state"), "probing") == 0 ?
+		    "DOWN, probing now" : "DOWN");
+		print_clock(", since", json_number_value(json_object_get(p,
+		    "since")));
+		print_clock(", next try at", json_number_value(
+		    json_object_get(p, "next_try")));
+		printf(" (%lld probe(s) failed): %s\n", num(p, "failures"),
+		    str(p, "reason"));
+	}
+}
+
+/* Each domain (or planner) of a task that waits for its provider. */
+static void
+print_waiting(const json_t *waiting)
+{
+	const json_t *w;
+	size_t i;
+
+	if (json_array_size(waiting) > 0)
+		printf("\n");
+	json_array_foreach(waiting, i, w) {
+		printf("%s: waiting for provider %s", str(w, "domain"),
+		    str(w, "provider"));
+		print_clock(" since", json_number_value(json_object_get(w,
+		    "since")));
+		print_clock(", next try at", json_number_value(
+		    json_object_get(w, "next_try")));
+		printf(": %s\n", str(w, "reason"));
+	}
+}
+
 static void
 human_status(json_t *r)
 {
@@ -355,6 +408,7 @@ human_status(json_t *r)
 	    "%lld, open directives %lld\n", num(reg, "tasks"),
 	    num(reg, "tasks_active"), num(reg, "domains"),
 	    num(reg, "interfaces"), num(reg, "directives_open"));
+	print_providers(json_object_get(r, "providers"));
 	print_children(json_object_get(r, "children"));
 }
 
@@ -706,6 +760,7 @@ human_task(json_t *r)
 	if (json_is_string(json_object_get(t, "reason")))
 		printf("  reason: %s\n\n", str(t, "reason"));
 	print_domains(json_object_get(r, "domains"));
+	print_waiting(json_object_get(r, "waiting"));
 	print_scoreboard(json_object_get(r, "scoreboard"));
 	print_integration(json_object_get(r, "integration"));
 	if (json_array_size(json_object_get(r, "directives")) > 0) {

@@ -23,6 +23,7 @@
 #include "common/iface.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/tasks.h"
@@ -283,7 +284,24 @@ cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "clients", json_integer((json_int_t)md->nclients));
 	json_object_set_new(r, "registry", registry_stats(md->reg));
 	json_object_set_new(r, "children", children);
+	json_object_set_new(r, "providers", providers_describe(md));
 	control_reply(cl, r);
+}
+
+/* The task's children that wait for a provider, the planner too. */
+static json_t *
+task_waiting(struct masterd *md, int64_t task)
+{
+	json_t *a = json_array(), *w;
+	struct child *c;
+
+	TAILQ_FOREACH(c, &md->children, entry) {
+		if (c->task != task || (w = provider_waiting(md, c)) == NULL)
+			continue;
+		json_object_set_new(w, "domain", json_string(c->name));
+		json_array_append_new(a, w);
+	}
+	return a;
 }
 
 static void
@@ -336,6 +354,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	    registry_scoreboard(md->reg, task));
 	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
 	json_object_set_new(r, "integration", tasks_integration(md, task));
+	json_object_set_new(r, "waiting", task_waiting(md, task));
 	control_reply_cut(cl, r);
 }
 

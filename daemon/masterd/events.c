@@ -8,17 +8,10 @@
 #include "proto/frame.h"
 
 #include "common/log.h"
+#include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/registry.h"
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Room left in a frame for the event's envelope (type, ids, names). */
 #define EVENT_ENVELOPE 1024
@@ -65,7 +58,7 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 	    domain ? domain : "-");
 	msg = msg_new(CTL_EVENT, masterd_next_id(md));
 	json_object_set_new(msg, "event", json_string(event));
-	json_object_set_new(msg, "ts", json_real(now_seconds()));
+	json_object_set_new(msg, "ts", json_real(now_epoch()));
 	json_object_set_new(msg, "seq", json_integer(seq));
 	if (task > 0)
 		json_object_set_new(msg, "task", json_integer(task));

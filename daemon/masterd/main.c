@@ -25,6 +25,7 @@
 #include "common/repo.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/tasks.h"
@@ -440,6 +441,7 @@ on_all_children_stopped(struct masterd *md)
 	uv_close((uv_handle_t *)&md->stop_timer, NULL);
 	uv_close((uv_handle_t *)&md->tick, NULL);
 	uv_close((uv_handle_t *)&md->integrate, NULL);
+	uv_close((uv_handle_t *)&md->wake, NULL);
 	notify_close(md);
 }
 
@@ -486,6 +488,7 @@ on_tick(uv_timer_t *t)
 
 	if (!md->stopping) {
 		tasks_tick(md);
+		providers_tick(md);
 		prune_tick(md);
 	}
 }
@@ -510,6 +513,7 @@ start(struct masterd *md)
 	    control_start(md) != 0)
 		return -1;
 	md->started_ms = uv_now(md->loop);
+	providers_load(md);
 	tasks_resume_all(md);
 	uv_timer_start(&md->tick, on_tick, TICK_MS, TICK_MS);
 	notify_send(md, "READY=1\nMAINPID=%ld", (long)getpid());
@@ -538,6 +542,7 @@ finish(struct masterd *md)
 		log_warn("event loop closed with handles still open");
 	control_remove_socket(md);
 	tasks_close(md);
+	providers_free(md);
 	backup_free(md);	/* before the registry it copies */
 	prune_free(md);
 	registry_close(md->reg);

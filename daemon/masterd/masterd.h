@@ -59,6 +59,11 @@ struct masterd {
 	uv_idle_t step;
 	bool step_ready;
 	uv_timer_t integrate;		/* integration runs due after merges */
+	uv_timer_t wake;		/* a deferred directive or a probe due */
+	double wake_at;			/* when wake fires (epoch s), 0: idle */
+
+	/* providers (provider.c): the breakers of those down */
+	struct providers *providers;
 
 	/* systemd (notify.c) */
 	char *notify_path;

@@ -28,7 +28,6 @@
 #include "common/util.h"
 #include "daemon/masterd/registry.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* How long a write waits for a lock held by another connection (masterctl
  * reading the database directly, a backup) before giving up. */
@@ -239,6 +238,21 @@ static const char *const migrations[] = {
 	"  WHERE commit_id IS NOT NULL;"
 	"CREATE INDEX rounds_task_id ON rounds(task_id, id);"
 	"CREATE INDEX events_kind ON events(event, ts);",
+
+	/* 8: providers (issue #15).  A round says which provider answered;
+	 * a directive put back after a failure waits until not_before; a
+	 * provider masterd holds down has a row (its circuit breaker), so
+	 * an outage outlives a restart. */
+	"ALTER TABLE rounds ADD COLUMN provider TEXT;"
+	"ALTER TABLE directives ADD COLUMN not_before REAL;"
+	"CREATE TABLE providers ("
+	"  endpoint TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  since REAL NOT NULL,"
+	"  next_try REAL NOT NULL,"
+	"  failures INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  updated REAL NOT NULL);",
 };
 
 /* How a result column becomes a JSON value. */
@@ -298,7 +312,8 @@ static const struct col iface_cols[] = {
 };
 
 #define DIRECTIVE_COLS "x.id, x.task_id, d.name, x.source, x.text, " \
-	"x.priority, x.state, x.attempts, x.reason, x.created, x.updated"
+	"x.priority, x.state, x.attempts, x.reason, x.created, x.updated, " \
+	"x.not_before"
 #define DIRECTIVE_FROM " FROM directives x" \
 	" LEFT JOIN domains d ON d.id = x.domain_id"
 static const struct col directive_cols[] = {
@@ -317,7 +332,7 @@ static const struct col event_cols[] = {
 #define ROUND_COLS "r.id, r.task_id, d.name, r.directive_id, r.round, " \
 	"r.ok, r.stage, r.commit_id, r.error, r.summary, r.checks, " \
 	"r.tokens_in, r.tokens_out, r.tokens_cached, r.cost, r.duration_ms, " \
-	"r.created, r.model, r.critic_model"
+	"r.created, r.model, r.critic_model, r.provider"
 #define ROUND_FROM " FROM rounds r JOIN domains d ON d.id = r.domain_id"
 static const struct col round_cols[] = {
 	{ "id", C_INT }, { "task", C_INT }, { "domain", C_TEXT },
@@ -327,6 +342,13 @@ static const struct col round_cols[] = {
 	{ "tokens_out", C_INT }, { "tokens_cached", C_INT },
 	{ "cost", C_REAL }, { "duration_ms", C_INT }, { "created", C_REAL },
 	{ "model", C_TEXT }, { "critic_model", C_TEXT },
+	{ "provider", C_TEXT },
+};
+
+#define PROVIDER_COLS "endpoint, name, since, next_try, failures, reason"
+static const struct col provider_cols[] = {
+	{ "endpoint", C_TEXT }, { "name", C_TEXT }, { "since", C_REAL },
+	{ "next_try", C_REAL }, { "failures", C_INT }, { "reason", C_TEXT },
 };
 
 /* The scoreboard: one row per domain of a task. */
@@ -380,6 +402,7 @@ enum stmt {
 	ST_TASK_INTEG_CHECKS, ST_TASK_INTEG_FAILURES,
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
 	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
+	ST_DIR_DEFER, ST_PROVIDER_PUT, ST_PROVIDER_DEL, ST_PROVIDERS,
 	ST__COUNT
 };
 
@@ -534,9 +557,20 @@ static const struct stmt_def {
 	[ST_ROUND_ADD] = { "INSERT INTO rounds (task_id, domain_id,"
 	    " directive_id, round, ok, stage, commit_id, error, summary,"
 	    " checks, tokens_in, tokens_out, tokens_cached, cost, duration_ms,"
-	    " created, model, critic_model) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-	    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+	    " created, model, critic_model, provider) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+	    " ?19)", NULL, 0 },
+	/* A directive put back: when it may start again, and whether the
+	 * start that ended counts (a provider outage is not its fault). */
+	[ST_DIR_DEFER] = { "UPDATE directives SET not_before = ?2,"
+	    " attempts = max(attempts - ?3, 0) WHERE id = ?1", NULL, 0 },
+	[ST_PROVIDER_PUT] = { "INSERT OR REPLACE INTO providers (endpoint,"
+	    " name, since, next_try, failures, reason, updated)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", NULL, 0 },
+	[ST_PROVIDER_DEL] = { "DELETE FROM providers WHERE endpoint = ?1",
 	    NULL, 0 },
+	[ST_PROVIDERS] = { "SELECT " PROVIDER_COLS " FROM providers"
+	    " ORDER BY endpoint", SHAPE(provider_cols) },
 	[ST_ROUNDS_TASK] = { "SELECT " ROUND_COLS ROUND_FROM
 	    " WHERE r.task_id = ?1 AND (?2 = 0 OR r.domain_id = ?2)"
 	    " ORDER BY r.id", SHAPE(round_cols) },
@@ -564,15 +598,18 @@ static const struct stmt_def {
 	 * the task has stored: they run on every round a child reports. */
 	[ST_ROUND_COMMITTED] = { "SELECT 1 FROM rounds WHERE domain_id = ?2"
 	    " AND commit_id = ?3 AND task_id = ?1 LIMIT 1", NULL, 0 },
+	/* Round 0 is an attempt that never became a round (its model
+	 * call failed): kept for the tokens it cost, not a round played. */
 	[ST_ROUNDS_RECENT] = { "SELECT commit_id IS NOT NULL FROM rounds"
-	    " WHERE task_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3",
+	    " WHERE task_id = ?1 AND id > ?2 AND round > 0"
+	    " ORDER BY id DESC LIMIT ?3",
 	    NULL, 0 },
 	/* A batch of the oldest progress events, by the events_kind index. */
 	[ST_EVENTS_PRUNE] = { "DELETE FROM events WHERE seq IN (SELECT seq"
 	    " FROM events WHERE event = 'progress' AND ts < ?1 LIMIT ?2)",
 	    NULL, 0 },
 	/* Once per task and start: its spending is kept up in memory. */
-	[ST_SPEND_TASK] = { "SELECT count(*),"
+	[ST_SPEND_TASK] = { "SELECT count(*) FILTER (WHERE round > 0),"
 	    " coalesce(sum(tokens_in + tokens_out), 0),"
 	    " coalesce(sum(cost), 0) FROM rounds WHERE task_id = ?1",
 	    NULL, 0 },
@@ -662,14 +699,6 @@ bad_state(struct registry *r, const char *name, int v, const char *fn)
 
 /* --------------------------------------------------------------- helpers */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* 64-bit FNV-1a, as 16 hex digits.  Not cryptographic: it only has to tell
  * versions of one domain's document apart, and the text is compared too. */
@@ -1302,7 +1331,7 @@ registry_task_add(struct registry *r, const char *text,
 
 	if (bind_text(r, st, 1, text) == -1 ||
 	    bind_json(r, st, 2, standing) == -1 ||
-	    bind_real(r, st, 3, now()) == -1 ||
+	    bind_real(r, st, 3, now_epoch()) == -1 ||
 	    bind_budget(r, st, 4, budget) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
@@ -1324,7 +1353,7 @@ set_state(struct registry *r, enum stmt id, int64_t row, const char *state,
 		return -1;
 	if (bind_int(r, st, 1, row) == -1 || bind_text(r, st, 2, state) == -1 ||
 	    bind_text(r, st, 3, reason) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
+	    bind_real(r, st, 4, now_epoch()) == -1)
 		return fail(r, st, fn);
 	relaxed = relaxed && relax(r);
 	rc = exec_update(r, st, fn);
@@ -1348,7 +1377,7 @@ registry_task_set_budget(struct registry *r, int64_t task,
 	sqlite3_stmt *st = r->st[ST_TASK_BUDGET];
 
 	if (bind_int(r, st, 1, task) == -1 || bind_budget(r, st, 2, b) == -1 ||
-	    bind_real(r, st, 6, now()) == -1)
+	    bind_real(r, st, 6, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1359,7 +1388,7 @@ registry_task_set_plan(struct registry *r, int64_t task, const json_t *plan)
 	sqlite3_stmt *st = r->st[ST_TASK_PLAN];
 
 	if (bind_int(r, st, 1, task) == -1 || bind_json(r, st, 2, plan) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1372,7 +1401,7 @@ set_int_column(struct registry *r, enum stmt id, int64_t row, int64_t v,
 	sqlite3_stmt *st = r->st[id];
 
 	if (bind_int(r, st, 1, row) == -1 || bind_int(r, st, 2, v) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, fn);
 	return exec_update(r, st, fn);
 }
@@ -1399,7 +1428,7 @@ registry_task_set_planner_usage(struct registry *r, int64_t task,
 	    bind_int(r, st, 2, u->input) == -1 ||
 	    bind_int(r, st, 3, u->output) == -1 ||
 	    bind_real(r, st, 4, u->cost) == -1 ||
-	    bind_real(r, st, 5, now()) == -1)
+	    bind_real(r, st, 5, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1412,7 +1441,7 @@ registry_task_set_integration_checks(struct registry *r, int64_t task,
 
 	if (bind_int(r, st, 1, task) == -1 ||
 	    bind_json(r, st, 2, checks) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1433,7 +1462,7 @@ registry_task_set_planner_model(struct registry *r, int64_t task,
 	if (bind_int(r, st, 1, task) == -1 ||
 	    bind_text(r, st, 2, model != NULL && *model != '\0' ? model :
 	    NULL) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1447,7 +1476,7 @@ registry_task_set_paused(struct registry *r, int64_t task, bool paused,
 	if (bind_int(r, st, 1, task) == -1 ||
 	    bind_int(r, st, 2, paused) == -1 ||
 	    bind_text(r, st, 3, reason) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
+	    bind_real(r, st, 4, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1482,7 +1511,7 @@ registry_domain_add(struct registry *r, int64_t task, const char *name,
 	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, name) == -1 ||
 	    bind_text(r, st, 3, prompt) == -1 ||
 	    bind_json(r, st, 4, checks) == -1 ||
-	    bind_real(r, st, 5, now()) == -1 ||
+	    bind_real(r, st, 5, now_epoch()) == -1 ||
 	    bind_int(r, st, 6, submitted) == -1 ||
 	    bind_json(r, st, 7, depends) == -1)
 		return fail(r, st, __func__);
@@ -1510,7 +1539,7 @@ registry_domain_set_depends(struct registry *r, int64_t domain,
 
 	if (bind_int(r, st, 1, domain) == -1 ||
 	    bind_json(r, st, 2, depends) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -1530,7 +1559,7 @@ registry_domain_count_restart(struct registry *r, int64_t domain)
 	int rc;
 
 	if (bind_int(r, st, 1, domain) == -1 ||
-	    bind_real(r, st, 2, now()) == -1)
+	    bind_real(r, st, 2, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	relaxed = relax(r);
 	rc = exec_update(r, st, __func__);
@@ -1627,7 +1656,7 @@ iface_insert(struct registry *r, int64_t domain, int version, bool declared,
 	    bind_int(r, st, 2, version) == -1 ||
 	    bind_text(r, st, 3, hash) == -1 ||
 	    bind_text(r, st, 4, text) == -1 ||
-	    bind_real(r, st, 5, now()) == -1 ||
+	    bind_real(r, st, 5, now_epoch()) == -1 ||
 	    bind_int(r, st, 6, declared) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
@@ -1748,7 +1777,7 @@ dir_raise(struct registry *r, int64_t id, int priority)
 
 	if (bind_int(r, st, 1, id) == -1 ||
 	    bind_int(r, st, 2, priority) == -1 ||
-	    bind_real(r, st, 3, now()) == -1)
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
 }
@@ -1764,7 +1793,7 @@ dir_insert(struct registry *r, int64_t task, int64_t domain,
 	    bind_text(r, st, 3, source) == -1 ||
 	    bind_text(r, st, 4, text) == -1 ||
 	    bind_int(r, st, 5, priority) == -1 ||
-	    bind_real(r, st, 6, now()) == -1)
+	    bind_real(r, st, 6, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
 		return -1;
@@ -1827,6 +1856,52 @@ registry_directive_set_state(struct registry *r, int64_t directive,
 	    (int)state, reason, state == DIRECTIVE_RUNNING, __func__);
 }
 
+int
+registry_directive_defer(struct registry *r, int64_t directive,
+    double not_before, bool uncount)
+{
+	sqlite3_stmt *st = r->st[ST_DIR_DEFER];
+
+	if (bind_int(r, st, 1, directive) == -1 ||
+	    (not_before > 0 ? bind_real(r, st, 2, not_before) :
+	    bind_text(r, st, 2, NULL)) == -1 ||
+	    bind_int(r, st, 3, uncount) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_provider_put(struct registry *r, const struct provider_row *p)
+{
+	sqlite3_stmt *st = r->st[ST_PROVIDER_PUT];
+
+	if (bind_text(r, st, 1, p->endpoint) == -1 ||
+	    bind_text(r, st, 2, p->name) == -1 ||
+	    bind_real(r, st, 3, p->since) == -1 ||
+	    bind_real(r, st, 4, p->next_try) == -1 ||
+	    bind_int(r, st, 5, p->failures) == -1 ||
+	    bind_text(r, st, 6, p->reason) == -1 ||
+	    bind_real(r, st, 7, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_write(r, st, __func__);
+}
+
+int
+registry_provider_del(struct registry *r, const char *endpoint)
+{
+	sqlite3_stmt *st = r->st[ST_PROVIDER_DEL];
+
+	if (bind_text(r, st, 1, endpoint) == -1)
+		return fail(r, st, __func__);
+	return exec_write(r, st, __func__);
+}
+
+json_t *
+registry_providers(struct registry *r)
+{
+	return query_all(r, ST_PROVIDERS, __func__);
+}
+
 json_t *
 registry_directive_next(struct registry *r, int64_t domain)
 {
@@ -1858,7 +1933,7 @@ registry_event_add(struct registry *r, int64_t task, const char *domain,
 	bool relaxed;
 	int rc;
 
-	if (bind_real(r, st, 1, now()) == -1 ||
+	if (bind_real(r, st, 1, now_epoch()) == -1 ||
 	    bind_ref(r, st, 2, task) == -1 ||
 	    bind_text(r, st, 3, domain) == -1 ||
 	    bind_text(r, st, 4, event) == -1 || bind_json(r, st, 5, data) == -1)
@@ -1945,9 +2020,10 @@ registry_round_add(struct registry *r, int64_t task, int64_t domain,
 	    bind_round_usage(r, st, json_object_get(rep, "usage")) == -1 ||
 	    bind_int(r, st, 15, json_integer_value(json_object_get(rep,
 	    "duration_ms"))) == -1 ||
-	    bind_real(r, st, 16, now()) == -1 ||
+	    bind_real(r, st, 16, now_epoch()) == -1 ||
 	    bind_text(r, st, 17, model_of(rep, "model")) == -1 ||
-	    bind_text(r, st, 18, model_of(rep, "critic_model")) == -1)
+	    bind_text(r, st, 18, model_of(rep, "critic_model")) == -1 ||
+	    bind_text(r, st, 19, model_of(rep, "provider")) == -1)
 		return fail(r, st, __func__);
 	/* Relaxed (see relax): a round row promises nothing on its own.  A
 	 * final round is followed by its directive's synced state change,
@@ -2069,7 +2145,7 @@ registry_run_add(struct registry *r, int64_t task, const char *commit,
 	if (bind_int(r, st, 1, task) == -1 ||
 	    bind_text(r, st, 2, commit) == -1 ||
 	    bind_json(r, st, 3, checks) == -1 ||
-	    bind_real(r, st, 4, now()) == -1)
+	    bind_real(r, st, 4, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	if (exec_write(r, st, __func__) == -1)
 		return -1;
@@ -2088,7 +2164,7 @@ registry_run_end(struct registry *r, int64_t run, const char *state,
 	    bind_json(r, st, 3, results) == -1 ||
 	    bind_text(r, st, 4, error) == -1 ||
 	    bind_int(r, st, 5, duration_ms) == -1 ||
-	    bind_real(r, st, 6, now()) == -1)
+	    bind_real(r, st, 6, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }
@@ -2108,7 +2184,7 @@ registry_runs_abandon(struct registry *r, const char *why)
 {
 	sqlite3_stmt *st = r->st[ST_RUNS_ABANDON];
 
-	if (bind_text(r, st, 1, why) == -1 || bind_real(r, st, 2, now()) == -1)
+	if (bind_text(r, st, 1, why) == -1 || bind_real(r, st, 2, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_write(r, st, __func__);
 }

@@ -191,6 +191,25 @@ json_t *registry_events(struct registry *, int64_t task, int64_t after_seq,
  * "checks","tokens_in","tokens_out","tokens_cached","cost","duration_ms",
  * "created","model","critic_model"} (a model null when none was said).
  */
+/* A directive put back in its queue waits until not_before (epoch s;
+ * 0: none); uncount: the start that ended is not counted against it. */
+int registry_directive_defer(struct registry *, int64_t directive,
+    double not_before, bool uncount);
+
+/* A provider masterd holds down (provider.c): one row each, removed
+ * when it answers again.  registry_providers: [{PROVIDER_COLS}]. */
+struct provider_row {
+	const char *endpoint;
+	const char *name;
+	double since;
+	double next_try;
+	int64_t failures;
+	const char *reason;
+};
+int registry_provider_put(struct registry *, const struct provider_row *);
+int registry_provider_del(struct registry *, const char *endpoint);
+json_t *registry_providers(struct registry *);
+
 int registry_round_add(struct registry *, int64_t task, int64_t domain,
     int64_t directive, const json_t *report, int64_t *id);
 /* domain 0: every domain of the task.  Oldest first. */

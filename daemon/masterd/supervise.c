@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/registry.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/tasks.h"
@@ -112,10 +113,8 @@ child_new(struct masterd *md, int64_t task, int64_t domain, const char *name)
 	peer_init(&c->peer, md->loop, label, &child_peer_ops, c,
 	    &md->next_id);
 	uv_timer_init(md->loop, &c->timer);
-	uv_timer_init(md->loop, &c->hold_timer);
 	c->timer.data = c;
-	c->hold_timer.data = c;
-	c->handles = 3;		/* the timers and the peer */
+	c->handles = 2;		/* the timer and the peer */
 	TAILQ_INSERT_TAIL(&md->children, c, entry);
 	md->nchildren++;
 	return c;
@@ -154,7 +153,6 @@ child_release(struct child *c)
 	TAILQ_REMOVE(&md->children, c, entry);
 	md->nchildren--;
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-	uv_close((uv_handle_t *)&c->hold_timer, on_timer_closed);
 	peer_close(&c->peer, on_peer_closed);
 	check_all_stopped(md);
 }
@@ -444,9 +442,10 @@ child_describe(const struct child *c)
 	    "restarts", (int)c->restarts,
 	    "reason", c->reason[0] ? c->reason : NULL, "busy", c->busy);
 
-	if (c->hold_until > time(NULL))
-		json_object_set_new(o, "held_until",
-		    json_integer(c->hold_until));
+	json_t *waiting = provider_waiting(c->md, c);
+
+	if (waiting != NULL)
+		json_object_set_new(o, "waiting", waiting);
 	return o;
 }
 

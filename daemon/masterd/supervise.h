@@ -48,7 +48,6 @@ struct child {
 
 	struct peer peer;	/* the process, its channel, pings, the stop */
 	uv_timer_t timer;	/* the restart delay */
-	uv_timer_t hold_timer;	/* the end of a provider's rate limit */
 	int handles;		/* timers and peer not yet released */
 	bool proc_running;	/* a process up or being reaped */
 
@@ -69,7 +68,8 @@ struct child {
 	int64_t run;		/* the integrator's run in hand, 0: none */
 	bool busy;
 	int64_t directive;
-	time_t hold_until;	/* no work before this (rate limited) */
+	char waiting[320];	/* the provider endpoint its work waits
+				 * for (provider.c), or "" */
 };
 
 const char *child_state_name(enum child_state);

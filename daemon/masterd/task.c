@@ -28,14 +28,6 @@
 #include "daemon/masterd/task.h"
 #include "daemon/masterd/tasks.h"
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *
 dup_or_null(const char *s)
@@ -62,7 +54,7 @@ task_new(struct masterd *md, int64_t id, const char *text,
 	t->id = id;
 	t->text = xstrdup(text);
 	t->state = TASK_PLANNED;
-	t->created = t->updated = now_seconds();
+	t->created = t->updated = now_epoch();
 	t->standing = json_is_array(standing) ? json_deep_copy(standing) :
 	    json_array();
 	if (budget != NULL)
@@ -283,7 +275,7 @@ stored(struct task *t, int rc, const char *what)
 		    registry_errmsg(t->md->reg));
 		return -1;
 	}
-	t->updated = now_seconds();
+	t->updated = now_epoch();
 	return 0;
 }
 
@@ -627,6 +619,31 @@ task_mark_all(struct masterd *md)
 			task_mark(t);
 }
 
+static void
+on_wake(uv_timer_t *h)
+{
+	struct masterd *md = h->data;
+
+	md->wake_at = 0;
+	task_mark_all(md);
+}
+
+void
+tasks_wake_at(struct masterd *md, double when)
+{
+	double now = now_epoch();
+	uint64_t ms;
+
+	if (!md->step_ready)
+		return;
+	if (md->wake_at > 0 && md->wake_at <= when && md->wake_at > now)
+		return;
+	md->wake_at = when;
+	ms = when > now ? (uint64_t)((when - now) * 1000.0) + 1 : 0;
+	uv_update_time(md->loop);
+	uv_timer_start(&md->wake, on_wake, ms, 0);
+}
+
 void
 task_step_init(struct masterd *md)
 {
@@ -634,6 +651,8 @@ task_step_init(struct masterd *md)
 	md->step.data = md;
 	uv_timer_init(md->loop, &md->integrate);
 	md->integrate.data = md;
+	uv_timer_init(md->loop, &md->wake);
+	md->wake.data = md;
 	md->step_ready = true;
 }
 

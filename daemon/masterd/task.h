@@ -55,6 +55,8 @@ struct directive {
 	int priority;
 	enum directive_state state;
 	int64_t attempts;	/* times started */
+	double not_before;	/* put back after a failure: not started
+				 * again before this (epoch s), 0: now */
 };
 TAILQ_HEAD(directive_list, directive);
 
@@ -174,6 +176,9 @@ json_t *task_unresolved(const struct task *);
  * (once, however many changes mark it before then). */
 void task_mark(struct task *);
 void task_mark_all(struct masterd *);
+/* Mark every task at `when` (epoch s): a directive's retry or a
+ * provider's probe falls due then.  The earliest request wins. */
+void tasks_wake_at(struct masterd *, double when);
 void task_step_init(struct masterd *);
 
 /* ---- task_queue.c ---- */
@@ -192,6 +197,18 @@ int directive_set_state(struct domain *, struct directive *,
     enum directive_state, const char *reason);
 /* Highest priority, then oldest, queued directive; NULL if none. */
 struct directive *directive_next(const struct domain *);
+/* The same among those due at now (not_before passed); *wake is set to
+ * the earliest not_before still ahead, if one is (else left alone). */
+struct directive *directive_due(const struct domain *, double now,
+    double *wake);
+/*
+ * A directive put back in the queue after its start ended without
+ * success: it waits until not_before (0: none), and with uncount that
+ * start is not counted against directive_attempts (the provider's
+ * outage, not the directive's fault).  Written through.
+ */
+int directive_defer(struct domain *, struct directive *, double not_before,
+    bool uncount);
 struct directive *directive_find(const struct task *, int64_t id,
     struct domain **);
 size_t task_open_directives(const struct task *);

@@ -353,8 +353,9 @@ decide_failure(const char *code, bool task_open, int64_t attempts,
     int64_t max_attempts)
 {
 	/* Not the directive's fault: it waits for the provider. */
-	if (code != NULL && strcmp(code, ERR_RATE_LIMITED) == 0)
-		return FAILURE_HOLD;
+	if (code != NULL && (strcmp(code, ERR_RATE_LIMITED) == 0 ||
+	    strcmp(code, ERR_PROVIDER_DOWN) == 0))
+		return FAILURE_WAIT;
 	/* Nor is a sandbox the host cannot build: another try would only
 	 * cost another model round. */
 	if (code != NULL && strcmp(code, ERR_SANDBOX) == 0)
@@ -364,6 +365,16 @@ decide_failure(const char *code, bool task_open, int64_t attempts,
 	if (attempts < max_attempts)
 		return FAILURE_RETRY;
 	return FAILURE_DROP;
+}
+
+double
+decide_retry_delay(int64_t base_ms, int64_t n)
+{
+	double s = (double)(base_ms > 0 ? base_ms : 0) / 1000.0;
+
+	for (int64_t i = 1; i < n && s < 600; i++)
+		s *= 2;
+	return s < 600 ? s : 600;
 }
 
 /* ---------------------------------------------------------- integration */

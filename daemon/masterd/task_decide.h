@@ -95,7 +95,8 @@ enum iface_outcome decide_interface_outcome(const json_t *unresolved,
 /* ---- a failed directive ---- */
 
 enum failure_step {
-	FAILURE_HOLD,		/* the provider's rate limit: hold the domain */
+	FAILURE_WAIT,		/* the provider is down or rate limited: the
+				 * work waits for it, no attempt spent */
 	FAILURE_PAUSE,		/* the host cannot run it (no sandbox): the
 				 * task pauses until someone fixes that */
 	FAILURE_REQUEUE,	/* cut short by a pause: redo on resume */
@@ -105,6 +106,9 @@ enum failure_step {
 
 enum failure_step decide_failure(const char *code, bool task_open,
     int64_t attempts, int64_t max_attempts);
+/* Seconds a directive put back after its n-th failed start waits:
+ * base_ms doubled for each start after the first, at most 10 minutes. */
+double decide_retry_delay(int64_t base_ms, int64_t n);
 
 /* ---- integration ---- */
 

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/task.h"
 #include "daemon/masterd/task_decide.h"
@@ -102,18 +103,85 @@ deps_ready(struct task *t, const struct child *c)
 	return true;
 }
 
+/* c's work waits for the provider at endpoint ("": no longer): said
+ * once each way, to the task's watchers. */
+static void
+child_wait_for(struct child *c, const char *endpoint)
+{
+	json_t *w;
+
+	if (strcmp(c->waiting, endpoint) == 0)
+		return;
+	if (*endpoint == '\0') {
+		event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED,
+		    json_pack("{s:s}", "provider", c->waiting));
+		c->waiting[0] = '\0';
+		return;
+	}
+	snprintf(c->waiting, sizeof(c->waiting), "%s", endpoint);
+	if ((w = provider_waiting(c->md, c)) == NULL)
+		return;
+	log_info("domain %s (task %lld): waiting for provider %s (%s) since "
+	    "%.0f, next try at %.0f", c->name, (long long)c->task,
+	    jget_str(w, "provider"), endpoint, json_number_value(
+	    json_object_get(w, "since")), json_number_value(
+	    json_object_get(w, "next_try")));
+	event_emit(c->md, c->task, c->name, EV_DOMAIN_HELD, json_pack(
+	    "{s:I, s:O, s:O}", "until", (json_int_t)json_number_value(
+	    json_object_get(w, "next_try")), "reason", json_object_get(w,
+	    "reason"), "provider", json_object_get(w, "provider")));
+	json_decref(w);
+}
+
+/*
+ * May c's work go out, as far as its providers go?  probe is set when
+ * it is to probe one that is down (provider.h).
+ */
+static bool
+providers_allow(struct child *c, char *probe, size_t len)
+{
+	char waiting[sizeof(c->waiting)];
+
+	if (provider_gate(c->md, c, probe, len, waiting, sizeof(waiting)) ==
+	    GATE_WAIT) {
+		child_wait_for(c, waiting);
+		return false;
+	}
+	child_wait_for(c, "");
+	return true;
+}
+
+/* The work message goes with its probe, if it has one. */
+static void
+send_work(struct child *c, json_t *m, const char *probe)
+{
+	if (*probe != '\0') {
+		json_object_set_new(m, "probe", json_string(probe));
+		provider_probe_sent(c->md, c, probe);
+	}
+	c->busy = true;
+	child_send(c, m);
+}
+
 /* Returns true when a directive was handed out. */
 static bool
 dispatch_one(struct task *t, struct child *c, bool honour_deps)
 {
 	struct masterd *md = c->md;
 	struct domain *d = domain_find(t, c->name);
-	struct directive *x = d != NULL ? directive_next(d) : NULL;
+	double wake = 0;
+	struct directive *x = d != NULL ? directive_due(d, now_epoch(),
+	    &wake) : NULL;
+	char probe[sizeof(c->waiting)];
 	json_t *m;
 
+	if (wake > 0)
+		tasks_wake_at(md, wake);
 	if (x == NULL)
 		return false;
 	if (honour_deps && x->source == SOURCE_PLAN && !deps_ready(t, c))
+		return false;
+	if (!providers_allow(c, probe, sizeof(probe)))
 		return false;
 	if (directive_set_state(d, x, DIRECTIVE_RUNNING, NULL) != 0)
 		return false;
@@ -123,9 +191,8 @@ dispatch_one(struct task *t, struct child *c, bool honour_deps)
 	json_object_set_new(m, "text", json_string(x->text));
 	json_object_set_new(m, "source", json_string(source_names[x->source]));
 	json_object_set_new(m, "priority", json_integer(x->priority));
-	c->busy = true;
 	c->directive = x->id;
-	child_send(c, m);
+	send_work(c, m, probe);
 	event_emit(md, c->task, c->name, EV_DIRECTIVE_RUNNING,
 	    json_pack("{s:I}", "directive", (json_int_t)c->directive));
 	return true;
@@ -147,7 +214,6 @@ static bool
 can_take_work(const struct masterd *md, const struct child *c)
 {
 	return c->state == CHILD_RUNNING && !c->busy &&
-	    c->hold_until <= time(NULL) &&
 	    calls_in_flight(md) < md->conf->max_llm_calls;
 }
 
@@ -260,17 +326,18 @@ task_ask_planner(struct task *t, const char *kind, json_t *context)
 void
 task_planner_ready(struct child *c)
 {
+	char probe[sizeof(c->waiting)];
 	json_t *m;
 
-	if (c->plan_request == NULL || c->busy)
+	if (c->plan_request == NULL || c->busy || c->state != CHILD_RUNNING ||
+	    !providers_allow(c, probe, sizeof(probe)))
 		return;
 	m = msg_new(MSG_PLAN_REQUEST, masterd_next_id(c->md));
 	json_object_set_new(m, "task", json_integer(c->task));
 	json_object_set(m, "kind", json_object_get(c->plan_request, "kind"));
 	json_object_set(m, "context", json_object_get(c->plan_request,
 	    "context"));
-	c->busy = true;
-	child_send(c, m);
+	send_work(c, m, probe);
 }
 
 static json_t *
@@ -523,6 +590,9 @@ task_step(struct task *t)
 		return;
 	requeue_orphans(t);
 	dispatch_task(t);
+	/* A plan request held back for its provider goes when it can. */
+	if (planner_of(t) != NULL)
+		task_planner_ready(planner_of(t));
 	task_integration_due(t);
 	/* A task with nothing left to hand out takes its next step. */
 	live(t);

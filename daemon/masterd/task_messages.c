@@ -18,6 +18,7 @@
 #include "common/repo.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/task.h"
 #include "daemon/masterd/task_decide.h"
@@ -28,6 +29,8 @@ tasks_child_ready(struct child *c)
 {
 	uint64_t calls = registry_calls(c->md->reg);
 
+	/* What it must know before work: the providers held down. */
+	providers_send(c->md, c);
 	switch (c->role) {
 	case ROLE_PLANNER:
 		task_planner_ready(c);
@@ -213,34 +216,6 @@ merge_domain(struct child *c, const char *summary)
 		task_integration_soon(t, oid);
 }
 
-static void
-on_hold_over(uv_timer_t *h)
-{
-	struct child *c = h->data;
-	struct task *t = task_find(c->md, c->task);
-
-	c->hold_until = 0;
-	event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED, NULL);
-	if (t != NULL)
-		task_mark(t);
-}
-
-/* The provider said when to come back: hold this domain until then. */
-static void
-hold_domain(struct child *c, time_t until, const char *why)
-{
-	time_t now = time(NULL);
-
-	c->hold_until = until > now ? until : now + 1;
-	uv_timer_start(&c->hold_timer, on_hold_over,
-	    (uint64_t)(c->hold_until - now) * 1000, 0);
-	log_warn("domain %s (task %lld): rate limited; held until %lld: %s",
-	    c->name, (long long)c->task, (long long)c->hold_until, why);
-	event_emit(c->md, c->task, c->name, EV_DOMAIN_HELD,
-	    json_pack("{s:I, s:s}", "until", (json_int_t)c->hold_until,
-	    "reason", why));
-}
-
 /* A state change of the child's directive; nothing when it is not open
  * (its last write failed and it went back to the queue, say). */
 static void
@@ -252,6 +227,18 @@ set_directive(struct task *t, int64_t id, enum directive_state state,
 
 	if (x != NULL)
 		directive_set_state(d, x, state, reason);
+}
+
+static void
+defer_directive(struct task *t, int64_t id, double not_before, bool uncount)
+{
+	struct domain *d;
+	struct directive *x = directive_find(t, id, &d);
+
+	if (x != NULL && x->state == DIRECTIVE_QUEUED)
+		directive_defer(d, x, not_before, uncount);
+	if (not_before > 0)
+		tasks_wake_at(t->md, not_before);
 }
 
 static int64_t
@@ -280,13 +267,15 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 	const char *code = jget_str(e, "code");
 	const char *why = jget_str(e, "message");
 	char reason[1024];
+	double at;
 
 	switch (decide_failure(code, !task_state_over(t->state),
 	    attempts_of(t, id), c->md->conf->directive_attempts)) {
-	case FAILURE_HOLD:
+	case FAILURE_WAIT:
+		/* The provider's breaker (provider.c) holds the work back
+		 * until it answers: no attempt of the directive's spent. */
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
-		hold_domain(c, (time_t)jget_int(e, "until", 0),
-		    why ? why : "rate limited");
+		defer_directive(t, id, 0, true);
 		break;
 	case FAILURE_PAUSE:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
@@ -300,8 +289,12 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 		break;
 	case FAILURE_RETRY:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
-		directive_event(c, EV_DIRECTIVE_RETRY, id, "code", code,
-		    "reason", why);
+		at = now_epoch() + decide_retry_delay(c->md->conf->retry_delay,
+		    attempts_of(t, id));
+		defer_directive(t, id, at, false);
+		event_emit(c->md, c->task, c->name, EV_DIRECTIVE_RETRY,
+		    json_pack("{s:I, s:s*, s:s*, s:f}", "directive", id,
+		    "code", code, "reason", why, "not_before", at));
 		break;
 	case FAILURE_DROP:
 		set_directive(t, id, DIRECTIVE_DROPPED, why);
@@ -419,14 +412,27 @@ store_round(struct child *c, struct task *t, json_int_t id,
 	else
 		task_count_round(t, json_object_get(msg, "usage"));
 	event_emit(md, c->task, c->name, EV_ROUND, json_pack(
-	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*, s:O*}", "directive", id,
+	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*, s:O*, s:O*}", "directive",
+	    id,
 	    "round", json_object_get(msg, "round"),
 	    "ok", json_object_get(msg, "ok"),
 	    "stage", json_object_get(msg, "stage"),
 	    "commit", json_object_get(msg, "commit"),
 	    "error", json_object_get(json_object_get(msg, "error"), "message"),
 	    "usage", json_object_get(msg, "usage"),
-	    "model", json_object_get(msg, "model")));
+	    "model", json_object_get(msg, "model"),
+	    "provider", json_object_get(msg, "provider")));
+}
+
+/* Round 0 (no round was played: its model call failed) is kept when the
+ * provider counted tokens for it: they were spent all the same. */
+static bool
+costs(const json_t *msg)
+{
+	const json_t *u = json_object_get(msg, "usage");
+
+	return jget_int(u, "input", 0) > 0 || jget_int(u, "output", 0) > 0 ||
+	    json_number_value(json_object_get(u, "cost")) > 0;
 }
 
 /*
@@ -442,7 +448,9 @@ on_round(struct child *c, struct task *t, const json_t *msg)
 
 	if (!given(c, id, "round of"))
 		return;
-	if (!final || jget_int(msg, "round", 0) > 0)
+	if (final)
+		provider_work_ended(c->md, c);
+	if (!final || jget_int(msg, "round", 0) > 0 || costs(msg))
 		store_round(c, t, id, msg);
 	if (final)
 		directive_outcome(c, t, id, msg);
@@ -519,6 +527,14 @@ on_review(struct task *t, const json_t *rev, const char *model)
 		task_mark(t);
 }
 
+static bool
+waits_for_provider(const json_t *msg)
+{
+	const char *code = jget_str(json_object_get(msg, "error"), "code");
+
+	return decide_failure(code, true, 0, 1) == FAILURE_WAIT;
+}
+
 static void
 on_plan_result(struct child *c, struct task *t, const json_t *msg)
 {
@@ -528,8 +544,7 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 	const char *model = jget_str(msg, "model");
 
 	c->busy = false;
-	json_decref(c->plan_request);
-	c->plan_request = NULL;
+	provider_work_ended(c->md, c);
 	if (json_is_object(u)) {
 		struct usage add = { jget_int(u, "input", 0),
 		    jget_int(u, "output", 0),
@@ -541,6 +556,15 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 	    registry_task_set_planner_model(c->md->reg, t->id, model) != 0)
 		log_err("task %lld: the planner's model not stored: %s",
 		    (long long)t->id, registry_errmsg(c->md->reg));
+	/* Its provider is down: the request waits for it (provider.c). */
+	if (!jget_bool(msg, "ok") && waits_for_provider(msg)) {
+		log_warn("task %lld: the planner's %s waits for its provider: "
+		    "%s", (long long)t->id, kind, why ? why : "?");
+		task_mark(t);
+		return;
+	}
+	json_decref(c->plan_request);
+	c->plan_request = NULL;
 	if (strcmp(kind, "attribute") == 0) {
 		task_integration_attributed(t, jget_bool(msg, "ok"),
 		    json_object_get(msg, "plan"), why);
@@ -572,6 +596,10 @@ tasks_child_message(struct child *c, const struct msg_spec *spec,
 	struct task *t = task_find(c->md, c->task);
 	uint64_t calls;
 
+	if (spec->type == MSG_PROVIDER_REPORT) {
+		provider_report(c->md, c, msg);
+		return;
+	}
 	if (t == NULL)
 		return;
 	switch (spec->type) {
@@ -612,6 +640,7 @@ tasks_child_down(struct child *c)
 		task_integrator_down(c, t);
 		return;
 	}
+	provider_work_ended(c->md, c);
 	/* The round in flight is redone by the next child. */
 	if (t != NULL && c->busy && c->directive > 0)
 		set_directive(t, c->directive, DIRECTIVE_QUEUED,

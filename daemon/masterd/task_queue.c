@@ -74,6 +74,8 @@ task_load_directives(struct task *t)
 		    jget_str(row, "text"), (int)jget_int(row, "priority", 0));
 		x->state = (enum directive_state)state;
 		x->attempts = jget_int(row, "attempts", 0);
+		x->not_before = json_number_value(json_object_get(row,
+		    "not_before"));
 	}
 	json_decref(rows);
 	return 0;
@@ -133,7 +135,45 @@ directive_set_state(struct domain *d, struct directive *x,
 	return 0;
 }
 
+int
+directive_defer(struct domain *d, struct directive *x, double not_before,
+    bool uncount)
+{
+	struct task *t = d->task;
+
+	if (registry_directive_defer(t->md->reg, x->id, not_before,
+	    uncount) != 0) {
+		log_err("directive %lld: its retry time not stored: %s",
+		    (long long)x->id, registry_errmsg(t->md->reg));
+		return -1;
+	}
+	x->not_before = not_before;
+	if (uncount && x->attempts > 0)
+		x->attempts--;
+	return 0;
+}
+
 /* Ids grow with insertion, so the oldest is the lowest id. */
+struct directive *
+directive_due(const struct domain *d, double now, double *wake)
+{
+	struct directive *x, *best = NULL;
+
+	TAILQ_FOREACH(x, &d->open, entry) {
+		if (x->state != DIRECTIVE_QUEUED)
+			continue;
+		if (x->not_before > now) {
+			if (*wake == 0 || x->not_before < *wake)
+				*wake = x->not_before;
+			continue;
+		}
+		if (best == NULL || x->priority > best->priority ||
+		    (x->priority == best->priority && x->id < best->id))
+			best = x;
+	}
+	return best;
+}
+
 struct directive *
 directive_next(const struct domain *d)
 {
