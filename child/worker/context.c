@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child/worker/failover.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
@@ -136,7 +137,7 @@ send_turn(struct pending_send *ps)
 
 	res = pending_results(cx, &in.nresults);
 	in.results = res;
-	*ps->slot = llm_session_send_input(cx->session, &in, &turn_cbs, ps);
+	(void)failover_send(cx->fo, cx->session, &in, &turn_cbs, ps, ps->slot);
 	free(res);
 	if (*ps->slot != NULL)
 		return 0;
@@ -269,7 +270,8 @@ start_summary(struct pending_send *ps, size_t upto)
 {
 	static const struct llm_callbacks cbs = { .on_done = on_summary };
 	struct worker *cx = ps->cx;
-	struct llm_conf conf = cx->llm;
+	/* On the provider the conversation is on now. */
+	struct llm_conf conf = cx->fo->conf[cx->fo->current];
 	char err[256], *system, *transcript;
 	size_t room;
 

@@ -11,6 +11,7 @@
 
 #include "child/worker/answer.h"
 #include "child/worker/critic.h"
+#include "child/worker/failover.h"
 #include "child/worker/worker.h"
 #include "common/log.h"
 #include "common/repo.h"
@@ -29,6 +30,7 @@ struct critic {
 	struct worker *cx;
 	struct llm_conf conf;		/* the critic's; strings borrowed */
 	struct llm_session *session;
+	struct failover fo;		/* the critic's providers */
 	struct llm_request *req;	/* the ask in flight */
 	critic_done_fn *done;
 	void *arg;
@@ -61,8 +63,7 @@ critic_next(const struct llm_result *res, unsigned asks,
 	}
 	if (!res->ok) {
 		/* Nothing to judge by: the round fails as the call did. */
-		v->code = res->error == LLM_ERR_RATE_LIMITED ? "rate_limited" :
-		    "model";
+		v->code = llm_result_outage(res) ? ERR_PROVIDER_DOWN : "model";
 		v->message = *text = xstrdup(res->message != NULL ?
 		    res->message : "the critic's call failed");
 		v->error = res->error;
@@ -145,6 +146,7 @@ static void
 critic_free(struct critic *c)
 {
 	llm_session_free(c->session);
+	failover_free(&c->fo);
 	free(c->model);
 	free(c);
 }
@@ -173,6 +175,15 @@ finish(struct critic *c, struct critic_verdict *v)
 	critic_free(c);
 }
 
+/* One ask, through the critic's providers; c->req NULL if not sent. */
+static void
+ask(struct critic *c, const char *text)
+{
+	struct llm_input in = { .text = text };
+
+	(void)failover_send(&c->fo, c->session, &in, &critic_cbs, c, &c->req);
+}
+
 static void
 on_answer(const struct llm_result *res, void *arg)
 {
@@ -186,7 +197,7 @@ on_answer(const struct llm_result *res, void *arg)
 	if (critic_next(res, c->asks, &v, &text) == CRITIC_STEP_ASK) {
 		log_warn("critic: answer %u was not a verdict; asking again",
 		    c->asks);
-		c->req = llm_session_send(c->session, text, &critic_cbs, c);
+		ask(c, text);
 		free(text);
 		if (c->req != NULL) {
 			c->asks++;
@@ -228,9 +239,10 @@ critic_ask(struct worker *cx, const json_t *directive, const json_t *checks,
 		*code = "model";
 		return NULL;
 	}
+	failover_init(&c->fo, cx, "critic");
 	turn = first_turn(c, system, directive, checks);
 	free(system);
-	c->req = llm_session_send(c->session, turn, &critic_cbs, c);
+	ask(c, turn);
 	free(turn);
 	if (c->req == NULL) {
 		critic_free(c);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "child/worker/checks.h"
+#include "child/worker/failover.h"
 #include "child/worker/sandbox.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
@@ -126,12 +127,22 @@ on_msg(struct channel *ch, json_t *msg, void *arg)
 	switch (spec->type) {
 	case MSG_TASK_ASSIGN:	work_assign(cx, msg); break;
 	case MSG_INTERFACE_PEERS: work_peers(cx, msg); break;
-	case MSG_DIRECTIVE:	work_directive(cx, msg); break;
+	case MSG_DIRECTIVE:
+		failover_grant_probe(cx, jget_str(msg, "probe"));
+		work_directive(cx, msg);
+		break;
+	case MSG_PROVIDERS:
+		json_decref(cx->providers_down);
+		cx->providers_down = json_incref(json_object_get(msg, "down"));
+		break;
 	case MSG_CANCEL:
 		work_cancel(cx, msg);
 		integrate_cancel(cx);
 		break;
-	case MSG_PLAN_REQUEST:	plan_request(cx, msg); break;
+	case MSG_PLAN_REQUEST:
+		failover_grant_probe(cx, jget_str(msg, "probe"));
+		plan_request(cx, msg);
+		break;
 	case MSG_INTEGRATE_REQUEST: integrate_request(cx, msg); break;
 	default:
 		break;
@@ -233,6 +244,12 @@ load_secrets(struct worker *cx)
 		conf_llm_role(cx->conf, roles[i], cx->domain, &c);
 		llm_conf_redact_key(&c, cx->redact);
 	}
+	/* And those of the fallbacks any of them may go over to. */
+	for (size_t i = 0; i < cx->conf->nproviders; i++) {
+		if (conf_llm_named(cx->conf, cx->conf->providers[i].name,
+		    &c) == 0)
+			llm_conf_redact_key(&c, cx->redact);
+	}
 }
 
 static int
@@ -267,6 +284,9 @@ setup(struct worker *cx, const struct child_args *a)
 	cx->history_tokens = cx->llm.history_tokens;
 	cx->tools = cx->llm.tools != 0;
 	cx->directive_turn = (size_t)-1;
+	cx->fo = xcalloc(1, sizeof(*cx->fo));
+	failover_init(cx->fo, cx, cx->planner ? "planner" : "domain");
+	cx->providers_down = json_array();
 	cx->queue = json_array();
 	cx->pending = json_array();
 	cx->shown = json_object();
@@ -304,6 +324,10 @@ teardown(struct worker *cx)
 	json_decref(cx->changed);
 	json_decref(cx->recent);
 	json_decref(cx->queue);
+	json_decref(cx->providers_down);
+	if (cx->fo != NULL)
+		failover_free(cx->fo);
+	free(cx->fo);
 	free(cx->self);
 	free(cx->state_dir);
 	free(cx->task_dir);

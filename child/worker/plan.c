@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "child/worker/answer.h"
+#include "child/worker/failover.h"
 #include "child/worker/plan.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
@@ -30,6 +31,8 @@ struct plan_job {
 	int invalid;
 	struct llm_usage usage;
 	char *model;		/* the model that answered last, or NULL */
+	const char *code;	/* why it failed: "model", "provider_down" */
+	struct llm_request *req;	/* the ask in flight */
 };
 
 static void plan_ask(struct plan_job *, const char *text);
@@ -45,6 +48,9 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	json_object_set_new(m, "ok", json_boolean(plan != NULL));
 	if (j->model != NULL)
 		json_object_set_new(m, "model", json_string(j->model));
+	if (cx->fo->answered[0] != '\0')
+		json_object_set_new(m, "provider",
+		    json_string(cx->fo->answered));
 	json_object_set_new(m, "usage", json_pack("{s:I, s:I, s:I, s:f}",
 	    "input", (json_int_t)j->usage.input, "output",
 	    (json_int_t)j->usage.output, "cached",
@@ -52,8 +58,8 @@ plan_finish(struct plan_job *j, json_t *plan, const char *error)
 	if (plan != NULL)
 		json_object_set_new(m, "plan", plan);
 	else
-		json_object_set_new(m, "error", json_pack("{s:s}", "message",
-		    error));
+		json_object_set_new(m, "error", json_pack("{s:s, s:s}", "code",
+		    j->code != NULL ? j->code : "model", "message", error));
 	worker_send(cx, m);
 	log_info("%s %s%s", j->kind, plan ? "done" : "failed: ",
 	    plan ? "" : error);
@@ -85,9 +91,13 @@ on_plan(const struct llm_result *r, void *arg)
 	char err[400], *text;
 	json_t *plan;
 
+	j->req = NULL;
 	llm_usage_add(&j->usage, &r->usage);
 	note_model(j, r);
 	if (!r->ok) {
+		/* A provider down: masterd holds the request till it is up. */
+		if (llm_result_outage(r))
+			j->code = ERR_PROVIDER_DOWN;
 		plan_finish(j, NULL, r->message);
 		return;
 	}
@@ -114,9 +124,11 @@ static void
 plan_ask(struct plan_job *j, const char *text)
 {
 	static const struct llm_callbacks cbs = { .on_done = on_plan };
+	struct llm_input in = { .text = text };
 
 	worker_progress(j->cx, j->kind, NULL);
-	if (llm_session_send(j->cx->session, text, &cbs, j) == NULL)
+	if (failover_send(j->cx->fo, j->cx->session, &in, &cbs, j,
+	    &j->req) == NULL)
 		plan_finish(j, NULL, "the model could not be asked");
 }
 

@@ -139,6 +139,8 @@ round_body(struct round *r, int number, bool ok, const char *stage)
 		    json_string(r->answer.summary));
 	if (r->model[0] != '\0')
 		json_object_set_new(m, "model", json_string(r->model));
+	if (r->provider[0] != '\0')
+		json_object_set_new(m, "provider", json_string(r->provider));
 	if (r->critic_model[0] != '\0')
 		json_object_set_new(m, "critic_model",
 		    json_string(r->critic_model));
@@ -624,10 +626,12 @@ round_answer(struct round *r, const struct llm_result *res)
 		snprintf(r->model, sizeof(r->model), "%s", res->model);
 	if (r->cancelled || res->error == LLM_ERR_CANCELLED) {
 		fail(r, "model", "cancelled", "cancelled by masterd");
-	} else if (!res->ok && res->error == LLM_ERR_RATE_LIMITED) {
-		/* Nothing was written; the master holds us until then. */
+	} else if (!res->ok && llm_result_outage(res)) {
+		/* The provider is down past its retries and fallbacks:
+		 * nothing was written, masterd holds the work until it is
+		 * up (it was told, provider.report). */
 		r->until = res->retry_until;
-		end(r, "model", "rate_limited", res->message, true);
+		end(r, "model", ERR_PROVIDER_DOWN, res->message, true);
 	} else if (!res->ok && r->tools && llm_result_tools_refused(res) &&
 	    (turn = r->ops->drop_tools(r)) != NULL) {
 		log_notice("directive %lld: the model refuses tools (%s): "
@@ -766,10 +770,8 @@ round_verdict(struct round *r, const struct critic_verdict *v)
 		    v->model);
 	if (r->cancelled || v->error == LLM_ERR_CANCELLED) {
 		fail(r, "critic", "cancelled", "cancelled by masterd");
-	} else if (!v->ok && v->error == LLM_ERR_RATE_LIMITED) {
-		r->until = v->retry_until;
-		fail(r, "critic", "rate_limited", v->message);
 	} else if (!v->ok) {
+		r->until = v->retry_until;
 		fail(r, "critic", v->code != NULL ? v->code : "model",
 		    v->message);
 	} else if (v->complete) {

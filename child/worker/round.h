@@ -154,6 +154,8 @@ struct round {
 	int round_calls;		/* tool calls in this round */
 	char *limit;			/* a limit the round hit, for the report */
 	char model[128];		/* who answered last, for the report */
+	char provider[40];		/* and through which provider: "llm"
+					 * or an [llm "NAME"] fallback */
 	char critic_model[128];
 	json_t *check_json;		/* this round's check results */
 	json_t *iface;			/* the canonical interface to commit */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "child/worker/critic.h"
+#include "child/worker/failover.h"
 #include "child/worker/path.h"
 #include "child/worker/round.h"
 #include "child/worker/tools.h"
@@ -56,6 +57,9 @@ on_answer(const struct llm_result *res, void *arg)
 	struct round_io *io = r->arg;
 
 	io->req = NULL;
+	if (res->ok)
+		snprintf(r->provider, sizeof(r->provider), "%s",
+		    io->cx->fo->answered);
 	/* The last of the streamed text before what follows it. */
 	uv_timer_stop(&io->cx->progress_timer);
 	work_flush_delta(io->cx);

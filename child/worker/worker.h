@@ -49,6 +49,7 @@ struct round;
 struct plan_job;
 struct integrate_job;
 struct redact;
+struct failover;
 
 struct worker {
 	uv_loop_t *loop;
@@ -84,6 +85,10 @@ struct worker {
 	/* the model */
 	struct llm_engine *engine;
 	struct llm_session *session;
+	struct failover *fo;		/* the session's providers */
+	json_t *providers_down;		/* masterd's last word on them */
+	char probe[320];		/* the endpoint this work may probe,
+					 * once (failover.h), or "" */
 	struct redact *redact;		/* the API keys this worker may use:
 					 * kept out of every message it
 					 * sends, every request, every file

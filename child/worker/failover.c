@@ -1,0 +1,306 @@
+/*
+ * failover.c — a session's provider chain and its requests (failover.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "child/worker/failover.h"
+#include "child/worker/worker.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/msg.h"
+
+static void
+chain_add(struct failover *fo, const struct llm_conf *l, const char *name)
+{
+	size_t i = fo->n;
+
+	if (i >= FAILOVER_MAX)
+		return;
+	fo->conf[i] = *l;
+	snprintf(fo->name[i], sizeof(fo->name[i]), "%s", name);
+	conf_llm_endpoint(l, fo->endpoint[i], sizeof(fo->endpoint[i]));
+	fo->n++;
+}
+
+void
+failover_init(struct failover *fo, struct worker *cx, const char *role)
+{
+	struct llm_conf primary, fb;
+	char *names[CONF_MAX_FALLBACKS];
+	size_t n;
+
+	memset(fo, 0, sizeof(*fo));
+	fo->cx = cx;
+	conf_llm_role(cx->conf, role, cx->domain, &primary);
+	chain_add(fo, &primary, "llm");
+	n = conf_llm_fallbacks(&primary, names, CONF_MAX_FALLBACKS);
+	for (size_t i = 0; i < n; i++) {
+		if (conf_llm_named(cx->conf, names[i], &fb) == 0)
+			chain_add(fo, &fb, names[i]);
+		free(names[i]);
+	}
+}
+
+static void
+input_free(struct llm_input *in)
+{
+	struct llm_tool_result *res = (struct llm_tool_result *)in->results;
+
+	for (size_t i = 0; i < in->nresults; i++) {
+		free((char *)res[i].id);
+		free((char *)res[i].name);
+		free((char *)res[i].content);
+	}
+	free(res);
+	free((char *)in->text);
+	memset(in, 0, sizeof(*in));
+}
+
+static void
+input_copy(struct llm_input *to, const struct llm_input *from)
+{
+	struct llm_tool_result *res = NULL;
+
+	to->text = from->text != NULL ? xstrdup(from->text) : NULL;
+	if (from->nresults > 0)
+		res = xcalloc(from->nresults, sizeof(*res));
+	for (size_t i = 0; i < from->nresults; i++) {
+		const struct llm_tool_result *r = &from->results[i];
+
+		res[i].id = r->id != NULL ? xstrdup(r->id) : NULL;
+		res[i].name = r->name != NULL ? xstrdup(r->name) : NULL;
+		res[i].content = r->content != NULL ? xstrdup(r->content) :
+		    NULL;
+		res[i].error = r->error;
+	}
+	to->results = res;
+	to->nresults = from->nresults;
+}
+
+void
+failover_free(struct failover *fo)
+{
+	input_free(&fo->in);
+}
+
+void
+failover_grant_probe(struct worker *cx, const char *endpoint)
+{
+	snprintf(cx->probe, sizeof(cx->probe), "%s", endpoint != NULL ?
+	    endpoint : "");
+}
+
+/* ---------------------------------------------------------- choosing */
+
+/* Does masterd hold endpoint down (the last providers message)? */
+static bool
+held_down(const struct worker *cx, const char *endpoint)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(cx->providers_down, i, p) {
+		const char *e = jget_str(p, "endpoint");
+
+		if (e != NULL && strcmp(e, endpoint) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The first provider up that has not failed this request, or -1. */
+static int
+next_up(const struct failover *fo)
+{
+	for (size_t i = 0; i < fo->n; i++) {
+		if (!(fo->tried & (1u << i)) &&
+		    !held_down(fo->cx, fo->endpoint[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * Where a request goes first: to the primary once when masterd granted
+ * its probe; else to the first provider up; else, all being down (masterd
+ * said so after the work went out), to the primary once, as a probe
+ * would.
+ */
+static size_t
+first_pick(struct failover *fo, bool *single)
+{
+	struct worker *cx = fo->cx;
+	int i;
+
+	*single = false;
+	if (cx->probe[0] != '\0' && strcmp(cx->probe, fo->endpoint[0]) == 0) {
+		cx->probe[0] = '\0';
+		*single = true;
+		return 0;
+	}
+	if ((i = next_up(fo)) >= 0)
+		return (size_t)i;
+	*single = true;
+	return 0;
+}
+
+/* The session goes over to provider i (the transcript goes with it). */
+static int
+switch_to(struct failover *fo, size_t i)
+{
+	char err[256];
+
+	if (i == fo->current)
+		return 0;
+	if (llm_session_set_provider(fo->s, &fo->conf[i], err,
+	    sizeof(err)) != 0) {
+		log_err("provider %s (%s): cannot switch to it: %s",
+		    fo->name[i], fo->endpoint[i], err);
+		return -1;
+	}
+	log_notice("provider %s (%s, model %s) from now on, instead of %s",
+	    fo->name[i], fo->endpoint[i], fo->conf[i].model ?
+	    fo->conf[i].model : "?", fo->name[fo->current]);
+	fo->current = i;
+	return 0;
+}
+
+/* ---------------------------------------------------------- reporting */
+
+static void
+report(struct failover *fo, bool ok, const struct llm_result *res)
+{
+	size_t i = fo->current;
+	json_t *m = msg_new(MSG_PROVIDER_REPORT, worker_next_id(fo->cx));
+
+	json_object_set_new(m, "endpoint", json_string(fo->endpoint[i]));
+	json_object_set_new(m, "name", json_string(fo->name[i]));
+	json_object_set_new(m, "ok", json_boolean(ok));
+	if (fo->probe)
+		json_object_set_new(m, "probe", json_true());
+	if (!ok && res->message != NULL)
+		json_object_set_new(m, "message", json_string(res->message));
+	if (!ok && res->retry_until > 0)
+		json_object_set_new(m, "until",
+		    json_integer((json_int_t)res->retry_until));
+	if (res->model != NULL && *res->model != '\0')
+		json_object_set_new(m, "model", json_string(res->model));
+	worker_send(fo->cx, m);
+}
+
+/* ---------------------------------------------------------- requests */
+
+static int try_on(struct failover *, size_t i, bool single);
+
+static void
+on_delta(const char *piece, size_t len, void *arg)
+{
+	struct failover *fo = arg;
+
+	if (fo->cbs->on_delta != NULL)
+		fo->cbs->on_delta(piece, len, fo->arg);
+}
+
+static void
+on_retry(const struct llm_retry *rt, void *arg)
+{
+	struct failover *fo = arg;
+
+	if (fo->cbs->on_retry != NULL)
+		fo->cbs->on_retry(rt, fo->arg);
+}
+
+/* The caller's on_done, with the failed tries' tokens. */
+static void
+deliver(struct failover *fo, const struct llm_result *res)
+{
+	struct llm_result out = *res;
+	const struct llm_callbacks *cbs = fo->cbs;
+	void *arg = fo->arg;
+
+	llm_usage_add(&out.usage, &fo->spent);
+	*fo->slot = NULL;
+	input_free(&fo->in);
+	fo->s = NULL;
+	cbs->on_done(&out, arg);
+}
+
+static void
+on_done(const struct llm_result *res, void *arg)
+{
+	struct failover *fo = arg;
+	size_t i = fo->current;
+	int next;
+
+	*fo->slot = NULL;
+	if (res->ok) {
+		snprintf(fo->answered, sizeof(fo->answered), "%s",
+		    fo->name[i]);
+		if (fo->probe || held_down(fo->cx, fo->endpoint[i]))
+			report(fo, true, res);
+		deliver(fo, res);
+		return;
+	}
+	if (res->error == LLM_ERR_CANCELLED || !llm_result_outage(res)) {
+		deliver(fo, res);
+		return;
+	}
+	report(fo, false, res);
+	fo->tried |= 1u << i;
+	if ((next = next_up(fo)) < 0) {
+		deliver(fo, res);
+		return;
+	}
+	log_warn("provider %s (%s) failed: %s; %s is next", fo->name[i],
+	    fo->endpoint[i], res->message, fo->name[next]);
+	llm_usage_add(&fo->spent, &res->usage);
+	if (try_on(fo, (size_t)next, false) != 0)
+		deliver(fo, res);
+}
+
+static const struct llm_callbacks failover_cbs = {
+	.on_delta = on_delta,
+	.on_retry = on_retry,
+	.on_done = on_done,
+};
+
+/* Send the request to provider i (once only, single): 0, or -1. */
+static int
+try_on(struct failover *fo, size_t i, bool single)
+{
+	if (switch_to(fo, i) != 0)
+		return -1;
+	fo->probe = single;
+	llm_session_set_max_attempts(fo->s, single ? 1 : 0);
+	*fo->slot = llm_session_send_input(fo->s, &fo->in, &failover_cbs, fo);
+	return *fo->slot != NULL ? 0 : -1;
+}
+
+struct llm_request *
+failover_send(struct failover *fo, struct llm_session *s,
+    const struct llm_input *in, const struct llm_callbacks *cbs, void *arg,
+    struct llm_request **slot)
+{
+	bool single;
+	size_t first;
+
+	if (fo->s != NULL || fo->n == 0)
+		return NULL;
+	fo->s = s;
+	fo->cbs = cbs;
+	fo->arg = arg;
+	fo->slot = slot;
+	fo->tried = 0;
+	memset(&fo->spent, 0, sizeof(fo->spent));
+	input_copy(&fo->in, in);
+	first = first_pick(fo, &single);
+	if (try_on(fo, first, single) != 0) {
+		input_free(&fo->in);
+		fo->s = NULL;
+		*slot = NULL;
+		return NULL;
+	}
+	return *slot;
+}
