@@ -20,7 +20,10 @@ them, and the providers' prompt caches are simulated deterministically
 client's cached-token accounting can be tested.  Faults (error
 statuses with Retry-After, stalls, cut connections, malformed JSON, trickled
 bytes, in-stream errors) are injected per rule, queued through the control
-API under /_llmd/, or drawn at a seeded random rate.  Every request is
+API under /_llmd/, or drawn at a seeded random rate.  An outage plays a
+provider down for a while: phases of error statuses, refused connections
+(the port closed, then bound again) or reset ones, then recovery; the
+control API can stay up on a second port meanwhile.  Every request is
 recorded as one JSON line.  It stops by itself after --max-lifetime seconds,
 when its parent process exits, on SIGTERM/SIGINT, or when asked.
 
