@@ -2236,7 +2236,8 @@ class Outages:
         self.cond = threading.Condition()
         self.current = None
         self.gen = 0
-        self.applied = 0
+        self.applied = 0     # the last gen the port state was applied for
+        self.failed = 0      # the last gen whose rebind failed
         self.driven = False
         self.stopping = False
 
@@ -2256,13 +2257,16 @@ class Outages:
 
     def _changed_locked(self):
         """Wake the thread and wait (5 s at most) until it applied this
-        change; False if it could not (a port that cannot be rebound)."""
+        change; False if it could not (a port that cannot be rebound: the
+        thread keeps trying)."""
         self.gen += 1
         gen = self.gen
         self.cond.notify_all()
         if not self.driven:
             return True
-        return self.cond.wait_for(lambda: self.applied >= gen, 5.0)
+        self.cond.wait_for(lambda: max(self.applied, self.failed) >= gen,
+                           5.0)
+        return self.applied >= gen
 
     def _end_locked(self):
         o = self.current
@@ -2320,7 +2324,9 @@ class Outages:
             with self.cond:
                 if ok:
                     self.applied = max(self.applied, gen)
-                    self.cond.notify_all()
+                else:
+                    self.failed = max(self.failed, gen)
+                self.cond.notify_all()
                 wait = 1.0 if change is None else change - time.monotonic()
                 wait = 0.05 if not ok else min(1.0, max(0.0, wait))
                 if self.gen == gen and not self.stopping:

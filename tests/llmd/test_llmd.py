@@ -1959,6 +1959,31 @@ class OutageFlagTests(unittest.TestCase):
             s.stop()
         self.assertFalse(os.path.exists(s.control_port_file))
 
+    def test_port_taken_meanwhile_is_retried(self):
+        s = LlmdProcess(control=True)
+        try:
+            call(s.control_port, "POST", "/_llmd/outage",
+                 {"phases": [{"mode": "refuse", "seconds": 30}]})
+            squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            squatter.bind((HOST, s.port))
+            squatter.listen(1)
+            out = call(s.control_port, "DELETE", "/_llmd/outage").json()
+            self.assertFalse(out["listening"])
+            self.assertFalse(out["active"])
+            squatter.close()
+            self.assertTrue(wait_until(
+                lambda: call(s.port, "GET", "/_llmd/health").status == 200
+                if not connect_refused(s.port) else False, 5))
+            # Shutting down in a "refuse" phase works too.
+            call(s.control_port, "POST", "/_llmd/outage",
+                 {"phases": [{"mode": "refuse", "seconds": 30}]})
+            call(s.control_port, "POST", "/_llmd/shutdown")
+            self.assertEqual(s.proc.wait(timeout=5), 0)
+            self.assertIn("CANNOT REBIND port %d" % s.port,
+                          s.proc.stderr.read())
+        finally:
+            s.stop()
+
     def test_bad_outage_flag(self):
         for spec in ("529", "529:x", "up:3", "reset:1:2", "200:1"):
             p = subprocess.run([sys.executable, LLMD, "--outage", spec],
