@@ -20,7 +20,10 @@ them, and the providers' prompt caches are simulated deterministically
 client's cached-token accounting can be tested.  Faults (error
 statuses with Retry-After, stalls, cut connections, malformed JSON, trickled
 bytes, in-stream errors) are injected per rule, queued through the control
-API under /_llmd/, or drawn at a seeded random rate.  Every request is
+API under /_llmd/, or drawn at a seeded random rate.  An outage plays a
+provider down for a while: phases of error statuses, refused connections
+(the port closed, then bound again) or reset ones, then recovery; the
+control API can stay up on a second port meanwhile.  Every request is
 recorded as one JSON line.  It stops by itself after --max-lifetime seconds,
 when its parent process exits, on SIGTERM/SIGINT, or when asked.
 
@@ -1366,6 +1369,7 @@ class App:
         self.recorder = Recorder(opts.record)
         self.stopping = threading.Event()
         self.stop_reason = None
+        self.outages = Outages()
 
     def next_seq(self):
         with self.lock:
@@ -1384,6 +1388,7 @@ class App:
             self.caches.clear()
             self.script.reset()
             self.rng = random.Random(self.opts.seed)
+        self.outages.end()
 
     def replace_script(self, script):
         with self.lock:
@@ -1987,18 +1992,60 @@ def serve_api(ex):
         serve(ex)
 
 
+def outage_req(ex, api):
+    """The request as an outage's match sees it (no chain is looked up)."""
+    body = ex.body if ex.body_ok and isinstance(ex.body, dict) else {}
+    if api == "chat":
+        return chat_req(body, ex.headers)
+    if api == "responses":
+        return responses_req(body, ex.headers, empty_chain())
+    if api == "anthropic":
+        return anthropic_req(body, ex.headers)
+    return Req(api or "", model_of(body), "", "", [], False, ex.headers)
+
+
+def serve_outage(ex):
+    """Answer as the outage's phase says and return True, or return False
+    when no outage covers this request.  It comes before authentication:
+    a provider that is down checks no keys."""
+    api, family, _ = route(ex)
+    hit = ex.app.outages.hit(lambda: outage_req(ex, api))
+    if hit is None:
+        return False
+    ex.api, ex.family = api, family
+    index, phase = hit
+    mode = phase["mode"]
+    ex.rec["outage"] = {"phase": index, "mode": mode}
+    ex.rec["stream"] = isinstance(ex.body, dict) and \
+        ex.body.get("stream") is True
+    if mode in CONNECTION_MODES:
+        # "refuse" here: a connection opened before the port closed.
+        ex.record()
+        ex.abort({"reset": True})
+        return True
+    fault = {"status": mode}
+    if "retry_after" in phase:
+        fault["retry_after"] = phase["retry_after"]
+    ex.error(mode, fault=fault)
+    return True
+
+
 # --------------------------------------------------------------------------
 # Control API under /_llmd/
 
 
+def control_reply(handler, status, obj):
+    data = json_bytes(obj)
+    handler.send_response(status, reason_phrase(status))
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def control(handler, app, url, raw):
     def reply(status, obj):
-        data = json_bytes(obj)
-        handler.send_response(status, reason_phrase(status))
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        control_reply(handler, status, obj)
 
     if not handler.client_address[0].startswith("127."):
         return reply(403, {"ok": False, "error": "control API is loopback only"})
@@ -2045,8 +2092,299 @@ def control_action(app, what, query, body):
         return {"ok": True}
     if what == ("POST", "/shutdown"):
         return {"ok": True}
+    if what[1] == "/outage":
+        return control_outage(app, what[0], body)
     return None
 
+
+def control_outage(app, method, body):
+    if method == "GET":
+        return app.outages.describe()
+    if method == "POST":
+        check_outage(body)
+        return dict(app.outages.start(body), ok=True)
+    if method == "DELETE":
+        listening = app.outages.end()
+        return dict(app.outages.describe(), ok=True, listening=listening)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Outages: the provider unavailable for a while, in phases, then recovered
+
+
+OUTAGE_KEYS = {"phases", "match"}
+PHASE_KEYS = {"mode", "seconds", "retry_after"}
+CONNECTION_MODES = ("refuse", "reset")
+
+
+def check_outage(spec):
+    _need(isinstance(spec, dict), "outage", "must be an object")
+    _no_unknown(spec, OUTAGE_KEYS, "outage")
+    phases = spec.get("phases")
+    _need(isinstance(phases, list) and phases, "outage",
+          "phases must be a non-empty list")
+    for i, ph in enumerate(phases):
+        at = "outage.phases[%d]" % i
+        _need(isinstance(ph, dict), at, "a phase must be an object")
+        _no_unknown(ph, PHASE_KEYS, at)
+        mode = ph.get("mode")
+        _need(mode in CONNECTION_MODES or (_is_int(mode) and
+                                           400 <= mode <= 599), at,
+              "mode must be an HTTP status 400..599, \"refuse\" or \"reset\"")
+        _need(_is_num(ph.get("seconds")) and ph["seconds"] > 0, at,
+              "seconds must be a number > 0")
+        if "retry_after" in ph:
+            _need(_is_int(mode), at, "retry_after needs a status mode")
+            _need(_is_num(ph["retry_after"]) or
+                  isinstance(ph["retry_after"], str), at,
+                  "retry_after: seconds or an HTTP-date string")
+    if "match" in spec:
+        check_match(spec["match"], "outage.match", allow_turn=False)
+        # A refused connection carries no request to match on.
+        _need(not spec["match"] or all(
+            ph["mode"] != "refuse" for ph in phases), "outage",
+            "a \"refuse\" phase closes the port for everyone: it cannot "
+            "have a match (run a second llmd instead)")
+
+
+def parse_outage_arg(text):
+    """--outage "529:100,503:100:5,refuse:100": MODE:SECONDS[:RETRY_AFTER]
+    phases, back to back."""
+    phases = []
+    for item in text.split(","):
+        parts = item.strip().split(":")
+        if len(parts) not in (2, 3):
+            raise ScriptError("--outage: %r is not MODE:SECONDS[:RETRY_AFTER]"
+                              % item)
+        mode = parts[0] if parts[0] in CONNECTION_MODES else _number(parts[0])
+        phase = {"mode": mode, "seconds": _number(parts[1])}
+        if len(parts) == 3:
+            phase["retry_after"] = _number(parts[2])
+        phases.append(phase)
+    spec = {"phases": phases}
+    check_outage(spec)
+    return spec
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ScriptError("--outage: %r is not a number" % text)
+
+
+class Outage:
+    """One outage: its phases from a start time, and what it has seen.
+    Times are monotonic for the phases, epoch for the record."""
+
+    def __init__(self, spec, now):
+        self.phases = spec["phases"]
+        self.match = spec.get("match", {})
+        self.started_mono = now
+        self.started = time.time()
+        self.ended = None           # epoch when it ended (or was ended)
+        self.counts = [0] * len(self.phases)
+        bounds, t = [], now
+        for ph in self.phases:
+            t += ph["seconds"]
+            bounds.append(t)
+        self.bounds = bounds        # monotonic end of each phase
+
+    def phase_at(self, now):
+        """Index of the phase at monotonic time now, or None when over."""
+        if self.ended is not None:
+            return None
+        for i, end in enumerate(self.bounds):
+            if now < end:
+                return i
+        return None
+
+    def next_change(self, now):
+        """Monotonic time of the next phase boundary after now, or None."""
+        if self.ended is not None:
+            return None
+        return next((b for b in self.bounds if b > now), None)
+
+    def describe(self, now):
+        i = self.phase_at(now)
+        return {"active": i is not None, "phase": i,
+                "mode": self.phases[i]["mode"] if i is not None else None,
+                "ends_in": round(self.bounds[i] - now, 3)
+                if i is not None else 0,
+                "started": self.started, "ended": self.ended,
+                "requests": sum(self.counts), "phase_requests": self.counts,
+                "phases": self.phases, "match": self.match}
+
+
+NO_OUTAGE = {"active": False, "phase": None, "mode": None, "ends_in": 0,
+             "started": None, "ended": None, "requests": 0,
+             "phase_requests": [], "phases": [], "match": {}}
+
+
+class Outages:
+    """The current (or last) outage, and the thread that keeps the API
+    listener closed exactly during "refuse" phases.  A change (start, end)
+    bumps gen; the thread sets applied once the port is in the state it
+    asks for, so that POST and DELETE answer only then."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.current = None
+        self.gen = 0
+        self.applied = 0     # the last gen the port state was applied for
+        self.failed = 0      # the last gen whose rebind failed
+        self.driven = False
+        self.stopping = False
+
+    def start(self, spec):
+        """Begin an outage now (replacing any other); its description."""
+        with self.cond:
+            self._end_locked()
+            self.current = Outage(spec, time.monotonic())
+            self._changed_locked()
+        return self.describe()
+
+    def end(self):
+        """End the outage at once; True once the API port listens again."""
+        with self.cond:
+            self._end_locked()
+            return self._changed_locked()
+
+    def _changed_locked(self):
+        """Wake the thread and wait (5 s at most) until it applied this
+        change; False if it could not (a port that cannot be rebound: the
+        thread keeps trying)."""
+        self.gen += 1
+        gen = self.gen
+        self.cond.notify_all()
+        if not self.driven:
+            return True
+        self.cond.wait_for(lambda: max(self.applied, self.failed) >= gen,
+                           5.0)
+        return self.applied >= gen
+
+    def _end_locked(self):
+        o = self.current
+        if o is None or o.ended is not None:
+            return
+        if o.phase_at(time.monotonic()) is not None:
+            o.ended = time.time()
+        else:   # finished by itself: it ended with its last phase
+            o.ended = o.started + (o.bounds[-1] - o.started_mono)
+
+    def describe(self):
+        with self.cond:
+            if self.current is None:
+                return dict(NO_OUTAGE)
+            out = self.current.describe(time.monotonic())
+            if not out["active"] and out["ended"] is None:
+                o = self.current
+                out["ended"] = o.started + (o.bounds[-1] - o.started_mono)
+            return out
+
+    def hit(self, make_req):
+        """(phase index, phase) when the request falls in an outage, else
+        None; a hit is counted.  make_req builds the request's Req, only
+        when the outage has a match."""
+        with self.cond:
+            o = self.current
+            i = o.phase_at(time.monotonic()) if o else None
+            if i is None:
+                return None
+            match = o.match
+        if match and not match_static(match, make_req()):
+            return None
+        with self.cond:
+            o.counts[i] += 1
+        return i, o.phases[i]
+
+    def drive(self, listener):
+        """Thread body: close the listener in "refuse" phases, open it
+        otherwise; a failed rebind is retried every 50 ms."""
+        with self.cond:
+            self.driven = True
+        while True:
+            with self.cond:
+                if self.stopping:
+                    return
+                gen, now, o = self.gen, time.monotonic(), self.current
+                i = o.phase_at(now) if o else None
+                refuse = i is not None and o.phases[i]["mode"] == "refuse"
+                change = o.next_change(now) if o else None
+            if refuse:
+                listener.close()
+                ok = True
+            else:
+                ok = listener.open()
+            with self.cond:
+                if ok:
+                    self.applied = max(self.applied, gen)
+                else:
+                    self.failed = max(self.failed, gen)
+                self.cond.notify_all()
+                wait = 1.0 if change is None else change - time.monotonic()
+                wait = 0.05 if not ok else min(1.0, max(0.0, wait))
+                if self.gen == gen and not self.stopping:
+                    self.cond.wait(wait)
+
+    def stop(self):
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+
+
+class Listener:
+    """The API port: a Server that can be closed (connections refused) and
+    bound again on the same port."""
+
+    def __init__(self, app, port):
+        self.app = app
+        self.lock = threading.Lock()
+        self.server = self._start(Server((LOOPBACK, port), app))
+        self.port = self.server.server_address[1]
+        self.failing = False
+
+    def _start(self, server):
+        threading.Thread(target=server.serve_forever, args=(0.05,),
+                         daemon=True).start()
+        return server
+
+    def close(self, quiet=False):
+        with self.lock:
+            if self.server is None:
+                return
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if self.app.opts.verbose and not quiet:
+            sys.stderr.write("llmd: outage: port %d closed\n" % self.port)
+
+    def open(self):
+        """Listen again (no-op when listening); False if the port cannot be
+        bound yet."""
+        with self.lock:
+            if self.server is not None:
+                return True
+            try:
+                self.server = self._start(Server((LOOPBACK, self.port),
+                                                 self.app))
+            except OSError as e:
+                if not self.failing:
+                    sys.stderr.write(
+                        "llmd: OUTAGE: CANNOT REBIND port %d: %s; retrying "
+                        "every 50 ms\n" % (self.port, e))
+                self.failing = True
+                return False
+            if self.failing or self.app.opts.verbose:
+                sys.stderr.write("llmd: outage: port %d listening again\n"
+                                 % self.port)
+            self.failing = False
+            return True
 
 # --------------------------------------------------------------------------
 # HTTP server plumbing
@@ -2133,9 +2471,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.plain_error(e.status, str(e))
         if url.path.startswith("/_llmd/"):
             return control(self, app, url, raw)
+        if self.server.control_only:
+            return control_reply(self, 404, {
+                "ok": False, "error": "llmd's control port serves only "
+                "/_llmd/"})
         ex = Exchange(self, app, url, raw)
         try:
-            serve_api(ex)
+            if not serve_outage(ex):
+                serve_api(ex)
         except ClientGone:
             self.close_connection = True
         except Exception:
@@ -2154,8 +2497,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, app):
+    def __init__(self, address, app, control_only=False):
         self.app = app
+        self.control_only = control_only
         super().__init__(address, Handler)
 
     def server_bind(self):
@@ -2203,6 +2547,13 @@ def parse_args(argv):
     p.add_argument("--reject-tools", action="store_true",
                    help="refuse requests offering tools, as Ollama does for "
                    "models without tool support")
+    p.add_argument("--outage", type=outage_arg, metavar="MODE:S,...",
+                   help="an outage from llmd's start: phases MODE:SECONDS"
+                   "[:RETRY_AFTER] back to back, MODE a status, refuse or "
+                   "reset (e.g. 529:100,503:100,refuse:100)")
+    p.add_argument("--control-port-file",
+                   help="also serve the control API (only) on a second "
+                   "loopback port, always up, and write that port here")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="log requests to stderr (twice: HTTP lines too)")
     opts = p.parse_args(argv)
@@ -2216,6 +2567,13 @@ def parse_args(argv):
     if opts.context_tokens < 0:
         p.error("--context-tokens must be >= 0")
     return opts
+
+
+def outage_arg(text):
+    try:
+        return parse_outage_arg(text)
+    except ScriptError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def redacted_argv(argv):
@@ -2270,8 +2628,14 @@ def main(argv=None):
         sys.stderr.write("llmd: bad script %s: %s\n" % (opts.script, e))
         return 2
     app = App(opts, script)
-    server = Server((opts.host, opts.port), app)
-    port = server.server_address[1]
+    try:
+        listener = Listener(app, opts.port)
+        control_server = Server((LOOPBACK, 0), app, control_only=True) \
+            if opts.control_port_file else None
+    except OSError as e:
+        sys.stderr.write("llmd: cannot listen: %s\n" % e)
+        return 2
+    port = listener.port
 
     def on_signal(signum, frame):
         app.request_stop(signal.Signals(signum).name)
@@ -2280,24 +2644,39 @@ def main(argv=None):
     signal.signal(signal.SIGINT, on_signal)
     app.recorder.write({"seq": 0, "event": "start", "time": time.time(),
                         "pid": os.getpid(), "port": port,
+                        "control_port": control_server.server_address[1]
+                        if control_server else None,
                         "argv": [sys.argv[0]] + redacted_argv(argv),
                         "env_keys": sorted(os.environ)}, keep=False)
-    threading.Thread(target=server.serve_forever, args=(0.05,),
-                     daemon=True).start()
+    driver = threading.Thread(target=app.outages.drive, args=(listener,),
+                              daemon=True)
+    driver.start()
+    if opts.outage:
+        app.outages.start(opts.outage)
+    if control_server:
+        threading.Thread(target=control_server.serve_forever, args=(0.05,),
+                         daemon=True).start()
+        write_port_file(opts.control_port_file,
+                        control_server.server_address[1])
     if opts.port_file:
         write_port_file(opts.port_file, port)
     if opts.verbose:
         sys.stderr.write("llmd: listening on http://%s:%d\n" % (LOOPBACK, port))
     reason = wait_for_stop(app, opts, parent)
     app.stopping.set()
-    server.shutdown()
-    server.server_close()
+    app.outages.stop()
+    driver.join()
+    listener.close(quiet=True)
+    if control_server:
+        control_server.shutdown()
+        control_server.server_close()
     app.recorder.write({"seq": app.next_seq(), "event": "stop",
                         "time": time.time(), "reason": reason}, keep=False)
     app.recorder.close()
-    if opts.port_file:
+    for path in (opts.port_file, opts.control_port_file):
         try:
-            os.unlink(opts.port_file)
+            if path:
+                os.unlink(path)
         except OSError:
             pass
     return 0

@@ -6,7 +6,8 @@ file, waits for its port file, and checks the three APIs (streaming and not),
 Responses chaining, authentication, every fault type, the record, the control
 API, seeded fault rates and the ways the server stops; then tool calls
 (parallel, streamed in pieces, truncated, raw), tool results driving the
-rules, servers without tools, the context window and the prompt caches.
+rules, servers without tools, the context window and the prompt caches;
+then outages (status, refuse and reset phases) and the control port.
 
 Run: python3 tests/llmd/test_llmd.py      (unittest + http.client only)
 """
@@ -112,13 +113,16 @@ def wait_until(cond, deadline=5.0):
 class LlmdProcess:
     """One llmd subprocess in its own temporary directory."""
 
-    def __init__(self, script=None, args=(), env=None):
+    def __init__(self, script=None, args=(), env=None, control=False):
         self.tmp = tempfile.TemporaryDirectory(prefix="llmd-test-")
         d = self.tmp.name
         self.port_file = os.path.join(d, "port")
+        self.control_port_file = os.path.join(d, "control-port")
         self.record = os.path.join(d, "record.jsonl")
         cmd = [sys.executable, LLMD, "--port-file", self.port_file,
                "--record", self.record, "--max-lifetime", "120"]
+        if control:
+            cmd += ["--control-port-file", self.control_port_file]
         if script is not None:
             path = os.path.join(d, "script.json")
             with open(path, "w") as f:
@@ -132,11 +136,15 @@ class LlmdProcess:
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.port = int(wait_for_file(self.port_file, self.proc))
+        # The control port file is written before the port file.
+        self.control_port = int(wait_for_file(self.control_port_file,
+                                              self.proc)) if control else None
 
     def stop(self):
         if self.proc.poll() is None:
             try:
-                call(self.port, "POST", "/_llmd/shutdown", timeout=2)
+                call(self.control_port or self.port, "POST",
+                     "/_llmd/shutdown", timeout=2)
                 self.proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired, http.client.HTTPException):
                 self.proc.kill()
@@ -1672,6 +1680,316 @@ class LifecycleTests(unittest.TestCase):
         finally:
             for s in (a, b, c):
                 s.stop()
+
+
+# --------------------------------------------------------------------------
+# Outages and the control port
+
+
+def connect_refused(port):
+    """True when a TCP connect to port is refused."""
+    try:
+        socket.create_connection((HOST, port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+class OutageTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LlmdProcess(SCRIPT, env={"LLMD_API_KEY": KEY},
+                                 control=True)
+        cls.port = cls.server.port
+        cls.cport = cls.server.control_port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.control("POST", "/_llmd/reset")
+
+    def control(self, method, path, body=None, status=200):
+        """Through the control port, which stays up in "refuse" phases."""
+        r = call(self.cport, method, path, body)
+        self.assertEqual(r.status, status, r.raw)
+        return r.json()
+
+    def outage(self, phases, match=None):
+        body = {"phases": phases}
+        if match is not None:
+            body["match"] = match
+        out = self.control("POST", "/_llmd/outage", body)
+        self.assertTrue(out["ok"])
+        self.assertTrue(out["active"])
+        return out
+
+    def state(self):
+        return self.control("GET", "/_llmd/outage")
+
+    def wait_recovered(self, deadline=10.0):
+        self.assertTrue(wait_until(lambda: not self.state()["active"],
+                                   deadline), self.state())
+
+    def chat(self, text="hello", **kw):
+        return call(self.port, "POST", "/v1/chat/completions",
+                    chat_body(text), OPENAI_AUTH, **kw)
+
+    def responses(self, text="hello"):
+        return call(self.port, "POST", "/v1/responses",
+                    {"model": "gpt-llmd", "input": text}, OPENAI_AUTH)
+
+    def anthropic(self, text="hello"):
+        return call(self.port, "POST", "/v1/messages", anthropic_body(text),
+                    ANTHROPIC_AUTH)
+
+    def outage_lines(self, since):
+        return [e for e in self.control("GET", "/_llmd/requests?since=%d"
+                                        % since) if "outage" in e]
+
+    def last_seq(self):
+        entries = self.control("GET", "/_llmd/requests")
+        return entries[-1]["seq"] if entries else 0
+
+    def test_529_in_each_api_then_recovered(self):
+        since = self.last_seq()
+        started = self.outage([{"mode": 529, "seconds": 2.0,
+                                "retry_after": 2}])["started"]
+        chat, resp, anth = self.chat(), self.responses(), self.anthropic()
+        for r in (chat, resp, anth):
+            self.assertEqual(r.status, 529, r.raw)
+            self.assertEqual(r.headers["retry-after"], "2")
+        self.assertEqual(anth.json()["error"], {"type": "overloaded_error",
+                                                "message": "Overloaded"})
+        self.assertEqual(anth.json()["type"], "error")
+        self.assertTrue(anth.json()["request_id"].startswith("req_llmd"))
+        for r in (chat, resp):
+            err = r.json()["error"]
+            self.assertEqual(err["type"], "server_error")
+            self.assertEqual(set(err), {"message", "type", "param", "code"})
+        self.wait_recovered()
+        state = self.state()
+        self.assertEqual(state["requests"], 3)
+        self.assertEqual(state["phase_requests"], [3])
+        self.assertAlmostEqual(state["ended"] - state["started"], 2.0, 2)
+        self.assertEqual(self.chat().status, 200)
+        self.assertEqual(self.anthropic().status, 200)
+        lines = self.outage_lines(since)
+        self.assertEqual([e["api"] for e in lines],
+                         ["chat", "responses", "anthropic"])
+        for e in lines:
+            self.assertEqual(e["outage"], {"phase": 0, "mode": 529})
+            self.assertEqual(e["status"], 529)
+            self.assertIsInstance(e["time"], float)
+            self.assertTrue(started <= e["time"] <= state["ended"], e)
+        # Requests after the outage carry no outage field.
+        after = self.control("GET", "/_llmd/requests?since=%d"
+                             % lines[-1]["seq"])
+        self.assertEqual([e["status"] for e in after], [200, 200])
+        self.assertFalse(any("outage" in e for e in after))
+
+    def test_phases_back_to_back_503_then_500(self):
+        self.outage([{"mode": 503, "seconds": 1.0},
+                     {"mode": 500, "seconds": 1.0}])
+        first = self.chat()
+        self.assertEqual(first.status, 503)
+        self.assertEqual(first.json()["error"]["message"], "The engine is "
+                         "currently overloaded, please try again later.")
+        self.assertNotIn("retry-after", first.headers)
+        self.assertEqual(self.anthropic().json()["error"]["type"],
+                         "api_error")
+        self.assertTrue(wait_until(lambda: self.state()["phase"] != 0, 5))
+        self.assertEqual(self.chat().status, 500)
+        self.wait_recovered()
+        state = self.state()
+        self.assertEqual(state["phase_requests"], [2, 1])
+        self.assertEqual(self.chat().json()["choices"][0]["message"]
+                         ["content"], HELLO)
+
+    def test_outage_does_not_touch_rules_or_faults(self):
+        self.control("POST", "/_llmd/fault", {"status": 429})
+        self.outage([{"mode": 503, "seconds": 30}])
+        self.assertEqual(self.chat("count").status, 503)
+        self.control("DELETE", "/_llmd/outage")
+        # The queued fault is still there, and the rule of turn 2 sees
+        # its second request: the outage's did not count.
+        self.assertEqual(self.chat("count").status, 429)
+        self.assertEqual(self.chat("count").json()["choices"][0]["message"]
+                         ["content"], "second count")
+
+    def test_refuse_then_same_port_answers(self):
+        since = self.last_seq()
+        keep = http.client.HTTPConnection(HOST, self.port, timeout=5)
+        self.assertEqual(call(self.port, "POST", "/v1/chat/completions",
+                              chat_body("hello"), OPENAI_AUTH,
+                              conn=keep).status, 200)
+        out = self.outage([{"mode": "refuse", "seconds": 1.0}])
+        self.assertEqual(out["mode"], "refuse")
+        # The POST answers once the port is closed: a connect is refused.
+        self.assertTrue(connect_refused(self.port))
+        with self.assertRaises(OSError) as ctx:
+            self.chat()
+        self.assertIsInstance(ctx.exception, ConnectionRefusedError)
+        # The control port stays up, and its record is readable.
+        self.assertEqual(self.state()["mode"], "refuse")
+        self.assertEqual(self.control("GET", "/_llmd/health"), {"ok": True})
+        # A connection opened before the outage is reset, and recorded.
+        with self.assertRaises((ConnectionError, http.client.HTTPException)):
+            call(self.port, "POST", "/v1/chat/completions",
+                 chat_body("hello"), OPENAI_AUTH, conn=keep)
+        keep.close()
+        self.assertTrue(wait_until(lambda: not connect_refused(self.port),
+                                   10))
+        state = self.state()
+        self.assertFalse(state["active"])
+        self.assertEqual(state["requests"], 1)
+        self.assertEqual(self.chat().status, 200)
+        lines = self.outage_lines(since)
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["outage"], {"phase": 0, "mode": "refuse"})
+        self.assertIsNone(lines[0]["status"])
+
+    def test_reset(self):
+        since = self.last_seq()
+        self.outage([{"mode": "reset", "seconds": 30}])
+        with self.assertRaises((ConnectionError, http.client.HTTPException)):
+            self.chat()
+        with self.assertRaises((ConnectionError, http.client.HTTPException)):
+            self.anthropic()
+        [line, _] = self.outage_lines(since)
+        self.assertEqual(line["outage"], {"phase": 0, "mode": "reset"})
+        self.assertEqual(line["body"]["messages"][1]["content"], "hello")
+        self.assertIsNone(line["status"])
+        out = self.control("DELETE", "/_llmd/outage")
+        self.assertTrue(out["listening"])
+        self.assertEqual(self.chat().status, 200)
+
+    def test_match_limits_the_outage(self):
+        self.outage([{"mode": 529, "seconds": 30}],
+                    match={"model": "claude-*"})
+        self.assertEqual(self.chat().status, 200)
+        self.assertEqual(self.anthropic().status, 529)
+        self.assertEqual(self.state()["requests"], 1)
+        self.outage([{"mode": "reset", "seconds": 30}],
+                    match={"api": "chat"})
+        self.assertEqual(self.anthropic().status, 200)
+        with self.assertRaises((ConnectionError, http.client.HTTPException)):
+            self.chat()
+        self.control("DELETE", "/_llmd/outage")
+
+    def test_get_post_delete(self):
+        self.assertEqual(self.state()["active"], False)
+        before = time.time()
+        self.outage([{"mode": 500, "seconds": 20},
+                     {"mode": 429, "seconds": 20, "retry_after": 1}])
+        state = self.state()
+        self.assertEqual((state["active"], state["phase"], state["mode"]),
+                         (True, 0, 500))
+        self.assertTrue(19 < state["ends_in"] <= 20, state)
+        self.assertTrue(before <= state["started"] <= time.time())
+        self.assertEqual(state["requests"], 0)
+        self.assertIsNone(state["ended"])
+        self.assertEqual(self.chat().status, 500)
+        out = self.control("DELETE", "/_llmd/outage")
+        self.assertEqual((out["ok"], out["active"], out["requests"]),
+                         (True, False, 1))
+        self.assertTrue(out["started"] < out["ended"] <= time.time())
+        self.assertEqual(self.chat().status, 200)
+        # A new POST replaces a running outage; reset ends it.
+        self.outage([{"mode": 503, "seconds": 20}])
+        self.outage([{"mode": 502, "seconds": 20}])
+        self.assertEqual(self.chat().status, 502)
+        self.control("POST", "/_llmd/reset")
+        self.assertFalse(self.state()["active"])
+        self.assertEqual(self.chat().status, 200)
+        # DELETE reopens a closed port before it answers.
+        self.outage([{"mode": "refuse", "seconds": 30}])
+        self.assertTrue(connect_refused(self.port))
+        self.assertTrue(self.control("DELETE", "/_llmd/outage")["listening"])
+        self.assertEqual(self.chat().status, 200)
+
+    def test_main_port_serves_control_outside_refuse(self):
+        self.outage([{"mode": 503, "seconds": 20}])
+        r = call(self.port, "GET", "/_llmd/outage")
+        self.assertEqual(r.json()["mode"], 503)
+        self.assertEqual(call(self.port, "DELETE", "/_llmd/outage").status,
+                         200)
+
+    def test_control_port_serves_only_control(self):
+        r = call(self.cport, "POST", "/v1/chat/completions",
+                 chat_body("hello"), OPENAI_AUTH)
+        self.assertEqual(r.status, 404)
+        self.assertFalse(r.json()["ok"])
+
+    def test_bad_outages_rejected(self):
+        bad = [{}, {"phases": []}, {"phases": [{"mode": 529}]},
+               {"phases": [{"mode": 200, "seconds": 1}]},
+               {"phases": [{"mode": "down", "seconds": 1}]},
+               {"phases": [{"mode": 503, "seconds": 0}]},
+               {"phases": [{"mode": "reset", "seconds": 1,
+                            "retry_after": 1}]},
+               {"phases": [{"mode": 503, "seconds": 1, "extra": 1}]},
+               {"phases": [{"mode": 503, "seconds": 1}], "match": {"x": 1}},
+               {"phases": [{"mode": "refuse", "seconds": 1}],
+                "match": {"model": "m"}}]
+        for body in bad:
+            out = self.control("POST", "/_llmd/outage", body, status=400)
+            self.assertFalse(out["ok"], body)
+        self.assertFalse(self.state()["active"])
+
+
+class OutageFlagTests(unittest.TestCase):
+    def test_outage_from_the_start(self):
+        s = LlmdProcess(args=["--outage", "refuse:30,529:30:3"],
+                        control=True)
+        try:
+            self.assertTrue(wait_until(lambda: connect_refused(s.port), 5))
+            state = call(s.control_port, "GET", "/_llmd/outage").json()
+            self.assertEqual((state["phase"], state["mode"]), (0, "refuse"))
+            self.assertEqual(state["phases"][1],
+                             {"mode": 529, "seconds": 30, "retry_after": 3})
+            start = s.record_lines()[0]
+            self.assertEqual(start["control_port"], s.control_port)
+            call(s.control_port, "DELETE", "/_llmd/outage")
+            r = call(s.port, "POST", "/v1/messages", anthropic_body("hi"),
+                     ANTHROPIC_AUTH)
+            self.assertEqual(r.status, 200)
+        finally:
+            s.stop()
+        self.assertFalse(os.path.exists(s.control_port_file))
+
+    def test_port_taken_meanwhile_is_retried(self):
+        s = LlmdProcess(control=True)
+        try:
+            call(s.control_port, "POST", "/_llmd/outage",
+                 {"phases": [{"mode": "refuse", "seconds": 30}]})
+            squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            squatter.bind((HOST, s.port))
+            squatter.listen(1)
+            out = call(s.control_port, "DELETE", "/_llmd/outage").json()
+            self.assertFalse(out["listening"])
+            self.assertFalse(out["active"])
+            squatter.close()
+            self.assertTrue(wait_until(
+                lambda: call(s.port, "GET", "/_llmd/health").status == 200
+                if not connect_refused(s.port) else False, 5))
+            # Shutting down in a "refuse" phase works too.
+            call(s.control_port, "POST", "/_llmd/outage",
+                 {"phases": [{"mode": "refuse", "seconds": 30}]})
+            call(s.control_port, "POST", "/_llmd/shutdown")
+            self.assertEqual(s.proc.wait(timeout=5), 0)
+            self.assertIn("CANNOT REBIND port %d" % s.port,
+                          s.proc.stderr.read())
+        finally:
+            s.stop()
+
+    def test_bad_outage_flag(self):
+        for spec in ("529", "529:x", "up:3", "reset:1:2", "200:1"):
+            p = subprocess.run([sys.executable, LLMD, "--outage", spec],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, spec)
+            self.assertIn("--outage", p.stderr)
 
 
 if __name__ == "__main__":
