@@ -783,6 +783,33 @@ human_task(json_t *r)
 	}
 }
 
+/* provider.down, .probe and .up: the provider, why, and what next. */
+static void
+describe_provider(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	time_t next = (time_t)json_number_value(json_object_get(d,
+	    "next_try"));
+	char at[16] = "";
+	struct tm tm;
+
+	if (next > 0) {
+		localtime_r(&next, &tm);
+		strftime(at, sizeof(at), "%H:%M:%S", &tm);
+	}
+	if (strcmp(ev, event_defs[EV_PROVIDER_UP].name) == 0)
+		snprintf(buf, len, "%s (%.80s) answers again after %.0f s",
+		    str(d, "provider"), str(d, "endpoint"),
+		    json_number_value(json_object_get(d, "down_for")));
+	else if (strcmp(ev, event_defs[EV_PROVIDER_PROBE].name) == 0)
+		snprintf(buf, len, "%s: probe %lld failed, next try at %s: "
+		    "%.100s", str(d, "provider"), num(d, "failures"), at,
+		    str(d, "reason"));
+	else
+		snprintf(buf, len, "%s (%.80s) is down, next try at %s: "
+		    "%.100s", str(d, "provider"), str(d, "endpoint"), at,
+		    str(d, "reason"));
+}
+
 /* The one-line story of an event's data, for people. */
 static void
 describe_event(const char *ev, const json_t *d, char *buf, size_t len)
@@ -812,6 +839,13 @@ describe_event(const char *ev, const json_t *d, char *buf, size_t len)
 		    json_is_string(json_object_get(d, "error")) ? ": " : "",
 		    json_is_string(json_object_get(d, "error")) ?
 		    str(d, "error") : "");
+		/* Answered by a fallback: say which. */
+		if (json_is_string(json_object_get(d, "provider")) &&
+		    strcmp(str(d, "provider"), "llm") != 0)
+			snprintf(buf + strlen(buf), len - strlen(buf),
+			    " (via %.40s)", str(d, "provider"));
+	} else if (strncmp(ev, "provider.", 9) == 0) {
+		describe_provider(ev, d, buf, len);
 	} else if (strncmp(ev, "directive.", 10) == 0 &&
 	    json_is_string(json_object_get(d, "text"))) {
 		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
