@@ -28,7 +28,8 @@
 #include "common/llm/impl.h"
 #include "common/log.h"
 
-#define BACKOFF_BASE_MS	500
+/* Equal jitter from these: the first retry after 0.5-1 s (backoff.h). */
+#define BACKOFF_BASE_MS	1000
 #define BACKOFF_CAP_MS	30000
 
 struct llm_sock {
