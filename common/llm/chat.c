@@ -9,6 +9,9 @@
  * "tool_calls", their results as one "tool" message each.  A stream is
  * "data: {chunk}" lines ending in "data: [DONE]"; the usage comes in one
  * more chunk with empty choices when stream_options.include_usage is set.
+ * Some local servers end it cleanly without [DONE]: a stream whose
+ * chunks gave a finish_reason is then whole (finish_ends), one cut
+ * before it is not.
  * A streamed call comes in fragments of delta.tool_calls keyed by
  * "index": the first names the id and function, the rest carry pieces of
  * its arguments.  A server that fails mid-stream sends data:
@@ -279,6 +282,7 @@ const struct llm_api llm_api_chat = {
 	.default_url = "https://api.openai.com/v1",
 	.default_key_env = "OPENAI_API_KEY",
 	.server_history = false,
+	.finish_ends = true,
 	.build = chat_build,
 	.headers = llm_bearer_headers,
 	.whole = chat_whole,

@@ -237,6 +237,12 @@ struct turn {
 	time_t retry_until;
 	unsigned attempts;
 	unsigned retries;
+	unsigned retry_attempt;		/* the last on_retry's */
+	unsigned retry_max;
+	bool retry_server_asked;
+	char retry_reason[1024];
+	bool outage;			/* llm_result_outage */
+	struct llm_usage session_usage;	/* the session's totals at on_done */
 	struct llm_usage usage;
 	bool truncated;
 	char model[128];
@@ -260,14 +266,15 @@ on_delta(const char *s, size_t n, void *arg)
 }
 
 static void
-on_retry(unsigned next, uint64_t delay, const char *why, void *arg)
+on_retry(const struct llm_retry *rt, void *arg)
 {
 	struct turn *t = arg;
 
-	(void)next;
-	(void)delay;
-	(void)why;
 	t->retries++;
+	t->retry_attempt = rt->attempt;
+	t->retry_max = rt->max_attempts;
+	t->retry_server_asked = rt->server_asked;
+	snprintf(t->retry_reason, sizeof(t->retry_reason), "%s", rt->reason);
 	t->streamed[0] = '\0';	/* the answer starts over */
 }
 
@@ -289,6 +296,7 @@ on_done(const struct llm_result *r, void *arg)
 	t->truncated = r->truncated;
 	snprintf(t->model, sizeof(t->model), "%s", r->model);
 	t->tools_refused = llm_result_tools_refused(r);
+	t->outage = llm_result_outage(r);
 }
 
 static const struct llm_callbacks callbacks = { on_delta, on_retry,

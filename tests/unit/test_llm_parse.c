@@ -464,7 +464,15 @@ test_streams_every_split(void **state)
 	}
 }
 
-/* A stream that stops anywhere before its end is a cut stream. */
+/* Where chat_stream's finish_reason chunk and its usage chunk end. */
+#define CHAT_FINISH_END	(strstr(chat_stream, "\"stop\"}],\"usage\":null}\n\n") \
+	+ strlen("\"stop\"}],\"usage\":null}\n\n") - chat_stream)
+#define CHAT_USAGE_END	(strstr(chat_stream, "data: [DONE]") - chat_stream)
+
+/*
+ * A stream that stops anywhere before its end is a cut stream; but a
+ * Chat stream that gave its finish_reason is whole without [DONE].
+ */
 static void
 test_streams_cut(void **state)
 {
@@ -474,18 +482,108 @@ test_streams_cut(void **state)
 	(void)state;
 	for (size_t k = 0; k < sizeof(streams) / sizeof(streams[0]); k++) {
 		size_t len = strlen(streams[k].stream);
+		size_t whole = streams[k].api == &llm_api_chat ?
+		    (size_t)CHAT_FINISH_END : len;
 
 		for (size_t at = 0; at < len; at++) {
+			bool cut;
+
 			memset(&g, 0, sizeof(g));
 			llm_parse_init(&p, streams[k].api, on_delta, &g);
 			assert_int_equal(llm_parse_feed(&p, streams[k].stream,
 			    at), 0);
-			if (!llm_parse_end(&p))
+			cut = llm_parse_end(&p);
+			if (at < whole && !cut)
 				fail_msg("%s cut at %zu of %zu not seen",
+				    streams[k].api->name, at, len);
+			if (at >= whole && (cut || !p.done))
+				fail_msg("%s ended at %zu of %zu after its "
+				    "finish_reason: not whole",
 				    streams[k].api->name, at, len);
 			llm_parse_free(&p);
 		}
 	}
+}
+
+/*
+ * A Chat stream that ends cleanly after its finish_reason without
+ * "data: [DONE]" (some local servers): whole, with the usage of a usage
+ * chunk that came, split every way.  One that ends before any
+ * finish_reason is still cut.
+ */
+static void
+test_chat_stream_without_done(void **state)
+{
+	const struct stream_case *c = &streams[0];
+	size_t usage_end = (size_t)CHAT_USAGE_END;
+	size_t finish_end = (size_t)CHAT_FINISH_END;
+	char *with_usage = strndup(chat_stream, usage_end);
+	char *no_usage = strndup(chat_stream, finish_end);
+	size_t cuts[3];
+	struct llm_parse p;
+	struct got g;
+	uint64_t r = tu_seed("test_chat_stream_without_done");
+
+	(void)state;
+	assert_non_null(with_usage);
+	assert_non_null(no_usage);
+	assert_true(c->api == &llm_api_chat);
+	/* Every single cut, and a byte at a time. */
+	for (size_t cut = 0; cut <= usage_end; cut++) {
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, with_usage, usage_end, &cut, 1));
+		assert_answer(c, &p, &g);
+		llm_parse_free(&p);
+	}
+	memset(&g, 0, sizeof(g));
+	llm_parse_init(&p, c->api, on_delta, &g);
+	for (size_t i = 0; i < usage_end; i++)
+		assert_int_equal(llm_parse_feed(&p, with_usage + i, 1), 0);
+	assert_false(llm_parse_end(&p));
+	assert_answer(c, &p, &g);
+	llm_parse_free(&p);
+	/* Three random cuts, many times. */
+	for (int i = 0; i < 2000; i++) {
+		for (int j = 0; j < 3; j++)
+			cuts[j] = (size_t)(tu_rand(&r) % (usage_end + 1));
+		for (int a = 0; a < 3; a++)
+			for (int b = a + 1; b < 3; b++)
+				if (cuts[b] < cuts[a]) {
+					size_t t = cuts[a];
+
+					cuts[a] = cuts[b];
+					cuts[b] = t;
+				}
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, with_usage, usage_end, cuts, 3));
+		assert_answer(c, &p, &g);
+		llm_parse_free(&p);
+	}
+	/* No usage chunk either: whole, its usage unknown. */
+	for (size_t cut = 0; cut <= finish_end; cut++) {
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, no_usage, finish_end, &cut, 1));
+		assert_true(p.done);
+		assert_string_equal(p.text.p, "Hello, w\xc3\xb6rld");
+		assert_string_equal(p.finish, "stop");
+		assert_int_equal(p.usage.input, 0);
+		assert_int_equal(p.usage.calls, 1);
+		llm_parse_free(&p);
+	}
+	/* Ended before the finish_reason: cut, however it was split. */
+	for (size_t end = 0; end < finish_end; end++) {
+		size_t cut = end / 2;
+
+		llm_parse_init(&p, c->api, NULL, NULL);
+		assert_true(feed_cut(&p, chat_stream, end, &cut, 1));
+		assert_false(p.done);
+		llm_parse_free(&p);
+	}
+	free(with_usage);
+	free(no_usage);
 }
 
 static void
@@ -923,6 +1021,7 @@ main(void)
 		cmocka_unit_test(test_trimming),
 		cmocka_unit_test(test_streams_every_split),
 		cmocka_unit_test(test_streams_cut),
+		cmocka_unit_test(test_chat_stream_without_done),
 		cmocka_unit_test(test_whole_answers),
 		cmocka_unit_test(test_truncated_answers),
 		cmocka_unit_test(test_stream_errors),
