@@ -200,6 +200,133 @@ test_chat_body(void **state)
 	end_session(s, "Authorization: Bearer " KEY "\n");
 }
 
+/*
+ * max_tokens_field = auto: OpenAI's reasoning families (o1, o3, o4,
+ * gpt-5, with or without a vendor prefix) on OpenAI's and Azure OpenAI's
+ * hosts, or on any host as "openai/...", get max_completion_tokens;
+ * everything else max_tokens.  The explicit settings win.
+ */
+static void
+test_max_tokens_field(void **state)
+{
+	static const struct {
+		const char *base_url;
+		const char *model;
+		bool completion;
+	} table[] = {
+		{ "https://api.openai.com/v1", "o1", true },
+		{ "https://api.openai.com/v1", "o1-mini", true },
+		{ "https://api.openai.com/v1", "o3-mini-2025-01-31", true },
+		{ "https://api.openai.com/v1", "o4-mini", true },
+		{ "https://api.openai.com/v1", "gpt-5", true },
+		{ "https://api.openai.com/v1", "gpt-5-mini", true },
+		{ "https://api.openai.com/v1", "gpt-5.1", true },
+		{ "https://api.openai.com/v1", "GPT-5-Codex", true },
+		{ "https://api.openai.com/v1", "openai/o3", true },
+		{ "https://API.OpenAI.com:443/v1/", "o3", true },
+		{ "https://myres.openai.azure.com/openai/v1", "gpt-5-mini",
+		    true },
+		{ "https://myres.openai.azure.com/openai/v1", "o4-mini",
+		    true },
+		{ "https://openrouter.ai/api/v1", "openai/gpt-5", true },
+		{ "https://openrouter.ai/api/v1", "openai/o1-preview", true },
+		{ "http://127.0.0.1:8080/v1", "openai/o3-mini", true },
+		/* Not a reasoning family. */
+		{ "https://api.openai.com/v1", "gpt-4o", false },
+		{ "https://api.openai.com/v1", "gpt-4.1-mini", false },
+		{ "https://api.openai.com/v1", "gpt-50", false },
+		{ "https://api.openai.com/v1", "o10", false },
+		{ "https://api.openai.com/v1", "omni", false },
+		{ "https://openrouter.ai/api/v1", "openai/gpt-4o", false },
+		{ "https://myres.openai.azure.com/openai/v1", "gpt-4o",
+		    false },
+		/* A reasoning name elsewhere, without the vendor prefix:
+		 * local servers read only max_tokens. */
+		{ "http://127.0.0.1:11434/v1", "o3", false },
+		{ "http://127.0.0.1:11434/v1", "gpt-5", false },
+		{ "https://openrouter.ai/api/v1", "o3", false },
+		{ "https://notopenai.com/v1", "o3", false },
+		{ "https://openai.com.example.net/v1", "gpt-5", false },
+		{ "https://api.openai.com.evil/v1", "o1", false },
+		{ "https://openrouter.ai/api/v1", "deepseek/o3-like", false },
+	};
+	struct llm_conf c;
+	struct llm_session *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *want = table[i].completion ?
+		    "max_completion_tokens" : "max_tokens";
+
+		conf_init(&c, "chat");
+		c.base_url = (char *)table[i].base_url;
+		c.model = (char *)table[i].model;
+		c.max_tokens_field = LLM_MAX_FIELD_AUTO;
+		s = new_session(&c, NULL);
+		if (strcmp(llm_max_tokens_field(s), want) != 0)
+			fail_msg("%s at %s: %s, want %s", table[i].model,
+			    table[i].base_url, llm_max_tokens_field(s), want);
+		s->conf.max_tokens_field = LLM_MAX_FIELD_MAX_TOKENS;
+		assert_string_equal(llm_max_tokens_field(s), "max_tokens");
+		s->conf.max_tokens_field = LLM_MAX_FIELD_MAX_COMPLETION_TOKENS;
+		assert_string_equal(llm_max_tokens_field(s),
+		    "max_completion_tokens");
+		llm_session_free(s);
+	}
+}
+
+/* Which failures are the provider being down or overloaded. */
+static void
+test_result_outage(void **state)
+{
+	static const struct {
+		bool ok;
+		enum llm_error error;
+		int status;
+		bool outage;
+	} table[] = {
+		{ true, LLM_OK, 200, false },
+		{ false, LLM_ERR_TRANSPORT, 0, true },
+		{ false, LLM_ERR_TIMEOUT, 0, true },
+		{ false, LLM_ERR_TIMEOUT, 200, true },
+		{ false, LLM_ERR_RATE_LIMITED, 429, true },
+		{ false, LLM_ERR_HTTP, 408, true },
+		{ false, LLM_ERR_HTTP, 409, true },
+		{ false, LLM_ERR_HTTP, 429, true },
+		{ false, LLM_ERR_HTTP, 500, true },
+		{ false, LLM_ERR_HTTP, 502, true },
+		{ false, LLM_ERR_HTTP, 503, true },
+		{ false, LLM_ERR_HTTP, 529, true },
+		{ false, LLM_ERR_STREAM, 529, true },
+		{ false, LLM_ERR_STREAM, 500, true },
+		{ false, LLM_ERR_STREAM, 429, true },
+		{ false, LLM_ERR_STREAM, 400, false },
+		{ false, LLM_ERR_HTTP, 400, false },
+		{ false, LLM_ERR_HTTP, 401, false },
+		{ false, LLM_ERR_HTTP, 403, false },
+		{ false, LLM_ERR_HTTP, 404, false },
+		{ false, LLM_ERR_HTTP, 413, false },
+		{ false, LLM_ERR_HTTP, 422, false },
+		{ false, LLM_ERR_CANCELLED, 0, false },
+		{ false, LLM_ERR_CANCELLED, 503, false },
+		{ false, LLM_ERR_PARSE, 200, false },
+		{ false, LLM_ERR_PARSE, 0, false },
+		{ false, LLM_ERR_INVALID, 0, false },
+	};
+	struct llm_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.ok = table[i].ok;
+		r.error = table[i].error;
+		r.http_status = table[i].status;
+		if (llm_result_outage(&r) != table[i].outage)
+			fail_msg("%s %d: outage %d", llm_error_name(r.error),
+			    r.http_status, !table[i].outage);
+	}
+}
+
 #define SYS_BLOCK "[{\"type\":\"text\",\"text\":\"SYS\",\"cache_control\":" \
 	"{\"type\":\"ephemeral\"}}]"
 
@@ -1020,6 +1147,8 @@ main(void)
 		cmocka_unit_test(test_anthropic_body),
 		cmocka_unit_test(test_trimming),
 		cmocka_unit_test(test_streams_every_split),
+		cmocka_unit_test(test_max_tokens_field),
+		cmocka_unit_test(test_result_outage),
 		cmocka_unit_test(test_streams_cut),
 		cmocka_unit_test(test_chat_stream_without_done),
 		cmocka_unit_test(test_whole_answers),
