@@ -93,9 +93,9 @@ struct llm_request {
 	struct failure fail;
 	time_t retry_until;
 	unsigned max_attempts;		/* the session's, when sent */
-	struct llm_usage spent;		/* failed attempts' tokens, unpriced */
-	struct llm_conf price;		/* the session's prices (only those):
-					 * the session may be gone at the end */
+	struct llm_usage spent;		/* failed attempts' tokens */
+	struct llm_conf price;		/* the session's prices alone: it
+					 * may be gone at the end */
 };
 
 static void attempt_start(struct llm_request *);
@@ -533,8 +533,8 @@ classify_answer(struct llm_request *r, long status)
 		 * what it is: the status line said 200. */
 		f->status = r->parse.err_status;
 		if (f->code[0] != '\0')
-			fail_set(f, LLM_ERR_STREAM, "error in the stream: %s: %s",
-			    f->code, msg);
+			fail_set(f, LLM_ERR_STREAM, "error in the stream: "
+			    "%s: %s", f->code, msg);
 		else
 			fail_set(f, LLM_ERR_STREAM, "error in the stream: %s",
 			    msg);
@@ -909,8 +909,8 @@ finish(struct llm_request *r, bool ok)
 		if (s != NULL)
 			llm_usage_add(&s->usage, &total);
 		if (failed[0] != '\0')
-			log_info("llm: %s: failed after %u attempt(s)%s", r->model,
-			    r->attempt, failed);
+			log_info("llm: %s: failed after %u attempt(s)%s",
+			    r->model, r->attempt, failed);
 	}
 	result_fill(r, ok, &total, &res);
 	if (r->cb.on_done != NULL) {

@@ -592,9 +592,11 @@ test_streams_every_split(void **state)
 }
 
 /* Where chat_stream's finish_reason chunk and its usage chunk end. */
-#define CHAT_FINISH_END	(strstr(chat_stream, "\"stop\"}],\"usage\":null}\n\n") \
-	+ strlen("\"stop\"}],\"usage\":null}\n\n") - chat_stream)
-#define CHAT_USAGE_END	(strstr(chat_stream, "data: [DONE]") - chat_stream)
+#define CHAT_FINISH	"\"stop\"}],\"usage\":null}\n\n"
+#define CHAT_FINISH_END	\
+	(strstr(chat_stream, CHAT_FINISH) + strlen(CHAT_FINISH) - chat_stream)
+#define CHAT_USAGE_END	\
+	(strstr(chat_stream, "data: [DONE]") - chat_stream)
 
 /*
  * A stream that stops anywhere before its end is a cut stream; but a
