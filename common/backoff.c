@@ -1,5 +1,6 @@
 /*
- * backoff.c — jittered retry delays and geometric restart delays.
+ * backoff.c — jittered retry delays (equal jitter) and geometric restart
+ * delays.
  */
 #include "common/backoff.h"
 
@@ -19,7 +20,9 @@ backoff_geometric(uint64_t base_ms, uint64_t cap_ms, unsigned n)
 uint64_t
 backoff_jitter(const struct backoff_policy *p, unsigned attempt, uint64_t rnd)
 {
-	uint64_t ceiling = backoff_geometric(p->base_ms, p->cap_ms, attempt);
+	uint64_t d = backoff_geometric(p->base_ms, p->cap_ms, attempt);
+	uint64_t lo = d / 2;
 
-	return rnd % (ceiling + 1);
+	/* Equal jitter: never a retry within a few ms of the failure. */
+	return lo + rnd % (d - lo + 1);
 }

@@ -1,9 +1,11 @@
 /*
  * backoff.h — retry and restart timing.
  *
- * Two shapes: exponential backoff with full jitter for requests to a remote
- * service (many clients must not retry in step), and plain geometric delays
- * for restarting a crashed child (one supervisor, predictable for people).
+ * Two shapes: exponential backoff with "equal jitter" for requests to a
+ * remote service (many clients must not retry in step, yet a retry must
+ * not come a few ms after the failure: the n-th retry waits at least half
+ * its ceiling), and plain geometric delays for restarting a crashed child
+ * (one supervisor, predictable for people).
  * What to do about one failed request is retry.h's.
  */
 #ifndef COMMON_BACKOFF_H
@@ -19,9 +21,13 @@ struct backoff_policy {
 	uint64_t max_wait_ms;	/* longest server-asked wait slept through */
 };
 
-#define BACKOFF_POLICY_DEFAULT { 500, 30000, 6, 300000, 60000 }
+#define BACKOFF_POLICY_DEFAULT { 1000, 30000, 6, 300000, 60000 }
 
-/* Uniform in [0, min(cap, base * 2^attempt)]; rnd is any random value. */
+/*
+ * The wait before retry n (n from 0: the first retry): uniform in
+ * [d/2, d], d = min(cap, base * 2^n); rnd is any random value.  With the
+ * default policy the first retry waits 0.5-1 s, the second 1-2 s, ...
+ */
 uint64_t backoff_jitter(const struct backoff_policy *, unsigned attempt,
     uint64_t rnd);
 

@@ -112,13 +112,12 @@ on_turn_delta(const char *piece, size_t len, void *arg)
 }
 
 static void
-on_turn_retry(unsigned attempt, uint64_t delay_ms, const char *reason,
-    void *arg)
+on_turn_retry(const struct llm_retry *rt, void *arg)
 {
 	struct pending_send *ps = arg;
 
 	if (ps->cbs->on_retry != NULL)
-		ps->cbs->on_retry(attempt, delay_ms, reason, ps->arg);
+		ps->cbs->on_retry(rt, ps->arg);
 }
 
 static const struct llm_callbacks turn_cbs = {

@@ -72,14 +72,19 @@ on_delta(const char *piece, size_t len, void *arg)
 	work_delta(worker_of(arg), piece, len);
 }
 
+/* "attempt 2 of 6 in 740 ms: HTTP 529: Overloaded"; the next attempt's
+ * text streams from its start, so the progress count does too. */
 static void
-on_retry(unsigned attempt, uint64_t delay_ms, const char *reason, void *arg)
+on_retry(const struct llm_retry *rt, void *arg)
 {
-	char text[300];
+	struct worker *cx = worker_of(arg);
+	char text[640];
 
-	snprintf(text, sizeof(text), "attempt %u in %llu ms: %s", attempt,
-	    (unsigned long long)delay_ms, reason);
-	worker_progress(worker_of(arg), "model retry", text);
+	snprintf(text, sizeof(text), "attempt %u of %u in %llu ms: %s",
+	    rt->attempt, rt->max_attempts, (unsigned long long)rt->delay_ms,
+	    rt->reason);
+	work_delta_reset(cx);
+	worker_progress(cx, "model retry", text);
 }
 
 static int
@@ -93,8 +98,7 @@ ask_model(struct round *r, const char *text)
 	struct round_io *io = r->arg;
 
 	worker_progress(io->cx, "model", NULL);
-	io->cx->delta_bytes = 0;
-	io->cx->delta_tail[0] = '\0';
+	work_delta_reset(io->cx);
 	return context_send(io->cx, text, &cbs, r, &io->req);
 }
 

@@ -356,6 +356,14 @@ work_flush_delta(struct worker *cx)
 	worker_progress(cx, "model", text);
 }
 
+void
+work_delta_reset(struct worker *cx)
+{
+	cx->delta_bytes = 0;
+	cx->delta_tail[0] = '\0';
+	cx->delta_pending = false;
+}
+
 static void
 on_progress_timer(uv_timer_t *t)
 {

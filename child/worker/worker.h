@@ -148,6 +148,10 @@ void work_shutdown(struct worker *);
 /* The model's streamed text, throttled into progress messages. */
 void work_delta(struct worker *, const char *piece, size_t len);
 void work_flush_delta(struct worker *);
+/* A new answer streams (a new call, or a retry after a failed attempt):
+ * the count and the tail start from zero, unsent text of the last is
+ * dropped. */
+void work_delta_reset(struct worker *);
 void work_publish(struct worker *, const json_t *canonical_iface,
     bool declared);
 void work_round_done(struct worker *);

@@ -9,13 +9,18 @@
  * "tool_calls", their results as one "tool" message each.  A stream is
  * "data: {chunk}" lines ending in "data: [DONE]"; the usage comes in one
  * more chunk with empty choices when stream_options.include_usage is set.
+ * Some local servers end it cleanly without [DONE]: a stream whose
+ * chunks gave a finish_reason is then whole (finish_ends), one cut
+ * before it is not.
  * A streamed call comes in fragments of delta.tool_calls keyed by
  * "index": the first names the id and function, the rest carry pieces of
  * its arguments.  A server that fails mid-stream sends data:
  * {"error":{…}} and closes.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/llm/impl.h"
 
@@ -75,30 +80,70 @@ answer_message(const struct llm_turn *t)
 	return m;
 }
 
+/*
+ * OpenAI's reasoning families (o1, o3, o4, gpt-5 and their variants:
+ * "o3-mini", "gpt-5.1", "gpt-5-codex"), past a vendor prefix such as
+ * OpenRouter's "openai/".  A digit after the family name is another
+ * model ("o10", "gpt-50").
+ */
 static bool
-has_prefix(const char *s, const char *prefix)
+reasoning_family(const char *model)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	static const char *const families[] = { "o1", "o3", "o4", "gpt-5" };
+	const char *name = strrchr(model, '/');
+	size_t n;
+
+	name = name != NULL ? name + 1 : model;
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		n = strlen(families[i]);
+		if (strncasecmp(name, families[i], n) == 0 &&
+		    !isdigit((unsigned char)name[n]) &&
+		    !isalpha((unsigned char)name[n]))
+			return true;
+	}
+	return false;
+}
+
+/* The host of base_url is OpenAI's or Azure OpenAI's. */
+static bool
+openai_host(const char *url)
+{
+	static const char *const domains[] = { "openai.com",
+	    "openai.azure.com" };
+	const char *host = strstr(url, "://"), *end;
+	size_t len, n;
+
+	host = host != NULL ? host + 3 : url;
+	if ((end = strpbrk(host, "@/")) != NULL && *end == '@')
+		host = end + 1;		/* user info */
+	len = strcspn(host, ":/?#");
+	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+		n = strlen(domains[i]);
+		if (len < n || strncasecmp(host + len - n, domains[i], n) != 0)
+			continue;
+		if (len == n || host[len - n - 1] == '.')
+			return true;
+	}
+	return false;
 }
 
 const char *
 llm_max_tokens_field(const struct llm_session *s)
 {
-	static const char *const reasoning[] = { "o1", "o3", "o4", "gpt-5" };
 	const struct llm_conf *c = &s->conf;
 
 	if (c->max_tokens_field == LLM_MAX_FIELD_MAX_TOKENS)
 		return "max_tokens";
 	if (c->max_tokens_field == LLM_MAX_FIELD_MAX_COMPLETION_TOKENS)
 		return "max_completion_tokens";
-	/* OpenAI's reasoning models refuse max_tokens; local servers read
-	 * only max_tokens, whatever the model is called there. */
-	if (strstr(c->base_url, "openai.com") == NULL)
+	/* OpenAI's reasoning models refuse max_tokens, on OpenAI's hosts
+	 * and through a router that names them "openai/..."; local servers
+	 * read only max_tokens, whatever the model is called there. */
+	if (!reasoning_family(c->model))
 		return "max_tokens";
-	for (size_t i = 0; i < sizeof(reasoning) / sizeof(reasoning[0]); i++) {
-		if (has_prefix(c->model, reasoning[i]))
-			return "max_completion_tokens";
-	}
+	if (openai_host(c->base_url) ||
+	    strncasecmp(c->model, "openai/", 7) == 0)
+		return "max_completion_tokens";
 	return "max_tokens";
 }
 
@@ -279,6 +324,7 @@ const struct llm_api llm_api_chat = {
 	.default_url = "https://api.openai.com/v1",
 	.default_key_env = "OPENAI_API_KEY",
 	.server_history = false,
+	.finish_ends = true,
 	.build = chat_build,
 	.headers = llm_bearer_headers,
 	.whole = chat_whole,

@@ -132,6 +132,8 @@ session_json(const struct llm_session *s)
 	json_object_set_new(root, "version", json_integer(SESSION_VERSION));
 	json_object_set_new(root, "api", json_string(s->api->name));
 	set_opt(root, "model", s->conf.model);
+	/* Whose handles response_id and conversation are. */
+	set_opt(root, "base_url", s->conf.base_url);
 	set_opt(root, "system", s->system);
 	set_opt(root, "response_id", s->response_id);
 	set_opt(root, "conversation", s->conversation);
@@ -315,7 +317,7 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 {
 	json_error_t jerr;
 	json_t *root;
-	const char *api;
+	const char *api, *base_url;
 	json_int_t version;
 	int rc = -1;
 
@@ -337,17 +339,22 @@ llm_session_load(struct llm_session *s, const char *path, char *err,
 	if (load_turns(s, json_object_get(root, "turns"), version, err,
 	    errlen) != 0)
 		goto cleanup;
+	base_url = jget_str(root, "base_url");
 	if (s->system == NULL)
 		s->system = dup_or_null(jget_str(root, "system"));
-	/* Another API's ids mean nothing here; the transcript carries on. */
-	if (strcmp(api, s->api->name) == 0) {
+	/* Another API's or server's ids mean nothing here (a session moved
+	 * to another provider); the transcript carries on.  Files of old
+	 * name no base_url. */
+	if (strcmp(api, s->api->name) == 0 && (base_url == NULL ||
+	    strcmp(base_url, s->conf.base_url) == 0)) {
 		s->response_id = dup_or_null(jget_str(root,
 		    "response_id"));
 		s->conversation = dup_or_null(jget_str(root,
 		    "conversation"));
-	} else {
-		log_notice("llm: %s: session was %s: its history is resent",
-		    path, api);
+	} else if (jget_str(root, "response_id") != NULL ||
+	    jget_str(root, "conversation") != NULL) {
+		log_notice("llm: %s: session was %s at %s: its history is "
+		    "resent", path, api, base_url != NULL ? base_url : "?");
 	}
 	usage_read(json_object_get(root, "usage"), &s->usage);
 	rc = 0;

@@ -78,6 +78,7 @@ struct llm_session {
 	struct llm_request *busy;
 	json_t *tools;		/* neutral form; NULL: none offered */
 	char *cache_key;	/* OpenAI prompt_cache_key, or NULL */
+	unsigned max_attempts;	/* 0: conf.max_attempts */
 };
 
 /* A tool call as its pieces stream in. */
@@ -130,6 +131,9 @@ struct llm_api {
 	const char *default_url;
 	const char *default_key_env;
 	bool server_history;	/* the server holds the conversation */
+	bool finish_ends;	/* a stream that named its finish reason is
+				 * whole even when it ends cleanly without
+				 * its last event (Chat's [DONE]) */
 	json_t *(*build)(const struct llm_session *,
 	    const struct llm_turn *next, size_t first);
 	int (*headers)(const struct llm_session *, struct curl_slist **);
@@ -150,7 +154,8 @@ void llm_parse_init(struct llm_parse *, const struct llm_api *,
 void llm_parse_free(struct llm_parse *);
 /* Stream bytes; -1 once the stream is unusable (p->bad or p->failed). */
 int llm_parse_feed(struct llm_parse *, const char *, size_t);
-/* End of stream: true when it was cut before its last event. */
+/* End of a stream that closed cleanly: true when it was cut before its
+ * last event (for Chat, before any finish_reason). */
 bool llm_parse_end(struct llm_parse *);
 void llm_parse_whole(struct llm_parse *, const char *, size_t);
 /* An answer with an error status: the provider's message and code. */

@@ -28,7 +28,8 @@
 #include "common/llm/impl.h"
 #include "common/log.h"
 
-#define BACKOFF_BASE_MS	500
+/* Equal jitter from these: the first retry after 0.5-1 s (backoff.h). */
+#define BACKOFF_BASE_MS	1000
 #define BACKOFF_CAP_MS	30000
 
 struct llm_sock {
@@ -91,6 +92,10 @@ struct llm_request {
 	char errbuf[CURL_ERROR_SIZE];
 	struct failure fail;
 	time_t retry_until;
+	unsigned max_attempts;		/* the session's, when sent */
+	struct llm_usage spent;		/* failed attempts' tokens */
+	struct llm_conf price;		/* the session's prices alone: it
+					 * may be gone at the end */
 };
 
 static void attempt_start(struct llm_request *);
@@ -524,9 +529,15 @@ classify_answer(struct llm_request *r, long status)
 		return true;
 	}
 	if (r->parse.failed) {
-		/* Retried as the status the error stands for. */
+		/* Retried as the status the error stands for, but named for
+		 * what it is: the status line said 200. */
 		f->status = r->parse.err_status;
-		fail_set(f, LLM_ERR_STREAM, "error in the answer: %s", msg);
+		if (f->code[0] != '\0')
+			fail_set(f, LLM_ERR_STREAM, "error in the stream: "
+			    "%s: %s", f->code, msg);
+		else
+			fail_set(f, LLM_ERR_STREAM, "error in the stream: %s",
+			    msg);
 		return true;
 	}
 	if (r->parse.bad) {
@@ -600,17 +611,40 @@ on_retry_timer(uv_timer_t *t)
 		attempt_start(r);
 }
 
+/* on_retry: the failure as the result would say it, and the wait. */
+static void
+notify_retry(struct llm_request *r, const struct retry_decision *d)
+{
+	char reason[sizeof(r->fail.message) + 32];
+	struct llm_retry rt = {
+		.attempt = r->attempt + 1,
+		.max_attempts = r->max_attempts,
+		.delay_ms = d->delay_ms,
+		.server_asked = d->server_asked,
+		.reason = reason,
+	};
+
+	if (r->cb.on_retry == NULL)
+		return;
+	snprintf(reason, sizeof(reason), "%s%s", r->fail.message,
+	    d->server_asked ? " (as the server asked)" : "");
+	r->in_cb++;
+	r->cb.on_retry(&rt, r->arg);
+	r->in_cb--;
+}
+
 static void
 retry_or_fail(struct llm_request *r)
 {
 	struct backoff_policy p = {
 		BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-		(unsigned)r->s->conf.max_attempts,
+		r->max_attempts,
 		(uint64_t)r->s->conf.retry_deadline,
 		(uint64_t)r->s->conf.max_retry_wait,
 	};
 	struct retry_input in = {
 		.http_status = r->fail.status,
+		.stream_error = r->fail.kind == LLM_ERR_STREAM,
 		.transport_error = r->fail.transport,
 		.retry_after = r->retry_after,
 		.retry_after_ms = r->retry_after_ms,
@@ -631,12 +665,7 @@ retry_or_fail(struct llm_request *r)
 	switch (d.verdict) {
 	case RETRY_AFTER:
 		r->state = RQ_WAIT;
-		if (r->cb.on_retry != NULL) {
-			r->in_cb++;
-			r->cb.on_retry(r->attempt + 1, d.delay_ms, d.reason,
-			    r->arg);
-			r->in_cb--;
-		}
+		notify_retry(r, &d);
 		if (r->cancelled) {
 			fail_set(f, LLM_ERR_CANCELLED, "cancelled");
 			finish(r, false);
@@ -727,6 +756,23 @@ easy_setup(struct llm_request *r)
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * The tokens the provider reported for an attempt that failed, was cut
+ * or cancelled are spent all the same: they go to the request's sum, and
+ * the attempt's own count is cleared.  Never a successful call.
+ */
+static void
+attempt_spent(struct llm_request *r)
+{
+	struct llm_usage u = r->parse.usage;
+
+	u.calls = 0;
+	u.cost = 0;
+	u.priced = false;
+	llm_usage_add(&r->spent, &u);
+	memset(&r->parse.usage, 0, sizeof(r->parse.usage));
+}
+
 static void
 attempt_start(struct llm_request *r)
 {
@@ -735,6 +781,7 @@ attempt_start(struct llm_request *r)
 	r->sse = r->head_seen = r->idle_fired = false;
 	r->errbuf[0] = '\0';
 	llm_buf_reset(&r->body_in);
+	attempt_spent(r);
 	llm_parse_free(&r->parse);
 	llm_parse_init(&r->parse, r->s->api, request_delta, r);
 	log_debug("llm: %s %s: attempt %u: POST %s", r->s->api->name,
@@ -786,7 +833,8 @@ request_unlink(struct llm_request *r)
 }
 
 static void
-result_fill(struct llm_request *r, bool ok, struct llm_result *res)
+result_fill(struct llm_request *r, bool ok, const struct llm_usage *total,
+    struct llm_result *res)
 {
 	struct llm_parse *p = &r->parse;
 
@@ -808,10 +856,9 @@ result_fill(struct llm_request *r, bool ok, struct llm_result *res)
 	res->message = ok ? "" : r->fail.message;
 	res->error = ok ? LLM_OK : r->fail.kind;
 	res->retry_until = r->retry_until;
-	if (ok) {
-		res->usage = p->usage;
+	res->usage = *total;
+	if (ok)
 		res->http_status = 200;
-	}
 }
 
 /*
@@ -824,6 +871,8 @@ finish(struct llm_request *r, bool ok)
 {
 	struct llm_session *s = r->s;
 	struct llm_result res;
+	struct llm_usage answer, total;
+	char failed[128] = "";
 
 	attempt_stop(r);
 	r->state = RQ_DONE;
@@ -832,20 +881,38 @@ finish(struct llm_request *r, bool ok)
 		s->busy = NULL;
 		r->s = NULL;
 	}
+	/* Every attempt's tokens, the void ones too: all were paid for. */
+	if (!ok)
+		attempt_spent(r);
+	answer = r->parse.usage;
+	total = r->spent;
+	llm_usage_add(&total, &answer);
+	total.calls = ok ? answer.calls : 0;
+	llm_usage_price(&total, &r->price);
+	if (r->spent.input != 0 || r->spent.output != 0)
+		snprintf(failed, sizeof(failed), "; %lld+%lld tokens of failed "
+		    "attempts", (long long)r->spent.input,
+		    (long long)r->spent.output);
 	if (ok) {
-		llm_usage_price(&r->parse.usage, &s->conf);
+		/* The turn and the session's totals count what it cost. */
+		r->parse.usage = total;
 		if (llm_session_commit(s, &r->input, &r->parse) != 0)
 			log_err("llm: %s: the turn could not be recorded",
 			    s->api->name);
 		log_info("llm: %s %s: answer of %zu bytes and %zu call(s) "
-		    "after %u attempt(s), %lld+%lld tokens (%lld cached)",
+		    "after %u attempt(s), %lld+%lld tokens (%lld cached)%s",
 		    s->api->name, s->conf.model, r->parse.text.len,
-		    r->parse.ncalls, r->attempt,
-		    (long long)r->parse.usage.input,
-		    (long long)r->parse.usage.output,
-		    (long long)r->parse.usage.cached);
+		    r->parse.ncalls, r->attempt, (long long)answer.input,
+		    (long long)answer.output, (long long)answer.cached,
+		    failed);
+	} else {
+		if (s != NULL)
+			llm_usage_add(&s->usage, &total);
+		if (failed[0] != '\0')
+			log_info("llm: %s: failed after %u attempt(s)%s",
+			    r->model, r->attempt, failed);
 	}
-	result_fill(r, ok, &res);
+	result_fill(r, ok, &total, &res);
 	if (r->cb.on_done != NULL) {
 		r->in_cb++;
 		r->cb.on_done(&res, r->arg);
@@ -950,6 +1017,11 @@ llm_session_send_input(struct llm_session *s, const struct llm_input *in,
 	llm_parse_init(&r->parse, s->api, request_delta, r);
 	llm_turn_input(&r->input, in);
 	r->model = xstrdup(s->conf.model);
+	r->max_attempts = s->max_attempts != 0 ? s->max_attempts :
+	    (unsigned)s->conf.max_attempts;
+	r->price.price_input = s->conf.price_input;
+	r->price.price_output = s->conf.price_output;
+	r->price.price_cached = s->conf.price_cached;
 	r->url = xstrdup(llm_session_url(s, url, sizeof(url)));
 	r->body = llm_session_body_turn(s, &r->input, err, sizeof(err));
 	if (r->body == NULL || request_headers(r) != 0) {
@@ -999,4 +1071,23 @@ llm_result_tools_refused(const struct llm_result *res)
 			return mentions_tool(res->message);
 	}
 	return false;
+}
+
+bool
+llm_result_outage(const struct llm_result *res)
+{
+	if (res->ok)
+		return false;
+	switch (res->error) {
+	case LLM_ERR_TRANSPORT:
+	case LLM_ERR_TIMEOUT:
+	case LLM_ERR_RATE_LIMITED:
+		return true;
+	case LLM_ERR_HTTP:
+	case LLM_ERR_STREAM:
+		/* A stream's error event carries the status it stands for. */
+		return http_status_retryable(res->http_status);
+	default:
+		return false;
+	}
 }

@@ -123,9 +123,14 @@ struct llm_result {
 				 * for it when it said one), or "" */
 	bool truncated;		/* stopped by max_tokens */
 	const char *finish;	/* the provider's stop reason, or "" */
-	struct llm_usage usage;	/* this call */
+	struct llm_usage usage;	/* this request: every attempt's reported
+				 * tokens (failed, cut and cancelled ones
+				 * too), priced; calls counts only the
+				 * successful call (0 or 1) */
 	enum llm_error error;
-	int http_status;	/* last status seen, 0 if none */
+	int http_status;	/* last status seen, 0 if none; for an error
+				 * event in a stream, the status it stands
+				 * for */
 	const char *code;	/* the provider's error code, or "" */
 	const char *message;	/* why it failed, for people; "" on success */
 	time_t retry_until;	/* LLM_ERR_RATE_LIMITED: resume then */
@@ -133,16 +138,32 @@ struct llm_result {
 };
 
 /*
+ * A retry about to be waited for.  reason is the failed attempt as the
+ * result would have said it, the provider's message included and the key
+ * blotted out: "HTTP 529: Overloaded", "error in the stream:
+ * overloaded_error: Overloaded", "no answer from the server for 300000
+ * ms", followed by " (as the server asked)" when the wait is the server's
+ * (Retry-After, retry-after-ms) rather than the backoff's.
+ */
+struct llm_retry {
+	unsigned attempt;	/* the attempt that starts after the wait */
+	unsigned max_attempts;	/* attempts allowed in all (>= attempt) */
+	uint64_t delay_ms;	/* the wait */
+	bool server_asked;	/* the wait is the server's */
+	const char *reason;
+};
+
+/*
  * on_delta: a piece of the answer as it streams (not NUL-terminated).
- * on_retry: a new attempt will start after delay_ms; the pieces delivered
- *   so far are void, the answer streams again from its start.
+ * on_retry: a new attempt will start after rt->delay_ms; the pieces
+ *   delivered so far are void, the answer streams again from its start
+ *   (the tokens they cost still count, in the result's usage).
  * on_done: exactly once per request; the result and the request are
  *   freed when it returns.  Any callback may cancel the request.
  */
 struct llm_callbacks {
 	void (*on_delta)(const char *piece, size_t len, void *arg);
-	void (*on_retry)(unsigned next_attempt, uint64_t delay_ms,
-	    const char *reason, void *arg);
+	void (*on_retry)(const struct llm_retry *rt, void *arg);
 	void (*on_done)(const struct llm_result *, void *arg);
 };
 
@@ -184,8 +205,10 @@ void llm_session_free(struct llm_session *);
 
 /*
  * Continue the conversation saved in path (llm_session_save) in a new
- * session s: transcript, response / conversation ids, usage.  The system
- * prompt comes from the file when s has none.  -1 with err on failure.
+ * session s: transcript, usage, and the response / conversation ids when
+ * the file was saved on s's API and base_url (another provider's handles
+ * mean nothing to s's: its history is then resent).  The system prompt
+ * comes from the file when s has none.  -1 with err on failure.
  */
 int llm_session_load(struct llm_session *s, const char *path, char *err,
     size_t errlen);
@@ -193,6 +216,27 @@ int llm_session_load(struct llm_session *s, const char *path, char *err,
 /* Write the session to path: temp file, fsync, rename, fsync the dir. */
 int llm_session_save(const struct llm_session *, const char *path,
     char *err, size_t errlen);
+
+/*
+ * Continue the session on another provider, model or both: conf is taken
+ * as llm_session_new takes it (API, base_url, model, key loaded and added
+ * to the engine's redact, prices, limits).  The transcript, system
+ * prompt, tools, cache key and usage totals stay; the server-side handle
+ * (Responses response id or Conversation) is dropped, so the next turn
+ * resends the transcript in the new API's form.  For provider failover.
+ * -1 with err, the session unchanged, while a turn is being sent or when
+ * conf is unusable (unknown provider, no model, a key that cannot be
+ * read).
+ */
+int llm_session_set_provider(struct llm_session *, const struct llm_conf *,
+    char *err, size_t errlen);
+
+/*
+ * At most n attempts per request from the next request on (0: the conf's
+ * max_attempts again).  n = 1 makes a single-attempt probe of a provider
+ * thought down.
+ */
+void llm_session_set_max_attempts(struct llm_session *, unsigned n);
 
 /* Save after every completed turn to path (NULL: stop). */
 int llm_session_autosave(struct llm_session *, const char *path);
@@ -232,6 +276,17 @@ bool llm_session_has_tools(const struct llm_session *);
  * caller should go on without tools.
  */
 bool llm_result_tools_refused(const struct llm_result *);
+
+/*
+ * The provider is unavailable or overloaded: the same request could
+ * succeed later or elsewhere (failover, an outage circuit breaker).  True
+ * for transport errors and cut streams, timeouts, LLM_ERR_RATE_LIMITED,
+ * HTTP 408, 409, 429 and 5xx (529 included), and error events in a
+ * stream standing for one of those.  False for success, cancellation,
+ * any other status (400, 401, 403, 404, 422, ...), unreadable or
+ * too-large answers, and requests refused before sending.
+ */
+bool llm_result_outage(const struct llm_result *);
 
 /*
  * Context.  A session is never cut silently: the caller measures the next

@@ -288,7 +288,18 @@ bool
 llm_parse_end(struct llm_parse *p)
 {
 	(void)sse_finish(&p->sse);
-	return !p->done && !p->failed && !p->bad;
+	if (p->failed || p->bad || p->done)
+		return false;
+	/* Some local servers close a Chat stream without "data: [DONE]":
+	 * once the finish reason came, nothing was to come but the usage
+	 * chunk, read if it came whole.  Only a clean end comes here: a
+	 * broken connection is the transport's error. */
+	if (p->api->finish_ends && p->finish != NULL) {
+		p->usage.calls = 1;
+		p->done = true;
+		return false;
+	}
+	return true;
 }
 
 void

@@ -82,7 +82,12 @@ is_retryable(const struct retry_input *in, char *why, size_t len)
 		snprintf(why, len, "connection failed or timed out");
 		return true;
 	}
-	snprintf(why, len, "HTTP %d", in->http_status);
+	/* A 200 whose stream carried an error: not an HTTP status, though
+	 * retried like the one it stands for. */
+	if (in->stream_error)
+		snprintf(why, len, "error in the stream");
+	else
+		snprintf(why, len, "HTTP %d", in->http_status);
 	return http_status_retryable(in->http_status);
 }
 
@@ -128,6 +133,7 @@ retry_decide(const struct backoff_policy *p, const struct retry_input *in,
 	}
 	out->verdict = RETRY_AFTER;
 	out->delay_ms = wait;
+	out->server_asked = told;
 	snprintf(out->reason, sizeof(out->reason), "%s: retry %u in %llu ms%s",
 	    why, in->attempt + 1, (unsigned long long)wait,
 	    told ? " as the server asked" : "");

@@ -23,7 +23,10 @@ enum retry_verdict {
 };
 
 struct retry_input {
-	int http_status;	/* 0 when no response arrived */
+	int http_status;	/* 0 when no response arrived; for an error
+				 * event in a stream, the status it stands
+				 * for (retried as that status) */
+	bool stream_error;	/* an error event inside a 200 stream */
 	bool transport_error;	/* connect failure, reset, timeout */
 	const char *retry_after;	/* header values, or NULL */
 	const char *retry_after_ms;
@@ -37,6 +40,8 @@ struct retry_decision {
 	enum retry_verdict verdict;
 	uint64_t delay_ms;	/* RETRY_AFTER */
 	time_t until;		/* RETRY_DEFER: wall-clock time to resume */
+	bool server_asked;	/* the wait is the server's (Retry-After,
+				 * retry-after-ms), not the backoff's */
 	char reason[192];
 };
 

@@ -97,34 +97,93 @@ conf_copy(struct llm_conf *c, const struct llm_conf *from,
 
 #undef DEFAULT
 
+/*
+ * What conf makes of a session: its API, conf (own copies, defaults) and
+ * key, into *api, *c, *key and *source.  -1 with err, nothing to free.
+ */
+static int
+session_conf(const struct llm_conf *conf, const struct llm_api **api,
+    struct llm_conf *c, char **key, char **source, char *err, size_t errlen)
+{
+	if ((*api = llm_api_find(conf->provider)) == NULL) {
+		snprintf(err, errlen, "unknown provider '%s'", conf->provider);
+		return -1;
+	}
+	if (conf->model == NULL || *conf->model == '\0') {
+		snprintf(err, errlen, "no model configured for %s",
+		    (*api)->name);
+		return -1;
+	}
+	conf_copy(c, conf, *api);
+	if (llm_key_load(c, *api, key, source, err, errlen) != 0) {
+		llm_conf_free_strings(c);
+		llm_key_free(*key);
+		free(*source);
+		*key = *source = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 struct llm_session *
 llm_session_new(struct llm_engine *e, const struct llm_conf *conf,
     const char *system, char *err, size_t errlen)
 {
-	const struct llm_api *api = llm_api_find(conf->provider);
+	const struct llm_api *api;
 	struct llm_session *s;
+	struct llm_conf c;
+	char *key = NULL, *source = NULL;
 
-	if (api == NULL) {
-		snprintf(err, errlen, "unknown provider '%s'", conf->provider);
+	if (session_conf(conf, &api, &c, &key, &source, err, errlen) != 0)
 		return NULL;
-	}
-	if (conf->model == NULL || *conf->model == '\0') {
-		snprintf(err, errlen, "no model configured for %s", api->name);
-		return NULL;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->engine = e;
 	s->api = api;
-	conf_copy(&s->conf, conf, api);
+	s->conf = c;
+	s->key = key;
+	s->key_source = source;
 	s->system = dup_or_null(system);
-	if (llm_key_load(&s->conf, api, &s->key, &s->key_source, err,
-	    errlen) != 0) {
-		llm_session_free(s);
-		return NULL;
-	}
 	s->redact = llm_engine_redact(e);
 	redact_add(s->redact, s->key);
 	return s;
+}
+
+int
+llm_session_set_provider(struct llm_session *s, const struct llm_conf *conf,
+    char *err, size_t errlen)
+{
+	const struct llm_api *api;
+	struct llm_conf c;
+	char *key = NULL, *source = NULL;
+
+	if (s->busy != NULL) {
+		snprintf(err, errlen, "a turn is being sent");
+		return -1;
+	}
+	if (session_conf(conf, &api, &c, &key, &source, err, errlen) != 0)
+		return -1;
+	log_notice("llm: session moves from %s %s to %s %s: its history is "
+	    "resent", s->api->name, s->conf.model, api->name, c.model);
+	llm_conf_free_strings(&s->conf);
+	llm_key_free(s->key);
+	free(s->key_source);
+	s->api = api;
+	s->conf = c;
+	s->key = key;
+	s->key_source = source;
+	redact_add(s->redact, s->key);
+	/* The old server's handles mean nothing to the new one. */
+	free(s->response_id);
+	s->response_id = NULL;
+	free(s->conversation);
+	s->conversation = NULL;
+	return 0;
+}
+
+void
+llm_session_set_max_attempts(struct llm_session *s, unsigned n)
+{
+	s->max_attempts = n;
 }
 
 void

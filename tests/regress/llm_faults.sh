@@ -104,6 +104,37 @@ ok "429 with Retry-After: 1 was retried twice, a second apart, done"
 retried flaky "500/status=500 503/status=503 200/-" 2
 ok "500 and 503 were retried, done"
 
+# A retry line says the failure itself, once, and the attempt of how many:
+# "attempt 2 of 6 in 740 ms: HTTP 500: MESSAGE" ("(as the server asked)"
+# after a Retry-After wait), not the delay twice without the message.
+n=$(watch_count "$T/watch" "e.get('event') == 'progress' and e.get('domain') == 'flaky' and d.get('stage') == 'model retry' and __import__('re').fullmatch(r'attempt [23] of [0-9]+ in [0-9]+ ms: HTTP 50[03]: .+', d.get('text', '')) is not None and 'retry ' not in d.get('text', '')")
+[ "$n" = 2 ] || fail "flaky: $n of its model retry lines read 'attempt N of MAX in D ms: HTTP 50x: MESSAGE'"
+n=$(watch_count "$T/watch" "e.get('event') == 'progress' and e.get('domain') == 'busy' and d.get('stage') == 'model retry' and __import__('re').fullmatch(r'attempt [23] of [0-9]+ in [0-9]+ ms: HTTP 429: .+ \(as the server asked\)', d.get('text', '')) is not None")
+[ "$n" = 2 ] || fail "busy: $n of its model retry lines say the wait was the server's"
+ok "model retry lines say the attempt of how many, the failure with the provider's message, and a server-asked wait"
+
+# After a retry the streamed count starts again: the cut domain's largest
+# "N bytes" is its answer's length, not that plus the cut attempt's part.
+cutmax=$(python3 - "$T/watch" <<'PY'
+import json, re, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    d = e.get("data") or {}
+    m = re.match(r"([0-9]+) bytes: ", d.get("text") or "")
+    if e.get("event") == "progress" and e.get("domain") == "cut" and d.get("stage") == "model" and m:
+        n = max(n, int(m.group(1)))
+print(n)
+PY
+)
+cutlen=$(cd "$T" && python3 -c 'from answers import *; print(len(answer("cut", [f("c.txt")]).encode()))')
+[ "$cutmax" -gt 0 ] && [ "$cutmax" -le "$cutlen" ] ||
+    fail "cut: after the retry its progress counted $cutmax bytes, the answer has $cutlen"
+ok "after a cut stream's retry the progress counts the new answer alone ($cutmax of $cutlen bytes)"
+
 wait_until "bad failed" directive_failed 1 bad Build
 f=$(faults bad)
 for w in $f; do

@@ -2,11 +2,13 @@
  * test_backoff.c — retry and restart timing (common/backoff.c).
  *
  * Geometric restart delays and their cap; the bounds of jittered delays
- * for many random values; which HTTP statuses are retryable; the parsing
+ * (equal jitter: [d/2, d], the documented table from 1 s to 30 s) for
+ * many random values; which HTTP statuses are retryable; the parsing
  * of retry-after-ms, Retry-After seconds, fractions and HTTP dates; and
  * every verdict of retry_decide: no retry, retry after the server's delay
  * or a jittered one, x-should-retry both ways, give up on attempts or the
- * deadline, defer a long server-asked wait, transport errors.
+ * deadline, defer a long server-asked wait, transport errors, an error
+ * event in a stream named as such.
  */
 #include "testutil.h"
 
@@ -84,25 +86,59 @@ test_jitter_bounds(void **state)
 	for (unsigned attempt = 0; attempt < 20; attempt++) {
 		uint64_t ceiling = backoff_geometric(p.base_ms, p.cap_ms,
 		    attempt), lo = UINT64_MAX, hi = 0, d;
+		uint64_t floor = ceiling / 2;
 
 		assert_true(ceiling <= p.cap_ms);
-		/* The edges: 0 and the ceiling itself are reachable. */
-		assert_int_equal(backoff_jitter(&p, attempt, 0), 0);
-		assert_int_equal(backoff_jitter(&p, attempt, ceiling),
+		/* The edges: half the ceiling and the ceiling itself. */
+		assert_int_equal(backoff_jitter(&p, attempt, 0), floor);
+		assert_int_equal(backoff_jitter(&p, attempt, ceiling - floor),
 		    ceiling);
-		assert_int_equal(backoff_jitter(&p, attempt, ceiling + 1), 0);
+		assert_int_equal(backoff_jitter(&p, attempt,
+		    ceiling - floor + 1), floor);
 		assert_true(backoff_jitter(&p, attempt, UINT64_MAX) <=
 		    ceiling);
 		for (int i = 0; i < 20000; i++) {
 			d = backoff_jitter(&p, attempt, tu_rand(&r));
-			assert_true(d <= ceiling);
+			assert_true(d >= floor && d <= ceiling);
 			lo = d < lo ? d : lo;
 			hi = d > hi ? d : hi;
 		}
-		/* Full jitter: spread over the whole range. */
-		assert_true(lo < ceiling / 20 + 1);
-		assert_true(hi > ceiling - ceiling / 20 - 1);
+		/* Equal jitter: spread over the whole upper half. */
+		assert_true(lo < floor + ceiling / 40 + 1);
+		assert_true(hi > ceiling - ceiling / 40 - 1);
 	}
+}
+
+/*
+ * What operations.md says: base 1 s, cap 30 s, the n-th retry (from 0)
+ * waits uniformly in [d/2, d], d = min(30 s, 1 s * 2^n).  The first
+ * retry never comes within half a second.
+ */
+static void
+test_jitter_documented(void **state)
+{
+	static const uint64_t ceiling[] = { 1000, 2000, 4000, 8000, 16000,
+	    30000, 30000, 30000 };
+	struct backoff_policy p = BACKOFF_POLICY_DEFAULT;
+	uint64_t r = tu_seed("test_jitter_documented"), d;
+
+	assert_int_equal(p.base_ms, 1000);
+	assert_int_equal(p.cap_ms, 30000);
+	for (unsigned n = 0; n < sizeof(ceiling) / sizeof(ceiling[0]); n++) {
+		assert_int_equal(backoff_jitter(&p, n, 0), ceiling[n] / 2);
+		assert_int_equal(backoff_jitter(&p, n, ceiling[n] / 2),
+		    ceiling[n]);
+		for (int i = 0; i < 1000; i++) {
+			d = backoff_jitter(&p, n, tu_rand(&r));
+			assert_true(d >= ceiling[n] / 2 && d <= ceiling[n]);
+		}
+	}
+	/* A base of 0 never waits; a cap of 1 waits 0 or 1 ms. */
+	p.base_ms = 0;
+	assert_int_equal(backoff_jitter(&p, 3, 12345), 0);
+	p.base_ms = 1;
+	p.cap_ms = 1;
+	assert_true(backoff_jitter(&p, 5, 7) <= 1);
 }
 
 static void
@@ -246,6 +282,7 @@ test_decide_server_delay(void **state)
 	assert_int_equal(d.delay_ms, 2000);
 	assert_non_null(strstr(d.reason, "HTTP 429"));
 	assert_non_null(strstr(d.reason, "as the server asked"));
+	assert_true(d.server_asked);
 
 	/* The server's delay is used even when above the jitter cap. */
 	in.retry_after = "45";
@@ -270,6 +307,30 @@ test_decide_server_delay(void **state)
 	assert_int_equal(d.delay_ms, p.max_wait_ms);
 }
 
+/* An error event in a 200 stream: named as such, retried as its status. */
+static void
+test_decide_stream_error(void **state)
+{
+	struct backoff_policy p = BACKOFF_POLICY_DEFAULT;
+	struct retry_input in = input(529, 1);
+	struct retry_decision d;
+
+	in.stream_error = true;
+	decide(&p, &in, 5, RETRY_AFTER, &d);
+	assert_string_equal(d.reason, "error in the stream: retry 2 in "
+	    "505 ms");
+	assert_false(d.server_asked);
+	in.http_status = 400;
+	decide(&p, &in, 5, RETRY_NO, &d);
+	assert_string_equal(d.reason, "error in the stream: not retryable");
+	in.http_status = 429;
+	in.retry_after = "2";
+	decide(&p, &in, 5, RETRY_AFTER, &d);
+	assert_int_equal(d.delay_ms, 2000);
+	assert_true(d.server_asked);
+	assert_null(strstr(d.reason, "HTTP"));
+}
+
 static void
 test_decide_jittered(void **state)
 {
@@ -289,6 +350,7 @@ test_decide_jittered(void **state)
 			assert_true(d.delay_ms <= backoff_geometric(p.base_ms,
 			    p.cap_ms, attempt - 1));
 			assert_null(strstr(d.reason, "server asked"));
+			assert_false(d.server_asked);
 		}
 	}
 }
@@ -365,11 +427,12 @@ test_decide_deadline(void **state)
 	in.elapsed_ms = p.deadline_ms + 1;
 	decide(&p, &in, 0, RETRY_GIVE_UP, &d);
 
-	/* With jitter: the deadline counts the chosen delay. */
-	in.elapsed_ms = p.deadline_ms - 10;
-	decide(&p, &in, 10, RETRY_AFTER, &d);
-	assert_int_equal(d.delay_ms, 10);
-	decide(&p, &in, 11, RETRY_GIVE_UP, &d);
+	/* With jitter: the deadline counts the chosen delay (the second
+	 * retry waits 1000-2000 ms). */
+	in.elapsed_ms = p.deadline_ms - 1000;
+	decide(&p, &in, 0, RETRY_AFTER, &d);
+	assert_int_equal(d.delay_ms, 1000);
+	decide(&p, &in, 1, RETRY_GIVE_UP, &d);
 }
 
 static void
@@ -432,6 +495,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_geometric),
 		cmocka_unit_test(test_jitter_bounds),
+		cmocka_unit_test(test_jitter_documented),
 		cmocka_unit_test(test_status_retryable),
 		cmocka_unit_test(test_retry_after_ms),
 		cmocka_unit_test(test_retry_after_seconds),
@@ -440,6 +504,7 @@ main(void)
 		cmocka_unit_test(test_decide_not_retryable),
 		cmocka_unit_test(test_decide_server_delay),
 		cmocka_unit_test(test_decide_jittered),
+		cmocka_unit_test(test_decide_stream_error),
 		cmocka_unit_test(test_decide_should_retry),
 		cmocka_unit_test(test_decide_give_up_attempts),
 		cmocka_unit_test(test_decide_deadline),

@@ -12,7 +12,12 @@
  * ended by the timeout; cancellation during a stall, from on_delta, by
  * freeing the session or the engine; a long Retry-After turned into
  * "rate limited until T";
- * the key only ever in the auth header, never in a log line.
+ * the key only ever in the auth header, never in a log line.  Issue 15:
+ * the tokens of failed, cut and cancelled attempts in the result and the
+ * session; retry reasons that say the failure ("HTTP 529: Overloaded",
+ * "error in the stream: ...", "(as the server asked)"); a one-attempt
+ * probe (llm_session_set_max_attempts); a session moved to another
+ * provider (llm_session_set_provider) and a saved one loaded on another.
  *
  * Skipped when python3 or llmd.py cannot be found.  $MASTERD_TOP (set by
  * tests/run) is the repository top; the current directory otherwise.
@@ -237,6 +242,11 @@ struct turn {
 	time_t retry_until;
 	unsigned attempts;
 	unsigned retries;
+	unsigned retry_attempt;		/* the last on_retry's */
+	unsigned retry_max;
+	bool retry_server_asked;
+	char retry_reason[1024];
+	bool outage;			/* llm_result_outage */
 	struct llm_usage usage;
 	bool truncated;
 	char model[128];
@@ -260,14 +270,15 @@ on_delta(const char *s, size_t n, void *arg)
 }
 
 static void
-on_retry(unsigned next, uint64_t delay, const char *why, void *arg)
+on_retry(const struct llm_retry *rt, void *arg)
 {
 	struct turn *t = arg;
 
-	(void)next;
-	(void)delay;
-	(void)why;
 	t->retries++;
+	t->retry_attempt = rt->attempt;
+	t->retry_max = rt->max_attempts;
+	t->retry_server_asked = rt->server_asked;
+	snprintf(t->retry_reason, sizeof(t->retry_reason), "%s", rt->reason);
 	t->streamed[0] = '\0';	/* the answer starts over */
 }
 
@@ -289,6 +300,7 @@ on_done(const struct llm_result *r, void *arg)
 	t->truncated = r->truncated;
 	snprintf(t->model, sizeof(t->model), "%s", r->model);
 	t->tools_refused = llm_result_tools_refused(r);
+	t->outage = llm_result_outage(r);
 }
 
 static const struct llm_callbacks callbacks = { on_delta, on_retry,
@@ -1011,6 +1023,324 @@ test_truncated_and_autosave(void **state)
 	free(text);
 }
 
+/* ------------------------------------------------------------ issue 15 */
+
+/* A clean turn's usage on provider with script's reply, to compare. */
+static struct llm_usage
+clean_usage(struct ctx *c, const char *provider, const char *reply)
+{
+	char script[256];
+	struct turn t;
+	json_t *reqs;
+
+	snprintf(script, sizeof(script), "{\"rules\":[{\"reply\":%s}]}",
+	    reply);
+	reqs = one_turn(c, provider, script, &t);
+	assert_true(t.ok);
+	json_decref(reqs);
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+	return t.usage;
+}
+
+/*
+ * Every token counted: the usage an attempt reported before it failed
+ * (an Anthropic stream's message_start before an overloaded error event;
+ * a Chat stream cut after its usage chunk) is in the result's usage, the
+ * turn's and the session's; calls counts the successful call alone.  A
+ * request that fails for good, or is cancelled, reports its tokens too.
+ */
+static void
+test_usage_of_failed_attempts(void **state)
+{
+	static const char reply[] = "{\"text\":\"fine\",\"chunk\":64}";
+	struct ctx *c = *state;
+	struct llm_usage clean_a, clean_c;
+	struct llm_session *s;
+	struct turn t;
+	char script[512];
+	json_t *reqs;
+
+	clean_a = clean_usage(c, "anthropic", reply);
+	clean_c = clean_usage(c, "chat", reply);
+	assert_true(clean_a.input > 0 && clean_c.input > 0);
+
+	/* Anthropic: message_start (input tokens), then "overloaded". */
+	snprintf(script, sizeof(script), "{\"rules\":[{\"reply\":%s,"
+	    "\"fault\":{\"error_in_stream\":true,\"count\":1}}]}", reply);
+	start(c, "anthropic", "m-test", script);
+	s = session(c);
+	send_turn(c, s, "hello", &t);
+	assert_true(t.ok);
+	assert_int_equal(t.retries, 1);
+	assert_int_equal(t.usage.input, 2 * clean_a.input);
+	assert_true(t.usage.output > clean_a.output);
+	assert_int_equal(t.usage.calls, 1);
+	assert_true(t.usage.priced);
+	assert_true(t.usage.cost > 0);
+	assert_int_equal(llm_session_usage(s)->input, t.usage.input);
+	assert_int_equal(llm_session_usage(s)->output, t.usage.output);
+	assert_int_equal(llm_session_usage(s)->calls, 1);
+	assert_non_null(strstr(logs.text, "tokens of failed attempts"));
+	llm_session_free(s);
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+
+	/* Chat: role, text, finish, usage chunks; cut before [DONE]. */
+	snprintf(script, sizeof(script), "{\"rules\":[{\"reply\":%s,"
+	    "\"fault\":{\"cut_after\":4,\"count\":1}}]}", reply);
+	reqs = one_turn(c, "chat", script, &t);
+	assert_int_equal(json_array_size(reqs), 2);
+	json_decref(reqs);
+	assert_true(t.ok);
+	assert_int_equal(t.retries, 1);
+	assert_int_equal(t.usage.input, 2 * clean_c.input);
+	assert_int_equal(t.usage.output, 2 * clean_c.output);
+	assert_int_equal(t.usage.calls, 1);
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+
+	/* Failed for good: every attempt's tokens, no call, an outage. */
+	snprintf(script, sizeof(script), "{\"rules\":[{\"reply\":%s,"
+	    "\"fault\":{\"error_in_stream\":true}}]}", reply);
+	start(c, "anthropic", "m-test", script);
+	c->conf.max_attempts = 2;
+	s = session(c);
+	send_turn(c, s, "hello", &t);
+	assert_false(t.ok);
+	assert_int_equal(t.error, LLM_ERR_STREAM);
+	assert_int_equal(t.attempts, 2);
+	assert_int_equal(t.usage.input, 2 * clean_a.input);
+	assert_int_equal(t.usage.calls, 0);
+	assert_true(t.usage.cost > 0);
+	assert_true(t.outage);
+	assert_int_equal(llm_session_usage(s)->input, t.usage.input);
+	assert_int_equal(llm_session_usage(s)->calls, 0);
+	assert_int_equal(llm_session_turns(s), 0);
+
+	/* Cancelled after message_start: its tokens still count. */
+	memset(&t, 0, sizeof(t));
+	c->conf.max_attempts = 4;
+	llm_session_free(s);
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+	start(c, "anthropic", "m-test", "{\"rules\":[{\"reply\":"
+	    "{\"text\":\"fine\"}}]}");
+	s = session(c);
+	t.cancel_on_delta = llm_session_send(s, "hello", &callbacks, &t);
+	assert_non_null(t.cancel_on_delta);
+	wait_turn(c, &t);
+	assert_int_equal(t.error, LLM_ERR_CANCELLED);
+	assert_false(t.outage);
+	assert_int_equal(t.usage.input, clean_a.input);
+	assert_int_equal(t.usage.calls, 0);
+	assert_int_equal(llm_session_usage(s)->input, clean_a.input);
+	llm_session_free(s);
+}
+
+/*
+ * on_retry says the failure as the result would (the provider's message
+ * with it, "error in the stream" for an error event), "(as the server
+ * asked)" for a Retry-After wait, and the attempt of how many.
+ */
+static void
+test_retry_reasons(void **state)
+{
+	struct ctx *c = *state;
+	struct turn t;
+	json_t *reqs;
+	size_t mark;
+
+	reqs = one_turn(c, "anthropic", "{\"rules\":[{\"reply\":{\"text\":"
+	    "\"ok\"},\"fault\":{\"status\":529,\"count\":1}}]}", &t);
+	json_decref(reqs);
+	assert_true(t.ok);
+	assert_int_equal(t.retry_attempt, 2);
+	assert_int_equal(t.retry_max, 4);
+	assert_false(t.retry_server_asked);
+	assert_string_equal(t.retry_reason, "HTTP 529: Overloaded");
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+
+	mark = logs.len;
+	reqs = one_turn(c, "anthropic", "{\"rules\":[{\"reply\":{\"text\":"
+	    "\"ok\"},\"fault\":{\"error_in_stream\":true,\"count\":1}}]}", &t);
+	json_decref(reqs);
+	assert_true(t.ok);
+	assert_string_equal(t.retry_reason, "error in the stream: "
+	    "overloaded_error: Overloaded");
+	/* Logged as such, never as the status it stands for. */
+	assert_non_null(strstr(logs.text + mark, "failed: error in the "
+	    "stream: overloaded_error: Overloaded (error in the stream: "
+	    "retry 2 in"));
+	assert_null(strstr(logs.text + mark, "HTTP 529"));
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+
+	reqs = one_turn(c, "chat", "{\"rules\":[{\"reply\":{\"text\":"
+	    "\"ok\"},\"fault\":{\"status\":429,\"retry_after\":1,"
+	    "\"error\":{\"message\":\"slow down\"},\"count\":1}}]}", &t);
+	json_decref(reqs);
+	assert_true(t.ok);
+	assert_true(t.retry_server_asked);
+	assert_string_equal(t.retry_reason, "HTTP 429: slow down (as the "
+	    "server asked)");
+}
+
+/* llm_session_set_max_attempts: a single-attempt probe, then back. */
+static void
+test_max_attempts_override(void **state)
+{
+	struct ctx *c = *state;
+	struct llm_session *s;
+	struct turn t;
+	json_t *reqs;
+
+	start(c, "chat", "m-test", "{\"rules\":[{\"reply\":{\"text\":\"ok\"},"
+	    "\"fault\":{\"status\":503,\"count\":2}}]}");
+	s = session(c);
+	llm_session_set_max_attempts(s, 1);
+	send_turn(c, s, "probe", &t);
+	assert_false(t.ok);
+	assert_int_equal(t.attempts, 1);
+	assert_int_equal(t.retries, 0);
+	assert_int_equal(t.status, 503);
+	assert_true(t.outage);
+	assert_non_null(strstr(t.message, "gave up after 1 attempts"));
+	llm_session_set_max_attempts(s, 0);
+	send_turn(c, s, "again", &t);
+	assert_true(t.ok);
+	assert_int_equal(t.attempts, 2);
+	assert_int_equal(t.retry_max, 4);
+	llm_session_free(s);
+	reqs = srv_requests(&c->srv);
+	assert_int_equal(json_array_size(reqs), 3);
+	json_decref(reqs);
+}
+
+/*
+ * llm_session_set_provider: a session on Chat Completions moves to
+ * Anthropic on another server; the next turn carries the whole earlier
+ * transcript in Anthropic's form, with the new key.  A move while a turn
+ * is being sent, or to an unusable conf, fails and changes nothing.  A
+ * Responses session saved with its response id and loaded on another
+ * provider resends its history.
+ */
+static void
+test_set_provider(void **state)
+{
+	struct ctx *c = *state;
+	struct llm_session *s;
+	struct llm_conf other;
+	struct srv b;
+	struct turn t;
+	json_t *reqs, *body;
+	char err[256], *r;
+
+	start(c, "chat", "chat-model", THREE_TEXTS);
+	s = session(c);
+	send_turn(c, s, "hello one", &t);
+	assert_string_equal(t.text, "first answer");
+
+	srv_start(&b, THREE_TEXTS, OTHER_KEY);
+	setenv("MASTERD_TEST_OTHER_KEY", OTHER_KEY, 1);
+	other = c->conf;
+	other.provider = "anthropic";
+	other.base_url = b.base;
+	other.model = "claude-other";
+	other.key_env = "MASTERD_TEST_OTHER_KEY";
+
+	/* Busy: refused, nothing changed. */
+	memset(&t, 0, sizeof(t));
+	assert_non_null(llm_session_send(s, "hello two", &callbacks, &t));
+	assert_int_equal(llm_session_set_provider(s, &other, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "being sent"));
+	assert_string_equal(llm_session_model(s), "chat-model");
+	wait_turn(c, &t);
+	assert_true(t.ok);
+	assert_string_equal(t.text, "second answer");
+
+	/* Unusable confs: refused, nothing changed. */
+	other.model = "";
+	assert_int_equal(llm_session_set_provider(s, &other, err,
+	    sizeof(err)), -1);
+	other.model = "claude-other";
+	other.key_env = "MASTERD_TEST_UNSET_KEY";
+	unsetenv("MASTERD_TEST_UNSET_KEY");
+	assert_int_equal(llm_session_set_provider(s, &other, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "MASTERD_TEST_UNSET_KEY"));
+	other.provider = "no-such-api";
+	assert_int_equal(llm_session_set_provider(s, &other, err,
+	    sizeof(err)), -1);
+	assert_string_equal(llm_session_model(s), "chat-model");
+
+	other.provider = "anthropic";
+	other.key_env = "MASTERD_TEST_OTHER_KEY";
+	if (llm_session_set_provider(s, &other, err, sizeof(err)) != 0)
+		fail_msg("set_provider: %s", err);
+	assert_string_equal(llm_session_model(s), "claude-other");
+	send_turn(c, s, "hello three", &t);
+	assert_true(t.ok);
+	assert_string_equal(t.text, "first answer");	/* b's first */
+	assert_string_equal(t.model, "claude-other");
+	assert_int_equal(llm_session_turns(s), 3);
+	reqs = srv_requests(&b);
+	assert_int_equal(json_array_size(reqs), 1);
+	body = json_object_get(json_array_get(reqs, 0), "body");
+	assert_string_equal(content_text(json_object_get(body, "system")),
+	    SYSTEM);
+	r = roles(json_object_get(body, "messages"));
+	assert_string_equal(r, "user:hello one|assistant:first answer|"
+	    "user:hello two|assistant:second answer|user:hello three");
+	free(r);
+	assert_string_equal(rec_header(json_array_get(reqs, 0), "x-api-key"),
+	    OTHER_KEY);
+	json_decref(reqs);
+	/* The old server saw two requests, nothing after the move. */
+	reqs = srv_requests(&c->srv);
+	assert_int_equal(json_array_size(reqs), 2);
+	json_decref(reqs);
+	llm_session_free(s);
+	srv_stop(&b);
+	srv_stop(&c->srv);
+	memset(&c->srv, 0, sizeof(c->srv));
+
+	/* A Responses session saved with its handle, loaded elsewhere. */
+	start(c, "openai-responses", "gpt-test", THREE_TEXTS);
+	s = session(c);
+	send_turn(c, s, "hello one", &t);
+	send_turn(c, s, "hello two", &t);
+	assert_non_null(llm_session_response_id(s));
+	if (llm_session_save(s, c->session_file, err, sizeof(err)) != 0)
+		fail_msg("save: %s", err);
+	llm_session_free(s);
+	srv_start(&b, THREE_TEXTS, KEY);
+	other = c->conf;
+	other.base_url = b.base;	/* Responses too, another server */
+	s = llm_session_new(c->e, &other, NULL, err, sizeof(err));
+	assert_non_null(s);
+	if (llm_session_load(s, c->session_file, err, sizeof(err)) != 0)
+		fail_msg("load: %s", err);
+	assert_null(llm_session_response_id(s));
+	send_turn(c, s, "hello three", &t);
+	assert_true(t.ok);
+	reqs = srv_requests(&b);
+	body = json_object_get(json_array_get(reqs, 0), "body");
+	assert_null(json_object_get(body, "previous_response_id"));
+	assert_int_equal(json_array_size(json_object_get(body, "input")), 5);
+	json_decref(reqs);
+	llm_session_free(s);
+	/* Loaded on its own server, the handle is used again. */
+	s = session(c);
+	if (llm_session_load(s, c->session_file, err, sizeof(err)) != 0)
+		fail_msg("load: %s", err);
+	assert_non_null(llm_session_response_id(s));
+	llm_session_free(s);
+	srv_stop(&b);
+}
+
 static int
 group_setup(void **state)
 {
@@ -1054,6 +1384,10 @@ main(void)
 		T(test_rate_limited_until),
 		T(test_truncated_and_autosave),
 		T(test_answer_over_cap_not_retried),
+		T(test_usage_of_failed_attempts),
+		T(test_retry_reasons),
+		T(test_max_attempts_override),
+		T(test_set_provider),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -200,6 +200,133 @@ test_chat_body(void **state)
 	end_session(s, "Authorization: Bearer " KEY "\n");
 }
 
+/*
+ * max_tokens_field = auto: OpenAI's reasoning families (o1, o3, o4,
+ * gpt-5, with or without a vendor prefix) on OpenAI's and Azure OpenAI's
+ * hosts, or on any host as "openai/...", get max_completion_tokens;
+ * everything else max_tokens.  The explicit settings win.
+ */
+static void
+test_max_tokens_field(void **state)
+{
+	static const struct {
+		const char *base_url;
+		const char *model;
+		bool completion;
+	} table[] = {
+		{ "https://api.openai.com/v1", "o1", true },
+		{ "https://api.openai.com/v1", "o1-mini", true },
+		{ "https://api.openai.com/v1", "o3-mini-2025-01-31", true },
+		{ "https://api.openai.com/v1", "o4-mini", true },
+		{ "https://api.openai.com/v1", "gpt-5", true },
+		{ "https://api.openai.com/v1", "gpt-5-mini", true },
+		{ "https://api.openai.com/v1", "gpt-5.1", true },
+		{ "https://api.openai.com/v1", "GPT-5-Codex", true },
+		{ "https://api.openai.com/v1", "openai/o3", true },
+		{ "https://API.OpenAI.com:443/v1/", "o3", true },
+		{ "https://myres.openai.azure.com/openai/v1", "gpt-5-mini",
+		    true },
+		{ "https://myres.openai.azure.com/openai/v1", "o4-mini",
+		    true },
+		{ "https://openrouter.ai/api/v1", "openai/gpt-5", true },
+		{ "https://openrouter.ai/api/v1", "openai/o1-preview", true },
+		{ "http://127.0.0.1:8080/v1", "openai/o3-mini", true },
+		/* Not a reasoning family. */
+		{ "https://api.openai.com/v1", "gpt-4o", false },
+		{ "https://api.openai.com/v1", "gpt-4.1-mini", false },
+		{ "https://api.openai.com/v1", "gpt-50", false },
+		{ "https://api.openai.com/v1", "o10", false },
+		{ "https://api.openai.com/v1", "omni", false },
+		{ "https://openrouter.ai/api/v1", "openai/gpt-4o", false },
+		{ "https://myres.openai.azure.com/openai/v1", "gpt-4o",
+		    false },
+		/* A reasoning name elsewhere, without the vendor prefix:
+		 * local servers read only max_tokens. */
+		{ "http://127.0.0.1:11434/v1", "o3", false },
+		{ "http://127.0.0.1:11434/v1", "gpt-5", false },
+		{ "https://openrouter.ai/api/v1", "o3", false },
+		{ "https://notopenai.com/v1", "o3", false },
+		{ "https://openai.com.example.net/v1", "gpt-5", false },
+		{ "https://api.openai.com.evil/v1", "o1", false },
+		{ "https://openrouter.ai/api/v1", "deepseek/o3-like", false },
+	};
+	struct llm_conf c;
+	struct llm_session *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *want = table[i].completion ?
+		    "max_completion_tokens" : "max_tokens";
+
+		conf_init(&c, "chat");
+		c.base_url = (char *)table[i].base_url;
+		c.model = (char *)table[i].model;
+		c.max_tokens_field = LLM_MAX_FIELD_AUTO;
+		s = new_session(&c, NULL);
+		if (strcmp(llm_max_tokens_field(s), want) != 0)
+			fail_msg("%s at %s: %s, want %s", table[i].model,
+			    table[i].base_url, llm_max_tokens_field(s), want);
+		s->conf.max_tokens_field = LLM_MAX_FIELD_MAX_TOKENS;
+		assert_string_equal(llm_max_tokens_field(s), "max_tokens");
+		s->conf.max_tokens_field = LLM_MAX_FIELD_MAX_COMPLETION_TOKENS;
+		assert_string_equal(llm_max_tokens_field(s),
+		    "max_completion_tokens");
+		llm_session_free(s);
+	}
+}
+
+/* Which failures are the provider being down or overloaded. */
+static void
+test_result_outage(void **state)
+{
+	static const struct {
+		bool ok;
+		enum llm_error error;
+		int status;
+		bool outage;
+	} table[] = {
+		{ true, LLM_OK, 200, false },
+		{ false, LLM_ERR_TRANSPORT, 0, true },
+		{ false, LLM_ERR_TIMEOUT, 0, true },
+		{ false, LLM_ERR_TIMEOUT, 200, true },
+		{ false, LLM_ERR_RATE_LIMITED, 429, true },
+		{ false, LLM_ERR_HTTP, 408, true },
+		{ false, LLM_ERR_HTTP, 409, true },
+		{ false, LLM_ERR_HTTP, 429, true },
+		{ false, LLM_ERR_HTTP, 500, true },
+		{ false, LLM_ERR_HTTP, 502, true },
+		{ false, LLM_ERR_HTTP, 503, true },
+		{ false, LLM_ERR_HTTP, 529, true },
+		{ false, LLM_ERR_STREAM, 529, true },
+		{ false, LLM_ERR_STREAM, 500, true },
+		{ false, LLM_ERR_STREAM, 429, true },
+		{ false, LLM_ERR_STREAM, 400, false },
+		{ false, LLM_ERR_HTTP, 400, false },
+		{ false, LLM_ERR_HTTP, 401, false },
+		{ false, LLM_ERR_HTTP, 403, false },
+		{ false, LLM_ERR_HTTP, 404, false },
+		{ false, LLM_ERR_HTTP, 413, false },
+		{ false, LLM_ERR_HTTP, 422, false },
+		{ false, LLM_ERR_CANCELLED, 0, false },
+		{ false, LLM_ERR_CANCELLED, 503, false },
+		{ false, LLM_ERR_PARSE, 200, false },
+		{ false, LLM_ERR_PARSE, 0, false },
+		{ false, LLM_ERR_INVALID, 0, false },
+	};
+	struct llm_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		r.ok = table[i].ok;
+		r.error = table[i].error;
+		r.http_status = table[i].status;
+		if (llm_result_outage(&r) != table[i].outage)
+			fail_msg("%s %d: outage %d", llm_error_name(r.error),
+			    r.http_status, !table[i].outage);
+	}
+}
+
 #define SYS_BLOCK "[{\"type\":\"text\",\"text\":\"SYS\",\"cache_control\":" \
 	"{\"type\":\"ephemeral\"}}]"
 
@@ -464,7 +591,17 @@ test_streams_every_split(void **state)
 	}
 }
 
-/* A stream that stops anywhere before its end is a cut stream. */
+/* Where chat_stream's finish_reason chunk and its usage chunk end. */
+#define CHAT_FINISH	"\"stop\"}],\"usage\":null}\n\n"
+#define CHAT_FINISH_END	\
+	(strstr(chat_stream, CHAT_FINISH) + strlen(CHAT_FINISH) - chat_stream)
+#define CHAT_USAGE_END	\
+	(strstr(chat_stream, "data: [DONE]") - chat_stream)
+
+/*
+ * A stream that stops anywhere before its end is a cut stream; but a
+ * Chat stream that gave its finish_reason is whole without [DONE].
+ */
 static void
 test_streams_cut(void **state)
 {
@@ -474,18 +611,108 @@ test_streams_cut(void **state)
 	(void)state;
 	for (size_t k = 0; k < sizeof(streams) / sizeof(streams[0]); k++) {
 		size_t len = strlen(streams[k].stream);
+		size_t whole = streams[k].api == &llm_api_chat ?
+		    (size_t)CHAT_FINISH_END : len;
 
 		for (size_t at = 0; at < len; at++) {
+			bool cut;
+
 			memset(&g, 0, sizeof(g));
 			llm_parse_init(&p, streams[k].api, on_delta, &g);
 			assert_int_equal(llm_parse_feed(&p, streams[k].stream,
 			    at), 0);
-			if (!llm_parse_end(&p))
+			cut = llm_parse_end(&p);
+			if (at < whole && !cut)
 				fail_msg("%s cut at %zu of %zu not seen",
+				    streams[k].api->name, at, len);
+			if (at >= whole && (cut || !p.done))
+				fail_msg("%s ended at %zu of %zu after its "
+				    "finish_reason: not whole",
 				    streams[k].api->name, at, len);
 			llm_parse_free(&p);
 		}
 	}
+}
+
+/*
+ * A Chat stream that ends cleanly after its finish_reason without
+ * "data: [DONE]" (some local servers): whole, with the usage of a usage
+ * chunk that came, split every way.  One that ends before any
+ * finish_reason is still cut.
+ */
+static void
+test_chat_stream_without_done(void **state)
+{
+	const struct stream_case *c = &streams[0];
+	size_t usage_end = (size_t)CHAT_USAGE_END;
+	size_t finish_end = (size_t)CHAT_FINISH_END;
+	char *with_usage = strndup(chat_stream, usage_end);
+	char *no_usage = strndup(chat_stream, finish_end);
+	size_t cuts[3];
+	struct llm_parse p;
+	struct got g;
+	uint64_t r = tu_seed("test_chat_stream_without_done");
+
+	(void)state;
+	assert_non_null(with_usage);
+	assert_non_null(no_usage);
+	assert_true(c->api == &llm_api_chat);
+	/* Every single cut, and a byte at a time. */
+	for (size_t cut = 0; cut <= usage_end; cut++) {
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, with_usage, usage_end, &cut, 1));
+		assert_answer(c, &p, &g);
+		llm_parse_free(&p);
+	}
+	memset(&g, 0, sizeof(g));
+	llm_parse_init(&p, c->api, on_delta, &g);
+	for (size_t i = 0; i < usage_end; i++)
+		assert_int_equal(llm_parse_feed(&p, with_usage + i, 1), 0);
+	assert_false(llm_parse_end(&p));
+	assert_answer(c, &p, &g);
+	llm_parse_free(&p);
+	/* Three random cuts, many times. */
+	for (int i = 0; i < 2000; i++) {
+		for (int j = 0; j < 3; j++)
+			cuts[j] = (size_t)(tu_rand(&r) % (usage_end + 1));
+		for (int a = 0; a < 3; a++)
+			for (int b = a + 1; b < 3; b++)
+				if (cuts[b] < cuts[a]) {
+					size_t t = cuts[a];
+
+					cuts[a] = cuts[b];
+					cuts[b] = t;
+				}
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, with_usage, usage_end, cuts, 3));
+		assert_answer(c, &p, &g);
+		llm_parse_free(&p);
+	}
+	/* No usage chunk either: whole, its usage unknown. */
+	for (size_t cut = 0; cut <= finish_end; cut++) {
+		memset(&g, 0, sizeof(g));
+		llm_parse_init(&p, c->api, on_delta, &g);
+		assert_false(feed_cut(&p, no_usage, finish_end, &cut, 1));
+		assert_true(p.done);
+		assert_string_equal(p.text.p, "Hello, w\xc3\xb6rld");
+		assert_string_equal(p.finish, "stop");
+		assert_int_equal(p.usage.input, 0);
+		assert_int_equal(p.usage.calls, 1);
+		llm_parse_free(&p);
+	}
+	/* Ended before the finish_reason: cut, however it was split. */
+	for (size_t end = 0; end < finish_end; end++) {
+		size_t cut = end / 2;
+
+		llm_parse_init(&p, c->api, NULL, NULL);
+		assert_true(feed_cut(&p, chat_stream, end, &cut, 1));
+		assert_false(p.done);
+		llm_parse_free(&p);
+	}
+	free(with_usage);
+	free(no_usage);
 }
 
 static void
@@ -922,7 +1149,10 @@ main(void)
 		cmocka_unit_test(test_anthropic_body),
 		cmocka_unit_test(test_trimming),
 		cmocka_unit_test(test_streams_every_split),
+		cmocka_unit_test(test_max_tokens_field),
+		cmocka_unit_test(test_result_outage),
 		cmocka_unit_test(test_streams_cut),
+		cmocka_unit_test(test_chat_stream_without_done),
 		cmocka_unit_test(test_whole_answers),
 		cmocka_unit_test(test_truncated_answers),
 		cmocka_unit_test(test_stream_errors),
