@@ -209,7 +209,7 @@ static const struct conf_key keys[] = {
 	L("outage_timeout", K_DURATION, outage_timeout, MS(1), MS(86400 * 30),
 	    "6h"),
 	L("outage_probe_max", K_DURATION, outage_probe_max, 100, MS(86400),
-	    "5m"),
+	    "2m"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/repo.h"
 #include "common/util.h"
+#include "proto/vocab.h"
 
 /* The most of the change read from git; critic_fit_diff does the rest. */
 #define CRITIC_DIFF_MAX		(4 * 1024 * 1024)

@@ -321,6 +321,7 @@ static const struct col directive_cols[] = {
 	{ "source", C_TEXT }, { "text", C_TEXT }, { "priority", C_INT },
 	{ "state", C_TEXT }, { "attempts", C_INT }, { "reason", C_TEXT },
 	{ "created", C_REAL }, { "updated", C_REAL },
+	{ "not_before", C_REAL },
 };
 
 #define EVENT_COLS "seq, ts, task_id, domain, event, data"

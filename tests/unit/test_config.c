@@ -1209,6 +1209,91 @@ test_llm_roles_errors(void **state)
 	set_env(env, TU_NITEMS(env), false);
 }
 
+/* [llm "NAME"]: a provider to fail over to, over [llm]; fallback lists;
+ * endpoints; outage settings. */
+static void
+test_llm_named(void **state)
+{
+	struct masterd_conf *conf;
+	struct llm_conf l;
+	char *names[CONF_MAX_FALLBACKS], ep[320];
+	size_t n;
+
+	conf = load_ok(*state, "[llm]\nprovider = chat\n"
+	    "base_url = http://127.0.0.1:1/v1\nmodel = primary\n"
+	    "context_tokens = 32000\nkey_env = KEY_A\nprice_input = 1\n"
+	    "fallback = backup, local\noutage_timeout = 2h\n"
+	    "[llm \"backup\"]\nprovider = anthropic\nmodel = claude\n"
+	    "key_credential = anthropic_key\nprice_input = 3\n"
+	    "[llm \"local\"]\nbase_url = http://127.0.0.1:2/v1\n"
+	    "model = qwen\n[domain \"web\"]\nfallback = local\n");
+	assert_int_equal(conf->nproviders, 2);
+	n = conf_llm_fallbacks(&conf->llm, names, CONF_MAX_FALLBACKS);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "backup");
+	assert_string_equal(names[1], "local");
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	assert_int_equal(conf_llm_named(conf, "backup", &l), 0);
+	assert_string_equal(l.provider, "anthropic");
+	assert_string_equal(l.model, "claude");
+	/* The key source whole, the rest inherited; no fallbacks of its
+	 * own. */
+	assert_string_equal(l.key_credential, "anthropic_key");
+	assert_null(l.key_env);
+	assert_float_equal(l.price_input, 3, 1e-12);
+	assert_int_equal(l.context_tokens, 32000);
+	assert_int_equal(l.outage_timeout, 2 * 3600 * 1000);
+	assert_null(l.fallback);
+	conf_llm_endpoint(&l, ep, sizeof(ep));
+	/* base_url inherited from [llm]: the endpoint says so. */
+	assert_string_equal(ep, "anthropic http://127.0.0.1:1/v1");
+	assert_int_equal(conf_llm_named(conf, "local", &l), 0);
+	conf_llm_endpoint(&l, ep, sizeof(ep));
+	assert_string_equal(ep, "chat http://127.0.0.1:2/v1");
+	assert_string_equal(l.key_env, "KEY_A");
+	assert_int_equal(conf_llm_named(conf, "nope", &l), -1);
+	/* A domain's own list. */
+	conf_llm_role(conf, "domain", "web", &l);
+	n = conf_llm_fallbacks(&l, names, CONF_MAX_FALLBACKS);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "local");
+	free(names[0]);
+	/* Defaults. */
+	assert_int_equal(conf->llm.outage_probe_max, 2 * 60 * 1000);
+	conf_free(conf);
+
+	conf = load_ok(*state, "[llm]\nprovider = anthropic\nmodel = m\n");
+	conf_llm_endpoint(&conf->llm, ep, sizeof(ep));
+	assert_string_equal(ep, "anthropic https://api.anthropic.com/v1");
+	assert_int_equal(conf->llm.outage_timeout, 6 * 3600 * 1000);
+	conf_free(conf);
+}
+
+static void
+test_llm_named_errors(void **state)
+{
+	static const struct bad_conf bad[] = {
+		{ "[llm]\nfallback = nowhere\n", 0,
+		    "[llm] fallback: no section [llm \"nowhere\"]" },
+		{ "[llm \"a\"]\nmodel = m\n[llm \"a\"]\nmodel = n\n", 3,
+		    "provider \"a\" defined twice" },
+		{ "[llm \"Bad Name\"]\nmodel = m\n", 1,
+		    "[llm \"NAME\"] needs a name" },
+		{ "[llm \"a\"]\nfallback = b\n[llm \"b\"]\nmodel = m\n", 0,
+		    "[llm \"a\"] fallback: only a primary provider lists "
+		    "fallbacks" },
+		{ "[llm \"c\"]\nprovider = chat\n", 0,
+		    "[llm \"c\"] provider chat needs context_tokens" },
+		{ "[domain \"web\"]\nfallback = x\n", 0,
+		    "[domain \"web\"] fallback: no section [llm \"x\"]" },
+		{ "[llm]\noutage_timeout = 0\n", 2,
+		    "[llm] outage_timeout: value out of range" },
+	};
+
+	expect_errors(*state, bad, TU_NITEMS(bad));
+}
+
 static void
 test_parse_real(void **state)
 {
@@ -1449,6 +1534,8 @@ main(void)
 		T(test_llm_roles_override),
 		T(test_llm_roles_env),
 		T(test_llm_roles_errors),
+		T(test_llm_named),
+		T(test_llm_named_errors),
 		cmocka_unit_test(test_parse_real),
 		T(test_sandbox_defaults),
 		T(test_sandbox_keys),

@@ -477,17 +477,35 @@ test_failed_directive_retried_then_dropped(void **state)
 	assert_int_equal(decide_failure(NULL, true, 2, 3), FAILURE_RETRY);
 	assert_int_equal(decide_failure("checks_failed", true, 3, 3),
 	    FAILURE_DROP);
-	/* The provider's rate limit is not the directive's fault. */
+	/* The provider's rate limit or outage is not the directive's
+	 * fault: it waits, whatever its attempts. */
 	assert_int_equal(decide_failure(ERR_SANDBOX, true, 1, 3),
 	    FAILURE_PAUSE);
 	assert_int_equal(decide_failure(ERR_RATE_LIMITED, true, 9, 3),
-	    FAILURE_HOLD);
+	    FAILURE_WAIT);
+	assert_int_equal(decide_failure(ERR_PROVIDER_DOWN, true, 9, 3),
+	    FAILURE_WAIT);
+	assert_int_equal(decide_failure(ERR_PROVIDER_DOWN, false, 9, 3),
+	    FAILURE_WAIT);
 	/* Cut short by a pause: redone on resume, not counted. */
 	assert_int_equal(decide_failure(ERR_CANCELLED, true, 9, 3),
 	    FAILURE_REQUEUE);
 	/* Cancelled with the task over: it ends like any failure. */
 	assert_int_equal(decide_failure(ERR_CANCELLED, false, 9, 3),
 	    FAILURE_DROP);
+}
+
+/* A directive put back waits longer after each failed start. */
+static void
+test_retry_delay_doubles(void **state)
+{
+	(void)state;
+	assert_true(decide_retry_delay(5000, 1) == 5.0);
+	assert_true(decide_retry_delay(5000, 2) == 10.0);
+	assert_true(decide_retry_delay(5000, 3) == 20.0);
+	assert_true(decide_retry_delay(5000, 40) == 600.0);
+	assert_true(decide_retry_delay(0, 3) == 0.0);
+	assert_true(decide_retry_delay(100, 0) == 0.1);
 }
 
 /* ---------------------------------------------------------- life */
@@ -702,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_budget_refuses_bad_values),
 		cmocka_unit_test(test_stalled),
 		cmocka_unit_test(test_failed_directive_retried_then_dropped),
+		cmocka_unit_test(test_retry_delay_doubles),
 		cmocka_unit_test(test_life_building_to_done),
 		cmocka_unit_test(test_life_waits),
 		cmocka_unit_test(test_integration_status),

@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	7
+#define SCHEMA_VERSION	8
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -872,6 +872,70 @@ directive(struct fixture *f, int64_t task, int64_t id)
 	return found;
 }
 
+/* A directive put back: when it may start, and a start not counted. */
+static void
+test_directive_defer(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = add_task(f->r, "t"), d = add_domain(f->r, t, "api");
+	int64_t a = add_directive(f->r, t, d, "fix", 1, NULL);
+	json_t *o;
+
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	assert_int_equal(registry_directive_set_state(f->r, a,
+	    DIRECTIVE_QUEUED, "failed"), 0);
+	assert_int_equal(registry_directive_defer(f->r, a, 1700000123.5,
+	    false), 0);
+	o = directive(f, t, a);
+	assert_true(json_real_value(json_object_get(o, "not_before")) ==
+	    1700000123.5);
+	assert_int_equal(jint(o, "attempts"), 1);
+	json_decref(o);
+	/* The provider's outage: no time, and the start not counted. */
+	assert_int_equal(registry_directive_defer(f->r, a, 0, true), 0);
+	o = directive(f, t, a);
+	assert_true(json_is_null(json_object_get(o, "not_before")));
+	assert_int_equal(jint(o, "attempts"), 0);
+	json_decref(o);
+	/* Never below zero. */
+	assert_int_equal(registry_directive_defer(f->r, a, 0, true), 0);
+	o = directive(f, t, a);
+	assert_int_equal(jint(o, "attempts"), 0);
+	json_decref(o);
+	assert_int_equal(registry_directive_defer(f->r, 9999, 0, true),
+	    REG_NOT_FOUND);
+}
+
+/* The breakers of providers down: one row per endpoint, replaced, then
+ * removed. */
+static void
+test_providers(void **state)
+{
+	struct fixture *f = *state;
+	struct provider_row p = { "chat http://x/v1", "llm", 100.5, 110.5, 0,
+	    "HTTP 529: Overloaded" };
+	json_t *rows;
+
+	expect_size(registry_providers(f->r), 0);
+	assert_int_equal(registry_provider_put(f->r, &p), 0);
+	p.failures = 3;
+	p.next_try = 190.5;
+	assert_int_equal(registry_provider_put(f->r, &p), 0);
+	rows = registry_providers(f->r);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_keys(json_array_get(rows, 0), "endpoint", "name", "since",
+	    "next_try", "failures", "reason", NULL);
+	assert_int_equal(jint(json_array_get(rows, 0), "failures"), 3);
+	assert_true(json_real_value(json_object_get(json_array_get(rows, 0),
+	    "next_try")) == 190.5);
+	assert_string_equal(jstr(json_array_get(rows, 0), "reason"),
+	    "HTTP 529: Overloaded");
+	json_decref(rows);
+	assert_int_equal(registry_provider_del(f->r, p.endpoint), 0);
+	expect_size(registry_providers(f->r), 0);
+}
+
 static void
 test_directive_merge(void **state)
 {
@@ -885,7 +949,8 @@ test_directive_merge(void **state)
 	assert_false(merged);
 	o = directive(f, t, a);
 	assert_keys(o, "id", "task", "domain", "source", "text", "priority",
-	    "state", "attempts", "reason", "created", "updated", NULL);
+	    "state", "attempts", "reason", "created", "updated", "not_before",
+	    NULL);
 	assert_string_equal(jstr(o, "state"),
 	    directive_state_names[DIRECTIVE_QUEUED]);
 	assert_string_equal(jstr(o, "source"), source_names[SOURCE_USER]);
@@ -1865,6 +1930,8 @@ main(void)
 		T(test_migration_from_v4),
 		T(test_interfaces_append_only),
 		T(test_directive_merge),
+		T(test_directive_defer),
+		T(test_providers),
 		T(test_directive_done_does_not_block),
 		T(test_directive_next),
 		T(test_directive_lists),

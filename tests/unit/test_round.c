@@ -786,7 +786,8 @@ test_cancel_during_model(void **state)
 	final_error(fx, 0, "cancelled");
 }
 
-/* A rate limit ends the directive with the time to resume. */
+/* A rate limit (an outage past the retries) ends the directive as
+ * provider_down, with the time to resume. */
 static void
 test_rate_limited(void **state)
 {
@@ -799,7 +800,7 @@ test_rate_limited(void **state)
 	start(fx);
 	fx->fake.pending = NONE;
 	round_answer(fx->r, &res);
-	m = final_error(fx, 0, "rate_limited");
+	m = final_error(fx, 0, "provider_down");
 	e = json_object_get(m, "error");
 	assert_string_equal(json_string_value(json_object_get(e, "message")),
 	    "429 slow down");
