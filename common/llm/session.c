@@ -72,6 +72,7 @@ conf_copy(struct llm_conf *c, const struct llm_conf *from,
 	c->key_env = dup_or_null(from->key_env);
 	c->key_file = dup_or_null(from->key_file);
 	c->key_credential = dup_or_null(from->key_credential);
+	c->fallback = dup_or_null(from->fallback);
 	DEFAULT(timeout, 300000);
 	DEFAULT(connect_timeout, 10000);
 	/* Unset: the default, but never more than a quarter of a window

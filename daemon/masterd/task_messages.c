@@ -424,6 +424,16 @@ store_round(struct child *c, struct task *t, json_int_t id,
 	    "provider", json_object_get(msg, "provider")));
 }
 
+/* The provider failed the work (down, rate limited): it waits for the
+ * provider (decide_failure), nothing of its own failed. */
+static bool
+waits_for_provider(const json_t *msg)
+{
+	const char *code = jget_str(json_object_get(msg, "error"), "code");
+
+	return decide_failure(code, true, 0, 1) == FAILURE_WAIT;
+}
+
 /* Round 0 (no round was played: its model call failed) is kept when the
  * provider counted tokens for it: they were spent all the same. */
 static bool
@@ -450,8 +460,20 @@ on_round(struct child *c, struct task *t, const json_t *msg)
 		return;
 	if (final)
 		provider_work_ended(c->md, c);
-	if (!final || jget_int(msg, "round", 0) > 0 || costs(msg))
+	if (final && waits_for_provider(msg)) {
+		/* Its work is thrown away and redone once the provider is
+		 * up: not a round played (the watchdog, the rounds budget),
+		 * only what it cost. */
+		if (costs(msg)) {
+			json_t *zero = json_copy((json_t *)msg);
+
+			json_object_set_new(zero, "round", json_integer(0));
+			store_round(c, t, id, zero);
+			json_decref(zero);
+		}
+	} else if (!final || jget_int(msg, "round", 0) > 0 || costs(msg)) {
 		store_round(c, t, id, msg);
+	}
 	if (final)
 		directive_outcome(c, t, id, msg);
 	task_check_limits(t);
@@ -527,13 +549,6 @@ on_review(struct task *t, const json_t *rev, const char *model)
 		task_mark(t);
 }
 
-static bool
-waits_for_provider(const json_t *msg)
-{
-	const char *code = jget_str(json_object_get(msg, "error"), "code");
-
-	return decide_failure(code, true, 0, 1) == FAILURE_WAIT;
-}
 
 static void
 on_plan_result(struct child *c, struct task *t, const json_t *msg)
