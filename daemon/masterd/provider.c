@@ -183,6 +183,9 @@ provider_gate(struct masterd *md, const struct child *c, char *probe,
 
 		if (up)
 			continue;
+		/* Another chain of the work (the critic's) probes it too. */
+		if (probing && strcmp(probe, ch->endpoint[0]) == 0)
+			continue;
 		/* The primary first: it is taken back as soon as it works. */
 		if (!probing && probe_due(primary, now)) {
 			snprintf(probe, probelen, "%s", ch->endpoint[0]);

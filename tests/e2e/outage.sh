@@ -71,7 +71,7 @@ run() {	# KILL
 	t0=$(date +%s)
 	llm_config_with <<CONF
 max_attempts = 2
-outage_probe_max = ${PROBE_MAX:-6s}
+outage_probe_max = ${PROBE_MAX:-16s}
 [task]
 directive_attempts = 1
 CONF
@@ -123,8 +123,8 @@ db = sqlite3.connect(sys.argv[2])
 down = db.execute("SELECT min(ts) FROM events WHERE event = 'provider.down'").fetchone()[0]
 assert down is not None, "no provider.down event"
 t = sorted(m["time"] for m in rec)
-early = [x for x in t if x < down + 3]
-probes = [x for x in t if x >= down + 3]
+early = [x for x in t if x < down + 1.5]
+probes = [x for x in t if x >= down + 1.5]
 gaps = [b - a for a, b in zip(probes, probes[1:])]
 print("outage of %s s: %d requests in all, %d before the breaker held "
       "(the domains' own retries), %d probes" % (sys.argv[3], len(t),

@@ -2,7 +2,8 @@
 # restart on all three APIs (Chat Completions history, Responses
 # previous_response_id, Anthropic messages); streamed answers reach
 # `watch` as progress; a provider's rate limit beyond the retry policy
-# holds the domain until the time it gave, then the work goes on; `pause`
+# holds the provider (and the domain's work) until the time it gave, then
+# the work goes on; `pause`
 # cancels the call in flight at once and `resume` redoes it.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-sessions-$$"
@@ -72,10 +73,10 @@ ctl watch >"$T/watch" 2>&1 &
 wait_until "watch" sh -c "[ \$($MASTERCTL --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"clients\"])') -ge 2 ]"
 ctl submit "limits" --domains busy,stuck >/dev/null || fail submit
 
-wait_until "busy held" log_has "domain busy (task 1): rate limited; held until"
-held=$(json_get "[c.get('held_until', 0) for c in r['children'] if c['domain']=='busy'][0]" status)
-[ "$held" -gt "$(date +%s)" ] || fail "status does not show the hold"
-grep -q "domain.held" "$T/watch" || fail "no domain.held event"
+wait_until "busy held" log_has "provider llm (chat http://127.0.0.1:$LLMD_PORT/v1) is down: HTTP 429"
+held=$(json_get "int(r['providers'][0]['next_try']) if r['providers'] else 0" status)
+[ "$held" -ge "$(date +%s)" ] || fail "status does not show the provider held until its time"
+wait_until "a domain.held event" grep -q "domain.held" "$T/watch"
 wait_until "busy done after the hold" directive_done busy Build
 python3 - "$LLMD_RECORD" <<'PY' || fail "busy: the retry did not wait for the provider's time"
 import json, sys
