@@ -443,6 +443,23 @@ outage_timeout(struct masterd *md, struct breaker *b, double now)
 }
 
 void
+providers_retry_now(struct masterd *md)
+{
+	struct breaker *b;
+	double now = now_epoch();
+
+	TAILQ_FOREACH(b, &state(md)->down, entry) {
+		if (!b->timed_out)
+			continue;
+		b->timed_out = false;
+		if (b->next_try > now)
+			b->next_try = now;
+		breaker_store(md, b);
+	}
+	task_mark_all(md);
+}
+
+void
 providers_tick(struct masterd *md)
 {
 	struct breaker *b;

@@ -58,9 +58,12 @@ void provider_report(struct masterd *, struct child *c, const json_t *msg);
 /* The providers message for one child (a new one), or every child. */
 void providers_send(struct masterd *, struct child *c);
 
-/* Housekeeping: outage_timeout, and tasks whose waiting child may now
- * probe.  Called every tick. */
+/* Housekeeping: the tasks waiting longer than outage_timeout pause.
+ * Called every tick. */
 void providers_tick(struct masterd *);
+/* A task was resumed: the providers whose outage paused tasks are
+ * probed at once, and pause them again should the probe fail. */
+void providers_retry_now(struct masterd *);
 
 /* For status: [{"provider","endpoint","state","since","next_try",
  * "failures","reason","probe"}] for each provider down. */

@@ -17,6 +17,7 @@
 #include "common/repo.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/provider.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/task.h"
 #include "daemon/masterd/task_decide.h"
@@ -573,6 +574,8 @@ set_paused_one(struct task *t, bool paused)
 	if (!paused) {
 		restart_watchdog(t);
 		task_integration_reset(t);
+		/* A provider that outlasted outage_timeout is tried now. */
+		providers_retry_now(t->md);
 	}
 	return 0;
 }
