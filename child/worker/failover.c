@@ -11,6 +11,8 @@
 #include "common/util.h"
 #include "proto/msg.h"
 
+#define FAILOVER_REASON_MAX	512
+
 static void
 chain_add(struct failover *fo, const struct llm_conf *l, const char *name)
 {
@@ -212,6 +214,26 @@ on_retry(const struct llm_retry *rt, void *arg)
 		fo->cbs->on_retry(rt, fo->arg);
 }
 
+/* The answer starts again, from another provider: the caller hears it
+ * as a retry (its streamed text so far is void). */
+static void
+say_failover(struct failover *fo, size_t next, const struct llm_result *res)
+{
+	char why[FAILOVER_REASON_MAX];
+	struct llm_retry rt = {
+		.attempt = 1,
+		.max_attempts = fo->conf[next].max_attempts > 0 ?
+		    (unsigned)fo->conf[next].max_attempts : 1,
+		.reason = why,
+	};
+
+	if (fo->cbs->on_retry == NULL)
+		return;
+	snprintf(why, sizeof(why), "provider %s failed (%s): %s takes over",
+	    fo->name[fo->current], res->message, fo->name[next]);
+	fo->cbs->on_retry(&rt, fo->arg);
+}
+
 /* The caller's on_done, with the failed tries' tokens. */
 static void
 deliver(struct failover *fo, const struct llm_result *res)
@@ -256,6 +278,7 @@ on_done(const struct llm_result *res, void *arg)
 	log_warn("provider %s (%s) failed: %s; %s is next", fo->name[i],
 	    fo->endpoint[i], res->message, fo->name[next]);
 	llm_usage_add(&fo->spent, &res->usage);
+	say_failover(fo, (size_t)next, res);
 	if (try_on(fo, (size_t)next, false) != 0)
 		deliver(fo, res);
 }

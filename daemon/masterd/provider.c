@@ -337,6 +337,31 @@ came_up(struct masterd *md, struct breaker *b, double now)
 	task_mark_all(md);
 }
 
+/* Is endpoint one of the configuration's (a primary of [llm], a role or
+ * a domain, or an [llm "NAME"])?  A child names no other. */
+static bool
+endpoint_known(const struct masterd *md, const char *endpoint)
+{
+	static const char *const roles[] = { "critic", "planner" };
+	const struct masterd_conf *c = md->conf;
+	struct chain ch;
+
+	for (size_t i = 0; i < nitems(roles); i++) {
+		chain_of(md, roles[i], NULL, &ch);
+		for (size_t j = 0; j < ch.n; j++)
+			if (strcmp(ch.endpoint[j], endpoint) == 0)
+				return true;
+	}
+	for (size_t i = 0; i <= c->ndomains; i++) {
+		chain_of(md, "domain", i < c->ndomains ? c->domains[i].name :
+		    NULL, &ch);
+		for (size_t j = 0; j < ch.n; j++)
+			if (strcmp(ch.endpoint[j], endpoint) == 0)
+				return true;
+	}
+	return false;
+}
+
 void
 provider_report(struct masterd *md, struct child *c, const json_t *msg)
 {
@@ -344,8 +369,12 @@ provider_report(struct masterd *md, struct child *c, const json_t *msg)
 	struct breaker *b;
 	double now = now_epoch();
 
-	if (endpoint == NULL || *endpoint == '\0')
+	if (endpoint == NULL || !endpoint_known(md, endpoint)) {
+		log_warn("domain %s (task %lld): a report on an endpoint the "
+		    "configuration does not name; ignored", c->name,
+		    (long long)c->task);
 		return;
+	}
 	b = breaker_find(md, endpoint);
 	if (jget_bool(msg, "ok")) {
 		if (b != NULL)
