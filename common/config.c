@@ -1181,6 +1181,38 @@ conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len)
 static void check_llm(const struct llm_conf *, const char *,
     struct errbuf *);
 
+static void
+chain_add(struct llm_chain *ch, const struct llm_conf *l, const char *name)
+{
+	size_t i = ch->n;
+
+	if (i >= CONF_CHAIN_MAX)
+		return;
+	ch->conf[i] = *l;
+	snprintf(ch->name[i], sizeof(ch->name[i]), "%s", name);
+	conf_llm_endpoint(l, ch->endpoint[i], sizeof(ch->endpoint[i]));
+	ch->n++;
+}
+
+void
+conf_llm_chain(const struct masterd_conf *c, const char *role,
+    const char *domain, struct llm_chain *out)
+{
+	struct llm_conf primary, fb;
+	char *names[CONF_MAX_FALLBACKS];
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	conf_llm_role(c, role, domain, &primary);
+	chain_add(out, &primary, "llm");
+	n = conf_llm_fallbacks(&primary, names, CONF_MAX_FALLBACKS);
+	for (size_t i = 0; i < n; i++) {
+		if (conf_llm_named(c, names[i], &fb) == 0)
+			chain_add(out, &fb, names[i]);
+		free(names[i]);
+	}
+}
+
 /* Every name a fallback list gives must be an [llm "NAME"] section. */
 static void
 check_fallbacks(const struct masterd_conf *c, const struct llm_conf *l,

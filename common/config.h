@@ -242,6 +242,21 @@ size_t conf_llm_fallbacks(const struct llm_conf *l, char **names,
  * endpoint (daemon/masterd/provider.c).
  */
 void conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len);
+/*
+ * A session's provider chain: role's effective conf ("domain", "critic",
+ * "planner"; conf_llm_role) first, named "llm", then each fallback it
+ * lists, in order.  Strings borrowed from c.  masterd's circuit breakers
+ * and the workers' failover build it alike.
+ */
+#define CONF_CHAIN_MAX	(1 + CONF_MAX_FALLBACKS)
+struct llm_chain {
+	struct llm_conf conf[CONF_CHAIN_MAX];
+	char name[CONF_CHAIN_MAX][40];
+	char endpoint[CONF_CHAIN_MAX][320];
+	size_t n;
+};
+void conf_llm_chain(const struct masterd_conf *c, const char *role,
+    const char *domain, struct llm_chain *out);
 /* The public endpoint of an API ("chat", "anthropic", ...), or NULL. */
 const char *conf_provider_default_url(const char *provider);
 /* Free the strings of an llm_conf that owns them (a copy of conf_llm's). */

@@ -270,7 +270,7 @@ start_summary(struct pending_send *ps, size_t upto)
 	static const struct llm_callbacks cbs = { .on_done = on_summary };
 	struct worker *cx = ps->cx;
 	/* On the provider the conversation is on now. */
-	struct llm_conf conf = cx->fo->conf[cx->fo->current];
+	struct llm_conf conf = cx->fo->chain.conf[cx->fo->current];
 	char err[256], *system, *transcript;
 	size_t room;
 

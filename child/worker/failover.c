@@ -13,36 +13,12 @@
 
 #define FAILOVER_REASON_MAX	512
 
-static void
-chain_add(struct failover *fo, const struct llm_conf *l, const char *name)
-{
-	size_t i = fo->n;
-
-	if (i >= FAILOVER_MAX)
-		return;
-	fo->conf[i] = *l;
-	snprintf(fo->name[i], sizeof(fo->name[i]), "%s", name);
-	conf_llm_endpoint(l, fo->endpoint[i], sizeof(fo->endpoint[i]));
-	fo->n++;
-}
-
 void
 failover_init(struct failover *fo, struct worker *cx, const char *role)
 {
-	struct llm_conf primary, fb;
-	char *names[CONF_MAX_FALLBACKS];
-	size_t n;
-
 	memset(fo, 0, sizeof(*fo));
 	fo->cx = cx;
-	conf_llm_role(cx->conf, role, cx->domain, &primary);
-	chain_add(fo, &primary, "llm");
-	n = conf_llm_fallbacks(&primary, names, CONF_MAX_FALLBACKS);
-	for (size_t i = 0; i < n; i++) {
-		if (conf_llm_named(cx->conf, names[i], &fb) == 0)
-			chain_add(fo, &fb, names[i]);
-		free(names[i]);
-	}
+	conf_llm_chain(cx->conf, role, cx->domain, &fo->chain);
 }
 
 static void
@@ -116,9 +92,9 @@ held_down(const struct worker *cx, const char *endpoint)
 static int
 next_up(const struct failover *fo)
 {
-	for (size_t i = 0; i < fo->n; i++) {
+	for (size_t i = 0; i < fo->chain.n; i++) {
 		if (!(fo->tried & (1u << i)) &&
-		    !held_down(fo->cx, fo->endpoint[i]))
+		    !held_down(fo->cx, fo->chain.endpoint[i]))
 			return (int)i;
 	}
 	return -1;
@@ -137,7 +113,7 @@ first_pick(struct failover *fo, bool *single)
 	int i;
 
 	*single = false;
-	if (cx->probe[0] != '\0' && strcmp(cx->probe, fo->endpoint[0]) == 0) {
+	if (cx->probe[0] != '\0' && strcmp(cx->probe, fo->chain.endpoint[0]) == 0) {
 		cx->probe[0] = '\0';
 		*single = true;
 		return 0;
@@ -156,15 +132,15 @@ switch_to(struct failover *fo, size_t i)
 
 	if (i == fo->current)
 		return 0;
-	if (llm_session_set_provider(fo->s, &fo->conf[i], err,
+	if (llm_session_set_provider(fo->s, &fo->chain.conf[i], err,
 	    sizeof(err)) != 0) {
 		log_err("provider %s (%s): cannot switch to it: %s",
-		    fo->name[i], fo->endpoint[i], err);
+		    fo->chain.name[i], fo->chain.endpoint[i], err);
 		return -1;
 	}
 	log_notice("provider %s (%s, model %s) from now on, instead of %s",
-	    fo->name[i], fo->endpoint[i], fo->conf[i].model ?
-	    fo->conf[i].model : "?", fo->name[fo->current]);
+	    fo->chain.name[i], fo->chain.endpoint[i], fo->chain.conf[i].model ?
+	    fo->chain.conf[i].model : "?", fo->chain.name[fo->current]);
 	fo->current = i;
 	return 0;
 }
@@ -177,8 +153,8 @@ report(struct failover *fo, bool ok, const struct llm_result *res)
 	size_t i = fo->current;
 	json_t *m = msg_new(MSG_PROVIDER_REPORT, worker_next_id(fo->cx));
 
-	json_object_set_new(m, "endpoint", json_string(fo->endpoint[i]));
-	json_object_set_new(m, "name", json_string(fo->name[i]));
+	json_object_set_new(m, "endpoint", json_string(fo->chain.endpoint[i]));
+	json_object_set_new(m, "name", json_string(fo->chain.name[i]));
 	json_object_set_new(m, "ok", json_boolean(ok));
 	if (fo->probe)
 		json_object_set_new(m, "probe", json_true());
@@ -222,15 +198,15 @@ say_failover(struct failover *fo, size_t next, const struct llm_result *res)
 	char why[FAILOVER_REASON_MAX];
 	struct llm_retry rt = {
 		.attempt = 1,
-		.max_attempts = fo->conf[next].max_attempts > 0 ?
-		    (unsigned)fo->conf[next].max_attempts : 1,
+		.max_attempts = fo->chain.conf[next].max_attempts > 0 ?
+		    (unsigned)fo->chain.conf[next].max_attempts : 1,
 		.reason = why,
 	};
 
 	if (fo->cbs->on_retry == NULL)
 		return;
 	snprintf(why, sizeof(why), "provider %s failed (%s): %s takes over",
-	    fo->name[fo->current], res->message, fo->name[next]);
+	    fo->chain.name[fo->current], res->message, fo->chain.name[next]);
 	fo->cbs->on_retry(&rt, fo->arg);
 }
 
@@ -259,8 +235,8 @@ on_done(const struct llm_result *res, void *arg)
 	*fo->slot = NULL;
 	if (res->ok) {
 		snprintf(fo->answered, sizeof(fo->answered), "%s",
-		    fo->name[i]);
-		if (fo->probe || held_down(fo->cx, fo->endpoint[i]))
+		    fo->chain.name[i]);
+		if (fo->probe || held_down(fo->cx, fo->chain.endpoint[i]))
 			report(fo, true, res);
 		deliver(fo, res);
 		return;
@@ -275,8 +251,8 @@ on_done(const struct llm_result *res, void *arg)
 		deliver(fo, res);
 		return;
 	}
-	log_warn("provider %s (%s) failed: %s; %s is next", fo->name[i],
-	    fo->endpoint[i], res->message, fo->name[next]);
+	log_warn("provider %s (%s) failed: %s; %s is next", fo->chain.name[i],
+	    fo->chain.endpoint[i], res->message, fo->chain.name[next]);
 	llm_usage_add(&fo->spent, &res->usage);
 	say_failover(fo, (size_t)next, res);
 	if (try_on(fo, (size_t)next, false) != 0)
@@ -309,7 +285,7 @@ failover_send(struct failover *fo, struct llm_session *s,
 	bool single;
 	size_t first;
 
-	if (fo->s != NULL || fo->n == 0)
+	if (fo->s != NULL || fo->chain.n == 0)
 		return NULL;
 	fo->s = s;
 	fo->cbs = cbs;

@@ -25,14 +25,9 @@
 
 struct worker;
 
-#define FAILOVER_MAX	(1 + CONF_MAX_FALLBACKS)
-
 struct failover {
 	struct worker *cx;
-	struct llm_conf conf[FAILOVER_MAX];	/* borrowed from cx->conf */
-	char name[FAILOVER_MAX][40];		/* "llm", or a fallback's */
-	char endpoint[FAILOVER_MAX][320];
-	size_t n;
+	struct llm_chain chain;		/* borrowed from cx->conf */
 	size_t current;			/* the session's provider now */
 	char answered[40];		/* who answered the last success */
 

@@ -32,14 +32,6 @@
  * failed probe doubles it, up to outage_probe_max. */
 #define PROBE_FIRST_S	2.0
 
-/* A chain: the endpoints one session may use, the primary first. */
-#define CHAIN_MAX	(1 + CONF_MAX_FALLBACKS)
-struct chain {
-	char endpoint[CHAIN_MAX][320];
-	char name[CHAIN_MAX][40];
-	size_t n;
-};
-
 struct breaker {
 	TAILQ_ENTRY(breaker) entry;
 	char *endpoint;
@@ -109,49 +101,19 @@ conf_of(const struct masterd *md, const char *endpoint, struct llm_conf *out)
 	*out = c->llm;
 }
 
-static void
-chain_add(struct chain *ch, const struct llm_conf *l, const char *name)
-{
-	if (ch->n >= CHAIN_MAX)
-		return;
-	conf_llm_endpoint(l, ch->endpoint[ch->n], sizeof(ch->endpoint[0]));
-	snprintf(ch->name[ch->n], sizeof(ch->name[0]), "%s", name);
-	ch->n++;
-}
-
-/* role "domain", "critic" or "planner"; as the worker builds it. */
-static void
-chain_of(const struct masterd *md, const char *role, const char *domain,
-    struct chain *ch)
-{
-	struct llm_conf l, fb;
-	char *names[CONF_MAX_FALLBACKS];
-	size_t n;
-
-	memset(ch, 0, sizeof(*ch));
-	conf_llm_role(md->conf, role, domain, &l);
-	chain_add(ch, &l, "llm");
-	n = conf_llm_fallbacks(&l, names, CONF_MAX_FALLBACKS);
-	for (size_t i = 0; i < n; i++) {
-		if (conf_llm_named(md->conf, names[i], &fb) == 0)
-			chain_add(ch, &fb, names[i]);
-		free(names[i]);
-	}
-}
-
 /* The chains a child's work goes through: a domain's model and its
  * critic, or the planner's.  Returns how many. */
 static size_t
 chains_of(const struct masterd *md, const struct child *c,
-    struct chain *out)
+    struct llm_chain *out)
 {
 	switch (c->role) {
 	case ROLE_DOMAIN:
-		chain_of(md, "domain", c->name, &out[0]);
-		chain_of(md, "critic", c->name, &out[1]);
+		conf_llm_chain(md->conf, "domain", c->name, &out[0]);
+		conf_llm_chain(md->conf, "critic", c->name, &out[1]);
 		return 2;
 	case ROLE_PLANNER:
-		chain_of(md, "planner", NULL, &out[0]);
+		conf_llm_chain(md->conf, "planner", NULL, &out[0]);
 		return 1;
 	default:
 		return 0;
@@ -170,14 +132,14 @@ enum provider_gate
 provider_gate(struct masterd *md, const struct child *c, char *probe,
     size_t probelen, char *waiting, size_t waitlen)
 {
-	struct chain chains[2];
+	struct llm_chain chains[2];
 	size_t n = chains_of(md, c, chains);
 	double now = now_epoch();
 	bool wait = false, probing = false;
 
 	probe[0] = waiting[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const struct chain *ch = &chains[i];
+		const struct llm_chain *ch = &chains[i];
 		struct breaker *primary = breaker_find(md, ch->endpoint[0]);
 		bool up = primary == NULL;
 
@@ -344,16 +306,16 @@ endpoint_known(const struct masterd *md, const char *endpoint)
 {
 	static const char *const roles[] = { "critic", "planner" };
 	const struct masterd_conf *c = md->conf;
-	struct chain ch;
+	struct llm_chain ch;
 
 	for (size_t i = 0; i < nitems(roles); i++) {
-		chain_of(md, roles[i], NULL, &ch);
+		conf_llm_chain(md->conf, roles[i], NULL, &ch);
 		for (size_t j = 0; j < ch.n; j++)
 			if (strcmp(ch.endpoint[j], endpoint) == 0)
 				return true;
 	}
 	for (size_t i = 0; i <= c->ndomains; i++) {
-		chain_of(md, "domain", i < c->ndomains ? c->domains[i].name :
+		conf_llm_chain(md->conf, "domain", i < c->ndomains ? c->domains[i].name :
 		    NULL, &ch);
 		for (size_t j = 0; j < ch.n; j++)
 			if (strcmp(ch.endpoint[j], endpoint) == 0)

@@ -33,7 +33,7 @@ tokens() {	# the task's tokens, in and out, as masterd counts them
 
 run() {	# [submit options]
 	# The rules' turns count again from 1: the first request fails.
-	python3 -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:%s/_llmd/reset' % sys.argv[1], data=b'{}', method='POST'), timeout=10).read()" "$LLMD_PORT"
+	llmd_call POST /_llmd/reset '{}' >/dev/null
 	rm -rf "$T/state" "$T/masterd.conf"
 	: >"$T/masterd.log"
 	LLM_PROVIDER=anthropic llm_config | write_config
@@ -42,7 +42,8 @@ run() {	# [submit options]
 }
 
 run
-wait_until "the directive done" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print([x[\"state\"] for x in json.load(sys.stdin)[\"directives\"]])')\" = \"['done']\" ]"
+solo_done() { [ "$(directive_states solo)" = "['done']" ]; }
+wait_until "the directive done" solo_done
 total=$(tokens)
 # What llmd counted: each request's input tokens, the failed one's too.
 read -r failed counted <<EOF

@@ -8,25 +8,7 @@
 export LLMD_TEST_KEY="sk-llmd-failover-$$"
 export LLMD_API_KEY="$LLMD_TEST_KEY"
 
-python3 - "$T/script.json" <<'PY'
-import json, sys
-def answer(d, name):
-    return json.dumps({"summary": name, "files": [
-        {"path": name + ".txt", "content": name + "\n"}],
-        "interface": {"domain": d, "summary": d, "provides": [
-            {"kind": "function", "name": d + "." + name, "signature": "()"}],
-            "consumes": []}})
-rules = [{"match": {"system_contains": "You review one change"},
-          "reply": {"json": {"complete": True, "feedback": ""}}}]
-for d in ("a", "b"):
-    for name in ("third", "second"):
-        rules.append({"match": {"system_contains": "# Your domain: " + d,
-                                "input_contains": name},
-                      "reply": {"text": answer(d, name)}})
-    rules.append({"match": {"system_contains": "# Your domain: " + d},
-                  "reply": {"text": answer(d, "first")}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
-PY
+answer_script "$T/script.json" "a b" "third second"
 # The primary, with its control API on a port of its own.
 LLMD_ARGS="--control-port-file $T/llmd.ctl" start_llmd "$T/script.json"
 PRIMARY_CTL=$(cat "$T/llmd.ctl")
@@ -37,16 +19,6 @@ python3 "$TOP/tests/llmd/llmd.py" --script "$T/script.json" \
 wait_until "the fallback to listen" test -s "$T/backup.port"
 BACKUP_PORT=$(cat "$T/backup.port")
 
-llmd_ctl() {	# METHOD PATH [BODY]
-	python3 - "$PRIMARY_CTL" "$@" <<'PY'
-import sys, urllib.request
-port, method, path = sys.argv[1], sys.argv[2], sys.argv[3]
-body = sys.argv[4].encode() if len(sys.argv) > 4 else None
-req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path),
-                             data=body, method=method)
-print(urllib.request.urlopen(req, timeout=10).read().decode())
-PY
-}
 
 sed 's/^model = test-model$/model = primary-model/' <<CONF | write_config
 $(llm_config)
@@ -63,7 +35,7 @@ price_output = 20
 CONF
 grep -q '^model = primary-model' "$T/masterd.conf" || fail "config"
 
-llmd_ctl POST /_llmd/outage '{"phases": [{"mode": 529, "seconds": 900}]}' >/dev/null
+PORT=$PRIMARY_CTL llmd_call POST /_llmd/outage '{"phases": [{"mode": 529, "seconds": 900}]}' >/dev/null
 start_masterd
 ctl submit "failover" --domains a,b >/dev/null || fail submit
 
@@ -93,7 +65,7 @@ ok "with the primary down the task completes on the fallback; rounds say so and 
 
 # The primary recovers: once its next probe is due, the next work probes
 # it and takes it back.
-llmd_ctl DELETE /_llmd/outage >/dev/null
+PORT=$PRIMARY_CTL llmd_call DELETE /_llmd/outage >/dev/null
 probe_due() {
 	json_get "r['providers'] == [] or r['providers'][0]['next_try'] < __import__('time').time()" status | grep -q True
 }

@@ -17,38 +17,10 @@ export LLMD_API_KEY="$LLMD_TEST_KEY"
 OUTAGE=${OUTAGE_SECONDS:-45}
 DEADLINE=$((OUTAGE + 120))
 
-python3 - "$T/script.json" <<'PY'
-import json, sys
-def answer(d, name):
-    return json.dumps({"summary": name, "files": [
-        {"path": name + ".txt", "content": name + "\n"}],
-        "interface": {"domain": d, "summary": d, "provides": [
-            {"kind": "function", "name": d + "." + name, "signature": "()"}],
-            "consumes": []}})
-rules = [{"match": {"system_contains": "You review one change"},
-          "reply": {"json": {"complete": True, "feedback": ""}}}]
-for d in ("a", "b", "c"):
-    rules.append({"match": {"system_contains": "# Your domain: " + d,
-                            "input_contains": "second"},
-                  "reply": {"text": answer(d, "second")}})
-    rules.append({"match": {"system_contains": "# Your domain: " + d},
-                  "reply": {"text": answer(d, "first")}})
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
-PY
+answer_script "$T/script.json" "a b c" second
 LLMD_ARGS="--control-port-file $T/llmd.ctl" start_llmd "$T/script.json"
 CTL_PORT=$(cat "$T/llmd.ctl")
 
-# llmd's control API, on the port that stays up while the API's is closed.
-llmd_ctl() {	# METHOD PATH [BODY]
-	python3 - "$CTL_PORT" "$@" <<'PY'
-import json, sys, urllib.request
-port, method, path = sys.argv[1], sys.argv[2], sys.argv[3]
-body = sys.argv[4].encode() if len(sys.argv) > 4 else None
-req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path),
-                             data=body, method=method)
-print(urllib.request.urlopen(req, timeout=10).read().decode())
-PY
-}
 
 directive_done() {	# domain text-prefix
 	[ "$(json_get "[x['state'] for x in r['directives'] if x['domain']=='$1' and x['text'].startswith('$2')]" task 1)" = "['done']" ]
@@ -63,7 +35,7 @@ provider_down() {
 }
 
 outage_over() {
-	llmd_ctl GET /_llmd/outage | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["active"])'
+	PORT=$CTL_PORT llmd_call GET /_llmd/outage | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["active"])'
 }
 
 run() {	# KILL
@@ -82,7 +54,7 @@ CONF
 	wait_until "the first directives" all_done Build
 
 	third=$((OUTAGE / 3))
-	llmd_ctl POST /_llmd/outage "{\"phases\": [{\"mode\": 529, \"seconds\": $third}, {\"mode\": 503, \"seconds\": $third}, {\"mode\": \"refuse\", \"seconds\": $((OUTAGE - 2 * third))}]}" >/dev/null
+	PORT=$CTL_PORT llmd_call POST /_llmd/outage "{\"phases\": [{\"mode\": 529, \"seconds\": $third}, {\"mode\": 503, \"seconds\": $third}, {\"mode\": \"refuse\", \"seconds\": $((OUTAGE - 2 * third))}]}" >/dev/null
 	started=$(date +%s)
 	for d in a b c; do
 		ctl directive "$d" "second change of $d" >/dev/null || fail "directive $d"

@@ -6,19 +6,7 @@
 export LLMD_TEST_KEY="sk-llmd-outage-timeout-$$"
 export LLMD_API_KEY="$LLMD_TEST_KEY"
 
-python3 - "$T/script.json" <<'PY'
-import json, sys
-answer = json.dumps({"summary": "first", "files": [
-    {"path": "first.txt", "content": "first\n"}],
-    "interface": {"domain": "solo", "summary": "solo", "provides": [
-        {"kind": "function", "name": "solo.first", "signature": "()"}],
-        "consumes": []}})
-rules = [{"match": {"system_contains": "You review one change"},
-          "reply": {"json": {"complete": True, "feedback": ""}}},
-         {"match": {"system_contains": "# Your domain: solo"},
-          "reply": {"text": answer}}]
-json.dump({"rules": rules}, open(sys.argv[1], "w"))
-PY
+answer_script "$T/script.json" solo
 LLMD_ARGS="--outage 503:900" start_llmd "$T/script.json"
 
 llm_config_with <<CONF
@@ -35,11 +23,12 @@ grep -q "'paused': True" "$T/task.txt" || fail "not paused: $(cat "$T/task.txt")
 grep -q "provider llm (chat http://127.0.0.1:$LLMD_PORT/v1) down since" "$T/task.txt" \
     || fail "the reason does not name the provider: $(cat "$T/task.txt")"
 grep -q "HTTP 503" "$T/task.txt" || fail "the reason does not give the last error: $(cat "$T/task.txt")"
-[ "$(json_get "[x['state'] for x in r['directives']]" task 1)" = "['queued']" ] \
+[ "$(directive_states solo)" = "['queued']" ] \
     || fail "the directive is not waiting in the queue"
 ok "outage_timeout pauses the waiting task with the reason; nothing failed"
 
-python3 -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:%s/_llmd/outage' % sys.argv[1], method='DELETE'), timeout=10).read()" "$LLMD_PORT"
+llmd_call DELETE /_llmd/outage >/dev/null
 ctl resume 1 >/dev/null || fail resume
-wait_until "the directive done after resume" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print([x[\"state\"] for x in json.load(sys.stdin)[\"directives\"]])')\" = \"['done']\" ]"
+solo_done() { [ "$(directive_states solo)" = "['done']" ]; }
+wait_until "the directive done after resume" solo_done
 ok "after the provider recovers, resume carries the work through"
