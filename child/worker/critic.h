@@ -31,7 +31,7 @@ struct critic_verdict {
 	const char *model;	/* the model that answered, or "" */
 	struct llm_usage usage;	/* every ask summed */
 	/* !ok: why, as a round's error code and message */
-	const char *code;	/* "cancelled", "rate_limited", "model",
+	const char *code;	/* "cancelled", "provider_down", "model",
 				 * "unreadable_verdict", "config" */
 	const char *message;
 	enum llm_error error;

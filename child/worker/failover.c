@@ -101,8 +101,8 @@ next_up(const struct failover *fo)
 }
 
 /*
- * Where a request goes first: to the primary once when masterd granted
- * its probe; else to the first provider up; else, all being down (masterd
+ * Where a request goes first: to the provider masterd granted the probe
+ * of, once; else to the first provider up; else, all being down (masterd
  * said so after the work went out), to the primary once, as a probe
  * would.
  */
@@ -113,10 +113,13 @@ first_pick(struct failover *fo, bool *single)
 	int i;
 
 	*single = false;
-	if (cx->probe[0] != '\0' && strcmp(cx->probe, fo->chain.endpoint[0]) == 0) {
+	for (size_t k = 0; cx->probe[0] != '\0' && k < fo->chain.n; k++) {
+		if (strcmp(cx->probe, fo->chain.endpoint[k]) != 0)
+			continue;
 		cx->probe[0] = '\0';
+		fo->granted = true;
 		*single = true;
-		return 0;
+		return k;
 	}
 	if ((i = next_up(fo)) >= 0)
 		return (size_t)i;
@@ -156,7 +159,7 @@ report(struct failover *fo, bool ok, const struct llm_result *res)
 	json_object_set_new(m, "endpoint", json_string(fo->chain.endpoint[i]));
 	json_object_set_new(m, "name", json_string(fo->chain.name[i]));
 	json_object_set_new(m, "ok", json_boolean(ok));
-	if (fo->probe)
+	if (fo->granted)
 		json_object_set_new(m, "probe", json_true());
 	if (!ok && res->message != NULL)
 		json_object_set_new(m, "message", json_string(res->message));
@@ -236,7 +239,7 @@ on_done(const struct llm_result *res, void *arg)
 	if (res->ok) {
 		snprintf(fo->answered, sizeof(fo->answered), "%s",
 		    fo->chain.name[i]);
-		if (fo->probe || held_down(fo->cx, fo->chain.endpoint[i]))
+		if (fo->granted || held_down(fo->cx, fo->chain.endpoint[i]))
 			report(fo, true, res);
 		deliver(fo, res);
 		return;
@@ -246,6 +249,7 @@ on_done(const struct llm_result *res, void *arg)
 		return;
 	}
 	report(fo, false, res);
+	fo->granted = false;
 	fo->tried |= 1u << i;
 	if ((next = next_up(fo)) < 0) {
 		deliver(fo, res);
@@ -271,7 +275,6 @@ try_on(struct failover *fo, size_t i, bool single)
 {
 	if (switch_to(fo, i) != 0)
 		return -1;
-	fo->probe = single;
 	llm_session_set_max_attempts(fo->s, single ? 1 : 0);
 	*fo->slot = llm_session_send_input(fo->s, &fo->in, &failover_cbs, fo);
 	return *fo->slot != NULL ? 0 : -1;
@@ -292,6 +295,8 @@ failover_send(struct failover *fo, struct llm_session *s,
 	fo->arg = arg;
 	fo->slot = slot;
 	fo->tried = 0;
+	fo->granted = false;
+	fo->answered[0] = '\0';
 	memset(&fo->spent, 0, sizeof(fo->spent));
 	input_copy(&fo->in, in);
 	first = first_pick(fo, &single);

@@ -6,8 +6,10 @@
  * Each request goes to the first provider of the chain that masterd does
  * not hold down (the `providers` message), the primary whenever it is
  * up: so the primary is taken back as soon as it answers again.  A
- * request masterd granted the probe of the primary ("probe" in the work
- * message) tries the primary once first.  A request that fails for the
+ * request masterd granted the probe of a provider ("probe" in the work
+ * message) tries that one once first.  With every provider held down
+ * (masterd said so after the work went out) it tries the primary once,
+ * not as the probe.  A request that fails for the
  * provider's sake (llm_result_outage) is reported to masterd
  * (provider.report) and sent again to the next provider up; only when
  * none is left does the caller see the failure.  A call that succeeds on
@@ -38,7 +40,7 @@ struct failover {
 	void *arg;
 	struct llm_request **slot;	/* the caller's handle on it */
 	unsigned tried;			/* bit i: provider i failed it */
-	bool probe;			/* this try is masterd's probe */
+	bool granted;			/* this try is masterd's probe */
 	struct llm_usage spent;		/* tokens of its failed tries */
 };
 

@@ -628,7 +628,7 @@ round_answer(struct round *r, const struct llm_result *res)
 		fail(r, "model", "cancelled", "cancelled by masterd");
 	} else if (!res->ok && llm_result_outage(res)) {
 		/* The provider is down past its retries and fallbacks:
-		 * nothing was written, masterd holds the work until it is
+		 * nothing is committed, masterd holds the work until it is
 		 * up (it was told, provider.report). */
 		r->until = res->retry_until;
 		end(r, "model", ERR_PROVIDER_DOWN, res->message, true);

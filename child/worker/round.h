@@ -165,7 +165,8 @@ struct round {
 	const char *end_stage;
 	const char *error_code;		/* NULL on success */
 	char *error;
-	time_t until;			/* rate_limited: when to resume */
+	time_t until;			/* provider_down: the provider's own
+					 * time to come back, if it said */
 	bool end_unplayed;		/* no round played: "round": 0 */
 
 	struct llm_usage usage;		/* the whole directive */

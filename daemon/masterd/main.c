@@ -408,6 +408,7 @@ reload(struct masterd *md)
 		log_notice("reload: children start from %s from now on", child);
 	free(md->child_path);
 	md->child_path = child;
+	providers_reload(md);
 	log_notice("configuration reloaded from %s",
 	    md->conf_path ? md->conf_path : "(defaults)");
 	notify_send(md, "READY=1");

@@ -128,6 +128,23 @@ probe_due(const struct breaker *b, double now)
 	return b->probe_task == 0 && now >= b->next_try;
 }
 
+/* The first fallback of ch whose breaker lets a probe go now. */
+static bool
+due_fallback(struct masterd *md, const struct llm_chain *ch, double now,
+    char *probe, size_t probelen)
+{
+	struct breaker *b;
+
+	for (size_t j = 1; j < ch->n; j++) {
+		if ((b = breaker_find(md, ch->endpoint[j])) != NULL &&
+		    probe_due(b, now)) {
+			snprintf(probe, probelen, "%s", ch->endpoint[j]);
+			return true;
+		}
+	}
+	return false;
+}
+
 enum provider_gate
 provider_gate(struct masterd *md, const struct child *c, char *probe,
     size_t probelen, char *waiting, size_t waitlen)
@@ -156,7 +173,14 @@ provider_gate(struct masterd *md, const struct child *c, char *probe,
 		}
 		for (size_t j = 1; j < ch->n && !up; j++)
 			up = breaker_find(md, ch->endpoint[j]) == NULL;
-		if (!up && !wait) {
+		if (up)
+			continue;
+		/* All down: a fallback due for its probe may go instead. */
+		if (!probing && due_fallback(md, ch, now, probe, probelen)) {
+			probing = true;
+			continue;
+		}
+		if (!wait) {
 			wait = true;
 			snprintf(waiting, waitlen, "%s", ch->endpoint[0]);
 		}
@@ -431,6 +455,27 @@ outage_timeout(struct masterd *md, struct breaker *b, double now)
 		    strcmp(c->waiting, b->endpoint) == 0)
 			task_limit(t, why);
 	}
+}
+
+void
+providers_reload(struct masterd *md)
+{
+	struct breaker *b, *next;
+
+	for (b = TAILQ_FIRST(&state(md)->down); b != NULL; b = next) {
+		next = TAILQ_NEXT(b, entry);
+		if (endpoint_known(md, b->endpoint))
+			continue;
+		log_notice("provider %s (%s): no longer configured; its "
+		    "breaker is dropped", b->name, b->endpoint);
+		if (registry_provider_del(md->reg, b->endpoint) != 0)
+			log_err("provider %s: not cleared: %s", b->name,
+			    registry_errmsg(md->reg));
+		TAILQ_REMOVE(&state(md)->down, b, entry);
+		breaker_free(b);
+	}
+	providers_send(md, NULL);
+	task_mark_all(md);
 }
 
 void

@@ -61,6 +61,9 @@ void providers_send(struct masterd *, struct child *c);
 /* Housekeeping: the tasks waiting longer than outage_timeout pause.
  * Called every tick. */
 void providers_tick(struct masterd *);
+/* The configuration was reloaded: breakers of endpoints it no longer
+ * names are dropped. */
+void providers_reload(struct masterd *);
 /* A task was resumed: the providers whose outage paused tasks are
  * probed at once, and pause them again should the probe fail. */
 void providers_retry_now(struct masterd *);

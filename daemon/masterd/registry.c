@@ -577,7 +577,7 @@ static const struct stmt_def {
 	    " ORDER BY r.id", SHAPE(round_cols) },
 	/* Checks that ran are counted from the stored results: a round
 	 * whose checks all passed has stage critic, commit or later. */
-	[ST_SCORE_TASK] = { "SELECT d.name, count(r.id),"
+	[ST_SCORE_TASK] = { "SELECT d.name, count(r.id) FILTER (WHERE r.round > 0),"
 	    " coalesce(sum(r.ok), 0),"
 	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'), 0),"
 	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'"

@@ -226,8 +226,9 @@ void task_check_limits(struct task *);
  * logged, the calls in flight cancelled, a task.limit event. */
 void task_limit(struct task *, const char *why);
 int task_over_budget(struct task *, char *why, size_t len);
-/* A round was stored: count what it spent (its "usage" object). */
-void task_count_round(struct task *, const json_t *usage);
+/* A round was stored: count what it spent (its "usage"), and the
+ * round itself unless it is round 0. */
+void task_count_round(struct task *, const json_t *round_msg);
 
 /* ---- task_requests.c ---- */
 int task_add_directive(struct task *, const char *domain,

@@ -114,7 +114,7 @@ child_wait_for(struct child *c, const char *endpoint)
 		return;
 	if (*endpoint == '\0') {
 		event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED,
-		    json_pack("{s:s}", "provider", c->waiting));
+		    json_pack("{s:s}", "endpoint", c->waiting));
 		c->waiting[0] = '\0';
 		return;
 	}
@@ -127,9 +127,10 @@ child_wait_for(struct child *c, const char *endpoint)
 	    json_object_get(w, "since")), json_number_value(
 	    json_object_get(w, "next_try")));
 	event_emit(c->md, c->task, c->name, EV_DOMAIN_HELD, json_pack(
-	    "{s:I, s:O, s:O}", "until", (json_int_t)json_number_value(
+	    "{s:I, s:O, s:O, s:s}", "until", (json_int_t)json_number_value(
 	    json_object_get(w, "next_try")), "reason", json_object_get(w,
-	    "reason"), "provider", json_object_get(w, "provider")));
+	    "reason"), "provider", json_object_get(w, "provider"), "endpoint",
+	    endpoint));
 	json_decref(w);
 }
 
@@ -419,13 +420,16 @@ spent(struct task *t, struct spend *s)
 }
 
 void
-task_count_round(struct task *t, const json_t *usage)
+task_count_round(struct task *t, const json_t *msg)
 {
 	struct spend *r = &t->rounds_spent;
+	const json_t *usage = json_object_get(msg, "usage");
 
 	if (!t->rounds_spent_known)
 		return;		/* read whole at the next check */
-	r->rounds++;
+	/* Round 0 only cost tokens: no round was played. */
+	if (jget_int(msg, "round", 0) > 0)
+		r->rounds++;
 	r->tokens += json_integer_value(json_object_get(usage, "input")) +
 	    json_integer_value(json_object_get(usage, "output"));
 	r->cost += json_number_value(json_object_get(usage, "cost"));

@@ -410,7 +410,7 @@ store_round(struct child *c, struct task *t, json_int_t id,
 		log_err("domain %s: round not stored: %s", c->name,
 		    registry_errmsg(md->reg));
 	else
-		task_count_round(t, json_object_get(msg, "usage"));
+		task_count_round(t, msg);
 	event_emit(md, c->task, c->name, EV_ROUND, json_pack(
 	    "{s:I, s:O, s:O, s:O, s:O*, s:O*, s:O*, s:O*, s:O*}", "directive",
 	    id,
