@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -564,6 +565,32 @@ under_systemd(void)
 	    getenv("NOTIFY_SOCKET") != NULL;
 }
 
+/*
+ * Each domain costs masterd a socket and a pipe or two, and each relay
+ * and worker its own: systemd's soft default of 1,024 open files runs
+ * out near a thousand domains.  The soft limit goes up to the hard one
+ * (the unit's LimitNOFILE=); children inherit it.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("open files: cannot raise the limit from %llu to %llu: "
+		    "%s", (unsigned long long)was,
+		    (unsigned long long)rl.rlim_max, strerror(errno));
+		return;
+	}
+	log_info("open files: limit raised from %llu to %llu",
+	    (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -625,6 +652,7 @@ main(int argc, char **argv)
 	 * others; a stricter umask is kept.
 	 */
 	umask(umask(0) | 022);
+	raise_nofile();
 	repo_global_init();
 	uv_loop_init(&loop);
 	md.loop = &loop;
