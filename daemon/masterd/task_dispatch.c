@@ -211,11 +211,14 @@ calls_in_flight(const struct masterd *md)
 	return n;
 }
 
+/* inflight: calls_in_flight, counted once per pass (a walk per child
+ * made a pass quadratic in the number of domains). */
 static bool
-can_take_work(const struct masterd *md, const struct child *c)
+can_take_work(const struct masterd *md, const struct child *c,
+    int64_t inflight)
 {
 	return c->state == CHILD_RUNNING && !c->busy &&
-	    calls_in_flight(md) < md->conf->max_llm_calls;
+	    inflight < md->conf->max_llm_calls;
 }
 
 /*
@@ -229,6 +232,7 @@ dispatch_task(struct task *t)
 	struct masterd *md = t->md;
 	struct child *c;
 	bool any = false, busy = false, waiting = false;
+	int64_t inflight = calls_in_flight(md);
 
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->task != t->id || c->role != ROLE_DOMAIN)
@@ -236,18 +240,21 @@ dispatch_task(struct task *t)
 		/* A provider still starting is not a cycle: wait for it. */
 		busy = busy || c->busy || c->state == CHILD_STARTING ||
 		    c->state == CHILD_BACKOFF;
-		if (!can_take_work(md, c))
+		if (!can_take_work(md, c, inflight))
 			continue;
-		if (dispatch_one(t, c, true))
+		if (dispatch_one(t, c, true)) {
 			any = true;
-		else
+			inflight++;
+		} else {
 			waiting = true;
+		}
 	}
 	if (any || busy || !waiting)
 		return;
 	TAILQ_FOREACH(c, &md->children, entry) {
-		if (c->task == t->id && c->role == ROLE_DOMAIN && can_take_work(md, c))
-			dispatch_one(t, c, false);
+		if (c->task == t->id && c->role == ROLE_DOMAIN &&
+		    can_take_work(md, c, inflight) && dispatch_one(t, c, false))
+			inflight++;
 	}
 }
 
