@@ -71,6 +71,7 @@ static const struct shape_field f_directive[] = {
 static const struct shape_field f_peers[] = {
 	F("task", FT_INTEGER),
 	F("peers", FT_ARRAY),
+	OPT("update", FT_BOOL),	/* only the changed ones (msg_peers_merge) */
 	END
 };
 static const struct shape_field f_publish[] = {
@@ -479,4 +480,31 @@ msg_id(const json_t *msg)
 	if (!json_is_integer(id) || json_integer_value(id) < 0)
 		return -1;
 	return json_integer_value(id);
+}
+
+void
+msg_peers_merge(json_t *peers, const json_t *update)
+{
+	const json_t *u;
+	size_t i, j;
+
+	json_array_foreach(update, i, u) {
+		const char *name = json_string_value(json_object_get(u,
+		    "domain"));
+		int cmp = 1;
+
+		if (name == NULL)
+			continue;
+		for (j = 0; j < json_array_size(peers); j++) {
+			const char *have = json_string_value(json_object_get(
+			    json_array_get(peers, j), "domain"));
+
+			if (have != NULL && (cmp = strcmp(have, name)) >= 0)
+				break;
+		}
+		if (cmp == 0)
+			json_array_set(peers, j, (json_t *)u);
+		else
+			json_array_insert(peers, j, (json_t *)u);
+	}
 }

@@ -116,6 +116,14 @@ json_t *msg_reply_error(json_int_t re, const char *code, const char *fmt, ...)
 json_t *msg_reply_verror(json_int_t re, const char *code, const char *fmt,
     va_list ap);
 
+/*
+ * interface.peers carries every peer's interface (at a child's start) or,
+ * with "update": true, only those that changed: each replaces the one of
+ * the same "domain" in peers, or joins it (peers stays ordered by domain
+ * name, as masterd sends it).  Items without a domain are skipped.
+ */
+void msg_peers_merge(json_t *peers, const json_t *update);
+
 /* The id of a message, or -1 when it has none. */
 json_int_t msg_id(const json_t *msg);
 

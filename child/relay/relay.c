@@ -177,6 +177,38 @@ remember(json_t **slot, const json_t *msg, struct relay *r)
 		peer_send(&r->worker, json_incref((json_t *)msg));
 }
 
+/*
+ * masterd sends the changed interfaces only ("update"): the running
+ * worker merges them, and the relay keeps the whole set for a new one,
+ * as one interface.peers with every peer (the assign's set, then each
+ * update merged in).
+ */
+static void
+remember_peers(struct relay *r, const json_t *msg)
+{
+	const json_t *base;
+	json_t *whole;
+
+	if (!json_is_true(json_object_get(msg, "update"))) {
+		remember(&r->peers, msg, r);
+		return;
+	}
+	if (r->peers == NULL) {
+		/* The first update: the whole set starts from the assign's. */
+		base = json_object_get(r->assign, "peers");
+		whole = json_deep_copy(msg);
+		json_object_del(whole, "update");
+		json_object_set_new(whole, "peers", json_is_array(base) ?
+		    json_copy((json_t *)base) : json_array());
+		r->peers = whole;
+	}
+	/* In place: the relay holds the only reference that matters. */
+	msg_peers_merge(json_object_get(r->peers, "peers"),
+	    json_object_get(msg, "peers"));
+	if (r->worker.state == PEER_READY)
+		peer_send(&r->worker, json_incref((json_t *)msg));
+}
+
 static void
 on_master_msg(struct channel *ch, json_t *msg, void *arg)
 {
@@ -210,7 +242,7 @@ on_master_msg(struct channel *ch, json_t *msg, void *arg)
 		remember(&r->assign, msg, r);
 		break;
 	case MSG_INTERFACE_PEERS:
-		remember(&r->peers, msg, r);
+		remember_peers(r, msg);
 		break;
 	case MSG_PROVIDERS:
 		remember(&r->providers, msg, r);

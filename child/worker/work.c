@@ -305,8 +305,14 @@ work_assign(struct worker *cx, const json_t *msg)
 void
 work_peers(struct worker *cx, const json_t *msg)
 {
-	json_decref(cx->peers);
-	cx->peers = json_deep_copy(json_object_get(msg, "peers"));
+	if (!json_is_true(json_object_get(msg, "update")) ||
+	    !json_is_array(cx->peers)) {
+		json_decref(cx->peers);
+		cx->peers = json_deep_copy(json_object_get(msg, "peers"));
+		return;
+	}
+	/* In place: the set the assign holds is the same, and stays so. */
+	msg_peers_merge(cx->peers, json_object_get(msg, "peers"));
 }
 
 void

@@ -216,7 +216,8 @@ size_t task_open_directives(const struct task *);
 /* ---- task_dispatch.c ---- */
 void task_step(struct task *);
 void task_assign(struct child *);
-void task_send_peers(struct task *, const char *except);
+/* The publisher's new interface to the task's other domains. */
+void task_send_peers(struct task *, const char *publisher);
 void task_cancel_work(struct masterd *, const struct task *);
 void task_ask_planner(struct task *, const char *kind, json_t *context);
 void task_planner_ready(struct child *);

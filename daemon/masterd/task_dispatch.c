@@ -25,22 +25,34 @@
 
 /* ---------------------------------------------------------- assign */
 
+/*
+ * The publisher's new interface, to each other domain of the task as an
+ * update: the one that changed, not every interface (which made a publish
+ * at N domains cost N^2 interfaces).  A child that starts gets the whole
+ * set with task.assign.
+ */
 void
-task_send_peers(struct task *t, const char *except)
+task_send_peers(struct task *t, const char *publisher)
 {
 	struct masterd *md = t->md;
+	struct domain *d = domain_find(t, publisher);
 	struct child *c;
-	json_t *m;
+	json_t *m, *changed;
 
+	if (d == NULL || d->iface == NULL)
+		return;
+	changed = json_pack("[O]", d->iface);
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->task != t->id || c->state != CHILD_RUNNING ||
-		    c->role != ROLE_DOMAIN || strcmp(c->name, except) == 0)
+		    c->role != ROLE_DOMAIN || strcmp(c->name, publisher) == 0)
 			continue;
 		m = msg_new(MSG_INTERFACE_PEERS, masterd_next_id(md));
 		json_object_set_new(m, "task", json_integer(t->id));
-		json_object_set_new(m, "peers", task_interfaces(t, c->name));
+		json_object_set(m, "peers", changed);
+		json_object_set_new(m, "update", json_true());
 		child_send(c, m);
 	}
+	json_decref(changed);
 }
 
 void

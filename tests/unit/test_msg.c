@@ -619,6 +619,38 @@ test_reply_error(void **state)
 	json_decref(r);
 }
 
+/* An update replaces the peer of its domain or joins in name order. */
+static void
+test_peers_merge(void **state)
+{
+	json_t *peers = json_loads("[{\"domain\":\"api\",\"version\":1},"
+	    "{\"domain\":\"ui\",\"version\":1}]", 0, NULL);
+	json_t *update = json_loads("[{\"domain\":\"ui\",\"version\":2},"
+	    "{\"domain\":\"db\",\"version\":1},{\"version\":9},"
+	    "{\"domain\":\"zz\",\"version\":1},"
+	    "{\"domain\":\"a\",\"version\":1}]", 0, NULL);
+	char *out;
+
+	(void)state;
+	msg_peers_merge(peers, update);
+	out = json_dumps(peers, JSON_COMPACT);
+	assert_string_equal(out, "[{\"domain\":\"a\",\"version\":1},"
+	    "{\"domain\":\"api\",\"version\":1},"
+	    "{\"domain\":\"db\",\"version\":1},"
+	    "{\"domain\":\"ui\",\"version\":2},"
+	    "{\"domain\":\"zz\",\"version\":1}]");
+	free(out);
+	/* Into an empty set, and an empty update. */
+	json_array_clear(peers);
+	msg_peers_merge(peers, json_array_get(update, 0) != NULL ?
+	    update : NULL);
+	assert_int_equal(json_array_size(peers), 4);
+	msg_peers_merge(peers, NULL);
+	assert_int_equal(json_array_size(peers), 4);
+	json_decref(peers);
+	json_decref(update);
+}
+
 int
 main(void)
 {
@@ -638,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_msg_new_and_id),
 		cmocka_unit_test(test_reply_ok),
 		cmocka_unit_test(test_reply_error),
+		cmocka_unit_test(test_peers_merge),
 	};
 
 	tu_filter();
