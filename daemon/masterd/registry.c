@@ -253,6 +253,95 @@ static const char *const migrations[] = {
 	"  failures INTEGER NOT NULL,"
 	"  reason TEXT,"
 	"  updated REAL NOT NULL);",
+
+	/* 9: the scoreboard and `status` from running totals (issue #16):
+	 * reading every round of a task after each round made a task's cost
+	 * grow with rounds^2, and counting the events table cost status
+	 * milliseconds per million rows.  Triggers keep the totals, so any
+	 * writer (masterd, a backup restored, masterctl) keeps them exact.
+	 * A domain's scores: its rounds' sums (round 0, an attempt that
+	 * never became a round, counts for its cost only), its closed
+	 * directives and the model of its latest round that named one. */
+	"CREATE TABLE scores ("
+	"  domain_id INTEGER PRIMARY KEY REFERENCES domains(id),"
+	"  rounds INTEGER NOT NULL DEFAULT 0,"
+	"  accepted INTEGER NOT NULL DEFAULT 0,"
+	"  checks_run INTEGER NOT NULL DEFAULT 0,"
+	"  checks_passed INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_in INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_out INTEGER NOT NULL DEFAULT 0,"
+	"  tokens_cached INTEGER NOT NULL DEFAULT 0,"
+	"  cost REAL NOT NULL DEFAULT 0,"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  directives_done INTEGER NOT NULL DEFAULT 0,"
+	"  directives_failed INTEGER NOT NULL DEFAULT 0,"
+	"  model TEXT);"
+	"INSERT INTO scores SELECT d.id,"
+	"  count(r.id) FILTER (WHERE r.round > 0), coalesce(sum(r.ok), 0),"
+	"  coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'), 0),"
+	"  coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'"
+	"    AND r.stage != 'checks'), 0),"
+	"  coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),"
+	"  coalesce(sum(r.tokens_cached), 0), coalesce(sum(r.cost), 0.0),"
+	"  coalesce(sum(r.duration_ms), 0),"
+	"  (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	"    AND x.state = 'done'),"
+	"  (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
+	"    AND x.state IN ('failed', 'dropped')),"
+	"  (SELECT m.model FROM rounds m WHERE m.domain_id = d.id"
+	"    AND m.model IS NOT NULL ORDER BY m.id DESC LIMIT 1)"
+	"  FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
+	"  GROUP BY d.id;"
+	"CREATE TRIGGER scores_domain AFTER INSERT ON domains BEGIN"
+	"  INSERT INTO scores (domain_id) VALUES (NEW.id);"
+	"END;"
+	/* Checks that ran are counted from the stored results: a round
+	 * whose checks all passed has stage critic, commit or later. */
+	"CREATE TRIGGER scores_round AFTER INSERT ON rounds BEGIN"
+	"  UPDATE scores SET rounds = rounds + (NEW.round > 0),"
+	"    accepted = accepted + NEW.ok,"
+	"    checks_run = checks_run + ifnull(NEW.checks IS NOT NULL"
+	"      AND NEW.checks != '[]', 0),"
+	"    checks_passed = checks_passed + ifnull(NEW.checks IS NOT NULL"
+	"      AND NEW.checks != '[]' AND NEW.stage != 'checks', 0),"
+	"    tokens_in = tokens_in + NEW.tokens_in,"
+	"    tokens_out = tokens_out + NEW.tokens_out,"
+	"    tokens_cached = tokens_cached + NEW.tokens_cached,"
+	"    cost = cost + NEW.cost,"
+	"    duration_ms = duration_ms + NEW.duration_ms,"
+	"    model = coalesce(NEW.model, model)"
+	"  WHERE domain_id = NEW.domain_id;"
+	"END;"
+	/* Directives are added queued; a state change moves them in or
+	 * out of the closed counts. */
+	"CREATE TRIGGER scores_directive AFTER UPDATE OF state ON directives"
+	"  WHEN NEW.domain_id IS NOT NULL AND NEW.state != OLD.state BEGIN"
+	"  UPDATE scores SET"
+	"    directives_done = directives_done + (NEW.state = 'done')"
+	"      - (OLD.state = 'done'),"
+	"    directives_failed = directives_failed"
+	"      + (NEW.state IN ('failed', 'dropped'))"
+	"      - (OLD.state IN ('failed', 'dropped'))"
+	"  WHERE domain_id = NEW.domain_id;"
+	"END;"
+	/* Exact row counts for `status`, kept on insert and delete. */
+	"CREATE TABLE counters ("
+	"  name TEXT PRIMARY KEY,"
+	"  n INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO counters VALUES"
+	"  ('events', (SELECT count(*) FROM events)),"
+	"  ('interfaces', (SELECT count(*) FROM interfaces));"
+	"CREATE TRIGGER counters_event_add AFTER INSERT ON events BEGIN"
+	"  UPDATE counters SET n = n + 1 WHERE name = 'events';"
+	"END;"
+	"CREATE TRIGGER counters_event_del AFTER DELETE ON events BEGIN"
+	"  UPDATE counters SET n = n - 1 WHERE name = 'events';"
+	"END;"
+	/* Interfaces are append only (see their triggers). */
+	"CREATE TRIGGER counters_interface_add AFTER INSERT ON interfaces"
+	"  BEGIN"
+	"  UPDATE counters SET n = n + 1 WHERE name = 'interfaces';"
+	"END;",
 };
 
 /* How a result column becomes a JSON value. */
@@ -404,6 +493,7 @@ enum stmt {
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
 	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST_DIR_DEFER, ST_PROVIDER_PUT, ST_PROVIDER_DEL, ST_PROVIDERS,
+	ST_ROUNDS_LAST,
 	ST__COUNT
 };
 
@@ -516,9 +606,10 @@ static const struct stmt_def {
 	[ST_STATS] = { "SELECT (SELECT count(*) FROM tasks),"
 	    " (SELECT count(*) FROM tasks WHERE " TASK_OPEN "),"
 	    " (SELECT count(*) FROM domains),"
-	    " (SELECT count(*) FROM interfaces),"
+	    " (SELECT n FROM counters WHERE name = 'interfaces'),"
 	    " (SELECT count(*) FROM directives WHERE " DIRECTIVE_OPEN "),"
-	    " (SELECT count(*) FROM events)", SHAPE(stats_cols) },
+	    " (SELECT n FROM counters WHERE name = 'events')",
+	    SHAPE(stats_cols) },
 
 	[ST_DIR_GET] = { "SELECT " DIRECTIVE_COLS DIRECTIVE_FROM
 	    " WHERE x.id = ?1", SHAPE(directive_cols) },
@@ -575,26 +666,21 @@ static const struct stmt_def {
 	[ST_ROUNDS_TASK] = { "SELECT " ROUND_COLS ROUND_FROM
 	    " WHERE r.task_id = ?1 AND (?2 = 0 OR r.domain_id = ?2)"
 	    " ORDER BY r.id", SHAPE(round_cols) },
-	/* Checks that ran are counted from the stored results: a round
-	 * whose checks all passed has stage critic, commit or later. */
-	[ST_SCORE_TASK] = { "SELECT d.name, count(r.id) FILTER (WHERE r.round > 0),"
-	    " coalesce(sum(r.ok), 0),"
-	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'), 0),"
-	    " coalesce(sum(r.checks IS NOT NULL AND r.checks != '[]'"
-	    "   AND r.stage != 'checks'), 0),"
-	    " coalesce(sum(r.tokens_in), 0), coalesce(sum(r.tokens_out), 0),"
-	    " coalesce(sum(r.tokens_cached), 0), coalesce(sum(r.cost), 0),"
-	    " coalesce(sum(r.duration_ms), 0),"
-	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
-	    "   AND x.state = 'done'),"
-	    " (SELECT count(*) FROM directives x WHERE x.domain_id = d.id"
-	    "   AND x.state IN ('failed', 'dropped')),"
-	    /* The model of the domain's latest round that named one. */
-	    " (SELECT m.model FROM rounds m WHERE m.domain_id = d.id"
-	    "   AND m.model IS NOT NULL ORDER BY m.id DESC LIMIT 1)"
-	    " FROM domains d LEFT JOIN rounds r ON r.domain_id = d.id"
-	    " WHERE d.task_id = ?1 GROUP BY d.id ORDER BY d.id",
-	    SHAPE(score_cols) },
+	/* From the running totals of migration 9: a domain's row, not its
+	 * rounds. */
+	[ST_SCORE_TASK] = { "SELECT d.name, ifnull(s.rounds, 0),"
+	    " ifnull(s.accepted, 0), ifnull(s.checks_run, 0),"
+	    " ifnull(s.checks_passed, 0), ifnull(s.tokens_in, 0),"
+	    " ifnull(s.tokens_out, 0), ifnull(s.tokens_cached, 0),"
+	    " ifnull(s.cost, 0.0), ifnull(s.duration_ms, 0),"
+	    " ifnull(s.directives_done, 0), ifnull(s.directives_failed, 0),"
+	    " s.model FROM domains d LEFT JOIN scores s ON s.domain_id = d.id"
+	    " WHERE d.task_id = ?1 ORDER BY d.id", SHAPE(score_cols) },
+	/* The review's: the task's newest rounds, oldest first, by the
+	 * rounds_task_id index. */
+	[ST_ROUNDS_LAST] = { "SELECT * FROM (SELECT " ROUND_COLS ROUND_FROM
+	    " WHERE r.task_id = ?1 ORDER BY r.id DESC LIMIT ?2) ORDER BY 1",
+	    SHAPE(round_cols) },
 	/* The three below cost what their LIMIT or index allows, not what
 	 * the task has stored: they run on every round a child reports. */
 	[ST_ROUND_COMMITTED] = { "SELECT 1 FROM rounds WHERE domain_id = ?2"
@@ -2049,6 +2135,16 @@ registry_rounds(struct registry *r, int64_t task, int64_t domain)
 	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, domain) == -1)
 		return fail_null(r, st, __func__);
 	return query_all(r, ST_ROUNDS_TASK, __func__);
+}
+
+json_t *
+registry_rounds_last(struct registry *r, int64_t task, int64_t n)
+{
+	sqlite3_stmt *st = r->st[ST_ROUNDS_LAST];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_int(r, st, 2, n) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_ROUNDS_LAST, __func__);
 }
 
 int

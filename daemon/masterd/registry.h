@@ -214,7 +214,11 @@ int registry_round_add(struct registry *, int64_t task, int64_t domain,
     int64_t directive, const json_t *report, int64_t *id);
 /* domain 0: every domain of the task.  Oldest first. */
 json_t *registry_rounds(struct registry *, int64_t task, int64_t domain);
-/* Per domain of the task: {"domain","rounds","accepted","checks_run",
+/* The task's newest n rounds, oldest first (what a review shows); costs
+ * n rows, not the task's rounds. */
+json_t *registry_rounds_last(struct registry *, int64_t task, int64_t n);
+/* From running totals kept by triggers: costs the task's domains, not its
+ * rounds.  Per domain of the task: {"domain","rounds","accepted","checks_run",
  * "checks_passed","tokens_in","tokens_out","tokens_cached","cost",
  * "duration_ms","directives_done","directives_failed","model"}: "model"
  * the model of the domain's latest round that named one, or null. */

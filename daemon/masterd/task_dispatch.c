@@ -373,22 +373,26 @@ task_plan(struct task *t)
 	task_ask_planner(t, "plan", plan_context(t));
 }
 
-/* The rounds worth showing a reviewer: the newest few, in short. */
+/* How many of the newest rounds a reviewer sees. */
+#define REVIEW_ROUNDS	30
+
+/* The rounds worth showing a reviewer: the newest few, in short.  Read
+ * with a LIMIT: a review costs what it shows, not the task's rounds. */
 static json_t *
-recent_rounds(const json_t *all, size_t max)
+recent_rounds(struct task *t)
 {
-	json_t *out = json_array();
-	size_t n = json_array_size(all), i;
+	json_t *out = json_array(), *last;
+	const json_t *r;
+	size_t i;
 
-	for (i = n > max ? n - max : 0; i < n; i++) {
-		const json_t *r = json_array_get(all, i);
-
+	last = registry_rounds_last(t->md->reg, t->id, REVIEW_ROUNDS);
+	json_array_foreach(last, i, r)
 		json_array_append_new(out, json_pack("{s:s, s:I, s:b, s:s, "
 		    "s:s*, s:s*}", "domain", jget_str(r, "domain"), "round",
 		    jget_int(r, "round", 0), "ok", jget_bool(r, "ok"), "stage",
 		    jget_str(r, "stage"), "summary", jget_str(r, "summary"),
 		    "error", jget_str(r, "error")));
-	}
+	json_decref(last);
 	return out;
 }
 
@@ -396,7 +400,7 @@ static void
 review(struct task *t, const json_t *dirs)
 {
 	struct masterd *md = t->md;
-	json_t *ctx = plan_context(t), *brief = json_array(), *rounds;
+	json_t *ctx = plan_context(t), *brief = json_array();
 	const json_t *d;
 	size_t i;
 
@@ -405,15 +409,13 @@ review(struct task *t, const json_t *dirs)
 		    "domain", jget_str(d, "domain"), "source", jget_str(d,
 		    "source"), "text", jget_str(d, "text"), "state",
 		    jget_str(d, "state")));
-	rounds = registry_rounds(md->reg, t->id, 0);
 	json_object_set_new(ctx, "interfaces", task_interfaces(t, NULL));
 	json_object_set_new(ctx, "unresolved", task_unresolved(t));
 	json_object_set_new(ctx, "scoreboard", registry_scoreboard(md->reg,
 	    t->id));
-	json_object_set_new(ctx, "rounds", recent_rounds(rounds, 30));
+	json_object_set_new(ctx, "rounds", recent_rounds(t));
 	json_object_set_new(ctx, "directives", brief);
 	json_object_set_new(ctx, "integration", task_integration_evidence(t));
-	json_decref(rounds);
 	task_ask_planner(t, "review", ctx);
 }
 

@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	8
+#define SCHEMA_VERSION	9
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -279,8 +279,12 @@ test_open_creates_schema(void **state)
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN ('tasks', 'domains',"
 	    " 'interfaces', 'directives', 'events')"), 5);
+	/* Append only, and counted. */
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
-	    " WHERE type = 'trigger' AND tbl_name = 'interfaces'"), 2);
+	    " WHERE type = 'trigger' AND tbl_name = 'interfaces'"), 3);
+	/* The running totals of the scoreboard and status. */
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name IN ('scores', 'counters')"), 2);
 	assert_int_equal(raw_int(db, "SELECT journal_mode = 'wal'"
 	    " FROM pragma_journal_mode"), 1);
 	sqlite3_close(db);
@@ -1908,6 +1912,161 @@ test_rounds_and_scoreboard(void **state)
 	json_decref(score);
 }
 
+/* The review's newest rounds: a LIMIT, oldest first, across domains. */
+static void
+test_rounds_last(void **state)
+{
+	struct fixture *f = *state;
+	int64_t task = add_task(f->r, "last"), other = add_task(f->r, "other"),
+	    a = add_domain(f->r, task, "a"), b = add_domain(f->r, task, "b"),
+	    o = add_domain(f->r, other, "o");
+	json_t *rep, *list;
+
+	expect_size(registry_rounds_last(f->r, task, 30), 0);
+	for (int i = 1; i <= 40; i++) {
+		rep = round_report(i, i % 2 == 0, "commit", NULL, 1, 1, 0.01);
+		assert_int_equal(registry_round_add(f->r, task, i % 2 ? a : b,
+		    0, rep, NULL), 0);
+		assert_int_equal(registry_round_add(f->r, other, o, 0, rep,
+		    NULL), 0);
+		json_decref(rep);
+	}
+	list = registry_rounds_last(f->r, task, 30);
+	assert_int_equal(json_array_size(list), 30);
+	assert_int_equal(jint(json_array_get(list, 0), "round"), 11);
+	assert_int_equal(jint(json_array_get(list, 29), "round"), 40);
+	assert_string_equal(jstr(json_array_get(list, 29), "domain"), "b");
+	assert_int_equal(jint(json_array_get(list, 29), "task"), task);
+	json_decref(list);
+	list = registry_rounds_last(f->r, task, 100);
+	assert_int_equal(json_array_size(list), 40);
+	assert_int_equal(jint(json_array_get(list, 0), "round"), 1);
+	json_decref(list);
+}
+
+/* The scoreboard and status's counts are running totals: they follow
+ * every write, a directive's state going back and forth included, and
+ * stay what a full count says. */
+static void
+test_running_totals(void **state)
+{
+	struct fixture *f = *state;
+	int64_t task = add_task(f->r, "totals"), a = add_domain(f->r, task, "a"),
+	    d, n;
+	json_t *rep, *score, *row, *stats;
+	bool merged;
+	sqlite3 *db;
+
+	assert_int_equal(registry_directive_add(f->r, task, a, SOURCE_USER, "go", 0,
+	    &d, &merged), 0);
+	/* Round 0 counts for its cost only. */
+	rep = round_report(0, false, "model", NULL, 5, 0, 0.5);
+	json_object_del(rep, "checks");
+	assert_int_equal(registry_round_add(f->r, task, a, d, rep, NULL), 0);
+	json_decref(rep);
+	rep = round_report(1, true, "commit", "c1", 10, 2, 0.25);
+	assert_int_equal(registry_round_add(f->r, task, a, d, rep, NULL), 0);
+	json_decref(rep);
+	assert_int_equal(registry_directive_set_state(f->r, d,
+	    DIRECTIVE_RUNNING, NULL), 0);
+	assert_int_equal(registry_directive_set_state(f->r, d,
+	    DIRECTIVE_FAILED, NULL), 0);
+	score = registry_scoreboard(f->r, task);
+	row = json_array_get(score, 0);
+	assert_int_equal(jint(row, "rounds"), 1);
+	assert_int_equal(jint(row, "accepted"), 1);
+	assert_int_equal(jint(row, "checks_run"), 1);
+	assert_int_equal(jint(row, "checks_passed"), 1);
+	assert_int_equal(jint(row, "tokens_in"), 15);
+	assert_int_equal(jint(row, "duration_ms"), 240);
+	assert_int_equal(jint(row, "directives_failed"), 1);
+	assert_int_equal(jint(row, "directives_done"), 0);
+	assert_true(json_real_value(json_object_get(row, "cost")) == 0.75);
+	json_decref(score);
+	assert_int_equal(registry_directive_set_state(f->r, d,
+	    DIRECTIVE_DONE, NULL), 0);
+	score = registry_scoreboard(f->r, task);
+	row = json_array_get(score, 0);
+	assert_int_equal(jint(row, "directives_failed"), 0);
+	assert_int_equal(jint(row, "directives_done"), 1);
+	json_decref(score);
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(registry_event_add(f->r, task, "a",
+		    "progress", NULL, NULL), 0);
+	assert_int_equal(registry_events_prune(f->r, wall() + 60, 3, &n), 0);
+	assert_int_equal(n, 3);
+	add_iface(f->r, a, "{\"v\": 1}", NULL);
+	stats = registry_stats(f->r);
+	db = raw_open(f);
+	assert_int_equal(jint(stats, "events"),
+	    raw_int(db, "SELECT count(*) FROM events"));
+	assert_int_equal(jint(stats, "events"), 1);
+	assert_int_equal(jint(stats, "interfaces"), 1);
+	/* A writer from outside keeps them too. */
+	assert_int_equal(raw_exec(db, "DELETE FROM events"), SQLITE_OK);
+	sqlite3_close(db);
+	json_decref(stats);
+	stats = registry_stats(f->r);
+	assert_int_equal(jint(stats, "events"), 0);
+	json_decref(stats);
+}
+
+/* Migration 9 computes the totals of what a version-8 database holds. */
+static void
+test_migration_from_v8(void **state)
+{
+	struct fixture *f = *state;
+	int64_t task = add_task(f->r, "from version 8"), a = add_domain(f->r,
+	    task, "a"), b = add_domain(f->r, task, "b"), d;
+	json_t *rep, *want, *got, *stats;
+	char err[256];
+	bool merged;
+	sqlite3 *db;
+
+	assert_int_equal(registry_directive_add(f->r, task, a, SOURCE_USER, "go", 0,
+	    &d, &merged), 0);
+	assert_int_equal(registry_directive_set_state(f->r, d,
+	    DIRECTIVE_DONE, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		rep = round_report(i, i % 3 == 0, i % 3 ? "checks" : "commit",
+		    NULL, 10 * i, i, 0.125);
+		if (i == 4)
+			json_object_set_new(rep, "model", json_string("m4"));
+		assert_int_equal(registry_round_add(f->r, task, i % 2 ? a : b,
+		    d, rep, NULL), 0);
+		json_decref(rep);
+	}
+	assert_int_equal(registry_event_add(f->r, task, NULL, "round", NULL,
+	    NULL), 0);
+	want = registry_scoreboard(f->r, task);
+	registry_close(f->r);
+	f->r = NULL;
+
+	/* Back to version 8: the totals and their triggers gone, with rows
+	 * written since that they do not count. */
+	db = raw_open(f);
+	assert_int_equal(raw_exec(db, "DROP TABLE scores; DROP TABLE counters;"
+	    "DROP TRIGGER scores_domain; DROP TRIGGER scores_round;"
+	    "DROP TRIGGER scores_directive; DROP TRIGGER counters_event_add;"
+	    "DROP TRIGGER counters_event_del;"
+	    "DROP TRIGGER counters_interface_add;"
+	    "INSERT INTO events (ts, event) VALUES (1, 'x');"
+	    "PRAGMA user_version = 8;"), SQLITE_OK);
+	sqlite3_close(db);
+	assert_non_null(f->r = registry_open(f->path, err, sizeof(err)));
+	assert_int_equal(registry_schema_version(f->r), SCHEMA_VERSION);
+	got = registry_scoreboard(f->r, task);
+	assert_true(json_equal(got, want));
+	assert_string_equal(jstr(json_array_get(got, 1), "model"), "m4");
+	json_decref(got);
+	json_decref(want);
+	stats = registry_stats(f->r);
+	assert_int_equal(jint(stats, "events"), 2);
+	assert_int_equal(jint(stats, "interfaces"), 0);
+	json_decref(stats);
+}
+
 int
 main(void)
 {
@@ -1946,6 +2105,9 @@ main(void)
 		T(test_migration_from_v3),
 		T(test_rounds_and_scoreboard),
 		T(test_bounded_queries),
+		T(test_rounds_last),
+		T(test_running_totals),
+		T(test_migration_from_v8),
 		T(test_copy_in_steps),
 #undef T
 	};
