@@ -553,9 +553,8 @@ task_pause_for(struct task *t, const char *why)
 static void
 restart_watchdog(struct task *t)
 {
-	json_t *rounds = registry_rounds(t->md->reg, t->id, 0);
-	int64_t last = jget_int(json_array_get(rounds,
-	    json_array_size(rounds) - 1), "id", 0);
+	json_t *rounds = registry_rounds_last(t->md->reg, t->id, 1);
+	int64_t last = jget_int(json_array_get(rounds, 0), "id", 0);
 
 	json_decref(rounds);
 	task_mark_progress(t, last);
