@@ -238,13 +238,43 @@ frame_strerror(int status)
 	return "unknown frame error";
 }
 
+/* The first guess at a frame's size: most messages fit, and a bigger one
+ * doubles its way up. */
+#define ENCODE_BUF_MIN	512u
+
+/* Where json_dump_callback appends a frame's payload, after its header. */
+struct encode_buf {
+	unsigned char *p;
+	size_t len;		/* header included */
+	size_t cap;
+	size_t max;		/* largest payload accepted */
+	bool too_big;
+};
+
+/* Stop jansson as soon as the payload is over max: a huge message is
+ * refused without being serialised in full. */
+static int
+encode_append(const char *data, size_t n, void *arg)
+{
+	struct encode_buf *b = arg;
+
+	if (n > b->max - (b->len - FRAME_HEADER_SIZE)) {
+		b->too_big = true;
+		return -1;
+	}
+	b->p = xgrow(b->p, &b->cap, b->len + n, ENCODE_BUF_MIN, SIZE_MAX);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+/* One pass: the payload is dumped straight after a reserved header. */
 int
 frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen)
 {
-	const size_t flags = JSON_COMPACT;
-	size_t n, written;
-	unsigned char *buf;
+	struct encode_buf b = { 0 };
+	size_t n;
 
 	*out = NULL;
 	*outlen = 0;
@@ -252,20 +282,22 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 		return FRAME_ENOTOBJ;
 	if (max == 0)
 		max = FRAME_MAX_DEFAULT;
-	n = json_dumpb(msg, NULL, 0, flags);
-	if (n == 0)
-		return FRAME_ENOMEM;
-	if (n > max || n > UINT32_MAX)
-		return FRAME_ETOOBIG;
-	buf = xmalloc(FRAME_HEADER_SIZE + n);
-	written = json_dumpb(msg, (char *)buf + FRAME_HEADER_SIZE, n, flags);
-	if (written != n) {
-		free(buf);
+	b.max = max < UINT32_MAX ? max : UINT32_MAX;
+	b.cap = ENCODE_BUF_MIN;
+	b.p = xmalloc(b.cap);
+	b.len = FRAME_HEADER_SIZE;
+	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) != 0) {
+		free(b.p);
+		return b.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
+	}
+	n = b.len - FRAME_HEADER_SIZE;
+	if (n == 0) {
+		free(b.p);
 		return FRAME_ENOMEM;
 	}
-	frame_put_header(buf, (uint32_t)n);
-	*out = buf;
-	*outlen = FRAME_HEADER_SIZE + n;
+	frame_put_header(b.p, (uint32_t)n);
+	*out = b.p;
+	*outlen = b.len;
 	return FRAME_OK;
 }
 

@@ -311,6 +311,54 @@ test_roundtrip(void **state)
 	json_decref(msg);
 }
 
+/* One pass yields the bytes two passes did: the header, then exactly
+ * jansson's compact dump, at sizes on either side of every buffer growth;
+ * and a message far over the limit is refused. */
+static void
+test_encode_same_bytes(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 400, 495, 496, 497, 508, 511,
+	    512, 513, 1000, 1024, 4096, 65536, 300000 };
+	unsigned char *buf;
+	size_t len, dumplen;
+	json_t *v;
+	char *s, *dump;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		s = malloc(sizes[i] + 1);
+		assert_non_null(s);
+		for (size_t j = 0; j < sizes[i]; j++)
+			s[j] = "ab\"\\c\n\x01\xc3\xa9"[j % 9];
+		/* Never cut a two-byte sequence in half. */
+		if (sizes[i] > 0 && (unsigned char)s[sizes[i] - 1] == 0xc3)
+			s[sizes[i] - 1] = 'z';
+		s[sizes[i]] = '\0';
+		v = json_pack("{s:s, s:i, s:[s, n, b]}", "pad", s, "id",
+		    (int)i, "list", "x", 1);
+		assert_non_null(v);
+		dump = json_dumps(v, JSON_COMPACT);
+		dumplen = strlen(dump);
+		assert_int_equal(frame_encode(v, 0, &buf, &len), FRAME_OK);
+		assert_int_equal(len, FRAME_HEADER_SIZE + dumplen);
+		assert_int_equal(buf[0] << 24 | buf[1] << 16 | buf[2] << 8 |
+		    buf[3], dumplen);
+		assert_memory_equal(buf + FRAME_HEADER_SIZE, dump, dumplen);
+		assert_int_equal(frame_encoded_size(v), dumplen);
+		free(buf);
+		if (dumplen > 1) {
+			buf = (unsigned char *)"x";
+			assert_int_equal(frame_encode(v, dumplen / 2, &buf,
+			    &len), FRAME_ETOOBIG);
+			assert_null(buf);
+			assert_int_equal(len, 0);
+		}
+		free(dump);
+		free(s);
+		json_decref(v);
+	}
+}
+
 static void
 test_encode_refuses(void **state)
 {
@@ -1094,6 +1142,7 @@ main(void)
 		cmocka_unit_test(test_put_header),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_encode_same_bytes),
 		cmocka_unit_test(test_status_fatal),
 		cmocka_unit_test(test_split_bytewise),
 		cmocka_unit_test(test_split_every_two_way),
