@@ -342,10 +342,14 @@ scan_value(struct scan *s)
 			s->p++;
 			break;
 		default:
-			/* A number or a literal: up to what ends it. */
+			/* A number or a literal: up to what ends it.  At
+			 * least one byte, or a NUL would loop. */
+			start = s->p;
 			while (s->p < s->end && strchr(",:]} \t\n\r\"",
 			    *s->p) == NULL && *s->p != '\0')
 				s->p++;
+			if (s->p == start)
+				return -1;
 			break;
 		}
 	} while (depth > 0);

@@ -395,9 +395,12 @@ test_peek(void **state)
 		{ "{\"a\":\"open}", -1, NULL, -1 },
 		{ "", -1, NULL, -1 },
 	};
+	/* A NUL inside an array once made the scan loop for ever. */
+	static const unsigned char nul[] = "{\"a\":[1,\0]}";
 	struct frame_peek pk;
 
 	(void)state;
+	assert_int_equal(frame_peek(nul, sizeof(nul) - 1, &pk), -1);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *j = cases[i].json;
 		int rc = frame_peek((const unsigned char *)j, strlen(j), &pk);
