@@ -30,7 +30,10 @@
  * prints: timings vary with the machine, so nothing is asserted about
  * them.  A lost or wrong message is still an error.
  *
- *   bench_proto [-p same|split|free] [-s frame_bytes] [-t seconds]
+ * -r prints another table instead: the same C round trip through a middle
+ * process (mid_main below), as masterd's messages cross the relay.
+ *
+ *   bench_proto [-r] [-p same|split|free] [-s frame_bytes] [-t seconds]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +68,7 @@ static const size_t sizes[] = { 100, 1024, 16 * 1024, 64 * 1024,
 
 static double cell_secs = CELL_SECS_DEFAULT;
 static size_t only_size;	/* -s: one cell of this size, 0: all */
+static bool relay_table;	/* -r: through a middle process instead */
 
 /* Where the two processes run; -p picks one, else same then split. */
 enum placement { PLACE_NONE, PLACE_SAME, PLACE_SPLIT, PLACE_FREE };
@@ -493,8 +497,118 @@ python_present(void)
 	return present ? 0 : -1;
 }
 
+/*
+ * -r: a middle process between the parent and the C child, as the relay
+ * is between masterd and a worker.  Down (the ping) it parses, validates
+ * and re-encodes, as the relay does masterd's directives; up (the pong)
+ * it does the same ("parsing") or passes the frame on unparsed after
+ * frame_peek, as the relay does most of a worker's messages ("passing").
+ */
+struct middle {
+	struct end end;
+	struct channel up, down;
+	bool pass;
+	int open;		/* channels not yet closed */
+};
+
+static void
+mid_close(struct channel *ch, const char *why, void *arg)
+{
+	struct middle *mi = arg;
+
+	end_on_close(ch, why, arg);
+	mi->open--;
+	channel_close(ch == &mi->up ? &mi->down : &mi->up, NULL);
+}
+
+static void
+mid_up_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct middle *mi = arg;
+	const struct msg_spec *spec;
+	char err[200];
+
+	(void)ch;
+	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
+	    sizeof(err)) != 0 || channel_send(&mi->down, msg) != 0) {
+		mi->end.failed = true;
+		channel_close(&mi->up, "middle: bad ping");
+	}
+}
+
+static void
+mid_down_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct middle *mi = arg;
+	const struct msg_spec *spec;
+	char err[200];
+
+	(void)ch;
+	if (msg_validate(msg, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)) != 0 || channel_send(&mi->up, msg) != 0) {
+		mi->end.failed = true;
+		channel_close(&mi->up, "middle: bad pong");
+	}
+}
+
+static bool
+mid_down_frame(struct channel *ch, const unsigned char *p, size_t n,
+    void *arg)
+{
+	struct middle *mi = arg;
+	struct frame_peek pk;
+
+	(void)ch;
+	if (frame_peek(p, n, &pk) != 0 || pk.type_len == 0)
+		return false;
+	return channel_send_frame(&mi->up, p, n) != CHANNEL_ETOOBIG;
+}
+
+static const struct channel_ops mid_up_ops = {
+	.on_msg = mid_up_msg,
+	.on_close = mid_close,
+};
+static const struct channel_ops mid_parse_ops = {
+	.on_msg = mid_down_msg,
+	.on_close = mid_close,
+};
+static const struct channel_ops mid_pass_ops = {
+	.on_msg = mid_down_msg,
+	.on_close = mid_close,
+	.on_frame = mid_down_frame,
+};
+
 static int
-bench_protocol(int (*peer)(int, size_t), size_t target, struct result *res)
+mid_main(int fd, size_t pass)
+{
+	struct middle mi = { { "middle", false }, .pass = pass != 0 };
+	uv_loop_t loop;
+	pid_t pid;
+	int down;
+
+	if ((pid = fork_peer(pong_main, 0, &down)) == -1)
+		return 1;
+	if (uv_loop_init(&loop) != 0 ||
+	    channel_init(&loop, &mi.up, FRAME_MAX_DEFAULT, &mid_up_ops,
+	    &mi) != 0 ||
+	    channel_init(&loop, &mi.down, FRAME_MAX_DEFAULT, mi.pass ?
+	    &mid_pass_ops : &mid_parse_ops, &mi) != 0 ||
+	    channel_open_fd(&mi.up, fd) != 0 ||
+	    channel_open_fd(&mi.down, down) != 0 ||
+	    channel_start(&mi.up) != 0 || channel_start(&mi.down) != 0)
+		return 1;
+	mi.open = 2;
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		mi.end.failed = true;
+	if (reap(pid, "middle's") != 0)
+		mi.end.failed = true;
+	return mi.end.failed ? 1 : 0;
+}
+
+static int
+bench_protocol(int (*peer)(int, size_t), size_t arg, size_t target,
+    struct result *res)
 {
 	struct pinger pi;
 	size_t frame = 0;
@@ -504,7 +618,7 @@ bench_protocol(int (*peer)(int, size_t), size_t target, struct result *res)
 	/* Fork first: the child then holds none of the parent's buffers. */
 	memset(&pi, 0, sizeof(pi));
 	pi.end.name = "parent";
-	if ((pid = fork_peer(peer, 0, &fd)) == -1)
+	if ((pid = fork_peer(peer, arg, &fd)) == -1)
 		return -1;
 	if ((pi.pad = make_pad(target, &frame)) == NULL) {
 		close(fd);
@@ -637,8 +751,11 @@ parse_args(int argc, char **argv)
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "p:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:rs:t:")) != -1) {
 		switch (ch) {
+		case 'r':
+			relay_table = true;
+			break;
 		case 'p':
 			if (strcmp(optarg, "same") == 0)
 				only_place = PLACE_SAME;
@@ -679,6 +796,47 @@ print_title(void)
 		    cpus[0], cpus[1]);
 }
 
+/* -r: one hop, then two through a middle that parses or passes. */
+static int
+relay(enum placement pl)
+{
+	struct result one, parse, pass;
+	int rc = 0;
+
+	if (place(pl) != 0) {
+		printf("Parent and child on two CPUs: skipped, fewer than two "
+		    "CPUs allowed\n");
+		return 0;
+	}
+	print_title();
+	printf("         | one hop           | middle parses     |"
+	    " middle passes up  | ratios to one hop\n");
+	printf("frame B  |  mean µs   p99 µs |  mean µs   p99 µs |"
+	    "  mean µs   p99 µs |  parses  passes\n");
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t size = only_size != 0 ? only_size : sizes[i];
+
+		if (bench_protocol(pong_main, 0, size, &one) != 0 ||
+		    bench_protocol(mid_main, 0, size, &parse) != 0 ||
+		    bench_protocol(mid_main, 1, size, &pass) != 0) {
+			fprintf(stderr, "bench_proto: %zu-byte cell failed\n",
+			    size);
+			rc = -1;
+		} else {
+			printf("%-8zu | %8.1f %8.1f | %8.1f %8.1f | %8.1f "
+			    "%8.1f | %6.2fx %6.2fx\n", one.frame, one.mean_us,
+			    one.p99_us, parse.mean_us, parse.p99_us,
+			    pass.mean_us, pass.p99_us,
+			    parse.mean_us / one.mean_us,
+			    pass.mean_us / one.mean_us);
+			fflush(stdout);
+		}
+		if (only_size != 0)
+			break;
+	}
+	return rc;
+}
+
 /* One table: every size, protocol, Python, then raw. */
 static int
 table(enum placement pl)
@@ -697,15 +855,15 @@ table(enum placement pl)
 	for (size_t i = 0; i < NSIZES; i++) {
 		size_t size = only_size != 0 ? only_size : sizes[i];
 
-		if (bench_protocol(pong_main, size, &p) != 0 ||
+		if (bench_protocol(pong_main, 0, size, &p) != 0 ||
 		    bench_raw(p.frame, &r) != 0) {
 			fprintf(stderr, "bench_proto: %zu-byte cell failed\n",
 			    size);
 			rc = -1;
 		} else {
 			have_py = python_present() == 0;
-			if (have_py && bench_protocol(py_main, size, &y) !=
-			    0) {
+			if (have_py && bench_protocol(py_main, 0, size,
+			    &y) != 0) {
 				fprintf(stderr, "bench_proto: %zu-byte Python "
 				    "cell failed\n", size);
 				rc = -1;
@@ -725,14 +883,17 @@ main(int argc, char **argv)
 	int rc;
 
 	if (parse_args(argc, argv) != 0) {
-		fprintf(stderr, "usage: bench_proto [-p same|split|free] "
+		fprintf(stderr, "usage: bench_proto [-r] [-p same|split|free] "
 		    "[-s frame_bytes] [-t seconds_per_cell]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
 		CPU_ZERO(&allowed);
-	rc = table(only_place != PLACE_NONE ? only_place : PLACE_SAME);
+	if (relay_table)
+		rc = relay(only_place != PLACE_NONE ? only_place : PLACE_SAME);
+	else
+		rc = table(only_place != PLACE_NONE ? only_place : PLACE_SAME);
 	printf("(a round trip is a frame of about the size shown each way; "
 	    "%g s per cell after a warm-up)\n", cell_secs);
 	return rc != 0;
