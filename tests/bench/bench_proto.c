@@ -809,6 +809,7 @@ relay(enum placement pl)
 		return 0;
 	}
 	print_title();
+	printf("(the middle process runs on the child's CPU)\n");
 	printf("         | one hop           | middle parses     |"
 	    " middle passes up  | ratios to one hop\n");
 	printf("frame B  |  mean µs   p99 µs |  mean µs   p99 µs |"
