@@ -106,6 +106,22 @@ yield(struct channel *ch)
 	ch->paused = true;
 }
 
+/* The owner's look at the next frame before it is parsed: true when it
+ * took it.  Errors are left to frame_decoder_next to report. */
+static bool
+taken(struct channel *ch)
+{
+	const unsigned char *payload;
+	size_t n;
+
+	if (frame_decoder_peek(&ch->dec, &payload, &n, NULL) != FRAME_OK)
+		return false;
+	if (!ch->ops->on_frame(ch, payload, n, ch->arg))
+		return false;
+	frame_decoder_skip(&ch->dec);
+	return true;
+}
+
 static void
 deliver(struct channel *ch)
 {
@@ -117,6 +133,10 @@ deliver(struct channel *ch)
 		if (ch->burst >= CHANNEL_BURST) {
 			yield(ch);
 			return;
+		}
+		if (ch->ops->on_frame != NULL && taken(ch)) {
+			ch->burst++;
+			continue;
 		}
 		rc = frame_decoder_next(&ch->dec, &msg, &err);
 		if (rc == FRAME_NEED_MORE)
@@ -246,21 +266,14 @@ refuse_too_big(struct channel *ch, const json_t *msg)
 	return CHANNEL_ETOOBIG;
 }
 
-int
-channel_send(struct channel *ch, const json_t *msg)
+/* Write a whole frame, or queue what the socket does not take; takes
+ * ownership of data. */
+static int
+send_bytes(struct channel *ch, unsigned char *data, size_t len)
 {
-	unsigned char *data;
-	size_t len;
 	uv_buf_t b;
-	int rc, n = 0;
+	int n = 0;
 
-	if (ch->closing || !ch->open)
-		return -1;
-	rc = frame_encode(msg, ch->max_frame, &data, &len);
-	if (rc == FRAME_ETOOBIG)
-		return refuse_too_big(ch, msg);
-	if (rc != FRAME_OK)
-		return -1;	/* our own message is wrong: keep the peer */
 	/* Order matters: only try a direct write when nothing is queued. */
 	if (ch->queued == 0) {
 		b = uv_buf_init((char *)data, (unsigned)len);
@@ -278,6 +291,37 @@ channel_send(struct channel *ch, const json_t *msg)
 			n = 0;
 	}
 	return queue_rest(ch, data, len, (size_t)n);
+}
+
+int
+channel_send(struct channel *ch, const json_t *msg)
+{
+	unsigned char *data;
+	size_t len;
+	int rc;
+
+	if (ch->closing || !ch->open)
+		return -1;
+	rc = frame_encode(msg, ch->max_frame, &data, &len);
+	if (rc == FRAME_ETOOBIG)
+		return refuse_too_big(ch, msg);
+	if (rc != FRAME_OK)
+		return -1;	/* our own message is wrong: keep the peer */
+	return send_bytes(ch, data, len);
+}
+
+int
+channel_send_frame(struct channel *ch, const unsigned char *payload,
+    size_t n)
+{
+	unsigned char *data;
+	size_t len;
+
+	if (ch->closing || !ch->open)
+		return -1;
+	if (frame_wrap(payload, n, ch->max_frame, &data, &len) != FRAME_OK)
+		return CHANNEL_ETOOBIG;
+	return send_bytes(ch, data, len);
 }
 
 int

@@ -37,12 +37,18 @@ typedef void channel_close_fn(struct channel *, const char *why, void *arg);
  * left in the decoder is the start of the next frame.  The owner may
  * close the channel from here (to bound a slow or oversized request). */
 typedef void channel_data_fn(struct channel *, void *arg);
+/* A whole frame before it is parsed (its length checked, nothing else):
+ * true when the owner took it as it is (to pass it on), and it is dropped
+ * unparsed; false to have it parsed and given to on_msg as usual. */
+typedef bool channel_frame_fn(struct channel *, const unsigned char *payload,
+    size_t n, void *arg);
 
 struct channel_ops {
 	channel_msg_fn *on_msg;
 	channel_bad_fn *on_bad;		/* NULL: treat as fatal */
 	channel_close_fn *on_close;
 	channel_data_fn *on_data;	/* NULL: not told */
+	channel_frame_fn *on_frame;	/* NULL: every frame is parsed */
 };
 
 struct channel {
@@ -89,6 +95,13 @@ int channel_start(struct channel *);
  * open, and refused_size holds its size for the caller's own error.
  */
 int channel_send(struct channel *, const json_t *msg);
+/*
+ * Send a payload as it is (a frame taken by on_frame, passed on): 0, -1
+ * as channel_send, or CHANNEL_ETOOBIG when n is over max_frame (nothing
+ * sent, the channel stays open).
+ */
+int channel_send_frame(struct channel *, const unsigned char *payload,
+    size_t n);
 /* Send and drop the reference to msg, whatever happens. */
 int channel_send_new(struct channel *, json_t *msg);
 

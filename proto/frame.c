@@ -215,6 +215,240 @@ need_more:
 	return FRAME_NEED_MORE;
 }
 
+int
+frame_decoder_peek(struct frame_decoder *d, const unsigned char **payload,
+    size_t *n, struct frame_error *err)
+{
+	size_t pending;
+	uint32_t len;
+	char detail[64];
+
+	*payload = NULL;
+	*n = 0;
+	if (d->failed)
+		return set_error(err, d->failed, NULL);
+	pending = d->len - d->off;
+	if (pending < FRAME_HEADER_SIZE)
+		return FRAME_NEED_MORE;
+	len = get_be32(d->buf + d->off);
+	if (len == 0)
+		return fail(d, err, FRAME_EZERO, NULL);
+	if (len > d->max) {
+		snprintf(detail, sizeof(detail), "%u bytes, limit %zu", len,
+		    d->max);
+		return fail(d, err, FRAME_ETOOBIG, detail);
+	}
+	if (pending - FRAME_HEADER_SIZE < len)
+		return FRAME_NEED_MORE;
+	*payload = d->buf + d->off + FRAME_HEADER_SIZE;
+	*n = len;
+	return FRAME_OK;
+}
+
+void
+frame_decoder_skip(struct frame_decoder *d)
+{
+	size_t pending = d->len - d->off;
+	uint32_t len;
+
+	if (d->failed || pending < FRAME_HEADER_SIZE)
+		return;
+	len = get_be32(d->buf + d->off);
+	if (len == 0 || len > d->max || pending - FRAME_HEADER_SIZE < len)
+		return;
+	d->off += FRAME_HEADER_SIZE + (size_t)len;
+	if (d->off == d->len) {
+		d->off = d->len = 0;
+		compact(d);
+	}
+}
+
+/* ------------------------------------------------------------ peeking */
+
+struct scan {
+	const unsigned char *p, *end;
+	int depth;
+};
+
+static void
+scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+/* Past a string whose opening quote is at s->p; *esc says whether it held
+ * an escape.  -1 when it does not end. */
+static int
+scan_string(struct scan *s, const unsigned char **start, size_t *len,
+    bool *esc)
+{
+	const unsigned char *q;
+
+	*esc = false;
+	*start = ++s->p;
+	for (q = s->p; q < s->end; q++) {
+		if (*q == '\\') {
+			*esc = true;
+			q++;
+		} else if (*q == '"') {
+			*len = (size_t)(q - *start);
+			s->p = q + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Past one value, nested or not, without looking into it closely. */
+static int
+scan_value(struct scan *s)
+{
+	const unsigned char *start;
+	size_t len;
+	bool esc;
+	int depth = 0;
+
+	scan_ws(s);
+	do {
+		if (s->p >= s->end)
+			return -1;
+		switch (*s->p) {
+		case '"':
+			if (scan_string(s, &start, &len, &esc) != 0)
+				return -1;
+			break;
+		case '{':
+		case '[':
+			if (++depth > 2048)	/* as jansson's own limit */
+				return -1;
+			s->p++;
+			break;
+		case '}':
+		case ']':
+			if (--depth < 0)
+				return -1;
+			s->p++;
+			break;
+		case ',':
+		case ':':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			if (depth == 0)
+				return -1;
+			s->p++;
+			break;
+		default:
+			/* A number or a literal: up to what ends it.  At
+			 * least one byte, or a NUL would loop. */
+			start = s->p;
+			while (s->p < s->end && strchr(",:]} \t\n\r\"",
+			    *s->p) == NULL && *s->p != '\0')
+				s->p++;
+			if (s->p == start)
+				return -1;
+			break;
+		}
+	} while (depth > 0);
+	return 0;
+}
+
+static bool
+word_is(const unsigned char *p, size_t n, const char *w)
+{
+	return n == strlen(w) && memcmp(p, w, n) == 0;
+}
+
+int
+frame_peek(const unsigned char *payload, size_t n, struct frame_peek *pk)
+{
+	struct scan s = { payload, payload + n, 0 };
+	const unsigned char *key, *val;
+	size_t klen, vlen;
+	bool esc, seen_type = false, seen_final = false;
+
+	pk->type = NULL;
+	pk->type_len = 0;
+	pk->final = -1;
+	scan_ws(&s);
+	if (s.p >= s.end || *s.p++ != '{')
+		return -1;
+	scan_ws(&s);
+	if (s.p < s.end && *s.p == '}') {
+		s.p++;
+		goto tail;
+	}
+	for (;;) {
+		scan_ws(&s);
+		if (s.p >= s.end || *s.p != '"' ||
+		    scan_string(&s, &key, &klen, &esc) != 0 || esc)
+			return -1;
+		scan_ws(&s);
+		if (s.p >= s.end || *s.p++ != ':')
+			return -1;
+		scan_ws(&s);
+		val = s.p;
+		if (scan_value(&s) != 0)
+			return -1;
+		vlen = (size_t)(s.p - val);
+		if (word_is(key, klen, "type")) {
+			if (seen_type)
+				return -1;
+			seen_type = true;
+			if (vlen >= 2 && val[0] == '"' &&
+			    memchr(val + 1, '\\', vlen - 2) == NULL) {
+				pk->type = (const char *)val + 1;
+				pk->type_len = vlen - 2;
+			}
+		} else if (word_is(key, klen, "final")) {
+			if (seen_final)
+				return -1;
+			seen_final = true;
+			if (word_is(val, vlen, "true"))
+				pk->final = 1;
+			else if (word_is(val, vlen, "false"))
+				pk->final = 0;
+			else
+				pk->final = 2;
+		}
+		scan_ws(&s);
+		if (s.p >= s.end)
+			return -1;
+		if (*s.p == '}') {
+			s.p++;
+			break;
+		}
+		if (*s.p++ != ',')
+			return -1;
+	}
+tail:
+	scan_ws(&s);
+	return s.p == s.end ? 0 : -1;
+}
+
+int
+frame_wrap(const unsigned char *payload, size_t n, size_t max,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf;
+
+	*out = NULL;
+	*outlen = 0;
+	if (max == 0)
+		max = FRAME_MAX_DEFAULT;
+	if (n == 0 || n > max || n > UINT32_MAX)
+		return FRAME_ETOOBIG;
+	buf = xmalloc(FRAME_HEADER_SIZE + n);
+	frame_put_header(buf, (uint32_t)n);
+	memcpy(buf + FRAME_HEADER_SIZE, payload, n);
+	*out = buf;
+	*outlen = FRAME_HEADER_SIZE + n;
+	return FRAME_OK;
+}
+
 bool
 frame_status_fatal(int status)
 {
@@ -238,13 +472,43 @@ frame_strerror(int status)
 	return "unknown frame error";
 }
 
+/* The first guess at a frame's size: most messages fit, and a bigger one
+ * doubles its way up. */
+#define ENCODE_BUF_MIN	512u
+
+/* Where json_dump_callback appends a frame's payload, after its header. */
+struct encode_buf {
+	unsigned char *p;
+	size_t len;		/* header included */
+	size_t cap;
+	size_t max;		/* largest payload accepted */
+	bool too_big;
+};
+
+/* Stop jansson as soon as the payload is over max: a huge message is
+ * refused without being serialised in full. */
+static int
+encode_append(const char *data, size_t n, void *arg)
+{
+	struct encode_buf *b = arg;
+
+	if (n > b->max - (b->len - FRAME_HEADER_SIZE)) {
+		b->too_big = true;
+		return -1;
+	}
+	b->p = xgrow(b->p, &b->cap, b->len + n, ENCODE_BUF_MIN, SIZE_MAX);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+/* One pass: the payload is dumped straight after a reserved header. */
 int
 frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen)
 {
-	const size_t flags = JSON_COMPACT;
-	size_t n, written;
-	unsigned char *buf;
+	struct encode_buf b = { 0 };
+	size_t n;
 
 	*out = NULL;
 	*outlen = 0;
@@ -252,20 +516,22 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 		return FRAME_ENOTOBJ;
 	if (max == 0)
 		max = FRAME_MAX_DEFAULT;
-	n = json_dumpb(msg, NULL, 0, flags);
-	if (n == 0)
-		return FRAME_ENOMEM;
-	if (n > max || n > UINT32_MAX)
-		return FRAME_ETOOBIG;
-	buf = xmalloc(FRAME_HEADER_SIZE + n);
-	written = json_dumpb(msg, (char *)buf + FRAME_HEADER_SIZE, n, flags);
-	if (written != n) {
-		free(buf);
+	b.max = max < UINT32_MAX ? max : UINT32_MAX;
+	b.cap = ENCODE_BUF_MIN;
+	b.p = xmalloc(b.cap);
+	b.len = FRAME_HEADER_SIZE;
+	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) != 0) {
+		free(b.p);
+		return b.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
+	}
+	n = b.len - FRAME_HEADER_SIZE;
+	if (n == 0) {
+		free(b.p);
 		return FRAME_ENOMEM;
 	}
-	frame_put_header(buf, (uint32_t)n);
-	*out = buf;
-	*outlen = FRAME_HEADER_SIZE + n;
+	frame_put_header(b.p, (uint32_t)n);
+	*out = b.p;
+	*outlen = b.len;
 	return FRAME_OK;
 }
 

@@ -66,6 +66,35 @@ void frame_decoder_commit(struct frame_decoder *, size_t n);
 int frame_decoder_next(struct frame_decoder *, json_t **out,
     struct frame_error *err);
 
+/*
+ * The next whole frame's payload, left in place: FRAME_OK with *payload
+ * pointing into the buffer (valid until the decoder is next called or
+ * fed) and *n its length, FRAME_NEED_MORE, or a fatal error as
+ * frame_decoder_next gives it.  The payload is not checked: a
+ * frame_decoder_next parses it, or frame_decoder_skip drops it.
+ */
+int frame_decoder_peek(struct frame_decoder *, const unsigned char **payload,
+    size_t *n, struct frame_error *err);
+/* Consume the frame frame_decoder_peek returned. */
+void frame_decoder_skip(struct frame_decoder *);
+
+/*
+ * What a cheap look at a payload found at the top level of its object,
+ * without building it: "type" when it is a string without escapes, and
+ * "final" when it is true or false.  frame_peek gives 0 only when the
+ * whole payload scanned as one object with neither key twice; -1 when in
+ * doubt (escapes in a key, odd syntax, a duplicate): then parse it.  It is
+ * no validation: what is passed on unparsed is still checked by whoever
+ * parses it in the end.
+ */
+struct frame_peek {
+	const char *type;	/* into the payload, not terminated */
+	size_t type_len;	/* 0: no "type" string */
+	int final;		/* -1: absent, 0 false, 1 true, 2 another */
+};
+
+int frame_peek(const unsigned char *payload, size_t n, struct frame_peek *);
+
 /* Bytes buffered but not yet returned as messages. */
 size_t frame_decoder_pending(const struct frame_decoder *);
 
@@ -92,6 +121,11 @@ size_t frame_encoded_size(const json_t *msg);
  * json_deep_copy() of a value that shares parts with other state.
  */
 int frame_cut_to_fit(json_t *v, size_t max);
+
+/* A frame of payload (copied) in a new malloc'd buffer: FRAME_OK, or
+ * FRAME_ETOOBIG when n is 0 or over max (0: the default). */
+int frame_wrap(const unsigned char *payload, size_t n, size_t max,
+    unsigned char **out, size_t *outlen);
 
 /* Write the 4-byte big-endian length header. */
 void frame_put_header(unsigned char hdr[FRAME_HEADER_SIZE], uint32_t n);

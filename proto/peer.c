@@ -29,9 +29,12 @@
 
 static void on_channel_msg(struct channel *, json_t *, void *);
 static void on_channel_close(struct channel *, const char *, void *);
+static bool on_channel_frame(struct channel *, const unsigned char *, size_t,
+    void *);
 
 static const struct channel_ops peer_channel_ops = {
 	.on_msg = on_channel_msg,
+	.on_frame = on_channel_frame,
 	.on_bad = NULL,		/* any bad frame is a fault */
 	.on_close = on_channel_close,
 };
@@ -460,6 +463,20 @@ on_channel_msg(struct channel *ch, json_t *msg, void *arg)
 		p->ops->on_message(p, spec, msg);
 		break;
 	}
+}
+
+/* Once it is ready, the owner may take a frame unparsed (to pass it on);
+ * the handshake and the pongs are always parsed here. */
+static bool
+on_channel_frame(struct channel *ch, const unsigned char *payload, size_t n,
+    void *arg)
+{
+	struct peer *p = arg;
+
+	(void)ch;
+	if (p->state != PEER_READY || p->ops->on_frame == NULL)
+		return false;
+	return p->ops->on_frame(p, payload, n);
 }
 
 static void on_ladder(uv_timer_t *);

@@ -70,6 +70,12 @@ struct peer_ops {
 	/* Optional: bring p->conf up to date (a reload) before a ping's
 	 * timeout check and each step of the stop ladder. */
 	void (*refresh)(struct peer *);
+	/* Optional: a frame from a ready peer before it is parsed; true when
+	 * the owner took it as it is (passed it on), and it is neither
+	 * parsed nor validated here: whoever parses it in the end checks
+	 * it.  Not asked for frames before ready. */
+	bool (*on_frame)(struct peer *, const unsigned char *payload,
+	    size_t n);
 };
 
 /* The owner's settings; it may change them between calls, or in

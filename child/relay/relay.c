@@ -8,7 +8,8 @@
  * directive, a plan request or an integration request arrives (the
  * domain's, the planner's or the integrator's work) and stops once nothing
  * has been left to do for a while.  Messages between the master and the
- * worker pass through unchanged.  Both ends are proto/peer.c's: the
+ * worker pass through unchanged; most of the worker's are not even parsed
+ * here (on_worker_frame).  Both ends are proto/peer.c's: the
  * channel to masterd is its child end, the worker a struct peer
  * (handshake, pings in step with masterd's, the stop ladder, last words);
  * what is decided here is when a worker runs and what its death means.
@@ -333,6 +334,47 @@ on_worker_msg(struct peer *p, const struct msg_spec *spec, json_t *msg)
 	}
 }
 
+/*
+ * Most of what the worker says goes to the master unchanged: such a frame
+ * is passed on as it is, its type found by a cheap look, neither parsed
+ * nor re-encoded (masterd checks it).  Parsed here as before: what the
+ * relay acts on (a final round, a plan.result, an integrate.result),
+ * anything over the master's frame limit (cut to fit), and anything the
+ * look is unsure of, so a worker's bad message is still its fault.
+ */
+static bool
+on_worker_frame(struct peer *p, const unsigned char *payload, size_t n)
+{
+	struct relay *r = p->arg;
+	const struct msg_spec *spec;
+	struct frame_peek pk;
+	char type[64];
+
+	if (n > r->master.max_frame || frame_peek(payload, n, &pk) != 0 ||
+	    pk.type_len == 0 || pk.type_len >= sizeof(type))
+		return false;
+	memcpy(type, pk.type, pk.type_len);
+	type[pk.type_len] = '\0';
+	if ((spec = msg_find(CHAN_CHILD, type)) == NULL ||
+	    (spec->from & PEER_CHILD) == 0)
+		return false;
+	switch (spec->type) {
+	case MSG_HELLO:
+	case MSG_READY:
+	case MSG_PONG:
+	case MSG_PLAN_RESULT:
+	case MSG_INTEGRATE_RESULT:
+		return false;
+	case MSG_ROUND:
+		if (pk.final != -1 && pk.final != 0)
+			return false;
+		break;
+	default:
+		break;
+	}
+	return channel_send_frame(&r->master, payload, n) != CHANNEL_ETOOBIG;
+}
+
 static void
 on_worker_fault(struct peer *p, enum peer_fault kind, const char *why)
 {
@@ -394,6 +436,7 @@ static const struct peer_ops worker_ops = {
 	.on_message = on_worker_msg,
 	.on_fault = on_worker_fault,
 	.on_exit = on_worker_exit,
+	.on_frame = on_worker_frame,
 };
 
 static void

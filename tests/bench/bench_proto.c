@@ -13,20 +13,30 @@
  * the pong hands the same string back (a reference, no copy), so both
  * directions carry a frame of that size, like the raw echo.
  *
+ * "Python asyncio peer": the same C parent (masterd's side, its channel
+ * and msg_validate), but the forked child execs python3 running an asyncio
+ * loop that does what the C child does: 4-byte big-endian length, json
+ * loads, a pong echoing the pad, compact json dumps.  What a peer in
+ * Python would cost, for scale; "n/a" without python3.
+ *
  * "raw socketpair": the same two processes, blocking write(2)/read(2) of a
  * byte buffer of the same frame size, echoed back.
  *
- * Each table is run twice by default: both processes pinned to one CPU
- * (the CPU cost of a round trip, steady even on a busy or virtual
- * machine), then pinned to two CPUs (adds the cross-CPU wake-up, which on
- * a VM is slow and noisy).  Each cell warms up for a fifth of its time,
+ * One table by default, both processes pinned to one CPU (the CPU cost of
+ * a round trip, steady even on a busy or virtual machine); -p split pins
+ * them to two CPUs (adds the cross-CPU wake-up, which on a VM is slow and
+ * noisy).  Each cell warms up for a fifth of its time,
  * which also measures the rate that sizes it to about -t seconds.  It only
  * prints: timings vary with the machine, so nothing is asserted about
  * them.  A lost or wrong message is still an error.
  *
- *   bench_proto [-p same|split|free] [-s frame_bytes] [-t seconds]
+ * -r prints another table instead: the same C round trip through a middle
+ * process (mid_main below), as masterd's messages cross the relay.
+ *
+ *   bench_proto [-r] [-p same|split|free] [-s frame_bytes] [-t seconds]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -52,11 +62,13 @@
 #define CELL_MIN_RT		50
 #define CELL_MAX_RT		5000000
 
-static const size_t sizes[] = { 64, 1024, 16 * 1024, 256 * 1024 };
+static const size_t sizes[] = { 100, 1024, 16 * 1024, 64 * 1024,
+    256 * 1024 };
 #define NSIZES	(sizeof(sizes) / sizeof(sizes[0]))
 
 static double cell_secs = CELL_SECS_DEFAULT;
 static size_t only_size;	/* -s: one cell of this size, 0: all */
+static bool relay_table;	/* -r: through a middle process instead */
 
 /* Where the two processes run; -p picks one, else same then split. */
 enum placement { PLACE_NONE, PLACE_SAME, PLACE_SPLIT, PLACE_FREE };
@@ -433,8 +445,170 @@ ping_loop(struct pinger *pi, int fd)
 		pi->end.failed = true;
 }
 
+/*
+ * The Python child: masterd-child's ping handler in asyncio.  argv[1] is
+ * the socket's fd.  A clean EOF from the parent ends it with status 0.
+ */
+static const char py_pong[] =
+    "import asyncio, json, socket, struct, sys\n"
+    "async def main(fd):\n"
+    "    sock = socket.socket(fileno=fd)\n"
+    "    r, w = await asyncio.open_connection(sock=sock)\n"
+    "    n = 0\n"
+    "    while True:\n"
+    "        try:\n"
+    "            hdr = await r.readexactly(4)\n"
+    "        except asyncio.IncompleteReadError as e:\n"
+    "            return 1 if e.partial else 0\n"
+    "        (size,) = struct.unpack('>I', hdr)\n"
+    "        msg = json.loads(await r.readexactly(size))\n"
+    "        if msg.get('type') != 'ping' or type(msg.get('id')) is not int:\n"
+    "            return 1\n"
+    "        n += 1\n"
+    "        out = json.dumps({'type': 'pong', 'id': n, 're': msg['id'],\n"
+    "            'pad': msg['pad']}, separators=(',', ':'),\n"
+    "            ensure_ascii=False).encode()\n"
+    "        w.write(struct.pack('>I', len(out)) + out)\n"
+    "        await w.drain()\n"
+    "sys.exit(asyncio.run(main(int(sys.argv[1]))))\n";
+
 static int
-bench_protocol(size_t target, struct result *res)
+py_main(int fd, size_t unused)
+{
+	char fdarg[16];
+
+	(void)unused;
+	/* The socketpair is close-on-exec; this end must cross. */
+	if (fcntl(fd, F_SETFD, 0) != 0)
+		return 1;
+	snprintf(fdarg, sizeof(fdarg), "%d", fd);
+	execlp("python3", "python3", "-c", py_pong, fdarg, (char *)NULL);
+	return 127;
+}
+
+/* 0 when python3 runs at all: else its column says n/a. */
+static int
+python_present(void)
+{
+	static int present = -1;
+
+	if (present < 0)
+		present = system("python3 -c '' >/dev/null 2>&1") == 0;
+	return present ? 0 : -1;
+}
+
+/*
+ * -r: a middle process between the parent and the C child, as the relay
+ * is between masterd and a worker.  Down (the ping) it parses, validates
+ * and re-encodes, as the relay does masterd's directives; up (the pong)
+ * it does the same ("parsing") or passes the frame on unparsed after
+ * frame_peek, as the relay does most of a worker's messages ("passing").
+ */
+struct middle {
+	struct end end;
+	struct channel up, down;
+	bool pass;
+	int open;		/* channels not yet closed */
+};
+
+static void
+mid_close(struct channel *ch, const char *why, void *arg)
+{
+	struct middle *mi = arg;
+
+	end_on_close(ch, why, arg);
+	mi->open--;
+	channel_close(ch == &mi->up ? &mi->down : &mi->up, NULL);
+}
+
+static void
+mid_up_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct middle *mi = arg;
+	const struct msg_spec *spec;
+	char err[200];
+
+	(void)ch;
+	if (msg_validate(msg, CHAN_CHILD, PEER_MASTER, &spec, err,
+	    sizeof(err)) != 0 || channel_send(&mi->down, msg) != 0) {
+		mi->end.failed = true;
+		channel_close(&mi->up, "middle: bad ping");
+	}
+}
+
+static void
+mid_down_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct middle *mi = arg;
+	const struct msg_spec *spec;
+	char err[200];
+
+	(void)ch;
+	if (msg_validate(msg, CHAN_CHILD, PEER_CHILD, &spec, err,
+	    sizeof(err)) != 0 || channel_send(&mi->up, msg) != 0) {
+		mi->end.failed = true;
+		channel_close(&mi->up, "middle: bad pong");
+	}
+}
+
+static bool
+mid_down_frame(struct channel *ch, const unsigned char *p, size_t n,
+    void *arg)
+{
+	struct middle *mi = arg;
+	struct frame_peek pk;
+
+	(void)ch;
+	if (frame_peek(p, n, &pk) != 0 || pk.type_len == 0)
+		return false;
+	return channel_send_frame(&mi->up, p, n) != CHANNEL_ETOOBIG;
+}
+
+static const struct channel_ops mid_up_ops = {
+	.on_msg = mid_up_msg,
+	.on_close = mid_close,
+};
+static const struct channel_ops mid_parse_ops = {
+	.on_msg = mid_down_msg,
+	.on_close = mid_close,
+};
+static const struct channel_ops mid_pass_ops = {
+	.on_msg = mid_down_msg,
+	.on_close = mid_close,
+	.on_frame = mid_down_frame,
+};
+
+static int
+mid_main(int fd, size_t pass)
+{
+	struct middle mi = { { "middle", false }, .pass = pass != 0 };
+	uv_loop_t loop;
+	pid_t pid;
+	int down;
+
+	if ((pid = fork_peer(pong_main, 0, &down)) == -1)
+		return 1;
+	if (uv_loop_init(&loop) != 0 ||
+	    channel_init(&loop, &mi.up, FRAME_MAX_DEFAULT, &mid_up_ops,
+	    &mi) != 0 ||
+	    channel_init(&loop, &mi.down, FRAME_MAX_DEFAULT, mi.pass ?
+	    &mid_pass_ops : &mid_parse_ops, &mi) != 0 ||
+	    channel_open_fd(&mi.up, fd) != 0 ||
+	    channel_open_fd(&mi.down, down) != 0 ||
+	    channel_start(&mi.up) != 0 || channel_start(&mi.down) != 0)
+		return 1;
+	mi.open = 2;
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		mi.end.failed = true;
+	if (reap(pid, "middle's") != 0)
+		mi.end.failed = true;
+	return mi.end.failed ? 1 : 0;
+}
+
+static int
+bench_protocol(int (*peer)(int, size_t), size_t arg, size_t target,
+    struct result *res)
 {
 	struct pinger pi;
 	size_t frame = 0;
@@ -444,7 +618,7 @@ bench_protocol(size_t target, struct result *res)
 	/* Fork first: the child then holds none of the parent's buffers. */
 	memset(&pi, 0, sizeof(pi));
 	pi.end.name = "parent";
-	if ((pid = fork_peer(pong_main, 0, &fd)) == -1)
+	if ((pid = fork_peer(peer, arg, &fd)) == -1)
 		return -1;
 	if ((pi.pad = make_pad(target, &frame)) == NULL) {
 		close(fd);
@@ -544,18 +718,29 @@ bench_raw(size_t size, struct result *res)
 static void
 print_header(void)
 {
-	printf("         | masterd protocol             | raw socketpair"
-	    "               | protocol/raw\n");
-	printf("frame B  |      rt/s   mean µs   p99 µs |"
-	    "      rt/s   mean µs   p99 µs | (mean latency)\n");
+	printf("         | masterd protocol  | Python asyncio    |"
+	    " raw socketpair    | ratios of mean latency\n");
+	printf("frame B  |  mean µs   p99 µs |  mean µs   p99 µs |"
+	    "  mean µs   p99 µs | proto/raw  py/raw py/proto\n");
 }
 
+/* y is NULL when the Python peer did not run. */
 static void
-print_row(const struct result *p, const struct result *r)
+print_row(const struct result *p, const struct result *y,
+    const struct result *r)
 {
-	printf("%-8zu | %9.0f %9.1f %8.1f | %9.0f %9.1f %8.1f | %6.2fx\n",
-	    p->frame, p->rate, p->mean_us, p->p99_us, r->rate, r->mean_us,
-	    r->p99_us, p->mean_us / r->mean_us);
+	printf("%-8zu | %8.1f %8.1f |", p->frame, p->mean_us, p->p99_us);
+	if (y != NULL)
+		printf(" %8.1f %8.1f |", y->mean_us, y->p99_us);
+	else
+		printf(" %8s %8s |", "n/a", "n/a");
+	printf(" %8.1f %8.1f | %8.2fx", r->mean_us, r->p99_us,
+	    p->mean_us / r->mean_us);
+	if (y != NULL)
+		printf(" %6.2fx %7.2fx\n", y->mean_us / r->mean_us,
+		    y->mean_us / p->mean_us);
+	else
+		printf(" %7s %8s\n", "n/a", "n/a");
 	fflush(stdout);
 }
 
@@ -566,8 +751,11 @@ parse_args(int argc, char **argv)
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "p:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:rs:t:")) != -1) {
 		switch (ch) {
+		case 'r':
+			relay_table = true;
+			break;
 		case 'p':
 			if (strcmp(optarg, "same") == 0)
 				only_place = PLACE_SAME;
@@ -608,11 +796,54 @@ print_title(void)
 		    cpus[0], cpus[1]);
 }
 
-/* One table: every size, protocol then raw. */
+/* -r: one hop, then two through a middle that parses or passes. */
+static int
+relay(enum placement pl)
+{
+	struct result one, parse, pass;
+	int rc = 0;
+
+	if (place(pl) != 0) {
+		printf("Parent and child on two CPUs: skipped, fewer than two "
+		    "CPUs allowed\n");
+		return 0;
+	}
+	print_title();
+	printf("(the middle process runs on the child's CPU)\n");
+	printf("         | one hop           | middle parses     |"
+	    " middle passes up  | ratios to one hop\n");
+	printf("frame B  |  mean µs   p99 µs |  mean µs   p99 µs |"
+	    "  mean µs   p99 µs |  parses  passes\n");
+	for (size_t i = 0; i < NSIZES; i++) {
+		size_t size = only_size != 0 ? only_size : sizes[i];
+
+		if (bench_protocol(pong_main, 0, size, &one) != 0 ||
+		    bench_protocol(mid_main, 0, size, &parse) != 0 ||
+		    bench_protocol(mid_main, 1, size, &pass) != 0) {
+			fprintf(stderr, "bench_proto: %zu-byte cell failed\n",
+			    size);
+			rc = -1;
+		} else {
+			printf("%-8zu | %8.1f %8.1f | %8.1f %8.1f | %8.1f "
+			    "%8.1f | %6.2fx %6.2fx\n", one.frame, one.mean_us,
+			    one.p99_us, parse.mean_us, parse.p99_us,
+			    pass.mean_us, pass.p99_us,
+			    parse.mean_us / one.mean_us,
+			    pass.mean_us / one.mean_us);
+			fflush(stdout);
+		}
+		if (only_size != 0)
+			break;
+	}
+	return rc;
+}
+
+/* One table: every size, protocol, Python, then raw. */
 static int
 table(enum placement pl)
 {
-	struct result p, r;
+	struct result p, y, r;
+	bool have_py;
 	int rc = 0;
 
 	if (place(pl) != 0) {
@@ -625,13 +856,22 @@ table(enum placement pl)
 	for (size_t i = 0; i < NSIZES; i++) {
 		size_t size = only_size != 0 ? only_size : sizes[i];
 
-		if (bench_protocol(size, &p) != 0 ||
+		if (bench_protocol(pong_main, 0, size, &p) != 0 ||
 		    bench_raw(p.frame, &r) != 0) {
 			fprintf(stderr, "bench_proto: %zu-byte cell failed\n",
 			    size);
 			rc = -1;
-		} else
-			print_row(&p, &r);
+		} else {
+			have_py = python_present() == 0;
+			if (have_py && bench_protocol(py_main, 0, size,
+			    &y) != 0) {
+				fprintf(stderr, "bench_proto: %zu-byte Python "
+				    "cell failed\n", size);
+				rc = -1;
+				have_py = false;
+			}
+			print_row(&p, have_py ? &y : NULL, &r);
+		}
 		if (only_size != 0)
 			break;
 	}
@@ -641,26 +881,20 @@ table(enum placement pl)
 int
 main(int argc, char **argv)
 {
-	static const enum placement both[] = { PLACE_SAME, PLACE_SPLIT };
-	int rc = 0;
+	int rc;
 
 	if (parse_args(argc, argv) != 0) {
-		fprintf(stderr, "usage: bench_proto [-p same|split|free] "
+		fprintf(stderr, "usage: bench_proto [-r] [-p same|split|free] "
 		    "[-s frame_bytes] [-t seconds_per_cell]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
 		CPU_ZERO(&allowed);
-	if (only_place != PLACE_NONE)
-		rc = table(only_place);
-	else {
-		for (size_t i = 0; i < 2; i++) {
-			if (i > 0)
-				printf("\n");
-			rc |= table(both[i]);
-		}
-	}
+	if (relay_table)
+		rc = relay(only_place != PLACE_NONE ? only_place : PLACE_SAME);
+	else
+		rc = table(only_place != PLACE_NONE ? only_place : PLACE_SAME);
 	printf("(a round trip is a frame of about the size shown each way; "
 	    "%g s per cell after a warm-up)\n", cell_secs);
 	return rc != 0;

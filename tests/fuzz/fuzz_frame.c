@@ -11,7 +11,10 @@
  * and re-decodes to an equal message with a byte-identical encoding;
  * FRAME_NEED_MORE is only returned when the next frame really is incomplete;
  * an error fills frame_error with its own code; a fatal error is sticky for
- * next and feed; a payload error lets decoding go on.  The decoder's limit
+ * next and feed; a payload error lets decoding go on.  Before each next,
+ * frame_decoder_peek shows the same frame next then takes, and where
+ * frame_peek is sure of a payload that parses, its "type" and "final" are
+ * the parsed message's.  The decoder's limit
  * is 64 KiB so oversized frames are reached quickly.
  */
 #include <stdbool.h>
@@ -80,19 +83,46 @@ check_incomplete(const struct frame_decoder *d)
 	    "NEED_MORE with a whole or a bad frame buffered");
 }
 
+/* What frame_peek said of a payload agrees with what parsing it gave. */
+static void
+check_peek(const struct frame_peek *pk, const json_t *m)
+{
+	json_t *type = json_object_get(m, "type");
+	json_t *final = json_object_get(m, "final");
+
+	if (pk->type_len > 0)
+		check(json_is_string(type) && json_string_length(type) ==
+		    pk->type_len && memcmp(json_string_value(type), pk->type,
+		    pk->type_len) == 0, "peeked type is not the message's");
+	check(pk->final == (final == NULL ? -1 : json_is_true(final) ? 1 :
+	    json_is_false(final) ? 0 : 2), "peeked final is not the "
+	    "message's");
+}
+
 /* Take every message out; returns NEED_MORE or the fatal status. */
 static int
 drain(struct frame_decoder *d)
 {
 	struct frame_error err;
+	struct frame_peek pk;
+	const unsigned char *payload;
+	size_t n;
 	json_t *m;
-	int rc;
+	int rc, prc, sure = -1;
 
 	for (;;) {
 		memset(&err, 0, sizeof(err));
+		prc = frame_decoder_peek(d, &payload, &n, NULL);
+		if (prc == FRAME_OK)
+			sure = frame_peek(payload, n, &pk);
 		rc = frame_decoder_next(d, &m, &err);
+		check(prc == FRAME_OK ? rc != FRAME_NEED_MORE &&
+		    !frame_status_fatal(rc) : prc == rc,
+		    "peek and next disagree");
 		if (rc == FRAME_OK) {
 			check(json_is_object(m), "FRAME_OK without an object");
+			if (sure == 0)
+				check_peek(&pk, m);
 			roundtrip(m);
 			json_decref(m);
 			continue;

@@ -39,7 +39,10 @@ on_close(struct channel *ch, const char *why, void *arg)
 	c->closed = true;
 }
 
-static const struct channel_ops ops = { on_msg, NULL, on_close, NULL };
+static const struct channel_ops ops = {
+	.on_msg = on_msg,
+	.on_close = on_close,
+};
 
 /* SENT frames written at once on the far end of a socketpair. */
 static int
@@ -110,12 +113,138 @@ test_close_while_held(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* on_frame: every other frame is taken unparsed, the rest reach on_msg
+ * parsed, in order; taken frames count against the burst too; and
+ * channel_send_frame puts a taken payload back on a socket byte for
+ * byte. */
+struct taker {
+	struct counter c;
+	unsigned taken, seen;
+	json_int_t last_taken;
+	unsigned turn_msgs;
+	int out_fd;		/* where taken frames go, raw */
+	struct channel *out;
+};
+
+static void
+taker_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct taker *t = arg;
+
+	(void)ch;
+	assert_int_equal(json_integer_value(json_object_get(msg, "n")) % 2,
+	    1);
+	t->c.got++;
+	t->turn_msgs++;
+}
+
+static bool
+taker_frame(struct channel *ch, const unsigned char *p, size_t n, void *arg)
+{
+	struct taker *t = arg;
+	struct frame_peek pk;
+
+	(void)ch;
+	t->turn_msgs++;
+	if (t->seen++ % 2 == 0) {
+		t->turn_msgs--;		/* counted by taker_msg instead */
+		return false;
+	}
+	assert_int_equal(frame_peek(p, n, &pk), 0);
+	assert_int_equal(pk.type_len, strlen("progress"));
+	t->taken++;
+	assert_int_equal(channel_send_frame(t->out, p, n), 0);
+	return true;
+}
+
+static void
+taker_close(struct channel *ch, const char *why, void *arg)
+{
+	struct taker *t = arg;
+
+	(void)ch; (void)why;
+	t->c.closed = true;
+}
+
+static void
+out_close(struct channel *ch, const char *why, void *arg)
+{
+	(void)ch; (void)why; (void)arg;
+}
+
+static const struct channel_ops taker_ops = {
+	.on_msg = taker_msg,
+	.on_close = taker_close,
+	.on_frame = taker_frame,
+};
+
+static const struct channel_ops out_ops = {
+	.on_msg = on_msg,
+	.on_close = out_close,
+};
+
+static void
+test_on_frame(void **state)
+{
+	uv_loop_t loop;
+	struct channel ch, out;
+	struct taker t = { 0 };
+	struct frame_decoder d;
+	json_t *m;
+	int sv[2];
+	unsigned turns = 0, n;
+
+	(void)state;
+	uv_loop_init(&loop);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(channel_init(&loop, &out, 0, &out_ops, NULL), 0);
+	assert_int_equal(channel_open_fd(&out, sv[0]), 0);
+	t.out = &out;
+	assert_int_equal(channel_init(&loop, &ch, 0, &taker_ops, &t), 0);
+	assert_int_equal(channel_open_fd(&ch, flood()), 0);
+	assert_int_equal(channel_start(&ch), 0);
+	while (!t.c.closed && turns < 10000) {
+		t.turn_msgs = 0;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		assert_true(t.turn_msgs <= CHANNEL_BURST);
+		turns++;
+	}
+	assert_true(t.c.closed);
+	assert_int_equal(t.c.got, SENT / 2);
+	assert_int_equal(t.taken, SENT / 2);
+	channel_close(&out, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+
+	/* What was passed on parses to the even messages, in order. */
+	frame_decoder_init(&d, 0);
+	for (;;) {
+		unsigned char buf[4096];
+		ssize_t r = read(sv[1], buf, sizeof(buf));
+
+		assert_true(r >= 0);
+		if (r == 0)
+			break;
+		assert_int_equal(frame_decoder_feed(&d, buf, (size_t)r),
+		    FRAME_OK);
+	}
+	for (n = 2; frame_decoder_next(&d, &m, NULL) == FRAME_OK; n += 2) {
+		assert_int_equal(json_integer_value(json_object_get(m, "n")),
+		    n);
+		json_decref(m);
+	}
+	assert_int_equal(n, SENT + 2);
+	frame_decoder_free(&d);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_per_turn),
 		cmocka_unit_test(test_close_while_held),
+		cmocka_unit_test(test_on_frame),
 	};
 
 	tu_filter();

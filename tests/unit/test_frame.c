@@ -311,6 +311,165 @@ test_roundtrip(void **state)
 	json_decref(msg);
 }
 
+/* One pass yields the bytes two passes did: the header, then exactly
+ * jansson's compact dump, at sizes on either side of every buffer growth;
+ * and a message far over the limit is refused. */
+static void
+test_encode_same_bytes(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 400, 495, 496, 497, 508, 511,
+	    512, 513, 1000, 1024, 4096, 65536, 300000 };
+	unsigned char *buf;
+	size_t len, dumplen;
+	json_t *v;
+	char *s, *dump;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		s = malloc(sizes[i] + 1);
+		assert_non_null(s);
+		for (size_t j = 0; j < sizes[i]; j++)
+			s[j] = "ab\"\\c\n\x01\xc3\xa9"[j % 9];
+		/* Never cut a two-byte sequence in half. */
+		if (sizes[i] > 0 && (unsigned char)s[sizes[i] - 1] == 0xc3)
+			s[sizes[i] - 1] = 'z';
+		s[sizes[i]] = '\0';
+		v = json_pack("{s:s, s:i, s:[s, n, b]}", "pad", s, "id",
+		    (int)i, "list", "x", 1);
+		assert_non_null(v);
+		dump = json_dumps(v, JSON_COMPACT);
+		dumplen = strlen(dump);
+		assert_int_equal(frame_encode(v, 0, &buf, &len), FRAME_OK);
+		assert_int_equal(len, FRAME_HEADER_SIZE + dumplen);
+		assert_int_equal(buf[0] << 24 | buf[1] << 16 | buf[2] << 8 |
+		    buf[3], dumplen);
+		assert_memory_equal(buf + FRAME_HEADER_SIZE, dump, dumplen);
+		assert_int_equal(frame_encoded_size(v), dumplen);
+		free(buf);
+		if (dumplen > 1) {
+			buf = (unsigned char *)"x";
+			assert_int_equal(frame_encode(v, dumplen / 2, &buf,
+			    &len), FRAME_ETOOBIG);
+			assert_null(buf);
+			assert_int_equal(len, 0);
+		}
+		free(dump);
+		free(s);
+		json_decref(v);
+	}
+}
+
+/* The cheap look at a payload: the top-level "type" and "final", never
+ * a nested one; unsure (-1) on escapes in a key, duplicates and odd
+ * syntax. */
+static void
+test_peek(void **state)
+{
+	static const struct {
+		const char *json;
+		int rc;
+		const char *type;	/* NULL: none */
+		int final;
+	} cases[] = {
+		{ "{\"type\":\"round\",\"id\":3,\"final\":true}", 0, "round", 1 },
+		{ " { \"type\" : \"round\" , \"final\" : false } ", 0, "round",
+		    0 },
+		{ "{\"a\":{\"type\":\"x\",\"final\":true},\"type\":\"event\"}",
+		    0, "event", -1 },
+		{ "{\"a\":[1,{\"b\":\"}]\\\"\"}],\"type\":\"ev\"}", 0, "ev",
+		    -1 },
+		{ "{\"final\":1,\"type\":\"round\"}", 0, "round", 2 },
+		{ "{\"type\":\"ro\\u0075nd\"}", 0, NULL, -1 },
+		{ "{\"type\":5}", 0, NULL, -1 },
+		{ "{}", 0, NULL, -1 },
+		{ "{\"id\":-1.5e3,\"x\":null}", 0, NULL, -1 },
+		{ "{\"type\":\"a\",\"type\":\"b\"}", -1, NULL, -1 },
+		{ "{\"final\":true,\"final\":false}", -1, NULL, -1 },
+		{ "{\"ty\\u0070e\":\"a\"}", -1, NULL, -1 },
+		{ "[1]", -1, NULL, -1 },
+		{ "{\"type\":\"a\"", -1, NULL, -1 },
+		{ "{\"type\":\"a\"}x", -1, NULL, -1 },
+		{ "{\"type\":\"a\",}", -1, NULL, -1 },
+		{ "{\"a\":[1,2}", -1, NULL, -1 },
+		{ "{\"a\":1 2}", -1, NULL, -1 },
+		{ "{\"a\":\"open}", -1, NULL, -1 },
+		{ "", -1, NULL, -1 },
+	};
+	/* A NUL inside an array once made the scan loop for ever. */
+	static const unsigned char nul[] = "{\"a\":[1,\0]}";
+	struct frame_peek pk;
+
+	(void)state;
+	assert_int_equal(frame_peek(nul, sizeof(nul) - 1, &pk), -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *j = cases[i].json;
+		int rc = frame_peek((const unsigned char *)j, strlen(j), &pk);
+
+		assert_int_equal(rc, cases[i].rc);
+		if (rc != 0)
+			continue;
+		if (cases[i].type == NULL)
+			assert_int_equal(pk.type_len, 0);
+		else {
+			assert_int_equal(pk.type_len, strlen(cases[i].type));
+			assert_memory_equal(pk.type, cases[i].type,
+			    pk.type_len);
+		}
+		assert_int_equal(pk.final, cases[i].final);
+	}
+}
+
+/* Peek leaves a frame in place; skip drops it; next then parses the one
+ * after; the limits hold for peek as for next. */
+static void
+test_peek_skip_wrap(void **state)
+{
+	struct frame_decoder d;
+	const unsigned char *p;
+	unsigned char *buf, hdr[FRAME_HEADER_SIZE];
+	size_t n, len;
+	json_t *out;
+
+	(void)state;
+	frame_decoder_init(&d, 64);
+	assert_int_equal(frame_wrap((const unsigned char *)"{\"a\":1}", 7, 64,
+	    &buf, &len), FRAME_OK);
+	assert_int_equal(len, 11);
+	assert_int_equal(frame_decoder_feed(&d, buf, 5), FRAME_OK);
+	assert_int_equal(frame_decoder_peek(&d, &p, &n, NULL),
+	    FRAME_NEED_MORE);
+	assert_int_equal(frame_decoder_feed(&d, buf + 5, len - 5), FRAME_OK);
+	assert_int_equal(frame_decoder_feed(&d, buf, len), FRAME_OK);
+	free(buf);
+	assert_int_equal(frame_decoder_peek(&d, &p, &n, NULL), FRAME_OK);
+	assert_int_equal(n, 7);
+	assert_memory_equal(p, "{\"a\":1}", 7);
+	/* Twice: still the same frame. */
+	assert_int_equal(frame_decoder_peek(&d, &p, &n, NULL), FRAME_OK);
+	frame_decoder_skip(&d);
+	assert_int_equal(frame_decoder_pending(&d), 11);
+	assert_int_equal(frame_decoder_next(&d, &out, NULL), FRAME_OK);
+	json_decref(out);
+	assert_int_equal(frame_decoder_pending(&d), 0);
+	assert_int_equal(frame_decoder_peek(&d, &p, &n, NULL),
+	    FRAME_NEED_MORE);
+	frame_decoder_skip(&d);		/* nothing to skip: no harm */
+
+	/* Over the limit: fatal, sticky, for peek and next alike. */
+	frame_put_header(hdr, 65);
+	assert_int_equal(frame_decoder_feed(&d, hdr, sizeof(hdr)), FRAME_OK);
+	assert_int_equal(frame_decoder_peek(&d, &p, &n, NULL), FRAME_ETOOBIG);
+	assert_null(p);
+	assert_int_equal(frame_decoder_next(&d, &out, NULL), FRAME_ETOOBIG);
+	frame_decoder_free(&d);
+
+	assert_int_equal(frame_wrap((const unsigned char *)"{}", 2, 1, &buf,
+	    &len), FRAME_ETOOBIG);
+	assert_null(buf);
+	assert_int_equal(frame_wrap((const unsigned char *)"", 0, 0, &buf,
+	    &len), FRAME_ETOOBIG);
+}
+
 static void
 test_encode_refuses(void **state)
 {
@@ -1094,6 +1253,9 @@ main(void)
 		cmocka_unit_test(test_put_header),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_encode_same_bytes),
+		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_peek_skip_wrap),
 		cmocka_unit_test(test_status_fatal),
 		cmocka_unit_test(test_split_bytewise),
 		cmocka_unit_test(test_split_every_two_way),
