@@ -13,7 +13,9 @@ if [ "$hard" = unlimited ] || [ "$hard" -le "$soft" ]; then
 fi
 # The shell's soft limit lowered; masterd inherits it.
 ulimit -Sn "$soft"
-stalling_model | write_config
+# Not in a pipeline: the model server and its key belong to this shell.
+stalling_model >"$T/llm.conf"
+write_config <"$T/llm.conf"
 start_masterd
 limit() {	# PID: the soft limit of open files
 	awk '/^Max open files/ { print $4 }' "/proc/$1/limits"
