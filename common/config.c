@@ -1172,10 +1172,16 @@ conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len)
 {
 	const char *url = l->base_url;
 
+	size_t n;
+
 	if (url == NULL || *url == '\0')
 		url = conf_provider_default_url(l->provider);
-	snprintf(out, len, "%s %s", l->provider ? l->provider : "?",
-	    url ? url : "?");
+	/* "…/v1/" and "…/v1" are the same server, as the session says. */
+	n = url != NULL ? strlen(url) : 0;
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	snprintf(out, len, "%s %.*s", l->provider ? l->provider : "?",
+	    (int)n, url ? url : "?");
 }
 
 static void check_llm(const struct llm_conf *, const char *,

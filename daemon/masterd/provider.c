@@ -306,6 +306,17 @@ probe_failed(struct masterd *md, struct breaker *b, const json_t *msg,
 	providers_send(md, NULL);
 }
 
+/* The breaker goes, from the registry and from memory. */
+static void
+breaker_drop(struct masterd *md, struct breaker *b)
+{
+	if (registry_provider_del(md->reg, b->endpoint) != 0)
+		log_err("provider %s: not cleared: %s", b->name,
+		    registry_errmsg(md->reg));
+	TAILQ_REMOVE(&state(md)->down, b, entry);
+	breaker_free(b);
+}
+
 static void
 came_up(struct masterd *md, struct breaker *b, double now)
 {
@@ -314,11 +325,7 @@ came_up(struct masterd *md, struct breaker *b, double now)
 	event_emit(md, 0, NULL, EV_PROVIDER_UP, json_pack("{s:s, s:s, s:f}",
 	    "provider", b->name, "endpoint", b->endpoint, "down_for",
 	    now - b->since));
-	if (registry_provider_del(md->reg, b->endpoint) != 0)
-		log_err("provider %s: not cleared: %s", b->name,
-		    registry_errmsg(md->reg));
-	TAILQ_REMOVE(&state(md)->down, b, entry);
-	breaker_free(b);
+	breaker_drop(md, b);
 	providers_send(md, NULL);
 	task_mark_all(md);
 }
@@ -468,11 +475,7 @@ providers_reload(struct masterd *md)
 			continue;
 		log_notice("provider %s (%s): no longer configured; its "
 		    "breaker is dropped", b->name, b->endpoint);
-		if (registry_provider_del(md->reg, b->endpoint) != 0)
-			log_err("provider %s: not cleared: %s", b->name,
-			    registry_errmsg(md->reg));
-		TAILQ_REMOVE(&state(md)->down, b, entry);
-		breaker_free(b);
+		breaker_drop(md, b);
 	}
 	providers_send(md, NULL);
 	task_mark_all(md);

@@ -273,9 +273,12 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 	    attempts_of(t, id), c->md->conf->directive_attempts)) {
 	case FAILURE_WAIT:
 		/* The provider's breaker (provider.c) holds the work back
-		 * until it answers: no attempt of the directive's spent. */
+		 * until it answers: no attempt of the directive's spent.  The
+		 * first retry's delay all the same, should no breaker hold it
+		 * (a worker on a provider a reload removed): never a loop. */
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
-		defer_directive(t, id, 0, true);
+		defer_directive(t, id, now_epoch() + decide_retry_delay(
+		    c->md->conf->retry_delay, 1), true);
 		break;
 	case FAILURE_PAUSE:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);

@@ -32,3 +32,33 @@ ctl resume 1 >/dev/null || fail resume
 solo_done() { [ "$(directive_states solo)" = "['done']" ]; }
 wait_until "the directive done after resume" solo_done
 ok "after the provider recovers, resume carries the work through"
+
+# A reload that no longer names the provider drops its breaker: the work
+# goes to the provider the configuration names now.
+llmd_call POST /_llmd/outage '{"phases": [{"mode": 503, "seconds": 900}]}' >/dev/null
+ctl submit "outage then reload" --domains solo >/dev/null || fail submit
+task2_paused() { $MASTERCTL task 2 | grep -q 'longer than outage_timeout'; }
+wait_until "task 2 paused by the outage" task2_paused
+# A reload reaches the next worker: wait for the idle one to leave.
+workers_gone() {	# this masterd's workers, by their state directory
+	for p in $(pids_of "--state $T/state"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+		    grep -q 'masterd-worker' && return 1
+	done
+	return 0
+}
+wait_until "the idle worker gone" workers_gone
+python3 "$TOP/tests/llmd/llmd.py" --script "$T/script.json" \
+    --record "$T/other.jsonl" --port-file "$T/other.port" \
+    --max-lifetime 300 >>"$T/other.log" 2>&1 &
+wait_until "the other server to listen" test -s "$T/other.port"
+sed "s#^base_url = .*#base_url = http://127.0.0.1:$(cat "$T/other.port")/v1#" \
+    "$T/masterd.conf" >"$T/masterd.conf.new"
+mv "$T/masterd.conf.new" "$T/masterd.conf"
+kill -HUP "$MD_PID"
+wait_until "the old provider's breaker dropped" log_has "no longer configured; its breaker is dropped"
+[ "$(json_get "len(r['providers'])" status)" = 0 ] || fail "a breaker outlived the reload"
+ctl resume 2 >/dev/null || fail "resume 2"
+task2_done() { [ "$(json_get "[x['state'] for x in r['directives']]" task 2)" = "['done']" ]; }
+wait_until "task 2's directive on the new provider" task2_done
+ok "a reload that drops the provider drops its breaker; the work goes to the new one"

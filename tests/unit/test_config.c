@@ -1251,6 +1251,9 @@ test_llm_named(void **state)
 	assert_int_equal(conf_llm_named(conf, "local", &l), 0);
 	conf_llm_endpoint(&l, ep, sizeof(ep));
 	assert_string_equal(ep, "chat http://127.0.0.1:2/v1");
+	l.base_url = "http://127.0.0.1:2/v1//";
+	conf_llm_endpoint(&l, ep, sizeof(ep));
+	assert_string_equal(ep, "chat http://127.0.0.1:2/v1");
 	assert_string_equal(l.key_env, "KEY_A");
 	assert_int_equal(conf_llm_named(conf, "nope", &l), -1);
 	/* A domain's own list. */
