@@ -54,6 +54,8 @@
 #define MAIN_REF	"refs/heads/main"
 #define MASTERD_NAME	"masterd"
 #define EMAIL_HOST	"masterd.invalid"
+/* What "locked" says while a worktree is being made (as git writes). */
+#define WT_INITIALIZING	"initializing"
 #define DIFF_NOTE	"\n[diff cut here: more changes not shown]\n"
 
 static int fail(char *, size_t, const char *, ...)
@@ -708,7 +710,7 @@ remove_stale_admin(git_repository *repo, const char *domain, char *err,
 }
 
 /*
- * git_worktree_add creates wtdir itself and wants it absent.  Its parents
+ * The worktree's directory must be absent when it is made.  Its parents
  * we create; a leftover empty directory, or one holding nothing but the
  * .git file of a worktree that no longer exists, we remove.  Anything
  * else may be work: refuse.
@@ -753,24 +755,129 @@ prepare_wtdir(const char *wtdir, char *err, size_t errlen)
 	return 0;
 }
 
+/* dir/name holding text, created (O_EXCL when excl) 0644. */
 static int
-add_worktree(git_repository *repo, git_reference *branch, const char *wtdir,
-    const char *domain, char *err, size_t errlen)
+write_small(const char *dir, const char *name, const char *text, bool excl,
+    char *err, size_t errlen)
 {
-	git_worktree_add_options ao;
-	git_worktree *wt = NULL;
+	char path[PATH_MAX];
+	size_t len = strlen(text);
+	int fd, flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, flags | (excl ? O_EXCL : 0), 0644)) < 0)
+		return fail(err, errlen, "creating %s: %s", path,
+		    strerror(errno));
+	if (write_all(fd, text, len) != 0) {
+		fail(err, errlen, "writing %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) != 0)
+		return fail(err, errlen, "writing %s: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+/* Did a worktree's making stop before its checkout was done? */
+static bool
+initializing(git_repository *repo, const char *domain)
+{
+	char path[PATH_MAX], buf[sizeof(WT_INITIALIZING)];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%sworktrees/%s/locked",
+	    git_repository_commondir(repo), domain);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strcmp(buf, WT_INITIALIZING) == 0;
+}
+
+/*
+ * What `git worktree add` writes, without its checkout: the
+ * administrative directory worktrees/<name> (gitdir, commondir, HEAD on
+ * domain/<name>, and "locked" saying "initializing" until the checkout is
+ * done, as git does), and wtdir holding the .git file that points there.
+ * Nothing here reads the other worktrees: the cost does not grow with
+ * them.  libgit2's git_worktree_add does the same but first opens every
+ * existing worktree (git_branch_is_checked_out), and makes worktrees/
+ * with a check-then-mkdir that siblings race on.
+ */
+static int
+write_admin(git_repository *repo, const char *wtdir, const char *domain,
+    char *err, size_t errlen)
+{
+	char admin[PATH_MAX], real[PATH_MAX], text[PATH_MAX + 32];
+	const char *common = git_repository_commondir(repo);
 
 	if (prepare_wtdir(wtdir, err, errlen) < 0)
 		return -1;
-	git_worktree_add_options_init(&ao, GIT_WORKTREE_ADD_OPTIONS_VERSION);
-	ao.ref = branch;
-	/* The directory is new: there is nothing in it to keep. */
-	ao.checkout_options.checkout_strategy = GIT_CHECKOUT_FORCE;
-	if (git_worktree_add(&wt, repo, domain, wtdir, &ao) < 0)
-		return gfail(err, errlen, "adding worktree %s on domain/%s",
-		    wtdir, domain);
-	git_worktree_free(wt);
-	return 0;
+	snprintf(admin, sizeof(admin), "%sworktrees", common);
+	if (mkdir(admin, 0755) == -1 && errno != EEXIST)
+		return fail(err, errlen, "creating %s: %s", admin,
+		    strerror(errno));
+	snprintf(admin, sizeof(admin), "%sworktrees/%s", common, domain);
+	if (mkdir(admin, 0755) == -1)
+		return fail(err, errlen, "creating %s: %s", admin,
+		    strerror(errno));
+	if (write_small(admin, "locked", WT_INITIALIZING, true, err,
+	    errlen) < 0)
+		return -1;
+	if (mkdir(wtdir, 0755) == -1 || realpath(wtdir, real) == NULL)
+		return fail(err, errlen, "creating %s: %s", wtdir,
+		    strerror(errno));
+	snprintf(text, sizeof(text), "%s/.git\n", real);
+	if (write_small(admin, "gitdir", text, true, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s\n", common);
+	if (write_small(admin, "commondir", text, true, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "ref: refs/heads/domain/%s\n", domain);
+	if (write_small(admin, "HEAD", text, true, err, errlen) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "gitdir: %s\n", admin);
+	return write_small(real, ".git", text, true, err, errlen);
+}
+
+/*
+ * The worktree's files from its branch, then the "initializing" mark
+ * removed.  Forced: the directory is new, or holds only what an earlier
+ * checkout cut short wrote.
+ */
+static int
+checkout_new(git_repository *bare, const char *wtdir, const char *domain,
+    char *err, size_t errlen)
+{
+	git_checkout_options co;
+	git_repository *repo = NULL;
+	char path[PATH_MAX];
+	int rc = -1;
+
+	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
+		return -1;
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	co.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (git_checkout_head(repo, &co) < 0) {
+		gfail(err, errlen, "checking out domain/%s in %s", domain,
+		    wtdir);
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "%sworktrees/%s/locked",
+	    git_repository_commondir(bare), domain);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	git_repository_free(repo);
+	return rc;
 }
 
 /* ---------------------------------------------------------- diff text */
@@ -970,57 +1077,52 @@ cleanup:
 	return rc;
 }
 
-static int worktree_locked(const char *, const char *, const char *, char *,
-    size_t);
-
 /*
- * Sibling children of a task create their worktrees at the same moment,
- * and libgit2 1.5's git_worktree_add is not safe against that (it checks,
- * then creates, repo.git/worktrees): one process at a time, by a lock file
- * in the repository.
+ * Sibling workers of a task make their worktrees at the same moment.  The
+ * branch is each domain's own ref; the administrative data (prune of a
+ * stale one, then write_admin) is written under a flock(2) of a file in
+ * the repository, held only for that: a few small files, whatever the
+ * number of worktrees.  The checkout, the slow part, is the new
+ * worktree's alone and runs outside the lock.  Blocking: a worker calls
+ * this off its loop (work.c).
  */
-int
-repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
-    char *err, size_t errlen)
+static int
+wt_lock(const char *gitdir, int *fd, char *err, size_t errlen)
 {
-	char lock[4096];
-	int fd, rc;
+	char lock[PATH_MAX];
 
-	snprintf(lock, sizeof(lock), "%s/masterd-worktrees.lock", gitdir);
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+	snprintf(lock, sizeof(lock), "%s/" REPO_WORKTREES_LOCK, gitdir);
+	if ((*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return fail(err, errlen, "%s: %s", lock, strerror(errno));
-	while (flock(fd, LOCK_EX) != 0) {
+	while (flock(*fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
-			close(fd);
-			return fail(err, errlen, "locking %s: %s", lock,
+			fail(err, errlen, "locking %s: %s", lock,
 			    strerror(errno));
+			close(*fd);
+			return -1;
 		}
 	}
-	rc = worktree_locked(gitdir, wtdir, domain, err, errlen);
-	close(fd);		/* releases the lock */
-	return rc;
+	return 0;
 }
 
+/*
+ * Under the lock: 0 when the worktree is there and checked out, 1 when
+ * its checkout is still to do (just made, or cut short before).
+ */
 static int
-worktree_locked(const char *gitdir, const char *wtdir, const char *domain,
+admin_locked(git_repository *repo, const char *wtdir, const char *domain,
     char *err, size_t errlen)
 {
 	git_worktree_prune_options po;
-	git_repository *repo = NULL;
-	git_reference *branch = NULL;
 	git_worktree *wt = NULL;
+	bool init = initializing(repo, domain);
 	int r, rc = -1;
 
-	git_error_clear();
-	if (domain_ok(domain, err, errlen) < 0)
-		return -1;
-	if (open_bare(&repo, gitdir, err, errlen) < 0)
-		return -1;
-	if (ensure_branch(&branch, repo, domain, err, errlen) < 0)
-		goto cleanup;
 	r = git_worktree_lookup(&wt, repo, domain);
 	if (r == 0 && git_worktree_validate(wt) == 0 && !lost_dotgit(wt)) {
 		rc = check_worktree(wt, wtdir, domain, err, errlen);
+		if (rc == 0 && init)
+			rc = 1;
 		goto cleanup;
 	}
 	if (r == 0) {
@@ -1028,12 +1130,14 @@ worktree_locked(const char *gitdir, const char *wtdir, const char *domain,
 		 * Its directory or its .git file is gone: forget it, then add
 		 * it anew.  prune never removes a working tree without
 		 * GIT_WORKTREE_PRUNE_WORKING_TREE; PRUNE_VALID is needed when
-		 * only .git is gone, as libgit2 then still calls it valid.
-		 * A directory with work in it makes the add refuse.
+		 * only .git is gone, as libgit2 then still calls it valid;
+		 * PRUNE_LOCKED for one whose making was cut short.  A
+		 * directory with work in it makes the add refuse.
 		 */
 		git_worktree_prune_options_init(&po,
 		    GIT_WORKTREE_PRUNE_OPTIONS_VERSION);
-		po.flags = GIT_WORKTREE_PRUNE_VALID;
+		po.flags = GIT_WORKTREE_PRUNE_VALID |
+		    (init ? GIT_WORKTREE_PRUNE_LOCKED : 0);
 		if (git_worktree_prune(wt, &po) < 0) {
 			gfail(err, errlen, "pruning the stale worktree %s",
 			    domain);
@@ -1043,11 +1147,39 @@ worktree_locked(const char *gitdir, const char *wtdir, const char *domain,
 	    remove_stale_admin(repo, domain, err, errlen) < 0)
 		goto cleanup;
 	git_error_clear();
-	if (add_worktree(repo, branch, wtdir, domain, err, errlen) < 0)
+	if (write_admin(repo, wtdir, domain, err, errlen) < 0)
+		goto cleanup;
+	rc = 1;
+cleanup:
+	git_worktree_free(wt);
+	return rc;
+}
+
+int
+repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
+    char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_reference *branch = NULL;
+	int fd, r, rc = -1;
+
+	git_error_clear();
+	if (domain_ok(domain, err, errlen) < 0)
+		return -1;
+	if (open_bare(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	if (ensure_branch(&branch, repo, domain, err, errlen) < 0)
+		goto cleanup;
+	if (wt_lock(gitdir, &fd, err, errlen) < 0)
+		goto cleanup;
+	r = admin_locked(repo, wtdir, domain, err, errlen);
+	close(fd);		/* releases the lock */
+	if (r < 0)
+		goto cleanup;
+	if (r == 1 && checkout_new(repo, wtdir, domain, err, errlen) < 0)
 		goto cleanup;
 	rc = 0;
 cleanup:
-	git_worktree_free(wt);
 	git_reference_free(branch);
 	git_repository_free(repo);
 	return rc;

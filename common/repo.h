@@ -24,6 +24,9 @@
 #define REPO_OID_HEX 41		/* 40 hex digits and a NUL */
 #define REPO_UNCHANGED 1	/* nothing to commit or merge */
 #define REPO_MISSING 2		/* no such commit, or no such file in it */
+/* In the git directory: the flock(2) file that orders the making of
+ * worktrees' administrative data (repo_worktree). */
+#define REPO_WORKTREES_LOCK "masterd-worktrees.lock"
 
 /* libgit2's global state: once per process. */
 void repo_global_init(void);
@@ -42,9 +45,15 @@ int repo_init(const char *gitdir, char *err, size_t errlen);
 int repo_clear_stale_locks(const char *gitdir, const char *domain,
     char *err, size_t errlen);
 
-/* Ensure branch domain/<name> (created from main) and a worktree at wtdir
- * checked out on it.  Idempotent; repairs a worktree whose directory was
- * removed. */
+/*
+ * Ensure branch domain/<name> (created from main) and a worktree at wtdir
+ * checked out on it, as `git worktree add` makes one (git's `worktree
+ * list` and `prune` know it).  Idempotent; repairs a worktree whose
+ * directory was removed, or whose checkout was cut short.  Its cost does
+ * not grow with the number of worktrees.  It may wait for another
+ * process's REPO_WORKTREES_LOCK (held for a few small writes): call it
+ * off an event loop.
+ */
 int repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
     char *err, size_t errlen);
 

@@ -1168,6 +1168,119 @@ test_repair(void **state)
 	}
 }
 
+/* git itself knows our worktrees: list, status, and prune of one whose
+ * directory is gone (which we then make again). */
+static void
+test_worktree_git(void **state)
+{
+	struct fx *f = *state;
+	char *out;
+	int st;
+
+	if (!have_git())
+		skip();
+	out = git_out(&st, "git --git-dir='%s' worktree list --porcelain "
+	    "2>&1", f->gitdir);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "branch refs/heads/domain/a"));
+	assert_non_null(strstr(out, "branch refs/heads/domain/b"));
+	assert_null(strstr(out, "locked"));
+	free(out);
+	out = git_out(&st, "git -C '%s' status --porcelain 2>&1", f->wta);
+	assert_int_equal(st, 0);
+	assert_string_equal(out, "");
+	free(out);
+	tu_rmtree(f->wtb);
+	out = git_out(&st, "git --git-dir='%s' worktree prune 2>&1 && "
+	    "git --git-dir='%s' worktree list --porcelain", f->gitdir,
+	    f->gitdir);
+	assert_int_equal(st, 0);
+	assert_null(strstr(out, "domain/b"));
+	free(out);
+	if (repo_worktree(f->gitdir, f->wtb, "b", f->err, sizeof(f->err)))
+		fail_msg("b after git's prune: %s", f->err);
+	out = git_out(&st, "git -C '%s' status --porcelain 2>&1", f->wtb);
+	assert_int_equal(st, 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+/* A worker killed during the checkout leaves "locked: initializing" and
+ * part of the files: the next call checks out the rest and unlocks. */
+static void
+test_worktree_cut_short(void **state)
+{
+	struct fx *f = *state;
+	char oid[REPO_OID_HEX], path[PATH_MAX];
+
+	put(f->wta, "a/x.txt", "in git\n");
+	commit_ok(f, f->wta, "a", "x\n", oid);
+	tu_join(path, sizeof(path), f->wta, "a/x.txt");
+	assert_int_equal(unlink(path), 0);
+	tu_join(path, sizeof(path), f->gitdir, "worktrees/a/locked");
+	tu_write_file(path, "initializing");
+	if (repo_worktree(f->gitdir, f->wta, "a", f->err, sizeof(f->err)))
+		fail_msg("finishing a: %s", f->err);
+	expect_file(f->wta, "a/x.txt", "in git\n");
+	assert_false(tu_exists(path));
+
+	/* Cut short and its directory gone too: pruned despite the lock,
+	 * made again. */
+	tu_write_file(path, "initializing");
+	tu_rmtree(f->wta);
+	if (repo_worktree(f->gitdir, f->wta, "a", f->err, sizeof(f->err)))
+		fail_msg("remaking a: %s", f->err);
+	expect_file(f->wta, "a/x.txt", "in git\n");
+	assert_false(tu_exists(path));
+}
+
+/* Sibling processes make their worktrees at the same moment: all made,
+ * each on its branch. */
+static void
+test_worktree_siblings(void **state)
+{
+	enum { N = 12 };
+	struct fx *f = *state;
+	char wt[PATH_MAX], name[16], err[256];
+	pid_t pids[N];
+	int st;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		tu_join(wt, sizeof(wt), f->tmp, "tasks/1/domains");
+		strncat(wt, "/", sizeof(wt) - strlen(wt) - 1);
+		strncat(wt, name, sizeof(wt) - strlen(wt) - 1);
+		if ((pids[i] = fork()) == 0)
+			_exit(repo_worktree(f->gitdir, wt, name, err,
+			    sizeof(err)) == 0 ? 0 : (fprintf(stderr, "%s: %s\n",
+			    name, err), 1));
+		assert_true(pids[i] > 0);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (int i = 0; i < N; i++) {
+		git_repository *r;
+		git_reference *head;
+		char want[64];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(want, sizeof(want), "refs/heads/domain/%s", name);
+		tu_join(wt, sizeof(wt), f->tmp, "tasks/1/domains");
+		strncat(wt, "/", sizeof(wt) - strlen(wt) - 1);
+		strncat(wt, name, sizeof(wt) - strlen(wt) - 1);
+		assert_int_equal(git_repository_open_ext(&r, wt,
+		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL), 0);
+		assert_int_equal(git_reference_lookup(&head, r, "HEAD"), 0);
+		assert_string_equal(git_reference_symbolic_target(head), want);
+		git_reference_free(head);
+		git_repository_free(r);
+		assert_int_equal(repo_worktree(f->gitdir, wt, name, f->err,
+		    sizeof(f->err)), 0);
+	}
+}
+
 /* A commit of main into the integration directory: every domain's files,
  * nothing of what was there before (a symlink removed, not followed; an
  * unwritable folder emptied too), no .git, no index in the bare
@@ -1301,6 +1414,9 @@ main(void)
 		T(test_refresh),
 		T(test_log),
 		T(test_repair),
+		T(test_worktree_git),
+		T(test_worktree_cut_short),
+		T(test_worktree_siblings),
 		T(test_checkout_commit),
 		T(test_commit_files_and_read),
 	};
