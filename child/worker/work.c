@@ -188,18 +188,97 @@ already_committed(struct worker *cx, int64_t directive,
 	return round;
 }
 
-static int
-prepare_tree(struct worker *cx, int64_t directive, char *err, size_t errlen)
+/*
+ * The worktree made (or found) and a crash's leftovers kept, then cleaned:
+ * in the loop's thread pool, as making a worktree may wait on a lock
+ * that sibling workers hold (repo_worktree) and git's writes are synced.
+ * The loop meanwhile answers pings and takes cancel.  The job holds
+ * copies of what it reads, so the worker may change meanwhile.
+ */
+struct prepare {
+	uv_work_t req;
+	struct worker *cx;
+	json_t *msg;		/* the directive, for the first turn */
+	int64_t directive;
+	char *gitdir, *worktree, *domain;
+	int rc;
+	char err[512];
+};
+
+static void started(struct worker *, json_t *msg);
+
+static void
+prepare_run(uv_work_t *req)
 {
+	struct prepare *p = req->data;
 	char label[128], snap[REPO_OID_HEX];
 
-	if (repo_worktree(cx->gitdir, cx->worktree, cx->domain, err,
-	    errlen) != 0)
-		return -1;
+	if (repo_worktree(p->gitdir, p->worktree, p->domain, p->err,
+	    sizeof(p->err)) != 0) {
+		p->rc = -1;
+		return;
+	}
 	/* Leftovers of a round cut short by a crash are kept, then cleaned. */
-	work_snapshot_label(label, sizeof(label), directive, 0, "leftover");
-	return repo_snapshot_and_clean(cx->worktree, cx->domain, label, snap,
-	    err, errlen);
+	work_snapshot_label(label, sizeof(label), p->directive, 0,
+	    "leftover");
+	p->rc = repo_snapshot_and_clean(p->worktree, p->domain, label, snap,
+	    p->err, sizeof(p->err));
+}
+
+static void
+prepare_free(struct prepare *p)
+{
+	json_decref(p->msg);
+	free(p->gitdir);
+	free(p->worktree);
+	free(p->domain);
+	free(p);
+}
+
+/* Back on the loop: the directive goes on, unless it failed or was
+ * cancelled meanwhile. */
+static void
+prepare_done(uv_work_t *req, int status)
+{
+	struct prepare *p = req->data;
+	struct worker *cx = p->cx;
+	struct round *r = cx->round;
+	json_t *msg = json_incref(p->msg);
+
+	if (status != 0 && p->rc == 0) {
+		p->rc = -1;
+		snprintf(p->err, sizeof(p->err), "preparing the worktree: %s",
+		    uv_strerror(status));
+	}
+	if (r->cancelled)
+		round_end_early(r, 0, "git", NULL, "cancelled",
+		    "cancelled by masterd");
+	else if (p->rc != 0)
+		round_end_early(r, 0, "git", NULL, "git", p->err);
+	else
+		started(cx, json_incref(msg));
+	json_decref(msg);
+	prepare_free(p);
+}
+
+static void
+prepare_tree(struct worker *cx, struct round *r, json_t *msg)
+{
+	struct prepare *p = xcalloc(1, sizeof(*p));
+	int rc;
+
+	p->req.data = p;
+	p->cx = cx;
+	p->msg = msg;
+	p->directive = r->directive;
+	p->gitdir = xstrdup(cx->gitdir);
+	p->worktree = xstrdup(cx->worktree);
+	p->domain = xstrdup(cx->domain);
+	if ((rc = uv_queue_work(cx->loop, &p->req, prepare_run,
+	    prepare_done)) != 0) {
+		round_end_early(r, 0, "git", NULL, "git", uv_strerror(rc));
+		prepare_free(p);
+	}
 }
 
 /*
@@ -229,22 +308,29 @@ refresh_peers(struct worker *cx, int64_t directive, char *err,
 }
 
 /*
- * Start a directive's rounds (msg taken).  What ends it before any round
- * is played still ends it through the round's final report.
+ * Start a directive's rounds (msg taken): its tree is prepared off the
+ * loop first (prepare_tree), then started() goes on.  What ends it
+ * before any round is played still ends it through the round's final
+ * report.
  */
 static void
 start(struct worker *cx, json_t *msg)
 {
-	struct round *r = work_round_new(cx, msg);
-	char err[512], oid[REPO_OID_HEX];
-	int done_in;
+	struct round *r = work_round_new(cx, json_incref(msg));
 
 	cx->round = r;
 	log_info("directive %lld: %s", (long long)r->directive, r->text);
-	if (prepare_tree(cx, r->directive, err, sizeof(err)) != 0) {
-		round_end_early(r, 0, "git", NULL, "git", err);
-		return;
-	}
+	prepare_tree(cx, r, msg);
+}
+
+/* The tree is ready (msg taken). */
+static void
+started(struct worker *cx, json_t *msg)
+{
+	struct round *r = cx->round;
+	char err[512], oid[REPO_OID_HEX];
+	int done_in;
+
 	/* What the domain has committed is what it has published, or will. */
 	json_decref(cx->own_iface);
 	cx->own_iface = committed_interface(cx);
@@ -253,17 +339,17 @@ start(struct worker *cx, json_t *msg)
 	if ((done_in = already_committed(cx, r->directive, oid)) > 0) {
 		work_publish(cx, cx->own_iface, false);
 		round_end_early(r, done_in, "commit", oid, NULL, NULL);
-		return;
+		goto done;
 	}
 	/* After the leftovers are kept and a done directive is reported:
 	 * the work starts from main's peers' code. */
 	if (refresh_peers(cx, r->directive, err, sizeof(err)) != 0) {
 		round_end_early(r, 0, "git", NULL, "git", err);
-		return;
+		goto done;
 	}
 	if (open_session(cx, err, sizeof(err)) != 0) {
 		round_end_early(r, 0, "model", NULL, "model", err);
-		return;
+		goto done;
 	}
 	json_object_clear(cx->shown);
 	/* What the last directive changed is shown first in JSON answers. */
@@ -274,6 +360,8 @@ start(struct worker *cx, json_t *msg)
 	}
 	cx->directive_turn = (size_t)-1;
 	round_start(r, prompt_first_turn(cx, msg));
+done:
+	json_decref(msg);
 }
 
 static void

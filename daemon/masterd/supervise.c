@@ -97,6 +97,97 @@ set_state(struct child *c, enum child_state s, const char *reason)
 	notify_status(c->md);
 }
 
+/* ---------------------------------------------------------- the index */
+
+/*
+ * Children by task and name, chained in buckets: child_find is asked for
+ * every message, every dispatch and every peer, and a walk of the list
+ * made each of those O(children), a task's start O(children^2).  The
+ * table doubles as children come (load at most 1) and goes with the last.
+ */
+static size_t
+index_hash(int64_t task, const char *name)
+{
+	uint64_t h = 14695981039346656037ULL ^ (uint64_t)task;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static struct child **
+index_slot(struct masterd *md, int64_t task, const char *name)
+{
+	return &md->child_index[index_hash(task, name) &
+	    (md->child_index_cap - 1)];
+}
+
+static void
+index_grow(struct masterd *md)
+{
+	struct child **old = md->child_index, *c, *next;
+	size_t oldcap = md->child_index_cap;
+
+	md->child_index_cap = oldcap ? oldcap * 2 : 64;
+	md->child_index = xcalloc(md->child_index_cap, sizeof(*old));
+	for (size_t i = 0; i < oldcap; i++) {
+		for (c = old[i]; c != NULL; c = next) {
+			struct child **slot = index_slot(md, c->task, c->name);
+
+			next = c->index_next;
+			c->index_next = *slot;
+			*slot = c;
+		}
+	}
+	free(old);
+}
+
+static void
+index_add(struct child *c)
+{
+	struct masterd *md = c->md;
+	struct child **slot;
+
+	if (md->nchildren + 1 > md->child_index_cap)
+		index_grow(md);
+	slot = index_slot(md, c->task, c->name);
+	c->index_next = *slot;
+	*slot = c;
+}
+
+static void
+index_remove(struct child *c)
+{
+	struct masterd *md = c->md;
+	struct child **p;
+
+	for (p = index_slot(md, c->task, c->name); *p != NULL;
+	    p = &(*p)->index_next) {
+		if (*p == c) {
+			*p = c->index_next;
+			break;
+		}
+	}
+	if (md->nchildren == 0) {
+		free(md->child_index);
+		md->child_index = NULL;
+		md->child_index_cap = 0;
+	}
+}
+
+struct child *
+child_find(struct masterd *md, int64_t task, const char *name)
+{
+	struct child *c;
+
+	if (md->child_index == NULL)
+		return NULL;
+	for (c = *index_slot(md, task, name); c != NULL; c = c->index_next)
+		if (c->task == task && strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
 /* ---------------------------------------------------------- lifetime */
 
 struct child *
@@ -115,6 +206,7 @@ child_new(struct masterd *md, int64_t task, int64_t domain, const char *name)
 	uv_timer_init(md->loop, &c->timer);
 	c->timer.data = c;
 	c->handles = 2;		/* the timer and the peer */
+	index_add(c);
 	TAILQ_INSERT_TAIL(&md->children, c, entry);
 	md->nchildren++;
 	return c;
@@ -150,23 +242,13 @@ child_release(struct child *c)
 {
 	struct masterd *md = c->md;
 
+	tasks_child_released(c);
 	TAILQ_REMOVE(&md->children, c, entry);
 	md->nchildren--;
+	index_remove(c);
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 	peer_close(&c->peer, on_peer_closed);
 	check_all_stopped(md);
-}
-
-struct child *
-child_find(struct masterd *md, int64_t task, const char *name)
-{
-	struct child *c;
-
-	TAILQ_FOREACH(c, &md->children, entry) {
-		if (c->task == task && strcmp(c->name, name) == 0)
-			return c;
-	}
-	return NULL;
 }
 
 /* ---------------------------------------------------------- start */

@@ -40,6 +40,9 @@ enum child_role {
 
 struct child {
 	TAILQ_ENTRY(child) entry;
+	struct child *index_next;	/* child_find's bucket */
+	TAILQ_ENTRY(child) look_entry;	/* its task's look queue */
+	bool look_queued;		/* (task_dispatch.c) */
 	struct masterd *md;
 	int64_t task;
 	int64_t domain;

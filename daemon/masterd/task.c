@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/supervise.h"
 #include "daemon/masterd/task.h"
 #include "daemon/masterd/tasks.h"
 
@@ -40,6 +41,50 @@ task_gitdir(const struct masterd *md, int64_t task, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/tasks/%lld/repo.git", md->conf->state_dir,
 	    (long long)task);
+}
+
+/* ---------------------------------------------------------- the index */
+
+/*
+ * Domains by name, chained in buckets: domain_find is asked for every
+ * child's message, every dispatch and every dependency, and a walk of
+ * the list made a task's start O(domains^2) string compares.  Domains
+ * are only ever added; the table doubles at load 1.
+ */
+static size_t
+name_hash(const char *name)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void
+index_put(struct task *t, struct domain *d)
+{
+	struct domain **slot = &t->dindex[name_hash(d->name) &
+	    (t->dindex_cap - 1)];
+
+	d->index_next = *slot;
+	*slot = d;
+}
+
+static void
+domain_index_add(struct task *t, struct domain *d)
+{
+	struct domain *x;
+
+	if (++t->ndomains > t->dindex_cap) {
+		free(t->dindex);
+		t->dindex_cap = t->dindex_cap ? t->dindex_cap * 2 : 16;
+		t->dindex = xcalloc(t->dindex_cap, sizeof(*t->dindex));
+		TAILQ_FOREACH(x, &t->domains, entry)
+			index_put(t, x);
+		return;
+	}
+	index_put(t, d);
 }
 
 /* ---------------------------------------------------------- memory */
@@ -62,6 +107,7 @@ task_new(struct masterd *md, int64_t id, const char *text,
 	t->integ.checks = json_array();
 	t->integ.last = RUN_ERROR;	/* no run yet: nothing tested */
 	TAILQ_INIT(&t->domains);
+	TAILQ_INIT(&t->look);
 	TAILQ_INSERT_TAIL(&md->tasks, t, entry);
 	return t;
 }
@@ -81,6 +127,7 @@ domain_new(struct task *t, int64_t id, const char *name, const char *prompt,
 	d->depends = json_is_array(depends) ? json_deep_copy(depends) : NULL;
 	TAILQ_INIT(&d->open);
 	TAILQ_INSERT_TAIL(&t->domains, d, entry);
+	domain_index_add(t, d);
 	return d;
 }
 
@@ -107,6 +154,7 @@ task_free(struct task *t)
 		TAILQ_REMOVE(&t->domains, d, entry);
 		domain_free(d);
 	}
+	free(t->dindex);
 	free(t->text);
 	free(t->reason);
 	json_decref(t->standing);
@@ -142,9 +190,10 @@ domain_find(const struct task *t, const char *name)
 {
 	struct domain *d;
 
-	if (t == NULL || name == NULL)
+	if (t == NULL || name == NULL || t->dindex == NULL)
 		return NULL;
-	TAILQ_FOREACH(d, &t->domains, entry)
+	for (d = t->dindex[name_hash(name) & (t->dindex_cap - 1)]; d != NULL;
+	    d = d->index_next)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	return NULL;
@@ -240,6 +289,8 @@ load_task(struct masterd *md, const json_t *row)
 	    "planner_cost"));
 	t->progress_since = jget_int(row, "progress_since", 0);
 	task_integration_load(t, row);
+	/* The last master's running directives have no child now. */
+	t->check_orphans = true;
 	return t;
 }
 
@@ -599,14 +650,33 @@ on_step(uv_idle_t *h)
 	}
 }
 
-void
-task_mark(struct task *t)
+static void
+mark_dirty(struct task *t)
 {
 	struct masterd *md = t->md;
 
 	t->dirty = true;
 	if (md->step_ready && !uv_is_active((uv_handle_t *)&md->step))
 		uv_idle_start(&md->step, on_step);
+}
+
+/* Any change: the step looks at every child of the task. */
+void
+task_mark(struct task *t)
+{
+	t->look_all = true;
+	mark_dirty(t);
+}
+
+/* One child's change: the step looks at it alone (task_dispatch.c). */
+void
+task_look(struct task *t, struct child *c)
+{
+	if (!c->look_queued) {
+		c->look_queued = true;
+		TAILQ_INSERT_TAIL(&t->look, c, look_entry);
+	}
+	mark_dirty(t);
 }
 
 void

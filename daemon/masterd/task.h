@@ -62,6 +62,7 @@ TAILQ_HEAD(directive_list, directive);
 
 struct domain {
 	TAILQ_ENTRY(domain) entry;
+	struct domain *index_next;	/* domain_find's bucket */
 	struct task *task;
 	int64_t id;
 	char *name;
@@ -111,6 +112,19 @@ struct task {
 	int64_t progress_since;	/* the watchdog counts rounds after this */
 	struct integration integ;
 	struct domain_list domains;
+	size_t ndomains;
+	struct domain **dindex;	/* domains by name, chained buckets */
+	size_t dindex_cap;	/* a power of two */
+	size_t nopen;		/* open directives (queued, running) */
+	/*
+	 * The dispatch (task_dispatch.c): the children to look at on the
+	 * next step (one became ready), or all of them (look_all: any
+	 * other change); and whether running directives no child works
+	 * on are to be looked for (a child went, a write failed, the tick).
+	 */
+	TAILQ_HEAD(child_look, child) look;
+	bool look_all;
+	bool check_orphans;
 	size_t done;		/* directives done */
 	bool dirty;		/* the step is due on the next loop turn */
 	/* What its rounds spent (rounds, tokens, cost): read from the
@@ -176,6 +190,9 @@ json_t *task_unresolved(const struct task *);
  * (once, however many changes mark it before then). */
 void task_mark(struct task *);
 void task_mark_all(struct masterd *);
+/* The step for c alone (it became ready): the other children are not
+ * looked at. */
+void task_look(struct task *, struct child *);
 /* Mark every task at `when` (epoch s): a directive's retry or a
  * provider's probe falls due then.  The earliest request wins. */
 void tasks_wake_at(struct masterd *, double when);

@@ -78,7 +78,18 @@ task_assign(struct child *c)
 		json_object_set_new(m, "budget", budget_describe(&t->budget));
 	json_object_set_new(m, "peers", task_interfaces(t, c->name));
 	child_send(c, m);
-	task_mark(t);
+	task_look(t, c);
+}
+
+void
+tasks_child_released(struct child *c)
+{
+	struct task *t;
+
+	if (!c->look_queued || (t = task_find(c->md, c->task)) == NULL)
+		return;
+	TAILQ_REMOVE(&t->look, c, look_entry);
+	c->look_queued = false;
 }
 
 /* ---------------------------------------------------------- directives */
@@ -113,6 +124,16 @@ deps_ready(struct task *t, const struct child *c)
 			return false;
 	}
 	return true;
+}
+
+/* Does c have work that only its dependencies hold back? */
+static bool
+held_by_deps(struct task *t, const struct child *c)
+{
+	struct domain *d = domain_find(t, c->name);
+	struct directive *x = d != NULL ? directive_next(d) : NULL;
+
+	return x != NULL && x->source == SOURCE_PLAN && !deps_ready(t, c);
 }
 
 /* c's work waits for the provider at endpoint ("": no longer): said
@@ -173,6 +194,7 @@ send_work(struct child *c, json_t *m, const char *probe)
 		provider_probe_sent(c->md, c, probe);
 	}
 	c->busy = true;
+	c->md->calls_hint++;
 	child_send(c, m);
 }
 
@@ -233,19 +255,33 @@ can_take_work(const struct masterd *md, const struct child *c,
 	    inflight < md->conf->max_llm_calls;
 }
 
+static void
+look_clear(struct task *t)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&t->look)) != NULL) {
+		TAILQ_REMOVE(&t->look, c, look_entry);
+		c->look_queued = false;
+	}
+}
+
 /*
- * One pass honouring dependencies; if that hands out nothing while no
- * child of the task works, a cycle in the depends would stall it: then
- * dependencies are ignored.
+ * The full pass: every child of the task, honouring dependencies; if that
+ * hands out nothing while no child of the task works, a cycle in the
+ * depends would stall it: then dependencies are ignored.  It counts the
+ * calls in flight afresh (calls_hint).
  */
 static void
-dispatch_task(struct task *t)
+dispatch_all(struct task *t)
 {
 	struct masterd *md = t->md;
 	struct child *c;
 	bool any = false, busy = false, waiting = false;
 	int64_t inflight = calls_in_flight(md);
 
+	md->calls_hint = inflight;
+	look_clear(t);
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->task != t->id || c->role != ROLE_DOMAIN)
 			continue;
@@ -271,6 +307,52 @@ dispatch_task(struct task *t)
 }
 
 /*
+ * Only the children queued to be looked at (task_look: they became
+ * ready), so that N children starting cost N looks, not N passes over N.
+ * What a look cannot settle alone goes to the full pass: a call slot
+ * that may be taken (the hint over-counts, never under), or a child held
+ * back by its dependencies (the cycle rule needs every child).
+ */
+static void
+dispatch_looked(struct task *t)
+{
+	struct masterd *md = t->md;
+	struct child *c;
+	bool counted = false;
+
+	while ((c = TAILQ_FIRST(&t->look)) != NULL) {
+		if (md->calls_hint >= md->conf->max_llm_calls) {
+			/* Once a step: the slots may have freed since. */
+			if (counted)
+				return;	/* a freed slot marks every task */
+			md->calls_hint = calls_in_flight(md);
+			counted = true;
+			continue;
+		}
+		TAILQ_REMOVE(&t->look, c, look_entry);
+		c->look_queued = false;
+		if (c->role != ROLE_DOMAIN || c->state != CHILD_RUNNING ||
+		    c->busy)
+			continue;
+		if (!dispatch_one(t, c, true) && held_by_deps(t, c)) {
+			dispatch_all(t);
+			return;
+		}
+	}
+}
+
+static void
+dispatch_task(struct task *t)
+{
+	if (t->look_all) {
+		t->look_all = false;
+		dispatch_all(t);
+	} else {
+		dispatch_looked(t);
+	}
+}
+
+/*
  * Directives the registry says are running but no child works on (a
  * write that failed, say on a full disk, or a child that went away):
  * back to the queue, so the task cannot stall on them.
@@ -282,6 +364,9 @@ requeue_orphans(struct task *t)
 	struct domain *d;
 	struct child *c;
 
+	if (!t->check_orphans)
+		return;
+	t->check_orphans = false;
 	TAILQ_FOREACH(d, &t->domains, entry) {
 		TAILQ_FOREACH(x, &d->open, entry) {
 			if (x->state != DIRECTIVE_RUNNING)
@@ -630,7 +715,9 @@ tasks_tick(struct masterd *md)
 {
 	struct task *t;
 
-	TAILQ_FOREACH(t, &md->tasks, entry)
+	TAILQ_FOREACH(t, &md->tasks, entry) {
 		task_check_limits(t);
+		t->check_orphans = true;
+	}
 	task_mark_all(md);
 }

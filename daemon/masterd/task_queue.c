@@ -26,6 +26,7 @@ directive_new(struct domain *d, int64_t id, enum directive_source source,
 	x->priority = priority;
 	x->state = DIRECTIVE_QUEUED;
 	TAILQ_INSERT_TAIL(&d->open, x, entry);
+	d->task->nopen++;
 	return x;
 }
 
@@ -43,6 +44,7 @@ domain_free_directives(struct domain *d)
 
 	while ((x = TAILQ_FIRST(&d->open)) != NULL) {
 		TAILQ_REMOVE(&d->open, x, entry);
+		d->task->nopen--;
 		directive_free(x);
 	}
 }
@@ -121,6 +123,8 @@ directive_set_state(struct domain *d, struct directive *x,
 	    reason) != 0) {
 		log_err("directive %lld: %s not stored: %s", (long long)x->id,
 		    directive_state_names[state], registry_errmsg(t->md->reg));
+		/* Left running with no child on it, maybe: the step looks. */
+		t->check_orphans = true;
 		return -1;
 	}
 	if (state == DIRECTIVE_RUNNING)
@@ -131,6 +135,7 @@ directive_set_state(struct domain *d, struct directive *x,
 	if (state == DIRECTIVE_DONE)
 		t->done++;
 	TAILQ_REMOVE(&d->open, x, entry);
+	t->nopen--;
 	directive_free(x);
 	return 0;
 }
@@ -204,15 +209,9 @@ directive_find(const struct task *t, int64_t id, struct domain **dp)
 	return NULL;
 }
 
+/* Counted as they come and go: the step asks after every change. */
 size_t
 task_open_directives(const struct task *t)
 {
-	const struct directive *x;
-	const struct domain *d;
-	size_t n = 0;
-
-	TAILQ_FOREACH(d, &t->domains, entry)
-		TAILQ_FOREACH(x, &d->open, entry)
-			n++;
-	return n;
+	return t->nopen;
 }

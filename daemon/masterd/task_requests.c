@@ -161,12 +161,7 @@ domain_name_ok(const char *name)
 static size_t
 domain_count(const struct task *t)
 {
-	const struct domain *d;
-	size_t n = 0;
-
-	TAILQ_FOREACH(d, &t->domains, entry)
-		n++;
-	return n;
+	return t->ndomains;
 }
 
 static int

@@ -76,18 +76,26 @@ refused("version: 2147483648, at most 2147483647", type="interface", task=task, 
 refused("last: 0, at least 1", type="transcript", task=task, domain="d0", last=0)
 refused("offset: -1, at least 0", type="backup", offset=-1)
 refused("prompt: 1048576 bytes, at most 65536", type="spawn", task=other, domain="big", prompt="p" * (1 << 20))
-r = call(type="spawn", task=task, domain="one-more")
-assert r["ok"] is False and "at most 64" in r["error"]["message"], r
+# The cap, 1,024 domains: one more at the door of submit, and a spawn
+# into a task that has them all.
+refused("domains: 1025 entries, at most 1024", type="submit", text="t", domains=[f"x{i}" for i in range(1025)])
+r = call(type="submit", text="big", domains=[f"x{i}" for i in range(1024)])
+assert r["ok"], r
+big = r["task"]
+r = call(type="spawn", task=big, domain="one-more")
+assert r["ok"] is False and "at most 1024" in r["error"]["message"], r
 print(f"ok: spawn past the domain cap refused: {r['error']['message']}")
+r = call(type="cancel", task=big)
+assert r["ok"], r
 
 r = call(type="tasks")
-assert r["ok"] and len(r["tasks"]) == 2, r
+assert r["ok"] and len(r["tasks"]) == 3, r
 assert not any(t.get("paused") for t in r["tasks"]), r
 r = call(type="domains", task=task)
 assert r["ok"] and len(r["domains"]) == 64, len(r["domains"])
 r = call(type="domains", task=other)
 assert r["ok"] and [d["name"] for d in r["domains"]] == ["a"], r
-print("ok: the refusals changed nothing: 2 tasks, none paused, 64 and 1 domains")
+print("ok: the refusals changed nothing: 3 tasks, none paused, 64 and 1 domains")
 PY
 ctl tasks >/dev/null || fail "masterctl tasks fails after the refused submits"
 ok "masterctl tasks still works"
