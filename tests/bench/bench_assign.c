@@ -4,7 +4,7 @@
  * kills and ping misses on the way, and the memory of masterd and of its
  * children.
  *
- *   bench_assign MASTERD
+ *   bench_assign MASTERD [N1 N2 N3]
  *
  * Starts the real masterd (masterd-child found beside MASTERD) on a fresh
  * temporary state directory.  Its configuration turns the planner's
@@ -80,8 +80,9 @@
 #error "NMAX is over a task's most domains"
 #endif
 
-static const int sizes[] = { MEM_N, 300, NMAX };
-#define NSIZES		(sizeof(sizes) / sizeof(sizes[0]))
+#define NSIZES		3
+/* MEM_N first: the memory is read there; argv may give others. */
+static int sizes[NSIZES] = { MEM_N, 300, NMAX };
 
 /* What this benchmark adds to the harness's daemon (B). */
 struct assign {
@@ -810,15 +811,21 @@ main(int argc, char **argv)
 	struct run r = { 0 };
 	double rb, rm, ab, am, pb, pm, mb, mm, k_assigned, k_model;
 	double t0 = now_s();
-	char how[40];
+	char how[64];
 	json_t *reply_watch;
 	static const char *const helpers[] = { "masterd-child",
 	    "masterd-worker", NULL };
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench_assign MASTERD\n");
+	if (argc != 2 && argc != 2 + NSIZES) {
+		fprintf(stderr, "usage: bench_assign MASTERD [N1 N2 N3]\n");
 		return 2;
 	}
+	for (int i = 0; argc > 2 && i < NSIZES; i++)
+		if ((sizes[i] = atoi(argv[2 + i])) < 1 || sizes[i] > NMAX) {
+			fprintf(stderr, "bench_assign: %s: 1 to %d domains\n",
+			    argv[2 + i], NMAX);
+			return 2;
+		}
 	if (!bench_init("bench_assign", argv[1], helpers))
 		return 1;
 	model_open();
@@ -834,7 +841,7 @@ main(int argc, char **argv)
 	run_once(3, &t, NULL);
 	for (size_t s = 0; s < NSIZES; s++) {
 		for (int i = 0; i < RUNS; i++) {
-			run_once(sizes[s], &t, sizes[s] == MEM_N &&
+			run_once(sizes[s], &t, s == 0 &&
 			    i == RUNS - 1 ? &m : NULL);
 			reply[s][i] = t.reply;
 			running[s][i] = t.running;
@@ -888,15 +895,20 @@ main(int argc, char **argv)
 
 	printf("\n%-42s %10s %10s\n", "memory", "VmRSS", "Pss");
 	print_mem("masterd, no task yet", m.md_idle, -2);
-	print_mem("masterd, 100 domains waiting on the model", m.md_busy, -2);
-	print_mem("masterd, 100 domains, task paused", m.md_paused, -2);
+	snprintf(how, sizeof(how), "masterd, %d domains waiting on the model",
+	    sizes[0]);
+	print_mem(how, m.md_busy, -2);
+	snprintf(how, sizeof(how), "masterd, %d domains, task paused",
+	    sizes[0]);
+	print_mem(how, m.md_paused, -2);
 	print_mem("masterd, no task, after the runs", m.md_after, -2);
 	print_mem("one child (relay), waiting on the model",
 	    m.child_busy_rss, m.child_busy_pss);
 	print_mem("  and its worker", m.worker_rss, m.worker_pss);
 	print_mem("one child, idle (task paused, no worker)",
 	    m.child_idle_rss, m.child_idle_pss);
-	print_mem("100 idle children, Pss summed", -2, m.children_pss);
+	snprintf(how, sizeof(how), "%d idle children, Pss summed", sizes[0]);
+	print_mem(how, -2, m.children_pss);
 
 	printf("\n%-42s %14s %5s\n", "aim", "measured", "met");
 	printf("%-42s %11.0f ms %5s\n", "100 domains at the model in under 1 s",

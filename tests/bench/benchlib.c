@@ -211,7 +211,8 @@ bench_write_config(const char *fmt, ...)
 }
 
 /*
- * No systemd here, whatever our own environment says; no MASTERD_*
+ * No systemd here, whatever our own environment says (unless the
+ * benchmark asks for its own notification socket); no MASTERD_*
  * override of the configuration, and no key sent anywhere.
  */
 static void
@@ -261,6 +262,10 @@ bench_spawn_masterd(void)
 		close(fd);
 	}
 	clean_env();
+	if (B.notify_socket != NULL && B.watchdog_usec != NULL) {
+		setenv("NOTIFY_SOCKET", B.notify_socket, 1);
+		setenv("WATCHDOG_USEC", B.watchdog_usec, 1);
+	}
 	execl(B.masterd, "masterd", "-f", "-c", B.conf, "-d", B.state, "-s",
 	    B.sock, (char *)NULL);
 	fprintf(stderr, "exec %s: %s\n", B.masterd, strerror(errno));

@@ -27,6 +27,10 @@ struct bench {
 	char conf[300];
 	char log[300];
 	pid_t pid;		/* masterd; 0 when not running */
+	/* A systemd notification socket and watchdog for masterd (its
+	 * WATCHDOG=1 beats tell its loop's stalls), or NULL: none. */
+	const char *notify_socket;
+	const char *watchdog_usec;
 };
 
 extern struct bench B;
