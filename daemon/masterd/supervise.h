@@ -43,6 +43,8 @@ struct child {
 	struct child *index_next;	/* child_find's bucket */
 	TAILQ_ENTRY(child) look_entry;	/* its task's look queue */
 	bool look_queued;		/* (task_dispatch.c) */
+	TAILQ_ENTRY(child) start_entry;	/* its task's start queue */
+	bool start_queued;		/* (task_requests.c) */
 	struct masterd *md;
 	int64_t task;
 	int64_t domain;

@@ -108,6 +108,7 @@ task_new(struct masterd *md, int64_t id, const char *text,
 	t->integ.last = RUN_ERROR;	/* no run yet: nothing tested */
 	TAILQ_INIT(&t->domains);
 	TAILQ_INIT(&t->look);
+	TAILQ_INIT(&t->to_start);
 	TAILQ_INSERT_TAIL(&md->tasks, t, entry);
 	return t;
 }
@@ -643,6 +644,7 @@ on_step(uv_idle_t *h)
 			continue;
 		t->dirty = false;
 		calls = registry_calls(md->reg);
+		task_start_some(t);
 		task_step(t);
 		log_debug("task %lld step: %llu registry statements",
 		    (long long)t->id, (unsigned long long)
@@ -665,6 +667,13 @@ void
 task_mark(struct task *t)
 {
 	t->look_all = true;
+	mark_dirty(t);
+}
+
+/* The step is due again (more children to start): no full pass for it. */
+void
+task_mark_again(struct task *t)
+{
 	mark_dirty(t);
 }
 

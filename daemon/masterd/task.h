@@ -125,6 +125,10 @@ struct task {
 	TAILQ_HEAD(child_look, child) look;
 	bool look_all;
 	bool check_orphans;
+	/* Children made but not started yet: started a batch a loop turn
+	 * (task_start_some), so that a task of 1,000 domains does not hold
+	 * the loop for the seconds 1,000 spawns take. */
+	TAILQ_HEAD(child_start, child) to_start;
 	size_t done;		/* directives done */
 	bool dirty;		/* the step is due on the next loop turn */
 	/* What its rounds spent (rounds, tokens, cost): read from the
@@ -193,6 +197,8 @@ void task_mark_all(struct masterd *);
 /* The step for c alone (it became ready): the other children are not
  * looked at. */
 void task_look(struct task *, struct child *);
+/* The step once more, for work of its own left (a start queue). */
+void task_mark_again(struct task *);
 /* Mark every task at `when` (epoch s): a directive's retry or a
  * provider's probe falls due then.  The earliest request wins. */
 void tasks_wake_at(struct masterd *, double when);
@@ -257,6 +263,8 @@ int task_add_planned(struct task *, const json_t *domain, char *err,
 void task_finish(struct task *, enum task_state, const char *reason);
 void task_pause_for(struct task *, const char *why);
 void task_start_domains(struct task *);
+/* From the step: start the next batch of the task's queued children. */
+void task_start_some(struct task *);
 
 /* ---- task_integrate.c ---- */
 /* At load: the task's checks, its last run, main's commit. */

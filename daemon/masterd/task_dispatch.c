@@ -86,10 +86,14 @@ tasks_child_released(struct child *c)
 {
 	struct task *t;
 
-	if (!c->look_queued || (t = task_find(c->md, c->task)) == NULL)
+	if ((!c->look_queued && !c->start_queued) ||
+	    (t = task_find(c->md, c->task)) == NULL)
 		return;
-	TAILQ_REMOVE(&t->look, c, look_entry);
-	c->look_queued = false;
+	if (c->look_queued)
+		TAILQ_REMOVE(&t->look, c, look_entry);
+	if (c->start_queued)
+		TAILQ_REMOVE(&t->to_start, c, start_entry);
+	c->look_queued = c->start_queued = false;
 }
 
 /* ---------------------------------------------------------- directives */

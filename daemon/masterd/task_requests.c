@@ -61,25 +61,65 @@ open_task(struct masterd *md, int64_t id, int *rc, char *err, size_t errlen)
 
 /* ---------------------------------------------------------- children */
 
+/* Children started a loop turn: about 2 ms of masterd's each (a fork
+ * and an exec), so a turn holds the loop some 60 ms at most. */
+#define START_BATCH	32
+
 static void
-start_domain(struct task *t, const struct domain *d)
+start_child(struct task *t, struct child *c)
 {
 	struct masterd *md = t->md;
-	struct child *c = child_new(md, t->id, d->id, d->name);
 
-	if (c == NULL)
-		return;
 	if (child_start(c) != 0) {
-		log_err("domain %s (task %lld): %s", d->name, (long long)t->id,
+		log_err("domain %s (task %lld): %s", c->name, (long long)t->id,
 		    c->reason);
-		registry_domain_set_state(md->reg, d->id, DOMAIN_FATAL,
+		registry_domain_set_state(md->reg, c->domain, DOMAIN_FATAL,
 		    c->reason);
 		c->state = CHILD_FATAL;
 	}
 }
 
-/* Start every domain's child; a domain that was FATAL stays visible and
- * restartable, but down. */
+static void
+start_domain(struct task *t, const struct domain *d)
+{
+	struct child *c = child_new(t->md, t->id, d->id, d->name);
+
+	if (c != NULL)
+		start_child(t, c);
+}
+
+/* The child now, or in a following loop turn (task_start_some). */
+static void
+queue_domain(struct task *t, const struct domain *d)
+{
+	struct child *c = child_new(t->md, t->id, d->id, d->name);
+
+	if (c == NULL)
+		return;
+	c->start_queued = true;
+	TAILQ_INSERT_TAIL(&t->to_start, c, start_entry);
+	task_mark_again(t);
+}
+
+void
+task_start_some(struct task *t)
+{
+	struct child *c;
+
+	for (int n = 0; n < START_BATCH &&
+	    (c = TAILQ_FIRST(&t->to_start)) != NULL; n++) {
+		TAILQ_REMOVE(&t->to_start, c, start_entry);
+		c->start_queued = false;
+		/* Stopped (or restarted) while it waited: as it is. */
+		if (!c->want_stop)
+			start_child(t, c);
+	}
+	if (!TAILQ_EMPTY(&t->to_start))
+		task_mark_again(t);
+}
+
+/* Every domain's child, started a batch a loop turn (queue_domain); a
+ * domain that was FATAL stays visible and restartable, but down. */
 void
 task_start_domains(struct task *t)
 {
@@ -96,7 +136,7 @@ task_start_domains(struct task *t)
 			continue;
 		if (vocab_find(domain_state_names, DOMAIN_STATE_COUNT,
 		    jget_str(row, "state")) != DOMAIN_FATAL) {
-			start_domain(t, d);
+			queue_domain(t, d);
 			continue;
 		}
 		if ((c = child_new(md, t->id, d->id, d->name)) == NULL)
