@@ -31,6 +31,8 @@
  * log-log) to the medians.  Kills and ping misses are counted from the
  * log: masterd's "no pong" faults of a relay, a relay's "answered no
  * ping" of its worker, every SIGKILL, and domain.state events to backoff.
+ * masterd runs with a watchdog (bench_watchdog): its longest loop stall
+ * from submit to all at the model is the worst run's.
  *
  * Memory is read from /proc at 100 domains: masterd's VmRSS with no task,
  * with 100 domains waiting on the model, with the same task paused (the
@@ -133,6 +135,7 @@ struct run {
 /* What one run measured, in ms from sending submit. */
 struct timing {
 	double reply, running, assigned, at_model;
+	double stall;		/* masterd's longest, ms */
 	int misses, kills;	/* from the log and the events */
 };
 
@@ -441,6 +444,7 @@ start_masterd(void)
 	int status;
 
 	write_config();
+	bench_watchdog();
 	bench_spawn_masterd();
 	t0 = now_s();
 	while (client_open(&A.c) != 0) {
@@ -736,6 +740,7 @@ run_once(int n, struct timing *t, struct memory *m)
 	t->running = max_of(r.running, n) * 1e3;
 	t->assigned = max_of(r.assigned, n) * 1e3;
 	t->at_model = r.at_model * 1e3;
+	t->stall = bench_longest_stall_ms(r.t0, r.t0 + r.at_model);
 	if (m != NULL)
 		measure_task(&r, m);
 	cancel(&r);
@@ -806,6 +811,7 @@ main(int argc, char **argv)
 	    assigned[NSIZES][RUNS], at_model[NSIZES][RUNS];
 	double med_assigned[NSIZES], med_model[NSIZES];
 	int misses[NSIZES] = { 0 }, kills[NSIZES] = { 0 }, all_bad = 0;
+	double stall[NSIZES] = { 0 };
 	struct memory m = { .md_idle = -1 };
 	struct timing t;
 	struct run r = { 0 };
@@ -849,6 +855,8 @@ main(int argc, char **argv)
 			at_model[s][i] = t.at_model;
 			misses[s] += t.misses;
 			kills[s] += t.kills;
+			if (t.stall > stall[s])
+				stall[s] = t.stall;
 		}
 	}
 	sleep_ms(200);
@@ -858,9 +866,9 @@ main(int argc, char **argv)
 	    "clock stops when\nevery domain's request has reached it\n\n");
 	printf("submit to every domain at the model, ms from sending submit "
 	    "(best / median of %d runs)\n", RUNS);
-	printf("%7s %8s %17s %17s %17s %8s %6s %6s\n", "domains", "reply",
-	    "all running", "all assigned", "all at model", "ms/dom",
-	    "misses", "kills");
+	printf("%7s %8s %17s %17s %17s %7s %6s %6s %6s\n", "domains",
+	    "reply", "all running", "all assigned", "all at model", "ms/dom",
+	    "stall", "misses", "kills");
 	for (size_t s = 0; s < NSIZES; s++) {
 		int n = sizes[s];
 
@@ -872,8 +880,8 @@ main(int argc, char **argv)
 		med_model[s] = mm;
 		all_bad += misses[s] + kills[s];
 		printf("%7d %8.1f %8.1f /%7.1f %8.1f /%7.1f %8.1f /%7.1f "
-		    "%8.2f %6d %6d\n", n, pm, rb, rm, ab, am, mb, mm, mm / n,
-		    misses[s], kills[s]);
+		    "%7.2f %6.0f %6d %6d\n", n, pm, rb, rm, ab, am, mb, mm,
+		    mm / n, stall[s], misses[s], kills[s]);
 	}
 	k_assigned = exponent(sizes, med_assigned, NSIZES);
 	k_model = exponent(sizes, med_model, NSIZES);
@@ -888,10 +896,12 @@ main(int argc, char **argv)
 	    "domain.state to running;\n all assigned: the last "
 	    "directive.running, sent right after task.assign;\n all at "
 	    "model: the last domain's worker started, its worktree made, its "
-	    "first turn\n ready and its request sent; misses: ping faults "
-	    "logged, kills: SIGKILLs\n logged and children that died, over "
-	    "the %d runs; one warm-up run of 3 domains\n not counted)\n",
-	    RUNS);
+	    "first turn\n ready and its request sent; stall: masterd's "
+	    "longest loop stall in ms, from\n submit to all at model, the "
+	    "worst run (a %d ms watchdog); misses: ping\n faults logged, "
+	    "kills: SIGKILLs logged and children that died, over the %d\n "
+	    "runs; one warm-up run of 3 domains not counted)\n",
+	    2 * BENCH_BEAT_MS, RUNS);
 
 	printf("\n%-42s %10s %10s\n", "memory", "VmRSS", "Pss");
 	print_mem("masterd, no task yet", m.md_idle, -2);

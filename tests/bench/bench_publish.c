@@ -17,22 +17,18 @@
  * as in a task under way) and the fan-out settles.  Then one domain
  * publishes again, and the clock runs until N-1 peers have the update.
  * Bytes are the frames the peers got (4-byte header included).  masterd
- * runs with a systemd watchdog of WATCHDOG_MS (a WATCHDOG=1 every half
- * of it while its loop turns, notify.c): the longest gap between two,
- * less that half, from the signal until 200 ms after the last peer got
- * the update, is the longest stall.  Repeated RUNS times; nothing is
+ * runs with a watchdog beating every BENCH_BEAT_MS (bench_watchdog): its
+ * longest stall from the signal until 200 ms after the last peer got the
+ * update is reported.  Repeated RUNS times; nothing is
  * asserted.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -47,9 +43,7 @@
 #define N		300
 #define RUNS		5
 #define IFACE_ITEMS	20
-#define WATCHDOG_MS	2	/* WATCHDOG=1 every 1 ms */
 #define DEADLINE_S	120
-#define BEATS_MAX	(1 << 20)
 
 /* ------------------------------------------------------------ child */
 
@@ -175,83 +169,6 @@ child_main(int argc, char **argv)
 	return 0;
 }
 
-/* ------------------------------------------------------------ watchdog */
-
-/* The arrival time of every WATCHDOG=1, from a thread of its own. */
-struct beats {
-	int fd;
-	double *t;
-	volatile size_t n;
-};
-
-static struct beats W = { .fd = -1 };
-
-static void *
-beats_run(void *arg)
-{
-	char buf[512];
-	ssize_t n;
-
-	for (;;) {
-		if ((n = recv(W.fd, buf, sizeof(buf) - 1, 0)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		buf[n] = '\0';
-		if (strstr(buf, "WATCHDOG=1") != NULL && W.n < BEATS_MAX) {
-			W.t[W.n] = now_s();
-			__atomic_store_n(&W.n, W.n + 1, __ATOMIC_RELEASE);
-		}
-	}
-}
-
-static void
-beats_open(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pthread_t th;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	W.t = xcalloc(BEATS_MAX, sizeof(*W.t));
-	if ((W.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(W.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		die("notify socket %s: %s", path, strerror(errno));
-	if (pthread_create(&th, NULL, beats_run, NULL) != 0)
-		die("watchdog thread");
-	pthread_detach(th);
-}
-
-static size_t
-beats_in(double from, double to)
-{
-	size_t n = __atomic_load_n(&W.n, __ATOMIC_ACQUIRE), k = 0;
-
-	for (size_t i = 0; i < n; i++)
-		k += W.t[i] >= from && W.t[i] <= to;
-	return k;
-}
-
-/* The longest gap between two beats in [from, to], less the period. */
-static double
-longest_stall_ms(double from, double to)
-{
-	size_t n = __atomic_load_n(&W.n, __ATOMIC_ACQUIRE);
-	double prev = -1, worst = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (W.t[i] < from)
-			continue;
-		if (prev >= 0 && W.t[i] - prev > worst)
-			worst = W.t[i] - prev;
-		prev = W.t[i];
-		if (W.t[i] > to)
-			break;
-	}
-	worst = worst * 1e3 - WATCHDOG_MS / 2.0;	/* the period */
-	return worst > 0 ? worst : 0;
-}
-
 /* ------------------------------------------------------------ master */
 
 struct bench_pub {
@@ -371,7 +288,7 @@ main(int argc, char **argv)
 {
 	static double took[RUNS], stall[RUNS];
 	static const char *const none[] = { NULL };
-	char self[4096], path[320], usec[32];
+	char self[4096];
 	json_t *names = json_array(), *r;
 	long off, bytes = 0, all_bytes = 0;
 	double t0, t1, start = now_s();
@@ -393,11 +310,7 @@ main(int argc, char **argv)
 	if ((fd = open(P.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
 		die("%s: %s", P.out, strerror(errno));
 	close(fd);
-	snprintf(path, sizeof(path), "%s/notify.sock", B.dir);
-	beats_open(path);
-	B.notify_socket = path;
-	snprintf(usec, sizeof(usec), "%d", WATCHDOG_MS * 1000);
-	B.watchdog_usec = usec;
+	bench_watchdog();
 	setenv("BENCH_PUBLISH_OUT", P.out, 1);
 	bench_write_config("# bench_publish: stand-in children\n"
 	    "[masterd]\nlog_level = warning\nmax_llm_calls = 10000\n"
@@ -438,10 +351,7 @@ main(int argc, char **argv)
 		t1 = wait_sizes(off, N - 1, &bytes);
 		sleep_ms(200);
 		took[i] = (t1 - t0) * 1e3;
-		stall[i] = longest_stall_ms(t0, t1 + 0.2);
-		if (getenv("BENCH_PUBLISH_DEBUG") != NULL)
-			fprintf(stderr, "run %d: %zu beats in the window\n", i,
-			    beats_in(t0, t1 + 0.2));
+		stall[i] = bench_longest_stall_ms(t0, t1 + 0.2);
 	}
 
 	printf("one interface publish, %d domains, every peer set full "
@@ -458,8 +368,8 @@ main(int argc, char **argv)
 	printf("%-44s %7.1f / %5.1f\n", "masterd's longest stall, ms (best / "
 	    "median)", stall[0], stall[RUNS / 2]);
 	printf("(the first publish of all %d domains sent %ld bytes; "
-	    "watchdog every %d ms, %zu beats; %d runs)\n", N, all_bytes,
-	    WATCHDOG_MS / 2, (size_t)W.n, RUNS);
+	    "watchdog every %d ms; %d runs)\n", N, all_bytes,
+	    BENCH_BEAT_MS, RUNS);
 	printf("(bench_publish took %.0f s)\n", now_s() - start);
 
 	json_decref(call(json_pack("{s:s}", "type", "stop")));

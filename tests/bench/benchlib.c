@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,4 +395,77 @@ cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------ watchdog */
+
+#define BEATS_MAX	(1 << 21)	/* over half an hour of beats */
+
+/* The arrival time of every WATCHDOG=1, from a thread of its own. */
+static struct {
+	int fd;
+	char path[320], usec[32];
+	double *t;
+	size_t n;		/* atomic: the thread writes, we read */
+} W = { .fd = -1 };
+
+static void *
+beats_run(void *arg)
+{
+	char buf[512];
+	ssize_t n;
+	size_t i;
+
+	for (;;) {
+		if ((n = recv(W.fd, buf, sizeof(buf) - 1, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		buf[n] = '\0';
+		i = __atomic_load_n(&W.n, __ATOMIC_RELAXED);
+		if (strstr(buf, "WATCHDOG=1") == NULL || i == BEATS_MAX)
+			continue;
+		W.t[i] = now_s();
+		__atomic_store_n(&W.n, i + 1, __ATOMIC_RELEASE);
+	}
+}
+
+void
+bench_watchdog(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t th;
+
+	snprintf(W.path, sizeof(W.path), "%s/notify.sock", B.dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", W.path);
+	W.t = xcalloc(BEATS_MAX, sizeof(*W.t));
+	if ((W.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(W.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		die("notify socket %s: %s", W.path, strerror(errno));
+	if (pthread_create(&th, NULL, beats_run, NULL) != 0)
+		die("watchdog thread");
+	pthread_detach(th);
+	snprintf(W.usec, sizeof(W.usec), "%d", 2 * BENCH_BEAT_MS * 1000);
+	B.notify_socket = W.path;
+	B.watchdog_usec = W.usec;
+}
+
+double
+bench_longest_stall_ms(double from, double to)
+{
+	size_t n = __atomic_load_n(&W.n, __ATOMIC_ACQUIRE);
+	double prev = -1, worst = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (W.t[i] < from)
+			continue;
+		if (prev >= 0 && W.t[i] - prev > worst)
+			worst = W.t[i] - prev;
+		prev = W.t[i];
+		if (W.t[i] > to)
+			break;
+	}
+	worst = worst * 1e3 - BENCH_BEAT_MS;
+	return worst > 0 ? worst : 0;
 }

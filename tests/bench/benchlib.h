@@ -79,6 +79,19 @@ json_int_t client_send(struct client *, json_t *req);
 /* A field of /proc/PID/status or smaps_rollup, in KiB; -1 if unknown. */
 long proc_kib(pid_t pid, const char *file, const char *field);
 
+/*
+ * masterd's loop stalls, told by a systemd watchdog: bench_watchdog()
+ * before bench_spawn_masterd() gives masterd a notification socket and a
+ * watchdog of 2 * BENCH_BEAT_MS (notify.c then sends WATCHDOG=1 every
+ * BENCH_BEAT_MS while its loop turns), and a thread of ours notes when
+ * each beat arrives.  bench_longest_stall_ms() is the longest gap between
+ * two beats within [from, to] (now_s() times), less the period: how long
+ * the loop went without a turn, to a millisecond or so.
+ */
+#define BENCH_BEAT_MS	1
+void bench_watchdog(void);
+double bench_longest_stall_ms(double from, double to);
+
 /* For qsort() of doubles, ascending. */
 int cmp_double(const void *, const void *);
 
