@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -1086,21 +1087,33 @@ cleanup:
  * worktree's alone and runs outside the lock.  Blocking: a worker calls
  * this off its loop (work.c).
  */
+#define WT_LOCK_POLL_NS	(5 * 1000 * 1000)
+
 static int
-wt_lock(const char *gitdir, int *fd, char *err, size_t errlen)
+wt_lock(const char *gitdir, const atomic_bool *give_up, int *fd, char *err,
+    size_t errlen)
 {
+	const struct timespec poll = { 0, WT_LOCK_POLL_NS };
 	char lock[PATH_MAX];
+	int how = give_up != NULL ? LOCK_EX | LOCK_NB : LOCK_EX;
 
 	snprintf(lock, sizeof(lock), "%s/" REPO_WORKTREES_LOCK, gitdir);
 	if ((*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return fail(err, errlen, "%s: %s", lock, strerror(errno));
-	while (flock(*fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
+	while (flock(*fd, how) != 0) {
+		if (errno == EWOULDBLOCK && !atomic_load(give_up)) {
+			nanosleep(&poll, NULL);
+			continue;
+		}
+		if (errno == EWOULDBLOCK)
+			fail(err, errlen, "gave up waiting for %s", lock);
+		else if (errno != EINTR)
 			fail(err, errlen, "locking %s: %s", lock,
 			    strerror(errno));
-			close(*fd);
-			return -1;
-		}
+		else
+			continue;
+		close(*fd);
+		return -1;
 	}
 	return 0;
 }
@@ -1159,6 +1172,14 @@ int
 repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
     char *err, size_t errlen)
 {
+	return repo_worktree_until(gitdir, wtdir, domain, NULL, err, errlen);
+}
+
+int
+repo_worktree_until(const char *gitdir, const char *wtdir,
+    const char *domain, const atomic_bool *give_up, char *err,
+    size_t errlen)
+{
 	git_repository *repo = NULL;
 	git_reference *branch = NULL;
 	int fd, r, rc = -1;
@@ -1170,7 +1191,7 @@ repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
 		return -1;
 	if (ensure_branch(&branch, repo, domain, err, errlen) < 0)
 		goto cleanup;
-	if (wt_lock(gitdir, &fd, err, errlen) < 0)
+	if (wt_lock(gitdir, give_up, &fd, err, errlen) < 0)
 		goto cleanup;
 	r = admin_locked(repo, wtdir, domain, err, errlen);
 	close(fd);		/* releases the lock */

@@ -17,6 +17,7 @@
 #ifndef COMMON_REPO_H
 #define COMMON_REPO_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -56,6 +57,12 @@ int repo_clear_stale_locks(const char *gitdir, const char *domain,
  */
 int repo_worktree(const char *gitdir, const char *wtdir, const char *domain,
     char *err, size_t errlen);
+/* The same, but while it waits for the lock it looks at *give_up every
+ * few ms and, once true, gives up: -1, err saying so.  (A worker told to
+ * stop or cancel its directive meanwhile.) */
+int repo_worktree_until(const char *gitdir, const char *wtdir,
+    const char *domain, const atomic_bool *give_up, char *err,
+    size_t errlen);
 
 /* If the worktree differs from its branch tip, commit that state to
  * refs/masterd/snapshots/<domain>/<label> (not on the branch), then restore

@@ -7,6 +7,7 @@
  * are round.c's; their operations on this worker are roundops.c's.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,7 @@ struct prepare {
 	json_t *msg;		/* the directive, for the first turn */
 	int64_t directive;
 	char *gitdir, *worktree, *domain;
+	atomic_bool give_up;	/* stop waiting for the lock: cancelled */
 	int rc;
 	char err[512];
 };
@@ -213,8 +215,8 @@ prepare_run(uv_work_t *req)
 	struct prepare *p = req->data;
 	char label[128], snap[REPO_OID_HEX];
 
-	if (repo_worktree(p->gitdir, p->worktree, p->domain, p->err,
-	    sizeof(p->err)) != 0) {
+	if (repo_worktree_until(p->gitdir, p->worktree, p->domain,
+	    &p->give_up, p->err, sizeof(p->err)) != 0) {
 		p->rc = -1;
 		return;
 	}
@@ -245,6 +247,7 @@ prepare_done(uv_work_t *req, int status)
 	struct round *r = cx->round;
 	json_t *msg = json_incref(p->msg);
 
+	cx->preparing = NULL;
 	if (status != 0 && p->rc == 0) {
 		p->rc = -1;
 		snprintf(p->err, sizeof(p->err), "preparing the worktree: %s",
@@ -274,11 +277,23 @@ prepare_tree(struct worker *cx, struct round *r, json_t *msg)
 	p->gitdir = xstrdup(cx->gitdir);
 	p->worktree = xstrdup(cx->worktree);
 	p->domain = xstrdup(cx->domain);
+	atomic_init(&p->give_up, false);
 	if ((rc = uv_queue_work(cx->loop, &p->req, prepare_run,
 	    prepare_done)) != 0) {
 		round_end_early(r, 0, "git", NULL, "git", uv_strerror(rc));
 		prepare_free(p);
+		return;
 	}
+	cx->preparing = p;
+}
+
+/* The directive is cancelled, or the worker stops: a wait for the
+ * worktree lock ends (the job then ends the directive as cancelled). */
+static void
+prepare_give_up(struct worker *cx)
+{
+	if (cx->preparing != NULL)
+		atomic_store(&cx->preparing->give_up, true);
 }
 
 /*
@@ -415,8 +430,10 @@ work_cancel(struct worker *cx, const json_t *msg)
 {
 	json_int_t d = json_integer_value(json_object_get(msg, "directive"));
 
-	if (cx->round != NULL && (d == 0 || d == cx->round->directive))
+	if (cx->round != NULL && (d == 0 || d == cx->round->directive)) {
 		round_cancel(cx->round);
+		prepare_give_up(cx);
+	}
 }
 
 void
@@ -425,6 +442,7 @@ work_shutdown(struct worker *cx)
 	json_array_clear(cx->queue);
 	if (cx->round != NULL)
 		round_cancel(cx->round);
+	prepare_give_up(cx);
 	if (cx->session != NULL) {
 		llm_session_free(cx->session);
 		cx->session = NULL;

@@ -111,6 +111,8 @@ struct worker {
 					 * began at; -1 between directives */
 	json_t *queue;			/* directive messages not started */
 	struct round *round;		/* the directive in progress */
+	struct prepare *preparing;	/* its tree being prepared off the
+					 * loop (work.c), or NULL */
 	struct plan_job *planning;	/* the planner's request in progress */
 	struct integrate_job *integrating; /* the run in progress */
 	bool planner;			/* --role planner */

@@ -13,6 +13,7 @@
  */
 #include "testutil.h"
 
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <git2.h>
@@ -1234,6 +1235,34 @@ test_worktree_cut_short(void **state)
 	assert_false(tu_exists(path));
 }
 
+/* While another process holds the worktree lock, a caller that is told
+ * to give up does, and makes nothing; once the lock is free it works. */
+static void
+test_worktree_give_up(void **state)
+{
+	struct fx *f = *state;
+	char lock[PATH_MAX], wt[PATH_MAX];
+	atomic_bool give_up;
+	int fd;
+
+	tu_join(lock, sizeof(lock), f->gitdir, REPO_WORKTREES_LOCK);
+	tu_join(wt, sizeof(wt), f->tmp, "tasks/1/domains/late");
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	atomic_init(&give_up, true);
+	assert_int_equal(repo_worktree_until(f->gitdir, wt, "late", &give_up,
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "gave up waiting"));
+	assert_false(tu_exists(wt));
+	close(fd);
+	atomic_store(&give_up, false);
+	if (repo_worktree_until(f->gitdir, wt, "late", &give_up, f->err,
+	    sizeof(f->err)) != 0)
+		fail_msg("late: %s", f->err);
+	assert_true(there(wt, ".git"));
+}
+
 /* Sibling processes make their worktrees at the same moment: all made,
  * each on its branch. */
 static void
@@ -1417,6 +1446,7 @@ main(void)
 		T(test_worktree_git),
 		T(test_worktree_cut_short),
 		T(test_worktree_siblings),
+		T(test_worktree_give_up),
 		T(test_checkout_commit),
 		T(test_commit_files_and_read),
 	};
