@@ -2,7 +2,8 @@
  * repo.c — a task's git repository through libgit2 (see repo.h).
  *
  * Owns the bare repository and its main branch, the per-domain branches
- * and worktrees, the commits a domain makes, the snapshot refs taken
+ * and worktrees (made as `git worktree add` makes them, at a cost that
+ * does not grow with their number), the commits a domain makes, the snapshot refs taken
  * before a worktree is cleaned, the refresh of a domain's branch with its
  * peers' code from main, the merges of domain branches into main, and,
  * read only, a commit of main: its files written into the integration

@@ -1,6 +1,7 @@
 /*
  * work.c — a domain's directives, one at a time: the queue, the start of
- * each (the worktree prepared, a directive found already committed after
+ * each (the worktree prepared in libuv's thread pool, so that the loop
+ * answers pings meanwhile; a directive found already committed after
  * a restart reported rather than redone, the branch given main's code of
  * the domain's peers, the model's session opened),
  * cancel, and the model's streamed text as progress.  A directive's rounds

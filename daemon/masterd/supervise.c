@@ -11,6 +11,8 @@
  * doubling up to restart_delay_max, reset after healthy_uptime), unless it
  * crashed start_limit_burst times within start_limit_interval, or exited
  * with CHILD_EXIT_NORESTART: then it is FATAL until `masterctl restart`.
+ * The children are found by task and name through a hash table
+ * (child_find), asked for on every message and dispatch.
  */
 #include <stdio.h>
 #include <stdlib.h>

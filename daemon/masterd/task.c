@@ -1,8 +1,8 @@
 /*
  * task.c — the task structs: loading every task from the registry at
- * start, finding them, writing each change through to the registry, the
- * wire form of a task, the interfaces kept per domain, and the deferred
- * step.
+ * start, finding them (a task's domains by name through a hash table),
+ * writing each change through to the registry, the wire form of a task,
+ * the interfaces kept per domain, and the deferred step.
  *
  * A write goes to the registry first; memory changes only when the
  * registry took it, so what is in memory never runs ahead of what a
@@ -15,6 +15,8 @@
  * a mark made in a timer callback is acted on in the same turn, where a
  * check handle would wait behind a poll that may block until the next
  * event.  A 0 ms timer would do the same with a timer's bookkeeping.
+ * task_mark asks the step to look at every child of the task; task_look
+ * (a child became ready) at that child alone (task_dispatch.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

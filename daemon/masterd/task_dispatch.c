@@ -7,7 +7,9 @@
  * requests.  The step (run once per loop turn for a task marked dirty,
  * see task.c) hands out work, then takes the task's next step in life as
  * task_decide.c says; the housekeeping tick checks time budgets and puts
- * back directives no child works on.
+ * back directives no child works on.  A step after task_look looks at the
+ * queued children alone, one after task_mark at all of them: what it
+ * costs does not grow with the task when one child changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
