@@ -816,7 +816,6 @@ main(int argc, char **argv)
 	struct timing t;
 	struct run r = { 0 };
 	double rb, rm, ab, am, pb, pm, mb, mm, k_assigned, k_model;
-	double t0 = now_s();
 	char how[64];
 	json_t *reply_watch;
 	static const char *const helpers[] = { "masterd-child",
@@ -939,7 +938,6 @@ main(int argc, char **argv)
 	printf("%-42s %10.1f MiB %5s\n", "an idle child under 8 MiB VmRSS",
 	    (double)m.child_idle_rss / 1024, met(m.child_idle_rss >= 0 &&
 	    m.child_idle_rss < AIM_CHILD_KIB));
-	printf("(bench_assign took %.0f s)\n", now_s() - t0);
 
 	stop_masterd();
 	close(A.model_fd);
