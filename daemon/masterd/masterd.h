@@ -54,8 +54,8 @@ struct masterd {
 	struct child **child_index;	/* by task and name (child_find) */
 	size_t child_index_cap;		/* its buckets, a power of two */
 	int64_t calls_hint;	/* children busy, counted at the last full
-				 * dispatch pass plus those given work since:
-				 * never fewer than there are (task_dispatch.c) */
+				 * dispatch pass plus those given work since
+				 * (task_dispatch.c) */
 	char *child_path;
 	void (*children_stopped)(struct masterd *);	/* stop-all pending */
 

@@ -315,10 +315,26 @@ dispatch_all(struct task *t)
 /*
  * Only the children queued to be looked at (task_look: they became
  * ready), so that N children starting cost N looks, not N passes over N.
- * What a look cannot settle alone goes to the full pass: a call slot
- * that may be taken (the hint over-counts, never under), or a child held
- * back by its dependencies (the cycle rule needs every child).
+ * What a look cannot settle alone goes to the full pass (a child held
+ * back by its dependencies: the cycle rule needs every child) or waits
+ * for it (no call slot free: a slot that frees marks every task).
  */
+/*
+ * Is the hint too close to the limit to be trusted?  It counts what this
+ * file hands out; an integrator's run (task_integrate.c) is counted at
+ * the next full pass only, and there is one a task at most.
+ */
+static bool
+near_limit(const struct masterd *md)
+{
+	const struct task *t;
+	int64_t slack = 0;
+
+	TAILQ_FOREACH(t, &md->tasks, entry)
+		slack += !task_state_over(t->state);
+	return md->calls_hint + slack >= md->conf->max_llm_calls;
+}
+
 static void
 dispatch_looked(struct task *t)
 {
@@ -327,14 +343,14 @@ dispatch_looked(struct task *t)
 	bool counted = false;
 
 	while ((c = TAILQ_FIRST(&t->look)) != NULL) {
-		if (md->calls_hint >= md->conf->max_llm_calls) {
-			/* Once a step: the slots may have freed since. */
-			if (counted)
-				return;	/* a freed slot marks every task */
+		/* Near the limit, count afresh, once a step: slots may have
+		 * freed since, or an integrator taken one. */
+		if (!counted && near_limit(md)) {
 			md->calls_hint = calls_in_flight(md);
 			counted = true;
-			continue;
 		}
+		if (md->calls_hint >= md->conf->max_llm_calls)
+			return;		/* a freed slot marks every task */
 		TAILQ_REMOVE(&t->look, c, look_entry);
 		c->look_queued = false;
 		if (c->role != ROLE_DOMAIN || c->state != CHILD_RUNNING ||
