@@ -8,7 +8,7 @@
 # at once, the lock still held.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-wtlock-$$"
-PING_TIMEOUT=1s
+PING_TIMEOUT=2s
 
 answer_script "$T/script.json" "first second"
 start_llmd "$T/script.json"
@@ -50,8 +50,8 @@ esac
 ok "the worker waits for the lock off its loop (main thread in $main_wchan)"
 
 # Three ping timeouts with the lock held: the relay pings every 200 ms
-# and kills a worker silent for 1 s.
-t_end=$(( $(date +%s) + 4 ))
+# and kills a worker silent for 2 s.
+t_end=$(( $(date +%s) + 6 ))
 wait_until "three ping timeouts to pass" sh -c "[ \$(date +%s) -ge $t_end ]"
 kill -0 "$worker" 2>/dev/null || fail "the worker died while it waited"
 wait_until "the worker still waiting on the lock" waits_on_lock
