@@ -136,6 +136,7 @@ struct run {
 struct timing {
 	double reply, running, assigned, at_model;
 	double stall;		/* masterd's longest, ms */
+	double cpu;		/* masterd's CPU time, ms */
 	int misses, kills;	/* from the log and the events */
 };
 
@@ -381,6 +382,30 @@ call_ok(struct run *r, json_t *req, const char *what)
 		    "message")));
 	}
 	return reply;
+}
+
+/* masterd's CPU time so far (utime + stime), in ms. */
+static double
+masterd_cpu_ms(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)B.pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command's closing parenthesis: state is field 3,
+	 * utime and stime fields 14 and 15. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+	    "%llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ------------------------------------------------------------ the log */
@@ -733,9 +758,11 @@ run_once(int n, struct timing *t, struct memory *m)
 {
 	static struct run r;
 	long off = log_offset();
+	double cpu0 = masterd_cpu_ms();
 
 	while (!submit(&r, n))
 		;
+	t->cpu = masterd_cpu_ms() - cpu0;
 	t->reply = r.reply * 1e3;
 	t->running = max_of(r.running, n) * 1e3;
 	t->assigned = max_of(r.assigned, n) * 1e3;
@@ -811,11 +838,11 @@ main(int argc, char **argv)
 	    assigned[NSIZES][RUNS], at_model[NSIZES][RUNS];
 	double med_assigned[NSIZES], med_model[NSIZES];
 	int misses[NSIZES] = { 0 }, kills[NSIZES] = { 0 }, all_bad = 0;
-	double stall[NSIZES] = { 0 };
+	double stall[NSIZES] = { 0 }, cpu[NSIZES][RUNS];
 	struct memory m = { .md_idle = -1 };
 	struct timing t;
 	struct run r = { 0 };
-	double rb, rm, ab, am, pb, pm, mb, mm, k_assigned, k_model;
+	double rb, rm, ab, am, pb, pm, mb, mm, cb, cm, k_assigned, k_model;
 	char how[64];
 	json_t *reply_watch;
 	static const char *const helpers[] = { "masterd-child",
@@ -856,6 +883,7 @@ main(int argc, char **argv)
 			kills[s] += t.kills;
 			if (t.stall > stall[s])
 				stall[s] = t.stall;
+			cpu[s][i] = t.cpu / sizes[s];
 		}
 	}
 	sleep_ms(200);
@@ -865,9 +893,9 @@ main(int argc, char **argv)
 	    "clock stops when\nevery domain's request has reached it\n\n");
 	printf("submit to every domain at the model, ms from sending submit "
 	    "(best / median of %d runs)\n", RUNS);
-	printf("%7s %8s %17s %17s %17s %7s %6s %6s %6s\n", "domains",
+	printf("%7s %7s %17s %17s %17s %6s %6s %6s %6s %5s\n", "domains",
 	    "reply", "all running", "all assigned", "all at model", "ms/dom",
-	    "stall", "misses", "kills");
+	    "md cpu", "stall", "misses", "kills");
 	for (size_t s = 0; s < NSIZES; s++) {
 		int n = sizes[s];
 
@@ -875,12 +903,13 @@ main(int argc, char **argv)
 		best_median(running[s], &rb, &rm);
 		best_median(assigned[s], &ab, &am);
 		best_median(at_model[s], &mb, &mm);
+		best_median(cpu[s], &cb, &cm);
 		med_assigned[s] = am;
 		med_model[s] = mm;
 		all_bad += misses[s] + kills[s];
-		printf("%7d %8.1f %8.1f /%7.1f %8.1f /%7.1f %8.1f /%7.1f "
-		    "%7.2f %6.0f %6d %6d\n", n, pm, rb, rm, ab, am, mb, mm,
-		    mm / n, stall[s], misses[s], kills[s]);
+		printf("%7d %7.1f %8.1f /%7.1f %8.1f /%7.1f %8.1f /%7.1f "
+		    "%6.2f %6.2f %6.0f %6d %5d\n", n, pm, rb, rm, ab, am, mb,
+		    mm, mm / n, cm, stall[s], misses[s], kills[s]);
 	}
 	k_assigned = exponent(sizes, med_assigned, NSIZES);
 	k_model = exponent(sizes, med_model, NSIZES);
@@ -895,7 +924,8 @@ main(int argc, char **argv)
 	    "domain.state to running;\n all assigned: the last "
 	    "directive.running, sent right after task.assign;\n all at "
 	    "model: the last domain's worker started, its worktree made, its "
-	    "first turn\n ready and its request sent; stall: masterd's "
+	    "first turn\n ready and its request sent; md cpu: masterd's CPU "
+	    "time per domain in ms\n over the run (median); stall: masterd's "
 	    "longest loop stall in ms, from\n submit to all at model, the "
 	    "worst run (a %d ms watchdog); misses: ping\n faults logged, "
 	    "kills: SIGKILLs logged and children that died, over the %d\n "
