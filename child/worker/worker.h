@@ -46,6 +46,7 @@ struct llm_engine;
 struct llm_request;
 struct llm_session;
 struct round;
+struct prepare;
 struct plan_job;
 struct integrate_job;
 struct redact;
