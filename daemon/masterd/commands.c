@@ -43,13 +43,6 @@ get_str(const json_t *req, const char *key)
 	return json_string_value(json_object_get(req, key));
 }
 
-static void
-reply_storage_error(struct masterd *md, struct ctl_client *cl, json_int_t id)
-{
-	control_reply(cl, msg_reply_error(id, ERR_STORAGE, "registry: %s",
-	    registry_errmsg(md->reg)));
-}
-
 /* The reply to a tasks_*() call that returned rc: ok, or err under the
  * code rc maps to.  The caller adds its fields to an ok and sends it. */
 static json_t *
@@ -520,17 +513,14 @@ static void
 set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req, bool paused)
 {
-	int64_t task = get_int(req, "task");
+	char err[256];
 	json_t *r;
 	int n;
 
-	if (task > 0 && !tasks_exists(md, task)) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
-		    "no task %lld", (long long)task));
-		return;
-	}
-	if ((n = tasks_set_paused(md, task, paused)) < 0) {
-		reply_storage_error(md, cl, id);
+	n = tasks_set_paused(md, get_int(req, "task"), paused, err,
+	    sizeof(err));
+	if (n < 0) {
+		control_reply(cl, tasks_reply(id, n, err));
 		return;
 	}
 	r = msg_reply_ok(id);

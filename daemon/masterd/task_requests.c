@@ -508,12 +508,34 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 
 /* ---------------------------------------------------------- the end */
 
+/*
+ * A task that ends before its work is done drops its open directives:
+ * nothing will run them, and left "queued" they would count as open work
+ * in `status` for ever.  A done task keeps them: new work reopens it.
+ */
+static void
+drop_open_directives(struct task *t, const char *why)
+{
+	struct directive *x, *next;
+	struct domain *d;
+
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		for (x = TAILQ_FIRST(&d->open); x != NULL; x = next) {
+			next = TAILQ_NEXT(x, entry);
+			directive_set_state(d, x, DIRECTIVE_DROPPED, why);
+		}
+	}
+}
+
 void
 task_finish(struct task *t, enum task_state state, const char *reason)
 {
 	struct child *c, *next;
 
 	task_set_state(t, state, reason);
+	if (state == TASK_CANCELLED || state == TASK_FAILED)
+		drop_open_directives(t, state == TASK_CANCELLED ?
+		    "the task was cancelled" : "the task failed");
 	log_notice("task %lld %s: %s", (long long)t->id,
 	    task_state_names[state], reason);
 	for (c = TAILQ_FIRST(&t->md->children); c != NULL; c = next) {
@@ -579,17 +601,30 @@ set_paused_one(struct task *t, bool paused)
 	return 0;
 }
 
+/*
+ * Only what changes counts, and only what changes is touched: a task
+ * already in that state keeps its reason (a limit's pause stays the
+ * limit's), and a task that is over keeps its completion reason.
+ */
 int
-tasks_set_paused(struct masterd *md, int64_t task, bool paused)
+tasks_set_paused(struct masterd *md, int64_t task, bool paused, char *err,
+    size_t errlen)
 {
 	struct task *t;
-	int n = 0;
+	int n = 0, rc;
 
+	if (task > 0 && open_task(md, task, &rc, err, errlen) == NULL)
+		return rc;
 	TAILQ_FOREACH(t, &md->tasks, entry) {
-		if (task > 0 ? t->id != task : task_state_over(t->state))
+		if (task > 0 && t->id != task)
 			continue;
-		if (set_paused_one(t, paused) != 0)
-			return -1;
+		if (task_state_over(t->state) || t->paused == paused)
+			continue;
+		if (set_paused_one(t, paused) != 0) {
+			snprintf(err, errlen, "registry: %s",
+			    registry_errmsg(md->reg));
+			return TASKS_ESTORAGE;
+		}
 		n++;
 	}
 	if (paused)
@@ -621,7 +656,7 @@ tasks_set_budget(struct masterd *md, int64_t task, const json_t *given,
 	if (t->paused && t->reason != NULL &&
 	    strncmp(t->reason, "budget:", 7) == 0 &&
 	    !task_over_budget(t, why, sizeof(why)))
-		tasks_set_paused(md, task, false);
+		tasks_set_paused(md, task, false, why, sizeof(why));
 	return 0;
 }
 
@@ -659,6 +694,9 @@ tasks_resume_all(struct masterd *md)
 		log_err("tasks not loaded: %s", registry_errmsg(md->reg));
 	TAILQ_FOREACH(t, &md->tasks, entry) {
 		clear_stale_locks(t);
+		/* Left queued by a masterd before this one. */
+		if (t->state == TASK_CANCELLED || t->state == TASK_FAILED)
+			drop_open_directives(t, "the task is over");
 		if (task_state_over(t->state))
 			continue;
 		/* Rounds cut short by the stop are redone. */

@@ -49,8 +49,10 @@ void tasks_resume_all(struct masterd *);
 /* At the end: the step's handle closed, the tasks freed. */
 void tasks_close(struct masterd *);
 int tasks_cancel(struct masterd *, int64_t task, char *err, size_t errlen);
-/* task 0: every unfinished task.  Returns how many changed. */
-int tasks_set_paused(struct masterd *, int64_t task, bool paused);
+/* task 0: every unfinished task.  Returns how many changed (those
+ * already so are left alone), or a refusal: a task that is over. */
+int tasks_set_paused(struct masterd *, int64_t task, bool paused,
+    char *err, size_t errlen);
 int tasks_add_domain(struct masterd *, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen);
 /* A user's directive. */
