@@ -17,10 +17,9 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/version.h"
 #include "daemon/masterd/sandbox.h"
 #include "proto/msg.h"
-
-#define MASTERD_VERSION "0.1.0"
 
 struct registry;
 struct ctl_client;
@@ -38,6 +37,8 @@ struct masterd {
 	char *child_conf;		/* the accepted copy children read */
 	struct registry *reg;
 	struct sandbox_verdict sandbox;	/* of the running configuration */
+	char *setup_problem;		/* a key missing (setup.c): tasks
+					 * wait paused with it; NULL: none */
 
 	/* control socket (control.c) */
 	uv_pipe_t listener;

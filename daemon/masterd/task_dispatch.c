@@ -346,10 +346,13 @@ task_ask_planner(struct task *t, const char *kind, json_t *context)
 void
 task_planner_ready(struct child *c)
 {
+	struct task *t = task_find(c->md, c->task);
 	char probe[sizeof(c->waiting)];
 	json_t *m;
 
+	/* A paused task asks nothing new of its planner either. */
 	if (c->plan_request == NULL || c->busy || c->state != CHILD_RUNNING ||
+	    (t != NULL && t->paused) ||
 	    !providers_allow(c, probe, sizeof(probe)))
 		return;
 	m = msg_new(MSG_PLAN_REQUEST, masterd_next_id(c->md));

@@ -503,6 +503,8 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		task_set_state(t, TASK_BUILDING, NULL);
 		task_start_domains(t);
 	}
+	/* Before any child is up to take work. */
+	tasks_setup_gate(md);
 	return 0;
 }
 
@@ -615,6 +617,11 @@ tasks_set_paused(struct masterd *md, int64_t task, bool paused, char *err,
 
 	if (task > 0 && open_task(md, task, &rc, err, errlen) == NULL)
 		return rc;
+	if (!paused && md->setup_problem != NULL) {
+		snprintf(err, errlen, "cannot resume: %s (the tasks it paused "
+		    "resume once it is fixed)", md->setup_problem);
+		return TASKS_ECONFLICT;
+	}
 	TAILQ_FOREACH(t, &md->tasks, entry) {
 		if (task > 0 && t->id != task)
 			continue;
@@ -630,6 +637,35 @@ tasks_set_paused(struct masterd *md, int64_t task, bool paused, char *err,
 	if (paused)
 		task_cancel_work(md, task > 0 ? task_find(md, task) : NULL);
 	return n;
+}
+
+#define SETUP_PAUSE	"setup:"
+
+/*
+ * A setup problem (a key masterd found missing, setup.c) holds every
+ * unfinished task paused with it as the reason, rather than letting each
+ * directive fail on it; once it is fixed the tasks it paused go on.
+ */
+void
+tasks_setup_gate(struct masterd *md)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &md->tasks, entry) {
+		if (task_state_over(t->state))
+			continue;
+		if (md->setup_problem != NULL && !t->paused) {
+			log_warn("task %lld paused: %s", (long long)t->id,
+			    md->setup_problem);
+			task_pause_for(t, md->setup_problem);
+		} else if (md->setup_problem == NULL && t->paused &&
+		    t->reason != NULL && strncmp(t->reason, SETUP_PAUSE,
+		    strlen(SETUP_PAUSE)) == 0) {
+			log_notice("task %lld resumed: the setup problem is "
+			    "fixed", (long long)t->id);
+			set_paused_one(t, false);
+		}
+	}
 }
 
 int
@@ -713,4 +749,5 @@ tasks_resume_all(struct masterd *md)
 		if (t->state == TASK_PLANNED)
 			task_plan(t);
 	}
+	tasks_setup_gate(md);
 }

@@ -62,6 +62,9 @@ int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
  * holds ends. */
 int tasks_set_budget(struct masterd *, int64_t task, const json_t *budget,
     char *err, size_t errlen);
+/* md->setup_problem set: every unfinished task paused with it; unset:
+ * the tasks it paused resumed. */
+void tasks_setup_gate(struct masterd *);
 /* The periodic housekeeping: limits, and work a failed write left. */
 void tasks_tick(struct masterd *);
 
