@@ -788,6 +788,19 @@ cmd_prune(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	prune_request(md, cl, id, get_int(req, "finished_days"));
 }
 
+static void
+cmd_metrics(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+	char *text = metrics_text(md);
+
+	(void)req;
+	json_object_set_new(r, "text", json_string(text));
+	free(text);
+	control_reply(cl, r);
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -808,6 +821,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_BUDGET] = cmd_budget,
 	[CTL_BACKUP] = cmd_backup,
 	[CTL_PRUNE] = cmd_prune,
+	[CTL_METRICS] = cmd_metrics,
 };
 
 void

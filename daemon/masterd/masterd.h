@@ -130,6 +130,20 @@ void command_dispatch(struct masterd *, struct ctl_client *,
 void event_emit(struct masterd *, int64_t task, const char *domain,
     enum event, json_t *data);
 
+/* metrics.c: the `metrics` request's text (Prometheus text format,
+ * malloc'd), and the totals the STATUS= line says. */
+struct metrics_totals {
+	size_t tasks_running;		/* unfinished, not paused */
+	size_t tasks_paused;
+	size_t domains_working;		/* children with work in hand */
+	size_t domains_fatal;
+	size_t providers_down;
+	int64_t tokens;			/* every task, planners included */
+	double cost;
+};
+char *metrics_text(struct masterd *);
+void metrics_totals(struct masterd *, struct metrics_totals *);
+
 /* notify.c */
 void notify_init(struct masterd *);
 void notify_send(struct masterd *, const char *fmt, ...)

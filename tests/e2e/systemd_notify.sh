@@ -27,7 +27,7 @@ write_config <"$T/llm.conf"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 start_masterd
 wait_until "READY=1" grep -q "READY=1" "$T/notify.log"
 ctl submit "notify test" --domains one >/dev/null || fail submit
-wait_until "STATUS with a running domain" grep -q "STATUS=1 domains, 1 running" "$T/notify.log"
+wait_until "STATUS with a running domain" grep -q "STATUS=1 task running; 1 domains, 1 running, 1 working; [0-9]* tokens, cost [0-9.]*; 0 providers down" "$T/notify.log"
 wait_until "two watchdog pings" sh -c "[ \$(grep -c WATCHDOG=1 '$T/notify.log') -ge 2 ]"
 ok "READY, STATUS and WATCHDOG sent"
 
