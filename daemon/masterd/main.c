@@ -574,6 +574,8 @@ on_tick(uv_timer_t *t)
 		tasks_tick(md);
 		providers_tick(md);
 		prune_tick(md);
+		/* Work and spending change between children's states. */
+		notify_status(md);
 	}
 }
 
