@@ -6,7 +6,9 @@ the real framing on fd 3 and behaves as $FAKECHILD_DIR/<domain>.json says
 (absent file: a well-behaved child):
 
   {"mode": "normal" | "version" | "badframe" | "oversize" | "exit78"
-           | "nopong" | "silent",
+           | "crash" | "nopong" | "silent",
+   "message": "...",        # crash: the error sent before exiting 1
+                            # ("": none)
    "hold": true,            # take directives but never answer them
    "fat_round": true,       # answer each directive with a failed final
                             # round exactly max_frame bytes long
@@ -67,6 +69,11 @@ class Child:
         if mode == "exit78":
             self.msg("error", code="config", message="no API key set")
             sys.exit(78)
+        if mode == "crash":
+            if self.spec.get("message", "crashed"):
+                self.msg("error", code="internal",
+                         message=self.spec.get("message", "crashed"))
+            sys.exit(1)
         if mode == "silent":
             return
         self.msg("hello", version=PROTO_VERSION, role="child",
