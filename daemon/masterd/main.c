@@ -455,21 +455,17 @@ reload(struct masterd *md)
 		notify_send(md, "READY=1");
 		return;
 	}
+	/* A configuration that cannot be strict is as bad as a bad one;
+	 * so is one whose programs or prompts are missing (its keys'
+	 * problem becomes the running one only when it is taken). */
 	child = find_child(conf);
-	/* Nor can one whose programs or prompts are missing. */
-	if (!setup_accept(md, conf, child, "reload refused: ")) {
-		log_err("reload refused: keeping the running configuration");
-		free(child);
-		conf_free(conf);
-		notify_send(md, "READY=1");
-		return;
-	}
-	/* A configuration that cannot be strict is as bad as a bad one. */
-	if (!judge_sandbox(conf, &sv)) {
-		free(child);
-		sandbox_log(&sv, "reload refused: ");
+	if (!judge_sandbox(conf, &sv) || !setup_accept(md, conf, child,
+	    "reload refused: ")) {
+		if (!sandbox_ok(&sv))
+			sandbox_log(&sv, "reload refused: ");
 		log_err("reload refused: keeping the running configuration");
 		sandbox_verdict_free(&sv);
+		free(child);
 		conf_free(conf);
 		notify_send(md, "READY=1");
 		return;
