@@ -222,7 +222,8 @@ struct task_row {
 	int64_t id;
 	json_t *scores;		/* registry_scoreboard */
 	const struct task *t;
-	const char *planner_model;
+	json_t *row;		/* its registry row, when needed */
+	const char *planner_model;	/* NULL: none known */
 	size_t queued, running;
 };
 
@@ -390,36 +391,14 @@ spending(struct out *o, const struct task_row *rows, size_t n)
 	}
 }
 
-/* Each task's planner model, by id (the registry keeps it, not memory). */
-static json_t *
-planner_models(struct masterd *md)
-{
-	json_t *tasks = registry_tasks(md->reg), *row, *by_id = json_object();
-	char id[32];
-	size_t i;
-
-	json_array_foreach(tasks, i, row) {
-		if (jget_str(row, "planner_model") == NULL)
-			continue;
-		snprintf(id, sizeof(id), "%lld", (long long)jget_int(row,
-		    "id", 0));
-		json_object_set(by_id, id, json_object_get(row,
-		    "planner_model"));
-	}
-	json_decref(tasks);
-	return by_id;
-}
-
 static void
 task_rows(struct masterd *md, struct out *o)
 {
-	json_t *models = planner_models(md);
 	struct task_row *rows;
 	const struct directive *x;
 	const struct domain *d;
 	struct task *t;
 	size_t n = 0, i;
-	char id[32];
 
 	TAILQ_FOREACH(t, &md->tasks, entry)
 		n++;
@@ -431,8 +410,11 @@ task_rows(struct masterd *md, struct out *o)
 		r->id = t->id;
 		r->t = t;
 		r->scores = registry_scoreboard(md->reg, t->id);
-		snprintf(id, sizeof(id), "%lld", (long long)t->id);
-		r->planner_model = jget_str(models, id);
+		/* Its row only for a task whose planner spent anything: the
+		 * model is the registry's, not memory's. */
+		if (t->planner.input + t->planner.output > 0)
+			r->row = registry_task_get(md->reg, t->id);
+		r->planner_model = jget_str(r->row, "planner_model");
 		TAILQ_FOREACH(d, &t->domains, entry) {
 			TAILQ_FOREACH(x, &d->open, entry) {
 				if (x->state == DIRECTIVE_RUNNING)
@@ -445,10 +427,11 @@ task_rows(struct masterd *md, struct out *o)
 	counts(o, rows, n);
 	directives(o, rows, n);
 	spending(o, rows, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		json_decref(rows[i].scores);
+		json_decref(rows[i].row);
+	}
 	free(rows);
-	json_decref(models);
 }
 
 char *
