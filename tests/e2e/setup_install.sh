@@ -6,10 +6,14 @@
 # domain does its work through the test LLM server.
 . "$(dirname "$0")/lib.subr"
 B="$T/build"
+# A plain build of its own, whatever make (and its flags) runs the suite.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 ( cd "$TOP" && nice make -j2 BUILD="$B" all ) >"$T/make.log" 2>&1 ||
     fail "make: $(tail -n 5 "$T/make.log")"
 ( cd "$TOP" && nice make -j2 BUILD="$B" install PREFIX=/usr DESTDIR="$T/root" ) \
-    >>"$T/make.log" 2>&1 || fail "make install: $(tail -n 5 "$T/make.log")"
+    >"$T/install.log" 2>&1 || fail "make install: $(tail -n 5 "$T/install.log")"
+grep -q -- "-o $B/obj/daemon/masterd/main.o" "$T/install.log" ||
+    fail "install did not rebuild for /usr: $(head -n 5 "$T/install.log")"
 R="$T/root/usr"
 for f in sbin/masterd bin/masterctl libexec/masterd/masterd-child \
     libexec/masterd/masterd-worker share/masterd/prompts/domain.md; do
