@@ -273,6 +273,8 @@ cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "state_dir", json_string(md->conf->state_dir));
 	json_object_set_new(r, "socket", json_string(md->conf->control_socket));
 	json_object_set_new(r, "sandbox", sandbox_json(&md->sandbox));
+	json_object_set_new(r, "setup_problem", md->setup_problem != NULL ?
+	    json_string(md->setup_problem) : json_null());
 	json_object_set_new(r, "stopping", json_boolean(md->stopping));
 	json_object_set_new(r, "clients", json_integer((json_int_t)md->nclients));
 	json_object_set_new(r, "registry", registry_stats(md->reg));

@@ -111,6 +111,7 @@ reason=$(json_get "r['task']['reason']" task 1)
 case "$reason" in "setup: [llm] key (key_file $T/later.key;"*"No such file or directory; fix: write the key into it"*) ;;
 *) fail "task 1 not paused for its key: $reason" ;; esac
 [ "$(json_get "r['task']['paused']" task 1)" = True ] || fail "task 1 not paused"
+[ "$(json_get "r['setup_problem']" status)" = "$reason" ] || fail "status: $(json_get "r['setup_problem']" status)"
 grep -q '"type": "directive"' "$FAKECHILD_DIR/alpha.log" 2>/dev/null && fail "work handed out without a key"
 ctl resume 1 >"$T/out" 2>&1 && fail "resume accepted without the key"
 grep -q "cannot resume: setup:" "$T/out" || fail "resume: $(cat "$T/out")"
@@ -121,6 +122,7 @@ install -m 600 "$T/key" "$T/later.key"
 wait_until "task 1 resumed once the key is there" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"paused\"])')\" = False ]"
 wait_until "alpha's directive handed out" grep -q '"type": "directive"' "$FAKECHILD_DIR/alpha.log"
 log_has "task 1 resumed: the setup problem is fixed" || fail "resume not logged"
+[ "$(json_get "r['setup_problem']" status)" = None ] || fail "status keeps the problem"
 ok "with the key in place the task goes on by itself"
 
 "$MASTERD" --version | grep -q "^masterd [0-9.]* (protocol 1)" || fail "--version"
