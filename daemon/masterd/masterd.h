@@ -65,6 +65,8 @@ struct masterd {
 
 	/* providers (provider.c): the breakers of those down */
 	struct providers *providers;
+	uint64_t provider_wait_ms;	/* children's waits for a provider
+					 * that ended, summed (metrics.c) */
 
 	/* systemd (notify.c) */
 	char *notify_path;

@@ -165,12 +165,16 @@ static void
 domain_families(struct masterd *md, struct out *o)
 {
 	size_t count[CHILD_FATAL + 1] = { 0 }, busy = 0, waiting = 0;
+	uint64_t now = uv_now(md->loop), waited = md->provider_wait_ms;
 	struct child *c;
 
 	TAILQ_FOREACH(c, &md->children, entry) {
 		count[c->state]++;
 		busy += c->busy;
-		waiting += c->waiting[0] != '\0';
+		if (c->waiting[0] == '\0')
+			continue;
+		waiting++;
+		waited += now - c->waiting_since_ms;
 	}
 	family(o, "masterd_domains", "gauge", "Supervised children (domains, "
 	    "planners, integrators) by state.");
@@ -183,6 +187,11 @@ domain_families(struct masterd *md, struct out *o)
 	family(o, "masterd_domains_waiting_provider", "gauge",
 	    "Children whose work waits for a provider that is down.");
 	put(o, "masterd_domains_waiting_provider %zu\n", waiting);
+	family(o, "masterd_provider_wait_seconds_total", "counter",
+	    "Seconds children's work waited for a provider that was down, "
+	    "summed over the children, since masterd started.");
+	put(o, "masterd_provider_wait_seconds_total %.3f\n",
+	    (double)waited / 1000.0);
 }
 
 static void

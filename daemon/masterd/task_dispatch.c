@@ -128,8 +128,13 @@ child_wait_for(struct child *c, const char *endpoint)
 		event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED,
 		    json_pack("{s:s}", "endpoint", c->waiting));
 		c->waiting[0] = '\0';
+		/* The metrics' time waited (metrics.c). */
+		c->md->provider_wait_ms += uv_now(c->md->loop) -
+		    c->waiting_since_ms;
 		return;
 	}
+	if (c->waiting[0] == '\0')
+		c->waiting_since_ms = uv_now(c->md->loop);
 	snprintf(c->waiting, sizeof(c->waiting), "%s", endpoint);
 	if ((w = provider_waiting(c->md, c)) == NULL)
 		return;
