@@ -645,7 +645,7 @@ finish(struct masterd *md)
  * nothing is in error (warnings pass).
  */
 static int
-check_only(struct masterd *md, const char *used, bool sandbox_ok)
+check_only(struct masterd *md, const char *used, bool sandbox_good)
 {
 	json_t *findings = setup_check(md->conf, md->child_path, true);
 	size_t errors = setup_install_errors(findings) +
@@ -662,7 +662,7 @@ check_only(struct masterd *md, const char *used, bool sandbox_ok)
 	sandbox_verdict_free(&md->sandbox);
 	free(md->child_path);
 	conf_free(md->conf);
-	return sandbox_ok && errors == 0 ? 0 : 1;
+	return sandbox_good && errors == 0 ? 0 : 1;
 }
 
 static bool
