@@ -183,9 +183,11 @@ check_key_file(json_t *out, const char *what, const char *path)
 
 	fix[0] = '\0';
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		int e = errno;
+
 		snprintf(err, sizeof(err), "key file %s: %s", path,
-		    strerror(errno));
-		snprintf(fix, sizeof(fix), errno == ENOENT ? "write the key "
+		    strerror(e));
+		snprintf(fix, sizeof(fix), e == ENOENT ? "write the key "
 		    "into it: install -m 600 /dev/stdin %s" : "make it "
 		    "readable by masterd's user: chown it to that user, "
 		    "chmod 600 %s", path);
