@@ -41,6 +41,8 @@ CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CPPFLAGS_ALL = -D_GNU_SOURCE -I. \
+	-DMASTERD_PREFIX='"$(PREFIX)"' \
+	-DMASTERD_SBINDIR='"$(SBINDIR)"' \
 	-DMASTERD_LIBEXECDIR='"$(LIBEXECDIR)"' \
 	-DMASTERD_DATADIR='"$(DATADIR)/masterd"' \
 	-DMASTERD_SYSCONFDIR='"$(SYSCONFDIR)"'
@@ -101,13 +103,27 @@ TEST_LIBS = $(call lib,masterd) $(call lib,worker) $(call lib,relay) \
 
 PROGRAMS = $(MASTERD) $(MASTERCTL) $(CHILD) $(WORKER)
 
-.PHONY: all check test test-build unit e2e deps fuzz-deps sanitize sanitize-build fuzz fuzz-build bench demo soak-full \
+.PHONY: FORCE all check test test-build unit e2e deps fuzz-deps sanitize sanitize-build fuzz fuzz-build bench demo soak-full \
 	install uninstall clean
 .DEFAULT_GOAL := all
 # Keep test and fuzz objects between builds.
 .SECONDARY:
 
 all: $(PROGRAMS)
+
+# The objects that compile the install paths in are rebuilt when a path
+# changes (`make && make install PREFIX=/usr` installs binaries built for
+# /usr): the stamp is rewritten only when its text changes.
+PATHS_STAMP = $(BUILD)/paths.stamp
+PATHS_NOW = $(PREFIX):$(SBINDIR):$(LIBEXECDIR):$(DATADIR):$(SYSCONFDIR)
+PATHS_OBJS = $(call obj,common/paths.c daemon/masterd/main.c \
+	daemon/masterd/sandbox.c child/worker/main.c)
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATHS_NOW)' | cmp -s - $@ 2>/dev/null || \
+		echo '$(PATHS_NOW)' >$@
+$(PATHS_OBJS): $(PATHS_STAMP)
+FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1167,6 +1167,16 @@ conf_provider_default_url(const char *provider)
 	return NULL;
 }
 
+/* The llm layer's API tables say the same (default_key_env); masterd,
+ * which does not link it, asks here. */
+const char *
+conf_provider_default_key_env(const char *provider)
+{
+	if (provider != NULL && strcmp(provider, "anthropic") == 0)
+		return "ANTHROPIC_API_KEY";
+	return "OPENAI_API_KEY";
+}
+
 void
 conf_llm_endpoint(const struct llm_conf *l, char *out, size_t len)
 {

@@ -259,6 +259,8 @@ void conf_llm_chain(const struct masterd_conf *c, const char *role,
     const char *domain, struct llm_chain *out);
 /* The public endpoint of an API ("chat", "anthropic", ...), or NULL. */
 const char *conf_provider_default_url(const char *provider);
+/* The variable an API's key comes from when no key source is set. */
+const char *conf_provider_default_key_env(const char *provider);
 /* Free the strings of an llm_conf that owns them (a copy of conf_llm's). */
 void llm_conf_free_strings(struct llm_conf *);
 

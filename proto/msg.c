@@ -345,6 +345,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "a consistent copy of the registry, fetched in chunks" },
 	[CTL_PRUNE] = { CTL_PRUNE, CHAN_CONTROL, "prune", U, f_prune,
 	    "remove what the retention policy lets go" },
+	[CTL_METRICS] = { CTL_METRICS, CHAN_CONTROL, "metrics", U, f_none,
+	    "the daemon's metrics in the Prometheus text format" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

@@ -131,6 +131,7 @@ const char *const err_names[E_COUNT] = {
 	[E_SANDBOX] = ERR_SANDBOX,
 	[E_TOO_LARGE] = ERR_TOO_LARGE,
 	[E_PROVIDER_DOWN] = ERR_PROVIDER_DOWN,
+	[E_SETUP] = ERR_SETUP,
 };
 
 int

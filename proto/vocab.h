@@ -151,6 +151,9 @@ enum event {
 #define ERR_SANDBOX	"sandbox"
 /* An interface directive whose accepted round left its gap open. */
 #define ERR_UNRESOLVED	"unresolved"
+/* The work could not start for want of what the host must provide (a
+ * key, a prompt): not the directive's fault; its task waits paused. */
+#define ERR_SETUP	"setup"
 
 enum err_code {
 	E_BAD_FRAME,
@@ -168,6 +171,7 @@ enum err_code {
 	E_SANDBOX,
 	E_TOO_LARGE,
 	E_PROVIDER_DOWN,
+	E_SETUP,
 	E_COUNT
 };
 

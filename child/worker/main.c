@@ -29,6 +29,7 @@
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/redact.h"
 #include "common/repo.h"
 #include "common/util.h"
@@ -189,31 +190,15 @@ fmt(const char *f, const char *a, const char *b)
 
 /*
  * The prompts: configured, else those of the source tree the binary was
- * built in (build/ or build/<variant>/ below it), else the installed ones.
+ * built in, else the installed ones of the prefix it runs from
+ * (common/paths.h; masterd -n names the same directory).
  */
 static char *
 find_prompts(const struct worker *cx)
 {
-	static const char *const up[] = { "/..", "/../.." };
-	char *dir, *slash, *p;
-
 	if (cx->conf->prompts_dir != NULL)
 		return strdup(cx->conf->prompts_dir);
-	if ((dir = strdup(cx->self)) == NULL)
-		return NULL;
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	for (size_t i = 0; slash != NULL && i < 2; i++) {
-		p = fmt("%s%s/prompts/domain.md", dir, up[i]);
-		if (p != NULL && access(p, R_OK) == 0) {
-			p[strlen(p) - strlen("/domain.md")] = '\0';
-			free(dir);
-			return p;
-		}
-		free(p);
-	}
-	free(dir);
-	return strdup(MASTERD_DATADIR "/prompts");
+	return paths_prompts(cx->self);
 }
 
 static char *

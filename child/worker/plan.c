@@ -151,6 +151,7 @@ plan_request(struct worker *cx, const json_t *msg)
 	conf_llm_role(cx->conf, "planner", NULL, &cx->llm);
 	if (worker_ensure_session(cx, prompt_planner_system, err,
 	    sizeof(err)) != 0) {
+		j->code = ERR_SETUP;
 		plan_finish(j, NULL, err);
 		return;
 	}

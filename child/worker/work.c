@@ -363,8 +363,10 @@ started(struct worker *cx, json_t *msg)
 		round_end_early(r, 0, "git", NULL, "git", err);
 		goto done;
 	}
+	/* No session (a key, a prompt it cannot read): the host's to fix,
+	 * not the directive's. */
 	if (open_session(cx, err, sizeof(err)) != 0) {
-		round_end_early(r, 0, "model", NULL, "model", err);
+		round_end_early(r, 0, "model", NULL, ERR_SETUP, err);
 		goto done;
 	}
 	json_object_clear(cx->shown);

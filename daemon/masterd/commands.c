@@ -43,13 +43,6 @@ get_str(const json_t *req, const char *key)
 	return json_string_value(json_object_get(req, key));
 }
 
-static void
-reply_storage_error(struct masterd *md, struct ctl_client *cl, json_int_t id)
-{
-	control_reply(cl, msg_reply_error(id, ERR_STORAGE, "registry: %s",
-	    registry_errmsg(md->reg)));
-}
-
 /* The reply to a tasks_*() call that returned rc: ok, or err under the
  * code rc maps to.  The caller adds its fields to an ok and sends it. */
 static json_t *
@@ -280,6 +273,8 @@ cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "state_dir", json_string(md->conf->state_dir));
 	json_object_set_new(r, "socket", json_string(md->conf->control_socket));
 	json_object_set_new(r, "sandbox", sandbox_json(&md->sandbox));
+	json_object_set_new(r, "setup_problem", md->setup_problem != NULL ?
+	    json_string(md->setup_problem) : json_null());
 	json_object_set_new(r, "stopping", json_boolean(md->stopping));
 	json_object_set_new(r, "clients", json_integer((json_int_t)md->nclients));
 	json_object_set_new(r, "registry", registry_stats(md->reg));
@@ -520,17 +515,14 @@ static void
 set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req, bool paused)
 {
-	int64_t task = get_int(req, "task");
+	char err[256];
 	json_t *r;
 	int n;
 
-	if (task > 0 && !tasks_exists(md, task)) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
-		    "no task %lld", (long long)task));
-		return;
-	}
-	if ((n = tasks_set_paused(md, task, paused)) < 0) {
-		reply_storage_error(md, cl, id);
+	n = tasks_set_paused(md, get_int(req, "task"), paused, err,
+	    sizeof(err));
+	if (n < 0) {
+		control_reply(cl, tasks_reply(id, n, err));
 		return;
 	}
 	r = msg_reply_ok(id);
@@ -798,6 +790,19 @@ cmd_prune(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	prune_request(md, cl, id, get_int(req, "finished_days"));
 }
 
+static void
+cmd_metrics(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *r = msg_reply_ok(id);
+	char *text = metrics_text(md);
+
+	(void)req;
+	json_object_set_new(r, "text", json_string(text));
+	free(text);
+	control_reply(cl, r);
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -818,6 +823,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_BUDGET] = cmd_budget,
 	[CTL_BACKUP] = cmd_backup,
 	[CTL_PRUNE] = cmd_prune,
+	[CTL_METRICS] = cmd_metrics,
 };
 
 void

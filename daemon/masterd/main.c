@@ -23,11 +23,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/repo.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/provider.h"
 #include "daemon/masterd/registry.h"
+#include "daemon/masterd/setup.h"
 #include "daemon/masterd/supervise.h"
 #include "daemon/masterd/tasks.h"
 
@@ -51,21 +53,39 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: masterd [-fnvV] [-c file] [-d state_dir] [-s socket]\n"
-	    "  -f          stay in the foreground, log to stderr\n"
-	    "  -c file     configuration file (default %s)\n"
-	    "  -n          check the configuration and exit\n"
-	    "  -d dir      state directory\n"
-	    "  -s path     control socket\n"
-	    "  -v          more logging (debug)\n"
-	    "  -V          print the version and exit\n", DEFAULT_CONF);
+	    "  -f, --foreground       stay in the foreground, log to stderr\n"
+	    "  -c, --config file      configuration file (default %s)\n"
+	    "  -n, --check            check the configuration and the setup "
+	    "(programs,\n"
+	    "                         prompts, keys, sandbox) and exit\n"
+	    "  -d, --state-dir dir    state directory\n"
+	    "  -s, --socket path      control socket\n"
+	    "  -v, --verbose          more logging (debug)\n"
+	    "  -V, --version          print the version and exit\n"
+	    "  -h, --help             print this help and exit\n"
+	    "See masterd(8), masterd.conf(5) and masterctl(1).\n",
+	    DEFAULT_CONF);
 }
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "state-dir", required_argument, NULL, 'd' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
 
 static int
 parse_flags(int argc, char **argv, struct options *o)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:d:fhns:vV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:fhns:vV", long_options,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':	o->conf = optarg; break;
 		case 'd':	o->state_dir = optarg; break;
@@ -144,28 +164,25 @@ load_config(const struct options *o, const char **used)
 	return conf;
 }
 
-/* The child binary: configured, or beside masterd, or installed. */
+/*
+ * The child binary: configured, or beside masterd (the build tree), or
+ * the installed one, in the prefix masterd runs from (common/paths.h).
+ */
 static char *
 find_child(const struct masterd_conf *conf)
 {
-	char self[PATH_MAX], *slash, *p;
-	ssize_t n;
+	char *self, *p;
 
 	if (conf->child_path != NULL)
 		return strdup(conf->child_path);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if (asprintf(&p, "%s/masterd-child", self) >= 0) {
-				if (access(p, X_OK) == 0)
-					return p;
-				free(p);
-			}
-		}
+	if ((self = paths_self_dir()) != NULL) {
+		p = xasprintf("%s/masterd-child", self);
+		free(self);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
 	}
-	return strdup(MASTERD_LIBEXECDIR "/masterd/masterd-child");
+	return paths_libexec(MASTERD_SBINDIR, "masterd-child");
 }
 
 static int
@@ -354,6 +371,60 @@ judge_sandbox(const struct masterd_conf *conf, struct sandbox_verdict *v)
 	return sandbox_ok(v);
 }
 
+/* ---------------------------------------------------------- setup */
+
+/* A key's problem (or none) as the running one: said once when it
+ * changes; the tasks follow (tasks_setup_gate). */
+static void
+set_setup_problem(struct masterd *md, char *problem)
+{
+	if (problem == NULL && md->setup_problem != NULL)
+		log_notice("setup: the keys are fine again");
+	else if (problem != NULL && (md->setup_problem == NULL ||
+	    strcmp(problem, md->setup_problem) != 0))
+		log_err("%s; the tasks wait paused until it is fixed",
+		    problem);
+	free(md->setup_problem);
+	md->setup_problem = problem;
+}
+
+/*
+ * conf's setup, said in the log: false when its programs or prompts are
+ * missing (nothing could run); a key's problem becomes md's, which
+ * pauses the tasks rather than failing them.
+ */
+static bool
+setup_accept(struct masterd *md, const struct masterd_conf *conf,
+    const char *child, const char *prefix)
+{
+	json_t *findings = setup_check(conf, child, false);
+	bool ok = setup_install_errors(findings) == 0;
+
+	setup_log(findings, prefix);
+	if (ok)
+		set_setup_problem(md, setup_key_problem(findings));
+	json_decref(findings);
+	return ok;
+}
+
+/* Each tick: a key may come or go without a reload. */
+static void
+setup_recheck(struct masterd *md)
+{
+	json_t *findings = setup_check_keys(md->conf, false);
+	char *problem = setup_key_problem(findings);
+
+	json_decref(findings);
+	if ((problem == NULL) == (md->setup_problem == NULL) &&
+	    (problem == NULL || strcmp(problem, md->setup_problem) == 0)) {
+		free(problem);
+		return;
+	}
+	set_setup_problem(md, problem);
+	tasks_setup_gate(md);
+	notify_status(md);
+}
+
 /* ---------------------------------------------------------- signals */
 
 /* Where state and the socket live cannot move under a live daemon. */
@@ -384,11 +455,17 @@ reload(struct masterd *md)
 		notify_send(md, "READY=1");
 		return;
 	}
-	/* A configuration that cannot be strict is as bad as a bad one. */
-	if (!judge_sandbox(conf, &sv)) {
-		sandbox_log(&sv, "reload refused: ");
+	/* A configuration that cannot be strict is as bad as a bad one;
+	 * so is one whose programs or prompts are missing (its keys'
+	 * problem becomes the running one only when it is taken). */
+	child = find_child(conf);
+	if (!judge_sandbox(conf, &sv) || !setup_accept(md, conf, child,
+	    "reload refused: ")) {
+		if (!sandbox_ok(&sv))
+			sandbox_log(&sv, "reload refused: ");
 		log_err("reload refused: keeping the running configuration");
 		sandbox_verdict_free(&sv);
+		free(child);
 		conf_free(conf);
 		notify_send(md, "READY=1");
 		return;
@@ -404,12 +481,12 @@ reload(struct masterd *md)
 	md->conf = conf;
 	log_set_level(md->verbose ? LOG_DEBUG : conf->log_level);
 	publish_config(md);
-	child = find_child(conf);
 	if (child != NULL && strcmp(child, md->child_path) != 0)
 		log_notice("reload: children start from %s from now on", child);
 	free(md->child_path);
 	md->child_path = child;
 	providers_reload(md);
+	tasks_setup_gate(md);
 	log_notice("configuration reloaded from %s",
 	    md->conf_path ? md->conf_path : "(defaults)");
 	notify_send(md, "READY=1");
@@ -489,9 +566,12 @@ on_tick(uv_timer_t *t)
 	struct masterd *md = t->data;
 
 	if (!md->stopping) {
+		setup_recheck(md);
 		tasks_tick(md);
 		providers_tick(md);
 		prune_tick(md);
+		/* Work and spending change between children's states. */
+		notify_status(md);
 	}
 }
 
@@ -554,8 +634,35 @@ finish(struct masterd *md)
 	free(md->child_path);
 	free(md->child_conf);
 	free(md->conf_path);
+	free(md->setup_problem);
 	sandbox_verdict_free(&md->sandbox);
 	conf_free(md->conf);
+}
+
+/*
+ * -n: the configuration, then everything a directive will need, each
+ * finding with its fix, then the sandbox's verdict.  Exit 0 only when
+ * nothing is in error (warnings pass).
+ */
+static int
+check_only(struct masterd *md, const char *used, bool sandbox_good)
+{
+	json_t *findings = setup_check(md->conf, md->child_path, true);
+	size_t errors = setup_install_errors(findings) +
+	    setup_key_errors(findings);
+
+	printf("masterd: configuration %s is valid (%zu domains)\n",
+	    used ? used : "(defaults)", md->conf->ndomains);
+	setup_print(stdout, findings);
+	sandbox_print(stdout, &md->sandbox);
+	if (errors > 0)
+		printf("masterd: %zu setup error%s: fix %s above\n", errors,
+		    errors == 1 ? "" : "s", errors == 1 ? "it" : "them");
+	json_decref(findings);
+	sandbox_verdict_free(&md->sandbox);
+	free(md->child_path);
+	conf_free(md->conf);
+	return sandbox_good && errors == 0 ? 0 : 1;
 }
 
 static bool
@@ -611,14 +718,9 @@ main(int argc, char **argv)
 	/* Before daemon(3): the verdict and the exit status reach whoever
 	 * started masterd. */
 	ok = judge_sandbox(md.conf, &md.sandbox);
-	if (o.check_only) {
-		printf("masterd: configuration %s is valid (%zu domains)\n",
-		    used ? used : "(defaults)", md.conf->ndomains);
-		sandbox_print(stdout, &md.sandbox);
-		sandbox_verdict_free(&md.sandbox);
-		conf_free(md.conf);
-		return ok ? 0 : 1;
-	}
+	md.child_path = find_child(md.conf);
+	if (o.check_only)
+		return check_only(&md, used, ok);
 	log_set_level(o.verbose ? LOG_DEBUG : md.conf->log_level);
 	sandbox_log(&md.sandbox, "");
 	if (!ok) {
@@ -626,13 +728,22 @@ main(int argc, char **argv)
 		    "above, or set [masterd] sandbox = off to run checks "
 		    "unconfined");
 		sandbox_verdict_free(&md.sandbox);
+		free(md.child_path);
+		conf_free(md.conf);
+		return EXIT_CONFIG;
+	}
+	if (!setup_accept(&md, md.conf, md.child_path, "")) {
+		log_err("not starting: every domain would fail; fix the "
+		    "above (masterd -n checks again)");
+		sandbox_verdict_free(&md.sandbox);
+		free(md.child_path);
+		free(md.setup_problem);
 		conf_free(md.conf);
 		return EXIT_CONFIG;
 	}
 	/* daemon(3) moves to /: a reload must find the same file. */
 	md.conf_path = used ? absolute(used) : NULL;
 	md.verbose = o.verbose;
-	md.child_path = find_child(md.conf);
 	md.foreground = o.foreground || under_systemd();
 	md.lock_fd = -1;
 	TAILQ_INIT(&md.children);

@@ -17,10 +17,9 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/version.h"
 #include "daemon/masterd/sandbox.h"
 #include "proto/msg.h"
-
-#define MASTERD_VERSION "0.1.0"
 
 struct registry;
 struct ctl_client;
@@ -38,6 +37,8 @@ struct masterd {
 	char *child_conf;		/* the accepted copy children read */
 	struct registry *reg;
 	struct sandbox_verdict sandbox;	/* of the running configuration */
+	char *setup_problem;		/* a key missing (setup.c): tasks
+					 * wait paused with it; NULL: none */
 
 	/* control socket (control.c) */
 	uv_pipe_t listener;
@@ -69,6 +70,8 @@ struct masterd {
 
 	/* providers (provider.c): the breakers of those down */
 	struct providers *providers;
+	uint64_t provider_wait_ms;	/* children's waits for a provider
+					 * that ended, summed (metrics.c) */
 
 	/* systemd (notify.c) */
 	char *notify_path;
@@ -133,6 +136,20 @@ void command_dispatch(struct masterd *, struct ctl_client *,
 /* events.c: store an event and send it to watchers; steals data. */
 void event_emit(struct masterd *, int64_t task, const char *domain,
     enum event, json_t *data);
+
+/* metrics.c: the `metrics` request's text (Prometheus text format,
+ * malloc'd), and the totals the STATUS= line says. */
+struct metrics_totals {
+	size_t tasks_running;		/* unfinished, not paused */
+	size_t tasks_paused;
+	size_t domains_working;		/* children with work in hand */
+	size_t domains_fatal;
+	size_t providers_down;
+	int64_t tokens;			/* every task, planners included */
+	double cost;
+};
+char *metrics_text(struct masterd *);
+void metrics_totals(struct masterd *, struct metrics_totals *);
 
 /* notify.c */
 void notify_init(struct masterd *);

@@ -106,29 +106,49 @@ notify_send(struct masterd *md, const char *fmt, ...)
 	send_datagram(md->notify_path, text);
 }
 
-/* STATUS= is one line: how many children are in each state, then the
- * domains that are down. */
+/*
+ * STATUS= is one line, what `systemctl status` shows: the tasks running
+ * (and paused), the children in each state and those working, the tokens
+ * and cost of every task so far (planners included), the providers down,
+ * a setup problem, then the domains that need a look.  The same numbers
+ * as the `metrics` request (metrics.c).
+ */
 void
 notify_status(struct masterd *md)
 {
 	unsigned count[CHILD_FATAL + 1] = { 0 };
-	char line[256];
+	struct metrics_totals m;
+	char line[512];
 	size_t o;
 	struct child *c;
 
 	if (md->notify_path == NULL)
 		return;
+	metrics_totals(md, &m);
 	TAILQ_FOREACH(c, &md->children, entry)
 		count[c->state]++;
-	o = (size_t)snprintf(line, sizeof(line), "%s%zu domains",
-	    md->stopping ? "stopping; " : "", md->nchildren);
+	o = (size_t)snprintf(line, sizeof(line), "%s%zu task%s running",
+	    md->stopping ? "stopping; " : "", m.tasks_running,
+	    m.tasks_running == 1 ? "" : "s");
+	if (m.tasks_paused > 0)
+		o += (size_t)snprintf(line + o, sizeof(line) - o,
+		    ", %zu paused", m.tasks_paused);
+	if (o < sizeof(line))
+		o += (size_t)snprintf(line + o, sizeof(line) - o,
+		    "; %zu domains", md->nchildren);
 	for (int s = CHILD_STOPPED; s <= CHILD_FATAL; s++) {
 		if (count[s] == 0 || o >= sizeof(line))
 			continue;
-		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %u %s",
-		    o > 0 ? "," : "", count[s],
-		    child_state_name((enum child_state)s));
+		o += (size_t)snprintf(line + o, sizeof(line) - o, ", %u %s",
+		    count[s], child_state_name((enum child_state)s));
 	}
+	if (o < sizeof(line))
+		o += (size_t)snprintf(line + o, sizeof(line) - o,
+		    ", %zu working; %lld tokens, cost %.4f; %zu provider%s "
+		    "down%s", m.domains_working, (long long)m.tokens, m.cost,
+		    m.providers_down, m.providers_down == 1 ? "" : "s",
+		    md->setup_problem != NULL ? "; setup problem: tasks "
+		    "paused (masterd -n)" : "");
 	/* Name the domains that need a look, as far as the line allows. */
 	TAILQ_FOREACH(c, &md->children, entry) {
 		if (c->state != CHILD_FATAL && c->state != CHILD_BACKOFF)

@@ -2368,6 +2368,12 @@ registry_copy_end(struct registry_copy *c, bool keep)
 		return -1;
 	if (c->b != NULL && sqlite3_backup_finish(c->b) != SQLITE_OK && keep)
 		rc = set_err(c->reg, "backup: %s", sqlite3_errmsg(c->dst));
+	/* The copy carries the registry's WAL mode in its header: whoever
+	 * opens it (masterctl's check, sqlite3) would leave FILE-wal and
+	 * FILE-shm beside it.  A backup is one self-contained file. */
+	if (keep && rc == 0 && sqlite3_exec(c->dst, "PRAGMA journal_mode = "
+	    "DELETE", NULL, NULL, NULL) != SQLITE_OK)
+		rc = set_err(c->reg, "backup: %s", sqlite3_errmsg(c->dst));
 	if (c->dst != NULL && sqlite3_close(c->dst) != SQLITE_OK && keep &&
 	    rc == 0)
 		rc = set_err(c->reg, "backup: close %s", c->path);

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/util.h"
 #include "daemon/masterd/sandbox.h"
 
@@ -44,7 +45,7 @@ beside(const char *file, const char *name)
 /*
  * Beside masterd first: the build tree, and tests whose child_path is a
  * fake child; then beside the configured child (the worker the relay
- * starts); then the installed one.
+ * starts); then the installed one, in the prefix masterd runs from.
  */
 char *
 sandbox_worker_path(const struct masterd_conf *conf)
@@ -61,7 +62,7 @@ sandbox_worker_path(const struct masterd_conf *conf)
 	if (conf->child_path != NULL &&
 	    (p = beside(conf->child_path, "masterd-worker")) != NULL)
 		return p;
-	return xstrdup(MASTERD_LIBEXECDIR "/masterd/masterd-worker");
+	return paths_libexec(MASTERD_SBINDIR, "masterd-worker");
 }
 
 /* ---------------------------------------------------------- verdicts */

@@ -295,6 +295,9 @@ child_start(struct child *c)
 	snprintf(task, sizeof(task), "%lld", (long long)c->task);
 	child_args_argv(&a, md->child_path, argv);
 	child_peer_conf(&c->peer);
+	/* The last run's why (the backoff's note) is not this run's: kept,
+	 * each crash's reason would hold the one before. */
+	c->reason[0] = '\0';
 	if (peer_start(&c->peer, argv, c->reason, sizeof(c->reason)) != 0)
 		return -1;
 	c->proc_running = true;
@@ -387,6 +390,38 @@ on_restart_due(uv_timer_t *t)
 	}
 }
 
+/*
+ * The fatal reason, which must fit the child's reason (and the
+ * registry's): the last exit is cut to leave room for the hint, which is
+ * what the operator needs.
+ */
+static void
+fatal_reason(const struct child *c, const char *what, char *why, size_t len)
+{
+	const struct masterd_conf *conf = c->md->conf;
+	char head[96], tail[128];
+	size_t room, fixed, wlen = strlen(what);
+
+	if (len > sizeof(c->reason))
+		len = sizeof(c->reason);
+	snprintf(head, sizeof(head), "crashed %lld times within %lld s; "
+	    "last: ", (long long)conf->start_limit_burst,
+	    (long long)conf->start_limit_interval / 1000);
+	snprintf(tail, sizeof(tail), "; fix it, then: masterctl restart %s "
+	    "--task %lld", c->name, (long long)c->task);
+	fixed = strlen(head) + strlen(tail) + 4;
+	room = len > fixed ? len - fixed : 0;
+	if (wlen > room + 3) {
+		/* Not inside a UTF-8 sequence: the reason goes into JSON. */
+		while (room > 0 && ((unsigned char)what[room] & 0xc0) == 0x80)
+			room--;
+		snprintf(why, len, "%s%.*s...%s", head, (int)room, what,
+		    tail);
+	} else {
+		snprintf(why, len, "%s%s%s", head, what, tail);
+	}
+}
+
 static void
 schedule_restart(struct child *c, const char *what)
 {
@@ -397,11 +432,7 @@ schedule_restart(struct child *c, const char *what)
 	if (now - c->peer.spawned_ms >= (uint64_t)conf->healthy_uptime)
 		c->backoff_n = 0;
 	if (crash_limit_hit(c)) {
-		snprintf(why, sizeof(why), "crashed %lld times within %lld s; "
-		    "last: %s; fix it, then: masterctl restart %s",
-		    (long long)conf->start_limit_burst,
-		    (long long)conf->start_limit_interval / 1000, what,
-		    c->name);
+		fatal_reason(c, what, why, sizeof(why));
 		log_err("domain %s (task %lld): %s", c->name,
 		    (long long)c->task, why);
 		set_state(c, CHILD_FATAL, why);

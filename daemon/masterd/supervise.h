@@ -75,6 +75,7 @@ struct child {
 	int64_t directive;
 	char waiting[320];	/* the provider endpoint its work waits
 				 * for (provider.c), or "" */
+	uint64_t waiting_since_ms;	/* uv_now when it began to wait */
 };
 
 const char *child_state_name(enum child_state);

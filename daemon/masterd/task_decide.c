@@ -358,7 +358,8 @@ decide_failure(const char *code, bool task_open, int64_t attempts,
 		return FAILURE_WAIT;
 	/* Nor is a sandbox the host cannot build: another try would only
 	 * cost another model round. */
-	if (code != NULL && strcmp(code, ERR_SANDBOX) == 0)
+	if (code != NULL && (strcmp(code, ERR_SANDBOX) == 0 ||
+	    strcmp(code, ERR_SETUP) == 0))
 		return FAILURE_PAUSE;
 	if (code != NULL && strcmp(code, ERR_CANCELLED) == 0 && task_open)
 		return FAILURE_REQUEUE;

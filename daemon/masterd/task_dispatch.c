@@ -155,8 +155,13 @@ child_wait_for(struct child *c, const char *endpoint)
 		event_emit(c->md, c->task, c->name, EV_DOMAIN_RESUMED,
 		    json_pack("{s:s}", "endpoint", c->waiting));
 		c->waiting[0] = '\0';
+		/* The metrics' time waited (metrics.c). */
+		c->md->provider_wait_ms += uv_now(c->md->loop) -
+		    c->waiting_since_ms;
 		return;
 	}
+	if (c->waiting[0] == '\0')
+		c->waiting_since_ms = uv_now(c->md->loop);
 	snprintf(c->waiting, sizeof(c->waiting), "%s", endpoint);
 	if ((w = provider_waiting(c->md, c)) == NULL)
 		return;
@@ -453,10 +458,13 @@ task_ask_planner(struct task *t, const char *kind, json_t *context)
 void
 task_planner_ready(struct child *c)
 {
+	struct task *t = task_find(c->md, c->task);
 	char probe[sizeof(c->waiting)];
 	json_t *m;
 
+	/* A paused task asks nothing new of its planner either. */
 	if (c->plan_request == NULL || c->busy || c->state != CHILD_RUNNING ||
+	    (t != NULL && t->paused) ||
 	    !providers_allow(c, probe, sizeof(probe)))
 		return;
 	m = msg_new(MSG_PLAN_REQUEST, masterd_next_id(c->md));

@@ -282,9 +282,18 @@ directive_failed(struct child *c, struct task *t, json_int_t id,
 		break;
 	case FAILURE_PAUSE:
 		set_directive(t, id, DIRECTIVE_QUEUED, why);
-		snprintf(reason, sizeof(reason), "the check sandbox could not "
-		    "be built (%s): see `masterd -n`, then `masterctl resume`",
-		    why != NULL ? why : "no reason given");
+		if (strcmp(code, ERR_SETUP) == 0) {
+			/* It never started: no attempt of it spent. */
+			defer_directive(t, id, 0, true);
+			snprintf(reason, sizeof(reason), "setup (domain %s): %s; "
+			    "fix it (see `masterd -n`), then `masterctl resume`",
+			    c->name, why != NULL ? why : "no reason given");
+		} else {
+			snprintf(reason, sizeof(reason), "the check sandbox "
+			    "could not be built (%s): see `masterd -n`, then "
+			    "`masterctl resume`", why != NULL ? why :
+			    "no reason given");
+		}
 		task_limit(t, reason);
 		break;
 	case FAILURE_REQUEUE:
@@ -437,6 +446,14 @@ waits_for_provider(const json_t *msg)
 	return decide_failure(code, true, 0, 1) == FAILURE_WAIT;
 }
 
+static bool
+setup_failed(const json_t *msg)
+{
+	const char *code = jget_str(json_object_get(msg, "error"), "code");
+
+	return code != NULL && strcmp(code, ERR_SETUP) == 0;
+}
+
 /* Round 0 (no round was played: its model call failed) is kept when the
  * provider counted tokens for it: they were spent all the same. */
 static bool
@@ -579,6 +596,17 @@ on_plan_result(struct child *c, struct task *t, const json_t *msg)
 		log_warn("task %lld: the planner's %s waits for its provider: "
 		    "%s", (long long)t->id, kind, why ? why : "?");
 		task_mark(t);
+		return;
+	}
+	/* Nor is one whose session could not open (a key, a prompt): the
+	 * task waits paused, the request kept for the resume. */
+	if (!jget_bool(msg, "ok") && setup_failed(msg)) {
+		char reason[1024];
+
+		snprintf(reason, sizeof(reason), "setup (planner): %s; fix it "
+		    "(see `masterd -n`), then `masterctl resume`",
+		    why ? why : "no reason given");
+		task_limit(t, reason);
 		return;
 	}
 	json_decref(c->plan_request);

@@ -538,10 +538,31 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		task_set_state(t, TASK_BUILDING, NULL);
 		task_start_domains(t);
 	}
+	/* Before any child is up to take work. */
+	tasks_setup_gate(md);
 	return 0;
 }
 
 /* ---------------------------------------------------------- the end */
+
+/*
+ * A task that ends before its work is done drops its open directives:
+ * nothing will run them, and left "queued" they would count as open work
+ * in `status` for ever.  A done task keeps them: new work reopens it.
+ */
+static void
+drop_open_directives(struct task *t, const char *why)
+{
+	struct directive *x, *next;
+	struct domain *d;
+
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		for (x = TAILQ_FIRST(&d->open); x != NULL; x = next) {
+			next = TAILQ_NEXT(x, entry);
+			directive_set_state(d, x, DIRECTIVE_DROPPED, why);
+		}
+	}
+}
 
 void
 task_finish(struct task *t, enum task_state state, const char *reason)
@@ -549,6 +570,9 @@ task_finish(struct task *t, enum task_state state, const char *reason)
 	struct child *c, *next;
 
 	task_set_state(t, state, reason);
+	if (state == TASK_CANCELLED || state == TASK_FAILED)
+		drop_open_directives(t, state == TASK_CANCELLED ?
+		    "the task was cancelled" : "the task failed");
 	log_notice("task %lld %s: %s", (long long)t->id,
 	    task_state_names[state], reason);
 	for (c = TAILQ_FIRST(&t->md->children); c != NULL; c = next) {
@@ -614,22 +638,69 @@ set_paused_one(struct task *t, bool paused)
 	return 0;
 }
 
+/*
+ * Only what changes counts, and only what changes is touched: a task
+ * already in that state keeps its reason (a limit's pause stays the
+ * limit's), and a task that is over keeps its completion reason.
+ */
 int
-tasks_set_paused(struct masterd *md, int64_t task, bool paused)
+tasks_set_paused(struct masterd *md, int64_t task, bool paused, char *err,
+    size_t errlen)
 {
 	struct task *t;
-	int n = 0;
+	int n = 0, rc;
 
+	if (task > 0 && open_task(md, task, &rc, err, errlen) == NULL)
+		return rc;
+	if (!paused && md->setup_problem != NULL) {
+		snprintf(err, errlen, "cannot resume: %s (the tasks it paused "
+		    "resume once it is fixed)", md->setup_problem);
+		return TASKS_ECONFLICT;
+	}
 	TAILQ_FOREACH(t, &md->tasks, entry) {
-		if (task > 0 ? t->id != task : task_state_over(t->state))
+		if (task > 0 && t->id != task)
 			continue;
-		if (set_paused_one(t, paused) != 0)
-			return -1;
+		if (task_state_over(t->state) || t->paused == paused)
+			continue;
+		if (set_paused_one(t, paused) != 0) {
+			snprintf(err, errlen, "registry: %s",
+			    registry_errmsg(md->reg));
+			return TASKS_ESTORAGE;
+		}
 		n++;
 	}
 	if (paused)
 		task_cancel_work(md, task > 0 ? task_find(md, task) : NULL);
 	return n;
+}
+
+#define SETUP_PAUSE	"setup:"
+
+/*
+ * A setup problem (a key masterd found missing, setup.c) holds every
+ * unfinished task paused with it as the reason, rather than letting each
+ * directive fail on it; once it is fixed the tasks it paused go on.
+ */
+void
+tasks_setup_gate(struct masterd *md)
+{
+	struct task *t;
+
+	TAILQ_FOREACH(t, &md->tasks, entry) {
+		if (task_state_over(t->state))
+			continue;
+		if (md->setup_problem != NULL && !t->paused) {
+			log_warn("task %lld paused: %s", (long long)t->id,
+			    md->setup_problem);
+			task_pause_for(t, md->setup_problem);
+		} else if (md->setup_problem == NULL && t->paused &&
+		    t->reason != NULL && strncmp(t->reason, SETUP_PAUSE,
+		    strlen(SETUP_PAUSE)) == 0) {
+			log_notice("task %lld resumed: the setup problem is "
+			    "fixed", (long long)t->id);
+			set_paused_one(t, false);
+		}
+	}
 }
 
 int
@@ -656,7 +727,7 @@ tasks_set_budget(struct masterd *md, int64_t task, const json_t *given,
 	if (t->paused && t->reason != NULL &&
 	    strncmp(t->reason, "budget:", 7) == 0 &&
 	    !task_over_budget(t, why, sizeof(why)))
-		tasks_set_paused(md, task, false);
+		tasks_set_paused(md, task, false, why, sizeof(why));
 	return 0;
 }
 
@@ -694,6 +765,9 @@ tasks_resume_all(struct masterd *md)
 		log_err("tasks not loaded: %s", registry_errmsg(md->reg));
 	TAILQ_FOREACH(t, &md->tasks, entry) {
 		clear_stale_locks(t);
+		/* Left queued by a masterd before this one. */
+		if (t->state == TASK_CANCELLED || t->state == TASK_FAILED)
+			drop_open_directives(t, "the task is over");
 		if (task_state_over(t->state))
 			continue;
 		/* Rounds cut short by the stop are redone. */
@@ -710,4 +784,5 @@ tasks_resume_all(struct masterd *md)
 		if (t->state == TASK_PLANNED)
 			task_plan(t);
 	}
+	tasks_setup_gate(md);
 }

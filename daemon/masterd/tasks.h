@@ -56,8 +56,10 @@ void tasks_resume_all(struct masterd *);
 /* At the end: the step's handle closed, the tasks freed. */
 void tasks_close(struct masterd *);
 int tasks_cancel(struct masterd *, int64_t task, char *err, size_t errlen);
-/* task 0: every unfinished task.  Returns how many changed. */
-int tasks_set_paused(struct masterd *, int64_t task, bool paused);
+/* task 0: every unfinished task.  Returns how many changed (those
+ * already so are left alone), or a refusal: a task that is over. */
+int tasks_set_paused(struct masterd *, int64_t task, bool paused,
+    char *err, size_t errlen);
 int tasks_add_domain(struct masterd *, int64_t task, const char *name,
     const char *prompt, char *err, size_t errlen);
 /* A user's directive. */
@@ -67,6 +69,9 @@ int tasks_add_directive(struct masterd *, int64_t task, const char *domain,
  * holds ends. */
 int tasks_set_budget(struct masterd *, int64_t task, const json_t *budget,
     char *err, size_t errlen);
+/* md->setup_problem set: every unfinished task paused with it; unset:
+ * the tasks it paused resumed. */
+void tasks_setup_gate(struct masterd *);
 /* The periodic housekeeping: limits, and work a failed write left. */
 void tasks_tick(struct masterd *);
 

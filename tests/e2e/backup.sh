@@ -14,6 +14,11 @@ ctl backup "$T/copy.db" >"$T/out" || fail "backup: $(cat "$T/out")"
 grep -q "integrity ok" "$T/out" || fail "backup output: $(cat "$T/out")"
 [ -s "$T/copy.db" ] || fail "empty copy"
 ls "$T/state" | grep -q '^backup-' && fail "backup left a copy in the state dir"
+# The copy is one file: checking it (masterctl, sqlite3) leaves no
+# journal beside it.
+ls "$T" | grep -q '^copy\.db.' && fail "backup left beside the copy: $(ls "$T" | grep '^copy\.db.')"
+python3 -c 'import sys; sys.exit(open(sys.argv[1],"rb").read(20)[18:20] != bytes([1,1]))' "$T/copy.db" \
+    || fail "the copy is still in WAL mode"
 ok "backup while running: $(cat "$T/out")"
 
 ctl --json tasks >"$T/tasks.before"

@@ -6,10 +6,14 @@ the real framing on fd 3 and behaves as $FAKECHILD_DIR/<domain>.json says
 (absent file: a well-behaved child):
 
   {"mode": "normal" | "version" | "badframe" | "oversize" | "exit78"
-           | "nopong" | "silent",
+           | "crash" | "nopong" | "silent",
+   "message": "...",        # crash: the error sent before exiting 1
+                            # ("": none)
    "hold": true,            # take directives but never answer them
    "fat_round": true,       # answer each directive with a failed final
                             # round exactly max_frame bytes long
+   "round_fields": {...},   # fields replaced or added in each final round
+                            # (round, usage, model, checks, ok, stage)
    "interface": {...}}      # the document published on task.assign
 
 Every message received is appended to $FAKECHILD_DIR/<domain>.log as one
@@ -65,6 +69,11 @@ class Child:
         if mode == "exit78":
             self.msg("error", code="config", message="no API key set")
             sys.exit(78)
+        if mode == "crash":
+            if self.spec.get("message", "crashed"):
+                self.msg("error", code="internal",
+                         message=self.spec.get("message", "crashed"))
+            sys.exit(1)
         if mode == "silent":
             return
         self.msg("hello", version=PROTO_VERSION, role="child",
@@ -85,9 +94,13 @@ class Child:
             self.fat_round(m)
             return
         # The final round; round 0: no round of its own was played.
-        self.msg("round", task=m["task"], directive=m["directive"],
-                 round=0, ok=True, stage="commit", final=True,
-                 summary="done by fakechild")
+        # "round_fields" replaces or adds fields (round, usage, model,
+        # checks, ok, stage) for tests that count what rounds report.
+        fields = dict(task=m["task"], directive=m["directive"], round=0,
+                      ok=True, stage="commit", final=True,
+                      summary="done by fakechild")
+        fields.update(self.spec.get("round_fields", {}))
+        self.msg("round", **fields)
 
     def fat_round(self, m):
         """A round the master can read, but whose error, once in an event

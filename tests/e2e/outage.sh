@@ -66,6 +66,11 @@ CONF
 	    || fail "status does not show the provider down: $(cat "$T/status.txt")"
 	wait_until "a domain waiting" sh -c "$MASTERCTL task 1 | grep -q 'waiting for provider llm since'"
 	ok "status and task show the provider down and who waits for it, until when"
+	[ "$(metrics_get masterd_providers_down)" = 1 ] || fail "metrics: no provider down"
+	[ "$(metrics_get masterd_domains_waiting_provider)" -ge 1 ] || fail "metrics: none waiting"
+	metrics_get "masterd_provider_down_seconds{provider=\"llm\",endpoint=\"chat http://127.0.0.1:$LLMD_PORT/v1\"}" >/dev/null ||
+	    fail "metrics: the provider's down time"
+	ok "metrics: the provider down, the domains waiting for it"
 
 	if [ "$1" = 1 ]; then
 		since=$(json_get "r['providers'][0]['since']" status)
@@ -85,6 +90,11 @@ CONF
 	    || fail "a directive failed: $($MASTERCTL task 1)"
 	[ "$(json_get "len(r['providers'])" status)" = 0 ] || fail "the provider is still held down"
 	ok "no task or directive failed; the work completed after the recovery"
+	[ "$(metrics_get masterd_providers_down)" = 0 ] || fail "metrics: a provider still down"
+	waited=$(metrics_get masterd_provider_wait_seconds_total)
+	python3 -c "import sys; sys.exit(not float(sys.argv[1]) > 1)" "$waited" ||
+	    fail "metrics: time waited $waited"
+	ok "metrics: time waited for the provider, ${waited} s"
 
 	# The requests during the outage: after the domains' own retries
 	# (max_attempts = 2), single probes with gaps that grow.

@@ -119,7 +119,9 @@ fi
 echo '{"strict": true, "summary": "fake strict", "missing": [], "notes": []}'
 SH
 chmod +x "$T/bin/masterd-worker"
-write_config </dev/null
+# No masterd-child beside this masterd: a child it can find (masterd
+# does not start without one).
+CHILD_PATH="$TOP/tests/e2e/fakechild.py" write_config </dev/null
 : >"$T/masterd.log"
 MASTERD="$T/bin/masterd"
 start_masterd

@@ -1,5 +1,6 @@
 # Invariant: masterd speaks systemd's protocols itself: READY=1 once the
-# socket and registry are up, STATUS= with a per-state domain count,
+# socket and registry are up, STATUS= with the tasks running, a
+# per-state domain count, those working, tokens, cost and providers down,
 # WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1/READY=1 around SIGHUP
 # (a broken configuration is refused and the old one kept), STOPPING=1, and
 # a control socket passed with LISTEN_FDS is used as is.
@@ -27,7 +28,9 @@ write_config <"$T/llm.conf"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 start_masterd
 wait_until "READY=1" grep -q "READY=1" "$T/notify.log"
 ctl submit "notify test" --domains one >/dev/null || fail submit
-wait_until "STATUS with a running domain" grep -q "STATUS=1 domains, 1 running" "$T/notify.log"
+wait_until "STATUS with a running domain" grep -q "STATUS=1 task running; 1 domains, 1 running, [0-9]* working; [0-9]* tokens, cost [0-9.]*; 0 providers down" "$T/notify.log"
+# Refreshed at housekeeping: the domain's work in hand shows.
+wait_until "STATUS with the domain working" grep -q "STATUS=1 task running; .*, 1 working;" "$T/notify.log"
 wait_until "two watchdog pings" sh -c "[ \$(grep -c WATCHDOG=1 '$T/notify.log') -ge 2 ]"
 ok "READY, STATUS and WATCHDOG sent"
 

@@ -481,6 +481,10 @@ test_failed_directive_retried_then_dropped(void **state)
 	 * fault: it waits, whatever its attempts. */
 	assert_int_equal(decide_failure(ERR_SANDBOX, true, 1, 3),
 	    FAILURE_PAUSE);
+	/* A session that could not open (a key, a prompt): paused too,
+	 * however many attempts were spent. */
+	assert_int_equal(decide_failure(ERR_SETUP, true, 9, 3),
+	    FAILURE_PAUSE);
 	assert_int_equal(decide_failure(ERR_RATE_LIMITED, true, 9, 3),
 	    FAILURE_WAIT);
 	assert_int_equal(decide_failure(ERR_PROVIDER_DOWN, true, 9, 3),
