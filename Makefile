@@ -55,7 +55,7 @@ LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 # One folder per program or library.  A library is every .c of its folder;
 # a program is its folder's objects linked with the libraries below it.  A
-# program's main() lives in its folder's main.c (relay.c, masterctl.c for
+# program's main() lives in its folder's main.c (relay.c for
 # the one-file programs); tests link the program folders as archives, from
 # which the linker takes only the members a test calls, never a main().
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -120,7 +120,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 $(MASTERD): $(call obj,daemon/masterd/main.c) $(MASTERD_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(MASTERCTL): $(call obj,daemon/masterctl/masterctl.c) $(MASTERCTL_LIBS)
+$(MASTERCTL): $(call obj,daemon/masterctl/main.c) $(MASTERCTL_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)

@@ -1,0 +1,968 @@
+/*
+ * live.c — the live view of `watch` and `submit --wait`.
+ *
+ * On a terminal: one status line per domain, redrawn in place (what it
+ * does now: model, tools, checks, critic, integration; its directive and
+ * round; its tokens; how long it has been at it), under one readable line
+ * per event that matters (a round accepted or rejected and why, an
+ * interface version and what changed, a directive queued, done or failed,
+ * a budget, a pause, the end).  Progress is never a line of its own: it
+ * only moves a status line.  Every line is cut to the terminal's width.
+ * Not on a terminal: the event lines only, no carriage returns, no
+ * escape sequences.  --verbose: a line for every event, progress too;
+ * --json: every event as it came.
+ *
+ * The status block is erased and drawn again below each new event line
+ * (cursor up, clear to the end of the screen), at most a few times a
+ * second; the escape sequences go straight to the terminal, the text
+ * through the escaping stdout like everything else masterd sends.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/isotime.h"
+#include "common/util.h"
+#include "proto/vocab.h"
+#include "daemon/masterctl/ctl.h"
+
+#define REDRAW_MS	250	/* the status block, at most this often */
+#define TICK_MS		1000	/* elapsed times move on */
+#define LINE_MAX	1024
+
+struct row {
+	long long task;
+	char name[40];
+	char stage[24];		/* model, tools, checks, critic, ... */
+	char detail[160];	/* a tool's name, the directive's text */
+	long long directive, round, tokens;
+	double since;		/* its directive began; 0: idle */
+};
+
+struct live {
+	struct ctl *c;
+	json_int_t task;	/* 0: every task */
+	bool inplace;		/* a terminal: status lines in place */
+	bool verbose;
+	int width;		/* 0: no limit */
+	int height;
+	struct row *rows;
+	size_t nrows;
+	int label;		/* the width of the domain column */
+	int drawn;		/* status lines on the screen now */
+	double drawn_at;
+	bool dirty;
+	double created;		/* the task's, for the header */
+	char state[24];
+	long long unresolved;
+	json_t *texts;		/* {"directive id": "its text"} */
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------- rows */
+
+static struct row *
+row_of(struct live *l, long long task, const char *domain)
+{
+	struct row *r;
+	int w;
+
+	if (domain == NULL)
+		return NULL;
+	for (size_t i = 0; i < l->nrows; i++)
+		if (l->rows[i].task == task &&
+		    strcmp(l->rows[i].name, domain) == 0)
+			return &l->rows[i];
+	l->rows = xreallocarray(l->rows, l->nrows + 1, sizeof(*l->rows));
+	r = &l->rows[l->nrows++];
+	memset(r, 0, sizeof(*r));
+	r->task = task;
+	snprintf(r->name, sizeof(r->name), "%s", domain);
+	snprintf(r->stage, sizeof(r->stage), "idle");
+	if ((w = text_width(r->name) + (l->task == 0 ? 4 : 0)) > l->label)
+		l->label = w > 20 ? 20 : w;
+	return r;
+}
+
+static void
+set_stage(struct row *r, const char *stage, const char *detail)
+{
+	snprintf(r->stage, sizeof(r->stage), "%s", stage);
+	if (detail != r->detail)
+		snprintf(r->detail, sizeof(r->detail), "%s", detail != NULL ?
+		    detail : "");
+}
+
+/* The directive's text, as it was queued. */
+static const char *
+directive_text(struct live *l, long long id)
+{
+	char key[24];
+
+	snprintf(key, sizeof(key), "%lld", id);
+	return json_string_value(json_object_get(l->texts, key));
+}
+
+static void
+remember_text(struct live *l, long long id, const char *text)
+{
+	char key[24];
+
+	if (text == NULL)
+		return;
+	snprintf(key, sizeof(key), "%lld", id);
+	json_object_set_new(l->texts, key, json_string(text));
+}
+
+/* A progress stage as a status word: "model", "tools", "checks"... */
+static void
+on_progress(struct row *r, const json_t *d)
+{
+	const char *s = str(d, "stage"), *text = json_string_value(
+	    json_object_get(d, "text"));
+
+	if (strcmp(s, "model") == 0)
+		/* a streamed answer's bytes are not for people */
+		set_stage(r, "model", r->detail);
+	else if (strcmp(s, "model retry") == 0)
+		set_stage(r, "model (retry)", text);
+	else if (strcmp(s, "tool") == 0)
+		set_stage(r, "tools", text);
+	else if (strncmp(s, "checks", 6) == 0)
+		set_stage(r, s, NULL);
+	else if (strcmp(s, "critic") == 0)
+		set_stage(r, "critic", NULL);
+	else if (strcmp(s, "integration") == 0)
+		set_stage(r, "integration", text);
+	else if (strcmp(s, "plan") == 0 || strcmp(s, "review") == 0 ||
+	    strcmp(s, "attribute") == 0)
+		set_stage(r, strcmp(s, "plan") == 0 ? "planning" :
+		    strcmp(s, "review") == 0 ? "reviewing" : "attributing",
+		    NULL);
+	else if (strcmp(s, "sandbox") != 0)
+		set_stage(r, s, NULL);
+}
+
+/* ---------------------------------------------------------- drawing */
+
+static void
+raw(const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	if (n > 0)
+		(void)write_all(STDOUT_FILENO, buf, (size_t)n);
+}
+
+/* A line cut to the width (one column spare: no terminal wraps it). */
+static void
+put_line(const struct live *l, const char *text)
+{
+	char out[LINE_MAX * 2];
+
+	fit(text, l->width > 0 ? l->width - 1 : 0, out, sizeof(out));
+	printf("%s\n", out);
+}
+
+static void
+erase_block(struct live *l)
+{
+	if (!l->inplace || l->drawn == 0)
+		return;
+	raw("\r\033[%dA\033[J", l->drawn);
+	l->drawn = 0;
+}
+
+static void
+row_line(const struct live *l, const struct row *r, double now, char *buf,
+    size_t len)
+{
+	char name[64], tok[16], age[16] = "", step[32] = "";
+
+	if (l->task == 0)
+		snprintf(name, sizeof(name), "%lld/%s", r->task, r->name);
+	else
+		snprintf(name, sizeof(name), "%s", r->name);
+	fmt_tokens(r->tokens, tok, sizeof(tok));
+	if (r->since > 0)
+		fmt_elapsed(now - r->since, age, sizeof(age));
+	if (r->directive > 0)
+		snprintf(step, sizeof(step), "#%lld%s", r->directive,
+		    r->round > 0 ? "" : "");
+	if (r->directive > 0 && r->round > 0)
+		snprintf(step, sizeof(step), "#%lld r%lld", r->directive,
+		    r->round);
+	snprintf(buf, len, "  %-*s  %-13s %-9s %6s tok %7s  %s", l->label,
+	    name, r->stage, step, tok, age, r->detail);
+}
+
+static void
+draw_block(struct live *l)
+{
+	char line[LINE_MAX], tok[16], age[16];
+	double now = now_s();
+	long long total = 0;
+	size_t shown = l->nrows, i;
+
+	if (!l->inplace)
+		return;
+	erase_block(l);
+	for (i = 0; i < l->nrows; i++)
+		total += l->rows[i].tokens;
+	fmt_tokens(total, tok, sizeof(tok));
+	if (l->task > 0) {
+		fmt_elapsed(l->created > 0 ? now - l->created : 0, age,
+		    sizeof(age));
+		snprintf(line, sizeof(line), "task %lld %s · %zu domain%s · "
+		    "%s tokens · %s", (long long)l->task, l->state, l->nrows,
+		    l->nrows == 1 ? "" : "s", tok, age);
+	} else {
+		snprintf(line, sizeof(line), "every task · %zu domain%s · %s "
+		    "tokens", l->nrows, l->nrows == 1 ? "" : "s", tok);
+	}
+	put_line(l, line);
+	/* room for the header, the "more" line and one line of events */
+	if (l->height > 0 && shown > (size_t)(l->height > 4 ?
+	    l->height - 3 : 1))
+		shown = (size_t)(l->height > 4 ? l->height - 3 : 1);
+	for (i = 0; i < shown; i++) {
+		row_line(l, &l->rows[i], now, line, sizeof(line));
+		put_line(l, line);
+	}
+	l->drawn = (int)shown + 1;
+	if (shown < l->nrows) {
+		snprintf(line, sizeof(line), "  … and %zu more domains",
+		    l->nrows - shown);
+		put_line(l, line);
+		l->drawn++;
+	}
+	fflush(stdout);
+	l->drawn_at = now;
+	l->dirty = false;
+}
+
+/* An event line: above the status block on a terminal. */
+static void
+event_line(struct live *l, const json_t *e, const char *text)
+{
+	char line[LINE_MAX], clock[16], who[64];
+	const char *domain = json_string_value(json_object_get(e, "domain"));
+
+	fmt_clock(when(e, "ts"), clock, sizeof(clock));
+	if (l->task == 0)
+		snprintf(who, sizeof(who), "%lld/%s", num(e, "task"),
+		    domain != NULL ? domain : "task");
+	else
+		snprintf(who, sizeof(who), "%s", domain != NULL ? domain :
+		    "task");
+	if (l->verbose)
+		snprintf(line, sizeof(line), "%s  task %-4lld %-12s %-22s %s",
+		    clock, num(e, "task"), domain != NULL ? domain : "-",
+		    str(e, "event"), text);
+	else
+		snprintf(line, sizeof(line), "%s  %-*s  %s", clock,
+		    l->label > 8 ? l->label : 8, who, text);
+	erase_block(l);
+	put_line(l, line);
+	fflush(stdout);
+	l->dirty = true;
+}
+
+/* ---------------------------------------------------------- words */
+
+static bool
+is(const char *ev, enum event which)
+{
+	return strcmp(ev, event_defs[which].name) == 0;
+}
+
+/* provider.down, .probe and .up: the provider, why, and what next. */
+static void
+describe_provider(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	char at[16];
+
+	fmt_clock(when(d, "next_try"), at, sizeof(at));
+	if (is(ev, EV_PROVIDER_UP))
+		snprintf(buf, len, "provider %s (%.80s) answers again after "
+		    "%.0f s", str(d, "provider"), str(d, "endpoint"),
+		    real(d, "down_for"));
+	else if (is(ev, EV_PROVIDER_PROBE))
+		snprintf(buf, len, "provider %s: probe %lld failed, next try "
+		    "at %s: %.100s", str(d, "provider"), num(d, "failures"),
+		    at, str(d, "reason"));
+	else
+		snprintf(buf, len, "provider %s (%.80s) is down, next try at "
+		    "%s: %.100s", str(d, "provider"), str(d, "endpoint"), at,
+		    str(d, "reason"));
+}
+
+static void
+describe_round(const json_t *d, char *buf, size_t len)
+{
+	char tok[16];
+
+	fmt_tokens(num(json_object_get(d, "usage"), "tokens_in") +
+	    num(json_object_get(d, "usage"), "tokens_out"), tok, sizeof(tok));
+	if (json_is_true(json_object_get(d, "ok")))
+		snprintf(buf, len, "round %lld of #%lld accepted%s%.7s, %s "
+		    "tokens", num(d, "round"), num(d, "directive"),
+		    json_is_string(json_object_get(d, "commit")) ?
+		    ": commit " : "", json_is_string(json_object_get(d,
+		    "commit")) ? str(d, "commit") : "", tok);
+	else
+		snprintf(buf, len, "round %lld of #%lld rejected at %s: %.300s",
+		    num(d, "round"), num(d, "directive"), str(d, "stage"),
+		    json_is_string(json_object_get(d, "error")) ?
+		    str(d, "error") : "no reason given");
+	if (json_is_string(json_object_get(d, "provider")) &&
+	    strcmp(str(d, "provider"), "llm") != 0)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (via %.40s)",
+		    str(d, "provider"));
+}
+
+/* "a, b, c" of the names of a list of objects (or strings). */
+static void
+names_of(const json_t *list, const char *key, char *buf, size_t len)
+{
+	const json_t *x;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(list, i, x) {
+		const char *n = json_is_string(x) ? json_string_value(x) :
+		    str(x, key);
+
+		if (o + 1 >= len)
+			break;
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+		    n);
+	}
+}
+
+/* What one side of an interface diff changed: "+name ~name -name". */
+static void
+diff_side(const json_t *side, char *buf, size_t len)
+{
+	static const char *const parts[] = { "added", "changed", "removed" };
+	static const char marks[] = { '+', '~', '-' };
+	const json_t *e;
+	size_t i, o = strlen(buf);
+
+	for (int p = 0; p < 3; p++)
+		json_array_foreach(json_object_get(side, parts[p]), i, e) {
+			if (o + 2 >= len)
+				return;
+			o += (size_t)snprintf(buf + o, len - o, " %c%s",
+			    marks[p], str(e, "name"));
+		}
+}
+
+/* Ask masterd what version v of a domain changed from the one before. */
+static void
+describe_interface(struct live *l, const json_t *e, char *buf, size_t len)
+{
+	const json_t *d = json_object_get(e, "data"), *doc, *x;
+	json_int_t v = num(d, "version");
+	json_t *req = request(l->c, CTL_INTERFACE), *r;
+	char what[600] = "";
+	int status;
+
+	json_object_set_new(req, "domain", json_string(str(e, "domain")));
+	json_object_set_new(req, "task", json_integer(num(e, "task")));
+	if (v > 1)
+		json_object_set_new(req, "diff", json_pack("[I, I]", v - 1, v));
+	else
+		json_object_set_new(req, "version", json_integer(v));
+	/* events that come meanwhile wait in ctl.pending */
+	if ((r = call(l->c, req, &status)) != NULL) {
+		if (v > 1) {
+			x = json_object_get(r, "diff");
+			diff_side(json_object_get(x, "provides"), what,
+			    sizeof(what));
+			diff_side(json_object_get(x, "consumes"), what,
+			    sizeof(what));
+		} else {
+			doc = json_object_get(json_object_get(r, "interface"),
+			    "document");
+			snprintf(what, sizeof(what), " provides %zu, consumes "
+			    "%zu", json_array_size(json_object_get(doc,
+			    "provides")), json_array_size(json_object_get(doc,
+			    "consumes")));
+		}
+		json_decref(r);
+	}
+	snprintf(buf, len, "interface v%lld %s:%s", (long long)v,
+	    json_is_true(json_object_get(d, "declared")) ? "declared" :
+	    "published", what[0] ? what : " (no change in its entries)");
+}
+
+static void
+describe_directive(struct live *l, const char *ev, const json_t *d,
+    char *buf, size_t len)
+{
+	long long id = num(d, "directive");
+	char at[16];
+
+	if (is(ev, EV_DIRECTIVE_QUEUED) || is(ev, EV_DIRECTIVE_MERGED))
+		snprintf(buf, len, "#%lld %s (%s): %s", id,
+		    is(ev, EV_DIRECTIVE_QUEUED) ? "queued" : "merged",
+		    str(d, "source"), str(d, "text"));
+	else if (is(ev, EV_DIRECTIVE_DONE))
+		snprintf(buf, len, "#%lld done: %s", id,
+		    json_is_string(json_object_get(d, "summary")) ?
+		    str(d, "summary") : "-");
+	else if (is(ev, EV_DIRECTIVE_RETRY)) {
+		fmt_clock(when(d, "not_before"), at, sizeof(at));
+		snprintf(buf, len, "#%lld will try again%s%s: %s", id,
+		    when(d, "not_before") > 0 ? " at " : "",
+		    when(d, "not_before") > 0 ? at : "", str(d, "reason"));
+	} else if (is(ev, EV_DIRECTIVE_DROPPED))
+		snprintf(buf, len, "#%lld FAILED (%s): %s", id, str(d, "code"),
+		    str(d, "reason"));
+	else
+		snprintf(buf, len, "#%lld started: %s", id,
+		    directive_text(l, id) ? directive_text(l, id) : "");
+}
+
+static void
+describe_task(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	char names[300];
+
+	if (is(ev, EV_TASK_SUBMITTED))
+		snprintf(buf, len, "submitted: %s", str(d, "text"));
+	else if (is(ev, EV_TASK_PLANNED)) {
+		names_of(json_object_get(json_object_get(d, "plan"),
+		    "domains"), "name", names, sizeof(names));
+		snprintf(buf, len, "planned %zu domain(s): %s",
+		    json_array_size(json_object_get(json_object_get(d,
+		    "plan"), "domains")), names);
+	} else if (is(ev, EV_TASK_REVIEWED)) {
+		size_t n = json_array_size(json_object_get(json_object_get(d,
+		    "review"), "directives"));
+
+		if (n == 0)
+			snprintf(buf, len, "reviewed: nothing more to do");
+		else
+			snprintf(buf, len, "reviewed: %zu more directive(s)",
+			    n);
+	} else if (is(ev, EV_TASK_STATE))
+		snprintf(buf, len, "task %s%s%s", str(d, "state"),
+		    json_is_string(json_object_get(d, "reason")) ? ": " : "",
+		    json_is_string(json_object_get(d, "reason")) ?
+		    str(d, "reason") : "");
+	else if (is(ev, EV_TASK_PAUSED))
+		snprintf(buf, len, "PAUSED: %s", str(d, "reason"));
+	else if (is(ev, EV_TASK_RESUMED) ||
+	    is(ev, EV_TASK_RESUMED_AFTER_RESTART))
+		snprintf(buf, len, "resumed%s", is(ev, EV_TASK_RESUMED) ? "" :
+		    " after masterd's restart");
+	else if (is(ev, EV_TASK_LIMIT))
+		snprintf(buf, len, "LIMIT reached: %s", str(d, "reason"));
+	else {
+		char *b = json_dumps(json_object_get(d, "budget"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+
+		snprintf(buf, len, "budget now %s (0: no limit)", b ? b : "{}");
+		free(b);
+	}
+}
+
+static void
+describe_integration(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	char names[300];
+
+	if (is(ev, EV_INTEGRATION_STARTED))
+		snprintf(buf, len, "integration run %lld on %.7s: %zu "
+		    "check(s)", num(d, "run"), str(d, "commit"),
+		    json_array_size(json_object_get(d, "checks")));
+	else if (is(ev, EV_INTEGRATION_PASSED))
+		snprintf(buf, len, "integration PASSED (run %lld on %.7s, "
+		    "%.1f s)", num(d, "run"), str(d, "commit"),
+		    (double)num(d, "duration_ms") / 1000.0);
+	else if (is(ev, EV_INTEGRATION_FAILED)) {
+		names_of(json_object_get(d, "failed"), "command", names,
+		    sizeof(names));
+		snprintf(buf, len, "integration FAILED (run %lld on %.7s): "
+		    "%s%s%s", num(d, "run"), str(d, "commit"), names,
+		    json_is_string(json_object_get(d, "error")) ? " " : "",
+		    json_is_string(json_object_get(d, "error")) ?
+		    str(d, "error") : "");
+	} else
+		snprintf(buf, len, "integration failure sent to its domains: "
+		    "%lld directive(s): %s", num(d, "directives"),
+		    str(d, "reason"));
+}
+
+/*
+ * The line an event is worth, or false for none (it only moves a status
+ * line, or says what another line says).  --verbose: every event.
+ */
+static bool
+describe(struct live *l, const json_t *e, char *buf, size_t len)
+{
+	const char *ev = str(e, "event");
+	const json_t *d = json_object_get(e, "data");
+
+	buf[0] = '\0';
+	if (is(ev, EV_PROGRESS) || is(ev, EV_MERGED) ||
+	    is(ev, EV_DIRECTIVE_RUNNING) || is(ev, EV_DIRECTIVE_MERGED)) {
+		if (!l->verbose)
+			return false;
+		describe_event(ev, d, buf, len);
+		return true;
+	}
+	if (is(ev, EV_ROUND))
+		describe_round(d, buf, len);
+	else if (strncmp(ev, "task.", 5) == 0)
+		describe_task(ev, d, buf, len);
+	else if (strncmp(ev, "directive.", 10) == 0)
+		describe_directive(l, ev, d, buf, len);
+	else if (strncmp(ev, "integration.", 12) == 0)
+		describe_integration(ev, d, buf, len);
+	else if (strncmp(ev, "provider.", 9) == 0)
+		describe_provider(ev, d, buf, len);
+	else if (is(ev, EV_INTERFACE_PUBLISHED))
+		describe_interface(l, e, buf, len);
+	else if (is(ev, EV_INTERFACE_REFUSED))
+		snprintf(buf, len, "interface REFUSED: %s", str(d, "reason"));
+	else if (is(ev, EV_INTERFACES_UNRESOLVED)) {
+		if (num(d, "count") == l->unresolved && !l->verbose)
+			return false;
+		l->unresolved = num(d, "count");
+		snprintf(buf, len, "%lld unresolved interface entr%s",
+		    num(d, "count"), num(d, "count") == 1 ? "y" : "ies");
+	} else if (is(ev, EV_MERGE_FAILED))
+		snprintf(buf, len, "merge FAILED: %s", str(d, "reason"));
+	else if (is(ev, EV_DOMAIN_ADDED))
+		snprintf(buf, len, "domain added");
+	else if (is(ev, EV_DOMAIN_STATE)) {
+		const char *to = str(d, "to");
+
+		if (!l->verbose && (strcmp(to, "running") == 0 ||
+		    strcmp(to, "starting") == 0 || strcmp(to, "done") == 0) &&
+		    strcmp(str(d, "from"), "fatal") != 0)
+			return false;
+		snprintf(buf, len, "domain %s -> %s%s%s", str(d, "from"), to,
+		    json_is_string(json_object_get(d, "reason")) ? ": " : "",
+		    json_is_string(json_object_get(d, "reason")) ?
+		    str(d, "reason") : "");
+	} else if (is(ev, EV_DOMAIN_HELD)) {
+		char at[16];
+
+		fmt_clock(when(d, "until"), at, sizeof(at));
+		snprintf(buf, len, "waiting for provider %s until %s: %s",
+		    str(d, "provider"), at, str(d, "reason"));
+	} else if (is(ev, EV_DOMAIN_RESUMED))
+		snprintf(buf, len, "provider answers: work goes on");
+	else
+		describe_event(ev, d, buf, len);
+	return true;
+}
+
+/* ---------------------------------------------------------- state */
+
+/* What an event does to the status lines. */
+static void
+track(struct live *l, const json_t *e)
+{
+	const char *ev = str(e, "event");
+	const json_t *d = json_object_get(e, "data");
+	struct row *r = row_of(l, num(e, "task"), json_string_value(
+	    json_object_get(e, "domain")));
+	const char *text;
+
+	if (is(ev, EV_TASK_STATE) && (l->task == 0 || num(e, "task") ==
+	    l->task))
+		snprintf(l->state, sizeof(l->state), "%s", str(d, "state"));
+	if (is(ev, EV_DIRECTIVE_QUEUED) || is(ev, EV_DIRECTIVE_MERGED))
+		remember_text(l, num(d, "directive"), json_string_value(
+		    json_object_get(d, "text")));
+	if (r == NULL)
+		return;
+	l->dirty = true;
+	if (is(ev, EV_PROGRESS)) {
+		on_progress(r, d);
+	} else if (is(ev, EV_DIRECTIVE_RUNNING)) {
+		r->directive = num(d, "directive");
+		r->round = 0;
+		r->since = when(e, "ts");
+		text = directive_text(l, r->directive);
+		set_stage(r, "starting", text);
+	} else if (is(ev, EV_ROUND)) {
+		r->tokens += num(json_object_get(d, "usage"), "tokens_in") +
+		    num(json_object_get(d, "usage"), "tokens_out");
+		r->round = num(d, "round");
+		snprintf(r->stage, sizeof(r->stage), "%s",
+		    json_is_true(json_object_get(d, "ok")) ? "accepted" :
+		    "rejected");
+	} else if (is(ev, EV_DIRECTIVE_DONE) || is(ev, EV_DIRECTIVE_DROPPED) ||
+	    is(ev, EV_DIRECTIVE_RETRY)) {
+		r->directive = 0;
+		r->round = 0;
+		r->since = 0;
+		set_stage(r, "idle", NULL);
+	} else if (is(ev, EV_DOMAIN_STATE)) {
+		if (strcmp(str(d, "to"), "running") != 0)
+			set_stage(r, str(d, "to"), json_string_value(
+			    json_object_get(d, "reason")));
+		else if (strcmp(r->stage, "fatal") == 0 ||
+		    strcmp(r->stage, "backoff") == 0)
+			set_stage(r, "idle", NULL);
+	} else if (is(ev, EV_DOMAIN_HELD)) {
+		set_stage(r, "waiting", "for its provider");
+	} else if (is(ev, EV_DOMAIN_RESUMED)) {
+		set_stage(r, "idle", NULL);
+	}
+}
+
+/* The task as it is now: its domains, what they used, who works. */
+static void
+seed(struct live *l)
+{
+	json_t *req = request(l->c, CTL_TASK), *r;
+	const json_t *x, *t;
+	struct row *row;
+	size_t i;
+	int status;
+
+	json_object_set_new(req, "task", json_integer(l->task));
+	json_object_set_new(req, "rounds", json_integer(1));
+	if ((r = call(l->c, req, &status)) == NULL)
+		return;
+	t = json_object_get(r, "task");
+	l->created = when(t, "created");
+	snprintf(l->state, sizeof(l->state), "%s", str(t, "state"));
+	json_array_foreach(json_object_get(r, "domains"), i, x)
+		row_of(l, l->task, str(x, "name"));
+	json_array_foreach(json_object_get(r, "scoreboard"), i, x) {
+		row = row_of(l, l->task, str(x, "domain"));
+		row->tokens = num(x, "tokens_in") + num(x, "tokens_out");
+	}
+	json_array_foreach(json_object_get(r, "directives"), i, x) {
+		remember_text(l, num(x, "id"), json_string_value(
+		    json_object_get(x, "text")));
+		if (strcmp(str(x, "state"), "running") != 0)
+			continue;
+		row = row_of(l, l->task, str(x, "domain"));
+		row->directive = num(x, "id");
+		row->since = when(x, "updated");
+		set_stage(row, "working", str(x, "text"));
+	}
+	json_decref(r);
+}
+
+/* ---------------------------------------------------------- the loop */
+
+/* -1: it goes on; else the exit status of a followed task that ended
+ * (or paused, when follow_pause).  A replayed event ends nothing. */
+static int
+ending(struct live *l, const json_t *e, bool follow_pause)
+{
+	const char *ev = str(e, "event");
+	const json_t *d = json_object_get(e, "data");
+	const char *state = json_string_value(json_object_get(d, "state"));
+
+	if (l->task == 0 || num(e, "task") != l->task ||
+	    json_is_true(json_object_get(e, "replay")))
+		return -1;
+	if (is(ev, EV_TASK_STATE) && state != NULL &&
+	    task_state_name_over(state))
+		return strcmp(state, task_state_names[TASK_DONE]) == 0 ?
+		    EXIT_OK : EXIT_FAILED;
+	if (follow_pause && is(ev, EV_TASK_PAUSED))
+		return EXIT_PAUSED;
+	return -1;
+}
+
+static void
+show(struct live *l, const json_t *e)
+{
+	char text[LINE_MAX];
+
+	if (l->c->json) {
+		print_json(e, true);
+		return;
+	}
+	track(l, e);
+	if (describe(l, e, text, sizeof(text)))
+		event_line(l, e, text);
+}
+
+/* How long to wait for the next event: the block is due, or a tick. */
+static int
+wait_ms(const struct live *l)
+{
+	double due;
+
+	if (!l->inplace)
+		return -1;
+	if (!l->dirty)
+		return TICK_MS;
+	due = (l->drawn_at + REDRAW_MS / 1000.0 - now_s()) * 1000.0;
+	return due <= 0 ? 0 : (int)due;
+}
+
+static void
+live_init(struct live *l, struct ctl *c, json_int_t task)
+{
+	struct winsize ws;
+
+	memset(l, 0, sizeof(*l));
+	l->c = c;
+	l->task = task;
+	l->verbose = c->verbose;
+	l->inplace = c->tty && !c->json && !c->verbose;
+	l->width = out_width();
+	l->label = 8;
+	l->texts = json_object();
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+		l->height = ws.ws_row;
+	snprintf(l->state, sizeof(l->state), "-");
+}
+
+static void
+live_free(struct live *l)
+{
+	erase_block(l);
+	free(l->rows);
+	json_decref(l->texts);
+}
+
+/*
+ * Show events until the followed task ends (or pauses, follow_pause), or
+ * masterd goes away.  The exit status, or -1 when the stream ended.
+ */
+static int
+live_loop(struct live *l, bool follow_pause)
+{
+	json_t *e;
+	bool timed_out;
+	int status = -1;
+
+	l->c->streaming = true;
+	draw_block(l);
+	for (;;) {
+		e = next_message(l->c, wait_ms(l), &timed_out);
+		if (timed_out) {
+			draw_block(l);
+			continue;
+		}
+		if (e == NULL)
+			break;
+		if (!json_is_string(json_object_get(e, "event"))) {
+			json_decref(e);
+			continue;
+		}
+		show(l, e);
+		status = ending(l, e, follow_pause);
+		json_decref(e);
+		if (status >= 0)
+			break;
+		if (l->inplace && now_s() - l->drawn_at >= REDRAW_MS / 1000.0)
+			draw_block(l);
+	}
+	erase_block(l);
+	return status;
+}
+
+/* A followed task is over or paused: say so, in one line. */
+static int
+say_end(json_int_t task, int status, const char *state, const char *why)
+{
+	if (status == EXIT_PAUSED)
+		printf("task %lld paused: %s\n", (long long)task,
+		    why != NULL && *why != '\0' ? why : "no reason given");
+	else
+		printf("task %lld %s\n", (long long)task, state);
+	fflush(stdout);
+	return status;
+}
+
+/* The task's state at the end, as masterd has it now. */
+static int
+final_state(struct ctl *c, json_int_t task, int status)
+{
+	json_t *req = request(c, CTL_TASK), *r;
+	const json_t *t;
+	int st;
+
+	json_object_set_new(req, "task", json_integer(task));
+	json_object_set_new(req, "rounds", json_integer(1));
+	if ((r = call(c, req, &st)) == NULL)
+		return status;
+	t = json_object_get(r, "task");
+	status = say_end(task, status, str(t, "state"), json_string_value(
+	    json_object_get(t, "reason")));
+	json_decref(r);
+	return status;
+}
+
+/* 0 when the watch request took; the task's state in *t (a new ref),
+ * how many stored events come first in *replayed. */
+static int
+start_watch(struct ctl *c, const struct opts *o, json_int_t task,
+    json_t **t, json_int_t *replayed)
+{
+	json_t *req = request(c, CTL_WATCH), *r;
+	json_int_t tail;
+	double since;
+	int status;
+
+	*t = NULL;
+	if (task > 0)
+		json_object_set_new(req, "task", json_integer(task));
+	if (o != NULL && o->tail != NULL) {
+		if (parse_id(o->tail, "--tail", &tail) != 0) {
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "tail", json_integer(tail));
+	}
+	if (o != NULL && o->since != NULL) {
+		if ((since = parse_since(o->since)) < 0) {
+			fprintf(stderr, "masterctl: --since takes a time "
+			    "(2026-12-03T06:20:00Z, \"2026-12-03 07:20\", "
+			    "07:20) or an age (90s, 10m, 2h, 1d), not '%s'\n",
+			    o->since);
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "since", json_real(since));
+	}
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	*t = json_incref(json_object_get(r, "task"));
+	*replayed = json_integer_value(json_object_get(r, "replayed"));
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* The task is over or paused already: its end, at once. */
+static int
+ended_already(const json_t *t, json_int_t task, bool follow_pause)
+{
+	const char *state = str(t, "state");
+
+	if (task_state_name_over(state))
+		return say_end(task, strcmp(state,
+		    task_state_names[TASK_DONE]) == 0 ? EXIT_OK : EXIT_FAILED,
+		    state, NULL);
+	if (follow_pause && json_is_true(json_object_get(t, "paused")))
+		return say_end(task, EXIT_PAUSED, state, json_string_value(
+		    json_object_get(t, "reason")));
+	return -1;
+}
+
+/* The stored events a watch asked for, shown as they come. */
+static void
+replay(struct live *l, json_int_t n)
+{
+	json_t *e;
+	bool timed_out;
+
+	l->c->streaming = true;
+	while (n-- > 0 && (e = next_message(l->c, REPLY_TIMEOUT_MS,
+	    &timed_out)) != NULL) {
+		show(l, e);
+		json_decref(e);
+	}
+}
+
+static int
+run_live(struct ctl *c, const struct opts *o, json_int_t task,
+    bool follow_pause)
+{
+	struct live l;
+	json_int_t replayed = 0;
+	json_t *t;
+	int status;
+
+	if ((status = start_watch(c, o, task, &t, &replayed)) != EXIT_OK)
+		return status;
+	live_init(&l, c, task);
+	if (task > 0 && !c->json)
+		seed(&l);
+	replay(&l, replayed);
+	/* over before we came: its end, at once */
+	if (task > 0 && (status = ended_already(t, task, follow_pause)) >= 0) {
+		json_decref(t);
+		live_free(&l);
+		return status;
+	}
+	status = live_loop(&l, follow_pause);
+	if (status >= 0)
+		status = final_state(c, task, status);
+	json_decref(t);
+	live_free(&l);
+	if (status < 0)		/* masterd went away: the stream ended */
+		return task > 0 && follow_pause ? EXIT_UNREACHABLE : EXIT_OK;
+	return status;
+}
+
+int
+follow_task(struct ctl *c, const struct opts *o, json_int_t task)
+{
+	return run_live(c, o, task, true);
+}
+
+int
+cmd_watch(struct ctl *c, const struct opts *o, int argc, char **argv)
+{
+	json_int_t task = 0;
+
+	if ((argc == 1 || o->task != NULL) && parse_id(argc == 1 ? argv[0] :
+	    o->task, "task", &task) != 0)
+		return EXIT_USAGE;
+	return run_live(c, o, task, false);
+}
+
+/* ---------------------------------------------------------- verbose */
+
+/* The one-line story of an event's data, for --verbose. */
+void
+describe_event(const char *ev, const json_t *d, char *buf, size_t len)
+{
+	char *raw_text;
+
+	if (is(ev, EV_PROGRESS)) {
+		snprintf(buf, len, "%s%s%.100s", str(d, "stage"),
+		    json_is_string(json_object_get(d, "text")) ? ": " : "",
+		    json_is_string(json_object_get(d, "text")) ?
+		    str(d, "text") : "");
+	} else if (strncmp(ev, "directive.", 10) == 0 &&
+	    json_is_string(json_object_get(d, "text"))) {
+		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
+		    str(d, "source"), str(d, "text"));
+	} else if (is(ev, EV_DIRECTIVE_RUNNING)) {
+		snprintf(buf, len, "#%lld", num(d, "directive"));
+	} else if (is(ev, EV_MERGED)) {
+		snprintf(buf, len, "commit %.12s", str(d, "commit"));
+	} else {
+		raw_text = json_dumps(d, JSON_COMPACT);
+		snprintf(buf, len, "%.300s", raw_text ? raw_text : "");
+		free(raw_text);
+	}
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+}
