@@ -399,6 +399,11 @@ describe_interface(struct live *l, const json_t *e, char *buf, size_t len)
 			    sizeof(what));
 			diff_side(json_object_get(x, "consumes"), what,
 			    sizeof(what));
+			if (what[0] == '\0' && json_is_true(json_object_get(r,
+			    "from_declared")) && !json_is_true(json_object_get(
+			    d, "declared")))
+				snprintf(what, sizeof(what), " implements v%lld "
+				    "as declared", (long long)v - 1);
 		} else {
 			doc = json_object_get(json_object_get(r, "interface"),
 			    "document");
@@ -411,7 +416,7 @@ describe_interface(struct live *l, const json_t *e, char *buf, size_t len)
 	}
 	snprintf(buf, len, "interface v%lld %s:%s", (long long)v,
 	    json_is_true(json_object_get(d, "declared")) ? "declared" :
-	    "published", what[0] ? what : " (no change in its entries)");
+	    "published", what[0] ? what : " the same entries");
 }
 
 static void
@@ -465,7 +470,7 @@ describe_task(const char *ev, const json_t *d, char *buf, size_t len)
 			snprintf(buf, len, "reviewed: %zu more directive(s)",
 			    n);
 	} else if (is(ev, EV_TASK_STATE))
-		snprintf(buf, len, "task %s%s%s", str(d, "state"),
+		snprintf(buf, len, "now %s%s%s", str(d, "state"),
 		    json_is_string(json_object_get(d, "reason")) ? ": " : "",
 		    json_is_string(json_object_get(d, "reason")) ?
 		    str(d, "reason") : "");
@@ -492,9 +497,11 @@ describe_integration(const char *ev, const json_t *d, char *buf, size_t len)
 	char names[300];
 
 	if (is(ev, EV_INTEGRATION_STARTED))
-		snprintf(buf, len, "integration run %lld on %.7s: %zu "
+		snprintf(buf, len, "integration run %lld on %.7s: %lld "
 		    "check(s)", num(d, "run"), str(d, "commit"),
-		    json_array_size(json_object_get(d, "checks")));
+		    json_is_array(json_object_get(d, "checks")) ?
+		    (long long)json_array_size(json_object_get(d, "checks")) :
+		    num(d, "checks"));
 	else if (is(ev, EV_INTEGRATION_PASSED))
 		snprintf(buf, len, "integration PASSED (run %lld on %.7s, "
 		    "%.1f s)", num(d, "run"), str(d, "commit"),
@@ -785,10 +792,14 @@ live_loop(struct live *l, bool follow_pause)
 	return status;
 }
 
-/* A followed task is over or paused: say so, in one line. */
+/* A followed task is over or paused: say so, in one line (not in a
+ * --json watch: its output is events only). */
 static int
-say_end(json_int_t task, int status, const char *state, const char *why)
+say_end(json_int_t task, int status, const char *state, const char *why,
+    bool quiet)
 {
+	if (quiet)
+		return status;
 	if (status == EXIT_PAUSED)
 		printf("task %lld paused: %s\n", (long long)task,
 		    why != NULL && *why != '\0' ? why : "no reason given");
@@ -800,7 +811,7 @@ say_end(json_int_t task, int status, const char *state, const char *why)
 
 /* The task's state at the end, as masterd has it now. */
 static int
-final_state(struct ctl *c, json_int_t task, int status)
+final_state(struct ctl *c, json_int_t task, int status, bool quiet)
 {
 	json_t *req = request(c, CTL_TASK), *r;
 	const json_t *t;
@@ -812,7 +823,7 @@ final_state(struct ctl *c, json_int_t task, int status)
 		return status;
 	t = json_object_get(r, "task");
 	status = say_end(task, status, str(t, "state"), json_string_value(
-	    json_object_get(t, "reason")));
+	    json_object_get(t, "reason")), quiet);
 	json_decref(r);
 	return status;
 }
@@ -859,17 +870,18 @@ start_watch(struct ctl *c, const struct opts *o, json_int_t task,
 
 /* The task is over or paused already: its end, at once. */
 static int
-ended_already(const json_t *t, json_int_t task, bool follow_pause)
+ended_already(const json_t *t, json_int_t task, bool follow_pause,
+    bool quiet)
 {
 	const char *state = str(t, "state");
 
 	if (task_state_name_over(state))
 		return say_end(task, strcmp(state,
 		    task_state_names[TASK_DONE]) == 0 ? EXIT_OK : EXIT_FAILED,
-		    state, NULL);
+		    state, NULL, quiet);
 	if (follow_pause && json_is_true(json_object_get(t, "paused")))
 		return say_end(task, EXIT_PAUSED, state, json_string_value(
-		    json_object_get(t, "reason")));
+		    json_object_get(t, "reason")), quiet);
 	return -1;
 }
 
@@ -894,6 +906,7 @@ run_live(struct ctl *c, const struct opts *o, json_int_t task,
 {
 	struct live l;
 	json_int_t replayed = 0;
+	bool quiet = c->json && !follow_pause;
 	json_t *t;
 	int status;
 
@@ -904,14 +917,15 @@ run_live(struct ctl *c, const struct opts *o, json_int_t task,
 		seed(&l);
 	replay(&l, replayed);
 	/* over before we came: its end, at once */
-	if (task > 0 && (status = ended_already(t, task, follow_pause)) >= 0) {
+	if (task > 0 && (status = ended_already(t, task, follow_pause,
+	    quiet)) >= 0) {
 		json_decref(t);
 		live_free(&l);
 		return status;
 	}
 	status = live_loop(&l, follow_pause);
 	if (status >= 0)
-		status = final_state(c, task, status);
+		status = final_state(c, task, status, quiet);
 	json_decref(t);
 	live_free(&l);
 	if (status < 0)		/* masterd went away: the stream ended */
