@@ -74,7 +74,7 @@ void fmt_elapsed(double s, char *buf, size_t len);	/* 75 -> 1:15 */
 int out_width(void);
 int text_width(const char *s);		/* in code points */
 /* s on one line cut to width code points, an ellipsis where cut; the
- * first line only, control characters as spaces. */
+ * first line only, control characters as termsafe shows them. */
 void fit(const char *s, int width, char *out, size_t len);
 void pager_start(struct ctl *);
 void pager_end(void);

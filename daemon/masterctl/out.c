@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/isotime.h"
+#include "common/util.h"
 #include "daemon/masterctl/ctl.h"
 
 const char *
@@ -163,17 +164,48 @@ text_width(const char *s)
 	return n;
 }
 
-void
-fit(const char *s, int width, char *out, size_t len)
+/*
+ * s with its control characters as the visible escapes termsafe shows
+ * (C0 as \xNN, DEL as \x7f, C1 as \u00NN; a tab as a space): the width
+ * of what is measured is the width of what is seen.  NULL past n bytes.
+ */
+static char *
+visible(const char *s, size_t n)
 {
-	size_t nl = strcspn(s, "\n"), o = 0, i;
-	bool more = s[nl] == '\n' && s[nl + 1] != '\0';
+	char *out = xmalloc(n * 6 + 1), *o = out;
+	unsigned char ch;
+
+	for (size_t i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '\t')
+			*o++ = ' ';
+		else if (ch < 0x20 || ch == 0x7f)
+			o += sprintf(o, "\\x%02x", ch);
+		else if (ch == 0xC2 && i + 1 < n &&
+		    (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f)
+			o += sprintf(o, "\\u%04x", (unsigned char)s[++i]);
+		else
+			*o++ = (char)ch;
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+fit(const char *text, int width, char *out, size_t len)
+{
+	size_t first = strcspn(text, "\n"), o = 0, i, nl;
+	bool more = text[first] == '\n' && text[first + 1] != '\0';
+	char *s = visible(text, first);
 	int w = 0, total = 0, limit;
 	bool cut;
 
+	nl = strlen(s);
 	if (len < 4) {
 		if (len > 0)
 			out[0] = '\0';
+		free(s);
 		return;
 	}
 	for (i = 0; i < nl; i++)
@@ -196,13 +228,14 @@ fit(const char *s, int width, char *out, size_t len)
 			cut = true;
 			break;
 		}
-		out[o++] = ch < 0x20 || ch == 0x7f ? ' ' : (char)ch;
+		out[o++] = (char)ch;
 	}
 	if (cut) {
 		memcpy(out + o, "\xe2\x80\xa6", 3);	/* … */
 		o += 3;
 	}
 	out[o] = '\0';
+	free(s);
 }
 
 /* ---------------------------------------------------------- pager */
