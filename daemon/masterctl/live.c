@@ -266,7 +266,9 @@ event_line(struct live *l, const json_t *e, const char *text)
 	const char *domain = json_string_value(json_object_get(e, "domain"));
 
 	fmt_clock(when(e, "ts"), clock, sizeof(clock));
-	if (l->task == 0)
+	if (l->task == 0 && num(e, "task") == 0)
+		snprintf(who, sizeof(who), "masterd");
+	else if (l->task == 0)
 		snprintf(who, sizeof(who), "%lld/%s", num(e, "task"),
 		    domain != NULL ? domain : "task");
 	else
