@@ -181,6 +181,17 @@ put_line(const struct live *l, const char *text)
 	printf("%s\n", out);
 }
 
+/* The terminal may have been resized: its size, asked again. */
+static void
+measure(struct live *l)
+{
+	struct winsize ws;
+
+	l->width = out_width();
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+		l->height = ws.ws_row;
+}
+
 static void
 erase_block(struct live *l)
 {
@@ -224,6 +235,7 @@ draw_block(struct live *l)
 	if (!l->inplace)
 		return;
 	erase_block(l);
+	measure(l);
 	for (i = 0; i < l->nrows; i++)
 		total += l->rows[i].tokens;
 	fmt_tokens(total, tok, sizeof(tok));
@@ -603,6 +615,14 @@ track(struct live *l, const json_t *e)
 	if (is(ev, EV_TASK_STATE) && (l->task == 0 || num(e, "task") ==
 	    l->task))
 		snprintf(l->state, sizeof(l->state), "%s", str(d, "state"));
+	/* the planner's answer came: it waits for the next question */
+	if (is(ev, EV_TASK_PLANNED) || is(ev, EV_TASK_REVIEWED) ||
+	    is(ev, EV_INTEGRATION_ATTRIBUTED)) {
+		r = row_of(l, num(e, "task"), "planner");
+		set_stage(r, "idle", NULL);
+		l->dirty = true;
+		return;
+	}
 	if (is(ev, EV_DIRECTIVE_QUEUED) || is(ev, EV_DIRECTIVE_MERGED))
 		remember_text(l, num(d, "directive"), json_string_value(
 		    json_object_get(d, "text")));
@@ -616,7 +636,7 @@ track(struct live *l, const json_t *e)
 		r->round = 0;
 		r->since = when(e, "ts");
 		text = directive_text(l, r->directive);
-		set_stage(r, "starting", text);
+		set_stage(r, "working", text);
 	} else if (is(ev, EV_ROUND)) {
 		r->tokens += num(json_object_get(d, "usage"), "tokens_in") +
 		    num(json_object_get(d, "usage"), "tokens_out");
@@ -631,11 +651,11 @@ track(struct live *l, const json_t *e)
 		r->since = 0;
 		set_stage(r, "idle", NULL);
 	} else if (is(ev, EV_DOMAIN_STATE)) {
+		/* a child's life shows only while it is not up */
 		if (strcmp(str(d, "to"), "running") != 0)
 			set_stage(r, str(d, "to"), json_string_value(
 			    json_object_get(d, "reason")));
-		else if (strcmp(r->stage, "fatal") == 0 ||
-		    strcmp(r->stage, "backoff") == 0)
+		else if (r->directive == 0)
 			set_stage(r, "idle", NULL);
 	} else if (is(ev, EV_DOMAIN_HELD)) {
 		set_stage(r, "waiting", "for its provider");
@@ -734,18 +754,16 @@ wait_ms(const struct live *l)
 static void
 live_init(struct live *l, struct ctl *c, json_int_t task)
 {
-	struct winsize ws;
-
 	memset(l, 0, sizeof(*l));
 	l->c = c;
 	l->task = task;
 	l->verbose = c->verbose;
 	l->inplace = c->tty && !c->json && !c->verbose;
-	l->width = out_width();
-	l->label = 8;
+	measure(l);
+	/* as wide as "integration", the domain of integration runs: the
+	 * columns do not move when it comes */
+	l->label = 11;
 	l->texts = json_object();
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
-		l->height = ws.ws_row;
 	snprintf(l->state, sizeof(l->state), "-");
 }
 
