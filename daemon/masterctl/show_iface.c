@@ -405,7 +405,7 @@ graph_text(const json_t *r)
 		json_array_foreach(list, n, x) {
 			char out[600];
 
-			snprintf(line, sizeof(line), "  %*s    %s %s", (int)cw,
+			snprintf(line, sizeof(line), "  %*s    %s%s", (int)cw,
 			    "", json_string_value(x), edge_unresolved(r,
 			    consumer, prov, json_string_value(x)) ?
 			    "  UNRESOLVED" : "");
