@@ -615,6 +615,13 @@ track(struct live *l, const json_t *e)
 	if (is(ev, EV_TASK_STATE) && (l->task == 0 || num(e, "task") ==
 	    l->task))
 		snprintf(l->state, sizeof(l->state), "%s", str(d, "state"));
+	/* an integration run ended: its worker waits for the next one */
+	if (is(ev, EV_INTEGRATION_PASSED) || is(ev, EV_INTEGRATION_FAILED)) {
+		r = row_of(l, num(e, "task"), "integration");
+		set_stage(r, "idle", NULL);
+		l->dirty = true;
+		return;
+	}
 	/* the planner's answer came: it waits for the next question */
 	if (is(ev, EV_TASK_PLANNED) || is(ev, EV_TASK_REVIEWED) ||
 	    is(ev, EV_INTEGRATION_ATTRIBUTED)) {

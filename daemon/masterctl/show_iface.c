@@ -265,17 +265,60 @@ cmd_interface(struct ctl *c, const struct opts *o, int argc, char **argv)
 
 /* ---------------------------------------------------------- graph */
 
+/* The version of a domain that says what it consumes: its declared one
+ * when newer than the implemented one (as the unresolved set reads it). */
+static const json_t *
+consumer_version(const json_t *r, const char *domain)
+{
+	const json_t *i;
+	size_t n;
+
+	json_array_foreach(json_object_get(r, "declared"), n, i)
+		if (strcmp(str(i, "domain"), domain) == 0)
+			return i;
+	json_array_foreach(json_object_get(r, "interfaces"), n, i)
+		if (strcmp(str(i, "domain"), domain) == 0)
+			return i;
+	return NULL;
+}
+
+/* Every domain with an interface, implemented or only declared:
+ * {"name": "v2" or "v2, v3 declared" or "v1 declared"}. */
+static json_t *
+graph_nodes(const json_t *r)
+{
+	json_t *nodes = json_object();
+	const json_t *i, *had;
+	char label[64];
+	size_t n;
+
+	json_array_foreach(json_object_get(r, "interfaces"), n, i) {
+		snprintf(label, sizeof(label), "v%lld", num(i, "version"));
+		json_object_set_new(nodes, str(i, "domain"), json_string(label));
+	}
+	json_array_foreach(json_object_get(r, "declared"), n, i) {
+		had = json_object_get(nodes, str(i, "domain"));
+		snprintf(label, sizeof(label), "%s%sv%lld declared",
+		    had ? json_string_value(had) : "", had ? ", " : "",
+		    num(i, "version"));
+		json_object_set_new(nodes, str(i, "domain"), json_string(label));
+	}
+	return nodes;
+}
+
 /* Edges consumer -> provider, each with the entries consumed:
  * {"consumer\tprovider": ["kind name", ...]}. */
 static json_t *
 graph_edges(const json_t *r)
 {
-	json_t *edges = json_object(), *list;
+	json_t *edges = json_object(), *list, *nodes = graph_nodes(r), *v;
 	const json_t *i, *e;
-	size_t n, k;
+	const char *domain;
+	size_t k;
 	char key[128], label[300];
 
-	json_array_foreach(json_object_get(r, "interfaces"), n, i) {
+	json_object_foreach(nodes, domain, v) {
+		i = consumer_version(r, domain);
 		json_array_foreach(json_object_get(json_object_get(i,
 		    "document"), "consumes"), k, e) {
 			snprintf(key, sizeof(key), "%s\t%s", str(i, "domain"),
@@ -289,6 +332,7 @@ graph_edges(const json_t *r)
 			json_array_append_new(list, json_string(label));
 		}
 	}
+	json_decref(nodes);
 	return edges;
 }
 
@@ -326,20 +370,13 @@ dot_quoted(const char *s)
 static bool
 has_domain(const json_t *r, const char *name)
 {
-	const json_t *i;
-	size_t n;
-
-	json_array_foreach(json_object_get(r, "interfaces"), n, i)
-		if (strcmp(str(i, "domain"), name) == 0)
-			return true;
-	return false;
+	return consumer_version(r, name) != NULL;
 }
 
 static void
 graph_dot(const json_t *r)
 {
-	json_t *edges = graph_edges(r), *list, *x;
-	const json_t *i;
+	json_t *edges = graph_edges(r), *nodes = graph_nodes(r), *list, *x;
 	const char *key;
 	char consumer[64], *provider;
 	size_t n;
@@ -348,11 +385,10 @@ graph_dot(const json_t *r)
 	printf("digraph \"task %lld\" {\n", num(r, "task"));
 	printf("  rankdir=LR;\n  node [shape=box, style=rounded];\n");
 	printf("  edge [fontsize=10];\n");
-	json_array_foreach(json_object_get(r, "interfaces"), n, i) {
+	json_object_foreach(nodes, key, x) {
 		printf("  ");
-		dot_quoted(str(i, "domain"));
-		printf(" [label=\"%s\\nv%lld\"];\n", str(i, "domain"),
-		    num(i, "version"));
+		dot_quoted(key);
+		printf(" [label=\"%s\\n%s\"];\n", key, json_string_value(x));
 	}
 	json_object_foreach(edges, key, list) {
 		snprintf(consumer, sizeof(consumer), "%s", key);
@@ -379,12 +415,13 @@ graph_dot(const json_t *r)
 	}
 	printf("}\n");
 	json_decref(edges);
+	json_decref(nodes);
 }
 
 static void
 graph_text(const json_t *r)
 {
-	json_t *edges = graph_edges(r), *list, *x;
+	json_t *edges = graph_edges(r), *nodes = graph_nodes(r), *list, *x;
 	const json_t *i;
 	const char *key, *prov;
 	char consumer[64], line[600];
@@ -413,19 +450,18 @@ graph_text(const json_t *r)
 			printf("%s\n", out);
 		}
 	}
-	json_array_foreach(json_object_get(r, "interfaces"), n, i) {
-		bool consumes = json_array_size(json_object_get(
-		    json_object_get(i, "document"), "consumes")) > 0;
-
-		if (!consumes)
+	json_object_foreach(nodes, key, x) {
+		i = consumer_version(r, key);
+		if (json_array_size(json_object_get(json_object_get(i,
+		    "document"), "consumes")) == 0)
 			printf("  %-*s    (consumes nothing; provides %zu)\n",
-			    (int)cw, str(i, "domain"), json_array_size(
-			    json_object_get(json_object_get(i, "document"),
-			    "provides")));
+			    (int)cw, key, json_array_size(json_object_get(
+			    json_object_get(i, "document"), "provides")));
 	}
 	printf("%zu unresolved\n", json_array_size(json_object_get(r,
 	    "unresolved")));
 	json_decref(edges);
+	json_decref(nodes);
 }
 
 static void
