@@ -4,7 +4,8 @@
  *
  * main.c: options and dispatch; client.c: the socket and its requests;
  * out.c: values, times, width and the pager; table.c: width-aware
- * tables; live.c: the live view of watch and submit --wait; show_*.c:
+ * tables; live.c: the live view of watch and submit --wait; words.c:
+ * what each event says; show_*.c:
  * the views of status, tasks, interfaces and transcripts; admin.c: the
  * commands that change or keep things (spawn, budget, backup, reload...).
  */
@@ -18,6 +19,7 @@
 
 #include "proto/frame.h"
 #include "proto/msg.h"
+#include "proto/vocab.h"
 
 #define EXIT_OK		0
 #define EXIT_FAILED	1
@@ -97,7 +99,22 @@ void table_free(struct table *);
 /* ---- live.c */
 int follow_task(struct ctl *, const struct opts *, json_int_t task);
 int cmd_watch(struct ctl *, const struct opts *, int, char **);
+
+/* ---- words.c */
+struct words {
+	struct ctl *c;		/* to ask what an interface version changed */
+	bool verbose;		/* every event says something */
+	long long unresolved;	/* the count said last */
+	json_t *texts;		/* {"directive id": "its text"} */
+};
+/* Whether ev (an event's name) is that event. */
+bool is_event(const char *ev, enum event which);
+/* The line an event is worth; false for none. */
+bool event_words(struct words *, const json_t *e, char *buf, size_t len);
+/* The data of an event in a line, whatever the event (--verbose). */
 void describe_event(const char *ev, const json_t *d, char *buf, size_t len);
+const char *words_text(struct words *, long long directive);
+void words_remember(struct words *, long long directive, const char *text);
 
 /* ---- show_status.c */
 int cmd_status(struct ctl *, const struct opts *, int, char **);

@@ -15,7 +15,8 @@
  * The status block is erased and drawn again below each new event line
  * (cursor up, clear to the end of the screen), at most a few times a
  * second; the escape sequences go straight to the terminal, the text
- * through the escaping stdout like everything else masterd sends.
+ * through the escaping stdout like everything else masterd sends.  What
+ * each event says is words.c's.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -57,8 +58,7 @@ struct live {
 	bool dirty;
 	double created;		/* the task's, for the header */
 	char state[24];
-	long long unresolved;
-	json_t *texts;		/* {"directive id": "its text"} */
+	struct words w;		/* what the events say */
 };
 
 static double
@@ -102,27 +102,6 @@ set_stage(struct row *r, const char *stage, const char *detail)
 	if (detail != r->detail)
 		snprintf(r->detail, sizeof(r->detail), "%s", detail != NULL ?
 		    detail : "");
-}
-
-/* The directive's text, as it was queued. */
-static const char *
-directive_text(struct live *l, long long id)
-{
-	char key[24];
-
-	snprintf(key, sizeof(key), "%lld", id);
-	return json_string_value(json_object_get(l->texts, key));
-}
-
-static void
-remember_text(struct live *l, long long id, const char *text)
-{
-	char key[24];
-
-	if (text == NULL)
-		return;
-	snprintf(key, sizeof(key), "%lld", id);
-	json_object_set_new(l->texts, key, json_string(text));
 }
 
 /* A progress stage as a status word: "model", "tools", "checks"... */
@@ -299,307 +278,6 @@ event_line(struct live *l, const json_t *e, const char *text)
 	l->dirty = true;
 }
 
-/* ---------------------------------------------------------- words */
-
-static bool
-is(const char *ev, enum event which)
-{
-	return strcmp(ev, event_defs[which].name) == 0;
-}
-
-/* provider.down, .probe and .up: the provider, why, and what next. */
-static void
-describe_provider(const char *ev, const json_t *d, char *buf, size_t len)
-{
-	char at[16];
-
-	fmt_clock(when(d, "next_try"), at, sizeof(at));
-	if (is(ev, EV_PROVIDER_UP))
-		snprintf(buf, len, "provider %s (%.80s) answers again after "
-		    "%.0f s", str(d, "provider"), str(d, "endpoint"),
-		    real(d, "down_for"));
-	else if (is(ev, EV_PROVIDER_PROBE))
-		snprintf(buf, len, "provider %s: probe %lld failed, next try "
-		    "at %s: %.100s", str(d, "provider"), num(d, "failures"),
-		    at, str(d, "reason"));
-	else
-		snprintf(buf, len, "provider %s (%.80s) is down, next try at "
-		    "%s: %.100s", str(d, "provider"), str(d, "endpoint"), at,
-		    str(d, "reason"));
-}
-
-static void
-describe_round(const json_t *d, char *buf, size_t len)
-{
-	char tok[16];
-
-	fmt_tokens(num(json_object_get(d, "usage"), "tokens_in") +
-	    num(json_object_get(d, "usage"), "tokens_out"), tok, sizeof(tok));
-	if (json_is_true(json_object_get(d, "ok")))
-		snprintf(buf, len, "round %lld of #%lld accepted%s%.7s, %s "
-		    "tokens", num(d, "round"), num(d, "directive"),
-		    json_is_string(json_object_get(d, "commit")) ?
-		    ": commit " : "", json_is_string(json_object_get(d,
-		    "commit")) ? str(d, "commit") : "", tok);
-	else
-		snprintf(buf, len, "round %lld of #%lld rejected at %s: %.300s",
-		    num(d, "round"), num(d, "directive"), str(d, "stage"),
-		    json_is_string(json_object_get(d, "error")) ?
-		    str(d, "error") : "no reason given");
-	if (json_is_string(json_object_get(d, "provider")) &&
-	    strcmp(str(d, "provider"), "llm") != 0)
-		snprintf(buf + strlen(buf), len - strlen(buf), " (via %.40s)",
-		    str(d, "provider"));
-}
-
-/* "a, b, c" of the names of a list of objects (or strings). */
-static void
-names_of(const json_t *list, const char *key, char *buf, size_t len)
-{
-	const json_t *x;
-	size_t i, o = 0;
-
-	buf[0] = '\0';
-	json_array_foreach(list, i, x) {
-		const char *n = json_is_string(x) ? json_string_value(x) :
-		    str(x, key);
-
-		if (o + 1 >= len)
-			break;
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-		    n);
-	}
-}
-
-/* What one side of an interface diff changed: "+name ~name -name". */
-static void
-diff_side(const json_t *side, char *buf, size_t len)
-{
-	static const char *const parts[] = { "added", "changed", "removed" };
-	static const char marks[] = { '+', '~', '-' };
-	const json_t *e;
-	size_t i, o = strlen(buf);
-
-	for (int p = 0; p < 3; p++)
-		json_array_foreach(json_object_get(side, parts[p]), i, e) {
-			if (o + 2 >= len)
-				return;
-			o += (size_t)snprintf(buf + o, len - o, " %c%s",
-			    marks[p], str(e, "name"));
-		}
-}
-
-/* Ask masterd what version v of a domain changed from the one before. */
-static void
-describe_interface(struct live *l, const json_t *e, char *buf, size_t len)
-{
-	const json_t *d = json_object_get(e, "data"), *doc, *x;
-	json_int_t v = num(d, "version");
-	json_t *req = request(l->c, CTL_INTERFACE), *r;
-	char what[600] = "";
-	int status;
-
-	json_object_set_new(req, "domain", json_string(str(e, "domain")));
-	json_object_set_new(req, "task", json_integer(num(e, "task")));
-	if (v > 1)
-		json_object_set_new(req, "diff", json_pack("[I, I]", v - 1, v));
-	else
-		json_object_set_new(req, "version", json_integer(v));
-	/* events that come meanwhile wait in ctl.pending */
-	if ((r = call(l->c, req, &status)) != NULL) {
-		if (v > 1) {
-			x = json_object_get(r, "diff");
-			diff_side(json_object_get(x, "provides"), what,
-			    sizeof(what));
-			diff_side(json_object_get(x, "consumes"), what,
-			    sizeof(what));
-			if (what[0] == '\0' && json_is_true(json_object_get(r,
-			    "from_declared")) && !json_is_true(json_object_get(
-			    d, "declared")))
-				snprintf(what, sizeof(what), " implements v%lld "
-				    "as declared", (long long)v - 1);
-		} else {
-			doc = json_object_get(json_object_get(r, "interface"),
-			    "document");
-			snprintf(what, sizeof(what), " provides %zu, consumes "
-			    "%zu", json_array_size(json_object_get(doc,
-			    "provides")), json_array_size(json_object_get(doc,
-			    "consumes")));
-		}
-		json_decref(r);
-	}
-	snprintf(buf, len, "interface v%lld %s:%s", (long long)v,
-	    json_is_true(json_object_get(d, "declared")) ? "declared" :
-	    "published", what[0] ? what : " the same entries");
-}
-
-static void
-describe_directive(struct live *l, const char *ev, const json_t *d,
-    char *buf, size_t len)
-{
-	long long id = num(d, "directive");
-	char at[16];
-
-	if (is(ev, EV_DIRECTIVE_QUEUED) || is(ev, EV_DIRECTIVE_MERGED))
-		snprintf(buf, len, "#%lld %s (%s): %s", id,
-		    is(ev, EV_DIRECTIVE_QUEUED) ? "queued" : "merged",
-		    str(d, "source"), str(d, "text"));
-	else if (is(ev, EV_DIRECTIVE_DONE))
-		snprintf(buf, len, "#%lld done: %s", id,
-		    json_is_string(json_object_get(d, "summary")) ?
-		    str(d, "summary") : "-");
-	else if (is(ev, EV_DIRECTIVE_RETRY)) {
-		fmt_clock(when(d, "not_before"), at, sizeof(at));
-		snprintf(buf, len, "#%lld will try again%s%s: %s", id,
-		    when(d, "not_before") > 0 ? " at " : "",
-		    when(d, "not_before") > 0 ? at : "", str(d, "reason"));
-	} else if (is(ev, EV_DIRECTIVE_DROPPED))
-		snprintf(buf, len, "#%lld FAILED (%s): %s", id, str(d, "code"),
-		    str(d, "reason"));
-	else
-		snprintf(buf, len, "#%lld started: %s", id,
-		    directive_text(l, id) ? directive_text(l, id) : "");
-}
-
-static void
-describe_task(const char *ev, const json_t *d, char *buf, size_t len)
-{
-	char names[300];
-
-	if (is(ev, EV_TASK_SUBMITTED))
-		snprintf(buf, len, "submitted: %s", str(d, "text"));
-	else if (is(ev, EV_TASK_PLANNED)) {
-		names_of(json_object_get(json_object_get(d, "plan"),
-		    "domains"), "name", names, sizeof(names));
-		snprintf(buf, len, "planned %zu domain(s): %s",
-		    json_array_size(json_object_get(json_object_get(d,
-		    "plan"), "domains")), names);
-	} else if (is(ev, EV_TASK_REVIEWED)) {
-		size_t n = json_array_size(json_object_get(json_object_get(d,
-		    "review"), "directives"));
-
-		if (n == 0)
-			snprintf(buf, len, "reviewed: nothing more to do");
-		else
-			snprintf(buf, len, "reviewed: %zu more directive(s)",
-			    n);
-	} else if (is(ev, EV_TASK_STATE))
-		snprintf(buf, len, "now %s%s%s", str(d, "state"),
-		    json_is_string(json_object_get(d, "reason")) ? ": " : "",
-		    json_is_string(json_object_get(d, "reason")) ?
-		    str(d, "reason") : "");
-	else if (is(ev, EV_TASK_PAUSED))
-		snprintf(buf, len, "PAUSED: %s", str(d, "reason"));
-	else if (is(ev, EV_TASK_RESUMED) ||
-	    is(ev, EV_TASK_RESUMED_AFTER_RESTART))
-		snprintf(buf, len, "resumed%s", is(ev, EV_TASK_RESUMED) ? "" :
-		    " after masterd's restart");
-	else if (is(ev, EV_TASK_LIMIT))
-		snprintf(buf, len, "LIMIT reached: %s", str(d, "reason"));
-	else {
-		char *b = json_dumps(json_object_get(d, "budget"),
-		    JSON_COMPACT | JSON_SORT_KEYS);
-
-		snprintf(buf, len, "budget now %s (0: no limit)", b ? b : "{}");
-		free(b);
-	}
-}
-
-static void
-describe_integration(const char *ev, const json_t *d, char *buf, size_t len)
-{
-	char names[300];
-
-	if (is(ev, EV_INTEGRATION_STARTED))
-		snprintf(buf, len, "integration run %lld on %.7s: %lld "
-		    "check(s)", num(d, "run"), str(d, "commit"),
-		    json_is_array(json_object_get(d, "checks")) ?
-		    (long long)json_array_size(json_object_get(d, "checks")) :
-		    num(d, "checks"));
-	else if (is(ev, EV_INTEGRATION_PASSED))
-		snprintf(buf, len, "integration PASSED (run %lld on %.7s, "
-		    "%.1f s)", num(d, "run"), str(d, "commit"),
-		    (double)num(d, "duration_ms") / 1000.0);
-	else if (is(ev, EV_INTEGRATION_FAILED)) {
-		names_of(json_object_get(d, "failed"), "command", names,
-		    sizeof(names));
-		snprintf(buf, len, "integration FAILED (run %lld on %.7s): "
-		    "%s%s%s", num(d, "run"), str(d, "commit"), names,
-		    json_is_string(json_object_get(d, "error")) ? " " : "",
-		    json_is_string(json_object_get(d, "error")) ?
-		    str(d, "error") : "");
-	} else
-		snprintf(buf, len, "integration failure sent to its domains: "
-		    "%lld directive(s): %s", num(d, "directives"),
-		    str(d, "reason"));
-}
-
-/*
- * The line an event is worth, or false for none (it only moves a status
- * line, or says what another line says).  --verbose: every event.
- */
-static bool
-describe(struct live *l, const json_t *e, char *buf, size_t len)
-{
-	const char *ev = str(e, "event");
-	const json_t *d = json_object_get(e, "data");
-
-	buf[0] = '\0';
-	if (is(ev, EV_PROGRESS) || is(ev, EV_MERGED) ||
-	    is(ev, EV_DIRECTIVE_RUNNING) || is(ev, EV_DIRECTIVE_MERGED)) {
-		if (!l->verbose)
-			return false;
-		describe_event(ev, d, buf, len);
-		return true;
-	}
-	if (is(ev, EV_ROUND))
-		describe_round(d, buf, len);
-	else if (strncmp(ev, "task.", 5) == 0)
-		describe_task(ev, d, buf, len);
-	else if (strncmp(ev, "directive.", 10) == 0)
-		describe_directive(l, ev, d, buf, len);
-	else if (strncmp(ev, "integration.", 12) == 0)
-		describe_integration(ev, d, buf, len);
-	else if (strncmp(ev, "provider.", 9) == 0)
-		describe_provider(ev, d, buf, len);
-	else if (is(ev, EV_INTERFACE_PUBLISHED))
-		describe_interface(l, e, buf, len);
-	else if (is(ev, EV_INTERFACE_REFUSED))
-		snprintf(buf, len, "interface REFUSED: %s", str(d, "reason"));
-	else if (is(ev, EV_INTERFACES_UNRESOLVED)) {
-		if (num(d, "count") == l->unresolved && !l->verbose)
-			return false;
-		l->unresolved = num(d, "count");
-		snprintf(buf, len, "%lld unresolved interface entr%s",
-		    num(d, "count"), num(d, "count") == 1 ? "y" : "ies");
-	} else if (is(ev, EV_MERGE_FAILED))
-		snprintf(buf, len, "merge FAILED: %s", str(d, "reason"));
-	else if (is(ev, EV_DOMAIN_ADDED))
-		snprintf(buf, len, "domain added");
-	else if (is(ev, EV_DOMAIN_STATE)) {
-		const char *to = str(d, "to");
-
-		if (!l->verbose && (strcmp(to, "running") == 0 ||
-		    strcmp(to, "starting") == 0 || strcmp(to, "done") == 0) &&
-		    strcmp(str(d, "from"), "fatal") != 0)
-			return false;
-		snprintf(buf, len, "domain %s -> %s%s%s", str(d, "from"), to,
-		    json_is_string(json_object_get(d, "reason")) ? ": " : "",
-		    json_is_string(json_object_get(d, "reason")) ?
-		    str(d, "reason") : "");
-	} else if (is(ev, EV_DOMAIN_HELD)) {
-		char at[16];
-
-		fmt_clock(when(d, "until"), at, sizeof(at));
-		snprintf(buf, len, "waiting for provider %s until %s: %s",
-		    str(d, "provider"), at, str(d, "reason"));
-	} else if (is(ev, EV_DOMAIN_RESUMED))
-		snprintf(buf, len, "provider answers: work goes on");
-	else
-		describe_event(ev, d, buf, len);
-	return true;
-}
-
 /* ---------------------------------------------------------- state */
 
 /* What an event does to the status lines. */
@@ -612,61 +290,63 @@ track(struct live *l, const json_t *e)
 	    json_object_get(e, "domain")));
 	const char *text;
 
-	if (is(ev, EV_TASK_STATE) && (l->task == 0 || num(e, "task") ==
+	if (is_event(ev, EV_TASK_STATE) && (l->task == 0 || num(e, "task") ==
 	    l->task))
 		snprintf(l->state, sizeof(l->state), "%s", str(d, "state"));
 	/* an integration run ended: its worker waits for the next one */
-	if (is(ev, EV_INTEGRATION_PASSED) || is(ev, EV_INTEGRATION_FAILED)) {
+	if (is_event(ev, EV_INTEGRATION_PASSED) ||
+	    is_event(ev, EV_INTEGRATION_FAILED)) {
 		r = row_of(l, num(e, "task"), "integration");
 		set_stage(r, "idle", NULL);
 		l->dirty = true;
 		return;
 	}
 	/* the planner's answer came: it waits for the next question */
-	if (is(ev, EV_TASK_PLANNED) || is(ev, EV_TASK_REVIEWED) ||
-	    is(ev, EV_INTEGRATION_ATTRIBUTED)) {
+	if (is_event(ev, EV_TASK_PLANNED) || is_event(ev, EV_TASK_REVIEWED) ||
+	    is_event(ev, EV_INTEGRATION_ATTRIBUTED)) {
 		r = row_of(l, num(e, "task"), "planner");
 		set_stage(r, "idle", NULL);
 		l->dirty = true;
 		return;
 	}
-	if (is(ev, EV_DIRECTIVE_QUEUED) || is(ev, EV_DIRECTIVE_MERGED))
-		remember_text(l, num(d, "directive"), json_string_value(
+	if (is_event(ev, EV_DIRECTIVE_QUEUED) || is_event(ev, EV_DIRECTIVE_MERGED))
+		words_remember(&l->w, num(d, "directive"), json_string_value(
 		    json_object_get(d, "text")));
 	if (r == NULL)
 		return;
 	l->dirty = true;
-	if (is(ev, EV_PROGRESS)) {
+	if (is_event(ev, EV_PROGRESS)) {
 		on_progress(r, d);
-	} else if (is(ev, EV_DIRECTIVE_RUNNING)) {
+	} else if (is_event(ev, EV_DIRECTIVE_RUNNING)) {
 		r->directive = num(d, "directive");
 		r->round = 0;
 		r->since = when(e, "ts");
-		text = directive_text(l, r->directive);
+		text = words_text(&l->w, r->directive);
 		set_stage(r, "working", text);
-	} else if (is(ev, EV_ROUND)) {
+	} else if (is_event(ev, EV_ROUND)) {
 		r->tokens += num(json_object_get(d, "usage"), "tokens_in") +
 		    num(json_object_get(d, "usage"), "tokens_out");
 		r->round = num(d, "round");
 		snprintf(r->stage, sizeof(r->stage), "%s",
 		    json_is_true(json_object_get(d, "ok")) ? "accepted" :
 		    "rejected");
-	} else if (is(ev, EV_DIRECTIVE_DONE) || is(ev, EV_DIRECTIVE_DROPPED) ||
-	    is(ev, EV_DIRECTIVE_RETRY)) {
+	} else if (is_event(ev, EV_DIRECTIVE_DONE) ||
+	    is_event(ev, EV_DIRECTIVE_DROPPED) ||
+	    is_event(ev, EV_DIRECTIVE_RETRY)) {
 		r->directive = 0;
 		r->round = 0;
 		r->since = 0;
 		set_stage(r, "idle", NULL);
-	} else if (is(ev, EV_DOMAIN_STATE)) {
+	} else if (is_event(ev, EV_DOMAIN_STATE)) {
 		/* a child's life shows only while it is not up */
 		if (strcmp(str(d, "to"), "running") != 0)
 			set_stage(r, str(d, "to"), json_string_value(
 			    json_object_get(d, "reason")));
 		else if (r->directive == 0)
 			set_stage(r, "idle", NULL);
-	} else if (is(ev, EV_DOMAIN_HELD)) {
+	} else if (is_event(ev, EV_DOMAIN_HELD)) {
 		set_stage(r, "waiting", "for its provider");
-	} else if (is(ev, EV_DOMAIN_RESUMED)) {
+	} else if (is_event(ev, EV_DOMAIN_RESUMED)) {
 		set_stage(r, "idle", NULL);
 	}
 }
@@ -695,7 +375,7 @@ seed(struct live *l)
 		row->tokens = num(x, "tokens_in") + num(x, "tokens_out");
 	}
 	json_array_foreach(json_object_get(r, "directives"), i, x) {
-		remember_text(l, num(x, "id"), json_string_value(
+		words_remember(&l->w, num(x, "id"), json_string_value(
 		    json_object_get(x, "text")));
 		if (strcmp(str(x, "state"), "running") != 0)
 			continue;
@@ -721,11 +401,11 @@ ending(struct live *l, const json_t *e, bool follow_pause)
 	if (l->task == 0 || num(e, "task") != l->task ||
 	    json_is_true(json_object_get(e, "replay")))
 		return -1;
-	if (is(ev, EV_TASK_STATE) && state != NULL &&
+	if (is_event(ev, EV_TASK_STATE) && state != NULL &&
 	    task_state_name_over(state))
 		return strcmp(state, task_state_names[TASK_DONE]) == 0 ?
 		    EXIT_OK : EXIT_FAILED;
-	if (follow_pause && is(ev, EV_TASK_PAUSED))
+	if (follow_pause && is_event(ev, EV_TASK_PAUSED))
 		return EXIT_PAUSED;
 	return -1;
 }
@@ -740,7 +420,7 @@ show(struct live *l, const json_t *e)
 		return;
 	}
 	track(l, e);
-	if (describe(l, e, text, sizeof(text)))
+	if (event_words(&l->w, e, text, sizeof(text)))
 		event_line(l, e, text);
 }
 
@@ -765,12 +445,14 @@ live_init(struct live *l, struct ctl *c, json_int_t task)
 	l->c = c;
 	l->task = task;
 	l->verbose = c->verbose;
+	l->w.c = c;
+	l->w.verbose = c->verbose;
+	l->w.texts = json_object();
 	l->inplace = c->tty && !c->json && !c->verbose;
 	measure(l);
 	/* as wide as "integration", the domain of integration runs: the
 	 * columns do not move when it comes */
 	l->label = 11;
-	l->texts = json_object();
 	snprintf(l->state, sizeof(l->state), "-");
 }
 
@@ -779,7 +461,7 @@ live_free(struct live *l)
 {
 	erase_block(l);
 	free(l->rows);
-	json_decref(l->texts);
+	json_decref(l->w.texts);
 }
 
 /*
@@ -977,33 +659,3 @@ cmd_watch(struct ctl *c, const struct opts *o, int argc, char **argv)
 	return run_live(c, o, task, false);
 }
 
-/* ---------------------------------------------------------- verbose */
-
-/* The one-line story of an event's data, for --verbose. */
-void
-describe_event(const char *ev, const json_t *d, char *buf, size_t len)
-{
-	char *raw_text;
-
-	if (is(ev, EV_PROGRESS)) {
-		snprintf(buf, len, "%s%s%.100s", str(d, "stage"),
-		    json_is_string(json_object_get(d, "text")) ? ": " : "",
-		    json_is_string(json_object_get(d, "text")) ?
-		    str(d, "text") : "");
-	} else if (strncmp(ev, "directive.", 10) == 0 &&
-	    json_is_string(json_object_get(d, "text"))) {
-		snprintf(buf, len, "#%lld from %s: %.90s", num(d, "directive"),
-		    str(d, "source"), str(d, "text"));
-	} else if (is(ev, EV_DIRECTIVE_RUNNING)) {
-		snprintf(buf, len, "#%lld", num(d, "directive"));
-	} else if (is(ev, EV_MERGED)) {
-		snprintf(buf, len, "commit %.12s", str(d, "commit"));
-	} else {
-		raw_text = json_dumps(d, JSON_COMPACT);
-		snprintf(buf, len, "%.300s", raw_text ? raw_text : "");
-		free(raw_text);
-	}
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-}
