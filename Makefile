@@ -96,8 +96,8 @@ CHILD_LIBS     = $(call lib,relay) $(call lib,proto) $(call lib,common)
 WORKER_LIBS    = $(call lib,worker) $(call lib,llm) $(call lib,proto) \
 	$(call lib,common)
 # Tests and benchmarks may call into any folder.
-TEST_LIBS = $(call lib,masterd) $(call lib,worker) $(call lib,relay) \
-	$(call lib,llm) $(call lib,proto) $(call lib,common)
+TEST_LIBS = $(call lib,masterctl) $(call lib,masterd) $(call lib,worker) \
+	$(call lib,relay) $(call lib,llm) $(call lib,proto) $(call lib,common)
 
 PROGRAMS = $(MASTERD) $(MASTERCTL) $(CHILD) $(WORKER)
 

@@ -76,11 +76,15 @@ parse_since(const char *s)
 		    60 : end[0] == 'h' ? 3600 : 86400);
 	if (strchr(s, 'T') != NULL || strchr(s, 'Z') != NULL)
 		return isotime_parse(s);
+	/* a failed strptime may have set fields: today again for the next */
 	localtime_r(&now, &tm);
 	tm.tm_sec = 0;
-	if ((p = strptime(s, "%Y-%m-%d %H:%M", &tm)) == NULL &&
-	    (p = strptime(s, "%H:%M", &tm)) == NULL)
-		return -1;
+	if ((p = strptime(s, "%Y-%m-%d %H:%M", &tm)) == NULL) {
+		localtime_r(&now, &tm);
+		tm.tm_sec = 0;
+		if ((p = strptime(s, "%H:%M", &tm)) == NULL)
+			return -1;
+	}
 	if (*p == ':' && (p = strptime(p, ":%S", &tm)) == NULL)
 		return -1;
 	if (*p != '\0')
