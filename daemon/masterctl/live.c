@@ -280,6 +280,29 @@ event_line(struct live *l, const json_t *e, const char *text)
 
 /* ---------------------------------------------------------- state */
 
+/*
+ * The texts of a task's directives, asked of masterd: a plan's first
+ * directives are queued without an event, and a status line shows what
+ * its domain works on.  Events that come meanwhile wait in ctl.pending.
+ */
+static void
+learn_texts(struct live *l, long long task)
+{
+	json_t *req = request(l->c, CTL_TASK), *r;
+	const json_t *x;
+	size_t i;
+	int status;
+
+	json_object_set_new(req, "task", json_integer(task));
+	json_object_set_new(req, "rounds", json_integer(1));
+	if ((r = call(l->c, req, &status)) == NULL)
+		return;
+	json_array_foreach(json_object_get(r, "directives"), i, x)
+		words_remember(&l->w, num(x, "id"), json_string_value(
+		    json_object_get(x, "text")));
+	json_decref(r);
+}
+
 /* What an event does to the status lines. */
 static void
 track(struct live *l, const json_t *e)
@@ -321,7 +344,11 @@ track(struct live *l, const json_t *e)
 		r->directive = num(d, "directive");
 		r->round = 0;
 		r->since = when(e, "ts");
-		text = words_text(&l->w, r->directive);
+		if ((text = words_text(&l->w, r->directive)) == NULL &&
+		    l->inplace) {
+			learn_texts(l, num(e, "task"));
+			text = words_text(&l->w, r->directive);
+		}
 		set_stage(r, "working", text);
 	} else if (is_event(ev, EV_ROUND)) {
 		r->tokens += num(json_object_get(d, "usage"), "tokens_in") +
