@@ -130,9 +130,9 @@ print_domains_glance(const json_t *r)
 	table_free(t);
 }
 
-/* "tokens 40.2k of 100.0k (59.8k left)" for one limit. */
+/* "tokens 40.2k of 100.0k (59.8k left)" for one limit, into buf. */
 static void
-print_limit(const char *name, const json_t *b, bool first)
+limit_text(const char *name, const json_t *b, char *buf, size_t len)
 {
 	double used = real(b, "used"), limit = real(b, "limit");
 	char u[32], l[32], left[32];
@@ -154,27 +154,37 @@ print_limit(const char *name, const json_t *b, bool first)
 		snprintf(l, sizeof(l), "%.0f", limit);
 		snprintf(left, sizeof(left), "%.0f", limit - used);
 	}
-	printf("%s%s %s", first ? "" : ", ", name, u);
 	if (limit <= 0)
-		printf(" (no limit)");
+		snprintf(buf, len, "%s %s (no limit)", name, u);
 	else if (used >= limit)
-		printf(" of %s (REACHED)", l);
+		snprintf(buf, len, "%s %s of %s (REACHED)", name, u, l);
 	else
-		printf(" of %s (%s left)", l, left);
+		snprintf(buf, len, "%s %s of %s (%s left)", name, u, l, left);
 }
 
+/* The four limits on one line, or one a line when that is too wide. */
 static void
 print_budget(const json_t *b)
 {
 	static const char *const keys[] = { "tokens", "cost", "rounds",
 	    "time" };
+	char part[4][96], line[420];
+	int width = out_width();
 
 	if (!json_is_object(b))
 		return;
-	printf("\nbudget: ");
 	for (size_t i = 0; i < 4; i++)
-		print_limit(keys[i], json_object_get(b, keys[i]), i == 0);
-	printf("\n");
+		limit_text(keys[i], json_object_get(b, keys[i]), part[i],
+		    sizeof(part[i]));
+	snprintf(line, sizeof(line), "budget: %s, %s, %s, %s", part[0],
+	    part[1], part[2], part[3]);
+	if (width == 0 || text_width(line) <= width) {
+		printf("\n%s\n", line);
+		return;
+	}
+	printf("\nbudget: %s\n", part[0]);
+	for (size_t i = 1; i < 4; i++)
+		printf("        %s\n", part[i]);
 }
 
 /* The last lines of a command's output, indented. */
