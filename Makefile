@@ -57,7 +57,7 @@ LDLIBS_ALL = -Wl,--as-needed $(PKG_LIBS) -lm $(EXTRA_LDFLAGS) $(LDFLAGS)
 
 # One folder per program or library.  A library is every .c of its folder;
 # a program is its folder's objects linked with the libraries below it.  A
-# program's main() lives in its folder's main.c (relay.c, masterctl.c for
+# program's main() lives in its folder's main.c (relay.c for
 # the one-file programs); tests link the program folders as archives, from
 # which the linker takes only the members a test calls, never a main().
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -98,8 +98,8 @@ CHILD_LIBS     = $(call lib,relay) $(call lib,proto) $(call lib,common)
 WORKER_LIBS    = $(call lib,worker) $(call lib,llm) $(call lib,proto) \
 	$(call lib,common)
 # Tests and benchmarks may call into any folder.
-TEST_LIBS = $(call lib,masterd) $(call lib,worker) $(call lib,relay) \
-	$(call lib,llm) $(call lib,proto) $(call lib,common)
+TEST_LIBS = $(call lib,masterctl) $(call lib,masterd) $(call lib,worker) \
+	$(call lib,relay) $(call lib,llm) $(call lib,proto) $(call lib,common)
 
 PROGRAMS = $(MASTERD) $(MASTERCTL) $(CHILD) $(WORKER)
 
@@ -136,7 +136,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 $(MASTERD): $(call obj,daemon/masterd/main.c) $(MASTERD_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(MASTERCTL): $(call obj,daemon/masterctl/masterctl.c) $(MASTERCTL_LIBS)
+$(MASTERCTL): $(call obj,daemon/masterctl/main.c) $(MASTERCTL_LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(CHILD): $(call obj,child/relay/relay.c) $(CHILD_LIBS)

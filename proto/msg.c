@@ -200,6 +200,17 @@ static const struct shape_field f_task_req[] = {
 	F("task", FT_INTEGER),
 	END
 };
+static const struct shape_field f_task[] = {
+	F("task", FT_INTEGER),
+	OPT("rounds", FT_INTEGER),	/* the newest N rounds; 0: all */
+	END
+};
+static const struct shape_field f_watch[] = {
+	OPT("task", FT_INTEGER),
+	OPT("tail", FT_INTEGER),	/* replay the newest N stored events */
+	OPT("since", FT_STRING | FT_NUMBER),	/* replay from this time */
+	END
+};
 static const struct shape_field f_interface[] = {
 	F("domain", FT_STRING),
 	OPT("task", FT_INTEGER),
@@ -248,7 +259,7 @@ static const struct shape_field f_transcript[] = {
 };
 static const struct shape_field f_event[] = {
 	F("event", FT_STRING),
-	F("ts", FT_NUMBER),
+	F("ts", FT_STRING),		/* ISO 8601, UTC, milliseconds */
 	OPT("seq", FT_INTEGER),
 	OPT("task", FT_INTEGER),
 	OPT("domain", FT_STRING),
@@ -313,7 +324,7 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "daemon and domain summary" },
 	[CTL_TASKS] = { CTL_TASKS, CHAN_CONTROL, "tasks", U, f_none,
 	    "list tasks" },
-	[CTL_TASK] = { CTL_TASK, CHAN_CONTROL, "task", U, f_task_req,
+	[CTL_TASK] = { CTL_TASK, CHAN_CONTROL, "task", U, f_task,
 	    "one task in detail" },
 	[CTL_DOMAINS] = { CTL_DOMAINS, CHAN_CONTROL, "domains", U,
 	    f_task_opt, "list domains and their children" },
@@ -333,7 +344,7 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "continue after pause" },
 	[CTL_CANCEL] = { CTL_CANCEL, CHAN_CONTROL, "cancel", U, f_task_req,
 	    "end a task" },
-	[CTL_WATCH] = { CTL_WATCH, CHAN_CONTROL, "watch", U, f_task_opt,
+	[CTL_WATCH] = { CTL_WATCH, CHAN_CONTROL, "watch", U, f_watch,
 	    "stream events" },
 	[CTL_STOP] = { CTL_STOP, CHAN_CONTROL, "stop", U, f_none,
 	    "stop the daemon gracefully" },
@@ -347,6 +358,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "remove what the retention policy lets go" },
 	[CTL_METRICS] = { CTL_METRICS, CHAN_CONTROL, "metrics", U, f_none,
 	    "the daemon's metrics in the Prometheus text format" },
+	[CTL_RELOAD] = { CTL_RELOAD, CHAN_CONTROL, "reload", U, f_none,
+	    "re-read the configuration, as SIGHUP does" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

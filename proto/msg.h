@@ -75,6 +75,7 @@ enum msg_type {
 	CTL_BACKUP,
 	CTL_PRUNE,
 	CTL_METRICS,
+	CTL_RELOAD,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

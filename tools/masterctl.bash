@@ -56,8 +56,9 @@ _masterctl()
 
     local commands="submit status tasks task domains interface interfaces
         directive spawn restart pause resume cancel watch budget transcript
-        backup stop help"
-    local global_opts="-s --socket --json -j -h --help"
+        backup prune reload metrics stop help"
+    local global_opts="-s --socket --json -j -h --help -v --verbose -V
+        --version --no-pager"
 
     # Find the command and the socket among the words before the cursor.
     # bash splits "--socket=PATH" into "--socket" "=" "PATH".
@@ -150,7 +151,11 @@ _masterctl()
     local opts=''
     case $cmd in
         submit) opts="--domains --directives --budget --wait" ;;
-        domains | interfaces | restart) opts="--task" ;;
+        task) opts="--rounds --all" ;;
+        watch) opts="--tail --since" ;;
+        prune) opts="--finished" ;;
+        interfaces) opts="--task --graph --graph=dot --dot" ;;
+        domains | restart | pause | resume) opts="--task" ;;
         interface) opts="--task --diff" ;;
         directive) opts="--task --priority" ;;
         spawn) opts="--prompt" ;;

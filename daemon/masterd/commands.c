@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/shape.h"
 #include "common/iface.h"
+#include "common/isotime.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
 #include "daemon/masterd/provider.h"
@@ -30,6 +31,13 @@
 
 typedef void command_fn(struct masterd *, struct ctl_client *, json_int_t id,
     const json_t *req);
+
+/* Every answer in the control socket's JSON: ISO times, tokens_in. */
+static void
+reply(struct ctl_client *cl, json_t *r)
+{
+	control_reply(cl, ctljson_export(r));
+}
 
 static json_int_t
 get_int(const json_t *req, const char *key)
@@ -102,6 +110,11 @@ resolve_domain(struct masterd *md, const json_t *req, int64_t *task,
 		  .max_len = (most) }
 #define NONE	{ .name = NULL }
 
+/* The rounds a `task` answer carries when the request says nothing. */
+#define TASK_ROUNDS_DEFAULT 20
+/* The most events a watch replays (--tail, --since). */
+#define WATCH_REPLAY_MAX 10000
+
 /* One budget, whichever command sets it: only the four limits, each a
  * number >= 0 (0: no limit), each at most what the configuration's own
  * [task] limits allow. */
@@ -157,6 +170,19 @@ static const struct shape_field r_submit[] = {
 	NONE
 };
 static const struct shape_field r_task_opt[] = { ID("task"), NONE };
+static const struct shape_field r_task[] = {
+	ID("task"),
+	{ .name = "rounds", .types = FT_INTEGER, .ranged = true, .min = 0,
+	  .max = INT32_MAX },
+	NONE
+};
+static const struct shape_field r_watch[] = {
+	ID("task"),
+	{ .name = "tail", .types = FT_INTEGER, .ranged = true, .min = 0,
+	  .max = WATCH_REPLAY_MAX },
+	{ .name = "since", .types = FT_NUMBER | FT_STRING, .max_len = 64 },
+	NONE
+};
 static const struct shape_field r_interface[] = {
 	ID("task"),
 	{ .name = "version", .types = FT_INTEGER, .ranged = true, .min = 1,
@@ -201,7 +227,7 @@ static const struct shape_field r_backup[] = {
 /* The limits of each request's values; NULL: nothing to check. */
 static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = r_submit,
-	[CTL_TASK] = r_task_opt,
+	[CTL_TASK] = r_task,
 	[CTL_DOMAINS] = r_task_opt,
 	[CTL_INTERFACE] = r_interface,
 	[CTL_INTERFACES] = r_task_opt,
@@ -211,7 +237,7 @@ static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_PAUSE] = r_task_opt,
 	[CTL_RESUME] = r_task_opt,
 	[CTL_CANCEL] = r_task_opt,
-	[CTL_WATCH] = r_task_opt,
+	[CTL_WATCH] = r_watch,
 	[CTL_TRANSCRIPT] = r_transcript,
 	[CTL_BUDGET] = r_task_opt,
 	[CTL_BACKUP] = r_backup,
@@ -252,7 +278,7 @@ cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	r = tasks_reply(id, rc, err);
 	if (rc == 0)
 		json_object_set_new(r, "task", json_integer(task));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -280,7 +306,7 @@ cmd_status(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "registry", registry_stats(md->reg));
 	json_object_set_new(r, "children", children);
 	json_object_set_new(r, "providers", providers_describe(md));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 /* The task's children that wait for a provider, the planner too. */
@@ -307,7 +333,7 @@ cmd_tasks(struct masterd *md, struct ctl_client *cl, json_int_t id,
 
 	(void)req;
 	json_object_set_new(r, "tasks", tasks_list(md));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 /* Registry domains, with the live child's view merged in. */
@@ -327,41 +353,111 @@ domains_view(struct masterd *md, int64_t task)
 	return doms;
 }
 
+/*
+ * Each limit of a task, used and allowed (0: none): {"tokens": {"used",
+ * "limit"}, "cost", "rounds", "time" (seconds)}.  Tokens and cost count
+ * the planner's calls, as the budget check does (task_dispatch.c).
+ */
+static json_t *
+task_budget(struct masterd *md, const json_t *t)
+{
+	const json_t *spec = json_object_get(t, "spec");
+	const json_t *own = json_object_get(spec, "budget");
+	const json_t *pu = json_object_get(spec, "planner_usage");
+	const char *state = get_str(t, "state");
+	int64_t rounds = 0, tokens = 0;
+	double cost = 0, used[BUDGET_KEY_COUNT], dflt[BUDGET_KEY_COUNT];
+	double end = state != NULL && task_state_name_over(state) ?
+	    json_number_value(json_object_get(t, "updated")) : now_epoch();
+	json_t *b = json_object();
+
+	if (registry_task_spend(md->reg, get_int(t, "id"), &rounds, &tokens,
+	    &cost) != 0)
+		log_warn("task %lld: spend: %s", (long long)get_int(t, "id"),
+		    registry_errmsg(md->reg));
+	used[BUDGET_TOKENS] = (double)(tokens + get_int(pu, "input") +
+	    get_int(pu, "output"));
+	used[BUDGET_COST] = cost + json_number_value(json_object_get(pu,
+	    "cost"));
+	used[BUDGET_ROUNDS] = (double)rounds;
+	used[BUDGET_TIME] = end - json_number_value(json_object_get(t,
+	    "created"));
+	dflt[BUDGET_TOKENS] = (double)md->conf->max_tokens;
+	dflt[BUDGET_COST] = md->conf->max_cost;
+	dflt[BUDGET_ROUNDS] = (double)md->conf->max_rounds;
+	dflt[BUDGET_TIME] = (double)md->conf->max_time / 1000.0;
+	for (int k = 0; k < BUDGET_KEY_COUNT; k++) {
+		const json_t *mine = json_object_get(own, budget_key_names[k]);
+
+		json_object_set_new(b, budget_key_names[k], json_pack(
+		    "{s:f, s:f}", "used", used[k], "limit", mine != NULL ?
+		    json_number_value(mine) : dflt[k]));
+	}
+	return b;
+}
+
+/* The newest `rounds` rounds (0: all), oldest first; the total beside. */
+static void
+task_rounds(struct masterd *md, json_t *r, int64_t task, const json_t *req,
+    const json_t *score)
+{
+	const json_t *n = json_object_get(req, "rounds"), *d;
+	json_int_t want = n != NULL ? json_integer_value(n) :
+	    TASK_ROUNDS_DEFAULT, total = 0;
+	size_t i;
+
+	json_array_foreach(score, i, d)
+		total += get_int(d, "rounds");
+	json_object_set_new(r, "rounds", want == 0 ?
+	    registry_rounds(md->reg, task, 0) :
+	    registry_rounds_last(md->reg, task, want));
+	json_object_set_new(r, "rounds_total", json_integer(total));
+}
+
 static void
 cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	int64_t task = get_int(req, "task");
-	json_t *t = tasks_describe(md, task), *r;
+	json_t *t = tasks_describe(md, task), *r, *score;
 
 	if (t == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 		    "no task %lld", (long long)task));
 		return;
 	}
 	r = msg_reply_ok(id);
+	score = registry_scoreboard(md->reg, task);
+	json_object_set_new(r, "budget", task_budget(md, t));
 	json_object_set_new(r, "task", t);
 	json_object_set_new(r, "domains", domains_view(md, task));
 	json_object_set_new(r, "directives",
 	    registry_directives(md->reg, task, 0));
 	json_object_set_new(r, "interfaces", tasks_interfaces(md, task));
-	json_object_set_new(r, "scoreboard",
-	    registry_scoreboard(md->reg, task));
-	json_object_set_new(r, "rounds", registry_rounds(md->reg, task, 0));
+	json_object_set_new(r, "unresolved", tasks_unresolved(md, task));
+	json_object_set_new(r, "scoreboard", score);
+	task_rounds(md, r, task, req, score);
 	json_object_set_new(r, "integration", tasks_integration(md, task));
 	json_object_set_new(r, "waiting", task_waiting(md, task));
-	control_reply_cut(cl, r);
+	control_reply_cut(cl, ctljson_export(r));
 }
 
 static void
 cmd_domains(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
-	json_t *r = msg_reply_ok(id);
+	int64_t task = get_int(req, "task");
+	json_t *r;
 
-	json_object_set_new(r, "domains", domains_view(md, get_int(req,
-	    "task")));
-	control_reply(cl, r);
+	/* A task that is not there is an error, not an empty table. */
+	if (task > 0 && !tasks_exists(md, task)) {
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "domains", domains_view(md, task));
+	reply(cl, r);
 }
 
 /* What changed in a domain's interface from version A to version B. */
@@ -376,7 +472,7 @@ interface_diff(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *vb = registry_interface_get(md->reg, domain, b), *r;
 
 	if (a <= 0 || b <= 0 || va == NULL || vb == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 		    "domain %s has no interface versions %d and %d",
 		    get_str(req, "domain"), a, b));
 		goto out;
@@ -390,7 +486,7 @@ interface_diff(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set(r, "to_declared", json_object_get(vb, "declared"));
 	json_object_set_new(r, "diff", iface_diff(json_object_get(va,
 	    "document"), json_object_get(vb, "document")));
-	control_reply(cl, r);
+	reply(cl, r);
 out:
 	json_decref(va);
 	json_decref(vb);
@@ -406,7 +502,7 @@ cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *iface, *r;
 
 	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	if (json_array_size(json_object_get(req, "diff")) == 2) {
@@ -416,11 +512,11 @@ cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	if ((iface = registry_interface_get(md->reg, domain, version)) ==
 	    NULL) {
 		if (version > 0)
-			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 			    "domain %s has no interface version %d",
 			    get_str(req, "domain"), version));
 		else
-			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 			    "domain %s has published no interface yet",
 			    get_str(req, "domain")));
 		return;
@@ -428,7 +524,7 @@ cmd_interface(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "task", json_integer(task));
 	json_object_set_new(r, "interface", iface);
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -440,7 +536,7 @@ cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 
 	if (resolve_task(md, req, NULL, &task, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	r = msg_reply_ok(id);
@@ -448,7 +544,7 @@ cmd_interfaces(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "interfaces", tasks_interfaces(md, task));
 	json_object_set_new(r, "declared", tasks_declared(md, task));
 	json_object_set_new(r, "unresolved", tasks_unresolved(md, task));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -462,7 +558,7 @@ cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	int rc;
 
 	if (resolve_task(md, req, domain, &task, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	rc = tasks_add_directive(md, task, domain, get_str(req, "text"),
@@ -470,7 +566,7 @@ cmd_directive(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	r = tasks_reply(id, rc, err);
 	if (rc == 0)
 		json_object_set_new(r, "directive", d);
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -482,7 +578,7 @@ cmd_spawn(struct masterd *md, struct ctl_client *cl, json_int_t id,
 
 	rc = tasks_add_domain(md, get_int(req, "task"), get_str(req, "domain"),
 	    get_str(req, "prompt"), err, sizeof(err));
-	control_reply(cl, tasks_reply(id, rc, err));
+	reply(cl, tasks_reply(id, rc, err));
 }
 
 static void
@@ -494,21 +590,21 @@ cmd_restart(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	struct child *c;
 
 	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	if ((c = child_find(md, task, get_str(req, "domain"))) == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_CONFLICT,
+		reply(cl, msg_reply_error(id, ERR_CONFLICT,
 		    "domain %s of task %lld has no child (the task is over)",
 		    get_str(req, "domain"), (long long)task));
 		return;
 	}
 	if (child_restart(c) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_INTERNAL, "%s",
+		reply(cl, msg_reply_error(id, ERR_INTERNAL, "%s",
 		    c->reason));
 		return;
 	}
-	control_reply(cl, msg_reply_ok(id));
+	reply(cl, msg_reply_ok(id));
 }
 
 static void
@@ -522,12 +618,12 @@ set_paused(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	n = tasks_set_paused(md, get_int(req, "task"), paused, err,
 	    sizeof(err));
 	if (n < 0) {
-		control_reply(cl, tasks_reply(id, n, err));
+		reply(cl, tasks_reply(id, n, err));
 		return;
 	}
 	r = msg_reply_ok(id);
 	json_object_set_new(r, "changed", json_integer(n));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -552,7 +648,95 @@ cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	int rc;
 
 	rc = tasks_cancel(md, get_int(req, "task"), err, sizeof(err));
-	control_reply(cl, tasks_reply(id, rc, err));
+	reply(cl, tasks_reply(id, rc, err));
+}
+
+/* Stored events read per query while a replay looks for its start. */
+#define REPLAY_PAGE 2000
+
+/* The last n items of a (stolen), in one copy rather than n shifts. */
+static json_t *
+newest(json_t *a, size_t n)
+{
+	size_t size = json_array_size(a);
+	json_t *out;
+
+	if (size <= n)
+		return a;
+	out = json_array();
+	for (size_t i = size - n; i < size; i++)
+		json_array_append(out, json_array_get(a, i));
+	json_decref(a);
+	return out;
+}
+
+/*
+ * The stored events a watch asked for, oldest first: the newest `tail`,
+ * or those from `since` on (at most WATCH_REPLAY_MAX, the newest).  Read
+ * page by page from the task's first event: a replay is an operator's
+ * look back, not a hot path.
+ */
+static json_t *
+replay_events(struct masterd *md, int64_t task, json_int_t tail,
+    double since)
+{
+	json_t *out = json_array(), *page, *e;
+	int64_t after = 0;
+	size_t i, n;
+
+	for (;;) {
+		if ((page = registry_events(md->reg, task, after,
+		    REPLAY_PAGE)) == NULL)
+			break;
+		n = json_array_size(page);
+		json_array_foreach(page, i, e) {
+			after = get_int(e, "seq");
+			if (tail == 0 && json_number_value(json_object_get(e,
+			    "ts")) < since)
+				continue;
+			json_array_append(out, e);
+		}
+		json_decref(page);
+		out = newest(out, (size_t)(tail > 0 ? tail :
+		    WATCH_REPLAY_MAX));
+		if (n < REPLAY_PAGE)
+			break;
+	}
+	return out;
+}
+
+/* The stored events a watch asked for (--tail, --since), or NULL. */
+static json_t *
+watch_events(struct masterd *md, int64_t task, const json_t *req)
+{
+	const json_t *since = json_object_get(req, "since");
+	json_int_t tail = get_int(req, "tail");
+	double from = 0;
+
+	if (tail == 0 && since == NULL)
+		return NULL;
+	if (json_is_string(since))
+		from = isotime_parse(json_string_value(since));
+	else
+		from = json_number_value(since);
+	return replay_events(md, task, tail, from);
+}
+
+/* Send the stored events as a watch stream's events, marked "replay". */
+static void
+watch_replay(struct masterd *md, struct ctl_client *cl, json_t *events)
+{
+	json_t *e, *msg;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		msg = event_message(md, json_integer_value(json_object_get(e,
+		    "task")), json_string_value(json_object_get(e, "domain")),
+		    get_str(e, "event"), json_number_value(json_object_get(e,
+		    "ts")), get_int(e, "seq"), json_object_get(e, "data"));
+		json_object_set_new(msg, "replay", json_true());
+		control_reply(cl, msg);
+	}
 }
 
 static void
@@ -560,11 +744,19 @@ cmd_watch(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	int64_t task = get_int(req, "task");
-	json_t *t, *r;
+	const json_t *since = json_object_get(req, "since");
+	json_t *t, *r, *events;
 
+	if (json_is_string(since) &&
+	    isotime_parse(json_string_value(since)) < 0) {
+		reply(cl, msg_reply_error(id, ERR_BAD_REQUEST,
+		    "since: \"%s\" is not an ISO 8601 time (e.g. "
+		    "2026-12-03T06:20:00Z)", json_string_value(since)));
+		return;
+	}
 	if (task > 0) {
 		if ((t = tasks_describe(md, task)) == NULL) {
-			control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+			reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
 			    "no task %lld", (long long)task));
 			return;
 		}
@@ -573,7 +765,13 @@ cmd_watch(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	} else {
 		r = msg_reply_ok(id);
 	}
-	control_reply(cl, r);
+	/* How many stored events come before the live ones. */
+	events = watch_events(md, task, req);
+	json_object_set_new(r, "replayed", json_integer((json_int_t)
+	    json_array_size(events)));
+	reply(cl, r);
+	watch_replay(md, cl, events);
+	json_decref(events);
 	control_watch(cl, task);
 }
 
@@ -582,7 +780,7 @@ cmd_stop(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	(void)req;
-	control_reply(cl, msg_reply_ok(id));
+	reply(cl, msg_reply_ok(id));
 	masterd_stop(md, "stop requested over the control socket");
 }
 
@@ -647,13 +845,13 @@ transcript_page(struct ctl_client *cl, json_int_t id, json_t *r,
 
 	if (text == NULL) {
 		json_decref(r);
-		control_reply(cl, msg_reply_error(id, ERR_INTERNAL,
+		reply(cl, msg_reply_error(id, ERR_INTERNAL,
 		    "transcript: cannot encode"));
 		return;
 	}
 	if (offset < 0 || (size_t)offset > size) {
 		json_decref(r);
-		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST,
+		reply(cl, msg_reply_error(id, ERR_BAD_REQUEST,
 		    "offset: %lld is outside the transcript's %zu bytes",
 		    (long long)offset, size));
 		free(text);
@@ -670,7 +868,7 @@ transcript_page(struct ctl_client *cl, json_int_t id, json_t *r,
 	json_object_set_new(r, "data", json_string(part));
 	free(part);
 	free(text);
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -684,14 +882,14 @@ cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	size_t size;
 
 	if (resolve_domain(md, req, &task, &domain, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/tasks/%lld/sessions/%s.json",
 	    md->conf->state_dir, (long long)task, get_str(req, "domain"));
 	if ((doc = read_transcript(path, last > 0 ? last : 20, err,
 	    sizeof(err))) == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND, "%s", err));
 		return;
 	}
 	r = msg_reply_ok(id);
@@ -706,13 +904,13 @@ cmd_transcript(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_object_set_new(r, "transcript", doc);
 	if ((size = frame_encoded_size(r)) > (size_t)md->conf->max_frame) {
 		json_decref(r);
-		control_reply(cl, msg_reply_error(id, ERR_TOO_LARGE,
+		reply(cl, msg_reply_error(id, ERR_TOO_LARGE,
 		    "transcript of %zu bytes is over max_frame (%lld bytes): "
 		    "ask for it in pages (offset)", size,
 		    (long long)md->conf->max_frame));
 		return;
 	}
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 static void
@@ -729,7 +927,7 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	if (rc == 0)
 		json_object_set_new(r, "task", tasks_describe(md,
 		    get_int(req, "task")));
-	control_reply(cl, r);
+	reply(cl, r);
 }
 
 #define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
@@ -745,14 +943,14 @@ backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 	json_t *r;
 
 	if (path == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "no backup "
+		reply(cl, msg_reply_error(id, ERR_CONFLICT, "no backup "
 		    "in progress on this connection"));
 		return;
 	}
 	buf = xmalloc(BACKUP_CHUNK);
 	if (offset < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0) {
-		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
+		reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
 		    "cannot read the copy: %s", strerror(errno)));
 		goto out;
 	}
@@ -761,7 +959,7 @@ backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 	json_object_set_new(r, "offset", json_integer(offset));
 	json_object_set_new(r, "length", json_integer(n));
 	json_object_set_new(r, "data", json_string(text));
-	control_reply(cl, r);
+	reply(cl, r);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -775,7 +973,7 @@ cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
 {
 	if (json_is_true(json_object_get(req, "done"))) {
 		control_backup_set(cl, NULL);
-		control_reply(cl, msg_reply_ok(id));
+		reply(cl, msg_reply_ok(id));
 	} else if (json_object_get(req, "offset") != NULL) {
 		backup_chunk(cl, id, get_int(req, "offset"));
 	} else {
@@ -800,7 +998,29 @@ cmd_metrics(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	(void)req;
 	json_object_set_new(r, "text", json_string(text));
 	free(text);
-	control_reply(cl, r);
+	reply(cl, r);
+}
+
+/* reload: what SIGHUP does, with its outcome in the answer. */
+static void
+cmd_reload(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	json_t *changed, *r;
+	char *error;
+
+	(void)req;
+	if (masterd_reload(md, &changed, &error) != 0) {
+		reply(cl, msg_reply_error(id, ERR_REFUSED, "reload refused, "
+		    "the running configuration kept: %s", error));
+		free(error);
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "changed", changed);
+	json_object_set_new(r, "config", json_string(md->conf_path != NULL ?
+	    md->conf_path : "(defaults)"));
+	reply(cl, r);
 }
 
 static command_fn *const commands[MSG_TYPE_COUNT] = {
@@ -824,6 +1044,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_BACKUP] = cmd_backup,
 	[CTL_PRUNE] = cmd_prune,
 	[CTL_METRICS] = cmd_metrics,
+	[CTL_RELOAD] = cmd_reload,
 };
 
 void
@@ -834,18 +1055,18 @@ command_dispatch(struct masterd *md, struct ctl_client *cl,
 	char err[512];
 
 	if (commands[spec->type] == NULL) {
-		control_reply(cl, msg_reply_error(id, ERR_UNKNOWN,
+		reply(cl, msg_reply_error(id, ERR_UNKNOWN,
 		    "%s is not a request", spec->name));
 		return;
 	}
 	if (check_limits(spec, req, err, sizeof(err)) != 0) {
-		control_reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
+		reply(cl, msg_reply_error(id, ERR_BAD_REQUEST, "%s",
 		    err));
 		return;
 	}
 	if (md->stopping && spec->type != CTL_STATUS &&
 	    spec->type != CTL_WATCH) {
-		control_reply(cl, msg_reply_error(id, ERR_BUSY,
+		reply(cl, msg_reply_error(id, ERR_BUSY,
 		    "masterd is stopping"));
 		return;
 	}

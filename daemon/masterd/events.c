@@ -1,7 +1,8 @@
 /*
  * events.c — every event the master emits: stored in the registry (so a
  * later `watch` or `task` can show the history) and fanned out to the
- * control clients watching.
+ * control clients watching, in the control socket's JSON (ctljson.c):
+ * "ts" an ISO 8601 time to the millisecond.
  */
 #include <time.h>
 
@@ -40,6 +41,25 @@ cut_to_fit(struct masterd *md, const char *event, json_t *data)
 	return copy;
 }
 
+json_t *
+event_message(struct masterd *md, int64_t task, const char *domain,
+    const char *event, double ts, int64_t seq, const json_t *data)
+{
+	json_t *msg = msg_new(CTL_EVENT, masterd_next_id(md));
+
+	json_object_set_new(msg, "event", json_string(event));
+	json_object_set_new(msg, "ts", json_real(ts));
+	json_object_set_new(msg, "seq", json_integer(seq));
+	if (task > 0)
+		json_object_set_new(msg, "task", json_integer(task));
+	if (domain != NULL)
+		json_object_set_new(msg, "domain", json_string(domain));
+	json_object_set_new(msg, "data", data != NULL ?
+	    json_incref((json_t *)data) : json_object());
+	/* a copy: data may share values with the task's state */
+	return ctljson_export(msg);
+}
+
 void
 event_emit(struct masterd *md, int64_t task, const char *domain,
     enum event ev, json_t *data)
@@ -56,15 +76,8 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 		    registry_errmsg(md->reg));
 	log_debug("event %s task=%lld domain=%s", event, (long long)task,
 	    domain ? domain : "-");
-	msg = msg_new(CTL_EVENT, masterd_next_id(md));
-	json_object_set_new(msg, "event", json_string(event));
-	json_object_set_new(msg, "ts", json_real(now_epoch()));
-	json_object_set_new(msg, "seq", json_integer(seq));
-	if (task > 0)
-		json_object_set_new(msg, "task", json_integer(task));
-	if (domain != NULL)
-		json_object_set_new(msg, "domain", json_string(domain));
-	json_object_set_new(msg, "data", data);
+	msg = event_message(md, task, domain, event, now_epoch(), seq, data);
+	json_decref(data);
 	control_broadcast(md, msg, task);
 	json_decref(msg);
 }

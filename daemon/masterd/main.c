@@ -438,22 +438,29 @@ keep_fixed(char **field, const char *running, const char *key)
 	*field = strdup(running);
 }
 
-static void
-reload(struct masterd *md)
+/*
+ * Re-read the configuration (SIGHUP, or `masterctl reload`): 0 and the
+ * keys that changed, or -1 and why, the running configuration kept.
+ */
+int
+masterd_reload(struct masterd *md, json_t **changed, char **error)
 {
 	struct masterd_conf *conf;
 	struct sandbox_verdict sv;
 	char *errors, *line, *save = NULL, *child;
 
+	*changed = NULL;
+	*error = NULL;
 	notify_send(md, "RELOADING=1");
 	if (conf_load(md->conf_path, &conf, &errors) != 0) {
+		*error = xstrdup(errors != NULL ? errors : "cannot load");
 		for (line = strtok_r(errors, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
 			log_err("reload refused: %s", line);
 		log_err("reload refused: keeping the running configuration");
 		free(errors);
 		notify_send(md, "READY=1");
-		return;
+		return -1;
 	}
 	/* A configuration that cannot be strict is as bad as a bad one;
 	 * so is one whose programs or prompts are missing (its keys'
@@ -464,11 +471,13 @@ reload(struct masterd *md)
 		if (!sandbox_ok(&sv))
 			sandbox_log(&sv, "reload refused: ");
 		log_err("reload refused: keeping the running configuration");
+		*error = xstrdup("the sandbox cannot be strict with this "
+		    "configuration (see the log)");
 		sandbox_verdict_free(&sv);
 		free(child);
 		conf_free(conf);
 		notify_send(md, "READY=1");
-		return;
+		return -1;
 	}
 	sandbox_verdict_free(&md->sandbox);
 	md->sandbox = sv;
@@ -480,6 +489,7 @@ reload(struct masterd *md)
 	conf_free(md->conf);
 	md->conf = conf;
 	log_set_level(md->verbose ? LOG_DEBUG : conf->log_level);
+	*changed = confdiff_files(md->child_conf, md->conf_path);
 	publish_config(md);
 	if (child != NULL && strcmp(child, md->child_path) != 0)
 		log_notice("reload: children start from %s from now on", child);
@@ -491,6 +501,18 @@ reload(struct masterd *md)
 	    md->conf_path ? md->conf_path : "(defaults)");
 	notify_send(md, "READY=1");
 	notify_status(md);
+	return 0;
+}
+
+static void
+reload(struct masterd *md)
+{
+	json_t *changed;
+	char *error;
+
+	masterd_reload(md, &changed, &error);
+	json_decref(changed);
+	free(error);
 }
 
 static void

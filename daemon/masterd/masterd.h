@@ -21,6 +21,8 @@
 #include "daemon/masterd/sandbox.h"
 #include "proto/msg.h"
 
+#include "common/version.h"
+
 struct registry;
 struct ctl_client;
 struct child;
@@ -136,6 +138,23 @@ void command_dispatch(struct masterd *, struct ctl_client *,
 /* events.c: store an event and send it to watchers; steals data. */
 void event_emit(struct masterd *, int64_t task, const char *domain,
     enum event, json_t *data);
+/* The `event` message of a stored or new event, in the control socket's
+ * JSON (ctljson); data is copied. */
+json_t *event_message(struct masterd *, int64_t task, const char *domain,
+    const char *event, double ts, int64_t seq, const json_t *data);
+
+/* main.c: re-read the configuration as SIGHUP does.  0 and what changed
+ * ("section.key" names, *changed); -1 and why in *error (malloc'd), the
+ * running configuration kept. */
+int masterd_reload(struct masterd *, json_t **changed, char **error);
+
+/* confdiff.c: the "section.key" names that differ between two INI files
+ * (added, removed or changed); never their values. */
+json_t *confdiff_files(const char *old, const char *now);
+
+/* ctljson.c: v (stolen) as the control socket shows it: ISO 8601 times,
+ * tokens_in/tokens_out; a new value. */
+json_t *ctljson_export(json_t *v);
 
 /* metrics.c: the `metrics` request's text (Prometheus text format,
  * malloc'd), and the totals the STATUS= line says. */

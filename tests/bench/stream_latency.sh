@@ -40,7 +40,7 @@ done_all() {
 }
 wait_until "all directives" done_all
 python3 - "$LLMD_RECORD" "$T/watch" "$N" <<'PY'
-import json, statistics, sys
+import datetime, json, statistics, sys
 starts = sorted(m["time"] for m in map(json.loads, open(sys.argv[1]))
                 if "body" in m and "# Your domain: solo" in json.dumps(m["body"]))
 events = []
@@ -51,7 +51,8 @@ for line in open(sys.argv[2]):
         continue
     d = e.get("data", {})
     if e.get("event") == "progress" and d.get("stage") == "model" and d.get("text"):
-        events.append(e["ts"])
+        events.append(datetime.datetime.fromisoformat(
+            e["ts"].replace("Z", "+00:00")).timestamp())
 events.sort()
 lat = []
 for i, t0 in enumerate(starts):

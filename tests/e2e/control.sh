@@ -75,7 +75,7 @@ grep -q '"add an index"' "$FAKECHILD_DIR/database.log" || fail "not dispatched a
 ok "pause holds work, resume releases it, duplicates merge"
 
 # watch streams events.
-ctl watch 1 >"$T/watch" 2>&1 &
+ctl --verbose watch 1 >"$T/watch" 2>&1 &
 WATCH=$!
 wait_until "watch to subscribe" sh -c "[ \$($MASTERCTL --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"clients\"])') -ge 2 ]"
 ctl directive frontend "publish:ui.login" >/dev/null

@@ -67,7 +67,7 @@ ok "with the primary down the task completes on the fallback; rounds say so and 
 # it and takes it back.
 PORT=$PRIMARY_CTL llmd_call DELETE /_llmd/outage >/dev/null
 probe_due() {
-	json_get "r['providers'] == [] or r['providers'][0]['next_try'] < __import__('time').time()" status | grep -q True
+	json_get "r['providers'] == [] or iso(r['providers'][0]['next_try']) < __import__('time').time()" status | grep -q True
 }
 wait_until "the primary's probe due" probe_due
 ctl directive a "second change of a" >/dev/null || fail directive

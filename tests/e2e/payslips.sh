@@ -13,7 +13,7 @@ python3 "$TOP/tests/llmd/scripts/payslips.py" >"$T/script.json"
 start_llmd "$T/script.json"
 llm_config | MAX_REVIEWS=3 write_config
 start_masterd
-ctl watch >"$T/watch" 2>&1 &
+ctl --json watch >"$T/watch" 2>&1 &
 wait_until "watch" sh -c "[ \$($MASTERCTL --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"clients\"])') -ge 2 ]"
 
 ctl submit "Implement an app to manage employee payslips" --wait \
@@ -29,12 +29,13 @@ ok "the planner's three domains"
 # Dependency order: database published before logic started, logic before
 # frontend.
 python3 - "$T/watch" <<'PY' || fail "dependency order"
-import re, sys
+import json, sys
 first = {}
 for line in open(sys.argv[1]):
-    m = re.search(r"task 1\s+(\S+)\s+(\S+)", line)
-    if m and (m.group(1), m.group(2)) not in first:
-        first[(m.group(1), m.group(2))] = len(first)
+    e = json.loads(line)
+    k = (e.get("domain"), e["event"])
+    if e.get("task") == 1 and k not in first:
+        first[k] = len(first)
 pub = lambda d: first[(d, "interface.published")]
 run = lambda d: first[(d, "directive.running")]
 assert pub("database") < run("logic") and pub("logic") < run("frontend"), first

@@ -69,12 +69,12 @@ done
 rm -rf "$T/state" "$T/masterd.conf"
 LLM_MAX_RETRY_WAIT=1s llm_config | write_config
 start_masterd
-ctl watch >"$T/watch" 2>&1 &
+ctl --verbose watch >"$T/watch" 2>&1 &
 wait_until "watch" sh -c "[ \$($MASTERCTL --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"clients\"])') -ge 2 ]"
 ctl submit "limits" --domains busy,stuck >/dev/null || fail submit
 
 wait_until "busy held" log_has "provider llm (chat http://127.0.0.1:$LLMD_PORT/v1) is down: HTTP 429"
-held=$(json_get "int(r['providers'][0]['next_try']) if r['providers'] else 0" status)
+held=$(json_get "int(iso(r['providers'][0]['next_try'])) if r['providers'] else 0" status)
 [ "$held" -ge "$(date +%s)" ] || fail "status does not show the provider held until its time"
 wait_until "a domain.held event" grep -q "domain.held" "$T/watch"
 wait_until "busy done after the hold" directive_done busy Build

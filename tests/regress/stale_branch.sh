@@ -52,12 +52,12 @@ ok "a's get is on main"
 d=$(json_get "r['directive']['id']" directive b "use a's get in b/use.py")
 # Done, or a round of it rejected at its checks (the stale branch).
 settled() {
-	[ "$(json_get "any(x['directive']==$d and (x['ok'] or x['stage']=='checks') for x in r['rounds'])" task 1)" = True ]
+	[ "$(json_get "any(x['directive']==$d and (x['ok'] or x['stage']=='checks') for x in r['rounds'])" task 1 --all)" = True ]
 }
 wait_until "b's directive to be played" settled
-checks=$(json_get "[(x.get('round'), x['ok'], x['stage']) for x in r['rounds'] if x['directive']==$d]" task 1)
-[ "$(json_get "[x['ok'] for x in r['rounds'] if x['directive']==$d][0]" task 1)" = True ] ||
-    fail "b's check did not see a's get at its first round: $checks; $(json_get "[x.get('checks') for x in r['rounds'] if x['directive']==$d][:1]" task 1)"
+checks=$(json_get "[(x.get('round'), x['ok'], x['stage']) for x in r['rounds'] if x['directive']==$d]" task 1 --all)
+[ "$(json_get "[x['ok'] for x in r['rounds'] if x['directive']==$d][0]" task 1 --all)" = True ] ||
+    fail "b's check did not see a's get at its first round: $checks; $(json_get "[x.get('checks') for x in r['rounds'] if x['directive']==$d][:1]" task 1 --all)"
 wait_until "b's directive done" directive_done 1 b "use a's get"
 ok "b's check imported a's get at its first round"
 

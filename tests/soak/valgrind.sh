@@ -79,7 +79,7 @@ done
 ctl directive d1 "check your work again" --task "$LAST" >/dev/null ||
     fail "directive"
 soak_wait_settled "$T/watch.jsonl" || fail "not settled: $(soak_settled)"
-ctl --json task "$LAST" >"$T/snap/task-$LAST.json" ||
+ctl --json task "$LAST" --all >"$T/snap/task-$LAST.json" ||
     fail "task $LAST not shown"
 ok "read requests and a user directive"
 i=1
