@@ -145,17 +145,128 @@ fail(struct frame_decoder *d, struct frame_error *err, int code,
 	return set_error(err, code, detail);
 }
 
-/* Parse one payload; the caller has already consumed its bytes. */
+/*
+ * Valid UTF-8 without a NUL, as jansson demands of a string it parses
+ * (which refuses "\u0000"): 0, FRAME_EUTF8, or FRAME_EJSON for a NUL.
+ * Eight ASCII bytes at a time: attachments are long text, mostly ASCII.
+ */
 static int
-parse_payload(const unsigned char *p, size_t n, json_t **out,
+check_text(const unsigned char *p, size_t n, char *detail, size_t dlen)
+{
+	const uint64_t high = 0x8080808080808080ull;
+	const uint64_t ones = 0x0101010101010101ull;
+	size_t i = 0, k;
+	uint64_t w;
+
+	while (i < n) {
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			/* No byte >= 0x80, and no zero byte. */
+			if (((w | ((w - ones) & ~w)) & high) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
+			snprintf(detail, dlen, "%s in an attached string at "
+			    "byte %zu", p[i] == 0 ? "a NUL" : "invalid UTF-8",
+			    i);
+			return p[i] == 0 ? FRAME_EJSON : FRAME_EUTF8;
+		}
+		i += k;
+	}
+	return 0;
+}
+
+/* The string an announcement's path leads to in v, or NULL. */
+static json_t *
+attach_target(json_t *v, const json_t *entry)
+{
+	const json_t *step;
+	json_int_t i;
+
+	for (size_t k = 1; k < json_array_size(entry); k++) {
+		step = json_array_get(entry, k);
+		if (json_is_string(step) && json_is_object(v))
+			v = json_object_get(v, json_string_value(step));
+		else if (json_is_integer(step) && json_is_array(v) &&
+		    (i = json_integer_value(step)) >= 0 &&
+		    (size_t)i < json_array_size(v))
+			v = json_array_get(v, (size_t)i);
+		else
+			return NULL;
+		if (v == NULL)
+			return NULL;
+	}
+	return json_is_string(v) && json_string_length(v) == 0 ? v : NULL;
+}
+
+/*
+ * Put an attachment's strings back where the announcement says, each
+ * into its "" placeholder, and drop the announcement.  Every byte must be
+ * claimed, in order, by exactly one non-empty string.
+ */
+static int
+attach_restore(json_t *v, const unsigned char *a, size_t alen,
     struct frame_error *err)
 {
+	json_t *ann = json_object_get(v, FRAME_ATTACH_KEY), *entry, *s;
+	size_t off = 0, len, i;
+	json_int_t n;
+	char detail[200];
+	int rc;
+
+	if (!json_is_array(ann) || json_array_size(ann) == 0)
+		return set_error(err, FRAME_EATTACH, "no " FRAME_ATTACH_KEY
+		    " array announces it");
+	json_array_foreach(ann, i, entry) {
+		n = json_integer_value(json_array_get(entry, 0));
+		if (!json_is_array(entry) || json_array_size(entry) < 2 ||
+		    !json_is_integer(json_array_get(entry, 0)) || n <= 0 ||
+		    (uint64_t)n > alen - off) {
+			snprintf(detail, sizeof(detail), "entry %zu: not "
+			    "[length, path...] within the %zu bytes left", i,
+			    alen - off);
+			return set_error(err, FRAME_EATTACH, detail);
+		}
+		len = (size_t)n;
+		if ((s = attach_target(v, entry)) == NULL) {
+			snprintf(detail, sizeof(detail), "entry %zu: its path "
+			    "leads to no \"\" placeholder", i);
+			return set_error(err, FRAME_EATTACH, detail);
+		}
+		if ((rc = check_text(a + off, len, detail,
+		    sizeof(detail))) != 0)
+			return set_error(err, rc, detail);
+		if (json_string_setn_nocheck(s, (const char *)a + off,
+		    len) != 0)
+			return set_error(err, FRAME_ENOMEM, NULL);
+		off += len;
+	}
+	if (off != alen) {
+		snprintf(detail, sizeof(detail), "%zu bytes announced, %zu "
+		    "attached", off, alen);
+		return set_error(err, FRAME_EATTACH, detail);
+	}
+	json_object_del(v, FRAME_ATTACH_KEY);
+	return FRAME_OK;
+}
+
+/* Parse one payload; the caller has already consumed its bytes.  With
+ * attach, a NUL ends the JSON and starts the attachment. */
+static int
+parse_payload(const unsigned char *p, size_t n, bool attach, json_t **out,
+    struct frame_error *err)
+{
+	const unsigned char *nul = attach ? memchr(p, '\0', n) : NULL;
+	size_t jlen = nul != NULL ? (size_t)(nul - p) : n;
 	json_error_t jerr;
 	json_t *v;
 	char detail[200];
+	int rc;
 
 	/* DECODE_ANY so that a scalar is reported as ENOTOBJ, not EJSON. */
-	v = json_loadb((const char *)p, n,
+	v = json_loadb((const char *)p, jlen,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
 		/* Cut on a character: the detail may be sent on in JSON. */
@@ -168,6 +279,11 @@ parse_payload(const unsigned char *p, size_t n, json_t **out,
 	if (!json_is_object(v)) {
 		json_decref(v);
 		return set_error(err, FRAME_ENOTOBJ, NULL);
+	}
+	if (nul != NULL && (rc = attach_restore(v, nul + 1, n - jlen - 1,
+	    err)) != FRAME_OK) {
+		json_decref(v);
+		return rc;
 	}
 	*out = v;
 	return FRAME_OK;
@@ -201,7 +317,7 @@ frame_decoder_next(struct frame_decoder *d, json_t **out,
 		goto need_more;
 	payload = d->buf + d->off + FRAME_HEADER_SIZE;
 	d->off += FRAME_HEADER_SIZE + (size_t)n;
-	rc = parse_payload(payload, n, out, err);
+	rc = parse_payload(payload, n, d->attach, out, err);
 	/* Only now, as payload pointed into the buffer. */
 	if (d->off == d->len) {
 		d->off = d->len = 0;
@@ -279,24 +395,25 @@ scan_ws(struct scan *s)
 }
 
 /* Past a string whose opening quote is at s->p; *esc says whether it held
- * an escape.  -1 when it does not end. */
+ * an escape.  -1 when it does not end.  memchr, not a byte loop: a
+ * frame's long strings are most of its bytes. */
 static int
 scan_string(struct scan *s, const unsigned char **start, size_t *len,
     bool *esc)
 {
-	const unsigned char *q;
+	const unsigned char *q, *quote, *bs;
 
 	*esc = false;
 	*start = ++s->p;
-	for (q = s->p; q < s->end; q++) {
-		if (*q == '\\') {
-			*esc = true;
-			q++;
-		} else if (*q == '"') {
-			*len = (size_t)(q - *start);
-			s->p = q + 1;
+	for (q = s->p; q < s->end; q = bs + 2) {
+		if ((quote = memchr(q, '"', (size_t)(s->end - q))) == NULL)
+			return -1;
+		if ((bs = memchr(q, '\\', (size_t)(quote - q))) == NULL) {
+			*len = (size_t)(quote - *start);
+			s->p = quote + 1;
 			return 0;
 		}
+		*esc = true;	/* the byte after it is skipped, if any */
 	}
 	return -1;
 }
@@ -365,7 +482,8 @@ word_is(const unsigned char *p, size_t n, const char *w)
 int
 frame_peek(const unsigned char *payload, size_t n, struct frame_peek *pk)
 {
-	struct scan s = { payload, payload + n, 0 };
+	const unsigned char *nul = memchr(payload, '\0', n);
+	struct scan s = { payload, nul != NULL ? nul : payload + n, 0 };
 	const unsigned char *key, *val;
 	size_t klen, vlen;
 	bool esc, seen_type = false, seen_final = false;
@@ -373,6 +491,8 @@ frame_peek(const unsigned char *payload, size_t n, struct frame_peek *pk)
 	pk->type = NULL;
 	pk->type_len = 0;
 	pk->final = -1;
+	/* The JSON ends at the NUL; what follows is the attachment. */
+	pk->attached = nul != NULL;
 	scan_ws(&s);
 	if (s.p >= s.end || *s.p++ != '{')
 		return -1;
@@ -468,6 +588,8 @@ frame_strerror(int status)
 	case FRAME_EUTF8:	return "payload is not valid UTF-8";
 	case FRAME_EJSON:	return "payload is not valid JSON";
 	case FRAME_ENOTOBJ:	return "payload is not a JSON object";
+	case FRAME_EATTACH:	return "attachment does not match its "
+				    "announcement";
 	}
 	return "unknown frame error";
 }
@@ -502,13 +624,34 @@ encode_append(const char *data, size_t n, void *arg)
 	return 0;
 }
 
+/* json_dump_callback into b, after the header it reserves: 0, or a
+ * FRAME_ status. */
+static int
+encode_json(const json_t *msg, struct encode_buf *b)
+{
+	b->cap = ENCODE_BUF_MIN;
+	b->p = xmalloc(b->cap);
+	b->len = FRAME_HEADER_SIZE;
+	if (json_dump_callback(msg, encode_append, b, JSON_COMPACT) != 0) {
+		free(b->p);
+		b->p = NULL;
+		return b->too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
+	}
+	if (b->len == FRAME_HEADER_SIZE) {
+		free(b->p);
+		b->p = NULL;
+		return FRAME_ENOMEM;
+	}
+	return FRAME_OK;
+}
+
 /* One pass: the payload is dumped straight after a reserved header. */
 int
 frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen)
 {
 	struct encode_buf b = { 0 };
-	size_t n;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
@@ -517,22 +660,196 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 	if (max == 0)
 		max = FRAME_MAX_DEFAULT;
 	b.max = max < UINT32_MAX ? max : UINT32_MAX;
-	b.cap = ENCODE_BUF_MIN;
-	b.p = xmalloc(b.cap);
-	b.len = FRAME_HEADER_SIZE;
-	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) != 0) {
-		free(b.p);
-		return b.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
-	}
-	n = b.len - FRAME_HEADER_SIZE;
-	if (n == 0) {
-		free(b.p);
-		return FRAME_ENOMEM;
-	}
-	frame_put_header(b.p, (uint32_t)n);
+	if ((rc = encode_json(msg, &b)) != FRAME_OK)
+		return rc;
+	frame_put_header(b.p, (uint32_t)(b.len - FRAME_HEADER_SIZE));
 	*out = b.p;
 	*outlen = b.len;
 	return FRAME_OK;
+}
+
+/* ------------------------------------------------------------ attaching */
+
+/* What is moved out of a message: its strings, in announcement order. */
+struct attach {
+	size_t min;		/* strings this long or longer */
+	/* The path from the top, as we go: a key, or an index (key NULL);
+	 * made JSON only for a string moved out. */
+	struct attach_step {
+		const char *key;
+		size_t index;
+	} *path;
+	size_t depth, path_cap;
+	json_t *ann;		/* the announcement: [[length, path...]] */
+	const json_t **s;
+	size_t n, cap;
+	size_t bytes;		/* their lengths added up */
+};
+
+static json_t *strip(const json_t *, struct attach *);
+
+/* strip(v) one step down the path. */
+static json_t *
+strip_at(const json_t *v, const char *key, size_t index, struct attach *a)
+{
+	json_t *got;
+
+	if (a->depth == a->path_cap) {
+		a->path_cap = a->path_cap ? 2 * a->path_cap : 8;
+		a->path = xreallocarray(a->path, a->path_cap,
+		    sizeof(*a->path));
+	}
+	a->path[a->depth].key = key;
+	a->path[a->depth].index = index;
+	a->depth++;
+	got = strip(v, a);
+	a->depth--;
+	return got;
+}
+
+/* A long string: announced, listed, and "" in its place. */
+static json_t *
+strip_string(const json_t *v, struct attach *a)
+{
+	size_t len = json_string_length(v);
+	json_t *entry;
+
+	if (len < a->min || memchr(json_string_value(v), '\0', len) != NULL)
+		return NULL;
+	entry = json_array();
+	json_array_append_new(entry, json_integer((json_int_t)len));
+	for (size_t i = 0; i < a->depth; i++)
+		json_array_append_new(entry, a->path[i].key != NULL ?
+		    json_string(a->path[i].key) :
+		    json_integer((json_int_t)a->path[i].index));
+	json_array_append_new(a->ann, entry);
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 4;
+		a->s = xreallocarray(a->s, a->cap, sizeof(*a->s));
+	}
+	a->s[a->n++] = v;
+	a->bytes += len;
+	return json_stringn("", 0);
+}
+
+static json_t *
+strip_array(const json_t *v, struct attach *a)
+{
+	json_t *copy = NULL, *c, *got;
+	size_t i;
+
+	for (i = 0; i < json_array_size(v); i++) {
+		c = json_array_get(v, i);
+		got = strip_at(c, NULL, i, a);
+		if (got != NULL && copy == NULL) {
+			/* The first change: what came before is shared. */
+			copy = json_array();
+			for (size_t k = 0; k < i; k++)
+				json_array_append(copy, json_array_get(v, k));
+		}
+		if (copy != NULL)
+			json_array_append_new(copy, got != NULL ? got :
+			    json_incref(c));
+	}
+	return copy;
+}
+
+static json_t *
+strip_object(const json_t *v, struct attach *a)
+{
+	json_t *obj = (json_t *)v, *copy = NULL, *c, *got;
+	const char *key;
+	void *it, *k;
+
+	for (it = json_object_iter(obj); it != NULL;
+	    it = json_object_iter_next(obj, it)) {
+		key = json_object_iter_key(it);
+		c = json_object_iter_value(it);
+		got = strip_at(c, key, 0, a);
+		if (got != NULL && copy == NULL) {
+			/* The first change: the keys before it, in order. */
+			copy = json_object();
+			for (k = json_object_iter(obj); k != it;
+			    k = json_object_iter_next(obj, k))
+				json_object_set(copy, json_object_iter_key(k),
+				    json_object_iter_value(k));
+		}
+		if (copy != NULL)
+			json_object_set_new(copy, key, got != NULL ? got :
+			    json_incref(c));
+	}
+	return copy;
+}
+
+/* A copy of v with its long strings out, sharing what did not change;
+ * NULL when nothing under v changed. */
+static json_t *
+strip(const json_t *v, struct attach *a)
+{
+	if (json_is_string(v))
+		return strip_string(v, a);
+	if (json_is_array(v))
+		return strip_array(v, a);
+	if (json_is_object(v))
+		return strip_object(v, a);
+	return NULL;
+}
+
+/* The frame of msg with a's strings attached: FRAME_OK or ETOOBIG. */
+static int
+encode_attached(json_t *stripped, struct attach *a, size_t max,
+    unsigned char **out, size_t *outlen)
+{
+	struct encode_buf b = { 0 };
+	size_t len;
+	int rc;
+
+	if (a->bytes >= max)
+		return FRAME_ETOOBIG;
+	json_object_set(stripped, FRAME_ATTACH_KEY, a->ann);
+	b.max = max - a->bytes - 1;
+	if ((rc = encode_json(stripped, &b)) != FRAME_OK)
+		return rc;
+	b.p = xgrow(b.p, &b.cap, b.len + 1 + a->bytes, ENCODE_BUF_MIN,
+	    SIZE_MAX);
+	b.p[b.len++] = '\0';
+	for (size_t i = 0; i < a->n; i++) {
+		len = json_string_length(a->s[i]);
+		memcpy(b.p + b.len, json_string_value(a->s[i]), len);
+		b.len += len;
+	}
+	frame_put_header(b.p, (uint32_t)(b.len - FRAME_HEADER_SIZE));
+	*out = b.p;
+	*outlen = b.len;
+	return FRAME_OK;
+}
+
+int
+frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
+    unsigned char **out, size_t *outlen)
+{
+	struct attach a = { .min = attach_min };
+	json_t *stripped;
+	size_t lim = max == 0 ? FRAME_MAX_DEFAULT : max;
+	int rc = FRAME_ETOOBIG;
+
+	*out = NULL;
+	*outlen = 0;
+	if (attach_min == 0 || !json_is_object(msg) ||
+	    json_object_get(msg, FRAME_ATTACH_KEY) != NULL)
+		return frame_encode(msg, max, out, outlen);
+	a.ann = json_array();
+	if ((stripped = strip(msg, &a)) != NULL)
+		rc = encode_attached(stripped, &a, lim < UINT32_MAX ? lim :
+		    UINT32_MAX, out, outlen);
+	json_decref(stripped);
+	free(a.path);
+	json_decref(a.ann);
+	free(a.s);
+	/* Nothing long, or over max with the announcement: plain JSON. */
+	if (rc != FRAME_OK)
+		rc = frame_encode(msg, max, out, outlen);
+	return rc;
 }
 
 size_t
