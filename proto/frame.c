@@ -707,14 +707,20 @@ strip_at(const json_t *v, const char *key, size_t index, struct attach *a)
 	return got;
 }
 
-/* A long string: announced, listed, and "" in its place. */
+/* A long string: announced, listed, and "" in its place.  The receiver
+ * checks its bytes again: they come from a peer. */
 static json_t *
 strip_string(const json_t *v, struct attach *a)
 {
 	size_t len = json_string_length(v);
 	json_t *entry;
 
-	if (len < a->min || memchr(json_string_value(v), '\0', len) != NULL)
+	char detail[80];
+
+	/* Not UTF-8 (a _nocheck string), or a NUL: left in the JSON, for
+	 * jansson to refuse as before. */
+	if (len < a->min || check_text((const unsigned char *)
+	    json_string_value(v), len, detail, sizeof(detail)) != 0)
 		return NULL;
 	entry = json_array();
 	json_array_append_new(entry, json_integer((json_int_t)len));
