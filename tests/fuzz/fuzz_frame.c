@@ -5,10 +5,14 @@
  * The first input byte shapes the feeding: bit 7 chooses copying
  * (frame_decoder_feed) or zero-copy (reserve/commit), bits 0-6 the largest
  * chunk (0: the whole rest at once); the size of each chunk then comes from
- * the input bytes themselves.  The rest of the input is the byte stream.
+ * the input bytes themselves.  Bit 0 also says whether the decoder takes
+ * attachments (a NUL, then raw strings announced in "@attach").  The rest
+ * of the input is the byte stream.
  *
  * Checked on every input: each decoded message is an object that re-encodes
- * and re-decodes to an equal message with a byte-identical encoding;
+ * and re-decodes to an equal message with a byte-identical encoding, plain
+ * and with attachments (a threshold of 1 byte, and the real one), never
+ * with FRAME_ATTACH_KEY left in it;
  * FRAME_NEED_MORE is only returned when the next frame really is incomplete;
  * an error fills frame_error with its own code; a fatal error is sticky for
  * next and feed; a payload error lets decoding go on.  Before each next,
@@ -60,6 +64,34 @@ roundtrip(const json_t *msg)
 	check(frame_encode(back, 0, &buf2, &len2) == FRAME_OK &&
 	    len2 == len && memcmp(buf, buf2, len) == 0,
 	    "encoding is not stable across a round trip");
+	json_decref(back);
+	free(buf2);
+	free(buf);
+	frame_decoder_free(&d);
+}
+
+/* The same with attachments from min bytes up, to a decoder that takes
+ * them; the message must have come out of a decoder, so it encodes. */
+static void
+roundtrip_attached(const json_t *msg, size_t min)
+{
+	struct frame_decoder d;
+	unsigned char *buf, *buf2;
+	size_t len, len2;
+	json_t *back;
+
+	check(frame_encode_attach(msg, 0, min, &buf, &len) == FRAME_OK,
+	    "a decoded message does not encode with attachments");
+	frame_decoder_init(&d, 0);
+	d.attach = true;
+	check(frame_decoder_feed(&d, buf, len) == FRAME_OK, "feed failed");
+	check(frame_decoder_next(&d, &back, NULL) == FRAME_OK,
+	    "an attached message does not decode");
+	check(json_equal(msg, back), "attaching changed the message");
+	check(frame_decoder_pending(&d) == 0, "bytes left after one frame");
+	check(frame_encode_attach(back, 0, min, &buf2, &len2) == FRAME_OK &&
+	    len2 == len && memcmp(buf, buf2, len) == 0,
+	    "attaching is not stable across a round trip");
 	json_decref(back);
 	free(buf2);
 	free(buf);
@@ -123,7 +155,11 @@ drain(struct frame_decoder *d)
 			check(json_is_object(m), "FRAME_OK without an object");
 			if (sure == 0)
 				check_peek(&pk, m);
+			check(json_object_get(m, FRAME_ATTACH_KEY) == NULL ||
+			    !pk.attached, "an announcement left in");
 			roundtrip(m);
+			roundtrip_attached(m, 1);
+			roundtrip_attached(m, FRAME_ATTACH_MIN);
 			json_decref(m);
 			continue;
 		}
@@ -136,7 +172,8 @@ drain(struct frame_decoder *d)
 		    "frame_error not filled");
 		check(rc == FRAME_EZERO || rc == FRAME_ETOOBIG ||
 		    rc == FRAME_EUTF8 || rc == FRAME_EJSON ||
-		    rc == FRAME_ENOTOBJ, "unexpected status");
+		    rc == FRAME_ENOTOBJ || (rc == FRAME_EATTACH &&
+		    d->attach), "unexpected status");
 		if (frame_status_fatal(rc)) {
 			check(frame_decoder_next(d, &m, NULL) == rc &&
 			    m == NULL, "fatal error not sticky in next");
@@ -176,6 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zero_copy = (data[0] & 0x80) != 0;
 	base = data[0] & 0x7f;
 	frame_decoder_init(&d, FUZZ_MAX);
+	d.attach = (data[0] & 1) != 0;
 	while (off < size) {
 		n = base == 0 ? size - off : 1 + data[off] % base;
 		if (n > size - off)
