@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "proto/frame.h"
+#include "proto/jsonfast.h"
 
 /* Small: every connection keeps one for its life; large frames grow it
  * and it shrinks back once they are consumed. */
@@ -265,9 +266,12 @@ parse_payload(const unsigned char *p, size_t n, bool attach, json_t **out,
 	char detail[200];
 	int rc;
 
-	/* DECODE_ANY so that a scalar is reported as ENOTOBJ, not EJSON. */
-	v = json_loadb((const char *)p, jlen,
-	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	/* The fast reader for the common case; jansson for the rest, and
+	 * for every error.  DECODE_ANY so that a scalar is reported as
+	 * ENOTOBJ, not EJSON. */
+	if ((v = jsonfast_load(p, jlen)) == NULL)
+		v = json_loadb((const char *)p, jlen,
+		    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
 		/* Cut on a character: the detail may be sent on in JSON. */
 		snprintf(detail, sizeof(detail), "%.*s at byte %d",
@@ -598,7 +602,10 @@ frame_strerror(int status)
  * doubles its way up. */
 #define ENCODE_BUF_MIN	512u
 
-/* Where json_dump_callback appends a frame's payload, after its header. */
+/* A frame's payload is written straight after its reserved header by
+ * jsonfast_dump, which writes what jansson's compact dump would, and stops
+ * as soon as the payload is over max: a huge message is refused without
+ * being serialised in full. */
 struct encode_buf {
 	unsigned char *p;
 	size_t len;		/* header included */
@@ -607,41 +614,25 @@ struct encode_buf {
 	bool too_big;
 };
 
-/* Stop jansson as soon as the payload is over max: a huge message is
- * refused without being serialised in full. */
-static int
-encode_append(const char *data, size_t n, void *arg)
-{
-	struct encode_buf *b = arg;
-
-	if (n > b->max - (b->len - FRAME_HEADER_SIZE)) {
-		b->too_big = true;
-		return -1;
-	}
-	b->p = xgrow(b->p, &b->cap, b->len + n, ENCODE_BUF_MIN, SIZE_MAX);
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	return 0;
-}
-
-/* json_dump_callback into b, after the header it reserves: 0, or a
+/* The payload of msg into b, after the header it reserves: 0, or a
  * FRAME_ status. */
 static int
 encode_json(const json_t *msg, struct encode_buf *b)
 {
-	b->cap = ENCODE_BUF_MIN;
-	b->p = xmalloc(b->cap);
-	b->len = FRAME_HEADER_SIZE;
-	if (json_dump_callback(msg, encode_append, b, JSON_COMPACT) != 0) {
-		free(b->p);
-		b->p = NULL;
-		return b->too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
+	struct jsonfast_buf jb = { 0 };
+
+	jb.cap = ENCODE_BUF_MIN;
+	jb.p = xmalloc(jb.cap);
+	jb.len = FRAME_HEADER_SIZE;
+	jb.max = FRAME_HEADER_SIZE + b->max;
+	if (jsonfast_dump(msg, &jb) != 0) {
+		free(jb.p);
+		b->too_big = jb.too_big;
+		return jb.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
 	}
-	if (b->len == FRAME_HEADER_SIZE) {
-		free(b->p);
-		b->p = NULL;
-		return FRAME_ENOMEM;
-	}
+	b->p = jb.p;
+	b->len = jb.len;
+	b->cap = jb.cap;
 	return FRAME_OK;
 }
 
