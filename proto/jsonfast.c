@@ -136,12 +136,14 @@ read_number(struct rd *r)
 		neg = true;
 		r->p++;
 	}
-	while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+	for (digits = 0; r->p < r->end && *r->p >= '0' && *r->p <= '9';
+	    digits++) {
+		if (digits == LOAD_MAX_DIGITS)
+			return NULL;	/* too many: jansson's */
 		v = v * 10 + (*r->p++ - '0');
-	digits = (size_t)(r->p - start) - neg;
-	/* No digit, a leading zero, too many, or a real: jansson's. */
-	if (digits == 0 || digits > LOAD_MAX_DIGITS ||
-	    (digits > 1 && start[neg] == '0'))
+	}
+	/* No digit, a leading zero, or a real: jansson's. */
+	if (digits == 0 || (digits > 1 && start[neg] == '0'))
 		return NULL;
 	if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E'))
 		return NULL;

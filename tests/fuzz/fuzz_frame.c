@@ -18,7 +18,11 @@
  * next and feed; a payload error lets decoding go on.  Before each next,
  * frame_decoder_peek shows the same frame next then takes, and where
  * frame_peek is sure of a payload that parses, its "type" and "final" are
- * the parsed message's.  The decoder's limit
+ * the parsed message's.  proto/jsonfast.c against jansson: where its
+ * reader is sure of a payload, jansson parses it to an equal value (and
+ * where jansson refuses one, the fast reader is never sure of it); its
+ * writer gives jansson's compact bytes for every decoded message.  The
+ * decoder's limit
  * is 64 KiB so oversized frames are reached quickly.
  */
 #include <stdbool.h>
@@ -28,6 +32,7 @@
 #include <string.h>
 
 #include "proto/frame.h"
+#include "proto/jsonfast.h"
 
 #define FUZZ_MAX	(64u * 1024u)
 
@@ -98,6 +103,34 @@ roundtrip_attached(const json_t *msg, size_t min)
 	frame_decoder_free(&d);
 }
 
+/* The fast reader and writer against jansson, on one payload. */
+static void
+check_fast(const unsigned char *p, size_t n)
+{
+	const unsigned char *nul = memchr(p, '\0', n);
+	size_t jlen = nul != NULL ? (size_t)(nul - p) : n;
+	json_t *fast = jsonfast_load(p, jlen), *slow;
+	struct jsonfast_buf b = { 0 };
+	char *dump;
+
+	slow = json_loadb((const char *)p, jlen, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_ANY, NULL);
+	if (fast != NULL)
+		check(slow != NULL && json_equal(fast, slow),
+		    "the fast reader and jansson disagree");
+	if (slow != NULL) {
+		b.max = SIZE_MAX;
+		dump = json_dumps(slow, JSON_COMPACT | JSON_ENCODE_ANY);
+		check(dump != NULL && jsonfast_dump(slow, &b) == 0 &&
+		    b.len == strlen(dump) && memcmp(b.p, dump, b.len) == 0,
+		    "the fast writer is not jansson's compact dump");
+		free(dump);
+		free(b.p);
+	}
+	json_decref(fast);
+	json_decref(slow);
+}
+
 /* NEED_MORE is only right when the next frame is not all there. */
 static void
 check_incomplete(const struct frame_decoder *d)
@@ -145,8 +178,10 @@ drain(struct frame_decoder *d)
 	for (;;) {
 		memset(&err, 0, sizeof(err));
 		prc = frame_decoder_peek(d, &payload, &n, NULL);
-		if (prc == FRAME_OK)
+		if (prc == FRAME_OK) {
 			sure = frame_peek(payload, n, &pk);
+			check_fast(payload, n);
+		}
 		rc = frame_decoder_next(d, &m, &err);
 		check(prc == FRAME_OK ? rc != FRAME_NEED_MORE &&
 		    !frame_status_fatal(rc) : prc == rc,
