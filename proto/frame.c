@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "proto/frame.h"
@@ -146,27 +149,48 @@ fail(struct frame_decoder *d, struct frame_error *err, int code,
 	return set_error(err, code, detail);
 }
 
+/* 32 bytes of ASCII without a NUL: the run of long text. */
+static bool
+ascii32(const unsigned char *p)
+{
+#if defined(__SSE2__)
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	__m128i z = _mm_setzero_si128();
+
+	/* The high bit of a byte >= 0x80, or of 0xff where a byte is 0. */
+	return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b),
+	    _mm_or_si128(_mm_cmpeq_epi8(a, z), _mm_cmpeq_epi8(b, z)))) == 0;
+#else
+	const uint64_t high = 0x8080808080808080ull;
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t w[4], bad = 0;
+
+	memcpy(w, p, sizeof(w));
+	for (int k = 0; k < 4; k++)
+		bad |= w[k] | ((w[k] - ones) & ~w[k]);
+	return (bad & high) == 0;
+#endif
+}
+
 /*
  * Valid UTF-8 without a NUL, as jansson demands of a string it parses
  * (which refuses "\u0000"): 0, FRAME_EUTF8, or FRAME_EJSON for a NUL.
- * Eight ASCII bytes at a time: attachments are long text, mostly ASCII.
+ * 32 ASCII bytes at a time: attachments are long text, mostly ASCII.
  */
 static int
 check_text(const unsigned char *p, size_t n, char *detail, size_t dlen)
 {
-	const uint64_t high = 0x8080808080808080ull;
-	const uint64_t ones = 0x0101010101010101ull;
 	size_t i = 0, k;
-	uint64_t w;
 
 	while (i < n) {
-		if (n - i >= 8) {
-			memcpy(&w, p + i, 8);
-			/* No byte >= 0x80, and no zero byte. */
-			if (((w | ((w - ones) & ~w)) & high) == 0) {
-				i += 8;
-				continue;
-			}
+		while (n - i >= 32 && ascii32(p + i))
+			i += 32;
+		if (i >= n)
+			break;
+		if (p[i] > 0 && p[i] < 0x80) {
+			i++;
+			continue;
 		}
 		if ((k = utf8_seq(p + i, n - i)) == 0) {
 			snprintf(detail, dlen, "%s in an attached string at "
