@@ -5,6 +5,12 @@
  * the tail (copied by feed, or read straight in through reserve/commit) and
  * whole frames are parsed from the head.  The buffer is compacted lazily and
  * shrunk after a large frame so an idle connection does not pin megabytes.
+ *
+ * Parsing and writing JSON go through proto/jsonfast.c, which leaves to
+ * jansson what it is not sure of.  Attachments (frame.h) are cut out of a
+ * message on the way out (strip) and put back on the way in
+ * (attach_restore): long text is then copied and checked, never escaped
+ * nor parsed.
  */
 #include <errno.h>
 #include <stdio.h>
