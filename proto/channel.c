@@ -83,11 +83,15 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct channel *ch = h->data;
-	size_t got;
+	size_t got, want = frame_decoder_missing(&ch->dec);
+	void *p;
+
 	/* libuv suggests 64 KiB; most messages are far smaller, and the
-	 * buffer lives as long as the connection. */
-	void *p = frame_decoder_reserve(&ch->dec, suggested < 16384 ?
-	    suggested : 16384, &got);
+	 * buffer lives as long as the connection.  A large frame begun is
+	 * made room for whole: one read, not a growth per 16 KiB. */
+	if (want < 16384)
+		want = suggested < 16384 ? suggested : 16384;
+	p = frame_decoder_reserve(&ch->dec, want, &got);
 
 	*buf = uv_buf_init(p, (unsigned)got);
 }

@@ -55,6 +55,21 @@ get_be32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+size_t
+frame_decoder_missing(const struct frame_decoder *d)
+{
+	size_t pending = d->len - d->off, want;
+	uint32_t n;
+
+	if (d->failed || pending < FRAME_HEADER_SIZE)
+		return 0;
+	n = get_be32(d->buf + d->off);
+	if (n == 0 || n > d->max)
+		return 0;
+	want = FRAME_HEADER_SIZE + (size_t)n;
+	return want > pending ? want - pending : 0;
+}
+
 void
 frame_put_header(unsigned char hdr[FRAME_HEADER_SIZE], uint32_t n)
 {
@@ -76,7 +91,14 @@ compact(struct frame_decoder *d)
 		d->off = 0;
 		d->len = pending;
 	}
-	if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
+	if (d->cap > FRAME_BUF_MIN && pending == 0) {
+		/* Freed, not shrunk: glibc then takes blocks of this size
+		 * from its heap, where realloc would map and unmap (and fault
+		 * in) every large frame's pages anew. */
+		free(d->buf);
+		d->buf = NULL;
+		d->cap = 0;
+	} else if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
 		d->buf = xrealloc(d->buf, FRAME_BUF_MIN);
 		d->cap = FRAME_BUF_MIN;
 	}

@@ -117,6 +117,9 @@ int frame_peek(const unsigned char *payload, size_t n, struct frame_peek *);
 
 /* Bytes buffered but not yet returned as messages. */
 size_t frame_decoder_pending(const struct frame_decoder *);
+/* Bytes still to come of the frame begun at the head, when its header is
+ * in and its length acceptable; else 0. */
+size_t frame_decoder_missing(const struct frame_decoder *);
 
 /* True when the stream must be dropped (framing is lost). */
 bool frame_status_fatal(int status);
