@@ -7,18 +7,15 @@
  * shrunk after a large frame so an idle connection does not pin megabytes.
  *
  * Parsing and writing JSON go through proto/jsonfast.c, which leaves to
- * jansson what it is not sure of.  Attachments (frame.h) are cut out of a
- * message on the way out (strip) and put back on the way in
- * (attach_restore): long text is then copied and checked, never escaped
- * nor parsed.
+ * jansson what it is not sure of.  Attachments (frame.h) are written ""
+ * and announced by jsonfast's writer on the way out, and put back on the
+ * way in (attach_restore): long text is then copied and checked, never
+ * escaped nor parsed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/util.h"
 #include "proto/frame.h"
@@ -177,58 +174,21 @@ fail(struct frame_decoder *d, struct frame_error *err, int code,
 	return set_error(err, code, detail);
 }
 
-/* 32 bytes of ASCII without a NUL: the run of long text. */
-static bool
-ascii32(const unsigned char *p)
-{
-#if defined(__SSE2__)
-	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-	__m128i z = _mm_setzero_si128();
-
-	/* The high bit of a byte >= 0x80, or of 0xff where a byte is 0. */
-	return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b),
-	    _mm_or_si128(_mm_cmpeq_epi8(a, z), _mm_cmpeq_epi8(b, z)))) == 0;
-#else
-	const uint64_t high = 0x8080808080808080ull;
-	const uint64_t ones = 0x0101010101010101ull;
-	uint64_t w[4], bad = 0;
-
-	memcpy(w, p, sizeof(w));
-	for (int k = 0; k < 4; k++)
-		bad |= w[k] | ((w[k] - ones) & ~w[k]);
-	return (bad & high) == 0;
-#endif
-}
-
 /*
  * Valid UTF-8 without a NUL, as jansson demands of a string it parses
  * (which refuses "\u0000"): 0, FRAME_EUTF8, or FRAME_EJSON for a NUL.
- * 32 ASCII bytes at a time: attachments are long text, mostly ASCII.
  */
 static int
 check_text(const unsigned char *p, size_t n, char *detail, size_t dlen)
 {
-	size_t i = 0, k;
+	size_t at;
+	int rc = jsonfast_text(p, n, &at);
 
-	while (i < n) {
-		while (n - i >= 32 && ascii32(p + i))
-			i += 32;
-		if (i >= n)
-			break;
-		if (p[i] > 0 && p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((k = utf8_seq(p + i, n - i)) == 0) {
-			snprintf(detail, dlen, "%s in an attached string at "
-			    "byte %zu", p[i] == 0 ? "a NUL" : "invalid UTF-8",
-			    i);
-			return p[i] == 0 ? FRAME_EJSON : FRAME_EUTF8;
-		}
-		i += k;
-	}
-	return 0;
+	if (rc == 0)
+		return 0;
+	snprintf(detail, dlen, "%s in an attached string at byte %zu",
+	    rc == 1 ? "a NUL" : "invalid UTF-8", at);
+	return rc == 1 ? FRAME_EJSON : FRAME_EUTF8;
 }
 
 /* The string an announcement's path leads to in v, or NULL. */
@@ -713,163 +673,35 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 
 /* ------------------------------------------------------------ attaching */
 
-/* What is moved out of a message: its strings, in announcement order. */
-struct attach {
-	size_t min;		/* strings this long or longer */
-	/* The path from the top, as we go: a key, or an index (key NULL);
-	 * made JSON only for a string moved out. */
-	struct attach_step {
-		const char *key;
-		size_t index;
-	} *path;
-	size_t depth, path_cap;
-	json_t *ann;		/* the announcement: [[length, path...]] */
-	const json_t **s;
-	size_t n, cap;
-	size_t bytes;		/* their lengths added up */
-};
-
-static json_t *strip(const json_t *, struct attach *);
-
-/* strip(v) one step down the path. */
-static json_t *
-strip_at(const json_t *v, const char *key, size_t index, struct attach *a)
-{
-	json_t *got;
-
-	if (a->depth == a->path_cap) {
-		a->path_cap = a->path_cap ? 2 * a->path_cap : 8;
-		a->path = xreallocarray(a->path, a->path_cap,
-		    sizeof(*a->path));
-	}
-	a->path[a->depth].key = key;
-	a->path[a->depth].index = index;
-	a->depth++;
-	got = strip(v, a);
-	a->depth--;
-	return got;
-}
-
-/* A long string: announced, listed, and "" in its place.  The receiver
- * checks its bytes again: they come from a peer. */
-static json_t *
-strip_string(const json_t *v, struct attach *a)
-{
-	size_t len = json_string_length(v);
-	json_t *entry;
-
-	char detail[80];
-
-	/* Not UTF-8 (a _nocheck string), or a NUL: left in the JSON, for
-	 * jansson to refuse as before. */
-	if (len < a->min || check_text((const unsigned char *)
-	    json_string_value(v), len, detail, sizeof(detail)) != 0)
-		return NULL;
-	entry = json_array();
-	json_array_append_new(entry, json_integer((json_int_t)len));
-	for (size_t i = 0; i < a->depth; i++)
-		json_array_append_new(entry, a->path[i].key != NULL ?
-		    json_string(a->path[i].key) :
-		    json_integer((json_int_t)a->path[i].index));
-	json_array_append_new(a->ann, entry);
-	if (a->n == a->cap) {
-		a->cap = a->cap ? 2 * a->cap : 4;
-		a->s = xreallocarray(a->s, a->cap, sizeof(*a->s));
-	}
-	a->s[a->n++] = v;
-	a->bytes += len;
-	return json_stringn("", 0);
-}
-
-static json_t *
-strip_array(const json_t *v, struct attach *a)
-{
-	json_t *copy = NULL, *c, *got;
-	size_t i;
-
-	for (i = 0; i < json_array_size(v); i++) {
-		c = json_array_get(v, i);
-		got = strip_at(c, NULL, i, a);
-		if (got != NULL && copy == NULL) {
-			/* The first change: what came before is shared. */
-			copy = json_array();
-			for (size_t k = 0; k < i; k++)
-				json_array_append(copy, json_array_get(v, k));
-		}
-		if (copy != NULL)
-			json_array_append_new(copy, got != NULL ? got :
-			    json_incref(c));
-	}
-	return copy;
-}
-
-static json_t *
-strip_object(const json_t *v, struct attach *a)
-{
-	json_t *obj = (json_t *)v, *copy = NULL, *c, *got;
-	const char *key;
-	void *it, *k;
-
-	for (it = json_object_iter(obj); it != NULL;
-	    it = json_object_iter_next(obj, it)) {
-		key = json_object_iter_key(it);
-		c = json_object_iter_value(it);
-		got = strip_at(c, key, 0, a);
-		if (got != NULL && copy == NULL) {
-			/* The first change: the keys before it, in order. */
-			copy = json_object();
-			for (k = json_object_iter(obj); k != it;
-			    k = json_object_iter_next(obj, k))
-				json_object_set(copy, json_object_iter_key(k),
-				    json_object_iter_value(k));
-		}
-		if (copy != NULL)
-			json_object_set_new(copy, key, got != NULL ? got :
-			    json_incref(c));
-	}
-	return copy;
-}
-
-/* A copy of v with its long strings out, sharing what did not change;
- * NULL when nothing under v changed. */
-static json_t *
-strip(const json_t *v, struct attach *a)
-{
-	if (json_is_string(v))
-		return strip_string(v, a);
-	if (json_is_array(v))
-		return strip_array(v, a);
-	if (json_is_object(v))
-		return strip_object(v, a);
-	return NULL;
-}
-
-/* The frame of msg with a's strings attached: FRAME_OK or ETOOBIG. */
+/* The JSON of msg with its long strings "" and announced (a), then the
+ * NUL and their bytes: FRAME_OK, or a FRAME_ status when not sent so. */
 static int
-encode_attached(json_t *stripped, struct attach *a, size_t max,
+encode_attached(const json_t *msg, size_t max, struct jsonfast_attach *a,
     unsigned char **out, size_t *outlen)
 {
-	struct encode_buf b = { 0 };
+	struct jsonfast_buf jb = { 0 };
 	size_t len;
-	int rc;
 
-	if (a->bytes >= max)
+	jb.cap = ENCODE_BUF_MIN;
+	jb.p = xmalloc(jb.cap);
+	jb.len = FRAME_HEADER_SIZE;
+	jb.max = FRAME_HEADER_SIZE + max;
+	if (jsonfast_dump_attach(msg, &jb, a) != 0 || a->n == 0 ||
+	    a->bytes >= max - (jb.len - FRAME_HEADER_SIZE)) {
+		free(jb.p);
 		return FRAME_ETOOBIG;
-	json_object_set(stripped, FRAME_ATTACH_KEY, a->ann);
-	b.max = max - a->bytes - 1;
-	if ((rc = encode_json(stripped, &b)) != FRAME_OK)
-		return rc;
-	b.p = xgrow(b.p, &b.cap, b.len + 1 + a->bytes, ENCODE_BUF_MIN,
+	}
+	jb.p = xgrow(jb.p, &jb.cap, jb.len + 1 + a->bytes, ENCODE_BUF_MIN,
 	    SIZE_MAX);
-	b.p[b.len++] = '\0';
+	jb.p[jb.len++] = '\0';
 	for (size_t i = 0; i < a->n; i++) {
 		len = json_string_length(a->s[i]);
-		memcpy(b.p + b.len, json_string_value(a->s[i]), len);
-		b.len += len;
+		memcpy(jb.p + jb.len, json_string_value(a->s[i]), len);
+		jb.len += len;
 	}
-	frame_put_header(b.p, (uint32_t)(b.len - FRAME_HEADER_SIZE));
-	*out = b.p;
-	*outlen = b.len;
+	frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
+	*out = jb.p;
+	*outlen = jb.len;
 	return FRAME_OK;
 }
 
@@ -877,25 +709,20 @@ int
 frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
     unsigned char **out, size_t *outlen)
 {
-	struct attach a = { .min = attach_min };
-	json_t *stripped;
+	struct jsonfast_attach a = { .min = attach_min };
 	size_t lim = max == 0 ? FRAME_MAX_DEFAULT : max;
-	int rc = FRAME_ETOOBIG;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
 	if (attach_min == 0 || !json_is_object(msg) ||
 	    json_object_get(msg, FRAME_ATTACH_KEY) != NULL)
 		return frame_encode(msg, max, out, outlen);
-	a.ann = json_array();
-	if ((stripped = strip(msg, &a)) != NULL)
-		rc = encode_attached(stripped, &a, lim < UINT32_MAX ? lim :
-		    UINT32_MAX, out, outlen);
-	json_decref(stripped);
-	free(a.path);
-	json_decref(a.ann);
-	free(a.s);
-	/* Nothing long, or over max with the announcement: plain JSON. */
+	rc = encode_attached(msg, lim < UINT32_MAX ? lim : UINT32_MAX, &a,
+	    out, outlen);
+	jsonfast_attach_free(&a);
+	/* Nothing long, a string jansson will not write, or over max with
+	 * the announcement: plain JSON, as frame_encode has it. */
 	if (rc != FRAME_OK)
 		rc = frame_encode(msg, max, out, outlen);
 	return rc;

@@ -7,11 +7,16 @@
  * Anything else, malformed or merely unusual, makes it give up (NULL), and
  * the caller asks jansson: so every error, and every rare form, is
  * jansson's.  The writer produces jansson's compact text exactly; the
- * fuzz target compares both with jansson's own.
+ * fuzz target compares both with jansson's own.  Written with an attach
+ * list, long strings become "" and are announced, for frame.c to carry
+ * after the JSON: nothing is copied to cut them out.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "proto/jsonfast.h"
@@ -20,6 +25,55 @@
 #define LOAD_MAX_DEPTH	64
 /* Integers of more digits are left to jansson (overflow is its error). */
 #define LOAD_MAX_DIGITS	18
+
+/* ------------------------------------------------------------ text */
+
+/* 32 bytes of ASCII without a NUL: the run of long text. */
+static bool
+ascii32(const unsigned char *p)
+{
+#if defined(__SSE2__)
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	__m128i z = _mm_setzero_si128();
+
+	/* The high bit of a byte >= 0x80, or of 0xff where a byte is 0. */
+	return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b),
+	    _mm_or_si128(_mm_cmpeq_epi8(a, z), _mm_cmpeq_epi8(b, z)))) == 0;
+#else
+	const uint64_t high = 0x8080808080808080ull;
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t w[4], bad = 0;
+
+	memcpy(w, p, sizeof(w));
+	for (int k = 0; k < 4; k++)
+		bad |= w[k] | ((w[k] - ones) & ~w[k]);
+	return (bad & high) == 0;
+#endif
+}
+
+int
+jsonfast_text(const unsigned char *p, size_t n, size_t *at)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		while (n - i >= 32 && ascii32(p + i))
+			i += 32;
+		if (i >= n)
+			break;
+		if (p[i] > 0 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
+			*at = i;
+			return p[i] == 0 ? 1 : 2;
+		}
+		i += k;
+	}
+	return 0;
+}
 
 /* ------------------------------------------------------------ reading */
 
@@ -396,12 +450,73 @@ write_real(struct jsonfast_buf *b, const json_t *v)
 	return put(b, buf, n);
 }
 
-int
-jsonfast_dump(const json_t *v, struct jsonfast_buf *b)
+static int dump(const json_t *, struct jsonfast_buf *,
+    struct jsonfast_attach *);
+
+/* dump(v) one step down the path. */
+static int
+dump_at(const json_t *v, struct jsonfast_buf *b, struct jsonfast_attach *a,
+    const char *key, size_t klen, size_t index)
+{
+	int rc;
+
+	if (a == NULL)
+		return dump(v, b, NULL);
+	if (a->depth == a->path_cap) {
+		a->path_cap = a->path_cap ? 2 * a->path_cap : 8;
+		a->path = xreallocarray(a->path, a->path_cap,
+		    sizeof(*a->path));
+	}
+	a->path[a->depth].key = key;
+	a->path[a->depth].klen = klen;
+	a->path[a->depth].index = index;
+	a->depth++;
+	rc = dump(v, b, a);
+	a->depth--;
+	return rc;
+}
+
+/* A long string: "" here, its entry announced, its bytes listed.  1 when
+ * it stays in the JSON (short, or not UTF-8 without a NUL: left for the
+ * writer to refuse, or to escape for the receiver to refuse). */
+static int
+dump_attached(const json_t *v, struct jsonfast_buf *b,
+    struct jsonfast_attach *a)
+{
+	size_t len = json_string_length(v), at;
+	struct jsonfast_buf *e = &a->ann;
+
+	if (len < a->min || a->depth == 0 || jsonfast_text((const unsigned
+	    char *)json_string_value(v), len, &at) != 0)
+		return 1;
+	e->max = SIZE_MAX;
+	if ((a->n > 0 && put(e, ",", 1) != 0) || put(e, "[", 1) != 0 ||
+	    write_integer(e, (json_int_t)len) != 0)
+		return -1;
+	for (size_t i = 0; i < a->depth; i++) {
+		if (put(e, ",", 1) != 0 || (a->path[i].key != NULL ?
+		    write_string(e, a->path[i].key, a->path[i].klen) :
+		    write_integer(e, (json_int_t)a->path[i].index)) != 0)
+			return -1;
+	}
+	if (put(e, "]", 1) != 0)
+		return -1;
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 4;
+		a->s = xreallocarray(a->s, a->cap, sizeof(*a->s));
+	}
+	a->s[a->n++] = v;
+	a->bytes += len;
+	return put(b, "\"\"", 2);
+}
+
+static int
+dump(const json_t *v, struct jsonfast_buf *b, struct jsonfast_attach *a)
 {
 	json_t *obj = (json_t *)v;
 	void *it;
 	size_t i;
+	int rc;
 
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -414,20 +529,30 @@ jsonfast_dump(const json_t *v, struct jsonfast_buf *b)
 			    write_string(b, json_object_iter_key(it),
 			    json_object_iter_key_len(it)) != 0 ||
 			    put(b, ":", 1) != 0 ||
-			    jsonfast_dump(json_object_iter_value(it), b) != 0)
+			    dump_at(json_object_iter_value(it), b, a,
+			    json_object_iter_key(it),
+			    json_object_iter_key_len(it), 0) != 0)
 				return -1;
 		}
+		/* The announcement closes the top-level object. */
+		if (a != NULL && a->depth == 0 && a->n > 0 &&
+		    (put(b, ",\"@attach\":[", 12) != 0 ||
+		    put(b, a->ann.p, a->ann.len) != 0 || put(b, "]", 1) != 0))
+			return -1;
 		return put(b, "}", 1);
 	case JSON_ARRAY:
 		if (put(b, "[", 1) != 0)
 			return -1;
 		for (i = 0; i < json_array_size(v); i++) {
 			if ((i > 0 && put(b, ",", 1) != 0) ||
-			    jsonfast_dump(json_array_get(v, i), b) != 0)
+			    dump_at(json_array_get(v, i), b, a, NULL, 0,
+			    i) != 0)
 				return -1;
 		}
 		return put(b, "]", 1);
 	case JSON_STRING:
+		if (a != NULL && (rc = dump_attached(v, b, a)) <= 0)
+			return rc;
 		return write_string(b, json_string_value(v),
 		    json_string_length(v));
 	case JSON_INTEGER:
@@ -442,4 +567,28 @@ jsonfast_dump(const json_t *v, struct jsonfast_buf *b)
 		return put(b, "null", 4);
 	}
 	return -1;
+}
+
+int
+jsonfast_dump(const json_t *v, struct jsonfast_buf *b)
+{
+	return dump(v, b, NULL);
+}
+
+int
+jsonfast_dump_attach(const json_t *obj, struct jsonfast_buf *b,
+    struct jsonfast_attach *a)
+{
+	if (!json_is_object(obj))
+		return -1;
+	return dump(obj, b, a);
+}
+
+void
+jsonfast_attach_free(struct jsonfast_attach *a)
+{
+	free(a->s);
+	free(a->ann.p);
+	free(a->path);
+	memset(a, 0, sizeof(*a));
 }

@@ -41,4 +41,39 @@ struct jsonfast_buf {
  */
 int jsonfast_dump(const json_t *v, struct jsonfast_buf *b);
 
+/*
+ * What jsonfast_dump_attach moves out of a message: the string values of
+ * min bytes or more that are UTF-8 without a NUL, in the order written.
+ */
+struct jsonfast_attach {
+	size_t min;
+	const json_t **s;	/* the strings moved out */
+	size_t n, cap;
+	size_t bytes;		/* their lengths added up */
+	/* Private: the announcement's entries, and the path to here. */
+	struct jsonfast_buf ann;
+	struct jsonfast_step {
+		const char *key;	/* NULL: an index */
+		size_t klen, index;
+	} *path;
+	size_t depth, path_cap;
+};
+
+/*
+ * The same for an object, its long strings written "" and announced in a
+ * last member, "@attach": [[length, path...], ...] (proto/frame.h), which
+ * is left out when nothing was moved.  The caller writes the strings
+ * themselves after the JSON.  Free a with jsonfast_attach_free.
+ */
+int jsonfast_dump_attach(const json_t *obj, struct jsonfast_buf *b,
+    struct jsonfast_attach *a);
+void jsonfast_attach_free(struct jsonfast_attach *);
+
+/*
+ * Valid UTF-8 without a NUL, as jansson demands of a string it parses:
+ * 0; else 1 for a NUL, 2 for bytes that are not UTF-8, at *at.  Long
+ * ASCII runs are checked 32 bytes at a time.
+ */
+int jsonfast_text(const unsigned char *p, size_t n, size_t *at);
+
 #endif
