@@ -674,7 +674,8 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 /* ------------------------------------------------------------ attaching */
 
 /* The JSON of msg with its long strings "" and announced (a), then the
- * NUL and their bytes: FRAME_OK, or a FRAME_ status when not sent so. */
+ * NUL and their bytes; without any, the plain frame.  FRAME_OK, or a
+ * FRAME_ status when not sent so. */
 static int
 encode_attached(const json_t *msg, size_t max, struct jsonfast_attach *a,
     unsigned char **out, size_t *outlen)
@@ -686,10 +687,17 @@ encode_attached(const json_t *msg, size_t max, struct jsonfast_attach *a,
 	jb.p = xmalloc(jb.cap);
 	jb.len = FRAME_HEADER_SIZE;
 	jb.max = FRAME_HEADER_SIZE + max;
-	if (jsonfast_dump_attach(msg, &jb, a) != 0 || a->n == 0 ||
-	    a->bytes >= max - (jb.len - FRAME_HEADER_SIZE)) {
+	if (jsonfast_dump_attach(msg, &jb, a) != 0 ||
+	    (a->n > 0 && a->bytes >= max - (jb.len - FRAME_HEADER_SIZE))) {
 		free(jb.p);
 		return FRAME_ETOOBIG;
+	}
+	if (a->n == 0) {
+		/* Nothing long: what was written is the plain frame. */
+		frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
+		*out = jb.p;
+		*outlen = jb.len;
+		return FRAME_OK;
 	}
 	jb.p = xgrow(jb.p, &jb.cap, jb.len + 1 + a->bytes, ENCODE_BUF_MIN,
 	    SIZE_MAX);
@@ -721,8 +729,8 @@ frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
 	rc = encode_attached(msg, lim < UINT32_MAX ? lim : UINT32_MAX, &a,
 	    out, outlen);
 	jsonfast_attach_free(&a);
-	/* Nothing long, a string jansson will not write, or over max with
-	 * the announcement: plain JSON, as frame_encode has it. */
+	/* A string jansson will not write, or over max with the
+	 * announcement: plain JSON, as frame_encode has it (or refuses). */
 	if (rc != FRAME_OK)
 		rc = frame_encode(msg, max, out, outlen);
 	return rc;
