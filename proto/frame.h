@@ -134,7 +134,8 @@ int frame_encode(const json_t *msg, size_t max, unsigned char **out,
 /*
  * The same, string values of attach_min bytes or more (0: none) carried in
  * an attachment, for a peer that takes them.  A string holding a NUL stays
- * in the JSON (where the decoder refuses it, as before), and so does every
+ * in the JSON (where the decoder refuses it, as before), one that is not
+ * UTF-8 too (and the message is refused, as before), and so does every
  * string of a message with a top-level FRAME_ATTACH_KEY of its own, or one
  * that would be over max with an attachment and fits without.
  */
