@@ -83,11 +83,15 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct channel *ch = h->data;
-	size_t got;
+	size_t got, want = frame_decoder_missing(&ch->dec);
+	void *p;
+
 	/* libuv suggests 64 KiB; most messages are far smaller, and the
-	 * buffer lives as long as the connection. */
-	void *p = frame_decoder_reserve(&ch->dec, suggested < 16384 ?
-	    suggested : 16384, &got);
+	 * buffer lives as long as the connection.  A large frame begun is
+	 * made room for whole: one read, not a growth per 16 KiB. */
+	if (want < 16384)
+		want = suggested < 16384 ? suggested : 16384;
+	p = frame_decoder_reserve(&ch->dec, want, &got);
 
 	*buf = uv_buf_init(p, (unsigned)got);
 }
@@ -302,7 +306,8 @@ channel_send(struct channel *ch, const json_t *msg)
 
 	if (ch->closing || !ch->open)
 		return -1;
-	rc = frame_encode(msg, ch->max_frame, &data, &len);
+	rc = frame_encode_attach(msg, ch->max_frame, ch->attach_out ?
+	    FRAME_ATTACH_MIN : 0, &data, &len);
 	if (rc == FRAME_ETOOBIG)
 		return refuse_too_big(ch, msg);
 	if (rc != FRAME_OK)
@@ -310,18 +315,38 @@ channel_send(struct channel *ch, const json_t *msg)
 	return send_bytes(ch, data, len);
 }
 
+/* Straight from the caller's buffer (the decoder's, for a frame passed
+ * on); a copy of what the socket did not take is queued. */
 int
 channel_send_frame(struct channel *ch, const unsigned char *payload,
     size_t n)
 {
-	unsigned char *data;
-	size_t len;
+	unsigned char hdr[FRAME_HEADER_SIZE], *rest;
+	uv_buf_t b[2];
+	size_t done = 0;
+	int w;
 
 	if (ch->closing || !ch->open)
 		return -1;
-	if (frame_wrap(payload, n, ch->max_frame, &data, &len) != FRAME_OK)
+	if (n == 0 || n > ch->max_frame || n > UINT32_MAX)
 		return CHANNEL_ETOOBIG;
-	return send_bytes(ch, data, len);
+	frame_put_header(hdr, (uint32_t)n);
+	if (ch->queued == 0) {
+		b[0] = uv_buf_init((char *)hdr, sizeof(hdr));
+		b[1] = uv_buf_init((char *)payload, (unsigned)n);
+		w = uv_try_write(channel_stream(ch), b, 2);
+		if (w < 0 && w != UV_EAGAIN) {
+			channel_close(ch, uv_strerror(w));
+			return -1;
+		}
+		done = w > 0 ? (size_t)w : 0;
+		if (done == sizeof(hdr) + n)
+			return 0;
+	}
+	rest = xmalloc(sizeof(hdr) + n);
+	memcpy(rest, hdr, sizeof(hdr));
+	memcpy(rest + sizeof(hdr), payload, n);
+	return queue_rest(ch, rest, sizeof(hdr) + n, done);
 }
 
 int

@@ -68,6 +68,10 @@ struct channel {
 	size_t queued;		/* bytes handed to uv_write, not yet done */
 	size_t max_queued;
 	size_t refused_size;	/* the last message refused as too big */
+	/* The peer takes frames with attachments (its hello said so): long
+	 * strings go out raw after the JSON (proto/frame.h).  Whether we
+	 * take them is dec.attach. */
+	bool attach_out;
 	bool open;		/* handle initialised */
 	bool closing;
 	char why[256];		/* first reason given for closing */
@@ -98,7 +102,9 @@ int channel_send(struct channel *, const json_t *msg);
 /*
  * Send a payload as it is (a frame taken by on_frame, passed on): 0, -1
  * as channel_send, or CHANNEL_ETOOBIG when n is over max_frame (nothing
- * sent, the channel stays open).
+ * sent, the channel stays open).  Copied only if the socket does not take
+ * it all at once.  The caller checks that the peer takes an attachment
+ * the payload may carry (attach_out).
  */
 int channel_send_frame(struct channel *, const unsigned char *payload,
     size_t n);

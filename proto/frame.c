@@ -5,6 +5,12 @@
  * the tail (copied by feed, or read straight in through reserve/commit) and
  * whole frames are parsed from the head.  The buffer is compacted lazily and
  * shrunk after a large frame so an idle connection does not pin megabytes.
+ *
+ * Parsing and writing JSON go through proto/jsonfast.c, which leaves to
+ * jansson what it is not sure of.  Attachments (frame.h) are written ""
+ * and announced by jsonfast's writer on the way out, and put back on the
+ * way in (attach_restore): long text is then copied and checked, never
+ * escaped nor parsed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +19,7 @@
 
 #include "common/util.h"
 #include "proto/frame.h"
+#include "proto/jsonfast.h"
 
 /* Small: every connection keeps one for its life; large frames grow it
  * and it shrinks back once they are consumed. */
@@ -45,6 +52,21 @@ get_be32(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+size_t
+frame_decoder_missing(const struct frame_decoder *d)
+{
+	size_t pending = d->len - d->off, want;
+	uint32_t n;
+
+	if (d->failed || pending < FRAME_HEADER_SIZE)
+		return 0;
+	n = get_be32(d->buf + d->off);
+	if (n == 0 || n > d->max)
+		return 0;
+	want = FRAME_HEADER_SIZE + (size_t)n;
+	return want > pending ? want - pending : 0;
+}
+
 void
 frame_put_header(unsigned char hdr[FRAME_HEADER_SIZE], uint32_t n)
 {
@@ -66,7 +88,14 @@ compact(struct frame_decoder *d)
 		d->off = 0;
 		d->len = pending;
 	}
-	if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
+	if (d->cap > FRAME_BUF_MIN && pending == 0) {
+		/* Freed, not shrunk: glibc then takes blocks of this size
+		 * from its heap, where realloc would map and unmap (and fault
+		 * in) every large frame's pages anew. */
+		free(d->buf);
+		d->buf = NULL;
+		d->cap = 0;
+	} else if (d->cap > FRAME_BUF_MIN && pending <= FRAME_BUF_MIN / 2) {
 		d->buf = xrealloc(d->buf, FRAME_BUF_MIN);
 		d->cap = FRAME_BUF_MIN;
 	}
@@ -145,18 +174,116 @@ fail(struct frame_decoder *d, struct frame_error *err, int code,
 	return set_error(err, code, detail);
 }
 
-/* Parse one payload; the caller has already consumed its bytes. */
+/*
+ * Valid UTF-8 without a NUL, as jansson demands of a string it parses
+ * (which refuses "\u0000"): 0, FRAME_EUTF8, or FRAME_EJSON for a NUL.
+ */
 static int
-parse_payload(const unsigned char *p, size_t n, json_t **out,
+check_text(const unsigned char *p, size_t n, char *detail, size_t dlen)
+{
+	size_t at;
+	int rc = jsonfast_text(p, n, &at);
+
+	if (rc == 0)
+		return 0;
+	snprintf(detail, dlen, "%s in an attached string at byte %zu",
+	    rc == 1 ? "a NUL" : "invalid UTF-8", at);
+	return rc == 1 ? FRAME_EJSON : FRAME_EUTF8;
+}
+
+/* The string an announcement's path leads to in v, or NULL. */
+static json_t *
+attach_target(json_t *v, const json_t *entry)
+{
+	const json_t *step;
+	json_int_t i;
+
+	for (size_t k = 1; k < json_array_size(entry); k++) {
+		step = json_array_get(entry, k);
+		if (json_is_string(step) && json_is_object(v))
+			v = json_object_get(v, json_string_value(step));
+		else if (json_is_integer(step) && json_is_array(v) &&
+		    (i = json_integer_value(step)) >= 0 &&
+		    (size_t)i < json_array_size(v))
+			v = json_array_get(v, (size_t)i);
+		else
+			return NULL;
+		if (v == NULL)
+			return NULL;
+	}
+	return json_is_string(v) && json_string_length(v) == 0 ? v : NULL;
+}
+
+/*
+ * Put an attachment's strings back where the announcement says, each
+ * into its "" placeholder, and drop the announcement.  Every byte must be
+ * claimed, in order, by exactly one non-empty string.
+ */
+static int
+attach_restore(json_t *v, const unsigned char *a, size_t alen,
     struct frame_error *err)
 {
+	json_t *ann = json_object_get(v, FRAME_ATTACH_KEY), *entry, *s;
+	size_t off = 0, len, i;
+	json_int_t n;
+	char detail[200];
+	int rc;
+
+	if (!json_is_array(ann) || json_array_size(ann) == 0)
+		return set_error(err, FRAME_EATTACH, "no " FRAME_ATTACH_KEY
+		    " array announces it");
+	json_array_foreach(ann, i, entry) {
+		n = json_integer_value(json_array_get(entry, 0));
+		if (!json_is_array(entry) || json_array_size(entry) < 2 ||
+		    !json_is_integer(json_array_get(entry, 0)) || n <= 0 ||
+		    (uint64_t)n > alen - off) {
+			snprintf(detail, sizeof(detail), "entry %zu: not "
+			    "[length, path...] within the %zu bytes left", i,
+			    alen - off);
+			return set_error(err, FRAME_EATTACH, detail);
+		}
+		len = (size_t)n;
+		if ((s = attach_target(v, entry)) == NULL) {
+			snprintf(detail, sizeof(detail), "entry %zu: its path "
+			    "leads to no \"\" placeholder", i);
+			return set_error(err, FRAME_EATTACH, detail);
+		}
+		if ((rc = check_text(a + off, len, detail,
+		    sizeof(detail))) != 0)
+			return set_error(err, rc, detail);
+		if (json_string_setn_nocheck(s, (const char *)a + off,
+		    len) != 0)
+			return set_error(err, FRAME_ENOMEM, NULL);
+		off += len;
+	}
+	if (off != alen) {
+		snprintf(detail, sizeof(detail), "%zu bytes announced, %zu "
+		    "attached", off, alen);
+		return set_error(err, FRAME_EATTACH, detail);
+	}
+	json_object_del(v, FRAME_ATTACH_KEY);
+	return FRAME_OK;
+}
+
+/* Parse one payload; the caller has already consumed its bytes.  With
+ * attach, a NUL ends the JSON and starts the attachment. */
+static int
+parse_payload(const unsigned char *p, size_t n, bool attach, json_t **out,
+    struct frame_error *err)
+{
+	const unsigned char *nul = attach ? memchr(p, '\0', n) : NULL;
+	size_t jlen = nul != NULL ? (size_t)(nul - p) : n;
 	json_error_t jerr;
 	json_t *v;
 	char detail[200];
+	int rc;
 
-	/* DECODE_ANY so that a scalar is reported as ENOTOBJ, not EJSON. */
-	v = json_loadb((const char *)p, n,
-	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	/* The fast reader for the common case; jansson for the rest, and
+	 * for every error.  DECODE_ANY so that a scalar is reported as
+	 * ENOTOBJ, not EJSON. */
+	if ((v = jsonfast_load(p, jlen)) == NULL)
+		v = json_loadb((const char *)p, jlen,
+		    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
 		/* Cut on a character: the detail may be sent on in JSON. */
 		snprintf(detail, sizeof(detail), "%.*s at byte %d",
@@ -168,6 +295,11 @@ parse_payload(const unsigned char *p, size_t n, json_t **out,
 	if (!json_is_object(v)) {
 		json_decref(v);
 		return set_error(err, FRAME_ENOTOBJ, NULL);
+	}
+	if (nul != NULL && (rc = attach_restore(v, nul + 1, n - jlen - 1,
+	    err)) != FRAME_OK) {
+		json_decref(v);
+		return rc;
 	}
 	*out = v;
 	return FRAME_OK;
@@ -201,7 +333,7 @@ frame_decoder_next(struct frame_decoder *d, json_t **out,
 		goto need_more;
 	payload = d->buf + d->off + FRAME_HEADER_SIZE;
 	d->off += FRAME_HEADER_SIZE + (size_t)n;
-	rc = parse_payload(payload, n, out, err);
+	rc = parse_payload(payload, n, d->attach, out, err);
 	/* Only now, as payload pointed into the buffer. */
 	if (d->off == d->len) {
 		d->off = d->len = 0;
@@ -279,24 +411,25 @@ scan_ws(struct scan *s)
 }
 
 /* Past a string whose opening quote is at s->p; *esc says whether it held
- * an escape.  -1 when it does not end. */
+ * an escape.  -1 when it does not end.  memchr, not a byte loop: a
+ * frame's long strings are most of its bytes. */
 static int
 scan_string(struct scan *s, const unsigned char **start, size_t *len,
     bool *esc)
 {
-	const unsigned char *q;
+	const unsigned char *q, *quote, *bs;
 
 	*esc = false;
 	*start = ++s->p;
-	for (q = s->p; q < s->end; q++) {
-		if (*q == '\\') {
-			*esc = true;
-			q++;
-		} else if (*q == '"') {
-			*len = (size_t)(q - *start);
-			s->p = q + 1;
+	for (q = s->p; q < s->end; q = bs + 2) {
+		if ((quote = memchr(q, '"', (size_t)(s->end - q))) == NULL)
+			return -1;
+		if ((bs = memchr(q, '\\', (size_t)(quote - q))) == NULL) {
+			*len = (size_t)(quote - *start);
+			s->p = quote + 1;
 			return 0;
 		}
+		*esc = true;	/* the byte after it is skipped, if any */
 	}
 	return -1;
 }
@@ -365,7 +498,8 @@ word_is(const unsigned char *p, size_t n, const char *w)
 int
 frame_peek(const unsigned char *payload, size_t n, struct frame_peek *pk)
 {
-	struct scan s = { payload, payload + n, 0 };
+	const unsigned char *nul = memchr(payload, '\0', n);
+	struct scan s = { payload, nul != NULL ? nul : payload + n, 0 };
 	const unsigned char *key, *val;
 	size_t klen, vlen;
 	bool esc, seen_type = false, seen_final = false;
@@ -373,6 +507,8 @@ frame_peek(const unsigned char *payload, size_t n, struct frame_peek *pk)
 	pk->type = NULL;
 	pk->type_len = 0;
 	pk->final = -1;
+	/* The JSON ends at the NUL; what follows is the attachment. */
+	pk->attached = nul != NULL;
 	scan_ws(&s);
 	if (s.p >= s.end || *s.p++ != '{')
 		return -1;
@@ -468,6 +604,8 @@ frame_strerror(int status)
 	case FRAME_EUTF8:	return "payload is not valid UTF-8";
 	case FRAME_EJSON:	return "payload is not valid JSON";
 	case FRAME_ENOTOBJ:	return "payload is not a JSON object";
+	case FRAME_EATTACH:	return "attachment does not match its "
+				    "announcement";
 	}
 	return "unknown frame error";
 }
@@ -476,7 +614,10 @@ frame_strerror(int status)
  * doubles its way up. */
 #define ENCODE_BUF_MIN	512u
 
-/* Where json_dump_callback appends a frame's payload, after its header. */
+/* A frame's payload is written straight after its reserved header by
+ * jsonfast_dump, which writes what jansson's compact dump would, and stops
+ * as soon as the payload is over max: a huge message is refused without
+ * being serialised in full. */
 struct encode_buf {
 	unsigned char *p;
 	size_t len;		/* header included */
@@ -485,21 +626,26 @@ struct encode_buf {
 	bool too_big;
 };
 
-/* Stop jansson as soon as the payload is over max: a huge message is
- * refused without being serialised in full. */
+/* The payload of msg into b, after the header it reserves: 0, or a
+ * FRAME_ status. */
 static int
-encode_append(const char *data, size_t n, void *arg)
+encode_json(const json_t *msg, struct encode_buf *b)
 {
-	struct encode_buf *b = arg;
+	struct jsonfast_buf jb = { 0 };
 
-	if (n > b->max - (b->len - FRAME_HEADER_SIZE)) {
-		b->too_big = true;
-		return -1;
+	jb.cap = ENCODE_BUF_MIN;
+	jb.p = xmalloc(jb.cap);
+	jb.len = FRAME_HEADER_SIZE;
+	jb.max = FRAME_HEADER_SIZE + b->max;
+	if (jsonfast_dump(msg, &jb) != 0) {
+		free(jb.p);
+		b->too_big = jb.too_big;
+		return jb.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
 	}
-	b->p = xgrow(b->p, &b->cap, b->len + n, ENCODE_BUF_MIN, SIZE_MAX);
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	return 0;
+	b->p = jb.p;
+	b->len = jb.len;
+	b->cap = jb.cap;
+	return FRAME_OK;
 }
 
 /* One pass: the payload is dumped straight after a reserved header. */
@@ -508,7 +654,7 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen)
 {
 	struct encode_buf b = { 0 };
-	size_t n;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
@@ -517,22 +663,77 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 	if (max == 0)
 		max = FRAME_MAX_DEFAULT;
 	b.max = max < UINT32_MAX ? max : UINT32_MAX;
-	b.cap = ENCODE_BUF_MIN;
-	b.p = xmalloc(b.cap);
-	b.len = FRAME_HEADER_SIZE;
-	if (json_dump_callback(msg, encode_append, &b, JSON_COMPACT) != 0) {
-		free(b.p);
-		return b.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
-	}
-	n = b.len - FRAME_HEADER_SIZE;
-	if (n == 0) {
-		free(b.p);
-		return FRAME_ENOMEM;
-	}
-	frame_put_header(b.p, (uint32_t)n);
+	if ((rc = encode_json(msg, &b)) != FRAME_OK)
+		return rc;
+	frame_put_header(b.p, (uint32_t)(b.len - FRAME_HEADER_SIZE));
 	*out = b.p;
 	*outlen = b.len;
 	return FRAME_OK;
+}
+
+/* ------------------------------------------------------------ attaching */
+
+/* The JSON of msg with its long strings "" and announced (a), then the
+ * NUL and their bytes; without any, the plain frame.  FRAME_OK, or a
+ * FRAME_ status when not sent so. */
+static int
+encode_attached(const json_t *msg, size_t max, struct jsonfast_attach *a,
+    unsigned char **out, size_t *outlen)
+{
+	struct jsonfast_buf jb = { 0 };
+	size_t len;
+
+	jb.cap = ENCODE_BUF_MIN;
+	jb.p = xmalloc(jb.cap);
+	jb.len = FRAME_HEADER_SIZE;
+	jb.max = FRAME_HEADER_SIZE + max;
+	if (jsonfast_dump_attach(msg, &jb, a) != 0 ||
+	    (a->n > 0 && a->bytes >= max - (jb.len - FRAME_HEADER_SIZE))) {
+		free(jb.p);
+		return FRAME_ETOOBIG;
+	}
+	if (a->n == 0) {
+		/* Nothing long: what was written is the plain frame. */
+		frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
+		*out = jb.p;
+		*outlen = jb.len;
+		return FRAME_OK;
+	}
+	jb.p = xgrow(jb.p, &jb.cap, jb.len + 1 + a->bytes, ENCODE_BUF_MIN,
+	    SIZE_MAX);
+	jb.p[jb.len++] = '\0';
+	for (size_t i = 0; i < a->n; i++) {
+		len = json_string_length(a->s[i]);
+		memcpy(jb.p + jb.len, json_string_value(a->s[i]), len);
+		jb.len += len;
+	}
+	frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
+	*out = jb.p;
+	*outlen = jb.len;
+	return FRAME_OK;
+}
+
+int
+frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
+    unsigned char **out, size_t *outlen)
+{
+	struct jsonfast_attach a = { .min = attach_min };
+	size_t lim = max == 0 ? FRAME_MAX_DEFAULT : max;
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (attach_min == 0 || !json_is_object(msg) ||
+	    json_object_get(msg, FRAME_ATTACH_KEY) != NULL)
+		return frame_encode(msg, max, out, outlen);
+	rc = encode_attached(msg, lim < UINT32_MAX ? lim : UINT32_MAX, &a,
+	    out, outlen);
+	jsonfast_attach_free(&a);
+	/* A string jansson will not write, or over max with the
+	 * announcement: plain JSON, as frame_encode has it (or refuses). */
+	if (rc != FRAME_OK)
+		rc = frame_encode(msg, max, out, outlen);
+	return rc;
 }
 
 size_t

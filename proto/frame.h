@@ -4,6 +4,15 @@
  * A frame is a 4-byte unsigned big-endian length N, then N bytes of UTF-8
  * JSON holding exactly one object.  The decoder is incremental: bytes may
  * arrive split anywhere, and one read may hold many frames.
+ *
+ * On a child channel whose peers both said so in hello, a frame may carry
+ * an attachment: the JSON, a NUL byte (never part of JSON text), then the
+ * raw bytes of the message's long strings, one after the other.  The JSON
+ * holds "" in their place and announces them in its top-level member
+ * "@attach": [[length, path...], ...], a path being the object keys and
+ * array indices from the top.  The encoder moves them out and the decoder
+ * puts them back, so callers see the same json_t; long text is then
+ * neither escaped nor parsed (docs/protocol.md, "Attachments").
  */
 #ifndef PROTO_FRAME_H
 #define PROTO_FRAME_H
@@ -28,7 +37,15 @@ enum frame_status {
 	FRAME_EUTF8 = -10,	/* payload is not valid UTF-8 */
 	FRAME_EJSON = -11,	/* payload is not one JSON value */
 	FRAME_ENOTOBJ = -12,	/* payload is JSON but not an object */
+	FRAME_EATTACH = -13,	/* attachment unlike its announcement */
 };
+
+/* Strings at least this long go in the attachment, when there is one:
+ * below it, escaping and parsing cost less than announcing them. */
+#define FRAME_ATTACH_MIN	256u
+/* The announcement's top-level key. */
+#define FRAME_ATTACH_KEY	"@attach"
+
 
 struct frame_error {
 	int code;		/* an enum frame_status below zero */
@@ -42,6 +59,7 @@ struct frame_decoder {
 	size_t cap;
 	size_t max;		/* largest accepted payload */
 	int failed;		/* sticky fatal status, or 0 */
+	bool attach;		/* attachments accepted (else: bad JSON) */
 };
 
 void frame_decoder_init(struct frame_decoder *, size_t max);
@@ -85,18 +103,23 @@ void frame_decoder_skip(struct frame_decoder *);
  * whole payload scanned as one object with neither key twice; -1 when in
  * doubt (escapes in a key, odd syntax, a duplicate): then parse it.  It is
  * no validation: what is passed on unparsed is still checked by whoever
- * parses it in the end.
+ * parses it in the end.  The JSON ends at a NUL, if there is one: what
+ * follows is an attachment, and a string attached is seen as "".
  */
 struct frame_peek {
 	const char *type;	/* into the payload, not terminated */
 	size_t type_len;	/* 0: no "type" string */
 	int final;		/* -1: absent, 0 false, 1 true, 2 another */
+	bool attached;		/* an attachment follows the JSON */
 };
 
 int frame_peek(const unsigned char *payload, size_t n, struct frame_peek *);
 
 /* Bytes buffered but not yet returned as messages. */
 size_t frame_decoder_pending(const struct frame_decoder *);
+/* Bytes still to come of the frame begun at the head, when its header is
+ * in and its length acceptable; else 0. */
+size_t frame_decoder_missing(const struct frame_decoder *);
 
 /* True when the stream must be dropped (framing is lost). */
 bool frame_status_fatal(int status);
@@ -108,6 +131,16 @@ const char *frame_strerror(int status);
  */
 int frame_encode(const json_t *msg, size_t max, unsigned char **out,
     size_t *outlen);
+/*
+ * The same, string values of attach_min bytes or more (0: none) carried in
+ * an attachment, for a peer that takes them.  A string holding a NUL stays
+ * in the JSON (where the decoder refuses it, as before), one that is not
+ * UTF-8 too (and the message is refused, as before), and so does every
+ * string of a message with a top-level FRAME_ATTACH_KEY of its own, or one
+ * that would be over max with an attachment and fits without.
+ */
+int frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
+    unsigned char **out, size_t *outlen);
 
 /* The payload size msg would encode to (compact JSON); 0 on failure. */
 size_t frame_encoded_size(const json_t *msg);

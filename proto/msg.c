@@ -26,6 +26,7 @@ static const struct shape_field f_hello[] = {
 	OPT("software", FT_STRING),
 	OPT("max_frame", FT_INTEGER),	/* master -> child: its frame limit */
 	OPT("ping_timeout", FT_INTEGER),	/* master -> child: ms */
+	OPT("attach", FT_BOOL),		/* takes frames with attachments */
 	END
 };
 static const struct shape_field f_ready[] = {

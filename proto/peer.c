@@ -232,6 +232,9 @@ send_hello(struct peer *p)
 	if (p->conf.hello_ping_timeout > 0)
 		json_object_set_new(m, "ping_timeout",
 		    json_integer(p->conf.hello_ping_timeout));
+	/* We take attachments; it sends them once its hello says it
+	 * takes them too, and so do we. */
+	json_object_set_new(m, "attach", json_true());
 	peer_send(p, m);
 }
 
@@ -299,6 +302,7 @@ peer_start(struct peer *p, char *const argv[], char *err, size_t errlen)
 	p->term_signal = 0;
 	channel_init(p->loop, &p->ch, p->conf.max_frame, &peer_channel_ops,
 	    p);
+	p->ch.dec.attach = true;
 	p->handles++;
 	p->ch_open = true;
 	channel_open_fd(&p->ch, sv[0]);
@@ -409,6 +413,8 @@ on_hello(struct peer *p, const json_t *msg)
 
 	if (v == PROTO_VERSION) {
 		p->hello_seen = true;
+		p->ch.attach_out = json_is_true(json_object_get(msg,
+		    "attach"));
 		return;
 	}
 	snprintf(why, sizeof(why), "protocol version mismatch: masterd "
@@ -659,6 +665,12 @@ hello_answer(struct channel *ch, json_int_t *ids, const json_t *hello,
 	json_object_set_new(m, "role", json_string("child"));
 	json_object_set_new(m, "domain", json_string(domain));
 	json_object_set_new(m, "pid", json_integer(getpid()));
+	/* Attachments both ways when the parent takes them: our decoder
+	 * took them from the start (peer_parent_open). */
+	if (json_is_true(json_object_get(hello, "attach"))) {
+		json_object_set_new(m, "attach", json_true());
+		ch->attach_out = true;
+	}
 	channel_send_new(ch, m);
 	m = msg_new(MSG_READY, ++*ids);
 	json_object_set_new(m, "domain", json_string(domain));
@@ -716,6 +728,7 @@ peer_parent_open(uv_loop_t *loop, struct channel *ch,
 	/* What this process runs must not inherit the channel. */
 	fcntl(CHILD_CHANNEL_FD, F_SETFD, FD_CLOEXEC);
 	channel_init(loop, ch, FRAME_MAX_DEFAULT, ops, arg);
+	ch->dec.attach = true;
 	if (channel_open_fd(ch, CHILD_CHANNEL_FD) != 0 ||
 	    channel_start(ch) != 0) {
 		log_err("cannot use fd %d as the channel", CHILD_CHANNEL_FD);

@@ -8,8 +8,8 @@
  * directive, a plan request or an integration request arrives (the
  * domain's, the planner's or the integrator's work) and stops once nothing
  * has been left to do for a while.  Messages between the master and the
- * worker pass through unchanged; most of the worker's are not even parsed
- * here (on_worker_frame).  Both ends are proto/peer.c's: the
+ * worker pass through unchanged; most are not even parsed here, either
+ * way (on_master_frame, on_worker_frame).  Both ends are proto/peer.c's: the
  * channel to masterd is its child end, the worker a struct peer
  * (handshake, pings in step with masterd's, the stop ladder, last words);
  * what is decided here is when a worker runs and what its death means.
@@ -280,10 +280,61 @@ on_master_close(struct channel *ch, const char *why, void *arg)
 	relay_stop(r, r->exit_code);
 }
 
+/*
+ * Work and cancels for a running worker go on as they are: their type is
+ * found by a cheap look (frame_peek) and the bytes are written on,
+ * neither parsed nor re-encoded; the worker checks them (a bad one is
+ * answered with an error, which comes back through here to masterd).
+ * Parsed as before: what the relay keeps for a worker to come (task.assign,
+ * interface.peers, providers), what it answers itself (hello, ping,
+ * shutdown), anything while no worker is ready (kept in pending), over the
+ * worker's frame limit (cut to fit), with an attachment the worker does
+ * not take, or that the look is unsure of.
+ */
+static bool
+on_master_frame(struct channel *ch, const unsigned char *payload, size_t n,
+    void *arg)
+{
+	struct relay *r = arg;
+	const struct msg_spec *spec;
+	struct frame_peek pk;
+	char type[64];
+
+	(void)ch;
+	if (r->worker.state != PEER_READY || n > r->worker.ch.max_frame ||
+	    frame_peek(payload, n, &pk) != 0 || pk.type_len == 0 ||
+	    pk.type_len >= sizeof(type) ||
+	    (pk.attached && !r->worker.ch.attach_out))
+		return false;
+	memcpy(type, pk.type, pk.type_len);
+	type[pk.type_len] = '\0';
+	if ((spec = msg_find(CHAN_CHILD, type)) == NULL ||
+	    (spec->from & PEER_MASTER) == 0)
+		return false;
+	switch (spec->type) {
+	case MSG_DIRECTIVE:
+	case MSG_PLAN_REQUEST:
+	case MSG_INTEGRATE_REQUEST:
+	case MSG_CANCEL:
+		break;
+	default:
+		return false;
+	}
+	if (channel_send_frame(&r->worker.ch, payload, n) == CHANNEL_ETOOBIG)
+		return false;
+	if (spec->type != MSG_CANCEL) {
+		/* As to_worker does for a parsed one. */
+		uv_timer_stop(&r->linger);
+		r->inflight++;
+	}
+	return true;
+}
+
 static const struct channel_ops master_ops = {
 	.on_msg = on_master_msg,
 	.on_bad = NULL,
 	.on_close = on_master_close,
+	.on_frame = on_master_frame,
 };
 
 /* ---------------------------------------------------------- the worker */
@@ -339,8 +390,9 @@ on_worker_msg(struct peer *p, const struct msg_spec *spec, json_t *msg)
  * is passed on as it is, its type found by a cheap look, neither parsed
  * nor re-encoded (masterd checks it).  Parsed here as before: what the
  * relay acts on (a final round, a plan.result, an integrate.result),
- * anything over the master's frame limit (cut to fit), and anything the
- * look is unsure of, so a worker's bad message is still its fault.
+ * anything over the master's frame limit (cut to fit), an attachment
+ * masterd does not take, and anything the look is unsure of, so a
+ * worker's bad message is still its fault.
  */
 static bool
 on_worker_frame(struct peer *p, const unsigned char *payload, size_t n)
@@ -351,7 +403,8 @@ on_worker_frame(struct peer *p, const unsigned char *payload, size_t n)
 	char type[64];
 
 	if (n > r->master.max_frame || frame_peek(payload, n, &pk) != 0 ||
-	    pk.type_len == 0 || pk.type_len >= sizeof(type))
+	    pk.type_len == 0 || pk.type_len >= sizeof(type) ||
+	    (pk.attached && !r->master.attach_out))
 		return false;
 	memcpy(type, pk.type, pk.type_len);
 	type[pk.type_len] = '\0';

@@ -5,16 +5,24 @@
  * The first input byte shapes the feeding: bit 7 chooses copying
  * (frame_decoder_feed) or zero-copy (reserve/commit), bits 0-6 the largest
  * chunk (0: the whole rest at once); the size of each chunk then comes from
- * the input bytes themselves.  The rest of the input is the byte stream.
+ * the input bytes themselves.  Bit 0 also says whether the decoder takes
+ * attachments (a NUL, then raw strings announced in "@attach").  The rest
+ * of the input is the byte stream.
  *
  * Checked on every input: each decoded message is an object that re-encodes
- * and re-decodes to an equal message with a byte-identical encoding;
+ * and re-decodes to an equal message with a byte-identical encoding, plain
+ * and with attachments (a threshold of 1 byte, and the real one), never
+ * with FRAME_ATTACH_KEY left in it;
  * FRAME_NEED_MORE is only returned when the next frame really is incomplete;
  * an error fills frame_error with its own code; a fatal error is sticky for
  * next and feed; a payload error lets decoding go on.  Before each next,
  * frame_decoder_peek shows the same frame next then takes, and where
  * frame_peek is sure of a payload that parses, its "type" and "final" are
- * the parsed message's.  The decoder's limit
+ * the parsed message's.  proto/jsonfast.c against jansson: where its
+ * reader is sure of a payload, jansson parses it to an equal value (and
+ * where jansson refuses one, the fast reader is never sure of it); its
+ * writer gives jansson's compact bytes for every decoded message.  The
+ * decoder's limit
  * is 64 KiB so oversized frames are reached quickly.
  */
 #include <stdbool.h>
@@ -24,6 +32,7 @@
 #include <string.h>
 
 #include "proto/frame.h"
+#include "proto/jsonfast.h"
 
 #define FUZZ_MAX	(64u * 1024u)
 
@@ -64,6 +73,62 @@ roundtrip(const json_t *msg)
 	free(buf2);
 	free(buf);
 	frame_decoder_free(&d);
+}
+
+/* The same with attachments from min bytes up, to a decoder that takes
+ * them; the message must have come out of a decoder, so it encodes. */
+static void
+roundtrip_attached(const json_t *msg, size_t min)
+{
+	struct frame_decoder d;
+	unsigned char *buf, *buf2;
+	size_t len, len2;
+	json_t *back;
+
+	check(frame_encode_attach(msg, 0, min, &buf, &len) == FRAME_OK,
+	    "a decoded message does not encode with attachments");
+	frame_decoder_init(&d, 0);
+	d.attach = true;
+	check(frame_decoder_feed(&d, buf, len) == FRAME_OK, "feed failed");
+	check(frame_decoder_next(&d, &back, NULL) == FRAME_OK,
+	    "an attached message does not decode");
+	check(json_equal(msg, back), "attaching changed the message");
+	check(frame_decoder_pending(&d) == 0, "bytes left after one frame");
+	check(frame_encode_attach(back, 0, min, &buf2, &len2) == FRAME_OK &&
+	    len2 == len && memcmp(buf, buf2, len) == 0,
+	    "attaching is not stable across a round trip");
+	json_decref(back);
+	free(buf2);
+	free(buf);
+	frame_decoder_free(&d);
+}
+
+/* The fast reader and writer against jansson, on one payload. */
+static void
+check_fast(const unsigned char *p, size_t n)
+{
+	const unsigned char *nul = memchr(p, '\0', n);
+	size_t jlen = nul != NULL ? (size_t)(nul - p) : n;
+	json_t *fast = jsonfast_load(p, jlen), *slow;
+	struct jsonfast_buf b = { 0 };
+	char *dump;
+
+	slow = json_loadb((const char *)p, jlen, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_ANY, NULL);
+	if (fast != NULL)
+		check(slow != NULL && json_equal(fast, slow),
+		    "the fast reader and jansson disagree");
+	if (slow != NULL) {
+		b.max = SIZE_MAX;
+		dump = json_dumps(slow, JSON_COMPACT | JSON_ENCODE_ANY);
+		check(dump != NULL && jsonfast_dump(slow, &b) == 0 &&
+		    b.len == strlen(dump) && memcmp(b.p, dump, b.len) == 0,
+		    "the fast writer is not jansson's compact dump");
+		free(dump);
+		free(b.p);
+	}
+	json_decref(fast);
+	json_decref(slow);
 }
 
 /* NEED_MORE is only right when the next frame is not all there. */
@@ -113,8 +178,10 @@ drain(struct frame_decoder *d)
 	for (;;) {
 		memset(&err, 0, sizeof(err));
 		prc = frame_decoder_peek(d, &payload, &n, NULL);
-		if (prc == FRAME_OK)
+		if (prc == FRAME_OK) {
 			sure = frame_peek(payload, n, &pk);
+			check_fast(payload, n);
+		}
 		rc = frame_decoder_next(d, &m, &err);
 		check(prc == FRAME_OK ? rc != FRAME_NEED_MORE &&
 		    !frame_status_fatal(rc) : prc == rc,
@@ -123,7 +190,11 @@ drain(struct frame_decoder *d)
 			check(json_is_object(m), "FRAME_OK without an object");
 			if (sure == 0)
 				check_peek(&pk, m);
+			check(json_object_get(m, FRAME_ATTACH_KEY) == NULL ||
+			    !pk.attached, "an announcement left in");
 			roundtrip(m);
+			roundtrip_attached(m, 1);
+			roundtrip_attached(m, FRAME_ATTACH_MIN);
 			json_decref(m);
 			continue;
 		}
@@ -136,7 +207,8 @@ drain(struct frame_decoder *d)
 		    "frame_error not filled");
 		check(rc == FRAME_EZERO || rc == FRAME_ETOOBIG ||
 		    rc == FRAME_EUTF8 || rc == FRAME_EJSON ||
-		    rc == FRAME_ENOTOBJ, "unexpected status");
+		    rc == FRAME_ENOTOBJ || (rc == FRAME_EATTACH &&
+		    d->attach), "unexpected status");
 		if (frame_status_fatal(rc)) {
 			check(frame_decoder_next(d, &m, NULL) == rc &&
 			    m == NULL, "fatal error not sticky in next");
@@ -176,6 +248,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zero_copy = (data[0] & 0x80) != 0;
 	base = data[0] & 0x7f;
 	frame_decoder_init(&d, FUZZ_MAX);
+	d.attach = (data[0] & 1) != 0;
 	while (off < size) {
 		n = base == 0 ? size - off : 1 + data[off] % base;
 		if (n > size - off)

@@ -2,7 +2,8 @@
  * test_channel.c — the channel's fairness (proto/channel.c): a peer that
  * sends many messages at once has at most CHANNEL_BURST of them delivered
  * per loop turn, the rest follow on later turns in order, none is lost,
- * and a channel closed while it holds some back closes cleanly.
+ * and a channel closed while it holds some back closes cleanly; frames
+ * taken unparsed and passed on; attachments over a socket.
  */
 #include "testutil.h"
 
@@ -238,6 +239,129 @@ test_on_frame(void **state)
 	close(sv[1]);
 }
 
+/* Attachments over a socket, in one loop: large messages sent with
+ * attach_out fill the socket and are queued; frames passed on with
+ * channel_send_frame (larger than the socket takes at once) are copied
+ * only for what it did not take; all arrive whole and in order, and one
+ * attached frame is passed on as it is. */
+#define ATT_MSGS	12
+#define ATT_BIG		(300u * 1024u)
+
+struct att_sink {
+	unsigned got;
+	size_t bytes;
+	bool closed;
+};
+
+static void
+att_msg(struct channel *ch, json_t *msg, void *arg)
+{
+	struct att_sink *k = arg;
+	const char *t = json_string_value(json_object_get(msg, "text"));
+
+	(void)ch;
+	assert_int_equal(json_integer_value(json_object_get(msg, "n")),
+	    k->got);
+	assert_non_null(t);
+	assert_int_equal(json_string_length(json_object_get(msg, "text")),
+	    ATT_BIG + k->got);
+	for (size_t i = 0; i < ATT_BIG + k->got; i += 4093)
+		assert_int_equal(t[i], 'a' + (int)(i % 26));
+	assert_null(json_object_get(msg, FRAME_ATTACH_KEY));
+	k->bytes += json_string_length(json_object_get(msg, "text"));
+	k->got++;
+	if (k->got == ATT_MSGS + 1)
+		channel_close(ch, NULL);
+}
+
+static void
+att_close(struct channel *ch, const char *why, void *arg)
+{
+	struct att_sink *k = arg;
+
+	(void)ch;
+	assert_null(why);
+	k->closed = true;
+}
+
+static const struct channel_ops att_in_ops = {
+	.on_msg = att_msg,
+	.on_close = att_close,
+};
+
+static void
+att_out_close(struct channel *ch, const char *why, void *arg)
+{
+	(void)ch; (void)why; (void)arg;
+}
+
+static const struct channel_ops att_out_ops = {
+	.on_msg = on_msg,
+	.on_close = att_out_close,
+};
+
+static json_t *
+att_message(unsigned n)
+{
+	char *s = malloc(ATT_BIG + n);
+	json_t *m;
+
+	assert_non_null(s);
+	for (size_t i = 0; i < ATT_BIG + n; i++)
+		s[i] = (char)('a' + (int)(i % 26));
+	m = json_pack("{s:s, s:i, s:s%}", "type", "progress", "n", (int)n,
+	    "text", s, (size_t)(ATT_BIG + n));
+	free(s);
+	return m;
+}
+
+static void
+test_attach(void **state)
+{
+	uv_loop_t loop;
+	struct channel in, out;
+	struct att_sink k = { 0 };
+	unsigned char *buf;
+	size_t len;
+	json_t *m;
+	int sv[2];
+
+	(void)state;
+	uv_loop_init(&loop);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(channel_init(&loop, &out, 0, &att_out_ops, NULL), 0);
+	assert_int_equal(channel_init(&loop, &in, 0, &att_in_ops, &k), 0);
+	out.attach_out = true;
+	in.dec.attach = true;
+	assert_int_equal(channel_open_fd(&out, sv[0]), 0);
+	assert_int_equal(channel_open_fd(&in, sv[1]), 0);
+	assert_int_equal(channel_start(&in), 0);
+	for (unsigned i = 0; i < ATT_MSGS; i++) {
+		m = att_message(i);
+		if (i % 2 == 0) {
+			assert_int_equal(channel_send_new(&out, m), 0);
+			continue;
+		}
+		/* Passed on: an attached frame's payload, as a relay has it. */
+		assert_int_equal(frame_encode_attach(m, 0, FRAME_ATTACH_MIN,
+		    &buf, &len), FRAME_OK);
+		assert_non_null(memchr(buf + FRAME_HEADER_SIZE, '\0',
+		    len - FRAME_HEADER_SIZE));
+		assert_int_equal(channel_send_frame(&out, buf +
+		    FRAME_HEADER_SIZE, len - FRAME_HEADER_SIZE), 0);
+		free(buf);
+		json_decref(m);
+	}
+	assert_true(out.queued > 0);	/* the socket did fill */
+	assert_int_equal(channel_send_new(&out, att_message(ATT_MSGS)), 0);
+	while (!k.closed)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(k.got, ATT_MSGS + 1);
+	channel_close(&out, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int
 main(void)
 {
@@ -245,6 +369,7 @@ main(void)
 		cmocka_unit_test(test_burst_per_turn),
 		cmocka_unit_test(test_close_while_held),
 		cmocka_unit_test(test_on_frame),
+		cmocka_unit_test(test_attach),
 	};
 
 	tu_filter();

@@ -1244,6 +1244,44 @@ test_cut_many(void **state)
 	free(s);
 }
 
+/* What is still to come of the frame at the head, for a reader that
+ * makes room for it whole. */
+static void
+test_missing(void **state)
+{
+	struct frame_decoder d;
+	struct bytes b = { 0 };
+	unsigned char zeros[10] = { 0 };
+	json_t *m;
+
+	(void)state;
+	frame_decoder_init(&d, 200000);
+	assert_int_equal(frame_decoder_missing(&d), 0);
+	put_header(&b, 100000);
+	assert_int_equal(frame_decoder_feed(&d, b.p, 3), FRAME_OK);
+	assert_int_equal(frame_decoder_missing(&d), 0);	/* no header yet */
+	assert_int_equal(frame_decoder_feed(&d, b.p + 3, 1), FRAME_OK);
+	assert_int_equal(frame_decoder_missing(&d), 100000);
+	assert_int_equal(frame_decoder_feed(&d, zeros, sizeof(zeros)),
+	    FRAME_OK);
+	assert_int_equal(frame_decoder_missing(&d), 100000 - sizeof(zeros));
+	frame_decoder_free(&d);
+	bytes_free(&b);
+
+	/* Whole frames, or a header over the limit: nothing to make room
+	 * for. */
+	frame_decoder_init(&d, 1000);
+	put_str(&b, "{\"a\":1}");
+	put_header(&b, 5000);
+	assert_int_equal(frame_decoder_feed(&d, b.p, b.len), FRAME_OK);
+	assert_int_equal(frame_decoder_missing(&d), 0);
+	assert_int_equal(frame_decoder_next(&d, &m, NULL), FRAME_OK);
+	json_decref(m);
+	assert_int_equal(frame_decoder_missing(&d), 0);
+	frame_decoder_free(&d);
+	bytes_free(&b);
+}
+
 int
 main(void)
 {
@@ -1271,6 +1309,7 @@ main(void)
 		cmocka_unit_test(test_reserve_commit),
 		cmocka_unit_test(test_buffer_shrinks),
 		cmocka_unit_test(test_random_10000),
+		cmocka_unit_test(test_missing),
 	};
 
 	tu_filter();

@@ -8,8 +8,9 @@
  * protocol version, a missed ready deadline, a missed pong (under a
  * timeout a reload changed), the stop ladder up to SIGKILL, SIGTERM for
  * one that closed its channel but lingers, last words read after the
- * exit, exit descriptions, and that every handle is released (the loop
- * closes cleanly).  Every wait is on an event, with a generous deadline.
+ * exit, exit descriptions, attachments as hello agrees them (or not),
+ * and that every handle is released (the loop closes cleanly).  Every
+ * wait is on an event, with a generous deadline.
  */
 #include "testutil.h"
 
@@ -28,6 +29,7 @@ struct kid {
 	json_int_t ids;
 	const char *mode;
 	int code;
+	bool attached;		/* the last frame came with an attachment */
 };
 
 static bool
@@ -47,6 +49,44 @@ kid_old_hello(struct kid *k)
 	channel_send_new(&k->ch, m);
 }
 
+/* "plain": a child of before attachments, whose hello does not say it
+ * takes them. */
+static void
+kid_plain_hello(struct kid *k)
+{
+	json_t *m = msg_new(MSG_HELLO, ++k->ids);
+
+	json_object_set_new(m, "version", json_integer(PROTO_VERSION));
+	json_object_set_new(m, "role", json_string("child"));
+	channel_send_new(&k->ch, m);
+	channel_send_new(&k->ch, msg_new(MSG_READY, ++k->ids));
+}
+
+/* "echo", "plain": a directive's text comes back in a progress, which
+ * says whether the directive came attached. */
+static void
+kid_echo(struct kid *k, const json_t *msg)
+{
+	json_t *m = msg_new(MSG_PROGRESS, ++k->ids);
+
+	json_object_set_new(m, "stage", json_string("model"));
+	json_object_set(m, "text", json_object_get(msg, "text"));
+	json_object_set_new(m, "attached", json_boolean(k->attached));
+	channel_send_new(&k->ch, m);
+}
+
+static bool
+kid_frame(struct channel *ch, const unsigned char *payload, size_t n,
+    void *arg)
+{
+	struct kid *k = arg;
+	struct frame_peek pk;
+
+	(void)ch;
+	k->attached = frame_peek(payload, n, &pk) == 0 && pk.attached;
+	return false;
+}
+
 static void
 kid_msg(struct channel *ch, json_t *msg, void *arg)
 {
@@ -60,6 +100,15 @@ kid_msg(struct channel *ch, json_t *msg, void *arg)
 		return;
 	if (kid_is(k, "oldproto") && strcmp(type, "hello") == 0) {
 		kid_old_hello(k);
+		return;
+	}
+	if (kid_is(k, "plain") && strcmp(type, "hello") == 0) {
+		kid_plain_hello(k);
+		return;
+	}
+	if ((kid_is(k, "echo") || kid_is(k, "plain")) &&
+	    strcmp(type, "directive") == 0) {
+		kid_echo(k, msg);
 		return;
 	}
 	spec = peer_parent_msg(ch, &k->ids, "kid", false, msg, &stop);
@@ -89,6 +138,7 @@ kid_close(struct channel *ch, const char *why, void *arg)
 static const struct channel_ops kid_ops = {
 	.on_msg = kid_msg,
 	.on_close = kid_close,
+	.on_frame = kid_frame,
 };
 
 static int
@@ -127,6 +177,7 @@ struct obs {
 	int exits;
 	bool said_before_exit;
 	char exit_desc[96];
+	json_t *progress;	/* the last progress */
 	bool closed;
 	uint64_t reload_pong_ms;	/* what a reload sets, if not 0 */
 };
@@ -144,6 +195,10 @@ obs_message(struct peer *p, const struct msg_spec *spec, json_t *msg)
 {
 	struct obs *o = p->arg;
 
+	if (spec->type == MSG_PROGRESS) {
+		json_decref(o->progress);
+		o->progress = json_incref(msg);
+	}
 	if (spec->type != MSG_ERROR)
 		return;
 	snprintf(o->said, sizeof(o->said), "%s",
@@ -427,6 +482,55 @@ noop_close(struct channel *ch, const char *why, void *arg)
 	(void)ch, (void)why, (void)arg;
 }
 
+static bool has_progress(const struct obs *o) { return o->progress != NULL; }
+
+/*
+ * Attachments as agreed in hello: a child that says it takes them gets
+ * a long text attached and sends one back so (read back whole); one whose
+ * hello does not say so gets plain JSON only.
+ */
+static void
+attach_run(const char *mode, bool agreed)
+{
+	struct obs o;
+	char *text = malloc(20001);
+	json_t *m;
+
+	assert_non_null(text);
+	for (int i = 0; i < 20000; i++)
+		text[i] = "0123456789abcdef\"\n"[i % 18];
+	text[20000] = '\0';
+	start(&o, mode, false);
+	wait_until(&o, "ready", is_ready);
+	assert_int_equal(o.p.ch.attach_out, agreed);
+	assert_true(o.p.ch.dec.attach);
+	m = msg_new(MSG_DIRECTIVE, ++o.ids);
+	json_object_set_new(m, "task", json_integer(1));
+	json_object_set_new(m, "directive", json_integer(1));
+	json_object_set_new(m, "text", json_string(text));
+	assert_int_equal(peer_send(&o.p, m), 0);
+	wait_until(&o, "the echo", has_progress);
+	assert_string_equal(json_string_value(json_object_get(o.progress,
+	    "text")), text);
+	assert_int_equal(json_is_true(json_object_get(o.progress,
+	    "attached")), agreed);
+	json_decref(o.progress);
+	o.progress = NULL;
+	assert_true(peer_stop(&o.p, "done"));
+	wait_until(&o, "exit", has_exited);
+	assert_int_equal(o.faults, 0);
+	finish(&o);
+	free(text);
+}
+
+static void
+test_attach_agreed(void **state)
+{
+	(void)state;
+	attach_run("echo", true);
+	attach_run("plain", false);
+}
+
 /* A message over max_frame is refused, not dropped: the sender hears
  * CHANNEL_ETOOBIG with its size, the channel stays open for the next. */
 static void
@@ -533,6 +637,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_eof_then_sigterm),
 		cmocka_unit_test(test_last_words),
 		cmocka_unit_test(test_exit_then_no_start),
+		cmocka_unit_test(test_attach_agreed),
 		cmocka_unit_test(test_send_too_big),
 		cmocka_unit_test(test_too_big_replacements),
 	};
