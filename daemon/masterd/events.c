@@ -66,5 +66,6 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 		json_object_set_new(msg, "domain", json_string(domain));
 	json_object_set_new(msg, "data", data);
 	control_broadcast(md, msg, task);
+	hooks_event(md, task, ev, seq, data);
 	json_decref(msg);
 }

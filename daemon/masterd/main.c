@@ -447,6 +447,14 @@ on_all_children_stopped(struct masterd *md)
 	notify_close(md);
 }
 
+/* The operator's notification commands may still be telling a task's
+ * end: they finish (or meet their timeout) before the loop closes. */
+static void
+on_children_stopped(struct masterd *md)
+{
+	hooks_drain(md, on_all_children_stopped);
+}
+
 static void
 on_stop_deadline(uv_timer_t *t)
 {
@@ -470,7 +478,7 @@ masterd_stop(struct masterd *md, const char *why)
 	/* shutdown, SIGTERM after half the grace, SIGKILL after the rest. */
 	uv_timer_start(&md->stop_timer, on_stop_deadline,
 	    (uint64_t)md->conf->stop_grace + 5000, 0);
-	children_stop_all(md, on_all_children_stopped);
+	children_stop_all(md, on_children_stopped);
 }
 
 json_int_t
@@ -546,6 +554,7 @@ finish(struct masterd *md)
 	tasks_close(md);
 	providers_free(md);
 	backup_free(md);	/* before the registry it copies */
+	hooks_free(md);
 	prune_free(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)

@@ -74,6 +74,7 @@ struct masterd {
 	uv_timer_t stop_timer;
 	uv_timer_t tick;		/* housekeeping, every few seconds */
 	struct backups *backups;	/* backup.c; NULL until the first */
+	struct hooks *hooks;		/* hooks.c; NULL until the first */
 	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
@@ -105,6 +106,14 @@ void control_remove_socket(struct masterd *);
  * (NULL: none) and removes the file it replaces. */
 const char *control_backup_get(struct ctl_client *);
 void control_backup_set(struct ctl_client *, char *path);
+
+/* hooks.c: the [notify] command on a task's moments.  hooks_event looks
+ * at every event; hooks_drain calls drained once no command runs (those
+ * queued are dropped); hooks_free after the loop has closed. */
+void hooks_event(struct masterd *, int64_t task, enum event, int64_t seq,
+    const json_t *data);
+void hooks_drain(struct masterd *, void (*drained)(struct masterd *));
+void hooks_free(struct masterd *);
 
 /* backup.c: the copy for a `backup` request, made in slices of loop
  * turns; the reply ({"size"}, the file set on the connection) comes when
