@@ -174,6 +174,18 @@ cleanup:
 }
 
 int
+repo_init_bare(const char *gitdir, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+
+	git_error_clear();
+	if (git_repository_init(&repo, gitdir, 1) < 0)
+		return gfail(err, errlen, "creating %s", gitdir);
+	git_repository_free(repo);
+	return 0;
+}
+
+int
 repo_tips(const char *path, json_t **out, char *err, size_t errlen)
 {
 	git_repository *repo = NULL;

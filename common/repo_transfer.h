@@ -32,6 +32,10 @@ int repo_pack_ref(const char *gitdir, const char *ref, const json_t *haves,
     const char *path, char oid[REPO_OID_HEX], size_t *objects, char *err,
     size_t errlen);
 
+/* An empty bare repository at gitdir (a scratch one, to take a pack in
+ * before it goes on): no commit, no branch. */
+int repo_init_bare(const char *gitdir, char *err, size_t errlen);
+
 /* The commits at the tips of the repository's branches (an array of hex
  * ids, for haves), from the repository at path (a work tree or a bare
  * repository). */

@@ -74,6 +74,7 @@ enum msg_type {
 	CTL_BUDGET,
 	CTL_BACKUP,
 	CTL_PRUNE,
+	CTL_PACK,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

@@ -218,19 +218,23 @@ lock_state_dir(struct masterd *md)
 	return 0;
 }
 
-/* Copies left by a backup that a crash interrupted. */
+/* Files a crash left while a connection fetched them: backup copies
+ * and packs. */
 static void
-remove_stale_backups(const char *dir)
+remove_stale_fetches(const char *dir)
 {
+	static const char *const patterns[] = { "backup-*.db", "pack-*.pack" };
 	char pattern[PATH_MAX];
 	glob_t g;
 
-	snprintf(pattern, sizeof(pattern), "%s/backup-*.db", dir);
-	if (glob(pattern, 0, NULL, &g) != 0)
-		return;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		unlink(g.gl_pathv[i]);
-	globfree(&g);
+	for (size_t p = 0; p < nitems(patterns); p++) {
+		snprintf(pattern, sizeof(pattern), "%s/%s", dir, patterns[p]);
+		if (glob(pattern, 0, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
 }
 
 /*
@@ -282,7 +286,7 @@ open_state(struct masterd *md)
 		return -1;
 	if (lock_state_dir(md) != 0)
 		return -1;
-	remove_stale_backups(md->conf->state_dir);
+	remove_stale_fetches(md->conf->state_dir);
 	snprintf(path, sizeof(path), "%s/masterd.db", md->conf->state_dir);
 	if ((md->reg = registry_open(path, err, sizeof(err))) == NULL) {
 		log_err("registry %s: %s", path, err);
@@ -555,6 +559,7 @@ finish(struct masterd *md)
 	providers_free(md);
 	backup_free(md);	/* before the registry it copies */
 	hooks_free(md);
+	pack_free(md);
 	prune_free(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)

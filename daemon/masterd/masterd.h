@@ -75,6 +75,7 @@ struct masterd {
 	uv_timer_t tick;		/* housekeeping, every few seconds */
 	struct backups *backups;	/* backup.c; NULL until the first */
 	struct hooks *hooks;		/* hooks.c; NULL until the first */
+	struct pack_jobs *packs;	/* pack.c; NULL until the first */
 	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
@@ -102,10 +103,18 @@ void control_reply_cut(struct ctl_client *, json_t *reply);
 void control_watch(struct ctl_client *, int64_t task);
 void control_broadcast(struct masterd *, const json_t *event, int64_t task);
 void control_remove_socket(struct masterd *);
-/* The client's registry copy for `backup`: set takes the malloc'd path
- * (NULL: none) and removes the file it replaces. */
-const char *control_backup_get(struct ctl_client *);
-void control_backup_set(struct ctl_client *, char *path);
+/* The file a client fetches in chunks (a `backup` copy, a `pack`), one
+ * per connection: set takes the malloc'd path (NULL: none) and removes
+ * the file it replaces; the connection's end removes it too. */
+const char *control_file_get(struct ctl_client *);
+void control_file_set(struct ctl_client *, char *path);
+
+/* pack.c: the `pack` request's pack of a task's main, made on the
+ * thread pool; answered when made.  pack_forget: cl is going away. */
+void pack_request(struct masterd *, struct ctl_client *, json_int_t id,
+    int64_t task, const json_t *have);
+void pack_forget(struct masterd *, struct ctl_client *);
+void pack_free(struct masterd *);
 
 /* hooks.c: the [notify] command on a task's moments.  hooks_event looks
  * at every event; hooks_drain calls drained once no command runs (those
