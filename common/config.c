@@ -51,6 +51,11 @@ static const char *const max_fields[] = {
 	"auto", "max_tokens", "max_completion_tokens", NULL
 };
 
+/* What [notify] on may name: the moments hooks.c tells the operator. */
+const char *const conf_notify_kinds[] = {
+	"done", "failed", "cancelled", "paused", NULL
+};
+
 /* In enum conf_sandbox's order. */
 static const char *const sandbox_modes[] = { "strict", "off", NULL };
 
@@ -158,6 +163,13 @@ static const struct conf_key keys[] = {
 	    100, "3"),
 	G("task", "interface_attempts", K_INT, interface_attempts, 1, 100,
 	    "3"),
+
+	G("notify", "command", K_STRING, notify_command, 0, 0, NULL),
+	/* No default: a list given appends, so empty stands for all. */
+	G("notify", "on", K_WORDS, notify_on, 0, 0, NULL),
+	G("notify", "timeout", K_DURATION, notify_timeout, 100, MS(3600),
+	    "30s"),
+	G("notify", "env", K_ENVNAMES, notify_env, 0, 0, NULL),
 
 	/* CHECK_LIMITS_DEFAULT's values (child/worker/checks.h). */
 	G("checks", "timeout", K_DURATION, check_timeout, MS(1), MS(86400),
@@ -595,7 +607,7 @@ conf_free(struct masterd_conf *c)
 		    keys[i].type == K_PROVIDER)
 			free(*(char **)field);
 		else if (keys[i].type == K_LIST || keys[i].type == K_WORDS ||
-		    keys[i].type == K_PATHS)
+		    keys[i].type == K_PATHS || keys[i].type == K_ENVNAMES)
 			strlist_free(field);
 	}
 	free(c->sandbox_said);
@@ -1248,6 +1260,48 @@ check_fallbacks(const struct masterd_conf *c, const struct llm_conf *l,
 	}
 }
 
+/* Does any provider of c read its key from the variable name? */
+static bool
+is_key_variable(const struct masterd_conf *c, const char *name)
+{
+	const struct llm_conf *l[] = { &c->llm, &c->critic, &c->planner };
+
+	for (size_t i = 0; i < nitems(l); i++)
+		if (l[i]->key_env != NULL && strcmp(l[i]->key_env, name) == 0)
+			return true;
+	for (size_t i = 0; i < c->nproviders; i++)
+		if (c->providers[i].llm.key_env != NULL &&
+		    strcmp(c->providers[i].llm.key_env, name) == 0)
+			return true;
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (c->domains[i].llm.key_env != NULL &&
+		    strcmp(c->domains[i].llm.key_env, name) == 0)
+			return true;
+	return false;
+}
+
+/* [notify]: known moments, and no key handed to the command. */
+static void
+check_notify(const struct masterd_conf *c, struct errbuf *errs)
+{
+	for (size_t i = 0; i < c->notify_env.n; i++)
+		if (is_key_variable(c, c->notify_env.v[i]))
+			errbuf_add(errs, "[notify] env: %s holds a provider's "
+			    "key, which never leaves masterd's children",
+			    c->notify_env.v[i]);
+	for (size_t i = 0; i < c->notify_on.n; i++) {
+		const char *w = c->notify_on.v[i];
+		size_t k;
+
+		for (k = 0; conf_notify_kinds[k] != NULL; k++)
+			if (strcmp(w, conf_notify_kinds[k]) == 0)
+				break;
+		if (conf_notify_kinds[k] == NULL)
+			errbuf_add(errs, "[notify] on: unknown moment '%s' "
+			    "(expected done, failed, cancelled or paused)", w);
+	}
+}
+
 /* Each [llm "NAME"]: its effective conf is checked as [llm]'s is. */
 static void
 check_named(const struct masterd_conf *c, struct errbuf *errs)
@@ -1339,6 +1393,7 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 		    "restart_delay_max");
 	check_llm(&c->llm, "[llm]", errs);
 	check_fallbacks(c, &c->llm, "[llm]", errs);
+	check_notify(c, errs);
 	check_role(c, "critic", errs);
 	check_role(c, "planner", errs);
 	check_named(c, errs);

@@ -182,6 +182,13 @@ struct masterd_conf {
 	int64_t interface_attempts;	/* an interface directive requeued
 					 * while its gap remains */
 
+	/* [notify]: the operator's command on a task's moments (hooks.c) */
+	char *notify_command;		/* run by /bin/sh -c; NULL: none */
+	struct strlist notify_on;	/* conf_notify_kinds it runs on;
+					 * empty: all of them */
+	int64_t notify_timeout;		/* ms before it is killed */
+	struct strlist notify_env;	/* variables passed on to it */
+
 	/* [checks]: the limits of every check command; 0 means no limit
 	 * (but for output) */
 	int64_t check_timeout;		/* ms of wall clock */
@@ -276,6 +283,9 @@ bool conf_domain_name_ok(const char *name);
 
 /* "strict" or "off". */
 const char *conf_sandbox_name(int mode);
+
+/* The moments [notify] on may name, NULL-terminated. */
+extern const char *const conf_notify_kinds[];
 
 /* A variable [domain] env may pass on: a shell name, not MASTERD_* nor
  * CREDENTIALS_DIRECTORY (masterd's own). */

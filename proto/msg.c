@@ -224,6 +224,13 @@ static const struct shape_field f_backup[] = {
 	OPT("done", FT_BOOL),		/* true: the copy may go */
 	END
 };
+static const struct shape_field f_pack[] = {
+	OPT("task", FT_INTEGER),	/* with have: pack its main */
+	OPT("have", FT_ARRAY),		/* commits the receiver holds */
+	OPT("offset", FT_INTEGER),	/* a chunk of the pack */
+	OPT("done", FT_BOOL),		/* true: the pack may go */
+	END
+};
 static const struct shape_field f_prune[] = {
 	OPT("finished_days", FT_INTEGER),	/* also done/failed tasks */
 	END
@@ -361,6 +368,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "the daemon's metrics in the Prometheus text format" },
 	[CTL_RELOAD] = { CTL_RELOAD, CHAN_CONTROL, "reload", U, f_none,
 	    "re-read the configuration, as SIGHUP does" },
+	[CTL_PACK] = { CTL_PACK, CHAN_CONTROL, "pack", U, f_pack,
+	    "a task's main as a git pack, fetched in chunks" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

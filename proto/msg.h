@@ -76,6 +76,7 @@ enum msg_type {
 	CTL_PRUNE,
 	CTL_METRICS,
 	CTL_RELOAD,
+	CTL_PACK,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

@@ -352,7 +352,7 @@ cmd_prune(struct ctl *c, const struct opts *o, int argc, char **argv)
 }
 
 /* Tell masterd the copy may go; nothing to show. */
-static void
+void
 call_and_drop(struct ctl *c, enum msg_type t)
 {
 	json_t *req = request(c, t), *r;
@@ -363,9 +363,8 @@ call_and_drop(struct ctl *c, enum msg_type t)
 		json_decref(r);
 }
 
-/* Fetch the copy chunk by chunk into fd. */
-static int
-fetch_backup(struct ctl *c, int fd, json_int_t size)
+int
+fetch_file(struct ctl *c, enum msg_type type, int fd, json_int_t size)
 {
 	json_int_t off = 0;
 	json_t *req, *r;
@@ -375,7 +374,7 @@ fetch_backup(struct ctl *c, int fd, json_int_t size)
 	int status;
 
 	while (off < size) {
-		req = request(c, CTL_BACKUP);
+		req = request(c, type);
 		json_object_set_new(req, "offset", json_integer(off));
 		if ((r = call(c, req, &status)) == NULL)
 			return status;
@@ -383,8 +382,8 @@ fetch_backup(struct ctl *c, int fd, json_int_t size)
 		buf = xmalloc(data ? strlen(data) : 1);
 		n = data ? base64_decode(data, strlen(data), buf) : -1;
 		if (n <= 0 || write_all(fd, buf, (size_t)n) == -1) {
-			fprintf(stderr, "masterctl: backup: bad chunk at %lld\n",
-			    (long long)off);
+			fprintf(stderr, "masterctl: %s: bad chunk at %lld\n",
+			    msg_spec(type)->name, (long long)off);
 			free(buf);
 			json_decref(r);
 			return EXIT_FAILED;
@@ -438,7 +437,7 @@ cmd_backup(struct ctl *c, const struct opts *o, int argc, char **argv)
 		fprintf(stderr, "masterctl: %s: %s\n", tmp, strerror(errno));
 		return EXIT_FAILED;
 	}
-	status = fetch_backup(c, fd, size);
+	status = fetch_file(c, CTL_BACKUP, fd, size);
 	if (status == EXIT_OK && (fsync(fd) != 0 || close(fd) != 0))
 		status = EXIT_FAILED;
 	else if (status != EXIT_OK)

@@ -46,6 +46,7 @@ struct ctl {
 struct opts {
 	const char *task, *domains, *directives, *prompt, *priority, *last;
 	const char *budget, *diff, *rounds, *since, *tail, *finished, *graph;
+	const char *to, *branch;
 	bool wait, all;
 };
 
@@ -146,5 +147,13 @@ int cmd_backup(struct ctl *, const struct opts *, int, char **);
 int cmd_stop(struct ctl *, const struct opts *, int, char **);
 int cmd_reload(struct ctl *, const struct opts *, int, char **);
 int cmd_metrics(struct ctl *, const struct opts *, int, char **);
+/* Fetch the file the connection holds (a backup, a pack) chunk by chunk
+ * into fd, and let it go: EXIT_OK or why not. */
+int fetch_file(struct ctl *, enum msg_type, int fd, json_int_t size);
+void call_and_drop(struct ctl *, enum msg_type);
+
+/* ---- transfer.c */
+int cmd_export(struct ctl *, const struct opts *, int, char **);
+int cmd_push(struct ctl *, const struct opts *, int, char **);
 
 #endif

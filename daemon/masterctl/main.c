@@ -36,7 +36,9 @@ enum opt_bit {
 	O_TAIL = 1 << 12,
 	O_FINISHED = 1 << 13,
 	O_GRAPH = 1 << 14,
-	O_GLOBAL = 1 << 15,	/* any command takes it */
+	O_TO = 1 << 15,
+	O_BRANCH = 1 << 16,
+	O_GLOBAL = 1 << 17,	/* any command takes it */
 };
 
 enum opt_kind { VALUE, FLAG, MAYBE };	/* MAYBE: --graph or --graph=dot */
@@ -63,6 +65,8 @@ static const struct optdef {
 	{ "--finished", 0, O_FINISHED, VALUE, offsetof(struct opts, finished) },
 	{ "--graph", 0, O_GRAPH, MAYBE, offsetof(struct opts, graph) },
 	{ "--dot", 0, O_GRAPH, MAYBE, offsetof(struct opts, graph) },
+	{ "--to", 0, O_TO, VALUE, offsetof(struct opts, to) },
+	{ "--branch", 0, O_BRANCH, VALUE, offsetof(struct opts, branch) },
 	{ "--wait", 0, O_WAIT, FLAG, offsetof(struct opts, wait) },
 	{ "--all", 0, O_ALL, FLAG, offsetof(struct opts, all) },
 	/* global: handled in main() */
@@ -128,6 +132,11 @@ static const struct command commands[] = {
 	{ "prune", "[--finished DAYS]", O_FINISHED, 0, 0, cmd_prune,
 	    "delete expired progress events and the files of cancelled "
 	    "tasks (and of tasks finished DAYS ago)" },
+	{ "export", "TASK DIR", 0, 2, 2, cmd_export,
+	    "write the files of a task's main into a new directory" },
+	{ "push", "TASK --to PATH|URL [--branch NAME]", O_TO | O_BRANCH, 1, 1,
+	    cmd_push, "put a task's main on a branch of your repository "
+	    "(default masterd/task-N; never forced)" },
 	{ "reload", "", 0, 0, 0, cmd_reload,
 	    "re-read masterd's configuration (as SIGHUP)" },
 	{ "metrics", "", 0, 0, 0, cmd_metrics,

@@ -64,7 +64,7 @@ answer_ok(struct ctl_client *cl, json_int_t id, char *path, off_t size)
 {
 	json_t *r = msg_reply_ok(id);
 
-	control_backup_set(cl, path);
+	control_file_set(cl, path);
 	json_object_set_new(r, "size", json_integer((json_int_t)size));
 	control_reply(cl, r);
 }

@@ -223,6 +223,13 @@ static const struct shape_field r_backup[] = {
 	  .max = INT64_MAX },
 	NONE
 };
+static const struct shape_field r_pack[] = {
+	ID("task"),
+	{ .name = "offset", .types = FT_INTEGER, .ranged = true, .min = 0,
+	  .max = INT64_MAX },
+	{ .name = "have", .types = FT_ARRAY, .max_items = 4096 },
+	NONE
+};
 
 /* The limits of each request's values; NULL: nothing to check. */
 static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
@@ -241,6 +248,7 @@ static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_TRANSCRIPT] = r_transcript,
 	[CTL_BUDGET] = r_task_opt,
 	[CTL_BACKUP] = r_backup,
+	[CTL_PACK] = r_pack,
 };
 
 /* 0 when the request's values are within their limits, else -1 and why,
@@ -930,12 +938,14 @@ cmd_budget(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	reply(cl, r);
 }
 
-#define BACKUP_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
+#define FETCH_CHUNK (768 * 1024)	/* 1 MiB once in base64 */
 
+/* A chunk of the file the connection holds (what: "backup", "pack"). */
 static void
-backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
+file_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset,
+    const char *what)
 {
-	const char *path = control_backup_get(cl);
+	const char *path = control_file_get(cl);
 	unsigned char *buf = NULL;
 	char *text = NULL;
 	ssize_t n = -1;
@@ -943,15 +953,15 @@ backup_chunk(struct ctl_client *cl, json_int_t id, json_int_t offset)
 	json_t *r;
 
 	if (path == NULL) {
-		reply(cl, msg_reply_error(id, ERR_CONFLICT, "no backup "
-		    "in progress on this connection"));
+		reply(cl, msg_reply_error(id, ERR_CONFLICT, "no %s "
+		    "in progress on this connection", what));
 		return;
 	}
-	buf = xmalloc(BACKUP_CHUNK);
+	buf = xmalloc(FETCH_CHUNK);
 	if (offset < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    (n = pread(fd, buf, BACKUP_CHUNK, (off_t)offset)) < 0) {
-		reply(cl, msg_reply_error(id, ERR_STORAGE, "backup: "
-		    "cannot read the copy: %s", strerror(errno)));
+	    (n = pread(fd, buf, FETCH_CHUNK, (off_t)offset)) < 0) {
+		reply(cl, msg_reply_error(id, ERR_STORAGE, "%s: "
+		    "cannot read it: %s", what, strerror(errno)));
 		goto out;
 	}
 	text = base64_encode(buf, (size_t)n);
@@ -972,12 +982,30 @@ cmd_backup(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	if (json_is_true(json_object_get(req, "done"))) {
-		control_backup_set(cl, NULL);
+		control_file_set(cl, NULL);
 		reply(cl, msg_reply_ok(id));
 	} else if (json_object_get(req, "offset") != NULL) {
-		backup_chunk(cl, id, get_int(req, "offset"));
+		file_chunk(cl, id, get_int(req, "offset"), "backup");
 	} else {
 		backup_request(md, cl, id);	/* answered when copied */
+	}
+}
+
+static void
+cmd_pack(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	if (json_is_true(json_object_get(req, "done"))) {
+		control_file_set(cl, NULL);
+		reply(cl, msg_reply_ok(id));
+	} else if (json_object_get(req, "offset") != NULL) {
+		file_chunk(cl, id, get_int(req, "offset"), "pack");
+	} else if (json_object_get(req, "task") != NULL) {
+		pack_request(md, cl, id, get_int(req, "task"),
+		    json_object_get(req, "have"));	/* answered when made */
+	} else {
+		reply(cl, msg_reply_error(id, ERR_BAD_REQUEST,
+		    "pack: give task (and have), offset, or done"));
 	}
 }
 
@@ -1045,6 +1073,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_PRUNE] = cmd_prune,
 	[CTL_METRICS] = cmd_metrics,
 	[CTL_RELOAD] = cmd_reload,
+	[CTL_PACK] = cmd_pack,
 };
 
 void

@@ -50,7 +50,8 @@ struct ctl_client {
 	unsigned unanswered;	/* requests whose reply is still to come
 				 * (a backup, a prune): not idle */
 	int64_t watch_task;
-	char *backup;		/* a registry copy being fetched */
+	char *file;		/* a file being fetched in chunks (a backup
+				 * copy, a pack); removed when released */
 };
 
 static void client_on_msg(struct channel *, json_t *, void *);
@@ -126,8 +127,9 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 		log_info("control client pid %ld uid %ld dropped: %s",
 		    (long)cl->pid, (long)cl->uid, why);
 	backup_forget(md, cl);
+	pack_forget(md, cl);
 	prune_forget(md, cl);
-	control_backup_set(cl, NULL);
+	control_file_set(cl, NULL);
 	md->request_bytes -= cl->held;
 	cl->held = 0;
 	TAILQ_REMOVE(&md->clients, cl, entry);
@@ -281,19 +283,19 @@ control_reply_cut(struct ctl_client *cl, json_t *reply)
 }
 
 const char *
-control_backup_get(struct ctl_client *cl)
+control_file_get(struct ctl_client *cl)
 {
-	return cl->backup;
+	return cl->file;
 }
 
 void
-control_backup_set(struct ctl_client *cl, char *path)
+control_file_set(struct ctl_client *cl, char *path)
 {
-	if (cl->backup != NULL) {
-		unlink(cl->backup);
-		free(cl->backup);
+	if (cl->file != NULL) {
+		unlink(cl->file);
+		free(cl->file);
 	}
-	cl->backup = path;
+	cl->file = path;
 }
 
 void

@@ -79,5 +79,6 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 	msg = event_message(md, task, domain, event, now_epoch(), seq, data);
 	json_decref(data);
 	control_broadcast(md, msg, task);
+	hooks_event(md, task, ev, seq, data);
 	json_decref(msg);
 }

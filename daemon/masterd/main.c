@@ -235,19 +235,23 @@ lock_state_dir(struct masterd *md)
 	return 0;
 }
 
-/* Copies left by a backup that a crash interrupted. */
+/* Files a crash left while a connection fetched them: backup copies
+ * and packs. */
 static void
-remove_stale_backups(const char *dir)
+remove_stale_fetches(const char *dir)
 {
+	static const char *const patterns[] = { "backup-*.db", "pack-*.pack" };
 	char pattern[PATH_MAX];
 	glob_t g;
 
-	snprintf(pattern, sizeof(pattern), "%s/backup-*.db", dir);
-	if (glob(pattern, 0, NULL, &g) != 0)
-		return;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		unlink(g.gl_pathv[i]);
-	globfree(&g);
+	for (size_t p = 0; p < nitems(patterns); p++) {
+		snprintf(pattern, sizeof(pattern), "%s/%s", dir, patterns[p]);
+		if (glob(pattern, 0, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
 }
 
 /*
@@ -299,7 +303,7 @@ open_state(struct masterd *md)
 		return -1;
 	if (lock_state_dir(md) != 0)
 		return -1;
-	remove_stale_backups(md->conf->state_dir);
+	remove_stale_fetches(md->conf->state_dir);
 	snprintf(path, sizeof(path), "%s/masterd.db", md->conf->state_dir);
 	if ((md->reg = registry_open(path, err, sizeof(err))) == NULL) {
 		log_err("registry %s: %s", path, err);
@@ -546,6 +550,14 @@ on_all_children_stopped(struct masterd *md)
 	notify_close(md);
 }
 
+/* The operator's notification commands may still be telling a task's
+ * end: they finish (or meet their timeout) before the loop closes. */
+static void
+on_children_stopped(struct masterd *md)
+{
+	hooks_drain(md, on_all_children_stopped);
+}
+
 static void
 on_stop_deadline(uv_timer_t *t)
 {
@@ -569,7 +581,7 @@ masterd_stop(struct masterd *md, const char *why)
 	/* shutdown, SIGTERM after half the grace, SIGKILL after the rest. */
 	uv_timer_start(&md->stop_timer, on_stop_deadline,
 	    (uint64_t)md->conf->stop_grace + 5000, 0);
-	children_stop_all(md, on_all_children_stopped);
+	children_stop_all(md, on_children_stopped);
 }
 
 json_int_t
@@ -648,6 +660,8 @@ finish(struct masterd *md)
 	tasks_close(md);
 	providers_free(md);
 	backup_free(md);	/* before the registry it copies */
+	hooks_free(md);
+	pack_free(md);
 	prune_free(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)

@@ -84,6 +84,8 @@ struct masterd {
 	uv_timer_t stop_timer;
 	uv_timer_t tick;		/* housekeeping, every few seconds */
 	struct backups *backups;	/* backup.c; NULL until the first */
+	struct hooks *hooks;		/* hooks.c; NULL until the first */
+	struct pack_jobs *packs;	/* pack.c; NULL until the first */
 	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
@@ -111,10 +113,26 @@ void control_reply_cut(struct ctl_client *, json_t *reply);
 void control_watch(struct ctl_client *, int64_t task);
 void control_broadcast(struct masterd *, const json_t *event, int64_t task);
 void control_remove_socket(struct masterd *);
-/* The client's registry copy for `backup`: set takes the malloc'd path
- * (NULL: none) and removes the file it replaces. */
-const char *control_backup_get(struct ctl_client *);
-void control_backup_set(struct ctl_client *, char *path);
+/* The file a client fetches in chunks (a `backup` copy, a `pack`), one
+ * per connection: set takes the malloc'd path (NULL: none) and removes
+ * the file it replaces; the connection's end removes it too. */
+const char *control_file_get(struct ctl_client *);
+void control_file_set(struct ctl_client *, char *path);
+
+/* pack.c: the `pack` request's pack of a task's main, made on the
+ * thread pool; answered when made.  pack_forget: cl is going away. */
+void pack_request(struct masterd *, struct ctl_client *, json_int_t id,
+    int64_t task, const json_t *have);
+void pack_forget(struct masterd *, struct ctl_client *);
+void pack_free(struct masterd *);
+
+/* hooks.c: the [notify] command on a task's moments.  hooks_event looks
+ * at every event; hooks_drain calls drained once no command runs (those
+ * queued are dropped); hooks_free after the loop has closed. */
+void hooks_event(struct masterd *, int64_t task, enum event, int64_t seq,
+    const json_t *data);
+void hooks_drain(struct masterd *, void (*drained)(struct masterd *));
+void hooks_free(struct masterd *);
 
 /* backup.c: the copy for a `backup` request, made in slices of loop
  * turns; the reply ({"size"}, the file set on the connection) comes when
