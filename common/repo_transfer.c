@@ -81,6 +81,19 @@ parse_oid(git_oid *id, const char *hex, char *err, size_t errlen)
 	return 0;
 }
 
+/* refs/heads/<branch> into name, if git takes it as a branch name. */
+static int
+branch_ref(const char *branch, char *name, size_t len, char *err,
+    size_t errlen)
+{
+	int valid = 0;
+
+	snprintf(name, len, "refs/heads/%s", branch);
+	if (git_reference_name_is_valid(&valid, name) < 0 || !valid)
+		return fail(err, errlen, "'%s' is not a branch name", branch);
+	return 0;
+}
+
 /* ------------------------------------------------------------ packing */
 
 static int
@@ -335,13 +348,11 @@ repo_branch_advance(const char *path, const char *branch, const char *oid,
 	git_commit *commit = NULL;
 	char name[REFNAME_MAX];
 	git_oid id, old;
-	int valid = 0, rc = -1;
+	int rc = -1;
 
 	was[0] = '\0';
-	snprintf(name, sizeof(name), "refs/heads/%s", branch);
-	if (git_reference_name_is_valid(&valid, name) < 0 || !valid)
-		return fail(err, errlen, "'%s' is not a branch name", branch);
-	if (parse_oid(&id, oid, err, errlen) != 0 ||
+	if (branch_ref(branch, name, sizeof(name), err, errlen) != 0 ||
+	    parse_oid(&id, oid, err, errlen) != 0 ||
 	    open_any(&repo, path, err, errlen) != 0)
 		return -1;
 	if (git_commit_lookup(&commit, repo, &id) < 0) {
@@ -496,13 +507,11 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	char spec[REFNAME_MAX], name[REFNAME_MAX];
 	char *specs[] = { spec };
 	git_strarray refspecs = { specs, 1 };
-	int valid = 0, rc = -1;
+	int rc = -1;
 	git_oid id;
 
-	snprintf(name, sizeof(name), "refs/heads/%s", branch);
-	if (git_reference_name_is_valid(&valid, name) < 0 || !valid)
-		return fail(err, errlen, "'%s' is not a branch name", branch);
-	if (parse_oid(&id, oid, err, errlen) != 0 ||
+	if (branch_ref(branch, name, sizeof(name), err, errlen) != 0 ||
+	    parse_oid(&id, oid, err, errlen) != 0 ||
 	    open_any(&repo, gitdir, err, errlen) != 0)
 		return -1;
 	if (git_reference_create(&ref, repo, PUSH_REF, &id, 1,
