@@ -203,13 +203,26 @@ row_line(const struct live *l, const struct row *r, double now, char *buf,
 	    name, r->stage, step, tok, age, r->detail);
 }
 
+/* The rows that are domains: not the planner's and the integrator's. */
+static size_t
+count_domains(const struct live *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nrows; i++)
+		if (strcmp(l->rows[i].name, "planner") != 0 &&
+		    strcmp(l->rows[i].name, "integration") != 0)
+			n++;
+	return n;
+}
+
 static void
 draw_block(struct live *l)
 {
 	char line[LINE_MAX], tok[16], age[16];
 	double now = now_s();
 	long long total = 0;
-	size_t shown = l->nrows, i;
+	size_t shown = l->nrows, ndomains = count_domains(l), i;
 
 	if (!l->inplace)
 		return;
@@ -222,11 +235,11 @@ draw_block(struct live *l)
 		fmt_elapsed(l->created > 0 ? now - l->created : 0, age,
 		    sizeof(age));
 		snprintf(line, sizeof(line), "task %lld %s · %zu domain%s · "
-		    "%s tokens · %s", (long long)l->task, l->state, l->nrows,
-		    l->nrows == 1 ? "" : "s", tok, age);
+		    "%s tokens · %s", (long long)l->task, l->state, ndomains,
+		    ndomains == 1 ? "" : "s", tok, age);
 	} else {
 		snprintf(line, sizeof(line), "every task · %zu domain%s · %s "
-		    "tokens", l->nrows, l->nrows == 1 ? "" : "s", tok);
+		    "tokens", ndomains, ndomains == 1 ? "" : "s", tok);
 	}
 	put_line(l, line);
 	/* room for the header, the "more" line and one line of events */
@@ -239,7 +252,7 @@ draw_block(struct live *l)
 	}
 	l->drawn = (int)shown + 1;
 	if (shown < l->nrows) {
-		snprintf(line, sizeof(line), "  … and %zu more domains",
+		snprintf(line, sizeof(line), "  … and %zu more rows",
 		    l->nrows - shown);
 		put_line(l, line);
 		l->drawn++;
