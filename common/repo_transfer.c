@@ -502,6 +502,7 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	git_repository *repo = NULL;
 	git_reference *ref = NULL;
 	git_remote *remote = NULL;
+	git_remote_create_options ropts;
 	git_push_options opts;
 	struct push_state ps = { 0 };
 	char spec[REFNAME_MAX], name[REFNAME_MAX];
@@ -514,9 +515,16 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	    parse_oid(&id, oid, err, errlen) != 0 ||
 	    open_any(&repo, gitdir, err, errlen) != 0)
 		return -1;
+	git_remote_create_options_init(&ropts,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ropts.repository = repo;
+	/* The URL as given: a scratch repository has no insteadOf to apply
+	 * (and libgit2 1.5 leaks the regex match data of that lookup). */
+	ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if (git_reference_create(&ref, repo, PUSH_REF, &id, 1,
 	    "masterctl push") < 0 ||
-	    git_remote_create_anonymous(&remote, repo, url) < 0) {
+	    git_remote_create_with_opts(&remote, url, &ropts) < 0) {
 		gfail(err, errlen, "push to %s", url);
 		goto cleanup;
 	}
