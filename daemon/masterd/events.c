@@ -79,6 +79,7 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 	msg = event_message(md, task, domain, event, now_epoch(), seq, data);
 	json_decref(data);
 	control_broadcast(md, msg, task);
-	hooks_event(md, task, ev, seq, data);
+	/* What watchers get (ISO times, the control socket's names). */
+	hooks_event(md, task, ev, seq, json_object_get(msg, "data"));
 	json_decref(msg);
 }
