@@ -146,11 +146,12 @@ print_line_diff(const char *indent, const char *old, const char *now)
 		if (i < a.n && j < b.n && strcmp(a.v[i], b.v[j]) == 0) {
 			printf("%s  %s\n", indent, a.v[i]);
 			i++, j++;
-		} else if (j < b.n && (i == a.n ||
-		    L[i * w + j + 1] >= L[(i + 1) * w + j])) {
-			printf("%s+ %s\n", indent, b.v[j++]);
-		} else {
+		} else if (i < a.n && (j == b.n ||
+		    L[(i + 1) * w + j] >= L[i * w + j + 1])) {
+			/* what went before what came, as diff(1) */
 			printf("%s- %s\n", indent, a.v[i++]);
+		} else {
+			printf("%s+ %s\n", indent, b.v[j++]);
 		}
 	}
 	free(L);

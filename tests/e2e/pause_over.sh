@@ -36,13 +36,13 @@ done
 ok "an over task keeps its reason ($r1; $r2); pause and resume refused"
 
 ctl pause >"$T/out" || fail "pause all"
-grep -q "^1 task(s) changed" "$T/out" || fail "pause all: $(cat "$T/out")"
+grep -q "^1 task(s) paused" "$T/out" || fail "pause all: $(cat "$T/out")"
 ctl pause >"$T/out" || fail "pause all again"
-grep -q "^0 task(s) changed" "$T/out" || fail "pause all again: $(cat "$T/out")"
+grep -q "^0 task(s) paused" "$T/out" || fail "pause all again: $(cat "$T/out")"
 ctl pause 3 >"$T/out" || fail "pause 3"
-grep -q "^0 task(s) changed" "$T/out" || fail "pause of a paused task: $(cat "$T/out")"
+grep -q "^task 3 unchanged: already paused" "$T/out" || fail "pause of a paused task: $(cat "$T/out")"
 ctl resume >"$T/out" || fail "resume all"
-grep -q "^1 task(s) changed" "$T/out" || fail "resume all: $(cat "$T/out")"
+grep -q "^1 task(s) resumed" "$T/out" || fail "resume all: $(cat "$T/out")"
 [ "$(task_field 3 paused)" = False ] || fail "task 3 still paused"
 ok "the count is what changed"
 
@@ -53,6 +53,6 @@ wait_until "task 3 paused by its time limit" sh -c "[ \"\$($MASTERCTL --json tas
 limit=$(task_field 3 reason)
 case "$limit" in budget:*) ;; *) fail "not a limit's pause: $limit" ;; esac
 ctl pause 3 >"$T/out" || fail "pause 3"
-grep -q "^0 task(s) changed" "$T/out" || fail "pause of a limit-paused task: $(cat "$T/out")"
+grep -q "^task 3 unchanged: already paused" "$T/out" || fail "pause of a limit-paused task: $(cat "$T/out")"
 [ "$(task_field 3 reason)" = "$limit" ] || fail "limit's reason replaced: $(task_field 3 reason)"
 ok "a limit's pause keeps its reason: $limit"

@@ -124,8 +124,9 @@ d = open(sys.argv[1]).read()
 assert "(implemented) -> v" in d, d
 assert "  + provides function  svc.get\n      signature: svc.get() -> ok\n" in d, d
 assert ("  ~ provides function  svc.other\n"
-        "      signature was: svc.other() -> ok\n"
-        "      signature now: svc.other()->ok\n"
+        "      signature:\n"
+        "        - svc.other() -> ok\n"
+        "        + svc.other()->ok\n"
         "      (formatting only: the same contract)\n") in d, d
 PY
 ok "the diff shows the entry added with its signature, and a reformatted signature as formatting only"

@@ -36,7 +36,7 @@ wait_until "the burst to be taken in" burst_over
 status_failures
 backups_done
 ok "$BURST rounds and $N backups at once: all taken in, masterctl answered throughout"
-n=$(json_get "len([x for x in r['rounds'] if x['domain']=='burster' and x['round'] > 0 and x['commit']])" task 1)
+n=$(json_get "len([x for x in r['rounds'] if x['domain']=='burster' and x['round'] > 0 and x['commit']])" task 1 --all)
 [ "$n" = "$BURST" ] || fail "$n rounds of the burst stored, not $BURST"
 ok "every round of the burst stored once"
 watchdog_ok

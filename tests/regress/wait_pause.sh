@@ -29,7 +29,7 @@ rc=$?
 [ "$rc" = 4 ] || fail "submit --wait exited $rc after a pause, want 4: $(tail -3 "$T/wait1.out")"
 [ "$(tail -1 "$T/wait1.out")" = "task 1 paused: paused by the user" ] ||
     fail "last line: $(tail -1 "$T/wait1.out")"
-grep -q "task.paused" "$T/wait1.out" || fail "the pause event was not shown"
+grep -q "task *PAUSED: paused by the user" "$T/wait1.out" || fail "the pause event was not shown"
 [ "$(json_get "r['task']['paused']" task 1)" = True ] || fail "task 1 not paused"
 ok "masterctl pause: --wait printed the reason and exited 4"
 
