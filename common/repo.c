@@ -49,6 +49,7 @@
 #include <jansson.h>
 
 #include "common/repo.h"
+#include "common/repo_transfer.h"
 #include "common/util.h"
 
 #define DOMAIN_MAX	64
@@ -1043,8 +1044,10 @@ ensure_excludes(const char *gitdir, char *err, size_t errlen)
 	return rc;
 }
 
-int
-repo_init(const char *gitdir, char *err, size_t errlen)
+/* The bare repository, made or opened, with its configuration. */
+static int
+open_or_init(git_repository **out, const char *gitdir, char *err,
+    size_t errlen)
 {
 	git_repository_init_options io;
 	git_repository *repo = NULL;
@@ -1069,12 +1072,62 @@ repo_init(const char *gitdir, char *err, size_t errlen)
 		goto cleanup;
 	}
 have_repo:
-	if (ensure_excludes(gitdir, err, errlen) < 0 ||
-	    ensure_main(repo, err, errlen) < 0)
+	if (ensure_excludes(gitdir, err, errlen) < 0)
 		goto cleanup;
+	*out = repo;
+	repo = NULL;
 	rc = 0;
 cleanup:
 	git_config_free(cfg);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_init(const char *gitdir, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (open_or_init(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	rc = ensure_main(repo, err, errlen);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_init_import(const char *gitdir, const char *pack_path,
+    const char *commit, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_commit *c = NULL;
+	git_oid id;
+	int rc = -1;
+
+	if (commit == NULL || strlen(commit) != REPO_OID_HEX - 1 ||
+	    git_oid_fromstr(&id, commit) < 0)
+		return fail(err, errlen, "'%s' is not a commit id",
+		    commit ? commit : "");
+	if (open_or_init(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	if (repo_pack_receive(gitdir, pack_path, err, errlen) != 0)
+		goto cleanup;
+	if (git_commit_lookup(&c, repo, &id) < 0) {
+		gfail(err, errlen, "the pack has no commit %s", commit);
+		goto cleanup;
+	}
+	/* Not forced: a second import into the same repository fails. */
+	if (git_reference_create(&ref, repo, MAIN_REF, &id, 0,
+	    "import") < 0) {
+		gfail(err, errlen, "pointing main at %s", commit);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	git_reference_free(ref);
+	git_commit_free(c);
 	git_repository_free(repo);
 	return rc;
 }

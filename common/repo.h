@@ -37,6 +37,12 @@ void repo_global_shutdown(void);
  * main.  Does nothing if it exists already. */
 int repo_init(const char *gitdir, char *err, size_t errlen);
 
+/* Create the bare repository from an imported history: the pack at
+ * pack_path taken in (every object checked), main at commit, HEAD ->
+ * main.  Fails if the repository has a main already. */
+int repo_init_import(const char *gitdir, const char *pack_path,
+    const char *commit, char *err, size_t errlen);
+
 /*
  * Remove the lock files a killed writer left (repo_locks.c): with domain,
  * those of domain/<name> and its worktree, which only its worker writes;

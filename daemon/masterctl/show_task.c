@@ -393,6 +393,11 @@ human_task(json_t *r)
 	printf("  %s\n", str(t, "text"));
 	if (json_is_string(json_object_get(t, "reason")))
 		printf("  reason: %s\n", str(t, "reason"));
+	if (json_is_object(json_object_get(r, "import")))
+		printf("  imported from %s, branch %s at %.12s\n",
+		    str(json_object_get(r, "import"), "origin"),
+		    str(json_object_get(r, "import"), "branch"),
+		    str(json_object_get(r, "import"), "commit"));
 	print_domains_glance(r);
 	print_waiting(json_object_get(r, "waiting"));
 	print_budget(json_object_get(r, "budget"));

@@ -126,6 +126,16 @@ void pack_request(struct masterd *, struct ctl_client *, json_int_t id,
 void pack_forget(struct masterd *, struct ctl_client *);
 void pack_free(struct masterd *);
 
+/* import.c: the `import` request, a chunk of a pack masterctl sends up
+ * for `submit --repo` ({offset, data}: answered with the token and the
+ * size so far).  import_take: the pack's path when the connection holds
+ * the import named token, else NULL (the file stays the connection's:
+ * control_file_set(cl, NULL) once taken). */
+#define IMPORT_MAX_BYTES	((json_int_t)4 << 30)	/* 4 GiB */
+void import_request(struct masterd *, struct ctl_client *, json_int_t id,
+    const json_t *req);
+const char *import_take(struct ctl_client *, const char *token);
+
 /* hooks.c: the [notify] command on a task's moments.  hooks_event looks
  * at every event; hooks_drain calls drained once no command runs (those
  * queued are dropped); hooks_free after the loop has closed. */

@@ -491,14 +491,44 @@ out:
 	return t;
 }
 
+/*
+ * The task's repository: from the imported pack (main at its commit,
+ * the history kept) or with an empty first commit.  The import is
+ * recorded for `task` to show.  The pack is read on the loop: it was
+ * checked object by object as it came, a few seconds for a big project.
+ */
+static int
+make_repo(struct masterd *md, int64_t task, const json_t *req,
+    const char *pack, char *err, size_t errlen)
+{
+	const json_t *imp = json_object_get(req, "import");
+	char gitdir[4096];
+	json_t *rec;
+	int rc;
+
+	task_gitdir(md, task, gitdir, sizeof(gitdir));
+	if (pack == NULL || imp == NULL)
+		return repo_init(gitdir, err, errlen);
+	if (repo_init_import(gitdir, pack, jget_str(imp, "commit"), err,
+	    errlen) != 0)
+		return -1;
+	rec = json_pack("{s:s?, s:s?, s:s}", "origin", jget_str(imp,
+	    "origin"), "branch", jget_str(imp, "branch"), "commit",
+	    jget_str(imp, "commit"));
+	rc = registry_task_set_import(md->reg, task, rec);
+	json_decref(rec);
+	if (rc != 0)
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+	return rc;
+}
+
 int
-tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
-    char *err, size_t errlen)
+tasks_submit(struct masterd *md, const json_t *req, const char *pack,
+    int64_t *id, char *err, size_t errlen)
 {
 	const char *text = jget_str(req, "text");
 	struct budget none = { { 0 }, 0 }, budget;
 	json_t *domains = NULL, *standing;
-	char gitdir[4096];
 	struct task *t;
 
 	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
@@ -519,8 +549,7 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		return TASKS_ESTORAGE;
 	}
 	*id = t->id;
-	task_gitdir(md, t->id, gitdir, sizeof(gitdir));
-	if (repo_init(gitdir, err, errlen) != 0) {
+	if (make_repo(md, t->id, req, pack, err, errlen) != 0) {
 		/* Quietly: the submit itself is refused. */
 		if (registry_task_set_state(md->reg, t->id, TASK_FAILED,
 		    err) == 0) {
@@ -531,7 +560,8 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		return TASKS_ESTORAGE;
 	}
 	event_emit(md, t->id, NULL, EV_TASK_SUBMITTED, json_pack(
-	    "{s:s, s:o}", "text", text, "domains", domains));
+	    "{s:s, s:o, s:O?}", "text", text, "domains", domains, "import",
+	    json_object_get(req, "import")));
 	if (TAILQ_EMPTY(&t->domains)) {
 		task_plan(t);
 	} else {
