@@ -58,6 +58,7 @@ static const struct shape_field f_task_assign[] = {
 	OPT("budget", FT_OBJECT),
 	OPT("directives", FT_ARRAY),
 	OPT("role", FT_STRING),
+	OPT("folder", FT_STRING),	/* the domain's folder; absent: name */
 	END
 };
 static const struct shape_field f_directive[] = {

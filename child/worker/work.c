@@ -57,8 +57,8 @@ committed_interface(struct worker *cx)
 	char path[4096], err[256];
 	json_t *doc, *canon = NULL;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", cx->worktree, cx->domain,
-	    WORKER_INTERFACE_FILE);
+	snprintf(path, sizeof(path), "%s/%s/%s", cx->worktree,
+	    worker_folder(cx), WORKER_INTERFACE_FILE);
 	if ((doc = json_load_file(path, 0, NULL)) == NULL)
 		return NULL;
 	if (iface_validate(doc, cx->domain, err, sizeof(err)) == 0)
@@ -406,6 +406,20 @@ work_assign(struct worker *cx, const json_t *msg)
 	cx->peers = json_incref(json_object_get(cx->assign, "peers"));
 	log_info("assigned task %lld", (long long)cx->task);
 	maybe_start(cx);
+}
+
+/*
+ * The domain's folder in the tree, under which it writes and nothing
+ * else: <name>/, or the existing folder task.assign gives it (issue #18).
+ * Every write goes through a descriptor of this folder.
+ */
+const char *
+worker_folder(const struct worker *cx)
+{
+	const char *f = json_string_value(json_object_get(cx->assign,
+	    "folder"));
+
+	return f != NULL && *f != '\0' ? f : cx->domain;
 }
 
 void
