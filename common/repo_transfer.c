@@ -452,6 +452,23 @@ cleanup:
 	return rc;
 }
 
+/*
+ * A remote of url alone, no configuration of its own.  git's url.*.
+ * insteadOf rewriting is not applied: libgit2 1.5 leaks a regex match
+ * for each lookup of it, and masterctl's scratch repository has none.
+ */
+static int
+anonymous_remote(git_remote **out, git_repository *repo, const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 /* ------------------------------------------------------------ push */
 
 struct push_state {
@@ -507,7 +524,7 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 		return -1;
 	if (git_reference_create(&ref, repo, PUSH_REF, &id, 1,
 	    "masterctl push") < 0 ||
-	    git_remote_create_anonymous(&remote, repo, url) < 0) {
+	    anonymous_remote(&remote, repo, url) < 0) {
 		gfail(err, errlen, "push to %s", url);
 		goto cleanup;
 	}
@@ -596,7 +613,7 @@ repo_fetch_branch(const char *gitdir, const char *url, char *branch,
 	opts.callbacks.credentials = on_fetch_credential;
 	opts.callbacks.payload = &tries;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+	if (anonymous_remote(&remote, repo, url) < 0) {
 		gfail(err, errlen, "%s", url);
 		goto cleanup;
 	}

@@ -175,6 +175,7 @@ test_pack_into_user_branch(void **state)
 	ref_of(f->user, "refs/heads/work", work);
 	assert_true(work[0] != '\0' && strcmp(work, main2) != 0);
 	/* Nothing new: an empty pack, and the branch stays. */
+	json_decref(tips);
 	assert_int_equal(repo_tips(f->user, &tips, f->err, sizeof(f->err)),
 	    0);
 	assert_int_equal(pack_main(f, tips, packed), 0);
