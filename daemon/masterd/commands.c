@@ -301,20 +301,11 @@ cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 	int rc;
 
-	const json_t *imp = json_object_get(req, "import");
-	const char *pack = NULL;
-
-	if (imp != NULL && (pack = import_take(cl, json_string_value(
-	    json_object_get(imp, "token")))) == NULL) {
-		reply(cl, msg_reply_error(id, ERR_CONFLICT, "submit: no "
-		    "import %s on this connection (send it with `import` "
-		    "first)", json_string_value(json_object_get(imp,
-		    "token"))));
+	if (json_object_get(req, "import") != NULL) {
+		import_submit(md, cl, id, req);	/* answered when built */
 		return;
 	}
-	rc = tasks_submit(md, req, pack, &task, err, sizeof(err));
-	if (pack != NULL)
-		control_file_set(cl, NULL);	/* taken, or refused */
+	rc = tasks_submit(md, req, NULL, &task, err, sizeof(err));
 	r = tasks_reply(id, rc, err);
 	if (rc == 0)
 		json_object_set_new(r, "task", json_integer(task));

@@ -8,20 +8,30 @@
  * The pack is written under the state directory and held by the
  * connection that sends it (control_file_set), one per connection: its
  * end removes the file, and so does the `submit` that takes it
- * (import_take).  Chunks come in order, each at the offset where the
+ * (import_submit).  Chunks come in order, each at the offset where the
  * last one ended, so a lost or repeated chunk is refused, not spliced.
+ *
+ * The submit checks every object of the pack and builds the task's
+ * repository from it on libuv's thread pool, in a staging directory
+ * (<state>/import-*.git), so a big project does not stall the loop; the
+ * task is stored only once its repository stands, and takes the staging
+ * directory whole.  A connection that goes meanwhile gets no task.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/repo.h"
 #include "common/util.h"
 #include "daemon/masterd/masterd.h"
+#include "daemon/masterd/tasks.h"
 
 #define IMPORT_PREFIX	"import-"
 #define IMPORT_SUFFIX	".pack"
@@ -140,13 +150,172 @@ out:
 	free(buf);
 }
 
-const char *
-import_take(struct ctl_client *cl, const char *token)
+/* ---------------------------------------------------------- submit */
+
+struct import_job {
+	TAILQ_ENTRY(import_job) entry;
+	uv_work_t work;
+	struct masterd *md;
+	struct ctl_client *cl;	/* NULL once its connection closed */
+	json_int_t id;
+	json_t *req;		/* the submit */
+	char *pack;		/* the job's own now */
+	char *staging;		/* the repository being built */
+	/* Filled on the pool. */
+	int rc;
+	char err[512];
+};
+TAILQ_HEAD(import_jobs, import_job);
+
+static struct import_jobs *
+jobs_of(struct masterd *md)
 {
+	if (md->imports == NULL) {
+		md->imports = xcalloc(1, sizeof(*md->imports));
+		TAILQ_INIT(md->imports);
+	}
+	return md->imports;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* A staging repository nobody took (a refused or abandoned import). */
+static void
+remove_staging(const char *dir)
+{
+	if (dir != NULL)
+		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+job_free(struct import_job *job)
+{
+	if (job->pack != NULL)
+		unlink(job->pack);
+	free(job->pack);
+	free(job->staging);
+	json_decref(job->req);
+	free(job);
+}
+
+/* On the pool: libgit2 only, nothing of the loop's. */
+static void
+build_repo(uv_work_t *w)
+{
+	struct import_job *job = w->data;
+
+	job->rc = repo_init_import(job->staging, job->pack, jget_str(
+	    json_object_get(job->req, "import"), "commit"), job->err,
+	    sizeof(job->err));
+}
+
+static void
+repo_built(uv_work_t *w, int status)
+{
+	struct import_job *job = w->data;
+	struct masterd *md = job->md;
+	char err[512];
+	int64_t task;
+	json_t *r;
+	int rc;
+
+	TAILQ_REMOVE(md->imports, job, entry);
+	if (status != 0 && job->rc == 0) {
+		job->rc = -1;
+		snprintf(job->err, sizeof(job->err), "%s", uv_strerror(status));
+	}
+	if (job->cl == NULL)
+		goto out;
+	if (job->rc != 0) {
+		control_reply(job->cl, msg_reply_error(job->id, ERR_BAD_REQUEST,
+		    "submit: the imported history: %s", job->err));
+		goto out;
+	}
+	if (md->stopping) {
+		control_reply(job->cl, msg_reply_error(job->id, ERR_BUSY,
+		    "masterd is stopping"));
+		goto out;
+	}
+	rc = tasks_submit(md, job->req, job->staging, &task, err,
+	    sizeof(err));
+	if (rc != 0) {
+		control_reply(job->cl, msg_reply_error(job->id,
+		    tasks_errcode(rc), "%s", err));
+		goto out;
+	}
+	r = msg_reply_ok(job->id);
+	json_object_set_new(r, "task", json_integer(task));
+	control_reply(job->cl, r);
+out:
+	remove_staging(job->staging);	/* gone when the task took it */
+	job_free(job);
+}
+
+void
+import_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	const char *token = jget_str(json_object_get(req, "import"), "token");
+	struct import_job *job;
 	char tok[64];
+	int err;
 
 	if (token == NULL || held_token(cl, tok, sizeof(tok)) == NULL ||
-	    strcmp(tok, token) != 0)
-		return NULL;
-	return control_file_get(cl);
+	    strcmp(tok, token) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_CONFLICT, "submit: "
+		    "no import %s on this connection (send it with `import` "
+		    "first)", token != NULL ? token : ""));
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->md = md;
+	job->cl = cl;
+	job->id = id;
+	job->req = json_deep_copy(req);
+	/* The job's from now: the connection's end must not remove it. */
+	job->pack = xasprintf("%s/" IMPORT_PREFIX "%s.taken",
+	    md->conf->state_dir, tok);
+	job->staging = xasprintf("%s/" IMPORT_PREFIX "%s.git",
+	    md->conf->state_dir, tok);
+	if (rename(control_file_get(cl), job->pack) != 0) {
+		control_reply(cl, msg_reply_error(id, ERR_STORAGE, "submit: "
+		    "%s: %s", control_file_get(cl), strerror(errno)));
+		control_file_set(cl, NULL);
+		job_free(job);
+		return;
+	}
+	control_file_set(cl, NULL);
+	job->work.data = job;
+	TAILQ_INSERT_TAIL(jobs_of(md), job, entry);
+	if ((err = uv_queue_work(md->loop, &job->work, build_repo,
+	    repo_built)) != 0) {
+		TAILQ_REMOVE(md->imports, job, entry);
+		control_reply(cl, msg_reply_error(id, ERR_INTERNAL, "submit: "
+		    "%s", uv_strerror(err)));
+		job_free(job);
+	}
+}
+
+void
+import_forget(struct masterd *md, struct ctl_client *cl)
+{
+	struct import_job *job;
+
+	if (md->imports == NULL)
+		return;
+	TAILQ_FOREACH(job, md->imports, entry)
+		if (job->cl == cl)
+			job->cl = NULL;
+}
+
+void
+import_free(struct masterd *md)
+{
+	free(md->imports);	/* empty: the loop ran every job's end */
+	md->imports = NULL;
 }

@@ -9,9 +9,11 @@
  * Every acknowledgement follows the registry write it reports, so a
  * kill -9 between the two loses nothing that was acknowledged.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/repo.h"
@@ -591,15 +593,32 @@ out:
 	return t;
 }
 
+/* mkdir -p of gitdir's parent: <state>/tasks/<id>. */
+static int
+make_parents(const char *gitdir, char *err, size_t errlen)
+{
+	char path[4096], *p;
+
+	snprintf(path, sizeof(path), "%s", gitdir);
+	for (p = strchr(path + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
 /*
- * The task's repository: from the imported pack (main at its commit,
- * the history kept) or with an empty first commit.  The import is
- * recorded for `task` to show.  The pack is read on the loop: it was
- * checked object by object as it came, a few seconds for a big project.
+ * The task's repository: the one built from the imported pack (staged,
+ * on the thread pool: import.c), moved into place whole, or a new one
+ * with an empty first commit.  The import is recorded for `task`.
  */
 static int
 make_repo(struct masterd *md, int64_t task, const json_t *req,
-    const char *pack, char *err, size_t errlen)
+    const char *staged, char *err, size_t errlen)
 {
 	const json_t *imp = json_object_get(req, "import");
 	char gitdir[4096];
@@ -607,11 +626,14 @@ make_repo(struct masterd *md, int64_t task, const json_t *req,
 	int rc;
 
 	task_gitdir(md, task, gitdir, sizeof(gitdir));
-	if (pack == NULL || imp == NULL)
+	if (staged == NULL || imp == NULL)
 		return repo_init(gitdir, err, errlen);
-	if (repo_init_import(gitdir, pack, jget_str(imp, "commit"), err,
-	    errlen) != 0)
+	if (make_parents(gitdir, err, errlen) != 0)
 		return -1;
+	if (rename(staged, gitdir) != 0) {
+		snprintf(err, errlen, "%s: %s", gitdir, strerror(errno));
+		return -1;
+	}
 	rec = json_pack("{s:s?, s:s?, s:s}", "origin", jget_str(imp,
 	    "origin"), "branch", jget_str(imp, "branch"), "commit",
 	    jget_str(imp, "commit"));
@@ -635,7 +657,7 @@ record_folders(struct task *t, char *err, size_t errlen)
 }
 
 int
-tasks_submit(struct masterd *md, const json_t *req, const char *pack,
+tasks_submit(struct masterd *md, const json_t *req, const char *staged,
     int64_t *id, char *err, size_t errlen)
 {
 	const char *text = jget_str(req, "text");
@@ -662,7 +684,7 @@ tasks_submit(struct masterd *md, const json_t *req, const char *pack,
 		return TASKS_ESTORAGE;
 	}
 	*id = t->id;
-	if (make_repo(md, t->id, req, pack, err, errlen) != 0 ||
+	if (make_repo(md, t->id, req, staged, err, errlen) != 0 ||
 	    record_folders(t, err, errlen) != 0) {
 		/* Quietly: the submit itself is refused. */
 		if (registry_task_set_state(md->reg, t->id, TASK_FAILED,
