@@ -338,6 +338,20 @@ prompt_planner_system(const struct worker *cx, char *err, size_t errlen)
 	return required_prompt(cx, "planner", err, errlen);
 }
 
+/*
+ * The domain's folder in the tree, under which it writes and nothing
+ * else: <name>/, or the existing folder task.assign gives it (issue #18).
+ * Every write goes through a descriptor of this folder.
+ */
+const char *
+worker_folder(const struct worker *cx)
+{
+	const char *f = json_string_value(json_object_get(cx->assign,
+	    "folder"));
+
+	return f != NULL && *f != '\0' ? f : cx->domain;
+}
+
 #define PROJECT_LINES_MAX 200	/* top-level entries shown to the planner */
 
 /*

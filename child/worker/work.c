@@ -408,20 +408,6 @@ work_assign(struct worker *cx, const json_t *msg)
 	maybe_start(cx);
 }
 
-/*
- * The domain's folder in the tree, under which it writes and nothing
- * else: <name>/, or the existing folder task.assign gives it (issue #18).
- * Every write goes through a descriptor of this folder.
- */
-const char *
-worker_folder(const struct worker *cx)
-{
-	const char *f = json_string_value(json_object_get(cx->assign,
-	    "folder"));
-
-	return f != NULL && *f != '\0' ? f : cx->domain;
-}
-
 void
 work_peers(struct worker *cx, const json_t *msg)
 {
