@@ -258,6 +258,21 @@ domain_folder(git_repository *repo, const char *domain, char *buf,
 }
 
 int
+repo_domain_folder(const char *gitdir, const char *domain, char *buf,
+    size_t len, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (domain_ok(domain, err, errlen) < 0 ||
+	    open_bare(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	rc = domain_folder(repo, domain, buf, len, err, errlen);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
 repo_set_folder(const char *gitdir, const char *domain, const char *folder,
     char *err, size_t errlen)
 {

@@ -51,6 +51,9 @@ int repo_init_import(const char *gitdir, const char *pack_path,
 /* Whether folder may be a domain's: one top-level folder named as a
  * domain may be, not .git.  0, or -1 with why in err. */
 int repo_folder_ok(const char *folder, char *err, size_t errlen);
+/* Domain's folder into buf: the recorded one, else its name. */
+int repo_domain_folder(const char *gitdir, const char *domain, char *buf,
+    size_t len, char *err, size_t errlen);
 /* Domain's folder is folder/ from now on (see above). */
 int repo_set_folder(const char *gitdir, const char *domain,
     const char *folder, char *err, size_t errlen);
