@@ -70,6 +70,8 @@ wait_until "both merged into main" merged_both
 files=$(git_in 1 ls-tree -r --name-only main | sort | tr '\n' ' ')
 [ "$files" = "README.md client/.interface.json client/first.txt client/index.html server/.interface.json server/app.py server/first.txt " ] ||
     fail "main's files: $files"
+ctl task 1 >"$T/task" 2>&1 || fail "task: $(cat "$T/task")"
+grep -q "api (server/)" "$T/task" || fail "task does not show api's folder: $(cat "$T/task")"
 ok "--domains name=folder: each domain writes its existing folder, never <name>/"
 
 [ "$(git_in 1 show main:README.md)" = "# project" ] || fail "the root file changed"
