@@ -867,11 +867,12 @@ test_command(const char *consumer, const char *path)
  * cannot give one (a stored document is not trusted to be valid: the
  * path becomes a command). */
 static json_t *
-contract_test(const json_t *consumer, const json_t *want)
+contract_test(const json_t *consumer, const json_t *want,
+    const json_t *folders)
 {
 	const json_t *test = json_object_get(want, "test");
 	const char *from = jget_str(want, "from");
-	const char *c = json_string_value(consumer);
+	const char *c = json_string_value(consumer), *folder;
 	char *cmd, *entry;
 	json_t *out;
 
@@ -882,7 +883,12 @@ contract_test(const json_t *consumer, const json_t *want)
 	    test_path_problem(json_string_value(test),
 	    json_string_length(test)) != NULL)
 		return NULL;
-	cmd = test_command(c, json_string_value(test));
+	/* From the consumer's folder: its own (folders), else its name. */
+	folder = jget_str(folders, c);
+	if (folder == NULL || *folder == '\0' || *folder == '.' ||
+	    strchr(folder, '/') != NULL)
+		folder = c;
+	cmd = test_command(folder, json_string_value(test));
 	entry = xasprintf("%s %s", jget_str(want, "kind"),
 	    jget_str(want, "name"));
 	out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "command", cmd,
@@ -924,7 +930,7 @@ dedup_sorted(json_t *arr)
 }
 
 json_t *
-iface_contract_tests(const json_t *latest)
+iface_contract_tests(const json_t *latest, const json_t *folders)
 {
 	struct doclist l;
 	const json_t *doc, *consumer, *want;
@@ -936,7 +942,8 @@ iface_contract_tests(const json_t *latest)
 		doc = l.doc[i];
 		consumer = json_object_get(doc, "domain");
 		json_array_foreach(json_object_get(doc, "consumes"), j, want)
-			if ((check = contract_test(consumer, want)) != NULL)
+			if ((check = contract_test(consumer, want,
+			    folders)) != NULL)
 				json_array_append_new(out, check);
 	}
 	sort_array(out, check_cmp);

@@ -68,10 +68,12 @@ json_t *iface_unresolved(const json_t *latest, const json_t *previous);
  *    "consumer": "frontend", "provider": "logic",
  *    "entry": "http GET /payslips"}
  * The command by the path's extension: .py python3, .sh sh, else the file
- * itself (./CONSUMER/PATH); the path shell-quoted when it needs it.
+ * itself (./FOLDER/PATH, the consumer's folder); the path shell-quoted when it needs it.
  * Sorted by consumer, provider, entry, command; duplicates dropped.  An
  * entry whose path breaks the rules of docs/interface.md is skipped.
+ * folders: {"domain": "folder"} for consumers that own another folder
+ * than their name (an imported project), or NULL.
  */
-json_t *iface_contract_tests(const json_t *latest);
+json_t *iface_contract_tests(const json_t *latest, const json_t *folders);
 
 #endif

@@ -49,6 +49,7 @@
 #include <jansson.h>
 
 #include "common/repo.h"
+#include "common/repo_transfer.h"
 #include "common/util.h"
 
 #define DOMAIN_MAX	64
@@ -121,6 +122,20 @@ domain_ok(const char *domain, char *err, size_t errlen)
 	    strstr(domain, "..") != NULL ||
 	    (n >= 5 && strcmp(domain + n - 5, ".lock") == 0))
 		return fail(err, errlen, "bad domain name \"%s\"", domain);
+	return 0;
+}
+
+/* A domain's folder: one top-level folder of the tree, named as a domain
+ * may be (so it is a plain pathspec), never git's own. */
+int
+repo_folder_ok(const char *folder, char *err, size_t errlen)
+{
+	if (domain_ok(folder, err, errlen) < 0)
+		return fail(err, errlen, "bad folder \"%s\": one top-level "
+		    "folder, of letters, digits, '-', '_' and '.'",
+		    folder != NULL ? folder : "");
+	if (strcasecmp(folder, ".git") == 0)
+		return fail(err, errlen, "bad folder \"%s\"", folder);
 	return 0;
 }
 
@@ -205,6 +220,81 @@ open_bare(git_repository **repo, const char *gitdir, char *err,
 	if (git_repository_open_bare(repo, gitdir) < 0)
 		return gfail(err, errlen, "opening repository %s", gitdir);
 	return 0;
+}
+
+/*
+ * A domain's folder in the tree: <name>/, unless the repository's config
+ * names another (masterd.domain.<name>.folder, set by repo_set_folder
+ * when a domain owns an existing folder of an imported project).  The
+ * config is the repository's, shared by every worktree: masterd's merges
+ * and the worker's commits read the same layout.
+ */
+static int
+domain_folder(git_repository *repo, const char *domain, char *buf,
+    size_t len, char *err, size_t errlen)
+{
+	git_config *cfg = NULL;
+	git_buf val = { 0 };
+	char key[REFNAME_MAX];
+	int r;
+
+	snprintf(buf, len, "%s", domain);
+	snprintf(key, sizeof(key), "masterd.domain.%s.folder", domain);
+	if (git_repository_config_snapshot(&cfg, repo) < 0)
+		return gfail(err, errlen, "reading the configuration");
+	r = git_config_get_string_buf(&val, cfg, key);
+	git_config_free(cfg);
+	if (r == GIT_ENOTFOUND) {
+		git_error_clear();
+		return 0;
+	}
+	if (r < 0)
+		return gfail(err, errlen, "reading %s", key);
+	r = repo_folder_ok(val.ptr, err, errlen);
+	if (r == 0)
+		snprintf(buf, len, "%s", val.ptr);
+	git_buf_dispose(&val);
+	return r;
+}
+
+int
+repo_domain_folder(const char *gitdir, const char *domain, char *buf,
+    size_t len, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (domain_ok(domain, err, errlen) < 0 ||
+	    open_bare(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	rc = domain_folder(repo, domain, buf, len, err, errlen);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_set_folder(const char *gitdir, const char *domain, const char *folder,
+    char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	char key[REFNAME_MAX];
+	int rc = -1;
+
+	if (domain_ok(domain, err, errlen) < 0 ||
+	    repo_folder_ok(folder, err, errlen) < 0)
+		return -1;
+	if (open_bare(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "masterd.domain.%s.folder", domain);
+	if (git_repository_config(&cfg, repo) < 0 ||
+	    git_config_set_string(cfg, key, folder) < 0)
+		gfail(err, errlen, "setting %s", key);
+	else
+		rc = 0;
+	git_config_free(cfg);
+	git_repository_free(repo);
+	return rc;
 }
 
 /*
@@ -1043,8 +1133,10 @@ ensure_excludes(const char *gitdir, char *err, size_t errlen)
 	return rc;
 }
 
-int
-repo_init(const char *gitdir, char *err, size_t errlen)
+/* The bare repository, made or opened, with its configuration. */
+static int
+open_or_init(git_repository **out, const char *gitdir, char *err,
+    size_t errlen)
 {
 	git_repository_init_options io;
 	git_repository *repo = NULL;
@@ -1069,12 +1161,62 @@ repo_init(const char *gitdir, char *err, size_t errlen)
 		goto cleanup;
 	}
 have_repo:
-	if (ensure_excludes(gitdir, err, errlen) < 0 ||
-	    ensure_main(repo, err, errlen) < 0)
+	if (ensure_excludes(gitdir, err, errlen) < 0)
 		goto cleanup;
+	*out = repo;
+	repo = NULL;
 	rc = 0;
 cleanup:
 	git_config_free(cfg);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_init(const char *gitdir, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (open_or_init(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	rc = ensure_main(repo, err, errlen);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+repo_init_import(const char *gitdir, const char *pack_path,
+    const char *commit, char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_commit *c = NULL;
+	git_oid id;
+	int rc = -1;
+
+	if (commit == NULL || strlen(commit) != REPO_OID_HEX - 1 ||
+	    git_oid_fromstr(&id, commit) < 0)
+		return fail(err, errlen, "'%s' is not a commit id",
+		    commit ? commit : "");
+	if (open_or_init(&repo, gitdir, err, errlen) < 0)
+		return -1;
+	if (repo_pack_receive(gitdir, pack_path, err, errlen) != 0)
+		goto cleanup;
+	if (git_commit_lookup(&c, repo, &id) < 0) {
+		gfail(err, errlen, "the pack has no commit %s", commit);
+		goto cleanup;
+	}
+	/* Not forced: a second import into the same repository fails. */
+	if (git_reference_create(&ref, repo, MAIN_REF, &id, 0,
+	    "import") < 0) {
+		gfail(err, errlen, "pointing main at %s", commit);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	git_reference_free(ref);
+	git_commit_free(c);
 	git_repository_free(repo);
 	return rc;
 }
@@ -1218,6 +1360,7 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 	const git_commit *parents[1];
 	git_oid tree_id, snap_id;
 	char branch[REFNAME_MAX], refname[REFNAME_MAX], msg[REFNAME_MAX];
+	char folder[DOMAIN_MAX + 1];
 	int valid = 0, rc = -1;
 
 	snap[0] = '\0';
@@ -1233,8 +1376,11 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0 ||
-	    snapshot_tree(&tree_id, repo, tip, domain, err, errlen) < 0)
+	    snapshot_tree(&tree_id, repo, tip, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_oid_equal(&tree_id, git_commit_tree_id(tip))) {
 		rc = 0;		/* clean: nothing to keep, nothing to undo */
@@ -1257,7 +1403,7 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 	/* Only once the snapshot is on a ref may the worktree be cleaned. */
 	if (save_snapshot_ref(repo, refname, &snap_id, &tree_id, err,
 	    errlen) < 0 ||
-	    clean_domain(repo, tip, domain, err, errlen) < 0)
+	    clean_domain(repo, tip, folder, err, errlen) < 0)
 		goto cleanup;
 	git_oid_tostr(snap, REPO_OID_HEX, &snap_id);
 	rc = 0;
@@ -1320,7 +1466,7 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 	git_tree *tip_tree = NULL, *itree = NULL, *tree = NULL;
 	const git_commit *parents[1];
 	git_oid itree_id, tree_id, id;
-	char branch[REFNAME_MAX];
+	char branch[REFNAME_MAX], folder[DOMAIN_MAX + 1];
 	int rc = -1;
 
 	oid[0] = '\0';
@@ -1332,6 +1478,9 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_tree(&tip_tree, tip) < 0 ||
@@ -1339,7 +1488,7 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 		gfail(err, errlen, "reading domain/%s and its index", domain);
 		goto cleanup;
 	}
-	if (stage_domain(repo, idx, domain, err, errlen) < 0)
+	if (stage_domain(repo, idx, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_index_write_tree(&itree_id, idx) < 0 ||
 	    git_tree_lookup(&itree, repo, &itree_id) < 0) {
@@ -1347,7 +1496,7 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 		goto cleanup;
 	}
 	/* Only <domain>/ of the index gets in, whatever else is staged. */
-	if (graft(&tree_id, repo, tip_tree, itree, domain, err, errlen) < 0)
+	if (graft(&tree_id, repo, tip_tree, itree, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_oid_equal(&tree_id, git_tree_id(tip_tree))) {
 		git_oid_cpy(&id, git_commit_id(tip));
@@ -1475,6 +1624,7 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 	const git_commit *parents[2];
 	git_oid tree_id, id;
 	char branch[REFNAME_MAX], msg[REFNAME_MAX], hex[REPO_OID_HEX];
+	char folder[DOMAIN_MAX + 1];
 	int rc = -1;
 
 	main_oid[0] = tip[0] = '\0';
@@ -1484,6 +1634,9 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	if (lookup_tip(&dtip, repo, branch, err, errlen) < 0 ||
 	    lookup_tip(&mtip, repo, MAIN_REF, err, errlen) < 0)
 		goto cleanup;
@@ -1494,7 +1647,7 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 		goto cleanup;
 	}
 	/* main's tree, the domain's own folder from its branch. */
-	if (graft(&tree_id, repo, mtree, dtree, domain, err, errlen) < 0)
+	if (graft(&tree_id, repo, mtree, dtree, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_oid_equal(&tree_id, git_tree_id(dtree))) {
 		git_oid_tostr(tip, REPO_OID_HEX, git_commit_id(dtip));
@@ -1523,7 +1676,7 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 	 * refresh checks out again; the other order would leave it behind
 	 * for good.
 	 */
-	if (checkout_peers(repo, dtree, tree, domain, err, errlen) < 0)
+	if (checkout_peers(repo, dtree, tree, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_reference_create_matching(&moved, repo, branch, &id, 1,
 	    git_commit_id(dtip), "refresh from main") < 0) {
@@ -1557,6 +1710,7 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	git_tree *tree = NULL;
 	git_diff *diff = NULL;
 	char branch[REFNAME_MAX], spec[DOMAIN_MAX + 1];
+	char folder[DOMAIN_MAX + 1];
 	char *specs[1] = { spec };
 	size_t room;
 	int r, rc = -1;
@@ -1569,6 +1723,9 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_tree(&tree, tip) < 0) {
@@ -1576,7 +1733,7 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 		goto cleanup;
 	}
 	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
-	snprintf(spec, sizeof(spec), "%s", domain);
+	snprintf(spec, sizeof(spec), "%s", folder);
 	o.flags = GIT_DIFF_INCLUDE_UNTRACKED | GIT_DIFF_RECURSE_UNTRACKED_DIRS |
 	    GIT_DIFF_SHOW_UNTRACKED_CONTENT | GIT_DIFF_DISABLE_PATHSPEC_MATCH;
 	o.pathspec.strings = specs;
@@ -1624,7 +1781,7 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	git_tree_entry *de = NULL;
 	git_commit *tip = NULL;
 	git_tree *tree = NULL, *sub = NULL;
-	char branch[REFNAME_MAX];
+	char branch[REFNAME_MAX], folder[DOMAIN_MAX + 1];
 	int rc = -1;
 
 	*out = NULL;
@@ -1635,6 +1792,9 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	if (git_repository_open_ext(&repo, wtdir,
 	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return gfail(err, errlen, "opening worktree %s", wtdir);
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	files = json_array();
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
@@ -1642,7 +1802,7 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 		gfail(err, errlen, "reading the tree of %s", branch);
 		goto cleanup;
 	}
-	if (domain_entry(&de, tree, domain, err, errlen) < 0)
+	if (domain_entry(&de, tree, folder, err, errlen) < 0)
 		goto cleanup;
 	if (de == NULL || git_tree_entry_type(de) != GIT_OBJECT_TREE)
 		goto done;
@@ -1677,7 +1837,7 @@ repo_merge_domain(const char *gitdir, const char *domain,
 	git_tree *dtree = NULL, *mtree = NULL;
 	const git_commit *parents[2];
 	git_oid tree_id, id;
-	char branch[REFNAME_MAX];
+	char branch[REFNAME_MAX], folder[DOMAIN_MAX + 1];
 	int rc = -1;
 
 	oid[0] = '\0';
@@ -1689,6 +1849,9 @@ repo_merge_domain(const char *gitdir, const char *domain,
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_bare(&repo, gitdir, err, errlen) < 0)
 		return -1;
+	if (domain_folder(repo, domain, folder, sizeof(folder), err,
+	    errlen) < 0)
+		goto cleanup;
 	/* The domain tip is read once: the child may commit meanwhile, and
 	 * what we merge is then exactly this commit. */
 	if (lookup_tip(&dtip, repo, branch, err, errlen) < 0 ||
@@ -1699,7 +1862,7 @@ repo_merge_domain(const char *gitdir, const char *domain,
 		gfail(err, errlen, "reading the trees of main and %s", branch);
 		goto cleanup;
 	}
-	if (graft(&tree_id, repo, mtree, dtree, domain, err, errlen) < 0)
+	if (graft(&tree_id, repo, mtree, dtree, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_oid_equal(&tree_id, git_tree_id(mtree))) {
 		git_oid_tostr(oid, REPO_OID_HEX, git_commit_id(mtip));

@@ -11,6 +11,11 @@
  * snapshot ref (refs/masterd/snapshots/<name>/<label>); branches only move
  * forward (fast-forward or a new commit on top).
  *
+ * A domain may own another folder than <name>/ (an existing folder of an
+ * imported project): repo_set_folder records it in the repository's
+ * config, and every call below that says <domain>/ then means that
+ * folder (one top-level folder).
+ *
  * Every call is synchronous and returns 0 on success, -1 with a message in
  * err (and REPO_UNCHANGED where noted).
  */
@@ -36,6 +41,22 @@ void repo_global_shutdown(void);
 /* Create the bare repository with an empty first commit on main, HEAD ->
  * main.  Does nothing if it exists already. */
 int repo_init(const char *gitdir, char *err, size_t errlen);
+
+/* Create the bare repository from an imported history: the pack at
+ * pack_path taken in (every object checked), main at commit, HEAD ->
+ * main.  Fails if the repository has a main already. */
+int repo_init_import(const char *gitdir, const char *pack_path,
+    const char *commit, char *err, size_t errlen);
+
+/* Whether folder may be a domain's: one top-level folder named as a
+ * domain may be, not .git.  0, or -1 with why in err. */
+int repo_folder_ok(const char *folder, char *err, size_t errlen);
+/* Domain's folder into buf: the recorded one, else its name. */
+int repo_domain_folder(const char *gitdir, const char *domain, char *buf,
+    size_t len, char *err, size_t errlen);
+/* Domain's folder is folder/ from now on (see above). */
+int repo_set_folder(const char *gitdir, const char *domain,
+    const char *folder, char *err, size_t errlen);
 
 /*
  * Remove the lock files a killed writer left (repo_locks.c): with domain,

@@ -463,6 +463,23 @@ cleanup:
 	return rc;
 }
 
+/*
+ * A remote of url alone, no configuration of its own.  git's url.*.
+ * insteadOf rewriting is not applied: libgit2 1.5 leaks a regex match
+ * for each lookup of it, and masterctl's scratch repository has none.
+ */
+static int
+anonymous_remote(git_remote **out, git_repository *repo, const char *url)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 /* ------------------------------------------------------------ push */
 
 struct push_state {
@@ -502,7 +519,6 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	git_repository *repo = NULL;
 	git_reference *ref = NULL;
 	git_remote *remote = NULL;
-	git_remote_create_options ropts;
 	git_push_options opts;
 	struct push_state ps = { 0 };
 	char spec[REFNAME_MAX], name[REFNAME_MAX];
@@ -515,16 +531,9 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	    parse_oid(&id, oid, err, errlen) != 0 ||
 	    open_any(&repo, gitdir, err, errlen) != 0)
 		return -1;
-	git_remote_create_options_init(&ropts,
-	    GIT_REMOTE_CREATE_OPTIONS_VERSION);
-	ropts.repository = repo;
-	/* The URL as given: a scratch repository has no insteadOf to apply
-	 * (and libgit2 1.5 leaks the regex match data of that lookup). */
-	ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
-	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if (git_reference_create(&ref, repo, PUSH_REF, &id, 1,
 	    "masterctl push") < 0 ||
-	    git_remote_create_with_opts(&remote, url, &ropts) < 0) {
+	    anonymous_remote(&remote, repo, url) < 0) {
 		gfail(err, errlen, "push to %s", url);
 		goto cleanup;
 	}
@@ -546,6 +555,100 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 cleanup:
 	git_remote_free(remote);
 	git_reference_free(ref);
+	git_repository_free(repo);
+	return rc;
+}
+
+/* ------------------------------------------------------------ import */
+
+/* An SSH agent, once, for a fetch (as for a push). */
+static int
+on_fetch_credential(git_credential **out, const char *url, const char *user,
+    unsigned int allowed, void *payload)
+{
+	int *tries = payload;
+
+	(void)url;
+	if ((*tries)++ > 0 || (allowed & GIT_CREDENTIAL_SSH_KEY) == 0)
+		return GIT_PASSTHROUGH;
+	return git_credential_ssh_key_from_agent(out, user ? user : "git");
+}
+
+/* The branch the remote's HEAD names, without refs/heads/. */
+static int
+remote_head_branch(git_remote *remote, const git_remote_callbacks *cb,
+    char *branch, size_t len, const char *url, char *err, size_t errlen)
+{
+	git_buf buf = { 0 };
+	int rc = -1;
+
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, cb, NULL,
+	    NULL) < 0)
+		return gfail(err, errlen, "%s", url);
+	if (git_remote_default_branch(&buf, remote) < 0) {
+		gfail(err, errlen, "%s: which branch HEAD names (give "
+		    "--branch)", url);
+		goto cleanup;
+	}
+	if (strncmp(buf.ptr, "refs/heads/", 11) != 0) {
+		fail(err, errlen, "%s: HEAD names %s, not a branch", url,
+		    buf.ptr);
+		goto cleanup;
+	}
+	snprintf(branch, len, "%s", buf.ptr + 11);
+	rc = 0;
+cleanup:
+	git_buf_dispose(&buf);
+	(void)git_remote_disconnect(remote);
+	return rc;
+}
+
+int
+repo_fetch_branch(const char *gitdir, const char *url, char *branch,
+    size_t branchlen, char oid[REPO_OID_HEX], char *err, size_t errlen)
+{
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	git_fetch_options opts;
+	char spec[REFNAME_MAX], name[REFNAME_MAX];
+	char *specs[] = { spec };
+	git_strarray refspecs = { specs, 1 };
+	int valid = 0, tries = 0, rc = -1;
+	git_oid id;
+
+	if (open_any(&repo, gitdir, err, errlen) != 0)
+		return -1;
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.callbacks.credentials = on_fetch_credential;
+	opts.callbacks.payload = &tries;
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if (anonymous_remote(&remote, repo, url) < 0) {
+		gfail(err, errlen, "%s", url);
+		goto cleanup;
+	}
+	if (branch[0] == '\0' && remote_head_branch(remote, &opts.callbacks,
+	    branch, branchlen, url, err, errlen) != 0)
+		goto cleanup;
+	tries = 0;
+	snprintf(name, sizeof(name), "refs/heads/%s", branch);
+	if (git_reference_name_is_valid(&valid, name) < 0 || !valid) {
+		fail(err, errlen, "'%s' is not a branch name", branch);
+		goto cleanup;
+	}
+	snprintf(spec, sizeof(spec), "+%s:%s", name, name);
+	if (git_remote_fetch(remote, &refspecs, &opts, "masterctl import") <
+	    0) {
+		gfail(err, errlen, "fetching %s of %s", branch, url);
+		goto cleanup;
+	}
+	if (git_reference_name_to_id(&id, repo, name) < 0) {
+		gfail(err, errlen, "%s has no branch %s", url, branch);
+		goto cleanup;
+	}
+	git_oid_tostr(oid, REPO_OID_HEX, &id);
+	rc = 0;
+cleanup:
+	git_remote_free(remote);
 	git_repository_free(repo);
 	return rc;
 }

@@ -70,4 +70,14 @@ int repo_export(const char *gitdir, const char *oid, const char *dir,
 int repo_push_url(const char *gitdir, const char *oid, const char *url,
     const char *branch, char *err, size_t errlen);
 
+/*
+ * Fetch refs/heads/<branch> of url (a path, file://, or a URL git's
+ * transports take: ssh:// and scp-like with an SSH agent, https:// without
+ * credentials) into the repository at gitdir, as the same branch; the
+ * repository at url is only read.  An empty branch is the one the remote's
+ * HEAD names, written back into branch.  oid gets its commit.
+ */
+int repo_fetch_branch(const char *gitdir, const char *url, char *branch,
+    size_t branchlen, char oid[REPO_OID_HEX], char *err, size_t errlen);
+
 #endif

@@ -58,6 +58,7 @@ static const struct shape_field f_task_assign[] = {
 	OPT("budget", FT_OBJECT),
 	OPT("directives", FT_ARRAY),
 	OPT("role", FT_STRING),
+	OPT("folder", FT_STRING),	/* the domain's folder; absent: name */
 	END
 };
 static const struct shape_field f_directive[] = {
@@ -191,6 +192,8 @@ static const struct shape_field f_submit[] = {
 	OPT("domains", FT_ARRAY),
 	OPT("directives", FT_ARRAY),
 	OPT("budget", FT_OBJECT),	/* tokens, cost, rounds, time (s) */
+	OPT("import", FT_OBJECT),	/* {token, origin, branch, commit} */
+	OPT("folders", FT_OBJECT),	/* {"domain": "its folder"} */
 	END
 };
 static const struct shape_field f_task_opt[] = {
@@ -229,6 +232,11 @@ static const struct shape_field f_pack[] = {
 	OPT("have", FT_ARRAY),		/* commits the receiver holds */
 	OPT("offset", FT_INTEGER),	/* a chunk of the pack */
 	OPT("done", FT_BOOL),		/* true: the pack may go */
+	END
+};
+static const struct shape_field f_import[] = {
+	F("offset", FT_INTEGER),	/* where this chunk goes; 0: anew */
+	F("data", FT_STRING),		/* the chunk, base64 */
 	END
 };
 static const struct shape_field f_prune[] = {
@@ -370,6 +378,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "re-read the configuration, as SIGHUP does" },
 	[CTL_PACK] = { CTL_PACK, CHAN_CONTROL, "pack", U, f_pack,
 	    "a task's main as a git pack, fetched in chunks" },
+	[CTL_IMPORT] = { CTL_IMPORT, CHAN_CONTROL, "import", U, f_import,
+	    "a repository's history as a git pack, sent up in chunks" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

@@ -77,6 +77,7 @@ enum msg_type {
 	CTL_METRICS,
 	CTL_RELOAD,
 	CTL_PACK,
+	CTL_IMPORT,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

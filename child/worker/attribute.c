@@ -91,13 +91,14 @@ has(const json_t *list, const char *s)
 
 /* The paths to show, in order: mentioned files, then interfaces. */
 static json_t *
-involved(const json_t *files, const json_t *context, size_t *nmentioned)
+involved(const char *gitdir, const json_t *files, const json_t *context,
+    size_t *nmentioned)
 {
 	const json_t *failing = json_object_get(context, "failing"), *v;
 	size_t n = json_array_size(files), k = 0, i;
 	struct mention *m = xcalloc(n > 0 ? n : 1, sizeof(*m));
 	json_t *out = json_array();
-	char *iface;
+	char *iface, folder[256], err[256];
 
 	json_array_foreach(files, i, v) {
 		m[k].path = json_string_value(v);
@@ -112,8 +113,11 @@ involved(const json_t *files, const json_t *context, size_t *nmentioned)
 	json_array_foreach(json_object_get(context, "domains"), i, v) {
 		if (!json_is_string(v))
 			continue;
-		iface = xasprintf("%s/%s", json_string_value(v),
-		    WORKER_INTERFACE_FILE);
+		/* In the domain's folder (its own, else its name). */
+		if (repo_domain_folder(gitdir, json_string_value(v), folder,
+		    sizeof(folder), err, sizeof(err)) != 0)
+			continue;
+		iface = xasprintf("%s/%s", folder, WORKER_INTERFACE_FILE);
 		if (!has(out, iface))
 			json_array_append_new(out, json_string(iface));
 		free(iface);
@@ -205,7 +209,7 @@ attribute_files(const char *gitdir, const json_t *context, size_t budget)
 		    commit == NULL ? "no commit given" : err);
 		goto done;
 	}
-	paths = involved(files, context, &nmentioned);
+	paths = involved(gitdir, files, context, &nmentioned);
 	if (nmentioned == 0)
 		fprintf(out, "No file of the commit is named in the failing "
 		    "commands or their output.\n\n");

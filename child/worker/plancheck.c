@@ -25,6 +25,8 @@
 static const struct shape_field a_string = { .types = FT_STRING };
 static const struct shape_field domain_fields[] = {
 	{ .name = "name", .types = FT_STRING, .required = true },
+	/* An existing folder it owns (issue #18); absent: <name>/. */
+	{ .name = "folder", .types = FT_STRING, .min_len = 1, .max_len = 64 },
 	{ .name = "prompt", .types = FT_STRING },
 	{ .name = "checks", .types = FT_ARRAY, .max_items = 20,
 	    .items = &a_string },

@@ -22,6 +22,7 @@
 #include "child/worker/tools.h"
 #include "child/worker/worker.h"
 #include "common/llm/llm.h"
+#include "common/repo.h"
 #include "common/util.h"
 
 #define PROMPT_FILE_MAX (256 * 1024)
@@ -137,7 +138,7 @@ prompt_system(const struct worker *cx, char *err, size_t errlen)
 	free(mode);
 	add(&t, "\n# Your domain: %s\n\nYour folder in the project is `%s/`. "
 	    "Every path you write is relative to it.\n", cx->domain,
-	    cx->domain);
+	    worker_folder(cx));
 	if (specific != NULL)
 		add(&t, "\n%s\n", specific);
 	if ((dc = conf_domain(cx->conf, cx->domain)) != NULL &&
@@ -271,9 +272,10 @@ prompt_first_turn(struct worker *cx, const json_t *directive)
 		add(&t, "\n# Your notes from earlier work\n\n%s\n", memory);
 		free(memory);
 	}
-	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree,
+	    worker_folder(cx));
 	dirfd = open(folder, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	add(&t, "\n# Your files now (under %s/)\n\n", cx->domain);
+	add(&t, "\n# Your files now (under %s/)\n\n", worker_folder(cx));
 	if (dirfd < 0) {
 		add(&t, "(none yet)\n");
 	} else if (cx->tools) {
@@ -336,6 +338,77 @@ prompt_planner_system(const struct worker *cx, char *err, size_t errlen)
 	return required_prompt(cx, "planner", err, errlen);
 }
 
+/*
+ * The domain's folder in the tree, under which it writes and nothing
+ * else: <name>/, or the existing folder task.assign gives it (issue #18).
+ * Every write goes through a descriptor of this folder.
+ */
+const char *
+worker_folder(const struct worker *cx)
+{
+	const char *f = json_string_value(json_object_get(cx->assign,
+	    "folder"));
+
+	return f != NULL && *f != '\0' ? f : cx->domain;
+}
+
+#define PROJECT_LINES_MAX 200	/* top-level entries shown to the planner */
+
+/*
+ * An imported project's top level as main has it, for the plan: each
+ * folder with how many files it holds, each root file.  Nothing for a
+ * new project (main's first commit is empty).
+ */
+static void
+add_project_tree(struct text *t, const struct worker *cx)
+{
+	char oid[REPO_OID_HEX], err[256], prev[4096] = "";
+	json_t *files = NULL, *v;
+	size_t i, n = 0, lines = 0;
+	const char *path, *slash;
+
+	if (repo_main_oid(cx->gitdir, oid, err, sizeof(err)) != 0 ||
+	    repo_commit_files(cx->gitdir, oid, &files, err, sizeof(err)) !=
+	    0 || json_array_size(files) == 0) {
+		json_decref(files);
+		return;
+	}
+	add(t, "\n# The project as it is\n\nThe task starts from an existing "
+	    "project. Its top level (a folder with how many files it holds, "
+	    "or a file):\n\n");
+	/* Sorted by path: a folder's files are together. */
+	json_array_foreach(files, i, v) {
+		path = json_string_value(v);
+		slash = strchr(path, '/');
+		if (slash != NULL && strlen(prev) == (size_t)(slash - path) &&
+		    strncmp(prev, path, (size_t)(slash - path)) == 0) {
+			n++;
+			continue;
+		}
+		if (prev[0] != '\0' && lines++ < PROJECT_LINES_MAX)
+			add(t, "- %s/ (%zu file%s)\n", prev, n,
+			    n == 1 ? "" : "s");
+		prev[0] = '\0';
+		n = 0;
+		if (slash == NULL) {
+			if (lines++ < PROJECT_LINES_MAX)
+				add(t, "- %s\n", path);
+			continue;
+		}
+		snprintf(prev, sizeof(prev), "%.*s", (int)(slash - path), path);
+		n = 1;
+	}
+	if (prev[0] != '\0' && lines++ < PROJECT_LINES_MAX)
+		add(t, "- %s/ (%zu file%s)\n", prev, n, n == 1 ? "" : "s");
+	if (lines > PROJECT_LINES_MAX)
+		add(t, "- ... %zu more\n", lines - PROJECT_LINES_MAX);
+	add(t, "\nMap the existing folders to domains: a domain that owns an "
+	    "existing folder says so with \"folder\" (its name may differ). "
+	    "Files outside every domain's folder stay as they are, read-only "
+	    "for every domain.\n");
+	json_decref(files);
+}
+
 char *
 prompt_planner_turn(const struct worker *cx, const char *kind,
     const json_t *context)
@@ -356,6 +429,8 @@ prompt_planner_turn(const struct worker *cx, const char *kind,
 		    "integrated. Decide what to improve next, or that the task "
 		    "is done. Answer with the review object.\n\n");
 	add_json(&t, context);
+	if (strcmp(kind, "plan") == 0)
+		add_project_tree(&t, cx);
 	if (strcmp(kind, "attribute") == 0) {
 		files = attribute_files(cx->gitdir, context,
 		    ATTRIBUTE_FILES_BUDGET);

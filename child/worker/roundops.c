@@ -158,7 +158,8 @@ open_domain_folder(struct worker *cx)
 {
 	char folder[4096];
 
-	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree,
+	    worker_folder(cx));
 	return open(folder, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
@@ -171,7 +172,8 @@ apply_files(struct round *r, const struct answer *a)
 	const char *why = NULL;
 	int dirfd;
 
-	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
+	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree,
+	    worker_folder(cx));
 	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
 		return xstrdup("cannot create the domain folder");
 	if ((dirfd = open_domain_folder(cx)) < 0)
@@ -318,7 +320,7 @@ round_tools(struct round *r)
 		io->tools_open = false;
 	}
 	snprintf(folder, sizeof(folder), "%s/%s", io->cx->worktree,
-	    io->cx->domain);
+	    worker_folder(io->cx));
 	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
 		return NULL;
 	if ((dirfd = open_domain_folder(io->cx)) < 0)

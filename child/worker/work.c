@@ -57,8 +57,8 @@ committed_interface(struct worker *cx)
 	char path[4096], err[256];
 	json_t *doc, *canon = NULL;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", cx->worktree, cx->domain,
-	    WORKER_INTERFACE_FILE);
+	snprintf(path, sizeof(path), "%s/%s/%s", cx->worktree,
+	    worker_folder(cx), WORKER_INTERFACE_FILE);
 	if ((doc = json_load_file(path, 0, NULL)) == NULL)
 		return NULL;
 	if (iface_validate(doc, cx->domain, err, sizeof(err)) == 0)

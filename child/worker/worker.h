@@ -212,6 +212,9 @@ struct check_policy {
 				 * credentials directory */
 	size_t nhide;
 };
+/* prompt.c: the domain's folder in the tree (its name unless
+ * task.assign names an existing folder). */
+const char *worker_folder(const struct worker *);
 void check_policy_init(struct check_policy *, const struct worker *);
 void check_policy_free(struct check_policy *);
 /* With sandbox = off only the operator's own commands run: the domain's

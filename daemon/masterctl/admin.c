@@ -29,6 +29,32 @@ split_domains(const char *list)
 	return a;
 }
 
+/* --domains a,b or a=src,b=lib: the names into req's "domains", the
+ * folders into "folders" ({"a": "src"}). */
+static void
+set_domains(json_t *req, const char *list)
+{
+	json_t *names = split_domains(list), *folders = json_object(), *v;
+	size_t i;
+	char *eq;
+
+	json_array_foreach(names, i, v) {
+		char *item = strdup(json_string_value(v));
+
+		if ((eq = strchr(item, '=')) != NULL) {
+			*eq = '\0';
+			json_object_set_new(folders, item, json_string(eq + 1));
+			json_array_set_new(names, i, json_string(item));
+		}
+		free(item);
+	}
+	json_object_set_new(req, "domains", names);
+	if (json_object_size(folders) > 0)
+		json_object_set_new(req, "folders", folders);
+	else
+		json_decref(folders);
+}
+
 /* Standing directives: one per non-empty, non-comment line of a file. */
 static json_t *
 read_directives(const char *path)
@@ -103,13 +129,24 @@ cmd_submit(struct ctl *c, const struct opts *o, int argc, char **argv)
 	}
 	json_object_set_new(req, "text", json_string(argv[0]));
 	if (o->domains != NULL)
-		json_object_set_new(req, "domains", split_domains(o->domains));
+		set_domains(req, o->domains);
 	if (o->directives != NULL) {
 		if ((dirs = read_directives(o->directives)) == NULL) {
 			json_decref(req);
 			return EXIT_USAGE;
 		}
 		json_object_set_new(req, "directives", dirs);
+	}
+	if (o->branch != NULL && o->repo == NULL) {
+		fprintf(stderr, "masterctl: submit: --branch goes with "
+		    "--repo\n");
+		json_decref(req);
+		return EXIT_USAGE;
+	}
+	if (o->repo != NULL &&
+	    (status = submit_import(c, o, req)) != EXIT_OK) {
+		json_decref(req);
+		return status;
 	}
 	if ((r = call(c, req, &status)) == NULL)
 		return status;

@@ -46,7 +46,7 @@ struct ctl {
 struct opts {
 	const char *task, *domains, *directives, *prompt, *priority, *last;
 	const char *budget, *diff, *rounds, *since, *tail, *finished, *graph;
-	const char *to, *branch;
+	const char *to, *branch, *repo;
 	bool wait, all;
 };
 
@@ -155,5 +155,8 @@ void call_and_drop(struct ctl *, enum msg_type);
 /* ---- transfer.c */
 int cmd_export(struct ctl *, const struct opts *, int, char **);
 int cmd_push(struct ctl *, const struct opts *, int, char **);
+/* submit --repo: the branch fetched and packed as the user, sent up
+ * with `import`; req gets "import" {token, origin, branch, commit}. */
+int submit_import(struct ctl *, const struct opts *, json_t *req);
 
 #endif

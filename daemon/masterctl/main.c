@@ -38,6 +38,7 @@ enum opt_bit {
 	O_GRAPH = 1 << 14,
 	O_TO = 1 << 15,
 	O_BRANCH = 1 << 16,
+	O_REPO = 1 << 18,
 	O_GLOBAL = 1 << 17,	/* any command takes it */
 };
 
@@ -67,6 +68,7 @@ static const struct optdef {
 	{ "--dot", 0, O_GRAPH, MAYBE, offsetof(struct opts, graph) },
 	{ "--to", 0, O_TO, VALUE, offsetof(struct opts, to) },
 	{ "--branch", 0, O_BRANCH, VALUE, offsetof(struct opts, branch) },
+	{ "--repo", 0, O_REPO, VALUE, offsetof(struct opts, repo) },
 	{ "--wait", 0, O_WAIT, FLAG, offsetof(struct opts, wait) },
 	{ "--all", 0, O_ALL, FLAG, offsetof(struct opts, all) },
 	/* global: handled in main() */
@@ -93,10 +95,13 @@ struct command {
 static int cmd_help(struct ctl *, const struct opts *, int, char **);
 
 static const struct command commands[] = {
-	{ "submit", "TEXT [--domains a,b] [--directives FILE] "
-	    "[--budget tokens=N,cost=X,rounds=N,time=S] [--wait]",
-	    O_DOMAINS | O_DIRECTIVES | O_BUDGET | O_WAIT, 1, 1, cmd_submit,
-	    "create a task (--wait: follow it live to its end)" },
+	{ "submit", "TEXT [--domains a,b|a=PATH,b=PATH] [--directives FILE] "
+	    "[--budget tokens=N,cost=X,rounds=N,time=S] "
+	    "[--repo PATH|URL [--branch B]] [--wait]",
+	    O_DOMAINS | O_DIRECTIVES | O_BUDGET | O_WAIT | O_REPO | O_BRANCH,
+	    1, 1, cmd_submit, "create a task (--repo: from an existing git "
+	    "repository, its history kept; --wait: follow it live to its "
+	    "end)" },
 	{ "status", "", 0, 0, 0, cmd_status, "daemon, registry and children" },
 	{ "tasks", "", 0, 0, 0, cmd_tasks, "list tasks" },
 	{ "task", "ID [--rounds N | --all]", O_TASK | O_ROUNDS | O_ALL, 0, 1,

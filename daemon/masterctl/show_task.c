@@ -86,6 +86,7 @@ print_domains_glance(const json_t *r)
 	long long tin = 0, tout = 0, rounds = 0, acc = 0;
 	double cost = 0;
 	char now[64], q[16], c1[24], c2[24], c3[24], c4[24], c5[24];
+	char name[128];
 	size_t i;
 
 	json_array_foreach(json_object_get(r, "domains"), i, d) {
@@ -98,7 +99,13 @@ print_domains_glance(const json_t *r)
 		snprintf(c3, sizeof(c3), "%lld", num(s, "tokens_in"));
 		snprintf(c4, sizeof(c4), "%lld", num(s, "tokens_out"));
 		snprintf(c5, sizeof(c5), "%.4f", real(s, "cost"));
-		table_add(t, str(d, "name"), now, q, c1, c2, c3, c4, c5,
+		/* A domain that owns an existing folder says which. */
+		if (json_is_string(json_object_get(d, "folder")))
+			snprintf(name, sizeof(name), "%s (%s/)", str(d, "name"),
+			    str(d, "folder"));
+		else
+			snprintf(name, sizeof(name), "%s", str(d, "name"));
+		table_add(t, name, now, q, c1, c2, c3, c4, c5,
 		    s != NULL ? str(s, "model") : "-");
 		tin += num(s, "tokens_in");
 		tout += num(s, "tokens_out");
@@ -393,6 +400,11 @@ human_task(json_t *r)
 	printf("  %s\n", str(t, "text"));
 	if (json_is_string(json_object_get(t, "reason")))
 		printf("  reason: %s\n", str(t, "reason"));
+	if (json_is_object(json_object_get(r, "import")))
+		printf("  imported from %s, branch %s at %.12s\n",
+		    str(json_object_get(r, "import"), "origin"),
+		    str(json_object_get(r, "import"), "branch"),
+		    str(json_object_get(r, "import"), "commit"));
 	print_domains_glance(r);
 	print_waiting(json_object_get(r, "waiting"));
 	print_budget(json_object_get(r, "budget"));

@@ -267,3 +267,110 @@ cmd_push(struct ctl *c, const struct opts *o, int argc, char **argv)
 		    (long long)task, id, to, branch, was[0] ? "" : " (new)");
 	return EXIT_OK;
 }
+
+/* ------------------------------------------------------------ import */
+
+#define IMPORT_CHUNK	(768 * 1024)	/* 1 MiB once in base64 */
+
+/* The pack at path sent up with `import`, in order; token gets what
+ * masterd named it. */
+static int
+send_pack(struct ctl *c, const char *path, char *token, size_t len)
+{
+	unsigned char *buf = xmalloc(IMPORT_CHUNK);
+	json_int_t off = 0;
+	json_t *req, *r;
+	char *text;
+	ssize_t n;
+	int fd, status = EXIT_FAILED;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "masterctl: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	while ((n = read(fd, buf, IMPORT_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "masterctl: %s: %s\n", path,
+			    strerror(errno));
+			goto out;
+		}
+		text = base64_encode(buf, (size_t)n);
+		req = request(c, CTL_IMPORT);
+		json_object_set_new(req, "offset", json_integer(off));
+		json_object_set_new(req, "data", json_string(text));
+		free(text);
+		if ((r = call(c, req, &status)) == NULL)
+			goto out;
+		snprintf(token, len, "%s", json_string_value(json_object_get(r,
+		    "token")) ? json_string_value(json_object_get(r,
+		    "token")) : "");
+		json_decref(r);
+		off += n;
+	}
+	status = EXIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return status;
+}
+
+/* A path as the user would find it again: absolute. */
+static void
+origin_of(const char *from, char *buf, size_t len)
+{
+	char *abs;
+
+	if (!is_url(from) && strncmp(from, "file://", 7) != 0 &&
+	    (abs = realpath(from, NULL)) != NULL) {
+		snprintf(buf, len, "%s", abs);
+		free(abs);
+	} else
+		snprintf(buf, len, "%s", from);
+}
+
+int
+submit_import(struct ctl *c, const struct opts *o, json_t *req)
+{
+	struct scratch s = { 0 };
+	char err[512], branch[256] = "", ref[300], oid[REPO_OID_HEX];
+	char token[64] = "", origin[4096];
+	size_t objects = 0;
+	int status = EXIT_FAILED;
+
+	if (o->branch != NULL)
+		snprintf(branch, sizeof(branch), "%s", o->branch);
+	origin_of(o->repo, origin, sizeof(origin));
+	if (scratch_make(&s) != 0)
+		return EXIT_FAILED;
+	repo_global_init();
+	/* Read as the user, into a scratch repository: theirs is only
+	 * read, whatever masterd may or may not reach. */
+	if (repo_init_bare(s.gitdir, err, sizeof(err)) != 0 ||
+	    repo_fetch_branch(s.gitdir, origin, branch, sizeof(branch), oid,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "masterctl: submit --repo: %s\n", err);
+		goto out;
+	}
+	snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
+	if (repo_pack_ref(s.gitdir, ref, NULL, s.pack, oid, &objects, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "masterctl: submit --repo: %s\n", err);
+		goto out;
+	}
+	if ((status = send_pack(c, s.pack, token, sizeof(token))) !=
+	    EXIT_OK)
+		goto out;
+	json_object_set_new(req, "import", json_pack("{s:s, s:s, s:s, s:s}",
+	    "token", token, "origin", origin, "branch", branch, "commit",
+	    oid));
+	if (!c->json)
+		fprintf(stderr, "masterctl: %s, branch %s at %.12s: %zu "
+		    "objects sent\n", origin, branch, oid, objects);
+out:
+	scratch_remove(&s);
+	repo_global_shutdown();
+	return status;
+}

@@ -160,8 +160,18 @@ check_budget(const json_t *b, char *err, size_t errlen)
 static const struct shape_field domain_name = TEXT(NULL, 32);
 static const struct shape_field standing_text = TEXT(NULL, TASK_TEXT_MAX);
 
+static const struct shape_field r_import_ref[] = {
+	{ .name = "token", .types = FT_STRING, .required = true, .min_len = 1,
+	  .max_len = 63 },
+	{ .name = "commit", .types = FT_STRING, .required = true,
+	  .min_len = 40, .max_len = 40 },
+	TEXT("origin", 4096),
+	TEXT("branch", 255),
+	NONE
+};
 static const struct shape_field r_submit[] = {
 	TEXT("text", TASK_TEXT_MAX),
+	{ .name = "import", .types = FT_OBJECT, .members = r_import_ref },
 	{ .name = "domains", .types = FT_ARRAY, .max_items = TASK_DOMAINS_MAX,
 	  .items = &domain_name },
 	{ .name = "directives", .types = FT_ARRAY,
@@ -231,6 +241,14 @@ static const struct shape_field r_pack[] = {
 	NONE
 };
 
+static const struct shape_field r_import[] = {
+	{ .name = "offset", .types = FT_INTEGER, .ranged = true, .min = 0,
+	  .max = IMPORT_MAX_BYTES },
+	/* A chunk of masterctl's (768 KiB) in base64, with room. */
+	{ .name = "data", .types = FT_STRING, .max_len = 4u << 20 },
+	NONE
+};
+
 /* The limits of each request's values; NULL: nothing to check. */
 static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = r_submit,
@@ -249,6 +267,7 @@ static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_BUDGET] = r_task_opt,
 	[CTL_BACKUP] = r_backup,
 	[CTL_PACK] = r_pack,
+	[CTL_IMPORT] = r_import,
 };
 
 /* 0 when the request's values are within their limits, else -1 and why,
@@ -282,7 +301,11 @@ cmd_submit(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	json_t *r;
 	int rc;
 
-	rc = tasks_submit(md, req, &task, err, sizeof(err));
+	if (json_object_get(req, "import") != NULL) {
+		import_submit(md, cl, id, req);	/* answered when built */
+		return;
+	}
+	rc = tasks_submit(md, req, NULL, &task, err, sizeof(err));
 	r = tasks_reply(id, rc, err);
 	if (rc == 0)
 		json_object_set_new(r, "task", json_integer(task));
@@ -427,7 +450,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req)
 {
 	int64_t task = get_int(req, "task");
-	json_t *t = tasks_describe(md, task), *r, *score;
+	json_t *t = tasks_describe(md, task), *r, *score, *row;
 
 	if (t == NULL) {
 		reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
@@ -447,6 +470,10 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	task_rounds(md, r, task, req, score);
 	json_object_set_new(r, "integration", tasks_integration(md, task));
 	json_object_set_new(r, "waiting", task_waiting(md, task));
+	if ((row = registry_task_get(md->reg, task)) != NULL &&
+	    json_is_object(json_object_get(row, "import")))
+		json_object_set(r, "import", json_object_get(row, "import"));
+	json_decref(row);
 	control_reply_cut(cl, ctljson_export(r));
 }
 
@@ -1074,6 +1101,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_METRICS] = cmd_metrics,
 	[CTL_RELOAD] = cmd_reload,
 	[CTL_PACK] = cmd_pack,
+	[CTL_IMPORT] = import_request,
 };
 
 void

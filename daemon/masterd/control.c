@@ -128,6 +128,7 @@ client_on_close(struct channel *ch, const char *why, void *arg)
 		    (long)cl->pid, (long)cl->uid, why);
 	backup_forget(md, cl);
 	pack_forget(md, cl);
+	import_forget(md, cl);
 	prune_forget(md, cl);
 	control_file_set(cl, NULL);
 	md->request_bytes -= cl->held;

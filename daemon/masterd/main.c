@@ -240,7 +240,8 @@ lock_state_dir(struct masterd *md)
 static void
 remove_stale_fetches(const char *dir)
 {
-	static const char *const patterns[] = { "backup-*.db", "pack-*.pack" };
+	static const char *const patterns[] = { "backup-*.db", "pack-*.pack",
+	    "import-*.pack", "import-*.taken" };
 	char pattern[PATH_MAX];
 	glob_t g;
 
@@ -662,6 +663,7 @@ finish(struct masterd *md)
 	backup_free(md);	/* before the registry it copies */
 	hooks_free(md);
 	pack_free(md);
+	import_free(md);
 	prune_free(md);
 	registry_close(md->reg);
 	if (md->lock_fd > 0)

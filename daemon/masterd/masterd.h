@@ -86,6 +86,7 @@ struct masterd {
 	struct backups *backups;	/* backup.c; NULL until the first */
 	struct hooks *hooks;		/* hooks.c; NULL until the first */
 	struct pack_jobs *packs;	/* pack.c; NULL until the first */
+	struct import_jobs *imports;	/* import.c; NULL until the first */
 	struct prune *prune;		/* prune.c; NULL until the first */
 
 	int lock_fd;
@@ -125,6 +126,19 @@ void pack_request(struct masterd *, struct ctl_client *, json_int_t id,
     int64_t task, const json_t *have);
 void pack_forget(struct masterd *, struct ctl_client *);
 void pack_free(struct masterd *);
+
+/* import.c: the `import` request, a chunk of a pack masterctl sends up
+ * for `submit --repo` ({offset, data}: answered with the token and the
+ * size so far).  import_submit: a submit with "import", the task's
+ * repository built from the connection's pack on the thread pool, then
+ * the task; answered then.  import_forget: cl is going away. */
+#define IMPORT_MAX_BYTES	((json_int_t)4 << 30)	/* 4 GiB */
+void import_request(struct masterd *, struct ctl_client *, json_int_t id,
+    const json_t *req);
+void import_submit(struct masterd *, struct ctl_client *, json_int_t id,
+    const json_t *req);
+void import_forget(struct masterd *, struct ctl_client *);
+void import_free(struct masterd *);
 
 /* hooks.c: the [notify] command on a task's moments.  hooks_event looks
  * at every event; hooks_drain calls drained once no command runs (those

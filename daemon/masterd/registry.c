@@ -342,6 +342,12 @@ static const char *const migrations[] = {
 	"  BEGIN"
 	"  UPDATE counters SET n = n + 1 WHERE name = 'interfaces';"
 	"END;",
+
+	/* 10: existing projects (issue #18).  A task may start from an
+	 * imported repository ({"origin","branch","commit"}), and a
+	 * domain's folder is apart from its name (NULL: <name>/). */
+	"ALTER TABLE tasks ADD COLUMN import TEXT;"
+	"ALTER TABLE domains ADD COLUMN folder TEXT;",
 };
 
 /* How a result column becomes a JSON value. */
@@ -359,7 +365,7 @@ struct col {
 #define TASK_COLS "id, text, state, paused, reason, created, updated, " \
 	"standing, budget_tokens, budget_cost, budget_rounds, budget_time, " \
 	"plan, reviews, planner_in, planner_out, planner_cost, progress_since, " \
-	"planner_model, integration_checks, integration_failures"
+	"planner_model, integration_checks, integration_failures, import"
 static const struct col task_cols[] = {
 	{ "id", C_INT }, { "text", C_TEXT }, { "state", C_TEXT },
 	{ "paused", C_BOOL }, { "reason", C_TEXT }, { "created", C_REAL },
@@ -370,15 +376,16 @@ static const struct col task_cols[] = {
 	{ "planner_out", C_INT }, { "planner_cost", C_REAL },
 	{ "progress_since", C_INT }, { "planner_model", C_TEXT },
 	{ "integration_checks", C_JSON }, { "integration_failures", C_INT },
+	{ "import", C_JSON },
 };
 
 #define DOMAIN_COLS "id, task_id, name, state, reason, prompt, checks, " \
-	"restarts, created, updated"
+	"restarts, created, updated, folder"
 static const struct col domain_cols[] = {
 	{ "id", C_INT }, { "task", C_INT }, { "name", C_TEXT },
 	{ "state", C_TEXT }, { "reason", C_TEXT }, { "prompt", C_TEXT },
 	{ "checks", C_JSON }, { "restarts", C_INT }, { "created", C_REAL },
-	{ "updated", C_REAL },
+	{ "updated", C_REAL }, { "folder", C_TEXT },
 };
 
 /* What the task core loads beside the shown columns. */
@@ -387,7 +394,8 @@ static const struct col domain_load_cols[] = {
 	{ "id", C_INT }, { "task", C_INT }, { "name", C_TEXT },
 	{ "state", C_TEXT }, { "reason", C_TEXT }, { "prompt", C_TEXT },
 	{ "checks", C_JSON }, { "restarts", C_INT }, { "created", C_REAL },
-	{ "updated", C_REAL }, { "submitted", C_BOOL }, { "depends", C_JSON },
+	{ "updated", C_REAL }, { "folder", C_TEXT }, { "submitted", C_BOOL },
+	{ "depends", C_JSON },
 };
 
 /* "domain" is the domain's name in every object but the domain's own. */
@@ -493,7 +501,7 @@ enum stmt {
 	ST_RUN_ADD, ST_RUN_END, ST_RUNS_TASK, ST_RUNS_ABANDON,
 	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST_DIR_DEFER, ST_PROVIDER_PUT, ST_PROVIDER_DEL, ST_PROVIDERS,
-	ST_ROUNDS_LAST,
+	ST_ROUNDS_LAST, ST_TASK_IMPORT, ST_DOMAIN_FOLDER,
 	ST__COUNT
 };
 
@@ -643,6 +651,10 @@ static const struct stmt_def {
 	[ST_TASK_PROGRESS] = { "UPDATE tasks SET progress_since = ?2,"
 	    " updated = ?3 WHERE id = ?1", NULL, 0 },
 	[ST_DOMAIN_DEPENDS] = { "UPDATE domains SET depends = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_TASK_IMPORT] = { "UPDATE tasks SET import = ?2, updated = ?3"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_DOMAIN_FOLDER] = { "UPDATE domains SET folder = ?2, updated = ?3"
 	    " WHERE id = ?1", NULL, 0 },
 	[ST_DOMAINS_LOAD] = { "SELECT " DOMAIN_LOAD_COLS " FROM domains"
 	    " WHERE task_id = ?1 ORDER BY id", SHAPE(domain_load_cols) },
@@ -1626,6 +1638,32 @@ registry_domain_set_depends(struct registry *r, int64_t domain,
 
 	if (bind_int(r, st, 1, domain) == -1 ||
 	    bind_json(r, st, 2, depends) == -1 ||
+	    bind_real(r, st, 3, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_task_set_import(struct registry *r, int64_t task,
+    const json_t *import)
+{
+	sqlite3_stmt *st = r->st[ST_TASK_IMPORT];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_json(r, st, 2, import) == -1 ||
+	    bind_real(r, st, 3, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_domain_set_folder(struct registry *r, int64_t domain,
+    const char *folder)
+{
+	sqlite3_stmt *st = r->st[ST_DOMAIN_FOLDER];
+
+	if (bind_int(r, st, 1, domain) == -1 ||
+	    bind_text(r, st, 2, folder) == -1 ||
 	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);

@@ -117,6 +117,13 @@ int registry_domain_add(struct registry *, int64_t task, const char *name,
 int registry_domain_set_state(struct registry *, int64_t domain,
     enum domain_state, const char *reason);
 /* The domains it waits for: an array of names. */
+/* Issue #18: the imported repository a task started from
+ * ({"origin","branch","commit"}), and a domain's own folder (NULL:
+ * <name>/). */
+int registry_task_set_import(struct registry *, int64_t task,
+    const json_t *import);
+int registry_domain_set_folder(struct registry *, int64_t domain,
+    const char *folder);
 int registry_domain_set_depends(struct registry *, int64_t domain,
     const json_t *depends);
 /* The task's domains as the task core loads them: the domain objects

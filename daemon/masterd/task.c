@@ -139,6 +139,7 @@ domain_free(struct domain *d)
 {
 	domain_free_directives(d);
 	free(d->name);
+	free(d->folder);
 	free(d->prompt);
 	json_decref(d->checks);
 	json_decref(d->depends);
@@ -261,6 +262,7 @@ load_domains(struct masterd *md, struct task *t)
 		    jget_str(row, "prompt"), json_object_get(row, "checks"),
 		    json_object_get(row, "depends"),
 		    jget_bool(row, "submitted"));
+		d->folder = dup_or_null(jget_str(row, "folder"));
 		load_interfaces(md, d);
 	}
 	json_decref(rows);

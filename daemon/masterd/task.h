@@ -66,6 +66,7 @@ struct domain {
 	struct task *task;
 	int64_t id;
 	char *name;
+	char *folder;		/* its folder in the tree; NULL: <name>/ */
 	bool submitted;		/* named at submit (or configured) */
 	char *prompt;		/* its own prompt, or NULL */
 	json_t *checks;		/* its check commands */

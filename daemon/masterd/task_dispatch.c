@@ -71,6 +71,8 @@ task_assign(struct child *c)
 	json_object_set_new(m, "task", json_integer(t->id));
 	json_object_set_new(m, "text", json_string(t->text));
 	json_object_set_new(m, "domain", json_string(c->name));
+	if (d->folder != NULL)
+		json_object_set_new(m, "folder", json_string(d->folder));
 	if (d->prompt != NULL)
 		json_object_set_new(m, "prompt", json_string(d->prompt));
 	if (d->checks != NULL)

@@ -61,7 +61,8 @@ static json_t *
 commands(const struct task *t)
 {
 	const struct strlist *conf = &t->md->conf->integration_checks;
-	json_t *out = json_array(), *implemented, *contracts, *c;
+	json_t *out = json_array(), *implemented, *contracts, *c, *folders;
+	const struct domain *d;
 	size_t i;
 
 	for (i = 0; i < conf->n; i++)
@@ -70,7 +71,13 @@ commands(const struct task *t)
 		add_check(out, json_string_value(c));
 	/* What is on main: the implemented interfaces, not the declared. */
 	implemented = task_interfaces(t, NULL);
-	contracts = iface_contract_tests(implemented);
+	folders = json_object();
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (d->folder != NULL)
+			json_object_set_new(folders, d->name,
+			    json_string(d->folder));
+	contracts = iface_contract_tests(implemented, folders);
+	json_decref(folders);
 	json_array_foreach(contracts, i, c)
 		if (!has_command(out, jget_str(c, "command")))
 			json_array_append(out, c);

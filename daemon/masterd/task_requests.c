@@ -9,9 +9,11 @@
  * Every acknowledgement follows the registry write it reports, so a
  * kill -9 between the two loses nothing that was acknowledged.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/repo.h"
@@ -175,8 +177,8 @@ domain_checks(const struct masterd *md, const char *name,
  * batch. */
 static int
 add_domain_row(struct masterd *md, int64_t task, const char *name,
-    const char *prompt, const json_t *checks, const json_t *depends,
-    bool submitted, int64_t *id, int64_t *first)
+    const char *folder, const char *prompt, const json_t *checks,
+    const json_t *depends, bool submitted, int64_t *id, int64_t *first)
 {
 	bool merged;
 	int rc;
@@ -185,6 +187,8 @@ add_domain_row(struct masterd *md, int64_t task, const char *name,
 	if (rc == 0)
 		rc = registry_domain_add(md->reg, task, name, prompt, checks,
 		    depends, submitted, id);
+	if (rc == 0 && folder != NULL)
+		rc = registry_domain_set_folder(md->reg, *id, folder);
 	if (rc == 0)
 		rc = registry_directive_add(md->reg, task, *id, SOURCE_PLAN,
 		    FIRST_DIRECTIVE, 0, first, &merged);
@@ -204,9 +208,51 @@ domain_count(const struct task *t)
 	return t->ndomains;
 }
 
+/* The folder a domain of t writes: its own, or <name>/. */
+static const char *
+folder_in_tree(const struct domain *d)
+{
+	return d->folder != NULL ? d->folder : d->name;
+}
+
+/* folder (NULL: name's own) for a new domain name of t: a good folder
+ * that no other domain of t writes.  0, or TASKS_EINVAL with why. */
 static int
-add_domain(struct task *t, const char *name, const char *prompt,
-    const json_t *planned, const json_t *depends, char *err, size_t errlen)
+folder_free(const struct task *t, const char *name, const char *folder,
+    char *err, size_t errlen)
+{
+	const char *want = folder != NULL ? folder : name;
+	const struct domain *d;
+
+	if (folder != NULL && repo_folder_ok(folder, err, errlen) != 0)
+		return TASKS_EINVAL;
+	TAILQ_FOREACH(d, &t->domains, entry) {
+		if (strcmp(folder_in_tree(d), want) == 0) {
+			snprintf(err, errlen, "folder %s/ is domain %s's",
+			    want, d->name);
+			return TASKS_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Record the folder where the worker and the merges read the layout. */
+static int
+folder_record(struct task *t, const char *name, const char *folder,
+    char *err, size_t errlen)
+{
+	char gitdir[4096];
+
+	if (folder == NULL)
+		return 0;
+	task_gitdir(t->md, t->id, gitdir, sizeof(gitdir));
+	return repo_set_folder(gitdir, name, folder, err, errlen);
+}
+
+static int
+add_domain(struct task *t, const char *name, const char *folder,
+    const char *prompt, const json_t *planned, const json_t *depends,
+    char *err, size_t errlen)
 {
 	struct domain *d;
 	int64_t id, first;
@@ -237,9 +283,13 @@ add_domain(struct task *t, const char *name, const char *prompt,
 		    (long long)t->id, name);
 		return TASKS_ECONFLICT;
 	}
+	if ((rc = folder_free(t, name, folder, err, errlen)) != 0)
+		return rc;
+	if (folder_record(t, name, folder, err, errlen) != 0)
+		return TASKS_ESTORAGE;
 	checks = domain_checks(t->md, name, planned, &prompt);
-	rc = add_domain_row(t->md, t->id, name, prompt, checks, depends, false,
-	    &id, &first);
+	rc = add_domain_row(t->md, t->id, name, folder, prompt, checks,
+	    depends, false, &id, &first);
 	if (rc != 0) {
 		json_decref(checks);
 		snprintf(err, errlen, "registry: %s",
@@ -247,6 +297,7 @@ add_domain(struct task *t, const char *name, const char *prompt,
 		return TASKS_ESTORAGE;
 	}
 	d = domain_new(t, id, name, prompt, checks, depends, false);
+	d->folder = folder != NULL ? xstrdup(folder) : NULL;
 	json_decref(checks);
 	directive_new(d, first, SOURCE_PLAN, FIRST_DIRECTIVE, 0);
 	event_emit(t->md, t->id, name, EV_DOMAIN_ADDED, NULL);
@@ -264,10 +315,11 @@ tasks_add_domain(struct masterd *md, int64_t task, const char *name,
 		snprintf(err, errlen, "no task %lld", (long long)task);
 		return TASKS_ENOENT;
 	}
-	return add_domain(t, name, prompt, NULL, NULL, err, errlen);
+	return add_domain(t, name, NULL, prompt, NULL, NULL, err, errlen);
 }
 
-/* A domain from a plan or review: {"name","prompt","checks","depends"};
+/* A domain from a plan or review: {"name","folder","prompt","checks",
+ * "depends"} (folder: an existing folder it owns, else <name>/);
  * what it waits for is kept beside the configured depends. */
 int
 task_add_planned(struct task *t, const json_t *d, char *err, size_t errlen)
@@ -282,7 +334,7 @@ task_add_planned(struct task *t, const json_t *d, char *err, size_t errlen)
 	}
 	depends = json_is_array(json_object_get(d, "depends")) ?
 	    json_incref(json_object_get(d, "depends")) : json_array();
-	rc = add_domain(t, name, jget_str(d, "prompt"),
+	rc = add_domain(t, name, jget_str(d, "folder"), jget_str(d, "prompt"),
 	    json_object_get(d, "checks"), depends, err, errlen);
 	json_decref(depends);
 	return rc;
@@ -362,6 +414,50 @@ tasks_add_directive(struct masterd *md, int64_t task, const char *domain,
 
 /* ---------------------------------------------------------- submit */
 
+/* "folders" of a submit: {"domain": "folder"}, each of a domain named,
+ * each a good folder, no two domains writing the same one. */
+static int
+check_folders(const json_t *req, const json_t *list, char *err,
+    size_t errlen)
+{
+	const json_t *folders = json_object_get(req, "folders"), *v, *w;
+	const char *key, *a, *b;
+	size_t i, j;
+
+	if (folders == NULL)
+		return 0;
+	if (!json_is_object(folders))
+		return snprintf(err, errlen, "folders: an object of "
+		    "\"domain\": \"folder\""), -1;
+	json_object_foreach((json_t *)folders, key, v) {
+		bool named = false;
+
+		json_array_foreach(list, i, w)
+			named = named || strcmp(key, json_string_value(w)) == 0;
+		if (!named)
+			return snprintf(err, errlen, "folders: %s is not a "
+			    "domain of the task", key), -1;
+		if (!json_is_string(v) || repo_folder_ok(json_string_value(v),
+		    err, errlen) != 0)
+			return -1;
+	}
+	json_array_foreach(list, i, v) {
+		a = jget_str(folders, json_string_value(v));
+		a = a != NULL ? a : json_string_value(v);
+		for (j = 0; j < i; j++) {
+			w = json_array_get(list, j);
+			b = jget_str(folders, json_string_value(w));
+			b = b != NULL ? b : json_string_value(w);
+			if (strcmp(a, b) == 0)
+				return snprintf(err, errlen, "domains %s and "
+				    "%s would both write %s/",
+				    json_string_value(w),
+				    json_string_value(v), a), -1;
+		}
+	}
+	return 0;
+}
+
 static int
 collect_domains(struct masterd *md, const json_t *req, json_t **out,
     char *err, size_t errlen)
@@ -401,6 +497,8 @@ collect_domains(struct masterd *md, const json_t *req, json_t **out,
 			}
 		}
 	}
+	if (check_folders(req, list, err, errlen) != 0)
+		goto fail;
 	*out = list;
 	return 0;
 fail:
@@ -437,8 +535,8 @@ config_depends(const struct masterd *md, const char *name)
  * however many domains it names; then in memory. */
 static struct task *
 store_task(struct masterd *md, const char *text, const json_t *domains,
-    const json_t *standing, const struct budget *budget, char *err,
-    size_t errlen)
+    const json_t *folders, const json_t *standing,
+    const struct budget *budget, char *err, size_t errlen)
 {
 	size_t n = json_array_size(domains) + 1;
 	int64_t id, *ids = xcalloc(n, sizeof(*ids)), *first = xcalloc(n,
@@ -459,8 +557,9 @@ store_task(struct masterd *md, const char *text, const json_t *domains,
 		prompt = NULL;
 		deps = config_depends(md, json_string_value(v));
 		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
-		rc = add_domain_row(md, id, json_string_value(v), prompt,
-		    checks, deps, true, &ids[i], &first[i]);
+		rc = add_domain_row(md, id, json_string_value(v),
+		    jget_str(folders, json_string_value(v)), prompt, checks,
+		    deps, true, &ids[i], &first[i]);
 		json_decref(checks);
 		json_decref(deps);
 	}
@@ -478,6 +577,9 @@ store_task(struct masterd *md, const char *text, const json_t *domains,
 		checks = domain_checks(md, json_string_value(v), NULL, &prompt);
 		d = domain_new(t, ids[i], json_string_value(v), prompt, checks,
 		    deps, true);
+		if (jget_str(folders, json_string_value(v)) != NULL)
+			d->folder = xstrdup(jget_str(folders,
+			    json_string_value(v)));
 		json_decref(checks);
 		directive_new(d, first[i], SOURCE_PLAN, FIRST_DIRECTIVE, 0);
 		json_decref(deps);
@@ -491,14 +593,76 @@ out:
 	return t;
 }
 
+/* mkdir -p of gitdir's parent: <state>/tasks/<id>. */
+static int
+make_parents(const char *gitdir, char *err, size_t errlen)
+{
+	char path[4096], *p;
+
+	snprintf(path, sizeof(path), "%s", gitdir);
+	for (p = strchr(path + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/*
+ * The task's repository: the one built from the imported pack (staged,
+ * on the thread pool: import.c), moved into place whole, or a new one
+ * with an empty first commit.  The import is recorded for `task`.
+ */
+static int
+make_repo(struct masterd *md, int64_t task, const json_t *req,
+    const char *staged, char *err, size_t errlen)
+{
+	const json_t *imp = json_object_get(req, "import");
+	char gitdir[4096];
+	json_t *rec;
+	int rc;
+
+	task_gitdir(md, task, gitdir, sizeof(gitdir));
+	if (staged == NULL || imp == NULL)
+		return repo_init(gitdir, err, errlen);
+	if (make_parents(gitdir, err, errlen) != 0)
+		return -1;
+	if (rename(staged, gitdir) != 0) {
+		snprintf(err, errlen, "%s: %s", gitdir, strerror(errno));
+		return -1;
+	}
+	rec = json_pack("{s:s?, s:s?, s:s}", "origin", jget_str(imp,
+	    "origin"), "branch", jget_str(imp, "branch"), "commit",
+	    jget_str(imp, "commit"));
+	rc = registry_task_set_import(md->reg, task, rec);
+	json_decref(rec);
+	if (rc != 0)
+		snprintf(err, errlen, "registry: %s", registry_errmsg(md->reg));
+	return rc;
+}
+
+/* The folders of the submitted domains, into the new repository. */
+static int
+record_folders(struct task *t, char *err, size_t errlen)
+{
+	struct domain *d;
+
+	TAILQ_FOREACH(d, &t->domains, entry)
+		if (folder_record(t, d->name, d->folder, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 int
-tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
-    char *err, size_t errlen)
+tasks_submit(struct masterd *md, const json_t *req, const char *staged,
+    int64_t *id, char *err, size_t errlen)
 {
 	const char *text = jget_str(req, "text");
 	struct budget none = { { 0 }, 0 }, budget;
 	json_t *domains = NULL, *standing;
-	char gitdir[4096];
 	struct task *t;
 
 	if (text == NULL || *text == '\0' || strlen(text) > TASK_TEXT_MAX) {
@@ -512,15 +676,16 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 	if (collect_domains(md, req, &domains, err, errlen) != 0)
 		return TASKS_EINVAL;
 	standing = standing_directives(md, req);
-	t = store_task(md, text, domains, standing, &budget, err, errlen);
+	t = store_task(md, text, domains, json_object_get(req, "folders"),
+	    standing, &budget, err, errlen);
 	json_decref(standing);
 	if (t == NULL) {
 		json_decref(domains);
 		return TASKS_ESTORAGE;
 	}
 	*id = t->id;
-	task_gitdir(md, t->id, gitdir, sizeof(gitdir));
-	if (repo_init(gitdir, err, errlen) != 0) {
+	if (make_repo(md, t->id, req, staged, err, errlen) != 0 ||
+	    record_folders(t, err, errlen) != 0) {
 		/* Quietly: the submit itself is refused. */
 		if (registry_task_set_state(md->reg, t->id, TASK_FAILED,
 		    err) == 0) {
@@ -531,7 +696,8 @@ tasks_submit(struct masterd *md, const json_t *req, int64_t *id,
 		return TASKS_ESTORAGE;
 	}
 	event_emit(md, t->id, NULL, EV_TASK_SUBMITTED, json_pack(
-	    "{s:s, s:o}", "text", text, "domains", domains));
+	    "{s:s, s:o, s:O?}", "text", text, "domains", domains, "import",
+	    json_object_get(req, "import")));
 	if (TAILQ_EMPTY(&t->domains)) {
 		task_plan(t);
 	} else {

@@ -48,9 +48,12 @@ const char *tasks_errcode(int rc);
 #define TASK_PRIORITY_MIN (-1000)	/* a directive's priority */
 #define TASK_PRIORITY_MAX 1000
 
-/* Create a task from a validated submit request; starts its children. */
-int tasks_submit(struct masterd *, const json_t *req, int64_t *id,
-    char *err, size_t errlen);
+/* Create a task from a validated submit request; starts its children.
+ * staged: with the request's "import", the repository built from the
+ * imported pack (main at import.commit), moved in as the task's; else
+ * NULL. */
+int tasks_submit(struct masterd *, const json_t *req, const char *staged,
+    int64_t *id, char *err, size_t errlen);
 /* At start-up: load every task, restart the children of the unfinished. */
 void tasks_resume_all(struct masterd *);
 /* At the end: the step's handle closed, the tasks freed. */

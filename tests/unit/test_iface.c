@@ -893,7 +893,7 @@ test_contract_tests(void **state)
 	    " {\"kind\": \"table\", \"name\": \"t\", \"from\": \"database\","
 	    "  \"test\": \"check\"}]},"
 	    "{\"domain\": \"database\"}, 7]");
-	json_t *got = iface_contract_tests(l);
+	json_t *got = iface_contract_tests(l, NULL), *folders;
 
 	expect_json(got, "["
 	    "{\"command\": \"sh frontend/./tests//t.sh\", \"kind\": "
@@ -910,9 +910,20 @@ test_contract_tests(void **state)
 	    " \"entry\": \"table t\"}]");
 	json_decref(got);
 	json_decref(l);
-	got = iface_contract_tests(NULL);
+	got = iface_contract_tests(NULL, NULL);
 	assert_int_equal(json_array_size(got), 0);
 	json_decref(got);
+	/* A consumer that owns another folder runs its test from there. */
+	l = load("[{\"domain\": \"logic\", \"consumes\": ["
+	    " {\"kind\": \"table\", \"name\": \"t\", \"from\": \"database\","
+	    "  \"test\": \"check.py\"}]}]");
+	folders = load("{\"logic\": \"server\"}");
+	got = iface_contract_tests(l, folders);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(got, 0), "command")), "python3 server/check.py");
+	json_decref(got);
+	json_decref(folders);
+	json_decref(l);
 }
 
 /* ------------------------------------------------------------ diff */

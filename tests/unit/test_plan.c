@@ -105,6 +105,11 @@ test_plan_shape(void **state)
 	expect_err("plan", "{\"domains\": [{\"name\": \"planner\"}]}",
 	    "domains[0].name: must be");
 	expect_err("plan", "[]", "the plan must be a JSON object");
+	/* A domain that owns an existing folder (issue #18). */
+	expect_ok("plan", "{\"domains\": [{\"name\": \"api\", "
+	    "\"folder\": \"server\"}]}");
+	expect_err("plan", "{\"domains\": [{\"name\": \"api\", "
+	    "\"folder\": \"\"}]}", "domains[0].folder");
 }
 
 static void
@@ -306,6 +311,29 @@ test_files_none(void **state)
 	json_decref(ctx);
 }
 
+/* A domain that owns another folder: its interface is read there. */
+static void
+test_files_folder(void **state)
+{
+	struct fx *f = *state;
+	const char *api[] = { "server/.interface.json",
+	    "{\"domain\": \"api\"}", NULL };
+	json_t *ctx = context(f, "segmentation fault");
+	char *s;
+
+	assert_int_equal(repo_set_folder(f->gitdir, "api", "server", f->err,
+	    sizeof(f->err)), 0);
+	land(f, "api", api);
+	json_object_set_new(ctx, "commit", json_string(f->commit));
+	json_array_append_new(json_object_get(ctx, "domains"),
+	    json_string("api"));
+	s = attribute_files(f->gitdir, ctx, ATTRIBUTE_FILES_BUDGET);
+	assert_non_null(strstr(s, "### server/.interface.json"));
+	assert_null(strstr(s, "api/.interface.json"));
+	free(s);
+	json_decref(ctx);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -318,6 +346,7 @@ main(void)
 		T(test_files_named),
 		T(test_files_budget),
 		T(test_files_none),
+		T(test_files_folder),
 	};
 	int rc;
 

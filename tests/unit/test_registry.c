@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	9
+#define SCHEMA_VERSION	10
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -401,7 +401,7 @@ test_tasks(void **state)
 	    "updated", "standing", "budget_tokens", "budget_cost",
 	    "budget_rounds", "budget_time", "plan", "reviews", "planner_in",
 	    "planner_out", "planner_cost", "progress_since", "planner_model",
-	    "integration_checks", "integration_failures", NULL);
+	    "integration_checks", "integration_failures", "import", NULL);
 	assert_int_equal(jint(t, "id"), a);
 	assert_string_equal(jstr(t, "text"), "build a shop");
 	assert_string_equal(jstr(t, "state"),
@@ -539,7 +539,7 @@ test_domains(void **state)
 	d = registry_domain_get(f->r, api);
 	assert_non_null(d);
 	assert_keys(d, "id", "task", "name", "state", "reason", "prompt",
-	    "checks", "restarts", "created", "updated", NULL);
+	    "checks", "restarts", "created", "updated", "folder", NULL);
 	assert_int_equal(jint(d, "task"), t1);
 	assert_string_equal(jstr(d, "name"), "api");
 	assert_string_equal(jstr(d, "state"),
@@ -2051,6 +2051,8 @@ test_migration_from_v8(void **state)
 	    "DROP TRIGGER scores_directive; DROP TRIGGER counters_event_add;"
 	    "DROP TRIGGER counters_event_del;"
 	    "DROP TRIGGER counters_interface_add;"
+	    "ALTER TABLE tasks DROP COLUMN import;"
+	    "ALTER TABLE domains DROP COLUMN folder;"
 	    "INSERT INTO events (ts, event) VALUES (1, 'x');"
 	    "PRAGMA user_version = 8;"), SQLITE_OK);
 	sqlite3_close(db);

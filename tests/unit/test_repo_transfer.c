@@ -4,7 +4,11 @@
  * branch pointed at it (created, fast-forwarded, never forced, never
  * under a work tree), a second pack that holds only what the user lacks,
  * a damaged pack refused, the files exported into a new directory only,
- * and a push to a file:// remote that takes fast-forwards only.
+ * and a push to a file:// remote that takes fast-forwards only.  The
+ * other way (submit --repo): a branch of the user's repository fetched
+ * (its HEAD's by default), packed, and a task's repository started at
+ * it with the history kept; a domain that owns another folder than its
+ * name commits and merges there.
  */
 #include "testutil.h"
 
@@ -296,6 +300,79 @@ test_push_file_url(void **state)
 	assert_string_equal(got, m2);
 }
 
+static void
+test_import(void **state)
+{
+	struct fx *f = *state;
+	char scratch[PATH_MAX], task2[PATH_MAX], branch[256] = "", oid[41];
+	char mine[41], main2[41], pk[41];
+	size_t n = 0;
+
+	ref_of(f->user, "refs/heads/work", mine);
+	tu_join(scratch, sizeof(scratch), f->tmp, "scratch.git");
+	tu_join(task2, sizeof(task2), f->tmp, "tasks/2/repo.git");
+	assert_int_equal(repo_init_bare(scratch, f->err, sizeof(f->err)), 0);
+	/* No branch given: the one the user's HEAD names. */
+	assert_int_equal(repo_fetch_branch(scratch, f->user, branch,
+	    sizeof(branch), oid, f->err, sizeof(f->err)), 0);
+	assert_string_equal(branch, "work");
+	assert_string_equal(oid, mine);
+	assert_int_equal(repo_pack_ref(scratch, "refs/heads/work", NULL,
+	    f->pack, pk, &n, f->err, sizeof(f->err)), 0);
+	assert_true(n >= 3);
+	assert_int_equal(repo_init_import(task2, f->pack, oid, f->err,
+	    sizeof(f->err)), 0);
+	ref_of(task2, "refs/heads/main", main2);
+	assert_string_equal(main2, mine);
+	/* A second import into it would move main: refused. */
+	assert_int_not_equal(repo_init_import(task2, f->pack, oid, f->err,
+	    sizeof(f->err)), 0);
+	snprintf(branch, sizeof(branch), "nope");
+	assert_int_not_equal(repo_fetch_branch(scratch, f->user, branch,
+	    sizeof(branch), oid, f->err, sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "nope"));
+}
+
+static void
+test_folder(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX], oid[41];
+	json_t *files;
+
+	assert_int_not_equal(repo_set_folder(f->gitdir, "a", "..", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_not_equal(repo_set_folder(f->gitdir, "a", ".git", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(repo_set_folder(f->gitdir, "a", "server", f->err,
+	    sizeof(f->err)), 0);
+	TU_JOIN(path, f->wt, "server");
+	(void)mkdir(path, 0755);
+	TU_JOIN(path, f->wt, "server/app.py");
+	tu_write_file(path, "x\n");
+	TU_JOIN(path, f->wt, "a");
+	(void)mkdir(path, 0755);
+	TU_JOIN(path, f->wt, "a/not-mine");
+	tu_write_file(path, "x\n");
+	assert_int_equal(repo_commit(f->wt, "a", "c\n", oid, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(repo_merge_domain(f->gitdir, "a", "m\n", oid, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(repo_commit_files(f->gitdir, oid, &files, f->err,
+	    sizeof(f->err)), 0);
+	/* server/ is the domain's; a/ is nobody's now, left out. */
+	assert_int_equal(json_array_size(files), 1);
+	assert_string_equal(json_string_value(json_array_get(files, 0)),
+	    "server/app.py");
+	json_decref(files);
+	assert_int_equal(repo_files(f->wt, "a", &files, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(json_array_size(files), 1);
+	assert_string_equal(json_string_value(json_array_get(files, 0)),
+	    "app.py");
+	json_decref(files);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -307,6 +384,8 @@ main(void)
 		T(test_damaged_pack),
 		T(test_export),
 		T(test_push_file_url),
+		T(test_import),
+		T(test_folder),
 	};
 	int rc;
 
