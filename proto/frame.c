@@ -6,20 +6,23 @@
  * whole frames are parsed from the head.  The buffer is compacted lazily and
  * shrunk after a large frame so an idle connection does not pin megabytes.
  *
- * Parsing and writing JSON go through proto/jsonfast.c, which leaves to
- * jansson what it is not sure of.  Attachments (frame.h) are written ""
- * and announced by jsonfast's writer on the way out, and put back on the
- * way in (attach_restore): long text is then copied and checked, never
- * escaped nor parsed.
+ * JSON is jansson's both ways: json_loadb reads a payload where it lies
+ * in the buffer, and json_dump_callback writes straight into the frame,
+ * after its reserved header.  Attachments (frame.h) are cut out of a
+ * message on the way out (strip: a shallow copy that shares every value
+ * but the long strings) and put back on the way in (attach_restore): long
+ * text is then copied and checked, never escaped nor parsed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "proto/frame.h"
-#include "proto/jsonfast.h"
 
 /* Small: every connection keeps one for its life; large frames grow it
  * and it shrinks back once they are consumed. */
@@ -174,21 +177,58 @@ fail(struct frame_decoder *d, struct frame_error *err, int code,
 	return set_error(err, code, detail);
 }
 
+/* 32 bytes of ASCII without a NUL: the run of long text. */
+static bool
+ascii32(const unsigned char *p)
+{
+#if defined(__SSE2__)
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	__m128i z = _mm_setzero_si128();
+
+	/* The high bit of a byte >= 0x80, or of 0xff where a byte is 0. */
+	return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b),
+	    _mm_or_si128(_mm_cmpeq_epi8(a, z), _mm_cmpeq_epi8(b, z)))) == 0;
+#else
+	const uint64_t high = 0x8080808080808080ull;
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t w[4], bad = 0;
+
+	memcpy(w, p, sizeof(w));
+	for (int k = 0; k < 4; k++)
+		bad |= w[k] | ((w[k] - ones) & ~w[k]);
+	return (bad & high) == 0;
+#endif
+}
+
 /*
  * Valid UTF-8 without a NUL, as jansson demands of a string it parses
  * (which refuses "\u0000"): 0, FRAME_EUTF8, or FRAME_EJSON for a NUL.
+ * 32 ASCII bytes at a time: attachments are long text, mostly ASCII.
  */
 static int
 check_text(const unsigned char *p, size_t n, char *detail, size_t dlen)
 {
-	size_t at;
-	int rc = jsonfast_text(p, n, &at);
+	size_t i = 0, k;
 
-	if (rc == 0)
-		return 0;
-	snprintf(detail, dlen, "%s in an attached string at byte %zu",
-	    rc == 1 ? "a NUL" : "invalid UTF-8", at);
-	return rc == 1 ? FRAME_EJSON : FRAME_EUTF8;
+	while (i < n) {
+		while (n - i >= 32 && ascii32(p + i))
+			i += 32;
+		if (i >= n)
+			break;
+		if (p[i] > 0 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
+			snprintf(detail, dlen, "%s in an attached string at "
+			    "byte %zu", p[i] == 0 ? "a NUL" : "invalid UTF-8",
+			    i);
+			return p[i] == 0 ? FRAME_EJSON : FRAME_EUTF8;
+		}
+		i += k;
+	}
+	return 0;
 }
 
 /* The string an announcement's path leads to in v, or NULL. */
@@ -278,12 +318,10 @@ parse_payload(const unsigned char *p, size_t n, bool attach, json_t **out,
 	char detail[200];
 	int rc;
 
-	/* The fast reader for the common case; jansson for the rest, and
-	 * for every error.  DECODE_ANY so that a scalar is reported as
+	/* In place, no copy.  DECODE_ANY so that a scalar is reported as
 	 * ENOTOBJ, not EJSON. */
-	if ((v = jsonfast_load(p, jlen)) == NULL)
-		v = json_loadb((const char *)p, jlen,
-		    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	v = json_loadb((const char *)p, jlen, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_ANY, &jerr);
 	if (v == NULL) {
 		/* Cut on a character: the detail may be sent on in JSON. */
 		snprintf(detail, sizeof(detail), "%.*s at byte %d",
@@ -614,10 +652,7 @@ frame_strerror(int status)
  * doubles its way up. */
 #define ENCODE_BUF_MIN	512u
 
-/* A frame's payload is written straight after its reserved header by
- * jsonfast_dump, which writes what jansson's compact dump would, and stops
- * as soon as the payload is over max: a huge message is refused without
- * being serialised in full. */
+/* Where json_dump_callback appends a frame's payload, after its header. */
 struct encode_buf {
 	unsigned char *p;
 	size_t len;		/* header included */
@@ -626,25 +661,42 @@ struct encode_buf {
 	bool too_big;
 };
 
-/* The payload of msg into b, after the header it reserves: 0, or a
- * FRAME_ status. */
+/* Stop jansson as soon as the payload is over max: a huge message is
+ * refused without being serialised in full. */
+static int
+encode_append(const char *data, size_t n, void *arg)
+{
+	struct encode_buf *b = arg;
+
+	if (n > b->max - (b->len - FRAME_HEADER_SIZE)) {
+		b->too_big = true;
+		return -1;
+	}
+	b->p = xgrow(b->p, &b->cap, b->len + n, ENCODE_BUF_MIN, SIZE_MAX);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+/* json_dump_callback into b, after the header it reserves (b->cap bytes
+ * at first, if more than the least): 0, or a FRAME_ status. */
 static int
 encode_json(const json_t *msg, struct encode_buf *b)
 {
-	struct jsonfast_buf jb = { 0 };
-
-	jb.cap = ENCODE_BUF_MIN;
-	jb.p = xmalloc(jb.cap);
-	jb.len = FRAME_HEADER_SIZE;
-	jb.max = FRAME_HEADER_SIZE + b->max;
-	if (jsonfast_dump(msg, &jb) != 0) {
-		free(jb.p);
-		b->too_big = jb.too_big;
-		return jb.too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
+	if (b->cap < ENCODE_BUF_MIN)
+		b->cap = ENCODE_BUF_MIN;
+	b->p = xmalloc(b->cap);
+	b->len = FRAME_HEADER_SIZE;
+	if (json_dump_callback(msg, encode_append, b, JSON_COMPACT) != 0) {
+		free(b->p);
+		b->p = NULL;
+		return b->too_big ? FRAME_ETOOBIG : FRAME_ENOMEM;
 	}
-	b->p = jb.p;
-	b->len = jb.len;
-	b->cap = jb.cap;
+	if (b->len == FRAME_HEADER_SIZE) {
+		free(b->p);
+		b->p = NULL;
+		return FRAME_ENOMEM;
+	}
 	return FRAME_OK;
 }
 
@@ -673,43 +725,181 @@ frame_encode(const json_t *msg, size_t max, unsigned char **out,
 
 /* ------------------------------------------------------------ attaching */
 
-/* The JSON of msg with its long strings "" and announced (a), then the
- * NUL and their bytes; without any, the plain frame.  FRAME_OK, or a
- * FRAME_ status when not sent so. */
+/*
+ * What is moved out of a message: its strings, in announcement order.
+ * The walk is jansson's iteration; what it builds is a shallow copy of
+ * each container on the way to a long string, sharing every other value,
+ * so a message is never copied whole.
+ */
+struct attach {
+	size_t min;		/* strings this long or longer */
+	/* The path from the top, as we go: a key, or an index (key NULL);
+	 * made JSON only for a string moved out. */
+	struct attach_step {
+		const char *key;
+		size_t klen, index;
+	} *path;
+	size_t depth, path_cap;
+	json_t *ann;		/* the announcement: [[length, path...]] */
+	const json_t **s;
+	size_t n, cap;
+	size_t bytes;		/* their lengths added up */
+};
+
+static json_t *strip(const json_t *, struct attach *);
+
+/* strip(v) one step down the path. */
+static json_t *
+strip_at(const json_t *v, const char *key, size_t klen, size_t index,
+    struct attach *a)
+{
+	json_t *got;
+
+	if (a->depth == a->path_cap) {
+		a->path_cap = a->path_cap ? 2 * a->path_cap : 8;
+		a->path = xreallocarray(a->path, a->path_cap,
+		    sizeof(*a->path));
+	}
+	a->path[a->depth].key = key;
+	a->path[a->depth].klen = klen;
+	a->path[a->depth].index = index;
+	a->depth++;
+	got = strip(v, a);
+	a->depth--;
+	return got;
+}
+
+/* A long string: announced, listed, and "" in its place.  The receiver
+ * checks its bytes again: they come from a peer. */
+static json_t *
+strip_string(const json_t *v, struct attach *a)
+{
+	size_t len = json_string_length(v);
+	const struct attach_step *st;
+	json_t *entry;
+	char detail[80];
+
+	/* Not UTF-8 (a _nocheck string), or a NUL: left in the JSON, for
+	 * jansson to refuse as before. */
+	if (len < a->min || check_text((const unsigned char *)
+	    json_string_value(v), len, detail, sizeof(detail)) != 0)
+		return NULL;
+	entry = json_array();
+	json_array_append_new(entry, json_integer((json_int_t)len));
+	for (size_t i = 0; i < a->depth; i++) {
+		st = &a->path[i];
+		/* _nocheck: a key jansson will not write fails the dump,
+		 * and the message goes plain, as it would have. */
+		json_array_append_new(entry, st->key != NULL ?
+		    json_stringn_nocheck(st->key, st->klen) :
+		    json_integer((json_int_t)st->index));
+	}
+	json_array_append_new(a->ann, entry);
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 4;
+		a->s = xreallocarray(a->s, a->cap, sizeof(*a->s));
+	}
+	a->s[a->n++] = v;
+	a->bytes += len;
+	return json_stringn("", 0);
+}
+
+static json_t *
+strip_array(const json_t *v, struct attach *a)
+{
+	json_t *copy = NULL, *c, *got;
+	size_t i;
+
+	json_array_foreach(v, i, c) {
+		got = strip_at(c, NULL, 0, i, a);
+		if (got != NULL && copy == NULL) {
+			/* The first change: what came before is shared. */
+			copy = json_array();
+			for (size_t k = 0; k < i; k++)
+				json_array_append(copy, json_array_get(v, k));
+		}
+		if (copy != NULL)
+			json_array_append_new(copy, got != NULL ? got :
+			    json_incref(c));
+	}
+	return copy;
+}
+
+static json_t *
+strip_object(const json_t *v, struct attach *a)
+{
+	json_t *obj = (json_t *)v, *copy = NULL, *c, *got;
+	const char *key;
+	size_t klen;
+	void *it, *k;
+
+	for (it = json_object_iter(obj); it != NULL;
+	    it = json_object_iter_next(obj, it)) {
+		key = json_object_iter_key(it);
+		klen = json_object_iter_key_len(it);
+		c = json_object_iter_value(it);
+		got = strip_at(c, key, klen, 0, a);
+		if (got != NULL && copy == NULL) {
+			/* The first change: the keys before it, in order. */
+			copy = json_object();
+			for (k = json_object_iter(obj); k != it;
+			    k = json_object_iter_next(obj, k))
+				json_object_setn_nocheck(copy,
+				    json_object_iter_key(k),
+				    json_object_iter_key_len(k),
+				    json_object_iter_value(k));
+		}
+		if (copy != NULL)
+			json_object_setn_new_nocheck(copy, key, klen,
+			    got != NULL ? got : json_incref(c));
+	}
+	return copy;
+}
+
+/* A copy of v with its long strings out, sharing what did not change;
+ * NULL when nothing under v changed. */
+static json_t *
+strip(const json_t *v, struct attach *a)
+{
+	if (json_is_string(v))
+		return strip_string(v, a);
+	if (json_is_array(v))
+		return strip_array(v, a);
+	if (json_is_object(v))
+		return strip_object(v, a);
+	return NULL;
+}
+
+/* The frame of the stripped message, a's strings attached after its
+ * JSON: FRAME_OK, or a FRAME_ status when it cannot be sent so. */
 static int
-encode_attached(const json_t *msg, size_t max, struct jsonfast_attach *a,
+encode_attached(json_t *stripped, struct attach *a, size_t max,
     unsigned char **out, size_t *outlen)
 {
-	struct jsonfast_buf jb = { 0 };
+	struct encode_buf b = { 0 };
 	size_t len;
+	int rc;
 
-	jb.cap = ENCODE_BUF_MIN;
-	jb.p = xmalloc(jb.cap);
-	jb.len = FRAME_HEADER_SIZE;
-	jb.max = FRAME_HEADER_SIZE + max;
-	if (jsonfast_dump_attach(msg, &jb, a) != 0 ||
-	    (a->n > 0 && a->bytes >= max - (jb.len - FRAME_HEADER_SIZE))) {
-		free(jb.p);
+	if (a->bytes >= max)
 		return FRAME_ETOOBIG;
-	}
-	if (a->n == 0) {
-		/* Nothing long: what was written is the plain frame. */
-		frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
-		*out = jb.p;
-		*outlen = jb.len;
-		return FRAME_OK;
-	}
-	jb.p = xgrow(jb.p, &jb.cap, jb.len + 1 + a->bytes, ENCODE_BUF_MIN,
+	json_object_set(stripped, FRAME_ATTACH_KEY, a->ann);
+	/* Room for the strings from the start: the JSON is not moved to
+	 * make it. */
+	b.cap = ENCODE_BUF_MIN + 1 + a->bytes;
+	b.max = max - a->bytes - 1;
+	if ((rc = encode_json(stripped, &b)) != FRAME_OK)
+		return rc;
+	b.p = xgrow(b.p, &b.cap, b.len + 1 + a->bytes, ENCODE_BUF_MIN,
 	    SIZE_MAX);
-	jb.p[jb.len++] = '\0';
+	b.p[b.len++] = '\0';
 	for (size_t i = 0; i < a->n; i++) {
 		len = json_string_length(a->s[i]);
-		memcpy(jb.p + jb.len, json_string_value(a->s[i]), len);
-		jb.len += len;
+		memcpy(b.p + b.len, json_string_value(a->s[i]), len);
+		b.len += len;
 	}
-	frame_put_header(jb.p, (uint32_t)(jb.len - FRAME_HEADER_SIZE));
-	*out = jb.p;
-	*outlen = jb.len;
+	frame_put_header(b.p, (uint32_t)(b.len - FRAME_HEADER_SIZE));
+	*out = b.p;
+	*outlen = b.len;
 	return FRAME_OK;
 }
 
@@ -717,20 +907,27 @@ int
 frame_encode_attach(const json_t *msg, size_t max, size_t attach_min,
     unsigned char **out, size_t *outlen)
 {
-	struct jsonfast_attach a = { .min = attach_min };
+	struct attach a = { .min = attach_min };
+	json_t *stripped;
 	size_t lim = max == 0 ? FRAME_MAX_DEFAULT : max;
-	int rc;
+	int rc = FRAME_ETOOBIG;
 
 	*out = NULL;
 	*outlen = 0;
 	if (attach_min == 0 || !json_is_object(msg) ||
 	    json_object_get(msg, FRAME_ATTACH_KEY) != NULL)
 		return frame_encode(msg, max, out, outlen);
-	rc = encode_attached(msg, lim < UINT32_MAX ? lim : UINT32_MAX, &a,
-	    out, outlen);
-	jsonfast_attach_free(&a);
-	/* A string jansson will not write, or over max with the
-	 * announcement: plain JSON, as frame_encode has it (or refuses). */
+	a.ann = json_array();
+	if ((stripped = strip(msg, &a)) != NULL)
+		rc = encode_attached(stripped, &a, lim < UINT32_MAX ? lim :
+		    UINT32_MAX, out, outlen);
+	json_decref(stripped);
+	free(a.path);
+	json_decref(a.ann);
+	free(a.s);
+	/* Nothing long, a string or key jansson will not write, or over max
+	 * with the announcement: plain JSON, as frame_encode has it (or
+	 * refuses it). */
 	if (rc != FRAME_OK)
 		rc = frame_encode(msg, max, out, outlen);
 	return rc;

@@ -6,7 +6,9 @@
  * several at once, exactly at the threshold and one byte under it, random
  * messages fed one byte at a time and in random chunks); what stays in the
  * JSON (a string with a NUL, a message with its own "@attach", one that
- * fits only without an attachment); the receiver that does not take them
+ * fits only without an attachment); the caller's message left as it was
+ * (the encoder cuts from a shallow copy), keys escaped, with a NUL or
+ * not UTF-8; the receiver that does not take them
  * (a clear payload error, the stream goes on); embedded NULs and bytes that
  * are not UTF-8 refused as the JSON side refuses them; and hand-made
  * payloads whose announcement lies, each a payload error after which the
@@ -167,6 +169,59 @@ test_roundtrip_shapes(void **state)
 }
 
 /* FRAME_ATTACH_MIN bytes are attached; one fewer stays in the JSON. */
+/* The encoder cuts from a shallow copy: the caller's message is left as
+ * it was, nothing it holds keeps a reference from the copy, and keys that
+ * need escaping or hold a NUL find their way back. */
+static void
+test_message_untouched(void **state)
+{
+	json_t *m, *before, *inner, *arr, *back;
+	unsigned char *buf;
+	size_t len;
+	int rc;
+
+	(void)state;
+	inner = json_pack("{s:s, s:o}", "short", "x", "long", text(300));
+	arr = json_pack("[i, o, {s:o}]", 1, text(400), "z", text(500));
+	m = json_pack("{s:s, s:O, s:O, s:o}", "type", "progress", "o\"\\k",
+	    inner, "arr", arr, "top", text(FRAME_ATTACH_MIN));
+	json_object_setn_new(m, "n\0ul", 5, json_pack("{s:o}", "t",
+	    text(260)));
+	before = json_deep_copy(m);
+	buf = encode(m, FRAME_ATTACH_MIN, &len);
+	assert_true(attached(buf, len));
+	assert_true(json_equal(m, before));
+	assert_int_equal(inner->refcount, 2);	/* ours and m's */
+	assert_int_equal(arr->refcount, 2);
+	assert_int_equal(json_string_length(json_object_get(inner, "long")),
+	    300);
+	/* A key with a NUL goes out as \u0000, which the decoder refuses,
+	 * with an attachment or without. */
+	assert_int_equal(decode(buf, len, true, &back, NULL), FRAME_EJSON);
+	free(buf);
+	json_object_deln(m, "n\0ul", 5);
+	json_decref(before);
+	before = json_deep_copy(m);
+	roundtrip(m, FRAME_ATTACH_MIN);
+	assert_true(json_equal(m, before));
+
+	/* A key that is not UTF-8 beside a long string (only a _nocheck
+	 * setter makes one): never delivered without it.  jansson's dump
+	 * writes such a key as broken JSON, which the receiver refuses. */
+	json_object_setn_new_nocheck(m, "\xc3(", 2, text(300));
+	rc = frame_encode_attach(m, 0, FRAME_ATTACH_MIN, &buf, &len);
+	if (rc == FRAME_OK) {
+		rc = decode(buf, len, true, &back, NULL);
+		assert_true(rc == FRAME_EJSON || rc == FRAME_EUTF8);
+		free(buf);
+	} else
+		assert_null(buf);
+	json_decref(before);
+	json_decref(inner);
+	json_decref(arr);
+	json_decref(m);
+}
+
 static void
 test_threshold(void **state)
 {
@@ -525,6 +580,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_shapes),
+		cmocka_unit_test(test_message_untouched),
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_not_taken),
 		cmocka_unit_test(test_nul_and_bad_utf8),
