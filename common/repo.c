@@ -3,12 +3,12 @@
  *
  * Owns the bare repository and its main branch, the per-domain branches
  * and worktrees (made as `git worktree add` makes them, at a cost that
- * does not grow with their number), the commits a domain makes, the snapshot refs taken
- * before a worktree is cleaned, the refresh of a domain's branch with its
- * peers' code from main, the merges of domain branches into main, and,
- * read only, a commit of main: its files written into the integration
- * directory (no .git there), listed, or read one by one.  Nothing else
- * in masterd calls libgit2.
+ * does not grow with their number), the commits a domain makes, the
+ * snapshot refs taken before a worktree is cleaned, the refresh of a
+ * domain's branch with its peers' code from main, the merges of domain
+ * branches into main, and, read only, a commit of main: its files written
+ * into the integration directory (no .git there), listed, or read one by
+ * one.  Packs in and out are repo_transfer.c's.
  *
  * Rules kept by every function here:
  * - a worktree operation first checks that the worktree's HEAD is
@@ -49,6 +49,7 @@
 #include <jansson.h>
 
 #include "common/repo.h"
+#include "common/repo_err.h"
 #include "common/repo_transfer.h"
 #include "common/util.h"
 
@@ -61,15 +62,10 @@
 #define WT_INITIALIZING	"initializing"
 #define DIFF_NOTE	"\n[diff cut here: more changes not shown]\n"
 
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-static int gfail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* ------------------------------------------------------------ helpers */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+int
+repo_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,9 +77,8 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* "what we tried: libgit2's message". */
-static int
-gfail(char *err, size_t errlen, const char *fmt, ...)
+int
+repo_gfail(char *err, size_t errlen, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
 	char what[1024];
@@ -92,7 +87,7 @@ gfail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return fail(err, errlen, "%s: %s", what,
+	return repo_fail(err, errlen, "%s: %s", what,
 	    e != NULL && e->message != NULL ? e->message :
 	    "unknown libgit2 error");
 }
@@ -107,7 +102,8 @@ domain_ok(const char *domain, char *err, size_t errlen)
 	size_t i, n;
 
 	if (domain == NULL || (n = strlen(domain)) == 0 || n > DOMAIN_MAX)
-		return fail(err, errlen, "bad domain name: empty or over %d "
+		return repo_fail(err, errlen,
+		    "bad domain name: empty or over %d "
 		    "characters", DOMAIN_MAX);
 	for (i = 0; i < n; i++) {
 		char c = domain[i];
@@ -115,13 +111,13 @@ domain_ok(const char *domain, char *err, size_t errlen)
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')
 			continue;
-		return fail(err, errlen, "bad domain name \"%s\": only "
+		return repo_fail(err, errlen, "bad domain name \"%s\": only "
 		    "letters, digits, '-', '_' and '.'", domain);
 	}
 	if (domain[0] == '.' || domain[0] == '-' || domain[n - 1] == '.' ||
 	    strstr(domain, "..") != NULL ||
 	    (n >= 5 && strcmp(domain + n - 5, ".lock") == 0))
-		return fail(err, errlen, "bad domain name \"%s\"", domain);
+		return repo_fail(err, errlen, "bad domain name \"%s\"", domain);
 	return 0;
 }
 
@@ -131,11 +127,12 @@ int
 repo_folder_ok(const char *folder, char *err, size_t errlen)
 {
 	if (domain_ok(folder, err, errlen) < 0)
-		return fail(err, errlen, "bad folder \"%s\": one top-level "
+		return repo_fail(err, errlen,
+		    "bad folder \"%s\": one top-level "
 		    "folder, of letters, digits, '-', '_' and '.'",
 		    folder != NULL ? folder : "");
 	if (strcasecmp(folder, ".git") == 0)
-		return fail(err, errlen, "bad folder \"%s\"", folder);
+		return repo_fail(err, errlen, "bad folder \"%s\"", folder);
 	return 0;
 }
 
@@ -153,7 +150,8 @@ signature(git_signature **sig, const char *who, char *err, size_t errlen)
 
 	snprintf(email, sizeof(email), "%s@%s", who, EMAIL_HOST);
 	if (git_signature_now(sig, who, email) < 0)
-		return gfail(err, errlen, "making the signature of %s", who);
+		return repo_gfail(err, errlen, "making the signature of %s",
+		    who);
 	return 0;
 }
 
@@ -170,7 +168,7 @@ mkdirs(char *path, char *err, size_t errlen)
 		last = *p == '\0';
 		*p = '\0';
 		if (mkdir(path, 0755) == -1 && errno != EEXIST)
-			return fail(err, errlen, "creating %s: %s", path,
+			return repo_fail(err, errlen, "creating %s: %s", path,
 			    strerror(errno));
 		if (last)
 			return 0;
@@ -186,7 +184,7 @@ mkdirs_parent(const char *path, char *err, size_t errlen)
 	char *slash;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return fail(err, errlen, "path too long: %s", path);
+		return repo_fail(err, errlen, "path too long: %s", path);
 	while ((slash = strrchr(buf, '/')) != NULL && slash[1] == '\0')
 		*slash = '\0';		/* "dir/" is "dir" */
 	if ((slash = strrchr(buf, '/')) == NULL || slash == buf)
@@ -218,7 +216,7 @@ open_bare(git_repository **repo, const char *gitdir, char *err,
     size_t errlen)
 {
 	if (git_repository_open_bare(repo, gitdir) < 0)
-		return gfail(err, errlen, "opening repository %s", gitdir);
+		return repo_gfail(err, errlen, "opening repository %s", gitdir);
 	return 0;
 }
 
@@ -241,7 +239,7 @@ domain_folder(git_repository *repo, const char *domain, char *buf,
 	snprintf(buf, len, "%s", domain);
 	snprintf(key, sizeof(key), "masterd.domain.%s.folder", domain);
 	if (git_repository_config_snapshot(&cfg, repo) < 0)
-		return gfail(err, errlen, "reading the configuration");
+		return repo_gfail(err, errlen, "reading the configuration");
 	r = git_config_get_string_buf(&val, cfg, key);
 	git_config_free(cfg);
 	if (r == GIT_ENOTFOUND) {
@@ -249,7 +247,7 @@ domain_folder(git_repository *repo, const char *domain, char *buf,
 		return 0;
 	}
 	if (r < 0)
-		return gfail(err, errlen, "reading %s", key);
+		return repo_gfail(err, errlen, "reading %s", key);
 	r = repo_folder_ok(val.ptr, err, errlen);
 	if (r == 0)
 		snprintf(buf, len, "%s", val.ptr);
@@ -289,7 +287,7 @@ repo_set_folder(const char *gitdir, const char *domain, const char *folder,
 	snprintf(key, sizeof(key), "masterd.domain.%s.folder", domain);
 	if (git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_string(cfg, key, folder) < 0)
-		gfail(err, errlen, "setting %s", key);
+		repo_gfail(err, errlen, "setting %s", key);
 	else
 		rc = 0;
 	git_config_free(cfg);
@@ -315,20 +313,21 @@ open_worktree(git_repository **out, const char *wtdir, const char *domain,
 	*out = NULL;
 	if (git_repository_open_ext(&repo, wtdir,
 	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return gfail(err, errlen, "opening worktree %s", wtdir);
+		return repo_gfail(err, errlen, "opening worktree %s", wtdir);
 	if (git_repository_is_bare(repo)) {
-		fail(err, errlen, "%s is a bare repository, not a worktree",
+		repo_fail(err, errlen,
+		    "%s is a bare repository, not a worktree",
 		    wtdir);
 		goto cleanup;
 	}
 	if (git_reference_lookup(&head, repo, "HEAD") < 0) {
-		gfail(err, errlen, "reading HEAD of %s", wtdir);
+		repo_gfail(err, errlen, "reading HEAD of %s", wtdir);
 		goto cleanup;
 	}
 	branch_ref(want, sizeof(want), domain);
 	target = git_reference_symbolic_target(head);
 	if (target == NULL || strcmp(target, want) != 0) {
-		fail(err, errlen, "worktree %s is on %s, not %s: refusing",
+		repo_fail(err, errlen, "worktree %s is on %s, not %s: refusing",
 		    wtdir, target != NULL ? target : "a detached HEAD", want);
 		goto cleanup;
 	}
@@ -349,9 +348,9 @@ lookup_tip(git_commit **out, git_repository *repo, const char *refname,
 	git_oid id;
 
 	if (git_reference_name_to_id(&id, repo, refname) < 0)
-		return gfail(err, errlen, "resolving %s", refname);
+		return repo_gfail(err, errlen, "resolving %s", refname);
 	if (git_commit_lookup(out, repo, &id) < 0)
-		return gfail(err, errlen, "reading commit %s of %s",
+		return repo_gfail(err, errlen, "reading commit %s of %s",
 		    git_oid_tostr(hex, sizeof(hex), &id), refname);
 	return 0;
 }
@@ -368,7 +367,7 @@ repo_main_oid(const char *gitdir, char oid[REPO_OID_HEX], char *err,
 	if (open_bare(&repo, gitdir, err, errlen) < 0)
 		return -1;
 	if (git_reference_name_to_id(&id, repo, MAIN_REF) < 0)
-		rc = gfail(err, errlen, "resolving %s", MAIN_REF);
+		rc = repo_gfail(err, errlen, "resolving %s", MAIN_REF);
 	else
 		git_oid_tostr(oid, REPO_OID_HEX, &id);
 	git_repository_free(repo);
@@ -389,7 +388,8 @@ domain_entry(git_tree_entry **out, const git_tree *tree, const char *domain,
 		return 0;
 	}
 	if (r < 0)
-		return gfail(err, errlen, "looking up %s/ in a tree", domain);
+		return repo_gfail(err, errlen, "looking up %s/ in a tree",
+		    domain);
 	return 0;
 }
 
@@ -414,7 +414,8 @@ graft(git_oid *out, git_repository *repo, git_tree *base, git_tree *src,
 		goto cleanup;
 	}
 	if (se != NULL && git_tree_entry_type(se) != GIT_OBJECT_TREE) {
-		fail(err, errlen, "%s in the tree is not a directory", domain);
+		repo_fail(err, errlen, "%s in the tree is not a directory",
+		    domain);
 		goto cleanup;
 	}
 	if (se != NULL && be != NULL &&
@@ -432,7 +433,8 @@ graft(git_oid *out, git_repository *repo, git_tree *base, git_tree *src,
 	} else
 		upd.action = GIT_TREE_UPDATE_REMOVE;
 	if (git_tree_create_updated(out, repo, base, 1, &upd) < 0) {
-		gfail(err, errlen, "building a tree with the new %s/", domain);
+		repo_gfail(err, errlen, "building a tree with the new %s/",
+		    domain);
 		goto cleanup;
 	}
 	rc = 0;
@@ -467,7 +469,8 @@ domain_status(git_status_list **out, git_repository *repo,
 	so.pathspec.strings = specs;
 	so.pathspec.count = 1;
 	if (git_status_list_new(out, repo, &so) < 0)
-		return gfail(err, errlen, "reading the status of %s/", domain);
+		return repo_gfail(err, errlen, "reading the status of %s/",
+		    domain);
 	return 0;
 }
 
@@ -497,16 +500,16 @@ wd_kind(enum wdkind *kind, struct stat *st, git_repository *repo,
 
 	if (snprintf(full, sizeof(full), "%s%s", git_repository_workdir(repo),
 	    path) >= (int)sizeof(full))
-		return fail(err, errlen, "path too long: %s", path);
+		return repo_fail(err, errlen, "path too long: %s", path);
 	if (lstat(full, st) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR)
-			return fail(err, errlen, "%s: %s", full,
+			return repo_fail(err, errlen, "%s: %s", full,
 			    strerror(errno));
 		*kind = WD_GONE;
 		return 0;
 	}
 	if (S_ISDIR(st->st_mode))
-		return fail(err, errlen, "%s is a nested git repository: "
+		return repo_fail(err, errlen, "%s is a nested git repository: "
 		    "move it out or remove its .git", path);
 	*kind = S_ISREG(st->st_mode) || S_ISLNK(st->st_mode) ? WD_FILE :
 	    WD_SKIP;
@@ -536,11 +539,12 @@ stage_domain(git_repository *repo, git_index *idx, const char *domain,
 		if (wd_kind(&kind, &st, repo, path, err, errlen) < 0)
 			goto cleanup;
 		if (kind == WD_GONE && git_index_remove_bypath(idx, path) < 0) {
-			gfail(err, errlen, "removing %s from the index", path);
+			repo_gfail(err, errlen, "removing %s from the index",
+			    path);
 			goto cleanup;
 		}
 		if (kind == WD_FILE && git_index_add_bypath(idx, path) < 0) {
-			gfail(err, errlen, "adding %s to the index", path);
+			repo_gfail(err, errlen, "adding %s to the index", path);
 			goto cleanup;
 		}
 	}
@@ -566,9 +570,10 @@ mem_add(git_index *mem, git_repository *repo, const char *path,
 	else
 		ie.mode = GIT_FILEMODE_BLOB;
 	if (git_blob_create_from_workdir(&ie.id, repo, path) < 0)
-		return gfail(err, errlen, "storing %s", path);
+		return repo_gfail(err, errlen, "storing %s", path);
 	if (git_index_add(mem, &ie) < 0)
-		return gfail(err, errlen, "adding %s to the snapshot", path);
+		return repo_gfail(err, errlen, "adding %s to the snapshot",
+		    path);
 	return 0;
 }
 
@@ -591,11 +596,13 @@ snapshot_tree(git_oid *out, git_repository *repo, git_commit *tip,
 	int r, rc = -1;
 
 	if (git_commit_tree(&tree, tip) < 0) {
-		gfail(err, errlen, "reading the tree of domain/%s", domain);
+		repo_gfail(err, errlen, "reading the tree of domain/%s",
+		    domain);
 		goto cleanup;
 	}
 	if (git_index_new(&mem) < 0 || git_index_read_tree(mem, tree) < 0) {
-		gfail(err, errlen, "loading domain/%s into an index", domain);
+		repo_gfail(err, errlen, "loading domain/%s into an index",
+		    domain);
 		goto cleanup;
 	}
 	if (domain_status(&sl, repo, domain, err, errlen) < 0)
@@ -614,14 +621,15 @@ snapshot_tree(git_oid *out, git_repository *repo, git_commit *tip,
 			continue;
 		if ((r = git_index_remove(mem, path, 0)) < 0 &&
 		    r != GIT_ENOTFOUND) {
-			gfail(err, errlen, "removing %s from the snapshot",
+			repo_gfail(err, errlen, "removing %s from the snapshot",
 			    path);
 			goto cleanup;
 		}
 		git_error_clear();
 	}
 	if (git_index_write_tree_to(out, mem, repo) < 0) {
-		gfail(err, errlen, "writing the snapshot tree of %s/", domain);
+		repo_gfail(err, errlen, "writing the snapshot tree of %s/",
+		    domain);
 		goto cleanup;
 	}
 	rc = 0;
@@ -659,16 +667,17 @@ save_snapshot_ref(git_repository *wtrepo, const char *refname, git_oid *id,
 		goto cleanup;
 	}
 	if (r != GIT_EEXISTS) {
-		gfail(err, errlen, "creating %s", refname);
+		repo_gfail(err, errlen, "creating %s", refname);
 		goto cleanup;
 	}
 	if (git_reference_name_to_id(&old_id, repo, refname) < 0 ||
 	    git_commit_lookup(&old, repo, &old_id) < 0) {
-		gfail(err, errlen, "reading the existing %s", refname);
+		repo_gfail(err, errlen, "reading the existing %s", refname);
 		goto cleanup;
 	}
 	if (!git_oid_equal(git_commit_tree_id(old), tree_id)) {
-		fail(err, errlen, "%s exists with other content: use a new "
+		repo_fail(err, errlen,
+		    "%s exists with other content: use a new "
 		    "label", refname);
 		goto cleanup;
 	}
@@ -702,7 +711,8 @@ clean_domain(git_repository *repo, git_commit *tip, const char *domain,
 	co.paths.strings = specs;
 	co.paths.count = 1;
 	if (git_checkout_tree(repo, (const git_object *)tip, &co) < 0)
-		return gfail(err, errlen, "restoring %s/ to domain/%s", domain,
+		return repo_gfail(err, errlen, "restoring %s/ to domain/%s",
+		    domain,
 		    domain);
 	return 0;
 }
@@ -721,7 +731,7 @@ ensure_branch(git_reference **out, git_repository *repo, const char *domain,
 	if ((r = git_branch_lookup(out, repo, name, GIT_BRANCH_LOCAL)) == 0)
 		return 0;
 	if (r != GIT_ENOTFOUND)
-		return gfail(err, errlen, "looking up branch %s", name);
+		return repo_gfail(err, errlen, "looking up branch %s", name);
 	if (lookup_tip(&main_tip, repo, MAIN_REF, err, errlen) < 0)
 		return -1;
 	r = git_branch_create(out, repo, name, main_tip, 0);
@@ -729,7 +739,7 @@ ensure_branch(git_reference **out, git_repository *repo, const char *domain,
 	if (r == GIT_EEXISTS)
 		r = git_branch_lookup(out, repo, name, GIT_BRANCH_LOCAL);
 	if (r < 0) {
-		gfail(err, errlen, "creating branch %s from main", name);
+		repo_gfail(err, errlen, "creating branch %s from main", name);
 		goto cleanup;
 	}
 	rc = 0;
@@ -758,11 +768,12 @@ check_worktree(git_worktree *wt, const char *wtdir, const char *domain,
 	char have[PATH_MAX], want[PATH_MAX];
 
 	if (realpath(git_worktree_path(wt), have) == NULL)
-		return fail(err, errlen, "%s: %s", git_worktree_path(wt),
+		return repo_fail(err, errlen, "%s: %s", git_worktree_path(wt),
 		    strerror(errno));
 	if (realpath(wtdir, want) == NULL ||
 	    strcmp(have, want) != 0)
-		return fail(err, errlen, "the worktree of %s is at %s, not %s",
+		return repo_fail(err, errlen,
+		    "the worktree of %s is at %s, not %s",
 		    domain, git_worktree_path(wt), wtdir);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
@@ -791,11 +802,12 @@ remove_stale_admin(git_repository *repo, const char *domain, char *err,
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		if (unlink(path) == -1 && errno != ENOENT)
-			return fail(err, errlen, "%s: %s", path,
+			return repo_fail(err, errlen, "%s: %s", path,
 			    strerror(errno));
 	}
 	if (rmdir(dir) == -1 && errno != ENOENT)
-		return fail(err, errlen, "the worktree data %s is broken and "
+		return repo_fail(err, errlen,
+		    "the worktree data %s is broken and "
 		    "not empty: %s", dir, strerror(errno));
 	git_error_clear();
 	return 0;
@@ -820,9 +832,9 @@ prepare_wtdir(const char *wtdir, char *err, size_t errlen)
 		return -1;
 	if (lstat(wtdir, &st) == -1)
 		return errno == ENOENT ? 0 :
-		    fail(err, errlen, "%s: %s", wtdir, strerror(errno));
+		    repo_fail(err, errlen, "%s: %s", wtdir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (d = opendir(wtdir)) == NULL)
-		return fail(err, errlen, "%s exists and is not a worktree",
+		return repo_fail(err, errlen, "%s exists and is not a worktree",
 		    wtdir);
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
@@ -837,13 +849,14 @@ prepare_wtdir(const char *wtdir, char *err, size_t errlen)
 	}
 	closedir(d);
 	if (other)
-		return fail(err, errlen, "%s exists, is not a worktree of the "
+		return repo_fail(err, errlen,
+		    "%s exists, is not a worktree of the "
 		    "repository and is not empty: refusing", wtdir);
 	snprintf(path, sizeof(path), "%s/.git", wtdir);
 	if (dotgit && unlink(path) == -1)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 	if (rmdir(wtdir) == -1)
-		return fail(err, errlen, "%s: %s", wtdir, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", wtdir, strerror(errno));
 	return 0;
 }
 
@@ -858,15 +871,15 @@ write_small(const char *dir, const char *name, const char *text, bool excl,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = open(path, flags | (excl ? O_EXCL : 0), 0644)) < 0)
-		return fail(err, errlen, "creating %s: %s", path,
+		return repo_fail(err, errlen, "creating %s: %s", path,
 		    strerror(errno));
 	if (write_all(fd, text, len) != 0) {
-		fail(err, errlen, "writing %s: %s", path, strerror(errno));
+		repo_fail(err, errlen, "writing %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (close(fd) != 0)
-		return fail(err, errlen, "writing %s: %s", path,
+		return repo_fail(err, errlen, "writing %s: %s", path,
 		    strerror(errno));
 	return 0;
 }
@@ -912,17 +925,17 @@ write_admin(git_repository *repo, const char *wtdir, const char *domain,
 		return -1;
 	snprintf(admin, sizeof(admin), "%sworktrees", common);
 	if (mkdir(admin, 0755) == -1 && errno != EEXIST)
-		return fail(err, errlen, "creating %s: %s", admin,
+		return repo_fail(err, errlen, "creating %s: %s", admin,
 		    strerror(errno));
 	snprintf(admin, sizeof(admin), "%sworktrees/%s", common, domain);
 	if (mkdir(admin, 0755) == -1)
-		return fail(err, errlen, "creating %s: %s", admin,
+		return repo_fail(err, errlen, "creating %s: %s", admin,
 		    strerror(errno));
 	if (write_small(admin, "locked", WT_INITIALIZING, true, err,
 	    errlen) < 0)
 		return -1;
 	if (mkdir(wtdir, 0755) == -1 || realpath(wtdir, real) == NULL)
-		return fail(err, errlen, "creating %s: %s", wtdir,
+		return repo_fail(err, errlen, "creating %s: %s", wtdir,
 		    strerror(errno));
 	snprintf(text, sizeof(text), "%s/.git\n", real);
 	if (write_small(admin, "gitdir", text, true, err, errlen) < 0)
@@ -956,14 +969,14 @@ checkout_new(git_repository *bare, const char *wtdir, const char *domain,
 	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 	co.checkout_strategy = GIT_CHECKOUT_FORCE;
 	if (git_checkout_head(repo, &co) < 0) {
-		gfail(err, errlen, "checking out domain/%s in %s", domain,
+		repo_gfail(err, errlen, "checking out domain/%s in %s", domain,
 		    wtdir);
 		goto cleanup;
 	}
 	snprintf(path, sizeof(path), "%sworktrees/%s/locked",
 	    git_repository_commondir(bare), domain);
 	if (unlink(path) == -1 && errno != ENOENT) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	rc = 0;
@@ -1074,7 +1087,7 @@ ensure_main(git_repository *repo, char *err, size_t errlen)
 	if (git_treebuilder_new(&tb, repo, NULL) < 0 ||
 	    git_treebuilder_write(&tree_id, tb) < 0 ||
 	    git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		gfail(err, errlen, "writing the empty tree");
+		repo_gfail(err, errlen, "writing the empty tree");
 		goto cleanup;
 	}
 	if (signature(&sig, MASTERD_NAME, err, errlen) < 0)
@@ -1082,7 +1095,7 @@ ensure_main(git_repository *repo, char *err, size_t errlen)
 	r = git_commit_create(&id, repo, MAIN_REF, sig, sig, NULL,
 	    "Start the project\n", tree, 0, NULL);
 	if (r < 0 && git_reference_name_to_id(&id, repo, MAIN_REF) != 0) {
-		gfail(err, errlen, "creating the first commit on main");
+		repo_gfail(err, errlen, "creating the first commit on main");
 		goto cleanup;
 	}
 	git_error_clear();
@@ -1115,20 +1128,20 @@ ensure_excludes(const char *gitdir, char *err, size_t errlen)
 
 	if (snprintf(path, sizeof(path), "%s/info", gitdir) >=
 	    (int)sizeof(path) || (mkdir(path, 0755) != 0 && errno != EEXIST))
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/info/exclude", gitdir);
 	if ((f = fopen(path, "a+e")) == NULL)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 	if (getdelim(&text, &len, '\0', f) < 0 && ferror(f))
-		rc = fail(err, errlen, "reading %s: %s", path,
+		rc = repo_fail(err, errlen, "reading %s: %s", path,
 		    strerror(errno));
 	else if ((text == NULL || strstr(text, EXCLUDE_MARK) == NULL) &&
 	    fputs(exclude_rules, f) == EOF)
-		rc = fail(err, errlen, "writing %s: %s", path,
+		rc = repo_fail(err, errlen, "writing %s: %s", path,
 		    strerror(errno));
 	free(text);
 	if (fclose(f) != 0 && rc == 0)
-		rc = fail(err, errlen, "writing %s: %s", path,
+		rc = repo_fail(err, errlen, "writing %s: %s", path,
 		    strerror(errno));
 	return rc;
 }
@@ -1153,11 +1166,12 @@ open_or_init(git_repository **out, const char *gitdir, char *err,
 	    GIT_REPOSITORY_INIT_NO_REINIT;
 	io.initial_head = "main";
 	if (git_repository_init_ext(&repo, gitdir, &io) < 0)
-		return gfail(err, errlen, "creating repository %s", gitdir);
+		return repo_gfail(err, errlen, "creating repository %s",
+		    gitdir);
 	/* Reflogs for branches too, though the repository is bare. */
 	if (git_repository_config(&cfg, repo) < 0 ||
 	    git_config_set_bool(cfg, "core.logAllRefUpdates", 1) < 0) {
-		gfail(err, errlen, "configuring %s", gitdir);
+		repo_gfail(err, errlen, "configuring %s", gitdir);
 		goto cleanup;
 	}
 have_repo:
@@ -1197,20 +1211,20 @@ repo_init_import(const char *gitdir, const char *pack_path,
 
 	if (commit == NULL || strlen(commit) != REPO_OID_HEX - 1 ||
 	    git_oid_fromstr(&id, commit) < 0)
-		return fail(err, errlen, "'%s' is not a commit id",
+		return repo_fail(err, errlen, "'%s' is not a commit id",
 		    commit ? commit : "");
 	if (open_or_init(&repo, gitdir, err, errlen) < 0)
 		return -1;
 	if (repo_pack_receive(gitdir, pack_path, err, errlen) != 0)
 		goto cleanup;
 	if (git_commit_lookup(&c, repo, &id) < 0) {
-		gfail(err, errlen, "the pack has no commit %s", commit);
+		repo_gfail(err, errlen, "the pack has no commit %s", commit);
 		goto cleanup;
 	}
 	/* Not forced: a second import into the same repository fails. */
 	if (git_reference_create(&ref, repo, MAIN_REF, &id, 0,
 	    "import") < 0) {
-		gfail(err, errlen, "pointing main at %s", commit);
+		repo_gfail(err, errlen, "pointing main at %s", commit);
 		goto cleanup;
 	}
 	rc = 0;
@@ -1242,16 +1256,16 @@ wt_lock(const char *gitdir, const atomic_bool *give_up, int *fd, char *err,
 
 	snprintf(lock, sizeof(lock), "%s/" REPO_WORKTREES_LOCK, gitdir);
 	if ((*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-		return fail(err, errlen, "%s: %s", lock, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", lock, strerror(errno));
 	while (flock(*fd, how) != 0) {
 		if (errno == EWOULDBLOCK && !atomic_load(give_up)) {
 			nanosleep(&poll, NULL);
 			continue;
 		}
 		if (errno == EWOULDBLOCK)
-			fail(err, errlen, "gave up waiting for %s", lock);
+			repo_fail(err, errlen, "gave up waiting for %s", lock);
 		else if (errno != EINTR)
-			fail(err, errlen, "locking %s: %s", lock,
+			repo_fail(err, errlen, "locking %s: %s", lock,
 			    strerror(errno));
 		else
 			continue;
@@ -1295,7 +1309,7 @@ admin_locked(git_repository *repo, const char *wtdir, const char *domain,
 		po.flags = GIT_WORKTREE_PRUNE_VALID |
 		    (init ? GIT_WORKTREE_PRUNE_LOCKED : 0);
 		if (git_worktree_prune(wt, &po) < 0) {
-			gfail(err, errlen, "pruning the stale worktree %s",
+			repo_gfail(err, errlen, "pruning the stale worktree %s",
 			    domain);
 			goto cleanup;
 		}
@@ -1371,7 +1385,7 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 	    snprintf(refname, sizeof(refname), "refs/masterd/snapshots/%s/%s",
 	    domain, label) >= (int)sizeof(refname) ||
 	    git_reference_name_is_valid(&valid, refname) < 0 || !valid)
-		return fail(err, errlen, "bad snapshot label \"%s\"",
+		return repo_fail(err, errlen, "bad snapshot label \"%s\"",
 		    label != NULL ? label : "");
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
@@ -1387,7 +1401,7 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 		goto cleanup;
 	}
 	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		gfail(err, errlen, "reading the snapshot tree");
+		repo_gfail(err, errlen, "reading the snapshot tree");
 		goto cleanup;
 	}
 	if (signature(&sig, domain, err, errlen) < 0)
@@ -1397,7 +1411,7 @@ repo_snapshot_and_clean(const char *wtdir, const char *domain,
 	parents[0] = tip;
 	if (git_commit_create(&snap_id, repo, NULL, sig, sig, NULL, msg, tree,
 	    1, parents) < 0) {
-		gfail(err, errlen, "committing the snapshot %s", refname);
+		repo_gfail(err, errlen, "committing the snapshot %s", refname);
 		goto cleanup;
 	}
 	/* Only once the snapshot is on a ref may the worktree be cleaned. */
@@ -1432,19 +1446,19 @@ commit_and_advance(git_oid *id, git_repository *repo, const char *ref,
 	int rc = -1;
 
 	if (git_tree_lookup(&tree, repo, tree_id) < 0) {
-		gfail(err, errlen, "reading the tree of %s", what);
+		repo_gfail(err, errlen, "reading the tree of %s", what);
 		goto cleanup;
 	}
 	if (signature(&sig, who, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_create(id, repo, NULL, sig, sig, NULL, message, tree,
 	    n, parents) < 0) {
-		gfail(err, errlen, "committing %s", what);
+		repo_gfail(err, errlen, "committing %s", what);
 		goto cleanup;
 	}
 	if (git_reference_create_matching(&moved, repo, ref, id, 1,
 	    git_commit_id(parents[0]), n > 1 ? "merge" : "commit") < 0) {
-		gfail(err, errlen, "moving %s forward", ref);
+		repo_gfail(err, errlen, "moving %s forward", ref);
 		goto cleanup;
 	}
 	rc = 0;
@@ -1474,7 +1488,7 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 	if (domain_ok(domain, err, errlen) < 0)
 		return -1;
 	if (message == NULL || *message == '\0')
-		return fail(err, errlen, "commit: empty message");
+		return repo_fail(err, errlen, "commit: empty message");
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_worktree(&repo, wtdir, domain, err, errlen) < 0)
 		return -1;
@@ -1485,14 +1499,15 @@ repo_commit(const char *wtdir, const char *domain, const char *message,
 		goto cleanup;
 	if (git_commit_tree(&tip_tree, tip) < 0 ||
 	    git_repository_index(&idx, repo) < 0) {
-		gfail(err, errlen, "reading domain/%s and its index", domain);
+		repo_gfail(err, errlen, "reading domain/%s and its index",
+		    domain);
 		goto cleanup;
 	}
 	if (stage_domain(repo, idx, folder, err, errlen) < 0)
 		goto cleanup;
 	if (git_index_write_tree(&itree_id, idx) < 0 ||
 	    git_tree_lookup(&itree, repo, &itree_id) < 0) {
-		gfail(err, errlen, "writing the tree of the index");
+		repo_gfail(err, errlen, "writing the tree of the index");
 		goto cleanup;
 	}
 	/* Only <domain>/ of the index gets in, whatever else is staged. */
@@ -1514,11 +1529,12 @@ write_index:
 	if (!git_oid_equal(&itree_id, &tree_id) &&
 	    ((tree == NULL && git_tree_lookup(&tree, repo, &tree_id) < 0) ||
 	    git_index_read_tree(idx, tree) < 0)) {
-		rc = gfail(err, errlen, "resetting the index to the commit");
+		rc = repo_gfail(err, errlen,
+		    "resetting the index to the commit");
 		goto cleanup;
 	}
 	if (git_index_write(idx) < 0) {
-		rc = gfail(err, errlen, "writing the index of %s", wtdir);
+		rc = repo_gfail(err, errlen, "writing the index of %s", wtdir);
 		goto cleanup;
 	}
 	git_oid_tostr(oid, REPO_OID_HEX, &id);
@@ -1605,7 +1621,8 @@ checkout_peers(git_repository *repo, git_tree *from, git_tree *to,
 	co.paths.count = ns.n;
 	co.baseline = from;
 	if (git_checkout_tree(repo, (const git_object *)to, &co) < 0)
-		rc = gfail(err, errlen, "checking out main's peers' code in "
+		rc = repo_gfail(err, errlen,
+		    "checking out main's peers' code in "
 		    "the worktree of %s", domain);
 	names_free(&ns);
 	return rc;
@@ -1643,7 +1660,8 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 	git_oid_tostr(main_oid, REPO_OID_HEX, git_commit_id(mtip));
 	if (git_commit_tree(&dtree, dtip) < 0 ||
 	    git_commit_tree(&mtree, mtip) < 0) {
-		gfail(err, errlen, "reading the trees of main and %s", branch);
+		repo_gfail(err, errlen, "reading the trees of main and %s",
+		    branch);
 		goto cleanup;
 	}
 	/* main's tree, the domain's own folder from its branch. */
@@ -1655,7 +1673,8 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 		goto cleanup;
 	}
 	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		gfail(err, errlen, "reading the refreshed tree of %s", branch);
+		repo_gfail(err, errlen, "reading the refreshed tree of %s",
+		    branch);
 		goto cleanup;
 	}
 	if (signature(&sig, MASTERD_NAME, err, errlen) < 0)
@@ -1666,7 +1685,7 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 	parents[1] = mtip;
 	if (git_commit_create(&id, repo, NULL, sig, sig, NULL, msg, tree, 2,
 	    parents) < 0) {
-		gfail(err, errlen, "committing main's peers' code on %s",
+		repo_gfail(err, errlen, "committing main's peers' code on %s",
 		    branch);
 		goto cleanup;
 	}
@@ -1680,7 +1699,7 @@ repo_refresh_domain(const char *wtdir, const char *domain,
 		goto cleanup;
 	if (git_reference_create_matching(&moved, repo, branch, &id, 1,
 	    git_commit_id(dtip), "refresh from main") < 0) {
-		gfail(err, errlen, "moving %s forward", branch);
+		repo_gfail(err, errlen, "moving %s forward", branch);
 		goto cleanup;
 	}
 	git_oid_tostr(hex, sizeof(hex), &id);
@@ -1729,7 +1748,7 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_tree(&tree, tip) < 0) {
-		gfail(err, errlen, "reading the tree of %s", branch);
+		repo_gfail(err, errlen, "reading the tree of %s", branch);
 		goto cleanup;
 	}
 	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
@@ -1739,7 +1758,8 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	o.pathspec.strings = specs;
 	o.pathspec.count = 1;
 	if (git_diff_tree_to_workdir_with_index(&diff, repo, tree, &o) < 0) {
-		gfail(err, errlen, "comparing %s/ with %s", domain, branch);
+		repo_gfail(err, errlen, "comparing %s/ with %s", domain,
+		    branch);
 		goto cleanup;
 	}
 	/* The note fits within max: max is the caller's budget. */
@@ -1749,7 +1769,7 @@ repo_diff(const char *wtdir, const char *domain, size_t max, char **out,
 	diffbuf_put(&d, "", 0);
 	r = git_diff_print(diff, GIT_DIFF_FORMAT_PATCH, diff_line_cb, &d);
 	if (r != 0 && !d.cut) {
-		gfail(err, errlen, "printing the diff of %s/", domain);
+		repo_gfail(err, errlen, "printing the diff of %s/", domain);
 		goto cleanup;
 	}
 	git_error_clear();
@@ -1791,7 +1811,7 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	branch_ref(branch, sizeof(branch), domain);
 	if (git_repository_open_ext(&repo, wtdir,
 	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return gfail(err, errlen, "opening worktree %s", wtdir);
+		return repo_gfail(err, errlen, "opening worktree %s", wtdir);
 	if (domain_folder(repo, domain, folder, sizeof(folder), err,
 	    errlen) < 0)
 		goto cleanup;
@@ -1799,7 +1819,7 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	if (lookup_tip(&tip, repo, branch, err, errlen) < 0)
 		goto cleanup;
 	if (git_commit_tree(&tree, tip) < 0) {
-		gfail(err, errlen, "reading the tree of %s", branch);
+		repo_gfail(err, errlen, "reading the tree of %s", branch);
 		goto cleanup;
 	}
 	if (domain_entry(&de, tree, folder, err, errlen) < 0)
@@ -1807,11 +1827,11 @@ repo_files(const char *wtdir, const char *domain, json_t **out, char *err,
 	if (de == NULL || git_tree_entry_type(de) != GIT_OBJECT_TREE)
 		goto done;
 	if (git_tree_lookup(&sub, repo, git_tree_entry_id(de)) < 0) {
-		gfail(err, errlen, "reading %s/ of %s", domain, branch);
+		repo_gfail(err, errlen, "reading %s/ of %s", domain, branch);
 		goto cleanup;
 	}
 	if (git_tree_walk(sub, GIT_TREEWALK_PRE, file_cb, files) < 0) {
-		gfail(err, errlen, "listing %s/ of %s", domain, branch);
+		repo_gfail(err, errlen, "listing %s/ of %s", domain, branch);
 		goto cleanup;
 	}
 done:
@@ -1845,7 +1865,7 @@ repo_merge_domain(const char *gitdir, const char *domain,
 	if (domain_ok(domain, err, errlen) < 0)
 		return -1;
 	if (message == NULL || *message == '\0')
-		return fail(err, errlen, "merge: empty message");
+		return repo_fail(err, errlen, "merge: empty message");
 	branch_ref(branch, sizeof(branch), domain);
 	if (open_bare(&repo, gitdir, err, errlen) < 0)
 		return -1;
@@ -1859,7 +1879,8 @@ repo_merge_domain(const char *gitdir, const char *domain,
 		goto cleanup;
 	if (git_commit_tree(&dtree, dtip) < 0 ||
 	    git_commit_tree(&mtree, mtip) < 0) {
-		gfail(err, errlen, "reading the trees of main and %s", branch);
+		repo_gfail(err, errlen, "reading the trees of main and %s",
+		    branch);
 		goto cleanup;
 	}
 	if (graft(&tree_id, repo, mtree, dtree, folder, err, errlen) < 0)
@@ -1921,12 +1942,12 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 	*out = NULL;
 	git_error_clear();
 	if (ref == NULL || *ref == '\0')
-		return fail(err, errlen, "log: no ref");
+		return repo_fail(err, errlen, "log: no ref");
 	if (open_bare(&repo, gitdir, err, errlen) < 0)
 		return -1;
 	if (git_revparse_single(&obj, repo, ref) < 0 ||
 	    git_object_peel(&head, obj, GIT_OBJECT_COMMIT) < 0) {
-		gfail(err, errlen, "resolving %s", ref);
+		repo_gfail(err, errlen, "resolving %s", ref);
 		goto cleanup;
 	}
 	/* Children before parents, and by time among branches. */
@@ -1934,7 +1955,7 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 	    git_revwalk_sorting(walk,
 	    GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 ||
 	    git_revwalk_push(walk, git_object_id(head)) < 0) {
-		gfail(err, errlen, "walking %s", ref);
+		repo_gfail(err, errlen, "walking %s", ref);
 		goto cleanup;
 	}
 	arr = json_array();
@@ -1942,7 +1963,7 @@ repo_log(const char *gitdir, const char *ref, int max, json_t **out,
 		if ((r = git_revwalk_next(&id, walk)) == GIT_ITEROVER)
 			break;
 		if (r < 0 || git_commit_lookup(&c, repo, &id) < 0) {
-			gfail(err, errlen, "walking %s", ref);
+			repo_gfail(err, errlen, "walking %s", ref);
 			goto cleanup;
 		}
 		json_array_append_new(arr, log_entry(c));
@@ -1980,19 +2001,20 @@ lookup_commit_hex(git_commit **out, git_repository *repo, const char *hex,
 
 	if (hex == NULL || strlen(hex) != REPO_OID_HEX - 1 ||
 	    strspn(hex, "0123456789abcdef") != REPO_OID_HEX - 1) {
-		fail(err, errlen, "not a commit id: want 40 lowercase "
+		repo_fail(err, errlen, "not a commit id: want 40 lowercase "
 		    "hexadecimal digits");
 		return REPO_MISSING;
 	}
 	if (git_oid_fromstr(&id, hex) < 0)
-		return gfail(err, errlen, "reading the id %s", hex);
+		return repo_gfail(err, errlen, "reading the id %s", hex);
 	if ((e = git_commit_lookup(out, repo, &id)) == 0)
 		return 0;
 	if (e == GIT_ENOTFOUND) {
-		fail(err, errlen, "commit %s is not in the repository", hex);
+		repo_fail(err, errlen, "commit %s is not in the repository",
+		    hex);
 		return REPO_MISSING;
 	}
-	return gfail(err, errlen, "reading commit %s", hex);
+	return repo_gfail(err, errlen, "reading commit %s", hex);
 }
 
 /* The tree of commit hex in the bare repository at gitdir. */
@@ -2010,7 +2032,7 @@ commit_tree_hex(git_repository **repo, git_tree **tree, const char *gitdir,
 	if ((rc = lookup_commit_hex(&c, *repo, hex, err, errlen)) != 0)
 		return rc;
 	if (git_commit_tree(tree, c) < 0)
-		rc = gfail(err, errlen, "reading the tree of %s", hex);
+		rc = repo_gfail(err, errlen, "reading the tree of %s", hex);
 	git_commit_free(c);
 	return rc;
 }
@@ -2028,12 +2050,13 @@ empty_at(int dfd, const char *shown, int depth, char *err, size_t errlen)
 	DIR *d;
 
 	if (depth > EMPTY_DEPTH_MAX)
-		return fail(err, errlen, "emptying %s: more than %d levels of "
+		return repo_fail(err, errlen,
+		    "emptying %s: more than %d levels of "
 		    "folders", shown, EMPTY_DEPTH_MAX);
 	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return fail(err, errlen, "reading %s: %s", shown,
+		return repo_fail(err, errlen, "reading %s: %s", shown,
 		    strerror(errno));
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -2043,7 +2066,7 @@ empty_at(int dfd, const char *shown, int depth, char *err, size_t errlen)
 		if (unlinkat(dfd, de->d_name, 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM) {
-			rc = fail(err, errlen, "removing %s/%s: %s", shown,
+			rc = repo_fail(err, errlen, "removing %s/%s: %s", shown,
 			    de->d_name, strerror(errno));
 			break;
 		}
@@ -2051,14 +2074,14 @@ empty_at(int dfd, const char *shown, int depth, char *err, size_t errlen)
 		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
-			rc = fail(err, errlen, "opening %s/%s: %s", shown,
+			rc = repo_fail(err, errlen, "opening %s/%s: %s", shown,
 			    de->d_name, strerror(errno));
 			break;
 		}
 		rc = empty_at(sub, shown, depth + 1, err, errlen);
 		close(sub);
 		if (rc == 0 && unlinkat(dfd, de->d_name, AT_REMOVEDIR) != 0)
-			rc = fail(err, errlen, "removing %s/%s: %s", shown,
+			rc = repo_fail(err, errlen, "removing %s/%s: %s", shown,
 			    de->d_name, strerror(errno));
 	}
 	closedir(d);
@@ -2075,18 +2098,19 @@ fresh_dir(const char *dir, char *err, size_t errlen)
 	if (mkdirs_parent(dir, err, errlen) < 0)
 		return -1;
 	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(dir) != 0)
-		return fail(err, errlen, "removing %s: %s", dir,
+		return repo_fail(err, errlen, "removing %s: %s", dir,
 		    strerror(errno));
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return fail(err, errlen, "creating %s: %s", dir,
+		return repo_fail(err, errlen, "creating %s: %s", dir,
 		    strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "opening %s: %s", dir,
+		return repo_fail(err, errlen, "opening %s: %s", dir,
 		    strerror(errno));
 	if (fchmod(fd, 0700) != 0) {
 		close(fd);
-		return fail(err, errlen, "chmod %s: %s", dir, strerror(errno));
+		return repo_fail(err, errlen, "chmod %s: %s", dir,
+		    strerror(errno));
 	}
 	rc = empty_at(fd, dir, 0, err, errlen);
 	close(fd);
@@ -2116,7 +2140,8 @@ repo_checkout_commit(const char *gitdir, const char *commit,
 	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
 	opts.target_directory = dir;
 	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0)
-		rc = gfail(err, errlen, "checking %s out into %s", commit, dir);
+		rc = repo_gfail(err, errlen, "checking %s out into %s", commit,
+		    dir);
 cleanup:
 	git_tree_free(tree);
 	git_repository_free(repo);
@@ -2140,7 +2165,7 @@ repo_commit_files(const char *gitdir, const char *commit, json_t **out,
 	files = json_array();
 	if (git_tree_walk(tree, GIT_TREEWALK_PRE, file_cb, files) < 0) {
 		json_decref(files);
-		rc = gfail(err, errlen, "listing the files of %s", commit);
+		rc = repo_gfail(err, errlen, "listing the files of %s", commit);
 		goto cleanup;
 	}
 	*out = files;
@@ -2170,13 +2195,13 @@ repo_commit_read(const char *gitdir, const char *commit, const char *path,
 		goto cleanup;
 	if (path == NULL || git_tree_entry_bypath(&e, tree, path) != 0 ||
 	    git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
-		fail(err, errlen, "%s: no such file in %s",
+		repo_fail(err, errlen, "%s: no such file in %s",
 		    path != NULL ? path : "(null)", commit);
 		rc = REPO_MISSING;
 		goto cleanup;
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
-		rc = gfail(err, errlen, "reading %s in %s", path, commit);
+		rc = repo_gfail(err, errlen, "reading %s in %s", path, commit);
 		goto cleanup;
 	}
 	*size = (size_t)git_blob_rawsize(blob);

@@ -19,46 +19,13 @@
 #include <git2.h>
 #include <jansson.h>
 
+#include "common/repo_err.h"
 #include "common/repo_transfer.h"
 #include "common/util.h"
 
 #define REFNAME_MAX	512
 #define PACK_READ	(64 * 1024)
 #define PUSH_REF	"refs/masterd/push"
-
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-static int gfail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* "what we tried: libgit2's message". */
-static int
-gfail(char *err, size_t errlen, const char *fmt, ...)
-{
-	const git_error *e = git_error_last();
-	char what[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return fail(err, errlen, "%s: %s", what,
-	    e != NULL && e->message != NULL ? e->message :
-	    "unknown libgit2 error");
-}
 
 /* A work tree (its .git found from path) or a bare repository. */
 static int
@@ -67,7 +34,8 @@ open_any(git_repository **repo, const char *path, char *err, size_t errlen)
 	git_error_clear();
 	if (git_repository_open_ext(repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH,
 	    NULL) < 0)
-		return gfail(err, errlen, "%s: not a git repository", path);
+		return repo_gfail(err, errlen, "%s: not a git repository",
+		    path);
 	return 0;
 }
 
@@ -76,7 +44,7 @@ parse_oid(git_oid *id, const char *hex, char *err, size_t errlen)
 {
 	if (hex == NULL || strlen(hex) != GIT_OID_HEXSZ ||
 	    git_oid_fromstr(id, hex) < 0)
-		return fail(err, errlen, "'%s' is not a commit id",
+		return repo_fail(err, errlen, "'%s' is not a commit id",
 		    hex ? hex : "");
 	return 0;
 }
@@ -90,7 +58,8 @@ branch_ref(const char *branch, char *name, size_t len, char *err,
 
 	snprintf(name, len, "refs/heads/%s", branch);
 	if (git_reference_name_is_valid(&valid, name) < 0 || !valid)
-		return fail(err, errlen, "'%s' is not a branch name", branch);
+		return repo_fail(err, errlen, "'%s' is not a branch name",
+		    branch);
 	return 0;
 }
 
@@ -139,36 +108,36 @@ repo_pack_ref(const char *gitdir, const char *ref, const json_t *haves,
 	*objects = 0;
 	git_error_clear();
 	if (git_repository_open_bare(&repo, gitdir) < 0) {
-		gfail(err, errlen, "opening %s", gitdir);
+		repo_gfail(err, errlen, "opening %s", gitdir);
 		goto cleanup;
 	}
 	if (git_reference_name_to_id(&id, repo, ref) < 0) {
-		gfail(err, errlen, "%s", ref);
+		repo_gfail(err, errlen, "%s", ref);
 		goto cleanup;
 	}
 	if (git_packbuilder_new(&pb, repo) < 0 ||
 	    git_revwalk_new(&walk, repo) < 0 ||
 	    git_revwalk_push(walk, &id) < 0) {
-		gfail(err, errlen, "packing %s", ref);
+		repo_gfail(err, errlen, "packing %s", ref);
 		goto cleanup;
 	}
 	if (haves != NULL)
 		hide_haves(repo, walk, haves);
 	if (git_packbuilder_insert_walk(pb, walk) < 0) {
-		gfail(err, errlen, "packing %s", ref);
+		repo_gfail(err, errlen, "packing %s", ref);
 		goto cleanup;
 	}
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) < 0) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	if (git_packbuilder_foreach(pb, write_chunk, &fd) < 0) {
-		gfail(err, errlen, "writing %s", path);
+		repo_gfail(err, errlen, "writing %s", path);
 		goto cleanup;
 	}
 	if (fsync(fd) != 0) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		repo_fail(err, errlen, "%s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	*objects = git_packbuilder_object_count(pb);
@@ -193,7 +162,7 @@ repo_init_bare(const char *gitdir, char *err, size_t errlen)
 
 	git_error_clear();
 	if (git_repository_init(&repo, gitdir, 1) < 0)
-		return gfail(err, errlen, "creating %s", gitdir);
+		return repo_gfail(err, errlen, "creating %s", gitdir);
 	git_repository_free(repo);
 	return 0;
 }
@@ -213,7 +182,7 @@ repo_tips(const char *path, json_t **out, char *err, size_t errlen)
 	if (open_any(&repo, path, err, errlen) != 0)
 		goto cleanup;
 	if (git_branch_iterator_new(&it, repo, GIT_BRANCH_ALL) < 0) {
-		gfail(err, errlen, "%s: branches", path);
+		repo_gfail(err, errlen, "%s: branches", path);
 		goto cleanup;
 	}
 	while (git_branch_next(&ref, &type, it) == 0) {
@@ -249,12 +218,12 @@ feed_pack(git_odb_writepack *wp, int fd, git_indexer_progress *stats,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, errlen, "%s: %s", pack_path,
+			rc = repo_fail(err, errlen, "%s: %s", pack_path,
 			    strerror(errno));
 			break;
 		}
 		if (wp->append(wp, buf, (size_t)n, stats) < 0) {
-			rc = gfail(err, errlen, "%s: not a good pack",
+			rc = repo_gfail(err, errlen, "%s: not a good pack",
 			    pack_path);
 			break;
 		}
@@ -276,19 +245,19 @@ repo_pack_receive(const char *path, const char *pack_path, char *err,
 	if (open_any(&repo, path, err, errlen) != 0)
 		return -1;
 	if ((fd = open(pack_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fail(err, errlen, "%s: %s", pack_path, strerror(errno));
+		repo_fail(err, errlen, "%s: %s", pack_path, strerror(errno));
 		goto cleanup;
 	}
 	if (git_repository_odb(&odb, repo) < 0 ||
 	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0) {
-		gfail(err, errlen, "%s: object store", path);
+		repo_gfail(err, errlen, "%s: object store", path);
 		goto cleanup;
 	}
 	if (feed_pack(wp, fd, &stats, pack_path, err, errlen) != 0)
 		goto cleanup;
 	/* The indexer checks each object's id and resolves every delta. */
 	if (wp->commit(wp, &stats) < 0) {
-		gfail(err, errlen, "%s: not a good pack", pack_path);
+		repo_gfail(err, errlen, "%s: not a good pack", pack_path);
 		goto cleanup;
 	}
 	rc = 0;
@@ -328,14 +297,16 @@ may_advance(git_repository *repo, git_reference *ref, const git_oid *old,
 	int rc;
 
 	if (git_branch_is_checked_out(ref) == 1)
-		return fail(err, errlen, "branch %s is checked out: masterd "
+		return repo_fail(err, errlen,
+		    "branch %s is checked out: masterd "
 		    "does not move a branch under a work tree (give another "
 		    "with --branch)", branch);
 	if ((rc = git_graph_descendant_of(repo, new, old)) == 1)
 		return 0;
 	if (rc < 0)
-		return gfail(err, errlen, "branch %s", branch);
-	return fail(err, errlen, "branch %s has commits the task's main does "
+		return repo_gfail(err, errlen, "branch %s", branch);
+	return repo_fail(err, errlen,
+	    "branch %s has commits the task's main does "
 	    "not have: not overwritten (give another with --branch)", branch);
 }
 
@@ -356,7 +327,7 @@ repo_branch_advance(const char *path, const char *branch, const char *oid,
 	    open_any(&repo, path, err, errlen) != 0)
 		return -1;
 	if (git_commit_lookup(&commit, repo, &id) < 0) {
-		gfail(err, errlen, "%s: commit %s", path, oid);
+		repo_gfail(err, errlen, "%s: commit %s", path, oid);
 		goto cleanup;
 	}
 	if (git_reference_lookup(&ref, repo, name) == 0) {
@@ -372,19 +343,19 @@ repo_branch_advance(const char *path, const char *branch, const char *oid,
 		/* Compare and swap: a writer in between makes this fail. */
 		if (git_reference_create_matching(&moved, repo, name, &id, 1,
 		    &old, "masterd: fast-forward to the task's main") < 0) {
-			gfail(err, errlen, "moving %s", branch);
+			repo_gfail(err, errlen, "moving %s", branch);
 			goto cleanup;
 		}
 	} else {
 		if (head_names(repo, name)) {
-			fail(err, errlen, "branch %s is HEAD's (unborn): "
+			repo_fail(err, errlen, "branch %s is HEAD's (unborn): "
 			    "masterd does not fill the branch of a work tree",
 			    branch);
 			goto cleanup;
 		}
 		if (git_reference_create(&moved, repo, name, &id, 0,
 		    "masterd: the task's main") < 0) {
-			gfail(err, errlen, "creating %s", branch);
+			repo_gfail(err, errlen, "creating %s", branch);
 			goto cleanup;
 		}
 	}
@@ -409,14 +380,15 @@ empty_target(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0777) == 0)
 		return 0;
 	if (errno != EEXIST)
-		return fail(err, errlen, "%s: %s", dir, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", dir, strerror(errno));
 	if ((d = opendir(dir)) == NULL)
-		return fail(err, errlen, "%s: %s", dir, strerror(errno));
+		return repo_fail(err, errlen, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 &&
 		    strcmp(de->d_name, "..") != 0) {
 			closedir(d);
-			return fail(err, errlen, "%s is not empty: masterctl "
+			return repo_fail(err, errlen,
+			    "%s is not empty: masterctl "
 			    "exports into a new or empty directory only", dir);
 		}
 	}
@@ -440,7 +412,7 @@ repo_export(const char *gitdir, const char *oid, const char *dir, char *err,
 		return -1;
 	if (git_commit_lookup(&commit, repo, &id) < 0 ||
 	    git_commit_tree(&tree, commit) < 0) {
-		gfail(err, errlen, "commit %s", oid);
+		repo_gfail(err, errlen, "commit %s", oid);
 		goto cleanup;
 	}
 	if (empty_target(dir, err, errlen) != 0)
@@ -452,7 +424,7 @@ repo_export(const char *gitdir, const char *oid, const char *dir, char *err,
 	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
 	opts.target_directory = dir;
 	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0) {
-		gfail(err, errlen, "writing %s into %s", oid, dir);
+		repo_gfail(err, errlen, "writing %s into %s", oid, dir);
 		goto cleanup;
 	}
 	rc = 0;
@@ -534,7 +506,7 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	if (git_reference_create(&ref, repo, PUSH_REF, &id, 1,
 	    "masterctl push") < 0 ||
 	    anonymous_remote(&remote, repo, url) < 0) {
-		gfail(err, errlen, "push to %s", url);
+		repo_gfail(err, errlen, "push to %s", url);
 		goto cleanup;
 	}
 	/* No '+': the remote takes a fast-forward only. */
@@ -544,11 +516,12 @@ repo_push_url(const char *gitdir, const char *oid, const char *url,
 	opts.callbacks.push_update_reference = on_update;
 	opts.callbacks.payload = &ps;
 	if (git_remote_push(remote, &refspecs, &opts) < 0) {
-		gfail(err, errlen, "push to %s", url);
+		repo_gfail(err, errlen, "push to %s", url);
 		goto cleanup;
 	}
 	if (ps.rejected[0] != '\0') {
-		fail(err, errlen, "push to %s refused: %s", url, ps.rejected);
+		repo_fail(err, errlen, "push to %s refused: %s", url,
+		    ps.rejected);
 		goto cleanup;
 	}
 	rc = 0;
@@ -584,14 +557,14 @@ remote_head_branch(git_remote *remote, const git_remote_callbacks *cb,
 
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, cb, NULL,
 	    NULL) < 0)
-		return gfail(err, errlen, "%s", url);
+		return repo_gfail(err, errlen, "%s", url);
 	if (git_remote_default_branch(&buf, remote) < 0) {
-		gfail(err, errlen, "%s: which branch HEAD names (give "
+		repo_gfail(err, errlen, "%s: which branch HEAD names (give "
 		    "--branch)", url);
 		goto cleanup;
 	}
 	if (strncmp(buf.ptr, "refs/heads/", 11) != 0) {
-		fail(err, errlen, "%s: HEAD names %s, not a branch", url,
+		repo_fail(err, errlen, "%s: HEAD names %s, not a branch", url,
 		    buf.ptr);
 		goto cleanup;
 	}
@@ -623,7 +596,7 @@ repo_fetch_branch(const char *gitdir, const char *url, char *branch,
 	opts.callbacks.payload = &tries;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	if (anonymous_remote(&remote, repo, url) < 0) {
-		gfail(err, errlen, "%s", url);
+		repo_gfail(err, errlen, "%s", url);
 		goto cleanup;
 	}
 	if (branch[0] == '\0' && remote_head_branch(remote, &opts.callbacks,
@@ -632,17 +605,17 @@ repo_fetch_branch(const char *gitdir, const char *url, char *branch,
 	tries = 0;
 	snprintf(name, sizeof(name), "refs/heads/%s", branch);
 	if (git_reference_name_is_valid(&valid, name) < 0 || !valid) {
-		fail(err, errlen, "'%s' is not a branch name", branch);
+		repo_fail(err, errlen, "'%s' is not a branch name", branch);
 		goto cleanup;
 	}
 	snprintf(spec, sizeof(spec), "+%s:%s", name, name);
 	if (git_remote_fetch(remote, &refspecs, &opts, "masterctl import") <
 	    0) {
-		gfail(err, errlen, "fetching %s of %s", branch, url);
+		repo_gfail(err, errlen, "fetching %s of %s", branch, url);
 		goto cleanup;
 	}
 	if (git_reference_name_to_id(&id, repo, name) < 0) {
-		gfail(err, errlen, "%s has no branch %s", url, branch);
+		repo_gfail(err, errlen, "%s has no branch %s", url, branch);
 		goto cleanup;
 	}
 	git_oid_tostr(oid, REPO_OID_HEX, &id);
