@@ -77,6 +77,10 @@ enum msg_type {
 	CTL_METRICS,
 	CTL_RELOAD,
 	CTL_PACK,
+	CTL_QUESTIONS,
+	CTL_ANSWER,
+	CTL_APPROVE,
+	CTL_REJECT,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

@@ -77,8 +77,9 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 	log_debug("event %s task=%lld domain=%s", event, (long long)task,
 	    domain ? domain : "-");
 	msg = event_message(md, task, domain, event, now_epoch(), seq, data);
-	json_decref(data);
 	control_broadcast(md, msg, task);
+	/* Before data goes: the message holds a copy, not data itself. */
 	hooks_event(md, task, ev, seq, data);
+	json_decref(data);
 	json_decref(msg);
 }
