@@ -1,0 +1,65 @@
+# Invariant: with [task] approve = merge, an accepted round's merge into
+# main waits for a person (approval.needed, the approval-needed moment of
+# [notify]): main is unchanged and the domain is given nothing more until
+# `masterctl approve` or `reject`.  A rejection's reason reaches the domain
+# in its next request; an approval lands the domain's branch on main.
+. "$(dirname "$0")/lib.subr"
+export LLMD_TEST_KEY="sk-llmd-approve-$$"
+
+answer_script "$T/script.json" "calc" "tabs"
+python3 - "$T/script.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["rules"].insert(0, {"match": {"system_contains": "You are the planner",
+                                "input_contains": "Review this task"},
+                      "reply": {"json": {"done": True, "summary": "done",
+                                         "directives": [], "domains": []}}})
+json.dump(s, open(sys.argv[1], "w"))
+PY
+start_llmd "$T/script.json"
+mkdir -p "$T/told"
+MAX_REVIEWS=1 llm_config_with <<CONF
+[task]
+approve = merge
+[notify]
+command = "cat >>$T/told/\$MASTERD_MOMENT.\$MASTERD_TASK.json"
+on = approval-needed
+CONF
+"$MASTERD" -n -c "$T/masterd.conf" >"$T/out" 2>&1 || fail "config refused: $(cat "$T/out")"
+start_masterd
+ctl submit "Add numbers" --domains calc >/dev/null || fail submit
+
+approvals() {
+	json_get "len([a for a in r['asks'] if a['kind'] == 'approval'])" questions 1
+}
+on_main() {
+	git_in 1 ls-tree -r --name-only main | grep -q "$1"
+}
+wait_until "the merge's approval" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 1 ]"
+[ "$(json_get "(r['asks'][0]['kind'], r['asks'][0]['who'], r['asks'][0]['assumption'])" task 1)" = \
+    "('approval', 'calc', 'merge')" ] || fail "task's asks: $(json_get "r['asks']" task 1)"
+git_in 1 ls-tree -r --name-only domain/calc | grep -q first.txt || fail "the round's commit is not on its branch"
+on_main first.txt && fail "main changed before the approval"
+[ "$(json_get "r['task']['state']" task 1)" = building ] || fail "the task moved on: $(json_get "r['task']['state']" task 1)"
+wait_until "the approval-needed notification" test -s "$T/told/approval-needed.1.json"
+grep -q '"event":"approval.needed"' "$T/told/approval-needed.1.json" ||
+    fail "approval-needed: $(cat "$T/told/approval-needed.1.json")"
+ok "a merge waits for approval: main unchanged, approval-needed told"
+
+ctl reject 1 "Use tabs for indentation, not spaces" >"$T/out" || fail "reject: $(cat "$T/out")"
+grep -q "merge of task 1 rejected" "$T/out" || fail "reject said: $(cat "$T/out")"
+reason_sent() {
+	[ "$(requests_matching "'# Your domain: calc' in text and 'Use tabs for indentation, not spaces' in text")" -ge 1 ]
+}
+wait_until "the reason in the domain's next request" reason_sent
+wait_until "the second merge's approval" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 1 ]"
+on_main first.txt && fail "main changed after a rejection"
+ok "a rejection's reason reaches the domain; its next merge waits again"
+
+ctl approve 1 >"$T/out" || fail "approve: $(cat "$T/out")"
+grep -q "merge of task 1 approved" "$T/out" || fail "approve said: $(cat "$T/out")"
+wait_until "the merge on main" on_main tabs.txt
+on_main first.txt || fail "the first round's work is not on main"
+ctl approve 1 >/dev/null 2>&1 && fail "an approval with nothing waiting"
+wait_until "task 1 done" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"state\"])')\" = done ]"
+ok "approve lands the domain's work on main; the task goes on to its end"
