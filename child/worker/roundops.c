@@ -346,6 +346,9 @@ run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
 	/* What the model has seen may be edited in a JSON answer later. */
 	json_object_update(worker_of(r)->shown, t->shown);
 	json_object_update(worker_of(r)->changed, t->changed);
+	/* ask_user's questions go with the directive's final round. */
+	json_array_extend(worker_of(r)->asked, t->questions);
+	json_array_clear(t->questions);
 	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
 		r->limit = xasprintf("%zu bytes read per round",
 		    t->lim.round_read);
@@ -446,6 +449,12 @@ report(struct round *r, json_t *body)
 
 	json_object_update(m, body);
 	json_decref(body);
+	if (json_is_true(json_object_get(m, "final")) &&
+	    json_array_size(cx->asked) > 0) {
+		json_object_set(m, "questions", cx->asked);
+		json_decref(cx->asked);
+		cx->asked = json_array();
+	}
 	worker_send(cx, m);
 }
 

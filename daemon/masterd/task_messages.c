@@ -379,6 +379,25 @@ interface_gap_open(struct child *c, struct task *t, json_int_t id)
 	return settled;
 }
 
+/* The domain's model asked the user (ask_user): the domain waits,
+ * needs-input, and its answers come as a directive that goes on with
+ * this one's text. */
+static void
+asked(struct task *t, const char *domain, json_int_t id,
+    const json_t *questions)
+{
+	struct directive *x;
+	struct domain *d;
+	char *context;
+
+	if (json_array_size(questions) == 0)
+		return;
+	x = directive_find(t, id, &d);
+	context = x != NULL ? xstrdup(x->text) : NULL;
+	task_ask_questions(t, domain, context, questions);
+	free(context);
+}
+
 /* A directive ended: done with its commit and summary, or failed with
  * its error object. */
 static void
@@ -391,6 +410,7 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 
 	c->busy = false;
 	c->directive = 0;
+	asked(t, c->name, id, json_object_get(msg, "questions"));
 	if (jget_bool(msg, "ok")) {
 		if (!interface_gap_open(c, t, id)) {
 			set_directive(t, id, DIRECTIVE_DONE, NULL);
