@@ -63,3 +63,51 @@ on_main first.txt || fail "the first round's work is not on main"
 ctl approve 1 >/dev/null 2>&1 && fail "an approval with nothing waiting"
 wait_until "task 1 done" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"state\"])')\" = done ]"
 ok "approve lands the domain's work on main; the task goes on to its end"
+
+# approve = plan: the plan waits; a rejection's reason goes back to the
+# planner, whose next plan waits again; an approval starts its domains.
+ctl stop >/dev/null
+wait_until "masterd exit" sh -c "! kill -0 $MD_PID"
+python3 - "$T/script.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+def plan(name):
+    return {"summary": "one domain: " + name, "domains": [
+        {"name": name, "prompt": "You add numbers.", "checks": []}]}
+s["rules"][:0] = [
+  {"match": {"system_contains": "You are the planner",
+             "input_contains": "Name the domain tabs"},
+   "reply": {"json": plan("tabs")}},
+  {"match": {"system_contains": "You are the planner",
+             "input_contains": "Plan this task"},
+   "reply": {"json": plan("adder")}},
+]
+json.dump(s, open(sys.argv[1], "w"))
+PY
+answer_script "$T/tabs.json" "tabs"
+python3 - "$T/script.json" "$T/tabs.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["rules"] += json.load(open(sys.argv[2]))["rules"]
+json.dump(s, open(sys.argv[1], "w"))
+PY
+llmd_call POST /_llmd/script "$(cat "$T/script.json")" >/dev/null || fail "llmd script"
+sed -i 's/^approve = merge$/approve = plan/' "$T/masterd.conf"
+start_masterd
+ctl submit "Add more numbers" >/dev/null || fail submit
+plan_waits() {
+	[ "$(json_get "[(a['assumption'], a['text']) for a in r['asks']]" questions 2)" = "[('plan', '$1')]" ]
+}
+wait_until "the plan's approval" plan_waits "one domain: adder"
+[ "$(json_get "(r['task']['state'], len(r['domains']))" task 2)" = "('planned', 0)" ] ||
+    fail "the plan went on: $(json_get "r['domains']" task 2)"
+ctl reject 2 "Name the domain tabs" >/dev/null || fail reject
+wait_until "the second plan's approval" plan_waits "one domain: tabs"
+[ "$(requests_matching "'You are the planner' in text and 'The user rejected your earlier plan' in text and 'Name the domain tabs' in text")" -ge 1 ] ||
+    fail "the reason is not in the planner's next request"
+[ "$(json_get "len(r['domains'])" task 2)" = 0 ] || fail "a rejected plan's domains started"
+ctl approve 2 >/dev/null || fail approve
+wait_until "task 2 done" sh -c "[ \"\$($MASTERCTL --json task 2 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"state\"])')\" = done ]"
+[ "$(json_get "[d['name'] for d in r['domains']]" task 2)" = "['tabs']" ] ||
+    fail "domains: $(json_get "[d['name'] for d in r['domains']]" task 2)"
+ok "approve = plan: a rejected plan goes back with its reason, the approved one starts its domains"
