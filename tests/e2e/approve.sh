@@ -40,6 +40,10 @@ wait_until "the merge's approval" sh -c "[ \"\$($MASTERCTL --json questions 1 | 
     "('approval', 'calc', 'merge')" ] || fail "task's asks: $(json_get "r['asks']" task 1)"
 git_in 1 ls-tree -r --name-only domain/calc | grep -q first.txt || fail "the round's commit is not on its branch"
 on_main first.txt && fail "main changed before the approval"
+ctl task 1 >"$T/glance" || fail "task"
+grep -q "^waits for you:" "$T/glance" && grep -q "merge of calc (approval 1)" "$T/glance" &&
+    grep -q "masterctl approve 1 1 | reject 1 1 REASON" "$T/glance" && grep -q "^calc .*awaiting approval" "$T/glance" ||
+    fail "masterctl task does not show the approval: $(cat "$T/glance")"
 [ "$(json_get "r['task']['state']" task 1)" = building ] || fail "the task moved on: $(json_get "r['task']['state']" task 1)"
 wait_until "the approval-needed notification" test -s "$T/told/approval-needed.1.json"
 grep -q '"event":"approval.needed"' "$T/told/approval-needed.1.json" ||

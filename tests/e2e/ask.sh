@@ -66,6 +66,7 @@ wait_until "the planner's question" sh -c "[ \"\$($MASTERCTL --json questions 1 
     "('planner', 'question', 'Python 3, standard library only')" ] ||
     fail "questions: $(ctl --json questions)"
 ctl questions 1 | grep -q "Which language" || fail "human questions: $(ctl questions 1)"
+ctl task 1 | grep -q "question 1 from planner: Which language" || fail "masterctl task: $(ctl task 1)"
 [ "$(json_get "(r['task']['state'], len(r['domains']))" task 1)" = "('planned', 0)" ] ||
     fail "the task went on: $(json_get "r['task']['state']" task 1)"
 wait_until "the needs-input notification" test -s "$T/told/needs-input.1.json"
