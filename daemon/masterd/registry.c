@@ -745,9 +745,11 @@ static const struct stmt_def {
 	    " WHERE id = ?1", NULL, 0 },
 	[ST_ASK_GET] = { "SELECT " ASK_COLS " FROM asks WHERE id = ?1",
 	    SHAPE(ask_cols) },
-	/* A task's (0: every task's), open ones only when ?2. */
+	/* A task's (0: every task's), open ones only when ?2: of a task
+	 * that is not over (a cancelled task's questions wait for no one). */
 	[ST_ASKS] = { "SELECT " ASK_COLS " FROM asks"
-	    " WHERE (?1 = 0 OR task_id = ?1) AND (?2 = 0 OR state = 'open')"
+	    " WHERE (?1 = 0 OR task_id = ?1) AND (?2 = 0 OR (state = 'open'"
+	    " AND task_id IN (SELECT id FROM tasks WHERE " TASK_OPEN ")))"
 	    " ORDER BY id", SHAPE(ask_cols) },
 	/* Once per task and start: its spending is kept up in memory. */
 	[ST_SPEND_TASK] = { "SELECT count(*) FILTER (WHERE round > 0),"

@@ -50,6 +50,15 @@ grep -q '"event":"approval.needed"' "$T/told/approval-needed.1.json" ||
     fail "approval-needed: $(cat "$T/told/approval-needed.1.json")"
 ok "a merge waits for approval: main unchanged, approval-needed told"
 
+# kill -9: the merge still waits, and the domain with it.
+kill -KILL "$MD_PID"
+wait_until "masterd gone" sh -c "! kill -0 $MD_PID"
+start_masterd
+[ "$(approvals)" = 1 ] || fail "the approval lost in a kill -9"
+[ "$(directive_states calc)" = "['done']" ] || fail "calc was given work: $(directive_states calc)"
+on_main first.txt && fail "main changed at the restart"
+ok "a waiting merge outlives kill -9"
+
 ctl reject 1 "Use tabs for indentation, not spaces" >"$T/out" || fail "reject: $(cat "$T/out")"
 grep -q "merge of task 1 rejected" "$T/out" || fail "reject said: $(cat "$T/out")"
 reason_sent() {

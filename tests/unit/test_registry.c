@@ -1401,6 +1401,15 @@ test_asks(void **state)
 	rows = registry_asks(f->r, t1, false);
 	assert_int_equal(json_array_size(rows), 1);
 	json_decref(rows);
+	/* A task that is over waits for no one. */
+	rows = registry_asks(f->r, 0, true);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	assert_int_equal(registry_task_set_state(f->r, t2, TASK_CANCELLED,
+	    NULL), 0);
+	rows = registry_asks(f->r, 0, true);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
 	row = registry_ask_get(f->r, a);
 	assert_string_equal(json_string_value(json_object_get(row, "context")),
 	    "abc123");
