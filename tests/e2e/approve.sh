@@ -124,3 +124,9 @@ wait_until "task 2 done" sh -c "[ \"\$($MASTERCTL --json task 2 | python3 -c 'im
 [ "$(json_get "[d['name'] for d in r['domains']]" task 2)" = "['tabs']" ] ||
     fail "domains: $(json_get "[d['name'] for d in r['domains']]" task 2)"
 ok "approve = plan: a rejected plan goes back with its reason, the approved one starts its domains"
+
+sed 's/^approve = plan$/approve = always/' "$T/masterd.conf" >"$T/bad.conf"
+"$MASTERD" -n -c "$T/bad.conf" >"$T/out" 2>&1 && fail "approve = always accepted"
+grep -q "\[task\] approve: unknown gate 'always' (expected none, plan or merge)" "$T/out" ||
+    fail "bad approve: $(cat "$T/out")"
+ok "an unknown [task] approve is refused"
