@@ -171,6 +171,10 @@ apply_files(struct round *r, const struct answer *a)
 	const char *why = NULL;
 	int dirfd;
 
+	/* A JSON answer's questions go with the final round, as
+	 * ask_user's. */
+	if (a->questions != NULL && json_array_size(cx->asked) == 0)
+		json_array_extend(cx->asked, a->questions);
 	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree, cx->domain);
 	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
 		return xstrdup("cannot create the domain folder");
