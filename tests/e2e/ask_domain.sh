@@ -1,4 +1,5 @@
-# Invariant: a domain's model may ask the user (the ask_user tool): the
+# Invariant: a domain's model may ask the user (the ask_user tool, or
+# the questions of a JSON answer with tools = no): the
 # question is stored and listed with the domain as its asker, the domain
 # waits (needs-input: no directive is handed to it) while the other
 # domains go on, and the answer reaches the domain in its next request.
@@ -16,7 +17,14 @@ def answer(d, name):
             "consumes": []}})
 s = json.load(open(sys.argv[1]))
 dom = "# Your domain: calc"
+plain = json.loads(answer("plain", "first"))
+plain["questions"] = [{"text": "Which currency?", "assumption": "EUR"}]
 s["rules"][:0] = [
+  {"match": {"system_contains": "# Your domain: plain",
+             "input_contains": "Your questions to the user"},
+   "reply": {"text": answer("plain", "answered")}},
+  {"match": {"system_contains": "# Your domain: plain"},
+   "reply": {"json": plain}},
   {"match": {"system_contains": "You are the planner",
              "input_contains": "Review this task"},
    "reply": {"json": {"done": True, "summary": "done", "directives": [],
@@ -36,27 +44,37 @@ s["rules"][:0] = [
 json.dump(s, open(sys.argv[1], "w"))
 PY
 start_llmd "$T/script.json"
-MAX_REVIEWS=1 llm_config_with </dev/null
+MAX_REVIEWS=1 llm_config_with <<CONF
+[domain "plain"]
+tools = no
+CONF
 start_masterd
-ctl submit "Add numbers" --domains calc,other >/dev/null || fail submit
+ctl submit "Add numbers" --domains calc,other,plain >/dev/null || fail submit
 
-wait_until "the domain's question" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 1 ]"
-[ "$(json_get "(r['asks'][0]['who'], r['asks'][0]['text'], r['asks'][0]['assumption'])" questions 1)" = \
-    "('calc', 'Integers or floats?', 'integers only')" ] || fail "questions: $(ctl --json questions 1)"
+wait_until "the domains' questions" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 2 ]"
+[ "$(json_get "sorted((a['who'], a['text'], a['assumption']) for a in r['asks'])" questions 1)" = \
+    "[('calc', 'Integers or floats?', 'integers only'), ('plain', 'Which currency?', 'EUR')]" ] ||
+    fail "questions: $(ctl --json questions 1)"
 other_done() {
 	[ "$(directive_states other)" = "['done']" ]
 }
 wait_until "the other domain's work" other_done
 [ "$(json_get "r['task']['state']" task 1)" = building ] || fail "the task moved on while calc waits"
 [ "$(directive_states calc)" = "['done']" ] || fail "calc was handed more: $(directive_states calc)"
-ok "the domain asks and waits (needs-input); the other domain goes on"
+ok "the domains ask (a tool, a JSON answer) and wait (needs-input); the other domain goes on"
 
-qid=$(json_get "r['asks'][0]['id']" questions 1)
+qid=$(json_get "[a['id'] for a in r['asks'] if a['who'] == 'calc'][0]" questions 1)
 ctl answer "$qid" "Floats, please" >/dev/null || fail answer
+qid=$(json_get "[a['id'] for a in r['asks'] if a['who'] == 'plain'][0]" questions 1)
+ctl answer "$qid" "Swiss francs" >/dev/null || fail answer
+plain_sent() {
+	[ "$(requests_matching "'# Your domain: plain' in text and 'Swiss francs' in text and 'Which currency?' in text")" -ge 1 ]
+}
+wait_until "the answer in plain's next request" plain_sent
 answer_sent() {
 	[ "$(requests_matching "'# Your domain: calc' in text and 'Floats, please' in text and 'Integers or floats?' in text")" -ge 1 ]
 }
 wait_until "the answer in calc's next request" answer_sent
 wait_until "task 1 done" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"state\"])')\" = done ]"
-git_in 1 ls-tree -r --name-only main | grep -q answered.txt || fail "the answered round is not on main"
+[ "$(git_in 1 ls-tree -r --name-only main | grep -c answered.txt)" = 2 ] || fail "the answered rounds are not on main"
 ok "the answer reaches the domain in its next directive; the task goes on to its end"
