@@ -143,6 +143,8 @@ struct task {
 	 * approval, and the planner's share of them. */
 	int asks_open;
 	int planner_asks;
+	bool asks_resume;	/* look for answers a restart left
+				 * undelivered */
 };
 
 /* ---- task.c ---- */

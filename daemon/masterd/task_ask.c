@@ -34,6 +34,8 @@
 #define QUESTIONS_MAX	8
 #define ASK_TEXT_MAX	4096
 
+static void answer_domain(struct task *, const char *who);
+
 static bool
 is_planner(const char *who)
 {
@@ -61,6 +63,35 @@ task_asks_load(struct task *t)
 
 	json_array_foreach(rows, i, r)
 		count(t, jget_str(r, "who"), 1);
+	json_decref(rows);
+	/* Answers a stop came between: delivered at the first tick. */
+	t->asks_resume = !task_state_over(t->state);
+}
+
+/* After a restart: a domain whose questions were all answered or expired
+ * but whose answers never became its directive gets them now. */
+static void
+resume_answers(struct task *t)
+{
+	json_t *rows = registry_asks(t->md->reg, t->id, false), *r;
+	json_t *done = json_object();
+	struct domain *d;
+	const char *who;
+	size_t i;
+
+	t->asks_resume = false;
+	json_array_foreach(rows, i, r) {
+		who = jget_str(r, "who");
+		if (is_planner(who) || jget_bool(r, "delivered") ||
+		    strcmp(jget_str(r, "kind"), "question") != 0 ||
+		    strcmp(jget_str(r, "state"), "open") == 0 ||
+		    json_object_get(done, who) != NULL ||
+		    (d = domain_find(t, who)) == NULL || d->asks_open > 0)
+			continue;
+		json_object_set_new(done, who, json_true());
+		answer_domain(t, who);
+	}
+	json_decref(done);
 	json_decref(rows);
 }
 
@@ -199,7 +230,7 @@ task_plan_feedback(struct task *t)
 	return out;
 }
 
-static void
+static int
 add_directive(struct task *t, const char *domain, const char *text)
 {
 	char err[256];
@@ -209,52 +240,65 @@ add_directive(struct task *t, const char *domain, const char *text)
 	    &out, err, sizeof(err)) != 0) {
 		log_warn("task %lld: the answer to %s not queued: %s",
 		    (long long)t->id, domain, err);
-		return;
+		return -1;
 	}
 	json_decref(out);
+	return 0;
 }
 
-/* A domain that waits no more: its answers, in one directive. */
+/* One question and what came back, for the domain's directive. */
+static char *
+answered_line(char *acc, const json_t *r)
+{
+	const char *a = jget_str(r, "assumption");
+	char *next;
+
+	if (strcmp(jget_str(r, "state"), "answered") == 0)
+		next = xasprintf("%s\nQ: %s\nA (the user): %s\n", acc,
+		    jget_str(r, "text"), jget_str(r, "answer"));
+	else
+		next = xasprintf("%s\nQ: %s\nNo answer came in time: proceed "
+		    "on your assumption: %s\n", acc, jget_str(r, "text"),
+		    a != NULL ? a : "(none stated)");
+	free(acc);
+	return next;
+}
+
+/* A domain that waits no more: its answers, in one directive; then
+ * each question is marked delivered (a restart between the two sends
+ * them again rather than never). */
 static void
 answer_domain(struct task *t, const char *who)
 {
 	json_t *rows = registry_asks(t->md->reg, t->id, false), *r;
-	struct { char *s; } b = { xstrdup("") };
-	const char *ctx = NULL, *state;
-	char *next;
+	json_t *ids = json_array(), *id;
+	const char *ctx = NULL;
+	char *acc = xstrdup(""), *text;
 	size_t i;
-	bool any = false;
 
 	json_array_foreach(rows, i, r) {
-		state = jget_str(r, "state");
 		if (strcmp(jget_str(r, "who"), who) != 0 ||
 		    strcmp(jget_str(r, "kind"), "question") != 0 ||
 		    jget_bool(r, "delivered") ||
-		    strcmp(state, "open") == 0)
+		    strcmp(jget_str(r, "state"), "open") == 0)
 			continue;
 		if (ctx == NULL)
 			ctx = jget_str(r, "context");
-		if (strcmp(state, "answered") == 0)
-			next = xasprintf("%s\nQ: %s\nA (the user): %s\n", b.s,
-			    jget_str(r, "text"), jget_str(r, "answer"));
-		else
-			next = xasprintf("%s\nQ: %s\nNo answer came in time: "
-			    "proceed on your assumption: %s\n", b.s,
-			    jget_str(r, "text"), jget_str(r, "assumption") ?
-			    jget_str(r, "assumption") : "(none stated)");
-		free(b.s);
-		b.s = next;
-		any = true;
-		registry_ask_delivered(t->md->reg, jget_int(r, "id", 0));
+		acc = answered_line(acc, r);
+		json_array_append_new(ids, json_integer(jget_int(r, "id", 0)));
 	}
-	if (any) {
-		next = xasprintf("Your questions to the user, and what came "
-		    "back:\n%s\nGo on with your work: %s", b.s, ctx != NULL ?
+	if (json_array_size(ids) > 0) {
+		text = xasprintf("Your questions to the user, and what came "
+		    "back:\n%s\nGo on with your work: %s", acc, ctx != NULL ?
 		    ctx : "the directive you asked them in.");
-		add_directive(t, who, next);
-		free(next);
+		if (add_directive(t, who, text) == 0)
+			json_array_foreach(ids, i, id)
+				registry_ask_delivered(t->md->reg,
+				    json_integer_value(id));
+		free(text);
 	}
-	free(b.s);
+	free(acc);
+	json_decref(ids);
 	json_decref(rows);
 }
 
@@ -265,8 +309,7 @@ settle(struct task *t, const char *who)
 	struct domain *d;
 
 	if (is_planner(who)) {
-		if (t->planner_asks == 0 && t->state == TASK_PLANNED &&
-		    !task_state_over(t->state))
+		if (t->planner_asks == 0 && t->state == TASK_PLANNED)
 			task_plan(t);
 	} else if ((d = domain_find(t, who)) != NULL && d->asks_open == 0) {
 		answer_domain(t, who);
@@ -458,6 +501,8 @@ task_asks_tick(struct task *t)
 	double now = now_epoch(), dl;
 	size_t i;
 
+	if (t->asks_resume)
+		resume_answers(t);
 	if (t->asks_open == 0 || task_state_over(t->state))
 		return;
 	rows = registry_asks(t->md->reg, t->id, true);
