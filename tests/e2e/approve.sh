@@ -53,6 +53,10 @@ ok "a merge waits for approval: main unchanged, approval-needed told"
 # kill -9: the merge still waits, and the domain with it.
 kill -KILL "$MD_PID"
 wait_until "masterd gone" sh -c "! kill -0 $MD_PID"
+children_gone() {
+	[ -z "$(pids_of "--state $T/state")" ]
+}
+wait_until "its children gone" children_gone
 start_masterd
 [ "$(approvals)" = 1 ] || fail "the approval lost in a kill -9"
 [ "$(directive_states calc)" = "['done']" ] || fail "calc was given work: $(directive_states calc)"
