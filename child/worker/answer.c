@@ -76,6 +76,8 @@ static const struct shape_field question_fields[] = {
 	{ .name = "text", .types = FT_STRING, .required = true, .min_len = 1,
 	    .max_len = 4096 },
 	{ .name = "assumption", .types = FT_STRING, .max_len = 4096 },
+	{ .name = "timeout", .types = FT_INTEGER, .ranged = true, .min = 1,
+	    .max = 365 * 86400 },
 	END
 };
 static const struct shape_field question_entry = {

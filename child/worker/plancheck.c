@@ -20,6 +20,7 @@
 #define INTEGRATION_CHECK_BYTES 1024
 #define QUESTIONS_MAX 8
 #define QUESTION_BYTES 4096
+#define QUESTION_TIMEOUT_MAX (365 * 86400)
 
 /* ------------------------------------------------------------ shapes */
 
@@ -53,6 +54,10 @@ static const struct shape_field question_fields[] = {
 	    .max_len = QUESTION_BYTES },
 	{ .name = "assumption", .types = FT_STRING,
 	    .max_len = QUESTION_BYTES },
+	/* Seconds it may wait for its answer: its own deadline, over
+	 * [task] question_timeout. */
+	{ .name = "timeout", .types = FT_INTEGER, .ranged = true, .min = 1,
+	    .max = QUESTION_TIMEOUT_MAX },
 	END
 };
 static const struct shape_field a_question = {

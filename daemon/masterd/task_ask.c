@@ -119,13 +119,26 @@ bounded(const char *s)
 	return c;
 }
 
+/* A question's own timeout (seconds), else [task] question_timeout;
+ * 0: none. */
+static double
+deadline_of(const struct masterd *md, const json_t *q)
+{
+	json_int_t own = jget_int(q, "timeout", 0);
+
+	if (own > 0)
+		return now_epoch() + (double)own;
+	if (md->conf->question_timeout > 0)
+		return now_epoch() + (double)md->conf->question_timeout / 1000;
+	return 0;
+}
+
 int
 task_ask_questions(struct task *t, const char *who, const char *context,
     const json_t *questions)
 {
 	struct masterd *md = t->md;
-	double deadline = md->conf->question_timeout > 0 ? now_epoch() +
-	    (double)md->conf->question_timeout / 1000 : 0;
+	double deadline;
 	char *text, *assume;
 	const json_t *q;
 	int64_t id;
@@ -135,6 +148,7 @@ task_ask_questions(struct task *t, const char *who, const char *context,
 	json_array_foreach(questions, i, q) {
 		if (i >= QUESTIONS_MAX)
 			break;
+		deadline = deadline_of(md, q);
 		text = bounded(jget_str(q, "text"));
 		assume = bounded(jget_str(q, "assumption"));
 		if (text == NULL || *text == '\0' ||

@@ -1,8 +1,11 @@
 # Invariant: a domain's model may ask the user (the ask_user tool, or
-# the questions of a JSON answer with tools = no): the
+# the questions of a JSON answer with tools = no, with a timeout of its
+# own): the
 # question is stored and listed with the domain as its asker, the domain
 # waits (needs-input: no directive is handed to it) while the other
-# domains go on, and the answer reaches the domain in its next request.
+# domains go on, and the answer reaches the domain in its next request;
+# a question past its own timeout expires, and the domain goes on with
+# its assumption.
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-askd-$$"
 
@@ -18,7 +21,8 @@ def answer(d, name):
 s = json.load(open(sys.argv[1]))
 dom = "# Your domain: calc"
 plain = json.loads(answer("plain", "first"))
-plain["questions"] = [{"text": "Which currency?", "assumption": "EUR"}]
+plain["questions"] = [{"text": "Which currency?", "assumption": "EUR",
+                       "timeout": 8}]
 s["rules"][:0] = [
   {"match": {"system_contains": "# Your domain: plain",
              "input_contains": "Your questions to the user"},
@@ -65,16 +69,23 @@ ok "the domains ask (a tool, a JSON answer) and wait (needs-input); the other do
 
 qid=$(json_get "[a['id'] for a in r['asks'] if a['who'] == 'calc'][0]" questions 1)
 ctl answer "$qid" "Floats, please" >/dev/null || fail answer
-qid=$(json_get "[a['id'] for a in r['asks'] if a['who'] == 'plain'][0]" questions 1)
-ctl answer "$qid" "Swiss francs" >/dev/null || fail answer
-plain_sent() {
-	[ "$(requests_matching "'# Your domain: plain' in text and 'Swiss francs' in text and 'Which currency?' in text")" -ge 1 ]
+deadlines() {
+	python3 - "$T/state/masterd.db" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30)
+print(sorted((json.loads(d)["who"], json.loads(d)["deadline"] is None) for (d,) in
+             db.execute("SELECT data FROM events WHERE event = 'question.asked'")))
+PY
 }
-wait_until "the answer in plain's next request" plain_sent
+[ "$(deadlines)" = "[('calc', True), ('plain', False)]" ] || fail "deadlines: $(deadlines)"
+plain_sent() {
+	[ "$(requests_matching "'# Your domain: plain' in text and 'Which currency?' in text and 'No answer came in time: proceed on your assumption: EUR' in text")" -ge 1 ]
+}
+wait_until "plain's expired question in its next request" plain_sent
 answer_sent() {
 	[ "$(requests_matching "'# Your domain: calc' in text and 'Floats, please' in text and 'Integers or floats?' in text")" -ge 1 ]
 }
 wait_until "the answer in calc's next request" answer_sent
 wait_until "task 1 done" sh -c "[ \"\$($MASTERCTL --json task 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"task\"][\"state\"])')\" = done ]"
 [ "$(git_in 1 ls-tree -r --name-only main | grep -c answered.txt)" = 2 ] || fail "the answered rounds are not on main"
-ok "the answer reaches the domain in its next directive; the task goes on to its end"
+ok "the answer reaches the domain in its next directive, an expired question's assumption too; the task goes on to its end"

@@ -81,6 +81,10 @@ test_plan_questions(void **state)
 	expect_ok("plan", "{\"questions\": [{\"text\": \"Which?\"}],"
 	    " \"domains\": [{\"name\": \"a\"}]}");
 	/* No question, no domains: still a plan without its domains. */
+	expect_ok("plan", "{\"questions\": [{\"text\": \"Which?\","
+	    " \"timeout\": 3600}]}");
+	expect_err("plan", "{\"questions\": [{\"text\": \"Which?\","
+	    " \"timeout\": 0}]}", "questions[0].timeout");
 	expect_err("plan", "{\"questions\": []}", "domains");
 	expect_err("plan", "{\"questions\": [{\"assumption\": \"x\"}]}",
 	    "questions[0].text");

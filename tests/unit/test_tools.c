@@ -758,17 +758,21 @@ test_ask_user(void **state)
 	assert_true(json_equal(json_array_get(f->ctx.questions, 0), want));
 	json_decref(want);
 	expect_err(f, "ask_user", "{}", "ask_user: question: required string");
+	expect_err(f, "ask_user", "{\"question\": \"q\", \"timeout\": 0}",
+	    "ask_user: timeout: seconds, 1 to 31536000");
 	expect_err(f, "ask_user", "{\"question\": \"\"}",
 	    "ask_user: question and assumption: 1 to 4096 bytes each");
 	for (int i = 0; i < 3; i++) {
-		out = tools_run(&f->ctx, "ask_user", "{\"question\": \"q\"}",
-		    &is_error);
+		out = tools_run(&f->ctx, "ask_user", "{\"question\": \"q\", "
+		    "\"timeout\": 60}", &is_error);
 		assert_false(is_error);
 		free(out);
 	}
 	expect_err(f, "ask_user", "{\"question\": \"q\"}",
 	    "ask_user: at most 4 questions a round: finish now");
 	assert_int_equal(json_array_size(f->ctx.questions), 4);
+	assert_int_equal(jget_int(json_array_get(f->ctx.questions, 3),
+	    "timeout", 0), 60);
 }
 
 /* ------------------------------------------------------------ finish */
