@@ -53,7 +53,8 @@ static const char *const max_fields[] = {
 
 /* What [notify] on may name: the moments hooks.c tells the operator. */
 const char *const conf_notify_kinds[] = {
-	"done", "failed", "cancelled", "paused", NULL
+	"done", "failed", "cancelled", "paused", "needs-input",
+	"approval-needed", NULL
 };
 
 /* In enum conf_sandbox's order. */
@@ -161,6 +162,9 @@ static const struct conf_key keys[] = {
 	    MS(3600), "2s"),
 	G("task", "integration_attempts", K_INT, integration_attempts, 1,
 	    100, "3"),
+	G("task", "approve", K_STRING, approve, 0, 0, "none"),
+	G("task", "question_timeout", K_DURATION, question_timeout, 0,
+	    MS(86400 * 365), "0"),
 	G("task", "interface_attempts", K_INT, interface_attempts, 1, 100,
 	    "3"),
 
@@ -1280,6 +1284,18 @@ is_key_variable(const struct masterd_conf *c, const char *name)
 	return false;
 }
 
+/* [task] approve: what waits for a person. */
+static void
+check_approve(const struct masterd_conf *c, struct errbuf *errs)
+{
+	const char *a = c->approve != NULL ? c->approve : "none";
+
+	if (strcmp(a, "none") != 0 && strcmp(a, "plan") != 0 &&
+	    strcmp(a, "merge") != 0)
+		errbuf_add(errs, "[task] approve: unknown gate '%s' "
+		    "(expected none, plan or merge)", a);
+}
+
 /* [notify]: known moments, and no key handed to the command. */
 static void
 check_notify(const struct masterd_conf *c, struct errbuf *errs)
@@ -1298,7 +1314,8 @@ check_notify(const struct masterd_conf *c, struct errbuf *errs)
 				break;
 		if (conf_notify_kinds[k] == NULL)
 			errbuf_add(errs, "[notify] on: unknown moment '%s' "
-			    "(expected done, failed, cancelled or paused)", w);
+			    "(expected done, failed, cancelled, paused, needs-input "
+			    "or approval-needed)", w);
 	}
 }
 
@@ -1394,6 +1411,7 @@ check_consistency(struct masterd_conf *c, struct errbuf *errs)
 	check_llm(&c->llm, "[llm]", errs);
 	check_fallbacks(c, &c->llm, "[llm]", errs);
 	check_notify(c, errs);
+	check_approve(c, errs);
 	check_role(c, "critic", errs);
 	check_role(c, "planner", errs);
 	check_named(c, errs);

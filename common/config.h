@@ -181,6 +181,11 @@ struct masterd_conf {
 					 * before the task pauses */
 	int64_t interface_attempts;	/* an interface directive requeued
 					 * while its gap remains */
+	char *approve;			/* "none", "plan" or "merge": what
+					 * waits for masterctl approve */
+	int64_t question_timeout;	/* ms an unanswered question waits
+					 * before its assumption holds; 0:
+					 * for ever */
 
 	/* [notify]: the operator's command on a task's moments (hooks.c) */
 	char *notify_command;		/* run by /bin/sh -c; NULL: none */

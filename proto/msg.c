@@ -111,6 +111,8 @@ static const struct shape_field f_round[] = {
 	OPT("critic_model", FT_STRING),	/* the critic's */
 	OPT("provider", FT_STRING),	/* the provider that answered: "llm"
 					 * or an [llm "NAME"] fallback */
+	OPT("questions", FT_ARRAY),	/* a final round's: the model asked
+					 * the user ({"text","assumption"}) */
 	END
 };
 static const struct shape_field f_plan_request[] = {
@@ -237,6 +239,18 @@ static const struct shape_field f_pack[] = {
 static const struct shape_field f_import[] = {
 	F("offset", FT_INTEGER),	/* where this chunk goes; 0: anew */
 	F("data", FT_STRING),		/* the chunk, base64 */
+	END
+};
+/* A person in the loop: questions and approvals (task_ask.c). */
+static const struct shape_field f_answer[] = {
+	F("question", FT_INTEGER),
+	F("text", FT_STRING),
+	END
+};
+static const struct shape_field f_approve[] = {
+	F("task", FT_INTEGER),
+	OPT("approval", FT_INTEGER),	/* absent: the task's oldest open */
+	OPT("reason", FT_STRING),	/* reject's: back to the asker */
 	END
 };
 static const struct shape_field f_prune[] = {
@@ -380,6 +394,14 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    "a task's main as a git pack, fetched in chunks" },
 	[CTL_IMPORT] = { CTL_IMPORT, CHAN_CONTROL, "import", U, f_import,
 	    "a repository's history as a git pack, sent up in chunks" },
+	[CTL_QUESTIONS] = { CTL_QUESTIONS, CHAN_CONTROL, "questions", U,
+	    f_task_opt, "the open questions and approvals, of a task or all" },
+	[CTL_ANSWER] = { CTL_ANSWER, CHAN_CONTROL, "answer", U, f_answer,
+	    "answer a question the planner or a domain asked" },
+	[CTL_APPROVE] = { CTL_APPROVE, CHAN_CONTROL, "approve", U, f_approve,
+	    "let a plan or a merge into main that waits go on" },
+	[CTL_REJECT] = { CTL_REJECT, CHAN_CONTROL, "reject", U, f_approve,
+	    "refuse a plan or a merge that waits, with a reason" },
 	[CTL_EVENT] = { CTL_EVENT, CHAN_CONTROL, "event", M, f_event,
 	    "one event on a watch stream" },
 };

@@ -78,6 +78,10 @@ enum msg_type {
 	CTL_RELOAD,
 	CTL_PACK,
 	CTL_IMPORT,
+	CTL_QUESTIONS,
+	CTL_ANSWER,
+	CTL_APPROVE,
+	CTL_REJECT,
 	/* CHAN_CONTROL: from masterd, on a watch stream */
 	CTL_EVENT,
 	MSG_TYPE_COUNT

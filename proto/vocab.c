@@ -113,6 +113,17 @@ const struct event_def event_defs[EV_COUNT] = {
 	    "run,commit,failed,error" },
 	[EV_INTEGRATION_ATTRIBUTED] = { "integration.attributed",
 	    "run,commit,directives,reason" },
+	[EV_QUESTION_ASKED] = { "question.asked",
+	    "question,who,text,assumption,deadline" },
+	[EV_QUESTION_ANSWERED] = { "question.answered",
+	    "question,who,answer" },
+	[EV_QUESTION_EXPIRED] = { "question.expired",
+	    "question,who,assumption" },
+	[EV_APPROVAL_NEEDED] = { "approval.needed",
+	    "approval,what,commit,summary" },
+	[EV_APPROVAL_GIVEN] = { "approval.given", "approval,what" },
+	[EV_APPROVAL_REJECTED] = { "approval.rejected",
+	    "approval,what,reason" },
 };
 
 const char *const err_names[E_COUNT] = {

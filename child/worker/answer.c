@@ -70,6 +70,19 @@ static const struct shape_field file_entry = {
 static const struct shape_field check_entry = {
 	.types = FT_STRING, .min_len = 1, .max_len = MAX_CHECK
 };
+/* A question for the user, and what the model assumes without an
+ * answer (tools.c's ask_user, for answers without tools). */
+static const struct shape_field question_fields[] = {
+	{ .name = "text", .types = FT_STRING, .required = true, .min_len = 1,
+	    .max_len = 4096 },
+	{ .name = "assumption", .types = FT_STRING, .max_len = 4096 },
+	{ .name = "timeout", .types = FT_INTEGER, .ranged = true, .min = 1,
+	    .max = 365 * 86400 },
+	END
+};
+static const struct shape_field question_entry = {
+	.types = FT_OBJECT, .flags = CLOSED_NULLS, .members = question_fields
+};
 static const struct shape_field answer_fields[] = {
 	{ .name = "summary", .types = FT_STRING, .required = true,
 	    .min_len = 1, .max_len = MAX_SUMMARY,
@@ -82,6 +95,8 @@ static const struct shape_field answer_fields[] = {
 	    .what = "an object (the interface document)" },
 	{ .name = "checks", .types = FT_ARRAY, .max_items = MAX_CHECKS,
 	    .items = &check_entry },
+	{ .name = "questions", .types = FT_ARRAY, .max_items = 4,
+	    .items = &question_entry },
 	END
 };
 static const struct shape_field answer_shape = {
@@ -589,6 +604,8 @@ validate_answer(const json_t *j, const char *domain, struct answer *a,
 	    errlen) == -1 ||
 	    parse_checks(shape_member(j, "checks"), a, err, errlen) == -1)
 		return -1;
+	if (json_array_size(shape_member(j, "questions")) > 0)
+		a->questions = json_deep_copy(shape_member(j, "questions"));
 	return 0;
 }
 
@@ -640,6 +657,7 @@ answer_free(struct answer *a)
 		free(a->files[i].edits);
 	}
 	free(a->files);
+	json_decref(a->questions);
 	json_decref(a->interface);
 	for (size_t i = 0; i < a->nchecks; i++)
 		free(a->checks[i]);

@@ -49,6 +49,8 @@ struct answer {
 	json_t *interface;	/* validated document, or NULL if absent */
 	char **checks;
 	size_t nchecks;
+	json_t *questions;	/* for the user: [{"text", "assumption"}],
+				 * or NULL */
 };
 
 /*

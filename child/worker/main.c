@@ -276,6 +276,7 @@ setup(struct worker *cx, const struct child_args *a)
 	cx->pending = json_array();
 	cx->shown = json_object();
 	cx->changed = json_object();
+	cx->asked = json_array();
 	cx->recent = json_object();
 	return 0;
 }
@@ -307,6 +308,7 @@ teardown(struct worker *cx)
 	json_decref(cx->pending);
 	json_decref(cx->shown);
 	json_decref(cx->changed);
+	json_decref(cx->asked);
 	json_decref(cx->recent);
 	json_decref(cx->queue);
 	json_decref(cx->providers_down);

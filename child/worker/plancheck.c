@@ -3,6 +3,7 @@
  * common/shape.c, and what the tables cannot say: a plan's and a review's
  * domains (names, reserved ones refused) and integration checks (one line
  * each), an attribution's directives (each to one of the task's domains).
+ * A plan may ask the user questions instead of naming its domains.
  * No session here: plan.c asks the model, the unit tests call plan_check.
  */
 #include <stdbool.h>
@@ -17,6 +18,9 @@
 #define ATTRIBUTE_DIRECTIVES_MAX 8
 #define INTEGRATION_CHECKS_MAX 20
 #define INTEGRATION_CHECK_BYTES 1024
+#define QUESTIONS_MAX 8
+#define QUESTION_BYTES 4096
+#define QUESTION_TIMEOUT_MAX (365 * 86400)
 
 /* ------------------------------------------------------------ shapes */
 
@@ -45,14 +49,46 @@ static const struct shape_field a_command = {
 #define INTEGRATION_CHECKS { .name = "integration_checks", \
 	.types = FT_ARRAY, .min_items = 1, \
 	.max_items = INTEGRATION_CHECKS_MAX, .items = &a_command }
+/* A question to the user, with what the planner assumes without an
+ * answer. */
+static const struct shape_field question_fields[] = {
+	{ .name = "text", .types = FT_STRING, .required = true, .min_len = 1,
+	    .max_len = QUESTION_BYTES },
+	{ .name = "assumption", .types = FT_STRING,
+	    .max_len = QUESTION_BYTES },
+	/* Seconds it may wait for its answer: its own deadline, over
+	 * [task] question_timeout. */
+	{ .name = "timeout", .types = FT_INTEGER, .ranged = true, .min = 1,
+	    .max = QUESTION_TIMEOUT_MAX },
+	END
+};
+static const struct shape_field a_question = {
+	.types = FT_OBJECT, .members = question_fields
+};
+#define QUESTIONS { .name = "questions", .types = FT_ARRAY, \
+	.max_items = QUESTIONS_MAX, .items = &a_question }
 static const struct shape_field plan_fields[] = {
 	{ .name = "domains", .types = FT_ARRAY, .required = true,
 	    .min_items = 1, .max_items = PLAN_DOMAINS_MAX, .items = &a_domain },
 	INTEGRATION_CHECKS,
+	QUESTIONS,
 	END
 };
 static const struct shape_field plan_shape = {
 	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = plan_fields
+};
+/* A plan that asks the user first: its domains may wait for the
+ * answers. */
+static const struct shape_field ask_fields[] = {
+	{ .name = "domains", .types = FT_ARRAY,
+	    .max_items = PLAN_DOMAINS_MAX, .items = &a_domain },
+	INTEGRATION_CHECKS,
+	{ .name = "questions", .types = FT_ARRAY, .required = true,
+	    .min_items = 1, .max_items = QUESTIONS_MAX, .items = &a_question },
+	END
+};
+static const struct shape_field ask_shape = {
+	.types = FT_OBJECT, .flags = SHAPE_NULL_ABSENT, .members = ask_fields
 };
 static const struct shape_field directive_fields[] = {
 	{ .name = "domain", .types = FT_STRING, .required = true },
@@ -88,6 +124,7 @@ static const struct shape_field attribute_shape = {
 };
 
 #undef INTEGRATION_CHECKS
+#undef QUESTIONS
 #undef END
 
 /* The domains' names, once their shape is right.  "planner" and
@@ -165,6 +202,9 @@ plan_check(const json_t *plan, const char *kind, const json_t *context,
 	if (!json_is_object(plan))
 		return shape_error(err, len, "the %s must be a JSON object, "
 		    "not %s", kind, shape_type_of(plan));
+	if (shape == &plan_shape &&
+	    json_array_size(json_object_get(plan, "questions")) > 0)
+		shape = &ask_shape;
 	if (shape_check(plan, shape, err, len) == -1)
 		return -1;
 	if (shape == &attribute_shape)

@@ -409,6 +409,42 @@ add_project_tree(struct text *t, const struct worker *cx)
 	json_decref(files);
 }
 
+/* What the user said to the planner, in words before the context. */
+static void
+add_answers(struct text *t, const json_t *context)
+{
+	const json_t *a, *list = json_object_get(context, "answers");
+	size_t i;
+
+	if (json_array_size(list) > 0)
+		add(t, "## The user's answers to your questions\n\n");
+	json_array_foreach(list, i, a) {
+		const char *q = json_string_value(json_object_get(a,
+		    "question"));
+		const char *v = json_string_value(json_object_get(a, "answer"));
+		const char *as = json_string_value(json_object_get(a,
+		    "assumption"));
+
+		if (json_is_true(json_object_get(a, "expired")))
+			add(t, "- Q: %s\n  No answer came in time: proceed on "
+			    "your assumption: %s\n", q ? q : "", as ? as :
+			    "(none stated)");
+		else
+			add(t, "- Q: %s\n  A: %s\n", q ? q : "", v ? v : "");
+	}
+	list = json_object_get(context, "rejected_plans");
+	if (json_array_size(list) > 0)
+		add(t, "\n## The user rejected your earlier plan\n\n");
+	json_array_foreach(list, i, a) {
+		const char *r = json_string_value(json_object_get(a, "reason"));
+
+		add(t, "- Reason: %s\n", r ? r : "");
+	}
+	if (json_object_get(context, "answers") != NULL ||
+	    json_object_get(context, "rejected_plans") != NULL)
+		add(t, "\n");
+}
+
 char *
 prompt_planner_turn(const struct worker *cx, const char *kind,
     const json_t *context)
@@ -428,6 +464,7 @@ prompt_planner_turn(const struct worker *cx, const char *kind,
 		add(&t, "# Review this task\n\nThe domains have built and "
 		    "integrated. Decide what to improve next, or that the task "
 		    "is done. Answer with the review object.\n\n");
+	add_answers(&t, context);
 	add_json(&t, context);
 	if (strcmp(kind, "plan") == 0)
 		add_project_tree(&t, cx);

@@ -172,6 +172,10 @@ apply_files(struct round *r, const struct answer *a)
 	const char *why = NULL;
 	int dirfd;
 
+	/* A JSON answer's questions go with the final round, as
+	 * ask_user's. */
+	if (a->questions != NULL && json_array_size(cx->asked) == 0)
+		json_array_extend(cx->asked, a->questions);
 	snprintf(folder, sizeof(folder), "%s/%s", cx->worktree,
 	    worker_folder(cx));
 	if (mkdir(folder, 0755) != 0 && errno != EEXIST)
@@ -348,6 +352,9 @@ run_tool(struct round *r, const struct llm_tool_call *c, bool *is_error)
 	/* What the model has seen may be edited in a JSON answer later. */
 	json_object_update(worker_of(r)->shown, t->shown);
 	json_object_update(worker_of(r)->changed, t->changed);
+	/* ask_user's questions go with the directive's final round. */
+	json_array_extend(worker_of(r)->asked, t->questions);
+	json_array_clear(t->questions);
 	if (t->bytes_read >= t->lim.round_read && r->limit == NULL)
 		r->limit = xasprintf("%zu bytes read per round",
 		    t->lim.round_read);
@@ -448,6 +455,12 @@ report(struct round *r, json_t *body)
 
 	json_object_update(m, body);
 	json_decref(body);
+	if (json_is_true(json_object_get(m, "final")) &&
+	    json_array_size(cx->asked) > 0) {
+		json_object_set(m, "questions", cx->asked);
+		json_decref(cx->asked);
+		cx->asked = json_array();
+	}
 	worker_send(cx, m);
 }
 

@@ -517,6 +517,44 @@ run_peers(struct call *c)
 
 #define PATH_PROP(what) \
 	"\"path\": {\"type\": \"string\", \"description\": \"" what "\"}"
+/* ------------------------------------------------------------ ask_user */
+
+#define ASK_MAX		4		/* questions per round */
+#define ASK_BYTES	4096		/* a question or an assumption */
+#define ASK_WAIT_MAX	(365 * 86400)	/* a question's own timeout, s */
+
+/* A question for the user: kept for the round's final report (masterd
+ * stores it; the domain waits, needs-input, for the answer or the
+ * deadline, and gets it as its next directive). */
+static char *
+run_ask(struct call *c)
+{
+	const char *q = arg_str(c, "question", true);
+	const char *a = arg_str(c, "assumption", false);
+	const json_t *w = json_object_get(c->args, "timeout");
+	json_t *entry;
+
+	if (c->err != NULL)
+		return NULL;
+	if (w != NULL && !json_is_null(w) && (!json_is_integer(w) ||
+	    json_integer_value(w) < 1 || json_integer_value(w) > ASK_WAIT_MAX))
+		return failf(c, "timeout: seconds, 1 to %d", ASK_WAIT_MAX);
+	if (*q == '\0' || strlen(q) > ASK_BYTES || (a != NULL &&
+	    strlen(a) > ASK_BYTES))
+		return failf(c, "question and assumption: 1 to %d bytes each",
+		    ASK_BYTES);
+	if (json_array_size(c->ctx->questions) >= ASK_MAX)
+		return failf(c, "at most %d questions a round: finish now",
+		    ASK_MAX);
+	entry = json_pack("{s:s, s:s*}", "text", q, "assumption", a);
+	if (json_is_integer(w))
+		json_object_set(entry, "timeout", (json_t *)w);
+	json_array_append_new(c->ctx->questions, entry);
+	return xstrdup("The question goes to the user when this round ends. "
+	    "Finish the round now (finish, with what you have done so far); "
+	    "the answer, or the word to go on with your assumption, comes as "
+	    "your next directive.");
+}
 
 struct tool {
 	const char *name;
@@ -596,6 +634,21 @@ static const struct tool tools[] = {
 	  " \"domain\": {\"type\": \"string\","
 	  "  \"description\": \"One peer's domain; omit for all.\"}},"
 	  " \"required\": [], \"additionalProperties\": false}" },
+	{ "ask_user", TOOL_SYNC, run_ask,
+	  "Ask the user a question, when the directive leaves open something "
+	  "that changes the work and that you cannot decide from what you "
+	  "have.  State the assumption you would work on without an answer. "
+	  " The question goes when the round ends: finish the round after "
+	  "asking; the answer comes as your next directive.",
+	  "{\"type\": \"object\", \"properties\": {"
+	  " \"question\": {\"type\": \"string\","
+	  "  \"description\": \"One precise question.\"},"
+	  " \"assumption\": {\"type\": \"string\","
+	  "  \"description\": \"What you will assume if no answer comes.\"},"
+	  " \"timeout\": {\"type\": \"integer\", \"minimum\": 1,"
+	  "  \"description\": \"Seconds to wait for the answer before "
+	  "going on with your assumption (default: the task's).\"}},"
+	  " \"required\": [\"question\"], \"additionalProperties\": false}" },
 	{ "run_checks", TOOL_CHECKS, NULL,
 	  "Run your domain's checks (build, lint, tests) on your files as "
 	  "they are now, and get their output (capped).  Run them before "
@@ -695,6 +748,7 @@ tool_ctx_init(struct tool_ctx *ctx, int dirfd, const char *domain,
 	ctx->lim = lim != NULL ? *lim : def;
 	ctx->shown = json_object();
 	ctx->changed = json_object();
+	ctx->questions = json_array();
 }
 
 void
@@ -702,7 +756,8 @@ tool_ctx_free(struct tool_ctx *ctx)
 {
 	json_decref(ctx->shown);
 	json_decref(ctx->changed);
-	ctx->shown = ctx->changed = NULL;
+	json_decref(ctx->questions);
+	ctx->shown = ctx->changed = ctx->questions = NULL;
 }
 
 static char *

@@ -57,6 +57,8 @@ struct tool_ctx {
 					 * (read, even in part; written):
 					 * object path→true */
 	json_t *changed;		/* paths written, edited or deleted */
+	json_t *questions;		/* ask_user's: [{"text",
+					 * "assumption"}] */
 };
 
 void tool_ctx_init(struct tool_ctx *, int dirfd, const char *domain,

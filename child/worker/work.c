@@ -370,6 +370,7 @@ started(struct worker *cx, json_t *msg)
 		goto done;
 	}
 	json_object_clear(cx->shown);
+	json_array_clear(cx->asked);
 	/* What the last directive changed is shown first in JSON answers. */
 	if (json_object_size(cx->changed) > 0) {
 		json_decref(cx->recent);

@@ -107,6 +107,8 @@ struct worker {
 	json_t *shown;			/* paths whose content the model has
 					 * seen: {path: true} */
 	json_t *changed;		/* paths this directive changed */
+	json_t *asked;			/* ask_user's questions this
+					 * directive, for its final round */
 	json_t *recent;			/* and those the last one did */
 	size_t directive_turn;		/* the session turn the directive
 					 * began at; -1 between directives */

@@ -152,6 +152,12 @@ int cmd_metrics(struct ctl *, const struct opts *, int, char **);
 int fetch_file(struct ctl *, enum msg_type, int fd, json_int_t size);
 void call_and_drop(struct ctl *, enum msg_type);
 
+/* ---- ask.c */
+int cmd_questions(struct ctl *, const struct opts *, int, char **);
+int cmd_answer(struct ctl *, const struct opts *, int, char **);
+int cmd_approve(struct ctl *, const struct opts *, int, char **);
+int cmd_reject(struct ctl *, const struct opts *, int, char **);
+
 /* ---- transfer.c */
 int cmd_export(struct ctl *, const struct opts *, int, char **);
 int cmd_push(struct ctl *, const struct opts *, int, char **);

@@ -345,6 +345,24 @@ track(struct live *l, const json_t *e)
 		l->dirty = true;
 		return;
 	}
+	/* a person is waited for: the asker's line says so till it is
+	 * answered (the planner's and the plan's have no domain) */
+	if (is_event(ev, EV_QUESTION_ASKED) || is_event(ev, EV_APPROVAL_NEEDED) ||
+	    is_event(ev, EV_QUESTION_ANSWERED) ||
+	    is_event(ev, EV_QUESTION_EXPIRED) ||
+	    is_event(ev, EV_APPROVAL_GIVEN) ||
+	    is_event(ev, EV_APPROVAL_REJECTED)) {
+		if (r == NULL)
+			r = row_of(l, num(e, "task"), "planner");
+		if (is_event(ev, EV_QUESTION_ASKED))
+			set_stage(r, "needs-input", str(d, "text"));
+		else if (is_event(ev, EV_APPROVAL_NEEDED))
+			set_stage(r, "approval", str(d, "summary"));
+		else
+			set_stage(r, "idle", NULL);
+		l->dirty = true;
+		return;
+	}
 	if (is_event(ev, EV_DIRECTIVE_QUEUED) || is_event(ev, EV_DIRECTIVE_MERGED))
 		words_remember(&l->w, num(d, "directive"), json_string_value(
 		    json_object_get(d, "text")));

@@ -42,6 +42,19 @@ count_state(const json_t *dirs, const char *domain, int state)
 	return n;
 }
 
+/* The first open question or approval of who, or NULL. */
+static const json_t *
+ask_of(const json_t *asks, const char *who)
+{
+	const json_t *a;
+	size_t i;
+
+	json_array_foreach(asks, i, a)
+		if (strcmp(str(a, "who"), who) == 0)
+			return a;
+	return NULL;
+}
+
 /* What a domain is doing now, in a word or three. */
 static void
 domain_now(const json_t *d, const json_t *r, char *buf, size_t len)
@@ -50,8 +63,13 @@ domain_now(const json_t *d, const json_t *r, char *buf, size_t len)
 	const json_t *dir = running_directive(json_object_get(r,
 	    "directives"), str(d, "name"));
 	const char *state = ch != NULL ? str(ch, "state") : str(d, "state");
+	const json_t *ask;
 
-	if (json_is_object(json_object_get(ch, "waiting")))
+	if ((ask = ask_of(json_object_get(r, "asks"), str(d, "name"))) !=
+	    NULL)
+		snprintf(buf, len, "%s", strcmp(str(ask, "kind"),
+		    "question") == 0 ? "needs-input" : "awaiting approval");
+	else if (json_is_object(json_object_get(ch, "waiting")))
 		snprintf(buf, len, "waiting for provider");
 	else if (dir != NULL)
 		snprintf(buf, len, "working on #%lld", num(dir, "id"));
@@ -279,6 +297,32 @@ print_waiting(const json_t *waiting)
 	}
 }
 
+/* What waits for a person: the questions asked, the plan or merges
+ * waiting for an approval, with the command that answers each. */
+static void
+print_asks(const json_t *asks, long long task)
+{
+	const json_t *a;
+	size_t i;
+
+	if (json_array_size(asks) > 0)
+		printf("\nwaits for you:\n");
+	json_array_foreach(asks, i, a) {
+		if (strcmp(str(a, "kind"), "question") == 0)
+			printf("  question %lld from %s: %s\n    (assuming: %s)"
+			    "  masterctl answer %lld TEXT\n", num(a, "id"),
+			    str(a, "who"), str(a, "text"), json_is_string(
+			    json_object_get(a, "assumption")) ?
+			    str(a, "assumption") : "-", num(a, "id"));
+		else
+			printf("  %s of %s (approval %lld): %s\n    masterctl "
+			    "approve %lld %lld | reject %lld %lld REASON\n",
+			    str(a, "assumption"), str(a, "who"), num(a, "id"),
+			    str(a, "text"), task, num(a, "id"), task,
+			    num(a, "id"));
+	}
+}
+
 /* Open questions: interface entries nobody provides, or that differ. */
 static void
 print_open(const json_t *r)
@@ -407,6 +451,7 @@ human_task(json_t *r)
 		    str(json_object_get(r, "import"), "commit"));
 	print_domains_glance(r);
 	print_waiting(json_object_get(r, "waiting"));
+	print_asks(json_object_get(r, "asks"), num(t, "id"));
 	print_budget(json_object_get(r, "budget"));
 	print_integration(json_object_get(r, "integration"));
 	print_open(r);

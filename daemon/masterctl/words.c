@@ -328,6 +328,26 @@ event_words(struct words *w, const json_t *e, char *buf, size_t len)
 		    str(d, "provider"), at, str(d, "reason"));
 	} else if (is_event(ev, EV_DOMAIN_RESUMED))
 		snprintf(buf, len, "provider answers: work goes on");
+	else if (is_event(ev, EV_QUESTION_ASKED))
+		snprintf(buf, len, "NEEDS INPUT: question %lld from %s: %.200s "
+		    "(masterctl answer %lld TEXT)", num(d, "question"),
+		    str(d, "who"), str(d, "text"), num(d, "question"));
+	else if (is_event(ev, EV_QUESTION_ANSWERED))
+		snprintf(buf, len, "question %lld answered: %.200s",
+		    num(d, "question"), str(d, "answer"));
+	else if (is_event(ev, EV_QUESTION_EXPIRED))
+		snprintf(buf, len, "question %lld expired: going on with %.200s",
+		    num(d, "question"), str(d, "assumption"));
+	else if (is_event(ev, EV_APPROVAL_NEEDED))
+		snprintf(buf, len, "APPROVAL NEEDED: %s %lld: %.200s "
+		    "(masterctl approve|reject)", str(d, "what"),
+		    num(d, "approval"), str(d, "summary"));
+	else if (is_event(ev, EV_APPROVAL_GIVEN))
+		snprintf(buf, len, "%s %lld approved", str(d, "what"),
+		    num(d, "approval"));
+	else if (is_event(ev, EV_APPROVAL_REJECTED))
+		snprintf(buf, len, "%s %lld rejected: %.200s", str(d, "what"),
+		    num(d, "approval"), str(d, "reason"));
 	else
 		describe_event(ev, d, buf, len);
 	return true;

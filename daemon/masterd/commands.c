@@ -240,6 +240,17 @@ static const struct shape_field r_pack[] = {
 	{ .name = "have", .types = FT_ARRAY, .max_items = 4096 },
 	NONE
 };
+static const struct shape_field r_answer[] = {
+	ID("question"),
+	TEXT("text", 4096),
+	NONE
+};
+static const struct shape_field r_approve[] = {
+	ID("task"),
+	ID("approval"),
+	{ .name = "reason", .types = FT_STRING, .max_len = 4096 },
+	NONE
+};
 
 static const struct shape_field r_import[] = {
 	{ .name = "offset", .types = FT_INTEGER, .ranged = true, .min = 0,
@@ -268,6 +279,10 @@ static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_BACKUP] = r_backup,
 	[CTL_PACK] = r_pack,
 	[CTL_IMPORT] = r_import,
+	[CTL_QUESTIONS] = r_task_opt,
+	[CTL_ANSWER] = r_answer,
+	[CTL_APPROVE] = r_approve,
+	[CTL_REJECT] = r_approve,
 };
 
 /* 0 when the request's values are within their limits, else -1 and why,
@@ -474,6 +489,7 @@ cmd_task(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	    json_is_object(json_object_get(row, "import")))
 		json_object_set(r, "import", json_object_get(row, "import"));
 	json_decref(row);
+	json_object_set_new(r, "asks", tasks_asks(md, task));
 	control_reply_cut(cl, ctljson_export(r));
 }
 
@@ -1078,6 +1094,75 @@ cmd_reload(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	reply(cl, r);
 }
 
+/* ---------------------------------------------- a person in the loop */
+
+static void
+cmd_questions(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	int64_t task = get_int(req, "task");
+	json_t *r, *asks;
+
+	if (task > 0 && !tasks_exists(md, task)) {
+		reply(cl, msg_reply_error(id, ERR_NOT_FOUND,
+		    "no task %lld", (long long)task));
+		return;
+	}
+	if ((asks = tasks_asks(md, task)) == NULL) {
+		reply(cl, msg_reply_error(id, ERR_STORAGE, "%s",
+		    registry_errmsg(md->reg)));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "asks", asks);
+	reply(cl, ctljson_export(r));
+}
+
+static void
+cmd_answer(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	char err[256];
+	int rc;
+
+	rc = tasks_answer(md, get_int(req, "question"), get_str(req, "text"),
+	    err, sizeof(err));
+	reply(cl, tasks_reply(id, rc, err));
+}
+
+static void
+approve_or_reject(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req, bool ok)
+{
+	char err[256];
+	json_t *row, *r;
+	int rc;
+
+	rc = tasks_approve(md, get_int(req, "task"), get_int(req, "approval"),
+	    ok, get_str(req, "reason"), &row, err, sizeof(err));
+	if (rc != 0) {
+		reply(cl, tasks_reply(id, rc, err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "approval", row);
+	reply(cl, ctljson_export(r));
+}
+
+static void
+cmd_approve(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	approve_or_reject(md, cl, id, req, true);
+}
+
+static void
+cmd_reject(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	approve_or_reject(md, cl, id, req, false);
+}
+
 static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_SUBMIT] = cmd_submit,
 	[CTL_STATUS] = cmd_status,
@@ -1102,6 +1187,10 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_RELOAD] = cmd_reload,
 	[CTL_PACK] = cmd_pack,
 	[CTL_IMPORT] = import_request,
+	[CTL_QUESTIONS] = cmd_questions,
+	[CTL_ANSWER] = cmd_answer,
+	[CTL_APPROVE] = cmd_approve,
+	[CTL_REJECT] = cmd_reject,
 };
 
 void

@@ -17,7 +17,7 @@
 /* Members holding a point in time, as epoch seconds inside masterd. */
 static const char *const time_keys[] = {
 	"created", "updated", "ts", "since", "next_try", "not_before",
-	"until", "started", "finished", "ended", NULL
+	"until", "started", "finished", "ended", "deadline", NULL
 };
 
 /* Members holding token counts under the child protocol's names. */

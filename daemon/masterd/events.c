@@ -77,7 +77,7 @@ event_emit(struct masterd *md, int64_t task, const char *domain,
 	log_debug("event %s task=%lld domain=%s", event, (long long)task,
 	    domain ? domain : "-");
 	msg = event_message(md, task, domain, event, now_epoch(), seq, data);
-	json_decref(data);
+	json_decref(data);	/* msg holds a copy */
 	control_broadcast(md, msg, task);
 	/* What watchers get (ISO times, the control socket's names). */
 	hooks_event(md, task, ev, seq, json_object_get(msg, "data"));

@@ -1,6 +1,7 @@
 /*
  * hooks.c — the operator's [notify] command.  On the moments of a task
- * that [notify] on names (done, failed, cancelled, paused) masterd runs
+ * that [notify] on names (done, failed, cancelled, paused, needs-input,
+ * approval-needed) masterd runs
  * the command with /bin/sh -c and writes the event to its standard input
  * as one JSON object and a newline.
  *
@@ -103,6 +104,11 @@ moment_of(enum event ev, const json_t *data)
 
 	if (ev == EV_TASK_PAUSED)
 		return "paused";
+	/* A person is waited for (task_ask.c). */
+	if (ev == EV_QUESTION_ASKED)
+		return "needs-input";
+	if (ev == EV_APPROVAL_NEEDED)
+		return "approval-needed";
 	if (ev != EV_TASK_STATE || (state = jget_str(data, "state")) == NULL)
 		return NULL;
 	if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||

@@ -348,6 +348,30 @@ static const char *const migrations[] = {
 	 * domain's folder is apart from its name (NULL: <name>/). */
 	"ALTER TABLE tasks ADD COLUMN import TEXT;"
 	"ALTER TABLE domains ADD COLUMN folder TEXT;",
+
+	/* 11: a person in the loop (issue #18): the questions the planner
+	 * and the domains ask the user, and the plans and merges that wait
+	 * for an approval ([task] approve).  One row each; kind is
+	 * "question" or "approval", who "planner" or a domain's name.  A
+	 * question is open, answered or expired; an approval open,
+	 * approved or rejected; answer is the user's answer or reason.
+	 * context: an approved merge's commit, or the directive a domain
+	 * asked in; delivered: a domain's answers went into a directive. */
+	"CREATE TABLE asks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  task_id INTEGER NOT NULL REFERENCES tasks(id),"
+	"  kind TEXT NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  assumption TEXT,"
+	"  state TEXT NOT NULL,"
+	"  answer TEXT,"
+	"  context TEXT,"
+	"  deadline REAL,"
+	"  delivered INTEGER NOT NULL DEFAULT 0,"
+	"  created REAL NOT NULL,"
+	"  updated REAL NOT NULL);"
+	"CREATE INDEX asks_task ON asks(task_id, id);",
 };
 
 /* How a result column becomes a JSON value. */
@@ -468,6 +492,16 @@ static const struct col run_cols[] = {
 	{ "updated", C_REAL },
 };
 
+#define ASK_COLS "id, task_id, kind, who, text, assumption, state, answer, " \
+	"context, deadline, delivered, created, updated"
+static const struct col ask_cols[] = {
+	{ "id", C_INT }, { "task", C_INT }, { "kind", C_TEXT },
+	{ "who", C_TEXT }, { "text", C_TEXT }, { "assumption", C_TEXT },
+	{ "state", C_TEXT }, { "answer", C_TEXT }, { "context", C_TEXT },
+	{ "deadline", C_REAL }, { "delivered", C_BOOL }, { "created", C_REAL },
+	{ "updated", C_REAL },
+};
+
 static const struct col id_cols[] = { { NULL, C_INT } };
 
 static const struct col stats_cols[] = {
@@ -502,6 +536,7 @@ enum stmt {
 	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST_DIR_DEFER, ST_PROVIDER_PUT, ST_PROVIDER_DEL, ST_PROVIDERS,
 	ST_ROUNDS_LAST, ST_TASK_IMPORT, ST_DOMAIN_FOLDER,
+	ST_ASK_ADD, ST_ASK_SET, ST_ASK_DELIVERED, ST_ASK_GET, ST_ASKS,
 	ST__COUNT
 };
 
@@ -707,6 +742,23 @@ static const struct stmt_def {
 	[ST_EVENTS_PRUNE] = { "DELETE FROM events WHERE seq IN (SELECT seq"
 	    " FROM events WHERE event = 'progress' AND ts < ?1 LIMIT ?2)",
 	    NULL, 0 },
+	[ST_ASK_ADD] = { "INSERT INTO asks (task_id, kind, who, text,"
+	    " assumption, state, context, deadline, created, updated)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?8)", NULL, 0 },
+	/* Only an open one changes: an answer and an expiry cannot both
+	 * land. */
+	[ST_ASK_SET] = { "UPDATE asks SET state = ?2, answer = ?3,"
+	    " updated = ?4 WHERE id = ?1 AND state = 'open'", NULL, 0 },
+	[ST_ASK_DELIVERED] = { "UPDATE asks SET delivered = 1, updated = ?2"
+	    " WHERE id = ?1", NULL, 0 },
+	[ST_ASK_GET] = { "SELECT " ASK_COLS " FROM asks WHERE id = ?1",
+	    SHAPE(ask_cols) },
+	/* A task's (0: every task's), open ones only when ?2: of a task
+	 * that is not over (a cancelled task's questions wait for no one). */
+	[ST_ASKS] = { "SELECT " ASK_COLS " FROM asks"
+	    " WHERE (?1 = 0 OR task_id = ?1) AND (?2 = 0 OR (state = 'open'"
+	    " AND task_id IN (SELECT id FROM tasks WHERE " TASK_OPEN ")))"
+	    " ORDER BY id", SHAPE(ask_cols) },
 	/* Once per task and start: its spending is kept up in memory. */
 	[ST_SPEND_TASK] = { "SELECT count(*) FILTER (WHERE round > 0),"
 	    " coalesce(sum(tokens_in + tokens_out), 0),"
@@ -2439,4 +2491,68 @@ json_t *
 registry_directive_get(struct registry *r, int64_t directive)
 {
 	return query_one_by(r, ST_DIR_GET, directive, __func__);
+}
+
+/* ---------------------------------------------------------- asks */
+
+int
+registry_ask_add(struct registry *r, int64_t task, const char *kind,
+    const char *who, const char *text, const char *assumption,
+    const char *context, double deadline, int64_t *id)
+{
+	sqlite3_stmt *st = r->st[ST_ASK_ADD];
+
+	if (bind_int(r, st, 1, task) == -1 || bind_text(r, st, 2, kind) == -1 ||
+	    bind_text(r, st, 3, who) == -1 || bind_text(r, st, 4, text) == -1 ||
+	    bind_text(r, st, 5, assumption) == -1 ||
+	    bind_text(r, st, 6, context) == -1 ||
+	    (deadline > 0 ? bind_real(r, st, 7, deadline) :
+	    bind_text(r, st, 7, NULL)) == -1 ||
+	    bind_real(r, st, 8, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	if (exec_write(r, st, __func__) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(r->db);
+	return 0;
+}
+
+int
+registry_ask_set(struct registry *r, int64_t id, const char *state,
+    const char *answer)
+{
+	sqlite3_stmt *st = r->st[ST_ASK_SET];
+
+	if (bind_int(r, st, 1, id) == -1 || bind_text(r, st, 2, state) == -1 ||
+	    bind_text(r, st, 3, answer) == -1 ||
+	    bind_real(r, st, 4, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_ask_delivered(struct registry *r, int64_t id)
+{
+	sqlite3_stmt *st = r->st[ST_ASK_DELIVERED];
+
+	if (bind_int(r, st, 1, id) == -1 ||
+	    bind_real(r, st, 2, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+json_t *
+registry_ask_get(struct registry *r, int64_t id)
+{
+	return query_one_by(r, ST_ASK_GET, id, __func__);
+}
+
+json_t *
+registry_asks(struct registry *r, int64_t task, bool open_only)
+{
+	sqlite3_stmt *st = r->st[ST_ASKS];
+
+	if (bind_int(r, st, 1, task) == -1 ||
+	    bind_int(r, st, 2, open_only) == -1)
+		return fail_null(r, st, __func__);
+	return query_all(r, ST_ASKS, __func__);
 }

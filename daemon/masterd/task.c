@@ -312,10 +312,13 @@ task_load_all(struct masterd *md)
 	/* The registry gives newest first. */
 	for (i = json_array_size(rows); i > 0; i--) {
 		row = json_array_get(rows, i - 1);
-		if (load_domains(md, load_task(md, row)) != 0) {
+		struct task *t = load_task(md, row);
+
+		if (load_domains(md, t) != 0) {
 			json_decref(rows);
 			return -1;
 		}
+		task_asks_load(t);
 	}
 	json_decref(rows);
 	return 0;

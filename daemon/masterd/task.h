@@ -18,6 +18,7 @@
  *   task_messages.c what children send
  *   task_dispatch.c work out to children, and the step run once per turn
  *   task_decide.c   the decisions, pure functions over plain values
+ *   task_ask.c      a person in the loop: questions, approvals
  */
 #ifndef DAEMON_TASK_H
 #define DAEMON_TASK_H
@@ -79,6 +80,8 @@ struct domain {
 	json_t *iface_prev;
 	json_t *declared;
 	struct directive_list open;	/* queued and running, oldest first */
+	int asks_open;		/* its questions and merges waiting for a
+				 * person: no directive while > 0 */
 };
 TAILQ_HEAD(domain_list, domain);
 
@@ -137,6 +140,12 @@ struct task {
 	 * check after each round does not sum every round again. */
 	struct spend rounds_spent;
 	bool rounds_spent_known;
+	/* What waits for a person (task_ask.c): every open question and
+	 * approval, and the planner's share of them. */
+	int asks_open;
+	int planner_asks;
+	bool asks_resume;	/* look for answers a restart left
+				 * undelivered */
 };
 
 /* ---- task.c ---- */
@@ -244,6 +253,31 @@ void task_assign(struct child *);
 void task_send_peers(struct task *, const char *publisher);
 void task_cancel_work(struct masterd *, const struct task *);
 void task_ask_planner(struct task *, const char *kind, json_t *context);
+
+/* ---- task_messages.c ---- */
+/* The plan in t->plan taken: its domains added, the task building. */
+void task_plan_go(struct task *);
+/* The domain's branch into main (an accepted round, or its approval). */
+void task_merge_domain(struct task *, const char *domain,
+    const char *summary);
+
+/* ---- task_ask.c ---- */
+/* At load: the counts of what waits, from the registry. */
+void task_asks_load(struct task *);
+/* [task] approve names what ("plan" or "merge"). */
+bool task_gate(const struct task *, const char *what);
+/* who ("planner" or a domain) asks the user: [{"text","assumption"}];
+ * context: the directive it asked in, or NULL.  How many were stored. */
+int task_ask_questions(struct task *, const char *who, const char *context,
+    const json_t *questions);
+/* A plan (who "planner") or a merge (who the domain, commit) waits. */
+int task_ask_approval(struct task *, const char *what, const char *who,
+    const char *commit, const char *summary);
+/* For the planner's plan request: {"answers": [...], "rejected_plans":
+ * [...]}, each member only when there is one. */
+json_t *task_plan_feedback(struct task *);
+/* Questions past their deadline expire: the asker goes on. */
+void task_asks_tick(struct task *);
 void task_planner_ready(struct child *);
 void task_plan(struct task *);
 void task_check_limits(struct task *);

@@ -225,7 +225,8 @@ dispatch_one(struct task *t, struct child *c, bool honour_deps)
 
 	if (wake > 0)
 		tasks_wake_at(md, wake);
-	if (x == NULL)
+	/* needs-input: it waits for a person (task_ask.c). */
+	if (x == NULL || d->asks_open > 0)
 		return false;
 	if (honour_deps && x->source == SOURCE_PLAN && !deps_ready(t, c))
 		return false;
@@ -484,10 +485,25 @@ plan_context(const struct task *t)
 	    "standing_directives", t->standing);
 }
 
+/* A plan's context holds what the user said to the planner: answers to
+ * its questions, expired ones with its assumptions, rejected plans. */
+static json_t *
+plan_first_context(struct task *t)
+{
+	json_t *ctx = plan_context(t), *fb = task_plan_feedback(t);
+
+	json_object_update(ctx, fb);
+	json_decref(fb);
+	return ctx;
+}
+
 void
 task_plan(struct task *t)
 {
-	task_ask_planner(t, "plan", plan_context(t));
+	/* The planner waits for a person: its request goes on the answer. */
+	if (t->planner_asks > 0)
+		return;
+	task_ask_planner(t, "plan", plan_first_context(t));
 }
 
 /* How many of the newest rounds a reviewer sees. */
@@ -657,6 +673,9 @@ live(struct task *t)
 	struct life l = { .max_reviews = md->conf->max_reviews };
 	json_t *dirs;
 
+	/* Nothing moves on, nor ends, while a person is waited for. */
+	if (t->asks_open > 0)
+		return;
 	for (;;) {
 		l.state = t->state;
 		l.paused = t->paused;
@@ -749,6 +768,7 @@ tasks_tick(struct masterd *md)
 
 	TAILQ_FOREACH(t, &md->tasks, entry) {
 		task_check_limits(t);
+		task_asks_tick(t);
 		t->check_orphans = true;
 	}
 	task_mark_all(md);

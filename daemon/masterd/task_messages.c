@@ -187,33 +187,45 @@ on_publish(struct child *c, struct task *t, const json_t *msg)
 
 /* ---------------------------------------------------------- outcomes */
 
-/* Bring an accepted round's branch into main. */
-static void
-merge_domain(struct child *c, const char *summary)
+/* Bring a domain's branch into main. */
+void
+task_merge_domain(struct task *t, const char *domain, const char *summary)
 {
-	struct masterd *md = c->md;
+	struct masterd *md = t->md;
 	char gitdir[4096], message[256], oid[REPO_OID_HEX], err[512];
-	struct task *t;
 	int rc;
 
-	task_gitdir(md, c->task, gitdir, sizeof(gitdir));
-	snprintf(message, sizeof(message), "Merge domain/%s: %.180s", c->name,
+	task_gitdir(md, t->id, gitdir, sizeof(gitdir));
+	snprintf(message, sizeof(message), "Merge domain/%s: %.180s", domain,
 	    summary ? summary : "accepted round");
-	rc = repo_merge_domain(gitdir, c->name, message, oid, err,
+	rc = repo_merge_domain(gitdir, domain, message, oid, err,
 	    sizeof(err));
 	if (rc < 0) {
-		log_err("task %lld: merging domain %s: %s", (long long)c->task,
-		    c->name, err);
-		event_emit(md, c->task, c->name, EV_MERGE_FAILED,
+		log_err("task %lld: merging domain %s: %s", (long long)t->id,
+		    domain, err);
+		event_emit(md, t->id, domain, EV_MERGE_FAILED,
 		    json_pack("{s:s}", "reason", err));
 		return;
 	}
 	if (rc == REPO_UNCHANGED)
 		return;
-	event_emit(md, c->task, c->name, EV_MERGED, json_pack("{s:s}",
+	event_emit(md, t->id, domain, EV_MERGED, json_pack("{s:s}",
 	    "commit", oid));
-	if ((t = task_find(md, c->task)) != NULL)
-		task_integration_soon(t, oid);
+	task_integration_soon(t, oid);
+}
+
+/* An accepted round's branch into main, or, with [task] approve = merge,
+ * its merge waits for a person (task_ask.c). */
+static void
+merge_domain(struct child *c, struct task *t, const char *commit,
+    const char *summary)
+{
+	if (task_gate(t, "merge")) {
+		task_ask_approval(t, "merge", c->name, commit, summary ?
+		    summary : "accepted round");
+		return;
+	}
+	task_merge_domain(t, c->name, summary);
 }
 
 /* A state change of the child's directive; nothing when it is not open
@@ -367,6 +379,25 @@ interface_gap_open(struct child *c, struct task *t, json_int_t id)
 	return settled;
 }
 
+/* The domain's model asked the user (ask_user): the domain waits,
+ * needs-input, and its answers come as a directive that goes on with
+ * this one's text. */
+static void
+asked(struct task *t, const char *domain, json_int_t id,
+    const json_t *questions)
+{
+	struct directive *x;
+	struct domain *d;
+	char *context;
+
+	if (json_array_size(questions) == 0)
+		return;
+	x = directive_find(t, id, &d);
+	context = x != NULL ? xstrdup(x->text) : NULL;
+	task_ask_questions(t, domain, context, questions);
+	free(context);
+}
+
 /* A directive ended: done with its commit and summary, or failed with
  * its error object. */
 static void
@@ -379,6 +410,7 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 
 	c->busy = false;
 	c->directive = 0;
+	asked(t, c->name, id, json_object_get(msg, "questions"));
 	if (jget_bool(msg, "ok")) {
 		if (!interface_gap_open(c, t, id)) {
 			set_directive(t, id, DIRECTIVE_DONE, NULL);
@@ -386,7 +418,7 @@ directive_outcome(struct child *c, struct task *t, json_int_t id,
 			    commit, "summary", summary);
 		}
 		if (commit != NULL)
-			merge_domain(c, summary);
+			merge_domain(c, t, commit, summary);
 	} else {
 		directive_failed(c, t, id, json_object_get(msg, "error"));
 	}
@@ -515,16 +547,39 @@ add_planned_domains(struct task *t, const json_t *list)
 	}
 }
 
+void
+task_plan_go(struct task *t)
+{
+	add_planned_domains(t, json_object_get(t->plan, "domains"));
+	task_integration_add_checks(t, json_object_get(t->plan,
+	    "integration_checks"));
+	task_set_state(t, TASK_BUILDING, NULL);
+}
+
+/*
+ * A plan with questions waits for their answers (or deadlines), and the
+ * planner plans again with them; with [task] approve = plan, a plan
+ * waits for a person's approval before its domains start.
+ */
 static void
 on_plan(struct task *t, const json_t *plan, const char *model)
 {
-	task_set_plan(t, plan);
+	const json_t *qs = json_object_get(plan, "questions");
+
+	if (json_array_size(qs) > 0 &&
+	    task_ask_questions(t, PLANNER_NAME, NULL, qs) > 0)
+		return;
+	if (task_set_plan(t, plan) != 0)
+		return;
 	event_emit(t->md, t->id, NULL, EV_TASK_PLANNED, json_pack(
 	    "{s:O, s:s*}", "plan", plan, "model", model));
-	add_planned_domains(t, json_object_get(plan, "domains"));
-	task_integration_add_checks(t, json_object_get(plan,
-	    "integration_checks"));
-	task_set_state(t, TASK_BUILDING, NULL);
+	if (task_gate(t, "plan")) {
+		task_ask_approval(t, "plan", PLANNER_NAME, NULL,
+		    jget_str(plan, "summary") != NULL ? jget_str(plan,
+		    "summary") : "the plan");
+		return;
+	}
+	task_plan_go(t);
 }
 
 static bool

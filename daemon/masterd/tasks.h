@@ -75,6 +75,14 @@ int tasks_set_budget(struct masterd *, int64_t task, const json_t *budget,
 /* md->setup_problem set: every unfinished task paused with it; unset:
  * the tasks it paused resumed. */
 void tasks_setup_gate(struct masterd *);
+/* A person in the loop (task_ask.c): the open questions and approvals
+ * (task 0: every task's), an answer, an approval or a rejection (id 0:
+ * the task's oldest open approval; *out the row). */
+json_t *tasks_asks(struct masterd *, int64_t task);
+int tasks_answer(struct masterd *, int64_t question, const char *text,
+    char *err, size_t errlen);
+int tasks_approve(struct masterd *, int64_t task, int64_t approval, bool ok,
+    const char *reason, json_t **out, char *err, size_t errlen);
 /* The periodic housekeeping: limits, and work a failed write left. */
 void tasks_tick(struct masterd *);
 

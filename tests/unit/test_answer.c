@@ -183,15 +183,36 @@ test_extract_none(void **state)
 
 /* ------------------------------------------------------------ validation */
 
+/* Questions for the user, kept for the round's report. */
+static void
+test_questions(void **state)
+{
+	struct answer a;
+
+	(void)state;
+	expect_ok("{\"summary\": \"s\", \"questions\": [{\"text\": \"Floats?\","
+	    " \"assumption\": \"integers\"}]}", &a);
+	assert_int_equal(json_array_size(a.questions), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    a.questions, 0), "assumption")), "integers");
+	answer_free(&a);
+	expect_ok("{\"summary\": \"s\"}", &a);
+	assert_null(a.questions);
+	answer_free(&a);
+	expect_err("{\"summary\": \"s\", \"questions\": [{\"assumption\": "
+	    "\"x\"}]}", "questions[0].text: missing");
+}
+
 static void
 test_top_level(void **state)
 {
 	char *big, *text;
 
 	expect_err("{\"summary\": \"s\", \"file\": []}", "file: unknown "
-	    "field (expected summary, files, interface, checks)");
+	    "field (expected summary, files, interface, checks, questions)");
 	expect_err("{\"summary\": \"s\", \"the files\": []}", "\"the files\": "
-	    "unknown field (expected summary, files, interface, checks)");
+	    "unknown field (expected summary, files, interface, checks, "
+	    "questions)");
 	expect_err("{\"files\": []}", "summary: missing (say what changed and "
 	    "why)");
 	expect_err("{\"summary\": null}", "summary: missing (say what changed "
@@ -804,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_extract_bare),
 		cmocka_unit_test(test_extract_none),
 		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_questions),
 		cmocka_unit_test(test_files_shape),
 		cmocka_unit_test(test_hostile_paths),
 		cmocka_unit_test(test_paths_normalised),

@@ -77,6 +77,15 @@ test_export(void **state)
 	    "input"));
 	json_decref(in);
 	json_decref(out);
+	/* a question's deadline is a time too (task_ask.c) */
+	in = json_pack("{s:[{s:f}]}", "asks", "deadline", 1764742803.0);
+	json_incref(in);
+	out = ctljson_export(in);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(out, "asks"), 0), "deadline")),
+	    "2025-12-03T06:20:03.000Z");
+	json_decref(in);
+	json_decref(out);
 }
 
 static void

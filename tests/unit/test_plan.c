@@ -71,6 +71,31 @@ plan_with_checks(size_t n, size_t len)
 
 /* ------------------------------------------------------------ shapes */
 
+/* A plan may ask the user instead of naming its domains. */
+static void
+test_plan_questions(void **state)
+{
+	(void)state;
+	expect_ok("plan", "{\"questions\": [{\"text\": \"Which language?\","
+	    " \"assumption\": \"Python\"}]}");
+	expect_ok("plan", "{\"questions\": [{\"text\": \"Which?\"}],"
+	    " \"domains\": [{\"name\": \"a\"}]}");
+	/* No question, no domains: still a plan without its domains. */
+	expect_ok("plan", "{\"questions\": [{\"text\": \"Which?\","
+	    " \"timeout\": 3600}]}");
+	expect_err("plan", "{\"questions\": [{\"text\": \"Which?\","
+	    " \"timeout\": 0}]}", "questions[0].timeout");
+	expect_err("plan", "{\"questions\": []}", "domains");
+	expect_err("plan", "{\"questions\": [{\"assumption\": \"x\"}]}",
+	    "questions[0].text");
+	expect_err("plan", "{\"questions\": [{\"text\": \"\"}]}",
+	    "questions[0].text");
+	expect_err("plan", "{\"questions\": [{\"text\": \"a\"},"
+	    " {\"text\": \"b\"}, {\"text\": \"c\"}, {\"text\": \"d\"},"
+	    " {\"text\": \"e\"}, {\"text\": \"f\"}, {\"text\": \"g\"},"
+	    " {\"text\": \"h\"}, {\"text\": \"i\"}]}", "questions");
+}
+
 static void
 test_plan_shape(void **state)
 {
@@ -341,6 +366,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan_shape),
+		cmocka_unit_test(test_plan_questions),
 		cmocka_unit_test(test_review_shape),
 		cmocka_unit_test(test_attribute_shape),
 		T(test_files_named),

@@ -29,7 +29,7 @@
 #include "daemon/masterd/registry.h"
 
 /* Bump with each migration added to registry.c. */
-#define SCHEMA_VERSION	10
+#define SCHEMA_VERSION	11
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -1352,6 +1352,71 @@ test_integration_runs(void **state)
 	json_decref(results);
 }
 
+/* Questions and approvals (migration 11): an open row closes once; a
+ * list of a task's open ones, or of every task's. */
+static void
+test_asks(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t1 = add_task(f->r, "1"), t2 = add_task(f->r, "2");
+	int64_t q, a;
+	json_t *rows, *row;
+
+	assert_int_equal(registry_ask_add(f->r, t1, "question", "planner",
+	    "Which language?", "Python", NULL, 100.5, &q), 0);
+	assert_int_equal(registry_ask_add(f->r, t2, "approval", "calc",
+	    "merge it", "merge", "abc123", 0, &a), 0);
+	rows = registry_asks(f->r, 0, true);
+	assert_int_equal(json_array_size(rows), 2);
+	json_decref(rows);
+	rows = registry_asks(f->r, t1, true);
+	assert_int_equal(json_array_size(rows), 1);
+	row = json_array_get(rows, 0);
+	assert_string_equal(json_string_value(json_object_get(row, "who")),
+	    "planner");
+	assert_string_equal(json_string_value(json_object_get(row, "state")),
+	    "open");
+	assert_true(json_number_value(json_object_get(row, "deadline")) ==
+	    100.5);
+	json_decref(rows);
+
+	assert_int_equal(registry_ask_set(f->r, q, "answered", "C"), 0);
+	/* Closed: neither an expiry nor a second answer lands. */
+	assert_int_equal(registry_ask_set(f->r, q, "expired", NULL),
+	    REG_NOT_FOUND);
+	row = registry_ask_get(f->r, q);
+	assert_string_equal(json_string_value(json_object_get(row, "state")),
+	    "answered");
+	assert_string_equal(json_string_value(json_object_get(row, "answer")),
+	    "C");
+	assert_false(json_is_true(json_object_get(row, "delivered")));
+	json_decref(row);
+	assert_int_equal(registry_ask_delivered(f->r, q), 0);
+	row = registry_ask_get(f->r, q);
+	assert_true(json_is_true(json_object_get(row, "delivered")));
+	json_decref(row);
+	rows = registry_asks(f->r, t1, true);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	rows = registry_asks(f->r, t1, false);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	/* A task that is over waits for no one. */
+	rows = registry_asks(f->r, 0, true);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	assert_int_equal(registry_task_set_state(f->r, t2, TASK_CANCELLED,
+	    NULL), 0);
+	rows = registry_asks(f->r, 0, true);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	row = registry_ask_get(f->r, a);
+	assert_string_equal(json_string_value(json_object_get(row, "context")),
+	    "abc123");
+	assert_true(json_is_null(json_object_get(row, "deadline")));
+	json_decref(row);
+}
+
 static void
 test_stats(void **state)
 {
@@ -2053,6 +2118,7 @@ test_migration_from_v8(void **state)
 	    "DROP TRIGGER counters_interface_add;"
 	    "ALTER TABLE tasks DROP COLUMN import;"
 	    "ALTER TABLE domains DROP COLUMN folder;"
+	    "DROP TABLE asks;"
 	    "INSERT INTO events (ts, event) VALUES (1, 'x');"
 	    "PRAGMA user_version = 8;"), SQLITE_OK);
 	sqlite3_close(db);
@@ -2101,6 +2167,7 @@ main(void)
 		T(test_survives_reopen),
 		T(test_durable_after_kill),
 		T(test_integration_runs),
+		T(test_asks),
 		T(test_stats),
 		T(test_migration_from_v1),
 		T(test_migration_from_v2),

@@ -162,7 +162,7 @@ test_schema(void **state)
 {
 	static const char *const names[] = { "list_files", "read_file",
 	    "search", "write_file", "edit_file", "delete_file",
-	    "peer_interfaces", "run_checks", "finish" };
+	    "peer_interfaces", "ask_user", "run_checks", "finish" };
 	json_t *s = tools_schema(), *t, *p, *iface;
 	const char *desc;
 	size_t i;
@@ -186,7 +186,7 @@ test_schema(void **state)
 	assert_non_null(strstr(desc, "exactly once"));
 	assert_non_null(strstr(desc, "surrounding lines"));
 	/* finish: every kind named, the answer's interface schema. */
-	t = json_array_get(s, 8);
+	t = json_array_get(s, 9);
 	desc = jget_str(t, "description");
 	assert_non_null(strstr(desc, "complete current interface"));
 	for (i = 0; iface_kinds[i] != NULL; i++)
@@ -239,7 +239,7 @@ test_arguments(void **state)
 	    "write_file: content: must be a string, not a number");
 	expect_err(f, "rm_rf", "{}", "rm_rf: no such tool (tools: list_files, "
 	    "read_file, search, write_file, edit_file, delete_file, "
-	    "peer_interfaces, run_checks, finish)");
+	    "peer_interfaces, ask_user, run_checks, finish)");
 	expect_err(f, "finish", "{}", "finish: not run here: the round runs "
 	    "it");
 	/* Every call counts, failed or not. */
@@ -737,6 +737,44 @@ test_peers(void **state)
 	json_decref(peers);
 }
 
+/* ------------------------------------------------------------ ask_user */
+
+/* Questions are kept for the round's report, four at most a round. */
+static void
+test_ask_user(void **state)
+{
+	struct fx *f = *state;
+	bool is_error = true;
+	json_t *want = tu_json("{\"text\": \"Floats?\", \"assumption\": "
+	    "\"integers\"}");
+	char *out;
+
+	out = tools_run(&f->ctx, "ask_user", "{\"question\": \"Floats?\", "
+	    "\"assumption\": \"integers\"}", &is_error);
+	assert_false(is_error);
+	assert_non_null(strstr(out, "Finish the round now"));
+	free(out);
+	assert_int_equal(json_array_size(f->ctx.questions), 1);
+	assert_true(json_equal(json_array_get(f->ctx.questions, 0), want));
+	json_decref(want);
+	expect_err(f, "ask_user", "{}", "ask_user: question: required string");
+	expect_err(f, "ask_user", "{\"question\": \"q\", \"timeout\": 0}",
+	    "ask_user: timeout: seconds, 1 to 31536000");
+	expect_err(f, "ask_user", "{\"question\": \"\"}",
+	    "ask_user: question and assumption: 1 to 4096 bytes each");
+	for (int i = 0; i < 3; i++) {
+		out = tools_run(&f->ctx, "ask_user", "{\"question\": \"q\", "
+		    "\"timeout\": 60}", &is_error);
+		assert_false(is_error);
+		free(out);
+	}
+	expect_err(f, "ask_user", "{\"question\": \"q\"}",
+	    "ask_user: at most 4 questions a round: finish now");
+	assert_int_equal(json_array_size(f->ctx.questions), 4);
+	assert_int_equal(jget_int(json_array_get(f->ctx.questions, 3),
+	    "timeout", 0), 60);
+}
+
 /* ------------------------------------------------------------ finish */
 
 static void
@@ -972,6 +1010,7 @@ main(void)
 		T(test_tools_edit),
 		T(test_delete),
 		T(test_peers),
+		T(test_ask_user),
 		T(test_file_map),
 		T(test_file_map_first_line_cut),
 		T(test_file_contents),
