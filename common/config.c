@@ -167,6 +167,7 @@ static const struct conf_key keys[] = {
 	    MS(86400 * 365), "0"),
 	G("task", "interface_attempts", K_INT, interface_attempts, 1, 100,
 	    "3"),
+	G("task", "push_to", K_STRING, push_to, 0, 0, NULL),
 
 	G("notify", "command", K_STRING, notify_command, 0, 0, NULL),
 	/* No default: a list given appends, so empty stands for all. */

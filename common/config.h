@@ -181,6 +181,8 @@ struct masterd_conf {
 					 * before the task pauses */
 	int64_t interface_attempts;	/* an interface directive requeued
 					 * while its gap remains */
+	char *push_to;			/* main pushed there after each
+					 * passing integration; NULL: not */
 	char *approve;			/* "none", "plan" or "merge": what
 					 * waits for masterctl approve */
 	int64_t question_timeout;	/* ms an unanswered question waits

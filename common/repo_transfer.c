@@ -111,7 +111,8 @@ repo_pack_ref(const char *gitdir, const char *ref, const json_t *haves,
 		repo_gfail(err, errlen, "opening %s", gitdir);
 		goto cleanup;
 	}
-	if (git_reference_name_to_id(&id, repo, ref) < 0) {
+	if ((strlen(ref) != GIT_OID_HEXSZ || git_oid_fromstr(&id, ref) < 0) &&
+	    git_reference_name_to_id(&id, repo, ref) < 0) {
 		repo_gfail(err, errlen, "%s", ref);
 		goto cleanup;
 	}
@@ -153,6 +154,19 @@ cleanup:
 	git_packbuilder_free(pb);
 	git_repository_free(repo);
 	return rc;
+}
+
+bool
+repo_is_url(const char *to)
+{
+	const char *colon = strchr(to, ':'), *slash = strchr(to, '/');
+
+	if (strncmp(to, "file://", 7) == 0)
+		return false;
+	if (strstr(to, "://") != NULL)
+		return true;
+	/* host:path, as git reads it: a colon before any slash. */
+	return colon != NULL && (slash == NULL || colon < slash);
 }
 
 int

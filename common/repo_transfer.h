@@ -16,6 +16,7 @@
 #ifndef COMMON_REPO_TRANSFER_H
 #define COMMON_REPO_TRANSFER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -23,7 +24,8 @@
 #include "common/repo.h"
 
 /*
- * A pack of every object ref's commit reaches that none of haves (an array
+ * A pack of every object ref's commit (a ref name, or a commit's 40 hex
+ * digits) reaches that none of haves (an array
  * of hex commit ids, or NULL; ids the repository lacks are ignored)
  * reaches, written to path.  oid gets the commit; *objects how many objects
  * the pack holds.
@@ -35,6 +37,10 @@ int repo_pack_ref(const char *gitdir, const char *ref, const json_t *haves,
 /* An empty bare repository at gitdir (a scratch one, to take a pack in
  * before it goes on): no commit, no branch. */
 int repo_init_bare(const char *gitdir, char *err, size_t errlen);
+
+/* Is to a URL for a remote (scheme://, or scp-like host:path as git
+ * reads it), rather than a local path (file:// counts as a path)? */
+bool repo_is_url(const char *to);
 
 /* The commits at the tips of the repository's branches (an array of hex
  * ids, for haves), from the repository at path (a work tree or a bare

@@ -124,6 +124,8 @@ const struct event_def event_defs[EV_COUNT] = {
 	[EV_APPROVAL_GIVEN] = { "approval.given", "approval,what" },
 	[EV_APPROVAL_REJECTED] = { "approval.rejected",
 	    "approval,what,reason" },
+	[EV_TASK_PUSHED] = { "task.pushed", "to,branch,commit,was" },
+	[EV_TASK_PUSH_FAILED] = { "task.push_failed", "to,branch,commit,error" },
 };
 
 const char *const err_names[E_COUNT] = {

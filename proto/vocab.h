@@ -131,6 +131,9 @@ enum event {
 	EV_APPROVAL_NEEDED,
 	EV_APPROVAL_GIVEN,
 	EV_APPROVAL_REJECTED,
+	/* [task] push_to (pushto.c). */
+	EV_TASK_PUSHED,
+	EV_TASK_PUSH_FAILED,
 	EV_COUNT
 };
 

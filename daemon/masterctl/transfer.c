@@ -157,20 +157,6 @@ out:
 	return status;
 }
 
-/* A URL (scheme://, or scp-like user@host:path) or a local path? */
-static bool
-is_url(const char *to)
-{
-	const char *colon = strchr(to, ':'), *slash = strchr(to, '/');
-
-	if (strncmp(to, "file://", 7) == 0)
-		return false;
-	if (strstr(to, "://") != NULL)
-		return true;
-	/* host:path, as git reads it: a colon before any slash. */
-	return colon != NULL && (slash == NULL || colon < slash);
-}
-
 static int
 push_local(struct ctl *c, json_int_t task, const char *path,
     const char *branch, struct scratch *s, struct pack_info *pi,
@@ -244,7 +230,7 @@ cmd_push(struct ctl *c, const struct opts *o, int argc, char **argv)
 	if (scratch_make(&s) != 0)
 		return EXIT_FAILED;
 	repo_global_init();
-	status = is_url(to) ?
+	status = repo_is_url(to) ?
 	    push_remote(c, task, to, branch, &s, &pi) :
 	    push_local(c, task, to, branch, &s, &pi, was);
 	repo_global_shutdown();
@@ -323,7 +309,7 @@ origin_of(const char *from, char *buf, size_t len)
 {
 	char *abs;
 
-	if (!is_url(from) && strncmp(from, "file://", 7) != 0 &&
+	if (!repo_is_url(from) && strncmp(from, "file://", 7) != 0 &&
 	    (abs = realpath(from, NULL)) != NULL) {
 		snprintf(buf, len, "%s", abs);
 		free(abs);

@@ -348,6 +348,12 @@ event_words(struct words *w, const json_t *e, char *buf, size_t len)
 	else if (is_event(ev, EV_APPROVAL_REJECTED))
 		snprintf(buf, len, "%s %lld rejected: %.200s", str(d, "what"),
 		    num(d, "approval"), str(d, "reason"));
+	else if (is_event(ev, EV_TASK_PUSHED))
+		snprintf(buf, len, "main %.7s pushed to %.200s, branch %.60s",
+		    str(d, "commit"), str(d, "to"), str(d, "branch"));
+	else if (is_event(ev, EV_TASK_PUSH_FAILED))
+		snprintf(buf, len, "push to %.200s FAILED: %.300s",
+		    str(d, "to"), str(d, "error"));
 	else
 		describe_event(ev, d, buf, len);
 	return true;

@@ -241,7 +241,7 @@ static void
 remove_stale_fetches(const char *dir)
 {
 	static const char *const patterns[] = { "backup-*.db", "pack-*.pack",
-	    "import-*.pack", "import-*.taken" };
+	    "import-*.pack", "import-*.taken", "pushto-*.pack" };
 	char pattern[PATH_MAX];
 	glob_t g;
 
@@ -663,6 +663,7 @@ finish(struct masterd *md)
 	backup_free(md);	/* before the registry it copies */
 	hooks_free(md);
 	pack_free(md);
+	pushto_free(md);
 	import_free(md);
 	prune_free(md);
 	registry_close(md->reg);

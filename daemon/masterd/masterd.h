@@ -86,6 +86,7 @@ struct masterd {
 	struct backups *backups;	/* backup.c; NULL until the first */
 	struct hooks *hooks;		/* hooks.c; NULL until the first */
 	struct pack_jobs *packs;	/* pack.c; NULL until the first */
+	struct push_jobs *pushes;	/* pushto.c; NULL until the first */
 	struct import_jobs *imports;	/* import.c; NULL until the first */
 	struct prune *prune;		/* prune.c; NULL until the first */
 
@@ -139,6 +140,11 @@ void import_submit(struct masterd *, struct ctl_client *, json_int_t id,
     const json_t *req);
 void import_forget(struct masterd *, struct ctl_client *);
 void import_free(struct masterd *);
+
+/* pushto.c: [task] push_to, after an integration run passed on commit. */
+struct task;
+void pushto_passed(struct task *, const char *commit);
+void pushto_free(struct masterd *);
 
 /* hooks.c: the [notify] command on a task's moments.  hooks_event looks
  * at every event; hooks_drain calls drained once no command runs (those

@@ -413,6 +413,7 @@ end_run(struct task *t, int64_t run, const char *commit,
 		    "{s:I, s:s, s:I}", "run", (json_int_t)run, "commit",
 		    commit, "duration_ms", (json_int_t)ms));
 		task_integration_reset(t);
+		pushto_passed(t, commit);
 	} else if (state != RUN_CANCELLED) {
 		failed = failing_of(results);
 		log_warn("task %lld: integration run %lld %s on main %.12s%s%s",
