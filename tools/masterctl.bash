@@ -56,7 +56,8 @@ _masterctl()
 
     local commands="submit status tasks task domains interface interfaces
         directive spawn restart pause resume cancel watch budget transcript
-        backup prune reload metrics stop help"
+        export push questions answer approve reject backup prune reload
+        metrics stop help"
     local global_opts="-s --socket --json -j -h --help -v --verbose -V
         --version --no-pager"
 
@@ -142,7 +143,13 @@ _masterctl()
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             return
             ;;
-        --domains | --prompt | --priority | --last | --diff)
+        --repo | --to)
+            # a repository: a directory here, or a URL
+            compopt -o dirnames 2>/dev/null
+            mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+            return
+            ;;
+        --domains | --prompt | --priority | --last | --diff | --branch)
             # free text: a list of new names, a prompt, a number, a version
             return
             ;;
@@ -150,7 +157,8 @@ _masterctl()
 
     local opts=''
     case $cmd in
-        submit) opts="--domains --directives --budget --wait" ;;
+        submit) opts="--domains --directives --budget --wait --repo --branch" ;;
+        push) opts="--to --branch" ;;
         task) opts="--rounds --all" ;;
         watch) opts="--tail --since" ;;
         prune) opts="--finished" ;;
@@ -179,11 +187,17 @@ _masterctl()
 
     case $cmd:$n in
         task:0 | cancel:0 | pause:0 | resume:0 | watch:0 | domains:0 | \
-        interfaces:0 | spawn:0 | budget:0)
+        interfaces:0 | spawn:0 | budget:0 | export:0 | push:0 | \
+        questions:0 | approve:0 | reject:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_tasks "$sock")" -- "$cur")
             ;;
         interface:0 | directive:0 | restart:0 | transcript:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_domains "$sock")" -- "$cur")
+            ;;
+        export:1)
+            # a new or empty directory
+            compopt -o dirnames 2>/dev/null
+            mapfile -t COMPREPLY < <(compgen -d -- "$cur")
             ;;
         backup:0)
             # the file to write
