@@ -214,46 +214,52 @@ build_repo(uv_work_t *w)
 	    sizeof(job->err));
 }
 
-static void
-repo_built(uv_work_t *w, int status)
+/* What the submit is answered, once its repository is built or not. */
+static json_t *
+job_answer(struct import_job *job)
 {
-	struct import_job *job = w->data;
 	struct masterd *md = job->md;
 	char err[512];
 	int64_t task;
 	json_t *r;
 	int rc;
 
-	TAILQ_REMOVE(md->imports, job, entry);
+	if (job->rc != 0)
+		return msg_reply_error(job->id, ERR_BAD_REQUEST,
+		    "submit: the imported history: %s", job->err);
+	if (md->stopping)
+		return msg_reply_error(job->id, ERR_BUSY, "masterd is stopping");
+	rc = tasks_submit(md, job->req, job->staging, &task, err, sizeof(err));
+	if (rc != 0)
+		return msg_reply_error(job->id, tasks_errcode(rc), "%s", err);
+	r = msg_reply_ok(job->id);
+	json_object_set_new(r, "task", json_integer(task));
+	return r;
+}
+
+/*
+ * The answer goes out only after the staging directory and the pack are
+ * gone, so a client that has it finds nothing of a refused import left
+ * under the state directory.
+ */
+static void
+repo_built(uv_work_t *w, int status)
+{
+	struct import_job *job = w->data;
+	struct ctl_client *cl = job->cl;
+	json_t *answer = NULL;
+
+	TAILQ_REMOVE(job->md->imports, job, entry);
 	if (status != 0 && job->rc == 0) {
 		job->rc = -1;
 		snprintf(job->err, sizeof(job->err), "%s", uv_strerror(status));
 	}
-	if (job->cl == NULL)
-		goto out;
-	if (job->rc != 0) {
-		control_reply(job->cl, msg_reply_error(job->id, ERR_BAD_REQUEST,
-		    "submit: the imported history: %s", job->err));
-		goto out;
-	}
-	if (md->stopping) {
-		control_reply(job->cl, msg_reply_error(job->id, ERR_BUSY,
-		    "masterd is stopping"));
-		goto out;
-	}
-	rc = tasks_submit(md, job->req, job->staging, &task, err,
-	    sizeof(err));
-	if (rc != 0) {
-		control_reply(job->cl, msg_reply_error(job->id,
-		    tasks_errcode(rc), "%s", err));
-		goto out;
-	}
-	r = msg_reply_ok(job->id);
-	json_object_set_new(r, "task", json_integer(task));
-	control_reply(job->cl, r);
-out:
+	if (cl != NULL)
+		answer = job_answer(job);
 	remove_staging(job->staging);	/* gone when the task took it */
 	job_free(job);
+	if (answer != NULL)
+		control_reply(cl, answer);
 }
 
 void
