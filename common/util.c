@@ -1,12 +1,15 @@
 /*
- * util.c — the allocator policy, UTF-8 repair, write_all, JSON getters,
- * base64 and the process's hardening (util.h says why each is here once).
+ * util.c — the allocator policy, UTF-8 repair, write_all, remove_tree,
+ * JSON getters, base64 and the process's hardening (util.h says why each
+ * is here once).
  */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +246,28 @@ write_all(int fd, const void *buf, size_t len)
 			return -1;
 		p += k;
 		len -= (size_t)k;
+	}
+	return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	(void)remove(path);	/* what stays is seen by the lstat below */
+	return 0;
+}
+
+int
+remove_tree(const char *path)
+{
+	struct stat st;
+
+	(void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (lstat(path, &st) == 0) {
+		errno = ENOTEMPTY;
+		return -1;
 	}
 	return 0;
 }

@@ -68,6 +68,10 @@ bool path_under(const char *path, const char *dir);
 /* write(2) until all is written or an error other than EINTR: 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* Remove path and all under it, never following a symlink; what cannot
+ * be removed is passed over.  0 when path is gone (or never was). */
+int remove_tree(const char *path);
+
 /* Field getters for objects already shaped by a validator: a missing or
  * mistyped field reads as def (int), NULL (string) or false. */
 json_int_t jget_int(const json_t *obj, const char *key, json_int_t def);

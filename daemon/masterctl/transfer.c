@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +42,11 @@ scratch_make(struct scratch *s)
 	return 0;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 static void
 scratch_remove(struct scratch *s)
 {
 	if (s->dir[0] != '\0')
-		(void)nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		(void)remove_tree(s->dir);
 }
 
 /* What masterd answered for the pack: main's commit and its size. */

@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,19 +176,12 @@ jobs_of(struct masterd *md)
 	return md->imports;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* A staging repository nobody took (a refused or abandoned import). */
 static void
 remove_staging(const char *dir)
 {
 	if (dir != NULL)
-		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		(void)remove_tree(dir);
 }
 
 static void

@@ -235,13 +235,14 @@ lock_state_dir(struct masterd *md)
 	return 0;
 }
 
-/* Files a crash left while a connection fetched them: backup copies
- * and packs. */
+/* Files a crash left while a connection fetched or sent them: backup
+ * copies, packs, and the repository an import was building. */
 static void
 remove_stale_fetches(const char *dir)
 {
 	static const char *const patterns[] = { "backup-*.db", "pack-*.pack",
-	    "import-*.pack", "import-*.taken", "pushto-*.pack" };
+	    "import-*.pack", "import-*.taken", "import-*.git",
+	    "pushto-*.pack" };
 	char pattern[PATH_MAX];
 	glob_t g;
 
@@ -250,7 +251,9 @@ remove_stale_fetches(const char *dir)
 		if (glob(pattern, 0, NULL, &g) != 0)
 			continue;
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
+			if (remove_tree(g.gl_pathv[i]) != 0)
+				log_warn("%s: cannot remove it: %s",
+				    g.gl_pathv[i], strerror(errno));
 		globfree(&g);
 	}
 }

@@ -12,7 +12,6 @@
  *   rows, and its sessions (transcripts) stay.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,28 +126,18 @@ collect_trees(struct prune *p)
 	}
 }
 
-static int
-remove_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	if (remove(path) != 0 && errno != ENOENT)
-		log_warn("prune: %s: %s", path, strerror(errno));
-	return 0;
-}
-
 /* On the thread pool: no loop, no registry, only the files. */
 static void
 remove_trees(uv_work_t *w)
 {
 	struct prune *p = w->data;
-	struct stat st;
 
-	for (size_t i = 0; i < p->npaths; i++) {
-		nftw(p->paths[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
-		if (lstat(p->paths[i], &st) == 0)
+	for (size_t i = 0; i < p->npaths; i++)
+		if (remove_tree(p->paths[i]) != 0) {
+			log_warn("prune: %s: not all of it could be removed",
+			    p->paths[i]);
 			p->failures++;
-	}
+		}
 }
 
 static void

@@ -26,12 +26,18 @@ ctl --json interfaces 1 >"$T/ifaces.before"
 ctl stop >/dev/null
 wait_until "masterd exit" sh -c "! kill -0 $MD_PID"
 
-# Restore: the copy replaces the database; a stale copy is cleaned up.
+# Restore: the copy replaces the database; what a crash left of a
+# fetch or an import (a copy, a pack, a half-built repository) goes.
 cp "$T/copy.db" "$T/state/masterd.db"
 rm -f "$T/state/masterd.db-wal" "$T/state/masterd.db-shm"
 : >"$T/state/backup-1-1.db"
+: >"$T/state/pack-1-2.pack"
+mkdir -p "$T/state/import-1-3.git/objects/pack"
+: >"$T/state/import-1-3.git/objects/pack/x.pack"
 start_masterd
 [ -e "$T/state/backup-1-1.db" ] && fail "stale backup copy not removed"
+[ -e "$T/state/pack-1-2.pack" ] && fail "stale pack not removed"
+[ -e "$T/state/import-1-3.git" ] && fail "a half-built import's repository not removed"
 [ "$(json_get "[(t['id'], t['text']) for t in r['tasks']]" tasks)" = "[(1, 'backed up')]" ] \
     || fail "tasks after restore"
 [ "$(json_get "sorted(i['domain'] for i in r['interfaces'])" interfaces 1)" = "['alpha', 'beta']" ] \

@@ -2,8 +2,8 @@
  * test_util.c — the shared helpers (common/util.c): base64 both ways and
  * refused input, the UTF-8 validator on the forms it must refuse
  * (overlongs, surrogates, past U+10FFFF, truncated and stray bytes), the
- * repairs built on it, write_all through a pipe, the JSON getters and the
- * allocator.
+ * repairs built on it, write_all through a pipe, remove_tree, the JSON
+ * getters and the allocator.
  */
 #include "testutil.h"
 
@@ -225,6 +225,38 @@ test_write_all_pipe(void **state)
 	free(out);
 }
 
+/* A tree goes whole; a symlink in it goes, never what it points at. */
+static void
+test_remove_tree(void **state)
+{
+	char top[PATH_MAX], tree[PATH_MAX], p[PATH_MAX], outside[PATH_MAX];
+	struct stat st;
+
+	tu_mkdtemp(top, sizeof(top));
+	tu_join(tree, sizeof(tree), top, "tree");
+	tu_join(outside, sizeof(outside), top, "outside");
+	assert_int_equal(mkdir(outside, 0700), 0);
+	tu_join(p, sizeof(p), outside, "kept");
+	tu_write_file(p, "kept");
+	assert_int_equal(mkdir(tree, 0700), 0);
+	tu_join(p, sizeof(p), tree, "a");
+	assert_int_equal(mkdir(p, 0700), 0);
+	tu_join(p, sizeof(p), tree, "a/file");
+	tu_write_file(p, "x");
+	tu_join(p, sizeof(p), tree, "a/link");
+	assert_int_equal(symlink(outside, p), 0);
+
+	assert_int_equal(remove_tree(tree), 0);
+	assert_int_equal(lstat(tree, &st), -1);
+	tu_join(p, sizeof(p), outside, "kept");
+	assert_int_equal(stat(p, &st), 0);
+	/* What is not there is gone already; a file alone goes too. */
+	assert_int_equal(remove_tree(tree), 0);
+	assert_int_equal(remove_tree(p), 0);
+	assert_int_equal(lstat(p, &st), -1);
+	tu_rmtree(top);
+}
+
 /* ------------------------------------------------------------ JSON */
 
 static void
@@ -282,6 +314,7 @@ main(void)
 		cmocka_unit_test(test_utf8_scrub),
 		cmocka_unit_test(test_utf8_prefix_and_cut),
 		cmocka_unit_test(test_write_all_pipe),
+		cmocka_unit_test(test_remove_tree),
 		cmocka_unit_test(test_jget),
 		cmocka_unit_test(test_alloc),
 	};

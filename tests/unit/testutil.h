@@ -20,7 +20,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +30,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "common/util.h"
 
 #define TU_NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -188,22 +189,12 @@ tu_mkdtemp(char *buf, size_t len)
 	assert_non_null(mkdtemp(buf));
 }
 
-static inline int
-tu_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
 /* rm -rf, never following a symlink out of the tree. */
 static inline void
 tu_rmtree(const char *path)
 {
-	if (path == NULL || *path == '\0')
-		return;
-	(void)nftw(path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (path != NULL && *path != '\0')
+		(void)remove_tree(path);
 }
 
 /*
