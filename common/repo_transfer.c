@@ -384,9 +384,8 @@ cleanup:
 
 /* ------------------------------------------------------------ export */
 
-/* dir is missing (then made) or an empty directory. */
-static int
-empty_target(const char *dir, char *err, size_t errlen)
+int
+repo_export_target(const char *dir, char *err, size_t errlen)
 {
 	struct dirent *de;
 	DIR *d;
@@ -429,7 +428,7 @@ repo_export(const char *gitdir, const char *oid, const char *dir, char *err,
 		repo_gfail(err, errlen, "commit %s", oid);
 		goto cleanup;
 	}
-	if (empty_target(dir, err, errlen) != 0)
+	if (repo_export_target(dir, err, errlen) != 0)
 		goto cleanup;
 	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
 	/* The files as committed; no index: dir is not a work tree. */

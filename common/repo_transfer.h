@@ -62,6 +62,10 @@ int repo_pack_receive(const char *path, const char *pack_path, char *err,
 int repo_branch_advance(const char *path, const char *branch,
     const char *oid, char was[REPO_OID_HEX], char *err, size_t errlen);
 
+/* Make dir, or check that it is an empty directory: where repo_export may
+ * write.  masterctl asks before it fetches a pack it could not use. */
+int repo_export_target(const char *dir, char *err, size_t errlen);
+
 /* Write the files of the commit oid of the repository at gitdir into dir,
  * which must be missing or empty (never emptied here). */
 int repo_export(const char *gitdir, const char *oid, const char *dir,

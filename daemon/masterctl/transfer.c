@@ -121,6 +121,10 @@ cmd_export(struct ctl *c, const struct opts *o, int argc, char **argv)
 	(void)o; (void)argc;
 	if (parse_id(argv[0], "task", &task) != 0)
 		return EXIT_USAGE;
+	if (repo_export_target(argv[1], err, sizeof(err)) != 0) {
+		fprintf(stderr, "masterctl: export: %s\n", err);
+		return EXIT_FAILED;
+	}
 	if (scratch_make(&s) != 0)
 		return EXIT_FAILED;
 	repo_global_init();

@@ -64,8 +64,11 @@ ctl export 1 "$T/export" >"$T/out" 2>&1 || fail "export: $(cat "$T/out")"
 [ "$(cat "$T/export/a/second.txt")" = second ] || fail "export: a/second.txt"
 [ "$(cat "$T/export/b/first.txt")" = first ] || fail "export: b/first.txt"
 [ -e "$T/export/.git" ] && fail "export wrote a .git"
+packs=$(grep -c "pack of task 1: main" "$T/masterd.log")
 ctl export 1 "$T/export" >"$T/out" 2>&1 && fail "export into a directory with files went through"
 grep -q "not empty" "$T/out" || fail "export refusal said: $(cat "$T/out")"
-ok "export: main's files into a new directory, never into one with files"
+[ "$(grep -c "pack of task 1: main" "$T/masterd.log")" = "$packs" ] ||
+    fail "a refused export still had masterd make a pack"
+ok "export: main's files into a new directory, never into one with files (refused before any pack is made)"
 ls "$T/state"/pack-* >/dev/null 2>&1 && fail "a pack was left in the state directory"
 ok "no pack left behind"
