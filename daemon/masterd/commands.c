@@ -702,57 +702,29 @@ cmd_cancel(struct masterd *md, struct ctl_client *cl, json_int_t id,
 	reply(cl, tasks_reply(id, rc, err));
 }
 
-/* Stored events read per query while a replay looks for its start. */
-#define REPLAY_PAGE 2000
-
-/* The last n items of a (stolen), in one copy rather than n shifts. */
-static json_t *
-newest(json_t *a, size_t n)
-{
-	size_t size = json_array_size(a);
-	json_t *out;
-
-	if (size <= n)
-		return a;
-	out = json_array();
-	for (size_t i = size - n; i < size; i++)
-		json_array_append(out, json_array_get(a, i));
-	json_decref(a);
-	return out;
-}
-
 /*
  * The stored events a watch asked for, oldest first: the newest `tail`,
- * or those from `since` on (at most WATCH_REPLAY_MAX, the newest).  Read
- * page by page from the task's first event: a replay is an operator's
- * look back, not a hot path.
+ * or those from `since` on among the newest WATCH_REPLAY_MAX.  Events
+ * are stored in time order, so those from `since` on are the newest
+ * ones: the look back reads only what it may send, however long the
+ * task's history.
  */
 static json_t *
 replay_events(struct masterd *md, int64_t task, json_int_t tail,
     double since)
 {
-	json_t *out = json_array(), *page, *e;
-	int64_t after = 0;
-	size_t i, n;
+	json_t *events, *out, *e;
+	size_t i;
 
-	for (;;) {
-		if ((page = registry_events(md->reg, task, after,
-		    REPLAY_PAGE)) == NULL)
-			break;
-		n = json_array_size(page);
-		json_array_foreach(page, i, e) {
-			after = get_int(e, "seq");
-			if (tail == 0 && json_number_value(json_object_get(e,
-			    "ts")) < since)
-				continue;
+	events = registry_events_newest(md->reg, task, (int)(tail > 0 ? tail :
+	    WATCH_REPLAY_MAX));
+	if (events == NULL || tail > 0)
+		return events;
+	out = json_array();
+	json_array_foreach(events, i, e)
+		if (json_number_value(json_object_get(e, "ts")) >= since)
 			json_array_append(out, e);
-		}
-		json_decref(page);
-		out = newest(out, (size_t)(tail > 0 ? tail :
-		    WATCH_REPLAY_MAX));
-		if (n < REPLAY_PAGE)
-			break;
-	}
+	json_decref(events);
 	return out;
 }
 

@@ -525,7 +525,8 @@ enum stmt {
 	ST_IFACE_LATEST_TASK, ST_IFACE_COUNT_ALL, ST_IFACE_COUNT_TASK,
 	ST_DIR_FIND_OPEN, ST_DIR_RAISE, ST_DIR_ADD, ST_DIR_STATE, ST_DIR_NEXT,
 	ST_DIRS_ALL, ST_DIRS_TASK, ST_DIRS_DOMAIN,
-	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK,
+	ST_EVENT_ADD, ST_EVENTS_ALL, ST_EVENTS_TASK, ST_EVENTS_NEWEST_ALL,
+	ST_EVENTS_NEWEST_TASK,
 	ST_STATS,
 	ST_ROUND_ADD, ST_ROUNDS_TASK, ST_SCORE_TASK, ST_DIR_GET,
 	ST_TASK_BUDGET, ST_TASK_PLAN, ST_TASK_REVIEWS, ST_TASK_PLANNER,
@@ -645,6 +646,13 @@ static const struct stmt_def {
 	[ST_EVENTS_TASK] = { "SELECT " EVENT_COLS " FROM events"
 	    " WHERE task_id = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
 	    SHAPE(event_cols) },
+	/* The newest, walked back on the primary key or events_task. */
+	[ST_EVENTS_NEWEST_ALL] = { "SELECT * FROM (SELECT " EVENT_COLS
+	    " FROM events ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	    SHAPE(event_cols) },
+	[ST_EVENTS_NEWEST_TASK] = { "SELECT * FROM (SELECT " EVENT_COLS
+	    " FROM events WHERE task_id = ?2 ORDER BY seq DESC LIMIT ?1)"
+	    " ORDER BY seq", SHAPE(event_cols) },
 
 	[ST_STATS] = { "SELECT (SELECT count(*) FROM tasks),"
 	    " (SELECT count(*) FROM tasks WHERE " TASK_OPEN "),"
@@ -2135,6 +2143,19 @@ registry_events(struct registry *r, int64_t task, int64_t after_seq,
 	if (bind_int(r, st, 1, after_seq) == -1 ||
 	    bind_int(r, st, 2, limit > 0 ? limit : -1) == -1 ||
 	    (task != 0 && bind_int(r, st, 3, task) == -1))
+		return fail_null(r, st, __func__);
+	return query_all(r, id, __func__);
+}
+
+/* task 0: every task's events and those about none. */
+json_t *
+registry_events_newest(struct registry *r, int64_t task, int limit)
+{
+	enum stmt id = task == 0 ? ST_EVENTS_NEWEST_ALL : ST_EVENTS_NEWEST_TASK;
+	sqlite3_stmt *st = r->st[id];
+
+	if (bind_int(r, st, 1, limit) == -1 ||
+	    (task != 0 && bind_int(r, st, 2, task) == -1))
 		return fail_null(r, st, __func__);
 	return query_all(r, id, __func__);
 }

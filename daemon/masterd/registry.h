@@ -189,6 +189,9 @@ int registry_event_add(struct registry *, int64_t task, const char *domain,
 /* Events after seq (0: from the start), oldest first, at most limit. */
 json_t *registry_events(struct registry *, int64_t task, int64_t after_seq,
     int limit);
+/* The newest limit events, oldest first: a look back that costs what it
+ * returns, however many events the task has. */
+json_t *registry_events_newest(struct registry *, int64_t task, int limit);
 
 /* ---- rounds ----
  * One row per round a child reports (a `round` message: round, ok, stage,

@@ -1161,6 +1161,20 @@ test_events(void **state)
 	json_decref(l);
 
 	expect_size(registry_events(f->r, 0, seq[4], 10), 0);
+
+	/* The newest, oldest first: a task's, or everyone's. */
+	l = registry_events_newest(f->r, t1, 2);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(jint(json_array_get(l, 0), "seq"), seq[3]);
+	assert_int_equal(jint(json_array_get(l, 1), "seq"), seq[4]);
+	json_decref(l);
+	l = registry_events_newest(f->r, 0, 3);
+	assert_int_equal(json_array_size(l), 3);
+	assert_int_equal(jint(json_array_get(l, 0), "seq"), seq[2]);
+	assert_int_equal(jint(json_array_get(l, 2), "seq"), seq[4]);
+	assert_true(jnull(json_array_get(l, 0), "task"));
+	json_decref(l);
+	expect_size(registry_events_newest(f->r, t2, 10), 1);
 	json_decref(data);
 }
 
