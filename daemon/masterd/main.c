@@ -788,6 +788,7 @@ main(int argc, char **argv)
 	md.verbose = o.verbose;
 	md.foreground = o.foreground || under_systemd();
 	md.lock_fd = -1;
+	md.notify_fd = -1;
 	TAILQ_INIT(&md.children);
 	TAILQ_INIT(&md.clients);
 	if (!md.foreground) {

@@ -77,8 +77,11 @@ struct masterd {
 
 	/* systemd (notify.c) */
 	char *notify_path;
+	int notify_fd;			/* the one datagram socket, or -1 */
 	uv_timer_t watchdog;
 	bool watchdog_on;
+	uv_timer_t status_soon;		/* one STATUS= for many changes */
+	bool status_soon_on;
 
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stop_timer;
@@ -213,6 +216,7 @@ void notify_init(struct masterd *);
 void notify_send(struct masterd *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void notify_status(struct masterd *);
+void notify_status_soon(struct masterd *);
 void notify_close(struct masterd *);
 
 #endif

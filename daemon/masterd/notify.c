@@ -2,7 +2,9 @@
  * notify.c — the systemd notification protocol, spoken natively: datagrams
  * of "KEY=VALUE" lines to $NOTIFY_SOCKET (READY=1, STATUS=, STOPPING=1,
  * RELOADING=1, WATCHDOG=1), with no dependency on libsystemd.  Without
- * $NOTIFY_SOCKET every call is a no-op.
+ * $NOTIFY_SOCKET every call is a no-op.  Children change state in
+ * bursts (a task of a thousand domains starts): their STATUS= lines are
+ * gathered into one, sent a moment later (notify_status_soon).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,8 +46,15 @@ notify_init(struct masterd *md)
 	const char *path = getenv("NOTIFY_SOCKET");
 	uint64_t usec = watchdog_usec();
 
-	if (path != NULL && (path[0] == '/' || path[0] == '@'))
+	if (path != NULL && (path[0] == '/' || path[0] == '@')) {
 		md->notify_path = strdup(path);
+		md->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (md->notify_fd < 0)
+			log_warn("notify: socket: %s", strerror(errno));
+		uv_timer_init(md->loop, &md->status_soon);
+		md->status_soon.data = md;
+		md->status_soon_on = true;
+	}
 	/* Children must not inherit our notification channel. */
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
@@ -68,28 +77,31 @@ notify_close(struct masterd *md)
 		uv_close((uv_handle_t *)&md->watchdog, NULL);
 		md->watchdog_on = false;
 	}
+	if (md->status_soon_on) {
+		uv_close((uv_handle_t *)&md->status_soon, NULL);
+		md->status_soon_on = false;
+	}
+	if (md->notify_fd >= 0)
+		close(md->notify_fd);
+	md->notify_fd = -1;
 }
 
 static void
-send_datagram(const char *path, const char *text)
+send_datagram(int fd, const char *path, const char *text)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t plen = strlen(path);
 	socklen_t salen;
-	int fd;
 
-	if (plen >= sizeof(sa.sun_path))
+	if (fd < 0 || plen >= sizeof(sa.sun_path))
 		return;
 	memcpy(sa.sun_path, path, plen);
 	if (sa.sun_path[0] == '@')	/* abstract namespace */
 		sa.sun_path[0] = '\0';
 	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
 	if (sendto(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL,
 	    (struct sockaddr *)&sa, salen) < 0)
 		log_debug("notify: %s", strerror(errno));
-	close(fd);
 }
 
 void
@@ -103,7 +115,7 @@ notify_send(struct masterd *md, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	send_datagram(md->notify_path, text);
+	send_datagram(md->notify_fd, md->notify_path, text);
 }
 
 /*
@@ -124,6 +136,8 @@ notify_status(struct masterd *md)
 
 	if (md->notify_path == NULL)
 		return;
+	if (md->status_soon_on)
+		uv_timer_stop(&md->status_soon);	/* this one says it */
 	metrics_totals(md, &m);
 	TAILQ_FOREACH(c, &md->children, entry)
 		count[c->state]++;
@@ -159,4 +173,23 @@ notify_status(struct masterd *md)
 		    c->name, (long long)c->task, child_state_name(c->state));
 	}
 	notify_send(md, "STATUS=%s", line);
+}
+
+static void
+on_status_soon(uv_timer_t *t)
+{
+	notify_status(t->data);
+}
+
+/* How long state changes are gathered into one STATUS= line: nothing a
+ * person reading `systemctl status` could tell from at once. */
+#define STATUS_GATHER_MS 100
+
+void
+notify_status_soon(struct masterd *md)
+{
+	if (md->notify_path == NULL || !md->status_soon_on ||
+	    uv_is_active((uv_handle_t *)&md->status_soon))
+		return;
+	uv_timer_start(&md->status_soon, on_status_soon, STATUS_GATHER_MS, 0);
 }

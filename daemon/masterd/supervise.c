@@ -96,7 +96,7 @@ set_state(struct child *c, enum child_state s, const char *reason)
 	event_emit(c->md, c->task, c->name, EV_DOMAIN_STATE,
 	    json_pack("{s:s, s:s, s:s*}", "from", state_names[old], "to",
 	    state_names[s], "reason", c->reason[0] ? c->reason : NULL));
-	notify_status(c->md);
+	notify_status_soon(c->md);
 }
 
 /* ---------------------------------------------------------- the index */
