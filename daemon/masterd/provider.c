@@ -416,20 +416,31 @@ down_list(struct masterd *md)
 	return a;
 }
 
+static void
+send_down(struct child *c, json_t *down)
+{
+	json_t *m;
+
+	if (c->state != CHILD_RUNNING || c->role == ROLE_INTEGRATOR)
+		return;
+	m = msg_new(MSG_PROVIDERS, masterd_next_id(c->md));
+	json_object_set(m, "down", down);
+	child_send(c, m);
+}
+
+/* The providers held down, to c alone (one that became ready) or, c
+ * NULL, to every running child (the list changed). */
 void
 providers_send(struct masterd *md, struct child *c)
 {
+	json_t *down = down_list(md);
 	struct child *x;
-	json_t *m, *down = down_list(md);
 
-	TAILQ_FOREACH(x, &md->children, entry) {
-		if ((c != NULL && x != c) || x->state != CHILD_RUNNING ||
-		    x->role == ROLE_INTEGRATOR)
-			continue;
-		m = msg_new(MSG_PROVIDERS, masterd_next_id(md));
-		json_object_set(m, "down", down);
-		child_send(x, m);
-	}
+	if (c != NULL)
+		send_down(c, down);
+	else
+		TAILQ_FOREACH(x, &md->children, entry)
+			send_down(x, down);
 	json_decref(down);
 }
 
