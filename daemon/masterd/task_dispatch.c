@@ -90,6 +90,12 @@ tasks_child_released(struct child *c)
 {
 	struct task *t;
 
+	/* Its time waited stays in the metric's total (metrics.c). */
+	if (c->waiting[0] != '\0') {
+		c->md->provider_wait_ms += uv_now(c->md->loop) -
+		    c->waiting_since_ms;
+		c->waiting[0] = '\0';
+	}
 	if ((!c->look_queued && !c->start_queued) ||
 	    (t = task_find(c->md, c->task)) == NULL)
 		return;

@@ -62,3 +62,20 @@ ctl resume 2 >/dev/null || fail "resume 2"
 task2_done() { [ "$(json_get "[x['state'] for x in r['directives']]" task 2)" = "['done']" ]; }
 wait_until "task 2's directive on the new provider" task2_done
 ok "a reload that drops the provider drops its breaker; the work goes to the new one"
+
+# A counter never goes back: a domain cancelled while it waits for the
+# provider keeps its time waited in masterd_provider_wait_seconds_total.
+PORT=$(cat "$T/other.port") llmd_call POST /_llmd/outage '{"phases": [{"mode": 503, "seconds": 900}]}' >/dev/null
+ctl submit "cancelled while waiting" --domains solo >/dev/null || fail "submit 3"
+task3_waits() { $MASTERCTL task 3 | grep -q 'waiting for provider llm since'; }
+wait_until "task 3's domain waiting for the provider" task3_waits
+waited=$(metrics_get masterd_provider_wait_seconds_total)
+ctl cancel 3 >/dev/null || fail "cancel 3"
+task3_released() {
+	[ "$(json_get "len([c for c in r['children'] if c.get('task') == 3])" status)" = 0 ]
+}
+wait_until "task 3's children released" task3_released
+after=$(metrics_get masterd_provider_wait_seconds_total)
+python3 -c "import sys; sys.exit(not float(sys.argv[2]) >= float(sys.argv[1]) > 0)" "$waited" "$after" ||
+    fail "metrics: the time waited went from $waited to $after when the waiting domain was cancelled"
+ok "metrics: a domain cancelled while it waits keeps its time waited in the total ($waited s, then $after s)"
