@@ -247,6 +247,11 @@ static const struct shape_field f_answer[] = {
 	F("text", FT_STRING),
 	END
 };
+static const struct shape_field f_deadline[] = {
+	F("question", FT_INTEGER),
+	F("seconds", FT_INTEGER | FT_NULL),	/* from now; null: none */
+	END
+};
 static const struct shape_field f_approve[] = {
 	F("task", FT_INTEGER),
 	OPT("approval", FT_INTEGER),	/* absent: the task's oldest open */
@@ -398,6 +403,8 @@ static const struct msg_spec catalogue[MSG_TYPE_COUNT] = {
 	    f_task_opt, "the open questions and approvals, of a task or all" },
 	[CTL_ANSWER] = { CTL_ANSWER, CHAN_CONTROL, "answer", U, f_answer,
 	    "answer a question the planner or a domain asked" },
+	[CTL_DEADLINE] = { CTL_DEADLINE, CHAN_CONTROL, "deadline", U,
+	    f_deadline, "set, move or lift the deadline of an open question" },
 	[CTL_APPROVE] = { CTL_APPROVE, CHAN_CONTROL, "approve", U, f_approve,
 	    "let a plan or a merge into main that waits go on" },
 	[CTL_REJECT] = { CTL_REJECT, CHAN_CONTROL, "reject", U, f_approve,

@@ -80,6 +80,7 @@ enum msg_type {
 	CTL_IMPORT,
 	CTL_QUESTIONS,
 	CTL_ANSWER,
+	CTL_DEADLINE,
 	CTL_APPROVE,
 	CTL_REJECT,
 	/* CHAN_CONTROL: from masterd, on a watch stream */

@@ -119,6 +119,8 @@ const struct event_def event_defs[EV_COUNT] = {
 	    "question,who,answer" },
 	[EV_QUESTION_EXPIRED] = { "question.expired",
 	    "question,who,assumption" },
+	[EV_QUESTION_DEADLINE] = { "question.deadline",
+	    "question,who,deadline" },
 	[EV_APPROVAL_NEEDED] = { "approval.needed",
 	    "approval,what,commit,summary" },
 	[EV_APPROVAL_GIVEN] = { "approval.given", "approval,what" },

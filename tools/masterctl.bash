@@ -56,7 +56,8 @@ _masterctl()
 
     local commands="submit status tasks task domains interface interfaces
         directive spawn restart pause resume cancel watch budget transcript
-        export push questions answer approve reject backup prune reload
+        export push questions answer deadline approve reject backup prune
+        reload
         metrics stop help"
     local global_opts="-s --socket --json -j -h --help -v --verbose -V
         --version --no-pager"
@@ -193,6 +194,9 @@ _masterctl()
             ;;
         interface:0 | directive:0 | restart:0 | transcript:0)
             mapfile -t COMPREPLY < <(compgen -W "$(_masterctl_domains "$sock")" -- "$cur")
+            ;;
+        deadline:1)
+            mapfile -t COMPREPLY < <(compgen -W "now none 30m 1h" -- "$cur")
             ;;
         export:1)
             # a new or empty directory

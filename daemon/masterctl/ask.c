@@ -1,12 +1,13 @@
 /*
  * ask.c — a person in the loop: `questions` (what the planner and the
  * domains asked, and the plans and merges that wait for an approval),
- * `answer`, `approve` and `reject`.
+ * `answer`, `deadline`, `approve` and `reject`.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "daemon/masterctl/ctl.h"
 
 static void
@@ -75,6 +76,67 @@ cmd_answer(struct ctl *c, const struct opts *o, int argc, char **argv)
 		print_json(r, false);
 	else
 		printf("question %lld answered\n", (long long)q);
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* "now" (0), "none" (null) or a duration such as 90s, 30m, 2h. */
+static json_t *
+deadline_seconds(const char *s)
+{
+	int64_t ms;
+
+	if (strcmp(s, "now") == 0)
+		return json_integer(0);
+	if (strcmp(s, "none") == 0)
+		return json_null();
+	if (conf_parse_duration_ms(s, &ms) != 0 || ms < 0) {
+		fprintf(stderr, "masterctl: deadline: \"%s\" is not a "
+		    "duration (90s, 30m, 2h), now or none\n", s);
+		return NULL;
+	}
+	return json_integer((ms + 999) / 1000);
+}
+
+static void
+print_deadline(json_int_t id, const json_t *q)
+{
+	const json_t *dl = json_object_get(q, "deadline");
+	char at[32];
+
+	if (strcmp(str(q, "state"), "expired") == 0)
+		printf("question %lld: no answer; %s goes on with its "
+		    "assumption\n", (long long)id, str(q, "who"));
+	else if (dl == NULL || json_is_null(dl))
+		printf("question %lld: no deadline; %s waits for your "
+		    "answer\n", (long long)id, str(q, "who"));
+	else {
+		fmt_when(when(q, "deadline"), at, sizeof(at));
+		printf("question %lld: deadline %s; then %s goes on with its "
+		    "assumption\n", (long long)id, at, str(q, "who"));
+	}
+}
+
+int
+cmd_deadline(struct ctl *c, const struct opts *o, int argc, char **argv)
+{
+	json_t *req, *seconds, *r;
+	json_int_t q;
+	int status;
+
+	(void)o; (void)argc;
+	if (parse_id(argv[0], "question", &q) != 0 ||
+	    (seconds = deadline_seconds(argv[1])) == NULL)
+		return EXIT_USAGE;
+	req = request(c, CTL_DEADLINE);
+	json_object_set_new(req, "question", json_integer(q));
+	json_object_set_new(req, "seconds", seconds);
+	if ((r = call(c, req, &status)) == NULL)
+		return status;
+	if (c->json)
+		print_json(r, false);
+	else
+		print_deadline(q, json_object_get(r, "question"));
 	json_decref(r);
 	return EXIT_OK;
 }

@@ -155,6 +155,7 @@ void call_and_drop(struct ctl *, enum msg_type);
 /* ---- ask.c */
 int cmd_questions(struct ctl *, const struct opts *, int, char **);
 int cmd_answer(struct ctl *, const struct opts *, int, char **);
+int cmd_deadline(struct ctl *, const struct opts *, int, char **);
 int cmd_approve(struct ctl *, const struct opts *, int, char **);
 int cmd_reject(struct ctl *, const struct opts *, int, char **);
 

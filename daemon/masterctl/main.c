@@ -129,6 +129,8 @@ static const struct command commands[] = {
 	    "what waits for you: questions asked, plans and merges" },
 	{ "answer", "ID TEXT", 0, 2, 2, cmd_answer,
 	    "answer a question (the asker goes on with it)" },
+	{ "deadline", "ID DURATION|now|none", 0, 2, 2, cmd_deadline,
+	    "when an unanswered question's asker goes on with its assumption" },
 	{ "approve", "TASK [ID]", 0, 1, 2, cmd_approve,
 	    "let a plan or merge that waits go on" },
 	{ "reject", "TASK [ID] REASON", 0, 2, 3, cmd_reject,

@@ -338,7 +338,17 @@ event_words(struct words *w, const json_t *e, char *buf, size_t len)
 	else if (is_event(ev, EV_QUESTION_EXPIRED))
 		snprintf(buf, len, "question %lld expired: going on with %.200s",
 		    num(d, "question"), str(d, "assumption"));
-	else if (is_event(ev, EV_APPROVAL_NEEDED))
+	else if (is_event(ev, EV_QUESTION_DEADLINE) &&
+	    json_is_null(json_object_get(d, "deadline")))
+		snprintf(buf, len, "question %lld: no deadline now",
+		    num(d, "question"));
+	else if (is_event(ev, EV_QUESTION_DEADLINE)) {
+		char at[16];
+
+		fmt_clock(when(d, "deadline"), at, sizeof(at));
+		snprintf(buf, len, "question %lld: deadline %s, then going on "
+		    "with its assumption", num(d, "question"), at);
+	} else if (is_event(ev, EV_APPROVAL_NEEDED))
 		snprintf(buf, len, "APPROVAL NEEDED: %s %lld: %.200s "
 		    "(masterctl approve|reject)", str(d, "what"),
 		    num(d, "approval"), str(d, "summary"));

@@ -245,6 +245,13 @@ static const struct shape_field r_answer[] = {
 	TEXT("text", 4096),
 	NONE
 };
+/* Ten years from now at the most: further is "none" (null). */
+static const struct shape_field r_deadline[] = {
+	ID("question"),
+	{ .name = "seconds", .types = FT_INTEGER | FT_NULL, .ranged = true,
+	  .min = 0, .max = 10 * 366 * 86400 },
+	NONE
+};
 static const struct shape_field r_approve[] = {
 	ID("task"),
 	ID("approval"),
@@ -281,6 +288,7 @@ static const struct shape_field *const limits[MSG_TYPE_COUNT] = {
 	[CTL_IMPORT] = r_import,
 	[CTL_QUESTIONS] = r_task_opt,
 	[CTL_ANSWER] = r_answer,
+	[CTL_DEADLINE] = r_deadline,
 	[CTL_APPROVE] = r_approve,
 	[CTL_REJECT] = r_approve,
 };
@@ -1103,6 +1111,27 @@ cmd_answer(struct masterd *md, struct ctl_client *cl, json_int_t id,
 }
 
 static void
+cmd_deadline(struct masterd *md, struct ctl_client *cl, json_int_t id,
+    const json_t *req)
+{
+	const json_t *s = json_object_get(req, "seconds");
+	char err[256];
+	json_t *row, *r;
+	int rc;
+
+	rc = tasks_question_deadline(md, get_int(req, "question"),
+	    json_is_integer(s) ? (double)json_integer_value(s) : -1, &row,
+	    err, sizeof(err));
+	if (rc != 0) {
+		reply(cl, tasks_reply(id, rc, err));
+		return;
+	}
+	r = msg_reply_ok(id);
+	json_object_set_new(r, "question", row);
+	reply(cl, ctljson_export(r));
+}
+
+static void
 approve_or_reject(struct masterd *md, struct ctl_client *cl, json_int_t id,
     const json_t *req, bool ok)
 {
@@ -1161,6 +1190,7 @@ static command_fn *const commands[MSG_TYPE_COUNT] = {
 	[CTL_IMPORT] = import_request,
 	[CTL_QUESTIONS] = cmd_questions,
 	[CTL_ANSWER] = cmd_answer,
+	[CTL_DEADLINE] = cmd_deadline,
 	[CTL_APPROVE] = cmd_approve,
 	[CTL_REJECT] = cmd_reject,
 };

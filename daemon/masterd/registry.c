@@ -537,7 +537,8 @@ enum stmt {
 	ST_ROUND_COMMITTED, ST_ROUNDS_RECENT, ST_SPEND_TASK, ST_EVENTS_PRUNE,
 	ST_DIR_DEFER, ST_PROVIDER_PUT, ST_PROVIDER_DEL, ST_PROVIDERS,
 	ST_ROUNDS_LAST, ST_TASK_IMPORT, ST_DOMAIN_FOLDER,
-	ST_ASK_ADD, ST_ASK_SET, ST_ASK_DELIVERED, ST_ASK_GET, ST_ASKS,
+	ST_ASK_ADD, ST_ASK_SET, ST_ASK_DEADLINE, ST_ASK_DELIVERED, ST_ASK_GET,
+	ST_ASKS,
 	ST__COUNT
 };
 
@@ -757,6 +758,8 @@ static const struct stmt_def {
 	 * land. */
 	[ST_ASK_SET] = { "UPDATE asks SET state = ?2, answer = ?3,"
 	    " updated = ?4 WHERE id = ?1 AND state = 'open'", NULL, 0 },
+	[ST_ASK_DEADLINE] = { "UPDATE asks SET deadline = ?2, updated = ?3"
+	    " WHERE id = ?1 AND state = 'open'", NULL, 0 },
 	[ST_ASK_DELIVERED] = { "UPDATE asks SET delivered = 1, updated = ?2"
 	    " WHERE id = ?1", NULL, 0 },
 	[ST_ASK_GET] = { "SELECT " ASK_COLS " FROM asks WHERE id = ?1",
@@ -2546,6 +2549,19 @@ registry_ask_set(struct registry *r, int64_t id, const char *state,
 	if (bind_int(r, st, 1, id) == -1 || bind_text(r, st, 2, state) == -1 ||
 	    bind_text(r, st, 3, answer) == -1 ||
 	    bind_real(r, st, 4, now_epoch()) == -1)
+		return fail(r, st, __func__);
+	return exec_update(r, st, __func__);
+}
+
+int
+registry_ask_deadline(struct registry *r, int64_t id, double deadline)
+{
+	sqlite3_stmt *st = r->st[ST_ASK_DEADLINE];
+
+	if (bind_int(r, st, 1, id) == -1 ||
+	    (deadline > 0 ? bind_real(r, st, 2, deadline) :
+	    bind_text(r, st, 2, NULL)) == -1 ||
+	    bind_real(r, st, 3, now_epoch()) == -1)
 		return fail(r, st, __func__);
 	return exec_update(r, st, __func__);
 }

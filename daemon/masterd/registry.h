@@ -291,14 +291,16 @@ json_t *registry_stats(struct registry *);
 /*
  * A person in the loop (migration 11): questions asked of the user and
  * approvals waited for.  kind "question" or "approval"; who "planner" or
- * a domain's name; deadline an epoch (0: none).  registry_ask_set changes
- * an open row only (REG_NOT_FOUND otherwise).  Rows: [{ASK_COLS}].
+ * a domain's name; deadline an epoch (0: none).  registry_ask_set and
+ * registry_ask_deadline change an open row only (REG_NOT_FOUND
+ * otherwise).  Rows: [{ASK_COLS}].
  */
 int registry_ask_add(struct registry *, int64_t task, const char *kind,
     const char *who, const char *text, const char *assumption,
     const char *context, double deadline, int64_t *id);
 int registry_ask_set(struct registry *, int64_t id, const char *state,
     const char *answer);
+int registry_ask_deadline(struct registry *, int64_t id, double deadline);
 int registry_ask_delivered(struct registry *, int64_t id);
 json_t *registry_ask_get(struct registry *, int64_t id);
 /* task 0: every task's. */

@@ -400,6 +400,42 @@ tasks_answer(struct masterd *md, int64_t id, const char *text, char *err,
 	return rc;
 }
 
+int
+tasks_question_deadline(struct masterd *md, int64_t id, double seconds,
+    json_t **out, char *err, size_t errlen)
+{
+	double deadline = seconds < 0 ? 0 : now_epoch() + seconds;
+	const char *who;
+	struct task *t;
+	json_t *row;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ask_of(md, id, "question", &row, &t, err, errlen)) != 0)
+		return rc;
+	who = jget_str(row, "who");
+	rc = registry_ask_deadline(md->reg, id, deadline);
+	if (rc == REG_NOT_FOUND) {
+		snprintf(err, errlen, "question %lld is no longer open",
+		    (long long)id);
+		rc = TASKS_ECONFLICT;
+	} else if (rc != 0) {
+		snprintf(err, errlen, "%s", registry_errmsg(md->reg));
+		rc = TASKS_ESTORAGE;
+	} else {
+		event_emit(md, t->id, is_planner(who) ? NULL : who,
+		    EV_QUESTION_DEADLINE, json_pack("{s:I, s:s, s:o}",
+		    "question", (json_int_t)id, "who", who, "deadline",
+		    deadline > 0 ? json_real(deadline) : json_null()));
+		/* Due now: the asker goes on at once, not at the tick. */
+		if (seconds == 0)
+			task_asks_tick(t);
+		*out = registry_ask_get(md->reg, id);
+	}
+	json_decref(row);
+	return rc;
+}
+
 /* The task's oldest open approval, when none is named. */
 static int64_t
 oldest_approval(struct masterd *md, int64_t task)

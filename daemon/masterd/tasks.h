@@ -76,11 +76,15 @@ int tasks_set_budget(struct masterd *, int64_t task, const json_t *budget,
  * the tasks it paused resumed. */
 void tasks_setup_gate(struct masterd *);
 /* A person in the loop (task_ask.c): the open questions and approvals
- * (task 0: every task's), an answer, an approval or a rejection (id 0:
- * the task's oldest open approval; *out the row). */
+ * (task 0: every task's), an answer, a question's deadline (seconds from
+ * now; 0: at once, the asker goes on with its assumption; < 0: none;
+ * *out the row), an approval or a rejection (id 0: the task's oldest
+ * open approval; *out the row). */
 json_t *tasks_asks(struct masterd *, int64_t task);
 int tasks_answer(struct masterd *, int64_t question, const char *text,
     char *err, size_t errlen);
+int tasks_question_deadline(struct masterd *, int64_t question,
+    double seconds, json_t **out, char *err, size_t errlen);
 int tasks_approve(struct masterd *, int64_t task, int64_t approval, bool ok,
     const char *reason, json_t **out, char *err, size_t errlen);
 /* The periodic housekeeping: limits, and work a failed write left. */

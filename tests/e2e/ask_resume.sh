@@ -7,34 +7,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-askr-$$"
 
-answer_script "$T/script.json" ""
-python3 - "$T/script.json" <<'PY'
-import json, sys
-def answer(name):
-    return json.dumps({"summary": name, "files": [
-        {"path": name + ".txt", "content": name + "\n"}],
-        "interface": {"domain": "calc", "summary": "calc", "provides": [
-            {"kind": "function", "name": "calc." + name, "signature": "()"}],
-            "consumes": []}})
-s = json.load(open(sys.argv[1]))
-dom = "# Your domain: calc"
-s["rules"][:0] = [
-  {"match": {"system_contains": "You are the planner",
-             "input_contains": "Review this task"},
-   "reply": {"json": {"done": True, "summary": "done", "directives": [],
-                      "domains": []}}},
-  {"match": {"system_contains": dom,
-             "input_contains": "Your questions to the user"},
-   "reply": {"text": answer("answered")}},
-  {"match": {"system_contains": dom, "last_tool": "ask_user"},
-   "reply": {"text": answer("first")}},
-  {"match": {"system_contains": dom, "last_tool": None},
-   "reply": {"tool_calls": [{"name": "ask_user", "arguments": {
-       "question": "Integers or floats?",
-       "assumption": "integers only"}}]}},
-]
-json.dump(s, open(sys.argv[1], "w"))
-PY
+asking_script "$T/script.json"
 start_llmd "$T/script.json"
 MAX_REVIEWS=1 llm_config_with </dev/null
 start_masterd
