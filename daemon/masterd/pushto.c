@@ -98,19 +98,20 @@ push_done(uv_work_t *w, int status)
 		job->rc = -1;
 		snprintf(job->err, sizeof(job->err), "%s", uv_strerror(status));
 	}
+	/* The event first: whoever sees the log line finds it stored. */
 	if (job->rc == 0) {
-		log_info("task %lld: main %.12s pushed to %s, branch %s",
-		    (long long)job->task, job->commit, job->to, job->branch);
 		event_emit(md, job->task, NULL, EV_TASK_PUSHED, json_pack(
 		    "{s:s, s:s, s:s, s:s*}", "to", job->to, "branch",
 		    job->branch, "commit", job->commit, "was",
 		    job->was[0] != '\0' ? job->was : NULL));
+		log_info("task %lld: main %.12s pushed to %s, branch %s",
+		    (long long)job->task, job->commit, job->to, job->branch);
 	} else {
-		log_warn("task %lld: push of main %.12s to %s failed: %s",
-		    (long long)job->task, job->commit, job->to, job->err);
 		event_emit(md, job->task, NULL, EV_TASK_PUSH_FAILED, json_pack(
 		    "{s:s, s:s, s:s, s:s}", "to", job->to, "branch",
 		    job->branch, "commit", job->commit, "error", job->err));
+		log_warn("task %lld: push of main %.12s to %s failed: %s",
+		    (long long)job->task, job->commit, job->to, job->err);
 	}
 	if (job->next[0] != '\0' && !md->stopping) {
 		memcpy(job->commit, job->next, sizeof(job->commit));

@@ -59,6 +59,9 @@ children_gone() {
 wait_until "its children gone" children_gone
 start_masterd
 [ "$(approvals)" = 1 ] || fail "the approval lost in a kill -9"
+# Ready again, calc would be handed work at once if it were not held.
+calc_running() { [ "$(child_state calc 2>/dev/null)" = running ]; }
+wait_until "calc's child running again" calc_running
 [ "$(directive_states calc)" = "['done']" ] || fail "calc was given work: $(directive_states calc)"
 on_main first.txt && fail "main changed at the restart"
 ok "a waiting merge outlives kill -9"
