@@ -388,50 +388,6 @@ cmd_prune(struct ctl *c, const struct opts *o, int argc, char **argv)
 	return call_and_print(c, req, human_prune);
 }
 
-/* Tell masterd the copy may go; nothing to show. */
-void
-call_and_drop(struct ctl *c, enum msg_type t)
-{
-	json_t *req = request(c, t), *r;
-	int status;
-
-	json_object_set_new(req, "done", json_true());
-	if ((r = call(c, req, &status)) != NULL)
-		json_decref(r);
-}
-
-int
-fetch_file(struct ctl *c, enum msg_type type, int fd, json_int_t size)
-{
-	json_int_t off = 0;
-	json_t *req, *r;
-	unsigned char *buf;
-	const char *data;
-	ssize_t n;
-	int status;
-
-	while (off < size) {
-		req = request(c, type);
-		json_object_set_new(req, "offset", json_integer(off));
-		if ((r = call(c, req, &status)) == NULL)
-			return status;
-		data = json_string_value(json_object_get(r, "data"));
-		buf = xmalloc(data ? strlen(data) : 1);
-		n = data ? base64_decode(data, strlen(data), buf) : -1;
-		if (n <= 0 || write_all(fd, buf, (size_t)n) == -1) {
-			fprintf(stderr, "masterctl: %s: bad chunk at %lld\n",
-			    msg_spec(type)->name, (long long)off);
-			free(buf);
-			json_decref(r);
-			return EXIT_FAILED;
-		}
-		off += n;
-		free(buf);
-		json_decref(r);
-	}
-	return EXIT_OK;
-}
-
 /* The copy must open as the registry: integrity and schema version. */
 static int
 verify_backup(const char *path, int *version)

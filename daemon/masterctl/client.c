@@ -2,7 +2,8 @@
  * client.c — masterctl's side of the control socket: connect to masterd
  * (and make sure it is masterd), send a request, wait for its answer.
  * Events of a watch that arrive while an answer is awaited are kept for
- * the live view, not dropped.
+ * the live view, not dropped.  A file masterd holds for the connection
+ * (a backup, a pack) is fetched here too, chunk by chunk.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/ctlsock.h"
+#include "common/util.h"
 #include "daemon/masterctl/ctl.h"
 
 /*
@@ -281,5 +283,49 @@ call_and_print(struct ctl *c, json_t *req, void (*human)(json_t *))
 	else
 		human(r);
 	json_decref(r);
+	return EXIT_OK;
+}
+
+/* Tell masterd the copy may go; nothing to show. */
+void
+call_and_drop(struct ctl *c, enum msg_type t)
+{
+	json_t *req = request(c, t), *r;
+	int status;
+
+	json_object_set_new(req, "done", json_true());
+	if ((r = call(c, req, &status)) != NULL)
+		json_decref(r);
+}
+
+int
+fetch_file(struct ctl *c, enum msg_type type, int fd, json_int_t size)
+{
+	json_int_t off = 0;
+	json_t *req, *r;
+	unsigned char *buf;
+	const char *data;
+	ssize_t n;
+	int status;
+
+	while (off < size) {
+		req = request(c, type);
+		json_object_set_new(req, "offset", json_integer(off));
+		if ((r = call(c, req, &status)) == NULL)
+			return status;
+		data = json_string_value(json_object_get(r, "data"));
+		buf = xmalloc(data ? strlen(data) : 1);
+		n = data ? base64_decode(data, strlen(data), buf) : -1;
+		if (n <= 0 || write_all(fd, buf, (size_t)n) == -1) {
+			fprintf(stderr, "masterctl: %s: bad chunk at %lld\n",
+			    msg_spec(type)->name, (long long)off);
+			free(buf);
+			json_decref(r);
+			return EXIT_FAILED;
+		}
+		off += n;
+		free(buf);
+		json_decref(r);
+	}
 	return EXIT_OK;
 }

@@ -60,6 +60,11 @@ int call_and_print(struct ctl *, json_t *req, void (*human)(json_t *));
 json_t *next_message(struct ctl *, int timeout_ms, bool *timed_out);
 void print_json(const json_t *, bool compact);
 
+/* Fetch the file the connection holds (a backup, a pack) chunk by chunk
+ * into fd, and let it go: EXIT_OK or why not. */
+int fetch_file(struct ctl *, enum msg_type, int fd, json_int_t size);
+void call_and_drop(struct ctl *, enum msg_type);
+
 /* ---- out.c */
 const char *str(const json_t *, const char *key);
 long long num(const json_t *, const char *key);
@@ -147,10 +152,6 @@ int cmd_backup(struct ctl *, const struct opts *, int, char **);
 int cmd_stop(struct ctl *, const struct opts *, int, char **);
 int cmd_reload(struct ctl *, const struct opts *, int, char **);
 int cmd_metrics(struct ctl *, const struct opts *, int, char **);
-/* Fetch the file the connection holds (a backup, a pack) chunk by chunk
- * into fd, and let it go: EXIT_OK or why not. */
-int fetch_file(struct ctl *, enum msg_type, int fd, json_int_t size);
-void call_and_drop(struct ctl *, enum msg_type);
 
 /* ---- ask.c */
 int cmd_questions(struct ctl *, const struct opts *, int, char **);
