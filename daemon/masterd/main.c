@@ -313,6 +313,7 @@ open_state(struct masterd *md)
 		log_err("registry %s: %s", path, err);
 		return -1;
 	}
+	checkpoint_init(md, path);
 	return 0;
 }
 
@@ -669,6 +670,7 @@ finish(struct masterd *md)
 	pushto_free(md);
 	import_free(md);
 	prune_free(md);
+	checkpoint_free(md);	/* before the registry: its close is last */
 	registry_close(md->reg);
 	if (md->lock_fd > 0)
 		close(md->lock_fd);

@@ -38,6 +38,7 @@ struct masterd {
 	char *conf_path;		/* -c FILE, re-read on SIGHUP */
 	char *child_conf;		/* the accepted copy children read */
 	struct registry *reg;
+	struct checkpoint *checkpoint;	/* its WAL's, off the loop */
 	struct sandbox_verdict sandbox;	/* of the running configuration */
 	char *setup_problem;		/* a key missing (setup.c): tasks
 					 * wait paused with it; NULL: none */
@@ -163,6 +164,11 @@ void hooks_free(struct masterd *);
 void backup_request(struct masterd *, struct ctl_client *, json_int_t id);
 void backup_forget(struct masterd *, struct ctl_client *);
 void backup_free(struct masterd *);
+
+/* checkpoint.c: the registry at path checkpointed on the thread pool
+ * (init after registry_open; free before registry_close). */
+void checkpoint_init(struct masterd *, const char *path);
+void checkpoint_free(struct masterd *);
 
 /* prune.c: the retention policy.  request: `prune` (answered when
  * done); tick: a batch of expired progress events, at housekeeping. */

@@ -783,6 +783,8 @@ struct registry {
 	int version;
 	int batch;		/* depth of registry_batch_begin/end */
 	bool batch_failed;	/* an inner batch ended without commit */
+	void (*wal_fn)(void *, int);	/* registry_on_wal */
+	void *wal_arg;
 	char errmsg[512];
 };
 
@@ -1396,6 +1398,27 @@ registry_close(struct registry *r)
 	if (r->db != NULL && sqlite3_close(r->db) != SQLITE_OK)
 		log_err("registry: close: %s", sqlite3_errmsg(r->db));
 	free(r);
+}
+
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct registry *r = arg;
+
+	(void)db; (void)name;
+	r->wal_fn(r->wal_arg, pages);
+	return SQLITE_OK;
+}
+
+void
+registry_on_wal(struct registry *r, void (*fn)(void *, int), void *arg)
+{
+	r->wal_fn = fn;
+	r->wal_arg = arg;
+	if (fn != NULL)
+		sqlite3_wal_hook(r->db, wal_hook, r);
+	else
+		sqlite3_wal_autocheckpoint(r->db, 1000);
 }
 
 const char *
@@ -2515,6 +2538,56 @@ json_t *
 registry_directive_get(struct registry *r, int64_t directive)
 {
 	return query_one_by(r, ST_DIR_GET, directive, __func__);
+}
+
+/* ------------------------------------------------------ checkpoints */
+
+struct registry_ckpt {
+	sqlite3 *db;
+};
+
+struct registry_ckpt *
+registry_ckpt_open(const char *path, char *err, size_t errlen)
+{
+	struct registry_ckpt *c = xcalloc(1, sizeof(*c));
+
+	/* FULL as the registry's own: the copied pages are synced. */
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || sqlite3_exec(c->db, "PRAGMA synchronous = FULL",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, c->db != NULL ?
+		    sqlite3_errmsg(c->db) : "out of memory");
+		registry_ckpt_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+registry_ckpt_run(struct registry_ckpt *c, int *wal_pages, int *copied,
+    char *err, size_t errlen)
+{
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, wal_pages, copied);
+
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	return 0;
+}
+
+void
+registry_ckpt_close(struct registry_ckpt *c)
+{
+	if (c == NULL)
+		return;
+	if (c->db != NULL && sqlite3_close(c->db) != SQLITE_OK)
+		log_warn("registry: checkpoint connection: %s",
+		    sqlite3_errmsg(c->db));
+	free(c);
 }
 
 /* ---------------------------------------------------------- asks */

@@ -48,6 +48,14 @@ struct usage {
  */
 struct registry *registry_open(const char *path, char *err, size_t errlen);
 void registry_close(struct registry *);
+/*
+ * After each commit, fn(arg, pages) with the pages the WAL holds, in
+ * place of SQLite's own checkpoint on the committing connection (the
+ * caller checkpoints elsewhere: checkpoint.c).  fn NULL: SQLite's own
+ * again, every 1,000 pages.
+ */
+void registry_on_wal(struct registry *, void (*fn)(void *arg, int pages),
+    void *arg);
 const char *registry_errmsg(struct registry *);
 int registry_schema_version(struct registry *);
 /* Statements run since open: a debug measure of what a path costs. */
@@ -283,6 +291,20 @@ int registry_copy_step(struct registry_copy *, int pages);
 int registry_copy_progress(const struct registry_copy *, int *remaining,
     int *total);
 int registry_copy_end(struct registry_copy *, bool keep);
+
+/*
+ * A connection of its own to the database at path that only copies the
+ * WAL back (a PASSIVE checkpoint: never waiting for a reader or a
+ * writer), for one other thread at a time (checkpoint.c's pool work).
+ * run: 0 with the WAL's pages and those copied, 1 when another
+ * checkpoint held it, -1 and why in err.
+ */
+struct registry_ckpt;
+struct registry_ckpt *registry_ckpt_open(const char *path, char *err,
+    size_t errlen);
+int registry_ckpt_run(struct registry_ckpt *, int *wal_pages, int *copied,
+    char *err, size_t errlen);
+void registry_ckpt_close(struct registry_ckpt *);
 
 /* Counts for `status`: {"tasks","tasks_active","domains","interfaces",
  * "directives_open","events"}. */

@@ -4,7 +4,8 @@
 # watchdog (WATCHDOG_USEC, as under the unit) is fed in time, masterctl is
 # answered, the well-behaved child answers every ping (same pid, never
 # restarted, never found unresponsive), every round is stored once, each
-# backup gets a good copy, and SIGTERM stops masterd.
+# backup gets a good copy, the WAL is checkpointed off the loop and stays
+# bounded, and SIGTERM stops masterd.
 . "$(dirname "$0")/lib.subr"
 . "$REGRESS_DIR/loop.subr"
 BURST=${REGRESS_BURST:-3000}
@@ -43,6 +44,14 @@ watchdog_ok
 ok "no watchdog expiry (longest gap $(watchdog_gap) s of ${WATCHDOG_SEC} s)"
 healthy_untouched good "$good_pid"
 ok "the well-behaved child answered every ping: same pid $good_pid, no restart"
+# The burst's WAL was copied back off the loop (checkpoint.c), and its
+# file stayed bounded: without checkpoints it would hold every round.
+log_has "registry: checkpoint: [0-9]* of [0-9]* WAL pages copied" ||
+    fail "no checkpoint off the loop was made"
+log_has "checkpoint off the loop failed" && fail "a checkpoint off the loop failed"
+wal=$(stat -c %s "$T/state/masterd.db-wal")
+[ "$wal" -lt $((64 << 20)) ] || fail "the WAL grew to $wal bytes"
+ok "the WAL checkpointed off the loop: $((wal >> 20)) MiB at most"
 sigterm_honoured
 ok "SIGTERM honoured"
 done_testing

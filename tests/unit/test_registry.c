@@ -1178,6 +1178,45 @@ test_events(void **state)
 	json_decref(data);
 }
 
+/* The WAL's size after each commit, to whoever checkpoints it. */
+struct wal_seen {
+	int calls, last, most;
+};
+
+static void
+on_wal(void *arg, int pages)
+{
+	struct wal_seen *w = arg;
+
+	w->calls++;
+	w->last = pages;
+	if (pages > w->most)
+		w->most = pages;
+}
+
+static void
+test_on_wal(void **state)
+{
+	struct fixture *f = *state;
+	struct wal_seen w = { 0 };
+	int64_t t, seq;
+
+	registry_on_wal(f->r, on_wal, &w);
+	assert_int_equal(registry_task_add(f->r, "wal", NULL, NULL, &t), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(registry_event_add(f->r, t, NULL, "progress",
+		    NULL, &seq), 0);
+	/* A commit a call; nothing copies the WAL back meanwhile. */
+	assert_int_equal(w.calls, 21);
+	assert_true(w.last >= 21 && w.last == w.most);
+
+	/* Handed back to SQLite: no more calls. */
+	registry_on_wal(f->r, NULL, NULL);
+	assert_int_equal(registry_event_add(f->r, t, NULL, "progress", NULL,
+	    &seq), 0);
+	assert_int_equal(w.calls, 21);
+}
+
 /* ------------------------------------------------------ text and logging */
 
 static void
@@ -2177,6 +2216,7 @@ main(void)
 		T(test_directive_next),
 		T(test_directive_lists),
 		T(test_events),
+		T(test_on_wal),
 		T(test_bad_utf8_reads_back),
 		T(test_survives_reopen),
 		T(test_durable_after_kill),
