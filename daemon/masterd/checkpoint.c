@@ -10,9 +10,18 @@
  * libuv's thread pool through a connection of its own.  PASSIVE copies
  * what no reader still needs and never waits for the loop's writes, nor
  * makes them wait.  One runs at a time; the WAL starts again from its
- * beginning once one has copied all of it, so its file stays near that
- * size.  Should the pool's connection fail, checkpoints go back to
- * SQLite's own on the loop: slower turns, never a WAL without end.
+ * beginning once one has copied all of it before the next commit.
+ *
+ * A burst of commits can outrun the pool: each checkpoint ends with new
+ * frames behind it, the WAL never starts again and its file grows.  Past
+ * CATCH_UP_PAGES the pool's is not started again, and once none runs
+ * there, one runs on the loop right after the commit, as SQLite's own would: no write can come in
+ * between, so it copies everything and the WAL starts again.  Should the
+ * pool's connection fail, checkpoints go back to SQLite's own on the
+ * loop: slower turns, never a WAL without end.
+ *
+ * The pool's connection is opened with the registry, so the descriptors
+ * masterd holds do not change while it runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +36,12 @@
 #ifndef CHECKPOINT_PAGES
 #define CHECKPOINT_PAGES	1000
 #endif
+#define CATCH_UP_PAGES		(4 * CHECKPOINT_PAGES)
 
 struct checkpoint {
 	struct masterd *md;
 	uv_work_t work;
-	char *path;
-	struct registry_ckpt *conn;	/* the pool's, opened on first use */
+	struct registry_ckpt *conn;	/* the pool's */
 	bool running;
 	bool again;		/* the mark was passed again meanwhile */
 	/* Filled on the pool. */
@@ -48,11 +57,6 @@ checkpoint_run(uv_work_t *w)
 	struct checkpoint *ck = w->data;
 
 	ck->err[0] = '\0';
-	if (ck->conn == NULL && (ck->conn = registry_ckpt_open(ck->path,
-	    ck->err, sizeof(ck->err))) == NULL) {
-		ck->rc = -1;
-		return;
-	}
 	ck->rc = registry_ckpt_run(ck->conn, &ck->wal_pages, &ck->copied,
 	    ck->err, sizeof(ck->err));
 }
@@ -106,9 +110,19 @@ static void
 on_wal(void *arg, int pages)
 {
 	struct checkpoint *ck = arg;
+	int wal, copied;
 
 	if (pages < CHECKPOINT_PAGES)
 		return;
+	if (pages >= CATCH_UP_PAGES) {
+		/* The pool's, if one runs, is the last: then the loop's. */
+		if (ck->running)
+			ck->again = false;
+		else if (registry_checkpoint(ck->md->reg, &wal, &copied) == 0)
+			log_debug("registry: checkpoint on the loop, the WAL at "
+			    "%d pages: %d copied", wal, copied);
+		return;
+	}
 	if (ck->running)
 		ck->again = true;
 	else if (!ck->md->stopping)
@@ -118,10 +132,18 @@ on_wal(void *arg, int pages)
 void
 checkpoint_init(struct masterd *md, const char *path)
 {
-	struct checkpoint *ck = xcalloc(1, sizeof(*ck));
+	struct checkpoint *ck;
+	struct registry_ckpt *conn;
+	char err[256];
 
+	if ((conn = registry_ckpt_open(path, err, sizeof(err))) == NULL) {
+		log_warn("registry: no connection for checkpoints off the "
+		    "loop (%s): SQLite's own checkpoint on the loop", err);
+		return;
+	}
+	ck = xcalloc(1, sizeof(*ck));
 	ck->md = md;
-	ck->path = xstrdup(path);
+	ck->conn = conn;
 	md->checkpoint = ck;
 	registry_on_wal(md->reg, on_wal, ck);
 }
@@ -139,7 +161,6 @@ checkpoint_free(struct masterd *md)
 	if (md->reg != NULL)
 		registry_on_wal(md->reg, NULL, NULL);
 	registry_ckpt_close(ck->conn);
-	free(ck->path);
 	free(ck);
 	md->checkpoint = NULL;
 }

@@ -166,7 +166,8 @@ void backup_forget(struct masterd *, struct ctl_client *);
 void backup_free(struct masterd *);
 
 /* checkpoint.c: the registry at path checkpointed on the thread pool
- * (init after registry_open; free before registry_close). */
+ * (init after registry_open, which it opens a second connection to;
+ * free before registry_close). */
 void checkpoint_init(struct masterd *, const char *path);
 void checkpoint_free(struct masterd *);
 

@@ -2546,6 +2546,19 @@ struct registry_ckpt {
 	sqlite3 *db;
 };
 
+int
+registry_checkpoint(struct registry *r, int *wal_pages, int *copied)
+{
+	int rc = sqlite3_wal_checkpoint_v2(r->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, wal_pages, copied);
+
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK)
+		return set_err(r, "checkpoint: %s", sqlite3_errmsg(r->db));
+	return 0;
+}
+
 struct registry_ckpt *
 registry_ckpt_open(const char *path, char *err, size_t errlen)
 {

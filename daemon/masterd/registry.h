@@ -300,6 +300,8 @@ int registry_copy_end(struct registry_copy *, bool keep);
  * checkpoint held it, -1 and why in err.
  */
 struct registry_ckpt;
+/* The same on the registry's own connection, on the loop (0, 1, -1). */
+int registry_checkpoint(struct registry *, int *wal_pages, int *copied);
 struct registry_ckpt *registry_ckpt_open(const char *path, char *err,
     size_t errlen);
 int registry_ckpt_run(struct registry_ckpt *, int *wal_pages, int *copied,

@@ -1200,6 +1200,7 @@ test_on_wal(void **state)
 	struct fixture *f = *state;
 	struct wal_seen w = { 0 };
 	int64_t t, seq;
+	int wal = -1, copied = -1;
 
 	registry_on_wal(f->r, on_wal, &w);
 	assert_int_equal(registry_task_add(f->r, "wal", NULL, NULL, &t), 0);
@@ -1209,6 +1210,10 @@ test_on_wal(void **state)
 	/* A commit a call; nothing copies the WAL back meanwhile. */
 	assert_int_equal(w.calls, 21);
 	assert_true(w.last >= 21 && w.last == w.most);
+	/* Copied back on the registry's own connection: all of it. */
+	assert_int_equal(registry_checkpoint(f->r, &wal, &copied), 0);
+	assert_int_equal(wal, w.last);
+	assert_int_equal(copied, wal);
 
 	/* Handed back to SQLite: no more calls. */
 	registry_on_wal(f->r, NULL, NULL);
