@@ -7,13 +7,7 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-askdl-$$"
 
-asking_script "$T/script.json"
-start_llmd "$T/script.json"
-MAX_REVIEWS=1 llm_config_with </dev/null
-start_masterd
-ctl submit "Add numbers" --domains calc >/dev/null || fail submit
-wait_until "calc's question" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 1 ]"
-qid=$(json_get "r['asks'][0]['id']" questions 1)
+asking_task
 [ "$(json_get "r['asks'][0]['deadline']" questions 1)" = None ] ||
     fail "a deadline without question_timeout: $(ctl --json questions 1)"
 

@@ -7,17 +7,10 @@
 . "$(dirname "$0")/lib.subr"
 export LLMD_TEST_KEY="sk-llmd-askr-$$"
 
-asking_script "$T/script.json"
-start_llmd "$T/script.json"
-MAX_REVIEWS=1 llm_config_with </dev/null
-start_masterd
-ctl submit "Add numbers" --domains calc >/dev/null || fail submit
-
+asking_task
 open_asks() {
 	json_get "len(r['asks'])" questions 1
 }
-wait_until "calc's question" sh -c "[ \"\$($MASTERCTL --json questions 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"asks\"]))')\" = 1 ]"
-qid=$(json_get "r['asks'][0]['id']" questions 1)
 calc_waits() {
 	[ "$(directive_states calc)" = "['done']" ]
 }
